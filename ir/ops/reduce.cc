@@ -1,0 +1,136 @@
+// Reductions and shape changes: reduce_sum, broadcast_to, reshape.
+#include "ir/ops/reduce.h"
+
+#include <algorithm>
+
+#include "ir/ops/common.h"
+#include "ir/ops/families.h"
+#include "ir/status.h"
+
+namespace rill::ops {
+namespace {
+
+absl::StatusOr<std::vector<int>> NormalizeAxes(const std::vector<int64_t>& axes, int rank) {
+  std::vector<int> out;
+  for (int64_t a : axes) {
+    RILL_ASSIGN_OR_RETURN(int axis, NormalizeAxis(a, rank));
+    if (std::find(out.begin(), out.end(), axis) != out.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("axis ", a, " given twice"));
+    }
+    out.push_back(axis);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<TensorType>> ReduceRule(const Attrs& attrs,
+                                                   const std::vector<TensorType>& in) {
+  const Shape& s = in[0].shape;
+  RILL_ASSIGN_OR_RETURN(std::vector<int> axes, NormalizeAxes(attrs.GetInts("axes"), s.rank()));
+  bool keep = attrs.GetBool("keepdims");
+  std::vector<int64_t> dims;
+  for (int i = 0; i < s.rank(); ++i) {
+    bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
+    if (!reduced) dims.push_back(s.dim(i));
+    else if (keep) dims.push_back(1);
+  }
+  return std::vector<TensorType>{{in[0].dtype, Shape(dims)}};
+}
+
+std::vector<Value*> ReduceSumGrad(GradContext& c) {
+  const Shape& s = c.node.input(0)->type.shape;
+  std::vector<int> axes = *NormalizeAxes(c.node.attrs().GetInts("axes"), s.rank());
+  std::vector<int64_t> kept = s.dims();
+  for (int a : axes) kept[a] = 1;
+  Value* g = Reshape(c.b, c.output_grads[0], kept);
+  return {BroadcastTo(c.b, g, s.dims())};
+}
+
+absl::StatusOr<std::vector<TensorType>> BroadcastToRule(const Attrs& attrs,
+                                                        const std::vector<TensorType>& in) {
+  Shape target(attrs.GetInts("shape"));
+  RILL_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(in[0].shape, target));
+  if (out != target) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot broadcast ", in[0].shape.ToString(),
+                                                   " to ", target.ToString()));
+  }
+  return std::vector<TensorType>{{in[0].dtype, target}};
+}
+
+std::vector<Value*> BroadcastToGrad(GradContext& c) {
+  return {SumToShape(c.b, c.output_grads[0], c.node.input(0)->type.shape)};
+}
+
+absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
+                                                    const std::vector<TensorType>& in) {
+  std::vector<int64_t> dims = attrs.GetInts("shape");
+  int inferred = -1;
+  int64_t known = 1;
+  for (int i = 0; i < static_cast<int>(dims.size()); ++i) {
+    if (dims[i] == -1) {
+      if (inferred >= 0) return absl::InvalidArgumentError("more than one -1 in the target shape");
+      inferred = i;
+    } else if (dims[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("negative dimension ", dims[i]));
+    } else {
+      known *= dims[i];
+    }
+  }
+  int64_t total = in[0].shape.NumElements();
+  if (total >= 0) {
+    if (inferred >= 0) {
+      if (known == 0 || total % known != 0) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", in[0].shape.ToString(),
+                                                       " to ", Shape(dims).ToString()));
+      }
+      dims[inferred] = total / known;
+    } else if (known != total) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", in[0].shape.ToString(), " (",
+                                                     total, " elements) to ", Shape(dims).ToString()));
+    }
+  }
+  return std::vector<TensorType>{{in[0].dtype, Shape(dims)}};
+}
+
+std::vector<Value*> ReshapeGrad(GradContext& c) {
+  return {Reshape(c.b, c.output_grads[0], c.node.input(0)->type.shape.dims())};
+}
+
+}  // namespace
+
+Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
+  return b.Op(OpKind::kReduceSum, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
+}
+Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape) {
+  return b.Op(OpKind::kBroadcastTo, {x}, {{"shape", std::move(shape)}});
+}
+Value* Reshape(Builder& b, Value* x, std::vector<int64_t> shape) {
+  return b.Op(OpKind::kReshape, {x}, {{"shape", std::move(shape)}});
+}
+
+}  // namespace rill::ops
+
+namespace rill {
+
+void RegisterReduceOps() {
+  using namespace ops;
+  RegisterOp({.kind = OpKind::kReduceSum,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
+              .shape = ReduceRule,
+              .grad = ReduceSumGrad});
+  RegisterOp({.kind = OpKind::kBroadcastTo,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"shape", AttrKind::kInts, std::nullopt}},
+              .shape = BroadcastToRule,
+              .grad = BroadcastToGrad});
+  RegisterOp({.kind = OpKind::kReshape,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"shape", AttrKind::kInts, std::nullopt}},
+              .shape = ReshapeRule,
+              .grad = ReshapeGrad});
+}
+
+}  // namespace rill

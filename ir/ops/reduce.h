@@ -1,0 +1,17 @@
+// Builders for reductions and shape changes.
+#pragma once
+
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace rill::ops {
+
+// Sum over `axes` (negative counts from the end); keepdims keeps them as size 1.
+Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
+// Broadcasts x (NumPy rules) to `shape`.
+Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape);
+// Same elements, new shape; one dimension may be -1 (inferred when the input is known).
+Value* Reshape(Builder& b, Value* x, std::vector<int64_t> shape);
+
+}  // namespace rill::ops

@@ -1,0 +1,44 @@
+// Status helpers, written once for the whole project: Debian's abseil 20220623 has no status
+// macros and no absl/log. Everything a user, a file or a device can cause is an absl::Status.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#define RILL_CONCAT_INNER_(a, b) a##b
+#define RILL_CONCAT_(a, b) RILL_CONCAT_INNER_(a, b)
+
+// Returns from the enclosing function when `expr` (an absl::Status) is not OK.
+#define RILL_RETURN_IF_ERROR(expr)              \
+  do {                                          \
+    ::absl::Status rill_status_ = (expr);       \
+    if (!rill_status_.ok()) return rill_status_; \
+  } while (0)
+
+// `lhs = value of expr` (an absl::StatusOr<T>), or returns its status from the enclosing function.
+#define RILL_ASSIGN_OR_RETURN(lhs, expr) \
+  RILL_ASSIGN_OR_RETURN_IMPL_(RILL_CONCAT_(rill_statusor_, __LINE__), lhs, expr)
+#define RILL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return tmp.status();               \
+  lhs = std::move(tmp).value()
+
+// An internal invariant (our bug, never a user's): prints and aborts when false.
+#define RILL_CHECK(cond)                                                              \
+  do {                                                                                \
+    if (!(cond)) {                                                                    \
+      std::fprintf(stderr, "%s:%d: internal check failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                   \
+    }                                                                                 \
+  } while (0)
+
+namespace rill {
+
+// Prefixes a non-OK status's message with `context: `, keeping its code.
+absl::Status Annotate(const absl::Status& status, std::string_view context);
+
+}  // namespace rill
