@@ -91,6 +91,14 @@ absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
   return std::vector<TensorType>{{in[0].dtype, Shape(dims)}};
 }
 
+absl::StatusOr<std::vector<TensorType>> FillRule(const Attrs& attrs, const std::vector<TensorType>&) {
+  Shape shape(attrs.GetInts("shape"));
+  for (int64_t d : shape.dims()) {
+    if (d < 0) return absl::InvalidArgumentError(absl::StrCat("fill needs a known shape, got ", shape.ToString()));
+  }
+  return std::vector<TensorType>{{attrs.GetDType("dtype"), shape}};
+}
+
 std::vector<Value*> ReshapeGrad(GradContext& c) {
   return {Reshape(c.b, c.output_grads[0], c.node.input(0)->type.shape.dims())};
 }
@@ -99,6 +107,9 @@ std::vector<Value*> ReshapeGrad(GradContext& c) {
 
 Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
   return b.Op(OpKind::kReduceSum, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
+}
+Value* Fill(Builder& b, const TensorType& type, double value) {
+  return b.Op(OpKind::kFill, {}, {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
 }
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape) {
   return b.Op(OpKind::kBroadcastTo, {x}, {{"shape", std::move(shape)}});
@@ -119,6 +130,14 @@ void RegisterReduceOps() {
               .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
               .shape = ReduceRule,
               .grad = ReduceSumGrad});
+  RegisterOp({.kind = OpKind::kFill,
+              .min_inputs = 0,
+              .max_inputs = 0,
+              .attrs = {{"value", AttrKind::kFloat, 0.0},
+                        {"shape", AttrKind::kInts, std::nullopt},
+                        {"dtype", AttrKind::kDType, DType::kF32}},
+              .shape = FillRule,
+              .not_differentiable = true});
   RegisterOp({.kind = OpKind::kBroadcastTo,
               .min_inputs = 1,
               .max_inputs = 1,

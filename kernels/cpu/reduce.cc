@@ -1,0 +1,77 @@
+// CPU kernels of the reduce family: reduce_sum, broadcast_to, reshape.
+#include <cstring>
+
+#include "kernels/cpu/cpu_kernel.h"
+#include "kernels/cpu/families.h"
+
+namespace rill::cpu {
+namespace {
+
+// Sums over the given axes by viewing the input as [outer, reduced, inner] blocks one axis at
+// a time would need temporaries; instead walk the input once and accumulate into the output
+// index obtained with zero strides along the reduced axes.
+template <typename T>
+absl::Status ReduceSumT(const KernelArgs& a) {
+  const TensorView& x = a.inputs[0];
+  const TensorView& out = a.outputs[0];
+  const int rank = x.shape.rank();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t axis : a.attrs.GetInts("axes")) reduced[axis < 0 ? axis + rank : axis] = true;
+  // Output strides expressed over the input's axes (0 along reduced axes).
+  std::vector<int64_t> ostride(rank, 0);
+  int64_t stride = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    if (reduced[i]) continue;
+    ostride[i] = stride;
+    stride *= x.shape.dim(i);
+  }
+  std::vector<int64_t> zero(rank, 0);
+  T* o = out.as<T>();
+  const T* xp = x.as<T>();
+  std::fill(o, o + out.size(), T(0));
+  // x is contiguous: its own offset is the running index.
+  ForEachBroadcast(x.shape, ostride, zero, [&](int64_t i, int64_t oi, int64_t) { o[oi] += xp[i]; });
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status BroadcastToT(const KernelArgs& a) {
+  const TensorView& x = a.inputs[0];
+  const TensorView& out = a.outputs[0];
+  const T* xp = x.as<T>();
+  T* o = out.as<T>();
+  std::vector<int64_t> zero(out.shape.rank(), 0);
+  ForEachBroadcast(out.shape, BroadcastStrides(x.shape, out.shape), zero,
+                   [&](int64_t i, int64_t xi, int64_t) { o[i] = xp[xi]; });
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status FillT(const KernelArgs& a) {
+  const T v = static_cast<T>(a.attrs.GetFloat("value"));
+  std::fill(a.outputs[0].as<T>(), a.outputs[0].as<T>() + a.outputs[0].size(), v);
+  return absl::OkStatus();
+}
+
+absl::Status Fill(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, FillT, a); }
+absl::Status ReduceSum(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceSumT, a); }
+absl::Status BroadcastTo(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, BroadcastToT, a); }
+
+// Any dtype: a reshape copies bytes (the memory planner may alias it later).
+absl::Status Reshape(const KernelArgs& a) {
+  if (a.outputs[0].data != a.inputs[0].data) {
+    std::memcpy(a.outputs[0].data, a.inputs[0].data, a.outputs[0].bytes());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RegisterReduceKernels() {
+  RegisterKernel({OpKind::kFill, DeviceKind::kCpu, Fill});
+  RegisterKernel({OpKind::kReduceSum, DeviceKind::kCpu, ReduceSum});
+  RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCpu, BroadcastTo});
+  RegisterKernel({OpKind::kReshape, DeviceKind::kCpu, Reshape});
+}
+
+}  // namespace rill::cpu

@@ -1,0 +1,94 @@
+#include "runtime/executor.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+
+namespace rill {
+
+Tensor* ParamStore::Find(const std::string& name) {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+const Tensor* ParamStore::Find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params) {
+  Executor ex;
+  ex.plan_ = std::move(plan);
+  ex.params_ = params;
+  ex.arena_ = Tensor(DType::kI64, Shape{(ex.plan_.arena_bytes + 7) / 8});
+  ex.ctx_.training = ex.plan_.training;
+  auto* base = static_cast<std::byte*>(ex.arena_.raw());
+  for (const PlanBuffer& b : ex.plan_.buffers) {
+    TensorView view{nullptr, b.type.dtype, b.type.shape};
+    switch (b.kind) {
+      case BufferKind::kArena:
+        view.data = base + b.offset;
+        break;
+      case BufferKind::kInput: {
+        ex.input_storage_.emplace_back(b.type.dtype, b.type.shape);
+        view.data = ex.input_storage_.back().raw();
+        break;
+      }
+      case BufferKind::kParam: {
+        Tensor* t = params == nullptr ? nullptr : params->Find(b.name);
+        if (t == nullptr) {
+          return absl::FailedPreconditionError(absl::StrCat("parameter '", b.name, "' has no value"));
+        }
+        if (t->type() != b.type) {
+          return absl::InvalidArgumentError(absl::StrCat("parameter '", b.name, "' is ",
+                                                         t->type().ToString(), ", the plan needs ",
+                                                         b.type.ToString()));
+        }
+        view.data = t->raw();
+        break;
+      }
+    }
+    ex.views_.push_back(view);
+  }
+  for (const PlanStep& s : ex.plan_.steps) {
+    std::vector<TensorView> ins, outs;
+    for (int i : s.inputs) ins.push_back(ex.views_[i]);
+    for (int i : s.outputs) outs.push_back(ex.views_[i]);
+    ex.step_inputs_.push_back(std::move(ins));
+    ex.step_outputs_.push_back(std::move(outs));
+  }
+  return ex;
+}
+
+absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != plan_.inputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("got ", inputs.size(), " inputs, the plan takes ",
+                                                   plan_.inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
+    if (inputs[i].type() != b.type) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", b.name, "' is ", inputs[i].type().ToString(),
+                                                     ", expected ", b.type.ToString()));
+    }
+    std::memcpy(views_[plan_.inputs[i]].data, inputs[i].raw(), inputs[i].bytes());
+  }
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    absl::Status st = s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_});
+    if (!st.ok()) {
+      return Annotate(st, absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'"));
+    }
+  }
+  ++ctx_.run_index;
+  std::vector<Tensor> outputs;
+  for (int index : plan_.outputs) {
+    const TensorView& v = views_[index];
+    Tensor t(v.dtype, v.shape);
+    std::memcpy(t.raw(), v.data, v.bytes());
+    outputs.push_back(std::move(t));
+  }
+  return outputs;
+}
+
+}  // namespace rill

@@ -1,0 +1,81 @@
+#include "runtime/plan.h"
+
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+
+namespace rill {
+
+absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training) {
+  Plan plan;
+  plan.device = device;
+  plan.training = training;
+  std::unordered_map<const Value*, int> buffer_of;
+  auto add_buffer = [&](const Value* v, BufferKind kind) -> absl::StatusOr<int> {
+    if (!v->type.shape.IsKnown()) {
+      return absl::InvalidArgumentError(absl::StrCat("value '", v->name, "' has unknown shape ",
+                                                     v->type.shape.ToString(), " at lowering"));
+    }
+    int index = static_cast<int>(plan.buffers.size());
+    plan.buffers.push_back(PlanBuffer{v->name, v->type, kind, 0});
+    buffer_of[v] = index;
+    return index;
+  };
+  for (const Value* v : graph.inputs()) {
+    RILL_ASSIGN_OR_RETURN(int index, add_buffer(v, BufferKind::kInput));
+    plan.inputs.push_back(index);
+  }
+  for (const Param& p : graph.params()) {
+    RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
+  }
+  int64_t offset = 0;
+  for (const Node* node : graph.nodes()) {
+    const KernelDef* kernel = FindKernel(node->op(), device);
+    if (kernel == nullptr) {
+      return absl::UnimplementedError(absl::StrCat(std::string(OpName(node->op())), " '", node->name(),
+                                                   "': no ", std::string(DeviceName(device)), " kernel"));
+    }
+    PlanStep step{node->name(), node->op(), kernel->fn, node->attrs(), {}, {}};
+    for (const Value* in : node->inputs()) {
+      auto it = buffer_of.find(in);
+      if (it == buffer_of.end()) {
+        return absl::InternalError(absl::StrCat("node '", node->name(), "' reads '", in->name,
+                                                "' before it is defined"));
+      }
+      step.inputs.push_back(it->second);
+    }
+    for (const Value* out : node->outputs()) {
+      RILL_ASSIGN_OR_RETURN(int index, add_buffer(out, BufferKind::kArena));
+      plan.buffers[index].offset = offset;
+      offset += (plan.buffers[index].bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+      step.outputs.push_back(index);
+    }
+    plan.steps.push_back(std::move(step));
+  }
+  for (const Value* v : graph.outputs()) plan.outputs.push_back(buffer_of.at(v));
+  plan.arena_bytes = offset;
+  return plan;
+}
+
+std::string Plan::ToString() const {
+  std::string out = absl::StrCat("plan ", std::string(DeviceName(device)), training ? " training" : "",
+                                 ": ", steps.size(), " steps, arena ", arena_bytes, " bytes\n");
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const PlanBuffer& b = buffers[i];
+    const char* kind = b.kind == BufferKind::kArena ? "arena" : b.kind == BufferKind::kInput ? "input" : "param";
+    absl::StrAppend(&out, "  buffer ", i, " ", b.name, ": ", b.type.ToString(), " ", kind);
+    if (b.kind == BufferKind::kArena) absl::StrAppend(&out, " @", b.offset);
+    out += "\n";
+  }
+  for (const PlanStep& s : steps) {
+    absl::StrAppend(&out, "  step ", std::string(OpName(s.op)), " '", s.node_name, "' (");
+    for (size_t i = 0; i < s.inputs.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s.inputs[i]);
+    out += ") -> (";
+    for (size_t i = 0; i < s.outputs.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s.outputs[i]);
+    out += ")\n";
+  }
+  return out;
+}
+
+}  // namespace rill

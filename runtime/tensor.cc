@@ -1,0 +1,63 @@
+#include "runtime/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ir/status.h"
+
+namespace rill {
+
+void Tensor::Free::operator()(std::byte* p) const { std::free(p); }
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  RILL_CHECK(shape_.IsKnown());
+  // 64-byte alignment for vector loads; at least one byte so empty tensors are distinct.
+  size_t n = static_cast<size_t>(bytes());
+  size_t rounded = (n + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, rounded));
+  RILL_CHECK(p != nullptr);
+  std::memset(p, 0, rounded);
+  data_ = std::shared_ptr<std::byte>(p, Free{});
+}
+
+template <typename T>
+static Tensor FromValues(DType dtype, const std::vector<T>& values, Shape shape) {
+  Tensor t(dtype, std::move(shape));
+  RILL_CHECK(static_cast<int64_t>(values.size()) == t.size());
+  std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+
+Tensor Tensor::FromVector(const std::vector<float>& v, Shape s) { return FromValues(DType::kF32, v, std::move(s)); }
+Tensor Tensor::FromVector(const std::vector<double>& v, Shape s) { return FromValues(DType::kF64, v, std::move(s)); }
+Tensor Tensor::FromVector(const std::vector<int32_t>& v, Shape s) { return FromValues(DType::kI32, v, std::move(s)); }
+Tensor Tensor::FromVector(const std::vector<int64_t>& v, Shape s) { return FromValues(DType::kI64, v, std::move(s)); }
+
+double Tensor::at(int64_t i) const {
+  switch (dtype_) {
+    case DType::kF32: return data<float>()[i];
+    case DType::kF64: return data<double>()[i];
+    case DType::kI32: return data<int32_t>()[i];
+    case DType::kI64: return static_cast<double>(data<int64_t>()[i]);
+    case DType::kF16:
+    case DType::kBF16: break;
+  }
+  RILL_CHECK(false && "at() on a half-precision host tensor");
+  return 0;
+}
+
+Tensor Tensor::Reshaped(Shape shape) const {
+  RILL_CHECK(shape.NumElements() == size());
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::Clone() const {
+  Tensor t(dtype_, shape_);
+  if (bytes() > 0) std::memcpy(t.raw(), raw(), bytes());
+  return t;
+}
+
+}  // namespace rill

@@ -1,0 +1,53 @@
+// The op harness: every registered op runs through shape checks, value checks against hand
+// or oracle values, a float32-vs-float64 agreement check, and a float64 central-difference
+// gradient check. Each op family contributes its cases in tests/ops/cases_<family>.cc.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/attr.h"
+#include "ir/op.h"
+#include "ir/types.h"
+
+namespace rill::harness {
+
+// How random values of one input are drawn.
+struct Domain {
+  double lo = -1.0;
+  double hi = 1.0;
+  bool integer = false;  // integer values in [lo, hi] (indices, labels)
+};
+
+struct OpCase {
+  std::string label;  // unique, [A-Za-z0-9_]
+  OpKind op;
+  std::vector<TensorType> inputs;  // float inputs are declared f64 (the f32 run converts)
+  Attrs attrs;
+  std::vector<Domain> domains;  // per input; missing entries use the default
+  // Optional exact inputs and expected outputs (hand-computed or from an oracle).
+  std::vector<std::vector<double>> values;
+  std::vector<std::vector<double>> expected;
+  // Expected output shapes (checked against the shape rule); empty: not checked.
+  std::vector<Shape> output_shapes;
+  bool gradcheck = true;
+  // Inputs excluded from the gradient check (e.g. where the op is not smooth at the sampled
+  // points); integer inputs are always excluded.
+  std::vector<int> no_grad_inputs;
+};
+
+// Registered by the family files; each returns its cases.
+std::vector<OpCase> ElementwiseCases();
+std::vector<OpCase> MatMulCases();
+std::vector<OpCase> ReduceCases();
+
+inline std::vector<OpCase> AllCases() {
+  std::vector<OpCase> all;
+  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases}) {
+    for (OpCase& c : family()) all.push_back(std::move(c));
+  }
+  return all;
+}
+
+}  // namespace rill::harness

@@ -1,0 +1,227 @@
+// Runs every harness case (tests/ops/harness.h) and checks that every op is covered.
+#include <cmath>
+#include <random>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/reduce.h"
+#include "kernels/register.h"
+#include "passes/autodiff.h"
+#include "runtime/executor.h"
+#include "runtime/plan.h"
+#include "tests/ops/harness.h"
+
+namespace rill::harness {
+namespace {
+
+struct Built {
+  std::unique_ptr<Graph> graph;
+  std::vector<Value*> inputs;
+  Node* node = nullptr;
+};
+
+DType AsDType(DType declared, DType float_type) { return IsFloating(declared) ? float_type : declared; }
+
+absl::StatusOr<Built> BuildCase(const OpCase& c, DType float_type) {
+  Built b;
+  b.graph = std::make_unique<Graph>(c.label);
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    TensorType t{AsDType(c.inputs[i].dtype, float_type), c.inputs[i].shape};
+    b.inputs.push_back(b.graph->AddInput(absl::StrCat("in", i), t));
+  }
+  auto node = b.graph->AddNode(c.op, b.inputs, c.attrs, "op");
+  if (!node.ok()) return node.status();
+  b.node = *node;
+  return b;
+}
+
+Tensor MakeInput(const TensorType& t, const std::vector<double>& values) {
+  Tensor out(t.dtype, t.shape);
+  for (int64_t i = 0; i < out.size(); ++i) {
+    switch (t.dtype) {
+      case DType::kF32: out.data<float>()[i] = static_cast<float>(values[i]); break;
+      case DType::kF64: out.data<double>()[i] = values[i]; break;
+      case DType::kI32: out.data<int32_t>()[i] = static_cast<int32_t>(values[i]); break;
+      case DType::kI64: out.data<int64_t>()[i] = static_cast<int64_t>(values[i]); break;
+      case DType::kF16:
+      case DType::kBF16: ADD_FAILURE() << "half inputs are not run on the CPU"; break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<double>> DrawValues(const OpCase& c, uint32_t seed) {
+  if (!c.values.empty()) return c.values;
+  std::mt19937_64 rng(seed);
+  std::vector<std::vector<double>> all;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    Domain d = i < c.domains.size() ? c.domains[i] : Domain{};
+    std::vector<double> v(c.inputs[i].shape.NumElements());
+    for (double& x : v) {
+      if (d.integer) {
+        x = std::uniform_int_distribution<int64_t>(static_cast<int64_t>(d.lo), static_cast<int64_t>(d.hi))(rng);
+      } else {
+        x = std::uniform_real_distribution<double>(d.lo, d.hi)(rng);
+      }
+    }
+    all.push_back(std::move(v));
+  }
+  return all;
+}
+
+absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& g, const std::vector<Tensor>& inputs) {
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+  if (!plan.ok()) return plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  if (!ex.ok()) return ex.status();
+  return ex->Run(inputs);
+}
+
+std::vector<Tensor> Inputs(const Built& b, const std::vector<std::vector<double>>& values) {
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < b.inputs.size(); ++i) out.push_back(MakeInput(b.inputs[i]->type, values[i]));
+  return out;
+}
+
+class OpHarness : public ::testing::TestWithParam<OpCase> {
+ protected:
+  void SetUp() override { RegisterCpuKernels(); }
+};
+
+TEST_P(OpHarness, ShapesAndValues) {
+  const OpCase& c = GetParam();
+  auto built = BuildCase(c, DType::kF64);
+  ASSERT_TRUE(built.ok()) << built.status();
+  const Node* node = built->node;
+  if (!c.output_shapes.empty()) {
+    ASSERT_EQ(node->num_outputs(), static_cast<int>(c.output_shapes.size()));
+    for (int i = 0; i < node->num_outputs(); ++i) {
+      EXPECT_EQ(node->output(i)->type.shape, c.output_shapes[i]) << "output " << i;
+    }
+  }
+  built->graph->SetOutputs(node->outputs());
+  auto values = DrawValues(c, 1);
+  auto out64 = RunGraph(*built->graph, Inputs(*built, values));
+  ASSERT_TRUE(out64.ok()) << out64.status();
+  for (size_t k = 0; k < c.expected.size(); ++k) {
+    ASSERT_EQ(static_cast<int64_t>(c.expected[k].size()), (*out64)[k].size()) << "output " << k;
+    for (int64_t i = 0; i < (*out64)[k].size(); ++i) {
+      EXPECT_NEAR((*out64)[k].at(i), c.expected[k][i], 1e-12 * (1 + std::abs(c.expected[k][i])))
+          << "output " << k << " element " << i;
+    }
+  }
+  // float32 agrees with float64.
+  auto built32 = BuildCase(c, DType::kF32);
+  ASSERT_TRUE(built32.ok()) << built32.status();
+  built32->graph->SetOutputs(built32->node->outputs());
+  auto out32 = RunGraph(*built32->graph, Inputs(*built32, values));
+  ASSERT_TRUE(out32.ok()) << out32.status();
+  for (size_t k = 0; k < out64->size(); ++k) {
+    for (int64_t i = 0; i < (*out64)[k].size(); ++i) {
+      double ref = (*out64)[k].at(i);
+      EXPECT_NEAR((*out32)[k].at(i), ref, 1e-5 * (1 + std::abs(ref))) << "f32 output " << k << " element " << i;
+    }
+  }
+}
+
+TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
+  const OpCase& c = GetParam();
+  const OpDef& def = GetOpDef(c.op);
+  if (!c.gradcheck || def.not_differentiable) GTEST_SKIP() << "op is declared not differentiable";
+  auto built = BuildCase(c, DType::kF64);
+  ASSERT_TRUE(built.ok()) << built.status();
+  Graph& g = *built->graph;
+  // loss = Σ_k sum(out_k ⊙ W_k) with fixed random weights W_k, so every output element counts.
+  Builder b(g, "loss");
+  std::mt19937_64 rng(7);
+  Value* loss = nullptr;
+  std::vector<Value*> weight_inputs;
+  std::vector<Tensor> weights;
+  for (Value* out : built->node->outputs()) {
+    if (!IsFloating(out->type.dtype)) continue;
+    Value* w = g.AddInput(g.UniqueName("w"), out->type);
+    weight_inputs.push_back(w);
+    Tensor wt(out->type.dtype, out->type.shape);
+    for (int64_t i = 0; i < wt.size(); ++i) wt.data<double>()[i] = std::uniform_real_distribution<double>(-1, 1)(rng);
+    weights.push_back(wt);
+    std::vector<int64_t> axes;
+    for (int i = 0; i < out->type.shape.rank(); ++i) axes.push_back(i);
+    Value* prod = ops::Mul(b, out, w);
+    Value* term = axes.empty() ? prod : ops::ReduceSum(b, prod, axes, false);
+    loss = loss == nullptr ? term : ops::Add(b, loss, term);
+  }
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_NE(loss, nullptr);
+  std::vector<Value*> wrt;
+  std::vector<int> wrt_index;
+  for (size_t i = 0; i < built->inputs.size(); ++i) {
+    bool excluded = std::count(c.no_grad_inputs.begin(), c.no_grad_inputs.end(), static_cast<int>(i)) > 0;
+    if (IsFloating(built->inputs[i]->type.dtype) && !excluded) {
+      wrt.push_back(built->inputs[i]);
+      wrt_index.push_back(static_cast<int>(i));
+    }
+  }
+  auto grads = AppendGradients(g, loss, wrt);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  std::vector<Value*> outputs = {loss};
+  outputs.insert(outputs.end(), grads->begin(), grads->end());
+  g.SetOutputs(outputs);
+
+  auto values = DrawValues(c, 1);
+  std::vector<Tensor> inputs = Inputs(*built, values);
+  inputs.insert(inputs.end(), weights.begin(), weights.end());
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto analytic = ex->Run(inputs);
+  ASSERT_TRUE(analytic.ok()) << analytic.status();
+
+  const double h = 1e-6;
+  for (size_t w = 0; w < wrt.size(); ++w) {
+    int idx = wrt_index[w];
+    Tensor& x = inputs[idx];
+    const int64_t n = x.size();
+    // Up to 40 elements per input, spread over the tensor.
+    int64_t step = std::max<int64_t>(1, n / 40);
+    for (int64_t i = 0; i < n; i += step) {
+      double orig = x.data<double>()[i];
+      x.data<double>()[i] = orig + h;
+      double up = (*ex->Run(inputs))[0].at(0);
+      x.data<double>()[i] = orig - h;
+      double down = (*ex->Run(inputs))[0].at(0);
+      x.data<double>()[i] = orig;
+      double numeric = (up - down) / (2 * h);
+      double got = (*analytic)[1 + w].at(i);
+      EXPECT_NEAR(got, numeric, 1e-4 * std::max(1.0, std::abs(numeric)))
+          << "d loss / d input " << idx << " element " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpHarness, ::testing::ValuesIn(AllCases()),
+                         [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.label; });
+
+// Every op is declared completely, has a CPU kernel and at least one harness case.
+TEST(OpCompleteness, EveryOpIsDeclaredKernelledAndTested) {
+  RegisterCpuKernels();
+  std::set<OpKind> tested;
+  for (const OpCase& c : AllCases()) tested.insert(c.op);
+  for (int i = 0; i < kNumOps; ++i) {
+    OpKind op = static_cast<OpKind>(i);
+    std::string name(OpName(op));
+    const OpDef* def = FindOpDef(op);
+    ASSERT_NE(def, nullptr) << name << ": no OpDef";
+    EXPECT_NE(def->shape, nullptr) << name << ": no shape rule";
+    EXPECT_TRUE((def->grad != nullptr) != def->not_differentiable)
+        << name << ": needs exactly one of a gradient rule or not_differentiable";
+    EXPECT_NE(FindKernel(op, DeviceKind::kCpu), nullptr) << name << ": no CPU kernel";
+    EXPECT_TRUE(tested.count(op)) << name << ": no harness case";
+  }
+}
+
+}  // namespace
+}  // namespace rill::harness
