@@ -1,0 +1,54 @@
+// The `rill` subcommand interface. Each subcommand lives in tools/cmd_<name>.cc and has one row
+// in the table in commands.cc; adding a command means writing its file and filling its row.
+// Flags are absl flags, which are global: a flag used by several commands (--model, --device)
+// is defined once, and each row lists the flags its command accepts.
+#pragma once
+
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rill::cli {
+
+// Process exit statuses: success, a failure of the work itself, a usage error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// A subcommand's entry point. argv[0] is "rill <name>", followed by the arguments after the
+// command's name, flags not parsed yet (call ParseCommandFlags). Returns the exit status.
+using CommandFn = int (*)(int argc, char** argv);
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;  // one line for `rill help`
+  std::string_view usage;    // e.g. "rill predict --model M.json --input X.npy --output Y.npy"
+  CommandFn run;             // nullptr: planned, not in this build yet
+  std::span<const std::string_view> flags = {};  // names of the absl flags it accepts
+};
+
+// Every command, in the order `rill help` lists them.
+std::span<const Command> Commands();
+
+// The command named `name`, or nullptr.
+const Command* FindCommand(std::string_view name);
+
+// Parses `command`'s flags with absl and returns the positional arguments (argv[0] dropped).
+// --help (any -help form) prints the command's help and exits 0; --version prints the version
+// and exits 0; a flag of another command is a usage error (exit 2); absl itself exits 1 on an
+// unknown flag or a bad value, printing the flag's name.
+std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv);
+
+// `rill help` and `rill <command> --help` text.
+void PrintHelp(std::FILE* out);
+void PrintCommandHelp(const Command& command, std::FILE* out);
+// "rill <version>" and whether the CUDA backend is built in.
+void PrintVersion(std::FILE* out);
+
+// Entry points, one per cmd_<name>.cc.
+int RunHelp(int argc, char** argv);
+int RunVersion(int argc, char** argv);
+
+}  // namespace rill::cli

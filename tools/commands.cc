@@ -1,0 +1,128 @@
+// The table of `rill` subcommands, and the flag parsing and help text every command shares.
+// Later work fills a row's `run` (and `flags`) when its tools/cmd_<name>.cc lands.
+#include <array>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/string_view.h"
+#include "tools/command.h"
+
+namespace rill::cli {
+namespace {
+
+constexpr std::array kCommands = {
+    Command{"train", "train a model; with no model, the built-in default experiment",
+            "rill train [--model M.json --x X.npy --y Y.npy ...]", nullptr},
+    Command{"predict", "run a trained model on inputs and write its outputs",
+            "rill predict --model M.json --weights W --input X.npy --output Y.npy", nullptr},
+    Command{"compile", "compile a model ahead of time into a plan file",
+            "rill compile --model M.json --weights W --input-shape ... -o model.rillc", nullptr},
+    Command{"run", "execute a compiled plan file with the runtime only",
+            "rill run model.rillc --input X.npy --output Y.npy", nullptr},
+    Command{"bench", "print the benchmark table", "rill bench", nullptr},
+    Command{"inspect", "print a model summary, IR, plan and memory report",
+            "rill inspect --model M.json [--dot]", nullptr},
+    Command{"help", "list the commands, or show one command's flags", "rill help [command]",
+            &RunHelp},
+    Command{"version", "print the version and whether the CUDA backend is built in", "rill version",
+            &RunVersion},
+};
+
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// The flag an argument such as "--name", "-name=value" or "--noname" (a bool) refers to, or
+// nullptr when it names none.
+const absl::CommandLineFlag* FlagOfArgument(std::string_view arg) {
+  arg.remove_prefix(arg.starts_with("--") ? 2 : 1);
+  std::string_view name = arg.substr(0, arg.find('='));
+  if (const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(AbslView(name))) return flag;
+  if (name.starts_with("no")) return absl::FindCommandLineFlag(AbslView(name.substr(2)));
+  return nullptr;
+}
+
+bool Accepts(const Command& command, absl::string_view flag_name) {
+  for (std::string_view name : command.flags) {
+    if (AbslView(name) == flag_name) return true;
+  }
+  return false;
+}
+
+// Our flags are defined under tools/; abseil's own (--flagfile, --fromenv, ...) are not.
+bool IsRillFlag(const absl::CommandLineFlag& flag) {
+  return flag.Filename().find("tools/") != std::string::npos;
+}
+
+}  // namespace
+
+std::span<const Command> Commands() { return kCommands; }
+
+const Command* FindCommand(std::string_view name) {
+  for (const Command& command : kCommands) {
+    if (command.name == name) return &command;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv) {
+  // Looked at before absl parses: absl's --help lists every flag of the binary and exits 1, and
+  // since flags are global, absl alone would let `rill predict --epochs 3` through.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    if (arg == "-h" || arg.starts_with("--help") || arg.starts_with("-help")) {
+      PrintCommandHelp(command, stdout);
+      std::exit(kExitOk);
+    }
+    if (arg == "--version" || arg == "-version") {
+      PrintVersion(stdout);
+      std::exit(kExitOk);
+    }
+    const absl::CommandLineFlag* flag = FlagOfArgument(arg);
+    if (flag != nullptr && IsRillFlag(*flag) && !Accepts(command, flag->Name())) {
+      std::fprintf(stderr,
+                   "rill %.*s: --%.*s is not a flag of this command; see 'rill %.*s --help'\n",
+                   static_cast<int>(command.name.size()), command.name.data(),
+                   static_cast<int>(flag->Name().size()), flag->Name().data(),
+                   static_cast<int>(command.name.size()), command.name.data());
+      std::exit(kExitUsage);
+    }
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  return std::vector<std::string>(positional.begin() + 1, positional.end());
+}
+
+void PrintHelp(std::FILE* out) {
+  PrintVersion(out);
+  std::fprintf(out,
+               "\nrill is a graph compiler for recurrent neural networks.\n\n"
+               "usage: rill <command> [flags] [arguments]\n\ncommands:\n");
+  for (const Command& command : kCommands) {
+    std::fprintf(out, "  %-9.*s %.*s%s\n", static_cast<int>(command.name.size()),
+                 command.name.data(), static_cast<int>(command.summary.size()),
+                 command.summary.data(), command.run == nullptr ? " (not built yet)" : "");
+  }
+  std::fprintf(out,
+               "\n'rill <command> --help' shows a command's flags. Flags are written --name=value "
+               "or --name value.\n");
+}
+
+void PrintCommandHelp(const Command& command, std::FILE* out) {
+  std::fprintf(out, "usage: %.*s\n\n%.*s%s\n", static_cast<int>(command.usage.size()),
+               command.usage.data(), static_cast<int>(command.summary.size()),
+               command.summary.data(),
+               command.run == nullptr ? " (not available yet in this build)" : "");
+  if (command.flags.empty()) return;
+  std::fprintf(out, "\nflags:\n");
+  for (std::string_view name : command.flags) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(AbslView(name));
+    if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
+    std::fprintf(out, "  --%.*s  %s (default: \"%s\")\n", static_cast<int>(name.size()),
+                 name.data(), flag->Help().c_str(), flag->DefaultValue().c_str());
+  }
+}
+
+}  // namespace rill::cli
