@@ -504,25 +504,27 @@ absl::Status Parser::ParseStringLiteral(Literal& lit) {
       lit.str += c;
       continue;
     }
-    switch (Peek()) {
-      case '"': lit.str += '"'; break;
-      case '\\': lit.str += '\\'; break;
-      case 'n': lit.str += '\n'; break;
-      case 't': lit.str += '\t'; break;
-      default: return ErrorAt(pos_ - 1, "unknown escape in string (use \\\" \\\\ \\n or \\t)");
+    char e = Peek();
+    char unescaped = e == 'n' ? '\n' : e == 't' ? '\t' : (e == '"' || e == '\\') ? e : '\0';
+    if (unescaped == '\0') {
+      return ErrorAt(pos_ - 1, "unknown escape in string (use \\\" \\\\ \\n or \\t)");
     }
+    lit.str += unescaped;
     ++pos_;
   }
 }
 
 std::string Describe(const Literal& lit) {
   switch (lit.kind) {
-    case Literal::Kind::kString: return "a string";
-    case Literal::Kind::kList: return "a list";
+    case Literal::Kind::kString:
+      return "a string";
+    case Literal::Kind::kList:
+      return "a list";
     case Literal::Kind::kInt:
     case Literal::Kind::kFloat:
     case Literal::Kind::kBool:
-    case Literal::Kind::kIdent: return absl::StrCat("'", std::string(lit.source), "'");
+    case Literal::Kind::kIdent:
+      return absl::StrCat("'", std::string(lit.source), "'");
   }
   return "?";
 }
@@ -589,10 +591,14 @@ absl::StatusOr<AttrValue> Parser::Infer(const Literal& lit, std::string_view con
                                         const std::string& attr) {
   using K = Literal::Kind;
   switch (lit.kind) {
-    case K::kInt: return Convert(lit, AttrKind::kInt, context, attr);
-    case K::kFloat: return Convert(lit, AttrKind::kFloat, context, attr);
-    case K::kBool: return Convert(lit, AttrKind::kBool, context, attr);
-    case K::kString: return Convert(lit, AttrKind::kString, context, attr);
+    case K::kInt:
+      return Convert(lit, AttrKind::kInt, context, attr);
+    case K::kFloat:
+      return Convert(lit, AttrKind::kFloat, context, attr);
+    case K::kBool:
+      return Convert(lit, AttrKind::kBool, context, attr);
+    case K::kString:
+      return Convert(lit, AttrKind::kString, context, attr);
     case K::kIdent:
       if (!ParseDType(lit.source).has_value()) {
         return ErrorAt(lit.pos, absl::StrCat(std::string(context), ": attribute '", attr,

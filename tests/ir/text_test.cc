@@ -317,6 +317,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "numbers, found a string"},
         ErrorCase{"UnterminatedString", RILL_HEAD "  param %w: f32[] = ones {s=\"abc}\n}\n",
                   "line 3, column 29: unterminated string"},
+        ErrorCase{"UnknownEscape", RILL_HEAD "  param %w: f32[] = ones {s=\"a\\q\"}\n}\n",
+                  "line 3, column 31: unknown escape in string (use \\\" \\\\ \\n or \\t)"},
         ErrorCase{"OutputNotLast", RILL_HEAD "  output %x\n  %a = neg(%x) : f32[?, 8]\n}\n",
                   "line 4, column 3: the 'output' line must be the last one before '}'"},
         ErrorCase{"MissingInitializer", RILL_HEAD "  param %w: f32[]\n}\n",
