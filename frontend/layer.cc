@@ -1,0 +1,120 @@
+#include "frontend/layer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/reduce.h"
+#include "ir/status.h"
+
+namespace rill {
+
+absl::StatusOr<Value*> Layer::AddWeight(Model& model, const std::string& name, const TensorType& type,
+                                        const Initializer& init, bool trainable,
+                                        const std::optional<Regularizer>& regularizer,
+                                        const std::optional<Constraint>& constraint) {
+  RILL_ASSIGN_OR_RETURN(Value * w, model.AddWeight(absl::StrCat(name_, "/", name), type, init, trainable));
+  weights_.push_back(w);
+  if (regularizer.has_value()) {
+    Builder b(model.mutable_graph(), absl::StrCat(name_, "/", name, "_regularizer"));
+    Value* term = RegularizationTerm(b, *regularizer, w);
+    RILL_RETURN_IF_ERROR(b.status());
+    if (term != nullptr) AddLoss(term, {});
+  }
+  if (constraint.has_value()) model.SetConstraint(w, *constraint);
+  return w;
+}
+
+void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regularizer, Value* output,
+                            const std::vector<SymbolicTensor>& inputs) {
+  if (!regularizer.has_value() || output == nullptr) return;
+  // penalty(output) / batch = mean over the batch of the per-sample penalty, which needs no
+  // batch size at build time.
+  Builder rb(b.graph(), absl::StrCat(name_, "/activity_regularizer"));
+  std::vector<int64_t> rest;
+  for (int i = 1; i < output->type.shape.rank(); ++i) rest.push_back(i);
+  auto per_sample_mean = [&](Value* v) {
+    Value* per_sample = rest.empty() ? v : ops::ReduceSum(rb, v, rest, false);
+    return ops::ReduceMean(rb, per_sample, {0}, false);
+  };
+  Value* term = nullptr;
+  if (regularizer->l1 != 0.0) term = ops::Affine(rb, per_sample_mean(ops::Abs(rb, output)), regularizer->l1, 0.0);
+  if (regularizer->l2 != 0.0) {
+    Value* l2 = ops::Affine(rb, per_sample_mean(ops::Square(rb, output)), regularizer->l2, 0.0);
+    term = term == nullptr ? l2 : ops::Add(rb, term, l2);
+  }
+  if (!rb.ok()) {
+    b.SetError(rb.status());
+    return;
+  }
+  if (term == nullptr) return;
+  std::vector<Value*> deps;
+  for (const SymbolicTensor& t : inputs) deps.push_back(t.value);
+  AddLoss(term, std::move(deps));
+}
+
+std::vector<Value*> Layer::GetLossesFor(const std::vector<SymbolicTensor>& inputs) const {
+  std::vector<Value*> out;
+  for (const LayerLoss& loss : losses_) {
+    bool match = false;
+    if (inputs.empty()) {
+      match = loss.inputs.empty();
+    } else {
+      for (const SymbolicTensor& t : inputs) {
+        match = match || std::find(loss.inputs.begin(), loss.inputs.end(), t.value) != loss.inputs.end();
+      }
+    }
+    if (match) out.push_back(loss.value);
+  }
+  return out;
+}
+
+std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inputs) {
+  if (inputs.empty() || !inputs[0].valid()) return {SymbolicTensor{}};
+  Model& model = *inputs[0].model;
+  if (!model.status().ok()) return {SymbolicTensor{}};
+  for (const SymbolicTensor& t : inputs) {
+    if (!t.valid() || t.model != &model) {
+      model.SetError(absl::InvalidArgumentError(
+          absl::StrCat(class_name(), " '", name_, "': called on a tensor of another model or an invalid one")));
+      return {SymbolicTensor{}};
+    }
+  }
+  Builder b(model.mutable_graph(), name_);
+  auto outputs = Call(model, b, inputs);
+  absl::Status st = outputs.ok() ? b.status() : outputs.status();
+  if (!st.ok()) {
+    std::string from;
+    for (const SymbolicTensor& t : inputs) {
+      absl::StrAppend(&from, from.empty() ? "" : ", ", "'", t.layer, "' ", t.shape().ToString());
+    }
+    // Layer errors name the layer; builder errors already name the node inside it.
+    model.SetError(Annotate(st, absl::StrCat(class_name(), " '", name_, "' called on ", from)));
+    return {SymbolicTensor{}};
+  }
+  built_ = true;
+  std::vector<SymbolicTensor> result;
+  for (Value* v : *outputs) result.push_back(SymbolicTensor{&model, v, name_});
+  if (output_shapes_.empty()) {
+    for (Value* v : *outputs) output_shapes_.push_back(v->type.shape);
+  }
+  return result;
+}
+
+SymbolicTensor LayerRef::operator()(const SymbolicTensor& x) const { return (*this)(std::vector{x})[0]; }
+
+std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTensor>& xs) const {
+  if (xs.empty() || !xs[0].valid()) return {SymbolicTensor{}};
+  Model& model = *xs[0].model;
+  if (layer_->model_ == nullptr) {
+    layer_->model_ = &model;
+    layer_->name_ = model.RegisterLayer(layer_, layer_->requested_name_, layer_->class_name());
+  } else if (layer_->model_ != &model) {
+    model.SetError(absl::InvalidArgumentError(
+        absl::StrCat(layer_->class_name(), " '", layer_->name_, "': already used in another model")));
+    return {SymbolicTensor{}};
+  }
+  return layer_->Apply(xs);
+}
+
+}  // namespace rill

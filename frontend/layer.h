@@ -1,0 +1,87 @@
+// The layer base class and LayerRef, the handle that layer factories return. Calling a
+// LayerRef on a SymbolicTensor builds the layer (its weights) on first use and appends its
+// nodes to the model's graph; calling it again reuses the weights (shared layers).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "frontend/model.h"
+#include "frontend/regularizers.h"
+#include "ir/graph.h"
+
+namespace rill {
+
+// A loss term owned by a layer (regularizers), with the inputs it depends on.
+struct LayerLoss {
+  Value* value = nullptr;       // a scalar
+  std::vector<Value*> inputs;   // empty: depends on no input (weight regularizers)
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // Keras class name: "Dense", "CuDNNGRU", ...
+  virtual std::string class_name() const = 0;
+  // Appends the layer's computation; `b` is scoped to the layer's name.
+  virtual absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
+                                                   const std::vector<SymbolicTensor>& inputs) = 0;
+
+  const std::string& name() const { return name_; }
+  const std::vector<Value*>& weights() const { return weights_; }
+  // Output shapes of the first call, for Summary().
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  const std::vector<LayerLoss>& losses() const { return losses_; }
+  // The losses that depend on any of `inputs` (Keras get_losses_for); nullptr/empty inputs:
+  // the unconditional ones.
+  std::vector<Value*> GetLossesFor(const std::vector<SymbolicTensor>& inputs) const;
+  bool built() const { return built_; }
+
+  // Calls the layer on one or more tensors; returns all outputs (invalid ones on error).
+  std::vector<SymbolicTensor> Apply(const std::vector<SymbolicTensor>& inputs);
+
+ protected:
+  Layer() = default;
+  void AddLoss(Value* value, std::vector<Value*> inputs) { losses_.push_back({value, std::move(inputs)}); }
+  // Creates "<layer>/<name>" through the model and records it in weights(); with a
+  // regularizer, adds its loss term; with a constraint, registers it with the model.
+  absl::StatusOr<Value*> AddWeight(Model& model, const std::string& name, const TensorType& type,
+                                   const Initializer& init, bool trainable = true,
+                                   const std::optional<Regularizer>& regularizer = std::nullopt,
+                                   const std::optional<Constraint>& constraint = std::nullopt);
+  // Keras's activity regularizer: the penalty of `output` divided by the batch size, as a
+  // loss that depends on `inputs`.
+  void AddActivityLoss(Builder& b, const std::optional<Regularizer>& regularizer, Value* output,
+                       const std::vector<SymbolicTensor>& inputs);
+
+  std::string requested_name_;  // from the options; empty: automatic
+  bool built_ = false;
+
+ private:
+  friend class LayerRef;
+  std::string name_;
+  Model* model_ = nullptr;
+  std::vector<Value*> weights_;
+  std::vector<Shape> output_shapes_;
+  std::vector<LayerLoss> losses_;
+};
+
+// What layer factories return: `auto dense = layers::Dense({.units = 4}); y = dense(x);`
+class LayerRef {
+ public:
+  explicit LayerRef(std::shared_ptr<Layer> layer) : layer_(std::move(layer)) {}
+  SymbolicTensor operator()(const SymbolicTensor& x) const;
+  std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& xs) const;
+  Layer* get() const { return layer_.get(); }
+  Layer* operator->() const { return layer_.get(); }
+  const std::shared_ptr<Layer>& shared() const { return layer_; }
+
+ private:
+  std::shared_ptr<Layer> layer_;
+};
+
+}  // namespace rill

@@ -1,0 +1,112 @@
+// The C++ model-building API (Keras-like): a Model owns a graph whose batch dimension is
+// unknown, the layers called on its symbolic tensors, and the weights. Layers are called on
+// SymbolicTensors; errors are sticky: a failed call returns an invalid tensor and the first
+// error is reported by Compile/Predict/status().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "frontend/regularizers.h"
+#include "ir/graph.h"
+#include "runtime/executor.h"
+#include "runtime/tensor.h"
+
+namespace rill {
+
+inline constexpr int64_t kBatch = kUnknownDim;
+
+class Layer;
+class Model;
+class ModelRunner;
+class Trainer;
+struct CompileOptions;
+
+// A symbolic tensor: a value of the model's graph and the layer that produced it.
+struct SymbolicTensor {
+  Model* model = nullptr;
+  Value* value = nullptr;
+  std::string layer;  // name of the producing layer (or input)
+
+  bool valid() const { return model != nullptr && value != nullptr; }
+  const Shape& shape() const { return value->type.shape; }
+};
+
+// A weight as Keras lists it.
+struct WeightInfo {
+  std::string name;  // "dense/kernel"
+  TensorType type;
+  bool trainable = true;
+};
+
+class Model {
+ public:
+  explicit Model(std::string name = "model", uint64_t seed = 0);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // A model input; `shape` includes the batch dimension (kBatch when not fixed).
+  SymbolicTensor Input(std::vector<int64_t> shape, DType dtype = DType::kF32, std::string name = "");
+  void SetOutputs(std::vector<SymbolicTensor> outputs);
+
+  const std::string& name() const { return name_; }
+  // The first error of any layer call or model operation.
+  const absl::Status& status() const { return status_; }
+  const Graph& graph() const { return graph_; }
+  Graph& mutable_graph() { return graph_; }
+  const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<SymbolicTensor>& inputs() const { return inputs_; }
+  const std::vector<SymbolicTensor>& outputs() const { return outputs_; }
+
+  // Weights in Keras's get_weights() order: layers in call order, each layer's own order.
+  std::vector<WeightInfo> Weights() const;
+  std::vector<Tensor> GetWeights() const;
+  // Shapes and count must match Weights(); errors name the weight and both shapes.
+  absl::Status SetWeights(const std::vector<Tensor>& weights);
+  int64_t CountParams(bool trainable_only = false) const;
+
+  // Keras-like table: layer (type), output shape, parameter count, totals.
+  std::string Summary() const;
+
+  // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
+  absl::StatusOr<Trainer> Compile(const CompileOptions& options);
+
+  // Inference on the CPU in batches (the last batch may be smaller); one tensor per output.
+  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs, int64_t batch_size = 32);
+
+  // --- used by layers ----------------------------------------------------------------
+  // Registers a layer and gives it a unique Keras-style name ("dense", "dense_1", ...).
+  std::string RegisterLayer(std::shared_ptr<Layer> layer, const std::string& requested_name,
+                            const std::string& base_name);
+  // Creates a weight: a graph parameter and its initial value.
+  absl::StatusOr<Value*> AddWeight(const std::string& name, const TensorType& type,
+                                   const Initializer& init, bool trainable = true);
+  // A constraint applied to the weight after every optimizer update.
+  void SetConstraint(const Value* weight, Constraint c) { constraints_[weight->name] = std::move(c); }
+  const std::map<std::string, Constraint>& constraints() const { return constraints_; }
+  void SetError(absl::Status status);
+  ParamStore& params() { return params_; }
+  const ParamStore& params() const { return params_; }
+  uint64_t seed() const { return seed_; }
+
+ private:
+  std::string name_;
+  uint64_t seed_;
+  Graph graph_;
+  absl::Status status_;
+  std::vector<std::shared_ptr<Layer>> layers_;
+  std::vector<SymbolicTensor> inputs_;
+  std::vector<SymbolicTensor> outputs_;
+  ParamStore params_;
+  std::map<std::string, Constraint> constraints_;
+  int64_t weight_counter_ = 0;
+  std::unique_ptr<ModelRunner> predict_runner_;
+  int predict_runner_nodes_ = -1;  // graph size the runner was made for
+};
+
+}  // namespace rill

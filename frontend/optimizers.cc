@@ -1,0 +1,64 @@
+#include "frontend/optimizers.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+
+namespace rill::optim {
+
+OptimizerConfig SGD(double learning_rate, double momentum, bool nesterov) {
+  return {.name = "sgd", .learning_rate = learning_rate, .momentum = momentum, .nesterov = nesterov};
+}
+
+OptimizerConfig Adam(double learning_rate, double beta_1, double beta_2, double epsilon, bool amsgrad) {
+  return {.name = "adam",
+          .learning_rate = learning_rate,
+          .beta_1 = beta_1,
+          .beta_2 = beta_2,
+          .amsgrad = amsgrad,
+          .epsilon = epsilon};
+}
+
+OptimizerConfig RMSprop(double learning_rate, double rho, double momentum, double epsilon, bool centered) {
+  return {.name = "rmsprop",
+          .learning_rate = learning_rate,
+          .momentum = momentum,
+          .rho = rho,
+          .centered = centered,
+          .epsilon = epsilon};
+}
+
+OptimizerConfig Adagrad(double learning_rate, double initial_accumulator_value, double epsilon) {
+  return {.name = "adagrad",
+          .learning_rate = learning_rate,
+          .initial_accumulator_value = initial_accumulator_value,
+          .epsilon = epsilon};
+}
+
+absl::StatusOr<OptimizerConfig> FromName(const std::string& name, std::optional<double> learning_rate) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  OptimizerConfig config;
+  if (lower == "sgd") {
+    config = SGD();
+  } else if (lower == "adam") {
+    config = Adam();
+  } else if (lower == "rmsprop") {
+    config = RMSprop();
+  } else if (lower == "adagrad") {
+    config = Adagrad();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown optimizer '", name, "' (known: sgd, adam, rmsprop, adagrad)"));
+  }
+  if (learning_rate.has_value()) {
+    if (!(*learning_rate > 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("optimizer '", name, "': learning rate ", *learning_rate, " must be > 0"));
+    }
+    config.learning_rate = *learning_rate;
+  }
+  return config;
+}
+
+}  // namespace rill::optim

@@ -1,0 +1,44 @@
+// Optimizer and compile configuration, with Keras's defaults. The update rules themselves
+// are ops (ir/ops/optim.h) appended to the training graph.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rill {
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd, adam, rmsprop, adagrad
+  double learning_rate = 0.01;
+  double momentum = 0.0;      // sgd, rmsprop
+  bool nesterov = false;      // sgd
+  double beta_1 = 0.9;        // adam
+  double beta_2 = 0.999;      // adam
+  bool amsgrad = false;       // adam
+  double rho = 0.9;           // rmsprop
+  bool centered = false;      // rmsprop
+  double initial_accumulator_value = 0.1;  // adagrad
+  double epsilon = 1e-7;
+  std::optional<double> clipnorm;   // per gradient, tf.clip_by_norm
+  std::optional<double> clipvalue;  // per element
+};
+
+namespace optim {
+
+OptimizerConfig SGD(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false);
+OptimizerConfig Adam(double learning_rate = 0.001, double beta_1 = 0.9, double beta_2 = 0.999,
+                     double epsilon = 1e-7, bool amsgrad = false);
+OptimizerConfig RMSprop(double learning_rate = 0.001, double rho = 0.9, double momentum = 0.0,
+                        double epsilon = 1e-7, bool centered = false);
+OptimizerConfig Adagrad(double learning_rate = 0.001, double initial_accumulator_value = 0.1,
+                        double epsilon = 1e-7);
+// By Keras name ("sgd", "Adam", "rmsprop", "adagrad") with Keras's default learning rate, or
+// `learning_rate` when given. Unknown names are an error listing the known ones.
+absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
+                                         std::optional<double> learning_rate = std::nullopt);
+
+}  // namespace optim
+}  // namespace rill

@@ -1,0 +1,84 @@
+// Training, evaluation and prediction of a compiled model on the CPU, in mini-batches, with
+// Keras's semantics: per-epoch shuffling (seeded), validation split taken from the end of the
+// data before shuffling, losses and metrics averaged over samples, a progress bar on a
+// terminal and silence otherwise.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "frontend/compile.h"
+#include "frontend/model.h"
+
+namespace rill {
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  double validation_split = 0.0;
+  std::vector<Tensor> validation_x;  // validation data (overrides validation_split)
+  Tensor validation_y;
+  // -1: a progress bar when stdout is a terminal, nothing otherwise; 0: silent; 1: progress
+  // bar; 2: one line per epoch.
+  int verbose = -1;
+};
+
+// Per epoch: "loss", each metric, and "val_" versions with validation data.
+struct History {
+  std::vector<std::map<std::string, double>> epochs;
+};
+
+class Trainer {
+ public:
+  // The model must outlive the trainer.
+  static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
+
+  absl::StatusOr<History> Fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& options);
+  absl::StatusOr<History> Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+    return Fit(std::vector<Tensor>{x}, y, options);
+  }
+  // "loss" and each metric over the whole data.
+  absl::StatusOr<std::map<std::string, double>> Evaluate(const std::vector<Tensor>& x, const Tensor& y,
+                                                         int64_t batch_size = 32);
+  absl::StatusOr<std::map<std::string, double>> Evaluate(const Tensor& x, const Tensor& y,
+                                                         int64_t batch_size = 32) {
+    return Evaluate(std::vector<Tensor>{x}, y, batch_size);
+  }
+  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x, int64_t batch_size = 32);
+  // One optimizer step on one batch; returns the loss before the update.
+  absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
+
+  const CompileOptions& options() const { return options_; }
+
+ private:
+  Trainer(Model& model, CompileOptions options) : model_(&model), options_(options), runner_(model, options) {}
+
+  // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
+  absl::StatusOr<std::map<std::string, double>> RunEpoch(GraphMode mode, const std::vector<Tensor>& x,
+                                                         const Tensor& y, const std::vector<int64_t>& rows,
+                                                         int64_t batch_size, int verbose, int epoch, int epochs);
+  absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
+
+  Model* model_;
+  CompileOptions options_;
+  ModelRunner runner_;
+};
+
+// Host-side helpers (also used by the command line).
+// Rows `rows` of `t` (along axis 0) as a new tensor.
+Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows);
+struct MetricTotal {
+  std::string name;  // as Keras displays it ("accuracy", "mse", ...)
+  double sum = 0;    // over the per-sample values
+  int64_t count = 0;
+};
+// Keras metric `name` on one batch. "accuracy"/"acc" resolve like Keras: binary when the
+// output's last dimension is 1, sparse categorical when the targets lack the class axis,
+// categorical otherwise.
+absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred, const Tensor& y_true);
+
+}  // namespace rill

@@ -1,0 +1,166 @@
+// The C++ model API end to end: building, summary, weights, training an MLP, predicting,
+// and the errors a user can cause.
+#include <cmath>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "frontend/rill.h"
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+
+// y = sin(x0) + 0.5 * x1 * x2 on [-1, 1]^3: smooth, learnable by a small MLP.
+void MakeRegressionData(int64_t n, Tensor* x, Tensor* y) {
+  *x = Tensor(DType::kF32, Shape{n, 3});
+  *y = Tensor(DType::kF32, Shape{n, 1});
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t i = 0; i < n; ++i) {
+    float* xi = x->data<float>() + 3 * i;
+    for (int j = 0; j < 3; ++j) xi[j] = u(rng);
+    y->data<float>()[i] = std::sin(xi[0]) + 0.5f * xi[1] * xi[2];
+  }
+}
+
+TEST(ModelTest, SummaryCountsParameters) {
+  Model m("mlp");
+  auto x = m.Input({kBatch, 3});
+  auto h = layers::Dense({.units = 16, .activation = "relu"})(x);
+  auto y = layers::Dense({.units = 1})(h);
+  m.SetOutputs({y});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  EXPECT_EQ(m.CountParams(), 3 * 16 + 16 + 16 + 1);
+  std::string s = m.Summary();
+  EXPECT_THAT(s, HasSubstr("dense (Dense)"));
+  EXPECT_THAT(s, HasSubstr("dense_1 (Dense)"));
+  EXPECT_THAT(s, HasSubstr("(None, 16)"));
+  EXPECT_THAT(s, HasSubstr("Total params: 81"));
+}
+
+TEST(ModelTest, WeightsInKerasOrderAndSetWeights) {
+  Model m;
+  auto x = m.Input({kBatch, 2});
+  m.SetOutputs({layers::Dense({.units = 3})(x)});
+  auto w = m.GetWeights();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].shape(), (Shape{2, 3}));
+  EXPECT_EQ(w[1].shape(), (Shape{3}));
+  // y = x · K + b by hand: x = [1, 2], K = [[1, 2, 3], [4, 5, 6]], b = [0.5, 0, -1].
+  ASSERT_TRUE(m.SetWeights({Tensor::FromVector(std::vector<float>{1, 2, 3, 4, 5, 6}, Shape{2, 3}),
+                            Tensor::FromVector(std::vector<float>{0.5, 0, -1}, Shape{3})})
+                  .ok());
+  auto out = m.Predict({Tensor::FromVector(std::vector<float>{1, 2}, Shape{1, 2})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FLOAT_EQ((*out)[0].at(0), 9.5f);
+  EXPECT_FLOAT_EQ((*out)[0].at(1), 12.0f);
+  EXPECT_FLOAT_EQ((*out)[0].at(2), 14.0f);
+  auto bad = m.SetWeights({Tensor(DType::kF32, Shape{3, 3}), Tensor(DType::kF32, Shape{3})});
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("'dense/kernel': got shape [3, 3], expected [2, 3]"));
+}
+
+TEST(ModelTest, MlpTrainsWithAdam) {
+  Tensor x, y;
+  MakeRegressionData(512, &x, &y);
+  Model m("mlp", /*seed=*/1);
+  auto in = m.Input({kBatch, 3});
+  auto h = layers::Dense({.units = 32, .activation = "relu"})(in);
+  m.SetOutputs({layers::Dense({.units = 1})(h)});
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::Adam(0.01), .metrics = {"mae"}});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto before = trainer->Evaluate(x, y);
+  ASSERT_TRUE(before.ok()) << before.status();
+  auto history = trainer->Fit(x, y, {.epochs = 40, .batch_size = 32, .seed = 3, .verbose = 0});
+  ASSERT_TRUE(history.ok()) << history.status();
+  auto after = trainer->Evaluate(x, y);
+  ASSERT_TRUE(after.ok()) << after.status();
+  // The target's variance is ~0.27; a trained MLP gets far below it.
+  EXPECT_LT(after->at("loss"), 0.01) << "before: " << before->at("loss");
+  EXPECT_LT(after->at("loss"), before->at("loss") / 10);
+  EXPECT_EQ(history->epochs.size(), 40u);
+  EXPECT_TRUE(history->epochs.back().count("mae"));
+  // The last partial batch (512 = 16 * 32, so use 100) predicts like full batches.
+  auto pred = trainer->Predict({TakeRows(x, {0, 1, 2})}, 2);
+  ASSERT_TRUE(pred.ok()) << pred.status();
+  EXPECT_EQ((*pred)[0].shape(), (Shape{3, 1}));
+}
+
+TEST(ModelTest, DeterministicWithoutShuffleAndFixedSeed) {
+  Tensor x, y;
+  MakeRegressionData(64, &x, &y);
+  std::vector<Tensor> results;
+  for (int run = 0; run < 2; ++run) {
+    Model m("m", 7);
+    auto in = m.Input({kBatch, 3});
+    m.SetOutputs({layers::Dense({.units = 1})(layers::Dense({.units = 4, .activation = "tanh"})(in))});
+    auto t = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(t->Fit(x, y, {.epochs = 2, .batch_size = 10, .shuffle = false, .verbose = 0}).ok());
+    results.push_back(m.GetWeights()[0]);
+  }
+  for (int64_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0].at(i), results[1].at(i));
+}
+
+TEST(ModelErrors, ShapeMismatchBetweenLayersNamesBoth) {
+  Model m;
+  auto a = m.Input({kBatch, 4}, DType::kF32, "a");
+  auto b = m.Input({kBatch, 6}, DType::kF32, "b");
+  auto shared = layers::Dense({.units = 2});
+  auto ha = layers::Dense({.units = 4, .name = "encoder"})(a);
+  shared(ha);
+  auto hb = layers::Dense({.units = 5, .name = "other"})(b);
+  auto bad = shared(hb);
+  EXPECT_FALSE(bad.valid());
+  std::string msg(m.status().message());
+  EXPECT_THAT(msg, HasSubstr("Dense 'dense' called on 'other' [?, 5]"));
+  EXPECT_THAT(msg, HasSubstr("does not match the kernel [4, 2]"));
+}
+
+TEST(ModelErrors, TargetsOfTheWrongShapeNameTheLayer) {
+  Model m;
+  auto x = m.Input({kBatch, 3});
+  m.SetOutputs({layers::Dense({.units = 1, .name = "head"})(x)});
+  auto t = m.Compile({.loss = "mse"});
+  ASSERT_TRUE(t.ok());
+  auto r = t->Fit(Tensor(DType::kF32, Shape{8, 3}), Tensor(DType::kF32, Shape{8, 3}), {.verbose = 0});
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("loss 'mse': output of layer 'head' is [8, 1], targets are [8, 3]"));
+}
+
+TEST(ModelErrors, UnknownNamesAreRefused) {
+  Model m;
+  auto x = m.Input({kBatch, 3});
+  m.SetOutputs({layers::Dense({.units = 1})(x)});
+  EXPECT_THAT(std::string(m.Compile({.loss = "hinge"}).status().message()), HasSubstr("unknown loss 'hinge'"));
+  EXPECT_THAT(std::string(optim::FromName("adamw").status().message()), HasSubstr("unknown optimizer 'adamw'"));
+  EXPECT_THAT(std::string(m.Compile({.loss = "mse", .metrics = {"auc"}}).status().message()),
+              HasSubstr("unknown metric 'auc'"));
+  Model m2;
+  auto x2 = m2.Input({kBatch, 3});
+  layers::Dense({.units = 2, .kernel_initializer = {"glorot_sideways", {}}})(x2);
+  EXPECT_THAT(std::string(m2.status().message()), HasSubstr("glorot_sideways"));
+}
+
+TEST(ModelErrors, BadDataToFitAndPredict) {
+  Model m;
+  auto x = m.Input({kBatch, 3});
+  m.SetOutputs({layers::Dense({.units = 1})(x)});
+  auto t = m.Compile({.loss = "mse"});
+  ASSERT_TRUE(t.ok());
+  Tensor y(DType::kF32, Shape{4, 1});
+  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF64, Shape{4, 3}), y, {.verbose = 0}).status().message()),
+              HasSubstr("input 'input_1' expects f32[?, 3], got data f64[4, 3]"));
+  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF32, Shape{4, 3, 1}), y, {.verbose = 0}).status().message()),
+              HasSubstr("expects f32[?, 3], got data f32[4, 3, 1]"));
+  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF32, Shape{4, 3}), y, {.batch_size = 0}).status().message()),
+              HasSubstr("batch size 0 < 1"));
+  EXPECT_THAT(std::string(m.Predict({Tensor(DType::kI32, Shape{4, 3})}).status().message()),
+              HasSubstr("expects f32[?, 3], got data i32[4, 3]"));
+  EXPECT_THAT(std::string(m.Predict({Tensor(DType::kF32, Shape{4, 3})}, 0).status().message()),
+              HasSubstr("batch size 0 < 1"));
+}
+
+}  // namespace
+}  // namespace rill
