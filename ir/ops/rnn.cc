@@ -1,0 +1,164 @@
+// Recurrent ops: cudnn_gru (Keras CuDNNGRU, DESIGN.md §3) and its fused backward op
+// cudnn_gru_grad. The reserve output carries the per-step gate values from the forward to the
+// backward op, so the backward op recomputes nothing and no kernel hides state.
+#include "ir/ops/rnn.h"
+
+#include "ir/ops/common.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/families.h"
+#include "ir/ops/reduce.h"
+#include "ir/status.h"
+
+namespace rill::ops {
+namespace {
+
+bool Compatible(int64_t a, int64_t b) { return a == b || a == kUnknownDim || b == kUnknownDim; }
+int64_t Merge(int64_t a, int64_t b) { return a == kUnknownDim ? b : a; }
+
+bool Compatible(const Shape& a, const Shape& b) {
+  if (a.rank() != b.rank()) return false;
+  for (int i = 0; i < a.rank(); ++i) {
+    if (!Compatible(a.dim(i), b.dim(i))) return false;
+  }
+  return true;
+}
+
+// The forward's output types from its five input types (x, h0, kernel, recurrent_kernel,
+// bias); the grad op reuses it to check what it is given.
+absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::vector<TensorType>& in) {
+  if (!IsFloating(in[0].dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
+  }
+  RILL_RETURN_IF_ERROR(CheckSameDType(in));
+  const bool time_major = attrs.GetBool("time_major");
+  const Shape& x = in[0].shape;
+  const Shape& h0 = in[1].shape;
+  const Shape& kernel = in[2].shape;
+  const Shape& recurrent = in[3].shape;
+  const Shape& bias = in[4].shape;
+  if (x.rank() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat("input rank ", x.rank(), ", expected 3 (",
+                                                   time_major ? "[time, batch, features]" : "[batch, time, features]",
+                                                   ")"));
+  }
+  const int64_t batch = x.dim(time_major ? 1 : 0);
+  const int64_t time = x.dim(time_major ? 0 : 1);
+  const int64_t features = x.dim(2);
+  if (kernel.rank() != 2 || kernel.dim(1) < 0 || kernel.dim(1) % 3 != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kernel ", kernel.ToString(), " must be [features, 3 * units]"));
+  }
+  const int64_t units = kernel.dim(1) / 3;
+  if (!Compatible(kernel.dim(0), features)) {
+    return absl::InvalidArgumentError(absl::StrCat("kernel ", kernel.ToString(), " does not match input ",
+                                                   x.ToString(), ": expected [", features, ", 3 * units]"));
+  }
+  if (recurrent != Shape{units, 3 * units}) {
+    return absl::InvalidArgumentError(absl::StrCat("recurrent_kernel ", recurrent.ToString(),
+                                                   " does not match kernel ", kernel.ToString(),
+                                                   ": expected [", units, ", ", 3 * units, "]"));
+  }
+  if (bias != Shape{6 * units}) {
+    return absl::InvalidArgumentError(absl::StrCat("bias ", bias.ToString(), " does not match kernel ",
+                                                   kernel.ToString(), ": expected [", 6 * units, "]"));
+  }
+  if (h0.rank() != 2 || !Compatible(h0.dim(0), batch) || h0.dim(1) != units) {
+    return absl::InvalidArgumentError(absl::StrCat("initial state ", h0.ToString(), " does not match input ",
+                                                   x.ToString(), " and kernel ", kernel.ToString(),
+                                                   ": expected ", Shape{batch, units}.ToString()));
+  }
+  const int64_t b = Merge(batch, h0.dim(0));
+  const DType dt = in[0].dtype;
+  Shape y = time_major ? Shape{time, b, units} : Shape{b, time, units};
+  return std::vector<TensorType>{{dt, y}, {dt, Shape{b, units}}, {dt, Shape{time, b, 4 * units}}};
+}
+
+absl::StatusOr<std::vector<TensorType>> GruRule(const Attrs& attrs, const std::vector<TensorType>& in) {
+  return GruTypes(attrs, in);
+}
+
+absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs, const std::vector<TensorType>& in) {
+  RILL_RETURN_IF_ERROR(CheckSameDType(in));
+  std::vector<TensorType> forward_in(in.begin(), in.begin() + 5);
+  RILL_ASSIGN_OR_RETURN(std::vector<TensorType> fwd, GruTypes(attrs, forward_in));
+  // (input index, forward output it must match, name)
+  const struct {
+    int input;
+    int output;
+    const char* name;
+    const char* ref;
+  } checks[] = {{5, 0, "y", "the forward's y"},
+                {6, 2, "reserve", "the forward's reserve"},
+                {7, 0, "dy", "y"},
+                {8, 1, "dh_last", "h_last"}};
+  for (const auto& c : checks) {
+    if (!Compatible(in[c.input].shape, fwd[c.output].shape)) {
+      return absl::InvalidArgumentError(absl::StrCat(c.name, " ", in[c.input].shape.ToString(),
+                                                     " does not match ", c.ref, " ",
+                                                     fwd[c.output].shape.ToString()));
+    }
+  }
+  return forward_in;
+}
+
+Attrs GruAttrs(const CuDNNGRUOptions& o) { return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}}; }
+
+// Zeros shaped like `like`: a fill when the shape is known; with an unknown batch, 0·like.
+Value* ZerosLike(Builder& b, Value* like) {
+  if (like->type.shape.IsKnown()) return Fill(b, like->type, 0.0);
+  return Affine(b, like, 0.0, 0.0);
+}
+
+// One fused backward node; the reserve output's gradient is ignored (it only carries state).
+std::vector<Value*> GruGrad(GradContext& c) {
+  const Node& n = c.node;
+  Value* dy = c.output_grads[0] != nullptr ? c.output_grads[0] : ZerosLike(c.b, n.output(0));
+  Value* dh = c.output_grads[1] != nullptr ? c.output_grads[1] : ZerosLike(c.b, n.output(1));
+  Node* g = c.b.AddNode(OpKind::kCuDNNGRUGrad,
+                        {n.input(0), n.input(1), n.input(2), n.input(3), n.input(4), n.output(0),
+                         n.output(2), dy, dh},
+                        n.attrs());
+  if (g == nullptr) return std::vector<Value*>(5, nullptr);
+  return g->outputs();
+}
+
+}  // namespace
+
+CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel, Value* bias,
+                         CuDNNGRUOptions options) {
+  Node* n = b.AddNode(OpKind::kCuDNNGRU, {x, h0, kernel, recurrent_kernel, bias}, GruAttrs(options));
+  if (n == nullptr) return {};
+  return {n->output(0), n->output(1), n->output(2)};
+}
+
+CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
+                                 Value* bias, Value* y, Value* reserve, Value* dy, Value* dh_last,
+                                 CuDNNGRUOptions options) {
+  Node* n = b.AddNode(OpKind::kCuDNNGRUGrad, {x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last},
+                      GruAttrs(options));
+  if (n == nullptr) return {};
+  return {n->output(0), n->output(1), n->output(2), n->output(3), n->output(4)};
+}
+
+}  // namespace rill::ops
+
+namespace rill {
+
+void RegisterRnnOps() {
+  using namespace ops;
+  std::vector<AttrSpec> attrs = {{"time_major", AttrKind::kBool, false}, {"go_backwards", AttrKind::kBool, false}};
+  RegisterOp({.kind = OpKind::kCuDNNGRU,
+              .min_inputs = 5,
+              .max_inputs = 5,
+              .attrs = attrs,
+              .shape = GruRule,
+              .grad = GruGrad});
+  RegisterOp({.kind = OpKind::kCuDNNGRUGrad,
+              .min_inputs = 9,
+              .max_inputs = 9,
+              .attrs = attrs,
+              .shape = GruGradRule,
+              .not_differentiable = true});
+}
+
+}  // namespace rill

@@ -1,0 +1,49 @@
+// Builders for the recurrent ops: the CuDNNGRU layer's op (Keras's CuDNNGRU semantics, see
+// DESIGN.md §3) and its fused backward op. Errors land in the builder's sticky status and
+// name the shapes involved.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace rill::ops {
+
+struct CuDNNGRUOptions {
+  // x is [time, batch, features] instead of [batch, time, features]; y follows x's layout.
+  bool time_major = false;
+  // Process the sequence from its last step to its first; y stays in processed order.
+  bool go_backwards = false;
+};
+
+struct CuDNNGRUOutputs {
+  Value* y = nullptr;        // [B, T, u] ([T, B, u] time-major): every step, processed order
+  Value* h_last = nullptr;   // [B, u]
+  Value* reserve = nullptr;  // [T, B, 4u]: what cudnn_gru_grad needs; not a model output
+};
+
+// One GRU layer, Keras CuDNNGRU: x [B, T, d], h0 [B, u], kernel [d, 3u],
+// recurrent_kernel [u, 3u], bias [6u], gate blocks in order z, r, h. For gate g the input
+// matrix is the kernel block kernel[:, g·u:(g+1)·u] read row-major as [u, d] (no
+// transpose), the recurrent matrix R_g is recurrent_kernel[:, g·u:(g+1)·u] as is; one step:
+//   z = σ(A_z x + b_Wz + R_z h + b_Rz),  r = σ(A_r x + b_Wr + R_r h + b_Rr),
+//   n = tanh(A_h x + b_Wh + r ⊙ (R_h h + b_Rh)),  h' = z ⊙ h + (1 − z) ⊙ n.
+// The reserve output holds per step (processed order) z, r, n and R_h·h + b_Rh.
+// The batch may be unknown (-1); every input must have the same float dtype.
+CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
+                         Value* bias, CuDNNGRUOptions options = {});
+
+struct CuDNNGRUGradOutputs {
+  Value* dx = nullptr;
+  Value* dh0 = nullptr;
+  Value* dkernel = nullptr;
+  Value* drecurrent_kernel = nullptr;
+  Value* dbias = nullptr;
+};
+
+// The fused backward of CuDNNGRU: given the forward's inputs, its y and reserve, and the
+// gradients dy (y's shape) and dh_last ([B, u]), all five input gradients in the inputs'
+// (Keras) layouts. Not differentiable.
+CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
+                                 Value* recurrent_kernel, Value* bias, Value* y, Value* reserve,
+                                 Value* dy, Value* dh_last, CuDNNGRUOptions options = {});
+
+}  // namespace rill::ops

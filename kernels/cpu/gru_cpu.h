@@ -1,0 +1,37 @@
+// The CuDNNGRU math on the CPU (DESIGN.md §3), float and double, on raw row-major buffers.
+// Forward: one GEMM projects every time step's input at once, then per step one GEMM with
+// the recurrent matrix and a fused gate kernel. Backward: per step (in reverse) a fused
+// gate-gradient kernel and one GEMM through the recurrent matrix, then one GEMM each for the
+// input weights, the recurrent weights and dx. Weights are re-laid out once per call.
+#pragma once
+
+#include <cstdint>
+
+namespace rill::cpu {
+
+struct GruShape {
+  int64_t batch = 0;
+  int64_t time = 0;
+  int64_t input = 0;  // d, features
+  int64_t units = 0;  // u
+  bool time_major = false;
+  bool go_backwards = false;
+};
+
+// The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,
+// indexed by input time): [n | z | r | R_h·h + b_Rh] of the step that consumed that input.
+// Its size is batch · time · 4 · units, the same as the op's declared [T, B, 4u] output.
+//
+// x: x's layout; h0: [B, u]; kernel [d, 3u]; recurrent [u, 3u]; bias [6u] (Keras layouts);
+// y: x's layout with u features, processed order; h_last: [B, u].
+template <typename T>
+void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
+                const T* bias, T* y, T* h_last, T* reserve);
+
+// All gradients are written (not accumulated), in the inputs' layouts. dy has y's layout.
+template <typename T>
+void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
+                 const T* y, const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0,
+                 T* dkernel, T* drecurrent, T* dbias);
+
+}  // namespace rill::cpu

@@ -1,0 +1,130 @@
+// Harness cases for the recurrent ops: cudnn_gru (values by hand, random shapes in every
+// layout, gradient-checked through its fused backward op) and cudnn_gru_grad (shapes and
+// float32 agreement; its values are checked through cudnn_gru's gradient check and the
+// golden test, tests/ops/gru_golden_test.cc).
+#include <cmath>
+
+#include "tests/ops/harness.h"
+
+namespace rill::harness {
+namespace {
+
+TensorType F64(Shape s) { return {DType::kF64, std::move(s)}; }
+
+Attrs GruAttrs(bool time_major, bool go_backwards) {
+  return {{"time_major", time_major}, {"go_backwards", go_backwards}};
+}
+
+// Forward input types (x, h0, kernel, recurrent_kernel, bias).
+std::vector<TensorType> GruInputs(int64_t batch, int64_t time, int64_t d, int64_t u, bool time_major) {
+  Shape x = time_major ? Shape{time, batch, d} : Shape{batch, time, d};
+  return {F64(x), F64({batch, u}), F64({d, 3 * u}), F64({u, 3 * u}), F64({6 * u})};
+}
+
+std::vector<Shape> GruOutputs(int64_t batch, int64_t time, int64_t u, bool time_major) {
+  Shape y = time_major ? Shape{time, batch, u} : Shape{batch, time, u};
+  return {y, Shape{batch, u}, Shape{time, batch, 4 * u}};
+}
+
+std::string Suffix(bool time_major, bool go_backwards) {
+  return std::string(time_major ? "_time_major" : "") + (go_backwards ? "_backwards" : "");
+}
+
+}  // namespace
+
+std::vector<OpCase> RnnCases() {
+  std::vector<OpCase> cases;
+
+  // By hand, d = u = 2, T = 2, B = 1, h0 = 0, biases 0. Only the h gate has weights:
+  //   kernel[:, 4:6] = [[1, 2], [0, 0]], read row-major as [u, d] it is A_h = [[1, 2], [0, 0]]
+  //   itself (not its transpose), and R_h = recurrent[:, 4:6] = [[0, 0], [1, 0]].
+  // z = r = σ(0) = 1/2 at both steps, so h' = (h + n) / 2.
+  //   step 1, x = [0.5, 0.25]: A_h x = [1, 0], n = [tanh 1, 0], h1 = [tanh(1)/2, 0].
+  //   step 2, x = 0: R_h h1 = [0, tanh(1)/2], n = tanh(r ⊙ R_h h1) = [0, tanh(tanh(1)/4)],
+  //           h2 = [tanh(1)/4, tanh(tanh(1)/4)/2].
+  // (Keras's GRU orientation, x·K_h and h·R_h, would give [0.5, 1] and [0, 0] instead.)
+  // Backwards, the zero input comes first: h1 = 0, then h2 = [tanh(1)/2, 0].
+  const double t1 = std::tanh(1.0);
+  const std::vector<std::vector<double>> hand_values = {
+      {0.5, 0.25, 0, 0},
+      {0, 0},
+      {0, 0, 0, 0, 1, 2, /**/ 0, 0, 0, 0, 0, 0},
+      {0, 0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, 1, 0},
+      std::vector<double>(12, 0.0)};
+  const double h2a = t1 / 4, h2b = std::tanh(t1 / 4) / 2;
+  for (bool time_major : {false, true}) {
+    // With B = 1 the two layouts share their memory order.
+    cases.push_back({.label = "cudnn_gru_hand" + Suffix(time_major, false),
+                     .op = OpKind::kCuDNNGRU,
+                     .inputs = GruInputs(1, 2, 2, 2, time_major),
+                     .attrs = GruAttrs(time_major, false),
+                     .values = hand_values,
+                     .expected = {{t1 / 2, 0, h2a, h2b}, {h2a, h2b}},
+                     .output_shapes = GruOutputs(1, 2, 2, time_major),
+                     .loss_outputs = {0, 1}});
+  }
+  cases.push_back({.label = "cudnn_gru_hand_backwards",
+                   .op = OpKind::kCuDNNGRU,
+                   .inputs = GruInputs(1, 2, 2, 2, false),
+                   .attrs = GruAttrs(false, true),
+                   .values = hand_values,
+                   .expected = {{0, 0, t1 / 2, 0}, {t1 / 2, 0}},
+                   .output_shapes = GruOutputs(1, 2, 2, false),
+                   .loss_outputs = {0, 1}});
+
+  // Random values in every layout; u = 9 covers both the 8-wide vector body and the scalar
+  // tail of the float gate kernels, u = 2 only the tail.
+  struct Size {
+    int64_t batch, time, d, u;
+  };
+  for (Size sz : {Size{2, 3, 3, 2}, Size{3, 4, 5, 9}}) {
+    for (bool time_major : {false, true}) {
+      for (bool go_backwards : {false, true}) {
+        cases.push_back({.label = "cudnn_gru_b" + std::to_string(sz.batch) + "_t" + std::to_string(sz.time) + "_d" +
+                                  std::to_string(sz.d) + "_u" + std::to_string(sz.u) +
+                                  Suffix(time_major, go_backwards),
+                         .op = OpKind::kCuDNNGRU,
+                         .inputs = GruInputs(sz.batch, sz.time, sz.d, sz.u, time_major),
+                         .attrs = GruAttrs(time_major, go_backwards),
+                         .output_shapes = GruOutputs(sz.batch, sz.time, sz.u, time_major),
+                         .loss_outputs = {0, 1}});
+      }
+    }
+  }
+  // A single sequence (the one-row GEMV path) and a single step.
+  cases.push_back({.label = "cudnn_gru_b1_t5_d3_u4",
+                   .op = OpKind::kCuDNNGRU,
+                   .inputs = GruInputs(1, 5, 3, 4, false),
+                   .output_shapes = GruOutputs(1, 5, 4, false),
+                   .loss_outputs = {0, 1}});
+  cases.push_back({.label = "cudnn_gru_b2_t1_d3_u4_backwards",
+                   .op = OpKind::kCuDNNGRU,
+                   .inputs = GruInputs(2, 1, 3, 4, false),
+                   .attrs = GruAttrs(false, true),
+                   .output_shapes = GruOutputs(2, 1, 4, false),
+                   .loss_outputs = {0, 1}});
+
+  // The backward op on its own (random y and reserve: shapes and float32 agreement).
+  for (bool time_major : {false, true}) {
+    for (bool go_backwards : {false, true}) {
+      const int64_t batch = 2, time = 3, d = 3, u = 9;
+      std::vector<TensorType> in = GruInputs(batch, time, d, u, time_major);
+      std::vector<Shape> fwd = GruOutputs(batch, time, u, time_major);
+      in.push_back(F64(fwd[0]));  // y
+      in.push_back(F64(fwd[2]));  // reserve
+      in.push_back(F64(fwd[0]));  // dy
+      in.push_back(F64(fwd[1]));  // dh_last
+      std::vector<Domain> domains(9);
+      domains[6] = {0.0, 1.0};  // reserve: gate values z, r in (0, 1), n in (-1, 1)
+      cases.push_back({.label = "cudnn_gru_grad" + Suffix(time_major, go_backwards),
+                       .op = OpKind::kCuDNNGRUGrad,
+                       .inputs = in,
+                       .attrs = GruAttrs(time_major, go_backwards),
+                       .domains = domains,
+                       .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
+    }
+  }
+  return cases;
+}
+
+}  // namespace rill::harness
