@@ -1,0 +1,188 @@
+// cudnn_gru against torch: the golden cases of tests/golden/gru (made by
+// scripts/golden/gru.py) through the op, autodiff (AppendGradients, so the gradient rule and
+// cudnn_gru_grad) and the CPU plan. Forward outputs and all five gradients, float64 within
+// 1e-10 relative and float32 within 1e-5 of the largest magnitude.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
+#include "kernels/register.h"
+#include "passes/autodiff.h"
+#include "runtime/executor.h"
+#include "runtime/npy.h"
+#include "runtime/plan.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct GoldenCase {
+  std::string name;
+  bool time_major = false;
+  bool go_backwards = false;
+};
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
+bool HasCases(const fs::path& dir) { return fs::exists(dir / "cases.txt"); }
+
+// The golden folder: $RILL_GOLDEN_GRU_DIR, else tests/golden/gru under the source tree, found
+// from this file's path or by walking up from the executable and the working directory
+// (a build folder inside the tree, or one whose meson-info names the source folder).
+fs::path GoldenDir() {
+  if (const char* env = std::getenv("RILL_GOLDEN_GRU_DIR")) return env;
+  const fs::path rel = fs::path("tests") / "golden" / "gru";
+  fs::path file(__FILE__);
+  if (file.is_absolute() && HasCases(file.parent_path().parent_path() / "golden" / "gru")) {
+    return file.parent_path().parent_path() / "golden" / "gru";
+  }
+  std::error_code ec;
+  std::vector<fs::path> starts = {fs::current_path(ec), fs::read_symlink("/proc/self/exe", ec).parent_path()};
+  for (fs::path dir : starts) {
+    for (; !dir.empty(); dir = dir.parent_path()) {
+      if (HasCases(dir / rel)) return dir / rel;
+      std::ifstream info(dir / "meson-info" / "meson-info.json");
+      if (info) {
+        std::stringstream ss;
+        ss << info.rdbuf();
+        std::string json = ss.str();
+        size_t key = json.find("\"source\": \"");
+        if (key != std::string::npos) {
+          size_t from = key + 11, to = json.find('"', from);
+          fs::path source = json.substr(from, to - from);
+          if (HasCases(source / rel)) return source / rel;
+        }
+      }
+      if (dir == dir.parent_path()) break;
+    }
+  }
+  return rel;
+}
+
+std::vector<GoldenCase> ReadCases() {
+  std::vector<GoldenCase> cases;
+  std::ifstream in(GoldenDir() / "cases.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    GoldenCase c;
+    int tm = 0, gb = 0;
+    if (fields >> c.name >> tm >> gb) {
+      c.time_major = tm != 0;
+      c.go_backwards = gb != 0;
+      cases.push_back(c);
+    }
+  }
+  return cases;
+}
+
+Tensor Load(const GoldenCase& c, const std::string& name) {
+  auto t = ReadNpy((GoldenDir() / c.name / (name + ".npy")).string());
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : Tensor();
+}
+
+Tensor Cast(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out(dtype, t.shape());
+  for (int64_t i = 0; i < t.size(); ++i) {
+    if (dtype == DType::kF32) {
+      out.data<float>()[i] = static_cast<float>(t.at(i));
+    } else {
+      out.data<double>()[i] = t.at(i);
+    }
+  }
+  return out;
+}
+
+std::vector<int64_t> AllAxes(const Value* v) {
+  std::vector<int64_t> axes(v->type.shape.rank());
+  for (size_t i = 0; i < axes.size(); ++i) axes[i] = static_cast<int64_t>(i);
+  return axes;
+}
+
+// Runs y, h_last and the gradients of sum(y·dy) + sum(h_last·dh_last) w.r.t. the five inputs.
+void CheckCase(const GoldenCase& c, DType dtype) {
+  RegisterCpuKernels();
+  const std::vector<std::string> input_names = {"x", "h0", "kernel", "recurrent_kernel", "bias", "dy", "dh_last"};
+  std::vector<Tensor> inputs;
+  for (const std::string& n : input_names) inputs.push_back(Cast(Load(c, n), dtype));
+  if (::testing::Test::HasFailure()) return;
+
+  Graph g(c.name);
+  std::vector<Value*> in;
+  for (size_t i = 0; i < inputs.size(); ++i) in.push_back(g.AddInput(input_names[i], inputs[i].type()));
+  Builder b(g, "gru");
+  ops::CuDNNGRUOutputs o =
+      ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4], {.time_major = c.time_major, .go_backwards = c.go_backwards});
+  ASSERT_TRUE(b.ok()) << b.status();
+  Value* loss = ops::Add(b, ops::ReduceSum(b, ops::Mul(b, o.y, in[5]), AllAxes(o.y), false),
+                         ops::ReduceSum(b, ops::Mul(b, o.h_last, in[6]), AllAxes(o.h_last), false));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto grads = AppendGradients(g, loss, {in[0], in[1], in[2], in[3], in[4]});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  std::vector<Value*> outputs = {o.y, o.h_last};
+  outputs.insert(outputs.end(), grads->begin(), grads->end());
+  g.SetOutputs(outputs);
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto got = ex->Run(inputs);
+  ASSERT_TRUE(got.ok()) << got.status();
+
+  const std::vector<std::string> output_names = {"y", "h_last", "dx", "dh0", "dkernel", "drecurrent_kernel", "dbias"};
+  for (size_t k = 0; k < output_names.size(); ++k) {
+    Tensor want = Load(c, output_names[k]);
+    const Tensor& have = (*got)[k];
+    ASSERT_EQ(have.shape(), want.shape()) << output_names[k];
+    double max_abs = 0;
+    for (int64_t i = 0; i < want.size(); ++i) max_abs = std::max(max_abs, std::abs(want.at(i)));
+    const double scale = max_abs > 0 ? max_abs : 1.0;
+    double worst = 0;
+    for (int64_t i = 0; i < want.size(); ++i) {
+      const double err = std::abs(have.at(i) - want.at(i));
+      // float64: relative per element (elements far below the largest get its 1e-3 as floor);
+      // float32: relative to the largest magnitude.
+      const double tol = dtype == DType::kF64 ? 1e-10 * std::max(std::abs(want.at(i)), 1e-3 * scale) : 1e-5 * scale;
+      worst = std::max(worst, err / scale);
+      EXPECT_LE(err, tol) << output_names[k] << " element " << i << ": rill " << have.at(i) << ", torch "
+                          << want.at(i);
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", worst);
+    ::testing::Test::RecordProperty(output_names[k] + "_max_error_over_max_abs", text);
+  }
+}
+
+class GruGolden : public ::testing::TestWithParam<GoldenCase> {};
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GruGolden);
+
+TEST_P(GruGolden, Float64) { CheckCase(GetParam(), DType::kF64); }
+TEST_P(GruGolden, Float32) { CheckCase(GetParam(), DType::kF32); }
+
+INSTANTIATE_TEST_SUITE_P(TorchOracle, GruGolden, ::testing::ValuesIn(ReadCases()),
+                         [](const ::testing::TestParamInfo<GoldenCase>& info) { return "gru_" + info.param.name; });
+
+TEST(GoldenData, gru_cases_found) {
+  EXPECT_GE(ReadCases().size(), 10u) << "no golden cases in " << GoldenDir()
+                                     << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
+}
+
+}  // namespace
+}  // namespace rill
