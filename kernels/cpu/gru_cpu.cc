@@ -14,8 +14,6 @@
 //                the recurrent product in rt's order, so each weight gradient is one GEMM.
 #include "kernels/cpu/gru_cpu.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -152,31 +150,44 @@ void RunBackwardGates(const BwdRows<double>& a) {
   for (int64_t row = 0; row < a.rows; ++row) BackwardGateTail(a, row, 0);
 }
 
-void Gemv(bool trans, int64_t m, int64_t n, const float* a, int64_t lda, const float* x, float beta, float* y) {
-  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, 1.0f, a, lda, x, 1, beta, y, 1);
+// Batch-1 products (see gru_cpu.inc for float). beta is 0 or 1.
+void MatVecRows(int64_t rows, int64_t k, const double* w, int64_t ldw, const double* v, double beta, double* out) {
+  for (int64_t n = 0; n < rows; ++n) {
+    double sum = 0;
+    for (int64_t j = 0; j < k; ++j) sum += w[n * ldw + j] * v[j];
+    out[n] = beta == 0.0 ? sum : out[n] + sum;
+  }
 }
-void Gemv(bool trans, int64_t m, int64_t n, const double* a, int64_t lda, const double* x, double beta, double* y) {
-  cblas_dgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, m, n, 1.0, a, lda, x, 1, beta, y, 1);
+void VecMat(int64_t rows, int64_t cols, const double* w, int64_t ldw, const double* v, double beta, double* out) {
+  if (beta == 0.0) std::fill(out, out + cols, 0.0);
+  for (int64_t n = 0; n < rows; ++n) {
+    for (int64_t j = 0; j < cols; ++j) out[j] += v[n] * w[n * ldw + j];
+  }
+}
+void MatVecRows(int64_t rows, int64_t k, const float* w, int64_t ldw, const float* v, float beta, float* out) {
+  HaveAvx2() ? avx2::MatVecRows(rows, k, w, ldw, v, beta, out) : sse::MatVecRows(rows, k, w, ldw, v, beta, out);
+}
+void VecMat(int64_t rows, int64_t cols, const float* w, int64_t ldw, const float* v, float beta, float* out) {
+  HaveAvx2() ? avx2::VecMat(rows, cols, w, ldw, v, beta, out) : sse::VecMat(rows, cols, w, ldw, v, beta, out);
 }
 
-// C = op(A)·op(B) + beta·C, row-major, safe for empty sizes (BLAS rejects a zero leading
-// dimension). A single row goes to GEMV: GEMM would pack all of B for one row.
+// C = op(A)·op(B) + beta·C (beta 0 or 1), row-major, safe for empty sizes (BLAS rejects a
+// zero leading dimension). A single row (batch 1) gets our own loops instead of BLAS.
 template <typename T>
 void Mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
         T beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i) {
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : c[i * ldc + j];
     }
     return;
   }
   if (m == 1 && !ta) {
-    // c[j] = Σ_k a[k]·op(B)[k, j] as a matrix-vector product over B's rows or columns.
     if (tb) {
-      Gemv(false, n, k, b, ldb, a, beta, c);
+      MatVecRows(n, k, b, ldb, a, beta, c);
     } else {
-      Gemv(true, k, n, b, ldb, a, beta, c);
+      VecMat(k, n, b, ldb, a, beta, c);
     }
     return;
   }

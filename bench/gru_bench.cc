@@ -1,0 +1,208 @@
+// CuDNNGRU on the CPU against torch.nn.GRU: prints one table row per configuration with
+// rill's forward and forward+backward times (the registered cudnn_gru and cudnn_gru_grad
+// kernels, float32, OpenBLAS on --threads threads), their GFLOP/s, the same for torch (one
+// intra-op thread, bench/torch_gru.py run as a subprocess per configuration) and the ratios,
+// plus the sgemm ceiling: a large sgemm on the same threads. Not a test: it asserts nothing.
+//
+//   gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] [--python=/usr/bin/python3]
+//
+// Times are the best of --reps runs after a warm-up (the machine may be shared: the load
+// average is printed before and after).
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/register.h"
+#include "runtime/kernel.h"
+#include "runtime/tensor.h"
+
+#ifndef RILL_BENCH_DIR
+#define RILL_BENCH_DIR "bench"
+#endif
+
+namespace {
+
+using rill::DType;
+using rill::Shape;
+using rill::Tensor;
+using rill::TensorView;
+
+struct Config {
+  std::string name;
+  int64_t time, batch, input, units;
+};
+
+const Config kConfigs[] = {
+    {"a", 100, 64, 128, 256},
+    {"b", 50, 32, 64, 128},
+    {"c", 200, 16, 256, 512},
+    {"d", 1000, 1, 32, 64},
+};
+
+double BestMs(int reps, const std::function<void()>& fn) {
+  fn();  // warm-up: first touch of the buffers, OpenBLAS's threads
+  double best = 1e300;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    auto t1 = std::chrono::steady_clock::now();
+    best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  return best;
+}
+
+Tensor Random(Shape shape, float limit, std::mt19937& rng) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::uniform_real_distribution<float> dist(-limit, limit);
+  for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+double SgemmCeilingGflops(int reps) {
+  const int n = 2048;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  double ms = BestMs(reps, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                c.data(), n);
+  });
+  return 2.0 * n * n * n / (ms * 1e6);
+}
+
+struct RillTimes {
+  double forward_ms = 0, train_ms = 0;
+};
+
+RillTimes RunRill(const Config& c, int reps) {
+  std::mt19937 rng(1);
+  const int64_t u = c.units, d = c.input;
+  Tensor x = Random({c.batch, c.time, d}, 1.0f, rng);
+  Tensor h0(DType::kF32, {c.batch, u});
+  Tensor kernel = Random({d, 3 * u}, std::sqrt(6.0f / (d + 3 * u)), rng);
+  Tensor recurrent = Random({u, 3 * u}, std::sqrt(3.0f / u), rng);
+  Tensor bias = Random({6 * u}, 0.1f, rng);
+  Tensor y(DType::kF32, {c.batch, c.time, u});
+  Tensor h_last(DType::kF32, {c.batch, u});
+  Tensor reserve(DType::kF32, {c.time, c.batch, 4 * u});
+  Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng);
+  Tensor dh_last = Random({c.batch, u}, 1.0f, rng);
+  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()), dkernel(DType::kF32, kernel.shape());
+  Tensor drecurrent(DType::kF32, recurrent.shape()), dbias(DType::kF32, bias.shape());
+
+  const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
+  const rill::KernelContext ctx;
+  const std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(), bias.view()};
+  const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
+  std::vector<TensorView> bwd_in = fwd_in;
+  for (Tensor* t : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(t->view());
+  const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(), drecurrent.view(), dbias.view()};
+  const rill::KernelFn forward = rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
+  const rill::KernelFn backward = rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
+  auto check = [](const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
+      std::exit(1);
+    }
+  };
+  RillTimes t;
+  t.forward_ms = BestMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
+  t.train_ms = BestMs(reps, [&] {
+    check(forward({attrs, fwd_in, fwd_out, ctx}));
+    check(backward({attrs, bwd_in, bwd_out, ctx}));
+  });
+  return t;
+}
+
+// torch's (forward_ms, train_ms) from bench/torch_gru.py, or {0, 0} when it cannot run.
+std::pair<double, double> RunTorch(const Config& c, int reps, const std::string& python) {
+  std::ostringstream cmd;
+  cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " << python << " " << RILL_BENCH_DIR << "/torch_gru.py --reps " << reps
+      << " " << c.name << ":" << c.time << ":" << c.batch << ":" << c.input << ":" << c.units << " 2>&1";
+  FILE* pipe = popen(cmd.str().c_str(), "r");
+  if (pipe == nullptr) return {0, 0};
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  int status = pclose(pipe);
+  std::istringstream in(out);
+  std::string name;
+  double fwd = 0, train = 0;
+  if (status != 0 || !(in >> name >> fwd >> train) || name != c.name) {
+    std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(), out.c_str());
+    return {0, 0};
+  }
+  return {fwd, train};
+}
+
+std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--" + name + "=", 0) == 0) return arg.substr(name.size() + 3);
+    if (arg == "--" + name) return "true";
+  }
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      std::printf("gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] [--python=/usr/bin/python3]\n");
+      return 0;
+    }
+  }
+  const int threads = std::atoi(Flag(argc, argv, "threads", "2").c_str());
+  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "5").c_str()));
+  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d");
+  const bool torch = Flag(argc, argv, "no-torch", "false") != "true";
+  const std::string python = Flag(argc, argv, "python", "/usr/bin/python3");
+  openblas_set_num_threads(threads);
+  rill::RegisterCpuKernels();
+
+  std::printf("CuDNNGRU float32, batch-major; rill: OpenBLAS %d thread(s); torch %s: 1 intra-op thread\n", threads,
+              torch ? "(torch.nn.GRU)" : "(skipped)");
+  std::printf("best of %d runs after a warm-up; load average before: %s\n", reps, LoadAverage().c_str());
+  const double ceiling = SgemmCeilingGflops(reps);
+  std::printf("sgemm ceiling (2048^3, %d thread(s)): %.1f GFLOP/s\n\n", threads, ceiling);
+  std::printf("%-3s %5s %4s %4s %4s | %9s %9s %8s %8s %6s | %9s %9s | %6s %6s\n", "cfg", "T", "B", "I", "H",
+              "fwd ms", "f+b ms", "fwd GF/s", "trn GF/s", "%ceil", "torch fwd", "torch f+b", "fwd x", "f+b x");
+  for (const Config& c : kConfigs) {
+    if (("," + wanted + ",").find("," + c.name + ",") == std::string::npos) continue;
+    const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
+    RillTimes r = RunRill(c, reps);
+    auto [tf, tt] = torch ? RunTorch(c, reps, python) : std::pair<double, double>{0, 0};
+    const double fwd_gflops = flops / (r.forward_ms * 1e6);
+    const double train_gflops = 3 * flops / (r.train_ms * 1e6);
+    std::printf("%-3s %5lld %4lld %4lld %4lld | %9.2f %9.2f %8.1f %8.1f %5.0f%% | ", c.name.c_str(),
+                static_cast<long long>(c.time), static_cast<long long>(c.batch), static_cast<long long>(c.input),
+                static_cast<long long>(c.units), r.forward_ms, r.train_ms, fwd_gflops, train_gflops,
+                100 * fwd_gflops / ceiling);
+    if (tf > 0) {
+      std::printf("%9.2f %9.2f | %5.1fx %5.1fx\n", tf, tt, tf / r.forward_ms, tt / r.train_ms);
+    } else {
+      std::printf("%9s %9s | %6s %6s\n", "-", "-", "-", "-");
+    }
+    std::fflush(stdout);
+  }
+  std::printf("\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = torch time / rill time.\n");
+  std::printf("load average after: %s\n", LoadAverage().c_str());
+  return 0;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""torch.nn.GRU on the CPU, one intra-op thread, float32: the reference for bench/gru_bench.
+
+Usage: torch_gru.py [--reps N] NAME:T:B:I:H ...
+Prints one line per config: "NAME forward_ms train_ms" (medians over N repetitions after a
+warm-up). forward: inference (no autograd). train: a forward with autograd and the backward
+of sum(y * dy) + sum(h_n * dh) into x, h0 and all weights: what rill's forward + backward
+(cudnn_gru + cudnn_gru_grad) computes.
+"""
+import statistics
+import sys
+import time
+
+import torch
+
+
+def median_ms(fn, reps):
+    fn()  # warm-up
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def main(argv):
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    reps = 5
+    configs = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--reps":
+            reps = int(argv[i + 1])
+            i += 2
+            continue
+        name, *dims = argv[i].split(":")
+        configs.append((name, *map(int, dims)))
+        i += 1
+    for name, T, B, I, H in configs:
+        gru = torch.nn.GRU(I, H, batch_first=True)
+        x = torch.rand(B, T, I) * 2 - 1
+        h0 = torch.zeros(1, B, H)
+        dy = torch.rand(B, T, H) * 2 - 1
+        dh = torch.rand(1, B, H) * 2 - 1
+
+        def forward():
+            with torch.no_grad():
+                gru(x, h0)
+
+        xg = x.clone().requires_grad_(True)
+        hg = h0.clone().requires_grad_(True)
+
+        def train():
+            for p in gru.parameters():
+                p.grad = None
+            xg.grad = None
+            hg.grad = None
+            y, hn = gru(xg, hg)
+            torch.autograd.backward([y, hn], [dy, dh])
+
+        fwd = median_ms(forward, reps)
+        trn = median_ms(train, reps)
+        print(f"{name} {fwd:.3f} {trn:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
