@@ -1,0 +1,284 @@
+// CPU kernels of the nn family: softmax family along any axis, bias_add, Dense as one GEMM
+// over the flattened leading dimensions, counter-hash dropout, clip and the sigmoid
+// cross-entropy on logits.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/status/statusor.h"
+#include "kernels/cpu/cpu_kernel.h"
+#include "kernels/cpu/families.h"
+#include "kernels/cpu/gemm.h"
+
+namespace rill::cpu {
+namespace {
+
+// A tensor seen as [outer, n, inner] around one axis: each (outer, inner) pair is a lane of
+// n elements, `inner` apart.
+struct Lanes {
+  int64_t outer = 1;
+  int64_t n = 1;
+  int64_t inner = 1;
+};
+
+Lanes LanesOf(const Shape& s, int64_t axis_attr) {
+  const int axis = static_cast<int>(axis_attr < 0 ? axis_attr + s.rank() : axis_attr);
+  Lanes l;
+  for (int i = 0; i < axis; ++i) l.outer *= s.dim(i);
+  l.n = s.dim(axis);
+  for (int i = axis + 1; i < s.rank(); ++i) l.inner *= s.dim(i);
+  return l;
+}
+
+// Calls f(base, stride) for every lane: element j of the lane is at base + j * stride.
+template <typename F>
+void ForEachLane(const Lanes& l, F&& f) {
+  for (int64_t o = 0; o < l.outer; ++o) {
+    for (int64_t i = 0; i < l.inner; ++i) f(o * l.n * l.inner + i, l.inner);
+  }
+}
+
+template <typename T>
+absl::Status SoftmaxT(const KernelArgs& a) {
+  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const T* x = a.inputs[0].as<T>();
+  T* y = a.outputs[0].as<T>();
+  ForEachLane(l, [&](int64_t base, int64_t stride) {
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t j = 0; j < l.n; ++j) m = std::max(m, x[base + j * stride]);
+    T sum = 0;
+    for (int64_t j = 0; j < l.n; ++j) {
+      const int64_t k = base + j * stride;
+      y[k] = std::exp(x[k] - m);
+      sum += y[k];
+    }
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] *= inv;
+  });
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status LogSoftmaxT(const KernelArgs& a) {
+  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const T* x = a.inputs[0].as<T>();
+  T* y = a.outputs[0].as<T>();
+  ForEachLane(l, [&](int64_t base, int64_t stride) {
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t j = 0; j < l.n; ++j) m = std::max(m, x[base + j * stride]);
+    T sum = 0;
+    for (int64_t j = 0; j < l.n; ++j) sum += std::exp(x[base + j * stride] - m);
+    const T shift = m + std::log(sum);
+    for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] = x[base + j * stride] - shift;
+  });
+  return absl::OkStatus();
+}
+
+// y * (dy - sum(dy * y)).
+template <typename T>
+absl::Status SoftmaxGradT(const KernelArgs& a) {
+  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const T* y = a.inputs[0].as<T>();
+  const T* dy = a.inputs[1].as<T>();
+  T* out = a.outputs[0].as<T>();
+  ForEachLane(l, [&](int64_t base, int64_t stride) {
+    T s = 0;
+    for (int64_t j = 0; j < l.n; ++j) s += dy[base + j * stride] * y[base + j * stride];
+    for (int64_t j = 0; j < l.n; ++j) {
+      const int64_t k = base + j * stride;
+      out[k] = y[k] * (dy[k] - s);
+    }
+  });
+  return absl::OkStatus();
+}
+
+// dy - exp(y) * sum(dy).
+template <typename T>
+absl::Status LogSoftmaxGradT(const KernelArgs& a) {
+  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const T* y = a.inputs[0].as<T>();
+  const T* dy = a.inputs[1].as<T>();
+  T* out = a.outputs[0].as<T>();
+  ForEachLane(l, [&](int64_t base, int64_t stride) {
+    T s = 0;
+    for (int64_t j = 0; j < l.n; ++j) s += dy[base + j * stride];
+    for (int64_t j = 0; j < l.n; ++j) {
+      const int64_t k = base + j * stride;
+      out[k] = dy[k] - std::exp(y[k]) * s;
+    }
+  });
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status BiasAddT(const KernelArgs& a) {
+  const T* x = a.inputs[0].as<T>();
+  const T* b = a.inputs[1].as<T>();
+  T* out = a.outputs[0].as<T>();
+  const int64_t n = a.inputs[1].size();
+  const int64_t rows = n == 0 ? 0 : a.outputs[0].size() / n;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n; ++j) out[r * n + j] = x[r * n + j] + b[j];
+  }
+  return absl::OkStatus();
+}
+
+enum class Activation { kLinear, kRelu, kTanh, kSigmoid };
+
+absl::StatusOr<Activation> ParseActivation(const std::string& name) {
+  if (name == "linear") return Activation::kLinear;
+  if (name == "relu") return Activation::kRelu;
+  if (name == "tanh") return Activation::kTanh;
+  if (name == "sigmoid") return Activation::kSigmoid;
+  return absl::InvalidArgumentError(absl::StrCat("dense: unknown activation \"", name, "\""));
+}
+
+template <typename T>
+void Activate(Activation act, T* y, int64_t size) {
+  switch (act) {
+    case Activation::kLinear:
+      return;
+    case Activation::kRelu:
+      for (int64_t i = 0; i < size; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+      return;
+    case Activation::kTanh:
+      for (int64_t i = 0; i < size; ++i) y[i] = std::tanh(y[i]);
+      return;
+    case Activation::kSigmoid:
+      for (int64_t i = 0; i < size; ++i) y[i] = T(1) / (T(1) + std::exp(-y[i]));
+      return;
+  }
+}
+
+// out[M, N] = x[M, K] · w[K, N] + b, M the product of x's leading dimensions: the bias is
+// preloaded into every row of out and the GEMM accumulates onto it (beta = 1).
+template <typename T>
+absl::Status DenseT(const KernelArgs& a) {
+  const auto act = ParseActivation(a.attrs.GetString("activation"));
+  if (!act.ok()) return act.status();
+  const TensorView& x = a.inputs[0];
+  const TensorView& w = a.inputs[1];
+  const TensorView& out = a.outputs[0];
+  const int64_t k = w.shape.dim(0), n = w.shape.dim(1);
+  if (out.size() == 0) return absl::OkStatus();
+  const int64_t m = out.size() / n;
+  T* y = out.as<T>();
+  if (a.inputs.size() == 3) {
+    const T* b = a.inputs[2].as<T>();
+    for (int64_t r = 0; r < m; ++r) std::copy(b, b + n, y + r * n);
+  } else {
+    std::fill(y, y + m * n, T(0));
+  }
+  if (k > 0) Gemm(false, false, m, n, k, T(1), x.as<T>(), k, w.as<T>(), n, T(1), y, n);
+  Activate(*act, y, m * n);
+  return absl::OkStatus();
+}
+
+// SplitMix64's finalizer: a bijective 64-bit mix with good avalanche.
+uint64_t Mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Uniform in [0, 1) from (stream, element index) alone, so the mask depends on neither the
+// thread split nor the visiting order.
+double Uniform(uint64_t stream, int64_t i) {
+  return static_cast<double>(Mix(stream ^ Mix(static_cast<uint64_t>(i))) >> 11) * 0x1p-53;
+}
+
+template <typename T>
+absl::Status DropoutT(const KernelArgs& a) {
+  const T* x = a.inputs[0].as<T>();
+  T* y = a.outputs[0].as<T>();
+  T* mask = a.outputs[1].as<T>();
+  const int64_t size = a.outputs[0].size();
+  const double rate = a.attrs.GetFloat("rate");
+  if (!a.ctx.training || rate == 0.0) {
+    for (int64_t i = 0; i < size; ++i) {
+      y[i] = x[i];
+      mask[i] = T(1);
+    }
+    return absl::OkStatus();
+  }
+  const uint64_t stream = Mix(Mix(static_cast<uint64_t>(a.attrs.GetInt("seed"))) ^ a.ctx.run_index);
+  const T scale = static_cast<T>(1.0 / (1.0 - rate));
+  for (int64_t i = 0; i < size; ++i) {
+    mask[i] = Uniform(stream, i) >= rate ? scale : T(0);
+    y[i] = x[i] * mask[i];
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status ClipT(const KernelArgs& a) {
+  const T lo = static_cast<T>(a.attrs.GetFloat("min"));
+  const T hi = static_cast<T>(a.attrs.GetFloat("max"));
+  const T* x = a.inputs[0].as<T>();
+  T* y = a.outputs[0].as<T>();
+  for (int64_t i = 0; i < a.outputs[0].size(); ++i) y[i] = std::min(std::max(x[i], lo), hi);
+  return absl::OkStatus();
+}
+
+// Inclusive at both bounds, as TensorFlow's clip_by_value gradient.
+template <typename T>
+absl::Status ClipGradT(const KernelArgs& a) {
+  const T lo = static_cast<T>(a.attrs.GetFloat("min"));
+  const T hi = static_cast<T>(a.attrs.GetFloat("max"));
+  const T* x = a.inputs[0].as<T>();
+  const T* dy = a.inputs[1].as<T>();
+  T* out = a.outputs[0].as<T>();
+  for (int64_t i = 0; i < a.outputs[0].size(); ++i) {
+    out[i] = x[i] >= lo && x[i] <= hi ? dy[i] : T(0);
+  }
+  return absl::OkStatus();
+}
+
+// max(z, 0) - z t + log1p(exp(-|z|)): never exponentiates a positive number.
+template <typename T>
+absl::Status SigmoidBceLogitsT(const KernelArgs& a) {
+  const T* z = a.inputs[0].as<T>();
+  const T* t = a.inputs[1].as<T>();
+  T* out = a.outputs[0].as<T>();
+  for (int64_t i = 0; i < a.outputs[0].size(); ++i) {
+    out[i] = std::max(z[i], T(0)) - z[i] * t[i] + std::log1p(std::exp(-std::abs(z[i])));
+  }
+  return absl::OkStatus();
+}
+
+#define RILL_FLOAT_KERNEL(Name)                                 \
+  absl::Status Name(const KernelArgs& a) {                      \
+    return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, Name##T, a); \
+  }
+RILL_FLOAT_KERNEL(Softmax)
+RILL_FLOAT_KERNEL(LogSoftmax)
+RILL_FLOAT_KERNEL(SoftmaxGrad)
+RILL_FLOAT_KERNEL(LogSoftmaxGrad)
+RILL_FLOAT_KERNEL(BiasAdd)
+RILL_FLOAT_KERNEL(Dense)
+RILL_FLOAT_KERNEL(Dropout)
+RILL_FLOAT_KERNEL(Clip)
+RILL_FLOAT_KERNEL(ClipGrad)
+RILL_FLOAT_KERNEL(SigmoidBceLogits)
+#undef RILL_FLOAT_KERNEL
+
+}  // namespace
+
+void RegisterNnKernels() {
+  for (auto [op, fn] : std::initializer_list<std::pair<OpKind, KernelFn>>{
+           {OpKind::kSoftmax, Softmax},
+           {OpKind::kLogSoftmax, LogSoftmax},
+           {OpKind::kSoftmaxGrad, SoftmaxGrad},
+           {OpKind::kLogSoftmaxGrad, LogSoftmaxGrad},
+           {OpKind::kBiasAdd, BiasAdd},
+           {OpKind::kDense, Dense},
+           {OpKind::kDropout, Dropout},
+           {OpKind::kClip, Clip},
+           {OpKind::kClipGrad, ClipGrad},
+           {OpKind::kSigmoidBceLogits, SigmoidBceLogits}}) {
+    RegisterKernel({op, DeviceKind::kCpu, fn});
+  }
+}
+
+}  // namespace rill::cpu
