@@ -7,6 +7,15 @@
 
 namespace rill {
 
+void ParamStore::Set(const std::string& name, Tensor t) {
+  auto it = tensors_.find(name);
+  if (it != tensors_.end() && it->second.type() == t.type()) {
+    if (t.bytes() > 0) std::memcpy(it->second.raw(), t.raw(), t.bytes());
+    return;
+  }
+  tensors_[name] = std::move(t);
+}
+
 Tensor* ParamStore::Find(const std::string& name) {
   auto it = tensors_.find(name);
   return it == tensors_.end() ? nullptr : &it->second;

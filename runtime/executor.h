@@ -16,7 +16,9 @@ namespace rill {
 // the plans of a model (one per input shape), so training in one is seen by the others.
 class ParamStore {
  public:
-  void Set(const std::string& name, Tensor t) { tensors_[name] = std::move(t); }
+  // Copies into the existing storage when the type is unchanged, so executors already bound
+  // to the parameter see the new value; otherwise replaces it (rebuild executors then).
+  void Set(const std::string& name, Tensor t);
   Tensor* Find(const std::string& name);
   const Tensor* Find(const std::string& name) const;
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }

@@ -70,6 +70,16 @@ std::vector<Value*> SqrtGrad(GradContext& c) {
 std::vector<Value*> AffineGrad(GradContext& c) {
   return {Affine(c.b, Dy(c), c.node.attrs().GetFloat("scale"), 0.0)};
 }
+std::vector<Value*> AbsGrad(GradContext& c) { return {Mul(c.b, Dy(c), Sign(c.b, X(c, 0)))}; }
+std::vector<Value*> SignGrad(GradContext&) { return {nullptr}; }
+// max(x, y): the gradient goes to x where x >= y (the kernel's choice on ties), else to y.
+std::vector<Value*> MaximumGrad(GradContext& c) {
+  Value* s = Sign(c.b, Sub(c.b, X(c, 0), X(c, 1)));  // -1, 0 or 1
+  // ge = [s + 0.5 > 0] = [x >= y], as relu_grad(s + 0.5, ones).
+  Value* ge = ReluGrad(c.b, Affine(c.b, s, 1.0, 0.5), Affine(c.b, s, 0.0, 1.0));
+  Value* lt = Affine(c.b, ge, -1.0, 1.0);
+  return {SumToShape(c.b, Mul(c.b, Dy(c), ge), ShapeOf(c, 0)), SumToShape(c.b, Mul(c.b, Dy(c), lt), ShapeOf(c, 1))};
+}
 std::vector<Value*> TanhGradRule(GradContext& c) { return {TanhGrad(c.b, Y(c), Dy(c))}; }
 std::vector<Value*> SigmoidGradRule(GradContext& c) { return {SigmoidGrad(c.b, Y(c), Dy(c))}; }
 std::vector<Value*> ReluGradRule(GradContext& c) { return {ReluGrad(c.b, X(c, 0), Dy(c))}; }
@@ -115,6 +125,9 @@ Value* Sqrt(Builder& b, Value* x) { return b.Op(OpKind::kSqrt, {x}); }
 Value* Affine(Builder& b, Value* x, double scale, double shift) {
   return b.Op(OpKind::kAffine, {x}, {{"scale", scale}, {"shift", shift}});
 }
+Value* Abs(Builder& b, Value* x) { return b.Op(OpKind::kAbs, {x}); }
+Value* Sign(Builder& b, Value* x) { return b.Op(OpKind::kSign, {x}); }
+Value* Maximum(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kMaximum, {x, y}); }
 Value* Tanh(Builder& b, Value* x) { return b.Op(OpKind::kTanh, {x}); }
 Value* Sigmoid(Builder& b, Value* x) { return b.Op(OpKind::kSigmoid, {x}); }
 Value* Relu(Builder& b, Value* x) { return b.Op(OpKind::kRelu, {x}); }
@@ -132,7 +145,10 @@ void RegisterElementwiseOps() {
   RegisterBinary(OpKind::kSub, SubGrad);
   RegisterBinary(OpKind::kMul, MulGrad);
   RegisterBinary(OpKind::kDiv, DivGrad);
+  RegisterBinary(OpKind::kMaximum, MaximumGrad);
   RegisterUnary(OpKind::kNeg, NegGrad);
+  RegisterUnary(OpKind::kAbs, AbsGrad);
+  RegisterUnary(OpKind::kSign, SignGrad);
   RegisterUnary(OpKind::kExp, ExpGrad);
   RegisterUnary(OpKind::kLog, LogGrad);
   RegisterUnary(OpKind::kSquare, SquareGrad);

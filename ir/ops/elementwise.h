@@ -16,6 +16,11 @@ Value* Square(Builder& b, Value* x);
 Value* Sqrt(Builder& b, Value* x);
 // scale * x + shift, with constants as attributes.
 Value* Affine(Builder& b, Value* x, double scale, double shift);
+Value* Abs(Builder& b, Value* x);
+// -1, 0 or 1; its gradient is zero (almost everywhere).
+Value* Sign(Builder& b, Value* x);
+// Elementwise max with broadcasting; the gradient goes to x where x >= y, else to y.
+Value* Maximum(Builder& b, Value* x, Value* y);
 Value* Tanh(Builder& b, Value* x);
 Value* Sigmoid(Builder& b, Value* x);
 Value* Relu(Builder& b, Value* x);

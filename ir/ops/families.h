@@ -6,11 +6,19 @@ namespace rill {
 void RegisterElementwiseOps();
 void RegisterMatMulOps();
 void RegisterReduceOps();
+void RegisterShapeOps();
+void RegisterNnOps();
+void RegisterOptimOps();
+void RegisterRnnOps();
 
 inline void RegisterAllOpFamilies() {
   RegisterElementwiseOps();
   RegisterMatMulOps();
   RegisterReduceOps();
+  RegisterShapeOps();
+  RegisterNnOps();
+  RegisterOptimOps();
+  RegisterRnnOps();
 }
 
 }  // namespace rill

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "ir/ops/common.h"
+#include "ir/ops/elementwise.h"
 #include "ir/ops/families.h"
 #include "ir/status.h"
 
@@ -43,6 +44,20 @@ std::vector<Value*> ReduceSumGrad(GradContext& c) {
   for (int a : axes) kept[a] = 1;
   Value* g = Reshape(c.b, c.output_grads[0], kept);
   return {BroadcastTo(c.b, g, s.dims())};
+}
+
+// Number of elements reduced into each output element.
+int64_t ReducedCount(const Shape& s, const std::vector<int64_t>& axes_attr) {
+  std::vector<int> axes = *NormalizeAxes(axes_attr, s.rank());
+  int64_t n = 1;
+  for (int a : axes) n *= s.dim(a);
+  return n;
+}
+
+std::vector<Value*> ReduceMeanGrad(GradContext& c) {
+  Value* sum_grad = ReduceSumGrad(c)[0];
+  int64_t n = ReducedCount(c.node.input(0)->type.shape, c.node.attrs().GetInts("axes"));
+  return {Affine(c.b, sum_grad, n == 0 ? 0.0 : 1.0 / static_cast<double>(n), 0.0)};
 }
 
 absl::StatusOr<std::vector<TensorType>> BroadcastToRule(const Attrs& attrs,
@@ -108,6 +123,9 @@ std::vector<Value*> ReshapeGrad(GradContext& c) {
 Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
   return b.Op(OpKind::kReduceSum, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
 }
+Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
+  return b.Op(OpKind::kReduceMean, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
+}
 Value* Fill(Builder& b, const TensorType& type, double value) {
   return b.Op(OpKind::kFill, {}, {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
 }
@@ -130,6 +148,12 @@ void RegisterReduceOps() {
               .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
               .shape = ReduceRule,
               .grad = ReduceSumGrad});
+  RegisterOp({.kind = OpKind::kReduceMean,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
+              .shape = ReduceRule,
+              .grad = ReduceMeanGrad});
   RegisterOp({.kind = OpKind::kFill,
               .min_inputs = 0,
               .max_inputs = 0,

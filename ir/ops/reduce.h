@@ -11,6 +11,8 @@ namespace rill::ops {
 Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
 // A constant tensor of `type` filled with `value`.
 Value* Fill(Builder& b, const TensorType& type, double value);
+// Mean over `axes`.
+Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
 // Broadcasts x (NumPy rules) to `shape`.
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape);
 // Same elements, new shape; one dimension may be -1 (inferred when the input is known).

@@ -53,6 +53,9 @@ template <typename T> absl::Status AddT(const KernelArgs& a) { return Binary<T>(
 template <typename T> absl::Status SubT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x - y; }); }
 template <typename T> absl::Status MulT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x * y; }); }
 template <typename T> absl::Status DivT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x / y; }); }
+template <typename T> absl::Status MaximumT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x >= y ? x : y; }); }
+template <typename T> absl::Status AbsT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::abs(x); }); }
+template <typename T> absl::Status SignT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return T((x > T(0)) - (x < T(0))); }); }
 template <typename T> absl::Status NegT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return -x; }); }
 template <typename T> absl::Status ExpT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::exp(x); }); }
 template <typename T> absl::Status LogT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::log(x); }); }
@@ -83,6 +86,9 @@ RILL_FLOAT_KERNEL(Add)
 RILL_FLOAT_KERNEL(Sub)
 RILL_FLOAT_KERNEL(Mul)
 RILL_FLOAT_KERNEL(Div)
+RILL_FLOAT_KERNEL(Maximum)
+RILL_FLOAT_KERNEL(Abs)
+RILL_FLOAT_KERNEL(Sign)
 RILL_FLOAT_KERNEL(Neg)
 RILL_FLOAT_KERNEL(Exp)
 RILL_FLOAT_KERNEL(Log)
@@ -102,7 +108,8 @@ RILL_FLOAT_KERNEL(ReluGrad)
 void RegisterElementwiseKernels() {
   for (auto [op, fn] : std::initializer_list<std::pair<OpKind, KernelFn>>{
            {OpKind::kAdd, Add},         {OpKind::kSub, Sub},       {OpKind::kMul, Mul},
-           {OpKind::kDiv, Div},         {OpKind::kNeg, Neg},       {OpKind::kExp, Exp},
+           {OpKind::kDiv, Div},         {OpKind::kMaximum, Maximum}, {OpKind::kAbs, Abs},
+           {OpKind::kSign, Sign},         {OpKind::kNeg, Neg},       {OpKind::kExp, Exp},
            {OpKind::kLog, Log},         {OpKind::kSquare, Square}, {OpKind::kSqrt, Sqrt},
            {OpKind::kAffine, Affine},   {OpKind::kTanh, Tanh},     {OpKind::kSigmoid, Sigmoid},
            {OpKind::kRelu, Relu},       {OpKind::kTanhGrad, TanhGrad},

@@ -6,11 +6,19 @@ namespace rill::cpu {
 void RegisterElementwiseKernels();
 void RegisterMatMulKernels();
 void RegisterReduceKernels();
+void RegisterShapeKernels();
+void RegisterNnKernels();
+void RegisterOptimKernels();
+void RegisterRnnKernels();
 
 inline void RegisterAllCpuKernels() {
   RegisterElementwiseKernels();
   RegisterMatMulKernels();
   RegisterReduceKernels();
+  RegisterShapeKernels();
+  RegisterNnKernels();
+  RegisterOptimKernels();
+  RegisterRnnKernels();
 }
 
 }  // namespace rill::cpu

@@ -1,6 +1,7 @@
-// The CuDNNGRU math on the CPU: weight re-layout, the GEMM schedule and the fused gate
-// kernels (float gates vectorized in gru_cpu.inc; double, for gradient checks, in plain
-// scalar code with the accurate std::exp and std::tanh).
+// The CuDNNGRU math on the CPU: weight re-layout, the GEMM schedule, the batch-parallel
+// recurrence and the fused gate kernels (float kernels vectorized in gru_cpu.inc; double,
+// for gradient checks, in plain scalar code with the accurate std::exp and std::tanh and
+// BLAS for its products).
 //
 // Internal layouts (u = units, d = features, gate blocks of Keras's kernel in order z, r, h):
 //   ain [3u, d]: rows (h, z, r); block for gate g is kernel[:, g·u:(g+1)·u] read row-major as
@@ -14,13 +15,21 @@
 //                the recurrent product in rt's order, so each weight gradient is one GEMM.
 #include "kernels/cpu/gru_cpu.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/gemm.h"
 
@@ -60,8 +69,6 @@ struct BwdRows {
   T* d = nullptr;         // [dn|dz|dr|dhh] rows
   int64_t d_stride = 0;
   T* dh_prev = nullptr;  // [rows, u]: (dh + dy)·z; the caller's GEMM adds the rest
-  T* hall = nullptr;     // copy of the previous state rows, for the recurrent weights' GEMM
-  int64_t hall_stride = 0;
   T* dbias = nullptr;  // [4u] running column sums of d
 };
 
@@ -97,7 +104,6 @@ void BackwardGateTail(const BwdRows<T>& a, int64_t row, int64_t j0) {
   const T* dh = a.dh + row * u;
   T* d = a.d + row * a.d_stride;
   T* dh_prev = a.dh_prev + row * u;
-  T* hall = a.hall + row * a.hall_stride;
   for (int64_t j = j0; j < u; ++j) {
     T n = res[j], z = res[u + j], r = res[2 * u + j], hh = res[3 * u + j];
     T g = dh[j] + dy[j];
@@ -114,9 +120,12 @@ void BackwardGateTail(const BwdRows<T>& a, int64_t row, int64_t j0) {
     a.dbias[2 * u + j] += dr;
     a.dbias[3 * u + j] += dhh;
     dh_prev[j] = g * z;
-    hall[j] = hp[j];
   }
 }
+
+// Per-step products C[m, n] (+)= A[m, k]·W take W prepared once per call: for float in
+// kPanel-column panels for PanelGemm (gru_cpu.inc), for double row-major for BLAS.
+constexpr int kPanel = 16;
 
 namespace sse {
 #define RILL_GRU_LANES 4
@@ -150,52 +159,175 @@ void RunBackwardGates(const BwdRows<double>& a) {
   for (int64_t row = 0; row < a.rows; ++row) BackwardGateTail(a, row, 0);
 }
 
-// Batch-1 products (see gru_cpu.inc for float). beta is 0 or 1.
-void MatVecRows(int64_t rows, int64_t k, const double* w, int64_t ldw, const double* v, double beta, double* out) {
-  for (int64_t n = 0; n < rows; ++n) {
-    double sum = 0;
-    for (int64_t j = 0; j < k; ++j) sum += w[n * ldw + j] * v[j];
-    out[n] = beta == 0.0 ? sum : out[n] + sum;
-  }
-}
-void VecMat(int64_t rows, int64_t cols, const double* w, int64_t ldw, const double* v, double beta, double* out) {
-  if (beta == 0.0) std::fill(out, out + cols, 0.0);
-  for (int64_t n = 0; n < rows; ++n) {
-    for (int64_t j = 0; j < cols; ++j) out[j] += v[n] * w[n * ldw + j];
-  }
-}
-void MatVecRows(int64_t rows, int64_t k, const float* w, int64_t ldw, const float* v, float beta, float* out) {
-  HaveAvx2() ? avx2::MatVecRows(rows, k, w, ldw, v, beta, out) : sse::MatVecRows(rows, k, w, ldw, v, beta, out);
-}
-void VecMat(int64_t rows, int64_t cols, const float* w, int64_t ldw, const float* v, float beta, float* out) {
-  HaveAvx2() ? avx2::VecMat(rows, cols, w, ldw, v, beta, out) : sse::VecMat(rows, cols, w, ldw, v, beta, out);
-}
-
-// C = op(A)·op(B) + beta·C (beta 0 or 1), row-major, safe for empty sizes (BLAS rejects a
-// zero leading dimension). A single row (batch 1) gets our own loops instead of BLAS.
+// C = op(A)·op(B) + beta·C (beta 0 or 1) through BLAS, row-major, safe for empty sizes (BLAS
+// rejects a zero leading dimension); one row in plain loops.
 template <typename T>
 void Mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
         T beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    for (int64_t i = 0; i < m; ++i) {
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : c[i * ldc + j];
+  if (k == 0 || (m == 1 && !ta && !tb)) {
+    for (int64_t j = 0; j < n; ++j) {
+      T sum = 0;
+      for (int64_t i = 0; i < k; ++i) sum += a[i] * b[i * ldb + j];
+      c[j] = beta == T(0) ? sum : c[j] + sum;
     }
-    return;
-  }
-  if (m == 1 && !ta) {
-    if (tb) {
-      MatVecRows(n, k, b, ldb, a, beta, c);
-    } else {
-      VecMat(k, n, b, ldb, a, beta, c);
+    for (int64_t i = 1; i < m; ++i) {  // k == 0 with several rows
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : c[i * ldc + j];
     }
     return;
   }
   Gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, beta, c, ldc);
 }
 
+// A weight matrix W [k, n] prepared for the products C (+)= A·W: for float in panels of
+// kPanel columns (see PanelGemm), for double row-major. Filled from a strided source, or
+// from one pointer per row of W (panel by panel, so that threads can share the work).
+template <typename T>
+struct StepWeights {
+  static constexpr bool kPanels = std::is_same_v<T, float>;
+  int64_t k = 0;
+  int64_t n = 0;
+  T* data = nullptr;
+
+  static int64_t Size(int64_t k, int64_t n) { return kPanels ? (n + kPanel - 1) / kPanel * kPanel * k : k * n; }
+  int64_t panels() const { return kPanels ? (n + kPanel - 1) / kPanel : 1; }
+
+  // Panel p from rows row(i) (n contiguous values each), i in [0, k).
+  template <typename RowFn>
+  void FillPanel(int64_t p, RowFn&& row) {
+    const int64_t width = kPanels ? kPanel : n;
+    const int64_t first = p * width, count = std::min(width, n - first);
+    T* out = data + p * k * width;
+    for (int64_t i = 0; i < k; ++i, out += width) {
+      std::memcpy(out, row(i) + first, count * sizeof(T));
+      std::fill(out + count, out + width, T(0));
+    }
+  }
+  // All of W, element (i, j) from src[i·row_stride + j·col_stride].
+  void Fill(const T* src, int64_t row_stride, int64_t col_stride) {
+    const int64_t width = kPanels ? kPanel : n;
+    for (int64_t p = 0; p < panels(); ++p) {
+      for (int64_t i = 0; i < k; ++i) {
+        T* out = data + (p * k + i) * width;
+        for (int64_t j = 0; j < width; ++j) {
+          const int64_t col = p * width + j;
+          out[j] = col < n ? src[i * row_stride + col * col_stride] : T(0);
+        }
+      }
+    }
+  }
+  // C[m, n] = (accumulate ? C : 0) + A·W with A(i, kk) = a[i·a_rs + kk·a_ks]; one of the
+  // strides is 1.
+  void Multiply(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, T* c, int64_t ldc, bool accumulate) const {
+    if constexpr (kPanels) {
+      HaveAvx2() ? avx2::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate)
+                 : sse::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate);
+    } else {
+      const bool transposed = a_ks != 1;
+      Mm(transposed, false, m, n, k, a, transposed ? a_ks : a_rs, data, n, accumulate ? T(1) : T(0), c, ldc);
+    }
+  }
+};
+
+// Persistent threads for the batch-parallel recurrence: Run(parts, fn) calls fn(0) on the
+// caller and fn(1..parts-1) on the workers and returns when all are done; two
+// synchronisations per call, none per time step. A call that finds the pool busy (another
+// thread inside Run) runs its parts one after another itself.
+class Workers {
+ public:
+  static Workers& Get() {
+    static Workers workers;
+    return workers;
+  }
+
+  void Run(int parts, const std::function<void(int)>& fn) {
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    if (parts <= 1 || !busy.owns_lock()) {
+      for (int i = 0; i < parts; ++i) fn(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      while (static_cast<int>(threads_.size()) < parts - 1) {
+        const int index = static_cast<int>(threads_.size()) + 1;
+        threads_.emplace_back([this, index] { Loop(index); });
+      }
+      job_ = &fn;
+      parts_ = parts;
+      pending_ = parts - 1;
+      ++generation_;
+    }
+    work_cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  Workers() = default;
+
+  void Loop(int index) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (index >= parts_) continue;
+      const std::function<void(int)>* job = job_;
+      lock.unlock();
+      (*job)(index);
+      lock.lock();
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  std::mutex run_mu_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* job_ = nullptr;
+  int parts_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+// How many batch slices run in parallel: float only (double is for gradient checks), as
+// many as OpenBLAS's thread count (OPENBLAS_NUM_THREADS) unless s.threads says otherwise,
+// at most one per sequence, and none that would get less than ~50 µs of work.
+template <typename T>
+int Parts(const GruShape& s) {
+  if (!std::is_same_v<T, float> || s.batch <= 1) return 1;
+  int64_t parts = s.threads;
+  if (parts <= 0) {
+    const double flops = 6.0 * s.batch * s.time * s.units * (s.input + s.units);
+    parts = std::min<int64_t>(openblas_get_num_threads(), static_cast<int64_t>(flops / 2e6));
+  }
+  return static_cast<int>(std::clamp<int64_t>(parts, 1, s.batch));
+}
+
+// Batch rows [first, end) of part `part` of `parts`.
+struct Slice {
+  int64_t first, end;
+  Slice(int64_t batch, int part, int parts) : first(batch * part / parts), end(batch * (part + 1) / parts) {}
+  int64_t rows() const { return end - first; }
+};
+
 // Per-thread memory for the weight copies and backward buffers, kept between calls (kernels
-// have no planned workspace yet): it grows to the largest call and is reused.
+// have no planned workspace yet): it grows to the largest call and is reused. Parts running
+// on other threads use the caller's.
 template <typename T>
 class Scratch {
  public:
@@ -220,7 +352,7 @@ class Scratch {
  private:
   static constexpr size_t kAlign = 64;
   static size_t Rounded(int64_t n) { return (static_cast<size_t>(n) * sizeof(T) + kAlign - 1) / kAlign * kAlign; }
-  T* parts_[12] = {};
+  T* parts_[16] = {};
   int count_ = 0;
 };
 
@@ -246,6 +378,18 @@ struct Rows {
   int64_t Base(int64_t t) const { return s.time_major ? t * s.batch : t; }
   int64_t stride() const { return s.time_major ? 1 : s.time; }
   int64_t InputTime(int64_t step) const { return s.go_backwards ? s.time - 1 - step : step; }
+  // Calls f(first_row, count) for runs of consecutive rows covering all time steps of the
+  // slice's sequences: one run batch-major (or for the whole batch), one per step otherwise.
+  template <typename F>
+  void ForEachBlock(const Slice& slice, F&& f) const {
+    if (!s.time_major) {
+      f(slice.first * s.time, slice.rows() * s.time);
+    } else if (slice.rows() == s.batch) {
+      f(int64_t{0}, s.batch * s.time);
+    } else {
+      for (int64_t t = 0; t < s.time; ++t) f(t * s.batch + slice.first, slice.rows());
+    }
+  }
 };
 
 }  // namespace
@@ -259,36 +403,52 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
     std::memcpy(h_last, h0, batch * u * sizeof(T));
     return;
   }
-  Scratch<T> mem({3 * u * d, 3 * u * u, 2 * u, batch * 3 * u});
-  T *ain = mem[0], *rt = mem[1], *bzr = mem[2], *gh = mem[3];
+  const int parts = Parts<T>(s);
+  const int64_t part_rows = (batch + parts - 1) / parts;
+  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(d, 3 * u), StepWeights<T>::Size(u, 3 * u), 2 * u,
+                  parts * part_rows * 3 * u});
+  T *ain = mem[0], *rt = mem[1], *bzr = mem[4], *gh_all = mem[5];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
+  // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u].
+  StepWeights<T> wx{d, 3 * u, mem[2]}, wh{u, 3 * u, mem[3]};
+  wx.Fill(ain, 1, d);
+  wh.Fill(rt, 1, u);
   for (int64_t j = 0; j < 2 * u; ++j) bzr[j] = bias[j] + bias[3 * u + j];
 
   const Rows rows{s};
   const int64_t rs = rows.stride();
-  // The input projection of every step at once, into the reserve's first 3u columns.
-  Mm(false, true, batch * time, 3 * u, d, x, d, ain, d, T(0), reserve, 4 * u);
-  for (int64_t step = 0; step < time; ++step) {
-    const int64_t t = rows.InputTime(step);
-    const T* hp = step == 0 ? h0 : y + rows.Base(step - 1) * u;
-    const int64_t hp_stride = step == 0 ? u : rs * u;
-    Mm(false, true, batch, 3 * u, u, hp, hp_stride, rt, u, T(0), gh, 3 * u);
-    RunForwardGates(FwdRows<T>{.rows = batch,
-                               .units = u,
-                               .res = reserve + rows.Base(t) * 4 * u,
-                               .res_stride = rs * 4 * u,
-                               .gh = gh,
-                               .hp = hp,
-                               .hp_stride = hp_stride,
-                               .out = y + rows.Base(step) * u,
-                               .out_stride = rs * u,
-                               .bz = bzr,
-                               .br = bzr + u,
-                               .bwh = bias + 2 * u,
-                               .brh = bias + 5 * u});
-  }
-  const T* last = y + rows.Base(time - 1) * u;
-  for (int64_t b = 0; b < batch; ++b) std::memcpy(h_last + b * u, last + b * rs * u, u * sizeof(T));
+  Workers::Get().Run(parts, [&](int part) {
+    const Slice slice(batch, part, parts);
+    const int64_t m = slice.rows(), b0 = slice.first;
+    T* gh = gh_all + part * part_rows * 3 * u;
+    // The input projection of every step of this slice's sequences, into the reserve's
+    // first 3u columns (h, z, r): one product over all its rows.
+    rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
+      wx.Multiply(count, x + row * d, d, 1, reserve + row * 4 * u, 4 * u, false);
+    });
+    for (int64_t step = 0; step < time; ++step) {
+      const int64_t t = rows.InputTime(step);
+      const int64_t in_row = rows.Base(t) + b0 * rs;
+      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
+      const int64_t hp_stride = step == 0 ? u : rs * u;
+      wh.Multiply(m, hp, hp_stride, 1, gh, 3 * u, false);
+      RunForwardGates(FwdRows<T>{.rows = m,
+                                 .units = u,
+                                 .res = reserve + in_row * 4 * u,
+                                 .res_stride = rs * 4 * u,
+                                 .gh = gh,
+                                 .hp = hp,
+                                 .hp_stride = hp_stride,
+                                 .out = y + (rows.Base(step) + b0 * rs) * u,
+                                 .out_stride = rs * u,
+                                 .bz = bzr,
+                                 .br = bzr + u,
+                                 .bwh = bias + 2 * u,
+                                 .brh = bias + 5 * u});
+    }
+    const T* last = y + (rows.Base(time - 1) + b0 * rs) * u;
+    for (int64_t b = 0; b < m; ++b) std::memcpy(h_last + (b0 + b) * u, last + b * rs * u, u * sizeof(T));
+  });
 }
 
 template <typename T>
@@ -308,47 +468,75 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     std::memcpy(dh0, dh_last, batch * u * sizeof(T));
     return;
   }
-  Scratch<T> mem({3 * u * d, 3 * u * u, n_rows * 4 * u, n_rows * u, batch * u, batch * u, 4 * u, 3 * u * d,
-                  3 * u * u});
-  T *ain = mem[0], *rt = mem[1], *dbuf = mem[2], *hall = mem[3], *dh = mem[4], *dh_prev = mem[5];
-  T *acc = mem[6], *dain = mem[7], *drt = mem[8];
+  const int parts = Parts<T>(s);
+  const int64_t part_rows = (batch + parts - 1) / parts;
+  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
+                  StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
+                  parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u});
+  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8], *acc_all = mem[9];
+  T *dain = mem[10], *drt = mem[11];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
-  std::memcpy(dh, dh_last, batch * u * sizeof(T));
-  std::fill(acc, acc + 4 * u, T(0));
+  // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
+  // weight gradients, x and the previous states (row i: the state the step of x's row i
+  // started from) as W [n_rows, d] and [n_rows, u].
+  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{n_rows, d, mem[4]}, hs{n_rows, u, mem[5]};
+  wd.Fill(rt, u, 1);
+  wdx.Fill(ain, d, 1);
 
   const Rows rows{s};
   const int64_t rs = rows.stride();
-  for (int64_t step = time - 1; step >= 0; --step) {
-    const int64_t t = rows.InputTime(step);
-    const T* hp = step == 0 ? h0 : y + rows.Base(step - 1) * u;
-    const int64_t hp_stride = step == 0 ? u : rs * u;
-    T* dstep = dbuf + rows.Base(t) * 4 * u;
-    RunBackwardGates(BwdRows<T>{.rows = batch,
-                                .units = u,
-                                .res = reserve + rows.Base(t) * 4 * u,
-                                .res_stride = rs * 4 * u,
-                                .hp = hp,
-                                .hp_stride = hp_stride,
-                                .dy = dy + rows.Base(step) * u,
-                                .dy_stride = rs * u,
-                                .dh = dh,
-                                .d = dstep,
-                                .d_stride = rs * 4 * u,
-                                .dh_prev = dh_prev,
-                                .hall = hall + rows.Base(t) * u,
-                                .hall_stride = rs * u,
-                                .dbias = acc});
-    // dh_prev += [dz | dr | dhh] · rt: the state's path through the recurrent products.
-    Mm(false, false, batch, u, 3 * u, dstep + u, rs * 4 * u, rt, u, T(1), dh_prev, u);
-    std::swap(dh, dh_prev);
-  }
-  std::memcpy(dh0, dh, batch * u * sizeof(T));
-
-  // x's path: dx = [dn | dz | dr] · ain; the input weights: [dn | dz | dr]ᵀ · x.
-  Mm(false, false, n_rows, d, 3 * u, dbuf, 4 * u, ain, d, T(0), dx, d);
-  Mm(true, false, 3 * u, d, n_rows, dbuf, 4 * u, x, d, T(0), dain, d);
-  // The recurrent weights: [dz | dr | dhh]ᵀ · (previous states).
-  Mm(true, false, 3 * u, u, n_rows, dbuf + u, 4 * u, hall, u, T(0), drt, u);
+  auto x_row = [&](int64_t r) { return x + r * d; };
+  auto h_row = [&](int64_t r) {
+    const int64_t b = s.time_major ? r % batch : r / time;
+    const int64_t step = rows.InputTime(s.time_major ? r / batch : r % time);
+    return step == 0 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+  };
+  Workers::Get().Run(parts, [&](int part) {
+    for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
+    for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
+    const Slice slice(batch, part, parts);
+    const int64_t m = slice.rows(), b0 = slice.first;
+    T* dh = dh_all + part * part_rows * u;
+    T* dh_prev = dh_prev_all + part * part_rows * u;
+    T* acc = acc_all + part * 4 * u;
+    std::memcpy(dh, dh_last + b0 * u, m * u * sizeof(T));
+    std::fill(acc, acc + 4 * u, T(0));
+    for (int64_t step = time - 1; step >= 0; --step) {
+      const int64_t t = rows.InputTime(step);
+      const int64_t in_row = rows.Base(t) + b0 * rs;
+      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
+      const int64_t hp_stride = step == 0 ? u : rs * u;
+      T* dstep = dbuf + in_row * 4 * u;
+      RunBackwardGates(BwdRows<T>{.rows = m,
+                                  .units = u,
+                                  .res = reserve + in_row * 4 * u,
+                                  .res_stride = rs * 4 * u,
+                                  .hp = hp,
+                                  .hp_stride = hp_stride,
+                                  .dy = dy + (rows.Base(step) + b0 * rs) * u,
+                                  .dy_stride = rs * u,
+                                  .dh = dh,
+                                  .d = dstep,
+                                  .d_stride = rs * 4 * u,
+                                  .dh_prev = dh_prev,
+                                  .dbias = acc});
+      // The state's path through the recurrent products.
+      wd.Multiply(m, dstep + u, rs * 4 * u, 1, dh_prev, u, true);
+      std::swap(dh, dh_prev);
+    }
+    std::memcpy(dh0 + b0 * u, dh, m * u * sizeof(T));
+    // x's path: dx = [dn | dz | dr] · ain, one product over all of this slice's rows.
+    rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
+      wdx.Multiply(count, dbuf + row * 4 * u, 4 * u, 1, dx + row * d, d, false);
+    });
+  });
+  // The weights, one product each over all rows: [dn | dz | dr]ᵀ · x and
+  // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their rows.
+  Workers::Get().Run(parts, [&](int part) {
+    const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
+    xs.Multiply(r1 - r0, dbuf + r0, 1, 4 * u, dain + r0 * d, d, false);
+    hs.Multiply(r1 - r0, dbuf + u + r0, 1, 4 * u, drt + r0 * u, u, false);
+  });
 
   // Back to Keras layouts.
   for (int k = 0; k < 3; ++k) {
@@ -358,7 +546,11 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   for (int64_t g = 0; g < 3; ++g) {
     for (int64_t p = 0; p < u; ++p) std::memcpy(drecurrent + p * 3 * u + g * u, drt + (g * u + p) * u, u * sizeof(T));
   }
-  // acc = Σ [dn | dz | dr | dhh]; bias = [b_Wz b_Wr b_Wh | b_Rz b_Rr b_Rh].
+  // Σ over parts of [dn | dz | dr | dhh]; bias = [b_Wz b_Wr b_Wh | b_Rz b_Rr b_Rh].
+  for (int part = 1; part < parts; ++part) {
+    for (int64_t j = 0; j < 4 * u; ++j) acc_all[j] += acc_all[part * 4 * u + j];
+  }
+  const T* acc = acc_all;
   for (int64_t j = 0; j < u; ++j) {
     dbias[j] = acc[u + j];
     dbias[u + j] = acc[2 * u + j];

@@ -1,8 +1,14 @@
 // The CuDNNGRU math on the CPU (DESIGN.md §3), float and double, on raw row-major buffers.
 // Forward: one GEMM projects every time step's input at once, then per step one GEMM with
 // the recurrent matrix and a fused gate kernel. Backward: per step (in reverse) a fused
-// gate-gradient kernel and one GEMM through the recurrent matrix, then one GEMM each for the
-// input weights, the recurrent weights and dx. Weights are re-laid out once per call.
+// gate-gradient kernel and one GEMM through the recurrent matrix, then one GEMM each for dx,
+// the input weights and the recurrent weights. Weights are re-laid out once per call.
+//
+// Threads (float): the sequences of a batch are independent, so the batch is cut into
+// slices that run the whole recurrence in parallel with no synchronisation per step; as many
+// slices as OpenBLAS's thread count (OPENBLAS_NUM_THREADS) by default. The per-step products
+// use our own GEMM on weights packed once per call (a BLAS call per step would pack them
+// every step); the two weight-gradient GEMMs go to OpenBLAS. double runs on one thread.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +22,9 @@ struct GruShape {
   int64_t units = 0;  // u
   bool time_major = false;
   bool go_backwards = false;
+  // Batch slices run in parallel (float): 0 picks OpenBLAS's thread count, lowered for
+  // small problems; n > 0 forces min(n, batch) (tests).
+  int threads = 0;
 };
 
 // The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,

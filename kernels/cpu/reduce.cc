@@ -3,6 +3,7 @@
 
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "ir/status.h"
 
 namespace rill::cpu {
 namespace {
@@ -35,6 +36,17 @@ absl::Status ReduceSumT(const KernelArgs& a) {
 }
 
 template <typename T>
+absl::Status ReduceMeanT(const KernelArgs& a) {
+  RILL_RETURN_IF_ERROR(ReduceSumT<T>(a));
+  const int64_t in = a.inputs[0].size(), out = a.outputs[0].size();
+  if (out == 0 || in == 0) return absl::OkStatus();
+  const T scale = static_cast<T>(out) / static_cast<T>(in);
+  T* o = a.outputs[0].as<T>();
+  for (int64_t i = 0; i < out; ++i) o[i] *= scale;
+  return absl::OkStatus();
+}
+
+template <typename T>
 absl::Status BroadcastToT(const KernelArgs& a) {
   const TensorView& x = a.inputs[0];
   const TensorView& out = a.outputs[0];
@@ -55,6 +67,7 @@ absl::Status FillT(const KernelArgs& a) {
 
 absl::Status Fill(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, FillT, a); }
 absl::Status ReduceSum(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceSumT, a); }
+absl::Status ReduceMean(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceMeanT, a); }
 absl::Status BroadcastTo(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, BroadcastToT, a); }
 
 // Any dtype: a reshape copies bytes (the memory planner may alias it later).
@@ -70,6 +83,7 @@ absl::Status Reshape(const KernelArgs& a) {
 void RegisterReduceKernels() {
   RegisterKernel({OpKind::kFill, DeviceKind::kCpu, Fill});
   RegisterKernel({OpKind::kReduceSum, DeviceKind::kCpu, ReduceSum});
+  RegisterKernel({OpKind::kReduceMean, DeviceKind::kCpu, ReduceMean});
   RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCpu, BroadcastTo});
   RegisterKernel({OpKind::kReshape, DeviceKind::kCpu, Reshape});
 }

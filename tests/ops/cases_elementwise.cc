@@ -18,14 +18,17 @@ std::vector<OpCase> ElementwiseCases() {
   for (const Binary& bin : {Binary{"add", OpKind::kAdd, {1.5, 1, 5, 8}},
                             Binary{"sub", OpKind::kSub, {0.5, 3, 1, 0}},
                             Binary{"mul", OpKind::kMul, {0.5, -2, 6, 16}},
-                            Binary{"div", OpKind::kDiv, {2, -2, 1.5, 1}}}) {
+                            Binary{"div", OpKind::kDiv, {2, -2, 1.5, 1}},
+                            Binary{"maximum", OpKind::kMaximum, {1, 2, 3, 4}}}) {
     std::vector<Domain> domains = {Domain{}, bin.op == OpKind::kDiv ? positive : Domain{}};
     cases.push_back({.label = std::string(bin.name) + "_hand",
                      .op = bin.op,
                      .inputs = {F64({2, 2}), F64({2, 2})},
                      .values = {{1, 2, 3, 4}, {0.5, -1, 2, 4}},
                      .expected = {bin.expected},
-                     .output_shapes = {Shape{2, 2}}});
+                     .output_shapes = {Shape{2, 2}},
+                     // x = y = 4 is a tie, where maximum has no derivative.
+                     .gradcheck = bin.op != OpKind::kMaximum});
     cases.push_back({.label = std::string(bin.name) + "_same",
                      .op = bin.op,
                      .inputs = {F64({3, 4}), F64({3, 4})},
@@ -63,6 +66,8 @@ std::vector<OpCase> ElementwiseCases() {
            Unary{"tanh", OpKind::kTanh, {-2, 2}, {0, 0.5}, {0, 0.46211715726000974}},
            Unary{"sigmoid", OpKind::kSigmoid, {-3, 3}, {0, 2}, {0.5, 0.8807970779778823}},
            Unary{"relu", OpKind::kRelu, {}, {-1, 2}, {0, 2}},
+           Unary{"abs", OpKind::kAbs, {}, {-1.5, 2}, {1.5, 2}},
+           Unary{"sign", OpKind::kSign, {}, {-1.5, 2}, {-1, 1}},
        }) {
     cases.push_back({.label = std::string(u.name) + "_hand",
                      .op = u.op,

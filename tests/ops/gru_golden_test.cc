@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -20,6 +21,7 @@
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
+#include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
 #include "runtime/executor.h"
@@ -182,6 +184,60 @@ INSTANTIATE_TEST_SUITE_P(TorchOracle, GruGolden, ::testing::ValuesIn(ReadCases()
 TEST(GoldenData, gru_cases_found) {
   EXPECT_GE(ReadCases().size(), 10u) << "no golden cases in " << GoldenDir()
                                      << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
+}
+
+// The float kernels cut the batch into slices that run in parallel; the slicing must not
+// change any result: every sequence's arithmetic is the same whichever slice holds it (the
+// bias gradient sums per slice first, so it may differ in the last bits).
+TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
+  for (bool time_major : {false, true}) {
+    for (bool go_backwards : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "time_major " << time_major << ", go_backwards " << go_backwards);
+      cpu::GruShape s{.batch = 7, .time = 6, .input = 5, .units = 20, .time_major = time_major,
+                      .go_backwards = go_backwards};
+      const int64_t n = s.batch * s.time, u = s.units, d = s.input;
+      std::mt19937 rng(3);
+      std::uniform_real_distribution<float> dist(-1, 1);
+      auto random = [&](int64_t size) {
+        std::vector<float> v(size);
+        for (float& e : v) e = dist(rng);
+        return v;
+      };
+      const std::vector<float> x = random(n * d), h0 = random(s.batch * u), kernel = random(d * 3 * u),
+                               recurrent = random(u * 3 * u), bias = random(6 * u), dy = random(n * u),
+                               dh_last = random(s.batch * u);
+      struct Result {
+        std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
+      };
+      auto run = [&](int threads) {
+        cpu::GruShape t = s;
+        t.threads = threads;
+        Result r{std::vector<float>(n * u), std::vector<float>(s.batch * u), std::vector<float>(n * 4 * u),
+                 std::vector<float>(n * d), std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
+                 std::vector<float>(u * 3 * u), std::vector<float>(6 * u)};
+        cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(), r.y.data(),
+                               r.h_last.data(), r.reserve.data());
+        cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), r.y.data(),
+                                r.reserve.data(), dy.data(), dh_last.data(), r.dx.data(), r.dh0.data(),
+                                r.dkernel.data(), r.drecurrent.data(), r.dbias.data());
+        return r;
+      };
+      const Result one = run(1);
+      for (int threads : {2, 3, 7}) {
+        const Result many = run(threads);
+        EXPECT_EQ(many.y, one.y) << threads << " slices";
+        EXPECT_EQ(many.h_last, one.h_last) << threads << " slices";
+        EXPECT_EQ(many.reserve, one.reserve) << threads << " slices";
+        EXPECT_EQ(many.dx, one.dx) << threads << " slices";
+        EXPECT_EQ(many.dh0, one.dh0) << threads << " slices";
+        EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
+        EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
+        for (int64_t i = 0; i < 6 * u; ++i) {
+          EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i]))) << threads << " slices";
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -31,7 +31,13 @@ struct OpCase {
   std::vector<std::vector<double>> expected;
   // Expected output shapes (checked against the shape rule); empty: not checked.
   std::vector<Shape> output_shapes;
+  // For ops that update inputs in place (optimizer steps): the expected value of each input
+  // after one run (empty entries are not checked).
+  std::vector<std::vector<double>> expected_inputs_after;
   bool gradcheck = true;
+  // Outputs that enter the gradient check's loss (empty: all float outputs). Outputs that
+  // only carry state for the backward op (reserve space) are left out.
+  std::vector<int> loss_outputs;
   // Inputs excluded from the gradient check (e.g. where the op is not smooth at the sampled
   // points); integer inputs are always excluded.
   std::vector<int> no_grad_inputs;
@@ -41,10 +47,14 @@ struct OpCase {
 std::vector<OpCase> ElementwiseCases();
 std::vector<OpCase> MatMulCases();
 std::vector<OpCase> ReduceCases();
+std::vector<OpCase> ShapeCases();
+std::vector<OpCase> NnCases();
+std::vector<OpCase> OptimCases();
+std::vector<OpCase> RnnCases();
 
 inline std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
-  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases}) {
+  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases, RnnCases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

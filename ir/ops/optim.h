@@ -1,0 +1,58 @@
+// Builders for the optimizer-update and constraint ops. The updates and `constrain` have no
+// outputs: they write their parameter and slot inputs in place (those are persistent
+// buffers), are never removed by DCE and have no gradient. The rules are Keras's
+// (tf.keras 2.x OptimizerV2). Builders return nullptr after an error (see Builder).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace rill::ops {
+
+// momentum == 0: param -= lr * grad (velocity untouched). Otherwise
+// velocity = momentum * velocity - lr * grad; param += velocity, or with nesterov
+// param += momentum * velocity - lr * grad (with the new velocity). momentum in [0, 1].
+Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
+                bool nesterov);
+
+// `iterations` is a scalar of the param's dtype holding the number of steps already done; the
+// op uses t = iterations + 1 and does not increment it (an AssignAdd after all updates does).
+// `vhat` is read and written only when amsgrad. beta_1 and beta_2 in [0, 1).
+Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Value* vhat,
+                 Value* iterations, double lr, double beta_1, double beta_2, double epsilon,
+                 bool amsgrad);
+
+// ms: mean square; mom: momentum buffer (used when momentum > 0); mg: mean gradient (used
+// when centered). rho in [0, 1], momentum >= 0.
+Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom, Value* mg,
+                    double lr, double rho, double momentum, double epsilon, bool centered);
+
+// acc += grad^2; param -= lr * grad / (sqrt(acc) + epsilon). (Keras starts acc at 0.1: that
+// is the slot's initializer, not this op's business.)
+Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon);
+
+// x += value, in place (the optimizer's iteration counter).
+Node* AssignAdd(Builder& b, Value* x, double value);
+
+// tf.clip_by_norm over the whole tensor: g * clipnorm / max(||g||_2, clipnorm). Pure (one
+// output), not differentiable; clipnorm > 0.
+Value* ClipByNorm(Builder& b, Value* grad, double clipnorm);
+
+// A Keras weight constraint, applied in place after the update. Norms are taken over `axis`
+// (kept as size 1), with Keras's epsilon 1e-7:
+//   max_norm:     w *= clip(norms, 0, max_value) / (1e-7 + norms)
+//   unit_norm:    w /= 1e-7 + norms
+//   min_max_norm: w *= (rate * clip(norms, min_value, max_value) + (1 - rate) * norms) / (1e-7 +
+//   norms) non_neg:      w *= (w >= 0)            (axis and the values are ignored)
+struct ConstraintSpec {
+  std::string kind;  // "max_norm", "non_neg", "unit_norm" or "min_max_norm"
+  double max_value = 2.0;
+  double min_value = 0.0;
+  double rate = 1.0;
+  std::vector<int64_t> axis = {0};
+};
+Node* Constrain(Builder& b, Value* param, const ConstraintSpec& spec);
+
+}  // namespace rill::ops
