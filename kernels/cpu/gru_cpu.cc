@@ -1,7 +1,14 @@
-// The CuDNNGRU math on the CPU: weight re-layout, the GEMM schedule, the batch-parallel
-// recurrence and the fused gate kernels (float kernels vectorized in gru_cpu.inc; double,
-// for gradient checks, in plain scalar code with the accurate std::exp and std::tanh and
-// BLAS for its products).
+// The CuDNNGRU math on the CPU: weight re-layout, the product schedule, the batch-parallel
+// recurrence and the fused gate kernels. float: our own products on weights packed once per
+// call (PanelGemm, gru_cpu.inc) and vectorized gates, on OpenBLAS's number of threads;
+// double (gradient checks): BLAS products and scalar gates with the accurate std::exp and
+// std::tanh, on one thread.
+//
+// Schedule. Forward: the input projection of every step as one product (each thread takes
+// its batch slice's rows), then per step one product with the recurrent matrix and the gate
+// kernel. Backward: per step, in reverse, the gate-gradient kernel and one product through
+// the recurrent matrix; dx as one product; then one product each for the input and the
+// recurrent weights over all rows, the threads sharing out their output rows.
 //
 // Internal layouts (u = units, d = features, gate blocks of Keras's kernel in order z, r, h):
 //   ain [3u, d]: rows (h, z, r); block for gate g is kernel[:, g·u:(g+1)·u] read row-major as
