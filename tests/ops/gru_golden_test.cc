@@ -186,6 +186,52 @@ TEST(GoldenData, gru_cases_found) {
                                      << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
 }
 
+// Shape rule: the batch may be unknown, and errors name the op, the node and the shapes.
+TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
+  auto f32 = [](Shape shape) { return TensorType{DType::kF32, std::move(shape)}; };
+  auto build = [&](Shape x, Shape h0, Shape kernel, Shape recurrent, Shape bias, bool time_major = false) {
+    auto g = std::make_unique<Graph>();
+    std::vector<Value*> in = {g->AddInput("x", f32(x)), g->AddInput("h0", f32(h0)), g->AddInput("k", f32(kernel)),
+                              g->AddInput("r", f32(recurrent)), g->AddInput("b", f32(bias))};
+    auto node = g->AddNode(OpKind::kCuDNNGRU, in, {{"time_major", time_major}}, "encoder/gru_1");
+    std::vector<TensorType> types;
+    if (node.ok()) {
+      for (Value* v : (*node)->outputs()) types.push_back(v->type);
+    }
+    return std::make_pair(node.status(), types);
+  };
+  auto [ok, types] = build({kUnknownDim, 7, 3}, {kUnknownDim, 4}, {3, 12}, {4, 12}, {24});
+  ASSERT_TRUE(ok.ok()) << ok;
+  EXPECT_EQ(types[0], f32({kUnknownDim, 7, 4}));
+  EXPECT_EQ(types[1], f32({kUnknownDim, 4}));
+  EXPECT_EQ(types[2], f32({7, kUnknownDim, 16}));
+  auto [tm, tm_types] = build({7, 2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}, /*time_major=*/true);
+  ASSERT_TRUE(tm.ok()) << tm;
+  EXPECT_EQ(tm_types[0], f32({7, 2, 4}));
+  EXPECT_EQ(tm_types[2], f32({7, 2, 16}));
+
+  const std::pair<absl::Status, std::string> errors[] = {
+      {build({2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}).first,
+       "cudnn_gru 'encoder/gru_1': input rank 2, expected 3 ([batch, time, features])"},
+      {build({2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}, true).first, "input rank 2, expected 3 ([time, batch, features])"},
+      {build({7, 2, 3}, {7, 4}, {3, 12}, {4, 12}, {24}, true).first,
+       "initial state [7, 4] does not match input [7, 2, 3] and kernel [3, 12]: expected [2, 4]"},
+      {build({2, 7, 5}, {2, 4}, {3, 12}, {4, 12}, {24}).first,
+       "kernel [3, 12] does not match input [2, 7, 5]: expected [5, 3 * units]"},
+      {build({2, 7, 3}, {2, 4}, {3, 10}, {4, 12}, {24}).first, "kernel [3, 10] must be [features, 3 * units]"},
+      {build({2, 7, 3}, {2, 4}, {3, 12}, {12, 4}, {24}).first,
+       "recurrent_kernel [12, 4] does not match kernel [3, 12]: expected [4, 12]"},
+      {build({2, 7, 3}, {2, 4}, {3, 12}, {4, 12}, {12}).first,
+       "bias [12] does not match kernel [3, 12]: expected [24]"},
+      {build({2, 7, 3}, {3, 4}, {3, 12}, {4, 12}, {24}).first,
+       "initial state [3, 4] does not match input [2, 7, 3] and kernel [3, 12]: expected [2, 4]"},
+  };
+  for (const auto& [status, message] : errors) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    EXPECT_NE(std::string(status.message()).find(message), std::string::npos) << status << "\nexpected: " << message;
+  }
+}
+
 // The float kernels cut the batch into slices that run in parallel; the slicing must not
 // change any result: every sequence's arithmetic is the same whichever slice holds it (the
 // bias gradient sums per slice first, so it may differ in the last bits).
