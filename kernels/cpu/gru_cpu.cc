@@ -133,6 +133,8 @@ void BackwardGateTail(const BwdRows<T>& a, int64_t row, int64_t j0) {
 // Per-step products C[m, n] (+)= A[m, k]·W take W prepared once per call: for float in
 // kPanel-column panels for PanelGemm (gru_cpu.inc), for double row-major for BLAS.
 constexpr int kPanel = 16;
+// Floats of scratch per thread for PanelGemmTransposedA's copies of A.
+constexpr int64_t kTransposedScratch = 48 * 512;
 
 namespace sse {
 #define RILL_GRU_LANES 4
@@ -232,6 +234,16 @@ struct StepWeights {
     } else {
       const bool transposed = a_ks != 1;
       Mm(transposed, false, m, n, k, a, transposed ? a_ks : a_rs, data, n, accumulate ? T(1) : T(0), c, ldc);
+    }
+  }
+  // C[m, n] = Aᵀ·W for A [k, m] with leading dimension lda; `scratch` holds
+  // kTransposedScratch values (float only).
+  void MultiplyTransposed(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc, T* scratch) const {
+    if constexpr (kPanels) {
+      HaveAvx2() ? avx2::PanelGemmTransposedA(m, n, k, a, lda, data, c, ldc, scratch)
+                 : sse::PanelGemmTransposedA(m, n, k, a, lda, data, c, ldc, scratch);
+    } else {
+      Mm(true, false, m, n, k, a, lda, data, n, T(0), c, ldc);
     }
   }
 };
@@ -479,9 +491,10 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   const int64_t part_rows = (batch + parts - 1) / parts;
   Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
                   StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
-                  parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u});
+                  parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
+                  parts * kTransposedScratch});
   T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8], *acc_all = mem[9];
-  T *dain = mem[10], *drt = mem[11];
+  T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
@@ -541,8 +554,9 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their rows.
   Workers::Get().Run(parts, [&](int part) {
     const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
-    xs.Multiply(r1 - r0, dbuf + r0, 1, 4 * u, dain + r0 * d, d, false);
-    hs.Multiply(r1 - r0, dbuf + u + r0, 1, 4 * u, drt + r0 * u, u, false);
+    T* scratch = transposed_all + part * kTransposedScratch;
+    xs.MultiplyTransposed(r1 - r0, dbuf + r0, 4 * u, dain + r0 * d, d, scratch);
+    hs.MultiplyTransposed(r1 - r0, dbuf + u + r0, 4 * u, drt + r0 * u, u, scratch);
   });
 
   // Back to Keras layouts.
