@@ -80,8 +80,8 @@ double SgemmCeilingGflops(int reps) {
   const int n = 2048;
   std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
   double ms = BestMs(reps, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
-                c.data(), n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
   });
   return 2.0 * n * n * n / (ms * 1e6);
 }
@@ -103,18 +103,23 @@ RillTimes RunRill(const Config& c, int reps) {
   Tensor reserve(DType::kF32, {c.time, c.batch, 4 * u});
   Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng);
   Tensor dh_last = Random({c.batch, u}, 1.0f, rng);
-  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()), dkernel(DType::kF32, kernel.shape());
+  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()),
+      dkernel(DType::kF32, kernel.shape());
   Tensor drecurrent(DType::kF32, recurrent.shape()), dbias(DType::kF32, bias.shape());
 
   const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
   const rill::KernelContext ctx;
-  const std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(), bias.view()};
+  const std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
+                                          bias.view()};
   const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
   std::vector<TensorView> bwd_in = fwd_in;
   for (Tensor* t : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(t->view());
-  const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(), drecurrent.view(), dbias.view()};
-  const rill::KernelFn forward = rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
-  const rill::KernelFn backward = rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
+  const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(), drecurrent.view(),
+                                           dbias.view()};
+  const rill::KernelFn forward =
+      rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
+  const rill::KernelFn backward =
+      rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
   auto check = [](const absl::Status& s) {
     if (!s.ok()) {
       std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
@@ -133,8 +138,9 @@ RillTimes RunRill(const Config& c, int reps) {
 // torch's (forward_ms, train_ms) from bench/torch_gru.py, or {0, 0} when it cannot run.
 std::pair<double, double> RunTorch(const Config& c, int reps, const std::string& python) {
   std::ostringstream cmd;
-  cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " << python << " " << RILL_BENCH_DIR << "/torch_gru.py --reps " << reps
-      << " " << c.name << ":" << c.time << ":" << c.batch << ":" << c.input << ":" << c.units << " 2>&1";
+  cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " << python << " " << RILL_BENCH_DIR
+      << "/torch_gru.py --reps " << reps << " " << c.name << ":" << c.time << ":" << c.batch << ":"
+      << c.input << ":" << c.units << " 2>&1";
   FILE* pipe = popen(cmd.str().c_str(), "r");
   if (pipe == nullptr) return {0, 0};
   std::string out;
@@ -145,7 +151,8 @@ std::pair<double, double> RunTorch(const Config& c, int reps, const std::string&
   std::string name;
   double fwd = 0, train = 0;
   if (status != 0 || !(in >> name >> fwd >> train) || name != c.name) {
-    std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(), out.c_str());
+    std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(),
+                 out.c_str());
     return {0, 0};
   }
   return {fwd, train};
@@ -165,7 +172,9 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] [--python=/usr/bin/python3]\n");
+      std::printf(
+          "gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] "
+          "[--python=/usr/bin/python3]\n");
       return 0;
     }
   }
@@ -177,13 +186,16 @@ int main(int argc, char** argv) {
   openblas_set_num_threads(threads);
   rill::RegisterCpuKernels();
 
-  std::printf("CuDNNGRU float32, batch-major; rill: OpenBLAS %d thread(s); torch %s: 1 intra-op thread\n", threads,
-              torch ? "(torch.nn.GRU)" : "(skipped)");
-  std::printf("best of %d runs after a warm-up; load average before: %s\n", reps, LoadAverage().c_str());
+  std::printf(
+      "CuDNNGRU float32, batch-major; rill: OpenBLAS %d thread(s); torch %s: 1 intra-op thread\n",
+      threads, torch ? "(torch.nn.GRU)" : "(skipped)");
+  std::printf("best of %d runs after a warm-up; load average before: %s\n", reps,
+              LoadAverage().c_str());
   const double ceiling = SgemmCeilingGflops(reps);
   std::printf("sgemm ceiling (2048^3, %d thread(s)): %.1f GFLOP/s\n\n", threads, ceiling);
-  std::printf("%-3s %5s %4s %4s %4s | %9s %9s %8s %8s %6s | %9s %9s | %6s %6s\n", "cfg", "T", "B", "I", "H",
-              "fwd ms", "f+b ms", "fwd GF/s", "trn GF/s", "%ceil", "torch fwd", "torch f+b", "fwd x", "f+b x");
+  std::printf("%-3s %5s %4s %4s %4s | %9s %9s %8s %8s %6s | %9s %9s | %6s %6s\n", "cfg", "T", "B",
+              "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "trn GF/s", "%ceil", "torch fwd",
+              "torch f+b", "fwd x", "f+b x");
   for (const Config& c : kConfigs) {
     if (("," + wanted + ",").find("," + c.name + ",") == std::string::npos) continue;
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
@@ -192,9 +204,9 @@ int main(int argc, char** argv) {
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
     const double train_gflops = 3 * flops / (r.train_ms * 1e6);
     std::printf("%-3s %5lld %4lld %4lld %4lld | %9.2f %9.2f %8.1f %8.1f %5.0f%% | ", c.name.c_str(),
-                static_cast<long long>(c.time), static_cast<long long>(c.batch), static_cast<long long>(c.input),
-                static_cast<long long>(c.units), r.forward_ms, r.train_ms, fwd_gflops, train_gflops,
-                100 * fwd_gflops / ceiling);
+                static_cast<long long>(c.time), static_cast<long long>(c.batch),
+                static_cast<long long>(c.input), static_cast<long long>(c.units), r.forward_ms,
+                r.train_ms, fwd_gflops, train_gflops, 100 * fwd_gflops / ceiling);
     if (tf > 0) {
       std::printf("%9.2f %9.2f | %5.1fx %5.1fx\n", tf, tt, tf / r.forward_ms, tt / r.train_ms);
     } else {

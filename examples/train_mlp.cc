@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
 
   Model model("mlp", /*seed=*/1);
   SymbolicTensor in = model.Input({kBatch, 3});
-  SymbolicTensor h = layers::Dense({.units = 32, .activation = "relu",
-                                    .kernel_regularizer = regularizers::L2(1e-4)})(in);
+  SymbolicTensor h = layers::Dense(
+      {.units = 32, .activation = "relu", .kernel_regularizer = regularizers::L2(1e-4)})(in);
   h = layers::Dropout({.rate = 0.1})(h);
   SymbolicTensor out = layers::Dense({.units = 1})(h);
   model.SetOutputs({out});
@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", std::string(metrics.status().message()).c_str());
     return 1;
   }
-  std::printf("final: loss %.5f, mae %.5f (predicting the mean would give mse %.3f)\n", metrics->at("loss"),
-              metrics->at("mae"), 0.27);
+  std::printf("final: loss %.5f, mae %.5f (predicting the mean would give mse %.3f)\n",
+              metrics->at("loss"), metrics->at("mae"), 0.27);
   auto prediction = model.Predict({TakeRows(x, {0, 1, 2})});
   if (prediction.ok()) {
     for (int i = 0; i < 3; ++i) {

@@ -7,10 +7,10 @@
 #include "ir/ops/elementwise.h"
 #include "ir/ops/nn.h"
 #include "ir/ops/optim.h"
+#include "ir/status.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
 #include "passes/shape_inference.h"
-#include "ir/status.h"
 
 namespace rill {
 namespace {
@@ -37,12 +37,15 @@ Value* Slot(Model& model, Graph& g, const Value* weight, const std::string& slot
   if (model.params().Find(name) == nullptr) {
     Tensor t(weight->type.dtype, weight->type.shape);
     for (int64_t i = 0; i < t.size(); ++i) {
-      if (t.dtype() == DType::kF32) t.data<float>()[i] = static_cast<float>(init);
-      else t.data<double>()[i] = init;
+      if (t.dtype() == DType::kF32)
+        t.data<float>()[i] = static_cast<float>(init);
+      else
+        t.data<double>()[i] = init;
     }
     model.params().Set(name, std::move(t));
   }
-  return g.AddParam(name, weight->type, Initializer{"constant", {{"value", init}}}, /*trainable=*/false);
+  return g.AddParam(name, weight->type, Initializer{"constant", {{"value", init}}},
+                    /*trainable=*/false);
 }
 
 absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& g, Value* loss) {
@@ -55,7 +58,8 @@ absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& 
   Builder b(g, "optimizer");
   DType dtype = weights.empty() ? DType::kF32 : weights[0]->type.dtype;
   std::string iter_name = "optimizer/iterations";
-  if (model.params().Find(iter_name) == nullptr) model.params().Set(iter_name, Tensor(dtype, Shape{}));
+  if (model.params().Find(iter_name) == nullptr)
+    model.params().Set(iter_name, Tensor(dtype, Shape{}));
   Value* iterations = g.AddParam(iter_name, {dtype, Shape{}}, Initializer{"zeros", {}}, false);
   for (size_t i = 0; i < weights.size(); ++i) {
     Value* w = weights[i];
@@ -63,14 +67,16 @@ absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& 
     if (o.clipnorm.has_value()) grad = ops::ClipByNorm(b, grad, *o.clipnorm);
     if (o.clipvalue.has_value()) grad = ops::Clip(b, grad, -*o.clipvalue, *o.clipvalue);
     if (o.name == "sgd") {
-      ops::SgdUpdate(b, w, grad, Slot(model, g, w, "momentum", 0.0), o.learning_rate, o.momentum, o.nesterov);
+      ops::SgdUpdate(b, w, grad, Slot(model, g, w, "momentum", 0.0), o.learning_rate, o.momentum,
+                     o.nesterov);
     } else if (o.name == "adam") {
       ops::AdamUpdate(b, w, grad, Slot(model, g, w, "m", 0.0), Slot(model, g, w, "v", 0.0),
-                      Slot(model, g, w, "vhat", 0.0), iterations, o.learning_rate, o.beta_1, o.beta_2, o.epsilon,
-                      o.amsgrad);
+                      Slot(model, g, w, "vhat", 0.0), iterations, o.learning_rate, o.beta_1,
+                      o.beta_2, o.epsilon, o.amsgrad);
     } else if (o.name == "rmsprop") {
-      ops::RmspropUpdate(b, w, grad, Slot(model, g, w, "rms", 0.0), Slot(model, g, w, "momentum", 0.0),
-                         Slot(model, g, w, "mg", 0.0), o.learning_rate, o.rho, o.momentum, o.epsilon, o.centered);
+      ops::RmspropUpdate(b, w, grad, Slot(model, g, w, "rms", 0.0),
+                         Slot(model, g, w, "momentum", 0.0), Slot(model, g, w, "mg", 0.0),
+                         o.learning_rate, o.rho, o.momentum, o.epsilon, o.centered);
     } else if (o.name == "adagrad") {
       ops::AdagradUpdate(b, w, grad, Slot(model, g, w, "accumulator", o.initial_accumulator_value),
                          o.learning_rate, o.epsilon);
@@ -87,7 +93,8 @@ absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& 
   return b.status();
 }
 
-std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs, const TensorType* target) {
+std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs,
+                     const TensorType* target) {
   std::string key = absl::StrCat(static_cast<int>(mode));
   for (const TensorType& t : inputs) absl::StrAppend(&key, "|", t.ToString());
   if (target != nullptr) absl::StrAppend(&key, "|y", target->ToString());
@@ -97,25 +104,28 @@ std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs, cons
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
-                                                     GraphMode mode, const std::vector<TensorType>& inputs,
-                                                     const TensorType* target) {
+                                                      GraphMode mode,
+                                                      const std::vector<TensorType>& inputs,
+                                                      const TensorType* target) {
   RILL_RETURN_IF_ERROR(model.status());
   if (model.outputs().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("model '", model.name(), "' has no outputs (call SetOutputs)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", model.name(), "' has no outputs (call SetOutputs)"));
   }
   std::unique_ptr<Graph> g = model.graph().Clone();
   if (inputs.size() != g->inputs().size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "' takes ", g->inputs().size(),
-                                                   " inputs, got ", inputs.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", model.name(), "' takes ", g->inputs().size(), " inputs, got ", inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     Value* in = g->inputs()[i];
     const Shape& want = in->type.shape;
     bool ok = inputs[i].dtype == in->type.dtype && inputs[i].shape.rank() == want.rank();
-    for (int d = 0; ok && d < want.rank(); ++d) ok = want.dim(d) == kUnknownDim || want.dim(d) == inputs[i].shape.dim(d);
+    for (int d = 0; ok && d < want.rank(); ++d)
+      ok = want.dim(d) == kUnknownDim || want.dim(d) == inputs[i].shape.dim(d);
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", in->name, "' expects ", in->type.ToString(),
-                                                     ", got ", inputs[i].ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", in->name, "' expects ", in->type.ToString(), ", got ", inputs[i].ToString()));
     }
     in->type = inputs[i];
   }
@@ -124,9 +134,11 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
     RemoveDeadNodes(*g);
     return g;
   }
-  if (options == nullptr) return absl::FailedPreconditionError("the model is not compiled (no loss)");
+  if (options == nullptr)
+    return absl::FailedPreconditionError("the model is not compiled (no loss)");
   if (g->outputs().size() != 1) {
-    return absl::UnimplementedError(absl::StrCat("training or evaluating a model with ", g->outputs().size(),
+    return absl::UnimplementedError(absl::StrCat("training or evaluating a model with ",
+                                                 g->outputs().size(),
                                                  " outputs is not supported; use one output"));
   }
   Value* y_pred = g->outputs()[0];
@@ -136,7 +148,8 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
   RILL_ASSIGN_OR_RETURN(Value * loss, BuildLoss(b, spec, y_pred, y_true, model.outputs()[0].layer));
   // Layer losses (regularizers) are values of the model graph, cloned by name.
   for (const auto& layer : model.layers()) {
-    for (const LayerLoss& term : layer->losses()) loss = ops::Add(b, loss, g->FindValue(term.value->name));
+    for (const LayerLoss& term : layer->losses())
+      loss = ops::Add(b, loss, g->FindValue(term.value->name));
   }
   RILL_RETURN_IF_ERROR(b.status());
   g->SetOutputs({loss, y_pred});
@@ -151,8 +164,9 @@ absl::StatusOr<Executor*> ModelRunner::Get(GraphMode mode, const std::vector<Ten
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.get();
   RegisterCpuKernels();
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> g,
-                        BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
+  RILL_ASSIGN_OR_RETURN(
+      std::unique_ptr<Graph> g,
+      BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
   RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
   RILL_ASSIGN_OR_RETURN(Executor ex, Executor::Create(std::move(plan), &model_->params()));
   auto [pos, inserted] = cache_.emplace(key, std::make_unique<Executor>(std::move(ex)));

@@ -32,8 +32,9 @@ enum class GraphMode { kPredict, kEvaluate, kTrain };
 // train) "y_true" of `target`. Outputs: predict: the model outputs; evaluate and train:
 // [loss, prediction]. Training creates optimizer slots in the model's ParamStore on first use.
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
-                                                     GraphMode mode, const std::vector<TensorType>& inputs,
-                                                     const TensorType* target);
+                                                      GraphMode mode,
+                                                      const std::vector<TensorType>& inputs,
+                                                      const TensorType* target);
 
 // Compiles and caches executors for one model.
 class ModelRunner {

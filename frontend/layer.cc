@@ -9,11 +9,13 @@
 
 namespace rill {
 
-absl::StatusOr<Value*> Layer::AddWeight(Model& model, const std::string& name, const TensorType& type,
-                                        const Initializer& init, bool trainable,
+absl::StatusOr<Value*> Layer::AddWeight(Model& model, const std::string& name,
+                                        const TensorType& type, const Initializer& init,
+                                        bool trainable,
                                         const std::optional<Regularizer>& regularizer,
                                         const std::optional<Constraint>& constraint) {
-  RILL_ASSIGN_OR_RETURN(Value * w, model.AddWeight(absl::StrCat(name_, "/", name), type, init, trainable));
+  RILL_ASSIGN_OR_RETURN(Value * w,
+                        model.AddWeight(absl::StrCat(name_, "/", name), type, init, trainable));
   weights_.push_back(w);
   if (regularizer.has_value()) {
     Builder b(model.mutable_graph(), absl::StrCat(name_, "/", name, "_regularizer"));
@@ -25,8 +27,8 @@ absl::StatusOr<Value*> Layer::AddWeight(Model& model, const std::string& name, c
   return w;
 }
 
-void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regularizer, Value* output,
-                            const std::vector<SymbolicTensor>& inputs) {
+void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regularizer,
+                            Value* output, const std::vector<SymbolicTensor>& inputs) {
   if (!regularizer.has_value() || output == nullptr) return;
   // penalty(output) / batch = mean over the batch of the per-sample penalty, which needs no
   // batch size at build time.
@@ -38,7 +40,8 @@ void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regula
     return ops::ReduceMean(rb, per_sample, {0}, false);
   };
   Value* term = nullptr;
-  if (regularizer->l1 != 0.0) term = ops::Affine(rb, per_sample_mean(ops::Abs(rb, output)), regularizer->l1, 0.0);
+  if (regularizer->l1 != 0.0)
+    term = ops::Affine(rb, per_sample_mean(ops::Abs(rb, output)), regularizer->l1, 0.0);
   if (regularizer->l2 != 0.0) {
     Value* l2 = ops::Affine(rb, per_sample_mean(ops::Square(rb, output)), regularizer->l2, 0.0);
     term = term == nullptr ? l2 : ops::Add(rb, term, l2);
@@ -61,7 +64,8 @@ std::vector<Value*> Layer::GetLossesFor(const std::vector<SymbolicTensor>& input
       match = loss.inputs.empty();
     } else {
       for (const SymbolicTensor& t : inputs) {
-        match = match || std::find(loss.inputs.begin(), loss.inputs.end(), t.value) != loss.inputs.end();
+        match = match ||
+                std::find(loss.inputs.begin(), loss.inputs.end(), t.value) != loss.inputs.end();
       }
     }
     if (match) out.push_back(loss.value);
@@ -75,8 +79,8 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   if (!model.status().ok()) return {SymbolicTensor{}};
   for (const SymbolicTensor& t : inputs) {
     if (!t.valid() || t.model != &model) {
-      model.SetError(absl::InvalidArgumentError(
-          absl::StrCat(class_name(), " '", name_, "': called on a tensor of another model or an invalid one")));
+      model.SetError(absl::InvalidArgumentError(absl::StrCat(
+          class_name(), " '", name_, "': called on a tensor of another model or an invalid one")));
       return {SymbolicTensor{}};
     }
   }
@@ -101,7 +105,9 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   return result;
 }
 
-SymbolicTensor LayerRef::operator()(const SymbolicTensor& x) const { return (*this)(std::vector{x})[0]; }
+SymbolicTensor LayerRef::operator()(const SymbolicTensor& x) const {
+  return (*this)(std::vector{x})[0];
+}
 
 std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTensor>& xs) const {
   if (xs.empty() || !xs[0].valid()) return {SymbolicTensor{}};
@@ -110,8 +116,8 @@ std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTenso
     layer_->model_ = &model;
     layer_->name_ = model.RegisterLayer(layer_, layer_->requested_name_, layer_->class_name());
   } else if (layer_->model_ != &model) {
-    model.SetError(absl::InvalidArgumentError(
-        absl::StrCat(layer_->class_name(), " '", layer_->name_, "': already used in another model")));
+    model.SetError(absl::InvalidArgumentError(absl::StrCat(
+        layer_->class_name(), " '", layer_->name_, "': already used in another model")));
     return {SymbolicTensor{}};
   }
   return layer_->Apply(xs);

@@ -17,8 +17,8 @@ namespace rill {
 
 // A loss term owned by a layer (regularizers), with the inputs it depends on.
 struct LayerLoss {
-  Value* value = nullptr;       // a scalar
-  std::vector<Value*> inputs;   // empty: depends on no input (weight regularizers)
+  Value* value = nullptr;      // a scalar
+  std::vector<Value*> inputs;  // empty: depends on no input (weight regularizers)
 };
 
 class Layer {
@@ -46,7 +46,9 @@ class Layer {
 
  protected:
   Layer() = default;
-  void AddLoss(Value* value, std::vector<Value*> inputs) { losses_.push_back({value, std::move(inputs)}); }
+  void AddLoss(Value* value, std::vector<Value*> inputs) {
+    losses_.push_back({value, std::move(inputs)});
+  }
   // Creates "<layer>/<name>" through the model and records it in weights(); with a
   // regularizer, adds its loss term; with a constraint, registers it with the model.
   absl::StatusOr<Value*> AddWeight(Model& model, const std::string& name, const TensorType& type,

@@ -47,9 +47,10 @@ absl::StatusOr<LossSpec> ParseLoss(const std::string& name, bool from_logits) {
   } else if (n == "sparse_categorical_crossentropy" || n == "sparsecategoricalcrossentropy") {
     spec.name = "sparse_categorical_crossentropy";
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown loss '", name,
-        "' (known: mse, mae, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown loss '", name,
+                     "' (known: mse, mae, binary_crossentropy, categorical_crossentropy, "
+                     "sparse_categorical_crossentropy)"));
   }
   return spec;
 }
@@ -59,13 +60,15 @@ absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred
   const Shape& ps = y_pred->type.shape;
   const Shape& ts = y_true->type.shape;
   auto mismatch = [&]() {
-    return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': output of layer '", output_layer, "' is ",
-                                                   ps.ToString(), ", targets are ", ts.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': output of layer '",
+                                                   output_layer, "' is ", ps.ToString(),
+                                                   ", targets are ", ts.ToString()));
   };
   if (spec.name == "sparse_categorical_crossentropy") {
     if (IsFloating(y_true->type.dtype)) {
-      return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': targets are ", y_true->type.ToString(),
-                                                     ", expected integer class indices (i32 or i64)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("loss '", spec.name, "': targets are ", y_true->type.ToString(),
+                       ", expected integer class indices (i32 or i64)"));
     }
     std::vector<int64_t> label_dims(ps.dims().begin(), ps.dims().end() - 1);
     Value* labels = y_true;
@@ -76,14 +79,16 @@ absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred
     }
     int64_t classes = ps.dim(ps.rank() - 1);
     Value* one_hot = ops::OneHot(b, labels, classes, y_pred->type.dtype);
-    Value* logits = spec.from_logits ? y_pred : ops::Log(b, ops::Clip(b, y_pred, kEpsilon, 1.0 - kEpsilon));
-    Value* per_sample = ops::Neg(b, SumLast(b, ops::Mul(b, one_hot, ops::LogSoftmax(b, logits, -1))));
+    Value* logits =
+        spec.from_logits ? y_pred : ops::Log(b, ops::Clip(b, y_pred, kEpsilon, 1.0 - kEpsilon));
+    Value* per_sample =
+        ops::Neg(b, SumLast(b, ops::Mul(b, one_hot, ops::LogSoftmax(b, logits, -1))));
     return MeanAll(b, per_sample);
   }
   if (y_true->type.dtype != y_pred->type.dtype) {
-    return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': targets are ", y_true->type.ToString(),
-                                                   ", output of layer '", output_layer, "' is ",
-                                                   y_pred->type.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': targets are ",
+                                                   y_true->type.ToString(), ", output of layer '",
+                                                   output_layer, "' is ", y_pred->type.ToString()));
   }
   if (ps != ts) {
     // Keras squeezes a trailing 1: targets [B] against outputs [B, 1].
@@ -107,7 +112,8 @@ absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred
       Value* log_p = ops::Log(b, ops::Affine(b, p, 1.0, kEpsilon));
       Value* log_1mp = ops::Log(b, ops::Affine(b, p, -1.0, 1.0 + kEpsilon));
       Value* one_minus_t = ops::Affine(b, y_true, -1.0, 1.0);
-      Value* bce = ops::Neg(b, ops::Add(b, ops::Mul(b, y_true, log_p), ops::Mul(b, one_minus_t, log_1mp)));
+      Value* bce =
+          ops::Neg(b, ops::Add(b, ops::Mul(b, y_true, log_p), ops::Mul(b, one_minus_t, log_1mp)));
       per_sample = MeanLast(b, bce);
     }
   } else if (spec.name == "categorical_crossentropy") {

@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "frontend/compile.h"
 #include "frontend/initializers.h"
 #include "frontend/layer.h"
-#include "frontend/compile.h"
 #include "frontend/trainer.h"
 #include "ir/status.h"
 
@@ -23,7 +23,8 @@ std::string SnakeCase(const std::string& name) {
     char c = name[i];
     if (std::isupper(static_cast<unsigned char>(c))) {
       bool prev_lower = i > 0 && std::islower(static_cast<unsigned char>(name[i - 1]));
-      bool next_lower = i + 1 < name.size() && std::islower(static_cast<unsigned char>(name[i + 1]));
+      bool next_lower =
+          i + 1 < name.size() && std::islower(static_cast<unsigned char>(name[i + 1]));
       bool prev_upper = i > 0 && std::isupper(static_cast<unsigned char>(name[i - 1]));
       if (i > 0 && (prev_lower || (prev_upper && next_lower))) out += '_';
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -37,7 +38,8 @@ std::string SnakeCase(const std::string& name) {
 std::string ShapeForSummary(const Shape& s) {
   std::string out = "(";
   for (int i = 0; i < s.rank(); ++i) {
-    absl::StrAppend(&out, i ? ", " : "", s.dim(i) == kUnknownDim ? "None" : std::to_string(s.dim(i)));
+    absl::StrAppend(&out, i ? ", " : "",
+                    s.dim(i) == kUnknownDim ? "None" : std::to_string(s.dim(i)));
   }
   if (s.rank() == 1) out += ",";
   return out + ")";
@@ -45,10 +47,13 @@ std::string ShapeForSummary(const Shape& s) {
 
 }  // namespace
 
-Model::Model(std::string name, uint64_t seed) : name_(std::move(name)), seed_(seed), graph_(name_) {}
+Model::Model(std::string name, uint64_t seed)
+    : name_(std::move(name)), seed_(seed), graph_(name_) {}
 Model::~Model() = default;
 
-absl::StatusOr<Trainer> Model::Compile(const CompileOptions& options) { return Trainer::Create(*this, options); }
+absl::StatusOr<Trainer> Model::Compile(const CompileOptions& options) {
+  return Trainer::Create(*this, options);
+}
 
 void Model::SetError(absl::Status status) {
   if (status_.ok()) status_ = std::move(status);
@@ -57,8 +62,9 @@ void Model::SetError(absl::Status status) {
 SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string name) {
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] < 0 && !(i == 0 && shape[i] == kBatch)) {
-      SetError(absl::InvalidArgumentError(absl::StrCat("input '", name, "': dimension ", i, " is ", shape[i],
-                                                       "; only the batch dimension may be unknown")));
+      SetError(absl::InvalidArgumentError(
+          absl::StrCat("input '", name, "': dimension ", i, " is ", shape[i],
+                       "; only the batch dimension may be unknown")));
       return {};
     }
   }
@@ -76,7 +82,8 @@ void Model::SetOutputs(std::vector<SymbolicTensor> outputs) {
   std::vector<Value*> values;
   for (const SymbolicTensor& t : outputs) {
     if (!t.valid()) {
-      SetError(absl::InvalidArgumentError("SetOutputs: an output is invalid (an earlier layer call failed)"));
+      SetError(absl::InvalidArgumentError(
+          "SetOutputs: an output is invalid (an earlier layer call failed)"));
       return;
     }
     values.push_back(t.value);
@@ -99,7 +106,8 @@ std::string Model::RegisterLayer(std::shared_ptr<Layer> layer, const std::string
     }
   } else {
     for (const auto& l : layers_) {
-      if (l->name() == name) SetError(absl::InvalidArgumentError(absl::StrCat("layer name '", name, "' is used twice")));
+      if (l->name() == name)
+        SetError(absl::InvalidArgumentError(absl::StrCat("layer name '", name, "' is used twice")));
     }
   }
   layers_.push_back(std::move(layer));
@@ -109,7 +117,8 @@ std::string Model::RegisterLayer(std::shared_ptr<Layer> layer, const std::string
 absl::StatusOr<Value*> Model::AddWeight(const std::string& name, const TensorType& type,
                                         const Initializer& init, bool trainable) {
   if (!type.shape.IsKnown()) {
-    return absl::InvalidArgumentError(absl::StrCat("weight '", name, "' has unknown shape ", type.shape.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("weight '", name, "' has unknown shape ", type.shape.ToString()));
   }
   if (graph_.FindValue(name) != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("weight '", name, "' already exists"));
@@ -142,27 +151,32 @@ std::vector<Tensor> Model::GetWeights() const {
 absl::Status Model::SetWeights(const std::vector<Tensor>& weights) {
   std::vector<WeightInfo> infos = Weights();
   if (weights.size() != infos.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "': set_weights got ", weights.size(),
-                                                   " arrays, the model has ", infos.size(), " weights"));
+    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "': set_weights got ",
+                                                   weights.size(), " arrays, the model has ",
+                                                   infos.size(), " weights"));
   }
   for (size_t i = 0; i < weights.size(); ++i) {
     const TensorType& want = infos[i].type;
     if (weights[i].shape() != want.shape) {
-      return absl::InvalidArgumentError(absl::StrCat("weight ", i, " '", infos[i].name, "': got shape ",
-                                                     weights[i].shape().ToString(), ", expected ",
-                                                     want.shape.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("weight ", i, " '", infos[i].name,
+                                                     "': got shape ", weights[i].shape().ToString(),
+                                                     ", expected ", want.shape.ToString()));
     }
-    if (weights[i].dtype() != want.dtype && !(IsFloating(weights[i].dtype()) && IsFloating(want.dtype))) {
+    if (weights[i].dtype() != want.dtype &&
+        !(IsFloating(weights[i].dtype()) && IsFloating(want.dtype))) {
       return absl::InvalidArgumentError(absl::StrCat("weight ", i, " '", infos[i].name, "': got ",
-                                                     weights[i].type().ToString(), ", expected ", want.ToString()));
+                                                     weights[i].type().ToString(), ", expected ",
+                                                     want.ToString()));
     }
   }
   for (size_t i = 0; i < weights.size(); ++i) {
     Tensor* dst = params_.Find(infos[i].name);
     for (int64_t k = 0; k < dst->size(); ++k) {
       double v = weights[i].at(k);
-      if (dst->dtype() == DType::kF32) dst->data<float>()[k] = static_cast<float>(v);
-      else dst->data<double>()[k] = v;
+      if (dst->dtype() == DType::kF32)
+        dst->data<float>()[k] = static_cast<float>(v);
+      else
+        dst->data<double>()[k] = v;
     }
   }
   return absl::OkStatus();
@@ -180,11 +194,13 @@ std::string Model::Summary() const {
   const std::string rule(65, '_');
   const std::string double_rule(65, '=');
   std::string out = absl::StrCat("Model: \"", name_, "\"\n", rule, "\n");
-  absl::StrAppend(&out, absl::StrFormat(" %-28s%-26s%-10s\n", "Layer (type)", "Output Shape", "Param #"));
+  absl::StrAppend(&out,
+                  absl::StrFormat(" %-28s%-26s%-10s\n", "Layer (type)", "Output Shape", "Param #"));
   absl::StrAppend(&out, double_rule, "\n");
   for (const SymbolicTensor& in : inputs_) {
-    absl::StrAppend(&out, absl::StrFormat(" %-28s%-26s%-10d\n", absl::StrCat(in.layer, " (InputLayer)"),
-                                          absl::StrCat("[", ShapeForSummary(in.shape()), "]"), 0));
+    absl::StrAppend(&out,
+                    absl::StrFormat(" %-28s%-26s%-10d\n", absl::StrCat(in.layer, " (InputLayer)"),
+                                    absl::StrCat("[", ShapeForSummary(in.shape()), "]"), 0));
   }
   for (const auto& layer : layers_) {
     int64_t count = 0;
@@ -195,34 +211,42 @@ std::string Model::Summary() const {
       shape = ShapeForSummary(shapes[0]);
     } else {
       shape = "[";
-      for (size_t i = 0; i < shapes.size(); ++i) absl::StrAppend(&shape, i ? ", " : "", ShapeForSummary(shapes[i]));
+      for (size_t i = 0; i < shapes.size(); ++i)
+        absl::StrAppend(&shape, i ? ", " : "", ShapeForSummary(shapes[i]));
       shape += "]";
     }
-    absl::StrAppend(&out, absl::StrFormat(" %-28s%-26s%-10d\n",
-                                          absl::StrCat(layer->name(), " (", layer->class_name(), ")"), shape, count));
+    absl::StrAppend(
+        &out,
+        absl::StrFormat(" %-28s%-26s%-10d\n",
+                        absl::StrCat(layer->name(), " (", layer->class_name(), ")"), shape, count));
   }
   int64_t total = CountParams(false);
   int64_t trainable = CountParams(true);
-  absl::StrAppend(&out, double_rule, "\n", "Total params: ", total, "\nTrainable params: ", trainable,
-                  "\nNon-trainable params: ", total - trainable, "\n", rule, "\n");
+  absl::StrAppend(&out, double_rule, "\n", "Total params: ", total,
+                  "\nTrainable params: ", trainable, "\nNon-trainable params: ", total - trainable,
+                  "\n", rule, "\n");
   return out;
 }
 
-absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& inputs, int64_t batch_size) {
+absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& inputs,
+                                                   int64_t batch_size) {
   RILL_RETURN_IF_ERROR(status_);
-  if (batch_size < 1) return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
+  if (batch_size < 1)
+    return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
   if (inputs.size() != inputs_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' takes ", inputs_.size(), " inputs, got ",
-                                                   inputs.size(), " arrays"));
+    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' takes ", inputs_.size(),
+                                                   " inputs, got ", inputs.size(), " arrays"));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorType& want = inputs_[i].value->type;
     bool ok = inputs[i].dtype() == want.dtype && inputs[i].shape().rank() == want.shape.rank() &&
               inputs[i].shape().dim(0) == inputs[0].shape().dim(0);
-    for (int d = 1; ok && d < want.shape.rank(); ++d) ok = inputs[i].shape().dim(d) == want.shape.dim(d);
+    for (int d = 1; ok && d < want.shape.rank(); ++d)
+      ok = inputs[i].shape().dim(d) == want.shape.dim(d);
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", inputs_[i].layer, "' expects ", want.ToString(),
-                                                     ", got data ", inputs[i].type().ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("input '", inputs_[i].layer, "' expects ",
+                                                     want.ToString(), ", got data ",
+                                                     inputs[i].type().ToString()));
     }
   }
   if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes()) {
@@ -251,7 +275,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     }
     for (size_t k = 0; k < out.size(); ++k) {
       int64_t row_bytes = out[k].bytes() / static_cast<int64_t>(rows.size());
-      std::memcpy(static_cast<std::byte*>(results[k].raw()) + start * row_bytes, out[k].raw(), out[k].bytes());
+      std::memcpy(static_cast<std::byte*>(results[k].raw()) + start * row_bytes, out[k].raw(),
+                  out[k].bytes());
     }
   }
   return results;

@@ -51,7 +51,8 @@ class Model {
   Model& operator=(const Model&) = delete;
 
   // A model input; `shape` includes the batch dimension (kBatch when not fixed).
-  SymbolicTensor Input(std::vector<int64_t> shape, DType dtype = DType::kF32, std::string name = "");
+  SymbolicTensor Input(std::vector<int64_t> shape, DType dtype = DType::kF32,
+                       std::string name = "");
   void SetOutputs(std::vector<SymbolicTensor> outputs);
 
   const std::string& name() const { return name_; }
@@ -77,7 +78,8 @@ class Model {
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
 
   // Inference on the CPU in batches (the last batch may be smaller); one tensor per output.
-  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs, int64_t batch_size = 32);
+  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs,
+                                              int64_t batch_size = 32);
 
   // --- used by layers ----------------------------------------------------------------
   // Registers a layer and gives it a unique Keras-style name ("dense", "dense_1", ...).
@@ -87,7 +89,9 @@ class Model {
   absl::StatusOr<Value*> AddWeight(const std::string& name, const TensorType& type,
                                    const Initializer& init, bool trainable = true);
   // A constraint applied to the weight after every optimizer update.
-  void SetConstraint(const Value* weight, Constraint c) { constraints_[weight->name] = std::move(c); }
+  void SetConstraint(const Value* weight, Constraint c) {
+    constraints_[weight->name] = std::move(c);
+  }
   const std::map<std::string, Constraint>& constraints() const { return constraints_; }
   void SetError(absl::Status status);
   ParamStore& params() { return params_; }

@@ -8,10 +8,12 @@
 namespace rill::optim {
 
 OptimizerConfig SGD(double learning_rate, double momentum, bool nesterov) {
-  return {.name = "sgd", .learning_rate = learning_rate, .momentum = momentum, .nesterov = nesterov};
+  return {
+      .name = "sgd", .learning_rate = learning_rate, .momentum = momentum, .nesterov = nesterov};
 }
 
-OptimizerConfig Adam(double learning_rate, double beta_1, double beta_2, double epsilon, bool amsgrad) {
+OptimizerConfig Adam(double learning_rate, double beta_1, double beta_2, double epsilon,
+                     bool amsgrad) {
   return {.name = "adam",
           .learning_rate = learning_rate,
           .beta_1 = beta_1,
@@ -20,7 +22,8 @@ OptimizerConfig Adam(double learning_rate, double beta_1, double beta_2, double 
           .epsilon = epsilon};
 }
 
-OptimizerConfig RMSprop(double learning_rate, double rho, double momentum, double epsilon, bool centered) {
+OptimizerConfig RMSprop(double learning_rate, double rho, double momentum, double epsilon,
+                        bool centered) {
   return {.name = "rmsprop",
           .learning_rate = learning_rate,
           .momentum = momentum,
@@ -36,9 +39,11 @@ OptimizerConfig Adagrad(double learning_rate, double initial_accumulator_value, 
           .epsilon = epsilon};
 }
 
-absl::StatusOr<OptimizerConfig> FromName(const std::string& name, std::optional<double> learning_rate) {
+absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
+                                         std::optional<double> learning_rate) {
   std::string lower = name;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   OptimizerConfig config;
   if (lower == "sgd") {
     config = SGD();
@@ -54,7 +59,8 @@ absl::StatusOr<OptimizerConfig> FromName(const std::string& name, std::optional<
   }
   if (learning_rate.has_value()) {
     if (!(*learning_rate > 0)) {
-      return absl::InvalidArgumentError(absl::StrCat("optimizer '", name, "': learning rate ", *learning_rate, " must be > 0"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer '", name, "': learning rate ", *learning_rate, " must be > 0"));
     }
     config.learning_rate = *learning_rate;
   }

@@ -13,13 +13,13 @@ namespace rill {
 struct OptimizerConfig {
   std::string name = "sgd";  // sgd, adam, rmsprop, adagrad
   double learning_rate = 0.01;
-  double momentum = 0.0;      // sgd, rmsprop
-  bool nesterov = false;      // sgd
-  double beta_1 = 0.9;        // adam
-  double beta_2 = 0.999;      // adam
-  bool amsgrad = false;       // adam
-  double rho = 0.9;           // rmsprop
-  bool centered = false;      // rmsprop
+  double momentum = 0.0;                   // sgd, rmsprop
+  bool nesterov = false;                   // sgd
+  double beta_1 = 0.9;                     // adam
+  double beta_2 = 0.999;                   // adam
+  bool amsgrad = false;                    // adam
+  double rho = 0.9;                        // rmsprop
+  bool centered = false;                   // rmsprop
   double initial_accumulator_value = 0.1;  // adagrad
   double epsilon = 1e-7;
   std::optional<double> clipnorm;   // per gradient, tf.clip_by_norm

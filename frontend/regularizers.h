@@ -31,10 +31,16 @@ inline Constraint MaxNorm(double max_value = 2.0, std::vector<int64_t> axis = {0
   return {.kind = "max_norm", .max_value = max_value, .axis = std::move(axis)};
 }
 inline Constraint NonNeg() { return {.kind = "non_neg"}; }
-inline Constraint UnitNorm(std::vector<int64_t> axis = {0}) { return {.kind = "unit_norm", .axis = std::move(axis)}; }
+inline Constraint UnitNorm(std::vector<int64_t> axis = {0}) {
+  return {.kind = "unit_norm", .axis = std::move(axis)};
+}
 inline Constraint MinMaxNorm(double min_value = 0.0, double max_value = 1.0, double rate = 1.0,
                              std::vector<int64_t> axis = {0}) {
-  return {.kind = "min_max_norm", .max_value = max_value, .min_value = min_value, .rate = rate, .axis = std::move(axis)};
+  return {.kind = "min_max_norm",
+          .max_value = max_value,
+          .min_value = min_value,
+          .rate = rate,
+          .axis = std::move(axis)};
 }
 }  // namespace constraints
 

@@ -23,7 +23,8 @@ Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows) {
   Tensor out(t.dtype(), Shape(dims));
   auto* dst = static_cast<std::byte*>(out.raw());
   const auto* src = static_cast<const std::byte*>(t.raw());
-  for (size_t i = 0; i < rows.size(); ++i) std::memcpy(dst + i * row_bytes, src + rows[i] * row_bytes, row_bytes);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(dst + i * row_bytes, src + rows[i] * row_bytes, row_bytes);
   return out;
 }
 
@@ -39,7 +40,8 @@ int64_t ArgMax(const Tensor& t, int64_t offset, int64_t n) {
 
 }  // namespace
 
-absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred, const Tensor& y_true) {
+absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
+                                          const Tensor& y_true) {
   const Shape& ps = y_pred.shape();
   const Shape& ts = y_true.shape();
   int64_t last = ps.rank() == 0 ? 1 : ps.dim(ps.rank() - 1);
@@ -48,13 +50,16 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
     int64_t t_last = ts.rank() == 0 ? 1 : ts.dim(ts.rank() - 1);
     bool binary = last == 1;
     bool sparse = ts.rank() < ps.rank() || (t_last == 1 && last > 1);
-    kind = binary ? "binary_accuracy" : sparse ? "sparse_categorical_accuracy" : "categorical_accuracy";
+    kind = binary   ? "binary_accuracy"
+           : sparse ? "sparse_categorical_accuracy"
+                    : "categorical_accuracy";
   }
   MetricTotal total{name == "acc" ? "accuracy" : name, 0, 0};
-  if (kind == "mse" || kind == "mean_squared_error" || kind == "mae" || kind == "mean_absolute_error") {
+  if (kind == "mse" || kind == "mean_squared_error" || kind == "mae" ||
+      kind == "mean_absolute_error") {
     if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", targets ",
-                                                     ts.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
+                                                     ", targets ", ts.ToString()));
     }
     bool squared = kind == "mse" || kind == "mean_squared_error";
     // Mean over the last axis per sample, then the per-sample values are averaged.
@@ -69,19 +74,20 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
     }
   } else if (kind == "binary_accuracy") {
     if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", targets ",
-                                                     ts.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
+                                                     ", targets ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_pred.size(); i += last) {
       double s = 0;
-      for (int64_t j = 0; j < last; ++j) s += (y_pred.at(i + j) > 0.5) == (y_true.at(i + j) > 0.5) ? 1 : 0;
+      for (int64_t j = 0; j < last; ++j)
+        s += (y_pred.at(i + j) > 0.5) == (y_true.at(i + j) > 0.5) ? 1 : 0;
       total.sum += s / last;
       ++total.count;
     }
   } else if (kind == "categorical_accuracy") {
     if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", targets ",
-                                                     ts.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
+                                                     ", targets ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_pred.size(); i += last) {
       total.sum += ArgMax(y_pred, i, last) == ArgMax(y_true, i, last) ? 1 : 0;
@@ -89,17 +95,18 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
     }
   } else if (kind == "sparse_categorical_accuracy") {
     if (y_true.size() * last != y_pred.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", labels ",
-                                                     ts.ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", labels ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_true.size(); ++i) {
       total.sum += ArgMax(y_pred, i * last, last) == static_cast<int64_t>(y_true.at(i)) ? 1 : 0;
       ++total.count;
     }
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown metric '", name,
-        "' (known: accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mse, mae)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown metric '", name,
+                     "' (known: accuracy, binary_accuracy, categorical_accuracy, "
+                     "sparse_categorical_accuracy, mse, mae)"));
   }
   return total;
 }
@@ -109,29 +116,35 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) {
   RILL_RETURN_IF_ERROR(ParseLoss(options.loss, options.from_logits).status());
   RILL_RETURN_IF_ERROR(optim::FromName(options.optimizer.name).status());
   if (!(options.optimizer.learning_rate > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
-                                                   options.optimizer.learning_rate, " must be > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
+                     options.optimizer.learning_rate, " must be > 0"));
   }
   Tensor probe_pred(DType::kF32, Shape{1, 2});
   Tensor probe_true(DType::kF32, Shape{1, 2});
-  for (const std::string& m : options.metrics) RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
+  for (const std::string& m : options.metrics)
+    RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
   return Trainer(model, std::move(options));
 }
 
-absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const {
-  if (batch_size < 1) return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
+absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
+                                int64_t batch_size) const {
+  if (batch_size < 1)
+    return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
   const auto& inputs = model_->inputs();
   if (x.size() != inputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", model_->name(), "' takes ", inputs.size(),
-                                                   " inputs, got ", x.size(), " arrays"));
+    return absl::InvalidArgumentError(absl::StrCat("model '", model_->name(), "' takes ",
+                                                   inputs.size(), " inputs, got ", x.size(),
+                                                   " arrays"));
   }
   for (size_t i = 0; i < x.size(); ++i) {
     const TensorType& want = inputs[i].value->type;
     bool ok = x[i].dtype() == want.dtype && x[i].shape().rank() == want.shape.rank();
     for (int d = 1; ok && d < want.shape.rank(); ++d) ok = x[i].shape().dim(d) == want.shape.dim(d);
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", inputs[i].layer, "' expects ", want.ToString(),
-                                                     ", got data ", x[i].type().ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("input '", inputs[i].layer, "' expects ",
+                                                     want.ToString(), ", got data ",
+                                                     x[i].type().ToString()));
     }
     if (x[i].shape().dim(0) != x[0].shape().dim(0)) {
       return absl::InvalidArgumentError(absl::StrCat("inputs have ", x[0].shape().dim(0), " and ",
@@ -140,17 +153,16 @@ absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y, i
   }
   if (y != nullptr) {
     if (y->shape().rank() == 0 || y->shape().dim(0) != x[0].shape().dim(0)) {
-      return absl::InvalidArgumentError(absl::StrCat("x has ", x[0].shape().dim(0), " samples, y is ",
-                                                     y->type().ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("x has ", x[0].shape().dim(0), " samples, y is ", y->type().ToString()));
     }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(GraphMode mode, const std::vector<Tensor>& x,
-                                                                const Tensor& y, const std::vector<int64_t>& rows,
-                                                                int64_t batch_size, int verbose, int epoch,
-                                                                int epochs) {
+absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
+    GraphMode mode, const std::vector<Tensor>& x, const Tensor& y, const std::vector<int64_t>& rows,
+    int64_t batch_size, int verbose, int epoch, int epochs) {
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t steps = (n + batch_size - 1) / batch_size;
   double loss_sum = 0;
@@ -158,7 +170,8 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(GraphMode mode, 
   auto start = std::chrono::steady_clock::now();
   if (verbose == 1 && mode == GraphMode::kTrain) std::printf("Epoch %d/%d\n", epoch + 1, epochs);
   for (int64_t step = 0; step < steps; ++step) {
-    std::vector<int64_t> batch(rows.begin() + step * batch_size, rows.begin() + std::min(n, (step + 1) * batch_size));
+    std::vector<int64_t> batch(rows.begin() + step * batch_size,
+                               rows.begin() + std::min(n, (step + 1) * batch_size));
     std::vector<Tensor> xb;
     std::vector<TensorType> types;
     for (const Tensor& t : x) {
@@ -172,7 +185,8 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(GraphMode mode, 
     RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
     double loss = out[0].at(0);
     if (!std::isfinite(loss)) {
-      return absl::InvalidArgumentError(absl::StrCat("loss became ", loss, " at epoch ", epoch + 1, ", batch ", step + 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat("loss became ", loss, " at epoch ", epoch + 1, ", batch ", step + 1));
     }
     loss_sum += loss * static_cast<double>(batch.size());
     for (size_t m = 0; m < options_.metrics.size(); ++m) {
@@ -182,7 +196,8 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(GraphMode mode, 
       metrics[m].count += t.count;
     }
     if (verbose == 1 && mode == GraphMode::kTrain) {
-      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
       int width = 30;
       int filled = static_cast<int>(width * (step + 1) / steps);
@@ -190,27 +205,32 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(GraphMode mode, 
       if (filled < width) bar += '>';
       bar.resize(width, '.');
       int64_t seen = std::min(n, (step + 1) * batch_size);
-      std::string line = absl::StrFormat("\r%lld/%lld [%s] - %s - loss: %.4f", static_cast<long long>(seen),
-                                         static_cast<long long>(n), bar,
-                                         step + 1 < steps ? absl::StrFormat("ETA: %.0fs", eta)
-                                                          : absl::StrFormat("%.1fs", elapsed),
-                                         loss_sum / static_cast<double>(seen));
-      for (const MetricTotal& m : metrics) absl::StrAppendFormat(&line, " - %s: %.4f", m.name, m.sum / m.count);
+      std::string line = absl::StrFormat(
+          "\r%lld/%lld [%s] - %s - loss: %.4f", static_cast<long long>(seen),
+          static_cast<long long>(n), bar,
+          step + 1 < steps ? absl::StrFormat("ETA: %.0fs", eta) : absl::StrFormat("%.1fs", elapsed),
+          loss_sum / static_cast<double>(seen));
+      for (const MetricTotal& m : metrics)
+        absl::StrAppendFormat(&line, " - %s: %.4f", m.name, m.sum / m.count);
       std::fputs(line.c_str(), stdout);
       std::fflush(stdout);
     }
   }
   std::map<std::string, double> logs;
   logs["loss"] = n == 0 ? 0.0 : loss_sum / static_cast<double>(n);
-  for (const MetricTotal& m : metrics) logs[m.name] = m.count == 0 ? 0.0 : m.sum / static_cast<double>(m.count);
+  for (const MetricTotal& m : metrics)
+    logs[m.name] = m.count == 0 ? 0.0 : m.sum / static_cast<double>(m.count);
   return logs;
 }
 
-absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& options) {
+absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor& y,
+                                     const FitOptions& options) {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size));
-  if (options.epochs < 0) return absl::InvalidArgumentError(absl::StrCat("epochs ", options.epochs, " < 0"));
+  if (options.epochs < 0)
+    return absl::InvalidArgumentError(absl::StrCat("epochs ", options.epochs, " < 0"));
   if (!(options.validation_split >= 0 && options.validation_split < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("validation_split ", options.validation_split, " not in [0, 1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split ", options.validation_split, " not in [0, 1)"));
   }
   int verbose = options.verbose;
   if (verbose < 0) verbose = isatty(STDOUT_FILENO) ? 1 : 0;
@@ -220,27 +240,29 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   std::vector<Tensor> val_x = options.validation_x;
   Tensor val_y = options.validation_y;
   if (val_x.empty() && options.validation_split > 0) {
-    train_n = static_cast<int64_t>(std::floor(static_cast<double>(total) * (1.0 - options.validation_split)));
+    train_n = static_cast<int64_t>(
+        std::floor(static_cast<double>(total) * (1.0 - options.validation_split)));
     std::vector<int64_t> val_rows(total - train_n);
     std::iota(val_rows.begin(), val_rows.end(), train_n);
     for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
     val_y = TakeRows(y, val_rows);
   }
   if (!val_x.empty()) RILL_RETURN_IF_ERROR(CheckData(val_x, &val_y, options.batch_size));
-  if (train_n < 1) return absl::InvalidArgumentError("no training samples left after the validation split");
+  if (train_n < 1)
+    return absl::InvalidArgumentError("no training samples left after the validation split");
   std::vector<int64_t> rows(train_n);
   std::iota(rows.begin(), rows.end(), 0);
   std::mt19937_64 rng(options.seed);
   History history;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), rng);
-    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size, verbose, epoch,
-                                              options.epochs));
+    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size,
+                                              verbose, epoch, options.epochs));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
-      RILL_ASSIGN_OR_RETURN(auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, options.batch_size, 0,
-                                                 epoch, options.epochs));
+      RILL_ASSIGN_OR_RETURN(auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows,
+                                                 options.batch_size, 0, epoch, options.epochs));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }
     if (verbose == 1) {
@@ -259,7 +281,8 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   return history;
 }
 
-absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(const std::vector<Tensor>& x, const Tensor& y,
+absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(const std::vector<Tensor>& x,
+                                                                const Tensor& y,
                                                                 int64_t batch_size) {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, batch_size));
   std::vector<int64_t> rows(x[0].shape().dim(0));
@@ -271,11 +294,13 @@ absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const
   RILL_RETURN_IF_ERROR(CheckData(x, &y, 1));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
-  RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, static_cast<int64_t>(rows.size()), 0, 0, 1));
+  RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows,
+                                            static_cast<int64_t>(rows.size()), 0, 0, 1));
   return logs["loss"];
 }
 
-absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& x, int64_t batch_size) {
+absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& x,
+                                                     int64_t batch_size) {
   RILL_RETURN_IF_ERROR(CheckData(x, nullptr, batch_size));
   return model_->Predict(x, batch_size);
 }

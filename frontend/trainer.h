@@ -37,30 +37,33 @@ class Trainer {
   // The model must outlive the trainer.
   static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
 
-  absl::StatusOr<History> Fit(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& options);
+  absl::StatusOr<History> Fit(const std::vector<Tensor>& x, const Tensor& y,
+                              const FitOptions& options);
   absl::StatusOr<History> Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
     return Fit(std::vector<Tensor>{x}, y, options);
   }
   // "loss" and each metric over the whole data.
-  absl::StatusOr<std::map<std::string, double>> Evaluate(const std::vector<Tensor>& x, const Tensor& y,
-                                                         int64_t batch_size = 32);
+  absl::StatusOr<std::map<std::string, double>> Evaluate(const std::vector<Tensor>& x,
+                                                         const Tensor& y, int64_t batch_size = 32);
   absl::StatusOr<std::map<std::string, double>> Evaluate(const Tensor& x, const Tensor& y,
                                                          int64_t batch_size = 32) {
     return Evaluate(std::vector<Tensor>{x}, y, batch_size);
   }
-  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x, int64_t batch_size = 32);
+  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x,
+                                              int64_t batch_size = 32);
   // One optimizer step on one batch; returns the loss before the update.
   absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
 
   const CompileOptions& options() const { return options_; }
 
  private:
-  Trainer(Model& model, CompileOptions options) : model_(&model), options_(options), runner_(model, options) {}
+  Trainer(Model& model, CompileOptions options)
+      : model_(&model), options_(options), runner_(model, options) {}
 
   // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
-  absl::StatusOr<std::map<std::string, double>> RunEpoch(GraphMode mode, const std::vector<Tensor>& x,
-                                                         const Tensor& y, const std::vector<int64_t>& rows,
-                                                         int64_t batch_size, int verbose, int epoch, int epochs);
+  absl::StatusOr<std::map<std::string, double>> RunEpoch(
+      GraphMode mode, const std::vector<Tensor>& x, const Tensor& y,
+      const std::vector<int64_t>& rows, int64_t batch_size, int verbose, int epoch, int epochs);
   absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
 
   Model* model_;
@@ -79,6 +82,7 @@ struct MetricTotal {
 // Keras metric `name` on one batch. "accuracy"/"acc" resolve like Keras: binary when the
 // output's last dimension is 1, sparse categorical when the targets lack the class axis,
 // categorical otherwise.
-absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred, const Tensor& y_true);
+absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
+                                          const Tensor& y_true);
 
 }  // namespace rill

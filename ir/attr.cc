@@ -10,13 +10,20 @@ namespace rill {
 
 std::string_view AttrKindName(AttrKind kind) {
   switch (kind) {
-    case AttrKind::kInt: return "int";
-    case AttrKind::kFloat: return "float";
-    case AttrKind::kBool: return "bool";
-    case AttrKind::kString: return "string";
-    case AttrKind::kInts: return "int list";
-    case AttrKind::kFloats: return "float list";
-    case AttrKind::kDType: return "dtype";
+    case AttrKind::kInt:
+      return "int";
+    case AttrKind::kFloat:
+      return "float";
+    case AttrKind::kBool:
+      return "bool";
+    case AttrKind::kString:
+      return "string";
+    case AttrKind::kInts:
+      return "int list";
+    case AttrKind::kFloats:
+      return "float list";
+    case AttrKind::kDType:
+      return "dtype";
   }
   return "?";
 }
@@ -48,11 +55,20 @@ std::string QuoteString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"";
@@ -62,10 +78,14 @@ std::string QuoteString(const std::string& s) {
 
 std::string AttrValueToString(const AttrValue& value) {
   switch (KindOf(value)) {
-    case AttrKind::kInt: return std::to_string(std::get<int64_t>(value));
-    case AttrKind::kFloat: return FloatToString(std::get<double>(value));
-    case AttrKind::kBool: return std::get<bool>(value) ? "true" : "false";
-    case AttrKind::kString: return QuoteString(std::get<std::string>(value));
+    case AttrKind::kInt:
+      return std::to_string(std::get<int64_t>(value));
+    case AttrKind::kFloat:
+      return FloatToString(std::get<double>(value));
+    case AttrKind::kBool:
+      return std::get<bool>(value) ? "true" : "false";
+    case AttrKind::kString:
+      return QuoteString(std::get<std::string>(value));
     case AttrKind::kInts: {
       std::string out = "[";
       const auto& v = std::get<std::vector<int64_t>>(value);
@@ -75,10 +95,12 @@ std::string AttrValueToString(const AttrValue& value) {
     case AttrKind::kFloats: {
       std::string out = "[";
       const auto& v = std::get<std::vector<double>>(value);
-      for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? ", " : "", FloatToString(v[i]));
+      for (size_t i = 0; i < v.size(); ++i)
+        absl::StrAppend(&out, i ? ", " : "", FloatToString(v[i]));
       return out + "]";
     }
-    case AttrKind::kDType: return std::string(DTypeName(std::get<DType>(value)));
+    case AttrKind::kDType:
+      return std::string(DTypeName(std::get<DType>(value)));
   }
   return "?";
 }
@@ -101,7 +123,9 @@ static const T& GetAs(const Attrs& attrs, const std::string& name) {
 int64_t Attrs::GetInt(const std::string& n) const { return GetAs<int64_t>(*this, n); }
 double Attrs::GetFloat(const std::string& n) const { return GetAs<double>(*this, n); }
 bool Attrs::GetBool(const std::string& n) const { return GetAs<bool>(*this, n); }
-const std::string& Attrs::GetString(const std::string& n) const { return GetAs<std::string>(*this, n); }
+const std::string& Attrs::GetString(const std::string& n) const {
+  return GetAs<std::string>(*this, n);
+}
 const std::vector<int64_t>& Attrs::GetInts(const std::string& n) const {
   return GetAs<std::vector<int64_t>>(*this, n);
 }

@@ -16,11 +16,19 @@ std::string EscapeLine(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -29,7 +37,8 @@ std::string EscapeLine(std::string_view text) {
 // A quoted DOT string whose lines are `lines`, centred.
 std::string Label(const std::vector<std::string>& lines) {
   std::string out = "\"";
-  for (size_t i = 0; i < lines.size(); ++i) absl::StrAppend(&out, i ? "\\n" : "", EscapeLine(lines[i]));
+  for (size_t i = 0; i < lines.size(); ++i)
+    absl::StrAppend(&out, i ? "\\n" : "", EscapeLine(lines[i]));
   return out + "\"";
 }
 
@@ -57,8 +66,9 @@ std::string ToDot(const Graph& g) {
     source[p.value] = id;
     std::vector<std::string> lines = {p.value->name, p.value->type.ToString(), p.init.name};
     if (!p.trainable) lines.push_back("not trainable");
-    absl::StrAppend(&out, "  ", id, " [shape=cylinder, style=filled, fillcolor=\"#fef3c7\", label=",
-                    Label(lines), "];\n");
+    absl::StrAppend(&out, "  ", id,
+                    " [shape=cylinder, style=filled, fillcolor=\"#fef3c7\", label=", Label(lines),
+                    "];\n");
   }
   std::vector<Node*> nodes = g.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -101,7 +111,8 @@ std::string ToDot(const Graph& g) {
   for (size_t i = 0; i < g.outputs().size(); ++i) {
     const Value* v = g.outputs()[i];
     std::string src = from(v);
-    absl::StrAppend(&out, "  out", i, " [shape=doubleoctagon, style=filled, fillcolor=\"#dcfce7\", label=",
+    absl::StrAppend(&out, "  out", i,
+                    " [shape=doubleoctagon, style=filled, fillcolor=\"#dcfce7\", label=",
                     Label({absl::StrCat("output ", i)}), "];\n");
     absl::StrAppend(&out, "  ", src, " -> out", i, " [label=", edge_label(v), "];\n");
   }

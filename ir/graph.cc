@@ -39,7 +39,8 @@ absl::StatusOr<Node*> Graph::AddNode(OpKind op, std::vector<Value*> inputs, Attr
                                      const std::string& name) {
   std::string context = absl::StrCat(std::string(OpName(op)), " '", name, "'");
   const OpDef* def = FindOpDef(op);
-  if (def == nullptr) return absl::UnimplementedError(absl::StrCat(context, ": op is not declared"));
+  if (def == nullptr)
+    return absl::UnimplementedError(absl::StrCat(context, ": op is not declared"));
   int n = static_cast<int>(inputs.size());
   if (n < def->min_inputs || (def->max_inputs >= 0 && n > def->max_inputs)) {
     return absl::InvalidArgumentError(
@@ -165,7 +166,8 @@ std::unique_ptr<Graph> Graph::Clone() const {
   std::unordered_map<const Value*, Value*> map;
   // Keep creation order so names and ids print identically.
   for (Value* v : inputs_) map[v] = g->AddInput(v->name, v->type);
-  for (const Param& p : params_) map[p.value] = g->AddParam(p.value->name, p.value->type, p.init, p.trainable);
+  for (const Param& p : params_)
+    map[p.value] = g->AddParam(p.value->name, p.value->type, p.init, p.trainable);
   for (const auto& n : nodes_) {
     std::vector<Value*> ins;
     for (Value* v : n->inputs_) ins.push_back(map.at(v));
@@ -184,7 +186,8 @@ Node* Builder::AddNode(OpKind op, std::vector<Value*> inputs, Attrs attrs, std::
   if (!status_.ok()) return nullptr;
   for (Value* v : inputs) {
     if (v == nullptr) {
-      SetError(absl::InternalError(absl::StrCat(std::string(OpName(op)), ": null input in scope '", scope_, "'")));
+      SetError(absl::InternalError(
+          absl::StrCat(std::string(OpName(op)), ": null input in scope '", scope_, "'")));
       return nullptr;
     }
   }

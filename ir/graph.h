@@ -77,7 +77,8 @@ class Graph {
   const std::string& name() const { return name_; }
 
   Value* AddInput(const std::string& name, TensorType type);
-  Value* AddParam(const std::string& name, TensorType type, Initializer init, bool trainable = true);
+  Value* AddParam(const std::string& name, TensorType type, Initializer init,
+                  bool trainable = true);
 
   // Checks arity and attributes, fills attribute defaults, runs the shape rule and appends
   // the node. Errors name the op and the node: "matmul 'dense/matmul': ...".
@@ -85,8 +86,8 @@ class Graph {
                                 const std::string& name);
   // Appends a node with the given output types, checking nothing (the parser and passes
   // that run the verifier afterwards use it).
-  Node* AddNodeUnchecked(OpKind op, std::vector<Value*> inputs, Attrs attrs, const std::string& name,
-                         std::vector<TensorType> output_types);
+  Node* AddNodeUnchecked(OpKind op, std::vector<Value*> inputs, Attrs attrs,
+                         const std::string& name, std::vector<TensorType> output_types);
 
   void SetOutputs(std::vector<Value*> outputs) { outputs_ = std::move(outputs); }
 
@@ -131,10 +132,12 @@ class Graph {
 // free of per-call error plumbing.
 class Builder {
  public:
-  explicit Builder(Graph& graph, std::string scope = "") : graph_(graph), scope_(std::move(scope)) {}
+  explicit Builder(Graph& graph, std::string scope = "")
+      : graph_(graph), scope_(std::move(scope)) {}
 
   // Adds a node named scope/name (or scope/<op name>), made unique; returns the node.
-  Node* AddNode(OpKind op, std::vector<Value*> inputs, Attrs attrs = {}, std::string_view name = {});
+  Node* AddNode(OpKind op, std::vector<Value*> inputs, Attrs attrs = {},
+                std::string_view name = {});
   // Same, returning output 0.
   Value* Op(OpKind op, std::vector<Value*> inputs, Attrs attrs = {}, std::string_view name = {});
 

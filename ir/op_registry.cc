@@ -67,9 +67,9 @@ absl::Status CanonicalizeAttrs(const OpDef& def, Attrs& attrs) {
       return absl::InvalidArgumentError(absl::StrCat("unknown attribute '", name, "'"));
     }
     if (KindOf(value) != spec->kind) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "attribute '", name, "' is a ", std::string(AttrKindName(KindOf(value))),
-          ", expected a ", std::string(AttrKindName(spec->kind))));
+      return absl::InvalidArgumentError(
+          absl::StrCat("attribute '", name, "' is a ", std::string(AttrKindName(KindOf(value))),
+                       ", expected a ", std::string(AttrKindName(spec->kind))));
     }
   }
   for (const AttrSpec& s : def.attrs) {

@@ -13,9 +13,9 @@
 #define RILL_CONCAT_(a, b) RILL_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RILL_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::absl::Status rill_status_ = (expr);       \
+#define RILL_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status rill_status_ = (expr);        \
     if (!rill_status_.ok()) return rill_status_; \
   } while (0)
 
@@ -28,12 +28,12 @@
   lhs = std::move(tmp).value()
 
 // An internal invariant (our bug, never a user's): prints and aborts when false.
-#define RILL_CHECK(cond)                                                              \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
+#define RILL_CHECK(cond)                                                                     \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
       std::fprintf(stderr, "%s:%d: internal check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                   \
-    }                                                                                 \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)
 
 namespace rill {

@@ -19,7 +19,9 @@ namespace {
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // "matmul 'dense/matmul'": the prefix of every message about a node.
-std::string NodeContext(const Node& n) { return absl::StrCat(Sv(OpName(n.op())), " '", n.name(), "'"); }
+std::string NodeContext(const Node& n) {
+  return absl::StrCat(Sv(OpName(n.op())), " '", n.name(), "'");
+}
 
 absl::Status NodeError(const Node& n, std::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(NodeContext(n), ": ", Sv(problem)));
@@ -28,8 +30,10 @@ absl::Status NodeError(const Node& n, std::string_view problem) {
 // Only for values already known to belong to the graph (their producer is a live node).
 std::string DescribeValue(const Value& v) {
   switch (v.kind) {
-    case ValueKind::kInput: return absl::StrCat("input '", v.name, "'");
-    case ValueKind::kParam: return absl::StrCat("param '", v.name, "'");
+    case ValueKind::kInput:
+      return absl::StrCat("input '", v.name, "'");
+    case ValueKind::kParam:
+      return absl::StrCat("param '", v.name, "'");
     case ValueKind::kNodeOutput:
       return absl::StrCat("output ", v.output_index, " of ", NodeContext(*v.producer));
   }
@@ -45,21 +49,25 @@ std::string Plural(int n, std::string_view word) {
 // graph and must not be dereferenced.
 using Definitions = std::unordered_map<const Value*, int>;
 
-absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes, Definitions& defined) {
+absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes,
+                                 Definitions& defined) {
   std::unordered_map<std::string, const Value*> by_name;
   // `what` describes the value by where the graph holds it, not by its own (maybe wrong)
   // kind and producer: "input 'x'", "exp 'a': output 0 'a'".
   auto define = [&](const Value* v, int position, ValueKind expected, const std::string& what,
                     const Node* producer, int index) -> absl::Status {
-    bool consistent = v->kind == expected && (expected != ValueKind::kNodeOutput ||
-                                              (v->producer == producer && v->output_index == index));
+    bool consistent =
+        v->kind == expected && (expected != ValueKind::kNodeOutput ||
+                                (v->producer == producer && v->output_index == index));
     if (!consistent) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " records another kind, producer or output index"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " records another kind, producer or output index"));
     }
     if (!defined.emplace(v, position).second) {
       return absl::InvalidArgumentError(absl::StrCat(what, " is defined twice in the graph"));
     }
-    if (v->name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " has an empty name"));
+    if (v->name.empty())
+      return absl::InvalidArgumentError(absl::StrCat(what, " has an empty name"));
     auto [it, inserted] = by_name.emplace(v->name, v);
     if (!inserted) {
       return absl::InvalidArgumentError(
@@ -69,20 +77,24 @@ absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes
   };
   for (size_t i = 0; i < g.inputs().size(); ++i) {
     const Value* v = g.inputs()[i];
-    if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat("graph input ", i, " is null"));
-    RILL_RETURN_IF_ERROR(define(v, -1, ValueKind::kInput, absl::StrCat("input '", v->name, "'"), nullptr, 0));
+    if (v == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("graph input ", i, " is null"));
+    RILL_RETURN_IF_ERROR(
+        define(v, -1, ValueKind::kInput, absl::StrCat("input '", v->name, "'"), nullptr, 0));
   }
   for (size_t i = 0; i < g.params().size(); ++i) {
     const Value* v = g.params()[i].value;
-    if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat("graph param ", i, " is null"));
-    RILL_RETURN_IF_ERROR(define(v, -1, ValueKind::kParam, absl::StrCat("param '", v->name, "'"), nullptr, 0));
+    if (v == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("graph param ", i, " is null"));
+    RILL_RETURN_IF_ERROR(
+        define(v, -1, ValueKind::kParam, absl::StrCat("param '", v->name, "'"), nullptr, 0));
   }
   for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
     const Node& n = *nodes[i];
     if (static_cast<int>(n.op()) >= kNumOps) {
       // OpName would read out of bounds; a cast from a bad integer is the only way here.
-      return absl::InvalidArgumentError(
-          absl::StrCat("node '", n.name(), "': op kind ", static_cast<int>(n.op()), " is out of range"));
+      return absl::InvalidArgumentError(absl::StrCat("node '", n.name(), "': op kind ",
+                                                     static_cast<int>(n.op()), " is out of range"));
     }
     for (int k = 0; k < n.num_outputs(); ++k) {
       const Value* v = n.output(k);
@@ -93,7 +105,8 @@ absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes
       // The text form names outputs after their node; another name would not round-trip.
       std::string expected = k == 0 ? n.name() : absl::StrCat(n.name(), ":", k);
       if (v->name != expected) {
-        return NodeError(n, absl::StrCat("output ", k, " is named '", v->name, "', expected '", expected, "'"));
+        return NodeError(
+            n, absl::StrCat("output ", k, " is named '", v->name, "', expected '", expected, "'"));
       }
     }
   }
@@ -102,12 +115,15 @@ absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes
   for (const Node* n : nodes) {
     if (n->name().empty()) return NodeError(*n, "node has an empty name");
     auto [it, inserted] = node_by_name.emplace(n->name(), n);
-    if (!inserted) return NodeError(*n, absl::StrCat("duplicate node name (also ", NodeContext(*it->second), ")"));
+    if (!inserted)
+      return NodeError(*n,
+                       absl::StrCat("duplicate node name (also ", NodeContext(*it->second), ")"));
     // A node's output 0 carries its name; any other value of that name would be ambiguous in
     // the text form.
     auto v = by_name.find(n->name());
     if (v != by_name.end() && v->second->producer != n) {
-      return NodeError(*n, absl::StrCat("node name is also the name of ", DescribeValue(*v->second)));
+      return NodeError(*n,
+                       absl::StrCat("node name is also the name of ", DescribeValue(*v->second)));
     }
   }
   return absl::OkStatus();
@@ -115,7 +131,8 @@ absl::Status CheckValuesAndNames(const Graph& g, const std::vector<Node*>& nodes
 
 absl::Status CheckArity(const Node& n, const OpDef& def) {
   int count = n.num_inputs();
-  if (count >= def.min_inputs && (def.max_inputs < 0 || count <= def.max_inputs)) return absl::OkStatus();
+  if (count >= def.min_inputs && (def.max_inputs < 0 || count <= def.max_inputs))
+    return absl::OkStatus();
   std::string expected = absl::StrCat(def.min_inputs);
   if (def.max_inputs < 0) {
     absl::StrAppend(&expected, " or more");
@@ -146,9 +163,10 @@ absl::Status CheckInputs(const Node& n, const Definitions& defined) {
     if (v == nullptr) return NodeError(n, absl::StrCat("input ", j, " is null"));
     if (defined.count(v) == 0) {
       // Do not read *v: a value dropped with its node (RemoveNodesIf) is freed memory.
-      return NodeError(n, absl::StrCat("input ", j,
-                                       " is not a value of this graph (dangling, e.g. the output of a "
-                                       "removed node, or a value of another graph)"));
+      return NodeError(n,
+                       absl::StrCat("input ", j,
+                                    " is not a value of this graph (dangling, e.g. the output of a "
+                                    "removed node, or a value of another graph)"));
     }
   }
   return absl::OkStatus();
@@ -164,15 +182,15 @@ absl::Status CheckTypes(const Node& n, const OpDef& def) {
   absl::StatusOr<std::vector<TensorType>> expected = def.shape(n.attrs(), input_types);
   if (!expected.ok()) return Annotate(expected.status(), NodeContext(n));
   if (static_cast<int>(expected->size()) != n.num_outputs()) {
-    return NodeError(n, absl::StrCat(Plural(n.num_outputs(), "output"), " recorded, the shape rule gives ",
-                                     expected->size()));
+    return NodeError(n, absl::StrCat(Plural(n.num_outputs(), "output"),
+                                     " recorded, the shape rule gives ", expected->size()));
   }
   for (int k = 0; k < n.num_outputs(); ++k) {
     const TensorType& recorded = n.output(k)->type;
     if (recorded == (*expected)[k]) continue;
-    return NodeError(n, absl::StrCat("output ", k, " '", n.output(k)->name, "' is recorded as ",
-                                     recorded.ToString(), ", the shape rule gives ",
-                                     (*expected)[k].ToString()));
+    return NodeError(
+        n, absl::StrCat("output ", k, " '", n.output(k)->name, "' is recorded as ",
+                        recorded.ToString(), ", the shape rule gives ", (*expected)[k].ToString()));
   }
   return absl::OkStatus();
 }
@@ -254,7 +272,8 @@ absl::StatusOr<std::vector<Node*>> TopologicalOrder(const Graph& g) {
   std::vector<std::string> names;
   for (int i : cycle) names.push_back(absl::StrCat("'", nodes[i]->name(), "'"));
   names.push_back(names.front());
-  return NodeError(*nodes[cycle.front()], absl::StrCat("cycle through ", absl::StrJoin(names, " -> ")));
+  return NodeError(*nodes[cycle.front()],
+                   absl::StrCat("cycle through ", absl::StrJoin(names, " -> ")));
 }
 
 absl::Status VerifyGraph(const Graph& g) {
@@ -280,9 +299,10 @@ absl::Status VerifyGraph(const Graph& g) {
       const Value* v = nodes[i]->input(j);
       if (defined.at(v) < i) continue;
       RILL_RETURN_IF_ERROR(TopologicalOrder(g).status());
-      return NodeError(*nodes[i], absl::StrCat("input ", j, " '", v->name, "' is used before its definition by ",
-                                               NodeContext(*v->producer),
-                                               " (the node order is not topological)"));
+      return NodeError(
+          *nodes[i],
+          absl::StrCat("input ", j, " '", v->name, "' is used before its definition by ",
+                       NodeContext(*v->producer), " (the node order is not topological)"));
     }
   }
 

@@ -30,7 +30,8 @@ absl::StatusOr<std::vector<Value*>> AppendGradients(Graph& graph, Value* loss,
                                                     const std::vector<Value*>& wrt) {
   if (loss->type.shape.rank() != 0 || !IsFloating(loss->type.dtype)) {
     return absl::InvalidArgumentError(absl::StrCat("autodiff: loss '", loss->name, "' is ",
-                                                   loss->type.ToString(), ", expected a float scalar"));
+                                                   loss->type.ToString(),
+                                                   ", expected a float scalar"));
   }
   const std::vector<Node*> forward = graph.nodes();
   std::unordered_set<const Value*> depends = DependsOnWrt(graph, wrt);

@@ -63,7 +63,8 @@ absl::StatusOr<bool> PassPipeline::Run(Graph& g) const {
                              ? "// (not printed: the graph uses values that are not in it)\n"
                              : PrintGraph(g);
       if (!text.empty() && text.back() != '\n') text += '\n';
-      dump_stream << "// ---- after " << name << (*changed ? " (changed)" : " (unchanged)") << " ----\n"
+      dump_stream << "// ---- after " << name << (*changed ? " (changed)" : " (unchanged)")
+                  << " ----\n"
                   << text << std::flush;
     }
     if (options_.verify_after_each) {

@@ -13,12 +13,13 @@ absl::StatusOr<bool> InferShapes(Graph& graph) {
     for (const Value* v : node->inputs()) in.push_back(v->type);
     auto out = def.shape(node->attrs(), in);
     if (!out.ok()) {
-      return Annotate(out.status(), absl::StrCat(std::string(OpName(node->op())), " '", node->name(), "'"));
+      return Annotate(out.status(),
+                      absl::StrCat(std::string(OpName(node->op())), " '", node->name(), "'"));
     }
     if (static_cast<int>(out->size()) != node->num_outputs()) {
       return absl::InternalError(absl::StrCat(std::string(OpName(node->op())), " '", node->name(),
-                                              "': shape rule gave ", out->size(), " outputs, node has ",
-                                              node->num_outputs()));
+                                              "': shape rule gave ", out->size(),
+                                              " outputs, node has ", node->num_outputs()));
     }
     for (int i = 0; i < node->num_outputs(); ++i) {
       if (node->output(i)->type != (*out)[i]) {

@@ -46,7 +46,8 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params) {
       case BufferKind::kParam: {
         Tensor* t = params == nullptr ? nullptr : params->Find(b.name);
         if (t == nullptr) {
-          return absl::FailedPreconditionError(absl::StrCat("parameter '", b.name, "' has no value"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("parameter '", b.name, "' has no value"));
         }
         if (t->type() != b.type) {
           return absl::InvalidArgumentError(absl::StrCat("parameter '", b.name, "' is ",
@@ -71,14 +72,15 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params) {
 
 absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inputs) {
   if (inputs.size() != plan_.inputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("got ", inputs.size(), " inputs, the plan takes ",
-                                                   plan_.inputs.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
     if (inputs[i].type() != b.type) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", b.name, "' is ", inputs[i].type().ToString(),
-                                                     ", expected ", b.type.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("input '", b.name, "' is ",
+                                                     inputs[i].type().ToString(), ", expected ",
+                                                     b.type.ToString()));
     }
     std::memcpy(views_[plan_.inputs[i]].data, inputs[i].raw(), inputs[i].bytes());
   }

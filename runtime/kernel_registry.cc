@@ -16,8 +16,10 @@ std::map<std::pair<OpKind, DeviceKind>, KernelDef>& Table() {
 
 std::string_view DeviceName(DeviceKind device) {
   switch (device) {
-    case DeviceKind::kCpu: return "cpu";
-    case DeviceKind::kCuda: return "cuda";
+    case DeviceKind::kCpu:
+      return "cpu";
+    case DeviceKind::kCuda:
+      return "cuda";
   }
   return "?";
 }

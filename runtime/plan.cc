@@ -33,22 +33,24 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
   for (const Node* node : graph.nodes()) {
     const KernelDef* kernel = FindKernel(node->op(), device);
     if (kernel == nullptr) {
-      return absl::UnimplementedError(absl::StrCat(std::string(OpName(node->op())), " '", node->name(),
-                                                   "': no ", std::string(DeviceName(device)), " kernel"));
+      return absl::UnimplementedError(absl::StrCat(std::string(OpName(node->op())), " '",
+                                                   node->name(), "': no ",
+                                                   std::string(DeviceName(device)), " kernel"));
     }
     PlanStep step{node->name(), node->op(), kernel->fn, node->attrs(), {}, {}};
     for (const Value* in : node->inputs()) {
       auto it = buffer_of.find(in);
       if (it == buffer_of.end()) {
-        return absl::InternalError(absl::StrCat("node '", node->name(), "' reads '", in->name,
-                                                "' before it is defined"));
+        return absl::InternalError(
+            absl::StrCat("node '", node->name(), "' reads '", in->name, "' before it is defined"));
       }
       step.inputs.push_back(it->second);
     }
     for (const Value* out : node->outputs()) {
       RILL_ASSIGN_OR_RETURN(int index, add_buffer(out, BufferKind::kArena));
       plan.buffers[index].offset = offset;
-      offset += (plan.buffers[index].bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+      offset +=
+          (plan.buffers[index].bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
       step.outputs.push_back(index);
     }
     plan.steps.push_back(std::move(step));
@@ -59,11 +61,14 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
 }
 
 std::string Plan::ToString() const {
-  std::string out = absl::StrCat("plan ", std::string(DeviceName(device)), training ? " training" : "",
-                                 ": ", steps.size(), " steps, arena ", arena_bytes, " bytes\n");
+  std::string out =
+      absl::StrCat("plan ", std::string(DeviceName(device)), training ? " training" : "", ": ",
+                   steps.size(), " steps, arena ", arena_bytes, " bytes\n");
   for (size_t i = 0; i < buffers.size(); ++i) {
     const PlanBuffer& b = buffers[i];
-    const char* kind = b.kind == BufferKind::kArena ? "arena" : b.kind == BufferKind::kInput ? "input" : "param";
+    const char* kind = b.kind == BufferKind::kArena   ? "arena"
+                       : b.kind == BufferKind::kInput ? "input"
+                                                      : "param";
     absl::StrAppend(&out, "  buffer ", i, " ", b.name, ": ", b.type.ToString(), " ", kind);
     if (b.kind == BufferKind::kArena) absl::StrAppend(&out, " @", b.offset);
     out += "\n";
@@ -72,7 +77,8 @@ std::string Plan::ToString() const {
     absl::StrAppend(&out, "  step ", std::string(OpName(s.op)), " '", s.node_name, "' (");
     for (size_t i = 0; i < s.inputs.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s.inputs[i]);
     out += ") -> (";
-    for (size_t i = 0; i < s.outputs.size(); ++i) absl::StrAppend(&out, i ? ", " : "", s.outputs[i]);
+    for (size_t i = 0; i < s.outputs.size(); ++i)
+      absl::StrAppend(&out, i ? ", " : "", s.outputs[i]);
     out += ")\n";
   }
   return out;

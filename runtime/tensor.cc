@@ -29,19 +29,32 @@ static Tensor FromValues(DType dtype, const std::vector<T>& values, Shape shape)
   return t;
 }
 
-Tensor Tensor::FromVector(const std::vector<float>& v, Shape s) { return FromValues(DType::kF32, v, std::move(s)); }
-Tensor Tensor::FromVector(const std::vector<double>& v, Shape s) { return FromValues(DType::kF64, v, std::move(s)); }
-Tensor Tensor::FromVector(const std::vector<int32_t>& v, Shape s) { return FromValues(DType::kI32, v, std::move(s)); }
-Tensor Tensor::FromVector(const std::vector<int64_t>& v, Shape s) { return FromValues(DType::kI64, v, std::move(s)); }
+Tensor Tensor::FromVector(const std::vector<float>& v, Shape s) {
+  return FromValues(DType::kF32, v, std::move(s));
+}
+Tensor Tensor::FromVector(const std::vector<double>& v, Shape s) {
+  return FromValues(DType::kF64, v, std::move(s));
+}
+Tensor Tensor::FromVector(const std::vector<int32_t>& v, Shape s) {
+  return FromValues(DType::kI32, v, std::move(s));
+}
+Tensor Tensor::FromVector(const std::vector<int64_t>& v, Shape s) {
+  return FromValues(DType::kI64, v, std::move(s));
+}
 
 double Tensor::at(int64_t i) const {
   switch (dtype_) {
-    case DType::kF32: return data<float>()[i];
-    case DType::kF64: return data<double>()[i];
-    case DType::kI32: return data<int32_t>()[i];
-    case DType::kI64: return static_cast<double>(data<int64_t>()[i]);
+    case DType::kF32:
+      return data<float>()[i];
+    case DType::kF64:
+      return data<double>()[i];
+    case DType::kI32:
+      return data<int32_t>()[i];
+    case DType::kI64:
+      return static_cast<double>(data<int64_t>()[i]);
     case DType::kF16:
-    case DType::kBF16: break;
+    case DType::kBF16:
+      break;
   }
   RILL_CHECK(false && "at() on a half-precision host tensor");
   return 0;

@@ -16,8 +16,8 @@ absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation
   if (activation == "tanh") return ops::Tanh(b, x);
   if (activation == "sigmoid") return ops::Sigmoid(b, x);
   if (activation == "softmax") return ops::Softmax(b, x, -1);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown activation '", activation, "' (known: linear, relu, tanh, sigmoid, softmax)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown activation '", activation, "' (known: linear, relu, tanh, sigmoid, softmax)"));
 }
 
 namespace {
@@ -33,27 +33,34 @@ class DenseLayer : public Layer {
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1) return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
     Value* x = inputs[0].value;
     const Shape& s = x->type.shape;
-    if (o_.units < 1) return absl::InvalidArgumentError(absl::StrCat("units must be >= 1, got ", o_.units));
-    if (s.rank() < 2) return absl::InvalidArgumentError(absl::StrCat("input rank ", s.rank(), ", expected >= 2"));
+    if (o_.units < 1)
+      return absl::InvalidArgumentError(absl::StrCat("units must be >= 1, got ", o_.units));
+    if (s.rank() < 2)
+      return absl::InvalidArgumentError(absl::StrCat("input rank ", s.rank(), ", expected >= 2"));
     int64_t in = s.dim(s.rank() - 1);
-    if (in == kUnknownDim) return absl::InvalidArgumentError("the last input dimension must be known");
+    if (in == kUnknownDim)
+      return absl::InvalidArgumentError("the last input dimension must be known");
     if (!IsFloating(x->type.dtype)) {
-      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(), ", expected a float type"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input is ", x->type.ToString(), ", expected a float type"));
     }
     if (!built_) {
       TensorType kt{x->type.dtype, Shape{in, o_.units}};
       RILL_ASSIGN_OR_RETURN(kernel_, AddWeight(model, "kernel", kt, o_.kernel_initializer, true,
                                                o_.kernel_regularizer, o_.kernel_constraint));
       if (o_.use_bias) {
-        RILL_ASSIGN_OR_RETURN(bias_, AddWeight(model, "bias", {x->type.dtype, Shape{o_.units}}, o_.bias_initializer,
-                                               true, o_.bias_regularizer, o_.bias_constraint));
+        RILL_ASSIGN_OR_RETURN(
+            bias_, AddWeight(model, "bias", {x->type.dtype, Shape{o_.units}}, o_.bias_initializer,
+                             true, o_.bias_regularizer, o_.bias_constraint));
       }
     } else if (kernel_->type.shape.dim(0) != in) {
-      return absl::InvalidArgumentError(absl::StrCat("input last dimension ", in, " does not match the kernel ",
-                                                     kernel_->type.shape.ToString(), " built on the first call"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input last dimension ", in, " does not match the kernel ",
+                       kernel_->type.shape.ToString(), " built on the first call"));
     }
     Value* y = nullptr;
     if (o_.use_bias && FusedActivation(o_.activation)) {
@@ -85,8 +92,10 @@ class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(ActivationOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
   std::string class_name() const override { return "Activation"; }
-  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b, const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1) return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
     RILL_ASSIGN_OR_RETURN(Value * y, ApplyActivation(b, o_.activation, inputs[0].value));
     return std::vector<Value*>{y};
   }
@@ -101,20 +110,23 @@ class EmbeddingLayer : public Layer {
   std::string class_name() const override { return "Embedding"; }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1) return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
     if (o_.mask_zero) return absl::InvalidArgumentError("mask_zero=True: masking is not supported");
     if (o_.input_dim < 1 || o_.output_dim < 1) {
-      return absl::InvalidArgumentError(absl::StrCat("input_dim ", o_.input_dim, " and output_dim ", o_.output_dim,
-                                                     " must be >= 1"));
+      return absl::InvalidArgumentError(absl::StrCat("input_dim ", o_.input_dim, " and output_dim ",
+                                                     o_.output_dim, " must be >= 1"));
     }
     Value* ids = inputs[0].value;
     if (IsFloating(ids->type.dtype)) {
-      return absl::InvalidArgumentError(absl::StrCat("input is ", ids->type.ToString(), ", expected i32 or i64 indices"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input is ", ids->type.ToString(), ", expected i32 or i64 indices"));
     }
     if (!built_) {
-      RILL_ASSIGN_OR_RETURN(table_, AddWeight(model, "embeddings", {DType::kF32, Shape{o_.input_dim, o_.output_dim}},
-                                              o_.embeddings_initializer, true, o_.embeddings_regularizer,
-                                              o_.embeddings_constraint));
+      RILL_ASSIGN_OR_RETURN(
+          table_, AddWeight(model, "embeddings", {DType::kF32, Shape{o_.input_dim, o_.output_dim}},
+                            o_.embeddings_initializer, true, o_.embeddings_regularizer,
+                            o_.embeddings_constraint));
     }
     Value* y = ops::Gather(b, table_, ids);
     AddActivityLoss(b, o_.activity_regularizer, y, inputs);
@@ -132,7 +144,8 @@ class DropoutLayer : public Layer {
   std::string class_name() const override { return "Dropout"; }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1) return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
     if (!(o_.rate >= 0.0 && o_.rate < 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("rate ", o_.rate, " must be in [0, 1)"));
     }
@@ -148,8 +161,14 @@ class DropoutLayer : public Layer {
 }  // namespace
 
 LayerRef Dense(DenseOptions o) { return LayerRef(std::make_shared<DenseLayer>(std::move(o))); }
-LayerRef Activation(ActivationOptions o) { return LayerRef(std::make_shared<ActivationLayer>(std::move(o))); }
-LayerRef Embedding(EmbeddingOptions o) { return LayerRef(std::make_shared<EmbeddingLayer>(std::move(o))); }
-LayerRef Dropout(DropoutOptions o) { return LayerRef(std::make_shared<DropoutLayer>(std::move(o))); }
+LayerRef Activation(ActivationOptions o) {
+  return LayerRef(std::make_shared<ActivationLayer>(std::move(o)));
+}
+LayerRef Embedding(EmbeddingOptions o) {
+  return LayerRef(std::make_shared<EmbeddingLayer>(std::move(o)));
+}
+LayerRef Dropout(DropoutOptions o) {
+  return LayerRef(std::make_shared<DropoutLayer>(std::move(o)));
+}
 
 }  // namespace rill::layers

@@ -21,8 +21,9 @@ absl::StatusOr<std::vector<TensorType>> SameShapeRule(const Attrs&,
   RILL_RETURN_IF_ERROR(CheckSameDType(in));
   for (size_t i = 1; i < in.size(); ++i) {
     if (in[i].shape != in[0].shape) {
-      return absl::InvalidArgumentError(absl::StrCat("input ", i, " has shape ", in[i].shape.ToString(),
-                                                     ", input 0 has ", in[0].shape.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("input ", i, " has shape ",
+                                                     in[i].shape.ToString(), ", input 0 has ",
+                                                     in[0].shape.ToString()));
     }
   }
   return std::vector<TensorType>{in[0]};
@@ -31,7 +32,8 @@ absl::StatusOr<std::vector<TensorType>> SameShapeRule(const Attrs&,
 absl::StatusOr<std::vector<TensorType>> FloatUnaryRule(const Attrs& attrs,
                                                        const std::vector<TensorType>& in) {
   if (!IsFloating(in[0].dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
   }
   return SameAsFirstInput(attrs, in);
 }
@@ -78,7 +80,8 @@ std::vector<Value*> MaximumGrad(GradContext& c) {
   // ge = [s + 0.5 > 0] = [x >= y], as relu_grad(s + 0.5, ones).
   Value* ge = ReluGrad(c.b, Affine(c.b, s, 1.0, 0.5), Affine(c.b, s, 0.0, 1.0));
   Value* lt = Affine(c.b, ge, -1.0, 1.0);
-  return {SumToShape(c.b, Mul(c.b, Dy(c), ge), ShapeOf(c, 0)), SumToShape(c.b, Mul(c.b, Dy(c), lt), ShapeOf(c, 1))};
+  return {SumToShape(c.b, Mul(c.b, Dy(c), ge), ShapeOf(c, 0)),
+          SumToShape(c.b, Mul(c.b, Dy(c), lt), ShapeOf(c, 1))};
 }
 std::vector<Value*> TanhGradRule(GradContext& c) { return {TanhGrad(c.b, Y(c), Dy(c))}; }
 std::vector<Value*> SigmoidGradRule(GradContext& c) { return {SigmoidGrad(c.b, Y(c), Dy(c))}; }
@@ -102,13 +105,17 @@ std::vector<Value*> SigmoidGradGrad(GradContext& c) {
   return {Mul(c.b, Mul(c.b, g, dy), one_minus_2y), SigmoidGrad(c.b, y, g)};
 }
 // relu_grad(x, dy) = dy * (x > 0): zero gradient for x almost everywhere.
-std::vector<Value*> ReluGradGrad(GradContext& c) { return {nullptr, ReluGrad(c.b, X(c, 0), Dy(c))}; }
+std::vector<Value*> ReluGradGrad(GradContext& c) {
+  return {nullptr, ReluGrad(c.b, X(c, 0), Dy(c))};
+}
 
 void RegisterBinary(OpKind kind, GradFn grad) {
-  RegisterOp({.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = BroadcastRule, .grad = grad});
+  RegisterOp(
+      {.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = BroadcastRule, .grad = grad});
 }
 void RegisterUnary(OpKind kind, GradFn grad) {
-  RegisterOp({.kind = kind, .min_inputs = 1, .max_inputs = 1, .shape = FloatUnaryRule, .grad = grad});
+  RegisterOp(
+      {.kind = kind, .min_inputs = 1, .max_inputs = 1, .shape = FloatUnaryRule, .grad = grad});
 }
 
 }  // namespace
@@ -165,7 +172,8 @@ void RegisterElementwiseOps() {
   for (auto [kind, grad] : {std::pair<OpKind, GradFn>{OpKind::kTanhGrad, TanhGradGrad},
                             std::pair<OpKind, GradFn>{OpKind::kSigmoidGrad, SigmoidGradGrad},
                             std::pair<OpKind, GradFn>{OpKind::kReluGrad, ReluGradGrad}}) {
-    RegisterOp({.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = SameShapeRule, .grad = grad});
+    RegisterOp(
+        {.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = SameShapeRule, .grad = grad});
   }
 }
 

@@ -22,9 +22,9 @@ absl::StatusOr<std::vector<TensorType>> MatMulRule(const Attrs& attrs,
   int64_t k2 = in[1].shape.dim(tb ? 1 : 0);
   int64_t n = in[1].shape.dim(tb ? 0 : 1);
   if (k != k2 && k != kUnknownDim && k2 != kUnknownDim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inner dimensions differ: ", in[0].shape.ToString(), ta ? "^T" : "", " · ",
-        in[1].shape.ToString(), tb ? "^T" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inner dimensions differ: ", in[0].shape.ToString(), ta ? "^T" : "", " · ",
+                     in[1].shape.ToString(), tb ? "^T" : ""));
   }
   return std::vector<TensorType>{{in[0].dtype, Shape{m, n}}};
 }
@@ -44,7 +44,8 @@ std::vector<Value*> MatMulGrad(GradContext& c) {
 }  // namespace
 
 Value* MatMul(Builder& b, Value* x, Value* y, bool transpose_x, bool transpose_y) {
-  return b.Op(OpKind::kMatMul, {x, y}, {{"transpose_a", transpose_x}, {"transpose_b", transpose_y}});
+  return b.Op(OpKind::kMatMul, {x, y},
+              {{"transpose_a", transpose_x}, {"transpose_b", transpose_y}});
 }
 
 }  // namespace rill::ops
@@ -52,12 +53,13 @@ Value* MatMul(Builder& b, Value* x, Value* y, bool transpose_x, bool transpose_y
 namespace rill {
 
 void RegisterMatMulOps() {
-  RegisterOp({.kind = OpKind::kMatMul,
-              .min_inputs = 2,
-              .max_inputs = 2,
-              .attrs = {{"transpose_a", AttrKind::kBool, false}, {"transpose_b", AttrKind::kBool, false}},
-              .shape = ops::MatMulRule,
-              .grad = ops::MatMulGrad});
+  RegisterOp(
+      {.kind = OpKind::kMatMul,
+       .min_inputs = 2,
+       .max_inputs = 2,
+       .attrs = {{"transpose_a", AttrKind::kBool, false}, {"transpose_b", AttrKind::kBool, false}},
+       .shape = ops::MatMulRule,
+       .grad = ops::MatMulGrad});
 }
 
 }  // namespace rill

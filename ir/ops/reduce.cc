@@ -31,8 +31,10 @@ absl::StatusOr<std::vector<TensorType>> ReduceRule(const Attrs& attrs,
   std::vector<int64_t> dims;
   for (int i = 0; i < s.rank(); ++i) {
     bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) dims.push_back(s.dim(i));
-    else if (keep) dims.push_back(1);
+    if (!reduced)
+      dims.push_back(s.dim(i));
+    else if (keep)
+      dims.push_back(1);
   }
   return std::vector<TensorType>{{in[0].dtype, Shape(dims)}};
 }
@@ -65,8 +67,8 @@ absl::StatusOr<std::vector<TensorType>> BroadcastToRule(const Attrs& attrs,
   Shape target(attrs.GetInts("shape"));
   RILL_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(in[0].shape, target));
   if (out != target) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot broadcast ", in[0].shape.ToString(),
-                                                   " to ", target.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot broadcast ", in[0].shape.ToString(), " to ", target.ToString()));
   }
   return std::vector<TensorType>{{in[0].dtype, target}};
 }
@@ -99,17 +101,21 @@ absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
       }
       dims[inferred] = total / known;
     } else if (known != total) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", in[0].shape.ToString(), " (",
-                                                     total, " elements) to ", Shape(dims).ToString()));
+      return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", in[0].shape.ToString(),
+                                                     " (", total, " elements) to ",
+                                                     Shape(dims).ToString()));
     }
   }
   return std::vector<TensorType>{{in[0].dtype, Shape(dims)}};
 }
 
-absl::StatusOr<std::vector<TensorType>> FillRule(const Attrs& attrs, const std::vector<TensorType>&) {
+absl::StatusOr<std::vector<TensorType>> FillRule(const Attrs& attrs,
+                                                 const std::vector<TensorType>&) {
   Shape shape(attrs.GetInts("shape"));
   for (int64_t d : shape.dims()) {
-    if (d < 0) return absl::InvalidArgumentError(absl::StrCat("fill needs a known shape, got ", shape.ToString()));
+    if (d < 0)
+      return absl::InvalidArgumentError(
+          absl::StrCat("fill needs a known shape, got ", shape.ToString()));
   }
   return std::vector<TensorType>{{attrs.GetDType("dtype"), shape}};
 }
@@ -127,7 +133,8 @@ Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims
   return b.Op(OpKind::kReduceMean, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
 }
 Value* Fill(Builder& b, const TensorType& type, double value) {
-  return b.Op(OpKind::kFill, {}, {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
+  return b.Op(OpKind::kFill, {},
+              {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
 }
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape) {
   return b.Op(OpKind::kBroadcastTo, {x}, {{"shape", std::move(shape)}});
@@ -142,18 +149,20 @@ namespace rill {
 
 void RegisterReduceOps() {
   using namespace ops;
-  RegisterOp({.kind = OpKind::kReduceSum,
-              .min_inputs = 1,
-              .max_inputs = 1,
-              .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
-              .shape = ReduceRule,
-              .grad = ReduceSumGrad});
-  RegisterOp({.kind = OpKind::kReduceMean,
-              .min_inputs = 1,
-              .max_inputs = 1,
-              .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
-              .shape = ReduceRule,
-              .grad = ReduceMeanGrad});
+  RegisterOp(
+      {.kind = OpKind::kReduceSum,
+       .min_inputs = 1,
+       .max_inputs = 1,
+       .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
+       .shape = ReduceRule,
+       .grad = ReduceSumGrad});
+  RegisterOp(
+      {.kind = OpKind::kReduceMean,
+       .min_inputs = 1,
+       .max_inputs = 1,
+       .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
+       .shape = ReduceRule,
+       .grad = ReduceMeanGrad});
   RegisterOp({.kind = OpKind::kFill,
               .min_inputs = 0,
               .max_inputs = 0,

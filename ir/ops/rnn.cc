@@ -25,9 +25,11 @@ bool Compatible(const Shape& a, const Shape& b) {
 
 // The forward's output types from its five input types (x, h0, kernel, recurrent_kernel,
 // bias); the grad op reuses it to check what it is given.
-absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::vector<TensorType>& in) {
+absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs,
+                                                 const std::vector<TensorType>& in) {
   if (!IsFloating(in[0].dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
   }
   RILL_RETURN_IF_ERROR(CheckSameDType(in));
   const bool time_major = attrs.GetBool("time_major");
@@ -37,9 +39,9 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::
   const Shape& recurrent = in[3].shape;
   const Shape& bias = in[4].shape;
   if (x.rank() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat("input rank ", x.rank(), ", expected 3 (",
-                                                   time_major ? "[time, batch, features]" : "[batch, time, features]",
-                                                   ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input rank ", x.rank(), ", expected 3 (",
+                     time_major ? "[time, batch, features]" : "[batch, time, features]", ")"));
   }
   const int64_t batch = x.dim(time_major ? 1 : 0);
   const int64_t time = x.dim(time_major ? 0 : 1);
@@ -50,8 +52,9 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::
   }
   const int64_t units = kernel.dim(1) / 3;
   if (!Compatible(kernel.dim(0), features)) {
-    return absl::InvalidArgumentError(absl::StrCat("kernel ", kernel.ToString(), " does not match input ",
-                                                   x.ToString(), ": expected [", features, ", 3 * units]"));
+    return absl::InvalidArgumentError(absl::StrCat("kernel ", kernel.ToString(),
+                                                   " does not match input ", x.ToString(),
+                                                   ": expected [", features, ", 3 * units]"));
   }
   if (recurrent != Shape{units, 3 * units}) {
     return absl::InvalidArgumentError(absl::StrCat("recurrent_kernel ", recurrent.ToString(),
@@ -59,13 +62,14 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::
                                                    ": expected [", units, ", ", 3 * units, "]"));
   }
   if (bias != Shape{6 * units}) {
-    return absl::InvalidArgumentError(absl::StrCat("bias ", bias.ToString(), " does not match kernel ",
-                                                   kernel.ToString(), ": expected [", 6 * units, "]"));
+    return absl::InvalidArgumentError(absl::StrCat("bias ", bias.ToString(),
+                                                   " does not match kernel ", kernel.ToString(),
+                                                   ": expected [", 6 * units, "]"));
   }
   if (h0.rank() != 2 || !Compatible(h0.dim(0), batch) || h0.dim(1) != units) {
-    return absl::InvalidArgumentError(absl::StrCat("initial state ", h0.ToString(), " does not match input ",
-                                                   x.ToString(), " and kernel ", kernel.ToString(),
-                                                   ": expected ", Shape{batch, units}.ToString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initial state ", h0.ToString(), " does not match input ", x.ToString(), " and kernel ",
+        kernel.ToString(), ": expected ", Shape{batch, units}.ToString()));
   }
   const int64_t b = Merge(batch, h0.dim(0));
   const DType dt = in[0].dtype;
@@ -73,11 +77,13 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs, const std::
   return std::vector<TensorType>{{dt, y}, {dt, Shape{b, units}}, {dt, Shape{time, b, 4 * units}}};
 }
 
-absl::StatusOr<std::vector<TensorType>> GruRule(const Attrs& attrs, const std::vector<TensorType>& in) {
+absl::StatusOr<std::vector<TensorType>> GruRule(const Attrs& attrs,
+                                                const std::vector<TensorType>& in) {
   return GruTypes(attrs, in);
 }
 
-absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs, const std::vector<TensorType>& in) {
+absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs,
+                                                    const std::vector<TensorType>& in) {
   RILL_RETURN_IF_ERROR(CheckSameDType(in));
   std::vector<TensorType> forward_in(in.begin(), in.begin() + 5);
   RILL_ASSIGN_OR_RETURN(std::vector<TensorType> fwd, GruTypes(attrs, forward_in));
@@ -101,7 +107,9 @@ absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs, const st
   return forward_in;
 }
 
-Attrs GruAttrs(const CuDNNGRUOptions& o) { return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}}; }
+Attrs GruAttrs(const CuDNNGRUOptions& o) {
+  return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}};
+}
 
 // Zeros shaped like `like`: a fill when the shape is known; with an unknown batch, 0·like.
 Value* ZerosLike(Builder& b, Value* like) {
@@ -124,17 +132,19 @@ std::vector<Value*> GruGrad(GradContext& c) {
 
 }  // namespace
 
-CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel, Value* bias,
-                         CuDNNGRUOptions options) {
-  Node* n = b.AddNode(OpKind::kCuDNNGRU, {x, h0, kernel, recurrent_kernel, bias}, GruAttrs(options));
+CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
+                         Value* bias, CuDNNGRUOptions options) {
+  Node* n =
+      b.AddNode(OpKind::kCuDNNGRU, {x, h0, kernel, recurrent_kernel, bias}, GruAttrs(options));
   if (n == nullptr) return {};
   return {n->output(0), n->output(1), n->output(2)};
 }
 
-CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
-                                 Value* bias, Value* y, Value* reserve, Value* dy, Value* dh_last,
-                                 CuDNNGRUOptions options) {
-  Node* n = b.AddNode(OpKind::kCuDNNGRUGrad, {x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last},
+CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
+                                 Value* recurrent_kernel, Value* bias, Value* y, Value* reserve,
+                                 Value* dy, Value* dh_last, CuDNNGRUOptions options) {
+  Node* n = b.AddNode(OpKind::kCuDNNGRUGrad,
+                      {x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last},
                       GruAttrs(options));
   if (n == nullptr) return {};
   return {n->output(0), n->output(1), n->output(2), n->output(3), n->output(4)};
@@ -146,7 +156,8 @@ namespace rill {
 
 void RegisterRnnOps() {
   using namespace ops;
-  std::vector<AttrSpec> attrs = {{"time_major", AttrKind::kBool, false}, {"go_backwards", AttrKind::kBool, false}};
+  std::vector<AttrSpec> attrs = {{"time_major", AttrKind::kBool, false},
+                                 {"go_backwards", AttrKind::kBool, false}};
   RegisterOp({.kind = OpKind::kCuDNNGRU,
               .min_inputs = 5,
               .max_inputs = 5,

@@ -12,17 +12,20 @@
 namespace rill::cpu {
 
 // Calls Impl<float> or Impl<double> by `dtype`; other dtypes are refused clearly.
-#define RILL_DISPATCH_FLOAT(dtype, Impl, ...)                                          \
-  [&]() -> absl::Status {                                                              \
-    switch (dtype) {                                                                   \
-      case ::rill::DType::kF32: return Impl<float>(__VA_ARGS__);                       \
-      case ::rill::DType::kF64: return Impl<double>(__VA_ARGS__);                      \
-      case ::rill::DType::kF16:                                                        \
-      case ::rill::DType::kBF16:                                                       \
-      case ::rill::DType::kI32:                                                        \
-      case ::rill::DType::kI64: break;                                                 \
-    }                                                                                  \
-    return absl::UnimplementedError(absl::StrCat(                                      \
+#define RILL_DISPATCH_FLOAT(dtype, Impl, ...)                                            \
+  [&]() -> absl::Status {                                                                \
+    switch (dtype) {                                                                     \
+      case ::rill::DType::kF32:                                                          \
+        return Impl<float>(__VA_ARGS__);                                                 \
+      case ::rill::DType::kF64:                                                          \
+        return Impl<double>(__VA_ARGS__);                                                \
+      case ::rill::DType::kF16:                                                          \
+      case ::rill::DType::kBF16:                                                         \
+      case ::rill::DType::kI32:                                                          \
+      case ::rill::DType::kI64:                                                          \
+        break;                                                                           \
+    }                                                                                    \
+    return absl::UnimplementedError(absl::StrCat(                                        \
         "cpu kernel: dtype ", std::string(::rill::DTypeName(dtype)), " not supported")); \
   }()
 

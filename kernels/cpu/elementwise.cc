@@ -23,7 +23,8 @@ absl::Status Binary(const KernelArgs& a, F f) {
     const T s = yp[0];
     for (int64_t i = 0; i < n; ++i) op[i] = f(xp[i], s);
   } else {
-    ForEachBroadcast(out.shape, BroadcastStrides(x.shape, out.shape), BroadcastStrides(y.shape, out.shape),
+    ForEachBroadcast(out.shape, BroadcastStrides(x.shape, out.shape),
+                     BroadcastStrides(y.shape, out.shape),
                      [&](int64_t i, int64_t i0, int64_t i1) { op[i] = f(xp[i0], yp[i1]); });
   }
   return absl::OkStatus();
@@ -49,24 +50,66 @@ absl::Status Map2(const KernelArgs& a, F f) {
   return absl::OkStatus();
 }
 
-template <typename T> absl::Status AddT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x + y; }); }
-template <typename T> absl::Status SubT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x - y; }); }
-template <typename T> absl::Status MulT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x * y; }); }
-template <typename T> absl::Status DivT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x / y; }); }
-template <typename T> absl::Status MaximumT(const KernelArgs& a) { return Binary<T>(a, [](T x, T y) { return x >= y ? x : y; }); }
-template <typename T> absl::Status AbsT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::abs(x); }); }
-template <typename T> absl::Status SignT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return T((x > T(0)) - (x < T(0))); }); }
-template <typename T> absl::Status NegT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return -x; }); }
-template <typename T> absl::Status ExpT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::exp(x); }); }
-template <typename T> absl::Status LogT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::log(x); }); }
-template <typename T> absl::Status SquareT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return x * x; }); }
-template <typename T> absl::Status SqrtT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::sqrt(x); }); }
-template <typename T> absl::Status TanhT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return std::tanh(x); }); }
+template <typename T>
+absl::Status AddT(const KernelArgs& a) {
+  return Binary<T>(a, [](T x, T y) { return x + y; });
+}
+template <typename T>
+absl::Status SubT(const KernelArgs& a) {
+  return Binary<T>(a, [](T x, T y) { return x - y; });
+}
+template <typename T>
+absl::Status MulT(const KernelArgs& a) {
+  return Binary<T>(a, [](T x, T y) { return x * y; });
+}
+template <typename T>
+absl::Status DivT(const KernelArgs& a) {
+  return Binary<T>(a, [](T x, T y) { return x / y; });
+}
+template <typename T>
+absl::Status MaximumT(const KernelArgs& a) {
+  return Binary<T>(a, [](T x, T y) { return x >= y ? x : y; });
+}
+template <typename T>
+absl::Status AbsT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return std::abs(x); });
+}
+template <typename T>
+absl::Status SignT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return T((x > T(0)) - (x < T(0))); });
+}
+template <typename T>
+absl::Status NegT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return -x; });
+}
+template <typename T>
+absl::Status ExpT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return std::exp(x); });
+}
+template <typename T>
+absl::Status LogT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return std::log(x); });
+}
+template <typename T>
+absl::Status SquareT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return x * x; });
+}
+template <typename T>
+absl::Status SqrtT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return std::sqrt(x); });
+}
+template <typename T>
+absl::Status TanhT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return std::tanh(x); });
+}
 template <typename T>
 absl::Status SigmoidT(const KernelArgs& a) {
   return Unary<T>(a, [](T x) { return T(1) / (T(1) + std::exp(-x)); });
 }
-template <typename T> absl::Status ReluT(const KernelArgs& a) { return Unary<T>(a, [](T x) { return x > T(0) ? x : T(0); }); }
+template <typename T>
+absl::Status ReluT(const KernelArgs& a) {
+  return Unary<T>(a, [](T x) { return x > T(0) ? x : T(0); });
+}
 template <typename T>
 absl::Status AffineT(const KernelArgs& a) {
   const T scale = static_cast<T>(a.attrs.GetFloat("scale"));
@@ -74,14 +117,22 @@ absl::Status AffineT(const KernelArgs& a) {
   return Unary<T>(a, [=](T x) { return scale * x + shift; });
 }
 template <typename T>
-absl::Status TanhGradT(const KernelArgs& a) { return Map2<T>(a, [](T y, T dy) { return dy * (T(1) - y * y); }); }
+absl::Status TanhGradT(const KernelArgs& a) {
+  return Map2<T>(a, [](T y, T dy) { return dy * (T(1) - y * y); });
+}
 template <typename T>
-absl::Status SigmoidGradT(const KernelArgs& a) { return Map2<T>(a, [](T y, T dy) { return dy * y * (T(1) - y); }); }
+absl::Status SigmoidGradT(const KernelArgs& a) {
+  return Map2<T>(a, [](T y, T dy) { return dy * y * (T(1) - y); });
+}
 template <typename T>
-absl::Status ReluGradT(const KernelArgs& a) { return Map2<T>(a, [](T x, T dy) { return x > T(0) ? dy : T(0); }); }
+absl::Status ReluGradT(const KernelArgs& a) {
+  return Map2<T>(a, [](T x, T dy) { return x > T(0) ? dy : T(0); });
+}
 
-#define RILL_FLOAT_KERNEL(Name) \
-  absl::Status Name(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, Name##T, a); }
+#define RILL_FLOAT_KERNEL(Name)                                 \
+  absl::Status Name(const KernelArgs& a) {                      \
+    return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, Name##T, a); \
+  }
 RILL_FLOAT_KERNEL(Add)
 RILL_FLOAT_KERNEL(Sub)
 RILL_FLOAT_KERNEL(Mul)
@@ -106,14 +157,26 @@ RILL_FLOAT_KERNEL(ReluGrad)
 }  // namespace
 
 void RegisterElementwiseKernels() {
-  for (auto [op, fn] : std::initializer_list<std::pair<OpKind, KernelFn>>{
-           {OpKind::kAdd, Add},         {OpKind::kSub, Sub},       {OpKind::kMul, Mul},
-           {OpKind::kDiv, Div},         {OpKind::kMaximum, Maximum}, {OpKind::kAbs, Abs},
-           {OpKind::kSign, Sign},         {OpKind::kNeg, Neg},       {OpKind::kExp, Exp},
-           {OpKind::kLog, Log},         {OpKind::kSquare, Square}, {OpKind::kSqrt, Sqrt},
-           {OpKind::kAffine, Affine},   {OpKind::kTanh, Tanh},     {OpKind::kSigmoid, Sigmoid},
-           {OpKind::kRelu, Relu},       {OpKind::kTanhGrad, TanhGrad},
-           {OpKind::kSigmoidGrad, SigmoidGrad}, {OpKind::kReluGrad, ReluGrad}}) {
+  for (auto [op, fn] :
+       std::initializer_list<std::pair<OpKind, KernelFn>>{{OpKind::kAdd, Add},
+                                                          {OpKind::kSub, Sub},
+                                                          {OpKind::kMul, Mul},
+                                                          {OpKind::kDiv, Div},
+                                                          {OpKind::kMaximum, Maximum},
+                                                          {OpKind::kAbs, Abs},
+                                                          {OpKind::kSign, Sign},
+                                                          {OpKind::kNeg, Neg},
+                                                          {OpKind::kExp, Exp},
+                                                          {OpKind::kLog, Log},
+                                                          {OpKind::kSquare, Square},
+                                                          {OpKind::kSqrt, Sqrt},
+                                                          {OpKind::kAffine, Affine},
+                                                          {OpKind::kTanh, Tanh},
+                                                          {OpKind::kSigmoid, Sigmoid},
+                                                          {OpKind::kRelu, Relu},
+                                                          {OpKind::kTanhGrad, TanhGrad},
+                                                          {OpKind::kSigmoidGrad, SigmoidGrad},
+                                                          {OpKind::kReluGrad, ReluGrad}}) {
     RegisterKernel({op, DeviceKind::kCpu, fn});
   }
 }

@@ -76,7 +76,7 @@ struct BwdRows {
   T* d = nullptr;         // [dn|dz|dr|dhh] rows
   int64_t d_stride = 0;
   T* dh_prev = nullptr;  // [rows, u]: (dh + dy)·z; the caller's GEMM adds the rest
-  T* dbias = nullptr;  // [4u] running column sums of d
+  T* dbias = nullptr;    // [4u] running column sums of d
 };
 
 template <typename T>
@@ -156,12 +156,16 @@ bool HaveAvx2() {
   return have;
 }
 
-void RunForwardGates(const FwdRows<float>& a) { HaveAvx2() ? avx2::ForwardGates(a) : sse::ForwardGates(a); }
-void RunBackwardGates(const BwdRows<float>& a) { HaveAvx2() ? avx2::BackwardGates(a) : sse::BackwardGates(a); }
+void RunForwardGates(const FwdRows<float>& a) {
+  HaveAvx2() ? avx2::ForwardGates(a) : sse::ForwardGates(a);
+}
+void RunBackwardGates(const BwdRows<float>& a) {
+  HaveAvx2() ? avx2::BackwardGates(a) : sse::BackwardGates(a);
+}
 void RunForwardGates(const FwdRows<double>& a) {
   for (int64_t row = 0; row < a.rows; ++row) {
-    ForwardGateTail(a, a.res + row * a.res_stride, a.gh + row * 3 * a.units, a.hp + row * a.hp_stride,
-                    a.out + row * a.out_stride, 0);
+    ForwardGateTail(a, a.res + row * a.res_stride, a.gh + row * 3 * a.units,
+                    a.hp + row * a.hp_stride, a.out + row * a.out_stride, 0);
   }
 }
 void RunBackwardGates(const BwdRows<double>& a) {
@@ -171,8 +175,8 @@ void RunBackwardGates(const BwdRows<double>& a) {
 // C = op(A)·op(B) + beta·C (beta 0 or 1) through BLAS, row-major, safe for empty sizes (BLAS
 // rejects a zero leading dimension); one row in plain loops.
 template <typename T>
-void Mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
-        T beta, T* c, int64_t ldc) {
+void Mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+        int64_t ldb, T beta, T* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0 || (m == 1 && !ta && !tb)) {
     for (int64_t j = 0; j < n; ++j) {
@@ -198,7 +202,9 @@ struct StepWeights {
   int64_t n = 0;
   T* data = nullptr;
 
-  static int64_t Size(int64_t k, int64_t n) { return kPanels ? (n + kPanel - 1) / kPanel * kPanel * k : k * n; }
+  static int64_t Size(int64_t k, int64_t n) {
+    return kPanels ? (n + kPanel - 1) / kPanel * kPanel * k : k * n;
+  }
   int64_t panels() const { return kPanels ? (n + kPanel - 1) / kPanel : 1; }
 
   // Panel p from rows row(i) (n contiguous values each), i in [0, k).
@@ -227,13 +233,15 @@ struct StepWeights {
   }
   // C[m, n] = (accumulate ? C : 0) + A·W with A(i, kk) = a[i·a_rs + kk·a_ks]; one of the
   // strides is 1.
-  void Multiply(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, T* c, int64_t ldc, bool accumulate) const {
+  void Multiply(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, T* c, int64_t ldc,
+                bool accumulate) const {
     if constexpr (kPanels) {
       HaveAvx2() ? avx2::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate)
                  : sse::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate);
     } else {
       const bool transposed = a_ks != 1;
-      Mm(transposed, false, m, n, k, a, transposed ? a_ks : a_rs, data, n, accumulate ? T(1) : T(0), c, ldc);
+      Mm(transposed, false, m, n, k, a, transposed ? a_ks : a_rs, data, n, accumulate ? T(1) : T(0),
+         c, ldc);
     }
   }
   // C[m, n] = Aᵀ·W for A [k, m] with leading dimension lda; `scratch` holds
@@ -340,7 +348,8 @@ int Parts(const GruShape& s) {
 // Batch rows [first, end) of part `part` of `parts`.
 struct Slice {
   int64_t first, end;
-  Slice(int64_t batch, int part, int parts) : first(batch * part / parts), end(batch * (part + 1) / parts) {}
+  Slice(int64_t batch, int part, int parts)
+      : first(batch * part / parts), end(batch * (part + 1) / parts) {}
   int64_t rows() const { return end - first; }
 };
 
@@ -370,10 +379,28 @@ class Scratch {
 
  private:
   static constexpr size_t kAlign = 64;
-  static size_t Rounded(int64_t n) { return (static_cast<size_t>(n) * sizeof(T) + kAlign - 1) / kAlign * kAlign; }
+  static size_t Rounded(int64_t n) {
+    return (static_cast<size_t>(n) * sizeof(T) + kAlign - 1) / kAlign * kAlign;
+  }
   T* parts_[16] = {};
   int count_ = 0;
 };
+
+// Brings `rows` rows of `bytes` bytes, `stride` bytes apart, towards the cache while the
+// per-step product computes: the gate kernels stream rows of the reserve that were written
+// long before (or are about to be written) and would otherwise stall on memory.
+void Prefetch(const void* base, int64_t rows, int64_t stride, int64_t bytes, bool for_write) {
+  const char* p = static_cast<const char*>(base);
+  for (int64_t r = 0; r < rows; ++r, p += stride) {
+    for (int64_t off = 0; off < bytes; off += 64) {
+      if (for_write) {
+        __builtin_prefetch(p + off, 1);
+      } else {
+        __builtin_prefetch(p + off, 0);
+      }
+    }
+  }
+}
 
 // Gate block g of the Keras kernel, read row-major as [u, d], into rows (h, z, r) of ain.
 constexpr int kAinGate[3] = {2, 0, 1};
@@ -383,10 +410,12 @@ void RelayoutWeights(const GruShape& s, const T* kernel, const T* recurrent, T* 
   const int64_t d = s.input, u = s.units;
   for (int k = 0; k < 3; ++k) {
     const int64_t g = kAinGate[k];
-    for (int64_t i = 0; i < d; ++i) std::memcpy(ain + k * u * d + i * u, kernel + i * 3 * u + g * u, u * sizeof(T));
+    for (int64_t i = 0; i < d; ++i)
+      std::memcpy(ain + k * u * d + i * u, kernel + i * 3 * u + g * u, u * sizeof(T));
   }
   for (int64_t g = 0; g < 3; ++g) {
-    for (int64_t p = 0; p < u; ++p) std::memcpy(rt + (g * u + p) * u, recurrent + p * 3 * u + g * u, u * sizeof(T));
+    for (int64_t p = 0; p < u; ++p)
+      std::memcpy(rt + (g * u + p) * u, recurrent + p * 3 * u + g * u, u * sizeof(T));
   }
 }
 
@@ -414,8 +443,8 @@ struct Rows {
 }  // namespace
 
 template <typename T>
-void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent, const T* bias,
-                T* y, T* h_last, T* reserve) {
+void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
+                const T* bias, T* y, T* h_last, T* reserve) {
   const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   if (batch == 0 || u == 0) return;
   if (time == 0) {
@@ -424,8 +453,8 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   }
   const int parts = Parts<T>(s);
   const int64_t part_rows = (batch + parts - 1) / parts;
-  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(d, 3 * u), StepWeights<T>::Size(u, 3 * u), 2 * u,
-                  parts * part_rows * 3 * u});
+  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(d, 3 * u),
+                  StepWeights<T>::Size(u, 3 * u), 2 * u, parts * part_rows * 3 * u});
   T *ain = mem[0], *rt = mem[1], *bzr = mem[4], *gh_all = mem[5];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u].
@@ -450,6 +479,8 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
       const int64_t in_row = rows.Base(t) + b0 * rs;
       const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
       const int64_t hp_stride = step == 0 ? u : rs * u;
+      Prefetch(reserve + in_row * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), true);
+      Prefetch(y + (rows.Base(step) + b0 * rs) * u, m, rs * u * sizeof(T), u * sizeof(T), true);
       wh.Multiply(m, hp, hp_stride, 1, gh, 3 * u, false);
       RunForwardGates(FwdRows<T>{.rows = m,
                                  .units = u,
@@ -466,14 +497,15 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
                                  .brh = bias + 5 * u});
     }
     const T* last = y + (rows.Base(time - 1) + b0 * rs) * u;
-    for (int64_t b = 0; b < m; ++b) std::memcpy(h_last + (b0 + b) * u, last + b * rs * u, u * sizeof(T));
+    for (int64_t b = 0; b < m; ++b)
+      std::memcpy(h_last + (b0 + b) * u, last + b * rs * u, u * sizeof(T));
   });
 }
 
 template <typename T>
-void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent, const T* y,
-                 const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0, T* dkernel, T* drecurrent,
-                 T* dbias) {
+void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
+                 const T* y, const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0,
+                 T* dkernel, T* drecurrent, T* dbias) {
   const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   const int64_t n_rows = batch * time;
   std::fill(dkernel, dkernel + d * 3 * u, T(0));
@@ -489,17 +521,20 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   }
   const int parts = Parts<T>(s);
   const int64_t part_rows = (batch + parts - 1) / parts;
-  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
-                  StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
-                  parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
+  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u),
+                  StepWeights<T>::Size(3 * u, d), StepWeights<T>::Size(n_rows, d),
+                  StepWeights<T>::Size(n_rows, u), n_rows * 4 * u, parts * part_rows * u,
+                  parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
                   parts * kTransposedScratch});
-  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8], *acc_all = mem[9];
+  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8],
+    *acc_all = mem[9];
   T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
   // started from) as W [n_rows, d] and [n_rows, u].
-  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{n_rows, d, mem[4]}, hs{n_rows, u, mem[5]};
+  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{n_rows, d, mem[4]},
+      hs{n_rows, u, mem[5]};
   wd.Fill(rt, u, 1);
   wdx.Fill(ain, d, 1);
 
@@ -540,6 +575,13 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
                                   .d_stride = rs * 4 * u,
                                   .dh_prev = dh_prev,
                                   .dbias = acc});
+      if (step > 0) {  // the next step's gate inputs and outputs
+        const int64_t next = rows.Base(rows.InputTime(step - 1)) + b0 * rs;
+        Prefetch(reserve + next * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), false);
+        Prefetch(dbuf + next * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), true);
+        Prefetch(dy + (rows.Base(step - 1) + b0 * rs) * u, m, rs * u * sizeof(T), u * sizeof(T),
+                 false);
+      }
       // The state's path through the recurrent products.
       wd.Multiply(m, dstep + u, rs * 4 * u, 1, dh_prev, u, true);
       std::swap(dh, dh_prev);
@@ -562,10 +604,12 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // Back to Keras layouts.
   for (int k = 0; k < 3; ++k) {
     const int64_t g = kAinGate[k];
-    for (int64_t i = 0; i < d; ++i) std::memcpy(dkernel + i * 3 * u + g * u, dain + k * u * d + i * u, u * sizeof(T));
+    for (int64_t i = 0; i < d; ++i)
+      std::memcpy(dkernel + i * 3 * u + g * u, dain + k * u * d + i * u, u * sizeof(T));
   }
   for (int64_t g = 0; g < 3; ++g) {
-    for (int64_t p = 0; p < u; ++p) std::memcpy(drecurrent + p * 3 * u + g * u, drt + (g * u + p) * u, u * sizeof(T));
+    for (int64_t p = 0; p < u; ++p)
+      std::memcpy(drecurrent + p * 3 * u + g * u, drt + (g * u + p) * u, u * sizeof(T));
   }
   // Σ over parts of [dn | dz | dr | dhh]; bias = [b_Wz b_Wr b_Wh | b_Rz b_Rr b_Rh].
   for (int part = 1; part < parts; ++part) {
@@ -582,15 +626,15 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   }
 }
 
-template void GruForward<float>(const GruShape&, const float*, const float*, const float*, const float*,
-                                const float*, float*, float*, float*);
-template void GruForward<double>(const GruShape&, const double*, const double*, const double*, const double*,
-                                 const double*, double*, double*, double*);
-template void GruBackward<float>(const GruShape&, const float*, const float*, const float*, const float*,
-                                 const float*, const float*, const float*, const float*, float*, float*, float*,
-                                 float*, float*);
-template void GruBackward<double>(const GruShape&, const double*, const double*, const double*, const double*,
-                                  const double*, const double*, const double*, const double*, double*, double*,
-                                  double*, double*, double*);
+template void GruForward<float>(const GruShape&, const float*, const float*, const float*,
+                                const float*, const float*, float*, float*, float*);
+template void GruForward<double>(const GruShape&, const double*, const double*, const double*,
+                                 const double*, const double*, double*, double*, double*);
+template void GruBackward<float>(const GruShape&, const float*, const float*, const float*,
+                                 const float*, const float*, const float*, const float*,
+                                 const float*, float*, float*, float*, float*, float*);
+template void GruBackward<double>(const GruShape&, const double*, const double*, const double*,
+                                  const double*, const double*, const double*, const double*,
+                                  const double*, double*, double*, double*, double*, double*);
 
 }  // namespace rill::cpu

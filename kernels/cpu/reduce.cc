@@ -1,9 +1,9 @@
 // CPU kernels of the reduce family: reduce_sum, broadcast_to, reshape.
 #include <cstring>
 
+#include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "ir/status.h"
 
 namespace rill::cpu {
 namespace {
@@ -66,9 +66,15 @@ absl::Status FillT(const KernelArgs& a) {
 }
 
 absl::Status Fill(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, FillT, a); }
-absl::Status ReduceSum(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceSumT, a); }
-absl::Status ReduceMean(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceMeanT, a); }
-absl::Status BroadcastTo(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, BroadcastToT, a); }
+absl::Status ReduceSum(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceSumT, a);
+}
+absl::Status ReduceMean(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceMeanT, a);
+}
+absl::Status BroadcastTo(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, BroadcastToT, a);
+}
 
 // Any dtype: a reshape copies bytes (the memory planner may alias it later).
 absl::Status Reshape(const KernelArgs& a) {

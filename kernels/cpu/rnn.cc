@@ -24,8 +24,8 @@ template <typename T>
 absl::Status CuDNNGRUT(const KernelArgs& a) {
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
-  GruForward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[4].as<T>(),
-                out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
+  GruForward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
+                in[4].as<T>(), out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
   return absl::OkStatus();
 }
 
@@ -33,13 +33,15 @@ template <typename T>
 absl::Status CuDNNGRUGradT(const KernelArgs& a) {
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
-  GruBackward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[5].as<T>(),
-                 in[6].as<T>(), in[7].as<T>(), in[8].as<T>(), out[0].as<T>(), out[1].as<T>(), out[2].as<T>(),
-                 out[3].as<T>(), out[4].as<T>());
+  GruBackward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
+                 in[5].as<T>(), in[6].as<T>(), in[7].as<T>(), in[8].as<T>(), out[0].as<T>(),
+                 out[1].as<T>(), out[2].as<T>(), out[3].as<T>(), out[4].as<T>());
   return absl::OkStatus();
 }
 
-absl::Status CuDNNGRU(const KernelArgs& a) { return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, CuDNNGRUT, a); }
+absl::Status CuDNNGRU(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, CuDNNGRUT, a);
+}
 absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, CuDNNGRUGradT, a);
 }

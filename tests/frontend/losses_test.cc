@@ -1,9 +1,9 @@
 // Keras losses, metrics, regularizers and constraints through Evaluate/Fit, against float64
 // computations of Keras's formulas written out in the tests.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "frontend/rill.h"
 
@@ -15,11 +15,13 @@ struct Identity {
   Model model;
   explicit Identity(int64_t n) {
     auto x = model.Input({kBatch, n});
-    model.SetOutputs({layers::Dense({.units = n, .use_bias = false, .kernel_initializer = {"identity", {}}})(x)});
+    model.SetOutputs({layers::Dense(
+        {.units = n, .use_bias = false, .kernel_initializer = {"identity", {}}})(x)});
   }
 };
 
-double EvalLoss(const std::string& loss, bool from_logits, const Tensor& pred, const Tensor& truth) {
+double EvalLoss(const std::string& loss, bool from_logits, const Tensor& pred,
+                const Tensor& truth) {
   Identity id(pred.shape().dim(1));
   auto t = id.model.Compile({.loss = loss, .from_logits = from_logits});
   EXPECT_TRUE(t.ok()) << t.status();
@@ -72,10 +74,12 @@ TEST(Metrics, AccuracyResolvesLikeKeras) {
   auto cat = ComputeMetric("accuracy", p, t);
   ASSERT_TRUE(cat.ok());
   EXPECT_DOUBLE_EQ(cat->sum / cat->count, 0.5);  // row 0 right (argmax 1), row 1 wrong
-  auto sparse = ComputeMetric("accuracy", p, Tensor::FromVector(std::vector<int32_t>{1, 0}, Shape{2}));
+  auto sparse =
+      ComputeMetric("accuracy", p, Tensor::FromVector(std::vector<int32_t>{1, 0}, Shape{2}));
   ASSERT_TRUE(sparse.ok());
   EXPECT_DOUBLE_EQ(sparse->sum / sparse->count, 1.0);
-  auto binary = ComputeMetric("accuracy", Tensor::FromVector(std::vector<float>{0.2f, 0.9f, 0.6f}, Shape{3, 1}),
+  auto binary = ComputeMetric("accuracy",
+                              Tensor::FromVector(std::vector<float>{0.2f, 0.9f, 0.6f}, Shape{3, 1}),
                               Tensor::FromVector(std::vector<float>{0, 1, 0}, Shape{3, 1}));
   ASSERT_TRUE(binary.ok());
   EXPECT_DOUBLE_EQ(binary->sum / binary->count, 2.0 / 3.0);
@@ -86,8 +90,7 @@ TEST(Regularizers, AddTheirTermsToTheLoss) {
   auto x = m.Input({kBatch, 2});
   m.SetOutputs({layers::Dense({.units = 1,
                                .kernel_regularizer = regularizers::L1L2(0.1, 0.2),
-                               .activity_regularizer = regularizers::L2(0.5)})(x)})
-  ;
+                               .activity_regularizer = regularizers::L2(0.5)})(x)});
   ASSERT_TRUE(m.SetWeights({Tensor::FromVector(std::vector<float>{1.5f, -2}, Shape{2, 1}),
                             Tensor::FromVector(std::vector<float>{0.25f}, Shape{1})})
                   .ok());
@@ -107,7 +110,8 @@ TEST(Regularizers, AddTheirTermsToTheLoss) {
 TEST(Constraints, HoldAfterEveryUpdate) {
   Model m;
   auto x = m.Input({kBatch, 3});
-  m.SetOutputs({layers::Dense({.units = 4, .kernel_constraint = constraints::NonNeg(),
+  m.SetOutputs({layers::Dense({.units = 4,
+                               .kernel_constraint = constraints::NonNeg(),
                                .bias_constraint = constraints::MaxNorm(0.01)})(x)});
   auto t = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.5)});
   ASSERT_TRUE(t.ok());

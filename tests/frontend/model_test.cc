@@ -1,10 +1,10 @@
 // The C++ model API end to end: building, summary, weights, training an MLP, predicting,
 // and the errors a user can cause.
-#include <cmath>
-#include <random>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
 
 #include "frontend/rill.h"
 
@@ -59,7 +59,8 @@ TEST(ModelTest, WeightsInKerasOrderAndSetWeights) {
   EXPECT_FLOAT_EQ((*out)[0].at(1), 12.0f);
   EXPECT_FLOAT_EQ((*out)[0].at(2), 14.0f);
   auto bad = m.SetWeights({Tensor(DType::kF32, Shape{3, 3}), Tensor(DType::kF32, Shape{3})});
-  EXPECT_THAT(std::string(bad.message()), HasSubstr("'dense/kernel': got shape [3, 3], expected [2, 3]"));
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("'dense/kernel': got shape [3, 3], expected [2, 3]"));
 }
 
 TEST(ModelTest, MlpTrainsWithAdam) {
@@ -95,7 +96,8 @@ TEST(ModelTest, DeterministicWithoutShuffleAndFixedSeed) {
   for (int run = 0; run < 2; ++run) {
     Model m("m", 7);
     auto in = m.Input({kBatch, 3});
-    m.SetOutputs({layers::Dense({.units = 1})(layers::Dense({.units = 4, .activation = "tanh"})(in))});
+    m.SetOutputs(
+        {layers::Dense({.units = 1})(layers::Dense({.units = 4, .activation = "tanh"})(in))});
     auto t = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
     ASSERT_TRUE(t.ok());
     ASSERT_TRUE(t->Fit(x, y, {.epochs = 2, .batch_size = 10, .shuffle = false, .verbose = 0}).ok());
@@ -125,16 +127,20 @@ TEST(ModelErrors, TargetsOfTheWrongShapeNameTheLayer) {
   m.SetOutputs({layers::Dense({.units = 1, .name = "head"})(x)});
   auto t = m.Compile({.loss = "mse"});
   ASSERT_TRUE(t.ok());
-  auto r = t->Fit(Tensor(DType::kF32, Shape{8, 3}), Tensor(DType::kF32, Shape{8, 3}), {.verbose = 0});
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("loss 'mse': output of layer 'head' is [8, 1], targets are [8, 3]"));
+  auto r =
+      t->Fit(Tensor(DType::kF32, Shape{8, 3}), Tensor(DType::kF32, Shape{8, 3}), {.verbose = 0});
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("loss 'mse': output of layer 'head' is [8, 1], targets are [8, 3]"));
 }
 
 TEST(ModelErrors, UnknownNamesAreRefused) {
   Model m;
   auto x = m.Input({kBatch, 3});
   m.SetOutputs({layers::Dense({.units = 1})(x)});
-  EXPECT_THAT(std::string(m.Compile({.loss = "hinge"}).status().message()), HasSubstr("unknown loss 'hinge'"));
-  EXPECT_THAT(std::string(optim::FromName("adamw").status().message()), HasSubstr("unknown optimizer 'adamw'"));
+  EXPECT_THAT(std::string(m.Compile({.loss = "hinge"}).status().message()),
+              HasSubstr("unknown loss 'hinge'"));
+  EXPECT_THAT(std::string(optim::FromName("adamw").status().message()),
+              HasSubstr("unknown optimizer 'adamw'"));
   EXPECT_THAT(std::string(m.Compile({.loss = "mse", .metrics = {"auc"}}).status().message()),
               HasSubstr("unknown metric 'auc'"));
   Model m2;
@@ -150,12 +156,17 @@ TEST(ModelErrors, BadDataToFitAndPredict) {
   auto t = m.Compile({.loss = "mse"});
   ASSERT_TRUE(t.ok());
   Tensor y(DType::kF32, Shape{4, 1});
-  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF64, Shape{4, 3}), y, {.verbose = 0}).status().message()),
-              HasSubstr("input 'input_1' expects f32[?, 3], got data f64[4, 3]"));
-  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF32, Shape{4, 3, 1}), y, {.verbose = 0}).status().message()),
-              HasSubstr("expects f32[?, 3], got data f32[4, 3, 1]"));
-  EXPECT_THAT(std::string(t->Fit(Tensor(DType::kF32, Shape{4, 3}), y, {.batch_size = 0}).status().message()),
-              HasSubstr("batch size 0 < 1"));
+  EXPECT_THAT(
+      std::string(t->Fit(Tensor(DType::kF64, Shape{4, 3}), y, {.verbose = 0}).status().message()),
+      HasSubstr("input 'input_1' expects f32[?, 3], got data f64[4, 3]"));
+  EXPECT_THAT(
+      std::string(
+          t->Fit(Tensor(DType::kF32, Shape{4, 3, 1}), y, {.verbose = 0}).status().message()),
+      HasSubstr("expects f32[?, 3], got data f32[4, 3, 1]"));
+  EXPECT_THAT(
+      std::string(
+          t->Fit(Tensor(DType::kF32, Shape{4, 3}), y, {.batch_size = 0}).status().message()),
+      HasSubstr("batch size 0 < 1"));
   EXPECT_THAT(std::string(m.Predict({Tensor(DType::kI32, Shape{4, 3})}).status().message()),
               HasSubstr("expects f32[?, 3], got data i32[4, 3]"));
   EXPECT_THAT(std::string(m.Predict({Tensor(DType::kF32, Shape{4, 3})}, 0).status().message()),

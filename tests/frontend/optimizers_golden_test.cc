@@ -1,10 +1,10 @@
 // Three training steps of each optimizer through the real Fit path give the weights of a
 // float64 reference of Keras's update rules (tests/golden/optimizers, made by
 // scripts/golden/optimizers.py with torch autograd gradients).
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "frontend/rill.h"
 
@@ -21,8 +21,10 @@ Tensor Load(const std::string& name, DType dtype) {
   if (!t.ok()) return Tensor();
   Tensor out(dtype, t->shape());
   for (int64_t i = 0; i < out.size(); ++i) {
-    if (dtype == DType::kF32) out.data<float>()[i] = static_cast<float>(t->at(i));
-    else out.data<double>()[i] = t->at(i);
+    if (dtype == DType::kF32)
+      out.data<float>()[i] = static_cast<float>(t->at(i));
+    else
+      out.data<double>()[i] = t->at(i);
   }
   return out;
 }
@@ -49,7 +51,8 @@ TEST_P(OptimizerGolden, ThreeStepsMatchKerasRules) {
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   Tensor xs = Load("x", dtype);
   Tensor ys = Load("y", dtype);
-  auto history = trainer->Fit(xs, ys, {.epochs = 3, .batch_size = 8, .shuffle = false, .verbose = 0});
+  auto history =
+      trainer->Fit(xs, ys, {.epochs = 3, .batch_size = 8, .shuffle = false, .verbose = 0});
   ASSERT_TRUE(history.ok()) << history.status();
   std::vector<Tensor> got = m.GetWeights();
   const double tol = dtype == DType::kF64 ? 1e-10 : 1e-5;
@@ -59,12 +62,14 @@ TEST_P(OptimizerGolden, ThreeStepsMatchKerasRules) {
     double scale = 0;
     for (int64_t k = 0; k < want.size(); ++k) scale = std::max(scale, std::abs(want.at(k)));
     for (int64_t k = 0; k < want.size(); ++k) {
-      EXPECT_NEAR(got[i].at(k), want.at(k), tol * std::max(1.0, scale)) << config.name << " weight " << i << "[" << k << "]";
+      EXPECT_NEAR(got[i].at(k), want.at(k), tol * std::max(1.0, scale))
+          << config.name << " weight " << i << "[" << k << "]";
     }
   }
   Tensor losses = Load(config.name + "_losses", DType::kF64);
   for (int e = 0; e < 3; ++e) {
-    EXPECT_NEAR(history->epochs[e].at("loss"), losses.at(e), tol * std::max(1.0, std::abs(losses.at(e))))
+    EXPECT_NEAR(history->epochs[e].at("loss"), losses.at(e),
+                tol * std::max(1.0, std::abs(losses.at(e))))
         << "loss of step " << e;
   }
 }

@@ -26,11 +26,15 @@ TEST(DotTest, DrawsInputsParamsNodesAndOutputs) {
 
   std::string dot = ToDot(g);
   EXPECT_THAT(dot, StartsWith("digraph \"mlp\" {\n"));
-  EXPECT_THAT(dot, HasSubstr("in0 [shape=invhouse, style=filled, fillcolor=\"#dbeafe\", label=\"x\\nf32[?, 8]\"];"));
+  EXPECT_THAT(
+      dot,
+      HasSubstr(
+          "in0 [shape=invhouse, style=filled, fillcolor=\"#dbeafe\", label=\"x\\nf32[?, 8]\"];"));
   EXPECT_THAT(dot, HasSubstr("p0 [shape=cylinder, style=filled, fillcolor=\"#fef3c7\", "
                              "label=\"dense/kernel\\nf32[8, 4]\\nglorot_uniform\"];"));
-  EXPECT_THAT(dot, HasSubstr("n0 [shape=box, style=rounded, "
-                             "label=\"matmul\\ndense/matmul\\n{transpose_a=false, transpose_b=false}\"];"));
+  EXPECT_THAT(
+      dot, HasSubstr("n0 [shape=box, style=rounded, "
+                     "label=\"matmul\\ndense/matmul\\n{transpose_a=false, transpose_b=false}\"];"));
   EXPECT_THAT(dot, HasSubstr("n1 [shape=box, style=rounded, label=\"tanh\\ndense/tanh\"];"));
   EXPECT_THAT(dot, HasSubstr("in0 -> n0 [label=\"f32[?, 8]\"];"));
   EXPECT_THAT(dot, HasSubstr("p0 -> n0 [label=\"f32[8, 4]\"];"));
@@ -68,7 +72,8 @@ TEST(DotTest, DrawsDanglingAndNullInputs) {
   b->set_input(1, nullptr);
   g.RemoveNodesIf([](const Node& n) { return n.name() == "a"; });  // b's input 0 dangles
   std::string dot = ToDot(g);
-  EXPECT_THAT(dot, HasSubstr("dangling0 [shape=octagon, color=red, fontcolor=red, label=\"dangling\"];"));
+  EXPECT_THAT(
+      dot, HasSubstr("dangling0 [shape=octagon, color=red, fontcolor=red, label=\"dangling\"];"));
   EXPECT_THAT(dot, HasSubstr("dangling0 -> n0 [label=\"?\"];"));
   EXPECT_THAT(dot, HasSubstr("label=\"null\""));
 }

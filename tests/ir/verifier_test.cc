@@ -85,7 +85,8 @@ TEST(VerifierTest, UnknownAttribute) {
 TEST(VerifierTest, AttributeOfWrongKind) {
   Mlp m;
   m.matmul->mutable_attrs().Set("transpose_a", int64_t{1});
-  EXPECT_EQ(ErrorOf(m.g), "matmul 'dense/matmul': attribute 'transpose_a' is a int, expected a bool");
+  EXPECT_EQ(ErrorOf(m.g),
+            "matmul 'dense/matmul': attribute 'transpose_a' is a int, expected a bool");
 }
 
 TEST(VerifierTest, MissingDefaultedAttribute) {
@@ -93,9 +94,10 @@ TEST(VerifierTest, MissingDefaultedAttribute) {
   Value* x = g.AddInput("x", F32({2, 3}));
   Value* w = g.AddInput("w", F32({3, 4}));
   g.AddNodeUnchecked(OpKind::kMatMul, {x, w}, {{"transpose_a", false}}, "m", {F32({2, 4})});
-  EXPECT_EQ(ErrorOf(g),
-            "matmul 'm': attribute 'transpose_b' is missing (its default is false; stored attributes "
-            "must be canonical)");
+  EXPECT_EQ(
+      ErrorOf(g),
+      "matmul 'm': attribute 'transpose_b' is missing (its default is false; stored attributes "
+      "must be canonical)");
 }
 
 TEST(VerifierTest, MissingRequiredAttribute) {
@@ -185,9 +187,10 @@ TEST(VerifierTest, RecordedTypeDiffersFromShapeRule) {
   Value* x = g.AddInput("x", F32({2, 3}));
   Value* w = g.AddInput("w", F32({3, 4}));
   g.AddNodeUnchecked(OpKind::kMatMul, {x, w}, MatMulAttrs(), "dense/matmul", {F32({2, 5})});
-  EXPECT_EQ(ErrorOf(g),
-            "matmul 'dense/matmul': output 0 'dense/matmul' is recorded as f32[2, 5], the shape rule "
-            "gives f32[2, 4]");
+  EXPECT_EQ(
+      ErrorOf(g),
+      "matmul 'dense/matmul': output 0 'dense/matmul' is recorded as f32[2, 5], the shape rule "
+      "gives f32[2, 4]");
 }
 
 TEST(VerifierTest, InputRetypedUnderANode) {
@@ -271,7 +274,8 @@ TEST(VerifierTest, DanglingGraphOutput) {
 TEST(VerifierTest, ParamDroppedFromTheParamList) {
   Mlp m;
   m.g.mutable_params().clear();
-  EXPECT_THAT(ErrorOf(m.g), HasSubstr("matmul 'dense/matmul': input 1 is not a value of this graph"));
+  EXPECT_THAT(ErrorOf(m.g),
+              HasSubstr("matmul 'dense/matmul': input 1 is not a value of this graph"));
 }
 
 }  // namespace

@@ -15,11 +15,10 @@ std::vector<OpCase> ElementwiseCases() {
     OpKind op;
     std::vector<double> expected;  // for x = [1, 2, 3, 4], y = [0.5, -1, 2, 4]
   };
-  for (const Binary& bin : {Binary{"add", OpKind::kAdd, {1.5, 1, 5, 8}},
-                            Binary{"sub", OpKind::kSub, {0.5, 3, 1, 0}},
-                            Binary{"mul", OpKind::kMul, {0.5, -2, 6, 16}},
-                            Binary{"div", OpKind::kDiv, {2, -2, 1.5, 1}},
-                            Binary{"maximum", OpKind::kMaximum, {1, 2, 3, 4}}}) {
+  for (const Binary& bin :
+       {Binary{"add", OpKind::kAdd, {1.5, 1, 5, 8}}, Binary{"sub", OpKind::kSub, {0.5, 3, 1, 0}},
+        Binary{"mul", OpKind::kMul, {0.5, -2, 6, 16}}, Binary{"div", OpKind::kDiv, {2, -2, 1.5, 1}},
+        Binary{"maximum", OpKind::kMaximum, {1, 2, 3, 4}}}) {
     std::vector<Domain> domains = {Domain{}, bin.op == OpKind::kDiv ? positive : Domain{}};
     cases.push_back({.label = std::string(bin.name) + "_hand",
                      .op = bin.op,
@@ -96,7 +95,8 @@ std::vector<OpCase> ElementwiseCases() {
                    .inputs = {F64({2}), F64({2})},
                    .values = {{0.5, -0.5}, {2, 1}},
                    .expected = {{1.5, 0.75}}});
-  cases.push_back({.label = "tanh_grad_random", .op = OpKind::kTanhGrad, .inputs = {F64({4, 3}), F64({4, 3})}});
+  cases.push_back(
+      {.label = "tanh_grad_random", .op = OpKind::kTanhGrad, .inputs = {F64({4, 3}), F64({4, 3})}});
   cases.push_back({.label = "sigmoid_grad_hand",
                    .op = OpKind::kSigmoidGrad,
                    .inputs = {F64({2}), F64({2})},
@@ -111,7 +111,8 @@ std::vector<OpCase> ElementwiseCases() {
                    .inputs = {F64({3}), F64({3})},
                    .values = {{-1, 2, 0.5}, {5, 6, 7}},
                    .expected = {{0, 6, 7}}});
-  cases.push_back({.label = "relu_grad_random", .op = OpKind::kReluGrad, .inputs = {F64({4, 3}), F64({4, 3})}});
+  cases.push_back(
+      {.label = "relu_grad_random", .op = OpKind::kReluGrad, .inputs = {F64({4, 3}), F64({4, 3})}});
   return cases;
 }
 

@@ -57,11 +57,12 @@ std::vector<OpCase> ReduceCases() {
                    .inputs = {f64({2, 3, 4})},
                    .attrs = {{"shape", std::vector<int64_t>{-1, 4}}},
                    .output_shapes = {Shape{6, 4}}});
-  cases.push_back({.label = "fill_hand",
-                   .op = OpKind::kFill,
-                   .attrs = {{"value", 2.5}, {"shape", std::vector<int64_t>{2, 2}}, {"dtype", DType::kF64}},
-                   .expected = {{2.5, 2.5, 2.5, 2.5}},
-                   .output_shapes = {Shape{2, 2}}});
+  cases.push_back(
+      {.label = "fill_hand",
+       .op = OpKind::kFill,
+       .attrs = {{"value", 2.5}, {"shape", std::vector<int64_t>{2, 2}}, {"dtype", DType::kF64}},
+       .expected = {{2.5, 2.5, 2.5, 2.5}},
+       .output_shapes = {Shape{2, 2}}});
   return cases;
 }
 

@@ -16,7 +16,8 @@ Attrs GruAttrs(bool time_major, bool go_backwards) {
 }
 
 // Forward input types (x, h0, kernel, recurrent_kernel, bias).
-std::vector<TensorType> GruInputs(int64_t batch, int64_t time, int64_t d, int64_t u, bool time_major) {
+std::vector<TensorType> GruInputs(int64_t batch, int64_t time, int64_t d, int64_t u,
+                                  bool time_major) {
   Shape x = time_major ? Shape{time, batch, d} : Shape{batch, time, d};
   return {F64(x), F64({batch, u}), F64({d, 3 * u}), F64({u, 3 * u}), F64({6 * u})};
 }
@@ -45,12 +46,11 @@ std::vector<OpCase> RnnCases() {
   // (Keras's GRU orientation, x·K_h and h·R_h, would give [0.5, 1] and [0, 0] instead.)
   // Backwards, the zero input comes first: h1 = 0, then h2 = [tanh(1)/2, 0].
   const double t1 = std::tanh(1.0);
-  const std::vector<std::vector<double>> hand_values = {
-      {0.5, 0.25, 0, 0},
-      {0, 0},
-      {0, 0, 0, 0, 1, 2, /**/ 0, 0, 0, 0, 0, 0},
-      {0, 0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, 1, 0},
-      std::vector<double>(12, 0.0)};
+  const std::vector<std::vector<double>> hand_values = {{0.5, 0.25, 0, 0},
+                                                        {0, 0},
+                                                        {0, 0, 0, 0, 1, 2, /**/ 0, 0, 0, 0, 0, 0},
+                                                        {0, 0, 0, 0, 0, 0, /**/ 0, 0, 0, 0, 1, 0},
+                                                        std::vector<double>(12, 0.0)};
   const double h2a = t1 / 4, h2b = std::tanh(t1 / 4) / 2;
   for (bool time_major : {false, true}) {
     // With B = 1 the two layouts share their memory order.
@@ -80,9 +80,9 @@ std::vector<OpCase> RnnCases() {
   for (Size sz : {Size{2, 3, 3, 2}, Size{3, 4, 5, 9}}) {
     for (bool time_major : {false, true}) {
       for (bool go_backwards : {false, true}) {
-        cases.push_back({.label = "cudnn_gru_b" + std::to_string(sz.batch) + "_t" + std::to_string(sz.time) + "_d" +
-                                  std::to_string(sz.d) + "_u" + std::to_string(sz.u) +
-                                  Suffix(time_major, go_backwards),
+        cases.push_back({.label = "cudnn_gru_b" + std::to_string(sz.batch) + "_t" +
+                                  std::to_string(sz.time) + "_d" + std::to_string(sz.d) + "_u" +
+                                  std::to_string(sz.u) + Suffix(time_major, go_backwards),
                          .op = OpKind::kCuDNNGRU,
                          .inputs = GruInputs(sz.batch, sz.time, sz.d, sz.u, time_major),
                          .attrs = GruAttrs(time_major, go_backwards),
@@ -116,12 +116,13 @@ std::vector<OpCase> RnnCases() {
       in.push_back(F64(fwd[1]));  // dh_last
       std::vector<Domain> domains(9);
       domains[6] = {0.0, 1.0};  // reserve: gate values z, r in (0, 1), n in (-1, 1)
-      cases.push_back({.label = "cudnn_gru_grad" + Suffix(time_major, go_backwards),
-                       .op = OpKind::kCuDNNGRUGrad,
-                       .inputs = in,
-                       .attrs = GruAttrs(time_major, go_backwards),
-                       .domains = domains,
-                       .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
+      cases.push_back(
+          {.label = "cudnn_gru_grad" + Suffix(time_major, go_backwards),
+           .op = OpKind::kCuDNNGRUGrad,
+           .inputs = in,
+           .attrs = GruAttrs(time_major, go_backwards),
+           .domains = domains,
+           .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
     }
   }
   return cases;

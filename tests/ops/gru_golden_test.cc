@@ -2,6 +2,7 @@
 // scripts/golden/gru.py) through the op, autodiff (AppendGradients, so the gradient rule and
 // cudnn_gru_grad) and the CPU plan. Forward outputs and all five gradients, float64 within
 // 1e-10 relative and float32 within 1e-5 of the largest magnitude.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "ir/graph.h"
 #include "ir/ops/elementwise.h"
@@ -53,7 +52,8 @@ fs::path GoldenDir() {
     return file.parent_path().parent_path() / "golden" / "gru";
   }
   std::error_code ec;
-  std::vector<fs::path> starts = {fs::current_path(ec), fs::read_symlink("/proc/self/exe", ec).parent_path()};
+  std::vector<fs::path> starts = {fs::current_path(ec),
+                                  fs::read_symlink("/proc/self/exe", ec).parent_path()};
   for (fs::path dir : starts) {
     for (; !dir.empty(); dir = dir.parent_path()) {
       if (HasCases(dir / rel)) return dir / rel;
@@ -121,17 +121,20 @@ std::vector<int64_t> AllAxes(const Value* v) {
 // Runs y, h_last and the gradients of sum(y·dy) + sum(h_last·dh_last) w.r.t. the five inputs.
 void CheckCase(const GoldenCase& c, DType dtype) {
   RegisterCpuKernels();
-  const std::vector<std::string> input_names = {"x", "h0", "kernel", "recurrent_kernel", "bias", "dy", "dh_last"};
+  const std::vector<std::string> input_names = {"x",    "h0", "kernel", "recurrent_kernel",
+                                                "bias", "dy", "dh_last"};
   std::vector<Tensor> inputs;
   for (const std::string& n : input_names) inputs.push_back(Cast(Load(c, n), dtype));
   if (::testing::Test::HasFailure()) return;
 
   Graph g(c.name);
   std::vector<Value*> in;
-  for (size_t i = 0; i < inputs.size(); ++i) in.push_back(g.AddInput(input_names[i], inputs[i].type()));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in.push_back(g.AddInput(input_names[i], inputs[i].type()));
   Builder b(g, "gru");
   ops::CuDNNGRUOutputs o =
-      ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4], {.time_major = c.time_major, .go_backwards = c.go_backwards});
+      ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4],
+                    {.time_major = c.time_major, .go_backwards = c.go_backwards});
   ASSERT_TRUE(b.ok()) << b.status();
   Value* loss = ops::Add(b, ops::ReduceSum(b, ops::Mul(b, o.y, in[5]), AllAxes(o.y), false),
                          ops::ReduceSum(b, ops::Mul(b, o.h_last, in[6]), AllAxes(o.h_last), false));
@@ -148,7 +151,8 @@ void CheckCase(const GoldenCase& c, DType dtype) {
   auto got = ex->Run(inputs);
   ASSERT_TRUE(got.ok()) << got.status();
 
-  const std::vector<std::string> output_names = {"y", "h_last", "dx", "dh0", "dkernel", "drecurrent_kernel", "dbias"};
+  const std::vector<std::string> output_names = {
+      "y", "h_last", "dx", "dh0", "dkernel", "drecurrent_kernel", "dbias"};
   for (size_t k = 0; k < output_names.size(); ++k) {
     Tensor want = Load(c, output_names[k]);
     const Tensor& have = (*got)[k];
@@ -161,10 +165,11 @@ void CheckCase(const GoldenCase& c, DType dtype) {
       const double err = std::abs(have.at(i) - want.at(i));
       // float64: relative per element (elements far below the largest get its 1e-3 as floor);
       // float32: relative to the largest magnitude.
-      const double tol = dtype == DType::kF64 ? 1e-10 * std::max(std::abs(want.at(i)), 1e-3 * scale) : 1e-5 * scale;
+      const double tol = dtype == DType::kF64 ? 1e-10 * std::max(std::abs(want.at(i)), 1e-3 * scale)
+                                              : 1e-5 * scale;
       worst = std::max(worst, err / scale);
-      EXPECT_LE(err, tol) << output_names[k] << " element " << i << ": rill " << have.at(i) << ", torch "
-                          << want.at(i);
+      EXPECT_LE(err, tol) << output_names[k] << " element " << i << ": rill " << have.at(i)
+                          << ", torch " << want.at(i);
     }
     char text[32];
     std::snprintf(text, sizeof text, "%.3g", worst);
@@ -179,20 +184,25 @@ TEST_P(GruGolden, Float64) { CheckCase(GetParam(), DType::kF64); }
 TEST_P(GruGolden, Float32) { CheckCase(GetParam(), DType::kF32); }
 
 INSTANTIATE_TEST_SUITE_P(TorchOracle, GruGolden, ::testing::ValuesIn(ReadCases()),
-                         [](const ::testing::TestParamInfo<GoldenCase>& info) { return "gru_" + info.param.name; });
+                         [](const ::testing::TestParamInfo<GoldenCase>& info) {
+                           return "gru_" + info.param.name;
+                         });
 
 TEST(GoldenData, gru_cases_found) {
-  EXPECT_GE(ReadCases().size(), 10u) << "no golden cases in " << GoldenDir()
-                                     << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
+  EXPECT_GE(ReadCases().size(), 10u)
+      << "no golden cases in " << GoldenDir()
+      << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
 }
 
 // Shape rule: the batch may be unknown, and errors name the op, the node and the shapes.
 TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
   auto f32 = [](Shape shape) { return TensorType{DType::kF32, std::move(shape)}; };
-  auto build = [&](Shape x, Shape h0, Shape kernel, Shape recurrent, Shape bias, bool time_major = false) {
+  auto build = [&](Shape x, Shape h0, Shape kernel, Shape recurrent, Shape bias,
+                   bool time_major = false) {
     auto g = std::make_unique<Graph>();
-    std::vector<Value*> in = {g->AddInput("x", f32(x)), g->AddInput("h0", f32(h0)), g->AddInput("k", f32(kernel)),
-                              g->AddInput("r", f32(recurrent)), g->AddInput("b", f32(bias))};
+    std::vector<Value*> in = {g->AddInput("x", f32(x)), g->AddInput("h0", f32(h0)),
+                              g->AddInput("k", f32(kernel)), g->AddInput("r", f32(recurrent)),
+                              g->AddInput("b", f32(bias))};
     auto node = g->AddNode(OpKind::kCuDNNGRU, in, {{"time_major", time_major}}, "encoder/gru_1");
     std::vector<TensorType> types;
     if (node.ok()) {
@@ -213,12 +223,14 @@ TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
   const std::pair<absl::Status, std::string> errors[] = {
       {build({2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}).first,
        "cudnn_gru 'encoder/gru_1': input rank 2, expected 3 ([batch, time, features])"},
-      {build({2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}, true).first, "input rank 2, expected 3 ([time, batch, features])"},
+      {build({2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}, true).first,
+       "input rank 2, expected 3 ([time, batch, features])"},
       {build({7, 2, 3}, {7, 4}, {3, 12}, {4, 12}, {24}, true).first,
        "initial state [7, 4] does not match input [7, 2, 3] and kernel [3, 12]: expected [2, 4]"},
       {build({2, 7, 5}, {2, 4}, {3, 12}, {4, 12}, {24}).first,
        "kernel [3, 12] does not match input [2, 7, 5]: expected [5, 3 * units]"},
-      {build({2, 7, 3}, {2, 4}, {3, 10}, {4, 12}, {24}).first, "kernel [3, 10] must be [features, 3 * units]"},
+      {build({2, 7, 3}, {2, 4}, {3, 10}, {4, 12}, {24}).first,
+       "kernel [3, 10] must be [features, 3 * units]"},
       {build({2, 7, 3}, {2, 4}, {3, 12}, {12, 4}, {24}).first,
        "recurrent_kernel [12, 4] does not match kernel [3, 12]: expected [4, 12]"},
       {build({2, 7, 3}, {2, 4}, {3, 12}, {4, 12}, {12}).first,
@@ -228,7 +240,8 @@ TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
   };
   for (const auto& [status, message] : errors) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-    EXPECT_NE(std::string(status.message()).find(message), std::string::npos) << status << "\nexpected: " << message;
+    EXPECT_NE(std::string(status.message()).find(message), std::string::npos)
+        << status << "\nexpected: " << message;
   }
 }
 
@@ -238,8 +251,13 @@ TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
 TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
   for (bool time_major : {false, true}) {
     for (bool go_backwards : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << "time_major " << time_major << ", go_backwards " << go_backwards);
-      cpu::GruShape s{.batch = 7, .time = 6, .input = 5, .units = 20, .time_major = time_major,
+      SCOPED_TRACE(::testing::Message()
+                   << "time_major " << time_major << ", go_backwards " << go_backwards);
+      cpu::GruShape s{.batch = 7,
+                      .time = 6,
+                      .input = 5,
+                      .units = 20,
+                      .time_major = time_major,
                       .go_backwards = go_backwards};
       const int64_t n = s.batch * s.time, u = s.units, d = s.input;
       std::mt19937 rng(3);
@@ -249,8 +267,9 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
         for (float& e : v) e = dist(rng);
         return v;
       };
-      const std::vector<float> x = random(n * d), h0 = random(s.batch * u), kernel = random(d * 3 * u),
-                               recurrent = random(u * 3 * u), bias = random(6 * u), dy = random(n * u),
+      const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
+                               kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
+                               bias = random(6 * u), dy = random(n * u),
                                dh_last = random(s.batch * u);
       struct Result {
         std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
@@ -258,14 +277,16 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
       auto run = [&](int threads) {
         cpu::GruShape t = s;
         t.threads = threads;
-        Result r{std::vector<float>(n * u), std::vector<float>(s.batch * u), std::vector<float>(n * 4 * u),
-                 std::vector<float>(n * d), std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
-                 std::vector<float>(u * 3 * u), std::vector<float>(6 * u)};
-        cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(), r.y.data(),
-                               r.h_last.data(), r.reserve.data());
+        Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
+                 std::vector<float>(n * 4 * u),   std::vector<float>(n * d),
+                 std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
+                 std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
+        cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
+                               r.y.data(), r.h_last.data(), r.reserve.data());
         cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), r.y.data(),
-                                r.reserve.data(), dy.data(), dh_last.data(), r.dx.data(), r.dh0.data(),
-                                r.dkernel.data(), r.drecurrent.data(), r.dbias.data());
+                                r.reserve.data(), dy.data(), dh_last.data(), r.dx.data(),
+                                r.dh0.data(), r.dkernel.data(), r.drecurrent.data(),
+                                r.dbias.data());
         return r;
       };
       const Result one = run(1);
@@ -279,7 +300,8 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
         EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
         EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
         for (int64_t i = 0; i < 6 * u; ++i) {
-          EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i]))) << threads << " slices";
+          EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i])))
+              << threads << " slices";
         }
       }
     }

@@ -54,7 +54,8 @@ std::vector<OpCase> RnnCases();
 
 inline std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
-  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases, RnnCases}) {
+  for (auto family :
+       {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases, RnnCases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

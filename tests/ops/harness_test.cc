@@ -1,9 +1,11 @@
 // Runs every harness case (tests/ops/harness.h) and checks that every op is covered.
+#include "tests/ops/harness.h"
+
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "ir/graph.h"
 #include "ir/ops/elementwise.h"
@@ -12,7 +14,6 @@
 #include "passes/autodiff.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
-#include "tests/ops/harness.h"
 
 namespace rill::harness {
 namespace {
@@ -23,7 +24,9 @@ struct Built {
   Node* node = nullptr;
 };
 
-DType AsDType(DType declared, DType float_type) { return IsFloating(declared) ? float_type : declared; }
+DType AsDType(DType declared, DType float_type) {
+  return IsFloating(declared) ? float_type : declared;
+}
 
 absl::StatusOr<Built> BuildCase(const OpCase& c, DType float_type) {
   Built b;
@@ -42,12 +45,22 @@ Tensor MakeInput(const TensorType& t, const std::vector<double>& values) {
   Tensor out(t.dtype, t.shape);
   for (int64_t i = 0; i < out.size(); ++i) {
     switch (t.dtype) {
-      case DType::kF32: out.data<float>()[i] = static_cast<float>(values[i]); break;
-      case DType::kF64: out.data<double>()[i] = values[i]; break;
-      case DType::kI32: out.data<int32_t>()[i] = static_cast<int32_t>(values[i]); break;
-      case DType::kI64: out.data<int64_t>()[i] = static_cast<int64_t>(values[i]); break;
+      case DType::kF32:
+        out.data<float>()[i] = static_cast<float>(values[i]);
+        break;
+      case DType::kF64:
+        out.data<double>()[i] = values[i];
+        break;
+      case DType::kI32:
+        out.data<int32_t>()[i] = static_cast<int32_t>(values[i]);
+        break;
+      case DType::kI64:
+        out.data<int64_t>()[i] = static_cast<int64_t>(values[i]);
+        break;
       case DType::kF16:
-      case DType::kBF16: ADD_FAILURE() << "half inputs are not run on the CPU"; break;
+      case DType::kBF16:
+        ADD_FAILURE() << "half inputs are not run on the CPU";
+        break;
     }
   }
   return out;
@@ -62,7 +75,8 @@ std::vector<std::vector<double>> DrawValues(const OpCase& c, uint32_t seed) {
     std::vector<double> v(c.inputs[i].shape.NumElements());
     for (double& x : v) {
       if (d.integer) {
-        x = std::uniform_int_distribution<int64_t>(static_cast<int64_t>(d.lo), static_cast<int64_t>(d.hi))(rng);
+        x = std::uniform_int_distribution<int64_t>(static_cast<int64_t>(d.lo),
+                                                   static_cast<int64_t>(d.hi))(rng);
       } else {
         x = std::uniform_real_distribution<double>(d.lo, d.hi)(rng);
       }
@@ -82,7 +96,8 @@ absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& g, const std::vector<T
 
 std::vector<Tensor> Inputs(const Built& b, const std::vector<std::vector<double>>& values) {
   std::vector<Tensor> out;
-  for (size_t i = 0; i < b.inputs.size(); ++i) out.push_back(MakeInput(b.inputs[i]->type, values[i]));
+  for (size_t i = 0; i < b.inputs.size(); ++i)
+    out.push_back(MakeInput(b.inputs[i]->type, values[i]));
   return out;
 }
 
@@ -139,7 +154,8 @@ TEST_P(OpHarness, ShapesAndValues) {
   for (size_t k = 0; k < out64->size(); ++k) {
     for (int64_t i = 0; i < (*out64)[k].size(); ++i) {
       double ref = (*out64)[k].at(i);
-      EXPECT_NEAR((*out32)[k].at(i), ref, 1e-5 * (1 + std::abs(ref))) << "f32 output " << k << " element " << i;
+      EXPECT_NEAR((*out32)[k].at(i), ref, 1e-5 * (1 + std::abs(ref)))
+          << "f32 output " << k << " element " << i;
     }
   }
 }
@@ -166,7 +182,8 @@ TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
     Value* w = g.AddInput(g.UniqueName("w"), out->type);
     weight_inputs.push_back(w);
     Tensor wt(out->type.dtype, out->type.shape);
-    for (int64_t i = 0; i < wt.size(); ++i) wt.data<double>()[i] = std::uniform_real_distribution<double>(-1, 1)(rng);
+    for (int64_t i = 0; i < wt.size(); ++i)
+      wt.data<double>()[i] = std::uniform_real_distribution<double>(-1, 1)(rng);
     weights.push_back(wt);
     std::vector<int64_t> axes;
     for (int i = 0; i < out->type.shape.rank(); ++i) axes.push_back(i);
@@ -179,7 +196,8 @@ TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
   std::vector<Value*> wrt;
   std::vector<int> wrt_index;
   for (size_t i = 0; i < built->inputs.size(); ++i) {
-    bool excluded = std::count(c.no_grad_inputs.begin(), c.no_grad_inputs.end(), static_cast<int>(i)) > 0;
+    bool excluded =
+        std::count(c.no_grad_inputs.begin(), c.no_grad_inputs.end(), static_cast<int>(i)) > 0;
     if (IsFloating(built->inputs[i]->type.dtype) && !excluded) {
       wrt.push_back(built->inputs[i]);
       wrt_index.push_back(static_cast<int>(i));
@@ -224,7 +242,9 @@ TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpHarness, ::testing::ValuesIn(AllCases()),
-                         [](const ::testing::TestParamInfo<OpCase>& info) { return info.param.label; });
+                         [](const ::testing::TestParamInfo<OpCase>& info) {
+                           return info.param.label;
+                         });
 
 // Every op is declared completely, has a CPU kernel and at least one harness case.
 TEST(OpCompleteness, EveryOpIsDeclaredKernelledAndTested) {

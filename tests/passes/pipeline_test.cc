@@ -146,9 +146,10 @@ TEST(PipelineTest, VerifierCatchesStaleTypes) {
   pipeline.Add<Retype>();
   auto changed = pipeline.Run(*g);
   ASSERT_FALSE(changed.ok());
-  EXPECT_EQ(changed.status().message(),
-            "after pass 'retype': exp 'b': output 0 'b' is recorded as f32[2, 3], the shape rule gives "
-            "f32[2, 6]");
+  EXPECT_EQ(
+      changed.status().message(),
+      "after pass 'retype': exp 'b': output 0 'b' is recorded as f32[2, 3], the shape rule gives "
+      "f32[2, 6]");
 }
 
 TEST(PipelineTest, VerificationCanBeTurnedOff) {
