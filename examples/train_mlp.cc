@@ -49,8 +49,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", std::string(metrics.status().message()).c_str());
     return 1;
   }
+  double mean = 0, variance = 0;
+  for (int64_t i = 0; i < n; ++i) mean += y.at(i) / n;
+  for (int64_t i = 0; i < n; ++i) variance += (y.at(i) - mean) * (y.at(i) - mean) / n;
   std::printf("final: loss %.5f, mae %.5f (predicting the mean would give mse %.3f)\n",
-              metrics->at("loss"), metrics->at("mae"), 0.27);
+              metrics->at("loss"), metrics->at("mae"), variance);
   auto prediction = model.Predict({TakeRows(x, {0, 1, 2})});
   if (prediction.ok()) {
     for (int i = 0; i < 3; ++i) {
