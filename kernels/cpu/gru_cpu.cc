@@ -386,22 +386,6 @@ class Scratch {
   int count_ = 0;
 };
 
-// Brings `rows` rows of `bytes` bytes, `stride` bytes apart, towards the cache while the
-// per-step product computes: the gate kernels stream rows of the reserve that were written
-// long before (or are about to be written) and would otherwise stall on memory.
-void Prefetch(const void* base, int64_t rows, int64_t stride, int64_t bytes, bool for_write) {
-  const char* p = static_cast<const char*>(base);
-  for (int64_t r = 0; r < rows; ++r, p += stride) {
-    for (int64_t off = 0; off < bytes; off += 64) {
-      if (for_write) {
-        __builtin_prefetch(p + off, 1);
-      } else {
-        __builtin_prefetch(p + off, 0);
-      }
-    }
-  }
-}
-
 // Gate block g of the Keras kernel, read row-major as [u, d], into rows (h, z, r) of ain.
 constexpr int kAinGate[3] = {2, 0, 1};
 
@@ -479,8 +463,6 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
       const int64_t in_row = rows.Base(t) + b0 * rs;
       const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
       const int64_t hp_stride = step == 0 ? u : rs * u;
-      Prefetch(reserve + in_row * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), true);
-      Prefetch(y + (rows.Base(step) + b0 * rs) * u, m, rs * u * sizeof(T), u * sizeof(T), true);
       wh.Multiply(m, hp, hp_stride, 1, gh, 3 * u, false);
       RunForwardGates(FwdRows<T>{.rows = m,
                                  .units = u,
@@ -575,13 +557,6 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
                                   .d_stride = rs * 4 * u,
                                   .dh_prev = dh_prev,
                                   .dbias = acc});
-      if (step > 0) {  // the next step's gate inputs and outputs
-        const int64_t next = rows.Base(rows.InputTime(step - 1)) + b0 * rs;
-        Prefetch(reserve + next * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), false);
-        Prefetch(dbuf + next * 4 * u, m, rs * 4 * u * sizeof(T), 4 * u * sizeof(T), true);
-        Prefetch(dy + (rows.Base(step - 1) + b0 * rs) * u, m, rs * u * sizeof(T), u * sizeof(T),
-                 false);
-      }
       // The state's path through the recurrent products.
       wd.Multiply(m, dstep + u, rs * 4 * u, 1, dh_prev, u, true);
       std::swap(dh, dh_prev);
