@@ -163,7 +163,9 @@ TEST_P(OpHarness, ShapesAndValues) {
 TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
   const OpCase& c = GetParam();
   const OpDef& def = GetOpDef(c.op);
-  if (!c.gradcheck || def.not_differentiable) GTEST_SKIP() << "op is declared not differentiable";
+  if (def.not_differentiable) GTEST_SKIP() << "op is declared not differentiable";
+  if (!c.gradcheck)
+    GTEST_SKIP() << "case turns the gradient check off (integer data or a kink at its points)";
   auto built = BuildCase(c, DType::kF64);
   ASSERT_TRUE(built.ok()) << built.status();
   Graph& g = *built->graph;
