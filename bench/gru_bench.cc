@@ -100,7 +100,7 @@ RillTimes RunRill(const Config& c, int reps) {
   Tensor bias = Random({6 * u}, 0.1f, rng);
   Tensor y(DType::kF32, {c.batch, c.time, u});
   Tensor h_last(DType::kF32, {c.batch, u});
-  Tensor reserve(DType::kF32, {c.time, c.batch, 4 * u});
+  Tensor reserve(DType::kF32, {c.batch, c.time, 4 * u});
   Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng);
   Tensor dh_last = Random({c.batch, u}, 1.0f, rng);
   Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()),

@@ -74,7 +74,8 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs,
   const int64_t b = Merge(batch, h0.dim(0));
   const DType dt = in[0].dtype;
   Shape y = time_major ? Shape{time, b, units} : Shape{b, time, units};
-  return std::vector<TensorType>{{dt, y}, {dt, Shape{b, units}}, {dt, Shape{time, b, 4 * units}}};
+  Shape reserve = time_major ? Shape{time, b, 4 * units} : Shape{b, time, 4 * units};
+  return std::vector<TensorType>{{dt, y}, {dt, Shape{b, units}}, {dt, reserve}};
 }
 
 absl::StatusOr<std::vector<TensorType>> GruRule(const Attrs& attrs,

@@ -17,7 +17,7 @@ struct CuDNNGRUOptions {
 struct CuDNNGRUOutputs {
   Value* y = nullptr;        // [B, T, u] ([T, B, u] time-major): every step, processed order
   Value* h_last = nullptr;   // [B, u]
-  Value* reserve = nullptr;  // [T, B, 4u]: what cudnn_gru_grad needs; not a model output
+  Value* reserve = nullptr;  // [B, T, 4u] ([T, B, 4u] time-major): for cudnn_gru_grad only
 };
 
 // One GRU layer, Keras CuDNNGRU: x [B, T, d], h0 [B, u], kernel [d, 3u],
@@ -26,7 +26,8 @@ struct CuDNNGRUOutputs {
 // transpose), the recurrent matrix R_g is recurrent_kernel[:, g·u:(g+1)·u] as is; one step:
 //   z = σ(A_z x + b_Wz + R_z h + b_Rz),  r = σ(A_r x + b_Wr + R_r h + b_Rr),
 //   n = tanh(A_h x + b_Wh + r ⊙ (R_h h + b_Rh)),  h' = z ⊙ h + (1 − z) ⊙ n.
-// The reserve output holds per step (processed order) z, r, n and R_h·h + b_Rh.
+// The reserve output holds, for each (batch, time) element of x and in x's layout, the
+// n, z, r and R_h·h + b_Rh of the step that consumed it; only cudnn_gru_grad reads it.
 // The batch may be unknown (-1); every input must have the same float dtype.
 CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
                          Value* bias, CuDNNGRUOptions options = {});

@@ -29,7 +29,7 @@ struct GruShape {
 
 // The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,
 // indexed by input time): [n | z | r | R_h·h + b_Rh] of the step that consumed that input.
-// Its size is batch · time · 4 · units, the same as the op's declared [T, B, 4u] output.
+// That is the op's declared reserve shape: x's layout with 4u features.
 //
 // x: x's layout; h0: [B, u]; kernel [d, 3u]; recurrent [u, 3u]; bias [6u] (Keras layouts);
 // y: x's layout with u features, processed order; h_last: [B, u].

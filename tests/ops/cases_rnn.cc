@@ -24,7 +24,8 @@ std::vector<TensorType> GruInputs(int64_t batch, int64_t time, int64_t d, int64_
 
 std::vector<Shape> GruOutputs(int64_t batch, int64_t time, int64_t u, bool time_major) {
   Shape y = time_major ? Shape{time, batch, u} : Shape{batch, time, u};
-  return {y, Shape{batch, u}, Shape{time, batch, 4 * u}};
+  Shape reserve = time_major ? Shape{time, batch, 4 * u} : Shape{batch, time, 4 * u};
+  return {y, Shape{batch, u}, reserve};
 }
 
 std::string Suffix(bool time_major, bool go_backwards) {

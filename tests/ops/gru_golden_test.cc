@@ -214,7 +214,7 @@ TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
   ASSERT_TRUE(ok.ok()) << ok;
   EXPECT_EQ(types[0], f32({kUnknownDim, 7, 4}));
   EXPECT_EQ(types[1], f32({kUnknownDim, 4}));
-  EXPECT_EQ(types[2], f32({7, kUnknownDim, 16}));
+  EXPECT_EQ(types[2], f32({kUnknownDim, 7, 16}));
   auto [tm, tm_types] = build({7, 2, 3}, {2, 4}, {3, 12}, {4, 12}, {24}, /*time_major=*/true);
   ASSERT_TRUE(tm.ok()) << tm;
   EXPECT_EQ(tm_types[0], f32({7, 2, 4}));
