@@ -95,6 +95,14 @@ absl::StatusOr<Types> AssignAddRule(const Attrs& attrs, const Types& in) {
   return Types{};
 }
 
+absl::StatusOr<Types> AssignRule(const Attrs&, const Types& in) {
+  if (in[0] != in[1]) {
+    return absl::InvalidArgumentError(absl::StrCat("assigning ", in[1].ToString(), " to ",
+                                                   in[0].ToString(), ": types differ"));
+  }
+  return Types{};
+}
+
 absl::StatusOr<Types> ClipByNormRule(const Attrs& attrs, const Types& in) {
   if (!IsFloating(in[0].dtype)) {
     return absl::InvalidArgumentError(
@@ -179,6 +187,10 @@ Node* AssignAdd(Builder& b, Value* x, double value) {
   return b.AddNode(OpKind::kAssignAdd, {x}, {{"value", value}});
 }
 
+Node* Assign(Builder& b, Value* x, Value* value) {
+  return b.AddNode(OpKind::kAssign, {x, value}, {});
+}
+
 Value* ClipByNorm(Builder& b, Value* grad, double clipnorm) {
   return b.Op(OpKind::kClipByNorm, {grad}, {{"clipnorm", clipnorm}});
 }
@@ -230,6 +242,7 @@ void RegisterOptimOps() {
          {{"lr", AttrKind::kFloat, std::nullopt}, {"epsilon", AttrKind::kFloat, 1e-7}},
          AdagradRule);
   update(OpKind::kAssignAdd, 1, {{"value", AttrKind::kFloat, std::nullopt}}, AssignAddRule);
+  update(OpKind::kAssign, 2, {}, AssignRule);
   update(OpKind::kConstrain, 1,
          {{"kind", AttrKind::kString, std::nullopt},
           {"max_value", AttrKind::kFloat, 2.0},

@@ -36,6 +36,9 @@ Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr
 // x += value, in place (the optimizer's iteration counter).
 Node* AssignAdd(Builder& b, Value* x, double value);
 
+// x = value, in place (a stateful RNN's state after a batch); same type.
+Node* Assign(Builder& b, Value* x, Value* value);
+
 // tf.clip_by_norm over the whole tensor: g * clipnorm / max(||g||_2, clipnorm). Pure (one
 // output), not differentiable; clipnorm > 0.
 Value* ClipByNorm(Builder& b, Value* grad, double clipnorm);

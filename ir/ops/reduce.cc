@@ -110,14 +110,28 @@ absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
 }
 
 absl::StatusOr<std::vector<TensorType>> FillRule(const Attrs& attrs,
-                                                 const std::vector<TensorType>&) {
-  Shape shape(attrs.GetInts("shape"));
-  for (int64_t d : shape.dims()) {
-    if (d < 0)
-      return absl::InvalidArgumentError(
-          absl::StrCat("fill needs a known shape, got ", shape.ToString()));
+                                                 const std::vector<TensorType>& in) {
+  std::vector<int64_t> dims = attrs.GetInts("shape");
+  // With a `like` input, a -1 first dimension is the like's first (batch) dimension.
+  const bool batch_from_like = !in.empty() && !dims.empty() && dims[0] == -1;
+  if (!in.empty() && in[0].shape.rank() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fill's batch source is ", in[0].ToString(), ", expected rank >= 1"));
   }
-  return std::vector<TensorType>{{attrs.GetDType("dtype"), shape}};
+  if (batch_from_like) dims[0] = in[0].shape.dim(0);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] < 0 && !(i == 0 && batch_from_like)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fill needs a known shape, got ", Shape(attrs.GetInts("shape")).ToString(),
+          in.empty() ? "" : " (only the first dimension may come from the batch source)"));
+    }
+  }
+  return std::vector<TensorType>{{attrs.GetDType("dtype"), Shape(dims)}};
+}
+
+// A fill's value never depends on its batch source's values.
+std::vector<Value*> FillGrad(GradContext& c) {
+  return std::vector<Value*>(c.node.inputs().size(), nullptr);
 }
 
 std::vector<Value*> ReshapeGrad(GradContext& c) {
@@ -135,6 +149,11 @@ Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims
 Value* Fill(Builder& b, const TensorType& type, double value) {
   return b.Op(OpKind::kFill, {},
               {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
+}
+Value* FillBatchOf(Builder& b, Value* like, const TensorType& type, double value) {
+  std::vector<int64_t> dims = type.shape.dims();
+  if (!dims.empty()) dims[0] = -1;
+  return b.Op(OpKind::kFill, {like}, {{"value", value}, {"shape", dims}, {"dtype", type.dtype}});
 }
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape) {
   return b.Op(OpKind::kBroadcastTo, {x}, {{"shape", std::move(shape)}});
@@ -165,12 +184,12 @@ void RegisterReduceOps() {
        .grad = ReduceMeanGrad});
   RegisterOp({.kind = OpKind::kFill,
               .min_inputs = 0,
-              .max_inputs = 0,
+              .max_inputs = 1,
               .attrs = {{"value", AttrKind::kFloat, 0.0},
                         {"shape", AttrKind::kInts, std::nullopt},
                         {"dtype", AttrKind::kDType, DType::kF32}},
               .shape = FillRule,
-              .not_differentiable = true});
+              .grad = FillGrad});
   RegisterOp({.kind = OpKind::kBroadcastTo,
               .min_inputs = 1,
               .max_inputs = 1,

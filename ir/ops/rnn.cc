@@ -112,10 +112,10 @@ Attrs GruAttrs(const CuDNNGRUOptions& o) {
   return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}};
 }
 
-// Zeros shaped like `like`: a fill when the shape is known; with an unknown batch, 0·like.
+// Zeros shaped like `like` (whose batch may be unknown; its values are not read).
 Value* ZerosLike(Builder& b, Value* like) {
   if (like->type.shape.IsKnown()) return Fill(b, like->type, 0.0);
-  return Affine(b, like, 0.0, 0.0);
+  return FillBatchOf(b, like, like->type, 0.0);
 }
 
 // One fused backward node; the reserve output's gradient is ignored (it only carries state).

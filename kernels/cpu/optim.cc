@@ -2,6 +2,7 @@
 // (parameters and slots are persistent buffers); scalar coefficients are computed in double.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,12 @@ absl::Status ConstrainT(const KernelArgs& a) {
   return absl::OkStatus();
 }
 
+// Any dtype: copies the value's bytes into the persistent buffer.
+absl::Status Assign(const KernelArgs& a) {
+  std::memcpy(a.inputs[0].data, a.inputs[1].data, a.inputs[0].bytes());
+  return absl::OkStatus();
+}
+
 #define RILL_INPUT_FLOAT_KERNEL(Name)                          \
   absl::Status Name(const KernelArgs& a) {                     \
     return RILL_DISPATCH_FLOAT(a.inputs[0].dtype, Name##T, a); \
@@ -213,6 +220,7 @@ void RegisterOptimKernels() {
                                                           {OpKind::kRmspropUpdate, RmspropUpdate},
                                                           {OpKind::kAdagradUpdate, AdagradUpdate},
                                                           {OpKind::kAssignAdd, AssignAdd},
+                                                          {OpKind::kAssign, Assign},
                                                           {OpKind::kClipByNorm, ClipByNorm},
                                                           {OpKind::kConstrain, Constrain}}) {
     RegisterKernel({op, DeviceKind::kCpu, fn});

@@ -175,6 +175,13 @@ std::vector<OpCase> OptimCases() {
                    .values = {{1, 2, 3}},
                    .expected_inputs_after = {{0.5, 1.5, 2.5}}});
 
+  // --- assign(x, value) ---
+  cases.push_back({.label = "assign_state",
+                   .op = OpKind::kAssign,
+                   .inputs = {F64({2, 2}), F64({2, 2})},
+                   .values = {{1, 2, 3, 4}, {-1, 0.5, 7, 0}},
+                   .expected_inputs_after = {{-1, 0.5, 7, 0}, {-1, 0.5, 7, 0}}});
+
   // --- clip_by_norm(g) ---
   cases.push_back({.label = "clip_by_norm_clipped",
                    .op = OpKind::kClipByNorm,

@@ -1,4 +1,6 @@
 // Harness cases for reductions and shape ops; expected values by hand.
+#include <limits>
+
 #include "tests/ops/harness.h"
 
 namespace rill::harness {
@@ -63,6 +65,17 @@ std::vector<OpCase> ReduceCases() {
        .attrs = {{"value", 2.5}, {"shape", std::vector<int64_t>{2, 2}}, {"dtype", DType::kF64}},
        .expected = {{2.5, 2.5, 2.5, 2.5}},
        .output_shapes = {Shape{2, 2}}});
+  // The batch comes from the source's first dimension; its values are never read (an inf
+  // there must not leak into the zeros).
+  cases.push_back(
+      {.label = "fill_batch_of",
+       .op = OpKind::kFill,
+       .inputs = {f64({3, 2})},
+       .attrs = {{"value", 0.0}, {"shape", std::vector<int64_t>{-1, 4}}, {"dtype", DType::kF64}},
+       .values = {{1, 2, std::numeric_limits<double>::infinity(), 4, 5, 6}},
+       .expected = {std::vector<double>(12, 0.0)},
+       .output_shapes = {Shape{3, 4}},
+       .gradcheck = false});
   return cases;
 }
 
