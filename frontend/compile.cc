@@ -93,6 +93,16 @@ absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& 
   return b.status();
 }
 
+// Stateful layers' states take their new values last, after every node that reads the old
+// ones (the backward of the training graph reads h0).
+absl::Status AppendStateUpdates(const Model& model, Graph& g) {
+  Builder b(g, "state_update");
+  for (const auto& [state, value] : model.state_updates()) {
+    ops::Assign(b, g.FindValue(state), g.FindValue(value));
+  }
+  return b.status();
+}
+
 std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs,
                      const TensorType* target) {
   std::string key = absl::StrCat(static_cast<int>(mode));
@@ -131,6 +141,7 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
   }
   RILL_RETURN_IF_ERROR(InferShapes(*g).status());
   if (mode == GraphMode::kPredict) {
+    RILL_RETURN_IF_ERROR(AppendStateUpdates(model, *g));
     RemoveDeadNodes(*g);
     return g;
   }
@@ -154,6 +165,7 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
   RILL_RETURN_IF_ERROR(b.status());
   g->SetOutputs({loss, y_pred});
   if (mode == GraphMode::kTrain) RILL_RETURN_IF_ERROR(AppendTraining(model, *options, *g, loss));
+  RILL_RETURN_IF_ERROR(AppendStateUpdates(model, *g));
   RemoveDeadNodes(*g);
   return g;
 }

@@ -56,6 +56,28 @@ void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regula
   AddLoss(term, std::move(deps));
 }
 
+absl::Status Layer::ResetStates(const std::vector<Tensor>*) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(class_name(), " '", name_, "': layer must be stateful to reset its states"));
+}
+
+absl::StatusOr<std::vector<Value*>> Layer::CallSublayer(Layer& inner, const std::string& inner_name,
+                                                        Model& model,
+                                                        const std::vector<SymbolicTensor>& inputs) {
+  inner.model_ = &model;
+  inner.name_ = absl::StrCat(name_, "/", inner_name);
+  const bool first = !inner.built_;
+  Builder b(model.mutable_graph(), inner.name_);
+  auto outputs = inner.Call(model, b, inputs);
+  RILL_RETURN_IF_ERROR(outputs.status());
+  RILL_RETURN_IF_ERROR(b.status());
+  inner.built_ = true;
+  if (first) weights_.insert(weights_.end(), inner.weights_.begin(), inner.weights_.end());
+  losses_.insert(losses_.end(), inner.losses_.begin(), inner.losses_.end());
+  inner.losses_.clear();
+  return outputs;
+}
+
 std::vector<Value*> Layer::GetLossesFor(const std::vector<SymbolicTensor>& inputs) const {
   std::vector<Value*> out;
   for (const LayerLoss& loss : losses_) {

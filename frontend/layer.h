@@ -12,6 +12,7 @@
 #include "frontend/model.h"
 #include "frontend/regularizers.h"
 #include "ir/graph.h"
+#include "runtime/tensor.h"
 
 namespace rill {
 
@@ -19,6 +20,11 @@ namespace rill {
 struct LayerLoss {
   Value* value = nullptr;      // a scalar
   std::vector<Value*> inputs;  // empty: depends on no input (weight regularizers)
+};
+
+// A recurrent layer's cell as Keras exposes it (`layer.cell.state_size`).
+struct RnnCell {
+  int64_t state_size = 0;
 };
 
 class Layer {
@@ -41,6 +47,13 @@ class Layer {
   std::vector<Value*> GetLossesFor(const std::vector<SymbolicTensor>& inputs) const;
   bool built() const { return built_; }
 
+  // Recurrent layers (Keras RNN API); other layers have no cell and refuse reset_states.
+  virtual std::optional<RnnCell> cell() const { return std::nullopt; }
+  // Current state values; an entry is empty when the layer keeps no state (not stateful).
+  virtual std::vector<std::optional<Tensor>> states() const { return {}; }
+  // Keras reset_states: no argument sets every state to zeros; otherwise one array per state.
+  virtual absl::Status ResetStates(const std::vector<Tensor>* states = nullptr);
+
   // Calls the layer on one or more tensors; returns all outputs (invalid ones on error).
   std::vector<SymbolicTensor> Apply(const std::vector<SymbolicTensor>& inputs);
 
@@ -60,6 +73,14 @@ class Layer {
   void AddActivityLoss(Builder& b, const std::optional<Regularizer>& regularizer, Value* output,
                        const std::vector<SymbolicTensor>& inputs);
 
+  // Runs `inner` (a wrapped layer that is not registered with the model) under the name
+  // "<this layer>/<inner_name>"; on the first call its weights become this layer's weights,
+  // and its losses become this layer's.
+  absl::StatusOr<std::vector<Value*>> CallSublayer(Layer& inner, const std::string& inner_name,
+                                                   Model& model,
+                                                   const std::vector<SymbolicTensor>& inputs);
+  Model* model() const { return model_; }
+
   std::string requested_name_;  // from the options; empty: automatic
   bool built_ = false;
 
@@ -70,6 +91,25 @@ class Layer {
   std::vector<Value*> weights_;
   std::vector<Shape> output_shapes_;
   std::vector<LayerLoss> losses_;
+};
+
+// A layer that could not be made (a factory's arguments were invalid): calling it reports
+// the error, naming the layer.
+class InvalidLayer : public Layer {
+ public:
+  InvalidLayer(std::string class_name, std::string name, absl::Status error)
+      : class_name_(std::move(class_name)), error_(std::move(error)) {
+    requested_name_ = std::move(name);
+  }
+  std::string class_name() const override { return class_name_; }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder&,
+                                           const std::vector<SymbolicTensor>&) override {
+    return error_;
+  }
+
+ private:
+  std::string class_name_;
+  absl::Status error_;
 };
 
 // What layer factories return: `auto dense = layers::Dense({.units = 4}); y = dense(x);`

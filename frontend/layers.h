@@ -52,6 +52,91 @@ struct DropoutOptions {
 };
 LayerRef Dropout(DropoutOptions options);
 
+// Keras tf.compat.v1.keras.layers.CuDNNGRU (DESIGN.md §3): weights kernel [d, 3u],
+// recurrent_kernel [u, 3u], bias [6u], gate blocks z, r, h. Input [batch, time, d]
+// ([time, batch, d] when time_major). Called on [x] or [x, initial_state [batch, u]].
+// Outputs: the sequence [batch, time, u] (return_sequences) or the last step [batch, u], then
+// with return_state the last state [batch, u].
+struct CuDNNGRUOptions {
+  int64_t units = 0;
+  Initializer kernel_initializer{"glorot_uniform", {}};
+  Initializer recurrent_initializer{"orthogonal", {}};
+  Initializer bias_initializer{"zeros", {}};
+  std::optional<Regularizer> kernel_regularizer;
+  std::optional<Regularizer> recurrent_regularizer;
+  std::optional<Regularizer> bias_regularizer;
+  std::optional<Regularizer> activity_regularizer;
+  std::optional<Constraint> kernel_constraint;
+  std::optional<Constraint> recurrent_constraint;
+  std::optional<Constraint> bias_constraint;
+  bool return_sequences = false;
+  bool return_state = false;
+  bool go_backwards = false;
+  // The last state of a batch is the initial state of the next call; needs a fixed batch.
+  bool stateful = false;
+  bool time_major = false;
+  std::string name;
+};
+LayerRef CuDNNGRU(CuDNNGRUOptions options);
+
+// Keras GRU. Only the configuration CuDNNGRU's formula computes is accepted: reset_after=True,
+// activation tanh, recurrent_activation sigmoid, no dropout; anything else is refused naming
+// the option. Weights kernel [d, 3u], recurrent_kernel [u, 3u], bias [2, 3u] (x·K, h·R).
+struct GRUOptions {
+  int64_t units = 0;
+  std::string activation = "tanh";
+  std::string recurrent_activation = "sigmoid";
+  bool use_bias = true;
+  Initializer kernel_initializer{"glorot_uniform", {}};
+  Initializer recurrent_initializer{"orthogonal", {}};
+  Initializer bias_initializer{"zeros", {}};
+  std::optional<Regularizer> kernel_regularizer;
+  std::optional<Regularizer> recurrent_regularizer;
+  std::optional<Regularizer> bias_regularizer;
+  std::optional<Regularizer> activity_regularizer;
+  std::optional<Constraint> kernel_constraint;
+  std::optional<Constraint> recurrent_constraint;
+  std::optional<Constraint> bias_constraint;
+  double dropout = 0.0;
+  double recurrent_dropout = 0.0;
+  bool return_sequences = false;
+  bool return_state = false;
+  bool go_backwards = false;
+  bool stateful = false;
+  bool unroll = false;  // no effect on the result
+  bool time_major = false;
+  bool reset_after = true;
+  std::string name;
+};
+LayerRef GRU(GRUOptions options);
+
+// Keras Bidirectional around a CuDNNGRU or GRU layer: a forward copy and a backward copy
+// (go_backwards flipped) named forward_<name> and backward_<name>; the backward sequence is
+// reversed back to time order before merging. merge_mode: concat, sum, mul, ave, or "none"
+// (outputs [forward, backward]). Weights: the forward layer's, then the backward layer's.
+// Called on [x] or [x, forward_state, backward_state].
+struct BidirectionalOptions {
+  std::string merge_mode = "concat";
+  std::string name;
+};
+LayerRef Bidirectional(const LayerRef& layer, BidirectionalOptions options = {});
+
+// Keras TimeDistributed: applies `layer` (Dense or Activation) to every time step of
+// [batch, time, ...]. The wrapped layer's weights are this layer's.
+struct TimeDistributedOptions {
+  std::string name;
+};
+LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions options = {});
+
+// Calling a recurrent layer with Keras's call arguments. A mask is refused ("masking is not
+// supported"); an initial state is passed as a second input.
+struct RecurrentCallArgs {
+  std::optional<SymbolicTensor> initial_state;
+  std::optional<SymbolicTensor> mask;
+};
+std::vector<SymbolicTensor> CallRecurrent(const LayerRef& layer, const SymbolicTensor& x,
+                                          const RecurrentCallArgs& args);
+
 // Applies a named activation ("linear", "relu", "tanh", "sigmoid", "softmax"); error for others.
 absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation, Value* x);
 

@@ -14,10 +14,7 @@
 
 namespace rill {
 
-namespace {
-
-// Keras's automatic names: "Dense" -> "dense", "CuDNNGRU" -> "cu_dnngru".
-std::string SnakeCase(const std::string& name) {
+std::string KerasSnakeCase(const std::string& name) {
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
@@ -34,6 +31,8 @@ std::string SnakeCase(const std::string& name) {
   }
   return out;
 }
+
+namespace {
 
 std::string ShapeForSummary(const Shape& s) {
   std::string out = "(";
@@ -96,7 +95,7 @@ std::string Model::RegisterLayer(std::shared_ptr<Layer> layer, const std::string
                                  const std::string& base_name) {
   std::string name = requested_name;
   if (name.empty()) {
-    std::string base = SnakeCase(base_name);
+    std::string base = KerasSnakeCase(base_name);
     name = base;
     for (int i = 1;; ++i) {
       bool used = false;

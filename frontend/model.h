@@ -43,6 +43,9 @@ struct WeightInfo {
   bool trainable = true;
 };
 
+// Keras's automatic layer names: "Dense" -> "dense", "CuDNNGRU" -> "cu_dnngru".
+std::string KerasSnakeCase(const std::string& class_name);
+
 class Model {
  public:
   explicit Model(std::string name = "model", uint64_t seed = 0);
@@ -93,6 +96,14 @@ class Model {
     constraints_[weight->name] = std::move(c);
   }
   const std::map<std::string, Constraint>& constraints() const { return constraints_; }
+  // A stateful layer's state: after every run of any mode, `state` (a persistent,
+  // non-trainable parameter) takes the value of `new_value` (names of model-graph values).
+  void AddStateUpdate(const Value* state, const Value* new_value) {
+    state_updates_.push_back({state->name, new_value->name});
+  }
+  const std::vector<std::pair<std::string, std::string>>& state_updates() const {
+    return state_updates_;
+  }
   void SetError(absl::Status status);
   ParamStore& params() { return params_; }
   const ParamStore& params() const { return params_; }
@@ -108,6 +119,7 @@ class Model {
   std::vector<SymbolicTensor> outputs_;
   ParamStore params_;
   std::map<std::string, Constraint> constraints_;
+  std::vector<std::pair<std::string, std::string>> state_updates_;
   int64_t weight_counter_ = 0;
   std::unique_ptr<ModelRunner> predict_runner_;
   int predict_runner_nodes_ = -1;  // graph size the runner was made for

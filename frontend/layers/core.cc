@@ -158,7 +158,45 @@ class DropoutLayer : public Layer {
   DropoutOptions o_;
 };
 
+class TimeDistributedLayer : public Layer {
+ public:
+  TimeDistributedLayer(std::shared_ptr<Layer> inner, TimeDistributedOptions o)
+      : inner_(std::move(inner)), o_(std::move(o)) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return "TimeDistributed"; }
+  const Layer& inner() const { return *inner_; }
+  absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder&,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    if (inputs[0].shape().rank() < 3) {
+      return absl::InvalidArgumentError(absl::StrCat("input ", inputs[0].shape().ToString(),
+                                                     " needs rank >= 3 [batch, time, ...]"));
+    }
+    // Dense and Activation act on the last axis alone, so applying them to [batch, time, ...]
+    // is applying them to every time step.
+    return CallSublayer(*inner_, KerasSnakeCase(inner_->class_name()), model, inputs);
+  }
+
+ private:
+  std::shared_ptr<Layer> inner_;
+  TimeDistributedOptions o_;
+};
+
 }  // namespace
+
+LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions o) {
+  const std::string inner = layer->class_name();
+  if ((inner != "Dense" && inner != "Activation") || layer->built()) {
+    return LayerRef(std::make_shared<InvalidLayer>(
+        "TimeDistributed", o.name,
+        absl::UnimplementedError(
+            absl::StrCat("TimeDistributed wraps an unbuilt Dense or Activation layer, got ", inner,
+                         layer->built() ? " (already built)" : ""))));
+  }
+  return LayerRef(std::make_shared<TimeDistributedLayer>(layer.shared(), std::move(o)));
+}
 
 LayerRef Dense(DenseOptions o) { return LayerRef(std::make_shared<DenseLayer>(std::move(o))); }
 LayerRef Activation(ActivationOptions o) {

@@ -97,8 +97,8 @@ absl::StatusOr<Types> AssignAddRule(const Attrs& attrs, const Types& in) {
 
 absl::StatusOr<Types> AssignRule(const Attrs&, const Types& in) {
   if (in[0] != in[1]) {
-    return absl::InvalidArgumentError(absl::StrCat("assigning ", in[1].ToString(), " to ",
-                                                   in[0].ToString(), ": types differ"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("assigning ", in[1].ToString(), " to ", in[0].ToString(), ": types differ"));
   }
   return Types{};
 }

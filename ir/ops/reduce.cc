@@ -112,13 +112,14 @@ absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
 absl::StatusOr<std::vector<TensorType>> FillRule(const Attrs& attrs,
                                                  const std::vector<TensorType>& in) {
   std::vector<int64_t> dims = attrs.GetInts("shape");
-  // With a `like` input, a -1 first dimension is the like's first (batch) dimension.
+  // With a `like` input, a -1 first dimension is the like's dimension `batch_axis`.
   const bool batch_from_like = !in.empty() && !dims.empty() && dims[0] == -1;
-  if (!in.empty() && in[0].shape.rank() < 1) {
+  const int64_t axis = attrs.GetInt("batch_axis");
+  if (!in.empty() && (axis < 0 || axis >= in[0].shape.rank())) {
     return absl::InvalidArgumentError(
-        absl::StrCat("fill's batch source is ", in[0].ToString(), ", expected rank >= 1"));
+        absl::StrCat("fill's batch source is ", in[0].ToString(), ", it has no batch axis ", axis));
   }
-  if (batch_from_like) dims[0] = in[0].shape.dim(0);
+  if (batch_from_like) dims[0] = in[0].shape.dim(static_cast<int>(axis));
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] < 0 && !(i == 0 && batch_from_like)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -150,10 +151,13 @@ Value* Fill(Builder& b, const TensorType& type, double value) {
   return b.Op(OpKind::kFill, {},
               {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
 }
-Value* FillBatchOf(Builder& b, Value* like, const TensorType& type, double value) {
+Value* FillBatchOf(Builder& b, Value* like, int64_t batch_axis, const TensorType& type,
+                   double value) {
   std::vector<int64_t> dims = type.shape.dims();
   if (!dims.empty()) dims[0] = -1;
-  return b.Op(OpKind::kFill, {like}, {{"value", value}, {"shape", dims}, {"dtype", type.dtype}});
+  return b.Op(
+      OpKind::kFill, {like},
+      {{"value", value}, {"shape", dims}, {"dtype", type.dtype}, {"batch_axis", batch_axis}});
 }
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape) {
   return b.Op(OpKind::kBroadcastTo, {x}, {{"shape", std::move(shape)}});
@@ -187,7 +191,8 @@ void RegisterReduceOps() {
               .max_inputs = 1,
               .attrs = {{"value", AttrKind::kFloat, 0.0},
                         {"shape", AttrKind::kInts, std::nullopt},
-                        {"dtype", AttrKind::kDType, DType::kF32}},
+                        {"dtype", AttrKind::kDType, DType::kF32},
+                        {"batch_axis", AttrKind::kInt, int64_t{0}}},
               .shape = FillRule,
               .grad = FillGrad});
   RegisterOp({.kind = OpKind::kBroadcastTo,

@@ -11,10 +11,11 @@ namespace rill::ops {
 Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
 // A constant tensor of `type` filled with `value`.
 Value* Fill(Builder& b, const TensorType& type, double value);
-// A constant of `type` filled with `value` whose first (batch) dimension is `like`'s first
-// dimension, known or not: zeros [batch, u] for a layer whose batch is unknown at build time.
-// Only like's shape is read, so no gradient flows to it.
-Value* FillBatchOf(Builder& b, Value* like, const TensorType& type, double value);
+// A constant of `type` filled with `value` whose first (batch) dimension is `like`'s
+// dimension `batch_axis`, known or not: zeros [batch, u] for a layer whose batch is unknown
+// at build time. Only like's shape is read, so no gradient flows to it.
+Value* FillBatchOf(Builder& b, Value* like, int64_t batch_axis, const TensorType& type,
+                   double value);
 // Mean over `axes`.
 Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
 // Broadcasts x (NumPy rules) to `shape`.

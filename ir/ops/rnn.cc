@@ -115,7 +115,7 @@ Attrs GruAttrs(const CuDNNGRUOptions& o) {
 // Zeros shaped like `like` (whose batch may be unknown; its values are not read).
 Value* ZerosLike(Builder& b, Value* like) {
   if (like->type.shape.IsKnown()) return Fill(b, like->type, 0.0);
-  return FillBatchOf(b, like, like->type, 0.0);
+  return FillBatchOf(b, like, 0, like->type, 0.0);
 }
 
 // One fused backward node; the reserve output's gradient is ignored (it only carries state).

@@ -1,0 +1,347 @@
+// The recurrent layers: CuDNNGRU, GRU(reset_after=True) — both on the cudnn_gru op — and the
+// Bidirectional wrapper.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "frontend/layers.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
+#include "ir/ops/shape.h"
+#include "ir/status.h"
+
+namespace rill::layers {
+namespace {
+
+GRUOptions FromCuDNN(const CuDNNGRUOptions& c) {
+  return {.units = c.units,
+          .kernel_initializer = c.kernel_initializer,
+          .recurrent_initializer = c.recurrent_initializer,
+          .bias_initializer = c.bias_initializer,
+          .kernel_regularizer = c.kernel_regularizer,
+          .recurrent_regularizer = c.recurrent_regularizer,
+          .bias_regularizer = c.bias_regularizer,
+          .activity_regularizer = c.activity_regularizer,
+          .kernel_constraint = c.kernel_constraint,
+          .recurrent_constraint = c.recurrent_constraint,
+          .bias_constraint = c.bias_constraint,
+          .return_sequences = c.return_sequences,
+          .return_state = c.return_state,
+          .go_backwards = c.go_backwards,
+          .stateful = c.stateful,
+          .time_major = c.time_major,
+          .name = c.name};
+}
+
+// The options of GRU that CuDNNGRU's formula cannot compute.
+absl::Status CheckGruSupported(const GRUOptions& o) {
+  auto refuse = [](const std::string& what) {
+    return absl::UnimplementedError(
+        absl::StrCat(what,
+                     " is not supported (only GRU(reset_after=True, activation='tanh', "
+                     "recurrent_activation='sigmoid'), which is CuDNNGRU's formula)"));
+  };
+  if (!o.reset_after) return refuse("reset_after=False");
+  if (o.activation != "tanh") return refuse(absl::StrCat("activation='", o.activation, "'"));
+  if (o.recurrent_activation != "sigmoid")
+    return refuse(absl::StrCat("recurrent_activation='", o.recurrent_activation, "'"));
+  if (o.dropout != 0.0) return refuse(absl::StrCat("dropout=", o.dropout));
+  if (o.recurrent_dropout != 0.0)
+    return refuse(absl::StrCat("recurrent_dropout=", o.recurrent_dropout));
+  return absl::OkStatus();
+}
+
+// Keras GRU weights (x·K_g, h·Rk_g) as the cudnn_gru op's (A_g = K_gᵀ written row-major into
+// the [d, u] block, R_g = Rk_gᵀ), built from differentiable ops so gradients reach the GRU
+// weights.
+Value* GruKernelAsCuDNN(Builder& b, Value* k, int64_t units) {
+  const int64_t d = k->type.shape.dim(0);
+  std::vector<Value*> blocks;
+  for (int64_t g = 0; g < 3; ++g) {
+    Value* kg = ops::Slice(b, k, 1, g * units, (g + 1) * units);
+    blocks.push_back(ops::Reshape(b, ops::Transpose(b, kg, {1, 0}), {d, units}));
+  }
+  return ops::Concat(b, blocks, 1);
+}
+Value* GruRecurrentAsCuDNN(Builder& b, Value* rk, int64_t units) {
+  std::vector<Value*> blocks;
+  for (int64_t g = 0; g < 3; ++g)
+    blocks.push_back(ops::Transpose(b, ops::Slice(b, rk, 1, g * units, (g + 1) * units), {1, 0}));
+  return ops::Concat(b, blocks, 1);
+}
+
+class GruLayer : public Layer {
+ public:
+  GruLayer(GRUOptions o, bool cudnn) : o_(std::move(o)), cudnn_(cudnn) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return cudnn_ ? "CuDNNGRU" : "GRU"; }
+  const GRUOptions& options() const { return o_; }
+  bool cudnn() const { return cudnn_; }
+
+  std::optional<RnnCell> cell() const override { return RnnCell{o_.units}; }
+
+  std::vector<std::optional<Tensor>> states() const override {
+    if (state_ == nullptr) return {std::nullopt};
+    return {model()->params().Find(state_->name)->Clone()};
+  }
+
+  absl::Status ResetStates(const std::vector<Tensor>* states) override {
+    const std::string who = absl::StrCat(class_name(), " '", name(), "'");
+    if (!o_.stateful) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(who, ": layer must be stateful to reset its states"));
+    }
+    if (state_ == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(who,
+                       ": a stateful RNN needs to know its batch size; call it on an input with a "
+                       "fixed batch size before resetting its states"));
+    }
+    // ParamStore::Set copies into the existing storage, which the executors are bound to.
+    const Tensor* state = model()->params().Find(state_->name);
+    if (states == nullptr) {
+      model()->params().Set(state_->name, Tensor(state->dtype(), state->shape()));
+      return absl::OkStatus();
+    }
+    if (states->size() != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(who, ": expects 1 state, but received ", states->size(), " state values"));
+    }
+    const Tensor& s = (*states)[0];
+    if (s.shape() != state->shape() || s.dtype() != state->dtype()) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": state 0 is incompatible: expected ",
+                                                     state->type().ToString(), ", found ",
+                                                     s.type().ToString()));
+    }
+    model()->params().Set(state_->name, s.Clone());
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    if (o_.units < 1)
+      return absl::InvalidArgumentError(absl::StrCat("units must be >= 1, got ", o_.units));
+    if (!cudnn_) RILL_RETURN_IF_ERROR(CheckGruSupported(o_));
+    if (inputs.empty() || inputs.size() > 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expects [x] or [x, initial_state], got ", inputs.size(), " inputs"));
+    }
+    Value* x = inputs[0].value;
+    const Shape& s = x->type.shape;
+    const char* layout = o_.time_major ? "[time, batch, features]" : "[batch, time, features]";
+    if (s.rank() != 3) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", s.ToString(), " has rank ", s.rank(), ", expected 3 ", layout));
+    }
+    if (!IsFloating(x->type.dtype)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input is ", x->type.ToString(), ", expected a float type"));
+    }
+    const int64_t d = s.dim(2);
+    const int64_t batch = s.dim(o_.time_major ? 1 : 0);
+    if (d == kUnknownDim) return absl::InvalidArgumentError("the feature dimension must be known");
+    const DType dt = x->type.dtype;
+    const int64_t u = o_.units;
+    if (o_.stateful && batch == kUnknownDim) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a stateful RNN needs to know its batch size: give the input a fixed batch size "
+          "(input shape ",
+          s.ToString(), ")"));
+    }
+    if (!built_) {
+      RILL_ASSIGN_OR_RETURN(
+          kernel_, AddWeight(model, "kernel", {dt, Shape{d, 3 * u}}, o_.kernel_initializer, true,
+                             o_.kernel_regularizer, o_.kernel_constraint));
+      RILL_ASSIGN_OR_RETURN(
+          recurrent_,
+          AddWeight(model, "recurrent_kernel", {dt, Shape{u, 3 * u}}, o_.recurrent_initializer,
+                    true, o_.recurrent_regularizer, o_.recurrent_constraint));
+      if (cudnn_ || o_.use_bias) {
+        Shape bias_shape = cudnn_ ? Shape{6 * u} : Shape{2, 3 * u};
+        RILL_ASSIGN_OR_RETURN(bias_, AddWeight(model, "bias", {dt, bias_shape}, o_.bias_initializer,
+                                               true, o_.bias_regularizer, o_.bias_constraint));
+      }
+      if (o_.stateful) {
+        RILL_ASSIGN_OR_RETURN(state_, model.AddWeight(absl::StrCat(name(), "/state"),
+                                                      {dt, Shape{batch, u}}, Initializer{"zeros"},
+                                                      /*trainable=*/false));
+      }
+    } else if (kernel_->type.shape.dim(0) != d) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input features ", d, " do not match the kernel ",
+                       kernel_->type.shape.ToString(), " built on the first call"));
+    }
+    Value* h0 = nullptr;
+    if (inputs.size() == 2) {
+      h0 = inputs[1].value;
+      const Shape& hs = h0->type.shape;
+      bool ok = hs.rank() == 2 && hs.dim(1) == u && h0->type.dtype == dt &&
+                (hs.dim(0) == batch || hs.dim(0) == kUnknownDim || batch == kUnknownDim);
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat("initial_state is ", h0->type.ToString(),
+                                                       ", expected ",
+                                                       TensorType{dt, Shape{batch, u}}.ToString()));
+      }
+    } else if (state_ != nullptr) {
+      if (state_->type.shape.dim(0) != batch) {
+        return absl::InvalidArgumentError(absl::StrCat("stateful layer built for batch ",
+                                                       state_->type.shape.dim(0), ", called on ",
+                                                       s.ToString()));
+      }
+      h0 = state_;
+    } else {
+      h0 = ops::FillBatchOf(b, x, o_.time_major ? 1 : 0, {dt, Shape{batch, u}}, 0.0);
+    }
+    Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);
+    Value* recurrent = cudnn_ ? recurrent_ : GruRecurrentAsCuDNN(b, recurrent_, u);
+    Value* bias = bias_ == nullptr                ? ops::Fill(b, {dt, Shape{6 * u}}, 0.0)
+                  : bias_->type.shape.rank() == 2 ? ops::Reshape(b, bias_, {6 * u})
+                                                  : bias_;
+    ops::CuDNNGRUOutputs r =
+        ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias,
+                      {.time_major = o_.time_major, .go_backwards = o_.go_backwards});
+    RILL_RETURN_IF_ERROR(b.status());
+    if (state_ != nullptr && inputs.size() == 1) model.AddStateUpdate(state_, r.h_last);
+    std::vector<Value*> outputs = {o_.return_sequences ? r.y : r.h_last};
+    if (o_.return_state) outputs.push_back(r.h_last);
+    // Keras applies the activity regularizer to every output.
+    for (Value* out : outputs) AddActivityLoss(b, o_.activity_regularizer, out, inputs);
+    return outputs;
+  }
+
+ private:
+  GRUOptions o_;
+  bool cudnn_;
+  Value* kernel_ = nullptr;
+  Value* recurrent_ = nullptr;
+  Value* bias_ = nullptr;
+  Value* state_ = nullptr;
+};
+
+class BidirectionalLayer : public Layer {
+ public:
+  BidirectionalLayer(std::shared_ptr<GruLayer> forward, std::shared_ptr<GruLayer> backward,
+                     std::string inner_name, BidirectionalOptions o)
+      : forward_(std::move(forward)),
+        backward_(std::move(backward)),
+        inner_name_(std::move(inner_name)),
+        o_(std::move(o)) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return "Bidirectional"; }
+  const BidirectionalOptions& options() const { return o_; }
+  const GruLayer& forward_layer() const { return *forward_; }
+
+  std::vector<std::optional<Tensor>> states() const override {
+    std::vector<std::optional<Tensor>> out = forward_->states();
+    for (auto& s : backward_->states()) out.push_back(std::move(s));
+    return out;
+  }
+  absl::Status ResetStates(const std::vector<Tensor>* states) override {
+    if (states == nullptr) {
+      RILL_RETURN_IF_ERROR(forward_->ResetStates(nullptr));
+      return backward_->ResetStates(nullptr);
+    }
+    if (states->size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat("Bidirectional '", name(),
+                                                     "': expects 2 states, but received ",
+                                                     states->size(), " state values"));
+    }
+    std::vector<Tensor> f = {(*states)[0].Clone()}, bw = {(*states)[1].Clone()};
+    RILL_RETURN_IF_ERROR(forward_->ResetStates(&f));
+    return backward_->ResetStates(&bw);
+  }
+
+  absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    const std::string& mode = o_.merge_mode;
+    if (mode != "concat" && mode != "sum" && mode != "mul" && mode != "ave" && mode != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("merge_mode '", mode, "' is not one of concat, sum, mul, ave, none"));
+    }
+    if (inputs.size() != 1 && inputs.size() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expects [x] or [x, forward_state, backward_state], got ", inputs.size(), " inputs"));
+    }
+    std::vector<SymbolicTensor> fwd_in = {inputs[0]}, bwd_in = {inputs[0]};
+    if (inputs.size() == 3) {
+      fwd_in.push_back(inputs[1]);
+      bwd_in.push_back(inputs[2]);
+    }
+    RILL_ASSIGN_OR_RETURN(std::vector<Value*> f,
+                          CallSublayer(*forward_, "forward_" + inner_name_, model, fwd_in));
+    RILL_ASSIGN_OR_RETURN(std::vector<Value*> bw,
+                          CallSublayer(*backward_, "backward_" + inner_name_, model, bwd_in));
+    const GRUOptions& io = forward_->options();
+    Value* y_f = f[0];
+    Value* y_b = bw[0];
+    // The backward layer's sequence is in processed (reversed) order: back to time order.
+    if (io.return_sequences) y_b = ops::Reverse(b, y_b, io.time_major ? 0 : 1);
+    std::vector<Value*> outputs;
+    if (mode == "concat") {
+      outputs.push_back(ops::Concat(b, {y_f, y_b}, -1));
+    } else if (mode == "sum") {
+      outputs.push_back(ops::Add(b, y_f, y_b));
+    } else if (mode == "mul") {
+      outputs.push_back(ops::Mul(b, y_f, y_b));
+    } else if (mode == "ave") {
+      outputs.push_back(ops::Affine(b, ops::Add(b, y_f, y_b), 0.5, 0.0));
+    } else {
+      outputs = {y_f, y_b};
+    }
+    if (io.return_state) {
+      outputs.push_back(f[1]);
+      outputs.push_back(bw[1]);
+    }
+    return outputs;
+  }
+
+ private:
+  std::shared_ptr<GruLayer> forward_;
+  std::shared_ptr<GruLayer> backward_;
+  std::string inner_name_;
+  BidirectionalOptions o_;
+};
+
+}  // namespace
+
+LayerRef CuDNNGRU(CuDNNGRUOptions o) {
+  return LayerRef(std::make_shared<GruLayer>(FromCuDNN(o), /*cudnn=*/true));
+}
+LayerRef GRU(GRUOptions o) { return LayerRef(std::make_shared<GruLayer>(std::move(o), false)); }
+
+LayerRef Bidirectional(const LayerRef& layer, BidirectionalOptions o) {
+  auto* gru = dynamic_cast<GruLayer*>(layer.get());
+  if (gru == nullptr || layer->built()) {
+    // Refused when called, where the model can report it with the layer's name.
+    return LayerRef(std::make_shared<InvalidLayer>(
+        "Bidirectional", o.name,
+        absl::InvalidArgumentError(
+            absl::StrCat("Bidirectional wraps an unbuilt CuDNNGRU or GRU layer, got ",
+                         layer->class_name(), layer->built() ? " (already built)" : ""))));
+  }
+  GRUOptions backward = gru->options();
+  backward.go_backwards = !backward.go_backwards;
+  std::string inner_name =
+      gru->options().name.empty() ? KerasSnakeCase(gru->class_name()) : gru->options().name;
+  return LayerRef(std::make_shared<BidirectionalLayer>(
+      std::make_shared<GruLayer>(gru->options(), gru->cudnn()),
+      std::make_shared<GruLayer>(backward, gru->cudnn()), std::move(inner_name), std::move(o)));
+}
+
+std::vector<SymbolicTensor> CallRecurrent(const LayerRef& layer, const SymbolicTensor& x,
+                                          const RecurrentCallArgs& args) {
+  if (args.mask.has_value()) {
+    if (x.valid()) {
+      x.model->SetError(absl::UnimplementedError(
+          absl::StrCat(layer->class_name(), ": masking is not supported (called on '", x.layer,
+                       "' ", x.shape().ToString(), " with a mask)")));
+    }
+    return {SymbolicTensor{}};
+  }
+  if (args.initial_state.has_value()) return layer({x, *args.initial_state});
+  return layer(std::vector{x});
+}
+
+}  // namespace rill::layers
