@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/keras_config.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/status.h"
@@ -55,6 +56,13 @@ void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regula
   for (const SymbolicTensor& t : inputs) deps.push_back(t.value);
   AddLoss(term, std::move(deps));
 }
+
+std::string Layer::config_name() const {
+  if (!name_.empty()) return name_;
+  return requested_name_.empty() ? KerasSnakeCase(class_name()) : requested_name_;
+}
+
+nlohmann::json InvalidLayer::GetConfig() const { return BaseLayerConfig(config_name()); }
 
 absl::Status Layer::ResetStates(const std::vector<Tensor>*) {
   return absl::InvalidArgumentError(

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,11 +34,17 @@ class Layer {
 
   // Keras class name: "Dense", "CuDNNGRU", ...
   virtual std::string class_name() const = 0;
+  // Keras get_config(): the constructor arguments under Keras's keys (frontend/keras_config.h
+  // reads them back).
+  virtual nlohmann::json GetConfig() const = 0;
   // Appends the layer's computation; `b` is scoped to the layer's name.
   virtual absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                                    const std::vector<SymbolicTensor>& inputs) = 0;
 
   const std::string& name() const { return name_; }
+  // The name for get_config(): the model-given name once called, else the requested one,
+  // else Keras's default for the class.
+  std::string config_name() const;
   const std::vector<Value*>& weights() const { return weights_; }
   // Output shapes of the first call, for Summary().
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
@@ -102,6 +109,7 @@ class InvalidLayer : public Layer {
     requested_name_ = std::move(name);
   }
   std::string class_name() const override { return class_name_; }
+  nlohmann::json GetConfig() const override;
   absl::StatusOr<std::vector<Value*>> Call(Model&, Builder&,
                                            const std::vector<SymbolicTensor>&) override {
     return error_;

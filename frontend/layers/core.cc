@@ -1,5 +1,6 @@
 // The core Keras layers: Dense, Activation, Embedding, Dropout.
 #include "absl/strings/str_cat.h"
+#include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/matmul.h"
@@ -30,6 +31,20 @@ class DenseLayer : public Layer {
  public:
   explicit DenseLayer(DenseOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
   std::string class_name() const override { return "Dense"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["units"] = o_.units;
+    c["activation"] = o_.activation;
+    c["use_bias"] = o_.use_bias;
+    c["kernel_initializer"] = InitializerToKeras(o_.kernel_initializer);
+    c["bias_initializer"] = InitializerToKeras(o_.bias_initializer);
+    c["kernel_regularizer"] = RegularizerToKeras(o_.kernel_regularizer);
+    c["bias_regularizer"] = RegularizerToKeras(o_.bias_regularizer);
+    c["activity_regularizer"] = RegularizerToKeras(o_.activity_regularizer);
+    c["kernel_constraint"] = ConstraintToKeras(o_.kernel_constraint);
+    c["bias_constraint"] = ConstraintToKeras(o_.bias_constraint);
+    return c;
+  }
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
@@ -92,6 +107,11 @@ class ActivationLayer : public Layer {
  public:
   explicit ActivationLayer(ActivationOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
   std::string class_name() const override { return "Activation"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["activation"] = o_.activation;
+    return c;
+  }
   absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
     if (inputs.size() != 1)
@@ -108,6 +128,18 @@ class EmbeddingLayer : public Layer {
  public:
   explicit EmbeddingLayer(EmbeddingOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
   std::string class_name() const override { return "Embedding"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["input_dim"] = o_.input_dim;
+    c["output_dim"] = o_.output_dim;
+    c["embeddings_initializer"] = InitializerToKeras(o_.embeddings_initializer);
+    c["embeddings_regularizer"] = RegularizerToKeras(o_.embeddings_regularizer);
+    c["activity_regularizer"] = RegularizerToKeras(o_.activity_regularizer);
+    c["embeddings_constraint"] = ConstraintToKeras(o_.embeddings_constraint);
+    c["mask_zero"] = o_.mask_zero;
+    c["input_length"] = nullptr;
+    return c;
+  }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
     if (inputs.size() != 1)
@@ -142,6 +174,13 @@ class DropoutLayer : public Layer {
  public:
   explicit DropoutLayer(DropoutOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
   std::string class_name() const override { return "Dropout"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["rate"] = o_.rate;
+    c["noise_shape"] = nullptr;
+    c["seed"] = o_.seed;
+    return c;
+  }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
     if (inputs.size() != 1)
@@ -165,6 +204,11 @@ class TimeDistributedLayer : public Layer {
     requested_name_ = o_.name;
   }
   std::string class_name() const override { return "TimeDistributed"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["layer"] = LayerToKeras(*inner_);
+    return c;
+  }
   const Layer& inner() const { return *inner_; }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder&,
                                            const std::vector<SymbolicTensor>& inputs) override {

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
@@ -70,12 +71,45 @@ Value* GruRecurrentAsCuDNN(Builder& b, Value* rk, int64_t units) {
   return ops::Concat(b, blocks, 1);
 }
 
+// Keras's get_config() of CuDNNGRU, or of GRU with its extra keys.
+nlohmann::json GruConfig(const GRUOptions& o, bool cudnn, const std::string& name) {
+  nlohmann::json c = BaseLayerConfig(name);
+  c["return_sequences"] = o.return_sequences;
+  c["return_state"] = o.return_state;
+  c["go_backwards"] = o.go_backwards;
+  c["stateful"] = o.stateful;
+  c["time_major"] = o.time_major;
+  c["units"] = o.units;
+  c["kernel_initializer"] = InitializerToKeras(o.kernel_initializer);
+  c["recurrent_initializer"] = InitializerToKeras(o.recurrent_initializer);
+  c["bias_initializer"] = InitializerToKeras(o.bias_initializer);
+  c["kernel_regularizer"] = RegularizerToKeras(o.kernel_regularizer);
+  c["recurrent_regularizer"] = RegularizerToKeras(o.recurrent_regularizer);
+  c["bias_regularizer"] = RegularizerToKeras(o.bias_regularizer);
+  c["activity_regularizer"] = RegularizerToKeras(o.activity_regularizer);
+  c["kernel_constraint"] = ConstraintToKeras(o.kernel_constraint);
+  c["recurrent_constraint"] = ConstraintToKeras(o.recurrent_constraint);
+  c["bias_constraint"] = ConstraintToKeras(o.bias_constraint);
+  if (!cudnn) {
+    c["unroll"] = o.unroll;
+    c["activation"] = o.activation;
+    c["recurrent_activation"] = o.recurrent_activation;
+    c["use_bias"] = o.use_bias;
+    c["dropout"] = o.dropout;
+    c["recurrent_dropout"] = o.recurrent_dropout;
+    c["implementation"] = 2;
+    c["reset_after"] = o.reset_after;
+  }
+  return c;
+}
+
 class GruLayer : public Layer {
  public:
   GruLayer(GRUOptions o, bool cudnn) : o_(std::move(o)), cudnn_(cudnn) {
     requested_name_ = o_.name;
   }
   std::string class_name() const override { return cudnn_ ? "CuDNNGRU" : "GRU"; }
+  nlohmann::json GetConfig() const override { return GruConfig(o_, cudnn_, config_name()); }
   const GRUOptions& options() const { return o_; }
   bool cudnn() const { return cudnn_; }
 
@@ -230,6 +264,17 @@ class BidirectionalLayer : public Layer {
     requested_name_ = o_.name;
   }
   std::string class_name() const override { return "Bidirectional"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    nlohmann::json inner = GruConfig(forward_->options(), forward_->cudnn(), inner_name_);
+    c["layer"] = {{"module", "keras.layers"},
+                  {"class_name", forward_->class_name()},
+                  {"config", std::move(inner)},
+                  {"registered_name", nullptr}};
+    c["merge_mode"] =
+        o_.merge_mode == "none" ? nlohmann::json(nullptr) : nlohmann::json(o_.merge_mode);
+    return c;
+  }
   const BidirectionalOptions& options() const { return o_; }
   const GruLayer& forward_layer() const { return *forward_; }
 

@@ -1,0 +1,395 @@
+#include "frontend/keras_config.h"
+
+#include <cctype>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "frontend/initializers.h"
+#include "frontend/layers.h"
+#include "ir/status.h"
+
+namespace rill {
+namespace {
+
+using nlohmann::json;
+
+std::string Describe(const json& j) {
+  std::string s = j.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+// "glorot_uniform" -> "GlorotUniform"
+std::string CamelCase(const std::string& snake) {
+  std::string out;
+  bool upper = true;
+  for (char c : snake) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+      upper = false;
+    }
+  }
+  return out;
+}
+
+json Serialized(const char* module, const std::string& class_name, json config) {
+  return {{"module", module},
+          {"class_name", class_name},
+          {"config", std::move(config)},
+          {"registered_name", nullptr}};
+}
+
+// Reads one Keras config object, remembering which keys were used, so that Finish() can
+// refuse the rest (Keras: "Keyword argument not understood").
+class ConfigReader {
+ public:
+  ConfigReader(const json& config, std::string where) : config_(config), where_(std::move(where)) {}
+
+  const json* Find(const char* key) {
+    used_.insert(key);
+    auto it = config_.find(key);
+    return it == config_.end() ? nullptr : &*it;
+  }
+  absl::Status Error(const char* key, const std::string& what) const {
+    return absl::InvalidArgumentError(absl::StrCat(where_, ": ", key, " ", what));
+  }
+  absl::Status Bool(const char* key, bool* out) {
+    const json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_boolean())
+      return Error(key, absl::StrCat("must be true or false, got ", Describe(*v)));
+    *out = v->get<bool>();
+    return absl::OkStatus();
+  }
+  absl::Status Int(const char* key, int64_t* out) {
+    const json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_number_integer())
+      return Error(key, absl::StrCat("must be an integer, got ", Describe(*v)));
+    *out = v->get<int64_t>();
+    return absl::OkStatus();
+  }
+  absl::Status Double(const char* key, double* out) {
+    const json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_number()) return Error(key, absl::StrCat("must be a number, got ", Describe(*v)));
+    *out = v->get<double>();
+    return absl::OkStatus();
+  }
+  absl::Status String(const char* key, std::string* out) {
+    const json* v = Find(key);
+    if (v == nullptr) return absl::OkStatus();
+    if (!v->is_string()) return Error(key, absl::StrCat("must be a string, got ", Describe(*v)));
+    *out = v->get<std::string>();
+    return absl::OkStatus();
+  }
+  absl::Status Init(const char* key, Initializer* out);
+  absl::Status Reg(const char* key, std::optional<Regularizer>* out);
+  absl::Status Con(const char* key, std::optional<Constraint>* out);
+  // Keys every Keras layer config may carry.
+  absl::Status Common() {
+    bool trainable = true;
+    RILL_RETURN_IF_ERROR(Bool("trainable", &trainable));
+    if (!trainable) return Error("trainable", "= false is not supported");
+    std::string dtype = "float32";
+    RILL_RETURN_IF_ERROR(String("dtype", &dtype));
+    if (dtype != "float32" && dtype != "float64")
+      return Error("dtype", absl::StrCat("'", dtype, "' is not supported (float32, float64)"));
+    for (const char* key : {"batch_input_shape", "batch_size", "input_shape"}) Find(key);
+    return absl::OkStatus();
+  }
+  absl::Status Finish() const {
+    for (auto it = config_.begin(); it != config_.end(); ++it) {
+      if (used_.count(it.key()) == 0)
+        return absl::InvalidArgumentError(
+            absl::StrCat(where_, ": unknown or unsupported argument '", it.key(), "'"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const json& config_;
+  std::string where_;
+  std::set<std::string> used_;
+};
+
+// {"class_name": C, "config": {...}} or a bare identifier string.
+absl::StatusOr<std::pair<std::string, json>> ClassAndConfig(const json& v,
+                                                            const std::string& what) {
+  if (v.is_string()) return std::make_pair(v.get<std::string>(), json::object());
+  if (v.is_object() && v.contains("class_name") && v["class_name"].is_string()) {
+    json config = v.value("config", json::object());
+    if (!config.is_object())
+      return absl::InvalidArgumentError(absl::StrCat(what, ": config must be an object"));
+    return std::make_pair(v["class_name"].get<std::string>(), config);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, ": expected a name or {\"class_name\", \"config\"}, got ", Describe(v)));
+}
+
+absl::Status ConfigReader::Init(const char* key, Initializer* out) {
+  const json* v = Find(key);
+  if (v == nullptr) return absl::OkStatus();
+  RILL_ASSIGN_OR_RETURN(auto cc, ClassAndConfig(*v, absl::StrCat(where_, ": ", key)));
+  auto name = CanonicalInitializerName(cc.first);
+  if (!name.ok()) return Error(key, std::string(name.status().message()));
+  Initializer init{*name, {}};
+  for (auto it = cc.second.begin(); it != cc.second.end(); ++it) {
+    const json& e = it.value();
+    if (e.is_null()) continue;  // "seed": null
+    if (e.is_number_integer() && it.key() == "seed") {
+      init.config.Set(it.key(), e.get<int64_t>());
+    } else if (e.is_number()) {
+      init.config.Set(it.key(), e.get<double>());
+    } else if (e.is_string()) {
+      init.config.Set(it.key(), e.get<std::string>());
+    } else {
+      return Error(
+          key, absl::StrCat("config value '", it.key(), "' = ", Describe(e), " is not supported"));
+    }
+  }
+  *out = std::move(init);
+  return absl::OkStatus();
+}
+
+absl::Status ConfigReader::Reg(const char* key, std::optional<Regularizer>* out) {
+  const json* v = Find(key);
+  if (v == nullptr || v->is_null()) return absl::OkStatus();
+  RILL_ASSIGN_OR_RETURN(auto cc, ClassAndConfig(*v, absl::StrCat(where_, ": ", key)));
+  const std::string& c = cc.first;
+  const json& config = cc.second;
+  Regularizer r;
+  if (c == "L1" || c == "l1") {
+    r.l1 = config.value("l1", 0.01);
+  } else if (c == "L2" || c == "l2") {
+    r.l2 = config.value("l2", 0.01);
+  } else if (c == "L1L2" || c == "l1_l2") {
+    r.l1 = config.value("l1", 0.0);
+    r.l2 = config.value("l2", 0.0);
+  } else {
+    return Error(key, absl::StrCat("regularizer '", c, "' is not supported (L1, L2, L1L2)"));
+  }
+  *out = r;
+  return absl::OkStatus();
+}
+
+absl::Status ConfigReader::Con(const char* key, std::optional<Constraint>* out) {
+  const json* v = Find(key);
+  if (v == nullptr || v->is_null()) return absl::OkStatus();
+  RILL_ASSIGN_OR_RETURN(auto cc, ClassAndConfig(*v, absl::StrCat(where_, ": ", key)));
+  const std::string& c = cc.first;
+  const json& config = cc.second;
+  std::vector<int64_t> axis = {0};
+  if (config.contains("axis")) {
+    const json& a = config["axis"];
+    if (a.is_number_integer()) {
+      axis = {a.get<int64_t>()};
+    } else if (a.is_array()) {
+      axis = a.get<std::vector<int64_t>>();
+    } else {
+      return Error(key, absl::StrCat("axis ", Describe(a), " is not an integer or a list"));
+    }
+  }
+  if (c == "MaxNorm" || c == "max_norm") {
+    *out = constraints::MaxNorm(config.value("max_value", 2.0), axis);
+  } else if (c == "NonNeg" || c == "non_neg") {
+    *out = constraints::NonNeg();
+  } else if (c == "UnitNorm" || c == "unit_norm") {
+    *out = constraints::UnitNorm(axis);
+  } else if (c == "MinMaxNorm" || c == "min_max_norm") {
+    *out = constraints::MinMaxNorm(config.value("min_value", 0.0), config.value("max_value", 1.0),
+                                   config.value("rate", 1.0), axis);
+  } else {
+    return Error(key, absl::StrCat("constraint '", c,
+                                   "' is not supported (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)"));
+  }
+  return absl::OkStatus();
+}
+
+template <typename Options>
+absl::Status ReadGruCommon(ConfigReader& r, Options& o) {
+  RILL_RETURN_IF_ERROR(r.Int("units", &o.units));
+  RILL_RETURN_IF_ERROR(r.Init("kernel_initializer", &o.kernel_initializer));
+  RILL_RETURN_IF_ERROR(r.Init("recurrent_initializer", &o.recurrent_initializer));
+  RILL_RETURN_IF_ERROR(r.Init("bias_initializer", &o.bias_initializer));
+  RILL_RETURN_IF_ERROR(r.Reg("kernel_regularizer", &o.kernel_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("recurrent_regularizer", &o.recurrent_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("bias_regularizer", &o.bias_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
+  RILL_RETURN_IF_ERROR(r.Con("kernel_constraint", &o.kernel_constraint));
+  RILL_RETURN_IF_ERROR(r.Con("recurrent_constraint", &o.recurrent_constraint));
+  RILL_RETURN_IF_ERROR(r.Con("bias_constraint", &o.bias_constraint));
+  RILL_RETURN_IF_ERROR(r.Bool("return_sequences", &o.return_sequences));
+  RILL_RETURN_IF_ERROR(r.Bool("return_state", &o.return_state));
+  RILL_RETURN_IF_ERROR(r.Bool("go_backwards", &o.go_backwards));
+  RILL_RETURN_IF_ERROR(r.Bool("stateful", &o.stateful));
+  RILL_RETURN_IF_ERROR(r.Bool("time_major", &o.time_major));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
+                                   const std::string& where) {
+  ConfigReader r(config, where);
+  RILL_RETURN_IF_ERROR(r.Common());
+  std::string name;
+  RILL_RETURN_IF_ERROR(r.String("name", &name));
+  std::optional<LayerRef> layer;
+  if (c == "CuDNNGRU") {
+    layers::CuDNNGRUOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
+    layer = layers::CuDNNGRU(o);
+  } else if (c == "GRU") {
+    layers::GRUOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
+    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+    RILL_RETURN_IF_ERROR(r.String("recurrent_activation", &o.recurrent_activation));
+    RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
+    RILL_RETURN_IF_ERROR(r.Double("dropout", &o.dropout));
+    RILL_RETURN_IF_ERROR(r.Double("recurrent_dropout", &o.recurrent_dropout));
+    RILL_RETURN_IF_ERROR(r.Bool("unroll", &o.unroll));
+    RILL_RETURN_IF_ERROR(r.Bool("reset_after", &o.reset_after));
+    int64_t implementation = 2;  // a speed hint in Keras: no effect on the result
+    RILL_RETURN_IF_ERROR(r.Int("implementation", &implementation));
+    layer = layers::GRU(o);
+  } else if (c == "Dense") {
+    layers::DenseOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(r.Int("units", &o.units));
+    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+    RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
+    RILL_RETURN_IF_ERROR(r.Init("kernel_initializer", &o.kernel_initializer));
+    RILL_RETURN_IF_ERROR(r.Init("bias_initializer", &o.bias_initializer));
+    RILL_RETURN_IF_ERROR(r.Reg("kernel_regularizer", &o.kernel_regularizer));
+    RILL_RETURN_IF_ERROR(r.Reg("bias_regularizer", &o.bias_regularizer));
+    RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
+    RILL_RETURN_IF_ERROR(r.Con("kernel_constraint", &o.kernel_constraint));
+    RILL_RETURN_IF_ERROR(r.Con("bias_constraint", &o.bias_constraint));
+    layer = layers::Dense(o);
+  } else if (c == "Embedding") {
+    layers::EmbeddingOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(r.Int("input_dim", &o.input_dim));
+    RILL_RETURN_IF_ERROR(r.Int("output_dim", &o.output_dim));
+    RILL_RETURN_IF_ERROR(r.Init("embeddings_initializer", &o.embeddings_initializer));
+    RILL_RETURN_IF_ERROR(r.Reg("embeddings_regularizer", &o.embeddings_regularizer));
+    RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
+    RILL_RETURN_IF_ERROR(r.Con("embeddings_constraint", &o.embeddings_constraint));
+    RILL_RETURN_IF_ERROR(r.Bool("mask_zero", &o.mask_zero));
+    if (o.mask_zero) return r.Error("mask_zero", "= true: masking is not supported");
+    r.Find("input_length");  // only fixes the input's shape, which the input layer gives
+    layer = layers::Embedding(o);
+  } else if (c == "Dropout") {
+    layers::DropoutOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(r.Double("rate", &o.rate));
+    const json* noise = r.Find("noise_shape");
+    if (noise != nullptr && !noise->is_null()) return r.Error("noise_shape", "is not supported");
+    const json* seed = r.Find("seed");
+    if (seed != nullptr && !seed->is_null()) {
+      if (!seed->is_number_integer()) return r.Error("seed", "must be an integer");
+      o.seed = seed->get<int64_t>();
+    }
+    layer = layers::Dropout(o);
+  } else if (c == "Activation") {
+    layers::ActivationOptions o{.name = name};
+    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+    layer = layers::Activation(o);
+  } else if (c == "Bidirectional" || c == "TimeDistributed") {
+    const json* inner = r.Find("layer");
+    if (inner == nullptr) return r.Error("layer", "is missing");
+    RILL_ASSIGN_OR_RETURN(LayerRef wrapped, LayerFromKeras(*inner));
+    if (c == "Bidirectional") {
+      layers::BidirectionalOptions o{.name = name};
+      const json* mode = r.Find("merge_mode");
+      if (mode != nullptr && mode->is_null()) {
+        o.merge_mode = "none";
+      } else {
+        RILL_RETURN_IF_ERROR(r.String("merge_mode", &o.merge_mode));
+      }
+      const json* backward = r.Find("backward_layer");
+      if (backward != nullptr && !backward->is_null())
+        return r.Error("backward_layer", "is not supported (the backward copy is made)");
+      layer = layers::Bidirectional(wrapped, o);
+    } else {
+      layer = layers::TimeDistributed(wrapped, {.name = name});
+    }
+  } else {
+    return absl::UnimplementedError(absl::StrCat(
+        where, ": layer class '", c,
+        "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
+        "Bidirectional, TimeDistributed)"));
+  }
+  RILL_RETURN_IF_ERROR(r.Finish());
+  return *layer;
+}
+
+}  // namespace
+
+json InitializerToKeras(const Initializer& init) {
+  json config = json::object();
+  for (const auto& [key, value] : init.config.values()) {
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double> ||
+                        std::is_same_v<T, bool> || std::is_same_v<T, std::string>)
+            config[key] = v;
+        },
+        value);
+  }
+  static const std::set<std::string> seeded = {
+      "random_normal", "random_uniform",   "truncated_normal", "glorot_uniform",
+      "glorot_normal", "he_uniform",       "he_normal",        "lecun_uniform",
+      "lecun_normal",  "variance_scaling", "orthogonal"};
+  auto name = CanonicalInitializerName(init.name);
+  std::string canonical = name.ok() ? *name : init.name;
+  if (seeded.count(canonical) > 0 && !config.contains("seed")) config["seed"] = nullptr;
+  if (canonical == "orthogonal" && !config.contains("gain")) config["gain"] = 1.0;
+  return Serialized("keras.initializers", CamelCase(canonical), std::move(config));
+}
+
+json RegularizerToKeras(const std::optional<Regularizer>& r) {
+  if (!r.has_value()) return nullptr;
+  if (r->l1 != 0.0 && r->l2 != 0.0)
+    return Serialized("keras.regularizers", "L1L2", {{"l1", r->l1}, {"l2", r->l2}});
+  if (r->l1 != 0.0) return Serialized("keras.regularizers", "L1", {{"l1", r->l1}});
+  return Serialized("keras.regularizers", "L2", {{"l2", r->l2}});
+}
+
+json ConstraintToKeras(const std::optional<Constraint>& c) {
+  if (!c.has_value()) return nullptr;
+  json axis = c->axis.size() == 1 ? json(c->axis[0]) : json(c->axis);
+  if (c->kind == "max_norm")
+    return Serialized("keras.constraints", "MaxNorm",
+                      {{"max_value", c->max_value}, {"axis", axis}});
+  if (c->kind == "non_neg") return Serialized("keras.constraints", "NonNeg", json::object());
+  if (c->kind == "unit_norm") return Serialized("keras.constraints", "UnitNorm", {{"axis", axis}});
+  return Serialized("keras.constraints", "MinMaxNorm",
+                    {{"min_value", c->min_value},
+                     {"max_value", c->max_value},
+                     {"rate", c->rate},
+                     {"axis", axis}});
+}
+
+json BaseLayerConfig(const std::string& name) {
+  return {{"name", name}, {"trainable", true}, {"dtype", "float32"}};
+}
+
+json LayerToKeras(const Layer& layer) {
+  return Serialized("keras.layers", layer.class_name(), layer.GetConfig());
+}
+
+absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) {
+  if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a layer must be {\"class_name\", \"config\"}, got ", Describe(entry)));
+  }
+  const std::string c = entry["class_name"].get<std::string>();
+  json config = entry.value("config", json::object());
+  if (!config.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(c, ": config must be an object"));
+  std::string where = c;
+  if (config.contains("name") && config["name"].is_string())
+    where = absl::StrCat(c, " '", config["name"].get<std::string>(), "'");
+  return FromClass(c, config, where);
+}
+
+}  // namespace rill

@@ -1,0 +1,30 @@
+// Keras configs: layers' get_config()/from_config() with Keras's keys (tf.keras 2.x), and the
+// serialized forms of initializers, regularizers and constraints
+// ({"module", "class_name", "config", "registered_name"}), shared by every layer and the
+// model-JSON reader.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "frontend/layer.h"
+#include "frontend/regularizers.h"
+
+namespace rill {
+
+nlohmann::json InitializerToKeras(const Initializer& init);
+nlohmann::json RegularizerToKeras(const std::optional<Regularizer>& r);
+nlohmann::json ConstraintToKeras(const std::optional<Constraint>& c);
+// The keys every layer's config starts with: name, trainable, dtype.
+nlohmann::json BaseLayerConfig(const std::string& name);
+// {"module": "keras.layers", "class_name": ..., "config": layer.GetConfig(), ...}
+nlohmann::json LayerToKeras(const Layer& layer);
+
+// A new, unbuilt layer from a Keras layer object {"class_name", "config"} (Keras
+// from_config). Errors name the layer (class and name) and the offending key: unknown
+// classes and arguments, values of the wrong type, unsupported options.
+absl::StatusOr<LayerRef> LayerFromKeras(const nlohmann::json& entry);
+
+}  // namespace rill

@@ -1,0 +1,377 @@
+#include "frontend/keras_model.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "frontend/gru_weights.h"
+#include "frontend/keras_config.h"
+#include "frontend/layer.h"
+#include "ir/status.h"
+#include "runtime/npy.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+absl::Status Bad(const std::string& source, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", what));
+}
+
+// An InputLayer's (or a first layer's) batch_input_shape -> the input's shape and dtype.
+absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const std::string& name,
+                                         bool integer_ids, const std::string& source) {
+  const json* shape = nullptr;
+  for (const char* key : {"batch_input_shape", "batch_shape"}) {
+    if (config.contains(key)) shape = &config[key];
+  }
+  if (shape == nullptr || !shape->is_array() || shape->empty()) {
+    return Bad(source, absl::StrCat("input '", name, "' has no batch_input_shape"));
+  }
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < shape->size(); ++i) {
+    const json& d = (*shape)[i];
+    if (d.is_null() && i == 0) {
+      dims.push_back(kBatch);
+    } else if (d.is_number_integer() && d.get<int64_t>() > 0) {
+      dims.push_back(d.get<int64_t>());
+    } else {
+      return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is ", d.dump(),
+                                      "; only the batch dimension may be unknown"));
+    }
+  }
+  std::string dtype = config.value("dtype", "float32");
+  DType dt = dtype == "float64" ? DType::kF64 : DType::kF32;
+  if (integer_ids || dtype == "int32") dt = DType::kI32;
+  if (dtype == "int64") dt = DType::kI64;
+  SymbolicTensor t = model.Input(std::move(dims), dt, name);
+  if (!t.valid()) return model.status();
+  return t;
+}
+
+bool FeedsEmbedding(const json& layer) {
+  return layer.is_object() && layer.value("class_name", "") == "Embedding";
+}
+
+absl::Status CallLayer(Model& model, const LayerRef& layer,
+                       const std::vector<SymbolicTensor>& inputs,
+                       std::vector<SymbolicTensor>* outputs) {
+  *outputs = layer(inputs);
+  RILL_RETURN_IF_ERROR(model.status());
+  return absl::OkStatus();
+}
+
+absl::Status ReadSequential(Model& model, const json& layers, const std::string& source) {
+  if (!layers.is_array() || layers.empty()) return Bad(source, "a Sequential model with no layers");
+  std::vector<SymbolicTensor> current;
+  size_t first = 0;
+  if (layers[0].value("class_name", "") == "InputLayer") {
+    const json& c = layers[0].value("config", json::object());
+    RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
+                          MakeInput(model, c, c.value("name", "input_1"),
+                                    layers.size() > 1 && FeedsEmbedding(layers[1]), source));
+    current = {in};
+    first = 1;
+  }
+  for (size_t i = first; i < layers.size(); ++i) {
+    if (current.empty()) {
+      const json& c = layers[i].value("config", json::object());
+      RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
+                            MakeInput(model, c, absl::StrCat(c.value("name", "layer"), "_input"),
+                                      FeedsEmbedding(layers[i]), source));
+      current = {in};
+    }
+    RILL_ASSIGN_OR_RETURN(LayerRef layer, LayerFromKeras(layers[i]));
+    std::vector<SymbolicTensor> out;
+    RILL_RETURN_IF_ERROR(CallLayer(model, layer, current, &out));
+    if (out.size() != 1) {
+      return Bad(source, absl::StrCat("layer '", layer->name(), "' has ", out.size(),
+                                      " outputs; a Sequential layer must have one"));
+    }
+    current = out;
+  }
+  model.SetOutputs(current);
+  return model.status();
+}
+
+// [layer_name, node_index, tensor_index(, kwargs)] -> the tensor.
+using NodeOutputs = std::map<std::string, std::vector<std::vector<SymbolicTensor>>>;
+
+absl::StatusOr<SymbolicTensor> Resolve(const NodeOutputs& nodes, const json& ref,
+                                       const std::string& where) {
+  if (!ref.is_array() || ref.size() < 3 || !ref[0].is_string() || !ref[1].is_number_integer() ||
+      !ref[2].is_number_integer()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected [layer, node, tensor], got ", ref.dump()));
+  }
+  const std::string name = ref[0].get<std::string>();
+  const int64_t node = ref[1].get<int64_t>(), tensor = ref[2].get<int64_t>();
+  auto it = nodes.find(name);
+  if (it == nodes.end() || node < 0 || node >= static_cast<int64_t>(it->second.size()) ||
+      tensor < 0 || tensor >= static_cast<int64_t>(it->second[node].size())) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": refers to '", name, "' node ", node,
+                                                   " tensor ", tensor,
+                                                   ", which is not defined "
+                                                   "before it"));
+  }
+  return it->second[node][tensor];
+}
+
+absl::Status ReadFunctional(Model& model, const json& config, const std::string& source) {
+  const json& layers = config.value("layers", json::array());
+  NodeOutputs nodes;
+  std::map<std::string, LayerRef> made;
+  // Inputs that feed an Embedding hold integer ids.
+  std::map<std::string, bool> feeds_embedding;
+  for (const json& l : layers) {
+    if (!FeedsEmbedding(l)) continue;
+    for (const json& node : l.value("inbound_nodes", json::array()))
+      for (const json& ref : node)
+        if (ref.is_array() && !ref.empty() && ref[0].is_string())
+          feeds_embedding[ref[0].get<std::string>()] = true;
+  }
+  for (const json& l : layers) {
+    const std::string name = l.value("name", l.value("config", json::object()).value("name", ""));
+    const std::string where = absl::StrCat(source, ": layer '", name, "'");
+    if (l.value("class_name", "") == "InputLayer") {
+      RILL_ASSIGN_OR_RETURN(SymbolicTensor in, MakeInput(model, l.value("config", json::object()),
+                                                         name, feeds_embedding[name], source));
+      nodes[name].push_back({in});
+      continue;
+    }
+    auto found = made.find(name);
+    if (found == made.end()) {
+      RILL_ASSIGN_OR_RETURN(LayerRef layer, LayerFromKeras(l));
+      found = made.emplace(name, layer).first;
+    }
+    const json& inbound = l.value("inbound_nodes", json::array());
+    if (!inbound.is_array()) return Bad(where, "inbound_nodes must be a list");
+    for (const json& node : inbound) {
+      if (!node.is_array()) {
+        return Bad(where, absl::StrCat("inbound node ", node.dump().substr(0, 60),
+                                       " is not in the Keras 2 list form"));
+      }
+      std::vector<SymbolicTensor> inputs;
+      for (const json& ref : node) {
+        RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, where));
+        inputs.push_back(t);
+        const json kwargs = ref.size() > 3 ? ref[3] : json::object();
+        for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
+          if (it.key() == "mask") return Bad(where, "masking is not supported");
+          if (it.key() == "training") continue;
+          if (it.key() == "initial_state") {
+            json states = it.value();
+            // One reference [name, node, tensor] or a list of them.
+            if (!states.empty() && states[0].is_string()) states = json::array({states});
+            for (const json& s : states) {
+              RILL_ASSIGN_OR_RETURN(SymbolicTensor st, Resolve(nodes, s, where));
+              inputs.push_back(st);
+            }
+            continue;
+          }
+          return Bad(where, absl::StrCat("call argument '", it.key(), "' is not supported"));
+        }
+      }
+      std::vector<SymbolicTensor> out;
+      RILL_RETURN_IF_ERROR(CallLayer(model, found->second, inputs, &out));
+      nodes[name].push_back(out);
+    }
+  }
+  std::vector<SymbolicTensor> outputs;
+  const json& outs = config.value("output_layers", json::array());
+  // A single output may be written as one reference instead of a list of them.
+  json refs = !outs.empty() && outs[0].is_string() ? json::array({outs}) : outs;
+  for (const json& ref : refs) {
+    RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, source + ": output_layers"));
+    outputs.push_back(t);
+  }
+  if (outputs.empty()) return Bad(source, "the model has no output_layers");
+  model.SetOutputs(outputs);
+  return model.status();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// One layer's arrays in the model's own layout: GRU weight triples written in the other GRU
+// layout are converted (what Keras's loader does between CuDNNGRU and GRU(reset_after=True)).
+absl::StatusOr<std::vector<Tensor>> AdaptLayerWeights(const Layer& layer,
+                                                      std::vector<Tensor> arrays,
+                                                      const std::string& source) {
+  const std::vector<Value*>& ws = layer.weights();
+  for (size_t i = 0; i + 2 < ws.size() && i + 2 < arrays.size(); ++i) {
+    if (!EndsWith(ws[i]->name, "/kernel") || !EndsWith(ws[i + 1]->name, "/recurrent_kernel") ||
+        !EndsWith(ws[i + 2]->name, "/bias")) {
+      continue;
+    }
+    const Shape& want = ws[i + 2]->type.shape;
+    const Shape& got = arrays[i + 2].shape();
+    if (want == got) continue;
+    const int64_t u = ws[i + 1]->type.shape.dim(0);
+    const bool want_cudnn = want == Shape{6 * u};
+    if (got == Shape{3 * u}) {
+      return Bad(source, absl::StrCat("layer '", layer.name(), "': bias ", got.ToString(),
+                                      " is from a GRU with reset_after=False, which computes a "
+                                      "different function; only CuDNNGRU and "
+                                      "GRU(reset_after=True) weights can be converted"));
+    }
+    GruLayout from = want_cudnn ? GruLayout::kGRU : GruLayout::kCuDNNGRU;
+    GruLayout to = want_cudnn ? GruLayout::kCuDNNGRU : GruLayout::kGRU;
+    RILL_ASSIGN_OR_RETURN(
+        std::vector<Tensor> converted,
+        ConvertGruWeights({arrays[i], arrays[i + 1], arrays[i + 2]}, from, to, layer.name()));
+    for (int k = 0; k < 3; ++k) arrays[i + k] = std::move(converted[k]);
+  }
+  return arrays;
+}
+
+absl::Status SetLayerWeights(Model& model, std::vector<std::vector<Tensor>> per_layer,
+                             const std::string& source) {
+  std::vector<Tensor> all;
+  size_t index = 0;
+  for (const auto& layer : model.layers()) {
+    if (layer->weights().empty()) continue;
+    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> adapted,
+                          AdaptLayerWeights(*layer, std::move(per_layer[index++]), source));
+    for (Tensor& t : adapted) all.push_back(std::move(t));
+  }
+  absl::Status st = model.SetWeights(all);
+  if (!st.ok()) return Bad(source, std::string(st.message()));
+  return absl::OkStatus();
+}
+
+absl::Status LoadNpyDir(Model& model, const std::string& dir) {
+  std::vector<std::vector<Tensor>> per_layer;
+  int64_t index = 0;
+  for (const auto& layer : model.layers()) {
+    if (layer->weights().empty()) continue;
+    std::vector<Tensor> arrays;
+    for (size_t k = 0; k < layer->weights().size(); ++k) {
+      fs::path file = fs::path(dir) / absl::StrCat(index++, ".npy");
+      if (!fs::exists(file)) {
+        return Bad(
+            dir, absl::StrCat("missing ", file.filename().string(), " for weight '",
+                              layer->weights()[k]->name, "' ", layer->weights()[k]->type.ToString(),
+                              " (the model has ", model.Weights().size(), " weights)"));
+      }
+      RILL_ASSIGN_OR_RETURN(Tensor t, ReadNpy(file.string()));
+      arrays.push_back(std::move(t));
+    }
+    per_layer.push_back(std::move(arrays));
+  }
+  if (fs::exists(fs::path(dir) / absl::StrCat(index, ".npy"))) {
+    return Bad(dir, absl::StrCat("has more .npy files than the model's ", index, " weights"));
+  }
+  return SetLayerWeights(model, std::move(per_layer), dir);
+}
+
+absl::Status LoadH5(Model& model, const std::string& path) {
+  RILL_ASSIGN_OR_RETURN(std::vector<H5LayerWeights> file, ReadKerasH5Weights(path));
+  std::map<std::string, std::vector<Tensor>*> by_name;
+  for (H5LayerWeights& l : file) by_name[l.layer] = &l.weights;
+  std::vector<std::vector<Tensor>> per_layer;
+  for (const auto& layer : model.layers()) {
+    if (layer->weights().empty()) continue;
+    auto it = by_name.find(layer->name());
+    if (it == by_name.end())
+      return Bad(path, absl::StrCat("no weights for layer '", layer->name(), "'"));
+    if (it->second->size() != layer->weights().size()) {
+      return Bad(path,
+                 absl::StrCat("layer '", layer->name(), "' has ", it->second->size(),
+                              " weights in the file, the model's has ", layer->weights().size()));
+    }
+    per_layer.push_back(std::move(*it->second));
+  }
+  return SetLayerWeights(model, std::move(per_layer), path);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
+                                                          const std::string& source) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return Bad(source, "not valid JSON");
+  if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
+    return Bad(source, "not a Keras model JSON (no class_name)");
+  const std::string kind = root["class_name"].get<std::string>();
+  const json config = root.value("config", json::object());
+  if (!config.is_object()) return Bad(source, "config must be an object");
+  auto model = std::make_unique<Model>(config.value("name", "model"));
+  if (kind == "Sequential") {
+    // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
+    RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), source));
+  } else if (kind == "Functional" || kind == "Model") {
+    RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, source));
+  } else {
+    return Bad(source, absl::StrCat("model class '", kind,
+                                    "' is not supported (Sequential, Functional, Model)"));
+  }
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path) {
+  RILL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  return ModelFromKerasJson(text, path);
+}
+
+absl::Status LoadWeights(Model& model, const std::string& path) {
+  RILL_RETURN_IF_ERROR(model.status());
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return LoadNpyDir(model, path);
+  if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+  if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || EndsWith(path, ".keras.h5"))
+    return LoadH5(model, path);
+  return Bad(path, "weights must be a directory of .npy files or an .h5 file");
+}
+
+absl::Status SaveWeightsDir(const Model& model, const std::string& dir) {
+  fs::path target(dir);
+  fs::path tmp = target;
+  tmp += absl::StrCat(".tmp-", ::getpid());
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec) && ec) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(dir, ": cannot create ", tmp.string(), ": ", ec.message()));
+  }
+  std::vector<Tensor> weights = model.GetWeights();
+  for (size_t i = 0; i < weights.size(); ++i) {
+    absl::Status st = WriteNpy((tmp / absl::StrCat(i, ".npy")).string(), weights[i]);
+    if (!st.ok()) {
+      fs::remove_all(tmp, ec);
+      return st;
+    }
+  }
+  // Replace the old directory only once the new one is complete.
+  fs::path old = target;
+  old += absl::StrCat(".old-", ::getpid());
+  const bool had_old = fs::exists(target, ec);
+  if (had_old) fs::rename(target, old, ec);
+  if (ec) return absl::PermissionDeniedError(absl::StrCat(dir, ": ", ec.message()));
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    if (had_old) fs::rename(old, target, ec);
+    return absl::PermissionDeniedError(absl::StrCat(dir, ": cannot rename into place"));
+  }
+  if (had_old) fs::remove_all(old, ec);
+  return absl::OkStatus();
+}
+
+}  // namespace rill

@@ -1,0 +1,39 @@
+// Keras model interop (DESIGN.md §7): a model from Keras's `model.to_json()` (Sequential and
+// functional forms), weights from a directory of .npy files (0.npy, 1.npy, ... in
+// get_weights() order) or a Keras HDF5 weights file (`model.save_weights('w.h5')`), and
+// weights written back as .npy files. Errors name the file, the layer and the shapes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "frontend/model.h"
+#include "runtime/tensor.h"
+
+namespace rill {
+
+// A model from the text of a Keras model JSON; `source` names it in errors (a file name).
+absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
+                                                          const std::string& source);
+// The same from a file.
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path);
+
+// Loads weights from `path`: a directory of .npy files, or an .h5/.hdf5 Keras weights file.
+// CuDNNGRU weights given to a GRU(reset_after=True) layer, or the reverse, are converted as
+// Keras's loader does (frontend/gru_weights.h); GRU(reset_after=False) weights are refused.
+absl::Status LoadWeights(Model& model, const std::string& path);
+// Writes get_weights() as 0.npy, 1.npy, ... into `dir`, replacing it whole: the files go to a
+// temporary directory first, which is then renamed, so a failure leaves no half-written dir.
+absl::Status SaveWeightsDir(const Model& model, const std::string& dir);
+
+// Per layer, the weight arrays of a Keras HDF5 weights file in each layer's weight_names
+// order (implemented in keras_h5.cc; Unimplemented when built without libhdf5).
+struct H5LayerWeights {
+  std::string layer;
+  std::vector<Tensor> weights;
+};
+absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path);
+
+}  // namespace rill

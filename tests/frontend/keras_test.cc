@@ -1,0 +1,246 @@
+// Keras interop against Keras itself: tests/golden/keras (made by
+// scripts/golden/keras_models.py with tf-keras 2.21; Keras's predictions there are
+// cross-checked against torch in float64). Model JSON (Sequential and functional), weights
+// from .npy directories and HDF5 files, CuDNNGRU <-> GRU weight conversion by Keras's own
+// loader, a short SGD run, get_config/from_config round trips, and the errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "frontend/keras_config.h"
+#include "frontend/keras_model.h"
+#include "frontend/rill.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string Golden(const std::string& rel) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+}
+
+Tensor Npy(const std::string& rel) {
+  auto t = ReadNpy(Golden(rel));
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : Tensor();
+}
+
+double MaxRelDiff(const Tensor& a, const Tensor& b) {
+  double scale = 1e-30, diff = 0;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
+  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
+  return diff / scale;
+}
+
+std::unique_ptr<Model> Load(const std::string& json, const std::string& weights) {
+  auto m = LoadKerasModel(Golden(json));
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return nullptr;
+  absl::Status st = LoadWeights(**m, Golden(weights));
+  EXPECT_TRUE(st.ok()) << st;
+  return std::move(*m);
+}
+
+class KerasCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KerasCase, PredictionsMatchKerasWithNpyAndH5Weights) {
+  const std::string c = GetParam();
+  for (const std::string weights : {"/weights", "/weights.h5"}) {
+    SCOPED_TRACE(c + weights);
+    auto m = Load(c + "/model.json", c + weights);
+    ASSERT_NE(m, nullptr);
+    auto y = m->Predict({Npy(c + "/x.npy")});
+    ASSERT_TRUE(y.ok()) << y.status();
+    Tensor want = Npy(c + "/y.npy");
+    ASSERT_EQ((*y)[0].shape(), want.shape());
+    EXPECT_LT(MaxRelDiff((*y)[0], want), 1e-5);
+  }
+}
+
+TEST_P(KerasCase, ConfigsRoundTripWithKerasKeys) {
+  const std::string c = GetParam();
+  std::ifstream in(Golden(c + "/model.json"));
+  nlohmann::json keras = nlohmann::json::parse(in);
+  auto m = LoadKerasModel(Golden(c + "/model.json"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::map<std::string, nlohmann::json> keras_configs;
+  for (const auto& l : keras["config"]["layers"]) keras_configs[l["config"]["name"]] = l["config"];
+  for (const auto& layer : (*m)->layers()) {
+    nlohmann::json ours = layer->GetConfig();
+    ASSERT_TRUE(keras_configs.count(layer->name())) << layer->name();
+    nlohmann::json theirs = keras_configs[layer->name()];
+    theirs.erase("batch_input_shape");
+    // The same keys as Keras wrote (nested layers too).
+    for (auto it = theirs.begin(); it != theirs.end(); ++it)
+      EXPECT_TRUE(ours.contains(it.key())) << layer->name() << " lacks " << it.key();
+    for (auto it = ours.begin(); it != ours.end(); ++it)
+      EXPECT_TRUE(theirs.contains(it.key())) << layer->name() << " adds " << it.key();
+    // from_config(get_config()) gives the same config back.
+    auto again = LayerFromKeras(LayerToKeras(*layer));
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ((*again)->GetConfig(), ours) << layer->name();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, KerasCase,
+                         ::testing::Values("seq_stack", "functional_bidir", "functional_bidir_sum",
+                                           "gru_embedding", "gru_to_cudnn"));
+
+TEST(KerasInterop, GruWeightsConvertToCuDNNGRUAsKerasDoes) {
+  // GRU(reset_after=True) weights, as .npy and as HDF5, into the CuDNNGRU model: Keras's
+  // loader produced weights/ from the same file.
+  for (const std::string w : {"gru_to_cudnn/gru_weights", "gru_to_cudnn/gru_weights.h5"}) {
+    SCOPED_TRACE(w);
+    auto m = Load("gru_to_cudnn/model.json", w);
+    ASSERT_NE(m, nullptr);
+    std::vector<Tensor> got = m->GetWeights();
+    for (size_t i = 0; i < got.size(); ++i) {
+      Tensor want = Npy("gru_to_cudnn/weights/" + std::to_string(i) + ".npy");
+      ASSERT_EQ(got[i].shape(), want.shape()) << i;
+      for (int64_t e = 0; e < want.size(); ++e) ASSERT_EQ(got[i].at(e), want.at(e)) << i;
+    }
+  }
+  // And CuDNNGRU weights into the GRU model predict Keras's outputs.
+  auto gru = Load("gru_to_cudnn/gru_model.json", "gru_to_cudnn/weights.h5");
+  ASSERT_NE(gru, nullptr);
+  auto y = gru->Predict({Npy("gru_to_cudnn/x.npy")});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxRelDiff((*y)[0], Npy("gru_to_cudnn/y.npy")), 1e-5);
+}
+
+TEST(KerasInterop, SgdStepsMatchKerasFit) {
+  auto m = Load("train_sgd/model.json", "train_sgd/weights");
+  ASSERT_NE(m, nullptr);
+  auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto h = trainer->Fit(Npy("train_sgd/x.npy"), Npy("train_sgd/y_train.npy"),
+                        {.epochs = 2, .batch_size = 4, .shuffle = false, .verbose = 0});
+  ASSERT_TRUE(h.ok()) << h.status();
+  Tensor losses = Npy("train_sgd/losses.npy");
+  ASSERT_EQ(h->epochs.size(), 2u);
+  for (int e = 0; e < 2; ++e) EXPECT_NEAR(h->epochs[e].at("loss"), losses.at(e), 1e-6);
+  std::vector<Tensor> got = m->GetWeights();
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_LT(MaxRelDiff(got[i], Npy("train_sgd/final_weights/" + std::to_string(i) + ".npy")),
+              1e-5)
+        << "weight " << i;
+  }
+}
+
+TEST(KerasInterop, SaveWeightsDirRoundTrips) {
+  auto m = Load("seq_stack/model.json", "seq_stack/weights");
+  ASSERT_NE(m, nullptr);
+  fs::path dir = fs::path(::testing::TempDir()) / "rill_saved_weights";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "stale.txt") << "replaced whole";
+  ASSERT_TRUE(SaveWeightsDir(*m, dir.string()).ok());
+  EXPECT_FALSE(fs::exists(dir / "stale.txt"));
+  auto again = LoadKerasModel(Golden("seq_stack/model.json"));
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(LoadWeights(**again, dir.string()).ok());
+  std::vector<Tensor> a = m->GetWeights(), b = (*again)->GetWeights();
+  for (size_t i = 0; i < a.size(); ++i)
+    for (int64_t e = 0; e < a[i].size(); ++e) ASSERT_EQ(a[i].at(e), b[i].at(e));
+  fs::remove_all(dir);
+}
+
+std::string JsonError(const std::string& text) {
+  auto m = ModelFromKerasJson(text, "m.json");
+  return m.ok() ? "" : std::string(m.status().message());
+}
+
+std::string Seq(const std::string& layer) {
+  return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)"
+         R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 3], "name": "in"}},)" +
+         layer + "]}}";
+}
+
+TEST(KerasInterop, Errors) {
+  EXPECT_THAT(JsonError("{not json"), HasSubstr("m.json: not valid JSON"));
+  EXPECT_THAT(JsonError(R"({"class_name": "Sequential", "config": {"layers": []}})"),
+              HasSubstr("m.json: a Sequential model with no layers"));
+  EXPECT_THAT(JsonError(Seq(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 4}})")),
+              HasSubstr("LSTM 'lstm': layer class 'LSTM' is not supported"));
+  EXPECT_THAT(JsonError(Seq(
+                  R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "foo": 1}})")),
+              HasSubstr("CuDNNGRU 'g': unknown or unsupported argument 'foo'"));
+  EXPECT_THAT(
+      JsonError(Seq(R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": "four"}})")),
+      HasSubstr("CuDNNGRU 'g': units must be an integer, got \"four\""));
+  EXPECT_THAT(JsonError(Seq(R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 0}})")),
+              HasSubstr("CuDNNGRU 'g' called on 'in' [?, 5, 3]: units must be >= 1, got 0"));
+  EXPECT_THAT(
+      JsonError(Seq(
+          R"({"class_name": "GRU", "config": {"name": "g", "units": 4, "reset_after": false}})")),
+      HasSubstr("GRU 'g' called on 'in' [?, 5, 3]: reset_after=False is not supported"));
+  EXPECT_THAT(
+      JsonError(Seq(
+          R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "stateful": true}})")),
+      HasSubstr("a stateful RNN needs to know its batch size"));
+  EXPECT_THAT(
+      JsonError(Seq(
+          R"({"class_name": "Embedding", "config": {"name": "e", "input_dim": 4, "output_dim": 2, "mask_zero": true}})")),
+      HasSubstr("Embedding 'e': mask_zero = true: masking is not supported"));
+  EXPECT_THAT(
+      JsonError(Seq(
+          R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {}}}})")),
+      HasSubstr("kernel_regularizer regularizer 'OrthogonalRegularizer' is not supported"));
+  EXPECT_THAT(
+      JsonError(
+          R"({"class_name": "Functional", "config": {"layers": [)"
+          R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 5, 3], "name": "in"}, "inbound_nodes": []},)"
+          R"({"class_name": "CuDNNGRU", "name": "g", "config": {"name": "g", "units": 4}, "inbound_nodes": [[["in", 0, 0, {"mask": [["in", 0, 0]]}]]]}],)"
+          R"("input_layers": [["in", 0, 0]], "output_layers": [["g", 0, 0]]}})"),
+      HasSubstr("m.json: layer 'g': masking is not supported"));
+  EXPECT_THAT(
+      JsonError(
+          R"({"class_name": "Functional", "config": {"layers": [)"
+          R"({"class_name": "CuDNNGRU", "name": "g", "config": {"name": "g", "units": 4}, "inbound_nodes": [[["nowhere", 0, 0, {}]]]}],)"
+          R"("input_layers": [], "output_layers": [["g", 0, 0]]}})"),
+      HasSubstr("refers to 'nowhere' node 0 tensor 0, which is not defined before it"));
+
+  // Weights: a missing file, too many files, a wrong shape, reset_after=False weights.
+  auto m = LoadKerasModel(Golden("seq_stack/model.json"));
+  ASSERT_TRUE(m.ok());
+  fs::path dir = fs::path(::testing::TempDir()) / "rill_bad_weights";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (int i = 0; i < 7; ++i)
+    fs::copy_file(Golden("seq_stack/weights/" + std::to_string(i) + ".npy"),
+                  dir / (std::to_string(i) + ".npy"));
+  EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
+              HasSubstr("missing 7.npy for weight 'dense/bias' f32[2] (the model has 8 weights)"));
+  fs::copy_file(Golden("seq_stack/weights/7.npy"), dir / "7.npy");
+  fs::copy_file(Golden("seq_stack/weights/7.npy"), dir / "8.npy");
+  EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
+              HasSubstr("has more .npy files than the model's 8 weights"));
+  fs::remove(dir / "8.npy");
+  fs::remove(dir / "7.npy");
+  fs::copy_file(Golden("seq_stack/weights/6.npy"), dir / "7.npy");
+  EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
+              HasSubstr("weight 7 'dense/bias': got shape [6, 2], expected [2]"));
+  ASSERT_TRUE(WriteNpy((dir / "2.npy").string(), Tensor(DType::kF32, Shape{3 * 8})).ok());
+  EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
+              HasSubstr("layer 'cudnn_gru_1': bias [24] is from a GRU with reset_after=False"));
+  EXPECT_THAT(std::string(LoadWeights(**m, (dir / "nothing.h5").string()).message()),
+              HasSubstr("no such file"));
+  std::ofstream(dir / "fake.h5") << "not hdf5";
+  EXPECT_THAT(std::string(LoadWeights(**m, (dir / "fake.h5").string()).message()),
+              HasSubstr("fake.h5: not an HDF5 file"));
+  // An HDF5 file of another model: the layer names do not match.
+  EXPECT_THAT(std::string(LoadWeights(**m, Golden("gru_embedding/weights.h5")).message()),
+              HasSubstr("no weights for layer 'cudnn_gru_1'"));
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rill
