@@ -305,7 +305,8 @@ absl::Status LoadH5(Model& model, const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
-                                                          const std::string& source) {
+                                                          const std::string& source,
+                                                          uint64_t seed) {
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return Bad(source, "not valid JSON");
   if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
@@ -313,7 +314,7 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
   const std::string kind = root["class_name"].get<std::string>();
   const json config = root.value("config", json::object());
   if (!config.is_object()) return Bad(source, "config must be an object");
-  auto model = std::make_unique<Model>(config.value("name", "model"));
+  auto model = std::make_unique<Model>(config.value("name", "model"), seed);
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
     RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), source));
@@ -326,9 +327,9 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
   return model;
 }
 
-absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed) {
   RILL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  return ModelFromKerasJson(text, path);
+  return ModelFromKerasJson(text, path, seed);
 }
 
 absl::Status LoadWeights(Model& model, const std::string& path) {

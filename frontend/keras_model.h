@@ -14,11 +14,13 @@
 
 namespace rill {
 
-// A model from the text of a Keras model JSON; `source` names it in errors (a file name).
+// A model from the text of a Keras model JSON; `source` names it in errors (a file name),
+// `seed` seeds the weights' initializers.
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
-                                                          const std::string& source);
+                                                          const std::string& source,
+                                                          uint64_t seed = 0);
 // The same from a file.
-absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path);
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0);
 
 // Loads weights from `path`: a directory of .npy files, or an .h5/.hdf5 Keras weights file.
 // CuDNNGRU weights given to a GRU(reset_after=True) layer, or the reverse, are converted as

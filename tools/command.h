@@ -50,5 +50,7 @@ void PrintVersion(std::FILE* out);
 // Entry points, one per cmd_<name>.cc.
 int RunHelp(int argc, char** argv);
 int RunVersion(int argc, char** argv);
+int RunTrain(int argc, char** argv);
+int RunPredict(int argc, char** argv);
 
 }  // namespace rill::cli

@@ -1,6 +1,8 @@
 // The table of `rill` subcommands, and the flag parsing and help text every command shares.
 // Later work fills a row's `run` (and `flags`) when its tools/cmd_<name>.cc lands.
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <string>
 
@@ -13,11 +15,20 @@
 namespace rill::cli {
 namespace {
 
+constexpr std::string_view kTrainFlags[] = {
+    "model",      "weights", "x",       "y",    "loss",         "optimizer", "lr",
+    "batch_size", "epochs",  "shuffle", "seed", "save_weights", "device"};
+constexpr std::string_view kPredictFlags[] = {"model",      "weights", "input", "output",
+                                              "batch_size", "seed",    "device"};
+
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
-            "rill train [--model M.json --x X.npy --y Y.npy ...]", nullptr},
+            "rill train [--model M.json [--weights W] --x X.npy --y Y.npy --loss L --optimizer O "
+            "--lr F --batch-size N --epochs E [--shuffle=false] [--seed S] [--save-weights DIR]]",
+            &RunTrain, kTrainFlags},
     Command{"predict", "run a trained model on inputs and write its outputs",
-            "rill predict --model M.json --weights W --input X.npy --output Y.npy", nullptr},
+            "rill predict --model M.json --weights W --input X.npy --output Y.npy", &RunPredict,
+            kPredictFlags},
     Command{"compile", "compile a model ahead of time into a plan file",
             "rill compile --model M.json --weights W --input-shape ... -o model.rillc", nullptr},
     Command{"run", "execute a compiled plan file with the runtime only",
@@ -66,7 +77,34 @@ const Command* FindCommand(std::string_view name) {
   return nullptr;
 }
 
-std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv) {
+// DESIGN.md spells flags with hyphens (--batch-size); absl names them with underscores
+// (--batch_size): both are accepted. Values ("-1e-3") are left alone.
+std::string NormalizeFlagSpelling(std::string_view arg) {
+  std::string out(arg);
+  const size_t start = arg.find_first_not_of('-');
+  if (start == 0 || start == std::string_view::npos || !std::isalpha(arg[start])) return out;
+  const size_t end = std::min(arg.find('='), arg.size());
+  for (size_t i = start; i < end; ++i) {
+    if (out[i] == '-') out[i] = '_';
+  }
+  return out;
+}
+
+std::vector<std::string> ParseCommandFlags(const Command& command, int original_argc,
+                                           char** original_argv) {
+  static std::vector<std::string> storage;
+  static std::vector<char*> normalized;
+  storage.clear();
+  bool after_terminator = false;
+  for (int i = 0; i < original_argc; ++i) {
+    std::string_view arg = original_argv[i];
+    storage.push_back(i == 0 || after_terminator ? std::string(arg) : NormalizeFlagSpelling(arg));
+    after_terminator = after_terminator || arg == "--";
+  }
+  normalized.clear();
+  for (std::string& s : storage) normalized.push_back(s.data());
+  const int argc = original_argc;
+  char** argv = normalized.data();
   // Looked at before absl parses: absl's --help lists every flag of the binary and exits 1, and
   // since flags are global, absl alone would let `rill predict --epochs 3` through.
   for (int i = 1; i < argc; ++i) {
@@ -120,8 +158,10 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
   for (std::string_view name : command.flags) {
     const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(AbslView(name));
     if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
-    std::fprintf(out, "  --%.*s  %s (default: \"%s\")\n", static_cast<int>(name.size()),
-                 name.data(), flag->Help().c_str(), flag->DefaultValue().c_str());
+    std::string shown(name);
+    std::replace(shown.begin(), shown.end(), '_', '-');
+    std::fprintf(out, "  --%s  %s (default: \"%s\")\n", shown.c_str(), flag->Help().c_str(),
+                 flag->DefaultValue().c_str());
   }
 }
 

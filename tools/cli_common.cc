@@ -1,0 +1,75 @@
+#include "tools/cli_common.h"
+
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "frontend/keras_model.h"
+#include "ir/status.h"
+#include "runtime/npy.h"
+#include "tools/command.h"
+
+ABSL_FLAG(std::string, model, "", "Keras model JSON (model.to_json())");
+ABSL_FLAG(std::string, weights, "",
+          "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file");
+ABSL_FLAG(std::string, device, "cpu", "where to run: cpu, cuda or auto");
+ABSL_FLAG(int64_t, batch_size, 32, "samples per batch");
+ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
+
+namespace rill::cli {
+
+int Fail(const std::string& command, const absl::Status& status) {
+  std::fprintf(stderr, "rill %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+  return kExitFailure;
+}
+
+absl::Status CheckDevice(const std::string& device) {
+  if (device == "cpu" || device == "auto") return absl::OkStatus();
+  if (device == "cuda") {
+    return absl::UnimplementedError(
+        "--device=cuda: the CUDA backend does not run whole models yet in this build; use "
+        "--device=cpu (or auto)");
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
+}
+
+absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
+  RILL_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path));
+  if (t.dtype() == dtype) return t;
+  if (IsFloating(t.dtype()) != IsFloating(dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
+                                                   ", the model expects ",
+                                                   std::string(DTypeName(dtype)), " data"));
+  }
+  Tensor out(dtype, t.shape());
+  for (int64_t i = 0; i < t.size(); ++i) {
+    const double v = t.at(i);
+    switch (dtype) {
+      case DType::kF32:
+        out.data<float>()[i] = static_cast<float>(v);
+        break;
+      case DType::kF64:
+        out.data<double>()[i] = v;
+        break;
+      case DType::kI32:
+        out.data<int32_t>()[i] = static_cast<int32_t>(v);
+        break;
+      case DType::kI64:
+        out.data<int64_t>()[i] = static_cast<int64_t>(v);
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported dtype"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
+                                                 const std::string& weights, uint64_t seed) {
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadKerasModel(json_path, seed));
+  if (!weights.empty()) RILL_RETURN_IF_ERROR(LoadWeights(*model, weights));
+  return model;
+}
+
+}  // namespace rill::cli

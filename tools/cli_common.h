@@ -1,0 +1,38 @@
+// What the model commands (train, predict) share: the flags defined once, reading and
+// writing arrays with dtype conversion, loading a Keras model with its weights, and the one
+// error line.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "frontend/model.h"
+#include "runtime/tensor.h"
+
+ABSL_DECLARE_FLAG(std::string, model);
+ABSL_DECLARE_FLAG(std::string, weights);
+ABSL_DECLARE_FLAG(std::string, device);
+ABSL_DECLARE_FLAG(int64_t, batch_size);
+ABSL_DECLARE_FLAG(uint64_t, seed);
+
+namespace rill::cli {
+
+// Prints "rill <command>: <message>" to stderr and returns kExitFailure.
+int Fail(const std::string& command, const absl::Status& status);
+
+// --device: "cpu" or "auto" run on the CPU; "cuda" is refused until the CUDA backend runs
+// whole models (an error naming the reason).
+absl::Status CheckDevice(const std::string& device);
+
+// The array in `path` converted to `dtype` (float <-> float, int32 <-> int64; a float array
+// where integers are expected, or the reverse, is an error naming the file).
+absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
+
+// A Keras model JSON with (optionally) its weights; `seed` seeds the initializers.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
+                                                 const std::string& weights, uint64_t seed);
+
+}  // namespace rill::cli

@@ -1,0 +1,63 @@
+// `rill predict`: runs a Keras model (JSON + weights) on an input array and writes the
+// outputs as .npy (the first to --output, further ones to <output>_1.npy, ...), each written
+// to a temporary file and renamed.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/npy.h"
+#include "tools/cli_common.h"
+#include "tools/command.h"
+
+ABSL_FLAG(std::string, input, "", "input array (.npy)");
+ABSL_FLAG(std::string, output, "", "where to write the output array (.npy)");
+
+namespace rill::cli {
+namespace {
+
+absl::Status Predict() {
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  const std::string input = absl::GetFlag(FLAGS_input);
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (model_path.empty() || input.empty() || output.empty())
+    return absl::InvalidArgumentError("--model, --input and --output are required");
+  if (absl::GetFlag(FLAGS_weights).empty()) {
+    return absl::InvalidArgumentError(
+        "--weights is required (a directory of .npy files or a Keras .h5 file)");
+  }
+  absl::Status device = CheckDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device;
+  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed));
+  if (!model.ok()) return model.status();
+  if ((*model)->inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
+                                                   (*model)->inputs().size(),
+                                                   " inputs; rill predict feeds one"));
+  }
+  auto x = ReadArray(input, (*model)->inputs()[0].value->type.dtype);
+  if (!x.ok()) return x.status();
+  auto y = (*model)->Predict({*x}, absl::GetFlag(FLAGS_batch_size));
+  if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
+  std::string stem = output;
+  if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);
+  for (size_t i = 0; i < y->size(); ++i) {
+    std::string path = i == 0 ? output : absl::StrCat(stem, "_", i, ".npy");
+    absl::Status st = WriteNpy(path, (*y)[i]);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunPredict(int argc, char** argv) {
+  const std::vector<std::string> args = ParseCommandFlags(*FindCommand("predict"), argc, argv);
+  if (!args.empty()) {
+    std::fprintf(stderr, "rill predict: unexpected argument '%s'\n", args[0].c_str());
+    return kExitUsage;
+  }
+  absl::Status st = Predict();
+  return st.ok() ? kExitOk : Fail("predict", st);
+}
+
+}  // namespace rill::cli

@@ -1,0 +1,96 @@
+// `rill train`: trains a Keras model (JSON, optional weights) on .npy arrays and optionally
+// saves the weights; with no --model, the built-in default experiment (tools/experiment.h).
+#include <cstdio>
+#include <optional>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "frontend/keras_model.h"
+#include "frontend/optimizers.h"
+#include "frontend/trainer.h"
+#include "tools/cli_common.h"
+#include "tools/command.h"
+#include "tools/experiment.h"
+
+ABSL_FLAG(std::string, x, "", "training inputs (.npy)");
+ABSL_FLAG(std::string, y, "", "training targets (.npy)");
+ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
+ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, rmsprop, adagrad");
+ABSL_FLAG(std::optional<double>, lr, std::nullopt,
+          "learning rate (default: the optimizer's Keras default)");
+ABSL_FLAG(int, epochs, 1, "passes over the data");
+ABSL_FLAG(bool, shuffle, true, "shuffle the samples every epoch (seeded by --seed)");
+ABSL_FLAG(std::string, save_weights, "", "directory to write the trained weights to (.npy files)");
+
+namespace rill::cli {
+namespace {
+
+absl::Status Train() {
+  absl::Status device = CheckDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device;
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  const uint64_t seed = absl::GetFlag(FLAGS_seed);
+  if (model_path.empty()) {
+    if (!absl::GetFlag(FLAGS_x).empty() || !absl::GetFlag(FLAGS_y).empty())
+      return absl::InvalidArgumentError("--x and --y need --model");
+    return RunDefaultExperiment(seed, stdout);
+  }
+  if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
+    return absl::InvalidArgumentError("--x and --y are required with --model");
+  const int epochs = absl::GetFlag(FLAGS_epochs);
+  if (epochs < 1) return absl::InvalidArgumentError(absl::StrCat("--epochs=", epochs, " < 1"));
+  auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
+  if (!optimizer.ok()) return optimizer.status();
+  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), seed);
+  if (!model.ok()) return model.status();
+  Model& m = **model;
+  if (m.inputs().size() != 1 || m.outputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path,
+                                                   ": rill train needs one input and "
+                                                   "one output, the model has ",
+                                                   m.inputs().size(), " and ", m.outputs().size()));
+  }
+  auto x = ReadArray(absl::GetFlag(FLAGS_x), m.inputs()[0].value->type.dtype);
+  if (!x.ok()) return x.status();
+  auto y_raw = ReadArray(absl::GetFlag(FLAGS_y), m.outputs()[0].value->type.dtype);
+  // Integer class labels stay integers (sparse losses and metrics).
+  if (!y_raw.ok()) {
+    auto labels = ReadArray(absl::GetFlag(FLAGS_y), DType::kI32);
+    if (!labels.ok()) return y_raw.status();
+    y_raw = std::move(labels);
+  }
+  auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer});
+  if (!trainer.ok()) return trainer.status();
+  auto history = trainer->Fit(*x, *y_raw,
+                              {.epochs = epochs,
+                               .batch_size = absl::GetFlag(FLAGS_batch_size),
+                               .shuffle = absl::GetFlag(FLAGS_shuffle),
+                               .seed = seed,
+                               .verbose = 2});
+  if (!history.ok()) {
+    return absl::Status(history.status().code(),
+                        absl::StrCat(model_path, ": ", history.status().message()));
+  }
+  std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
+  const std::string save = absl::GetFlag(FLAGS_save_weights);
+  if (!save.empty()) {
+    absl::Status st = SaveWeightsDir(m, save);
+    if (!st.ok()) return st;
+    std::printf("weights saved to %s (%zu arrays)\n", save.c_str(), m.Weights().size());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunTrain(int argc, char** argv) {
+  const std::vector<std::string> args = ParseCommandFlags(*FindCommand("train"), argc, argv);
+  if (!args.empty()) {
+    std::fprintf(stderr, "rill train: unexpected argument '%s'\n", args[0].c_str());
+    return kExitUsage;
+  }
+  absl::Status st = Train();
+  return st.ok() ? kExitOk : Fail("train", st);
+}
+
+}  // namespace rill::cli
