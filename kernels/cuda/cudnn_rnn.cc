@@ -10,6 +10,16 @@
 
 namespace rill::gpu {
 
+cudnnMathType_t CudnnMathType(GruMath math) {
+  switch (math) {
+    case GruMath::kFp32Strict:
+      return CUDNN_FMA_MATH;
+    case GruMath::kTf32:
+      return CUDNN_TENSOR_OP_MATH;
+  }
+  return CUDNN_FMA_MATH;
+}
+
 absl::StatusOr<CudnnGruDescriptor> CudnnGruDescriptor::Create(const GruDescriptorConfig& config) {
   const std::string what =
       absl::StrCat("cudnn gru descriptor (input_size ", config.input_size, ", hidden_size ",
@@ -21,8 +31,8 @@ absl::StatusOr<CudnnGruDescriptor> CudnnGruDescriptor::Create(const GruDescripto
   RILL_RETURN_IF_ERROR(FromCudnn(
       cudnnSetRNNDescriptor_v8(desc, CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
                                CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-                               /*mathPrec=*/CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH, config.input_size,
-                               config.hidden_size,
+                               /*mathPrec=*/CUDNN_DATA_FLOAT, CudnnMathType(config.math),
+                               config.input_size, config.hidden_size,
                                /*projSize=*/config.hidden_size, config.num_layers,
                                /*dropoutDesc=*/nullptr, CUDNN_RNN_PADDED_IO_ENABLED),
       what));
@@ -46,7 +56,8 @@ CudnnGruDescriptor::~CudnnGruDescriptor() {
 }
 
 absl::StatusOr<CudnnRnnDataDescriptor> CudnnRnnDataDescriptor::Create(
-    int max_seq_length, int batch_size, int vector_size, std::span<const int> seq_lengths) {
+    int max_seq_length, int batch_size, int vector_size, std::span<const int> seq_lengths,
+    cudnnRNNDataLayout_t layout) {
   const std::string what =
       absl::StrCat("cudnn rnn data descriptor (max_seq_length ", max_seq_length, ", batch_size ",
                    batch_size, ", vector_size ", vector_size, ")");
@@ -60,9 +71,8 @@ absl::StatusOr<CudnnRnnDataDescriptor> CudnnRnnDataDescriptor::Create(
   // cuDNN copies the fill value; it is read as the descriptor's data type (float).
   float padding_fill = 0.0f;
   RILL_RETURN_IF_ERROR(FromCudnn(
-      cudnnSetRNNDataDescriptor(desc, CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED,
-                                max_seq_length, batch_size, vector_size, seq_lengths.data(),
-                                &padding_fill),
+      cudnnSetRNNDataDescriptor(desc, CUDNN_DATA_FLOAT, layout, max_seq_length, batch_size,
+                                vector_size, seq_lengths.data(), &padding_fill),
       what));
   return owned;
 }
@@ -80,6 +90,38 @@ CudnnRnnDataDescriptor& CudnnRnnDataDescriptor::operator=(CudnnRnnDataDescriptor
 
 CudnnRnnDataDescriptor::~CudnnRnnDataDescriptor() {
   if (desc_ != nullptr) cudnnDestroyRNNDataDescriptor(desc_);
+}
+
+absl::StatusOr<CudnnTensorDescriptor> CudnnTensorDescriptor::CreateEmpty() {
+  cudnnTensorDescriptor_t desc = nullptr;
+  RILL_RETURN_IF_ERROR(
+      FromCudnn(cudnnCreateTensorDescriptor(&desc), "cudnnCreateTensorDescriptor"));
+  return CudnnTensorDescriptor(desc);
+}
+
+absl::StatusOr<CudnnTensorDescriptor> CudnnTensorDescriptor::Create3d(int d0, int d1, int d2) {
+  RILL_ASSIGN_OR_RETURN(CudnnTensorDescriptor owned, CreateEmpty());
+  const int dims[3] = {d0, d1, d2};
+  const int strides[3] = {d1 * d2, d2, 1};
+  RILL_RETURN_IF_ERROR(
+      FromCudnn(cudnnSetTensorNdDescriptor(owned.desc_, CUDNN_DATA_FLOAT, 3, dims, strides),
+                absl::StrCat("cudnn tensor descriptor [", d0, ", ", d1, ", ", d2, "]")));
+  return owned;
+}
+
+CudnnTensorDescriptor::CudnnTensorDescriptor(CudnnTensorDescriptor&& other) noexcept
+    : desc_(std::exchange(other.desc_, nullptr)) {}
+
+CudnnTensorDescriptor& CudnnTensorDescriptor::operator=(CudnnTensorDescriptor&& other) noexcept {
+  if (this != &other) {
+    if (desc_ != nullptr) cudnnDestroyTensorDescriptor(desc_);
+    desc_ = std::exchange(other.desc_, nullptr);
+  }
+  return *this;
+}
+
+CudnnTensorDescriptor::~CudnnTensorDescriptor() {
+  if (desc_ != nullptr) cudnnDestroyTensorDescriptor(desc_);
 }
 
 }  // namespace rill::gpu

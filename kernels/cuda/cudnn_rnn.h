@@ -1,7 +1,8 @@
-// Owning wrappers for the cuDNN RNN descriptors that lower CuDNNGRU (DESIGN.md §3): the GRU
-// descriptor with Keras's CuDNNGRU settings, and the batch-major padded data descriptor. Both
-// are host-side objects, so they can be created and validated on a machine with no GPU; the
-// workspace/reserve/weight-space size queries that need a cudnnHandle_t (a GPU) live elsewhere.
+// Owning wrappers for the cuDNN descriptors that lower CuDNNGRU (DESIGN.md §3): the GRU
+// descriptor with Keras's CuDNNGRU settings, the padded RNN data descriptor (batch- or
+// time-major) and the hidden-state tensor descriptor. All are host-side objects, so they can be
+// created and validated on a machine with no GPU; the workspace/reserve/weight-space queries that
+// need a cudnnHandle_t (a GPU) are in cudnn_gru.h.
 #pragma once
 
 #include <cudnn.h>
@@ -13,15 +14,23 @@
 
 namespace rill::gpu {
 
+// How float32 GRU products are computed. kFp32Strict (CUDNN_FMA_MATH) keeps every product in
+// FP32 FMA instructions; kTf32 (CUDNN_TENSOR_OP_MATH) lets cuDNN round the operands to TF32 on
+// tensor cores (Ampere and newer): faster, about 1e-3 relative error.
+enum class GruMath { kFp32Strict, kTf32 };
+
+cudnnMathType_t CudnnMathType(GruMath math);
+
 struct GruDescriptorConfig {
   int input_size = 0;   // features per time step (d)
   int hidden_size = 0;  // units (u); also the projection size, i.e. no projection
   int num_layers = 1;
+  GruMath math = GruMath::kFp32Strict;
 };
 
 // A cuDNN RNN descriptor for a unidirectional GRU: CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU,
-// double bias (input and recurrent, as Keras), linear input, float data and math, default
-// math type, no dropout, padded IO enabled. Move-only; destroys the descriptor.
+// double bias (input and recurrent, as Keras), linear input, float data and math, the math type
+// of config.math, no dropout, padded IO enabled. Move-only; destroys the descriptor.
 class CudnnGruDescriptor {
  public:
   // InvalidArgument naming the sizes when cuDNN rejects them (e.g. hidden_size 0).
@@ -44,16 +53,17 @@ class CudnnGruDescriptor {
   GruDescriptorConfig config_;
 };
 
-// A cuDNN RNN data descriptor, float, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED ([batch, time,
-// vector] as Keras's default), padding filled with 0 in outputs. `seq_lengths` has one length
+// A cuDNN RNN data descriptor, float, unpacked: CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED
+// ([batch, time, vector], Keras's default) or CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED ([time,
+// batch, vector], time_major), padding filled with 0 in outputs. `seq_lengths` has one length
 // per sample, each in [1, max_seq_length]. Move-only.
 class CudnnRnnDataDescriptor {
  public:
   // InvalidArgument when seq_lengths.size() != batch_size (checked here: cuDNN would read past
   // the array) or when cuDNN rejects the sizes.
-  static absl::StatusOr<CudnnRnnDataDescriptor> Create(int max_seq_length, int batch_size,
-                                                       int vector_size,
-                                                       std::span<const int> seq_lengths);
+  static absl::StatusOr<CudnnRnnDataDescriptor> Create(
+      int max_seq_length, int batch_size, int vector_size, std::span<const int> seq_lengths,
+      cudnnRNNDataLayout_t layout = CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED);
 
   CudnnRnnDataDescriptor(CudnnRnnDataDescriptor&& other) noexcept;
   CudnnRnnDataDescriptor& operator=(CudnnRnnDataDescriptor&& other) noexcept;
@@ -67,6 +77,29 @@ class CudnnRnnDataDescriptor {
   explicit CudnnRnnDataDescriptor(cudnnRNNDataDescriptor_t desc) : desc_(desc) {}
 
   cudnnRNNDataDescriptor_t desc_ = nullptr;
+};
+
+// A fully packed float cuDNN tensor descriptor of rank 3 (the RNN hidden state [layers, batch,
+// hidden]). InvalidArgument when cuDNN rejects the dims. Move-only.
+class CudnnTensorDescriptor {
+ public:
+  static absl::StatusOr<CudnnTensorDescriptor> Create3d(int d0, int d1, int d2);
+
+  CudnnTensorDescriptor(CudnnTensorDescriptor&& other) noexcept;
+  CudnnTensorDescriptor& operator=(CudnnTensorDescriptor&& other) noexcept;
+  CudnnTensorDescriptor(const CudnnTensorDescriptor&) = delete;
+  CudnnTensorDescriptor& operator=(const CudnnTensorDescriptor&) = delete;
+  ~CudnnTensorDescriptor();
+
+  // An unset descriptor, for cuDNN to fill (cudnnGetRNNWeightParams).
+  static absl::StatusOr<CudnnTensorDescriptor> CreateEmpty();
+
+  cudnnTensorDescriptor_t get() const { return desc_; }
+
+ private:
+  explicit CudnnTensorDescriptor(cudnnTensorDescriptor_t desc) : desc_(desc) {}
+
+  cudnnTensorDescriptor_t desc_ = nullptr;
 };
 
 }  // namespace rill::gpu

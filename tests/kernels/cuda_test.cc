@@ -86,7 +86,7 @@ TEST(CudnnGruDescriptorTest, CreatesKerasCuDNNGRUSettings) {
   EXPECT_EQ(input_mode, CUDNN_LINEAR_INPUT);
   EXPECT_EQ(data_type, CUDNN_DATA_FLOAT);
   EXPECT_EQ(math_prec, CUDNN_DATA_FLOAT);
-  EXPECT_EQ(math_type, CUDNN_DEFAULT_MATH);
+  EXPECT_EQ(math_type, CUDNN_FMA_MATH);  // FP32 strict unless TF32 is asked for
   EXPECT_EQ(input_size, 8);
   EXPECT_EQ(hidden_size, 16);
   EXPECT_EQ(proj_size, 16);

@@ -1,0 +1,150 @@
+// One CuDNNGRU layer as cuDNN 9 calls (DESIGN.md §3): the descriptors for fixed sizes, the
+// weight-space / workspace / reserve size queries (they need a GPU handle: run them when a plan
+// is compiled, with these exact descriptors), and the four calls of a training step —
+// cudnnRNNForward (inference or training), cudnnRNNBackwardData_v8, cudnnRNNBackwardWeights_v8.
+// Keras's go_backwards is implemented around cuDNN: x is reversed along time into scratch
+// memory before the forward call, y comes back in processed order (as Keras returns it), and dx
+// is reversed back after the backward-data call.
+//
+// Buffers are the caller's (a plan's arena): every pointer below is device memory, float32,
+// with x, y, dx, dy in x's layout ([B, T, ·] or, time_major, [T, B, ·]), h0, h_last, dh0,
+// dh_last [B, u], the weights in cuDNN's weight space (gru_weight_layout.h converts Keras
+// weights). The calls only queue work on the stream; nothing is allocated or synchronised, so a
+// step made of them can be captured into a CUDA graph once QuerySizes has run.
+#pragma once
+
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/cuda/cudnn_rnn.h"
+#include "kernels/cuda/gru_weight_layout.h"
+
+namespace rill::gpu {
+
+struct CudnnGruConfig {
+  int batch = 0;
+  int time = 0;
+  int input_size = 0;   // d
+  int hidden_size = 0;  // u
+  bool time_major = false;
+  bool go_backwards = false;
+  GruMath math = GruMath::kFp32Strict;
+};
+
+// Bytes of each buffer the calls take. The workspace and reserve sizes include rill's own small
+// additions (cuDNN's device array of sequence lengths, and with go_backwards the reversed x).
+struct CudnnGruSizes {
+  size_t weight_space_bytes = 0;  // == 4 * GruWeightSpaceElements(d, u), checked
+  size_t inference_workspace_bytes = 0;
+  size_t training_workspace_bytes = 0;  // forward (training), backward data and weights
+  size_t reserve_bytes = 0;             // training only; lives from Forward to BackwardWeights
+};
+
+enum class GruForwardMode { kInference, kTraining };
+
+struct GruForwardBuffers {
+  const float* x = nullptr;
+  const float* h0 = nullptr;  // null: zeros
+  const float* weights = nullptr;
+  float* y = nullptr;
+  float* h_last = nullptr;  // null: not written
+  void* workspace = nullptr;
+  void* reserve = nullptr;  // training only
+};
+
+struct GruBackwardDataBuffers {
+  const float* y = nullptr;  // the training forward's y
+  const float* dy = nullptr;
+  const float* h0 = nullptr;       // null: zeros (as in the forward)
+  const float* dh_last = nullptr;  // null: zeros
+  const float* weights = nullptr;
+  float* dx = nullptr;
+  float* dh0 = nullptr;  // null: not written
+  void* workspace = nullptr;
+  void* reserve = nullptr;  // the training forward's, updated by this call
+};
+
+struct GruBackwardWeightsBuffers {
+  const float* x = nullptr;   // the forward's x (with go_backwards the reserve's copy is used)
+  const float* h0 = nullptr;  // null: zeros
+  const float* y = nullptr;   // the training forward's y
+  float* dweights = nullptr;  // weight space; overwritten, not accumulated into
+  void* workspace = nullptr;
+  void* reserve = nullptr;  // after BackwardData
+};
+
+class CudnnGru {
+ public:
+  // Host-only (no GPU needed): validates the sizes and builds the descriptors. InvalidArgument
+  // naming the sizes when one is not positive or cuDNN rejects them.
+  static absl::StatusOr<CudnnGru> Create(const CudnnGruConfig& config);
+
+  // Queries cuDNN with these descriptors and remembers the answer for the calls below.
+  // FailedPrecondition when `handle` is null (no GPU: the sizes cannot be known without one);
+  // Unimplemented when cuDNN's weight space is not the closed-form size.
+  absl::StatusOr<CudnnGruSizes> QuerySizes(cudnnHandle_t handle);
+
+  // Where cuDNN keeps each matrix and bias of `weight_space` (a device buffer of
+  // sizes().weight_space_bytes; only its address is used), validated against the closed form.
+  // FailedPrecondition without a handle or before QuerySizes.
+  absl::StatusOr<GruWeightLayout> QueryWeightLayout(cudnnHandle_t handle,
+                                                    const void* weight_space) const;
+
+  // The calls. FailedPrecondition before QuerySizes or without a handle; InvalidArgument when a
+  // required buffer is null; cuDNN's and CUDA's errors otherwise. BackwardData must follow a
+  // training Forward, and BackwardWeights must follow BackwardData, with the same reserve.
+  absl::Status Forward(cudnnHandle_t handle, cudaStream_t stream, GruForwardMode mode,
+                       const GruForwardBuffers& b) const;
+  absl::Status BackwardData(cudnnHandle_t handle, cudaStream_t stream,
+                            const GruBackwardDataBuffers& b) const;
+  absl::Status BackwardWeights(cudnnHandle_t handle, cudaStream_t stream,
+                               const GruBackwardWeightsBuffers& b) const;
+
+  const CudnnGruConfig& config() const { return config_; }
+  bool has_sizes() const { return has_sizes_; }
+  const CudnnGruSizes& sizes() const { return sizes_; }
+  const CudnnGruDescriptor& rnn_descriptor() const { return rnn_; }
+  const CudnnRnnDataDescriptor& x_descriptor() const { return x_desc_; }
+  const CudnnRnnDataDescriptor& y_descriptor() const { return y_desc_; }
+  const CudnnTensorDescriptor& h_descriptor() const { return h_desc_; }
+
+ private:
+  // Byte offsets of rill's additions inside the workspace and reserve (after cuDNN's part).
+  struct Offsets {
+    size_t cudnn_inference_workspace = 0;
+    size_t cudnn_training_workspace = 0;
+    size_t cudnn_reserve = 0;
+    size_t inference_lengths = 0;     // int32 [batch]
+    size_t inference_reversed_x = 0;  // go_backwards
+    size_t training_lengths = 0;
+    size_t reserve_reversed_x = 0;  // go_backwards
+  };
+
+  CudnnGru(const CudnnGruConfig& config, CudnnGruDescriptor rnn, CudnnRnnDataDescriptor x_desc,
+           CudnnRnnDataDescriptor y_desc, CudnnTensorDescriptor h_desc)
+      : config_(config),
+        rnn_(std::move(rnn)),
+        x_desc_(std::move(x_desc)),
+        y_desc_(std::move(y_desc)),
+        h_desc_(std::move(h_desc)) {}
+
+  absl::Status Ready(cudnnHandle_t handle, const char* call) const;
+  // Reverses a tensor of x's layout with `features` per step (go_backwards).
+  absl::Status ReverseTime(const float* in, float* out, int features, cudaStream_t stream) const;
+
+  CudnnGruConfig config_;
+  CudnnGruDescriptor rnn_;
+  CudnnRnnDataDescriptor x_desc_;
+  CudnnRnnDataDescriptor y_desc_;
+  CudnnTensorDescriptor h_desc_;
+  bool has_sizes_ = false;
+  CudnnGruSizes sizes_;
+  Offsets offsets_;
+};
+
+}  // namespace rill::gpu

@@ -1,0 +1,113 @@
+// CUDA stream, cuDNN handle and device memory owners (see handles.h).
+#include "kernels/cuda/handles.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/device.h"
+
+namespace rill::gpu {
+namespace {
+
+absl::Status NeedDevice(const char* what) {
+  absl::Status available = CudaDeviceAvailable();
+  if (available.ok()) return available;
+  return absl::FailedPreconditionError(absl::StrCat(what, ": ", available.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<CudaStream> CudaStream::Create() {
+  RILL_RETURN_IF_ERROR(NeedDevice("cuda stream"));
+  cudaStream_t stream = nullptr;
+  RILL_RETURN_IF_ERROR(FromCuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+                                "cudaStreamCreateWithFlags"));
+  return CudaStream(stream);
+}
+
+CudaStream::CudaStream(CudaStream&& other) noexcept
+    : stream_(std::exchange(other.stream_, nullptr)) {}
+
+CudaStream& CudaStream::operator=(CudaStream&& other) noexcept {
+  if (this != &other) {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    stream_ = std::exchange(other.stream_, nullptr);
+  }
+  return *this;
+}
+
+CudaStream::~CudaStream() {
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+absl::Status CudaStream::Synchronize() const {
+  return FromCuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+absl::StatusOr<CudnnHandle> CudnnHandle::Create() {
+  RILL_RETURN_IF_ERROR(NeedDevice("cudnn handle"));
+  cudnnHandle_t handle = nullptr;
+  RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreate(&handle), "cudnnCreate"));
+  return CudnnHandle(handle);
+}
+
+CudnnHandle::CudnnHandle(CudnnHandle&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)) {}
+
+CudnnHandle& CudnnHandle::operator=(CudnnHandle&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) cudnnDestroy(handle_);
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+CudnnHandle::~CudnnHandle() {
+  if (handle_ != nullptr) cudnnDestroy(handle_);
+}
+
+absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
+  if (bytes == 0) return DeviceBuffer();
+  RILL_RETURN_IF_ERROR(NeedDevice("device buffer"));
+  void* ptr = nullptr;
+  RILL_RETURN_IF_ERROR(FromCuda(cudaMalloc(&ptr, bytes), absl::StrCat("cudaMalloc(", bytes, ")")));
+  return DeviceBuffer(ptr, bytes);
+}
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
+    : ptr_(std::exchange(other.ptr_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
+  if (this != &other) {
+    if (ptr_ != nullptr) cudaFree(ptr_);
+    ptr_ = std::exchange(other.ptr_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (ptr_ != nullptr) cudaFree(ptr_);
+}
+
+absl::Status DeviceBuffer::Upload(const void* host, size_t bytes) {
+  if (bytes != bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device buffer upload: ", bytes, " bytes into a buffer of ", bytes_));
+  }
+  if (bytes == 0) return absl::OkStatus();
+  return FromCuda(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+}
+
+absl::Status DeviceBuffer::Download(void* host, size_t bytes) const {
+  if (bytes != bytes_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device buffer download: ", bytes, " bytes from a buffer of ", bytes_));
+  }
+  if (bytes == 0) return absl::OkStatus();
+  return FromCuda(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+}
+
+}  // namespace rill::gpu

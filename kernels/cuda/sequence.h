@@ -1,0 +1,25 @@
+// Small sequence kernels the cuDNN GRU call needs around cuDNN: reversing a sequence along time
+// (Keras's go_backwards) and filling cuDNN's device array of sequence lengths. Plain C++
+// interface, no CUDA syntax for callers; the .cu side includes neither fmt nor abseil. Errors
+// come back as the launch's cudaError_t (cuda_status.h turns them into absl::Status).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace rill::gpu {
+
+// Reverses a float tensor viewed as [outer, time, inner] along its time axis: out[o, t, k] =
+// in[o, time-1-t, k]. A batch-major [B, T, F] sequence is outer = B, inner = F; a time-major
+// [T, B, F] one is outer = 1, inner = B*F. `in == out` reverses in place; any other overlap is
+// not allowed. Queued on `stream`; empty tensors are a no-op. cudaErrorInvalidValue for
+// negative sizes.
+cudaError_t LaunchReverseTimeF32(int64_t outer, int64_t time, int64_t inner, const float* in,
+                                 float* out, cudaStream_t stream);
+
+// out[i] = value for 0 <= i < n, queued on `stream` (so it can be captured into a CUDA graph,
+// unlike a copy from pageable host memory).
+cudaError_t LaunchFillI32(int64_t n, int32_t value, int32_t* out, cudaStream_t stream);
+
+}  // namespace rill::gpu
