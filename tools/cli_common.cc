@@ -18,8 +18,15 @@ ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and drop
 
 namespace rill::cli {
 
-int Fail(const std::string& command, const absl::Status& status) {
-  std::fprintf(stderr, "rill %s: %s\n", command.c_str(), std::string(status.message()).c_str());
+int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*body)()) {
+  const std::vector<std::string> args = ParseCommandFlags(*FindCommand(name), argc, argv);
+  if (!args.empty()) {
+    std::fprintf(stderr, "rill %s: unexpected argument '%s'\n", name, args[0].c_str());
+    return kExitUsage;
+  }
+  const absl::Status status = body();
+  if (status.ok()) return kExitOk;
+  std::fprintf(stderr, "rill %s: %s\n", name, std::string(status.message()).c_str());
   return kExitFailure;
 }
 

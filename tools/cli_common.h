@@ -20,8 +20,10 @@ ABSL_DECLARE_FLAG(uint64_t, seed);
 
 namespace rill::cli {
 
-// Prints "rill <command>: <message>" to stderr and returns kExitFailure.
-int Fail(const std::string& command, const absl::Status& status);
+// The body of a command that takes flags and no positional arguments: parses the flags,
+// runs `body` and turns its status into the exit status and the one error line
+// ("rill <command>: <message>" on stderr).
+int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*body)());
 
 // --device: "cpu" or "auto" run on the CPU; "cuda" is refused until the CUDA backend runs
 // whole models (an error naming the reason).

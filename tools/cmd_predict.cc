@@ -51,13 +51,7 @@ absl::Status Predict() {
 }  // namespace
 
 int RunPredict(int argc, char** argv) {
-  const std::vector<std::string> args = ParseCommandFlags(*FindCommand("predict"), argc, argv);
-  if (!args.empty()) {
-    std::fprintf(stderr, "rill predict: unexpected argument '%s'\n", args[0].c_str());
-    return kExitUsage;
-  }
-  absl::Status st = Predict();
-  return st.ok() ? kExitOk : Fail("predict", st);
+  return RunFlagsOnlyCommand("predict", argc, argv, &Predict);
 }
 
 }  // namespace rill::cli

@@ -83,14 +83,6 @@ absl::Status Train() {
 
 }  // namespace
 
-int RunTrain(int argc, char** argv) {
-  const std::vector<std::string> args = ParseCommandFlags(*FindCommand("train"), argc, argv);
-  if (!args.empty()) {
-    std::fprintf(stderr, "rill train: unexpected argument '%s'\n", args[0].c_str());
-    return kExitUsage;
-  }
-  absl::Status st = Train();
-  return st.ok() ? kExitOk : Fail("train", st);
-}
+int RunTrain(int argc, char** argv) { return RunFlagsOnlyCommand("train", argc, argv, &Train); }
 
 }  // namespace rill::cli
