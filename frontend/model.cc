@@ -122,6 +122,16 @@ absl::StatusOr<Value*> Model::AddWeight(const std::string& name, const TensorTyp
   if (graph_.FindValue(name) != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("weight '", name, "' already exists"));
   }
+  // Sizes can come from files (a model JSON): refuse absurd ones before allocating.
+  constexpr int64_t kMaxWeightElements = int64_t{1} << 31;
+  int64_t elements = 1;
+  for (int64_t d : type.shape.dims()) {
+    if (d > kMaxWeightElements || elements * d > kMaxWeightElements) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "weight '", name, "' of shape ", type.shape.ToString(), " has more than 2^31 elements"));
+    }
+    elements *= d;
+  }
   // Each weight gets its own stream: the model seed and the weight's creation index.
   uint64_t seed = seed_ * 1000003ULL + static_cast<uint64_t>(weight_counter_++);
   RILL_ASSIGN_OR_RETURN(Tensor value, MakeInitialValue(init, type, seed));

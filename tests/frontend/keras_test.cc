@@ -176,6 +176,9 @@ TEST(KerasInterop, Errors) {
   EXPECT_THAT(
       JsonError(Seq(R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": "four"}})")),
       HasSubstr("CuDNNGRU 'g': units must be an integer, got \"four\""));
+  EXPECT_THAT(
+      JsonError(Seq(R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4000000000}})")),
+      HasSubstr("weight 'g/kernel' of shape [3, 12000000000] has more than 2^31 elements"));
   EXPECT_THAT(JsonError(Seq(R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 0}})")),
               HasSubstr("CuDNNGRU 'g' called on 'in' [?, 5, 3]: units must be >= 1, got 0"));
   EXPECT_THAT(
