@@ -98,7 +98,11 @@ absl::Status DeviceBuffer::Upload(const void* host, size_t bytes) {
         absl::StrCat("device buffer upload: ", bytes, " bytes into a buffer of ", bytes_));
   }
   if (bytes == 0) return absl::OkStatus();
-  return FromCuda(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaMemcpy(ptr_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device"));
+  // A pageable-memory cudaMemcpy may return before its DMA lands, and work queued next on a
+  // non-blocking stream does not wait for the legacy stream: wait here, so the data is there.
+  return FromCuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize after upload");
 }
 
 absl::Status DeviceBuffer::Download(void* host, size_t bytes) const {
@@ -107,6 +111,8 @@ absl::Status DeviceBuffer::Download(void* host, size_t bytes) const {
         absl::StrCat("device buffer download: ", bytes, " bytes from a buffer of ", bytes_));
   }
   if (bytes == 0) return absl::OkStatus();
+  // Wait for every stream (cudaMemcpy alone does not wait for non-blocking streams).
+  RILL_RETURN_IF_ERROR(FromCuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize before download"));
   return FromCuda(cudaMemcpy(host, ptr_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
 }
 

@@ -70,7 +70,9 @@ class DeviceBuffer {
   }
   size_t bytes() const { return bytes_; }
 
-  // Synchronous copies of exactly bytes() bytes. InvalidArgument when `bytes` differs.
+  // Copies of exactly bytes() bytes, synchronous with the whole device: Upload returns once
+  // the data is on the device, Download waits for all queued work first. For set-up and
+  // results, not for a step's hot path. InvalidArgument when `bytes` differs.
   absl::Status Upload(const void* host, size_t bytes);
   absl::Status Download(void* host, size_t bytes) const;
 

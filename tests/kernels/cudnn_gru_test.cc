@@ -182,8 +182,9 @@ class CudnnGruDeviceTest : public ::testing::Test {
   cudnnHandle_t handle() const { return handle_->get(); }
   cudaStream_t stream() const { return stream_->get(); }
 
-  std::optional<CudnnHandle> handle_;
+  // The stream outlives the handle that was bound to it (members are destroyed in reverse).
   std::optional<CudaStream> stream_;
+  std::optional<CudnnHandle> handle_;
 };
 
 std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.0f) {
@@ -209,6 +210,8 @@ DeviceBuffer Zeros(size_t bytes) {
   if (!b.ok()) return DeviceBuffer();
   if (bytes > 0) {
     EXPECT_EQ(cudaMemset(b->get(), 0, bytes), cudaSuccess);
+    // The tests' work runs on a non-blocking stream, which does not wait for this memset.
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
   return *std::move(b);
 }
@@ -356,6 +359,7 @@ TEST_P(CudnnGruVsCpuTest, ForwardAndAllGradientsMatchCpu) {
   ASSERT_FALSE(HasFailure());
   // dweights starts as garbage: BackwardWeights must overwrite, not add.
   ASSERT_EQ(cudaMemset(d_dw.get(), 0x5a, d_dw.bytes()), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 
   auto fwd = [&](GruForwardMode mode, DeviceBuffer& y, DeviceBuffer& h, DeviceBuffer& ws) {
     return gru->Forward(handle(), stream(), mode,
