@@ -1,0 +1,340 @@
+// GPU benchmark of one CuDNNGRU layer: rill's cuDNN wrapper (kernels/cuda/cudnn_gru.h) against
+// the same cuDNN 9 calls made directly (own descriptors, no wrapper), FP32 strict (no TF32), on
+// the issue's (T, B, I, H) configs. Times come from CUDA events around each call sequence on one
+// stream: median over the repetitions after warm-ups. Prints a table (and writes it as Markdown
+// with --markdown=PATH); never asserts anything. Without a GPU it says so and measures nothing.
+//
+//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH]
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "ir/status.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/cudnn_gru.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/handles.h"
+
+namespace rill::gpu {
+namespace {
+
+struct Config {
+  std::string name;
+  int time, batch, input, hidden;
+};
+
+const std::vector<Config> kConfigs = {
+    {"a", 100, 64, 128, 256}, {"b", 50, 32, 64, 128},   {"c", 200, 16, 256, 512},
+    {"d", 1000, 1, 32, 64},   {"e", 100, 32, 256, 256}, {"f", 500, 256, 1024, 1024},
+};
+
+struct Timing {
+  double forward_ms = 0;  // inference forward
+  double train_ms = 0;    // training forward + backward data + backward weights
+  size_t bytes = 0;       // device memory of the buffers the calls use
+};
+
+// Median milliseconds of `run` (queued on `stream`) over `reps` timed runs after 2 warm-ups.
+absl::StatusOr<double> TimeMs(cudaStream_t stream, int reps,
+                              const std::function<absl::Status()>& run) {
+  cudaEvent_t start, stop;
+  RILL_RETURN_IF_ERROR(FromCuda(cudaEventCreate(&start), "cudaEventCreate"));
+  RILL_RETURN_IF_ERROR(FromCuda(cudaEventCreate(&stop), "cudaEventCreate"));
+  std::vector<double> times;
+  absl::Status status;
+  for (int i = 0; i < reps + 2 && status.ok(); ++i) {
+    status.Update(FromCuda(cudaEventRecord(start, stream), "cudaEventRecord"));
+    status.Update(run());
+    status.Update(FromCuda(cudaEventRecord(stop, stream), "cudaEventRecord"));
+    status.Update(FromCuda(cudaEventSynchronize(stop), "cudaEventSynchronize"));
+    float ms = 0;
+    status.Update(FromCuda(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime"));
+    if (i >= 2) times.push_back(ms);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  RILL_RETURN_IF_ERROR(status);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+absl::StatusOr<DeviceBuffer> RandomBuffer(size_t floats, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> host(floats);
+  for (float& v : host) v = dist(rng);
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(floats * sizeof(float)));
+  RILL_RETURN_IF_ERROR(b.Upload(host.data(), b.bytes()));
+  return b;
+}
+
+// The activations and gradients both variants use (x, h0, y, h_last, dy, dx, dh0).
+struct Activations {
+  DeviceBuffer x, h0, y, h_last, dy, dx, dh0;
+  size_t bytes() const {
+    return x.bytes() + h0.bytes() + y.bytes() + h_last.bytes() + dy.bytes() + dx.bytes() +
+           dh0.bytes();
+  }
+};
+
+absl::StatusOr<Activations> MakeActivations(const Config& c) {
+  const size_t bt = static_cast<size_t>(c.batch) * c.time;
+  Activations a;
+  RILL_ASSIGN_OR_RETURN(a.x, RandomBuffer(bt * c.input, 1, 1.0f));
+  RILL_ASSIGN_OR_RETURN(a.h0, RandomBuffer(static_cast<size_t>(c.batch) * c.hidden, 2, 0.5f));
+  RILL_ASSIGN_OR_RETURN(a.dy, RandomBuffer(bt * c.hidden, 3, 1.0f));
+  RILL_ASSIGN_OR_RETURN(a.y, DeviceBuffer::Allocate(bt * c.hidden * sizeof(float)));
+  RILL_ASSIGN_OR_RETURN(a.h_last,
+                        DeviceBuffer::Allocate(static_cast<size_t>(c.batch) * c.hidden * 4));
+  RILL_ASSIGN_OR_RETURN(a.dx, DeviceBuffer::Allocate(bt * c.input * sizeof(float)));
+  RILL_ASSIGN_OR_RETURN(a.dh0, DeviceBuffer::Allocate(static_cast<size_t>(c.batch) * c.hidden * 4));
+  return a;
+}
+
+absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
+                               int reps) {
+  RILL_ASSIGN_OR_RETURN(
+      CudnnGru gru,
+      CudnnGru::Create(
+          {.batch = c.batch, .time = c.time, .input_size = c.input, .hidden_size = c.hidden}));
+  RILL_ASSIGN_OR_RETURN(CudnnGruSizes sizes, gru.QuerySizes(handle));
+  RILL_ASSIGN_OR_RETURN(Activations a, MakeActivations(c));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer w, RandomBuffer(sizes.weight_space_bytes / 4, 4, 0.05f));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer dw, DeviceBuffer::Allocate(sizes.weight_space_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer ws_inf,
+                        DeviceBuffer::Allocate(sizes.inference_workspace_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(sizes.training_workspace_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer reserve, DeviceBuffer::Allocate(sizes.reserve_bytes));
+  Timing t;
+  t.bytes =
+      a.bytes() + w.bytes() + dw.bytes() + std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes();
+  RILL_ASSIGN_OR_RETURN(t.forward_ms, TimeMs(stream, reps, [&] {
+                          return gru.Forward(handle, stream, GruForwardMode::kInference,
+                                             {.x = a.x.as<float>(),
+                                              .h0 = a.h0.as<float>(),
+                                              .weights = w.as<float>(),
+                                              .y = a.y.as<float>(),
+                                              .h_last = a.h_last.as<float>(),
+                                              .workspace = ws_inf.get()});
+                        }));
+  RILL_ASSIGN_OR_RETURN(
+      t.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
+        RILL_RETURN_IF_ERROR(gru.Forward(handle, stream, GruForwardMode::kTraining,
+                                         {.x = a.x.as<float>(),
+                                          .h0 = a.h0.as<float>(),
+                                          .weights = w.as<float>(),
+                                          .y = a.y.as<float>(),
+                                          .h_last = a.h_last.as<float>(),
+                                          .workspace = ws.get(),
+                                          .reserve = reserve.get()}));
+        RILL_RETURN_IF_ERROR(gru.BackwardData(handle, stream,
+                                              {.y = a.y.as<float>(),
+                                               .dy = a.dy.as<float>(),
+                                               .h0 = a.h0.as<float>(),
+                                               .weights = w.as<float>(),
+                                               .dx = a.dx.as<float>(),
+                                               .dh0 = a.dh0.as<float>(),
+                                               .workspace = ws.get(),
+                                               .reserve = reserve.get()}));
+        return gru.BackwardWeights(handle, stream,
+                                   {.x = a.x.as<float>(),
+                                    .h0 = a.h0.as<float>(),
+                                    .y = a.y.as<float>(),
+                                    .dweights = dw.as<float>(),
+                                    .workspace = ws.get(),
+                                    .reserve = reserve.get()});
+      }));
+  return t;
+}
+
+// The same calls with cuDNN's API used directly: what the wrapper's overhead is measured against.
+absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
+                                 int reps) {
+  auto check = [](cudnnStatus_t s, const char* what) { return FromCudnn(s, what); };
+  cudnnRNNDescriptor_t rnn = nullptr;
+  cudnnRNNDataDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnTensorDescriptor_t h_desc = nullptr;
+  absl::Status status = check(cudnnCreateRNNDescriptor(&rnn), "cudnnCreateRNNDescriptor");
+  status.Update(check(cudnnCreateRNNDataDescriptor(&x_desc), "cudnnCreateRNNDataDescriptor"));
+  status.Update(check(cudnnCreateRNNDataDescriptor(&y_desc), "cudnnCreateRNNDataDescriptor"));
+  status.Update(check(cudnnCreateTensorDescriptor(&h_desc), "cudnnCreateTensorDescriptor"));
+  // Destroys the descriptors on every return path.
+  struct Cleanup {
+    std::function<void()> f;
+    ~Cleanup() { f(); }
+  } cleanup{[&] {
+    if (rnn) cudnnDestroyRNNDescriptor(rnn);
+    if (x_desc) cudnnDestroyRNNDataDescriptor(x_desc);
+    if (y_desc) cudnnDestroyRNNDataDescriptor(y_desc);
+    if (h_desc) cudnnDestroyTensorDescriptor(h_desc);
+  }};
+  RILL_RETURN_IF_ERROR(status);
+  RILL_RETURN_IF_ERROR(
+      check(cudnnSetRNNDescriptor_v8(rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
+                                     CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
+                                     CUDNN_DATA_FLOAT, CUDNN_FMA_MATH, c.input, c.hidden, c.hidden,
+                                     1, nullptr, CUDNN_RNN_PADDED_IO_ENABLED),
+            "cudnnSetRNNDescriptor_v8"));
+  std::vector<int> lengths(c.batch, c.time);
+  float fill = 0;
+  RILL_RETURN_IF_ERROR(
+      check(cudnnSetRNNDataDescriptor(x_desc, CUDNN_DATA_FLOAT,
+                                      CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, c.time, c.batch,
+                                      c.input, lengths.data(), &fill),
+            "cudnnSetRNNDataDescriptor x"));
+  RILL_RETURN_IF_ERROR(
+      check(cudnnSetRNNDataDescriptor(y_desc, CUDNN_DATA_FLOAT,
+                                      CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, c.time, c.batch,
+                                      c.hidden, lengths.data(), &fill),
+            "cudnnSetRNNDataDescriptor y"));
+  const int dims[3] = {1, c.batch, c.hidden}, strides[3] = {c.batch * c.hidden, c.hidden, 1};
+  RILL_RETURN_IF_ERROR(check(cudnnSetTensorNdDescriptor(h_desc, CUDNN_DATA_FLOAT, 3, dims, strides),
+                             "cudnnSetTensorNdDescriptor"));
+  size_t w_bytes = 0, ws_inf_bytes = 0, ws_bytes = 0, reserve_bytes = 0, unused = 0;
+  RILL_RETURN_IF_ERROR(check(cudnnGetRNNWeightSpaceSize(handle, rnn, &w_bytes), "weight space"));
+  RILL_RETURN_IF_ERROR(check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_INFERENCE,
+                                                       x_desc, &ws_inf_bytes, &unused),
+                             "temp sizes (inference)"));
+  RILL_RETURN_IF_ERROR(check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_TRAINING, x_desc,
+                                                       &ws_bytes, &reserve_bytes),
+                             "temp sizes (training)"));
+  RILL_ASSIGN_OR_RETURN(Activations a, MakeActivations(c));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer w, RandomBuffer(w_bytes / 4, 4, 0.05f));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer dw, DeviceBuffer::Allocate(w_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer ws_inf, DeviceBuffer::Allocate(ws_inf_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(ws_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer reserve, DeviceBuffer::Allocate(reserve_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer seq, DeviceBuffer::Allocate(lengths.size() * sizeof(int)));
+  RILL_RETURN_IF_ERROR(seq.Upload(lengths.data(), seq.bytes()));
+  RILL_RETURN_IF_ERROR(check(cudnnSetStream(handle, stream), "cudnnSetStream"));
+  const int32_t* dev_lengths = seq.as<int32_t>();
+  Timing t;
+  t.bytes = a.bytes() + w.bytes() + dw.bytes() + std::max(ws_inf.bytes(), ws.bytes()) +
+            reserve.bytes() + seq.bytes();
+  RILL_ASSIGN_OR_RETURN(
+      t.forward_ms, TimeMs(stream, reps, [&] {
+        return check(
+            cudnnRNNForward(handle, rnn, CUDNN_FWD_MODE_INFERENCE, dev_lengths, x_desc, a.x.get(),
+                            y_desc, a.y.get(), h_desc, a.h0.get(), a.h_last.get(), h_desc, nullptr,
+                            nullptr, w_bytes, w.get(), ws_inf_bytes, ws_inf.get(), 0, nullptr),
+            "cudnnRNNForward");
+      }));
+  RILL_ASSIGN_OR_RETURN(
+      t.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
+        RILL_RETURN_IF_ERROR(
+            check(cudnnRNNForward(handle, rnn, CUDNN_FWD_MODE_TRAINING, dev_lengths, x_desc,
+                                  a.x.get(), y_desc, a.y.get(), h_desc, a.h0.get(), a.h_last.get(),
+                                  h_desc, nullptr, nullptr, w_bytes, w.get(), ws_bytes, ws.get(),
+                                  reserve_bytes, reserve.get()),
+                  "cudnnRNNForward"));
+        RILL_RETURN_IF_ERROR(check(
+            cudnnRNNBackwardData_v8(handle, rnn, dev_lengths, y_desc, a.y.get(), a.dy.get(), x_desc,
+                                    a.dx.get(), h_desc, a.h0.get(), nullptr, a.dh0.get(), h_desc,
+                                    nullptr, nullptr, nullptr, w_bytes, w.get(), ws_bytes, ws.get(),
+                                    reserve_bytes, reserve.get()),
+            "cudnnRNNBackwardData_v8"));
+        RILL_RETURN_IF_ERROR(
+            FromCuda(cudaMemsetAsync(dw.get(), 0, w_bytes, stream), "cudaMemsetAsync"));
+        return check(
+            cudnnRNNBackwardWeights_v8(handle, rnn, CUDNN_WGRAD_MODE_ADD, dev_lengths, x_desc,
+                                       a.x.get(), h_desc, a.h0.get(), y_desc, a.y.get(), w_bytes,
+                                       dw.get(), ws_bytes, ws.get(), reserve_bytes, reserve.get()),
+            "cudnnRNNBackwardWeights_v8");
+      }));
+  return t;
+}
+
+std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  const std::string prefix = "--" + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return argv[i] + prefix.size();
+  }
+  return fallback;
+}
+
+std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field) {
+  return t.ok() ? absl::StrFormat("%.3f", (*t).*field) : "failed";
+}
+
+int Main(int argc, char** argv) {
+  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "10").c_str()));
+  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f");
+  const std::string markdown_path = Flag(argc, argv, "markdown", "");
+  if (absl::Status available = CudaDeviceAvailable(); !available.ok()) {
+    std::printf("gpu_gru_bench: no CUDA device (%s): not measured\n",
+                std::string(available.message()).c_str());
+    return 0;
+  }
+  // The stream outlives the handle bound to it (locals are destroyed in reverse order).
+  absl::StatusOr<CudaStream> stream = CudaStream::Create();
+  absl::StatusOr<CudnnHandle> handle = CudnnHandle::Create();
+  if (!handle.ok() || !stream.ok()) {
+    std::fprintf(stderr, "gpu_gru_bench: %s\n",
+                 std::string((handle.ok() ? stream.status() : handle.status()).message()).c_str());
+    return 1;
+  }
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  std::string md = absl::StrCat(
+      "### One GRU layer: rill's cuDNN wrapper vs the same cuDNN calls made directly\n\n",
+      prop.name, ", cuDNN ", cudnnGetVersion(),
+      ", FP32 strict (CUDNN_FMA_MATH), batch-major, float32; median of ", reps,
+      " runs after 2 warm-ups, CUDA events. train = forward (training) + backward data + "
+      "backward weights. MiB = device buffers of the calls (activations, gradients, weights, "
+      "workspace, reserve).\n\n",
+      "| cfg | T | B | I | H | rill fwd ms | cuDNN fwd ms | rill train ms | cuDNN train ms | "
+      "rill MiB | cuDNN MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+      "|\n");
+  int failures = 0;
+  for (const Config& c : kConfigs) {
+    const std::vector<std::string> names = absl::StrSplit(wanted, ',');
+    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    const absl::StatusOr<Timing> rill = RunRill(c, handle->get(), stream->get(), reps);
+    const absl::StatusOr<Timing> direct = RunDirect(c, handle->get(), stream->get(), reps);
+    for (const absl::StatusOr<Timing>* t : {&rill, &direct}) {
+      if (!t->ok()) {
+        ++failures;
+        std::fprintf(stderr, "gpu_gru_bench: config %s: %s\n", c.name.c_str(),
+                     std::string(t->status().message()).c_str());
+      }
+    }
+    auto mib = [](const absl::StatusOr<Timing>& t) {
+      return t.ok() ? absl::StrFormat("%.1f", t->bytes / 1048576.0) : std::string("failed");
+    };
+    absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
+                    c.hidden, " | ", Ms(rill, &Timing::forward_ms), " | ",
+                    Ms(direct, &Timing::forward_ms), " | ", Ms(rill, &Timing::train_ms), " | ",
+                    Ms(direct, &Timing::train_ms), " | ", mib(rill), " | ", mib(direct), " |\n");
+  }
+  absl::StrAppend(&md,
+                  "\nGRU→Dense→MSE→Adam training step in rill on the GPU: not measured (rill has "
+                  "no CUDA executor yet; issue #5).\n");
+  std::printf("%s", md.c_str());
+  if (!markdown_path.empty()) {
+    if (std::FILE* f = std::fopen(markdown_path.c_str(), "w")) {
+      std::fputs(md.c_str(), f);
+      std::fclose(f);
+    } else {
+      std::fprintf(stderr, "gpu_gru_bench: cannot write %s\n", markdown_path.c_str());
+      ++failures;
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace rill::gpu
+
+int main(int argc, char** argv) { return rill::gpu::Main(argc, argv); }

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""PyTorch on the GPU, float32 with TF32 off: the reference for the GPU rows of gpu-check.
+
+For each (T, B, I, H) config of issue #5 it measures, with CUDA events (median of --reps runs
+after warm-ups):
+  - one nn.GRU layer (batch_first, cuDNN underneath): inference forward, and training
+    (forward + backward of sum(y * dy) into x, h0 and the weights);
+  - one training step of GRU -> Dense(1) on the last step -> MSE -> Adam (eager, zero_grad,
+    forward, backward, step);
+  - the peak GPU memory of that training step (torch.cuda.max_memory_allocated).
+Writes a Markdown table to --markdown=PATH and prints it. Measures nothing without a GPU.
+"""
+import statistics
+import sys
+
+import torch
+
+CONFIGS = [("a", 100, 64, 128, 256), ("b", 50, 32, 64, 128), ("c", 200, 16, 256, 512),
+           ("d", 1000, 1, 32, 64), ("e", 100, 32, 256, 256), ("f", 500, 256, 1024, 1024)]
+
+
+def median_ms(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(reps):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def run(cfg, reps):
+    name, T, B, I, H = cfg
+    dev = torch.device("cuda")
+    g = torch.Generator(device=dev).manual_seed(0)
+    gru = torch.nn.GRU(I, H, batch_first=True).to(dev)
+    x = torch.rand(B, T, I, device=dev, generator=g) * 2 - 1
+    h0 = (torch.rand(1, B, H, device=dev, generator=g) - 0.5)
+    dy = torch.rand(B, T, H, device=dev, generator=g) * 2 - 1
+
+    def forward():
+        with torch.no_grad():
+            gru(x, h0)
+
+    xg, hg = x.clone().requires_grad_(), h0.clone().requires_grad_()
+
+    def train():
+        y, _ = gru(xg, hg)
+        (y * dy).sum().backward()
+
+    fwd = median_ms(forward, reps)
+    trn = median_ms(train, reps)
+
+    dense = torch.nn.Linear(H, 1).to(dev)
+    params = list(gru.parameters()) + list(dense.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    target = torch.rand(B, 1, device=dev, generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        y, _ = gru(x)
+        loss = torch.nn.functional.mse_loss(dense(y[:, -1, :]), target)
+        loss.backward()
+        opt.step()
+
+    step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    stp = median_ms(step, reps)
+    peak = torch.cuda.max_memory_allocated() / 2**20
+    return name, T, B, I, H, fwd, trn, stp, peak
+
+
+def main(argv):
+    reps, markdown = 10, None
+    for a in argv:
+        if a.startswith("--reps="):
+            reps = int(a.split("=", 1)[1])
+        elif a.startswith("--markdown="):
+            markdown = a.split("=", 1)[1]
+    if not torch.cuda.is_available():
+        print("torch_gru_gpu: no CUDA device visible to torch: not measured")
+        return 0
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    lines = [
+        "### PyTorch %s eager, %s, cuDNN %s, TF32 off" % (
+            torch.__version__, torch.cuda.get_device_name(0), torch.backends.cudnn.version()),
+        "",
+        "Median of %d runs after 2 warm-ups, CUDA events. GRU train = forward + backward of "
+        "sum(y*dy). Step = GRU -> Linear(H, 1) on the last step -> MSE -> Adam; peak = "
+        "torch.cuda.max_memory_allocated during the steps." % reps,
+        "",
+        "| cfg | T | B | I | H | torch GRU fwd ms | torch GRU train ms | torch step ms | "
+        "torch step peak MiB | rill step ms | rill step peak MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for cfg in CONFIGS:
+        name, T, B, I, H, fwd, trn, stp, peak = run(cfg, reps)
+        lines.append("| %s | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.1f | not measured | "
+                     "not measured |" % (name, T, B, I, H, fwd, trn, stp, peak))
+        print(lines[-1], flush=True)
+    lines += ["", "rill's training step on the GPU: not measured (no CUDA executor yet, issue #5)."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
