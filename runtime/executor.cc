@@ -25,11 +25,24 @@ const Tensor* ParamStore::Find(const std::string& name) const {
   return it == tensors_.end() ? nullptr : &it->second;
 }
 
-absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params) {
+absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
+                                          const ExecutorOptions& options) {
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    const PlanBuffer& b = plan.buffers[i];
+    if (b.kind == BufferKind::kArena && (b.offset < 0 || b.offset + b.bytes() > plan.arena_bytes)) {
+      return absl::InternalError(absl::StrCat("buffer ", i, " '", b.name, "' at ", b.offset, " (",
+                                              b.bytes(), " bytes) is outside the arena of ",
+                                              plan.arena_bytes, " bytes"));
+    }
+  }
+  if (options.check_memory) RILL_RETURN_IF_ERROR(CheckPlanMemory(plan));
   Executor ex;
   ex.plan_ = std::move(plan);
   ex.params_ = params;
   ex.arena_ = Tensor(DType::kI64, Shape{(ex.plan_.arena_bytes + 7) / 8});
+  if (options.poison_arena && ex.arena_.bytes() > 0) {
+    std::memset(ex.arena_.raw(), 0xff, static_cast<size_t>(ex.arena_.bytes()));
+  }
   ex.ctx_.training = ex.plan_.training;
   auto* base = static_cast<std::byte*>(ex.arena_.raw());
   for (const PlanBuffer& b : ex.plan_.buffers) {
@@ -61,11 +74,13 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params) {
     ex.views_.push_back(view);
   }
   for (const PlanStep& s : ex.plan_.steps) {
-    std::vector<TensorView> ins, outs;
+    std::vector<TensorView> ins, outs, work;
     for (int i : s.inputs) ins.push_back(ex.views_[i]);
     for (int i : s.outputs) outs.push_back(ex.views_[i]);
+    for (int i : s.workspace) work.push_back(ex.views_[i]);
     ex.step_inputs_.push_back(std::move(ins));
     ex.step_outputs_.push_back(std::move(outs));
+    ex.step_workspace_.push_back(std::move(work));
   }
   return ex;
 }
@@ -86,7 +101,8 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
-    absl::Status st = s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_});
+    absl::Status st =
+        s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
     if (!st.ok()) {
       return Annotate(st, absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'"));
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/memory_check.h"
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
 
@@ -27,10 +28,21 @@ class ParamStore {
   std::map<std::string, Tensor> tensors_;
 };
 
+struct ExecutorOptions {
+  // Run CheckPlanMemory on the plan (on in debug and test builds): a plan whose arena layout
+  // is not provably safe is refused with the checker's Internal error.
+  bool check_memory = kCheckPlanMemoryByDefault;
+  // Fill the arena with NaN bytes (0xff) before the first run instead of zeros, so that a
+  // kernel that reads an element nobody wrote shows up (on in debug and test builds).
+  bool poison_arena = kCheckPlanMemoryByDefault;
+};
+
 class Executor {
  public:
-  // Every kParam buffer of the plan must be in `params` with the buffer's type.
-  static absl::StatusOr<Executor> Create(Plan plan, ParamStore* params);
+  // Every kParam buffer of the plan must be in `params` with the buffer's type. Arena
+  // buffers must lie inside the arena (Internal error otherwise, always checked).
+  static absl::StatusOr<Executor> Create(Plan plan, ParamStore* params,
+                                         const ExecutorOptions& options = {});
 
   // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
   // copies of the outputs.
@@ -48,6 +60,7 @@ class Executor {
   std::vector<TensorView> views_;
   std::vector<std::vector<TensorView>> step_inputs_;
   std::vector<std::vector<TensorView>> step_outputs_;
+  std::vector<std::vector<TensorView>> step_workspace_;
   std::vector<Tensor> input_storage_;
   KernelContext ctx_;
 };

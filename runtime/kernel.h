@@ -24,22 +24,37 @@ struct KernelContext {
   bool training = false;
 };
 
+// An empty list of views (the default workspace).
+const std::vector<TensorView>& NoViews();
+
 struct KernelArgs {
   const Attrs& attrs;
   const std::vector<TensorView>& inputs;
   const std::vector<TensorView>& outputs;
   const KernelContext& ctx;
+  // The step's scratch buffers (PlanStep::workspace): valid during this call only, contents
+  // undefined on entry.
+  const std::vector<TensorView>& workspace = NoViews();
 };
 
 using KernelFn = absl::Status (*)(const KernelArgs& args);
 
+// Output buffers hold whatever the arena held before (memory is reused): a kernel writes
+// every element of every output.
 struct KernelDef {
   OpKind op;
   DeviceKind device;
   KernelFn fn = nullptr;
+  // Bit k set: output 0 may take over input k's buffer (the memory planner does so when the
+  // input dies at this step and has output 0's dtype and element count). The kernel must be
+  // alias-safe for it: it reads element i of input k only before it writes element i of
+  // output 0, and no other element of input k after that (a pure elementwise map).
+  uint32_t in_place_inputs = 0;
 };
 
 void RegisterKernel(KernelDef def);
+// Sets in_place_inputs of a registered kernel (the backends declare them in one place).
+void SetKernelInPlaceInputs(OpKind op, DeviceKind device, uint32_t in_place_inputs);
 // nullptr when the backend has no kernel for the op.
 const KernelDef* FindKernel(OpKind op, DeviceKind device);
 

@@ -3,7 +3,9 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "ir/status.h"
+#include "runtime/memory_check.h"
 
 namespace rill {
 
@@ -37,7 +39,8 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
                                                    node->name(), "': no ",
                                                    std::string(DeviceName(device)), " kernel"));
     }
-    PlanStep step{node->name(), node->op(), kernel->fn, node->attrs(), {}, {}};
+    PlanStep step{node->name(), node->op(), kernel->fn, node->attrs()};
+    step.in_place_inputs = kernel->in_place_inputs;
     for (const Value* in : node->inputs()) {
       auto it = buffer_of.find(in);
       if (it == buffer_of.end()) {
@@ -49,21 +52,55 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
     for (const Value* out : node->outputs()) {
       RILL_ASSIGN_OR_RETURN(int index, add_buffer(out, BufferKind::kArena));
       plan.buffers[index].offset = offset;
-      offset +=
-          (plan.buffers[index].bytes() + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+      offset += AlignedBytes(plan.buffers[index].bytes());
       step.outputs.push_back(index);
     }
     plan.steps.push_back(std::move(step));
   }
   for (const Value* v : graph.outputs()) plan.outputs.push_back(buffer_of.at(v));
   plan.arena_bytes = offset;
+  RILL_ASSIGN_OR_RETURN(plan.memory, MeasurePlanMemory(plan));
   return plan;
 }
 
+int Plan::AddWorkspace(int step, int64_t bytes, std::string name) {
+  int index = static_cast<int>(buffers.size());
+  // i64 elements: any byte count, rounded up to 8 (the arena aligns to 256 anyway).
+  buffers.push_back(PlanBuffer{std::move(name), TensorType{DType::kI64, Shape{(bytes + 7) / 8}},
+                               BufferKind::kArena, 0});
+  steps[step].workspace.push_back(index);
+  return index;
+}
+
+std::string FormatBytes(int64_t bytes) {
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  double v = static_cast<double>(bytes) / 1024.0;
+  int unit = 0;
+  while (v >= 1024.0 && unit < 3) {
+    v /= 1024.0;
+    ++unit;
+  }
+  return absl::StrFormat("%.2f %s", v, kUnits[unit]);
+}
+
+std::string MemoryReport::ToString() const {
+  auto ratio = [](int64_t a, int64_t b) {
+    return b > 0 ? absl::StrFormat("%.2fx", static_cast<double>(a) / static_cast<double>(b))
+                 : std::string("-");
+  };
+  return absl::StrCat("arena ", FormatBytes(arena_bytes), " = ",
+                      ratio(arena_bytes, lower_bound_bytes), " of lower bound ",
+                      FormatBytes(lower_bound_bytes), "; naive ", FormatBytes(naive_bytes), " (",
+                      ratio(arena_bytes, naive_bytes), ")");
+}
+
 std::string Plan::ToString() const {
-  std::string out =
-      absl::StrCat("plan ", std::string(DeviceName(device)), training ? " training" : "", ": ",
-                   steps.size(), " steps, arena ", arena_bytes, " bytes\n");
+  std::string out = absl::StrCat(
+      "plan ", std::string(DeviceName(device)), training ? " training" : "", ": ", steps.size(),
+      " steps, arena ", arena_bytes, " bytes (",
+      memory.planned ? (memory.reuse ? "planned" : "planned, no reuse") : "not planned", ")\n",
+      "  memory: ", memory.ToString(), "\n");
   for (size_t i = 0; i < buffers.size(); ++i) {
     const PlanBuffer& b = buffers[i];
     const char* kind = b.kind == BufferKind::kArena   ? "arena"
@@ -79,7 +116,15 @@ std::string Plan::ToString() const {
     out += ") -> (";
     for (size_t i = 0; i < s.outputs.size(); ++i)
       absl::StrAppend(&out, i ? ", " : "", s.outputs[i]);
-    out += ")\n";
+    out += ")";
+    if (!s.workspace.empty()) {
+      out += " workspace (";
+      for (size_t i = 0; i < s.workspace.size(); ++i)
+        absl::StrAppend(&out, i ? ", " : "", s.workspace[i]);
+      out += ")";
+    }
+    if (s.in_place_input >= 0) absl::StrAppend(&out, " in place of input ", s.in_place_input);
+    out += "\n";
   }
   return out;
 }

@@ -34,7 +34,38 @@ struct PlanStep {
   Attrs attrs;
   std::vector<int> inputs;   // buffer indices
   std::vector<int> outputs;  // buffer indices
+  // Scratch arena buffers the kernel may use during this step only (cuDNN workspace): they
+  // are live for this one step, and the kernel finds them in KernelArgs::workspace.
+  std::vector<int> workspace;
+  // From the kernel (KernelDef::in_place_inputs): bit k set when output 0 may take over the
+  // buffer of input k.
+  uint32_t in_place_inputs = 0;
+  // Set by the memory planner: output 0 shares the arena region of inputs[in_place_input],
+  // which dies at this step (-1: no sharing).
+  int in_place_input = -1;
 };
+
+// What a plan's arena costs (docs/memory-planner.md). All sizes count every arena buffer
+// rounded up to kArenaAlignment.
+struct MemoryReport {
+  bool planned = false;  // offsets from the memory planner (else one region per buffer)
+  bool reuse = false;    // buffers whose lifetimes do not meet share memory
+  int64_t arena_bytes = 0;
+  // The maximum over the steps of the bytes of the buffers live at that step (buffers that
+  // share memory in place counted once): no layout of this schedule can be smaller.
+  int64_t lower_bound_bytes = 0;
+  // The sum of all arena buffers: the arena without any reuse.
+  int64_t naive_bytes = 0;
+  int num_buffers = 0;   // arena buffers
+  int num_in_place = 0;  // steps whose output 0 took over an input's region
+
+  // One line, for scripts:
+  //   "arena 1.23 MiB = 1.02x of lower bound 1.21 MiB; naive 3.40 MiB (0.36x)"
+  std::string ToString() const;
+};
+
+// "512 B", "1.50 KiB", "3.40 MiB", "1.02 GiB".
+std::string FormatBytes(int64_t bytes);
 
 struct Plan {
   DeviceKind device = DeviceKind::kCpu;
@@ -44,16 +75,25 @@ struct Plan {
   std::vector<int> inputs;   // buffer index of each graph input, in graph order
   std::vector<int> outputs;  // buffer index of each graph output, in graph order
   int64_t arena_bytes = 0;
+  MemoryReport memory;
 
-  // One line per step and buffer, for `rill inspect` and tests.
+  // Adds an arena buffer of `bytes` bytes that lives only during step `step` (a cuDNN
+  // workspace); returns its index.
+  int AddWorkspace(int step, int64_t bytes, std::string name);
+
+  // The memory report line, then one line per step and buffer, for `rill inspect` and tests.
   std::string ToString() const;
 };
 
 inline constexpr int64_t kArenaAlignment = 256;
+inline constexpr int64_t AlignedBytes(int64_t bytes) {
+  return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+}
 
 // Lowers a graph whose shapes are all known to a plan for `device`: one step per node with
-// the device's kernel, one buffer per value. Buffers get distinct arena regions (no reuse);
-// the memory planner reassigns offsets. Errors name the node without a kernel.
+// the device's kernel, one buffer per value. Buffers get distinct arena regions in step order
+// (no reuse: always safe); passes/memory_planner.h schedules the steps and reassigns the
+// offsets (LowerAndPlanMemory does both). Errors name the node without a kernel.
 absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training);
 
 }  // namespace rill
