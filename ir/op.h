@@ -70,6 +70,10 @@ struct OpDef {
   bool not_differentiable = false;
   // Ops that write persistent state (optimizer updates): never removed by DCE.
   bool has_side_effects = false;
+  // With has_side_effects: bit k set when the op writes input k in place (the scheduler keeps
+  // the other accessors of that input in their order around it). 0: every input may be
+  // written.
+  uint32_t writes_inputs = 0;
   VerifyFn verify = nullptr;
 };
 

@@ -210,46 +210,50 @@ namespace rill {
 
 void RegisterOptimOps() {
   using namespace ops;
-  auto update = [](OpKind kind, int inputs, std::vector<AttrSpec> attrs, ShapeFn shape) {
+  // `writes`: the inputs written in place (the weight and the slots, not the gradient or
+  // the iteration count).
+  auto update = [](OpKind kind, int inputs, std::vector<AttrSpec> attrs, ShapeFn shape,
+                   uint32_t writes) {
     RegisterOp({.kind = kind,
                 .min_inputs = inputs,
                 .max_inputs = inputs,
                 .attrs = std::move(attrs),
                 .shape = shape,
                 .not_differentiable = true,
-                .has_side_effects = true});
+                .has_side_effects = true,
+                .writes_inputs = writes});
   };
   update(OpKind::kSgdUpdate, 3,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"momentum", AttrKind::kFloat, 0.0},
           {"nesterov", AttrKind::kBool, false}},
-         SgdRule);
+         SgdRule, 0b101);
   update(OpKind::kAdamUpdate, 6,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"beta_1", AttrKind::kFloat, 0.9},
           {"beta_2", AttrKind::kFloat, 0.999},
           {"epsilon", AttrKind::kFloat, 1e-7},
           {"amsgrad", AttrKind::kBool, false}},
-         AdamRule);
+         AdamRule, 0b11101);
   update(OpKind::kRmspropUpdate, 5,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"rho", AttrKind::kFloat, 0.9},
           {"momentum", AttrKind::kFloat, 0.0},
           {"epsilon", AttrKind::kFloat, 1e-7},
           {"centered", AttrKind::kBool, false}},
-         RmspropRule);
+         RmspropRule, 0b11101);
   update(OpKind::kAdagradUpdate, 3,
          {{"lr", AttrKind::kFloat, std::nullopt}, {"epsilon", AttrKind::kFloat, 1e-7}},
-         AdagradRule);
-  update(OpKind::kAssignAdd, 1, {{"value", AttrKind::kFloat, std::nullopt}}, AssignAddRule);
-  update(OpKind::kAssign, 2, {}, AssignRule);
+         AdagradRule, 0b101);
+  update(OpKind::kAssignAdd, 1, {{"value", AttrKind::kFloat, std::nullopt}}, AssignAddRule, 0b1);
+  update(OpKind::kAssign, 2, {}, AssignRule, 0b1);
   update(OpKind::kConstrain, 1,
          {{"kind", AttrKind::kString, std::nullopt},
           {"max_value", AttrKind::kFloat, 2.0},
           {"min_value", AttrKind::kFloat, 0.0},
           {"rate", AttrKind::kFloat, 1.0},
           {"axis", AttrKind::kInts, std::vector<int64_t>{0}}},
-         ConstrainRule);
+         ConstrainRule, 0b1);
   RegisterOp({.kind = OpKind::kClipByNorm,
               .min_inputs = 1,
               .max_inputs = 1,
