@@ -8,7 +8,10 @@ namespace rill {
 
 void RegisterCpuKernels() {
   static std::once_flag once;
-  std::call_once(once, [] { cpu::RegisterAllCpuKernels(); });
+  std::call_once(once, [] {
+    cpu::RegisterAllCpuKernels();
+    cpu::DeclareInPlaceKernels();
+  });
 }
 
 }  // namespace rill

@@ -1,0 +1,129 @@
+// Every CPU kernel that declares in_place_inputs (kernels/cpu/in_place.cc) gives bit-identical
+// outputs when output 0 is written over each input it may take over, and every such kernel
+// has a case here.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "ir/graph.h"
+#include "kernels/register.h"
+#include "runtime/kernel.h"
+#include "runtime/tensor.h"
+
+namespace rill {
+namespace {
+
+struct Case {
+  std::vector<TensorType> inputs;
+  Attrs attrs;
+  bool positive = false;  // inputs in (0.1, 2) (log, sqrt)
+};
+
+TensorType F32(Shape s) { return {DType::kF32, std::move(s)}; }
+
+std::map<OpKind, Case> Cases() {
+  const Shape m{4, 6};
+  std::map<OpKind, Case> cases;
+  for (OpKind op :
+       {OpKind::kAdd, OpKind::kSub, OpKind::kMul, OpKind::kDiv, OpKind::kMaximum, OpKind::kTanhGrad,
+        OpKind::kSigmoidGrad, OpKind::kReluGrad, OpKind::kSigmoidBceLogits}) {
+    cases[op] = {{F32(m), F32(m)}, {}};
+  }
+  for (OpKind op : {OpKind::kNeg, OpKind::kExp, OpKind::kSquare, OpKind::kAbs, OpKind::kSign,
+                    OpKind::kTanh, OpKind::kSigmoid, OpKind::kRelu}) {
+    cases[op] = {{F32(m)}, {}};
+  }
+  cases[OpKind::kLog] = {{F32(m)}, {}, true};
+  cases[OpKind::kSqrt] = {{F32(m)}, {}, true};
+  cases[OpKind::kAffine] = {{F32(m)}, {{"scale", 1.5}, {"shift", -0.25}}};
+  cases[OpKind::kBiasAdd] = {{F32(m), F32(Shape{6})}, {}};
+  cases[OpKind::kClip] = {{F32(m)}, {{"min", -0.3}, {"max", 0.4}}};
+  cases[OpKind::kClipGrad] = {{F32(m), F32(m)}, {{"min", -0.3}, {"max", 0.4}}};
+  cases[OpKind::kDropout] = {{F32(m)}, {{"rate", 0.5}, {"seed", int64_t{7}}}};
+  cases[OpKind::kReshape] = {{F32(m)}, {{"shape", std::vector<int64_t>{3, 8}}}};
+  cases[OpKind::kBroadcastTo] = {{F32(Shape{1, 6})}, {{"shape", std::vector<int64_t>{1, 6}}}};
+  cases[OpKind::kClipByNorm] = {{F32(m)}, {{"clipnorm", 0.5}}};
+  return cases;
+}
+
+// Runs `op` once with separate outputs and once with output 0 over input k; returns whether
+// every output is bit-identical.
+void ExpectAliasSafe(OpKind op, const Case& c, int k) {
+  Graph g;
+  std::vector<Value*> ins;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    ins.push_back(g.AddInput("x" + std::to_string(i), c.inputs[i]));
+  auto node = g.AddNode(op, ins, c.attrs, "n");
+  ASSERT_TRUE(node.ok()) << node.status();
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(c.positive ? 0.1f : -1.f, c.positive ? 2.f : 1.f);
+  std::vector<Tensor> inputs;
+  for (const TensorType& t : c.inputs) {
+    Tensor x(t.dtype, t.shape);
+    for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = dist(rng);
+    inputs.push_back(std::move(x));
+  }
+  const KernelDef* kernel = FindKernel(op, DeviceKind::kCpu);
+  KernelContext ctx;
+  ctx.training = true;
+  auto run = [&](std::vector<Tensor>& in, std::vector<Tensor>& out, bool alias) {
+    std::vector<TensorView> iv, ov;
+    for (Tensor& t : in) iv.push_back(t.view());
+    for (Tensor& t : out) ov.push_back(t.view());
+    if (alias) ov[0].data = iv[k].data;
+    return kernel->fn(KernelArgs{(*node)->attrs(), iv, ov, ctx});
+  };
+  std::vector<Tensor> separate_in, separate_out, alias_in, alias_out;
+  for (const Tensor& t : inputs) {
+    separate_in.push_back(t.Clone());
+    alias_in.push_back(t.Clone());
+  }
+  for (const Value* v : (*node)->outputs()) {
+    separate_out.emplace_back(v->type.dtype, v->type.shape);
+    alias_out.emplace_back(v->type.dtype, v->type.shape);
+  }
+  ASSERT_EQ(alias_in[k].size(), alias_out[0].size()) << OpName(op) << " input " << k;
+  ASSERT_TRUE(run(separate_in, separate_out, false).ok());
+  ASSERT_TRUE(run(alias_in, alias_out, true).ok());
+  // The aliased output 0 lives in alias_in[k].
+  EXPECT_EQ(std::memcmp(alias_in[k].raw(), separate_out[0].raw(), separate_out[0].bytes()), 0)
+      << OpName(op) << " over input " << k;
+  for (size_t o = 1; o < separate_out.size(); ++o) {
+    EXPECT_EQ(std::memcmp(alias_out[o].raw(), separate_out[o].raw(), separate_out[o].bytes()), 0)
+        << OpName(op) << " output " << o << " with output 0 over input " << k;
+  }
+}
+
+TEST(InPlaceKernels, EveryDeclaredKernelIsAliasSafe) {
+  RegisterCpuKernels();
+  const std::map<OpKind, Case> cases = Cases();
+  int checked = 0;
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpKind op = static_cast<OpKind>(i);
+    const KernelDef* kernel = FindKernel(op, DeviceKind::kCpu);
+    if (kernel == nullptr || kernel->in_place_inputs == 0) continue;
+    auto it = cases.find(op);
+    ASSERT_NE(it, cases.end()) << OpName(op) << " declares in-place inputs but has no case here";
+    for (int k = 0; k < static_cast<int>(it->second.inputs.size()); ++k) {
+      if ((kernel->in_place_inputs >> k & 1u) == 0) continue;
+      SCOPED_TRACE(std::string(OpName(op)));
+      ExpectAliasSafe(op, it->second, k);
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 37);
+}
+
+TEST(InPlaceKernels, ClearingAndCrossElementKernelsAreNotDeclared) {
+  RegisterCpuKernels();
+  for (OpKind op : {OpKind::kReduceSum, OpKind::kSoftmax, OpKind::kMatMul, OpKind::kTranspose,
+                    OpKind::kCuDNNGRU, OpKind::kConcat}) {
+    EXPECT_EQ(FindKernel(op, DeviceKind::kCpu)->in_place_inputs, 0u) << OpName(op);
+  }
+}
+
+}  // namespace
+}  // namespace rill
