@@ -10,6 +10,7 @@
 #include "ir/status.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
+#include "passes/memory_planner.h"
 #include "passes/shape_inference.h"
 
 namespace rill {
@@ -179,7 +180,8 @@ absl::StatusOr<Executor*> ModelRunner::Get(GraphMode mode, const std::vector<Ten
   RILL_ASSIGN_OR_RETURN(
       std::unique_ptr<Graph> g,
       BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
-  RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
+  RILL_ASSIGN_OR_RETURN(Plan plan,
+                        LowerAndPlanMemory(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
   RILL_ASSIGN_OR_RETURN(Executor ex, Executor::Create(std::move(plan), &model_->params()));
   auto [pos, inserted] = cache_.emplace(key, std::make_unique<Executor>(std::move(ex)));
   return pos->second.get();
