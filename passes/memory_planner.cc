@@ -57,6 +57,7 @@ absl::StatusOr<std::vector<BufferInterval>> LivenessInOrder(const Plan& plan,
 
 // A complete layout for one schedule.
 struct Layout {
+  std::string schedule;
   std::vector<int> order;
   std::vector<int> in_place;     // per step (original index): the input taken over, or -1
   std::vector<int64_t> offsets;  // per buffer
@@ -271,6 +272,7 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options) {
     if (options.check) RILL_RETURN_IF_ERROR(CheckStepOrder(plan, c.order));
     RILL_ASSIGN_OR_RETURN(Layout layout,
                           LayoutForOrder(plan, std::move(c.order), true, options.in_place));
+    layout.schedule = c.name;
     if (!have_best || layout.arena_bytes < best.arena_bytes ||
         (layout.arena_bytes == best.arena_bytes && layout.lower_bound < best.lower_bound)) {
       best = std::move(layout);
@@ -278,7 +280,9 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options) {
     }
   }
   if (options.mode == MemoryMode::kNoReuse) {
+    std::string schedule = best.schedule;
     RILL_ASSIGN_OR_RETURN(best, LayoutForOrder(plan, std::move(best.order), false, false));
+    best.schedule = schedule;
   }
   for (size_t s = 0; s < plan.steps.size(); ++s) plan.steps[s].in_place_input = best.in_place[s];
   for (size_t b = 0; b < plan.buffers.size(); ++b) {
@@ -288,6 +292,7 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options) {
   plan.arena_bytes = best.arena_bytes;
   plan.memory.planned = true;
   plan.memory.reuse = options.mode == MemoryMode::kPlanned;
+  plan.memory.schedule = best.schedule;
   RILL_ASSIGN_OR_RETURN(plan.memory, MeasurePlanMemory(plan));
   if (options.check) RILL_RETURN_IF_ERROR(CheckPlanMemory(plan));
   return absl::OkStatus();

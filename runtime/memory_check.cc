@@ -131,6 +131,7 @@ absl::StatusOr<MemoryReport> MeasurePlanMemory(const Plan& plan) {
   MemoryReport r;
   r.planned = plan.memory.planned;
   r.reuse = plan.memory.reuse;
+  r.schedule = plan.memory.schedule;
   r.arena_bytes = plan.arena_bytes;
   const int num_steps = static_cast<int>(plan.steps.size());
   // Live bytes per step by a difference array over [first, last] (last may be num_steps).

@@ -17,8 +17,8 @@ inline constexpr bool kCheckPlanMemoryByDefault = true;
 // Lifetimes from the steps: an arena buffer is live from the step that writes it (output or
 // workspace) to its last reader; graph outputs stay live past the last step; a workspace is
 // live during its own step only. Fills lower_bound_bytes, naive_bytes, num_buffers,
-// num_in_place and arena_bytes (the plan's); `planned` and `reuse` are copied from
-// plan.memory. Internal error when a step reads an arena buffer that no earlier step wrote,
+// num_in_place and arena_bytes (the plan's); `planned`, `reuse` and `schedule` are copied
+// from plan.memory. Internal error when a step reads an arena buffer that no earlier step wrote,
 // or a buffer is written twice.
 absl::StatusOr<MemoryReport> MeasurePlanMemory(const Plan& plan);
 

@@ -99,7 +99,8 @@ std::string Plan::ToString() const {
   std::string out = absl::StrCat(
       "plan ", std::string(DeviceName(device)), training ? " training" : "", ": ", steps.size(),
       " steps, arena ", arena_bytes, " bytes (",
-      memory.planned ? (memory.reuse ? "planned" : "planned, no reuse") : "not planned", ")\n",
+      memory.planned ? (memory.reuse ? "planned" : "planned, no reuse") : "not planned",
+      memory.schedule.empty() ? "" : ", schedule ", memory.schedule, ")\n",
       "  memory: ", memory.ToString(), "\n");
   for (size_t i = 0; i < buffers.size(); ++i) {
     const PlanBuffer& b = buffers[i];

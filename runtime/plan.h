@@ -58,6 +58,7 @@ struct MemoryReport {
   int64_t naive_bytes = 0;
   int num_buffers = 0;   // arena buffers
   int num_in_place = 0;  // steps whose output 0 took over an input's region
+  std::string schedule;  // the planner's choice of step order ("greedy", ...)
 
   // One line, for scripts:
   //   "arena 1.23 MiB = 1.02x of lower bound 1.21 MiB; naive 3.40 MiB (0.36x)"
