@@ -52,5 +52,6 @@ int RunHelp(int argc, char** argv);
 int RunVersion(int argc, char** argv);
 int RunTrain(int argc, char** argv);
 int RunPredict(int argc, char** argv);
+int RunInspect(int argc, char** argv);
 
 }  // namespace rill::cli

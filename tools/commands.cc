@@ -21,6 +21,9 @@ constexpr std::string_view kTrainFlags[] = {
 constexpr std::string_view kPredictFlags[] = {"model",      "weights", "input", "output",
                                               "batch_size", "seed",    "device"};
 
+constexpr std::string_view kInspectFlags[] = {"model", "weights",   "memory", "training",   "plan",
+                                              "loss",  "optimizer", "lr",     "batch_size", "seed"};
+
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W] --x X.npy --y Y.npy --loss L --optimizer O "
@@ -34,8 +37,10 @@ constexpr std::array kCommands = {
     Command{"run", "execute a compiled plan file with the runtime only",
             "rill run model.rillc --input X.npy --output Y.npy", nullptr},
     Command{"bench", "print the benchmark table", "rill bench", nullptr},
-    Command{"inspect", "print a model summary, IR, plan and memory report",
-            "rill inspect --model M.json [--dot]", nullptr},
+    Command{"inspect", "print a model summary, its plans and their memory reports",
+            "rill inspect --model M.json [--weights W] [--memory] [--training [--loss L "
+            "--optimizer O --lr F]] [--plan] [--batch-size N]",
+            &RunInspect, kInspectFlags},
     Command{"help", "list the commands, or show one command's flags", "rill help [command]",
             &RunHelp},
     Command{"version", "print the version and whether the CUDA backend is built in", "rill version",

@@ -1,0 +1,101 @@
+// `rill inspect` as a process: the model summary, one memory-report line per plan in the
+// documented form (docs/memory-planner.md), the plans, and its errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <sstream>
+#include <string>
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result Inspect(const std::string& args) {
+  const std::string command = std::string(RILL_BINARY) + " inspect " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string Model(const std::string& name) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + name + "/model.json";
+}
+
+// The lines of `out` that start with `label: ` and carry a report line.
+std::vector<std::string> ReportLines(const std::string& out, const std::string& label) {
+  static const std::regex kLine(
+      R"(arena [0-9.]+ (B|KiB|MiB|GiB) = [0-9.]+x of lower bound [0-9.]+ (B|KiB|MiB|GiB); )"
+      R"(naive [0-9.]+ (B|KiB|MiB|GiB) \([0-9.]+x\))");
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(label + ": ", 0) == 0 &&
+        std::regex_match(line.substr(label.size() + 2), kLine)) {
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
+TEST(InspectTest, MemoryReportsOneLinePerPlan) {
+  Result r = Inspect("--model " + Model("seq_stack") + " --memory --training --loss mse");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Total params"));
+  EXPECT_THAT(r.out, HasSubstr("plans for batch 32 on the cpu:"));
+  EXPECT_EQ(ReportLines(r.out, "predict").size(), 1u) << r.out;
+  EXPECT_EQ(ReportLines(r.out, "train").size(), 1u) << r.out;
+}
+
+TEST(InspectTest, SparseLabelsAndBatchSize) {
+  Result r = Inspect("--model " + Model("gru_embedding") +
+                     " --memory --training --loss sparse_categorical_crossentropy --optimizer "
+                     "rmsprop --batch-size=8");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("plans for batch 8 on the cpu:"));
+  EXPECT_EQ(ReportLines(r.out, "train").size(), 1u) << r.out;
+}
+
+TEST(InspectTest, PlanPrintsStepsAndOffsets) {
+  Result r = Inspect("--model " + Model("functional_bidir") + " --plan");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("predict plan cpu:"));
+  EXPECT_THAT(r.out, HasSubstr("  memory: arena "));
+  EXPECT_THAT(r.out, HasSubstr("step cudnn_gru"));
+  EXPECT_THAT(r.out, HasSubstr(" arena @"));
+  EXPECT_TRUE(ReportLines(r.out, "predict").empty());  // --plan alone: no bare report line
+}
+
+TEST(InspectTest, SummaryAloneAndErrors) {
+  Result r = Inspect("--model " + Model("seq_stack"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Total params"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("arena")));
+  Result no_model = Inspect("--memory");
+  EXPECT_NE(no_model.status, 0);
+  EXPECT_THAT(no_model.out, HasSubstr("--model is required"));
+  Result training_alone = Inspect("--model " + Model("seq_stack") + " --training");
+  EXPECT_NE(training_alone.status, 0);
+  EXPECT_THAT(training_alone.out, HasSubstr("--training goes with --memory or --plan"));
+  Result bad_loss = Inspect("--model " + Model("seq_stack") + " --memory --training --loss hinge");
+  EXPECT_NE(bad_loss.status, 0);
+  EXPECT_THAT(bad_loss.out, HasSubstr("unknown loss 'hinge'"));
+}
+
+}  // namespace
+}  // namespace rill

@@ -1,0 +1,114 @@
+// `rill inspect`: a Keras model's summary; with --memory, the memory report of its inference
+// plan and (with --training) of its training step, compiled for --batch-size on the CPU, one
+// line per plan ("predict: arena 1.23 MiB = 1.02x of lower bound ...", docs/memory-planner.md);
+// with --plan, the plans themselves (steps, buffers, arena offsets).
+#include <cstdio>
+#include <optional>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "frontend/compile.h"
+#include "frontend/optimizers.h"
+#include "ir/status.h"
+#include "kernels/register.h"
+#include "passes/memory_planner.h"
+#include "tools/cli_common.h"
+#include "tools/command.h"
+
+ABSL_FLAG(bool, memory, false, "print the memory report of each plan (arena, lower bound, naive)");
+ABSL_FLAG(bool, training, false, "also plan the training step (with --loss and --optimizer)");
+ABSL_FLAG(bool, plan, false, "print each plan: steps, buffers and arena offsets");
+// Defined with `rill train`.
+ABSL_DECLARE_FLAG(std::string, loss);
+ABSL_DECLARE_FLAG(std::string, optimizer);
+ABSL_DECLARE_FLAG(std::optional<double>, lr);
+
+namespace rill::cli {
+namespace {
+
+// The model's input types with the batch bound; every other dimension must be known.
+absl::StatusOr<std::vector<TensorType>> InputTypes(const Model& m, int64_t batch) {
+  std::vector<TensorType> types;
+  for (const SymbolicTensor& in : m.inputs()) {
+    TensorType t = in.value->type;
+    if (t.shape.rank() > 0 && t.shape.dim(0) == kUnknownDim) t.shape.dim(0) = batch;
+    if (!t.shape.IsKnown()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", in.value->name, "' is ", in.value->type.ToString(),
+                       ": planning needs every dimension but the batch"));
+    }
+    types.push_back(t);
+  }
+  return types;
+}
+
+// What `loss` compares the output with: integer labels for the sparse loss, else the output's
+// own type.
+TensorType TargetType(const Model& m, const std::string& loss, int64_t batch) {
+  TensorType t = m.outputs()[0].value->type;
+  if (t.shape.rank() > 0 && t.shape.dim(0) == kUnknownDim) t.shape.dim(0) = batch;
+  if (loss == "sparse_categorical_crossentropy" && t.shape.rank() > 0) {
+    std::vector<int64_t> dims = t.shape.dims();
+    dims.pop_back();
+    return {DType::kI32, Shape(dims)};
+  }
+  return t;
+}
+
+absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
+                       const std::vector<TensorType>& inputs, const TensorType* target,
+                       const char* label) {
+  const bool training = mode == GraphMode::kTrain;
+  auto g = BuildModeGraph(m, options, mode, inputs, target);
+  if (!g.ok()) return g.status();
+  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, training);
+  if (!plan.ok()) return plan.status();
+  if (absl::GetFlag(FLAGS_memory)) std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
+  if (absl::GetFlag(FLAGS_plan)) std::printf("%s %s", label, plan->ToString().c_str());
+  return absl::OkStatus();
+}
+
+absl::Status Inspect() {
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  const int64_t batch = absl::GetFlag(FLAGS_batch_size);
+  if (batch < 1) return absl::InvalidArgumentError(absl::StrCat("--batch-size=", batch, " < 1"));
+  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed));
+  if (!model.ok()) return model.status();
+  Model& m = **model;
+  std::printf("%s", m.Summary().c_str());
+  const bool memory = absl::GetFlag(FLAGS_memory), plan = absl::GetFlag(FLAGS_plan);
+  if (!memory && !plan) {
+    if (absl::GetFlag(FLAGS_training)) {
+      return absl::InvalidArgumentError("--training goes with --memory or --plan");
+    }
+    return absl::OkStatus();
+  }
+  RegisterCpuKernels();
+  auto inputs = InputTypes(m, batch);
+  if (!inputs.ok()) return Annotate(inputs.status(), model_path);
+  std::printf("plans for batch %lld on the cpu:\n", static_cast<long long>(batch));
+  absl::Status st = PrintPlan(m, nullptr, GraphMode::kPredict, *inputs, nullptr, "predict");
+  if (!st.ok()) return Annotate(st, model_path);
+  if (!absl::GetFlag(FLAGS_training)) return absl::OkStatus();
+  auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
+  if (!optimizer.ok()) return optimizer.status();
+  CompileOptions options{.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer};
+  if (m.outputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path, ": --training needs a model with one output, it has ", m.outputs().size()));
+  }
+  const TensorType target = TargetType(m, options.loss, batch);
+  st = PrintPlan(m, &options, GraphMode::kTrain, *inputs, &target, "train");
+  if (!st.ok()) return Annotate(st, model_path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunInspect(int argc, char** argv) {
+  return RunFlagsOnlyCommand("inspect", argc, argv, &Inspect);
+}
+
+}  // namespace rill::cli
