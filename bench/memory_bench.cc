@@ -6,7 +6,9 @@
 // above 0.5x naive, no layout of that schedule could meet it; the row says so. Not a test:
 // it plans the graphs and prints, it runs nothing.
 //
-//   memory_bench [--filter=SUBSTRING] [--plans]   (--plans also prints each plan)
+//   memory_bench [--filter=SUBSTRING] [--plans] [--peak]
+// --plans also prints each plan; --peak the buffers live at the step where the most bytes are.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -123,6 +125,41 @@ std::vector<BenchGraph> Graphs() {
   return g;
 }
 
+// The buffers live at the step with the most live bytes, biggest first.
+void PrintPeak(const Plan& plan) {
+  auto life = ComputeLiveness(plan);
+  if (!life.ok()) return;
+  int peak_step = 0;
+  int64_t peak = -1;
+  for (int s = 0; s < static_cast<int>(plan.steps.size()); ++s) {
+    int64_t live = 0;
+    for (size_t b = 0; b < plan.buffers.size(); ++b) {
+      const BufferInterval& l = (*life)[b];
+      if (l.first >= 0 && l.first <= s && s <= l.last)
+        live += AlignedBytes(plan.buffers[b].bytes());
+    }
+    if (live > peak) {
+      peak = live;
+      peak_step = s;
+    }
+  }
+  std::vector<int> live;
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    const BufferInterval& l = (*life)[b];
+    if (l.first >= 0 && l.first <= peak_step && peak_step <= l.last) live.push_back(b);
+  }
+  std::sort(live.begin(), live.end(),
+            [&](int a, int b) { return plan.buffers[a].bytes() > plan.buffers[b].bytes(); });
+  std::printf("  peak at step %d (%s '%s'), %s live (in-place pairs counted twice):\n", peak_step,
+              std::string(OpName(plan.steps[peak_step].op)).c_str(),
+              plan.steps[peak_step].node_name.c_str(), FormatBytes(peak).c_str());
+  for (int b : live) {
+    std::printf("    %10s  %s %s, steps %d..%d\n", FormatBytes(plan.buffers[b].bytes()).c_str(),
+                plan.buffers[b].name.c_str(), plan.buffers[b].type.ToString().c_str(),
+                (*life)[b].first, (*life)[b].last);
+  }
+}
+
 TensorType WithBatch(TensorType t, int64_t batch) {
   t.shape.dim(0) = batch;
   return t;
@@ -132,14 +169,16 @@ TensorType WithBatch(TensorType t, int64_t batch) {
 
 int main(int argc, char** argv) {
   std::string filter;
-  bool print_plans = false;
+  bool print_plans = false, print_peak = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--filter=", 9) == 0) {
       filter = argv[i] + 9;
     } else if (std::strcmp(argv[i], "--plans") == 0) {
       print_plans = true;
+    } else if (std::strcmp(argv[i], "--peak") == 0) {
+      print_peak = true;
     } else {
-      std::fprintf(stderr, "usage: memory_bench [--filter=SUBSTRING] [--plans]\n");
+      std::fprintf(stderr, "usage: memory_bench [--filter=SUBSTRING] [--plans] [--peak]\n");
       return 2;
     }
   }
@@ -193,6 +232,7 @@ int main(int argc, char** argv) {
                     FormatBytes(r.lower_bound_bytes).c_str(), FormatBytes(r.naive_bytes).c_str(),
                     to_lower, to_naive, lower_to_naive, r.schedule.c_str(), goals.c_str());
         if (print_plans) std::printf("%s\n", plan->ToString().c_str());
+        if (print_peak) PrintPeak(*plan);
       }
     }
   }
