@@ -113,14 +113,12 @@ absl::StatusOr<Layout> LayoutForOrder(const Plan& plan, std::vector<int> order, 
   // One allocation per group root, live from the root's write to the last member's read.
   std::vector<int> alloc_of(num_buffers, -1);
   std::vector<Allocation> allocations;
-  std::vector<int> roots;
   for (int b = 0; b < num_buffers; ++b) {
     if (!IsArena(plan, b) || group[b] != b || life[b].first < 0) continue;
     const int64_t size = AlignedBytes(plan.buffers[b].bytes());
     if (size == 0) continue;
     alloc_of[b] = static_cast<int>(allocations.size());
     allocations.push_back({size, life[b].first, life[b].last});
-    roots.push_back(b);
   }
   for (int b = 0; b < num_buffers; ++b) {
     if (group[b] != b && alloc_of[group[b]] >= 0) {
