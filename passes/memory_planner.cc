@@ -297,8 +297,9 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options) {
 }
 
 absl::StatusOr<Plan> LowerAndPlanMemory(const Graph& graph, DeviceKind device, bool training,
-                                        const MemoryPlanOptions& options) {
-  RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(graph, device, training));
+                                        const MemoryPlanOptions& options,
+                                        const gpu::StepContext* gpu) {
+  RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(graph, device, training, gpu));
   RILL_RETURN_IF_ERROR(PlanMemory(plan, options));
   const char* dump = std::getenv("RILL_DUMP_IR");
   if (dump != nullptr && std::string(dump) == "after-each") {

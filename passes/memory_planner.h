@@ -77,6 +77,7 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options = {});
 // the plan (with its memory report line) is printed to stderr after the IR dumps.
 absl::StatusOr<Plan> LowerAndPlanMemory(
     const Graph& graph, DeviceKind device, bool training,
-    const MemoryPlanOptions& options = MemoryPlanOptionsFromEnv());
+    const MemoryPlanOptions& options = MemoryPlanOptionsFromEnv(),
+    const gpu::StepContext* gpu = nullptr);
 
 }  // namespace rill

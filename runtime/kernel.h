@@ -14,6 +14,11 @@
 
 namespace rill {
 
+namespace gpu {
+struct StepContext;  // kernels/cuda/step_context.h: the stream and library handles
+}  // namespace gpu
+struct Plan;
+
 enum class DeviceKind : uint8_t { kCpu, kCuda };
 std::string_view DeviceName(DeviceKind device);
 
@@ -22,6 +27,8 @@ struct KernelContext {
   uint64_t run_index = 0;
   // Whether the plan is a training plan (dropout active).
   bool training = false;
+  // CUDA kernels queue their work here (stream, cuBLAS/cuDNN handles); nullptr on the CPU.
+  const gpu::StepContext* gpu = nullptr;
 };
 
 // An empty list of views (the default workspace).
@@ -39,6 +46,18 @@ struct KernelArgs {
 
 using KernelFn = absl::Status (*)(const KernelArgs& args);
 
+// A kernel's plan-time hook, run by LowerToPlan once for each of its steps after the step's
+// buffers exist and before any arena offset is assigned. It may add scratch buffers
+// (Plan::AddWorkspace) and change the type of an output that only carries backend-private
+// state to the backward op (cuDNN's reserve space), with sizes queried from the backend for
+// this step's exact shapes. `gpu` is null when lowering for the CPU.
+struct PrepareArgs {
+  Plan& plan;
+  int step;
+  const gpu::StepContext* gpu = nullptr;
+};
+using PrepareFn = absl::Status (*)(const PrepareArgs& args);
+
 // Output buffers hold whatever the arena held before (memory is reused): a kernel writes
 // every element of every output.
 struct KernelDef {
@@ -50,6 +69,8 @@ struct KernelDef {
   // alias-safe for it: it reads element i of input k only before it writes element i of
   // output 0, and no other element of input k after that (a pure elementwise map).
   uint32_t in_place_inputs = 0;
+  // Optional (see PrepareFn).
+  PrepareFn prepare = nullptr;
 };
 
 void RegisterKernel(KernelDef def);

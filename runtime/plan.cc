@@ -9,7 +9,8 @@
 
 namespace rill {
 
-absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training) {
+absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training,
+                                 const gpu::StepContext* gpu) {
   Plan plan;
   plan.device = device;
   plan.training = training;
@@ -31,7 +32,7 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
   for (const Param& p : graph.params()) {
     RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
   }
-  int64_t offset = 0;
+  std::vector<PrepareFn> prepare;
   for (const Node* node : graph.nodes()) {
     const KernelDef* kernel = FindKernel(node->op(), device);
     if (kernel == nullptr) {
@@ -41,6 +42,7 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
     }
     PlanStep step{node->name(), node->op(), kernel->fn, node->attrs()};
     step.in_place_inputs = kernel->in_place_inputs;
+    prepare.push_back(kernel->prepare);
     for (const Value* in : node->inputs()) {
       auto it = buffer_of.find(in);
       if (it == buffer_of.end()) {
@@ -51,13 +53,22 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
     }
     for (const Value* out : node->outputs()) {
       RILL_ASSIGN_OR_RETURN(int index, add_buffer(out, BufferKind::kArena));
-      plan.buffers[index].offset = offset;
-      offset += AlignedBytes(plan.buffers[index].bytes());
       step.outputs.push_back(index);
     }
     plan.steps.push_back(std::move(step));
   }
   for (const Value* v : graph.outputs()) plan.outputs.push_back(buffer_of.at(v));
+  for (size_t i = 0; i < prepare.size(); ++i) {
+    if (prepare[i] != nullptr) {
+      RILL_RETURN_IF_ERROR(prepare[i](PrepareArgs{plan, static_cast<int>(i), gpu}));
+    }
+  }
+  int64_t offset = 0;
+  for (PlanBuffer& buffer : plan.buffers) {
+    if (buffer.kind != BufferKind::kArena) continue;
+    buffer.offset = offset;
+    offset += AlignedBytes(buffer.bytes());
+  }
   plan.arena_bytes = offset;
   RILL_ASSIGN_OR_RETURN(plan.memory, MeasurePlanMemory(plan));
   return plan;

@@ -92,9 +92,12 @@ inline constexpr int64_t AlignedBytes(int64_t bytes) {
 }
 
 // Lowers a graph whose shapes are all known to a plan for `device`: one step per node with
-// the device's kernel, one buffer per value. Buffers get distinct arena regions in step order
-// (no reuse: always safe); passes/memory_planner.h schedules the steps and reassigns the
-// offsets (LowerAndPlanMemory does both). Errors name the node without a kernel.
-absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training);
+// the device's kernel, one buffer per value, then each kernel's prepare hook (KernelDef) with
+// `gpu` (required by CUDA kernels that query sizes from cuDNN; null for the CPU). Buffers get
+// distinct arena regions in buffer order (no reuse: always safe); passes/memory_planner.h
+// schedules the steps and reassigns the offsets (LowerAndPlanMemory does both). Errors name
+// the node without a kernel.
+absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training,
+                                 const gpu::StepContext* gpu = nullptr);
 
 }  // namespace rill

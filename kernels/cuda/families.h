@@ -1,0 +1,7 @@
+// One registration function per CUDA kernel family (kernels/cuda/<family>_ops.cc); the .cu
+// files behind them hold the device code.
+#pragma once
+
+namespace rill::gpu {
+
+}  // namespace rill::gpu

@@ -1,0 +1,27 @@
+// What a CUDA kernel needs to queue its work: one stream and the library handles bound to it.
+// The CUDA executor owns them (one set per model runner) and passes a pointer through
+// KernelContext::gpu and PrepareArgs::gpu; kernels never synchronise, allocate device memory or
+// create handles, so a whole step can be captured into a CUDA graph.
+#pragma once
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+namespace rill::gpu {
+
+struct StepContext {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cublasLtHandle_t cublas_lt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  // Device copy of KernelContext::run_index, advanced by the executor before each run. Kernels
+  // whose values depend on it (dropout's seed) read it here on the device, never from the
+  // host-side KernelContext, so that a captured CUDA graph sees each replay's value.
+  const unsigned long long* run_index = nullptr;
+  // Matrix math of cuBLAS and cuDNN: FP32 strict (false, the default) or TF32 tensor cores.
+  bool tf32 = false;
+};
+
+}  // namespace rill::gpu
