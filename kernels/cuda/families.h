@@ -4,4 +4,9 @@
 
 namespace rill::gpu {
 
+// Shape, reduce, matmul and recurrent families (shape_ops.cc, reduce_ops.cc, matmul_ops.cc,
+// rnn_ops.cc).
+void RegisterShapeCudaKernels();
+void RegisterReduceCudaKernels();
+
 }  // namespace rill::gpu

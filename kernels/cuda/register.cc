@@ -9,6 +9,8 @@ namespace rill {
 void RegisterCudaKernels() {
   static std::once_flag once;
   std::call_once(once, [] {
+    gpu::RegisterShapeCudaKernels();
+    gpu::RegisterReduceCudaKernels();
   });
 }
 
