@@ -8,5 +8,6 @@ namespace rill::gpu {
 // rnn_ops.cc).
 void RegisterShapeCudaKernels();
 void RegisterReduceCudaKernels();
+void RegisterMatMulCudaKernels();
 
 }  // namespace rill::gpu
