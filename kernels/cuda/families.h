@@ -9,5 +9,6 @@ namespace rill::gpu {
 void RegisterShapeCudaKernels();
 void RegisterReduceCudaKernels();
 void RegisterMatMulCudaKernels();
+void RegisterRnnCudaKernels();
 
 }  // namespace rill::gpu

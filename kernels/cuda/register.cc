@@ -12,6 +12,7 @@ void RegisterCudaKernels() {
     gpu::RegisterShapeCudaKernels();
     gpu::RegisterReduceCudaKernels();
     gpu::RegisterMatMulCudaKernels();
+    gpu::RegisterRnnCudaKernels();
   });
 }
 

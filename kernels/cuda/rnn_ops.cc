@@ -1,0 +1,267 @@
+// CUDA kernels of cudnn_gru and cudnn_gru_grad (float32) over gpu::CudnnGru, with the CPU op's
+// inputs, outputs and attributes (kernels/cpu/rnn.cc): x [B, T, d] (time_major: [T, B, d]),
+// h0 [B, u], Keras kernel [d, 3u], recurrent_kernel [u, 3u], bias [6u]; y in x's layout in
+// processed order, h_last [B, u]; go_backwards as Keras.
+//
+// Plan time (prepare hooks, a GPU needed): the descriptors for the step's exact shapes, cuDNN's
+// workspace and reserve sizes, the step's workspace buffers, and the reserve output (cudnn_gru
+// output 2, the grad's input 6) retyped to cuDNN's reserve size. Run time: the descriptors come
+// from a process-wide cache filled at plan time (keyed by handle and shapes), and nothing is
+// allocated or synchronised.
+//
+// Known deviation from issue #5: the graph keeps Keras-layout parameters, so every call packs
+// them into cuDNN's weight space (in the step's workspace), and the grad unpacks dW into
+// dkernel / drecurrent_kernel / dbias. Keeping them resident in weight-space layout needs a
+// graph pass (later).
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "ir/status.h"
+#include "kernels/cuda/cudnn_gru.h"
+#include "kernels/cuda/families.h"
+#include "kernels/cuda/gru_weight_layout.h"
+#include "kernels/cuda/op_util.h"
+#include "kernels/cuda/rnn_kernels.h"
+#include "runtime/plan.h"
+
+namespace rill::gpu {
+namespace {
+
+// Workspace buffers of each step, in PlanStep::workspace order.
+enum GruWorkspace { kCudnnWorkspace = 0, kWeightSpace = 1, kDWeightSpace = 2 };
+
+std::string Prefix(OpKind op, const std::string& node) {
+  return node.empty() ? std::string(OpName(op))
+                      : absl::StrCat(std::string(OpName(op)), " '", node, "'");
+}
+
+absl::Status WithPrefix(const absl::Status& s, const std::string& prefix) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
+}
+
+// The call's sizes from x's and kernel's shapes and the node's attributes.
+absl::StatusOr<CudnnGruConfig> ConfigOf(const Attrs& attrs, const Shape& x, const Shape& kernel,
+                                        bool tf32, const std::string& prefix) {
+  CudnnGruConfig c;
+  c.time_major = attrs.GetBool("time_major");
+  c.go_backwards = attrs.GetBool("go_backwards");
+  c.math = tf32 ? GruMath::kTf32 : GruMath::kFp32Strict;
+  const int64_t dims[4] = {x.dim(c.time_major ? 1 : 0), x.dim(c.time_major ? 0 : 1), x.dim(2),
+                           kernel.dim(1) / 3};
+  for (int64_t v : dims) {
+    if (v < 1 || v > INT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, ": input ", x.ToString(), " and kernel ", kernel.ToString(),
+                       ": cuDNN needs batch, time, features and units in [1, 2^31)"));
+    }
+  }
+  c.batch = static_cast<int>(dims[0]);
+  c.time = static_cast<int>(dims[1]);
+  c.input_size = static_cast<int>(dims[2]);
+  c.hidden_size = static_cast<int>(dims[3]);
+  return c;
+}
+
+// CudnnGru objects with their sizes queried, per (cuDNN handle, config): made by the prepare
+// hooks (or, for a plan lowered without them, on the first call), then only read.
+absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c) {
+  using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath>;
+  static std::mutex mu;
+  static std::map<Key, std::unique_ptr<CudnnGru>>* cache =
+      new std::map<Key, std::unique_ptr<CudnnGru>>();
+  const Key key{handle,        c.batch,      c.time,         c.input_size,
+                c.hidden_size, c.time_major, c.go_backwards, c.math};
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(key);
+  if (it != cache->end()) return it->second.get();
+  RILL_ASSIGN_OR_RETURN(CudnnGru gru, CudnnGru::Create(c));
+  RILL_RETURN_IF_ERROR(gru.QuerySizes(handle).status());
+  auto owned = std::make_unique<CudnnGru>(std::move(gru));
+  const CudnnGru* out = owned.get();
+  cache->emplace(key, std::move(owned));
+  return out;
+}
+
+GruPackLayout PackLayout(const CudnnGruConfig& c) {
+  const GruWeightLayout l = ClosedFormGruWeightLayout(c.input_size, c.hidden_size);
+  GruPackLayout p;
+  p.input_size = l.input_size;
+  p.hidden_size = l.hidden_size;
+  for (int id = 0; id < kGruLinLayers; ++id) {
+    p.matrix_offset[id] = l.matrix_offset[id];
+    p.bias_offset[id] = l.bias_offset[id];
+  }
+  return p;
+}
+
+// ---- Plan time ---------------------------------------------------------------------------------
+
+// The shared part of both hooks: checks, the cached descriptors, the workspace buffers and the
+// reserve buffer's new type. `reserve_buffer` is the plan buffer of the reserve.
+absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training,
+                            int weight_spaces) {
+  PlanStep& step = p.plan.steps[p.step];
+  const std::string prefix = Prefix(op, step.node_name);
+  if (p.gpu == nullptr || p.gpu->cudnn == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        prefix,
+        ": needs a GPU when the plan is made (cuDNN's workspace and reserve sizes are "
+        "queried with a cuDNN handle for the step's exact shapes); lowering for cuda got "
+        "no gpu step context"));
+  }
+  const TensorType x = p.plan.buffers[step.inputs[0]].type;
+  const TensorType kernel = p.plan.buffers[step.inputs[2]].type;
+  if (x.dtype != DType::kF32) {
+    return absl::UnimplementedError(
+        absl::StrCat(prefix, ": input is ", x.ToString(), "; the cuDNN GRU runs float32 only"));
+  }
+  RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
+                        ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
+  absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config);
+  if (!gru.ok()) return WithPrefix(gru.status(), prefix);
+  const CudnnGruSizes& s = (*gru)->sizes();
+  const std::string& node = step.node_name;
+  const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
+  p.plan.AddWorkspace(p.step, static_cast<int64_t>(workspace), node + "/cudnn_workspace");
+  for (int i = 0; i < weight_spaces; ++i) {
+    p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes),
+                        node + (i == 0 ? "/weight_space" : "/dweight_space"));
+  }
+  // cuDNN's reserve as opaque 8-byte words; an inference forward keeps a one-word placeholder.
+  const int64_t reserve_bytes = training ? static_cast<int64_t>(s.reserve_bytes) : 8;
+  p.plan.buffers[reserve_buffer].type =
+      TensorType{DType::kI64, Shape{std::max<int64_t>(1, (reserve_bytes + 7) / 8)}};
+  return absl::OkStatus();
+}
+
+absl::Status PrepareGru(const PrepareArgs& p) {
+  const PlanStep& step = p.plan.steps[p.step];
+  return PrepareGruStep(p, OpKind::kCuDNNGRU, step.outputs[2], p.plan.training,
+                        /*weight_spaces=*/1);
+}
+
+absl::Status PrepareGruGrad(const PrepareArgs& p) {
+  const PlanStep& step = p.plan.steps[p.step];
+  return PrepareGruStep(p, OpKind::kCuDNNGRUGrad, step.inputs[6], /*training=*/true,
+                        /*weight_spaces=*/2);
+}
+
+// ---- Run time ----------------------------------------------------------------------------------
+
+// The call's descriptors, after checking the step's buffers against their sizes.
+absl::StatusOr<const CudnnGru*> RunGru(const KernelArgs& a, OpKind op, const StepContext& gpu,
+                                       bool training, int weight_spaces,
+                                       const TensorView& reserve) {
+  const std::string prefix(OpName(op));
+  if (a.inputs[0].dtype != DType::kF32) return UnsupportedDType(op, a.inputs[0].dtype);
+  if (gpu.cudnn == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(prefix, ": the step context has no cuDNN handle"));
+  }
+  RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
+                        ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape, gpu.tf32, prefix));
+  absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config);
+  if (!gru.ok()) return WithPrefix(gru.status(), prefix);
+  const CudnnGruSizes& s = (*gru)->sizes();
+  const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
+  const bool ok = static_cast<int>(a.workspace.size()) == 1 + weight_spaces &&
+                  static_cast<size_t>(a.workspace[kCudnnWorkspace].bytes()) >= workspace &&
+                  static_cast<size_t>(a.workspace[kWeightSpace].bytes()) >= s.weight_space_bytes &&
+                  (weight_spaces < 2 || static_cast<size_t>(a.workspace[kDWeightSpace].bytes()) >=
+                                            s.weight_space_bytes) &&
+                  (!training || static_cast<size_t>(reserve.bytes()) >= s.reserve_bytes);
+  if (!ok) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(prefix, ": the step's workspace (", a.workspace.size(),
+                     " buffers) or reserve (", reserve.bytes(), " bytes) is not what cuDNN needs (",
+                     workspace, " + ", s.weight_space_bytes, " bytes, reserve ", s.reserve_bytes,
+                     "): the plan was not lowered with this kernel's prepare hook and a GPU"));
+  }
+  return *gru;
+}
+
+absl::Status CuDNNGRU(const KernelArgs& a) {
+  constexpr OpKind op = OpKind::kCuDNNGRU;
+  RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
+  const bool training = a.ctx.training;
+  const TensorView& reserve = a.outputs[2];
+  RILL_ASSIGN_OR_RETURN(const CudnnGru* gru, RunGru(a, op, *gpu, training, 1, reserve));
+  float* weights = a.workspace[kWeightSpace].as<float>();
+  RILL_RETURN_IF_ERROR(
+      Launched(LaunchPackGruWeights(PackLayout(gru->config()), a.inputs[2].as<const float>(),
+                                    a.inputs[3].as<const float>(), a.inputs[4].as<const float>(),
+                                    weights, gpu->stream),
+               op, "weight packing"));
+  GruForwardBuffers b;
+  b.x = a.inputs[0].as<const float>();
+  b.h0 = a.inputs[1].as<const float>();
+  b.weights = weights;
+  b.y = a.outputs[0].as<float>();
+  b.h_last = a.outputs[1].as<float>();
+  b.workspace = a.workspace[kCudnnWorkspace].data;
+  b.reserve = training ? reserve.data : nullptr;
+  return WithPrefix(
+      gru->Forward(gpu->cudnn, gpu->stream,
+                   training ? GruForwardMode::kTraining : GruForwardMode::kInference, b),
+      std::string(OpName(op)));
+}
+
+// Inputs x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last; outputs dx, dh0,
+// dkernel, drecurrent_kernel, dbias. cuDNN updates the reserve (input 6) in place.
+absl::Status CuDNNGRUGrad(const KernelArgs& a) {
+  constexpr OpKind op = OpKind::kCuDNNGRUGrad;
+  const std::string prefix(OpName(op));
+  RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
+  const TensorView& reserve = a.inputs[6];
+  RILL_ASSIGN_OR_RETURN(const CudnnGru* gru, RunGru(a, op, *gpu, /*training=*/true, 2, reserve));
+  const GruPackLayout layout = PackLayout(gru->config());
+  float* weights = a.workspace[kWeightSpace].as<float>();
+  float* dweights = a.workspace[kDWeightSpace].as<float>();
+  RILL_RETURN_IF_ERROR(Launched(
+      LaunchPackGruWeights(layout, a.inputs[2].as<const float>(), a.inputs[3].as<const float>(),
+                           a.inputs[4].as<const float>(), weights, gpu->stream),
+      op, "weight packing"));
+  GruBackwardDataBuffers d;
+  d.y = a.inputs[5].as<const float>();
+  d.dy = a.inputs[7].as<const float>();
+  d.h0 = a.inputs[1].as<const float>();
+  d.dh_last = a.inputs[8].as<const float>();
+  d.weights = weights;
+  d.dx = a.outputs[0].as<float>();
+  d.dh0 = a.outputs[1].as<float>();
+  d.workspace = a.workspace[kCudnnWorkspace].data;
+  d.reserve = reserve.data;
+  RILL_RETURN_IF_ERROR(WithPrefix(gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
+  GruBackwardWeightsBuffers w;
+  w.x = a.inputs[0].as<const float>();
+  w.h0 = a.inputs[1].as<const float>();
+  w.y = a.inputs[5].as<const float>();
+  w.dweights = dweights;
+  w.workspace = a.workspace[kCudnnWorkspace].data;
+  w.reserve = reserve.data;
+  RILL_RETURN_IF_ERROR(WithPrefix(gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
+  return Launched(
+      LaunchUnpackGruWeights(layout, dweights, a.outputs[2].as<float>(), a.outputs[3].as<float>(),
+                             a.outputs[4].as<float>(), gpu->stream),
+      op, "weight-gradient unpacking");
+}
+
+}  // namespace
+
+void RegisterRnnCudaKernels() {
+  RegisterKernel({.op = OpKind::kCuDNNGRU,
+                  .device = DeviceKind::kCuda,
+                  .fn = CuDNNGRU,
+                  .prepare = PrepareGru});
+  RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
+                  .device = DeviceKind::kCuda,
+                  .fn = CuDNNGRUGrad,
+                  .prepare = PrepareGruGrad});
+}
+
+}  // namespace rill::gpu
