@@ -13,6 +13,7 @@
 // them into cuDNN's weight space (in the step's workspace), and the grad unpacks dW into
 // dkernel / drecurrent_kernel / dbias. Keeping them resident in weight-space layout needs a
 // graph pass (later).
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
