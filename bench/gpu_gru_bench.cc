@@ -1,17 +1,23 @@
 // GPU benchmark of one CuDNNGRU layer: rill's cuDNN wrapper (kernels/cuda/cudnn_gru.h) against
 // the same cuDNN 9 calls made directly (own descriptors, no wrapper), FP32 strict (no TF32), on
 // the issue's (T, B, I, H) configs. Times come from CUDA events around each call sequence on one
-// stream: median over the repetitions after warm-ups. Prints a table (and writes it as Markdown
-// with --markdown=PATH); never asserts anything. Without a GPU it says so and measures nothing.
+// stream: median over the repetitions after warm-ups, with the ratio rill / cuDNN (goal <= 1.03x).
+// A second table compares one GRU->Dense->MSE->Adam training step, rill against PyTorch eager
+// (goal: >= 1.5x faster at B = 32, never slower), with the peak GPU memory of both; PyTorch's
+// numbers come from bench/torch_gru_gpu.py --tsv=PATH, passed here as --torch=PATH. Prints the
+// tables (and writes them as Markdown with --markdown=PATH); never asserts anything. Without a
+// GPU it says so and measures nothing.
 //
-//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH]
+//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH] [--torch=PATH]
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -256,6 +262,34 @@ absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStre
   return t;
 }
 
+// One GRU(H) -> Dense(1) on the last step -> MSE -> Adam training step, as torch_gru_gpu.py runs
+// it.
+struct StepTiming {
+  double step_ms = 0;   // median per step, after warm-ups, CUDA events
+  double peak_mib = 0;  // peak GPU memory of the step (MiB)
+};
+
+// rill's training step on the GPU: the CUDA executor's to provide (compile the model for the
+// config, warm up, time `reps` steps with CUDA events, report the arena's and the parameters'
+// device memory as the peak). Until then it is Unimplemented and printed as "not measured".
+absl::StatusOr<StepTiming> RunRillStep(const Config& c, int reps) {
+  return absl::UnimplementedError("rill has no CUDA executor yet (issue #5)");
+}
+
+// PyTorch's step per config, from torch_gru_gpu.py's --tsv file (cfg, step ms, peak MiB).
+std::map<std::string, StepTiming> ReadTorchSteps(const std::string& path) {
+  std::map<std::string, StepTiming> steps;
+  std::ifstream in(path);
+  std::string cfg;
+  StepTiming t;
+  while (in >> cfg >> t.step_ms >> t.peak_mib) steps[cfg] = t;
+  return steps;
+}
+
+std::string Ratio(double num, double den) {
+  return den > 0 ? absl::StrFormat("%.3fx", num / den) : std::string("-");
+}
+
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
   const std::string prefix = "--" + name + "=";
   for (int i = 1; i < argc; ++i) {
@@ -272,6 +306,7 @@ int Main(int argc, char** argv) {
   const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "10").c_str()));
   const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f");
   const std::string markdown_path = Flag(argc, argv, "markdown", "");
+  const std::string torch_path = Flag(argc, argv, "torch", "");
   if (absl::Status available = CudaDeviceAvailable(); !available.ok()) {
     std::printf("gpu_gru_bench: no CUDA device (%s): not measured\n",
                 std::string(available.message()).c_str());
@@ -294,9 +329,11 @@ int Main(int argc, char** argv) {
       " runs after 2 warm-ups, CUDA events. train = forward (training) + backward data + "
       "backward weights. MiB = device buffers of the calls (activations, gradients, weights, "
       "workspace, reserve).\n\n",
-      "| cfg | T | B | I | H | rill fwd ms | cuDNN fwd ms | rill train ms | cuDNN train ms | "
-      "rill MiB | cuDNN MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-      "|\n");
+      "Ratio = rill / cuDNN (goal: at most 1.03x).\n\n",
+      "| cfg | T | B | I | H | rill fwd ms | cuDNN fwd ms | fwd ratio | rill train ms | "
+      "cuDNN train ms | train ratio | rill MiB | cuDNN MiB |\n| --- | --- | --- | --- | --- | --- "
+      "| "
+      "--- | --- | --- | --- | --- | --- | --- |\n");
   int failures = 0;
   for (const Config& c : kConfigs) {
     const std::vector<std::string> names = absl::StrSplit(wanted, ',');
@@ -310,17 +347,46 @@ int Main(int argc, char** argv) {
                      std::string(t->status().message()).c_str());
       }
     }
+    auto ratio = [&](double Timing::*field) {
+      return rill.ok() && direct.ok() ? Ratio((*rill).*field, (*direct).*field) : std::string("-");
+    };
     auto mib = [](const absl::StatusOr<Timing>& t) {
       return t.ok() ? absl::StrFormat("%.1f", t->bytes / 1048576.0) : std::string("failed");
     };
     absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
                     c.hidden, " | ", Ms(rill, &Timing::forward_ms), " | ",
-                    Ms(direct, &Timing::forward_ms), " | ", Ms(rill, &Timing::train_ms), " | ",
-                    Ms(direct, &Timing::train_ms), " | ", mib(rill), " | ", mib(direct), " |\n");
+                    Ms(direct, &Timing::forward_ms), " | ", ratio(&Timing::forward_ms), " | ",
+                    Ms(rill, &Timing::train_ms), " | ", Ms(direct, &Timing::train_ms), " | ",
+                    ratio(&Timing::train_ms), " | ", mib(rill), " | ", mib(direct), " |\n");
   }
-  absl::StrAppend(&md,
-                  "\nGRU→Dense→MSE→Adam training step in rill on the GPU: not measured (rill has "
-                  "no CUDA executor yet; issue #5).\n");
+  absl::StrAppend(
+      &md, "\n### Training step GRU→Dense→MSE→Adam: rill vs PyTorch eager\n\n",
+      "Same model and sizes as bench/torch_gru_gpu.py (GRU(H) → Dense(1) on the last step → MSE → "
+      "Adam), FP32 strict. Speedup = torch ms / rill ms (goal: at least 1.5x at B = 32, configs b "
+      "and e; never below 1.0x). Peak = the step's peak GPU memory.",
+      torch_path.empty() ? " PyTorch: not run (no --torch file)." : "",
+      "\n\n| cfg | T | B | I | H | rill step ms | torch step ms | speedup | rill peak MiB | "
+      "torch peak MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  const std::map<std::string, StepTiming> torch_steps = ReadTorchSteps(torch_path);
+  std::string step_note;
+  for (const Config& c : kConfigs) {
+    const std::vector<std::string> names = absl::StrSplit(wanted, ',');
+    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    const absl::StatusOr<StepTiming> rill = RunRillStep(c, reps);
+    if (!rill.ok()) step_note = std::string(rill.status().message());
+    const auto torch = torch_steps.find(c.name);
+    const bool have_torch = torch != torch_steps.end();
+    auto num = [](bool ok, double v, const char* format) {
+      return ok ? absl::StrFormat(format, v) : std::string("not measured");
+    };
+    absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
+                    c.hidden, " | ", num(rill.ok(), rill.ok() ? rill->step_ms : 0, "%.3f"), " | ",
+                    num(have_torch, have_torch ? torch->second.step_ms : 0, "%.3f"), " | ",
+                    rill.ok() && have_torch ? Ratio(torch->second.step_ms, rill->step_ms) : "-",
+                    " | ", num(rill.ok(), rill.ok() ? rill->peak_mib : 0, "%.1f"), " | ",
+                    num(have_torch, have_torch ? torch->second.peak_mib : 0, "%.1f"), " |\n");
+  }
+  if (!step_note.empty()) absl::StrAppend(&md, "\nrill's step: not measured (", step_note, ").\n");
   std::printf("%s", md.c_str());
   if (!markdown_path.empty()) {
     if (std::FILE* f = std::fopen(markdown_path.c_str(), "w")) {

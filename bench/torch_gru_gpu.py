@@ -8,7 +8,9 @@ after warm-ups):
   - one training step of GRU -> Dense(1) on the last step -> MSE -> Adam (eager, zero_grad,
     forward, backward, step);
   - the peak GPU memory of that training step (torch.cuda.max_memory_allocated).
-Writes a Markdown table to --markdown=PATH and prints it. Measures nothing without a GPU.
+Writes a Markdown table to --markdown=PATH and prints it; with --tsv=PATH also writes one line
+"cfg step_ms peak_mib" per config, which gpu_gru_bench --torch=PATH reads to put rill's training
+step beside torch's. Measures nothing without a GPU.
 """
 import statistics
 import sys
@@ -76,12 +78,14 @@ def run(cfg, reps):
 
 
 def main(argv):
-    reps, markdown = 10, None
+    reps, markdown, tsv = 10, None, None
     for a in argv:
         if a.startswith("--reps="):
             reps = int(a.split("=", 1)[1])
         elif a.startswith("--markdown="):
             markdown = a.split("=", 1)[1]
+        elif a.startswith("--tsv="):
+            tsv = a.split("=", 1)[1]
     if not torch.cuda.is_available():
         print("torch_gru_gpu: no CUDA device visible to torch: not measured")
         return 0
@@ -97,16 +101,21 @@ def main(argv):
         "torch.cuda.max_memory_allocated during the steps." % reps,
         "",
         "| cfg | T | B | I | H | torch GRU fwd ms | torch GRU train ms | torch step ms | "
-        "torch step peak MiB | rill step ms | rill step peak MiB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "torch step peak MiB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    steps = []
     for cfg in CONFIGS:
         name, T, B, I, H, fwd, trn, stp, peak = run(cfg, reps)
-        lines.append("| %s | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.1f | not measured | "
-                     "not measured |" % (name, T, B, I, H, fwd, trn, stp, peak))
+        lines.append("| %s | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.1f |" %
+                     (name, T, B, I, H, fwd, trn, stp, peak))
+        steps.append("%s %.6f %.3f" % (name, stp, peak))
         print(lines[-1], flush=True)
-    lines += ["", "rill's training step on the GPU: not measured (no CUDA executor yet, issue #5)."]
+    lines += ["", "rill's training step beside these: gpu_gru_bench's step table."]
     text = "\n".join(lines) + "\n"
+    if tsv:
+        with open(tsv, "w") as f:
+            f.write("\n".join(steps) + "\n")
     print(text)
     if markdown:
         with open(markdown, "w") as f:

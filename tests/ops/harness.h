@@ -3,13 +3,17 @@
 // gradient check. Each op family contributes its cases in tests/ops/cases_<family>.cc.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "ir/attr.h"
+#include "ir/graph.h"
 #include "ir/op.h"
 #include "ir/types.h"
+#include "runtime/tensor.h"
 
 namespace rill::harness {
 
@@ -60,5 +64,23 @@ inline std::vector<OpCase> AllCases() {
   }
   return all;
 }
+
+// One case as a graph: inputs in0, in1, ... (declared float inputs take `float_type`) and the
+// op's node, named "op". The graph's outputs are not set.
+struct Built {
+  std::unique_ptr<Graph> graph;
+  std::vector<Value*> inputs;
+  Node* node = nullptr;
+};
+absl::StatusOr<Built> BuildCase(const OpCase& c, DType float_type);
+DType AsDType(DType declared, DType float_type);
+
+// The case's input values: `c.values` when given, else drawn from each input's domain with
+// std::mt19937_64(seed) (every harness test uses seed 1).
+std::vector<std::vector<double>> DrawValues(const OpCase& c, uint32_t seed);
+// A tensor of type `t` holding `values` (converted; half types are a test failure).
+Tensor MakeInput(const TensorType& t, const std::vector<double>& values);
+// MakeInput for each of the graph's inputs.
+std::vector<Tensor> Inputs(const Built& b, const std::vector<std::vector<double>>& values);
 
 }  // namespace rill::harness
