@@ -4,4 +4,6 @@
 
 namespace rill::gpu {
 
+void RegisterElementwiseKernels();  // elementwise_ops.cc
+
 }  // namespace rill::gpu

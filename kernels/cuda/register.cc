@@ -8,8 +8,7 @@ namespace rill {
 
 void RegisterCudaKernels() {
   static std::once_flag once;
-  std::call_once(once, [] {
-  });
+  std::call_once(once, [] { gpu::RegisterElementwiseKernels(); });
 }
 
 }  // namespace rill
