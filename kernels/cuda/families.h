@@ -5,5 +5,6 @@
 namespace rill::gpu {
 
 void RegisterElementwiseKernels();  // elementwise_ops.cc
+void RegisterNnKernels();           // nn_ops.cc
 
 }  // namespace rill::gpu

@@ -8,7 +8,10 @@ namespace rill {
 
 void RegisterCudaKernels() {
   static std::once_flag once;
-  std::call_once(once, [] { gpu::RegisterElementwiseKernels(); });
+  std::call_once(once, [] {
+    gpu::RegisterElementwiseKernels();
+    gpu::RegisterNnKernels();
+  });
 }
 
 }  // namespace rill
