@@ -6,5 +6,6 @@ namespace rill::gpu {
 
 void RegisterElementwiseKernels();  // elementwise_ops.cc
 void RegisterNnKernels();           // nn_ops.cc
+void RegisterOptimKernels();        // optim_ops.cc
 
 }  // namespace rill::gpu

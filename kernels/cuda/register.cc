@@ -11,6 +11,7 @@ void RegisterCudaKernels() {
   std::call_once(once, [] {
     gpu::RegisterElementwiseKernels();
     gpu::RegisterNnKernels();
+    gpu::RegisterOptimKernels();
   });
 }
 
