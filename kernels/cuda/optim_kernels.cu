@@ -2,6 +2,7 @@
 // element's parameter and slots are read and written by one thread); clip_by_norm is a single
 // block that reduces, then scales; the norm constraints run one thread per group.
 #include "kernels/cuda/optim_kernels.h"
+#include "kernels/cuda/optim_update.cuh"
 #include "kernels/cuda/pointwise.cuh"
 
 namespace rill::gpu {
@@ -11,73 +12,26 @@ template <typename T>
 __global__ void SgdKernel(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w,
                           const T* g, T* vel) {
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
-    const T gi = g[i];
-    if (!use_momentum) {
-      w[i] = SubRn(w[i], MulRn(lr, gi));
-      continue;
-    }
-    const T v = SubRn(MulRn(momentum, vel[i]), MulRn(lr, gi));
-    vel[i] = v;
-    if (nesterov) {
-      w[i] = AddRn(w[i], SubRn(MulRn(momentum, v), MulRn(lr, gi)));
-    } else {
-      w[i] = AddRn(w[i], v);
-    }
+    SgdStep(i, lr, momentum, use_momentum, nesterov, w, g, vel);
   }
 }
 
 template <typename T>
 __global__ void AdamKernel(int64_t n, AdamParams<T> p, T* w, const T* g, T* m, T* v, T* vhat,
                            const T* iterations) {
-  const double t = static_cast<double>(*iterations) + 1.0;
-  const T lr_t =
-      static_cast<T>(MulRn(p.lr, sqrt(1.0 - pow(p.beta_2_d, t))) / (1.0 - pow(p.beta_1_d, t)));
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
-    const T gi = g[i];
-    const T mi = AddRn(MulRn(p.beta_1, m[i]), MulRn(p.one_minus_beta_1, gi));
-    const T vi = AddRn(MulRn(p.beta_2, v[i]), MulRn(MulRn(p.one_minus_beta_2, gi), gi));
-    m[i] = mi;
-    v[i] = vi;
-    T second = vi;
-    if (p.amsgrad) {
-      second = StdMax(vhat[i], vi);
-      vhat[i] = second;
-    }
-    w[i] = SubRn(w[i], MulRn(lr_t, mi) / AddRn(sqrt(second), p.epsilon));
-  }
+  const T lr_t = AdamLearningRate(p, iterations);
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) AdamStep(i, p, lr_t, w, g, m, v, vhat);
 }
 
 template <typename T>
 __global__ void RmspropKernel(int64_t n, RmspropParams<T> p, T* w, const T* g, T* ms, T* mom,
                               T* mg) {
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
-    const T gi = g[i];
-    const T msi = AddRn(MulRn(p.rho, ms[i]), MulRn(MulRn(p.one_minus_rho, gi), gi));
-    ms[i] = msi;
-    T denom = msi;
-    if (p.centered) {
-      const T mgi = AddRn(MulRn(p.rho, mg[i]), MulRn(p.one_minus_rho, gi));
-      mg[i] = mgi;
-      denom = SubRn(denom, MulRn(mgi, mgi));
-    }
-    if (p.use_momentum) {
-      const T momi = AddRn(MulRn(p.momentum, mom[i]), MulRn(p.lr, gi) / sqrt(denom + p.epsilon));
-      mom[i] = momi;
-      w[i] = SubRn(w[i], momi);
-    } else {
-      w[i] = SubRn(w[i], MulRn(p.lr, gi) / AddRn(sqrt(denom), p.epsilon));
-    }
-  }
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) RmspropStep(i, p, w, g, ms, mom, mg);
 }
 
 template <typename T>
 __global__ void AdagradKernel(int64_t n, T lr, T epsilon, T* w, const T* g, T* acc) {
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
-    const T gi = g[i];
-    const T a = AddRn(acc[i], MulRn(gi, gi));
-    acc[i] = a;
-    w[i] = SubRn(w[i], MulRn(lr, gi) / AddRn(sqrt(a), epsilon));
-  }
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) AdagradStep(i, lr, epsilon, w, g, acc);
 }
 
 template <typename T>
