@@ -4,7 +4,7 @@
 // reason when there is no GPU) check what the op-parity harness does not reach: dropout's
 // training mask bit for bit against the CPU's (run index on the device and from the host),
 // the broadcast index, softmax lanes, constraint groups, adam's device-side iteration count
-// and clip_by_norm in place.
+// clip_by_norm in place, and the multi-tensor adam launch against one launch per parameter.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,6 +19,7 @@
 #include "kernels/cpu/families.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/handles.h"
+#include "kernels/cuda/optim_multi.h"
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/kernel.h"
@@ -337,6 +338,68 @@ TEST_F(CudaFamilyDeviceTest, OptimizerStateAndConstraintsMatchTheCpu) {
       ExpectSame(RunOp(DeviceKind::kCpu, OpKind::kClipByNorm, attrs, {g}, {g.type()}, ctx, {0}),
                  RunOp(DeviceKind::kCuda, OpKind::kClipByNorm, attrs, {g}, {g.type()}, ctx, {0}),
                  1e-5, "clip_by_norm in place");
+    }
+  }
+}
+
+// One multi-tensor launch over two parameters of different sizes equals one adam_update kernel
+// per parameter, bit for bit.
+TEST_F(CudaFamilyDeviceTest, MultiTensorAdamEqualsOneLaunchPerParameter) {
+  const KernelContext ctx;
+  const Attrs attrs{
+      {"lr", 0.01}, {"beta_1", 0.9}, {"beta_2", 0.999}, {"epsilon", 1e-7}, {"amsgrad", true}};
+  Tensor iterations(DType::kF32, Shape{});
+  iterations.data<float>()[0] = 4.0f;
+  gpu::AdamParams<float> p;
+  p.lr = 0.01;
+  p.beta_1_d = 0.9;
+  p.beta_2_d = 0.999;
+  p.beta_1 = 0.9f;
+  p.beta_2 = 0.999f;
+  p.one_minus_beta_1 = static_cast<float>(1.0 - 0.9);
+  p.one_minus_beta_2 = static_cast<float>(1.0 - 0.999);
+  p.epsilon = 1e-7f;
+  p.amsgrad = true;
+  std::vector<std::vector<Tensor>> params;
+  for (Shape s : {Shape{1000}, Shape{37, 3}}) {
+    params.push_back({Ramp(DType::kF32, s, -1.0, 0.021), Ramp(DType::kF32, s, -0.3, 0.007),
+                      Ramp(DType::kF32, s, -0.1, 0.002), Ramp(DType::kF32, s, 0.01, 0.001),
+                      Ramp(DType::kF32, s, 0.02, 0.0005)});
+  }
+  std::vector<gpu::DeviceBuffer> bufs;
+  std::vector<gpu::OptimTensor> table;
+  int64_t max_size = 0;
+  for (const std::vector<Tensor>& ts : params) {
+    std::vector<void*> ptrs;
+    for (const Tensor& t : ts) {
+      auto b = gpu::DeviceBuffer::Allocate(t.bytes());
+      ASSERT_TRUE(b.ok());
+      ASSERT_TRUE(b->Upload(t.raw(), t.bytes()).ok());
+      ptrs.push_back(b->get());
+      bufs.push_back(std::move(*b));
+    }
+    table.push_back({ptrs[0], ptrs[1], ptrs[2], ptrs[3], ptrs[4], ts[0].size()});
+    max_size = std::max(max_size, ts[0].size());
+  }
+  auto dev_table = gpu::DeviceBuffer::Allocate(table.size() * sizeof(gpu::OptimTensor));
+  auto dev_iter = gpu::DeviceBuffer::Allocate(sizeof(float));
+  ASSERT_TRUE(dev_table.ok() && dev_iter.ok());
+  ASSERT_TRUE(dev_table->Upload(table.data(), dev_table->bytes()).ok());
+  ASSERT_TRUE(dev_iter->Upload(iterations.raw(), sizeof(float)).ok());
+  ASSERT_EQ(
+      gpu::LaunchAdamUpdateMulti(dev_table->as<gpu::OptimTensor>(), static_cast<int>(table.size()),
+                                 max_size, p, dev_iter->as<float>(), nullptr),
+      cudaSuccess);
+  for (size_t k = 0; k < params.size(); ++k) {
+    std::vector<Tensor> inputs = params[k];
+    inputs.push_back(iterations);
+    const Result single = RunOp(DeviceKind::kCuda, OpKind::kAdamUpdate, attrs, inputs, {}, ctx);
+    for (int j = 0; j < 5; ++j) {
+      Tensor multi = params[k][j].Clone();
+      ASSERT_TRUE(bufs[k * 5 + j].Download(multi.raw(), multi.bytes()).ok());
+      ExpectClose(
+          single.inputs[j], multi, 0.0,
+          "multi-tensor adam, parameter " + std::to_string(k) + " input " + std::to_string(j));
     }
   }
 }
