@@ -61,6 +61,48 @@ __global__ void __launch_bounds__(kNormThreads)
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) out[i] = g[i] * scale;
 }
 
+// Many-block clip_by_norm, pass 1: block b's sum of squares into partials[b].
+constexpr int kPartialThreads = 256;
+constexpr int64_t kMaxPartials = 1024;
+constexpr int64_t kOneBlockLimit = 65536;  // up to this, one block is as fast
+
+__device__ double BlockSum(double s, double* shared) {
+  shared[threadIdx.x] = s;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  return shared[0];
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kPartialThreads)
+    SumSquaresKernel(int64_t n, const T* g, double* partials) {
+  __shared__ double shared[kPartialThreads];
+  double s = 0.0;
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
+    const double v = static_cast<double>(g[i]);
+    s = AddRn(s, MulRn(v, v));
+  }
+  const double total = BlockSum(s, shared);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+// Pass 2: every block sums the partial sums in the same order (so all agree on the norm), then
+// scales its grid-stride share of g.
+template <typename T>
+__global__ void __launch_bounds__(kPartialThreads)
+    ScaleByNormKernel(int64_t n, double clipnorm, int num_partials, const double* partials,
+                      const T* g, T* out) {
+  __shared__ double shared[kPartialThreads];
+  double s = 0.0;
+  for (int k = threadIdx.x; k < num_partials; k += blockDim.x) s += partials[k];
+  const double sum = BlockSum(s, shared);
+  const T scale = static_cast<T>(clipnorm / StdMax(sqrt(sum), clipnorm));
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) out[i] = g[i] * scale;
+}
+
 template <typename T>
 __global__ void NonNegKernel(int64_t n, T* w) {
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
@@ -162,9 +204,18 @@ cudaError_t AssignAdd(int64_t n, T value, T* x, cudaStream_t stream) {
 }
 
 template <typename T>
-cudaError_t ClipByNorm(int64_t n, double clipnorm, const T* g, T* out, cudaStream_t stream) {
+cudaError_t ClipByNorm(int64_t n, double clipnorm, const T* g, T* out, double* partials,
+                       cudaStream_t stream) {
   RILL_CHECK_N(n);
-  ClipByNormKernel<T><<<1, kNormThreads, 0, stream>>>(n, clipnorm, g, out);
+  const int64_t blocks = ClipByNormPartials(n);
+  if (partials == nullptr || blocks == 0) {
+    ClipByNormKernel<T><<<1, kNormThreads, 0, stream>>>(n, clipnorm, g, out);
+    return cudaGetLastError();
+  }
+  SumSquaresKernel<T><<<static_cast<int>(blocks), kPartialThreads, 0, stream>>>(n, g, partials);
+  if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  ScaleByNormKernel<T><<<PointwiseBlocks(n), kPartialThreads, 0, stream>>>(
+      n, clipnorm, static_cast<int>(blocks), partials, g, out);
   return cudaGetLastError();
 }
 
@@ -193,6 +244,12 @@ cudaError_t NormConstraintLaunch(NormConstraint kind, const ConstrainIndex& ix, 
 
 }  // namespace
 
+int64_t ClipByNormPartials(int64_t n) {
+  if (n <= kOneBlockLimit) return 0;
+  const int64_t blocks = (n + 32 * kPartialThreads - 1) / (32 * kPartialThreads);
+  return blocks < kMaxPartials ? blocks : kMaxPartials;
+}
+
 cudaError_t LaunchCopyBytes(int64_t bytes, void* dst, const void* src, cudaStream_t stream) {
   if (bytes < 0) return cudaErrorInvalidValue;
   if (bytes == 0 || dst == src) return cudaSuccess;
@@ -219,9 +276,9 @@ cudaError_t LaunchCopyBytes(int64_t bytes, void* dst, const void* src, cudaStrea
   cudaError_t LaunchAssignAdd(int64_t n, T value, T* x, cudaStream_t stream) {                     \
     return AssignAdd<T>(n, value, x, stream);                                                      \
   }                                                                                                \
-  cudaError_t LaunchClipByNorm(int64_t n, double clipnorm, const T* g, T* out,                     \
+  cudaError_t LaunchClipByNorm(int64_t n, double clipnorm, const T* g, T* out, double* partials,   \
                                cudaStream_t stream) {                                              \
-    return ClipByNorm<T>(n, clipnorm, g, out, stream);                                             \
+    return ClipByNorm<T>(n, clipnorm, g, out, partials, stream);                                   \
   }                                                                                                \
   cudaError_t LaunchNonNeg(int64_t n, T* w, cudaStream_t stream) {                                 \
     return NonNeg<T>(n, w, stream);                                                                \

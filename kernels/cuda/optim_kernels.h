@@ -59,12 +59,18 @@ cudaError_t LaunchAssignAdd(int64_t n, double value, double* x, cudaStream_t str
 // assign: `bytes` bytes from src to dst, device to device (nothing when dst == src).
 cudaError_t LaunchCopyBytes(int64_t bytes, void* dst, const void* src, cudaStream_t stream);
 
-// out = g * (clipnorm / max(||g||, clipnorm)), the norm summed in double. One block reduces
-// and then scales, so out may alias g and no scratch memory is needed.
+// out = g * (clipnorm / max(||g||, clipnorm)), the norm summed in double on the device. With
+// `partials` (device scratch of ClipByNormPartials(n) doubles, e.g. the step's workspace) two
+// kernels over many blocks: per-block sums, then every block reduces the partial sums in the
+// same order and scales its share. With `partials` null, one block reduces and then scales.
+// Both orders are deterministic; out may alias g in both (all of g is read before any write).
 cudaError_t LaunchClipByNorm(int64_t n, double clipnorm, const float* g, float* out,
-                             cudaStream_t stream);
+                             double* partials, cudaStream_t stream);
 cudaError_t LaunchClipByNorm(int64_t n, double clipnorm, const double* g, double* out,
-                             cudaStream_t stream);
+                             double* partials, cudaStream_t stream);
+// Doubles of scratch the many-block clip_by_norm wants for n elements; 0 when one block is as
+// good (small n).
+int64_t ClipByNormPartials(int64_t n);
 
 // constrain kind non_neg: w *= (w >= 0).
 cudaError_t LaunchNonNeg(int64_t n, float* w, cudaStream_t stream);

@@ -11,6 +11,7 @@
 #include "kernels/cuda/family_util.h"
 #include "kernels/cuda/optim_kernels.h"
 #include "kernels/cuda/step_context.h"
+#include "runtime/plan.h"
 
 namespace rill::gpu {
 namespace {
@@ -110,15 +111,34 @@ absl::Status Assign(const KernelArgs& a) {
       kOp, "device to device copy");
 }
 
+// Large gradients get a scratch buffer for the many-block norm (ClipByNormPartials doubles),
+// sized here for the step's exact shape; small ones need none.
+absl::Status PrepareClipByNorm(const PrepareArgs& a) {
+  const PlanStep& step = a.plan.steps[a.step];
+  const int64_t n = a.plan.buffers[step.inputs[0]].type.shape.NumElements();
+  const int64_t partials = ClipByNormPartials(n);
+  if (partials > 0) {
+    a.plan.AddWorkspace(a.step, partials * static_cast<int64_t>(sizeof(double)),
+                        step.node_name + "/norm_partials");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ClipByNorm(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kClipByNorm;
   if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  const int64_t n = a.inputs[0].size();
+  // Without the prepared scratch (or a smaller one) the one-block kernel runs instead.
+  double* partials = nullptr;
+  if (!a.workspace.empty() &&
+      a.workspace[0].bytes() >= ClipByNormPartials(n) * static_cast<int64_t>(sizeof(double))) {
+    partials = static_cast<double*>(a.workspace[0].data);
+  }
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
-        LaunchClipByNorm(a.inputs[0].size(), a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
-                         a.outputs[0].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return LaunchStatus(LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
+                                         a.outputs[0].as<T>(), partials, a.ctx.gpu->stream),
+                        kOp, "launch");
   });
 }
 
@@ -195,7 +215,7 @@ void RegisterOptimKernels() {
            {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate, kNone},
            {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd, kNone},
            {OpKind::kAssign, DeviceKind::kCuda, Assign, kNone},
-           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, kFirst},
+           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, kFirst, PrepareClipByNorm},
            {OpKind::kConstrain, DeviceKind::kCuda, Constrain, kNone},
        }) {
     RegisterKernel(def);

@@ -3,7 +3,7 @@
 // no crash), and the in-place declarations equal the CPU's. Device tests (skipped with the
 // reason when there is no GPU) check what the op-parity harness does not reach: dropout's
 // training mask bit for bit against the CPU's (run index on the device and from the host),
-// the broadcast index, softmax lanes, constraint groups, adam's device-side iteration count
+// the broadcast index, softmax lanes, constraint groups, adam's device-side iteration count,
 // clip_by_norm in place, and the multi-tensor adam launch against one launch per parameter.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,10 +19,12 @@
 #include "kernels/cpu/families.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/handles.h"
+#include "kernels/cuda/optim_kernels.h"
 #include "kernels/cuda/optim_multi.h"
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/kernel.h"
+#include "runtime/plan.h"
 #include "runtime/tensor.h"
 
 namespace rill {
@@ -111,6 +113,36 @@ TEST(CudaFamilyKernelsTest, WithoutAGpuContextIsFailedPrecondition) {
     const absl::Status s = def->fn({attrs, views, views, ctx});
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << OpName(op) << ": " << s;
     EXPECT_THAT(std::string(s.message()), HasSubstr(std::string(OpName(op))));
+  }
+}
+
+// clip_by_norm's prepare hook gives large gradients the scratch of the many-block norm and
+// small ones none (no GPU needed: it only sizes a buffer).
+TEST(CudaFamilyKernelsTest, ClipByNormPreparesScratchForLargeGradients) {
+  RegisterBoth();
+  const KernelDef* def = FindKernel(OpKind::kClipByNorm, DeviceKind::kCuda);
+  ASSERT_NE(def, nullptr);
+  ASSERT_NE(def->prepare, nullptr);
+  for (int64_t n : {int64_t{1000}, int64_t{3000000}}) {
+    Plan plan;
+    plan.device = DeviceKind::kCuda;
+    plan.buffers.push_back({"g", {DType::kF32, Shape{n}}});
+    plan.buffers.push_back({"clipped", {DType::kF32, Shape{n}}});
+    PlanStep step;
+    step.node_name = "clip";
+    step.op = OpKind::kClipByNorm;
+    step.inputs = {0};
+    step.outputs = {1};
+    plan.steps.push_back(step);
+    ASSERT_TRUE(def->prepare({plan, 0, nullptr}).ok());
+    const int64_t partials = gpu::ClipByNormPartials(n);
+    if (partials == 0) {
+      EXPECT_TRUE(plan.steps[0].workspace.empty()) << n;
+      continue;
+    }
+    ASSERT_EQ(plan.steps[0].workspace.size(), 1u) << n;
+    EXPECT_GE(plan.buffers[plan.steps[0].workspace[0]].bytes(),
+              partials * static_cast<int64_t>(sizeof(double)));
   }
 }
 
@@ -401,6 +433,29 @@ TEST_F(CudaFamilyDeviceTest, MultiTensorAdamEqualsOneLaunchPerParameter) {
           single.inputs[j], multi, 0.0,
           "multi-tensor adam, parameter " + std::to_string(k) + " input " + std::to_string(j));
     }
+  }
+}
+
+// The many-block clip_by_norm (with its scratch) against the CPU, in place and not.
+TEST_F(CudaFamilyDeviceTest, ManyBlockClipByNormMatchesTheCpu) {
+  const KernelContext ctx;
+  const Tensor g = Ramp(DType::kF32, {300001}, -0.5, 0.01);
+  ASSERT_GT(gpu::ClipByNormPartials(g.size()), 0);
+  const Attrs attrs{{"clipnorm", 1.0}};
+  const Result cpu = RunOp(DeviceKind::kCpu, OpKind::kClipByNorm, attrs, {g}, {g.type()}, ctx);
+  for (bool in_place : {false, true}) {
+    auto dg = gpu::DeviceBuffer::Allocate(g.bytes());
+    auto dout = gpu::DeviceBuffer::Allocate(g.bytes());
+    auto scratch = gpu::DeviceBuffer::Allocate(gpu::ClipByNormPartials(g.size()) * sizeof(double));
+    ASSERT_TRUE(dg.ok() && dout.ok() && scratch.ok());
+    ASSERT_TRUE(dg->Upload(g.raw(), g.bytes()).ok());
+    float* out = in_place ? dg->as<float>() : dout->as<float>();
+    ASSERT_EQ(
+        gpu::LaunchClipByNorm(g.size(), 1.0, dg->as<float>(), out, scratch->as<double>(), nullptr),
+        cudaSuccess);
+    Tensor result(DType::kF32, g.shape());
+    ASSERT_TRUE((in_place ? *dg : *dout).Download(result.raw(), result.bytes()).ok());
+    ExpectClose(cpu.outputs[0], result, 1e-5, in_place ? "in place" : "separate");
   }
 }
 
