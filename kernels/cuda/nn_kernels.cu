@@ -1,5 +1,6 @@
 // Device code of the nn family. The softmax family runs one thread per lane and walks the lane
-// in the CPU's order (the sums match the CPU's sequential sums); the rest are grid-stride maps.
+// in the CPU's order (the sums match the CPU's sequential sums), or one block per lane from
+// kBlockLaneMin elements on (tree sums); the rest are grid-stride maps.
 // No __restrict__ on the maps: output 0 may alias input 0 (in-place kernels).
 #include "kernels/cuda/nn_kernels.h"
 #include "kernels/cuda/pointwise.cuh"
@@ -66,6 +67,89 @@ __global__ void SoftmaxGradKernel(SoftmaxGradOp op, SoftmaxLanes l, const T* y, 
   }
 }
 
+// Long lanes (n >= kBlockLaneMin): one block per lane, the threads striding over it and the
+// sums reduced as a tree. The results differ from the CPU's sequential sums only by rounding.
+constexpr int64_t kBlockLaneMin = 1024;
+
+template <typename T>
+struct SumOp {
+  __device__ T operator()(T a, T b) const { return a + b; }
+};
+template <typename T>
+struct MaxOp {  // the CPU's std::max(m, x): a NaN never replaces the running maximum
+  __device__ T operator()(T a, T b) const { return StdMax(a, b); }
+};
+
+// Every thread gets op over all threads' v (blockDim.x a power of two); `shared` holds
+// blockDim.x values and may be reused after the call.
+template <typename T, typename Op>
+__device__ T BlockReduce(T v, T* shared, Op op) {
+  shared[threadIdx.x] = v;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half)
+      shared[threadIdx.x] = op(shared[threadIdx.x], shared[threadIdx.x + half]);
+    __syncthreads();
+  }
+  const T r = shared[0];
+  __syncthreads();
+  return r;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kPointwiseThreads)
+    SoftmaxBlockKernel(SoftmaxOp op, SoftmaxLanes l, const T* x, T* y) {
+  __shared__ T shared[kPointwiseThreads];
+  const int64_t lanes = l.outer * l.inner;
+  for (int64_t lane = blockIdx.x; lane < lanes; lane += gridDim.x) {
+    const int64_t base = (lane / l.inner) * l.n * l.inner + lane % l.inner;
+    const int64_t stride = l.inner;
+    T m = -INFINITY;
+    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) m = StdMax(m, x[base + j * stride]);
+    m = BlockReduce(m, shared, MaxOp<T>{});
+    T sum = 0;
+    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) sum += exp(x[base + j * stride] - m);
+    sum = BlockReduce(sum, shared, SumOp<T>{});
+    if (op == SoftmaxOp::kSoftmax) {
+      const T inv = T(1) / sum;
+      for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
+        const int64_t k = base + j * stride;
+        const T e = exp(x[k] - m);  // the CPU stores exp(x - m), then scales it
+        y[k] = e * inv;
+      }
+    } else {
+      const T shift = m + log(sum);
+      for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
+        y[base + j * stride] = x[base + j * stride] - shift;
+      }
+    }
+  }
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kPointwiseThreads)
+    SoftmaxGradBlockKernel(SoftmaxGradOp op, SoftmaxLanes l, const T* y, const T* dy, T* out) {
+  __shared__ T shared[kPointwiseThreads];
+  const int64_t lanes = l.outer * l.inner;
+  for (int64_t lane = blockIdx.x; lane < lanes; lane += gridDim.x) {
+    const int64_t base = (lane / l.inner) * l.n * l.inner + lane % l.inner;
+    const int64_t stride = l.inner;
+    const bool softmax = op == SoftmaxGradOp::kSoftmaxGrad;
+    T s = 0;
+    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
+      const int64_t k = base + j * stride;
+      s = softmax ? AddRn(s, MulRn(dy[k], y[k])) : s + dy[k];
+    }
+    s = BlockReduce(s, shared, SumOp<T>{});
+    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
+      const int64_t k = base + j * stride;
+      out[k] = softmax ? y[k] * (dy[k] - s) : SubRn(dy[k], MulRn(exp(y[k]), s));
+    }
+  }
+}
+
+int LaneBlocks(int64_t lanes) { return static_cast<int>(lanes < 65535 ? lanes : 65535); }
+
 template <typename T>
 __global__ void BiasAddKernel(int64_t size, int64_t n, const T* x, const T* b, T* out) {
   for (int64_t i = FirstIndex(); i < size; i += GridStride()) out[i] = x[i] + b[i % n];
@@ -120,7 +204,11 @@ cudaError_t Softmax(SoftmaxOp op, const SoftmaxLanes& l, const T* x, T* y, cudaS
   if (l.outer < 0 || l.n < 0 || l.inner < 0) return cudaErrorInvalidValue;
   const int64_t lanes = l.outer * l.inner;
   if (lanes == 0 || l.n == 0) return cudaSuccess;
-  SoftmaxKernel<T><<<PointwiseBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, x, y);
+  if (l.n >= kBlockLaneMin) {
+    SoftmaxBlockKernel<T><<<LaneBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, x, y);
+  } else {
+    SoftmaxKernel<T><<<PointwiseBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, x, y);
+  }
   return cudaGetLastError();
 }
 
@@ -130,7 +218,13 @@ cudaError_t SoftmaxGrad(SoftmaxGradOp op, const SoftmaxLanes& l, const T* y, con
   if (l.outer < 0 || l.n < 0 || l.inner < 0) return cudaErrorInvalidValue;
   const int64_t lanes = l.outer * l.inner;
   if (lanes == 0 || l.n == 0) return cudaSuccess;
-  SoftmaxGradKernel<T><<<PointwiseBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, y, dy, out);
+  if (l.n >= kBlockLaneMin) {
+    SoftmaxGradBlockKernel<T>
+        <<<LaneBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, y, dy, out);
+  } else {
+    SoftmaxGradKernel<T>
+        <<<PointwiseBlocks(lanes), kPointwiseThreads, 0, stream>>>(op, l, y, dy, out);
+  }
   return cudaGetLastError();
 }
 

@@ -21,7 +21,8 @@ struct SoftmaxLanes {
 enum class SoftmaxOp : uint8_t { kSoftmax, kLogSoftmax };
 enum class SoftmaxGradOp : uint8_t { kSoftmaxGrad, kLogSoftmaxGrad };
 
-// One thread per lane, which walks its lane in order as the CPU does.
+// One thread per lane, which walks its lane in order as the CPU does (lanes shorter than 1024
+// elements); longer lanes get one block each and tree sums (a few ulp from the CPU's order).
 cudaError_t LaunchSoftmax(SoftmaxOp op, const SoftmaxLanes& lanes, const float* x, float* y,
                           cudaStream_t stream);
 cudaError_t LaunchSoftmax(SoftmaxOp op, const SoftmaxLanes& lanes, const double* x, double* y,

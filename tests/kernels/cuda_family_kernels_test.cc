@@ -3,8 +3,9 @@
 // no crash), and the in-place declarations equal the CPU's. Device tests (skipped with the
 // reason when there is no GPU) check what the op-parity harness does not reach: dropout's
 // training mask bit for bit against the CPU's (run index on the device and from the host),
-// the broadcast index, softmax lanes, constraint groups, adam's device-side iteration count,
-// clip_by_norm in place, and the multi-tensor adam launch against one launch per parameter.
+// the broadcast index, softmax lanes (short and long), constraint groups, adam's device-side
+// iteration count, clip_by_norm in place, and the multi-tensor adam launch against one launch per
+// parameter.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -456,6 +457,29 @@ TEST_F(CudaFamilyDeviceTest, ManyBlockClipByNormMatchesTheCpu) {
     Tensor result(DType::kF32, g.shape());
     ASSERT_TRUE((in_place ? *dg : *dout).Download(result.raw(), result.bytes()).ok());
     ExpectClose(cpu.outputs[0], result, 1e-5, in_place ? "in place" : "separate");
+  }
+}
+
+// Lanes of 1024 elements or more take the block-per-lane kernels (tree sums).
+TEST_F(CudaFamilyDeviceTest, LongSoftmaxLanesMatchTheCpu) {
+  const KernelContext ctx;
+  for (auto [shape, axis] :
+       {std::pair{Shape{3, 2000}, int64_t{-1}}, std::pair{Shape{1500, 2}, int64_t{0}}}) {
+    const Tensor x = Ramp(DType::kF32, shape, -3.0, 0.11);
+    const Tensor dy = Ramp(DType::kF32, shape, -0.5, 0.013);
+    const Attrs attrs{{"axis", axis}};
+    const std::vector<TensorType> outs{x.type()};
+    for (OpKind op : {OpKind::kSoftmax, OpKind::kLogSoftmax}) {
+      ExpectSame(RunOp(DeviceKind::kCpu, op, attrs, {x}, outs, ctx),
+                 RunOp(DeviceKind::kCuda, op, attrs, {x}, outs, ctx), 1e-5,
+                 std::string(OpName(op)) + " " + shape.ToString());
+    }
+    // (dy - sum) cancels a little: the tree sum's rounding shows more there.
+    for (OpKind op : {OpKind::kSoftmaxGrad, OpKind::kLogSoftmaxGrad}) {
+      ExpectSame(RunOp(DeviceKind::kCpu, op, attrs, {x, dy}, outs, ctx),
+                 RunOp(DeviceKind::kCuda, op, attrs, {x, dy}, outs, ctx), 1e-4,
+                 std::string(OpName(op)) + " " + shape.ToString());
+    }
   }
 }
 
