@@ -4,11 +4,12 @@
 
 namespace rill::gpu {
 
-// Shape, reduce, matmul and recurrent families (shape_ops.cc, reduce_ops.cc, matmul_ops.cc,
-// rnn_ops.cc).
-void RegisterShapeCudaKernels();
-void RegisterReduceCudaKernels();
-void RegisterMatMulCudaKernels();
-void RegisterRnnCudaKernels();
+void RegisterElementwiseCudaKernels();  // elementwise_ops.cc
+void RegisterNnCudaKernels();           // nn_ops.cc
+void RegisterOptimCudaKernels();        // optim_ops.cc
+void RegisterShapeCudaKernels();        // shape_ops.cc
+void RegisterReduceCudaKernels();       // reduce_ops.cc
+void RegisterMatMulCudaKernels();       // matmul_ops.cc
+void RegisterRnnCudaKernels();          // rnn_ops.cc
 
 }  // namespace rill::gpu

@@ -9,6 +9,9 @@ namespace rill {
 void RegisterCudaKernels() {
   static std::once_flag once;
   std::call_once(once, [] {
+    gpu::RegisterElementwiseCudaKernels();
+    gpu::RegisterNnCudaKernels();
+    gpu::RegisterOptimCudaKernels();
     gpu::RegisterShapeCudaKernels();
     gpu::RegisterReduceCudaKernels();
     gpu::RegisterMatMulCudaKernels();

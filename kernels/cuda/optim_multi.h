@@ -1,0 +1,54 @@
+// Multi-tensor optimizer updates: one launch updates many parameters of one optimizer (same
+// hyperparameters), instead of one launch per parameter. Not wired into anything yet; meant
+// for the CUDA executor, which would build the table once per plan (arena and parameter
+// pointers are fixed after lowering), upload it before capturing the step into a CUDA graph,
+// and replace the step's update nodes of one optimizer by one call. Each element is updated
+// exactly as by the one-parameter kernels (optim_kernels.h), so results are bit-identical.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/optim_kernels.h"
+
+namespace rill::gpu {
+
+// One parameter's buffers (device pointers, all of `size` elements of the parameter's dtype)
+// and its slots: sgd {velocity}, adam {m, v, vhat}, rmsprop {ms, mom, mg}, adagrad {acc};
+// unused slots may be null.
+struct OptimTensor {
+  void* param = nullptr;
+  const void* grad = nullptr;
+  void* slot0 = nullptr;
+  void* slot1 = nullptr;
+  void* slot2 = nullptr;
+  int64_t size = 0;
+};
+
+// `table` is a DEVICE array of `count` entries; `max_size` the largest entry's size (sizes the
+// grid). All entries must have the dtype of the overload. count == 0 or max_size == 0 queues
+// nothing. Parameters must not overlap one another.
+cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, float lr,
+                                 float momentum, bool use_momentum, bool nesterov,
+                                 cudaStream_t stream);
+cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, double lr,
+                                 double momentum, bool use_momentum, bool nesterov,
+                                 cudaStream_t stream);
+// `iterations`: the optimizer's one device scalar, read once per block.
+cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                  const AdamParams<float>& p, const float* iterations,
+                                  cudaStream_t stream);
+cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                  const AdamParams<double>& p, const double* iterations,
+                                  cudaStream_t stream);
+cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                     const RmspropParams<float>& p, cudaStream_t stream);
+cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                     const RmspropParams<double>& p, cudaStream_t stream);
+cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                     float lr, float epsilon, cudaStream_t stream);
+cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
+                                     double lr, double epsilon, cudaStream_t stream);
+
+}  // namespace rill::gpu

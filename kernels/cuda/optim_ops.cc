@@ -1,0 +1,225 @@
+// CUDA kernels of the optim family (device code in optim_kernels.cu): sgd, adam, rmsprop and
+// adagrad updates, assign_add, assign, clip_by_norm and constrain, for f32 and f64 (assign: any
+// dtype) like the CPU kernels. The updates write their inputs in place; nothing is read back
+// to the host (adam's iteration count and clip_by_norm's norm stay on the device).
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/cuda/families.h"
+#include "kernels/cuda/family_util.h"
+#include "kernels/cuda/optim_kernels.h"
+#include "kernels/cuda/step_context.h"
+#include "runtime/plan.h"
+
+namespace rill::gpu {
+namespace {
+
+absl::Status SgdUpdate(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kSgdUpdate;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  const double momentum = a.attrs.GetFloat("momentum");
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    return LaunchStatus(
+        LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                        static_cast<T>(momentum), momentum != 0.0, a.attrs.GetBool("nesterov"),
+                        a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.inputs[2].as<T>(),
+                        a.ctx.gpu->stream),
+        kOp, "launch");
+  });
+}
+
+absl::Status AdamUpdate(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kAdamUpdate;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    AdamParams<T> p;
+    p.lr = a.attrs.GetFloat("lr");
+    p.beta_1_d = a.attrs.GetFloat("beta_1");
+    p.beta_2_d = a.attrs.GetFloat("beta_2");
+    p.beta_1 = static_cast<T>(p.beta_1_d);
+    p.beta_2 = static_cast<T>(p.beta_2_d);
+    p.one_minus_beta_1 = static_cast<T>(1.0 - p.beta_1_d);
+    p.one_minus_beta_2 = static_cast<T>(1.0 - p.beta_2_d);
+    p.epsilon = static_cast<T>(a.attrs.GetFloat("epsilon"));
+    p.amsgrad = a.attrs.GetBool("amsgrad");
+    return LaunchStatus(
+        LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                         a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
+                         a.inputs[5].as<T>(), a.ctx.gpu->stream),
+        kOp, "launch");
+  });
+}
+
+absl::Status RmspropUpdate(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kRmspropUpdate;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    const double rho = a.attrs.GetFloat("rho");
+    const double momentum = a.attrs.GetFloat("momentum");
+    RmspropParams<T> p;
+    p.lr = static_cast<T>(a.attrs.GetFloat("lr"));
+    p.rho = static_cast<T>(rho);
+    p.one_minus_rho = static_cast<T>(1.0 - rho);
+    p.momentum = static_cast<T>(momentum);
+    p.epsilon = static_cast<T>(a.attrs.GetFloat("epsilon"));
+    p.use_momentum = momentum > 0.0;
+    p.centered = a.attrs.GetBool("centered");
+    return LaunchStatus(
+        LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                            a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
+                            a.ctx.gpu->stream),
+        kOp, "launch");
+  });
+}
+
+absl::Status AdagradUpdate(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kAdagradUpdate;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    return LaunchStatus(
+        LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                            static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
+                            a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.ctx.gpu->stream),
+        kOp, "launch");
+  });
+}
+
+absl::Status AssignAdd(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kAssignAdd;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    return LaunchStatus(
+        LaunchAssignAdd(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("value")),
+                        a.inputs[0].as<T>(), a.ctx.gpu->stream),
+        kOp, "launch");
+  });
+}
+
+// Any dtype, as on the CPU: the value's bytes copied into the persistent buffer.
+absl::Status Assign(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kAssign;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  return LaunchStatus(
+      LaunchCopyBytes(a.inputs[0].bytes(), a.inputs[0].data, a.inputs[1].data, a.ctx.gpu->stream),
+      kOp, "device to device copy");
+}
+
+// Large gradients get a scratch buffer for the many-block norm (ClipByNormPartials doubles),
+// sized here for the step's exact shape; small ones need none.
+absl::Status PrepareClipByNorm(const PrepareArgs& a) {
+  const PlanStep& step = a.plan.steps[a.step];
+  const int64_t n = a.plan.buffers[step.inputs[0]].type.shape.NumElements();
+  const int64_t partials = ClipByNormPartials(n);
+  if (partials > 0) {
+    a.plan.AddWorkspace(a.step, partials * static_cast<int64_t>(sizeof(double)),
+                        step.node_name + "/norm_partials");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClipByNorm(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kClipByNorm;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  const int64_t n = a.inputs[0].size();
+  // Without the prepared scratch (or a smaller one) the one-block kernel runs instead.
+  double* partials = nullptr;
+  if (!a.workspace.empty() &&
+      a.workspace[0].bytes() >= ClipByNormPartials(n) * static_cast<int64_t>(sizeof(double))) {
+    partials = static_cast<double*>(a.workspace[0].data);
+  }
+  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    return LaunchStatus(LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
+                                         a.outputs[0].as<T>(), partials, a.ctx.gpu->stream),
+                        kOp, "launch");
+  });
+}
+
+// Groups of the parameter for a norm constraint over `axes` (validated by the shape rule).
+absl::StatusOr<ConstrainIndex> MakeConstrainIndex(const Shape& shape,
+                                                  const std::vector<int64_t>& axes) {
+  const int rank = shape.rank();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t axis : axes) reduced[axis < 0 ? axis + rank : axis] = true;
+  std::vector<int64_t> strides(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) strides[d] = strides[d + 1] * shape.dim(d + 1);
+  ConstrainIndex ix;
+  ix.groups = 1;
+  ix.reduced = 1;
+  for (int d = 0; d < rank; ++d) {
+    const bool red = reduced[d];
+    int& r = red ? ix.reduced_rank : ix.kept_rank;
+    if (r == kMaxConstrainRank) {
+      return absl::UnimplementedError(absl::StrCat("constrain: cuda kernel: parameter ",
+                                                   shape.ToString(), " has more than ",
+                                                   kMaxConstrainRank, " axes of one kind"));
+    }
+    (red ? ix.reduced_dims : ix.kept_dims)[r] = shape.dim(d);
+    (red ? ix.reduced_strides : ix.kept_strides)[r] = strides[d];
+    ++r;
+    (red ? ix.reduced : ix.groups) *= shape.dim(d);
+  }
+  return ix;
+}
+
+absl::Status Constrain(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kConstrain;
+  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  const TensorView& p = a.inputs[0];
+  const std::string& kind = a.attrs.GetString("kind");
+  NormConstraint norm_kind = NormConstraint::kMaxNorm;
+  if (kind == "non_neg") {
+    return DispatchFloat(p.dtype, kOp, [&](auto zero) -> absl::Status {
+      using T = decltype(zero);
+      return LaunchStatus(LaunchNonNeg(p.size(), p.as<T>(), a.ctx.gpu->stream), kOp, "non_neg");
+    });
+  } else if (kind == "max_norm") {
+    norm_kind = NormConstraint::kMaxNorm;
+  } else if (kind == "unit_norm") {
+    norm_kind = NormConstraint::kUnitNorm;
+  } else if (kind == "min_max_norm") {
+    norm_kind = NormConstraint::kMinMaxNorm;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unknown constraint kind '", kind, "'"));
+  }
+  if (p.size() == 0) return absl::OkStatus();
+  absl::StatusOr<ConstrainIndex> ix = MakeConstrainIndex(p.shape, a.attrs.GetInts("axis"));
+  if (!ix.ok()) return ix.status();
+  return DispatchFloat(p.dtype, kOp, [&](auto zero) -> absl::Status {
+    using T = decltype(zero);
+    return LaunchStatus(
+        LaunchNormConstraint(norm_kind, *ix, a.attrs.GetFloat("max_value"),
+                             a.attrs.GetFloat("min_value"), a.attrs.GetFloat("rate"), p.as<T>(),
+                             a.ctx.gpu->stream),
+        kOp, kind);
+  });
+}
+
+}  // namespace
+
+void RegisterOptimCudaKernels() {
+  // As kernels/cpu/in_place.cc: only clip_by_norm has an output, and it reads all of g (in one
+  // block) before it scales g into it. The updates write their inputs by definition.
+  constexpr uint32_t kNone = 0, kFirst = 0b1;
+  for (const KernelDef& def : std::initializer_list<KernelDef>{
+           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate, kNone},
+           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate, kNone},
+           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate, kNone},
+           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate, kNone},
+           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd, kNone},
+           {OpKind::kAssign, DeviceKind::kCuda, Assign, kNone},
+           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, kFirst, PrepareClipByNorm},
+           {OpKind::kConstrain, DeviceKind::kCuda, Constrain, kNone},
+       }) {
+    RegisterKernel(def);
+  }
+}
+
+}  // namespace rill::gpu

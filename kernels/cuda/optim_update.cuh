@@ -1,0 +1,84 @@
+// The per-element optimizer steps, shared by the one-parameter kernels (optim_kernels.cu) and
+// the multi-tensor kernels (optim_multi_kernels.cu), so both compute exactly what
+// kernels/cpu/optim.cc computes: the same operations in the same order, no FMA contraction.
+// Each step reads and writes element i of the parameter and its slots only.
+#pragma once
+
+#include "kernels/cuda/optim_kernels.h"
+#include "kernels/cuda/pointwise.cuh"
+
+namespace rill::gpu {
+
+template <typename T>
+__device__ __forceinline__ void SgdStep(int64_t i, T lr, T momentum, bool use_momentum,
+                                        bool nesterov, T* w, const T* g, T* vel) {
+  const T gi = g[i];
+  if (!use_momentum) {
+    w[i] = SubRn(w[i], MulRn(lr, gi));
+    return;
+  }
+  const T v = SubRn(MulRn(momentum, vel[i]), MulRn(lr, gi));
+  vel[i] = v;
+  if (nesterov) {
+    w[i] = AddRn(w[i], SubRn(MulRn(momentum, v), MulRn(lr, gi)));
+  } else {
+    w[i] = AddRn(w[i], v);
+  }
+}
+
+// lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) with t = iterations + 1, in double, read from
+// the device scalar when the kernel runs (as the CPU reads it when its kernel runs).
+template <typename T>
+__device__ __forceinline__ T AdamLearningRate(const AdamParams<T>& p, const T* iterations) {
+  const double t = static_cast<double>(*iterations) + 1.0;
+  return static_cast<T>(MulRn(p.lr, sqrt(1.0 - pow(p.beta_2_d, t))) / (1.0 - pow(p.beta_1_d, t)));
+}
+
+template <typename T>
+__device__ __forceinline__ void AdamStep(int64_t i, const AdamParams<T>& p, T lr_t, T* w,
+                                         const T* g, T* m, T* v, T* vhat) {
+  const T gi = g[i];
+  const T mi = AddRn(MulRn(p.beta_1, m[i]), MulRn(p.one_minus_beta_1, gi));
+  const T vi = AddRn(MulRn(p.beta_2, v[i]), MulRn(MulRn(p.one_minus_beta_2, gi), gi));
+  m[i] = mi;
+  v[i] = vi;
+  T second = vi;
+  if (p.amsgrad) {
+    second = StdMax(vhat[i], vi);
+    vhat[i] = second;
+  }
+  w[i] = SubRn(w[i], MulRn(lr_t, mi) / AddRn(sqrt(second), p.epsilon));
+}
+
+template <typename T>
+__device__ __forceinline__ void RmspropStep(int64_t i, const RmspropParams<T>& p, T* w, const T* g,
+                                            T* ms, T* mom, T* mg) {
+  const T gi = g[i];
+  const T msi = AddRn(MulRn(p.rho, ms[i]), MulRn(MulRn(p.one_minus_rho, gi), gi));
+  ms[i] = msi;
+  T denom = msi;
+  if (p.centered) {
+    const T mgi = AddRn(MulRn(p.rho, mg[i]), MulRn(p.one_minus_rho, gi));
+    mg[i] = mgi;
+    denom = SubRn(denom, MulRn(mgi, mgi));
+  }
+  // Keras puts epsilon inside the square root only on the momentum path.
+  if (p.use_momentum) {
+    const T momi =
+        AddRn(MulRn(p.momentum, mom[i]), MulRn(p.lr, gi) / sqrt(AddRn(denom, p.epsilon)));
+    mom[i] = momi;
+    w[i] = SubRn(w[i], momi);
+  } else {
+    w[i] = SubRn(w[i], MulRn(p.lr, gi) / AddRn(sqrt(denom), p.epsilon));
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void AdagradStep(int64_t i, T lr, T epsilon, T* w, const T* g, T* acc) {
+  const T gi = g[i];
+  const T a = AddRn(acc[i], MulRn(gi, gi));
+  acc[i] = a;
+  w[i] = SubRn(w[i], MulRn(lr, gi) / AddRn(sqrt(a), epsilon));
+}
+
+}  // namespace rill::gpu
