@@ -128,7 +128,10 @@ absl::Status Gather(const KernelArgs& a) {
   const TensorView& params = a.inputs[0];
   const TensorView& indices = a.inputs[1];
   const int64_t rows = params.shape.dim(0);
-  const int64_t row = rows == 0 ? 0 : params.size() / rows;
+  // Elements per row from the trailing dimensions, not params.size() / rows: with rows == 0 the
+  // output still has indices.size() rows of that width, to be written as zeros.
+  int64_t row = 1;
+  for (int d = 1; d < params.shape.rank(); ++d) row *= params.shape.dim(d);
   const int esize = ElemBytes(params);
   void* out = a.outputs[0].data;
   cudaError_t error = cudaErrorInvalidValue;
