@@ -55,9 +55,9 @@ __device__ T UnaryValue(UnaryOp op, T x, T p0, T p1) {
     case UnaryOp::kNeg:
       return -x;
     case UnaryOp::kExp:
-      return exp(x);
+      return ExpLikeCpu(x);
     case UnaryOp::kLog:
-      return log(x);
+      return LogLikeCpu(x);
     case UnaryOp::kSquare:
       return x * x;
     case UnaryOp::kSqrt:
@@ -69,7 +69,7 @@ __device__ T UnaryValue(UnaryOp op, T x, T p0, T p1) {
     case UnaryOp::kTanh:
       return tanh(x);
     case UnaryOp::kSigmoid:
-      return T(1) / (T(1) + exp(-x));
+      return T(1) / (T(1) + ExpLikeCpu(-x));
     case UnaryOp::kRelu:
       return x > T(0) ? x : T(0);
     case UnaryOp::kAffine:

@@ -66,6 +66,17 @@ absl::Status Dropout(const KernelArgs& a) {
   const double rate = a.attrs.GetFloat("rate");
   const bool active = a.ctx.training && rate != 0.0;
   const uint64_t seed_mix = DropoutSeedMix(a.attrs.GetInt("seed"));
+  // Without the device run index, a call captured into a CUDA graph would freeze the host's
+  // run index into the graph and every replay would draw the same mask: refused, not silent.
+  if (active && a.ctx.gpu->run_index == nullptr) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(a.ctx.gpu->stream, &capture) == cudaSuccess &&
+        capture != cudaStreamCaptureStatusNone) {
+      return absl::FailedPreconditionError(
+          "dropout: cuda kernel captured into a graph without StepContext::run_index (the "
+          "device run index); every replay would reuse the mask of the capture");
+    }
+  }
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     const T scale = static_cast<T>(1.0 / (1.0 - rate));

@@ -2,10 +2,12 @@
 // RegisterCudaKernels(), each refuses a call without a GPU step context (FailedPrecondition,
 // no crash), and the in-place declarations equal the CPU's. Device tests (skipped with the
 // reason when there is no GPU) check what the op-parity harness does not reach: dropout's
-// training mask bit for bit against the CPU's (run index on the device and from the host),
+// training mask bit for bit against the CPU's (run index on the device and from the host, and
+// refused when captured without the device one),
 // the broadcast index, softmax lanes (short and long), constraint groups, adam's device-side
 // iteration count, clip_by_norm in place, and the multi-tensor adam launch against one launch per
 // parameter.
+#include <cuda_runtime_api.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -287,6 +289,39 @@ TEST_F(CudaFamilyDeviceTest, DropoutMaskIsTheCpusBitForBit) {
                RunOp(DeviceKind::kCuda, OpKind::kDropout, attrs, {x}, outs, inference), 0.0,
                "dropout, inference");
   }
+}
+
+// Captured into a CUDA graph without the device run index, training dropout would freeze the
+// capture's run index into every replay: the kernel refuses (and queues nothing).
+TEST_F(CudaFamilyDeviceTest, DropoutRefusesCaptureWithoutTheDeviceRunIndex) {
+  const Tensor x = Ramp(DType::kF32, {4, 8}, -1.0, 0.05);
+  auto dx = gpu::DeviceBuffer::Allocate(x.bytes());
+  auto dy = gpu::DeviceBuffer::Allocate(x.bytes());
+  auto dmask = gpu::DeviceBuffer::Allocate(x.bytes());
+  ASSERT_TRUE(dx.ok() && dy.ok() && dmask.ok());
+  const std::vector<TensorView> in{{dx->get(), DType::kF32, x.shape()}};
+  const std::vector<TensorView> out{{dy->get(), DType::kF32, x.shape()},
+                                    {dmask->get(), DType::kF32, x.shape()}};
+  const Attrs attrs{{"rate", 0.3}, {"seed", int64_t{7}}};
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  gpu::StepContext step;
+  step.stream = stream;
+  KernelContext ctx;
+  ctx.training = true;
+  ctx.gpu = &step;
+  const KernelDef* def = FindKernel(OpKind::kDropout, DeviceKind::kCuda);
+  ASSERT_NE(def, nullptr);
+  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), cudaSuccess);
+  const absl::Status s = def->fn({attrs, in, out, ctx});
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(stream, &graph), cudaSuccess);
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  // Outside a capture the host run index is fine.
+  EXPECT_TRUE(def->fn({attrs, in, out, ctx}).ok());
+  EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  cudaStreamDestroy(stream);
 }
 
 TEST_F(CudaFamilyDeviceTest, BroadcastBinaryOpsEqualTheCpu) {
