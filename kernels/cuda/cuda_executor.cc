@@ -137,6 +137,14 @@ absl::Status CudaExecutor::CaptureGraph() {
 }
 
 absl::StatusOr<std::vector<Tensor>> CudaExecutor::Run(const std::vector<Tensor>& inputs) {
+  absl::StatusOr<std::vector<Tensor>> outputs = RunOnce(inputs);
+  // A run that failed after its steps were queued may have written part of the parameters.
+  if (!outputs.ok() && queued_) session_->Invalidate(written_ids_);
+  return outputs;
+}
+
+absl::StatusOr<std::vector<Tensor>> CudaExecutor::RunOnce(const std::vector<Tensor>& inputs) {
+  queued_ = false;
   if (inputs.size() != plan_.inputs.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
@@ -162,6 +170,7 @@ absl::StatusOr<std::vector<Tensor>> CudaExecutor::Run(const std::vector<Tensor>&
   if (graph_exec_ == nullptr && session_->options().cuda_graphs && runs_ > 0) {
     RILL_RETURN_IF_ERROR(CaptureGraph());
   }
+  queued_ = true;
   if (graph_exec_ != nullptr) {
     RILL_RETURN_IF_ERROR(FromCuda(cudaGraphLaunch(graph_exec_, stream), "cudaGraphLaunch"));
   } else {

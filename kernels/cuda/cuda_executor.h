@@ -46,6 +46,7 @@ class CudaExecutor final : public PlanExecutor {
   // Queues every step and the run-index increment; `check_each` synchronises after each step.
   absl::Status QueueSteps(bool check_each);
   absl::Status CaptureGraph();
+  absl::StatusOr<std::vector<Tensor>> RunOnce(const std::vector<Tensor>& inputs);
 
   CudaSession* session_;
   Plan plan_;
@@ -61,6 +62,7 @@ class CudaExecutor final : public PlanExecutor {
   StepContext context_;           // the session's, with this executor's run_index
   KernelContext ctx_;
   int64_t runs_ = 0;
+  bool queued_ = false;  // this run's steps were queued (a failure may leave partial writes)
   cudaGraphExec_t graph_exec_ = nullptr;
 };
 

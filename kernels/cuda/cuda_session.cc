@@ -148,6 +148,13 @@ absl::Status CudaSession::RecordWritten(const std::vector<int>& ids) {
   return absl::OkStatus();
 }
 
+void CudaSession::Invalidate(const std::vector<int>& ids) {
+  for (int id : ids) {
+    params_[id].version = 0;
+    params_[id].device_newer = false;
+  }
+}
+
 absl::Status CudaSession::CopyToHost(ParamStore& store) {
   RILL_RETURN_IF_ERROR(stream_.Synchronize());
   for (DeviceParam& p : params_) {

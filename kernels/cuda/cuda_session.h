@@ -60,6 +60,9 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   absl::Status PrepareParams(const std::vector<int>& ids);
   // After a run that wrote `ids` on the device: the device copies are now the newest.
   absl::Status RecordWritten(const std::vector<int>& ids);
+  // After a failed run that may have written part of `ids`: they are uploaded again from the
+  // host before the next run.
+  void Invalidate(const std::vector<int>& ids);
 
  private:
   struct DeviceParam {
