@@ -171,19 +171,43 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
   return g;
 }
 
-absl::StatusOr<Executor*> ModelRunner::Get(GraphMode mode, const std::vector<TensorType>& inputs,
-                                           const TensorType* target) {
+absl::StatusOr<DeviceKind> ModelRunner::device() {
+  if (device_.has_value()) return *device_;
+  RILL_ASSIGN_OR_RETURN(DeviceChoice choice, ParseDeviceChoice(device_name_));
+  RILL_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(choice));
+  if (kind != DeviceKind::kCpu) {
+    const DeviceBackend* backend = FindDeviceBackend(kind);
+    RILL_ASSIGN_OR_RETURN(session_, backend->create_session());
+  }
+  device_ = kind;
+  return kind;
+}
+
+absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
+                                               const std::vector<TensorType>& inputs,
+                                               const TensorType* target) {
   std::string key = CacheKey(mode, inputs, target);
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.get();
+  RILL_ASSIGN_OR_RETURN(DeviceKind kind, device());
   RegisterCpuKernels();
   RILL_ASSIGN_OR_RETURN(
       std::unique_ptr<Graph> g,
       BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
-  RILL_ASSIGN_OR_RETURN(Plan plan,
-                        LowerAndPlanMemory(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
-  RILL_ASSIGN_OR_RETURN(Executor ex, Executor::Create(std::move(plan), &model_->params()));
-  auto [pos, inserted] = cache_.emplace(key, std::make_unique<Executor>(std::move(ex)));
+  std::unique_ptr<PlanExecutor> ex;
+  if (kind == DeviceKind::kCpu) {
+    RILL_ASSIGN_OR_RETURN(Plan plan,
+                          LowerAndPlanMemory(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
+    RILL_ASSIGN_OR_RETURN(Executor cpu, Executor::Create(std::move(plan), &model_->params()));
+    ex = std::make_unique<Executor>(std::move(cpu));
+  } else {
+    RILL_ASSIGN_OR_RETURN(Plan plan,
+                          LowerAndPlanMemory(*g, kind, mode == GraphMode::kTrain,
+                                             MemoryPlanOptionsFromEnv(), session_->step_context()));
+    RILL_ASSIGN_OR_RETURN(
+        ex, session_->CreateExecutor(std::move(plan), &model_->params(), ExecutorOptions{}));
+  }
+  auto [pos, inserted] = cache_.emplace(key, std::move(ex));
   return pos->second.get();
 }
 

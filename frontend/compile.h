@@ -24,6 +24,9 @@ struct CompileOptions {
   bool from_logits = false;
   OptimizerConfig optimizer;
   std::vector<std::string> metrics;  // accuracy (and variants), mse, mae
+  // Where to train and evaluate: "cpu", "cuda" (FailedPrecondition when the program has no
+  // CUDA backend, gpu::RegisterCudaBackend(), or no usable GPU) or "auto" (cuda when usable).
+  std::string device = "cpu";
 };
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };
@@ -36,19 +39,27 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
                                                       const std::vector<TensorType>& inputs,
                                                       const TensorType* target);
 
-// Compiles and caches executors for one model.
+// Compiles and caches executors for one model on one device. The device ("cpu", "cuda",
+// "auto"; see CompileOptions::device) is resolved at the first Get; on CUDA the runner owns
+// the model's device session (stream, handles, device parameters), shared by its plans.
 class ModelRunner {
  public:
-  ModelRunner(Model& model, std::optional<CompileOptions> options)
-      : model_(&model), options_(std::move(options)) {}
+  ModelRunner(Model& model, std::optional<CompileOptions> options, std::string device = "cpu")
+      : model_(&model), options_(std::move(options)), device_name_(std::move(device)) {}
 
-  absl::StatusOr<Executor*> Get(GraphMode mode, const std::vector<TensorType>& inputs,
-                                const TensorType* target);
+  absl::StatusOr<PlanExecutor*> Get(GraphMode mode, const std::vector<TensorType>& inputs,
+                                    const TensorType* target);
+  // The device the runner runs on (FailedPrecondition/InvalidArgument as for Get).
+  absl::StatusOr<DeviceKind> device();
 
  private:
   Model* model_;
   std::optional<CompileOptions> options_;
-  std::map<std::string, std::unique_ptr<Executor>> cache_;
+  std::string device_name_;
+  std::optional<DeviceKind> device_;
+  // Declared before the cache: executors are destroyed before their session.
+  std::unique_ptr<DeviceSession> session_;
+  std::map<std::string, std::unique_ptr<PlanExecutor>> cache_;
 };
 
 }  // namespace rill

@@ -158,6 +158,7 @@ std::vector<Tensor> Model::GetWeights() const {
 }
 
 absl::Status Model::SetWeights(const std::vector<Tensor>& weights) {
+  RILL_RETURN_IF_ERROR(params_.SyncToHost());
   std::vector<WeightInfo> infos = Weights();
   if (weights.size() != infos.size()) {
     return absl::InvalidArgumentError(absl::StrCat("model '", name_, "': set_weights got ",
@@ -238,7 +239,7 @@ std::string Model::Summary() const {
 }
 
 absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& inputs,
-                                                   int64_t batch_size) {
+                                                   int64_t batch_size, const std::string& device) {
   RILL_RETURN_IF_ERROR(status_);
   if (batch_size < 1)
     return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
@@ -258,9 +259,12 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
                                                      inputs[i].type().ToString()));
     }
   }
-  if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes()) {
-    predict_runner_ = std::make_unique<ModelRunner>(*this, std::nullopt);
+  if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes() ||
+      predict_runner_device_ != device) {
+    predict_runner_.reset();  // its device session first hands its parameters back
+    predict_runner_ = std::make_unique<ModelRunner>(*this, std::nullopt, device);
     predict_runner_nodes_ = graph_.num_nodes();
+    predict_runner_device_ = device;
   }
   const int64_t n = inputs[0].shape().dim(0);
   std::vector<Tensor> results;
@@ -273,7 +277,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
       xb.push_back(TakeRows(t, rows));
       types.push_back(xb.back().type());
     }
-    RILL_ASSIGN_OR_RETURN(Executor * ex, predict_runner_->Get(GraphMode::kPredict, types, nullptr));
+    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex,
+                          predict_runner_->Get(GraphMode::kPredict, types, nullptr));
     RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
     if (results.empty()) {
       for (const Tensor& o : out) {

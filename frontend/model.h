@@ -80,9 +80,11 @@ class Model {
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
 
-  // Inference on the CPU in batches (the last batch may be smaller); one tensor per output.
+  // Inference in batches (the last batch may be smaller); one tensor per output. `device`:
+  // "cpu", "cuda" or "auto" (see CompileOptions::device).
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs,
-                                              int64_t batch_size = 32);
+                                              int64_t batch_size = 32,
+                                              const std::string& device = "cpu");
 
   // --- used by layers ----------------------------------------------------------------
   // Registers a layer and gives it a unique Keras-style name ("dense", "dense_1", ...).
@@ -123,6 +125,7 @@ class Model {
   int64_t weight_counter_ = 0;
   std::unique_ptr<ModelRunner> predict_runner_;
   int predict_runner_nodes_ = -1;  // graph size the runner was made for
+  std::string predict_runner_device_;
 };
 
 }  // namespace rill

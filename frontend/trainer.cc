@@ -115,6 +115,7 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) {
   RILL_RETURN_IF_ERROR(model.status());
   RILL_RETURN_IF_ERROR(ParseLoss(options.loss, options.from_logits).status());
   RILL_RETURN_IF_ERROR(optim::FromName(options.optimizer.name).status());
+  RILL_RETURN_IF_ERROR(ParseDeviceChoice(options.device).status());
   if (!(options.optimizer.learning_rate > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
@@ -180,7 +181,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     }
     Tensor yb = TakeRows(y, batch);
     TensorType yt = yb.type();
-    RILL_ASSIGN_OR_RETURN(Executor * ex, runner_.Get(mode, types, &yt));
+    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex, runner_.Get(mode, types, &yt));
     xb.push_back(yb);
     RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
     double loss = out[0].at(0);
@@ -302,7 +303,7 @@ absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const
 absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& x,
                                                      int64_t batch_size) {
   RILL_RETURN_IF_ERROR(CheckData(x, nullptr, batch_size));
-  return model_->Predict(x, batch_size);
+  return model_->Predict(x, batch_size, options_.device);
 }
 
 }  // namespace rill

@@ -58,7 +58,7 @@ class Trainer {
 
  private:
   Trainer(Model& model, CompileOptions options)
-      : model_(&model), options_(options), runner_(model, options) {}
+      : model_(&model), options_(options), runner_(model, options, options.device) {}
 
   // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
   absl::StatusOr<std::map<std::string, double>> RunEpoch(

@@ -7,22 +7,23 @@
 
 namespace rill {
 
-void ParamStore::Set(const std::string& name, Tensor t) {
-  auto it = tensors_.find(name);
-  if (it != tensors_.end() && it->second.type() == t.type()) {
-    if (t.bytes() > 0) std::memcpy(it->second.raw(), t.raw(), t.bytes());
-    return;
+std::vector<int> WrittenParamBuffers(const Plan& plan) {
+  std::vector<bool> written(plan.buffers.size(), false);
+  for (const PlanStep& s : plan.steps) {
+    for (int i : s.outputs) written[i] = true;
+    const OpDef* def = FindOpDef(s.op);
+    if (def == nullptr || !def->has_side_effects) continue;
+    for (size_t k = 0; k < s.inputs.size(); ++k) {
+      if (def->writes_inputs == 0 || (def->writes_inputs >> k & 1u) != 0)
+        written[s.inputs[k]] = true;
+    }
   }
-  tensors_[name] = std::move(t);
-}
-
-Tensor* ParamStore::Find(const std::string& name) {
-  auto it = tensors_.find(name);
-  return it == tensors_.end() ? nullptr : &it->second;
-}
-const Tensor* ParamStore::Find(const std::string& name) const {
-  auto it = tensors_.find(name);
-  return it == tensors_.end() ? nullptr : &it->second;
+  std::vector<int> out;
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    if (written[i] && plan.buffers[i].kind == BufferKind::kParam)
+      out.push_back(static_cast<int>(i));
+  }
+  return out;
 }
 
 absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
@@ -73,6 +74,8 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
     }
     ex.views_.push_back(view);
   }
+  for (int i : WrittenParamBuffers(ex.plan_))
+    ex.written_params_.push_back(ex.plan_.buffers[i].name);
   for (const PlanStep& s : ex.plan_.steps) {
     std::vector<TensorView> ins, outs, work;
     for (int i : s.inputs) ins.push_back(ex.views_[i]);
@@ -90,6 +93,7 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
     return absl::InvalidArgumentError(
         absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
   }
+  if (params_ != nullptr && !params_->host_current()) RILL_RETURN_IF_ERROR(params_->SyncToHost());
   for (size_t i = 0; i < inputs.size(); ++i) {
     const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
     if (inputs[i].type() != b.type) {
@@ -108,6 +112,9 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
     }
   }
   ++ctx_.run_index;
+  if (params_ != nullptr && params_->has_devices()) {
+    for (const std::string& name : written_params_) params_->MarkWritten(name);
+  }
   std::vector<Tensor> outputs;
   for (int index : plan_.outputs) {
     const TensorView& v = views_[index];

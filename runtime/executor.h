@@ -1,32 +1,19 @@
 // Runs a Plan on the CPU: owns the arena, binds parameters by name from a ParamStore and
-// inputs per run, and walks the steps in order.
+// inputs per run, and walks the steps in order. (The CUDA executor, kernels/cuda/
+// cuda_executor.h, implements the same PlanExecutor interface.)
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/device_backend.h"
 #include "runtime/memory_check.h"
+#include "runtime/param_store.h"
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
 
 namespace rill {
-
-// Persistent tensors by value name: parameters, optimizer slots, RNN states. Shared by all
-// the plans of a model (one per input shape), so training in one is seen by the others.
-class ParamStore {
- public:
-  // Copies into the existing storage when the type is unchanged, so executors already bound
-  // to the parameter see the new value; otherwise replaces it (rebuild executors then).
-  void Set(const std::string& name, Tensor t);
-  Tensor* Find(const std::string& name);
-  const Tensor* Find(const std::string& name) const;
-  const std::map<std::string, Tensor>& tensors() const { return tensors_; }
-
- private:
-  std::map<std::string, Tensor> tensors_;
-};
 
 struct ExecutorOptions {
   // Run CheckPlanMemory on the plan (on in debug and test builds): a plan whose arena layout
@@ -37,7 +24,11 @@ struct ExecutorOptions {
   bool poison_arena = kCheckPlanMemoryByDefault;
 };
 
-class Executor {
+// The kParam buffers a plan's steps may write: outputs, and the inputs that ops with side
+// effects write in place (OpDef::writes_inputs). Each buffer once, in buffer order.
+std::vector<int> WrittenParamBuffers(const Plan& plan);
+
+class Executor final : public PlanExecutor {
  public:
   // Every kParam buffer of the plan must be in `params` with the buffer's type. Arena
   // buffers must lie inside the arena (Internal error otherwise, always checked).
@@ -46,9 +37,11 @@ class Executor {
 
   // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
   // copies of the outputs.
-  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
+  // When a device holds newer parameter values (param_store.h), they are downloaded first;
+  // when any device keeps copies, the parameters this plan writes are marked written after.
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override;
 
-  const Plan& plan() const { return plan_; }
+  const Plan& plan() const override { return plan_; }
   // A view of any buffer after a run (tests, debugging).
   TensorView BufferView(int index) const { return views_[index]; }
 
@@ -62,6 +55,7 @@ class Executor {
   std::vector<std::vector<TensorView>> step_outputs_;
   std::vector<std::vector<TensorView>> step_workspace_;
   std::vector<Tensor> input_storage_;
+  std::vector<std::string> written_params_;
   KernelContext ctx_;
 };
 

@@ -4,9 +4,15 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "frontend/keras_model.h"
 #include "ir/status.h"
+#include "rill_config.h"
+#include "runtime/device_backend.h"
 #include "runtime/npy.h"
+#if RILL_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
 #include "tools/command.h"
 
 ABSL_FLAG(std::string, model, "", "Keras model JSON (model.to_json())");
@@ -30,15 +36,23 @@ int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*
   return kExitFailure;
 }
 
-absl::Status CheckDevice(const std::string& device) {
-  if (device == "cpu" || device == "auto") return absl::OkStatus();
-  if (device == "cuda") {
-    return absl::UnimplementedError(
-        "--device=cuda: the CUDA backend does not run whole models yet in this build; use "
-        "--device=cpu (or auto)");
+absl::StatusOr<std::string> SelectDevice(const std::string& device) {
+  auto choice = ParseDeviceChoice(device);
+  if (!choice.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
+#if RILL_HAVE_CUDA
+  gpu::RegisterCudaBackend();
+#endif
+  auto kind = ResolveDevice(*choice);
+  if (!kind.ok()) {
+    absl::string_view why = kind.status().message();
+    absl::ConsumePrefix(&why, "device cuda: ");
+    return absl::Status(kind.status().code(), absl::StrCat("--device=", device, ": ", why,
+                                                           "; use --device=cpu (or auto)"));
+  }
+  return std::string(DeviceName(*kind));
 }
 
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {

@@ -25,9 +25,10 @@ namespace rill::cli {
 // ("rill <command>: <message>" on stderr).
 int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*body)());
 
-// --device: "cpu" or "auto" run on the CPU; "cuda" is refused until the CUDA backend runs
-// whole models (an error naming the reason).
-absl::Status CheckDevice(const std::string& device);
+// --device: the device the command runs on, "cpu" or "cuda". "auto" is cuda when this build
+// has CUDA and a GPU is usable, else cpu; "cuda" without either is a FailedPrecondition
+// saying which ("--device=cuda: ..."). Registers the CUDA backend in CUDA builds.
+absl::StatusOr<std::string> SelectDevice(const std::string& device);
 
 // The array in `path` converted to `dtype` (float <-> float, int32 <-> int64; a float array
 // where integers are expected, or the reverse, is an error naming the file).

@@ -1,8 +1,9 @@
 // `rill inspect`: a Keras model's summary; with --memory, the memory report of its inference
-// plan and (with --training) of its training step, compiled for --batch-size on the CPU, one
-// line per plan ("predict: arena 1.23 MiB = 1.02x of lower bound ...", docs/memory-planner.md);
-// with --plan, the plans themselves (steps, buffers, arena offsets).
+// plan and (with --training) of its training step, compiled for --batch-size on --device (the CPU
+// by default), one line per plan ("predict: arena 1.23 MiB = 1.02x of lower bound ...",
+// docs/memory-planner.md); with --plan, the plans themselves (steps, buffers, arena offsets).
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 #include "absl/flags/declare.h"
@@ -13,6 +14,7 @@
 #include "ir/status.h"
 #include "kernels/register.h"
 #include "passes/memory_planner.h"
+#include "runtime/device_backend.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 
@@ -56,13 +58,21 @@ TensorType TargetType(const Model& m, const std::string& loss, int64_t batch) {
   return t;
 }
 
+// Where plans are lowered: the device and, for cuda, the session whose handles the kernels'
+// plan-time size queries need.
+struct Target {
+  DeviceKind device = DeviceKind::kCpu;
+  std::unique_ptr<DeviceSession> session;
+};
+
 absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
                        const std::vector<TensorType>& inputs, const TensorType* target,
-                       const char* label) {
+                       const char* label, const Target& where) {
   const bool training = mode == GraphMode::kTrain;
   auto g = BuildModeGraph(m, options, mode, inputs, target);
   if (!g.ok()) return g.status();
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, training);
+  auto plan = LowerAndPlanMemory(**g, where.device, training, MemoryPlanOptionsFromEnv(),
+                                 where.session ? where.session->step_context() : nullptr);
   if (!plan.ok()) return plan.status();
   if (absl::GetFlag(FLAGS_memory)) std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
   if (absl::GetFlag(FLAGS_plan)) std::printf("%s %s", label, plan->ToString().c_str());
@@ -86,10 +96,19 @@ absl::Status Inspect() {
     return absl::OkStatus();
   }
   RegisterCpuKernels();
+  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device.status();
+  Target where;
+  if (*device == "cuda") {
+    where.device = DeviceKind::kCuda;
+    auto session = FindDeviceBackend(DeviceKind::kCuda)->create_session();
+    if (!session.ok()) return session.status();
+    where.session = std::move(*session);
+  }
   auto inputs = InputTypes(m, batch);
   if (!inputs.ok()) return Annotate(inputs.status(), model_path);
-  std::printf("plans for batch %lld on the cpu:\n", static_cast<long long>(batch));
-  absl::Status st = PrintPlan(m, nullptr, GraphMode::kPredict, *inputs, nullptr, "predict");
+  std::printf("plans for batch %lld on the %s:\n", static_cast<long long>(batch), device->c_str());
+  absl::Status st = PrintPlan(m, nullptr, GraphMode::kPredict, *inputs, nullptr, "predict", where);
   if (!st.ok()) return Annotate(st, model_path);
   if (!absl::GetFlag(FLAGS_training)) return absl::OkStatus();
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
@@ -100,7 +119,7 @@ absl::Status Inspect() {
         model_path, ": --training needs a model with one output, it has ", m.outputs().size()));
   }
   const TensorType target = TargetType(m, options.loss, batch);
-  st = PrintPlan(m, &options, GraphMode::kTrain, *inputs, &target, "train");
+  st = PrintPlan(m, &options, GraphMode::kTrain, *inputs, &target, "train", where);
   if (!st.ok()) return Annotate(st, model_path);
   return absl::OkStatus();
 }

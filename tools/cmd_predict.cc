@@ -25,8 +25,8 @@ absl::Status Predict() {
     return absl::InvalidArgumentError(
         "--weights is required (a directory of .npy files or a Keras .h5 file)");
   }
-  absl::Status device = CheckDevice(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) return device;
+  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device.status();
   auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed));
   if (!model.ok()) return model.status();
   if ((*model)->inputs().size() != 1) {
@@ -36,7 +36,7 @@ absl::Status Predict() {
   }
   auto x = ReadArray(input, (*model)->inputs()[0].value->type.dtype);
   if (!x.ok()) return x.status();
-  auto y = (*model)->Predict({*x}, absl::GetFlag(FLAGS_batch_size));
+  auto y = (*model)->Predict({*x}, absl::GetFlag(FLAGS_batch_size), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
   std::string stem = output;
   if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);

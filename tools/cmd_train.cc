@@ -26,14 +26,14 @@ namespace rill::cli {
 namespace {
 
 absl::Status Train() {
-  absl::Status device = CheckDevice(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) return device;
+  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device.status();
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   if (model_path.empty()) {
     if (!absl::GetFlag(FLAGS_x).empty() || !absl::GetFlag(FLAGS_y).empty())
       return absl::InvalidArgumentError("--x and --y need --model");
-    return RunDefaultExperiment(seed, stdout);
+    return RunDefaultExperiment(seed, stdout, *device);
   }
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
     return absl::InvalidArgumentError("--x and --y are required with --model");
@@ -59,7 +59,8 @@ absl::Status Train() {
     if (!labels.ok()) return y_raw.status();
     y_raw = std::move(labels);
   }
-  auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer});
+  auto trainer =
+      m.Compile({.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer, .device = *device});
   if (!trainer.ok()) return trainer.status();
   auto history = trainer->Fit(*x, *y_raw,
                               {.epochs = epochs,

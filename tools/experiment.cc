@@ -38,7 +38,7 @@ AddingData MakeAddingProblem(int64_t n, std::mt19937_64& rng) {
 
 }  // namespace
 
-absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out) {
+absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out, const std::string& device) {
   const auto start = std::chrono::steady_clock::now();
   std::mt19937_64 rng(seed);
   AddingData train = MakeAddingProblem(kTrain, rng);
@@ -46,15 +46,16 @@ absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out) {
   std::fprintf(out,
                "rill default experiment: the adding problem, %lld steps, %lld training and %lld "
                "test sequences\nmodel: Input(%lld, 2) -> CuDNNGRU(32) -> Dense(1), Adam(0.01), "
-               "mse\n",
+               "mse, device %s\n",
                static_cast<long long>(kSteps), static_cast<long long>(kTrain),
-               static_cast<long long>(kTest), static_cast<long long>(kSteps));
+               static_cast<long long>(kTest), static_cast<long long>(kSteps), device.c_str());
   std::fflush(out);
   Model m("adding_problem", seed);
   auto x = m.Input({kBatch, kSteps, 2});
   m.SetOutputs({layers::Dense({.units = 1})(layers::CuDNNGRU({.units = 32})(x))});
-  RILL_ASSIGN_OR_RETURN(Trainer trainer,
-                        m.Compile({.loss = "mse", .optimizer = optim::Adam(0.01)}));
+  RILL_ASSIGN_OR_RETURN(
+      Trainer trainer,
+      m.Compile({.loss = "mse", .optimizer = optim::Adam(0.01), .device = device}));
   RILL_RETURN_IF_ERROR(
       trainer
           .Fit(

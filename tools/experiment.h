@@ -7,12 +7,13 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "absl/status/status.h"
 
 namespace rill::cli {
 
 // Generates the data (seeded), trains, and prints progress, the test MSE and the baseline.
-absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out);
+absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out, const std::string& device = "cpu");
 
 }  // namespace rill::cli

@@ -68,6 +68,50 @@ CudnnHandle::~CudnnHandle() {
   if (handle_ != nullptr) cudnnDestroy(handle_);
 }
 
+absl::StatusOr<CublasHandle> CublasHandle::Create() {
+  RILL_RETURN_IF_ERROR(NeedDevice("cublas handle"));
+  cublasHandle_t handle = nullptr;
+  RILL_RETURN_IF_ERROR(FromCublas(cublasCreate(&handle), "cublasCreate"));
+  return CublasHandle(handle);
+}
+
+CublasHandle::CublasHandle(CublasHandle&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)) {}
+
+CublasHandle& CublasHandle::operator=(CublasHandle&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) cublasDestroy(handle_);
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+CublasHandle::~CublasHandle() {
+  if (handle_ != nullptr) cublasDestroy(handle_);
+}
+
+absl::StatusOr<CublasLtHandle> CublasLtHandle::Create() {
+  RILL_RETURN_IF_ERROR(NeedDevice("cublasLt handle"));
+  cublasLtHandle_t handle = nullptr;
+  RILL_RETURN_IF_ERROR(FromCublas(cublasLtCreate(&handle), "cublasLtCreate"));
+  return CublasLtHandle(handle);
+}
+
+CublasLtHandle::CublasLtHandle(CublasLtHandle&& other) noexcept
+    : handle_(std::exchange(other.handle_, nullptr)) {}
+
+CublasLtHandle& CublasLtHandle::operator=(CublasLtHandle&& other) noexcept {
+  if (this != &other) {
+    if (handle_ != nullptr) cublasLtDestroy(handle_);
+    handle_ = std::exchange(other.handle_, nullptr);
+  }
+  return *this;
+}
+
+CublasLtHandle::~CublasLtHandle() {
+  if (handle_ != nullptr) cublasLtDestroy(handle_);
+}
+
 absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {
   if (bytes == 0) return DeviceBuffer();
   RILL_RETURN_IF_ERROR(NeedDevice("device buffer"));

@@ -1,8 +1,10 @@
-// Owning wrappers for the per-device CUDA objects a plan uses: a stream, a cuDNN handle and
-// device memory. Creating any of them on a machine without a GPU is a FailedPrecondition saying
-// why, never a crash, so callers can fall back to the CPU or skip.
+// Owning wrappers for the per-device CUDA objects a plan uses: a stream, cuDNN, cuBLAS and
+// cuBLASLt handles and device memory. Creating any of them on a machine without a GPU is a
+// FailedPrecondition saying why, never a crash, so callers can fall back to the CPU or skip.
 #pragma once
 
+#include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
@@ -48,6 +50,42 @@ class CudnnHandle {
  private:
   explicit CudnnHandle(cudnnHandle_t handle) : handle_(handle) {}
   cudnnHandle_t handle_ = nullptr;
+};
+
+// A cuBLAS handle on the current device. Move-only; destroys the handle.
+class CublasHandle {
+ public:
+  // FailedPrecondition without a usable device.
+  static absl::StatusOr<CublasHandle> Create();
+  CublasHandle(CublasHandle&& other) noexcept;
+  CublasHandle& operator=(CublasHandle&& other) noexcept;
+  CublasHandle(const CublasHandle&) = delete;
+  CublasHandle& operator=(const CublasHandle&) = delete;
+  ~CublasHandle();
+
+  cublasHandle_t get() const { return handle_; }
+
+ private:
+  explicit CublasHandle(cublasHandle_t handle) : handle_(handle) {}
+  cublasHandle_t handle_ = nullptr;
+};
+
+// A cuBLASLt handle. Move-only; destroys the handle.
+class CublasLtHandle {
+ public:
+  // FailedPrecondition without a usable device.
+  static absl::StatusOr<CublasLtHandle> Create();
+  CublasLtHandle(CublasLtHandle&& other) noexcept;
+  CublasLtHandle& operator=(CublasLtHandle&& other) noexcept;
+  CublasLtHandle(const CublasLtHandle&) = delete;
+  CublasLtHandle& operator=(const CublasLtHandle&) = delete;
+  ~CublasLtHandle();
+
+  cublasLtHandle_t get() const { return handle_; }
+
+ private:
+  explicit CublasLtHandle(cublasLtHandle_t handle) : handle_(handle) {}
+  cublasLtHandle_t handle_ = nullptr;
 };
 
 // `bytes` of device memory (cudaMalloc; 256-byte aligned). Move-only; frees on destruction.

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -77,6 +79,49 @@ TEST_F(CliTest, PredictGivesTheOraclesOutputs) {
       ASSERT_EQ(y->shape(), want->shape());
       EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
     }
+  }
+}
+
+TEST_F(CliTest, DeviceCudaRunsOnAGpuOrFailsInOneLineAndAutoFallsBackToTheCpu) {
+  const std::string c = "seq_stack";
+  const std::string args = "predict --model " + Golden(c + "/model.json") + " --weights " +
+                           Golden(c + "/weights") + " --input " + Golden(c + "/x.npy");
+  Result cpu = Rill(args + " --output " + Path("cpu.npy") + " --device cpu");
+  ASSERT_EQ(cpu.status, 0) << cpu.out;
+  auto want = ReadNpy(Path("cpu.npy"));
+  ASSERT_TRUE(want.ok());
+  Result cuda = Rill(args + " --output " + Path("cuda.npy") + " --device cuda");
+  bool on_gpu = cuda.status == 0;
+  if (on_gpu) {
+    auto y = ReadNpy(Path("cuda.npy"));
+    ASSERT_TRUE(y.ok());
+    EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
+  } else {
+    // No GPU (or a build without CUDA): one clear line, exit 1, nothing written.
+    EXPECT_EQ(cuda.status, 1) << cuda.out;
+    EXPECT_THAT(cuda.out, ::testing::StartsWith("rill predict: --device=cuda: "));
+    EXPECT_THAT(cuda.out,
+                ::testing::AnyOf(HasSubstr("no usable GPU"), HasSubstr("no CUDA backend")));
+    EXPECT_EQ(std::count(cuda.out.begin(), cuda.out.end(), '\n'), 1) << cuda.out;
+    EXPECT_FALSE(fs::exists(Path("cuda.npy")));
+    Result train = Rill("train --device=cuda");
+    EXPECT_EQ(train.status, 1) << train.out;
+    EXPECT_THAT(train.out, ::testing::StartsWith("rill train: --device=cuda: "));
+    Result inspect =
+        Rill("inspect --model " + Golden(c + "/model.json") + " --memory --device cuda");
+    EXPECT_EQ(inspect.status, 1) << inspect.out;
+    EXPECT_THAT(inspect.out, HasSubstr("rill inspect: --device=cuda: "));
+  }
+  // auto: the GPU when there is one, else the CPU, bit for bit.
+  Result any = Rill(args + " --output " + Path("auto.npy") + " --device=auto");
+  ASSERT_EQ(any.status, 0) << any.out;
+  auto y = ReadNpy(Path("auto.npy"));
+  ASSERT_TRUE(y.ok());
+  if (on_gpu) {
+    EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
+  } else {
+    ASSERT_EQ(y->bytes(), want->bytes());
+    EXPECT_EQ(std::memcmp(y->raw(), want->raw(), y->bytes()), 0);
   }
 }
 

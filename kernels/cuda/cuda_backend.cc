@@ -1,0 +1,26 @@
+// RegisterCudaBackend: the CUDA entry in runtime's device backend registry (cuda_backend.h).
+#include "kernels/cuda/cuda_backend.h"
+
+#include "ir/status.h"
+#include "kernels/cuda/cuda_session.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/register.h"
+#include "runtime/device_backend.h"
+
+namespace rill::gpu {
+namespace {
+
+absl::StatusOr<std::unique_ptr<DeviceSession>> CreateSession() {
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<CudaSession> session,
+                        CudaSession::Create(CudaSessionOptionsFromEnv()));
+  return std::unique_ptr<DeviceSession>(std::move(session));
+}
+
+}  // namespace
+
+void RegisterCudaBackend() {
+  RegisterCudaKernels();
+  RegisterDeviceBackend(DeviceBackend{DeviceKind::kCuda, &CudaDeviceAvailable, &CreateSession});
+}
+
+}  // namespace rill::gpu

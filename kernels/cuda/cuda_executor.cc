@@ -1,0 +1,198 @@
+// CudaExecutor: the device arena, input/output copies and CUDA-graph capture and replay
+// (cuda_executor.h).
+#include "kernels/cuda/cuda_executor.h"
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/device.h"
+#include "kernels/cuda/run_index.h"
+
+namespace rill::gpu {
+namespace {
+
+std::string StepName(const PlanStep& s) {
+  return absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, ParamStore* params,
+                                                                   const ExecutorOptions& options,
+                                                                   CudaSession* session) {
+  RILL_RETURN_IF_ERROR(CudaDeviceAvailable());
+  if (session == nullptr) return absl::InvalidArgumentError("the cuda executor needs a session");
+  if (plan.device != DeviceKind::kCuda) {
+    return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
+                                                   std::string(DeviceName(plan.device))));
+  }
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    const PlanBuffer& b = plan.buffers[i];
+    if (b.kind == BufferKind::kArena && (b.offset < 0 || b.offset + b.bytes() > plan.arena_bytes)) {
+      return absl::InternalError(absl::StrCat("buffer ", i, " '", b.name, "' at ", b.offset, " (",
+                                              b.bytes(), " bytes) is outside the arena of ",
+                                              plan.arena_bytes, " bytes"));
+    }
+  }
+  if (options.check_memory) RILL_RETURN_IF_ERROR(CheckPlanMemory(plan));
+  std::unique_ptr<CudaExecutor> ex(new CudaExecutor(session));
+  ex->plan_ = std::move(plan);
+  const Plan& p = ex->plan_;
+  const cudaStream_t stream = session->stream();
+  RILL_ASSIGN_OR_RETURN(ex->arena_, DeviceBuffer::Allocate(static_cast<size_t>(p.arena_bytes)));
+  if (p.arena_bytes > 0) {
+    RILL_RETURN_IF_ERROR(FromCuda(cudaMemsetAsync(ex->arena_.get(), options.poison_arena ? 0xff : 0,
+                                                  ex->arena_.bytes(), stream),
+                                  "arena memset"));
+  }
+  RILL_ASSIGN_OR_RETURN(ex->run_index_, DeviceBuffer::Allocate(sizeof(unsigned long long)));
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaMemsetAsync(ex->run_index_.get(), 0, sizeof(unsigned long long), stream),
+               "run index memset"));
+  ex->context_ = *session->step_context();
+  ex->context_.run_index = ex->run_index_.as<const unsigned long long>();
+  ex->ctx_.training = p.training;
+  ex->ctx_.gpu = &ex->context_;
+  auto* base = static_cast<std::byte*>(ex->arena_.get());
+  std::vector<int> binding(p.buffers.size(), -1);
+  for (size_t i = 0; i < p.buffers.size(); ++i) {
+    const PlanBuffer& b = p.buffers[i];
+    TensorView view{nullptr, b.type.dtype, b.type.shape};
+    switch (b.kind) {
+      case BufferKind::kArena:
+        view.data = base + b.offset;
+        break;
+      case BufferKind::kInput: {
+        RILL_ASSIGN_OR_RETURN(DeviceBuffer buf,
+                              DeviceBuffer::Allocate(static_cast<size_t>(b.bytes())));
+        view.data = buf.get();
+        ex->input_buffers_.push_back(std::move(buf));
+        break;
+      }
+      case BufferKind::kParam: {
+        RILL_ASSIGN_OR_RETURN(CudaSession::Binding bound,
+                              session->BindParam(params, b.name, b.type));
+        view.data = bound.data;
+        binding[i] = bound.id;
+        ex->param_ids_.push_back(bound.id);
+        break;
+      }
+    }
+    ex->views_.push_back(view);
+  }
+  for (int i : WrittenParamBuffers(p)) ex->written_ids_.push_back(binding[i]);
+  for (const PlanStep& s : p.steps) {
+    std::vector<TensorView> ins, outs, work;
+    for (int i : s.inputs) ins.push_back(ex->views_[i]);
+    for (int i : s.outputs) outs.push_back(ex->views_[i]);
+    for (int i : s.workspace) work.push_back(ex->views_[i]);
+    ex->step_inputs_.push_back(std::move(ins));
+    ex->step_outputs_.push_back(std::move(outs));
+    ex->step_workspace_.push_back(std::move(work));
+  }
+  return ex;
+}
+
+CudaExecutor::~CudaExecutor() {
+  if (graph_exec_ != nullptr) {
+    (void)cudaStreamSynchronize(session_->stream());
+    cudaGraphExecDestroy(graph_exec_);
+  }
+}
+
+absl::Status CudaExecutor::QueueSteps(bool check_each) {
+  const cudaStream_t stream = session_->stream();
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    absl::Status st =
+        s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
+    if (st.ok() && check_each) {
+      st = FromCuda(cudaGetLastError(), "kernel launch");
+      if (st.ok()) st = FromCuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+    if (!st.ok()) return Annotate(st, StepName(s));
+  }
+  return FromCuda(LaunchAdvanceRunIndex(run_index_.as<unsigned long long>(), stream),
+                  "run index increment");
+}
+
+absl::Status CudaExecutor::CaptureGraph() {
+  const cudaStream_t stream = session_->stream();
+  RILL_RETURN_IF_ERROR(FromCuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
+                                "cudaStreamBeginCapture"));
+  absl::Status queued = QueueSteps(/*check_each=*/false);
+  cudaGraph_t graph = nullptr;
+  absl::Status ended = FromCuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  if (!queued.ok() || !ended.ok()) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    (void)cudaGetLastError();  // a failed capture leaves a sticky launch error behind
+    absl::Status st = queued.ok() ? ended : queued;
+    return Annotate(st, "capturing the run into a cuda graph (RILL_CUDA_GRAPHS=0 runs without)");
+  }
+  absl::Status inst =
+      FromCuda(cudaGraphInstantiate(&graph_exec_, graph, 0), "cudaGraphInstantiate");
+  cudaGraphDestroy(graph);
+  if (!inst.ok()) graph_exec_ = nullptr;
+  return inst;
+}
+
+absl::StatusOr<std::vector<Tensor>> CudaExecutor::Run(const std::vector<Tensor>& inputs) {
+  absl::StatusOr<std::vector<Tensor>> outputs = RunOnce(inputs);
+  // A run that failed after its steps were queued may have written part of the parameters.
+  if (!outputs.ok() && queued_) session_->Invalidate(written_ids_);
+  return outputs;
+}
+
+absl::StatusOr<std::vector<Tensor>> CudaExecutor::RunOnce(const std::vector<Tensor>& inputs) {
+  queued_ = false;
+  if (inputs.size() != plan_.inputs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
+    if (inputs[i].type() != b.type) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", b.name, "' is ",
+                                                     inputs[i].type().ToString(), ", expected ",
+                                                     b.type.ToString()));
+    }
+  }
+  const cudaStream_t stream = session_->stream();
+  RILL_RETURN_IF_ERROR(session_->PrepareParams(param_ids_));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].bytes() == 0) continue;
+    const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
+    RILL_RETURN_IF_ERROR(FromCuda(
+        cudaMemcpyAsync(views_[plan_.inputs[i]].data, inputs[i].raw(),
+                        static_cast<size_t>(inputs[i].bytes()), cudaMemcpyHostToDevice, stream),
+        absl::StrCat("copy of input '", b.name, "' to the device")));
+  }
+  if (graph_exec_ == nullptr && session_->options().cuda_graphs && runs_ > 0) {
+    RILL_RETURN_IF_ERROR(CaptureGraph());
+  }
+  queued_ = true;
+  if (graph_exec_ != nullptr) {
+    RILL_RETURN_IF_ERROR(FromCuda(cudaGraphLaunch(graph_exec_, stream), "cudaGraphLaunch"));
+  } else {
+    RILL_RETURN_IF_ERROR(QueueSteps(/*check_each=*/runs_ == 0));
+  }
+  std::vector<Tensor> outputs;
+  for (int index : plan_.outputs) {
+    const TensorView& v = views_[index];
+    Tensor t(v.dtype, v.shape);
+    if (t.bytes() > 0) {
+      RILL_RETURN_IF_ERROR(
+          FromCuda(cudaMemcpyAsync(t.raw(), v.data, static_cast<size_t>(t.bytes()),
+                                   cudaMemcpyDeviceToHost, stream),
+                   absl::StrCat("copy of output '", plan_.buffers[index].name, "' to the host")));
+    }
+    outputs.push_back(std::move(t));
+  }
+  RILL_RETURN_IF_ERROR(FromCuda(cudaStreamSynchronize(stream), "running the plan on the gpu"));
+  RILL_RETURN_IF_ERROR(session_->RecordWritten(written_ids_));
+  ++runs_;
+  ++ctx_.run_index;
+  return outputs;
+}
+
+}  // namespace rill::gpu

@@ -1,0 +1,69 @@
+// Runs a Plan lowered for DeviceKind::kCuda: one device arena from the planner's offsets,
+// device input buffers, the session's device parameters, and the whole run (every step and
+// the run-index increment) captured into a CUDA graph on the second run and replayed after.
+// Host<->device copies happen only at the plan's inputs and outputs (and parameter sync).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernels/cuda/cuda_session.h"
+#include "kernels/cuda/handles.h"
+#include "kernels/cuda/step_context.h"
+#include "runtime/device_backend.h"
+#include "runtime/executor.h"
+
+namespace rill::gpu {
+
+class CudaExecutor final : public PlanExecutor {
+ public:
+  // `session` must outlive the executor. FailedPrecondition (first) when no GPU is usable;
+  // InvalidArgument for a plan lowered for another
+  // device or a null session; Internal for an arena buffer outside the arena (and
+  // CheckPlanMemory's errors when options.check_memory); ResourceExhausted when the arena does
+  // not fit.
+  static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(Plan plan, ParamStore* params,
+                                                              const ExecutorOptions& options,
+                                                              CudaSession* session);
+  CudaExecutor(const CudaExecutor&) = delete;
+  CudaExecutor& operator=(const CudaExecutor&) = delete;
+  ~CudaExecutor() override;
+
+  // The first run executes the steps one by one, synchronising after each so that a device
+  // error names its step; with CUDA graphs on, the second run captures the steps into a graph
+  // and every run from then on launches it. Errors name the step's node.
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override;
+  const Plan& plan() const override { return plan_; }
+
+  // Whether the run is now replayed from a captured CUDA graph.
+  bool graph_captured() const { return graph_exec_ != nullptr; }
+  // Device address of any buffer (tests, debugging).
+  void* BufferData(int index) const { return views_[index].data; }
+
+ private:
+  explicit CudaExecutor(CudaSession* session) : session_(session) {}
+  // Queues every step and the run-index increment; `check_each` synchronises after each step.
+  absl::Status QueueSteps(bool check_each);
+  absl::Status CaptureGraph();
+  absl::StatusOr<std::vector<Tensor>> RunOnce(const std::vector<Tensor>& inputs);
+
+  CudaSession* session_;
+  Plan plan_;
+  DeviceBuffer arena_;
+  DeviceBuffer run_index_;
+  std::vector<DeviceBuffer> input_buffers_;
+  std::vector<TensorView> views_;
+  std::vector<std::vector<TensorView>> step_inputs_;
+  std::vector<std::vector<TensorView>> step_outputs_;
+  std::vector<std::vector<TensorView>> step_workspace_;
+  std::vector<int> param_ids_;    // session bindings of every kParam buffer
+  std::vector<int> written_ids_;  // the ones this plan writes
+  StepContext context_;           // the session's, with this executor's run_index
+  KernelContext ctx_;
+  int64_t runs_ = 0;
+  bool queued_ = false;  // this run's steps were queued (a failure may leave partial writes)
+  cudaGraphExec_t graph_exec_ = nullptr;
+};
+
+}  // namespace rill::gpu

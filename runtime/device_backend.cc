@@ -1,0 +1,60 @@
+// The device backend registry and the cpu/cuda/auto choice (device_backend.h).
+#include "runtime/device_backend.h"
+
+#include <mutex>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+
+namespace rill {
+namespace {
+
+std::mutex& RegistryMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::optional<DeviceBackend>& CudaSlot() {
+  static std::optional<DeviceBackend> slot;
+  return slot;
+}
+
+}  // namespace
+
+void RegisterDeviceBackend(DeviceBackend backend) {
+  if (backend.device != DeviceKind::kCuda) return;  // the CPU needs no backend object
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  CudaSlot() = backend;
+}
+
+const DeviceBackend* FindDeviceBackend(DeviceKind device) {
+  if (device != DeviceKind::kCuda) return nullptr;
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  return CudaSlot().has_value() ? &*CudaSlot() : nullptr;
+}
+
+absl::StatusOr<DeviceChoice> ParseDeviceChoice(const std::string& name) {
+  if (name == "cpu") return DeviceChoice::kCpu;
+  if (name == "cuda") return DeviceChoice::kCuda;
+  if (name == "auto") return DeviceChoice::kAuto;
+  return absl::InvalidArgumentError(
+      absl::StrCat("device '", name, "' is not one of cpu, cuda, auto"));
+}
+
+absl::StatusOr<DeviceKind> ResolveDevice(DeviceChoice choice) {
+  if (choice == DeviceChoice::kCpu) return DeviceKind::kCpu;
+  const DeviceBackend* cuda = FindDeviceBackend(DeviceKind::kCuda);
+  if (cuda == nullptr) {
+    if (choice == DeviceChoice::kAuto) return DeviceKind::kCpu;
+    return absl::FailedPreconditionError(
+        "device cuda: this program has no CUDA backend (built without CUDA, or "
+        "gpu::RegisterCudaBackend() was not called)");
+  }
+  absl::Status usable = cuda->available();
+  if (usable.ok()) return DeviceKind::kCuda;
+  if (choice == DeviceChoice::kAuto) return DeviceKind::kCpu;
+  return absl::FailedPreconditionError(
+      absl::StrCat("device cuda: no usable GPU: ", usable.message()));
+}
+
+}  // namespace rill

@@ -1,0 +1,67 @@
+// What the frontend needs from a backend without linking it: the executor interface that the
+// CPU Executor and the CUDA executor implement, and a registry of device backends that a
+// backend library fills (gpu::RegisterCudaBackend() in kernels/cuda/cuda_backend.h), so that
+// runtime/ and frontend/ stay free of CUDA.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/param_store.h"
+#include "runtime/plan.h"
+#include "runtime/tensor.h"
+
+namespace rill {
+
+// Runs one plan. Inputs and outputs are host tensors; parameters are bound by name to a
+// ParamStore whose host copies stay the source of truth (param_store.h).
+class PlanExecutor {
+ public:
+  virtual ~PlanExecutor() = default;
+  // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
+  // copies of the outputs. Errors name the step's node.
+  virtual absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) = 0;
+  virtual const Plan& plan() const = 0;
+};
+
+struct ExecutorOptions;
+
+// One model's use of a device: it owns what the model's plans share there (a CUDA stream and
+// library handles, the device copies of the parameters) and makes their executors. Lives as
+// long as the ModelRunner that created it; its executors must not outlive it.
+class DeviceSession {
+ public:
+  virtual ~DeviceSession() = default;
+  virtual DeviceKind device() const = 0;
+  // What LowerToPlan's prepare hooks need (cuDNN size queries); null for the CPU.
+  virtual const gpu::StepContext* step_context() const = 0;
+  virtual absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
+      Plan plan, ParamStore* params, const ExecutorOptions& options) = 0;
+};
+
+// A backend: whether its device is usable here, and a session factory. Registering also
+// registers the backend's kernels.
+struct DeviceBackend {
+  DeviceKind device;
+  // OK when a device is usable; FailedPrecondition saying why not (no driver, no device).
+  absl::Status (*available)() = nullptr;
+  absl::StatusOr<std::unique_ptr<DeviceSession>> (*create_session)() = nullptr;
+};
+
+// Replaces any backend registered for the same device.
+void RegisterDeviceBackend(DeviceBackend backend);
+// nullptr when no backend is registered for `device` (the CPU runs without one).
+const DeviceBackend* FindDeviceBackend(DeviceKind device);
+
+// The frontend's `device` option: "cpu", "cuda" or "auto".
+enum class DeviceChoice { kCpu, kCuda, kAuto };
+// InvalidArgument naming the accepted values.
+absl::StatusOr<DeviceChoice> ParseDeviceChoice(const std::string& name);
+// The device to run on: kCpu for cpu; kCuda for cuda when a CUDA backend is registered and
+// usable, else FailedPrecondition saying which is missing; auto picks cuda when usable, else
+// the CPU.
+absl::StatusOr<DeviceKind> ResolveDevice(DeviceChoice choice);
+
+}  // namespace rill
