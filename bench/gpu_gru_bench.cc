@@ -13,6 +13,8 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -27,11 +29,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "frontend/compile.h"
+#include "frontend/layers.h"
+#include "frontend/model.h"
+#include "frontend/optimizers.h"
 #include "ir/status.h"
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_executor.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/cudnn_gru.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/handles.h"
+#include "kernels/register.h"
 
 namespace rill::gpu {
 namespace {
@@ -263,17 +272,84 @@ absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStre
 }
 
 // One GRU(H) -> Dense(1) on the last step -> MSE -> Adam training step, as torch_gru_gpu.py runs
-// it.
+// it: the batch starts on the host and the loss and prediction end there (rill's API).
 struct StepTiming {
-  double step_ms = 0;   // median per step, after warm-ups, CUDA events
-  double peak_mib = 0;  // peak GPU memory of the step (MiB)
+  double step_ms = 0;    // median per step after warm-ups, wall clock around a synchronised step
+  double peak_mib = 0;   // peak GPU memory of the step (MiB)
+  double arena_mib = 0;  // rill: the plan's arena (part of peak_mib)
+  bool graph = false;    // rill: the steps were replayed from a captured CUDA graph
 };
 
-// rill's training step on the GPU: the CUDA executor's to provide (compile the model for the
-// config, warm up, time `reps` steps with CUDA events, report the arena's and the parameters'
-// device memory as the peak). Until then it is Unimplemented and printed as "not measured".
+absl::StatusOr<size_t> FreeDeviceBytes() {
+  RILL_RETURN_IF_ERROR(FromCuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"));
+  size_t free_bytes = 0, total_bytes = 0;
+  RILL_RETURN_IF_ERROR(FromCuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo"));
+  return free_bytes;
+}
+
+Tensor UniformTensor(Shape shape, uint32_t seed, float lo, float hi) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// rill's training step on the GPU through its C++ API: the model built with the frontend
+// (Input [B, T, I] -> CuDNNGRU(H), last step -> Dense(1)), compiled for device "cuda" with MSE
+// and Adam (torch's lr 1e-3, betas 0.9/0.999, eps 1e-8), FP32 strict (the session's default:
+// TF32 off). ModelRunner is what Trainer::TrainOnBatch runs (without its host-side row copy
+// and loss bookkeeping): each Run copies x and y host->device, runs the step, copies the loss
+// and the prediction device->host and synchronises. Two warm-up runs (the first runs the steps
+// one by one, the second captures the CUDA graph), then `reps` timed runs: median of a
+// steady_clock around each Run. Peak memory: the drop of cudaMemGetInfo's free bytes from
+// before the model's session was created to its lowest after the warm-ups and after the timed
+// runs (the session's handles and cuBLAS workspace, device parameters and Adam slots, input
+// buffers, arena; rill allocates nothing inside a step).
 absl::StatusOr<StepTiming> RunRillStep(const Config& c, int reps) {
-  return absl::UnimplementedError("rill has no CUDA executor yet (issue #5)");
+  RegisterCpuKernels();
+  RegisterCudaBackend();
+  RILL_ASSIGN_OR_RETURN(const size_t free_before, FreeDeviceBytes());
+  size_t free_min = free_before;
+  StepTiming t;
+  {
+    Model model("gru_step", 0);
+    SymbolicTensor x = model.Input({kBatch, c.time, c.input});
+    SymbolicTensor h = layers::CuDNNGRU({.units = c.hidden})(x);
+    model.SetOutputs({layers::Dense({.units = 1})(h)});
+    RILL_RETURN_IF_ERROR(model.status());
+    const CompileOptions options{
+        .loss = "mse", .optimizer = optim::Adam(1e-3, 0.9, 0.999, 1e-8), .device = "cuda"};
+    ModelRunner runner(model, options, "cuda");
+    const std::vector<Tensor> batch = {
+        UniformTensor(Shape{c.batch, c.time, c.input}, 1, -1.0f, 1.0f),
+        UniformTensor(Shape{c.batch, 1}, 2, 0.0f, 1.0f)};
+    const TensorType target = batch[1].type();
+    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex,
+                          runner.Get(GraphMode::kTrain, {batch[0].type()}, &target));
+    for (int i = 0; i < 2; ++i) RILL_RETURN_IF_ERROR(ex->Run(batch).status());
+    RILL_ASSIGN_OR_RETURN(size_t free_now, FreeDeviceBytes());
+    free_min = std::min(free_min, free_now);
+    std::vector<double> times;
+    for (int i = 0; i < reps; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(batch));
+      const auto stop = std::chrono::steady_clock::now();
+      if (out.empty() || !std::isfinite(out[0].at(0))) {
+        return absl::InternalError(absl::StrCat("step ", i, ": the loss is not finite"));
+      }
+      times.push_back(std::chrono::duration<double, std::milli>(stop - start).count());
+    }
+    RILL_ASSIGN_OR_RETURN(free_now, FreeDeviceBytes());
+    free_min = std::min(free_min, free_now);
+    std::sort(times.begin(), times.end());
+    t.step_ms = times[times.size() / 2];
+    t.arena_mib = ex->plan().arena_bytes / 1048576.0;
+    const auto* cuda = dynamic_cast<const CudaExecutor*>(ex);
+    t.graph = cuda != nullptr && cuda->graph_captured();
+  }
+  t.peak_mib = (free_before - free_min) / 1048576.0;
+  return t;
 }
 
 // PyTorch's step per config, from torch_gru_gpu.py's --tsv file (cfg, step ms, peak MiB).
@@ -298,8 +374,10 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return fallback;
 }
 
+// A cell: the value, "failed", or "not measured" when there is no GPU.
 std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field) {
-  return t.ok() ? absl::StrFormat("%.3f", (*t).*field) : "failed";
+  if (t.ok()) return absl::StrFormat("%.3f", (*t).*field);
+  return t.status().code() == absl::StatusCode::kFailedPrecondition ? "not measured" : "failed";
 }
 
 int Main(int argc, char** argv) {
@@ -307,21 +385,29 @@ int Main(int argc, char** argv) {
   const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f");
   const std::string markdown_path = Flag(argc, argv, "markdown", "");
   const std::string torch_path = Flag(argc, argv, "torch", "");
-  if (absl::Status available = CudaDeviceAvailable(); !available.ok()) {
+  // Without a GPU the tables are still printed, every rill and cuDNN cell "not measured".
+  const absl::Status available = CudaDeviceAvailable();
+  const bool gpu = available.ok();
+  if (!gpu) {
     std::printf("gpu_gru_bench: no CUDA device (%s): not measured\n",
                 std::string(available.message()).c_str());
-    return 0;
   }
   // The stream outlives the handle bound to it (locals are destroyed in reverse order).
-  absl::StatusOr<CudaStream> stream = CudaStream::Create();
-  absl::StatusOr<CudnnHandle> handle = CudnnHandle::Create();
-  if (!handle.ok() || !stream.ok()) {
-    std::fprintf(stderr, "gpu_gru_bench: %s\n",
-                 std::string((handle.ok() ? stream.status() : handle.status()).message()).c_str());
-    return 1;
-  }
+  absl::StatusOr<CudaStream> stream = available;
+  absl::StatusOr<CudnnHandle> handle = available;
   cudaDeviceProp prop{};
-  cudaGetDeviceProperties(&prop, 0);
+  std::strncpy(prop.name, "no GPU", sizeof(prop.name) - 1);
+  if (gpu) {
+    stream = CudaStream::Create();
+    handle = CudnnHandle::Create();
+    if (!handle.ok() || !stream.ok()) {
+      std::fprintf(
+          stderr, "gpu_gru_bench: %s\n",
+          std::string((handle.ok() ? stream.status() : handle.status()).message()).c_str());
+      return 1;
+    }
+    cudaGetDeviceProperties(&prop, 0);
+  }
   std::string md = absl::StrCat(
       "### One GRU layer: rill's cuDNN wrapper vs the same cuDNN calls made directly\n\n",
       prop.name, ", cuDNN ", cudnnGetVersion(),
@@ -338,10 +424,12 @@ int Main(int argc, char** argv) {
   for (const Config& c : kConfigs) {
     const std::vector<std::string> names = absl::StrSplit(wanted, ',');
     if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
-    const absl::StatusOr<Timing> rill = RunRill(c, handle->get(), stream->get(), reps);
-    const absl::StatusOr<Timing> direct = RunDirect(c, handle->get(), stream->get(), reps);
+    const absl::StatusOr<Timing> rill =
+        gpu ? RunRill(c, handle->get(), stream->get(), reps) : absl::StatusOr<Timing>(available);
+    const absl::StatusOr<Timing> direct =
+        gpu ? RunDirect(c, handle->get(), stream->get(), reps) : absl::StatusOr<Timing>(available);
     for (const absl::StatusOr<Timing>* t : {&rill, &direct}) {
-      if (!t->ok()) {
+      if (gpu && !t->ok()) {
         ++failures;
         std::fprintf(stderr, "gpu_gru_bench: config %s: %s\n", c.name.c_str(),
                      std::string(t->status().message()).c_str());
@@ -351,7 +439,9 @@ int Main(int argc, char** argv) {
       return rill.ok() && direct.ok() ? Ratio((*rill).*field, (*direct).*field) : std::string("-");
     };
     auto mib = [](const absl::StatusOr<Timing>& t) {
-      return t.ok() ? absl::StrFormat("%.1f", t->bytes / 1048576.0) : std::string("failed");
+      if (t.ok()) return absl::StrFormat("%.1f", t->bytes / 1048576.0);
+      return std::string(t.status().code() == absl::StatusCode::kFailedPrecondition ? "not measured"
+                                                                                    : "failed");
     };
     absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
                     c.hidden, " | ", Ms(rill, &Timing::forward_ms), " | ",
@@ -363,17 +453,45 @@ int Main(int argc, char** argv) {
       &md, "\n### Training step GRU→Dense→MSE→Adam: rill vs PyTorch eager\n\n",
       "Same model and sizes as bench/torch_gru_gpu.py (GRU(H) → Dense(1) on the last step → MSE → "
       "Adam), FP32 strict. Speedup = torch ms / rill ms (goal: at least 1.5x at B = 32, configs b "
-      "and e; never below 1.0x). Peak = the step's peak GPU memory.",
+      "and e; never below 1.0x). Peak = the step's peak GPU memory.\n\n",
+      "What is timed, on both sides: one whole training step as the API runs it, from a batch "
+      "in pageable host memory to the loss and prediction back on the host: the host→device "
+      "copy of x [B, T, I] and y [B, 1], forward, backward, the Adam update, the device→host "
+      "copy of the loss and the prediction, and the synchronisation; median of the timed steps "
+      "(wall clock around each synchronised step) after warm-ups. rill: ModelRunner's training "
+      "executor (what Trainer::TrainOnBatch runs, without its host-side batch gather), device "
+      "\"cuda\", TF32 off, 2 warm-ups (the first runs the steps one by one, the second captures "
+      "the CUDA graph), Adam lr 1e-3, betas 0.9/0.999, eps 1e-8 (Keras's eps placement: "
+      "timing-neutral). torch: torch_gru_gpu.py's step (x.to(cuda), zero_grad, forward, "
+      "backward, Adam step, loss and prediction .cpu()). Peak: rill = the drop in "
+      "cudaMemGetInfo's free bytes from before the model's CUDA session is created to the "
+      "lowest after the warm-ups and after the timed steps (session handles, cuBLAS's 32 MiB "
+      "workspace, parameters, Adam slots, input buffers, the arena; rill allocates nothing "
+      "within a step), rounded to the driver's pages; torch = torch.cuda.max_memory_allocated "
+      "over the steps (its caching allocator's allocations only: not the CUDA context nor "
+      "what cuDNN's handle allocates itself), so rill's figure counts more of the device "
+      "memory than torch's.",
       torch_path.empty() ? " PyTorch: not run (no --torch file)." : "",
       "\n\n| cfg | T | B | I | H | rill step ms | torch step ms | speedup | rill peak MiB | "
       "torch peak MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   const std::map<std::string, StepTiming> torch_steps = ReadTorchSteps(torch_path);
-  std::string step_note;
+  std::string step_note, arena_note;
   for (const Config& c : kConfigs) {
     const std::vector<std::string> names = absl::StrSplit(wanted, ',');
     if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
-    const absl::StatusOr<StepTiming> rill = RunRillStep(c, reps);
-    if (!rill.ok()) step_note = std::string(rill.status().message());
+    const absl::StatusOr<StepTiming> rill =
+        gpu ? RunRillStep(c, reps) : absl::StatusOr<StepTiming>(available);
+    if (!rill.ok()) {
+      step_note = std::string(rill.status().message());
+      if (gpu) {
+        ++failures;
+        std::fprintf(stderr, "gpu_gru_bench: step, config %s: %s\n", c.name.c_str(),
+                     step_note.c_str());
+      }
+    } else {
+      absl::StrAppend(&arena_note, arena_note.empty() ? "" : ", ", c.name, " ",
+                      absl::StrFormat("%.1f", rill->arena_mib), rill->graph ? "" : " (no graph)");
+    }
     const auto torch = torch_steps.find(c.name);
     const bool have_torch = torch != torch_steps.end();
     auto num = [](bool ok, double v, const char* format) {
@@ -385,6 +503,10 @@ int Main(int argc, char** argv) {
                     rill.ok() && have_torch ? Ratio(torch->second.step_ms, rill->step_ms) : "-",
                     " | ", num(rill.ok(), rill.ok() ? rill->peak_mib : 0, "%.1f"), " | ",
                     num(have_torch, have_torch ? torch->second.peak_mib : 0, "%.1f"), " |\n");
+  }
+  if (!arena_note.empty()) {
+    absl::StrAppend(&md, "\nrill's arena MiB (part of its peak; \"no graph\": the steps were not ",
+                    "replayed from a CUDA graph): ", arena_note, ".\n");
   }
   if (!step_note.empty()) absl::StrAppend(&md, "\nrill's step: not measured (", step_note, ").\n");
   std::printf("%s", md.c_str());
