@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """PyTorch on the GPU, float32 with TF32 off: the reference for the GPU rows of gpu-check.
 
-For each (T, B, I, H) config of issue #5 it measures, with CUDA events (median of --reps runs
-after warm-ups):
-  - one nn.GRU layer (batch_first, cuDNN underneath): inference forward, and training
+For each (T, B, I, H) config of issue #5 it measures (median of --reps runs after warm-ups):
+  - one nn.GRU layer (batch_first, cuDNN underneath), with CUDA events: inference forward, and
+    training
     (forward + backward of sum(y * dy) into x, h0 and the weights);
-  - one training step of GRU -> Dense(1) on the last step -> MSE -> Adam (eager, zero_grad,
-    forward, backward, step);
-  - the peak GPU memory of that training step (torch.cuda.max_memory_allocated).
+  - one training step of GRU -> Dense(1) on the last step -> MSE -> Adam (eager: the batch's
+    host->device copy from pageable memory, zero_grad, forward, backward, step, the loss and
+    the prediction copied back to the host), timed like rill's step in gpu_gru_bench: wall
+    clock around each synchronised step (median of --reps after warm-ups);
+  - the peak GPU memory of that training step (torch.cuda.max_memory_allocated), with the
+    layer measurements' tensors freed first.
 Writes a Markdown table to --markdown=PATH and prints it; with --tsv=PATH also writes one line
 "cfg step_ms peak_mib" per config, which gpu_gru_bench --torch=PATH reads to put rill's training
 step beside torch's. Measures nothing without a GPU.
 """
 import statistics
 import sys
+import time
 
 import torch
 
@@ -32,6 +36,19 @@ def median_ms(fn, reps, warmup=2):
         stop.record()
         stop.synchronize()
         times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def median_wall_ms(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
 
 
@@ -57,22 +74,30 @@ def run(cfg, reps):
     fwd = median_ms(forward, reps)
     trn = median_ms(train, reps)
 
+    # The step starts from a batch in (pageable) host memory and ends with the loss and the
+    # prediction on the host, as rill's Run does; nothing of the layer measurements stays alive.
+    x_host = x.cpu()
+    target_host = torch.rand(B, 1, device=dev, generator=g).cpu()
+    del x, h0, dy, xg, hg
+    gru.zero_grad(set_to_none=True)
     dense = torch.nn.Linear(H, 1).to(dev)
     params = list(gru.parameters()) + list(dense.parameters())
-    opt = torch.optim.Adam(params, lr=1e-3)
-    target = torch.rand(B, 1, device=dev, generator=g)
+    opt = torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
 
     def step():
+        xb, target = x_host.to(dev), target_host.to(dev)
         opt.zero_grad(set_to_none=True)
-        y, _ = gru(x)
-        loss = torch.nn.functional.mse_loss(dense(y[:, -1, :]), target)
+        y, _ = gru(xb)
+        pred = dense(y[:, -1, :])
+        loss = torch.nn.functional.mse_loss(pred, target)
         loss.backward()
         opt.step()
+        return loss.detach().cpu(), pred.detach().cpu()
 
     step()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    stp = median_ms(step, reps)
+    stp = median_wall_ms(step, reps)
     peak = torch.cuda.max_memory_allocated() / 2**20
     return name, T, B, I, H, fwd, trn, stp, peak
 
@@ -96,9 +121,10 @@ def main(argv):
         "### PyTorch %s eager, %s, cuDNN %s, TF32 off" % (
             torch.__version__, torch.cuda.get_device_name(0), torch.backends.cudnn.version()),
         "",
-        "Median of %d runs after 2 warm-ups, CUDA events. GRU train = forward + backward of "
-        "sum(y*dy). Step = GRU -> Linear(H, 1) on the last step -> MSE -> Adam; peak = "
-        "torch.cuda.max_memory_allocated during the steps." % reps,
+        "Median of %d runs after 2 warm-ups; GRU columns: CUDA events. GRU train = forward + "
+        "backward of sum(y*dy). Step = host->device copy of the batch, GRU -> Linear(H, 1) on "
+        "the last step -> MSE -> Adam, loss and prediction back to the host; wall clock around "
+        "each synchronised step; peak = torch.cuda.max_memory_allocated during the steps." % reps,
         "",
         "| cfg | T | B | I | H | torch GRU fwd ms | torch GRU train ms | torch step ms | "
         "torch step peak MiB |",
