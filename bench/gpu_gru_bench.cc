@@ -6,7 +6,8 @@
 // (goal: >= 1.5x faster at B = 32, never slower), with the peak GPU memory of both; PyTorch's
 // numbers come from bench/torch_gru_gpu.py --tsv=PATH, passed here as --torch=PATH. Prints the
 // tables (and writes them as Markdown with --markdown=PATH); never asserts anything. Without a
-// GPU it says so and measures nothing.
+// GPU it says so, prints the tables with every rill and cuDNN cell "not measured" (torch's from
+// --torch if given) and exits 0. rill's step: RunRillStep (what is timed, how memory is counted).
 //
 //   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH] [--torch=PATH]
 #include <cuda_runtime_api.h>

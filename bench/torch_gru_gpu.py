@@ -3,8 +3,7 @@
 
 For each (T, B, I, H) config of issue #5 it measures (median of --reps runs after warm-ups):
   - one nn.GRU layer (batch_first, cuDNN underneath), with CUDA events: inference forward, and
-    training
-    (forward + backward of sum(y * dy) into x, h0 and the weights);
+    training (forward + backward of sum(y * dy) into x, h0 and the weights);
   - one training step of GRU -> Dense(1) on the last step -> MSE -> Adam (eager: the batch's
     host->device copy from pageable memory, zero_grad, forward, backward, step, the loss and
     the prediction copied back to the host), timed like rill's step in gpu_gru_bench: wall
