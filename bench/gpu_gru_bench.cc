@@ -394,8 +394,10 @@ int Main(int argc, char** argv) {
                 std::string(available.message()).c_str());
   }
   // The stream outlives the handle bound to it (locals are destroyed in reverse order).
-  absl::StatusOr<CudaStream> stream = available;
-  absl::StatusOr<CudnnHandle> handle = available;
+  // (Never built from an OK status: absl's StatusOr refuses that.)
+  const absl::Status not_created = gpu ? absl::UnknownError("not created") : available;
+  absl::StatusOr<CudaStream> stream = not_created;
+  absl::StatusOr<CudnnHandle> handle = not_created;
   cudaDeviceProp prop{};
   std::strncpy(prop.name, "no GPU", sizeof(prop.name) - 1);
   if (gpu) {
