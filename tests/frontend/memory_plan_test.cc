@@ -27,12 +27,6 @@ struct ModelCase {
   int64_t classes = 0;  // integer inputs and sparse targets draw from [0, classes)
 };
 
-SymbolicTensor InputLike(Model& m, const TensorType& t) {
-  std::vector<int64_t> dims = t.shape.dims();
-  dims[0] = kBatch;
-  return m.Input(dims, t.dtype);
-}
-
 std::vector<ModelCase> Cases() {
   const int64_t b = 4, t = 5;
   std::vector<ModelCase> cases;
