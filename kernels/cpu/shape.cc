@@ -8,30 +8,12 @@
 #include <vector>
 
 #include "ir/status.h"
+#include "kernels/axis_view.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 
 namespace rill::cpu {
 namespace {
-
-int Axis(const KernelArgs& a, int rank) {
-  const int64_t axis = a.attrs.GetInt("axis");
-  return static_cast<int>(axis < 0 ? axis + rank : axis);
-}
-
-// A tensor seen as [outer, dim, inner] around `axis`.
-struct AxisView {
-  int64_t outer = 1;
-  int64_t dim = 1;
-  int64_t inner = 1;
-};
-AxisView Around(const Shape& s, int axis) {
-  AxisView v;
-  for (int i = 0; i < axis; ++i) v.outer *= s.dim(i);
-  v.dim = s.dim(axis);
-  for (int i = axis + 1; i < s.rank(); ++i) v.inner *= s.dim(i);
-  return v;
-}
 
 std::byte* Bytes(const TensorView& t) { return static_cast<std::byte*>(t.data); }
 
@@ -81,7 +63,7 @@ absl::Status Transpose(const KernelArgs& a) {
 
 absl::Status Slice(const KernelArgs& a) {
   const TensorView& x = a.inputs[0];
-  const int axis = Axis(a, x.shape.rank());
+  const int axis = AxisAttr(a, x.shape.rank());
   const AxisView v = Around(x.shape, axis);
   const int64_t esize = DTypeSize(x.dtype);
   const int64_t begin = a.attrs.GetInt("begin"), end = a.attrs.GetInt("end");
@@ -96,7 +78,7 @@ absl::Status Slice(const KernelArgs& a) {
 absl::Status Pad(const KernelArgs& a) {
   const TensorView& x = a.inputs[0];
   const TensorView& out = a.outputs[0];
-  const int axis = Axis(a, x.shape.rank());
+  const int axis = AxisAttr(a, x.shape.rank());
   const AxisView v = Around(x.shape, axis);
   const int64_t row = v.inner * DTypeSize(x.dtype);
   const int64_t before = a.attrs.GetInt("before");
@@ -111,7 +93,7 @@ absl::Status Pad(const KernelArgs& a) {
 
 absl::Status Concat(const KernelArgs& a) {
   const TensorView& out = a.outputs[0];
-  const int axis = Axis(a, out.shape.rank());
+  const int axis = AxisAttr(a, out.shape.rank());
   const AxisView ov = Around(out.shape, axis);
   const int64_t row = ov.inner * DTypeSize(out.dtype);
   int64_t offset = 0;  // along the axis
@@ -128,7 +110,7 @@ absl::Status Concat(const KernelArgs& a) {
 template <typename W>
 absl::Status ReverseT(const KernelArgs& a) {
   const TensorView& x = a.inputs[0];
-  const AxisView v = Around(x.shape, Axis(a, x.shape.rank()));
+  const AxisView v = Around(x.shape, AxisAttr(a, x.shape.rank()));
   const W* xp = x.as<W>();
   W* o = a.outputs[0].as<W>();
   for (int64_t b = 0; b < v.outer; ++b) {

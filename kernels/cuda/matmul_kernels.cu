@@ -1,17 +1,10 @@
 // The dense op's epilogue (see matmul_kernels.h): one elementwise pass after the GEMM, with the
 // CPU kernel's formulas (y + b first, then the activation).
 #include "kernels/cuda/matmul_kernels.h"
+#include "kernels/cuda/pointwise.cuh"
 
 namespace rill::gpu {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-int Blocks(int64_t n) {
-  const int64_t needed = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(needed < kMaxBlocks ? needed : kMaxBlocks);
-}
 
 template <typename T>
 __device__ T Activate(DenseActivation act, T v) {
@@ -48,7 +41,8 @@ cudaError_t LaunchBiasActivation(int64_t m, int64_t n, const T* bias, DenseActiv
                                  cudaStream_t stream) {
   if (m < 0 || n < 0) return cudaErrorInvalidValue;
   if (m * n == 0) return cudaSuccess;
-  BiasActivationKernel<T><<<Blocks(m * n), kThreads, 0, stream>>>(m, n, bias, act, y);
+  BiasActivationKernel<T>
+      <<<PointwiseBlocks(m * n), kPointwiseThreads, 0, stream>>>(m, n, bias, act, y);
   return cudaGetLastError();
 }
 

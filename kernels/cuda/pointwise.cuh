@@ -1,7 +1,7 @@
-// Device helpers shared by the elementwise, nn and optim .cu files: launch geometry for
-// grid-stride loops and multiplications that nvcc may not fuse into an FMA. The CPU kernels
-// are built without FMA, so a product that feeds an addition is rounded on its own here too:
-// otherwise values like 1 - y*y near y = 1 differ from the CPU far beyond 1e-5.
+// Device helpers shared by the .cu files: launch geometry for grid-stride loops, and
+// multiplications that nvcc may not fuse into an FMA. The CPU kernels are built without FMA, so
+// a product that feeds an addition is rounded on its own here too: otherwise values like
+// 1 - y*y near y = 1 differ from the CPU far beyond 1e-5.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,18 +1,11 @@
 // reduce_sum / reduce_mean on the device (see reduce_kernels.h): sequential per output for
 // short reductions (the CPU's rounding), a block tree in double for long ones. No atomics:
 // results are the same on every run.
+#include "kernels/cuda/pointwise.cuh"
 #include "kernels/cuda/reduce_kernels.h"
 
 namespace rill::gpu {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-int Blocks(int64_t n) {
-  const int64_t needed = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(needed < kMaxBlocks ? needed : kMaxBlocks);
-}
 
 __device__ int64_t Offset(const StridedMap& map, int64_t i) {
   int64_t offset = 0;
@@ -42,16 +35,16 @@ template <typename T>
 __global__ void BlockReduceKernel(StridedMap kept, StridedMap reduced, int64_t n_out,
                                   int64_t n_reduced, T scale, const T* __restrict__ in,
                                   T* __restrict__ out) {
-  __shared__ double partial[kThreads];
+  __shared__ double partial[kPointwiseThreads];
   for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
     const T* base = in + Offset(kept, o);
     double acc = 0.0;
-    for (int64_t r = threadIdx.x; r < n_reduced; r += kThreads) {
+    for (int64_t r = threadIdx.x; r < n_reduced; r += kPointwiseThreads) {
       acc += static_cast<double>(base[Offset(reduced, r)]);
     }
     partial[threadIdx.x] = acc;
     __syncthreads();
-    for (int half = kThreads / 2; half > 0; half /= 2) {
+    for (int half = kPointwiseThreads / 2; half > 0; half /= 2) {
       if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
       __syncthreads();
     }
@@ -77,12 +70,12 @@ cudaError_t LaunchReduceSum(const StridedMap& kept, const StridedMap& reduced, T
   for (int d = 0; d < reduced.rank; ++d) n_reduced *= reduced.dims[d];
   if (n_out <= 0) return cudaSuccess;
   if (n_reduced <= kSequentialReduceLimit) {
-    SequentialReduceKernel<T>
-        <<<Blocks(n_out), kThreads, 0, stream>>>(kept, reduced, n_out, n_reduced, scale, in, out);
+    SequentialReduceKernel<T><<<PointwiseBlocks(n_out), kPointwiseThreads, 0, stream>>>(
+        kept, reduced, n_out, n_reduced, scale, in, out);
   } else {
     const int blocks = static_cast<int>(n_out < 65535 ? n_out : 65535);
     BlockReduceKernel<T>
-        <<<blocks, kThreads, 0, stream>>>(kept, reduced, n_out, n_reduced, scale, in, out);
+        <<<blocks, kPointwiseThreads, 0, stream>>>(kept, reduced, n_out, n_reduced, scale, in, out);
   }
   return cudaGetLastError();
 }

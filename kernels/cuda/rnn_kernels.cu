@@ -1,17 +1,10 @@
 // Keras <-> cuDNN GRU weight permutation on the device (see rnn_kernels.h). One thread per Keras
 // element: kernel, then recurrent_kernel, then bias, each mapped to its weight-space position.
+#include "kernels/cuda/pointwise.cuh"
 #include "kernels/cuda/rnn_kernels.h"
 
 namespace rill::gpu {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-int Blocks(int64_t n) {
-  const int64_t needed = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(needed < kMaxBlocks ? needed : kMaxBlocks);
-}
 
 __global__ void PackKernel(GruPackLayout l, const float* __restrict__ kernel,
                            const float* __restrict__ recurrent, const float* __restrict__ bias,
@@ -60,8 +53,8 @@ cudaError_t LaunchPackGruWeights(const GruPackLayout& layout, const float* kerne
   if (layout.input_size < 0 || layout.hidden_size < 0) return cudaErrorInvalidValue;
   const int64_t n = KerasElements(layout);
   if (n == 0) return cudaSuccess;
-  PackKernel<<<Blocks(n), kThreads, 0, stream>>>(layout, kernel, recurrent_kernel, bias,
-                                                 weight_space);
+  PackKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(layout, kernel, recurrent_kernel,
+                                                                   bias, weight_space);
   return cudaGetLastError();
 }
 
@@ -71,8 +64,8 @@ cudaError_t LaunchUnpackGruWeights(const GruPackLayout& layout, const float* wei
   if (layout.input_size < 0 || layout.hidden_size < 0) return cudaErrorInvalidValue;
   const int64_t n = KerasElements(layout);
   if (n == 0) return cudaSuccess;
-  UnpackKernel<<<Blocks(n), kThreads, 0, stream>>>(layout, weight_space, kernel, recurrent_kernel,
-                                                   bias);
+  UnpackKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(layout, weight_space, kernel,
+                                                                     recurrent_kernel, bias);
   return cudaGetLastError();
 }
 

@@ -1,17 +1,10 @@
 // Sequence kernels for the cuDNN GRU call (see sequence.h): time reversal and length fills.
 // Memory-bound copies; grid-stride loops so any size runs with a capped grid.
+#include "kernels/cuda/pointwise.cuh"
 #include "kernels/cuda/sequence.h"
 
 namespace rill::gpu {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-int Blocks(int64_t n) {
-  const int64_t needed = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(needed < kMaxBlocks ? needed : kMaxBlocks);
-}
 
 __global__ void ReverseTimeKernel(int64_t outer, int64_t time, int64_t inner,
                                   const float* __restrict__ in, float* __restrict__ out) {
@@ -62,9 +55,11 @@ cudaError_t LaunchReverseTimeF32(int64_t outer, int64_t time, int64_t inner, con
   if (in == out) {
     const int64_t swaps = outer * (time / 2) * inner;
     if (swaps == 0) return cudaSuccess;
-    ReverseTimeInPlaceKernel<<<Blocks(swaps), kThreads, 0, stream>>>(outer, time, inner, out);
+    ReverseTimeInPlaceKernel<<<PointwiseBlocks(swaps), kPointwiseThreads, 0, stream>>>(outer, time,
+                                                                                       inner, out);
   } else {
-    ReverseTimeKernel<<<Blocks(n), kThreads, 0, stream>>>(outer, time, inner, in, out);
+    ReverseTimeKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(outer, time, inner, in,
+                                                                            out);
   }
   return cudaGetLastError();
 }
@@ -72,7 +67,7 @@ cudaError_t LaunchReverseTimeF32(int64_t outer, int64_t time, int64_t inner, con
 cudaError_t LaunchFillI32(int64_t n, int32_t value, int32_t* out, cudaStream_t stream) {
   if (n < 0) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
-  FillI32Kernel<<<Blocks(n), kThreads, 0, stream>>>(n, value, out);
+  FillI32Kernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, value, out);
   return cudaGetLastError();
 }
 

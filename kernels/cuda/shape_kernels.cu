@@ -1,18 +1,11 @@
 // Tensor-manipulation kernels (see shape_kernels.h). Memory-bound moves with grid-stride loops
 // over 64-bit indices and a capped grid; scatter_add compacts the matching indices of each
 // output row in order so that it sums exactly as the CPU does, without atomics.
+#include "kernels/cuda/pointwise.cuh"
 #include "kernels/cuda/shape_kernels.h"
 
 namespace rill::gpu {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 4096;
-
-int Blocks(int64_t n) {
-  const int64_t needed = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(needed < kMaxBlocks ? needed : kMaxBlocks);
-}
 
 __device__ int64_t ThreadIndex() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -55,22 +48,22 @@ __global__ void GatherKernel(int64_t n, int64_t rows, int64_t row, const I* __re
 }
 
 // One block per output row k (grid-stride over rows) and one thread per column of a tile of
-// kThreads columns. The block reads the indices kThreads at a time, compacts the positions i
-// with indices[i] == k into shared memory in increasing order (ballots and warp prefix sums),
-// then each thread adds those update rows to its column: the CPU's summation order exactly.
+// kPointwiseThreads columns. The block reads the indices kPointwiseThreads at a time, compacts the
+// positions i with indices[i] == k into shared memory in increasing order (ballots and warp prefix
+// sums), then each thread adds those update rows to its column: the CPU's summation order exactly.
 template <typename T, typename I>
 __global__ void ScatterAddKernel(int64_t n, int64_t rows, int64_t row,
                                  const I* __restrict__ indices, const T* __restrict__ updates,
                                  T* __restrict__ out) {
-  constexpr int kWarps = kThreads / 32;
-  __shared__ int64_t hits[kThreads];
+  constexpr int kWarps = kPointwiseThreads / 32;
+  __shared__ int64_t hits[kPointwiseThreads];
   __shared__ int warp_base[kWarps + 1];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   for (int64_t k = blockIdx.x; k < rows; k += gridDim.x) {
-    for (int64_t col0 = 0; col0 < row; col0 += kThreads) {
+    for (int64_t col0 = 0; col0 < row; col0 += kPointwiseThreads) {
       const int64_t j = col0 + threadIdx.x;
       T acc = T(0);
-      for (int64_t base = 0; base < n; base += kThreads) {
+      for (int64_t base = 0; base < n; base += kPointwiseThreads) {
         const int64_t i = base + threadIdx.x;
         const bool hit = i < n && static_cast<int64_t>(indices[i]) == k;
         const unsigned mask = __ballot_sync(0xffffffffu, hit);
@@ -137,8 +130,8 @@ cudaError_t LaunchStridedCopy(int elem_bytes, const StridedMap& map, const void*
   if (n == 0) return cudaSuccess;
   return ByWord(elem_bytes, [&](auto w) {
     using W = decltype(w);
-    StridedCopyKernel<W><<<Blocks(n), kThreads, 0, stream>>>(map, n, static_cast<const W*>(in),
-                                                             static_cast<W*>(out));
+    StridedCopyKernel<W><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(
+        map, n, static_cast<const W*>(in), static_cast<W*>(out));
     return cudaGetLastError();
   });
 }
@@ -149,7 +142,7 @@ cudaError_t LaunchCopyRows(int elem_bytes, int64_t outer, int64_t width, const v
   if (outer * width == 0) return cudaSuccess;
   return ByWord(elem_bytes, [&](auto w) {
     using W = decltype(w);
-    CopyRowsKernel<W><<<Blocks(outer * width), kThreads, 0, stream>>>(
+    CopyRowsKernel<W><<<PointwiseBlocks(outer * width), kPointwiseThreads, 0, stream>>>(
         outer, width, static_cast<const W*>(src), src_pitch, static_cast<W*>(dst), dst_pitch);
     return cudaGetLastError();
   });
@@ -162,7 +155,7 @@ cudaError_t LaunchGather(int elem_bytes, int64_t n, int64_t rows, int64_t row, c
   if (n * row == 0) return cudaSuccess;
   return ByWord(elem_bytes, [&](auto w) {
     using W = decltype(w);
-    GatherKernel<W, I><<<Blocks(n * row), kThreads, 0, stream>>>(
+    GatherKernel<W, I><<<PointwiseBlocks(n * row), kPointwiseThreads, 0, stream>>>(
         n, rows, row, indices, static_cast<const W*>(params), static_cast<W*>(out));
     return cudaGetLastError();
   });
@@ -174,7 +167,8 @@ cudaError_t LaunchScatterAdd(int64_t n, int64_t rows, int64_t row, const I* indi
   if (n < 0 || rows < 0 || row < 0) return cudaErrorInvalidValue;
   if (rows * row == 0) return cudaSuccess;
   const int blocks = static_cast<int>(rows < 65535 ? rows : 65535);
-  ScatterAddKernel<T, I><<<blocks, kThreads, 0, stream>>>(n, rows, row, indices, updates, out);
+  ScatterAddKernel<T, I>
+      <<<blocks, kPointwiseThreads, 0, stream>>>(n, rows, row, indices, updates, out);
   return cudaGetLastError();
 }
 
@@ -182,7 +176,8 @@ template <typename T, typename I>
 cudaError_t LaunchOneHot(int64_t n, int64_t depth, const I* indices, T* out, cudaStream_t stream) {
   if (n < 0 || depth < 0) return cudaErrorInvalidValue;
   if (n * depth == 0) return cudaSuccess;
-  OneHotKernel<T, I><<<Blocks(n * depth), kThreads, 0, stream>>>(n, depth, indices, out);
+  OneHotKernel<T, I>
+      <<<PointwiseBlocks(n * depth), kPointwiseThreads, 0, stream>>>(n, depth, indices, out);
   return cudaGetLastError();
 }
 
@@ -190,7 +185,7 @@ template <typename T>
 cudaError_t LaunchFill(int64_t n, T value, T* out, cudaStream_t stream) {
   if (n < 0) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
-  FillKernel<T><<<Blocks(n), kThreads, 0, stream>>>(n, value, out);
+  FillKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, value, out);
   return cudaGetLastError();
 }
 

@@ -8,31 +8,13 @@
 #include <vector>
 
 #include "ir/status.h"
+#include "kernels/axis_view.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/shape_kernels.h"
 
 namespace rill::gpu {
 namespace {
-
-int Axis(const KernelArgs& a, int rank) {
-  const int64_t axis = a.attrs.GetInt("axis");
-  return static_cast<int>(axis < 0 ? axis + rank : axis);
-}
-
-// A tensor seen as [outer, dim, inner] around `axis`.
-struct AxisView {
-  int64_t outer = 1;
-  int64_t dim = 1;
-  int64_t inner = 1;
-};
-AxisView Around(const Shape& s, int axis) {
-  AxisView v;
-  for (int i = 0; i < axis; ++i) v.outer *= s.dim(i);
-  v.dim = s.dim(axis);
-  for (int i = axis + 1; i < s.rank(); ++i) v.inner *= s.dim(i);
-  return v;
-}
 
 const char* Bytes(const TensorView& t) { return static_cast<const char*>(t.data); }
 char* MutableBytes(const TensorView& t) { return static_cast<char*>(t.data); }
@@ -57,7 +39,7 @@ absl::Status Transpose(const KernelArgs& a) {
 absl::Status Slice(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kSlice));
   const TensorView& x = a.inputs[0];
-  const AxisView v = Around(x.shape, Axis(a, x.shape.rank()));
+  const AxisView v = Around(x.shape, AxisAttr(a, x.shape.rank()));
   const int64_t begin = a.attrs.GetInt("begin"), end = a.attrs.GetInt("end");
   const int64_t width = (end - begin) * v.inner;
   return Launched(
@@ -70,7 +52,7 @@ absl::Status Pad(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kPad));
   const TensorView& x = a.inputs[0];
   const TensorView& out = a.outputs[0];
-  const int axis = Axis(a, x.shape.rank());
+  const int axis = AxisAttr(a, x.shape.rank());
   const AxisView v = Around(x.shape, axis);
   const int64_t before = a.attrs.GetInt("before");
   const int64_t out_dim = out.shape.dim(axis);
@@ -89,11 +71,11 @@ absl::Status Pad(const KernelArgs& a) {
 absl::Status Concat(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kConcat));
   const TensorView& out = a.outputs[0];
-  const AxisView ov = Around(out.shape, Axis(a, out.shape.rank()));
+  const AxisView ov = Around(out.shape, AxisAttr(a, out.shape.rank()));
   const int esize = ElemBytes(out);
   int64_t offset = 0;  // along the axis
   for (const TensorView& x : a.inputs) {
-    const int64_t d = x.shape.dim(Axis(a, out.shape.rank()));
+    const int64_t d = x.shape.dim(AxisAttr(a, out.shape.rank()));
     RILL_RETURN_IF_ERROR(
         Launched(LaunchCopyRows(esize, ov.outer, d * ov.inner, x.data, d * ov.inner,
                                 MutableBytes(out) + offset * ov.inner * esize, ov.dim * ov.inner,
@@ -107,7 +89,7 @@ absl::Status Concat(const KernelArgs& a) {
 absl::Status Reverse(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kReverse));
   const TensorView& x = a.inputs[0];
-  const AxisView v = Around(x.shape, Axis(a, x.shape.rank()));
+  const AxisView v = Around(x.shape, AxisAttr(a, x.shape.rank()));
   if (v.dim == 0) return absl::OkStatus();
   // out[b, j, k] = x[b, dim - 1 - j, k]: a walk with a negative stride along the axis.
   RILL_ASSIGN_OR_RETURN(StridedMap map,
