@@ -179,6 +179,58 @@ TEST(CudaFusedUpdates, NoReuseAndUnscheduledPlansToo) {
   ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{.schedule = false});
 }
 
+// A hand-built plan: two sgd updates with a step between them that `between` makes touch the
+// first update's parameter (or not).
+Plan TwoUpdates(OpKind between, bool reads_param0) {
+  RegisterCpuKernels();
+  gpu::RegisterCudaBackend();
+  Plan plan;
+  plan.device = DeviceKind::kCuda;
+  plan.training = true;
+  const TensorType t{DType::kF32, Shape{4}};
+  auto buffer = [&](const char* name, BufferKind kind) {
+    plan.buffers.push_back({name, t, kind});
+    return static_cast<int>(plan.buffers.size()) - 1;
+  };
+  const int x = buffer("x", BufferKind::kInput), p0 = buffer("p0", BufferKind::kParam),
+            v0 = buffer("v0", BufferKind::kParam), p1 = buffer("p1", BufferKind::kParam),
+            v1 = buffer("v1", BufferKind::kParam), g0 = buffer("g0", BufferKind::kArena),
+            g1 = buffer("g1", BufferKind::kArena), h = buffer("h", BufferKind::kArena);
+  plan.inputs = {x};
+  Attrs sgd;
+  sgd.Set("lr", 0.1);
+  sgd.Set("momentum", 0.9);
+  sgd.Set("nesterov", false);
+  plan.steps.push_back({"g0", OpKind::kNeg, nullptr, {}, {x}, {g0}});
+  plan.steps.push_back({"update_0", OpKind::kSgdUpdate, nullptr, sgd, {p0, g0, v0}, {}});
+  plan.steps.push_back({"g1", OpKind::kNeg, nullptr, {}, {x}, {g1}});
+  plan.steps.push_back({"between", between, nullptr, {}, {reads_param0 ? p0 : x}, {h}});
+  plan.steps.push_back({"update_1", OpKind::kSgdUpdate, nullptr, sgd, {p1, g1, v1}, {}});
+  plan.outputs = {h};
+  return plan;
+}
+
+TEST(CudaFusedUpdates, AStepThatReadsAnUpdatedParameterInBetweenKeepsTheUpdatesApart) {
+  for (bool reads_param0 : {false, true}) {
+    Plan plan = TwoUpdates(OpKind::kRelu, reads_param0);
+    ASSERT_TRUE(PlanMemory(plan, MemoryPlanOptions{.schedule = false}).ok());
+    auto changed = gpu::GroupOptimizerUpdates(plan);
+    ASSERT_TRUE(changed.ok()) << changed.status();
+    EXPECT_NE(*changed, reads_param0);
+    EXPECT_TRUE(CheckPlanMemory(plan).ok()) << CheckPlanMemory(plan);
+    const std::vector<gpu::UpdateRun> runs = gpu::FusedUpdateRuns(plan);
+    if (reads_param0) {
+      // relu reads p0 after update_0 wrote it: update_0 must not move past it.
+      EXPECT_TRUE(runs.empty()) << plan.ToString();
+      EXPECT_EQ(plan.steps[1].node_name, "update_0");
+    } else {
+      ASSERT_EQ(runs.size(), 1u) << plan.ToString();
+      EXPECT_EQ(runs[0].count, 2);
+      EXPECT_EQ(plan.steps[runs[0].first + 1].node_name, "update_1");
+    }
+  }
+}
+
 TEST(CudaFusedUpdates, TheEnvironmentTurnsFusionOff) {
   ASSERT_EQ(unsetenv("RILL_CUDA_FUSE_OPTIM"), 0);
   EXPECT_TRUE(gpu::FuseOptimizerUpdatesFromEnv());
