@@ -128,27 +128,26 @@ absl::Status CudaExecutor::QueueSteps(bool check_each) {
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
     absl::Status st;
-    std::string name;
-    if (const int r = run_at_step_[i]; r >= 0) {
+    const int r = run_at_step_[i];
+    if (r >= 0) {
       const FusedRun& f = fused_runs_[r];
       st = LaunchUpdateRun(s, step_inputs_[i], f.table.as<const OptimTensor>(), f.run.count,
                            f.max_size, ctx_);
-      if (!st.ok()) {
-        name =
-            absl::StrCat("fused ", StepName(s), " .. ", StepName(plan_.steps[i + f.run.count - 1]),
-                         " (", f.run.count, " updates)");
-      }
-      i += f.run.count - 1;
     } else {
       st = s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
-      if (!st.ok()) name = StepName(s);
     }
     if (st.ok() && check_each) {
       st = FromCuda(cudaGetLastError(), "kernel launch");
       if (st.ok()) st = FromCuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-      if (!st.ok()) name = StepName(plan_.steps[i]);
     }
-    if (!st.ok()) return Annotate(st, name);
+    if (!st.ok() && r >= 0) {
+      const int count = fused_runs_[r].run.count;
+      return Annotate(
+          st, absl::StrCat("fused ", StepName(s), " .. ", StepName(plan_.steps[i + count - 1]),
+                           " (", count, " updates)"));
+    }
+    if (!st.ok()) return Annotate(st, StepName(s));
+    if (r >= 0) i += fused_runs_[r].run.count - 1;
   }
   return FromCuda(LaunchAdvanceRunIndex(run_index_.as<unsigned long long>(), stream),
                   "run index increment");
