@@ -2,10 +2,14 @@
 // (cuda_executor.h).
 #include "kernels/cuda/cuda_executor.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/optim_fusion.h"
+#include "kernels/cuda/optim_multi.h"
 #include "kernels/cuda/run_index.h"
 
 namespace rill::gpu {
@@ -26,6 +30,10 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));
   }
+  // The schedule and offsets are final here: bring each optimizer's updates together (and
+  // lay the arena out again for that) before anything is checked or allocated.
+  const bool fuse = session->options().fuse_optimizer && plan.training;
+  if (fuse) RILL_RETURN_IF_ERROR(GroupOptimizerUpdates(plan).status());
   for (size_t i = 0; i < plan.buffers.size(); ++i) {
     const PlanBuffer& b = plan.buffers[i];
     if (b.kind == BufferKind::kArena && (b.offset < 0 || b.offset + b.bytes() > plan.arena_bytes)) {
@@ -90,6 +98,21 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
     ex->step_outputs_.push_back(std::move(outs));
     ex->step_workspace_.push_back(std::move(work));
   }
+  // One device table per run of fusable updates, written now: the addresses are fixed for
+  // the executor's life, so a captured graph's launches read a table that never changes.
+  ex->run_at_step_.assign(p.steps.size(), -1);
+  if (fuse) {
+    for (const UpdateRun& run : FusedUpdateRuns(p)) {
+      std::vector<OptimTensor> table = MakeUpdateTable(p, run, ex->step_inputs_);
+      FusedRun fused{run, 0, {}};
+      for (const OptimTensor& e : table) fused.max_size = std::max(fused.max_size, e.size);
+      const size_t bytes = table.size() * sizeof(OptimTensor);
+      RILL_ASSIGN_OR_RETURN(fused.table, DeviceBuffer::Allocate(bytes));
+      RILL_RETURN_IF_ERROR(fused.table.Upload(table.data(), bytes));
+      ex->run_at_step_[run.first] = static_cast<int>(ex->fused_runs_.size());
+      ex->fused_runs_.push_back(std::move(fused));
+    }
+  }
   return ex;
 }
 
@@ -104,13 +127,27 @@ absl::Status CudaExecutor::QueueSteps(bool check_each) {
   const cudaStream_t stream = session_->stream();
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
-    absl::Status st =
-        s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
+    absl::Status st;
+    const int r = run_at_step_[i];
+    if (r >= 0) {
+      const FusedRun& f = fused_runs_[r];
+      st = LaunchUpdateRun(s, step_inputs_[i], f.table.as<const OptimTensor>(), f.run.count,
+                           f.max_size, ctx_);
+    } else {
+      st = s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
+    }
     if (st.ok() && check_each) {
       st = FromCuda(cudaGetLastError(), "kernel launch");
       if (st.ok()) st = FromCuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
+    if (!st.ok() && r >= 0) {
+      const int count = fused_runs_[r].run.count;
+      return Annotate(
+          st, absl::StrCat("fused ", StepName(s), " .. ", StepName(plan_.steps[i + count - 1]),
+                           " (", count, " updates)"));
+    }
     if (!st.ok()) return Annotate(st, StepName(s));
+    if (r >= 0) i += fused_runs_[r].run.count - 1;
   }
   return FromCuda(LaunchAdvanceRunIndex(run_index_.as<unsigned long long>(), stream),
                   "run index increment");

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cuda/cuda_session.h"
 #include "kernels/cuda/handles.h"
+#include "kernels/cuda/optim_fusion.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/device_backend.h"
 #include "runtime/executor.h"
@@ -22,7 +23,8 @@ class CudaExecutor final : public PlanExecutor {
   // InvalidArgument for a plan lowered for another
   // device or a null session; Internal for an arena buffer outside the arena (and
   // CheckPlanMemory's errors when options.check_memory); ResourceExhausted when the arena does
-  // not fit.
+  // not fit. A training plan's optimizer updates are first grouped (GroupOptimizerUpdates,
+  // unless the session's fuse_optimizer is off) and each run of them launched as one kernel.
   static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(Plan plan, ParamStore* params,
                                                               const ExecutorOptions& options,
                                                               CudaSession* session);
@@ -38,6 +40,8 @@ class CudaExecutor final : public PlanExecutor {
 
   // Whether the run is now replayed from a captured CUDA graph.
   bool graph_captured() const { return graph_exec_ != nullptr; }
+  // How many runs of optimizer updates go out as one multi-tensor launch each.
+  int fused_update_runs() const { return static_cast<int>(fused_runs_.size()); }
   // Device address of any buffer (tests, debugging).
   void* BufferData(int index) const { return views_[index].data; }
 
@@ -57,6 +61,14 @@ class CudaExecutor final : public PlanExecutor {
   std::vector<std::vector<TensorView>> step_inputs_;
   std::vector<std::vector<TensorView>> step_outputs_;
   std::vector<std::vector<TensorView>> step_workspace_;
+  // A run of update steps launched as one kernel over a device table (optim_fusion.h).
+  struct FusedRun {
+    UpdateRun run;
+    int64_t max_size = 0;
+    DeviceBuffer table;  // run.count OptimTensor entries
+  };
+  std::vector<FusedRun> fused_runs_;
+  std::vector<int> run_at_step_;  // index into fused_runs_ at each run's first step, else -1
   std::vector<int> param_ids_;    // session bindings of every kParam buffer
   std::vector<int> written_ids_;  // the ones this plan writes
   StepContext context_;           // the session's, with this executor's run_index

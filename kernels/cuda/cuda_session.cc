@@ -8,6 +8,7 @@
 #include "ir/status.h"
 #include "kernels/cuda/cuda_executor.h"
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/optim_fusion.h"
 
 namespace rill::gpu {
 namespace {
@@ -21,6 +22,7 @@ CudaSessionOptions CudaSessionOptionsFromEnv() {
   CudaSessionOptions options;
   const char* graphs = std::getenv("RILL_CUDA_GRAPHS");
   if (graphs != nullptr && std::strcmp(graphs, "0") == 0) options.cuda_graphs = false;
+  options.fuse_optimizer = FuseOptimizerUpdatesFromEnv();
   return options;
 }
 

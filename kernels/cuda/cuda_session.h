@@ -22,8 +22,12 @@ struct CudaSessionOptions {
   bool cuda_graphs = true;
   // TF32 tensor-core math in cuBLAS/cuDNN (StepContext::tf32); FP32 strict by default.
   bool tf32 = false;
+  // One multi-tensor launch per optimizer per step instead of one per parameter
+  // (optim_fusion.h); bit-identical either way.
+  bool fuse_optimizer = true;
 };
-// The defaults with RILL_CUDA_GRAPHS=0 in the environment turning graphs off (debugging).
+// The defaults with RILL_CUDA_GRAPHS=0 in the environment turning graphs off and
+// RILL_CUDA_FUSE_OPTIM=0 turning optimizer fusion off (debugging).
 CudaSessionOptions CudaSessionOptionsFromEnv();
 
 class CudaSession final : public DeviceSession, public ParamDeviceCopies {

@@ -10,6 +10,7 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/family_util.h"
 #include "kernels/cuda/optim_kernels.h"
+#include "kernels/cuda/optim_params.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/plan.h"
 
@@ -36,16 +37,7 @@ absl::Status AdamUpdate(const KernelArgs& a) {
   if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    AdamParams<T> p;
-    p.lr = a.attrs.GetFloat("lr");
-    p.beta_1_d = a.attrs.GetFloat("beta_1");
-    p.beta_2_d = a.attrs.GetFloat("beta_2");
-    p.beta_1 = static_cast<T>(p.beta_1_d);
-    p.beta_2 = static_cast<T>(p.beta_2_d);
-    p.one_minus_beta_1 = static_cast<T>(1.0 - p.beta_1_d);
-    p.one_minus_beta_2 = static_cast<T>(1.0 - p.beta_2_d);
-    p.epsilon = static_cast<T>(a.attrs.GetFloat("epsilon"));
-    p.amsgrad = a.attrs.GetBool("amsgrad");
+    const AdamParams<T> p = MakeAdamParams<T>(a.attrs);
     return LaunchStatus(
         LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                          a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
@@ -59,16 +51,7 @@ absl::Status RmspropUpdate(const KernelArgs& a) {
   if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    const double rho = a.attrs.GetFloat("rho");
-    const double momentum = a.attrs.GetFloat("momentum");
-    RmspropParams<T> p;
-    p.lr = static_cast<T>(a.attrs.GetFloat("lr"));
-    p.rho = static_cast<T>(rho);
-    p.one_minus_rho = static_cast<T>(1.0 - rho);
-    p.momentum = static_cast<T>(momentum);
-    p.epsilon = static_cast<T>(a.attrs.GetFloat("epsilon"));
-    p.use_momentum = momentum > 0.0;
-    p.centered = a.attrs.GetBool("centered");
+    const RmspropParams<T> p = MakeRmspropParams<T>(a.attrs);
     return LaunchStatus(
         LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                             a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
