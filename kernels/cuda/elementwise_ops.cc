@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/families.h"
-#include "kernels/cuda/family_util.h"
+#include "kernels/cuda/op_util.h"
 #include "kernels/cuda/step_context.h"
 
 namespace rill::gpu {
@@ -62,7 +62,7 @@ absl::StatusOr<BroadcastIndex> MakeBroadcastIndex(const Shape& x, const Shape& y
 
 template <OpKind kOp, BinaryOp kBin>
 absl::Status Binary(const KernelArgs& a) {
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const TensorView& x = a.inputs[0];
   const TensorView& y = a.inputs[1];
   const TensorView& out = a.outputs[0];
@@ -72,12 +72,12 @@ absl::Status Binary(const KernelArgs& a) {
   return DispatchFloat(out.dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     if (x.shape == out.shape && y.shape == out.shape) {
-      return LaunchStatus(LaunchBinarySame(kBin, n, x.as<T>(), y.as<T>(), out.as<T>(), stream), kOp,
-                          "same-shape launch");
+      return Launched(LaunchBinarySame(kBin, n, x.as<T>(), y.as<T>(), out.as<T>(), stream), kOp,
+                      "same-shape launch");
     }
     absl::StatusOr<BroadcastIndex> index = MakeBroadcastIndex(x.shape, y.shape, out.shape, kOp);
     if (!index.ok()) return index.status();
-    return LaunchStatus(
+    return Launched(
         LaunchBinaryBroadcast(kBin, *index, n, x.as<T>(), y.as<T>(), out.as<T>(), stream), kOp,
         "broadcast launch");
   });
@@ -85,7 +85,7 @@ absl::Status Binary(const KernelArgs& a) {
 
 template <OpKind kOp, UnaryOp kUn>
 absl::Status Unary(const KernelArgs& a) {
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const TensorView& out = a.outputs[0];
   double p0 = 0.0, p1 = 0.0;
   if constexpr (kUn == UnaryOp::kAffine) {
@@ -95,21 +95,21 @@ absl::Status Unary(const KernelArgs& a) {
   return DispatchFloat(out.dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     // The CPU casts scale and shift to T before use; so does this.
-    return LaunchStatus(LaunchUnary(kUn, out.size(), static_cast<T>(p0), static_cast<T>(p1),
-                                    a.inputs[0].as<T>(), out.as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchUnary(kUn, out.size(), static_cast<T>(p0), static_cast<T>(p1),
+                                a.inputs[0].as<T>(), out.as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 template <OpKind kOp, Map2Op kMap>
 absl::Status Map2(const KernelArgs& a) {
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const TensorView& out = a.outputs[0];
   return DispatchFloat(out.dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchMap2(kMap, out.size(), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                   out.as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchMap2(kMap, out.size(), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                               out.as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 

@@ -91,18 +91,8 @@ absl::Status MatMulT(const KernelArgs& a, const StepContext& gpu) {
 
 absl::Status MatMul(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kMatMul));
-  switch (a.outputs[0].dtype) {
-    case DType::kF32:
-      return MatMulT<float>(a, *gpu);
-    case DType::kF64:
-      return MatMulT<double>(a, *gpu);
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI32:
-    case DType::kI64:
-      break;
-  }
-  return UnsupportedDType(OpKind::kMatMul, a.outputs[0].dtype);
+  return DispatchFloat(a.outputs[0].dtype, OpKind::kMatMul,
+                       [&](auto zero) { return MatMulT<decltype(zero)>(a, *gpu); });
 }
 
 absl::StatusOr<DenseActivation> ParseActivation(const std::string& name) {
@@ -137,18 +127,8 @@ absl::Status DenseT(const KernelArgs& a, const StepContext& gpu) {
 
 absl::Status Dense(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kDense));
-  switch (a.outputs[0].dtype) {
-    case DType::kF32:
-      return DenseT<float>(a, *gpu);
-    case DType::kF64:
-      return DenseT<double>(a, *gpu);
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI32:
-    case DType::kI64:
-      break;
-  }
-  return UnsupportedDType(OpKind::kDense, a.outputs[0].dtype);
+  return DispatchFloat(a.outputs[0].dtype, OpKind::kDense,
+                       [&](auto zero) { return DenseT<decltype(zero)>(a, *gpu); });
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include <initializer_list>
 
 #include "kernels/cuda/families.h"
-#include "kernels/cuda/family_util.h"
 #include "kernels/cuda/nn_kernels.h"
+#include "kernels/cuda/op_util.h"
 #include "kernels/cuda/step_context.h"
 
 namespace rill::gpu {
@@ -23,11 +23,11 @@ SoftmaxLanes LanesOf(const Shape& s, int64_t axis_attr) {
 
 template <OpKind kOp, SoftmaxOp kSm>
 absl::Status Softmax(const KernelArgs& a) {
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const SoftmaxLanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
+    return Launched(
         LaunchSoftmax(kSm, l, a.inputs[0].as<T>(), a.outputs[0].as<T>(), a.ctx.gpu->stream), kOp,
         "launch");
   });
@@ -35,26 +35,26 @@ absl::Status Softmax(const KernelArgs& a) {
 
 template <OpKind kOp, SoftmaxGradOp kSm>
 absl::Status SoftmaxGrad(const KernelArgs& a) {
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const SoftmaxLanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchSoftmaxGrad(kSm, l, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                          a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchSoftmaxGrad(kSm, l, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                                      a.outputs[0].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status BiasAdd(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kBiasAdd;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const int64_t n = a.inputs[1].size();
   const int64_t size = n == 0 ? 0 : a.outputs[0].size();
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchBiasAdd(size, n, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                      a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchBiasAdd(size, n, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                                  a.outputs[0].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
@@ -62,7 +62,7 @@ absl::Status BiasAdd(const KernelArgs& a) {
 // the run index comes from the device (StepContext::run_index) when the executor provides it.
 absl::Status Dropout(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kDropout;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const double rate = a.attrs.GetFloat("rate");
   const bool active = a.ctx.training && rate != 0.0;
   const uint64_t seed_mix = DropoutSeedMix(a.attrs.GetInt("seed"));
@@ -80,45 +80,44 @@ absl::Status Dropout(const KernelArgs& a) {
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     const T scale = static_cast<T>(1.0 / (1.0 - rate));
-    return LaunchStatus(
-        LaunchDropout(active, a.outputs[0].size(), rate, scale, seed_mix, a.ctx.gpu->run_index,
-                      a.ctx.run_index, a.inputs[0].as<T>(), a.outputs[0].as<T>(),
-                      a.outputs[1].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return Launched(LaunchDropout(active, a.outputs[0].size(), rate, scale, seed_mix,
+                                  a.ctx.gpu->run_index, a.ctx.run_index, a.inputs[0].as<T>(),
+                                  a.outputs[0].as<T>(), a.outputs[1].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status Clip(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kClip;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const double lo = a.attrs.GetFloat("min"), hi = a.attrs.GetFloat("max");
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchClip(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
-                                   a.inputs[0].as<T>(), a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchClip(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
+                               a.inputs[0].as<T>(), a.outputs[0].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status ClipGrad(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kClipGrad;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const double lo = a.attrs.GetFloat("min"), hi = a.attrs.GetFloat("max");
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchClipGrad(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
-                                       a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                       a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchClipGrad(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
+                                   a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.outputs[0].as<T>(),
+                                   a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status SigmoidBceLogits(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kSigmoidBceLogits;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
+    return Launched(
         LaunchSigmoidBceLogits(a.outputs[0].size(), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                                a.outputs[0].as<T>(), a.ctx.gpu->stream),
         kOp, "launch");

@@ -1,6 +1,6 @@
-// Helpers shared by the CUDA kernel wrappers of the shape, reduce, matmul and recurrent
-// families (shape_ops.cc, reduce_ops.cc, matmul_ops.cc, rnn_ops.cc): the step context check,
-// launch errors as Status naming the op, and element-walk maps for the strided-copy kernels.
+// Helpers shared by the CUDA kernel wrappers (kernels/cuda/*_ops.cc): the step context check,
+// float/double dispatch, launch errors as Status naming the op, and element-walk maps for the
+// strided-copy kernels.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -43,6 +43,15 @@ inline absl::Status Launched(cudaError_t error, OpKind op, std::string_view what
 inline absl::Status UnsupportedDType(OpKind op, DType dtype) {
   return absl::UnimplementedError(absl::StrCat(std::string(OpName(op)), " (cuda kernel): dtype ",
                                                std::string(DTypeName(dtype)), " not supported"));
+}
+
+// Calls f(float{}) or f(double{}) by `dtype`, as the CPU kernels' RILL_DISPATCH_FLOAT; other
+// dtypes are Unimplemented, as on the CPU.
+template <typename F>
+absl::Status DispatchFloat(DType dtype, OpKind op, F&& f) {
+  if (dtype == DType::kF32) return f(float{});
+  if (dtype == DType::kF64) return f(double{});
+  return UnsupportedDType(op, dtype);
 }
 
 // Row-major element strides of `s`.

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
-#include "kernels/cuda/family_util.h"
+#include "kernels/cuda/op_util.h"
 #include "kernels/cuda/optim_multi.h"
 #include "kernels/cuda/optim_params.h"
 #include "kernels/cuda/step_context.h"
@@ -159,7 +159,7 @@ absl::Status LaunchUpdateRun(const PlanStep& first, const std::vector<TensorView
       return absl::InternalError(
           absl::StrCat(std::string(OpName(op)), " is not a fusable optimizer update"));
     }
-    return LaunchStatus(error, op, "fused multi-tensor launch");
+    return Launched(error, op, "fused multi-tensor launch");
   });
 }
 

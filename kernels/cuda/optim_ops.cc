@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "kernels/cuda/families.h"
-#include "kernels/cuda/family_util.h"
+#include "kernels/cuda/op_util.h"
 #include "kernels/cuda/optim_kernels.h"
 #include "kernels/cuda/optim_params.h"
 #include "kernels/cuda/step_context.h"
@@ -19,40 +19,38 @@ namespace {
 
 absl::Status SgdUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kSgdUpdate;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const double momentum = a.attrs.GetFloat("momentum");
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
-        LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
-                        static_cast<T>(momentum), momentum != 0.0, a.attrs.GetBool("nesterov"),
-                        a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.inputs[2].as<T>(),
-                        a.ctx.gpu->stream),
-        kOp, "launch");
+    return Launched(LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                                    static_cast<T>(momentum), momentum != 0.0,
+                                    a.attrs.GetBool("nesterov"), a.inputs[0].as<T>(),
+                                    a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status AdamUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdamUpdate;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     const AdamParams<T> p = MakeAdamParams<T>(a.attrs);
-    return LaunchStatus(
-        LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                         a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
-                         a.inputs[5].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return Launched(LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(),
+                                     a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.inputs[3].as<T>(),
+                                     a.inputs[4].as<T>(), a.inputs[5].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 absl::Status RmspropUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kRmspropUpdate;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     const RmspropParams<T> p = MakeRmspropParams<T>(a.attrs);
-    return LaunchStatus(
+    return Launched(
         LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                             a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
                             a.ctx.gpu->stream),
@@ -62,10 +60,10 @@ absl::Status RmspropUpdate(const KernelArgs& a) {
 
 absl::Status AdagradUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdagradUpdate;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
+    return Launched(
         LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
                             static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
                             a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.ctx.gpu->stream),
@@ -75,21 +73,20 @@ absl::Status AdagradUpdate(const KernelArgs& a) {
 
 absl::Status AssignAdd(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAssignAdd;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
-        LaunchAssignAdd(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("value")),
-                        a.inputs[0].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return Launched(LaunchAssignAdd(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("value")),
+                                    a.inputs[0].as<T>(), a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
 // Any dtype, as on the CPU: the value's bytes copied into the persistent buffer.
 absl::Status Assign(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAssign;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
-  return LaunchStatus(
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
+  return Launched(
       LaunchCopyBytes(a.inputs[0].bytes(), a.inputs[0].data, a.inputs[1].data, a.ctx.gpu->stream),
       kOp, "device to device copy");
 }
@@ -109,7 +106,7 @@ absl::Status PrepareClipByNorm(const PrepareArgs& a) {
 
 absl::Status ClipByNorm(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kClipByNorm;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const int64_t n = a.inputs[0].size();
   // Without the prepared scratch (or a smaller one) the one-block kernel runs instead.
   double* partials = nullptr;
@@ -119,9 +116,9 @@ absl::Status ClipByNorm(const KernelArgs& a) {
   }
   return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
-                                         a.outputs[0].as<T>(), partials, a.ctx.gpu->stream),
-                        kOp, "launch");
+    return Launched(LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
+                                     a.outputs[0].as<T>(), partials, a.ctx.gpu->stream),
+                    kOp, "launch");
   });
 }
 
@@ -154,14 +151,14 @@ absl::StatusOr<ConstrainIndex> MakeConstrainIndex(const Shape& shape,
 
 absl::Status Constrain(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kConstrain;
-  if (absl::Status s = RequireGpu(a, kOp); !s.ok()) return s;
+  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
   const TensorView& p = a.inputs[0];
   const std::string& kind = a.attrs.GetString("kind");
   NormConstraint norm_kind = NormConstraint::kMaxNorm;
   if (kind == "non_neg") {
     return DispatchFloat(p.dtype, kOp, [&](auto zero) -> absl::Status {
       using T = decltype(zero);
-      return LaunchStatus(LaunchNonNeg(p.size(), p.as<T>(), a.ctx.gpu->stream), kOp, "non_neg");
+      return Launched(LaunchNonNeg(p.size(), p.as<T>(), a.ctx.gpu->stream), kOp, "non_neg");
     });
   } else if (kind == "max_norm") {
     norm_kind = NormConstraint::kMaxNorm;
@@ -177,11 +174,10 @@ absl::Status Constrain(const KernelArgs& a) {
   if (!ix.ok()) return ix.status();
   return DispatchFloat(p.dtype, kOp, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
-    return LaunchStatus(
-        LaunchNormConstraint(norm_kind, *ix, a.attrs.GetFloat("max_value"),
-                             a.attrs.GetFloat("min_value"), a.attrs.GetFloat("rate"), p.as<T>(),
-                             a.ctx.gpu->stream),
-        kOp, kind);
+    return Launched(LaunchNormConstraint(norm_kind, *ix, a.attrs.GetFloat("max_value"),
+                                         a.attrs.GetFloat("min_value"), a.attrs.GetFloat("rate"),
+                                         p.as<T>(), a.ctx.gpu->stream),
+                    kOp, kind);
   });
 }
 

@@ -40,18 +40,9 @@ absl::Status ReduceT(const KernelArgs& a, OpKind op, bool mean, cudaStream_t str
 
 absl::Status Reduce(const KernelArgs& a, OpKind op, bool mean) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
-  switch (a.outputs[0].dtype) {
-    case DType::kF32:
-      return ReduceT<float>(a, op, mean, gpu->stream);
-    case DType::kF64:
-      return ReduceT<double>(a, op, mean, gpu->stream);
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI32:
-    case DType::kI64:
-      break;
-  }
-  return UnsupportedDType(op, a.outputs[0].dtype);
+  return DispatchFloat(a.outputs[0].dtype, op, [&](auto zero) {
+    return ReduceT<decltype(zero)>(a, op, mean, gpu->stream);
+  });
 }
 
 absl::Status ReduceSum(const KernelArgs& a) { return Reduce(a, OpKind::kReduceSum, false); }

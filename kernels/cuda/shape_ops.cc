@@ -147,18 +147,9 @@ cudaError_t ScatterAddT(const KernelArgs& a, cudaStream_t stream) {
 
 template <typename I>
 absl::Status ScatterAddI(const KernelArgs& a, cudaStream_t stream) {
-  switch (a.outputs[0].dtype) {
-    case DType::kF32:
-      return Launched(ScatterAddT<float, I>(a, stream), OpKind::kScatterAdd, "scatter_add");
-    case DType::kF64:
-      return Launched(ScatterAddT<double, I>(a, stream), OpKind::kScatterAdd, "scatter_add");
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kI32:
-    case DType::kI64:
-      break;
-  }
-  return UnsupportedDType(OpKind::kScatterAdd, a.outputs[0].dtype);
+  return DispatchFloat(a.outputs[0].dtype, OpKind::kScatterAdd, [&](auto zero) {
+    return Launched(ScatterAddT<decltype(zero), I>(a, stream), OpKind::kScatterAdd, "scatter_add");
+  });
 }
 
 absl::Status ScatterAdd(const KernelArgs& a) {
