@@ -15,13 +15,6 @@ bool HasSideEffects(const PlanStep& step) {
   return def != nullptr && def->has_side_effects;
 }
 
-// Whether the step may write its input k in place.
-bool WritesInput(const PlanStep& step, int k) {
-  const OpDef* def = FindOpDef(step.op);
-  if (def == nullptr || !def->has_side_effects) return false;
-  return def->writes_inputs == 0 || (def->writes_inputs >> k & 1u) != 0;
-}
-
 // List scheduling: repeatedly runs the ready step that `better` prefers.
 std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<int>>& preds,
                               const std::function<bool(int, int)>& better,

@@ -11,11 +11,8 @@ std::vector<int> WrittenParamBuffers(const Plan& plan) {
   std::vector<bool> written(plan.buffers.size(), false);
   for (const PlanStep& s : plan.steps) {
     for (int i : s.outputs) written[i] = true;
-    const OpDef* def = FindOpDef(s.op);
-    if (def == nullptr || !def->has_side_effects) continue;
     for (size_t k = 0; k < s.inputs.size(); ++k) {
-      if (def->writes_inputs == 0 || (def->writes_inputs >> k & 1u) != 0)
-        written[s.inputs[k]] = true;
+      if (WritesInput(s, static_cast<int>(k))) written[s.inputs[k]] = true;
     }
   }
   std::vector<int> out;
@@ -26,8 +23,7 @@ std::vector<int> WrittenParamBuffers(const Plan& plan) {
   return out;
 }
 
-absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
-                                          const ExecutorOptions& options) {
+absl::Status CheckPlanArena(const Plan& plan, const ExecutorOptions& options) {
   for (size_t i = 0; i < plan.buffers.size(); ++i) {
     const PlanBuffer& b = plan.buffers[i];
     if (b.kind == BufferKind::kArena && (b.offset < 0 || b.offset + b.bytes() > plan.arena_bytes)) {
@@ -37,6 +33,12 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
     }
   }
   if (options.check_memory) RILL_RETURN_IF_ERROR(CheckPlanMemory(plan));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
+                                          const ExecutorOptions& options) {
+  RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
   Executor ex;
   ex.plan_ = std::move(plan);
   ex.params_ = params;

@@ -28,6 +28,10 @@ struct ExecutorOptions {
 // effects write in place (OpDef::writes_inputs). Each buffer once, in buffer order.
 std::vector<int> WrittenParamBuffers(const Plan& plan);
 
+// Every arena buffer lies inside the arena (Internal error otherwise, always checked), and
+// with options.check_memory the layout passes CheckPlanMemory. Every executor runs this first.
+absl::Status CheckPlanArena(const Plan& plan, const ExecutorOptions& options);
+
 class Executor final : public PlanExecutor {
  public:
   // Every kParam buffer of the plan must be in `params` with the buffer's type. Arena

@@ -74,6 +74,12 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
   return plan;
 }
 
+bool WritesInput(const PlanStep& step, int k) {
+  const OpDef* def = FindOpDef(step.op);
+  if (def == nullptr || !def->has_side_effects) return false;
+  return def->writes_inputs == 0 || (def->writes_inputs >> k & 1u) != 0;
+}
+
 int Plan::AddWorkspace(int step, int64_t bytes, std::string name) {
   int index = static_cast<int>(buffers.size());
   // i64 elements: any byte count, rounded up to 8 (the arena aligns to 256 anyway).

@@ -45,6 +45,10 @@ struct PlanStep {
   int in_place_input = -1;
 };
 
+// Whether step `step` may write its input k in place: an op with side effects writes the inputs
+// its OpDef::writes_inputs names (0: all of them).
+bool WritesInput(const PlanStep& step, int k);
+
 // What a plan's arena costs (docs/memory-planner.md). All sizes count every arena buffer
 // rounded up to kArenaAlignment.
 struct MemoryReport {

@@ -34,15 +34,7 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
   // lay the arena out again for that) before anything is checked or allocated.
   const bool fuse = session->options().fuse_optimizer && plan.training;
   if (fuse) RILL_RETURN_IF_ERROR(GroupOptimizerUpdates(plan).status());
-  for (size_t i = 0; i < plan.buffers.size(); ++i) {
-    const PlanBuffer& b = plan.buffers[i];
-    if (b.kind == BufferKind::kArena && (b.offset < 0 || b.offset + b.bytes() > plan.arena_bytes)) {
-      return absl::InternalError(absl::StrCat("buffer ", i, " '", b.name, "' at ", b.offset, " (",
-                                              b.bytes(), " bytes) is outside the arena of ",
-                                              plan.arena_bytes, " bytes"));
-    }
-  }
-  if (options.check_memory) RILL_RETURN_IF_ERROR(CheckPlanMemory(plan));
+  RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
   std::unique_ptr<CudaExecutor> ex(new CudaExecutor(session));
   ex->plan_ = std::move(plan);
   const Plan& p = ex->plan_;
