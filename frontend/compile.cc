@@ -194,16 +194,14 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
   RILL_ASSIGN_OR_RETURN(
       std::unique_ptr<Graph> g,
       BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
+  RILL_ASSIGN_OR_RETURN(
+      Plan plan, LowerAndPlanMemory(*g, kind, mode == GraphMode::kTrain, MemoryPlanOptionsFromEnv(),
+                                    session_ ? session_->step_context() : nullptr));
   std::unique_ptr<PlanExecutor> ex;
-  if (kind == DeviceKind::kCpu) {
-    RILL_ASSIGN_OR_RETURN(Plan plan,
-                          LowerAndPlanMemory(*g, DeviceKind::kCpu, mode == GraphMode::kTrain));
+  if (session_ == nullptr) {
     RILL_ASSIGN_OR_RETURN(Executor cpu, Executor::Create(std::move(plan), &model_->params()));
     ex = std::make_unique<Executor>(std::move(cpu));
   } else {
-    RILL_ASSIGN_OR_RETURN(Plan plan,
-                          LowerAndPlanMemory(*g, kind, mode == GraphMode::kTrain,
-                                             MemoryPlanOptionsFromEnv(), session_->step_context()));
     RILL_ASSIGN_OR_RETURN(
         ex, session_->CreateExecutor(std::move(plan), &model_->params(), ExecutorOptions{}));
   }
