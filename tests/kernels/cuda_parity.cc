@@ -17,32 +17,16 @@ namespace rill::parity {
 absl::StatusOr<std::unique_ptr<GpuContext>> GpuContext::Create() {
   RILL_RETURN_IF_ERROR(gpu::CudaDeviceAvailable());
   std::unique_ptr<GpuContext> g(new GpuContext());
-  RILL_ASSIGN_OR_RETURN(gpu::CudaStream stream, gpu::CudaStream::Create());
-  g->stream_.emplace(std::move(stream));
-  RILL_ASSIGN_OR_RETURN(gpu::CudnnHandle cudnn, gpu::CudnnHandle::Create());
-  g->cudnn_.emplace(std::move(cudnn));
-  const cudaStream_t s = g->stream_->get();
-  RILL_RETURN_IF_ERROR(gpu::FromCudnn(cudnnSetStream(g->cudnn_->get(), s), "cudnnSetStream"));
-  RILL_RETURN_IF_ERROR(gpu::FromCublas(cublasCreate(&g->cublas_), "cublasCreate"));
-  RILL_RETURN_IF_ERROR(gpu::FromCublas(cublasSetStream(g->cublas_, s), "cublasSetStream"));
-  // FP32 strict: no TF32 (CUBLAS_DEFAULT_MATH would allow NVIDIA_TF32_OVERRIDE to turn it on).
-  RILL_RETURN_IF_ERROR(gpu::FromCublas(cublasSetMathMode(g->cublas_, CUBLAS_PEDANTIC_MATH),
-                                       "cublasSetMathMode(CUBLAS_PEDANTIC_MATH)"));
-  RILL_RETURN_IF_ERROR(gpu::FromCublas(cublasLtCreate(&g->cublas_lt_), "cublasLtCreate"));
+  RILL_ASSIGN_OR_RETURN(g->session_, gpu::CudaSession::Create(gpu::CudaSessionOptions{}));
   RILL_ASSIGN_OR_RETURN(g->run_index_, gpu::DeviceBuffer::Allocate(sizeof(unsigned long long)));
-  g->step_ = gpu::StepContext{.stream = s,
-                              .cublas = g->cublas_,
-                              .cublas_lt = g->cublas_lt_,
-                              .cudnn = g->cudnn_->get(),
-                              .run_index = g->run_index_.as<unsigned long long>(),
-                              .tf32 = false};
+  g->step_ = *g->session_->step_context();
+  g->step_.run_index = g->run_index_.as<unsigned long long>();
   return g;
 }
 
 GpuContext::~GpuContext() {
-  if (stream_.has_value()) cudaStreamSynchronize(stream_->get());
-  if (cublas_lt_ != nullptr) cublasLtDestroy(cublas_lt_);
-  if (cublas_ != nullptr) cublasDestroy(cublas_);
+  // Queued work may still read run_index_, which goes before the session.
+  if (session_ != nullptr) cudaStreamSynchronize(session_->stream());
 }
 
 absl::Status GpuContext::SetRunIndex(uint64_t run_index) {

@@ -5,15 +5,12 @@
 // after the run (optimizer ops update them in place).
 #pragma once
 
-#include <cublasLt.h>
-#include <cublas_v2.h>
-
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kernels/cuda/cuda_session.h"
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/plan.h"
@@ -21,8 +18,8 @@
 
 namespace rill::parity {
 
-// A stream with cuBLAS, cuBLASLt and cuDNN handles bound to it, FP32 strict (no TF32), and the
-// device copy of the run index: what the CUDA executor hands its kernels.
+// A CUDA session's stream and handles (FP32 strict, no TF32) with a device copy of the run index
+// the test sets: what the CUDA executor hands its kernels.
 class GpuContext {
  public:
   // FailedPrecondition (saying why) when no CUDA device is usable.
@@ -37,12 +34,8 @@ class GpuContext {
 
  private:
   GpuContext() = default;
-  // Declared first, destroyed last: the handles bound to the stream go before it.
-  std::optional<gpu::CudaStream> stream_;
-  std::optional<gpu::CudnnHandle> cudnn_;
+  std::unique_ptr<gpu::CudaSession> session_;
   gpu::DeviceBuffer run_index_;
-  cublasHandle_t cublas_ = nullptr;
-  cublasLtHandle_t cublas_lt_ = nullptr;
   gpu::StepContext step_;
 };
 
