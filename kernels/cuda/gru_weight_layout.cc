@@ -162,6 +162,82 @@ absl::Status CudnnToKerasGruWeights(const GruWeightLayout& layout, std::span<con
   return absl::OkStatus();
 }
 
+int64_t GruParamBlock::elements() const {
+  const auto [begin, end] = range();
+  return end - begin;
+}
+
+std::pair<int64_t, int64_t> GruParamBlock::range() const {
+  const int64_t d = input_size, u = hidden_size;
+  switch (param) {
+    case GruParam::kKernel:
+      return {0, 3 * u * d};
+    case GruParam::kRecurrentKernel:
+      return {3 * u * d, 3 * u * (d + u)};
+    case GruParam::kBias:
+      return {3 * u * (d + u), 3 * u * (d + u) + 6 * u};
+  }
+  return {0, 0};
+}
+
+std::string GruParamBlock::ToString() const {
+  const char* name = param == GruParam::kKernel            ? "kernel"
+                     : param == GruParam::kRecurrentKernel ? "recurrent_kernel"
+                                                           : "bias";
+  return absl::StrCat(name, " of GRU(d=", input_size, ", u=", hidden_size, ")");
+}
+
+namespace {
+
+// Calls f(keras_index, resident_index) for every element of `block`.
+template <typename F>
+absl::Status ForEachResidentElement(const GruParamBlock& block, size_t keras_size,
+                                    size_t resident_size, F f) {
+  if (block.input_size <= 0 || block.hidden_size <= 0 ||
+      static_cast<int64_t>(keras_size) != block.elements() ||
+      static_cast<int64_t>(resident_size) != block.elements()) {
+    return absl::InvalidArgumentError(absl::StrCat("resident order of ", block.ToString(), ": ",
+                                                   keras_size, " and ", resident_size,
+                                                   " elements, expected ", block.elements()));
+  }
+  const GruWeightLayout l = ClosedFormGruWeightLayout(block.input_size, block.hidden_size);
+  const int64_t begin = block.range().first;
+  auto visit = [&](GruParam p) {
+    return [&f, p, &block, begin](int64_t k, int64_t w) {
+      if (p == block.param) f(k, w - begin);
+    };
+  };
+  // The three visitors have one closure type, as ForEachElement needs.
+  ForEachElement(l, visit(GruParam::kKernel), visit(GruParam::kRecurrentKernel),
+                 visit(GruParam::kBias));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+template <typename T>
+absl::Status KerasToResidentOrder(const GruParamBlock& block, std::span<const T> keras,
+                                  std::span<T> resident) {
+  return ForEachResidentElement(block, keras.size(), resident.size(),
+                                [&](int64_t k, int64_t r) { resident[r] = keras[k]; });
+}
+
+template <typename T>
+absl::Status ResidentToKerasOrder(const GruParamBlock& block, std::span<const T> resident,
+                                  std::span<T> keras) {
+  return ForEachResidentElement(block, keras.size(), resident.size(),
+                                [&](int64_t k, int64_t r) { keras[k] = resident[r]; });
+}
+
+template absl::Status KerasToResidentOrder<float>(const GruParamBlock&, std::span<const float>,
+                                                  std::span<float>);
+template absl::Status KerasToResidentOrder<double>(const GruParamBlock&, std::span<const double>,
+                                                   std::span<double>);
+template absl::Status ResidentToKerasOrder<float>(const GruParamBlock&, std::span<const float>,
+                                                  std::span<float>);
+template absl::Status ResidentToKerasOrder<double>(const GruParamBlock&, std::span<const double>,
+                                                   std::span<double>);
+
 template absl::Status KerasToCudnnGruWeights<float>(const GruWeightLayout&, std::span<const float>,
                                                     std::span<const float>, std::span<const float>,
                                                     std::span<float>);

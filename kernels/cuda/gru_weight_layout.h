@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 
@@ -85,5 +86,41 @@ template <typename T>
 absl::Status CudnnToKerasGruWeights(const GruWeightLayout& layout, std::span<const T> weight_space,
                                     std::span<T> kernel, std::span<T> recurrent_kernel,
                                     std::span<T> bias);
+
+// ---- Resident order (docs/cuda-backend.md, "GRU weights resident in weight-space layout") ----
+// In the closed-form layout each Keras parameter fills one contiguous range of the weight
+// space: kernel [0, 3ud), recurrent_kernel [3ud, 3ud + 3u²), bias the last 6u. On the GPU each
+// parameter's device copy (and the copies of its optimizer slots and the gradients cuDNN
+// writes) holds that range, in the weight space's element order: the three copies of one layer
+// sit back to back in one allocation, which is the weight space cuDNN reads, with no packing.
+// Element-wise updates give the same numbers in either order; the copies are put in resident
+// order when uploaded and back in Keras order when downloaded.
+
+enum class GruParam : uint8_t { kKernel, kRecurrentKernel, kBias };
+
+// The order of one GRU parameter's device copy: which parameter of a GRU of these sizes.
+struct GruParamBlock {
+  GruParam param = GruParam::kKernel;
+  int64_t input_size = 0;   // d
+  int64_t hidden_size = 0;  // u
+
+  bool operator==(const GruParamBlock&) const = default;
+  auto operator<=>(const GruParamBlock&) const = default;
+  int64_t elements() const;
+  // [begin, end): the parameter's range of the closed-form weight space.
+  std::pair<int64_t, int64_t> range() const;
+  // "recurrent_kernel of GRU(d=3, u=8)", for messages.
+  std::string ToString() const;
+};
+
+// Keras order -> resident order (resident[i] = the element of the weight space at
+// range().first + i) and back; exact inverses (a permutation). Both spans hold elements()
+// elements, else InvalidArgument naming the block.
+template <typename T>
+absl::Status KerasToResidentOrder(const GruParamBlock& block, std::span<const T> keras,
+                                  std::span<T> resident);
+template <typename T>
+absl::Status ResidentToKerasOrder(const GruParamBlock& block, std::span<const T> resident,
+                                  std::span<T> keras);
 
 }  // namespace rill::gpu

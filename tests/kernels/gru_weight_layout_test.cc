@@ -129,6 +129,53 @@ TEST(GruWeightLayoutTest, RoundTripIsBitExact) {
   CheckRoundTrips<double>(ClosedFormGruWeightLayout(4, 9), 4);
 }
 
+// The resident order: each parameter's copy in resident order is its range of the closed-form
+// weight space (so three copies back to back are exactly what KerasToCudnnGruWeights builds,
+// and what cuDNN reads), and the way back is exact.
+template <typename T>
+void CheckResidentOrder(int64_t d, int64_t u, uint32_t seed) {
+  const GruWeightLayout l = ClosedFormGruWeightLayout(d, u);
+  const std::vector<T> kernel = Random<T>(d * 3 * u, seed);
+  const std::vector<T> recurrent = Random<T>(u * 3 * u, seed + 1);
+  const std::vector<T> bias = Random<T>(6 * u, seed + 2);
+  std::vector<T> weight_space(l.total);
+  ASSERT_TRUE(KerasToCudnnGruWeights<T>(l, kernel, recurrent, bias, weight_space).ok());
+  std::vector<T> resident;
+  const std::pair<GruParam, const std::vector<T>*> params[] = {
+      {GruParam::kKernel, &kernel},
+      {GruParam::kRecurrentKernel, &recurrent},
+      {GruParam::kBias, &bias}};
+  for (const auto& [param, keras] : params) {
+    const GruParamBlock block{param, d, u};
+    ASSERT_EQ(block.elements(), static_cast<int64_t>(keras->size())) << block.ToString();
+    EXPECT_EQ(block.range().first, static_cast<int64_t>(resident.size())) << block.ToString();
+    std::vector<T> copy(keras->size());
+    ASSERT_TRUE(KerasToResidentOrder<T>(block, *keras, copy).ok());
+    std::vector<T> back(keras->size());
+    ASSERT_TRUE(ResidentToKerasOrder<T>(block, copy, back).ok());
+    EXPECT_TRUE(BitEqual(back, *keras)) << block.ToString();
+    resident.insert(resident.end(), copy.begin(), copy.end());
+  }
+  EXPECT_TRUE(BitEqual(resident, weight_space)) << "d=" << d << " u=" << u;
+}
+
+TEST(GruWeightLayoutTest, ResidentCopiesBackToBackAreTheWeightSpace) {
+  CheckResidentOrder<float>(7, 5, 11);
+  CheckResidentOrder<float>(1, 1, 12);
+  CheckResidentOrder<float>(3, 8, 13);
+  CheckResidentOrder<double>(16, 4, 14);
+}
+
+TEST(GruWeightLayoutTest, ResidentOrderRejectsWrongSizes) {
+  const GruParamBlock block{GruParam::kRecurrentKernel, 3, 4};
+  std::vector<float> keras(48), short_copy(47);
+  absl::Status st = KerasToResidentOrder<float>(block, keras, short_copy);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("recurrent_kernel of GRU(d=3, u=4)"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("expected 48"));
+  EXPECT_FALSE(ResidentToKerasOrder<float>(GruParamBlock{GruParam::kBias, 0, 4}, keras, keras).ok());
+}
+
 // A layout with the same regions at other offsets (biases first, matrices in reverse order,
 // gaps between them): the conversion follows the layout's offsets, gaps are written as 0.
 GruWeightLayout ShuffledLayout(int64_t d, int64_t u) {

@@ -1,0 +1,279 @@
+// FindResidentGruWeights (gru_residency.h): tag the candidate layers' parameters, follow the
+// tags through the plan's steps, and drop a layer (then start again without it) whenever a
+// step uses one of its tagged values in a way that depends on the element order.
+#include "kernels/cuda/gru_residency.h"
+
+#include <optional>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace rill::gpu {
+namespace {
+
+bool IsGru(OpKind op) { return op == OpKind::kCuDNNGRU || op == OpKind::kCuDNNGRUGrad; }
+
+// Ops that compute each output element from the same element of each input (scalars and
+// uniform tensors broadcast). Dropout is not one: its mask depends on the element's index.
+bool IsElementwise(OpKind op) {
+  switch (op) {
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kNeg:
+    case OpKind::kExp:
+    case OpKind::kLog:
+    case OpKind::kSquare:
+    case OpKind::kSqrt:
+    case OpKind::kAffine:
+    case OpKind::kAbs:
+    case OpKind::kSign:
+    case OpKind::kMaximum:
+    case OpKind::kTanh:
+    case OpKind::kSigmoid:
+    case OpKind::kRelu:
+    case OpKind::kTanhGrad:
+    case OpKind::kSigmoidGrad:
+    case OpKind::kReluGrad:
+    case OpKind::kClip:
+    case OpKind::kClipGrad:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsUpdate(OpKind op) {
+  return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
+         op == OpKind::kAdagradUpdate;
+}
+
+struct Tag {
+  GruParamBlock block;
+  int layer = 0;
+};
+
+// One pass over the plan with some layers excluded: either the tags, or the layers to drop.
+class Tagger {
+ public:
+  Tagger(const Plan& plan, const std::set<int>& excluded_kernels)
+      : plan_(plan), excluded_(excluded_kernels) {}
+
+  // False when some layers must be dropped (refused() says which and why).
+  bool Run();
+
+  const std::vector<ResidentGruLayer>& layers() const { return layers_; }
+  const std::map<int, Tag>& tags() const { return tags_; }
+  // Kernel buffer of each layer to drop, with the reason.
+  const std::map<int, std::string>& refused() const { return refused_; }
+
+ private:
+  void FindLayers();
+  // Follows the tags through every step; new tags may appear (slots), so the caller repeats it.
+  void Pass();
+  void Step(int index);
+  void Refuse(int layer, const PlanStep& step, const std::string& why);
+  // Refuses the layers of every tagged input of `step`.
+  void RefuseInputs(const PlanStep& step, const std::string& why);
+  const Tag* Find(int buffer) const {
+    auto it = tags_.find(buffer);
+    return it == tags_.end() ? nullptr : &it->second;
+  }
+  bool Scalar(int buffer) const { return plan_.buffers[buffer].type.shape.NumElements() == 1; }
+  void SetTag(int buffer, const Tag& tag) {
+    if (tags_.emplace(buffer, tag).second) changed_ = true;
+  }
+
+  const Plan& plan_;
+  const std::set<int>& excluded_;
+  std::vector<ResidentGruLayer> layers_;
+  std::map<int, Tag> tags_;
+  std::set<int> uniform_;  // buffers whose elements are all equal (fill, broadcast scalars)
+  std::map<int, std::string> refused_;
+  bool changed_ = false;
+};
+
+void Tagger::FindLayers() {
+  std::map<int, int> layer_of;  // parameter buffer -> layer
+  for (const PlanStep& s : plan_.steps) {
+    if (!IsGru(s.op) || s.inputs.size() < 5) continue;
+    const int k = s.inputs[2], r = s.inputs[3], b = s.inputs[4];
+    if (excluded_.count(k) > 0) continue;
+    bool params = true;
+    for (int i : {k, r, b}) {
+      const PlanBuffer& buf = plan_.buffers[i];
+      params = params && buf.kind == BufferKind::kParam && buf.type.dtype == DType::kF32;
+    }
+    auto it = layer_of.find(k);
+    if (it != layer_of.end()) {
+      const ResidentGruLayer& l = layers_[it->second];
+      if (l.recurrent_kernel != r || l.bias != b) {
+        Refuse(it->second, s, "the kernel is used with another recurrent kernel or bias");
+      }
+      continue;
+    }
+    if (!params) continue;
+    const Shape& kernel = plan_.buffers[k].type.shape;
+    ResidentGruLayer l{k, r, b, kernel.dim(0), kernel.dim(1) / 3};
+    const int layer = static_cast<int>(layers_.size());
+    layers_.push_back(l);
+    const std::pair<int, GruParam> params_of_layer[] = {
+        {k, GruParam::kKernel}, {r, GruParam::kRecurrentKernel}, {b, GruParam::kBias}};
+    for (const auto& [buffer, param] : params_of_layer) {
+      if (tags_.count(buffer) > 0) {
+        Refuse(tags_[buffer].layer, s, "a parameter is shared by two GRU layers");
+        Refuse(layer, s, "a parameter is shared by two GRU layers");
+      }
+      tags_[buffer] = Tag{GruParamBlock{param, l.input_size, l.hidden_size}, layer};
+      layer_of[buffer] = layer;
+    }
+  }
+}
+
+void Tagger::Refuse(int layer, const PlanStep& step, const std::string& why) {
+  const int kernel = layers_[layer].kernel;
+  if (refused_.count(kernel) > 0) return;
+  refused_[kernel] = absl::StrCat("GRU weights '", plan_.buffers[kernel].name,
+                                  "' stay in Keras order: ", std::string(OpName(step.op)), " '",
+                                  step.node_name, "' ", why);
+}
+
+void Tagger::RefuseInputs(const PlanStep& step, const std::string& why) {
+  for (int i : step.inputs) {
+    if (const Tag* t = Find(i)) Refuse(t->layer, step, why);
+  }
+}
+
+void Tagger::Step(int index) {
+  const PlanStep& s = plan_.steps[index];
+  if (s.op == OpKind::kFill) {
+    uniform_.insert(s.outputs[0]);
+    return;
+  }
+  const Tag* first = nullptr;
+  for (int i : s.inputs) first = first != nullptr ? first : Find(i);
+  if (IsGru(s.op)) {
+    const Tag* weights = Find(s.inputs[2]);
+    for (size_t k = 0; k < s.inputs.size(); ++k) {
+      if ((k < 2 || k > 4) && Find(s.inputs[k]) != nullptr) {
+        RefuseInputs(s, "reads a resident tensor as data");
+        return;
+      }
+    }
+    if (weights == nullptr || s.op != OpKind::kCuDNNGRUGrad) return;
+    // The weight gradients come out of cuDNN's dW in resident order.
+    for (int k = 2; k <= 4; ++k) SetTag(s.outputs[k], *Find(s.inputs[k]));
+    return;
+  }
+  if (first == nullptr) {
+    // Nothing resident is read: only track uniform values (scalars broadcast, fills).
+    bool uniform = !s.outputs.empty() && (IsElementwise(s.op) || s.op == OpKind::kBroadcastTo);
+    for (int i : s.inputs) uniform = uniform && (Scalar(i) || uniform_.count(i) > 0);
+    if (uniform) uniform_.insert(s.outputs.begin(), s.outputs.end());
+    return;
+  }
+  const GruParamBlock& block = first->block;
+  auto same_order = [&](int buffer) {
+    const Tag* t = Find(buffer);
+    return t != nullptr && t->block == block;
+  };
+  if (IsElementwise(s.op) || s.op == OpKind::kClipByNorm) {
+    for (int i : s.inputs) {
+      if (!same_order(i) && !Scalar(i) && uniform_.count(i) == 0) {
+        RefuseInputs(s, absl::StrCat("combines it with '", plan_.buffers[i].name,
+                                     "', which is in Keras order"));
+        return;
+      }
+    }
+    for (int o : s.outputs) {
+      if (plan_.buffers[o].type.shape.NumElements() != block.elements()) {
+        RefuseInputs(s, "broadcasts it");
+        return;
+      }
+      SetTag(o, *first);
+    }
+    return;
+  }
+  if (s.op == OpKind::kReduceSum || s.op == OpKind::kReduceMean) {
+    if (!Scalar(s.outputs[0])) RefuseInputs(s, "reduces it along an axis");
+    return;
+  }
+  if (IsUpdate(s.op)) {
+    // Input 0 the parameter, 1 the gradient, then slots; adam's last input is its iteration
+    // count (a scalar).
+    const size_t like_param = s.op == OpKind::kAdamUpdate ? 5 : s.inputs.size();
+    if (!same_order(s.inputs[0]) || !same_order(s.inputs[1])) {
+      RefuseInputs(s, "updates a parameter and a gradient in different orders");
+      return;
+    }
+    for (size_t k = 2; k < like_param; ++k) {
+      const int slot = s.inputs[k];
+      if (same_order(slot)) continue;
+      if (Find(slot) != nullptr || plan_.buffers[slot].kind != BufferKind::kParam) {
+        RefuseInputs(s, absl::StrCat("has slot '", plan_.buffers[slot].name,
+                                     "', which cannot be kept in resident order"));
+        return;
+      }
+      SetTag(slot, *first);
+    }
+    return;
+  }
+  if (s.op == OpKind::kAssignAdd) return;
+  if (s.op == OpKind::kAssign) {
+    if (!same_order(s.inputs[0]) || !same_order(s.inputs[1])) {
+      RefuseInputs(s, "assigns between resident and Keras order");
+    }
+    return;
+  }
+  if (s.op == OpKind::kConstrain && s.attrs.GetString("kind") == "non_neg") return;
+  RefuseInputs(s, "reads it in an order-dependent way");
+}
+
+void Tagger::Pass() {
+  changed_ = false;
+  for (int i = 0; i < static_cast<int>(plan_.steps.size()) && refused_.empty(); ++i) Step(i);
+}
+
+bool Tagger::Run() {
+  FindLayers();
+  if (!refused_.empty()) return false;
+  // A slot is tagged at its update; a step before the update that reads it is checked on
+  // the next pass.
+  do Pass();
+  while (changed_ && refused_.empty());
+  for (int o : plan_.outputs) {
+    if (const Tag* t = Find(o)) {
+      refused_[layers_[t->layer].kernel] =
+          absl::StrCat("GRU weights '", plan_.buffers[layers_[t->layer].kernel].name,
+                       "' stay in Keras order: '", plan_.buffers[o].name, "' is a plan output");
+    }
+  }
+  return refused_.empty();
+}
+
+}  // namespace
+
+bool GruResidency::ResidentStep(const Plan& plan, int step) const {
+  const PlanStep& s = plan.steps[step];
+  return IsGru(s.op) && s.inputs.size() >= 5 && resident(s.inputs[2]);
+}
+
+GruResidency FindResidentGruWeights(const Plan& plan) {
+  GruResidency out;
+  std::set<int> excluded;
+  for (;;) {
+    Tagger tagger(plan, excluded);
+    if (tagger.Run()) {
+      for (const ResidentGruLayer& l : tagger.layers()) out.layers.push_back(l);
+      for (const auto& [buffer, tag] : tagger.tags()) out.buffers.emplace(buffer, tag.block);
+      return out;
+    }
+    for (const auto& [kernel, why] : tagger.refused()) {
+      excluded.insert(kernel);
+      out.refused.push_back(why);
+    }
+  }
+}
+
+}  // namespace rill::gpu

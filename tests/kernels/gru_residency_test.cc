@@ -1,0 +1,224 @@
+// Which GRU layers keep their weights resident in cuDNN's weight-space order on the GPU
+// (kernels/cuda/gru_residency.h). The analysis reads only a plan's ops and buffers, so it runs
+// here on the CPU plans of real models: what it accepts (optimizer slots and gradients follow
+// their parameter, regularizers, clipnorm, non_neg) and what keeps a layer in Keras order
+// (per-axis constraints, reshapes, plan outputs), with the reason.
+#include "kernels/cuda/gru_residency.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+
+#include "frontend/rill.h"
+#include "kernels/register.h"
+#include "passes/memory_planner.h"
+
+namespace rill::gpu {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kB = 4, kT = 5;
+
+Plan LowerModel(const std::function<void(Model&)>& build, const CompileOptions& options,
+                GraphMode mode) {
+  Model m;
+  build(m);
+  const std::vector<TensorType> inputs = {{DType::kF32, Shape{kB, kT, 3}}};
+  const TensorType target{DType::kF32, Shape{kB, 2}};
+  absl::StatusOr<std::unique_ptr<Graph>> g =
+      BuildModeGraph(m, mode == GraphMode::kPredict ? nullptr : &options, mode, inputs,
+                     mode == GraphMode::kPredict ? nullptr : &target);
+  EXPECT_TRUE(g.ok()) << g.status();
+  RegisterCpuKernels();
+  absl::StatusOr<Plan> plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, mode == GraphMode::kTrain);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return std::move(*plan);
+}
+
+void GruStack(Model& m) {
+  auto x = m.Input({kBatch, kT, 3});
+  auto h = layers::CuDNNGRU({.units = 6, .return_sequences = true})(x);
+  h = layers::CuDNNGRU({.units = 5})(h);
+  m.SetOutputs({layers::Dense({.units = 2})(h)});
+}
+
+int CountResident(const Plan& p, const GruResidency& r, BufferKind kind) {
+  int n = 0;
+  for (const auto& [buffer, block] : r.buffers) n += p.buffers[buffer].kind == kind;
+  return n;
+}
+
+TEST(GruResidencyTest, AdamTrainingKeepsBothLayersAndTheirSlotsResident) {
+  OptimizerConfig adam = optim::Adam(0.01);
+  adam.clipnorm = 0.5;  // clip_by_norm is per tensor: the order does not matter
+  const Plan p = LowerModel(GruStack, {.loss = "mse", .optimizer = adam}, GraphMode::kTrain);
+  const GruResidency r = FindResidentGruWeights(p);
+  EXPECT_TRUE(r.refused.empty()) << r.refused[0];
+  ASSERT_EQ(r.layers.size(), 2u);
+  EXPECT_EQ(r.layers[0].input_size, 3);
+  EXPECT_EQ(r.layers[0].hidden_size, 6);
+  EXPECT_EQ(r.layers[1].input_size, 6);
+  EXPECT_EQ(r.layers[1].hidden_size, 5);
+  // 6 parameters with adam's m, v and vhat each; the dense layer's 2 stay in Keras order.
+  EXPECT_EQ(CountResident(p, r, BufferKind::kParam), 6 * 4);
+  for (const ResidentGruLayer& l : r.layers) {
+    EXPECT_EQ(r.buffers.at(l.kernel), (GruParamBlock{GruParam::kKernel, l.input_size,
+                                                     l.hidden_size}));
+    EXPECT_EQ(r.buffers.at(l.bias).param, GruParam::kBias);
+  }
+  int gru_steps = 0;
+  for (int i = 0; i < static_cast<int>(p.steps.size()); ++i) {
+    const PlanStep& s = p.steps[i];
+    if (s.op == OpKind::kCuDNNGRU || s.op == OpKind::kCuDNNGRUGrad) {
+      EXPECT_TRUE(r.ResidentStep(p, i)) << s.node_name;
+      ++gru_steps;
+    }
+    if (s.op == OpKind::kCuDNNGRUGrad) {
+      // The weight gradients come out of cuDNN in resident order, dx does not.
+      for (int k = 2; k <= 4; ++k) EXPECT_TRUE(r.resident(s.outputs[k])) << s.node_name;
+      EXPECT_FALSE(r.resident(s.outputs[0]));
+    }
+    if (s.op == OpKind::kDense) {
+      EXPECT_FALSE(r.resident(s.inputs[1])) << s.node_name;
+    }
+  }
+  EXPECT_EQ(gru_steps, 4);
+}
+
+TEST(GruResidencyTest, PredictPlanIsResident) {
+  const Plan p = LowerModel(GruStack, {}, GraphMode::kPredict);
+  const GruResidency r = FindResidentGruWeights(p);
+  EXPECT_EQ(r.layers.size(), 2u);
+  EXPECT_EQ(CountResident(p, r, BufferKind::kParam), 6);
+}
+
+TEST(GruResidencyTest, RegularizersAndNonNegAreOrderFree) {
+  auto build = [](Model& m) {
+    auto x = m.Input({kBatch, kT, 3});
+    auto h = layers::CuDNNGRU({.units = 4,
+                               .kernel_regularizer = regularizers::L2(1e-3),
+                               .recurrent_regularizer = regularizers::L1L2(1e-4, 1e-3),
+                               .bias_regularizer = regularizers::L1(1e-4),
+                               .bias_constraint = constraints::NonNeg()})(x);
+    m.SetOutputs({layers::Dense({.units = 2})(h)});
+  };
+  for (const OptimizerConfig& opt :
+       {optim::SGD(0.1, 0.9, /*nesterov=*/true), optim::RMSprop(0.01), optim::Adagrad(0.01)}) {
+    const Plan p = LowerModel(build, {.loss = "mse", .optimizer = opt}, GraphMode::kTrain);
+    const GruResidency r = FindResidentGruWeights(p);
+    ASSERT_EQ(r.layers.size(), 1u) << (r.refused.empty() ? "" : r.refused[0]);
+    // The regularizers and the constraint do read the parameters (and the gradients mix
+    // with the regularizers' terms) in this plan.
+    std::set<OpKind> readers;
+    for (const PlanStep& s : p.steps) {
+      for (int i : s.inputs) {
+        if (r.resident(i)) readers.insert(s.op);
+      }
+    }
+    EXPECT_TRUE(readers.count(OpKind::kConstrain) > 0);
+    EXPECT_TRUE(readers.count(OpKind::kAdd) > 0);
+    EXPECT_GE(readers.size(), 6u);
+  }
+}
+
+TEST(GruResidencyTest, PerAxisConstraintKeepsOnlyThatLayerInKerasOrder) {
+  auto build = [](Model& m) {
+    auto x = m.Input({kBatch, kT, 3});
+    auto h = layers::CuDNNGRU(
+        {.units = 4, .kernel_constraint = constraints::MaxNorm(2.0), .return_sequences = true})(x);
+    h = layers::CuDNNGRU({.units = 3})(h);
+    m.SetOutputs({layers::Dense({.units = 2})(h)});
+  };
+  const Plan p = LowerModel(build, {.loss = "mse", .optimizer = optim::Adam(0.01)},
+                            GraphMode::kTrain);
+  const GruResidency r = FindResidentGruWeights(p);
+  ASSERT_EQ(r.layers.size(), 1u);
+  EXPECT_EQ(r.layers[0].hidden_size, 3);
+  ASSERT_EQ(r.refused.size(), 1u);
+  EXPECT_THAT(r.refused[0], HasSubstr("stay in Keras order: constrain"));
+  // The refused layer's slots and gradients are not resident either.
+  const PlanBuffer& kept = p.buffers[r.layers[0].kernel];
+  for (const auto& [buffer, block] : r.buffers) {
+    EXPECT_EQ(block.hidden_size, 3) << p.buffers[buffer].name << " (resident: " << kept.name
+                                    << ")";
+  }
+}
+
+// Hand-made plans for what no model here produces: a reshape of the kernel, the kernel as a
+// plan output, a slot shared with a dense layer.
+struct HandPlan {
+  Plan plan;
+  int Buffer(const std::string& name, Shape shape, BufferKind kind = BufferKind::kArena) {
+    plan.buffers.push_back(PlanBuffer{name, TensorType{DType::kF32, std::move(shape)}, kind});
+    return static_cast<int>(plan.buffers.size()) - 1;
+  }
+  void Step(OpKind op, std::vector<int> in, std::vector<int> out, Attrs attrs = {}) {
+    PlanStep s;
+    s.node_name = absl::StrCat(std::string(OpName(op)), "_", plan.steps.size());
+    s.op = op;
+    s.attrs = std::move(attrs);
+    s.inputs = std::move(in);
+    s.outputs = std::move(out);
+    plan.steps.push_back(std::move(s));
+  }
+  // x [2, 3, 1] -> cudnn_gru with d=1, u=2; returns {kernel, recurrent_kernel, bias}.
+  std::array<int, 3> Gru() {
+    const int x = Buffer("x", Shape{2, 3, 1}, BufferKind::kInput);
+    const int h0 = Buffer("h0", Shape{2, 2});
+    const int k = Buffer("kernel", Shape{1, 6}, BufferKind::kParam);
+    const int r = Buffer("recurrent_kernel", Shape{2, 6}, BufferKind::kParam);
+    const int b = Buffer("bias", Shape{12}, BufferKind::kParam);
+    const int y = Buffer("y", Shape{2, 3, 2});
+    const int h = Buffer("h", Shape{2, 2});
+    const int reserve = Buffer("reserve", Shape{1});
+    Step(OpKind::kCuDNNGRU, {x, h0, k, r, b}, {y, h, reserve});
+    plan.outputs.push_back(y);
+    return {k, r, b};
+  }
+};
+
+TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
+  {
+    HandPlan h;
+    const auto [k, r, b] = h.Gru();
+    const int flat = h.Buffer("flat", Shape{6});
+    h.Step(OpKind::kReshape, {k}, {flat}, Attrs{{"shape", std::vector<int64_t>{6}}});
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    EXPECT_TRUE(res.layers.empty());
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("'kernel' stay in Keras order: reshape"));
+    EXPECT_TRUE(res.buffers.empty());
+  }
+  {
+    HandPlan h;
+    const auto [k, r, b] = h.Gru();
+    const int doubled = h.Buffer("doubled", Shape{12});
+    h.Step(OpKind::kAdd, {b, b}, {doubled});
+    h.plan.outputs.push_back(doubled);
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("'doubled' is a plan output"));
+  }
+  {
+    // add(bias, t) with t a [12] tensor in Keras order; add(bias, scalar) is fine.
+    HandPlan h;
+    const auto [k, r, b] = h.Gru();
+    const int scalar = h.Buffer("scalar", Shape{});
+    const int shifted = h.Buffer("shifted", Shape{12});
+    h.Step(OpKind::kAdd, {b, scalar}, {shifted});
+    EXPECT_EQ(FindResidentGruWeights(h.plan).layers.size(), 1u);
+    const int other = h.Buffer("other", Shape{12}, BufferKind::kInput);
+    const int mixed = h.Buffer("mixed", Shape{12});
+    h.Step(OpKind::kAdd, {shifted, other}, {mixed});
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    EXPECT_TRUE(res.layers.empty());
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("combines it with 'other'"));
+  }
+}
+
+}  // namespace
+}  // namespace rill::gpu
