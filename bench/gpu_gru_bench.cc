@@ -1,4 +1,5 @@
-// GPU benchmark of one CuDNNGRU layer: rill's cuDNN wrapper (kernels/cuda/cudnn_gru.h) against
+// GPU benchmark of one CuDNNGRU layer: rill's cudnn_gru / cudnn_gru_grad CUDA kernels (resident
+// weights, as the executor runs them; RunRill) against
 // the same cuDNN 9 calls made directly (own descriptors, no wrapper), FP32 strict (no TF32), on
 // the (T, B, I, H) configs. Times come from CUDA events around each call sequence on one
 // stream: median over the repetitions after warm-ups, with the ratio rill / cuDNN (goal <= 1.03x).
@@ -40,7 +41,9 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/cudnn_gru.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/gru_residency.h"
 #include "kernels/cuda/handles.h"
+#include "kernels/cuda/step_context.h"
 #include "kernels/register.h"
 
 namespace rill::gpu {
@@ -119,6 +122,10 @@ absl::StatusOr<Activations> MakeActivations(const Config& c) {
   return a;
 }
 
+// rill's layer as its executor runs it: the registered cudnn_gru and cudnn_gru_grad CUDA kernels
+// with the weights resident (kernel, recurrent_kernel and bias back to back in cuDNN's weight
+// space: no packing), the workspace and reserve the prepare hooks plan, and the grad's copy of
+// dW into the three weight gradients included.
 absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
                                int reps) {
   RILL_ASSIGN_OR_RETURN(
@@ -129,50 +136,63 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
   RILL_ASSIGN_OR_RETURN(Activations a, MakeActivations(c));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer w, RandomBuffer(sizes.weight_space_bytes / 4, 4, 0.05f));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer dw, DeviceBuffer::Allocate(sizes.weight_space_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer dw_work, DeviceBuffer::Allocate(sizes.weight_space_bytes));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer dh_last, RandomBuffer(static_cast<size_t>(c.batch) * c.hidden,
+                                                           5, 0.0f));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer ws_inf,
                         DeviceBuffer::Allocate(sizes.inference_workspace_bytes));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(sizes.training_workspace_bytes));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer reserve, DeviceBuffer::Allocate(sizes.reserve_bytes));
-  Timing t;
-  t.bytes =
-      a.bytes() + w.bytes() + dw.bytes() + std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes();
-  RILL_ASSIGN_OR_RETURN(t.forward_ms, TimeMs(stream, reps, [&] {
-                          return gru.Forward(handle, stream, GruForwardMode::kInference,
-                                             {.x = a.x.as<float>(),
-                                              .h0 = a.h0.as<float>(),
-                                              .weights = w.as<float>(),
-                                              .y = a.y.as<float>(),
-                                              .h_last = a.h_last.as<float>(),
-                                              .workspace = ws_inf.get()});
+  const KernelDef* forward = FindKernel(OpKind::kCuDNNGRU, DeviceKind::kCuda);
+  const KernelDef* backward = FindKernel(OpKind::kCuDNNGRUGrad, DeviceKind::kCuda);
+  if (forward == nullptr || backward == nullptr) {
+    return absl::InternalError("the cuda GRU kernels are not registered");
+  }
+  const int64_t b = c.batch, t = c.time, d = c.input, u = c.hidden;
+  auto f32 = [](const DeviceBuffer& buf, Shape shape, int64_t offset = 0) {
+    return TensorView{buf.as<float>() + offset, DType::kF32, std::move(shape)};
+  };
+  const TensorView x = f32(a.x, Shape{b, t, d}), h0 = f32(a.h0, Shape{b, u}),
+                   y = f32(a.y, Shape{b, t, u}), h_last = f32(a.h_last, Shape{b, u}),
+                   dy = f32(a.dy, Shape{b, t, u}), dx = f32(a.dx, Shape{b, t, d}),
+                   dh0 = f32(a.dh0, Shape{b, u}), dhl = f32(dh_last, Shape{b, u});
+  const int64_t r_at = 3 * u * d, b_at = 3 * u * (d + u);
+  const TensorView kernel = f32(w, Shape{d, 3 * u}), recurrent = f32(w, Shape{u, 3 * u}, r_at),
+                   bias = f32(w, Shape{6 * u}, b_at);
+  const TensorView dkernel = f32(dw, Shape{d, 3 * u}), drecurrent = f32(dw, Shape{u, 3 * u}, r_at),
+                   dbias = f32(dw, Shape{6 * u}, b_at);
+  // Workspace and reserve as the plan types them: i64 words covering the bytes cuDNN needs.
+  auto words = [](const DeviceBuffer& buf, size_t bytes) {
+    return TensorView{buf.get(), DType::kI64, Shape{static_cast<int64_t>((bytes + 7) / 8)}};
+  };
+  const TensorView reserve_view = words(reserve, sizes.reserve_bytes);
+  const TensorView ws_inf_view = words(ws_inf, sizes.inference_workspace_bytes);
+  const TensorView ws_view = words(ws, sizes.training_workspace_bytes);
+  const TensorView dw_view = words(dw_work, sizes.weight_space_bytes);
+  const Attrs attrs{{"time_major", false}, {"go_backwards", false}, {kResidentWeightsAttr, true}};
+  StepContext step;
+  step.stream = stream;
+  step.cudnn = handle;
+  KernelContext inference{.training = false, .gpu = &step};
+  KernelContext training{.training = true, .gpu = &step};
+  const std::vector<TensorView> fwd_in = {x, h0, kernel, recurrent, bias};
+  const std::vector<TensorView> fwd_out = {y, h_last, reserve_view};
+  const std::vector<TensorView> bwd_in = {x, h0, kernel, recurrent, bias, y, reserve_view, dy, dhl};
+  const std::vector<TensorView> bwd_out = {dx, dh0, dkernel, drecurrent, dbias};
+  const std::vector<TensorView> ws_inf_list = {ws_inf_view}, ws_list = {ws_view},
+                                bwd_ws_list = {ws_view, dw_view};
+  Timing timing;
+  timing.bytes = a.bytes() + w.bytes() + dw.bytes() + dw_work.bytes() + dh_last.bytes() +
+                 std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes();
+  RILL_ASSIGN_OR_RETURN(timing.forward_ms, TimeMs(stream, reps, [&] {
+                          return forward->fn({attrs, fwd_in, fwd_out, inference, ws_inf_list});
                         }));
-  RILL_ASSIGN_OR_RETURN(
-      t.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
-        RILL_RETURN_IF_ERROR(gru.Forward(handle, stream, GruForwardMode::kTraining,
-                                         {.x = a.x.as<float>(),
-                                          .h0 = a.h0.as<float>(),
-                                          .weights = w.as<float>(),
-                                          .y = a.y.as<float>(),
-                                          .h_last = a.h_last.as<float>(),
-                                          .workspace = ws.get(),
-                                          .reserve = reserve.get()}));
-        RILL_RETURN_IF_ERROR(gru.BackwardData(handle, stream,
-                                              {.y = a.y.as<float>(),
-                                               .dy = a.dy.as<float>(),
-                                               .h0 = a.h0.as<float>(),
-                                               .weights = w.as<float>(),
-                                               .dx = a.dx.as<float>(),
-                                               .dh0 = a.dh0.as<float>(),
-                                               .workspace = ws.get(),
-                                               .reserve = reserve.get()}));
-        return gru.BackwardWeights(handle, stream,
-                                   {.x = a.x.as<float>(),
-                                    .h0 = a.h0.as<float>(),
-                                    .y = a.y.as<float>(),
-                                    .dweights = dw.as<float>(),
-                                    .workspace = ws.get(),
-                                    .reserve = reserve.get()});
-      }));
-  return t;
+  RILL_ASSIGN_OR_RETURN(timing.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
+                          RILL_RETURN_IF_ERROR(
+                              forward->fn({attrs, fwd_in, fwd_out, training, ws_list}));
+                          return backward->fn({attrs, bwd_in, bwd_out, training, bwd_ws_list});
+                        }));
+  return timing;
 }
 
 // The same calls with cuDNN's API used directly: what the wrapper's overhead is measured against.

@@ -21,6 +21,43 @@ std::string StepName(const PlanStep& s) {
 
 }  // namespace
 
+std::optional<GruParamBlock> ResidentGruBindings::order(size_t buffer) const {
+  auto it = analysis.buffers.find(static_cast<int>(buffer));
+  if (it == analysis.buffers.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, ParamStore* params,
+                                                           CudaSession& session) {
+  ResidentGruBindings out;
+  if (session.options().resident_gru_weights) out.analysis = FindResidentGruWeights(plan);
+  // The prepare hooks marked the steps from the same analysis; a plan lowered with another
+  // setting (or by hand) would read its weights in the wrong order.
+  for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
+    const PlanStep& s = plan.steps[i];
+    if (s.op != OpKind::kCuDNNGRU && s.op != OpKind::kCuDNNGRUGrad) continue;
+    const bool marked = s.attrs.Has(kResidentWeightsAttr) && s.attrs.GetBool(kResidentWeightsAttr);
+    if (marked != out.analysis.ResidentStep(plan, i)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          StepName(s), ": the plan was lowered with resident GRU weights ",
+          marked ? "on" : "off", ", this session has them ",
+          session.options().resident_gru_weights ? "on" : "off",
+          " (RILL_CUDA_RESIDENT_GRU): lower the plan with this session's step context"));
+    }
+  }
+  for (const ResidentGruLayer& l : out.analysis.layers) {
+    const std::array<int, 3> buffers = {l.kernel, l.recurrent_kernel, l.bias};
+    RILL_ASSIGN_OR_RETURN(
+        auto bound, session.BindGruWeights(params,
+                                           {plan.buffers[l.kernel].name,
+                                            plan.buffers[l.recurrent_kernel].name,
+                                            plan.buffers[l.bias].name},
+                                           l.input_size, l.hidden_size));
+    for (int k = 0; k < 3; ++k) out.bindings[buffers[k]] = bound[k];
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, ParamStore* params,
                                                                    const ExecutorOptions& options,
                                                                    CudaSession* session) {
@@ -55,6 +92,8 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
   ex->ctx_.gpu = &ex->context_;
   auto* base = static_cast<std::byte*>(ex->arena_.get());
   std::vector<int> binding(p.buffers.size(), -1);
+  RILL_ASSIGN_OR_RETURN(ex->resident_, BindResidentGruWeights(p, params, *session));
+  for (const auto& [index, bound] : ex->resident_.bindings) binding[index] = bound.id;
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const PlanBuffer& b = p.buffers[i];
     TensorView view{nullptr, b.type.dtype, b.type.shape};
@@ -70,8 +109,14 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
         break;
       }
       case BufferKind::kParam: {
+        auto resident = ex->resident_.bindings.find(static_cast<int>(i));
+        if (resident != ex->resident_.bindings.end()) {
+          view.data = resident->second.data;
+          ex->param_ids_.push_back(resident->second.id);
+          break;
+        }
         RILL_ASSIGN_OR_RETURN(CudaSession::Binding bound,
-                              session->BindParam(params, b.name, b.type));
+                              session->BindParam(params, b.name, b.type, ex->resident_.order(i)));
         view.data = bound.data;
         binding[i] = bound.id;
         ex->param_ids_.push_back(bound.id);

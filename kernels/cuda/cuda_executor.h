@@ -4,11 +4,14 @@
 // Host<->device copies happen only at the plan's inputs and outputs (and parameter sync).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "kernels/cuda/cuda_session.h"
+#include "kernels/cuda/gru_residency.h"
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/optim_fusion.h"
 #include "kernels/cuda/step_context.h"
@@ -16,6 +19,19 @@
 #include "runtime/executor.h"
 
 namespace rill::gpu {
+
+// The plan's resident GRU layers (gru_residency.h; none when the session has them off) and
+// the session bindings of their parameters, bound back to back as cuDNN's weight space.
+struct ResidentGruBindings {
+  GruResidency analysis;
+  std::map<int, CudaSession::Binding> bindings;  // plan buffer -> binding
+  // The order a parameter buffer's device copy must have (its slots': their parameter's).
+  std::optional<GruParamBlock> order(size_t buffer) const;
+};
+// FailedPrecondition naming the step when a cudnn_gru step's kResidentWeightsAttr disagrees
+// with the analysis (the plan was lowered with another setting).
+absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, ParamStore* params,
+                                                           CudaSession& session);
 
 class CudaExecutor final : public PlanExecutor {
  public:
@@ -42,6 +58,8 @@ class CudaExecutor final : public PlanExecutor {
   bool graph_captured() const { return graph_exec_ != nullptr; }
   // How many runs of optimizer updates go out as one multi-tensor launch each.
   int fused_update_runs() const { return static_cast<int>(fused_runs_.size()); }
+  // How many GRU layers keep their weights in cuDNN's weight-space order.
+  int resident_gru_layers() const { return static_cast<int>(resident_.analysis.layers.size()); }
   // Device address of any buffer (tests, debugging).
   void* BufferData(int index) const { return views_[index].data; }
 
@@ -69,6 +87,7 @@ class CudaExecutor final : public PlanExecutor {
   };
   std::vector<FusedRun> fused_runs_;
   std::vector<int> run_at_step_;  // index into fused_runs_ at each run's first step, else -1
+  ResidentGruBindings resident_;
   std::vector<int> param_ids_;    // session bindings of every kParam buffer
   std::vector<int> written_ids_;  // the ones this plan writes
   StepContext context_;           // the session's, with this executor's run_index

@@ -23,6 +23,8 @@ CudaSessionOptions CudaSessionOptionsFromEnv() {
   const char* graphs = std::getenv("RILL_CUDA_GRAPHS");
   if (graphs != nullptr && std::strcmp(graphs, "0") == 0) options.cuda_graphs = false;
   options.fuse_optimizer = FuseOptimizerUpdatesFromEnv();
+  const char* resident = std::getenv("RILL_CUDA_RESIDENT_GRU");
+  if (resident != nullptr && std::strcmp(resident, "0") == 0) options.resident_gru_weights = false;
   return options;
 }
 
@@ -56,6 +58,7 @@ CudaSession::CudaSession(CudaStream stream, CublasHandle cublas, CublasLtHandle 
   context_.cublas_lt = cublas_lt_.get();
   context_.cudnn = cudnn_.get();
   context_.tf32 = options_.tf32;
+  context_.resident_gru_weights = options_.resident_gru_weights;
 }
 
 CudaSession::~CudaSession() {
@@ -70,24 +73,13 @@ absl::StatusOr<std::unique_ptr<PlanExecutor>> CudaSession::CreateExecutor(
   return std::unique_ptr<PlanExecutor>(std::move(ex));
 }
 
-absl::StatusOr<CudaSession::Binding> CudaSession::BindParam(ParamStore* store,
-                                                            const std::string& name,
-                                                            const TensorType& type) {
+absl::StatusOr<const Tensor*> CudaSession::HostParam(ParamStore* store, const std::string& name,
+                                                     const TensorType& type) {
   if (store == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("parameter '", name, "' has no value"));
   }
   if (store_ != nullptr && store_ != store) {
     return absl::InvalidArgumentError("a cuda session serves one model's parameters");
-  }
-  auto it = param_ids_.find(name);
-  if (it != param_ids_.end()) {
-    const DeviceParam& p = params_[it->second];
-    if (p.type != type) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter '", name, "' is ", p.type.ToString(),
-                       " on the device, the plan needs ", type.ToString()));
-    }
-    return Binding{p.buffer.get(), it->second};
   }
   RILL_RETURN_IF_ERROR(store->SyncToHost());
   const Tensor* host = store->HostTensorForSync(name);
@@ -99,39 +91,143 @@ absl::StatusOr<CudaSession::Binding> CudaSession::BindParam(ParamStore* store,
                                                    host->type().ToString(), ", the plan needs ",
                                                    type.ToString()));
   }
-  RILL_ASSIGN_OR_RETURN(DeviceBuffer buffer,
-                        DeviceBuffer::Allocate(static_cast<size_t>(host->bytes())));
   if (store_ == nullptr) {
     store_ = store;
     store_->Attach(this);
   }
+  return host;
+}
+
+int CudaSession::AddParam(const std::string& name, const TensorType& type,
+                          std::optional<GruParamBlock> order, void* data) {
   // Version 0 never matches a stored tensor: the first PrepareParams uploads it.
-  params_.push_back(DeviceParam{name, type, std::move(buffer), 0, false});
+  params_.push_back(DeviceParam{name, type, order, data, 0, false});
   const int id = static_cast<int>(params_.size()) - 1;
-  param_ids_[name] = id;
-  return Binding{params_[id].buffer.get(), id};
+  param_ids_[ParamKey{name, order}] = id;
+  return id;
+}
+
+absl::StatusOr<CudaSession::Binding> CudaSession::BindParam(ParamStore* store,
+                                                            const std::string& name,
+                                                            const TensorType& type,
+                                                            std::optional<GruParamBlock> order) {
+  auto it = param_ids_.find(ParamKey{name, order});
+  if (it != param_ids_.end()) {
+    const DeviceParam& p = params_[it->second];
+    if (p.type != type) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter '", name, "' is ", p.type.ToString(),
+                       " on the device, the plan needs ", type.ToString()));
+    }
+    return Binding{p.data, it->second};
+  }
+  RILL_ASSIGN_OR_RETURN(const Tensor* host, HostParam(store, name, type));
+  if (order.has_value() &&
+      (type.dtype != DType::kF32 || type.shape.NumElements() != order->elements())) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter '", name, "' (", type.ToString(),
+                                                   ") cannot be kept in the resident order of ",
+                                                   order->ToString()));
+  }
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer buffer,
+                        DeviceBuffer::Allocate(static_cast<size_t>(host->bytes())));
+  void* data = buffer.get();
+  allocations_.push_back(std::move(buffer));
+  return Binding{data, AddParam(name, type, order, data)};
+}
+
+absl::StatusOr<std::array<CudaSession::Binding, 3>> CudaSession::BindGruWeights(
+    ParamStore* store, const std::array<std::string, 3>& names, int64_t input_size,
+    int64_t hidden_size) {
+  constexpr GruParam kParams[3] = {GruParam::kKernel, GruParam::kRecurrentKernel,
+                                   GruParam::kBias};
+  std::array<GruParamBlock, 3> blocks;
+  std::array<Binding, 3> out;
+  int bound = 0;
+  for (int i = 0; i < 3; ++i) {
+    blocks[i] = GruParamBlock{kParams[i], input_size, hidden_size};
+    auto it = param_ids_.find(ParamKey{names[i], blocks[i]});
+    if (it != param_ids_.end()) {
+      out[i] = Binding{params_[it->second].data, it->second};
+      ++bound;
+    }
+  }
+  const float* base = static_cast<const float*>(out[0].data);
+  if (bound == 3 && out[1].data == base + blocks[1].range().first &&
+      out[2].data == base + blocks[2].range().first) {
+    return out;  // bound together by an earlier plan
+  }
+  if (bound > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GRU weights '", names[0], "': some of them already have resident copies that are not "
+        "one weight space"));
+  }
+  const int64_t total = GruWeightSpaceElements(input_size, hidden_size);
+  for (int i = 0; i < 3; ++i) {
+    const TensorType type = {DType::kF32, i == 0   ? Shape{input_size, 3 * hidden_size}
+                                          : i == 1 ? Shape{hidden_size, 3 * hidden_size}
+                                                   : Shape{6 * hidden_size}};
+    RILL_RETURN_IF_ERROR(HostParam(store, names[i], type).status());
+  }
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer buffer,
+                        DeviceBuffer::Allocate(static_cast<size_t>(total) * sizeof(float)));
+  auto* weight_space = buffer.as<float>();
+  allocations_.push_back(std::move(buffer));
+  for (int i = 0; i < 3; ++i) {
+    const TensorType& type = store->HostTensorForSync(names[i])->type();
+    void* data = weight_space + blocks[i].range().first;
+    out[i] = Binding{data, AddParam(names[i], type, blocks[i], data)};
+  }
+  return out;
+}
+
+absl::Status CudaSession::Upload(const DeviceParam& p, const Tensor& host) {
+  if (host.bytes() == 0) return absl::OkStatus();
+  const void* from = host.raw();
+  if (p.order.has_value()) {
+    staging_.resize(static_cast<size_t>(host.bytes()));
+    std::span<float> resident(reinterpret_cast<float*>(staging_.data()), host.size());
+    RILL_RETURN_IF_ERROR(KerasToResidentOrder<float>(
+        *p.order, std::span<const float>(host.data<float>(), host.size()), resident));
+    from = staging_.data();
+  }
+  // From pageable memory the copy returns once the source has been staged (CUDA's "API
+  // synchronization behavior"), so staging_ may be reused by the next upload.
+  return FromCuda(cudaMemcpyAsync(p.data, from, static_cast<size_t>(host.bytes()),
+                                  cudaMemcpyHostToDevice, stream_.get()),
+                  absl::StrCat("upload of parameter '", p.name, "'"));
+}
+
+absl::Status CudaSession::Download(const DeviceParam& p, Tensor& host) {
+  if (host.bytes() == 0) return absl::OkStatus();
+  void* to = host.raw();
+  if (p.order.has_value()) {
+    staging_.resize(static_cast<size_t>(host.bytes()));
+    to = staging_.data();
+  }
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaMemcpy(to, p.data, static_cast<size_t>(host.bytes()), cudaMemcpyDeviceToHost),
+               absl::StrCat("download of parameter '", p.name, "'")));
+  if (!p.order.has_value()) return absl::OkStatus();
+  return ResidentToKerasOrder<float>(
+      *p.order, std::span<const float>(reinterpret_cast<const float*>(staging_.data()), host.size()),
+      std::span<float>(host.data<float>(), host.size()));
 }
 
 absl::Status CudaSession::PrepareParams(const std::vector<int>& ids) {
   if (store_ == nullptr) return absl::OkStatus();
-  if (!store_->host_current() && store_->newer_device() != this) {
-    RILL_RETURN_IF_ERROR(store_->SyncToHost());
-  }
   for (int id : ids) {
     DeviceParam& p = params_[id];
     const uint64_t version = store_->version(p.name);
     if (version == p.version) continue;
+    // The host copy must be current before it is uploaded: another device, or this session's
+    // copy of the same tensor in the other order, may hold newer values.
+    RILL_RETURN_IF_ERROR(store_->SyncToHost());
     const Tensor* host = store_->HostTensorForSync(p.name);
     if (host == nullptr || host->type() != p.type) {
       return absl::FailedPreconditionError(absl::StrCat(
           "parameter '", p.name, "' was replaced by another type; compile the model again"));
     }
-    if (host->bytes() > 0) {
-      RILL_RETURN_IF_ERROR(
-          FromCuda(cudaMemcpyAsync(p.buffer.get(), host->raw(), static_cast<size_t>(host->bytes()),
-                                   cudaMemcpyHostToDevice, stream_.get()),
-                   absl::StrCat("upload of parameter '", p.name, "'")));
-    }
+    RILL_RETURN_IF_ERROR(Upload(p, *host));
     p.version = version;
     p.device_newer = false;
   }
@@ -163,12 +259,7 @@ absl::Status CudaSession::CopyToHost(ParamStore& store) {
     if (!p.device_newer) continue;
     Tensor* host = store.HostTensorForSync(p.name);
     if (host == nullptr || host->type() != p.type) continue;  // replaced on the host since
-    if (host->bytes() > 0) {
-      RILL_RETURN_IF_ERROR(
-          FromCuda(cudaMemcpy(host->raw(), p.buffer.get(), static_cast<size_t>(host->bytes()),
-                              cudaMemcpyDeviceToHost),
-                   absl::StrCat("download of parameter '", p.name, "'")));
-    }
+    RILL_RETURN_IF_ERROR(Download(p, *host));
     p.device_newer = false;
   }
   return absl::OkStatus();

@@ -4,12 +4,17 @@
 // host ParamStore (docs/cuda-backend.md, "Parameters: host and device").
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kernels/cuda/gru_weight_layout.h"
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/step_context.h"
 #include "runtime/device_backend.h"
@@ -25,9 +30,13 @@ struct CudaSessionOptions {
   // One multi-tensor launch per optimizer per step instead of one per parameter
   // (optim_fusion.h); bit-identical either way.
   bool fuse_optimizer = true;
+  // GRU weights (and their optimizer slots) resident in cuDNN's weight-space order where the
+  // plan allows it (gru_residency.h); StepContext::resident_gru_weights.
+  bool resident_gru_weights = true;
 };
-// The defaults with RILL_CUDA_GRAPHS=0 in the environment turning graphs off and
-// RILL_CUDA_FUSE_OPTIM=0 turning optimizer fusion off (debugging).
+// The defaults with RILL_CUDA_GRAPHS=0 in the environment turning graphs off,
+// RILL_CUDA_FUSE_OPTIM=0 optimizer fusion and RILL_CUDA_RESIDENT_GRU=0 resident GRU weights
+// (debugging).
 CudaSessionOptions CudaSessionOptionsFromEnv();
 
 class CudaSession final : public DeviceSession, public ParamDeviceCopies {
@@ -51,14 +60,25 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
 
   // --- for CudaExecutor ------------------------------------------------------------------
   // The device copy of `name` (allocated on first use, uploaded before the next run); its id
-  // is what PrepareParams and RecordWritten take. One store per session; InvalidArgument
-  // when the host tensor is missing or its type differs from `type` or an earlier binding.
+  // is what PrepareParams and RecordWritten take. `order`: the copy holds the tensor in that
+  // GRU parameter's resident order (an optimizer slot of a resident GRU parameter), else in
+  // the host's order. A tensor may have a copy in each order; they are kept coherent through
+  // the host. One store per session; InvalidArgument when the host tensor is missing or its
+  // type differs from `type` or an earlier binding.
   struct Binding {
     void* data = nullptr;
     int id = -1;
   };
   absl::StatusOr<Binding> BindParam(ParamStore* store, const std::string& name,
-                                    const TensorType& type);
+                                    const TensorType& type,
+                                    std::optional<GruParamBlock> order = std::nullopt);
+  // The three parameters of one GRU layer in resident order, back to back in one allocation
+  // (so that they are cuDNN's weight space): kernel [d, 3u], recurrent_kernel [u, 3u],
+  // bias [6u], float32. InvalidArgument as above, or when one of them already has a resident
+  // copy elsewhere.
+  absl::StatusOr<std::array<Binding, 3>> BindGruWeights(ParamStore* store,
+                                                        const std::array<std::string, 3>& names,
+                                                        int64_t input_size, int64_t hidden_size);
   // Before a run: downloads another device's newer values, then uploads each of `ids` whose
   // host version differs from its device copy's.
   absl::Status PrepareParams(const std::vector<int>& ids);
@@ -72,10 +92,20 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   struct DeviceParam {
     std::string name;
     TensorType type;
-    DeviceBuffer buffer;
-    uint64_t version = 0;       // the store version the device copy holds
-    bool device_newer = false;  // written on the device since the last download
+    std::optional<GruParamBlock> order;  // resident order, else the host's
+    void* data = nullptr;                // in one of allocations_
+    uint64_t version = 0;                // the store version the device copy holds
+    bool device_newer = false;           // written on the device since the last download
   };
+  using ParamKey = std::pair<std::string, std::optional<GruParamBlock>>;
+  // The host tensor `name`, synced, checked against `type`.
+  absl::StatusOr<const Tensor*> HostParam(ParamStore* store, const std::string& name,
+                                          const TensorType& type);
+  int AddParam(const std::string& name, const TensorType& type,
+               std::optional<GruParamBlock> order, void* data);
+  absl::Status Upload(const DeviceParam& p, const Tensor& host);
+  absl::Status Download(const DeviceParam& p, Tensor& host);
+
   CudaSession(CudaStream stream, CublasHandle cublas, CublasLtHandle cublas_lt, CudnnHandle cudnn,
               DeviceBuffer cublas_workspace, const CudaSessionOptions& options);
 
@@ -87,8 +117,10 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   DeviceBuffer cublas_workspace_;
   StepContext context_;
   ParamStore* store_ = nullptr;
+  std::vector<DeviceBuffer> allocations_;
   std::vector<DeviceParam> params_;
-  std::map<std::string, int> param_ids_;
+  std::map<ParamKey, int> param_ids_;
+  std::vector<std::byte> staging_;  // host order <-> resident order
 };
 
 }  // namespace rill::gpu

@@ -9,10 +9,12 @@
 // from a process-wide cache filled at plan time (keyed by handle and shapes), and nothing is
 // allocated or synchronised.
 //
-// Known deviation from issue #5: the graph keeps Keras-layout parameters, so every call packs
-// them into cuDNN's weight space (in the step's workspace), and the grad unpacks dW into
-// dkernel / drecurrent_kernel / dbias. Keeping them resident in weight-space layout needs a
-// graph pass (later).
+// Weights: when the layer's parameters are resident (gru_residency.h; the hook marks the step
+// with kResidentWeightsAttr) the executor binds kernel, recurrent_kernel and bias back to back
+// in resident order, so they *are* cuDNN's weight space and the weight gradients are its
+// ranges of dW, copied out as they are. Otherwise (a use of the parameters that depends on
+// their order, or RILL_CUDA_RESIDENT_GRU=0) each call packs the Keras-order parameters into a
+// weight space in its workspace and the grad unpacks dW.
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -24,6 +26,7 @@
 #include "ir/status.h"
 #include "kernels/cuda/cudnn_gru.h"
 #include "kernels/cuda/families.h"
+#include "kernels/cuda/gru_residency.h"
 #include "kernels/cuda/gru_weight_layout.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/rnn_kernels.h"
@@ -32,8 +35,25 @@
 namespace rill::gpu {
 namespace {
 
-// Workspace buffers of each step, in PlanStep::workspace order.
-enum GruWorkspace { kCudnnWorkspace = 0, kWeightSpace = 1, kDWeightSpace = 2 };
+// The step's workspace buffers, in PlanStep::workspace order: cuDNN's workspace, then the
+// packed weight space (weights not resident), then dW (the grad).
+struct GruWorkspace {
+  int weights = -1;
+  int dweights = -1;
+  int count = 1;
+};
+constexpr int kCudnnWorkspace = 0;
+
+GruWorkspace WorkspaceOf(OpKind op, bool resident) {
+  GruWorkspace w;
+  if (!resident) w.weights = w.count++;
+  if (op == OpKind::kCuDNNGRUGrad) w.dweights = w.count++;
+  return w;
+}
+
+bool Resident(const Attrs& attrs) {
+  return attrs.Has(kResidentWeightsAttr) && attrs.GetBool(kResidentWeightsAttr);
+}
 
 std::string Prefix(OpKind op, const std::string& node) {
   return node.empty() ? std::string(OpName(op))
@@ -102,10 +122,9 @@ GruPackLayout PackLayout(const CudnnGruConfig& c) {
 
 // ---- Plan time ---------------------------------------------------------------------------------
 
-// The shared part of both hooks: checks, the cached descriptors, the workspace buffers and the
-// reserve buffer's new type. `reserve_buffer` is the plan buffer of the reserve.
-absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training,
-                            int weight_spaces) {
+// The shared part of both hooks: checks, residency, the cached descriptors, the workspace
+// buffers and the reserve buffer's new type. `reserve_buffer` is the plan buffer of the reserve.
+absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training) {
   PlanStep& step = p.plan.steps[p.step];
   const std::string prefix = Prefix(op, step.node_name);
   if (p.gpu == nullptr || p.gpu->cudnn == nullptr) {
@@ -125,13 +144,21 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
                         ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config);
   if (!gru.ok()) return WithPrefix(gru.status(), prefix);
+  const bool resident = p.gpu->resident_gru_weights &&
+                        FindResidentGruWeights(p.plan).ResidentStep(p.plan, p.step);
+  step.attrs.Set(kResidentWeightsAttr, resident);
   const CudnnGruSizes& s = (*gru)->sizes();
   const std::string& node = step.node_name;
   const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
+  const GruWorkspace w = WorkspaceOf(op, resident);
   p.plan.AddWorkspace(p.step, static_cast<int64_t>(workspace), node + "/cudnn_workspace");
-  for (int i = 0; i < weight_spaces; ++i) {
+  if (w.weights >= 0) {
     p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes),
-                        node + (i == 0 ? "/weight_space" : "/dweight_space"));
+                        node + "/weight_space");
+  }
+  if (w.dweights >= 0) {
+    p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes),
+                        node + "/dweight_space");
   }
   // cuDNN's reserve as opaque 8-byte words; an inference forward keeps a one-word placeholder.
   const int64_t reserve_bytes = training ? static_cast<int64_t>(s.reserve_bytes) : 8;
@@ -142,22 +169,27 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
 
 absl::Status PrepareGru(const PrepareArgs& p) {
   const PlanStep& step = p.plan.steps[p.step];
-  return PrepareGruStep(p, OpKind::kCuDNNGRU, step.outputs[2], p.plan.training,
-                        /*weight_spaces=*/1);
+  return PrepareGruStep(p, OpKind::kCuDNNGRU, step.outputs[2], p.plan.training);
 }
 
 absl::Status PrepareGruGrad(const PrepareArgs& p) {
   const PlanStep& step = p.plan.steps[p.step];
-  return PrepareGruStep(p, OpKind::kCuDNNGRUGrad, step.inputs[6], /*training=*/true,
-                        /*weight_spaces=*/2);
+  return PrepareGruStep(p, OpKind::kCuDNNGRUGrad, step.inputs[6], /*training=*/true);
 }
 
 // ---- Run time ----------------------------------------------------------------------------------
 
-// The call's descriptors, after checking the step's buffers against their sizes.
-absl::StatusOr<const CudnnGru*> RunGru(const KernelArgs& a, OpKind op, const StepContext& gpu,
-                                       bool training, int weight_spaces,
-                                       const TensorView& reserve) {
+// What one call works with: the descriptors and the weight space cuDNN reads.
+struct GruCall {
+  const CudnnGru* gru = nullptr;
+  GruWorkspace workspace;
+  bool resident = false;
+  const float* weights = nullptr;
+};
+
+// Checks the step's buffers against cuDNN's sizes, then finds or packs the weight space.
+absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepContext& gpu,
+                                     bool training, const TensorView& reserve) {
   const std::string prefix(OpName(op));
   if (a.inputs[0].dtype != DType::kF32) return UnsupportedDType(op, a.inputs[0].dtype);
   if (gpu.cudnn == nullptr) {
@@ -168,13 +200,16 @@ absl::StatusOr<const CudnnGru*> RunGru(const KernelArgs& a, OpKind op, const Ste
                         ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape, gpu.tf32, prefix));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config);
   if (!gru.ok()) return WithPrefix(gru.status(), prefix);
-  const CudnnGruSizes& s = (*gru)->sizes();
+  GruCall call{*gru, WorkspaceOf(op, Resident(a.attrs)), Resident(a.attrs), nullptr};
+  const CudnnGruSizes& s = call.gru->sizes();
   const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
-  const bool ok = static_cast<int>(a.workspace.size()) == 1 + weight_spaces &&
-                  static_cast<size_t>(a.workspace[kCudnnWorkspace].bytes()) >= workspace &&
-                  static_cast<size_t>(a.workspace[kWeightSpace].bytes()) >= s.weight_space_bytes &&
-                  (weight_spaces < 2 || static_cast<size_t>(a.workspace[kDWeightSpace].bytes()) >=
-                                            s.weight_space_bytes) &&
+  auto holds = [&a](int index, size_t bytes) {
+    return index < 0 || static_cast<size_t>(a.workspace[index].bytes()) >= bytes;
+  };
+  const bool ok = static_cast<int>(a.workspace.size()) == call.workspace.count &&
+                  holds(kCudnnWorkspace, workspace) &&
+                  holds(call.workspace.weights, s.weight_space_bytes) &&
+                  holds(call.workspace.dweights, s.weight_space_bytes) &&
                   (!training || static_cast<size_t>(reserve.bytes()) >= s.reserve_bytes);
   if (!ok) {
     return absl::FailedPreconditionError(
@@ -183,7 +218,26 @@ absl::StatusOr<const CudnnGru*> RunGru(const KernelArgs& a, OpKind op, const Ste
                      workspace, " + ", s.weight_space_bytes, " bytes, reserve ", s.reserve_bytes,
                      "): the plan was not lowered with this kernel's prepare hook and a GPU"));
   }
-  return *gru;
+  const float* kernel = a.inputs[2].as<const float>();
+  if (call.resident) {
+    // The executor bound the three parameters back to back (CudaSession::BindGruWeights).
+    const int64_t d = config.input_size, u = config.hidden_size;
+    if (a.inputs[3].as<const float>() != kernel + 3 * u * d ||
+        a.inputs[4].as<const float>() != kernel + 3 * u * (d + u)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          prefix, ": the step reads resident weights, but kernel, recurrent_kernel and bias are "
+                  "not bound back to back (the plan was not run by the cuda executor)"));
+    }
+    call.weights = kernel;
+    return call;
+  }
+  float* packed = a.workspace[call.workspace.weights].as<float>();
+  RILL_RETURN_IF_ERROR(Launched(
+      LaunchPackGruWeights(PackLayout(config), kernel, a.inputs[3].as<const float>(),
+                           a.inputs[4].as<const float>(), packed, gpu.stream),
+      op, "weight packing"));
+  call.weights = packed;
+  return call;
 }
 
 absl::Status CuDNNGRU(const KernelArgs& a) {
@@ -191,25 +245,34 @@ absl::Status CuDNNGRU(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
   const bool training = a.ctx.training;
   const TensorView& reserve = a.outputs[2];
-  RILL_ASSIGN_OR_RETURN(const CudnnGru* gru, RunGru(a, op, *gpu, training, 1, reserve));
-  float* weights = a.workspace[kWeightSpace].as<float>();
-  RILL_RETURN_IF_ERROR(
-      Launched(LaunchPackGruWeights(PackLayout(gru->config()), a.inputs[2].as<const float>(),
-                                    a.inputs[3].as<const float>(), a.inputs[4].as<const float>(),
-                                    weights, gpu->stream),
-               op, "weight packing"));
+  RILL_ASSIGN_OR_RETURN(GruCall call, StartGruCall(a, op, *gpu, training, reserve));
   GruForwardBuffers b;
   b.x = a.inputs[0].as<const float>();
   b.h0 = a.inputs[1].as<const float>();
-  b.weights = weights;
+  b.weights = call.weights;
   b.y = a.outputs[0].as<float>();
   b.h_last = a.outputs[1].as<float>();
   b.workspace = a.workspace[kCudnnWorkspace].data;
   b.reserve = training ? reserve.data : nullptr;
   return WithPrefix(
-      gru->Forward(gpu->cudnn, gpu->stream,
-                   training ? GruForwardMode::kTraining : GruForwardMode::kInference, b),
+      call.gru->Forward(gpu->cudnn, gpu->stream,
+                        training ? GruForwardMode::kTraining : GruForwardMode::kInference, b),
       std::string(OpName(op)));
+}
+
+// dW's ranges of the three parameters, copied into the weight gradients as they are (the
+// gradients of resident parameters are in resident order too).
+absl::Status CopyResidentGradients(const KernelArgs& a, const float* dweights,
+                                   cudaStream_t stream) {
+  const float* from = dweights;
+  for (int k = 2; k <= 4; ++k) {
+    const TensorView& out = a.outputs[k];
+    RILL_RETURN_IF_ERROR(Launched(cudaMemcpyAsync(out.data, from, static_cast<size_t>(out.bytes()),
+                                                  cudaMemcpyDeviceToDevice, stream),
+                                  OpKind::kCuDNNGRUGrad, "weight-gradient copy"));
+    from += out.size();
+  }
+  return absl::OkStatus();
 }
 
 // Inputs x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last; outputs dx, dh0,
@@ -219,25 +282,19 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   const std::string prefix(OpName(op));
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
   const TensorView& reserve = a.inputs[6];
-  RILL_ASSIGN_OR_RETURN(const CudnnGru* gru, RunGru(a, op, *gpu, /*training=*/true, 2, reserve));
-  const GruPackLayout layout = PackLayout(gru->config());
-  float* weights = a.workspace[kWeightSpace].as<float>();
-  float* dweights = a.workspace[kDWeightSpace].as<float>();
-  RILL_RETURN_IF_ERROR(Launched(
-      LaunchPackGruWeights(layout, a.inputs[2].as<const float>(), a.inputs[3].as<const float>(),
-                           a.inputs[4].as<const float>(), weights, gpu->stream),
-      op, "weight packing"));
+  RILL_ASSIGN_OR_RETURN(GruCall call, StartGruCall(a, op, *gpu, /*training=*/true, reserve));
+  float* dweights = a.workspace[call.workspace.dweights].as<float>();
   GruBackwardDataBuffers d;
   d.y = a.inputs[5].as<const float>();
   d.dy = a.inputs[7].as<const float>();
   d.h0 = a.inputs[1].as<const float>();
   d.dh_last = a.inputs[8].as<const float>();
-  d.weights = weights;
+  d.weights = call.weights;
   d.dx = a.outputs[0].as<float>();
   d.dh0 = a.outputs[1].as<float>();
   d.workspace = a.workspace[kCudnnWorkspace].data;
   d.reserve = reserve.data;
-  RILL_RETURN_IF_ERROR(WithPrefix(gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
+  RILL_RETURN_IF_ERROR(WithPrefix(call.gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
   GruBackwardWeightsBuffers w;
   w.x = a.inputs[0].as<const float>();
   w.h0 = a.inputs[1].as<const float>();
@@ -245,11 +302,12 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   w.dweights = dweights;
   w.workspace = a.workspace[kCudnnWorkspace].data;
   w.reserve = reserve.data;
-  RILL_RETURN_IF_ERROR(WithPrefix(gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
-  return Launched(
-      LaunchUnpackGruWeights(layout, dweights, a.outputs[2].as<float>(), a.outputs[3].as<float>(),
-                             a.outputs[4].as<float>(), gpu->stream),
-      op, "weight-gradient unpacking");
+  RILL_RETURN_IF_ERROR(WithPrefix(call.gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
+  if (call.resident) return CopyResidentGradients(a, dweights, gpu->stream);
+  return Launched(LaunchUnpackGruWeights(PackLayout(call.gru->config()), dweights,
+                                         a.outputs[2].as<float>(), a.outputs[3].as<float>(),
+                                         a.outputs[4].as<float>(), gpu->stream),
+                  op, "weight-gradient unpacking");
 }
 
 }  // namespace

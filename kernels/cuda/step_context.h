@@ -22,6 +22,9 @@ struct StepContext {
   const unsigned long long* run_index = nullptr;
   // Matrix math of cuBLAS and cuDNN: FP32 strict (false, the default) or TF32 tensor cores.
   bool tf32 = false;
+  // Keep the weights of the GRU layers that allow it in cuDNN's weight-space order
+  // (gru_residency.h); off only for debugging (RILL_CUDA_RESIDENT_GRU=0).
+  bool resident_gru_weights = true;
 };
 
 }  // namespace rill::gpu

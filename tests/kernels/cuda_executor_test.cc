@@ -241,6 +241,14 @@ TEST(CudaFusedUpdates, TheEnvironmentTurnsFusionOff) {
   ASSERT_EQ(unsetenv("RILL_CUDA_FUSE_OPTIM"), 0);
 }
 
+TEST(CudaSessionOptions, TheEnvironmentTurnsResidentGruWeightsOff) {
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  EXPECT_TRUE(gpu::CudaSessionOptionsFromEnv().resident_gru_weights);
+  ASSERT_EQ(setenv("RILL_CUDA_RESIDENT_GRU", "0", 1), 0);
+  EXPECT_FALSE(gpu::CudaSessionOptionsFromEnv().resident_gru_weights);
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+}
+
 // Without a GPU: FailedPrecondition from the executor and the session. With one: what the
 // executor refuses (a missing session, a plan for the CPU) is InvalidArgument.
 TEST(CudaExecutorHost, CreateRefusesCleanlyWithoutAGpuOrASession) {
@@ -307,20 +315,28 @@ TEST(CudaExecutorHost, DeviceChoiceCudaAndAuto) {
 
 // --- device tests -----------------------------------------------------------------------
 
-// Trains `steps` batches on `device` and returns the weights.
-std::vector<Tensor> Train(std::unique_ptr<Model> (*make)(), const std::string& device, int steps,
-                          const Tensor& x, const Tensor& y, std::vector<double>* losses) {
+// Trains `steps` batches on `device` and returns the model (its store then holds the weights
+// and the optimizer slots).
+std::unique_ptr<Model> TrainModel(std::unique_ptr<Model> (*make)(), const std::string& device,
+                                  int steps, const Tensor& x, const Tensor& y,
+                                  std::vector<double>* losses) {
   auto m = make();
   auto trainer = m->Compile({.loss = "mse", .optimizer = optim::Adam(0.01), .device = device});
   EXPECT_TRUE(trainer.ok()) << trainer.status();
-  if (!trainer.ok()) return {};
+  if (!trainer.ok()) return m;
   for (int i = 0; i < steps; ++i) {
     auto loss = trainer->TrainOnBatch({x}, y);
     EXPECT_TRUE(loss.ok()) << loss.status();
-    if (!loss.ok()) return {};
+    if (!loss.ok()) return m;
     if (losses != nullptr) losses->push_back(*loss);
   }
-  return m->GetWeights();
+  return m;
+}
+
+// Trains `steps` batches on `device` and returns the weights.
+std::vector<Tensor> Train(std::unique_ptr<Model> (*make)(), const std::string& device, int steps,
+                          const Tensor& x, const Tensor& y, std::vector<double>* losses) {
+  return TrainModel(make, device, steps, x, y, losses)->GetWeights();
 }
 
 void ExpectTrainingMatchesCpu(std::unique_ptr<Model> (*make)(), const Tensor& x, const Tensor& y) {
@@ -363,6 +379,107 @@ TEST(CudaExecutorDevice, FusedAndPerParameterUpdatesAreBitIdentical) {
     EXPECT_TRUE(BitIdentical(fused, plain)) << (gru ? "gru" : "dense");
     EXPECT_EQ(fused_losses, plain_losses);
   }
+}
+
+// Resident GRU weights (kernels/cuda/gru_residency.h) against per-call packing: the same
+// numbers bit for bit, weights and optimizer slots back on the host in Keras order (equal to
+// the CPU's within 1e-5).
+TEST(CudaExecutorDevice, ResidentAndPackedGruWeightsAreBitIdentical) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  const Tensor x = Random(Shape{4, 5, 3}, 12), y = Random(Shape{4, 2}, 13);
+  std::vector<double> resident_losses, packed_losses, cpu_losses;
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  auto resident = TrainModel(&GruModel, "cuda", 6, x, y, &resident_losses);
+  ASSERT_EQ(setenv("RILL_CUDA_RESIDENT_GRU", "0", 1), 0);
+  auto packed = TrainModel(&GruModel, "cuda", 6, x, y, &packed_losses);
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  auto cpu = TrainModel(&GruModel, "cpu", 6, x, y, &cpu_losses);
+  EXPECT_EQ(resident_losses, packed_losses);
+  const auto& want = cpu->params().tensors();
+  const auto& a = resident->params().tensors();
+  const auto& b = packed->params().tensors();
+  ASSERT_EQ(a.size(), want.size());
+  ASSERT_EQ(b.size(), want.size());
+  for (const auto& [name, t] : want) {
+    ASSERT_TRUE(a.count(name) > 0 && b.count(name) > 0) << name;
+    EXPECT_TRUE(BitIdentical({a.at(name)}, {b.at(name)})) << name;
+    EXPECT_LT(MaxRelDiff(t, a.at(name)), 1e-5) << name;
+  }
+}
+
+// The training plan of a GRU layer binds its weights as one weight space and plans no packed
+// copy; with residency off it packs; a plan lowered with one setting is refused by a session
+// with the other.
+TEST(CudaExecutorDevice, ResidentLayersNeedNoPackedWeightSpace) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  RegisterCpuKernels();
+  auto m = GruModel();
+  CompileOptions options{.loss = "mse", .optimizer = optim::Adam(0.01)};
+  const TensorType x{DType::kF32, Shape{4, 5, 3}}, y{DType::kF32, Shape{4, 2}};
+  auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x}, &y);
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto has_buffer = [](const Plan& p, const std::string& suffix) {
+    for (const PlanBuffer& b : p.buffers) {
+      if (b.name.size() >= suffix.size() &&
+          b.name.compare(b.name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return true;
+    }
+    return false;
+  };
+  for (bool on : {true, false}) {
+    auto session = gpu::CudaSession::Create({.resident_gru_weights = on});
+    ASSERT_TRUE(session.ok()) << session.status();
+    auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, true, MemoryPlanOptions{},
+                                   (*session)->step_context());
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_EQ(has_buffer(*plan, "/weight_space"), !on);
+    EXPECT_TRUE(has_buffer(*plan, "/dweight_space"));
+    auto other = gpu::CudaSession::Create({.resident_gru_weights = !on});
+    ASSERT_TRUE(other.ok()) << other.status();
+    auto refused = gpu::CudaExecutor::Create(*plan, &m->params(), {}, other->get());
+    ASSERT_FALSE(refused.ok());
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr("resident GRU weights"));
+    auto ex = gpu::CudaExecutor::Create(*std::move(plan), &m->params(), {}, session->get());
+    ASSERT_TRUE(ex.ok()) << ex.status();
+    EXPECT_EQ((*ex)->resident_gru_layers(), on ? 1 : 0);
+  }
+}
+
+// A kernel constraint (per axis) keeps the training plan's GRU in Keras order while the
+// prediction plan's is resident: two device copies of the same weights, kept coherent through
+// the host, in one session.
+std::unique_ptr<Model> ConstrainedGruModel() {
+  auto m = std::make_unique<Model>("gru_max_norm", 7);
+  auto x = m->Input({kBatch, 5, 3});
+  auto h = layers::CuDNNGRU({.units = 8, .kernel_constraint = constraints::MaxNorm(0.5)})(x);
+  m->SetOutputs({layers::Dense({.units = 2})(h)});
+  return m;
+}
+
+TEST(CudaExecutorDevice, PlansWithDifferentWeightOrdersShareOneModel) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  const Tensor x = Random(Shape{4, 5, 3}, 14), y = Random(Shape{4, 2}, 15);
+  std::vector<Tensor> predictions[2];
+  const char* devices[2] = {"cpu", "cuda"};
+  for (int d = 0; d < 2; ++d) {
+    auto m = ConstrainedGruModel();
+    auto trainer = m->Compile({.loss = "mse", .optimizer = optim::Adam(0.05), .device = devices[d]});
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < 3; ++i) ASSERT_TRUE(trainer->TrainOnBatch({x}, y).ok());
+      auto p = trainer->Predict({x}, 4);
+      ASSERT_TRUE(p.ok()) << p.status();
+      predictions[d].push_back((*p)[0]);
+    }
+  }
+  ASSERT_EQ(predictions[1].size(), 2u);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_LT(MaxRelDiff(predictions[0][round], predictions[1][round]), 1e-5) << round;
+  }
+  EXPECT_FALSE(BitIdentical({predictions[1][0]}, {predictions[1][1]})) << "training had no effect";
 }
 
 TEST(CudaExecutorDevice, GraphsOnAndOffAreBitIdentical) {
