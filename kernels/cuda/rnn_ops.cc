@@ -28,6 +28,7 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/gru_residency.h"
 #include "kernels/cuda/gru_weight_layout.h"
+#include "kernels/cuda/handles.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/rnn_kernels.h"
 #include "runtime/plan.h"
@@ -88,9 +89,28 @@ absl::StatusOr<CudnnGruConfig> ConfigOf(const Attrs& attrs, const Shape& x, cons
   return c;
 }
 
+// Plan time only: cuDNN's own weight layout for these descriptors (cudnnGetRNNWeightParams, read
+// against a scratch weight space) must be the closed form, since both the packing and resident
+// weights put every matrix and bias where the closed form says.
+absl::Status CheckClosedFormLayout(const CudnnGru& gru, cudnnHandle_t handle) {
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer scratch,
+                        DeviceBuffer::Allocate(gru.sizes().weight_space_bytes));
+  RILL_ASSIGN_OR_RETURN(GruWeightLayout layout, gru.QueryWeightLayout(handle, scratch.get()));
+  const CudnnGruConfig& c = gru.config();
+  const GruWeightLayout closed = ClosedFormGruWeightLayout(c.input_size, c.hidden_size);
+  if (layout == closed) return absl::OkStatus();
+  return absl::UnimplementedError(
+      absl::StrCat("cuDNN's GRU weight layout is not the closed form Keras's CuDNNGRU relies on "
+                   "(cuDNN: ",
+                   DescribeGruWeightLayout(layout), "; closed form: ",
+                   DescribeGruWeightLayout(closed), ")"));
+}
+
 // CudnnGru objects with their sizes queried, per (cuDNN handle, config): made by the prepare
-// hooks (or, for a plan lowered without them, on the first call), then only read.
-absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c) {
+// hooks (`plan_time`: with the layout checked), or, for a plan lowered without them, on the
+// first call (which then fails the workspace check); then only read.
+absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c,
+                                          bool plan_time) {
   using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath>;
   static std::mutex mu;
   static std::map<Key, std::unique_ptr<CudnnGru>>* cache =
@@ -102,6 +122,7 @@ absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruCo
   if (it != cache->end()) return it->second.get();
   RILL_ASSIGN_OR_RETURN(CudnnGru gru, CudnnGru::Create(c));
   RILL_RETURN_IF_ERROR(gru.QuerySizes(handle).status());
+  if (plan_time) RILL_RETURN_IF_ERROR(CheckClosedFormLayout(gru, handle));
   auto owned = std::make_unique<CudnnGru>(std::move(gru));
   const CudnnGru* out = owned.get();
   cache->emplace(key, std::move(owned));
@@ -142,7 +163,7 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   }
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
                         ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
-  absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config);
+  absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config, /*plan_time=*/true);
   if (!gru.ok()) return WithPrefix(gru.status(), prefix);
   const bool resident = p.gpu->resident_gru_weights &&
                         FindResidentGruWeights(p.plan).ResidentStep(p.plan, p.step);
@@ -198,7 +219,7 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
   }
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
                         ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape, gpu.tf32, prefix));
-  absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config);
+  absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config, /*plan_time=*/false);
   if (!gru.ok()) return WithPrefix(gru.status(), prefix);
   GruCall call{*gru, WorkspaceOf(op, Resident(a.attrs)), Resident(a.attrs), nullptr};
   const CudnnGruSizes& s = call.gru->sizes();
