@@ -65,12 +65,13 @@ absl::StatusOr<std::optional<LtDenseAlgorithm>> AskHeuristic(cublasLtHandle_t ha
   const void* bias_alignment = reinterpret_cast<const void*>(kLtDenseAlignment);
   RILL_RETURN_IF_ERROR(InitLtDenseDescriptors(problem, bias_alignment, kOp, &d));
   cublasLtMatmulPreferenceOpaque_t pref;
-  RILL_RETURN_IF_ERROR(Lt(cublasLtMatmulPreferenceInit(&pref), kOp, "cublasLtMatmulPreferenceInit"));
+  RILL_RETURN_IF_ERROR(
+      Lt(cublasLtMatmulPreferenceInit(&pref), kOp, "cublasLtMatmulPreferenceInit"));
   const uint64_t max_workspace = kLtDenseMaxWorkspaceBytes;
-  RILL_RETURN_IF_ERROR(Lt(cublasLtMatmulPreferenceSetAttribute(
-                              &pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_workspace,
-                              sizeof(max_workspace)),
-                          kOp, "cublasLtMatmulPreferenceSetAttribute(max workspace)"));
+  RILL_RETURN_IF_ERROR(
+      Lt(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                              &max_workspace, sizeof(max_workspace)),
+         kOp, "cublasLtMatmulPreferenceSetAttribute(max workspace)"));
   cublasLtMatmulHeuristicResult_t result = {};
   int returned = 0;
   const cublasStatus_t status =
@@ -102,8 +103,8 @@ LtDenseEpilogue ChooseLtDenseEpilogue(DenseActivation activation, bool has_bias)
 absl::Status InitLtDenseDescriptors(const LtDenseProblem& p, const void* bias, const char* op_name,
                                     LtDenseDescriptors* d) {
   if (p.m < 1 || p.n < 1 || p.k < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(op_name, ": cublasLt dense needs m, n, k >= 1, got m=",
-                                                   p.m, " n=", p.n, " k=", p.k));
+    return absl::InvalidArgumentError(absl::StrCat(
+        op_name, ": cublasLt dense needs m, n, k >= 1, got m=", p.m, " n=", p.n, " k=", p.k));
   }
   const cublasComputeType_t compute = p.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   RILL_RETURN_IF_ERROR(

@@ -228,10 +228,8 @@ absl::Status Dense(const KernelArgs& a) {
 
 void RegisterMatMulCudaKernels() {
   RegisterKernel({OpKind::kMatMul, DeviceKind::kCuda, MatMul});
-  RegisterKernel({.op = OpKind::kDense,
-                  .device = DeviceKind::kCuda,
-                  .fn = Dense,
-                  .prepare = PrepareDense});
+  RegisterKernel(
+      {.op = OpKind::kDense, .device = DeviceKind::kCuda, .fn = Dense, .prepare = PrepareDense});
 }
 
 }  // namespace rill::gpu

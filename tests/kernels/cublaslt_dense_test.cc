@@ -7,6 +7,8 @@
 // bias × shape (M = 1, N not a multiple of 4, K = 0, large K, rank 3) within 1e-5 relative, that
 // the fused path is the one taken, relu(NaN) as on the CPU, and the fallback of a plan lowered
 // without a GPU.
+#include "kernels/cuda/cublaslt_dense.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -25,7 +27,6 @@
 #include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/ops/nn.h"
-#include "kernels/cuda/cublaslt_dense.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
@@ -124,8 +125,8 @@ TEST(CublasLtDenseHost, DescriptorsWithoutADevice) {
           p.has_bias = has_bias;
           p.tf32 = tf32;
           gpu::LtDenseDescriptors d;
-          const absl::Status st = gpu::InitLtDenseDescriptors(
-              p, has_bias ? bias_storage : nullptr, "dense", &d);
+          const absl::Status st =
+              gpu::InitLtDenseDescriptors(p, has_bias ? bias_storage : nullptr, "dense", &d);
           ASSERT_TRUE(st.ok()) << st;
           EXPECT_EQ(DescAttribute<cublasComputeType_t>(&d.op, CUBLASLT_MATMUL_DESC_COMPUTE_TYPE),
                     tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F);
@@ -326,8 +327,8 @@ class CublasLtDenseDevice : public ::testing::Test {
     ASSERT_TRUE(cpu_plan.ok()) << cpu_plan.status();
     absl::StatusOr<parity::PlanResult> cpu = parity::RunOnCpu(*cpu_plan, d.inputs, 0);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
-    absl::StatusOr<Plan> cuda_plan = LowerToPlan(*d.graph, DeviceKind::kCuda, false,
-                                                 lower_with_gpu ? &gpu_->step() : nullptr);
+    absl::StatusOr<Plan> cuda_plan =
+        LowerToPlan(*d.graph, DeviceKind::kCuda, false, lower_with_gpu ? &gpu_->step() : nullptr);
     ASSERT_TRUE(cuda_plan.ok()) << cuda_plan.status();
     absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*cuda_plan, d.inputs, *gpu_, 0);
     ASSERT_TRUE(got.ok()) << got.status();
@@ -401,7 +402,8 @@ TEST_F(CublasLtDenseDevice, ReluOfNanIsZeroAsOnTheCpu) {
 TEST_F(CublasLtDenseDevice, PlanLoweredWithoutAGpuFallsBack) {
   for (DenseActivation act : kActivations) {
     const gpu::LtDenseCounts before = gpu::GetLtDenseCounts();
-    Compare(MakeDense(9, 11, 13, act, true), false, absl::StrCat("no gpu at lowering, ", Name(act)));
+    Compare(MakeDense(9, 11, 13, act, true), false,
+            absl::StrCat("no gpu at lowering, ", Name(act)));
     const gpu::LtDenseCounts after = gpu::GetLtDenseCounts();
     EXPECT_EQ(after.fallbacks, before.fallbacks + 1) << Name(act);
     EXPECT_EQ(after.lt_calls, before.lt_calls) << Name(act);
