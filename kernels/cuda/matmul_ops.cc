@@ -178,8 +178,8 @@ absl::StatusOr<bool> LtDense(const KernelArgs& a, const StepContext& gpu, DenseA
     b.workspace_bytes = static_cast<size_t>(a.workspace[0].bytes());
   }
   if (!LtDenseBuffersFit(b, *algorithm)) return false;
-  const std::string op(OpName(OpKind::kDense));
-  const absl::Status s = RunLtDense(gpu.cublas_lt, gpu.stream, problem, *algorithm, b, op.c_str());
+  static const std::string* op = new std::string(OpName(OpKind::kDense));
+  const absl::Status s = RunLtDense(gpu.cublas_lt, gpu.stream, problem, *algorithm, b, op->c_str());
   // NOT_SUPPORTED (Unimplemented) means cuBLASLt refused before queuing anything.
   if (s.code() == absl::StatusCode::kUnimplemented) return false;
   RILL_RETURN_IF_ERROR(s);

@@ -244,8 +244,13 @@ DenseGraph MakeDense(int64_t m, int64_t k, int64_t n, DenseActivation act, bool 
   };
   // Scaled so that the pre-activations stay O(1) for any k (sigmoid and tanh not saturated).
   const float w_scale = k > 0 ? 1.0f / std::sqrt(static_cast<float>(k)) : 1.0f;
-  d.inputs.push_back(Tensor::FromVector(draw(m * k, 1.0f), x_shape));
-  d.inputs.push_back(Tensor::FromVector(draw(k * n, w_scale), Shape{k, n}));
+  // An empty tensor is made directly: Tensor::FromVector memcpys from an empty vector's null
+  // data(), which UBSan reports (runtime/tensor.cc).
+  auto tensor = [](const std::vector<float>& v, const Shape& shape) {
+    return v.empty() ? Tensor(DType::kF32, shape) : Tensor::FromVector(v, shape);
+  };
+  d.inputs.push_back(tensor(draw(m * k, 1.0f), x_shape));
+  d.inputs.push_back(tensor(draw(k * n, w_scale), Shape{k, n}));
   if (has_bias) d.inputs.push_back(Tensor::FromVector(draw(n, 0.5f), Shape{n}));
   return d;
 }
