@@ -1,20 +1,39 @@
-// CUDA kernels of matmul and dense through cuBLAS (float: cublasSgemm, double: cublasDgemm),
-// with the CPU kernels' semantics (kernels/cpu/matmul.cc, kernels/cpu/nn.cc). rill's tensors are
-// row-major and cuBLAS is column-major: a row-major C = op(A)·op(B) is the column-major
-// Cᵀ = op(B)ᵀ·op(A)ᵀ, so each call passes B before A with the dimensions swapped and no copy.
+// CUDA kernels of matmul and dense through cuBLAS, with the CPU kernels' semantics
+// (kernels/cpu/matmul.cc, kernels/cpu/nn.cc). rill's tensors are row-major and cuBLAS is
+// column-major: a row-major C = op(A)·op(B) is the column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, so each call
+// passes B before A with the dimensions swapped and no copy.
 //
-// Math: FP32 strict by default (CUBLAS_DEFAULT_MATH: FP32 FMA, no tensor-core rounding), TF32
-// tensor cores when StepContext::tf32 is set (CUBLAS_TF32_TENSOR_OP_MATH); the mode is set on
-// the shared handle before every call. Dense is one GEMM then one epilogue kernel for the bias
-// and activation (y + b first, then the activation, as on the CPU); cublasLt's fused
-// bias/activation epilogues are not used yet.
+// matmul (float, double) and float64 dense: cublasSgemm / cublasDgemm. Float32 dense: one
+// cublasLtMatmul with the bias and relu fused into its epilogue (cublaslt_dense.h): linear+bias
+// BIAS, relu+bias RELU_BIAS, relu RELU, linear DEFAULT; tanh and sigmoid have no cuBLASLt
+// epilogue, so the GEMM adds the bias (BIAS) and one elementwise pass applies the activation.
+// The dense prepare hook asks cuBLASLt's heuristic for an algorithm for the step's exact shapes
+// at plan time (a GPU needed) and gives the step the workspace it wants. Without that (a plan
+// lowered with no GPU, no algorithm found, pointers not 256-byte aligned, a smaller workspace,
+// k = 0), dense falls back to one GEMM then one bias + activation kernel (y + b first, then the
+// activation, as on the CPU), so it runs wherever it ran before.
+//
+// Math: FP32 strict by default (CUBLAS_DEFAULT_MATH / CUBLAS_COMPUTE_32F: FP32 FMA, no
+// tensor-core rounding), TF32 tensor cores when StepContext::tf32 is set
+// (CUBLAS_TF32_TENSOR_OP_MATH / CUBLAS_COMPUTE_32F_FAST_TF32); the cuBLAS mode is set on the
+// shared handle before every call, the cuBLASLt compute type is part of the descriptor.
+//
+// relu: the CPU computes y > 0 ? y : 0, so relu(NaN) = +0 and relu(-0) = +0; the fallback kernel
+// uses the same expression. cuBLASLt documents its RELU epilogues as x := max(x, 0); if that is
+// fmaxf, NaN also gives 0 (fmaxf returns the non-NaN operand) and -0 gives a zero of either sign
+// (equal to +0 in every comparison; an FP32 GEMM with beta = 0 hardly produces -0 anyway). Not
+// yet checked on a GPU: CublasLtDenseDevice.ReluOfNanIsZeroAsOnTheCpu does.
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include "ir/status.h"
+#include "kernels/cuda/cublaslt_dense.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/matmul_kernels.h"
 #include "kernels/cuda/op_util.h"
+#include "runtime/plan.h"
 
 namespace rill::gpu {
 namespace {
@@ -103,6 +122,75 @@ absl::StatusOr<DenseActivation> ParseActivation(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat("dense: unknown activation \"", name, "\""));
 }
 
+// The Lt problem of a dense call, from w's shape [K, N] and out's element count.
+LtDenseProblem DenseProblem(const Shape& w, int64_t out_size, DenseActivation act, bool has_bias,
+                            bool tf32) {
+  LtDenseProblem p;
+  p.k = w.dim(0);
+  p.n = w.dim(1);
+  p.m = p.n > 0 ? out_size / p.n : 0;
+  p.activation = act;
+  p.has_bias = has_bias;
+  p.tf32 = tf32;
+  return p;
+}
+
+// Plan time: picks the cuBLASLt algorithm of a float32 dense step and adds its workspace. Adds
+// nothing, and never fails, when there is no GPU (p.gpu null: the CPU path, or host tests
+// lowering for cuda) or the step is not a float32 GEMM: the kernel then falls back.
+absl::Status PrepareDense(const PrepareArgs& p) {
+  if (p.gpu == nullptr || p.gpu->cublas_lt == nullptr) return absl::OkStatus();
+  const PlanStep& step = p.plan.steps[p.step];
+  const TensorType& out = p.plan.buffers[step.outputs[0]].type;
+  if (out.dtype != DType::kF32) return absl::OkStatus();
+  absl::StatusOr<DenseActivation> act = ParseActivation(step.attrs.GetString("activation"));
+  if (!act.ok()) return absl::OkStatus();  // the kernel reports it, naming the activation
+  const LtDenseProblem problem =
+      DenseProblem(p.plan.buffers[step.inputs[1]].type.shape, out.shape.NumElements(), *act,
+                   step.inputs.size() == 3, p.gpu->tf32);
+  if (problem.m < 1 || problem.n < 1 || problem.k < 1) return absl::OkStatus();
+  const std::optional<LtDenseAlgorithm> algorithm = PrepareLtDense(p.gpu->cublas_lt, problem);
+  if (algorithm && algorithm->workspace_bytes > 0) {
+    p.plan.AddWorkspace(p.step, static_cast<int64_t>(algorithm->workspace_bytes),
+                        step.node_name + "/cublaslt_workspace");
+  }
+  return absl::OkStatus();
+}
+
+// Float32 dense through cublasLtMatmul when the plan prepared it; false (nothing queued) when
+// the caller must fall back.
+absl::StatusOr<bool> LtDense(const KernelArgs& a, const StepContext& gpu, DenseActivation act) {
+  if (gpu.cublas_lt == nullptr) return false;
+  const TensorView& out = a.outputs[0];
+  const bool has_bias = a.inputs.size() == 3;
+  const LtDenseProblem problem =
+      DenseProblem(a.inputs[1].shape, out.size(), act, has_bias, gpu.tf32);
+  if (problem.m < 1 || problem.n < 1 || problem.k < 1) return false;
+  const std::optional<LtDenseAlgorithm> algorithm = FindLtDense(gpu.cublas_lt, problem);
+  if (!algorithm) return false;
+  LtDenseBuffers b;
+  b.x = a.inputs[0].as<const float>();
+  b.w = a.inputs[1].as<const float>();
+  b.bias = has_bias ? a.inputs[2].as<const float>() : nullptr;
+  b.out = out.as<float>();
+  if (!a.workspace.empty()) {
+    b.workspace = a.workspace[0].data;
+    b.workspace_bytes = static_cast<size_t>(a.workspace[0].bytes());
+  }
+  if (!LtDenseBuffersFit(b, *algorithm)) return false;
+  static const std::string* op = new std::string(OpName(OpKind::kDense));
+  const absl::Status s = RunLtDense(gpu.cublas_lt, gpu.stream, problem, *algorithm, b, op->c_str());
+  // NOT_SUPPORTED (Unimplemented) means cuBLASLt refused before queuing anything.
+  if (s.code() == absl::StatusCode::kUnimplemented) return false;
+  RILL_RETURN_IF_ERROR(s);
+  if (ChooseLtDenseEpilogue(act, has_bias).activation_after) {
+    RILL_RETURN_IF_ERROR(
+        Launched(LaunchBiasActivation<float>(problem.m, problem.n, nullptr, act, b.out, gpu.stream),
+                 OpKind::kDense, "activation after the cublasLt epilogue"));
+  }
+  return true;
+}
+
 // out[M, N] = act(x[M, K] · w[K, N] + b), M the product of x's leading dimensions.
 template <typename T>
 absl::Status DenseT(const KernelArgs& a, const StepContext& gpu) {
@@ -112,6 +200,11 @@ absl::Status DenseT(const KernelArgs& a, const StepContext& gpu) {
   const TensorView& out = a.outputs[0];
   const int64_t k = w.shape.dim(0), n = w.shape.dim(1);
   if (out.size() == 0) return absl::OkStatus();
+  if constexpr (std::is_same_v<T, float>) {
+    RILL_ASSIGN_OR_RETURN(const bool done, LtDense(a, gpu, act));
+    CountLtDenseCall(done);
+    if (done) return absl::OkStatus();
+  }
   const int64_t m = out.size() / n;
   if (k == 0) {
     RILL_RETURN_IF_ERROR(Zero(gpu, OpKind::kDense, out));
@@ -135,7 +228,8 @@ absl::Status Dense(const KernelArgs& a) {
 
 void RegisterMatMulCudaKernels() {
   RegisterKernel({OpKind::kMatMul, DeviceKind::kCuda, MatMul});
-  RegisterKernel({OpKind::kDense, DeviceKind::kCuda, Dense});
+  RegisterKernel(
+      {.op = OpKind::kDense, .device = DeviceKind::kCuda, .fn = Dense, .prepare = PrepareDense});
 }
 
 }  // namespace rill::gpu
