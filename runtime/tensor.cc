@@ -25,7 +25,8 @@ template <typename T>
 static Tensor FromValues(DType dtype, const std::vector<T>& values, Shape shape) {
   Tensor t(dtype, std::move(shape));
   RILL_CHECK(static_cast<int64_t>(values.size()) == t.size());
-  std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
+  // memcpy from an empty vector's null data() is undefined even for 0 bytes.
+  if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
   return t;
 }
 
