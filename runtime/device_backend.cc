@@ -1,6 +1,9 @@
 // The device backend registry and the cpu/cuda/auto choice (device_backend.h).
 #include "runtime/device_backend.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 
@@ -31,6 +34,25 @@ const DeviceBackend* FindDeviceBackend(DeviceKind device) {
   if (device != DeviceKind::kCuda) return nullptr;
   std::lock_guard<std::mutex> lock(RegistryMutex());
   return CudaSlot().has_value() ? &*CudaSlot() : nullptr;
+}
+
+namespace {
+
+// -1: not set, read the environment; 0 or 1: set.
+std::atomic<int>& Tf32Setting() {
+  static std::atomic<int> setting{-1};
+  return setting;
+}
+
+}  // namespace
+
+void SetTf32Enabled(bool enabled) { Tf32Setting().store(enabled ? 1 : 0); }
+
+bool Tf32Enabled() {
+  const int setting = Tf32Setting().load();
+  if (setting >= 0) return setting == 1;
+  const char* env = std::getenv("RILL_CUDA_TF32");
+  return env != nullptr && std::strcmp(env, "1") == 0;
 }
 
 absl::StatusOr<DeviceChoice> ParseDeviceChoice(const std::string& name) {

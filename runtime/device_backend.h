@@ -55,6 +55,13 @@ void RegisterDeviceBackend(DeviceBackend backend);
 // nullptr when no backend is registered for `device` (the CPU runs without one).
 const DeviceBackend* FindDeviceBackend(DeviceKind device);
 
+// TF32 tensor-core math for the matrix products (cuBLAS, cuBLASLt, cuDNN) of the CUDA sessions
+// created from now on — process-wide, like PyTorch's torch.backends.cuda.matmul.allow_tf32 and
+// TensorFlow's enable_tensor_float_32_execution. Off by default: FP32 strict, the numbers the
+// CPU gives. Until set, RILL_CUDA_TF32=1 in the environment turns it on. No effect on the CPU.
+void SetTf32Enabled(bool enabled);
+bool Tf32Enabled();
+
 // The frontend's `device` option: "cpu", "cuda" or "auto".
 enum class DeviceChoice { kCpu, kCuda, kAuto };
 // InvalidArgument naming the accepted values.

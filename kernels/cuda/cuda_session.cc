@@ -23,6 +23,7 @@ CudaSessionOptions CudaSessionOptionsFromEnv() {
   const char* graphs = std::getenv("RILL_CUDA_GRAPHS");
   if (graphs != nullptr && std::strcmp(graphs, "0") == 0) options.cuda_graphs = false;
   options.fuse_optimizer = FuseOptimizerUpdatesFromEnv();
+  options.tf32 = Tf32Enabled();
   const char* resident = std::getenv("RILL_CUDA_RESIDENT_GRU");
   if (resident != nullptr && std::strcmp(resident, "0") == 0) options.resident_gru_weights = false;
   return options;

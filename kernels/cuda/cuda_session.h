@@ -34,7 +34,8 @@ struct CudaSessionOptions {
   // plan allows it (gru_residency.h); StepContext::resident_gru_weights.
   bool resident_gru_weights = true;
 };
-// The defaults with RILL_CUDA_GRAPHS=0 in the environment turning graphs off,
+// The defaults with TF32 as Tf32Enabled() says (runtime/device_backend.h: SetTf32Enabled or
+// RILL_CUDA_TF32=1), RILL_CUDA_GRAPHS=0 in the environment turning graphs off,
 // RILL_CUDA_FUSE_OPTIM=0 optimizer fusion and RILL_CUDA_RESIDENT_GRU=0 resident GRU weights
 // (debugging).
 CudaSessionOptions CudaSessionOptionsFromEnv();

@@ -241,6 +241,13 @@ TEST(CudaFusedUpdates, TheEnvironmentTurnsFusionOff) {
   ASSERT_EQ(unsetenv("RILL_CUDA_FUSE_OPTIM"), 0);
 }
 
+TEST(CudaSessionOptions, Tf32FollowsTheProcessWideSwitch) {
+  SetTf32Enabled(true);
+  EXPECT_TRUE(gpu::CudaSessionOptionsFromEnv().tf32);
+  SetTf32Enabled(false);
+  EXPECT_FALSE(gpu::CudaSessionOptionsFromEnv().tf32);
+}
+
 TEST(CudaSessionOptions, TheEnvironmentTurnsResidentGruWeightsOff) {
   ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
   EXPECT_TRUE(gpu::CudaSessionOptionsFromEnv().resident_gru_weights);
@@ -480,6 +487,27 @@ TEST(CudaExecutorDevice, PlansWithDifferentWeightOrdersShareOneModel) {
     EXPECT_LT(MaxRelDiff(predictions[0][round], predictions[1][round]), 1e-5) << round;
   }
   EXPECT_FALSE(BitIdentical({predictions[1][0]}, {predictions[1][1]})) << "training had no effect";
+}
+
+// SetTf32Enabled reaches the kernels of the sessions created after it: the GRU model still
+// trains close to the CPU (TF32 rounds the products' inputs to 10 mantissa bits).
+TEST(CudaExecutorDevice, Tf32TrainingStaysCloseToTheCpu) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  const Tensor x = Random(Shape{4, 5, 3}, 16), y = Random(Shape{4, 2}, 17);
+  auto session = gpu::CudaSession::Create(gpu::CudaSessionOptionsFromEnv());
+  ASSERT_TRUE(session.ok()) << session.status();
+  EXPECT_FALSE((*session)->step_context()->tf32);
+  SetTf32Enabled(true);
+  auto tf32_session = gpu::CudaSession::Create(gpu::CudaSessionOptionsFromEnv());
+  ASSERT_TRUE(tf32_session.ok()) << tf32_session.status();
+  EXPECT_TRUE((*tf32_session)->step_context()->tf32);
+  std::vector<double> tf32_losses, cpu_losses;
+  auto tf32 = Train(&GruModel, "cuda", 3, x, y, &tf32_losses);
+  SetTf32Enabled(false);
+  auto cpu = Train(&GruModel, "cpu", 3, x, y, &cpu_losses);
+  ASSERT_EQ(tf32.size(), cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_LT(MaxRelDiff(cpu[i], tf32[i]), 1e-2) << i;
 }
 
 TEST(CudaExecutorDevice, GraphsOnAndOffAreBitIdentical) {

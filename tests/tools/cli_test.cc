@@ -112,6 +112,18 @@ TEST_F(CliTest, DeviceCudaRunsOnAGpuOrFailsInOneLineAndAutoFallsBackToTheCpu) {
     EXPECT_EQ(inspect.status, 1) << inspect.out;
     EXPECT_THAT(inspect.out, HasSubstr("rill inspect: --device=cuda: "));
   }
+  // --tf32: TF32 tensor cores on the GPU (close to FP32), nothing on the CPU (bit for bit).
+  Result tf32 = Rill(args + " --output " + Path("tf32.npy") + " --device " +
+                     (on_gpu ? "cuda" : "cpu") + " --tf32");
+  ASSERT_EQ(tf32.status, 0) << tf32.out;
+  auto y_tf32 = ReadNpy(Path("tf32.npy"));
+  ASSERT_TRUE(y_tf32.ok());
+  if (on_gpu) {
+    EXPECT_LT(MaxRelDiff(*y_tf32, *want), 1e-2);
+  } else {
+    ASSERT_EQ(y_tf32->bytes(), want->bytes());
+    EXPECT_EQ(std::memcmp(y_tf32->raw(), want->raw(), y_tf32->bytes()), 0);
+  }
   // auto: the GPU when there is one, else the CPU, bit for bit.
   Result any = Rill(args + " --output " + Path("auto.npy") + " --device=auto");
   ASSERT_EQ(any.status, 0) << any.out;
