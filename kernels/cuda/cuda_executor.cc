@@ -39,10 +39,11 @@ absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, Par
     const bool marked = s.attrs.Has(kResidentWeightsAttr) && s.attrs.GetBool(kResidentWeightsAttr);
     if (marked != out.analysis.ResidentStep(plan, i)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          StepName(s), ": the plan was lowered with resident GRU weights ",
-          marked ? "on" : "off", ", this session has them ",
+          StepName(s), ": the step is marked as reading ", marked ? "resident" : "packed",
+          " GRU weights, but this session (resident GRU weights ",
           session.options().resident_gru_weights ? "on" : "off",
-          " (RILL_CUDA_RESIDENT_GRU): lower the plan with this session's step context"));
+          ", RILL_CUDA_RESIDENT_GRU) finds the opposite: lower the plan with this session's "
+          "step context"));
     }
   }
   for (const ResidentGruLayer& l : out.analysis.layers) {

@@ -222,7 +222,9 @@ absl::Status CudaSession::PrepareParams(const std::vector<int>& ids) {
     if (version == p.version) continue;
     // The host copy must be current before it is uploaded: another device, or this session's
     // copy of the same tensor in the other order, may hold newer values.
-    RILL_RETURN_IF_ERROR(store_->SyncToHost());
+    if (store_->newer_device() != this || OtherCopyIsNewer(p)) {
+      RILL_RETURN_IF_ERROR(store_->SyncToHost());
+    }
     const Tensor* host = store_->HostTensorForSync(p.name);
     if (host == nullptr || host->type() != p.type) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -233,6 +235,13 @@ absl::Status CudaSession::PrepareParams(const std::vector<int>& ids) {
     p.device_newer = false;
   }
   return absl::OkStatus();
+}
+
+bool CudaSession::OtherCopyIsNewer(const DeviceParam& p) const {
+  for (const DeviceParam& other : params_) {
+    if (&other != &p && other.device_newer && other.name == p.name) return true;
+  }
+  return false;
 }
 
 absl::Status CudaSession::RecordWritten(const std::vector<int>& ids) {

@@ -75,7 +75,8 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
                                     std::optional<GruParamBlock> order = std::nullopt);
   // The three parameters of one GRU layer in resident order, back to back in one allocation
   // (so that they are cuDNN's weight space): kernel [d, 3u], recurrent_kernel [u, 3u],
-  // bias [6u], float32. InvalidArgument as above, or when one of them already has a resident
+  // bias [6u], float32. Only the kernel's copy is 256-byte aligned; the other two start where
+  // the previous one ends (4-byte aligned): kernels that read them must not assume more. InvalidArgument as above, or when one of them already has a resident
   // copy elsewhere.
   absl::StatusOr<std::array<Binding, 3>> BindGruWeights(ParamStore* store,
                                                         const std::array<std::string, 3>& names,
@@ -104,6 +105,8 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
                                           const TensorType& type);
   int AddParam(const std::string& name, const TensorType& type,
                std::optional<GruParamBlock> order, void* data);
+  // Whether this session holds the same tensor in the other order with newer values.
+  bool OtherCopyIsNewer(const DeviceParam& p) const;
   absl::Status Upload(const DeviceParam& p, const Tensor& host);
   absl::Status Download(const DeviceParam& p, Tensor& host);
 

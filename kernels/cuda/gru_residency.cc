@@ -92,46 +92,54 @@ class Tagger {
   std::set<int> uniform_;  // buffers whose elements are all equal (fill, broadcast scalars)
   std::map<int, std::string> refused_;
   bool changed_ = false;
+  bool validating_ = true;  // refusals count (else only tags are collected)
 };
 
 void Tagger::FindLayers() {
+  // Candidates: the (kernel, recurrent_kernel, bias) of GRU steps that are float32 parameters.
   std::map<int, int> layer_of;  // parameter buffer -> layer
   for (const PlanStep& s : plan_.steps) {
     if (!IsGru(s.op) || s.inputs.size() < 5) continue;
     const int k = s.inputs[2], r = s.inputs[3], b = s.inputs[4];
-    if (excluded_.count(k) > 0) continue;
+    if (excluded_.count(k) > 0 || layer_of.count(k) > 0) continue;
     bool params = true;
     for (int i : {k, r, b}) {
       const PlanBuffer& buf = plan_.buffers[i];
       params = params && buf.kind == BufferKind::kParam && buf.type.dtype == DType::kF32;
     }
-    auto it = layer_of.find(k);
-    if (it != layer_of.end()) {
-      const ResidentGruLayer& l = layers_[it->second];
-      if (l.recurrent_kernel != r || l.bias != b) {
-        Refuse(it->second, s, "the kernel is used with another recurrent kernel or bias");
-      }
-      continue;
-    }
     if (!params) continue;
     const Shape& kernel = plan_.buffers[k].type.shape;
-    ResidentGruLayer l{k, r, b, kernel.dim(0), kernel.dim(1) / 3};
+    const ResidentGruLayer l{k, r, b, kernel.dim(0), kernel.dim(1) / 3};
     const int layer = static_cast<int>(layers_.size());
     layers_.push_back(l);
     const std::pair<int, GruParam> params_of_layer[] = {
         {k, GruParam::kKernel}, {r, GruParam::kRecurrentKernel}, {b, GruParam::kBias}};
     for (const auto& [buffer, param] : params_of_layer) {
       if (tags_.count(buffer) > 0) {
-        Refuse(tags_[buffer].layer, s, "a parameter is shared by two GRU layers");
-        Refuse(layer, s, "a parameter is shared by two GRU layers");
+        Refuse(tags_[buffer].layer, s, "shares a parameter with another GRU layer");
+        Refuse(layer, s, "shares a parameter with another GRU layer");
       }
       tags_[buffer] = Tag{GruParamBlock{param, l.input_size, l.hidden_size}, layer};
       layer_of[buffer] = layer;
     }
   }
+  // Every GRU step that reads one of a layer's parameters must read exactly that layer's three,
+  // in their places.
+  for (const PlanStep& s : plan_.steps) {
+    if (!IsGru(s.op) || s.inputs.size() < 5) continue;
+    for (int k = 2; k <= 4; ++k) {
+      auto it = layer_of.find(s.inputs[k]);
+      if (it == layer_of.end()) continue;
+      const ResidentGruLayer& l = layers_[it->second];
+      if (s.inputs[2] != l.kernel || s.inputs[3] != l.recurrent_kernel || s.inputs[4] != l.bias) {
+        Refuse(it->second, s, "uses the layer's parameters with other GRU weights");
+      }
+    }
+  }
 }
 
 void Tagger::Refuse(int layer, const PlanStep& step, const std::string& why) {
+  if (!validating_) return;
   const int kernel = layers_[layer].kernel;
   if (refused_.count(kernel) > 0) return;
   refused_[kernel] = absl::StrCat("GRU weights '", plan_.buffers[kernel].name,
@@ -151,17 +159,32 @@ void Tagger::Step(int index) {
     uniform_.insert(s.outputs[0]);
     return;
   }
+  // The tagged input of the lowest layer: the output's tag does not depend on input order.
   const Tag* first = nullptr;
-  for (int i : s.inputs) first = first != nullptr ? first : Find(i);
+  for (int i : s.inputs) {
+    const Tag* t = Find(i);
+    if (t != nullptr && (first == nullptr || t->layer < first->layer)) first = t;
+  }
   if (IsGru(s.op)) {
-    const Tag* weights = Find(s.inputs[2]);
     for (size_t k = 0; k < s.inputs.size(); ++k) {
       if ((k < 2 || k > 4) && Find(s.inputs[k]) != nullptr) {
         RefuseInputs(s, "reads a resident tensor as data");
         return;
       }
     }
-    if (weights == nullptr || s.op != OpKind::kCuDNNGRUGrad) return;
+    const Tag* weights = Find(s.inputs[2]);
+    if (weights == nullptr) {
+      if (first != nullptr) RefuseInputs(s, "reads resident values as GRU weights");
+      return;
+    }
+    // Resident weights are the layer's own parameters, bound back to back (FindLayers checked
+    // the triple); any other resident value (e.g. a scaled kernel) is not a weight space.
+    const ResidentGruLayer& l = layers_[weights->layer];
+    if (s.inputs[2] != l.kernel || s.inputs[3] != l.recurrent_kernel || s.inputs[4] != l.bias) {
+      RefuseInputs(s, "reads resident values as GRU weights");
+      return;
+    }
+    if (s.op != OpKind::kCuDNNGRUGrad) return;
     // The weight gradients come out of cuDNN's dW in resident order.
     for (int k = 2; k <= 4; ++k) SetTag(s.outputs[k], *Find(s.inputs[k]));
     return;
@@ -236,12 +259,18 @@ void Tagger::Pass() {
 }
 
 bool Tagger::Run() {
+  validating_ = true;
   FindLayers();
   if (!refused_.empty()) return false;
-  // A slot is tagged at its update; a step before the update that reads it is checked on
-  // the next pass.
+  // Tags only grow (a slot is tagged at its update, which may come after a step that reads
+  // it): first follow them to a fixed point without refusing anything, then check every step
+  // against the final tags, so that the answer does not depend on the order of the steps
+  // (the planner reschedules between the prepare hooks and the executor).
+  validating_ = false;
   do Pass();
-  while (changed_ && refused_.empty());
+  while (changed_);
+  validating_ = true;
+  Pass();
   for (int o : plan_.outputs) {
     if (const Tag* t = Find(o)) {
       refused_[layers_[t->layer].kernel] =

@@ -13,6 +13,7 @@
 // Plain C++ over a Plan: the same answer for any device's plan, so it is tested on CPU plans.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,5 +50,13 @@ struct GruResidency {
 };
 
 GruResidency FindResidentGruWeights(const Plan& plan);
+
+// How many cudnn_gru / cudnn_gru_grad calls (CUDA kernels, rnn_ops.cc) read resident weights
+// and how many packed Keras-order ones, since the process started (tests check which path ran).
+struct GruWeightCounts {
+  int64_t resident = 0;
+  int64_t packed = 0;
+};
+GruWeightCounts GetGruWeightCounts();
 
 }  // namespace rill::gpu

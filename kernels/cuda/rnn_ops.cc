@@ -16,6 +16,7 @@
 // their order, or RILL_CUDA_RESIDENT_GRU=0) each call packs the Keras-order parameters into a
 // weight space in its workspace and the grad unpacks dW.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -107,27 +108,37 @@ absl::Status CheckClosedFormLayout(const CudnnGru& gru, cudnnHandle_t handle) {
 }
 
 // CudnnGru objects with their sizes queried, per (cuDNN handle, config): made by the prepare
-// hooks (`plan_time`: with the layout checked), or, for a plan lowered without them, on the
-// first call (which then fails the workspace check); then only read.
+// hooks or, for a plan lowered without them, on the first call (which then fails the workspace
+// check, unless a prepared plan made the same entry); then only read. The layout is checked the
+// first time a prepare hook (`plan_time`) asks for the entry.
 absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c,
                                           bool plan_time) {
   using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath>;
+  struct Entry {
+    std::unique_ptr<CudnnGru> gru;
+    bool layout_checked = false;
+  };
   static std::mutex mu;
-  static std::map<Key, std::unique_ptr<CudnnGru>>* cache =
-      new std::map<Key, std::unique_ptr<CudnnGru>>();
+  static std::map<Key, Entry>* cache = new std::map<Key, Entry>();
   const Key key{handle,        c.batch,      c.time,         c.input_size,
                 c.hidden_size, c.time_major, c.go_backwards, c.math};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
-  if (it != cache->end()) return it->second.get();
-  RILL_ASSIGN_OR_RETURN(CudnnGru gru, CudnnGru::Create(c));
-  RILL_RETURN_IF_ERROR(gru.QuerySizes(handle).status());
-  if (plan_time) RILL_RETURN_IF_ERROR(CheckClosedFormLayout(gru, handle));
-  auto owned = std::make_unique<CudnnGru>(std::move(gru));
-  const CudnnGru* out = owned.get();
-  cache->emplace(key, std::move(owned));
-  return out;
+  if (it == cache->end()) {
+    RILL_ASSIGN_OR_RETURN(CudnnGru gru, CudnnGru::Create(c));
+    RILL_RETURN_IF_ERROR(gru.QuerySizes(handle).status());
+    it = cache->emplace(key, Entry{std::make_unique<CudnnGru>(std::move(gru))}).first;
+  }
+  if (plan_time && !it->second.layout_checked) {
+    RILL_RETURN_IF_ERROR(CheckClosedFormLayout(*it->second.gru, handle));
+    it->second.layout_checked = true;
+  }
+  return it->second.gru.get();
 }
+
+// Calls that found their weights resident / packed them, since the process started.
+std::atomic<int64_t> resident_calls{0};
+std::atomic<int64_t> packed_calls{0};
 
 GruPackLayout PackLayout(const CudnnGruConfig& c) {
   const GruWeightLayout l = ClosedFormGruWeightLayout(c.input_size, c.hidden_size);
@@ -250,8 +261,10 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
                   "not bound back to back (the plan was not run by the cuda executor)"));
     }
     call.weights = kernel;
+    resident_calls.fetch_add(1, std::memory_order_relaxed);
     return call;
   }
+  packed_calls.fetch_add(1, std::memory_order_relaxed);
   float* packed = a.workspace[call.workspace.weights].as<float>();
   RILL_RETURN_IF_ERROR(Launched(
       LaunchPackGruWeights(PackLayout(config), kernel, a.inputs[3].as<const float>(),
@@ -332,6 +345,11 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
 }
 
 }  // namespace
+
+GruWeightCounts GetGruWeightCounts() {
+  return {resident_calls.load(std::memory_order_relaxed),
+          packed_calls.load(std::memory_order_relaxed)};
+}
 
 void RegisterRnnCudaKernels() {
   RegisterKernel({.op = OpKind::kCuDNNGRU,

@@ -397,10 +397,19 @@ TEST(CudaExecutorDevice, ResidentAndPackedGruWeightsAreBitIdentical) {
   const Tensor x = Random(Shape{4, 5, 3}, 12), y = Random(Shape{4, 2}, 13);
   std::vector<double> resident_losses, packed_losses, cpu_losses;
   ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  const gpu::GruWeightCounts before = gpu::GetGruWeightCounts();
   auto resident = TrainModel(&GruModel, "cuda", 6, x, y, &resident_losses);
+  const gpu::GruWeightCounts middle = gpu::GetGruWeightCounts();
   ASSERT_EQ(setenv("RILL_CUDA_RESIDENT_GRU", "0", 1), 0);
   auto packed = TrainModel(&GruModel, "cuda", 6, x, y, &packed_losses);
   ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  const gpu::GruWeightCounts after = gpu::GetGruWeightCounts();
+  // Each training step is one forward and one grad; the first run goes step by step, the
+  // replays of the captured graph do not call the kernels again.
+  EXPECT_GT(middle.resident, before.resident);
+  EXPECT_EQ(middle.packed, before.packed);
+  EXPECT_EQ(after.resident, middle.resident);
+  EXPECT_GT(after.packed, middle.packed);
   auto cpu = TrainModel(&GruModel, "cpu", 6, x, y, &cpu_losses);
   EXPECT_EQ(resident_losses, packed_losses);
   const auto& want = cpu->params().tensors();
@@ -508,6 +517,68 @@ TEST(CudaExecutorDevice, Tf32TrainingStaysCloseToTheCpu) {
   auto cpu = Train(&GruModel, "cpu", 3, x, y, &cpu_losses);
   ASSERT_EQ(tf32.size(), cpu.size());
   for (size_t i = 0; i < cpu.size(); ++i) EXPECT_LT(MaxRelDiff(cpu[i], tf32[i]), 1e-2) << i;
+}
+
+// The other direction of the hand-over: a model trained with resident weights, then read in
+// Keras order by a second session (residency off there) and on the host.
+TEST(CudaExecutorDevice, ResidentWeightsReachAKerasOrderSessionThroughTheHost) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  const Tensor x = Random(Shape{4, 5, 3}, 18), y = Random(Shape{4, 2}, 19);
+  auto cpu = TrainModel(&GruModel, "cpu", 4, x, y, nullptr);
+  auto want = cpu->Predict({x}, 4, "cpu");
+  ASSERT_TRUE(want.ok());
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  auto m = TrainModel(&GruModel, "cuda", 4, x, y, nullptr);
+  ASSERT_EQ(setenv("RILL_CUDA_RESIDENT_GRU", "0", 1), 0);
+  auto got = m->Predict({x}, 4, "cuda");
+  ASSERT_EQ(unsetenv("RILL_CUDA_RESIDENT_GRU"), 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_LT(MaxRelDiff((*want)[0], (*got)[0]), 1e-5);
+}
+
+// Regularizers and clipnorm read the resident weights and gradients through full reductions,
+// whose summation order follows the element order: close to the packed path and the CPU, not
+// bit-identical.
+std::unique_ptr<Model> RegularizedGruModel() {
+  auto m = std::make_unique<Model>("gru_l2", 7);
+  auto x = m->Input({kBatch, 5, 3});
+  auto h = layers::CuDNNGRU({.units = 8,
+                             .kernel_regularizer = regularizers::L2(1e-2),
+                             .recurrent_regularizer = regularizers::L1(1e-3)})(x);
+  m->SetOutputs({layers::Dense({.units = 2})(h)});
+  return m;
+}
+
+TEST(CudaExecutorDevice, RegularizedClippedGruTrainingMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  const Tensor x = Random(Shape{4, 5, 3}, 20), y = Random(Shape{4, 2}, 21);
+  OptimizerConfig adam = optim::Adam(0.01);
+  adam.clipnorm = 0.1;
+  std::vector<Tensor> weights[2];
+  std::vector<double> losses[2];
+  const char* devices[2] = {"cpu", "cuda"};
+  const gpu::GruWeightCounts before = gpu::GetGruWeightCounts();
+  for (int d = 0; d < 2; ++d) {
+    auto m = RegularizedGruModel();
+    auto trainer = m->Compile({.loss = "mse", .optimizer = adam, .device = devices[d]});
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    for (int i = 0; i < 4; ++i) {
+      auto loss = trainer->TrainOnBatch({x}, y);
+      ASSERT_TRUE(loss.ok()) << loss.status();
+      losses[d].push_back(*loss);
+    }
+    weights[d] = m->GetWeights();
+  }
+  EXPECT_GT(gpu::GetGruWeightCounts().resident, before.resident);
+  ASSERT_EQ(weights[0].size(), weights[1].size());
+  for (size_t i = 0; i < weights[0].size(); ++i) {
+    EXPECT_LT(MaxRelDiff(weights[0][i], weights[1][i]), 1e-5) << "weight " << i;
+  }
+  for (size_t i = 0; i < losses[0].size(); ++i) {
+    EXPECT_NEAR(losses[0][i], losses[1][i], 1e-5 * std::abs(losses[0][i]) + 1e-7);
+  }
 }
 
 TEST(CudaExecutorDevice, GraphsOnAndOffAreBitIdentical) {

@@ -32,10 +32,11 @@ Plan LowerModel(const std::function<void(Model&)>& build, const CompileOptions& 
       BuildModeGraph(m, mode == GraphMode::kPredict ? nullptr : &options, mode, inputs,
                      mode == GraphMode::kPredict ? nullptr : &target);
   EXPECT_TRUE(g.ok()) << g.status();
+  if (!g.ok()) return Plan{};
   RegisterCpuKernels();
   absl::StatusOr<Plan> plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, mode == GraphMode::kTrain);
   EXPECT_TRUE(plan.ok()) << plan.status();
-  return std::move(*plan);
+  return plan.ok() ? std::move(*plan) : Plan{};
 }
 
 void GruStack(Model& m) {
@@ -166,18 +167,31 @@ struct HandPlan {
   }
   // x [2, 3, 1] -> cudnn_gru with d=1, u=2; returns {kernel, recurrent_kernel, bias}.
   std::array<int, 3> Gru() {
-    const int x = Buffer("x", Shape{2, 3, 1}, BufferKind::kInput);
-    const int h0 = Buffer("h0", Shape{2, 2});
     const int k = Buffer("kernel", Shape{1, 6}, BufferKind::kParam);
     const int r = Buffer("recurrent_kernel", Shape{2, 6}, BufferKind::kParam);
     const int b = Buffer("bias", Shape{12}, BufferKind::kParam);
-    const int y = Buffer("y", Shape{2, 3, 2});
-    const int h = Buffer("h", Shape{2, 2});
-    const int reserve = Buffer("reserve", Shape{1});
-    Step(OpKind::kCuDNNGRU, {x, h0, k, r, b}, {y, h, reserve});
-    plan.outputs.push_back(y);
+    GruOn(k, r, b);
     return {k, r, b};
   }
+  void GruOn(int k, int r, int b) {
+    x = Buffer("x", Shape{2, 3, 1}, BufferKind::kInput);
+    h0 = Buffer("h0", Shape{2, 2});
+    y = Buffer("y", Shape{2, 3, 2});
+    const int h = Buffer("h", Shape{2, 2});
+    reserve = Buffer("reserve", Shape{1});
+    Step(OpKind::kCuDNNGRU, {x, h0, k, r, b}, {y, h, reserve});
+    plan.outputs.push_back(y);
+  }
+  // The grad of the last GruOn's call with weights (k, r, b); returns its dkernel.
+  int GruGrad(int k, int r, int b) {
+    const int dy = Buffer("dy", Shape{2, 3, 2}), dh = Buffer("dh", Shape{2, 2});
+    const int dx = Buffer("dx", Shape{2, 3, 1}), dh0 = Buffer("dh0", Shape{2, 2});
+    const int dk = Buffer("dkernel", Shape{1, 6}), dr = Buffer("drecurrent", Shape{2, 6}),
+              db = Buffer("dbias", Shape{12});
+    Step(OpKind::kCuDNNGRUGrad, {x, h0, k, r, b, y, reserve, dy, dh}, {dx, dh0, dk, dr, db});
+    return dk;
+  }
+  int x = -1, h0 = -1, y = -1, reserve = -1;
 };
 
 TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
@@ -218,6 +232,77 @@ TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
     ASSERT_EQ(res.refused.size(), 1u);
     EXPECT_THAT(res.refused[0], HasSubstr("combines it with 'other'"));
   }
+}
+
+TEST(GruResidencyTest, GruStepsMustReadTheLayersOwnThreeParameters) {
+  {
+    // A grad that pairs the kernel with a recurrent kernel that is not a parameter, before the
+    // forward that makes (kernel, recurrent_kernel, bias) a candidate.
+    HandPlan h;
+    const int k = h.Buffer("kernel", Shape{1, 6}, BufferKind::kParam);
+    const int r = h.Buffer("recurrent_kernel", Shape{2, 6}, BufferKind::kParam);
+    const int b = h.Buffer("bias", Shape{12}, BufferKind::kParam);
+    const int other_r = h.Buffer("computed_recurrent", Shape{2, 6});
+    h.GruOn(k, r, b);
+    h.GruGrad(k, other_r, b);
+    h.plan.steps.insert(h.plan.steps.begin(), h.plan.steps.back());
+    h.plan.steps.pop_back();
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    EXPECT_TRUE(res.layers.empty());
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("with other GRU weights"));
+  }
+  {
+    // A GRU reading a scaled kernel: a resident value, but not the weight space.
+    HandPlan h;
+    const auto [k, r, b] = h.Gru();
+    const int half = h.Buffer("half", Shape{});
+    const int scaled = h.Buffer("scaled", Shape{1, 6});
+    h.Step(OpKind::kMul, {k, half}, {scaled});
+    h.GruOn(scaled, r, b);
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    EXPECT_TRUE(res.layers.empty());
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("with other GRU weights"));
+  }
+  {
+    // All three scaled: no parameter is shared, but the weights read are resident values.
+    HandPlan h;
+    const auto [k, r, b] = h.Gru();
+    const int half = h.Buffer("half", Shape{});
+    const int sk = h.Buffer("sk", Shape{1, 6}), sr = h.Buffer("sr", Shape{2, 6}),
+              sb = h.Buffer("sb", Shape{12});
+    h.Step(OpKind::kMul, {k, half}, {sk});
+    h.Step(OpKind::kMul, {r, half}, {sr});
+    h.Step(OpKind::kMul, {b, half}, {sb});
+    h.GruOn(sk, sr, sb);
+    const GruResidency res = FindResidentGruWeights(h.plan);
+    EXPECT_TRUE(res.layers.empty());
+    ASSERT_EQ(res.refused.size(), 1u);
+    EXPECT_THAT(res.refused[0], HasSubstr("reads resident values as GRU weights"));
+  }
+}
+
+// A slot read together with a gradient before its update: accepted whatever the step order
+// (tags are followed to a fixed point before anything is refused).
+TEST(GruResidencyTest, TheAnswerDoesNotDependOnTheStepOrder) {
+  HandPlan h;
+  const auto [k, r, b] = h.Gru();
+  const int dk = h.GruGrad(k, r, b);
+  const int m = h.Buffer("kernel/momentum", Shape{1, 6}, BufferKind::kParam);
+  const int sum = h.Buffer("sum", Shape{1, 6});
+  const int total = h.Buffer("total", Shape{});
+  h.Step(OpKind::kAdd, {m, dk}, {sum});
+  h.Step(OpKind::kReduceSum, {sum}, {total});
+  h.Step(OpKind::kSgdUpdate, {k, dk, m}, {}, Attrs{{"lr", 0.1}, {"momentum", 0.9}});
+  const GruResidency forward = FindResidentGruWeights(h.plan);
+  ASSERT_EQ(forward.layers.size(), 1u) << forward.refused[0];
+  EXPECT_TRUE(forward.resident(m));
+  EXPECT_TRUE(forward.resident(sum));
+  std::swap(h.plan.steps[2], h.plan.steps[4]);  // the update before the add
+  const GruResidency swapped = FindResidentGruWeights(h.plan);
+  ASSERT_EQ(swapped.layers.size(), 1u);
+  EXPECT_EQ(swapped.buffers, forward.buffers);
 }
 
 }  // namespace
