@@ -84,24 +84,25 @@ TEST(CublasLtDenseHost, EpilogueForEachActivationAndBias) {
   }
 }
 
-template <typename T>
-T DescAttribute(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr) {
+// One attribute of a cuBLASLt descriptor, read with `get` (cublasLtMatmulDescGetAttribute or
+// cublasLtMatrixLayoutGetAttribute).
+template <typename T, typename Handle, typename Attr, typename Get>
+T ReadAttribute(Get get, Handle handle, Attr attr) {
   T value{};
   size_t written = 0;
-  EXPECT_EQ(cublasLtMatmulDescGetAttribute(d, attr, &value, sizeof(value), &written),
-            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(get(handle, attr, &value, sizeof(value), &written), CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(written, sizeof(value));
   return value;
 }
 
 template <typename T>
+T DescAttribute(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t attr) {
+  return ReadAttribute<T>(cublasLtMatmulDescGetAttribute, d, attr);
+}
+
+template <typename T>
 T LayoutAttribute(cublasLtMatrixLayout_t l, cublasLtMatrixLayoutAttribute_t attr) {
-  T value{};
-  size_t written = 0;
-  EXPECT_EQ(cublasLtMatrixLayoutGetAttribute(l, attr, &value, sizeof(value), &written),
-            CUBLAS_STATUS_SUCCESS);
-  EXPECT_EQ(written, sizeof(value));
-  return value;
+  return ReadAttribute<T>(cublasLtMatrixLayoutGetAttribute, l, attr);
 }
 
 // The row-major trick: A = w as [n, k] (ld n), B = x as [k, m] (ld k), D = out as [n, m] (ld n),
@@ -117,13 +118,8 @@ TEST(CublasLtDenseHost, DescriptorsWithoutADevice) {
         for (bool tf32 : {false, true}) {
           SCOPED_TRACE(absl::StrCat("m=", s.m, " n=", s.n, " k=", s.k, " ", Name(act), " bias ",
                                     has_bias, " tf32 ", tf32));
-          gpu::LtDenseProblem p;
-          p.m = s.m;
-          p.n = s.n;
-          p.k = s.k;
-          p.activation = act;
-          p.has_bias = has_bias;
-          p.tf32 = tf32;
+          const gpu::LtDenseProblem p{.m = s.m, .n = s.n, .k = s.k, .activation = act,
+                                      .has_bias = has_bias, .tf32 = tf32};
           gpu::LtDenseDescriptors d;
           const absl::Status st =
               gpu::InitLtDenseDescriptors(p, has_bias ? bias_storage : nullptr, "dense", &d);
@@ -377,12 +373,8 @@ TEST_F(CublasLtDenseDevice, MatchesTheCpuForEveryActivationBiasAndShape) {
           continue;
         }
         // The plan was made with the GPU: cuBLASLt must have an algorithm and the call use it.
-        gpu::LtDenseProblem p;
-        p.m = s.m;
-        p.n = s.n;
-        p.k = s.k;
-        p.activation = act;
-        p.has_bias = has_bias;
+        const gpu::LtDenseProblem p{
+            .m = s.m, .n = s.n, .k = s.k, .activation = act, .has_bias = has_bias};
         absl::Status why;
         EXPECT_TRUE(gpu::PrepareLtDense(gpu_->step().cublas_lt, p, &why).has_value())
             << what << ": " << why;

@@ -194,17 +194,22 @@ struct HandPlan {
   int x = -1, h0 = -1, y = -1, reserve = -1;
 };
 
+// The plan's one GRU layer stays in Keras order, for a reason that says `why`.
+void ExpectRefused(const Plan& plan, const std::string& why) {
+  const GruResidency res = FindResidentGruWeights(plan);
+  EXPECT_TRUE(res.layers.empty());
+  EXPECT_TRUE(res.buffers.empty());
+  ASSERT_EQ(res.refused.size(), 1u);
+  EXPECT_THAT(res.refused[0], HasSubstr(why));
+}
+
 TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
   {
     HandPlan h;
     const auto [k, r, b] = h.Gru();
     const int flat = h.Buffer("flat", Shape{6});
     h.Step(OpKind::kReshape, {k}, {flat}, Attrs{{"shape", std::vector<int64_t>{6}}});
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    EXPECT_TRUE(res.layers.empty());
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("'kernel' stay in Keras order: reshape"));
-    EXPECT_TRUE(res.buffers.empty());
+    ExpectRefused(h.plan, "'kernel' stay in Keras order: reshape");
   }
   {
     HandPlan h;
@@ -212,9 +217,7 @@ TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
     const int doubled = h.Buffer("doubled", Shape{12});
     h.Step(OpKind::kAdd, {b, b}, {doubled});
     h.plan.outputs.push_back(doubled);
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("'doubled' is a plan output"));
+    ExpectRefused(h.plan, "'doubled' is a plan output");
   }
   {
     // add(bias, t) with t a [12] tensor in Keras order; add(bias, scalar) is fine.
@@ -227,10 +230,7 @@ TEST(GruResidencyTest, OrderDependentUsesAreRefusedWithTheirReason) {
     const int other = h.Buffer("other", Shape{12}, BufferKind::kInput);
     const int mixed = h.Buffer("mixed", Shape{12});
     h.Step(OpKind::kAdd, {shifted, other}, {mixed});
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    EXPECT_TRUE(res.layers.empty());
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("combines it with 'other'"));
+    ExpectRefused(h.plan, "combines it with 'other'");
   }
 }
 
@@ -247,10 +247,7 @@ TEST(GruResidencyTest, GruStepsMustReadTheLayersOwnThreeParameters) {
     h.GruGrad(k, other_r, b);
     h.plan.steps.insert(h.plan.steps.begin(), h.plan.steps.back());
     h.plan.steps.pop_back();
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    EXPECT_TRUE(res.layers.empty());
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("with other GRU weights"));
+    ExpectRefused(h.plan, "with other GRU weights");
   }
   {
     // A GRU reading a scaled kernel: a resident value, but not the weight space.
@@ -260,10 +257,7 @@ TEST(GruResidencyTest, GruStepsMustReadTheLayersOwnThreeParameters) {
     const int scaled = h.Buffer("scaled", Shape{1, 6});
     h.Step(OpKind::kMul, {k, half}, {scaled});
     h.GruOn(scaled, r, b);
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    EXPECT_TRUE(res.layers.empty());
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("with other GRU weights"));
+    ExpectRefused(h.plan, "with other GRU weights");
   }
   {
     // All three scaled: no parameter is shared, but the weights read are resident values.
@@ -276,10 +270,7 @@ TEST(GruResidencyTest, GruStepsMustReadTheLayersOwnThreeParameters) {
     h.Step(OpKind::kMul, {r, half}, {sr});
     h.Step(OpKind::kMul, {b, half}, {sb});
     h.GruOn(sk, sr, sb);
-    const GruResidency res = FindResidentGruWeights(h.plan);
-    EXPECT_TRUE(res.layers.empty());
-    ASSERT_EQ(res.refused.size(), 1u);
-    EXPECT_THAT(res.refused[0], HasSubstr("reads resident values as GRU weights"));
+    ExpectRefused(h.plan, "reads resident values as GRU weights");
   }
 }
 

@@ -112,29 +112,26 @@ TEST_F(CliTest, DeviceCudaRunsOnAGpuOrFailsInOneLineAndAutoFallsBackToTheCpu) {
     EXPECT_EQ(inspect.status, 1) << inspect.out;
     EXPECT_THAT(inspect.out, HasSubstr("rill inspect: --device=cuda: "));
   }
-  // --tf32: TF32 tensor cores on the GPU (close to FP32), nothing on the CPU (bit for bit).
-  Result tf32 = Rill(args + " --output " + Path("tf32.npy") + " --device " +
-                     (on_gpu ? "cuda" : "cpu") + " --tf32");
-  ASSERT_EQ(tf32.status, 0) << tf32.out;
-  auto y_tf32 = ReadNpy(Path("tf32.npy"));
-  ASSERT_TRUE(y_tf32.ok());
-  if (on_gpu) {
-    EXPECT_LT(MaxRelDiff(*y_tf32, *want), 1e-2);
-  } else {
-    ASSERT_EQ(y_tf32->bytes(), want->bytes());
-    EXPECT_EQ(std::memcmp(y_tf32->raw(), want->raw(), y_tf32->bytes()), 0);
-  }
-  // auto: the GPU when there is one, else the CPU, bit for bit.
-  Result any = Rill(args + " --output " + Path("auto.npy") + " --device=auto");
-  ASSERT_EQ(any.status, 0) << any.out;
-  auto y = ReadNpy(Path("auto.npy"));
-  ASSERT_TRUE(y.ok());
-  if (on_gpu) {
-    EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
-  } else {
-    ASSERT_EQ(y->bytes(), want->bytes());
-    EXPECT_EQ(std::memcmp(y->raw(), want->raw(), y->bytes()), 0);
-  }
+  // The same prediction with `flags`: within `gpu_tolerance` of the CPU's on the GPU, bit for
+  // bit the CPU's otherwise.
+  auto expect_like_cpu = [&](const std::string& flags, const std::string& file,
+                             double gpu_tolerance) {
+    Result r = Rill(args + " --output " + Path(file) + " " + flags);
+    ASSERT_EQ(r.status, 0) << r.out;
+    auto y = ReadNpy(Path(file));
+    ASSERT_TRUE(y.ok());
+    if (on_gpu) {
+      EXPECT_LT(MaxRelDiff(*y, *want), gpu_tolerance) << flags;
+    } else {
+      ASSERT_EQ(y->bytes(), want->bytes());
+      EXPECT_EQ(std::memcmp(y->raw(), want->raw(), y->bytes()), 0) << flags;
+    }
+  };
+  // --tf32: TF32 tensor cores on the GPU (close to FP32), nothing on the CPU.
+  expect_like_cpu(std::string("--device ") + (on_gpu ? "cuda" : "cpu") + " --tf32", "tf32.npy",
+                  1e-2);
+  // auto: the GPU when there is one, else the CPU.
+  expect_like_cpu("--device=auto", "auto.npy", 1e-5);
 }
 
 TEST_F(CliTest, TrainSgdStepsGiveTheOraclesWeights) {
