@@ -156,7 +156,8 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
                    y = f32(a.y, Shape{b, t, u}), h_last = f32(a.h_last, Shape{b, u}),
                    dy = f32(a.dy, Shape{b, t, u}), dx = f32(a.dx, Shape{b, t, d}),
                    dh0 = f32(a.dh0, Shape{b, u}), dhl = f32(dh_last, Shape{b, u});
-  const int64_t r_at = 3 * u * d, b_at = 3 * u * (d + u);
+  const int64_t r_at = GruParamBlock{GruParam::kRecurrentKernel, d, u}.range().first,
+                b_at = GruParamBlock{GruParam::kBias, d, u}.range().first;
   const TensorView kernel = f32(w, Shape{d, 3 * u}), recurrent = f32(w, Shape{u, 3 * u}, r_at),
                    bias = f32(w, Shape{6 * u}, b_at);
   const TensorView dkernel = f32(dw, Shape{d, 3 * u}), drecurrent = f32(dw, Shape{u, 3 * u}, r_at),

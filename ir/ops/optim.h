@@ -11,6 +11,14 @@
 
 namespace rill::ops {
 
+// The element-wise optimizer updates (sgd, adam, rmsprop, adagrad): input 0 the parameter,
+// input 1 its gradient, then slots of the parameter's type (adam's last input, its iteration
+// count, is a scalar).
+inline bool IsOptimizerUpdate(OpKind op) {
+  return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
+         op == OpKind::kAdagradUpdate;
+}
+
 // momentum == 0: param -= lr * grad (velocity untouched). Otherwise
 // velocity = momentum * velocity - lr * grad; param += velocity, or with nesterov
 // param += momentum * velocity - lr * grad (with the new velocity). momentum in [0, 1].

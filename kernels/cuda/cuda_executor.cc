@@ -36,7 +36,7 @@ absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, Par
   for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
     const PlanStep& s = plan.steps[i];
     if (s.op != OpKind::kCuDNNGRU && s.op != OpKind::kCuDNNGRUGrad) continue;
-    const bool marked = s.attrs.Has(kResidentWeightsAttr) && s.attrs.GetBool(kResidentWeightsAttr);
+    const bool marked = MarkedResident(s.attrs);
     if (marked != out.analysis.ResidentStep(plan, i)) {
       return absl::FailedPreconditionError(absl::StrCat(
           StepName(s), ": the step is marked as reading ", marked ? "resident" : "packed",

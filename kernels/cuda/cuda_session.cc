@@ -123,8 +123,7 @@ absl::StatusOr<CudaSession::Binding> CudaSession::BindParam(ParamStore* store,
     return Binding{p.data, it->second};
   }
   RILL_ASSIGN_OR_RETURN(const Tensor* host, HostParam(store, name, type));
-  if (order.has_value() &&
-      (type.dtype != DType::kF32 || type.shape.NumElements() != order->elements())) {
+  if (order.has_value() && type != TensorType{DType::kF32, order->shape()}) {
     return absl::InvalidArgumentError(absl::StrCat("parameter '", name, "' (", type.ToString(),
                                                    ") cannot be kept in the resident order of ",
                                                    order->ToString()));
@@ -162,21 +161,19 @@ absl::StatusOr<std::array<CudaSession::Binding, 3>> CudaSession::BindGruWeights(
         "GRU weights '", names[0], "': some of them already have resident copies that are not "
         "one weight space"));
   }
-  const int64_t total = GruWeightSpaceElements(input_size, hidden_size);
+  std::array<TensorType, 3> types;
   for (int i = 0; i < 3; ++i) {
-    const TensorType type = {DType::kF32, i == 0   ? Shape{input_size, 3 * hidden_size}
-                                          : i == 1 ? Shape{hidden_size, 3 * hidden_size}
-                                                   : Shape{6 * hidden_size}};
-    RILL_RETURN_IF_ERROR(HostParam(store, names[i], type).status());
+    types[i] = TensorType{DType::kF32, blocks[i].shape()};
+    RILL_RETURN_IF_ERROR(HostParam(store, names[i], types[i]).status());
   }
+  const int64_t total = GruWeightSpaceElements(input_size, hidden_size);
   RILL_ASSIGN_OR_RETURN(DeviceBuffer buffer,
                         DeviceBuffer::Allocate(static_cast<size_t>(total) * sizeof(float)));
   auto* weight_space = buffer.as<float>();
   allocations_.push_back(std::move(buffer));
   for (int i = 0; i < 3; ++i) {
-    const TensorType& type = store->HostTensorForSync(names[i])->type();
     void* data = weight_space + blocks[i].range().first;
-    out[i] = Binding{data, AddParam(names[i], type, blocks[i], data)};
+    out[i] = Binding{data, AddParam(names[i], types[i], blocks[i], data)};
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "ir/ops/optim.h"
 
 namespace rill::gpu {
 namespace {
@@ -42,11 +43,6 @@ bool IsElementwise(OpKind op) {
     default:
       return false;
   }
-}
-
-bool IsUpdate(OpKind op) {
-  return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
-         op == OpKind::kAdagradUpdate;
 }
 
 struct Tag {
@@ -222,7 +218,7 @@ void Tagger::Step(int index) {
     if (!Scalar(s.outputs[0])) RefuseInputs(s, "reduces it along an axis");
     return;
   }
-  if (IsUpdate(s.op)) {
+  if (ops::IsOptimizerUpdate(s.op)) {
     // Input 0 the parameter, 1 the gradient, then slots; adam's last input is its iteration
     // count (a scalar).
     const size_t like_param = s.op == OpKind::kAdamUpdate ? 5 : s.inputs.size();
@@ -282,6 +278,10 @@ bool Tagger::Run() {
 }
 
 }  // namespace
+
+bool MarkedResident(const Attrs& attrs) {
+  return attrs.Has(kResidentWeightsAttr) && attrs.GetBool(kResidentWeightsAttr);
+}
 
 bool GruResidency::ResidentStep(const Plan& plan, int step) const {
   const PlanStep& s = plan.steps[step];

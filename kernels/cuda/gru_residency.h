@@ -27,6 +27,9 @@ namespace rill::gpu {
 // weights are resident; the kernels and the executor read it.
 inline constexpr char kResidentWeightsAttr[] = "resident_weights";
 
+// Whether a step's attributes carry kResidentWeightsAttr = true.
+bool MarkedResident(const Attrs& attrs);
+
 // One GRU layer whose three parameters are resident: plan buffer indices (kParam).
 struct ResidentGruLayer {
   int kernel = -1;

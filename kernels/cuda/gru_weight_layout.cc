@@ -167,6 +167,18 @@ int64_t GruParamBlock::elements() const {
   return end - begin;
 }
 
+Shape GruParamBlock::shape() const {
+  switch (param) {
+    case GruParam::kKernel:
+      return Shape{input_size, 3 * hidden_size};
+    case GruParam::kRecurrentKernel:
+      return Shape{hidden_size, 3 * hidden_size};
+    case GruParam::kBias:
+      return Shape{6 * hidden_size};
+  }
+  return Shape{};
+}
+
 std::pair<int64_t, int64_t> GruParamBlock::range() const {
   const int64_t d = input_size, u = hidden_size;
   switch (param) {

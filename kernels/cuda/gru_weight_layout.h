@@ -32,6 +32,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "ir/types.h"
 
 namespace rill::gpu {
 
@@ -107,6 +108,8 @@ struct GruParamBlock {
   bool operator==(const GruParamBlock&) const = default;
   auto operator<=>(const GruParamBlock&) const = default;
   int64_t elements() const;
+  // The Keras parameter's shape: kernel [d, 3u], recurrent_kernel [u, 3u], bias [6u].
+  Shape shape() const;
   // [begin, end): the parameter's range of the closed-form weight space.
   std::pair<int64_t, int64_t> range() const;
   // "recurrent_kernel of GRU(d=3, u=8)", for messages.

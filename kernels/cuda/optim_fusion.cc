@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ir/ops/optim.h"
 #include "ir/status.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/optim_multi.h"
@@ -17,11 +18,6 @@
 
 namespace rill::gpu {
 namespace {
-
-bool IsUpdate(OpKind op) {
-  return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
-         op == OpKind::kAdagradUpdate;
-}
 
 // Whether one multi-tensor launch can run steps a and b (both updates).
 bool Compatible(const Plan& plan, const PlanStep& a, const PlanStep& b) {
@@ -44,7 +40,7 @@ absl::StatusOr<bool> GroupOptimizerUpdates(Plan& plan) {
   // Groups of compatible updates, each in schedule order.
   std::vector<std::vector<int>> groups;
   for (int s = 0; s < n; ++s) {
-    if (!IsUpdate(plan.steps[s].op)) continue;
+    if (!ops::IsOptimizerUpdate(plan.steps[s].op)) continue;
     auto it = std::find_if(groups.begin(), groups.end(), [&](const std::vector<int>& g) {
       return Compatible(plan, plan.steps[g.front()], plan.steps[s]);
     });
@@ -96,8 +92,8 @@ std::vector<UpdateRun> FusedUpdateRuns(const Plan& plan) {
   const int n = static_cast<int>(plan.steps.size());
   for (int s = 0; s < n;) {
     int e = s + 1;
-    if (IsUpdate(plan.steps[s].op)) {
-      while (e < n && IsUpdate(plan.steps[e].op) &&
+    if (ops::IsOptimizerUpdate(plan.steps[s].op)) {
+      while (e < n && ops::IsOptimizerUpdate(plan.steps[e].op) &&
              Compatible(plan, plan.steps[s], plan.steps[e])) {
         ++e;
       }

@@ -53,18 +53,9 @@ GruWorkspace WorkspaceOf(OpKind op, bool resident) {
   return w;
 }
 
-bool Resident(const Attrs& attrs) {
-  return attrs.Has(kResidentWeightsAttr) && attrs.GetBool(kResidentWeightsAttr);
-}
-
 std::string Prefix(OpKind op, const std::string& node) {
   return node.empty() ? std::string(OpName(op))
                       : absl::StrCat(std::string(OpName(op)), " '", node, "'");
-}
-
-absl::Status WithPrefix(const absl::Status& s, const std::string& prefix) {
-  if (s.ok()) return s;
-  return absl::Status(s.code(), absl::StrCat(prefix, ": ", s.message()));
 }
 
 // The call's sizes from x's and kernel's shapes and the node's attributes.
@@ -154,6 +145,22 @@ GruPackLayout PackLayout(const CudnnGruConfig& c) {
 
 // ---- Plan time ---------------------------------------------------------------------------------
 
+// Whether the step reads resident weights. The first GRU hook of a plan runs the analysis once
+// and marks every GRU step with kResidentWeightsAttr; the later hooks read their mark.
+bool MarkResidentSteps(const PrepareArgs& p) {
+  const Attrs& attrs = p.plan.steps[p.step].attrs;
+  if (attrs.Has(kResidentWeightsAttr)) return MarkedResident(attrs);
+  const GruResidency residency = p.gpu->resident_gru_weights ? FindResidentGruWeights(p.plan)
+                                                             : GruResidency{};
+  for (int i = 0; i < static_cast<int>(p.plan.steps.size()); ++i) {
+    PlanStep& s = p.plan.steps[i];
+    if (s.op == OpKind::kCuDNNGRU || s.op == OpKind::kCuDNNGRUGrad) {
+      s.attrs.Set(kResidentWeightsAttr, residency.ResidentStep(p.plan, i));
+    }
+  }
+  return MarkedResident(attrs);
+}
+
 // The shared part of both hooks: checks, residency, the cached descriptors, the workspace
 // buffers and the reserve buffer's new type. `reserve_buffer` is the plan buffer of the reserve.
 absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training) {
@@ -175,10 +182,8 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
                         ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config, /*plan_time=*/true);
-  if (!gru.ok()) return WithPrefix(gru.status(), prefix);
-  const bool resident = p.gpu->resident_gru_weights &&
-                        FindResidentGruWeights(p.plan).ResidentStep(p.plan, p.step);
-  step.attrs.Set(kResidentWeightsAttr, resident);
+  if (!gru.ok()) return Annotate(gru.status(), prefix);
+  const bool resident = MarkResidentSteps(p);
   const CudnnGruSizes& s = (*gru)->sizes();
   const std::string& node = step.node_name;
   const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
@@ -231,8 +236,9 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
                         ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape, gpu.tf32, prefix));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config, /*plan_time=*/false);
-  if (!gru.ok()) return WithPrefix(gru.status(), prefix);
-  GruCall call{*gru, WorkspaceOf(op, Resident(a.attrs)), Resident(a.attrs), nullptr};
+  if (!gru.ok()) return Annotate(gru.status(), prefix);
+  const bool resident = MarkedResident(a.attrs);
+  GruCall call{*gru, WorkspaceOf(op, resident), resident, nullptr};
   const CudnnGruSizes& s = call.gru->sizes();
   const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
   auto holds = [&a](int index, size_t bytes) {
@@ -254,8 +260,9 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
   if (call.resident) {
     // The executor bound the three parameters back to back (CudaSession::BindGruWeights).
     const int64_t d = config.input_size, u = config.hidden_size;
-    if (a.inputs[3].as<const float>() != kernel + 3 * u * d ||
-        a.inputs[4].as<const float>() != kernel + 3 * u * (d + u)) {
+    auto at = [&](GruParam param) { return kernel + GruParamBlock{param, d, u}.range().first; };
+    if (a.inputs[3].as<const float>() != at(GruParam::kRecurrentKernel) ||
+        a.inputs[4].as<const float>() != at(GruParam::kBias)) {
       return absl::FailedPreconditionError(absl::StrCat(
           prefix, ": the step reads resident weights, but kernel, recurrent_kernel and bias are "
                   "not bound back to back (the plan was not run by the cuda executor)"));
@@ -288,7 +295,7 @@ absl::Status CuDNNGRU(const KernelArgs& a) {
   b.h_last = a.outputs[1].as<float>();
   b.workspace = a.workspace[kCudnnWorkspace].data;
   b.reserve = training ? reserve.data : nullptr;
-  return WithPrefix(
+  return Annotate(
       call.gru->Forward(gpu->cudnn, gpu->stream,
                         training ? GruForwardMode::kTraining : GruForwardMode::kInference, b),
       std::string(OpName(op)));
@@ -328,7 +335,7 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   d.dh0 = a.outputs[1].as<float>();
   d.workspace = a.workspace[kCudnnWorkspace].data;
   d.reserve = reserve.data;
-  RILL_RETURN_IF_ERROR(WithPrefix(call.gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
+  RILL_RETURN_IF_ERROR(Annotate(call.gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
   GruBackwardWeightsBuffers w;
   w.x = a.inputs[0].as<const float>();
   w.h0 = a.inputs[1].as<const float>();
@@ -336,7 +343,7 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   w.dweights = dweights;
   w.workspace = a.workspace[kCudnnWorkspace].data;
   w.reserve = reserve.data;
-  RILL_RETURN_IF_ERROR(WithPrefix(call.gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
+  RILL_RETURN_IF_ERROR(Annotate(call.gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
   if (call.resident) return CopyResidentGradients(a, dweights, gpu->stream);
   return Launched(LaunchUnpackGruWeights(PackLayout(call.gru->config()), dweights,
                                          a.outputs[2].as<float>(), a.outputs[3].as<float>(),

@@ -19,6 +19,7 @@
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/optim_fusion.h"
+#include "ir/ops/optim.h"
 #include "kernels/register.h"
 #include "passes/memory_planner.h"
 
@@ -114,10 +115,7 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
 
 // --- fused optimizer updates (host: the plan rewrite needs no GPU) ----------------------
 
-bool IsUpdateStep(const PlanStep& s) {
-  return s.op == OpKind::kSgdUpdate || s.op == OpKind::kAdamUpdate ||
-         s.op == OpKind::kRmspropUpdate || s.op == OpKind::kAdagradUpdate;
-}
+bool IsUpdateStep(const PlanStep& s) { return ops::IsOptimizerUpdate(s.op); }
 
 absl::StatusOr<Plan> DenseTrainingPlan(const OptimizerConfig& optimizer,
                                        const MemoryPlanOptions& memory) {

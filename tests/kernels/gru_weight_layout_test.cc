@@ -148,6 +148,7 @@ void CheckResidentOrder(int64_t d, int64_t u, uint32_t seed) {
   for (const auto& [param, keras] : params) {
     const GruParamBlock block{param, d, u};
     ASSERT_EQ(block.elements(), static_cast<int64_t>(keras->size())) << block.ToString();
+    EXPECT_EQ(block.shape().NumElements(), block.elements()) << block.ToString();
     EXPECT_EQ(block.range().first, static_cast<int64_t>(resident.size())) << block.ToString();
     std::vector<T> copy(keras->size());
     ASSERT_TRUE(KerasToResidentOrder<T>(block, *keras, copy).ok());
