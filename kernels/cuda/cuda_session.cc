@@ -19,13 +19,16 @@ constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 }  // namespace
 
 CudaSessionOptions CudaSessionOptionsFromEnv() {
+  // A debugging switch is on unless the environment sets it to "0".
+  auto on = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr || std::strcmp(value, "0") != 0;
+  };
   CudaSessionOptions options;
-  const char* graphs = std::getenv("RILL_CUDA_GRAPHS");
-  if (graphs != nullptr && std::strcmp(graphs, "0") == 0) options.cuda_graphs = false;
-  options.fuse_optimizer = FuseOptimizerUpdatesFromEnv();
+  options.cuda_graphs = on("RILL_CUDA_GRAPHS");
+  options.fuse_optimizer = on("RILL_CUDA_FUSE_OPTIM");
   options.tf32 = Tf32Enabled();
-  const char* resident = std::getenv("RILL_CUDA_RESIDENT_GRU");
-  if (resident != nullptr && std::strcmp(resident, "0") == 0) options.resident_gru_weights = false;
+  options.resident_gru_weights = on("RILL_CUDA_RESIDENT_GRU");
   return options;
 }
 

@@ -3,8 +3,6 @@
 #include "kernels/cuda/optim_fusion.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -29,11 +27,6 @@ bool Compatible(const Plan& plan, const PlanStep& a, const PlanStep& b) {
 }
 
 }  // namespace
-
-bool FuseOptimizerUpdatesFromEnv() {
-  const char* fuse = std::getenv("RILL_CUDA_FUSE_OPTIM");
-  return fuse == nullptr || std::strcmp(fuse, "0") != 0;
-}
 
 absl::StatusOr<bool> GroupOptimizerUpdates(Plan& plan) {
   const int n = static_cast<int>(plan.steps.size());

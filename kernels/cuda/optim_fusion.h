@@ -24,9 +24,6 @@ namespace rill::gpu {
 
 struct OptimTensor;
 
-// Whether fusion is on: yes unless RILL_CUDA_FUSE_OPTIM=0 (debugging).
-bool FuseOptimizerUpdatesFromEnv();
-
 // Moves compatible update steps together (see above). A planned plan's arena is laid out
 // again for the new order (no other step moves; the reuse and in-place choices of
 // plan.memory are kept) and checked with CheckPlanMemory; an unplanned plan (no reuse) keeps
