@@ -197,13 +197,16 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
   RILL_ASSIGN_OR_RETURN(
       Plan plan, LowerAndPlanMemory(*g, kind, mode == GraphMode::kTrain, MemoryPlanOptionsFromEnv(),
                                     session_ ? session_->step_context() : nullptr));
+  ExecutorOptions exec_options;
+  exec_options.check_numerics = options_ && options_->check_numerics;
   std::unique_ptr<PlanExecutor> ex;
   if (session_ == nullptr) {
-    RILL_ASSIGN_OR_RETURN(Executor cpu, Executor::Create(std::move(plan), &model_->params()));
+    RILL_ASSIGN_OR_RETURN(Executor cpu,
+                          Executor::Create(std::move(plan), &model_->params(), exec_options));
     ex = std::make_unique<Executor>(std::move(cpu));
   } else {
     RILL_ASSIGN_OR_RETURN(
-        ex, session_->CreateExecutor(std::move(plan), &model_->params(), ExecutorOptions{}));
+        ex, session_->CreateExecutor(std::move(plan), &model_->params(), exec_options));
   }
   auto [pos, inserted] = cache_.emplace(key, std::move(ex));
   return pos->second.get();

@@ -27,6 +27,10 @@ struct CompileOptions {
   // Where to train and evaluate: "cpu", "cuda" (FailedPrecondition when the program has no
   // CUDA backend, gpu::RegisterCudaBackend(), or no usable GPU) or "auto" (cuda when usable).
   std::string device = "cpu";
+  // Check every node's outputs for NaN and Inf as the plans run (ExecutorOptions::
+  // check_numerics): the first one stops the run with an error naming the node. Costs a pass
+  // over every tensor; off by default.
+  bool check_numerics = false;
 };
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };

@@ -183,11 +183,23 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     TensorType yt = yb.type();
     RILL_ASSIGN_OR_RETURN(PlanExecutor * ex, runner_.Get(mode, types, &yt));
     xb.push_back(yb);
-    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
+    const std::string where = absl::StrCat("epoch ", epoch + 1, ", batch ", step + 1);
+    // A NaN or Inf in the data cannot train anything (its gradient spoils every weight it
+    // reaches, even where the forward pass saturates): stop before the step.
+    if (mode == GraphMode::kTrain) {
+      if (std::string bad = FirstNonFiniteInput(xb, batch); !bad.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": ", bad));
+      }
+    }
+    absl::StatusOr<std::vector<Tensor>> run = ex->Run(xb);
+    if (!run.ok()) return Annotate(run.status(), where);
+    std::vector<Tensor> out = *std::move(run);
     double loss = out[0].at(0);
     if (!std::isfinite(loss)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("loss became ", loss, " at epoch ", epoch + 1, ", batch ", step + 1));
+          absl::StrCat("loss became ", NonFiniteName(loss), " at ", where,
+                       ": the inputs and targets are finite; train with check_numerics (rill train "
+                       "--check-numerics) to name the first node that produced it"));
     }
     loss_sum += loss * static_cast<double>(batch.size());
     for (size_t m = 0; m < options_.metrics.size(); ++m) {
@@ -224,9 +236,41 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   return logs;
 }
 
+std::string Trainer::FirstNonFiniteInput(const std::vector<Tensor>& xy,
+                                         const std::vector<int64_t>& rows) const {
+  const auto& inputs = model_->inputs();
+  for (size_t i = 0; i < xy.size(); ++i) {
+    Tensor t = xy[i];
+    const int64_t at = FindNonFinite(t.view());
+    if (at < 0) continue;
+    const int64_t per_sample = t.shape().dim(0) == 0 ? 1 : t.size() / t.shape().dim(0);
+    const int64_t sample = at / per_sample;
+    return absl::StrCat(i < inputs.size() ? absl::StrCat("input '", inputs[i].layer, "'")
+                                          : std::string("the targets"),
+                        i < inputs.size() ? " holds " : " hold ", NonFiniteName(t.at(at)),
+                        " in sample ", sample, " of the batch (sample ", rows[sample],
+                        " of the data)");
+  }
+  return "";
+}
+
+absl::Status Trainer::CheckParametersFinite() {
+  for (const auto& [name, tensor] : model_->params().tensors()) {
+    Tensor t = tensor;
+    const int64_t at = FindNonFinite(t.view());
+    if (at >= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("weight '", name, "' ", t.type().ToString(),
+                                                     " holds ", NonFiniteName(t.at(at)),
+                                                     " at element ", at, " before training"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor& y,
                                      const FitOptions& options) {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size));
+  RILL_RETURN_IF_ERROR(CheckParametersFinite());
   if (options.epochs < 0)
     return absl::InvalidArgumentError(absl::StrCat("epochs ", options.epochs, " < 0"));
   if (!(options.validation_split >= 0 && options.validation_split < 1)) {

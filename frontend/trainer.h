@@ -65,6 +65,12 @@ class Trainer {
       GraphMode mode, const std::vector<Tensor>& x, const Tensor& y,
       const std::vector<int64_t>& rows, int64_t batch_size, int verbose, int epoch, int epochs);
   absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
+  // The first input (or the targets, last in `xy`) of a batch holding NaN or Inf, with the
+  // sample (`rows`: the batch's rows of the data); empty when all are finite.
+  std::string FirstNonFiniteInput(const std::vector<Tensor>& xy,
+                                  const std::vector<int64_t>& rows) const;
+  // Training from non-finite weights is refused, naming the first such weight.
+  absl::Status CheckParametersFinite();
 
   Model* model_;
   CompileOptions options_;

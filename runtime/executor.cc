@@ -36,6 +36,32 @@ absl::Status CheckPlanArena(const Plan& plan, const ExecutorOptions& options) {
   return absl::OkStatus();
 }
 
+namespace {
+// InvalidArgument naming `what` and the first non-finite element of `v`, if any.
+absl::Status CheckFinite(const TensorView& v, const std::string& what) {
+  const int64_t i = FindNonFinite(v);
+  if (i < 0) return absl::OkStatus();
+  const double value = v.dtype == DType::kF32 ? v.as<float>()[i] : v.as<double>()[i];
+  return absl::InvalidArgumentError(absl::StrCat("check numerics: ", what, " ",
+                                                 TensorType{v.dtype, v.shape}.ToString(), " holds ",
+                                                 NonFiniteName(value), " at element ", i));
+}
+}  // namespace
+
+absl::Status Executor::CheckStepFinite(size_t i) const {
+  const PlanStep& s = plan_.steps[i];
+  const std::string node = absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'");
+  for (size_t k = 0; k < step_outputs_[i].size(); ++k)
+    RILL_RETURN_IF_ERROR(CheckFinite(step_outputs_[i][k], absl::StrCat(node, " output ", k)));
+  for (size_t k = 0; k < step_inputs_[i].size(); ++k) {
+    if (WritesInput(s, static_cast<int>(k))) {
+      RILL_RETURN_IF_ERROR(
+          CheckFinite(step_inputs_[i][k], absl::StrCat(node, " (updating input ", k, ")")));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
                                           const ExecutorOptions& options) {
   RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
@@ -47,6 +73,7 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
     std::memset(ex.arena_.raw(), 0xff, static_cast<size_t>(ex.arena_.bytes()));
   }
   ex.ctx_.training = ex.plan_.training;
+  ex.check_numerics_ = options.check_numerics;
   auto* base = static_cast<std::byte*>(ex.arena_.raw());
   for (const PlanBuffer& b : ex.plan_.buffers) {
     TensorView view{nullptr, b.type.dtype, b.type.shape};
@@ -104,6 +131,10 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
                                                      b.type.ToString()));
     }
     std::memcpy(views_[plan_.inputs[i]].data, inputs[i].raw(), inputs[i].bytes());
+    if (check_numerics_) {
+      RILL_RETURN_IF_ERROR(
+          CheckFinite(views_[plan_.inputs[i]], absl::StrCat("input '", b.name, "'")));
+    }
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
@@ -112,6 +143,7 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
     if (!st.ok()) {
       return Annotate(st, absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'"));
     }
+    if (check_numerics_) RILL_RETURN_IF_ERROR(CheckStepFinite(i));
   }
   ++ctx_.run_index;
   if (params_ != nullptr && params_->has_devices()) {

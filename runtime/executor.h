@@ -22,6 +22,10 @@ struct ExecutorOptions {
   // Fill the arena with NaN bytes (0xff) before the first run instead of zeros, so that a
   // kernel that reads an element nobody wrote shows up (on in debug and test builds).
   bool poison_arena = kCheckPlanMemoryByDefault;
+  // Check every input and every step's outputs for NaN and Inf as the plan runs: the first
+  // one found stops the run with InvalidArgument naming the input or the node, the output,
+  // its shape and the element (`--check-numerics`).
+  bool check_numerics = false;
 };
 
 // The kParam buffers a plan's steps may write: outputs, and the inputs that ops with side
@@ -51,6 +55,8 @@ class Executor final : public PlanExecutor {
 
  private:
   Executor() = default;
+  // ExecutorOptions::check_numerics after step i: its outputs and the inputs it writes.
+  absl::Status CheckStepFinite(size_t i) const;
   Plan plan_;
   ParamStore* params_ = nullptr;
   Tensor arena_;
@@ -61,6 +67,7 @@ class Executor final : public PlanExecutor {
   std::vector<Tensor> input_storage_;
   std::vector<std::string> written_params_;
   KernelContext ctx_;
+  bool check_numerics_ = false;
 };
 
 }  // namespace rill

@@ -1,11 +1,39 @@
 #include "runtime/tensor.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "ir/status.h"
 
 namespace rill {
+
+namespace {
+template <typename T>
+int64_t FindNonFiniteT(const T* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p[i])) return i;
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t FindNonFinite(const TensorView& v) {
+  switch (v.dtype) {
+    case DType::kF32:
+      return FindNonFiniteT(v.as<float>(), v.size());
+    case DType::kF64:
+      return FindNonFiniteT(v.as<double>(), v.size());
+    case DType::kF16:  // not on the host
+    case DType::kBF16:
+    case DType::kI32:
+    case DType::kI64:
+      break;
+  }
+  return -1;
+}
+
+const char* NonFiniteName(double v) { return std::isnan(v) ? "NaN" : (v > 0 ? "Inf" : "-Inf"); }
 
 void Tensor::Free::operator()(std::byte* p) const { std::free(p); }
 

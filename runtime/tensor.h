@@ -24,6 +24,11 @@ struct TensorView {
   }
 };
 
+// The first element of a float view that is NaN or ±Inf, or -1 (also for integer dtypes).
+int64_t FindNonFinite(const TensorView& v);
+// "NaN", "Inf" or "-Inf" for such a value.
+const char* NonFiniteName(double v);
+
 class Tensor {
  public:
   Tensor() = default;

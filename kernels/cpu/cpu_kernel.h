@@ -29,6 +29,17 @@ namespace rill::cpu {
         "cpu kernel: dtype ", std::string(::rill::DTypeName(dtype)), " not supported")); \
   }()
 
+// NaN semantics are TensorFlow's: a NaN operand is never hidden. (std::max and `x > 0 ? x : 0`
+// both drop a NaN in some operand position.)
+template <typename T>
+T MaxKeepingNan(T x, T y) {
+  return x != x ? x : (y != y ? y : (x >= y ? x : y));
+}
+template <typename T>
+T ReluOf(T x) {
+  return x < T(0) ? T(0) : x;  // NaN < 0 is false: NaN stays NaN
+}
+
 // Element strides of `in` when broadcast to `out` (0 along broadcast dimensions), with `in`'s
 // dimensions aligned to the right of `out`'s.
 std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);

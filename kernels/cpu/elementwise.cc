@@ -68,7 +68,7 @@ absl::Status DivT(const KernelArgs& a) {
 }
 template <typename T>
 absl::Status MaximumT(const KernelArgs& a) {
-  return Binary<T>(a, [](T x, T y) { return x >= y ? x : y; });
+  return Binary<T>(a, [](T x, T y) { return MaxKeepingNan(x, y); });
 }
 template <typename T>
 absl::Status AbsT(const KernelArgs& a) {
@@ -76,7 +76,7 @@ absl::Status AbsT(const KernelArgs& a) {
 }
 template <typename T>
 absl::Status SignT(const KernelArgs& a) {
-  return Unary<T>(a, [](T x) { return T((x > T(0)) - (x < T(0))); });
+  return Unary<T>(a, [](T x) { return x != x ? x : T((x > T(0)) - (x < T(0))); });
 }
 template <typename T>
 absl::Status NegT(const KernelArgs& a) {
@@ -108,7 +108,7 @@ absl::Status SigmoidT(const KernelArgs& a) {
 }
 template <typename T>
 absl::Status ReluT(const KernelArgs& a) {
-  return Unary<T>(a, [](T x) { return x > T(0) ? x : T(0); });
+  return Unary<T>(a, [](T x) { return ReluOf(x); });
 }
 template <typename T>
 absl::Status AffineT(const KernelArgs& a) {
@@ -126,7 +126,8 @@ absl::Status SigmoidGradT(const KernelArgs& a) {
 }
 template <typename T>
 absl::Status ReluGradT(const KernelArgs& a) {
-  return Map2<T>(a, [](T x, T dy) { return x > T(0) ? dy : T(0); });
+  // dy·[x > 0] as TensorFlow computes it: a NaN in dy is never hidden, even where x <= 0.
+  return Map2<T>(a, [](T x, T dy) { return dy * T(x > T(0)); });
 }
 
 #define RILL_FLOAT_KERNEL(Name)                                 \

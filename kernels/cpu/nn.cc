@@ -139,7 +139,7 @@ void Activate(Activation act, T* y, int64_t size) {
     case Activation::kLinear:
       return;
     case Activation::kRelu:
-      for (int64_t i = 0; i < size; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+      for (int64_t i = 0; i < size; ++i) y[i] = ReluOf(y[i]);
       return;
     case Activation::kTanh:
       for (int64_t i = 0; i < size; ++i) y[i] = std::tanh(y[i]);

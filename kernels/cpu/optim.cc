@@ -59,7 +59,7 @@ absl::Status AdamUpdateT(const KernelArgs& a) {
     v[i] = beta_2 * v[i] + one_minus_b2 * g[i] * g[i];
     T second = v[i];
     if (amsgrad) {
-      vhat[i] = std::max(vhat[i], v[i]);
+      vhat[i] = MaxKeepingNan(vhat[i], v[i]);
       second = vhat[i];
     }
     w[i] -= lr_t * m[i] / (std::sqrt(second) + eps);

@@ -110,9 +110,12 @@ std::vector<OpCase> ElementwiseCases() {
                    .op = OpKind::kReluGrad,
                    .inputs = {F64({3}), F64({3})},
                    .values = {{-1, 2, 0.5}, {5, 6, 7}},
-                   .expected = {{0, 6, 7}}});
-  cases.push_back(
-      {.label = "relu_grad_random", .op = OpKind::kReluGrad, .inputs = {F64({4, 3}), F64({4, 3})}});
+                   .expected = {{0, 6, 7}},
+                   .compared_inputs = {0}});
+  cases.push_back({.label = "relu_grad_random",
+                   .op = OpKind::kReluGrad,
+                   .inputs = {F64({4, 3}), F64({4, 3})},
+                   .compared_inputs = {0}});
   return cases;
 }
 

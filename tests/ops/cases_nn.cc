@@ -213,12 +213,14 @@ std::vector<OpCase> NnCases() {
                    .values = {{-2, -1, 0.3, 1, 1.5}, {1, 2, 3, 4, 5}},
                    .expected = {{0, 2, 3, 4, 0}},
                    .output_shapes = {Shape{5}},
-                   .no_grad_inputs = {0}});
+                   .no_grad_inputs = {0},
+                   .compared_inputs = {0}});
   cases.push_back({.label = "clip_grad_random",
                    .op = OpKind::kClipGrad,
                    .inputs = {F64({4, 3}), F64({4, 3})},
                    .attrs = unit,
-                   .domains = {Domain{-2, 2}, Domain{}}});
+                   .domains = {Domain{-2, 2}, Domain{}},
+                   .compared_inputs = {0}});
 
   // max(z, 0) - z t + log1p(exp(-|z|)), including |z| = 50 where the naive form overflows.
   cases.push_back({.label = "sigmoid_bce_logits_hand",

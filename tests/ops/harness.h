@@ -45,6 +45,10 @@ struct OpCase {
   // Inputs excluded from the gradient check (e.g. where the op is not smooth at the sampled
   // points); integer inputs are always excluded.
   std::vector<int> no_grad_inputs;
+  // Inputs that only select, through a comparison (the x of a gradient mask such as
+  // relu_grad's dy·[x > 0]): a NaN there compares false, as in TensorFlow, so the NaN check
+  // does not expect it to propagate.
+  std::vector<int> compared_inputs;
 };
 
 // Registered by the family files; each returns its cases.

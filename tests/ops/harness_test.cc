@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <set>
 
@@ -166,6 +168,105 @@ TEST_P(OpHarness, GradientMatchesFiniteDifferences) {
           << "d loss / d input " << idx << " element " << i;
     }
   }
+}
+
+// NaN and Inf as TensorFlow treats them. Per floating input, at three of its elements:
+// every output element that depends on that element (changes when it is perturbed) must be
+// NaN when it is NaN; and with the element at +Inf or -Inf, float32 must give the same kind of
+// value (NaN, +Inf, -Inf or finite) as float64 in every output element. Ops that write their
+// inputs (optimizer updates) are observed through those inputs after the run.
+enum class ValueKind { kFinite, kNan, kPosInf, kNegInf };
+ValueKind KindOf(double v) {
+  if (std::isnan(v)) return ValueKind::kNan;
+  if (std::isinf(v)) return v > 0 ? ValueKind::kPosInf : ValueKind::kNegInf;
+  return ValueKind::kFinite;
+}
+
+// The floating outputs of one run, then (for ops with side effects) every input after it.
+absl::StatusOr<std::vector<Tensor>> RunObserved(const Built& built,
+                                                const std::vector<Tensor>& inputs) {
+  auto plan = LowerToPlan(*built.graph, DeviceKind::kCpu, /*training=*/false);
+  if (!plan.ok()) return plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  if (!ex.ok()) return ex.status();
+  auto outs = ex->Run(inputs);
+  if (!outs.ok()) return outs.status();
+  std::vector<Tensor> observed;
+  for (Tensor& t : *outs) {
+    if (IsFloating(t.dtype())) observed.push_back(std::move(t));
+  }
+  if (GetOpDef(built.node->op()).has_side_effects) {
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      TensorView v = ex->BufferView(ex->plan().inputs[k]);
+      if (!IsFloating(v.dtype)) continue;
+      Tensor copy(v.dtype, v.shape);
+      std::memcpy(copy.raw(), v.data, static_cast<size_t>(v.bytes()));
+      observed.push_back(std::move(copy));
+    }
+  }
+  return observed;
+}
+
+TEST_P(OpHarness, NanAndInfPropagateAsInTensorFlow) {
+  const OpCase& c = GetParam();
+  if (c.op == OpKind::kDropout) GTEST_SKIP() << "random mask: covered by dropout_test";
+  const auto values = DrawValues(c, 1);
+  auto built64 = BuildCase(c, DType::kF64);
+  auto built32 = BuildCase(c, DType::kF32);
+  ASSERT_TRUE(built64.ok() && built32.ok()) << built64.status() << built32.status();
+  built64->graph->SetOutputs(built64->node->outputs());
+  built32->graph->SetOutputs(built32->node->outputs());
+  auto run = [&](const Built& b, const std::vector<std::vector<double>>& v) {
+    auto out = RunObserved(b, Inputs(b, v));
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *std::move(out) : std::vector<Tensor>{};
+  };
+  const std::vector<Tensor> base = run(*built64, values);
+  int checked = 0;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const Domain d = i < c.domains.size() ? c.domains[i] : Domain{};
+    if (!IsFloating(c.inputs[i].dtype) || d.integer) continue;
+    const int64_t n = static_cast<int64_t>(values[i].size());
+    for (int64_t e : {int64_t{0}, n / 2, n - 1}) {
+      if (n == 0) break;
+      auto v = values;
+      v[i][e] = values[i][e] + 0.37 * (1 + std::abs(values[i][e]));
+      const std::vector<Tensor> moved = run(*built64, v);
+      v[i][e] = std::numeric_limits<double>::quiet_NaN();
+      const bool compared =
+          std::count(c.compared_inputs.begin(), c.compared_inputs.end(), static_cast<int>(i)) > 0;
+      for (const Built* b : {&*built64, &*built32}) {
+        if (compared) break;
+        const std::vector<Tensor> nan = run(*b, v);
+        ASSERT_EQ(nan.size(), base.size());
+        for (size_t k = 0; k < base.size(); ++k) {
+          for (int64_t j = 0; j < base[k].size(); ++j) {
+            if (moved[k].at(j) == base[k].at(j)) continue;  // does not depend on element e
+            ++checked;
+            EXPECT_TRUE(std::isnan(nan[k].at(j)))
+                << DTypeName(b->inputs[i]->type.dtype) << ": input " << i << " element " << e
+                << " is NaN, observed tensor " << k << " element " << j << " depends on it but is "
+                << nan[k].at(j);
+          }
+        }
+      }
+      for (double inf :
+           {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+        v[i][e] = inf;
+        const std::vector<Tensor> r64 = run(*built64, v), r32 = run(*built32, v);
+        ASSERT_EQ(r64.size(), r32.size());
+        for (size_t k = 0; k < r64.size(); ++k) {
+          for (int64_t j = 0; j < r64[k].size(); ++j) {
+            EXPECT_EQ(KindOf(r32[k].at(j)), KindOf(r64[k].at(j)))
+                << "input " << i << " element " << e << " = " << inf << ": observed tensor " << k
+                << " element " << j << " is " << r32[k].at(j) << " in float32 but " << r64[k].at(j)
+                << " in float64";
+          }
+        }
+      }
+    }
+  }
+  RecordProperty("dependent_elements_checked", checked);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpHarness, ::testing::ValuesIn(AllCases()),
