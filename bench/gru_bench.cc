@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
 #include "runtime/kernel.h"
 #include "runtime/tensor.h"
@@ -185,6 +186,14 @@ int main(int argc, char** argv) {
   const std::string python = Flag(argc, argv, "python", "/usr/bin/python3");
   openblas_set_num_threads(threads);
   rill::RegisterCpuKernels();
+  const std::string isa = Flag(argc, argv, "isa", "");
+  for (rill::cpu::CpuIsa i :
+       {rill::cpu::CpuIsa::kSse2, rill::cpu::CpuIsa::kAvx2, rill::cpu::CpuIsa::kAvx512}) {
+    if (isa == rill::cpu::CpuIsaName(i) && !rill::cpu::ForceGruKernelIsa(i).ok()) {
+      std::fprintf(stderr, "gru_bench: this cpu cannot run %s\n", isa.c_str());
+      return 2;
+    }
+  }
 
   std::printf(
       "CuDNNGRU float32, batch-major; rill: OpenBLAS %d thread(s); torch %s: 1 intra-op thread\n",

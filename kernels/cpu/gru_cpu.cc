@@ -25,6 +25,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstddef>
@@ -38,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/cpu/gemm.h"
 
 namespace rill::cpu {
@@ -134,7 +136,7 @@ void BackwardGateTail(const BwdRows<T>& a, int64_t row, int64_t j0) {
 // kPanel-column panels for PanelGemm (gru_cpu.inc), for double row-major for BLAS.
 constexpr int kPanel = 16;
 // Floats of scratch per thread for PanelGemmTransposedA's copies of A.
-constexpr int64_t kTransposedScratch = 48 * 512;
+constexpr int64_t kTransposedScratch = 96 * 512;
 
 namespace sse {
 #define RILL_GRU_LANES 4
@@ -151,17 +153,47 @@ namespace avx2 {
 }  // namespace avx2
 #pragma GCC pop_options
 
-bool HaveAvx2() {
-  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return have;
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+namespace avx512 {
+#define RILL_GRU_LANES 16
+#include "kernels/cpu/gru_cpu.inc"
+#undef RILL_GRU_LANES
+}  // namespace avx512
+#pragma GCC pop_options
+
+// The float kernels of one instruction set.
+struct IsaKernels {
+  void (*forward_gates)(const FwdRows<float>&);
+  void (*backward_gates)(const BwdRows<float>&);
+  void (*gemm)(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, float*,
+               int64_t, bool);
+  void (*gemm_transposed_a)(int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*,
+                            int64_t, float*);
+};
+constexpr IsaKernels kSseKernels = {sse::ForwardGates, sse::BackwardGates, sse::PanelGemm,
+                                    sse::PanelGemmTransposedA};
+constexpr IsaKernels kAvx2Kernels = {avx2::ForwardGates, avx2::BackwardGates, avx2::PanelGemm,
+                                     avx2::PanelGemmTransposedA};
+constexpr IsaKernels kAvx512Kernels = {avx512::ForwardGates, avx512::BackwardGates,
+                                       avx512::PanelGemm, avx512::PanelGemmTransposedA};
+
+std::atomic<int> forced_isa{-1};
+
+const IsaKernels& Kernels() {
+  switch (GruKernelIsa()) {
+    case CpuIsa::kSse2:
+      return kSseKernels;
+    case CpuIsa::kAvx2:
+      return kAvx2Kernels;
+    case CpuIsa::kAvx512:
+      return kAvx512Kernels;
+  }
+  return kSseKernels;
 }
 
-void RunForwardGates(const FwdRows<float>& a) {
-  HaveAvx2() ? avx2::ForwardGates(a) : sse::ForwardGates(a);
-}
-void RunBackwardGates(const BwdRows<float>& a) {
-  HaveAvx2() ? avx2::BackwardGates(a) : sse::BackwardGates(a);
-}
+void RunForwardGates(const FwdRows<float>& a) { Kernels().forward_gates(a); }
+void RunBackwardGates(const BwdRows<float>& a) { Kernels().backward_gates(a); }
 void RunForwardGates(const FwdRows<double>& a) {
   for (int64_t row = 0; row < a.rows; ++row) {
     ForwardGateTail(a, a.res + row * a.res_stride, a.gh + row * 3 * a.units,
@@ -236,8 +268,7 @@ struct StepWeights {
   void Multiply(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, T* c, int64_t ldc,
                 bool accumulate) const {
     if constexpr (kPanels) {
-      HaveAvx2() ? avx2::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate)
-                 : sse::PanelGemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate);
+      Kernels().gemm(m, n, k, a, a_rs, a_ks, data, c, ldc, accumulate);
     } else {
       const bool transposed = a_ks != 1;
       Mm(transposed, false, m, n, k, a, transposed ? a_ks : a_rs, data, n, accumulate ? T(1) : T(0),
@@ -248,8 +279,7 @@ struct StepWeights {
   // kTransposedScratch values (float only).
   void MultiplyTransposed(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc, T* scratch) const {
     if constexpr (kPanels) {
-      HaveAvx2() ? avx2::PanelGemmTransposedA(m, n, k, a, lda, data, c, ldc, scratch)
-                 : sse::PanelGemmTransposedA(m, n, k, a, lda, data, c, ldc, scratch);
+      Kernels().gemm_transposed_a(m, n, k, a, lda, data, c, ldc, scratch);
     } else {
       Mm(true, false, m, n, k, a, lda, data, n, T(0), c, ldc);
     }
@@ -425,6 +455,45 @@ struct Rows {
 };
 
 }  // namespace
+
+CpuIsa BestCpuIsa() {
+  static const CpuIsa best = [] {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) {
+      return CpuIsa::kAvx512;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::kAvx2;
+    return CpuIsa::kSse2;
+  }();
+  return best;
+}
+
+const char* CpuIsaName(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kSse2:
+      return "sse2";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kAvx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+absl::Status ForceGruKernelIsa(std::optional<CpuIsa> isa) {
+  if (isa && static_cast<int>(*isa) > static_cast<int>(BestCpuIsa())) {
+    return absl::FailedPreconditionError(absl::StrCat("the gru kernels cannot run on ",
+                                                      CpuIsaName(*isa), ": this cpu has ",
+                                                      CpuIsaName(BestCpuIsa()), " at most"));
+  }
+  forced_isa.store(isa ? static_cast<int>(*isa) : -1);
+  return absl::OkStatus();
+}
+
+CpuIsa GruKernelIsa() {
+  const int forced = forced_isa.load(std::memory_order_relaxed);
+  return forced < 0 ? BestCpuIsa() : static_cast<CpuIsa>(forced);
+}
 
 template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,

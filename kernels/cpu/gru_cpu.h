@@ -12,8 +12,22 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
 
 namespace rill::cpu {
+
+// The instruction sets the float kernels are built for, in increasing width (4, 8 and 16
+// floats per vector); the widest the CPU has is chosen at run time (cpuid).
+enum class CpuIsa { kSse2, kAvx2, kAvx512 };
+CpuIsa BestCpuIsa();
+const char* CpuIsaName(CpuIsa isa);
+// The instruction set the float GRU kernels use now: BestCpuIsa() unless forced.
+CpuIsa GruKernelIsa();
+// Forces the float GRU kernels onto `isa` (tests compare every path), or back to the best with
+// nullopt. FailedPrecondition when the CPU lacks it. Process-wide; not for concurrent use.
+absl::Status ForceGruKernelIsa(std::optional<CpuIsa> isa);
 
 struct GruShape {
   int64_t batch = 0;

@@ -1,23 +1,10 @@
-// CPU matmul through OpenBLAS (cblas_sgemm / cblas_dgemm), row-major.
-#include <cblas.h>
+// CPU matmul on the shared GEMM (kernels/cpu/gemm.h), row-major.
 
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gemm.h"
 
 namespace rill::cpu {
-
-void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-              k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
 
 namespace {
 

@@ -181,7 +181,31 @@ class GruGolden : public ::testing::TestWithParam<GoldenCase> {};
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GruGolden);
 
 TEST_P(GruGolden, Float64) { CheckCase(GetParam(), DType::kF64); }
-TEST_P(GruGolden, Float32) { CheckCase(GetParam(), DType::kF32); }
+// float32 on every instruction set the float kernels are built for that this CPU has, each
+// forced in turn; the widest (the default) is also covered by the CPU plan tests elsewhere.
+TEST_P(GruGolden, Float32) {
+  int ran = 0;
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(cpu::BestCpuIsa())) continue;
+    SCOPED_TRACE(cpu::CpuIsaName(isa));
+    ASSERT_TRUE(cpu::ForceGruKernelIsa(isa).ok());
+    CheckCase(GetParam(), DType::kF32);
+    ++ran;
+  }
+  ASSERT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
+  RecordProperty("instruction_sets", ran);
+}
+
+TEST(GruIsa, forcing_an_instruction_set_the_cpu_lacks_is_refused) {
+  EXPECT_TRUE(cpu::ForceGruKernelIsa(cpu::CpuIsa::kSse2).ok());
+  EXPECT_EQ(cpu::GruKernelIsa(), cpu::CpuIsa::kSse2);
+  EXPECT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
+  EXPECT_EQ(cpu::GruKernelIsa(), cpu::BestCpuIsa());
+  if (cpu::BestCpuIsa() == cpu::CpuIsa::kAvx512) GTEST_SKIP() << "this cpu has every path";
+  absl::Status st = cpu::ForceGruKernelIsa(cpu::CpuIsa::kAvx512);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_EQ(cpu::GruKernelIsa(), cpu::BestCpuIsa());
+}
 
 INSTANTIATE_TEST_SUITE_P(TorchOracle, GruGolden, ::testing::ValuesIn(ReadCases()),
                          [](const ::testing::TestParamInfo<GoldenCase>& info) {
