@@ -1,13 +1,16 @@
-// CuDNNGRU on the CPU against torch.nn.GRU: prints one table row per configuration with
+// CuDNNGRU on the CPU against its anchors, measured in the same run: oneDNN's lbr_gru
+// computing the same function (bench/onednn_gru.h, when oneDNN is built in) and torch.nn.GRU
+// (bench/torch_gru.py as a subprocess, one intra-op thread). One table row per configuration:
 // rill's forward and forward+backward times (the registered cudnn_gru and cudnn_gru_grad
-// kernels, float32, OpenBLAS on --threads threads), their GFLOP/s, the same for torch (one
-// intra-op thread, bench/torch_gru.py run as a subprocess per configuration) and the ratios,
-// plus the sgemm ceiling: a large sgemm on the same threads. Not a test: it asserts nothing.
+// kernels, float32, on --threads threads), their GFLOP/s and share of the machine's sgemm
+// ceiling, the anchors' times and the ratios. The ceiling is the best large sgemm the machine
+// runs on the same threads: OpenBLAS as loaded and oneDNN's. Not a test: it asserts nothing.
 //
-//   gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] [--python=/usr/bin/python3]
+//   gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d] [--isa=avx512|avx2|sse2]
+//             [--no-torch] [--no-onednn] [--python=/usr/bin/python3]
 //
-// Times are the best of --reps runs after a warm-up (the machine may be shared: the load
-// average is printed before and after).
+// Times are medians of --reps runs after a warm-up (the load average is printed before and
+// after: a busy machine shows there).
 #include <cblas.h>
 
 #include <algorithm>
@@ -23,10 +26,20 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
+#include "rill_config.h"
 #include "runtime/kernel.h"
 #include "runtime/tensor.h"
+
+#if RILL_HAVE_ONEDNN
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include "bench/onednn_gru.h"
+#endif
 
 #ifndef RILL_BENCH_DIR
 #define RILL_BENCH_DIR "bench"
@@ -51,16 +64,18 @@ const Config kConfigs[] = {
     {"d", 1000, 1, 32, 64},
 };
 
-double BestMs(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up: first touch of the buffers, OpenBLAS's threads
-  double best = 1e300;
+double MedianMs(int reps, const std::function<void()>& fn) {
+  fn();  // warm-up: first touch of the buffers, the threads
+  std::vector<double> times;
   for (int i = 0; i < reps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     fn();
     auto t1 = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
+    times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  return best;
+  std::sort(times.begin(), times.end());
+  return times.size() % 2 == 1 ? times[times.size() / 2]
+                               : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
 }
 
 Tensor Random(Shape shape, float limit, std::mt19937& rng) {
@@ -77,21 +92,37 @@ std::string LoadAverage() {
   return one + " " + five + " " + fifteen;
 }
 
-double SgemmCeilingGflops(int reps) {
+// GFLOP/s of a 2048^3 sgemm: OpenBLAS's (as this process loaded it) and oneDNN's (0 without).
+std::pair<double, double> SgemmGflops(int reps) {
   const int n = 2048;
   std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
-  double ms = BestMs(reps, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
-                0.0f, c.data(), n);
-  });
-  return 2.0 * n * n * n / (ms * 1e6);
+  const double flops = 2.0 * n * n * n;
+  const double openblas =
+      flops / (MedianMs(reps,
+                        [&] {
+                          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f,
+                                      a.data(), n, b.data(), n, 0.0f, c.data(), n);
+                        }) *
+               1e6);
+  double onednn = 0;
+#if RILL_HAVE_ONEDNN
+  onednn = flops / (MedianMs(reps,
+                             [&] {
+                               dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                                          c.data(), n);
+                             }) *
+                    1e6);
+#endif
+  return {openblas, onednn};
 }
 
-struct RillTimes {
+struct Times {
   double forward_ms = 0, train_ms = 0;
+  double onednn_forward_ms = 0, onednn_train_ms = 0;  // 0: not run
 };
 
-RillTimes RunRill(const Config& c, int reps) {
+// rill's kernels on one configuration, then (with `onednn`) oneDNN's lbr_gru on the same data.
+Times RunRill(const Config& c, int reps, bool onednn) {
   std::mt19937 rng(1);
   const int64_t u = c.units, d = c.input;
   Tensor x = Random({c.batch, c.time, d}, 1.0f, rng);
@@ -127,12 +158,32 @@ RillTimes RunRill(const Config& c, int reps) {
       std::exit(1);
     }
   };
-  RillTimes t;
-  t.forward_ms = BestMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
-  t.train_ms = BestMs(reps, [&] {
+  Times t;
+  t.forward_ms = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
+  t.train_ms = MedianMs(reps, [&] {
     check(forward({attrs, fwd_in, fwd_out, ctx}));
     check(backward({attrs, bwd_in, bwd_out, ctx}));
   });
+#if RILL_HAVE_ONEDNN
+  if (onednn) {
+    rill::bench::GruProblem p{.time = c.time,
+                              .batch = c.batch,
+                              .input = d,
+                              .units = u,
+                              .x = x.data<float>(),
+                              .kernel = kernel.data<float>(),
+                              .recurrent = recurrent.data<float>(),
+                              .bias = bias.data<float>(),
+                              .dy = dy.data<float>()};
+    rill::bench::OneDnnGruResult r = rill::bench::RunOneDnnGru(p, reps);
+    if (!r.error.empty()) {
+      std::fprintf(stderr, "gru_bench: onednn config %s: %s\n", c.name.c_str(), r.error.c_str());
+    } else {
+      t.onednn_forward_ms = r.forward_ms;
+      t.onednn_train_ms = r.train_ms;
+    }
+  }
+#endif
   return t;
 }
 
@@ -168,23 +219,34 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return fallback;
 }
 
+// "12.34" or "-" for a time not measured.
+std::string Ms(double ms) { return ms > 0 ? absl::StrFormat("%.2f", ms) : "-"; }
+// anchor / rill ("2.10x": rill is 2.1 times faster) or "-".
+std::string Speedup(double anchor_ms, double rill_ms) {
+  return anchor_ms > 0 ? absl::StrFormat("%.2fx", anchor_ms / rill_ms) : "-";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
       std::printf(
-          "gru_bench [--threads=2] [--reps=5] [--configs=a,b,c,d] [--no-torch] "
-          "[--python=/usr/bin/python3]\n");
+          "gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d] [--isa=avx512|avx2|sse2] "
+          "[--no-torch] [--no-onednn] [--python=/usr/bin/python3]\n");
       return 0;
     }
   }
   const int threads = std::atoi(Flag(argc, argv, "threads", "2").c_str());
-  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "5").c_str()));
+  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "15").c_str()));
   const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d");
   const bool torch = Flag(argc, argv, "no-torch", "false") != "true";
+  const bool onednn = RILL_HAVE_ONEDNN && Flag(argc, argv, "no-onednn", "false") != "true";
   const std::string python = Flag(argc, argv, "python", "/usr/bin/python3");
   openblas_set_num_threads(threads);
+#if RILL_HAVE_ONEDNN
+  omp_set_num_threads(threads);
+#endif
   rill::RegisterCpuKernels();
   const std::string isa = Flag(argc, argv, "isa", "");
   for (rill::cpu::CpuIsa i :
@@ -195,35 +257,47 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf(
-      "CuDNNGRU float32, batch-major; rill: OpenBLAS %d thread(s); torch %s: 1 intra-op thread\n",
-      threads, torch ? "(torch.nn.GRU)" : "(skipped)");
-  std::printf("best of %d runs after a warm-up; load average before: %s\n", reps,
-              LoadAverage().c_str());
-  const double ceiling = SgemmCeilingGflops(reps);
-  std::printf("sgemm ceiling (2048^3, %d thread(s)): %.1f GFLOP/s\n\n", threads, ceiling);
-  std::printf("%-3s %5s %4s %4s %4s | %9s %9s %8s %8s %6s | %9s %9s | %6s %6s\n", "cfg", "T", "B",
-              "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "trn GF/s", "%ceil", "torch fwd",
-              "torch f+b", "fwd x", "f+b x");
+  std::printf("CuDNNGRU float32, batch-major, %d thread(s); medians of %d runs after a warm-up\n",
+              threads, reps);
+  std::printf("rill GRU kernels: %s (cpu: %s); %s\n",
+              rill::cpu::CpuIsaName(rill::cpu::GruKernelIsa()),
+              rill::cpu::CpuIsaName(rill::cpu::BestCpuIsa()), rill::cpu::SgemmReport().c_str());
+#if RILL_HAVE_ONEDNN
+  std::printf("oneDNN lbr_gru: %s (isa %s)\n", onednn ? "measured" : "skipped",
+              rill::bench::OneDnnIsa().c_str());
+#else
+  std::printf("oneDNN lbr_gru: not built (no oneDNN)\n");
+#endif
+  std::printf("torch.nn.GRU (1 intra-op thread): %s\n", torch ? "measured" : "skipped");
+  std::printf("load average before: %s\n", LoadAverage().c_str());
+  const auto [openblas_gf, onednn_gf] = SgemmGflops(reps);
+  const double ceiling = std::max(openblas_gf, onednn_gf);
+  std::printf("sgemm 2048^3: OpenBLAS %.1f GFLOP/s, oneDNN %s -> ceiling %.1f GFLOP/s\n\n",
+              openblas_gf, onednn_gf > 0 ? absl::StrFormat("%.1f GFLOP/s", onednn_gf).c_str() : "-",
+              ceiling);
+  std::printf("%-3s %5s %4s %4s %4s | %8s %8s %8s %6s | %8s %8s %7s %7s | %8s %8s %7s %7s\n", "cfg",
+              "T", "B", "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "%ceil", "dnnl fwd", "dnnl f+b",
+              "fwd x", "f+b x", "torch fw", "torch fb", "fwd x", "f+b x");
   for (const Config& c : kConfigs) {
     if (("," + wanted + ",").find("," + c.name + ",") == std::string::npos) continue;
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
-    RillTimes r = RunRill(c, reps);
+    const Times r = RunRill(c, reps, onednn);
     auto [tf, tt] = torch ? RunTorch(c, reps, python) : std::pair<double, double>{0, 0};
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
-    const double train_gflops = 3 * flops / (r.train_ms * 1e6);
-    std::printf("%-3s %5lld %4lld %4lld %4lld | %9.2f %9.2f %8.1f %8.1f %5.0f%% | ", c.name.c_str(),
-                static_cast<long long>(c.time), static_cast<long long>(c.batch),
-                static_cast<long long>(c.input), static_cast<long long>(c.units), r.forward_ms,
-                r.train_ms, fwd_gflops, train_gflops, 100 * fwd_gflops / ceiling);
-    if (tf > 0) {
-      std::printf("%9.2f %9.2f | %5.1fx %5.1fx\n", tf, tt, tf / r.forward_ms, tt / r.train_ms);
-    } else {
-      std::printf("%9s %9s | %6s %6s\n", "-", "-", "-", "-");
-    }
+    std::printf(
+        "%-3s %5lld %4lld %4lld %4lld | %8.2f %8.2f %8.1f %5.0f%% | %8s %8s %7s %7s | %8s %8s "
+        "%7s %7s\n",
+        c.name.c_str(), static_cast<long long>(c.time), static_cast<long long>(c.batch),
+        static_cast<long long>(c.input), static_cast<long long>(c.units), r.forward_ms, r.train_ms,
+        fwd_gflops, 100 * fwd_gflops / ceiling, Ms(r.onednn_forward_ms).c_str(),
+        Ms(r.onednn_train_ms).c_str(), Speedup(r.onednn_forward_ms, r.forward_ms).c_str(),
+        Speedup(r.onednn_train_ms, r.train_ms).c_str(), Ms(tf).c_str(), Ms(tt).c_str(),
+        Speedup(tf, r.forward_ms).c_str(), Speedup(tt, r.train_ms).c_str());
     std::fflush(stdout);
   }
-  std::printf("\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = torch time / rill time.\n");
+  std::printf(
+      "\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = anchor time / rill time (> 1: rill "
+      "is faster). dnnl: oneDNN lbr_gru (forward_inference; forward_training + backward).\n");
   std::printf("load average after: %s\n", LoadAverage().c_str());
   return 0;
 }
