@@ -27,10 +27,13 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "frontend/rill.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
+#include "passes/memory_planner.h"
 #include "rill_config.h"
+#include "runtime/executor.h"
 #include "runtime/kernel.h"
 #include "runtime/tensor.h"
 
@@ -187,27 +190,80 @@ Times RunRill(const Config& c, int reps, bool onednn) {
   return t;
 }
 
-// torch's (forward_ms, train_ms) from bench/torch_gru.py, or {0, 0} when it cannot run.
-std::pair<double, double> RunTorch(const Config& c, int reps, const std::string& python) {
+struct TorchTimes {
+  double forward_ms = 0, train_ms = 0, step_ms = 0;  // 0: not run
+};
+
+// torch's times from bench/torch_gru.py, or zeros when it cannot run.
+TorchTimes RunTorch(const Config& c, int reps, const std::string& python) {
   std::ostringstream cmd;
   cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " << python << " " << RILL_BENCH_DIR
       << "/torch_gru.py --reps " << reps << " " << c.name << ":" << c.time << ":" << c.batch << ":"
       << c.input << ":" << c.units << " 2>&1";
   FILE* pipe = popen(cmd.str().c_str(), "r");
-  if (pipe == nullptr) return {0, 0};
+  if (pipe == nullptr) return {};
   std::string out;
   char buf[512];
   while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
   int status = pclose(pipe);
   std::istringstream in(out);
   std::string name;
-  double fwd = 0, train = 0;
-  if (status != 0 || !(in >> name >> fwd >> train) || name != c.name) {
+  TorchTimes t;
+  if (status != 0 || !(in >> name >> t.forward_ms >> t.train_ms >> t.step_ms) || name != c.name) {
     std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(),
                  out.c_str());
-    return {0, 0};
+    return {};
   }
-  return {fwd, train};
+  return t;
+}
+
+// One training step of `rill train`'s kind of model, CuDNNGRU(H) -> Dense(1), MSE, SGD, on a
+// batch of the config: Trainer::TrainOnBatch's median time, and a profile of the same step's
+// plan (seconds per op kind over `reps` runs, the GRU's two ops apart from the rest).
+struct StepTimes {
+  double step_ms = 0;
+  std::map<std::string, double> op_ms;  // per op kind, per step
+};
+
+StepTimes RunRillStep(const Config& c, int reps) {
+  auto fail = [&](const absl::Status& s) {
+    std::fprintf(stderr, "gru_bench: step %s: %s\n", c.name.c_str(),
+                 std::string(s.message()).c_str());
+    std::exit(1);
+  };
+  rill::Model model("step");
+  auto in = model.Input({rill::kBatch, c.time, c.input});
+  model.SetOutputs({rill::layers::Dense({.units = 1})(
+      rill::layers::CuDNNGRU({.units = static_cast<int>(c.units)})(in))});
+  if (!model.status().ok()) fail(model.status());
+  rill::CompileOptions options{.loss = "mse", .optimizer = rill::optim::SGD(1e-3)};
+  auto trainer = model.Compile(options);
+  if (!trainer.ok()) fail(trainer.status());
+  std::mt19937 rng(2);
+  Tensor x = Random({c.batch, c.time, c.input}, 1.0f, rng);
+  Tensor y = Random({c.batch, 1}, 1.0f, rng);
+  StepTimes t;
+  t.step_ms = MedianMs(reps, [&] {
+    auto loss = trainer->TrainOnBatch({x}, y);
+    if (!loss.ok()) fail(loss.status());
+  });
+  // The profile: the same training graph, lowered and planned as the trainer does it.
+  const rill::TensorType target = y.type();
+  auto graph = rill::BuildModeGraph(model, &options, rill::GraphMode::kTrain, {x.type()}, &target);
+  if (!graph.ok()) fail(graph.status());
+  auto plan = rill::LowerAndPlanMemory(**graph, rill::DeviceKind::kCpu, /*training=*/true);
+  if (!plan.ok()) fail(plan.status());
+  auto ex = rill::Executor::Create(*std::move(plan), &model.params(), {.profile = true});
+  if (!ex.ok()) fail(ex.status());
+  for (int i = 0; i < reps; ++i) {
+    auto out = ex->Run({x, y});
+    if (!out.ok()) fail(out.status());
+  }
+  for (size_t i = 0; i < ex->plan().steps.size(); ++i) {
+    t.op_ms[std::string(rill::OpName(ex->plan().steps[i].op))] +=
+        1e3 * ex->step_seconds()[i] / reps;
+  }
+  return t;
 }
 
 std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
@@ -278,11 +334,20 @@ int main(int argc, char** argv) {
   std::printf("%-3s %5s %4s %4s %4s | %8s %8s %8s %6s | %8s %8s %7s %7s | %8s %8s %7s %7s\n", "cfg",
               "T", "B", "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "%ceil", "dnnl fwd", "dnnl f+b",
               "fwd x", "f+b x", "torch fw", "torch fb", "fwd x", "f+b x");
+  struct StepRow {
+    Config config;
+    Times op;
+    StepTimes step;
+    TorchTimes torch;
+  };
+  std::vector<StepRow> steps;
   for (const Config& c : kConfigs) {
     if (("," + wanted + ",").find("," + c.name + ",") == std::string::npos) continue;
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
     const Times r = RunRill(c, reps, onednn);
-    auto [tf, tt] = torch ? RunTorch(c, reps, python) : std::pair<double, double>{0, 0};
+    const TorchTimes torch_times = torch ? RunTorch(c, reps, python) : TorchTimes{};
+    const double tf = torch_times.forward_ms, tt = torch_times.train_ms;
+    steps.push_back({c, r, RunRillStep(c, reps), torch_times});
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
     std::printf(
         "%-3s %5lld %4lld %4lld %4lld | %8.2f %8.2f %8.1f %5.0f%% | %8s %8s %7s %7s | %8s %8s "
@@ -294,6 +359,30 @@ int main(int argc, char** argv) {
         Speedup(r.onednn_train_ms, r.train_ms).c_str(), Ms(tf).c_str(), Ms(tt).c_str(),
         Speedup(tf, r.forward_ms).c_str(), Speedup(tt, r.train_ms).c_str());
     std::fflush(stdout);
+  }
+  std::printf(
+      "\nTraining step of CuDNNGRU(H) -> Dense(1), MSE, SGD (Trainer::TrainOnBatch) against the "
+      "GRU "
+      "op's forward+backward and torch's step; profile: ms per step by op kind (median step "
+      "time, mean profile)\n");
+  std::printf("%-3s | %8s %8s %7s | %8s %7s | %s\n", "cfg", "step ms", "op f+b", "step/op",
+              "torch st", "x", "outside the GRU ops, ms per op kind");
+  for (const StepRow& row : steps) {
+    std::string outside;
+    double outside_ms = 0;
+    std::vector<std::pair<double, std::string>> ops;
+    for (const auto& [op, ms] : row.step.op_ms) {
+      if (op != "cudnn_gru" && op != "cudnn_gru_grad") ops.push_back({ms, op});
+    }
+    std::sort(ops.rbegin(), ops.rend());
+    for (const auto& [ms, op] : ops) {
+      outside_ms += ms;
+      if (ms >= 0.01) absl::StrAppendFormat(&outside, " %s %.2f", op, ms);
+    }
+    std::printf("%-3s | %8.2f %8.2f %6.2fx | %8s %7s | total %.2f:%s\n", row.config.name.c_str(),
+                row.step.step_ms, row.op.train_ms, row.step.step_ms / row.op.train_ms,
+                Ms(row.torch.step_ms).c_str(), Speedup(row.torch.step_ms, row.step.step_ms).c_str(),
+                outside_ms, outside.c_str());
   }
   std::printf(
       "\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = anchor time / rill time (> 1: rill "

@@ -2,10 +2,11 @@
 """torch.nn.GRU on the CPU, one intra-op thread, float32: the reference for bench/gru_bench.
 
 Usage: torch_gru.py [--reps N] NAME:T:B:I:H ...
-Prints one line per config: "NAME forward_ms train_ms" (medians over N repetitions after a
-warm-up). forward: inference (no autograd). train: a forward with autograd and the backward
-of sum(y * dy) + sum(h_n * dh) into x, h0 and all weights: what rill's forward + backward
-(cudnn_gru + cudnn_gru_grad) computes.
+Prints one line per config: "NAME forward_ms train_ms step_ms" (medians over N repetitions
+after a warm-up). forward: inference (no autograd). train: a forward with autograd and the
+backward of sum(y * dy) + sum(h_n * dh) into x, h0 and all weights: what rill's forward +
+backward (cudnn_gru + cudnn_gru_grad) computes. step: one whole training step of
+GRU(H) -> Linear(H, 1) on the last output, MSE loss, SGD: what `rill train` runs per batch.
 """
 import statistics
 import sys
@@ -60,9 +61,21 @@ def main(argv):
             y, hn = gru(xg, hg)
             torch.autograd.backward([y, hn], [dy, dh])
 
+        dense = torch.nn.Linear(H, 1)
+        target = torch.rand(B, 1)
+        opt = torch.optim.SGD(list(gru.parameters()) + list(dense.parameters()), lr=1e-3)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            y, _ = gru(x, h0)
+            loss = torch.nn.functional.mse_loss(dense(y[:, -1]), target)
+            loss.backward()
+            opt.step()
+
         fwd = median_ms(forward, reps)
         trn = median_ms(train, reps)
-        print(f"{name} {fwd:.3f} {trn:.3f}", flush=True)
+        stp = median_ms(step, reps)
+        print(f"{name} {fwd:.3f} {trn:.3f} {stp:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #include "runtime/executor.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,7 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
   }
   ex.ctx_.training = ex.plan_.training;
   ex.check_numerics_ = options.check_numerics;
+  if (options.profile) ex.step_seconds_.assign(ex.plan_.steps.size(), 0.0);
   auto* base = static_cast<std::byte*>(ex.arena_.raw());
   for (const PlanBuffer& b : ex.plan_.buffers) {
     TensorView view{nullptr, b.type.dtype, b.type.shape};
@@ -138,8 +140,14 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
+    const auto start = step_seconds_.empty() ? std::chrono::steady_clock::time_point()
+                                             : std::chrono::steady_clock::now();
     absl::Status st =
         s.fn(KernelArgs{s.attrs, step_inputs_[i], step_outputs_[i], ctx_, step_workspace_[i]});
+    if (!step_seconds_.empty()) {
+      step_seconds_[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
     if (!st.ok()) {
       return Annotate(st, absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'"));
     }

@@ -26,6 +26,8 @@ struct ExecutorOptions {
   // one found stops the run with InvalidArgument naming the input or the node, the output,
   // its shape and the element (`--check-numerics`).
   bool check_numerics = false;
+  // Time every step of every run (Executor::step_seconds): a profile by node.
+  bool profile = false;
 };
 
 // The kParam buffers a plan's steps may write: outputs, and the inputs that ops with side
@@ -52,6 +54,8 @@ class Executor final : public PlanExecutor {
   const Plan& plan() const override { return plan_; }
   // A view of any buffer after a run (tests, debugging).
   TensorView BufferView(int index) const { return views_[index]; }
+  // With ExecutorOptions::profile: seconds spent in each step (plan order), summed over runs.
+  const std::vector<double>& step_seconds() const { return step_seconds_; }
 
  private:
   Executor() = default;
@@ -68,6 +72,7 @@ class Executor final : public PlanExecutor {
   std::vector<std::string> written_params_;
   KernelContext ctx_;
   bool check_numerics_ = false;
+  std::vector<double> step_seconds_;  // empty unless profiling
 };
 
 }  // namespace rill
