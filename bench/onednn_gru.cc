@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
@@ -115,11 +116,11 @@ double MedianMs(int reps, const std::function<void()>& prepare, const std::funct
 }
 
 // `user` in the layout `want` (the same memory when it already is).
-memory InLayout(const memory& user, const memory::desc& want, const dnnl::engine& engine,
+memory InLayout(memory user, const memory::desc& want, const dnnl::engine& engine,
                 dnnl::stream& stream) {
   if (user.get_desc() == want) return user;
   memory out(want, engine);
-  dnnl::reorder(user, out).execute(stream, const_cast<memory&>(user), out);
+  dnnl::reorder(user, out).execute(stream, user, out);
   stream.wait();
   return out;
 }
@@ -251,6 +252,9 @@ OneDnnGruResult RunOneDnnGru(const GruProblem& p, int reps) {
     r = OneDnnGruResult();
     r.error = std::string("onednn gru: ") + e.what() + " (status " +
               std::to_string(static_cast<int>(e.status)) + ")";
+  } catch (const std::exception& e) {  // std::bad_alloc for a problem too large for memory
+    r = OneDnnGruResult();
+    r.error = std::string("onednn gru: ") + e.what();
   }
   return r;
 }
