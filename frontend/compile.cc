@@ -8,6 +8,7 @@
 #include "ir/ops/nn.h"
 #include "ir/ops/optim.h"
 #include "ir/status.h"
+#include "ir/tensor_size.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
 #include "passes/memory_planner.h"
@@ -138,6 +139,7 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
       return absl::InvalidArgumentError(absl::StrCat(
           "input '", in->name, "' expects ", in->type.ToString(), ", got ", inputs[i].ToString()));
     }
+    RILL_RETURN_IF_ERROR(CheckTensorSize(inputs[i], absl::StrCat("input '", in->name, "'")));
     in->type = inputs[i];
   }
   RILL_RETURN_IF_ERROR(InferShapes(*g).status());
@@ -154,6 +156,7 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
                                                  " outputs is not supported; use one output"));
   }
   Value* y_pred = g->outputs()[0];
+  RILL_RETURN_IF_ERROR(CheckTensorSize(*target, "targets"));
   Value* y_true = g->AddInput("y_true", *target);
   RILL_ASSIGN_OR_RETURN(LossSpec spec, ParseLoss(options->loss, options->from_logits));
   Builder b(*g, "loss");

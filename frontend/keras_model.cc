@@ -1,11 +1,10 @@
 #include "frontend/keras_model.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +13,7 @@
 #include "frontend/layer.h"
 #include "ir/status.h"
 #include "runtime/npy.h"
+#include "runtime/output_path.h"
 
 namespace rill {
 namespace {
@@ -23,6 +23,33 @@ using nlohmann::json;
 
 absl::Status Bad(const std::string& source, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(source, ": ", what));
+}
+
+// The keys Keras 2 and 3 write in an InputLayer's config; flags that would change the input's
+// meaning (sparse, ragged, optional) must be false.
+absl::Status CheckInputLayerConfig(const json& config, const std::string& name,
+                                   const std::string& source) {
+  const std::string where = absl::StrCat(source, ": InputLayer '", name, "'");
+  if (!config.is_object()) return Bad(where, "config must be an object");
+  static const std::set<std::string> kKnown = {"batch_input_shape",
+                                               "batch_shape",
+                                               "input_shape",
+                                               "batch_size",
+                                               "dtype",
+                                               "name",
+                                               "sparse",
+                                               "ragged",
+                                               "optional"};
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    if (kKnown.count(it.key()) == 0)
+      return Bad(where, absl::StrCat("unknown key '", it.key(), "'"));
+    const bool is_flag = it.key() == "sparse" || it.key() == "ragged" || it.key() == "optional";
+    if (is_flag && !it.value().is_null() && it.value() != false) {
+      return Bad(where, absl::StrCat("'", it.key(), "': ", it.value().dump(),
+                                     " is not supported (only false)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // An InputLayer's (or a first layer's) batch_input_shape -> the input's shape and dtype.
@@ -47,7 +74,15 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
                                       "; only the batch dimension may be unknown"));
     }
   }
-  std::string dtype = config.value("dtype", "float32");
+  std::string dtype = "float32";
+  if (config.contains("dtype") && !config["dtype"].is_null()) {
+    const json& d = config["dtype"];
+    if (!d.is_string() || (d != "float32" && d != "float64" && d != "int32" && d != "int64")) {
+      return Bad(source, absl::StrCat("input '", name, "': dtype ", d.dump(),
+                                      " is not supported (float32, float64, int32, int64)"));
+    }
+    dtype = d.get<std::string>();
+  }
   DType dt = dtype == "float64" ? DType::kF64 : DType::kF32;
   if (integer_ids || dtype == "int32") dt = DType::kI32;
   if (dtype == "int64") dt = DType::kI64;
@@ -74,6 +109,7 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::string&
   size_t first = 0;
   if (layers[0].value("class_name", "") == "InputLayer") {
     const json& c = layers[0].value("config", json::object());
+    RILL_RETURN_IF_ERROR(CheckInputLayerConfig(c, c.value("name", "input_1"), source));
     RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
                           MakeInput(model, c, c.value("name", "input_1"),
                                     layers.size() > 1 && FeedsEmbedding(layers[1]), source));
@@ -141,6 +177,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::string&
     const std::string name = l.value("name", l.value("config", json::object()).value("name", ""));
     const std::string where = absl::StrCat(source, ": layer '", name, "'");
     if (l.value("class_name", "") == "InputLayer") {
+      RILL_RETURN_IF_ERROR(CheckInputLayerConfig(l.value("config", json::object()), name, source));
       RILL_ASSIGN_OR_RETURN(SymbolicTensor in, MakeInput(model, l.value("config", json::object()),
                                                          name, feeds_embedding[name], source));
       nodes[name].push_back({in});
@@ -343,36 +380,24 @@ absl::Status LoadWeights(Model& model, const std::string& path) {
 }
 
 absl::Status SaveWeightsDir(const Model& model, const std::string& dir) {
-  fs::path target(dir);
-  fs::path tmp = target;
-  tmp += absl::StrCat(".tmp-", ::getpid());
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec) && ec) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(dir, ": cannot create ", tmp.string(), ": ", ec.message()));
-  }
+  RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(dir));
+  RILL_ASSIGN_OR_RETURN(const std::string tmp, CreateTempDirBeside(dir));
   std::vector<Tensor> weights = model.GetWeights();
   for (size_t i = 0; i < weights.size(); ++i) {
-    absl::Status st = WriteNpy((tmp / absl::StrCat(i, ".npy")).string(), weights[i]);
+    absl::Status st = WriteNpy(absl::StrCat(tmp, "/", i, ".npy"), weights[i]);
     if (!st.ok()) {
-      fs::remove_all(tmp, ec);
+      std::error_code ec;
+      fs::remove_all(tmp, ec);  // holds only what this call wrote
       return st;
     }
   }
-  // Replace the old directory only once the new one is complete.
-  fs::path old = target;
-  old += absl::StrCat(".old-", ::getpid());
-  const bool had_old = fs::exists(target, ec);
-  if (had_old) fs::rename(target, old, ec);
-  if (ec) return absl::PermissionDeniedError(absl::StrCat(dir, ": ", ec.message()));
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    if (had_old) fs::rename(old, target, ec);
-    return absl::PermissionDeniedError(absl::StrCat(dir, ": cannot rename into place"));
+  // The old directory is replaced only once the new one is complete.
+  absl::Status st = MoveIntoPlace(tmp, dir);
+  if (!st.ok()) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
   }
-  if (had_old) fs::remove_all(old, ec);
-  return absl::OkStatus();
+  return st;
 }
 
 }  // namespace rill

@@ -26,8 +26,11 @@ absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, u
 // CuDNNGRU weights given to a GRU(reset_after=True) layer, or the reverse, are converted as
 // Keras's loader does (frontend/gru_weights.h); GRU(reset_after=False) weights are refused.
 absl::Status LoadWeights(Model& model, const std::string& path);
-// Writes get_weights() as 0.npy, 1.npy, ... into `dir`, replacing it whole: the files go to a
-// temporary directory first, which is then renamed, so a failure leaves no half-written dir.
+// Writes get_weights() as 0.npy, 1.npy, ... into `dir`: the files go to a new temporary
+// directory beside it, which then takes its place, so a failure leaves no half-written
+// directory. An existing `dir` is replaced only when it is empty or holds nothing but N.npy
+// files; anything else there (another file, a file or link at `dir` itself, a missing parent)
+// is refused before anything is written (CheckWeightsDirTarget in runtime/output_path.h).
 absl::Status SaveWeightsDir(const Model& model, const std::string& dir);
 
 // Per layer, the weight arrays of a Keras HDF5 weights file in each layer's weight_names

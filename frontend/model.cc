@@ -293,6 +293,14 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
                   out[k].bytes());
     }
   }
+  if (n == 0) {
+    // No batch to run: each output is empty, with the output's shape and no rows.
+    for (const SymbolicTensor& o : outputs_) {
+      std::vector<int64_t> dims = o.value->type.shape.dims();
+      for (int64_t& d : dims) d = d == kUnknownDim ? 0 : d;
+      results.emplace_back(o.value->type.dtype, Shape(dims));
+    }
+  }
   return results;
 }
 

@@ -80,8 +80,9 @@ class Model {
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
 
-  // Inference in batches (the last batch may be smaller); one tensor per output. `device`:
-  // "cpu", "cuda" or "auto" (see CompileOptions::device).
+  // Inference in batches (the last batch may be smaller); one tensor per output, with no rows
+  // (shape (0, ...)) for inputs with none. `device`: "cpu", "cuda" or "auto" (see
+  // CompileOptions::device).
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs,
                                               int64_t batch_size = 32,
                                               const std::string& device = "cpu");

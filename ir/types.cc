@@ -69,11 +69,12 @@ bool Shape::IsKnown() const {
   return true;
 }
 
+// -1 also when the product overflows int64 (never wrapped around); sizes from outside are
+// checked before that can happen (ir/tensor_size.h).
 int64_t Shape::NumElements() const {
   int64_t n = 1;
   for (int64_t d : dims_) {
-    if (d == kUnknownDim) return -1;
-    n *= d;
+    if (d == kUnknownDim || __builtin_mul_overflow(n, d, &n)) return -1;
   }
   return n;
 }

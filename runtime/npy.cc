@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "runtime/output_path.h"
 
 namespace rill {
 namespace {
@@ -34,12 +35,6 @@ constexpr int kMaxRank = 64;  // numpy's NPY_MAXDIMS
 
 absl::Status Bad(const std::string& path, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-absl::Status ErrnoError(const std::string& path, const char* action, int err) {
-  std::string message = absl::StrCat(path, ": ", action, ": ", std::strerror(err));
-  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
-  return absl::InvalidArgumentError(message);
 }
 
 struct FileCloser {
@@ -241,10 +236,10 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
   if (f == nullptr) {
     int err = errno;
     if (err == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return ErrnoError(path, "cannot open", err);
+    return PathErrno(path, "cannot open", err);
   }
   struct stat st;
-  if (fstat(fileno(f.get()), &st) != 0) return ErrnoError(path, "cannot stat", errno);
+  if (fstat(fileno(f.get()), &st) != 0) return PathErrno(path, "cannot stat", errno);
   if (!S_ISREG(st.st_mode)) return Bad(path, "not a regular file");
   const int64_t file_size = st.st_size;
 
@@ -276,7 +271,7 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
   }
   std::string header_text(header_len, '\0');
   if (!ReadExact(f.get(), header_text.data(), header_len))
-    return ErrnoError(path, "read failed", errno);
+    return PathErrno(path, "read failed", errno);
   auto header = HeaderParser(header_text).Parse();
   if (!header.ok()) return Annotate(header.status(), path);
   RILL_ASSIGN_OR_RETURN(DType dtype, ParseDescr(path, header->descr));
@@ -309,15 +304,18 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
   if (header->fortran_order && shape.rank() > 1 && count > 0) {
     std::vector<std::byte> fortran(static_cast<size_t>(bytes));
     if (!ReadExact(f.get(), fortran.data(), fortran.size()))
-      return ErrnoError(path, "read failed", errno);
+      return PathErrno(path, "read failed", errno);
     FortranToC(fortran.data(), static_cast<std::byte*>(t.raw()), shape.dims(), elem_size);
   } else if (!ReadExact(f.get(), t.raw(), static_cast<size_t>(bytes))) {
-    return ErrnoError(path, "read failed", errno);
+    return PathErrno(path, "read failed", errno);
   }
   return t;
 }
 
-absl::Status WriteNpy(const std::string& path, const Tensor& t) {
+namespace {
+
+// Writes `t` to a new temporary beside `path` and returns the temporary's name.
+absl::StatusOr<std::string> WriteNpyTemp(const std::string& path, const Tensor& t) {
   const char* descr = nullptr;
   switch (t.dtype()) {
     case DType::kF32:
@@ -357,30 +355,64 @@ absl::Status WriteNpy(const std::string& path, const Tensor& t) {
   out.append(header_len - dict.size() - 1, ' ');
   out += '\n';
 
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  File f(std::fopen(tmp.c_str(), "wb"));
-  if (f == nullptr) return ErrnoError(path, "cannot write", errno);
+  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
+  File f(fdopen(tmp.fd, "wb"));
   auto fail = [&](int err) {
     f.reset();
-    std::remove(tmp.c_str());
-    return ErrnoError(path, "cannot write", err);
+    std::remove(tmp.name.c_str());
+    return PathErrno(path, "cannot write", err);
   };
+  if (f == nullptr) {
+    const int err = errno;
+    ::close(tmp.fd);
+    return fail(err);
+  }
   if (std::fwrite(out.data(), 1, out.size(), f.get()) != out.size()) return fail(errno);
   const size_t data_bytes = static_cast<size_t>(t.bytes());
   if (data_bytes > 0 && std::fwrite(t.raw(), 1, data_bytes, f.get()) != data_bytes)
     return fail(errno);
   if (std::fflush(f.get()) != 0 || fsync(fileno(f.get())) != 0) return fail(errno);
-  if (std::fclose(f.release()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return ErrnoError(path, "cannot write", err);
+  if (std::fclose(f.release()) != 0) return fail(errno);
+  return tmp.name;
+}
+
+}  // namespace
+
+absl::Status WriteNpyFiles(const std::vector<std::string>& paths,
+                           const std::vector<Tensor>& tensors) {
+  RILL_CHECK(paths.size() == tensors.size());
+  std::vector<bool> existed;
+  for (const std::string& path : paths) {
+    RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+    existed.push_back(::access(path.c_str(), F_OK) == 0);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return ErrnoError(path, "cannot rename the temporary file into place", err);
+  std::vector<std::string> temps;
+  auto discard_from = [&](size_t first) {
+    for (size_t i = first; i < temps.size(); ++i) std::remove(temps[i].c_str());
+  };
+  for (size_t i = 0; i < paths.size(); ++i) {
+    absl::StatusOr<std::string> tmp = WriteNpyTemp(paths[i], tensors[i]);
+    if (!tmp.ok()) {
+      discard_from(0);
+      return tmp.status();
+    }
+    temps.push_back(*std::move(tmp));
+  }
+  for (size_t i = 0; i < paths.size(); ++i) {
+    absl::Status st = MoveIntoPlace(temps[i], paths[i]);
+    if (st.ok()) continue;
+    // Take back the files this call created; the ones it replaced cannot be restored.
+    discard_from(i);
+    for (size_t j = 0; j < i; ++j) {
+      if (!existed[j]) std::remove(paths[j].c_str());
+    }
+    return st;
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteNpy(const std::string& path, const Tensor& t) {
+  return WriteNpyFiles({path}, {t});
 }
 
 }  // namespace rill

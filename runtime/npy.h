@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -21,11 +22,21 @@ namespace rill {
 //                    truncated data or bytes after it, a shape whose size overflows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path);
 
-// Writes `t` as a version 1.0 C-order .npy file that numpy.load reads. Atomic: the data goes
-// to `path + ".tmp.<pid>"`, which is renamed over `path` only once it is complete, so `path`
-// is never half-written. InvalidArgument for dtypes .npy cannot hold here (f16, bf16) or an
-// empty (default-constructed) tensor; InvalidArgument naming the file when it cannot be
-// written, ResourceExhausted when the disk is full.
+// Writes `t` as a version 1.0 C-order .npy file that numpy.load reads (an array with no rows,
+// shape (0, ...), included). Atomic: the data goes to a new temporary file beside `path`
+// (runtime/output_path.h), which is renamed over `path` only once it is complete, so `path` is
+// never half-written. Before anything is written, `path` is checked (CheckFileTarget): a
+// directory, symbolic link, device, FIFO, socket or read-only file there is refused, never
+// replaced. InvalidArgument for those, for dtypes .npy cannot hold here (f16, bf16) or an
+// empty (default-constructed) tensor, and naming the file when it cannot be written;
+// ResourceExhausted when the disk is full.
 absl::Status WriteNpy(const std::string& path, const Tensor& t);
+
+// Writes `tensors[i]` to `paths[i]` as WriteNpy does, all or none: every target is checked,
+// then every file written to its temporary, and only then are they renamed into place. A
+// failure removes the temporaries, so no target is touched (were a rename itself to fail, the
+// files this call created are removed again; a file it had already replaced stays replaced).
+absl::Status WriteNpyFiles(const std::vector<std::string>& paths,
+                           const std::vector<Tensor>& tensors);
 
 }  // namespace rill

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ir/status.h"
+#include "ir/tensor_size.h"
 #include "runtime/memory_check.h"
 
 namespace rill {
@@ -20,6 +21,7 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
       return absl::InvalidArgumentError(absl::StrCat("value '", v->name, "' has unknown shape ",
                                                      v->type.shape.ToString(), " at lowering"));
     }
+    RILL_RETURN_IF_ERROR(CheckTensorSize(v->type, absl::StrCat("value '", v->name, "'")));
     int index = static_cast<int>(plan.buffers.size());
     plan.buffers.push_back(PlanBuffer{v->name, v->type, kind, 0});
     buffer_of[v] = index;
@@ -67,7 +69,13 @@ absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool tra
   for (PlanBuffer& buffer : plan.buffers) {
     if (buffer.kind != BufferKind::kArena) continue;
     buffer.offset = offset;
-    offset += AlignedBytes(buffer.bytes());
+    // Every planned size is bounded by this sum, so it is the one to check.
+    if (__builtin_add_overflow(offset, AlignedBytes(buffer.bytes()), &offset) ||
+        offset > kMaxTensorBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the plan's buffers need more than 2^62 bytes (at '", buffer.name, "' ",
+                       buffer.type.ToString(), ")"));
+    }
   }
   plan.arena_bytes = offset;
   RILL_ASSIGN_OR_RETURN(plan.memory, MeasurePlanMemory(plan));

@@ -1,8 +1,10 @@
 #include "tools/cli_common.h"
 
 #include <cstdio>
+#include <limits>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "frontend/keras_model.h"
@@ -26,6 +28,18 @@ ABSL_FLAG(int64_t, batch_size, 32, "samples per batch");
 ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
 
 namespace rill::cli {
+namespace {
+
+// Marks a status as a usage error; the payload itself says nothing.
+constexpr absl::string_view kUsagePayload = "rill.cli/usage-error";
+
+}  // namespace
+
+absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord());
+  return status;
+}
 
 int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*body)()) {
   const std::vector<std::string> args = ParseCommandFlags(*FindCommand(name), argc, argv);
@@ -36,7 +50,7 @@ int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*
   const absl::Status status = body();
   if (status.ok()) return kExitOk;
   std::fprintf(stderr, "rill %s: %s\n", name, std::string(status.message()).c_str());
-  return kExitFailure;
+  return status.GetPayload(kUsagePayload).has_value() ? kExitUsage : kExitFailure;
 }
 
 absl::StatusOr<std::string> SelectDevice(const std::string& device) {
@@ -69,22 +83,28 @@ absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
   }
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
-    const double v = t.at(i);
-    switch (dtype) {
-      case DType::kF32:
-        out.data<float>()[i] = static_cast<float>(v);
-        break;
-      case DType::kF64:
-        out.data<double>()[i] = v;
-        break;
-      case DType::kI32:
-        out.data<int32_t>()[i] = static_cast<int32_t>(v);
-        break;
-      case DType::kI64:
-        out.data<int64_t>()[i] = static_cast<int64_t>(v);
-        break;
-      default:
+    if (IsFloating(dtype)) {
+      if (dtype == DType::kF32) {
+        out.data<float>()[i] = static_cast<float>(t.at(i));
+      } else if (dtype == DType::kF64) {
+        out.data<double>()[i] = t.at(i);
+      } else {
         return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported dtype"));
+      }
+      continue;
+    }
+    // Integers are copied exactly (a double holds only 53 bits); an int64 that int32 cannot
+    // hold is an error with its real value, never a truncated one.
+    const int64_t v = t.dtype() == DType::kI64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
+    if (dtype == DType::kI64) {
+      out.data<int64_t>()[i] = v;
+    } else if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": element ", i, " of ",
+                                                     t.type().ToString(), " is ", v,
+                                                     ", outside the int32 range of the model's "
+                                                     "input"));
+    } else {
+      out.data<int32_t>()[i] = static_cast<int32_t>(v);
     }
   }
   return out;

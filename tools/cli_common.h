@@ -9,6 +9,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "frontend/model.h"
 #include "runtime/tensor.h"
 
@@ -22,9 +23,13 @@ ABSL_DECLARE_FLAG(uint64_t, seed);
 namespace rill::cli {
 
 // The body of a command that takes flags and no positional arguments: parses the flags,
-// runs `body` and turns its status into the exit status and the one error line
-// ("rill <command>: <message>" on stderr).
+// runs `body` and turns its status into the exit status (2 for a UsageError, else 1) and the
+// one error line ("rill <command>: <message>" on stderr).
 int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*body)());
+
+// A usage error: a flag value the command cannot run with. RunFlagsOnlyCommand exits with
+// status 2 for it (kExitUsage) instead of 1.
+absl::Status UsageError(absl::string_view message);
 
 // --device: the device the command runs on, "cpu" or "cuda". "auto" is cuda when this build
 // has CUDA and a GPU is usable, else cpu; "cuda" without either is a FailedPrecondition

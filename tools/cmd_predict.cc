@@ -1,19 +1,35 @@
 // `rill predict`: runs a Keras model (JSON + weights) on an input array and writes the
-// outputs as .npy (the first to --output, further ones to <output>_1.npy, ...), each written
-// to a temporary file and renamed.
+// outputs as .npy (the first to --output, further ones to <output>_1.npy, ...), all or none:
+// the targets are checked before the model runs, each output is written to a temporary file,
+// and they are renamed into place only once all are complete.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "ir/status.h"
 #include "runtime/npy.h"
+#include "runtime/output_path.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 
 ABSL_FLAG(std::string, input, "", "input array (.npy)");
-ABSL_FLAG(std::string, output, "", "where to write the output array (.npy)");
+ABSL_FLAG(std::string, output, "",
+          "where to write the output array (.npy); a second output goes to <output>_1.npy, ...");
 
 namespace rill::cli {
 namespace {
+
+// Where output i goes: `output` itself for the first, then "y_1.npy", "y_2.npy", ... beside
+// it ("y" or "y.npy" -> "y_1.npy").
+std::vector<std::string> OutputPaths(const std::string& output, size_t count) {
+  std::string stem = output;
+  if (stem.size() > 4 && stem.ends_with(".npy")) stem.resize(stem.size() - 4);
+  std::vector<std::string> paths = {output};
+  for (size_t i = 1; i < count; ++i) paths.push_back(absl::StrCat(stem, "_", i, ".npy"));
+  return paths;
+}
 
 absl::Status Predict() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
@@ -34,18 +50,13 @@ absl::Status Predict() {
                                                    (*model)->inputs().size(),
                                                    " inputs; rill predict feeds one"));
   }
+  const std::vector<std::string> paths = OutputPaths(output, (*model)->outputs().size());
+  for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   auto x = ReadArray(input, (*model)->inputs()[0].value->type.dtype);
   if (!x.ok()) return x.status();
   auto y = (*model)->Predict({*x}, absl::GetFlag(FLAGS_batch_size), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
-  std::string stem = output;
-  if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".npy") stem.resize(stem.size() - 4);
-  for (size_t i = 0; i < y->size(); ++i) {
-    std::string path = i == 0 ? output : absl::StrCat(stem, "_", i, ".npy");
-    absl::Status st = WriteNpy(path, (*y)[i]);
-    if (!st.ok()) return st;
-  }
-  return absl::OkStatus();
+  return WriteNpyFiles(paths, *y);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include "frontend/keras_model.h"
 #include "frontend/optimizers.h"
 #include "frontend/trainer.h"
+#include "ir/status.h"
+#include "runtime/output_path.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 #include "tools/experiment.h"
@@ -20,23 +22,48 @@ ABSL_FLAG(std::optional<double>, lr, std::nullopt,
           "learning rate (default: the optimizer's Keras default)");
 ABSL_FLAG(int, epochs, 1, "passes over the data");
 ABSL_FLAG(bool, shuffle, true, "shuffle the samples every epoch (seeded by --seed)");
-ABSL_FLAG(std::string, save_weights, "", "directory to write the trained weights to (.npy files)");
+ABSL_FLAG(std::string, save_weights, "",
+          "directory to write the trained weights to (0.npy, 1.npy, ...): a new one, an empty one "
+          "or one holding only such files");
 
 namespace rill::cli {
 namespace {
+
+// The default experiment with the flags that apply to it; the ones that need a model are
+// usage errors rather than silently ignored.
+absl::Status TrainDefaultExperiment(const std::string& device) {
+  for (const char* name : {"x", "y", "weights"}) {
+    if (FlagGiven(name)) {
+      return UsageError(absl::StrCat(
+          "--", name, " needs --model (the default experiment makes its own data and weights)"));
+    }
+  }
+  ExperimentOptions options;
+  if (FlagGiven("epochs")) options.epochs = absl::GetFlag(FLAGS_epochs);
+  if (FlagGiven("batch_size")) options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (FlagGiven("optimizer")) options.optimizer = absl::GetFlag(FLAGS_optimizer);
+  options.lr = absl::GetFlag(FLAGS_lr).value_or(options.lr);
+  options.loss = absl::GetFlag(FLAGS_loss);
+  options.shuffle = absl::GetFlag(FLAGS_shuffle);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.device = device;
+  options.save_weights = absl::GetFlag(FLAGS_save_weights);
+  absl::Status st = CheckExperimentOptions(options);
+  if (!st.ok()) return UsageError(st.message());
+  return RunDefaultExperiment(options, stdout);
+}
 
 absl::Status Train() {
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
-  if (model_path.empty()) {
-    if (!absl::GetFlag(FLAGS_x).empty() || !absl::GetFlag(FLAGS_y).empty())
-      return absl::InvalidArgumentError("--x and --y need --model");
-    return RunDefaultExperiment(seed, stdout, *device);
-  }
+  if (model_path.empty()) return TrainDefaultExperiment(*device);
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
     return absl::InvalidArgumentError("--x and --y are required with --model");
+  const std::string save = absl::GetFlag(FLAGS_save_weights);
+  // Refused now rather than after the training it would have thrown away.
+  if (!save.empty()) RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(save));
   const int epochs = absl::GetFlag(FLAGS_epochs);
   if (epochs < 1) return absl::InvalidArgumentError(absl::StrCat("--epochs=", epochs, " < 1"));
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
@@ -73,7 +100,6 @@ absl::Status Train() {
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
   std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
-  const std::string save = absl::GetFlag(FLAGS_save_weights);
   if (!save.empty()) {
     absl::Status st = SaveWeightsDir(m, save);
     if (!st.ok()) return st;

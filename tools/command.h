@@ -41,6 +41,10 @@ const Command* FindCommand(std::string_view name);
 // unknown flag or a bad value, printing the flag's name.
 std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv);
 
+// Whether the command line given to ParseCommandFlags set the flag `name` (absl's flags cannot
+// tell a value given from the default).
+bool FlagGiven(std::string_view name);
+
 // `rill help` and `rill <command> --help` text.
 void PrintHelp(std::FILE* out);
 void PrintCommandHelp(const Command& command, std::FILE* out);

@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <functional>
+#include <set>
 #include <string>
 
 #include "absl/flags/commandlineflag.h"
@@ -17,19 +19,20 @@ namespace {
 
 constexpr std::string_view kTrainFlags[] = {
     "model",      "weights", "x",       "y",    "loss",         "optimizer", "lr",
-    "batch_size", "epochs",  "shuffle", "seed", "save_weights", "device", "tf32"};
+    "batch_size", "epochs",  "shuffle", "seed", "save_weights", "device",    "tf32"};
 constexpr std::string_view kPredictFlags[] = {"model",      "weights", "input",  "output",
                                               "batch_size", "seed",    "device", "tf32"};
 
 constexpr std::string_view kInspectFlags[] = {"model",      "weights", "memory",    "training",
                                               "plan",       "loss",    "optimizer", "lr",
-                                              "batch_size", "seed",    "device",   "tf32"};
+                                              "batch_size", "seed",    "device",    "tf32"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
-            "rill train [--model M.json [--weights W] --x X.npy --y Y.npy --loss L --optimizer O "
-            "--lr F --batch-size N --epochs E [--shuffle=false] [--seed S] [--save-weights DIR]] "
-            "[--device cpu|cuda|auto [--tf32]]",
+            "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
+            "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
+            "[--save-weights DIR] [--device cpu|cuda|auto [--tf32]]\n(without --model: the "
+            "default experiment, epochs 8, batch size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},
     Command{"predict", "run a trained model on inputs and write its outputs",
             "rill predict --model M.json --weights W --input X.npy --output Y.npy "
@@ -74,9 +77,17 @@ bool IsRillFlag(const absl::CommandLineFlag& flag) {
   return flag.Filename().find("tools/") != std::string::npos;
 }
 
+// The flags named on the command line ParseCommandFlags last saw.
+std::set<std::string, std::less<>>& GivenFlags() {
+  static std::set<std::string, std::less<>> given;
+  return given;
+}
+
 }  // namespace
 
 std::span<const Command> Commands() { return kCommands; }
+
+bool FlagGiven(std::string_view name) { return GivenFlags().count(name) > 0; }
 
 const Command* FindCommand(std::string_view name) {
   for (const Command& command : kCommands) {
@@ -110,6 +121,7 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
     after_terminator = after_terminator || arg == "--";
   }
   normalized.clear();
+  GivenFlags().clear();
   for (std::string& s : storage) normalized.push_back(s.data());
   const int argc = original_argc;
   char** argv = normalized.data();
@@ -128,6 +140,7 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
       std::exit(kExitOk);
     }
     const absl::CommandLineFlag* flag = FlagOfArgument(arg);
+    if (flag != nullptr) GivenFlags().insert(std::string(flag->Name()));
     if (flag != nullptr && IsRillFlag(*flag) && !Accepts(command, flag->Name())) {
       std::fprintf(stderr,
                    "rill %.*s: --%.*s is not a flag of this command; see 'rill %.*s --help'\n",

@@ -6,8 +6,11 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "frontend/keras_model.h"
 #include "frontend/rill.h"
 #include "ir/status.h"
+#include "runtime/output_path.h"
 
 namespace rill::cli {
 namespace {
@@ -38,31 +41,57 @@ AddingData MakeAddingProblem(int64_t n, std::mt19937_64& rng) {
 
 }  // namespace
 
-absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out, const std::string& device) {
+absl::Status CheckExperimentOptions(const ExperimentOptions& options) {
+  if (options.epochs < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--epochs=", options.epochs, " < 1"));
+  if (options.batch_size < 1)
+    return absl::InvalidArgumentError(absl::StrCat("--batch-size=", options.batch_size, " < 1"));
+  if (options.loss != "mse" && options.loss != "mae") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--loss=", options.loss,
+                     ": the default experiment is a regression and trains with mse or mae; "
+                     "give --model to choose another loss"));
+  }
+  return optim::FromName(options.optimizer, options.lr).status();
+}
+
+absl::Status RunDefaultExperiment(const ExperimentOptions& options, std::FILE* out) {
+  RILL_RETURN_IF_ERROR(CheckExperimentOptions(options));
+  RILL_ASSIGN_OR_RETURN(const OptimizerConfig optimizer,
+                        optim::FromName(options.optimizer, options.lr));
+  // Refused now rather than after the training it would have thrown away.
+  if (!options.save_weights.empty())
+    RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(options.save_weights));
   const auto start = std::chrono::steady_clock::now();
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(options.seed);
   AddingData train = MakeAddingProblem(kTrain, rng);
   AddingData test = MakeAddingProblem(kTest, rng);
-  std::fprintf(out,
-               "rill default experiment: the adding problem, %lld steps, %lld training and %lld "
-               "test sequences\nmodel: Input(%lld, 2) -> CuDNNGRU(32) -> Dense(1), Adam(0.01), "
-               "mse, device %s\n",
-               static_cast<long long>(kSteps), static_cast<long long>(kTrain),
-               static_cast<long long>(kTest), static_cast<long long>(kSteps), device.c_str());
+  std::fprintf(
+      out,
+      "rill default experiment: the adding problem, %lld steps, %lld training and %lld "
+      "test sequences\nmodel: Input(%lld, 2) -> CuDNNGRU(32) -> Dense(1), loss %s, %s with "
+      "learning rate %g, epochs %d, batch size %lld, device %s\n",
+      static_cast<long long>(kSteps), static_cast<long long>(kTrain), static_cast<long long>(kTest),
+      static_cast<long long>(kSteps), options.loss.c_str(), options.optimizer.c_str(), options.lr,
+      options.epochs, static_cast<long long>(options.batch_size), options.device.c_str());
   std::fflush(out);
-  Model m("adding_problem", seed);
+  Model m("adding_problem", options.seed);
   auto x = m.Input({kBatch, kSteps, 2});
   m.SetOutputs({layers::Dense({.units = 1})(layers::CuDNNGRU({.units = 32})(x))});
-  RILL_ASSIGN_OR_RETURN(
-      Trainer trainer,
-      m.Compile({.loss = "mse", .optimizer = optim::Adam(0.01), .device = device}));
-  RILL_RETURN_IF_ERROR(
-      trainer
-          .Fit(
-              train.x, train.y,
-              {.epochs = 8, .batch_size = 64, .seed = seed, .verbose = isatty(fileno(out)) ? 1 : 2})
-          .status());
+  RILL_ASSIGN_OR_RETURN(Trainer trainer, m.Compile({.loss = options.loss,
+                                                    .optimizer = optimizer,
+                                                    .metrics = {"mse"},
+                                                    .device = options.device}));
+  RILL_RETURN_IF_ERROR(trainer
+                           .Fit(train.x, train.y,
+                                {.epochs = options.epochs,
+                                 .batch_size = options.batch_size,
+                                 .shuffle = options.shuffle,
+                                 .seed = options.seed,
+                                 .verbose = isatty(fileno(out)) ? 1 : 2})
+                           .status());
   RILL_ASSIGN_OR_RETURN(auto metrics, trainer.Evaluate(test.x, test.y, 256));
+  const double mse = metrics.at("mse");
   double baseline = 0.0;
   for (int64_t i = 0; i < kTest; ++i) {
     const double e = test.y.data<float>()[i] - 1.0;
@@ -74,7 +103,11 @@ absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out, const std::stri
   std::fprintf(out,
                "test MSE %.4f vs baseline MSE %.4f (always predicting 1.0; 1/6 in expectation): "
                "%.1fx lower, in %.1f s\n",
-               metrics.at("loss"), baseline, baseline / metrics.at("loss"), seconds);
+               mse, baseline, baseline / mse, seconds);
+  if (options.save_weights.empty()) return absl::OkStatus();
+  RILL_RETURN_IF_ERROR(SaveWeightsDir(m, options.save_weights));
+  std::fprintf(out, "weights saved to %s (%zu arrays)\n", options.save_weights.c_str(),
+               m.Weights().size());
   return absl::OkStatus();
 }
 

@@ -13,7 +13,26 @@
 
 namespace rill::cli {
 
-// Generates the data (seeded), trains, and prints progress, the test MSE and the baseline.
-absl::Status RunDefaultExperiment(uint64_t seed, std::FILE* out, const std::string& device = "cpu");
+// What `rill train` without --model lets a user change; the defaults are the experiment's own.
+struct ExperimentOptions {
+  int epochs = 8;
+  int64_t batch_size = 64;
+  std::string optimizer = "adam";
+  double lr = 0.01;
+  std::string loss = "mse";  // mse or mae (a regression); the test MSE is reported either way
+  bool shuffle = true;
+  uint64_t seed = 0;  // the data, the initial weights and the shuffling
+  std::string device = "cpu";
+  std::string save_weights;  // a directory for the trained weights (SaveWeightsDir); "": none
+};
+
+// InvalidArgument naming the flag for an option the experiment cannot run with: epochs or
+// batch size < 1, an unknown optimizer or learning rate, a loss other than mse or mae.
+absl::Status CheckExperimentOptions(const ExperimentOptions& options);
+
+// Checks the options and the --save-weights target (before any work: a target that
+// SaveWeightsDir would refuse is an InvalidArgument), generates the data (seeded), trains,
+// prints progress, the test MSE and the baseline's, then saves the weights if asked.
+absl::Status RunDefaultExperiment(const ExperimentOptions& options, std::FILE* out);
 
 }  // namespace rill::cli

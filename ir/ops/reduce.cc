@@ -88,8 +88,9 @@ absl::StatusOr<std::vector<TensorType>> ReshapeRule(const Attrs& attrs,
       inferred = i;
     } else if (dims[i] < 0) {
       return absl::InvalidArgumentError(absl::StrCat("negative dimension ", dims[i]));
-    } else {
-      known *= dims[i];
+    } else if (__builtin_mul_overflow(known, dims[i], &known)) {
+      return absl::InvalidArgumentError(absl::StrCat("target shape ", Shape(dims).ToString(),
+                                                     " has more elements than int64 holds"));
     }
   }
   int64_t total = in[0].shape.NumElements();

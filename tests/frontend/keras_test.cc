@@ -141,16 +141,52 @@ TEST(KerasInterop, SaveWeightsDirRoundTrips) {
   fs::path dir = fs::path(::testing::TempDir()) / "rill_saved_weights";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  std::ofstream(dir / "stale.txt") << "replaced whole";
+  // A directory holding only weight files (an earlier save) is replaced whole.
+  std::ofstream(dir / "9.npy") << "an old weight";
   ASSERT_TRUE(SaveWeightsDir(*m, dir.string()).ok());
-  EXPECT_FALSE(fs::exists(dir / "stale.txt"));
+  EXPECT_FALSE(fs::exists(dir / "9.npy"));
   auto again = LoadKerasModel(Golden("seq_stack/model.json"));
   ASSERT_TRUE(again.ok());
   ASSERT_TRUE(LoadWeights(**again, dir.string()).ok());
   std::vector<Tensor> a = m->GetWeights(), b = (*again)->GetWeights();
   for (size_t i = 0; i < a.size(); ++i)
     for (int64_t e = 0; e < a[i].size(); ++e) ASSERT_EQ(a[i].at(e), b[i].at(e));
+  // Nothing but the new directory is left beside it (no temporaries, no old copy).
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.parent_path()))
+    entries += e.path().filename().string().starts_with("rill_saved_weights");
+  EXPECT_EQ(entries, 1);
   fs::remove_all(dir);
+}
+
+TEST(KerasInterop, SaveWeightsDirNeverDestroysWhatIsThere) {
+  auto m = Load("seq_stack/model.json", "seq_stack/weights");
+  ASSERT_NE(m, nullptr);
+  const fs::path root = fs::path(::testing::TempDir()) / "rill_save_refused";
+  fs::remove_all(root);
+  fs::create_directories(root / "notes");
+  std::ofstream(root / "notes" / "0.npy") << "w";
+  std::ofstream(root / "notes" / "notes.txt") << "mine";
+  std::ofstream(root / "file") << "mine";
+  fs::create_directory_symlink(root / "notes", root / "link");
+  auto refused = [&](const std::string& name, const std::string& message) {
+    SCOPED_TRACE(name);
+    absl::Status st = SaveWeightsDir(*m, (root / name).string());
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr(message));
+  };
+  refused("notes", "holds 'notes.txt', which is not a weight file (N.npy)");
+  refused("file", "is a file, not a directory of weights");
+  refused("link", "is a symbolic link, not a directory of weights");
+  refused("missing/w", "directory '" + (root / "missing").string() + "' does not exist");
+  EXPECT_TRUE(fs::exists(root / "notes" / "notes.txt"));
+  EXPECT_TRUE(fs::exists(root / "notes" / "0.npy"));
+  EXPECT_TRUE(fs::is_regular_file(root / "file"));
+  EXPECT_TRUE(fs::is_symlink(root / "link"));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(root)) entries += (void(e), 1);
+  EXPECT_EQ(entries, 3);  // no temporaries left
+  fs::remove_all(root);
 }
 
 std::string JsonError(const std::string& text) {
@@ -168,6 +204,21 @@ TEST(KerasInterop, Errors) {
   EXPECT_THAT(JsonError("{not json"), HasSubstr("m.json: not valid JSON"));
   EXPECT_THAT(JsonError(R"({"class_name": "Sequential", "config": {"layers": []}})"),
               HasSubstr("m.json: a Sequential model with no layers"));
+  auto input_layer = [](const std::string& config) {
+    return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)"
+           R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 3], )" +
+           config + R"(}}, {"class_name": "Dense", "config": {"name": "d", "units": 1}}]}})";
+  };
+  EXPECT_THAT(JsonError(input_layer(R"("name": "in", "dtype": "float3-0")")),
+              HasSubstr("m.json: input 'in': dtype \"float3-0\" is not supported"));
+  EXPECT_THAT(JsonError(input_layer(R"("name": "in", "colour": "blue")")),
+              HasSubstr("m.json: InputLayer 'in': unknown key 'colour'"));
+  EXPECT_THAT(JsonError(input_layer(R"("name": "in", "sparse": true)")),
+              HasSubstr("m.json: InputLayer 'in': 'sparse': true is not supported"));
+  EXPECT_EQ(
+      JsonError(input_layer(
+          R"("name": "in", "dtype": "float32", "sparse": false, "ragged": false, "batch_size": null)")),
+      "");
   EXPECT_THAT(JsonError(Seq(R"({"class_name": "LSTM", "config": {"name": "lstm", "units": 4}})")),
               HasSubstr("LSTM 'lstm': layer class 'LSTM' is not supported"));
   EXPECT_THAT(JsonError(Seq(

@@ -3,9 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "ir/ops/elementwise.h"
 #include "ir/ops/matmul.h"
 #include "ir/ops/reduce.h"
+#include "ir/tensor_size.h"
 
 namespace rill {
 namespace {
@@ -22,6 +25,21 @@ TEST(GraphTest, BuildsAndInfersShapes) {
   EXPECT_EQ(y->type.ToString(), "f32[?, 4]");
   EXPECT_EQ(y->name, "dense/tanh");
   EXPECT_EQ(g.num_nodes(), 2);
+}
+
+TEST(GraphTest, SizesThatOverflowAreRefusedNotWrapped) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ((Shape{kMax, 2}).NumElements(), -1);
+  EXPECT_EQ((Shape{kMax, 0}).NumElements(), 0);
+  absl::Status st = CheckTensorSize({DType::kF32, Shape{kMax, 100, 2}}, "input 'x'");
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("input 'x' f32[9223372036854775807, 100, 2]: too large"));
+  EXPECT_FALSE(CheckTensorSize({DType::kF32, Shape{int64_t{1} << 61}}, "x").ok());
+  EXPECT_TRUE(CheckTensorSize({DType::kF32, Shape{int64_t{1} << 60}}, "x").ok());
+  EXPECT_TRUE(CheckTensorSize({DType::kF32, Shape{kMax, 0}}, "x").ok());
+  EXPECT_THAT(std::string(CheckTensorSize({DType::kF32, Shape{kUnknownDim, 2}}, "x").message()),
+              HasSubstr("x f32[?, 2]: dimension ? is not a size"));
 }
 
 TEST(GraphTest, ShapeErrorNamesNodeAndShapes) {

@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -148,6 +149,53 @@ TEST_F(NpyTest, WriteReplacesAtomicallyAndLeavesNoTemporaryFile) {
     EXPECT_EQ(entry.path().filename(), "t.npy");
   }
   EXPECT_EQ(files, 1);
+}
+
+TEST_F(NpyTest, WriteNeverReplacesWhatIsNotARegularFile) {
+  Tensor t = Tensor::FromVector(std::vector<float>{1}, Shape{1});
+  fs::create_directories(Path("dir/inner"));
+  std::ofstream(Path("target")) << "mine";
+  fs::create_symlink(Path("target"), Path("link"));
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0);
+  std::ofstream(Path("read_only")) << "mine";
+  fs::permissions(Path("read_only"), fs::perms::owner_read);
+  const bool root = geteuid() == 0;  // root may write any file: no read-only case then
+  auto refused = [&](const std::string& name, const std::string& message) {
+    SCOPED_TRACE(name);
+    absl::Status st = WriteNpy(Path(name), t);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr(Path(name) + ": " + message));
+  };
+  refused("dir", "is a directory, not a regular file");
+  refused("link", "is a symbolic link, not a regular file");
+  refused("fifo", "is a FIFO, not a regular file");
+  if (!root) refused("read_only", "is read-only");
+  EXPECT_TRUE(fs::is_directory(Path("dir/inner")));
+  EXPECT_TRUE(fs::is_symlink(Path("link")));
+  EXPECT_TRUE(fs::is_fifo(Path("fifo")));
+  std::ifstream in(Path("target"));
+  std::string kept;
+  in >> kept;
+  EXPECT_EQ(kept, "mine");
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) entries += (void(e), 1);
+  EXPECT_EQ(entries, 5);  // no temporaries left
+}
+
+TEST_F(NpyTest, WriteFilesIsAllOrNone) {
+  Tensor a = Tensor::FromVector(std::vector<float>{1}, Shape{1});
+  Tensor b = Tensor(DType::kF16, Shape{2});  // cannot be written
+  absl::Status st = WriteNpyFiles({Path("a.npy"), Path("b.npy")}, {a, b});
+  EXPECT_THAT(std::string(st.message()), HasSubstr("b.npy: cannot write f16 data"));
+  fs::create_directory(Path("c.npy"));
+  st = WriteNpyFiles({Path("a.npy"), Path("c.npy")}, {a, a});
+  EXPECT_THAT(std::string(st.message()), HasSubstr("c.npy: is a directory"));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) entries += (void(e), 1);
+  EXPECT_EQ(entries, 1);  // c.npy only: neither a.npy nor a temporary
+  ASSERT_TRUE(WriteNpyFiles({Path("a.npy"), Path("d.npy")}, {a, a}).ok());
+  EXPECT_TRUE(ReadNpy(Path("a.npy")).ok());
+  EXPECT_TRUE(ReadNpy(Path("d.npy")).ok());
 }
 
 TEST_F(NpyTest, WriteErrors) {

@@ -4,6 +4,7 @@
 // on stderr naming the file or layer, a non-zero exit, and no output file left behind.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -12,7 +13,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "runtime/npy.h"
 
@@ -21,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Result {
   int status = -1;
@@ -38,6 +42,10 @@ Result Rill(const std::string& args) {
   int raw = pclose(pipe);
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
   return r;
+}
+
+int Lines(const std::string& out) {
+  return static_cast<int>(std::count(out.begin(), out.end(), '\n'));
 }
 
 std::string Golden(const std::string& rel) {
@@ -177,6 +185,151 @@ TEST_F(CliTest, DefaultExperimentBeatsTheBaseline) {
             2);
   EXPECT_NEAR(baseline, 1.0 / 6.0, 0.02);
   EXPECT_LT(mse, baseline / 10);
+}
+
+TEST_F(CliTest, SavingNeverDestroysWhatIsAtTheTarget) {
+  const std::string train = "train --model " + Golden("train_sgd/model.json") + " --x " +
+                            Golden("train_sgd/x.npy") + " --y " + Golden("train_sgd/y_train.npy") +
+                            " --optimizer sgd --epochs 1 --save-weights ";
+  const std::string predict = "predict --model " + Golden("seq_stack/model.json") + " --weights " +
+                              Golden("seq_stack/weights") + " --input " +
+                              Golden("seq_stack/x.npy") + " --output ";
+  fs::create_directories(Path("notes"));
+  std::ofstream(Path("notes/0.npy")) << "w";
+  std::ofstream(Path("notes/notes.txt")) << "mine";
+  std::ofstream(Path("file")) << "mine";
+  fs::create_symlink(Path("file"), Path("link"));
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0600), 0);
+  auto refused = [&](const std::string& args, const std::string& message) {
+    SCOPED_TRACE(args);
+    Result r = Rill(args);
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;  // refused before the first epoch
+  };
+  refused(train + Path("notes"), "notes: holds 'notes.txt', which is not a weight file");
+  refused(train + Path("file"), "file: is a file, not a directory of weights");
+  refused(train + Path("link"), "link: is a symbolic link, not a directory of weights");
+  refused(train + Path("fifo"), "fifo: is a FIFO, not a directory of weights");
+  refused(train + Path("missing/w"), "missing/w: cannot write: directory");
+  refused("train --epochs 1 --save-weights " + Path("file"), "rill train: " + Path("file"));
+  refused(predict + Path("notes"), "notes: is a directory, not a regular file");
+  refused(predict + Path("link"), "link: is a symbolic link, not a regular file");
+  refused(predict + Path("fifo"), "fifo: is a FIFO, not a regular file");
+  EXPECT_TRUE(fs::exists(Path("notes/notes.txt")));
+  EXPECT_TRUE(fs::exists(Path("notes/0.npy")));
+  EXPECT_TRUE(fs::is_regular_file(Path("file")));
+  EXPECT_TRUE(fs::is_symlink(Path("link")));
+  EXPECT_TRUE(fs::is_fifo(Path("fifo")));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) entries += (void(e), 1);
+  EXPECT_EQ(entries, 4);  // nothing written, no temporaries
+  // A directory of weight files (an earlier save) is replaced, a file by a new file.
+  for (int i = 0; i < 2; ++i) {
+    Result r = Rill(train + Path("w"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = Rill(predict + Path("y.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+  EXPECT_TRUE(ReadNpy(Path("w/7.npy")).ok());
+  EXPECT_TRUE(ReadNpy(Path("y.npy")).ok());
+}
+
+TEST_F(CliTest, PredictWritesEveryOutputOrNone) {
+  // No samples: each output with no rows.
+  ASSERT_TRUE(WriteNpy(Path("x0.npy"), Tensor(DType::kF32, Shape{0, 6, 3})).ok());
+  Result r = Rill("predict --model " + Golden("seq_stack/model.json") + " --weights " +
+                  Golden("seq_stack/weights") + " --input " + Path("x0.npy") + " --output " +
+                  Path("y0.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto y0 = ReadNpy(Path("y0.npy"));
+  ASSERT_TRUE(y0.ok()) << y0.status();
+  EXPECT_EQ(y0->shape(), (Shape{0, 2}));
+
+  // Two outputs: y.npy and y_1.npy.
+  std::ofstream(Path("two.json"))
+      << R"({"class_name": "Functional", "config": {"name": "two", "layers": [)"
+         R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "in"}, "inbound_nodes": []},)"
+         R"({"class_name": "Dense", "name": "a", "config": {"name": "a", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},)"
+         R"({"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 1}, "inbound_nodes": [[["in", 0, 0, {}]]]}],)"
+         R"("input_layers": [["in", 0, 0]], "output_layers": [["a", 0, 0], ["b", 0, 0]]}})";
+  fs::create_directories(Path("w"));
+  ASSERT_TRUE(
+      WriteNpy(Path("w/0.npy"), Tensor::FromVector(std::vector<float>(6, 1.0f), Shape{3, 2})).ok());
+  ASSERT_TRUE(
+      WriteNpy(Path("w/1.npy"), Tensor::FromVector(std::vector<float>{0, 1}, Shape{2})).ok());
+  ASSERT_TRUE(
+      WriteNpy(Path("w/2.npy"), Tensor::FromVector(std::vector<float>(3, 2.0f), Shape{3, 1})).ok());
+  ASSERT_TRUE(WriteNpy(Path("w/3.npy"), Tensor::FromVector(std::vector<float>{0}, Shape{1})).ok());
+  ASSERT_TRUE(
+      WriteNpy(Path("x.npy"), Tensor::FromVector(std::vector<float>{1, 2, 3, 0, 0, 1}, Shape{2, 3}))
+          .ok());
+  const std::string predict = "predict --model " + Path("two.json") + " --weights " + Path("w") +
+                              " --input " + Path("x.npy") + " --output ";
+  r = Rill(predict + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto a = ReadNpy(Path("y.npy"));
+  auto b = ReadNpy(Path("y_1.npy"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->shape(), (Shape{2, 2}));
+  ASSERT_EQ(b->shape(), (Shape{2, 1}));
+  EXPECT_EQ(a->at(0), 6);
+  EXPECT_EQ(a->at(1), 7);
+  EXPECT_EQ(b->at(1), 2);
+  // The second output cannot be written: neither is.
+  fs::create_directories(Path("z_1.npy"));
+  r = Rill(predict + Path("z.npy"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("z_1.npy: is a directory"));
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+  EXPECT_TRUE(fs::is_directory(Path("z_1.npy")));
+}
+
+TEST_F(CliTest, DefaultExperimentHonoursItsFlagsAndRefusesTheRest) {
+  Result r = Rill(
+      "train --epochs 1 --batch-size 512 --optimizer sgd --lr 0.05 --seed 4 "
+      "--save-weights " +
+      Path("w"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("loss mse, sgd with learning rate 0.05, epochs 1, batch size 512"));
+  EXPECT_THAT(r.out, HasSubstr("Epoch 1/1"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 2")));
+  EXPECT_THAT(r.out, HasSubstr("weights saved to " + Path("w") + " (5 arrays)"));
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(ReadNpy(Path("w/" + std::to_string(i) + ".npy")).ok());
+  auto usage = [&](const std::string& args, const std::string& message) {
+    SCOPED_TRACE(args);
+    Result u = Rill(args);
+    EXPECT_EQ(u.status, 2) << u.out;
+    EXPECT_THAT(u.out, HasSubstr("rill train: " + message));
+    EXPECT_EQ(Lines(u.out), 1) << u.out;
+  };
+  usage("train --loss binary_crossentropy",
+        "--loss=binary_crossentropy: the default experiment is a regression");
+  usage("train --x " + Golden("seq_stack/x.npy"), "--x needs --model");
+  usage("train --weights " + Golden("seq_stack/weights"), "--weights needs --model");
+  usage("train --epochs 0", "--epochs=0 < 1");
+  usage("train --batch-size 0", "--batch-size=0 < 1");
+  usage("train --optimizer adamw", "unknown optimizer 'adamw'");
+}
+
+TEST_F(CliTest, SizesFromFlagsAndFilesAreCheckedNotTruncated) {
+  Result r = Rill("inspect --model " + Golden("seq_stack/model.json") +
+                  " --memory --batch-size 9223372036854775807");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("f32[9223372036854775807, 6, 3]: too large (more than 2^62 bytes)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("arena")));
+  // An int64 index that int32 cannot hold is reported with its own value.
+  ASSERT_TRUE(
+      WriteNpy(Path("ids.npy"),
+               Tensor::FromVector(std::vector<int64_t>{1, 2, 3, 4294967301, 1, 2}, Shape{1, 6}))
+          .ok());
+  r = Rill("predict --model " + Golden("gru_embedding/model.json") + " --weights " +
+           Golden("gru_embedding/weights") + " --input " + Path("ids.npy") + " --output " +
+           Path("y.npy"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("ids.npy: element 3 of i64[1, 6] is 4294967301"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
 }
 
 TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {

@@ -1,0 +1,216 @@
+#include "runtime/output_path.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace rill {
+namespace {
+
+absl::Status Refuse(const std::string& path, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+// What is at `path`, said for an error ("a directory", "a FIFO", ...).
+const char* KindOf(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "a file";
+}
+
+std::string Parent(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// The directory that will receive `path` exists and we may create entries in it.
+absl::Status CheckParent(const std::string& path) {
+  const std::string parent = Parent(path);
+  struct stat st;
+  if (::stat(parent.c_str(), &st) != 0) {
+    return Refuse(path, absl::StrCat("cannot write: directory '", parent, "' does not exist"));
+  }
+  if (!S_ISDIR(st.st_mode))
+    return Refuse(path, absl::StrCat("cannot write: '", parent, "' is not a directory"));
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    return Refuse(path, absl::StrCat("cannot write: directory '", parent, "' is read-only"));
+  }
+  return absl::OkStatus();
+}
+
+// lstat of `path`: true with `*st` filled when something is there, false when nothing is.
+absl::StatusOr<bool> Lstat(const std::string& path, struct stat* st) {
+  if (::lstat(path.c_str(), st) == 0) return true;
+  if (errno == ENOENT) return false;
+  return PathErrno(path, "cannot inspect", errno);
+}
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+// The first entry of directory `dir` that is not a regular N.npy file, "" when there is none.
+absl::StatusOr<std::string> FirstForeignEntry(const std::string& dir) {
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (d == nullptr) return PathErrno(dir, "cannot list", errno);
+  while (const dirent* e = ::readdir(d.get())) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (!IsWeightFileName(name) || ::lstat((dir + "/" + name).c_str(), &st) != 0 ||
+        !S_ISREG(st.st_mode)) {
+      return name;
+    }
+  }
+  return std::string();
+}
+
+// Removes the N.npy files of a directory rill replaced, then the directory if that emptied it.
+void RemoveWeightDir(const std::string& dir) {
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (d == nullptr) return;
+  while (const dirent* e = ::readdir(d.get())) {
+    const std::string file = dir + "/" + e->d_name;
+    struct stat st;
+    if (IsWeightFileName(e->d_name) && ::lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      ::unlink(file.c_str());
+  }
+  d.reset();
+  ::rmdir(dir.c_str());
+}
+
+// `create(name)` on "<path>.tmp-<pid>-<n>" for n = 0, 1, ... until a name is new.
+template <typename Create>
+absl::StatusOr<std::string> CreateBeside(const std::string& path, Create create) {
+  for (int n = 0; n < 1000; ++n) {
+    std::string name = absl::StrCat(path, ".tmp-", ::getpid(), "-", n);
+    if (create(name)) return name;
+    if (errno != EEXIST) return PathErrno(path, "cannot create a temporary beside it", errno);
+  }
+  return PathErrno(path, "cannot create a temporary beside it", EEXIST);
+}
+
+}  // namespace
+
+bool IsWeightFileName(const std::string& name) {
+  constexpr std::string_view kSuffix = ".npy";
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return false;
+  for (size_t i = 0; i + kSuffix.size() < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+  }
+  return true;
+}
+
+absl::Status PathErrno(const std::string& path, const char* action, int err) {
+  std::string message = absl::StrCat(path, ": ", action, ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
+  return absl::InvalidArgumentError(message);
+}
+
+absl::Status CheckFileTarget(const std::string& path) {
+  struct stat st;
+  absl::StatusOr<bool> exists = Lstat(path, &st);
+  if (!exists.ok()) return exists.status();
+  if (*exists) {
+    if (!S_ISREG(st.st_mode)) {
+      return Refuse(path, absl::StrCat("is ", KindOf(st.st_mode),
+                                       ", not a regular file; rill does not replace it"));
+    }
+    if (::access(path.c_str(), W_OK) != 0) return Refuse(path, "is read-only");
+  }
+  return CheckParent(path);
+}
+
+absl::Status CheckWeightsDirTarget(const std::string& dir) {
+  struct stat st;
+  absl::StatusOr<bool> exists = Lstat(dir, &st);
+  if (!exists.ok()) return exists.status();
+  if (*exists) {
+    if (!S_ISDIR(st.st_mode)) {
+      return Refuse(dir, absl::StrCat("is ", KindOf(st.st_mode),
+                                      ", not a directory of weights; rill does not replace it"));
+    }
+    absl::StatusOr<std::string> foreign = FirstForeignEntry(dir);
+    if (!foreign.ok()) return foreign.status();
+    if (!foreign->empty()) {
+      return Refuse(dir, absl::StrCat("holds '", *foreign,
+                                      "', which is not a weight file (N.npy); rill replaces only "
+                                      "an empty directory or one of its own weight files"));
+    }
+  }
+  return CheckParent(dir);
+}
+
+absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path) {
+  TempFile tmp;
+  absl::StatusOr<std::string> name = CreateBeside(path, [&](const std::string& candidate) {
+    tmp.fd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    return tmp.fd >= 0;
+  });
+  if (!name.ok()) return name.status();
+  tmp.name = *std::move(name);
+  return tmp;
+}
+
+absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path) {
+  return CreateBeside(
+      path, [](const std::string& candidate) { return ::mkdir(candidate.c_str(), 0777) == 0; });
+}
+
+absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
+  struct stat tmp_st, st;
+  if (::lstat(tmp.c_str(), &tmp_st) != 0) return PathErrno(tmp, "cannot inspect", errno);
+  absl::StatusOr<bool> exists = Lstat(path, &st);
+  if (!exists.ok()) return exists.status();
+  if (!S_ISDIR(tmp_st.st_mode) || !*exists) {
+    // rename(2) replaces a regular file atomically; a directory that appeared meanwhile makes
+    // it fail (EISDIR), and so does a non-empty one for a directory (ENOTEMPTY).
+    if (*exists && S_ISDIR(tmp_st.st_mode) != S_ISDIR(st.st_mode)) {
+      return Refuse(path,
+                    absl::StrCat("is now ", KindOf(st.st_mode), "; rill does not replace it"));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+      return PathErrno(path, "cannot rename the temporary into place", errno);
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Refuse(path, absl::StrCat("is now ", KindOf(st.st_mode), "; rill does not replace it"));
+  }
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+    RemoveWeightDir(tmp);  // now the old directory
+    return absl::OkStatus();
+  }
+  if (errno != EINVAL && errno != ENOSYS)
+    return PathErrno(path, "cannot exchange it with the new directory", errno);
+  // A file system without atomic exchange: move the old directory aside under a new name,
+  // then the new one into place.
+  absl::StatusOr<std::string> aside = CreateTempDirBeside(path);
+  if (!aside.ok()) return aside.status();
+  if (std::rename(path.c_str(), aside->c_str()) != 0) {
+    const int err = errno;
+    ::rmdir(aside->c_str());
+    return PathErrno(path, "cannot move it aside", err);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::rename(aside->c_str(), path.c_str());
+    return PathErrno(path, "cannot rename the temporary into place", err);
+  }
+  RemoveWeightDir(*aside);
+  return absl::OkStatus();
+}
+
+}  // namespace rill

@@ -1,0 +1,50 @@
+// Where rill writes its outputs (.npy files, weight directories): the checks that keep a write
+// from destroying what is at its target, made before any work starts, and the temporaries
+// next to a target that are renamed over it once complete. Nothing rill did not write is
+// deleted; symbolic links are refused as targets rather than written through (replacing the
+// link would be a surprise, and writing through it would put the file somewhere else).
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rill {
+
+// OK when a file can be put at `path`: nothing is there, or a regular file the user may write,
+// and its directory exists and is writable. InvalidArgument naming `path` otherwise: a
+// directory, a symbolic link, a device, FIFO or socket, a read-only file, a missing or
+// read-only directory.
+absl::Status CheckFileTarget(const std::string& path);
+
+// OK when a directory of weight files can be put at `dir`: nothing is there, or a directory
+// that holds only regular files named N.npy (0.npy, 1.npy, ...: what rill writes), and its
+// parent exists and is writable. InvalidArgument naming `dir` and the first offending entry
+// otherwise (a file, a link, a special file, another file in the directory).
+absl::Status CheckWeightsDirTarget(const std::string& dir);
+
+// True for "0.npy", "17.npy", ...: the names of a weight directory's files.
+bool IsWeightFileName(const std::string& name);
+
+// A new empty file beside `path` ("<path>.tmp-<pid>-<n>", created exclusively, so nothing that
+// was there is truncated), opened for writing: its descriptor and name.
+struct TempFile {
+  int fd = -1;
+  std::string name;
+};
+absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path);
+// The same for a new empty directory beside `path`; returns its name.
+absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
+
+// Puts the complete temporary `tmp` at `path`. A file replaces a regular file atomically. A
+// directory is exchanged atomically with an existing one, whose N.npy files are then removed
+// with it (anything else found there by then is left, in the temporary's name). Fails, leaving
+// both in place, when something appeared at `path` that is not of the kind checked before.
+absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path);
+
+// An error for `path` from errno: ResourceExhausted for a full disk or quota, else
+// InvalidArgument; "<path>: <action>: <strerror>".
+absl::Status PathErrno(const std::string& path, const char* action, int err);
+
+}  // namespace rill
