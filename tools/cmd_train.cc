@@ -26,6 +26,10 @@ ABSL_FLAG(std::string, save_weights, "",
           "directory to write the trained weights to (0.npy, 1.npy, ...): a new one, an empty one "
           "or one holding only such files");
 
+ABSL_FLAG(bool, check_numerics, false,
+          "check every node's outputs for NaN and Inf while training; the first one stops the "
+          "run naming the node (slower)");
+
 namespace rill::cli {
 namespace {
 
@@ -48,6 +52,7 @@ absl::Status TrainDefaultExperiment(const std::string& device) {
   options.seed = absl::GetFlag(FLAGS_seed);
   options.device = device;
   options.save_weights = absl::GetFlag(FLAGS_save_weights);
+  options.check_numerics = absl::GetFlag(FLAGS_check_numerics);
   absl::Status st = CheckExperimentOptions(options);
   if (!st.ok()) return UsageError(st.message());
   return RunDefaultExperiment(options, stdout);
@@ -86,8 +91,10 @@ absl::Status Train() {
     if (!labels.ok()) return y_raw.status();
     y_raw = std::move(labels);
   }
-  auto trainer =
-      m.Compile({.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer, .device = *device});
+  auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss),
+                            .optimizer = *optimizer,
+                            .device = *device,
+                            .check_numerics = absl::GetFlag(FLAGS_check_numerics)});
   if (!trainer.ok()) return trainer.status();
   auto history = trainer->Fit(*x, *y_raw,
                               {.epochs = epochs,

@@ -81,7 +81,8 @@ absl::Status RunDefaultExperiment(const ExperimentOptions& options, std::FILE* o
   RILL_ASSIGN_OR_RETURN(Trainer trainer, m.Compile({.loss = options.loss,
                                                     .optimizer = optimizer,
                                                     .metrics = {"mse"},
-                                                    .device = options.device}));
+                                                    .device = options.device,
+                                                    .check_numerics = options.check_numerics}));
   RILL_RETURN_IF_ERROR(trainer
                            .Fit(train.x, train.y,
                                 {.epochs = options.epochs,

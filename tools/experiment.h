@@ -23,7 +23,8 @@ struct ExperimentOptions {
   bool shuffle = true;
   uint64_t seed = 0;  // the data, the initial weights and the shuffling
   std::string device = "cpu";
-  std::string save_weights;  // a directory for the trained weights (SaveWeightsDir); "": none
+  std::string save_weights;     // a directory for the trained weights (SaveWeightsDir); "": none
+  bool check_numerics = false;  // CompileOptions::check_numerics
 };
 
 // InvalidArgument naming the flag for an option the experiment cannot run with: epochs or
