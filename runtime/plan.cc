@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "ir/status.h"
 #include "runtime/memory_check.h"
+#include "runtime/plan_notes.h"
 
 namespace rill {
 
@@ -142,6 +143,8 @@ std::string Plan::ToString() const {
       out += ")";
     }
     if (s.in_place_input >= 0) absl::StrAppend(&out, " in place of input ", s.in_place_input);
+    const std::string notes = StepNotes(s);
+    if (!notes.empty()) absl::StrAppend(&out, " [", notes, "]");
     out += "\n";
   }
   return out;

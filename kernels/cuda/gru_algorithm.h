@@ -32,6 +32,10 @@ const char* GruAlgoName(GruAlgo algo);
 // InvalidArgument naming the accepted names.
 absl::StatusOr<GruAlgo> ParseGruAlgo(const std::string& name);
 
+// The plan-step attribute that records a GRU step's algorithm (its GruAlgoName), set by the
+// prepare hooks and read by the kernels; `rill inspect` and the plan dump print it.
+inline constexpr char kGruAlgoAttr[] = "cudnn_algo";
+
 // PERSIST_STATIC_SMALL_H is documented (and measured) for hidden sizes up to this only.
 inline constexpr int kSmallHMaxHidden = 128;
 

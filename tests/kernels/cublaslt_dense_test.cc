@@ -118,8 +118,8 @@ TEST(CublasLtDenseHost, DescriptorsWithoutADevice) {
         for (bool tf32 : {false, true}) {
           SCOPED_TRACE(absl::StrCat("m=", s.m, " n=", s.n, " k=", s.k, " ", Name(act), " bias ",
                                     has_bias, " tf32 ", tf32));
-          const gpu::LtDenseProblem p{.m = s.m, .n = s.n, .k = s.k, .activation = act,
-                                      .has_bias = has_bias, .tf32 = tf32};
+          const gpu::LtDenseProblem p{
+              .m = s.m, .n = s.n, .k = s.k, .activation = act, .has_bias = has_bias, .tf32 = tf32};
           gpu::LtDenseDescriptors d;
           const absl::Status st =
               gpu::InitLtDenseDescriptors(p, has_bias ? bias_storage : nullptr, "dense", &d);
@@ -384,13 +384,29 @@ TEST_F(CublasLtDenseDevice, MatchesTheCpuForEveryActivationBiasAndShape) {
   }
 }
 
-// The CPU's relu is y > 0 ? y : 0, so a NaN pre-activation gives 0; cuBLASLt's RELU epilogue is
-// documented as max(x, 0). A NaN in x makes its whole output row NaN before the activation.
-TEST_F(CublasLtDenseDevice, ReluOfNanIsZeroAsOnTheCpu) {
+// relu(NaN) is NaN, as in TensorFlow (a NaN is never hidden), on both CUDA paths: cuBLASLt's
+// RELU / RELU_BIAS epilogue (it keeps NaN, measured on an H200) and the fallback's
+// bias/activation kernel (a plan lowered without a GPU). A NaN in x makes its whole output row
+// NaN before the activation; the other rows stay finite.
+TEST_F(CublasLtDenseDevice, ReluOfNanIsNan) {
+  constexpr int64_t kM = 4, kK = 8, kN = 6;
   for (bool has_bias : {false, true}) {
-    DenseGraph d = MakeDense(4, 8, 6, DenseActivation::kRelu, has_bias);
-    d.inputs[0].data<float>()[8] = std::numeric_limits<float>::quiet_NaN();  // row 1
-    Compare(d, true, has_bias ? "relu + bias, NaN in row 1" : "relu, NaN in row 1");
+    for (bool lower_with_gpu : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(has_bias ? "relu + bias" : "relu",
+                                lower_with_gpu ? ", cuBLASLt epilogue" : ", fallback kernel"));
+      DenseGraph d = MakeDense(kM, kK, kN, DenseActivation::kRelu, has_bias);
+      d.inputs[0].data<float>()[kK] = std::numeric_limits<float>::quiet_NaN();  // row 1
+      absl::StatusOr<Plan> plan =
+          LowerToPlan(*d.graph, DeviceKind::kCuda, false, lower_with_gpu ? &gpu_->step() : nullptr);
+      ASSERT_TRUE(plan.ok()) << plan.status();
+      absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*plan, d.inputs, *gpu_, 0);
+      ASSERT_TRUE(got.ok()) << got.status();
+      const Tensor& y = got->outputs[0];
+      ASSERT_EQ(y.size(), kM * kN);
+      for (int64_t i = 0; i < y.size(); ++i) {
+        EXPECT_EQ(std::isnan(y.at(i)), i / kN == 1) << "element " << i << " = " << y.at(i);
+      }
+    }
   }
 }
 
