@@ -22,7 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kernels/cuda/cudnn_rnn.h"
+#include "kernels/cuda/gru_algorithm.h"
 #include "kernels/cuda/gru_weight_layout.h"
+#include "kernels/cuda/step_context.h"
 
 namespace rill::gpu {
 
@@ -155,5 +157,12 @@ class CudnnGru {
   CudnnGruSizes sizes_;
   Offsets offsets_;
 };
+
+// The algorithm the cudnn_gru / cudnn_gru_grad prepare hooks choose for a call with `config`'s
+// sizes and math (config.algo is ignored), under the context's request (StepContext::gru_algo,
+// time_gru_algo): see gru_algorithm.h. Cached per process; needs a GPU (a cuDNN handle).
+// Defined with the kernels (rnn_ops.cc), whose descriptor cache the candidates go through.
+absl::StatusOr<GruAlgoChoice> ChooseCudnnGruAlgorithm(const StepContext& gpu,
+                                                      const CudnnGruConfig& config, bool training);
 
 }  // namespace rill::gpu

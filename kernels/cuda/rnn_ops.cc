@@ -135,11 +135,12 @@ absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruCo
   return it->second.gru.get();
 }
 
-// The algorithm of a call with `c`'s sizes (c.algo is ignored), chosen once per process and
-// key as the session asks (gru_algorithm.h). A candidate is supported when cuDNN answers its
-// size queries and its weight layout is the closed form.
-absl::StatusOr<GruAlgoChoice> ChooseAlgorithm(const StepContext& gpu, const CudnnGruConfig& c,
-                                              bool training) {
+}  // namespace
+
+// A candidate is supported when cuDNN answers its size queries and its weight layout is the
+// closed form.
+absl::StatusOr<GruAlgoChoice> ChooseCudnnGruAlgorithm(const StepContext& gpu,
+                                                      const CudnnGruConfig& c, bool training) {
   int device = 0;
   if (cudaGetDevice(&device) != cudaSuccess) device = 0;
   const GruAlgoKey key{.device = device,
@@ -169,6 +170,8 @@ absl::StatusOr<GruAlgoChoice> ChooseAlgorithm(const StepContext& gpu, const Cudn
   }
   return CachedGruAlgoChoice(key, gpu.gru_algo, probe);
 }
+
+namespace {
 
 // The algorithm of the forward step that writes `reserve_buffer`, once its hook has run: the
 // grad reads that reserve, so it must use the same descriptor.
@@ -243,7 +246,7 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   if (forward_algo.has_value()) {
     config.algo = *forward_algo;
   } else {
-    absl::StatusOr<GruAlgoChoice> choice = ChooseAlgorithm(*p.gpu, config, training);
+    absl::StatusOr<GruAlgoChoice> choice = ChooseCudnnGruAlgorithm(*p.gpu, config, training);
     if (!choice.ok()) return Annotate(choice.status(), prefix);
     config.algo = choice->algo;
   }
