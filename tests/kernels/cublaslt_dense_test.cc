@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/ops/nn.h"
+#include "ir/status.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
@@ -322,19 +323,25 @@ class CublasLtDenseDevice : public ::testing::Test {
   }
 
   // The graph on the CPU and on the GPU (lowered with the GPU context, or without one).
+  // The dense's output on the GPU: the plan lowered with the session's context (the prepare
+  // hook picks a cuBLASLt algorithm) or without one (the fallback).
+  absl::StatusOr<Tensor> CudaOutput(const DenseGraph& d, bool lower_with_gpu) {
+    RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(*d.graph, DeviceKind::kCuda, false,
+                                                 lower_with_gpu ? &gpu_->step() : nullptr));
+    RILL_ASSIGN_OR_RETURN(parity::PlanResult got, parity::RunOnCuda(plan, d.inputs, *gpu_, 0));
+    return std::move(got.outputs[0]);
+  }
+
   void Compare(const DenseGraph& d, bool lower_with_gpu, const std::string& what) {
     SCOPED_TRACE(what);
     absl::StatusOr<Plan> cpu_plan = LowerToPlan(*d.graph, DeviceKind::kCpu, false);
     ASSERT_TRUE(cpu_plan.ok()) << cpu_plan.status();
     absl::StatusOr<parity::PlanResult> cpu = parity::RunOnCpu(*cpu_plan, d.inputs, 0);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
-    absl::StatusOr<Plan> cuda_plan =
-        LowerToPlan(*d.graph, DeviceKind::kCuda, false, lower_with_gpu ? &gpu_->step() : nullptr);
-    ASSERT_TRUE(cuda_plan.ok()) << cuda_plan.status();
-    absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*cuda_plan, d.inputs, *gpu_, 0);
+    absl::StatusOr<Tensor> got = CudaOutput(d, lower_with_gpu);
     ASSERT_TRUE(got.ok()) << got.status();
     const Tensor& want = cpu->outputs[0];
-    const Tensor& have = got->outputs[0];
+    const Tensor& have = *got;
     ASSERT_EQ(want.size(), have.size());
     double scale = 1.0;
     for (int64_t i = 0; i < want.size(); ++i) scale = std::max(scale, std::abs(want.at(i)));
@@ -396,12 +403,9 @@ TEST_F(CublasLtDenseDevice, ReluOfNanIsNan) {
                                 lower_with_gpu ? ", cuBLASLt epilogue" : ", fallback kernel"));
       DenseGraph d = MakeDense(kM, kK, kN, DenseActivation::kRelu, has_bias);
       d.inputs[0].data<float>()[kK] = std::numeric_limits<float>::quiet_NaN();  // row 1
-      absl::StatusOr<Plan> plan =
-          LowerToPlan(*d.graph, DeviceKind::kCuda, false, lower_with_gpu ? &gpu_->step() : nullptr);
-      ASSERT_TRUE(plan.ok()) << plan.status();
-      absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*plan, d.inputs, *gpu_, 0);
+      absl::StatusOr<Tensor> got = CudaOutput(d, lower_with_gpu);
       ASSERT_TRUE(got.ok()) << got.status();
-      const Tensor& y = got->outputs[0];
+      const Tensor& y = *got;
       ASSERT_EQ(y.size(), kM * kN);
       for (int64_t i = 0; i < y.size(); ++i) {
         EXPECT_EQ(std::isnan(y.at(i)), i / kN == 1) << "element " << i << " = " << y.at(i);

@@ -54,6 +54,29 @@ DataDescription Read(const CudnnRnnDataDescriptor& d, int batch) {
   return out;
 }
 
+// What cudnnGetRNNDescriptor_v8 reads back from a GRU descriptor.
+struct RnnDescription {
+  cudnnRNNAlgo_t algo;
+  cudnnRNNMode_t cell;
+  cudnnRNNBiasMode_t bias;
+  cudnnDirectionMode_t dir;
+  cudnnRNNInputMode_t input_mode;
+  cudnnDataType_t data_type, math_prec;
+  cudnnMathType_t math_type;
+  int32_t input_size = 0, hidden_size = 0, proj_size = 0, layers = 0;
+  cudnnDropoutDescriptor_t dropout;
+  uint32_t aux = 0;
+};
+
+RnnDescription Read(const CudnnGruDescriptor& d) {
+  RnnDescription r;
+  EXPECT_EQ(cudnnGetRNNDescriptor_v8(d.get(), &r.algo, &r.cell, &r.bias, &r.dir, &r.input_mode,
+                                     &r.data_type, &r.math_prec, &r.math_type, &r.input_size,
+                                     &r.hidden_size, &r.proj_size, &r.layers, &r.dropout, &r.aux),
+            CUDNN_STATUS_SUCCESS);
+  return r;
+}
+
 TEST(CudnnGruHostTest, DescriptorsForEachLayoutAndMath) {
   for (bool time_major : {false, true}) {
     for (GruMath math : {GruMath::kFp32Strict, GruMath::kTf32}) {
@@ -86,27 +109,14 @@ TEST(CudnnGruHostTest, DescriptorsForEachLayoutAndMath) {
       EXPECT_EQ(std::vector<int>(dims, dims + 3), (std::vector<int>{1, 4, 7}));
       EXPECT_EQ(std::vector<int>(strides, strides + 3), (std::vector<int>{28, 7, 1}));
 
-      cudnnRNNAlgo_t algo;
-      cudnnRNNMode_t cell;
-      cudnnRNNBiasMode_t bias;
-      cudnnDirectionMode_t dir;
-      cudnnRNNInputMode_t input_mode;
-      cudnnDataType_t data_type, math_prec;
-      cudnnMathType_t math_type;
-      int32_t input_size, hidden_size, proj_size, layers;
-      cudnnDropoutDescriptor_t dropout;
-      uint32_t aux;
-      ASSERT_EQ(
-          cudnnGetRNNDescriptor_v8(gru->rnn_descriptor().get(), &algo, &cell, &bias, &dir,
-                                   &input_mode, &data_type, &math_prec, &math_type, &input_size,
-                                   &hidden_size, &proj_size, &layers, &dropout, &aux),
-          CUDNN_STATUS_SUCCESS);
-      EXPECT_EQ(cell, CUDNN_GRU);
-      EXPECT_EQ(bias, CUDNN_RNN_DOUBLE_BIAS);
-      EXPECT_EQ(math_type, math == GruMath::kTf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
-      EXPECT_EQ(proj_size, 7);
-      EXPECT_EQ(layers, 1);
-      EXPECT_EQ(aux, CUDNN_RNN_PADDED_IO_ENABLED);
+      const RnnDescription rnn = Read(gru->rnn_descriptor());
+      EXPECT_EQ(rnn.algo, CUDNN_RNN_ALGO_STANDARD);
+      EXPECT_EQ(rnn.cell, CUDNN_GRU);
+      EXPECT_EQ(rnn.bias, CUDNN_RNN_DOUBLE_BIAS);
+      EXPECT_EQ(rnn.math_type, math == GruMath::kTf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH);
+      EXPECT_EQ(rnn.proj_size, 7);
+      EXPECT_EQ(rnn.layers, 1);
+      EXPECT_EQ(rnn.aux, CUDNN_RNN_PADDED_IO_ENABLED);
       EXPECT_FALSE(gru->has_sizes());
     }
   }
@@ -126,23 +136,10 @@ TEST(CudnnGruHostTest, DescriptorForEveryAlgorithm) {
     absl::StatusOr<CudnnGru> gru = CudnnGru::Create(
         {.batch = 8, .time = 100, .input_size = 64, .hidden_size = 128, .algo = algo});
     ASSERT_TRUE(gru.ok()) << gru.status();
-    cudnnRNNAlgo_t got;
-    cudnnRNNMode_t cell;
-    cudnnRNNBiasMode_t bias;
-    cudnnDirectionMode_t dir;
-    cudnnRNNInputMode_t input_mode;
-    cudnnDataType_t data_type, math_prec;
-    cudnnMathType_t math_type;
-    int32_t input_size, hidden_size, proj_size, layers;
-    cudnnDropoutDescriptor_t dropout;
-    uint32_t aux;
-    ASSERT_EQ(cudnnGetRNNDescriptor_v8(gru->rnn_descriptor().get(), &got, &cell, &bias, &dir,
-                                       &input_mode, &data_type, &math_prec, &math_type, &input_size,
-                                       &hidden_size, &proj_size, &layers, &dropout, &aux),
-              CUDNN_STATUS_SUCCESS);
-    EXPECT_EQ(got, cudnn_algo);
-    EXPECT_EQ(cell, CUDNN_GRU);
-    EXPECT_EQ(aux, CUDNN_RNN_PADDED_IO_ENABLED);
+    const RnnDescription rnn = Read(gru->rnn_descriptor());
+    EXPECT_EQ(rnn.algo, cudnn_algo);
+    EXPECT_EQ(rnn.cell, CUDNN_GRU);
+    EXPECT_EQ(rnn.aux, CUDNN_RNN_PADDED_IO_ENABLED);
     // Without a handle nothing more can be asked; the error names the algorithm.
     absl::StatusOr<CudnnGruSizes> sizes = gru->QuerySizes(nullptr);
     ASSERT_FALSE(sizes.ok());
