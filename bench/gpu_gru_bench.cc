@@ -1,14 +1,17 @@
 // GPU benchmark of one CuDNNGRU layer: rill's cudnn_gru / cudnn_gru_grad CUDA kernels (resident
-// weights, as the executor runs them; RunRill) against
-// the same cuDNN 9 calls made directly (own descriptors, no wrapper), FP32 strict (no TF32), on
-// the issue's (T, B, I, H) configs. Times come from CUDA events around each call sequence on one
-// stream: median over the repetitions after warm-ups, with the ratio rill / cuDNN (goal <= 1.03x).
+// weights, as the executor runs them; RunRill) with the cuDNN algorithm rill chooses for the
+// shape (gru_algorithm.h: timed once per shape, the default policy), against the same cuDNN 9
+// calls made directly (own descriptors, no wrapper) under *every* algorithm cuDNN accepts, FP32
+// strict (no TF32), on the (T, B, I, H) configs a-g. Times come from CUDA events around each
+// call sequence on one stream: median over the repetitions after warm-ups; the fastest direct
+// call is marked and rill's ratio to it given (goal <= 1.05x).
 // A second table compares one GRU->Dense->MSE->Adam training step, rill against PyTorch eager
-// (goal: >= 1.5x faster at B = 32, never slower), with the peak GPU memory of both; PyTorch's
-// numbers come from bench/torch_gru_gpu.py --tsv=PATH, passed here as --torch=PATH. Prints the
-// tables (and writes them as Markdown with --markdown=PATH); never asserts anything. Without a
-// GPU it says so, prints the tables with every rill and cuDNN cell "not measured" (torch's from
-// --torch if given) and exits 0. rill's step: RunRillStep (what is timed, how memory is counted).
+// (goal: >= 1.5x faster) and PyTorch with the step captured in a CUDA graph (goal: never
+// slower), with the peak GPU memory of each; PyTorch's numbers come from
+// bench/torch_gru_gpu.py --tsv=PATH, passed here as --torch=PATH. Prints the tables (and writes
+// them as Markdown with --markdown=PATH); never asserts anything. Without a GPU it says so,
+// prints the tables with every rill and cuDNN cell "not measured" (torch's from --torch if
+// given) and exits 0. rill's step: RunRillStep (what is timed, how memory is counted).
 //
 //   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH] [--torch=PATH]
 #include <cuda_runtime_api.h>
@@ -22,7 +25,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,12 +62,16 @@ struct Config {
 const std::vector<Config> kConfigs = {
     {"a", 100, 64, 128, 256}, {"b", 50, 32, 64, 128},   {"c", 200, 16, 256, 512},
     {"d", 1000, 1, 32, 64},   {"e", 100, 32, 256, 256}, {"f", 500, 256, 1024, 1024},
+    {"g", 100, 8, 64, 128},
 };
 
 struct Timing {
   double forward_ms = 0;  // inference forward
   double train_ms = 0;    // training forward + backward data + backward weights
   size_t bytes = 0;       // device memory of the buffers the calls use
+  // rill: the algorithms it chose for the inference and the training calls.
+  GruAlgo forward_algo = GruAlgo::kStandard;
+  GruAlgo train_algo = GruAlgo::kStandard;
 };
 
 // Median milliseconds of `run` (queued on `stream`) over `reps` timed runs after 2 warm-ups.
@@ -128,17 +137,30 @@ absl::StatusOr<Activations> MakeActivations(const Config& c) {
 // dW into the three weight gradients included.
 absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
                                int reps) {
-  RILL_ASSIGN_OR_RETURN(
-      CudnnGru gru,
-      CudnnGru::Create(
-          {.batch = c.batch, .time = c.time, .input_size = c.input, .hidden_size = c.hidden}));
-  RILL_ASSIGN_OR_RETURN(CudnnGruSizes sizes, gru.QuerySizes(handle));
+  StepContext step;
+  step.stream = stream;
+  step.cudnn = handle;
+  const CudnnGruConfig config{
+      .batch = c.batch, .time = c.time, .input_size = c.input, .hidden_size = c.hidden};
+  // The algorithms the prepare hooks choose (the default policy: timed per shape).
+  RILL_ASSIGN_OR_RETURN(GruAlgoChoice fwd_choice,
+                        ChooseCudnnGruAlgorithm(step, config, /*training=*/false));
+  RILL_ASSIGN_OR_RETURN(GruAlgoChoice train_choice,
+                        ChooseCudnnGruAlgorithm(step, config, /*training=*/true));
+  CudnnGruConfig fwd_config = config, train_config = config;
+  fwd_config.algo = fwd_choice.algo;
+  train_config.algo = train_choice.algo;
+  RILL_ASSIGN_OR_RETURN(CudnnGru fwd_gru, CudnnGru::Create(fwd_config));
+  RILL_ASSIGN_OR_RETURN(CudnnGru train_gru, CudnnGru::Create(train_config));
+  RILL_ASSIGN_OR_RETURN(CudnnGruSizes fwd_sizes, fwd_gru.QuerySizes(handle));
+  RILL_ASSIGN_OR_RETURN(CudnnGruSizes sizes, train_gru.QuerySizes(handle));
+  sizes.inference_workspace_bytes = fwd_sizes.inference_workspace_bytes;
   RILL_ASSIGN_OR_RETURN(Activations a, MakeActivations(c));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer w, RandomBuffer(sizes.weight_space_bytes / 4, 4, 0.05f));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer dw, DeviceBuffer::Allocate(sizes.weight_space_bytes));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer dw_work, DeviceBuffer::Allocate(sizes.weight_space_bytes));
-  RILL_ASSIGN_OR_RETURN(DeviceBuffer dh_last, RandomBuffer(static_cast<size_t>(c.batch) * c.hidden,
-                                                           5, 0.0f));
+  RILL_ASSIGN_OR_RETURN(DeviceBuffer dh_last,
+                        RandomBuffer(static_cast<size_t>(c.batch) * c.hidden, 5, 0.0f));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer ws_inf,
                         DeviceBuffer::Allocate(sizes.inference_workspace_bytes));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer ws, DeviceBuffer::Allocate(sizes.training_workspace_bytes));
@@ -170,10 +192,14 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
   const TensorView ws_inf_view = words(ws_inf, sizes.inference_workspace_bytes);
   const TensorView ws_view = words(ws, sizes.training_workspace_bytes);
   const TensorView dw_view = words(dw_work, sizes.weight_space_bytes);
-  const Attrs attrs{{"time_major", false}, {"go_backwards", false}, {kResidentWeightsAttr, true}};
-  StepContext step;
-  step.stream = stream;
-  step.cudnn = handle;
+  const Attrs fwd_attrs{{"time_major", false},
+                        {"go_backwards", false},
+                        {kResidentWeightsAttr, true},
+                        {kGruAlgoAttr, std::string(GruAlgoName(fwd_choice.algo))}};
+  const Attrs attrs{{"time_major", false},
+                    {"go_backwards", false},
+                    {kResidentWeightsAttr, true},
+                    {kGruAlgoAttr, std::string(GruAlgoName(train_choice.algo))}};
   KernelContext inference{.training = false, .gpu = &step};
   KernelContext training{.training = true, .gpu = &step};
   const std::vector<TensorView> fwd_in = {x, h0, kernel, recurrent, bias};
@@ -183,22 +209,26 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
   const std::vector<TensorView> ws_inf_list = {ws_inf_view}, ws_list = {ws_view},
                                 bwd_ws_list = {ws_view, dw_view};
   Timing timing;
+  timing.forward_algo = fwd_choice.algo;
+  timing.train_algo = train_choice.algo;
   timing.bytes = a.bytes() + w.bytes() + dw.bytes() + dw_work.bytes() + dh_last.bytes() +
                  std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes();
   RILL_ASSIGN_OR_RETURN(timing.forward_ms, TimeMs(stream, reps, [&] {
-                          return forward->fn({attrs, fwd_in, fwd_out, inference, ws_inf_list});
+                          return forward->fn({fwd_attrs, fwd_in, fwd_out, inference, ws_inf_list});
                         }));
-  RILL_ASSIGN_OR_RETURN(timing.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
-                          RILL_RETURN_IF_ERROR(
-                              forward->fn({attrs, fwd_in, fwd_out, training, ws_list}));
-                          return backward->fn({attrs, bwd_in, bwd_out, training, bwd_ws_list});
-                        }));
+  RILL_ASSIGN_OR_RETURN(
+      timing.train_ms, TimeMs(stream, reps, [&]() -> absl::Status {
+        RILL_RETURN_IF_ERROR(forward->fn({attrs, fwd_in, fwd_out, training, ws_list}));
+        return backward->fn({attrs, bwd_in, bwd_out, training, bwd_ws_list});
+      }));
   return timing;
 }
 
-// The same calls with cuDNN's API used directly: what the wrapper's overhead is measured against.
-absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
-                                 int reps) {
+// The same calls with cuDNN's API used directly under `algo`: what the wrapper's overhead and
+// rill's choice are measured against. Unimplemented ("refused") when cuDNN refuses the
+// algorithm for the shape (its descriptor or a size query fails).
+absl::StatusOr<Timing> RunDirect(const Config& c, GruAlgo algo, cudnnHandle_t handle,
+                                 cudaStream_t stream, int reps) {
   auto check = [](cudnnStatus_t s, const char* what) { return FromCudnn(s, what); };
   cudnnRNNDescriptor_t rnn = nullptr;
   cudnnRNNDataDescriptor_t x_desc = nullptr, y_desc = nullptr;
@@ -219,7 +249,7 @@ absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStre
   }};
   RILL_RETURN_IF_ERROR(status);
   RILL_RETURN_IF_ERROR(
-      check(cudnnSetRNNDescriptor_v8(rnn, CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
+      check(cudnnSetRNNDescriptor_v8(rnn, CudnnRnnAlgo(algo), CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
                                      CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
                                      CUDNN_DATA_FLOAT, CUDNN_FMA_MATH, c.input, c.hidden, c.hidden,
                                      1, nullptr, CUDNN_RNN_PADDED_IO_ENABLED),
@@ -240,13 +270,27 @@ absl::StatusOr<Timing> RunDirect(const Config& c, cudnnHandle_t handle, cudaStre
   RILL_RETURN_IF_ERROR(check(cudnnSetTensorNdDescriptor(h_desc, CUDNN_DATA_FLOAT, 3, dims, strides),
                              "cudnnSetTensorNdDescriptor"));
   size_t w_bytes = 0, ws_inf_bytes = 0, ws_bytes = 0, reserve_bytes = 0, unused = 0;
-  RILL_RETURN_IF_ERROR(check(cudnnGetRNNWeightSpaceSize(handle, rnn, &w_bytes), "weight space"));
-  RILL_RETURN_IF_ERROR(check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_INFERENCE,
-                                                       x_desc, &ws_inf_bytes, &unused),
-                             "temp sizes (inference)"));
-  RILL_RETURN_IF_ERROR(check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_TRAINING, x_desc,
-                                                       &ws_bytes, &reserve_bytes),
-                             "temp sizes (training)"));
+  absl::Status accepted;
+  if (algo == GruAlgo::kPersistDynamic) {
+    accepted = check(cudnnBuildRNNDynamic(handle, rnn, c.batch), "cudnnBuildRNNDynamic");
+  }
+  if (accepted.ok()) {
+    accepted = check(cudnnGetRNNWeightSpaceSize(handle, rnn, &w_bytes), "weight space");
+  }
+  if (accepted.ok()) {
+    accepted = check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_INFERENCE, x_desc,
+                                               &ws_inf_bytes, &unused),
+                     "temp sizes (inference)");
+  }
+  if (accepted.ok()) {
+    accepted = check(cudnnGetRNNTempSpaceSizes(handle, rnn, CUDNN_FWD_MODE_TRAINING, x_desc,
+                                               &ws_bytes, &reserve_bytes),
+                     "temp sizes (training)");
+  }
+  if (!accepted.ok()) {
+    return absl::UnimplementedError(
+        absl::StrCat("refused: ", GruAlgoName(algo), ": ", accepted.message()));
+  }
   RILL_ASSIGN_OR_RETURN(Activations a, MakeActivations(c));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer w, RandomBuffer(w_bytes / 4, 4, 0.05f));
   RILL_ASSIGN_OR_RETURN(DeviceBuffer dw, DeviceBuffer::Allocate(w_bytes));
@@ -300,6 +344,10 @@ struct StepTiming {
   double peak_mib = 0;   // peak GPU memory of the step (MiB)
   double arena_mib = 0;  // rill: the plan's arena (part of peak_mib)
   bool graph = false;    // rill: the steps were replayed from a captured CUDA graph
+  // torch: the step captured in a CUDA graph (torch.cuda.graph, Adam(capturable=True)).
+  double graphed_ms = 0;
+  double graphed_peak_mib = 0;
+  bool has_graphed = false;
 };
 
 absl::StatusOr<size_t> FreeDeviceBytes() {
@@ -329,8 +377,6 @@ Tensor UniformTensor(Shape shape, uint32_t seed, float lo, float hi) {
 // runs (the session's handles and cuBLAS workspace, device parameters and Adam slots, input
 // buffers, arena; rill allocates nothing inside a step).
 absl::StatusOr<StepTiming> RunRillStep(const Config& c, int reps) {
-  RegisterCpuKernels();
-  RegisterCudaBackend();
   RILL_ASSIGN_OR_RETURN(const size_t free_before, FreeDeviceBytes());
   size_t free_min = free_before;
   StepTiming t;
@@ -374,13 +420,20 @@ absl::StatusOr<StepTiming> RunRillStep(const Config& c, int reps) {
   return t;
 }
 
-// PyTorch's step per config, from torch_gru_gpu.py's --tsv file (cfg, step ms, peak MiB).
+// PyTorch's step per config, from torch_gru_gpu.py's --tsv file: "cfg eager_ms eager_peak_mib
+// [graphed_ms graphed_peak_mib]" per line.
 std::map<std::string, StepTiming> ReadTorchSteps(const std::string& path) {
   std::map<std::string, StepTiming> steps;
   std::ifstream in(path);
-  std::string cfg;
-  StepTiming t;
-  while (in >> cfg >> t.step_ms >> t.peak_mib) steps[cfg] = t;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string cfg;
+    StepTiming t;
+    if (!(fields >> cfg >> t.step_ms >> t.peak_mib)) continue;
+    t.has_graphed = static_cast<bool>(fields >> t.graphed_ms >> t.graphed_peak_mib);
+    steps[cfg] = t;
+  }
   return steps;
 }
 
@@ -396,17 +449,38 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return fallback;
 }
 
-// A cell: the value, "failed", or "not measured" when there is no GPU.
+// A cell: the value, "refused" (cuDNN does not take the algorithm for the shape), "failed", or
+// "not measured" when there is no GPU.
 std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field) {
   if (t.ok()) return absl::StrFormat("%.3f", (*t).*field);
-  return t.status().code() == absl::StatusCode::kFailedPrecondition ? "not measured" : "failed";
+  switch (t.status().code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return "not measured";
+    case absl::StatusCode::kUnimplemented:
+      return "refused";
+    default:
+      return "failed";
+  }
+}
+
+// The fastest of the direct calls for `field`: nullopt when none ran.
+std::optional<GruAlgo> Fastest(const std::map<GruAlgo, absl::StatusOr<Timing>>& direct,
+                               double Timing::*field) {
+  std::optional<GruAlgo> best;
+  for (const auto& [algo, t] : direct) {
+    if (t.ok() && (!best || (*t).*field < (*direct.at(*best)).*field)) best = algo;
+  }
+  return best;
 }
 
 int Main(int argc, char** argv) {
   const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "10").c_str()));
-  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f");
+  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f,g");
   const std::string markdown_path = Flag(argc, argv, "markdown", "");
   const std::string torch_path = Flag(argc, argv, "torch", "");
+  // Both tables run the registered CUDA kernels: register them before either.
+  RegisterCpuKernels();
+  RegisterCudaBackend();
   // Without a GPU the tables are still printed, every rill and cuDNN cell "not measured".
   const absl::Status available = CudaDeviceAvailable();
   const bool gpu = available.ok();
@@ -433,51 +507,77 @@ int Main(int argc, char** argv) {
     cudaGetDeviceProperties(&prop, 0);
   }
   std::string md = absl::StrCat(
-      "### One GRU layer: rill's cuDNN wrapper vs the same cuDNN calls made directly\n\n",
+      "### One GRU layer: rill's chosen cuDNN call vs every cuDNN algorithm called directly\n\n",
       prop.name, ", cuDNN ", cudnnGetVersion(),
       ", FP32 strict (CUDNN_FMA_MATH), batch-major, float32; median of ", reps,
-      " runs after 2 warm-ups, CUDA events. train = forward (training) + backward data + "
-      "backward weights. MiB = device buffers of the calls (activations, gradients, weights, "
-      "workspace, reserve).\n\n",
-      "Ratio = rill / cuDNN (goal: at most 1.03x).\n\n",
-      "| cfg | T | B | I | H | rill fwd ms | cuDNN fwd ms | fwd ratio | rill train ms | "
-      "cuDNN train ms | train ratio | rill MiB | cuDNN MiB |\n| --- | --- | --- | --- | --- | --- "
-      "| "
-      "--- | --- | --- | --- | --- | --- | --- |\n");
+      " runs after 2 warm-ups, CUDA events. Each cell: inference forward ms / training ms "
+      "(forward (training) + backward data + backward weights). rill: its cudnn_gru / "
+      "cudnn_gru_grad kernels with resident weights, under the algorithms it chose (default "
+      "policy auto: timed per shape). Direct: the same cuDNN calls with own descriptors under "
+      "each algorithm; **bold** = the fastest direct call; \"refused\" = cuDNN does not take "
+      "the algorithm for the shape. Ratio = rill / fastest direct (goal: at most 1.05x). MiB = "
+      "rill's device buffers (activations, gradients, weights, workspace, reserve).\n\n",
+      "| cfg | T | B | I | H | rill algo fwd / train | rill ms |");
+  for (GruAlgo algo : kAllGruAlgos) absl::StrAppend(&md, " ", GruAlgoName(algo), " ms |");
+  absl::StrAppend(&md, " ratio fwd / train | rill MiB |\n|");
+  for (int i = 0; i < 9 + static_cast<int>(std::size(kAllGruAlgos)); ++i) md += " --- |";
+  md += "\n";
   int failures = 0;
+  const std::vector<std::string> names = absl::StrSplit(wanted, ',');
+  auto selected = [&names](const Config& c) {
+    return std::find(names.begin(), names.end(), c.name) != names.end();
+  };
   for (const Config& c : kConfigs) {
-    const std::vector<std::string> names = absl::StrSplit(wanted, ',');
-    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    if (!selected(c)) continue;
     const absl::StatusOr<Timing> rill =
         gpu ? RunRill(c, handle->get(), stream->get(), reps) : absl::StatusOr<Timing>(available);
-    const absl::StatusOr<Timing> direct =
-        gpu ? RunDirect(c, handle->get(), stream->get(), reps) : absl::StatusOr<Timing>(available);
-    for (const absl::StatusOr<Timing>* t : {&rill, &direct}) {
-      if (gpu && !t->ok()) {
-        ++failures;
-        std::fprintf(stderr, "gpu_gru_bench: config %s: %s\n", c.name.c_str(),
-                     std::string(t->status().message()).c_str());
-      }
+    std::map<GruAlgo, absl::StatusOr<Timing>> direct;
+    for (GruAlgo algo : kAllGruAlgos) {
+      direct.emplace(algo, gpu ? RunDirect(c, algo, handle->get(), stream->get(), reps)
+                               : absl::StatusOr<Timing>(available));
     }
-    auto ratio = [&](double Timing::*field) {
-      return rill.ok() && direct.ok() ? Ratio((*rill).*field, (*direct).*field) : std::string("-");
+    auto report = [&](const absl::StatusOr<Timing>& t, const std::string& what) {
+      const absl::StatusCode code = t.status().code();
+      if (!gpu || t.ok() || code == absl::StatusCode::kUnimplemented) return;
+      ++failures;
+      std::fprintf(stderr, "gpu_gru_bench: config %s, %s: %s\n", c.name.c_str(), what.c_str(),
+                   std::string(t.status().message()).c_str());
     };
-    auto mib = [](const absl::StatusOr<Timing>& t) {
-      if (t.ok()) return absl::StrFormat("%.1f", t->bytes / 1048576.0);
-      return std::string(t.status().code() == absl::StatusCode::kFailedPrecondition ? "not measured"
-                                                                                    : "failed");
+    report(rill, "rill");
+    for (const auto& [algo, t] : direct) report(t, GruAlgoName(algo));
+    const std::optional<GruAlgo> fastest_fwd = Fastest(direct, &Timing::forward_ms);
+    const std::optional<GruAlgo> fastest_train = Fastest(direct, &Timing::train_ms);
+    auto ratio = [&](double Timing::*field, const std::optional<GruAlgo>& best) {
+      return rill.ok() && best ? Ratio((*rill).*field, (*direct.at(*best)).*field)
+                               : std::string("-");
     };
+    const std::string algos = rill.ok() ? absl::StrCat(GruAlgoName(rill->forward_algo), " / ",
+                                                       GruAlgoName(rill->train_algo))
+                                        : Ms(rill, &Timing::forward_ms);
     absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
-                    c.hidden, " | ", Ms(rill, &Timing::forward_ms), " | ",
-                    Ms(direct, &Timing::forward_ms), " | ", ratio(&Timing::forward_ms), " | ",
-                    Ms(rill, &Timing::train_ms), " | ", Ms(direct, &Timing::train_ms), " | ",
-                    ratio(&Timing::train_ms), " | ", mib(rill), " | ", mib(direct), " |\n");
+                    c.hidden, " | ", algos, " | ", Ms(rill, &Timing::forward_ms), " / ",
+                    Ms(rill, &Timing::train_ms), " |");
+    for (const auto& [algo, t] : direct) {
+      auto mark = [&](double Timing::*field, const std::optional<GruAlgo>& best) {
+        const std::string cell = Ms(t, field);
+        return best == algo ? absl::StrCat("**", cell, "**") : cell;
+      };
+      absl::StrAppend(&md, " ", mark(&Timing::forward_ms, fastest_fwd), " / ",
+                      mark(&Timing::train_ms, fastest_train), " |");
+    }
+    absl::StrAppend(&md, " ", ratio(&Timing::forward_ms, fastest_fwd), " / ",
+                    ratio(&Timing::train_ms, fastest_train), " | ",
+                    rill.ok() ? absl::StrFormat("%.1f", rill->bytes / 1048576.0) : std::string("-"),
+                    " |\n");
   }
   absl::StrAppend(
-      &md, "\n### Training step GRU→Dense→MSE→Adam: rill vs PyTorch eager\n\n",
+      &md, "\n### Training step GRU→Dense→MSE→Adam: rill vs PyTorch eager and CUDA-graphed\n\n",
       "Same model and sizes as bench/torch_gru_gpu.py (GRU(H) → Dense(1) on the last step → MSE → "
-      "Adam), FP32 strict. Speedup = torch ms / rill ms (goal: at least 1.5x at B = 32, configs b "
-      "and e; never below 1.0x). Peak = the step's peak GPU memory.\n\n",
+      "Adam), FP32 strict. Speedup = torch ms / rill ms (goals: at least 1.5x over eager on a-e "
+      "and g, never below 1.0x on f; never below 1.0x over the graphed step). Peak = the "
+      "step's peak GPU memory. torch graphed: the same step captured once with "
+      "torch.cuda.graph (Adam(capturable=True), static input buffers the pageable batch is "
+      "copied into), then replayed.\n\n",
       "What is timed, on both sides: one whole training step as the API runs it, from a batch "
       "in pageable host memory to the loss and prediction back on the host: the host→device "
       "copy of x [B, T, I] and y [B, 1], forward, backward, the Adam update, the device→host "
@@ -496,13 +596,13 @@ int Main(int argc, char** argv) {
       "what cuDNN's handle allocates itself), so rill's figure counts more of the device "
       "memory than torch's.",
       torch_path.empty() ? " PyTorch: not run (no --torch file)." : "",
-      "\n\n| cfg | T | B | I | H | rill step ms | torch step ms | speedup | rill peak MiB | "
-      "torch peak MiB |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+      "\n\n| cfg | T | B | I | H | rill step ms | torch eager ms | speedup | torch graphed ms | "
+      "speedup | rill peak MiB | torch eager peak MiB | torch graphed peak MiB |\n| --- | --- | "
+      "--- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   const std::map<std::string, StepTiming> torch_steps = ReadTorchSteps(torch_path);
   std::string step_note, arena_note;
   for (const Config& c : kConfigs) {
-    const std::vector<std::string> names = absl::StrSplit(wanted, ',');
-    if (std::find(names.begin(), names.end(), c.name) == names.end()) continue;
+    if (!selected(c)) continue;
     const absl::StatusOr<StepTiming> rill =
         gpu ? RunRillStep(c, reps) : absl::StatusOr<StepTiming>(available);
     if (!rill.ok()) {
@@ -518,15 +618,20 @@ int Main(int argc, char** argv) {
     }
     const auto torch = torch_steps.find(c.name);
     const bool have_torch = torch != torch_steps.end();
+    const bool have_graphed = have_torch && torch->second.has_graphed;
     auto num = [](bool ok, double v, const char* format) {
       return ok ? absl::StrFormat(format, v) : std::string("not measured");
     };
-    absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
-                    c.hidden, " | ", num(rill.ok(), rill.ok() ? rill->step_ms : 0, "%.3f"), " | ",
-                    num(have_torch, have_torch ? torch->second.step_ms : 0, "%.3f"), " | ",
-                    rill.ok() && have_torch ? Ratio(torch->second.step_ms, rill->step_ms) : "-",
-                    " | ", num(rill.ok(), rill.ok() ? rill->peak_mib : 0, "%.1f"), " | ",
-                    num(have_torch, have_torch ? torch->second.peak_mib : 0, "%.1f"), " |\n");
+    absl::StrAppend(
+        &md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ", c.hidden, " | ",
+        num(rill.ok(), rill.ok() ? rill->step_ms : 0, "%.3f"), " | ",
+        num(have_torch, have_torch ? torch->second.step_ms : 0, "%.3f"), " | ",
+        rill.ok() && have_torch ? Ratio(torch->second.step_ms, rill->step_ms) : "-", " | ",
+        num(have_graphed, have_graphed ? torch->second.graphed_ms : 0, "%.3f"), " | ",
+        rill.ok() && have_graphed ? Ratio(torch->second.graphed_ms, rill->step_ms) : "-", " | ",
+        num(rill.ok(), rill.ok() ? rill->peak_mib : 0, "%.1f"), " | ",
+        num(have_torch, have_torch ? torch->second.peak_mib : 0, "%.1f"), " | ",
+        num(have_graphed, have_graphed ? torch->second.graphed_peak_mib : 0, "%.1f"), " |\n");
   }
   if (!arena_note.empty()) {
     absl::StrAppend(&md, "\nrill's arena MiB (part of its peak; \"no graph\": the steps were not ",

@@ -55,6 +55,28 @@ bool Tf32Enabled() {
   return env != nullptr && std::strcmp(env, "1") == 0;
 }
 
+namespace {
+
+// -1: not set, read the environment; else a GruAlgorithmPolicy.
+std::atomic<int>& GruAlgorithmSetting() {
+  static std::atomic<int> setting{-1};
+  return setting;
+}
+
+}  // namespace
+
+void SetGruAlgorithmPolicy(GruAlgorithmPolicy policy) {
+  GruAlgorithmSetting().store(static_cast<int>(policy));
+}
+
+GruAlgorithmPolicy GetGruAlgorithmPolicy() {
+  const int setting = GruAlgorithmSetting().load();
+  if (setting >= 0) return static_cast<GruAlgorithmPolicy>(setting);
+  const char* env = std::getenv("RILL_CUDA_GRU_ALGO");
+  const bool exact = env != nullptr && std::strcmp(env, "exact") == 0;
+  return exact ? GruAlgorithmPolicy::kExact : GruAlgorithmPolicy::kAuto;
+}
+
 absl::StatusOr<DeviceChoice> ParseDeviceChoice(const std::string& name) {
   if (name == "cpu") return DeviceChoice::kCpu;
   if (name == "cuda") return DeviceChoice::kCuda;

@@ -62,6 +62,17 @@ const DeviceBackend* FindDeviceBackend(DeviceKind device);
 void SetTf32Enabled(bool enabled);
 bool Tf32Enabled();
 
+// Which cuDNN algorithm runs each GRU call of the CUDA sessions created from now on —
+// process-wide, like SetTf32Enabled. kAuto (the default): the fastest algorithm cuDNN accepts
+// for the call's shape, timed once per shape when a plan is compiled (like PyTorch's
+// torch.backends.cudnn.benchmark); the persistent algorithms differ from STANDARD by up to
+// ~5e-5 relative. kExact: always CUDNN_RNN_ALGO_STANDARD, the numbers the CPU gives within
+// 1e-5. Until set, RILL_CUDA_GRU_ALGO=auto|exact in the environment chooses (the CUDA backend
+// also takes one algorithm's name there, to force it). No effect on the CPU.
+enum class GruAlgorithmPolicy { kAuto, kExact };
+void SetGruAlgorithmPolicy(GruAlgorithmPolicy policy);
+GruAlgorithmPolicy GetGruAlgorithmPolicy();
+
 // The frontend's `device` option: "cpu", "cuda" or "auto".
 enum class DeviceChoice { kCpu, kCuda, kAuto };
 // InvalidArgument naming the accepted values.

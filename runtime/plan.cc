@@ -7,6 +7,7 @@
 #include "ir/status.h"
 #include "ir/tensor_size.h"
 #include "runtime/memory_check.h"
+#include "runtime/plan_notes.h"
 
 namespace rill {
 
@@ -150,6 +151,8 @@ std::string Plan::ToString() const {
       out += ")";
     }
     if (s.in_place_input >= 0) absl::StrAppend(&out, " in place of input ", s.in_place_input);
+    const std::string notes = StepNotes(s);
+    if (!notes.empty()) absl::StrAppend(&out, " [", notes, "]");
     out += "\n";
   }
   return out;

@@ -24,6 +24,9 @@ ABSL_FLAG(std::string, device, "cpu", "where to run: cpu, cuda or auto");
 ABSL_FLAG(bool, tf32, false,
           "on the GPU, TF32 tensor-core math in cuBLAS and cuDNN (faster, ~1e-3 relative); "
           "FP32 strict by default; ignored on the CPU");
+ABSL_FLAG(std::string, gru_algo, "",
+          "on the GPU, the cuDNN GRU algorithm: auto (the fastest, timed per shape; the default) "
+          "or exact (STANDARD, the CPU's numbers within 1e-5); ignored on the CPU");
 ABSL_FLAG(int64_t, batch_size, 32, "samples per batch");
 ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
 
@@ -63,6 +66,14 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device) {
   gpu::RegisterCudaBackend();
 #endif
   if (absl::GetFlag(FLAGS_tf32)) SetTf32Enabled(true);
+  const std::string gru_algo = absl::GetFlag(FLAGS_gru_algo);
+  if (gru_algo == "auto" || gru_algo == "exact") {
+    SetGruAlgorithmPolicy(gru_algo == "auto" ? GruAlgorithmPolicy::kAuto
+                                             : GruAlgorithmPolicy::kExact);
+  } else if (!gru_algo.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--gru-algo='", gru_algo, "' is not one of auto, exact"));
+  }
   auto kind = ResolveDevice(*choice);
   if (!kind.ok()) {
     absl::string_view why = kind.status().message();

@@ -34,7 +34,8 @@ absl::Status UsageError(absl::string_view message);
 // --device: the device the command runs on, "cpu" or "cuda". "auto" is cuda when this build
 // has CUDA and a GPU is usable, else cpu; "cuda" without either is a FailedPrecondition
 // saying which ("--device=cuda: ..."). Registers the CUDA backend in CUDA builds, and applies
-// --tf32 (SetTf32Enabled) for the sessions the command creates.
+// --tf32 (SetTf32Enabled) and --gru-algo (SetGruAlgorithmPolicy; InvalidArgument unless auto
+// or exact) for the sessions the command creates.
 absl::StatusOr<std::string> SelectDevice(const std::string& device);
 
 // The array in `path` converted to `dtype` (float <-> float, int32 <-> int64; a float array

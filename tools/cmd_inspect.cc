@@ -15,6 +15,7 @@
 #include "kernels/register.h"
 #include "passes/memory_planner.h"
 #include "runtime/device_backend.h"
+#include "runtime/plan_notes.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 
@@ -74,7 +75,16 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
   auto plan = LowerAndPlanMemory(**g, where.device, training, MemoryPlanOptionsFromEnv(),
                                  where.session ? where.session->step_context() : nullptr);
   if (!plan.ok()) return plan.status();
-  if (absl::GetFlag(FLAGS_memory)) std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
+  if (absl::GetFlag(FLAGS_memory)) {
+    std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
+    // What the backend chose per step (the cuDNN algorithm of each GRU call).
+    for (const PlanStep& s : plan->steps) {
+      const std::string notes = StepNotes(s);
+      if (!notes.empty())
+        std::printf("  %s '%s': %s\n", std::string(OpName(s.op)).c_str(), s.node_name.c_str(),
+                    notes.c_str());
+    }
+  }
   if (absl::GetFlag(FLAGS_plan)) std::printf("%s %s", label, plan->ToString().c_str());
   return absl::OkStatus();
 }

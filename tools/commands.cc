@@ -17,26 +17,28 @@
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {
-    "model",      "weights", "x",       "y",    "loss",         "optimizer", "lr",
-    "batch_size", "epochs",  "shuffle", "seed", "save_weights", "device",    "tf32"};
-constexpr std::string_view kPredictFlags[] = {"model",      "weights", "input",  "output",
-                                              "batch_size", "seed",    "device", "tf32"};
+constexpr std::string_view kTrainFlags[] = {"model",  "weights",   "x",        "y",
+                                            "loss",   "optimizer", "lr",       "batch_size",
+                                            "epochs", "shuffle",   "seed",     "save_weights",
+                                            "device", "tf32",      "gru_algo", "check_numerics"};
+constexpr std::string_view kPredictFlags[] = {"model", "weights", "input", "output",  "batch_size",
+                                              "seed",  "device",  "tf32",  "gru_algo"};
 
-constexpr std::string_view kInspectFlags[] = {"model",      "weights", "memory",    "training",
-                                              "plan",       "loss",    "optimizer", "lr",
-                                              "batch_size", "seed",    "device",    "tf32"};
+constexpr std::string_view kInspectFlags[] = {
+    "model", "weights",    "memory", "training", "plan", "loss",    "optimizer",
+    "lr",    "batch_size", "seed",   "device",   "tf32", "gru_algo"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
-            "[--save-weights DIR] [--device cpu|cuda|auto [--tf32]]\n(without --model: the "
-            "default experiment, epochs 8, batch size 64, adam, lr 0.01, loss mse or mae)",
+            "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
+            "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
+            "size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},
     Command{"predict", "run a trained model on inputs and write its outputs",
             "rill predict --model M.json --weights W --input X.npy --output Y.npy "
-            "[--device cpu|cuda|auto [--tf32]]",
+            "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
             &RunPredict, kPredictFlags},
     Command{"compile", "compile a model ahead of time into a plan file",
             "rill compile --model M.json --weights W --input-shape ... -o model.rillc", nullptr},
@@ -45,7 +47,8 @@ constexpr std::array kCommands = {
     Command{"bench", "print the benchmark table", "rill bench", nullptr},
     Command{"inspect", "print a model summary, its plans and their memory reports",
             "rill inspect --model M.json [--weights W] [--memory] [--training [--loss L "
-            "--optimizer O --lr F]] [--plan] [--batch-size N] [--device cpu|cuda|auto [--tf32]]",
+            "--optimizer O --lr F]] [--plan] [--batch-size N] [--device cpu|cuda|auto [--tf32] "
+            "[--gru-algo auto|exact]]",
             &RunInspect, kInspectFlags},
     Command{"help", "list the commands, or show one command's flags", "rill help [command]",
             &RunHelp},

@@ -11,6 +11,8 @@ namespace rill::gpu {
 namespace {
 
 absl::StatusOr<std::unique_ptr<DeviceSession>> CreateSession() {
+  // A mistyped RILL_CUDA_GRU_ALGO is an error, not silently auto.
+  RILL_RETURN_IF_ERROR(GruAlgoRequestFromEnv().status());
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<CudaSession> session,
                         CudaSession::Create(CudaSessionOptionsFromEnv()));
   return std::unique_ptr<DeviceSession>(std::move(session));

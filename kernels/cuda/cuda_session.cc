@@ -29,7 +29,24 @@ CudaSessionOptions CudaSessionOptionsFromEnv() {
   options.fuse_optimizer = on("RILL_CUDA_FUSE_OPTIM");
   options.tf32 = Tf32Enabled();
   options.resident_gru_weights = on("RILL_CUDA_RESIDENT_GRU");
+  options.gru_algo = GruAlgoRequestFromEnv().value_or(GruAlgoRequest{});
+  options.time_gru_algo = on("RILL_CUDA_GRU_TIMING");
   return options;
+}
+
+absl::StatusOr<GruAlgoRequest> GruAlgoRequestFromEnv() {
+  const char* env = std::getenv("RILL_CUDA_GRU_ALGO");
+  if (env != nullptr && *env != '\0') {
+    absl::StatusOr<GruAlgoRequest> request = ParseGruAlgoRequest(env);
+    if (!request.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("RILL_CUDA_GRU_ALGO=", env, ": ", std::string(request.status().message())));
+    }
+    if (request->kind == GruAlgoRequest::Kind::kForced) return request;
+  }
+  return GruAlgoRequest{.kind = GetGruAlgorithmPolicy() == GruAlgorithmPolicy::kExact
+                                    ? GruAlgoRequest::Kind::kExact
+                                    : GruAlgoRequest::Kind::kAuto};
 }
 
 absl::StatusOr<std::unique_ptr<CudaSession>> CudaSession::Create(
@@ -63,6 +80,8 @@ CudaSession::CudaSession(CudaStream stream, CublasHandle cublas, CublasLtHandle 
   context_.cudnn = cudnn_.get();
   context_.tf32 = options_.tf32;
   context_.resident_gru_weights = options_.resident_gru_weights;
+  context_.gru_algo = options_.gru_algo;
+  context_.time_gru_algo = options_.time_gru_algo;
 }
 
 CudaSession::~CudaSession() {
@@ -141,8 +160,7 @@ absl::StatusOr<CudaSession::Binding> CudaSession::BindParam(ParamStore* store,
 absl::StatusOr<std::array<CudaSession::Binding, 3>> CudaSession::BindGruWeights(
     ParamStore* store, const std::array<std::string, 3>& names, int64_t input_size,
     int64_t hidden_size) {
-  constexpr GruParam kParams[3] = {GruParam::kKernel, GruParam::kRecurrentKernel,
-                                   GruParam::kBias};
+  constexpr GruParam kParams[3] = {GruParam::kKernel, GruParam::kRecurrentKernel, GruParam::kBias};
   std::array<GruParamBlock, 3> blocks;
   std::array<Binding, 3> out;
   int bound = 0;
@@ -160,9 +178,10 @@ absl::StatusOr<std::array<CudaSession::Binding, 3>> CudaSession::BindGruWeights(
     return out;  // bound together by an earlier plan
   }
   if (bound > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "GRU weights '", names[0], "': some of them already have resident copies that are not "
-        "one weight space"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("GRU weights '", names[0],
+                     "': some of them already have resident copies that are not "
+                     "one weight space"));
   }
   std::array<TensorType, 3> types;
   for (int i = 0; i < 3; ++i) {
@@ -210,7 +229,8 @@ absl::Status CudaSession::Download(const DeviceParam& p, Tensor& host) {
                absl::StrCat("download of parameter '", p.name, "'")));
   if (!p.order.has_value()) return absl::OkStatus();
   return ResidentToKerasOrder<float>(
-      *p.order, std::span<const float>(reinterpret_cast<const float*>(staging_.data()), host.size()),
+      *p.order,
+      std::span<const float>(reinterpret_cast<const float*>(staging_.data()), host.size()),
       std::span<float>(host.data<float>(), host.size()));
 }
 

@@ -33,12 +33,22 @@ struct CudaSessionOptions {
   // GRU weights (and their optimizer slots) resident in cuDNN's weight-space order where the
   // plan allows it (gru_residency.h); StepContext::resident_gru_weights.
   bool resident_gru_weights = true;
+  // The cuDNN algorithm of each GRU call (StepContext::gru_algo, gru_algorithm.h) and whether
+  // auto times the candidates (StepContext::time_gru_algo) or uses the heuristic.
+  GruAlgoRequest gru_algo;
+  bool time_gru_algo = true;
 };
 // The defaults with TF32 as Tf32Enabled() says (runtime/device_backend.h: SetTf32Enabled or
 // RILL_CUDA_TF32=1), RILL_CUDA_GRAPHS=0 in the environment turning graphs off,
 // RILL_CUDA_FUSE_OPTIM=0 optimizer fusion and RILL_CUDA_RESIDENT_GRU=0 resident GRU weights
-// (debugging).
+// (debugging), the GRU algorithm as GruAlgoRequestFromEnv says (auto when it is an error) and
+// RILL_CUDA_GRU_TIMING=0 the heuristic instead of timing.
 CudaSessionOptions CudaSessionOptionsFromEnv();
+// RILL_CUDA_GRU_ALGO naming one algorithm (standard, persist_static, persist_dynamic, small_h)
+// forces it, whatever the policy; otherwise the policy of GetGruAlgorithmPolicy()
+// (runtime/device_backend.h: SetGruAlgorithmPolicy, or auto|exact in RILL_CUDA_GRU_ALGO).
+// InvalidArgument naming the variable and the accepted values for anything else.
+absl::StatusOr<GruAlgoRequest> GruAlgoRequestFromEnv();
 
 class CudaSession final : public DeviceSession, public ParamDeviceCopies {
  public:
@@ -76,8 +86,8 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   // The three parameters of one GRU layer in resident order, back to back in one allocation
   // (so that they are cuDNN's weight space): kernel [d, 3u], recurrent_kernel [u, 3u],
   // bias [6u], float32. Only the kernel's copy is 256-byte aligned; the other two start where
-  // the previous one ends (4-byte aligned): kernels that read them must not assume more. InvalidArgument as above, or when one of them already has a resident
-  // copy elsewhere.
+  // the previous one ends (4-byte aligned): kernels that read them must not assume more.
+  // InvalidArgument as above, or when one of them already has a resident copy elsewhere.
   absl::StatusOr<std::array<Binding, 3>> BindGruWeights(ParamStore* store,
                                                         const std::array<std::string, 3>& names,
                                                         int64_t input_size, int64_t hidden_size);
@@ -103,8 +113,8 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   // The host tensor `name`, synced, checked against `type`.
   absl::StatusOr<const Tensor*> HostParam(ParamStore* store, const std::string& name,
                                           const TensorType& type);
-  int AddParam(const std::string& name, const TensorType& type,
-               std::optional<GruParamBlock> order, void* data);
+  int AddParam(const std::string& name, const TensorType& type, std::optional<GruParamBlock> order,
+               void* data);
   // Whether this session holds the same tensor in the other order with newer values.
   bool OtherCopyIsNewer(const DeviceParam& p) const;
   absl::Status Upload(const DeviceParam& p, const Tensor& host);

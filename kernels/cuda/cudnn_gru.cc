@@ -1,6 +1,7 @@
 // One CuDNNGRU layer as cuDNN 9 calls (see cudnn_gru.h).
 #include "kernels/cuda/cudnn_gru.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/handles.h"
 #include "kernels/cuda/sequence.h"
 
 namespace rill::gpu {
@@ -19,11 +21,11 @@ constexpr size_t kAlign = 256;
 size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 std::string Describe(const CudnnGruConfig& c) {
-  return absl::StrCat("cudnn gru (batch ", c.batch, ", time ", c.time, ", input_size ",
-                      c.input_size, ", hidden_size ", c.hidden_size,
-                      c.time_major ? ", time-major" : ", batch-major",
-                      c.go_backwards ? ", go_backwards" : "",
-                      c.math == GruMath::kTf32 ? ", tf32" : ", fp32 strict", ")");
+  return absl::StrCat(
+      "cudnn gru (batch ", c.batch, ", time ", c.time, ", input_size ", c.input_size,
+      ", hidden_size ", c.hidden_size, c.time_major ? ", time-major" : ", batch-major",
+      c.go_backwards ? ", go_backwards" : "", c.math == GruMath::kTf32 ? ", tf32" : ", fp32 strict",
+      ", algorithm ", GruAlgoName(c.algo), ")");
 }
 
 char* Bytes(void* p) { return static_cast<char*>(p); }
@@ -39,7 +41,8 @@ absl::StatusOr<CudnnGru> CudnnGru::Create(const CudnnGruConfig& config) {
                         CudnnGruDescriptor::Create({.input_size = config.input_size,
                                                     .hidden_size = config.hidden_size,
                                                     .num_layers = 1,
-                                                    .math = config.math}));
+                                                    .math = config.math,
+                                                    .algo = config.algo}));
   const std::vector<int> lengths(config.batch, config.time);
   const cudnnRNNDataLayout_t layout = config.time_major
                                           ? CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED
@@ -60,6 +63,11 @@ absl::StatusOr<CudnnGruSizes> CudnnGru::QuerySizes(cudnnHandle_t handle) {
   if (handle == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         what, ": workspace, reserve and weight-space sizes need a cuDNN handle, i.e. a GPU"));
+  }
+  if (config_.algo == GruAlgo::kPersistDynamic) {
+    // The dynamic persistent kernel is compiled for one batch size before any query or call.
+    RILL_RETURN_IF_ERROR(FromCudnn(cudnnBuildRNNDynamic(handle, rnn_.get(), config_.batch),
+                                   absl::StrCat(what, ": cudnnBuildRNNDynamic")));
   }
   CudnnGruSizes s;
   RILL_RETURN_IF_ERROR(
@@ -265,6 +273,84 @@ absl::Status CudnnGru::BackwardWeights(cudnnHandle_t handle, cudaStream_t stream
                                               offsets_.cudnn_training_workspace, b.workspace,
                                               offsets_.cudnn_reserve, b.reserve),
                    what);
+}
+
+absl::StatusOr<double> CudnnGru::TimeCall(cudnnHandle_t handle, cudaStream_t stream,
+                                          bool training) const {
+  RILL_RETURN_IF_ERROR(Ready(handle, "timing"));
+  const CudnnGruConfig& c = config_;
+  const size_t x_bytes = sizeof(float) * static_cast<size_t>(c.batch) * c.time * c.input_size;
+  const size_t y_bytes = sizeof(float) * static_cast<size_t>(c.batch) * c.time * c.hidden_size;
+  const size_t h_bytes = sizeof(float) * static_cast<size_t>(c.batch) * c.hidden_size;
+  const size_t ws_bytes =
+      training ? sizes_.training_workspace_bytes : sizes_.inference_workspace_bytes;
+  // x, h0, weights, y, h_last, workspace, reserve, dy, dx, dh0, dweights (zeros).
+  const size_t bytes[] = {x_bytes,
+                          h_bytes,
+                          sizes_.weight_space_bytes,
+                          y_bytes,
+                          h_bytes,
+                          ws_bytes,
+                          training ? sizes_.reserve_bytes : 0,
+                          y_bytes,
+                          x_bytes,
+                          h_bytes,
+                          sizes_.weight_space_bytes};
+  std::vector<DeviceBuffer> buf;
+  for (size_t n : bytes) {
+    RILL_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(std::max<size_t>(n, 1)));
+    RILL_RETURN_IF_ERROR(FromCuda(cudaMemsetAsync(b.get(), 0, b.bytes(), stream),
+                                  absl::StrCat(Describe(c), ": timing buffers")));
+    buf.push_back(std::move(b));
+  }
+  auto f = [&buf](int i) { return buf[i].as<float>(); };
+  auto call = [&]() -> absl::Status {
+    RILL_RETURN_IF_ERROR(Forward(handle, stream,
+                                 training ? GruForwardMode::kTraining : GruForwardMode::kInference,
+                                 {.x = f(0),
+                                  .h0 = f(1),
+                                  .weights = f(2),
+                                  .y = f(3),
+                                  .h_last = f(4),
+                                  .workspace = buf[5].get(),
+                                  .reserve = training ? buf[6].get() : nullptr}));
+    if (!training) return absl::OkStatus();
+    RILL_RETURN_IF_ERROR(BackwardData(handle, stream,
+                                      {.y = f(3),
+                                       .dy = f(7),
+                                       .h0 = f(1),
+                                       .weights = f(2),
+                                       .dx = f(8),
+                                       .dh0 = f(9),
+                                       .workspace = buf[5].get(),
+                                       .reserve = buf[6].get()}));
+    return BackwardWeights(handle, stream,
+                           {.x = f(0),
+                            .h0 = f(1),
+                            .y = f(3),
+                            .dweights = f(10),
+                            .workspace = buf[5].get(),
+                            .reserve = buf[6].get()});
+  };
+  const std::string what = absl::StrCat(Describe(c), ": timing");
+  RILL_RETURN_IF_ERROR(call());  // warm-up: first-call set-up is not the algorithm's speed
+  cudaEvent_t start = nullptr, stop = nullptr;
+  RILL_RETURN_IF_ERROR(FromCuda(cudaEventCreate(&start), what));
+  const absl::Status created = FromCuda(cudaEventCreate(&stop), what);
+  absl::Status status = created;
+  float ms = 0;
+  if (status.ok()) status = FromCuda(cudaEventRecord(start, stream), what);
+  if (status.ok()) status = call();
+  if (status.ok()) status = FromCuda(cudaEventRecord(stop, stream), what);
+  if (status.ok()) status = FromCuda(cudaEventSynchronize(stop), what);
+  if (status.ok()) status = FromCuda(cudaEventElapsedTime(&ms, start, stop), what);
+  cudaEventDestroy(start);
+  if (created.ok()) cudaEventDestroy(stop);
+  // Buffers are freed by their owners; nothing queued may still use them.
+  const absl::Status synced = FromCuda(cudaStreamSynchronize(stream), what);
+  if (!status.ok()) return status;
+  if (!synced.ok()) return synced;
+  return static_cast<double>(ms);
 }
 
 }  // namespace rill::gpu

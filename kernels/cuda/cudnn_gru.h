@@ -22,7 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "kernels/cuda/cudnn_rnn.h"
+#include "kernels/cuda/gru_algorithm.h"
 #include "kernels/cuda/gru_weight_layout.h"
+#include "kernels/cuda/step_context.h"
 
 namespace rill::gpu {
 
@@ -34,6 +36,7 @@ struct CudnnGruConfig {
   bool time_major = false;
   bool go_backwards = false;
   GruMath math = GruMath::kFp32Strict;
+  GruAlgo algo = GruAlgo::kStandard;
 };
 
 // Bytes of each buffer the calls take. The workspace and reserve sizes include rill's own small
@@ -84,9 +87,11 @@ class CudnnGru {
   // naming the sizes when one is not positive or cuDNN rejects them.
   static absl::StatusOr<CudnnGru> Create(const CudnnGruConfig& config);
 
-  // Queries cuDNN with these descriptors and remembers the answer for the calls below.
+  // Queries cuDNN with these descriptors and remembers the answer for the calls below (for
+  // PERSIST_DYNAMIC it first builds the kernel for the batch: cudnnBuildRNNDynamic).
   // FailedPrecondition when `handle` is null (no GPU: the sizes cannot be known without one);
-  // Unimplemented when cuDNN's weight space is not the closed-form size.
+  // Unimplemented when cuDNN's weight space is not the closed-form size; cuDNN's error (e.g.
+  // NOT_SUPPORTED) when it refuses the algorithm for these sizes.
   absl::StatusOr<CudnnGruSizes> QuerySizes(cudnnHandle_t handle);
 
   // Where cuDNN keeps each matrix and bias of `weight_space` (a device buffer of
@@ -104,6 +109,12 @@ class CudnnGru {
                             const GruBackwardDataBuffers& b) const;
   absl::Status BackwardWeights(cudnnHandle_t handle, cudaStream_t stream,
                                const GruBackwardWeightsBuffers& b) const;
+
+  // Milliseconds of one call on `stream`, measured with CUDA events after one warm-up: the
+  // inference forward, or (training) the training forward with both backward calls. Allocates
+  // and frees its own buffers (zeros) and synchronises: plan time only, never inside a run.
+  // Needs QuerySizes first.
+  absl::StatusOr<double> TimeCall(cudnnHandle_t handle, cudaStream_t stream, bool training) const;
 
   const CudnnGruConfig& config() const { return config_; }
   bool has_sizes() const { return has_sizes_; }
@@ -146,5 +157,12 @@ class CudnnGru {
   CudnnGruSizes sizes_;
   Offsets offsets_;
 };
+
+// The algorithm the cudnn_gru / cudnn_gru_grad prepare hooks choose for a call with `config`'s
+// sizes and math (config.algo is ignored), under the context's request (StepContext::gru_algo,
+// time_gru_algo): see gru_algorithm.h. Cached per process; needs a GPU (a cuDNN handle).
+// Defined with the kernels (rnn_ops.cc), whose descriptor cache the candidates go through.
+absl::StatusOr<GruAlgoChoice> ChooseCudnnGruAlgorithm(const StepContext& gpu,
+                                                      const CudnnGruConfig& config, bool training);
 
 }  // namespace rill::gpu

@@ -20,16 +20,30 @@ cudnnMathType_t CudnnMathType(GruMath math) {
   return CUDNN_FMA_MATH;
 }
 
+cudnnRNNAlgo_t CudnnRnnAlgo(GruAlgo algo) {
+  switch (algo) {
+    case GruAlgo::kStandard:
+      return CUDNN_RNN_ALGO_STANDARD;
+    case GruAlgo::kPersistStatic:
+      return CUDNN_RNN_ALGO_PERSIST_STATIC;
+    case GruAlgo::kPersistDynamic:
+      return CUDNN_RNN_ALGO_PERSIST_DYNAMIC;
+    case GruAlgo::kPersistStaticSmallH:
+      return CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H;
+  }
+  return CUDNN_RNN_ALGO_STANDARD;
+}
+
 absl::StatusOr<CudnnGruDescriptor> CudnnGruDescriptor::Create(const GruDescriptorConfig& config) {
-  const std::string what =
-      absl::StrCat("cudnn gru descriptor (input_size ", config.input_size, ", hidden_size ",
-                   config.hidden_size, ", num_layers ", config.num_layers, ")");
+  const std::string what = absl::StrCat(
+      "cudnn gru descriptor (input_size ", config.input_size, ", hidden_size ", config.hidden_size,
+      ", num_layers ", config.num_layers, ", algorithm ", GruAlgoName(config.algo), ")");
   cudnnRNNDescriptor_t desc = nullptr;
   RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreateRNNDescriptor(&desc), what));
   // Owned from here on, so an error below does not leak it.
   CudnnGruDescriptor owned(desc, config);
   RILL_RETURN_IF_ERROR(FromCudnn(
-      cudnnSetRNNDescriptor_v8(desc, CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
+      cudnnSetRNNDescriptor_v8(desc, CudnnRnnAlgo(config.algo), CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
                                CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
                                /*mathPrec=*/CUDNN_DATA_FLOAT, CudnnMathType(config.math),
                                config.input_size, config.hidden_size,

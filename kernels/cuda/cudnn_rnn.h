@@ -11,6 +11,7 @@
 #include <span>
 
 #include "absl/status/statusor.h"
+#include "kernels/cuda/gru_algorithm.h"
 
 namespace rill::gpu {
 
@@ -20,15 +21,17 @@ namespace rill::gpu {
 enum class GruMath { kFp32Strict, kTf32 };
 
 cudnnMathType_t CudnnMathType(GruMath math);
+cudnnRNNAlgo_t CudnnRnnAlgo(GruAlgo algo);
 
 struct GruDescriptorConfig {
   int input_size = 0;   // features per time step (d)
   int hidden_size = 0;  // units (u); also the projection size, i.e. no projection
   int num_layers = 1;
   GruMath math = GruMath::kFp32Strict;
+  GruAlgo algo = GruAlgo::kStandard;
 };
 
-// A cuDNN RNN descriptor for a unidirectional GRU: CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU,
+// A cuDNN RNN descriptor for a unidirectional GRU: the algorithm of config.algo, CUDNN_GRU,
 // double bias (input and recurrent, as Keras), linear input, float data and math, the math type
 // of config.math, no dropout, padded IO enabled. Move-only; destroys the descriptor.
 class CudnnGruDescriptor {

@@ -70,8 +70,8 @@ __device__ T UnaryValue(UnaryOp op, T x, T p0, T p1) {
       return tanh(x);
     case UnaryOp::kSigmoid:
       return T(1) / (T(1) + ExpLikeCpu(-x));
-    case UnaryOp::kRelu:
-      return x > T(0) ? x : T(0);
+    case UnaryOp::kRelu:  // relu(NaN) is NaN, as in TensorFlow: a NaN is never hidden
+      return x > T(0) || x != x ? x : T(0);
     case UnaryOp::kAffine:
       return AddRn(MulRn(p0, x), p1);
   }

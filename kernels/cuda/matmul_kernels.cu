@@ -11,8 +11,8 @@ __device__ T Activate(DenseActivation act, T v) {
   switch (act) {
     case DenseActivation::kLinear:
       return v;
-    case DenseActivation::kRelu:
-      return v > T(0) ? v : T(0);
+    case DenseActivation::kRelu:  // NaN stays NaN, as cuBLASLt's RELU epilogue keeps it
+      return v > T(0) || v != v ? v : T(0);
     case DenseActivation::kTanh:
       return tanh(v);
     case DenseActivation::kSigmoid:

@@ -13,7 +13,8 @@ namespace rill::gpu {
 enum class DenseActivation { kLinear, kRelu, kTanh, kSigmoid };
 
 // y[r, j] = act(y[r, j] + bias[j]) for r < m, j < n; bias may be null (no bias). relu is
-// y > 0 ? y : 0, sigmoid 1 / (1 + exp(-y)). T is float or double.
+// y > 0 ? y : 0 with relu(NaN) = NaN (TensorFlow's), sigmoid 1 / (1 + exp(-y)). T is float or
+// double.
 template <typename T>
 cudaError_t LaunchBiasActivation(int64_t m, int64_t n, const T* bias, DenseActivation act, T* y,
                                  cudaStream_t stream);

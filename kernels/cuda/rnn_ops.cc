@@ -3,11 +3,13 @@
 // h0 [B, u], Keras kernel [d, 3u], recurrent_kernel [u, 3u], bias [6u]; y in x's layout in
 // processed order, h_last [B, u]; go_backwards as Keras.
 //
-// Plan time (prepare hooks, a GPU needed): the descriptors for the step's exact shapes, cuDNN's
-// workspace and reserve sizes, the step's workspace buffers, and the reserve output (cudnn_gru
-// output 2, the grad's input 6) retyped to cuDNN's reserve size. Run time: the descriptors come
-// from a process-wide cache filled at plan time (keyed by handle and shapes), and nothing is
-// allocated or synchronised.
+// Plan time (prepare hooks, a GPU needed): the cuDNN algorithm of the call (gru_algorithm.h:
+// timed or forced, recorded on the step as kGruAlgoAttr; the grad takes its forward's), the
+// descriptors for the step's exact shapes, cuDNN's workspace and reserve sizes, the step's
+// workspace buffers, and the reserve output (cudnn_gru output 2, the grad's input 6) retyped to
+// cuDNN's reserve size. Run time: the descriptors come from a process-wide cache filled at plan
+// time (keyed by handle and shapes), and nothing is allocated or synchronised; the algorithm is the
+// step's kGruAlgoAttr (STANDARD without it).
 //
 // Weights: when the layer's parameters are resident (gru_residency.h; the hook marks the step
 // with kResidentWeightsAttr) the executor binds kernel, recurrent_kernel and bias back to back
@@ -21,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -58,10 +61,16 @@ std::string Prefix(OpKind op, const std::string& node) {
                       : absl::StrCat(std::string(OpName(op)), " '", node, "'");
 }
 
-// The call's sizes from x's and kernel's shapes and the node's attributes.
+// The call's sizes from x's and kernel's shapes and the step's attributes (the algorithm the
+// prepare hook recorded, else STANDARD).
 absl::StatusOr<CudnnGruConfig> ConfigOf(const Attrs& attrs, const Shape& x, const Shape& kernel,
                                         bool tf32, const std::string& prefix) {
   CudnnGruConfig c;
+  if (attrs.Has(kGruAlgoAttr)) {
+    absl::StatusOr<GruAlgo> algo = ParseGruAlgo(attrs.GetString(kGruAlgoAttr));
+    if (!algo.ok()) return Annotate(algo.status(), prefix);
+    c.algo = *algo;
+  }
   c.time_major = attrs.GetBool("time_major");
   c.go_backwards = attrs.GetBool("go_backwards");
   c.math = tf32 ? GruMath::kTf32 : GruMath::kFp32Strict;
@@ -91,11 +100,10 @@ absl::Status CheckClosedFormLayout(const CudnnGru& gru, cudnnHandle_t handle) {
   const CudnnGruConfig& c = gru.config();
   const GruWeightLayout closed = ClosedFormGruWeightLayout(c.input_size, c.hidden_size);
   if (layout == closed) return absl::OkStatus();
-  return absl::UnimplementedError(
-      absl::StrCat("cuDNN's GRU weight layout is not the closed form Keras's CuDNNGRU relies on "
-                   "(cuDNN: ",
-                   DescribeGruWeightLayout(layout), "; closed form: ",
-                   DescribeGruWeightLayout(closed), ")"));
+  return absl::UnimplementedError(absl::StrCat(
+      "cuDNN's GRU weight layout is not the closed form Keras's CuDNNGRU relies on "
+      "(cuDNN: ",
+      DescribeGruWeightLayout(layout), "; closed form: ", DescribeGruWeightLayout(closed), ")"));
 }
 
 // CudnnGru objects with their sizes queried, per (cuDNN handle, config): made by the prepare
@@ -104,15 +112,15 @@ absl::Status CheckClosedFormLayout(const CudnnGru& gru, cudnnHandle_t handle) {
 // first time a prepare hook (`plan_time`) asks for the entry.
 absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c,
                                           bool plan_time) {
-  using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath>;
+  using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath, GruAlgo>;
   struct Entry {
     std::unique_ptr<CudnnGru> gru;
     bool layout_checked = false;
   };
   static std::mutex mu;
   static std::map<Key, Entry>* cache = new std::map<Key, Entry>();
-  const Key key{handle,        c.batch,      c.time,         c.input_size,
-                c.hidden_size, c.time_major, c.go_backwards, c.math};
+  const Key key{handle,       c.batch,        c.time, c.input_size, c.hidden_size,
+                c.time_major, c.go_backwards, c.math, c.algo};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
   if (it == cache->end()) {
@@ -125,6 +133,58 @@ absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruCo
     it->second.layout_checked = true;
   }
   return it->second.gru.get();
+}
+
+}  // namespace
+
+// A candidate is supported when cuDNN answers its size queries and its weight layout is the
+// closed form.
+absl::StatusOr<GruAlgoChoice> ChooseCudnnGruAlgorithm(const StepContext& gpu,
+                                                      const CudnnGruConfig& c, bool training) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) device = 0;
+  const GruAlgoKey key{.device = device,
+                       .batch = c.batch,
+                       .time = c.time,
+                       .input_size = c.input_size,
+                       .hidden_size = c.hidden_size,
+                       .time_major = c.time_major,
+                       .go_backwards = c.go_backwards,
+                       .tf32 = c.math == GruMath::kTf32,
+                       .training = training};
+  auto with = [&c](GruAlgo algo) {
+    CudnnGruConfig out = c;
+    out.algo = algo;
+    return out;
+  };
+  GruAlgoProbe probe;
+  probe.supported = [&](GruAlgo algo) {
+    return CachedGru(gpu.cudnn, with(algo), /*plan_time=*/true).status();
+  };
+  if (gpu.time_gru_algo) {
+    probe.time_ms = [&](GruAlgo algo) -> absl::StatusOr<double> {
+      RILL_ASSIGN_OR_RETURN(const CudnnGru* gru,
+                            CachedGru(gpu.cudnn, with(algo), /*plan_time=*/true));
+      return gru->TimeCall(gpu.cudnn, gpu.stream, training);
+    };
+  }
+  return CachedGruAlgoChoice(key, gpu.gru_algo, probe);
+}
+
+namespace {
+
+// The algorithm of the forward step that writes `reserve_buffer`, once its hook has run: the
+// grad reads that reserve, so it must use the same descriptor.
+std::optional<GruAlgo> ForwardAlgorithm(const Plan& plan, int reserve_buffer) {
+  for (const PlanStep& s : plan.steps) {
+    if (s.op != OpKind::kCuDNNGRU || s.outputs.size() < 3 || s.outputs[2] != reserve_buffer ||
+        !s.attrs.Has(kGruAlgoAttr)) {
+      continue;
+    }
+    absl::StatusOr<GruAlgo> algo = ParseGruAlgo(s.attrs.GetString(kGruAlgoAttr));
+    if (algo.ok()) return *algo;
+  }
+  return std::nullopt;
 }
 
 // Calls that found their weights resident / packed them, since the process started.
@@ -150,8 +210,8 @@ GruPackLayout PackLayout(const CudnnGruConfig& c) {
 bool MarkResidentSteps(const PrepareArgs& p) {
   const Attrs& attrs = p.plan.steps[p.step].attrs;
   if (attrs.Has(kResidentWeightsAttr)) return MarkedResident(attrs);
-  const GruResidency residency = p.gpu->resident_gru_weights ? FindResidentGruWeights(p.plan)
-                                                             : GruResidency{};
+  const GruResidency residency =
+      p.gpu->resident_gru_weights ? FindResidentGruWeights(p.plan) : GruResidency{};
   for (int i = 0; i < static_cast<int>(p.plan.steps.size()); ++i) {
     PlanStep& s = p.plan.steps[i];
     if (s.op == OpKind::kCuDNNGRU || s.op == OpKind::kCuDNNGRUGrad) {
@@ -181,6 +241,16 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   }
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
                         ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
+  const std::optional<GruAlgo> forward_algo =
+      op == OpKind::kCuDNNGRUGrad ? ForwardAlgorithm(p.plan, reserve_buffer) : std::nullopt;
+  if (forward_algo.has_value()) {
+    config.algo = *forward_algo;
+  } else {
+    absl::StatusOr<GruAlgoChoice> choice = ChooseCudnnGruAlgorithm(*p.gpu, config, training);
+    if (!choice.ok()) return Annotate(choice.status(), prefix);
+    config.algo = choice->algo;
+  }
+  step.attrs.Set(kGruAlgoAttr, std::string(GruAlgoName(config.algo)));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(p.gpu->cudnn, config, /*plan_time=*/true);
   if (!gru.ok()) return Annotate(gru.status(), prefix);
   const bool resident = MarkResidentSteps(p);
@@ -190,8 +260,7 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   const GruWorkspace w = WorkspaceOf(op, resident);
   p.plan.AddWorkspace(p.step, static_cast<int64_t>(workspace), node + "/cudnn_workspace");
   if (w.weights >= 0) {
-    p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes),
-                        node + "/weight_space");
+    p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes), node + "/weight_space");
   }
   if (w.dweights >= 0) {
     p.plan.AddWorkspace(p.step, static_cast<int64_t>(s.weight_space_bytes),
@@ -264,8 +333,9 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
     if (a.inputs[3].as<const float>() != at(GruParam::kRecurrentKernel) ||
         a.inputs[4].as<const float>() != at(GruParam::kBias)) {
       return absl::FailedPreconditionError(absl::StrCat(
-          prefix, ": the step reads resident weights, but kernel, recurrent_kernel and bias are "
-                  "not bound back to back (the plan was not run by the cuda executor)"));
+          prefix,
+          ": the step reads resident weights, but kernel, recurrent_kernel and bias are "
+          "not bound back to back (the plan was not run by the cuda executor)"));
     }
     call.weights = kernel;
     resident_calls.fetch_add(1, std::memory_order_relaxed);
@@ -273,10 +343,10 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
   }
   packed_calls.fetch_add(1, std::memory_order_relaxed);
   float* packed = a.workspace[call.workspace.weights].as<float>();
-  RILL_RETURN_IF_ERROR(Launched(
-      LaunchPackGruWeights(PackLayout(config), kernel, a.inputs[3].as<const float>(),
-                           a.inputs[4].as<const float>(), packed, gpu.stream),
-      op, "weight packing"));
+  RILL_RETURN_IF_ERROR(
+      Launched(LaunchPackGruWeights(PackLayout(config), kernel, a.inputs[3].as<const float>(),
+                                    a.inputs[4].as<const float>(), packed, gpu.stream),
+               op, "weight packing"));
   call.weights = packed;
   return call;
 }
@@ -345,10 +415,10 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   w.reserve = reserve.data;
   RILL_RETURN_IF_ERROR(Annotate(call.gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
   if (call.resident) return CopyResidentGradients(a, dweights, gpu->stream);
-  return Launched(LaunchUnpackGruWeights(PackLayout(call.gru->config()), dweights,
-                                         a.outputs[2].as<float>(), a.outputs[3].as<float>(),
-                                         a.outputs[4].as<float>(), gpu->stream),
-                  op, "weight-gradient unpacking");
+  return Launched(
+      LaunchUnpackGruWeights(PackLayout(call.gru->config()), dweights, a.outputs[2].as<float>(),
+                             a.outputs[3].as<float>(), a.outputs[4].as<float>(), gpu->stream),
+      op, "weight-gradient unpacking");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include "kernels/cuda/gru_algorithm.h"
+
 namespace rill::gpu {
 
 struct StepContext {
@@ -25,6 +27,11 @@ struct StepContext {
   // Keep the weights of the GRU layers that allow it in cuDNN's weight-space order
   // (gru_residency.h); off only for debugging (RILL_CUDA_RESIDENT_GRU=0).
   bool resident_gru_weights = true;
+  // Which cuDNN algorithm runs each GRU call (gru_algorithm.h): auto (the fastest), exact
+  // (STANDARD) or one forced; the GRU prepare hooks choose and record it on the step.
+  GruAlgoRequest gru_algo;
+  // Under auto, time the candidates on the device at plan time; off: the heuristic.
+  bool time_gru_algo = true;
 };
 
 }  // namespace rill::gpu

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/ops/nn.h"
+#include "ir/status.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
@@ -118,8 +119,8 @@ TEST(CublasLtDenseHost, DescriptorsWithoutADevice) {
         for (bool tf32 : {false, true}) {
           SCOPED_TRACE(absl::StrCat("m=", s.m, " n=", s.n, " k=", s.k, " ", Name(act), " bias ",
                                     has_bias, " tf32 ", tf32));
-          const gpu::LtDenseProblem p{.m = s.m, .n = s.n, .k = s.k, .activation = act,
-                                      .has_bias = has_bias, .tf32 = tf32};
+          const gpu::LtDenseProblem p{
+              .m = s.m, .n = s.n, .k = s.k, .activation = act, .has_bias = has_bias, .tf32 = tf32};
           gpu::LtDenseDescriptors d;
           const absl::Status st =
               gpu::InitLtDenseDescriptors(p, has_bias ? bias_storage : nullptr, "dense", &d);
@@ -322,19 +323,25 @@ class CublasLtDenseDevice : public ::testing::Test {
   }
 
   // The graph on the CPU and on the GPU (lowered with the GPU context, or without one).
+  // The dense's output on the GPU: the plan lowered with the session's context (the prepare
+  // hook picks a cuBLASLt algorithm) or without one (the fallback).
+  absl::StatusOr<Tensor> CudaOutput(const DenseGraph& d, bool lower_with_gpu) {
+    RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(*d.graph, DeviceKind::kCuda, false,
+                                                 lower_with_gpu ? &gpu_->step() : nullptr));
+    RILL_ASSIGN_OR_RETURN(parity::PlanResult got, parity::RunOnCuda(plan, d.inputs, *gpu_, 0));
+    return std::move(got.outputs[0]);
+  }
+
   void Compare(const DenseGraph& d, bool lower_with_gpu, const std::string& what) {
     SCOPED_TRACE(what);
     absl::StatusOr<Plan> cpu_plan = LowerToPlan(*d.graph, DeviceKind::kCpu, false);
     ASSERT_TRUE(cpu_plan.ok()) << cpu_plan.status();
     absl::StatusOr<parity::PlanResult> cpu = parity::RunOnCpu(*cpu_plan, d.inputs, 0);
     ASSERT_TRUE(cpu.ok()) << cpu.status();
-    absl::StatusOr<Plan> cuda_plan =
-        LowerToPlan(*d.graph, DeviceKind::kCuda, false, lower_with_gpu ? &gpu_->step() : nullptr);
-    ASSERT_TRUE(cuda_plan.ok()) << cuda_plan.status();
-    absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*cuda_plan, d.inputs, *gpu_, 0);
+    absl::StatusOr<Tensor> got = CudaOutput(d, lower_with_gpu);
     ASSERT_TRUE(got.ok()) << got.status();
     const Tensor& want = cpu->outputs[0];
-    const Tensor& have = got->outputs[0];
+    const Tensor& have = *got;
     ASSERT_EQ(want.size(), have.size());
     double scale = 1.0;
     for (int64_t i = 0; i < want.size(); ++i) scale = std::max(scale, std::abs(want.at(i)));
@@ -384,13 +391,26 @@ TEST_F(CublasLtDenseDevice, MatchesTheCpuForEveryActivationBiasAndShape) {
   }
 }
 
-// The CPU's relu is y > 0 ? y : 0, so a NaN pre-activation gives 0; cuBLASLt's RELU epilogue is
-// documented as max(x, 0). A NaN in x makes its whole output row NaN before the activation.
-TEST_F(CublasLtDenseDevice, ReluOfNanIsZeroAsOnTheCpu) {
+// relu(NaN) is NaN, as in TensorFlow (a NaN is never hidden), on both CUDA paths: cuBLASLt's
+// RELU / RELU_BIAS epilogue (it keeps NaN, measured on an H200) and the fallback's
+// bias/activation kernel (a plan lowered without a GPU). A NaN in x makes its whole output row
+// NaN before the activation; the other rows stay finite.
+TEST_F(CublasLtDenseDevice, ReluOfNanIsNan) {
+  constexpr int64_t kM = 4, kK = 8, kN = 6;
   for (bool has_bias : {false, true}) {
-    DenseGraph d = MakeDense(4, 8, 6, DenseActivation::kRelu, has_bias);
-    d.inputs[0].data<float>()[8] = std::numeric_limits<float>::quiet_NaN();  // row 1
-    Compare(d, true, has_bias ? "relu + bias, NaN in row 1" : "relu, NaN in row 1");
+    for (bool lower_with_gpu : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(has_bias ? "relu + bias" : "relu",
+                                lower_with_gpu ? ", cuBLASLt epilogue" : ", fallback kernel"));
+      DenseGraph d = MakeDense(kM, kK, kN, DenseActivation::kRelu, has_bias);
+      d.inputs[0].data<float>()[kK] = std::numeric_limits<float>::quiet_NaN();  // row 1
+      absl::StatusOr<Tensor> got = CudaOutput(d, lower_with_gpu);
+      ASSERT_TRUE(got.ok()) << got.status();
+      const Tensor& y = *got;
+      ASSERT_EQ(y.size(), kM * kN);
+      for (int64_t i = 0; i < y.size(); ++i) {
+        EXPECT_EQ(std::isnan(y.at(i)), i / kN == 1) << "element " << i << " = " << y.at(i);
+      }
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -322,6 +323,29 @@ TEST_F(CudaFamilyDeviceTest, DropoutRefusesCaptureWithoutTheDeviceRunIndex) {
   EXPECT_TRUE(def->fn({attrs, in, out, ctx}).ok());
   EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
   cudaStreamDestroy(stream);
+}
+
+// relu(NaN) is NaN, as in TensorFlow (a NaN is never hidden); relu(-0) and relu(x < 0) are +0.
+// The gradient is TensorFlow's too: dy where x > 0, else 0 (a NaN x gives 0).
+TEST_F(CudaFamilyDeviceTest, ReluOfNanIsNan) {
+  const KernelContext ctx;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x(DType::kF32, Shape{5});
+  const float xs[] = {nan, -0.0f, -2.0f, 0.0f, 3.0f};
+  for (int i = 0; i < 5; ++i) x.data<float>()[i] = xs[i];
+  const std::vector<TensorType> outs{{DType::kF32, Shape{5}}};
+  const Tensor y = RunOp(DeviceKind::kCuda, OpKind::kRelu, {}, {x}, outs, ctx).outputs[0];
+  EXPECT_TRUE(std::isnan(y.data<float>()[0]));
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(y.data<float>()[i], 0.0f) << i;
+    EXPECT_FALSE(std::signbit(y.data<float>()[i])) << i;
+  }
+  EXPECT_EQ(y.data<float>()[4], 3.0f);
+  Tensor dy(DType::kF32, Shape{5});
+  for (int i = 0; i < 5; ++i) dy.data<float>()[i] = 1.0f + i;
+  const Tensor dx = RunOp(DeviceKind::kCuda, OpKind::kReluGrad, {}, {x, dy}, outs, ctx).outputs[0];
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(dx.data<float>()[i], 0.0f) << i;
+  EXPECT_EQ(dx.data<float>()[4], 5.0f);
 }
 
 TEST_F(CudaFamilyDeviceTest, BroadcastBinaryOpsEqualTheCpu) {

@@ -105,7 +105,7 @@ TEST(CudnnGruDescriptorTest, ZeroHiddenSizeIsClearError) {
   ASSERT_FALSE(desc.ok());
   EXPECT_EQ(desc.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(desc.status().message()),
-              HasSubstr("cudnn gru descriptor (input_size 8, hidden_size 0, num_layers 1): "
+              HasSubstr("cudnn gru descriptor (input_size 8, hidden_size 0, num_layers 1, algorithm standard): "
                         "invalid parameter (CUDNN_STATUS_BAD_PARAM"));
 }
 

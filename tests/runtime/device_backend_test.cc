@@ -40,5 +40,23 @@ TEST(DeviceBackendTest, Tf32IsOffUnlessAskedFor) {
   EXPECT_FALSE(Tf32Enabled());
 }
 
+TEST(DeviceBackendTest, GruAlgorithmPolicyIsAutoUnlessAskedFor) {
+  ASSERT_EQ(unsetenv("RILL_CUDA_GRU_ALGO"), 0);
+  EXPECT_EQ(GetGruAlgorithmPolicy(), GruAlgorithmPolicy::kAuto);
+  ASSERT_EQ(setenv("RILL_CUDA_GRU_ALGO", "exact", 1), 0);
+  EXPECT_EQ(GetGruAlgorithmPolicy(), GruAlgorithmPolicy::kExact);
+  // An algorithm's name there is the CUDA backend's business: the policy stays auto.
+  ASSERT_EQ(setenv("RILL_CUDA_GRU_ALGO", "small_h", 1), 0);
+  EXPECT_EQ(GetGruAlgorithmPolicy(), GruAlgorithmPolicy::kAuto);
+  ASSERT_EQ(setenv("RILL_CUDA_GRU_ALGO", "exact", 1), 0);
+  SetGruAlgorithmPolicy(GruAlgorithmPolicy::kAuto);
+  EXPECT_EQ(GetGruAlgorithmPolicy(), GruAlgorithmPolicy::kAuto)
+      << "the switch overrides the environment";
+  ASSERT_EQ(unsetenv("RILL_CUDA_GRU_ALGO"), 0);
+  SetGruAlgorithmPolicy(GruAlgorithmPolicy::kExact);
+  EXPECT_EQ(GetGruAlgorithmPolicy(), GruAlgorithmPolicy::kExact);
+  SetGruAlgorithmPolicy(GruAlgorithmPolicy::kAuto);
+}
+
 }  // namespace
 }  // namespace rill
