@@ -25,8 +25,8 @@ struct DivF {
   __device__ T operator()(T x, T y) const { return x / y; }
 };
 template <typename T>
-struct MaximumF {  // ties and NaN as the CPU: x unless y is strictly larger or x is NaN
-  __device__ T operator()(T x, T y) const { return x >= y ? x : y; }
+struct MaximumF {  // as the CPU and TensorFlow: a NaN on either side is the result
+  __device__ T operator()(T x, T y) const { return x != x ? x : (y != y ? y : (x >= y ? x : y)); }
 };
 
 template <typename T, typename F>
@@ -64,8 +64,8 @@ __device__ T UnaryValue(UnaryOp op, T x, T p0, T p1) {
       return sqrt(x);
     case UnaryOp::kAbs:
       return fabs(x);
-    case UnaryOp::kSign:
-      return T((x > T(0)) - (x < T(0)));
+    case UnaryOp::kSign:  // sign(NaN) is NaN, as in TensorFlow
+      return x != x ? x : T((x > T(0)) - (x < T(0)));
     case UnaryOp::kTanh:
       return tanh(x);
     case UnaryOp::kSigmoid:
@@ -96,8 +96,8 @@ __global__ void Map2Kernel(int64_t n, const T* a, const T* b, T* out) {
       case Map2Op::kSigmoidGrad:  // (dy y)(1 - y)
         r = MulRn(dy, y) * (T(1) - y);
         break;
-      case Map2Op::kReluGrad:  // a is x here
-        r = y > T(0) ? dy : T(0);
+      case Map2Op::kReluGrad:  // a is x here; dy·[x > 0] as TensorFlow: a NaN dy stays NaN
+        r = dy * T(y > T(0));
         break;
     }
     out[i] = r;

@@ -326,7 +326,7 @@ TEST_F(CudaFamilyDeviceTest, DropoutRefusesCaptureWithoutTheDeviceRunIndex) {
 }
 
 // relu(NaN) is NaN, as in TensorFlow (a NaN is never hidden); relu(-0) and relu(x < 0) are +0.
-// The gradient is TensorFlow's too: dy where x > 0, else 0 (a NaN x gives 0).
+// The gradient is TensorFlow's too: dy·[x > 0] (a NaN x selects nothing; a NaN dy stays NaN).
 TEST_F(CudaFamilyDeviceTest, ReluOfNanIsNan) {
   const KernelContext ctx;
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -346,6 +346,10 @@ TEST_F(CudaFamilyDeviceTest, ReluOfNanIsNan) {
   const Tensor dx = RunOp(DeviceKind::kCuda, OpKind::kReluGrad, {}, {x, dy}, outs, ctx).outputs[0];
   for (int i = 0; i < 4; ++i) EXPECT_EQ(dx.data<float>()[i], 0.0f) << i;
   EXPECT_EQ(dx.data<float>()[4], 5.0f);
+  dy.data<float>()[2] = nan;  // x = -2
+  const Tensor dx_nan =
+      RunOp(DeviceKind::kCuda, OpKind::kReluGrad, {}, {x, dy}, outs, ctx).outputs[0];
+  EXPECT_TRUE(std::isnan(dx_nan.data<float>()[2]));
 }
 
 TEST_F(CudaFamilyDeviceTest, BroadcastBinaryOpsEqualTheCpu) {

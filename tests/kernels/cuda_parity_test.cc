@@ -259,14 +259,32 @@ absl::StatusOr<PlanResult> RunCpu(const Graph& graph, bool training,
   return RunOnCpu(*plan, inputs, kRunIndex);
 }
 
+// What CompareCase puts into the drawn inputs: nothing, or in every floating input that is
+// not an index a NaN as its first element and +Inf as its last (NaN and Inf must travel as on
+// the CPU, which follows TensorFlow: docs/cpu-backend.md).
+enum class Poison { kNone, kNanAndInf };
+
+std::vector<std::vector<double>> CaseValues(const OpCase& c, Poison poison) {
+  std::vector<std::vector<double>> values = harness::DrawValues(c, 1);
+  if (poison == Poison::kNone) return values;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const bool index = i < c.domains.size() && c.domains[i].integer;
+    if (!IsFloating(c.inputs[i].dtype) || index || values[i].empty()) continue;
+    values[i].front() = std::numeric_limits<double>::quiet_NaN();
+    if (values[i].size() > 1) values[i].back() = std::numeric_limits<double>::infinity();
+  }
+  return values;
+}
+
 // Runs case `c` in `float_type` on the CPU and through `other`, in each training mode, and
 // compares. Returns false (and records why) when `other` answers Unimplemented in float64: the
 // kernel takes float32 only.
-bool CompareCase(const OpCase& c, DType float_type, const Runner& other) {
+bool CompareCase(const OpCase& c, DType float_type, const Runner& other,
+                 Poison poison = Poison::kNone) {
   const bool f64 = float_type == DType::kF64;
   const double tolerance = f64 ? 1e-10 : 1e-5;
   const std::string dtype = f64 ? "f64" : "f32";
-  const std::vector<std::vector<double>> values = harness::DrawValues(c, 1);
+  const std::vector<std::vector<double>> values = CaseValues(c, poison);
   for (bool training : TrainingModes(c.op)) {
     const std::string mode = training ? "training" : "inference";
     SCOPED_TRACE(absl::StrCat(Name(c.op), " case ", c.label, " ", dtype, " ", mode));
@@ -328,17 +346,20 @@ class CudaParity : public ::testing::TestWithParam<OpCase> {
                               : Outcome::kPassed;
     Results().Add(dtype, Name(GetParam().op), o);
   }
-  void Run(DType float_type) {
+  void Run(DType float_type, Poison poison = Poison::kNone) {
     dtype = float_type == DType::kF64 ? "f64" : "f32";
+    if (poison != Poison::kNone) dtype += "-naninf";
     RecordProperty("op", Name(GetParam().op));
     RecordProperty("dtype", dtype);
     std::string why;
     GpuContext* gpu = SharedGpu(&why);
     if (gpu == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
-    unsupported = !CompareCase(GetParam(), float_type,
-                               [gpu](const Graph& g, bool training, const std::vector<Tensor>& in) {
-                                 return RunCuda(*gpu, g, training, in);
-                               });
+    unsupported = !CompareCase(
+        GetParam(), float_type,
+        [gpu](const Graph& g, bool training, const std::vector<Tensor>& in) {
+          return RunCuda(*gpu, g, training, in);
+        },
+        poison);
   }
 
   std::string dtype;
@@ -347,6 +368,7 @@ class CudaParity : public ::testing::TestWithParam<OpCase> {
 
 TEST_P(CudaParity, Float32) { Run(DType::kF32); }
 TEST_P(CudaParity, Float64) { Run(DType::kF64); }
+TEST_P(CudaParity, Float32NanAndInf) { Run(DType::kF32, Poison::kNanAndInf); }
 
 std::string CaseName(const ::testing::TestParamInfo<OpCase>& info) { return info.param.label; }
 
