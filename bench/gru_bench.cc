@@ -6,7 +6,7 @@
 // ceiling, the anchors' times and the ratios. The ceiling is the best large sgemm the machine
 // runs on the same threads: OpenBLAS as loaded and oneDNN's. Not a test: it asserts nothing.
 //
-//   gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d] [--isa=avx512|avx2|sse2]
+//   gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] [--isa=avx512|avx2|sse2]
 //             [--no-torch] [--no-onednn] [--python=/usr/bin/python3]
 //
 // Times are medians of --reps runs after a warm-up (the load average is printed before and
@@ -275,6 +275,27 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return fallback;
 }
 
+// The configurations named in `wanted` (comma-separated): a, b, c, d, or T:B:I:H for another.
+std::vector<Config> SelectedConfigs(const std::string& wanted) {
+  std::vector<Config> out;
+  std::istringstream in(wanted);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    for (const Config& c : kConfigs) {
+      if (c.name == item) out.push_back(c);
+    }
+    Config custom{"x"};
+    char colon[3];
+    std::istringstream dims(item);
+    if (dims >> custom.time >> colon[0] >> custom.batch >> colon[1] >> custom.input >> colon[2] >>
+            custom.units &&
+        custom.time > 0 && custom.batch > 0 && custom.input > 0 && custom.units > 0) {
+      out.push_back(custom);
+    }
+  }
+  return out;
+}
+
 // "12.34" or "-" for a time not measured.
 std::string Ms(double ms) { return ms > 0 ? absl::StrFormat("%.2f", ms) : "-"; }
 // anchor / rill ("2.10x": rill is 2.1 times faster) or "-".
@@ -288,7 +309,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
       std::printf(
-          "gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d] [--isa=avx512|avx2|sse2] "
+          "gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] "
+          "[--isa=avx512|avx2|sse2] "
           "[--no-torch] [--no-onednn] [--python=/usr/bin/python3]\n");
       return 0;
     }
@@ -341,8 +363,7 @@ int main(int argc, char** argv) {
     TorchTimes torch;
   };
   std::vector<StepRow> steps;
-  for (const Config& c : kConfigs) {
-    if (("," + wanted + ",").find("," + c.name + ",") == std::string::npos) continue;
+  for (const Config& c : SelectedConfigs(wanted)) {
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
     const Times r = RunRill(c, reps, onednn);
     const TorchTimes torch_times = torch ? RunTorch(c, reps, python) : TorchTimes{};
