@@ -24,7 +24,8 @@ struct ExecutorOptions {
   bool poison_arena = kCheckPlanMemoryByDefault;
   // Check every input and every step's outputs for NaN and Inf as the plan runs: the first
   // one found stops the run with InvalidArgument naming the input or the node, the output,
-  // its shape and the element (`--check-numerics`).
+  // its shape and the element (`--check-numerics`). The CPU executor only: the CUDA executor
+  // refuses it (Unimplemented).
   bool check_numerics = false;
   // Time every step of every run (Executor::step_seconds): a profile by node.
   bool profile = false;

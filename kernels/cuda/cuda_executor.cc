@@ -64,6 +64,11 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
                                                                    CudaSession* session) {
   RILL_RETURN_IF_ERROR(CudaDeviceAvailable());
   if (session == nullptr) return absl::InvalidArgumentError("the cuda executor needs a session");
+  if (options.check_numerics) {
+    return absl::UnimplementedError(
+        "check numerics runs on the cpu only (every step's outputs are read back there); run "
+        "with device cpu to find the node");
+  }
   if (plan.device != DeviceKind::kCuda) {
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));

@@ -298,7 +298,8 @@ TEST(CudaSessionOptions, GruAlgorithmFromThePolicyOrForcedByTheEnvironment) {
 }
 
 // Without a GPU: FailedPrecondition from the executor and the session. With one: what the
-// executor refuses (a missing session, a plan for the CPU) is InvalidArgument.
+// executor refuses (a missing session, a plan for the CPU) is InvalidArgument, and
+// check_numerics (CPU only) Unimplemented.
 TEST(CudaExecutorHost, CreateRefusesCleanlyWithoutAGpuOrASession) {
   RegisterCpuKernels();
   auto m = DenseMlp();
@@ -314,6 +315,9 @@ TEST(CudaExecutorHost, CreateRefusesCleanlyWithoutAGpuOrASession) {
     plan->device = DeviceKind::kCuda;
     auto no_session = gpu::CudaExecutor::Create(*plan, &m->params(), {}, nullptr);
     EXPECT_EQ(no_session.status().code(), absl::StatusCode::kInvalidArgument);
+    auto numerics =
+        gpu::CudaExecutor::Create(*plan, &m->params(), {.check_numerics = true}, session->get());
+    EXPECT_EQ(numerics.status().code(), absl::StatusCode::kUnimplemented) << numerics.status();
     return;
   }
   plan->device = DeviceKind::kCuda;
