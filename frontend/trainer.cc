@@ -38,7 +38,45 @@ int64_t ArgMax(const Tensor& t, int64_t offset, int64_t n) {
   return best;
 }
 
+// " - name: value" as Keras prints it: four decimals, or four significant digits in
+// exponent form for small values.
+std::string FormatValue(const std::string& name, double v) {
+  return std::abs(v) >= 1e-3 || v == 0 ? absl::StrFormat(" - %s: %.4f", name, v)
+                                       : absl::StrFormat(" - %s: %.4e", name, v);
+}
+
+// "\r<seen>/<n> [=====>....] - <time> - loss: ..." (`values` as FormatValue writes them).
+std::string ProgressLine(int64_t seen, int64_t n, const std::string& time,
+                         const std::string& values) {
+  constexpr int kWidth = 30;
+  const int filled = n == 0 ? kWidth : static_cast<int>(kWidth * seen / n);
+  std::string bar(filled, '=');
+  if (filled < kWidth) bar += '>';
+  bar.resize(kWidth, '.');
+  return absl::StrFormat("\r%lld/%lld [%s] - %s%s", static_cast<long long>(seen),
+                         static_cast<long long>(n), bar, time, values);
+}
+
+std::string MetricDisplayName(const std::string& name) { return name == "acc" ? "accuracy" : name; }
+
 }  // namespace
+
+absl::Status CheckMetricNames(const std::vector<std::string>& names) {
+  Tensor probe_pred(DType::kF32, Shape{1, 2});
+  Tensor probe_true(DType::kF32, Shape{1, 2});
+  for (const std::string& m : names)
+    RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Trainer::LogNames(bool validation) const {
+  std::vector<std::string> names = {"loss"};
+  for (const std::string& m : options_.metrics) names.push_back(MetricDisplayName(m));
+  if (!validation) return names;
+  const size_t n = names.size();
+  for (size_t i = 0; i < n; ++i) names.push_back("val_" + names[i]);
+  return names;
+}
 
 absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
                                           const Tensor& y_true) {
@@ -54,7 +92,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
            : sparse ? "sparse_categorical_accuracy"
                     : "categorical_accuracy";
   }
-  MetricTotal total{name == "acc" ? "accuracy" : name, 0, 0};
+  MetricTotal total{MetricDisplayName(name), 0, 0};
   if (kind == "mse" || kind == "mean_squared_error" || kind == "mae" ||
       kind == "mean_absolute_error") {
     if (y_pred.size() != y_true.size()) {
@@ -121,10 +159,7 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) {
         absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
                      options.optimizer.learning_rate, " must be > 0"));
   }
-  Tensor probe_pred(DType::kF32, Shape{1, 2});
-  Tensor probe_true(DType::kF32, Shape{1, 2});
-  for (const std::string& m : options.metrics)
-    RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
+  RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
   return Trainer(model, std::move(options));
 }
 
@@ -163,13 +198,14 @@ absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
 
 absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     GraphMode mode, const std::vector<Tensor>& x, const Tensor& y, const std::vector<int64_t>& rows,
-    int64_t batch_size, int verbose, int epoch, int epochs) {
+    int64_t batch_size, int verbose, int epoch, int epochs, std::FILE* log) {
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t steps = (n + batch_size - 1) / batch_size;
   double loss_sum = 0;
   std::vector<MetricTotal> metrics;
   auto start = std::chrono::steady_clock::now();
-  if (verbose == 1 && mode == GraphMode::kTrain) std::printf("Epoch %d/%d\n", epoch + 1, epochs);
+  if (verbose == 1 && mode == GraphMode::kTrain)
+    std::fprintf(log, "Epoch %d/%d\n", epoch + 1, epochs);
   for (int64_t step = 0; step < steps; ++step) {
     std::vector<int64_t> batch(rows.begin() + step * batch_size,
                                rows.begin() + std::min(n, (step + 1) * batch_size));
@@ -208,25 +244,16 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
       metrics[m].sum += t.sum;
       metrics[m].count += t.count;
     }
-    if (verbose == 1 && mode == GraphMode::kTrain) {
+    // The last step's line is Fit's, with the epoch's time and the validation results.
+    if (verbose == 1 && mode == GraphMode::kTrain && step + 1 < steps) {
       double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
-      int width = 30;
-      int filled = static_cast<int>(width * (step + 1) / steps);
-      std::string bar(filled, '=');
-      if (filled < width) bar += '>';
-      bar.resize(width, '.');
-      int64_t seen = std::min(n, (step + 1) * batch_size);
-      std::string line = absl::StrFormat(
-          "\r%lld/%lld [%s] - %s - loss: %.4f", static_cast<long long>(seen),
-          static_cast<long long>(n), bar,
-          step + 1 < steps ? absl::StrFormat("ETA: %.0fs", eta) : absl::StrFormat("%.1fs", elapsed),
-          loss_sum / static_cast<double>(seen));
-      for (const MetricTotal& m : metrics)
-        absl::StrAppendFormat(&line, " - %s: %.4f", m.name, m.sum / m.count);
-      std::fputs(line.c_str(), stdout);
-      std::fflush(stdout);
+      const int64_t seen = std::min(n, (step + 1) * batch_size);
+      std::string values = FormatValue("loss", loss_sum / static_cast<double>(seen));
+      for (const MetricTotal& m : metrics) values += FormatValue(m.name, m.sum / m.count);
+      std::fputs(ProgressLine(seen, n, absl::StrFormat("ETA: %.0fs", eta), values).c_str(), log);
+      std::fflush(log);
     }
   }
   std::map<std::string, double> logs;
@@ -277,8 +304,9 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     return absl::InvalidArgumentError(
         absl::StrCat("validation_split ", options.validation_split, " not in [0, 1)"));
   }
+  std::FILE* log = options.log == nullptr ? stdout : options.log;
   int verbose = options.verbose;
-  if (verbose < 0) verbose = isatty(STDOUT_FILENO) ? 1 : 0;
+  if (verbose < 0) verbose = isatty(fileno(log)) ? 1 : 0;
   const int64_t total = x[0].shape().dim(0);
   // Keras takes the validation split from the end, before shuffling.
   int64_t train_n = total;
@@ -299,28 +327,36 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   std::iota(rows.begin(), rows.end(), 0);
   std::mt19937_64 rng(options.seed);
   History history;
+  const std::vector<std::string> names = LogNames(!val_x.empty());
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), rng);
     RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size,
-                                              verbose, epoch, options.epochs));
+                                              verbose, epoch, options.epochs, log));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
-      RILL_ASSIGN_OR_RETURN(auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows,
-                                                 options.batch_size, 0, epoch, options.epochs));
+      RILL_ASSIGN_OR_RETURN(
+          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, options.batch_size, 0,
+                               epoch, options.epochs, log));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }
-    if (verbose == 1) {
-      std::string extra;
-      for (const auto& [k, v] : logs) {
-        if (k.rfind("val_", 0) == 0) absl::StrAppendFormat(&extra, " - %s: %.4f", k, v);
-      }
-      std::printf("%s\n", extra.c_str());
-    } else if (verbose == 2) {
-      std::string line = absl::StrFormat("Epoch %d/%d", epoch + 1, options.epochs);
-      for (const auto& [k, v] : logs) absl::StrAppendFormat(&line, " - %s: %.4f", k, v);
-      std::printf("%s\n", line.c_str());
+    const std::string time = absl::StrFormat(
+        "%.1fs", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::string values;
+    for (const std::string& name : names) {
+      if (auto it = logs.find(name); it != logs.end()) values += FormatValue(name, it->second);
     }
+    if (verbose == 1) {
+      std::fprintf(log, "%s\n", ProgressLine(train_n, train_n, time, values).c_str());
+    } else if (verbose == 2) {
+      std::fprintf(log, "Epoch %d/%d - %s%s\n", epoch + 1, options.epochs, time.c_str(),
+                   values.c_str());
+    }
+    // Flushed per epoch: on a pipe the lines would otherwise wait for exit (or be lost to
+    // Ctrl-C).
+    if (verbose > 0) std::fflush(log);
+    if (options.on_epoch_end) RILL_RETURN_IF_ERROR(options.on_epoch_end(epoch, logs));
     history.epochs.push_back(std::move(logs));
   }
   return history;
@@ -332,7 +368,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(const std::vecto
   RILL_RETURN_IF_ERROR(CheckData(x, &y, batch_size));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
-  return RunEpoch(GraphMode::kEvaluate, x, y, rows, batch_size, 0, 0, 1);
+  return RunEpoch(GraphMode::kEvaluate, x, y, rows, batch_size, 0, 0, 1, stdout);
 }
 
 absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y) {
@@ -340,7 +376,7 @@ absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
   RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows,
-                                            static_cast<int64_t>(rows.size()), 0, 0, 1));
+                                            static_cast<int64_t>(rows.size()), 0, 0, 1, stdout));
   return logs["loss"];
 }
 

@@ -4,6 +4,8 @@
 // terminal and silence otherwise.
 #pragma once
 
+#include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,9 +24,14 @@ struct FitOptions {
   double validation_split = 0.0;
   std::vector<Tensor> validation_x;  // validation data (overrides validation_split)
   Tensor validation_y;
-  // -1: a progress bar when stdout is a terminal, nothing otherwise; 0: silent; 1: progress
-  // bar; 2: one line per epoch.
+  // -1: a progress bar when `log` is a terminal, nothing otherwise; 0: silent; 1: a progress
+  // bar per epoch (steps, ETA, loss, metrics), ending with the epoch's time and validation
+  // results; 2: one line per epoch ("Epoch 3/10 - 1.2s - loss: 0.0123 - mae: 0.0456 -
+  // val_loss: ..."). Each epoch's last line is flushed as the epoch ends.
   int verbose = -1;
+  std::FILE* log = stdout;  // where verbose 1 and 2 write
+  // Called as each epoch ends (0-based `epoch`) with its results; an error stops Fit with it.
+  std::function<absl::Status(int epoch, const std::map<std::string, double>& logs)> on_epoch_end;
 };
 
 // Per epoch: "loss", each metric, and "val_" versions with validation data.
@@ -55,15 +62,21 @@ class Trainer {
   absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
 
   const CompileOptions& options() const { return options_; }
+  // The names of an epoch's results in Keras's order: "loss", then each metric as Keras shows
+  // it ("acc" is "accuracy"), then (with `validation`) the same names prefixed "val_".
+  std::vector<std::string> LogNames(bool validation) const;
 
  private:
   Trainer(Model& model, CompileOptions options)
       : model_(&model), options_(options), runner_(model, options, options.device) {}
 
   // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
-  absl::StatusOr<std::map<std::string, double>> RunEpoch(
-      GraphMode mode, const std::vector<Tensor>& x, const Tensor& y,
-      const std::vector<int64_t>& rows, int64_t batch_size, int verbose, int epoch, int epochs);
+  absl::StatusOr<std::map<std::string, double>> RunEpoch(GraphMode mode,
+                                                         const std::vector<Tensor>& x,
+                                                         const Tensor& y,
+                                                         const std::vector<int64_t>& rows,
+                                                         int64_t batch_size, int verbose, int epoch,
+                                                         int epochs, std::FILE* log);
   absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
   // The first input (or the targets, last in `xy`) of a batch holding NaN or Inf, with the
   // sample (`rows`: the batch's rows of the data); empty when all are finite.
@@ -85,6 +98,9 @@ struct MetricTotal {
   double sum = 0;    // over the per-sample values
   int64_t count = 0;
 };
+// OK when every name is a metric ComputeMetric knows; InvalidArgument naming the first that is
+// not, listing the known ones.
+absl::Status CheckMetricNames(const std::vector<std::string>& names);
 // Keras metric `name` on one batch. "accuracy"/"acc" resolve like Keras: binary when the
 // output's last dimension is 1, sparse categorical when the targets lack the class axis,
 // categorical otherwise.

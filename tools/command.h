@@ -25,7 +25,7 @@ struct Command {
   std::string_view name;
   std::string_view summary;  // one line for `rill help`
   std::string_view usage;    // e.g. "rill predict --model M.json --input X.npy --output Y.npy"
-  CommandFn run;             // nullptr: planned, not in this build yet
+  CommandFn run;
   std::span<const std::string_view> flags = {};  // names of the absl flags it accepts
 };
 
@@ -37,8 +37,8 @@ const Command* FindCommand(std::string_view name);
 
 // Parses `command`'s flags with absl and returns the positional arguments (argv[0] dropped).
 // --help (any -help form) prints the command's help and exits 0; --version prints the version
-// and exits 0; a flag of another command is a usage error (exit 2); absl itself exits 1 on an
-// unknown flag or a bad value, printing the flag's name.
+// and exits 0; a flag of another command, an unknown flag, a missing value or one the flag's
+// type cannot hold is a usage error: one line naming the flag, exit 2.
 std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv);
 
 // Whether the command line given to ParseCommandFlags set the flag `name` (absl's flags cannot

@@ -1,26 +1,29 @@
 // The table of `rill` subcommands, and the flag parsing and help text every command shares.
-// Later work fills a row's `run` (and `flags`) when its tools/cmd_<name>.cc lands.
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "tools/command.h"
 
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {"model",  "weights",   "x",        "y",
-                                            "loss",   "optimizer", "lr",       "batch_size",
-                                            "epochs", "shuffle",   "seed",     "save_weights",
-                                            "device", "tf32",      "gru_algo", "check_numerics"};
+constexpr std::string_view kTrainFlags[] = {
+    "model",   "weights",   "x",           "y",
+    "loss",    "optimizer", "lr",          "batch_size",
+    "epochs",  "shuffle",   "seed",        "validation_split",
+    "metrics", "verbose",   "metrics_csv", "save_weights",
+    "device",  "tf32",      "gru_algo",    "check_numerics"};
 constexpr std::string_view kPredictFlags[] = {"model", "weights", "input", "output",  "batch_size",
                                               "seed",  "device",  "tf32",  "gru_algo"};
 
@@ -32,6 +35,7 @@ constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
+            "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
             "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
             "size 64, adam, lr 0.01, loss mse or mae)",
@@ -40,11 +44,6 @@ constexpr std::array kCommands = {
             "rill predict --model M.json --weights W --input X.npy --output Y.npy "
             "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
             &RunPredict, kPredictFlags},
-    Command{"compile", "compile a model ahead of time into a plan file",
-            "rill compile --model M.json --weights W --input-shape ... -o model.rillc", nullptr},
-    Command{"run", "execute a compiled plan file with the runtime only",
-            "rill run model.rillc --input X.npy --output Y.npy", nullptr},
-    Command{"bench", "print the benchmark table", "rill bench", nullptr},
     Command{"inspect", "print a model summary, its plans and their memory reports",
             "rill inspect --model M.json [--weights W] [--memory] [--training [--loss L "
             "--optimizer O --lr F]] [--plan] [--batch-size N] [--device cpu|cuda|auto [--tf32] "
@@ -78,6 +77,38 @@ bool Accepts(const Command& command, absl::string_view flag_name) {
 // Our flags are defined under tools/; abseil's own (--flagfile, --fromenv, ...) are not.
 bool IsRillFlag(const absl::CommandLineFlag& flag) {
   return flag.Filename().find("tools/") != std::string::npos;
+}
+
+// What a flag's value must be, for the message about a value that is not.
+std::string ValueKind(const absl::CommandLineFlag& flag) {
+  if (flag.IsOfType<bool>()) return "true or false";
+  if (flag.IsOfType<uint64_t>()) return "a non-negative integer";
+  if (flag.IsOfType<int>() || flag.IsOfType<int64_t>() || flag.IsOfType<std::optional<int>>())
+    return "an integer";
+  if (flag.IsOfType<double>() || flag.IsOfType<std::optional<double>>()) return "a number";
+  return "a valid value";
+}
+
+[[noreturn]] void UsageExit(const Command& command, absl::string_view message) {
+  std::fprintf(stderr, "rill %.*s: %.*s; see 'rill %.*s --help'\n",
+               static_cast<int>(command.name.size()), command.name.data(),
+               static_cast<int>(message.size()), message.data(),
+               static_cast<int>(command.name.size()), command.name.data());
+  std::exit(kExitUsage);
+}
+
+// The name of a flag's value as the command's usage line writes it ("--epochs E": "E"), or
+// VALUE when the usage line does not show one.
+std::string ValueName(std::string_view usage, const std::string& shown_flag) {
+  const std::string key = "--" + shown_flag;
+  for (size_t at = usage.find(key); at != std::string_view::npos; at = usage.find(key, at + 1)) {
+    const size_t after = at + key.size();
+    if (after >= usage.size() || (usage[after] != ' ' && usage[after] != '=')) continue;
+    const size_t end = usage.find_first_of(" ]\n", after + 1);
+    std::string_view name = usage.substr(after + 1, end - after - 1);
+    if (!name.empty() && !name.starts_with("-")) return std::string(name);
+  }
+  return "VALUE";
 }
 
 // The flags named on the command line ParseCommandFlags last saw.
@@ -143,7 +174,10 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
       std::exit(kExitOk);
     }
     const absl::CommandLineFlag* flag = FlagOfArgument(arg);
-    if (flag != nullptr) GivenFlags().insert(std::string(flag->Name()));
+    if (flag == nullptr) {
+      UsageExit(command, absl::StrCat("unknown flag ", AbslView(arg.substr(0, arg.find('=')))));
+    }
+    GivenFlags().insert(std::string(flag->Name()));
     if (flag != nullptr && IsRillFlag(*flag) && !Accepts(command, flag->Name())) {
       std::fprintf(stderr,
                    "rill %.*s: --%.*s is not a flag of this command; see 'rill %.*s --help'\n",
@@ -151,6 +185,23 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
                    static_cast<int>(flag->Name().size()), flag->Name().data(),
                    static_cast<int>(command.name.size()), command.name.data());
       std::exit(kExitUsage);
+    }
+    if (!IsRillFlag(*flag)) continue;
+    // Values are checked here so that a bad one is our usage error (exit 2), not absl's.
+    std::string_view value;
+    if (const size_t eq = arg.find('='); eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+    } else if (flag->IsOfType<bool>()) {
+      continue;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      UsageExit(command, absl::StrCat("--", flag->Name(), " needs a value"));
+    }
+    std::string error;
+    if (!absl::FindCommandLineFlag(flag->Name())->ParseFrom(AbslView(value), &error)) {
+      UsageExit(command, absl::StrCat("--", flag->Name(), "='", AbslView(value), "' is not ",
+                                      ValueKind(*flag)));
     }
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
@@ -163,9 +214,8 @@ void PrintHelp(std::FILE* out) {
                "\nrill is a graph compiler for recurrent neural networks.\n\n"
                "usage: rill <command> [flags] [arguments]\n\ncommands:\n");
   for (const Command& command : kCommands) {
-    std::fprintf(out, "  %-9.*s %.*s%s\n", static_cast<int>(command.name.size()),
-                 command.name.data(), static_cast<int>(command.summary.size()),
-                 command.summary.data(), command.run == nullptr ? " (not built yet)" : "");
+    std::fprintf(out, "  %-9.*s %.*s\n", static_cast<int>(command.name.size()), command.name.data(),
+                 static_cast<int>(command.summary.size()), command.summary.data());
   }
   std::fprintf(out,
                "\n'rill <command> --help' shows a command's flags. Flags are written --name=value "
@@ -173,10 +223,9 @@ void PrintHelp(std::FILE* out) {
 }
 
 void PrintCommandHelp(const Command& command, std::FILE* out) {
-  std::fprintf(out, "usage: %.*s\n\n%.*s%s\n", static_cast<int>(command.usage.size()),
+  std::fprintf(out, "usage: %.*s\n\n%.*s\n", static_cast<int>(command.usage.size()),
                command.usage.data(), static_cast<int>(command.summary.size()),
-               command.summary.data(),
-               command.run == nullptr ? " (not available yet in this build)" : "");
+               command.summary.data());
   if (command.flags.empty()) return;
   std::fprintf(out, "\nflags:\n");
   for (std::string_view name : command.flags) {
@@ -184,9 +233,14 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
     if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
     std::string shown(name);
     std::replace(shown.begin(), shown.end(), '_', '-');
-    std::fprintf(out, "  --%s  %s (default: \"%s\")\n", shown.c_str(), flag->Help().c_str(),
-                 flag->DefaultValue().c_str());
+    std::string line = absl::StrCat("  --", shown);
+    if (!flag->IsOfType<bool>()) absl::StrAppend(&line, " ", ValueName(command.usage, shown));
+    absl::StrAppend(&line, "  ", flag->Help());
+    // One default each: the flag's own, unless its help already says what it is.
+    const std::string default_value = flag->DefaultValue();
+    if (flag->Help().find("default") == std::string::npos && !default_value.empty())
+      absl::StrAppend(&line, " (default: ", default_value, ")");
+    std::fprintf(out, "%s\n", line.c_str());
   }
 }
-
 }  // namespace rill::cli

@@ -89,7 +89,10 @@ absl::Status RunDefaultExperiment(const ExperimentOptions& options, std::FILE* o
                                  .batch_size = options.batch_size,
                                  .shuffle = options.shuffle,
                                  .seed = options.seed,
-                                 .verbose = isatty(fileno(out)) ? 1 : 2})
+                                 .verbose = options.verbose >= 0  ? options.verbose
+                                            : isatty(fileno(out)) ? 1
+                                                                  : 2,
+                                 .log = out})
                            .status());
   RILL_ASSIGN_OR_RETURN(auto metrics, trainer.Evaluate(test.x, test.y, 256));
   const double mse = metrics.at("mse");

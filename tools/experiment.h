@@ -25,6 +25,7 @@ struct ExperimentOptions {
   std::string device = "cpu";
   std::string save_weights;     // a directory for the trained weights (SaveWeightsDir); "": none
   bool check_numerics = false;  // CompileOptions::check_numerics
+  int verbose = -1;             // FitOptions::verbose; -1: 1 on a terminal, 2 otherwise
 };
 
 // InvalidArgument naming the flag for an option the experiment cannot run with: epochs or

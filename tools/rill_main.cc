@@ -44,13 +44,6 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "rill: unknown command '%s'; 'rill help' lists the commands\n", argv[1]);
     return rill::cli::kExitUsage;
   }
-  if (command->run == nullptr) {
-    // Planned commands are listed but not faked: say plainly that this build lacks it.
-    rill::cli::PrintHelp(stdout);
-    std::fflush(stdout);
-    std::fprintf(stderr, "rill: '%s' is not available yet in this build\n", argv[1]);
-    return rill::cli::kExitUsage;
-  }
   // The command sees "rill <name>" as its program name, then its own arguments.
   std::string program = "rill " + std::string(name);
   std::vector<char*> args = {program.data()};

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "frontend/rill.h"
@@ -90,6 +91,65 @@ TEST(ModelTest, MlpTrainsWithAdam) {
   ASSERT_TRUE(whole.ok()) << whole.status();
   EXPECT_EQ((*pred)[0].shape(), (Shape{3, 1}));
   for (int i = 0; i < 3; ++i) EXPECT_NEAR((*pred)[0].at(i), (*whole)[0].at(i), 1e-6);
+}
+
+// What a file holds, read back from the start.
+std::string Contents(std::FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string text;
+  for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
+  return text;
+}
+
+TEST(ModelTest, FitReportsEachEpochWithItsTimeInKerasOrder) {
+  Tensor x, y;
+  MakeRegressionData(40, &x, &y);
+  Model m("m", 7);
+  auto in = m.Input({kBatch, 3});
+  m.SetOutputs({layers::Dense({.units = 1})(in)});
+  auto t = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .metrics = {"mae", "acc"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->LogNames(true), (std::vector<std::string>{"loss", "mae", "accuracy", "val_loss",
+                                                         "val_mae", "val_accuracy"}));
+  std::vector<int> ended;
+  std::FILE* lines = std::tmpfile();
+  auto history = t->Fit(x, y,
+                        {.epochs = 2,
+                         .batch_size = 8,
+                         .validation_split = 0.25,
+                         .verbose = 2,
+                         .log = lines,
+                         .on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
+                           EXPECT_TRUE(logs.count("val_mae"));
+                           ended.push_back(epoch);
+                           return absl::OkStatus();
+                         }});
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(ended, (std::vector<int>{0, 1}));
+  const std::string text = Contents(lines);
+  EXPECT_THAT(text, ::testing::ContainsRegex(
+                        "^Epoch 1/2 - [0-9.]+s - loss: [-0-9.e]+ - mae: [-0-9.e]+ - accuracy: "
+                        "[-0-9.e]+ - val_loss: [-0-9.e]+ - val_mae: [-0-9.e]+ - val_accuracy: "
+                        "[-0-9.e]+\nEpoch 2/2 - "));
+  // The progress bar ends each epoch with the epoch's time and the validation results.
+  std::FILE* bar = std::tmpfile();
+  ASSERT_TRUE(
+      t->Fit(x, y,
+             {.epochs = 1, .batch_size = 8, .validation_split = 0.25, .verbose = 1, .log = bar})
+          .ok());
+  EXPECT_THAT(Contents(bar),
+              ::testing::ContainsRegex("Epoch 1/1\n.*\r30/30 \\[=+\\] - [0-9.]+s - loss: .* - "
+                                       "val_accuracy: [-0-9.e]+\n$"));
+  // An error from the callback stops the run with it.
+  auto stopped = t->Fit(
+      x, y,
+      {.epochs = 3, .verbose = 0, .on_epoch_end = [](int, const std::map<std::string, double>&) {
+         return absl::InternalError("disk full");
+       }});
+  EXPECT_EQ(stopped.status().message(), "disk full");
+  std::fclose(lines);
+  std::fclose(bar);
 }
 
 TEST(ModelTest, DeterministicWithoutShuffleAndFixedSeed) {

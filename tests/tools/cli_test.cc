@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -335,9 +336,9 @@ TEST_F(CliTest, DefaultExperimentHonoursItsFlagsAndRefusesTheRest) {
         "--loss=binary_crossentropy: the default experiment is a regression");
   usage("train --x " + Golden("seq_stack/x.npy"), "--x needs --model");
   usage("train --weights " + Golden("seq_stack/weights"), "--weights needs --model");
-  usage("train --epochs 0", "--epochs=0 < 1");
-  usage("train --batch-size 0", "--batch-size=0 < 1");
-  usage("train --optimizer adamw", "unknown optimizer 'adamw'");
+  usage("train --epochs 0", "--epochs=0 must be at least 1");
+  usage("train --batch-size 0", "--batch-size=0 must be at least 1");
+  usage("train --optimizer adamw", "--optimizer: unknown optimizer 'adamw'");
 }
 
 TEST_F(CliTest, SizesFromFlagsAndFilesAreCheckedNotTruncated) {
@@ -397,12 +398,128 @@ TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {
                    Golden("seq_stack/x.npy") + " --epochs 1",
                "target");
   expect_error("train --model " + model + " --x a --y b --optimizer adamw",
-               "unknown optimizer 'adamw'");
+               "unknown optimizer 'adamw'", 2);
   expect_error("predict --epochs 3", "--epochs is not a flag of this command", 2);
   // An unwritable output: the error names it and nothing is left behind.
   expect_error("predict --model " + model + " --weights " + weights + " --input " +
                    Golden("seq_stack/x.npy") + " --output " + Path("missing_dir/y.npy"),
                "missing_dir/y.npy");
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// `rill train` on the golden SGD data with `flags` added.
+std::string TrainSgd(const std::string& flags) {
+  return "train --model " + Golden("train_sgd/model.json") + " --weights " +
+         Golden("train_sgd/weights") + " --x " + Golden("train_sgd/x.npy") + " --y " +
+         Golden("train_sgd/y_train.npy") + " --optimizer sgd --batch-size 2 " + flags;
+}
+
+TEST_F(CliTest, TrainReportsEpochsWithTimeValidationAndMetricsAsVerboseSays) {
+  Result r = Rill(TrainSgd("--epochs 3 --validation-split 0.25 --metrics mae,mse --verbose 2"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string value = "[-0-9.e]+";
+  EXPECT_THAT(
+      r.out, ::testing::ContainsRegex("Epoch 1/3 - [0-9.]+s - loss: " + value + " - mae: " + value +
+                                      " - mse: " + value + " - val_loss: " + value +
+                                      " - val_mae: " + value + " - val_mse: " + value + "\n"));
+  EXPECT_THAT(r.out, HasSubstr("Epoch 3/3 - "));
+  EXPECT_EQ(Lines(r.out), 4) << r.out;  // three epochs and the final loss
+  // 1: a progress bar redrawn in place, ending with the epoch's time and validation results.
+  r = Rill(TrainSgd("--epochs 1 --validation-split 0.25 --verbose 1"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\r6/6 \\[=+\\] - [0-9.]+s - loss: " + value +
+                                              " - val_loss: " + value + "\n"));
+  // 0: the final result only.
+  r = Rill(TrainSgd("--epochs 2 --verbose 0"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("final loss "));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+}
+
+TEST_F(CliTest, EpochLinesOnAPipeAreFlushedAsEachEpochEnds) {
+  // Interrupted long before its end, the run has already written its first epochs' lines.
+  const std::string command = "(" + std::string(RILL_BINARY) + " " +
+                              TrainSgd("--epochs 100000000 --verbose 2") +
+                              " & pid=$!; sleep 1; kill -TERM $pid; wait $pid) 2>&1 | cat";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), pipe)) > 0;) out.append(buf.data(), n);
+  pclose(pipe);
+  EXPECT_THAT(out, HasSubstr("Epoch 1/100000000 - "));
+  EXPECT_THAT(out, Not(HasSubstr("final loss")));
+}
+
+TEST_F(CliTest, MetricsCsvHasARowPerEpochAndNeverReplacesWhatItShouldNot) {
+  Result r =
+      Rill(TrainSgd("--epochs 3 --validation-split 0.25 --metrics mae --verbose 0 "
+                    "--metrics-csv " +
+                    Path("m.csv")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string csv = ReadText(Path("m.csv"));
+  EXPECT_THAT(csv, ::testing::StartsWith("epoch,loss,mae,val_loss,val_mae\n0,"));
+  EXPECT_THAT(csv, ::testing::ContainsRegex("\n2,[-0-9.e]+,[-0-9.e]+,[-0-9.e]+,[-0-9.e]+\n$"));
+  EXPECT_EQ(Lines(csv), 4) << csv;
+  // A directory at the target is refused before training starts.
+  fs::create_directories(Path("d.csv"));
+  r = Rill(TrainSgd("--epochs 3 --verbose 2 --metrics-csv " + Path("d.csv")));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("d.csv"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 1/")));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  // A failed run leaves the file that was there, and no temporary beside it.
+  { std::ofstream(Path("old.csv")) << "keep\n"; }
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --x " + Golden("train_sgd/x.npy") +
+           " --y " + Golden("seq_stack/x.npy") + " --metrics-csv " + Path("old.csv"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(ReadText(Path("old.csv")), "keep\n");
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir_)) left.push_back(entry.path().filename());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"d.csv", "m.csv", "old.csv"}));
+}
+
+TEST_F(CliTest, BadFlagValuesAreOneLineUsageErrors) {
+  for (const std::string args :
+       {"--epochs abc", "--epochs=1.5", "--batch-size -3", "--lr x", "--lr=-0.1", "--seed -1",
+        "--shuffle=maybe", "--epochs", "--no-such-flag 3", "--verbose 3", "--validation-split 1",
+        "--validation-split nan", "--metrics auc", "--loss hinge2", "--epochs 0"}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(TrainSgd(args));
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith("rill train: "));
+    EXPECT_THAT(r.out, Not(HasSubstr("ERROR")));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
+  // The help shows each value's name and at most one default.
+  Result help = Rill("train --help");
+  ASSERT_EQ(help.status, 0) << help.out;
+  EXPECT_THAT(help.out, HasSubstr("\n  --epochs E  passes over the data (default: 1)\n"));
+  EXPECT_THAT(help.out, HasSubstr("\n  --verbose 0|1|2  "));
+  EXPECT_THAT(help.out, HasSubstr("\n  --metrics-csv F.csv  "));
+  std::istringstream lines(help.out);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t first = line.find("default");
+    EXPECT_TRUE(first == std::string::npos || line.find("(default", first + 1) == std::string::npos)
+        << line;
+  }
+}
+
+TEST_F(CliTest, HelpListsOnlyCommandsThatWork) {
+  Result r = Rill("help");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const std::string listed : {"train", "predict", "inspect", "help", "version"})
+    EXPECT_THAT(r.out, HasSubstr("\n  " + listed + " ")) << listed;
+  for (const std::string absent : {"\n  compile", "\n  run ", "\n  bench", "not built"})
+    EXPECT_THAT(r.out, Not(HasSubstr(absent))) << absent;
+  r = Rill("bench");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rill: unknown command 'bench'"));
 }
 
 }  // namespace
