@@ -1,4 +1,11 @@
 // CuDNNGRU on oneDNN's lbr_gru (see gru_onednn.h).
+//
+// The mapping, per Keras gate g in (z, r, h) = oneDNN's (u, r, o):
+// oneDNN's ldigo weights W[i, g, o] multiply x[i] into output o of gate g, so W[i, g, o] =
+// A_g[o, i], where A_g is Keras's [I, H] kernel block read row-major as [H, I]; likewise
+// U[j, g, o] = R_g[o, j] = recurrent[o, g·H + j]. oneDNN's four biases are (b_Wz + b_Rz,
+// b_Wr + b_Rr, b_Wh, b_Rh): its o gate is tanh(W_o x + b_o + r ⊙ (U_o h + b_4)), CuDNNGRU's
+// candidate.
 #include "kernels/cpu/gru_onednn.h"
 
 #include "ir/status.h"
