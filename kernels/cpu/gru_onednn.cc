@@ -53,38 +53,38 @@ int64_t RecurrentOffset(const GruShape& s, int64_t g, int64_t o, int64_t j) {
   return o * kGates * s.units + g * s.units + j;
 }
 
-// Keras kernel [I, 3H] -> oneDNN ldigo [1, 1, I, 3, H]; `to_keras` runs the mapping backwards.
-void MapLayerWeights(const GruShape& s, const float* from, float* to, bool to_keras) {
+// A Keras weight matrix -> oneDNN ldigo [1, 1, rows, 3, H], where `keras_at(g, o, row)` is
+// the Keras offset of oneDNN's W[row, g, o]; `to_keras` runs the mapping backwards.
+template <typename KerasOffset>
+void MapMatrix(const GruShape& s, int64_t rows, KerasOffset keras_at, const float* from, float* to,
+               bool to_keras) {
   const int64_t h = s.units;
-  for (int64_t i = 0; i < s.input; ++i) {
+  for (int64_t row = 0; row < rows; ++row) {
     for (int64_t g = 0; g < kGates; ++g) {
       for (int64_t o = 0; o < h; ++o) {
-        const int64_t dnnl_at = (i * kGates + g) * h + o, keras_at = KernelOffset(s, g, o, i);
+        const int64_t dnnl_at = (row * kGates + g) * h + o, keras = keras_at(g, o, row);
         if (to_keras) {
-          to[keras_at] = from[dnnl_at];
+          to[keras] = from[dnnl_at];
         } else {
-          to[dnnl_at] = from[keras_at];
+          to[dnnl_at] = from[keras];
         }
       }
     }
   }
 }
 
-// Keras recurrent [H, 3H] -> oneDNN ldigo [1, 1, H, 3, H]; `to_keras` runs it backwards.
+// Keras kernel [I, 3H] <-> oneDNN ldigo [1, 1, I, 3, H].
+void MapLayerWeights(const GruShape& s, const float* from, float* to, bool to_keras) {
+  MapMatrix(
+      s, s.input, [&s](int64_t g, int64_t o, int64_t i) { return KernelOffset(s, g, o, i); }, from,
+      to, to_keras);
+}
+
+// Keras recurrent [H, 3H] <-> oneDNN ldigo [1, 1, H, 3, H].
 void MapIterWeights(const GruShape& s, const float* from, float* to, bool to_keras) {
-  const int64_t h = s.units;
-  for (int64_t j = 0; j < h; ++j) {
-    for (int64_t g = 0; g < kGates; ++g) {
-      for (int64_t o = 0; o < h; ++o) {
-        const int64_t dnnl_at = (j * kGates + g) * h + o, keras_at = RecurrentOffset(s, g, o, j);
-        if (to_keras) {
-          to[keras_at] = from[dnnl_at];
-        } else {
-          to[dnnl_at] = from[keras_at];
-        }
-      }
-    }
-  }
+  MapMatrix(
+      s, s.units, [&s](int64_t g, int64_t o, int64_t j) { return RecurrentOffset(s, g, o, j); },
+      from, to, to_keras);
 }
 
 // Keras bias [6H] -> oneDNN ldgo [1, 1, 4, H].
