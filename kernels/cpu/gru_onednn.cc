@@ -53,16 +53,18 @@ int64_t RecurrentOffset(const GruShape& s, int64_t g, int64_t o, int64_t j) {
   return o * kGates * s.units + g * s.units + j;
 }
 
-// A Keras weight matrix -> oneDNN ldigo [1, 1, rows, 3, H], where `keras_at(g, o, row)` is
-// the Keras offset of oneDNN's W[row, g, o]; `to_keras` runs the mapping backwards.
+// A Keras weight matrix -> oneDNN ldigo [1, 1, rows, 3, H] (ldgoi with `gates_outer`), where
+// `keras_at(g, o, row)` is the Keras offset of oneDNN's W[row, g, o]; `to_keras` runs the mapping
+// backwards.
 template <typename KerasOffset>
 void MapMatrix(const GruShape& s, int64_t rows, KerasOffset keras_at, const float* from, float* to,
-               bool to_keras) {
+               bool to_keras, bool gates_outer) {
   const int64_t h = s.units;
   for (int64_t row = 0; row < rows; ++row) {
     for (int64_t g = 0; g < kGates; ++g) {
       for (int64_t o = 0; o < h; ++o) {
-        const int64_t dnnl_at = (row * kGates + g) * h + o, keras = keras_at(g, o, row);
+        const int64_t dnnl_at = gates_outer ? (g * h + o) * rows + row : (row * kGates + g) * h + o;
+        const int64_t keras = keras_at(g, o, row);
         if (to_keras) {
           to[keras] = from[dnnl_at];
         } else {
@@ -73,18 +75,20 @@ void MapMatrix(const GruShape& s, int64_t rows, KerasOffset keras_at, const floa
   }
 }
 
-// Keras kernel [I, 3H] <-> oneDNN ldigo [1, 1, I, 3, H].
-void MapLayerWeights(const GruShape& s, const float* from, float* to, bool to_keras) {
+// Keras kernel [I, 3H] <-> oneDNN ldigo [1, 1, I, 3, H] (or ldgoi).
+void MapLayerWeights(const GruShape& s, const float* from, float* to, bool to_keras,
+                     bool gates_outer = false) {
   MapMatrix(
       s, s.input, [&s](int64_t g, int64_t o, int64_t i) { return KernelOffset(s, g, o, i); }, from,
-      to, to_keras);
+      to, to_keras, gates_outer);
 }
 
-// Keras recurrent [H, 3H] <-> oneDNN ldigo [1, 1, H, 3, H].
-void MapIterWeights(const GruShape& s, const float* from, float* to, bool to_keras) {
+// Keras recurrent [H, 3H] <-> oneDNN ldigo [1, 1, H, 3, H] (or ldgoi).
+void MapIterWeights(const GruShape& s, const float* from, float* to, bool to_keras,
+                    bool gates_outer = false) {
   MapMatrix(
       s, s.units, [&s](int64_t g, int64_t o, int64_t j) { return RecurrentOffset(s, g, o, j); },
-      from, to, to_keras);
+      from, to, to_keras, gates_outer);
 }
 
 // Keras bias [6H] -> oneDNN ldgo [1, 1, 4, H].
@@ -193,19 +197,22 @@ memory InLayout(memory user, const memory::desc& want, dnnl::stream& stream) {
   return out;
 }
 
-// The Keras weights in oneDNN's user layouts.
-struct DnnlWeights {
-  std::vector<float> layer, iter, bias;
-};
-DnnlWeights MapWeights(const GruShape& s, const float* kernel, const float* recurrent,
-                       const float* bias) {
-  DnnlWeights w{std::vector<float>(s.input * kGates * s.units),
-                std::vector<float>(s.units * kGates * s.units),
-                std::vector<float>((kGates + 1) * s.units)};
-  MapLayerWeights(s, kernel, w.layer.data(), /*to_keras=*/false);
-  MapIterWeights(s, recurrent, w.iter.data(), /*to_keras=*/false);
-  MapBias(s, bias, w.bias.data());
-  return w;
+// A Keras weight matrix (`layer`: the kernel, else the recurrent kernel) in oneDNN's layout
+// `want`: mapped straight into it when that is ldigo or ldgoi (no reorder per call), else
+// through ldigo and a reorder. `storage` must outlive the primitive's execution.
+memory WeightsIn(const GruShape& s, bool layer, const float* keras, const memory::desc& want,
+                 std::vector<float>& storage, dnnl::stream& stream) {
+  const memory::dim rows = layer ? s.input : s.units, h = s.units;
+  const memory::desc ldigo({1, 1, rows, kGates, h}, kF32, Tag::ldigo);
+  const memory::desc ldgoi({1, 1, rows, kGates, h}, kF32, Tag::ldgoi);
+  const bool gates_outer = want == ldgoi;
+  storage.resize(rows * kGates * h);
+  if (layer) {
+    MapLayerWeights(s, keras, storage.data(), /*to_keras=*/false, gates_outer);
+  } else {
+    MapIterWeights(s, keras, storage.data(), /*to_keras=*/false, gates_outer);
+  }
+  return InLayout(Wrap(gates_outer ? ldgoi : ldigo, storage.data()), want, stream);
 }
 
 // x as the primitives read it: time-reversed for go_backwards (into `storage`).
@@ -249,16 +256,16 @@ absl::Status OneDnnGruForward(const GruShape& s, bool training, const float* x, 
     const Primitives& p = PrimitivesFor(s, training);
     const Descs& d = p.d;
     dnnl::stream stream(Engine());
-    const DnnlWeights w = MapWeights(s, kernel, recurrent, bias);
-    std::vector<float> x_storage;
+    std::vector<float> w_layer, w_iter, w_bias(4 * s.units), x_storage;
+    MapBias(s, bias, w_bias.data());
     Args args = {
         {DNNL_ARG_SRC_LAYER, Wrap(d.x, ProcessedX(s, x, x_storage))},
         {DNNL_ARG_SRC_ITER, Wrap(d.state, h0)},
         {DNNL_ARG_WEIGHTS_LAYER,
-         InLayout(Wrap(d.w_layer_user, w.layer.data()), p.forward_pd.weights_layer_desc(), stream)},
+         WeightsIn(s, true, kernel, p.forward_pd.weights_layer_desc(), w_layer, stream)},
         {DNNL_ARG_WEIGHTS_ITER,
-         InLayout(Wrap(d.w_iter_user, w.iter.data()), p.forward_pd.weights_iter_desc(), stream)},
-        {DNNL_ARG_BIAS, Wrap(d.bias, w.bias.data())},
+         WeightsIn(s, false, recurrent, p.forward_pd.weights_iter_desc(), w_iter, stream)},
+        {DNNL_ARG_BIAS, Wrap(d.bias, w_bias.data())},
         {DNNL_ARG_DST_LAYER, Wrap(d.y, y)},
         {DNNL_ARG_DST_ITER, Wrap(d.state, h_last)},
     };
@@ -282,8 +289,8 @@ absl::Status OneDnnGruBackward(const GruShape& s, const float* x, const float* h
       throw dnnl::error(dnnl_unimplemented, "diff weights not in the ldigo layout");
     }
     dnnl::stream stream(Engine());
-    const DnnlWeights w = MapWeights(s, kernel, recurrent, bias);
-    std::vector<float> x_storage;
+    std::vector<float> w_layer, w_iter, w_bias(4 * s.units), x_storage;
+    MapBias(s, bias, w_bias.data());
     const float* px = ProcessedX(s, x, x_storage);
     // h_last is y's last processed step (the backward wants the final state as dst_iter).
     std::vector<float> h_last(s.batch * s.units);
@@ -292,8 +299,8 @@ absl::Status OneDnnGruBackward(const GruShape& s, const float* x, const float* h
       std::memcpy(h_last.data() + b * s.units, y + at * s.units, s.units * sizeof(float));
     }
     // oneDNN adds into the weight gradients.
-    std::vector<float> dw_layer(w.layer.size(), 0.0f), dw_iter(w.iter.size(), 0.0f),
-        db(w.bias.size(), 0.0f), dx_processed;
+    std::vector<float> dw_layer(s.input * kGates * s.units, 0.0f),
+        dw_iter(s.units * kGates * s.units, 0.0f), db(w_bias.size(), 0.0f), dx_processed;
     float* px_grad = dx;
     if (s.go_backwards) {
       dx_processed.resize(s.batch * s.time * s.input);
@@ -304,10 +311,10 @@ absl::Status OneDnnGruBackward(const GruShape& s, const float* x, const float* h
         {DNNL_ARG_SRC_LAYER, Wrap(d.x, px)},
         {DNNL_ARG_SRC_ITER, Wrap(d.state, h0)},
         {DNNL_ARG_WEIGHTS_LAYER,
-         InLayout(Wrap(d.w_layer_user, w.layer.data()), pd.weights_layer_desc(), stream)},
+         WeightsIn(s, true, kernel, pd.weights_layer_desc(), w_layer, stream)},
         {DNNL_ARG_WEIGHTS_ITER,
-         InLayout(Wrap(d.w_iter_user, w.iter.data()), pd.weights_iter_desc(), stream)},
-        {DNNL_ARG_BIAS, Wrap(d.bias, w.bias.data())},
+         WeightsIn(s, false, recurrent, pd.weights_iter_desc(), w_iter, stream)},
+        {DNNL_ARG_BIAS, Wrap(d.bias, w_bias.data())},
         {DNNL_ARG_DST_LAYER, Wrap(d.y, y)},
         {DNNL_ARG_DST_ITER, Wrap(d.state, h_last.data())},
         {DNNL_ARG_WORKSPACE, Wrap(p.forward_pd.workspace_desc(), workspace)},
