@@ -1,7 +1,7 @@
-// oneDNN's linear-before-reset GRU (lbr_gru) set up to compute exactly CuDNNGRU's function
-// (DESIGN.md §3): a benchmark anchor for rill's CPU GRU. Keras weights are mapped once into
-// oneDNN's layouts and the gradients mapped back, so results compare element for element with
-// the cudnn_gru / cudnn_gru_grad kernels (bench/onednn_gru_check verifies that).
+// oneDNN's linear-before-reset GRU (lbr_gru) computing CuDNNGRU's function (DESIGN.md §3),
+// timed for the CPU GRU benchmark through the product's kernel (kernels/cpu/gru_onednn.h), so
+// results compare element for element with rill's cudnn_gru / cudnn_gru_grad kernels
+// (bench/onednn_gru_check verifies that).
 //
 // Threads: oneDNN runs on OpenMP; the caller chooses the thread count (omp_set_num_threads or
 // OMP_NUM_THREADS) before calling RunOneDnnGru.
@@ -33,13 +33,10 @@ struct OneDnnGruResult {
   std::string error;  // non-empty when oneDNN refused something (then no time is valid)
 };
 
-// Times oneDNN's lbr_gru on this problem: a warm-up, then `reps` runs of each; medians.
-// Primitive creation, weight reordering into oneDNN's layouts and memory allocation happen
-// once, outside the timed region (as a framework caches them); the timed region is execute()
-// + stream wait only. Bias conversion happens once too. oneDNN 2.x adds into its weight
-// gradients, so they are zeroed before each training run, outside the timed region.
-// x and dy are read in place (oneDNN's batch-major "ntc" layout); the problem's buffers must
-// stay valid during the call. Sizes must be positive and reps >= 1.
+// Times oneDNN's lbr_gru on this problem through rill's own oneDNN kernel
+// (kernels/cpu/gru_onednn.h, what a plan runs when it chooses oneDNN): a warm-up, then `reps`
+// runs of each; medians. Each call maps the Keras weights into oneDNN's layouts and reorders
+// them as a plan's call does; primitives are created once (cached per shape).
 OneDnnGruResult RunOneDnnGru(const GruProblem& p, int reps);
 
 // The ISA oneDNN dispatches to on this CPU (dnnl::get_effective_cpu_isa()), as text.

@@ -77,7 +77,7 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
   if (!plan.ok()) return plan.status();
   if (absl::GetFlag(FLAGS_memory)) {
     std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
-    // What the backend chose per step (the cuDNN algorithm of each GRU call).
+    // What the backend chose per step (each GRU call's algorithm: cuDNN's, or rill's or oneDNN's).
     for (const PlanStep& s : plan->steps) {
       const std::string notes = StepNotes(s);
       if (!notes.empty())

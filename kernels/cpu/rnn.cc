@@ -1,27 +1,207 @@
 // CPU kernels of the recurrent ops: cudnn_gru and cudnn_gru_grad on float and double, over
-// the GEMM-based GRU in kernels/cpu/gru_cpu.cc.
+// the GEMM-based GRU in kernels/cpu/gru_cpu.cc or, for float32 where it is faster, oneDNN's
+// lbr_gru (gru_onednn.h). The prepare hooks choose between them per shape (gru_choice.h) and
+// record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's, since the
+// reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
+// workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU).
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
+#include "kernels/cpu/gru_onednn.h"
+#include "runtime/plan.h"
 
 namespace rill::cpu {
 namespace {
 
-// Sizes from the (shape-checked) x and kernel views and the node's attributes.
-GruShape ShapeOf(const KernelArgs& a) {
-  const Shape& x = a.inputs[0].shape;
+// Sizes from the (shape-checked) x and kernel shapes and the node's attributes.
+GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
   GruShape s;
-  s.time_major = a.attrs.GetBool("time_major");
-  s.go_backwards = a.attrs.GetBool("go_backwards");
+  s.time_major = attrs.GetBool("time_major");
+  s.go_backwards = attrs.GetBool("go_backwards");
   s.batch = x.dim(s.time_major ? 1 : 0);
   s.time = x.dim(s.time_major ? 0 : 1);
   s.input = x.dim(2);
-  s.units = a.inputs[2].shape.dim(1) / 3;
+  s.units = kernel.dim(1) / 3;
   return s;
+}
+GruShape ShapeOf(const KernelArgs& a) {
+  return ShapeOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape);
+}
+
+bool RunsOneDnn(const Attrs& attrs) {
+  return attrs.Has(kCpuGruAlgoAttr) &&
+         attrs.GetString(kCpuGruAlgoAttr) == CpuGruAlgoName(CpuGruAlgo::kOneDnn);
+}
+
+// ---- Plan time ---------------------------------------------------------------------------------
+
+std::string Prefix(const PlanStep& step) {
+  return absl::StrCat(std::string(OpName(step.op)), " '", step.node_name, "'");
+}
+
+// Milliseconds of one call of `algo` on `s` (the inference forward, or the training forward
+// and the backward): one warm-up, then the median of three, on random inputs.
+absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlgo algo) {
+  const int64_t n = s.batch * s.time, d = s.input, u = s.units;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  auto random = [&](int64_t size) {
+    std::vector<float> v(size);
+    for (float& e : v) e = dist(rng);
+    return v;
+  };
+  const std::vector<float> x = random(n * d), h0 = random(s.batch * u), kernel = random(d * 3 * u),
+                           recurrent = random(u * 3 * u), bias = random(6 * u), dy = random(n * u),
+                           dh_last = random(s.batch * u);
+  std::vector<float> y(n * u), h_last(s.batch * u), dx(n * d), dh0(s.batch * u), dkernel(d * 3 * u),
+      drecurrent(u * 3 * u), dbias(6 * u);
+  int64_t reserve_bytes = n * 4 * u * static_cast<int64_t>(sizeof(float));
+  if (algo == CpuGruAlgo::kOneDnn && training) {
+    RILL_ASSIGN_OR_RETURN(reserve_bytes, OneDnnGruWorkspaceBytes(s));
+  }
+  std::vector<float> reserve((reserve_bytes + sizeof(float) - 1) / sizeof(float));
+  auto call = [&]() -> absl::Status {
+    if (algo == CpuGruAlgo::kRill) {
+      GruForward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
+                        y.data(), h_last.data(), reserve.data());
+      if (training) {
+        GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), y.data(),
+                           reserve.data(), dy.data(), dh_last.data(), dx.data(), dh0.data(),
+                           dkernel.data(), drecurrent.data(), dbias.data());
+      }
+      return absl::OkStatus();
+    }
+    RILL_RETURN_IF_ERROR(OneDnnGruForward(s, training, x.data(), h0.data(), kernel.data(),
+                                          recurrent.data(), bias.data(), y.data(), h_last.data(),
+                                          reserve.data()));
+    if (!training) return absl::OkStatus();
+    return OneDnnGruBackward(s, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
+                             y.data(), reserve.data(), dy.data(), dh_last.data(), dx.data(),
+                             dh0.data(), dkernel.data(), drecurrent.data(), dbias.data());
+  };
+  RILL_RETURN_IF_ERROR(call());
+  std::vector<double> ms;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RILL_RETURN_IF_ERROR(call());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[1];
+}
+
+// Whether a step reads `buffer` (a grad step reads the forward's reserve).
+bool IsRead(const Plan& plan, int buffer) {
+  for (const PlanStep& s : plan.steps) {
+    if (std::find(s.inputs.begin(), s.inputs.end(), buffer) != s.inputs.end()) return true;
+  }
+  return false;
+}
+
+absl::Status PrepareGru(const PrepareArgs& p) {
+  PlanStep& step = p.plan.steps[p.step];
+  const TensorType& x = p.plan.buffers[step.inputs[0]].type;
+  if (x.dtype != DType::kF32) return absl::OkStatus();  // float64: rill's kernel
+  const GruShape s = ShapeOf(step.attrs, x.shape, p.plan.buffers[step.inputs[2]].type.shape);
+  const int reserve = step.outputs[2];
+  const bool training = IsRead(p.plan, reserve);
+  const CpuGruKey key{.time = s.time,
+                      .batch = s.batch,
+                      .input_size = s.input,
+                      .hidden_size = s.units,
+                      .time_major = s.time_major,
+                      .go_backwards = s.go_backwards,
+                      .training = training,
+                      .rill_threads = openblas_get_num_threads(),
+                      .onednn_threads = OneDnnThreads()};
+  absl::StatusOr<CpuGruRequest> request = CpuGruRequestFromEnvironment();
+  if (!request.ok()) return Annotate(request.status(), Prefix(step));
+  CpuGruProbe probe{.onednn = OneDnnGruAvailable(),
+                    .time_ms = [&](CpuGruAlgo algo) { return TimeCandidate(s, training, algo); }};
+  absl::StatusOr<CpuGruChoice> choice = CachedCpuGruAlgo(key, *request, probe);
+  if (!choice.ok()) return Annotate(choice.status(), Prefix(step));
+  step.attrs.Set(kCpuGruAlgoAttr, std::string(CpuGruAlgoName(choice->algo)));
+  if (choice->algo != CpuGruAlgo::kOneDnn) return absl::OkStatus();
+  step.attrs.Set(kCpuGruTrainingAttr, training);
+  // oneDNN's workspace (or nothing, for inference) replaces rill's float reserve: opaque 8-byte
+  // words, never read as floats (check_numerics).
+  int64_t bytes = 8;
+  if (training) {
+    absl::StatusOr<int64_t> ws = OneDnnGruWorkspaceBytes(s);
+    if (!ws.ok()) return Annotate(ws.status(), Prefix(step));
+    bytes = std::max<int64_t>(*ws, 8);
+  }
+  p.plan.buffers[reserve].type = TensorType{DType::kI64, Shape{(bytes + 7) / 8}};
+  return absl::OkStatus();
+}
+
+// The grad runs the algorithm of the forward step that writes its reserve.
+absl::Status PrepareGruGrad(const PrepareArgs& p) {
+  PlanStep& step = p.plan.steps[p.step];
+  const int reserve = step.inputs[6];
+  for (const PlanStep& s : p.plan.steps) {
+    if (s.op != OpKind::kCuDNNGRU || s.outputs[2] != reserve) continue;
+    if (s.attrs.Has(kCpuGruAlgoAttr)) {
+      step.attrs.Set(kCpuGruAlgoAttr, s.attrs.GetString(kCpuGruAlgoAttr));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---- Run time ----------------------------------------------------------------------------------
+
+absl::Status OneDnnForward(const KernelArgs& a) {
+  const GruShape s = ShapeOf(a);
+  const bool training = a.attrs.Has(kCpuGruTrainingAttr) && a.attrs.GetBool(kCpuGruTrainingAttr);
+  const TensorView& reserve = a.outputs[2];
+  if (training) {
+    RILL_ASSIGN_OR_RETURN(int64_t bytes, OneDnnGruWorkspaceBytes(s));
+    if (reserve.bytes() < bytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cudnn_gru: the reserve holds ", reserve.bytes(), " bytes, oneDNN's workspace needs ",
+          bytes, " (the plan was not lowered with this kernel's prepare hook)"));
+    }
+  } else {
+    std::memset(reserve.data, 0, static_cast<size_t>(reserve.bytes()));
+  }
+  const std::vector<TensorView>& in = a.inputs;
+  return Annotate(
+      OneDnnGruForward(s, training, in[0].as<float>(), in[1].as<float>(), in[2].as<float>(),
+                       in[3].as<float>(), in[4].as<float>(), a.outputs[0].as<float>(),
+                       a.outputs[1].as<float>(), training ? reserve.data : nullptr),
+      "cudnn_gru");
+}
+
+absl::Status OneDnnBackward(const KernelArgs& a) {
+  const std::vector<TensorView>& in = a.inputs;
+  const std::vector<TensorView>& out = a.outputs;
+  return Annotate(OneDnnGruBackward(ShapeOf(a), in[0].as<float>(), in[1].as<float>(),
+                                    in[2].as<float>(), in[3].as<float>(), in[4].as<float>(),
+                                    in[5].as<float>(), in[6].data, in[7].as<float>(),
+                                    in[8].as<float>(), out[0].as<float>(), out[1].as<float>(),
+                                    out[2].as<float>(), out[3].as<float>(), out[4].as<float>()),
+                  "cudnn_gru_grad");
 }
 
 template <typename T>
 absl::Status CuDNNGRUT(const KernelArgs& a) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (RunsOneDnn(a.attrs)) return OneDnnForward(a);
+  }
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
   GruForward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
@@ -31,6 +211,9 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
 
 template <typename T>
 absl::Status CuDNNGRUGradT(const KernelArgs& a) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (RunsOneDnn(a.attrs)) return OneDnnBackward(a);
+  }
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
   GruBackward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
@@ -49,8 +232,12 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
 }  // namespace
 
 void RegisterRnnKernels() {
-  RegisterKernel({OpKind::kCuDNNGRU, DeviceKind::kCpu, CuDNNGRU});
-  RegisterKernel({OpKind::kCuDNNGRUGrad, DeviceKind::kCpu, CuDNNGRUGrad});
+  RegisterKernel(
+      {.op = OpKind::kCuDNNGRU, .device = DeviceKind::kCpu, .fn = CuDNNGRU, .prepare = PrepareGru});
+  RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
+                  .device = DeviceKind::kCpu,
+                  .fn = CuDNNGRUGrad,
+                  .prepare = PrepareGruGrad});
 }
 
 }  // namespace rill::cpu

@@ -20,7 +20,9 @@
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
+#include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
+#include "kernels/cpu/gru_onednn.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
 #include "runtime/executor.h"
@@ -119,7 +121,7 @@ std::vector<int64_t> AllAxes(const Value* v) {
 }
 
 // Runs y, h_last and the gradients of sum(y·dy) + sum(h_last·dh_last) w.r.t. the five inputs.
-void CheckCase(const GoldenCase& c, DType dtype) {
+void CheckCase(const GoldenCase& c, DType dtype, const std::string& algo = "") {
   RegisterCpuKernels();
   const std::vector<std::string> input_names = {"x",    "h0", "kernel", "recurrent_kernel",
                                                 "bias", "dy", "dh_last"};
@@ -146,6 +148,12 @@ void CheckCase(const GoldenCase& c, DType dtype) {
   g.SetOutputs(outputs);
   auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
   ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const PlanStep& step : plan->steps) {
+    if (algo.empty() || (step.op != OpKind::kCuDNNGRU && step.op != OpKind::kCuDNNGRUGrad))
+      continue;
+    ASSERT_TRUE(step.attrs.Has(cpu::kCpuGruAlgoAttr)) << OpName(step.op);
+    EXPECT_EQ(step.attrs.GetString(cpu::kCpuGruAlgoAttr), algo) << OpName(step.op);
+  }
   auto ex = Executor::Create(*std::move(plan), nullptr);
   ASSERT_TRUE(ex.ok()) << ex.status();
   auto got = ex->Run(inputs);
@@ -177,23 +185,38 @@ void CheckCase(const GoldenCase& c, DType dtype) {
   }
 }
 
+// Forces the CPU GRU algorithm through RILL_CPU_GRU_ALGO while in scope.
+class ScopedCpuGruAlgo {
+ public:
+  explicit ScopedCpuGruAlgo(const char* algo) { setenv("RILL_CPU_GRU_ALGO", algo, 1); }
+  ~ScopedCpuGruAlgo() { unsetenv("RILL_CPU_GRU_ALGO"); }
+};
+
 class GruGolden : public ::testing::TestWithParam<GoldenCase> {};
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GruGolden);
 
 TEST_P(GruGolden, Float64) { CheckCase(GetParam(), DType::kF64); }
-// float32 on every instruction set the float kernels are built for that this CPU has, each
-// forced in turn; the widest (the default) is also covered by the CPU plan tests elsewhere.
+// float32 under each CPU algorithm (gru_choice.h) forced in turn, and for rill's kernel on every
+// instruction set the float kernels are built for that this CPU has; the widest (the default)
+// is also covered by the CPU plan tests elsewhere.
 TEST_P(GruGolden, Float32) {
   int ran = 0;
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
     if (static_cast<int>(isa) > static_cast<int>(cpu::BestCpuIsa())) continue;
     SCOPED_TRACE(cpu::CpuIsaName(isa));
+    ScopedCpuGruAlgo rill("rill");
     ASSERT_TRUE(cpu::ForceGruKernelIsa(isa).ok());
-    CheckCase(GetParam(), DType::kF32);
+    CheckCase(GetParam(), DType::kF32, "rill");
     ++ran;
   }
   ASSERT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
   RecordProperty("instruction_sets", ran);
+}
+
+TEST_P(GruGolden, Float32OneDnn) {
+  if (!cpu::OneDnnGruAvailable()) GTEST_SKIP() << "rill was built without oneDNN";
+  ScopedCpuGruAlgo onednn("onednn");
+  CheckCase(GetParam(), DType::kF32, "onednn");
 }
 
 TEST(GruIsa, forcing_an_instruction_set_the_cpu_lacks_is_refused) {
