@@ -36,10 +36,11 @@ absl::StatusOr<CpuGruRequest> CpuGruRequestFromEnvironment() {
                                      ? CpuGruRequest::Kind::kExact
                                      : CpuGruRequest::Kind::kAuto};
   }
+  if (value == "timed") return CpuGruRequest{.kind = CpuGruRequest::Kind::kTimed};
   absl::StatusOr<CpuGruAlgo> algo = ParseCpuGruAlgo(value);
   if (!algo.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("RILL_CPU_GRU_ALGO='", value, "' is not one of auto, rill, onednn"));
+        absl::StrCat("RILL_CPU_GRU_ALGO='", value, "' is not one of auto, timed, rill, onednn"));
   }
   return CpuGruRequest{.kind = CpuGruRequest::Kind::kForced, .forced = *algo};
 }
@@ -48,6 +49,8 @@ std::string CpuGruRequestName(const CpuGruRequest& request) {
   switch (request.kind) {
     case CpuGruRequest::Kind::kAuto:
       return "auto";
+    case CpuGruRequest::Kind::kTimed:
+      return "timed";
     case CpuGruRequest::Kind::kExact:
       return "exact";
     case CpuGruRequest::Kind::kForced:
@@ -81,6 +84,11 @@ absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGru
       choice.how = CpuGruChoice::How::kExact;
       return choice;
     case CpuGruRequest::Kind::kAuto:
+      if (!probe.onednn) return choice;  // kOnly: rill
+      choice.algo = OneDnnByRule(key) ? CpuGruAlgo::kOneDnn : CpuGruAlgo::kRill;
+      choice.how = CpuGruChoice::How::kRule;
+      return choice;
+    case CpuGruRequest::Kind::kTimed:
       break;
   }
   if (!probe.onednn || !probe.time_ms) return choice;  // kOnly: rill
@@ -99,6 +107,10 @@ absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGru
     }
   }
   return choice;
+}
+
+bool OneDnnByRule(const CpuGruKey& key) {
+  return !key.training && key.batch >= 16 && key.hidden_size >= 256;
 }
 
 namespace {

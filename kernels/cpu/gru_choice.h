@@ -37,16 +37,17 @@ inline constexpr char kCpuGruTrainingAttr[] = "cpu_gru_training";
 // What the user asked for: the fastest (kAuto), the exact one (kExact: rill's kernel, which the
 // golden tests hold to 1e-5 and which is deterministic), or one algorithm (kForced).
 struct CpuGruRequest {
-  enum class Kind { kAuto, kExact, kForced };
+  // kAuto: the shape rule (deterministic); kTimed: the faster candidate, timed once per key.
+  enum class Kind { kAuto, kTimed, kExact, kForced };
   Kind kind = Kind::kAuto;
   CpuGruAlgo forced = CpuGruAlgo::kRill;  // kForced only
 
   friend bool operator==(const CpuGruRequest&, const CpuGruRequest&) = default;
   friend auto operator<=>(const CpuGruRequest&, const CpuGruRequest&) = default;
 };
-// RILL_CPU_GRU_ALGO: "rill" or "onednn" forces that algorithm; "auto" or unset follow the GRU
-// algorithm policy (runtime/device_backend.h: exact -> kExact, auto -> kAuto). Any other value
-// is InvalidArgument naming the accepted values.
+// RILL_CPU_GRU_ALGO: "rill" or "onednn" forces that algorithm; "timed" times the candidates;
+// "auto" or unset follow the GRU algorithm policy (runtime/device_backend.h: exact -> kExact,
+// auto -> kAuto). Any other value is InvalidArgument naming the accepted values.
 absl::StatusOr<CpuGruRequest> CpuGruRequestFromEnvironment();
 std::string CpuGruRequestName(const CpuGruRequest& request);
 
@@ -77,17 +78,24 @@ struct CpuGruProbe {
 };
 
 struct CpuGruChoice {
-  enum class How { kForced, kExact, kTimed, kOnly };
+  enum class How { kForced, kExact, kRule, kTimed, kOnly };
   CpuGruAlgo algo = CpuGruAlgo::kRill;
   How how = How::kOnly;
   std::vector<std::pair<CpuGruAlgo, double>> timings_ms;
 };
 
 // kForced: that algorithm; forcing onednn in a build without it is Unimplemented naming the key.
-// kExact: rill. kAuto: rill alone without oneDNN (kOnly); else the faster of the candidates
-// (ties: rill); a candidate whose timing fails is skipped (rill's failing is an error).
+// kExact: rill. Without oneDNN, kAuto and kTimed give rill (kOnly). kAuto: the shape rule
+// (OneDnnByRule). kTimed: the faster of the candidates (ties: rill); a candidate whose timing
+// fails is skipped (rill's failing is an error).
 absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGruRequest& request,
                                               const CpuGruProbe& probe);
+// The shape rule of kAuto, from side-by-side measurements on a 2-thread AVX-512 CPU: oneDNN's
+// inference forward is faster from 16 sequences of 256 units up; rill's kernel is faster at
+// small batches (4x in training at batch 1) and its training is level or faster without the
+// 4.7x larger reserve oneDNN's training needs, so training stays on rill. Deterministic: the same
+// shapes give the same kernels, hence the same bits, in every process.
+bool OneDnnByRule(const CpuGruKey& key);
 
 // The process-wide cache per (key, request); thread-safe; the probe runs only on a miss.
 // Errors are not cached.

@@ -29,6 +29,7 @@ CpuGruProbe Timed(std::map<CpuGruAlgo, double> ms, int* calls = nullptr) {
 }
 
 const CpuGruRequest kAuto{};
+const CpuGruRequest kTimed{.kind = CpuGruRequest::Kind::kTimed};
 const CpuGruRequest kExact{.kind = CpuGruRequest::Kind::kExact};
 CpuGruRequest Forced(CpuGruAlgo algo) {
   return CpuGruRequest{.kind = CpuGruRequest::Kind::kForced, .forced = algo};
@@ -61,12 +62,12 @@ TEST(CpuGruChoice, KeyComparesEveryField) {
 TEST(CpuGruChoice, TimedPicksTheFasterAndExactIsRill) {
   const CpuGruKey key{.time = 10, .batch = 4, .input_size = 8, .hidden_size = 16};
   absl::StatusOr<CpuGruChoice> c =
-      ChooseCpuGruAlgo(key, kAuto, Timed({{CpuGruAlgo::kRill, 2.0}, {CpuGruAlgo::kOneDnn, 1.0}}));
+      ChooseCpuGruAlgo(key, kTimed, Timed({{CpuGruAlgo::kRill, 2.0}, {CpuGruAlgo::kOneDnn, 1.0}}));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->algo, CpuGruAlgo::kOneDnn);
   EXPECT_EQ(c->how, CpuGruChoice::How::kTimed);
   EXPECT_EQ(c->timings_ms.size(), 2u);
-  c = ChooseCpuGruAlgo(key, kAuto, Timed({{CpuGruAlgo::kRill, 1.0}, {CpuGruAlgo::kOneDnn, 1.0}}));
+  c = ChooseCpuGruAlgo(key, kTimed, Timed({{CpuGruAlgo::kRill, 1.0}, {CpuGruAlgo::kOneDnn, 1.0}}));
   EXPECT_EQ(c->algo, CpuGruAlgo::kRill);  // ties: rill
   int calls = 0;
   c = ChooseCpuGruAlgo(key, kExact,
@@ -80,13 +81,38 @@ TEST(CpuGruChoice, TimedPicksTheFasterAndExactIsRill) {
     if (algo == CpuGruAlgo::kOneDnn) return absl::InvalidArgumentError("refused");
     return 9.0;
   };
-  EXPECT_EQ(ChooseCpuGruAlgo(key, kAuto, failing)->algo, CpuGruAlgo::kRill);
+  EXPECT_EQ(ChooseCpuGruAlgo(key, kTimed, failing)->algo, CpuGruAlgo::kRill);
   CpuGruProbe none = Timed({}, &calls);
   none.onednn = false;
-  c = ChooseCpuGruAlgo(key, kAuto, none);
+  c = ChooseCpuGruAlgo(key, kTimed, none);
   EXPECT_EQ(c->algo, CpuGruAlgo::kRill);
   EXPECT_EQ(c->how, CpuGruChoice::How::kOnly);
   EXPECT_EQ(calls, 0);
+}
+
+// auto: the shape rule, the same in every process, nothing timed.
+TEST(CpuGruChoice, AutoFollowsTheShapeRuleWithoutTiming) {
+  int calls = 0;
+  const CpuGruProbe probe = Timed({{CpuGruAlgo::kRill, 9.0}, {CpuGruAlgo::kOneDnn, 1.0}}, &calls);
+  const CpuGruKey large{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
+  absl::StatusOr<CpuGruChoice> c = ChooseCpuGruAlgo(large, kAuto, probe);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->algo, CpuGruAlgo::kOneDnn);
+  EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
+  CpuGruKey training = large;
+  training.training = true;
+  EXPECT_EQ(ChooseCpuGruAlgo(training, kAuto, probe)->algo, CpuGruAlgo::kRill);
+  for (CpuGruKey small :
+       {CpuGruKey{.time = 1000, .batch = 1, .input_size = 32, .hidden_size = 64},
+        CpuGruKey{.time = 50, .batch = 32, .input_size = 64, .hidden_size = 128},
+        CpuGruKey{.time = 50, .batch = 8, .input_size = 64, .hidden_size = 512}}) {
+    EXPECT_EQ(ChooseCpuGruAlgo(small, kAuto, probe)->algo, CpuGruAlgo::kRill)
+        << DescribeCpuGruKey(small);
+  }
+  EXPECT_EQ(calls, 0);
+  CpuGruProbe without = probe;
+  without.onednn = false;
+  EXPECT_EQ(ChooseCpuGruAlgo(large, kAuto, without)->how, CpuGruChoice::How::kOnly);
 }
 
 TEST(CpuGruChoice, ForcedAndForcingOneDnnWithoutItIsAnError) {
@@ -109,8 +135,8 @@ TEST(CpuGruChoice, CacheTimesOncePerKeyAndRequest) {
   int calls = 0;
   const CpuGruProbe probe = Timed({{CpuGruAlgo::kRill, 1.0}, {CpuGruAlgo::kOneDnn, 2.0}}, &calls);
   const int before = CpuGruCacheSize();
-  EXPECT_EQ(CachedCpuGruAlgo(key, kAuto, probe)->algo, CpuGruAlgo::kRill);
-  EXPECT_EQ(CachedCpuGruAlgo(key, kAuto, probe)->algo, CpuGruAlgo::kRill);
+  EXPECT_EQ(CachedCpuGruAlgo(key, kTimed, probe)->algo, CpuGruAlgo::kRill);
+  EXPECT_EQ(CachedCpuGruAlgo(key, kTimed, probe)->algo, CpuGruAlgo::kRill);
   EXPECT_EQ(calls, 2);  // both candidates, once
   EXPECT_EQ(CpuGruCacheSize(), before + 1);
   CpuGruProbe without = probe;
@@ -126,11 +152,13 @@ TEST(CpuGruChoice, RequestFromTheEnvironmentAndThePolicy) {
   EXPECT_EQ(*CpuGruRequestFromEnvironment(), kExact);
   setenv("RILL_CPU_GRU_ALGO", "onednn", 1);
   EXPECT_EQ(*CpuGruRequestFromEnvironment(), Forced(CpuGruAlgo::kOneDnn));
+  setenv("RILL_CPU_GRU_ALGO", "timed", 1);
+  EXPECT_EQ(*CpuGruRequestFromEnvironment(), kTimed);
   SetGruAlgorithmPolicy(GruAlgorithmPolicy::kAuto);
   setenv("RILL_CPU_GRU_ALGO", "fast", 1);
   absl::Status st = CpuGruRequestFromEnvironment().status();
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(st.message(), HasSubstr("not one of auto, rill, onednn"));
+  EXPECT_THAT(st.message(), HasSubstr("not one of auto, timed, rill, onednn"));
   unsetenv("RILL_CPU_GRU_ALGO");
 }
 
