@@ -29,6 +29,7 @@
 #include "absl/strings/str_format.h"
 #include "frontend/rill.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
 #include "passes/memory_planner.h"
@@ -296,6 +297,23 @@ std::vector<Config> SelectedConfigs(const std::string& wanted) {
   return out;
 }
 
+// What the CPU GRU's default choice (kernels/cpu/gru_choice.h) runs for this shape, for the
+// inference forward and for training: "rill/rill", "onednn/rill", ...
+std::string AutoChoice(const Config& c) {
+  std::string out;
+  for (bool training : {false, true}) {
+    const rill::cpu::CpuGruKey key{.time = c.time,
+                                   .batch = c.batch,
+                                   .input_size = c.input,
+                                   .hidden_size = c.units,
+                                   .training = training};
+    auto choice = rill::cpu::ChooseCpuGruAlgo(key, {}, {.onednn = RILL_HAVE_ONEDNN != 0});
+    absl::StrAppend(&out, training ? "/" : "",
+                    choice.ok() ? rill::cpu::CpuGruAlgoName(choice->algo) : "error");
+  }
+  return out;
+}
+
 // "12.34" or "-" for a time not measured.
 std::string Ms(double ms) { return ms > 0 ? absl::StrFormat("%.2f", ms) : "-"; }
 // anchor / rill ("2.10x": rill is 2.1 times faster) or "-".
@@ -353,9 +371,10 @@ int main(int argc, char** argv) {
   std::printf("sgemm 2048^3: OpenBLAS %.1f GFLOP/s, oneDNN %s -> ceiling %.1f GFLOP/s\n\n",
               openblas_gf, onednn_gf > 0 ? absl::StrFormat("%.1f GFLOP/s", onednn_gf).c_str() : "-",
               ceiling);
-  std::printf("%-3s %5s %4s %4s %4s | %8s %8s %8s %6s | %8s %8s %7s %7s | %8s %8s %7s %7s\n", "cfg",
-              "T", "B", "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "%ceil", "dnnl fwd", "dnnl f+b",
-              "fwd x", "f+b x", "torch fw", "torch fb", "fwd x", "f+b x");
+  std::printf(
+      "%-3s %5s %4s %4s %4s | %8s %8s %8s %6s | %8s %8s %7s %7s | %-13s | %8s %8s %7s %7s\n", "cfg",
+      "T", "B", "I", "H", "fwd ms", "f+b ms", "fwd GF/s", "%ceil", "dnnl fwd", "dnnl f+b", "fwd x",
+      "f+b x", "auto fwd/trn", "torch fw", "torch fb", "fwd x", "f+b x");
   struct StepRow {
     Config config;
     Times op;
@@ -371,14 +390,14 @@ int main(int argc, char** argv) {
     steps.push_back({c, r, RunRillStep(c, reps), torch_times});
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
     std::printf(
-        "%-3s %5lld %4lld %4lld %4lld | %8.2f %8.2f %8.1f %5.0f%% | %8s %8s %7s %7s | %8s %8s "
-        "%7s %7s\n",
+        "%-3s %5lld %4lld %4lld %4lld | %8.2f %8.2f %8.1f %5.0f%% | %8s %8s %7s %7s | %-13s | %8s "
+        "%8s %7s %7s\n",
         c.name.c_str(), static_cast<long long>(c.time), static_cast<long long>(c.batch),
         static_cast<long long>(c.input), static_cast<long long>(c.units), r.forward_ms, r.train_ms,
         fwd_gflops, 100 * fwd_gflops / ceiling, Ms(r.onednn_forward_ms).c_str(),
         Ms(r.onednn_train_ms).c_str(), Speedup(r.onednn_forward_ms, r.forward_ms).c_str(),
-        Speedup(r.onednn_train_ms, r.train_ms).c_str(), Ms(tf).c_str(), Ms(tt).c_str(),
-        Speedup(tf, r.forward_ms).c_str(), Speedup(tt, r.train_ms).c_str());
+        Speedup(r.onednn_train_ms, r.train_ms).c_str(), AutoChoice(c).c_str(), Ms(tf).c_str(),
+        Ms(tt).c_str(), Speedup(tf, r.forward_ms).c_str(), Speedup(tt, r.train_ms).c_str());
     std::fflush(stdout);
   }
   std::printf(
@@ -407,7 +426,9 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = anchor time / rill time (> 1: rill "
-      "is faster). dnnl: oneDNN lbr_gru (forward_inference; forward_training + backward).\n");
+      "is faster). dnnl: oneDNN lbr_gru (forward_inference; forward_training + backward). auto: "
+      "what the default CPU GRU choice runs for the inference forward / training (rill's kernel "
+      "or oneDNN's, the two columns before).\n");
   std::printf("load average after: %s\n", LoadAverage().c_str());
   return 0;
 }
