@@ -18,12 +18,13 @@
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {
-    "model",   "weights",   "x",           "y",
-    "loss",    "optimizer", "lr",          "batch_size",
-    "epochs",  "shuffle",   "seed",        "validation_split",
-    "metrics", "verbose",   "metrics_csv", "save_weights",
-    "device",  "tf32",      "gru_algo",    "check_numerics"};
+constexpr std::string_view kTrainFlags[] = {"model",   "weights",      "x",
+                                            "y",       "loss",         "optimizer",
+                                            "lr",      "batch_size",   "epochs",
+                                            "shuffle", "seed",         "validation_split",
+                                            "metrics", "verbose",      "metrics_csv",
+                                            "plot",    "save_weights", "device",
+                                            "tf32",    "gru_algo",     "check_numerics"};
 constexpr std::string_view kPredictFlags[] = {"model", "weights", "input", "output",  "batch_size",
                                               "seed",  "device",  "tf32",  "gru_algo"};
 
@@ -36,6 +37,7 @@ constexpr std::array kCommands = {
             "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
+            "[--plot F.svg] "
             "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
             "size 64, adam, lr 0.01, loss mse or mae)",
