@@ -141,8 +141,8 @@ class MetricsCsv {
 // The default experiment with the flags that apply to it; the ones that need a model are
 // usage errors rather than silently ignored.
 absl::Status TrainDefaultExperiment(const std::string& device) {
-  for (const char* name :
-       {"x", "y", "weights", "validation_split", "metrics", "metrics_csv", "plot"}) {
+  for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv",
+                           "plot", "weights_by_name"}) {
     if (FlagGiven(name)) {
       return UsageError(absl::StrCat(
           "--", name, " needs --model (the default experiment makes its own data and weights)"));

@@ -571,6 +571,24 @@ TEST_F(CliTest, PlotRendersToPng) {
     fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
 }
 
+TEST_F(CliTest, WeightsByNameMatchesH5LayersByName) {
+  const std::string model = "--model " + Golden("seq_stack/model.json");
+  Result r = Rill("predict " + model + " --weights " + Golden("seq_stack/weights.h5") +
+                  " --weights-by-name --input " + Golden("seq_stack/x.npy") + " --output " +
+                  Path("y.npy"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  // Another model's file: by order its layers do not fit, and the message lists them.
+  r = Rill("inspect " + model + " --weights " + Golden("gru_embedding/weights.h5") +
+           " --weights-by-name");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("no weights for layer 'cudnn_gru_1'; the file's layers with "
+                               "weights: 'embedding', 'gru', 'dense'"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  r = Rill("inspect " + model + " --weights-by-name");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--weights-by-name needs --weights"));
+}
+
 TEST_F(CliTest, BadFlagValuesAreOneLineUsageErrors) {
   for (const std::string args :
        {"--epochs abc", "--epochs=1.5", "--batch-size -3", "--lr x", "--lr=-0.1", "--seed -1",
