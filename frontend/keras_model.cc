@@ -385,6 +385,7 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
   auto model = std::make_unique<Model>(config.value("name", "model"), seed);
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
+    model->set_sequential(true);
     RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), source));
   } else if (kind == "Functional" || kind == "Model") {
     RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, source));

@@ -74,8 +74,13 @@ class Model {
   absl::Status SetWeights(const std::vector<Tensor>& weights);
   int64_t CountParams(bool trainable_only = false) const;
 
-  // Keras-like table: layer (type), output shape, parameter count, totals.
+  // Keras's summary table (tf-keras 2.x's layout for a chain of layers): layer (type), output
+  // shape, parameter count, long fields wrapped as Keras wraps them; an InputLayer row per
+  // input unless the model is Sequential; totals with their size in bytes.
   std::string Summary() const;
+  // Whether the model is a Keras Sequential one (its summary has no InputLayer row).
+  bool sequential() const { return sequential_; }
+  void set_sequential(bool sequential) { sequential_ = sequential; }
 
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
@@ -115,6 +120,7 @@ class Model {
  private:
   std::string name_;
   uint64_t seed_;
+  bool sequential_ = false;
   Graph graph_;
   absl::Status status_;
   std::vector<std::shared_ptr<Layer>> layers_;

@@ -338,5 +338,20 @@ TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
       HasSubstr("matched by name only in .h5 files"));
 }
 
+// The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
+// character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes.
+TEST(KerasSummary, MatchesKerasText) {
+  for (const std::string c : {"sequential", "functional"}) {
+    SCOPED_TRACE(c);
+    const std::string dir = Golden("../summary/" + c);
+    auto m = LoadKerasModel(dir + "/model.json");
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::ifstream in(dir + "/summary.txt");
+    const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ((*m)->Summary(), want);
+  }
+}
+
 }  // namespace
 }  // namespace rill
