@@ -20,6 +20,7 @@ namespace {
 
 constexpr double kWidth = 680, kPanelHeight = 280, kTitleHeight = 40;
 constexpr double kLeft = 80, kRight = 150, kTop = 20, kBottom = 50;  // within a panel
+constexpr int kMaxMarkedEpochs = 40;
 constexpr const char* kTrainColor = "#1f77b4";
 constexpr const char* kValColor = "#ff7f0e";
 
@@ -169,7 +170,8 @@ void AppendPanel(std::string& svg, double top, const std::string& quantity,
                           "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
                           "stroke-width=\"2\"%s points=\"%s\"/>\n",
                           s.color, dash, points);
-    for (auto [e, v] : s.points) {
+    // Markers show single epochs; over many they would only thicken the line.
+    for (auto [e, v] : epochs <= kMaxMarkedEpochs ? s.points : decltype(s.points){}) {
       absl::StrAppendFormat(&svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", px(e),
                             py(v), s.color);
     }

@@ -545,6 +545,17 @@ TEST_F(CliTest, PlotDrawsEachQuantityWithAxesTicksAndLegend) {
   for (const std::string& t : texts)
     numbers += !t.empty() && t.find_first_not_of("-0123456789.e+") == std::string::npos;
   EXPECT_GE(numbers, 2 * 7 + 2 * 3) << svg;
+  // A loss falling over more than two decades is drawn on a log scale, and many epochs
+  // without markers.
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --x " + Golden("train_sgd/x.npy") +
+           " --y " + Golden("train_sgd/y.npy") +
+           " --optimizer adam --lr 0.05 --batch-size 2 --epochs 60 --verbose 0 --plot " +
+           Path("log.svg"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string log_svg = ReadText(Path("log.svg"));
+  EXPECT_THAT(SvgTexts(log_svg), ::testing::Contains("loss (log scale)"));
+  EXPECT_THAT(SvgTexts(log_svg), ::testing::Contains("0.001"));
+  EXPECT_EQ(XmlElementCounts(log_svg).count("circle"), 0u);
   // A directory at the target is refused before training starts.
   fs::create_directories(Path("d.svg"));
   r = Rill(TrainSgd("--epochs 2 --verbose 2 --plot " + Path("d.svg")));
