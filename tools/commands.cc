@@ -18,13 +18,28 @@
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {"model",   "weights",      "x",
-                                            "y",       "loss",         "optimizer",
-                                            "lr",      "batch_size",   "epochs",
-                                            "shuffle", "seed",         "validation_split",
-                                            "metrics", "verbose",      "metrics_csv",
-                                            "plot",    "save_weights", "device",
-                                            "tf32",    "gru_algo",     "check_numerics"};
+constexpr std::string_view kTrainFlags[] = {"model",
+                                            "weights",
+                                            "weights_by_name",
+                                            "x",
+                                            "y",
+                                            "loss",
+                                            "optimizer",
+                                            "lr",
+                                            "batch_size",
+                                            "epochs",
+                                            "shuffle",
+                                            "seed",
+                                            "validation_split",
+                                            "metrics",
+                                            "verbose",
+                                            "metrics_csv",
+                                            "plot",
+                                            "save_weights",
+                                            "device",
+                                            "tf32",
+                                            "gru_algo",
+                                            "check_numerics"};
 constexpr std::string_view kPredictFlags[] = {
     "model",      "weights", "weights_by_name", "input", "output",
     "batch_size", "seed",    "device",          "tf32",  "gru_algo"};

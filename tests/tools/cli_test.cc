@@ -595,6 +595,10 @@ TEST_F(CliTest, WeightsByNameMatchesH5LayersByName) {
   EXPECT_THAT(r.out, HasSubstr("no weights for layer 'cudnn_gru_1'; the file's layers with "
                                "weights: 'embedding', 'gru', 'dense'"));
   EXPECT_EQ(Lines(r.out), 1) << r.out;
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --weights " +
+           Golden("train_sgd/weights.h5") + " --weights-by-name --x " + Golden("train_sgd/x.npy") +
+           " --y " + Golden("train_sgd/y_train.npy") + " --verbose 0");
+  EXPECT_EQ(r.status, 0) << r.out;
   r = Rill("inspect " + model + " --weights-by-name");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--weights-by-name needs --weights"));
