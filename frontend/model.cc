@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -246,22 +247,44 @@ int64_t Model::CountParams(bool trainable_only) const {
   return n;
 }
 
+namespace {
+
+// Keras shows a functional model that is a chain (one input, each layer called once on one
+// tensor, no tensor used twice) as it shows a Sequential one; other graphs get a wider table
+// with what each layer is connected to.
+bool IsChain(const std::vector<SymbolicTensor>& inputs,
+             const std::vector<std::shared_ptr<Layer>>& layers) {
+  if (inputs.size() != 1) return false;
+  std::set<std::string> used;
+  for (const auto& layer : layers) {
+    if (layer->calls() != 1 || layer->inbound().size() != 1) return false;
+    if (!used.insert(layer->inbound()[0]).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string Model::Summary() const {
-  // tf-keras 2.x's layout for a chain of layers: 65 columns, ends at 29, 55 and 65.
-  const std::vector<size_t> positions = {29, 55, 65};
+  // tf-keras 2.x's column ends: 65 columns for a chain, 98 with "Connected to".
+  const bool connections = !sequential_ && !IsChain(inputs_, layers_);
+  const std::vector<size_t> positions =
+      connections ? std::vector<size_t>{29, 58, 68, 98} : std::vector<size_t>{29, 55, 65};
   const std::string rule(positions.back(), '_');
   const std::string double_rule(positions.back(), '=');
   const std::string blank(positions.back(), ' ');
   std::string out = absl::StrCat("Model: \"", name_, "\"\n", rule, "\n");
-  AppendSummaryRow(out, {"Layer (type)", "Output Shape", "Param #"}, positions);
+  std::vector<std::string> header = {"Layer (type)", "Output Shape", "Param #"};
+  if (connections) header.push_back("Connected to");
+  AppendSummaryRow(out, header, positions);
   absl::StrAppend(&out, double_rule, "\n");
   // A Sequential model's table has no InputLayer row; a functional model's has.
   if (!sequential_) {
     for (const SymbolicTensor& in : inputs_) {
-      AppendSummaryRow(out,
-                       {absl::StrCat(in.layer, " (InputLayer)"),
-                        absl::StrCat("[", ShapeForSummary(in.shape()), "]"), "0"},
-                       positions);
+      std::vector<std::string> row = {absl::StrCat(in.layer, " (InputLayer)"),
+                                      absl::StrCat("[", ShapeForSummary(in.shape()), "]"), "0"};
+      if (connections) row.push_back("[]");
+      AppendSummaryRow(out, row, positions);
       absl::StrAppend(&out, blank, "\n");
     }
   }
@@ -278,10 +301,15 @@ std::string Model::Summary() const {
         absl::StrAppend(&shape, i ? ", " : "", ShapeForSummary(shapes[i]));
       shape += "]";
     }
-    AppendSummaryRow(
-        out,
-        {absl::StrCat(layer->name(), " (", layer->class_name(), ")"), shape, absl::StrCat(count)},
-        positions);
+    std::vector<std::string> row = {absl::StrCat(layer->name(), " (", layer->class_name(), ")"),
+                                    shape, absl::StrCat(count)};
+    if (connections) {
+      std::string from;
+      for (const std::string& t : layer->inbound())
+        absl::StrAppend(&from, from.empty() ? "" : ", ", "'", t, "'");
+      row.push_back(absl::StrCat("[", from, "]"));
+    }
+    AppendSummaryRow(out, row, positions);
     absl::StrAppend(&out, blank, "\n");
   }
   int64_t total = 0, trainable = 0, total_bytes = 0, trainable_bytes = 0;

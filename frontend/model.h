@@ -31,6 +31,8 @@ struct SymbolicTensor {
   Model* model = nullptr;
   Value* value = nullptr;
   std::string layer;  // name of the producing layer (or input)
+  int node = 0;       // which call of that layer produced it (Keras's node index)
+  int index = 0;      // which of that call's outputs it is
 
   bool valid() const { return model != nullptr && value != nullptr; }
   const Shape& shape() const { return value->type.shape; }
@@ -74,9 +76,10 @@ class Model {
   absl::Status SetWeights(const std::vector<Tensor>& weights);
   int64_t CountParams(bool trainable_only = false) const;
 
-  // Keras's summary table (tf-keras 2.x's layout for a chain of layers): layer (type), output
-  // shape, parameter count, long fields wrapped as Keras wraps them; an InputLayer row per
-  // input unless the model is Sequential; totals with their size in bytes.
+  // Keras's summary table (tf-keras 2.x's layout): layer (type), output shape, parameter count
+  // and, for a functional model that is not a chain, the "Connected to" column; long fields
+  // wrapped as Keras wraps them; an InputLayer row per input unless the model is Sequential;
+  // totals with their size in bytes.
   std::string Summary() const;
   // Whether the model is a Keras Sequential one (its summary has no InputLayer row).
   bool sequential() const { return sequential_; }

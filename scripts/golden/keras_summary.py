@@ -2,7 +2,8 @@
 
 Writes tests/golden/summary/<case>/{model.json,summary.txt} with tf-keras 2.x (the Keras 2 API
 rill reads): a Sequential model with a name longer than the first column (Keras wraps it), and
-a functional chain (whose table shows the InputLayer row).
+a functional chain (whose table shows the InputLayer row) and a functional model with two
+heads (not a chain: Keras's wider table with the "Connected to" column).
 Run: python3 scripts/golden/keras_summary.py
 """
 import os
@@ -32,8 +33,17 @@ def functional():
     return keras.Model(x, y, name="chain")
 
 
+def two_heads():
+    x = keras.Input((5, 3), name="features")
+    h = keras.layers.GRU(4, return_sequences=True, name="gru")(x)
+    a = keras.layers.Dense(2, name="head_a")(h)
+    b = keras.layers.Dense(1, name="a_second_head_with_a_long_name")(h)
+    return keras.Model(x, [a, b], name="two_heads")
+
+
 def main():
-    for case, build in (("sequential", sequential), ("functional", functional)):
+    for case, build in (("sequential", sequential), ("functional", functional),
+                        ("two_heads", two_heads)):
         model = build()
         folder = os.path.join(OUT, case)
         os.makedirs(folder, exist_ok=True)

@@ -339,9 +339,10 @@ TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
 }
 
 // The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
-// character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes.
+// character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes, and
+// the "Connected to" column for a functional model that is not a chain.
 TEST(KerasSummary, MatchesKerasText) {
-  for (const std::string c : {"sequential", "functional"}) {
+  for (const std::string c : {"sequential", "functional", "two_heads"}) {
     SCOPED_TRACE(c);
     const std::string dir = Golden("../summary/" + c);
     auto m = LoadKerasModel(dir + "/model.json");
