@@ -319,22 +319,53 @@ absl::Status LoadNpyDir(Model& model, const std::string& dir) {
   return SetLayerWeights(model, std::move(per_layer), dir);
 }
 
-absl::Status LoadH5(Model& model, const std::string& path) {
+// "'a', 'b', 'c'", for the lists in the messages about weights that do not fit.
+std::string QuotedList(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) absl::StrAppend(&out, out.empty() ? "'" : ", '", name, "'");
+  return out.empty() ? "none" : out;
+}
+
+// Keras's two ways: by topology, the file's layers that have weights taken in order for the
+// model's layers that have weights (load_weights' default for HDF5); by name, each model layer
+// from the file's layer of the same name.
+absl::Status LoadH5(Model& model, const std::string& path, bool by_name) {
   RILL_ASSIGN_OR_RETURN(std::vector<H5LayerWeights> file, ReadKerasH5Weights(path));
-  std::map<std::string, std::vector<Tensor>*> by_name;
-  for (H5LayerWeights& l : file) by_name[l.layer] = &l.weights;
-  std::vector<std::vector<Tensor>> per_layer;
+  std::erase_if(file, [](const H5LayerWeights& l) { return l.weights.empty(); });
+  std::vector<const Layer*> layers;
   for (const auto& layer : model.layers()) {
-    if (layer->weights().empty()) continue;
-    auto it = by_name.find(layer->name());
-    if (it == by_name.end())
-      return Bad(path, absl::StrCat("no weights for layer '", layer->name(), "'"));
-    if (it->second->size() != layer->weights().size()) {
-      return Bad(path,
-                 absl::StrCat("layer '", layer->name(), "' has ", it->second->size(),
-                              " weights in the file, the model's has ", layer->weights().size()));
+    if (!layer->weights().empty()) layers.push_back(layer.get());
+  }
+  std::vector<std::string> file_names, model_names;
+  for (const H5LayerWeights& l : file) file_names.push_back(l.layer);
+  for (const Layer* layer : layers) model_names.push_back(layer->name());
+  const std::string lists =
+      absl::StrCat("; the file's layers with weights: ", QuotedList(file_names),
+                   "; the model's: ", QuotedList(model_names));
+  if (!by_name && file.size() != layers.size()) {
+    return Bad(path, absl::StrCat("the file has ", file.size(), " layers with weights, the model ",
+                                  layers.size(), lists));
+  }
+  std::map<std::string, std::vector<Tensor>*> named;
+  for (H5LayerWeights& l : file) named[l.layer] = &l.weights;
+  std::vector<std::vector<Tensor>> per_layer;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const Layer& layer = *layers[i];
+    std::vector<Tensor>* weights = by_name ? nullptr : &file[i].weights;
+    const std::string from =
+        by_name ? "" : absl::StrCat(" (from the file's '", file[i].layer, "')");
+    if (by_name) {
+      auto it = named.find(layer.name());
+      if (it == named.end())
+        return Bad(path, absl::StrCat("no weights for layer '", layer.name(), "'", lists));
+      weights = it->second;
     }
-    per_layer.push_back(std::move(*it->second));
+    if (weights->size() != layer.weights().size()) {
+      return Bad(path, absl::StrCat("layer '", layer.name(), "'", from, " has ", weights->size(),
+                                    " weights in the file, the model's has ",
+                                    layer.weights().size(), lists));
+    }
+    per_layer.push_back(std::move(*weights));
   }
   return SetLayerWeights(model, std::move(per_layer), path);
 }
@@ -354,6 +385,7 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
   auto model = std::make_unique<Model>(config.value("name", "model"), seed);
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
+    model->set_sequential(true);
     RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), source));
   } else if (kind == "Functional" || kind == "Model") {
     RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, source));
@@ -369,13 +401,20 @@ absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, u
   return ModelFromKerasJson(text, path, seed);
 }
 
-absl::Status LoadWeights(Model& model, const std::string& path) {
+absl::Status LoadWeights(Model& model, const std::string& path, const LoadWeightsOptions& options) {
   RILL_RETURN_IF_ERROR(model.status());
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return LoadNpyDir(model, path);
+  if (fs::is_directory(path, ec)) {
+    if (options.by_name) {
+      return Bad(path,
+                 "weights are matched by name only in .h5 files (a directory of .npy files "
+                 "is in get_weights() order)");
+    }
+    return LoadNpyDir(model, path);
+  }
   if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
   if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || EndsWith(path, ".keras.h5"))
-    return LoadH5(model, path);
+    return LoadH5(model, path, options.by_name);
   return Bad(path, "weights must be a directory of .npy files or an .h5 file");
 }
 

@@ -22,10 +22,21 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
 // The same from a file.
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0);
 
+// How an .h5 file's layers are matched to the model's.
+struct LoadWeightsOptions {
+  // false: by topology, as Keras's load_weights does by default for HDF5: the file's layers
+  // that have weights, in order, for the model's layers that have weights (names may differ).
+  // true: each model layer with weights from the file's layer of the same name (Keras's
+  // by_name=True); the file may hold more layers. A .npy directory with by_name is refused.
+  bool by_name = false;
+};
 // Loads weights from `path`: a directory of .npy files, or an .h5/.hdf5 Keras weights file.
 // CuDNNGRU weights given to a GRU(reset_after=True) layer, or the reverse, are converted as
 // Keras's loader does (frontend/gru_weights.h); GRU(reset_after=False) weights are refused.
-absl::Status LoadWeights(Model& model, const std::string& path);
+// When an .h5 file's layers do not fit (their count, a missing name, a layer's number of
+// weights), the InvalidArgument lists the file's layers with weights and the model's.
+absl::Status LoadWeights(Model& model, const std::string& path,
+                         const LoadWeightsOptions& options = {});
 // Writes get_weights() as 0.npy, 1.npy, ... into `dir`: the files go to a new temporary
 // directory beside it, which then takes its place, so a failure leaves no half-written
 // directory. An existing `dir` is replaced only when it is empty or holds nothing but N.npy

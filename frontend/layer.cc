@@ -127,8 +127,13 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
     return {SymbolicTensor{}};
   }
   built_ = true;
+  for (const SymbolicTensor& t : inputs)
+    inbound_.push_back(absl::StrCat(t.layer, "[", t.node, "][", t.index, "]"));
   std::vector<SymbolicTensor> result;
-  for (Value* v : *outputs) result.push_back(SymbolicTensor{&model, v, name_});
+  for (Value* v : *outputs) {
+    result.push_back(SymbolicTensor{&model, v, name_, calls_, static_cast<int>(result.size())});
+  }
+  ++calls_;
   if (output_shapes_.empty()) {
     for (Value* v : *outputs) output_shapes_.push_back(v->type.shape);
   }

@@ -48,6 +48,9 @@ class Layer {
   const std::vector<Value*>& weights() const { return weights_; }
   // Output shapes of the first call, for Summary().
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // The tensors of every call, as Keras's summary names them: "<layer>[<call>][<output>]".
+  const std::vector<std::string>& inbound() const { return inbound_; }
+  int calls() const { return calls_; }
   const std::vector<LayerLoss>& losses() const { return losses_; }
   // The losses that depend on any of `inputs` (Keras get_losses_for); nullptr/empty inputs:
   // the unconditional ones.
@@ -97,6 +100,8 @@ class Layer {
   Model* model_ = nullptr;
   std::vector<Value*> weights_;
   std::vector<Shape> output_shapes_;
+  std::vector<std::string> inbound_;
+  int calls_ = 0;
   std::vector<LayerLoss> losses_;
 };
 

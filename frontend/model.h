@@ -31,6 +31,8 @@ struct SymbolicTensor {
   Model* model = nullptr;
   Value* value = nullptr;
   std::string layer;  // name of the producing layer (or input)
+  int node = 0;       // which call of that layer produced it (Keras's node index)
+  int index = 0;      // which of that call's outputs it is
 
   bool valid() const { return model != nullptr && value != nullptr; }
   const Shape& shape() const { return value->type.shape; }
@@ -74,8 +76,14 @@ class Model {
   absl::Status SetWeights(const std::vector<Tensor>& weights);
   int64_t CountParams(bool trainable_only = false) const;
 
-  // Keras-like table: layer (type), output shape, parameter count, totals.
+  // Keras's summary table (tf-keras 2.x's layout): layer (type), output shape, parameter count
+  // and, for a functional model that is not a chain, the "Connected to" column; long fields
+  // wrapped as Keras wraps them; an InputLayer row per input unless the model is Sequential;
+  // totals with their size in bytes.
   std::string Summary() const;
+  // Whether the model is a Keras Sequential one (its summary has no InputLayer row).
+  bool sequential() const { return sequential_; }
+  void set_sequential(bool sequential) { sequential_ = sequential; }
 
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
@@ -115,6 +123,7 @@ class Model {
  private:
   std::string name_;
   uint64_t seed_;
+  bool sequential_ = false;
   Graph graph_;
   absl::Status status_;
   std::vector<std::shared_ptr<Layer>> layers_;

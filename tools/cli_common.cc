@@ -20,6 +20,9 @@
 ABSL_FLAG(std::string, model, "", "Keras model JSON (model.to_json())");
 ABSL_FLAG(std::string, weights, "",
           "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file");
+ABSL_FLAG(bool, weights_by_name, false,
+          "match an .h5 file's layers to the model's by name (Keras's by_name=True) instead of by "
+          "order (its default)");
 ABSL_FLAG(std::string, device, "cpu", "where to run: cpu, cuda or auto");
 ABSL_FLAG(bool, tf32, false,
           "on the GPU, TF32 tensor-core math in cuBLAS and cuDNN (faster, ~1e-3 relative); "
@@ -124,7 +127,9 @@ absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
                                                  const std::string& weights, uint64_t seed) {
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadKerasModel(json_path, seed));
-  if (!weights.empty()) RILL_RETURN_IF_ERROR(LoadWeights(*model, weights));
+  const bool by_name = absl::GetFlag(FLAGS_weights_by_name);
+  if (by_name && weights.empty()) return UsageError("--weights-by-name needs --weights");
+  if (!weights.empty()) RILL_RETURN_IF_ERROR(LoadWeights(*model, weights, {.by_name = by_name}));
   return model;
 }
 

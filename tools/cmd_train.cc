@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "tools/cli_common.h"
 #include "tools/command.h"
 #include "tools/experiment.h"
+#include "tools/plot_svg.h"
 
 ABSL_FLAG(std::string, x, "", "training inputs (.npy)");
 ABSL_FLAG(std::string, y, "", "training targets (.npy)");
@@ -47,6 +49,10 @@ ABSL_FLAG(std::string, metrics_csv, "",
           "a CSV file of the epochs' results (epoch,loss,<metrics>,val_loss,...; epochs from 0, "
           "as Keras's CSVLogger), a row flushed as each epoch ends, put in place when training "
           "completes");
+
+ABSL_FLAG(std::string, plot, "",
+          "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
+          "training completes");
 
 ABSL_FLAG(bool, check_numerics, false,
           "check every node's outputs for NaN and Inf while training; the first one stops the "
@@ -135,7 +141,8 @@ class MetricsCsv {
 // The default experiment with the flags that apply to it; the ones that need a model are
 // usage errors rather than silently ignored.
 absl::Status TrainDefaultExperiment(const std::string& device) {
-  for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv"}) {
+  for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv",
+                           "plot", "weights_by_name"}) {
     if (FlagGiven(name)) {
       return UsageError(absl::StrCat(
           "--", name, " needs --model (the default experiment makes its own data and weights)"));
@@ -172,6 +179,8 @@ absl::Status Train() {
   if (!save.empty()) RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(save));
   const std::string csv_path = absl::GetFlag(FLAGS_metrics_csv);
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(csv_path));
+  const std::string plot_path = absl::GetFlag(FLAGS_plot);
+  if (!plot_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(plot_path));
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
@@ -218,6 +227,12 @@ absl::Status Train() {
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Commit());
+  if (!plot_path.empty()) {
+    RILL_RETURN_IF_ERROR(WriteHistorySvg(
+        *history,
+        absl::StrCat("rill train ", std::filesystem::path(model_path).filename().string()),
+        plot_path));
+  }
   std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
   if (!save.empty()) {
     absl::Status st = SaveWeightsDir(m, save);

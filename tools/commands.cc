@@ -18,34 +18,55 @@
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {
-    "model",   "weights",   "x",           "y",
-    "loss",    "optimizer", "lr",          "batch_size",
-    "epochs",  "shuffle",   "seed",        "validation_split",
-    "metrics", "verbose",   "metrics_csv", "save_weights",
-    "device",  "tf32",      "gru_algo",    "check_numerics"};
-constexpr std::string_view kPredictFlags[] = {"model", "weights", "input", "output",  "batch_size",
-                                              "seed",  "device",  "tf32",  "gru_algo"};
+constexpr std::string_view kTrainFlags[] = {"model",
+                                            "weights",
+                                            "weights_by_name",
+                                            "x",
+                                            "y",
+                                            "loss",
+                                            "optimizer",
+                                            "lr",
+                                            "batch_size",
+                                            "epochs",
+                                            "shuffle",
+                                            "seed",
+                                            "validation_split",
+                                            "metrics",
+                                            "verbose",
+                                            "metrics_csv",
+                                            "plot",
+                                            "save_weights",
+                                            "device",
+                                            "tf32",
+                                            "gru_algo",
+                                            "check_numerics"};
+constexpr std::string_view kPredictFlags[] = {
+    "model",      "weights", "weights_by_name", "input", "output",
+    "batch_size", "seed",    "device",          "tf32",  "gru_algo"};
 
 constexpr std::string_view kInspectFlags[] = {
-    "model", "weights",    "memory", "training", "plan", "loss",    "optimizer",
-    "lr",    "batch_size", "seed",   "device",   "tf32", "gru_algo"};
+    "model",     "weights", "weights_by_name", "memory", "training", "plan", "loss",
+    "optimizer", "lr",      "batch_size",      "seed",   "device",   "tf32", "gru_algo"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
-            "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
+            "rill train [--model M.json [--weights W [--weights-by-name]] --x X.npy --y Y.npy] "
+            "[--loss L] "
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
+            "[--plot F.svg] "
             "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
             "size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},
-    Command{"predict", "run a trained model on inputs and write its outputs",
-            "rill predict --model M.json --weights W --input X.npy --output Y.npy "
-            "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
-            &RunPredict, kPredictFlags},
+    Command{
+        "predict", "run a trained model on inputs and write its outputs",
+        "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
+        "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
+        &RunPredict, kPredictFlags},
     Command{"inspect", "print a model summary, its plans and their memory reports",
-            "rill inspect --model M.json [--weights W] [--memory] [--training [--loss L "
+            "rill inspect --model M.json [--weights W [--weights-by-name]] [--memory] [--training "
+            "[--loss L "
             "--optimizer O --lr F]] [--plan] [--batch-size N] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunInspect, kInspectFlags},

@@ -290,10 +290,68 @@ TEST(KerasInterop, Errors) {
   std::ofstream(dir / "fake.h5") << "not hdf5";
   EXPECT_THAT(std::string(LoadWeights(**m, (dir / "fake.h5").string()).message()),
               HasSubstr("fake.h5: not an HDF5 file"));
-  // An HDF5 file of another model: the layer names do not match.
-  EXPECT_THAT(std::string(LoadWeights(**m, Golden("gru_embedding/weights.h5")).message()),
-              HasSubstr("no weights for layer 'cudnn_gru_1'"));
+  // An HDF5 file of another model: its layers do not fit, by order or by name.
+  EXPECT_THAT(
+      std::string(LoadWeights(**m, Golden("gru_embedding/weights.h5")).message()),
+      HasSubstr("layer 'cudnn_gru_1' (from the file's 'embedding') has 1 weights in the file, "
+                "the model's has 3; the file's layers with weights: 'embedding', 'gru', "
+                "'dense'; the model's: 'cudnn_gru_1', 'cudnn_gru_2', 'dense'"));
+  EXPECT_THAT(std::string(LoadWeights(**m, Golden("functional_bidir/weights.h5")).message()),
+              HasSubstr("weights.h5: the file has 2 layers with weights, the model 3; the file's "
+                        "layers with weights: 'bidirectional', 'time_distributed'"));
+  EXPECT_THAT(
+      std::string(
+          LoadWeights(**m, Golden("gru_embedding/weights.h5"), {.by_name = true}).message()),
+      HasSubstr("no weights for layer 'cudnn_gru_1'"));
   fs::remove_all(dir);
+}
+
+// Keras's load_weights matches an HDF5 file's layers by order by default, so a model whose
+// layers are named differently still loads; by name it does not, and the error lists both sides.
+TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
+  std::ifstream in(Golden("seq_stack/model.json"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const std::string name : {"cudnn_gru_1", "cudnn_gru_2", "dense"}) {
+    for (size_t at = 0; (at = text.find("\"" + name + "\"", at)) != std::string::npos;)
+      text.replace(at, name.size() + 2, "\"renamed_" + name + "\"");
+  }
+  auto m = ModelFromKerasJson(text, "renamed.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(LoadWeights(**m, Golden("seq_stack/weights.h5")).ok());
+  auto y = (*m)->Predict({Npy("seq_stack/x.npy")});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxRelDiff((*y)[0], Npy("seq_stack/y.npy")), 1e-5);
+  const absl::Status st = LoadWeights(**m, Golden("seq_stack/weights.h5"), {.by_name = true});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("no weights for layer 'renamed_cudnn_gru_1'; the file's layers with "
+                        "weights: 'cudnn_gru_1', 'cudnn_gru_2', 'dense'; the model's: "
+                        "'renamed_cudnn_gru_1', 'renamed_cudnn_gru_2', 'renamed_dense'"));
+  // The original names load by name too.
+  auto original = LoadKerasModel(Golden("seq_stack/model.json"));
+  ASSERT_TRUE(original.ok());
+  EXPECT_TRUE(LoadWeights(**original, Golden("seq_stack/weights.h5"), {.by_name = true}).ok());
+  // By name applies to .h5 files only.
+  EXPECT_THAT(
+      std::string(
+          LoadWeights(**original, Golden("seq_stack/weights"), {.by_name = true}).message()),
+      HasSubstr("matched by name only in .h5 files"));
+}
+
+// The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
+// character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes, and
+// the "Connected to" column for a functional model that is not a chain.
+TEST(KerasSummary, MatchesKerasText) {
+  for (const std::string c : {"sequential", "functional", "two_heads"}) {
+    SCOPED_TRACE(c);
+    const std::string dir = Golden("../summary/" + c);
+    auto m = LoadKerasModel(dir + "/model.json");
+    ASSERT_TRUE(m.ok()) << m.status();
+    std::ifstream in(dir + "/summary.txt");
+    const std::string want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ((*m)->Summary(), want);
+  }
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ TEST(ModelTest, SummaryCountsParameters) {
   EXPECT_THAT(s, HasSubstr("dense (Dense)"));
   EXPECT_THAT(s, HasSubstr("dense_1 (Dense)"));
   EXPECT_THAT(s, HasSubstr("(None, 16)"));
-  EXPECT_THAT(s, HasSubstr("Total params: 81"));
+  EXPECT_THAT(s, HasSubstr("Total params: 81 (324.00 Byte)\nTrainable params: 81 (324.00 Byte)\n"));
+  EXPECT_THAT(s, HasSubstr(" input_1 (InputLayer)        [(None, 3)]               0         \n"));
 }
 
 TEST(ModelTest, WeightsInKerasOrderAndSetWeights) {

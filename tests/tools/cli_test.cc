@@ -11,9 +11,11 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -482,6 +484,124 @@ TEST_F(CliTest, MetricsCsvHasARowPerEpochAndNeverReplacesWhatItShouldNot) {
   for (const auto& entry : fs::directory_iterator(dir_)) left.push_back(entry.path().filename());
   std::sort(left.begin(), left.end());
   EXPECT_EQ(left, (std::vector<std::string>{"d.csv", "m.csv", "old.csv"}));
+}
+
+// The elements of an XML document by name, or an empty map when its tags do not nest (an
+// element closed that is not the open one, or one left open) or a tag is not closed.
+std::map<std::string, int> XmlElementCounts(const std::string& xml) {
+  std::map<std::string, int> counts;
+  std::vector<std::string> open;
+  for (size_t at = xml.find('<'); at != std::string::npos; at = xml.find('<', at + 1)) {
+    const size_t end = xml.find('>', at);
+    if (end == std::string::npos) return {};
+    const std::string tag = xml.substr(at + 1, end - at - 1);
+    if (tag.starts_with("?") || tag.starts_with("!")) continue;
+    if (tag.starts_with("/")) {
+      if (open.empty() || open.back() != tag.substr(1)) return {};
+      open.pop_back();
+      continue;
+    }
+    const std::string name = tag.substr(0, tag.find_first_of(" \n/"));
+    ++counts[name];
+    if (!tag.ends_with("/")) open.push_back(name);
+  }
+  if (!open.empty()) return {};
+  return counts;
+}
+
+// The text of every <text> element, in order.
+std::vector<std::string> SvgTexts(const std::string& svg) {
+  std::vector<std::string> texts;
+  for (size_t at = svg.find("<text"); at != std::string::npos; at = svg.find("<text", at + 1)) {
+    const size_t begin = svg.find('>', at) + 1;
+    texts.push_back(svg.substr(begin, svg.find("</text>", begin) - begin));
+  }
+  return texts;
+}
+
+TEST_F(CliTest, PlotDrawsEachQuantityWithAxesTicksAndLegend) {
+  Result r = Rill(TrainSgd("--epochs 12 --validation-split 0.25 --metrics mae --verbose 0 --plot " +
+                           Path("p.svg")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string svg = ReadText(Path("p.svg"));
+  const std::map<std::string, int> counts = XmlElementCounts(svg);
+  ASSERT_FALSE(counts.empty()) << "not well-formed:\n" << svg;
+  EXPECT_EQ(counts.at("svg"), 1);
+  EXPECT_EQ(counts.at("polyline"), 4);  // loss, val_loss, mae, val_mae
+  EXPECT_EQ(counts.at("circle"), 4 * 12);
+  const std::vector<std::string> texts = SvgTexts(svg);
+  auto count = [&](const std::string& t) { return std::count(texts.begin(), texts.end(), t); };
+  EXPECT_EQ(texts.front(), "rill train model.json");
+  EXPECT_EQ(count("epoch"), 2);  // an x label per panel
+  // Legends, and the y labels (the loss may be on a log scale).
+  EXPECT_EQ(count("val_loss"), 1);
+  EXPECT_EQ(count("val_mae"), 1);
+  EXPECT_EQ(count("mae"), 2);
+  EXPECT_EQ(count("loss") + count("loss (log scale)"), 2);
+  // Epoch ticks 1, 2, 4, ..., 12 under each panel, and numbered value ticks.
+  EXPECT_EQ(count("1"), 2);
+  EXPECT_EQ(count("12"), 2);
+  int numbers = 0;
+  for (const std::string& t : texts)
+    numbers += !t.empty() && t.find_first_not_of("-0123456789.e+") == std::string::npos;
+  EXPECT_GE(numbers, 2 * 7 + 2 * 3) << svg;
+  // A loss falling over more than two decades is drawn on a log scale, and many epochs
+  // without markers.
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --x " + Golden("train_sgd/x.npy") +
+           " --y " + Golden("train_sgd/y.npy") +
+           " --optimizer adam --lr 0.05 --batch-size 2 --epochs 60 --verbose 0 --plot " +
+           Path("log.svg"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string log_svg = ReadText(Path("log.svg"));
+  EXPECT_THAT(SvgTexts(log_svg), ::testing::Contains("loss (log scale)"));
+  EXPECT_THAT(SvgTexts(log_svg), ::testing::Contains("0.001"));
+  EXPECT_EQ(XmlElementCounts(log_svg).count("circle"), 0u);
+  // A directory at the target is refused before training starts.
+  fs::create_directories(Path("d.svg"));
+  r = Rill(TrainSgd("--epochs 2 --verbose 2 --plot " + Path("d.svg")));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("d.svg"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 1/")));
+}
+
+// The chart renders: rsvg-convert (Debian's librsvg2-bin) turns it into a non-empty PNG.
+TEST_F(CliTest, PlotRendersToPng) {
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "rsvg-convert is not installed (apt-get install librsvg2-bin)";
+  Result r =
+      Rill(TrainSgd("--epochs 6 --validation-split 0.25 --metrics mae,mse --verbose 0 "
+                    "--plot " +
+                    Path("p.svg")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string png = Path("p.png");
+  ASSERT_EQ(std::system(("rsvg-convert -o " + png + " " + Path("p.svg")).c_str()), 0);
+  const std::string bytes = ReadText(png);
+  ASSERT_GT(bytes.size(), 1000u);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  if (const char* keep = std::getenv("RILL_KEEP_PLOT"))
+    fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
+}
+
+TEST_F(CliTest, WeightsByNameMatchesH5LayersByName) {
+  const std::string model = "--model " + Golden("seq_stack/model.json");
+  Result r = Rill("predict " + model + " --weights " + Golden("seq_stack/weights.h5") +
+                  " --weights-by-name --input " + Golden("seq_stack/x.npy") + " --output " +
+                  Path("y.npy"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  // Another model's file: by order its layers do not fit, and the message lists them.
+  r = Rill("inspect " + model + " --weights " + Golden("gru_embedding/weights.h5") +
+           " --weights-by-name");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("no weights for layer 'cudnn_gru_1'; the file's layers with "
+                               "weights: 'embedding', 'gru', 'dense'"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --weights " +
+           Golden("train_sgd/weights.h5") + " --weights-by-name --x " + Golden("train_sgd/x.npy") +
+           " --y " + Golden("train_sgd/y_train.npy") + " --verbose 0");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = Rill("inspect " + model + " --weights-by-name");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--weights-by-name needs --weights"));
 }
 
 TEST_F(CliTest, BadFlagValuesAreOneLineUsageErrors) {
