@@ -18,12 +18,32 @@
 namespace rill::cli {
 namespace {
 
-constexpr std::string_view kTrainFlags[] = {
-    "model",   "weights",   "x",           "y",
-    "loss",    "optimizer", "lr",          "batch_size",
-    "epochs",  "shuffle",   "seed",        "validation_split",
-    "metrics", "verbose",   "metrics_csv", "save_weights",
-    "device",  "tf32",      "gru_algo",    "check_numerics"};
+constexpr std::string_view kTrainFlags[] = {"model",
+                                            "weights",
+                                            "x",
+                                            "y",
+                                            "loss",
+                                            "optimizer",
+                                            "lr",
+                                            "batch_size",
+                                            "epochs",
+                                            "shuffle",
+                                            "seed",
+                                            "validation_split",
+                                            "metrics",
+                                            "verbose",
+                                            "metrics_csv",
+                                            "save_weights",
+                                            "device",
+                                            "tf32",
+                                            "gru_algo",
+                                            "check_numerics",
+                                            "monitor",
+                                            "reduce_lr_on_plateau",
+                                            "early_stopping",
+                                            "restore_best_weights",
+                                            "checkpoint_dir",
+                                            "resume"};
 constexpr std::string_view kPredictFlags[] = {"model", "weights", "input", "output",  "batch_size",
                                               "seed",  "device",  "tf32",  "gru_algo"};
 
@@ -36,7 +56,10 @@ constexpr std::array kCommands = {
             "rill train [--model M.json [--weights W] --x X.npy --y Y.npy] [--loss L] "
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
-            "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
+            "[--save-weights DIR] [--monitor val_loss|loss|M] [--reduce-lr-on-plateau "
+            "FACTOR,PATIENCE[,MIN_LR]] [--early-stopping PATIENCE[,MIN_DELTA] "
+            "[--restore-best-weights]] [--checkpoint-dir DIR [--resume]] [--check-numerics] "
+            "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
             "size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},
