@@ -365,8 +365,17 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   state.plateau = StartPlateau(plateau_max);
   state.early_stopping = StartEarlyStopping(early_max);
   state.checkpoint_best = checkpoint_max ? -INFINITY : INFINITY;
-  if (!dir.empty() && options.resume) {
-    if (std::optional<std::string> latest = LatestCheckpointDir(dir)) {
+  if (!dir.empty()) {
+    const std::optional<std::string> latest = LatestCheckpointDir(dir);
+    // Another run's checkpoints are neither continued nor replaced unasked.
+    if (latest && !options.resume) {
+      return absl::InvalidArgumentError(absl::StrCat(dir, " holds a checkpoint of an earlier run (",
+                                                     *latest,
+                                                     "): resume it, or choose another directory"));
+    }
+    // What interrupted runs left: temporaries and older checkpoints.
+    RemoveStaleCheckpoints(dir, latest.value_or(""));
+    if (latest && options.resume) {
       RILL_ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(*latest));
       RILL_RETURN_IF_ERROR(RestoreCheckpoint(c, *latest, state, *model_));
       if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);

@@ -66,7 +66,8 @@ ABSL_FLAG(bool, restore_best_weights, false,
           "with --early-stopping: end with the weights of the best epoch");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "directory for a checkpoint after every epoch (DIR/epoch-NNNNNN, the previous one "
-          "removed) and the best by --monitor (DIR/best); created if missing");
+          "removed) and the best by --monitor (DIR/best); created if missing, and one holding "
+          "a checkpoint needs --resume");
 ABSL_FLAG(bool, resume, false,
           "with --checkpoint-dir: continue from its latest checkpoint up to --epochs in all; a "
           "corrupt one is an error, none at all starts from the beginning");

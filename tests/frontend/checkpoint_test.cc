@@ -144,6 +144,10 @@ TEST_F(CheckpointTest, ResumingGivesTheBitsOfAnUninterruptedRun) {
     for (const auto& [name, t] : rest->params().tensors())
       EXPECT_TRUE(SameBits(t, want.at(name))) << name;
   }
+  // Another run's checkpoints are not replaced unasked.
+  auto again = Train(whole, 1, Path("whole"), false);
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("resume it"));
   // The last checkpoint only, and the best one.
   EXPECT_TRUE(fs::exists(Path("whole/epoch-000003/manifest.txt")));
   EXPECT_FALSE(fs::exists(Path("whole/epoch-000002")));
