@@ -12,6 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "frontend/checkpoint.h"
+#include "frontend/fit_state.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -217,7 +220,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     }
     Tensor yb = TakeRows(y, batch);
     TensorType yt = yb.type();
-    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex, runner_.Get(mode, types, &yt));
+    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex, runner_->Get(mode, types, &yt));
     xb.push_back(yb);
     const std::string where = absl::StrCat("epoch ", epoch + 1, ", batch ", step + 1);
     // A NaN or Inf in the data cannot train anything (its gradient spoils every weight it
@@ -323,14 +326,66 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   if (!val_x.empty()) RILL_RETURN_IF_ERROR(CheckData(val_x, &val_y, options.batch_size));
   if (train_n < 1)
     return absl::InvalidArgumentError("no training samples left after the validation split");
-  std::vector<int64_t> rows(train_n);
-  std::iota(rows.begin(), rows.end(), 0);
-  std::mt19937_64 rng(options.seed);
-  History history;
   const std::vector<std::string> names = LogNames(!val_x.empty());
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+  auto monitored = [&](const std::string& monitor, const std::string& mode,
+                       const char* what) -> absl::StatusOr<bool> {
+    if (std::find(names.begin(), names.end(), monitor) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": monitor '", monitor,
+                                                     "' is not among the epoch's results (",
+                                                     absl::StrJoin(names, ", "), ")"));
+    }
+    return MonitorMaximizes(monitor, mode);
+  };
+  const auto& plateau = options.reduce_lr_on_plateau;
+  const auto& early = options.early_stopping;
+  bool plateau_max = false, early_max = false, checkpoint_max = false;
+  if (plateau) {
+    RILL_RETURN_IF_ERROR(CheckReduceLROnPlateau(*plateau));
+    RILL_ASSIGN_OR_RETURN(plateau_max,
+                          monitored(plateau->monitor, plateau->mode, "reduce_lr_on_plateau"));
+  }
+  if (early) {
+    RILL_RETURN_IF_ERROR(CheckEarlyStopping(*early));
+    RILL_ASSIGN_OR_RETURN(early_max, monitored(early->monitor, early->mode, "early_stopping"));
+  }
+  const std::string& dir = options.checkpoint_dir;
+  const std::string checkpoint_monitor = !options.checkpoint_monitor.empty()
+                                             ? options.checkpoint_monitor
+                                         : val_x.empty() ? "loss"
+                                                         : "val_loss";
+  if (!dir.empty()) {
+    RILL_ASSIGN_OR_RETURN(checkpoint_max, monitored(checkpoint_monitor, "auto", "checkpoint"));
+    RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
+  }
+  FitState state;
+  state.learning_rate = learning_rate();
+  state.rng.seed(options.seed);
+  state.order.resize(train_n);
+  std::iota(state.order.begin(), state.order.end(), 0);
+  state.plateau = StartPlateau(plateau_max);
+  state.early_stopping = StartEarlyStopping(early_max);
+  state.checkpoint_best = checkpoint_max ? -INFINITY : INFINITY;
+  if (!dir.empty()) {
+    const std::optional<std::string> latest = LatestCheckpointDir(dir);
+    // Another run's checkpoints are neither continued nor replaced unasked.
+    if (latest && !options.resume) {
+      return absl::InvalidArgumentError(absl::StrCat(dir, " holds a checkpoint of an earlier run (",
+                                                     *latest,
+                                                     "): resume it, or choose another directory"));
+    }
+    // What interrupted runs left: temporaries and older checkpoints.
+    RemoveStaleCheckpoints(dir, latest.value_or(""));
+    if (latest && options.resume) {
+      RILL_ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(*latest));
+      RILL_RETURN_IF_ERROR(RestoreCheckpoint(c, *latest, state, *model_));
+      if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);
+    }
+  }
+  std::vector<int64_t>& rows = state.order;
+  History history;
+  for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
-    if (options.shuffle) std::shuffle(rows.begin(), rows.end(), rng);
+    if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
     RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size,
                                               verbose, epoch, options.epochs, log));
     if (!val_x.empty()) {
@@ -357,9 +412,45 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     // Ctrl-C).
     if (verbose > 0) std::fflush(log);
     if (options.on_epoch_end) RILL_RETURN_IF_ERROR(options.on_epoch_end(epoch, logs));
+    bool stop = false;
+    if (plateau) {
+      const double lr = PlateauStep(*plateau, plateau_max, logs.at(plateau->monitor),
+                                    learning_rate(), state.plateau);
+      if (lr != learning_rate()) SetLearningRate(lr);
+    }
+    if (early) {
+      EarlyStoppingStep step = StepEarlyStopping(*early, early_max, epoch, logs.at(early->monitor),
+                                                 state.early_stopping);
+      if (step.keep_weights && early->restore_best_weights)
+        state.best_weights = model_->GetWeights();
+      stop = step.stop;
+    }
+    if (!dir.empty()) {
+      state.epoch = epoch + 1;
+      state.learning_rate = learning_rate();
+      const double current = logs.at(checkpoint_monitor);
+      const bool best =
+          checkpoint_max ? current > state.checkpoint_best : current < state.checkpoint_best;
+      if (best) state.checkpoint_best = current;
+      const Checkpoint c = ToCheckpoint(state, *model_);
+      if (best) RILL_RETURN_IF_ERROR(WriteCheckpoint(dir + "/best", c));
+      const std::string path = EpochCheckpointDir(dir, state.epoch);
+      RILL_RETURN_IF_ERROR(WriteCheckpoint(path, c));
+      RemoveStaleCheckpoints(dir, path);
+    }
     history.epochs.push_back(std::move(logs));
+    if (stop) break;
   }
+  if (early && early->restore_best_weights && !state.best_weights.empty())
+    RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));
   return history;
+}
+
+void Trainer::SetLearningRate(double learning_rate) {
+  options_.optimizer.learning_rate = learning_rate;
+  // The executors go before their device session; parameters live in the model's store.
+  runner_.reset();
+  runner_ = std::make_unique<ModelRunner>(*model_, options_, options_.device);
 }
 
 absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(const std::vector<Tensor>& x,

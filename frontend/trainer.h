@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "frontend/callbacks.h"
 #include "frontend/compile.h"
 #include "frontend/model.h"
 
@@ -32,6 +35,23 @@ struct FitOptions {
   std::FILE* log = stdout;  // where verbose 1 and 2 write
   // Called as each epoch ends (0-based `epoch`) with its results; an error stops Fit with it.
   std::function<absl::Status(int epoch, const std::map<std::string, double>& logs)> on_epoch_end;
+  // Applied after on_epoch_end, in this order. A monitor that is not among the epoch's
+  // results (LogNames) is an InvalidArgument before training starts.
+  std::optional<ReduceLROnPlateau> reduce_lr_on_plateau;
+  std::optional<EarlyStopping> early_stopping;
+  // When set, every epoch ends by saving a checkpoint (frontend/checkpoint.h) to
+  // "<dir>/epoch-NNNNNN" (the previous one is then removed) and, when `checkpoint_monitor`
+  // improved (Keras's ModelCheckpoint(save_best_only=True)), to "<dir>/best": the model's
+  // ParamStore (weights, optimizer slots, stateful RNN states), the shuffle generator and
+  // order, the epoch, the learning rate and the schedules' counters. The directory is created
+  // if missing; one that holds a checkpoint already needs `resume`.
+  std::string checkpoint_dir;
+  std::string checkpoint_monitor;  // empty: "val_loss" with validation data, else "loss"
+  // With checkpoint_dir: continue from its latest per-epoch checkpoint, as Keras's
+  // initial_epoch: a checkpoint after epoch k runs epochs k+1..`epochs`. A missing one starts
+  // from the beginning; an incomplete or corrupt one (checksum) is an InvalidArgument naming
+  // the file, never silently skipped. Runs with dropout do not repeat its masks exactly.
+  bool resume = false;
 };
 
 // Per epoch: "loss", each metric, and "val_" versions with validation data.
@@ -62,13 +82,19 @@ class Trainer {
   absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
 
   const CompileOptions& options() const { return options_; }
+  // The optimizer's learning rate; setting it rebuilds the training plans (it is an attribute
+  // of their update ops), keeping every parameter and optimizer slot.
+  double learning_rate() const { return options_.optimizer.learning_rate; }
+  void SetLearningRate(double learning_rate);
   // The names of an epoch's results in Keras's order: "loss", then each metric as Keras shows
   // it ("acc" is "accuracy"), then (with `validation`) the same names prefixed "val_".
   std::vector<std::string> LogNames(bool validation) const;
 
  private:
   Trainer(Model& model, CompileOptions options)
-      : model_(&model), options_(options), runner_(model, options, options.device) {}
+      : model_(&model),
+        options_(options),
+        runner_(std::make_unique<ModelRunner>(model, options, options.device)) {}
 
   // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
   absl::StatusOr<std::map<std::string, double>> RunEpoch(GraphMode mode,
@@ -87,7 +113,7 @@ class Trainer {
 
   Model* model_;
   CompileOptions options_;
-  ModelRunner runner_;
+  std::unique_ptr<ModelRunner> runner_;
 };
 
 // Host-side helpers (also used by the command line).

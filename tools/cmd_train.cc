@@ -2,6 +2,7 @@
 // saves the weights; with no --model, the built-in default experiment (tools/experiment.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -9,9 +10,11 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "frontend/keras_model.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
@@ -53,6 +56,26 @@ ABSL_FLAG(std::string, metrics_csv, "",
 ABSL_FLAG(std::string, plot, "",
           "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
           "training completes");
+ABSL_FLAG(std::string, monitor, "",
+          "the epoch result --reduce-lr-on-plateau, --early-stopping and the best checkpoint "
+          "watch: loss or val_loss (or a metric, val_ or not; default: val_loss with "
+          "--validation-split, loss otherwise)");
+ABSL_FLAG(std::string, reduce_lr_on_plateau, "",
+          "FACTOR,PATIENCE[,MIN_LR]: multiply the learning rate by FACTOR after PATIENCE epochs "
+          "without improvement of --monitor (by more than 1e-4), never below MIN_LR (default 0); "
+          "Keras's ReduceLROnPlateau");
+ABSL_FLAG(std::string, early_stopping, "",
+          "PATIENCE[,MIN_DELTA]: stop after PATIENCE epochs without an improvement of --monitor "
+          "by more than MIN_DELTA (default 0); Keras's EarlyStopping");
+ABSL_FLAG(bool, restore_best_weights, false,
+          "with --early-stopping: end with the weights of the best epoch");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "directory for a checkpoint after every epoch (DIR/epoch-NNNNNN, the previous one "
+          "removed) and the best by --monitor (DIR/best); created if missing, and one holding "
+          "a checkpoint needs --resume");
+ABSL_FLAG(bool, resume, false,
+          "with --checkpoint-dir: continue from its latest checkpoint up to --epochs in all; a "
+          "corrupt one is an error, none at all starts from the beginning");
 
 ABSL_FLAG(bool, check_numerics, false,
           "check every node's outputs for NaN and Inf while training; the first one stops the "
@@ -83,6 +106,65 @@ absl::Status CheckTrainingFlags() {
     return UsageError(absl::StrCat("--optimizer: ", st.message()));
   if (absl::Status st = ParseLoss(absl::GetFlag(FLAGS_loss)).status(); !st.ok())
     return UsageError(absl::StrCat("--loss: ", st.message()));
+  if (absl::GetFlag(FLAGS_resume) && absl::GetFlag(FLAGS_checkpoint_dir).empty())
+    return UsageError("--resume needs --checkpoint-dir");
+  if (absl::GetFlag(FLAGS_restore_best_weights) && absl::GetFlag(FLAGS_early_stopping).empty())
+    return UsageError("--restore-best-weights needs --early-stopping");
+  return absl::OkStatus();
+}
+
+// "a,b[,c]" as numbers: `min` to `max` of them, or a usage error naming `flag` and `form`.
+absl::StatusOr<std::vector<double>> ParseNumbers(const char* flag, const char* form,
+                                                 const std::string& text, size_t min, size_t max) {
+  std::vector<double> out;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    double v = 0;
+    if (!absl::SimpleAtod(part, &v)) break;
+    out.push_back(v);
+  }
+  if (out.size() < min || out.size() > max ||
+      out.size() != static_cast<size_t>(std::count(text.begin(), text.end(), ',') + 1)) {
+    return UsageError(absl::StrCat("--", flag, "=", text, " is not ", form));
+  }
+  return out;
+}
+
+// Whole numbers for the patience counts.
+bool IsCount(double v) { return v >= 0 && v <= 1e9 && v == static_cast<int>(v); }
+
+// --monitor, --reduce-lr-on-plateau, --early-stopping and --restore-best-weights into `fit`.
+absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
+  std::string monitor = absl::GetFlag(FLAGS_monitor);
+  if (monitor.empty()) monitor = validation ? "val_loss" : "loss";
+  if (monitor.starts_with("val_") && !validation)
+    return UsageError(absl::StrCat("--monitor=", monitor, " needs --validation-split"));
+  fit.checkpoint_monitor = monitor;
+  if (const std::string text = absl::GetFlag(FLAGS_reduce_lr_on_plateau); !text.empty()) {
+    auto v = ParseNumbers("reduce-lr-on-plateau", "FACTOR,PATIENCE[,MIN_LR]", text, 2, 3);
+    if (!v.ok()) return v.status();
+    ReduceLROnPlateau c{.monitor = monitor, .factor = (*v)[0]};
+    if (IsCount((*v)[1])) c.patience = static_cast<int>((*v)[1]);
+    if (v->size() > 2) c.min_lr = (*v)[2];
+    absl::Status st = CheckReduceLROnPlateau(c);
+    if (!IsCount((*v)[1]) || !st.ok()) {
+      return UsageError(absl::StrCat("--reduce-lr-on-plateau=", text,
+                                     ": FACTOR must be in (0, 1), PATIENCE a count, MIN_LR >= 0"));
+    }
+    fit.reduce_lr_on_plateau = c;
+  }
+  if (const std::string text = absl::GetFlag(FLAGS_early_stopping); !text.empty()) {
+    auto v = ParseNumbers("early-stopping", "PATIENCE[,MIN_DELTA]", text, 1, 2);
+    if (!v.ok()) return v.status();
+    if (!IsCount((*v)[0]) || (v->size() > 1 && !((*v)[1] >= 0))) {
+      return UsageError(
+          absl::StrCat("--early-stopping=", text, ": PATIENCE must be a count, MIN_DELTA >= 0"));
+    }
+    fit.early_stopping =
+        EarlyStopping{.monitor = monitor,
+                      .min_delta = v->size() > 1 ? (*v)[1] : 0.0,
+                      .patience = static_cast<int>((*v)[0]),
+                      .restore_best_weights = absl::GetFlag(FLAGS_restore_best_weights)};
+  }
   return absl::OkStatus();
 }
 
@@ -142,7 +224,8 @@ class MetricsCsv {
 // usage errors rather than silently ignored.
 absl::Status TrainDefaultExperiment(const std::string& device) {
   for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv",
-                           "plot", "weights_by_name"}) {
+                           "plot", "weights_by_name", "monitor", "reduce_lr_on_plateau",
+                           "early_stopping", "restore_best_weights", "checkpoint_dir", "resume"}) {
     if (FlagGiven(name)) {
       return UsageError(absl::StrCat(
           "--", name, " needs --model (the default experiment makes its own data and weights)"));
@@ -171,6 +254,8 @@ absl::Status Train() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   RILL_RETURN_IF_ERROR(CheckTrainingFlags());
+  FitOptions fit;
+  RILL_RETURN_IF_ERROR(ScheduleFlags(absl::GetFlag(FLAGS_validation_split) > 0, fit));
   if (model_path.empty()) return TrainDefaultExperiment(*device);
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
     return absl::InvalidArgumentError("--x and --y are required with --model");
@@ -211,29 +296,34 @@ absl::Status Train() {
   const double split = absl::GetFlag(FLAGS_validation_split);
   MetricsCsv csv;
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Open(csv_path, trainer->LogNames(split > 0)));
-  auto history =
-      trainer->Fit(*x, *y_raw,
-                   {.epochs = epochs,
-                    .batch_size = absl::GetFlag(FLAGS_batch_size),
-                    .shuffle = absl::GetFlag(FLAGS_shuffle),
-                    .seed = seed,
-                    .validation_split = split,
-                    .verbose = Verbosity(),
-                    .on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
-                      return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
-                    }});
+  fit.epochs = epochs;
+  fit.batch_size = absl::GetFlag(FLAGS_batch_size);
+  fit.shuffle = absl::GetFlag(FLAGS_shuffle);
+  fit.seed = seed;
+  fit.validation_split = split;
+  fit.verbose = Verbosity();
+  fit.on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
+    return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
+  };
+  fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  fit.resume = absl::GetFlag(FLAGS_resume);
+  auto history = trainer->Fit(*x, *y_raw, fit);
   if (!history.ok()) {
     return absl::Status(history.status().code(),
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Commit());
-  if (!plot_path.empty()) {
-    RILL_RETURN_IF_ERROR(WriteHistorySvg(
-        *history,
-        absl::StrCat("rill train ", std::filesystem::path(model_path).filename().string()),
-        plot_path));
+  if (history->epochs.empty()) {
+    std::printf("nothing to train: the checkpoint has all %d epochs\n", epochs);
+  } else {
+    if (!plot_path.empty()) {
+      RILL_RETURN_IF_ERROR(WriteHistorySvg(
+          *history,
+          absl::StrCat("rill train ", std::filesystem::path(model_path).filename().string()),
+          plot_path));
+    }
+    std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
   }
-  std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
   if (!save.empty()) {
     absl::Status st = SaveWeightsDir(m, save);
     if (!st.ok()) return st;

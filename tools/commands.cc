@@ -39,7 +39,13 @@ constexpr std::string_view kTrainFlags[] = {"model",
                                             "device",
                                             "tf32",
                                             "gru_algo",
-                                            "check_numerics"};
+                                            "check_numerics",
+                                            "monitor",
+                                            "reduce_lr_on_plateau",
+                                            "early_stopping",
+                                            "restore_best_weights",
+                                            "checkpoint_dir",
+                                            "resume"};
 constexpr std::string_view kPredictFlags[] = {
     "model",      "weights", "weights_by_name", "input", "output",
     "batch_size", "seed",    "device",          "tf32",  "gru_algo"};
@@ -55,7 +61,10 @@ constexpr std::array kCommands = {
             "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
             "[--plot F.svg] "
-            "[--save-weights DIR] [--check-numerics] [--device cpu|cuda|auto [--tf32] "
+            "[--save-weights DIR] [--monitor val_loss|loss|M] [--reduce-lr-on-plateau "
+            "FACTOR,PATIENCE[,MIN_LR]] [--early-stopping PATIENCE[,MIN_DELTA] "
+            "[--restore-best-weights]] [--checkpoint-dir DIR [--resume]] [--check-numerics] "
+            "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
             "size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},

@@ -2,10 +2,12 @@
 // data (tests/golden/keras, whose predictions scripts/golden/keras_models.py checks against
 // torch in float64), the default experiment, flag spellings, and the error contract: one line
 // on stderr naming the file or layer, a non-zero exit, and no output file left behind.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -16,10 +18,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "frontend/checkpoint.h"
 #include "runtime/npy.h"
 
 namespace rill {
@@ -627,6 +631,142 @@ TEST_F(CliTest, BadFlagValuesAreOneLineUsageErrors) {
     const size_t first = line.find("default");
     EXPECT_TRUE(first == std::string::npos || line.find("(default", first + 1) == std::string::npos)
         << line;
+  }
+}
+
+TEST_F(CliTest, ScheduleAndCheckpointFlagsAreCheckedBeforeAnyWork) {
+  for (const std::string args :
+       {"--reduce-lr-on-plateau 2,3", "--reduce-lr-on-plateau 0.5", "--reduce-lr-on-plateau 0.5,x",
+        "--reduce-lr-on-plateau 0.5,1.5", "--reduce-lr-on-plateau 0.5,2,-1", "--early-stopping -1",
+        "--early-stopping 1,2,3", "--early-stopping 2,-0.1",
+        "--monitor val_loss --early-stopping 2", "--resume", "--restore-best-weights",
+        "--monitor val_mae"}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(TrainSgd(args + " --save-weights " + Path("w")));
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith("rill train: "));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+    EXPECT_FALSE(fs::exists(Path("w")));
+  }
+  Result r = Rill("train --checkpoint-dir " + Path("c"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--checkpoint_dir needs --model"));
+}
+
+TEST_F(CliTest, EarlyStoppingAndPlateauRunFromTheCommandLine) {
+  // Nothing improves on the first epoch by 1e9: a stop after 1 + patience 2 epochs.
+  Result r =
+      Rill(TrainSgd("--epochs 10 --verbose 2 --monitor loss --early-stopping 2,1e9 "
+                    "--reduce-lr-on-plateau 0.5,1"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Epoch 3/10"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 4/10")));
+}
+
+TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
+  const std::string common =
+      " --seed 3 --validation-split 0.25 --reduce-lr-on-plateau 0.5,0 --verbose 2 ";
+  Result whole =
+      Rill(TrainSgd("--epochs 2 --checkpoint-dir " + Path("c2") + common + "--metrics-csv " +
+                    Path("whole.csv") + " --save-weights " + Path("whole")));
+  ASSERT_EQ(whole.status, 0) << whole.out;
+  Result first = Rill(TrainSgd("--epochs 1 --checkpoint-dir " + Path("c1") + common));
+  ASSERT_EQ(first.status, 0) << first.out;
+  Result rest = Rill(TrainSgd("--epochs 2 --resume --checkpoint-dir " + Path("c1") + common +
+                              "--save-weights " + Path("resumed")));
+  ASSERT_EQ(rest.status, 0) << rest.out;
+  EXPECT_THAT(rest.out, Not(HasSubstr("Epoch 1/2")));
+  // The epoch lines without their times.
+  auto values = [](const std::string& out, const std::string& epoch) {
+    const size_t at = out.find("Epoch " + epoch + "/");
+    if (at == std::string::npos) return std::string("missing");
+    const size_t from = out.find(" - loss", at);
+    return out.substr(from, out.find('\n', from) - from);
+  };
+  EXPECT_EQ(values(first.out, "1"), values(whole.out, "1"));
+  EXPECT_EQ(values(rest.out, "2"), values(whole.out, "2"));
+  for (int i = 0; i < 8; ++i) {
+    SCOPED_TRACE(i);
+    auto a = ReadNpy(Path("whole/" + std::to_string(i) + ".npy"));
+    auto b = ReadNpy(Path("resumed/" + std::to_string(i) + ".npy"));
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->bytes(), b->bytes());
+    EXPECT_EQ(std::memcmp(a->raw(), b->raw(), a->bytes()), 0);
+  }
+  // Resuming a finished run trains nothing.
+  Result done = Rill(TrainSgd("--epochs 2 --resume --checkpoint-dir " + Path("c2") + common));
+  ASSERT_EQ(done.status, 0) << done.out;
+  EXPECT_THAT(done.out, HasSubstr("nothing to train"));
+}
+
+TEST_F(CliTest, KilledAtRandomMomentsTheCheckpointsStayWhole) {
+  // SIGKILL at seeded random moments, many of them while a checkpoint is being written (the
+  // epochs are tiny, the writes synced); every time, what is there is a complete checkpoint
+  // with good checksums, or nothing before the first, and the next run resumes from it.
+  const std::string dir = Path("ckpt");
+  const std::string data = Golden("train_sgd/");
+  const std::vector<std::string> args = {RILL_BINARY,
+                                         "train",
+                                         "--model=" + data + "model.json",
+                                         "--weights=" + data + "weights",
+                                         "--x=" + data + "x.npy",
+                                         "--y=" + data + "y_train.npy",
+                                         "--optimizer=adam",
+                                         "--batch-size=4",
+                                         "--epochs=100000000",
+                                         "--verbose=0",
+                                         "--checkpoint-dir=" + dir,
+                                         "--resume"};
+  std::vector<char*> argv;
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::mt19937 rng(17);
+  // Most of an epoch here is its checkpoint's synced writes.
+  std::uniform_int_distribution<int> delay_us(0, 1200000);
+  int last_epoch = 0, with_temporaries = 0;
+  for (int kill = 0; kill < 50; ++kill) {
+    SCOPED_TRACE(kill);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const int null = ::open("/dev/null", O_WRONLY);
+      dup2(null, STDOUT_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    usleep(delay_us(rng));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    // A run that failed (a corrupt checkpoint refused) would have exited before the kill.
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit " << WEXITSTATUS(status);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) {
+        ++with_temporaries;
+        break;
+      }
+    }
+    std::optional<std::string> latest = LatestCheckpointDir(dir);
+    if (!latest) {
+      ASSERT_EQ(last_epoch, 0) << "the checkpoint of epoch " << last_epoch << " is gone";
+      continue;
+    }
+    auto c = ReadCheckpoint(*latest);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_GE(c->epoch, last_epoch);
+    last_epoch = c->epoch;
+  }
+  std::printf("%d epochs checkpointed; %d kills left a temporary behind\n", last_epoch,
+              with_temporaries);
+  // The next run cleans the temporaries up and continues.
+  Result r = Rill("train --model " + data + "model.json --weights " + data + "weights --x " + data +
+                  "x.npy --y " + data + "y_train.npy --optimizer adam --batch-size 4 " +
+                  "--verbose 0 --checkpoint-dir " + dir + " --resume --epochs " +
+                  std::to_string(last_epoch + 1));
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
   }
 }
 

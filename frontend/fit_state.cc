@@ -1,0 +1,140 @@
+#include "frontend/fit_state.h"
+
+#include <cstdlib>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ir/status.h"
+
+namespace rill {
+namespace {
+
+constexpr char kParam[] = "param/";
+constexpr char kBestWeight[] = "best_weights/";
+constexpr char kOrder[] = "fit/order";
+
+// Exact round trip, infinities included.
+std::string Exact(double v) { return absl::StrFormat("%.17g", v); }
+
+class Values {
+ public:
+  Values(const Checkpoint& c, const std::string& where) : c_(c), where_(where) {}
+  absl::Status status() const { return status_; }
+  double Double(const std::string& name) {
+    const std::string& text = Find(name);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (status_.ok() && (text.empty() || *end != '\0')) Fail(name);
+    return v;
+  }
+  int Int(const std::string& name) {
+    int v = 0;
+    if (!absl::SimpleAtoi(Find(name), &v)) Fail(name);
+    return v;
+  }
+  const std::string& Find(const std::string& name) {
+    static const std::string kEmpty;
+    auto it = c_.values.find(name);
+    if (it != c_.values.end()) return it->second;
+    Fail(name);
+    return kEmpty;
+  }
+  void Fail(const std::string& name) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError(
+          absl::StrCat("checkpoint ", where_, ": value '", name, "' missing or malformed"));
+    }
+  }
+
+ private:
+  const Checkpoint& c_;
+  std::string where_;
+  absl::Status status_;
+};
+
+}  // namespace
+
+Checkpoint ToCheckpoint(const FitState& s, const Model& model) {
+  Checkpoint c;
+  c.epoch = s.epoch;
+  std::ostringstream rng;
+  rng << s.rng;
+  c.values = {{"learning_rate", Exact(s.learning_rate)},
+              {"rng", rng.str()},
+              {"plateau.best", Exact(s.plateau.best)},
+              {"plateau.wait", absl::StrCat(s.plateau.wait)},
+              {"plateau.cooldown_counter", absl::StrCat(s.plateau.cooldown_counter)},
+              {"early_stopping.best", Exact(s.early_stopping.best)},
+              {"early_stopping.wait", absl::StrCat(s.early_stopping.wait)},
+              {"early_stopping.best_epoch", absl::StrCat(s.early_stopping.best_epoch)},
+              {"checkpoint.best", Exact(s.checkpoint_best)}};
+  for (const auto& [name, tensor] : model.params().tensors()) c.tensors[kParam + name] = tensor;
+  Tensor order(DType::kI64, Shape{static_cast<int64_t>(s.order.size())});
+  std::copy(s.order.begin(), s.order.end(), order.data<int64_t>());
+  c.tensors[kOrder] = order;
+  for (size_t i = 0; i < s.best_weights.size(); ++i)
+    c.tensors[absl::StrFormat("%s%06d", kBestWeight, i)] = s.best_weights[i];
+  return c;
+}
+
+absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, FitState& s,
+                               Model& model) {
+  auto invalid = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", where, ": ", what));
+  };
+  FitState r = s;
+  r.epoch = c.epoch;
+  Values v(c, where);
+  r.learning_rate = v.Double("learning_rate");
+  r.plateau = {v.Double("plateau.best"), v.Int("plateau.wait"), v.Int("plateau.cooldown_counter")};
+  r.early_stopping = {v.Double("early_stopping.best"), v.Int("early_stopping.wait"),
+                      v.Int("early_stopping.best_epoch")};
+  r.checkpoint_best = v.Double("checkpoint.best");
+  std::istringstream rng(v.Find("rng"));
+  RILL_RETURN_IF_ERROR(v.status());
+  if (!(rng >> r.rng)) return invalid("value 'rng' malformed");
+  auto order = c.tensors.find(kOrder);
+  if (order == c.tensors.end() || order->second.dtype() != DType::kI64 ||
+      order->second.size() != static_cast<int64_t>(s.order.size())) {
+    return invalid(absl::StrCat("made for another number of training samples (this run has ",
+                                s.order.size(), ")"));
+  }
+  const int64_t* rows = order->second.data<int64_t>();
+  r.order.assign(rows, rows + s.order.size());
+  for (int64_t row : r.order) {
+    if (row < 0 || row >= static_cast<int64_t>(s.order.size())) return invalid("bad 'fit/order'");
+  }
+  std::vector<WeightInfo> weights = model.Weights();
+  r.best_weights.clear();
+  for (size_t i = 0; i < weights.size(); ++i) {
+    auto it = c.tensors.find(absl::StrFormat("%s%06d", kBestWeight, i));
+    if (it == c.tensors.end()) break;
+    r.best_weights.push_back(it->second);
+  }
+  if (!r.best_weights.empty() && r.best_weights.size() != weights.size())
+    return invalid("incomplete best weights");
+  for (const WeightInfo& w : weights) {
+    if (!c.tensors.contains(kParam + w.name))
+      return invalid(absl::StrCat("lacks weight '", w.name, "' of the model"));
+  }
+  // Every tensor is checked before the store is changed.
+  for (const auto& [key, tensor] : c.tensors) {
+    if (!key.starts_with(kParam)) continue;
+    const Tensor* have = std::as_const(model.params()).Find(key.substr(sizeof(kParam) - 1));
+    if (have != nullptr && have->type() != tensor.type()) {
+      return invalid(absl::StrCat("'", key.substr(sizeof(kParam) - 1), "' is ",
+                                  tensor.type().ToString(), ", the model's is ",
+                                  have->type().ToString()));
+    }
+  }
+  for (const auto& [key, tensor] : c.tensors) {
+    if (key.starts_with(kParam)) model.params().Set(key.substr(sizeof(kParam) - 1), tensor);
+  }
+  s = std::move(r);
+  return absl::OkStatus();
+}
+
+}  // namespace rill

@@ -1,0 +1,36 @@
+// Everything Trainer::Fit carries from one epoch to the next, and its conversion to and from
+// a checkpoint (frontend/checkpoint.h): with the model's ParamStore (weights, optimizer slots,
+// stateful RNN states) it is all a resumed run needs to continue bit for bit.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "frontend/callbacks.h"
+#include "frontend/checkpoint.h"
+#include "frontend/model.h"
+
+namespace rill {
+
+struct FitState {
+  int epoch = 0;  // epochs completed
+  double learning_rate = 0;
+  std::mt19937_64 rng;         // the shuffle generator
+  std::vector<int64_t> order;  // the training rows in their current (shuffled) order
+  PlateauState plateau;
+  EarlyStoppingState early_stopping;
+  std::vector<Tensor> best_weights;  // EarlyStopping's, with restore_best_weights
+  double checkpoint_best = 0;        // the best monitored value saved in <dir>/best
+};
+
+// The state and every tensor of `model`'s ParamStore.
+Checkpoint ToCheckpoint(const FitState& s, const Model& model);
+// Restores `s` and the model's ParamStore from `c` (read from `where`). InvalidArgument naming
+// `where` when the checkpoint lacks a weight of the model, holds one of another type, or was
+// made for another number of training samples; nothing is changed then.
+absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, FitState& s,
+                               Model& model);
+
+}  // namespace rill
