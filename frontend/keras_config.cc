@@ -327,11 +327,11 @@ json InitializerToKeras(const Initializer& init) {
   json config = json::object();
   for (const auto& [key, value] : init.config.values()) {
     std::visit(
-        [&](const auto& v) {
+        [&config, &name = key](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double> ||
                         std::is_same_v<T, bool> || std::is_same_v<T, std::string>)
-            config[key] = v;
+            config[name] = v;
         },
         value);
   }

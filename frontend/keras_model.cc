@@ -370,11 +370,8 @@ absl::Status LoadH5(Model& model, const std::string& path, bool by_name) {
   return SetLayerWeights(model, std::move(per_layer), path);
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
-                                                          const std::string& source,
-                                                          uint64_t seed) {
+absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
+                                                     const std::string& source, uint64_t seed) {
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return Bad(source, "not valid JSON");
   if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
@@ -394,6 +391,21 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
                                     "' is not supported (Sequential, Functional, Model)"));
   }
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
+                                                          const std::string& source,
+                                                          uint64_t seed) {
+  // nlohmann's accessors (value(), get<T>()) throw when a field has another type than the one
+  // asked for, e.g. a null where a name or a layer config belongs; every such field the
+  // readers do not check by themselves becomes an error here, never an exception.
+  try {
+    return ReadKerasJson(text, source, seed);
+  } catch (const json::exception& e) {
+    return Bad(source, absl::StrCat("a field has the wrong type (", e.what(), ")"));
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed) {

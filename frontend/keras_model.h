@@ -15,7 +15,8 @@
 namespace rill {
 
 // A model from the text of a Keras model JSON; `source` names it in errors (a file name),
-// `seed` seeds the weights' initializers.
+// `seed` seeds the weights' initializers. InvalidArgument for text that is not a model rill
+// supports, a field of the wrong type (a null name, a string for a list) included.
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
                                                           const std::string& source,
                                                           uint64_t seed = 0);

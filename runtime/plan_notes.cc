@@ -14,7 +14,7 @@ std::string StepNotes(const PlanStep& step) {
   for (const auto& [name, value] : step.attrs.values()) {
     const bool declared =
         def != nullptr && std::any_of(def->attrs.begin(), def->attrs.end(),
-                                      [&name](const AttrSpec& a) { return a.name == name; });
+                                      [&key = name](const AttrSpec& a) { return a.name == key; });
     if (declared) continue;
     absl::StrAppend(&out, out.empty() ? "" : ", ", name, "=", AttrValueToString(value));
   }

@@ -144,23 +144,41 @@ namespace sse {
 #undef RILL_GRU_LANES
 }  // namespace sse
 
+// clang has no `#pragma GCC target`; its attribute pragma gives every function the ISA.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 namespace avx2 {
 #define RILL_GRU_LANES 8
 #include "kernels/cpu/gru_cpu.inc"
 #undef RILL_GRU_LANES
 }  // namespace avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push( \
+    __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#endif
 namespace avx512 {
 #define RILL_GRU_LANES 16
 #include "kernels/cpu/gru_cpu.inc"
 #undef RILL_GRU_LANES
 }  // namespace avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 // The float kernels of one instruction set.
 struct IsaKernels {
