@@ -1,4 +1,4 @@
-// The float32 dense op as one cublasLtMatmul with a fused bias/relu epilogue (issue #5), used by
+// The float32 dense op as one cublasLtMatmul with a fused bias/relu epilogue, used by
 // the dense kernel in matmul_ops.cc. Plan time picks an algorithm for the step's exact shapes
 // (cublasLtMatmulAlgoGetHeuristic, a GPU needed) and caches it process-wide; run time builds the
 // descriptors in stack storage (no allocation) and queues one matmul on the stream.

@@ -1,5 +1,5 @@
 // Which GRU layers of a plan keep their parameters on the GPU in cuDNN's weight-space order
-// (issue #5; gru_weight_layout.h, "Resident order"; docs/cuda-backend.md).
+// (gru_weight_layout.h, "Resident order"; docs/cuda-backend.md).
 //
 // A layer qualifies when its kernel, recurrent_kernel and bias are persistent parameters that
 // the plan uses only in ways that do not depend on the order of their elements: as the weights

@@ -1,4 +1,4 @@
-// Fused optimizer updates on the GPU (issue #5): one multi-tensor launch (optim_multi.h) per
+// Fused optimizer updates on the GPU: one multi-tensor launch (optim_multi.h) per
 // optimizer per training step instead of one launch per parameter. Two halves:
 //  - a plan rewrite, run by the CUDA executor after the memory planner: it moves the update
 //    steps of one optimizer (same op, dtype, attributes and, for adam, iteration count) next

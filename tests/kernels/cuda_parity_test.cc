@@ -1,4 +1,4 @@
-// CUDA-vs-CPU parity for every op (issue #5). The host test (runs everywhere) requires a CUDA
+// CUDA-vs-CPU parity for every op. The host test (runs everywhere) requires a CUDA
 // kernel for every op in ir/op_list.def. The device tests (skipped, saying why, without a GPU)
 // take every op-harness case (tests/ops/harness.h), draw its inputs exactly as the harness does
 // (seed 1), run the CPU kernel and the CUDA kernel on the same inputs, each from a plan lowered
