@@ -1,4 +1,4 @@
-// oneDNN's linear-before-reset GRU (lbr_gru) computing CuDNNGRU's function (DESIGN.md §3),
+// oneDNN's linear-before-reset GRU (lbr_gru) computing CuDNNGRU's function (docs/gru.md),
 // timed for the CPU GRU benchmark through the product's kernel (kernels/cpu/gru_onednn.h), so
 // results compare element for element with rill's cudnn_gru / cudnn_gru_grad kernels
 // (bench/onednn_gru_check verifies that).

@@ -1,5 +1,5 @@
 // Weight conversion between Keras's CuDNNGRU and GRU(reset_after=True) layouts, as Keras's
-// HDF5 loader does it (DESIGN.md §3). For gate g (blocks z, r, h) with u units and d inputs:
+// HDF5 loader does it (docs/gru.md). For gate g (blocks z, r, h) with u units and d inputs:
 // CuDNNGRU -> GRU: K_g = A_gᵀ, where A_g is the [d, u] kernel block read row-major as [u, d];
 // Rk_g = R_gᵀ; bias [6u] -> [2, 3u]. GRU -> CuDNNGRU is the exact inverse. Pure data
 // movement: a round trip is bit-exact.

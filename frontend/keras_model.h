@@ -1,4 +1,4 @@
-// Keras model interop (DESIGN.md §7): a model from Keras's `model.to_json()` (Sequential and
+// Keras model interop (docs/user-guide.md): a model from Keras's `model.to_json()` (Sequential and
 // functional forms), weights from a directory of .npy files (0.npy, 1.npy, ... in
 // get_weights() order) or a Keras HDF5 weights file (`model.save_weights('w.h5')`), and
 // weights written back as .npy files. Errors name the file, the layer and the shapes.

@@ -52,7 +52,7 @@ struct DropoutOptions {
 };
 LayerRef Dropout(DropoutOptions options);
 
-// Keras tf.compat.v1.keras.layers.CuDNNGRU (DESIGN.md §3): weights kernel [d, 3u],
+// Keras tf.compat.v1.keras.layers.CuDNNGRU (docs/gru.md): weights kernel [d, 3u],
 // recurrent_kernel [u, 3u], bias [6u], gate blocks z, r, h. Input [batch, time, d]
 // ([time, batch, d] when time_major). Called on [x] or [x, initial_state [batch, u]].
 // Outputs: the sequence [batch, time, u] (return_sequences) or the last step [batch, u], then

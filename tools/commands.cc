@@ -160,7 +160,7 @@ const Command* FindCommand(std::string_view name) {
   return nullptr;
 }
 
-// DESIGN.md spells flags with hyphens (--batch-size); absl names them with underscores
+// The docs spell flags with hyphens (--batch-size); absl names them with underscores
 // (--batch_size): both are accepted. Values ("-1e-3") are left alone.
 std::string NormalizeFlagSpelling(std::string_view arg) {
   std::string out(arg);

@@ -1,4 +1,4 @@
-// Recurrent ops: cudnn_gru (Keras CuDNNGRU, DESIGN.md §3) and its fused backward op
+// Recurrent ops: cudnn_gru (Keras CuDNNGRU, docs/gru.md) and its fused backward op
 // cudnn_gru_grad. The reserve output carries the per-step gate values from the forward to the
 // backward op, so the backward op recomputes nothing and no kernel hides state.
 #include "ir/ops/rnn.h"

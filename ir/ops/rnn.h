@@ -1,5 +1,5 @@
 // Builders for the recurrent ops: the CuDNNGRU layer's op (Keras's CuDNNGRU semantics, see
-// DESIGN.md §3) and its fused backward op. Errors land in the builder's sticky status and
+// docs/gru.md) and its fused backward op. Errors land in the builder's sticky status and
 // name the shapes involved.
 #pragma once
 

@@ -12,7 +12,7 @@
 //
 // Internal layouts (u = units, d = features, gate blocks of Keras's kernel in order z, r, h):
 //   ain [3u, d]: rows (h, z, r); block for gate g is kernel[:, g·u:(g+1)·u] read row-major as
-//                [u, d] (DESIGN.md §3), so the input projection of x is x · ainᵀ;
+//                [u, d] (docs/gru.md), so the input projection of x is x · ainᵀ;
 //   rt  [3u, u]: rows (z, r, h); row g·u+p is row p of R_g = recurrent[:, g·u:(g+1)·u], so the
 //                recurrent product is h · rtᵀ = (R_g · h for each g);
 //   reserve rows (x's row order) [n | z | r | hh]: the projection lands in its first 3u columns

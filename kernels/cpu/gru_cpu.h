@@ -1,4 +1,4 @@
-// The CuDNNGRU math on the CPU (DESIGN.md §3), float and double, on raw row-major buffers.
+// The CuDNNGRU math on the CPU (docs/gru.md), float and double, on raw row-major buffers.
 // Forward: one GEMM projects every time step's input at once, then per step one GEMM with
 // the recurrent matrix and a fused gate kernel. Backward: per step (in reverse) a fused
 // gate-gradient kernel and one GEMM through the recurrent matrix, then one GEMM each for dx,

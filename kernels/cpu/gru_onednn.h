@@ -1,4 +1,4 @@
-// CuDNNGRU's function (DESIGN.md §3) on oneDNN's linear-before-reset GRU (lbr_gru), float32:
+// CuDNNGRU's function (docs/gru.md) on oneDNN's linear-before-reset GRU (lbr_gru), float32:
 // the second CPU algorithm beside rill's own kernel (gru_cpu.h); gru_choice.h picks one per
 // shape. Keras weights are mapped into oneDNN's layouts on every call and the weight gradients
 // mapped back, so inputs and outputs are those of GruForward / GruBackward, element for

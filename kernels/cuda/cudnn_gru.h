@@ -1,4 +1,4 @@
-// One CuDNNGRU layer as cuDNN 9 calls (DESIGN.md §3): the descriptors for fixed sizes, the
+// One CuDNNGRU layer as cuDNN 9 calls (docs/gru.md): the descriptors for fixed sizes, the
 // weight-space / workspace / reserve size queries (they need a GPU handle: run them when a plan
 // is compiled, with these exact descriptors), and the four calls of a training step —
 // cudnnRNNForward (inference or training), cudnnRNNBackwardData_v8, cudnnRNNBackwardWeights_v8.

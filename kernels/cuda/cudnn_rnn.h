@@ -1,4 +1,4 @@
-// Owning wrappers for the cuDNN descriptors that lower CuDNNGRU (DESIGN.md §3): the GRU
+// Owning wrappers for the cuDNN descriptors that lower CuDNNGRU (docs/gru.md): the GRU
 // descriptor with Keras's CuDNNGRU settings, the padded RNN data descriptor (batch- or
 // time-major) and the hidden-state tensor descriptor. All are host-side objects, so they can be
 // created and validated on a machine with no GPU; the workspace/reserve/weight-space queries that

@@ -3,7 +3,7 @@
 // CUDA headers), so it builds and is tested on every machine; the layout itself is read from
 // cuDNN with a GPU handle (QueryGruWeightLayout in cudnn_gru.h) and checked against the closed
 // form here. Parameters live on the GPU in this layout; Keras layout exists only on import and
-// export (DESIGN.md §3).
+// export (docs/gru.md).
 //
 // What the conversion rests on, read from Keras's own CuDNNGRU (TensorFlow 2.x
 // keras/layers/cudnn_recurrent.py: `CuDNNGRU._process_batch` and `_canonical_to_params`) and

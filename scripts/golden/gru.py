@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden data for the cudnn_gru op (Keras CuDNNGRU semantics, DESIGN.md section 3).
+"""Golden data for the cudnn_gru op (Keras CuDNNGRU semantics, docs/gru.md).
 
 Writes tests/golden/gru/<case>/*.npy (float64) and tests/golden/gru/cases.txt:
   inputs   x, h0, kernel, recurrent_kernel, bias (Keras layouts), dy, dh_last
@@ -9,13 +9,13 @@ Writes tests/golden/gru/<case>/*.npy (float64) and tests/golden/gru/cases.txt:
 The oracle is torch.nn.GRU in float64. Per gate g (Keras order z, r, h; u units, d features):
   A_g = kernel[:, g*u:(g+1)*u] flattened row-major and reshaped to [u, d]  (no transpose)
   R_g = recurrent_kernel[:, g*u:(g+1)*u]                                    (as is)
-DESIGN.md's step multiplies R_g . h. torch computes W_hh . h (h @ W_hh.T), so W_hh's gate
+docs/gru.md's step multiplies R_g . h. torch computes W_hh . h (h @ W_hh.T), so W_hh's gate
 block is R_g itself, not its transpose; likewise W_ih's block is A_g. torch's gate order is
 r, z, n: weight_ih = [A_r; A_z; A_h], weight_hh = [R_r; R_z; R_h], bias_ih = [b_Wr; b_Wz; b_Wh],
 bias_hh = [b_Rr; b_Rz; b_Rh]. torch's n = tanh(W_in x + b_in + r * (W_hn h + b_hn)) and
-h' = (1 - z) * n + z * h are DESIGN.md's formulas.
+h' = (1 - z) * n + z * h are docs/gru.md's formulas.
 
-Every case is also recomputed by an independent numpy implementation of DESIGN.md's formulas
+Every case is also recomputed by an independent numpy implementation of docs/gru.md's formulas
 (forward and a hand-derived backward), and the tiny cases against values worked out by hand
 below; the script fails unless all agree to 1e-12.
 
@@ -49,7 +49,7 @@ def sigmoid(v):
 
 
 def numpy_gru(x, h0, kernel, rk, bias, dy, dh_last, time_major, go_backwards):
-    """DESIGN.md section 3 step by step, batch-major [B, T, d] internally; returns y, h_last
+    """docs/gru.md step by step, batch-major [B, T, d] internally; returns y, h_last
     and the five gradients, by a hand-written backward pass."""
     if time_major:
         x, dy = x.transpose(1, 0, 2), dy.transpose(1, 0, 2)

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Keras-produced golden data for rill's Keras interop (DESIGN.md sections 3, 7 and 8).
+"""Keras-produced golden data for rill's Keras interop (docs/gru.md and docs/user-guide.md).
 
 Keras (tf-keras, the Keras 2 API, on tensorflow-cpu) is the oracle here. It cannot run
 CuDNNGRU on a CPU, but it can build one, write its to_json(), get_weights() and an HDF5
 weights file; its own HDF5 loader converts CuDNNGRU weights into GRU(reset_after=True,
 recurrent_activation='sigmoid'), which it runs. Every Keras output is cross-checked against
-torch.nn.GRU in float64 (weight_ih = [A_r; A_z; A_h], weight_hh = [R_r; R_z; R_h], DESIGN.md
-section 3), and Keras's weight conversion is checked to equal DESIGN.md's formula exactly.
+torch.nn.GRU in float64 (weight_ih = [A_r; A_z; A_h], weight_hh = [R_r; R_z; R_h],
+docs/gru.md), and Keras's weight conversion is checked to equal docs/gru.md's formula exactly.
 
 Cases (batch 4, T 6, 3 features; float32):
   seq_stack             Sequential: CuDNNGRU(8, return_sequences) -> CuDNNGRU(6) -> Dense(2)
@@ -81,7 +81,7 @@ def block(w, g, u):
 
 
 def cudnn_to_gru(kernel, rk, bias):
-    """DESIGN.md: CuDNNGRU -> GRU(reset_after=True): K_g = A_g^T, Rk_g = R_g^T, bias -> [2, 3u]."""
+    """docs/gru.md: CuDNNGRU -> GRU(reset_after=True): K_g = A_g^T, Rk_g = R_g^T, bias -> [2, 3u]."""
     d, u = kernel.shape[0], rk.shape[0]
     K = np.concatenate([np.ascontiguousarray(block(kernel, g, u)).reshape(u, d).T
                         for g in range(3)], axis=1)
@@ -90,7 +90,7 @@ def cudnn_to_gru(kernel, rk, bias):
 
 
 def gru_to_cudnn(K, Rk, b):
-    """DESIGN.md: GRU(reset_after=True) -> CuDNNGRU: A_g = K_g^T written row-major into the
+    """docs/gru.md: GRU(reset_after=True) -> CuDNNGRU: A_g = K_g^T written row-major into the
     [d, u] block, R_g = Rk_g^T, bias [2, 3u] -> [6u]."""
     d, u = K.shape[0], Rk.shape[0]
     kernel = np.concatenate([np.ascontiguousarray(block(K, g, u).T).reshape(d, u)
@@ -220,7 +220,7 @@ def keras_convert(src_model, dst_model, tmp_h5):
 
 
 def check_conversion(cudnn_ws, gru_ws, rnn_slots):
-    """Keras's converted weights must equal DESIGN.md's formula bit for bit (both ways)."""
+    """Keras's converted weights must equal docs/gru.md's formula bit for bit (both ways)."""
     for i in range(len(cudnn_ws)):
         if i in rnn_slots:
             ours = cudnn_to_gru(*cudnn_ws[i:i + 3])

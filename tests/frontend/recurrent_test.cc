@@ -1,5 +1,5 @@
 // The recurrent layers (CuDNNGRU, GRU(reset_after=True), Bidirectional, TimeDistributed)
-// against a float64 reference of DESIGN.md §3 written out here step by step, plus the
+// against a float64 reference of docs/gru.md written out here step by step, plus the
 // Keras behaviours: return_sequences/return_state, go_backwards, time_major, initial_state,
 // stateful + reset_states, weight conversion, losses, and every error the layers raise.
 #include <gmock/gmock.h>
@@ -30,7 +30,7 @@ struct RefOut {
   std::vector<double> h;  // [B, u]
 };
 
-// DESIGN.md §3 in float64: A_g is the kernel block read row-major as [u, d], R_g the
+// docs/gru.md in float64: A_g is the kernel block read row-major as [u, d], R_g the
 // recurrent block as is; gates z, r, h.
 RefOut ReferenceGru(const Tensor& x, const Tensor* h0, const Tensor& k, const Tensor& r,
                     const Tensor& bias, bool go_backwards) {
