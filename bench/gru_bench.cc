@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "bench/timing.h"
 #include "frontend/rill.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gru_choice.h"
@@ -55,6 +56,7 @@ using rill::DType;
 using rill::Shape;
 using rill::Tensor;
 using rill::TensorView;
+using rill::bench::MedianMs;
 
 struct Config {
   std::string name;
@@ -67,20 +69,6 @@ const Config kConfigs[] = {
     {"c", 200, 16, 256, 512},
     {"d", 1000, 1, 32, 64},
 };
-
-double MedianMs(int reps, const std::function<void()>& fn) {
-  fn();  // warm-up: first touch of the buffers, the threads
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    fn();
-    auto t1 = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times.size() % 2 == 1 ? times[times.size() / 2]
-                               : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-}
 
 Tensor Random(Shape shape, float limit, std::mt19937& rng) {
   Tensor t(DType::kF32, std::move(shape));

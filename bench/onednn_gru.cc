@@ -1,36 +1,15 @@
 // The CPU GRU benchmark's oneDNN anchor over the product's kernel (see onednn_gru.h).
 #include "bench/onednn_gru.h"
 
-#include <algorithm>
-#include <chrono>
 #include <exception>
-#include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "bench/timing.h"
 #include "ir/status.h"
 #include "kernels/cpu/gru_onednn.h"
 
 namespace rill::bench {
 namespace {
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// A warm-up, then the median of `reps` timed runs; the first error stops it.
-absl::StatusOr<double> MedianMs(int reps, const std::function<absl::Status()>& run) {
-  RILL_RETURN_IF_ERROR(run());
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    RILL_RETURN_IF_ERROR(run());
-    const auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  return Median(std::move(ms));
-}
 
 absl::Status Run(const GruProblem& p, int reps, OneDnnGruResult& r) {
   const cpu::GruShape s{.batch = p.batch, .time = p.time, .input = p.input, .units = p.units};
@@ -42,14 +21,14 @@ absl::Status Run(const GruProblem& p, int reps, OneDnnGruResult& r) {
   r.dkernel.resize(p.input * 3 * h);
   r.drecurrent.resize(h * 3 * h);
   r.dbias.resize(6 * h);
-  RILL_ASSIGN_OR_RETURN(r.forward_ms, MedianMs(reps, [&] {
+  RILL_ASSIGN_OR_RETURN(r.forward_ms, MedianMsOrError(reps, [&] {
                           return cpu::OneDnnGruForward(s, /*training=*/false, p.x, h0.data(),
                                                        p.kernel, p.recurrent, p.bias, r.y.data(),
                                                        h_last.data(), nullptr);
                         }));
   RILL_ASSIGN_OR_RETURN(int64_t workspace_bytes, cpu::OneDnnGruWorkspaceBytes(s));
   std::vector<char> workspace(workspace_bytes);
-  RILL_ASSIGN_OR_RETURN(r.train_ms, MedianMs(reps, [&]() -> absl::Status {
+  RILL_ASSIGN_OR_RETURN(r.train_ms, MedianMsOrError(reps, [&]() -> absl::Status {
                           RILL_RETURN_IF_ERROR(cpu::OneDnnGruForward(
                               s, /*training=*/true, p.x, h0.data(), p.kernel, p.recurrent, p.bias,
                               r.y.data(), h_last.data(), workspace.data()));

@@ -1,0 +1,37 @@
+// Timing for the benchmarks: the median of repeated calls after one untimed warm-up (the first
+// touch of buffers, threads starting), in milliseconds.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rill::bench {
+
+// The first error `run` returns stops the timing and is returned.
+inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl::Status()>& run) {
+  if (absl::Status st = run(); !st.ok()) return st;
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (absl::Status st = run(); !st.ok()) return st;
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const size_t n = ms.size();
+  return n % 2 == 1 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+}
+
+// For calls that cannot fail (or leave the program themselves).
+inline double MedianMs(int reps, const std::function<void()>& run) {
+  return *MedianMsOrError(reps, [&] {
+    run();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace rill::bench
