@@ -27,20 +27,17 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/workers.h"
 
 namespace rill::cpu {
 namespace {
@@ -302,81 +299,6 @@ struct StepWeights {
       Mm(true, false, m, n, k, a, lda, data, n, T(0), c, ldc);
     }
   }
-};
-
-// Persistent threads for the batch-parallel recurrence: Run(parts, fn) calls fn(0) on the
-// caller and fn(1..parts-1) on the workers and returns when all are done; two
-// synchronisations per call, none per time step. A call that finds the pool busy (another
-// thread inside Run) runs its parts one after another itself.
-class Workers {
- public:
-  static Workers& Get() {
-    static Workers workers;
-    return workers;
-  }
-
-  void Run(int parts, const std::function<void(int)>& fn) {
-    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
-    if (parts <= 1 || !busy.owns_lock()) {
-      for (int i = 0; i < parts; ++i) fn(i);
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      while (static_cast<int>(threads_.size()) < parts - 1) {
-        const int index = static_cast<int>(threads_.size()) + 1;
-        threads_.emplace_back([this, index] { Loop(index); });
-      }
-      job_ = &fn;
-      parts_ = parts;
-      pending_ = parts - 1;
-      ++generation_;
-    }
-    work_cv_.notify_all();
-    fn(0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
-  }
-
-  ~Workers() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    work_cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  Workers() = default;
-
-  void Loop(int index) {
-    uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mu_);
-    for (;;) {
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      if (index >= parts_) continue;
-      const std::function<void(int)>* job = job_;
-      lock.unlock();
-      (*job)(index);
-      lock.lock();
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
-  }
-
-  std::mutex run_mu_;
-  std::mutex mu_;
-  std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
-  std::vector<std::thread> threads_;
-  const std::function<void(int)>* job_ = nullptr;
-  int parts_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
 };
 
 // How many batch slices run in parallel: float only (double is for gradient checks), as
