@@ -16,11 +16,17 @@
 #include "rill_config.h"
 
 #if RILL_HAVE_ONEDNN
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
 namespace rill::cpu {
 namespace {
+
+#if RILL_HAVE_ONEDNN
+// Below this many FLOPs (about 20 µs on one core) a float product runs single-threaded.
+constexpr double kSmallSgemmFlops = 4e6;
+#endif
 
 bool OpenBlasCoreUsesAvx512() {
   const std::string core = openblas_get_corename();
@@ -64,7 +70,15 @@ void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const 
   // dnnl_sgemm refuses nothing cblas accepts here (sizes and leading dimensions are checked
   // by the callers), so its status is not inspected.
   if (ChosenSgemm() == SgemmLibrary::kOneDnn) {
+    // A small product runs on the calling thread alone: waking OpenMP's team costs more than
+    // it saves there, and the woken threads then spin for milliseconds (libgomp's default wait
+    // policy) on the cores that the GRU's own threads need next (a training step's Dense
+    // layers around a GRU).
+    const bool small = 2.0 * m * n * k < kSmallSgemmFlops;
+    const int team = small ? omp_get_max_threads() : 1;
+    if (small) omp_set_num_threads(1);
     dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (small) omp_set_num_threads(team);
     return;
   }
 #endif
