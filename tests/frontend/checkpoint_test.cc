@@ -13,6 +13,7 @@
 
 #include "frontend/callbacks.h"
 #include "frontend/rill.h"
+#include "tests/temp_dir.h"
 
 namespace rill {
 namespace {
@@ -84,9 +85,7 @@ std::unique_ptr<Model> MakeModel() {
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rill_ckpt_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ = testing::CurrentTestTempDir("rill_ckpt_");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     MakeData(16, &x_, &y_);

@@ -16,6 +16,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/temp_dir.h"
 
 namespace rill {
 namespace {
@@ -138,7 +139,7 @@ TEST(KerasInterop, SgdStepsMatchKerasFit) {
 TEST(KerasInterop, SaveWeightsDirRoundTrips) {
   auto m = Load("seq_stack/model.json", "seq_stack/weights");
   ASSERT_NE(m, nullptr);
-  fs::path dir = fs::path(::testing::TempDir()) / "rill_saved_weights";
+  fs::path dir = testing::TestTempDir("rill_saved_weights");
   fs::remove_all(dir);
   fs::create_directories(dir);
   // A directory holding only weight files (an earlier save) is replaced whole.
@@ -162,7 +163,7 @@ TEST(KerasInterop, SaveWeightsDirRoundTrips) {
 TEST(KerasInterop, SaveWeightsDirNeverDestroysWhatIsThere) {
   auto m = Load("seq_stack/model.json", "seq_stack/weights");
   ASSERT_NE(m, nullptr);
-  const fs::path root = fs::path(::testing::TempDir()) / "rill_save_refused";
+  const fs::path root = testing::TestTempDir("rill_save_refused");
   fs::remove_all(root);
   fs::create_directories(root / "notes");
   std::ofstream(root / "notes" / "0.npy") << "w";
@@ -265,7 +266,7 @@ TEST(KerasInterop, Errors) {
   // Weights: a missing file, too many files, a wrong shape, reset_after=False weights.
   auto m = LoadKerasModel(Golden("seq_stack/model.json"));
   ASSERT_TRUE(m.ok());
-  fs::path dir = fs::path(::testing::TempDir()) / "rill_bad_weights";
+  fs::path dir = testing::TestTempDir("rill_bad_weights");
   fs::remove_all(dir);
   fs::create_directories(dir);
   for (int i = 0; i < 7; ++i)

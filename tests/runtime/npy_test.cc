@@ -1,6 +1,7 @@
 // .npy reading and writing: round trips, files written by numpy (testdata/make_npy.py), and
 // every way a file can be wrong.
 #include "runtime/npy.h"
+#include "tests/temp_dir.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -27,9 +28,7 @@ std::string TestData(const std::string& name) {
 class NpyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rill_npy_" + std::to_string(getpid()) + "_" + info->name());
+    dir_ = testing::CurrentTestTempDir("rill_npy_");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }

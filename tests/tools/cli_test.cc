@@ -25,6 +25,7 @@
 
 #include "frontend/checkpoint.h"
 #include "runtime/npy.h"
+#include "tests/temp_dir.h"
 
 namespace rill {
 namespace {
@@ -62,9 +63,7 @@ std::string Golden(const std::string& rel) {
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("rill_cli_" +
-            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    dir_ = testing::CurrentTestTempDir("rill_cli_");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
