@@ -63,13 +63,13 @@ consume() {
   echo "== $label: pkg-config (rill.pc, rill_rt.pc)"
   local dir=$work/$label-pkg-config
   copy_consumer pkg-config "$dir"
-  PKG_CONFIG_PATH=$root/$libdir/pkgconfig make -s -C "$dir" CXXFLAGS=-O1
+  PKG_CONFIG_PATH=$root/$libdir/pkgconfig make -s -C "$dir" CXXFLAGS=-O0
   LD_LIBRARY_PATH=$root/$libdir run_examples "$dir"
 
   echo "== $label: CMake find_package(rill)"
   dir=$work/$label-cmake
   copy_consumer cmake "$dir"
-  cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_PREFIX_PATH="$root" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_PREFIX_PATH="$root" -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build "$dir/build"
   run_examples "$dir/build"
 }
@@ -126,12 +126,16 @@ meson install -C "$build" --no-rebuild --destdir "$dest" --quiet
 consume "$dest$(option "$build" prefix)" "$(option "$build" libdir)" plain
 subproject plain auto
 
-# -Dcuda=disabled: only what the install needs is built.
+# -Dcuda=disabled: only what the install needs is built, unoptimized (it compiles fastest, and
+# this is a test of the install, not of speed).
 nocuda=$work/nocuda-build
 prefix=$work/nocuda-prefix
-if [[ ! -f $nocuda/build.ninja ]]; then
+nocuda_options=(-Dcuda=disabled -Doptimization=0 -Ddebug=false "--prefix=$prefix")
+if [[ -f $nocuda/build.ninja ]]; then
+  meson configure "$nocuda" "${nocuda_options[@]}"
+else
   rm -rf "$nocuda"
-  meson setup "$nocuda" "$src" -Dcuda=disabled --prefix "$prefix" >/dev/null
+  meson setup "$nocuda" "$src" "${nocuda_options[@]}" >/dev/null
 fi
 mapfile -t built < <(meson introspect --targets "$nocuda" | python3 -c '
 import json, os, sys
