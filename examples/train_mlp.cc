@@ -1,5 +1,7 @@
 // The C++ API end to end: build a model, compile it, train it, evaluate it, predict with it,
-// and save its weights as Keras-ordered .npy files.
+// and save its weights as Keras-ordered .npy files. Exits with status 1 when the model did not
+// learn (its loss is not a tenth of what predicting the mean gives). docs/cpp-api.md builds it
+// against an installed rill.
 //
 //   build/examples/train_mlp [output_dir]
 #include <cmath>
@@ -7,10 +9,12 @@
 #include <random>
 #include <string>
 
-#include "frontend/rill.h"
+#include <rill/rill.h>
 
 int main(int argc, char** argv) {
   using namespace rill;
+  std::printf("rill %s (headers %d.%d.%d)\n", Version(), RILL_VERSION_MAJOR, RILL_VERSION_MINOR,
+              RILL_VERSION_PATCH);
   // A synthetic regression problem: y = sin(x0) + 0.5 * x1 * x2.
   const int64_t n = 1024;
   Tensor x(DType::kF32, Shape{n, 3});
@@ -54,6 +58,11 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < n; ++i) variance += (y.at(i) - mean) * (y.at(i) - mean) / n;
   std::printf("final: loss %.5f, mae %.5f (predicting the mean would give mse %.3f)\n",
               metrics->at("loss"), metrics->at("mae"), variance);
+  if (!(metrics->at("loss") < variance / 10)) {
+    std::fprintf(stderr, "error: the model did not learn (loss %g, the mean's %g)\n",
+                 metrics->at("loss"), variance);
+    return 1;
+  }
   auto prediction = model.Predict({TakeRows(x, {0, 1, 2})});
   if (prediction.ok()) {
     for (int i = 0; i < 3; ++i) {

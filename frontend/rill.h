@@ -1,4 +1,5 @@
-// The whole C++ API in one include: models, layers, training.
+// The whole C++ API in one include: models, layers, training. Installed as <rill/rill.h>
+// (docs/cpp-api.md).
 #pragma once
 
 #include "frontend/compile.h"
@@ -9,5 +10,6 @@
 #include "frontend/optimizers.h"
 #include "frontend/regularizers.h"
 #include "frontend/trainer.h"
+#include "rill/version.h"
 #include "runtime/npy.h"
 #include "runtime/tensor.h"

@@ -1,12 +1,13 @@
-// `rill version`: the version and whether the CUDA backend was built in (from rill_config.h,
-// so this binary itself needs no CUDA library).
+// `rill version`: the version (rill/version.h) and whether the CUDA backend was built in (from
+// rill_config.h, so this binary itself needs no CUDA library).
+#include "rill/version.h"
 #include "rill_config.h"
 #include "tools/command.h"
 
 namespace rill::cli {
 
 void PrintVersion(std::FILE* out) {
-  std::fprintf(out, "rill %s\n", RILL_VERSION);
+  std::fprintf(out, "rill %s\n", RILL_VERSION_STRING);
 #if RILL_HAVE_CUDA
   std::fprintf(out, "CUDA backend: built in (cuDNN, cuBLAS)\n");
 #else

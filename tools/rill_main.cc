@@ -7,7 +7,7 @@
 
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "rill_config.h"
+#include "rill/version.h"
 #include "tools/command.h"
 
 namespace {
@@ -17,7 +17,7 @@ using ::rill::cli::Command;
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("rill <command> [flags] [arguments]; 'rill help' lists commands");
   absl::FlagsUsageConfig config;
-  config.version_string = [] { return std::string("rill ") + RILL_VERSION + "\n"; };
+  config.version_string = [] { return std::string("rill ") + RILL_VERSION_STRING + "\n"; };
   absl::SetFlagsUsageConfig(config);
 
   if (argc < 2) {

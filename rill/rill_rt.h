@@ -1,0 +1,12 @@
+// librill_rt's API in one include: tensors and .npy files, the op and kernel registries, the CPU
+// kernels and the executor that runs a plan. Installed as <rill/rill_rt.h> (docs/cpp-api.md);
+// <rill/rill.h> is the whole API (librill), which includes all of this.
+#pragma once
+
+#include "ir/op.h"
+#include "kernels/register.h"
+#include "rill/version.h"
+#include "runtime/executor.h"
+#include "runtime/kernel.h"
+#include "runtime/npy.h"
+#include "runtime/tensor.h"
