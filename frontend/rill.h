@@ -1,7 +1,10 @@
-// The whole C++ API in one include: models, layers, training.
+// The whole C++ API in one include: models, layers, training, saving and loading. Every
+// function reports errors as an absl::Status and none throws (frontend/api_status.h,
+// docs/cpp-api.md).
 #pragma once
 
 #include "frontend/compile.h"
+#include "frontend/keras_model.h"
 #include "frontend/layer.h"
 #include "frontend/layers.h"
 #include "frontend/losses.h"

@@ -270,7 +270,7 @@ class BidirectionalLayer : public Layer {
     c["layer"] = {{"module", "keras.layers"},
                   {"class_name", forward_->class_name()},
                   {"config", std::move(inner)},
-                  {"registered_name", nullptr}};
+                  {"registered_name", KerasRegisteredName(forward_->class_name())}};
     c["merge_mode"] =
         o_.merge_mode == "none" ? nlohmann::json(nullptr) : nlohmann::json(o_.merge_mode);
     return c;
