@@ -331,7 +331,7 @@ absl::Status Trainer::CheckParametersFinite() {
 
 absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor& y,
                                      const FitOptions& options) try {
-  RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size));
+  RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size.value_or(1)));
   RILL_RETURN_IF_ERROR(CheckParametersFinite());
   if (options.epochs < 0)
     return absl::InvalidArgumentError(absl::StrCat("epochs ", options.epochs, " < 0"));
@@ -355,8 +355,10 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
     val_y = TakeRows(y, val_rows);
   }
+  RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
+                        ResolveBatchSize(*model_, options.batch_size, train_n));
   if (!val_x.empty()) {
-    absl::Status st = CheckData(val_x, &val_y, options.batch_size);
+    absl::Status st = CheckData(val_x, &val_y, batch_size);
     if (!st.ok()) return Annotate(st, "validation data");
   }
   if (train_n < 1)
@@ -421,13 +423,13 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
-    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size,
+    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size,
                                               verbose, epoch, options.epochs, log));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
       RILL_ASSIGN_OR_RETURN(
-          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, options.batch_size, 0,
+          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, batch_size, 0,
                                epoch, options.epochs, log));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }

@@ -19,9 +19,18 @@
 
 namespace rill {
 
+// Designated initializers must name the fields in this declaration order (C++20), which is not
+// Keras's argument order: Keras's fit(batch_size, epochs, verbose, callbacks, validation_split,
+// validation_data, shuffle, ...) is here {.epochs, .batch_size, .shuffle, .seed,
+// .validation_split, .validation_x, .validation_y, .verbose, .log, .on_epoch_end,
+// .reduce_lr_on_plateau, .early_stopping, .checkpoint_dir, .checkpoint_monitor, .resume}.
+// Another order does not compile; it never silently sets the wrong field. (The layer options
+// in frontend/layers.h and the callbacks in frontend/callbacks.h follow Keras's order.)
 struct FitOptions {
   int epochs = 1;
-  int64_t batch_size = 32;
+  // Unset: the model's fixed batch size when its inputs have one (a stateful model), else 32,
+  // as Keras chooses (ResolveBatchSize in frontend/model.h).
+  std::optional<int64_t> batch_size;
   bool shuffle = true;
   uint64_t seed = 0;
   double validation_split = 0.0;

@@ -260,6 +260,9 @@ TEST(ApiErrors, StatefulModelPredictsWithItsFixedBatch) {
   ASSERT_TRUE(t.ok());
   EXPECT_TRUE(t->Evaluate(F32({8, 5, 3}), F32({8, 2})).ok());
   EXPECT_THAT(Message(t->Evaluate(F32({8, 5, 3}), F32({8, 2}), 3)), HasSubstr("differs"));
+  EXPECT_TRUE(t->Fit(F32({8, 5, 3}), F32({8, 2}), {.shuffle = false, .verbose = 0}).ok());
+  EXPECT_THAT(Message(t->Fit(F32({8, 5, 3}), F32({8, 2}), {.batch_size = 32, .verbose = 0})),
+              HasSubstr("batch size 32 differs from the batch size 4"));
 }
 
 TEST(ApiErrors, KerasFilesAndSaving) {

@@ -178,6 +178,34 @@ INSTANTIATE_TEST_SUITE_P(Cases, SavedModel,
                                            Case{"embedding_gru", EmbeddingGru}),
                          [](const auto& info) { return info.param.name; });
 
+// Models Keras wrote (tests/golden/keras) go through SaveModel and LoadModel unchanged: the
+// same JSON and Keras's predictions.
+TEST(SavedModelKeras, KerasModelsRoundTrip) {
+  const fs::path keras = fs::path(RILL_SOURCE_DIR) / "tests" / "golden" / "keras";
+  for (const std::string c : {"seq_stack", "functional_bidir", "gru_embedding", "gru_to_cudnn"}) {
+    SCOPED_TRACE(c);
+    auto m = LoadKerasModel((keras / c / "model.json").string());
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(LoadWeights(**m, (keras / c / "weights").string()).ok());
+    const fs::path dir = fs::path(::testing::TempDir()) / ("rill_saved_keras_" + c);
+    fs::remove_all(dir);
+    ASSERT_TRUE(SaveModel(**m, dir.string()).ok());
+    auto loaded = LoadModel(dir.string());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(*ModelToKerasJson(**loaded), *ModelToKerasJson(**m));
+    EXPECT_EQ((*loaded)->sequential(), (*m)->sequential());
+    EXPECT_EQ((*loaded)->Summary(), (*m)->Summary());
+    auto x = ReadNpy((keras / c / "x.npy").string());
+    ASSERT_TRUE(x.ok());
+    auto y = (*loaded)->Predict({*x});
+    ASSERT_TRUE(y.ok()) << y.status();
+    auto want = ReadNpy((keras / c / "y.npy").string());
+    ASSERT_TRUE(want.ok());
+    EXPECT_LT(MaxAbsDiff((*y)[0], *want), 1e-5);
+    fs::remove_all(dir);
+  }
+}
+
 TEST(SavedModelTarget, ReplacesOnlyASavedModel) {
   std::unique_ptr<Model> m = EmbeddingGru();
   const fs::path root = fs::path(::testing::TempDir()) / "rill_saved_targets";
