@@ -19,6 +19,11 @@
 
 namespace rill {
 
+// Designated initializers must name the fields in this declaration order (C++20), which is not
+// Keras's argument order: Keras's compile(optimizer, loss, metrics) is here
+// {.loss, .from_logits, .optimizer, .metrics, .device, .check_numerics}. Another order does not
+// compile ("designator order for field ... does not match declaration order"); it never
+// silently sets the wrong field.
 struct CompileOptions {
   std::string loss = "mse";
   bool from_logits = false;

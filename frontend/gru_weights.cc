@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/api_status.h"
 
 namespace rill {
 namespace {
@@ -32,7 +33,7 @@ void ConvertKernel(const T* in, T* out, int64_t d, int64_t u, bool to_gru) {
 
 absl::StatusOr<std::vector<Tensor>> ConvertGruWeights(const std::vector<Tensor>& weights,
                                                       GruLayout from, GruLayout to,
-                                                      const std::string& layer) {
+                                                      const std::string& layer) try {
   auto shapes = [&] {
     std::string s;
     for (const Tensor& w : weights) absl::StrAppend(&s, s.empty() ? "" : ", ", w.type().ToString());
@@ -70,6 +71,8 @@ absl::StatusOr<std::vector<Tensor>> ConvertGruWeights(const std::vector<Tensor>&
     ConvertKernel(r.data<double>(), r_out.data<double>(), u, u, to_gru);
   }
   return std::vector<Tensor>{std::move(k_out), std::move(r_out), bias.Reshaped(bias_to).Clone()};
+} catch (...) {
+  return CurrentExceptionStatus(absl::StrCat("layer '", layer, "': ConvertGruWeights"));
 }
 
 }  // namespace rill

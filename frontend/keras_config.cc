@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/api_status.h"
 #include "frontend/initializers.h"
 #include "frontend/layers.h"
 #include "ir/status.h"
@@ -373,11 +374,17 @@ json BaseLayerConfig(const std::string& name) {
   return {{"name", name}, {"trainable", true}, {"dtype", "float32"}};
 }
 
-json LayerToKeras(const Layer& layer) {
-  return Serialized("keras.layers", layer.class_name(), layer.GetConfig());
+json KerasRegisteredName(const std::string& class_name) {
+  return class_name == "CuDNNGRU" ? json(class_name) : json(nullptr);
 }
 
-absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) {
+json LayerToKeras(const Layer& layer) {
+  json entry = Serialized("keras.layers", layer.class_name(), layer.GetConfig());
+  entry["registered_name"] = KerasRegisteredName(layer.class_name());
+  return entry;
+}
+
+absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) try {
   if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) {
     return absl::InvalidArgumentError(
         absl::StrCat("a layer must be {\"class_name\", \"config\"}, got ", Describe(entry)));
@@ -390,6 +397,8 @@ absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) {
   if (config.contains("name") && config["name"].is_string())
     where = absl::StrCat(c, " '", config["name"].get<std::string>(), "'");
   return FromClass(c, config, where);
+} catch (...) {
+  return CurrentExceptionStatus("LayerFromKeras");
 }
 
 }  // namespace rill

@@ -21,6 +21,11 @@ nlohmann::json ConstraintToKeras(const std::optional<Constraint>& c);
 nlohmann::json BaseLayerConfig(const std::string& name);
 // {"module": "keras.layers", "class_name": ..., "config": layer.GetConfig(), ...}
 nlohmann::json LayerToKeras(const Layer& layer);
+// A layer entry's "registered_name": "CuDNNGRU" for CuDNNGRU, else null as Keras writes it.
+// tf-keras exports CuDNNGRU only under tf.compat.v1, so its model_from_json finds the class
+// only through custom_objects={"CuDNNGRU": ...}, which it consults by registered_name; with
+// Keras's own null the class cannot be found at all.
+nlohmann::json KerasRegisteredName(const std::string& class_name);
 
 // A new, unbuilt layer from a Keras layer object {"class_name", "config"} (Keras
 // from_config). Errors name the layer (class and name) and the offending key: unknown

@@ -3,6 +3,7 @@
 // layers; each layer's group has a weight_names attribute, and each weight is the dataset at
 // <layer>/<weight name>. Strings may be variable- or fixed-length.
 #include "absl/strings/str_cat.h"
+#include "frontend/api_status.h"
 #include "frontend/keras_model.h"
 #include "ir/status.h"
 
@@ -134,7 +135,7 @@ absl::StatusOr<Tensor> ReadDataset(hid_t group, const std::string& name, const s
 
 }  // namespace
 
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) {
+absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) try {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as statuses, not prints
   if (H5Fis_hdf5(path.c_str()) <= 0) return Bad(path, "not an HDF5 file");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
@@ -163,6 +164,8 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
     out.push_back(std::move(l));
   }
   return out;
+} catch (...) {
+  return CurrentExceptionStatus(path);
 }
 
 #endif

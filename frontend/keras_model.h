@@ -45,6 +45,26 @@ absl::Status LoadWeights(Model& model, const std::string& path,
 // is refused before anything is written (CheckWeightsDirTarget in runtime/output_path.h).
 absl::Status SaveWeightsDir(const Model& model, const std::string& dir);
 
+// The model as Keras's `model.to_json()` writes it (tf-keras 2.x): the Sequential form for a
+// model read from one, else the functional form with an InputLayer per input and each layer's
+// get_config() and calls (inbound_nodes; a recurrent layer's initial states as Keras's
+// initial_state call argument). ModelFromKerasJson reads it back into the same model.
+absl::StatusOr<std::string> ModelToKerasJson(const Model& model);
+
+// A whole model in directory `dir`: `dir/model.json` (ModelToKerasJson) and `dir/weights/`
+// (SaveWeightsDir's N.npy files) — what `rill predict|train|inspect --model dir/model.json
+// --weights dir/weights` and Keras (`model_from_json`, then `set_weights` from the .npy
+// files) read. Stateful layers' states and optimizer slots are not saved (Keras's JSON and
+// get_weights() do not hold them either; checkpoints do, frontend/checkpoint.h). The files go
+// to a new temporary directory beside `dir` that then takes its place, so `dir` holds the
+// old model or the new one, never a mix. An existing `dir` is replaced only when it is empty
+// or holds nothing but a saved model (model.json, weights/ of N.npy files); anything else
+// there is refused before anything is written.
+absl::Status SaveModel(const Model& model, const std::string& dir);
+// The model SaveModel wrote to `dir`, with its weights. `seed` seeds the initializers that the
+// loaded weights then replace.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed = 0);
+
 // Per layer, the weight arrays of a Keras HDF5 weights file in each layer's weight_names
 // order (implemented in keras_h5.cc; Unimplemented when built without libhdf5).
 struct H5LayerWeights {

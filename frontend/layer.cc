@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/api_status.h"
 #include "frontend/keras_config.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
@@ -107,10 +108,19 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   if (inputs.empty() || !inputs[0].valid()) return {SymbolicTensor{}};
   Model& model = *inputs[0].model;
   if (!model.status().ok()) return {SymbolicTensor{}};
-  for (const SymbolicTensor& t : inputs) {
-    if (!t.valid() || t.model != &model) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const SymbolicTensor& t = inputs[i];
+    if (!t.valid()) {
       model.SetError(absl::InvalidArgumentError(absl::StrCat(
-          class_name(), " '", name_, "': called on a tensor of another model or an invalid one")));
+          class_name(), " '", name_, "': input ", i,
+          " is invalid (an earlier layer call failed, or it was never made)")));
+      return {SymbolicTensor{}};
+    }
+    if (t.model != &model) {
+      model.SetError(absl::InvalidArgumentError(absl::StrCat(
+          class_name(), " '", name_, "': input ", i, " is layer '", t.layer, "' tensor '",
+          t.value->name, "' ", t.value->type.ToString(), " of model '", t.model->name(),
+          "', but input 0 is of model '", model.name(), "'")));
       return {SymbolicTensor{}};
     }
   }
@@ -129,6 +139,7 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   built_ = true;
   for (const SymbolicTensor& t : inputs)
     inbound_.push_back(absl::StrCat(t.layer, "[", t.node, "][", t.index, "]"));
+  call_inputs_.push_back(inputs);
   std::vector<SymbolicTensor> result;
   for (Value* v : *outputs) {
     result.push_back(SymbolicTensor{&model, v, name_, calls_, static_cast<int>(result.size())});
@@ -141,12 +152,17 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
 }
 
 SymbolicTensor LayerRef::operator()(const SymbolicTensor& x) const {
-  return (*this)(std::vector{x})[0];
+  std::vector<SymbolicTensor> out = (*this)(std::vector{x});
+  return out.empty() ? SymbolicTensor{} : out[0];
 }
 
-std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTensor>& xs) const {
+std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTensor>& xs) const try {
   if (xs.empty() || !xs[0].valid()) return {SymbolicTensor{}};
   Model& model = *xs[0].model;
+  if (layer_ == nullptr) {
+    model.SetError(absl::InvalidArgumentError("a LayerRef that holds no layer was called"));
+    return {SymbolicTensor{}};
+  }
   if (layer_->model_ == nullptr) {
     layer_->model_ = &model;
     layer_->name_ = model.RegisterLayer(layer_, layer_->requested_name_, layer_->class_name());
@@ -156,6 +172,13 @@ std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTenso
     return {SymbolicTensor{}};
   }
   return layer_->Apply(xs);
+} catch (...) {
+  if (!xs.empty() && xs[0].valid()) {
+    xs[0].model->SetError(CurrentExceptionStatus(
+        layer_ == nullptr ? std::string("layer call")
+                          : absl::StrCat(layer_->class_name(), " '", layer_->name(), "'")));
+  }
+  return {SymbolicTensor{}};
 }
 
 }  // namespace rill

@@ -51,6 +51,8 @@ class Layer {
   // The tensors of every call, as Keras's summary names them: "<layer>[<call>][<output>]".
   const std::vector<std::string>& inbound() const { return inbound_; }
   int calls() const { return calls_; }
+  // The inputs of every call, in call order (a model JSON's inbound_nodes).
+  const std::vector<std::vector<SymbolicTensor>>& call_inputs() const { return call_inputs_; }
   const std::vector<LayerLoss>& losses() const { return losses_; }
   // The losses that depend on any of `inputs` (Keras get_losses_for); nullptr/empty inputs:
   // the unconditional ones.
@@ -101,6 +103,7 @@ class Layer {
   std::vector<Value*> weights_;
   std::vector<Shape> output_shapes_;
   std::vector<std::string> inbound_;
+  std::vector<std::vector<SymbolicTensor>> call_inputs_;
   int calls_ = 0;
   std::vector<LayerLoss> losses_;
 };

@@ -8,6 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include <nlohmann/json.hpp>
+
+#include "frontend/api_status.h"
 #include "frontend/compile.h"
 #include "frontend/initializers.h"
 #include "frontend/layer.h"
@@ -91,21 +94,117 @@ std::string ReadableBytes(int64_t bytes) {
   return absl::StrFormat("%.2f PB", size);
 }
 
+// "layer 'dense' tensor 'dense/add' f32[?, 2] of model 'a'": what a misplaced tensor is.
+std::string DescribeTensor(const SymbolicTensor& t) {
+  return absl::StrCat("layer '", t.layer, "' tensor '", t.value->name, "' ",
+                      t.value->type.ToString(), " of model '", t.model->name(), "'");
+}
+
+// "layer 'gru' (GRU, 16 units)": the layer that owns weight `weight`, for weight errors.
+std::string DescribeWeightOwner(const std::vector<std::shared_ptr<Layer>>& layers,
+                                const std::string& weight) {
+  for (const auto& layer : layers) {
+    for (const Value* w : layer->weights()) {
+      if (w->name != weight) continue;
+      std::string out = absl::StrCat("layer '", layer->name(), "' (", layer->class_name());
+      const nlohmann::json config = layer->GetConfig();
+      // A wrapper (Bidirectional, TimeDistributed) has its units in the wrapped layer.
+      const nlohmann::json* units = nullptr;
+      if (config.contains("units")) {
+        units = &config["units"];
+      } else if (config.contains("layer") && config["layer"].contains("config") &&
+                 config["layer"]["config"].contains("units")) {
+        units = &config["layer"]["config"]["units"];
+      }
+      if (units != nullptr && units->is_number_integer())
+        absl::StrAppend(&out, ", ", units->get<int64_t>(), " units");
+      return out + ")";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Model::Model(std::string name, uint64_t seed)
     : name_(std::move(name)), seed_(seed), graph_(name_) {}
 Model::~Model() = default;
 
-absl::StatusOr<Trainer> Model::Compile(const CompileOptions& options) {
+absl::StatusOr<Trainer> Model::Compile(const CompileOptions& options) try {
   return Trainer::Create(*this, options);
+} catch (...) {
+  return CurrentExceptionStatus("Model::Compile");
+}
+
+absl::Status Model::Validate() const {
+  RILL_RETURN_IF_ERROR(status_);
+  if (outputs_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model '", name_, "' has no outputs (call SetOutputs with its outputs)"));
+  }
+  auto own = [&](const Value* v) { return v != nullptr && graph_.FindValue(v->name) == v; };
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const SymbolicTensor& t = outputs_[i];
+    if (t.model != this || !own(t.value)) {
+      return absl::InvalidArgumentError(absl::StrCat("model '", name_, "': output ", i, " is ",
+                                                     DescribeTensor(t), ", not of this model"));
+    }
+  }
+  // Layers refuse tensors of another model, but a graph edited by hand may still hold one.
+  for (const Node* n : graph_.nodes()) {
+    for (const Value* in : n->inputs()) {
+      if (!own(in)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("model '", name_, "': node '", n->name(), "' reads tensor '",
+                         in == nullptr ? "(null)" : in->name, "', which is not of this model"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::optional<int64_t> Model::fixed_batch_size() const {
+  for (const SymbolicTensor& in : inputs_) {
+    const Shape& s = in.value->type.shape;
+    if (s.rank() > 0 && s.dim(0) != kUnknownDim) return s.dim(0);
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<int64_t> ResolveBatchSize(const Model& model, std::optional<int64_t> requested,
+                                         int64_t samples) {
+  if (requested.has_value() && *requested < 1)
+    return absl::InvalidArgumentError(absl::StrCat("batch size ", *requested, " < 1"));
+  const std::optional<int64_t> fixed = model.fixed_batch_size();
+  if (!fixed.has_value()) return requested.value_or(kDefaultBatchSize);
+  std::string input;
+  for (const SymbolicTensor& in : model.inputs()) {
+    if (in.value->type.shape.dim(0) == *fixed)
+      input = absl::StrCat("input '", in.layer, "' ", in.value->type.ToString());
+  }
+  if (requested.has_value() && *requested != *fixed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch size ", *requested, " differs from the batch size ", *fixed, " that model '",
+        model.name(), "' fixes (", input, "); leave the batch size unset to use ", *fixed));
+  }
+  if (samples % *fixed != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", model.name(), "' runs whole batches of its fixed batch size ", *fixed, " (",
+        input, "): ", samples, " samples is not a multiple of ", *fixed));
+  }
+  return *fixed;
 }
 
 void Model::SetError(absl::Status status) {
   if (status_.ok()) status_ = std::move(status);
 }
 
-SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string name) {
+SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string name) try {
+  if (shape.empty()) {
+    SetError(absl::InvalidArgumentError(absl::StrCat(
+        "input '", name, "': the shape is empty; it starts with the batch dimension (kBatch)")));
+    return {};
+  }
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] < 0 && !(i == 0 && shape[i] == kBatch)) {
       SetError(absl::InvalidArgumentError(
@@ -122,20 +221,33 @@ SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string
   Value* v = graph_.AddInput(name, {dtype, Shape(std::move(shape))});
   inputs_.push_back(SymbolicTensor{this, v, name});
   return inputs_.back();
+} catch (...) {
+  SetError(CurrentExceptionStatus("Model::Input"));
+  return {};
 }
 
-void Model::SetOutputs(std::vector<SymbolicTensor> outputs) {
+void Model::SetOutputs(std::vector<SymbolicTensor> outputs) try {
   std::vector<Value*> values;
-  for (const SymbolicTensor& t : outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const SymbolicTensor& t = outputs[i];
     if (!t.valid()) {
+      SetError(absl::InvalidArgumentError(absl::StrCat(
+          "model '", name_, "': SetOutputs: output ", i,
+          " is invalid (an earlier layer call failed, or it was never made)")));
+      return;
+    }
+    if (t.model != this || graph_.FindValue(t.value->name) != t.value) {
       SetError(absl::InvalidArgumentError(
-          "SetOutputs: an output is invalid (an earlier layer call failed)"));
+          absl::StrCat("model '", name_, "': SetOutputs: output ", i, " is ", DescribeTensor(t),
+                       "; a model's outputs must be computed from its own inputs")));
       return;
     }
     values.push_back(t.value);
   }
   outputs_ = std::move(outputs);
   graph_.SetOutputs(std::move(values));
+} catch (...) {
+  SetError(CurrentExceptionStatus("Model::SetOutputs"));
 }
 
 std::string Model::RegisterLayer(std::shared_ptr<Layer> layer, const std::string& requested_name,
@@ -204,7 +316,7 @@ std::vector<Tensor> Model::GetWeights() const {
   return out;
 }
 
-absl::Status Model::SetWeights(const std::vector<Tensor>& weights) {
+absl::Status Model::SetWeights(const std::vector<Tensor>& weights) try {
   RILL_RETURN_IF_ERROR(params_.SyncToHost());
   std::vector<WeightInfo> infos = Weights();
   if (weights.size() != infos.size()) {
@@ -214,16 +326,18 @@ absl::Status Model::SetWeights(const std::vector<Tensor>& weights) {
   }
   for (size_t i = 0; i < weights.size(); ++i) {
     const TensorType& want = infos[i].type;
+    const std::string which =
+        absl::StrCat("weight ", i, " '", infos[i].name, "' of ",
+                     DescribeWeightOwner(layers_, infos[i].name));
     if (weights[i].shape() != want.shape) {
-      return absl::InvalidArgumentError(absl::StrCat("weight ", i, " '", infos[i].name,
-                                                     "': got shape ", weights[i].shape().ToString(),
-                                                     ", expected ", want.shape.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(which, ": got shape ",
+                                                     weights[i].shape().ToString(), ", expected ",
+                                                     want.shape.ToString()));
     }
     if (weights[i].dtype() != want.dtype &&
         !(IsFloating(weights[i].dtype()) && IsFloating(want.dtype))) {
-      return absl::InvalidArgumentError(absl::StrCat("weight ", i, " '", infos[i].name, "': got ",
-                                                     weights[i].type().ToString(), ", expected ",
-                                                     want.ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          which, ": got ", weights[i].type().ToString(), ", expected ", want.ToString()));
     }
   }
   for (size_t i = 0; i < weights.size(); ++i) {
@@ -237,6 +351,8 @@ absl::Status Model::SetWeights(const std::vector<Tensor>& weights) {
     }
   }
   return absl::OkStatus();
+} catch (...) {
+  return CurrentExceptionStatus("Model::SetWeights");
 }
 
 int64_t Model::CountParams(bool trainable_only) const {
@@ -328,10 +444,11 @@ std::string Model::Summary() const {
 }
 
 absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& inputs,
-                                                   int64_t batch_size, const std::string& device) {
-  RILL_RETURN_IF_ERROR(status_);
-  if (batch_size < 1)
-    return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
+                                                   std::optional<int64_t> requested_batch,
+                                                   const std::string& device) try {
+  RILL_RETURN_IF_ERROR(Validate());
+  RILL_ASSIGN_OR_RETURN(DeviceChoice choice, ParseDeviceChoice(device));
+  RILL_RETURN_IF_ERROR(ResolveDevice(choice).status());
   if (inputs.size() != inputs_.size()) {
     return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' takes ", inputs_.size(),
                                                    " inputs, got ", inputs.size(), " arrays"));
@@ -348,6 +465,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
                                                      inputs[i].type().ToString()));
     }
   }
+  const int64_t n = inputs.empty() ? 0 : inputs[0].shape().dim(0);
+  RILL_ASSIGN_OR_RETURN(const int64_t batch_size, ResolveBatchSize(*this, requested_batch, n));
   if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes() ||
       predict_runner_device_ != device) {
     predict_runner_.reset();  // its device session first hands its parameters back
@@ -355,7 +474,6 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     predict_runner_nodes_ = graph_.num_nodes();
     predict_runner_device_ = device;
   }
-  const int64_t n = inputs[0].shape().dim(0);
   std::vector<Tensor> results;
   for (int64_t start = 0; start < n; start += batch_size) {
     std::vector<int64_t> rows;
@@ -391,6 +509,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     }
   }
   return results;
+} catch (...) {
+  return CurrentExceptionStatus("Model::Predict");
 }
 
 }  // namespace rill

@@ -1,12 +1,14 @@
 // The C++ model-building API (Keras-like): a Model owns a graph whose batch dimension is
 // unknown, the layers called on its symbolic tensors, and the weights. Layers are called on
 // SymbolicTensors; errors are sticky: a failed call returns an invalid tensor and the first
-// error is reported by Compile/Predict/status().
+// error is reported by Compile/Predict/status(). Nothing throws (frontend/api_status.h).
+// A Model is not thread-safe: use one from one thread at a time (Predict caches its plans).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@
 namespace rill {
 
 inline constexpr int64_t kBatch = kUnknownDim;
+// Keras's batch size when none is given and the model's inputs do not fix one.
+inline constexpr int64_t kDefaultBatchSize = 32;
 
 class Layer;
 class Model;
@@ -58,6 +62,8 @@ class Model {
   // A model input; `shape` includes the batch dimension (kBatch when not fixed).
   SymbolicTensor Input(std::vector<int64_t> shape, DType dtype = DType::kF32,
                        std::string name = "");
+  // The model's outputs. A tensor of another model, or an invalid one, is an error (kept in
+  // status()) naming its layer, shape and model.
   void SetOutputs(std::vector<SymbolicTensor> outputs);
 
   const std::string& name() const { return name_; }
@@ -68,6 +74,11 @@ class Model {
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
   const std::vector<SymbolicTensor>& inputs() const { return inputs_; }
   const std::vector<SymbolicTensor>& outputs() const { return outputs_; }
+  // OK when the model can run: no error recorded, at least one output, and every tensor the
+  // outputs depend on belongs to this model. Compile and Predict check it first.
+  absl::Status Validate() const;
+  // The batch size the inputs fix (Keras's batch_input_shape), nullopt when it is unknown.
+  std::optional<int64_t> fixed_batch_size() const;
 
   // Weights in Keras's get_weights() order: layers in call order, each layer's own order.
   std::vector<WeightInfo> Weights() const;
@@ -90,9 +101,11 @@ class Model {
 
   // Inference in batches (the last batch may be smaller); one tensor per output, with no rows
   // (shape (0, ...)) for inputs with none. `device`: "cpu", "cuda" or "auto" (see
-  // CompileOptions::device).
+  // CompileOptions::device). `batch_size` unset: the inputs' fixed batch size when they have
+  // one (a stateful model), else 32, as Keras chooses; a batch size that differs from a fixed
+  // one is an InvalidArgument saying so (ResolveBatchSize).
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs,
-                                              int64_t batch_size = 32,
+                                              std::optional<int64_t> batch_size = std::nullopt,
                                               const std::string& device = "cpu");
 
   // --- used by layers ----------------------------------------------------------------
@@ -137,5 +150,12 @@ class Model {
   int predict_runner_nodes_ = -1;  // graph size the runner was made for
   std::string predict_runner_device_;
 };
+
+// The batch size to run `samples` samples of `model` with: `requested`, or the model's fixed
+// batch size, or kDefaultBatchSize. InvalidArgument when `requested` is < 1 or differs from
+// the fixed batch size, or when `samples` is not a multiple of the fixed batch size (every
+// batch of such a model must be whole).
+absl::StatusOr<int64_t> ResolveBatchSize(const Model& model, std::optional<int64_t> requested,
+                                         int64_t samples);
 
 }  // namespace rill

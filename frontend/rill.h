@@ -1,8 +1,10 @@
-// The whole C++ API in one include: models, layers, training. Installed as <rill/rill.h>
-// (docs/cpp-api.md).
+// The whole C++ API in one include: models, layers, training, saving and loading. Installed
+// as <rill/rill.h>. Every function reports errors as an absl::Status and none throws
+// (frontend/api_status.h, docs/cpp-api.md).
 #pragma once
 
 #include "frontend/compile.h"
+#include "frontend/keras_model.h"
 #include "frontend/layer.h"
 #include "frontend/layers.h"
 #include "frontend/losses.h"

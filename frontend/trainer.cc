@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "frontend/api_status.h"
 #include "frontend/checkpoint.h"
 #include "frontend/fit_state.h"
 #include "ir/status.h"
@@ -64,12 +65,14 @@ std::string MetricDisplayName(const std::string& name) { return name == "acc" ? 
 
 }  // namespace
 
-absl::Status CheckMetricNames(const std::vector<std::string>& names) {
+absl::Status CheckMetricNames(const std::vector<std::string>& names) try {
   Tensor probe_pred(DType::kF32, Shape{1, 2});
   Tensor probe_true(DType::kF32, Shape{1, 2});
   for (const std::string& m : names)
     RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
   return absl::OkStatus();
+} catch (...) {
+  return CurrentExceptionStatus("CheckMetricNames");
 }
 
 std::vector<std::string> Trainer::LogNames(bool validation) const {
@@ -82,7 +85,7 @@ std::vector<std::string> Trainer::LogNames(bool validation) const {
 }
 
 absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
-                                          const Tensor& y_true) {
+                                          const Tensor& y_true) try {
   const Shape& ps = y_pred.shape();
   const Shape& ts = y_true.shape();
   int64_t last = ps.rank() == 0 ? 1 : ps.dim(ps.rank() - 1);
@@ -150,13 +153,17 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
                      "sparse_categorical_accuracy, mse, mae)"));
   }
   return total;
+} catch (...) {
+  return CurrentExceptionStatus("ComputeMetric");
 }
 
-absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) {
-  RILL_RETURN_IF_ERROR(model.status());
+absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) try {
+  RILL_RETURN_IF_ERROR(model.Validate());
   RILL_RETURN_IF_ERROR(ParseLoss(options.loss, options.from_logits).status());
   RILL_RETURN_IF_ERROR(optim::FromName(options.optimizer.name).status());
-  RILL_RETURN_IF_ERROR(ParseDeviceChoice(options.device).status());
+  RILL_ASSIGN_OR_RETURN(DeviceChoice device, ParseDeviceChoice(options.device));
+  // A device this program or machine lacks is refused now, not at the first Fit.
+  RILL_RETURN_IF_ERROR(ResolveDevice(device).status());
   if (!(options.optimizer.learning_rate > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
@@ -164,10 +171,13 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) {
   }
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
   return Trainer(model, std::move(options));
+} catch (...) {
+  return CurrentExceptionStatus("Model::Compile");
 }
 
 absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
                                 int64_t batch_size) const {
+  RILL_RETURN_IF_ERROR(model_->Validate());
   if (batch_size < 1)
     return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
   const auto& inputs = model_->inputs();
@@ -195,6 +205,28 @@ absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
       return absl::InvalidArgumentError(
           absl::StrCat("x has ", x[0].shape().dim(0), " samples, y is ", y->type().ToString()));
     }
+    RILL_RETURN_IF_ERROR(CheckSparseLabels(*y));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::CheckSparseLabels(const Tensor& y) const {
+  RILL_ASSIGN_OR_RETURN(LossSpec spec, ParseLoss(options_.loss, options_.from_logits));
+  if (spec.name != "sparse_categorical_crossentropy" || model_->outputs().empty()) {
+    return absl::OkStatus();
+  }
+  const SymbolicTensor& out = model_->outputs()[0];
+  const Shape& s = out.shape();
+  if (s.rank() == 0 || s.dim(s.rank() - 1) == kUnknownDim) return absl::OkStatus();
+  const int64_t classes = s.dim(s.rank() - 1);
+  const int64_t per_sample = y.shape().dim(0) == 0 ? 1 : y.size() / y.shape().dim(0);
+  for (int64_t i = 0; i < y.size(); ++i) {
+    const double label = y.at(i);
+    if (label >= 0 && label < static_cast<double>(classes)) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "loss 'sparse_categorical_crossentropy': received a label value of ", label,
+        " (sample ", i / per_sample, " of the targets) which is outside the valid range of [0, ",
+        classes, ") (layer '", out.layer, "' outputs ", s.ToString(), ")"));
   }
   return absl::OkStatus();
 }
@@ -298,8 +330,8 @@ absl::Status Trainer::CheckParametersFinite() {
 }
 
 absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor& y,
-                                     const FitOptions& options) {
-  RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size));
+                                     const FitOptions& options) try {
+  RILL_RETURN_IF_ERROR(CheckData(x, &y, options.batch_size.value_or(1)));
   RILL_RETURN_IF_ERROR(CheckParametersFinite());
   if (options.epochs < 0)
     return absl::InvalidArgumentError(absl::StrCat("epochs ", options.epochs, " < 0"));
@@ -323,7 +355,12 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
     val_y = TakeRows(y, val_rows);
   }
-  if (!val_x.empty()) RILL_RETURN_IF_ERROR(CheckData(val_x, &val_y, options.batch_size));
+  RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
+                        ResolveBatchSize(*model_, options.batch_size, train_n));
+  if (!val_x.empty()) {
+    absl::Status st = CheckData(val_x, &val_y, batch_size);
+    if (!st.ok()) return Annotate(st, "validation data");
+  }
   if (train_n < 1)
     return absl::InvalidArgumentError("no training samples left after the validation split");
   const std::vector<std::string> names = LogNames(!val_x.empty());
@@ -386,13 +423,13 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
-    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, options.batch_size,
+    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size,
                                               verbose, epoch, options.epochs, log));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
       RILL_ASSIGN_OR_RETURN(
-          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, options.batch_size, 0,
+          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, batch_size, 0,
                                epoch, options.epochs, log));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }
@@ -444,6 +481,8 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   if (early && early->restore_best_weights && !state.best_weights.empty())
     RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));
   return history;
+} catch (...) {
+  return CurrentExceptionStatus("Trainer::Fit");
 }
 
 void Trainer::SetLearningRate(double learning_rate) {
@@ -453,28 +492,35 @@ void Trainer::SetLearningRate(double learning_rate) {
   runner_ = std::make_unique<ModelRunner>(*model_, options_, options_.device);
 }
 
-absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(const std::vector<Tensor>& x,
-                                                                const Tensor& y,
-                                                                int64_t batch_size) {
-  RILL_RETURN_IF_ERROR(CheckData(x, &y, batch_size));
+absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(
+    const std::vector<Tensor>& x, const Tensor& y, std::optional<int64_t> requested_batch) try {
+  RILL_RETURN_IF_ERROR(CheckData(x, &y, requested_batch.value_or(1)));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
+  RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
+                        ResolveBatchSize(*model_, requested_batch, x[0].shape().dim(0)));
   return RunEpoch(GraphMode::kEvaluate, x, y, rows, batch_size, 0, 0, 1, stdout);
+} catch (...) {
+  return CurrentExceptionStatus("Trainer::Evaluate");
 }
 
-absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y) {
+absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y) try {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, 1));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
   RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows,
                                             static_cast<int64_t>(rows.size()), 0, 0, 1, stdout));
   return logs["loss"];
+} catch (...) {
+  return CurrentExceptionStatus("Trainer::TrainOnBatch");
 }
 
 absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& x,
-                                                     int64_t batch_size) {
-  RILL_RETURN_IF_ERROR(CheckData(x, nullptr, batch_size));
+                                                     std::optional<int64_t> batch_size) try {
+  RILL_RETURN_IF_ERROR(CheckData(x, nullptr, batch_size.value_or(1)));
   return model_->Predict(x, batch_size, options_.device);
+} catch (...) {
+  return CurrentExceptionStatus("Trainer::Predict");
 }
 
 }  // namespace rill

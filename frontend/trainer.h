@@ -19,9 +19,18 @@
 
 namespace rill {
 
+// Designated initializers must name the fields in this declaration order (C++20), which is not
+// Keras's argument order: Keras's fit(batch_size, epochs, verbose, callbacks, validation_split,
+// validation_data, shuffle, ...) is here {.epochs, .batch_size, .shuffle, .seed,
+// .validation_split, .validation_x, .validation_y, .verbose, .log, .on_epoch_end,
+// .reduce_lr_on_plateau, .early_stopping, .checkpoint_dir, .checkpoint_monitor, .resume}.
+// Another order does not compile; it never silently sets the wrong field. (The layer options
+// in frontend/layers.h and the callbacks in frontend/callbacks.h follow Keras's order.)
 struct FitOptions {
   int epochs = 1;
-  int64_t batch_size = 32;
+  // Unset: the model's fixed batch size when its inputs have one (a stateful model), else 32,
+  // as Keras chooses (ResolveBatchSize in frontend/model.h).
+  std::optional<int64_t> batch_size;
   bool shuffle = true;
   uint64_t seed = 0;
   double validation_split = 0.0;
@@ -59,9 +68,14 @@ struct History {
   std::vector<std::map<std::string, double>> epochs;
 };
 
+// A compiled model: its loss, optimizer and cached plans. Like the Model it trains (and with
+// it), a Trainer is used from one thread at a time; two trainers of one model share its
+// weights and must not run at once.
 class Trainer {
  public:
-  // The model must outlive the trainer.
+  // The model must outlive the trainer. Checks everything that can be checked before data
+  // arrives: the model (Model::Validate), the loss, optimizer, metrics, and that the device is
+  // known and usable here (ResolveDevice).
   static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
 
   absl::StatusOr<History> Fit(const std::vector<Tensor>& x, const Tensor& y,
@@ -69,15 +83,17 @@ class Trainer {
   absl::StatusOr<History> Fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
     return Fit(std::vector<Tensor>{x}, y, options);
   }
-  // "loss" and each metric over the whole data.
-  absl::StatusOr<std::map<std::string, double>> Evaluate(const std::vector<Tensor>& x,
-                                                         const Tensor& y, int64_t batch_size = 32);
-  absl::StatusOr<std::map<std::string, double>> Evaluate(const Tensor& x, const Tensor& y,
-                                                         int64_t batch_size = 32) {
+  // "loss" and each metric over the whole data. `batch_size` unset: as for Model::Predict
+  // (the model's fixed batch size, else 32).
+  absl::StatusOr<std::map<std::string, double>> Evaluate(
+      const std::vector<Tensor>& x, const Tensor& y,
+      std::optional<int64_t> batch_size = std::nullopt);
+  absl::StatusOr<std::map<std::string, double>> Evaluate(
+      const Tensor& x, const Tensor& y, std::optional<int64_t> batch_size = std::nullopt) {
     return Evaluate(std::vector<Tensor>{x}, y, batch_size);
   }
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x,
-                                              int64_t batch_size = 32);
+                                              std::optional<int64_t> batch_size = std::nullopt);
   // One optimizer step on one batch; returns the loss before the update.
   absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
 
@@ -104,6 +120,9 @@ class Trainer {
                                                          int64_t batch_size, int verbose, int epoch,
                                                          int epochs, std::FILE* log);
   absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
+  // With a sparse categorical loss, every label must be a class of the output, as Keras
+  // checks: InvalidArgument naming the first label outside [0, classes) and its sample.
+  absl::Status CheckSparseLabels(const Tensor& y) const;
   // The first input (or the targets, last in `xy`) of a batch holding NaN or Inf, with the
   // sample (`rows`: the batch's rows of the data); empty when all are finite.
   std::string FirstNonFiniteInput(const std::vector<Tensor>& xy,

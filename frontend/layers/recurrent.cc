@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "frontend/api_status.h"
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
@@ -120,7 +121,7 @@ class GruLayer : public Layer {
     return {model()->params().Find(state_->name)->Clone()};
   }
 
-  absl::Status ResetStates(const std::vector<Tensor>* states) override {
+  absl::Status ResetStates(const std::vector<Tensor>* states) override try {
     const std::string who = absl::StrCat(class_name(), " '", name(), "'");
     if (!o_.stateful) {
       return absl::InvalidArgumentError(
@@ -150,6 +151,8 @@ class GruLayer : public Layer {
     }
     model()->params().Set(state_->name, s.Clone());
     return absl::OkStatus();
+  } catch (...) {
+    return CurrentExceptionStatus(absl::StrCat(class_name(), " '", name(), "' ResetStates"));
   }
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
@@ -270,7 +273,7 @@ class BidirectionalLayer : public Layer {
     c["layer"] = {{"module", "keras.layers"},
                   {"class_name", forward_->class_name()},
                   {"config", std::move(inner)},
-                  {"registered_name", nullptr}};
+                  {"registered_name", KerasRegisteredName(forward_->class_name())}};
     c["merge_mode"] =
         o_.merge_mode == "none" ? nlohmann::json(nullptr) : nlohmann::json(o_.merge_mode);
     return c;
@@ -283,7 +286,7 @@ class BidirectionalLayer : public Layer {
     for (auto& s : backward_->states()) out.push_back(std::move(s));
     return out;
   }
-  absl::Status ResetStates(const std::vector<Tensor>* states) override {
+  absl::Status ResetStates(const std::vector<Tensor>* states) override try {
     if (states == nullptr) {
       RILL_RETURN_IF_ERROR(forward_->ResetStates(nullptr));
       return backward_->ResetStates(nullptr);
@@ -296,6 +299,8 @@ class BidirectionalLayer : public Layer {
     std::vector<Tensor> f = {(*states)[0].Clone()}, bw = {(*states)[1].Clone()};
     RILL_RETURN_IF_ERROR(forward_->ResetStates(&f));
     return backward_->ResetStates(&bw);
+  } catch (...) {
+    return CurrentExceptionStatus(absl::StrCat(class_name(), " '", name(), "' ResetStates"));
   }
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,

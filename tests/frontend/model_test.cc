@@ -62,7 +62,7 @@ TEST(ModelTest, WeightsInKerasOrderAndSetWeights) {
   EXPECT_FLOAT_EQ((*out)[0].at(2), 14.0f);
   auto bad = m.SetWeights({Tensor(DType::kF32, Shape{3, 3}), Tensor(DType::kF32, Shape{3})});
   EXPECT_THAT(std::string(bad.message()),
-              HasSubstr("'dense/kernel': got shape [3, 3], expected [2, 3]"));
+              HasSubstr("'dense/kernel' of layer 'dense' (Dense, 3 units): got shape [3, 3], expected [2, 3]"));
 }
 
 TEST(ModelTest, MlpTrainsWithAdam) {
