@@ -394,6 +394,35 @@ struct Rows {
   }
 };
 
+// Sample b's valid steps (processed order): len[b] steps from First(b); the first of them
+// starts from h0. Steps before them (go_backwards) give y = 0; steps after them repeat the last
+// valid output, or give 0 when there was none (a length of 0), as tf-keras's masked GRU does.
+struct Valid {
+  const GruShape& s;
+  int64_t Length(int64_t b) const { return s.lengths == nullptr ? s.time : s.lengths[b]; }
+  int64_t First(int64_t b) const { return s.go_backwards ? s.time - Length(b) : 0; }
+  // 0: padded step; 1: the first valid step (from h0); 2: a later valid step.
+  int Kind(int64_t b, int64_t step) const {
+    const int64_t first = First(b);
+    if (step < first || step >= first + Length(b)) return 0;
+    return step == first ? 1 : 2;
+  }
+  // Whether y at padded step `step` repeats the last valid output.
+  bool Repeats(int64_t b, int64_t step) const { return Length(b) > 0 && step > First(b); }
+  // Calls f(first_row, end_row, kind) for the runs of rows [b0, b1) of one kind at `step`: one
+  // run per step without lengths.
+  template <typename F>
+  void ForEachRun(int64_t b0, int64_t b1, int64_t step, F&& f) const {
+    for (int64_t b = b0; b < b1;) {
+      const int kind = Kind(b, step);
+      int64_t e = b + 1;
+      while (e < b1 && Kind(e, step) == kind) ++e;
+      f(b, e, kind);
+      b = e;
+    }
+  }
+};
+
 }  // namespace
 
 CpuIsa BestCpuIsa() {
@@ -457,6 +486,7 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   for (int64_t j = 0; j < 2 * u; ++j) bzr[j] = bias[j] + bias[3 * u + j];
 
   const Rows rows{s};
+  const Valid valid{s};
   const int64_t rs = rows.stride();
   Workers::Get().Run(parts, [&](int part) {
     const Slice slice(batch, part, parts);
@@ -469,27 +499,45 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
     });
     for (int64_t step = 0; step < time; ++step) {
       const int64_t t = rows.InputTime(step);
-      const int64_t in_row = rows.Base(t) + b0 * rs;
-      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
-      const int64_t hp_stride = step == 0 ? u : rs * u;
-      wh.Multiply(m, hp, hp_stride, 1, gh, 3 * u, false);
-      RunForwardGates(FwdRows<T>{.rows = m,
-                                 .units = u,
-                                 .res = reserve + in_row * 4 * u,
-                                 .res_stride = rs * 4 * u,
-                                 .gh = gh,
-                                 .hp = hp,
-                                 .hp_stride = hp_stride,
-                                 .out = y + (rows.Base(step) + b0 * rs) * u,
-                                 .out_stride = rs * u,
-                                 .bz = bzr,
-                                 .br = bzr + u,
-                                 .bwh = bias + 2 * u,
-                                 .brh = bias + 5 * u});
+      valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
+        T* res = reserve + (rows.Base(t) + b * rs) * 4 * u;
+        T* out = y + (rows.Base(step) + b * rs) * u;
+        if (kind == 0) {  // padded: no work, the state stays
+          for (int64_t i = b; i < e; ++i, res += rs * 4 * u, out += rs * u) {
+            std::fill(res, res + 4 * u, T(0));
+            if (valid.Repeats(i, step)) {
+              std::memcpy(out, out - (rows.Base(step) - rows.Base(step - 1)) * u, u * sizeof(T));
+            } else {
+              std::fill(out, out + u, T(0));
+            }
+          }
+          return;
+        }
+        const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+        const int64_t hp_stride = kind == 1 ? u : rs * u;
+        T* g = gh + (b - b0) * 3 * u;
+        wh.Multiply(e - b, hp, hp_stride, 1, g, 3 * u, false);
+        RunForwardGates(FwdRows<T>{.rows = e - b,
+                                   .units = u,
+                                   .res = res,
+                                   .res_stride = rs * 4 * u,
+                                   .gh = g,
+                                   .hp = hp,
+                                   .hp_stride = hp_stride,
+                                   .out = out,
+                                   .out_stride = rs * u,
+                                   .bz = bzr,
+                                   .br = bzr + u,
+                                   .bwh = bias + 2 * u,
+                                   .brh = bias + 5 * u});
+      });
     }
-    const T* last = y + (rows.Base(time - 1) + b0 * rs) * u;
-    for (int64_t b = 0; b < m; ++b)
-      std::memcpy(h_last + (b0 + b) * u, last + b * rs * u, u * sizeof(T));
+    for (int64_t b = b0; b < b0 + m; ++b) {
+      const int64_t len = valid.Length(b);
+      const T* last =
+          len == 0 ? h0 + b * u : y + (rows.Base(valid.First(b) + len - 1) + b * rs) * u;
+      std::memcpy(h_last + b * u, last, u * sizeof(T));
+    }
   });
 }
 
@@ -530,12 +578,14 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   wdx.Fill(ain, d, 1);
 
   const Rows rows{s};
+  const Valid valid{s};
   const int64_t rs = rows.stride();
   auto x_row = [&](int64_t r) { return x + r * d; };
+  // (Rows of padded steps have zero gradients: any finite state does.)
   auto h_row = [&](int64_t r) {
     const int64_t b = s.time_major ? r % batch : r / time;
     const int64_t step = rows.InputTime(s.time_major ? r / batch : r % time);
-    return step == 0 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+    return step <= valid.First(b) ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
   };
   Workers::Get().Run(parts, [&](int part) {
     for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
@@ -549,25 +599,38 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     std::fill(acc, acc + 4 * u, T(0));
     for (int64_t step = time - 1; step >= 0; --step) {
       const int64_t t = rows.InputTime(step);
-      const int64_t in_row = rows.Base(t) + b0 * rs;
-      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
-      const int64_t hp_stride = step == 0 ? u : rs * u;
-      T* dstep = dbuf + in_row * 4 * u;
-      RunBackwardGates(BwdRows<T>{.rows = m,
-                                  .units = u,
-                                  .res = reserve + in_row * 4 * u,
-                                  .res_stride = rs * 4 * u,
-                                  .hp = hp,
-                                  .hp_stride = hp_stride,
-                                  .dy = dy + (rows.Base(step) + b0 * rs) * u,
-                                  .dy_stride = rs * u,
-                                  .dh = dh,
-                                  .d = dstep,
-                                  .d_stride = rs * 4 * u,
-                                  .dh_prev = dh_prev,
-                                  .dbias = acc});
-      // The state's path through the recurrent products.
-      wd.Multiply(m, dstep + u, rs * 4 * u, 1, dh_prev, u, true);
+      valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
+        T* dstep = dbuf + (rows.Base(t) + b * rs) * 4 * u;
+        const T* dys = dy + (rows.Base(step) + b * rs) * u;
+        T* dhb = dh + (b - b0) * u;
+        T* dh_prevb = dh_prev + (b - b0) * u;
+        if (kind == 0) {  // padded: the state's gradient passes, with y's where y repeats it
+          for (int64_t i = b; i < e; ++i, dstep += rs * 4 * u, dys += rs * u) {
+            std::fill(dstep, dstep + 4 * u, T(0));
+            const bool repeats = valid.Repeats(i, step);
+            for (int64_t j = 0; j < u; ++j) {
+              dh_prevb[(i - b) * u + j] = dhb[(i - b) * u + j] + (repeats ? dys[j] : T(0));
+            }
+          }
+          return;
+        }
+        const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+        RunBackwardGates(BwdRows<T>{.rows = e - b,
+                                    .units = u,
+                                    .res = reserve + (rows.Base(t) + b * rs) * 4 * u,
+                                    .res_stride = rs * 4 * u,
+                                    .hp = hp,
+                                    .hp_stride = kind == 1 ? u : rs * u,
+                                    .dy = dys,
+                                    .dy_stride = rs * u,
+                                    .dh = dhb,
+                                    .d = dstep,
+                                    .d_stride = rs * 4 * u,
+                                    .dh_prev = dh_prevb,
+                                    .dbias = acc});
+        // The state's path through the recurrent products.
+        wd.Multiply(e - b, dstep + u, rs * 4 * u, 1, dh_prevb, u, true);
+      });
       std::swap(dh, dh_prev);
     }
     std::memcpy(dh0 + b0 * u, dh, m * u * sizeof(T));
