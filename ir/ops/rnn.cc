@@ -124,7 +124,9 @@ absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs,
 }
 
 Attrs GruAttrs(const CuDNNGRUOptions& o) {
-  return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}};
+  return {{"time_major", o.time_major},
+          {"go_backwards", o.go_backwards},
+          {"zero_output_for_mask", o.zero_output_for_mask}};
 }
 
 // Zeros shaped like `like` (whose batch may be unknown; its values are not read).
@@ -179,7 +181,8 @@ namespace rill {
 void RegisterRnnOps() {
   using namespace ops;
   std::vector<AttrSpec> attrs = {{"time_major", AttrKind::kBool, false},
-                                 {"go_backwards", AttrKind::kBool, false}};
+                                 {"go_backwards", AttrKind::kBool, false},
+                                 {"zero_output_for_mask", AttrKind::kBool, false}};
   RegisterOp({.kind = OpKind::kCuDNNGRU,
               .min_inputs = 5,
               .max_inputs = 6,

@@ -12,6 +12,9 @@ struct CuDNNGRUOptions {
   bool time_major = false;
   // Process the sequence from its last step to its first; y stays in processed order.
   bool go_backwards = false;
+  // With lengths: y is zero at every padded step instead of repeating the last valid output
+  // (Keras's RNN option, which its Bidirectional sets on both layers; docs/gru.md).
+  bool zero_output_for_mask = false;
 };
 
 struct CuDNNGRUOutputs {

@@ -396,7 +396,8 @@ struct Rows {
 
 // Sample b's valid steps (processed order): len[b] steps from First(b); the first of them
 // starts from h0. Steps before them (go_backwards) give y = 0; steps after them repeat the last
-// valid output, or give 0 when there was none (a length of 0), as tf-keras's masked GRU does.
+// valid output, or give 0 when there was none (a length of 0), as tf-keras's masked GRU does
+// (0 at every padded step with zero_output_for_mask).
 struct Valid {
   const GruShape& s;
   int64_t Length(int64_t b) const { return s.lengths == nullptr ? s.time : s.lengths[b]; }
@@ -408,7 +409,9 @@ struct Valid {
     return step == first ? 1 : 2;
   }
   // Whether y at padded step `step` repeats the last valid output.
-  bool Repeats(int64_t b, int64_t step) const { return Length(b) > 0 && step > First(b); }
+  bool Repeats(int64_t b, int64_t step) const {
+    return !s.zero_output_for_mask && Length(b) > 0 && step > First(b);
+  }
   // Calls f(first_row, end_row, kind) for the runs of rows [b0, b1) of one kind at `step`: one
   // run per step without lengths.
   template <typename F>

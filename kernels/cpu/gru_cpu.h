@@ -43,6 +43,9 @@ struct GruShape {
   // every sample is `time` steps long. Sample b's valid steps are its first len[b] input
   // times; its other steps keep its state and do no work (docs/gru.md, "Sequence lengths").
   const int32_t* lengths = nullptr;
+  // With lengths: y is zero at every padded step (otherwise steps after the valid ones repeat
+  // the last valid output).
+  bool zero_output_for_mask = false;
 };
 
 // The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,

@@ -32,6 +32,9 @@ GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
   GruShape s;
   s.time_major = attrs.GetBool("time_major");
   s.go_backwards = attrs.GetBool("go_backwards");
+  // (Steps made by hand, as the benchmarks do, may leave it out.)
+  s.zero_output_for_mask =
+      attrs.Has("zero_output_for_mask") && attrs.GetBool("zero_output_for_mask");
   s.batch = x.dim(s.time_major ? 1 : 0);
   s.time = x.dim(s.time_major ? 0 : 1);
   s.input = x.dim(2);

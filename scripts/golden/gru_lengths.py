@@ -6,11 +6,14 @@ on right-padded batches: sample b has lengths[b] valid steps, the rest of its ti
 padding. Keras sees the padding as zeros (Masking(0.0) masks them); the x written for rill
 holds random values there instead, which rill must ignore (the oracle's dx there is 0).
 
-Writes tests/golden/gru_lengths/<case>/*.npy (float64, lengths int32) and cases.txt:
+Writes tests/golden/gru_lengths/<case>/*.npy (float64, lengths int32) and cases.txt (name,
+time_major, go_backwards, zero_output_for_mask):
   inputs   x, h0, kernel, recurrent_kernel, bias (CuDNNGRU layouts), lengths, dy, dh_last
   outputs  y, h_last (y in processed order, as Keras returns it)
   grads    dx, dh0, dkernel, drecurrent_kernel, dbias of loss = sum(y*dy) + sum(h_last*dh_last)
-and tests/golden/gru_lengths/sgd/: the weights after 3 SGD steps (learning rate 0.1) on
+tests/golden/gru_lengths/bidirectional/: Bidirectional(GRU) over a ragged batch (each
+direction's weights, states and gradients with suffix _fw / _bw; y [B, T, 2u]); and
+tests/golden/gru_lengths/sgd/: the weights after 3 SGD steps (learning rate 0.1) on
 loss = mean((y - y_target)^2) + mean((h_last - h_target)^2), from the same initial weights.
 
 CuDNNGRU <-> GRU(reset_after=True) weights (docs/gru.md; what Keras's HDF5 loader does), per
@@ -57,12 +60,12 @@ def from_cudnn(kernel, rk, bias, u, d):
     return K, Rk, bias.reshape(2, 3 * u)
 
 
-def keras_gru(d, u, T, go_backwards):
+def keras_gru(d, u, T, go_backwards, zero_output_for_mask=False):
     x_in = keras.Input((T, d), dtype="float64")
     h_in = keras.Input((u,), dtype="float64")
     masked = keras.layers.Masking(0.0)(x_in)
     gru = keras.layers.GRU(u, reset_after=True, return_sequences=True, return_state=True,
-                           go_backwards=go_backwards)
+                           go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask)
     y, h = gru(masked, initial_state=h_in)
     return keras.Model([x_in, h_in], [y, h]), gru
 
@@ -78,7 +81,7 @@ def sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
-def numpy_forward(x, h0, kernel, rk, bias, lengths, go_backwards):
+def numpy_forward(x, h0, kernel, rk, bias, lengths, go_backwards, zero_output_for_mask=False):
     """docs/gru.md's step and its "Sequence lengths" rules, one sample at a time."""
     B, T, d = x.shape
     u = h0.shape[1]
@@ -106,7 +109,8 @@ def numpy_forward(x, h0, kernel, rk, bias, lengths, go_backwards):
                 y[b, T - n + s] = o
         else:  # padded steps repeat the last valid output (zeros when there is none)
             for s in range(T):
-                y[b, s] = outs[min(s, n - 1)] if n > 0 else 0.0
+                repeat = n > 0 and not zero_output_for_mask
+                y[b, s] = outs[s] if s < n else (outs[n - 1] if repeat else 0.0)
     return y, h_last
 
 
@@ -117,11 +121,11 @@ def random_inputs(rng, B, T, d, u):
             rng.uniform(-0.6, 0.6, (u, 3 * u)), rng.uniform(-0.5, 0.5, 6 * u))
 
 
-def case(rng, name, B, T, d, u, lengths, go_backwards=False, time_major=False):
+def case(rng, name, B, T, d, u, lengths, go_backwards=False, time_major=False, zero_output_for_mask=False):
     x, h0, kernel, rk, bias = random_inputs(rng, B, T, d, u)
     dy = rng.uniform(-1, 1, (B, T, u))
     dh_last = rng.uniform(-1, 1, (B, u))
-    model, gru = keras_gru(d, u, T, go_backwards)
+    model, gru = keras_gru(d, u, T, go_backwards, zero_output_for_mask)
     gru.set_weights(list(from_cudnn(kernel, rk, bias, u, d)))
     xk = tf.constant(padded(x, lengths))
     hk = tf.constant(h0)
@@ -132,7 +136,7 @@ def case(rng, name, B, T, d, u, lengths, go_backwards=False, time_major=False):
     dx, dh0, dK, dRk, db = tape.gradient(loss, [xk, hk] + gru.weights)
     dkernel, drk, dbias = to_cudnn(dK.numpy(), dRk.numpy(), db.numpy(), u, d)
     y, h = y.numpy(), h.numpy()
-    want_y, want_h = numpy_forward(x, h0, kernel, rk, bias, lengths, go_backwards)
+    want_y, want_h = numpy_forward(x, h0, kernel, rk, bias, lengths, go_backwards, zero_output_for_mask)
     err = max(np.max(np.abs(y - want_y)), np.max(np.abs(h - want_h)))
     if err > 1e-12:
         sys.exit(f"{name}: tf-keras and docs/gru.md's sequence-length rules disagree by {err}:\n{y}\n{want_y}")
@@ -147,8 +151,8 @@ def case(rng, name, B, T, d, u, lengths, go_backwards=False, time_major=False):
         np.save(os.path.join(folder, k + ".npy"), np.ascontiguousarray(a, dtype=np.float64))
     np.save(os.path.join(folder, "lengths.npy"), np.asarray(lengths, dtype=np.int32))
     print(f"{name}: B={B} T={T} d={d} u={u} lengths={lengths} go_backwards={go_backwards} "
-          f"time_major={time_major}: tf-keras == numpy rules")
-    return f"{name} {int(time_major)} {int(go_backwards)}"
+          f"time_major={time_major} zero_output_for_mask={zero_output_for_mask}: tf-keras == numpy rules")
+    return f"{name} {int(time_major)} {int(go_backwards)} {int(zero_output_for_mask)}"
 
 
 def sgd(rng, steps=3, lr=0.1):
@@ -179,6 +183,58 @@ def sgd(rng, steps=3, lr=0.1):
     print(f"sgd: {steps} steps, learning rate {lr}, lengths={lengths}")
 
 
+def bidirectional(rng):
+    """Bidirectional(GRU, merge_mode='concat') over a ragged batch: y = [y_fw | y_bw reversed in
+    full along time], as Keras's Bidirectional does with the backward layer's y; Keras's
+    Bidirectional sets zero_output_for_mask on both layers when they return sequences."""
+    B, T, d, u = 4, 5, 3, 4
+    lengths = [5, 2, 0, 3]
+    x_in = keras.Input((T, d), dtype="float64")
+    h_in = [keras.Input((u,), dtype="float64") for _ in range(2)]
+    masked = keras.layers.Masking(0.0)(x_in)
+    bi = keras.layers.Bidirectional(keras.layers.GRU(u, reset_after=True, return_sequences=True,
+                                                     return_state=True))
+    model = keras.Model([x_in] + h_in, bi(masked, initial_state=h_in))
+    arrays = {}
+    x = rng.uniform(-1, 1, (B, T, d))
+    for tag, layer in (("fw", bi.forward_layer), ("bw", bi.backward_layer)):
+        _, h0, kernel, rk, bias = random_inputs(rng, B, T, d, u)
+        layer.set_weights(list(from_cudnn(kernel, rk, bias, u, d)))
+        arrays.update({f"h0_{tag}": h0, f"kernel_{tag}": kernel, f"recurrent_kernel_{tag}": rk,
+                       f"bias_{tag}": bias, f"dh_last_{tag}": rng.uniform(-1, 1, (B, u))})
+    dy = rng.uniform(-1, 1, (B, T, 2 * u))
+    xk = tf.constant(padded(x, lengths))
+    hk = [tf.constant(arrays["h0_fw"]), tf.constant(arrays["h0_bw"])]
+    weights = bi.forward_layer.weights + bi.backward_layer.weights
+    with tf.GradientTape() as tape:
+        tape.watch([xk] + hk)
+        y, h_fw, h_bw = model([xk] + hk)
+        loss = (tf.reduce_sum(y * dy) + tf.reduce_sum(h_fw * arrays["dh_last_fw"]) +
+                tf.reduce_sum(h_bw * arrays["dh_last_bw"]))
+    grads = tape.gradient(loss, [xk] + hk + weights)
+    arrays.update(x=x, dy=dy, y=y.numpy(), h_last_fw=h_fw.numpy(), h_last_bw=h_bw.numpy(),
+                  dx=grads[0].numpy(), dh0_fw=grads[1].numpy(), dh0_bw=grads[2].numpy())
+    for i, tag in enumerate(("fw", "bw")):
+        dk, dr, db = to_cudnn(*[g.numpy() for g in grads[3 + 3 * i:6 + 3 * i]], u, d)
+        arrays.update({f"dkernel_{tag}": dk, f"drecurrent_kernel_{tag}": dr, f"dbias_{tag}": db})
+    # The same from the one-direction rules: the backward layer's y, reversed in full.
+    fw = numpy_forward(x, arrays["h0_fw"], arrays["kernel_fw"], arrays["recurrent_kernel_fw"],
+                       arrays["bias_fw"], lengths, False, zero_output_for_mask=True)
+    bw = numpy_forward(x, arrays["h0_bw"], arrays["kernel_bw"], arrays["recurrent_kernel_bw"],
+                       arrays["bias_bw"], lengths, True, zero_output_for_mask=True)
+    want = np.concatenate([fw[0], bw[0][:, ::-1]], axis=2)
+    err = max(np.max(np.abs(arrays["y"] - want)), np.max(np.abs(arrays["h_last_fw"] - fw[1])),
+              np.max(np.abs(arrays["h_last_bw"] - bw[1])))
+    if err > 1e-12:
+        sys.exit(f"bidirectional: tf-keras and the rules disagree by {err}")
+    folder = os.path.join(OUT, "bidirectional")
+    os.makedirs(folder)
+    for k, a in arrays.items():
+        np.save(os.path.join(folder, k + ".npy"), np.ascontiguousarray(a, dtype=np.float64))
+    np.save(os.path.join(folder, "lengths.npy"), np.asarray(lengths, dtype=np.int32))
+    print(f"bidirectional: B={B} T={T} d={d} u={u} lengths={lengths}: tf-keras == numpy rules")
+
+
 def main():
     rng = np.random.default_rng(20261204)
     if os.path.isdir(OUT):  # the case folders; README.md stays
@@ -186,7 +242,7 @@ def main():
             if os.path.isdir(os.path.join(OUT, entry)):
                 shutil.rmtree(os.path.join(OUT, entry))
     os.makedirs(OUT, exist_ok=True)
-    lines = ["# name time_major go_backwards (written by scripts/golden/gru_lengths.py)"]
+    lines = ["# name time_major go_backwards zero_output_for_mask (written by scripts/golden/gru_lengths.py)"]
     lines.append(case(rng, "ragged", 5, 6, 4, 6, [3, 0, 6, 1, 4]))
     lines.append(case(rng, "ragged_backwards", 5, 6, 4, 6, [3, 0, 6, 1, 4], go_backwards=True))
     lines.append(case(rng, "ragged_time_major", 4, 5, 3, 9, [5, 2, 0, 3], time_major=True))
@@ -195,9 +251,13 @@ def main():
     lines.append(case(rng, "ragged_wide", 3, 4, 10, 17, [4, 1, 2]))
     lines.append(case(rng, "ragged_single", 1, 5, 3, 4, [3], go_backwards=True))
     lines.append(case(rng, "all_empty", 2, 3, 2, 3, [0, 0]))
+    lines.append(case(rng, "ragged_zero_output", 5, 6, 4, 6, [3, 0, 6, 1, 4], zero_output_for_mask=True))
+    lines.append(case(rng, "ragged_zero_output_time_major", 4, 5, 3, 9, [5, 2, 0, 3], time_major=True,
+                      zero_output_for_mask=True))
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
     sgd(rng)
+    bidirectional(rng)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ namespace {
 
 TensorType F64(Shape s) { return {DType::kF64, std::move(s)}; }
 
-Attrs GruAttrs(bool time_major, bool go_backwards) {
-  return {{"time_major", time_major}, {"go_backwards", go_backwards}};
+Attrs GruAttrs(bool time_major, bool go_backwards, bool zero_output_for_mask = false) {
+  return {{"time_major", time_major},
+          {"go_backwards", go_backwards},
+          {"zero_output_for_mask", zero_output_for_mask}};
 }
 
 // Forward input types (x, h0, kernel, recurrent_kernel, bias).
@@ -109,7 +111,9 @@ std::vector<OpCase> RnnCases() {
   // Ragged batches (docs/gru.md, "Sequence lengths"): lengths 0 and T among them, every layout
   // and direction, gradient-checked like the cases above (the lengths get no gradient).
   for (bool time_major : {false, true}) {
-    for (bool go_backwards : {false, true}) {
+    for (int direction = 0; direction < 3; ++direction) {
+      // 0: forward, 1: go_backwards, 2: forward with zero_output_for_mask.
+      const bool go_backwards = direction == 1, zero_output = direction == 2;
       const int64_t batch = 4, time = 5, d = 3, u = 9;
       std::vector<TensorType> in = GruInputs(batch, time, d, u, time_major);
       in.push_back({DType::kI32, Shape{batch}});
@@ -121,10 +125,11 @@ std::vector<OpCase> RnnCases() {
         values.push_back(std::move(v));
       }
       values.push_back({2, 0, 5, 3});
-      cases.push_back({.label = "cudnn_gru_lengths" + Suffix(time_major, go_backwards),
+      cases.push_back({.label = "cudnn_gru_lengths" + Suffix(time_major, go_backwards) +
+                                (zero_output ? "_zero_output" : ""),
                        .op = OpKind::kCuDNNGRU,
                        .inputs = in,
-                       .attrs = GruAttrs(time_major, go_backwards),
+                       .attrs = GruAttrs(time_major, go_backwards, zero_output),
                        .values = values,
                        .output_shapes = GruOutputs(batch, time, u, time_major),
                        .loss_outputs = {0, 1}});

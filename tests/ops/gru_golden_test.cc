@@ -23,6 +23,7 @@
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
+#include "ir/ops/shape.h"
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_onednn.h"
@@ -41,6 +42,7 @@ struct GoldenCase {
   std::string name;
   bool time_major = false;
   bool go_backwards = false;
+  bool zero_output_for_mask = false;
   std::string set = "gru";  // the folder under tests/golden: gru, or gru_lengths (with lengths)
 };
 void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
@@ -97,6 +99,8 @@ std::vector<GoldenCase> ReadCases(const std::string& set = "gru") {
       c.set = set;
       c.time_major = tm != 0;
       c.go_backwards = gb != 0;
+      int zero_output = 0;
+      if (fields >> zero_output) c.zero_output_for_mask = zero_output != 0;
       cases.push_back(c);
     }
   }
@@ -144,9 +148,11 @@ void CheckCase(const GoldenCase& c, DType dtype, const std::string& algo = "") {
   for (size_t i = 0; i < inputs.size(); ++i)
     in.push_back(g.AddInput(i < input_names.size() ? input_names[i] : "lengths", inputs[i].type()));
   Builder b(g, "gru");
-  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(
-      b, in[0], in[1], in[2], in[3], in[4],
-      {.time_major = c.time_major, .go_backwards = c.go_backwards}, has_lengths ? in[7] : nullptr);
+  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4],
+                                         {.time_major = c.time_major,
+                                          .go_backwards = c.go_backwards,
+                                          .zero_output_for_mask = c.zero_output_for_mask},
+                                         has_lengths ? in[7] : nullptr);
   ASSERT_TRUE(b.ok()) << b.status();
   Value* loss = ops::Add(b, ops::ReduceSum(b, ops::Mul(b, o.y, in[5]), AllAxes(o.y), false),
                          ops::ReduceSum(b, ops::Mul(b, o.h_last, in[6]), AllAxes(o.h_last), false));
@@ -260,6 +266,37 @@ TEST(GoldenData, gru_cases_found) {
       << " (set RILL_GOLDEN_GRU_LENGTHS_DIR, or regenerate with scripts/golden/gru_lengths.py)";
 }
 
+// Expects `have` within `tolerance` times the largest magnitude of `want` (tf-keras's) and
+// records the worst error so scaled as a property "<name>_max_error_over_max_abs".
+void ExpectClose(const std::string& name, const Tensor& have, const Tensor& want,
+                 double tolerance) {
+  ASSERT_EQ(have.shape(), want.shape()) << name;
+  double max_abs = 0, worst = 0;
+  for (int64_t i = 0; i < want.size(); ++i) max_abs = std::max(max_abs, std::abs(want.at(i)));
+  const double scale = max_abs > 0 ? max_abs : 1.0;
+  for (int64_t i = 0; i < want.size(); ++i) {
+    const double err = std::abs(have.at(i) - want.at(i));
+    worst = std::max(worst, err / scale);
+    EXPECT_LE(err, tolerance * scale)
+        << name << " element " << i << ": rill " << have.at(i) << ", tf-keras " << want.at(i);
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", worst);
+  ::testing::Test::RecordProperty(name + "_max_error_over_max_abs", text);
+}
+
+// Runs `check` with the float GRU kernels forced onto each instruction set this CPU has.
+template <typename F>
+void OnEveryIsa(F&& check) {
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(cpu::BestCpuIsa())) continue;
+    SCOPED_TRACE(cpu::CpuIsaName(isa));
+    ASSERT_TRUE(cpu::ForceGruKernelIsa(isa).ok());
+    check();
+  }
+  ASSERT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
+}
+
 // Three SGD steps (learning rate 0.1) on mean((y - y_target)²) + mean((h_last - h_target)²) over
 // a ragged batch, against tf-keras's weights after the same steps (tests/golden/gru_lengths/sgd).
 void CheckSgd(DType dtype) {
@@ -307,32 +344,86 @@ void CheckSgd(DType dtype) {
   }
   const std::vector<std::string> after = {"kernel_after", "recurrent_kernel_after", "bias_after"};
   for (int w = 0; w < 3; ++w) {
-    const Tensor want = Load(c, after[w]);
-    const Tensor& have = inputs[2 + w];
-    ASSERT_EQ(have.shape(), want.shape()) << after[w];
-    double max_abs = 0, worst = 0;
-    for (int64_t i = 0; i < want.size(); ++i) max_abs = std::max(max_abs, std::abs(want.at(i)));
-    for (int64_t i = 0; i < want.size(); ++i) {
-      const double err = std::abs(have.at(i) - want.at(i));
-      worst = std::max(worst, err / max_abs);
-      EXPECT_LE(err, (dtype == DType::kF64 ? 1e-12 : 1e-5) * max_abs)
-          << after[w] << " element " << i << ": rill " << have.at(i) << ", tf-keras " << want.at(i);
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%.3g", worst);
-    ::testing::Test::RecordProperty(after[w] + "_max_error_over_max_abs", text);
+    ExpectClose(after[w], inputs[2 + w], Load(c, after[w]), dtype == DType::kF64 ? 1e-12 : 1e-5);
   }
+}
+
+// Bidirectional over a ragged batch as the frontend builds it (frontend/layers/recurrent.cc): a
+// forward and a go_backwards cudnn_gru with the same lengths and zero_output_for_mask (which
+// Keras's Bidirectional sets on both layers), y = [y_fw | y_bw reversed in full along time],
+// against tf-keras's Bidirectional(GRU) (tests/golden/gru_lengths/bidirectional).
+void CheckBidirectional(DType dtype) {
+  RegisterCpuKernels();
+  const GoldenCase c{.name = "bidirectional", .set = "gru_lengths"};
+  Graph g("bidirectional");
+  Builder b(g, "bidirectional");
+  std::vector<Tensor> inputs;
+  auto input = [&](const std::string& name) {
+    inputs.push_back(name == "lengths" ? Load(c, name) : Cast(Load(c, name), dtype));
+    return g.AddInput(name, inputs.back().type());
+  };
+  Value* x = input("x");
+  Value* lengths = input("lengths");
+  Value* dy = input("dy");
+  std::vector<Value*> wrt = {x}, outputs;
+  Value* loss = nullptr;
+  Value* y[2] = {};
+  for (const std::string tag : {"fw", "bw"}) {
+    Value* h0 = input("h0_" + tag);
+    Value* kernel = input("kernel_" + tag);
+    Value* recurrent = input("recurrent_kernel_" + tag);
+    Value* bias = input("bias_" + tag);
+    Value* dh_last = input("dh_last_" + tag);
+    ops::CuDNNGRUOutputs o =
+        ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias,
+                      {.go_backwards = tag == "bw", .zero_output_for_mask = true}, lengths);
+    ASSERT_TRUE(b.ok()) << b.status();
+    y[tag == "bw"] = tag == "bw" ? ops::Reverse(b, o.y, 1) : o.y;
+    Value* term = ops::ReduceSum(b, ops::Mul(b, o.h_last, dh_last), AllAxes(o.h_last), false);
+    loss = loss == nullptr ? term : ops::Add(b, loss, term);
+    outputs.push_back(o.h_last);
+    for (Value* v : {h0, kernel, recurrent, bias}) wrt.push_back(v);
+  }
+  Value* y_all = ops::Concat(b, {y[0], y[1]}, -1);
+  loss = ops::Add(b, loss, ops::ReduceSum(b, ops::Mul(b, y_all, dy), AllAxes(y_all), false));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto grads = AppendGradients(g, loss, wrt);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  outputs.insert(outputs.begin(), y_all);
+  outputs.insert(outputs.end(), grads->begin(), grads->end());
+  g.SetOutputs(outputs);
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto got = ex->Run(inputs);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const std::vector<std::string> names = {"y",
+                                          "h_last_fw",
+                                          "h_last_bw",
+                                          "dx",
+                                          "dh0_fw",
+                                          "dkernel_fw",
+                                          "drecurrent_kernel_fw",
+                                          "dbias_fw",
+                                          "dh0_bw",
+                                          "dkernel_bw",
+                                          "drecurrent_kernel_bw",
+                                          "dbias_bw"};
+  ASSERT_EQ(got->size(), names.size());
+  for (size_t k = 0; k < names.size(); ++k) {
+    ExpectClose(names[k], (*got)[k], Load(c, names[k]), dtype == DType::kF64 ? 1e-12 : 1e-5);
+  }
+}
+
+TEST(GruLengthsBidirectional, Float64) { CheckBidirectional(DType::kF64); }
+TEST(GruLengthsBidirectional, Float32) {
+  OnEveryIsa([] { CheckBidirectional(DType::kF32); });
 }
 
 TEST(GruLengthsSgd, Float64) { CheckSgd(DType::kF64); }
 TEST(GruLengthsSgd, Float32) {
-  for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
-    if (static_cast<int>(isa) > static_cast<int>(cpu::BestCpuIsa())) continue;
-    SCOPED_TRACE(cpu::CpuIsaName(isa));
-    ASSERT_TRUE(cpu::ForceGruKernelIsa(isa).ok());
-    CheckSgd(DType::kF32);
-  }
-  ASSERT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
+  OnEveryIsa([] { CheckSgd(DType::kF32); });
 }
 
 // Shape rule: the batch may be unknown, and errors name the op, the node and the shapes.
