@@ -23,15 +23,27 @@ bool Compatible(const Shape& a, const Shape& b) {
   return true;
 }
 
-// The forward's output types from its five input types (x, h0, kernel, recurrent_kernel,
-// bias); the grad op reuses it to check what it is given.
+// The optional sequence lengths: int32 [batch] (their values, 0 <= len <= time, are checked by
+// the kernels when they run).
+absl::Status CheckLengths(const TensorType& lengths, const Shape& x, int64_t batch) {
+  if (lengths.dtype != DType::kI32 || lengths.shape.rank() != 1 ||
+      !Compatible(lengths.shape.dim(0), batch)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lengths ", lengths.ToString(), " does not match input ", x.ToString(),
+                     ": expected ", TensorType{DType::kI32, Shape{batch}}.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+// The forward's output types from its input types (x, h0, kernel, recurrent_kernel, bias and
+// the optional lengths); the grad op reuses it to check what it is given.
 absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs,
                                                  const std::vector<TensorType>& in) {
   if (!IsFloating(in[0].dtype)) {
     return absl::InvalidArgumentError(
         absl::StrCat("input is ", in[0].ToString(), ", expected a float type"));
   }
-  RILL_RETURN_IF_ERROR(CheckSameDType(in));
+  RILL_RETURN_IF_ERROR(CheckSameDType(std::vector<TensorType>(in.begin(), in.begin() + 5)));
   const bool time_major = attrs.GetBool("time_major");
   const Shape& x = in[0].shape;
   const Shape& h0 = in[1].shape;
@@ -72,6 +84,7 @@ absl::StatusOr<std::vector<TensorType>> GruTypes(const Attrs& attrs,
         kernel.ToString(), ": expected ", Shape{batch, units}.ToString()));
   }
   const int64_t b = Merge(batch, h0.dim(0));
+  if (in.size() > 5) RILL_RETURN_IF_ERROR(CheckLengths(in[5], x, b));
   const DType dt = in[0].dtype;
   Shape y = time_major ? Shape{time, b, units} : Shape{b, time, units};
   Shape reserve = time_major ? Shape{time, b, 4 * units} : Shape{b, time, 4 * units};
@@ -85,8 +98,9 @@ absl::StatusOr<std::vector<TensorType>> GruRule(const Attrs& attrs,
 
 absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs,
                                                     const std::vector<TensorType>& in) {
-  RILL_RETURN_IF_ERROR(CheckSameDType(in));
+  RILL_RETURN_IF_ERROR(CheckSameDType(std::vector<TensorType>(in.begin(), in.begin() + 9)));
   std::vector<TensorType> forward_in(in.begin(), in.begin() + 5);
+  if (in.size() > 9) forward_in.push_back(in[9]);  // lengths
   RILL_ASSIGN_OR_RETURN(std::vector<TensorType> fwd, GruTypes(attrs, forward_in));
   // (input index, forward output it must match, name)
   const struct {
@@ -105,11 +119,14 @@ absl::StatusOr<std::vector<TensorType>> GruGradRule(const Attrs& attrs,
                                                      fwd[c.output].shape.ToString()));
     }
   }
+  forward_in.resize(5);
   return forward_in;
 }
 
 Attrs GruAttrs(const CuDNNGRUOptions& o) {
-  return {{"time_major", o.time_major}, {"go_backwards", o.go_backwards}};
+  return {{"time_major", o.time_major},
+          {"go_backwards", o.go_backwards},
+          {"zero_output_for_mask", o.zero_output_for_mask}};
 }
 
 // Zeros shaped like `like` (whose batch may be unknown; its values are not read).
@@ -119,34 +136,40 @@ Value* ZerosLike(Builder& b, Value* like) {
 }
 
 // One fused backward node; the reserve output's gradient is ignored (it only carries state).
+// The lengths (integers) get no gradient.
 std::vector<Value*> GruGrad(GradContext& c) {
   const Node& n = c.node;
+  const bool has_lengths = n.inputs().size() > 5;
   Value* dy = c.output_grads[0] != nullptr ? c.output_grads[0] : ZerosLike(c.b, n.output(0));
   Value* dh = c.output_grads[1] != nullptr ? c.output_grads[1] : ZerosLike(c.b, n.output(1));
-  Node* g = c.b.AddNode(OpKind::kCuDNNGRUGrad,
-                        {n.input(0), n.input(1), n.input(2), n.input(3), n.input(4), n.output(0),
-                         n.output(2), dy, dh},
-                        n.attrs());
-  if (g == nullptr) return std::vector<Value*>(5, nullptr);
-  return g->outputs();
+  std::vector<Value*> in = {n.input(0),  n.input(1),  n.input(2), n.input(3), n.input(4),
+                            n.output(0), n.output(2), dy,         dh};
+  if (has_lengths) in.push_back(n.input(5));
+  Node* g = c.b.AddNode(OpKind::kCuDNNGRUGrad, in, n.attrs());
+  std::vector<Value*> grads(n.inputs().size(), nullptr);
+  if (g == nullptr) return grads;
+  for (int i = 0; i < 5; ++i) grads[i] = g->output(i);
+  return grads;
 }
 
 }  // namespace
 
 CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
-                         Value* bias, CuDNNGRUOptions options) {
-  Node* n =
-      b.AddNode(OpKind::kCuDNNGRU, {x, h0, kernel, recurrent_kernel, bias}, GruAttrs(options));
+                         Value* bias, CuDNNGRUOptions options, Value* lengths) {
+  std::vector<Value*> in = {x, h0, kernel, recurrent_kernel, bias};
+  if (lengths != nullptr) in.push_back(lengths);
+  Node* n = b.AddNode(OpKind::kCuDNNGRU, in, GruAttrs(options));
   if (n == nullptr) return {};
   return {n->output(0), n->output(1), n->output(2)};
 }
 
 CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
                                  Value* recurrent_kernel, Value* bias, Value* y, Value* reserve,
-                                 Value* dy, Value* dh_last, CuDNNGRUOptions options) {
-  Node* n = b.AddNode(OpKind::kCuDNNGRUGrad,
-                      {x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last},
-                      GruAttrs(options));
+                                 Value* dy, Value* dh_last, CuDNNGRUOptions options,
+                                 Value* lengths) {
+  std::vector<Value*> in = {x, h0, kernel, recurrent_kernel, bias, y, reserve, dy, dh_last};
+  if (lengths != nullptr) in.push_back(lengths);
+  Node* n = b.AddNode(OpKind::kCuDNNGRUGrad, in, GruAttrs(options));
   if (n == nullptr) return {};
   return {n->output(0), n->output(1), n->output(2), n->output(3), n->output(4)};
 }
@@ -158,16 +181,17 @@ namespace rill {
 void RegisterRnnOps() {
   using namespace ops;
   std::vector<AttrSpec> attrs = {{"time_major", AttrKind::kBool, false},
-                                 {"go_backwards", AttrKind::kBool, false}};
+                                 {"go_backwards", AttrKind::kBool, false},
+                                 {"zero_output_for_mask", AttrKind::kBool, false}};
   RegisterOp({.kind = OpKind::kCuDNNGRU,
               .min_inputs = 5,
-              .max_inputs = 5,
+              .max_inputs = 6,
               .attrs = attrs,
               .shape = GruRule,
               .grad = GruGrad});
   RegisterOp({.kind = OpKind::kCuDNNGRUGrad,
               .min_inputs = 9,
-              .max_inputs = 9,
+              .max_inputs = 10,
               .attrs = attrs,
               .shape = GruGradRule,
               .not_differentiable = true});

@@ -12,6 +12,9 @@ struct CuDNNGRUOptions {
   bool time_major = false;
   // Process the sequence from its last step to its first; y stays in processed order.
   bool go_backwards = false;
+  // With lengths: y is zero at every padded step instead of repeating the last valid output
+  // (Keras's RNN option, which its Bidirectional sets on both layers; docs/gru.md).
+  bool zero_output_for_mask = false;
 };
 
 struct CuDNNGRUOutputs {
@@ -28,9 +31,12 @@ struct CuDNNGRUOutputs {
 //   n = tanh(A_h x + b_Wh + r ⊙ (R_h h + b_Rh)),  h' = z ⊙ h + (1 − z) ⊙ n.
 // The reserve output holds, for each (batch, time) element of x and in x's layout, the
 // n, z, r and R_h·h + b_Rh of the step that consumed it; only cudnn_gru_grad reads it.
-// The batch may be unknown (-1); every input must have the same float dtype.
+// The batch may be unknown (-1); every float input must have the same float dtype.
+// `lengths` (optional, int32 [B]): sample b has len[b] valid steps, x's first len[b] time
+// steps; 0 <= len[b] <= T, checked when the op runs. Steps past a sample's length leave its
+// state as it is; what y holds there is docs/gru.md's "Sequence lengths".
 CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
-                         Value* bias, CuDNNGRUOptions options = {});
+                         Value* bias, CuDNNGRUOptions options = {}, Value* lengths = nullptr);
 
 struct CuDNNGRUGradOutputs {
   Value* dx = nullptr;
@@ -42,9 +48,10 @@ struct CuDNNGRUGradOutputs {
 
 // The fused backward of CuDNNGRU: given the forward's inputs, its y and reserve, and the
 // gradients dy (y's shape) and dh_last ([B, u]), all five input gradients in the inputs'
-// (Keras) layouts. Not differentiable.
+// (Keras) layouts; `lengths` as the forward's. Not differentiable.
 CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
                                  Value* recurrent_kernel, Value* bias, Value* y, Value* reserve,
-                                 Value* dy, Value* dh_last, CuDNNGRUOptions options = {});
+                                 Value* dy, Value* dh_last, CuDNNGRUOptions options = {},
+                                 Value* lengths = nullptr);
 
 }  // namespace rill::ops

@@ -62,7 +62,7 @@ std::string CpuGruRequestName(const CpuGruRequest& request) {
 std::string DescribeCpuGruKey(const CpuGruKey& k) {
   return absl::StrCat("time ", k.time, ", batch ", k.batch, ", input ", k.input_size, ", hidden ",
                       k.hidden_size, k.time_major ? ", time-major" : ", batch-major",
-                      k.go_backwards ? ", go_backwards" : "",
+                      k.go_backwards ? ", go_backwards" : "", k.lengths ? ", lengths" : "",
                       k.training ? ", training" : ", inference", ", threads ", k.rill_threads, "/",
                       k.onednn_threads);
 }
@@ -70,6 +70,7 @@ std::string DescribeCpuGruKey(const CpuGruKey& k) {
 absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGruRequest& request,
                                               const CpuGruProbe& probe) {
   CpuGruChoice choice;
+  if (key.lengths) return choice;  // kOnly: rill
   switch (request.kind) {
     case CpuGruRequest::Kind::kForced:
       if (request.forced == CpuGruAlgo::kOneDnn && !probe.onednn) {

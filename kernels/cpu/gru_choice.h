@@ -59,6 +59,7 @@ struct CpuGruKey {
   int64_t hidden_size = 0;
   bool time_major = false;
   bool go_backwards = false;
+  bool lengths = false;    // per-sample sequence lengths, which only rill's kernel takes
   bool training = false;   // the training forward and the backward, which share the reserve
   int rill_threads = 1;    // OpenBLAS's thread count (rill's batch slices)
   int onednn_threads = 1;  // OpenMP's thread count (oneDNN)
@@ -84,6 +85,7 @@ struct CpuGruChoice {
   std::vector<std::pair<CpuGruAlgo, double>> timings_ms;
 };
 
+// With lengths: rill (kOnly), whatever was asked, since oneDNN's GRU has none.
 // kForced: that algorithm; forcing onednn in a build without it is Unimplemented naming the key.
 // kExact: rill. Without oneDNN, kAuto and kTimed give rill (kOnly). kAuto: the shape rule
 // (OneDnnByRule). kTimed: the faster of the candidates (ties: rill); a candidate whose timing

@@ -394,6 +394,46 @@ struct Rows {
   }
 };
 
+// Sample b's valid steps (processed order): len[b] steps from First(b); the first of them
+// starts from h0. Steps before them (go_backwards) give y = 0; steps after them repeat the last
+// valid output, or give 0 when there was none (a length of 0), as tf-keras's masked GRU does
+// (0 at every padded step with zero_output_for_mask).
+struct Valid {
+  const GruShape& s;
+  int64_t Length(int64_t b) const { return s.lengths == nullptr ? s.time : s.lengths[b]; }
+  int64_t First(int64_t b) const { return s.go_backwards ? s.time - Length(b) : 0; }
+  // 0: padded step; 1: the first valid step (from h0); 2: a later valid step.
+  int Kind(int64_t b, int64_t step) const {
+    const int64_t first = First(b);
+    if (step < first || step >= first + Length(b)) return 0;
+    return step == first ? 1 : 2;
+  }
+  // Whether y at padded step `step` repeats the last valid output.
+  bool Repeats(int64_t b, int64_t step) const {
+    return !s.zero_output_for_mask && Length(b) > 0 && step > First(b);
+  }
+  // Calls f(first_row, end_row, kind) for the runs of rows [b0, b1) of one kind at `step`: one
+  // run per step without lengths.
+  template <typename F>
+  void ForEachRun(int64_t b0, int64_t b1, int64_t step, F&& f) const {
+    for (int64_t b = b0; b < b1;) {
+      const int kind = Kind(b, step);
+      int64_t e = b + 1;
+      while (e < b1 && Kind(e, step) == kind) ++e;
+      f(b, e, kind);
+      b = e;
+    }
+  }
+};
+
+// A run of rows [b, e) of one kind at a step, and where its rows start among the step's active
+// rows (gathered for the recurrent product when the active rows are not one run).
+struct ActiveRun {
+  int64_t b, e;
+  int kind;
+  int64_t offset;
+};
+
 }  // namespace
 
 CpuIsa BestCpuIsa() {
@@ -447,8 +487,9 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   const int parts = Parts<T>(s);
   const int64_t part_rows = (batch + parts - 1) / parts;
   Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(d, 3 * u),
-                  StepWeights<T>::Size(u, 3 * u), 2 * u, parts * part_rows * 3 * u});
-  T *ain = mem[0], *rt = mem[1], *bzr = mem[4], *gh_all = mem[5];
+                  StepWeights<T>::Size(u, 3 * u), 2 * u, parts * part_rows * 3 * u,
+                  s.lengths != nullptr ? parts * part_rows * u : 0});
+  T *ain = mem[0], *rt = mem[1], *bzr = mem[4], *gh_all = mem[5], *hgather_all = mem[6];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u].
   StepWeights<T> wx{d, 3 * u, mem[2]}, wh{u, 3 * u, mem[3]};
@@ -457,11 +498,14 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   for (int64_t j = 0; j < 2 * u; ++j) bzr[j] = bias[j] + bias[3 * u + j];
 
   const Rows rows{s};
+  const Valid valid{s};
   const int64_t rs = rows.stride();
   Workers::Get().Run(parts, [&](int part) {
     const Slice slice(batch, part, parts);
     const int64_t m = slice.rows(), b0 = slice.first;
     T* gh = gh_all + part * part_rows * 3 * u;
+    T* hgather = hgather_all + part * part_rows * u;
+    std::vector<ActiveRun> runs;
     // The input projection of every step of this slice's sequences, into the reserve's
     // first 3u columns (h, z, r): one product over all its rows.
     rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
@@ -469,27 +513,66 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
     });
     for (int64_t step = 0; step < time; ++step) {
       const int64_t t = rows.InputTime(step);
-      const int64_t in_row = rows.Base(t) + b0 * rs;
-      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
-      const int64_t hp_stride = step == 0 ? u : rs * u;
-      wh.Multiply(m, hp, hp_stride, 1, gh, 3 * u, false);
-      RunForwardGates(FwdRows<T>{.rows = m,
-                                 .units = u,
-                                 .res = reserve + in_row * 4 * u,
-                                 .res_stride = rs * 4 * u,
-                                 .gh = gh,
-                                 .hp = hp,
-                                 .hp_stride = hp_stride,
-                                 .out = y + (rows.Base(step) + b0 * rs) * u,
-                                 .out_stride = rs * u,
-                                 .bz = bzr,
-                                 .br = bzr + u,
-                                 .bwh = bias + 2 * u,
-                                 .brh = bias + 5 * u});
+      auto hp_of = [&](const ActiveRun& r) {
+        return r.kind == 1 ? h0 + r.b * u : y + (rows.Base(step - 1) + r.b * rs) * u;
+      };
+      auto hp_stride_of = [&](const ActiveRun& r) { return r.kind == 1 ? u : rs * u; };
+      runs.clear();
+      int64_t active = 0;
+      valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
+        if (kind != 0) {
+          runs.push_back({b, e, kind, active});
+          active += e - b;
+          return;
+        }
+        // Padded: no work, the state stays.
+        T* res = reserve + (rows.Base(t) + b * rs) * 4 * u;
+        T* out = y + (rows.Base(step) + b * rs) * u;
+        for (int64_t i = b; i < e; ++i, res += rs * 4 * u, out += rs * u) {
+          std::fill(res, res + 4 * u, T(0));
+          if (valid.Repeats(i, step)) {
+            std::memcpy(out, out - (rows.Base(step) - rows.Base(step - 1)) * u, u * sizeof(T));
+          } else {
+            std::fill(out, out + u, T(0));
+          }
+        }
+      });
+      if (active == 0) continue;
+      // One recurrent product over the active rows, gathered when they are several runs (one
+      // product per run would stream the weights once per run).
+      if (runs.size() == 1) {
+        wh.Multiply(active, hp_of(runs[0]), hp_stride_of(runs[0]), 1, gh, 3 * u, false);
+      } else {
+        for (const ActiveRun& r : runs) {
+          for (int64_t i = 0; i < r.e - r.b; ++i) {
+            std::memcpy(hgather + (r.offset + i) * u, hp_of(r) + i * hp_stride_of(r),
+                        u * sizeof(T));
+          }
+        }
+        wh.Multiply(active, hgather, u, 1, gh, 3 * u, false);
+      }
+      for (const ActiveRun& r : runs) {
+        RunForwardGates(FwdRows<T>{.rows = r.e - r.b,
+                                   .units = u,
+                                   .res = reserve + (rows.Base(t) + r.b * rs) * 4 * u,
+                                   .res_stride = rs * 4 * u,
+                                   .gh = gh + r.offset * 3 * u,
+                                   .hp = hp_of(r),
+                                   .hp_stride = hp_stride_of(r),
+                                   .out = y + (rows.Base(step) + r.b * rs) * u,
+                                   .out_stride = rs * u,
+                                   .bz = bzr,
+                                   .br = bzr + u,
+                                   .bwh = bias + 2 * u,
+                                   .brh = bias + 5 * u});
+      }
     }
-    const T* last = y + (rows.Base(time - 1) + b0 * rs) * u;
-    for (int64_t b = 0; b < m; ++b)
-      std::memcpy(h_last + (b0 + b) * u, last + b * rs * u, u * sizeof(T));
+    for (int64_t b = b0; b < b0 + m; ++b) {
+      const int64_t len = valid.Length(b);
+      const T* last =
+          len == 0 ? h0 + b * u : y + (rows.Base(valid.First(b) + len - 1) + b * rs) * u;
+      std::memcpy(h_last + b * u, last, u * sizeof(T));
+    }
   });
 }
 
@@ -512,14 +595,14 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   }
   const int parts = Parts<T>(s);
   const int64_t part_rows = (batch + parts - 1) / parts;
-  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u),
-                  StepWeights<T>::Size(3 * u, d), StepWeights<T>::Size(n_rows, d),
-                  StepWeights<T>::Size(n_rows, u), n_rows * 4 * u, parts * part_rows * u,
-                  parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
-                  parts * kTransposedScratch});
+  Scratch<T> mem(
+      {3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
+       StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
+       parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
+       parts * kTransposedScratch, s.lengths != nullptr ? parts * part_rows * 4 * u : 0});
   T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8],
     *acc_all = mem[9];
-  T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12];
+  T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
@@ -530,12 +613,14 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   wdx.Fill(ain, d, 1);
 
   const Rows rows{s};
+  const Valid valid{s};
   const int64_t rs = rows.stride();
   auto x_row = [&](int64_t r) { return x + r * d; };
+  // (Rows of padded steps have zero gradients: any finite state does.)
   auto h_row = [&](int64_t r) {
     const int64_t b = s.time_major ? r % batch : r / time;
     const int64_t step = rows.InputTime(s.time_major ? r / batch : r % time);
-    return step == 0 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+    return step <= valid.First(b) ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
   };
   Workers::Get().Run(parts, [&](int part) {
     for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
@@ -545,29 +630,74 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     T* dh = dh_all + part * part_rows * u;
     T* dh_prev = dh_prev_all + part * part_rows * u;
     T* acc = acc_all + part * 4 * u;
+    // With lengths: the active rows' [dz | dr | dhh] gathered (3u per row), then the product's
+    // rows (u per row).
+    T* dgather = gather_all + part * part_rows * 4 * u;
+    T* dgathered_h = dgather + part_rows * 3 * u;
+    std::vector<ActiveRun> runs;
     std::memcpy(dh, dh_last + b0 * u, m * u * sizeof(T));
     std::fill(acc, acc + 4 * u, T(0));
     for (int64_t step = time - 1; step >= 0; --step) {
       const int64_t t = rows.InputTime(step);
-      const int64_t in_row = rows.Base(t) + b0 * rs;
-      const T* hp = step == 0 ? h0 + b0 * u : y + (rows.Base(step - 1) + b0 * rs) * u;
-      const int64_t hp_stride = step == 0 ? u : rs * u;
-      T* dstep = dbuf + in_row * 4 * u;
-      RunBackwardGates(BwdRows<T>{.rows = m,
-                                  .units = u,
-                                  .res = reserve + in_row * 4 * u,
-                                  .res_stride = rs * 4 * u,
-                                  .hp = hp,
-                                  .hp_stride = hp_stride,
-                                  .dy = dy + (rows.Base(step) + b0 * rs) * u,
-                                  .dy_stride = rs * u,
-                                  .dh = dh,
-                                  .d = dstep,
-                                  .d_stride = rs * 4 * u,
-                                  .dh_prev = dh_prev,
-                                  .dbias = acc});
-      // The state's path through the recurrent products.
-      wd.Multiply(m, dstep + u, rs * 4 * u, 1, dh_prev, u, true);
+      runs.clear();
+      int64_t active = 0;
+      valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
+        T* dstep = dbuf + (rows.Base(t) + b * rs) * 4 * u;
+        const T* dys = dy + (rows.Base(step) + b * rs) * u;
+        T* dhb = dh + (b - b0) * u;
+        T* dh_prevb = dh_prev + (b - b0) * u;
+        if (kind == 0) {  // padded: the state's gradient passes, with y's where y repeats it
+          for (int64_t i = b; i < e; ++i, dstep += rs * 4 * u, dys += rs * u) {
+            std::fill(dstep, dstep + 4 * u, T(0));
+            const bool repeats = valid.Repeats(i, step);
+            for (int64_t j = 0; j < u; ++j) {
+              dh_prevb[(i - b) * u + j] = dhb[(i - b) * u + j] + (repeats ? dys[j] : T(0));
+            }
+          }
+          return;
+        }
+        const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+        RunBackwardGates(BwdRows<T>{.rows = e - b,
+                                    .units = u,
+                                    .res = reserve + (rows.Base(t) + b * rs) * 4 * u,
+                                    .res_stride = rs * 4 * u,
+                                    .hp = hp,
+                                    .hp_stride = kind == 1 ? u : rs * u,
+                                    .dy = dys,
+                                    .dy_stride = rs * u,
+                                    .dh = dhb,
+                                    .d = dstep,
+                                    .d_stride = rs * 4 * u,
+                                    .dh_prev = dh_prevb,
+                                    .dbias = acc});
+        runs.push_back({b, e, kind, active});
+        active += e - b;
+      });
+      // The state's path through the recurrent products: one product over the active rows,
+      // gathered with lengths (then the sum's rounding does not depend on how the rows fall into
+      // runs, hence on the slicing).
+      auto dstep_of = [&](const ActiveRun& r) {
+        return dbuf + (rows.Base(t) + r.b * rs) * 4 * u + u;
+      };
+      if (s.lengths == nullptr) {
+        const ActiveRun& r = runs[0];
+        wd.Multiply(active, dstep_of(r), rs * 4 * u, 1, dh_prev + (r.b - b0) * u, u, true);
+      } else if (active > 0) {
+        for (const ActiveRun& r : runs) {
+          for (int64_t i = 0; i < r.e - r.b; ++i) {
+            std::memcpy(dgather + (r.offset + i) * 3 * u, dstep_of(r) + i * rs * 4 * u,
+                        3 * u * sizeof(T));
+          }
+        }
+        wd.Multiply(active, dgather, 3 * u, 1, dgathered_h, u, false);
+        for (const ActiveRun& r : runs) {
+          for (int64_t i = 0; i < r.e - r.b; ++i) {
+            T* to = dh_prev + (r.b - b0 + i) * u;
+            const T* from = dgathered_h + (r.offset + i) * u;
+            for (int64_t j = 0; j < u; ++j) to[j] += from[j];
+          }
+        }
+      }
       std::swap(dh, dh_prev);
     }
     std::memcpy(dh0 + b0 * u, dh, m * u * sizeof(T));

@@ -39,6 +39,13 @@ struct GruShape {
   // Batch slices run in parallel (float): 0 picks OpenBLAS's thread count, lowered for
   // small problems; n > 0 forces min(n, batch) (tests).
   int threads = 0;
+  // Per-sample sequence lengths ([batch], each in [0, time], checked by the caller), or null:
+  // every sample is `time` steps long. Sample b's valid steps are its first len[b] input
+  // times; its other steps keep its state and do no work (docs/gru.md, "Sequence lengths").
+  const int32_t* lengths = nullptr;
+  // With lengths: y is zero at every padded step (otherwise steps after the valid ones repeat
+  // the last valid output).
+  bool zero_output_for_mask = false;
 };
 
 // The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,
@@ -46,12 +53,16 @@ struct GruShape {
 // That is the op's declared reserve shape: x's layout with 4u features.
 //
 // x: x's layout; h0: [B, u]; kernel [d, 3u]; recurrent [u, 3u]; bias [6u] (Keras layouts);
-// y: x's layout with u features, processed order; h_last: [B, u].
+// y: x's layout with u features, processed order; h_last: [B, u]. With lengths, the reserve
+// rows of padded steps are zeros, y there is the sample's last valid output (steps after its
+// valid ones) or zero (steps before them, or a length of 0).
 template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
                 const T* bias, T* y, T* h_last, T* reserve);
 
 // All gradients are written (not accumulated), in the inputs' layouts. dy has y's layout.
+// With lengths, dx is zero at padded steps and dy at a padded step that repeats the last
+// valid output adds to that output's gradient.
 template <typename T>
 void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
                  const T* y, const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0,

@@ -3,7 +3,8 @@
 // lbr_gru (gru_onednn.h). The prepare hooks choose between them per shape (gru_choice.h) and
 // record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's, since the
 // reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
-// workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU).
+// workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
+// GRU has no sequence lengths: a step with lengths always runs rill's kernel.
 #include <cblas.h>
 
 #include <algorithm>
@@ -31,6 +32,9 @@ GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
   GruShape s;
   s.time_major = attrs.GetBool("time_major");
   s.go_backwards = attrs.GetBool("go_backwards");
+  // (Steps made by hand, as the benchmarks do, may leave it out.)
+  s.zero_output_for_mask =
+      attrs.Has("zero_output_for_mask") && attrs.GetBool("zero_output_for_mask");
   s.batch = x.dim(s.time_major ? 1 : 0);
   s.time = x.dim(s.time_major ? 0 : 1);
   s.input = x.dim(2);
@@ -39,6 +43,23 @@ GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
 }
 GruShape ShapeOf(const KernelArgs& a) {
   return ShapeOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape);
+}
+
+// The shape with the step's optional lengths (input `index`: 5 on the forward, 9 on the grad),
+// each checked against [0, time].
+absl::StatusOr<GruShape> ShapeWithLengths(const KernelArgs& a, size_t index) {
+  GruShape s = ShapeOf(a);
+  if (a.inputs.size() <= index) return s;
+  const int32_t* lengths = a.inputs[index].as<int32_t>();
+  for (int64_t b = 0; b < s.batch; ++b) {
+    if (lengths[b] < 0 || lengths[b] > s.time) {
+      return absl::InvalidArgumentError(absl::StrCat("lengths[", b, "] = ", lengths[b],
+                                                     " is outside [0, ", s.time, "] (input ",
+                                                     a.inputs[0].shape.ToString(), ")"));
+    }
+  }
+  s.lengths = lengths;
+  return s;
 }
 
 bool RunsOneDnn(const Attrs& attrs) {
@@ -125,6 +146,7 @@ absl::Status PrepareGru(const PrepareArgs& p) {
                       .hidden_size = s.units,
                       .time_major = s.time_major,
                       .go_backwards = s.go_backwards,
+                      .lengths = step.inputs.size() > 5,
                       .training = training,
                       .rill_threads = openblas_get_num_threads(),
                       .onednn_threads = OneDnnThreads()};
@@ -204,8 +226,9 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
   }
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
-  GruForward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
-                in[4].as<T>(), out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
+  RILL_ASSIGN_OR_RETURN(const GruShape s, ShapeWithLengths(a, 5));
+  GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[4].as<T>(),
+                out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
   return absl::OkStatus();
 }
 
@@ -216,9 +239,10 @@ absl::Status CuDNNGRUGradT(const KernelArgs& a) {
   }
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
-  GruBackward<T>(ShapeOf(a), in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(),
-                 in[5].as<T>(), in[6].as<T>(), in[7].as<T>(), in[8].as<T>(), out[0].as<T>(),
-                 out[1].as<T>(), out[2].as<T>(), out[3].as<T>(), out[4].as<T>());
+  RILL_ASSIGN_OR_RETURN(const GruShape s, ShapeWithLengths(a, 9));
+  GruBackward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[5].as<T>(),
+                 in[6].as<T>(), in[7].as<T>(), in[8].as<T>(), out[0].as<T>(), out[1].as<T>(),
+                 out[2].as<T>(), out[3].as<T>(), out[4].as<T>());
   return absl::OkStatus();
 }
 

@@ -226,6 +226,12 @@ bool MarkResidentSteps(const PrepareArgs& p) {
 absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training) {
   PlanStep& step = p.plan.steps[p.step];
   const std::string prefix = Prefix(op, step.node_name);
+  if (step.inputs.size() > (op == OpKind::kCuDNNGRU ? 5u : 9u)) {
+    return absl::UnimplementedError(
+        absl::StrCat(prefix,
+                     ": sequence lengths are not supported on cuda yet (docs/gru.md, \"Sequence "
+                     "lengths\"); run this model on the cpu"));
+  }
   if (p.gpu == nullptr || p.gpu->cudnn == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         prefix,

@@ -19,6 +19,7 @@
 #include "frontend/optimizers.h"
 #include "frontend/trainer.h"
 #include "ir/ops/optim.h"
+#include "ir/ops/rnn.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_session.h"
 #include "kernels/cuda/device.h"
@@ -295,6 +296,30 @@ TEST(CudaSessionOptions, GruAlgorithmFromThePolicyOrForcedByTheEnvironment) {
   EXPECT_FALSE(gpu::CudaSessionOptionsFromEnv().time_gru_algo);
   ASSERT_EQ(unsetenv("RILL_CUDA_GRU_TIMING"), 0);
   SetGruAlgorithmPolicy(GruAlgorithmPolicy::kExact);  // as the rest of this file runs
+}
+
+// Sequence lengths (docs/gru.md) run on the CPU only: lowering a cudnn_gru or cudnn_gru_grad
+// with them for cuda is Unimplemented naming the node, with or without a GPU.
+TEST(CudaPlan, GruSequenceLengthsAreRefusedNamingTheNode) {
+  gpu::RegisterCudaBackend();
+  Graph g("lengths");
+  auto f32 = [](Shape s) { return TensorType{DType::kF32, std::move(s)}; };
+  Value* x = g.AddInput("x", f32({2, 5, 3}));
+  Value* h0 = g.AddInput("h0", f32({2, 4}));
+  Value* kernel = g.AddInput("kernel", f32({3, 12}));
+  Value* recurrent = g.AddInput("recurrent", f32({4, 12}));
+  Value* bias = g.AddInput("bias", f32({24}));
+  Value* lengths = g.AddInput("lengths", {DType::kI32, Shape{2}});
+  Builder b(g, "encoder");
+  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias, {}, lengths);
+  ASSERT_TRUE(b.ok()) << b.status();
+  g.SetOutputs({o.y, o.h_last});
+  auto plan = LowerToPlan(g, DeviceKind::kCuda, /*training=*/false, nullptr);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()),
+              HasSubstr("sequence lengths are not supported on cuda yet"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cudnn_gru 'encoder"));
 }
 
 // Without a GPU: FailedPrecondition from the executor and the session. With one: what the

@@ -3,6 +3,7 @@
 // float32 agreement; its values are checked through cudnn_gru's gradient check and the
 // golden test, tests/ops/gru_golden_test.cc).
 #include <cmath>
+#include <random>
 
 #include "tests/ops/harness.h"
 
@@ -11,8 +12,10 @@ namespace {
 
 TensorType F64(Shape s) { return {DType::kF64, std::move(s)}; }
 
-Attrs GruAttrs(bool time_major, bool go_backwards) {
-  return {{"time_major", time_major}, {"go_backwards", go_backwards}};
+Attrs GruAttrs(bool time_major, bool go_backwards, bool zero_output_for_mask = false) {
+  return {{"time_major", time_major},
+          {"go_backwards", go_backwards},
+          {"zero_output_for_mask", zero_output_for_mask}};
 }
 
 // Forward input types (x, h0, kernel, recurrent_kernel, bias).
@@ -105,6 +108,34 @@ std::vector<OpCase> RnnCases() {
                    .output_shapes = GruOutputs(2, 1, 4, false),
                    .loss_outputs = {0, 1}});
 
+  // Ragged batches (docs/gru.md, "Sequence lengths"): lengths 0 and T among them, every layout
+  // and direction, gradient-checked like the cases above (the lengths get no gradient).
+  for (bool time_major : {false, true}) {
+    for (int direction = 0; direction < 3; ++direction) {
+      // 0: forward, 1: go_backwards, 2: forward with zero_output_for_mask.
+      const bool go_backwards = direction == 1, zero_output = direction == 2;
+      const int64_t batch = 4, time = 5, d = 3, u = 9;
+      std::vector<TensorType> in = GruInputs(batch, time, d, u, time_major);
+      in.push_back({DType::kI32, Shape{batch}});
+      std::mt19937_64 rng(11);
+      std::vector<std::vector<double>> values;
+      for (int i = 0; i < 5; ++i) {
+        std::vector<double> v(in[i].shape.NumElements());
+        for (double& e : v) e = std::uniform_real_distribution<double>(-1, 1)(rng);
+        values.push_back(std::move(v));
+      }
+      values.push_back({2, 0, 5, 3});
+      cases.push_back({.label = "cudnn_gru_lengths" + Suffix(time_major, go_backwards) +
+                                (zero_output ? "_zero_output" : ""),
+                       .op = OpKind::kCuDNNGRU,
+                       .inputs = in,
+                       .attrs = GruAttrs(time_major, go_backwards, zero_output),
+                       .values = values,
+                       .output_shapes = GruOutputs(batch, time, u, time_major),
+                       .loss_outputs = {0, 1}});
+    }
+  }
+
   // The backward op on its own (random y and reserve: shapes and float32 agreement).
   for (bool time_major : {false, true}) {
     for (bool go_backwards : {false, true}) {
@@ -125,6 +156,22 @@ std::vector<OpCase> RnnCases() {
            .domains = domains,
            .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
     }
+  }
+  {  // ... and with lengths.
+    const int64_t batch = 3, time = 4, d = 3, u = 9;
+    std::vector<TensorType> in = GruInputs(batch, time, d, u, false);
+    std::vector<Shape> fwd = GruOutputs(batch, time, u, false);
+    for (const Shape& s : {fwd[0], fwd[2], fwd[0], fwd[1]}) in.push_back(F64(s));
+    in.push_back({DType::kI32, Shape{batch}});
+    std::vector<Domain> domains(10);
+    domains[6] = {0.0, 1.0};
+    domains[9] = {0.0, static_cast<double>(time), /*integer=*/true};
+    cases.push_back(
+        {.label = "cudnn_gru_grad_lengths",
+         .op = OpKind::kCuDNNGRUGrad,
+         .inputs = in,
+         .domains = domains,
+         .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
   }
   return cases;
 }

@@ -46,7 +46,7 @@ TEST(CpuGruChoice, KeyComparesEveryField) {
   const CpuGruKey base{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
   EXPECT_EQ(DescribeCpuGruKey(base),
             "time 100, batch 64, input 128, hidden 256, batch-major, inference, threads 1/1");
-  std::vector<CpuGruKey> others(9, base);
+  std::vector<CpuGruKey> others(10, base);
   others[0].time = 1;
   others[1].batch = 1;
   others[2].input_size = 1;
@@ -56,7 +56,28 @@ TEST(CpuGruChoice, KeyComparesEveryField) {
   others[6].training = true;
   others[7].rill_threads = 2;
   others[8].onednn_threads = 2;
+  others[9].lengths = true;
   for (const CpuGruKey& k : others) EXPECT_NE(k, base) << DescribeCpuGruKey(k);
+  EXPECT_THAT(DescribeCpuGruKey(others[9]), HasSubstr("batch-major, lengths, inference"));
+}
+
+// oneDNN's GRU has no sequence lengths: with them every request gives rill's kernel, and
+// nothing is timed.
+TEST(CpuGruChoice, LengthsAlwaysRunRill) {
+  const CpuGruKey key{
+      .time = 100, .batch = 64, .input_size = 128, .hidden_size = 256, .lengths = true};
+  ASSERT_TRUE(
+      OneDnnByRule(CpuGruKey{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256}));
+  for (const CpuGruRequest& request : {kAuto, kTimed, kExact, Forced(CpuGruAlgo::kOneDnn)}) {
+    SCOPED_TRACE(CpuGruRequestName(request));
+    int calls = 0;
+    absl::StatusOr<CpuGruChoice> c = ChooseCpuGruAlgo(
+        key, request, Timed({{CpuGruAlgo::kRill, 9.0}, {CpuGruAlgo::kOneDnn, 1.0}}, &calls));
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->algo, CpuGruAlgo::kRill);
+    EXPECT_EQ(c->how, CpuGruChoice::How::kOnly);
+    EXPECT_EQ(calls, 0);
+  }
 }
 
 TEST(CpuGruChoice, TimedPicksTheFasterAndExactIsRill) {

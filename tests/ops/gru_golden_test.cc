@@ -1,7 +1,9 @@
 // cudnn_gru against torch: the golden cases of tests/golden/gru (made by
-// scripts/golden/gru.py) through the op, autodiff (AppendGradients, so the gradient rule and
-// cudnn_gru_grad) and the CPU plan. Forward outputs and all five gradients, float64 within
-// 1e-10 relative and float32 within 1e-5 of the largest magnitude.
+// scripts/golden/gru.py), and with sequence lengths against tf-keras's masked GRU: those of
+// tests/golden/gru_lengths (scripts/golden/gru_lengths.py), through the op, autodiff
+// (AppendGradients, so the gradient rule and cudnn_gru_grad) and the CPU plan. Forward outputs and
+// all five gradients, float64 within 1e-10 relative and float32 within 1e-5 of the largest
+// magnitude.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,12 +16,14 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/graph.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
+#include "ir/ops/shape.h"
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_onednn.h"
@@ -38,6 +42,8 @@ struct GoldenCase {
   std::string name;
   bool time_major = false;
   bool go_backwards = false;
+  bool zero_output_for_mask = false;
+  std::string set = "gru";  // the folder under tests/golden: gru, or gru_lengths (with lengths)
 };
 void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
 
@@ -46,12 +52,15 @@ bool HasCases(const fs::path& dir) { return fs::exists(dir / "cases.txt"); }
 // The golden folder: $RILL_GOLDEN_GRU_DIR, else tests/golden/gru under the source tree, found
 // from this file's path or by walking up from the executable and the working directory
 // (a build folder inside the tree, or one whose meson-info names the source folder).
-fs::path GoldenDir() {
-  if (const char* env = std::getenv("RILL_GOLDEN_GRU_DIR")) return env;
-  const fs::path rel = fs::path("tests") / "golden" / "gru";
+// tests/golden/gru_lengths likewise ($RILL_GOLDEN_GRU_LENGTHS_DIR).
+fs::path GoldenDir(const std::string& set = "gru") {
+  const char* env =
+      std::getenv(set == "gru" ? "RILL_GOLDEN_GRU_DIR" : "RILL_GOLDEN_GRU_LENGTHS_DIR");
+  if (env != nullptr) return env;
+  const fs::path rel = fs::path("tests") / "golden" / set;
   fs::path file(__FILE__);
-  if (file.is_absolute() && HasCases(file.parent_path().parent_path() / "golden" / "gru")) {
-    return file.parent_path().parent_path() / "golden" / "gru";
+  if (file.is_absolute() && HasCases(file.parent_path().parent_path() / "golden" / set)) {
+    return file.parent_path().parent_path() / "golden" / set;
   }
   std::error_code ec;
   std::vector<fs::path> starts = {fs::current_path(ec),
@@ -77,9 +86,9 @@ fs::path GoldenDir() {
   return rel;
 }
 
-std::vector<GoldenCase> ReadCases() {
+std::vector<GoldenCase> ReadCases(const std::string& set = "gru") {
   std::vector<GoldenCase> cases;
-  std::ifstream in(GoldenDir() / "cases.txt");
+  std::ifstream in(GoldenDir(set) / "cases.txt");
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -87,8 +96,11 @@ std::vector<GoldenCase> ReadCases() {
     GoldenCase c;
     int tm = 0, gb = 0;
     if (fields >> c.name >> tm >> gb) {
+      c.set = set;
       c.time_major = tm != 0;
       c.go_backwards = gb != 0;
+      int zero_output = 0;
+      if (fields >> zero_output) c.zero_output_for_mask = zero_output != 0;
       cases.push_back(c);
     }
   }
@@ -96,7 +108,7 @@ std::vector<GoldenCase> ReadCases() {
 }
 
 Tensor Load(const GoldenCase& c, const std::string& name) {
-  auto t = ReadNpy((GoldenDir() / c.name / (name + ".npy")).string());
+  auto t = ReadNpy((GoldenDir(c.set) / c.name / (name + ".npy")).string());
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : Tensor();
 }
@@ -127,16 +139,20 @@ void CheckCase(const GoldenCase& c, DType dtype, const std::string& algo = "") {
                                                 "bias", "dy", "dh_last"};
   std::vector<Tensor> inputs;
   for (const std::string& n : input_names) inputs.push_back(Cast(Load(c, n), dtype));
+  const bool has_lengths = c.set == "gru_lengths";
+  if (has_lengths) inputs.push_back(Load(c, "lengths"));  // int32, as written
   if (::testing::Test::HasFailure()) return;
 
   Graph g(c.name);
   std::vector<Value*> in;
   for (size_t i = 0; i < inputs.size(); ++i)
-    in.push_back(g.AddInput(input_names[i], inputs[i].type()));
+    in.push_back(g.AddInput(i < input_names.size() ? input_names[i] : "lengths", inputs[i].type()));
   Builder b(g, "gru");
-  ops::CuDNNGRUOutputs o =
-      ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4],
-                    {.time_major = c.time_major, .go_backwards = c.go_backwards});
+  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4],
+                                         {.time_major = c.time_major,
+                                          .go_backwards = c.go_backwards,
+                                          .zero_output_for_mask = c.zero_output_for_mask},
+                                         has_lengths ? in[7] : nullptr);
   ASSERT_TRUE(b.ok()) << b.status();
   Value* loss = ops::Add(b, ops::ReduceSum(b, ops::Mul(b, o.y, in[5]), AllAxes(o.y), false),
                          ops::ReduceSum(b, ops::Mul(b, o.h_last, in[6]), AllAxes(o.h_last), false));
@@ -216,7 +232,8 @@ TEST_P(GruGolden, Float32) {
 TEST_P(GruGolden, Float32OneDnn) {
   if (!cpu::OneDnnGruAvailable()) GTEST_SKIP() << "rill was built without oneDNN";
   ScopedCpuGruAlgo onednn("onednn");
-  CheckCase(GetParam(), DType::kF32, "onednn");
+  // oneDNN's GRU has no sequence lengths: with them the choice stays on rill's kernel.
+  CheckCase(GetParam(), DType::kF32, GetParam().set == "gru_lengths" ? "rill" : "onednn");
 }
 
 TEST(GruIsa, forcing_an_instruction_set_the_cpu_lacks_is_refused) {
@@ -234,11 +251,179 @@ INSTANTIATE_TEST_SUITE_P(TorchOracle, GruGolden, ::testing::ValuesIn(ReadCases()
                          [](const ::testing::TestParamInfo<GoldenCase>& info) {
                            return "gru_" + info.param.name;
                          });
+// With sequence lengths, against tf-keras's masked GRU (scripts/golden/gru_lengths.py).
+INSTANTIATE_TEST_SUITE_P(KerasMaskOracle, GruGolden, ::testing::ValuesIn(ReadCases("gru_lengths")),
+                         [](const ::testing::TestParamInfo<GoldenCase>& info) {
+                           return "gru_lengths_" + info.param.name;
+                         });
 
 TEST(GoldenData, gru_cases_found) {
   EXPECT_GE(ReadCases().size(), 10u)
       << "no golden cases in " << GoldenDir()
       << " (set RILL_GOLDEN_GRU_DIR, or regenerate with scripts/golden/gru.py)";
+  EXPECT_GE(ReadCases("gru_lengths").size(), 6u)
+      << "no golden cases in " << GoldenDir("gru_lengths")
+      << " (set RILL_GOLDEN_GRU_LENGTHS_DIR, or regenerate with scripts/golden/gru_lengths.py)";
+}
+
+// Expects `have` within `tolerance` times the largest magnitude of `want` (tf-keras's) and
+// records the worst error so scaled as a property "<name>_max_error_over_max_abs".
+void ExpectClose(const std::string& name, const Tensor& have, const Tensor& want,
+                 double tolerance) {
+  ASSERT_EQ(have.shape(), want.shape()) << name;
+  double max_abs = 0, worst = 0;
+  for (int64_t i = 0; i < want.size(); ++i) max_abs = std::max(max_abs, std::abs(want.at(i)));
+  const double scale = max_abs > 0 ? max_abs : 1.0;
+  for (int64_t i = 0; i < want.size(); ++i) {
+    const double err = std::abs(have.at(i) - want.at(i));
+    worst = std::max(worst, err / scale);
+    EXPECT_LE(err, tolerance * scale)
+        << name << " element " << i << ": rill " << have.at(i) << ", tf-keras " << want.at(i);
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", worst);
+  ::testing::Test::RecordProperty(name + "_max_error_over_max_abs", text);
+}
+
+// Runs `check` with the float GRU kernels forced onto each instruction set this CPU has.
+template <typename F>
+void OnEveryIsa(F&& check) {
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(cpu::BestCpuIsa())) continue;
+    SCOPED_TRACE(cpu::CpuIsaName(isa));
+    ASSERT_TRUE(cpu::ForceGruKernelIsa(isa).ok());
+    check();
+  }
+  ASSERT_TRUE(cpu::ForceGruKernelIsa(std::nullopt).ok());
+}
+
+// Three SGD steps (learning rate 0.1) on mean((y - y_target)²) + mean((h_last - h_target)²) over
+// a ragged batch, against tf-keras's weights after the same steps (tests/golden/gru_lengths/sgd).
+void CheckSgd(DType dtype) {
+  RegisterCpuKernels();
+  const GoldenCase c{.name = "sgd", .set = "gru_lengths"};
+  const std::vector<std::string> names = {"x",    "h0",       "kernel",  "recurrent_kernel",
+                                          "bias", "y_target", "h_target"};
+  std::vector<Tensor> inputs;
+  for (const std::string& n : names) inputs.push_back(Cast(Load(c, n), dtype));
+  inputs.push_back(Load(c, "lengths"));
+  if (::testing::Test::HasFailure()) return;
+  Graph g("sgd");
+  std::vector<Value*> in;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in.push_back(g.AddInput(i < names.size() ? names[i] : "lengths", inputs[i].type()));
+  Builder b(g, "gru");
+  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(b, in[0], in[1], in[2], in[3], in[4], {}, in[7]);
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto mse = [&](Value* v, Value* target) {
+    return ops::ReduceMean(b, ops::Square(b, ops::Sub(b, v, target)), AllAxes(v), false);
+  };
+  Value* loss = ops::Add(b, mse(o.y, in[5]), mse(o.h_last, in[6]));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto grads = AppendGradients(g, loss, {in[2], in[3], in[4]});
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  g.SetOutputs(*grads);
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  for (int step = 0; step < 3; ++step) {
+    auto got = ex->Run(inputs);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (int w = 0; w < 3; ++w) {
+      Tensor& weight = inputs[2 + w];
+      for (int64_t i = 0; i < weight.size(); ++i) {
+        const double updated = weight.at(i) - 0.1 * (*got)[w].at(i);
+        if (dtype == DType::kF32) {
+          weight.data<float>()[i] = static_cast<float>(updated);
+        } else {
+          weight.data<double>()[i] = updated;
+        }
+      }
+    }
+  }
+  const std::vector<std::string> after = {"kernel_after", "recurrent_kernel_after", "bias_after"};
+  for (int w = 0; w < 3; ++w) {
+    ExpectClose(after[w], inputs[2 + w], Load(c, after[w]), dtype == DType::kF64 ? 1e-12 : 1e-5);
+  }
+}
+
+// Bidirectional over a ragged batch as the frontend builds it (frontend/layers/recurrent.cc): a
+// forward and a go_backwards cudnn_gru with the same lengths and zero_output_for_mask (which
+// Keras's Bidirectional sets on both layers), y = [y_fw | y_bw reversed in full along time],
+// against tf-keras's Bidirectional(GRU) (tests/golden/gru_lengths/bidirectional).
+void CheckBidirectional(DType dtype) {
+  RegisterCpuKernels();
+  const GoldenCase c{.name = "bidirectional", .set = "gru_lengths"};
+  Graph g("bidirectional");
+  Builder b(g, "bidirectional");
+  std::vector<Tensor> inputs;
+  auto input = [&](const std::string& name) {
+    inputs.push_back(name == "lengths" ? Load(c, name) : Cast(Load(c, name), dtype));
+    return g.AddInput(name, inputs.back().type());
+  };
+  Value* x = input("x");
+  Value* lengths = input("lengths");
+  Value* dy = input("dy");
+  std::vector<Value*> wrt = {x}, outputs;
+  Value* loss = nullptr;
+  Value* y[2] = {};
+  for (const std::string tag : {"fw", "bw"}) {
+    Value* h0 = input("h0_" + tag);
+    Value* kernel = input("kernel_" + tag);
+    Value* recurrent = input("recurrent_kernel_" + tag);
+    Value* bias = input("bias_" + tag);
+    Value* dh_last = input("dh_last_" + tag);
+    ops::CuDNNGRUOutputs o =
+        ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias,
+                      {.go_backwards = tag == "bw", .zero_output_for_mask = true}, lengths);
+    ASSERT_TRUE(b.ok()) << b.status();
+    y[tag == "bw"] = tag == "bw" ? ops::Reverse(b, o.y, 1) : o.y;
+    Value* term = ops::ReduceSum(b, ops::Mul(b, o.h_last, dh_last), AllAxes(o.h_last), false);
+    loss = loss == nullptr ? term : ops::Add(b, loss, term);
+    outputs.push_back(o.h_last);
+    for (Value* v : {h0, kernel, recurrent, bias}) wrt.push_back(v);
+  }
+  Value* y_all = ops::Concat(b, {y[0], y[1]}, -1);
+  loss = ops::Add(b, loss, ops::ReduceSum(b, ops::Mul(b, y_all, dy), AllAxes(y_all), false));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto grads = AppendGradients(g, loss, wrt);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  outputs.insert(outputs.begin(), y_all);
+  outputs.insert(outputs.end(), grads->begin(), grads->end());
+  g.SetOutputs(outputs);
+  auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  auto got = ex->Run(inputs);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const std::vector<std::string> names = {"y",
+                                          "h_last_fw",
+                                          "h_last_bw",
+                                          "dx",
+                                          "dh0_fw",
+                                          "dkernel_fw",
+                                          "drecurrent_kernel_fw",
+                                          "dbias_fw",
+                                          "dh0_bw",
+                                          "dkernel_bw",
+                                          "drecurrent_kernel_bw",
+                                          "dbias_bw"};
+  ASSERT_EQ(got->size(), names.size());
+  for (size_t k = 0; k < names.size(); ++k) {
+    ExpectClose(names[k], (*got)[k], Load(c, names[k]), dtype == DType::kF64 ? 1e-12 : 1e-5);
+  }
+}
+
+TEST(GruLengthsBidirectional, Float64) { CheckBidirectional(DType::kF64); }
+TEST(GruLengthsBidirectional, Float32) {
+  OnEveryIsa([] { CheckBidirectional(DType::kF32); });
+}
+
+TEST(GruLengthsSgd, Float64) { CheckSgd(DType::kF64); }
+TEST(GruLengthsSgd, Float32) {
+  OnEveryIsa([] { CheckSgd(DType::kF32); });
 }
 
 // Shape rule: the batch may be unknown, and errors name the op, the node and the shapes.
@@ -292,63 +477,124 @@ TEST(GruShapes, gru_unknown_batch_and_errors_naming_the_shapes) {
   }
 }
 
+// The lengths: their type is checked by the shape rule, their values (0 <= len <= T) when the
+// op runs; both errors name the node.
+TEST(GruLengths, errors_name_the_node_and_the_shapes) {
+  RegisterCpuKernels();
+  auto build = [](TensorType lengths) {
+    auto g = std::make_unique<Graph>("g");
+    std::vector<Value*> in = {
+        g->AddInput("x", {DType::kF32, {2, 7, 3}}), g->AddInput("h0", {DType::kF32, {2, 4}}),
+        g->AddInput("k", {DType::kF32, {3, 12}}),   g->AddInput("r", {DType::kF32, {4, 12}}),
+        g->AddInput("b", {DType::kF32, {24}}),      g->AddInput("len", lengths)};
+    auto node = g->AddNode(OpKind::kCuDNNGRU, in, {}, "encoder/gru_1");
+    if (node.ok()) g->SetOutputs({(*node)->output(0), (*node)->output(1)});
+    return std::make_pair(std::move(g), node.status());
+  };
+  const std::pair<TensorType, std::string> bad[] = {
+      {{DType::kI32, {3}},
+       "cudnn_gru 'encoder/gru_1': lengths i32[3] does not match input [2, 7, 3]: expected i32[2]"},
+      {{DType::kF32, {2}}, "lengths f32[2] does not match input [2, 7, 3]: expected i32[2]"},
+      {{DType::kI32, {2, 1}}, "lengths i32[2, 1] does not match input [2, 7, 3]"},
+  };
+  for (const auto& [type, message] : bad) {
+    absl::Status st = build(type).second;
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+    EXPECT_NE(std::string(st.message()).find(message), std::string::npos)
+        << st << "\nexpected: " << message;
+  }
+  auto [g, ok] = build({DType::kI32, {2}});
+  ASSERT_TRUE(ok.ok()) << ok;
+  auto plan = LowerToPlan(*g, DeviceKind::kCpu, /*training=*/false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto ex = Executor::Create(*std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  std::vector<Tensor> inputs = {
+      Tensor(DType::kF32, Shape{2, 7, 3}), Tensor(DType::kF32, Shape{2, 4}),
+      Tensor(DType::kF32, Shape{3, 12}),   Tensor(DType::kF32, Shape{4, 12}),
+      Tensor(DType::kF32, Shape{24}),      Tensor(DType::kI32, Shape{2})};
+  for (int i = 0; i < 5; ++i) std::fill_n(inputs[i].data<float>(), inputs[i].size(), 0.5f);
+  for (auto [first, second, message] :
+       {std::tuple{7, 8, "lengths[1] = 8 is outside [0, 7] (input [2, 7, 3])"},
+        std::tuple{-1, 2, "lengths[0] = -1 is outside [0, 7] (input [2, 7, 3])"}}) {
+    inputs[5].data<int32_t>()[0] = first;
+    inputs[5].data<int32_t>()[1] = second;
+    auto got = ex->Run(inputs);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
+    EXPECT_NE(std::string(got.status().message()).find(std::string("cudnn_gru 'encoder/gru_1'")),
+              std::string::npos)
+        << got.status();
+    EXPECT_NE(std::string(got.status().message()).find(message), std::string::npos) << got.status();
+  }
+  inputs[5].data<int32_t>()[0] = 7;
+  inputs[5].data<int32_t>()[1] = 0;
+  EXPECT_TRUE(ex->Run(inputs).ok());
+}
+
 // The float kernels cut the batch into slices that run in parallel; the slicing must not
 // change any result: every sequence's arithmetic is the same whichever slice holds it (the
 // bias gradient sums per slice first, so it may differ in the last bits).
+// With ragged lengths the rows of a step run in several products, which must not change them
+// either.
 TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
+  const std::vector<int32_t> ragged = {3, 0, 6, 1, 4, 6, 2};
   for (bool time_major : {false, true}) {
     for (bool go_backwards : {false, true}) {
-      SCOPED_TRACE(::testing::Message()
-                   << "time_major " << time_major << ", go_backwards " << go_backwards);
-      cpu::GruShape s{.batch = 7,
-                      .time = 6,
-                      .input = 5,
-                      .units = 20,
-                      .time_major = time_major,
-                      .go_backwards = go_backwards};
-      const int64_t n = s.batch * s.time, u = s.units, d = s.input;
-      std::mt19937 rng(3);
-      std::uniform_real_distribution<float> dist(-1, 1);
-      auto random = [&](int64_t size) {
-        std::vector<float> v(size);
-        for (float& e : v) e = dist(rng);
-        return v;
-      };
-      const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
-                               kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
-                               bias = random(6 * u), dy = random(n * u),
-                               dh_last = random(s.batch * u);
-      struct Result {
-        std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
-      };
-      auto run = [&](int threads) {
-        cpu::GruShape t = s;
-        t.threads = threads;
-        Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
-                 std::vector<float>(n * 4 * u),   std::vector<float>(n * d),
-                 std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
-                 std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
-        cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
-                               r.y.data(), r.h_last.data(), r.reserve.data());
-        cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(), r.y.data(),
-                                r.reserve.data(), dy.data(), dh_last.data(), r.dx.data(),
-                                r.dh0.data(), r.dkernel.data(), r.drecurrent.data(),
-                                r.dbias.data());
-        return r;
-      };
-      const Result one = run(1);
-      for (int threads : {2, 3, 7}) {
-        const Result many = run(threads);
-        EXPECT_EQ(many.y, one.y) << threads << " slices";
-        EXPECT_EQ(many.h_last, one.h_last) << threads << " slices";
-        EXPECT_EQ(many.reserve, one.reserve) << threads << " slices";
-        EXPECT_EQ(many.dx, one.dx) << threads << " slices";
-        EXPECT_EQ(many.dh0, one.dh0) << threads << " slices";
-        EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
-        EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
-        for (int64_t i = 0; i < 6 * u; ++i) {
-          EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i])))
-              << threads << " slices";
+      for (bool with_lengths : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << "time_major " << time_major << ", go_backwards "
+                                          << go_backwards << ", lengths " << with_lengths);
+        cpu::GruShape s{.batch = 7,
+                        .time = 6,
+                        .input = 5,
+                        .units = 20,
+                        .time_major = time_major,
+                        .go_backwards = go_backwards,
+                        .lengths = with_lengths ? ragged.data() : nullptr};
+        const int64_t n = s.batch * s.time, u = s.units, d = s.input;
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> dist(-1, 1);
+        auto random = [&](int64_t size) {
+          std::vector<float> v(size);
+          for (float& e : v) e = dist(rng);
+          return v;
+        };
+        const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
+                                 kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
+                                 bias = random(6 * u), dy = random(n * u),
+                                 dh_last = random(s.batch * u);
+        struct Result {
+          std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
+        };
+        auto run = [&](int threads) {
+          cpu::GruShape t = s;
+          t.threads = threads;
+          Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
+                   std::vector<float>(n * 4 * u),   std::vector<float>(n * d),
+                   std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
+                   std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
+          cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                                 bias.data(), r.y.data(), r.h_last.data(), r.reserve.data());
+          cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                                  r.y.data(), r.reserve.data(), dy.data(), dh_last.data(),
+                                  r.dx.data(), r.dh0.data(), r.dkernel.data(), r.drecurrent.data(),
+                                  r.dbias.data());
+          return r;
+        };
+        const Result one = run(1);
+        for (int threads : {2, 3, 7}) {
+          const Result many = run(threads);
+          EXPECT_EQ(many.y, one.y) << threads << " slices";
+          EXPECT_EQ(many.h_last, one.h_last) << threads << " slices";
+          EXPECT_EQ(many.reserve, one.reserve) << threads << " slices";
+          EXPECT_EQ(many.dx, one.dx) << threads << " slices";
+          EXPECT_EQ(many.dh0, one.dh0) << threads << " slices";
+          EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
+          EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
+          for (int64_t i = 0; i < 6 * u; ++i) {
+            EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i])))
+                << threads << " slices";
+          }
         }
       }
     }
