@@ -294,7 +294,8 @@ std::string AutoChoice(const Config& c) {
                                    .batch = c.batch,
                                    .input_size = c.input,
                                    .hidden_size = c.units,
-                                   .training = training};
+                                   .training = training,
+                                   .rill_isa = rill::cpu::GruKernelIsa()};
     auto choice = rill::cpu::ChooseCpuGruAlgo(key, {}, {.onednn = RILL_HAVE_ONEDNN != 0});
     absl::StrAppend(&out, training ? "/" : "",
                     choice.ok() ? rill::cpu::CpuGruAlgoName(choice->algo) : "error");

@@ -64,7 +64,7 @@ std::string DescribeCpuGruKey(const CpuGruKey& k) {
                       k.hidden_size, k.time_major ? ", time-major" : ", batch-major",
                       k.go_backwards ? ", go_backwards" : "", k.lengths ? ", lengths" : "",
                       k.training ? ", training" : ", inference", ", threads ", k.rill_threads, "/",
-                      k.onednn_threads);
+                      k.onednn_threads, ", ", CpuIsaName(k.rill_isa));
 }
 
 absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGruRequest& request,
@@ -111,7 +111,8 @@ absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGru
 }
 
 bool OneDnnByRule(const CpuGruKey& key) {
-  return !key.training && key.batch >= 16 && key.hidden_size >= 256;
+  return key.rill_isa != CpuIsa::kAvx512 && !key.training && key.batch >= 16 &&
+         key.hidden_size >= 256;
 }
 
 namespace {

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernels/cpu/gru_cpu.h"
 
 namespace rill::cpu {
 
@@ -63,6 +64,7 @@ struct CpuGruKey {
   bool training = false;   // the training forward and the backward, which share the reserve
   int rill_threads = 1;    // OpenBLAS's thread count (rill's batch slices)
   int onednn_threads = 1;  // OpenMP's thread count (oneDNN)
+  CpuIsa rill_isa = CpuIsa::kAvx512;  // the instruction set rill's kernel runs (GruKernelIsa)
 
   friend bool operator==(const CpuGruKey&, const CpuGruKey&) = default;
   friend auto operator<=>(const CpuGruKey&, const CpuGruKey&) = default;
@@ -92,11 +94,13 @@ struct CpuGruChoice {
 // fails is skipped (rill's failing is an error).
 absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGruRequest& request,
                                               const CpuGruProbe& probe);
-// The shape rule of kAuto, from side-by-side measurements on a 2-thread AVX-512 CPU: oneDNN's
-// inference forward is faster from 16 sequences of 256 units up; rill's kernel is faster at
-// small batches (4x in training at batch 1) and its training is level or faster without the
-// 4.7x larger reserve oneDNN's training needs, so training stays on rill. Deterministic: the same
-// shapes give the same kernels, hence the same bits, in every process.
+// The shape rule of kAuto, from side-by-side measurements on a 2-thread AVX-512 CPU (bench/
+// gru_bench): with its AVX-512 kernels rill's kernel is level with oneDNN or faster on every
+// measured shape, forward and training, so it runs everything. Narrower, it measured 1.5–2x
+// slower than oneDNN's inference forward from 16 sequences of 256 units up, which oneDNN then
+// takes; training stays on rill's kernel (level or faster, without the 4.7x larger reserve
+// oneDNN's training needs; 4x faster at batch 1). Deterministic: the same shapes give the same
+// kernels, hence the same bits, in every process.
 bool OneDnnByRule(const CpuGruKey& key);
 
 // The process-wide cache per (key, request); thread-safe; the probe runs only on a miss.

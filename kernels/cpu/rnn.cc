@@ -149,7 +149,8 @@ absl::Status PrepareGru(const PrepareArgs& p) {
                       .lengths = step.inputs.size() > 5,
                       .training = training,
                       .rill_threads = openblas_get_num_threads(),
-                      .onednn_threads = OneDnnThreads()};
+                      .onednn_threads = OneDnnThreads(),
+                      .rill_isa = GruKernelIsa()};
   absl::StatusOr<CpuGruRequest> request = CpuGruRequestFromEnvironment();
   if (!request.ok()) return Annotate(request.status(), Prefix(step));
   CpuGruProbe probe{.onednn = OneDnnGruAvailable(),

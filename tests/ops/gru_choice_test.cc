@@ -45,8 +45,9 @@ TEST(CpuGruChoice, NamesRoundTrip) {
 TEST(CpuGruChoice, KeyComparesEveryField) {
   const CpuGruKey base{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
   EXPECT_EQ(DescribeCpuGruKey(base),
-            "time 100, batch 64, input 128, hidden 256, batch-major, inference, threads 1/1");
-  std::vector<CpuGruKey> others(10, base);
+            "time 100, batch 64, input 128, hidden 256, batch-major, inference, threads 1/1, "
+            "avx512");
+  std::vector<CpuGruKey> others(11, base);
   others[0].time = 1;
   others[1].batch = 1;
   others[2].input_size = 1;
@@ -57,6 +58,7 @@ TEST(CpuGruChoice, KeyComparesEveryField) {
   others[7].rill_threads = 2;
   others[8].onednn_threads = 2;
   others[9].lengths = true;
+  others[10].rill_isa = CpuIsa::kAvx2;
   for (const CpuGruKey& k : others) EXPECT_NE(k, base) << DescribeCpuGruKey(k);
   EXPECT_THAT(DescribeCpuGruKey(others[9]), HasSubstr("batch-major, lengths, inference"));
 }
@@ -66,8 +68,11 @@ TEST(CpuGruChoice, KeyComparesEveryField) {
 TEST(CpuGruChoice, LengthsAlwaysRunRill) {
   const CpuGruKey key{
       .time = 100, .batch = 64, .input_size = 128, .hidden_size = 256, .lengths = true};
-  ASSERT_TRUE(
-      OneDnnByRule(CpuGruKey{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256}));
+  ASSERT_TRUE(OneDnnByRule(CpuGruKey{.time = 100,
+                                     .batch = 64,
+                                     .input_size = 128,
+                                     .hidden_size = 256,
+                                     .rill_isa = CpuIsa::kAvx2}));
   for (const CpuGruRequest& request : {kAuto, kTimed, kExact, Forced(CpuGruAlgo::kOneDnn)}) {
     SCOPED_TRACE(CpuGruRequestName(request));
     int calls = 0;
@@ -115,8 +120,15 @@ TEST(CpuGruChoice, TimedPicksTheFasterAndExactIsRill) {
 TEST(CpuGruChoice, AutoFollowsTheShapeRuleWithoutTiming) {
   int calls = 0;
   const CpuGruProbe probe = Timed({{CpuGruAlgo::kRill, 9.0}, {CpuGruAlgo::kOneDnn, 1.0}}, &calls);
-  const CpuGruKey large{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
+  // With AVX-512 rill's kernel runs every shape; narrower, oneDNN takes large inference
+  // forwards.
+  CpuGruKey large{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
   absl::StatusOr<CpuGruChoice> c = ChooseCpuGruAlgo(large, kAuto, probe);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->algo, CpuGruAlgo::kRill);
+  EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
+  large.rill_isa = CpuIsa::kAvx2;
+  c = ChooseCpuGruAlgo(large, kAuto, probe);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->algo, CpuGruAlgo::kOneDnn);
   EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
@@ -127,6 +139,7 @@ TEST(CpuGruChoice, AutoFollowsTheShapeRuleWithoutTiming) {
        {CpuGruKey{.time = 1000, .batch = 1, .input_size = 32, .hidden_size = 64},
         CpuGruKey{.time = 50, .batch = 32, .input_size = 64, .hidden_size = 128},
         CpuGruKey{.time = 50, .batch = 8, .input_size = 64, .hidden_size = 512}}) {
+    small.rill_isa = CpuIsa::kAvx2;
     EXPECT_EQ(ChooseCpuGruAlgo(small, kAuto, probe)->algo, CpuGruAlgo::kRill)
         << DescribeCpuGruKey(small);
   }
