@@ -57,6 +57,13 @@ const OpDef& GetOpDef(OpKind op) {
   return *def;
 }
 
+uint32_t WrittenInputs(OpKind op, int num_inputs) {
+  const OpDef* def = FindOpDef(op);
+  if (def == nullptr || !def->has_side_effects) return 0;
+  if (def->writes_inputs != 0) return def->writes_inputs;
+  return num_inputs >= 32 ? ~uint32_t{0} : (uint32_t{1} << num_inputs) - 1;
+}
+
 absl::Status CanonicalizeAttrs(const OpDef& def, Attrs& attrs) {
   for (const auto& [name, value] : attrs.values()) {
     const AttrSpec* spec = nullptr;

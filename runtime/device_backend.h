@@ -1,7 +1,8 @@
 // What the frontend needs from a backend without linking it: the executor interface that the
-// CPU Executor and the CUDA executor implement, and a registry of device backends that a
-// backend library fills (gpu::RegisterCudaBackend() in kernels/cuda/cuda_backend.h), so that
-// runtime/ and frontend/ stay free of CUDA.
+// CPU Executor and the CUDA executor implement, and a registry of device backends that each
+// backend library fills (RegisterCpuBackend() in kernels/register.h, gpu::RegisterCudaBackend()
+// in kernels/cuda/cuda_backend.h), so that runtime/ and frontend/ stay free of CUDA and the
+// frontend treats every device alike.
 #pragma once
 
 #include <memory>
@@ -35,7 +36,8 @@ class DeviceSession {
  public:
   virtual ~DeviceSession() = default;
   virtual DeviceKind device() const = 0;
-  // What LowerToPlan's prepare hooks need (cuDNN size queries); null for the CPU.
+  // What the kernels' prepare hooks need when the plan is compiled (cuDNN size queries); null
+  // for the CPU.
   virtual const gpu::StepContext* step_context() const = 0;
   virtual absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
       Plan plan, ParamStore* params, const ExecutorOptions& options) = 0;
@@ -52,7 +54,7 @@ struct DeviceBackend {
 
 // Replaces any backend registered for the same device.
 void RegisterDeviceBackend(DeviceBackend backend);
-// nullptr when no backend is registered for `device` (the CPU runs without one).
+// nullptr when no backend is registered for `device`.
 const DeviceBackend* FindDeviceBackend(DeviceKind device);
 
 // TF32 tensor-core math for the matrix products (cuBLAS, cuBLASLt, cuDNN) of the CUDA sessions

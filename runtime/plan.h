@@ -1,4 +1,4 @@
-// A Plan is the lowered program: buffers (arena offsets, or bindings to graph inputs and
+// A Plan is the lowered program (passes/lower.h makes it from a graph): buffers (arena offsets, or bindings to graph inputs and
 // persistent parameters) and steps (a kernel with its argument buffers). The executor walks
 // the steps in order; nothing looks at the graph at run time.
 #pragma once
@@ -43,11 +43,19 @@ struct PlanStep {
   // Set by the memory planner: output 0 shares the arena region of inputs[in_place_input],
   // which dies at this step (-1: no sharing).
   int in_place_input = -1;
+  // From the op, at lowering: bit k set when the step writes input k in place (ops with side
+  // effects: optimizer updates, constrain, assign_add, assign). Nonzero exactly for the steps
+  // with side effects.
+  uint32_t writes_inputs = 0;
+  // What the backend's prepare hooks recorded, at lowering: the step's attributes that its op
+  // does not declare (`cudnn_algo="small_h", resident_weights=true`), or "".
+  std::string notes;
 };
 
-// Whether step `step` may write its input k in place: an op with side effects writes the inputs
-// its OpDef::writes_inputs names (0: all of them).
-bool WritesInput(const PlanStep& step, int k);
+// Whether step `step` writes its input k in place (PlanStep::writes_inputs).
+inline bool WritesInput(const PlanStep& step, int k) {
+  return k < 32 && (step.writes_inputs >> k & 1u) != 0;
+}
 
 // What a plan's arena costs (docs/memory-planner.md). All sizes count every arena buffer
 // rounded up to kArenaAlignment.
@@ -94,14 +102,5 @@ inline constexpr int64_t kArenaAlignment = 256;
 inline constexpr int64_t AlignedBytes(int64_t bytes) {
   return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
 }
-
-// Lowers a graph whose shapes are all known to a plan for `device`: one step per node with
-// the device's kernel, one buffer per value, then each kernel's prepare hook (KernelDef) with
-// `gpu` (required by CUDA kernels that query sizes from cuDNN; null for the CPU). Buffers get
-// distinct arena regions in buffer order (no reuse: always safe); passes/memory_planner.h
-// schedules the steps and reassigns the offsets (LowerAndPlanMemory does both). Errors name
-// the node without a kernel.
-absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training,
-                                 const gpu::StepContext* gpu = nullptr);
 
 }  // namespace rill

@@ -24,7 +24,7 @@
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/optim_fusion.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 
 namespace rill {
 namespace {
@@ -110,8 +110,8 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
   auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x}, &y);
   ASSERT_TRUE(g.ok()) << g.status();
   // Non-GRU kernels need no handle at lowering: no GPU is needed to plan.
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, /*training=*/true, MemoryPlanOptions{},
-                                 /*gpu=*/nullptr);
+  auto plan = CompilePlan(**g, /*training=*/true,
+                          {.device = DeviceKind::kCuda, .memory = MemoryPlanOptions{}});
   SKIP_IF_KERNELS_MISSING(plan.status());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->device, DeviceKind::kCuda);
@@ -138,7 +138,7 @@ absl::StatusOr<Plan> DenseTrainingPlan(const OptimizerConfig& optimizer,
   const TensorType x{DType::kF32, Shape{4, 6}}, y{DType::kF32, Shape{4, 3}};
   auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x}, &y);
   if (!g.ok()) return g.status();
-  return LowerAndPlanMemory(**g, DeviceKind::kCuda, /*training=*/true, memory, /*gpu=*/nullptr);
+  return CompilePlan(**g, /*training=*/true, {.device = DeviceKind::kCuda, .memory = memory});
 }
 
 // The rewrite leaves one run of adjacent updates per optimizer, a layout the memory checker
@@ -216,6 +216,7 @@ Plan TwoUpdates(OpKind between, bool reads_param0) {
   plan.steps.push_back({"g1", OpKind::kNeg, nullptr, {}, {x}, {g1}});
   plan.steps.push_back({"between", between, nullptr, {}, {reads_param0 ? p0 : x}, {h}});
   plan.steps.push_back({"update_1", OpKind::kSgdUpdate, nullptr, sgd, {p1, g1, v1}, {}});
+  for (PlanStep& s : plan.steps) s.writes_inputs = WrittenInputs(s.op, s.inputs.size());
   plan.outputs = {h};
   return plan;
 }
@@ -305,7 +306,7 @@ TEST(CudaExecutorHost, CreateRefusesCleanlyWithoutAGpuOrASession) {
   auto m = DenseMlp();
   auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {{DType::kF32, Shape{2, 6}}}, nullptr);
   ASSERT_TRUE(g.ok()) << g.status();
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, false);
+  auto plan = CompilePlan(**g, false, {});
   ASSERT_TRUE(plan.ok()) << plan.status();
   if (gpu::CudaDeviceCount() > 0) {
     auto session = gpu::CudaSession::Create({});
@@ -535,8 +536,9 @@ TEST(CudaExecutorDevice, ResidentLayersNeedNoPackedWeightSpace) {
   for (bool on : {true, false}) {
     auto session = gpu::CudaSession::Create({.resident_gru_weights = on});
     ASSERT_TRUE(session.ok()) << session.status();
-    auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, true, MemoryPlanOptions{},
-                                   (*session)->step_context());
+    auto plan = CompilePlan(**g, true,
+                            {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                             .memory = MemoryPlanOptions{}});
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(has_buffer(*plan, "/weight_space"), !on);
     EXPECT_TRUE(has_buffer(*plan, "/dweight_space"));
@@ -693,10 +695,11 @@ TEST(CudaExecutorDevice, TheRunIsCapturedAfterAWarmUpAndReplaysTheSameResult) {
   ASSERT_TRUE(g.ok()) << g.status();
   auto session = gpu::CudaSession::Create({.cuda_graphs = true});
   ASSERT_TRUE(session.ok()) << session.status();
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, false, MemoryPlanOptions{},
-                                 (*session)->step_context());
+  auto plan = CompilePlan(**g, false,
+                          {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                           .memory = MemoryPlanOptions{}});
   ASSERT_TRUE(plan.ok()) << plan.status();
-  auto cpu_plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, false);
+  auto cpu_plan = CompilePlan(**g, false, {});
   auto cpu = Executor::Create(*std::move(cpu_plan), &m->params());
   ASSERT_TRUE(cpu.ok());
   auto ex = gpu::CudaExecutor::Create(*std::move(plan), &m->params(), {}, session->get());

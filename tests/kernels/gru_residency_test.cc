@@ -13,7 +13,7 @@
 
 #include "frontend/rill.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 
 namespace rill::gpu {
 namespace {
@@ -34,7 +34,7 @@ Plan LowerModel(const std::function<void(Model&)>& build, const CompileOptions& 
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return Plan{};
   RegisterCpuKernels();
-  absl::StatusOr<Plan> plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, mode == GraphMode::kTrain);
+  absl::StatusOr<Plan> plan = CompilePlan(**g, mode == GraphMode::kTrain, {});
   EXPECT_TRUE(plan.ok()) << plan.status();
   return plan.ok() ? std::move(*plan) : Plan{};
 }
