@@ -237,7 +237,9 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
   RILL_ASSIGN_OR_RETURN(DeviceKind kind, device());
   RILL_ASSIGN_OR_RETURN(
       Plan plan, CompileModePlan(*model_, options_ ? &*options_ : nullptr, mode, inputs, target,
-                                 {.device = kind, .gpu = session_->step_context()}));
+                                 {.device = kind,
+                                  .gpu = session_->step_context(),
+                                  .backend = session_->plan_passes()}));
   ExecutorOptions exec_options;
   exec_options.check_numerics = options_ && options_->check_numerics;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<PlanExecutor> ex,

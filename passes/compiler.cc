@@ -9,6 +9,7 @@
 
 #include "ir/status.h"
 #include "passes/dead_nodes.h"
+#include "passes/group_updates.h"
 #include "passes/lower.h"
 #include "passes/shape_inference.h"
 
@@ -60,6 +61,10 @@ absl::StatusOr<Plan> CompilePlan(const Graph& graph, bool training,
   dumped(plan, "prepare-kernels");
   RILL_RETURN_IF_ERROR(PlanMemory(plan, options.memory));
   dumped(plan, "memory-plan");
+  if (options.backend.group_optimizer_updates && training) {
+    RILL_RETURN_IF_ERROR(GroupOptimizerUpdates(plan).status());
+    dumped(plan, "group-optimizer-updates");
+  }
   return plan;
 }
 

@@ -13,6 +13,7 @@
 //   lower            one step per node with the device's kernel, one buffer per value
 //   prepare-kernels  each kernel's prepare hook (workspaces, cuDNN reserve, backend notes)
 //   memory-plan      schedule and arena offsets (passes/memory_planner.h), checked
+//   group-optimizer-updates  (backend pass, training plans) passes/group_updates.h
 #pragma once
 
 #include <vector>
@@ -23,6 +24,7 @@
 #include "passes/memory_planner.h"
 #include "passes/pass.h"
 #include "passes/pipeline.h"
+#include "runtime/device_backend.h"
 #include "runtime/plan.h"
 
 namespace rill {
@@ -45,6 +47,8 @@ struct CompilerOptions {
   // What the prepare hooks need (DeviceSession::step_context(): cuDNN size queries); null
   // for the CPU.
   const gpu::StepContext* gpu = nullptr;
+  // The backend plan passes that apply (DeviceSession::plan_passes()).
+  BackendPlanPasses backend;
   MemoryPlanOptions memory = MemoryPlanOptionsFromEnv();
   PipelineOptions pipeline;
 };

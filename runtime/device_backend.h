@@ -29,6 +29,17 @@ class PlanExecutor {
 
 struct ExecutorOptions;
 
+// The backend plan passes a device's plans get (passes/compiler.h runs them; which apply is the
+// backend's choice, DeviceSession::plan_passes).
+struct BackendPlanPasses {
+  // Training plans: each optimizer's updates moved together, the runs recorded
+  // (passes/group_updates.h), for one multi-tensor launch per run.
+  bool group_optimizer_updates = false;
+  // GRU layers whose weights can stay in cuDNN's weight-space order found and recorded on the
+  // plan (passes/gru_residency.h), before the kernels' prepare hooks.
+  bool gru_residency = false;
+};
+
 // One model's use of a device: it owns what the model's plans share there (a CUDA stream and
 // library handles, the device copies of the parameters) and makes their executors. Lives as
 // long as the ModelRunner that created it; its executors must not outlive it.
@@ -39,6 +50,8 @@ class DeviceSession {
   // What the kernels' prepare hooks need when the plan is compiled (cuDNN size queries); null
   // for the CPU.
   virtual const gpu::StepContext* step_context() const = 0;
+  // Which backend plan passes this session's plans get (none by default).
+  virtual BackendPlanPasses plan_passes() const { return {}; }
   virtual absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
       Plan plan, ParamStore* params, const ExecutorOptions& options) = 0;
 };

@@ -47,6 +47,10 @@ struct PlanStep {
   // effects: optimizer updates, constrain, assign_add, assign). Nonzero exactly for the steps
   // with side effects.
   uint32_t writes_inputs = 0;
+  // Set by the group-optimizer-updates pass (passes/group_updates.h) on the first step of a
+  // run of adjacent compatible optimizer updates: the run's length (at least 2), which a
+  // backend may launch as one kernel; 0 elsewhere.
+  int update_run = 0;
   // What the backend's prepare hooks recorded, at lowering: the step's attributes that its op
   // does not declare (`cudnn_algo="small_h", resident_weights=true`), or "".
   std::string notes;

@@ -70,7 +70,9 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
   // The same compilation as ModelRunner's: what is printed is what runs.
   auto plan = CompileModePlan(
       m, options, mode, inputs, target,
-      {.device = where.device, .gpu = where.session->step_context()});
+      {.device = where.device,
+       .gpu = where.session->step_context(),
+       .backend = where.session->plan_passes()});
   if (!plan.ok()) return plan.status();
   if (absl::GetFlag(FLAGS_memory)) {
     std::printf("%s: %s\n", label, plan->memory.ToString().c_str());

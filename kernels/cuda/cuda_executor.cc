@@ -73,10 +73,9 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));
   }
-  // The schedule and offsets are final here: bring each optimizer's updates together (and
-  // lay the arena out again for that) before anything is checked or allocated.
+  // The plan runs as it was compiled: its runs of updates (the group-optimizer-updates pass)
+  // go out as one launch each unless the session has fusion off.
   const bool fuse = session->options().fuse_optimizer && plan.training;
-  if (fuse) RILL_RETURN_IF_ERROR(GroupOptimizerUpdates(plan).status());
   RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
   std::unique_ptr<CudaExecutor> ex(new CudaExecutor(session));
   ex->plan_ = std::move(plan);

@@ -39,8 +39,8 @@ class CudaExecutor final : public PlanExecutor {
   // InvalidArgument for a plan lowered for another
   // device or a null session; Internal for an arena buffer outside the arena (and
   // CheckPlanMemory's errors when options.check_memory); ResourceExhausted when the arena does
-  // not fit. A training plan's optimizer updates are first grouped (GroupOptimizerUpdates,
-  // unless the session's fuse_optimizer is off) and each run of them launched as one kernel.
+  // not fit. The plan is not rewritten: each run of optimizer updates it records
+  // (PlanStep::update_run) is launched as one kernel unless the session's fuse_optimizer is off.
   static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(Plan plan, ParamStore* params,
                                                               const ExecutorOptions& options,
                                                               CudaSession* session);

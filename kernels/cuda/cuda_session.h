@@ -61,6 +61,10 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
 
   DeviceKind device() const override { return DeviceKind::kCuda; }
   const StepContext* step_context() const override { return &context_; }
+  // Optimizer-update grouping with fuse_optimizer.
+  BackendPlanPasses plan_passes() const override {
+    return {.group_optimizer_updates = options_.fuse_optimizer};
+  }
   // A CudaExecutor (cuda_executor.h) on this session.
   absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
       Plan plan, ParamStore* params, const ExecutorOptions& options) override;
