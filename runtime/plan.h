@@ -1,6 +1,7 @@
-// A Plan is the lowered program (passes/lower.h makes it from a graph): buffers (arena offsets, or bindings to graph inputs and
-// persistent parameters) and steps (a kernel with its argument buffers). The executor walks
-// the steps in order; nothing looks at the graph at run time.
+// A Plan is the lowered program (passes/lower.h makes it from a graph): buffers (arena
+// offsets, or bindings to graph inputs and persistent parameters) and steps (a kernel with its
+// argument buffers). The executor walks the steps in order; nothing looks at the graph or the op
+// registry at run time: what the runtime needs to know about an op, lowering records on its step.
 #pragma once
 
 #include <memory>
