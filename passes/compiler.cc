@@ -10,6 +10,7 @@
 #include "ir/status.h"
 #include "passes/dead_nodes.h"
 #include "passes/group_updates.h"
+#include "passes/gru_residency.h"
 #include "passes/lower.h"
 #include "passes/shape_inference.h"
 
@@ -56,6 +57,10 @@ absl::StatusOr<Plan> CompilePlan(const Graph& graph, bool training,
   };
   RILL_ASSIGN_OR_RETURN(Plan plan, LowerGraph(graph, options.device, training));
   dumped(plan, "lower");
+  if (options.backend.gru_residency) {
+    RILL_RETURN_IF_ERROR(MarkResidentGruWeights(plan).status());
+    dumped(plan, "gru-residency");
+  }
   RILL_RETURN_IF_ERROR(PrepareKernels(plan, options.gpu));
   RILL_RETURN_IF_ERROR(AssignDistinctOffsets(plan));
   dumped(plan, "prepare-kernels");

@@ -11,6 +11,7 @@
 //   dce          nodes that reach no output and have no side effects removed
 // Plan stages (a plan dump after each with RILL_DUMP_IR=after-each):
 //   lower            one step per node with the device's kernel, one buffer per value
+//   gru-residency    (backend pass) passes/gru_residency.h, before the prepare hooks
 //   prepare-kernels  each kernel's prepare hook (workspaces, cuDNN reserve, backend notes)
 //   memory-plan      schedule and arena offsets (passes/memory_planner.h), checked
 //   group-optimizer-updates  (backend pass, training plans) passes/group_updates.h

@@ -35,6 +35,9 @@ struct BackendPlanPasses {
   // Training plans: each optimizer's updates moved together, the runs recorded
   // (passes/group_updates.h), for one multi-tensor launch per run.
   bool group_optimizer_updates = false;
+  // The GRU layers whose weights can stay in cuDNN's weight-space order found, recorded on the
+  // plan and marked on its GRU steps (passes/gru_residency.h), before the prepare hooks.
+  bool gru_residency = false;
 };
 
 // One model's use of a device: it owns what the model's plans share there (a CUDA stream and

@@ -4,6 +4,7 @@
 // registry at run time: what the runtime needs to know about an op, lowering records on its step.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,6 +86,40 @@ struct MemoryReport {
 // "512 B", "1.50 KiB", "3.40 MiB", "1.02 GiB".
 std::string FormatBytes(int64_t bytes);
 
+// The step attribute the gru-residency pass (passes/gru_residency.h) sets on every cudnn_gru /
+// cudnn_gru_grad step: true when the step reads a resident layer's weights.
+inline constexpr char kResidentWeightsAttr[] = "resident_weights";
+
+// A GRU layer whose three parameters (kParam buffers) a backend keeps in its own weight order.
+struct ResidentGruLayer {
+  int kernel = -1;
+  int recurrent_kernel = -1;
+  int bias = -1;
+  int64_t input_size = 0;   // d
+  int64_t hidden_size = 0;  // u
+};
+
+// A buffer whose values are in the order of parameter `param` (0 kernel, 1 recurrent_kernel,
+// 2 bias) of resident layer `layer`.
+struct ResidentGruBuffer {
+  int layer = 0;
+  int param = 0;
+  bool operator==(const ResidentGruBuffer&) const = default;
+};
+
+// What the gru-residency pass found (passes/gru_residency.h); empty when it did not run.
+struct GruResidency {
+  bool analyzed = false;  // the pass ran on this plan
+  std::vector<ResidentGruLayer> layers;
+  // Every buffer holding values in resident order: the layers' parameters, their optimizer
+  // slots, the weight gradients and whatever element-wise ops compute from them.
+  std::map<int, ResidentGruBuffer> buffers;
+  // Why each GRU layer that could have been resident is not (one line each).
+  std::vector<std::string> refused;
+
+  bool resident(int buffer) const { return buffers.count(buffer) > 0; }
+};
+
 struct Plan {
   DeviceKind device = DeviceKind::kCpu;
   bool training = false;
@@ -94,6 +129,7 @@ struct Plan {
   std::vector<int> outputs;  // buffer index of each graph output, in graph order
   int64_t arena_bytes = 0;
   MemoryReport memory;
+  GruResidency gru_residency;
 
   // Adds an arena buffer of `bytes` bytes that lives only during step `step` (a cuDNN
   // workspace); returns its index.

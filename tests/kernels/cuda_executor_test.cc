@@ -360,7 +360,7 @@ TEST(CudaExecutorDevice, FusedAndPerParameterUpdatesAreBitIdentical) {
   }
 }
 
-// Resident GRU weights (kernels/cuda/gru_residency.h) against per-call packing: the same
+// Resident GRU weights (passes/gru_residency.h) against per-call packing: the same
 // numbers bit for bit, weights and optimizer slots back on the host in Keras order (equal to
 // the CPU's within 1e-5).
 TEST(CudaExecutorDevice, ResidentAndPackedGruWeightsAreBitIdentical) {
@@ -421,6 +421,7 @@ TEST(CudaExecutorDevice, ResidentLayersNeedNoPackedWeightSpace) {
     ASSERT_TRUE(session.ok()) << session.status();
     auto plan = CompilePlan(**g, true,
                             {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                             .backend = (*session)->plan_passes(),
                              .memory = MemoryPlanOptions{}});
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(has_buffer(*plan, "/weight_space"), !on);
@@ -580,6 +581,7 @@ TEST(CudaExecutorDevice, TheRunIsCapturedAfterAWarmUpAndReplaysTheSameResult) {
   ASSERT_TRUE(session.ok()) << session.status();
   auto plan = CompilePlan(**g, false,
                           {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                           .backend = (*session)->plan_passes(),
                            .memory = MemoryPlanOptions{}});
   ASSERT_TRUE(plan.ok()) << plan.status();
   auto cpu_plan = CompilePlan(**g, false, {});
