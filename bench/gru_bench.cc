@@ -33,7 +33,7 @@
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 #include "rill_config.h"
 #include "runtime/executor.h"
 #include "runtime/kernel.h"
@@ -240,7 +240,7 @@ StepTimes RunRillStep(const Config& c, int reps) {
   const rill::TensorType target = y.type();
   auto graph = rill::BuildModeGraph(model, &options, rill::GraphMode::kTrain, {x.type()}, &target);
   if (!graph.ok()) fail(graph.status());
-  auto plan = rill::LowerAndPlanMemory(**graph, rill::DeviceKind::kCpu, /*training=*/true);
+  auto plan = rill::CompilePlan(**graph, /*training=*/true, {});
   if (!plan.ok()) fail(plan.status());
   auto ex = rill::Executor::Create(*std::move(plan), &model.params(), {.profile = true});
   if (!ex.ok()) fail(ex.status());

@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "frontend/rill.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 
 namespace {
 
@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
         }
         MemoryPlanOptions options;
         options.check = true;
-        auto plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, training, options);
+        auto plan = CompilePlan(**g, training, {.memory = options});
         if (!plan.ok()) {
           std::fprintf(stderr, "%s: %s\n", bg.name.c_str(), plan.status().ToString().c_str());
           return 1;

@@ -1,7 +1,5 @@
 #include "frontend/compile.h"
 
-#include <unordered_set>
-
 #include "absl/strings/str_cat.h"
 #include "frontend/layer.h"
 #include "ir/ops/elementwise.h"
@@ -10,28 +8,10 @@
 #include "ir/status.h"
 #include "ir/tensor_size.h"
 #include "kernels/register.h"
-#include "passes/autodiff.h"
-#include "passes/memory_planner.h"
-#include "passes/shape_inference.h"
+#include "passes/compiler.h"
 
 namespace rill {
 namespace {
-
-// Removes nodes that neither reach an output nor have side effects.
-void RemoveDeadNodes(Graph& g) {
-  std::unordered_set<const Value*> live(g.outputs().begin(), g.outputs().end());
-  std::unordered_set<const Node*> keep;
-  std::vector<Node*> nodes = g.nodes();
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    const Node* n = *it;
-    bool needed = GetOpDef(n->op()).has_side_effects;
-    for (const Value* out : n->outputs()) needed = needed || live.count(out) > 0;
-    if (!needed) continue;
-    keep.insert(n);
-    for (const Value* in : n->inputs()) live.insert(in);
-  }
-  g.RemoveNodesIf([&](const Node& n) { return keep.count(&n) == 0; });
-}
 
 // A persistent slot for `weight` ("optimizer/<weight>/<slot>"), created filled with `init`.
 Value* Slot(Model& model, Graph& g, const Value* weight, const std::string& slot, double init) {
@@ -50,12 +30,10 @@ Value* Slot(Model& model, Graph& g, const Value* weight, const std::string& slot
                     /*trainable=*/false);
 }
 
-absl::Status AppendTraining(Model& model, const CompileOptions& options, Graph& g, Value* loss) {
-  std::vector<Value*> weights;
-  for (const Param& p : g.params()) {
-    if (p.trainable) weights.push_back(p.value);
-  }
-  RILL_ASSIGN_OR_RETURN(std::vector<Value*> grads, AppendGradients(g, loss, weights));
+// The optimizer's updates of `weights` from `grads`, the constraints after them and the
+// iteration counter: the training graph's update rule (passes/autodiff.h).
+absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g,
+                           const std::vector<Value*>& weights, const std::vector<Value*>& grads) {
   const OptimizerConfig& o = options.optimizer;
   Builder b(g, "optimizer");
   DType dtype = weights.empty() ? DType::kF32 : weights[0]->type.dtype;
@@ -113,24 +91,75 @@ std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs,
   return key;
 }
 
-}  // namespace
+// The loss and its targets input: graph outputs [loss, prediction].
+class ObjectivePass : public Pass {
+ public:
+  ObjectivePass(const Model& model, LossSpec spec, TensorType target)
+      : model_(model), spec_(spec), target_(std::move(target)) {}
+  std::string_view name() const override { return "loss"; }
+  absl::StatusOr<bool> Run(Graph& g) const override {
+    Value* y_pred = g.outputs()[0];
+    Value* y_true = g.AddInput("y_true", target_);
+    Builder b(g, "loss");
+    RILL_ASSIGN_OR_RETURN(Value * loss,
+                          BuildLoss(b, spec_, y_pred, y_true, model_.outputs()[0].layer));
+    // Layer losses (regularizers) are values of the model graph, cloned by name.
+    for (const auto& layer : model_.layers()) {
+      for (const LayerLoss& term : layer->losses())
+        loss = ops::Add(b, loss, g.FindValue(term.value->name));
+    }
+    RILL_RETURN_IF_ERROR(b.status());
+    g.SetOutputs({loss, y_pred});
+    return true;
+  }
 
-absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
-                                                      GraphMode mode,
-                                                      const std::vector<TensorType>& inputs,
-                                                      const TensorType* target) {
+ private:
+  const Model& model_;
+  LossSpec spec_;
+  TensorType target_;
+};
+
+// Stateful layers' state assigns, after every other node.
+class StateUpdatesPass : public Pass {
+ public:
+  explicit StateUpdatesPass(const Model& model) : model_(model) {}
+  std::string_view name() const override { return "state-updates"; }
+  absl::StatusOr<bool> Run(Graph& g) const override {
+    RILL_RETURN_IF_ERROR(AppendStateUpdates(model_, g));
+    return !model_.state_updates().empty();
+  }
+
+ private:
+  const Model& model_;
+};
+
+// A clone of the model graph and what the model adds to it for `mode` (passes/compiler.h).
+struct ModeGraph {
+  std::unique_ptr<Graph> graph;
+  std::unique_ptr<Pass> objective;
+  std::unique_ptr<Pass> finalize;
+  GraphStages stages;
+};
+
+// Checks the request against the model (the errors a caller can act on, before any stage runs).
+absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* options,
+                                           GraphMode mode, const std::vector<TensorType>& inputs,
+                                           const TensorType* target) {
   RILL_RETURN_IF_ERROR(model.status());
   if (model.outputs().empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("model '", model.name(), "' has no outputs (call SetOutputs)"));
   }
-  std::unique_ptr<Graph> g = model.graph().Clone();
-  if (inputs.size() != g->inputs().size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model '", model.name(), "' takes ", g->inputs().size(), " inputs, got ", inputs.size()));
+  ModeGraph out;
+  out.graph = model.graph().Clone();
+  const std::vector<Value*>& graph_inputs = out.graph->inputs();
+  if (inputs.size() != graph_inputs.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "' takes ",
+                                                   graph_inputs.size(), " inputs, got ",
+                                                   inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Value* in = g->inputs()[i];
+    const Value* in = graph_inputs[i];
     const Shape& want = in->type.shape;
     bool ok = inputs[i].dtype == in->type.dtype && inputs[i].shape.rank() == want.rank();
     for (int d = 0; ok && d < want.rank(); ++d)
@@ -140,48 +169,61 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
           "input '", in->name, "' expects ", in->type.ToString(), ", got ", inputs[i].ToString()));
     }
     RILL_RETURN_IF_ERROR(CheckTensorSize(inputs[i], absl::StrCat("input '", in->name, "'")));
-    in->type = inputs[i];
   }
-  RILL_RETURN_IF_ERROR(InferShapes(*g).status());
-  if (mode == GraphMode::kPredict) {
-    RILL_RETURN_IF_ERROR(AppendStateUpdates(model, *g));
-    RemoveDeadNodes(*g);
-    return g;
-  }
+  out.stages.input_types = inputs;
+  out.finalize = std::make_unique<StateUpdatesPass>(model);
+  out.stages.finalize = out.finalize.get();
+  if (mode == GraphMode::kPredict) return out;
   if (options == nullptr)
     return absl::FailedPreconditionError("the model is not compiled (no loss)");
-  if (g->outputs().size() != 1) {
+  if (out.graph->outputs().size() != 1) {
     return absl::UnimplementedError(absl::StrCat("training or evaluating a model with ",
-                                                 g->outputs().size(),
+                                                 out.graph->outputs().size(),
                                                  " outputs is not supported; use one output"));
   }
-  Value* y_pred = g->outputs()[0];
   RILL_RETURN_IF_ERROR(CheckTensorSize(*target, "targets"));
-  Value* y_true = g->AddInput("y_true", *target);
   RILL_ASSIGN_OR_RETURN(LossSpec spec, ParseLoss(options->loss, options->from_logits));
-  Builder b(*g, "loss");
-  RILL_ASSIGN_OR_RETURN(Value * loss, BuildLoss(b, spec, y_pred, y_true, model.outputs()[0].layer));
-  // Layer losses (regularizers) are values of the model graph, cloned by name.
-  for (const auto& layer : model.layers()) {
-    for (const LayerLoss& term : layer->losses())
-      loss = ops::Add(b, loss, g->FindValue(term.value->name));
+  out.objective = std::make_unique<ObjectivePass>(model, spec, *target);
+  out.stages.objective = out.objective.get();
+  if (mode == GraphMode::kTrain) {
+    out.stages.updates = [&model, options](Graph& g, const std::vector<Value*>& weights,
+                                           const std::vector<Value*>& grads) {
+      return AppendUpdates(model, *options, g, weights, grads);
+    };
   }
-  RILL_RETURN_IF_ERROR(b.status());
-  g->SetOutputs({loss, y_pred});
-  if (mode == GraphMode::kTrain) RILL_RETURN_IF_ERROR(AppendTraining(model, *options, *g, loss));
-  RILL_RETURN_IF_ERROR(AppendStateUpdates(model, *g));
-  RemoveDeadNodes(*g);
-  return g;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
+                                                      GraphMode mode,
+                                                      const std::vector<TensorType>& inputs,
+                                                      const TensorType* target) {
+  RILL_ASSIGN_OR_RETURN(ModeGraph m, PrepareModeGraph(model, options, mode, inputs, target));
+  RILL_RETURN_IF_ERROR(RunGraphStages(*m.graph, m.stages));
+  return std::move(m.graph);
+}
+
+absl::StatusOr<Plan> CompileModePlan(Model& model, const CompileOptions* options, GraphMode mode,
+                                     const std::vector<TensorType>& inputs,
+                                     const TensorType* target, const CompilerOptions& compiler) {
+  RILL_ASSIGN_OR_RETURN(ModeGraph m, PrepareModeGraph(model, options, mode, inputs, target));
+  return CompileForDevice(*m.graph, m.stages, compiler);
 }
 
 absl::StatusOr<DeviceKind> ModelRunner::device() {
   if (device_.has_value()) return *device_;
   RILL_ASSIGN_OR_RETURN(DeviceChoice choice, ParseDeviceChoice(device_name_));
   RILL_ASSIGN_OR_RETURN(DeviceKind kind, ResolveDevice(choice));
-  if (kind != DeviceKind::kCpu) {
-    const DeviceBackend* backend = FindDeviceBackend(kind);
-    RILL_ASSIGN_OR_RETURN(session_, backend->create_session());
+  // The CPU is always linked into the frontend; other backends register themselves.
+  RegisterCpuBackend();
+  const DeviceBackend* backend = FindDeviceBackend(kind);
+  if (backend == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device ", std::string(DeviceName(kind)), ": no backend is registered for it"));
   }
+  RILL_ASSIGN_OR_RETURN(session_, backend->create_session());
   device_ = kind;
   return kind;
 }
@@ -193,24 +235,15 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second.get();
   RILL_ASSIGN_OR_RETURN(DeviceKind kind, device());
-  RegisterCpuKernels();
   RILL_ASSIGN_OR_RETURN(
-      std::unique_ptr<Graph> g,
-      BuildModeGraph(*model_, options_ ? &*options_ : nullptr, mode, inputs, target));
-  RILL_ASSIGN_OR_RETURN(
-      Plan plan, LowerAndPlanMemory(*g, kind, mode == GraphMode::kTrain, MemoryPlanOptionsFromEnv(),
-                                    session_ ? session_->step_context() : nullptr));
+      Plan plan, CompileModePlan(*model_, options_ ? &*options_ : nullptr, mode, inputs, target,
+                                 {.device = kind,
+                                  .gpu = session_->step_context(),
+                                  .backend = session_->plan_passes()}));
   ExecutorOptions exec_options;
   exec_options.check_numerics = options_ && options_->check_numerics;
-  std::unique_ptr<PlanExecutor> ex;
-  if (session_ == nullptr) {
-    RILL_ASSIGN_OR_RETURN(Executor cpu,
-                          Executor::Create(std::move(plan), &model_->params(), exec_options));
-    ex = std::make_unique<Executor>(std::move(cpu));
-  } else {
-    RILL_ASSIGN_OR_RETURN(
-        ex, session_->CreateExecutor(std::move(plan), &model_->params(), exec_options));
-  }
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<PlanExecutor> ex,
+                        session_->CreateExecutor(std::move(plan), &model_->params(), exec_options));
   auto [pos, inserted] = cache_.emplace(key, std::move(ex));
   return pos->second.get();
 }

@@ -15,6 +15,7 @@
 #include "frontend/losses.h"
 #include "frontend/model.h"
 #include "frontend/optimizers.h"
+#include "passes/compiler.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -40,13 +41,20 @@ struct CompileOptions {
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };
 
-// Builds the graph for `mode`. Inputs: the model inputs with the batch bound, then (evaluate,
+// Builds the graph for `mode` (the compiler's graph stages, passes/compiler.h). Inputs: the model inputs with the batch bound, then (evaluate,
 // train) "y_true" of `target`. Outputs: predict: the model outputs; evaluate and train:
 // [loss, prediction]. Training creates optimizer slots in the model's ParamStore on first use.
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
                                                       GraphMode mode,
                                                       const std::vector<TensorType>& inputs,
                                                       const TensorType* target);
+
+// The plan an executor runs for `mode` (inputs and target as for BuildModeGraph) on
+// compiler.device: the model's graph stages and every compiler stage (passes/compiler.h).
+// ModelRunner and `rill inspect` both compile through it.
+absl::StatusOr<Plan> CompileModePlan(Model& model, const CompileOptions* options, GraphMode mode,
+                                     const std::vector<TensorType>& inputs,
+                                     const TensorType* target, const CompilerOptions& compiler);
 
 // Compiles and caches executors for one model on one device. The device ("cpu", "cuda",
 // "auto"; see CompileOptions::device) is resolved at the first Get; on CUDA the runner owns

@@ -81,6 +81,11 @@ struct OpDef {
 const OpDef* FindOpDef(OpKind op);
 const OpDef& GetOpDef(OpKind op);
 
+// The inputs a node of `op` with `num_inputs` inputs writes in place, bit k for input k: an op
+// with side effects writes those its OpDef::writes_inputs names (all of them when that is 0);
+// any other op none. Lowering records it on each plan step (PlanStep::writes_inputs).
+uint32_t WrittenInputs(OpKind op, int num_inputs);
+
 // Adds defaults for missing attributes and checks names and kinds against the declaration.
 absl::Status CanonicalizeAttrs(const OpDef& def, Attrs& attrs);
 

@@ -1,4 +1,5 @@
-// The registry: one OpDef slot per OpKind, filled by the family files on first use.
+// The registry: one OpDef slot per OpKind, filled by the family files on first use (with
+// their shape and gradient rules; op_names.cc holds the names alone).
 #include <array>
 #include <memory>
 
@@ -9,12 +10,6 @@
 
 namespace rill {
 namespace {
-
-constexpr std::string_view kOpNames[] = {
-#define RILL_OP(id, text) text,
-#include "ir/op_list.def"
-#undef RILL_OP
-};
 
 using Table = std::array<std::unique_ptr<OpDef>, kNumOps>;
 
@@ -34,14 +29,6 @@ const Table& GetTable() {
 
 }  // namespace
 
-std::string_view OpName(OpKind op) { return kOpNames[static_cast<int>(op)]; }
-
-std::optional<OpKind> ParseOpName(std::string_view name) {
-  for (int i = 0; i < kNumOps; ++i) {
-    if (kOpNames[i] == name) return static_cast<OpKind>(i);
-  }
-  return std::nullopt;
-}
 
 void RegisterOp(OpDef def) {
   auto& slot = MutableTable()[static_cast<int>(def.kind)];
@@ -55,6 +42,13 @@ const OpDef& GetOpDef(OpKind op) {
   const OpDef* def = FindOpDef(op);
   RILL_CHECK(def != nullptr);
   return *def;
+}
+
+uint32_t WrittenInputs(OpKind op, int num_inputs) {
+  const OpDef* def = FindOpDef(op);
+  if (def == nullptr || !def->has_side_effects) return 0;
+  if (def->writes_inputs != 0) return def->writes_inputs;
+  return num_inputs >= 32 ? ~uint32_t{0} : (uint32_t{1} << num_inputs) - 1;
 }
 
 absl::Status CanonicalizeAttrs(const OpDef& def, Attrs& attrs) {

@@ -96,4 +96,18 @@ absl::StatusOr<std::vector<Value*>> AppendGradients(Graph& graph, Value* loss,
   return grads;
 }
 
+absl::StatusOr<bool> AutodiffPass::Run(Graph& graph) const {
+  if (graph.outputs().empty()) {
+    return absl::InvalidArgumentError("autodiff: the graph has no output (the loss is output 0)");
+  }
+  std::vector<Value*> weights;
+  for (const Param& p : graph.params()) {
+    if (p.trainable) weights.push_back(p.value);
+  }
+  RILL_ASSIGN_OR_RETURN(std::vector<Value*> grads,
+                        AppendGradients(graph, graph.outputs()[0], weights));
+  if (updates_) RILL_RETURN_IF_ERROR(updates_(graph, weights, grads));
+  return true;
+}
+
 }  // namespace rill

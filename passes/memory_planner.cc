@@ -296,16 +296,4 @@ absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Plan> LowerAndPlanMemory(const Graph& graph, DeviceKind device, bool training,
-                                        const MemoryPlanOptions& options,
-                                        const gpu::StepContext* gpu) {
-  RILL_ASSIGN_OR_RETURN(Plan plan, LowerToPlan(graph, device, training, gpu));
-  RILL_RETURN_IF_ERROR(PlanMemory(plan, options));
-  const char* dump = std::getenv("RILL_DUMP_IR");
-  if (dump != nullptr && std::string(dump) == "after-each") {
-    std::cerr << "// ---- memory plan of '" << graph.name() << "' ----\n" << plan.ToString();
-  }
-  return plan;
-}
-
 }  // namespace rill

@@ -73,11 +73,4 @@ int64_t LiveBytesLowerBound(const std::vector<Allocation>& allocations);
 // malformed plan (a read of a buffer nobody wrote) or a failed check.
 absl::Status PlanMemory(Plan& plan, const MemoryPlanOptions& options = {});
 
-// LowerToPlan, then PlanMemory: the plan the executor runs. With RILL_DUMP_IR=after-each
-// the plan (with its memory report line) is printed to stderr after the IR dumps.
-absl::StatusOr<Plan> LowerAndPlanMemory(
-    const Graph& graph, DeviceKind device, bool training,
-    const MemoryPlanOptions& options = MemoryPlanOptionsFromEnv(),
-    const gpu::StepContext* gpu = nullptr);
-
 }  // namespace rill

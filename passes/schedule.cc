@@ -5,15 +5,12 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "ir/op.h"
 
 namespace rill {
 namespace {
 
-bool HasSideEffects(const PlanStep& step) {
-  const OpDef* def = FindOpDef(step.op);
-  return def != nullptr && def->has_side_effects;
-}
+// Lowering records the inputs such a step writes (PlanStep::writes_inputs).
+bool HasSideEffects(const PlanStep& step) { return step.writes_inputs != 0; }
 
 // List scheduling: repeatedly runs the ready step that `better` prefers.
 std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<int>>& preds,

@@ -31,15 +31,18 @@ absl::StatusOr<bool> InferShapes(Graph& graph) {
   return changed;
 }
 
-absl::StatusOr<bool> BindBatch(Graph& graph, int64_t batch) {
-  if (batch < 1) return absl::InvalidArgumentError(absl::StrCat("batch size ", batch, " < 1"));
+absl::StatusOr<bool> BindInputTypes(Graph& graph, const std::vector<TensorType>& types) {
+  if (types.size() > graph.inputs().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("graph '", graph.name(), "' takes ",
+                                                   graph.inputs().size(), " inputs, got ",
+                                                   types.size(), " types"));
+  }
   bool changed = false;
-  for (Value* v : graph.inputs()) {
-    Shape& s = v->type.shape;
-    if (s.rank() > 0 && s.dim(0) == kUnknownDim) {
-      s.dim(0) = batch;
-      changed = true;
-    }
+  for (size_t i = 0; i < types.size(); ++i) {
+    Value* v = graph.inputs()[i];
+    if (v->type == types[i]) continue;
+    v->type = types[i];
+    changed = true;
   }
   RILL_ASSIGN_OR_RETURN(bool inferred, InferShapes(graph));
   return changed || inferred;

@@ -1,6 +1,7 @@
 // The device backend registry and the cpu/cuda/auto choice (device_backend.h).
 #include "runtime/device_backend.h"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -17,23 +18,23 @@ std::mutex& RegistryMutex() {
   return mu;
 }
 
-std::optional<DeviceBackend>& CudaSlot() {
-  static std::optional<DeviceBackend> slot;
-  return slot;
+// One slot per DeviceKind.
+std::array<std::optional<DeviceBackend>, 2>& Slots() {
+  static std::array<std::optional<DeviceBackend>, 2> slots;
+  return slots;
 }
 
 }  // namespace
 
 void RegisterDeviceBackend(DeviceBackend backend) {
-  if (backend.device != DeviceKind::kCuda) return;  // the CPU needs no backend object
   std::lock_guard<std::mutex> lock(RegistryMutex());
-  CudaSlot() = backend;
+  Slots().at(static_cast<size_t>(backend.device)) = backend;
 }
 
 const DeviceBackend* FindDeviceBackend(DeviceKind device) {
-  if (device != DeviceKind::kCuda) return nullptr;
   std::lock_guard<std::mutex> lock(RegistryMutex());
-  return CudaSlot().has_value() ? &*CudaSlot() : nullptr;
+  std::optional<DeviceBackend>& slot = Slots().at(static_cast<size_t>(device));
+  return slot.has_value() ? &*slot : nullptr;
 }
 
 namespace {

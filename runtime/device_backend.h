@@ -1,7 +1,8 @@
 // What the frontend needs from a backend without linking it: the executor interface that the
-// CPU Executor and the CUDA executor implement, and a registry of device backends that a
-// backend library fills (gpu::RegisterCudaBackend() in kernels/cuda/cuda_backend.h), so that
-// runtime/ and frontend/ stay free of CUDA.
+// CPU Executor and the CUDA executor implement, and a registry of device backends that each
+// backend library fills (RegisterCpuBackend() in kernels/register.h, gpu::RegisterCudaBackend()
+// in kernels/cuda/cuda_backend.h), so that runtime/ and frontend/ stay free of CUDA and the
+// frontend treats every device alike.
 #pragma once
 
 #include <memory>
@@ -28,6 +29,17 @@ class PlanExecutor {
 
 struct ExecutorOptions;
 
+// The backend plan passes a device's plans get (passes/compiler.h runs them; which apply is the
+// backend's choice, DeviceSession::plan_passes).
+struct BackendPlanPasses {
+  // Training plans: each optimizer's updates moved together, the runs recorded
+  // (passes/group_updates.h), for one multi-tensor launch per run.
+  bool group_optimizer_updates = false;
+  // The GRU layers whose weights can stay in cuDNN's weight-space order found, recorded on the
+  // plan and marked on its GRU steps (passes/gru_residency.h), before the prepare hooks.
+  bool gru_residency = false;
+};
+
 // One model's use of a device: it owns what the model's plans share there (a CUDA stream and
 // library handles, the device copies of the parameters) and makes their executors. Lives as
 // long as the ModelRunner that created it; its executors must not outlive it.
@@ -35,8 +47,11 @@ class DeviceSession {
  public:
   virtual ~DeviceSession() = default;
   virtual DeviceKind device() const = 0;
-  // What LowerToPlan's prepare hooks need (cuDNN size queries); null for the CPU.
+  // What the kernels' prepare hooks need when the plan is compiled (cuDNN size queries); null
+  // for the CPU.
   virtual const gpu::StepContext* step_context() const = 0;
+  // Which backend plan passes this session's plans get (none by default).
+  virtual BackendPlanPasses plan_passes() const { return {}; }
   virtual absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
       Plan plan, ParamStore* params, const ExecutorOptions& options) = 0;
 };
@@ -52,7 +67,7 @@ struct DeviceBackend {
 
 // Replaces any backend registered for the same device.
 void RegisterDeviceBackend(DeviceBackend backend);
-// nullptr when no backend is registered for `device` (the CPU runs without one).
+// nullptr when no backend is registered for `device`.
 const DeviceBackend* FindDeviceBackend(DeviceKind device);
 
 // TF32 tensor-core math for the matrix products (cuBLAS, cuBLASLt, cuDNN) of the CUDA sessions

@@ -46,9 +46,9 @@ struct KernelArgs {
 
 using KernelFn = absl::Status (*)(const KernelArgs& args);
 
-// A kernel's plan-time hook, run by LowerToPlan once for each of its steps after the step's
-// buffers exist and before any arena offset is assigned. It may add scratch buffers
-// (Plan::AddWorkspace) and change the type of an output that only carries backend-private
+// A kernel's plan-time hook, run at lowering (PrepareKernels, passes/lower.h) once for each of
+// its steps after the step's buffers exist and before any arena offset is assigned. It may add
+// scratch buffers (Plan::AddWorkspace) and change the type of an output that only carries backend-private
 // state to the backward op (cuDNN's reserve space), with sizes queried from the backend for
 // this step's exact shapes. `gpu` is null when lowering for the CPU.
 struct PrepareArgs {

@@ -1,93 +1,9 @@
 #include "runtime/plan.h"
 
-#include <unordered_map>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ir/status.h"
-#include "ir/tensor_size.h"
-#include "runtime/memory_check.h"
-#include "runtime/plan_notes.h"
 
 namespace rill {
-
-absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training,
-                                 const gpu::StepContext* gpu) {
-  Plan plan;
-  plan.device = device;
-  plan.training = training;
-  std::unordered_map<const Value*, int> buffer_of;
-  auto add_buffer = [&](const Value* v, BufferKind kind) -> absl::StatusOr<int> {
-    if (!v->type.shape.IsKnown()) {
-      return absl::InvalidArgumentError(absl::StrCat("value '", v->name, "' has unknown shape ",
-                                                     v->type.shape.ToString(), " at lowering"));
-    }
-    RILL_RETURN_IF_ERROR(CheckTensorSize(v->type, absl::StrCat("value '", v->name, "'")));
-    int index = static_cast<int>(plan.buffers.size());
-    plan.buffers.push_back(PlanBuffer{v->name, v->type, kind, 0});
-    buffer_of[v] = index;
-    return index;
-  };
-  for (const Value* v : graph.inputs()) {
-    RILL_ASSIGN_OR_RETURN(int index, add_buffer(v, BufferKind::kInput));
-    plan.inputs.push_back(index);
-  }
-  for (const Param& p : graph.params()) {
-    RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
-  }
-  std::vector<PrepareFn> prepare;
-  for (const Node* node : graph.nodes()) {
-    const KernelDef* kernel = FindKernel(node->op(), device);
-    if (kernel == nullptr) {
-      return absl::UnimplementedError(absl::StrCat(std::string(OpName(node->op())), " '",
-                                                   node->name(), "': no ",
-                                                   std::string(DeviceName(device)), " kernel"));
-    }
-    PlanStep step{node->name(), node->op(), kernel->fn, node->attrs()};
-    step.in_place_inputs = kernel->in_place_inputs;
-    prepare.push_back(kernel->prepare);
-    for (const Value* in : node->inputs()) {
-      auto it = buffer_of.find(in);
-      if (it == buffer_of.end()) {
-        return absl::InternalError(
-            absl::StrCat("node '", node->name(), "' reads '", in->name, "' before it is defined"));
-      }
-      step.inputs.push_back(it->second);
-    }
-    for (const Value* out : node->outputs()) {
-      RILL_ASSIGN_OR_RETURN(int index, add_buffer(out, BufferKind::kArena));
-      step.outputs.push_back(index);
-    }
-    plan.steps.push_back(std::move(step));
-  }
-  for (const Value* v : graph.outputs()) plan.outputs.push_back(buffer_of.at(v));
-  for (size_t i = 0; i < prepare.size(); ++i) {
-    if (prepare[i] != nullptr) {
-      RILL_RETURN_IF_ERROR(prepare[i](PrepareArgs{plan, static_cast<int>(i), gpu}));
-    }
-  }
-  int64_t offset = 0;
-  for (PlanBuffer& buffer : plan.buffers) {
-    if (buffer.kind != BufferKind::kArena) continue;
-    buffer.offset = offset;
-    // Every planned size is bounded by this sum, so it is the one to check.
-    if (__builtin_add_overflow(offset, AlignedBytes(buffer.bytes()), &offset) ||
-        offset > kMaxTensorBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the plan's buffers need more than 2^62 bytes (at '", buffer.name, "' ",
-                       buffer.type.ToString(), ")"));
-    }
-  }
-  plan.arena_bytes = offset;
-  RILL_ASSIGN_OR_RETURN(plan.memory, MeasurePlanMemory(plan));
-  return plan;
-}
-
-bool WritesInput(const PlanStep& step, int k) {
-  const OpDef* def = FindOpDef(step.op);
-  if (def == nullptr || !def->has_side_effects) return false;
-  return def->writes_inputs == 0 || (def->writes_inputs >> k & 1u) != 0;
-}
 
 int Plan::AddWorkspace(int step, int64_t bytes, std::string name) {
   int index = static_cast<int>(buffers.size());
@@ -151,8 +67,7 @@ std::string Plan::ToString() const {
       out += ")";
     }
     if (s.in_place_input >= 0) absl::StrAppend(&out, " in place of input ", s.in_place_input);
-    const std::string notes = StepNotes(s);
-    if (!notes.empty()) absl::StrAppend(&out, " [", notes, "]");
+    if (!s.notes.empty()) absl::StrAppend(&out, " [", s.notes, "]");
     out += "\n";
   }
   return out;

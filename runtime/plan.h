@@ -1,8 +1,10 @@
-// A Plan is the lowered program: buffers (arena offsets, or bindings to graph inputs and
-// persistent parameters) and steps (a kernel with its argument buffers). The executor walks
-// the steps in order; nothing looks at the graph at run time.
+// A Plan is the lowered program (passes/lower.h makes it from a graph): buffers (arena
+// offsets, or bindings to graph inputs and persistent parameters) and steps (a kernel with its
+// argument buffers). The executor walks the steps in order; nothing looks at the graph or the op
+// registry at run time: what the runtime needs to know about an op, lowering records on its step.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,11 +45,23 @@ struct PlanStep {
   // Set by the memory planner: output 0 shares the arena region of inputs[in_place_input],
   // which dies at this step (-1: no sharing).
   int in_place_input = -1;
+  // From the op, at lowering: bit k set when the step writes input k in place (ops with side
+  // effects: optimizer updates, constrain, assign_add, assign). Nonzero exactly for the steps
+  // with side effects.
+  uint32_t writes_inputs = 0;
+  // Set by the group-optimizer-updates pass (passes/group_updates.h) on the first step of a
+  // run of adjacent compatible optimizer updates: the run's length (at least 2), which a
+  // backend may launch as one kernel; 0 elsewhere.
+  int update_run = 0;
+  // What the backend's prepare hooks recorded, at lowering: the step's attributes that its op
+  // does not declare (`cudnn_algo="small_h", resident_weights=true`), or "".
+  std::string notes;
 };
 
-// Whether step `step` may write its input k in place: an op with side effects writes the inputs
-// its OpDef::writes_inputs names (0: all of them).
-bool WritesInput(const PlanStep& step, int k);
+// Whether step `step` writes its input k in place (PlanStep::writes_inputs).
+inline bool WritesInput(const PlanStep& step, int k) {
+  return k < 32 && (step.writes_inputs >> k & 1u) != 0;
+}
 
 // What a plan's arena costs (docs/memory-planner.md). All sizes count every arena buffer
 // rounded up to kArenaAlignment.
@@ -72,6 +86,40 @@ struct MemoryReport {
 // "512 B", "1.50 KiB", "3.40 MiB", "1.02 GiB".
 std::string FormatBytes(int64_t bytes);
 
+// The step attribute the gru-residency pass (passes/gru_residency.h) sets on every cudnn_gru /
+// cudnn_gru_grad step: true when the step reads a resident layer's weights.
+inline constexpr char kResidentWeightsAttr[] = "resident_weights";
+
+// A GRU layer whose three parameters (kParam buffers) a backend keeps in its own weight order.
+struct ResidentGruLayer {
+  int kernel = -1;
+  int recurrent_kernel = -1;
+  int bias = -1;
+  int64_t input_size = 0;   // d
+  int64_t hidden_size = 0;  // u
+};
+
+// A buffer whose values are in the order of parameter `param` (0 kernel, 1 recurrent_kernel,
+// 2 bias) of resident layer `layer`.
+struct ResidentGruBuffer {
+  int layer = 0;
+  int param = 0;
+  bool operator==(const ResidentGruBuffer&) const = default;
+};
+
+// What the gru-residency pass found (passes/gru_residency.h); empty when it did not run.
+struct GruResidency {
+  bool analyzed = false;  // the pass ran on this plan
+  std::vector<ResidentGruLayer> layers;
+  // Every buffer holding values in resident order: the layers' parameters, their optimizer
+  // slots, the weight gradients and whatever element-wise ops compute from them.
+  std::map<int, ResidentGruBuffer> buffers;
+  // Why each GRU layer that could have been resident is not (one line each).
+  std::vector<std::string> refused;
+
+  bool resident(int buffer) const { return buffers.count(buffer) > 0; }
+};
+
 struct Plan {
   DeviceKind device = DeviceKind::kCpu;
   bool training = false;
@@ -81,6 +129,7 @@ struct Plan {
   std::vector<int> outputs;  // buffer index of each graph output, in graph order
   int64_t arena_bytes = 0;
   MemoryReport memory;
+  GruResidency gru_residency;
 
   // Adds an arena buffer of `bytes` bytes that lives only during step `step` (a cuDNN
   // workspace); returns its index.
@@ -94,14 +143,5 @@ inline constexpr int64_t kArenaAlignment = 256;
 inline constexpr int64_t AlignedBytes(int64_t bytes) {
   return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
 }
-
-// Lowers a graph whose shapes are all known to a plan for `device`: one step per node with
-// the device's kernel, one buffer per value, then each kernel's prepare hook (KernelDef) with
-// `gpu` (required by CUDA kernels that query sizes from cuDNN; null for the CPU). Buffers get
-// distinct arena regions in buffer order (no reuse: always safe); passes/memory_planner.h
-// schedules the steps and reassigns the offsets (LowerAndPlanMemory does both). Errors name
-// the node without a kernel.
-absl::StatusOr<Plan> LowerToPlan(const Graph& graph, DeviceKind device, bool training,
-                                 const gpu::StepContext* gpu = nullptr);
 
 }  // namespace rill

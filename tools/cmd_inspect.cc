@@ -13,9 +13,7 @@
 #include "frontend/optimizers.h"
 #include "ir/status.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
 #include "runtime/device_backend.h"
-#include "runtime/plan_notes.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 
@@ -59,8 +57,8 @@ TensorType TargetType(const Model& m, const std::string& loss, int64_t batch) {
   return t;
 }
 
-// Where plans are lowered: the device and, for cuda, the session whose handles the kernels'
-// plan-time size queries need.
+// Where plans are compiled: the device and its session (for cuda, the handles the kernels'
+// plan-time size queries need).
 struct Target {
   DeviceKind device = DeviceKind::kCpu;
   std::unique_ptr<DeviceSession> session;
@@ -69,20 +67,20 @@ struct Target {
 absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
                        const std::vector<TensorType>& inputs, const TensorType* target,
                        const char* label, const Target& where) {
-  const bool training = mode == GraphMode::kTrain;
-  auto g = BuildModeGraph(m, options, mode, inputs, target);
-  if (!g.ok()) return g.status();
-  auto plan = LowerAndPlanMemory(**g, where.device, training, MemoryPlanOptionsFromEnv(),
-                                 where.session ? where.session->step_context() : nullptr);
+  // The same compilation as ModelRunner's: what is printed is what runs.
+  auto plan = CompileModePlan(
+      m, options, mode, inputs, target,
+      {.device = where.device,
+       .gpu = where.session->step_context(),
+       .backend = where.session->plan_passes()});
   if (!plan.ok()) return plan.status();
   if (absl::GetFlag(FLAGS_memory)) {
     std::printf("%s: %s\n", label, plan->memory.ToString().c_str());
     // What the backend chose per step (each GRU call's algorithm: cuDNN's, or rill's or oneDNN's).
     for (const PlanStep& s : plan->steps) {
-      const std::string notes = StepNotes(s);
-      if (!notes.empty())
+      if (!s.notes.empty())
         std::printf("  %s '%s': %s\n", std::string(OpName(s.op)).c_str(), s.node_name.c_str(),
-                    notes.c_str());
+                    s.notes.c_str());
     }
   }
   if (absl::GetFlag(FLAGS_plan)) std::printf("%s %s", label, plan->ToString().c_str());
@@ -105,16 +103,14 @@ absl::Status Inspect() {
     }
     return absl::OkStatus();
   }
-  RegisterCpuKernels();
+  RegisterCpuBackend();
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   Target where;
-  if (*device == "cuda") {
-    where.device = DeviceKind::kCuda;
-    auto session = FindDeviceBackend(DeviceKind::kCuda)->create_session();
-    if (!session.ok()) return session.status();
-    where.session = std::move(*session);
-  }
+  where.device = *device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
+  auto session = FindDeviceBackend(where.device)->create_session();
+  if (!session.ok()) return session.status();
+  where.session = std::move(*session);
   auto inputs = InputTypes(m, batch);
   if (!inputs.ok()) return Annotate(inputs.status(), model_path);
   std::printf("plans for batch %lld on the %s:\n", static_cast<long long>(batch), device->c_str());

@@ -24,20 +24,25 @@ std::string StepName(const PlanStep& s) {
 std::optional<GruParamBlock> ResidentGruBindings::order(size_t buffer) const {
   auto it = analysis.buffers.find(static_cast<int>(buffer));
   if (it == analysis.buffers.end()) return std::nullopt;
-  return it->second;
+  constexpr GruParam kParams[] = {GruParam::kKernel, GruParam::kRecurrentKernel, GruParam::kBias};
+  const ResidentGruLayer& l = analysis.layers[it->second.layer];
+  return GruParamBlock{kParams[it->second.param], l.input_size, l.hidden_size};
 }
 
 absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, ParamStore* params,
                                                            CudaSession& session) {
   ResidentGruBindings out;
-  if (session.options().resident_gru_weights) out.analysis = FindResidentGruWeights(plan);
-  // The prepare hooks marked the steps from the same analysis; a plan lowered with another
-  // setting (or by hand) would read its weights in the wrong order.
+  const bool on = session.options().resident_gru_weights;
+  if (on) out.analysis = plan.gru_residency;
+  // The gru-residency pass marked the steps and recorded the layers; a plan compiled for a
+  // session with the other setting (or by hand) would read its weights in the wrong order.
   for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
     const PlanStep& s = plan.steps[i];
     if (s.op != OpKind::kCuDNNGRU && s.op != OpKind::kCuDNNGRUGrad) continue;
     const bool marked = MarkedResident(s.attrs);
-    if (marked != out.analysis.ResidentStep(plan, i)) {
+    const bool expected =
+        on && s.inputs.size() >= 5 && out.analysis.resident(s.inputs[2]);
+    if (marked != expected || (on && !plan.gru_residency.analyzed)) {
       return absl::FailedPreconditionError(absl::StrCat(
           StepName(s), ": the step is marked as reading ", marked ? "resident" : "packed",
           " GRU weights, but this session (resident GRU weights ",
@@ -73,10 +78,9 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));
   }
-  // The schedule and offsets are final here: bring each optimizer's updates together (and
-  // lay the arena out again for that) before anything is checked or allocated.
+  // The plan runs as it was compiled: its runs of updates (the group-optimizer-updates pass)
+  // go out as one launch each unless the session has fusion off.
   const bool fuse = session->options().fuse_optimizer && plan.training;
-  if (fuse) RILL_RETURN_IF_ERROR(GroupOptimizerUpdates(plan).status());
   RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
   std::unique_ptr<CudaExecutor> ex(new CudaExecutor(session));
   ex->plan_ = std::move(plan);

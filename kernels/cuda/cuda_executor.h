@@ -20,8 +20,9 @@
 
 namespace rill::gpu {
 
-// The plan's resident GRU layers (gru_residency.h; none when the session has them off) and
-// the session bindings of their parameters, bound back to back as cuDNN's weight space.
+// The plan's resident GRU layers (Plan::gru_residency, from the gru-residency pass; none when
+// the session has them off) and the session bindings of their parameters, bound back to back as
+// cuDNN's weight space.
 struct ResidentGruBindings {
   GruResidency analysis;
   std::map<int, CudaSession::Binding> bindings;  // plan buffer -> binding
@@ -29,7 +30,7 @@ struct ResidentGruBindings {
   std::optional<GruParamBlock> order(size_t buffer) const;
 };
 // FailedPrecondition naming the step when a cudnn_gru step's kResidentWeightsAttr disagrees
-// with the analysis (the plan was lowered with another setting).
+// with this session's setting (the plan was compiled for a session with the other one).
 absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, ParamStore* params,
                                                            CudaSession& session);
 
@@ -39,8 +40,8 @@ class CudaExecutor final : public PlanExecutor {
   // InvalidArgument for a plan lowered for another
   // device or a null session; Internal for an arena buffer outside the arena (and
   // CheckPlanMemory's errors when options.check_memory); ResourceExhausted when the arena does
-  // not fit. A training plan's optimizer updates are first grouped (GroupOptimizerUpdates,
-  // unless the session's fuse_optimizer is off) and each run of them launched as one kernel.
+  // not fit. The plan is not rewritten: each run of optimizer updates it records
+  // (PlanStep::update_run) is launched as one kernel unless the session's fuse_optimizer is off.
   static absl::StatusOr<std::unique_ptr<CudaExecutor>> Create(Plan plan, ParamStore* params,
                                                               const ExecutorOptions& options,
                                                               CudaSession* session);

@@ -31,7 +31,8 @@ struct CudaSessionOptions {
   // (optim_fusion.h); bit-identical either way.
   bool fuse_optimizer = true;
   // GRU weights (and their optimizer slots) resident in cuDNN's weight-space order where the
-  // plan allows it (gru_residency.h); StepContext::resident_gru_weights.
+  // plan allows it: the session asks the compiler for the gru-residency pass
+  // (passes/gru_residency.h, plan_passes()); StepContext::resident_gru_weights.
   bool resident_gru_weights = true;
   // The cuDNN algorithm of each GRU call (StepContext::gru_algo, gru_algorithm.h) and whether
   // auto times the candidates (StepContext::time_gru_algo) or uses the heuristic.
@@ -61,6 +62,11 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
 
   DeviceKind device() const override { return DeviceKind::kCuda; }
   const StepContext* step_context() const override { return &context_; }
+  // Optimizer-update grouping with fuse_optimizer, GRU residency with resident_gru_weights.
+  BackendPlanPasses plan_passes() const override {
+    return {.group_optimizer_updates = options_.fuse_optimizer,
+            .gru_residency = options_.resident_gru_weights};
+  }
   // A CudaExecutor (cuda_executor.h) on this session.
   absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(
       Plan plan, ParamStore* params, const ExecutorOptions& options) override;

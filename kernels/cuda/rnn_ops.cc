@@ -11,9 +11,9 @@
 // time (keyed by handle and shapes), and nothing is allocated or synchronised; the algorithm is the
 // step's kGruAlgoAttr (STANDARD without it).
 //
-// Weights: when the layer's parameters are resident (gru_residency.h; the hook marks the step
-// with kResidentWeightsAttr) the executor binds kernel, recurrent_kernel and bias back to back
-// in resident order, so they *are* cuDNN's weight space and the weight gradients are its
+// Weights: when the layer's parameters are resident (the gru-residency plan pass,
+// passes/gru_residency.h, marks the step with kResidentWeightsAttr) the executor binds kernel,
+// recurrent_kernel and bias back to back in resident order, so they *are* cuDNN's weight space and the weight gradients are its
 // ranges of dW, copied out as they are. Otherwise (a use of the parameters that depends on
 // their order, or RILL_CUDA_RESIDENT_GRU=0) each call packs the Keras-order parameters into a
 // weight space in its workspace and the grad unpacks dW.
@@ -205,19 +205,11 @@ GruPackLayout PackLayout(const CudnnGruConfig& c) {
 
 // ---- Plan time ---------------------------------------------------------------------------------
 
-// Whether the step reads resident weights. The first GRU hook of a plan runs the analysis once
-// and marks every GRU step with kResidentWeightsAttr; the later hooks read their mark.
+// Whether the step reads resident weights: the gru-residency pass marked it (a plan compiled
+// without that pass reads packed weights, and says so in its notes).
 bool MarkResidentSteps(const PrepareArgs& p) {
-  const Attrs& attrs = p.plan.steps[p.step].attrs;
-  if (attrs.Has(kResidentWeightsAttr)) return MarkedResident(attrs);
-  const GruResidency residency =
-      p.gpu->resident_gru_weights ? FindResidentGruWeights(p.plan) : GruResidency{};
-  for (int i = 0; i < static_cast<int>(p.plan.steps.size()); ++i) {
-    PlanStep& s = p.plan.steps[i];
-    if (s.op == OpKind::kCuDNNGRU || s.op == OpKind::kCuDNNGRUGrad) {
-      s.attrs.Set(kResidentWeightsAttr, residency.ResidentStep(p.plan, i));
-    }
-  }
+  Attrs& attrs = p.plan.steps[p.step].attrs;
+  if (!attrs.Has(kResidentWeightsAttr)) attrs.Set(kResidentWeightsAttr, false);
   return MarkedResident(attrs);
 }
 

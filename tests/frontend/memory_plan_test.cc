@@ -12,7 +12,7 @@
 #include "frontend/rill.h"
 #include "ir/status.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 #include "runtime/memory_check.h"
 
 namespace rill {
@@ -141,7 +141,7 @@ absl::StatusOr<Executor> Compile(Model& m, const ModelCase& c, GraphMode mode,
   options.check = true;
   RegisterCpuKernels();
   RILL_ASSIGN_OR_RETURN(
-      Plan plan, LowerAndPlanMemory(*g, DeviceKind::kCpu, mode == GraphMode::kTrain, options));
+      Plan plan, CompilePlan(*g, mode == GraphMode::kTrain, {.memory = options}));
   ExecutorOptions ex;
   ex.check_memory = true;
   ex.poison_arena = true;

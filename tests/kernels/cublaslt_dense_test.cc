@@ -35,6 +35,7 @@
 #include "runtime/kernel.h"
 #include "runtime/plan.h"
 #include "tests/kernels/cuda_parity.h"
+#include "passes/lower.h"
 
 namespace rill {
 namespace {

@@ -25,7 +25,7 @@
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/optim_fusion.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 
 namespace rill {
 namespace {
@@ -111,8 +111,8 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
   auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x}, &y);
   ASSERT_TRUE(g.ok()) << g.status();
   // Non-GRU kernels need no handle at lowering: no GPU is needed to plan.
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, /*training=*/true, MemoryPlanOptions{},
-                                 /*gpu=*/nullptr);
+  auto plan = CompilePlan(**g, /*training=*/true,
+                          {.device = DeviceKind::kCuda, .memory = MemoryPlanOptions{}});
   SKIP_IF_KERNELS_MISSING(plan.status());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->device, DeviceKind::kCuda);
@@ -123,122 +123,6 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
     const KernelDef* def = FindKernel(s.op, DeviceKind::kCuda);
     ASSERT_NE(def, nullptr) << s.node_name;
     EXPECT_EQ(s.fn, def->fn) << s.node_name;
-  }
-}
-
-// --- fused optimizer updates (host: the plan rewrite needs no GPU) ----------------------
-
-bool IsUpdateStep(const PlanStep& s) { return ops::IsOptimizerUpdate(s.op); }
-
-absl::StatusOr<Plan> DenseTrainingPlan(const OptimizerConfig& optimizer,
-                                       const MemoryPlanOptions& memory) {
-  RegisterCpuKernels();
-  gpu::RegisterCudaBackend();
-  auto m = DenseMlp();
-  CompileOptions options{.loss = "mse", .optimizer = optimizer};
-  const TensorType x{DType::kF32, Shape{4, 6}}, y{DType::kF32, Shape{4, 3}};
-  auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x}, &y);
-  if (!g.ok()) return g.status();
-  return LowerAndPlanMemory(**g, DeviceKind::kCuda, /*training=*/true, memory, /*gpu=*/nullptr);
-}
-
-// The rewrite leaves one run of adjacent updates per optimizer, a layout the memory checker
-// accepts, and every gradient live until its run.
-void ExpectOneFusedRun(const OptimizerConfig& optimizer, const MemoryPlanOptions& memory) {
-  auto plan = DenseTrainingPlan(optimizer, memory);
-  SKIP_IF_KERNELS_MISSING(plan.status());
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  int updates = 0;
-  for (const PlanStep& s : plan->steps) updates += IsUpdateStep(s);
-  ASSERT_EQ(updates, 4);  // two Dense layers: kernel and bias each
-  const std::vector<gpu::UpdateRun> before = gpu::FusedUpdateRuns(*plan);
-  auto changed = gpu::GroupOptimizerUpdates(*plan);
-  ASSERT_TRUE(changed.ok()) << changed.status();
-  EXPECT_TRUE(*changed || (before.size() == 1 && before[0].count == 4));
-  const std::vector<gpu::UpdateRun> runs = gpu::FusedUpdateRuns(*plan);
-  ASSERT_EQ(runs.size(), 1u) << plan->ToString();
-  EXPECT_EQ(runs[0].count, 4);
-  EXPECT_TRUE(CheckPlanMemory(*plan).ok()) << CheckPlanMemory(*plan);
-  auto live = ComputeLiveness(*plan);
-  ASSERT_TRUE(live.ok()) << live.status();
-  for (int s = runs[0].first; s < runs[0].first + runs[0].count; ++s) {
-    const int grad = plan->steps[s].inputs[1];
-    EXPECT_EQ(plan->buffers[grad].kind, BufferKind::kArena);
-    EXPECT_GE((*live)[grad].last, runs[0].first) << plan->buffers[grad].name;
-  }
-  // Running the rewrite again changes nothing.
-  auto again = gpu::GroupOptimizerUpdates(*plan);
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_FALSE(*again);
-}
-
-TEST(CudaFusedUpdates, AdamUpdatesBecomeOneRunAndPassTheMemoryChecker) {
-  ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{});
-}
-
-TEST(CudaFusedUpdates, SgdWithMomentumRmspropAndAdagradToo) {
-  ExpectOneFusedRun(optim::SGD(0.1, 0.9), MemoryPlanOptions{});
-  ExpectOneFusedRun(optim::RMSprop(0.01, 0.9, 0.5, 1e-7, /*centered=*/true), MemoryPlanOptions{});
-  ExpectOneFusedRun(optim::Adagrad(0.01), MemoryPlanOptions{});
-  OptimizerConfig clipped = optim::Adam(0.01);
-  clipped.clipnorm = 1.0;  // clip_by_norm steps among the updates
-  ExpectOneFusedRun(clipped, MemoryPlanOptions{});
-}
-
-TEST(CudaFusedUpdates, NoReuseAndUnscheduledPlansToo) {
-  ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{.mode = MemoryMode::kNoReuse});
-  ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{.schedule = false});
-}
-
-// A hand-built plan: two sgd updates with a step between them that `between` makes touch the
-// first update's parameter (or not).
-Plan TwoUpdates(OpKind between, bool reads_param0) {
-  RegisterCpuKernels();
-  gpu::RegisterCudaBackend();
-  Plan plan;
-  plan.device = DeviceKind::kCuda;
-  plan.training = true;
-  const TensorType t{DType::kF32, Shape{4}};
-  auto buffer = [&](const char* name, BufferKind kind) {
-    plan.buffers.push_back({name, t, kind});
-    return static_cast<int>(plan.buffers.size()) - 1;
-  };
-  const int x = buffer("x", BufferKind::kInput), p0 = buffer("p0", BufferKind::kParam),
-            v0 = buffer("v0", BufferKind::kParam), p1 = buffer("p1", BufferKind::kParam),
-            v1 = buffer("v1", BufferKind::kParam), g0 = buffer("g0", BufferKind::kArena),
-            g1 = buffer("g1", BufferKind::kArena), h = buffer("h", BufferKind::kArena);
-  plan.inputs = {x};
-  Attrs sgd;
-  sgd.Set("lr", 0.1);
-  sgd.Set("momentum", 0.9);
-  sgd.Set("nesterov", false);
-  plan.steps.push_back({"g0", OpKind::kNeg, nullptr, {}, {x}, {g0}});
-  plan.steps.push_back({"update_0", OpKind::kSgdUpdate, nullptr, sgd, {p0, g0, v0}, {}});
-  plan.steps.push_back({"g1", OpKind::kNeg, nullptr, {}, {x}, {g1}});
-  plan.steps.push_back({"between", between, nullptr, {}, {reads_param0 ? p0 : x}, {h}});
-  plan.steps.push_back({"update_1", OpKind::kSgdUpdate, nullptr, sgd, {p1, g1, v1}, {}});
-  plan.outputs = {h};
-  return plan;
-}
-
-TEST(CudaFusedUpdates, AStepThatReadsAnUpdatedParameterInBetweenKeepsTheUpdatesApart) {
-  for (bool reads_param0 : {false, true}) {
-    Plan plan = TwoUpdates(OpKind::kRelu, reads_param0);
-    ASSERT_TRUE(PlanMemory(plan, MemoryPlanOptions{.schedule = false}).ok());
-    auto changed = gpu::GroupOptimizerUpdates(plan);
-    ASSERT_TRUE(changed.ok()) << changed.status();
-    EXPECT_NE(*changed, reads_param0);
-    EXPECT_TRUE(CheckPlanMemory(plan).ok()) << CheckPlanMemory(plan);
-    const std::vector<gpu::UpdateRun> runs = gpu::FusedUpdateRuns(plan);
-    if (reads_param0) {
-      // relu reads p0 after update_0 wrote it: update_0 must not move past it.
-      EXPECT_TRUE(runs.empty()) << plan.ToString();
-      EXPECT_EQ(plan.steps[1].node_name, "update_0");
-    } else {
-      ASSERT_EQ(runs.size(), 1u) << plan.ToString();
-      EXPECT_EQ(runs[0].count, 2);
-      EXPECT_EQ(plan.steps[runs[0].first + 1].node_name, "update_1");
-    }
   }
 }
 
@@ -330,7 +214,7 @@ TEST(CudaExecutorHost, CreateRefusesCleanlyWithoutAGpuOrASession) {
   auto m = DenseMlp();
   auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {{DType::kF32, Shape{2, 6}}}, nullptr);
   ASSERT_TRUE(g.ok()) << g.status();
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, false);
+  auto plan = CompilePlan(**g, false, {});
   ASSERT_TRUE(plan.ok()) << plan.status();
   if (gpu::CudaDeviceCount() > 0) {
     auto session = gpu::CudaSession::Create({});
@@ -501,7 +385,7 @@ TEST(CudaExecutorDevice, FusedAndPerParameterUpdatesAreBitIdentical) {
   }
 }
 
-// Resident GRU weights (kernels/cuda/gru_residency.h) against per-call packing: the same
+// Resident GRU weights (passes/gru_residency.h) against per-call packing: the same
 // numbers bit for bit, weights and optimizer slots back on the host in Keras order (equal to
 // the CPU's within 1e-5).
 TEST(CudaExecutorDevice, ResidentAndPackedGruWeightsAreBitIdentical) {
@@ -560,8 +444,10 @@ TEST(CudaExecutorDevice, ResidentLayersNeedNoPackedWeightSpace) {
   for (bool on : {true, false}) {
     auto session = gpu::CudaSession::Create({.resident_gru_weights = on});
     ASSERT_TRUE(session.ok()) << session.status();
-    auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, true, MemoryPlanOptions{},
-                                   (*session)->step_context());
+    auto plan = CompilePlan(**g, true,
+                            {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                             .backend = (*session)->plan_passes(),
+                             .memory = MemoryPlanOptions{}});
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(has_buffer(*plan, "/weight_space"), !on);
     EXPECT_TRUE(has_buffer(*plan, "/dweight_space"));
@@ -718,10 +604,12 @@ TEST(CudaExecutorDevice, TheRunIsCapturedAfterAWarmUpAndReplaysTheSameResult) {
   ASSERT_TRUE(g.ok()) << g.status();
   auto session = gpu::CudaSession::Create({.cuda_graphs = true});
   ASSERT_TRUE(session.ok()) << session.status();
-  auto plan = LowerAndPlanMemory(**g, DeviceKind::kCuda, false, MemoryPlanOptions{},
-                                 (*session)->step_context());
+  auto plan = CompilePlan(**g, false,
+                          {.device = DeviceKind::kCuda, .gpu = (*session)->step_context(),
+                           .backend = (*session)->plan_passes(),
+                           .memory = MemoryPlanOptions{}});
   ASSERT_TRUE(plan.ok()) << plan.status();
-  auto cpu_plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, false);
+  auto cpu_plan = CompilePlan(**g, false, {});
   auto cpu = Executor::Create(*std::move(cpu_plan), &m->params());
   ASSERT_TRUE(cpu.ok());
   auto ex = gpu::CudaExecutor::Create(*std::move(plan), &m->params(), {}, session->get());

@@ -21,6 +21,7 @@
 #include "kernels/cuda/step_context.h"
 #include "runtime/kernel.h"
 #include "runtime/plan.h"
+#include "passes/lower.h"
 
 namespace rill {
 namespace {

@@ -33,6 +33,7 @@
 #include "kernels/register.h"
 #include "runtime/plan.h"
 #include "tests/ops/harness.h"
+#include "passes/lower.h"
 
 namespace rill::harness {
 // Test names and XML show the case's label, not its bytes.

@@ -10,6 +10,7 @@
 #include "runtime/executor.h"
 #include "runtime/plan.h"
 #include "tests/ops/harness.h"
+#include "passes/lower.h"
 
 namespace rill::harness {
 

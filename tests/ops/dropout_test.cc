@@ -13,6 +13,7 @@
 #include "passes/autodiff.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
+#include "passes/lower.h"
 
 namespace rill {
 namespace {

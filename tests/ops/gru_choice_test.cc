@@ -14,7 +14,7 @@
 #include "kernels/register.h"
 #include "runtime/device_backend.h"
 #include "runtime/plan.h"
-#include "runtime/plan_notes.h"
+#include "passes/lower.h"
 
 namespace rill::cpu {
 namespace {

@@ -32,6 +32,7 @@
 #include "runtime/executor.h"
 #include "runtime/npy.h"
 #include "runtime/plan.h"
+#include "passes/lower.h"
 
 namespace rill {
 namespace {

@@ -16,6 +16,7 @@
 #include "passes/autodiff.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
+#include "passes/lower.h"
 
 namespace rill::harness {
 namespace {

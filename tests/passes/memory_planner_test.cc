@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "passes/compiler.h"
+
 #include "ir/ops/elementwise.h"
 #include "ir/ops/matmul.h"
 #include "kernels/register.h"
@@ -292,11 +294,11 @@ TEST(MemoryPlanner, LowersPlansAndRunsARealGraph) {
   ASSERT_TRUE(b.ok()) << b.status();
   ::testing::internal::CaptureStderr();
   setenv("RILL_DUMP_IR", "after-each", 1);
-  auto plan = LowerAndPlanMemory(g, DeviceKind::kCpu, false, Planned(true));
+  auto plan = CompilePlan(g, false, {.memory = Planned(true)});
   unsetenv("RILL_DUMP_IR");
   std::string dump = ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_THAT(dump, HasSubstr("// ---- memory plan of 'tiny' ----"));
+  EXPECT_THAT(dump, HasSubstr("// ---- plan after memory-plan of 'tiny' ----"));
   EXPECT_THAT(dump, HasSubstr("  memory: arena 32.00 KiB = 1.00x of lower bound 32.00 KiB; naive "
                               "64.00 KiB (0.50x)"));
   // relu(h) cannot take over h (h is read again by add); add takes over relu's output, tanh
@@ -313,7 +315,7 @@ TEST(MemoryPlanner, LowersPlansAndRunsARealGraph) {
   for (MemoryMode mode : {MemoryMode::kPlanned, MemoryMode::kNoReuse}) {
     MemoryPlanOptions o = Planned(true);
     o.mode = mode;
-    auto p = LowerAndPlanMemory(g, DeviceKind::kCpu, false, o);
+    auto p = CompilePlan(g, false, {.memory = o});
     ASSERT_TRUE(p.ok()) << p.status();
     auto ex = Executor::Create(*std::move(p), &params);
     ASSERT_TRUE(ex.ok()) << ex.status();

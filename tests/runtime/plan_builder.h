@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/op.h"
 #include "runtime/plan.h"
 
 namespace rill::testing {
@@ -30,6 +31,7 @@ class PlanBuilder {
     for (const std::string& b : inputs) step.inputs.push_back(index_.at(b));
     for (const std::string& b : outputs) step.outputs.push_back(index_.at(b));
     step.in_place_inputs = in_place_inputs;
+    step.writes_inputs = WrittenInputs(op, static_cast<int>(step.inputs.size()));
     plan_.steps.push_back(std::move(step));
     return *this;
   }

@@ -1,7 +1,7 @@
 // FindResidentGruWeights (gru_residency.h): tag the candidate layers' parameters, follow the
 // tags through the plan's steps, and drop a layer (then start again without it) whenever a
 // step uses one of its tagged values in a way that depends on the element order.
-#include "kernels/cuda/gru_residency.h"
+#include "passes/gru_residency.h"
 
 #include <optional>
 #include <set>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/ops/optim.h"
 
-namespace rill::gpu {
+namespace rill {
 namespace {
 
 bool IsGru(OpKind op) { return op == OpKind::kCuDNNGRU || op == OpKind::kCuDNNGRUGrad; }
@@ -45,8 +45,18 @@ bool IsElementwise(OpKind op) {
   }
 }
 
+// A value in the order of one GRU parameter: which parameter (0 kernel, 1 recurrent_kernel,
+// 2 bias) of a GRU of these sizes; values of equal blocks are in the same element order.
+struct Block {
+  int param = 0;
+  int64_t input_size = 0;
+  int64_t hidden_size = 0;
+  int64_t elements = 0;  // the parameter's
+  bool operator==(const Block&) const = default;
+};
+
 struct Tag {
-  GruParamBlock block;
+  Block block;
   int layer = 0;
 };
 
@@ -108,14 +118,14 @@ void Tagger::FindLayers() {
     const ResidentGruLayer l{k, r, b, kernel.dim(0), kernel.dim(1) / 3};
     const int layer = static_cast<int>(layers_.size());
     layers_.push_back(l);
-    const std::pair<int, GruParam> params_of_layer[] = {
-        {k, GruParam::kKernel}, {r, GruParam::kRecurrentKernel}, {b, GruParam::kBias}};
+    const std::pair<int, int> params_of_layer[] = {{k, 0}, {r, 1}, {b, 2}};
     for (const auto& [buffer, param] : params_of_layer) {
       if (tags_.count(buffer) > 0) {
         Refuse(tags_[buffer].layer, s, "shares a parameter with another GRU layer");
         Refuse(layer, s, "shares a parameter with another GRU layer");
       }
-      tags_[buffer] = Tag{GruParamBlock{param, l.input_size, l.hidden_size}, layer};
+      const int64_t elements = plan_.buffers[buffer].type.shape.NumElements();
+      tags_[buffer] = Tag{Block{param, l.input_size, l.hidden_size, elements}, layer};
       layer_of[buffer] = layer;
     }
   }
@@ -192,7 +202,7 @@ void Tagger::Step(int index) {
     if (uniform) uniform_.insert(s.outputs.begin(), s.outputs.end());
     return;
   }
-  const GruParamBlock& block = first->block;
+  const Block& block = first->block;
   auto same_order = [&](int buffer) {
     const Tag* t = Find(buffer);
     return t != nullptr && t->block == block;
@@ -206,7 +216,7 @@ void Tagger::Step(int index) {
       }
     }
     for (int o : s.outputs) {
-      if (plan_.buffers[o].type.shape.NumElements() != block.elements()) {
+      if (plan_.buffers[o].type.shape.NumElements() != block.elements) {
         RefuseInputs(s, "broadcasts it");
         return;
       }
@@ -279,23 +289,21 @@ bool Tagger::Run() {
 
 }  // namespace
 
-bool MarkedResident(const Attrs& attrs) {
-  return attrs.Has(kResidentWeightsAttr) && attrs.GetBool(kResidentWeightsAttr);
-}
-
-bool GruResidency::ResidentStep(const Plan& plan, int step) const {
+bool ResidentGruStep(const Plan& plan, int step) {
   const PlanStep& s = plan.steps[step];
-  return IsGru(s.op) && s.inputs.size() >= 5 && resident(s.inputs[2]);
+  return IsGru(s.op) && s.inputs.size() >= 5 && plan.gru_residency.resident(s.inputs[2]);
 }
 
 GruResidency FindResidentGruWeights(const Plan& plan) {
   GruResidency out;
+  out.analyzed = true;
   std::set<int> excluded;
   for (;;) {
     Tagger tagger(plan, excluded);
     if (tagger.Run()) {
       for (const ResidentGruLayer& l : tagger.layers()) out.layers.push_back(l);
-      for (const auto& [buffer, tag] : tagger.tags()) out.buffers.emplace(buffer, tag.block);
+      for (const auto& [buffer, tag] : tagger.tags())
+        out.buffers.emplace(buffer, ResidentGruBuffer{tag.layer, tag.block.param});
       return out;
     }
     for (const auto& [kernel, why] : tagger.refused()) {
@@ -305,4 +313,17 @@ GruResidency FindResidentGruWeights(const Plan& plan) {
   }
 }
 
-}  // namespace rill::gpu
+absl::StatusOr<bool> MarkResidentGruWeights(Plan& plan) {
+  plan.gru_residency = FindResidentGruWeights(plan);
+  bool any = false;
+  for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
+    PlanStep& s = plan.steps[i];
+    if (!IsGru(s.op)) continue;
+    const bool resident = ResidentGruStep(plan, i);
+    s.attrs.Set(kResidentWeightsAttr, resident);
+    any = any || resident;
+  }
+  return any;
+}
+
+}  // namespace rill

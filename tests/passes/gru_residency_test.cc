@@ -1,9 +1,9 @@
 // Which GRU layers keep their weights resident in cuDNN's weight-space order on the GPU
-// (kernels/cuda/gru_residency.h). The analysis reads only a plan's ops and buffers, so it runs
+// (passes/gru_residency.h). The analysis reads only a plan's ops and buffers, so it runs
 // here on the CPU plans of real models: what it accepts (optimizer slots and gradients follow
 // their parameter, regularizers, clipnorm, non_neg) and what keeps a layer in Keras order
 // (per-axis constraints, reshapes, plan outputs), with the reason.
-#include "kernels/cuda/gru_residency.h"
+#include "passes/gru_residency.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,9 +13,9 @@
 
 #include "frontend/rill.h"
 #include "kernels/register.h"
-#include "passes/memory_planner.h"
+#include "passes/compiler.h"
 
-namespace rill::gpu {
+namespace rill {
 namespace {
 
 using ::testing::HasSubstr;
@@ -34,7 +34,7 @@ Plan LowerModel(const std::function<void(Model&)>& build, const CompileOptions& 
   EXPECT_TRUE(g.ok()) << g.status();
   if (!g.ok()) return Plan{};
   RegisterCpuKernels();
-  absl::StatusOr<Plan> plan = LowerAndPlanMemory(**g, DeviceKind::kCpu, mode == GraphMode::kTrain);
+  absl::StatusOr<Plan> plan = CompilePlan(**g, mode == GraphMode::kTrain, {});
   EXPECT_TRUE(plan.ok()) << plan.status();
   return plan.ok() ? std::move(*plan) : Plan{};
 }
@@ -65,16 +65,15 @@ TEST(GruResidencyTest, AdamTrainingKeepsBothLayersAndTheirSlotsResident) {
   EXPECT_EQ(r.layers[1].hidden_size, 5);
   // 6 parameters with adam's m, v and vhat each; the dense layer's 2 stay in Keras order.
   EXPECT_EQ(CountResident(p, r, BufferKind::kParam), 6 * 4);
-  for (const ResidentGruLayer& l : r.layers) {
-    EXPECT_EQ(r.buffers.at(l.kernel), (GruParamBlock{GruParam::kKernel, l.input_size,
-                                                     l.hidden_size}));
-    EXPECT_EQ(r.buffers.at(l.bias).param, GruParam::kBias);
+  for (int k = 0; k < static_cast<int>(r.layers.size()); ++k) {
+    EXPECT_EQ(r.buffers.at(r.layers[k].kernel), (ResidentGruBuffer{k, 0}));
+    EXPECT_EQ(r.buffers.at(r.layers[k].bias).param, 2);
   }
   int gru_steps = 0;
   for (int i = 0; i < static_cast<int>(p.steps.size()); ++i) {
     const PlanStep& s = p.steps[i];
     if (s.op == OpKind::kCuDNNGRU || s.op == OpKind::kCuDNNGRUGrad) {
-      EXPECT_TRUE(r.ResidentStep(p, i)) << s.node_name;
+      EXPECT_TRUE(r.resident(s.inputs[2])) << s.node_name;
       ++gru_steps;
     }
     if (s.op == OpKind::kCuDNNGRUGrad) {
@@ -143,7 +142,7 @@ TEST(GruResidencyTest, PerAxisConstraintKeepsOnlyThatLayerInKerasOrder) {
   // The refused layer's slots and gradients are not resident either.
   const PlanBuffer& kept = p.buffers[r.layers[0].kernel];
   for (const auto& [buffer, block] : r.buffers) {
-    EXPECT_EQ(block.hidden_size, 3) << p.buffers[buffer].name << " (resident: " << kept.name
+    EXPECT_EQ(r.layers[block.layer].hidden_size, 3) << p.buffers[buffer].name << " (resident: " << kept.name
                                     << ")";
   }
 }
@@ -296,5 +295,35 @@ TEST(GruResidencyTest, TheAnswerDoesNotDependOnTheStepOrder) {
   EXPECT_EQ(swapped.buffers, forward.buffers);
 }
 
+// The pass runs once, when the backend asks the compiler for it, before the prepare hooks:
+// it records the layers on the plan and marks every GRU step, resident or not.
+TEST(GruResidencyTest, TheCompilerRunsThePassWhenTheBackendAsks) {
+  RegisterCpuKernels();
+  Model m;
+  GruStack(m);
+  const CompileOptions options{.loss = "mse", .optimizer = optim::Adam(0.01)};
+  const std::vector<TensorType> inputs = {{DType::kF32, Shape{kB, kT, 3}}};
+  const TensorType target{DType::kF32, Shape{kB, 2}};
+  for (bool asked : {false, true}) {
+    absl::StatusOr<Plan> plan = CompileModePlan(m, &options, GraphMode::kTrain, inputs, &target,
+                                                {.backend = {.gru_residency = asked}});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_EQ(plan->gru_residency.analyzed, asked);
+    EXPECT_EQ(plan->gru_residency.layers.size(), asked ? 2u : 0u);
+    int marked = 0;
+    for (int i = 0; i < static_cast<int>(plan->steps.size()); ++i) {
+      const PlanStep& s = plan->steps[i];
+      if (s.op != OpKind::kCuDNNGRU && s.op != OpKind::kCuDNNGRUGrad) continue;
+      EXPECT_EQ(s.attrs.Has(kResidentWeightsAttr), asked) << s.node_name;
+      if (!asked) continue;
+      EXPECT_TRUE(s.attrs.GetBool(kResidentWeightsAttr)) << s.node_name;
+      EXPECT_TRUE(ResidentGruStep(*plan, i)) << s.node_name;
+      EXPECT_THAT(s.notes, HasSubstr("resident_weights=true")) << s.node_name;
+      ++marked;
+    }
+    EXPECT_EQ(marked, asked ? 4 : 0);
+  }
+}
+
 }  // namespace
-}  // namespace rill::gpu
+}  // namespace rill
