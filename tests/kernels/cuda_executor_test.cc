@@ -26,6 +26,7 @@
 #include "kernels/cuda/optim_fusion.h"
 #include "kernels/register.h"
 #include "passes/compiler.h"
+#include "passes/lower.h"
 
 namespace rill {
 namespace {
