@@ -5,14 +5,18 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace rill::bench {
 
-// The first error `run` returns stops the timing and is returned.
+// The first error `run` returns stops the timing and is returned. A pause first lets the threads
+// of what ran before go to sleep: libgomp's threads (oneDNN's) spin for milliseconds after their
+// last parallel region and would take the cores from the first calls timed here.
 inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl::Status()>& run) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (absl::Status st = run(); !st.ok()) return st;
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) {
