@@ -338,6 +338,61 @@ TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
       HasSubstr("matched by name only in .h5 files"));
 }
 
+// A damaged global heap (where variable-length strings live) is refused before libhdf5 1.10
+// walks it: an object list that does not advance made H5Aread loop forever. The two files are a
+// Keras-layout file (layer 'dense', one weight) with one size field of the collection at byte
+// 2048 changed: the free space's size to 0, or object 1's to 2^64 - 16, whose padded size
+// plus its 16-byte header wraps to 0.
+TEST(KerasH5, DamagedGlobalHeapIsAnErrorNotAHang) {
+  const std::string regressions =
+      std::string(RILL_SOURCE_DIR) + "/tests/fuzz/regressions/keras_h5/";
+  for (const auto& [file, damage] : {
+           std::pair{"heap_free_space_of_size_0.h5",
+                     "its object 0 at offset 72 claims 0 bytes, which does not advance"},
+           std::pair{"heap_object_size_wraps_to_0.h5",
+                     "its object 1 at offset 16 claims 18446744073709551600 bytes, which does "
+                     "not advance"},
+       }) {
+    auto layers = ReadKerasH5Weights(regressions + file);
+    ASSERT_FALSE(layers.ok()) << file;
+    EXPECT_THAT(std::string(layers.status().message()),
+                HasSubstr(std::string(file) +
+                          ": attribute 'layer_names': string 0: global heap collection at byte "
+                          "2048 is damaged: " +
+                          damage));
+  }
+  // The same checks on a Keras-written file: its strings' collection is the only one.
+  std::ifstream in(Golden("seq_stack/weights.h5"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t collection = good.find("GCOL");
+  ASSERT_NE(collection, std::string::npos);
+  ASSERT_EQ(good.find("GCOL", collection + 1), std::string::npos);
+  const fs::path damaged = fs::path(::testing::TempDir()) / "rill_damaged_heap.h5";
+  auto load_with = [&](size_t offset, std::string bytes) {
+    std::string file = good;
+    file.replace(collection + offset, bytes.size(), bytes);
+    std::ofstream(damaged, std::ios::binary) << file;
+    auto layers = ReadKerasH5Weights(damaged.string());
+    return layers.ok() ? std::string("loaded") : std::string(layers.status().message());
+  };
+  ASSERT_EQ(load_with(0, "GCOL"), "loaded");
+  // The collection's size (bytes 8..15) past the end of the file.
+  EXPECT_THAT(load_with(8, std::string("\xff\xff\xff\x7f\0\0\0\0", 8)),
+              HasSubstr("rill_damaged_heap.h5: attribute 'layer_names': string 0: global heap "
+                        "collection at byte " +
+                        std::to_string(collection) + " claims 2147483647 bytes"));
+  // The first object's size (bytes 24..31) past the collection's end.
+  EXPECT_THAT(load_with(24, std::string("\0\0\1\0\0\0\0\0", 8)),
+              HasSubstr("its object 1 at offset 16 claims 65536 bytes, past the collection's end"));
+  // No signature where a string's reference points.
+  EXPECT_THAT(load_with(0, "XCOL"), HasSubstr("has no collection signature"));
+  // The first object (index 1, at offset 16) renumbered: the string that named it names nothing.
+  EXPECT_THAT(load_with(16, std::string("\xe7\x03", 2)),
+              HasSubstr("names object 1 of the global heap collection at byte " +
+                        std::to_string(collection) + ", which has no such object"));
+  fs::remove(damaged);
+}
+
 // The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
 // character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes, and
 // the "Connected to" column for a functional model that is not a chain.
