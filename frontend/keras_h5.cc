@@ -7,8 +7,12 @@
 // and a reference (collection address, object index). libhdf5 1.10 trusts the collection's
 // object list when it loads one: an object whose recorded size is 0 (or wraps the size
 // arithmetic to 0) leaves its walk where it was, and H5Aread never returns. So rill first reads
-// the references raw and checks each collection it names the way libhdf5 will walk it.
+// the references raw and checks each collection it names the way libhdf5 will walk it. Likewise
+// a group's names live in a local heap whose free list libhdf5 follows until its end marker: a
+// list that returns to an offset it has passed makes any lookup in the group loop forever, so
+// each group's local heap is checked before a name is looked up in it.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "frontend/keras_model.h"
 #include "ir/status.h"
 
@@ -20,6 +24,8 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
 #endif
 
 namespace rill {
@@ -48,6 +54,7 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
   hid_t get() const { return id_; }
   bool ok() const { return id_ >= 0; }
+  hid_t release() { return std::exchange(id_, -1); }
 
  private:
   hid_t id_;
@@ -93,6 +100,22 @@ uint64_t LittleEndian(const unsigned char* p, size_t bytes) {
 
 uint64_t AlignTo8(uint64_t n) { return (n + 7) / 8 * 8; }
 
+// `bytes` bytes at `address` (relative to the file's base), all inside the file.
+absl::StatusOr<std::vector<unsigned char>> ReadBytes(const FileLayout& file, uint64_t address,
+                                                     uint64_t bytes, const std::string& what) {
+  if (address > file.size || file.size - address < file.base ||
+      bytes > file.size - file.base - address) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", bytes, " bytes at byte ", address,
+                                                   " run past the end of the file"));
+  }
+  std::vector<unsigned char> out(bytes);
+  std::ifstream in(file.path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(file.base + address));
+  if (!in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(bytes)))
+    return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read byte ", address));
+  return out;
+}
+
 // A global heap collection's objects: index -> size in bytes.
 using HeapObjects = std::map<uint32_t, uint64_t>;
 
@@ -102,27 +125,17 @@ using HeapObjects = std::map<uint32_t, uint64_t>;
 absl::StatusOr<HeapObjects> ReadHeapCollection(const FileLayout& file, uint64_t address) {
   const std::string at = absl::StrCat("global heap collection at byte ", address);
   const uint64_t header_bytes = AlignTo8(8 + file.length_bytes);  // also an object's header
-  if (address > file.size || file.size - address < file.base + header_bytes)
-    return absl::InvalidArgumentError(absl::StrCat(at, " is past the end of the file"));
-  const uint64_t start = file.base + address;
-  std::ifstream in(file.path, std::ios::binary);
-  std::vector<unsigned char> header(header_bytes);
-  in.seekg(static_cast<std::streamoff>(start));
-  if (!in.read(reinterpret_cast<char*>(header.data()), header_bytes))
-    return absl::InvalidArgumentError(absl::StrCat(at, " cannot be read"));
+  RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> header,
+                        ReadBytes(file, address, header_bytes, at));
   if (std::memcmp(header.data(), "GCOL", 4) != 0 || header[4] != 1)
     return absl::InvalidArgumentError(absl::StrCat(at, " has no collection signature"));
   const uint64_t size = LittleEndian(header.data() + 8, file.length_bytes);
   constexpr uint64_t kMinCollection = 4096;  // the format's smallest collection
-  if (size < kMinCollection || size > file.size - start) {
+  if (size < kMinCollection) {
     return absl::InvalidArgumentError(
-        absl::StrCat(at, " claims ", size, " bytes (the file has ", file.size - start,
-                     " from there, a collection at least ", kMinCollection, ")"));
+        absl::StrCat(at, " claims ", size, " bytes, less than the format's ", kMinCollection));
   }
-  std::vector<unsigned char> chunk(size);
-  in.seekg(static_cast<std::streamoff>(start));
-  if (!in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(size)))
-    return absl::InvalidArgumentError(absl::StrCat(at, " cannot be read"));
+  RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> chunk, ReadBytes(file, address, size, at));
   HeapObjects objects;
   for (uint64_t p = header_bytes; p < size;) {
     if (size - p < header_bytes) break;  // a tail too small for an object is free space
@@ -141,6 +154,130 @@ absl::StatusOr<HeapObjects> ReadHeapCollection(const FileLayout& file, uint64_t 
     p += need;
   }
   return objects;
+}
+
+// The local heap of the group whose object header is at `header` (the address in its symbol
+// table message), or nullopt for a group that keeps its links in the header instead. Object
+// header layouts: version 1 (16-byte prefix, messages with 8-byte headers) and version 2
+// ("OHDR", messages with 4- or 6-byte headers); continuation messages chain further chunks.
+absl::StatusOr<std::optional<uint64_t>> GroupLocalHeap(const FileLayout& file, uint64_t header) {
+  const std::string at = absl::StrCat("object header at byte ", header);
+  RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> prefix, ReadBytes(file, header, 16, at));
+  const bool v2 = std::memcmp(prefix.data(), "OHDR", 4) == 0 && prefix[4] == 2;
+  if (!v2 && prefix[0] != 1) return absl::InvalidArgumentError(absl::StrCat(at, ": no header"));
+  struct Chunk {
+    uint64_t address, bytes;
+  };
+  std::vector<Chunk> chunks;
+  size_t message_header = 8;
+  if (v2) {
+    const unsigned flags = prefix[5];
+    const size_t size_at = 6 + ((flags & 0x20) ? 16 : 0) + ((flags & 0x10) ? 4 : 0);
+    const size_t size_bytes = size_t{1} << (flags & 3);
+    RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> first,
+                          ReadBytes(file, header, size_at + size_bytes, at));
+    chunks.push_back({header + size_at + size_bytes, LittleEndian(&first[size_at], size_bytes)});
+    message_header = (flags & 0x04) ? 6 : 4;
+  } else {
+    chunks.push_back({header + 16, LittleEndian(&prefix[8], 4)});
+  }
+  constexpr size_t kMaxChunks = 1024;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (i == kMaxChunks) return absl::InvalidArgumentError(absl::StrCat(at, ": too many chunks"));
+    RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> chunk,
+                          ReadBytes(file, chunks[i].address, chunks[i].bytes, at));
+    for (uint64_t p = 0; p + message_header <= chunk.size();) {
+      const unsigned type = v2 ? chunk[p] : static_cast<unsigned>(LittleEndian(&chunk[p], 2));
+      const uint64_t bytes = LittleEndian(&chunk[p + (v2 ? 1 : 2)], 2);
+      const uint64_t body = p + message_header;
+      if (bytes > chunk.size() - body)
+        return absl::InvalidArgumentError(absl::StrCat(at, ": a message runs past its chunk"));
+      constexpr unsigned kContinuation = 0x10, kSymbolTable = 0x11;
+      const size_t a = file.address_bytes;
+      if (type == kSymbolTable && bytes >= 2 * a)
+        return LittleEndian(&chunk[body + a], a);  // after the B-tree's address
+      if (type == kContinuation && bytes >= a + file.length_bytes) {
+        const uint64_t next = LittleEndian(&chunk[body], a);
+        const uint64_t length = LittleEndian(&chunk[body + a], file.length_bytes);
+        // A version 2 continuation chunk: "OCHK", messages, a checksum.
+        if (v2 && length < 8) return absl::InvalidArgumentError(absl::StrCat(at, ": bad chunk"));
+        chunks.push_back(v2 ? Chunk{next + 4, length - 8} : Chunk{next, length});
+      }
+      p = body + bytes;
+    }
+  }
+  return std::nullopt;
+}
+
+// Follows the free list of the local heap at `address` as libhdf5 does when it loads the heap
+// (from the head offset to the end marker 1), refusing a list that leaves the heap's data or
+// returns to an offset it has passed, on which libhdf5 would loop forever.
+absl::Status CheckLocalHeap(const FileLayout& file, uint64_t address) {
+  const std::string at = absl::StrCat("local heap at byte ", address);
+  const size_t l = file.length_bytes;
+  RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> header,
+                        ReadBytes(file, address, 8 + 2 * l + file.address_bytes, at));
+  if (std::memcmp(header.data(), "HEAP", 4) != 0 || header[4] != 0)
+    return absl::InvalidArgumentError(absl::StrCat(at, " has no heap signature"));
+  const uint64_t data_bytes = LittleEndian(&header[8], l);
+  const uint64_t data_address = LittleEndian(&header[8 + 2 * l], file.address_bytes);
+  RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> data,
+                        ReadBytes(file, data_address, data_bytes, at));
+  constexpr uint64_t kEnd = 1;
+  std::set<uint64_t> passed;
+  for (uint64_t offset = LittleEndian(&header[8 + l], l); offset != kEnd;) {
+    if (offset >= data_bytes || data_bytes - offset < 2 * l) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, " is damaged: its free list leaves the heap's ", data_bytes,
+                       " bytes at offset ", offset));
+    }
+    if (!passed.insert(offset).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, " is damaged: its free list returns to offset ", offset));
+    }
+    offset = LittleEndian(&data[offset], l);
+  }
+  return absl::OkStatus();
+}
+
+// Checks the local heap of `group` (an open group or file) before names are looked up in it.
+absl::Status CheckGroupHeap(const FileLayout& file, hid_t group, const std::string& where) {
+  H5O_info_t info;
+  if (H5Oget_info2(group, &info, H5O_INFO_BASIC) < 0)
+    return Bad(where, "cannot read the group's object header");
+  absl::StatusOr<std::optional<uint64_t>> heap = GroupLocalHeap(file, info.addr);
+  absl::Status status = heap.status();
+  if (heap.ok() && heap->has_value()) status = CheckLocalHeap(file, **heap);
+  if (!status.ok()) return Bad(where, std::string(status.message()));
+  return absl::OkStatus();
+}
+
+// Opens the group (or, with `dataset`, the dataset) at `path` below the group `parent`, one name
+// at a time, each a hard link, checking every group's local heap before a name is looked up in
+// it (the caller has checked `parent`'s). Returns the id to close, or a negative id when a name
+// is not there.
+absl::StatusOr<hid_t> OpenChecked(const FileLayout& file, hid_t parent, const std::string& path,
+                                  bool dataset, const std::string& where) {
+  const std::vector<std::string> names = absl::StrSplit(path, '/', absl::SkipEmpty());
+  std::optional<Handle> group;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const hid_t at = group ? group->get() : parent;
+    const char* name = names[i].c_str();
+    H5L_info_t link;
+    if (H5Lexists(at, name, H5P_DEFAULT) <= 0 || H5Lget_info(at, name, &link, H5P_DEFAULT) < 0)
+      return hid_t{-1};
+    if (link.type != H5L_TYPE_HARD)
+      return Bad(where, absl::StrCat("'", path, "' goes through '", names[i],
+                                     "', which is not a hard link"));
+    const bool last = i + 1 == names.size();
+    if (last && dataset) return H5Dopen2(at, name, H5P_DEFAULT);
+    const hid_t opened = H5Gopen2(at, name, H5P_DEFAULT);
+    if (opened < 0) return hid_t{-1};
+    group.emplace(opened, H5Gclose);
+    RILL_RETURN_IF_ERROR(CheckGroupHeap(file, opened, where));
+    if (last) return group->release();
+  }
+  return hid_t{-1};
 }
 
 constexpr char kRawStringTag[] = "rill: raw variable-length string references";
@@ -267,8 +404,10 @@ absl::StatusOr<std::vector<std::string>> ReadChunkedStrings(const FileLayout& fi
   return all;
 }
 
-absl::StatusOr<Tensor> ReadDataset(hid_t group, const std::string& name, const std::string& where) {
-  Handle set(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const std::string& name,
+                                   const std::string& where) {
+  RILL_ASSIGN_OR_RETURN(const hid_t id, OpenChecked(file, group, name, /*dataset=*/true, where));
+  Handle set(id, H5Dclose);
   if (!set.ok()) return Bad(where, absl::StrCat("no dataset '", name, "'"));
   Handle type(H5Dget_type(set.get()), H5Tclose);
   Handle space(H5Dget_space(set.get()), H5Sclose);
@@ -306,11 +445,14 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   if (!file.ok()) return Bad(path, "cannot open the HDF5 file");
   RILL_ASSIGN_OR_RETURN(const FileLayout layout, Layout(file.get(), path));
   const RawStringConversion raw_strings;
+  RILL_RETURN_IF_ERROR(CheckGroupHeap(layout, file.get(), path));
   // A whole-model file keeps the weights under /model_weights.
   hid_t root = file.get();
   std::optional<Handle> model_weights;
-  if (H5Lexists(root, "model_weights", H5P_DEFAULT) > 0) {
-    model_weights.emplace(H5Gopen2(root, "model_weights", H5P_DEFAULT), H5Gclose);
+  RILL_ASSIGN_OR_RETURN(const hid_t weights_group,
+                        OpenChecked(layout, root, "model_weights", /*dataset=*/false, path));
+  if (weights_group >= 0) {
+    model_weights.emplace(weights_group, H5Gclose);
     root = model_weights->get();
   }
   RILL_ASSIGN_OR_RETURN(std::vector<std::string> layer_names,
@@ -318,13 +460,15 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   std::vector<H5LayerWeights> out;
   for (const std::string& layer : layer_names) {
     const std::string where = absl::StrCat(path, ": layer '", layer, "'");
-    Handle group(H5Gopen2(root, layer.c_str(), H5P_DEFAULT), H5Gclose);
+    RILL_ASSIGN_OR_RETURN(const hid_t layer_group,
+                          OpenChecked(layout, root, layer, /*dataset=*/false, where));
+    Handle group(layer_group, H5Gclose);
     if (!group.ok()) return Bad(where, "listed in layer_names but has no group");
     RILL_ASSIGN_OR_RETURN(std::vector<std::string> names,
                           ReadChunkedStrings(layout, group.get(), "weight_names", where));
     H5LayerWeights l{layer, {}};
     for (const std::string& name : names) {
-      RILL_ASSIGN_OR_RETURN(Tensor t, ReadDataset(group.get(), name, where));
+      RILL_ASSIGN_OR_RETURN(Tensor t, ReadDataset(layout, group.get(), name, where));
       l.weights.push_back(std::move(t));
     }
     out.push_back(std::move(l));

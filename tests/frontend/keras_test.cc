@@ -380,7 +380,8 @@ TEST(KerasH5, DamagedGlobalHeapIsAnErrorNotAHang) {
   EXPECT_THAT(load_with(8, std::string("\xff\xff\xff\x7f\0\0\0\0", 8)),
               HasSubstr("rill_damaged_heap.h5: attribute 'layer_names': string 0: global heap "
                         "collection at byte " +
-                        std::to_string(collection) + " claims 2147483647 bytes"));
+                        std::to_string(collection) + ": 2147483647 bytes at byte " +
+                        std::to_string(collection) + " run past the end of the file"));
   // The first object's size (bytes 24..31) past the collection's end.
   EXPECT_THAT(load_with(24, std::string("\0\0\1\0\0\0\0\0", 8)),
               HasSubstr("its object 1 at offset 16 claims 65536 bytes, past the collection's end"));
@@ -390,6 +391,65 @@ TEST(KerasH5, DamagedGlobalHeapIsAnErrorNotAHang) {
   EXPECT_THAT(load_with(16, std::string("\xe7\x03", 2)),
               HasSubstr("names object 1 of the global heap collection at byte " +
                         std::to_string(collection) + ", which has no such object"));
+  fs::remove(damaged);
+}
+
+// A group's local heap whose free list returns to an offset it has passed is refused before
+// libhdf5 follows that list (forever, allocating as it goes) to look a name up in the group. The
+// file is the Keras-layout file above with the root group's heap's one free block (offset 16)
+// made to point at itself.
+TEST(KerasH5, DamagedLocalHeapIsAnErrorNotAHang) {
+  const std::string file = std::string(RILL_SOURCE_DIR) +
+                           "/tests/fuzz/regressions/keras_h5/root_heap_free_list_cycle.h5";
+  auto layers = ReadKerasH5Weights(file);
+  ASSERT_FALSE(layers.ok());
+  EXPECT_THAT(std::string(layers.status().message()),
+              HasSubstr("root_heap_free_list_cycle.h5: local heap at byte 680 is damaged: its free "
+                        "list returns to offset 16"));
+  // The same damage, and a free block past the heap's end, in each local heap of a Keras-written
+  // file. It has 8 groups: the root, the 3 layers' and a subgroup in each, which the loader
+  // looks names up in, and 'top_level_model_weights' (not in layer_names), which it never opens.
+  std::ifstream in(Golden("seq_stack/weights.h5"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto u64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(good[at + i]);
+    return v;
+  };
+  auto bytes = [](uint64_t v) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+    return out;
+  };
+  const fs::path damaged = fs::path(::testing::TempDir()) / "rill_damaged_local_heap.h5";
+  int heaps = 0, refused = 0;
+  for (size_t heap = good.find("HEAP"); heap != std::string::npos;
+       heap = good.find("HEAP", heap + 1), ++heaps) {
+    SCOPED_TRACE(heap);
+    const uint64_t data_bytes = u64(heap + 8), free_head = u64(heap + 16), data = u64(heap + 24);
+    ASSERT_LT(free_head, data_bytes);  // each heap of this file has a free block
+    int refused_here = 0;
+    for (const auto& [offset, value, error] :
+         {std::tuple{data + free_head, free_head,
+                     "its free list returns to offset " + std::to_string(free_head)},
+          std::tuple{heap + 16, data_bytes,
+                     "its free list leaves the heap's " + std::to_string(data_bytes) +
+                         " bytes at offset " + std::to_string(data_bytes)}}) {
+      std::string file = good;
+      file.replace(offset, 8, bytes(value));
+      std::ofstream(damaged, std::ios::binary) << file;
+      auto loaded = ReadKerasH5Weights(damaged.string());
+      if (loaded.ok()) continue;
+      ++refused_here;
+      EXPECT_THAT(
+          std::string(loaded.status().message()),
+          HasSubstr("local heap at byte " + std::to_string(heap) + " is damaged: " + error));
+    }
+    EXPECT_NE(refused_here, 1);  // both kinds of damage, or neither
+    refused += refused_here / 2;
+  }
+  EXPECT_EQ(heaps, 8);
+  EXPECT_EQ(refused, 7);
   fs::remove(damaged);
 }
 
