@@ -360,6 +360,13 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(const FileLayout& file, hid
   std::vector<std::string> out;
   if (H5Tget_class(type.get()) != H5T_STRING || n == 0) return out;
   if (H5Tis_variable_str(type.get()) > 0) {
+    // libhdf5 sizes its buffer for a string by its length times the character size it stores.
+    Handle character(H5Tget_super(type.get()), H5Tclose);
+    const size_t character_bytes = character.ok() ? H5Tget_size(character.get()) : 0;
+    if (character_bytes != 1) {
+      return Bad(where, absl::StrCat("attribute '", name, "': its characters are ", character_bytes,
+                                     " bytes each, not 1"));
+    }
     const absl::Status references =
         CheckStringReferences(file, attr.get(), n, absl::StrCat("attribute '", name, "'"));
     if (!references.ok()) return Bad(where, std::string(references.message()));
@@ -427,6 +434,13 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
   const size_t size = H5Tget_size(type.get());
   if (H5Tget_class(type.get()) != H5T_FLOAT || (size != 4 && size != 8)) {
     return Bad(where, absl::StrCat("dataset '", name, "' is not float32 or float64 data"));
+  }
+  // Unfiltered data is stored as it is read: a dataset cannot hold more bytes than the file.
+  Handle create(H5Dget_create_plist(set.get()), H5Pclose);
+  const uint64_t bytes = static_cast<uint64_t>(elements) * size;
+  if (create.ok() && H5Pget_nfilters(create.get()) == 0 && bytes > file.size) {
+    return Bad(where, absl::StrCat("dataset '", name, "' claims ", bytes,
+                                   " bytes of data, more than the file's ", file.size));
   }
   Tensor t(size == 4 ? DType::kF32 : DType::kF64, Shape(shape));
   hid_t mem = size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;

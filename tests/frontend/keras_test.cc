@@ -453,6 +453,26 @@ TEST(KerasH5, DamagedLocalHeapIsAnErrorNotAHang) {
   fs::remove(damaged);
 }
 
+// Sizes from a damaged file that libhdf5 or the loader would allocate before reading are
+// checked first: the Keras-layout file above with the layer_names strings' character size set to
+// 2^32 - 1 (libhdf5 sizes its string buffer by it), or the kernel's extent set to 2^20 x 2^10
+// float32 values, 4 GiB in a file of 8208 bytes.
+TEST(KerasH5, DamagedSizesAreErrorsNotHugeAllocations) {
+  const std::string regressions =
+      std::string(RILL_SOURCE_DIR) + "/tests/fuzz/regressions/keras_h5/";
+  for (const auto& [file, error] : {
+           std::pair{"vlen_char_size_4g.h5",
+                     ": attribute 'layer_names': its characters are 4294967295 bytes each, not 1"},
+           std::pair{"dataset_extent_past_file.h5",
+                     ": layer 'dense': dataset 'dense/kernel:0' claims 4294967296 bytes of data, "
+                     "more than the file's 8208"},
+       }) {
+    auto layers = ReadKerasH5Weights(regressions + file);
+    ASSERT_FALSE(layers.ok()) << file;
+    EXPECT_THAT(std::string(layers.status().message()), HasSubstr(std::string(file) + error));
+  }
+}
+
 // The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
 // character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes, and
 // the "Connected to" column for a functional model that is not a chain.
