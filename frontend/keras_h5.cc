@@ -156,11 +156,17 @@ absl::StatusOr<HeapObjects> ReadHeapCollection(const FileLayout& file, uint64_t 
   return objects;
 }
 
-// The local heap of the group whose object header is at `header` (the address in its symbol
-// table message), or nullopt for a group that keeps its links in the header instead. Object
-// header layouts: version 1 (16-byte prefix, messages with 8-byte headers) and version 2
-// ("OHDR", messages with 4- or 6-byte headers); continuation messages chain further chunks.
-absl::StatusOr<std::optional<uint64_t>> GroupLocalHeap(const FileLayout& file, uint64_t header) {
+// One message of an object header.
+struct HeaderMessage {
+  unsigned type = 0;
+  unsigned flags = 0;
+  std::vector<unsigned char> body;
+};
+
+// The messages of the object header at `header`, as libhdf5 finds them: version 1 headers
+// (16-byte prefix, messages with 8-byte headers) and version 2 ("OHDR", messages with 4- or
+// 6-byte headers), whose continuation messages chain further chunks.
+absl::StatusOr<std::vector<HeaderMessage>> HeaderMessages(const FileLayout& file, uint64_t header) {
   const std::string at = absl::StrCat("object header at byte ", header);
   RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> prefix, ReadBytes(file, header, 16, at));
   const bool v2 = std::memcmp(prefix.data(), "OHDR", 4) == 0 && prefix[4] == 2;
@@ -181,30 +187,96 @@ absl::StatusOr<std::optional<uint64_t>> GroupLocalHeap(const FileLayout& file, u
   } else {
     chunks.push_back({header + 16, LittleEndian(&prefix[8], 4)});
   }
+  std::vector<HeaderMessage> messages;
   constexpr size_t kMaxChunks = 1024;
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (i == kMaxChunks) return absl::InvalidArgumentError(absl::StrCat(at, ": too many chunks"));
     RILL_ASSIGN_OR_RETURN(const std::vector<unsigned char> chunk,
                           ReadBytes(file, chunks[i].address, chunks[i].bytes, at));
     for (uint64_t p = 0; p + message_header <= chunk.size();) {
-      const unsigned type = v2 ? chunk[p] : static_cast<unsigned>(LittleEndian(&chunk[p], 2));
+      HeaderMessage m;
+      m.type = v2 ? chunk[p] : static_cast<unsigned>(LittleEndian(&chunk[p], 2));
+      m.flags = chunk[p + (v2 ? 3 : 4)];
       const uint64_t bytes = LittleEndian(&chunk[p + (v2 ? 1 : 2)], 2);
       const uint64_t body = p + message_header;
       if (bytes > chunk.size() - body)
         return absl::InvalidArgumentError(absl::StrCat(at, ": a message runs past its chunk"));
-      constexpr unsigned kContinuation = 0x10, kSymbolTable = 0x11;
+      m.body.assign(chunk.begin() + body, chunk.begin() + body + bytes);
+      constexpr unsigned kContinuation = 0x10;
       const size_t a = file.address_bytes;
-      if (type == kSymbolTable && bytes >= 2 * a)
-        return LittleEndian(&chunk[body + a], a);  // after the B-tree's address
-      if (type == kContinuation && bytes >= a + file.length_bytes) {
-        const uint64_t next = LittleEndian(&chunk[body], a);
-        const uint64_t length = LittleEndian(&chunk[body + a], file.length_bytes);
+      if (m.type == kContinuation && bytes >= a + file.length_bytes) {
+        const uint64_t next = LittleEndian(&m.body[0], a);
+        const uint64_t length = LittleEndian(&m.body[a], file.length_bytes);
         // A version 2 continuation chunk: "OCHK", messages, a checksum.
         if (v2 && length < 8) return absl::InvalidArgumentError(absl::StrCat(at, ": bad chunk"));
         chunks.push_back(v2 ? Chunk{next + 4, length - 8} : Chunk{next, length});
       }
+      messages.push_back(std::move(m));
       p = body + bytes;
     }
+  }
+  return messages;
+}
+
+// Checks that an attribute message's parts (name, datatype, dataspace, then the data, whose size
+// the datatype and dataspace give) lie inside it: libhdf5 1.10 decodes them at the offsets
+// the message claims and copies the data from there, reading past the message otherwise.
+absl::Status CheckAttributeMessage(const FileLayout& file, const std::vector<unsigned char>& m) {
+  auto damaged = [&](const std::string& what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an attribute message of ", m.size(), " bytes is damaged: ", what));
+  };
+  const unsigned version = m.empty() ? 0 : m[0];
+  const size_t prefix = version == 3 ? 9 : 8;
+  if (version < 1 || version > 3 || m.size() < prefix) return damaged("no attribute header");
+  const unsigned flags = version == 1 ? 0 : m[1];
+  auto advance = [&](uint64_t n) { return version == 1 ? AlignTo8(n) : n; };
+  const uint64_t name_bytes = LittleEndian(&m[2], 2), type_bytes = LittleEndian(&m[4], 2),
+                 space_bytes = LittleEndian(&m[6], 2);
+  uint64_t p = prefix;
+  if (name_bytes == 0 || name_bytes > m.size() - p || std::memchr(&m[p], 0, name_bytes) == nullptr)
+    return damaged("its name is not a string inside it");
+  p += advance(name_bytes);
+  if (p > m.size() || type_bytes > m.size() - p) return damaged("its datatype runs past its end");
+  const uint64_t type_at = p;
+  p += advance(type_bytes);
+  if (p > m.size() || space_bytes > m.size() - p) return damaged("its dataspace runs past its end");
+  const uint64_t space_at = p;
+  p += advance(space_bytes);
+  if (p > m.size()) return damaged("its dataspace runs past its end");
+  if (flags & 0x3) return absl::OkStatus();  // a shared datatype or dataspace is stored elsewhere
+  if (type_bytes < 8 || space_bytes < 4) return damaged("its datatype or dataspace is too short");
+  const uint64_t element_bytes = LittleEndian(&m[type_at + 4], 4);
+  // Dataspace: version, rank, flags (bit 0: maximum sizes follow), then the sizes (version 1
+  // after 5 reserved bytes; version 2 after a type byte, type 2 being the empty dataspace).
+  const unsigned space_version = m[space_at], rank = m[space_at + 1];
+  const bool has_max = m[space_at + 2] & 1;
+  const uint64_t sizes_at = space_version == 1 ? 8 : 4;
+  const uint64_t sizes_bytes = uint64_t{rank} * file.length_bytes * (has_max ? 2 : 1);
+  if (sizes_at > space_bytes || sizes_bytes > space_bytes - sizes_at)
+    return damaged("its dataspace's sizes run past the dataspace");
+  uint64_t elements = space_version != 1 && m[space_at + 3] == 2 ? 0 : 1;
+  for (unsigned d = 0; d < rank && elements > 0; ++d) {
+    const uint64_t n =
+        LittleEndian(&m[space_at + sizes_at + d * file.length_bytes], file.length_bytes);
+    if (n != 0 && elements > m.size() / n) return damaged("its data is larger than it");
+    elements *= n;
+  }
+  if (element_bytes != 0 && elements > (m.size() - p) / element_bytes)
+    return damaged(absl::StrCat("its data (", elements, " elements of ", element_bytes,
+                                " bytes) runs past its end"));
+  return absl::OkStatus();
+}
+
+// The local heap of the group whose header holds `messages` (the address in its symbol table
+// message), or nullopt for a group that keeps its links in the header instead.
+std::optional<uint64_t> GroupLocalHeap(const FileLayout& file,
+                                       const std::vector<HeaderMessage>& messages) {
+  constexpr unsigned kSymbolTable = 0x11;
+  const size_t a = file.address_bytes;
+  for (const HeaderMessage& m : messages) {
+    if (m.type == kSymbolTable && m.body.size() >= 2 * a)
+      return LittleEndian(&m.body[a], a);  // after the B-tree's address
   }
   return std::nullopt;
 }
@@ -240,14 +312,29 @@ absl::Status CheckLocalHeap(const FileLayout& file, uint64_t address) {
   return absl::OkStatus();
 }
 
-// Checks the local heap of `group` (an open group or file) before names are looked up in it.
-absl::Status CheckGroupHeap(const FileLayout& file, hid_t group, const std::string& where) {
+// Checks the attribute messages and the local heap of `group` (an open group or file) before
+// libhdf5 reads an attribute of it or looks a name up in it.
+absl::Status CheckGroup(const FileLayout& file, hid_t group, const std::string& where) {
   H5O_info_t info;
   if (H5Oget_info2(group, &info, H5O_INFO_BASIC) < 0)
     return Bad(where, "cannot read the group's object header");
-  absl::StatusOr<std::optional<uint64_t>> heap = GroupLocalHeap(file, info.addr);
-  absl::Status status = heap.status();
-  if (heap.ok() && heap->has_value()) status = CheckLocalHeap(file, **heap);
+  absl::StatusOr<std::vector<HeaderMessage>> messages = HeaderMessages(file, info.addr);
+  absl::Status status = messages.status();
+  constexpr unsigned kAttribute = 0x0c, kShared = 0x02;
+  for (size_t i = 0; status.ok() && i < messages->size(); ++i) {
+    const HeaderMessage& m = (*messages)[i];
+    if (m.type == kAttribute && !(m.flags & kShared)) {
+      status = CheckAttributeMessage(file, m.body);
+      if (!status.ok()) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat("object header at byte ", info.addr, ": ", status.message()));
+      }
+    }
+  }
+  if (status.ok()) {
+    if (const std::optional<uint64_t> heap = GroupLocalHeap(file, *messages))
+      status = CheckLocalHeap(file, *heap);
+  }
   if (!status.ok()) return Bad(where, std::string(status.message()));
   return absl::OkStatus();
 }
@@ -274,7 +361,7 @@ absl::StatusOr<hid_t> OpenChecked(const FileLayout& file, hid_t parent, const st
     const hid_t opened = H5Gopen2(at, name, H5P_DEFAULT);
     if (opened < 0) return hid_t{-1};
     group.emplace(opened, H5Gclose);
-    RILL_RETURN_IF_ERROR(CheckGroupHeap(file, opened, where));
+    RILL_RETURN_IF_ERROR(CheckGroup(file, opened, where));
     if (last) return group->release();
   }
   return hid_t{-1};
@@ -459,7 +546,7 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   if (!file.ok()) return Bad(path, "cannot open the HDF5 file");
   RILL_ASSIGN_OR_RETURN(const FileLayout layout, Layout(file.get(), path));
   const RawStringConversion raw_strings;
-  RILL_RETURN_IF_ERROR(CheckGroupHeap(layout, file.get(), path));
+  RILL_RETURN_IF_ERROR(CheckGroup(layout, file.get(), path));
   // A whole-model file keeps the weights under /model_weights.
   hid_t root = file.get();
   std::optional<Handle> model_weights;

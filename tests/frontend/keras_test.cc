@@ -453,16 +453,20 @@ TEST(KerasH5, DamagedLocalHeapIsAnErrorNotAHang) {
   fs::remove(damaged);
 }
 
-// Sizes from a damaged file that libhdf5 or the loader would allocate before reading are
-// checked first: the Keras-layout file above with the layer_names strings' character size set to
-// 2^32 - 1 (libhdf5 sizes its string buffer by it), or the kernel's extent set to 2^20 x 2^10
-// float32 values, 4 GiB in a file of 8208 bytes.
-TEST(KerasH5, DamagedSizesAreErrorsNotHugeAllocations) {
+// Sizes from a damaged file that libhdf5 or the loader would trust are checked first: the
+// Keras-layout file above with the layer_names strings' character size set to 2^32 - 1 (libhdf5
+// sizes its string buffer by it), the layer_names attribute's dataspace size set to 63512 bytes
+// in a message of 88 (libhdf5 copies the attribute's data from past the message: a crash), or the
+// kernel's extent set to 2^20 x 2^10 float32 values, 4 GiB in a file of 8208 bytes.
+TEST(KerasH5, DamagedSizesAreErrorsNotHugeAllocationsOrCrashes) {
   const std::string regressions =
       std::string(RILL_SOURCE_DIR) + "/tests/fuzz/regressions/keras_h5/";
   for (const auto& [file, error] : {
            std::pair{"vlen_char_size_4g.h5",
                      ": attribute 'layer_names': its characters are 4294967295 bytes each, not 1"},
+           std::pair{"attribute_dataspace_past_message.h5",
+                     ": object header at byte 96: an attribute message of 88 bytes is damaged: its "
+                     "dataspace runs past its end"},
            std::pair{"dataset_extent_past_file.h5",
                      ": layer 'dense': dataset 'dense/kernel:0' claims 4294967296 bytes of data, "
                      "more than the file's 8208"},
