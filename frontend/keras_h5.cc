@@ -247,6 +247,14 @@ absl::Status CheckAttributeMessage(const FileLayout& file, const std::vector<uns
   if (flags & 0x3) return absl::OkStatus();  // a shared datatype or dataspace is stored elsewhere
   if (type_bytes < 8 || space_bytes < 4) return damaged("its datatype or dataspace is too short");
   const uint64_t element_bytes = LittleEndian(&m[type_at + 4], 4);
+  // A variable-length element is stored as its length and a global heap reference; libhdf5
+  // copies that many bytes an element whatever the datatype message says.
+  constexpr unsigned kVariableLength = 9;
+  const uint64_t reference_bytes = 4 + file.address_bytes + 4;
+  if ((m[type_at] & 0x0f) == kVariableLength && element_bytes != reference_bytes) {
+    return damaged(absl::StrCat("its variable-length elements are ", element_bytes, " bytes, not ",
+                                reference_bytes));
+  }
   // Dataspace: version, rank, flags (bit 0: maximum sizes follow), then the sizes (version 1
   // after 5 reserved bytes; version 2 after a type byte, type 2 being the empty dataspace).
   const unsigned space_version = m[space_at], rank = m[space_at + 1];
@@ -312,26 +320,25 @@ absl::Status CheckLocalHeap(const FileLayout& file, uint64_t address) {
   return absl::OkStatus();
 }
 
-// Checks the attribute messages and the local heap of `group` (an open group or file) before
-// libhdf5 reads an attribute of it or looks a name up in it.
-absl::Status CheckGroup(const FileLayout& file, hid_t group, const std::string& where) {
-  H5O_info_t info;
-  if (H5Oget_info2(group, &info, H5O_INFO_BASIC) < 0)
-    return Bad(where, "cannot read the group's object header");
-  absl::StatusOr<std::vector<HeaderMessage>> messages = HeaderMessages(file, info.addr);
+// Checks the object header at `header` before libhdf5 loads it (its chunks inside the file),
+// and for a group also its attribute messages and its local heap, before libhdf5 reads an
+// attribute of it or looks a name up in it.
+absl::Status CheckObject(const FileLayout& file, uint64_t header, bool group,
+                         const std::string& where) {
+  absl::StatusOr<std::vector<HeaderMessage>> messages = HeaderMessages(file, header);
   absl::Status status = messages.status();
   constexpr unsigned kAttribute = 0x0c, kShared = 0x02;
-  for (size_t i = 0; status.ok() && i < messages->size(); ++i) {
+  for (size_t i = 0; group && status.ok() && i < messages->size(); ++i) {
     const HeaderMessage& m = (*messages)[i];
     if (m.type == kAttribute && !(m.flags & kShared)) {
       status = CheckAttributeMessage(file, m.body);
       if (!status.ok()) {
         status = absl::InvalidArgumentError(
-            absl::StrCat("object header at byte ", info.addr, ": ", status.message()));
+            absl::StrCat("object header at byte ", header, ": ", status.message()));
       }
     }
   }
-  if (status.ok()) {
+  if (group && status.ok()) {
     if (const std::optional<uint64_t> heap = GroupLocalHeap(file, *messages))
       status = CheckLocalHeap(file, *heap);
   }
@@ -340,8 +347,8 @@ absl::Status CheckGroup(const FileLayout& file, hid_t group, const std::string& 
 }
 
 // Opens the group (or, with `dataset`, the dataset) at `path` below the group `parent`, one name
-// at a time, each a hard link, checking every group's local heap before a name is looked up in
-// it (the caller has checked `parent`'s). Returns the id to close, or a negative id when a name
+// at a time, each a hard link, checking each object (CheckObject) before libhdf5 opens it (the
+// caller has checked `parent`). Returns the id to close, or a negative id when a name
 // is not there.
 absl::StatusOr<hid_t> OpenChecked(const FileLayout& file, hid_t parent, const std::string& path,
                                   bool dataset, const std::string& where) {
@@ -357,11 +364,11 @@ absl::StatusOr<hid_t> OpenChecked(const FileLayout& file, hid_t parent, const st
       return Bad(where, absl::StrCat("'", path, "' goes through '", names[i],
                                      "', which is not a hard link"));
     const bool last = i + 1 == names.size();
+    RILL_RETURN_IF_ERROR(CheckObject(file, link.u.address, /*group=*/!(last && dataset), where));
     if (last && dataset) return H5Dopen2(at, name, H5P_DEFAULT);
     const hid_t opened = H5Gopen2(at, name, H5P_DEFAULT);
     if (opened < 0) return hid_t{-1};
     group.emplace(opened, H5Gclose);
-    RILL_RETURN_IF_ERROR(CheckGroup(file, opened, where));
     if (last) return group->release();
   }
   return hid_t{-1};
@@ -546,7 +553,10 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   if (!file.ok()) return Bad(path, "cannot open the HDF5 file");
   RILL_ASSIGN_OR_RETURN(const FileLayout layout, Layout(file.get(), path));
   const RawStringConversion raw_strings;
-  RILL_RETURN_IF_ERROR(CheckGroup(layout, file.get(), path));
+  H5O_info_t root_info;
+  if (H5Oget_info2(file.get(), &root_info, H5O_INFO_BASIC) < 0)
+    return Bad(path, "cannot read the root group's object header");
+  RILL_RETURN_IF_ERROR(CheckObject(layout, root_info.addr, /*group=*/true, path));
   // A whole-model file keeps the weights under /model_weights.
   hid_t root = file.get();
   std::optional<Handle> model_weights;
