@@ -346,6 +346,42 @@ absl::Status CheckObject(const FileLayout& file, uint64_t header, bool group,
   return absl::OkStatus();
 }
 
+// Where the superblock places the root group's object header, read before libhdf5 opens the
+// file (H5Fopen allocates the header's claimed size before reading it), with the file's layout;
+// nullopt where rill does not find a superblock it reads (libhdf5 then judges the file).
+std::optional<std::pair<FileLayout, uint64_t>> RootFromSuperblock(const std::string& path) {
+  FileLayout file;
+  file.path = path;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return std::nullopt;
+  file.size = static_cast<uint64_t>(in.tellg());
+  // libhdf5 looks for the signature at byte 0, 512, 1024, 2048, ...
+  for (uint64_t at = 0; at < file.size; at = at == 0 ? 512 : 2 * at) {
+    absl::StatusOr<std::vector<unsigned char>> block = ReadBytes(file, at, 16, path);
+    if (!block.ok()) return std::nullopt;
+    if (std::memcmp(block->data(), "\x89HDF\r\n\x1a\n", 8) != 0) continue;
+    const unsigned version = (*block)[8];
+    if (version > 3) return std::nullopt;
+    file.address_bytes = version < 2 ? (*block)[13] : (*block)[9];
+    file.length_bytes = version < 2 ? (*block)[14] : (*block)[10];
+    const size_t a = file.address_bytes;
+    if ((a != 2 && a != 4 && a != 8) ||
+        (file.length_bytes != 2 && file.length_bytes != 4 && file.length_bytes != 8)) {
+      return std::nullopt;
+    }
+    // Versions 0 and 1: base, free space, end of file and driver addresses, then the root's
+    // symbol table entry (name offset, header address). Versions 2 and 3: base, extension, end of
+    // file, then the root's header address.
+    const uint64_t fields = version == 0 ? 24 : version == 1 ? 28 : 12;
+    const uint64_t root_at = fields + (version < 2 ? 5 * a : 3 * a);
+    absl::StatusOr<std::vector<unsigned char>> superblock = ReadBytes(file, at, root_at + a, path);
+    if (!superblock.ok()) return std::nullopt;
+    file.base = LittleEndian(&(*superblock)[fields], a);
+    return std::pair{file, LittleEndian(&(*superblock)[root_at], a)};
+  }
+  return std::nullopt;
+}
+
 // Opens the group (or, with `dataset`, the dataset) at `path` below the group `parent`, one name
 // at a time, each a hard link, checking each object (CheckObject) before libhdf5 opens it (the
 // caller has checked `parent`). Returns the id to close, or a negative id when a name
@@ -549,6 +585,8 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
 absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as statuses, not prints
   if (H5Fis_hdf5(path.c_str()) <= 0) return Bad(path, "not an HDF5 file");
+  if (const auto root = RootFromSuperblock(path))
+    RILL_RETURN_IF_ERROR(CheckObject(root->first, root->second, /*group=*/false, path));
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) return Bad(path, "cannot open the HDF5 file");
   RILL_ASSIGN_OR_RETURN(const FileLayout layout, Layout(file.get(), path));

@@ -349,6 +349,7 @@ TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
 // - layer_names: its strings' character size set to 2^32 - 1 (libhdf5 sizes its string buffer
 //   by it), or its dataspace size set to 63512 bytes in a message of 88 (libhdf5 copies the
 //   attribute's data from past the message: a crash);
+// - the root group's object header: its chunk size set to 2^32 - 16 (H5Fopen allocates it);
 // - the kernel's extent set to 2^20 x 2^10 values, 4 GiB in a file of 8208 bytes.
 TEST(KerasH5, DamagedFilesAreOneErrorNotAHangOrACrash) {
   const std::string regressions =
@@ -372,6 +373,9 @@ TEST(KerasH5, DamagedFilesAreOneErrorNotAHangOrACrash) {
            std::pair{"attribute_dataspace_past_message.h5",
                      std::string(": object header at byte 96: an attribute message of 88 bytes is "
                                  "damaged: its dataspace runs past its end")},
+           std::pair{"root_header_past_file.h5",
+                     std::string(": object header at byte 96: 4294967280 bytes at byte 112 run "
+                                 "past the end of the file")},
            std::pair{"dataset_extent_past_file.h5",
                      std::string(": layer 'dense': dataset 'dense/kernel:0' claims 4294967296 "
                                  "bytes of data, more than the file's 8208")},
