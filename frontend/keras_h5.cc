@@ -3,14 +3,12 @@
 // layers; each layer's group has a weight_names attribute, and each weight is the dataset at
 // <layer>/<weight name>. Strings may be variable- or fixed-length.
 //
-// A variable-length string lives in a global heap collection; the attribute holds its length
-// and a reference (collection address, object index). libhdf5 1.10 trusts the collection's
-// object list when it loads one: an object whose recorded size is 0 (or wraps the size
-// arithmetic to 0) leaves its walk where it was, and H5Aread never returns. So rill first reads
-// the references raw and checks each collection it names the way libhdf5 will walk it. Likewise
-// a group's names live in a local heap whose free list libhdf5 follows until its end marker: a
-// list that returns to an offset it has passed makes any lookup in the group loop forever, so
-// each group's local heap is checked before a name is looked up in it.
+// libhdf5 1.10 trusts the sizes and offsets it reads: on a damaged file it can loop forever,
+// allocate gigabytes or read past its buffers. So before libhdf5 reads a structure, rill reads
+// the file itself and checks what libhdf5 would trust (docs/fuzzing.md lists the checks): object
+// headers inside the file, attribute messages' parts inside the message, a group's local heap
+// free list without cycles, and the global heap collections that variable-length strings live
+// in, walked as libhdf5 walks them (a step of 0 is where H5Aread looped forever).
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "frontend/keras_model.h"
@@ -489,7 +487,17 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(const FileLayout& file, hid
   if (n < 0 || n > 1000000) return Bad(where, absl::StrCat("attribute '", name, "' is too large"));
   std::vector<std::string> out;
   if (H5Tget_class(type.get()) != H5T_STRING || n == 0) return out;
-  if (H5Tis_variable_str(type.get()) > 0) {
+  // libhdf5 copies n stored elements out of the attribute's data, whatever size that data has.
+  const bool variable = H5Tis_variable_str(type.get()) > 0;
+  const uint64_t element = variable ? 4 + file.address_bytes + 4 : H5Tget_size(type.get());
+  if (element == 0 || element > 65536)
+    return Bad(where, absl::StrCat("attribute '", name, "': bad size"));
+  const uint64_t stored = H5Aget_storage_size(attr.get());
+  if (stored < static_cast<uint64_t>(n) * element) {
+    return Bad(where, absl::StrCat("attribute '", name, "' stores ", stored, " bytes for ", n,
+                                   " strings of ", element));
+  }
+  if (variable) {
     // libhdf5 sizes its buffer for a string by its length times the character size it stores.
     Handle character(H5Tget_super(type.get()), H5Tclose);
     const size_t character_bytes = character.ok() ? H5Tget_size(character.get()) : 0;
@@ -511,9 +519,7 @@ absl::StatusOr<std::vector<std::string>> ReadStrings(const FileLayout& file, hid
     }
     return out;
   }
-  const size_t size = H5Tget_size(type.get());
-  if (size == 0 || size > 65536)
-    return Bad(where, absl::StrCat("attribute '", name, "': bad size"));
+  const size_t size = element;
   std::vector<char> buf(static_cast<size_t>(n) * size);
   if (H5Aread(attr.get(), type.get(), buf.data()) < 0)
     return Bad(where, absl::StrCat("cannot read attribute '", name, "'"));
