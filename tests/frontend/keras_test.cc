@@ -339,6 +339,137 @@ TEST(KerasH5, WeightsLoadByTopologyByDefaultAndByNameOnRequest) {
       HasSubstr("matched by name only in .h5 files"));
 }
 
+// Damage that made libhdf5 1.10 loop forever, allocate gigabytes or crash, each in a copy of a
+// Keras-layout file (layer 'dense', one 2x2 float32 weight; 8208 bytes) kept with the fuzz
+// regressions, is refused before libhdf5 reads it:
+// - the global heap collection at byte 2048 (where the variable-length strings live): the free
+//   space's size set to 0, or object 1's to 2^64 - 16, whose padded size plus its 16-byte header
+//   wraps to 0 (libhdf5's walk of the collection stays where it is: H5Aread never returns);
+// - the root group's local heap: its one free block (offset 16) made to point at itself
+//   (libhdf5 follows the free list forever, allocating, to look a name up);
+// - layer_names: its strings' character size set to 2^32 - 1 (libhdf5 sizes its string buffer
+//   by it), or its dataspace size set to 63512 bytes in a message of 88 (libhdf5 copies the
+//   attribute's data from past the message: a crash);
+// - the root group's object header: its chunk size set to 2^32 - 16 (H5Fopen allocates it);
+// - the kernel's extent set to 2^20 x 2^10 values, 4 GiB in a file of 8208 bytes.
+TEST(KerasH5, DamagedFilesAreOneErrorNotAHangOrACrash) {
+  const std::string regressions =
+      std::string(RILL_SOURCE_DIR) + "/tests/fuzz/regressions/keras_h5/";
+  const std::string strings =
+      ": attribute 'layer_names': string 0: global heap collection at "
+      "byte 2048 is damaged: ";
+  for (const auto& [file, error] : {
+           std::pair{"heap_free_space_of_size_0.h5",
+                     strings + "its object 0 at offset 72 claims 0 bytes, which does not advance "
+                               "the object list"},
+           std::pair{"heap_object_size_wraps_to_0.h5",
+                     strings + "its object 1 at offset 16 claims 18446744073709551600 bytes, "
+                               "which does not advance the object list"},
+           std::pair{"root_heap_free_list_cycle.h5",
+                     std::string(": local heap at byte 680 is damaged: its free list returns to "
+                                 "offset 16")},
+           std::pair{"vlen_char_size_4g.h5",
+                     std::string(": attribute 'layer_names': its characters are 4294967295 bytes "
+                                 "each, not 1")},
+           std::pair{"attribute_dataspace_past_message.h5",
+                     std::string(": object header at byte 96: an attribute message of 88 bytes is "
+                                 "damaged: its dataspace runs past its end")},
+           std::pair{"root_header_past_file.h5",
+                     std::string(": object header at byte 96: 4294967280 bytes at byte 112 run "
+                                 "past the end of the file")},
+           std::pair{"dataset_extent_past_file.h5",
+                     std::string(": layer 'dense': dataset 'dense/kernel:0' claims 4294967296 "
+                                 "bytes of data, more than the file's 8208")},
+       }) {
+    auto layers = ReadKerasH5Weights(regressions + file);
+    ASSERT_FALSE(layers.ok()) << file;
+    EXPECT_EQ(std::string(layers.status().message()), regressions + file + error);
+  }
+}
+
+// The global heap checks on a Keras-written file, whose strings' collection is the only one.
+TEST(KerasH5, DamagedGlobalHeapIsAnErrorNotAHang) {
+  std::ifstream in(Golden("seq_stack/weights.h5"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t collection = good.find("GCOL");
+  ASSERT_NE(collection, std::string::npos);
+  ASSERT_EQ(good.find("GCOL", collection + 1), std::string::npos);
+  const fs::path damaged = fs::path(::testing::TempDir()) / "rill_damaged_heap.h5";
+  auto load_with = [&](size_t offset, std::string bytes) {
+    std::string file = good;
+    file.replace(collection + offset, bytes.size(), bytes);
+    std::ofstream(damaged, std::ios::binary) << file;
+    auto layers = ReadKerasH5Weights(damaged.string());
+    return layers.ok() ? std::string("loaded") : std::string(layers.status().message());
+  };
+  ASSERT_EQ(load_with(0, "GCOL"), "loaded");
+  // The collection's size (bytes 8..15) past the end of the file.
+  EXPECT_THAT(load_with(8, std::string("\xff\xff\xff\x7f\0\0\0\0", 8)),
+              HasSubstr("rill_damaged_heap.h5: attribute 'layer_names': string 0: global heap "
+                        "collection at byte " +
+                        std::to_string(collection) + ": 2147483647 bytes at byte " +
+                        std::to_string(collection) + " run past the end of the file"));
+  // The first object's size (bytes 24..31) past the collection's end.
+  EXPECT_THAT(load_with(24, std::string("\0\0\1\0\0\0\0\0", 8)),
+              HasSubstr("its object 1 at offset 16 claims 65536 bytes, past the collection's end"));
+  // No signature where a string's reference points.
+  EXPECT_THAT(load_with(0, "XCOL"), HasSubstr("has no collection signature"));
+  // The first object (index 1, at offset 16) renumbered: the string that named it names nothing.
+  EXPECT_THAT(load_with(16, std::string("\xe7\x03", 2)),
+              HasSubstr("names object 1 of the global heap collection at byte " +
+                        std::to_string(collection) + ", which has no such object"));
+  fs::remove(damaged);
+}
+
+// A free block pointing at itself, or past the heap's end, in each local heap of a Keras-written
+// file is refused before libhdf5 follows the free list to look a name up in the group. The file
+// has 8 groups: the root, the 3 layers' and a subgroup in each, which the loader looks names up
+// in, and 'top_level_model_weights' (not in layer_names), which it never opens.
+TEST(KerasH5, DamagedLocalHeapIsAnErrorNotAHang) {
+  std::ifstream in(Golden("seq_stack/weights.h5"), std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto u64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(good[at + i]);
+    return v;
+  };
+  auto bytes = [](uint64_t v) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (8 * i));
+    return out;
+  };
+  const fs::path damaged = fs::path(::testing::TempDir()) / "rill_damaged_local_heap.h5";
+  int heaps = 0, refused = 0;
+  for (size_t heap = good.find("HEAP"); heap != std::string::npos;
+       heap = good.find("HEAP", heap + 1), ++heaps) {
+    SCOPED_TRACE(heap);
+    const uint64_t data_bytes = u64(heap + 8), free_head = u64(heap + 16), data = u64(heap + 24);
+    ASSERT_LT(free_head, data_bytes);  // each heap of this file has a free block
+    int refused_here = 0;
+    for (const auto& [offset, value, error] :
+         {std::tuple{data + free_head, free_head,
+                     "its free list returns to offset " + std::to_string(free_head)},
+          std::tuple{heap + 16, data_bytes,
+                     "its free list leaves the heap's " + std::to_string(data_bytes) +
+                         " bytes at offset " + std::to_string(data_bytes)}}) {
+      std::string file = good;
+      file.replace(offset, 8, bytes(value));
+      std::ofstream(damaged, std::ios::binary) << file;
+      auto loaded = ReadKerasH5Weights(damaged.string());
+      if (loaded.ok()) continue;
+      ++refused_here;
+      EXPECT_THAT(
+          std::string(loaded.status().message()),
+          HasSubstr("local heap at byte " + std::to_string(heap) + " is damaged: " + error));
+    }
+    EXPECT_NE(refused_here, 1);  // both kinds of damage, or neither
+    refused += refused_here / 2;
+  }
+  EXPECT_EQ(heaps, 8);
+  EXPECT_EQ(refused, 7);
+  fs::remove(damaged);
+}
+
 // The summary table as Keras prints it (scripts/golden/keras_summary.py), character for
 // character: no InputLayer row in a Sequential model, a long name wrapped, parameter bytes, and
 // the "Connected to" column for a functional model that is not a chain.
