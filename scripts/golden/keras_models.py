@@ -46,21 +46,11 @@ import shutil
 import sys
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-
 import numpy as np
-import tensorflow as tf
-import tf_keras as keras
 import torch
 
-try:
-    from tf_keras.src.layers.rnn.cudnn_gru import CuDNNGRU
-except ImportError:  # older tf-keras layouts
-    from tf_keras.layers import CuDNNGRU
+from tf_keras_env import ROOT, CuDNNGRU, keras, tf  # noqa: E402  (first: sets TensorFlow's environment)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "golden", "keras")
 L = keras.layers
 TOL = 1e-5

@@ -1,0 +1,20 @@
+"""tf-keras (the Keras 2 API on tensorflow-cpu) as the golden scripts use it: quiet, on the
+CPU, with Keras's CuDNNGRU class for model_from_json. Import this before anything else that
+imports TensorFlow: the environment variables take effect only then.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+try:
+    from tf_keras.src.layers.rnn.cudnn_gru import CuDNNGRU  # noqa: E402
+except ImportError:  # older tf-keras layouts
+    from tf_keras.layers import CuDNNGRU  # noqa: E402
+
+# The repository's root (scripts/golden/ is two levels down).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
