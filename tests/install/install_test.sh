@@ -27,7 +27,8 @@ fail() {
   exit 1
 }
 
-# run_examples DIR: runs DIR/train_mlp (and DIR/train_mlp_static when built) and DIR/add_kernel.
+# run_examples DIR: runs DIR/train_mlp (and DIR/train_mlp_static when built), DIR/add_kernel
+# and DIR/gpu_predict when built.
 run_examples() {
   local dir=$1 program out
   for program in train_mlp train_mlp_static; do
@@ -40,18 +41,53 @@ run_examples() {
   out=$("$dir/add_kernel" "$dir") || fail "$dir/add_kernel exited with status $?"
   grep -q "^add: " <<<"$out" || fail "$dir/add_kernel: no result line"
   echo "$dir/add_kernel: $out"
+  [[ -x $dir/gpu_predict ]] || return 0
+  out=$("$dir/gpu_predict") || fail "$dir/gpu_predict exited with status $?"
+  grep -q "^CUDA backend registered" <<<"$out" || fail "$dir/gpu_predict: no CUDA backend"
+  grep -Eq "^predict ran on (cpu|cuda):" <<<"$out" || fail "$dir/gpu_predict: no result line"
+  echo "$dir/gpu_predict: $(grep -E '^(CUDA|predict)' <<<"$out" | paste -sd '|' | sed 's/|/; /')"
 }
 
 # copy_consumer KIND DIR: examples/consumers/KIND and the example sources, fresh, in DIR.
 copy_consumer() {
   rm -rf "$2"
   mkdir -p "$2"
-  cp "$src/examples/consumers/$1"/* "$src/examples/train_mlp.cc" "$src/examples/add_kernel.cc" "$2"/
+  cp "$src/examples/consumers/$1"/* "$src/examples/train_mlp.cc" "$src/examples/add_kernel.cc" \
+     "$src/examples/gpu_predict.cc" "$2"/
 }
 
-# consume ROOT LIBDIR LABEL: the install at ROOT (prefix), checked and built against.
+# check_cuda_library ROOT LIBDIR LABEL CUDA: with CUDA (1), librill_cuda (shared and static),
+# <rill/cuda.h> and rill_cuda.pc are installed, the shared library links cudart, cuBLAS,
+# cuBLASLt and cuDNN itself and takes rill's registries from librill.so (it must not define
+# them: the backend would register into a copy the frontend never reads); without (0), none of
+# them is installed.
+check_cuda_library() {
+  local root=$1 libdir=$2 label=$3 cuda=$4 file needed
+  local files=("$libdir/librill_cuda.a" "$libdir/librill_cuda.so.$version"
+               "$libdir/pkgconfig/rill_cuda.pc" include/rill/cuda.h
+               include/rill/kernels/cuda/cuda_backend.h)
+  for file in "${files[@]}"; do
+    if [[ $cuda == 1 && ! -f $root/$file ]]; then
+      fail "$label: $file is not installed"
+    elif [[ $cuda == 0 && -e $root/$file ]]; then
+      fail "$label: $file is installed by a build without CUDA"
+    fi
+  done
+  [[ $cuda == 1 ]] || return 0
+  needed=$(LD_LIBRARY_PATH=$root/$libdir ldd "$root/$libdir/librill_cuda.so.$version")
+  for file in librill.so libcudart libcublas.so libcublasLt libcudnn.so; do
+    grep -q "$file" <<<"$needed" || fail "$label: librill_cuda.so does not link $file"
+  done
+  if nm -D --defined-only "$root/$libdir/librill_cuda.so.$version" | c++filt |
+      grep -E 'rill::(RegisterDeviceBackend|FindDeviceBackend|FindKernel)\('; then
+    fail "$label: librill_cuda.so defines rill's registries (they belong to librill.so)"
+  fi
+}
+
+# consume ROOT LIBDIR LABEL CUDA: the install at ROOT (prefix) of a build with CUDA (1) or
+# without (0), checked and built against.
 consume() {
-  local root=$1 libdir=$2 label=$3 lib
+  local root=$1 libdir=$2 label=$3 cuda=$4 lib
   for lib in librill librill_rt; do
     [[ -f $root/$libdir/$lib.a ]] || fail "$label: $lib.a is not installed"
     [[ -f $root/$libdir/$lib.so.$version ]] || fail "$label: $lib.so.$version is not installed"
@@ -59,11 +95,17 @@ consume() {
       fail "$label: $lib.so links CUDA libraries"
     fi
   done
+  check_cuda_library "$root" "$libdir" "$label" "$cuda"
 
   echo "== $label: pkg-config (rill.pc, rill_rt.pc)"
   local dir=$work/$label-pkg-config
   copy_consumer pkg-config "$dir"
   PKG_CONFIG_PATH=$root/$libdir/pkgconfig make -s -C "$dir" CXXFLAGS=-O0
+  if [[ $cuda == 1 ]]; then
+    echo "== $label: pkg-config (rill_cuda.pc): $(PKG_CONFIG_PATH=$root/$libdir/pkgconfig \
+      pkg-config --libs rill_cuda)"
+    PKG_CONFIG_PATH=$root/$libdir/pkgconfig make -s -C "$dir" CXXFLAGS=-O0 gpu_predict
+  fi
   LD_LIBRARY_PATH=$root/$libdir run_examples "$dir"
 
   echo "== $label: CMake find_package(rill)"
@@ -71,6 +113,8 @@ consume() {
   copy_consumer cmake "$dir"
   cmake -S "$dir" -B "$dir/build" -G Ninja -DCMAKE_PREFIX_PATH="$root" -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build "$dir/build"
+  [[ $cuda == 0 || -x $dir/build/gpu_predict ]] || fail "$label: CMake found no rill::cuda"
+  [[ $cuda == 1 || ! -e $dir/build/gpu_predict ]] || fail "$label: rill::cuda without CUDA"
   run_examples "$dir/build"
 }
 
@@ -123,7 +167,10 @@ start=$SECONDS
 dest=$work/plain-destdir
 rm -rf "$dest"
 meson install -C "$build" --no-rebuild --destdir "$dest" --quiet
-consume "$dest$(option "$build" prefix)" "$(option "$build" libdir)" plain
+# Whether the build found CUDA (RILL_HAVE_CUDA in its rill_config.h).
+plain_cuda=$(sed -n 's/^#define RILL_HAVE_CUDA \([01]\)$/\1/p' "$build/rill_config.h")
+[[ $plain_cuda == [01] ]] || fail "$build/rill_config.h: no RILL_HAVE_CUDA"
+consume "$dest$(option "$build" prefix)" "$(option "$build" libdir)" plain "$plain_cuda"
 subproject plain auto
 
 # -Dcuda=disabled: only what the install needs is built, unoptimized (it compiles fastest, and
@@ -147,7 +194,7 @@ for target in json.load(sys.stdin):
 ninja -C "$nocuda" "${built[@]}" >/dev/null
 rm -rf "$prefix"
 meson install -C "$nocuda" --no-rebuild --quiet
-consume "$prefix" "$(option "$nocuda" libdir)" nocuda
+consume "$prefix" "$(option "$nocuda" libdir)" nocuda 0
 subproject nocuda disabled
 
 echo "install test: $((SECONDS - start)) s"
