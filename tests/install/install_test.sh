@@ -2,12 +2,15 @@
 # The installed library as its users consume it (docs/cpp-api.md). Twice: from this build
 # directory (installed with --destdir) and from a -Dcuda=disabled build configured here (under
 # <build>/install-test, kept between runs so that later runs rebuild only what changed). Each
-# time the installed tree is checked (no CUDA library linked into librill or librill_rt), then
+# time the installed tree is checked (no CUDA library linked into librill or librill_rt;
+# librill_cuda, which links them, installed exactly when the build has CUDA), then
 # examples/train_mlp.cc and examples/add_kernel.cc are built with examples/consumers/ through
-# pkg-config (shared and static librill) and CMake's find_package(rill), and run; then they
-# are built with rill as a Meson subproject of a debug build. A header or library missing from
-# the install fails a build; an example that does not learn, or reports another version, fails
-# its run.
+# pkg-config (shared and static librill) and CMake's find_package(rill), and run, and with CUDA
+# examples/gpu_predict.cc through pkg-config (rill_cuda) and CMake (rill::cuda); then they are
+# built with rill as a Meson subproject of a debug build (gpu_predict on its rill_cuda, with
+# CUDA). gpu_predict must find its CUDA backend registered and predict on the GPU or, where
+# none is usable, the CPU. A header or library missing from the install fails a build; an
+# example that does not learn, or reports another version, fails its run.
 #   tests/install/install_test.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
 src=$(cd "$1" && pwd)
@@ -118,7 +121,8 @@ consume() {
   run_examples "$dir/build"
 }
 
-# subproject LABEL CUDA: rill as subprojects/rill of a debug build, with -Drill:cuda=CUDA. One
+# subproject LABEL CUDA HAVE_CUDA: rill as subprojects/rill of a debug build, with
+# -Drill:cuda=CUDA, which finds CUDA (1: gpu_predict is built, on rill_cuda) or not (0). One
 # build directory serves both labels and stays between runs, so that Ninja (and ccache) redo
 # only what changed.
 subproject() {
@@ -126,7 +130,8 @@ subproject() {
   echo "== $label: Meson subproject (-Drill:cuda=$2)"
   mkdir -p "$dir/subprojects"
   cp "$src/examples/consumers/meson/meson.build" "$src/examples/train_mlp.cc" \
-     "$src/examples/add_kernel.cc" "$dir"/
+     "$src/examples/add_kernel.cc" "$src/examples/gpu_predict.cc" "$dir"/
+  rm -f "$dir/build/gpu_predict"
   ln -sfn "$src" "$dir/subprojects/rill"
   if [[ -f $dir/build/build.ninja ]]; then
     meson configure "$dir/build" "-Drill:cuda=$2"
@@ -135,6 +140,8 @@ subproject() {
     meson setup "$dir/build" "$dir" "-Drill:cuda=$2" >/dev/null
   fi
   ninja -C "$dir/build" >/dev/null
+  [[ $3 == 0 || -x $dir/build/gpu_predict ]] || fail "$label: the subproject gave no rill_cuda"
+  [[ $3 == 1 || ! -e $dir/build/gpu_predict ]] || fail "$label: rill_cuda without CUDA"
   run_examples "$dir/build"
   # Only the libraries: no executable of rill's, no sanitized twin built, no GoogleTest looked up.
   meson introspect --targets "$dir/build" >"$dir/targets.json"
@@ -171,7 +178,7 @@ meson install -C "$build" --no-rebuild --destdir "$dest" --quiet
 plain_cuda=$(sed -n 's/^#define RILL_HAVE_CUDA \([01]\)$/\1/p' "$build/rill_config.h")
 [[ $plain_cuda == [01] ]] || fail "$build/rill_config.h: no RILL_HAVE_CUDA"
 consume "$dest$(option "$build" prefix)" "$(option "$build" libdir)" plain "$plain_cuda"
-subproject plain auto
+subproject plain auto "$plain_cuda"
 
 # -Dcuda=disabled: only what the install needs is built, unoptimized (it compiles fastest, and
 # this is a test of the install, not of speed).
@@ -195,6 +202,6 @@ ninja -C "$nocuda" "${built[@]}" >/dev/null
 rm -rf "$prefix"
 meson install -C "$nocuda" --no-rebuild --quiet
 consume "$prefix" "$(option "$nocuda" libdir)" nocuda 0
-subproject nocuda disabled
+subproject nocuda disabled 0
 
 echo "install test: $((SECONDS - start)) s"
