@@ -40,14 +40,6 @@ using ::testing::HasSubstr;
     }                                                                            \
   } while (0)
 
-// Skips (with the reason) while a kernel family's CUDA kernels are not merged yet: then
-// lowering for kCuda names the op that has no cuda kernel.
-#define SKIP_IF_KERNELS_MISSING(status)                                                   \
-  do {                                                                                    \
-    if (!(status).ok() && (status).message().find("no cuda kernel") != std::string::npos) \
-      GTEST_SKIP() << "cuda kernels not merged yet: " << (status).message();              \
-  } while (0)
-
 Tensor Random(Shape shape, uint64_t seed) {
   Tensor t(DType::kF32, shape);
   uint64_t s = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -114,7 +106,6 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
   // Non-GRU kernels need no handle at lowering: no GPU is needed to plan.
   auto plan = CompilePlan(**g, /*training=*/true,
                           {.device = DeviceKind::kCuda, .memory = MemoryPlanOptions{}});
-  SKIP_IF_KERNELS_MISSING(plan.status());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_EQ(plan->device, DeviceKind::kCuda);
   EXPECT_TRUE(plan->memory.planned);
