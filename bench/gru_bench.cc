@@ -7,7 +7,9 @@
 // runs on the same threads: OpenBLAS as loaded and oneDNN's. Not a test: it asserts nothing.
 //
 //   gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] [--isa=avx512|avx2|sse2]
-//             [--no-torch] [--no-onednn] [--python=/usr/bin/python3]
+//             [--no-torch] [--no-onednn] [--no-lengths] [--python=/usr/bin/python3]
+//
+// A last table times sequence lengths (uniform in [T/4, T]) against the same batch padded.
 //
 // Times are medians of --reps runs after a warm-up (the load average is printed before and
 // after: a busy machine shows there).
@@ -179,6 +181,70 @@ Times RunRill(const Config& c, int reps, bool onednn) {
   return t;
 }
 
+// The same batch padded to T against its sequence lengths, uniform in [T/4, T] (a fixed
+// seed), with rill's kernel: forward and forward+backward times, and the valid steps' share
+// of the padded batch (sum of lengths / (B·T)).
+struct LengthTimes {
+  double padded_forward_ms = 0, padded_train_ms = 0, ragged_forward_ms = 0, ragged_train_ms = 0;
+  double valid_share = 0;
+};
+
+LengthTimes RunLengths(const Config& c, int reps) {
+  std::mt19937 rng(2);
+  const int64_t u = c.units, d = c.input;
+  Tensor x = Random({c.batch, c.time, d}, 1.0f, rng);
+  Tensor h0(DType::kF32, {c.batch, u});
+  Tensor kernel = Random({d, 3 * u}, std::sqrt(6.0f / (d + 3 * u)), rng);
+  Tensor recurrent = Random({u, 3 * u}, std::sqrt(3.0f / u), rng);
+  Tensor bias = Random({6 * u}, 0.1f, rng);
+  Tensor y(DType::kF32, {c.batch, c.time, u}), h_last(DType::kF32, {c.batch, u});
+  Tensor reserve(DType::kF32, {c.batch, c.time, 4 * u});
+  Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng), dh_last = Random({c.batch, u}, 1.0f, rng);
+  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()),
+      dkernel(DType::kF32, kernel.shape()), drecurrent(DType::kF32, recurrent.shape()),
+      dbias(DType::kF32, bias.shape());
+  Tensor lengths(DType::kI32, {c.batch});
+  std::uniform_int_distribution<int32_t> len(static_cast<int32_t>(std::max<int64_t>(1, c.time / 4)),
+                                             static_cast<int32_t>(c.time));
+  int64_t valid = 0;
+  for (int64_t b = 0; b < c.batch; ++b) valid += lengths.data<int32_t>()[b] = len(rng);
+  const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
+  const rill::KernelContext ctx;
+  const rill::KernelFn forward =
+      rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
+  const rill::KernelFn backward =
+      rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
+  auto check = [](const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
+      std::exit(1);
+    }
+  };
+  LengthTimes t;
+  t.valid_share = static_cast<double>(valid) / static_cast<double>(c.batch * c.time);
+  for (bool ragged : {false, true}) {
+    std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
+                                      bias.view()};
+    std::vector<TensorView> bwd_in = fwd_in;
+    for (Tensor* v : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(v->view());
+    if (ragged) {
+      fwd_in.push_back(lengths.view());
+      bwd_in.push_back(lengths.view());
+    }
+    const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
+    const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(),
+                                             drecurrent.view(), dbias.view()};
+    const double fwd = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
+    const double train = MedianMs(reps, [&] {
+      check(forward({attrs, fwd_in, fwd_out, ctx}));
+      check(backward({attrs, bwd_in, bwd_out, ctx}));
+    });
+    (ragged ? t.ragged_forward_ms : t.padded_forward_ms) = fwd;
+    (ragged ? t.ragged_train_ms : t.padded_train_ms) = train;
+  }
+  return t;
+}
+
 struct TorchTimes {
   double forward_ms = 0, train_ms = 0, step_ms = 0;  // 0: not run
 };
@@ -318,7 +384,7 @@ int main(int argc, char** argv) {
       std::printf(
           "gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] "
           "[--isa=avx512|avx2|sse2] "
-          "[--no-torch] [--no-onednn] [--python=/usr/bin/python3]\n");
+          "[--no-torch] [--no-onednn] [--no-lengths] [--python=/usr/bin/python3]\n");
       return 0;
     }
   }
@@ -412,6 +478,26 @@ int main(int argc, char** argv) {
                 row.step.step_ms, row.op.train_ms, row.step.step_ms / row.op.train_ms,
                 Ms(row.torch.step_ms).c_str(), Speedup(row.torch.step_ms, row.step.step_ms).c_str(),
                 outside_ms, outside.c_str());
+  }
+  if (Flag(argc, argv, "no-lengths", "false") != "true") {
+    std::printf(
+        "\nSequence lengths uniform in [T/4, T] against the same batch padded to T (rill's kernel; "
+        "ragged/ideal: the ragged time over the valid steps' share of the padded time)\n");
+    std::printf("%-3s | %6s | %9s %9s %7s %11s | %9s %9s %7s %11s\n", "cfg", "valid", "pad fwd",
+                "rag fwd", "saved", "rag/ideal", "pad f+b", "rag f+b", "saved", "rag/ideal");
+    for (const Config& c : SelectedConfigs(wanted)) {
+      const LengthTimes l = RunLengths(c, reps);
+      auto saved = [](double padded, double ragged) {
+        return absl::StrFormat("%5.0f%%", 100 * (1 - ragged / padded));
+      };
+      std::printf("%-3s | %5.0f%% | %9.2f %9.2f %7s %10.2fx | %9.2f %9.2f %7s %10.2fx\n",
+                  c.name.c_str(), 100 * l.valid_share, l.padded_forward_ms, l.ragged_forward_ms,
+                  saved(l.padded_forward_ms, l.ragged_forward_ms).c_str(),
+                  l.ragged_forward_ms / (l.valid_share * l.padded_forward_ms), l.padded_train_ms,
+                  l.ragged_train_ms, saved(l.padded_train_ms, l.ragged_train_ms).c_str(),
+                  l.ragged_train_ms / (l.valid_share * l.padded_train_ms));
+      std::fflush(stdout);
+    }
   }
   std::printf(
       "\nFLOPs: forward 6*B*T*H*(I+H), training 3x that. x = anchor time / rill time (> 1: rill "
