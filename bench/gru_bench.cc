@@ -23,9 +23,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -115,60 +117,85 @@ struct Times {
   double onednn_forward_ms = 0, onednn_train_ms = 0;  // 0: not run
 };
 
+// One configuration's buffers for the registered cudnn_gru and cudnn_gru_grad CPU kernels (random
+// data from a fixed seed), optionally with sequence lengths; Time() gives the medians of the
+// forward and of forward+backward.
+struct GruKernelCall {
+  Tensor x, h0, kernel, recurrent, bias, y, h_last, reserve, dy, dh_last;
+  Tensor dx, dh0, dkernel, drecurrent, dbias;
+  std::optional<Tensor> lengths;
+
+  explicit GruKernelCall(const Config& c) {
+    std::mt19937 rng(1);
+    const int64_t u = c.units, d = c.input;
+    x = Random({c.batch, c.time, d}, 1.0f, rng);
+    h0 = Tensor(DType::kF32, {c.batch, u});
+    kernel = Random({d, 3 * u}, std::sqrt(6.0f / (d + 3 * u)), rng);
+    recurrent = Random({u, 3 * u}, std::sqrt(3.0f / u), rng);
+    bias = Random({6 * u}, 0.1f, rng);
+    y = Tensor(DType::kF32, {c.batch, c.time, u});
+    h_last = Tensor(DType::kF32, {c.batch, u});
+    reserve = Tensor(DType::kF32, {c.batch, c.time, 4 * u});
+    dy = Random({c.batch, c.time, u}, 1.0f, rng);
+    dh_last = Random({c.batch, u}, 1.0f, rng);
+    dx = Tensor(DType::kF32, x.shape());
+    dh0 = Tensor(DType::kF32, h0.shape());
+    dkernel = Tensor(DType::kF32, kernel.shape());
+    drecurrent = Tensor(DType::kF32, recurrent.shape());
+    dbias = Tensor(DType::kF32, bias.shape());
+  }
+
+  // {forward ms, forward+backward ms}.
+  std::pair<double, double> Time(int reps) {
+    const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
+    const rill::KernelContext ctx;
+    std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
+                                      bias.view()};
+    std::vector<TensorView> bwd_in = fwd_in;
+    for (Tensor* t : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(t->view());
+    if (lengths) {
+      fwd_in.push_back(lengths->view());
+      bwd_in.push_back(lengths->view());
+    }
+    const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
+    const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(),
+                                             drecurrent.view(), dbias.view()};
+    const rill::KernelFn forward =
+        rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
+    const rill::KernelFn backward =
+        rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
+    auto check = [](const absl::Status& s) {
+      if (!s.ok()) {
+        std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
+        std::exit(1);
+      }
+    };
+    const double fwd = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
+    const double train = MedianMs(reps, [&] {
+      check(forward({attrs, fwd_in, fwd_out, ctx}));
+      check(backward({attrs, bwd_in, bwd_out, ctx}));
+    });
+    return {fwd, train};
+  }
+};
+
 // rill's kernels on one configuration, then (with `onednn`) oneDNN's lbr_gru on the same data.
 Times RunRill(const Config& c, int reps, bool onednn) {
-  std::mt19937 rng(1);
+  GruKernelCall call(c);
   const int64_t u = c.units, d = c.input;
-  Tensor x = Random({c.batch, c.time, d}, 1.0f, rng);
-  Tensor h0(DType::kF32, {c.batch, u});
-  Tensor kernel = Random({d, 3 * u}, std::sqrt(6.0f / (d + 3 * u)), rng);
-  Tensor recurrent = Random({u, 3 * u}, std::sqrt(3.0f / u), rng);
-  Tensor bias = Random({6 * u}, 0.1f, rng);
-  Tensor y(DType::kF32, {c.batch, c.time, u});
-  Tensor h_last(DType::kF32, {c.batch, u});
-  Tensor reserve(DType::kF32, {c.batch, c.time, 4 * u});
-  Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng);
-  Tensor dh_last = Random({c.batch, u}, 1.0f, rng);
-  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()),
-      dkernel(DType::kF32, kernel.shape());
-  Tensor drecurrent(DType::kF32, recurrent.shape()), dbias(DType::kF32, bias.shape());
-
-  const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
-  const rill::KernelContext ctx;
-  const std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
-                                          bias.view()};
-  const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
-  std::vector<TensorView> bwd_in = fwd_in;
-  for (Tensor* t : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(t->view());
-  const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(), drecurrent.view(),
-                                           dbias.view()};
-  const rill::KernelFn forward =
-      rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
-  const rill::KernelFn backward =
-      rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
-  auto check = [](const absl::Status& s) {
-    if (!s.ok()) {
-      std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
-      std::exit(1);
-    }
-  };
   Times t;
-  t.forward_ms = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
-  t.train_ms = MedianMs(reps, [&] {
-    check(forward({attrs, fwd_in, fwd_out, ctx}));
-    check(backward({attrs, bwd_in, bwd_out, ctx}));
-  });
+  std::tie(t.forward_ms, t.train_ms) = call.Time(reps);
 #if RILL_HAVE_ONEDNN
   if (onednn) {
     rill::bench::GruProblem p{.time = c.time,
                               .batch = c.batch,
                               .input = d,
                               .units = u,
-                              .x = x.data<float>(),
-                              .kernel = kernel.data<float>(),
-                              .recurrent = recurrent.data<float>(),
-                              .bias = bias.data<float>(),
-                              .dy = dy.data<float>()};
+                              .x = call.x.data<float>(),
+                              .kernel = call.kernel.data<float>(),
+                              .recurrent = call.recurrent.data<float>(),
+                              .bias = call.bias.data<float>(),
+                              .dy = call.dy.data<float>()};
     rill::bench::OneDnnGruResult r = rill::bench::RunOneDnnGru(p, reps);
     if (!r.error.empty()) {
       std::fprintf(stderr, "gru_bench: onednn config %s: %s\n", c.name.c_str(), r.error.c_str());
@@ -190,58 +217,17 @@ struct LengthTimes {
 };
 
 LengthTimes RunLengths(const Config& c, int reps) {
+  GruKernelCall call(c);
+  LengthTimes t;
+  std::tie(t.padded_forward_ms, t.padded_train_ms) = call.Time(reps);
   std::mt19937 rng(2);
-  const int64_t u = c.units, d = c.input;
-  Tensor x = Random({c.batch, c.time, d}, 1.0f, rng);
-  Tensor h0(DType::kF32, {c.batch, u});
-  Tensor kernel = Random({d, 3 * u}, std::sqrt(6.0f / (d + 3 * u)), rng);
-  Tensor recurrent = Random({u, 3 * u}, std::sqrt(3.0f / u), rng);
-  Tensor bias = Random({6 * u}, 0.1f, rng);
-  Tensor y(DType::kF32, {c.batch, c.time, u}), h_last(DType::kF32, {c.batch, u});
-  Tensor reserve(DType::kF32, {c.batch, c.time, 4 * u});
-  Tensor dy = Random({c.batch, c.time, u}, 1.0f, rng), dh_last = Random({c.batch, u}, 1.0f, rng);
-  Tensor dx(DType::kF32, x.shape()), dh0(DType::kF32, h0.shape()),
-      dkernel(DType::kF32, kernel.shape()), drecurrent(DType::kF32, recurrent.shape()),
-      dbias(DType::kF32, bias.shape());
-  Tensor lengths(DType::kI32, {c.batch});
   std::uniform_int_distribution<int32_t> len(static_cast<int32_t>(std::max<int64_t>(1, c.time / 4)),
                                              static_cast<int32_t>(c.time));
+  call.lengths = Tensor(DType::kI32, {c.batch});
   int64_t valid = 0;
-  for (int64_t b = 0; b < c.batch; ++b) valid += lengths.data<int32_t>()[b] = len(rng);
-  const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
-  const rill::KernelContext ctx;
-  const rill::KernelFn forward =
-      rill::FindKernel(rill::OpKind::kCuDNNGRU, rill::DeviceKind::kCpu)->fn;
-  const rill::KernelFn backward =
-      rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
-  auto check = [](const absl::Status& s) {
-    if (!s.ok()) {
-      std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
-      std::exit(1);
-    }
-  };
-  LengthTimes t;
+  for (int64_t b = 0; b < c.batch; ++b) valid += call.lengths->data<int32_t>()[b] = len(rng);
   t.valid_share = static_cast<double>(valid) / static_cast<double>(c.batch * c.time);
-  for (bool ragged : {false, true}) {
-    std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
-                                      bias.view()};
-    std::vector<TensorView> bwd_in = fwd_in;
-    for (Tensor* v : {&y, &reserve, &dy, &dh_last}) bwd_in.push_back(v->view());
-    if (ragged) {
-      fwd_in.push_back(lengths.view());
-      bwd_in.push_back(lengths.view());
-    }
-    const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
-    const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(),
-                                             drecurrent.view(), dbias.view()};
-    const double fwd = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
-    const double train = MedianMs(reps, [&] {
-      check(forward({attrs, fwd_in, fwd_out, ctx}));
-      check(backward({attrs, bwd_in, bwd_out, ctx}));
-    });
-    (ragged ? t.ragged_forward_ms : t.padded_forward_ms) = fwd;
-    (ragged ? t.ragged_train_ms : t.padded_train_ms) = train;
-  }
+  std::tie(t.ragged_forward_ms, t.ragged_train_ms) = call.Time(reps);
   return t;
 }
 
