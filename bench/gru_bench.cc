@@ -1,6 +1,7 @@
 // CuDNNGRU on the CPU against its anchors, measured in the same run: oneDNN's lbr_gru
 // computing the same function (bench/onednn_gru.h, when oneDNN is built in) and torch.nn.GRU
-// (bench/torch_gru.py as a subprocess, one intra-op thread). One table row per configuration:
+// (bench/torch_gru.py as a subprocess, at its fastest of 1..--threads intra-op threads). One
+// table row per configuration:
 // rill's forward and forward+backward times (the registered cudnn_gru and cudnn_gru_grad
 // kernels, float32, on --threads threads), their GFLOP/s and share of the machine's sgemm
 // ceiling, the anchors' times and the ratios. The ceiling is the best large sgemm the machine
@@ -232,15 +233,16 @@ LengthTimes RunLengths(const Config& c, int reps) {
 }
 
 struct TorchTimes {
-  double forward_ms = 0, train_ms = 0, step_ms = 0;  // 0: not run
+  double forward_ms = 0, train_ms = 0, step_ms = 0;              // 0: not run
+  int forward_threads = 0, train_threads = 0, step_threads = 0;  // the fastest counts
 };
 
 // torch's times from bench/torch_gru.py, or zeros when it cannot run.
-TorchTimes RunTorch(const Config& c, int reps, const std::string& python) {
+TorchTimes RunTorch(const Config& c, int reps, int threads, const std::string& python) {
   std::ostringstream cmd;
-  cmd << "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 " << python << " " << RILL_BENCH_DIR
-      << "/torch_gru.py --reps " << reps << " " << c.name << ":" << c.time << ":" << c.batch << ":"
-      << c.input << ":" << c.units << " 2>&1";
+  cmd << "OMP_NUM_THREADS=" << threads << " MKL_NUM_THREADS=" << threads << " " << python << " "
+      << RILL_BENCH_DIR << "/torch_gru.py --threads " << threads << " --reps " << reps << " "
+      << c.name << ":" << c.time << ":" << c.batch << ":" << c.input << ":" << c.units << " 2>&1";
   FILE* pipe = popen(cmd.str().c_str(), "r");
   if (pipe == nullptr) return {};
   std::string out;
@@ -250,7 +252,10 @@ TorchTimes RunTorch(const Config& c, int reps, const std::string& python) {
   std::istringstream in(out);
   std::string name;
   TorchTimes t;
-  if (status != 0 || !(in >> name >> t.forward_ms >> t.train_ms >> t.step_ms) || name != c.name) {
+  if (status != 0 ||
+      !(in >> name >> t.forward_ms >> t.train_ms >> t.step_ms >> t.forward_threads >>
+        t.train_threads >> t.step_threads) ||
+      name != c.name) {
     std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(),
                  out.c_str());
     return {};
@@ -405,7 +410,8 @@ int main(int argc, char** argv) {
 #else
   std::printf("oneDNN lbr_gru: not built (no oneDNN)\n");
 #endif
-  std::printf("torch.nn.GRU (1 intra-op thread): %s\n", torch ? "measured" : "skipped");
+  std::printf("torch.nn.GRU (the fastest of 1..%d intra-op threads, per measure): %s\n", threads,
+              torch ? "measured" : "skipped");
   std::printf("load average before: %s\n", LoadAverage().c_str());
   const auto [openblas_gf, onednn_gf] = SgemmGflops(reps);
   const double ceiling = std::max(openblas_gf, onednn_gf);
@@ -426,7 +432,7 @@ int main(int argc, char** argv) {
   for (const Config& c : SelectedConfigs(wanted)) {
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
     const Times r = RunRill(c, reps, onednn);
-    const TorchTimes torch_times = torch ? RunTorch(c, reps, python) : TorchTimes{};
+    const TorchTimes torch_times = torch ? RunTorch(c, reps, threads, python) : TorchTimes{};
     const double tf = torch_times.forward_ms, tt = torch_times.train_ms;
     steps.push_back({c, r, RunRillStep(c, reps), torch_times});
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
@@ -464,6 +470,14 @@ int main(int argc, char** argv) {
                 row.step.step_ms, row.op.train_ms, row.step.step_ms / row.op.train_ms,
                 Ms(row.torch.step_ms).c_str(), Speedup(row.torch.step_ms, row.step.step_ms).c_str(),
                 outside_ms, outside.c_str());
+  }
+  if (torch) {
+    std::printf("torch's fastest thread counts, forward/f+b/step:");
+    for (const StepRow& row : steps) {
+      std::printf(" %s %d/%d/%d", row.config.name.c_str(), row.torch.forward_threads,
+                  row.torch.train_threads, row.torch.step_threads);
+    }
+    std::printf("\n");
   }
   if (Flag(argc, argv, "no-lengths", "false") != "true") {
     std::printf(

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""torch.nn.GRU on the CPU, one intra-op thread, float32: the reference for bench/gru_bench.
+"""torch.nn.GRU on the CPU, float32: the reference for bench/gru_bench.
 
-Usage: torch_gru.py [--reps N] NAME:T:B:I:H ...
-Prints one line per config: "NAME forward_ms train_ms step_ms" (medians over N repetitions
-after a warm-up). forward: inference (no autograd). train: a forward with autograd and the
+Usage: torch_gru.py [--threads N] [--reps N] NAME:T:B:I:H ...
+Prints one line per config: "NAME forward_ms train_ms step_ms forward_threads train_threads
+step_threads": medians over N repetitions after a warm-up, each at the intra-op thread count
+from 1 to --threads that was fastest in a short probe (on small VMs torch's OpenMP threads can
+make 2 threads several times slower than 1, and the anchor should be torch at its best). forward: inference (no autograd). train: a forward with autograd and the
 backward of sum(y * dy) + sum(h_n * dh) into x, h0 and all weights: what rill's forward +
 backward (cudnn_gru + cudnn_gru_grad) computes. step: one whole training step of
 GRU(H) -> Linear(H, 1) on the last output, MSE loss, SGD: what `rill train` runs per batch.
@@ -25,15 +27,30 @@ def median_ms(fn, reps):
     return statistics.median(times)
 
 
+def best_ms(fn, reps, max_threads):
+    """The median time of fn at its fastest thread count (probed with 3 runs each), and that count."""
+    probes = []
+    for threads in range(1, max_threads + 1):
+        torch.set_num_threads(threads)
+        probes.append((median_ms(fn, 3), threads))
+    threads = min(probes)[1]
+    torch.set_num_threads(threads)
+    return median_ms(fn, reps), threads
+
+
 def main(argv):
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     reps = 5
+    threads = 1
     configs = []
     i = 0
     while i < len(argv):
         if argv[i] == "--reps":
             reps = int(argv[i + 1])
+            i += 2
+            continue
+        if argv[i] == "--threads":
+            threads = int(argv[i + 1])
             i += 2
             continue
         name, *dims = argv[i].split(":")
@@ -72,10 +89,11 @@ def main(argv):
             loss.backward()
             opt.step()
 
-        fwd = median_ms(forward, reps)
-        trn = median_ms(train, reps)
-        stp = median_ms(step, reps)
-        print(f"{name} {fwd:.3f} {trn:.3f} {stp:.3f}", flush=True)
+        fwd, fwd_threads = best_ms(forward, reps, threads)
+        trn, trn_threads = best_ms(train, reps, threads)
+        stp, stp_threads = best_ms(step, reps, threads)
+        print(f"{name} {fwd:.3f} {trn:.3f} {stp:.3f} {fwd_threads} {trn_threads} {stp_threads}",
+              flush=True)
 
 
 if __name__ == "__main__":
