@@ -1,5 +1,6 @@
-// The CPU GRU's float kernels per instruction set, shared by gru_cpu.cc (the schedule) and
-// gru_cpu_isa.cc (which compiles gru_cpu.inc for SSE2, AVX2 and AVX-512 and picks one).
+// The CPU GRU's float kernels per instruction set, shared by gru_cpu_forward.cc and
+// gru_cpu_backward.cc (the schedule) and gru_cpu_isa.cc (which compiles gru_cpu.inc for SSE2,
+// AVX2 and AVX-512 and picks one).
 // Internal to kernels/cpu.
 #pragma once
 

@@ -1,5 +1,5 @@
 // CPU kernels of the recurrent ops: cudnn_gru and cudnn_gru_grad on float and double, over
-// the GEMM-based GRU in kernels/cpu/gru_cpu.cc or, for float32 where it is faster, oneDNN's
+// the GEMM-based GRU of kernels/cpu/gru_cpu.h or, for float32 where it is faster, oneDNN's
 // lbr_gru (gru_onednn.h). The prepare hooks choose between them per shape (gru_choice.h) and
 // record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's, since the
 // reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
