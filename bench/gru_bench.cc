@@ -12,8 +12,8 @@
 //
 // A last table times sequence lengths (uniform in [T/4, T]) against the same batch padded.
 //
-// Times are medians of --reps runs after a warm-up (the load average is printed before and
-// after: a busy machine shows there).
+// Times are medians of --reps runs (more for calls under ~17 ms: bench/timing.h) after a warm-up
+// (the load average is printed before and after: a busy machine shows there).
 #include <cblas.h>
 
 #include <algorithm>
@@ -399,8 +399,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("CuDNNGRU float32, batch-major, %d thread(s); medians of %d runs after a warm-up\n",
-              threads, reps);
+  std::printf(
+      "CuDNNGRU float32, batch-major, %d thread(s); medians of %d runs (more for short calls: "
+      "0.25 s of them) after a warm-up\n",
+      threads, reps);
   std::printf("rill GRU kernels: %s (cpu: %s); %s\n",
               rill::cpu::CpuIsaName(rill::cpu::GruKernelIsa()),
               rill::cpu::CpuIsaName(rill::cpu::BestCpuIsa()), rill::cpu::SgemmReport().c_str());

@@ -1,5 +1,7 @@
 // Timing for the benchmarks: the median of repeated calls after one untimed warm-up (the first
-// touch of buffers, threads starting), in milliseconds.
+// touch of buffers, threads starting), in milliseconds: at least `reps` calls, and more for
+// short calls until 0.25 s of them were timed (at most 4000), so that one preemption of a
+// virtual machine's core cannot move the median of a sub-millisecond call.
 #pragma once
 
 #include <algorithm>
@@ -18,12 +20,16 @@ namespace rill::bench {
 inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl::Status()>& run) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (absl::Status st = run(); !st.ok()) return st;
+  constexpr double kMinTotalMs = 250;
+  constexpr int kMaxReps = 4000;
   std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
+  double total = 0;
+  for (int i = 0; i < reps || (total < kMinTotalMs && i < kMaxReps); ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     if (absl::Status st = run(); !st.ok()) return st;
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    total += ms.back();
   }
   std::sort(ms.begin(), ms.end());
   const size_t n = ms.size();

@@ -18,9 +18,10 @@ import torch
 
 
 def median_ms(fn, reps):
+    """At least reps timed calls, more for short calls until 0.25 s were timed (as bench/timing.h)."""
     fn()  # warm-up
     times = []
-    for _ in range(reps):
+    while len(times) < reps or (sum(times) < 250 and len(times) < 4000):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
