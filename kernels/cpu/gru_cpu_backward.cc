@@ -22,20 +22,28 @@ template <typename T>
 struct Backward {
   const GruShape& s;
   const T *h0, *y, *reserve, *dy;
-  T* dbuf;                   // [dn | dz | dr | dhh] rows, in x's row order
+  // [dn | dz | dr | dhh] rows: in x's row order, or with lengths only the valid ones, sample by
+  // sample (sample b's input time t at row offsets[b] + t), so that the products over all rows
+  // skip the padded ones.
+  T* dbuf;
+  const int64_t* offsets;    // [batch] with lengths, else null
   const StepWeights<T>& wd;  // rt [3u, u]: [dz | dr | dhh] · rt is the state's gradient
   Rows rows{s};
   Valid valid{s};
+
+  // Sample b's row of dbuf at input time t.
+  T* DRow(int64_t b, int64_t t) const {
+    const int64_t row = offsets != nullptr ? offsets[b] + t : rows.Base(t) + b * rows.stride();
+    return dbuf + row * 4 * s.units;
+  }
 
   // One step's gate gradients on the rows [b, e) of one kind (see Valid), dh and dh_prev
   // pointing at row b's; padded rows pass the state's gradient on.
   void Gates(int64_t b, int64_t e, int kind, int64_t step, const T* dh, T* dh_prev, T* acc) const {
     const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
-    T* dstep = dbuf + (rows.Base(t) + b * rs) * 4 * u;
     const T* dys = dy + (rows.Base(step) + b * rs) * u;
     if (kind == 0) {  // padded: the state's gradient passes, with y's where y repeats it
-      for (int64_t i = b; i < e; ++i, dstep += rs * 4 * u, dys += rs * u) {
-        std::fill(dstep, dstep + 4 * u, T(0));
+      for (int64_t i = b; i < e; ++i, dys += rs * u) {
         const bool repeats = valid.Repeats(i, step);
         for (int64_t j = 0; j < u; ++j) {
           dh_prev[(i - b) * u + j] = dh[(i - b) * u + j] + (repeats ? dys[j] : T(0));
@@ -44,19 +52,32 @@ struct Backward {
       return;
     }
     const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
-    RunBackwardGates(BwdRows<T>{.rows = e - b,
-                                .units = u,
-                                .res = reserve + (rows.Base(t) + b * rs) * 4 * u,
-                                .res_stride = rs * 4 * u,
-                                .hp = hp,
-                                .hp_stride = kind == 1 ? u : rs * u,
-                                .dy = dys,
-                                .dy_stride = rs * u,
-                                .dh = dh,
-                                .d = dstep,
-                                .d_stride = rs * 4 * u,
-                                .dh_prev = dh_prev,
-                                .dbias = acc});
+    const BwdRows<T> run{.rows = e - b,
+                         .units = u,
+                         .res = reserve + (rows.Base(t) + b * rs) * 4 * u,
+                         .res_stride = rs * 4 * u,
+                         .hp = hp,
+                         .hp_stride = kind == 1 ? u : rs * u,
+                         .dy = dys,
+                         .dy_stride = rs * u,
+                         .dh = dh,
+                         .d = DRow(b, t),
+                         .d_stride = rs * 4 * u,
+                         .dh_prev = dh_prev,
+                         .dbias = acc};
+    if (offsets == nullptr) return RunBackwardGates(run);
+    // Sample by sample, the rows of dbuf are not evenly spaced: one row at a time.
+    for (int64_t i = 0; i < e - b; ++i) {
+      BwdRows<T> row = run;
+      row.rows = 1;
+      row.res += i * run.res_stride;
+      row.hp += i * run.hp_stride;
+      row.dy += i * run.dy_stride;
+      row.dh += i * u;
+      row.d = DRow(b + i, t);
+      row.dh_prev += i * u;
+      RunBackwardGates(row);
+    }
   }
 
   // The state's path through the recurrent products at `step`: dh_prev (rows from b0) +=
@@ -66,20 +87,16 @@ struct Backward {
   void StateProduct(const std::vector<ActiveRun>& runs, int64_t active, int64_t step, int64_t b0,
                     T* dh_prev, T* gather, int64_t part_rows) const {
     const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
-    auto dstep_of = [&](const ActiveRun& r) {
-      return dbuf + (rows.Base(t) + r.b * rs) * 4 * u + u;
-    };
     if (s.lengths == nullptr) {
       const ActiveRun& r = runs[0];
-      wd.Multiply(active, dstep_of(r), rs * 4 * u, 1, dh_prev + (r.b - b0) * u, u, true);
+      wd.Multiply(active, DRow(r.b, t) + u, rs * 4 * u, 1, dh_prev + (r.b - b0) * u, u, true);
       return;
     }
     if (active == 0) return;
     T* dgathered_h = gather + part_rows * 3 * u;
     for (const ActiveRun& r : runs) {
       for (int64_t i = 0; i < r.e - r.b; ++i) {
-        std::memcpy(gather + (r.offset + i) * 3 * u, dstep_of(r) + i * rs * 4 * u,
-                    3 * u * sizeof(T));
+        std::memcpy(gather + (r.offset + i) * 3 * u, DRow(r.b + i, t) + u, 3 * u * sizeof(T));
       }
     }
     wd.Multiply(active, gather, 3 * u, 1, dgathered_h, u, false);
@@ -113,6 +130,26 @@ struct Backward {
       std::swap(dh, dh_prev);
     }
     std::memcpy(dh0 + b0 * u, dh, m * u * sizeof(T));
+  }
+
+  // x's path: dx = [dn | dz | dr] · ain (W = wdx), over the slice's rows; with lengths a
+  // product per sample over its valid rows, and zeros at its padded ones.
+  void InputGradient(const Slice& slice, const StepWeights<T>& wdx, T* dx) const {
+    const int64_t u = s.units, d = s.input;
+    if (offsets == nullptr) {
+      return rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
+        wdx.Multiply(count, dbuf + row * 4 * u, 4 * u, 1, dx + row * d, d, false);
+      });
+    }
+    const int64_t rs = rows.stride(), row_step = s.time_major ? s.batch : 1;
+    for (int64_t b = slice.first; b < slice.end; ++b) {
+      const int64_t len = valid.Length(b);
+      T* out = dx + b * rs * d;
+      wdx.Multiply(len, DRow(b, 0), 4 * u, 1, out, row_step * d, false);
+      for (int64_t t = len; t < s.time; ++t) {
+        std::fill(out + t * row_step * d, out + (t * row_step + 1) * d, T(0));
+      }
+    }
   }
 };
 
@@ -175,24 +212,43 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     *acc_all = mem[9];
   T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
   RelayoutWeights(s, kernel, recurrent, ain, rt);
+  const Rows rows{s};
+  const Valid valid{s};
+  const int64_t rs = rows.stride();
+  // With lengths, the rows the weight gradients sum over are the valid ones, sample by sample:
+  // sample b's from offsets[b], each at x's row source_row[i].
+  std::vector<int64_t> offsets, source_row;
+  if (s.lengths != nullptr) {
+    offsets.resize(batch);
+    for (int64_t b = 0; b < batch; ++b) {
+      offsets[b] = static_cast<int64_t>(source_row.size());
+      for (int64_t t = 0; t < valid.Length(b); ++t) source_row.push_back(rows.Base(t) + b * rs);
+    }
+  }
+  const int64_t grad_rows = s.lengths != nullptr ? static_cast<int64_t>(source_row.size()) : n_rows;
+  auto source = [&](int64_t i) { return s.lengths != nullptr ? source_row[i] : i; };
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
-  // started from) as W [n_rows, d] and [n_rows, u].
-  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{n_rows, d, mem[4]},
-      hs{n_rows, u, mem[5]};
+  // started from) as W [grad_rows, d] and [grad_rows, u].
+  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{grad_rows, d, mem[4]},
+      hs{grad_rows, u, mem[5]};
   wd.Fill(rt, u, 1);
   wdx.Fill(ain, d, 1);
 
-  const Backward<T> call{
-      .s = s, .h0 = h0, .y = y, .reserve = reserve, .dy = dy, .dbuf = dbuf, .wd = wd};
-  const Rows& rows = call.rows;
-  const int64_t rs = rows.stride();
-  auto x_row = [&](int64_t r) { return x + r * d; };
-  // (Rows of padded steps have zero gradients: any finite state does.)
-  auto h_row = [&](int64_t r) {
+  const Backward<T> call{.s = s,
+                         .h0 = h0,
+                         .y = y,
+                         .reserve = reserve,
+                         .dy = dy,
+                         .dbuf = dbuf,
+                         .offsets = s.lengths != nullptr ? offsets.data() : nullptr,
+                         .wd = wd};
+  auto x_row = [&](int64_t i) { return x + source(i) * d; };
+  auto h_row = [&](int64_t i) {
+    const int64_t r = source(i);
     const int64_t b = s.time_major ? r % batch : r / time;
     const int64_t step = rows.InputTime(s.time_major ? r / batch : r % time);
-    return step <= call.valid.First(b) ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+    return step <= valid.First(b) ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
   };
   Workers::Get().Run(parts, [&](int part) {
     for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
@@ -201,13 +257,10 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     call.RunSlice(slice, dh_last, dh0, dh_all + part * part_rows * u,
                   dh_prev_all + part * part_rows * u, acc_all + part * 4 * u,
                   gather_all + part * part_rows * 4 * u, part_rows);
-    // x's path: dx = [dn | dz | dr] · ain, one product over all of this slice's rows.
-    rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
-      wdx.Multiply(count, dbuf + row * 4 * u, 4 * u, 1, dx + row * d, d, false);
-    });
+    call.InputGradient(slice, wdx, dx);
   });
-  // The weights, one product each over all rows: [dn | dz | dr]ᵀ · x and
-  // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their rows.
+  // The weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
+  // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
   Workers::Get().Run(parts, [&](int part) {
     const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
     T* scratch = transposed_all + part * kTransposedScratch;

@@ -94,12 +94,13 @@ struct Forward {
     }
   }
 
-  // The whole recurrence of one batch slice: the input projection of all its steps into the
-  // reserve's first 3u columns (h, z, r) as one product, then step by step; gh [rows, 3u] and
+  // The whole recurrence of one batch slice: the input projection of all its valid steps into
+  // the reserve's first 3u columns (h, z, r) in as few products as the rows allow, then step by
+  // step; gh [rows, 3u] and
   // hgather [rows, u] are the slice's scratch.
   void RunSlice(const Slice& slice, T* gh, T* hgather, T* h_last) const {
     const int64_t u = s.units, d = s.input, rs = rows.stride();
-    rows.ForEachBlock(slice, [&](int64_t row, int64_t count) {
+    valid.ForEachValidBlock(slice, [&](int64_t row, int64_t count) {
       wx.Multiply(count, x + row * d, d, 1, reserve + row * 4 * u, 4 * u, false);
     });
     std::vector<ActiveRun> runs;

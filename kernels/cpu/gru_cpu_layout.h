@@ -267,6 +267,27 @@ struct Valid {
       b = e;
     }
   }
+  // Calls f(first_row, count) for runs of consecutive rows covering the slice's valid input
+  // times (sample b's are [0, len[b]) in either direction): the products over all of a slice's
+  // rows skip the padded ones. Rows{s}.ForEachBlock's runs without lengths.
+  template <typename F>
+  void ForEachValidBlock(const Slice& slice, F&& f) const {
+    if (s.lengths == nullptr) return Rows{s}.ForEachBlock(slice, f);
+    if (!s.time_major) {
+      for (int64_t b = slice.first; b < slice.end; ++b) {
+        if (Length(b) > 0) f(b * s.time, Length(b));
+      }
+      return;
+    }
+    for (int64_t t = 0; t < s.time; ++t) {
+      for (int64_t b = slice.first; b < slice.end;) {
+        int64_t e = b;
+        while (e < slice.end && Length(e) > t) ++e;
+        if (e > b) f(t * s.batch + b, e - b);
+        b = e + 1;
+      }
+    }
+  }
 };
 
 // A run of rows [b, e) of one kind at a step, and where its rows start among the step's active
