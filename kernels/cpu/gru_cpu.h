@@ -39,6 +39,10 @@ struct GruShape {
   // Batch slices run in parallel (float): 0 picks OpenBLAS's thread count, lowered for
   // small problems; n > 0 forces min(n, batch) (tests).
   int threads = 0;
+  // Recurrent weights larger than this many bytes make steps with few active rows run split by
+  // units across the threads (kernels/cpu/gru_cpu_forward.cc): 0 picks the L2 cache's size
+  // (tests lower it).
+  int64_t split_above_bytes = 0;
   // Per-sample sequence lengths ([batch], each in [0, time], checked by the caller), or null:
   // every sample is `time` steps long. Sample b's valid steps are its first len[b] input
   // times; its other steps keep its state and do no work (docs/gru.md, "Sequence lengths").

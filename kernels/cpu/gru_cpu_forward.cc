@@ -1,7 +1,12 @@
 // The CPU GRU's forward (kernels/cpu/gru_cpu.h): the weights packed once per call, then each
-// batch slice's recurrence on its own thread (layouts and schedule: gru_cpu_layout.h).
+// batch slice's recurrence on its own thread (layouts and schedule: gru_cpu_layout.h), except
+// steps with few active rows and large weights, which the threads share by units.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/gru_cpu.h"
@@ -50,24 +55,39 @@ struct Forward {
     }
   }
 
-  // One step of rows [b0, b0 + m): the recurrent product of the active rows into gh (gathered
-  // through hgather when they are several runs: one product per run would stream the weights
-  // once per run), then the gates.
-  void Step(int64_t step, int64_t b0, int64_t m, T* gh, T* hgather,
+  // The rows and units one call of Step computes: by rows, a slice's rows and all units; split
+  // by units, every row of the batch and a range of units of each gate (a multiple of kPanel).
+  struct StepShare {
+    Slice slice;  // its padded rows are handled here; by rows, also its active ones
+    bool all_rows = false;
+    int64_t u0 = 0, u1 = 0;
+  };
+
+  // One step: the recurrent product of the share's active rows into gh (gathered through
+  // hgather when they are several runs: one product per run would stream the weights once per
+  // run), then the gates, for the share's units.
+  void Step(int64_t step, const StepShare& share, T* gh, T* hgather,
             std::vector<ActiveRun>& runs) const {
-    const int64_t u = s.units, rs = rows.stride();
+    const int64_t u = s.units, rs = rows.stride(), u0 = share.u0, width = share.u1 - share.u0;
     const int64_t t = rows.InputTime(step);
+    const Slice& own = share.slice;
     runs.clear();
     int64_t active = 0;
-    valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
-      if (kind == 0) return Padded(b, e, step, t);
-      runs.push_back({b, e, kind, active});
-      active += e - b;
-    });
+    valid.ForEachRun(share.all_rows ? 0 : own.first, share.all_rows ? s.batch : own.end, step,
+                     [&](int64_t b, int64_t e, int kind) {
+                       if (kind != 0) {
+                         runs.push_back({b, e, kind, active});
+                         active += e - b;
+                       } else if (std::max(b, own.first) < std::min(e, own.end)) {
+                         Padded(std::max(b, own.first), std::min(e, own.end), step, t);
+                       }
+                     });
     if (active == 0) return;
+    const T* a = hgather;
+    int64_t a_rs = u;
     if (runs.size() == 1) {
-      wh.Multiply(active, PreviousState(runs[0], step), PreviousStride(runs[0]), 1, gh, 3 * u,
-                  false);
+      a = PreviousState(runs[0], step);
+      a_rs = PreviousStride(runs[0]);
     } else {
       for (const ActiveRun& r : runs) {
         for (int64_t i = 0; i < r.e - r.b; ++i) {
@@ -75,39 +95,66 @@ struct Forward {
                       u * sizeof(T));
         }
       }
-      wh.Multiply(active, hgather, u, 1, gh, 3 * u, false);
+    }
+    if (width == u) {
+      wh.Multiply(active, a, a_rs, 1, gh, 3 * u, false);
+    } else if constexpr (std::is_same_v<T, float>) {
+      for (int64_t g = 0; g < 3; ++g)
+        wh.MultiplyColumns(active, a, a_rs, 1, g * u + u0, width, gh + g * u + u0, 3 * u);
     }
     for (const ActiveRun& r : runs) {
       RunForwardGates(FwdRows<T>{.rows = r.e - r.b,
                                  .units = u,
-                                 .res = reserve + (rows.Base(t) + r.b * rs) * 4 * u,
+                                 .width = width,
+                                 .res = reserve + (rows.Base(t) + r.b * rs) * 4 * u + u0,
                                  .res_stride = rs * 4 * u,
-                                 .gh = gh + r.offset * 3 * u,
-                                 .hp = PreviousState(r, step),
+                                 .gh = gh + r.offset * 3 * u + u0,
+                                 .hp = PreviousState(r, step) + u0,
                                  .hp_stride = PreviousStride(r),
-                                 .out = y + (rows.Base(step) + r.b * rs) * u,
+                                 .out = y + (rows.Base(step) + r.b * rs) * u + u0,
                                  .out_stride = rs * u,
-                                 .bz = bzr,
-                                 .br = bzr + u,
-                                 .bwh = bias + 2 * u,
-                                 .brh = bias + 5 * u});
+                                 .bz = bzr + u0,
+                                 .br = bzr + u + u0,
+                                 .bwh = bias + 2 * u + u0,
+                                 .brh = bias + 5 * u + u0});
     }
   }
 
-  // The whole recurrence of one batch slice: the input projection of all its valid steps into
-  // the reserve's first 3u columns (h, z, r) in as few products as the rows allow, then step by
-  // step; gh [rows, 3u] and
-  // hgather [rows, u] are the slice's scratch.
-  void RunSlice(const Slice& slice, T* gh, T* hgather, T* h_last) const {
-    const int64_t u = s.units, d = s.input, rs = rows.stride();
+  // The input projection of a batch slice's valid steps into the reserve's first 3u columns
+  // (h, z, r), in as few products as the rows allow.
+  void Project(const Slice& slice) const {
+    const int64_t u = s.units, d = s.input;
     valid.ForEachValidBlock(slice, [&](int64_t row, int64_t count) {
       wx.Multiply(count, x + row * d, d, 1, reserve + row * 4 * u, 4 * u, false);
     });
+  }
+
+  // Steps [begin, end) of a batch slice, by rows; gh [rows, 3u] and hgather [rows, u] are the
+  // slice's scratch.
+  void SliceSteps(const Slice& slice, int64_t begin, int64_t end, T* gh, T* hgather) const {
     std::vector<ActiveRun> runs;
-    for (int64_t step = 0; step < s.time; ++step) {
-      Step(step, slice.first, slice.rows(), gh, hgather, runs);
+    for (int64_t step = begin; step < end; ++step) {
+      Step(step, {.slice = slice, .u0 = 0, .u1 = s.units}, gh, hgather, runs);
     }
-    for (int64_t b = slice.first; b < slice.end; ++b) {
+  }
+
+  // Part `part` of `parts` of a step split by units: all active rows, a range of the units of
+  // each gate; gh [batch, 3u] and hgather [batch, u] are the part's scratch.
+  void SplitStep(int64_t step, int part, int parts, T* gh, T* hgather) const {
+    const int64_t panels = s.units / kPanel;
+    std::vector<ActiveRun> runs;
+    Step(step,
+         {.slice = Slice(s.batch, part, parts),
+          .all_rows = true,
+          .u0 = panels * part / parts * kPanel,
+          .u1 = panels * (part + 1) / parts * kPanel},
+         gh, hgather, runs);
+  }
+
+  // The last state of every sample.
+  void LastStates(T* h_last) const {
+    const int64_t u = s.units, rs = rows.stride();
+    for (int64_t b = 0; b < s.batch; ++b) {
       const int64_t len = valid.Length(b);
       const T* last =
           len == 0 ? h0 + b * u : y + (rows.Base(valid.First(b) + len - 1) + b * rs) * u;
@@ -116,31 +163,69 @@ struct Forward {
   }
 };
 
+// A thread's product over few rows streams all the recurrent weights [u, 3u] per step; once they
+// outgrow its L2 cache, that costs the same for 1, 2 or 4 rows (measured with 512 units: 41, 42
+// and 53 µs a step). Steps with at most kSplitRows active rows per thread then run split by
+// units instead: each thread takes all rows and a share of the weights.
+constexpr int64_t kSplitRows = 4;
+
+int64_t L2Bytes() {
+  static const int64_t bytes = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l2 > 0 ? static_cast<int64_t>(l2) : int64_t{1} << 20;
+  }();
+  return bytes;
+}
+
+// Which steps run split by units (see kSplitRows), on `threads` threads.
+template <typename T>
+std::vector<char> SplitSteps(const GruShape& s, int threads) {
+  std::vector<char> split(s.time, 0);
+  const int64_t u = s.units;
+  if (!std::is_same_v<T, float> || threads < 2 || u % kPanel != 0 || u / kPanel < threads ||
+      3 * u * u * static_cast<int64_t>(sizeof(T)) <=
+          (s.split_above_bytes > 0 ? s.split_above_bytes : L2Bytes())) {
+    return split;
+  }
+  const Valid valid{s};
+  for (int64_t step = 0; step < s.time; ++step) {
+    int64_t active = 0;
+    for (int64_t b = 0; b < s.batch; ++b) active += valid.Kind(b, step) != 0;
+    split[step] = active <= kSplitRows * threads;
+  }
+  return split;
+}
+
 }  // namespace
 
 template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
                 const T* bias, T* y, T* h_last, T* reserve) {
-  const int64_t batch = s.batch, d = s.input, u = s.units;
+  const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   if (batch == 0 || u == 0) return;
-  if (s.time == 0) {
+  if (time == 0) {
     std::memcpy(h_last, h0, batch * u * sizeof(T));
     return;
   }
-  const int parts = Parts<T>(s);
+  const int parts = Parts<T>(s), threads = Threads<T>(s);
+  const std::vector<char> split = SplitSteps<T>(s, threads);
+  const bool any_split = std::find(split.begin(), split.end(), 1) != split.end();
   const int64_t part_rows = (batch + parts - 1) / parts;
+  // Scratch rows for gh and hgather: a slice's by rows, the whole batch per thread split.
+  const int64_t gh_rows = std::max(parts * part_rows, any_split ? threads * batch : 0);
+  const int64_t gather_rows =
+      s.lengths == nullptr ? 0 : std::max(parts * part_rows, any_split ? threads * batch : 0);
   Scratch<T> mem({3 * u * d, 0, StepWeights<T>::Size(d, 3 * u), StepWeights<T>::Size(u, 3 * u),
-                  2 * u, parts * part_rows * 3 * u,
-                  s.lengths != nullptr ? parts * part_rows * u : 0});
+                  2 * u, gh_rows * 3 * u, gather_rows * u});
   T *ain = mem[0], *bzr = mem[4], *gh_all = mem[5], *hgather_all = mem[6];
   RelayoutKernel(s, kernel, ain);
-  // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u], packed by the parts together (for
-  // 512 units, 4% of a call on one thread); rt's rows straight from the recurrent kernel.
+  // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u], packed by the threads together
+  // (for 512 units, 4% of a call on one thread); rt's rows straight from the recurrent kernel.
   StepWeights<T> wx{d, 3 * u, mem[2]}, wh{u, 3 * u, mem[3]};
-  Workers::Get().Run(parts, [&](int part) {
-    for (int64_t p = part; p < wx.panels(); p += parts)
+  Workers::Get().Run(threads, [&](int part) {
+    for (int64_t p = part; p < wx.panels(); p += threads)
       wx.FillPanelFromColumns(p, [&](int64_t j) { return ain + j * d; });
-    for (int64_t p = part; p < wh.panels(); p += parts)
+    for (int64_t p = part; p < wh.panels(); p += threads)
       wh.FillPanelFromColumns(p, [&](int64_t j) { return RtRow(recurrent, u, j); });
   });
   for (int64_t j = 0; j < 2 * u; ++j) bzr[j] = bias[j] + bias[3 * u + j];
@@ -154,10 +239,30 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
                         .wx = wx,
                         .wh = wh,
                         .bzr = bzr};
-  Workers::Get().Run(parts, [&](int part) {
-    call.RunSlice(Slice(batch, part, parts), gh_all + part * part_rows * 3 * u,
-                  hgather_all + part * part_rows * u, h_last);
-  });
+  // The projection with the steps before the first split one, then runs of steps by rows (one
+  // call, no synchronisation per step) and split steps (a call each).
+  bool projected = false;
+  for (int64_t step = 0; step < time;) {
+    if (projected && split[step]) {
+      Workers::Get().Run(threads, [&](int part) {
+        call.SplitStep(step, part, threads, gh_all + part * batch * 3 * u,
+                       hgather_all + part * batch * u);
+      });
+      ++step;
+      continue;
+    }
+    int64_t end = step;
+    while (end < time && !split[end]) ++end;
+    Workers::Get().Run(parts, [&](int part) {
+      const Slice slice(batch, part, parts);
+      if (!projected) call.Project(slice);
+      call.SliceSteps(slice, step, end, gh_all + part * part_rows * 3 * u,
+                      hgather_all + part * part_rows * u);
+    });
+    projected = true;
+    step = end;
+  }
+  call.LastStates(h_last);
 }
 
 template void GruForward<float>(const GruShape&, const float*, const float*, const float*,

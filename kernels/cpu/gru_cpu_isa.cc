@@ -22,12 +22,12 @@ T Sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
-// Scalar forward gates of columns [j0, u) of one row (the whole row for double, the tail
+// Scalar forward gates of columns [j0, width) of one row (the whole row for double, the tail
 // past the vector body for float).
 template <typename T>
 void ForwardGateTail(const FwdRows<T>& a, T* res, const T* gh, const T* hp, T* out, int64_t j0) {
   const int64_t u = a.units;
-  for (int64_t j = j0; j < u; ++j) {
+  for (int64_t j = j0; j < a.width; ++j) {
     T z = Sigmoid(res[u + j] + gh[j] + a.bz[j]);
     T r = Sigmoid(res[2 * u + j] + gh[u + j] + a.br[j]);
     T hh = gh[2 * u + j] + a.brh[j];

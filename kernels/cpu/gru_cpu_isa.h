@@ -14,7 +14,8 @@ namespace rill::cpu::gru_detail {
 template <typename T>
 struct FwdRows {
   int64_t rows = 0;
-  int64_t units = 0;
+  int64_t units = 0;  // u: the distance between the gate blocks of res and gh
+  int64_t width = 0;  // the units computed in each row, from the pointers on: at most u
   T* res = nullptr;  // reserve rows: the input projection (h, z, r) on entry, [n|z|r|hh] after
   int64_t res_stride = 0;
   const T* gh = nullptr;  // [rows, 3u] recurrent products (z, r, h), no bias

@@ -123,6 +123,12 @@ struct StepWeights {
          c, ldc);
     }
   }
+  // C[m, count] = A·W[:, first, first + count), A as in Multiply: float only, `first` a multiple
+  // of kPanel.
+  void MultiplyColumns(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, int64_t first,
+                       int64_t count, T* c, int64_t ldc) const {
+    Kernels().gemm(m, count, k, a, a_rs, a_ks, data + first / kPanel * k * kPanel, c, ldc, false);
+  }
   // C[m, n] = Aᵀ·W for A [k, m] with leading dimension lda; `scratch` holds
   // kTransposedScratch values (float only).
   void MultiplyTransposed(int64_t m, const T* a, int64_t lda, T* c, int64_t ldc, T* scratch) const {
@@ -134,18 +140,24 @@ struct StepWeights {
   }
 };
 
-// How many batch slices run in parallel: float only (double is for gradient checks), as
-// many as OpenBLAS's thread count (OPENBLAS_NUM_THREADS) unless s.threads says otherwise,
-// at most one per sequence, and none that would get less than ~50 µs of work.
+// How many threads a call runs on: float only (double is for gradient checks), as many as
+// OpenBLAS's thread count (OPENBLAS_NUM_THREADS) unless s.threads says otherwise, and none that
+// would get less than ~50 µs of work.
+template <typename T>
+int Threads(const GruShape& s) {
+  if (!std::is_same_v<T, float>) return 1;
+  int64_t threads = s.threads;
+  if (threads <= 0) {
+    const double flops = 6.0 * s.batch * s.time * s.units * (s.input + s.units);
+    threads = std::min<int64_t>(openblas_get_num_threads(), static_cast<int64_t>(flops / 2e6));
+  }
+  return static_cast<int>(std::clamp<int64_t>(threads, 1, 256));
+}
+
+// How many batch slices run in parallel: Threads(), at most one per sequence.
 template <typename T>
 int Parts(const GruShape& s) {
-  if (!std::is_same_v<T, float> || s.batch <= 1) return 1;
-  int64_t parts = s.threads;
-  if (parts <= 0) {
-    const double flops = 6.0 * s.batch * s.time * s.units * (s.input + s.units);
-    parts = std::min<int64_t>(openblas_get_num_threads(), static_cast<int64_t>(flops / 2e6));
-  }
-  return static_cast<int>(std::clamp<int64_t>(parts, 1, s.batch));
+  return static_cast<int>(std::min<int64_t>(Threads<T>(s), std::max<int64_t>(s.batch, 1)));
 }
 
 // Batch rows [first, end) of part `part` of `parts`.

@@ -29,10 +29,10 @@
 #include "kernels/cpu/gru_onednn.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
+#include "passes/lower.h"
 #include "runtime/executor.h"
 #include "runtime/npy.h"
 #include "runtime/plan.h"
-#include "passes/lower.h"
 
 namespace rill {
 namespace {
@@ -538,63 +538,70 @@ TEST(GruLengths, errors_name_the_node_and_the_shapes) {
 // bias gradient sums per slice first, so it may differ in the last bits).
 // With ragged lengths the rows of a step run in several products, which must not change them
 // either.
+// With 32 units and the split threshold lowered, the forward's steps run split by units on 2
+// threads (each takes one 16-unit panel of every gate) and by rows on 1: the same products and
+// gates element by element, so the same bits.
 TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
   const std::vector<int32_t> ragged = {3, 0, 6, 1, 4, 6, 2};
   for (bool time_major : {false, true}) {
     for (bool go_backwards : {false, true}) {
       for (bool with_lengths : {false, true}) {
-        SCOPED_TRACE(::testing::Message() << "time_major " << time_major << ", go_backwards "
-                                          << go_backwards << ", lengths " << with_lengths);
-        cpu::GruShape s{.batch = 7,
-                        .time = 6,
-                        .input = 5,
-                        .units = 20,
-                        .time_major = time_major,
-                        .go_backwards = go_backwards,
-                        .lengths = with_lengths ? ragged.data() : nullptr};
-        const int64_t n = s.batch * s.time, u = s.units, d = s.input;
-        std::mt19937 rng(3);
-        std::uniform_real_distribution<float> dist(-1, 1);
-        auto random = [&](int64_t size) {
-          std::vector<float> v(size);
-          for (float& e : v) e = dist(rng);
-          return v;
-        };
-        const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
-                                 kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
-                                 bias = random(6 * u), dy = random(n * u),
-                                 dh_last = random(s.batch * u);
-        struct Result {
-          std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
-        };
-        auto run = [&](int threads) {
-          cpu::GruShape t = s;
-          t.threads = threads;
-          Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
-                   std::vector<float>(n * 4 * u),   std::vector<float>(n * d),
-                   std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
-                   std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
-          cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
-                                 bias.data(), r.y.data(), r.h_last.data(), r.reserve.data());
-          cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
-                                  r.y.data(), r.reserve.data(), dy.data(), dh_last.data(),
-                                  r.dx.data(), r.dh0.data(), r.dkernel.data(), r.drecurrent.data(),
-                                  r.dbias.data());
-          return r;
-        };
-        const Result one = run(1);
-        for (int threads : {2, 3, 7}) {
-          const Result many = run(threads);
-          EXPECT_EQ(many.y, one.y) << threads << " slices";
-          EXPECT_EQ(many.h_last, one.h_last) << threads << " slices";
-          EXPECT_EQ(many.reserve, one.reserve) << threads << " slices";
-          EXPECT_EQ(many.dx, one.dx) << threads << " slices";
-          EXPECT_EQ(many.dh0, one.dh0) << threads << " slices";
-          EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
-          EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
-          for (int64_t i = 0; i < 6 * u; ++i) {
-            EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i])))
-                << threads << " slices";
+        for (bool split_by_units : {false, true}) {
+          SCOPED_TRACE(::testing::Message()
+                       << "time_major " << time_major << ", go_backwards " << go_backwards
+                       << ", lengths " << with_lengths << ", split by units " << split_by_units);
+          cpu::GruShape s{.batch = 7,
+                          .time = 6,
+                          .input = 5,
+                          .units = split_by_units ? 32 : 20,
+                          .time_major = time_major,
+                          .go_backwards = go_backwards,
+                          .split_above_bytes = split_by_units ? 1 : 0,
+                          .lengths = with_lengths ? ragged.data() : nullptr};
+          const int64_t n = s.batch * s.time, u = s.units, d = s.input;
+          std::mt19937 rng(3);
+          std::uniform_real_distribution<float> dist(-1, 1);
+          auto random = [&](int64_t size) {
+            std::vector<float> v(size);
+            for (float& e : v) e = dist(rng);
+            return v;
+          };
+          const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
+                                   kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
+                                   bias = random(6 * u), dy = random(n * u),
+                                   dh_last = random(s.batch * u);
+          struct Result {
+            std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
+          };
+          auto run = [&](int threads) {
+            cpu::GruShape t = s;
+            t.threads = threads;
+            Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
+                     std::vector<float>(n * 4 * u),   std::vector<float>(n * d),
+                     std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
+                     std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
+            cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                                   bias.data(), r.y.data(), r.h_last.data(), r.reserve.data());
+            cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                                    r.y.data(), r.reserve.data(), dy.data(), dh_last.data(),
+                                    r.dx.data(), r.dh0.data(), r.dkernel.data(),
+                                    r.drecurrent.data(), r.dbias.data());
+            return r;
+          };
+          const Result one = run(1);
+          for (int threads : {2, 3, 7}) {
+            const Result many = run(threads);
+            EXPECT_EQ(many.y, one.y) << threads << " slices";
+            EXPECT_EQ(many.h_last, one.h_last) << threads << " slices";
+            EXPECT_EQ(many.reserve, one.reserve) << threads << " slices";
+            EXPECT_EQ(many.dx, one.dx) << threads << " slices";
+            EXPECT_EQ(many.dh0, one.dh0) << threads << " slices";
+            EXPECT_EQ(many.dkernel, one.dkernel) << threads << " slices";
+            EXPECT_EQ(many.drecurrent, one.drecurrent) << threads << " slices";
+            for (int64_t i = 0; i < 6 * u; ++i) {
+              EXPECT_NEAR(many.dbias[i], one.dbias[i], 1e-5f * (1 + std::abs(one.dbias[i])))
+                  << threads << " slices";
+            }
           }
         }
       }
