@@ -1,10 +1,11 @@
 // The CPU GRU's backward (kernels/cpu/gru_cpu.h): each batch slice's recurrence in reverse on
-// its own thread, then the weight gradients as one product each over all rows (layouts and
+// its own thread (steps with few active rows and large weights shared by units instead, as in
+// the forward), then the weight gradients as one product each over all rows (layouts and
 // schedule: gru_cpu_layout.h).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <utility>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/gru_cpu.h"
@@ -37,99 +38,132 @@ struct Backward {
     return dbuf + row * 4 * s.units;
   }
 
-  // One step's gate gradients on the rows [b, e) of one kind (see Valid), dh and dh_prev
-  // pointing at row b's; padded rows pass the state's gradient on.
-  void Gates(int64_t b, int64_t e, int kind, int64_t step, const T* dh, T* dh_prev, T* acc) const {
-    const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
-    const T* dys = dy + (rows.Base(step) + b * rs) * u;
-    if (kind == 0) {  // padded: the state's gradient passes, with y's where y repeats it
-      for (int64_t i = b; i < e; ++i, dys += rs * u) {
-        const bool repeats = valid.Repeats(i, step);
-        for (int64_t j = 0; j < u; ++j) {
-          dh_prev[(i - b) * u + j] = dh[(i - b) * u + j] + (repeats ? dys[j] : T(0));
-        }
-      }
-      return;
-    }
-    const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
-    const BwdRows<T> run{.rows = e - b,
-                         .units = u,
-                         .res = reserve + (rows.Base(t) + b * rs) * 4 * u,
-                         .res_stride = rs * 4 * u,
-                         .hp = hp,
-                         .hp_stride = kind == 1 ? u : rs * u,
-                         .dy = dys,
-                         .dy_stride = rs * u,
-                         .dh = dh,
-                         .d = DRow(b, t),
-                         .d_stride = rs * 4 * u,
-                         .dh_prev = dh_prev,
-                         .dbias = acc};
-    if (offsets == nullptr) return RunBackwardGates(run);
-    // Sample by sample, the rows of dbuf are not evenly spaced: one row at a time.
-    for (int64_t i = 0; i < e - b; ++i) {
-      BwdRows<T> row = run;
-      row.rows = 1;
-      row.res += i * run.res_stride;
-      row.hp += i * run.hp_stride;
-      row.dy += i * run.dy_stride;
-      row.dh += i * u;
-      row.d = DRow(b + i, t);
-      row.dh_prev += i * u;
-      RunBackwardGates(row);
-    }
+  // dh and dh_prev at a step: two [batch, u] buffers that swap roles every step (the state's
+  // gradient from the later steps, and the one this step passes on).
+  struct StateGrads {
+    int64_t time;
+    T* buffers[2];
+    T* dh(int64_t step) const { return buffers[(time - 1 - step) % 2]; }
+    T* dh_prev(int64_t step) const { return buffers[(time - step) % 2]; }
+  };
+
+  // The rows and units a call computes: by rows, a slice's rows and all units; split by units,
+  // every row of the batch and a range of units.
+  struct Share {
+    int64_t b0, b1, u0, u1;
+  };
+
+  // Calls f(b, e, kind) for the runs of the share's rows at `step` and returns the active runs
+  // (and their count of rows) for the product.
+  template <typename F>
+  int64_t Runs(const Share& share, int64_t step, std::vector<ActiveRun>& runs, F&& f) const {
+    runs.clear();
+    int64_t active = 0;
+    valid.ForEachRun(share.b0, share.b1, step, [&](int64_t b, int64_t e, int kind) {
+      f(b, e, kind);
+      if (kind == 0) return;
+      runs.push_back({b, e, kind, active});
+      active += e - b;
+    });
+    return active;
   }
 
-  // The state's path through the recurrent products at `step`: dh_prev (rows from b0) +=
-  // [dz | dr | dhh] · rt over the active rows, as one product; with lengths gathered through
-  // `gather` (3u + u per row), so that the sum's rounding does not depend on how the rows fall
-  // into runs, hence on the slicing.
-  void StateProduct(const std::vector<ActiveRun>& runs, int64_t active, int64_t step, int64_t b0,
-                    T* dh_prev, T* gather, int64_t part_rows) const {
+  // One step's gate gradients on the share's rows and units: padded rows pass the state's
+  // gradient on, active ones go through the gate kernel. acc is the caller's [4u] bias sums.
+  void Gates(const Share& share, int64_t step, const StateGrads& g, T* acc,
+             std::vector<ActiveRun>& runs) const {
     const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
+    const int64_t u0 = share.u0, width = share.u1 - share.u0;
+    const T* dh = g.dh(step);
+    T* dh_prev = g.dh_prev(step);
+    Runs(share, step, runs, [&](int64_t b, int64_t e, int kind) {
+      const T* dys = dy + (rows.Base(step) + b * rs) * u;
+      if (kind == 0) {  // padded: the state's gradient passes, with y's where y repeats it
+        for (int64_t i = b; i < e; ++i, dys += rs * u) {
+          const bool repeats = valid.Repeats(i, step);
+          for (int64_t j = u0; j < u0 + width; ++j)
+            dh_prev[i * u + j] = dh[i * u + j] + (repeats ? dys[j] : T(0));
+        }
+        return;
+      }
+      const T* hp = kind == 1 ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
+      const BwdRows<T> run{.rows = e - b,
+                           .units = u,
+                           .width = width,
+                           .res = reserve + (rows.Base(t) + b * rs) * 4 * u + u0,
+                           .res_stride = rs * 4 * u,
+                           .hp = hp + u0,
+                           .hp_stride = kind == 1 ? u : rs * u,
+                           .dy = dys + u0,
+                           .dy_stride = rs * u,
+                           .dh = dh + b * u + u0,
+                           .d = DRow(b, t) + u0,
+                           .d_stride = rs * 4 * u,
+                           .dh_prev = dh_prev + b * u + u0,
+                           .dbias = acc + u0};
+      if (offsets == nullptr) return RunBackwardGates(run);
+      // Sample by sample, the rows of dbuf are not evenly spaced: one row at a time.
+      for (int64_t i = 0; i < e - b; ++i) {
+        BwdRows<T> row = run;
+        row.rows = 1;
+        row.res += i * run.res_stride;
+        row.hp += i * run.hp_stride;
+        row.dy += i * run.dy_stride;
+        row.dh += i * u;
+        row.d = DRow(b + i, t) + u0;
+        row.dh_prev += i * u;
+        RunBackwardGates(row);
+      }
+    });
+  }
+
+  // The state's path through the recurrent products at `step`, for the share's rows and units:
+  // dh_prev += [dz | dr | dhh] · rt over the active rows, as one product; with lengths gathered
+  // through `gather` (3u + u per row of the share), so that the sum's rounding does not depend
+  // on how the rows fall into runs, hence on the slicing.
+  void StateProduct(const Share& share, int64_t step, const StateGrads& g, T* gather,
+                    std::vector<ActiveRun>& runs) const {
+    const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
+    const int64_t u0 = share.u0, width = share.u1 - share.u0;
+    const int64_t active = Runs(share, step, runs, [](int64_t, int64_t, int) {});
+    if (active == 0) return;
+    T* dh_prev = g.dh_prev(step);
+    // C (+)= A · rt[:, u0:u1) for the A rows at `a` (row stride a_rs).
+    auto product = [&](const T* a, int64_t a_rs, T* c, int64_t ldc, bool accumulate) {
+      if (width == u) return wd.Multiply(active, a, a_rs, 1, c, ldc, accumulate);
+      if constexpr (std::is_same_v<T, float>)
+        wd.MultiplyColumns(active, a, a_rs, 1, u0, width, c + u0, ldc, accumulate);
+    };
     if (s.lengths == nullptr) {
       const ActiveRun& r = runs[0];
-      wd.Multiply(active, DRow(r.b, t) + u, rs * 4 * u, 1, dh_prev + (r.b - b0) * u, u, true);
-      return;
+      return product(DRow(r.b, t) + u, rs * 4 * u, dh_prev + r.b * u, u, true);
     }
-    if (active == 0) return;
-    T* dgathered_h = gather + part_rows * 3 * u;
+    T* dgathered_h = gather + (share.b1 - share.b0) * 3 * u;
     for (const ActiveRun& r : runs) {
       for (int64_t i = 0; i < r.e - r.b; ++i) {
         std::memcpy(gather + (r.offset + i) * 3 * u, DRow(r.b + i, t) + u, 3 * u * sizeof(T));
       }
     }
-    wd.Multiply(active, gather, 3 * u, 1, dgathered_h, u, false);
+    product(gather, 3 * u, dgathered_h, u, false);
     for (const ActiveRun& r : runs) {
       for (int64_t i = 0; i < r.e - r.b; ++i) {
-        T* to = dh_prev + (r.b - b0 + i) * u;
+        T* to = dh_prev + (r.b + i) * u;
         const T* from = dgathered_h + (r.offset + i) * u;
-        for (int64_t j = 0; j < u; ++j) to[j] += from[j];
+        for (int64_t j = u0; j < u0 + width; ++j) to[j] += from[j];
       }
     }
   }
 
-  // The recurrence of one batch slice in reverse, from dh_last to its dh0 rows: dh and
-  // dh_prev hold [rows, u] each, acc the slice's [4u] bias sums, gather its product scratch.
-  void RunSlice(const Slice& slice, const T* dh_last, T* dh0, T* dh, T* dh_prev, T* acc, T* gather,
-                int64_t part_rows) const {
-    const int64_t u = s.units, m = slice.rows(), b0 = slice.first;
+  // Steps [begin, end) of one batch slice, in reverse, by rows: acc is the slice's [4u] bias
+  // sums, gather its product scratch.
+  void SliceSteps(const Slice& slice, int64_t begin, int64_t end, const StateGrads& g, T* acc,
+                  T* gather) const {
+    const Share share{slice.first, slice.end, 0, s.units};
     std::vector<ActiveRun> runs;
-    std::memcpy(dh, dh_last + b0 * u, m * u * sizeof(T));
-    std::fill(acc, acc + 4 * u, T(0));
-    for (int64_t step = s.time - 1; step >= 0; --step) {
-      runs.clear();
-      int64_t active = 0;
-      valid.ForEachRun(b0, b0 + m, step, [&](int64_t b, int64_t e, int kind) {
-        Gates(b, e, kind, step, dh + (b - b0) * u, dh_prev + (b - b0) * u, acc);
-        if (kind == 0) return;
-        runs.push_back({b, e, kind, active});
-        active += e - b;
-      });
-      StateProduct(runs, active, step, b0, dh_prev, gather, part_rows);
-      std::swap(dh, dh_prev);
+    for (int64_t step = end - 1; step >= begin; --step) {
+      Gates(share, step, g, acc, runs);
+      StateProduct(share, step, g, gather, runs);
     }
-    std::memcpy(dh0 + b0 * u, dh, m * u * sizeof(T));
   }
 
   // x's path: dx = [dn | dz | dr] · ain (W = wdx), over the slice's rows; with lengths a
@@ -201,16 +235,20 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     std::memcpy(dh0, dh_last, batch * u * sizeof(T));
     return;
   }
-  const int parts = Parts<T>(s);
+  const int parts = Parts<T>(s), threads = Threads<T>(s);
+  const std::vector<char> split = SplitSteps<T>(s, threads);
+  const bool any_split = std::find(split.begin(), split.end(), 1) != split.end();
   const int64_t part_rows = (batch + parts - 1) / parts;
-  Scratch<T> mem(
-      {3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
-       StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
-       parts * part_rows * u, parts * part_rows * u, parts * 4 * u, 3 * u * d, 3 * u * u,
-       parts * kTransposedScratch, s.lengths != nullptr ? parts * part_rows * 4 * u : 0});
-  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *dh_all = mem[7], *dh_prev_all = mem[8],
-    *acc_all = mem[9];
+  const int64_t gather_rows =
+      s.lengths == nullptr ? 0 : std::max(parts * part_rows, any_split ? threads * batch : 0);
+  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u),
+                  StepWeights<T>::Size(3 * u, d), StepWeights<T>::Size(n_rows, d),
+                  StepWeights<T>::Size(n_rows, u), n_rows * 4 * u, batch * u, batch * u,
+                  threads * 4 * u, 3 * u * d, 3 * u * u, parts * kTransposedScratch,
+                  gather_rows * 4 * u});
+  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *acc_all = mem[9];
   T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
+  const typename Backward<T>::StateGrads grads{time, {mem[7], mem[8]}};
   RelayoutWeights(s, kernel, recurrent, ain, rt);
   const Rows rows{s};
   const Valid valid{s};
@@ -250,24 +288,53 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     const int64_t step = rows.InputTime(s.time_major ? r / batch : r % time);
     return step <= valid.First(b) ? h0 + b * u : y + (rows.Base(step - 1) + b * rs) * u;
   };
-  Workers::Get().Run(parts, [&](int part) {
-    for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
-    for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
-    const Slice slice(batch, part, parts);
-    call.RunSlice(slice, dh_last, dh0, dh_all + part * part_rows * u,
-                  dh_prev_all + part * part_rows * u, acc_all + part * 4 * u,
-                  gather_all + part * part_rows * 4 * u, part_rows);
-    call.InputGradient(slice, wdx, dx);
-  });
-  // The weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
+  std::memcpy(grads.dh(time - 1), dh_last, batch * u * sizeof(T));
+  std::fill(acc_all, acc_all + threads * 4 * u, T(0));
+  // In reverse: the packing of x and the states for the weight gradients with the last steps by
+  // rows, then runs of steps by rows (one call, no synchronisation per step) and split steps (a
+  // call for the gates and one for the product: the product needs every unit's gates).
+  bool packed = false;
+  for (int64_t end = time; end > 0;) {
+    if (packed && split[end - 1]) {
+      const int64_t step = end - 1;
+      Workers::Get().Run(threads, [&](int part) {
+        const UnitShare units(u, part, threads);
+        std::vector<ActiveRun> runs;
+        call.Gates({0, batch, units.u0, units.u1}, step, grads, acc_all + part * 4 * u, runs);
+      });
+      Workers::Get().Run(threads, [&](int part) {
+        const UnitShare units(u, part, threads);
+        std::vector<ActiveRun> runs;
+        call.StateProduct({0, batch, units.u0, units.u1}, step, grads,
+                          gather_all + part * batch * 4 * u, runs);
+      });
+      end = step;
+      continue;
+    }
+    int64_t begin = end;
+    while (begin > 0 && !split[begin - 1]) --begin;
+    Workers::Get().Run(parts, [&](int part) {
+      if (!packed) {
+        for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
+        for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
+      }
+      call.SliceSteps(Slice(batch, part, parts), begin, end, grads, acc_all + part * 4 * u,
+                      gather_all + part * part_rows * 4 * u);
+    });
+    packed = true;
+    end = begin;
+  }
+  std::memcpy(dh0, grads.dh_prev(0), batch * u * sizeof(T));
+  // x's path, then the weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
   Workers::Get().Run(parts, [&](int part) {
+    call.InputGradient(Slice(batch, part, parts), wdx, dx);
     const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
     T* scratch = transposed_all + part * kTransposedScratch;
     xs.MultiplyTransposed(r1 - r0, dbuf + r0, 4 * u, dain + r0 * d, d, scratch);
     hs.MultiplyTransposed(r1 - r0, dbuf + u + r0, 4 * u, drt + r0 * u, u, scratch);
   });
-  ToKerasGradients(s, dain, drt, acc_all, parts, dkernel, drecurrent, dbias);
+  ToKerasGradients(s, dain, drt, acc_all, threads, dkernel, drecurrent, dbias);
 }
 
 template void GruBackward<float>(const GruShape&, const float*, const float*, const float*,

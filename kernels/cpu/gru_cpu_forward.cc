@@ -1,8 +1,6 @@
 // The CPU GRU's forward (kernels/cpu/gru_cpu.h): the weights packed once per call, then each
 // batch slice's recurrence on its own thread (layouts and schedule: gru_cpu_layout.h), except
 // steps with few active rows and large weights, which the threads share by units.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -100,7 +98,8 @@ struct Forward {
       wh.Multiply(active, a, a_rs, 1, gh, 3 * u, false);
     } else if constexpr (std::is_same_v<T, float>) {
       for (int64_t g = 0; g < 3; ++g)
-        wh.MultiplyColumns(active, a, a_rs, 1, g * u + u0, width, gh + g * u + u0, 3 * u);
+        wh.MultiplyColumns(active, a, a_rs, 1, g * u + u0, width, gh + g * u + u0, 3 * u,
+                           false);
     }
     for (const ActiveRun& r : runs) {
       RunForwardGates(FwdRows<T>{.rows = r.e - r.b,
@@ -141,13 +140,10 @@ struct Forward {
   // Part `part` of `parts` of a step split by units: all active rows, a range of the units of
   // each gate; gh [batch, 3u] and hgather [batch, u] are the part's scratch.
   void SplitStep(int64_t step, int part, int parts, T* gh, T* hgather) const {
-    const int64_t panels = s.units / kPanel;
+    const UnitShare units(s.units, part, parts);
     std::vector<ActiveRun> runs;
     Step(step,
-         {.slice = Slice(s.batch, part, parts),
-          .all_rows = true,
-          .u0 = panels * part / parts * kPanel,
-          .u1 = panels * (part + 1) / parts * kPanel},
+         {.slice = Slice(s.batch, part, parts), .all_rows = true, .u0 = units.u0, .u1 = units.u1},
          gh, hgather, runs);
   }
 
@@ -162,39 +158,6 @@ struct Forward {
     }
   }
 };
-
-// A thread's product over few rows streams all the recurrent weights [u, 3u] per step; once they
-// outgrow its L2 cache, that costs the same for 1, 2 or 4 rows (measured with 512 units: 41, 42
-// and 53 µs a step). Steps with at most kSplitRows active rows per thread then run split by
-// units instead: each thread takes all rows and a share of the weights.
-constexpr int64_t kSplitRows = 4;
-
-int64_t L2Bytes() {
-  static const int64_t bytes = [] {
-    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-    return l2 > 0 ? static_cast<int64_t>(l2) : int64_t{1} << 20;
-  }();
-  return bytes;
-}
-
-// Which steps run split by units (see kSplitRows), on `threads` threads.
-template <typename T>
-std::vector<char> SplitSteps(const GruShape& s, int threads) {
-  std::vector<char> split(s.time, 0);
-  const int64_t u = s.units;
-  if (!std::is_same_v<T, float> || threads < 2 || u % kPanel != 0 || u / kPanel < threads ||
-      3 * u * u * static_cast<int64_t>(sizeof(T)) <=
-          (s.split_above_bytes > 0 ? s.split_above_bytes : L2Bytes())) {
-    return split;
-  }
-  const Valid valid{s};
-  for (int64_t step = 0; step < s.time; ++step) {
-    int64_t active = 0;
-    for (int64_t b = 0; b < s.batch; ++b) active += valid.Kind(b, step) != 0;
-    split[step] = active <= kSplitRows * threads;
-  }
-  return split;
-}
 
 }  // namespace
 

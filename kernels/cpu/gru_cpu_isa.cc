@@ -49,7 +49,7 @@ void BackwardGateTail(const BwdRows<T>& a, int64_t row, int64_t j0) {
   const T* dh = a.dh + row * u;
   T* d = a.d + row * a.d_stride;
   T* dh_prev = a.dh_prev + row * u;
-  for (int64_t j = j0; j < u; ++j) {
+  for (int64_t j = j0; j < a.width; ++j) {
     T n = res[j], z = res[u + j], r = res[2 * u + j], hh = res[3 * u + j];
     T g = dh[j] + dy[j];
     T dn = g * (T(1) - z) * (T(1) - n * n);

@@ -33,7 +33,8 @@ struct FwdRows {
 template <typename T>
 struct BwdRows {
   int64_t rows = 0;
-  int64_t units = 0;
+  int64_t units = 0;  // u: the distance between the gate blocks of res and d, and dh's row stride
+  int64_t width = 0;  // the units computed in each row, from the pointers on: at most u
   const T* res = nullptr;  // reserve rows [n|z|r|hh]
   int64_t res_stride = 0;
   const T* hp = nullptr;  // previous state rows

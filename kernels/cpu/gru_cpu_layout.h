@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cblas.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -33,6 +34,7 @@
 #include <initializer_list>
 #include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gru_cpu.h"
@@ -123,11 +125,12 @@ struct StepWeights {
          c, ldc);
     }
   }
-  // C[m, count] = A·W[:, first, first + count), A as in Multiply: float only, `first` a multiple
-  // of kPanel.
+  // C[m, count] = (accumulate ? C : 0) + A·W[:, first, first + count), A as in Multiply: float
+  // only, `first` a multiple of kPanel.
   void MultiplyColumns(int64_t m, const T* a, int64_t a_rs, int64_t a_ks, int64_t first,
-                       int64_t count, T* c, int64_t ldc) const {
-    Kernels().gemm(m, count, k, a, a_rs, a_ks, data + first / kPanel * k * kPanel, c, ldc, false);
+                       int64_t count, T* c, int64_t ldc, bool accumulate) const {
+    Kernels().gemm(m, count, k, a, a_rs, a_ks, data + first / kPanel * k * kPanel, c, ldc,
+                   accumulate);
   }
   // C[m, n] = Aᵀ·W for A [k, m] with leading dimension lda; `scratch` holds
   // kTransposedScratch values (float only).
@@ -308,6 +311,47 @@ struct ActiveRun {
   int64_t b, e;
   int kind;
   int64_t offset;
+};
+
+// A thread's product over few rows streams all the recurrent weights [u, 3u] per step; once they
+// outgrow its L2 cache, that costs the same for 1, 2 or 4 rows (measured with 512 units: 41, 42
+// and 53 µs a step). Steps with at most kSplitRows active rows per thread then run split by
+// units instead: each thread takes all rows and a share of the weights.
+constexpr int64_t kSplitRows = 4;
+
+inline int64_t L2Bytes() {
+  static const int64_t bytes = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l2 > 0 ? static_cast<int64_t>(l2) : int64_t{1} << 20;
+  }();
+  return bytes;
+}
+
+// Which steps run split by units (see kSplitRows), on `threads` threads.
+template <typename T>
+std::vector<char> SplitSteps(const GruShape& s, int threads) {
+  std::vector<char> split(s.time, 0);
+  const int64_t u = s.units;
+  if (!std::is_same_v<T, float> || threads < 2 || u % kPanel != 0 || u / kPanel < threads ||
+      3 * u * u * static_cast<int64_t>(sizeof(T)) <=
+          (s.split_above_bytes > 0 ? s.split_above_bytes : L2Bytes())) {
+    return split;
+  }
+  const Valid valid{s};
+  for (int64_t step = 0; step < s.time; ++step) {
+    int64_t active = 0;
+    for (int64_t b = 0; b < s.batch; ++b) active += valid.Kind(b, step) != 0;
+    split[step] = active <= kSplitRows * threads;
+  }
+  return split;
+}
+
+// Units [u0, u1) of part `part` of `parts` in a step split by units: whole panels.
+struct UnitShare {
+  int64_t u0, u1;
+  UnitShare(int64_t units, int part, int parts)
+      : u0(units / kPanel * part / parts * kPanel),
+        u1(units / kPanel * (part + 1) / parts * kPanel) {}
 };
 
 }  // namespace rill::cpu::gru_detail
