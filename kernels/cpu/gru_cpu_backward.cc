@@ -238,9 +238,10 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   const int parts = Parts<T>(s), threads = Threads<T>(s);
   const std::vector<char> split = SplitSteps<T>(s, threads);
   const bool any_split = std::find(split.begin(), split.end(), 1) != split.end();
-  const int64_t part_rows = (batch + parts - 1) / parts;
-  const int64_t gather_rows =
-      s.lengths == nullptr ? 0 : std::max(parts * part_rows, any_split ? threads * batch : 0);
+  const std::vector<Slice> slices = BatchSlices(s, parts);
+  // Scratch rows for the gathers: by rows a slice's at its first row, split by units the whole
+  // batch per thread.
+  const int64_t gather_rows = s.lengths == nullptr ? 0 : any_split ? threads * batch : batch;
   Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u),
                   StepWeights<T>::Size(3 * u, d), StepWeights<T>::Size(n_rows, d),
                   StepWeights<T>::Size(n_rows, u), n_rows * 4 * u, batch * u, batch * u,
@@ -318,8 +319,8 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
         for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
         for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
       }
-      call.SliceSteps(Slice(batch, part, parts), begin, end, grads, acc_all + part * 4 * u,
-                      gather_all + part * part_rows * 4 * u);
+      call.SliceSteps(slices[part], begin, end, grads, acc_all + part * 4 * u,
+                      gather_all + slices[part].first * 4 * u);
     });
     packed = true;
     end = begin;
@@ -328,7 +329,7 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // x's path, then the weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
   Workers::Get().Run(parts, [&](int part) {
-    call.InputGradient(Slice(batch, part, parts), wdx, dx);
+    call.InputGradient(slices[part], wdx, dx);
     const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
     T* scratch = transposed_all + part * kTransposedScratch;
     xs.MultiplyTransposed(r1 - r0, dbuf + r0, 4 * u, dain + r0 * d, d, scratch);

@@ -98,8 +98,7 @@ struct Forward {
       wh.Multiply(active, a, a_rs, 1, gh, 3 * u, false);
     } else if constexpr (std::is_same_v<T, float>) {
       for (int64_t g = 0; g < 3; ++g)
-        wh.MultiplyColumns(active, a, a_rs, 1, g * u + u0, width, gh + g * u + u0, 3 * u,
-                           false);
+        wh.MultiplyColumns(active, a, a_rs, 1, g * u + u0, width, gh + g * u + u0, 3 * u, false);
     }
     for (const ActiveRun& r : runs) {
       RunForwardGates(FwdRows<T>{.rows = r.e - r.b,
@@ -173,11 +172,11 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   const int parts = Parts<T>(s), threads = Threads<T>(s);
   const std::vector<char> split = SplitSteps<T>(s, threads);
   const bool any_split = std::find(split.begin(), split.end(), 1) != split.end();
-  const int64_t part_rows = (batch + parts - 1) / parts;
-  // Scratch rows for gh and hgather: a slice's by rows, the whole batch per thread split.
-  const int64_t gh_rows = std::max(parts * part_rows, any_split ? threads * batch : 0);
-  const int64_t gather_rows =
-      s.lengths == nullptr ? 0 : std::max(parts * part_rows, any_split ? threads * batch : 0);
+  const std::vector<Slice> slices = BatchSlices(s, parts);
+  // Scratch rows for gh and hgather: by rows a slice's at its first row, split by units the
+  // whole batch per thread.
+  const int64_t gh_rows = any_split ? threads * batch : batch;
+  const int64_t gather_rows = s.lengths == nullptr ? 0 : gh_rows;
   Scratch<T> mem({3 * u * d, 0, StepWeights<T>::Size(d, 3 * u), StepWeights<T>::Size(u, 3 * u),
                   2 * u, gh_rows * 3 * u, gather_rows * u});
   T *ain = mem[0], *bzr = mem[4], *gh_all = mem[5], *hgather_all = mem[6];
@@ -217,10 +216,10 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
     int64_t end = step;
     while (end < time && !split[end]) ++end;
     Workers::Get().Run(parts, [&](int part) {
-      const Slice slice(batch, part, parts);
+      const Slice& slice = slices[part];
       if (!projected) call.Project(slice);
-      call.SliceSteps(slice, step, end, gh_all + part * part_rows * 3 * u,
-                      hgather_all + part * part_rows * u);
+      call.SliceSteps(slice, step, end, gh_all + slice.first * 3 * u,
+                      hgather_all + slice.first * u);
     });
     projected = true;
     step = end;

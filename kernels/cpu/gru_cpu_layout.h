@@ -168,8 +168,34 @@ struct Slice {
   int64_t first, end;
   Slice(int64_t batch, int part, int parts)
       : first(batch * part / parts), end(batch * (part + 1) / parts) {}
+  Slice(int64_t first_row, int64_t end_row) : first(first_row), end(end_row) {}
   int64_t rows() const { return end - first; }
 };
+
+// The batch slices of `parts` threads that run whole recurrences: equal counts of sequences, or
+// with lengths equal shares of the valid steps (each sequence counting one more, for what it
+// costs whatever its length), so that the threads finish together.
+inline std::vector<Slice> BatchSlices(const GruShape& s, int parts) {
+  std::vector<Slice> slices;
+  if (s.lengths == nullptr) {
+    for (int part = 0; part < parts; ++part) slices.emplace_back(s.batch, part, parts);
+    return slices;
+  }
+  int64_t total = 0;
+  for (int64_t b = 0; b < s.batch; ++b) total += s.lengths[b] + 1;
+  int64_t b = 0, sum = 0;
+  for (int part = 0; part < parts; ++part) {
+    const int64_t first = b;
+    // Up to the share's end, and no fewer rows than the remaining parts need.
+    const int64_t target = total * (part + 1) / parts;
+    while (b < s.batch - (parts - 1 - part) && (b == first || sum + s.lengths[b] + 1 <= target)) {
+      sum += s.lengths[b] + 1;
+      ++b;
+    }
+    slices.emplace_back(first, part + 1 == parts ? s.batch : b);
+  }
+  return slices;
+}
 
 // Per-thread memory for the weight copies and backward buffers, kept between calls (kernels
 // have no planned workspace yet): it grows to the largest call and is reused. Parts running
