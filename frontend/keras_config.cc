@@ -336,10 +336,14 @@ absl::StatusOr<LayerRef> ReadTimeDistributed(ConfigReader& r, const std::string&
 absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
                                    const std::string& where) {
   static const std::map<std::string, LayerReader> readers = {
-      {"CuDNNGRU", ReadCuDNNGRU},          {"GRU", ReadGRU},
-      {"Dense", ReadDense},                {"Embedding", ReadEmbedding},
-      {"Dropout", ReadDropout},            {"Activation", ReadActivation},
-      {"Masking", ReadMasking},            {"Bidirectional", ReadBidirectional},
+      {"CuDNNGRU", ReadCuDNNGRU},
+      {"GRU", ReadGRU},
+      {"Dense", ReadDense},
+      {"Embedding", ReadEmbedding},
+      {"Dropout", ReadDropout},
+      {"Activation", ReadActivation},
+      {"Masking", ReadMasking},
+      {"Bidirectional", ReadBidirectional},
       {"TimeDistributed", ReadTimeDistributed}};
   ConfigReader r(config, where);
   RILL_RETURN_IF_ERROR(r.Common());

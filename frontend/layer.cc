@@ -58,8 +58,10 @@ void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regula
   AddLoss(term, std::move(deps));
 }
 
-std::optional<SequenceMask> Layer::OutputMask(const std::vector<SymbolicTensor>&, int) const {
-  return std::nullopt;
+std::optional<SequenceMask> Layer::OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                              int) const {
+  if (!supports_masking() || inputs.empty()) return std::nullopt;
+  return inputs[0].mask;
 }
 
 std::string Layer::config_name() const {
@@ -199,18 +201,18 @@ std::vector<SymbolicTensor> LayerRef::operator()(const SymbolicTensor& x,
   if (foreign(args.mask)) error = "mask is invalid or of another model";
   if (args.lengths.has_value() && args.mask.has_value()) error = "give lengths or mask, not both";
   if (!error.empty()) {
-    x.model->SetError(absl::InvalidArgumentError(absl::StrCat(
-        layer_ == nullptr ? std::string("layer") : layer_->class_name(), " called on '", x.layer,
-        "' ", x.shape().ToString(), ": ", error)));
+    x.model->SetError(absl::InvalidArgumentError(
+        absl::StrCat(layer_ == nullptr ? std::string("layer") : layer_->class_name(),
+                     " called on '", x.layer, "' ", x.shape().ToString(), ": ", error)));
     return {SymbolicTensor{}};
   }
   SymbolicTensor masked = x;
   if (args.lengths.has_value()) {
-    masked.mask = SequenceMask{.lengths = args.lengths->value, .layer = args.lengths->layer,
-                               .call_argument = true};
+    masked.mask = SequenceMask{
+        .lengths = args.lengths->value, .layer = args.lengths->layer, .call_argument = true};
   } else if (args.mask.has_value()) {
-    masked.mask = SequenceMask{.source = args.mask->value, .value = 0.0,
-                               .layer = args.mask->layer, .call_argument = true};
+    masked.mask = SequenceMask{
+        .source = args.mask->value, .value = 0.0, .layer = args.mask->layer, .call_argument = true};
   }
   if (args.initial_state.has_value()) return (*this)({masked, *args.initial_state});
   return (*this)(std::vector{masked});

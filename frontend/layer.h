@@ -70,8 +70,11 @@ class Layer {
   std::vector<Value*> GetLossesFor(const std::vector<SymbolicTensor>& inputs) const;
   bool built() const { return built_; }
 
-  // Keras compute_mask: the mask of output `index` of a call on `inputs`. The default drops it,
-  // as Keras's layers without mask support do; layers that keep or make masks override it.
+  // Keras supports_masking: the layer passes its input's mask on to its output unchanged.
+  virtual bool supports_masking() const { return false; }
+  // Keras compute_mask: the mask of output `index` of a call on `inputs`. The default passes
+  // input 0's on when the layer supports masking and drops it otherwise, as Keras does; layers
+  // that make or change masks override it.
   virtual std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
                                                  int index) const;
 

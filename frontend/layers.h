@@ -66,7 +66,10 @@ LayerRef Dropout(DropoutOptions options);
 // recurrent_kernel [u, 3u], bias [6u], gate blocks z, r, h. Input [batch, time, d]
 // ([time, batch, d] when time_major). Called on [x] or [x, initial_state [batch, u]].
 // Outputs: the sequence [batch, time, u] (return_sequences) or the last step [batch, u], then
-// with return_state the last state [batch, u].
+// with return_state the last state [batch, u]. A masked input (Masking, Embedding(mask_zero),
+// or `layer(x, {.lengths = len})`) is a right-padded batch: each sample's unmasked steps are its
+// sequence (docs/user-guide.md, "Masks and sequence lengths"); the sequence output keeps the
+// mask.
 struct CuDNNGRUOptions {
   int64_t units = 0;
   Initializer kernel_initializer{"glorot_uniform", {}};

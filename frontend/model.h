@@ -39,8 +39,8 @@ struct SequenceMask {
   Value* lengths = nullptr;
   Value* source = nullptr;
   double value = 0.0;
-  std::string layer;            // the layer (or input) that made the mask, for messages
-  bool call_argument = false;   // given to this call (a Keras JSON cannot hold it)
+  std::string layer;           // the layer (or input) that made the mask, for messages
+  bool call_argument = false;  // given to this call (a Keras JSON cannot hold it)
 };
 
 // A symbolic tensor: a value of the model's graph and the layer that produced it.

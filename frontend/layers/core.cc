@@ -25,11 +25,6 @@ absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation
 
 namespace {
 
-// Keras's supports_masking = True: the output keeps the input's mask.
-std::optional<SequenceMask> InputMask(const std::vector<SymbolicTensor>& inputs) {
-  return inputs.empty() ? std::nullopt : inputs[0].mask;
-}
-
 bool FusedActivation(const std::string& a) {
   return a == "linear" || a == "relu" || a == "tanh" || a == "sigmoid";
 }
@@ -103,10 +98,7 @@ class DenseLayer : public Layer {
     AddActivityLoss(b, o_.activity_regularizer, y, inputs);
     return std::vector<Value*>{y};
   }
-  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
-                                         int) const override {
-    return InputMask(inputs);
-  }
+  bool supports_masking() const override { return true; }
 
  private:
   DenseOptions o_;
@@ -130,10 +122,7 @@ class ActivationLayer : public Layer {
     RILL_ASSIGN_OR_RETURN(Value * y, ApplyActivation(b, o_.activation, inputs[0].value));
     return std::vector<Value*>{y};
   }
-  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
-                                         int) const override {
-    return InputMask(inputs);
-  }
+  bool supports_masking() const override { return true; }
 
  private:
   ActivationOptions o_;
@@ -212,10 +201,7 @@ class DropoutLayer : public Layer {
     int64_t seed = o_.seed * 7919 + static_cast<int64_t>(model.layers().size());
     return std::vector<Value*>{ops::Dropout(b, inputs[0].value, o_.rate, seed).y};
   }
-  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
-                                         int) const override {
-    return InputMask(inputs);
-  }
+  bool supports_masking() const override { return true; }
 
  private:
   DropoutOptions o_;
@@ -246,10 +232,7 @@ class TimeDistributedLayer : public Layer {
     // is applying them to every time step.
     return CallSublayer(*inner_, KerasSnakeCase(inner_->class_name()), model, inputs);
   }
-  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
-                                         int) const override {
-    return InputMask(inputs);
-  }
+  bool supports_masking() const override { return true; }
 
  private:
   std::shared_ptr<Layer> inner_;
@@ -273,8 +256,8 @@ class MaskingLayer : public Layer {
       return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
     Value* x = inputs[0].value;
     if (!IsFloating(x->type.dtype) || x->type.shape.rank() < 3) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input is ", x->type.ToString(), ", expected floats [batch, time, features]"));
+      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
+                                                     ", expected floats [batch, time, features]"));
     }
     // 1 where some feature differs from mask_value, else 0 (|x - v| summed is 0 only then).
     Value* differs = ops::ReduceSum(b, ops::Abs(b, ops::Affine(b, x, 1.0, -o_.mask_value)),

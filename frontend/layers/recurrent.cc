@@ -250,19 +250,18 @@ class GruLayer : public Layer {
     RILL_ASSIGN_OR_RETURN(
         kernel_, AddWeight(model, "kernel", {dt, Shape{d, 3 * u}}, o_.kernel_initializer, true,
                            o_.kernel_regularizer, o_.kernel_constraint));
-    RILL_ASSIGN_OR_RETURN(
-        recurrent_,
-        AddWeight(model, "recurrent_kernel", {dt, Shape{u, 3 * u}}, o_.recurrent_initializer,
-                  true, o_.recurrent_regularizer, o_.recurrent_constraint));
+    RILL_ASSIGN_OR_RETURN(recurrent_, AddWeight(model, "recurrent_kernel", {dt, Shape{u, 3 * u}},
+                                                o_.recurrent_initializer, true,
+                                                o_.recurrent_regularizer, o_.recurrent_constraint));
     if (cudnn_ || o_.use_bias) {
       Shape bias_shape = cudnn_ ? Shape{6 * u} : Shape{2, 3 * u};
       RILL_ASSIGN_OR_RETURN(bias_, AddWeight(model, "bias", {dt, bias_shape}, o_.bias_initializer,
                                              true, o_.bias_regularizer, o_.bias_constraint));
     }
     if (o_.stateful) {
-      RILL_ASSIGN_OR_RETURN(state_, model.AddWeight(absl::StrCat(name(), "/state"),
-                                                    {dt, Shape{in.batch, u}},
-                                                    Initializer{"zeros"}, /*trainable=*/false));
+      RILL_ASSIGN_OR_RETURN(
+          state_, model.AddWeight(absl::StrCat(name(), "/state"), {dt, Shape{in.batch, u}},
+                                  Initializer{"zeros"}, /*trainable=*/false));
     }
     return absl::OkStatus();
   }
@@ -286,9 +285,9 @@ class GruLayer : public Layer {
     }
     if (state_ != nullptr) {
       if (state_->type.shape.dim(0) != in.batch) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("stateful layer built for batch ", state_->type.shape.dim(0),
-                         ", called on ", in.x->type.shape.ToString()));
+        return absl::InvalidArgumentError(absl::StrCat("stateful layer built for batch ",
+                                                       state_->type.shape.dim(0), ", called on ",
+                                                       in.x->type.shape.ToString()));
       }
       return state_;
     }
@@ -305,10 +304,10 @@ class GruLayer : public Layer {
     if (m.lengths != nullptr) {
       const TensorType& t = m.lengths->type;
       if (t.dtype != DType::kI32 || t.shape.rank() != 1 || !fits(t.shape.dim(0), in.batch)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "lengths ('", m.layer, "') are ", t.ToString(), ", expected ",
-            TensorType{DType::kI32, Shape{in.batch}}.ToString(), " for input ",
-            in.x->type.shape.ToString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("lengths ('", m.layer, "') are ", t.ToString(), ", expected ",
+                         TensorType{DType::kI32, Shape{in.batch}}.ToString(), " for input ",
+                         in.x->type.shape.ToString()));
       }
       return m.lengths;
     }
@@ -319,10 +318,9 @@ class GruLayer : public Layer {
           "layer(x, {.lengths = ...}))"));
     }
     if (s.rank() < 2 || !fits(s.dim(0), in.batch) || s.dim(1) != in.time) {
-      return absl::InvalidArgumentError(absl::StrCat("the mask of '", m.layer, "' ", s.ToString(),
-                                                     " does not match input ",
-                                                     in.x->type.shape.ToString(),
-                                                     " ([batch, time, ...] expected)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the mask of '", m.layer, "' ", s.ToString(), " does not match input ",
+                       in.x->type.shape.ToString(), " ([batch, time, ...] expected)"));
     }
     return ops::SequenceLengths(b, m.source, m.value);
   }

@@ -1,6 +1,7 @@
 // Recurrent ops: cudnn_gru (Keras CuDNNGRU, docs/gru.md), its fused backward op cudnn_gru_grad,
-// and sequence_lengths (a Keras mask as the lengths cudnn_gru takes). The reserve output carries the per-step gate values from the forward to the
-// backward op, so the backward op recomputes nothing and no kernel hides state.
+// and sequence_lengths (a Keras mask as the lengths cudnn_gru takes). The reserve output carries
+// the per-step gate values from the forward to the backward op, so the backward op recomputes
+// nothing and no kernel hides state.
 #include "ir/ops/rnn.h"
 
 #include "ir/ops/common.h"

@@ -471,7 +471,8 @@ void RegisterRnnCudaKernels() {
                   .device = DeviceKind::kCuda,
                   .fn = CuDNNGRUGrad,
                   .prepare = PrepareGruGrad});
-  RegisterKernel({.op = OpKind::kSequenceLengths, .device = DeviceKind::kCuda, .fn = SequenceLengths});
+  RegisterKernel(
+      {.op = OpKind::kSequenceLengths, .device = DeviceKind::kCuda, .fn = SequenceLengths});
 }
 
 }  // namespace rill::gpu

@@ -79,9 +79,9 @@ cudaError_t LaunchSequenceLengths(int64_t batch, int64_t time, int64_t step, con
   return cudaGetLastError();
 }
 
-#define RILL_SEQUENCE_LENGTHS(T)                                                             \
-  template cudaError_t LaunchSequenceLengths<T>(int64_t, int64_t, int64_t, const T*, T, \
-                                                int32_t*, cudaStream_t);
+#define RILL_SEQUENCE_LENGTHS(T)                                                                  \
+  template cudaError_t LaunchSequenceLengths<T>(int64_t, int64_t, int64_t, const T*, T, int32_t*, \
+                                                cudaStream_t);
 RILL_SEQUENCE_LENGTHS(float)
 RILL_SEQUENCE_LENGTHS(double)
 RILL_SEQUENCE_LENGTHS(int32_t)

@@ -125,6 +125,34 @@ INSTANTIATE_TEST_SUITE_P(Keras, MaskedCase,
                          ::testing::Values("masking_gru", "masking_gru_backwards", "masking_bidir",
                                            "embedding_mask_zero"));
 
+TEST(MaskPropagation, MasksTravelAsInKeras) {
+  Model m("propagation");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  EXPECT_FALSE(x.mask.has_value());
+  SymbolicTensor h = layers::Masking({})(x);
+  ASSERT_TRUE(h.mask.has_value());
+  EXPECT_EQ(h.mask->layer, "masking");
+  // Layers with Keras's supports_masking keep it.
+  h = layers::Dense({.units = 4})(h);
+  h = layers::TimeDistributed(layers::Dense({.units = 4}))(layers::Dropout({.rate = 0.5})(h));
+  ASSERT_TRUE(h.mask.has_value());
+  EXPECT_EQ(h.mask->source, x.value);  // still the Masking layer's mask, of its input
+  // A recurrent layer keeps it on its sequence only, as the lengths it computed.
+  std::vector<SymbolicTensor> g =
+      layers::CuDNNGRU({.units = 3, .return_sequences = true, .return_state = true})(h, {});
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_TRUE(g[0].mask.has_value());
+  EXPECT_NE(g[0].mask->lengths, nullptr);
+  EXPECT_FALSE(g[1].mask.has_value());
+  std::vector<SymbolicTensor> bi =
+      layers::Bidirectional(layers::GRU({.units = 2, .return_sequences = true}),
+                            {.merge_mode = "none"})(std::vector{g[0]});
+  ASSERT_EQ(bi.size(), 2u);
+  EXPECT_TRUE(bi[0].mask.has_value() && bi[1].mask.has_value());
+  EXPECT_FALSE(layers::CuDNNGRU({.units = 2})(bi[0]).mask.has_value());
+  EXPECT_TRUE(m.status().ok()) << m.status();
+}
+
 // The lengths of masking_gru's batch (its padded steps are all zeros).
 Tensor GoldenLengths() {
   Tensor len(DType::kI32, Shape{kB});

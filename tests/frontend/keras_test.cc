@@ -241,10 +241,9 @@ TEST(KerasInterop, Errors) {
       JsonError(Seq(
           R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "stateful": true}})")),
       HasSubstr("a stateful RNN needs to know its batch size"));
-  EXPECT_THAT(
-      JsonError(Seq(
-          R"({"class_name": "Masking", "config": {"name": "mk", "mask_value": "zero"}})")),
-      HasSubstr("Masking 'mk': mask_value must be a number, got \"zero\""));
+  EXPECT_THAT(JsonError(Seq(
+                  R"({"class_name": "Masking", "config": {"name": "mk", "mask_value": "zero"}})")),
+              HasSubstr("Masking 'mk': mask_value must be a number, got \"zero\""));
   EXPECT_THAT(
       JsonError(Seq(
           R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {}}}})")),

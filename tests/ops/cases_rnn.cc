@@ -180,7 +180,7 @@ std::vector<OpCase> RnnCases() {
   cases.push_back({.label = "sequence_lengths_hand",
                    .op = OpKind::kSequenceLengths,
                    .inputs = {F64({4, 3, 2})},
-                   .values = {{1, 0, 0, 0, 0, 0, /**/ 0, 2, 3, 0, 0, 0, /**/ 0, 0, 0, 0, 0, 0,
+                   .values = {{1,      0, 0, 0, 0, 0, /**/ 0, 2, 3, 0, 0, 0, /**/ 0, 0, 0, 0, 0, 0,
                                /**/ 1, 1, 0, 1, 1, 0}},
                    .expected = {{1, 2, 0, 3}},
                    .output_shapes = {Shape{4}},
