@@ -1,10 +1,11 @@
-// CPU kernels of the recurrent ops: sequence_lengths, and cudnn_gru and cudnn_gru_grad on float
-// and double over the GEMM-based GRU in kernels/cpu/gru_cpu.cc or, for float32 where it is
-// faster, oneDNN's lbr_gru (gru_onednn.h). The prepare hooks choose between them per shape
-// (gru_choice.h) and record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's,
-// since the reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
+// CPU kernels of the recurrent ops: cudnn_gru and cudnn_gru_grad on float and double, over
+// the GEMM-based GRU in kernels/cpu/gru_cpu.cc or, for float32 where it is faster, oneDNN's
+// lbr_gru (gru_onednn.h). The prepare hooks choose between them per shape (gru_choice.h) and
+// record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's, since the
+// reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
 // workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
 // GRU has no sequence lengths: a step with lengths always runs rill's kernel.
+// Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
 #include <cblas.h>
 
 #include <algorithm>
