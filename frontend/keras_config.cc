@@ -1,6 +1,7 @@
 #include "frontend/keras_config.h"
 
 #include <cctype>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -229,97 +230,135 @@ absl::Status ReadGruCommon(ConfigReader& r, Options& o) {
   return absl::OkStatus();
 }
 
+// One reader per layer class: the class's keys from `r` (the common ones are read already).
+using LayerReader = absl::StatusOr<LayerRef> (*)(ConfigReader& r, const std::string& name);
+
+absl::StatusOr<LayerRef> ReadCuDNNGRU(ConfigReader& r, const std::string& name) {
+  layers::CuDNNGRUOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
+  return layers::CuDNNGRU(o);
+}
+
+absl::StatusOr<LayerRef> ReadGRU(ConfigReader& r, const std::string& name) {
+  layers::GRUOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
+  RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+  RILL_RETURN_IF_ERROR(r.String("recurrent_activation", &o.recurrent_activation));
+  RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
+  RILL_RETURN_IF_ERROR(r.Double("dropout", &o.dropout));
+  RILL_RETURN_IF_ERROR(r.Double("recurrent_dropout", &o.recurrent_dropout));
+  RILL_RETURN_IF_ERROR(r.Bool("unroll", &o.unroll));
+  RILL_RETURN_IF_ERROR(r.Bool("reset_after", &o.reset_after));
+  int64_t implementation = 2;  // a speed hint in Keras: no effect on the result
+  RILL_RETURN_IF_ERROR(r.Int("implementation", &implementation));
+  return layers::GRU(o);
+}
+
+absl::StatusOr<LayerRef> ReadDense(ConfigReader& r, const std::string& name) {
+  layers::DenseOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Int("units", &o.units));
+  RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+  RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
+  RILL_RETURN_IF_ERROR(r.Init("kernel_initializer", &o.kernel_initializer));
+  RILL_RETURN_IF_ERROR(r.Init("bias_initializer", &o.bias_initializer));
+  RILL_RETURN_IF_ERROR(r.Reg("kernel_regularizer", &o.kernel_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("bias_regularizer", &o.bias_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
+  RILL_RETURN_IF_ERROR(r.Con("kernel_constraint", &o.kernel_constraint));
+  RILL_RETURN_IF_ERROR(r.Con("bias_constraint", &o.bias_constraint));
+  return layers::Dense(o);
+}
+
+absl::StatusOr<LayerRef> ReadEmbedding(ConfigReader& r, const std::string& name) {
+  layers::EmbeddingOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Int("input_dim", &o.input_dim));
+  RILL_RETURN_IF_ERROR(r.Int("output_dim", &o.output_dim));
+  RILL_RETURN_IF_ERROR(r.Init("embeddings_initializer", &o.embeddings_initializer));
+  RILL_RETURN_IF_ERROR(r.Reg("embeddings_regularizer", &o.embeddings_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
+  RILL_RETURN_IF_ERROR(r.Con("embeddings_constraint", &o.embeddings_constraint));
+  RILL_RETURN_IF_ERROR(r.Bool("mask_zero", &o.mask_zero));
+  r.Find("input_length");  // only fixes the input's shape, which the input layer gives
+  return layers::Embedding(o);
+}
+
+absl::StatusOr<LayerRef> ReadDropout(ConfigReader& r, const std::string& name) {
+  layers::DropoutOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Double("rate", &o.rate));
+  const json* noise = r.Find("noise_shape");
+  if (noise != nullptr && !noise->is_null()) return r.Error("noise_shape", "is not supported");
+  const json* seed = r.Find("seed");
+  if (seed != nullptr && !seed->is_null()) {
+    if (!seed->is_number_integer()) return r.Error("seed", "must be an integer");
+    o.seed = seed->get<int64_t>();
+  }
+  return layers::Dropout(o);
+}
+
+absl::StatusOr<LayerRef> ReadActivation(ConfigReader& r, const std::string& name) {
+  layers::ActivationOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
+  return layers::Activation(o);
+}
+
+absl::StatusOr<LayerRef> ReadMasking(ConfigReader& r, const std::string& name) {
+  layers::MaskingOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Double("mask_value", &o.mask_value));
+  return layers::Masking(o);
+}
+
+absl::StatusOr<LayerRef> ReadWrapped(ConfigReader& r) {
+  const json* inner = r.Find("layer");
+  if (inner == nullptr) return r.Error("layer", "is missing");
+  return LayerFromKeras(*inner);
+}
+
+absl::StatusOr<LayerRef> ReadBidirectional(ConfigReader& r, const std::string& name) {
+  RILL_ASSIGN_OR_RETURN(LayerRef wrapped, ReadWrapped(r));
+  layers::BidirectionalOptions o{.name = name};
+  const json* mode = r.Find("merge_mode");
+  if (mode != nullptr && mode->is_null()) {
+    o.merge_mode = "none";
+  } else {
+    RILL_RETURN_IF_ERROR(r.String("merge_mode", &o.merge_mode));
+  }
+  const json* backward = r.Find("backward_layer");
+  if (backward != nullptr && !backward->is_null())
+    return r.Error("backward_layer", "is not supported (the backward copy is made)");
+  return layers::Bidirectional(wrapped, o);
+}
+
+absl::StatusOr<LayerRef> ReadTimeDistributed(ConfigReader& r, const std::string& name) {
+  RILL_ASSIGN_OR_RETURN(LayerRef wrapped, ReadWrapped(r));
+  return layers::TimeDistributed(wrapped, {.name = name});
+}
+
 absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
                                    const std::string& where) {
+  static const std::map<std::string, LayerReader> readers = {
+      {"CuDNNGRU", ReadCuDNNGRU},
+      {"GRU", ReadGRU},
+      {"Dense", ReadDense},
+      {"Embedding", ReadEmbedding},
+      {"Dropout", ReadDropout},
+      {"Activation", ReadActivation},
+      {"Masking", ReadMasking},
+      {"Bidirectional", ReadBidirectional},
+      {"TimeDistributed", ReadTimeDistributed}};
   ConfigReader r(config, where);
   RILL_RETURN_IF_ERROR(r.Common());
   std::string name;
   RILL_RETURN_IF_ERROR(r.String("name", &name));
-  std::optional<LayerRef> layer;
-  if (c == "CuDNNGRU") {
-    layers::CuDNNGRUOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
-    layer = layers::CuDNNGRU(o);
-  } else if (c == "GRU") {
-    layers::GRUOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(ReadGruCommon(r, o));
-    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
-    RILL_RETURN_IF_ERROR(r.String("recurrent_activation", &o.recurrent_activation));
-    RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
-    RILL_RETURN_IF_ERROR(r.Double("dropout", &o.dropout));
-    RILL_RETURN_IF_ERROR(r.Double("recurrent_dropout", &o.recurrent_dropout));
-    RILL_RETURN_IF_ERROR(r.Bool("unroll", &o.unroll));
-    RILL_RETURN_IF_ERROR(r.Bool("reset_after", &o.reset_after));
-    int64_t implementation = 2;  // a speed hint in Keras: no effect on the result
-    RILL_RETURN_IF_ERROR(r.Int("implementation", &implementation));
-    layer = layers::GRU(o);
-  } else if (c == "Dense") {
-    layers::DenseOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(r.Int("units", &o.units));
-    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
-    RILL_RETURN_IF_ERROR(r.Bool("use_bias", &o.use_bias));
-    RILL_RETURN_IF_ERROR(r.Init("kernel_initializer", &o.kernel_initializer));
-    RILL_RETURN_IF_ERROR(r.Init("bias_initializer", &o.bias_initializer));
-    RILL_RETURN_IF_ERROR(r.Reg("kernel_regularizer", &o.kernel_regularizer));
-    RILL_RETURN_IF_ERROR(r.Reg("bias_regularizer", &o.bias_regularizer));
-    RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
-    RILL_RETURN_IF_ERROR(r.Con("kernel_constraint", &o.kernel_constraint));
-    RILL_RETURN_IF_ERROR(r.Con("bias_constraint", &o.bias_constraint));
-    layer = layers::Dense(o);
-  } else if (c == "Embedding") {
-    layers::EmbeddingOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(r.Int("input_dim", &o.input_dim));
-    RILL_RETURN_IF_ERROR(r.Int("output_dim", &o.output_dim));
-    RILL_RETURN_IF_ERROR(r.Init("embeddings_initializer", &o.embeddings_initializer));
-    RILL_RETURN_IF_ERROR(r.Reg("embeddings_regularizer", &o.embeddings_regularizer));
-    RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
-    RILL_RETURN_IF_ERROR(r.Con("embeddings_constraint", &o.embeddings_constraint));
-    RILL_RETURN_IF_ERROR(r.Bool("mask_zero", &o.mask_zero));
-    if (o.mask_zero) return r.Error("mask_zero", "= true: masking is not supported");
-    r.Find("input_length");  // only fixes the input's shape, which the input layer gives
-    layer = layers::Embedding(o);
-  } else if (c == "Dropout") {
-    layers::DropoutOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(r.Double("rate", &o.rate));
-    const json* noise = r.Find("noise_shape");
-    if (noise != nullptr && !noise->is_null()) return r.Error("noise_shape", "is not supported");
-    const json* seed = r.Find("seed");
-    if (seed != nullptr && !seed->is_null()) {
-      if (!seed->is_number_integer()) return r.Error("seed", "must be an integer");
-      o.seed = seed->get<int64_t>();
-    }
-    layer = layers::Dropout(o);
-  } else if (c == "Activation") {
-    layers::ActivationOptions o{.name = name};
-    RILL_RETURN_IF_ERROR(r.String("activation", &o.activation));
-    layer = layers::Activation(o);
-  } else if (c == "Bidirectional" || c == "TimeDistributed") {
-    const json* inner = r.Find("layer");
-    if (inner == nullptr) return r.Error("layer", "is missing");
-    RILL_ASSIGN_OR_RETURN(LayerRef wrapped, LayerFromKeras(*inner));
-    if (c == "Bidirectional") {
-      layers::BidirectionalOptions o{.name = name};
-      const json* mode = r.Find("merge_mode");
-      if (mode != nullptr && mode->is_null()) {
-        o.merge_mode = "none";
-      } else {
-        RILL_RETURN_IF_ERROR(r.String("merge_mode", &o.merge_mode));
-      }
-      const json* backward = r.Find("backward_layer");
-      if (backward != nullptr && !backward->is_null())
-        return r.Error("backward_layer", "is not supported (the backward copy is made)");
-      layer = layers::Bidirectional(wrapped, o);
-    } else {
-      layer = layers::TimeDistributed(wrapped, {.name = name});
-    }
-  } else {
+  auto reader = readers.find(c);
+  if (reader == readers.end()) {
     return absl::UnimplementedError(absl::StrCat(
         where, ": layer class '", c,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
-        "Bidirectional, TimeDistributed)"));
+        "Masking, Bidirectional, TimeDistributed)"));
   }
+  RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));
   RILL_RETURN_IF_ERROR(r.Finish());
-  return *layer;
+  return layer;
 }
 
 }  // namespace

@@ -204,7 +204,11 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::string&
         inputs.push_back(t);
         const json kwargs = ref.size() > 3 ? ref[3] : json::object();
         for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-          if (it.key() == "mask") return Bad(where, "masking is not supported");
+          if (it.key() == "mask") {
+            return Bad(where,
+                       "a mask call argument is not supported (masks from Masking and "
+                       "Embedding(mask_zero=True) layers are)");
+          }
           if (it.key() == "training") continue;
           if (it.key() == "initial_state") {
             json states = it.value();

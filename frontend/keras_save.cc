@@ -103,7 +103,16 @@ absl::StatusOr<json> ModelToKeras(const Model& model) {
     json entry = LayerToKeras(*layer);
     entry["name"] = layer->name();
     json nodes = json::array();
-    for (const auto& inputs : layer->call_inputs()) nodes.push_back(InboundNode(inputs));
+    for (const auto& inputs : layer->call_inputs()) {
+      if (inputs[0].mask.has_value() && inputs[0].mask->call_argument) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(layer->class_name(), " '", layer->name(),
+                         "' was called with lengths or a mask ('", inputs[0].mask->layer,
+                         "'), which a Keras model JSON cannot hold (use a Masking layer "
+                         "or Embedding(mask_zero=True))"));
+      }
+      nodes.push_back(InboundNode(inputs));
+    }
     entry["inbound_nodes"] = std::move(nodes);
     layers.push_back(std::move(entry));
   }

@@ -58,6 +58,12 @@ void Layer::AddActivityLoss(Builder& b, const std::optional<Regularizer>& regula
   AddLoss(term, std::move(deps));
 }
 
+std::optional<SequenceMask> Layer::OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                              int) const {
+  if (!supports_masking() || inputs.empty()) return std::nullopt;
+  return inputs[0].mask;
+}
+
 std::string Layer::config_name() const {
   if (!name_.empty()) return name_;
   return requested_name_.empty() ? KerasSnakeCase(class_name()) : requested_name_;
@@ -142,7 +148,9 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   call_inputs_.push_back(inputs);
   std::vector<SymbolicTensor> result;
   for (Value* v : *outputs) {
-    result.push_back(SymbolicTensor{&model, v, name_, calls_, static_cast<int>(result.size())});
+    const int index = static_cast<int>(result.size());
+    result.push_back(SymbolicTensor{&model, v, name_, calls_, index, OutputMask(inputs, index)});
+    if (result.back().mask.has_value()) result.back().mask->call_argument = false;
   }
   ++calls_;
   if (output_shapes_.empty()) {
@@ -179,6 +187,35 @@ std::vector<SymbolicTensor> LayerRef::operator()(const std::vector<SymbolicTenso
                           : absl::StrCat(layer_->class_name(), " '", layer_->name(), "'")));
   }
   return {SymbolicTensor{}};
+}
+
+std::vector<SymbolicTensor> LayerRef::operator()(const SymbolicTensor& x,
+                                                 const CallArgs& args) const {
+  if (!x.valid()) return {SymbolicTensor{}};
+  // (An initial state is an input: the call checks it as such.)
+  auto foreign = [&](const std::optional<SymbolicTensor>& t) {
+    return t.has_value() && (!t->valid() || t->model != x.model);
+  };
+  std::string error;
+  if (foreign(args.lengths)) error = "lengths is invalid or of another model";
+  if (foreign(args.mask)) error = "mask is invalid or of another model";
+  if (args.lengths.has_value() && args.mask.has_value()) error = "give lengths or mask, not both";
+  if (!error.empty()) {
+    x.model->SetError(absl::InvalidArgumentError(
+        absl::StrCat(layer_ == nullptr ? std::string("layer") : layer_->class_name(),
+                     " called on '", x.layer, "' ", x.shape().ToString(), ": ", error)));
+    return {SymbolicTensor{}};
+  }
+  SymbolicTensor masked = x;
+  if (args.lengths.has_value()) {
+    masked.mask = SequenceMask{
+        .lengths = args.lengths->value, .layer = args.lengths->layer, .call_argument = true};
+  } else if (args.mask.has_value()) {
+    masked.mask = SequenceMask{
+        .source = args.mask->value, .value = 0.0, .layer = args.mask->layer, .call_argument = true};
+  }
+  if (args.initial_state.has_value()) return (*this)({masked, *args.initial_state});
+  return (*this)(std::vector{masked});
 }
 
 }  // namespace rill

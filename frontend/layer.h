@@ -28,6 +28,17 @@ struct RnnCell {
   int64_t state_size = 0;
 };
 
+// Keras call arguments besides the input. `lengths` (int32 [batch], a tensor of the same model):
+// sample b's first lengths[b] steps are its sequence and the rest is padding; `mask` ([batch,
+// time], any dtype): 0 at masked steps (Keras's boolean mask as numbers), which must be the
+// last ones of each sample. Either becomes x's mask for this call, which recurrent layers turn
+// into the lengths of the cudnn_gru op (docs/gru.md "Sequence lengths").
+struct CallArgs {
+  std::optional<SymbolicTensor> initial_state;
+  std::optional<SymbolicTensor> lengths;
+  std::optional<SymbolicTensor> mask;
+};
+
 class Layer {
  public:
   virtual ~Layer() = default;
@@ -58,6 +69,14 @@ class Layer {
   // the unconditional ones.
   std::vector<Value*> GetLossesFor(const std::vector<SymbolicTensor>& inputs) const;
   bool built() const { return built_; }
+
+  // Keras supports_masking: the layer passes its input's mask on to its output unchanged.
+  virtual bool supports_masking() const { return false; }
+  // Keras compute_mask: the mask of output `index` of a call on `inputs`. The default passes
+  // input 0's on when the layer supports masking and drops it otherwise, as Keras does; layers
+  // that make or change masks override it.
+  virtual std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                                 int index) const;
 
   // Recurrent layers (Keras RNN API); other layers have no cell and refuse reset_states.
   virtual std::optional<RnnCell> cell() const { return std::nullopt; }
@@ -134,6 +153,8 @@ class LayerRef {
   explicit LayerRef(std::shared_ptr<Layer> layer) : layer_(std::move(layer)) {}
   SymbolicTensor operator()(const SymbolicTensor& x) const;
   std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& xs) const;
+  // With call arguments: `gru(x, {.lengths = len})`; all the layer's outputs.
+  std::vector<SymbolicTensor> operator()(const SymbolicTensor& x, const CallArgs& args) const;
   Layer* get() const { return layer_.get(); }
   Layer* operator->() const { return layer_.get(); }
   const std::shared_ptr<Layer>& shared() const { return layer_; }

@@ -39,11 +39,21 @@ struct EmbeddingOptions {
   std::optional<Regularizer> embeddings_regularizer;
   std::optional<Regularizer> activity_regularizer;
   std::optional<Constraint> embeddings_constraint;
-  bool mask_zero = false;  // refused: masking is not supported
+  // Id 0 is padding: the output's mask (Keras's) masks those steps, and a recurrent layer
+  // called on it takes the rest as each sample's sequence (they must come first).
+  bool mask_zero = false;
   std::string name;
 };
 // Integer indices [batch, ...] -> [batch, ..., output_dim].
 LayerRef Embedding(EmbeddingOptions options);
+
+// Keras Masking: steps whose features all equal mask_value are masked (the output is zero
+// there, and carries the mask to the layers after it; docs/user-guide.md).
+struct MaskingOptions {
+  double mask_value = 0.0;
+  std::string name;
+};
+LayerRef Masking(MaskingOptions options);
 
 struct DropoutOptions {
   double rate = 0.0;
@@ -56,7 +66,10 @@ LayerRef Dropout(DropoutOptions options);
 // recurrent_kernel [u, 3u], bias [6u], gate blocks z, r, h. Input [batch, time, d]
 // ([time, batch, d] when time_major). Called on [x] or [x, initial_state [batch, u]].
 // Outputs: the sequence [batch, time, u] (return_sequences) or the last step [batch, u], then
-// with return_state the last state [batch, u].
+// with return_state the last state [batch, u]. A masked input (Masking, Embedding(mask_zero),
+// or `layer(x, {.lengths = len})`) is a right-padded batch: each sample's unmasked steps are its
+// sequence (docs/user-guide.md, "Masks and sequence lengths"); the sequence output keeps the
+// mask.
 struct CuDNNGRUOptions {
   int64_t units = 0;
   Initializer kernel_initializer{"glorot_uniform", {}};
@@ -127,15 +140,6 @@ struct TimeDistributedOptions {
   std::string name;
 };
 LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions options = {});
-
-// Calling a recurrent layer with Keras's call arguments. A mask is refused ("masking is not
-// supported"); an initial state is passed as a second input.
-struct RecurrentCallArgs {
-  std::optional<SymbolicTensor> initial_state;
-  std::optional<SymbolicTensor> mask;
-};
-std::vector<SymbolicTensor> CallRecurrent(const LayerRef& layer, const SymbolicTensor& x,
-                                          const RecurrentCallArgs& args);
 
 // Applies a named activation ("linear", "relu", "tanh", "sigmoid", "softmax"); error for others.
 absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation, Value* x);

@@ -30,6 +30,19 @@ class ModelRunner;
 class Trainer;
 struct CompileOptions;
 
+// Keras's mask of a sequence [batch, time, ...], as rill keeps it: the lengths of a right-padded
+// batch, given (`lengths`, int32 [batch]) or derived by a layer that needs them from `source`:
+// step (b, t) is masked when every element of source[b, t, ...] equals `value` (Masking's
+// input and mask_value; Embedding(mask_zero=True)'s ids and 0). Masks travel with the tensors
+// as Keras's do (docs/user-guide.md, "Masks and sequence lengths").
+struct SequenceMask {
+  Value* lengths = nullptr;
+  Value* source = nullptr;
+  double value = 0.0;
+  std::string layer;           // the layer (or input) that made the mask, for messages
+  bool call_argument = false;  // given to this call (a Keras JSON cannot hold it)
+};
+
 // A symbolic tensor: a value of the model's graph and the layer that produced it.
 struct SymbolicTensor {
   Model* model = nullptr;
@@ -37,6 +50,7 @@ struct SymbolicTensor {
   std::string layer;  // name of the producing layer (or input)
   int node = 0;       // which call of that layer produced it (Keras's node index)
   int index = 0;      // which of that call's outputs it is
+  std::optional<SequenceMask> mask;
 
   bool valid() const { return model != nullptr && value != nullptr; }
   const Shape& shape() const { return value->type.shape; }

@@ -170,6 +170,16 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
                      options.optimizer.learning_rate, " must be > 0"));
   }
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
+  for (const SymbolicTensor& out : model.outputs()) {
+    // Keras would weight the loss by the mask at every step; rill's losses take no weights.
+    if (out.mask.has_value()) {
+      return absl::UnimplementedError(absl::StrCat(
+          "output '", out.layer, "' ", out.shape().ToString(), " carries the mask of '",
+          out.mask->layer,
+          "' (a sequence after masking): a masked loss is not supported; return the last state "
+          "(return_sequences=False) or drop the mask"));
+    }
+  }
   return Trainer(model, std::move(options));
 } catch (...) {
   return CurrentExceptionStatus("Model::Compile");

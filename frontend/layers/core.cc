@@ -1,4 +1,6 @@
-// The core Keras layers: Dense, Activation, Embedding, Dropout.
+// The core Keras layers: Dense, Activation, Embedding, Dropout, Masking, TimeDistributed. Those
+// that support masking in Keras pass their input's mask on; Embedding(mask_zero) and Masking
+// make one.
 #include "absl/strings/str_cat.h"
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
@@ -96,6 +98,7 @@ class DenseLayer : public Layer {
     AddActivityLoss(b, o_.activity_regularizer, y, inputs);
     return std::vector<Value*>{y};
   }
+  bool supports_masking() const override { return true; }
 
  private:
   DenseOptions o_;
@@ -119,6 +122,7 @@ class ActivationLayer : public Layer {
     RILL_ASSIGN_OR_RETURN(Value * y, ApplyActivation(b, o_.activation, inputs[0].value));
     return std::vector<Value*>{y};
   }
+  bool supports_masking() const override { return true; }
 
  private:
   ActivationOptions o_;
@@ -144,7 +148,6 @@ class EmbeddingLayer : public Layer {
                                            const std::vector<SymbolicTensor>& inputs) override {
     if (inputs.size() != 1)
       return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
-    if (o_.mask_zero) return absl::InvalidArgumentError("mask_zero=True: masking is not supported");
     if (o_.input_dim < 1 || o_.output_dim < 1) {
       return absl::InvalidArgumentError(absl::StrCat("input_dim ", o_.input_dim, " and output_dim ",
                                                      o_.output_dim, " must be >= 1"));
@@ -163,6 +166,12 @@ class EmbeddingLayer : public Layer {
     Value* y = ops::Gather(b, table_, ids);
     AddActivityLoss(b, o_.activity_regularizer, y, inputs);
     return std::vector<Value*>{y};
+  }
+  // mask_zero: the steps whose id is 0 are masked.
+  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                         int) const override {
+    if (!o_.mask_zero) return std::nullopt;
+    return SequenceMask{.source = inputs[0].value, .value = 0.0, .layer = name()};
   }
 
  private:
@@ -192,6 +201,7 @@ class DropoutLayer : public Layer {
     int64_t seed = o_.seed * 7919 + static_cast<int64_t>(model.layers().size());
     return std::vector<Value*>{ops::Dropout(b, inputs[0].value, o_.rate, seed).y};
   }
+  bool supports_masking() const override { return true; }
 
  private:
   DropoutOptions o_;
@@ -222,13 +232,52 @@ class TimeDistributedLayer : public Layer {
     // is applying them to every time step.
     return CallSublayer(*inner_, KerasSnakeCase(inner_->class_name()), model, inputs);
   }
+  bool supports_masking() const override { return true; }
 
  private:
   std::shared_ptr<Layer> inner_;
   TimeDistributedOptions o_;
 };
 
+// Keras Masking: a step whose features all equal mask_value is masked; the output is the input
+// with masked steps zeroed, x · [any(x != mask_value) over the last axis].
+class MaskingLayer : public Layer {
+ public:
+  explicit MaskingLayer(MaskingOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
+  std::string class_name() const override { return "Masking"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["mask_value"] = o_.mask_value;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    if (inputs.size() != 1)
+      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    Value* x = inputs[0].value;
+    if (!IsFloating(x->type.dtype) || x->type.shape.rank() < 3) {
+      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
+                                                     ", expected floats [batch, time, features]"));
+    }
+    // 1 where some feature differs from mask_value, else 0 (|x - v| summed is 0 only then).
+    Value* differs = ops::ReduceSum(b, ops::Abs(b, ops::Affine(b, x, 1.0, -o_.mask_value)),
+                                    {x->type.shape.rank() - 1}, /*keepdims=*/true);
+    return std::vector<Value*>{ops::Mul(b, x, ops::Sign(b, differs))};
+  }
+  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                         int) const override {
+    return SequenceMask{.source = inputs[0].value, .value = o_.mask_value, .layer = name()};
+  }
+
+ private:
+  MaskingOptions o_;
+};
+
 }  // namespace
+
+LayerRef Masking(MaskingOptions o) {
+  return LayerRef(std::make_shared<MaskingLayer>(std::move(o)));
+}
 
 LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions o) {
   const std::string inner = layer->class_name();

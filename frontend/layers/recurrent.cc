@@ -1,5 +1,6 @@
 // The recurrent layers: CuDNNGRU, GRU(reset_after=True) — both on the cudnn_gru op — and the
-// Bidirectional wrapper.
+// Bidirectional wrapper. An input's mask (Masking, Embedding(mask_zero), or lengths given in
+// the call) becomes the op's lengths.
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -157,6 +158,57 @@ class GruLayer : public Layer {
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
+    RILL_ASSIGN_OR_RETURN(const GruInput in, CheckInputs(inputs));
+    if (!built_) {
+      RILL_RETURN_IF_ERROR(Build(model, in));
+    } else if (kernel_->type.shape.dim(0) != in.features) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input features ", in.features, " do not match the kernel ",
+                       kernel_->type.shape.ToString(), " built on the first call"));
+    }
+    RILL_ASSIGN_OR_RETURN(Value * h0, InitialState(b, inputs, in));
+    RILL_ASSIGN_OR_RETURN(lengths_, MaskLengths(b, inputs[0], in));
+    const int64_t u = o_.units;
+    Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);
+    Value* recurrent = cudnn_ ? recurrent_ : GruRecurrentAsCuDNN(b, recurrent_, u);
+    Value* bias = bias_ == nullptr                ? ops::Fill(b, {in.dtype, Shape{6 * u}}, 0.0)
+                  : bias_->type.shape.rank() == 2 ? ops::Reshape(b, bias_, {6 * u})
+                                                  : bias_;
+    ops::CuDNNGRUOutputs r = ops::CuDNNGRU(b, in.x, h0, kernel, recurrent, bias,
+                                           {.time_major = o_.time_major,
+                                            .go_backwards = o_.go_backwards,
+                                            .zero_output_for_mask = zero_output_for_mask_},
+                                           lengths_);
+    RILL_RETURN_IF_ERROR(b.status());
+    if (state_ != nullptr && inputs.size() == 1) model.AddStateUpdate(state_, r.h_last);
+    std::vector<Value*> outputs = {o_.return_sequences ? r.y : r.h_last};
+    if (o_.return_state) outputs.push_back(r.h_last);
+    // Keras applies the activity regularizer to every output.
+    for (Value* out : outputs) AddActivityLoss(b, o_.activity_regularizer, out, inputs);
+    return outputs;
+  }
+
+  // Keras: the sequence keeps the input's mask, as the lengths of the last call; states none.
+  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                         int index) const override {
+    if (index != 0 || !o_.return_sequences || lengths_ == nullptr) return std::nullopt;
+    return SequenceMask{.lengths = lengths_, .layer = inputs[0].mask->layer};
+  }
+
+  // Keras's Bidirectional sets it on both of its layers when they return sequences.
+  void set_zero_output_for_mask(bool zero) { zero_output_for_mask_ = zero; }
+
+ private:
+  // The checked input of one call.
+  struct GruInput {
+    Value* x = nullptr;
+    DType dtype = DType::kF32;
+    int64_t batch = 0;
+    int64_t time = 0;
+    int64_t features = 0;
+  };
+
+  absl::StatusOr<GruInput> CheckInputs(const std::vector<SymbolicTensor>& inputs) const {
     if (o_.units < 1)
       return absl::InvalidArgumentError(absl::StrCat("units must be >= 1, got ", o_.units));
     if (!cudnn_) RILL_RETURN_IF_ERROR(CheckGruSupported(o_));
@@ -175,85 +227,112 @@ class GruLayer : public Layer {
       return absl::InvalidArgumentError(
           absl::StrCat("input is ", x->type.ToString(), ", expected a float type"));
     }
-    const int64_t d = s.dim(2);
-    const int64_t batch = s.dim(o_.time_major ? 1 : 0);
-    if (d == kUnknownDim) return absl::InvalidArgumentError("the feature dimension must be known");
-    const DType dt = x->type.dtype;
-    const int64_t u = o_.units;
-    if (o_.stateful && batch == kUnknownDim) {
+    GruInput in{.x = x,
+                .dtype = x->type.dtype,
+                .batch = s.dim(o_.time_major ? 1 : 0),
+                .time = s.dim(o_.time_major ? 0 : 1),
+                .features = s.dim(2)};
+    if (in.features == kUnknownDim)
+      return absl::InvalidArgumentError("the feature dimension must be known");
+    if (o_.stateful && in.batch == kUnknownDim) {
       return absl::InvalidArgumentError(absl::StrCat(
           "a stateful RNN needs to know its batch size: give the input a fixed batch size "
           "(input shape ",
           s.ToString(), ")"));
     }
-    if (!built_) {
-      RILL_ASSIGN_OR_RETURN(
-          kernel_, AddWeight(model, "kernel", {dt, Shape{d, 3 * u}}, o_.kernel_initializer, true,
-                             o_.kernel_regularizer, o_.kernel_constraint));
-      RILL_ASSIGN_OR_RETURN(
-          recurrent_,
-          AddWeight(model, "recurrent_kernel", {dt, Shape{u, 3 * u}}, o_.recurrent_initializer,
-                    true, o_.recurrent_regularizer, o_.recurrent_constraint));
-      if (cudnn_ || o_.use_bias) {
-        Shape bias_shape = cudnn_ ? Shape{6 * u} : Shape{2, 3 * u};
-        RILL_ASSIGN_OR_RETURN(bias_, AddWeight(model, "bias", {dt, bias_shape}, o_.bias_initializer,
-                                               true, o_.bias_regularizer, o_.bias_constraint));
-      }
-      if (o_.stateful) {
-        RILL_ASSIGN_OR_RETURN(state_, model.AddWeight(absl::StrCat(name(), "/state"),
-                                                      {dt, Shape{batch, u}}, Initializer{"zeros"},
-                                                      /*trainable=*/false));
-      }
-    } else if (kernel_->type.shape.dim(0) != d) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("input features ", d, " do not match the kernel ",
-                       kernel_->type.shape.ToString(), " built on the first call"));
-    }
-    Value* h0 = nullptr;
-    if (inputs.size() == 2) {
-      h0 = inputs[1].value;
-      const Shape& hs = h0->type.shape;
-      bool ok = hs.rank() == 2 && hs.dim(1) == u && h0->type.dtype == dt &&
-                (hs.dim(0) == batch || hs.dim(0) == kUnknownDim || batch == kUnknownDim);
-      if (!ok) {
-        return absl::InvalidArgumentError(absl::StrCat("initial_state is ", h0->type.ToString(),
-                                                       ", expected ",
-                                                       TensorType{dt, Shape{batch, u}}.ToString()));
-      }
-    } else if (state_ != nullptr) {
-      if (state_->type.shape.dim(0) != batch) {
-        return absl::InvalidArgumentError(absl::StrCat("stateful layer built for batch ",
-                                                       state_->type.shape.dim(0), ", called on ",
-                                                       s.ToString()));
-      }
-      h0 = state_;
-    } else {
-      h0 = ops::FillBatchOf(b, x, o_.time_major ? 1 : 0, {dt, Shape{batch, u}}, 0.0);
-    }
-    Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);
-    Value* recurrent = cudnn_ ? recurrent_ : GruRecurrentAsCuDNN(b, recurrent_, u);
-    Value* bias = bias_ == nullptr                ? ops::Fill(b, {dt, Shape{6 * u}}, 0.0)
-                  : bias_->type.shape.rank() == 2 ? ops::Reshape(b, bias_, {6 * u})
-                                                  : bias_;
-    ops::CuDNNGRUOutputs r =
-        ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias,
-                      {.time_major = o_.time_major, .go_backwards = o_.go_backwards});
-    RILL_RETURN_IF_ERROR(b.status());
-    if (state_ != nullptr && inputs.size() == 1) model.AddStateUpdate(state_, r.h_last);
-    std::vector<Value*> outputs = {o_.return_sequences ? r.y : r.h_last};
-    if (o_.return_state) outputs.push_back(r.h_last);
-    // Keras applies the activity regularizer to every output.
-    for (Value* out : outputs) AddActivityLoss(b, o_.activity_regularizer, out, inputs);
-    return outputs;
+    return in;
   }
 
- private:
+  // The weights (and a stateful layer's state), on the first call.
+  absl::Status Build(Model& model, const GruInput& in) {
+    const DType dt = in.dtype;
+    const int64_t d = in.features, u = o_.units;
+    RILL_ASSIGN_OR_RETURN(
+        kernel_, AddWeight(model, "kernel", {dt, Shape{d, 3 * u}}, o_.kernel_initializer, true,
+                           o_.kernel_regularizer, o_.kernel_constraint));
+    RILL_ASSIGN_OR_RETURN(recurrent_, AddWeight(model, "recurrent_kernel", {dt, Shape{u, 3 * u}},
+                                                o_.recurrent_initializer, true,
+                                                o_.recurrent_regularizer, o_.recurrent_constraint));
+    if (cudnn_ || o_.use_bias) {
+      Shape bias_shape = cudnn_ ? Shape{6 * u} : Shape{2, 3 * u};
+      RILL_ASSIGN_OR_RETURN(bias_, AddWeight(model, "bias", {dt, bias_shape}, o_.bias_initializer,
+                                             true, o_.bias_regularizer, o_.bias_constraint));
+    }
+    if (o_.stateful) {
+      RILL_ASSIGN_OR_RETURN(
+          state_, model.AddWeight(absl::StrCat(name(), "/state"), {dt, Shape{in.batch, u}},
+                                  Initializer{"zeros"}, /*trainable=*/false));
+    }
+    return absl::OkStatus();
+  }
+
+  // The given initial state, else the stateful layer's state, else zeros.
+  absl::StatusOr<Value*> InitialState(Builder& b, const std::vector<SymbolicTensor>& inputs,
+                                      const GruInput& in) const {
+    const DType dt = in.dtype;
+    const int64_t u = o_.units;
+    if (inputs.size() == 2) {
+      Value* h0 = inputs[1].value;
+      const Shape& hs = h0->type.shape;
+      bool ok = hs.rank() == 2 && hs.dim(1) == u && h0->type.dtype == dt &&
+                (hs.dim(0) == in.batch || hs.dim(0) == kUnknownDim || in.batch == kUnknownDim);
+      if (!ok) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("initial_state is ", h0->type.ToString(), ", expected ",
+                         TensorType{dt, Shape{in.batch, u}}.ToString()));
+      }
+      return h0;
+    }
+    if (state_ != nullptr) {
+      if (state_->type.shape.dim(0) != in.batch) {
+        return absl::InvalidArgumentError(absl::StrCat("stateful layer built for batch ",
+                                                       state_->type.shape.dim(0), ", called on ",
+                                                       in.x->type.shape.ToString()));
+      }
+      return state_;
+    }
+    return ops::FillBatchOf(b, in.x, o_.time_major ? 1 : 0, {dt, Shape{in.batch, u}}, 0.0);
+  }
+
+  // The lengths of x's mask (nullptr when it has none): given, or derived from the mask's
+  // source by a sequence_lengths node, which refuses a mask with holes when it runs.
+  absl::StatusOr<Value*> MaskLengths(Builder& b, const SymbolicTensor& x,
+                                     const GruInput& in) const {
+    if (!x.mask.has_value()) return nullptr;
+    const SequenceMask& m = *x.mask;
+    auto fits = [](int64_t a, int64_t b) { return a == b || a == kUnknownDim || b == kUnknownDim; };
+    if (m.lengths != nullptr) {
+      const TensorType& t = m.lengths->type;
+      if (t.dtype != DType::kI32 || t.shape.rank() != 1 || !fits(t.shape.dim(0), in.batch)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("lengths ('", m.layer, "') are ", t.ToString(), ", expected ",
+                         TensorType{DType::kI32, Shape{in.batch}}.ToString(), " for input ",
+                         in.x->type.shape.ToString()));
+      }
+      return m.lengths;
+    }
+    const Shape& s = m.source->type.shape;
+    if (o_.time_major) {
+      return absl::UnimplementedError(absl::StrCat(
+          "the mask of '", m.layer, "' on a time-major input is not supported (give the lengths: ",
+          "layer(x, {.lengths = ...}))"));
+    }
+    if (s.rank() < 2 || !fits(s.dim(0), in.batch) || s.dim(1) != in.time) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the mask of '", m.layer, "' ", s.ToString(), " does not match input ",
+                       in.x->type.shape.ToString(), " ([batch, time, ...] expected)"));
+    }
+    return ops::SequenceLengths(b, m.source, m.value);
+  }
+
   GRUOptions o_;
   bool cudnn_;
   Value* kernel_ = nullptr;
   Value* recurrent_ = nullptr;
   Value* bias_ = nullptr;
   Value* state_ = nullptr;
+  Value* lengths_ = nullptr;  // of the last call; nullptr without a mask
+  bool zero_output_for_mask_ = false;
 };
 
 class BidirectionalLayer : public Layer {
@@ -265,6 +344,9 @@ class BidirectionalLayer : public Layer {
         inner_name_(std::move(inner_name)),
         o_(std::move(o)) {
     requested_name_ = o_.name;
+    const bool sequences = forward_->options().return_sequences;
+    forward_->set_zero_output_for_mask(sequences);
+    backward_->set_zero_output_for_mask(sequences);
   }
   std::string class_name() const override { return "Bidirectional"; }
   nlohmann::json GetConfig() const override {
@@ -347,6 +429,14 @@ class BidirectionalLayer : public Layer {
     return outputs;
   }
 
+  // Keras: each sequence output keeps the input's mask; states have none.
+  std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
+                                         int index) const override {
+    const int sequences = o_.merge_mode == "none" ? 2 : 1;
+    if (!forward_->options().return_sequences || index >= sequences) return std::nullopt;
+    return inputs[0].mask;
+  }
+
  private:
   std::shared_ptr<GruLayer> forward_;
   std::shared_ptr<GruLayer> backward_;
@@ -378,20 +468,6 @@ LayerRef Bidirectional(const LayerRef& layer, BidirectionalOptions o) {
   return LayerRef(std::make_shared<BidirectionalLayer>(
       std::make_shared<GruLayer>(gru->options(), gru->cudnn()),
       std::make_shared<GruLayer>(backward, gru->cudnn()), std::move(inner_name), std::move(o)));
-}
-
-std::vector<SymbolicTensor> CallRecurrent(const LayerRef& layer, const SymbolicTensor& x,
-                                          const RecurrentCallArgs& args) {
-  if (args.mask.has_value()) {
-    if (x.valid()) {
-      x.model->SetError(absl::UnimplementedError(
-          absl::StrCat(layer->class_name(), ": masking is not supported (called on '", x.layer,
-                       "' ", x.shape().ToString(), " with a mask)")));
-    }
-    return {SymbolicTensor{}};
-  }
-  if (args.initial_state.has_value()) return layer({x, *args.initial_state});
-  return layer(std::vector{x});
 }
 
 }  // namespace rill::layers

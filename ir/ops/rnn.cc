@@ -1,6 +1,7 @@
-// Recurrent ops: cudnn_gru (Keras CuDNNGRU, docs/gru.md) and its fused backward op
-// cudnn_gru_grad. The reserve output carries the per-step gate values from the forward to the
-// backward op, so the backward op recomputes nothing and no kernel hides state.
+// Recurrent ops: cudnn_gru (Keras CuDNNGRU, docs/gru.md), its fused backward op cudnn_gru_grad,
+// and sequence_lengths (a Keras mask as the lengths cudnn_gru takes). The reserve output carries
+// the per-step gate values from the forward to the backward op, so the backward op recomputes
+// nothing and no kernel hides state.
 #include "ir/ops/rnn.h"
 
 #include "ir/ops/common.h"
@@ -152,6 +153,19 @@ std::vector<Value*> GruGrad(GradContext& c) {
   return grads;
 }
 
+absl::StatusOr<std::vector<TensorType>> SequenceLengthsRule(const Attrs&,
+                                                            const std::vector<TensorType>& in) {
+  const Shape& x = in[0].shape;
+  if (x.rank() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("input ", in[0].ToString(), " has rank ",
+                                                   x.rank(), ", expected [batch, time, ...]"));
+  }
+  return std::vector<TensorType>{{DType::kI32, Shape{x.dim(0)}}};
+}
+
+// Lengths are integers: nothing flows back to the mask's source.
+std::vector<Value*> NoGradient(GradContext&) { return {nullptr}; }
+
 }  // namespace
 
 CuDNNGRUOutputs CuDNNGRU(Builder& b, Value* x, Value* h0, Value* kernel, Value* recurrent_kernel,
@@ -172,6 +186,10 @@ CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
   Node* n = b.AddNode(OpKind::kCuDNNGRUGrad, in, GruAttrs(options));
   if (n == nullptr) return {};
   return {n->output(0), n->output(1), n->output(2), n->output(3), n->output(4)};
+}
+
+Value* SequenceLengths(Builder& b, Value* x, double mask_value) {
+  return b.Op(OpKind::kSequenceLengths, {x}, {{"mask_value", mask_value}});
 }
 
 }  // namespace rill::ops
@@ -195,6 +213,12 @@ void RegisterRnnOps() {
               .attrs = attrs,
               .shape = GruGradRule,
               .not_differentiable = true});
+  RegisterOp({.kind = OpKind::kSequenceLengths,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"mask_value", AttrKind::kFloat, 0.0}},
+              .shape = SequenceLengthsRule,
+              .grad = NoGradient});
 }
 
 }  // namespace rill

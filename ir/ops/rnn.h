@@ -54,4 +54,12 @@ CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
                                  Value* dy, Value* dh_last, CuDNNGRUOptions options = {},
                                  Value* lengths = nullptr);
 
+// The lengths of a right-padded batch from Keras's mask of it: x [B, T, ...] of any dtype; step
+// (b, t) is masked when every element of x[b, t, ...] equals `mask_value` (Keras's Masking
+// layer; Embedding(mask_zero=True) is its ids with 0). Output int32 [B]: the number of unmasked
+// steps, which must come first. A sample with a masked step before an unmasked one (a mask
+// with holes) cannot be written as a length: the CPU kernel refuses it (InvalidArgument naming
+// the sample and the steps), the CUDA kernel writes -1, which the consumer refuses. No gradient.
+Value* SequenceLengths(Builder& b, Value* x, double mask_value);
+
 }  // namespace rill::ops

@@ -5,6 +5,7 @@
 // reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
 // workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
 // GRU has no sequence lengths: a step with lengths always runs rill's kernel.
+// Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
 #include <cblas.h>
 
 #include <algorithm>
@@ -254,6 +255,52 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, CuDNNGRUGradT, a);
 }
 
+// sequence_lengths: per sample, the unmasked steps, which must come first.
+template <typename T>
+absl::Status SequenceLengthsT(const KernelArgs& a) {
+  const Shape& x = a.inputs[0].shape;
+  const int64_t batch = x.dim(0), time = x.dim(1);
+  const int64_t step = time == 0 ? 0 : x.NumElements() / (batch * time);
+  const T value = static_cast<T>(a.attrs.GetFloat("mask_value"));
+  const T* data = a.inputs[0].as<T>();
+  int32_t* lengths = a.outputs[0].as<int32_t>();
+  for (int64_t b = 0; b < batch; ++b) {
+    int64_t length = 0;
+    for (int64_t t = 0; t < time; ++t) {
+      const T* first = data + (b * time + t) * step;
+      const bool masked = std::all_of(first, first + step, [&](T v) { return v == value; });
+      if (masked) continue;
+      if (length != t) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the mask of sample ", b, " has a hole: step ", length, " is masked and step ", t,
+            " is not (input ", x.ToString(), ", mask value ", a.attrs.GetFloat("mask_value"),
+            "); only right-padded sequences can be lengths"));
+      }
+      length = t + 1;
+    }
+    lengths[b] = static_cast<int32_t>(length);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SequenceLengths(const KernelArgs& a) {
+  switch (a.inputs[0].dtype) {
+    case DType::kF32:
+      return SequenceLengthsT<float>(a);
+    case DType::kF64:
+      return SequenceLengthsT<double>(a);
+    case DType::kI32:
+      return SequenceLengthsT<int32_t>(a);
+    case DType::kI64:
+      return SequenceLengthsT<int64_t>(a);
+    case DType::kF16:
+    case DType::kBF16:
+      break;
+  }
+  return absl::UnimplementedError(absl::StrCat(
+      "cpu kernel: dtype ", std::string(DTypeName(a.inputs[0].dtype)), " not supported"));
+}
+
 }  // namespace
 
 void RegisterRnnKernels() {
@@ -263,6 +310,8 @@ void RegisterRnnKernels() {
                   .device = DeviceKind::kCpu,
                   .fn = CuDNNGRUGrad,
                   .prepare = PrepareGruGrad});
+  RegisterKernel(
+      {.op = OpKind::kSequenceLengths, .device = DeviceKind::kCpu, .fn = SequenceLengths});
 }
 
 }  // namespace rill::cpu

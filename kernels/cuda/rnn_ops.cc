@@ -35,6 +35,7 @@
 #include "kernels/cuda/handles.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/rnn_kernels.h"
+#include "kernels/cuda/sequence.h"
 #include "runtime/plan.h"
 
 namespace rill::gpu {
@@ -419,6 +420,41 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
       op, "weight-gradient unpacking");
 }
 
+// sequence_lengths: a mask with holes gives -1 (the device cannot fail the step; the CPU
+// kernel refuses it).
+absl::Status SequenceLengths(const KernelArgs& a) {
+  constexpr OpKind op = OpKind::kSequenceLengths;
+  RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
+  const TensorView& x = a.inputs[0];
+  const int64_t batch = x.shape.dim(0), time = x.shape.dim(1);
+  const int64_t step = batch * time == 0 ? 0 : x.shape.NumElements() / (batch * time);
+  const double value = a.attrs.GetFloat("mask_value");
+  int32_t* lengths = a.outputs[0].as<int32_t>();
+  cudaError_t error = cudaErrorInvalidValue;
+  switch (x.dtype) {
+    case DType::kF32:
+      error = LaunchSequenceLengths(batch, time, step, x.as<const float>(),
+                                    static_cast<float>(value), lengths, gpu->stream);
+      break;
+    case DType::kF64:
+      error = LaunchSequenceLengths(batch, time, step, x.as<const double>(), value, lengths,
+                                    gpu->stream);
+      break;
+    case DType::kI32:
+      error = LaunchSequenceLengths(batch, time, step, x.as<const int32_t>(),
+                                    static_cast<int32_t>(value), lengths, gpu->stream);
+      break;
+    case DType::kI64:
+      error = LaunchSequenceLengths(batch, time, step, x.as<const int64_t>(),
+                                    static_cast<int64_t>(value), lengths, gpu->stream);
+      break;
+    case DType::kF16:
+    case DType::kBF16:
+      return UnsupportedDType(op, x.dtype);
+  }
+  return Launched(error, op, "sequence lengths");
+}
+
 }  // namespace
 
 GruWeightCounts GetGruWeightCounts() {
@@ -435,6 +471,8 @@ void RegisterRnnCudaKernels() {
                   .device = DeviceKind::kCuda,
                   .fn = CuDNNGRUGrad,
                   .prepare = PrepareGruGrad});
+  RegisterKernel(
+      {.op = OpKind::kSequenceLengths, .device = DeviceKind::kCuda, .fn = SequenceLengths});
 }
 
 }  // namespace rill::gpu

@@ -103,7 +103,7 @@ TEST(ApiErrors, LayerCalls) {
     Model b("b");
     SymbolicTensor x = b.Input({kBatch, 5, 3});
     SymbolicTensor h0 = a->Input({kBatch, 4}, DType::kF32, "h0");
-    layers::CallRecurrent(layers::CuDNNGRU({.units = 4}), x, {.initial_state = h0});
+    layers::CuDNNGRU({.units = 4})(x, {.initial_state = h0});
     EXPECT_THAT(Message(b.status()),
                 AllOf(HasSubstr("CuDNNGRU 'cu_dnngru': input 1 is layer 'h0' tensor 'h0' "
                                 "f32[?, 4] of model 'a'"),
@@ -132,8 +132,8 @@ TEST(ApiErrors, LayerCalls) {
   {
     Model m("m");
     SymbolicTensor x = m.Input({kBatch, 5, 3});
-    layers::CallRecurrent(layers::GRU({.units = 2}), x, {.mask = x});
-    EXPECT_THAT(Message(m.status()), HasSubstr("masking is not supported"));
+    layers::GRU({.units = 2})(x, {.lengths = x, .mask = x});
+    EXPECT_THAT(Message(m.status()), HasSubstr("give lengths or mask, not both"));
   }
   {
     Model m("m");

@@ -241,10 +241,9 @@ TEST(KerasInterop, Errors) {
       JsonError(Seq(
           R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "stateful": true}})")),
       HasSubstr("a stateful RNN needs to know its batch size"));
-  EXPECT_THAT(
-      JsonError(Seq(
-          R"({"class_name": "Embedding", "config": {"name": "e", "input_dim": 4, "output_dim": 2, "mask_zero": true}})")),
-      HasSubstr("Embedding 'e': mask_zero = true: masking is not supported"));
+  EXPECT_THAT(JsonError(Seq(
+                  R"({"class_name": "Masking", "config": {"name": "mk", "mask_value": "zero"}})")),
+              HasSubstr("Masking 'mk': mask_value must be a number, got \"zero\""));
   EXPECT_THAT(
       JsonError(Seq(
           R"({"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4, "kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {}}}})")),
@@ -255,7 +254,7 @@ TEST(KerasInterop, Errors) {
           R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 5, 3], "name": "in"}, "inbound_nodes": []},)"
           R"({"class_name": "CuDNNGRU", "name": "g", "config": {"name": "g", "units": 4}, "inbound_nodes": [[["in", 0, 0, {"mask": [["in", 0, 0]]}]]]}],)"
           R"("input_layers": [["in", 0, 0]], "output_layers": [["g", 0, 0]]}})"),
-      HasSubstr("m.json: layer 'g': masking is not supported"));
+      HasSubstr("m.json: layer 'g': a mask call argument is not supported"));
   EXPECT_THAT(
       JsonError(
           R"({"class_name": "Functional", "config": {"layers": [)"

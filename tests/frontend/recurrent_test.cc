@@ -113,7 +113,7 @@ TEST(CuDNNGRULayer, LastStepInitialStateAndTimeMajor) {
     Model m;
     auto x = m.Input({kBatch, kT, kD}, DType::kF64);
     auto h = m.Input({kBatch, kU}, DType::kF64);
-    m.SetOutputs(layers::CallRecurrent(layers::CuDNNGRU({.units = kU}), x, {.initial_state = h}));
+    m.SetOutputs(layers::CuDNNGRU({.units = kU})(x, {.initial_state = h}));
     ASSERT_TRUE(m.SetWeights({w.k, w.r, w.bias}).ok());
     auto y = m.Predict({xs, h0});
     ASSERT_TRUE(y.ok()) << y.status();
@@ -363,9 +363,9 @@ TEST(RecurrentLayers, Errors) {
               HasSubstr("has rank 2, expected 3 [batch, time, features]"));
   EXPECT_THAT(ErrorOf([](Model& m) {
                 auto x = m.Input({kBatch, kT, kD});
-                layers::CallRecurrent(layers::CuDNNGRU({.units = 4}), x, {.mask = x});
+                layers::CuDNNGRU({.units = 4})(x, {.lengths = x});
               }),
-              HasSubstr("masking is not supported"));
+              HasSubstr("expected i32[?] for input [?, 5, 4]"));
   EXPECT_THAT(ErrorOf([](Model& m) {
                 auto x = m.Input({kBatch, kT, kD});
                 layers::CuDNNGRU({.units = 4})(std::vector{x, m.Input({kBatch, 5})});

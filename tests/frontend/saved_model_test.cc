@@ -59,8 +59,8 @@ std::unique_ptr<Model> GruStack() {
   auto m = std::make_unique<Model>("gru_stack", 1);
   SymbolicTensor x = m->Input({kBatch, 6, 3}, DType::kF32, "x");
   SymbolicTensor h0 = m->Input({kBatch, 8}, DType::kF32, "h0");
-  SymbolicTensor seq = layers::CallRecurrent(
-      layers::CuDNNGRU({.units = 8, .return_sequences = true}), x, {.initial_state = h0})[0];
+  SymbolicTensor seq =
+      layers::CuDNNGRU({.units = 8, .return_sequences = true})(x, {.initial_state = h0})[0];
   SymbolicTensor per_step = layers::TimeDistributed(layers::Dense({.units = 5}))(seq);
   SymbolicTensor bi = layers::Bidirectional(layers::GRU({.units = 4}), {.merge_mode = "concat"})(
       per_step);

@@ -173,6 +173,34 @@ std::vector<OpCase> RnnCases() {
          .domains = domains,
          .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
   }
+
+  // sequence_lengths, by hand: a step is masked when all its features equal the mask value.
+  //   sample 0: [1, 0], [0, 0], [0, 0] -> 1;  sample 1: [0, 2], [3, 0], [0, 0] -> 2;
+  //   sample 2: [0, 0] three times -> 0;      sample 3: all valid -> 3.
+  cases.push_back({.label = "sequence_lengths_hand",
+                   .op = OpKind::kSequenceLengths,
+                   .inputs = {F64({4, 3, 2})},
+                   .values = {{1,      0, 0, 0, 0, 0, /**/ 0, 2, 3, 0, 0, 0, /**/ 0, 0, 0, 0, 0, 0,
+                               /**/ 1, 1, 0, 1, 1, 0}},
+                   .expected = {{1, 2, 0, 3}},
+                   .output_shapes = {Shape{4}},
+                   .gradcheck = false});
+  // Embedding(mask_zero=True)'s ids, mask value 0; and a mask value of 1 on rank 4.
+  cases.push_back({.label = "sequence_lengths_ids",
+                   .op = OpKind::kSequenceLengths,
+                   .inputs = {{DType::kI32, Shape{3, 4}}},
+                   .values = {{5, 3, 0, 0, /**/ 0, 0, 0, 0, /**/ 1, 2, 3, 4}},
+                   .expected = {{2, 0, 4}},
+                   .output_shapes = {Shape{3}},
+                   .gradcheck = false});
+  cases.push_back({.label = "sequence_lengths_rank4",
+                   .op = OpKind::kSequenceLengths,
+                   .inputs = {F64({2, 2, 1, 2})},
+                   .attrs = {{"mask_value", 1.0}},
+                   .values = {{1, 1, 1, 1, /**/ 0, 1, 1, 1}},
+                   .expected = {{0, 1}},
+                   .output_shapes = {Shape{2}},
+                   .gradcheck = false});
   return cases;
 }
 

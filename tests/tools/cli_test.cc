@@ -96,6 +96,41 @@ TEST_F(CliTest, PredictGivesTheOraclesOutputs) {
   }
 }
 
+// Masked Keras models (Masking, Embedding(mask_zero=True) before a GRU; tests/golden/keras_masking,
+// scripts/golden/keras_masking.py): predictions and three SGD steps as Keras's.
+std::string MaskingGolden(const std::string& rel) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_masking/" + rel;
+}
+
+TEST_F(CliTest, PredictAndTrainMaskedKerasModelsAsKeras) {
+  for (const std::string c : {"masking_bidir", "embedding_mask_zero"}) {
+    SCOPED_TRACE(c);
+    const std::string model = " --model " + MaskingGolden(c + "/model.json") + " --weights " +
+                              MaskingGolden(c + "/weights");
+    Result r = Rill("predict" + model + " --input " + MaskingGolden(c + "/x.npy") + " --output " +
+                    Path("y.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    auto y = ReadNpy(Path("y.npy"));
+    auto want = ReadNpy(MaskingGolden(c + "/y.npy"));
+    ASSERT_TRUE(y.ok() && want.ok());
+    ASSERT_EQ(y->shape(), want->shape());
+    EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
+    Result t = Rill("train" + model + " --x " + MaskingGolden(c + "/x.npy") + " --y " +
+                    MaskingGolden(c + "/y_train.npy") +
+                    " --loss mse --optimizer sgd --lr 0.1 --batch-size 5 --epochs 3 "
+                    "--shuffle=false --save-weights " +
+                    Path("w_" + c));
+    ASSERT_EQ(t.status, 0) << t.out;
+    for (int i = 0; fs::exists(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
+         ++i) {
+      auto got = ReadNpy(Path("w_" + c + "/" + std::to_string(i) + ".npy"));
+      auto w = ReadNpy(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
+      ASSERT_TRUE(got.ok() && w.ok()) << i;
+      EXPECT_LT(MaxRelDiff(*got, *w), 1e-5) << "weight " << i;
+    }
+  }
+}
+
 TEST_F(CliTest, DeviceCudaRunsOnAGpuOrFailsInOneLineAndAutoFallsBackToTheCpu) {
   const std::string c = "seq_stack";
   const std::string args = "predict --model " + Golden(c + "/model.json") + " --weights " +

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Keras-produced golden data for masked recurrent models (docs/user-guide.md, "Masks and
+sequence lengths"): tf-keras GRU(reset_after=True) after a Masking layer or an
+Embedding(mask_zero=True), on right-padded ragged batches: the model JSON, its weights, the
+predictions, and the weights after a few SGD steps. rill reads the JSON (GRU) and also builds
+the CuDNNGRU twin of each model; both must match (tests/frontend/keras_masking_test.cc).
+
+Every Keras prediction is cross-checked against a float64 NumPy implementation of the masked
+GRU written here from the formula in docs/gru.md (masked steps keep the state; an output at a
+masked step repeats the last one, or is zero with zero_output_for_mask, which Keras's
+Bidirectional sets), so the goldens do not rest on Keras alone.
+
+Cases (batch 5, T 6, float32; padded steps are all zeros, lengths 6, 3, 1, 0, 4):
+  masking_gru            Input(6, 3) -> Masking(0) -> GRU(4) -> Dense(2)
+  masking_gru_backwards  the same with GRU(4, go_backwards=True)
+  masking_bidir          Input(6, 3) -> Masking(0) -> Bidirectional(GRU(4, return_sequences))
+                         -> GRU(3) -> Dense(2)
+  embedding_mask_zero    Input(6) ids -> Embedding(10, 4, mask_zero) -> GRU(5) -> Dense(2);
+                         ids right-padded with 0 (lengths 6, 3, 1, 0, 4; no 0 before them)
+
+Writes tests/golden/keras_masking/<case>/:
+  model.json          model.to_json()
+  weights/N.npy       model.get_weights() (random uniform(-0.5, 0.5)), Keras GRU layout
+  x.npy, y.npy        the padded batch (float32, or int32 ids) and Keras's prediction
+  y_train.npy         regression targets
+  final_weights/N.npy the weights after Keras's fit(x, y_train, batch_size=5, epochs=3,
+                      shuffle=False) with loss mse and SGD(learning_rate=0.1): three steps
+
+Regenerate from the repository root (writes only tests/golden/keras_masking/):
+  python3 scripts/golden/keras_masking.py
+Made with tensorflow-cpu 2.21.0, tf-keras 2.21.0, numpy 2.x.
+"""
+import os
+import shutil
+import sys
+
+import numpy as np
+
+from tf_keras_env import ROOT, keras, tf  # noqa: E402  (first: sets TensorFlow's environment)
+
+OUT = os.path.join(ROOT, "tests", "golden", "keras_masking")
+L = keras.layers
+B, T, D = 5, 6, 3
+LENGTHS = [6, 3, 1, 0, 4]
+LR, EPOCHS = 0.1, 3
+TOL = 1e-5
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def gru(units, **kw):
+    return L.GRU(units, reset_after=True, recurrent_activation="sigmoid", activation="tanh", **kw)
+
+
+# ------------------------------------------------------------------ float64 reference
+def sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def masked_gru(x, mask, K, Rk, bias, go_backwards=False, return_sequences=False,
+               zero_output_for_mask=False):
+    """Keras GRU(reset_after=True) on x [B, T, d] with mask [B, T] (bool), float64."""
+    x, K, Rk, bias = (np.asarray(a, np.float64) for a in (x, K, Rk, bias))
+    u = Rk.shape[0]
+    steps = list(range(x.shape[1]))
+    if go_backwards:
+        steps.reverse()
+    h = np.zeros((x.shape[0], u))
+    out = np.zeros((x.shape[0], u))
+    ys = []
+    for t in steps:
+        xp = x[:, t] @ K + bias[0]
+        hp = h @ Rk + bias[1]
+        z = sigmoid(xp[:, :u] + hp[:, :u])
+        r = sigmoid(xp[:, u:2 * u] + hp[:, u:2 * u])
+        n = np.tanh(xp[:, 2 * u:] + r * hp[:, 2 * u:])
+        h_new = z * h + (1 - z) * n
+        m = mask[:, t][:, None]
+        h = np.where(m, h_new, h)
+        out = np.where(m, h_new, 0.0 if zero_output_for_mask else out)
+        ys.append(out)
+    return np.stack(ys, axis=1) if return_sequences else h
+
+
+def dense(v, W, b):
+    return np.asarray(v, np.float64) @ W + b
+
+
+def reference(name, x, ws):
+    if name == "embedding_mask_zero":
+        mask = x != 0
+        h = masked_gru(ws[0][x], mask, *ws[1:4])
+        return dense(h, *ws[4:6])
+    mask = np.any(x != 0, axis=-1)
+    xm = x * mask[..., None]
+    if name == "masking_bidir":
+        f = masked_gru(xm, mask, *ws[0:3], return_sequences=True, zero_output_for_mask=True)
+        bw = masked_gru(xm, mask, *ws[3:6], go_backwards=True, return_sequences=True,
+                        zero_output_for_mask=True)
+        seq = np.concatenate([f, bw[:, ::-1]], axis=-1)
+        return dense(masked_gru(seq, mask, *ws[6:9]), *ws[9:11])
+    h = masked_gru(xm, mask, *ws[0:3], go_backwards=name == "masking_gru_backwards")
+    return dense(h, *ws[3:5])
+
+
+# ------------------------------------------------------------------ models and data
+def build(name):
+    if name == "embedding_mask_zero":
+        ids = keras.Input((T,), dtype="int32", name="ids")
+        h = L.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
+        h = gru(5, name="gru")(h)
+        return keras.Model(ids, L.Dense(2, name="dense")(h), name=name)
+    x = keras.Input((T, D), name="x")
+    h = L.Masking(0.0, name="masking")(x)
+    if name == "masking_bidir":
+        h = L.Bidirectional(gru(4, return_sequences=True, name="gru"), name="bidirectional")(h)
+        h = gru(3, name="gru_2")(h)
+    else:
+        h = gru(4, go_backwards=name == "masking_gru_backwards", name="gru")(h)
+    return keras.Model(x, L.Dense(2, name="dense")(h), name=name)
+
+
+def padded_batch(name, rng):
+    steps = np.arange(T)[None, :] < np.asarray(LENGTHS)[:, None]
+    if name == "embedding_mask_zero":
+        return np.where(steps, rng.integers(1, 10, size=(B, T)), 0).astype(np.int32)
+    x = rng.uniform(-1, 1, size=(B, T, D))
+    return np.where(steps[..., None], x, 0.0).astype(np.float32)
+
+
+def save_npy(path, a):
+    np.save(path, np.ascontiguousarray(a), allow_pickle=False)
+
+
+def save_list(path, arrays):
+    os.makedirs(path, exist_ok=True)
+    for i, a in enumerate(arrays):
+        save_npy(os.path.join(path, f"{i}.npy"), a)
+
+
+def make_case(name, seed):
+    out = os.path.join(OUT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    rng = np.random.default_rng(seed)
+    keras.backend.clear_session()
+    m = build(name)
+    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in m.get_weights()]
+    m.set_weights(ws)
+    x = padded_batch(name, rng)
+    y_train = rng.uniform(-1, 1, size=(B, 2)).astype(np.float32)
+    y = m.predict(x, verbose=0)
+    err = float(np.max(np.abs(y - reference(name, x, ws))))
+    if err > TOL:
+        raise SystemExit(f"{name}: Keras and the float64 reference differ by {err}")
+    with open(os.path.join(out, "model.json"), "w") as f:
+        f.write(m.to_json())
+    save_list(os.path.join(out, "weights"), ws)
+    save_npy(os.path.join(out, "x.npy"), x)
+    save_npy(os.path.join(out, "y.npy"), y)
+    save_npy(os.path.join(out, "y_train.npy"), y_train)
+    m.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=LR))
+    m.fit(x, y_train, batch_size=B, epochs=EPOCHS, shuffle=False, verbose=0)
+    save_list(os.path.join(out, "final_weights"), m.get_weights())
+    print(f"{name}: Keras vs float64 reference {err:.2e}")
+
+
+def main():
+    print(f"tensorflow {tf.__version__}, tf-keras {keras.__version__}, numpy {np.__version__}")
+    for seed, name in enumerate(
+            ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero"]):
+        make_case(name, 1000 + seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

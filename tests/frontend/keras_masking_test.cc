@@ -1,0 +1,267 @@
+// Masks and sequence lengths in the frontend, against tf-keras: tests/golden/keras_masking (made
+// by scripts/golden/keras_masking.py; Keras's predictions there are cross-checked against a
+// float64 reference). Each Keras model (Masking or Embedding(mask_zero) -> GRU ...) is read
+// from its JSON and also built as its CuDNNGRU twin; both must give Keras's predictions and,
+// after three SGD steps, Keras's weights. Then: lengths given in the call, masks with holes,
+// and what is refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "frontend/gru_weights.h"
+#include "frontend/keras_model.h"
+#include "frontend/rill.h"
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int64_t kB = 5, kT = 6, kD = 3;
+constexpr double kTol = 1e-5;
+
+std::string Golden(const std::string& rel) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_masking/" + rel;
+}
+
+Tensor Npy(const std::string& rel) {
+  auto t = ReadNpy(Golden(rel));
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : Tensor();
+}
+
+std::vector<Tensor> NpyList(const std::string& dir, size_t n) {
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(Npy(dir + "/" + std::to_string(i) + ".npy"));
+  return out;
+}
+
+double MaxAbsDiff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  if (a.shape() != b.shape()) return INFINITY;
+  double diff = 0;
+  for (int64_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
+  return diff;
+}
+
+// Where each case's GRU weight triples start in Keras's get_weights() order.
+std::vector<size_t> GruSlots(const std::string& c) {
+  if (c == "masking_bidir") return {0, 3, 6};
+  if (c == "embedding_mask_zero") return {1};
+  return {0};
+}
+
+std::vector<Tensor> Convert(std::vector<Tensor> w, const std::string& c, GruLayout from,
+                            GruLayout to) {
+  for (size_t s : GruSlots(c)) {
+    auto converted = ConvertGruWeights({w[s], w[s + 1], w[s + 2]}, from, to, c);
+    EXPECT_TRUE(converted.ok()) << converted.status();
+    if (!converted.ok()) return {};
+    for (size_t k = 0; k < 3; ++k) w[s + k] = (*converted)[k];
+  }
+  return w;
+}
+
+// The case's model with CuDNNGRU layers where Keras has GRU(reset_after=True).
+std::unique_ptr<Model> CudnnTwin(const std::string& c) {
+  auto m = std::make_unique<Model>(c);
+  if (c == "embedding_mask_zero") {
+    SymbolicTensor ids = m->Input({kBatch, kT}, DType::kI32);
+    SymbolicTensor h =
+        layers::Embedding({.input_dim = 10, .output_dim = 4, .mask_zero = true})(ids);
+    h = layers::CuDNNGRU({.units = 5})(h);
+    m->SetOutputs({layers::Dense({.units = 2})(h)});
+    return m;
+  }
+  SymbolicTensor x = m->Input({kBatch, kT, kD});
+  SymbolicTensor h = layers::Masking({.mask_value = 0.0})(x);
+  if (c == "masking_bidir") {
+    h = layers::Bidirectional(layers::CuDNNGRU({.units = 4, .return_sequences = true}))(h);
+    h = layers::CuDNNGRU({.units = 3})(h);
+  } else {
+    h = layers::CuDNNGRU({.units = 4, .go_backwards = c == "masking_gru_backwards"})(h);
+  }
+  m->SetOutputs({layers::Dense({.units = 2})(h)});
+  return m;
+}
+
+// Predictions, then three full-batch SGD steps, against Keras; `layout` is the model's GRU layout.
+void ExpectKerasNumbers(Model& m, const std::string& c, GruLayout layout) {
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  const size_t n = m.Weights().size();
+  ASSERT_TRUE(m.SetWeights(Convert(NpyList(c + "/weights", n), c, GruLayout::kGRU, layout)).ok());
+  auto y = m.Predict({Npy(c + "/x.npy")});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy(c + "/y.npy")), kTol);
+
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto h = trainer->Fit(Npy(c + "/x.npy"), Npy(c + "/y_train.npy"),
+                        {.epochs = 3, .batch_size = kB, .shuffle = false, .verbose = 0});
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::vector<Tensor> got = Convert(m.GetWeights(), c, layout, GruLayout::kGRU);
+  std::vector<Tensor> want = NpyList(c + "/final_weights", n);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < n; ++i) EXPECT_LT(MaxAbsDiff(got[i], want[i]), kTol) << "weight " << i;
+}
+
+class MaskedCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MaskedCase, KerasJsonMatchesKerasPredictionsAndTraining) {
+  auto m = LoadKerasModel(Golden(GetParam() + "/model.json"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  ExpectKerasNumbers(**m, GetParam(), GruLayout::kGRU);
+}
+
+TEST_P(MaskedCase, CudnnGruTwinMatchesKerasPredictionsAndTraining) {
+  auto m = CudnnTwin(GetParam());
+  ExpectKerasNumbers(*m, GetParam(), GruLayout::kCuDNNGRU);
+}
+
+INSTANTIATE_TEST_SUITE_P(Keras, MaskedCase,
+                         ::testing::Values("masking_gru", "masking_gru_backwards", "masking_bidir",
+                                           "embedding_mask_zero"));
+
+TEST(MaskPropagation, MasksTravelAsInKeras) {
+  Model m("propagation");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  EXPECT_FALSE(x.mask.has_value());
+  SymbolicTensor h = layers::Masking({})(x);
+  ASSERT_TRUE(h.mask.has_value());
+  EXPECT_EQ(h.mask->layer, "masking");
+  // Layers with Keras's supports_masking keep it.
+  h = layers::Dense({.units = 4})(h);
+  h = layers::TimeDistributed(layers::Dense({.units = 4}))(layers::Dropout({.rate = 0.5})(h));
+  ASSERT_TRUE(h.mask.has_value());
+  EXPECT_EQ(h.mask->source, x.value);  // still the Masking layer's mask, of its input
+  // A recurrent layer keeps it on its sequence only, as the lengths it computed.
+  std::vector<SymbolicTensor> g =
+      layers::CuDNNGRU({.units = 3, .return_sequences = true, .return_state = true})(h, {});
+  ASSERT_EQ(g.size(), 2u);
+  ASSERT_TRUE(g[0].mask.has_value());
+  EXPECT_NE(g[0].mask->lengths, nullptr);
+  EXPECT_FALSE(g[1].mask.has_value());
+  std::vector<SymbolicTensor> bi =
+      layers::Bidirectional(layers::GRU({.units = 2, .return_sequences = true}),
+                            {.merge_mode = "none"})(std::vector{g[0]});
+  ASSERT_EQ(bi.size(), 2u);
+  EXPECT_TRUE(bi[0].mask.has_value() && bi[1].mask.has_value());
+  EXPECT_FALSE(layers::CuDNNGRU({.units = 2})(bi[0]).mask.has_value());
+  EXPECT_TRUE(m.status().ok()) << m.status();
+}
+
+// The lengths of masking_gru's batch (its padded steps are all zeros).
+Tensor GoldenLengths() {
+  Tensor len(DType::kI32, Shape{kB});
+  const int32_t values[kB] = {6, 3, 1, 0, 4};
+  for (int64_t b = 0; b < kB; ++b) len.data<int32_t>()[b] = values[b];
+  return len;
+}
+
+TEST(CallLengths, LengthsGivenInTheCallEqualTheMask) {
+  Model m("lengths");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor len = m.Input({kBatch}, DType::kI32, "len");
+  std::vector<SymbolicTensor> h = layers::CuDNNGRU({.units = 4})(x, {.lengths = len});
+  ASSERT_EQ(h.size(), 1u);
+  m.SetOutputs({layers::Dense({.units = 2})(h[0])});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  ASSERT_TRUE(m.SetWeights(Convert(NpyList("masking_gru/weights", 5), "masking_gru",
+                                   GruLayout::kGRU, GruLayout::kCuDNNGRU))
+                  .ok());
+  // Garbage at padded steps changes nothing: the lengths, not the values, decide.
+  Tensor x_data = Npy("masking_gru/x.npy");
+  const Tensor len_data = GoldenLengths();
+  for (int64_t b = 0; b < kB; ++b) {
+    for (int64_t t = len_data.data<int32_t>()[b]; t < kT; ++t) {
+      for (int64_t k = 0; k < kD; ++k) x_data.data<float>()[(b * kT + t) * kD + k] = 7.0f;
+    }
+  }
+  auto y = m.Predict({x_data, len_data});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy("masking_gru/y.npy")), kTol);
+  // A Keras JSON has no place for lengths.
+  auto json = ModelToKerasJson(m);
+  ASSERT_FALSE(json.ok());
+  EXPECT_THAT(json.status().message(), HasSubstr("called with lengths or a mask ('len')"));
+}
+
+TEST(CallLengths, AMaskTensorGivenInTheCallIsHonoured) {
+  Model m("mask_arg");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor mask = m.Input({kBatch, kT}, DType::kF32, "mask");
+  m.SetOutputs({layers::Dense({.units = 2})(layers::CuDNNGRU({.units = 4})(x, {.mask = mask})[0])});
+  ASSERT_TRUE(m.SetWeights(Convert(NpyList("masking_gru/weights", 5), "masking_gru",
+                                   GruLayout::kGRU, GruLayout::kCuDNNGRU))
+                  .ok());
+  Tensor mask_data(DType::kF32, Shape{kB, kT});
+  const Tensor len = GoldenLengths();
+  for (int64_t b = 0; b < kB; ++b) {
+    for (int64_t t = 0; t < kT; ++t)
+      mask_data.data<float>()[b * kT + t] = t < len.data<int32_t>()[b] ? 1.0f : 0.0f;
+  }
+  auto y = m.Predict({Npy("masking_gru/x.npy"), mask_data});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy("masking_gru/y.npy")), kTol);
+}
+
+TEST(MaskErrors, AMaskWithAHoleIsRefusedWhenItRunsNamingTheLayer) {
+  Model m("holes");
+  SymbolicTensor x = m.Input({kBatch, 4, 2});
+  SymbolicTensor h = layers::Masking({.mask_value = -1.0})(x);
+  m.SetOutputs({layers::GRU({.units = 3, .name = "encoder"})(h)});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  Tensor data(DType::kF32, Shape{2, 4, 2});
+  for (int64_t i = 0; i < data.size(); ++i) data.data<float>()[i] = 0.5f;
+  // Sample 1: step 1 is masked, step 2 is not.
+  data.data<float>()[(1 * 4 + 1) * 2 + 0] = -1.0f;
+  data.data<float>()[(1 * 4 + 1) * 2 + 1] = -1.0f;
+  auto y = m.Predict({data});
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(y.status().message(), HasSubstr("'encoder/"));
+  EXPECT_THAT(y.status().message(),
+              HasSubstr("the mask of sample 1 has a hole: step 1 is masked and step 2 is not"));
+  // Right-padded, the same model runs.
+  data.data<float>()[(1 * 4 + 1) * 2 + 0] = 0.5f;
+  data.data<float>()[(1 * 4 + 3) * 2 + 0] = -1.0f;
+  data.data<float>()[(1 * 4 + 3) * 2 + 1] = -1.0f;
+  EXPECT_TRUE(m.Predict({data}).ok());
+}
+
+TEST(MaskErrors, AMaskedOutputCannotBeTrained) {
+  Model m("masked_out");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor h = layers::Masking({})(x);
+  m.SetOutputs({layers::CuDNNGRU({.units = 2, .return_sequences = true})(h)});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_THAT(trainer.status().message(), HasSubstr("carries the mask of 'masking'"));
+  // Predicting is fine: Keras's predictions ignore output masks too.
+  Tensor data(DType::kF32, Shape{2, kT, kD});
+  EXPECT_TRUE(m.Predict({data}).ok());
+}
+
+TEST(MaskErrors, BadLengthsAreRefusedWhenTheLayerIsCalled) {
+  Model m("bad_lengths");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor len = m.Input({kBatch}, DType::kF32, "len");
+  layers::CuDNNGRU({.units = 2, .name = "g"})(x, {.lengths = len});
+  ASSERT_FALSE(m.status().ok());
+  EXPECT_THAT(m.status().message(), HasSubstr("CuDNNGRU 'g'"));
+  EXPECT_THAT(m.status().message(), HasSubstr("lengths ('len') are f32[?], expected i32[?]"));
+}
+
+TEST(MaskErrors, AMaskingModelIsWrittenBackAsKerasJson) {
+  auto m = LoadKerasModel(Golden("masking_bidir/model.json"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto json = ModelToKerasJson(**m);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr("\"class_name\": \"Masking\""));
+}
+
+}  // namespace
+}  // namespace rill
