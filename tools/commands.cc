@@ -54,6 +54,9 @@ constexpr std::string_view kInspectFlags[] = {
     "model",     "weights", "weights_by_name", "memory", "training", "plan", "loss",
     "optimizer", "lr",      "batch_size",      "seed",   "device",   "tf32", "gru_algo"};
 
+constexpr std::string_view kCompileFlags[] = {
+    "model", "weights", "weights_by_name", "input_shape", "o", "seed", "device", "tf32", "gru_algo"};
+
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W [--weights-by-name]] --x X.npy --y Y.npy] "
@@ -73,6 +76,13 @@ constexpr std::array kCommands = {
         "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
         "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
         &RunPredict, kPredictFlags},
+    Command{"compile",
+            "compile a model for one input shape into a file that rill run (the runtime alone) runs",
+            "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
+            "-o model.rillc [--device cpu|cuda [--tf32] [--gru-algo auto|exact]]",
+            &RunCompile, kCompileFlags},
+    Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
+            "rill run model.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
     Command{"inspect", "print a model summary, its plans and their memory reports",
             "rill inspect --model M.json [--weights W [--weights-by-name]] [--memory] [--training "
             "[--loss L "

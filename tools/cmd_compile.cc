@@ -1,0 +1,105 @@
+// `rill compile`: a Keras model (JSON + weights) compiled for one input shape and device into
+// a compiled model file (runtime/plan_file.h, docs/plan-format.md) that `rill-run` and the
+// runtime library (rill/compiled_model.h) run without the compiler. The plan is the one
+// `rill predict` runs for that batch: the same compilation (frontend/compile.h).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "frontend/compile.h"
+#include "ir/status.h"
+#include "kernels/register.h"
+#include "runtime/device_backend.h"
+#include "runtime/plan_file.h"
+#include "runtime/output_path.h"
+#include "tools/cli_common.h"
+#include "tools/command.h"
+#include "tools/run_plan.h"
+
+ABSL_FLAG(std::string, input_shape, "",
+          "the input's shape, batch first, comma-separated (e.g. 1,100,8)");
+ABSL_FLAG(std::string, o, "", "where to write the compiled model (.rillc)");
+
+namespace rill::cli {
+namespace {
+
+absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& model_path,
+                                             const std::string& shape_flag) {
+  if (m.inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
+                                                   m.inputs().size(),
+                                                   " inputs; rill compile takes one"));
+  }
+  const TensorType& model_type = m.inputs()[0].value->type;
+  std::vector<int64_t> dims;
+  for (absl::string_view part : absl::StrSplit(shape_flag, ',')) {
+    int64_t d = 0;
+    if (!absl::SimpleAtoi(part, &d) || d < 1) {
+      return UsageError(absl::StrCat("--input-shape='", shape_flag,
+                                     "' is not a list of positive sizes such as 1,100,8"));
+    }
+    dims.push_back(d);
+  }
+  const TensorType type{model_type.dtype, Shape(dims)};
+  bool ok = type.shape.rank() == model_type.shape.rank();
+  for (int d = 0; ok && d < type.shape.rank(); ++d)
+    ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=", shape_flag,
+                                                   ": input '",
+                                                   m.inputs()[0].value->name, "' is ",
+                                                   model_type.ToString()));
+  }
+  return type;
+}
+
+absl::Status Compile() {
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  const std::string out = absl::GetFlag(FLAGS_o);
+  if (model_path.empty() || out.empty() || absl::GetFlag(FLAGS_input_shape).empty())
+    return UsageError("--model, --input-shape and -o are required");
+  if (absl::GetFlag(FLAGS_weights).empty()) {
+    return UsageError("--weights is required (a directory of .npy files or a Keras .h5 file)");
+  }
+  RILL_RETURN_IF_ERROR(CheckFileTarget(out));
+  RegisterCpuBackend();
+  RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                        LoadModel(model_path, absl::GetFlag(FLAGS_weights),
+                                  absl::GetFlag(FLAGS_seed)));
+  RILL_ASSIGN_OR_RETURN(
+      const TensorType input,
+      CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
+  const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
+                        FindDeviceBackend(kind)->create_session());
+  // The compilation ModelRunner does for `rill predict` (frontend/compile.cc).
+  absl::StatusOr<Plan> plan = CompileModePlan(*model, nullptr, GraphMode::kPredict, {input},
+                                              nullptr,
+                                              {.device = kind,
+                                               .gpu = session->step_context(),
+                                               .backend = session->plan_passes()});
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat(model_path, ": ", plan.status().message()));
+  }
+  RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, model->params()));
+  std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
+              input.ToString().c_str(), plan->steps.size(),
+              FormatBytes(plan->arena_bytes).c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunCompile(int argc, char** argv) {
+  return RunFlagsOnlyCommand("compile", argc, argv, &Compile);
+}
+
+int RunRun(int argc, char** argv) { return RunCompiledModelMain(argc, argv); }
+
+}  // namespace rill::cli
