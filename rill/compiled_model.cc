@@ -21,9 +21,9 @@ int64_t PhysicalMemoryBytes() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::string& path,
-                                                                   uint64_t offset) {
+                                                                   PlanLocation where) {
   RegisterCpuBackend();
-  RILL_ASSIGN_OR_RETURN(LoadedPlan loaded, ReadPlanFile(path, offset));
+  RILL_ASSIGN_OR_RETURN(LoadedPlan loaded, ReadPlanFile(path, where));
   auto fail = [&](const absl::Status& st) {
     return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
   };

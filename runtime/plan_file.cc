@@ -143,6 +143,32 @@ absl::StatusOr<PlanFileHeader> DecodeHeader(const std::byte* data, const Section
   return h;
 }
 
+// `bytes` to a temporary beside `path` with `mode`, synced, then renamed over `path`.
+absl::Status WriteFileInPlace(const std::string& path, const std::string& bytes, mode_t mode) {
+  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
+  auto fail = [&](int err) {
+    ::close(tmp.fd);
+    std::remove(tmp.name.c_str());
+    return PathErrno(path, "cannot write", err);
+  };
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(tmp.fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(n < 0 ? errno : EIO);
+    written += static_cast<size_t>(n);
+  }
+  if (::fchmod(tmp.fd, mode) != 0 || ::fsync(tmp.fd) != 0) return fail(errno);
+  if (::close(tmp.fd) != 0) {
+    const int err = errno;
+    std::remove(tmp.name.c_str());
+    return PathErrno(path, "cannot write", err);
+  }
+  absl::Status moved = MoveIntoPlace(tmp.name, path);
+  if (!moved.ok()) std::remove(tmp.name.c_str());
+  return moved;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& params) {
@@ -212,27 +238,42 @@ absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& p
 absl::Status WritePlanFile(const std::string& path, const Plan& plan, const ParamStore& params) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(plan, params));
-  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(tmp.fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(tmp.fd);
-      std::remove(tmp.name.c_str());
-      return PathErrno(path, "cannot write", err);
-    }
-    written += static_cast<size_t>(n);
+  return WriteFileInPlace(path, bytes, 0644);
+}
+
+absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
+                                     const std::string& plan) {
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  std::string bytes = program;
+  bytes.resize((bytes.size() + kPlanPageAlignment - 1) / kPlanPageAlignment * kPlanPageAlignment,
+               '\0');
+  ByteWriter trailer;
+  trailer.U64(bytes.size());
+  trailer.U64(plan.size());
+  trailer.bytes().append(kEmbeddedPlanMagic, sizeof(kEmbeddedPlanMagic));
+  bytes += plan;
+  bytes += trailer.bytes();
+  return WriteFileInPlace(path, bytes, 0755);
+}
+
+absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PathErrno(path, "cannot open", errno);
+  struct stat st;
+  std::byte trailer[24];
+  const bool read_ok = ::fstat(fd, &st) == 0 && st.st_size >= 24 &&
+                       ::pread(fd, trailer, sizeof trailer, st.st_size - 24) == 24;
+  ::close(fd);
+  if (!read_ok || std::memcmp(trailer + 16, kEmbeddedPlanMagic, 8) != 0) return PlanLocation{};
+  ByteReader in(trailer, 16);
+  PlanLocation where{in.U64(), in.U64()};
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (where.offset > file_size - 24 || where.size != file_size - 24 - where.offset ||
+      where.size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the embedded plan's trailer does not fit the file"));
   }
-  if (::fsync(tmp.fd) != 0 || ::close(tmp.fd) != 0) {
-    const int err = errno;
-    std::remove(tmp.name.c_str());
-    return PathErrno(path, "cannot write", err);
-  }
-  absl::Status moved = MoveIntoPlace(tmp.name, path);
-  if (!moved.ok()) std::remove(tmp.name.c_str());
-  return moved;
+  return where;
 }
 
 absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_t size) {
@@ -291,7 +332,8 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
   return out;
 }
 
-absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, uint64_t offset) {
+absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where) {
+  const uint64_t offset = where.offset;
   auto fail = [&](const absl::Status& st) {
     return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
   };
@@ -317,7 +359,12 @@ absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, uint64_t offset
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": no plan at byte ", offset, " of ", file_size));
   }
-  const size_t size = file_size - offset;
+  const size_t size = where.size == 0 ? file_size - offset : where.size;
+  if (where.size > file_size - offset) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no plan of ", where.size,
+                                                   " bytes at byte ", offset, " of ", file_size));
+  }
   if (size == 0) {
     ::close(fd);
     return fail(Bad("truncated: 0 bytes"));

@@ -73,9 +73,28 @@ struct LoadedPlan {
 // is wrong; the kernels must be registered for the plan's device.
 absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_t size);
 
-// Maps the file at `path` (privately: writes stay in this process) from byte `offset` (a page
-// multiple: a payload inside an executable) to its end and decodes it. Errors start with the
-// path: "m.rillc: plan file truncated: 100 bytes, the header says 4096".
-absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, uint64_t offset = 0);
+// Where a plan lies in a file: all of a .rillc file, or the payload of an executable made by
+// `rill compile --emit executable`.
+struct PlanLocation {
+  uint64_t offset = 0;  // a multiple of kPlanPageAlignment
+  uint64_t size = 0;    // 0: to the end of the file
+};
+
+// Maps the plan at `where` in the file at `path` (privately: writes stay in this process) and
+// decodes it. Errors start with the path: "m.rillc: plan file truncated: 100 bytes, its
+// preamble says 4096".
+absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where = {});
+
+// An executable with a plan inside: the program's bytes, zeros up to a page boundary, the
+// plan file, then a 24-byte trailer: u64 plan offset, u64 plan size, "RILLEXE1".
+inline constexpr char kEmbeddedPlanMagic[8] = {'R', 'I', 'L', 'L', 'E', 'X', 'E', '1'};
+
+// Writes `program` (an executable's bytes) with `plan` (a plan file's bytes) inside to `path`
+// as an executable file (mode 0755), through a temporary beside it.
+absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
+                                     const std::string& plan);
+
+// The plan inside the executable at `path`, or size 0 when it has none (no trailer).
+absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path);
 
 }  // namespace rill

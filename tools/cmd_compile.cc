@@ -1,8 +1,13 @@
 // `rill compile`: a Keras model (JSON + weights) compiled for one input shape and device into
 // a compiled model file (runtime/plan_file.h, docs/plan-format.md) that `rill-run` and the
 // runtime library (rill/compiled_model.h) run without the compiler. The plan is the one
-// `rill predict` runs for that batch: the same compilation (frontend/compile.h).
+// `rill predict` runs for that batch: the same compilation (frontend/compile.h). With
+// --emit executable the file is a copy of rill-run with the plan inside (runtime/plan_file.h).
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,7 +27,10 @@
 
 ABSL_FLAG(std::string, input_shape, "",
           "the input's shape, batch first, comma-separated (e.g. 1,100,8)");
-ABSL_FLAG(std::string, o, "", "where to write the compiled model (.rillc)");
+ABSL_FLAG(std::string, o, "", "where to write the compiled model (.rillc) or the executable");
+ABSL_FLAG(std::string, emit, "plan",
+          "what to write: plan (a .rillc file for rill-run) or executable (rill-run with the plan "
+          "inside, run as `PROGRAM --input X.npy --output Y.npy`)");
 
 namespace rill::cli {
 namespace {
@@ -57,6 +65,21 @@ absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& 
   return type;
 }
 
+// The bytes of the rill-run beside this program (both are installed to the same directory).
+absl::StatusOr<std::string> RunnerBytes() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return absl::FailedPreconditionError("cannot find this program (/proc/self/exe)");
+  std::string path(self, static_cast<size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + "rill-run";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--emit executable copies the runner ", path, ", which is not there"));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 absl::Status Compile() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const std::string out = absl::GetFlag(FLAGS_o);
@@ -65,7 +88,14 @@ absl::Status Compile() {
   if (absl::GetFlag(FLAGS_weights).empty()) {
     return UsageError("--weights is required (a directory of .npy files or a Keras .h5 file)");
   }
+  const std::string emit = absl::GetFlag(FLAGS_emit);
+  if (emit != "plan" && emit != "executable")
+    return UsageError(absl::StrCat("--emit='", emit, "' is not plan or executable"));
   RILL_RETURN_IF_ERROR(CheckFileTarget(out));
+  std::string runner;
+  if (emit == "executable") {
+    RILL_ASSIGN_OR_RETURN(runner, RunnerBytes());
+  }
   RegisterCpuBackend();
   RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
@@ -87,7 +117,12 @@ absl::Status Compile() {
     return absl::Status(plan.status().code(),
                         absl::StrCat(model_path, ": ", plan.status().message()));
   }
-  RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, model->params()));
+  if (emit == "plan") {
+    RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, model->params()));
+  } else {
+    RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, model->params()));
+    RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes));
+  }
   std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
               input.ToString().c_str(), plan->steps.size(),
               FormatBytes(plan->arena_bytes).c_str());

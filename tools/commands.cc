@@ -55,7 +55,8 @@ constexpr std::string_view kInspectFlags[] = {
     "optimizer", "lr",      "batch_size",      "seed",   "device",   "tf32", "gru_algo"};
 
 constexpr std::string_view kCompileFlags[] = {
-    "model", "weights", "weights_by_name", "input_shape", "o", "seed", "device", "tf32", "gru_algo"};
+    "model", "weights", "weights_by_name", "input_shape", "o", "emit", "seed", "device", "tf32",
+    "gru_algo"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
@@ -79,7 +80,8 @@ constexpr std::array kCommands = {
     Command{"compile",
             "compile a model for one input shape into a file that rill run (the runtime alone) runs",
             "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
-            "-o model.rillc [--device cpu|cuda [--tf32] [--gru-algo auto|exact]]",
+            "-o model.rillc [--emit plan|executable] [--device cpu|cuda [--tf32] "
+            "[--gru-algo auto|exact]]",
             &RunCompile, kCompileFlags},
     Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
             "rill run model.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},

@@ -26,6 +26,7 @@ struct RunArgs {
   int64_t stream = 0;  // time steps per chunk; 0: whole sequences
 };
 
+// An executable with its plan inside takes the arguments after "PLAN.rillc " (11 bytes).
 constexpr char kUsage[] = "PLAN.rillc --input X.npy --output Y.npy [--stream N]";
 
 // Rows [start, start + count) of axis `axis` of `t`.
@@ -100,8 +101,10 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
   }
-  if (args.plan.empty() || args.input.empty() || args.output.empty())
-    return absl::InvalidArgumentError("a plan, --input and --output are required");
+  if (args.plan.empty() || args.input.empty() || args.output.empty()) {
+    return absl::InvalidArgumentError(plan_path.empty() ? "a plan, --input and --output are required"
+                                                        : "--input and --output are required");
+  }
   return args;
 }
 
@@ -163,10 +166,10 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
   return out;
 }
 
-absl::Status Run(const RunArgs& args, uint64_t offset) {
+absl::Status Run(const RunArgs& args, PlanLocation where) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(args.output));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<CompiledModel> model,
-                        CompiledModel::Load(args.plan, offset));
+                        CompiledModel::Load(args.plan, where));
   if (model->inputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(args.plan, ": the model has ",
                                                    model->inputs().size(),
@@ -184,7 +187,7 @@ absl::Status Run(const RunArgs& args, uint64_t offset) {
 }  // namespace
 
 int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path,
-                         uint64_t plan_offset) {
+                         PlanLocation where) {
   const std::string program = argc > 0 ? argv[0] : "rill-run";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -202,10 +205,11 @@ int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path,
   absl::StatusOr<RunArgs> args = ParseArgs(argc, argv, plan_path);
   if (!args.ok()) {
     std::fprintf(stderr, "%s: %s; usage: %s %s\n", program.c_str(),
-                 std::string(args.status().message()).c_str(), program.c_str(), kUsage);
+                 std::string(args.status().message()).c_str(), program.c_str(),
+                 plan_path.empty() ? kUsage : kUsage + 11);
     return 2;
   }
-  const absl::Status st = Run(*args, plan_offset);
+  const absl::Status st = Run(*args, where);
   if (!st.ok()) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), std::string(st.message()).c_str());
     return 1;

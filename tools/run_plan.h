@@ -3,17 +3,18 @@
 // frontend or compiler code, so the rill-run executable links librill_rt only.
 #pragma once
 
-#include <cstdint>
 #include <string>
+
+#include "runtime/plan_file.h"
 
 namespace rill::cli {
 
 // argv[0] is the program name as errors should show it ("rill-run", "rill run"); the
 // arguments: PLAN --input X.npy --output Y.npy [--stream N], flags as --name=value or --name
-// value. `plan_offset`: where the plan starts in its file (an executable made by
-// `rill compile --emit executable` runs itself with its payload's offset).
+// value. With `plan_path` (an executable made by `rill compile --emit executable` runs the
+// plan inside itself, at `where`) the arguments have no PLAN.
 // Returns the exit status: 0, 1 (the run failed: one line on stderr), 2 (a usage error).
 int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path = "",
-                         uint64_t plan_offset = 0);
+                         PlanLocation where = {});
 
 }  // namespace rill::cli

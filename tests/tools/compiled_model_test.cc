@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/register.h"
 #include "nlohmann/json.hpp"
 #include "rill/compiled_model.h"
 #include "runtime/npy.h"
@@ -77,6 +78,7 @@ bool SameBits(const Tensor& a, const Tensor& b) {
 class CompiledModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    RegisterCpuKernels();  // DecodePlanFile finds each step's kernel
     dir_ = testing::CurrentTestTempDir("rill_compiled_");
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -305,6 +307,64 @@ TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
               Path("y.npy"));
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.out, HasSubstr("gru_embedding/x.npy: holds i32[4, 6], the model expects f32 data"));
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+
+TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
+  const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
+  const std::string x = Golden("seq_stack/x.npy");
+  Result r = Rill("compile --model " + model + " --weights " + weights +
+                  " --input-shape 4,6,3 --emit executable -o " + Path("mymodel"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_NO_FATAL_FAILURE(Predict(model, weights, x, 4, Path("want.npy")));
+  // Moved away from the build, with nothing beside it.
+  fs::create_directories(Path("elsewhere"));
+  fs::rename(Path("mymodel"), Path("elsewhere/mymodel"));
+  r = Shell(Path("elsewhere/mymodel") + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("y.npy")) == FileBytes(Path("want.npy")));
+  r = Shell(Path("elsewhere/mymodel") + " --input " + x);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out, "mymodel: --input and --output are required; usage: mymodel --input X.npy "
+                   "--output Y.npy [--stream N]\n");
+  // A damaged payload is refused like a damaged file.
+  std::string bytes = FileBytes(Path("elsewhere/mymodel"));
+  bytes[bytes.size() - 100] ^= 0x10;
+  WriteBytes(Path("broken"), bytes);
+  fs::permissions(Path("broken"), fs::perms::owner_all);
+  r = Shell(Path("broken") + " --input " + x + " --output " + Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("checksum mismatch"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+}
+
+TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
+  if (fs::exists("/dev/nvidiactl")) GTEST_SKIP() << "a GPU driver is present";
+  // The CPU plan relabelled for cuda, checksums recomputed: without a GPU it must not start.
+  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
+                                  Shape{4, 6, 3}, Path("cpu.rillc")));
+  const std::string good = FileBytes(Path("cpu.rillc"));
+  std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
+                                  std::default_delete<std::byte[]>());
+  auto* aligned = reinterpret_cast<std::byte*>(
+      (reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
+  std::memcpy(aligned, good.data(), good.size());
+  absl::StatusOr<LoadedPlan> loaded =
+      DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  loaded->plan.device = DeviceKind::kCuda;
+  ParamStore params;
+  for (auto& [name, value] : loaded->params) params.Set(name, value);
+  absl::StatusOr<std::string> cuda = EncodePlanFile(loaded->plan, params);
+  ASSERT_TRUE(cuda.ok()) << cuda.status();
+  WriteBytes(Path("cuda.rillc"), *cuda);
+  Result r = RillRun(Path("cuda.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
+                     Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, StartsWith("rill-run: " + Path("cuda.rillc") + ": "));
+  EXPECT_THAT(r.out, HasSubstr("cuda"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_FALSE(fs::exists(Path("y.npy")));
 }
 
