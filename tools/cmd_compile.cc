@@ -107,20 +107,25 @@ absl::Status Compile() {
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session());
-  // The compilation ModelRunner does for `rill predict` (frontend/compile.cc).
-  absl::StatusOr<Plan> plan = CompileModePlan(*model, nullptr, GraphMode::kPredict, {input},
-                                              nullptr,
-                                              {.device = kind,
-                                               .gpu = session->step_context(),
-                                               .backend = session->plan_passes()});
+  // The compilation ModelRunner does for `rill predict` (frontend/compile.cc), with the steps
+  // that depend on the weights alone run now (passes/fold_constants.h): the file's weights are
+  // fixed. The folded values join the model's weights in a store of this plan's own.
+  ParamStore params;
+  for (const auto& [name, value] : model->params().tensors()) params.Set(name, value);
+  CompilerOptions compiler{.device = kind,
+                           .gpu = session->step_context(),
+                           .backend = session->plan_passes()};
+  compiler.fold_constants = &params;
+  absl::StatusOr<Plan> plan =
+      CompileModePlan(*model, nullptr, GraphMode::kPredict, {input}, nullptr, compiler);
   if (!plan.ok()) {
     return absl::Status(plan.status().code(),
                         absl::StrCat(model_path, ": ", plan.status().message()));
   }
   if (emit == "plan") {
-    RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, model->params()));
+    RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
   } else {
-    RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, model->params()));
+    RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, params));
     RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes));
   }
   std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),

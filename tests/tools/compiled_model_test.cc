@@ -137,6 +137,21 @@ TEST_F(CompiledModelTest, KerasGoldensRunBitIdenticalToPredictEveryWay) {
   }
 }
 
+TEST_F(CompiledModelTest, WeightOnlyStepsAreFoldedAtCompileTime) {
+  // gru_embedding's GRU(reset_after=True) converts its Keras-layout weights to the CuDNN layout
+  // through slices, transposes and concats (22 steps in `rill inspect --plan`): all of them
+  // depend on the weights alone, so the file holds their results and the four steps that read
+  // the input (the outputs stay bit for bit predict's: the test above).
+  const std::string c = "gru_embedding";
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Golden(c + "/model.json"), Golden(c + "/weights"), Shape{4, 6}, Path("m.rillc")));
+  auto m = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<std::string> ops;
+  for (const PlanStep& s : (*m)->plan().steps) ops.push_back(std::string(OpName(s.op)));
+  EXPECT_THAT(ops, ::testing::ElementsAre("gather", "fill", "cudnn_gru", "dense"));
+}
+
 TEST_F(CompiledModelTest, RowsRunInBatchesOfTheCompiledSize) {
   const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
   const std::string x = Golden("seq_stack/x.npy");  // 4 rows
