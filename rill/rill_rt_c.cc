@@ -21,7 +21,14 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-int Info(const rill::NamedType& t, rill_tensor_info* info) {
+// Fills `info` with list[index] ("no input 3" when there is none).
+int Info(const std::vector<rill::NamedType>& list, int index, const char* what,
+         rill_tensor_info* info) {
+  if (index < 0 || index >= static_cast<int>(list.size())) {
+    last_error = std::string("no ") + what + " " + std::to_string(index);
+    return 1;
+  }
+  const rill::NamedType& t = list[index];
   info->name = t.name.c_str();
   info->dtype = static_cast<rill_dtype>(t.type.dtype);
   info->rank = t.type.shape.rank();
@@ -58,21 +65,11 @@ int rill_model_num_outputs(const rill_model* model) {
 }
 
 int rill_model_input_info(const rill_model* model, int index, rill_tensor_info* info) {
-  const auto& inputs = model->model->inputs();
-  if (index < 0 || index >= static_cast<int>(inputs.size())) {
-    last_error = "rill_model_input_info: no input " + std::to_string(index);
-    return 1;
-  }
-  return Info(inputs[index], info);
+  return Info(model->model->inputs(), index, "input", info);
 }
 
 int rill_model_output_info(const rill_model* model, int index, rill_tensor_info* info) {
-  const auto& outputs = model->model->outputs();
-  if (index < 0 || index >= static_cast<int>(outputs.size())) {
-    last_error = "rill_model_output_info: no output " + std::to_string(index);
-    return 1;
-  }
-  return Info(outputs[index], info);
+  return Info(model->model->outputs(), index, "output", info);
 }
 
 int rill_model_run(rill_model* model, const void* const* inputs, void* const* outputs) {

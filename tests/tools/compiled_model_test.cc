@@ -22,6 +22,7 @@
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
 #include "tests/temp_dir.h"
+#include "tests/tools/run_process.h"
 
 namespace rill {
 namespace {
@@ -30,22 +31,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
+using testing::Result;
+using testing::RunShell;
 
-Result Shell(const std::string& command) {
-  Result r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+Result Shell(const std::string& command) { return RunShell(command); }
 
 Result Rill(const std::string& args) { return Shell(std::string(RILL_BINARY) + " " + args); }
 Result RillRun(const std::string& args) {
