@@ -142,7 +142,7 @@ std::string ValueKind(const absl::CommandLineFlag& flag) {
 // The name of a flag's value as the command's usage line writes it ("--epochs E": "E"), or
 // VALUE when the usage line does not show one.
 std::string ValueName(std::string_view usage, const std::string& shown_flag) {
-  const std::string key = "--" + shown_flag;
+  const std::string key = (shown_flag.size() == 1 ? "-" : "--") + shown_flag;
   for (size_t at = usage.find(key); at != std::string_view::npos; at = usage.find(key, at + 1)) {
     const size_t after = at + key.size();
     if (after >= usage.size() || (usage[after] != ' ' && usage[after] != '=')) continue;
@@ -275,7 +275,8 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
     if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
     std::string shown(name);
     std::replace(shown.begin(), shown.end(), '_', '-');
-    std::string line = absl::StrCat("  --", shown);
+    // One-letter flags (-o) are shown as they are usually written.
+    std::string line = absl::StrCat(shown.size() == 1 ? "  -" : "  --", shown);
     if (!flag->IsOfType<bool>()) absl::StrAppend(&line, " ", ValueName(command.usage, shown));
     absl::StrAppend(&line, "  ", flag->Help());
     // One default each: the flag's own, unless its help already says what it is.
