@@ -19,6 +19,7 @@
 #include "kernels/register.h"
 #include "nlohmann/json.hpp"
 #include "rill/compiled_model.h"
+#include "rill/rill_rt_c.h"
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
 #include "tests/temp_dir.h"
@@ -94,35 +95,74 @@ class CompiledModelTest : public ::testing::Test {
   fs::path dir_;
 };
 
-TEST_F(CompiledModelTest, KerasGoldensRunBitIdenticalToPredictEveryWay) {
+std::string StatefulModel(const std::string& dir, int steps = 14);
+std::string StatefulInput(const std::string& dir);
+
+// The model suite: the Keras goldens (a 2-layer stacked CuDNNGRU, Bidirectional with concat and
+// sum, an Embedding -> GRU classifier, GRUs converted to CuDNNGRU) and a stateful model, each
+// compiled once and run through rill-run, `rill run`, an executable with the plan inside, the
+// C++ API and the C API: every output bit for bit `rill predict`'s for the same batch.
+TEST_F(CompiledModelTest, TheModelSuiteRunsBitIdenticalToPredictEveryWay) {
+  struct Case {
+    std::string name, model, weights, x;
+  };
+  std::vector<Case> cases;
   for (const std::string c :
        {"seq_stack", "functional_bidir", "functional_bidir_sum", "gru_embedding", "gru_to_cudnn"}) {
-    SCOPED_TRACE(c);
-    const std::string model = Golden(c + "/model.json"), weights = Golden(c + "/weights");
-    const std::string x = Golden(c + "/x.npy");
-    absl::StatusOr<Tensor> xt = ReadNpy(x);
+    cases.push_back({c, Golden(c + "/model.json"), Golden(c + "/weights"), Golden(c + "/x.npy")});
+  }
+  cases.push_back({"stateful", StatefulModel(dir_.string()), Golden("seq_stack/weights"),
+                   StatefulInput(dir_.string())});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<Tensor> xt = ReadNpy(c.x);
     ASSERT_TRUE(xt.ok()) << xt.status();
-    const std::string plan = Path(c + ".rillc");
-    ASSERT_NO_FATAL_FAILURE(Compile(model, weights, xt->shape(), plan));
-    ASSERT_NO_FATAL_FAILURE(Predict(model, weights, x, xt->shape().dim(0), Path("want.npy")));
-    Result r = RillRun(plan + " --input " + x + " --output " + Path("run.npy"));
+    const std::string plan = Path(c.name + ".rillc"), exe = Path(c.name + "_exe");
+    ASSERT_NO_FATAL_FAILURE(Compile(c.model, c.weights, xt->shape(), plan));
+    Result r = Rill("compile --model " + c.model + " --weights " + c.weights + " --input-shape " +
+                    ShapeFlag(xt->shape()) + " --emit executable -o " + exe);
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_NO_FATAL_FAILURE(Predict(c.model, c.weights, c.x, xt->shape().dim(0), Path("want.npy")));
+    const std::string want_bytes = FileBytes(Path("want.npy"));
+    r = RillRun(plan + " --input " + c.x + " --output " + Path("run.npy"));
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out, "");
-    EXPECT_TRUE(FileBytes(Path("run.npy")) == FileBytes(Path("want.npy")));
-    r = Rill("run " + plan + " --input=" + x + " --output=" + Path("rill_run.npy"));
+    EXPECT_TRUE(FileBytes(Path("run.npy")) == want_bytes);
+    r = Rill("run " + plan + " --input=" + c.x + " --output=" + Path("rill_run.npy"));
     ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_TRUE(FileBytes(Path("rill_run.npy")) == FileBytes(Path("want.npy")));
+    EXPECT_TRUE(FileBytes(Path("rill_run.npy")) == want_bytes);
+    r = Shell(exe + " --input " + c.x + " --output " + Path("exe.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("exe.npy")) == want_bytes);
 
+    absl::StatusOr<Tensor> want = ReadNpy(Path("want.npy"));
+    ASSERT_TRUE(want.ok());
     absl::StatusOr<std::unique_ptr<CompiledModel>> loaded = CompiledModel::Load(plan);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
-    absl::StatusOr<Tensor> in = ReadNpyAs(x, (*loaded)->inputs()[0].type.dtype);
+    absl::StatusOr<Tensor> in = ReadNpyAs(c.x, (*loaded)->inputs()[0].type.dtype);
     ASSERT_TRUE(in.ok());
     absl::StatusOr<std::vector<Tensor>> y = (*loaded)->Run({*in});
     ASSERT_TRUE(y.ok()) << y.status();
-    absl::StatusOr<Tensor> want = ReadNpy(Path("want.npy"));
-    ASSERT_TRUE(want.ok());
     EXPECT_TRUE(SameBits((*y)[0], *want));
-    EXPECT_TRUE((*loaded)->states().empty());
+    EXPECT_EQ((*loaded)->states().empty(), c.name != "stateful");
+
+    rill_model* cm = rill_model_load(plan.c_str());
+    ASSERT_NE(cm, nullptr) << rill_last_error();
+    rill_tensor_info out;
+    ASSERT_EQ(rill_model_output_info(cm, 0, &out), 0);
+    std::vector<std::vector<std::byte>> outputs;
+    std::vector<void*> output_ptrs;
+    for (int k = 0; k < rill_model_num_outputs(cm); ++k) {
+      rill_tensor_info info;
+      ASSERT_EQ(rill_model_output_info(cm, k, &info), 0);
+      outputs.emplace_back(info.bytes);
+    }
+    for (auto& o : outputs) output_ptrs.push_back(o.data());
+    const void* inputs[1] = {in->raw()};
+    EXPECT_EQ(rill_model_run(cm, inputs, output_ptrs.data()), 0) << rill_last_error();
+    ASSERT_EQ(out.bytes, static_cast<size_t>(want->bytes()));
+    EXPECT_EQ(std::memcmp(outputs[0].data(), want->raw(), out.bytes), 0);
+    rill_model_free(cm);
   }
 }
 
@@ -161,7 +201,7 @@ TEST_F(CompiledModelTest, RowsRunInBatchesOfTheCompiledSize) {
 
 // seq_stack made stateful for batches of 2 and `steps` time steps, every GRU returning its
 // sequence, so its output is [2, steps, 1] and its states carry over from one call to the next.
-std::string StatefulModel(const std::string& dir, int steps = 14) {
+std::string StatefulModel(const std::string& dir, int steps) {
   std::ifstream in(Golden("seq_stack/model.json"));
   nlohmann::json m = nlohmann::json::parse(in);
   for (nlohmann::json& layer : m["config"]["layers"]) {
