@@ -74,28 +74,25 @@ int Run() {
 
   // The plan `rill compile --input-shape 1,100,8` writes.
   const auto t_compile = std::chrono::steady_clock::now();
-  absl::StatusOr<Plan> plan = CompileModePlan(model, nullptr, GraphMode::kPredict,
-                                              {input.type()}, nullptr, {});
+  absl::StatusOr<Plan> plan =
+      CompileModePlan(model, nullptr, GraphMode::kPredict, {input.type()}, nullptr, {});
   if (!plan.ok() || !WritePlanFile(plan_path, *plan, model.params()).ok()) return 1;
   const double compile_ms = Ms(t_compile);
 
-  const double load_ms = *bench::MedianMsOrError(20, [&] {
-    return CompiledModel::Load(plan_path).status();
-  });
+  const double load_ms =
+      *bench::MedianMsOrError(20, [&] { return CompiledModel::Load(plan_path).status(); });
   const auto t_first = std::chrono::steady_clock::now();
   auto compiled = CompiledModel::Load(plan_path);
   if (!compiled.ok() || !(*compiled)->Run({input}).ok()) return 1;
   const double compiled_first_ms = Ms(t_first);
-  const double compiled_steady_ms = *bench::MedianMsOrError(200, [&] {
-    return (*compiled)->Run({input}).status();
-  });
+  const double compiled_steady_ms =
+      *bench::MedianMsOrError(200, [&] { return (*compiled)->Run({input}).status(); });
 
   const auto t_predict = std::chrono::steady_clock::now();
   if (!model.Predict({input}, 1).ok()) return 1;
   const double predict_first_ms = Ms(t_predict);
-  const double predict_steady_ms = *bench::MedianMsOrError(200, [&] {
-    return model.Predict({input}, 1).status();
-  });
+  const double predict_steady_ms =
+      *bench::MedianMsOrError(200, [&] { return model.Predict({input}, 1).status(); });
 
   const std::string y = (dir / "y.npy").string();
   const double run_process_ms = MedianProcessMs(
@@ -111,10 +108,11 @@ int Run() {
   std::error_code ignored;
   if (std::getenv("RILL_BENCH_KEEP") == nullptr) std::filesystem::remove_all(dir, ignored);
 
-  std::printf("compiled model vs rill predict: CuDNNGRU(%lld) x2 + Dense(1), batch 1, %lld steps, "
-              "%lld features, CPU\n",
-              static_cast<long long>(kUnits), static_cast<long long>(kSteps),
-              static_cast<long long>(kFeatures));
+  std::printf(
+      "compiled model vs rill predict: CuDNNGRU(%lld) x2 + Dense(1), batch 1, %lld steps, "
+      "%lld features, CPU\n",
+      static_cast<long long>(kUnits), static_cast<long long>(kSteps),
+      static_cast<long long>(kFeatures));
   std::printf("  compile + write plan file          %8.2f ms\n", compile_ms);
   std::printf("  plan load (CompiledModel::Load)    %8.3f ms (median of 20)\n", load_ms);
   // In this order the compiled model's first run is the process's first GRU call (kernel set-up
@@ -125,8 +123,7 @@ int Run() {
               predict_first_ms);
   std::printf("  steady call: CompiledModel::Run    %8.3f ms (median of 200)\n",
               compiled_steady_ms);
-  std::printf("  steady call: Model::Predict        %8.3f ms (median of 200)\n",
-              predict_steady_ms);
+  std::printf("  steady call: Model::Predict        %8.3f ms (median of 200)\n", predict_steady_ms);
   std::printf("  process: rill-run start to output  %8.1f ms (median of 7)\n", run_process_ms);
   std::printf("  process: rill predict              %8.1f ms (median of 7)\n", predict_process_ms);
   std::printf("  process: rill-run --version        %8.1f ms (start-up alone: loading libraries)\n",

@@ -4,10 +4,10 @@
 //
 //   rill compile --model m.json --weights w --input-shape 1,20,8 -o m.rillc
 //   run_compiled m.rillc
+#include <rill/rill_rt.h>
+
 #include <cstdio>
 #include <vector>
-
-#include <rill/rill_rt.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -3,10 +3,9 @@
  * printed on its own line.
  *
  *   run_compiled_c m.rillc */
+#include <rill/rill_rt_c.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <rill/rill_rt_c.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) {

@@ -33,9 +33,9 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
     needed += in.type.shape.NumElements() * DTypeSize(in.type.dtype);
   const int64_t memory = PhysicalMemoryBytes();
   if (memory > 0 && needed > memory) {
-    return fail(absl::ResourceExhaustedError(
-        absl::StrCat("the plan needs ", FormatBytes(needed), " of memory, this machine has ",
-                     FormatBytes(memory))));
+    return fail(absl::ResourceExhaustedError(absl::StrCat("the plan needs ", FormatBytes(needed),
+                                                          " of memory, this machine has ",
+                                                          FormatBytes(memory))));
   }
   const DeviceBackend* backend = FindDeviceBackend(loaded.plan.device);
   const std::string device(DeviceName(loaded.plan.device));
@@ -64,14 +64,14 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
 
 absl::StatusOr<std::vector<Tensor>> CompiledModel::Run(const std::vector<Tensor>& inputs) {
   if (inputs.size() != header_.inputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("the model takes ", header_.inputs.size(),
-                                                   " inputs, got ", inputs.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model takes ", header_.inputs.size(), " inputs, got ", inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (inputs[i].type() != header_.inputs[i].type) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", header_.inputs[i].name, "' was compiled for ",
-          header_.inputs[i].type.ToString(), ", got ", inputs[i].type().ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", header_.inputs[i].name, "' was compiled for ",
+                       header_.inputs[i].type.ToString(), ", got ", inputs[i].type().ToString()));
     }
   }
   return executor_->Run(inputs);

@@ -24,11 +24,11 @@ namespace rill {
 class CompiledModel {
  public:
   // Maps the plan at `where` in the file at `path` (all of it by default; a plan inside an
-  // executable: FindEmbeddedPlan, runtime/plan_file.h) and prepares its executor; the weights are used in place. Errors start with
-  // the path: NotFound; InvalidArgument for a file that is not a valid plan (another format
-  // version, truncated, corrupted: plan_file.h); FailedPrecondition when the plan's device is
-  // not usable here (a cuda plan on a machine without a GPU); ResourceExhausted when its arena
-  // exceeds this machine's memory.
+  // executable: FindEmbeddedPlan, runtime/plan_file.h) and prepares its executor; the weights are
+  // used in place. Errors start with the path: NotFound; InvalidArgument for a file that is not a
+  // valid plan (another format version, truncated, corrupted: plan_file.h); FailedPrecondition when
+  // the plan's device is not usable here (a cuda plan on a machine without a GPU);
+  // ResourceExhausted when its arena exceeds this machine's memory.
   static absl::StatusOr<std::unique_ptr<CompiledModel>> Load(const std::string& path,
                                                              PlanLocation where = {});
 

@@ -178,7 +178,8 @@ absl::StatusOr<Plan> DecodePlan(ByteReader& in) {
   plan.device = static_cast<DeviceKind>(device);
   plan.training = in.U8() != 0;
   plan.arena_bytes = in.I64();
-  if (in.ok() && plan.arena_bytes < 0) in.Fail(absl::StrCat("arena of ", plan.arena_bytes, " bytes"));
+  if (in.ok() && plan.arena_bytes < 0)
+    in.Fail(absl::StrCat("arena of ", plan.arena_bytes, " bytes"));
   plan.buffers.resize(in.Count(4 + 5 + 1 + 8));
   for (PlanBuffer& b : plan.buffers) {
     b.name = in.Str();

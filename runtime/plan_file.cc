@@ -172,7 +172,8 @@ absl::Status WriteFileInPlace(const std::string& path, const std::string& bytes,
 }  // namespace
 
 absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& params) {
-  if (plan.training) return absl::InvalidArgumentError("a training plan cannot be compiled to a file");
+  if (plan.training)
+    return absl::InvalidArgumentError("a training plan cannot be compiled to a file");
   ByteWriter header;
   header.Str(RILL_VERSION_STRING);
   header.U8(static_cast<uint8_t>(plan.device));
@@ -309,8 +310,8 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
     }
     std::byte* at = keep.get() + data_section.offset + offset;
     if (reinterpret_cast<uintptr_t>(at) % kPlanTensorAlignment != 0) {
-      index.Fail(absl::StrCat("parameter '", name, "' is not ", kPlanTensorAlignment,
-                              "-byte aligned"));
+      index.Fail(
+          absl::StrCat("parameter '", name, "' is not ", kPlanTensorAlignment, "-byte aligned"));
     } else if (!where.emplace(name, out.params.size()).second) {
       index.Fail(absl::StrCat("parameter '", name, "' appears twice"));
     } else {
@@ -370,8 +371,8 @@ absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation wh
     return fail(Bad("truncated: 0 bytes"));
   }
   // Private and writable: the plan may update its states in place; the file never changes.
-  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd,
-                     static_cast<off_t>(offset));
+  void* map =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
   const int err = errno;
   ::close(fd);
   if (map == MAP_FAILED) return PathErrno(path, "cannot map", err);

@@ -19,8 +19,8 @@
 #include "ir/status.h"
 #include "kernels/register.h"
 #include "runtime/device_backend.h"
-#include "runtime/plan_file.h"
 #include "runtime/output_path.h"
+#include "runtime/plan_file.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
 #include "tools/run_plan.h"
@@ -38,9 +38,8 @@ namespace {
 absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& model_path,
                                              const std::string& shape_flag) {
   if (m.inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
-                                                   m.inputs().size(),
-                                                   " inputs; rill compile takes one"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path, ": the model has ", m.inputs().size(), " inputs; rill compile takes one"));
   }
   const TensorType& model_type = m.inputs()[0].value->type;
   std::vector<int64_t> dims;
@@ -58,8 +57,7 @@ absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& 
     ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=", shape_flag,
-                                                   ": input '",
-                                                   m.inputs()[0].value->name, "' is ",
+                                                   ": input '", m.inputs()[0].value->name, "' is ",
                                                    model_type.ToString()));
   }
   return type;
@@ -98,12 +96,11 @@ absl::Status Compile() {
   }
   RegisterCpuBackend();
   RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                        LoadModel(model_path, absl::GetFlag(FLAGS_weights),
-                                  absl::GetFlag(FLAGS_seed)));
   RILL_ASSIGN_OR_RETURN(
-      const TensorType input,
-      CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
+      std::unique_ptr<Model> model,
+      LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed)));
+  RILL_ASSIGN_OR_RETURN(const TensorType input,
+                        CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session());
@@ -112,9 +109,8 @@ absl::Status Compile() {
   // fixed. The folded values join the model's weights in a store of this plan's own.
   ParamStore params;
   for (const auto& [name, value] : model->params().tensors()) params.Set(name, value);
-  CompilerOptions compiler{.device = kind,
-                           .gpu = session->step_context(),
-                           .backend = session->plan_passes()};
+  CompilerOptions compiler{
+      .device = kind, .gpu = session->step_context(), .backend = session->plan_passes()};
   compiler.fold_constants = &params;
   absl::StatusOr<Plan> plan =
       CompileModePlan(*model, nullptr, GraphMode::kPredict, {input}, nullptr, compiler);
@@ -129,8 +125,7 @@ absl::Status Compile() {
     RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes));
   }
   std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
-              input.ToString().c_str(), plan->steps.size(),
-              FormatBytes(plan->arena_bytes).c_str());
+              input.ToString().c_str(), plan->steps.size(), FormatBytes(plan->arena_bytes).c_str());
   return absl::OkStatus();
 }
 

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   }
   argv[0] = name.data();
   if (!embedded.ok()) {
-    std::fprintf(stderr, "%s: %s\n", name.c_str(), std::string(embedded.status().message()).c_str());
+    std::fprintf(stderr, "%s: %s\n", name.c_str(),
+                 std::string(embedded.status().message()).c_str());
     return 1;
   }
   if (embedded->size > 0) {

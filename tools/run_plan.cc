@@ -77,7 +77,8 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
     std::string_view arg = argv[i];
     if (!arg.starts_with("--")) {
       if (!args.plan.empty())
-        return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", std::string(arg), "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", std::string(arg), "'"));
       args.plan = std::string(arg);
       continue;
     }
@@ -96,14 +97,16 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
       args.output = value;
     } else if (name == "stream") {
       if (!absl::SimpleAtoi(value, &args.stream) || args.stream < 1)
-        return absl::InvalidArgumentError(absl::StrCat("--stream='", value, "' is not a count >= 1"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--stream='", value, "' is not a count >= 1"));
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     }
   }
   if (args.plan.empty() || args.input.empty() || args.output.empty()) {
-    return absl::InvalidArgumentError(plan_path.empty() ? "a plan, --input and --output are required"
-                                                        : "--input and --output are required");
+    return absl::InvalidArgumentError(plan_path.empty()
+                                          ? "a plan, --input and --output are required"
+                                          : "--input and --output are required");
   }
   return args;
 }
@@ -117,9 +120,9 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
             x.shape().dim(0) > 0 && x.shape().dim(0) % batch == 0;
   for (int d = 1; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input ", x.type().ToString(), " does not fit the compiled ", want.ToString(),
-        " (the rows must be a multiple of ", batch, ", the other dimensions equal)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", x.type().ToString(), " does not fit the compiled ", want.ToString(),
+                     " (the rows must be a multiple of ", batch, ", the other dimensions equal)"));
   }
   std::vector<std::vector<Tensor>> parts(model.outputs().size());
   for (int64_t start = 0; start < x.shape().dim(0); start += batch) {
@@ -171,30 +174,30 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<CompiledModel> model,
                         CompiledModel::Load(args.plan, where));
   if (model->inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(args.plan, ": the model has ",
-                                                   model->inputs().size(),
-                                                   " inputs; this runner feeds one"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        args.plan, ": the model has ", model->inputs().size(), " inputs; this runner feeds one"));
   }
   const std::vector<std::string> paths = NumberedOutputPaths(args.output, model->outputs().size());
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));
   absl::StatusOr<std::vector<Tensor>> y =
       args.stream > 0 ? RunStream(*model, x, args.stream) : RunBatches(*model, x);
-  if (!y.ok()) return absl::Status(y.status().code(), absl::StrCat(args.input, ": ", y.status().message()));
+  if (!y.ok())
+    return absl::Status(y.status().code(), absl::StrCat(args.input, ": ", y.status().message()));
   return WriteNpyFiles(paths, *y);
 }
 
 }  // namespace
 
-int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path,
-                         PlanLocation where) {
+int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path, PlanLocation where) {
   const std::string program = argc > 0 ? argv[0] : "rill-run";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::printf("usage: %s %s\n\nruns a compiled model (rill compile) with the runtime alone; "
-                  "a second output goes to <output>_1.npy, ...\n",
-                  program.c_str(), plan_path.empty() ? kUsage : kUsage + 11);
+      std::printf(
+          "usage: %s %s\n\nruns a compiled model (rill compile) with the runtime alone; "
+          "a second output goes to <output>_1.npy, ...\n",
+          program.c_str(), plan_path.empty() ? kUsage : kUsage + 11);
       return 0;
     }
     if (arg == "--version") {

@@ -2,6 +2,8 @@
 // two-layer GRU, made by the build): it decodes into the plan and weights it was made from,
 // re-encodes to the same bytes, and every corruption — each byte flipped in turn, each
 // truncation, bytes appended, another format version — is refused with one clear line.
+#include "runtime/plan_file.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -16,7 +18,6 @@
 #include "kernels/register.h"
 #include "rill/version.h"
 #include "runtime/byte_io.h"
-#include "runtime/plan_file.h"
 
 namespace rill {
 namespace {

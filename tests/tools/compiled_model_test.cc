@@ -2,6 +2,8 @@
 // by rill-run, `rill run` and CompiledModel in this process, each bit for bit what
 // `rill predict` gives for the same batch; streaming a stateful model chunk by chunk; and
 // damaged or mismatched files refused in one line with no output file left behind.
+#include "rill/compiled_model.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -18,7 +20,6 @@
 
 #include "kernels/register.h"
 #include "nlohmann/json.hpp"
-#include "rill/compiled_model.h"
 #include "rill/rill_rt_c.h"
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
@@ -38,9 +39,7 @@ using testing::RunShell;
 Result Shell(const std::string& command) { return RunShell(command); }
 
 Result Rill(const std::string& args) { return Shell(std::string(RILL_BINARY) + " " + args); }
-Result RillRun(const std::string& args) {
-  return Shell(std::string(RILL_RUN_BINARY) + " " + args);
-}
+Result RillRun(const std::string& args) { return Shell(std::string(RILL_RUN_BINARY) + " " + args); }
 
 std::string Golden(const std::string& rel) {
   return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
@@ -250,8 +249,8 @@ TEST_F(CompiledModelTest, AStatefulModelMatchesPredictAndStreamsChunkByChunk) {
               " --stream 2");
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.out, HasSubstr("--stream=2: the plan was compiled for f32[2, 7, 3]"));
-  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), weights, Shape{4, 6, 3},
-                                  Path("plain.rillc")));
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Golden("seq_stack/model.json"), weights, Shape{4, 6, 3}, Path("plain.rillc")));
   r = RillRun(Path("plain.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
               Path("t.npy") + " --stream 6");
   EXPECT_EQ(r.status, 1);
@@ -303,8 +302,10 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
   };
   // A plan whose arena no machine has, with every checksum right.
   {
-    std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096], std::default_delete<std::byte[]>());
-    auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
+    std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
+                                    std::default_delete<std::byte[]>());
+    auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) /
+                                                 4096 * 4096);
     std::memcpy(aligned, good.data(), good.size());
     absl::StatusOr<LoadedPlan> loaded =
         DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
@@ -320,8 +321,8 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
     SCOPED_TRACE(cases[i].second);
     const std::string plan = Path("bad" + std::to_string(i) + ".rillc");
     WriteBytes(plan, cases[i].first);
-    Result r = RillRun(plan + " --input " + Golden("seq_stack/x.npy") + " --output " +
-                       Path("y.npy"));
+    Result r =
+        RillRun(plan + " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"));
     EXPECT_EQ(r.status, 1);
     EXPECT_THAT(r.out, StartsWith("rill-run: " + plan + ": "));
     EXPECT_THAT(r.out, HasSubstr(cases[i].second));
@@ -335,8 +336,9 @@ TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
   Result r = Rill("compile --model " + model + " --weights " + weights +
                   " --input-shape 4,x,3 -o " + Path("m.rillc"));
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.out, "rill compile: --input-shape='4,x,3' is not a list of positive sizes such as "
-                   "1,100,8\n");
+  EXPECT_EQ(r.out,
+            "rill compile: --input-shape='4,x,3' is not a list of positive sizes such as "
+            "1,100,8\n");
   r = Rill("compile --model " + model + " --weights " + weights + " --input-shape 4,7,3 -o " +
            Path("m.rillc"));
   EXPECT_EQ(r.status, 1);
@@ -369,8 +371,9 @@ TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
   EXPECT_TRUE(FileBytes(Path("y.npy")) == FileBytes(Path("want.npy")));
   r = Shell(Path("elsewhere/mymodel") + " --input " + x);
   EXPECT_EQ(r.status, 2);
-  EXPECT_EQ(r.out, "mymodel: --input and --output are required; usage: mymodel --input X.npy "
-                   "--output Y.npy [--stream N]\n");
+  EXPECT_EQ(r.out,
+            "mymodel: --input and --output are required; usage: mymodel --input X.npy "
+            "--output Y.npy [--stream N]\n");
   // A damaged payload is refused like a damaged file.
   std::string bytes = FileBytes(Path("elsewhere/mymodel"));
   bytes[bytes.size() - 100] ^= 0x10;
@@ -391,8 +394,8 @@ TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
   const std::string good = FileBytes(Path("cpu.rillc"));
   std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
                                   std::default_delete<std::byte[]>());
-  auto* aligned = reinterpret_cast<std::byte*>(
-      (reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
+  auto* aligned =
+      reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
   std::memcpy(aligned, good.data(), good.size());
   absl::StatusOr<LoadedPlan> loaded =
       DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
