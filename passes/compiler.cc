@@ -9,6 +9,7 @@
 
 #include "ir/status.h"
 #include "passes/dead_nodes.h"
+#include "passes/fold_constants.h"
 #include "passes/group_updates.h"
 #include "passes/gru_residency.h"
 #include "passes/lower.h"
@@ -62,8 +63,12 @@ absl::StatusOr<Plan> CompilePlan(const Graph& graph, bool training,
     dumped(plan, "gru-residency");
   }
   RILL_RETURN_IF_ERROR(PrepareKernels(plan, options.gpu));
+  if (options.fold_constants != nullptr) {
+    RILL_RETURN_IF_ERROR(FoldConstantSteps(plan, *options.fold_constants).status());
+  }
   RILL_RETURN_IF_ERROR(AssignDistinctOffsets(plan));
-  dumped(plan, "prepare-kernels");
+  dumped(plan, options.fold_constants != nullptr ? "prepare-kernels, fold-constants"
+                                                 : "prepare-kernels");
   RILL_RETURN_IF_ERROR(PlanMemory(plan, options.memory));
   dumped(plan, "memory-plan");
   if (options.backend.group_optimizer_updates && training) {

@@ -13,6 +13,7 @@
 //   lower            one step per node with the device's kernel, one buffer per value
 //   gru-residency    (backend pass) passes/gru_residency.h, before the prepare hooks
 //   prepare-kernels  each kernel's prepare hook (workspaces, cuDNN reserve, backend notes)
+//   fold-constants   (with CompilerOptions::fold_constants) passes/fold_constants.h
 //   memory-plan      schedule and arena offsets (passes/memory_planner.h), checked
 //   group-optimizer-updates  (backend pass, training plans) passes/group_updates.h
 #pragma once
@@ -26,6 +27,7 @@
 #include "passes/pass.h"
 #include "passes/pipeline.h"
 #include "runtime/device_backend.h"
+#include "runtime/param_store.h"
 #include "runtime/plan.h"
 
 namespace rill {
@@ -51,6 +53,10 @@ struct CompilerOptions {
   // The backend plan passes that apply (DeviceSession::plan_passes()).
   BackendPlanPasses backend;
   MemoryPlanOptions memory = MemoryPlanOptionsFromEnv();
+  // When set, the steps of an inference plan that depend on constants alone are run now and
+  // their outputs added here (passes/fold_constants.h): for plans whose weights are fixed from
+  // now on (`rill compile`); the store must hold the plan's parameters.
+  ParamStore* fold_constants = nullptr;
   PipelineOptions pipeline;
 };
 

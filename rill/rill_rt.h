@@ -5,6 +5,7 @@
 
 #include "ir/op.h"
 #include "kernels/register.h"
+#include "rill/compiled_model.h"
 #include "rill/version.h"
 #include "runtime/executor.h"
 #include "runtime/kernel.h"

@@ -22,6 +22,11 @@ namespace rill {
 //                    truncated data or bytes after it, a shape whose size overflows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path);
 
+// ReadNpy, converted to `dtype`: float <-> float, int32 <-> int64 (an int64 that int32 cannot
+// hold is an error with its value); a float array where integers are expected, or the
+// reverse, is an InvalidArgument naming the file.
+absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype);
+
 // Writes `t` as a version 1.0 C-order .npy file that numpy.load reads (an array with no rows,
 // shape (0, ...), included). Atomic: the data goes to a new temporary file beside `path`
 // (runtime/output_path.h), which is renamed over `path` only once it is complete, so `path` is

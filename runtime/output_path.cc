@@ -213,4 +213,12 @@ absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
   return absl::OkStatus();
 }
 
+std::vector<std::string> NumberedOutputPaths(const std::string& output, size_t count) {
+  std::string stem = output;
+  if (stem.size() > 4 && stem.ends_with(".npy")) stem.resize(stem.size() - 4);
+  std::vector<std::string> paths = {output};
+  for (size_t i = 1; i < count; ++i) paths.push_back(absl::StrCat(stem, "_", i, ".npy"));
+  return paths;
+}
+
 }  // namespace rill

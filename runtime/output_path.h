@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -26,6 +27,10 @@ absl::Status CheckWeightsDirTarget(const std::string& dir);
 
 // True for "0.npy", "17.npy", ...: the names of a weight directory's files.
 bool IsWeightFileName(const std::string& name);
+
+// Where each of `count` outputs goes: `output` itself for the first, then "y_1.npy",
+// "y_2.npy", ... beside it ("y" or "y.npy" -> "y_1.npy").
+std::vector<std::string> NumberedOutputPaths(const std::string& output, size_t count);
 
 // A new empty file beside `path` ("<path>.tmp-<pid>-<n>", created exclusively, so nothing that
 // was there is truncated), opened for writing: its descriptor and name.

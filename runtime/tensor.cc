@@ -49,6 +49,15 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   data_ = std::shared_ptr<std::byte>(p, Free{});
 }
 
+Tensor Tensor::Borrow(const TensorType& type, std::shared_ptr<std::byte> data) {
+  RILL_CHECK(type.shape.IsKnown() && data != nullptr);
+  Tensor t;
+  t.dtype_ = type.dtype;
+  t.shape_ = type.shape;
+  t.data_ = std::move(data);
+  return t;
+}
+
 template <typename T>
 static Tensor FromValues(DType dtype, const std::vector<T>& values, Shape shape) {
   Tensor t(dtype, std::move(shape));

@@ -34,6 +34,9 @@ class Tensor {
   Tensor() = default;
   // Zero-filled; `shape` must be known.
   Tensor(DType dtype, Shape shape);
+  // A tensor over memory it does not own (a mapped file): `data` keeps that memory alive and
+  // must hold type's bytes, 64-byte aligned.
+  static Tensor Borrow(const TensorType& type, std::shared_ptr<std::byte> data);
   static Tensor FromVector(const std::vector<float>& values, Shape shape);
   static Tensor FromVector(const std::vector<double>& values, Shape shape);
   static Tensor FromVector(const std::vector<int32_t>& values, Shape shape);

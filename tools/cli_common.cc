@@ -88,40 +88,7 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device) {
 }
 
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
-  RILL_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path));
-  if (t.dtype() == dtype) return t;
-  if (IsFloating(t.dtype()) != IsFloating(dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
-                                                   ", the model expects ",
-                                                   std::string(DTypeName(dtype)), " data"));
-  }
-  Tensor out(dtype, t.shape());
-  for (int64_t i = 0; i < t.size(); ++i) {
-    if (IsFloating(dtype)) {
-      if (dtype == DType::kF32) {
-        out.data<float>()[i] = static_cast<float>(t.at(i));
-      } else if (dtype == DType::kF64) {
-        out.data<double>()[i] = t.at(i);
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported dtype"));
-      }
-      continue;
-    }
-    // Integers are copied exactly (a double holds only 53 bits); an int64 that int32 cannot
-    // hold is an error with its real value, never a truncated one.
-    const int64_t v = t.dtype() == DType::kI64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
-    if (dtype == DType::kI64) {
-      out.data<int64_t>()[i] = v;
-    } else if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": element ", i, " of ",
-                                                     t.type().ToString(), " is ", v,
-                                                     ", outside the int32 range of the model's "
-                                                     "input"));
-    } else {
-      out.data<int32_t>()[i] = static_cast<int32_t>(v);
-    }
-  }
-  return out;
+  return ReadNpyAs(path, dtype);
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,

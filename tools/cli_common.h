@@ -38,8 +38,7 @@ absl::Status UsageError(absl::string_view message);
 // or exact) for the sessions the command creates.
 absl::StatusOr<std::string> SelectDevice(const std::string& device);
 
-// The array in `path` converted to `dtype` (float <-> float, int32 <-> int64; a float array
-// where integers are expected, or the reverse, is an error naming the file).
+// The array in `path` converted to `dtype` (ReadNpyAs, runtime/npy.h).
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
 
 // A Keras model JSON with (optionally) its weights; `seed` seeds the initializers.

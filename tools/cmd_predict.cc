@@ -21,16 +21,6 @@ ABSL_FLAG(std::string, output, "",
 namespace rill::cli {
 namespace {
 
-// Where output i goes: `output` itself for the first, then "y_1.npy", "y_2.npy", ... beside
-// it ("y" or "y.npy" -> "y_1.npy").
-std::vector<std::string> OutputPaths(const std::string& output, size_t count) {
-  std::string stem = output;
-  if (stem.size() > 4 && stem.ends_with(".npy")) stem.resize(stem.size() - 4);
-  std::vector<std::string> paths = {output};
-  for (size_t i = 1; i < count; ++i) paths.push_back(absl::StrCat(stem, "_", i, ".npy"));
-  return paths;
-}
-
 absl::Status Predict() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const std::string input = absl::GetFlag(FLAGS_input);
@@ -50,7 +40,7 @@ absl::Status Predict() {
                                                    (*model)->inputs().size(),
                                                    " inputs; rill predict feeds one"));
   }
-  const std::vector<std::string> paths = OutputPaths(output, (*model)->outputs().size());
+  const std::vector<std::string> paths = NumberedOutputPaths(output, (*model)->outputs().size());
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   auto x = ReadArray(input, (*model)->inputs()[0].value->type.dtype);
   if (!x.ok()) return x.status();

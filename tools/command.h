@@ -57,5 +57,7 @@ int RunVersion(int argc, char** argv);
 int RunTrain(int argc, char** argv);
 int RunPredict(int argc, char** argv);
 int RunInspect(int argc, char** argv);
+int RunCompile(int argc, char** argv);
+int RunRun(int argc, char** argv);
 
 }  // namespace rill::cli

@@ -54,6 +54,10 @@ constexpr std::string_view kInspectFlags[] = {
     "model",     "weights", "weights_by_name", "memory", "training", "plan", "loss",
     "optimizer", "lr",      "batch_size",      "seed",   "device",   "tf32", "gru_algo"};
 
+constexpr std::string_view kCompileFlags[] = {
+    "model", "weights", "weights_by_name", "input_shape", "o", "emit", "seed", "device", "tf32",
+    "gru_algo"};
+
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W [--weights-by-name]] --x X.npy --y Y.npy] "
@@ -73,6 +77,14 @@ constexpr std::array kCommands = {
         "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
         "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
         &RunPredict, kPredictFlags},
+    Command{"compile",
+            "compile a model for one input shape into a file that rill run (the runtime alone) runs",
+            "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
+            "-o model.rillc [--emit plan|executable] [--device cpu|cuda [--tf32] "
+            "[--gru-algo auto|exact]]",
+            &RunCompile, kCompileFlags},
+    Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
+            "rill run model.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
     Command{"inspect", "print a model summary, its plans and their memory reports",
             "rill inspect --model M.json [--weights W [--weights-by-name]] [--memory] [--training "
             "[--loss L "
@@ -130,7 +142,7 @@ std::string ValueKind(const absl::CommandLineFlag& flag) {
 // The name of a flag's value as the command's usage line writes it ("--epochs E": "E"), or
 // VALUE when the usage line does not show one.
 std::string ValueName(std::string_view usage, const std::string& shown_flag) {
-  const std::string key = "--" + shown_flag;
+  const std::string key = (shown_flag.size() == 1 ? "-" : "--") + shown_flag;
   for (size_t at = usage.find(key); at != std::string_view::npos; at = usage.find(key, at + 1)) {
     const size_t after = at + key.size();
     if (after >= usage.size() || (usage[after] != ' ' && usage[after] != '=')) continue;
@@ -263,7 +275,8 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
     if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
     std::string shown(name);
     std::replace(shown.begin(), shown.end(), '_', '-');
-    std::string line = absl::StrCat("  --", shown);
+    // One-letter flags (-o) are shown as they are usually written.
+    std::string line = absl::StrCat(shown.size() == 1 ? "  -" : "  --", shown);
     if (!flag->IsOfType<bool>()) absl::StrAppend(&line, " ", ValueName(command.usage, shown));
     absl::StrAppend(&line, "  ", flag->Help());
     // One default each: the flag's own, unless its help already says what it is.

@@ -26,6 +26,7 @@
 #include "frontend/checkpoint.h"
 #include "runtime/npy.h"
 #include "tests/temp_dir.h"
+#include "tests/tools/run_process.h"
 
 namespace rill {
 namespace {
@@ -34,22 +35,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
+using testing::Result;
 
 Result Rill(const std::string& args) {
-  const std::string command = std::string(RILL_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return testing::RunShell(std::string(RILL_BINARY) + " " + args);
 }
 
 int Lines(const std::string& out) {
@@ -807,9 +796,10 @@ TEST_F(CliTest, KilledAtRandomMomentsTheCheckpointsStayWhole) {
 TEST_F(CliTest, HelpListsOnlyCommandsThatWork) {
   Result r = Rill("help");
   ASSERT_EQ(r.status, 0) << r.out;
-  for (const std::string listed : {"train", "predict", "inspect", "help", "version"})
+  for (const std::string listed :
+       {"train", "predict", "compile", "run", "inspect", "help", "version"})
     EXPECT_THAT(r.out, HasSubstr("\n  " + listed + " ")) << listed;
-  for (const std::string absent : {"\n  compile", "\n  run ", "\n  bench", "not built"})
+  for (const std::string absent : {"\n  bench", "not built"})
     EXPECT_THAT(r.out, Not(HasSubstr(absent))) << absent;
   r = Rill("bench");
   EXPECT_EQ(r.status, 2) << r.out;

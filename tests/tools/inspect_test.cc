@@ -10,27 +10,17 @@
 #include <sstream>
 #include <string>
 
+#include "tests/tools/run_process.h"
+
 namespace rill {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int status = -1;
-  std::string out;  // stdout and stderr together
-};
+using testing::Result;
 
 Result Inspect(const std::string& args) {
-  const std::string command = std::string(RILL_BINARY) + " inspect " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+  return testing::RunShell(std::string(RILL_BINARY) + " inspect " + args);
 }
 
 std::string Model(const std::string& name) {

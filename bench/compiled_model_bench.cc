@@ -1,0 +1,139 @@
+// Compiled models against `rill predict` at batch 1: a two-layer CuDNNGRU(64) + Dense(1) model
+// over 100 steps of 8 features, saved as a Keras model and compiled to a plan file. Prints
+//   - the plan file's load time (CompiledModel::Load: map, checksums, decode, executor);
+//   - in this process: the first call (load + run, or Model::Predict's compile + run) and the
+//     steady per-call latency (median) of CompiledModel::Run and Model::Predict;
+//   - as processes: start to first output of `rill-run` and of `rill predict` (the median of
+//     a few runs of each command, its output written);
+//   - the size of the rill-run executable.
+// Timings only: nothing is asserted. PyTorch eager for the same model:
+// bench/torch_stacked_gru.py.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "bench/timing.h"
+#include "frontend/compile.h"
+#include "frontend/keras_model.h"
+#include "frontend/layers.h"
+#include "frontend/model.h"
+#include "kernels/register.h"
+#include "rill/compiled_model.h"
+#include "runtime/npy.h"
+#include "runtime/plan_file.h"
+
+namespace rill {
+namespace {
+
+constexpr int64_t kSteps = 100, kFeatures = 8, kUnits = 64;
+
+double Ms(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Wall time of one run of `command` (through the shell, output discarded), in ms; -1 on failure.
+double ProcessMs(const std::string& command) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int status = std::system((command + " >/dev/null 2>&1").c_str());
+  return status == 0 ? Ms(t0) : -1;
+}
+
+double MedianProcessMs(const std::string& command, int reps) {
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) ms.push_back(ProcessMs(command));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+int Run() {
+  RegisterCpuBackend();
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("rill_compiled_bench-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  Model model("bench", /*seed=*/1);
+  SymbolicTensor x = model.Input({kBatch, kSteps, kFeatures});
+  SymbolicTensor h = layers::CuDNNGRU({.units = kUnits, .return_sequences = true})(x);
+  h = layers::CuDNNGRU({.units = kUnits})(h);
+  model.SetOutputs({layers::Dense({.units = 1})(h)});
+  if (absl::Status st = SaveModel(model, dir.string()); !st.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  std::vector<float> values(kSteps * kFeatures);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 13) / 13.0f - 0.5f;
+  const Tensor input = Tensor::FromVector(values, Shape{1, kSteps, kFeatures});
+  const std::string x_path = (dir / "x.npy").string(), plan_path = (dir / "m.rillc").string();
+  if (!WriteNpy(x_path, input).ok()) return 1;
+
+  // The plan `rill compile --input-shape 1,100,8` writes.
+  const auto t_compile = std::chrono::steady_clock::now();
+  absl::StatusOr<Plan> plan =
+      CompileModePlan(model, nullptr, GraphMode::kPredict, {input.type()}, nullptr, {});
+  if (!plan.ok() || !WritePlanFile(plan_path, *plan, model.params()).ok()) return 1;
+  const double compile_ms = Ms(t_compile);
+
+  const double load_ms =
+      *bench::MedianMsOrError(20, [&] { return CompiledModel::Load(plan_path).status(); });
+  const auto t_first = std::chrono::steady_clock::now();
+  auto compiled = CompiledModel::Load(plan_path);
+  if (!compiled.ok() || !(*compiled)->Run({input}).ok()) return 1;
+  const double compiled_first_ms = Ms(t_first);
+  const double compiled_steady_ms =
+      *bench::MedianMsOrError(200, [&] { return (*compiled)->Run({input}).status(); });
+
+  const auto t_predict = std::chrono::steady_clock::now();
+  if (!model.Predict({input}, 1).ok()) return 1;
+  const double predict_first_ms = Ms(t_predict);
+  const double predict_steady_ms =
+      *bench::MedianMsOrError(200, [&] { return model.Predict({input}, 1).status(); });
+
+  const std::string y = (dir / "y.npy").string();
+  const double run_process_ms = MedianProcessMs(
+      std::string(RILL_RUN_BINARY) + " " + plan_path + " --input " + x_path + " --output " + y, 7);
+  const double predict_process_ms = MedianProcessMs(
+      std::string(RILL_BINARY) + " predict --model " + (dir / "model.json").string() +
+          " --weights " + (dir / "weights").string() + " --input " + x_path + " --output " + y +
+          " --batch-size 1",
+      7);
+  const double startup_ms = MedianProcessMs(std::string(RILL_RUN_BINARY) + " --version", 7);
+  struct stat runner;
+  const long long runner_bytes = stat(RILL_RUN_BINARY, &runner) == 0 ? runner.st_size : -1;
+  std::error_code ignored;
+  if (std::getenv("RILL_BENCH_KEEP") == nullptr) std::filesystem::remove_all(dir, ignored);
+
+  std::printf(
+      "compiled model vs rill predict: CuDNNGRU(%lld) x2 + Dense(1), batch 1, %lld steps, "
+      "%lld features, CPU\n",
+      static_cast<long long>(kUnits), static_cast<long long>(kSteps),
+      static_cast<long long>(kFeatures));
+  std::printf("  compile + write plan file          %8.2f ms\n", compile_ms);
+  std::printf("  plan load (CompiledModel::Load)    %8.3f ms (median of 20)\n", load_ms);
+  // In this order the compiled model's first run is the process's first GRU call (kernel set-up
+  // included); Predict's first call finds that done. The process rows compare fresh starts.
+  std::printf("  first call: load + run             %8.3f ms (the process's first run)\n",
+              compiled_first_ms);
+  std::printf("  first call: Model::Predict         %8.3f ms (compiles the plan)\n",
+              predict_first_ms);
+  std::printf("  steady call: CompiledModel::Run    %8.3f ms (median of 200)\n",
+              compiled_steady_ms);
+  std::printf("  steady call: Model::Predict        %8.3f ms (median of 200)\n", predict_steady_ms);
+  std::printf("  process: rill-run start to output  %8.1f ms (median of 7)\n", run_process_ms);
+  std::printf("  process: rill predict              %8.1f ms (median of 7)\n", predict_process_ms);
+  std::printf("  process: rill-run --version        %8.1f ms (start-up alone: loading libraries)\n",
+              startup_ms);
+  std::printf("  rill-run executable                %8.2f MiB (as built, with symbols)\n",
+              runner_bytes / 1048576.0);
+  return 0;
+}
+
+}  // namespace
+}  // namespace rill
+
+int main() { return rill::Run(); }

@@ -1,0 +1,99 @@
+// Constant folding of inference plans (fold_constants.h).
+#include "passes/fold_constants.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+// Drops the buffers no step, input or output refers to, renumbering the rest.
+void RemoveUnusedBuffers(Plan& plan) {
+  std::vector<bool> used(plan.buffers.size(), false);
+  for (const PlanStep& s : plan.steps) {
+    for (const std::vector<int>* list : {&s.inputs, &s.outputs, &s.workspace})
+      for (int i : *list) used[i] = true;
+  }
+  for (int i : plan.inputs) used[i] = true;
+  for (int i : plan.outputs) used[i] = true;
+  std::vector<int> renumbered(plan.buffers.size(), -1);
+  std::vector<PlanBuffer> kept;
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    if (!used[i]) continue;
+    renumbered[i] = static_cast<int>(kept.size());
+    kept.push_back(std::move(plan.buffers[i]));
+  }
+  plan.buffers = std::move(kept);
+  auto remap = [&](std::vector<int>& list) {
+    for (int& i : list) i = renumbered[i];
+  };
+  for (PlanStep& s : plan.steps) {
+    remap(s.inputs);
+    remap(s.outputs);
+    remap(s.workspace);
+  }
+  remap(plan.inputs);
+  remap(plan.outputs);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> FoldConstantSteps(Plan& plan, ParamStore& params) {
+  if (plan.training || plan.device != DeviceKind::kCpu || !plan.gru_residency.buffers.empty())
+    return false;
+  std::vector<bool> constant(plan.buffers.size(), false);
+  for (size_t i = 0; i < plan.buffers.size(); ++i)
+    constant[i] = plan.buffers[i].kind == BufferKind::kParam;
+  for (int i : WrittenParamBuffers(plan)) constant[i] = false;
+
+  const KernelContext ctx;  // inference, run 0, no device
+  std::vector<PlanStep> kept;
+  bool changed = false;
+  for (PlanStep& step : plan.steps) {
+    bool foldable = !step.inputs.empty() && step.writes_inputs == 0 && step.fn != nullptr;
+    for (int i : step.inputs) foldable = foldable && constant[i];
+    if (!foldable) {
+      kept.push_back(std::move(step));
+      continue;
+    }
+    std::vector<TensorView> ins, outs, work;
+    for (int i : step.inputs) {
+      Tensor* t = params.Find(plan.buffers[i].name);
+      if (t == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("fold-constants: parameter '", plan.buffers[i].name, "' has no value"));
+      }
+      ins.push_back(t->view());
+    }
+    std::vector<Tensor> results, scratch;
+    for (int i : step.outputs) {
+      results.emplace_back(plan.buffers[i].type.dtype, plan.buffers[i].type.shape);
+      outs.push_back(results.back().view());
+    }
+    for (int i : step.workspace) {
+      scratch.emplace_back(plan.buffers[i].type.dtype, plan.buffers[i].type.shape);
+      work.push_back(scratch.back().view());
+    }
+    absl::Status st = step.fn(KernelArgs{step.attrs, ins, outs, ctx, work});
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("fold-constants: ", std::string(OpName(step.op)),
+                                                  " '", step.node_name, "': ", st.message()));
+    }
+    for (size_t k = 0; k < step.outputs.size(); ++k) {
+      PlanBuffer& b = plan.buffers[step.outputs[k]];
+      b.kind = BufferKind::kParam;
+      b.offset = 0;
+      params.Set(b.name, std::move(results[k]));
+      constant[step.outputs[k]] = true;
+    }
+    changed = true;
+  }
+  plan.steps = std::move(kept);
+  if (changed) RemoveUnusedBuffers(plan);
+  return changed;
+}
+
+}  // namespace rill

@@ -1,0 +1,89 @@
+#include "rill/compiled_model.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "kernels/register.h"
+#include "runtime/executor.h"
+
+namespace rill {
+namespace {
+
+// Physical memory, or -1 when the system does not say.
+int64_t PhysicalMemoryBytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : -1;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::string& path,
+                                                                   PlanLocation where) {
+  RegisterCpuBackend();
+  RILL_ASSIGN_OR_RETURN(LoadedPlan loaded, ReadPlanFile(path, where));
+  auto fail = [&](const absl::Status& st) {
+    return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
+  };
+  // What the executor allocates: the arena and one buffer per input.
+  int64_t needed = loaded.plan.arena_bytes;
+  for (const NamedType& in : loaded.header.inputs)
+    needed += in.type.shape.NumElements() * DTypeSize(in.type.dtype);
+  const int64_t memory = PhysicalMemoryBytes();
+  if (memory > 0 && needed > memory) {
+    return fail(absl::ResourceExhaustedError(absl::StrCat("the plan needs ", FormatBytes(needed),
+                                                          " of memory, this machine has ",
+                                                          FormatBytes(memory))));
+  }
+  const DeviceBackend* backend = FindDeviceBackend(loaded.plan.device);
+  const std::string device(DeviceName(loaded.plan.device));
+  if (backend == nullptr) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("compiled for ", device, "; this program has no ", device, " backend")));
+  }
+  if (absl::Status st = backend->available(); !st.ok()) {
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("compiled for ", device, ", which is not usable here: ", st.message())));
+  }
+  std::unique_ptr<CompiledModel> model(new CompiledModel());
+  model->header_ = std::move(loaded.header);
+  for (auto& [name, value] : loaded.params) model->params_.Set(name, std::move(value));
+  for (int i : WrittenParamBuffers(loaded.plan))
+    model->states_.push_back(loaded.plan.buffers[i].name);
+  auto session = backend->create_session();
+  if (!session.ok()) return fail(session.status());
+  model->session_ = std::move(*session);
+  auto executor =
+      model->session_->CreateExecutor(std::move(loaded.plan), &model->params_, ExecutorOptions{});
+  if (!executor.ok()) return fail(executor.status());
+  model->executor_ = std::move(*executor);
+  return model;
+}
+
+absl::StatusOr<std::vector<Tensor>> CompiledModel::Run(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != header_.inputs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model takes ", header_.inputs.size(), " inputs, got ", inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].type() != header_.inputs[i].type) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", header_.inputs[i].name, "' was compiled for ",
+                       header_.inputs[i].type.ToString(), ", got ", inputs[i].type().ToString()));
+    }
+  }
+  return executor_->Run(inputs);
+}
+
+absl::Status CompiledModel::ResetStates() {
+  for (const std::string& name : states_) {
+    Tensor* state = params_.Find(name);
+    if (state == nullptr) return absl::InternalError(absl::StrCat("state '", name, "' is gone"));
+    std::memset(state->raw(), 0, static_cast<size_t>(state->bytes()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rill

@@ -1,0 +1,96 @@
+// The C interface (rill_rt_c.h) over CompiledModel.
+#include "rill/rill_rt_c.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rill/compiled_model.h"
+
+struct rill_model {
+  std::unique_ptr<rill::CompiledModel> model;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+int Fail(const absl::Status& status) {
+  last_error = std::string(status.message());
+  return 1;
+}
+
+// Fills `info` with list[index] ("no input 3" when there is none).
+int Info(const std::vector<rill::NamedType>& list, int index, const char* what,
+         rill_tensor_info* info) {
+  if (index < 0 || index >= static_cast<int>(list.size())) {
+    last_error = std::string("no ") + what + " " + std::to_string(index);
+    return 1;
+  }
+  const rill::NamedType& t = list[index];
+  info->name = t.name.c_str();
+  info->dtype = static_cast<rill_dtype>(t.type.dtype);
+  info->rank = t.type.shape.rank();
+  for (int d = 0; d < info->rank; ++d) info->dims[d] = t.type.shape.dim(d);
+  info->bytes = static_cast<size_t>(t.type.shape.NumElements() * rill::DTypeSize(t.type.dtype));
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+rill_model* rill_model_load(const char* path) {
+  if (path == nullptr) {
+    last_error = "rill_model_load: no path";
+    return nullptr;
+  }
+  auto model = rill::CompiledModel::Load(path);
+  if (!model.ok()) {
+    Fail(model.status());
+    return nullptr;
+  }
+  return new rill_model{std::move(*model)};
+}
+
+void rill_model_free(rill_model* model) { delete model; }
+
+int rill_model_num_inputs(const rill_model* model) {
+  return static_cast<int>(model->model->inputs().size());
+}
+
+int rill_model_num_outputs(const rill_model* model) {
+  return static_cast<int>(model->model->outputs().size());
+}
+
+int rill_model_input_info(const rill_model* model, int index, rill_tensor_info* info) {
+  return Info(model->model->inputs(), index, "input", info);
+}
+
+int rill_model_output_info(const rill_model* model, int index, rill_tensor_info* info) {
+  return Info(model->model->outputs(), index, "output", info);
+}
+
+int rill_model_run(rill_model* model, const void* const* inputs, void* const* outputs) {
+  std::vector<rill::Tensor> in;
+  for (const rill::NamedType& t : model->model->inputs()) {
+    rill::Tensor x(t.type.dtype, t.type.shape);
+    std::memcpy(x.raw(), inputs[in.size()], static_cast<size_t>(x.bytes()));
+    in.push_back(std::move(x));
+  }
+  auto out = model->model->Run(in);
+  if (!out.ok()) return Fail(out.status());
+  for (size_t k = 0; k < out->size(); ++k)
+    std::memcpy(outputs[k], (*out)[k].raw(), static_cast<size_t>((*out)[k].bytes()));
+  return 0;
+}
+
+int rill_model_reset_states(rill_model* model) {
+  const absl::Status st = model->model->ResetStates();
+  return st.ok() ? 0 : Fail(st);
+}
+
+const char* rill_last_error(void) { return last_error.c_str(); }
+
+}  // extern "C"

@@ -1,0 +1,386 @@
+// The compiled model file's container: preamble, section table, checksums, the header and
+// parameter sections, and the mapping of a file (plan_file.h; the plan itself: plan_codec.h).
+#include "runtime/plan_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "rill/version.h"
+#include "runtime/byte_io.h"
+#include "runtime/output_path.h"
+#include "runtime/plan_codec.h"
+
+namespace rill {
+namespace {
+
+enum SectionId : uint32_t { kHeader = 1, kPlan = 2, kParamIndex = 3, kParamData = 4 };
+constexpr uint32_t kNumSections = 4;
+constexpr size_t kPreambleBytes = 32;
+constexpr size_t kTableEntryBytes = 24;
+
+uint32_t Crc32(const std::byte* data, size_t size) {
+  return static_cast<uint32_t>(
+      crc32_z(0, reinterpret_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
+}
+uint32_t Crc32(const std::string& s) {
+  return Crc32(reinterpret_cast<const std::byte*>(s.data()), s.size());
+}
+
+absl::Status Bad(const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat("plan file ", why));
+}
+
+void EncodeTypes(const std::vector<NamedType>& v, ByteWriter& out) {
+  out.U32(static_cast<uint32_t>(v.size()));
+  for (const NamedType& t : v) {
+    out.Str(t.name);
+    out.Type(t.type);
+  }
+}
+
+std::vector<NamedType> DecodeTypes(ByteReader& in) {
+  std::vector<NamedType> v(in.Count(4 + 5));
+  for (NamedType& t : v) {
+    t.name = in.Str();
+    t.type = in.Type();
+  }
+  return v;
+}
+
+std::vector<NamedType> BufferTypes(const Plan& plan, const std::vector<int>& indices) {
+  std::vector<NamedType> out;
+  for (int i : indices) out.push_back({plan.buffers[i].name, plan.buffers[i].type});
+  return out;
+}
+
+struct Section {
+  uint32_t id = 0;
+  uint32_t crc = 0;
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+};
+
+// The preamble's checks up to the section table; the sections' bounds and checksums.
+absl::StatusOr<std::vector<Section>> CheckContainer(const std::byte* data, size_t size) {
+  if (size < sizeof(kPlanMagic) || std::memcmp(data, kPlanMagic, sizeof(kPlanMagic)) != 0)
+    return Bad("not recognized: it does not start with \"RILLPLAN\" (not a compiled rill model)");
+  ByteReader pre(data, std::min(size, kPreambleBytes));
+  for (size_t i = 0; i < sizeof(kPlanMagic); ++i) pre.U8();
+  const uint32_t version = pre.U32();
+  if (!pre.ok()) return Bad(absl::StrCat("truncated: ", size, " bytes"));
+  if (version != kPlanFormatVersion) {
+    return Bad(absl::StrCat("format version ", version, ": this rill (", RILL_VERSION_STRING,
+                            ") reads format version ", kPlanFormatVersion,
+                            "; compile the model again with it"));
+  }
+  const uint32_t count = pre.U32();
+  const uint64_t file_bytes = pre.U64();
+  const uint32_t table_crc = pre.U32();
+  const uint32_t preamble_crc = pre.U32();
+  if (!pre.ok()) return Bad(absl::StrCat("truncated: ", size, " bytes"));
+  if (Crc32(data, kPreambleBytes - 4) != preamble_crc) return Bad("preamble checksum mismatch");
+  if (file_bytes != size) {
+    return Bad(file_bytes > size
+                   ? absl::StrCat("truncated: ", size, " bytes, its preamble says ", file_bytes)
+                   : absl::StrCat("has ", size - file_bytes, " bytes after its end (", file_bytes,
+                                  " bytes)"));
+  }
+  if (count != kNumSections)
+    return Bad(absl::StrCat("has ", count, " sections, format ", version, " has ", kNumSections));
+  const size_t table_end = kPreambleBytes + count * kTableEntryBytes;
+  if (table_end > size) return Bad(absl::StrCat("truncated: ", size, " bytes"));
+  if (Crc32(data + kPreambleBytes, count * kTableEntryBytes) != table_crc)
+    return Bad("section table checksum mismatch");
+  ByteReader table(data + kPreambleBytes, count * kTableEntryBytes);
+  std::vector<Section> sections(count);
+  uint64_t end = table_end;
+  for (uint32_t i = 0; i < count; ++i) {
+    Section& s = sections[i];
+    s.id = table.U32();
+    s.crc = table.U32();
+    s.offset = table.U64();
+    s.bytes = table.U64();
+    if (s.id != i + 1) return Bad(absl::StrCat("section ", i, " has id ", s.id));
+    if (s.offset < end || s.offset > size || s.bytes > size - s.offset) {
+      return Bad(absl::StrCat("section ", s.id, " at ", s.offset, " (", s.bytes,
+                              " bytes) is outside the file or overlaps another"));
+    }
+    // Padding before a section is zero: every byte of the file is covered by a check.
+    for (uint64_t b = end; b < s.offset; ++b) {
+      if (data[b] != std::byte{0}) return Bad(absl::StrCat("nonzero padding at byte ", b));
+    }
+    if (Crc32(data + s.offset, s.bytes) != s.crc)
+      return Bad(absl::StrCat("section ", s.id, " checksum mismatch"));
+    end = s.offset + s.bytes;
+  }
+  if (end != size) return Bad(absl::StrCat("has ", size - end, " bytes after its last section"));
+  return sections;
+}
+
+absl::StatusOr<PlanFileHeader> DecodeHeader(const std::byte* data, const Section& s) {
+  ByteReader in(data + s.offset, s.bytes);
+  PlanFileHeader h;
+  h.rill_version = in.Str();
+  const uint8_t device = in.U8();
+  h.device = static_cast<DeviceKind>(device);
+  h.arena_bytes = in.I64();
+  h.inputs = DecodeTypes(in);
+  h.outputs = DecodeTypes(in);
+  if (in.ok() && device > static_cast<uint8_t>(DeviceKind::kCuda))
+    in.Fail(absl::StrCat("unknown device code ", device));
+  if (in.ok() && !in.at_end()) in.Fail("bytes after the header");
+  if (!in.ok()) return Bad(absl::StrCat("header section ", in.error()));
+  return h;
+}
+
+// `bytes` to a temporary beside `path` with `mode`, synced, then renamed over `path`.
+absl::Status WriteFileInPlace(const std::string& path, const std::string& bytes, mode_t mode) {
+  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
+  auto fail = [&](int err) {
+    ::close(tmp.fd);
+    std::remove(tmp.name.c_str());
+    return PathErrno(path, "cannot write", err);
+  };
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(tmp.fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(n < 0 ? errno : EIO);
+    written += static_cast<size_t>(n);
+  }
+  if (::fchmod(tmp.fd, mode) != 0 || ::fsync(tmp.fd) != 0) return fail(errno);
+  if (::close(tmp.fd) != 0) {
+    const int err = errno;
+    std::remove(tmp.name.c_str());
+    return PathErrno(path, "cannot write", err);
+  }
+  absl::Status moved = MoveIntoPlace(tmp.name, path);
+  if (!moved.ok()) std::remove(tmp.name.c_str());
+  return moved;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& params) {
+  if (plan.training)
+    return absl::InvalidArgumentError("a training plan cannot be compiled to a file");
+  ByteWriter header;
+  header.Str(RILL_VERSION_STRING);
+  header.U8(static_cast<uint8_t>(plan.device));
+  header.I64(plan.arena_bytes);
+  EncodeTypes(BufferTypes(plan, plan.inputs), header);
+  EncodeTypes(BufferTypes(plan, plan.outputs), header);
+
+  ByteWriter plan_bytes;
+  EncodePlan(plan, plan_bytes);
+
+  std::vector<const PlanBuffer*> stored;
+  std::set<std::string> seen;
+  for (const PlanBuffer& b : plan.buffers) {
+    if (b.kind == BufferKind::kParam && seen.insert(b.name).second) stored.push_back(&b);
+  }
+  ByteWriter index, data;
+  index.U32(static_cast<uint32_t>(stored.size()));
+  for (const PlanBuffer* b : stored) {
+    const Tensor* t = params.Find(b->name);
+    if (t == nullptr || t->type() != b->type) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "parameter '", b->name, "' ", b->type.ToString(), ": ",
+          t == nullptr ? "has no value" : absl::StrCat("its value is ", t->type().ToString())));
+    }
+    data.PadTo(kPlanTensorAlignment);
+    index.Str(b->name);
+    index.Type(b->type);
+    index.U64(data.bytes().size());
+    data.bytes().append(static_cast<const char*>(t->raw()), static_cast<size_t>(t->bytes()));
+  }
+
+  const std::string* bodies[kNumSections] = {&header.bytes(), &plan_bytes.bytes(), &index.bytes(),
+                                             &data.bytes()};
+  ByteWriter table;
+  uint64_t offset = kPreambleBytes + kNumSections * kTableEntryBytes;
+  std::vector<uint64_t> offsets;
+  for (uint32_t i = 0; i < kNumSections; ++i) {
+    if (i + 1 == kParamData) {
+      offset = (offset + kPlanPageAlignment - 1) / kPlanPageAlignment * kPlanPageAlignment;
+    }
+    offsets.push_back(offset);
+    table.U32(i + 1);
+    table.U32(Crc32(*bodies[i]));
+    table.U64(offset);
+    table.U64(bodies[i]->size());
+    offset += bodies[i]->size();
+  }
+  ByteWriter file;
+  file.bytes().append(kPlanMagic, sizeof(kPlanMagic));
+  file.U32(kPlanFormatVersion);
+  file.U32(kNumSections);
+  file.U64(offset);
+  file.U32(Crc32(table.bytes()));
+  file.U32(Crc32(file.bytes()));
+  file.bytes() += table.bytes();
+  for (uint32_t i = 0; i < kNumSections; ++i) {
+    file.bytes().resize(offsets[i], '\0');
+    file.bytes() += *bodies[i];
+  }
+  return std::move(file.bytes());
+}
+
+absl::Status WritePlanFile(const std::string& path, const Plan& plan, const ParamStore& params) {
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(plan, params));
+  return WriteFileInPlace(path, bytes, 0644);
+}
+
+absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
+                                     const std::string& plan) {
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  std::string bytes = program;
+  bytes.resize((bytes.size() + kPlanPageAlignment - 1) / kPlanPageAlignment * kPlanPageAlignment,
+               '\0');
+  ByteWriter trailer;
+  trailer.U64(bytes.size());
+  trailer.U64(plan.size());
+  trailer.bytes().append(kEmbeddedPlanMagic, sizeof(kEmbeddedPlanMagic));
+  bytes += plan;
+  bytes += trailer.bytes();
+  return WriteFileInPlace(path, bytes, 0755);
+}
+
+absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PathErrno(path, "cannot open", errno);
+  struct stat st;
+  std::byte trailer[24];
+  const bool read_ok = ::fstat(fd, &st) == 0 && st.st_size >= 24 &&
+                       ::pread(fd, trailer, sizeof trailer, st.st_size - 24) == 24;
+  ::close(fd);
+  if (!read_ok || std::memcmp(trailer + 16, kEmbeddedPlanMagic, 8) != 0) return PlanLocation{};
+  ByteReader in(trailer, 16);
+  PlanLocation where{in.U64(), in.U64()};
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (where.offset > file_size - 24 || where.size != file_size - 24 - where.offset ||
+      where.size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the embedded plan's trailer does not fit the file"));
+  }
+  return where;
+}
+
+absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_t size) {
+  const std::byte* data = keep.get();
+  RILL_ASSIGN_OR_RETURN(std::vector<Section> sections, CheckContainer(data, size));
+  LoadedPlan out;
+  RILL_ASSIGN_OR_RETURN(out.header, DecodeHeader(data, sections[kHeader - 1]));
+  ByteReader plan_in(data + sections[kPlan - 1].offset, sections[kPlan - 1].bytes);
+  RILL_ASSIGN_OR_RETURN(out.plan, DecodePlan(plan_in));
+  if (!plan_in.at_end()) return Bad("plan section: bytes after the plan");
+  const Plan& plan = out.plan;
+  if (plan.training) return Bad("holds a training plan");
+  if (out.header.device != plan.device || out.header.arena_bytes != plan.arena_bytes ||
+      out.header.inputs != BufferTypes(plan, plan.inputs) ||
+      out.header.outputs != BufferTypes(plan, plan.outputs)) {
+    return Bad("header does not match its plan");
+  }
+
+  const Section& data_section = sections[kParamData - 1];
+  ByteReader index(data + sections[kParamIndex - 1].offset, sections[kParamIndex - 1].bytes);
+  const size_t count = index.Count(4 + 5 + 8);
+  std::map<std::string, size_t> where;
+  for (size_t i = 0; i < count && index.ok(); ++i) {
+    std::string name = index.Str();
+    const TensorType type = index.Type();
+    const uint64_t offset = index.U64();
+    if (!index.ok()) break;
+    const auto bytes = static_cast<uint64_t>(type.shape.NumElements() * DTypeSize(type.dtype));
+    if (offset > data_section.bytes || bytes > data_section.bytes - offset) {
+      index.Fail(absl::StrCat("parameter '", name, "' ", type.ToString(), " at ", offset,
+                              " lies outside the ", data_section.bytes, " bytes of data"));
+      break;
+    }
+    std::byte* at = keep.get() + data_section.offset + offset;
+    if (reinterpret_cast<uintptr_t>(at) % kPlanTensorAlignment != 0) {
+      index.Fail(
+          absl::StrCat("parameter '", name, "' is not ", kPlanTensorAlignment, "-byte aligned"));
+    } else if (!where.emplace(name, out.params.size()).second) {
+      index.Fail(absl::StrCat("parameter '", name, "' appears twice"));
+    } else {
+      out.params.emplace_back(name, Tensor::Borrow(type, std::shared_ptr<std::byte>(keep, at)));
+    }
+  }
+  if (index.ok() && !index.at_end()) index.Fail("bytes after the index");
+  if (!index.ok()) return Bad(absl::StrCat("parameter index ", index.error()));
+  for (const PlanBuffer& b : plan.buffers) {
+    if (b.kind != BufferKind::kParam) continue;
+    auto it = where.find(b.name);
+    if (it == where.end()) return Bad(absl::StrCat("has no value for parameter '", b.name, "'"));
+    if (out.params[it->second].second.type() != b.type) {
+      return Bad(absl::StrCat("parameter '", b.name, "' is ",
+                              out.params[it->second].second.type().ToString(), ", its plan needs ",
+                              b.type.ToString()));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where) {
+  const uint64_t offset = where.offset;
+  auto fail = [&](const absl::Status& st) {
+    return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return err == ENOENT ? absl::NotFoundError(absl::StrCat(path, ": no such file"))
+                         : PathErrno(path, "cannot open", err);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return PathErrno(path, "cannot stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
+  const auto file_size = static_cast<uint64_t>(st.st_size);
+  if (offset > file_size || offset % kPlanPageAlignment != 0) {
+    ::close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": no plan at byte ", offset, " of ", file_size));
+  }
+  const size_t size = where.size == 0 ? file_size - offset : where.size;
+  if (where.size > file_size - offset) {
+    ::close(fd);
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no plan of ", where.size,
+                                                   " bytes at byte ", offset, " of ", file_size));
+  }
+  if (size == 0) {
+    ::close(fd);
+    return fail(Bad("truncated: 0 bytes"));
+  }
+  // Private and writable: the plan may update its states in place; the file never changes.
+  void* map =
+      ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, static_cast<off_t>(offset));
+  const int err = errno;
+  ::close(fd);
+  if (map == MAP_FAILED) return PathErrno(path, "cannot map", err);
+  std::shared_ptr<std::byte> keep(static_cast<std::byte*>(map),
+                                  [size](std::byte* p) { ::munmap(p, size); });
+  absl::StatusOr<LoadedPlan> loaded = DecodePlanFile(std::move(keep), size);
+  if (!loaded.ok()) return fail(loaded.status());
+  return loaded;
+}
+
+}  // namespace rill

@@ -1,0 +1,158 @@
+// The compiled model file (runtime/plan_file.h) on a real plan (`rill compile` of a Keras
+// two-layer GRU, made by the build): it decodes into the plan and weights it was made from,
+// re-encodes to the same bytes, and every corruption — each byte flipped in turn, each
+// truncation, bytes appended, another format version — is refused with one clear line.
+#include "runtime/plan_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+
+#include "kernels/register.h"
+#include "rill/version.h"
+#include "runtime/byte_io.h"
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// `bytes` in a fresh 4 KiB-aligned buffer, as a mapping would hold them.
+std::shared_ptr<std::byte> Aligned(const std::string& bytes) {
+  const size_t rounded = (bytes.size() / 4096 + 1) * 4096;
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, rounded));
+  std::memcpy(p, bytes.data(), bytes.size());
+  return std::shared_ptr<std::byte>(p, [](std::byte* q) { std::free(q); });
+}
+
+absl::StatusOr<LoadedPlan> Decode(const std::string& bytes) {
+  return DecodePlanFile(Aligned(bytes), bytes.size());
+}
+
+class PlanFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterCpuKernels();
+    bytes_ = FileBytes(RILL_SMALL_PLAN);
+    ASSERT_GT(bytes_.size(), 4096u) << RILL_SMALL_PLAN;
+  }
+  std::string bytes_;
+};
+
+TEST_F(PlanFileTest, DecodesTheCompiledPlanAndReencodesToTheSameBytes) {
+  absl::StatusOr<LoadedPlan> loaded = Decode(bytes_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->header.rill_version, RILL_VERSION_STRING);
+  EXPECT_EQ(loaded->header.device, DeviceKind::kCpu);
+  ASSERT_EQ(loaded->header.inputs.size(), 1u);
+  EXPECT_EQ(loaded->header.inputs[0].type.ToString(), "f32[4, 6, 3]");
+  ASSERT_EQ(loaded->header.outputs.size(), 1u);
+  EXPECT_FALSE(loaded->plan.steps.empty());
+  for (const PlanStep& s : loaded->plan.steps) EXPECT_NE(s.fn, nullptr) << s.node_name;
+  ParamStore params;
+  for (auto& [name, value] : loaded->params) params.Set(name, value);
+  absl::StatusOr<std::string> again = EncodePlanFile(loaded->plan, params);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(*again == bytes_);
+}
+
+TEST_F(PlanFileTest, WeightsAreUsedInPlaceAndAligned) {
+  std::shared_ptr<std::byte> data = Aligned(bytes_);
+  absl::StatusOr<LoadedPlan> loaded = DecodePlanFile(data, bytes_.size());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_FALSE(loaded->params.empty());
+  for (const auto& [name, value] : loaded->params) {
+    const auto* p = static_cast<const std::byte*>(value.raw());
+    EXPECT_TRUE(p >= data.get() && p + value.bytes() <= data.get() + bytes_.size()) << name;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kPlanTensorAlignment, 0u) << name;
+  }
+}
+
+void ExpectOneLineRefusal(const absl::StatusOr<LoadedPlan>& loaded, const std::string& what) {
+  ASSERT_FALSE(loaded.ok()) << what << " was accepted";
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << what;
+  const std::string message(loaded.status().message());
+  EXPECT_THAT(message, HasSubstr("plan file")) << what;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << what << ": " << message;
+}
+
+TEST_F(PlanFileTest, EveryFlippedByteIsRefused) {
+  for (size_t i = 0; i < bytes_.size(); ++i) {
+    std::string bad = bytes_;
+    bad[i] = static_cast<char>(bad[i] ^ 0xff);
+    ExpectOneLineRefusal(Decode(bad), "byte " + std::to_string(i) + " flipped");
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_F(PlanFileTest, EveryTruncationIsRefused) {
+  for (size_t n = 0; n < bytes_.size(); ++n) {
+    ExpectOneLineRefusal(Decode(bytes_.substr(0, n)), "truncated to " + std::to_string(n));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_F(PlanFileTest, BytesAfterTheEndAreRefused) {
+  absl::StatusOr<LoadedPlan> loaded = Decode(bytes_ + std::string(100, '\0'));
+  ExpectOneLineRefusal(loaded, "100 bytes appended");
+  EXPECT_THAT(loaded.status().message(), HasSubstr("100 bytes after its end"));
+}
+
+TEST_F(PlanFileTest, AnotherFormatVersionIsRefusedNamingBoth) {
+  // Version 2 with a preamble whose checksum is right: the version alone is what is refused.
+  std::string other = bytes_;
+  ByteWriter version;
+  version.U32(kPlanFormatVersion + 1);
+  other.replace(8, 4, version.bytes());
+  ByteWriter crc;
+  crc.U32(static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(other.data()), 28)));
+  other.replace(28, 4, crc.bytes());
+  absl::StatusOr<LoadedPlan> loaded = Decode(other);
+  ExpectOneLineRefusal(loaded, "version 2");
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("format version " + std::to_string(kPlanFormatVersion + 1)));
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("reads format version " + std::to_string(kPlanFormatVersion)));
+}
+
+TEST_F(PlanFileTest, ReadingAFileNamesItAndMissingFilesAreNotFound) {
+  absl::StatusOr<LoadedPlan> loaded = ReadPlanFile(RILL_SMALL_PLAN);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  absl::StatusOr<LoadedPlan> missing = ReadPlanFile("/nonexistent/m.rillc");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/m.rillc"));
+}
+
+TEST(ByteReaderTest, ACountLargerThanTheBytesLeftFailsBeforeAnythingIsAllocated) {
+  ByteWriter w;
+  w.U32(0xffffffffu);
+  w.U64(7);
+  ByteReader r(reinterpret_cast<const std::byte*>(w.bytes().data()), w.bytes().size());
+  EXPECT_EQ(r.Count(1), 0u);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(r.error(), HasSubstr("4294967295 records"));
+}
+
+TEST(ByteReaderTest, AShapeWhoseSizeOverflowsIsRefused) {
+  ByteWriter w;
+  w.Type(TensorType{DType::kF32, Shape{int64_t{1} << 40, int64_t{1} << 40}});
+  ByteReader r(reinterpret_cast<const std::byte*>(w.bytes().data()), w.bytes().size());
+  r.Type();
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace rill

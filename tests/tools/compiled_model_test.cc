@@ -1,0 +1,489 @@
+// Compiled models end to end: `rill compile` of the Keras goldens and of a stateful model, run
+// by rill-run, `rill run` and CompiledModel in this process, each bit for bit what
+// `rill predict` gives for the same batch; streaming a stateful model chunk by chunk; and
+// damaged or mismatched files refused in one line with no output file left behind.
+#include "rill/compiled_model.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernels/register.h"
+#include "nlohmann/json.hpp"
+#include "rill/rill_rt_c.h"
+#include "runtime/npy.h"
+#include "runtime/plan_file.h"
+#include "tests/temp_dir.h"
+#include "tests/tools/run_process.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+using testing::Result;
+using testing::RunShell;
+
+Result Shell(const std::string& command) { return RunShell(command); }
+
+Result Rill(const std::string& args) { return Shell(std::string(RILL_BINARY) + " " + args); }
+Result RillRun(const std::string& args) { return Shell(std::string(RILL_RUN_BINARY) + " " + args); }
+
+std::string Golden(const std::string& rel) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+}
+
+std::string FileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string ShapeFlag(const Shape& shape) {
+  std::string out;
+  for (int64_t d : shape.dims()) out += (out.empty() ? "" : ",") + std::to_string(d);
+  return out;
+}
+
+bool SameBits(const Tensor& a, const Tensor& b) {
+  return a.type() == b.type() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+class CompiledModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RegisterCpuKernels();  // DecodePlanFile finds each step's kernel
+    dir_ = testing::CurrentTestTempDir("rill_compiled_");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Compiles `model` for `shape` into `plan`; returns rill compile's output.
+  void Compile(const std::string& model, const std::string& weights, const Shape& shape,
+               const std::string& plan) {
+    Result r = Rill("compile --model " + model + " --weights " + weights + " --input-shape " +
+                    ShapeFlag(shape) + " -o " + plan);
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+
+  // `rill predict` in batches of `batch`.
+  void Predict(const std::string& model, const std::string& weights, const std::string& x,
+               int64_t batch, const std::string& y) {
+    Result r = Rill("predict --model " + model + " --weights " + weights + " --input " + x +
+                    " --output " + y + " --batch-size " + std::to_string(batch));
+    ASSERT_EQ(r.status, 0) << r.out;
+  }
+
+  fs::path dir_;
+};
+
+std::string StatefulModel(const std::string& dir, int steps = 14);
+std::string StatefulInput(const std::string& dir);
+
+// The model suite: the Keras goldens (a 2-layer stacked CuDNNGRU, Bidirectional with concat and
+// sum, an Embedding -> GRU classifier, GRUs converted to CuDNNGRU) and a stateful model, each
+// compiled once and run through rill-run, `rill run`, an executable with the plan inside, the
+// C++ API and the C API: every output bit for bit `rill predict`'s for the same batch.
+TEST_F(CompiledModelTest, TheModelSuiteRunsBitIdenticalToPredictEveryWay) {
+  struct Case {
+    std::string name, model, weights, x;
+  };
+  std::vector<Case> cases;
+  for (const std::string c :
+       {"seq_stack", "functional_bidir", "functional_bidir_sum", "gru_embedding", "gru_to_cudnn"}) {
+    cases.push_back({c, Golden(c + "/model.json"), Golden(c + "/weights"), Golden(c + "/x.npy")});
+  }
+  cases.push_back({"stateful", StatefulModel(dir_.string()), Golden("seq_stack/weights"),
+                   StatefulInput(dir_.string())});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<Tensor> xt = ReadNpy(c.x);
+    ASSERT_TRUE(xt.ok()) << xt.status();
+    const std::string plan = Path(c.name + ".rillc"), exe = Path(c.name + "_exe");
+    ASSERT_NO_FATAL_FAILURE(Compile(c.model, c.weights, xt->shape(), plan));
+    Result r = Rill("compile --model " + c.model + " --weights " + c.weights + " --input-shape " +
+                    ShapeFlag(xt->shape()) + " --emit executable -o " + exe);
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_NO_FATAL_FAILURE(Predict(c.model, c.weights, c.x, xt->shape().dim(0), Path("want.npy")));
+    const std::string want_bytes = FileBytes(Path("want.npy"));
+    r = RillRun(plan + " --input " + c.x + " --output " + Path("run.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(FileBytes(Path("run.npy")) == want_bytes);
+    r = Rill("run " + plan + " --input=" + c.x + " --output=" + Path("rill_run.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("rill_run.npy")) == want_bytes);
+    r = Shell(exe + " --input " + c.x + " --output " + Path("exe.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("exe.npy")) == want_bytes);
+
+    absl::StatusOr<Tensor> want = ReadNpy(Path("want.npy"));
+    ASSERT_TRUE(want.ok());
+    absl::StatusOr<std::unique_ptr<CompiledModel>> loaded = CompiledModel::Load(plan);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    absl::StatusOr<Tensor> in = ReadNpyAs(c.x, (*loaded)->inputs()[0].type.dtype);
+    ASSERT_TRUE(in.ok());
+    absl::StatusOr<std::vector<Tensor>> y = (*loaded)->Run({*in});
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_TRUE(SameBits((*y)[0], *want));
+    EXPECT_EQ((*loaded)->states().empty(), c.name != "stateful");
+
+    rill_model* cm = rill_model_load(plan.c_str());
+    ASSERT_NE(cm, nullptr) << rill_last_error();
+    rill_tensor_info out;
+    ASSERT_EQ(rill_model_output_info(cm, 0, &out), 0);
+    std::vector<std::vector<std::byte>> outputs;
+    std::vector<void*> output_ptrs;
+    for (int k = 0; k < rill_model_num_outputs(cm); ++k) {
+      rill_tensor_info info;
+      ASSERT_EQ(rill_model_output_info(cm, k, &info), 0);
+      outputs.emplace_back(info.bytes);
+    }
+    for (auto& o : outputs) output_ptrs.push_back(o.data());
+    const void* inputs[1] = {in->raw()};
+    EXPECT_EQ(rill_model_run(cm, inputs, output_ptrs.data()), 0) << rill_last_error();
+    ASSERT_EQ(out.bytes, static_cast<size_t>(want->bytes()));
+    EXPECT_EQ(std::memcmp(outputs[0].data(), want->raw(), out.bytes), 0);
+    rill_model_free(cm);
+  }
+}
+
+TEST_F(CompiledModelTest, WeightOnlyStepsAreFoldedAtCompileTime) {
+  // gru_embedding's GRU(reset_after=True) converts its Keras-layout weights to the CuDNN layout
+  // through slices, transposes and concats (22 steps in `rill inspect --plan`): all of them
+  // depend on the weights alone, so the file holds their results and the four steps that read
+  // the input (the outputs stay bit for bit predict's: the test above).
+  const std::string c = "gru_embedding";
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Golden(c + "/model.json"), Golden(c + "/weights"), Shape{4, 6}, Path("m.rillc")));
+  auto m = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<std::string> ops;
+  for (const PlanStep& s : (*m)->plan().steps) ops.push_back(std::string(OpName(s.op)));
+  EXPECT_THAT(ops, ::testing::ElementsAre("gather", "fill", "cudnn_gru", "dense"));
+}
+
+TEST_F(CompiledModelTest, RowsRunInBatchesOfTheCompiledSize) {
+  const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
+  const std::string x = Golden("seq_stack/x.npy");  // 4 rows
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, Shape{2, 6, 3}, Path("b2.rillc")));
+  ASSERT_NO_FATAL_FAILURE(Predict(model, weights, x, 2, Path("want.npy")));
+  Result r = RillRun(Path("b2.rillc") + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("y.npy")) == FileBytes(Path("want.npy")));
+  // 4 rows do not split into batches of 3.
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, Shape{3, 6, 3}, Path("b3.rillc")));
+  r = RillRun(Path("b3.rillc") + " --input " + x + " --output " + Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill-run: " + x +
+                       ": input f32[4, 6, 3] does not fit the compiled f32[3, 6, 3] (the rows "
+                       "must be a multiple of 3, the other dimensions equal)\n");
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+}
+
+// seq_stack made stateful for batches of 2 and `steps` time steps, every GRU returning its
+// sequence, so its output is [2, steps, 1] and its states carry over from one call to the next.
+std::string StatefulModel(const std::string& dir, int steps) {
+  std::ifstream in(Golden("seq_stack/model.json"));
+  nlohmann::json m = nlohmann::json::parse(in);
+  for (nlohmann::json& layer : m["config"]["layers"]) {
+    nlohmann::json& config = layer["config"];
+    if (config.contains("batch_input_shape")) config["batch_input_shape"] = {2, steps, 3};
+    if (layer["class_name"] == "CuDNNGRU") {
+      config["stateful"] = true;
+      config["return_sequences"] = true;
+    }
+  }
+  const std::string path = dir + "/stateful" + std::to_string(steps) + ".json";
+  std::ofstream(path) << m.dump();
+  return path;
+}
+
+// [2, 14, 3] of distinct values.
+std::string StatefulInput(const std::string& dir) {
+  std::vector<float> v(2 * 14 * 3);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 37 % 23) - 11) / 8.0f;
+  const std::string path = dir + "/x14.npy";
+  EXPECT_TRUE(WriteNpy(path, Tensor::FromVector(v, Shape{2, 14, 3})).ok());
+  return path;
+}
+
+TEST_F(CompiledModelTest, AStatefulModelMatchesPredictAndStreamsChunkByChunk) {
+  const std::string model = StatefulModel(dir_.string()), weights = Golden("seq_stack/weights");
+  const std::string x = StatefulInput(dir_.string());
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, Shape{2, 14, 3}, Path("all.rillc")));
+  ASSERT_NO_FATAL_FAILURE(Predict(model, weights, x, 2, Path("want.npy")));
+  Result r = RillRun(Path("all.rillc") + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string want = FileBytes(Path("want.npy"));
+  EXPECT_TRUE(FileBytes(Path("y.npy")) == want);
+  for (int chunk : {1, 7, 14}) {
+    SCOPED_TRACE(chunk);
+    const std::string plan = Path("chunk" + std::to_string(chunk) + ".rillc");
+    ASSERT_NO_FATAL_FAILURE(
+        Compile(StatefulModel(dir_.string(), chunk), weights, Shape{2, chunk, 3}, plan));
+    r = RillRun(plan + " --input " + x + " --output " + Path("s.npy") + " --stream " +
+                std::to_string(chunk));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("s.npy")) == want);
+  }
+  // A chunk length the plan was not compiled for, and streaming a model without states.
+  r = RillRun(Path("chunk7.rillc") + " --input " + x + " --output " + Path("t.npy") +
+              " --stream 2");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("--stream=2: the plan was compiled for f32[2, 7, 3]"));
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Golden("seq_stack/model.json"), weights, Shape{4, 6, 3}, Path("plain.rillc")));
+  r = RillRun(Path("plain.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
+              Path("t.npy") + " --stream 6");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("--stream needs a stateful model"));
+  EXPECT_FALSE(fs::exists(Path("t.npy")));
+}
+
+TEST_F(CompiledModelTest, ResetStatesStartsAStatefulModelAfresh) {
+  const std::string model = StatefulModel(dir_.string());
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(model, Golden("seq_stack/weights"), Shape{2, 14, 3}, Path("m.rillc")));
+  absl::StatusOr<std::unique_ptr<CompiledModel>> m = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->states().size(), 2u);
+  absl::StatusOr<Tensor> x = ReadNpy(StatefulInput(dir_.string()));
+  ASSERT_TRUE(x.ok());
+  auto first = (*m)->Run({*x});
+  auto second = (*m)->Run({*x});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_FALSE(SameBits((*first)[0], (*second)[0]));
+  ASSERT_TRUE((*m)->ResetStates().ok());
+  auto again = (*m)->Run({*x});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(SameBits((*first)[0], (*again)[0]));
+  // The file itself never changes: another load starts from zeros too.
+  auto other = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(other.ok());
+  auto fresh = (*other)->Run({*x});
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(SameBits((*first)[0], (*fresh)[0]));
+}
+
+TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
+  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
+                                  Shape{4, 6, 3}, Path("good.rillc")));
+  const std::string good = FileBytes(Path("good.rillc"));
+  std::string flipped_version = good, flipped_plan = good, flipped_weight = good;
+  flipped_version[8] ^= 0x02;  // format version 1 -> 3
+  flipped_plan[300] ^= 0x40;
+  flipped_weight[good.size() - 5] ^= 0x01;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {flipped_version, "plan file format version 3: this rill ("},
+      {flipped_plan, "checksum mismatch"},
+      {flipped_weight, "section 4 checksum mismatch"},
+      {good.substr(0, good.size() / 2), "plan file truncated: "},
+      {good + "extra", "plan file has 5 bytes after its end"},
+      {"{\"not\": \"a plan\"}", "plan file not recognized"},
+      {"", "plan file truncated: 0 bytes"},
+  };
+  // A plan whose arena no machine has, with every checksum right.
+  {
+    std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
+                                    std::default_delete<std::byte[]>());
+    auto* aligned = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) /
+                                                 4096 * 4096);
+    std::memcpy(aligned, good.data(), good.size());
+    absl::StatusOr<LoadedPlan> loaded =
+        DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    loaded->plan.arena_bytes = int64_t{1} << 56;
+    ParamStore params;
+    for (auto& [name, value] : loaded->params) params.Set(name, value);
+    absl::StatusOr<std::string> huge = EncodePlanFile(loaded->plan, params);
+    ASSERT_TRUE(huge.ok()) << huge.status();
+    cases.push_back({*huge, "the plan needs 65536.00 TiB of memory, this machine has "});
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].second);
+    const std::string plan = Path("bad" + std::to_string(i) + ".rillc");
+    WriteBytes(plan, cases[i].first);
+    Result r =
+        RillRun(plan + " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"));
+    EXPECT_EQ(r.status, 1);
+    EXPECT_THAT(r.out, StartsWith("rill-run: " + plan + ": "));
+    EXPECT_THAT(r.out, HasSubstr(cases[i].second));
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_FALSE(fs::exists(Path("y.npy")));
+  }
+}
+
+TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
+  const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
+  Result r = Rill("compile --model " + model + " --weights " + weights +
+                  " --input-shape 4,x,3 -o " + Path("m.rillc"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out,
+            "rill compile: --input-shape='4,x,3' is not a list of positive sizes such as "
+            "1,100,8\n");
+  r = Rill("compile --model " + model + " --weights " + weights + " --input-shape 4,7,3 -o " +
+           Path("m.rillc"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill compile: " + model +
+                       ": --input-shape=4,7,3: input 'cudnn_gru_1_input' is f32[?, 6, 3]\n");
+  EXPECT_FALSE(fs::exists(Path("m.rillc")));
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, Shape{4, 6, 3}, Path("m.rillc")));
+  r = RillRun(Path("m.rillc") + " --input " + Golden("seq_stack/x.npy"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.out, StartsWith("rill-run: a plan, --input and --output are required; usage: "));
+  r = RillRun(Path("m.rillc") + " --input " + Golden("gru_embedding/x.npy") + " --output " +
+              Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("gru_embedding/x.npy: holds i32[4, 6], the model expects f32 data"));
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+
+TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
+  const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
+  const std::string x = Golden("seq_stack/x.npy");
+  Result r = Rill("compile --model " + model + " --weights " + weights +
+                  " --input-shape 4,6,3 --emit executable -o " + Path("mymodel"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_NO_FATAL_FAILURE(Predict(model, weights, x, 4, Path("want.npy")));
+  // Moved away from the build, with nothing beside it.
+  fs::create_directories(Path("elsewhere"));
+  fs::rename(Path("mymodel"), Path("elsewhere/mymodel"));
+  r = Shell(Path("elsewhere/mymodel") + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("y.npy")) == FileBytes(Path("want.npy")));
+  r = Shell(Path("elsewhere/mymodel") + " --input " + x);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.out,
+            "mymodel: --input and --output are required; usage: mymodel --input X.npy "
+            "--output Y.npy [--stream N]\n");
+  // A damaged payload is refused like a damaged file.
+  std::string bytes = FileBytes(Path("elsewhere/mymodel"));
+  bytes[bytes.size() - 100] ^= 0x10;
+  WriteBytes(Path("broken"), bytes);
+  fs::permissions(Path("broken"), fs::perms::owner_all);
+  r = Shell(Path("broken") + " --input " + x + " --output " + Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("checksum mismatch"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+}
+
+TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
+  if (fs::exists("/dev/nvidiactl")) GTEST_SKIP() << "a GPU driver is present";
+  // The CPU plan relabelled for cuda, checksums recomputed: without a GPU it must not start.
+  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
+                                  Shape{4, 6, 3}, Path("cpu.rillc")));
+  const std::string good = FileBytes(Path("cpu.rillc"));
+  std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
+                                  std::default_delete<std::byte[]>());
+  auto* aligned =
+      reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
+  std::memcpy(aligned, good.data(), good.size());
+  absl::StatusOr<LoadedPlan> loaded =
+      DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  loaded->plan.device = DeviceKind::kCuda;
+  ParamStore params;
+  for (auto& [name, value] : loaded->params) params.Set(name, value);
+  absl::StatusOr<std::string> cuda = EncodePlanFile(loaded->plan, params);
+  ASSERT_TRUE(cuda.ok()) << cuda.status();
+  WriteBytes(Path("cuda.rillc"), *cuda);
+  Result r = RillRun(Path("cuda.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
+                     Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, StartsWith("rill-run: " + Path("cuda.rillc") + ": "));
+  EXPECT_THAT(r.out, HasSubstr("cuda"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+
+// The examples' made-up input (examples/run_compiled.cc): element i is (i % 7) / 4 - 0.75.
+std::string ExampleInput(const std::string& path, const Shape& shape) {
+  std::vector<float> v(static_cast<size_t>(shape.NumElements()));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 7) / 4.0f - 0.75f;
+  EXPECT_TRUE(WriteNpy(path, Tensor::FromVector(v, shape)).ok());
+  return path;
+}
+
+TEST_F(CompiledModelTest, TheCppAndCExamplesPrintWhatRillRunWrites) {
+  const std::string weights = Golden("seq_stack/weights");
+  struct Case {
+    std::string model;
+    Shape shape;
+  };
+  for (const Case& c : {Case{Golden("seq_stack/model.json"), Shape{1, 6, 3}},
+                        Case{StatefulModel(dir_.string()), Shape{2, 14, 3}}}) {
+    SCOPED_TRACE(c.model);
+    ASSERT_NO_FATAL_FAILURE(Compile(c.model, weights, c.shape, Path("m.rillc")));
+    const std::string x = ExampleInput(Path("x.npy"), c.shape);
+    Result r = RillRun(Path("m.rillc") + " --input " + x + " --output " + Path("y.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    absl::StatusOr<Tensor> y = ReadNpy(Path("y.npy"));
+    ASSERT_TRUE(y.ok());
+    std::string want;
+    for (int64_t i = 0; i < y->size(); ++i) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%.9g\n", y->data<float>()[i]);
+      want += line;
+    }
+    for (const char* example : {RILL_EXAMPLE_CPP, RILL_EXAMPLE_C}) {
+      SCOPED_TRACE(example);
+      r = Shell(std::string(example) + " " + Path("m.rillc"));
+      ASSERT_EQ(r.status, 0) << r.out;
+      EXPECT_EQ(r.out, want);
+    }
+  }
+  Result r = Shell(std::string(RILL_EXAMPLE_C) + " " + Path("none.rillc"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, Path("none.rillc") + ": no such file\n");
+}
+
+TEST_F(CompiledModelTest, ThreadsEachRunTheirOwnModel) {
+  const std::string model = StatefulModel(dir_.string());
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(model, Golden("seq_stack/weights"), Shape{2, 14, 3}, Path("m.rillc")));
+  absl::StatusOr<Tensor> x = ReadNpy(StatefulInput(dir_.string()));
+  ASSERT_TRUE(x.ok());
+  // Two runs each: the second continues from the first's states, in every thread alike.
+  auto run_twice = [&](std::vector<Tensor>* out) {
+    auto m = CompiledModel::Load(Path("m.rillc"));
+    if (!m.ok()) return;
+    for (int k = 0; k < 2; ++k) {
+      auto y = (*m)->Run({*x});
+      if (y.ok()) out->push_back((*y)[0]);
+    }
+  };
+  std::vector<Tensor> want;
+  run_twice(&want);
+  ASSERT_EQ(want.size(), 2u);
+  std::vector<std::vector<Tensor>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got) threads.emplace_back(run_twice, &g);
+  for (std::thread& t : threads) t.join();
+  for (const auto& g : got) {
+    ASSERT_EQ(g.size(), 2u);
+    EXPECT_TRUE(SameBits(g[0], want[0]));
+    EXPECT_TRUE(SameBits(g[1], want[1]));
+  }
+}
+
+}  // namespace
+}  // namespace rill

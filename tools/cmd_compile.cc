@@ -1,0 +1,140 @@
+// `rill compile`: a Keras model (JSON + weights) compiled for one input shape and device into
+// a compiled model file (runtime/plan_file.h, docs/plan-format.md) that `rill-run` and the
+// runtime library (rill/compiled_model.h) run without the compiler. The plan is the one
+// `rill predict` runs for that batch: the same compilation (frontend/compile.h). With
+// --emit executable the file is a copy of rill-run with the plan inside (runtime/plan_file.h).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "frontend/compile.h"
+#include "ir/status.h"
+#include "kernels/register.h"
+#include "runtime/device_backend.h"
+#include "runtime/output_path.h"
+#include "runtime/plan_file.h"
+#include "tools/cli_common.h"
+#include "tools/command.h"
+#include "tools/run_plan.h"
+
+ABSL_FLAG(std::string, input_shape, "",
+          "the input's shape, batch first, comma-separated (e.g. 1,100,8)");
+ABSL_FLAG(std::string, o, "", "where to write the compiled model (.rillc) or the executable");
+ABSL_FLAG(std::string, emit, "plan",
+          "what to write: plan (a .rillc file for rill-run) or executable (rill-run with the plan "
+          "inside, run as `PROGRAM --input X.npy --output Y.npy`)");
+
+namespace rill::cli {
+namespace {
+
+absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& model_path,
+                                             const std::string& shape_flag) {
+  if (m.inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path, ": the model has ", m.inputs().size(), " inputs; rill compile takes one"));
+  }
+  const TensorType& model_type = m.inputs()[0].value->type;
+  std::vector<int64_t> dims;
+  for (absl::string_view part : absl::StrSplit(shape_flag, ',')) {
+    int64_t d = 0;
+    if (!absl::SimpleAtoi(part, &d) || d < 1) {
+      return UsageError(absl::StrCat("--input-shape='", shape_flag,
+                                     "' is not a list of positive sizes such as 1,100,8"));
+    }
+    dims.push_back(d);
+  }
+  const TensorType type{model_type.dtype, Shape(dims)};
+  bool ok = type.shape.rank() == model_type.shape.rank();
+  for (int d = 0; ok && d < type.shape.rank(); ++d)
+    ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=", shape_flag,
+                                                   ": input '", m.inputs()[0].value->name, "' is ",
+                                                   model_type.ToString()));
+  }
+  return type;
+}
+
+// The bytes of the rill-run beside this program (both are installed to the same directory).
+absl::StatusOr<std::string> RunnerBytes() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return absl::FailedPreconditionError("cannot find this program (/proc/self/exe)");
+  std::string path(self, static_cast<size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + "rill-run";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--emit executable copies the runner ", path, ", which is not there"));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+absl::Status Compile() {
+  const std::string model_path = absl::GetFlag(FLAGS_model);
+  const std::string out = absl::GetFlag(FLAGS_o);
+  if (model_path.empty() || out.empty() || absl::GetFlag(FLAGS_input_shape).empty())
+    return UsageError("--model, --input-shape and -o are required");
+  if (absl::GetFlag(FLAGS_weights).empty()) {
+    return UsageError("--weights is required (a directory of .npy files or a Keras .h5 file)");
+  }
+  const std::string emit = absl::GetFlag(FLAGS_emit);
+  if (emit != "plan" && emit != "executable")
+    return UsageError(absl::StrCat("--emit='", emit, "' is not plan or executable"));
+  RILL_RETURN_IF_ERROR(CheckFileTarget(out));
+  std::string runner;
+  if (emit == "executable") {
+    RILL_ASSIGN_OR_RETURN(runner, RunnerBytes());
+  }
+  RegisterCpuBackend();
+  RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
+  RILL_ASSIGN_OR_RETURN(
+      std::unique_ptr<Model> model,
+      LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed)));
+  RILL_ASSIGN_OR_RETURN(const TensorType input,
+                        CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
+  const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
+                        FindDeviceBackend(kind)->create_session());
+  // The compilation ModelRunner does for `rill predict` (frontend/compile.cc), with the steps
+  // that depend on the weights alone run now (passes/fold_constants.h): the file's weights are
+  // fixed. The folded values join the model's weights in a store of this plan's own.
+  ParamStore params;
+  for (const auto& [name, value] : model->params().tensors()) params.Set(name, value);
+  CompilerOptions compiler{
+      .device = kind, .gpu = session->step_context(), .backend = session->plan_passes()};
+  compiler.fold_constants = &params;
+  absl::StatusOr<Plan> plan =
+      CompileModePlan(*model, nullptr, GraphMode::kPredict, {input}, nullptr, compiler);
+  if (!plan.ok()) {
+    return absl::Status(plan.status().code(),
+                        absl::StrCat(model_path, ": ", plan.status().message()));
+  }
+  if (emit == "plan") {
+    RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
+  } else {
+    RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, params));
+    RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes));
+  }
+  std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
+              input.ToString().c_str(), plan->steps.size(), FormatBytes(plan->arena_bytes).c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunCompile(int argc, char** argv) {
+  return RunFlagsOnlyCommand("compile", argc, argv, &Compile);
+}
+
+int RunRun(int argc, char** argv) { return RunCompiledModelMain(argc, argv); }
+
+}  // namespace rill::cli

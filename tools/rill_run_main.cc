@@ -1,0 +1,41 @@
+// rill-run: the runner of compiled models (run_plan.h), linked against librill_rt alone (and,
+// in a CUDA build, the CUDA backend, so that plans compiled for cuda run too). A copy of it with
+// a plan inside (`rill compile --emit executable`) runs that plan.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "rill_config.h"
+#include "runtime/plan_file.h"
+#include "tools/run_plan.h"
+#if RILL_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
+
+int main(int argc, char** argv) {
+#if RILL_HAVE_CUDA
+  rill::gpu::RegisterCudaBackend();
+#endif
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  absl::StatusOr<rill::PlanLocation> embedded = rill::PlanLocation{};
+  if (n > 0) embedded = rill::FindEmbeddedPlan(std::string(self, static_cast<size_t>(n)));
+  // Errors name the program as users type it, whatever path started it.
+  std::string name = "rill-run";
+  if (embedded.ok() && embedded->size > 0) {
+    name = argv[0];
+    name = name.substr(name.rfind('/') + 1);
+  }
+  argv[0] = name.data();
+  if (!embedded.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name.c_str(),
+                 std::string(embedded.status().message()).c_str());
+    return 1;
+  }
+  if (embedded->size > 0) {
+    return rill::cli::RunCompiledModelMain(argc, argv, std::string(self, static_cast<size_t>(n)),
+                                           *embedded);
+  }
+  return rill::cli::RunCompiledModelMain(argc, argv);
+}

@@ -1,0 +1,223 @@
+// Runs a compiled model on an .npy input (run_plan.h): rows in batches of the compiled batch
+// size, or (--stream N) time steps in chunks of the compiled length N through a stateful model.
+#include "tools/run_plan.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "ir/status.h"
+#include "rill/compiled_model.h"
+#include "rill/version.h"
+#include "runtime/npy.h"
+#include "runtime/output_path.h"
+
+namespace rill::cli {
+namespace {
+
+struct RunArgs {
+  std::string plan;
+  std::string input;
+  std::string output;
+  int64_t stream = 0;  // time steps per chunk; 0: whole sequences
+};
+
+// An executable with its plan inside takes the arguments after "PLAN.rillc " (11 bytes).
+constexpr char kUsage[] = "PLAN.rillc --input X.npy --output Y.npy [--stream N]";
+
+// Rows [start, start + count) of axis `axis` of `t`.
+Tensor Slice(const Tensor& t, int axis, int64_t start, int64_t count) {
+  std::vector<int64_t> dims = t.shape().dims();
+  int64_t outer = 1, inner = DTypeSize(t.dtype());
+  for (int d = 0; d < axis; ++d) outer *= dims[d];
+  for (int d = axis + 1; d < t.shape().rank(); ++d) inner *= dims[d];
+  const int64_t len = dims[axis];
+  dims[axis] = count;
+  Tensor out(t.dtype(), Shape(dims));
+  const auto* src = static_cast<const std::byte*>(t.raw());
+  auto* dst = static_cast<std::byte*>(out.raw());
+  for (int64_t o = 0; o < outer; ++o) {
+    std::memcpy(dst + o * count * inner, src + (o * len + start) * inner,
+                static_cast<size_t>(count * inner));
+  }
+  return out;
+}
+
+// The parts joined along `axis`.
+Tensor Concat(const std::vector<Tensor>& parts, int axis) {
+  std::vector<int64_t> dims = parts[0].shape().dims();
+  dims[axis] = 0;
+  for (const Tensor& p : parts) dims[axis] += p.shape().dim(axis);
+  Tensor out(parts[0].dtype(), Shape(dims));
+  int64_t start = 0;
+  int64_t outer = 1, inner = DTypeSize(out.dtype());
+  for (int d = 0; d < axis; ++d) outer *= dims[d];
+  for (int d = axis + 1; d < out.shape().rank(); ++d) inner *= dims[d];
+  auto* dst = static_cast<std::byte*>(out.raw());
+  for (const Tensor& p : parts) {
+    const int64_t len = p.shape().dim(axis);
+    const auto* src = static_cast<const std::byte*>(p.raw());
+    for (int64_t o = 0; o < outer; ++o) {
+      std::memcpy(dst + (o * dims[axis] + start) * inner, src + o * len * inner,
+                  static_cast<size_t>(len * inner));
+    }
+    start += len;
+  }
+  return out;
+}
+
+absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan_path) {
+  RunArgs args;
+  args.plan = plan_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (!arg.starts_with("--")) {
+      if (!args.plan.empty())
+        return absl::InvalidArgumentError(
+            absl::StrCat("unexpected argument '", std::string(arg), "'"));
+      args.plan = std::string(arg);
+      continue;
+    }
+    std::string name(arg.substr(2)), value;
+    if (const size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+    }
+    if (name == "input") {
+      args.input = value;
+    } else if (name == "output") {
+      args.output = value;
+    } else if (name == "stream") {
+      if (!absl::SimpleAtoi(value, &args.stream) || args.stream < 1)
+        return absl::InvalidArgumentError(
+            absl::StrCat("--stream='", value, "' is not a count >= 1"));
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+  }
+  if (args.plan.empty() || args.input.empty() || args.output.empty()) {
+    return absl::InvalidArgumentError(plan_path.empty()
+                                          ? "a plan, --input and --output are required"
+                                          : "--input and --output are required");
+  }
+  return args;
+}
+
+// Whole sequences: the input's rows in batches of the compiled batch size, each output's
+// batches joined (rows stay in order; a stateful model's states advance batch by batch).
+absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tensor& x) {
+  const TensorType& want = model.inputs()[0].type;
+  const int64_t batch = want.shape.rank() > 0 ? want.shape.dim(0) : 1;
+  bool ok = x.shape().rank() == want.shape.rank() && want.shape.rank() > 0 && batch > 0 &&
+            x.shape().dim(0) > 0 && x.shape().dim(0) % batch == 0;
+  for (int d = 1; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", x.type().ToString(), " does not fit the compiled ", want.ToString(),
+                     " (the rows must be a multiple of ", batch, ", the other dimensions equal)"));
+  }
+  std::vector<std::vector<Tensor>> parts(model.outputs().size());
+  for (int64_t start = 0; start < x.shape().dim(0); start += batch) {
+    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> y, model.Run({Slice(x, 0, start, batch)}));
+    for (size_t k = 0; k < y.size(); ++k) parts[k].push_back(std::move(y[k]));
+  }
+  std::vector<Tensor> out;
+  for (const auto& p : parts) out.push_back(p.size() == 1 ? p[0] : Concat(p, 0));
+  return out;
+}
+
+// --stream N: the sequence in chunks of N time steps through a stateful model compiled for
+// N steps. Sequence outputs (rank 3 or more: [batch, N, ...]) are joined along time; the
+// others (the last step's output, a final state) are the last chunk's.
+absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor& x, int64_t n) {
+  const TensorType& want = model.inputs()[0].type;
+  if (model.states().empty()) {
+    return absl::InvalidArgumentError(
+        "--stream needs a stateful model: this plan carries no state between runs");
+  }
+  if (want.shape.rank() < 2 || want.shape.dim(1) != n) {
+    return absl::InvalidArgumentError(absl::StrCat("--stream=", n, ": the plan was compiled for ",
+                                                   want.ToString(), "; compile it with ", n,
+                                                   " time steps"));
+  }
+  bool ok = x.shape().rank() == want.shape.rank() && x.shape().dim(0) == want.shape.dim(0) &&
+            x.shape().dim(1) > 0 && x.shape().dim(1) % n == 0;
+  for (int d = 2; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input ", x.type().ToString(), " does not stream through the compiled ", want.ToString(),
+        " (the time steps must be a multiple of ", n, ", the other dimensions equal)"));
+  }
+  std::vector<std::vector<Tensor>> parts(model.outputs().size());
+  for (int64_t t = 0; t < x.shape().dim(1); t += n) {
+    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> y, model.Run({Slice(x, 1, t, n)}));
+    for (size_t k = 0; k < y.size(); ++k) {
+      if (y[k].shape().rank() < 3) parts[k].clear();
+      parts[k].push_back(std::move(y[k]));
+    }
+  }
+  std::vector<Tensor> out;
+  for (const auto& p : parts) out.push_back(p.size() == 1 ? p[0] : Concat(p, 1));
+  return out;
+}
+
+absl::Status Run(const RunArgs& args, PlanLocation where) {
+  RILL_RETURN_IF_ERROR(CheckFileTarget(args.output));
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<CompiledModel> model,
+                        CompiledModel::Load(args.plan, where));
+  if (model->inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        args.plan, ": the model has ", model->inputs().size(), " inputs; this runner feeds one"));
+  }
+  const std::vector<std::string> paths = NumberedOutputPaths(args.output, model->outputs().size());
+  for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));
+  absl::StatusOr<std::vector<Tensor>> y =
+      args.stream > 0 ? RunStream(*model, x, args.stream) : RunBatches(*model, x);
+  if (!y.ok())
+    return absl::Status(y.status().code(), absl::StrCat(args.input, ": ", y.status().message()));
+  return WriteNpyFiles(paths, *y);
+}
+
+}  // namespace
+
+int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path, PlanLocation where) {
+  const std::string program = argc > 0 ? argv[0] : "rill-run";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::printf(
+          "usage: %s %s\n\nruns a compiled model (rill compile) with the runtime alone; "
+          "a second output goes to <output>_1.npy, ...\n",
+          program.c_str(), plan_path.empty() ? kUsage : kUsage + 11);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("rill %s\n", RILL_VERSION_STRING);
+      return 0;
+    }
+  }
+  absl::StatusOr<RunArgs> args = ParseArgs(argc, argv, plan_path);
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s: %s; usage: %s %s\n", program.c_str(),
+                 std::string(args.status().message()).c_str(), program.c_str(),
+                 plan_path.empty() ? kUsage : kUsage + 11);
+    return 2;
+  }
+  const absl::Status st = Run(*args, where);
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), std::string(st.message()).c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace rill::cli
