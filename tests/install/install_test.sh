@@ -187,6 +187,8 @@ prefix=$work/nocuda-prefix
 nocuda_options=(-Dcuda=disabled -Doptimization=0 -Ddebug=false "--prefix=$prefix")
 if [[ -f $nocuda/build.ninja ]]; then
   meson configure "$nocuda" "${nocuda_options[@]}"
+  # Regenerated now, so that the introspection below lists the targets of the current sources.
+  ninja -C "$nocuda" build.ninja >/dev/null
 else
   rm -rf "$nocuda"
   meson setup "$nocuda" "$src" "${nocuda_options[@]}" >/dev/null
