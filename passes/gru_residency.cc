@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "ir/op.h"
 #include "ir/ops/optim.h"
 
 namespace rill {
@@ -15,35 +16,8 @@ namespace {
 bool IsGru(OpKind op) { return op == OpKind::kCuDNNGRU || op == OpKind::kCuDNNGRUGrad; }
 
 // Ops that compute each output element from the same element of each input (scalars and
-// uniform tensors broadcast). Dropout is not one: its mask depends on the element's index.
-bool IsElementwise(OpKind op) {
-  switch (op) {
-    case OpKind::kAdd:
-    case OpKind::kSub:
-    case OpKind::kMul:
-    case OpKind::kDiv:
-    case OpKind::kNeg:
-    case OpKind::kExp:
-    case OpKind::kLog:
-    case OpKind::kSquare:
-    case OpKind::kSqrt:
-    case OpKind::kAffine:
-    case OpKind::kAbs:
-    case OpKind::kSign:
-    case OpKind::kMaximum:
-    case OpKind::kTanh:
-    case OpKind::kSigmoid:
-    case OpKind::kRelu:
-    case OpKind::kTanhGrad:
-    case OpKind::kSigmoidGrad:
-    case OpKind::kReluGrad:
-    case OpKind::kClip:
-    case OpKind::kClipGrad:
-      return true;
-    default:
-      return false;
-  }
-}
+// uniform tensors broadcast): OpDef::elementwise.
+bool IsElementwise(OpKind op) { return GetOpDef(op).elementwise; }
 
 // A value in the order of one GRU parameter: which parameter (0 kernel, 1 recurrent_kernel,
 // 2 bias) of a GRU of these sizes; values of equal blocks are in the same element order.

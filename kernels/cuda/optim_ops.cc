@@ -184,18 +184,15 @@ absl::Status Constrain(const KernelArgs& a) {
 }  // namespace
 
 void RegisterOptimCudaKernels() {
-  // As kernels/cpu/in_place.cc: only clip_by_norm has an output, and it reads all of g (in one
-  // block) before it scales g into it. The updates write their inputs by definition.
-  constexpr uint32_t kNone = 0, kFirst = 0b1;
   for (const KernelDef& def : std::initializer_list<KernelDef>{
-           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate, kNone},
-           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate, kNone},
-           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate, kNone},
-           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate, kNone},
-           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd, kNone},
-           {OpKind::kAssign, DeviceKind::kCuda, Assign, kNone},
-           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, kFirst, PrepareClipByNorm},
-           {OpKind::kConstrain, DeviceKind::kCuda, Constrain, kNone},
+           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate},
+           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate},
+           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate},
+           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate},
+           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd},
+           {OpKind::kAssign, DeviceKind::kCuda, Assign},
+           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, PrepareClipByNorm},
+           {OpKind::kConstrain, DeviceKind::kCuda, Constrain},
        }) {
     RegisterKernel(def);
   }
