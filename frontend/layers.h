@@ -137,7 +137,9 @@ struct RecurrentCallArgs {
 std::vector<SymbolicTensor> CallRecurrent(const LayerRef& layer, const SymbolicTensor& x,
                                           const RecurrentCallArgs& args);
 
-// Applies a named activation ("linear", "relu", "tanh", "sigmoid", "softmax"); error for others.
+// Applies a named activation: "linear", "softmax", or the text name of a unary op declared a
+// Keras activation (OpDef::keras_activation: "relu", "tanh"...). InvalidArgument naming the known
+// ones for others.
 absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation, Value* x);
 
 }  // namespace rill::layers
