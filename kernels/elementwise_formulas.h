@@ -173,6 +173,15 @@ struct Relu {
   }
 };
 
+// log(1 + e^x) as max(x, 0) + log1p(e^-|x|): no overflow for large x, no cancellation for
+// very negative x.
+struct Softplus {
+  template <typename T>
+  RILL_FORMULA T operator()(T x) const {
+    return (x > T(0) ? x : T(0)) + math::Log1p(math::Exp(-math::Abs(x)));
+  }
+};
+
 // scale * x + shift (the affine op, whose constants are attributes).
 template <typename T>
 struct Affine {

@@ -87,6 +87,11 @@ std::vector<Value*> GradOfTanh(GradContext& c) { return {TanhGrad(c.b, Y(c), Dy(
 std::vector<Value*> GradOfSigmoid(GradContext& c) { return {SigmoidGrad(c.b, Y(c), Dy(c))}; }
 std::vector<Value*> GradOfRelu(GradContext& c) { return {ReluGrad(c.b, X(c, 0), Dy(c))}; }
 
+// d softplus(x) / dx = sigmoid(x).
+std::vector<Value*> GradOfSoftplus(GradContext& c) {
+  return {Mul(c.b, Dy(c), Sigmoid(c.b, X(c, 0)))};
+}
+
 // tanh_grad(y, dy) = dy * (1 - y^2): d/dy of it = -2 y dy * ddx, d/d(dy) = (1 - y^2) * ddx.
 std::vector<Value*> GradOfTanhGrad(GradContext& c) {
   Value* y = X(c, 0);
