@@ -56,7 +56,7 @@ absl::Status DispatchFloat(DType dtype, OpKind op, F&& f) {
 }
 
 // The frame of a float op's wrapper: the step context check, then
-// launch(T{}, stream) -> cudaError_t for T = float or double by output 0's dtype, its error as a
+// launch(T{}, stream) -> cudaError_t for T = float or double by the op's dtype, its error as a
 // Status naming the op. The wrapper itself reads only its attributes and the launch arguments:
 //   return LaunchFloat(a, OpKind::kClip, [&](auto zero, cudaStream_t stream) {
 //     using T = decltype(zero);
@@ -67,7 +67,9 @@ absl::Status LaunchFloat(const KernelArgs& a, OpKind op, Launch&& launch,
                          std::string_view what = "launch") {
   absl::StatusOr<const StepContext*> gpu = GpuContext(a, op);
   if (!gpu.ok()) return gpu.status();
-  return DispatchFloat(a.outputs[0].dtype, op, [&](auto zero) -> absl::Status {
+  // Ops without outputs (the optimizer updates) are typed by their input 0.
+  const DType dtype = a.outputs.empty() ? a.inputs[0].dtype : a.outputs[0].dtype;
+  return DispatchFloat(dtype, op, [&](auto zero) -> absl::Status {
     return Launched(launch(zero, (*gpu)->stream), op, what);
   });
 }
