@@ -12,6 +12,7 @@
 namespace rill {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // y = sin(x0) + 0.5 * x1 * x2 on [-1, 1]^3: smooth, learnable by a small MLP.
@@ -82,8 +83,8 @@ TEST(ModelTest, ActivationsByName) {
   Model bad;
   layers::Activation({.activation = "swishy"})(bad.Input({kBatch, 3}));
   EXPECT_THAT(std::string(bad.status().message()),
-              HasSubstr("unknown activation 'swishy' (known: linear, softmax, tanh, sigmoid, "
-                        "relu, softplus)"));
+              AllOf(HasSubstr("unknown activation 'swishy' (known: linear, softmax, "),
+                    HasSubstr("relu"), HasSubstr("softplus")));
 }
 
 TEST(ModelTest, MlpTrainsWithAdam) {
