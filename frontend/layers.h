@@ -141,7 +141,9 @@ struct TimeDistributedOptions {
 };
 LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions options = {});
 
-// Applies a named activation ("linear", "relu", "tanh", "sigmoid", "softmax"); error for others.
+// Applies a named activation: "linear", "softmax", or the text name of a unary op declared a
+// Keras activation (OpDef::keras_activation: "relu", "tanh"...). InvalidArgument naming the known
+// ones for others.
 absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation, Value* x);
 
 }  // namespace rill::layers

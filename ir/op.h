@@ -75,6 +75,17 @@ struct OpDef {
   // written.
   uint32_t writes_inputs = 0;
   VerifyFn verify = nullptr;
+  // Element i of each output depends on element i of each input alone (inputs broadcast to the
+  // output shape; a scalar or a uniform tensor counts as one element). Dropout is not: its mask
+  // depends on the element's index. Passes that reorder a tensor's elements rely on it.
+  bool elementwise = false;
+  // Bit k set: output 0 may take over input k's buffer (the memory planner does so when the
+  // input dies at this step and has output 0's dtype and element count). Every backend's kernel
+  // of the op must be alias-safe for it: it reads element i of input k only before it writes
+  // element i of output 0, and no other element of input k after that.
+  uint32_t in_place_inputs = 0;
+  // A Keras activation of the op's text name (a unary op): the frontend applies it by name.
+  bool keras_activation = false;
 };
 
 // nullptr when the op has no declaration yet (the completeness test catches that).

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "ir/op.h"
 #include "ir/ops/optim.h"
 
 namespace rill {
@@ -15,35 +16,8 @@ namespace {
 bool IsGru(OpKind op) { return op == OpKind::kCuDNNGRU || op == OpKind::kCuDNNGRUGrad; }
 
 // Ops that compute each output element from the same element of each input (scalars and
-// uniform tensors broadcast). Dropout is not one: its mask depends on the element's index.
-bool IsElementwise(OpKind op) {
-  switch (op) {
-    case OpKind::kAdd:
-    case OpKind::kSub:
-    case OpKind::kMul:
-    case OpKind::kDiv:
-    case OpKind::kNeg:
-    case OpKind::kExp:
-    case OpKind::kLog:
-    case OpKind::kSquare:
-    case OpKind::kSqrt:
-    case OpKind::kAffine:
-    case OpKind::kAbs:
-    case OpKind::kSign:
-    case OpKind::kMaximum:
-    case OpKind::kTanh:
-    case OpKind::kSigmoid:
-    case OpKind::kRelu:
-    case OpKind::kTanhGrad:
-    case OpKind::kSigmoidGrad:
-    case OpKind::kReluGrad:
-    case OpKind::kClip:
-    case OpKind::kClipGrad:
-      return true;
-    default:
-      return false;
-  }
-}
+// uniform tensors broadcast): OpDef::elementwise.
+bool IsElementwise(OpKind op) { return GetOpDef(op).elementwise; }
 
 // A value in the order of one GRU parameter: which parameter (0 kernel, 1 recurrent_kernel,
 // 2 bias) of a GRU of these sizes; values of equal blocks are in the same element order.
@@ -78,7 +52,12 @@ class Tagger {
   void FindLayers();
   // Follows the tags through every step; new tags may appear (slots), so the caller repeats it.
   void Pass();
+  // One step: the tags its outputs get, or the layers it refuses. By the kind of step:
   void Step(int index);
+  void GruStep(const PlanStep& s, const Tag* first);
+  void UntaggedStep(const PlanStep& s);  // reads nothing tagged
+  void ElementwiseStep(const PlanStep& s, const Tag& first);
+  void UpdateStep(const PlanStep& s, const Tag& first);  // an optimizer update
   void Refuse(int layer, const PlanStep& step, const std::string& why);
   // Refuses the layers of every tagged input of `step`.
   void RefuseInputs(const PlanStep& step, const std::string& why);
@@ -87,6 +66,11 @@ class Tagger {
     return it == tags_.end() ? nullptr : &it->second;
   }
   bool Scalar(int buffer) const { return plan_.buffers[buffer].type.shape.NumElements() == 1; }
+  // Whether `buffer` is tagged in the element order of `block`.
+  bool SameOrder(int buffer, const Block& block) const {
+    const Tag* t = Find(buffer);
+    return t != nullptr && t->block == block;
+  }
   void SetTag(int buffer, const Tag& tag) {
     if (tags_.emplace(buffer, tag).second) changed_ = true;
   }
@@ -171,92 +155,91 @@ void Tagger::Step(int index) {
     const Tag* t = Find(i);
     if (t != nullptr && (first == nullptr || t->layer < first->layer)) first = t;
   }
-  if (IsGru(s.op)) {
-    for (size_t k = 0; k < s.inputs.size(); ++k) {
-      if ((k < 2 || k > 4) && Find(s.inputs[k]) != nullptr) {
-        RefuseInputs(s, "reads a resident tensor as data");
-        return;
-      }
-    }
-    const Tag* weights = Find(s.inputs[2]);
-    if (weights == nullptr) {
-      if (first != nullptr) RefuseInputs(s, "reads resident values as GRU weights");
-      return;
-    }
-    // Resident weights are the layer's own parameters, bound back to back (FindLayers checked
-    // the triple); any other resident value (e.g. a scaled kernel) is not a weight space.
-    const ResidentGruLayer& l = layers_[weights->layer];
-    if (s.inputs[2] != l.kernel || s.inputs[3] != l.recurrent_kernel || s.inputs[4] != l.bias) {
-      RefuseInputs(s, "reads resident values as GRU weights");
-      return;
-    }
-    if (s.op != OpKind::kCuDNNGRUGrad) return;
-    // The weight gradients come out of cuDNN's dW in resident order.
-    for (int k = 2; k <= 4; ++k) SetTag(s.outputs[k], *Find(s.inputs[k]));
-    return;
-  }
-  if (first == nullptr) {
-    // Nothing resident is read: only track uniform values (scalars broadcast, fills).
-    bool uniform = !s.outputs.empty() && (IsElementwise(s.op) || s.op == OpKind::kBroadcastTo);
-    for (int i : s.inputs) uniform = uniform && (Scalar(i) || uniform_.count(i) > 0);
-    if (uniform) uniform_.insert(s.outputs.begin(), s.outputs.end());
-    return;
-  }
-  const Block& block = first->block;
-  auto same_order = [&](int buffer) {
-    const Tag* t = Find(buffer);
-    return t != nullptr && t->block == block;
-  };
-  if (IsElementwise(s.op) || s.op == OpKind::kClipByNorm) {
-    for (int i : s.inputs) {
-      if (!same_order(i) && !Scalar(i) && uniform_.count(i) == 0) {
-        RefuseInputs(s, absl::StrCat("combines it with '", plan_.buffers[i].name,
-                                     "', which is in Keras order"));
-        return;
-      }
-    }
-    for (int o : s.outputs) {
-      if (plan_.buffers[o].type.shape.NumElements() != block.elements) {
-        RefuseInputs(s, "broadcasts it");
-        return;
-      }
-      SetTag(o, *first);
-    }
-    return;
-  }
+  if (IsGru(s.op)) return GruStep(s, first);
+  if (first == nullptr) return UntaggedStep(s);
+  if (IsElementwise(s.op) || s.op == OpKind::kClipByNorm) return ElementwiseStep(s, *first);
   if (s.op == OpKind::kReduceSum || s.op == OpKind::kReduceMean) {
     if (!Scalar(s.outputs[0])) RefuseInputs(s, "reduces it along an axis");
     return;
   }
-  if (ops::IsOptimizerUpdate(s.op)) {
-    // Input 0 the parameter, 1 the gradient, then slots; adam's last input is its iteration
-    // count (a scalar).
-    const size_t like_param = s.op == OpKind::kAdamUpdate ? 5 : s.inputs.size();
-    if (!same_order(s.inputs[0]) || !same_order(s.inputs[1])) {
-      RefuseInputs(s, "updates a parameter and a gradient in different orders");
-      return;
-    }
-    for (size_t k = 2; k < like_param; ++k) {
-      const int slot = s.inputs[k];
-      if (same_order(slot)) continue;
-      if (Find(slot) != nullptr || plan_.buffers[slot].kind != BufferKind::kParam) {
-        RefuseInputs(s, absl::StrCat("has slot '", plan_.buffers[slot].name,
-                                     "', which cannot be kept in resident order"));
-        return;
-      }
-      SetTag(slot, *first);
-    }
-    return;
-  }
+  if (ops::IsOptimizerUpdate(s.op)) return UpdateStep(s, *first);
   if (s.op == OpKind::kAssignAdd) return;
   if (s.op == OpKind::kAssign) {
-    if (!same_order(s.inputs[0]) || !same_order(s.inputs[1])) {
+    if (!SameOrder(s.inputs[0], first->block) || !SameOrder(s.inputs[1], first->block)) {
       RefuseInputs(s, "assigns between resident and Keras order");
     }
     return;
   }
   if (s.op == OpKind::kConstrain && s.attrs.GetString("kind") == "non_neg") return;
   RefuseInputs(s, "reads it in an order-dependent way");
+}
+
+void Tagger::GruStep(const PlanStep& s, const Tag* first) {
+  for (size_t k = 0; k < s.inputs.size(); ++k) {
+    if ((k < 2 || k > 4) && Find(s.inputs[k]) != nullptr) {
+      RefuseInputs(s, "reads a resident tensor as data");
+      return;
+    }
+  }
+  const Tag* weights = Find(s.inputs[2]);
+  if (weights == nullptr) {
+    if (first != nullptr) RefuseInputs(s, "reads resident values as GRU weights");
+    return;
+  }
+  // Resident weights are the layer's own parameters, bound back to back (FindLayers checked
+  // the triple); any other resident value (e.g. a scaled kernel) is not a weight space.
+  const ResidentGruLayer& l = layers_[weights->layer];
+  if (s.inputs[2] != l.kernel || s.inputs[3] != l.recurrent_kernel || s.inputs[4] != l.bias) {
+    RefuseInputs(s, "reads resident values as GRU weights");
+    return;
+  }
+  if (s.op != OpKind::kCuDNNGRUGrad) return;
+  // The weight gradients come out of cuDNN's dW in resident order.
+  for (int k = 2; k <= 4; ++k) SetTag(s.outputs[k], *Find(s.inputs[k]));
+}
+
+void Tagger::UntaggedStep(const PlanStep& s) {
+  // Nothing resident is read: only track uniform values (scalars broadcast, fills).
+  bool uniform = !s.outputs.empty() && (IsElementwise(s.op) || s.op == OpKind::kBroadcastTo);
+  for (int i : s.inputs) uniform = uniform && (Scalar(i) || uniform_.count(i) > 0);
+  if (uniform) uniform_.insert(s.outputs.begin(), s.outputs.end());
+}
+
+void Tagger::ElementwiseStep(const PlanStep& s, const Tag& first) {
+  for (int i : s.inputs) {
+    if (!SameOrder(i, first.block) && !Scalar(i) && uniform_.count(i) == 0) {
+      RefuseInputs(s, absl::StrCat("combines it with '", plan_.buffers[i].name,
+                                   "', which is in Keras order"));
+      return;
+    }
+  }
+  for (int o : s.outputs) {
+    if (plan_.buffers[o].type.shape.NumElements() != first.block.elements) {
+      RefuseInputs(s, "broadcasts it");
+      return;
+    }
+    SetTag(o, first);
+  }
+}
+
+void Tagger::UpdateStep(const PlanStep& s, const Tag& first) {
+  // Input 0 the parameter, 1 the gradient, then slots; adam's last input is its iteration
+  // count (a scalar).
+  const size_t like_param = s.op == OpKind::kAdamUpdate ? 5 : s.inputs.size();
+  if (!SameOrder(s.inputs[0], first.block) || !SameOrder(s.inputs[1], first.block)) {
+    RefuseInputs(s, "updates a parameter and a gradient in different orders");
+    return;
+  }
+  for (size_t k = 2; k < like_param; ++k) {
+    const int slot = s.inputs[k];
+    if (SameOrder(slot, first.block)) continue;
+    if (Find(slot) != nullptr || plan_.buffers[slot].kind != BufferKind::kParam) {
+      RefuseInputs(s, absl::StrCat("has slot '", plan_.buffers[slot].name,
+                                   "', which cannot be kept in resident order"));
+      return;
+    }
+    SetTag(slot, first);
+  }
 }
 
 void Tagger::Pass() {

@@ -44,7 +44,7 @@ absl::StatusOr<Plan> LowerGraph(const Graph& graph, DeviceKind device, bool trai
                                                    std::string(DeviceName(device)), " kernel"));
     }
     PlanStep step{node->name(), node->op(), kernel->fn, node->attrs()};
-    step.in_place_inputs = kernel->in_place_inputs;
+    step.in_place_inputs = GetOpDef(step.op).in_place_inputs;
     step.writes_inputs = WrittenInputs(node->op(), node->num_inputs());
     for (const Value* in : node->inputs()) {
       auto it = buffer_of.find(in);

@@ -48,9 +48,9 @@ using KernelFn = absl::Status (*)(const KernelArgs& args);
 
 // A kernel's plan-time hook, run at lowering (PrepareKernels, passes/lower.h) once for each of
 // its steps after the step's buffers exist and before any arena offset is assigned. It may add
-// scratch buffers (Plan::AddWorkspace) and change the type of an output that only carries backend-private
-// state to the backward op (cuDNN's reserve space), with sizes queried from the backend for
-// this step's exact shapes. `gpu` is null when lowering for the CPU.
+// scratch buffers (Plan::AddWorkspace) and change the type of an output that only carries
+// backend-private state to the backward op (cuDNN's reserve space), with sizes queried from the
+// backend for this step's exact shapes. `gpu` is null when lowering for the CPU.
 struct PrepareArgs {
   Plan& plan;
   int step;
@@ -59,23 +59,17 @@ struct PrepareArgs {
 using PrepareFn = absl::Status (*)(const PrepareArgs& args);
 
 // Output buffers hold whatever the arena held before (memory is reused): a kernel writes
-// every element of every output.
+// every element of every output. It must be alias-safe for the inputs its op may be computed
+// over (OpDef::in_place_inputs).
 struct KernelDef {
   OpKind op;
   DeviceKind device;
   KernelFn fn = nullptr;
-  // Bit k set: output 0 may take over input k's buffer (the memory planner does so when the
-  // input dies at this step and has output 0's dtype and element count). The kernel must be
-  // alias-safe for it: it reads element i of input k only before it writes element i of
-  // output 0, and no other element of input k after that (a pure elementwise map).
-  uint32_t in_place_inputs = 0;
   // Optional (see PrepareFn).
   PrepareFn prepare = nullptr;
 };
 
 void RegisterKernel(KernelDef def);
-// Sets in_place_inputs of a registered kernel (the backends declare them in one place).
-void SetKernelInPlaceInputs(OpKind op, DeviceKind device, uint32_t in_place_inputs);
 // nullptr when the backend has no kernel for the op.
 const KernelDef* FindKernel(OpKind op, DeviceKind device);
 

@@ -30,12 +30,6 @@ void RegisterKernel(KernelDef def) {
   RILL_CHECK(inserted);  // one kernel per op and device
 }
 
-void SetKernelInPlaceInputs(OpKind op, DeviceKind device, uint32_t in_place_inputs) {
-  auto it = Table().find({op, device});
-  RILL_CHECK(it != Table().end());  // declared after the kernel is registered
-  it->second.in_place_inputs = in_place_inputs;
-}
-
 const std::vector<TensorView>& NoViews() {
   static const std::vector<TensorView> none;
   return none;

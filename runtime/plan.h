@@ -39,7 +39,7 @@ struct PlanStep {
   // Scratch arena buffers the kernel may use during this step only (cuDNN workspace): they
   // are live for this one step, and the kernel finds them in KernelArgs::workspace.
   std::vector<int> workspace;
-  // From the kernel (KernelDef::in_place_inputs): bit k set when output 0 may take over the
+  // From the op (OpDef::in_place_inputs): bit k set when output 0 may take over the
   // buffer of input k.
   uint32_t in_place_inputs = 0;
   // Set by the memory planner: output 0 shares the arena region of inputs[in_place_input],

@@ -15,12 +15,17 @@ namespace rill::layers {
 
 absl::StatusOr<Value*> ApplyActivation(Builder& b, const std::string& activation, Value* x) {
   if (activation == "linear" || activation.empty()) return x;
-  if (activation == "relu") return ops::Relu(b, x);
-  if (activation == "tanh") return ops::Tanh(b, x);
-  if (activation == "sigmoid") return ops::Sigmoid(b, x);
   if (activation == "softmax") return ops::Softmax(b, x, -1);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown activation '", activation, "' (known: linear, relu, tanh, sigmoid, softmax)"));
+  // The unary ops that are Keras activations of their own name (OpDef::keras_activation).
+  std::string known = "linear, softmax";
+  for (int i = 0; i < kNumOps; ++i) {
+    const OpDef& def = GetOpDef(static_cast<OpKind>(i));
+    if (!def.keras_activation) continue;
+    if (OpName(def.kind) == activation) return b.Op(def.kind, {x});
+    absl::StrAppend(&known, ", ", std::string(OpName(def.kind)));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown activation '", activation, "' (known: ", known, ")"));
 }
 
 namespace {

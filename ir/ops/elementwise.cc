@@ -43,39 +43,39 @@ Value* Y(GradContext& c) { return c.node.output(0); }
 Value* Dy(GradContext& c) { return c.output_grads[0]; }
 const Shape& ShapeOf(GradContext& c, int i) { return c.node.input(i)->type.shape; }
 
-std::vector<Value*> AddGrad(GradContext& c) {
+std::vector<Value*> GradOfAdd(GradContext& c) {
   return {SumToShape(c.b, Dy(c), ShapeOf(c, 0)), SumToShape(c.b, Dy(c), ShapeOf(c, 1))};
 }
-std::vector<Value*> SubGrad(GradContext& c) {
+std::vector<Value*> GradOfSub(GradContext& c) {
   return {SumToShape(c.b, Dy(c), ShapeOf(c, 0)), SumToShape(c.b, Neg(c.b, Dy(c)), ShapeOf(c, 1))};
 }
-std::vector<Value*> MulGrad(GradContext& c) {
+std::vector<Value*> GradOfMul(GradContext& c) {
   return {SumToShape(c.b, Mul(c.b, Dy(c), X(c, 1)), ShapeOf(c, 0)),
           SumToShape(c.b, Mul(c.b, Dy(c), X(c, 0)), ShapeOf(c, 1))};
 }
-std::vector<Value*> DivGrad(GradContext& c) {
+std::vector<Value*> GradOfDiv(GradContext& c) {
   // d(x/y) = dy/y, -dy*x/y^2 = -dy*out/y
   Value* dx = Div(c.b, Dy(c), X(c, 1));
   Value* dyv = Neg(c.b, Div(c.b, Mul(c.b, Dy(c), Y(c)), X(c, 1)));
   return {SumToShape(c.b, dx, ShapeOf(c, 0)), SumToShape(c.b, dyv, ShapeOf(c, 1))};
 }
-std::vector<Value*> NegGrad(GradContext& c) { return {Neg(c.b, Dy(c))}; }
-std::vector<Value*> ExpGrad(GradContext& c) { return {Mul(c.b, Dy(c), Y(c))}; }
-std::vector<Value*> LogGrad(GradContext& c) { return {Div(c.b, Dy(c), X(c, 0))}; }
-std::vector<Value*> SquareGrad(GradContext& c) {
+std::vector<Value*> GradOfNeg(GradContext& c) { return {Neg(c.b, Dy(c))}; }
+std::vector<Value*> GradOfExp(GradContext& c) { return {Mul(c.b, Dy(c), Y(c))}; }
+std::vector<Value*> GradOfLog(GradContext& c) { return {Div(c.b, Dy(c), X(c, 0))}; }
+std::vector<Value*> GradOfSquare(GradContext& c) {
   return {Mul(c.b, Dy(c), Affine(c.b, X(c, 0), 2.0, 0.0))};
 }
-std::vector<Value*> SqrtGrad(GradContext& c) {
+std::vector<Value*> GradOfSqrt(GradContext& c) {
   // dy / (2 sqrt(x)) = dy / (out + out)
   return {Div(c.b, Dy(c), Add(c.b, Y(c), Y(c)))};
 }
-std::vector<Value*> AffineGrad(GradContext& c) {
+std::vector<Value*> GradOfAffine(GradContext& c) {
   return {Affine(c.b, Dy(c), c.node.attrs().GetFloat("scale"), 0.0)};
 }
-std::vector<Value*> AbsGrad(GradContext& c) { return {Mul(c.b, Dy(c), Sign(c.b, X(c, 0)))}; }
-std::vector<Value*> SignGrad(GradContext&) { return {nullptr}; }
+std::vector<Value*> GradOfAbs(GradContext& c) { return {Mul(c.b, Dy(c), Sign(c.b, X(c, 0)))}; }
+std::vector<Value*> GradOfSign(GradContext&) { return {nullptr}; }
 // max(x, y): the gradient goes to x where x >= y (the kernel's choice on ties), else to y.
-std::vector<Value*> MaximumGrad(GradContext& c) {
+std::vector<Value*> GradOfMaximum(GradContext& c) {
   Value* s = Sign(c.b, Sub(c.b, X(c, 0), X(c, 1)));  // -1, 0 or 1
   // ge = [s + 0.5 > 0] = [x >= y], as relu_grad(s + 0.5, ones).
   Value* ge = ReluGrad(c.b, Affine(c.b, s, 1.0, 0.5), Affine(c.b, s, 0.0, 1.0));
@@ -83,12 +83,17 @@ std::vector<Value*> MaximumGrad(GradContext& c) {
   return {SumToShape(c.b, Mul(c.b, Dy(c), ge), ShapeOf(c, 0)),
           SumToShape(c.b, Mul(c.b, Dy(c), lt), ShapeOf(c, 1))};
 }
-std::vector<Value*> TanhGradRule(GradContext& c) { return {TanhGrad(c.b, Y(c), Dy(c))}; }
-std::vector<Value*> SigmoidGradRule(GradContext& c) { return {SigmoidGrad(c.b, Y(c), Dy(c))}; }
-std::vector<Value*> ReluGradRule(GradContext& c) { return {ReluGrad(c.b, X(c, 0), Dy(c))}; }
+std::vector<Value*> GradOfTanh(GradContext& c) { return {TanhGrad(c.b, Y(c), Dy(c))}; }
+std::vector<Value*> GradOfSigmoid(GradContext& c) { return {SigmoidGrad(c.b, Y(c), Dy(c))}; }
+std::vector<Value*> GradOfRelu(GradContext& c) { return {ReluGrad(c.b, X(c, 0), Dy(c))}; }
+
+// d softplus(x) / dx = sigmoid(x).
+std::vector<Value*> GradOfSoftplus(GradContext& c) {
+  return {Mul(c.b, Dy(c), Sigmoid(c.b, X(c, 0)))};
+}
 
 // tanh_grad(y, dy) = dy * (1 - y^2): d/dy of it = -2 y dy * ddx, d/d(dy) = (1 - y^2) * ddx.
-std::vector<Value*> TanhGradGrad(GradContext& c) {
+std::vector<Value*> GradOfTanhGrad(GradContext& c) {
   Value* y = X(c, 0);
   Value* dy = X(c, 1);
   Value* g = Dy(c);
@@ -97,7 +102,7 @@ std::vector<Value*> TanhGradGrad(GradContext& c) {
   return {dgy, dgdy};
 }
 // sigmoid_grad(y, dy) = dy * y * (1 - y): d/dy = dy * (1 - 2y) * g, d/d(dy) = y (1 - y) g.
-std::vector<Value*> SigmoidGradGrad(GradContext& c) {
+std::vector<Value*> GradOfSigmoidGrad(GradContext& c) {
   Value* y = X(c, 0);
   Value* dy = X(c, 1);
   Value* g = Dy(c);
@@ -105,42 +110,54 @@ std::vector<Value*> SigmoidGradGrad(GradContext& c) {
   return {Mul(c.b, Mul(c.b, g, dy), one_minus_2y), SigmoidGrad(c.b, y, g)};
 }
 // relu_grad(x, dy) = dy * (x > 0): zero gradient for x almost everywhere.
-std::vector<Value*> ReluGradGrad(GradContext& c) {
+std::vector<Value*> GradOfReluGrad(GradContext& c) {
   return {nullptr, ReluGrad(c.b, X(c, 0), Dy(c))};
 }
 
+// Every input may be overwritten by the output: each is read element by element.
 void RegisterBinary(OpKind kind, GradFn grad) {
-  RegisterOp(
-      {.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = BroadcastRule, .grad = grad});
+  RegisterOp({.kind = kind,
+              .min_inputs = 2,
+              .max_inputs = 2,
+              .shape = BroadcastRule,
+              .grad = grad,
+              .elementwise = true,
+              .in_place_inputs = 0b11});
 }
-void RegisterUnary(OpKind kind, GradFn grad) {
-  RegisterOp(
-      {.kind = kind, .min_inputs = 1, .max_inputs = 1, .shape = FloatUnaryRule, .grad = grad});
+void RegisterUnary(OpKind kind, GradFn grad, bool keras_activation) {
+  RegisterOp({.kind = kind,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .shape = FloatUnaryRule,
+              .grad = grad,
+              .elementwise = true,
+              .in_place_inputs = 0b1,
+              .keras_activation = keras_activation});
+}
+void RegisterGradOp(OpKind kind, GradFn grad) {
+  RegisterOp({.kind = kind,
+              .min_inputs = 2,
+              .max_inputs = 2,
+              .shape = SameShapeRule,
+              .grad = grad,
+              .elementwise = true,
+              .in_place_inputs = 0b11});
 }
 
 }  // namespace
 
-Value* Add(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kAdd, {x, y}); }
-Value* Sub(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kSub, {x, y}); }
-Value* Mul(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kMul, {x, y}); }
-Value* Div(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kDiv, {x, y}); }
-Value* Neg(Builder& b, Value* x) { return b.Op(OpKind::kNeg, {x}); }
-Value* Exp(Builder& b, Value* x) { return b.Op(OpKind::kExp, {x}); }
-Value* Log(Builder& b, Value* x) { return b.Op(OpKind::kLog, {x}); }
-Value* Square(Builder& b, Value* x) { return b.Op(OpKind::kSquare, {x}); }
-Value* Sqrt(Builder& b, Value* x) { return b.Op(OpKind::kSqrt, {x}); }
+#define RILL_OP(id, text)
+#define RILL_BINARY_OP(id, text) \
+  Value* id(Builder& b, Value* x, Value* y) { return b.Op(OpKind::k##id, {x, y}); }
+#define RILL_UNARY_OP(id, text, keras) \
+  Value* id(Builder& b, Value* x) { return b.Op(OpKind::k##id, {x}); }
+#define RILL_GRAD_OP(id, text) \
+  Value* id(Builder& b, Value* forward, Value* dy) { return b.Op(OpKind::k##id, {forward, dy}); }
+#include "ir/op_list.def"
+#undef RILL_OP
 Value* Affine(Builder& b, Value* x, double scale, double shift) {
   return b.Op(OpKind::kAffine, {x}, {{"scale", scale}, {"shift", shift}});
 }
-Value* Abs(Builder& b, Value* x) { return b.Op(OpKind::kAbs, {x}); }
-Value* Sign(Builder& b, Value* x) { return b.Op(OpKind::kSign, {x}); }
-Value* Maximum(Builder& b, Value* x, Value* y) { return b.Op(OpKind::kMaximum, {x, y}); }
-Value* Tanh(Builder& b, Value* x) { return b.Op(OpKind::kTanh, {x}); }
-Value* Sigmoid(Builder& b, Value* x) { return b.Op(OpKind::kSigmoid, {x}); }
-Value* Relu(Builder& b, Value* x) { return b.Op(OpKind::kRelu, {x}); }
-Value* TanhGrad(Builder& b, Value* y, Value* dy) { return b.Op(OpKind::kTanhGrad, {y, dy}); }
-Value* SigmoidGrad(Builder& b, Value* y, Value* dy) { return b.Op(OpKind::kSigmoidGrad, {y, dy}); }
-Value* ReluGrad(Builder& b, Value* x, Value* dy) { return b.Op(OpKind::kReluGrad, {x, dy}); }
 
 }  // namespace rill::ops
 
@@ -148,33 +165,20 @@ namespace rill {
 
 void RegisterElementwiseOps() {
   using namespace ops;
-  RegisterBinary(OpKind::kAdd, AddGrad);
-  RegisterBinary(OpKind::kSub, SubGrad);
-  RegisterBinary(OpKind::kMul, MulGrad);
-  RegisterBinary(OpKind::kDiv, DivGrad);
-  RegisterBinary(OpKind::kMaximum, MaximumGrad);
-  RegisterUnary(OpKind::kNeg, NegGrad);
-  RegisterUnary(OpKind::kAbs, AbsGrad);
-  RegisterUnary(OpKind::kSign, SignGrad);
-  RegisterUnary(OpKind::kExp, ExpGrad);
-  RegisterUnary(OpKind::kLog, LogGrad);
-  RegisterUnary(OpKind::kSquare, SquareGrad);
-  RegisterUnary(OpKind::kSqrt, SqrtGrad);
+#define RILL_OP(id, text)
+#define RILL_BINARY_OP(id, text) RegisterBinary(OpKind::k##id, GradOf##id);
+#define RILL_UNARY_OP(id, text, keras) RegisterUnary(OpKind::k##id, GradOf##id, keras);
+#define RILL_GRAD_OP(id, text) RegisterGradOp(OpKind::k##id, GradOf##id);
+#include "ir/op_list.def"
+#undef RILL_OP
   RegisterOp({.kind = OpKind::kAffine,
               .min_inputs = 1,
               .max_inputs = 1,
               .attrs = {{"scale", AttrKind::kFloat, 1.0}, {"shift", AttrKind::kFloat, 0.0}},
               .shape = FloatUnaryRule,
-              .grad = AffineGrad});
-  RegisterUnary(OpKind::kTanh, TanhGradRule);
-  RegisterUnary(OpKind::kSigmoid, SigmoidGradRule);
-  RegisterUnary(OpKind::kRelu, ReluGradRule);
-  for (auto [kind, grad] : {std::pair<OpKind, GradFn>{OpKind::kTanhGrad, TanhGradGrad},
-                            std::pair<OpKind, GradFn>{OpKind::kSigmoidGrad, SigmoidGradGrad},
-                            std::pair<OpKind, GradFn>{OpKind::kReluGrad, ReluGradGrad}}) {
-    RegisterOp(
-        {.kind = kind, .min_inputs = 2, .max_inputs = 2, .shape = SameShapeRule, .grad = grad});
-  }
+              .grad = GradOfAffine,
+              .elementwise = true,
+              .in_place_inputs = 0b1});
 }
 
 }  // namespace rill

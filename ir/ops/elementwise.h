@@ -1,32 +1,22 @@
-// Builders for the elementwise ops. Binary ops broadcast like NumPy.
+// Builders for the elementwise ops. Binary ops broadcast like NumPy. One builder per line of
+// ir/op_list.def's RILL_BINARY_OP, RILL_UNARY_OP and RILL_GRAD_OP, named like the op.
 #pragma once
 
 #include "ir/graph.h"
 
 namespace rill::ops {
 
-Value* Add(Builder& b, Value* x, Value* y);
-Value* Sub(Builder& b, Value* x, Value* y);
-Value* Mul(Builder& b, Value* x, Value* y);
-Value* Div(Builder& b, Value* x, Value* y);
-Value* Neg(Builder& b, Value* x);
-Value* Exp(Builder& b, Value* x);
-Value* Log(Builder& b, Value* x);
-Value* Square(Builder& b, Value* x);
-Value* Sqrt(Builder& b, Value* x);
+// Binary ops: Add(b, x, y)...; maximum's gradient goes to x where x >= y, else to y. Unary ops:
+// Exp(b, x)...; sign's gradient is zero. Activation gradients, from the forward value (tanh's
+// and sigmoid's output, relu's input) and dy: TanhGrad(b, y, dy) = dy * (1 - y^2)...
+#define RILL_OP(id, text)
+#define RILL_BINARY_OP(id, text) Value* id(Builder& b, Value* x, Value* y);
+#define RILL_UNARY_OP(id, text, keras) Value* id(Builder& b, Value* x);
+#define RILL_GRAD_OP(id, text) Value* id(Builder& b, Value* forward, Value* dy);
+#include "ir/op_list.def"
+#undef RILL_OP
+
 // scale * x + shift, with constants as attributes.
 Value* Affine(Builder& b, Value* x, double scale, double shift);
-Value* Abs(Builder& b, Value* x);
-// -1, 0 or 1; its gradient is zero (almost everywhere).
-Value* Sign(Builder& b, Value* x);
-// Elementwise max with broadcasting; the gradient goes to x where x >= y, else to y.
-Value* Maximum(Builder& b, Value* x, Value* y);
-Value* Tanh(Builder& b, Value* x);
-Value* Sigmoid(Builder& b, Value* x);
-Value* Relu(Builder& b, Value* x);
-// Backward helpers: dy * (1 - y^2), dy * y * (1 - y), dy * (x > 0).
-Value* TanhGrad(Builder& b, Value* y, Value* dy);
-Value* SigmoidGrad(Builder& b, Value* y, Value* dy);
-Value* ReluGrad(Builder& b, Value* x, Value* dy);
 
 }  // namespace rill::ops

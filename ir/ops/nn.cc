@@ -343,7 +343,8 @@ void RegisterNnOps() {
               .min_inputs = 2,
               .max_inputs = 2,
               .shape = BiasAddRule,
-              .grad = BiasAddGrad});
+              .grad = BiasAddGrad,
+              .in_place_inputs = 0b1});
   RegisterOp({.kind = OpKind::kDense,
               .min_inputs = 2,
               .max_inputs = 3,
@@ -356,24 +357,31 @@ void RegisterNnOps() {
        .max_inputs = 1,
        .attrs = {{"rate", AttrKind::kFloat, std::nullopt}, {"seed", AttrKind::kInt, int64_t{0}}},
        .shape = DropoutRule,
-       .grad = DropoutGrad});
+       .grad = DropoutGrad,
+       .in_place_inputs = 0b1});
   RegisterOp({.kind = OpKind::kClip,
               .min_inputs = 1,
               .max_inputs = 1,
               .attrs = bounds,
               .shape = BoundsRule,
-              .grad = ClipGradRule});
+              .grad = ClipGradRule,
+              .elementwise = true,
+              .in_place_inputs = 0b1});
   RegisterOp({.kind = OpKind::kClipGrad,
               .min_inputs = 2,
               .max_inputs = 2,
               .attrs = bounds,
               .shape = BoundsPairRule,
-              .grad = ClipGradGrad});
+              .grad = ClipGradGrad,
+              .elementwise = true,
+              .in_place_inputs = 0b11});
   RegisterOp({.kind = OpKind::kSigmoidBceLogits,
               .min_inputs = 2,
               .max_inputs = 2,
               .shape = PairRule,
-              .grad = SigmoidBceLogitsGrad});
+              .grad = SigmoidBceLogitsGrad,
+              .elementwise = true,
+              .in_place_inputs = 0b11});
 }
 
 }  // namespace rill

@@ -243,8 +243,8 @@ void RegisterOptimOps() {
           {"centered", AttrKind::kBool, false}},
          RmspropRule, 0b11101);
   update(OpKind::kAdagradUpdate, 3,
-         {{"lr", AttrKind::kFloat, std::nullopt}, {"epsilon", AttrKind::kFloat, 1e-7}},
-         AdagradRule, 0b101);
+         {{"lr", AttrKind::kFloat, std::nullopt}, {"epsilon", AttrKind::kFloat, 1e-7}}, AdagradRule,
+         0b101);
   update(OpKind::kAssignAdd, 1, {{"value", AttrKind::kFloat, std::nullopt}}, AssignAddRule, 0b1);
   update(OpKind::kAssign, 2, {}, AssignRule, 0b1);
   update(OpKind::kConstrain, 1,
@@ -259,7 +259,8 @@ void RegisterOptimOps() {
               .max_inputs = 1,
               .attrs = {{"clipnorm", AttrKind::kFloat, std::nullopt}},
               .shape = ClipByNormRule,
-              .not_differentiable = true});
+              .not_differentiable = true,
+              .in_place_inputs = 0b1});
 }
 
 }  // namespace rill

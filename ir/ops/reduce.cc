@@ -201,13 +201,15 @@ void RegisterReduceOps() {
               .max_inputs = 1,
               .attrs = {{"shape", AttrKind::kInts, std::nullopt}},
               .shape = BroadcastToRule,
-              .grad = BroadcastToGrad});
+              .grad = BroadcastToGrad,
+              .in_place_inputs = 0b1});
   RegisterOp({.kind = OpKind::kReshape,
               .min_inputs = 1,
               .max_inputs = 1,
               .attrs = {{"shape", AttrKind::kInts, std::nullopt}},
               .shape = ReshapeRule,
-              .grad = ReshapeGrad});
+              .grad = ReshapeGrad,
+              .in_place_inputs = 0b1});
 }
 
 }  // namespace rill

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "kernels/layout.h"
 #include "runtime/kernel.h"
 
 namespace rill::cpu {
@@ -29,23 +30,9 @@ namespace rill::cpu {
         "cpu kernel: dtype ", std::string(::rill::DTypeName(dtype)), " not supported")); \
   }()
 
-// NaN semantics are TensorFlow's: a NaN operand is never hidden. (std::max and `x > 0 ? x : 0`
-// both drop a NaN in some operand position.)
-template <typename T>
-T MaxKeepingNan(T x, T y) {
-  return x != x ? x : (y != y ? y : (x >= y ? x : y));
-}
-template <typename T>
-T ReluOf(T x) {
-  return x < T(0) ? T(0) : x;  // NaN < 0 is false: NaN stays NaN
-}
-
-// Element strides of `in` when broadcast to `out` (0 along broadcast dimensions), with `in`'s
-// dimensions aligned to the right of `out`'s.
-std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
-
 // Calls f(out_index, offset_0, offset_1) for every element of `out`, where offset_k indexes
-// input k (strides from BroadcastStrides). Walks the index incrementally: no divisions.
+// input k (strides from BroadcastStrides, kernels/layout.h). Walks the index incrementally: no
+// divisions.
 template <typename F>
 void ForEachBroadcast(const Shape& out, const std::vector<int64_t>& s0,
                       const std::vector<int64_t>& s1, F&& f) {

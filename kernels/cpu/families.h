@@ -10,8 +10,6 @@ void RegisterShapeKernels();
 void RegisterNnKernels();
 void RegisterOptimKernels();
 void RegisterRnnKernels();
-// KernelDef::in_place_inputs of the CPU kernels (kernels/cpu/in_place.cc), after the above.
-void DeclareInPlaceKernels();
 
 inline void RegisterAllCpuKernels() {
   RegisterElementwiseKernels();

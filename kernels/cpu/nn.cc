@@ -9,67 +9,56 @@
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/elementwise_formulas.h"
 
 namespace rill::cpu {
 namespace {
 
-// A tensor seen as [outer, n, inner] around one axis: each (outer, inner) pair is a lane of
-// n elements, `inner` apart.
-struct Lanes {
-  int64_t outer = 1;
-  int64_t n = 1;
-  int64_t inner = 1;
-};
-
-Lanes LanesOf(const Shape& s, int64_t axis_attr) {
-  const int axis = static_cast<int>(axis_attr < 0 ? axis_attr + s.rank() : axis_attr);
-  Lanes l;
-  for (int i = 0; i < axis; ++i) l.outer *= s.dim(i);
-  l.n = s.dim(axis);
-  for (int i = axis + 1; i < s.rank(); ++i) l.inner *= s.dim(i);
-  return l;
+// Softmax's lanes: the tensor around its "axis" attribute (kernels/layout.h).
+AxisView LanesOf(const KernelArgs& a) {
+  return Around(a.inputs[0].shape, AxisAttr(a, a.inputs[0].shape.rank()));
 }
 
 // Calls f(base, stride) for every lane: element j of the lane is at base + j * stride.
 template <typename F>
-void ForEachLane(const Lanes& l, F&& f) {
+void ForEachLane(const AxisView& l, F&& f) {
   for (int64_t o = 0; o < l.outer; ++o) {
-    for (int64_t i = 0; i < l.inner; ++i) f(o * l.n * l.inner + i, l.inner);
+    for (int64_t i = 0; i < l.inner; ++i) f(o * l.dim * l.inner + i, l.inner);
   }
 }
 
 template <typename T>
 absl::Status SoftmaxT(const KernelArgs& a) {
-  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const AxisView l = LanesOf(a);
   const T* x = a.inputs[0].as<T>();
   T* y = a.outputs[0].as<T>();
   ForEachLane(l, [&](int64_t base, int64_t stride) {
     T m = -std::numeric_limits<T>::infinity();
-    for (int64_t j = 0; j < l.n; ++j) m = std::max(m, x[base + j * stride]);
+    for (int64_t j = 0; j < l.dim; ++j) m = std::max(m, x[base + j * stride]);
     T sum = 0;
-    for (int64_t j = 0; j < l.n; ++j) {
+    for (int64_t j = 0; j < l.dim; ++j) {
       const int64_t k = base + j * stride;
       y[k] = std::exp(x[k] - m);
       sum += y[k];
     }
     const T inv = T(1) / sum;
-    for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] *= inv;
+    for (int64_t j = 0; j < l.dim; ++j) y[base + j * stride] *= inv;
   });
   return absl::OkStatus();
 }
 
 template <typename T>
 absl::Status LogSoftmaxT(const KernelArgs& a) {
-  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const AxisView l = LanesOf(a);
   const T* x = a.inputs[0].as<T>();
   T* y = a.outputs[0].as<T>();
   ForEachLane(l, [&](int64_t base, int64_t stride) {
     T m = -std::numeric_limits<T>::infinity();
-    for (int64_t j = 0; j < l.n; ++j) m = std::max(m, x[base + j * stride]);
+    for (int64_t j = 0; j < l.dim; ++j) m = std::max(m, x[base + j * stride]);
     T sum = 0;
-    for (int64_t j = 0; j < l.n; ++j) sum += std::exp(x[base + j * stride] - m);
+    for (int64_t j = 0; j < l.dim; ++j) sum += std::exp(x[base + j * stride] - m);
     const T shift = m + std::log(sum);
-    for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] = x[base + j * stride] - shift;
+    for (int64_t j = 0; j < l.dim; ++j) y[base + j * stride] = x[base + j * stride] - shift;
   });
   return absl::OkStatus();
 }
@@ -77,14 +66,14 @@ absl::Status LogSoftmaxT(const KernelArgs& a) {
 // y * (dy - sum(dy * y)).
 template <typename T>
 absl::Status SoftmaxGradT(const KernelArgs& a) {
-  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const AxisView l = LanesOf(a);
   const T* y = a.inputs[0].as<T>();
   const T* dy = a.inputs[1].as<T>();
   T* out = a.outputs[0].as<T>();
   ForEachLane(l, [&](int64_t base, int64_t stride) {
     T s = 0;
-    for (int64_t j = 0; j < l.n; ++j) s += dy[base + j * stride] * y[base + j * stride];
-    for (int64_t j = 0; j < l.n; ++j) {
+    for (int64_t j = 0; j < l.dim; ++j) s += dy[base + j * stride] * y[base + j * stride];
+    for (int64_t j = 0; j < l.dim; ++j) {
       const int64_t k = base + j * stride;
       out[k] = y[k] * (dy[k] - s);
     }
@@ -95,14 +84,14 @@ absl::Status SoftmaxGradT(const KernelArgs& a) {
 // dy - exp(y) * sum(dy).
 template <typename T>
 absl::Status LogSoftmaxGradT(const KernelArgs& a) {
-  const Lanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
+  const AxisView l = LanesOf(a);
   const T* y = a.inputs[0].as<T>();
   const T* dy = a.inputs[1].as<T>();
   T* out = a.outputs[0].as<T>();
   ForEachLane(l, [&](int64_t base, int64_t stride) {
     T s = 0;
-    for (int64_t j = 0; j < l.n; ++j) s += dy[base + j * stride];
-    for (int64_t j = 0; j < l.n; ++j) {
+    for (int64_t j = 0; j < l.dim; ++j) s += dy[base + j * stride];
+    for (int64_t j = 0; j < l.dim; ++j) {
       const int64_t k = base + j * stride;
       out[k] = dy[k] - std::exp(y[k]) * s;
     }
@@ -139,7 +128,7 @@ void Activate(Activation act, T* y, int64_t size) {
     case Activation::kLinear:
       return;
     case Activation::kRelu:
-      for (int64_t i = 0; i < size; ++i) y[i] = ReluOf(y[i]);
+      for (int64_t i = 0; i < size; ++i) y[i] = formula::Relu{}(y[i]);
       return;
     case Activation::kTanh:
       for (int64_t i = 0; i < size; ++i) y[i] = std::tanh(y[i]);

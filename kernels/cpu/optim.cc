@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/elementwise_formulas.h"
 
 namespace rill::cpu {
 namespace {
@@ -59,7 +60,7 @@ absl::Status AdamUpdateT(const KernelArgs& a) {
     v[i] = beta_2 * v[i] + one_minus_b2 * g[i] * g[i];
     T second = v[i];
     if (amsgrad) {
-      vhat[i] = MaxKeepingNan(vhat[i], v[i]);
+      vhat[i] = formula::Maximum{}(vhat[i], v[i]);
       second = vhat[i];
     }
     w[i] -= lr_t * m[i] / (std::sqrt(second) + eps);

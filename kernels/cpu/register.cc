@@ -8,10 +8,7 @@ namespace rill {
 
 void RegisterCpuKernels() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    cpu::RegisterAllCpuKernels();
-    cpu::DeclareInPlaceKernels();
-  });
+  std::call_once(once, [] { cpu::RegisterAllCpuKernels(); });
 }
 
 }  // namespace rill

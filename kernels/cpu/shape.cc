@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "ir/status.h"
-#include "kernels/axis_view.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/layout.h"
 
 namespace rill::cpu {
 namespace {
@@ -44,8 +44,7 @@ absl::Status TransposeT(const KernelArgs& a) {
   const TensorView& x = a.inputs[0];
   const TensorView& out = a.outputs[0];
   const int rank = x.shape.rank();
-  std::vector<int64_t> x_strides(rank, 1);
-  for (int i = rank - 2; i >= 0; --i) x_strides[i] = x_strides[i + 1] * x.shape.dim(i + 1);
+  const std::vector<int64_t> x_strides = ContiguousStrides(x.shape);
   // Output axis k walks input axis perm[k].
   std::vector<int64_t> strides(rank), zero(rank, 0);
   const std::vector<int64_t>& perm = a.attrs.GetInts("perm");

@@ -40,8 +40,7 @@ absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, Par
     const PlanStep& s = plan.steps[i];
     if (s.op != OpKind::kCuDNNGRU && s.op != OpKind::kCuDNNGRUGrad) continue;
     const bool marked = MarkedResident(s.attrs);
-    const bool expected =
-        on && s.inputs.size() >= 5 && out.analysis.resident(s.inputs[2]);
+    const bool expected = on && s.inputs.size() >= 5 && out.analysis.resident(s.inputs[2]);
     if (marked != expected || (on && !plan.gru_residency.analyzed)) {
       return absl::FailedPreconditionError(absl::StrCat(
           StepName(s), ": the step is marked as reading ", marked ? "resident" : "packed",
@@ -53,20 +52,21 @@ absl::StatusOr<ResidentGruBindings> BindResidentGruWeights(const Plan& plan, Par
   }
   for (const ResidentGruLayer& l : out.analysis.layers) {
     const std::array<int, 3> buffers = {l.kernel, l.recurrent_kernel, l.bias};
-    RILL_ASSIGN_OR_RETURN(
-        auto bound, session.BindGruWeights(params,
-                                           {plan.buffers[l.kernel].name,
-                                            plan.buffers[l.recurrent_kernel].name,
-                                            plan.buffers[l.bias].name},
-                                           l.input_size, l.hidden_size));
+    RILL_ASSIGN_OR_RETURN(auto bound, session.BindGruWeights(params,
+                                                             {plan.buffers[l.kernel].name,
+                                                              plan.buffers[l.recurrent_kernel].name,
+                                                              plan.buffers[l.bias].name},
+                                                             l.input_size, l.hidden_size));
     for (int k = 0; k < 3; ++k) out.bindings[buffers[k]] = bound[k];
   }
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, ParamStore* params,
-                                                                   const ExecutorOptions& options,
-                                                                   CudaSession* session) {
+namespace {
+
+// What a plan and the options need that this executor may not have.
+absl::Status CheckRunnable(const Plan& plan, const ExecutorOptions& options,
+                           const CudaSession* session) {
   RILL_RETURN_IF_ERROR(CudaDeviceAvailable());
   if (session == nullptr) return absl::InvalidArgumentError("the cuda executor needs a session");
   if (options.check_numerics) {
@@ -78,32 +78,54 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));
   }
-  // The plan runs as it was compiled: its runs of updates (the group-optimizer-updates pass)
-  // go out as one launch each unless the session has fusion off.
-  const bool fuse = session->options().fuse_optimizer && plan.training;
-  RILL_RETURN_IF_ERROR(CheckPlanArena(plan, options));
+  return CheckPlanArena(plan, options);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, ParamStore* params,
+                                                                   const ExecutorOptions& options,
+                                                                   CudaSession* session) {
+  RILL_RETURN_IF_ERROR(CheckRunnable(plan, options, session));
   std::unique_ptr<CudaExecutor> ex(new CudaExecutor(session));
   ex->plan_ = std::move(plan);
-  const Plan& p = ex->plan_;
-  const cudaStream_t stream = session->stream();
-  RILL_ASSIGN_OR_RETURN(ex->arena_, DeviceBuffer::Allocate(static_cast<size_t>(p.arena_bytes)));
-  if (p.arena_bytes > 0) {
-    RILL_RETURN_IF_ERROR(FromCuda(cudaMemsetAsync(ex->arena_.get(), options.poison_arena ? 0xff : 0,
-                                                  ex->arena_.bytes(), stream),
-                                  "arena memset"));
+  RILL_RETURN_IF_ERROR(ex->AllocateArena(options));
+  RILL_RETURN_IF_ERROR(ex->BindBuffers(params));
+  ex->GatherStepViews();
+  // The plan runs as it was compiled: its runs of updates (the group-optimizer-updates pass)
+  // go out as one launch each unless the session has fusion off.
+  ex->run_at_step_.assign(ex->plan_.steps.size(), -1);
+  if (session->options().fuse_optimizer && ex->plan_.training) {
+    RILL_RETURN_IF_ERROR(ex->UploadUpdateTables());
   }
-  RILL_ASSIGN_OR_RETURN(ex->run_index_, DeviceBuffer::Allocate(sizeof(unsigned long long)));
+  return ex;
+}
+
+absl::Status CudaExecutor::AllocateArena(const ExecutorOptions& options) {
+  const cudaStream_t stream = session_->stream();
+  RILL_ASSIGN_OR_RETURN(arena_, DeviceBuffer::Allocate(static_cast<size_t>(plan_.arena_bytes)));
+  if (plan_.arena_bytes > 0) {
+    RILL_RETURN_IF_ERROR(FromCuda(
+        cudaMemsetAsync(arena_.get(), options.poison_arena ? 0xff : 0, arena_.bytes(), stream),
+        "arena memset"));
+  }
+  RILL_ASSIGN_OR_RETURN(run_index_, DeviceBuffer::Allocate(sizeof(unsigned long long)));
   RILL_RETURN_IF_ERROR(
-      FromCuda(cudaMemsetAsync(ex->run_index_.get(), 0, sizeof(unsigned long long), stream),
+      FromCuda(cudaMemsetAsync(run_index_.get(), 0, sizeof(unsigned long long), stream),
                "run index memset"));
-  ex->context_ = *session->step_context();
-  ex->context_.run_index = ex->run_index_.as<const unsigned long long>();
-  ex->ctx_.training = p.training;
-  ex->ctx_.gpu = &ex->context_;
-  auto* base = static_cast<std::byte*>(ex->arena_.get());
+  context_ = *session_->step_context();
+  context_.run_index = run_index_.as<const unsigned long long>();
+  ctx_.training = plan_.training;
+  ctx_.gpu = &context_;
+  return absl::OkStatus();
+}
+
+absl::Status CudaExecutor::BindBuffers(ParamStore* params) {
+  const Plan& p = plan_;
+  auto* base = static_cast<std::byte*>(arena_.get());
   std::vector<int> binding(p.buffers.size(), -1);
-  RILL_ASSIGN_OR_RETURN(ex->resident_, BindResidentGruWeights(p, params, *session));
-  for (const auto& [index, bound] : ex->resident_.bindings) binding[index] = bound.id;
+  RILL_ASSIGN_OR_RETURN(resident_, BindResidentGruWeights(p, params, *session_));
+  for (const auto& [index, bound] : resident_.bindings) binding[index] = bound.id;
   for (size_t i = 0; i < p.buffers.size(); ++i) {
     const PlanBuffer& b = p.buffers[i];
     TensorView view{nullptr, b.type.dtype, b.type.shape};
@@ -115,52 +137,56 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
         RILL_ASSIGN_OR_RETURN(DeviceBuffer buf,
                               DeviceBuffer::Allocate(static_cast<size_t>(b.bytes())));
         view.data = buf.get();
-        ex->input_buffers_.push_back(std::move(buf));
+        input_buffers_.push_back(std::move(buf));
         break;
       }
       case BufferKind::kParam: {
-        auto resident = ex->resident_.bindings.find(static_cast<int>(i));
-        if (resident != ex->resident_.bindings.end()) {
+        auto resident = resident_.bindings.find(static_cast<int>(i));
+        if (resident != resident_.bindings.end()) {
           view.data = resident->second.data;
-          ex->param_ids_.push_back(resident->second.id);
+          param_ids_.push_back(resident->second.id);
           break;
         }
         RILL_ASSIGN_OR_RETURN(CudaSession::Binding bound,
-                              session->BindParam(params, b.name, b.type, ex->resident_.order(i)));
+                              session_->BindParam(params, b.name, b.type, resident_.order(i)));
         view.data = bound.data;
         binding[i] = bound.id;
-        ex->param_ids_.push_back(bound.id);
+        param_ids_.push_back(bound.id);
         break;
       }
     }
-    ex->views_.push_back(view);
+    views_.push_back(view);
   }
-  for (int i : WrittenParamBuffers(p)) ex->written_ids_.push_back(binding[i]);
-  for (const PlanStep& s : p.steps) {
+  for (int i : WrittenParamBuffers(p)) written_ids_.push_back(binding[i]);
+  return absl::OkStatus();
+}
+
+void CudaExecutor::GatherStepViews() {
+  for (const PlanStep& s : plan_.steps) {
     std::vector<TensorView> ins, outs, work;
-    for (int i : s.inputs) ins.push_back(ex->views_[i]);
-    for (int i : s.outputs) outs.push_back(ex->views_[i]);
-    for (int i : s.workspace) work.push_back(ex->views_[i]);
-    ex->step_inputs_.push_back(std::move(ins));
-    ex->step_outputs_.push_back(std::move(outs));
-    ex->step_workspace_.push_back(std::move(work));
+    for (int i : s.inputs) ins.push_back(views_[i]);
+    for (int i : s.outputs) outs.push_back(views_[i]);
+    for (int i : s.workspace) work.push_back(views_[i]);
+    step_inputs_.push_back(std::move(ins));
+    step_outputs_.push_back(std::move(outs));
+    step_workspace_.push_back(std::move(work));
   }
-  // One device table per run of fusable updates, written now: the addresses are fixed for
-  // the executor's life, so a captured graph's launches read a table that never changes.
-  ex->run_at_step_.assign(p.steps.size(), -1);
-  if (fuse) {
-    for (const UpdateRun& run : FusedUpdateRuns(p)) {
-      std::vector<OptimTensor> table = MakeUpdateTable(p, run, ex->step_inputs_);
-      FusedRun fused{run, 0, {}};
-      for (const OptimTensor& e : table) fused.max_size = std::max(fused.max_size, e.size);
-      const size_t bytes = table.size() * sizeof(OptimTensor);
-      RILL_ASSIGN_OR_RETURN(fused.table, DeviceBuffer::Allocate(bytes));
-      RILL_RETURN_IF_ERROR(fused.table.Upload(table.data(), bytes));
-      ex->run_at_step_[run.first] = static_cast<int>(ex->fused_runs_.size());
-      ex->fused_runs_.push_back(std::move(fused));
-    }
+}
+
+// One device table per run of fusable updates, written now: the addresses are fixed for the
+// executor's life, so a captured graph's launches read a table that never changes.
+absl::Status CudaExecutor::UploadUpdateTables() {
+  for (const UpdateRun& run : FusedUpdateRuns(plan_)) {
+    std::vector<OptimTensor> table = MakeUpdateTable(plan_, run, step_inputs_);
+    FusedRun fused{run, 0, {}};
+    for (const OptimTensor& e : table) fused.max_size = std::max(fused.max_size, e.size);
+    const size_t bytes = table.size() * sizeof(OptimTensor);
+    RILL_ASSIGN_OR_RETURN(fused.table, DeviceBuffer::Allocate(bytes));
+    RILL_RETURN_IF_ERROR(fused.table.Upload(table.data(), bytes));
+    run_at_step_[run.first] = static_cast<int>(fused_runs_.size());
+    fused_runs_.push_back(std::move(fused));
   }
-  return ex;
+  return absl::OkStatus();
 }
 
 CudaExecutor::~CudaExecutor() {

@@ -66,6 +66,13 @@ class CudaExecutor final : public PlanExecutor {
 
  private:
   explicit CudaExecutor(CudaSession* session) : session_(session) {}
+  // The steps of Create, in order: the zeroed (or poisoned) arena and the run index; a view of
+  // every buffer (arena offsets, device inputs, the session's parameters, resident GRU weights);
+  // each step's views; one device table per run of fused optimizer updates.
+  absl::Status AllocateArena(const ExecutorOptions& options);
+  absl::Status BindBuffers(ParamStore* params);
+  void GatherStepViews();
+  absl::Status UploadUpdateTables();
   // Queues every step and the run-index increment; `check_each` synchronises after each step.
   absl::Status QueueSteps(bool check_each);
   absl::Status CaptureGraph();

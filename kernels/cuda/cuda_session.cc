@@ -85,7 +85,7 @@ CudaSession::CudaSession(CudaStream stream, CublasHandle cublas, CublasLtHandle 
 }
 
 CudaSession::~CudaSession() {
-  (void)stream_.Synchronize();
+  (void)Synchronize(stream_);
   if (store_ != nullptr) store_->Detach(this);
 }
 
@@ -284,7 +284,7 @@ void CudaSession::Invalidate(const std::vector<int>& ids) {
 }
 
 absl::Status CudaSession::CopyToHost(ParamStore& store) {
-  RILL_RETURN_IF_ERROR(stream_.Synchronize());
+  RILL_RETURN_IF_ERROR(Synchronize(stream_));
   for (DeviceParam& p : params_) {
     if (!p.device_newer) continue;
     Tensor* host = store.HostTensorForSync(p.name);

@@ -1,9 +1,8 @@
-// Launch functions of the elementwise family on the GPU: broadcasting binary arithmetic, unary
-// math and activations (affine's scale/shift as parameters), and the fused activation
-// gradients. Plain C++ over device pointers; each queues one kernel on `stream` and returns the
-// launch error (execution errors surface at the next synchronization). n == 0 queues nothing.
-// Every function computes exactly what the CPU kernel (kernels/cpu/elementwise.cc) computes,
-// operation by operation, without FMA contraction.
+// Launch functions of the elementwise family on the GPU: one enum value per line of
+// ir/op_list.def's RILL_BINARY_OP, RILL_UNARY_OP and RILL_GRAD_OP, whose kernel applies the
+// formula of the same name (kernels/elementwise_formulas.h, as the CPU kernels do), and affine.
+// Plain C++ over device pointers; each queues one kernel on `stream` and returns the launch error
+// (execution errors surface at the next synchronization). n == 0 queues nothing.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -12,22 +11,21 @@
 
 namespace rill::gpu {
 
-enum class BinaryOp : uint8_t { kAdd, kSub, kMul, kDiv, kMaximum };
+#define RILL_OP(id, text)
+enum class BinaryOp : uint8_t {
+#define RILL_BINARY_OP(id, text) k##id,
+#include "ir/op_list.def"
+};
 enum class UnaryOp : uint8_t {
-  kNeg,
-  kExp,
-  kLog,
-  kSquare,
-  kSqrt,
-  kAbs,
-  kSign,
-  kTanh,
-  kSigmoid,
-  kRelu,
-  kAffine,  // p0 * x + p1
+#define RILL_UNARY_OP(id, text, keras) k##id,
+#include "ir/op_list.def"
 };
 // out[i] = f(a[i], b[i]) on same-shape inputs.
-enum class Map2Op : uint8_t { kTanhGrad, kSigmoidGrad, kReluGrad };
+enum class GradOp : uint8_t {
+#define RILL_GRAD_OP(id, text) k##id,
+#include "ir/op_list.def"
+};
+#undef RILL_OP
 
 // An output of `rank` dims and, per input, its element strides when broadcast to it (0 along
 // broadcast dims). Built on the host by MakeBroadcastIndex (elementwise_ops.cc).
@@ -51,15 +49,19 @@ cudaError_t LaunchBinaryBroadcast(BinaryOp op, const BroadcastIndex& index, int6
                                   const double* x, const double* y, double* out,
                                   cudaStream_t stream);
 
-// y[i] = op(x[i]); p0, p1 are affine's scale and shift (ignored by the other ops).
-cudaError_t LaunchUnary(UnaryOp op, int64_t n, float p0, float p1, const float* x, float* y,
-                        cudaStream_t stream);
-cudaError_t LaunchUnary(UnaryOp op, int64_t n, double p0, double p1, const double* x, double* y,
-                        cudaStream_t stream);
+// y[i] = op(x[i]).
+cudaError_t LaunchUnary(UnaryOp op, int64_t n, const float* x, float* y, cudaStream_t stream);
+cudaError_t LaunchUnary(UnaryOp op, int64_t n, const double* x, double* y, cudaStream_t stream);
+// y[i] = scale * x[i] + shift.
+cudaError_t LaunchAffine(int64_t n, float scale, float shift, const float* x, float* y,
+                         cudaStream_t stream);
+cudaError_t LaunchAffine(int64_t n, double scale, double shift, const double* x, double* y,
+                         cudaStream_t stream);
 
-cudaError_t LaunchMap2(Map2Op op, int64_t n, const float* a, const float* b, float* out,
+// out[i] = op(a[i], b[i]).
+cudaError_t LaunchGrad(GradOp op, int64_t n, const float* a, const float* b, float* out,
                        cudaStream_t stream);
-cudaError_t LaunchMap2(Map2Op op, int64_t n, const double* a, const double* b, double* out,
+cudaError_t LaunchGrad(GradOp op, int64_t n, const double* a, const double* b, double* out,
                        cudaStream_t stream);
 
 }  // namespace rill::gpu

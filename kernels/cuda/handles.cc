@@ -1,4 +1,4 @@
-// CUDA stream, cuDNN handle and device memory owners (see handles.h).
+// How the CUDA stream and library handles are made, and the device memory owner (handles.h).
 #include "kernels/cuda/handles.h"
 
 #include <utility>
@@ -19,97 +19,37 @@ absl::Status NeedDevice(const char* what) {
 
 }  // namespace
 
-absl::StatusOr<CudaStream> CudaStream::Create() {
+absl::StatusOr<cudaStream_t> StreamTraits::Create() {
   RILL_RETURN_IF_ERROR(NeedDevice("cuda stream"));
   cudaStream_t stream = nullptr;
   RILL_RETURN_IF_ERROR(FromCuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
                                 "cudaStreamCreateWithFlags"));
-  return CudaStream(stream);
+  return stream;
 }
 
-CudaStream::CudaStream(CudaStream&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)) {}
-
-CudaStream& CudaStream::operator=(CudaStream&& other) noexcept {
-  if (this != &other) {
-    if (stream_ != nullptr) cudaStreamDestroy(stream_);
-    stream_ = std::exchange(other.stream_, nullptr);
-  }
-  return *this;
+absl::Status Synchronize(const CudaStream& stream) {
+  return FromCuda(cudaStreamSynchronize(stream.get()), "cudaStreamSynchronize");
 }
 
-CudaStream::~CudaStream() {
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
-}
-
-absl::Status CudaStream::Synchronize() const {
-  return FromCuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-}
-
-absl::StatusOr<CudnnHandle> CudnnHandle::Create() {
+absl::StatusOr<cudnnHandle_t> CudnnTraits::Create() {
   RILL_RETURN_IF_ERROR(NeedDevice("cudnn handle"));
   cudnnHandle_t handle = nullptr;
   RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreate(&handle), "cudnnCreate"));
-  return CudnnHandle(handle);
+  return handle;
 }
 
-CudnnHandle::CudnnHandle(CudnnHandle&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)) {}
-
-CudnnHandle& CudnnHandle::operator=(CudnnHandle&& other) noexcept {
-  if (this != &other) {
-    if (handle_ != nullptr) cudnnDestroy(handle_);
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
-}
-
-CudnnHandle::~CudnnHandle() {
-  if (handle_ != nullptr) cudnnDestroy(handle_);
-}
-
-absl::StatusOr<CublasHandle> CublasHandle::Create() {
+absl::StatusOr<cublasHandle_t> CublasTraits::Create() {
   RILL_RETURN_IF_ERROR(NeedDevice("cublas handle"));
   cublasHandle_t handle = nullptr;
   RILL_RETURN_IF_ERROR(FromCublas(cublasCreate(&handle), "cublasCreate"));
-  return CublasHandle(handle);
+  return handle;
 }
 
-CublasHandle::CublasHandle(CublasHandle&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)) {}
-
-CublasHandle& CublasHandle::operator=(CublasHandle&& other) noexcept {
-  if (this != &other) {
-    if (handle_ != nullptr) cublasDestroy(handle_);
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
-}
-
-CublasHandle::~CublasHandle() {
-  if (handle_ != nullptr) cublasDestroy(handle_);
-}
-
-absl::StatusOr<CublasLtHandle> CublasLtHandle::Create() {
+absl::StatusOr<cublasLtHandle_t> CublasLtTraits::Create() {
   RILL_RETURN_IF_ERROR(NeedDevice("cublasLt handle"));
   cublasLtHandle_t handle = nullptr;
   RILL_RETURN_IF_ERROR(FromCublas(cublasLtCreate(&handle), "cublasLtCreate"));
-  return CublasLtHandle(handle);
-}
-
-CublasLtHandle::CublasLtHandle(CublasLtHandle&& other) noexcept
-    : handle_(std::exchange(other.handle_, nullptr)) {}
-
-CublasLtHandle& CublasLtHandle::operator=(CublasLtHandle&& other) noexcept {
-  if (this != &other) {
-    if (handle_ != nullptr) cublasLtDestroy(handle_);
-    handle_ = std::exchange(other.handle_, nullptr);
-  }
-  return *this;
-}
-
-CublasLtHandle::~CublasLtHandle() {
-  if (handle_ != nullptr) cublasLtDestroy(handle_);
+  return handle;
 }
 
 absl::StatusOr<DeviceBuffer> DeviceBuffer::Allocate(size_t bytes) {

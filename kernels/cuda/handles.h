@@ -1,6 +1,7 @@
 // Owning wrappers for the per-device CUDA objects a plan uses: a stream, cuDNN, cuBLAS and
-// cuBLASLt handles and device memory. Creating any of them on a machine without a GPU is a
-// FailedPrecondition saying why, never a crash, so callers can fall back to the CPU or skip.
+// cuBLASLt handles (one template) and device memory. Creating any of them on a machine without a
+// GPU is a FailedPrecondition saying why, never a crash, so callers can fall back to the CPU or
+// skip.
 #pragma once
 
 #include <cublasLt.h>
@@ -9,84 +10,78 @@
 #include <cudnn.h>
 
 #include <cstddef>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace rill::gpu {
 
-// A non-blocking CUDA stream. Move-only; destroys the stream.
-class CudaStream {
+// Owns one CUDA library object of raw type `Traits::Raw`: made by Create (Traits::Create, a
+// Status on failure), destroyed by Traits::Destroy when it goes. Move-only.
+template <typename Traits>
+class UniqueHandle {
  public:
-  static absl::StatusOr<CudaStream> Create();
-  CudaStream(CudaStream&& other) noexcept;
-  CudaStream& operator=(CudaStream&& other) noexcept;
-  CudaStream(const CudaStream&) = delete;
-  CudaStream& operator=(const CudaStream&) = delete;
-  ~CudaStream();
+  using Raw = typename Traits::Raw;
 
-  cudaStream_t get() const { return stream_; }
-  absl::Status Synchronize() const;
+  static absl::StatusOr<UniqueHandle> Create() {
+    absl::StatusOr<Raw> raw = Traits::Create();
+    if (!raw.ok()) return raw.status();
+    return UniqueHandle(*raw);
+  }
+  UniqueHandle(UniqueHandle&& other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+  UniqueHandle& operator=(UniqueHandle&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      raw_ = std::exchange(other.raw_, nullptr);
+    }
+    return *this;
+  }
+  UniqueHandle(const UniqueHandle&) = delete;
+  UniqueHandle& operator=(const UniqueHandle&) = delete;
+  ~UniqueHandle() { Reset(); }
+
+  Raw get() const { return raw_; }
 
  private:
-  explicit CudaStream(cudaStream_t stream) : stream_(stream) {}
-  cudaStream_t stream_ = nullptr;
+  explicit UniqueHandle(Raw raw) : raw_(raw) {}
+  void Reset() {
+    if (raw_ != nullptr) Traits::Destroy(raw_);
+    raw_ = nullptr;
+  }
+  Raw raw_ = nullptr;
 };
 
-// A cuDNN handle on the current device. Move-only; destroys the handle.
-class CudnnHandle {
- public:
-  // FailedPrecondition when no CUDA device is usable (the message says why: no driver, no
-  // device) or cuDNN cannot initialise.
-  static absl::StatusOr<CudnnHandle> Create();
-  CudnnHandle(CudnnHandle&& other) noexcept;
-  CudnnHandle& operator=(CudnnHandle&& other) noexcept;
-  CudnnHandle(const CudnnHandle&) = delete;
-  CudnnHandle& operator=(const CudnnHandle&) = delete;
-  ~CudnnHandle();
-
-  cudnnHandle_t get() const { return handle_; }
-
- private:
-  explicit CudnnHandle(cudnnHandle_t handle) : handle_(handle) {}
-  cudnnHandle_t handle_ = nullptr;
+// Each Create is FailedPrecondition when no CUDA device is usable (the message says why: no
+// driver, no device) or the library cannot initialise.
+struct StreamTraits {  // non-blocking
+  using Raw = cudaStream_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cudaStreamDestroy(raw); }
+};
+struct CudnnTraits {
+  using Raw = cudnnHandle_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cudnnDestroy(raw); }
+};
+struct CublasTraits {
+  using Raw = cublasHandle_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cublasDestroy(raw); }
+};
+struct CublasLtTraits {
+  using Raw = cublasLtHandle_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cublasLtDestroy(raw); }
 };
 
-// A cuBLAS handle on the current device. Move-only; destroys the handle.
-class CublasHandle {
- public:
-  // FailedPrecondition without a usable device.
-  static absl::StatusOr<CublasHandle> Create();
-  CublasHandle(CublasHandle&& other) noexcept;
-  CublasHandle& operator=(CublasHandle&& other) noexcept;
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  ~CublasHandle();
+using CudaStream = UniqueHandle<StreamTraits>;
+using CudnnHandle = UniqueHandle<CudnnTraits>;  // on the current device
+using CublasHandle = UniqueHandle<CublasTraits>;
+using CublasLtHandle = UniqueHandle<CublasLtTraits>;
 
-  cublasHandle_t get() const { return handle_; }
-
- private:
-  explicit CublasHandle(cublasHandle_t handle) : handle_(handle) {}
-  cublasHandle_t handle_ = nullptr;
-};
-
-// A cuBLASLt handle. Move-only; destroys the handle.
-class CublasLtHandle {
- public:
-  // FailedPrecondition without a usable device.
-  static absl::StatusOr<CublasLtHandle> Create();
-  CublasLtHandle(CublasLtHandle&& other) noexcept;
-  CublasLtHandle& operator=(CublasLtHandle&& other) noexcept;
-  CublasLtHandle(const CublasLtHandle&) = delete;
-  CublasLtHandle& operator=(const CublasLtHandle&) = delete;
-  ~CublasLtHandle();
-
-  cublasLtHandle_t get() const { return handle_; }
-
- private:
-  explicit CublasLtHandle(cublasLtHandle_t handle) : handle_(handle) {}
-  cublasLtHandle_t handle_ = nullptr;
-};
+// Waits for the work queued on `stream`.
+absl::Status Synchronize(const CudaStream& stream);
 
 // `bytes` of device memory (cudaMalloc; 256-byte aligned). Move-only; frees on destruction.
 // A zero-byte buffer is valid and holds a null pointer.

@@ -28,14 +28,14 @@ __global__ void SoftmaxKernel(SoftmaxOp op, SoftmaxLanes l, const T* x, T* y) {
     if (op == SoftmaxOp::kSoftmax) {
       for (int64_t j = 0; j < l.n; ++j) {
         const int64_t k = base + j * stride;
-        y[k] = ExpLikeCpu(x[k] - m);
+        y[k] = Exp(x[k] - m);
         sum += y[k];
       }
       const T inv = T(1) / sum;
       for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] *= inv;
     } else {
-      for (int64_t j = 0; j < l.n; ++j) sum += ExpLikeCpu(x[base + j * stride] - m);
-      const T shift = m + LogLikeCpu(sum);
+      for (int64_t j = 0; j < l.n; ++j) sum += Exp(x[base + j * stride] - m);
+      const T shift = m + Log(sum);
       for (int64_t j = 0; j < l.n; ++j) y[base + j * stride] = x[base + j * stride] - shift;
     }
   }
@@ -61,7 +61,7 @@ __global__ void SoftmaxGradKernel(SoftmaxGradOp op, SoftmaxLanes l, const T* y, 
       for (int64_t j = 0; j < l.n; ++j) s += dy[base + j * stride];
       for (int64_t j = 0; j < l.n; ++j) {
         const int64_t k = base + j * stride;
-        out[k] = SubRn(dy[k], MulRn(ExpLikeCpu(y[k]), s));
+        out[k] = SubRn(dy[k], MulRn(Exp(y[k]), s));
       }
     }
   }
@@ -108,18 +108,17 @@ __global__ void __launch_bounds__(kPointwiseThreads)
     for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) m = StdMax(m, x[base + j * stride]);
     m = BlockReduce(m, shared, MaxOp<T>{});
     T sum = 0;
-    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x)
-      sum += ExpLikeCpu(x[base + j * stride] - m);
+    for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) sum += Exp(x[base + j * stride] - m);
     sum = BlockReduce(sum, shared, SumOp<T>{});
     if (op == SoftmaxOp::kSoftmax) {
       const T inv = T(1) / sum;
       for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
         const int64_t k = base + j * stride;
-        const T e = ExpLikeCpu(x[k] - m);  // the CPU stores exp(x - m), then scales it
+        const T e = Exp(x[k] - m);  // the CPU stores exp(x - m), then scales it
         y[k] = e * inv;
       }
     } else {
-      const T shift = m + LogLikeCpu(sum);
+      const T shift = m + Log(sum);
       for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
         y[base + j * stride] = x[base + j * stride] - shift;
       }
@@ -144,7 +143,7 @@ __global__ void __launch_bounds__(kPointwiseThreads)
     s = BlockReduce(s, shared, SumOp<T>{});
     for (int64_t j = threadIdx.x; j < l.n; j += blockDim.x) {
       const int64_t k = base + j * stride;
-      out[k] = softmax ? y[k] * (dy[k] - s) : SubRn(dy[k], MulRn(ExpLikeCpu(y[k]), s));
+      out[k] = softmax ? y[k] * (dy[k] - s) : SubRn(dy[k], MulRn(Exp(y[k]), s));
     }
   }
 }
@@ -196,7 +195,7 @@ template <typename T>
 __global__ void SigmoidBceLogitsKernel(int64_t size, const T* z, const T* t, T* out) {
   for (int64_t i = FirstIndex(); i < size; i += GridStride()) {
     const T zi = z[i], ti = t[i];
-    out[i] = AddRn(SubRn(StdMax(zi, T(0)), MulRn(zi, ti)), log1p(ExpLikeCpu(-fabs(zi))));
+    out[i] = AddRn(SubRn(StdMax(zi, T(0)), MulRn(zi, ti)), log1p(Exp(-fabs(zi))));
   }
 }
 

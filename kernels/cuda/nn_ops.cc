@@ -6,55 +6,39 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/nn_kernels.h"
 #include "kernels/cuda/op_util.h"
-#include "kernels/cuda/step_context.h"
 
 namespace rill::gpu {
 namespace {
 
-// The shape rules have validated the axis; it is normalised here as on the CPU.
-SoftmaxLanes LanesOf(const Shape& s, int64_t axis_attr) {
-  const int axis = static_cast<int>(axis_attr < 0 ? axis_attr + s.rank() : axis_attr);
-  SoftmaxLanes l;
-  for (int i = 0; i < axis; ++i) l.outer *= s.dim(i);
-  l.n = s.dim(axis);
-  for (int i = axis + 1; i < s.rank(); ++i) l.inner *= s.dim(i);
-  return l;
+// The shape rules have validated the axis; the lanes are the CPU's (kernels/layout.h).
+SoftmaxLanes LanesOf(const KernelArgs& a) {
+  const AxisView v = Around(a.inputs[0].shape, AxisAttr(a, a.inputs[0].shape.rank()));
+  return SoftmaxLanes{.outer = v.outer, .n = v.dim, .inner = v.inner};
 }
 
 template <OpKind kOp, SoftmaxOp kSm>
 absl::Status Softmax(const KernelArgs& a) {
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const SoftmaxLanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(
-        LaunchSoftmax(kSm, l, a.inputs[0].as<T>(), a.outputs[0].as<T>(), a.ctx.gpu->stream), kOp,
-        "launch");
+    return LaunchSoftmax(kSm, LanesOf(a), a.inputs[0].as<T>(), a.outputs[0].as<T>(), stream);
   });
 }
 
 template <OpKind kOp, SoftmaxGradOp kSm>
 absl::Status SoftmaxGrad(const KernelArgs& a) {
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const SoftmaxLanes l = LanesOf(a.inputs[0].shape, a.attrs.GetInt("axis"));
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchSoftmaxGrad(kSm, l, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                      a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchSoftmaxGrad(kSm, LanesOf(a), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                             a.outputs[0].as<T>(), stream);
   });
 }
 
 absl::Status BiasAdd(const KernelArgs& a) {
-  constexpr OpKind kOp = OpKind::kBiasAdd;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const int64_t n = a.inputs[1].size();
-  const int64_t size = n == 0 ? 0 : a.outputs[0].size();
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, OpKind::kBiasAdd, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchBiasAdd(size, n, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                                  a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    const int64_t n = a.inputs[1].size();
+    return LaunchBiasAdd(n == 0 ? 0 : a.outputs[0].size(), n, a.inputs[0].as<T>(),
+                         a.inputs[1].as<T>(), a.outputs[0].as<T>(), stream);
   });
 }
 
@@ -77,73 +61,57 @@ absl::Status Dropout(const KernelArgs& a) {
           "device run index); every replay would reuse the mask of the capture");
     }
   }
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
     const T scale = static_cast<T>(1.0 / (1.0 - rate));
-    return Launched(LaunchDropout(active, a.outputs[0].size(), rate, scale, seed_mix,
-                                  a.ctx.gpu->run_index, a.ctx.run_index, a.inputs[0].as<T>(),
-                                  a.outputs[0].as<T>(), a.outputs[1].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchDropout(active, a.outputs[0].size(), rate, scale, seed_mix, a.ctx.gpu->run_index,
+                         a.ctx.run_index, a.inputs[0].as<T>(), a.outputs[0].as<T>(),
+                         a.outputs[1].as<T>(), stream);
   });
 }
 
 absl::Status Clip(const KernelArgs& a) {
-  constexpr OpKind kOp = OpKind::kClip;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const double lo = a.attrs.GetFloat("min"), hi = a.attrs.GetFloat("max");
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, OpKind::kClip, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchClip(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
-                               a.inputs[0].as<T>(), a.outputs[0].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchClip(a.outputs[0].size(), static_cast<T>(a.attrs.GetFloat("min")),
+                      static_cast<T>(a.attrs.GetFloat("max")), a.inputs[0].as<T>(),
+                      a.outputs[0].as<T>(), stream);
   });
 }
 
 absl::Status ClipGrad(const KernelArgs& a) {
-  constexpr OpKind kOp = OpKind::kClipGrad;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const double lo = a.attrs.GetFloat("min"), hi = a.attrs.GetFloat("max");
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, OpKind::kClipGrad, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchClipGrad(a.outputs[0].size(), static_cast<T>(lo), static_cast<T>(hi),
-                                   a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.outputs[0].as<T>(),
-                                   a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchClipGrad(a.outputs[0].size(), static_cast<T>(a.attrs.GetFloat("min")),
+                          static_cast<T>(a.attrs.GetFloat("max")), a.inputs[0].as<T>(),
+                          a.inputs[1].as<T>(), a.outputs[0].as<T>(), stream);
   });
 }
 
 absl::Status SigmoidBceLogits(const KernelArgs& a) {
-  constexpr OpKind kOp = OpKind::kSigmoidBceLogits;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  return DispatchFloat(a.outputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, OpKind::kSigmoidBceLogits, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(
-        LaunchSigmoidBceLogits(a.outputs[0].size(), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                               a.outputs[0].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return LaunchSigmoidBceLogits(a.outputs[0].size(), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                                  a.outputs[0].as<T>(), stream);
   });
 }
 
 }  // namespace
 
 void RegisterNnCudaKernels() {
-  // In-place inputs as kernels/cpu/in_place.cc: the maps read element i before writing it in
-  // the same thread; the softmax family reads across a lane and declares none.
-  constexpr uint32_t kNone = 0, kFirst = 0b1, kBoth = 0b11;
   for (const KernelDef& def : std::initializer_list<KernelDef>{
-           {OpKind::kSoftmax, DeviceKind::kCuda, Softmax<OpKind::kSoftmax, SoftmaxOp::kSoftmax>,
-            kNone},
+           {OpKind::kSoftmax, DeviceKind::kCuda, Softmax<OpKind::kSoftmax, SoftmaxOp::kSoftmax>},
            {OpKind::kLogSoftmax, DeviceKind::kCuda,
-            Softmax<OpKind::kLogSoftmax, SoftmaxOp::kLogSoftmax>, kNone},
+            Softmax<OpKind::kLogSoftmax, SoftmaxOp::kLogSoftmax>},
            {OpKind::kSoftmaxGrad, DeviceKind::kCuda,
-            SoftmaxGrad<OpKind::kSoftmaxGrad, SoftmaxGradOp::kSoftmaxGrad>, kNone},
+            SoftmaxGrad<OpKind::kSoftmaxGrad, SoftmaxGradOp::kSoftmaxGrad>},
            {OpKind::kLogSoftmaxGrad, DeviceKind::kCuda,
-            SoftmaxGrad<OpKind::kLogSoftmaxGrad, SoftmaxGradOp::kLogSoftmaxGrad>, kNone},
-           {OpKind::kBiasAdd, DeviceKind::kCuda, BiasAdd, kFirst},
-           {OpKind::kDropout, DeviceKind::kCuda, Dropout, kFirst},
-           {OpKind::kClip, DeviceKind::kCuda, Clip, kFirst},
-           {OpKind::kClipGrad, DeviceKind::kCuda, ClipGrad, kBoth},
-           {OpKind::kSigmoidBceLogits, DeviceKind::kCuda, SigmoidBceLogits, kBoth},
+            SoftmaxGrad<OpKind::kLogSoftmaxGrad, SoftmaxGradOp::kLogSoftmaxGrad>},
+           {OpKind::kBiasAdd, DeviceKind::kCuda, BiasAdd},
+           {OpKind::kDropout, DeviceKind::kCuda, Dropout},
+           {OpKind::kClip, DeviceKind::kCuda, Clip},
+           {OpKind::kClipGrad, DeviceKind::kCuda, ClipGrad},
+           {OpKind::kSigmoidBceLogits, DeviceKind::kCuda, SigmoidBceLogits},
        }) {
     RegisterKernel(def);
   }

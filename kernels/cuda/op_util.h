@@ -1,6 +1,6 @@
 // Helpers shared by the CUDA kernel wrappers (kernels/cuda/*_ops.cc): the step context check,
-// float/double dispatch, launch errors as Status naming the op, and element-walk maps for the
-// strided-copy kernels.
+// float/double dispatch, launch errors as Status naming the op (all three in LaunchFloat), and
+// element-walk maps for the strided-copy kernels.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -17,6 +17,7 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/shape_kernels.h"
 #include "kernels/cuda/step_context.h"
+#include "kernels/layout.h"
 #include "runtime/kernel.h"
 
 namespace rill::gpu {
@@ -54,11 +55,23 @@ absl::Status DispatchFloat(DType dtype, OpKind op, F&& f) {
   return UnsupportedDType(op, dtype);
 }
 
-// Row-major element strides of `s`.
-inline std::vector<int64_t> ContiguousStrides(const Shape& s) {
-  std::vector<int64_t> strides(s.rank(), 1);
-  for (int i = s.rank() - 2; i >= 0; --i) strides[i] = strides[i + 1] * s.dim(i + 1);
-  return strides;
+// The frame of a float op's wrapper: the step context check, then
+// launch(T{}, stream) -> cudaError_t for T = float or double by the op's dtype, its error as a
+// Status naming the op. The wrapper itself reads only its attributes and the launch arguments:
+//   return LaunchFloat(a, OpKind::kClip, [&](auto zero, cudaStream_t stream) {
+//     using T = decltype(zero);
+//     return LaunchClip(..., a.inputs[0].as<T>(), a.outputs[0].as<T>(), stream);
+//   });
+template <typename Launch>
+absl::Status LaunchFloat(const KernelArgs& a, OpKind op, Launch&& launch,
+                         std::string_view what = "launch") {
+  absl::StatusOr<const StepContext*> gpu = GpuContext(a, op);
+  if (!gpu.ok()) return gpu.status();
+  // Ops without outputs (the optimizer updates) are typed by their input 0.
+  const DType dtype = a.outputs.empty() ? a.inputs[0].dtype : a.outputs[0].dtype;
+  return DispatchFloat(dtype, op, [&](auto zero) -> absl::Status {
+    return Launched(launch(zero, (*gpu)->stream), op, what);
+  });
 }
 
 // A StridedMap over `dims` with `strides`, after dropping axes of size 1 (they add nothing to

@@ -19,66 +19,53 @@ namespace {
 
 absl::Status SgdUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kSgdUpdate;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const double momentum = a.attrs.GetFloat("momentum");
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
-                                    static_cast<T>(momentum), momentum != 0.0,
-                                    a.attrs.GetBool("nesterov"), a.inputs[0].as<T>(),
-                                    a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    const double momentum = a.attrs.GetFloat("momentum");
+    return LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                           static_cast<T>(momentum), momentum != 0.0, a.attrs.GetBool("nesterov"),
+                           a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.inputs[2].as<T>(), stream);
   });
 }
 
 absl::Status AdamUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdamUpdate;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
     const AdamParams<T> p = MakeAdamParams<T>(a.attrs);
-    return Launched(LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(),
-                                     a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.inputs[3].as<T>(),
-                                     a.inputs[4].as<T>(), a.inputs[5].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                            a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
+                            a.inputs[5].as<T>(), stream);
   });
 }
 
 absl::Status RmspropUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kRmspropUpdate;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
     const RmspropParams<T> p = MakeRmspropParams<T>(a.attrs);
-    return Launched(
-        LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                            a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
-                            a.ctx.gpu->stream),
-        kOp, "launch");
+    return LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                               a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
+                               stream);
   });
 }
 
 absl::Status AdagradUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdagradUpdate;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(
-        LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
-                            static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
-                            a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.ctx.gpu->stream),
-        kOp, "launch");
+    return LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                               static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
+                               a.inputs[1].as<T>(), a.inputs[2].as<T>(), stream);
   });
 }
 
 absl::Status AssignAdd(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAssignAdd;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchAssignAdd(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("value")),
-                                    a.inputs[0].as<T>(), a.ctx.gpu->stream),
-                    kOp, "launch");
+    return LaunchAssignAdd(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("value")),
+                           a.inputs[0].as<T>(), stream);
   });
 }
 
@@ -106,19 +93,17 @@ absl::Status PrepareClipByNorm(const PrepareArgs& a) {
 
 absl::Status ClipByNorm(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kClipByNorm;
-  if (absl::Status s = GpuContext(a, kOp).status(); !s.ok()) return s;
-  const int64_t n = a.inputs[0].size();
-  // Without the prepared scratch (or a smaller one) the one-block kernel runs instead.
-  double* partials = nullptr;
-  if (!a.workspace.empty() &&
-      a.workspace[0].bytes() >= ClipByNormPartials(n) * static_cast<int64_t>(sizeof(double))) {
-    partials = static_cast<double*>(a.workspace[0].data);
-  }
-  return DispatchFloat(a.inputs[0].dtype, kOp, [&](auto zero) -> absl::Status {
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    return Launched(LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
-                                     a.outputs[0].as<T>(), partials, a.ctx.gpu->stream),
-                    kOp, "launch");
+    const int64_t n = a.inputs[0].size();
+    // Without the prepared scratch (or a smaller one) the one-block kernel runs instead.
+    double* partials = nullptr;
+    if (!a.workspace.empty() &&
+        a.workspace[0].bytes() >= ClipByNormPartials(n) * static_cast<int64_t>(sizeof(double))) {
+      partials = static_cast<double*>(a.workspace[0].data);
+    }
+    return LaunchClipByNorm(n, a.attrs.GetFloat("clipnorm"), a.inputs[0].as<T>(),
+                            a.outputs[0].as<T>(), partials, stream);
   });
 }
 
@@ -184,18 +169,15 @@ absl::Status Constrain(const KernelArgs& a) {
 }  // namespace
 
 void RegisterOptimCudaKernels() {
-  // As kernels/cpu/in_place.cc: only clip_by_norm has an output, and it reads all of g (in one
-  // block) before it scales g into it. The updates write their inputs by definition.
-  constexpr uint32_t kNone = 0, kFirst = 0b1;
   for (const KernelDef& def : std::initializer_list<KernelDef>{
-           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate, kNone},
-           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate, kNone},
-           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate, kNone},
-           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate, kNone},
-           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd, kNone},
-           {OpKind::kAssign, DeviceKind::kCuda, Assign, kNone},
-           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, kFirst, PrepareClipByNorm},
-           {OpKind::kConstrain, DeviceKind::kCuda, Constrain, kNone},
+           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate},
+           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate},
+           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate},
+           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate},
+           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd},
+           {OpKind::kAssign, DeviceKind::kCuda, Assign},
+           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, PrepareClipByNorm},
+           {OpKind::kConstrain, DeviceKind::kCuda, Constrain},
        }) {
     RegisterKernel(def);
   }

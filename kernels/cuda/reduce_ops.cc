@@ -112,9 +112,9 @@ void RegisterReduceCudaKernels() {
   RegisterKernel({OpKind::kFill, DeviceKind::kCuda, Fill});
   RegisterKernel({OpKind::kReduceSum, DeviceKind::kCuda, ReduceSum});
   RegisterKernel({OpKind::kReduceMean, DeviceKind::kCuda, ReduceMean});
-  // Output 0 may take input 0's buffer (same element count): both skip the copy then.
-  RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCuda, BroadcastTo, /*in_place_inputs=*/1});
-  RegisterKernel({OpKind::kReshape, DeviceKind::kCuda, Reshape, /*in_place_inputs=*/1});
+  // In place (OpDef::in_place_inputs), both skip the copy.
+  RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCuda, BroadcastTo});
+  RegisterKernel({OpKind::kReshape, DeviceKind::kCuda, Reshape});
 }
 
 }  // namespace rill::gpu

@@ -13,12 +13,11 @@
 //
 // Weights: when the layer's parameters are resident (the gru-residency plan pass,
 // passes/gru_residency.h, marks the step with kResidentWeightsAttr) the executor binds kernel,
-// recurrent_kernel and bias back to back in resident order, so they *are* cuDNN's weight space and the weight gradients are its
-// ranges of dW, copied out as they are. Otherwise (a use of the parameters that depends on
-// their order, or RILL_CUDA_RESIDENT_GRU=0) each call packs the Keras-order parameters into a
-// weight space in its workspace and the grad unpacks dW.
+// recurrent_kernel and bias back to back in resident order, so they *are* cuDNN's weight space and
+// the weight gradients are its ranges of dW, copied out as they are. Otherwise (a use of the
+// parameters that depends on their order, or RILL_CUDA_RESIDENT_GRU=0) each call packs the
+// Keras-order parameters into a weight space in its workspace and the grad unpacks dW.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -188,10 +187,6 @@ std::optional<GruAlgo> ForwardAlgorithm(const Plan& plan, int reserve_buffer) {
   return std::nullopt;
 }
 
-// Calls that found their weights resident / packed them, since the process started.
-std::atomic<int64_t> resident_calls{0};
-std::atomic<int64_t> packed_calls{0};
-
 GruPackLayout PackLayout(const CudnnGruConfig& c) {
   const GruWeightLayout l = ClosedFormGruWeightLayout(c.input_size, c.hidden_size);
   GruPackLayout p;
@@ -337,10 +332,8 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
           "not bound back to back (the plan was not run by the cuda executor)"));
     }
     call.weights = kernel;
-    resident_calls.fetch_add(1, std::memory_order_relaxed);
     return call;
   }
-  packed_calls.fetch_add(1, std::memory_order_relaxed);
   float* packed = a.workspace[call.workspace.weights].as<float>();
   RILL_RETURN_IF_ERROR(
       Launched(LaunchPackGruWeights(PackLayout(config), kernel, a.inputs[3].as<const float>(),
@@ -456,11 +449,6 @@ absl::Status SequenceLengths(const KernelArgs& a) {
 }
 
 }  // namespace
-
-GruWeightCounts GetGruWeightCounts() {
-  return {resident_calls.load(std::memory_order_relaxed),
-          packed_calls.load(std::memory_order_relaxed)};
-}
 
 void RegisterRnnCudaKernels() {
   RegisterKernel({.op = OpKind::kCuDNNGRU,

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "ir/status.h"
-#include "kernels/axis_view.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/shape_kernels.h"
+#include "kernels/layout.h"
 
 namespace rill::gpu {
 namespace {

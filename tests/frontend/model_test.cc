@@ -12,6 +12,7 @@
 namespace rill {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 // y = sin(x0) + 0.5 * x1 * x2 on [-1, 1]^3: smooth, learnable by a small MLP.
@@ -61,8 +62,29 @@ TEST(ModelTest, WeightsInKerasOrderAndSetWeights) {
   EXPECT_FLOAT_EQ((*out)[0].at(1), 12.0f);
   EXPECT_FLOAT_EQ((*out)[0].at(2), 14.0f);
   auto bad = m.SetWeights({Tensor(DType::kF32, Shape{3, 3}), Tensor(DType::kF32, Shape{3})});
-  EXPECT_THAT(std::string(bad.message()),
-              HasSubstr("'dense/kernel' of layer 'dense' (Dense, 3 units): got shape [3, 3], expected [2, 3]"));
+  EXPECT_THAT(
+      std::string(bad.message()),
+      HasSubstr(
+          "'dense/kernel' of layer 'dense' (Dense, 3 units): got shape [3, 3], expected [2, 3]"));
+}
+
+// Activation names are the ops declared Keras activations (OpDef::keras_activation): softplus
+// against log(1 + e^x) in double, far out on both sides; an unknown name lists the known ones.
+TEST(ModelTest, ActivationsByName) {
+  Model m;
+  auto x = m.Input({kBatch, 3});
+  m.SetOutputs({layers::Activation({.activation = "softplus"})(x)});
+  const std::vector<float> xs = {-20, 0.5, 30};
+  auto out = m.Predict({Tensor::FromVector(xs, Shape{1, 3})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FLOAT_EQ((*out)[0].at(i), static_cast<float>(std::log1p(std::exp(double{xs[i]}))));
+  }
+  Model bad;
+  layers::Activation({.activation = "swishy"})(bad.Input({kBatch, 3}));
+  EXPECT_THAT(std::string(bad.status().message()),
+              AllOf(HasSubstr("unknown activation 'swishy' (known: linear, softmax, "),
+                    HasSubstr("relu"), HasSubstr("softplus")));
 }
 
 TEST(ModelTest, MlpTrainsWithAdam) {

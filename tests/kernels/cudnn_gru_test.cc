@@ -290,7 +290,7 @@ TEST_F(CudnnGruDeviceTest, ReverseTimeMatchesHost) {
     ASSERT_EQ(
         LaunchReverseTimeF32(outer, time, inner, d_in.as<float>(), d_in.as<float>(), stream()),
         cudaSuccess);
-    ASSERT_TRUE(stream_->Synchronize().ok());
+    ASSERT_TRUE(Synchronize(*stream_).ok());
     EXPECT_EQ(ToHost(d_out), want) << outer << "x" << time << "x" << inner;
     EXPECT_EQ(ToHost(d_in), want) << "in place, " << outer << "x" << time << "x" << inner;
   }
@@ -431,11 +431,11 @@ TEST_P(CudnnGruVsCpuTest, ForwardAndAllGradientsMatchCpu) {
                                      .reserve = reserve.get()};
   absl::Status wgrad = gru->BackwardWeights(handle(), stream(), wb);
   ASSERT_TRUE(wgrad.ok()) << wgrad;
-  ASSERT_TRUE(stream_->Synchronize().ok());
+  ASSERT_TRUE(Synchronize(*stream_).ok());
   const std::vector<float> dw_once = ToHost(d_dw);
   // A second call gives the same gradient (no accumulation across calls).
   ASSERT_TRUE(gru->BackwardWeights(handle(), stream(), wb).ok());
-  ASSERT_TRUE(stream_->Synchronize().ok());
+  ASSERT_TRUE(Synchronize(*stream_).ok());
 
   constexpr double kTol = 1e-5;
   EXPECT_LE(RelativeError(ToHost(d_y_inf), y_ref), kTol) << "y (inference)";
@@ -572,7 +572,7 @@ TEST_P(CudnnGruGoldenTest, CasesMatchTorch) {
                                       .workspace = ws.get(),
                                       .reserve = reserve.get()})
                     .ok());
-    ASSERT_TRUE(stream_->Synchronize().ok());
+    ASSERT_TRUE(Synchronize(*stream_).ok());
     std::vector<float> dk(kernel.size()), dr(rk.size()), db(bias.size());
     ASSERT_TRUE(CudnnToKerasGruWeights<float>(*layout, ToHost(d_dw), dk, dr, db).ok());
     const double errors[7] = {RelativeError(ToHost(d_y), y_ref),
@@ -634,7 +634,7 @@ TEST_F(CudnnGruDeviceTest, Tf32RunsNearFp32) {
                               .y = d_y.as<float>(),
                               .workspace = ws.get()})
                     .ok());
-    ASSERT_TRUE(stream_->Synchronize().ok());
+    ASSERT_TRUE(Synchronize(*stream_).ok());
     ys.push_back(ToHost(d_y));
   }
   EXPECT_LE(RelativeError(ys[1], ys[0]), 1e-2);

@@ -65,6 +65,12 @@ std::vector<OpCase> ElementwiseCases() {
            Unary{"tanh", OpKind::kTanh, {-2, 2}, {0, 0.5}, {0, 0.46211715726000974}},
            Unary{"sigmoid", OpKind::kSigmoid, {-3, 3}, {0, 2}, {0.5, 0.8807970779778823}},
            Unary{"relu", OpKind::kRelu, {}, {-1, 2}, {0, 2}},
+           // ln(1 + e^x) in 40-digit decimal arithmetic (Python's decimal module).
+           Unary{"softplus",
+                 OpKind::kSoftplus,
+                 {-4, 4},
+                 {-3, 2},
+                 {0.04858735157374205876, 2.1269280110429724964}},
            Unary{"abs", OpKind::kAbs, {}, {-1.5, 2}, {1.5, 2}},
            Unary{"sign", OpKind::kSign, {}, {-1.5, 2}, {-1, 1}},
        }) {
