@@ -34,39 +34,42 @@ cudnnRNNAlgo_t CudnnRnnAlgo(GruAlgo algo) {
   return CUDNN_RNN_ALGO_STANDARD;
 }
 
+absl::StatusOr<cudnnRNNDescriptor_t> RnnDescriptorTraits::Create() {
+  cudnnRNNDescriptor_t raw = nullptr;
+  RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreateRNNDescriptor(&raw), "cudnnCreateRNNDescriptor"));
+  return raw;
+}
+
+absl::StatusOr<cudnnRNNDataDescriptor_t> RnnDataDescriptorTraits::Create() {
+  cudnnRNNDataDescriptor_t raw = nullptr;
+  RILL_RETURN_IF_ERROR(
+      FromCudnn(cudnnCreateRNNDataDescriptor(&raw), "cudnnCreateRNNDataDescriptor"));
+  return raw;
+}
+
+absl::StatusOr<cudnnTensorDescriptor_t> TensorDescriptorTraits::Create() {
+  cudnnTensorDescriptor_t raw = nullptr;
+  RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreateTensorDescriptor(&raw), "cudnnCreateTensorDescriptor"));
+  return raw;
+}
+
 absl::StatusOr<CudnnGruDescriptor> CudnnGruDescriptor::Create(const GruDescriptorConfig& config) {
   const std::string what = absl::StrCat(
       "cudnn gru descriptor (input_size ", config.input_size, ", hidden_size ", config.hidden_size,
       ", num_layers ", config.num_layers, ", algorithm ", GruAlgoName(config.algo), ")");
-  cudnnRNNDescriptor_t desc = nullptr;
-  RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreateRNNDescriptor(&desc), what));
-  // Owned from here on, so an error below does not leak it.
-  CudnnGruDescriptor owned(desc, config);
-  RILL_RETURN_IF_ERROR(FromCudnn(
-      cudnnSetRNNDescriptor_v8(desc, CudnnRnnAlgo(config.algo), CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
-                               CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-                               /*mathPrec=*/CUDNN_DATA_FLOAT, CudnnMathType(config.math),
-                               config.input_size, config.hidden_size,
-                               /*projSize=*/config.hidden_size, config.num_layers,
-                               /*dropoutDesc=*/nullptr, CUDNN_RNN_PADDED_IO_ENABLED),
-      what));
-  return owned;
-}
-
-CudnnGruDescriptor::CudnnGruDescriptor(CudnnGruDescriptor&& other) noexcept
-    : desc_(std::exchange(other.desc_, nullptr)), config_(other.config_) {}
-
-CudnnGruDescriptor& CudnnGruDescriptor::operator=(CudnnGruDescriptor&& other) noexcept {
-  if (this != &other) {
-    if (desc_ != nullptr) cudnnDestroyRNNDescriptor(desc_);
-    desc_ = std::exchange(other.desc_, nullptr);
-    config_ = other.config_;
-  }
-  return *this;
-}
-
-CudnnGruDescriptor::~CudnnGruDescriptor() {
-  if (desc_ != nullptr) cudnnDestroyRNNDescriptor(desc_);
+  // Owned from its creation, so an error below does not leak it.
+  RILL_ASSIGN_OR_RETURN(UniqueHandle<RnnDescriptorTraits> desc,
+                        UniqueHandle<RnnDescriptorTraits>::Create());
+  RILL_RETURN_IF_ERROR(
+      FromCudnn(cudnnSetRNNDescriptor_v8(desc.get(), CudnnRnnAlgo(config.algo), CUDNN_GRU,
+                                         CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL,
+                                         CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
+                                         /*mathPrec=*/CUDNN_DATA_FLOAT, CudnnMathType(config.math),
+                                         config.input_size, config.hidden_size,
+                                         /*projSize=*/config.hidden_size, config.num_layers,
+                                         /*dropoutDesc=*/nullptr, CUDNN_RNN_PADDED_IO_ENABLED),
+                what));
+  return CudnnGruDescriptor(std::move(desc), config);
 }
 
 absl::StatusOr<CudnnRnnDataDescriptor> CudnnRnnDataDescriptor::Create(
@@ -79,38 +82,21 @@ absl::StatusOr<CudnnRnnDataDescriptor> CudnnRnnDataDescriptor::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": ", seq_lengths.size(), " sequence lengths for ", batch_size, " samples"));
   }
-  cudnnRNNDataDescriptor_t desc = nullptr;
-  RILL_RETURN_IF_ERROR(FromCudnn(cudnnCreateRNNDataDescriptor(&desc), what));
-  CudnnRnnDataDescriptor owned(desc);
+  RILL_ASSIGN_OR_RETURN(UniqueHandle<RnnDataDescriptorTraits> desc,
+                        UniqueHandle<RnnDataDescriptorTraits>::Create());
   // cuDNN copies the fill value; it is read as the descriptor's data type (float).
   float padding_fill = 0.0f;
   RILL_RETURN_IF_ERROR(FromCudnn(
-      cudnnSetRNNDataDescriptor(desc, CUDNN_DATA_FLOAT, layout, max_seq_length, batch_size,
+      cudnnSetRNNDataDescriptor(desc.get(), CUDNN_DATA_FLOAT, layout, max_seq_length, batch_size,
                                 vector_size, seq_lengths.data(), &padding_fill),
       what));
-  return owned;
-}
-
-CudnnRnnDataDescriptor::CudnnRnnDataDescriptor(CudnnRnnDataDescriptor&& other) noexcept
-    : desc_(std::exchange(other.desc_, nullptr)) {}
-
-CudnnRnnDataDescriptor& CudnnRnnDataDescriptor::operator=(CudnnRnnDataDescriptor&& other) noexcept {
-  if (this != &other) {
-    if (desc_ != nullptr) cudnnDestroyRNNDataDescriptor(desc_);
-    desc_ = std::exchange(other.desc_, nullptr);
-  }
-  return *this;
-}
-
-CudnnRnnDataDescriptor::~CudnnRnnDataDescriptor() {
-  if (desc_ != nullptr) cudnnDestroyRNNDataDescriptor(desc_);
+  return CudnnRnnDataDescriptor(std::move(desc));
 }
 
 absl::StatusOr<CudnnTensorDescriptor> CudnnTensorDescriptor::CreateEmpty() {
-  cudnnTensorDescriptor_t desc = nullptr;
-  RILL_RETURN_IF_ERROR(
-      FromCudnn(cudnnCreateTensorDescriptor(&desc), "cudnnCreateTensorDescriptor"));
-  return CudnnTensorDescriptor(desc);
+  RILL_ASSIGN_OR_RETURN(UniqueHandle<TensorDescriptorTraits> desc,
+                        UniqueHandle<TensorDescriptorTraits>::Create());
+  return CudnnTensorDescriptor(std::move(desc));
 }
 
 absl::StatusOr<CudnnTensorDescriptor> CudnnTensorDescriptor::Create3d(int d0, int d1, int d2) {
@@ -118,24 +104,9 @@ absl::StatusOr<CudnnTensorDescriptor> CudnnTensorDescriptor::Create3d(int d0, in
   const int dims[3] = {d0, d1, d2};
   const int strides[3] = {d1 * d2, d2, 1};
   RILL_RETURN_IF_ERROR(
-      FromCudnn(cudnnSetTensorNdDescriptor(owned.desc_, CUDNN_DATA_FLOAT, 3, dims, strides),
+      FromCudnn(cudnnSetTensorNdDescriptor(owned.get(), CUDNN_DATA_FLOAT, 3, dims, strides),
                 absl::StrCat("cudnn tensor descriptor [", d0, ", ", d1, ", ", d2, "]")));
   return owned;
-}
-
-CudnnTensorDescriptor::CudnnTensorDescriptor(CudnnTensorDescriptor&& other) noexcept
-    : desc_(std::exchange(other.desc_, nullptr)) {}
-
-CudnnTensorDescriptor& CudnnTensorDescriptor::operator=(CudnnTensorDescriptor&& other) noexcept {
-  if (this != &other) {
-    if (desc_ != nullptr) cudnnDestroyTensorDescriptor(desc_);
-    desc_ = std::exchange(other.desc_, nullptr);
-  }
-  return *this;
-}
-
-CudnnTensorDescriptor::~CudnnTensorDescriptor() {
-  if (desc_ != nullptr) cudnnDestroyTensorDescriptor(desc_);
 }
 
 }  // namespace rill::gpu

@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "kernels/cuda/gru_algorithm.h"
+#include "kernels/cuda/handles.h"
 
 namespace rill::gpu {
 
@@ -22,6 +24,23 @@ enum class GruMath { kFp32Strict, kTf32 };
 
 cudnnMathType_t CudnnMathType(GruMath math);
 cudnnRNNAlgo_t CudnnRnnAlgo(GruAlgo algo);
+
+// The descriptors' owners (UniqueHandle, handles.h): cudnnCreate*/cudnnDestroy*.
+struct RnnDescriptorTraits {
+  using Raw = cudnnRNNDescriptor_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cudnnDestroyRNNDescriptor(raw); }
+};
+struct RnnDataDescriptorTraits {
+  using Raw = cudnnRNNDataDescriptor_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cudnnDestroyRNNDataDescriptor(raw); }
+};
+struct TensorDescriptorTraits {
+  using Raw = cudnnTensorDescriptor_t;
+  static absl::StatusOr<Raw> Create();
+  static void Destroy(Raw raw) { cudnnDestroyTensorDescriptor(raw); }
+};
 
 struct GruDescriptorConfig {
   int input_size = 0;   // features per time step (d)
@@ -39,20 +58,14 @@ class CudnnGruDescriptor {
   // InvalidArgument naming the sizes when cuDNN rejects them (e.g. hidden_size 0).
   static absl::StatusOr<CudnnGruDescriptor> Create(const GruDescriptorConfig& config);
 
-  CudnnGruDescriptor(CudnnGruDescriptor&& other) noexcept;
-  CudnnGruDescriptor& operator=(CudnnGruDescriptor&& other) noexcept;
-  CudnnGruDescriptor(const CudnnGruDescriptor&) = delete;
-  CudnnGruDescriptor& operator=(const CudnnGruDescriptor&) = delete;
-  ~CudnnGruDescriptor();
-
-  cudnnRNNDescriptor_t get() const { return desc_; }
+  cudnnRNNDescriptor_t get() const { return desc_.get(); }
   const GruDescriptorConfig& config() const { return config_; }
 
  private:
-  CudnnGruDescriptor(cudnnRNNDescriptor_t desc, const GruDescriptorConfig& config)
-      : desc_(desc), config_(config) {}
+  CudnnGruDescriptor(UniqueHandle<RnnDescriptorTraits> desc, const GruDescriptorConfig& config)
+      : desc_(std::move(desc)), config_(config) {}
 
-  cudnnRNNDescriptor_t desc_ = nullptr;
+  UniqueHandle<RnnDescriptorTraits> desc_;
   GruDescriptorConfig config_;
 };
 
@@ -68,18 +81,13 @@ class CudnnRnnDataDescriptor {
       int max_seq_length, int batch_size, int vector_size, std::span<const int> seq_lengths,
       cudnnRNNDataLayout_t layout = CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED);
 
-  CudnnRnnDataDescriptor(CudnnRnnDataDescriptor&& other) noexcept;
-  CudnnRnnDataDescriptor& operator=(CudnnRnnDataDescriptor&& other) noexcept;
-  CudnnRnnDataDescriptor(const CudnnRnnDataDescriptor&) = delete;
-  CudnnRnnDataDescriptor& operator=(const CudnnRnnDataDescriptor&) = delete;
-  ~CudnnRnnDataDescriptor();
-
-  cudnnRNNDataDescriptor_t get() const { return desc_; }
+  cudnnRNNDataDescriptor_t get() const { return desc_.get(); }
 
  private:
-  explicit CudnnRnnDataDescriptor(cudnnRNNDataDescriptor_t desc) : desc_(desc) {}
+  explicit CudnnRnnDataDescriptor(UniqueHandle<RnnDataDescriptorTraits> desc)
+      : desc_(std::move(desc)) {}
 
-  cudnnRNNDataDescriptor_t desc_ = nullptr;
+  UniqueHandle<RnnDataDescriptorTraits> desc_;
 };
 
 // A fully packed float cuDNN tensor descriptor of rank 3 (the RNN hidden state [layers, batch,
@@ -88,21 +96,16 @@ class CudnnTensorDescriptor {
  public:
   static absl::StatusOr<CudnnTensorDescriptor> Create3d(int d0, int d1, int d2);
 
-  CudnnTensorDescriptor(CudnnTensorDescriptor&& other) noexcept;
-  CudnnTensorDescriptor& operator=(CudnnTensorDescriptor&& other) noexcept;
-  CudnnTensorDescriptor(const CudnnTensorDescriptor&) = delete;
-  CudnnTensorDescriptor& operator=(const CudnnTensorDescriptor&) = delete;
-  ~CudnnTensorDescriptor();
-
   // An unset descriptor, for cuDNN to fill (cudnnGetRNNWeightParams).
   static absl::StatusOr<CudnnTensorDescriptor> CreateEmpty();
 
-  cudnnTensorDescriptor_t get() const { return desc_; }
+  cudnnTensorDescriptor_t get() const { return desc_.get(); }
 
  private:
-  explicit CudnnTensorDescriptor(cudnnTensorDescriptor_t desc) : desc_(desc) {}
+  explicit CudnnTensorDescriptor(UniqueHandle<TensorDescriptorTraits> desc)
+      : desc_(std::move(desc)) {}
 
-  cudnnTensorDescriptor_t desc_ = nullptr;
+  UniqueHandle<TensorDescriptorTraits> desc_;
 };
 
 }  // namespace rill::gpu
