@@ -50,9 +50,6 @@ std::map<Key, Entry>& Cache() {
   return *cache;
 }
 
-std::atomic<int64_t> lt_calls{0};
-std::atomic<int64_t> fallbacks{0};
-
 bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kLtDenseAlignment == 0; }
 
 // One heuristic query with the problem's exact descriptors.
@@ -191,9 +188,5 @@ absl::Status RunLtDense(cublasLtHandle_t handle, cudaStream_t stream, const LtDe
                            &d.out, &algorithm.algo, b.workspace, b.workspace_bytes, stream),
             op_name, "cublasLtMatmul");
 }
-
-LtDenseCounts GetLtDenseCounts() { return {lt_calls.load(), fallbacks.load()}; }
-
-void CountLtDenseCall(bool lt) { (lt ? lt_calls : fallbacks).fetch_add(1); }
 
 }  // namespace rill::gpu

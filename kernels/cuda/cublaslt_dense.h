@@ -96,13 +96,4 @@ absl::Status RunLtDense(cublasLtHandle_t handle, cudaStream_t stream, const LtDe
                         const LtDenseAlgorithm& algorithm, const LtDenseBuffers& b,
                         const char* op_name);
 
-// How many dense calls went through cublasLtMatmul and how many fell back, since the process
-// started (tests check that the fused path is the one taken).
-struct LtDenseCounts {
-  int64_t lt_calls = 0;
-  int64_t fallbacks = 0;
-};
-LtDenseCounts GetLtDenseCounts();
-void CountLtDenseCall(bool lt);
-
 }  // namespace rill::gpu

@@ -82,6 +82,7 @@ CudaSession::CudaSession(CudaStream stream, CublasHandle cublas, CublasLtHandle 
   context_.resident_gru_weights = options_.resident_gru_weights;
   context_.gru_algo = options_.gru_algo;
   context_.time_gru_algo = options_.time_gru_algo;
+  context_.dense_calls = &dense_calls_;
 }
 
 CudaSession::~CudaSession() {

@@ -135,6 +135,7 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   CublasLtHandle cublas_lt_;
   CudnnHandle cudnn_;
   DeviceBuffer cublas_workspace_;
+  DenseCallCounts dense_calls_;
   StepContext context_;
   ParamStore* store_ = nullptr;
   std::vector<DeviceBuffer> allocations_;

@@ -11,8 +11,8 @@ __device__ T Activate(DenseActivation act, T v) {
   switch (act) {
     case DenseActivation::kLinear:
       return v;
-    case DenseActivation::kRelu:  // NaN stays NaN, as cuBLASLt's RELU epilogue keeps it
-      return v > T(0) || v != v ? v : T(0);
+    case DenseActivation::kRelu:  // as the CPU (formula::Relu): NaN and -0 stay
+      return v < T(0) ? T(0) : v;
     case DenseActivation::kTanh:
       return tanh(v);
     case DenseActivation::kSigmoid:

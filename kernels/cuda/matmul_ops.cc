@@ -202,7 +202,8 @@ absl::Status DenseT(const KernelArgs& a, const StepContext& gpu) {
   if (out.size() == 0) return absl::OkStatus();
   if constexpr (std::is_same_v<T, float>) {
     RILL_ASSIGN_OR_RETURN(const bool done, LtDense(a, gpu, act));
-    CountLtDenseCall(done);
+    if (gpu.dense_calls != nullptr)
+      (done ? gpu.dense_calls->lt : gpu.dense_calls->fallback).fetch_add(1);
     if (done) return absl::OkStatus();
   }
   const int64_t m = out.size() / n;

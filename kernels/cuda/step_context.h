@@ -9,9 +9,20 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include <atomic>
+#include <cstdint>
+
 #include "kernels/cuda/gru_algorithm.h"
 
 namespace rill::gpu {
+
+// How the float Dense kernel ran, counted per session (each time its host side runs: once per
+// captured graph): through cublasLtMatmul with the fused epilogue, or through the fallback
+// (cuBLAS and the bias/activation kernel).
+struct DenseCallCounts {
+  std::atomic<int64_t> lt{0};
+  std::atomic<int64_t> fallback{0};
+};
 
 struct StepContext {
   cudaStream_t stream = nullptr;
@@ -32,6 +43,8 @@ struct StepContext {
   GruAlgoRequest gru_algo;
   // Under auto, time the candidates on the device at plan time; off: the heuristic.
   bool time_gru_algo = true;
+  // The session's counts, or null (nothing counted).
+  DenseCallCounts* dense_calls = nullptr;
 };
 
 }  // namespace rill::gpu

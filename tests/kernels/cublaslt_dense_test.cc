@@ -32,10 +32,10 @@
 #include "kernels/cuda/register.h"
 #include "kernels/cuda/step_context.h"
 #include "kernels/register.h"
+#include "passes/lower.h"
 #include "runtime/kernel.h"
 #include "runtime/plan.h"
 #include "tests/kernels/cuda_parity.h"
-#include "passes/lower.h"
 
 namespace rill {
 namespace {
@@ -364,6 +364,15 @@ class CublasLtDenseDevice : public ::testing::Test {
                            << ", cuda " << have.at(where);
   }
 
+  // The session's counts of Dense calls through cuBLASLt and through the fallback.
+  struct DenseCounts {
+    int64_t lt_calls, fallbacks;
+  };
+  DenseCounts Counts() const {
+    const gpu::DenseCallCounts* c = gpu_->step().dense_calls;
+    return {c->lt.load(), c->fallback.load()};
+  }
+
   parity::GpuContext* gpu_ = nullptr;
 };
 
@@ -373,9 +382,9 @@ TEST_F(CublasLtDenseDevice, MatchesTheCpuForEveryActivationBiasAndShape) {
       for (bool has_bias : {false, true}) {
         const std::string what = absl::StrCat("m=", s.m, " k=", s.k, " n=", s.n, " ", Name(act),
                                               has_bias ? " bias" : " no bias");
-        const gpu::LtDenseCounts before = gpu::GetLtDenseCounts();
+        const DenseCounts before = Counts();
         Compare(MakeDense(s.m, s.k, s.n, act, has_bias, s.lead), true, what);
-        const gpu::LtDenseCounts after = gpu::GetLtDenseCounts();
+        const DenseCounts after = Counts();
         if (s.k == 0) {
           EXPECT_EQ(after.fallbacks, before.fallbacks + 1) << what;
           continue;
@@ -419,10 +428,10 @@ TEST_F(CublasLtDenseDevice, ReluOfNanIsNan) {
 // else): the kernel falls back to cublasSgemm + the bias/activation kernel, with the same result.
 TEST_F(CublasLtDenseDevice, PlanLoweredWithoutAGpuFallsBack) {
   for (DenseActivation act : kActivations) {
-    const gpu::LtDenseCounts before = gpu::GetLtDenseCounts();
+    const DenseCounts before = Counts();
     Compare(MakeDense(9, 11, 13, act, true), false,
             absl::StrCat("no gpu at lowering, ", Name(act)));
-    const gpu::LtDenseCounts after = gpu::GetLtDenseCounts();
+    const DenseCounts after = Counts();
     EXPECT_EQ(after.fallbacks, before.fallbacks + 1) << Name(act);
     EXPECT_EQ(after.lt_calls, before.lt_calls) << Name(act);
   }
