@@ -45,6 +45,41 @@ std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<in
   return order;
 }
 
+// Collectives overlap compute: each all_reduce moves up to right after the last step it
+// depends on, each all_reduce_wait down to right before the first step that depends on it.
+// Both moves keep every constraint: nothing but its wait depends on an all_reduce, and a
+// wait's predecessors all stay before it.
+std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vector<int>>& preds,
+                                    std::vector<int> order) {
+  const int n = static_cast<int>(order.size());
+  auto move = [&](int from, int to) {
+    const int s = order[from];
+    order.erase(order.begin() + from);
+    order.insert(order.begin() + to, s);
+  };
+  auto position_of = [&](int step) {
+    return static_cast<int>(std::find(order.begin(), order.end(), step) - order.begin());
+  };
+  for (int s = 0; s < n; ++s) {
+    if (plan.steps[s].op != OpKind::kAllReduce) continue;
+    int after = -1;
+    for (int p : preds[s]) after = std::max(after, position_of(p));
+    const int at = position_of(s);
+    if (after + 1 < at) move(at, after + 1);
+  }
+  for (int s = 0; s < n; ++s) {
+    if (plan.steps[s].op != OpKind::kAllReduceWait) continue;
+    int before = n;
+    for (int t = 0; t < n; ++t) {
+      if (std::find(preds[t].begin(), preds[t].end(), s) != preds[t].end())
+        before = std::min(before, position_of(t));
+    }
+    const int at = position_of(s);
+    if (before - 1 > at) move(at, before - 1);
+  }
+  return order;
+}
+
 }  // namespace
 
 std::vector<std::vector<int>> StepPredecessors(const Plan& plan) {
@@ -166,6 +201,7 @@ std::vector<ScheduleCandidate> ScheduleCandidates(const Plan& plan) {
                                [&](int s) {
                                  for (int b : distinct_arena_inputs(s)) --readers_left[b];
                                })});
+  for (ScheduleCandidate& c : out) c.order = OverlapCollectives(plan, preds, std::move(c.order));
   return out;
 }
 

@@ -10,6 +10,7 @@ void RegisterShapeKernels();
 void RegisterNnKernels();
 void RegisterOptimKernels();
 void RegisterRnnKernels();
+void RegisterCollectiveKernels();
 // KernelDef::in_place_inputs of the CPU kernels (kernels/cpu/in_place.cc), after the above.
 void DeclareInPlaceKernels();
 
@@ -21,6 +22,7 @@ inline void RegisterAllCpuKernels() {
   RegisterNnKernels();
   RegisterOptimKernels();
   RegisterRnnKernels();
+  RegisterCollectiveKernels();
 }
 
 }  // namespace rill::cpu
