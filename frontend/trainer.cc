@@ -305,7 +305,9 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
       totals.push_back(t.sum * weight);
       totals.push_back(static_cast<double>(t.count) * weight);
     }
-    if (group != nullptr) RILL_ASSIGN_OR_RETURN(totals, SumOverRanks(*group, totals));
+    if (group != nullptr) {
+      RILL_ASSIGN_OR_RETURN(totals, SumOverRanks(*group, totals));
+    }
     loss_sum += totals[0];
     for (size_t m = 0; m < metrics.size(); ++m) {
       metrics[m].sum += totals[1 + 2 * m];

@@ -129,6 +129,7 @@ class MpiGroup final : public ProcessGroup {
     }
     std::shared_ptr<Reduction> r = it->second;
     pending_.erase(it);
+    const auto wait_start = std::chrono::steady_clock::now();
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (!done_.wait_for(lock, CollectiveTimeout(), [&] { return r->done; })) {
@@ -137,6 +138,12 @@ class MpiGroup final : public ProcessGroup {
             "gradient all-reduce: rank ", rank_, " waited ", CollectiveTimeout().count(),
             " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
       }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.wait_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+      ++stats_.reductions;
     }
     if (!r->status.ok()) {
       failed_ = true;
@@ -157,6 +164,11 @@ class MpiGroup final : public ProcessGroup {
     else
       sum(static_cast<float*>(out.data));
     return absl::OkStatus();
+  }
+
+  Stats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
   }
 
   absl::StatusOr<std::vector<double>> AllGather(const std::vector<double>& local) override {
@@ -194,11 +206,14 @@ class MpiGroup final : public ProcessGroup {
       }
       // Gathering every rank's bytes and summing them in rank order (FinishAllReduce) gives
       // the same bits on every rank whatever algorithm MPI picks for the exchange.
+      const auto start = std::chrono::steady_clock::now();
       int code = MPI_Allgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
                                static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (code != MPI_SUCCESS) r->status = MpiError(code, "MPI_Allgather (gradients)");
+        stats_.exchange_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r->done = true;
       }
       done_.notify_all();
@@ -231,7 +246,8 @@ class MpiGroup final : public ProcessGroup {
   int size_ = 1;
   MPI_Comm gradient_comm_ = MPI_COMM_NULL;
   std::thread thread_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  Stats stats_;
   std::condition_variable wake_, done_;
   std::deque<std::shared_ptr<Reduction>> queue_;
   bool stop_ = false;

@@ -48,6 +48,15 @@ class ProcessGroup {
   // (MPI_Abort) instead of waiting for ranks that wait for it.
   void set_failed() { failed_ = true; }
 
+  // Gradient all-reduces so far: seconds the exchanges took on the communication thread, and
+  // seconds FinishAllReduce blocked waiting for them (the part the backward did not hide).
+  struct Stats {
+    int64_t reductions = 0;
+    double exchange_seconds = 0;
+    double wait_seconds = 0;
+  };
+  virtual Stats stats() const { return {}; }
+
  protected:
   double share_ = 1.0;
   bool failed_ = false;

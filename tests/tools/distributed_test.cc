@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -113,6 +114,23 @@ TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
         }
       }
     }
+  }
+}
+
+// On a GPU: one rank under mpirun gives the single process's weights bit for bit. Skipped,
+// with the single run's error line, where no GPU is usable.
+TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
+  Result single = Run(Train("adam", Path("gpu_single")) + " --device cuda");
+  if (single.status != 0) GTEST_SKIP() << "no usable GPU: " << single.out;
+  Result one = Run(Mpirun(1) + Train("adam", Path("gpu_np1")) + " --device cuda");
+  ASSERT_EQ(one.status, 0) << one.out;
+  for (int i = 0; i < 8; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    auto a = ReadNpy(Path("gpu_single") + file);
+    auto b = ReadNpy(Path("gpu_np1") + file);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->bytes(), b->bytes());
+    EXPECT_EQ(std::memcmp(a->raw(), b->raw(), a->bytes()), 0) << "weight " << i;
   }
 }
 
