@@ -45,13 +45,21 @@ std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<in
   return order;
 }
 
-// Collectives overlap compute: each all_reduce moves up to right after the last step it
-// depends on, each all_reduce_wait down to right before the first step that depends on it.
-// Both moves keep every constraint: nothing but its wait depends on an all_reduce, and a
-// wait's predecessors all stay before it.
+// Collectives overlap compute. Every step that depends on an all_reduce_wait (the slices of
+// the reduced bucket, the optimizer updates, what follows them) moves after every step that
+// does not, each group keeping its order: no step of the second group feeds the first, so
+// the order stays valid, and the whole backward pass runs before the first wait. Then each
+// all_reduce moves up to right after the last step it depends on, and each all_reduce_wait
+// down to right before the first step that depends on it.
 std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vector<int>>& preds,
                                     std::vector<int> order) {
   const int n = static_cast<int>(order.size());
+  std::vector<bool> after_wait(n, false);
+  for (int s : order) {  // a topological order: predecessors are decided first
+    after_wait[s] = plan.steps[s].op == OpKind::kAllReduceWait;
+    for (int p : preds[s]) after_wait[s] = after_wait[s] || after_wait[p];
+  }
+  std::stable_partition(order.begin(), order.end(), [&](int s) { return !after_wait[s]; });
   auto move = [&](int from, int to) {
     const int s = order[from];
     order.erase(order.begin() + from);

@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <tuple>
 
 #include "frontend/compile.h"
 #include "frontend/layers.h"
@@ -48,12 +51,16 @@ TEST(DataParallelPass, BucketsHoldTheRequestedBytesAndEveryGradientOnce) {
   RegisterCpuKernels();
   auto m = DenseMlp();
   // Gradients: kernels 6x16 and 16x3, biases 16 and 3 floats (163 in all).
-  for (auto [bucket_bytes, buckets] : std::vector<std::pair<int64_t, int>>{
-           {1 << 20, 1}, {1, 4}, {4 * 3 + 4 * 16 * 3, 2}}) {
+  // 1 MiB: one bucket; 1 byte: one per gradient; 400 bytes: the 384-byte kernel closes a
+  // bucket with whatever came before it, so 2 or 3 in any completion order.
+  for (auto [bucket_bytes, least, most] : std::vector<std::tuple<int64_t, int, int>>{
+           {1 << 20, 1, 1}, {1, 4, 4}, {400, 2, 3}}) {
     CompileOptions options = DataParallel(bucket_bytes);
     auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {kX}, &kY);
     ASSERT_TRUE(g.ok()) << g.status();
-    EXPECT_EQ(CountOps(**g, OpKind::kAllReduce), buckets) << bucket_bytes;
+    const int buckets = CountOps(**g, OpKind::kAllReduce);
+    EXPECT_GE(buckets, least) << bucket_bytes;
+    EXPECT_LE(buckets, most) << bucket_bytes;
     EXPECT_EQ(CountOps(**g, OpKind::kAllReduceWait), buckets) << bucket_bytes;
     int64_t reduced = 0;
     for (const Node* node : (*g)->nodes()) {
@@ -98,13 +105,19 @@ TEST(DataParallelPass, ReductionsStartWhenTheBucketIsCompleteAndWaitForTheFirstR
     }
   }
   EXPECT_EQ(starts, 4);
-  // The first reduction starts before the backward pass ends: some gradient step follows it.
-  size_t first_start = 0, first_wait = 0;
+  // Every reduction starts before the first wait, and the first one has backward compute
+  // (a matmul) after it to hide under.
+  size_t first_start = 0, first_wait = 0, last_start = 0, last_matmul = 0;
   for (size_t s = steps.size(); s-- > 0;) {
     if (steps[s].op == OpKind::kAllReduce) first_start = s;
     if (steps[s].op == OpKind::kAllReduceWait) first_wait = s;
   }
-  EXPECT_LT(first_start + 1, first_wait) << plan->ToString();
+  for (size_t s = 0; s < steps.size(); ++s) {
+    if (steps[s].op == OpKind::kAllReduce) last_start = s;
+    if (steps[s].op == OpKind::kMatMul) last_matmul = s;
+  }
+  EXPECT_LT(last_start, first_wait) << plan->ToString();
+  EXPECT_LT(first_start, last_matmul) << plan->ToString();
 }
 
 TEST(DataParallelPass, OneProcessTrainsBitForBitAsWithout) {

@@ -30,7 +30,7 @@ struct Result {
   std::string out;
 };
 
-Result Run(const std::string& command) {
+Result Shell(const std::string& command) {
   Result r;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return r;
@@ -51,12 +51,14 @@ std::string Mpirun(int ranks) {
          std::to_string(ranks) + " ";
 }
 
-// `rill train` on the golden data with `optimizer`, weights saved to `out`.
+// `rill train` on the golden data with `optimizer` at the golden's learning rate (SGD) or
+// Keras's default (Adam), weights saved to `out`.
 std::string Train(const std::string& optimizer, const std::string& out) {
+  const std::string lr = optimizer == "adam" ? "0.001" : "0.1";
   return std::string(RILL_BINARY) + " train --model " + Golden("model.json") + " --weights " +
          Golden("weights") + " --x " + Golden("x.npy") + " --y " + Golden("y_train.npy") +
          " --loss mse --optimizer " + optimizer +
-         " --lr 0.1 --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
+         " --lr " + lr + " --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
 }
 
 double MaxRelDiff(const Tensor& a, const Tensor& b) {
@@ -82,13 +84,13 @@ class DistributedTest : public ::testing::Test {
 
 TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
   for (const std::string optimizer : {"sgd", "adam"}) {
-    Result single = Run(Train(optimizer, Path(optimizer + "_single")));
+    Result single = Shell(Train(optimizer, Path(optimizer + "_single")));
     ASSERT_EQ(single.status, 0) << single.out;
     for (int ranks : {1, 2, 3}) {
       const std::string tag = optimizer + "_np" + std::to_string(ranks);
-      Result a = Run(Mpirun(ranks) + Train(optimizer, Path(tag + "_a")));
+      Result a = Shell(Mpirun(ranks) + Train(optimizer, Path(tag + "_a")));
       ASSERT_EQ(a.status, 0) << a.out;
-      Result b = Run(Mpirun(ranks) + Train(optimizer, Path(tag + "_b")));
+      Result b = Shell(Mpirun(ranks) + Train(optimizer, Path(tag + "_b")));
       ASSERT_EQ(b.status, 0) << b.out;
       // Rank 0 alone reports: one line per epoch, one "weights saved".
       size_t saved = 0;
@@ -120,9 +122,9 @@ TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
 // On a GPU: one rank under mpirun gives the single process's weights bit for bit. Skipped,
 // with the single run's error line, where no GPU is usable.
 TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
-  Result single = Run(Train("adam", Path("gpu_single")) + " --device cuda");
+  Result single = Shell(Train("adam", Path("gpu_single")) + " --device cuda");
   if (single.status != 0) GTEST_SKIP() << "no usable GPU: " << single.out;
-  Result one = Run(Mpirun(1) + Train("adam", Path("gpu_np1")) + " --device cuda");
+  Result one = Shell(Mpirun(1) + Train("adam", Path("gpu_np1")) + " --device cuda");
   ASSERT_EQ(one.status, 0) << one.out;
   for (int i = 0; i < 8; ++i) {
     const std::string file = "/" + std::to_string(i) + ".npy";
@@ -149,7 +151,7 @@ TEST_F(DistributedTest, AKilledRankEndsTheJobWithAnError) {
                  train.c_str());
     std::fclose(f);
   }
-  Result r = Run("timeout 120 " + Mpirun(2) + "sh " + script);
+  Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << "the job hung after a rank died:\n" << r.out;
   EXPECT_THAT(r.out, HasSubstr("rank 1")) << r.out;
