@@ -5,7 +5,9 @@
 // the gradient exchange time per step and the share of it hidden under the backward pass
 // (1 - time blocked in all_reduce_wait / exchange time). bench/data_parallel.sh runs the
 // comparison 1 process x 2 threads vs 2 processes x 1 thread. Not a test: asserts nothing.
-//   data_parallel_bench [--reps=10] [--bucket-kib=1024] [--config=T:B:I:H]
+// --layers=2 stacks two GRUs, so that the top one's gradients travel while the lower one's
+// backward runs (with one GRU every weight gradient comes from the last backward op).
+//   data_parallel_bench [--reps=10] [--bucket-kib=1024] [--config=T:B:I:H] [--layers=1]
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -34,6 +36,7 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
 
 int main(int argc, char** argv) {
   const int reps = std::atoi(Flag(argc, argv, "reps", "10").c_str());
+  const int layers = std::atoi(Flag(argc, argv, "layers", "1").c_str());
   const int64_t bucket_kib = std::atoll(Flag(argc, argv, "bucket-kib", "1024").c_str());
   int64_t t = 100, b = 64, in = 128, h = 256;
   const std::string config = Flag(argc, argv, "config", "");
@@ -45,8 +48,12 @@ int main(int argc, char** argv) {
   if (!group.ok()) Fail(group.status());
   rill::Model model("step", 3);
   auto x_in = model.Input({rill::kBatch, t, in});
-  model.SetOutputs({rill::layers::Dense({.units = 1})(
-      rill::layers::CuDNNGRU({.units = static_cast<int>(h)})(x_in))});
+  rill::SymbolicTensor top = x_in;
+  for (int l = 0; l < layers; ++l) {
+    top = rill::layers::CuDNNGRU(
+        {.units = static_cast<int>(h), .return_sequences = l + 1 < layers})(top);
+  }
+  model.SetOutputs({rill::layers::Dense({.units = 1})(top)});
   if (!model.status().ok()) Fail(model.status());
   auto trainer = model.Compile({.loss = "mse",
                                 .optimizer = rill::optim::SGD(1e-3),
@@ -66,8 +73,8 @@ int main(int argc, char** argv) {
   const rill::ProcessGroup::Stats after = (*group)->stats();
   if ((*group)->rank() != 0) return 0;
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
-  std::printf("T=%ld B=%ld I=%ld H=%ld | %d process(es) x %s thread(s) | step %.1f ms (median of %d)",
-              t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, *ms, reps);
+  std::printf("%d GRU(s) T=%ld B=%ld I=%ld H=%ld | %d process(es) x %s thread(s) | step %.1f ms (median of %d)",
+              layers, t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, *ms, reps);
   const int64_t n = after.reductions - before.reductions;
   if (n > 0) {
     const int steps = reps + 1;  // the warm-up of MedianMsOrError counts too

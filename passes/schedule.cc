@@ -49,8 +49,9 @@ std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<in
 // the reduced bucket, the optimizer updates, what follows them) moves after every step that
 // does not, each group keeping its order: no step of the second group feeds the first, so
 // the order stays valid, and the whole backward pass runs before the first wait. Then each
-// all_reduce moves up to right after the last step it depends on, and each all_reduce_wait
-// down to right before the first step that depends on it.
+// all_reduce, with the steps that only feed all_reduces (a bucket's reshapes and concat), moves
+// up to right after the last step it depends on, and each all_reduce_wait down to right
+// before the first step that depends on it.
 std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vector<int>>& preds,
                                     std::vector<int> order) {
   const int n = static_cast<int>(order.size());
@@ -68,8 +69,22 @@ std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vec
   auto position_of = [&](int step) {
     return static_cast<int>(std::find(order.begin(), order.end(), step) - order.begin());
   };
+  std::vector<std::vector<int>> succs(n);
   for (int s = 0; s < n; ++s) {
-    if (plan.steps[s].op != OpKind::kAllReduce) continue;
+    for (int p : preds[s]) succs[p].push_back(s);
+  }
+  std::vector<bool> hoisted(n, false);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int s = *it;
+    bool feeds_only_reductions = !succs[s].empty() && plan.steps[s].writes_inputs == 0;
+    for (int t : succs[s]) {
+      feeds_only_reductions = feeds_only_reductions &&
+                              (plan.steps[t].op == OpKind::kAllReduce || hoisted[t]);
+    }
+    hoisted[s] = plan.steps[s].op == OpKind::kAllReduce || feeds_only_reductions;
+  }
+  for (const int s : std::vector<int>(order)) {  // in order, so predecessors move first
+    if (!hoisted[s]) continue;
     int after = -1;
     for (int p : preds[s]) after = std::max(after, position_of(p));
     const int at = position_of(s);
