@@ -265,6 +265,17 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     double weight = 1;
     const int64_t global_batch = static_cast<int64_t>(batch.size());
     if (group != nullptr) {
+      // The GPU's all-reduce weights every rank 1/size (docs/distributed.md).
+      if (global_batch % group->size() != 0) {
+        RILL_ASSIGN_OR_RETURN(DeviceKind kind, runner_->device());
+        if (kind == DeviceKind::kCuda) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "epoch ", epoch + 1, ", batch ", step + 1, ": ", global_batch,
+              " samples do not split evenly over ", group->size(),
+              " ranks, which data-parallel training on the GPU needs (choose the batch size and "
+              "the number of samples as multiples of the number of ranks)"));
+        }
+      }
       BatchShard shard = ShardOfBatch(batch, group->rank(), group->size());
       batch = std::move(shard.rows);
       group->set_share(shard.share);

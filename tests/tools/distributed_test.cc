@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "rill_config.h"
@@ -116,6 +117,32 @@ TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
         }
       }
     }
+  }
+}
+
+// Each rank runs in a directory of its own with relative output paths: only rank 0's
+// directory receives the weights, the metrics CSV and the checkpoints.
+TEST_F(DistributedTest, OnlyRankZeroWritesWeightsCsvAndCheckpoints) {
+  for (int rank = 0; rank < 3; ++rank) fs::create_directories(Path("rank" + std::to_string(rank)));
+  const std::string script = Path("rank.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\ncd " << dir_.string() << "/rank$OMPI_COMM_WORLD_RANK || exit 1\nexec "
+      << Train("sgd", "w") << " --metrics-csv m.csv --checkpoint-dir ckpt\n";
+  }
+  Result r = Shell(Mpirun(3) + "sh " + script);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream csv(Path("rank0/m.csv"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 3);  // the header and two epochs
+  EXPECT_TRUE(fs::exists(Path("rank0/w/0.npy")));
+  EXPECT_TRUE(fs::exists(Path("rank0/ckpt/epoch-000002")));
+  for (int rank : {1, 2}) {
+    const fs::path mine = Path("rank" + std::to_string(rank));
+    EXPECT_TRUE(fs::is_empty(mine)) << "rank " << rank << " wrote "
+                                    << fs::directory_iterator(mine)->path().string();
   }
 }
 
