@@ -73,8 +73,10 @@ int main(int argc, char** argv) {
   const rill::ProcessGroup::Stats after = (*group)->stats();
   if ((*group)->rank() != 0) return 0;
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
-  std::printf("%d GRU(s) T=%ld B=%ld I=%ld H=%ld | %d process(es) x %s thread(s) | step %.1f ms (median of %d)",
-              layers, t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, *ms, reps);
+  std::printf(
+      "%d GRU(s) T=%ld B=%ld I=%ld H=%ld | %d process(es) x %s thread(s) | step %.1f ms (median of "
+      "%d)",
+      layers, t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, *ms, reps);
   const int64_t n = after.reductions - before.reductions;
   if (n > 0) {
     const int steps = reps + 1;  // the warm-up of MedianMsOrError counts too

@@ -78,8 +78,8 @@ std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vec
     const int s = *it;
     bool feeds_only_reductions = !succs[s].empty() && plan.steps[s].writes_inputs == 0;
     for (int t : succs[s]) {
-      feeds_only_reductions = feeds_only_reductions &&
-                              (plan.steps[t].op == OpKind::kAllReduce || hoisted[t]);
+      feeds_only_reductions =
+          feeds_only_reductions && (plan.steps[t].op == OpKind::kAllReduce || hoisted[t]);
     }
     hoisted[s] = plan.steps[s].op == OpKind::kAllReduce || feeds_only_reductions;
   }

@@ -16,6 +16,9 @@
 #include "rill_config.h"
 
 #if RILL_HAVE_MPI
+// The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -57,9 +60,8 @@ absl::Status MpiError(int code, const char* call) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(code, text, &length);
-  return absl::UnavailableError(
-      absl::StrCat(call, " failed: ", std::string(text, length),
-                   " (another rank has probably died; see its output)"));
+  return absl::UnavailableError(absl::StrCat(call, " failed: ", std::string(text, length),
+                                             " (another rank has probably died; see its output)"));
 }
 
 // How long a rank waits for the others in one gradient all-reduce before it gives up:

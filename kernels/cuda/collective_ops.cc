@@ -4,7 +4,8 @@
 // stream waits for that event and runs ncclAllReduce(sum) in place, then records its own
 // event, which all_reduce_wait makes the compute stream wait for, so the exchange overlaps
 // the kernels queued in between. The NCCL communicator is made at the first all-reduce: rank
-// 0's unique id is broadcast over MPI (which the trainer's process group has initialised).
+// 0's unique id is broadcast over MPI (which the trainer's process group has initialised), at a
+// plan's first run, which the CUDA executor never captures into a graph.
 // On the GPU a "mean" weights every rank by 1/size (equal shards).
 #include <map>
 
@@ -15,6 +16,9 @@
 #include "rill_config.h"
 
 #if RILL_HAVE_NCCL
+// The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #include <nccl.h>
 #endif
@@ -29,12 +33,20 @@ absl::Status FromNccl(ncclResult_t result, const char* what) {
       absl::StrCat("all_reduce (cuda): ", what, ": ", ncclGetErrorString(result)));
 }
 
-// The ranks' NCCL communicator, its side stream and the events of the reductions in flight.
+// A bucket's two events: its data is ready on the compute stream; its reduction finished on
+// the side stream. Made at a plan's first run, which is never captured into a CUDA graph, and
+// kept, so that a captured step only records and waits on events that stay alive.
+struct BucketEvents {
+  cudaEvent_t ready = nullptr;
+  cudaEvent_t finished = nullptr;
+};
+
+// The ranks' NCCL communicator, its side stream and each bucket buffer's events.
 struct NcclWorld {
   int size = 1;
   ncclComm_t comm = nullptr;
   cudaStream_t side = nullptr;
-  std::map<const void*, cudaEvent_t> finished;
+  std::map<const void*, BucketEvents> events;
 };
 
 // nullptr when this process trains alone.
@@ -81,22 +93,22 @@ absl::Status StartT(const KernelArgs& a, const StepContext& gpu) {
                                 OpKind::kAllReduce, "weighting"));
 #if RILL_HAVE_NCCL
   if (world == nullptr) return absl::OkStatus();
-  cudaEvent_t ready = nullptr, finished = nullptr;
-  RILL_RETURN_IF_ERROR(Launched(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming),
-                                OpKind::kAllReduce, "event"));
-  RILL_RETURN_IF_ERROR(Launched(cudaEventCreateWithFlags(&finished, cudaEventDisableTiming),
-                                OpKind::kAllReduce, "event"));
+  BucketEvents& e = world->events[out.data];
+  if (e.ready == nullptr) {
+    RILL_RETURN_IF_ERROR(Launched(cudaEventCreateWithFlags(&e.ready, cudaEventDisableTiming),
+                                  OpKind::kAllReduce, "event"));
+    RILL_RETURN_IF_ERROR(Launched(cudaEventCreateWithFlags(&e.finished, cudaEventDisableTiming),
+                                  OpKind::kAllReduce, "event"));
+  }
   RILL_RETURN_IF_ERROR(
-      Launched(cudaEventRecord(ready, gpu.stream), OpKind::kAllReduce, "cudaEventRecord"));
-  RILL_RETURN_IF_ERROR(Launched(cudaStreamWaitEvent(world->side, ready, 0), OpKind::kAllReduce,
+      Launched(cudaEventRecord(e.ready, gpu.stream), OpKind::kAllReduce, "cudaEventRecord"));
+  RILL_RETURN_IF_ERROR(Launched(cudaStreamWaitEvent(world->side, e.ready, 0), OpKind::kAllReduce,
                                 "cudaStreamWaitEvent"));
   RILL_RETURN_IF_ERROR(FromNccl(ncclAllReduce(out.data, out.data, static_cast<size_t>(n),
                                               NcclType<T>(), ncclSum, world->comm, world->side),
                                 "ncclAllReduce"));
   RILL_RETURN_IF_ERROR(
-      Launched(cudaEventRecord(finished, world->side), OpKind::kAllReduce, "cudaEventRecord"));
-  cudaEventDestroy(ready);  // released once its recorded work is done
-  world->finished[out.data] = finished;
+      Launched(cudaEventRecord(e.finished, world->side), OpKind::kAllReduce, "cudaEventRecord"));
 #endif
   return absl::OkStatus();
 }
@@ -114,13 +126,11 @@ absl::Status AllReduceWait(const KernelArgs& a) {
 #if RILL_HAVE_NCCL
   RILL_ASSIGN_OR_RETURN(NcclWorld * world, World());
   if (world != nullptr) {
-    auto it = world->finished.find(in.data);
-    if (it == world->finished.end())
-      return absl::InternalError("all_reduce_wait (cuda): no all-reduce in flight on its input");
-    RILL_RETURN_IF_ERROR(Launched(cudaStreamWaitEvent(gpu->stream, it->second, 0),
+    auto it = world->events.find(in.data);
+    if (it == world->events.end())
+      return absl::InternalError("all_reduce_wait (cuda): no all-reduce was started on its input");
+    RILL_RETURN_IF_ERROR(Launched(cudaStreamWaitEvent(gpu->stream, it->second.finished, 0),
                                   OpKind::kAllReduceWait, "cudaStreamWaitEvent"));
-    cudaEventDestroy(it->second);
-    world->finished.erase(it);
   }
 #endif
   if (out.data == in.data || out.bytes() == 0) return absl::OkStatus();

@@ -63,8 +63,8 @@ std::vector<OpCase> CollectiveCases();
 
 inline std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
-  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases,
-                      OptimCases, RnnCases, CollectiveCases}) {
+  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases,
+                      RnnCases, CollectiveCases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

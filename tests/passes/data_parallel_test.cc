@@ -35,7 +35,9 @@ std::unique_ptr<Model> DenseMlp() {
 }
 
 CompileOptions DataParallel(int64_t bucket_bytes) {
-  return {.loss = "mse", .optimizer = optim::Adam(0.01), .data_parallel = true,
+  return {.loss = "mse",
+          .optimizer = optim::Adam(0.01),
+          .data_parallel = true,
           .bucket_bytes = bucket_bytes};
 }
 
@@ -53,8 +55,8 @@ TEST(DataParallelPass, BucketsHoldTheRequestedBytesAndEveryGradientOnce) {
   // Gradients: kernels 6x16 and 16x3, biases 16 and 3 floats (163 in all).
   // 1 MiB: one bucket; 1 byte: one per gradient; 400 bytes: the 384-byte kernel closes a
   // bucket with whatever came before it, so 2 or 3 in any completion order.
-  for (auto [bucket_bytes, least, most] : std::vector<std::tuple<int64_t, int, int>>{
-           {1 << 20, 1, 1}, {1, 4, 4}, {400, 2, 3}}) {
+  for (auto [bucket_bytes, least, most] :
+       std::vector<std::tuple<int64_t, int, int>>{{1 << 20, 1, 1}, {1, 4, 4}, {400, 2, 3}}) {
     CompileOptions options = DataParallel(bucket_bytes);
     auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {kX}, &kY);
     ASSERT_TRUE(g.ok()) << g.status();
@@ -127,8 +129,10 @@ TEST(DataParallelPass, OneProcessTrainsBitForBitAsWithout) {
   std::vector<std::vector<Tensor>> weights;
   for (bool data_parallel : {false, true}) {
     auto m = DenseMlp();
-    auto trainer = m->Compile({.loss = "mse", .optimizer = optim::Adam(0.01),
-                               .data_parallel = data_parallel, .bucket_bytes = 256});
+    auto trainer = m->Compile({.loss = "mse",
+                               .optimizer = optim::Adam(0.01),
+                               .data_parallel = data_parallel,
+                               .bucket_bytes = 256});
     ASSERT_TRUE(trainer.ok()) << trainer.status();
     auto h = trainer->Fit(x, y, {.epochs = 3, .batch_size = 4, .seed = 2, .verbose = 0});
     ASSERT_TRUE(h.ok()) << h.status();

@@ -58,8 +58,8 @@ std::string Train(const std::string& optimizer, const std::string& out) {
   const std::string lr = optimizer == "adam" ? "0.001" : "0.1";
   return std::string(RILL_BINARY) + " train --model " + Golden("model.json") + " --weights " +
          Golden("weights") + " --x " + Golden("x.npy") + " --y " + Golden("y_train.npy") +
-         " --loss mse --optimizer " + optimizer +
-         " --lr " + lr + " --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
+         " --loss mse --optimizer " + optimizer + " --lr " + lr +
+         " --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
 }
 
 double MaxRelDiff(const Tensor& a, const Tensor& b) {
@@ -141,8 +141,8 @@ TEST_F(DistributedTest, OnlyRankZeroWritesWeightsCsvAndCheckpoints) {
   EXPECT_TRUE(fs::exists(Path("rank0/ckpt/epoch-000002")));
   for (int rank : {1, 2}) {
     const fs::path mine = Path("rank" + std::to_string(rank));
-    EXPECT_TRUE(fs::is_empty(mine)) << "rank " << rank << " wrote "
-                                    << fs::directory_iterator(mine)->path().string();
+    EXPECT_TRUE(fs::is_empty(mine))
+        << "rank " << rank << " wrote " << fs::directory_iterator(mine)->path().string();
   }
 }
 
