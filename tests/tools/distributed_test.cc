@@ -184,5 +184,25 @@ TEST_F(DistributedTest, AKilledRankEndsTheJobWithAnError) {
   EXPECT_THAT(r.out, HasSubstr("rank 1")) << r.out;
 }
 
+// Rank 1 is stopped (SIGSTOP), not killed: mpirun sees nothing wrong, so rank 0's watchdog
+// (RILL_COLLECTIVE_TIMEOUT) gives up on the gradient exchange, names itself and the wait, and
+// MPI_Abort ends the job.
+TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
+  const std::string script = Path("stall.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -STOP $$) & "
+         "fi\nexec "
+      << RILL_BINARY << " train --model " << Golden("model.json") << " --x " << Golden("x.npy")
+      << " --y " << Golden("y_train.npy")
+      << " --optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0\n";
+  }
+  Result r = Shell("timeout 120 " + Mpirun(2) + "-x RILL_COLLECTIVE_TIMEOUT=3 sh " + script);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 124) << "the job hung after a rank stalled:\n" << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 0 waited 3 s for the other ranks")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("MPI_ABORT")) << r.out;
+}
+
 }  // namespace
 }  // namespace rill
