@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -32,6 +33,23 @@ absl::StatusOr<std::vector<double>> SumOverRanks(ProcessGroup& group,
     for (size_t i = 0; i < local.size(); ++i) sum[i] += all[r * local.size() + i];
   }
   return sum;
+}
+
+absl::Status CheckSameOnEveryRank(ProcessGroup& group,
+                                  const std::vector<std::pair<std::string, double>>& values) {
+  std::vector<double> local;
+  for (const auto& [name, value] : values) local.push_back(value);
+  RILL_ASSIGN_OR_RETURN(std::vector<double> all, group.AllGather(local));
+  for (int r = 1; r < group.size(); ++r) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (all[r * values.size() + i] == all[i]) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat("data parallelism: rank ", r, " has ", values[i].first, " ",
+                       all[r * values.size() + i], ", rank 0 has ", all[i],
+                       "; every rank must train on the same data with the same options"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BroadcastParameters(ProcessGroup& group, ParamStore& params) {

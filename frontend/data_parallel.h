@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -26,6 +28,11 @@ BatchShard ShardOfBatch(const std::vector<int64_t>& batch, int rank, int size);
 // Every rank's `local` summed element-wise, in rank order (the same bits on every rank).
 absl::StatusOr<std::vector<double>> SumOverRanks(ProcessGroup& group,
                                                  const std::vector<double>& local);
+
+// OK when every rank holds the same `values` (named, e.g. {"samples", 8}) as rank 0; else
+// InvalidArgument naming the first value that differs, the rank and both values.
+absl::Status CheckSameOnEveryRank(ProcessGroup& group,
+                                  const std::vector<std::pair<std::string, double>>& values);
 
 // Every tensor of `params` (in name order) takes rank 0's values.
 absl::Status BroadcastParameters(ProcessGroup& group, ParamStore& params);

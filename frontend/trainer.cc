@@ -392,6 +392,14 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   bool writer = true;
   if (options_.data_parallel) {
     RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
+    // Ranks that disagree would pair different exchanges and hang: refused up front.
+    RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
+        *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
+                 {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
+                 {"epochs", static_cast<double>(options.epochs)},
+                 {"validation split", options.validation_split},
+                 {"shuffle", options.shuffle ? 1.0 : 0.0},
+                 {"seed", static_cast<double>(options.seed)}}));
     RILL_RETURN_IF_ERROR(BroadcastParameters(*group, model_->params()));
     writer = group->rank() == 0;
     if (!writer) verbose = 0;

@@ -204,5 +204,22 @@ TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
   EXPECT_THAT(r.out, HasSubstr("MPI_ABORT")) << r.out;
 }
 
+// Ranks given different options would pair different exchanges: refused before training,
+// naming the option, the rank and both values.
+TEST_F(DistributedTest, RanksThatDisagreeAreRefused) {
+  const std::string script = Path("disagree.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\nexec " << RILL_BINARY << " train --model " << Golden("model.json") << " --x "
+      << Golden("x.npy") << " --y " << Golden("y_train.npy")
+      << " --optimizer sgd --epochs 2 --verbose 0 --batch-size $((4 - 2 * "
+         "OMPI_COMM_WORLD_RANK))\n";
+  }
+  Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 124) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 1 has batch size 2, rank 0 has 4")) << r.out;
+}
+
 }  // namespace
 }  // namespace rill
