@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "frontend/compile.h"
+#include "frontend/data_parallel.h"
 #include "frontend/layers.h"
 #include "frontend/optimizers.h"
 #include "frontend/trainer.h"
@@ -155,6 +156,22 @@ TEST(DataParallelPass, StatefulModelsAreRefused) {
   EXPECT_EQ(trainer.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(std::string(trainer.status().message()),
               HasSubstr("data-parallel training of model 'stateful_gru': stateful layers"));
+}
+
+// The trainer's shards: contiguous, nearly equal, in rank order, covering the batch once; a
+// rank left without a row gets the batch's first row with share 0.
+TEST(DataParallelShards, ContiguousNearlyEqualAndCoveringTheBatch) {
+  const std::vector<int64_t> batch = {7, 3, 5, 0, 2, 6, 1, 4};
+  const std::vector<std::vector<int64_t>> want = {{7, 3, 5}, {0, 2, 6}, {1, 4}};
+  for (int rank = 0; rank < 3; ++rank) {
+    BatchShard shard = ShardOfBatch(batch, rank, 3);
+    EXPECT_EQ(shard.rows, want[rank]) << rank;
+    EXPECT_EQ(shard.share, static_cast<double>(want[rank].size()) / 8) << rank;
+  }
+  BatchShard empty = ShardOfBatch({9, 8}, 2, 3);
+  EXPECT_EQ(empty.rows, std::vector<int64_t>{9});
+  EXPECT_EQ(empty.share, 0.0);
+  EXPECT_EQ(ShardOfBatch({9, 8}, 1, 3).rows, std::vector<int64_t>{8});
 }
 
 }  // namespace
