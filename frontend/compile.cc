@@ -188,7 +188,10 @@ absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* o
   if (mode == GraphMode::kTrain) {
     out.stages.updates = [&model, options](Graph& g, const std::vector<Value*>& weights,
                                            const std::vector<Value*>& grads) {
-      return AppendUpdates(model, *options, g, weights, grads);
+      if (!options->data_parallel) return AppendUpdates(model, *options, g, weights, grads);
+      RILL_ASSIGN_OR_RETURN(std::vector<Value*> averaged,
+                            AllReduceGradients(g, grads, options->bucket_bytes));
+      return AppendUpdates(model, *options, g, weights, averaged);
     };
   }
   return out;

@@ -16,13 +16,15 @@
 #include "frontend/model.h"
 #include "frontend/optimizers.h"
 #include "passes/compiler.h"
+#include "passes/data_parallel.h"
 #include "runtime/executor.h"
 
 namespace rill {
 
 // Designated initializers must name the fields in this declaration order (C++20), which is not
 // Keras's argument order: Keras's compile(optimizer, loss, metrics) is here
-// {.loss, .from_logits, .optimizer, .metrics, .device, .check_numerics}. Another order does not
+// {.loss, .from_logits, .optimizer, .metrics, .device, .check_numerics, .data_parallel,
+// .bucket_bytes}. Another order does not
 // compile ("designator order for field ... does not match declaration order"); it never
 // silently sets the wrong field.
 struct CompileOptions {
@@ -37,6 +39,12 @@ struct CompileOptions {
   // check_numerics): the first one stops the run with an error naming the node. Costs a pass
   // over every tensor; off by default.
   bool check_numerics = false;
+  // Data-parallel training over the process group of this launch (docs/distributed.md;
+  // `mpirun -np N`): the weight gradients are averaged over the ranks in buckets of
+  // `bucket_bytes` before the optimizer reads them, and Fit trains each rank on its shard of
+  // every global batch. One process alone trains as without it. Stateful RNNs are refused.
+  bool data_parallel = false;
+  int64_t bucket_bytes = kDefaultBucketBytes;
 };
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "frontend/api_status.h"
 #include "frontend/checkpoint.h"
+#include "frontend/data_parallel.h"
 #include "frontend/fit_state.h"
 #include "ir/status.h"
 
@@ -180,6 +181,15 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
           "(return_sequences=False) or drop the mask"));
     }
   }
+  if (options.data_parallel) {
+    // Each rank's state would follow its own shards: not one model's state any more.
+    if (!model.state_updates().empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          "data-parallel training of model '", model.name(), "': stateful layers (state '",
+          model.state_updates()[0].first, "') are not supported; train them in one process"));
+    }
+    RILL_RETURN_IF_ERROR(ProcessGroup::World().status());
+  }
   return Trainer(model, std::move(options));
 } catch (...) {
   return CurrentExceptionStatus("Model::Compile");
@@ -246,6 +256,13 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     int64_t batch_size, int verbose, int epoch, int epochs, std::FILE* log) {
   const int64_t n = static_cast<int64_t>(rows.size());
   const int64_t steps = (n + batch_size - 1) / batch_size;
+  // Data parallelism: this rank trains on its shard of each batch; losses and metrics are
+  // summed over the ranks.
+  ProcessGroup* group = nullptr;
+  if (mode == GraphMode::kTrain && options_.data_parallel) {
+    RILL_ASSIGN_OR_RETURN(group, ProcessGroup::World());
+    if (group->size() == 1) group = nullptr;
+  }
   double loss_sum = 0;
   std::vector<MetricTotal> metrics;
   auto start = std::chrono::steady_clock::now();
@@ -254,6 +271,26 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   for (int64_t step = 0; step < steps; ++step) {
     std::vector<int64_t> batch(rows.begin() + step * batch_size,
                                rows.begin() + std::min(n, (step + 1) * batch_size));
+    // The weight of this rank's loss and metrics in the batch's (0 for a rank without rows).
+    double weight = 1;
+    const int64_t global_batch = static_cast<int64_t>(batch.size());
+    if (group != nullptr) {
+      // The GPU's all-reduce weights every rank 1/size (docs/distributed.md).
+      if (global_batch % group->size() != 0) {
+        RILL_ASSIGN_OR_RETURN(DeviceKind kind, runner_->device());
+        if (kind == DeviceKind::kCuda) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "epoch ", epoch + 1, ", batch ", step + 1, ": ", global_batch,
+              " samples do not split evenly over ", group->size(),
+              " ranks, which data-parallel training on the GPU needs (choose the batch size and "
+              "the number of samples as multiples of the number of ranks)"));
+        }
+      }
+      BatchShard shard = ShardOfBatch(batch, group->rank(), group->size());
+      batch = std::move(shard.rows);
+      group->set_share(shard.share);
+      weight = shard.share * static_cast<double>(global_batch) / static_cast<double>(batch.size());
+    }
     std::vector<Tensor> xb;
     std::vector<TensorType> types;
     for (const Tensor& t : x) {
@@ -282,12 +319,20 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
                        ": the inputs and targets are finite; train with check_numerics (rill train "
                        "--check-numerics) to name the first node that produced it"));
     }
-    loss_sum += loss * static_cast<double>(batch.size());
+    std::vector<double> totals = {loss * static_cast<double>(batch.size()) * weight};
     for (size_t m = 0; m < options_.metrics.size(); ++m) {
       RILL_ASSIGN_OR_RETURN(MetricTotal t, ComputeMetric(options_.metrics[m], out[1], yb));
       if (metrics.size() <= m) metrics.push_back({t.name, 0, 0});
-      metrics[m].sum += t.sum;
-      metrics[m].count += t.count;
+      totals.push_back(t.sum * weight);
+      totals.push_back(static_cast<double>(t.count) * weight);
+    }
+    if (group != nullptr) {
+      RILL_ASSIGN_OR_RETURN(totals, SumOverRanks(*group, totals));
+    }
+    loss_sum += totals[0];
+    for (size_t m = 0; m < metrics.size(); ++m) {
+      metrics[m].sum += totals[1 + 2 * m];
+      metrics[m].count += static_cast<int64_t>(std::llround(totals[2 + 2 * m]));
     }
     // The last step's line is Fit's, with the epoch's time and the validation results.
     if (verbose == 1 && mode == GraphMode::kTrain && step + 1 < steps) {
@@ -352,6 +397,23 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   std::FILE* log = options.log == nullptr ? stdout : options.log;
   int verbose = options.verbose;
   if (verbose < 0) verbose = isatty(fileno(log)) ? 1 : 0;
+  // Data parallelism: every rank starts from rank 0's weights; only rank 0 reports and
+  // writes checkpoints.
+  bool writer = true;
+  if (options_.data_parallel) {
+    RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
+    // Ranks that disagree would pair different exchanges and hang: refused up front.
+    RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
+        *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
+                 {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
+                 {"epochs", static_cast<double>(options.epochs)},
+                 {"validation split", options.validation_split},
+                 {"shuffle", options.shuffle ? 1.0 : 0.0},
+                 {"seed", static_cast<double>(options.seed)}}));
+    RILL_RETURN_IF_ERROR(BroadcastParameters(*group, model_->params()));
+    writer = group->rank() == 0;
+    if (!writer) verbose = 0;
+  }
   const int64_t total = x[0].shape().dim(0);
   // Keras takes the validation split from the end, before shuffling.
   int64_t train_n = total;
@@ -402,7 +464,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
                                                          : "val_loss";
   if (!dir.empty()) {
     RILL_ASSIGN_OR_RETURN(checkpoint_max, monitored(checkpoint_monitor, "auto", "checkpoint"));
-    RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
+    if (writer) RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
   }
   FitState state;
   state.learning_rate = learning_rate();
@@ -421,7 +483,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
                                                      "): resume it, or choose another directory"));
     }
     // What interrupted runs left: temporaries and older checkpoints.
-    RemoveStaleCheckpoints(dir, latest.value_or(""));
+    if (writer) RemoveStaleCheckpoints(dir, latest.value_or(""));
     if (latest && options.resume) {
       RILL_ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(*latest));
       RILL_RETURN_IF_ERROR(RestoreCheckpoint(c, *latest, state, *model_));
@@ -472,7 +534,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
         state.best_weights = model_->GetWeights();
       stop = step.stop;
     }
-    if (!dir.empty()) {
+    if (!dir.empty() && writer) {
       state.epoch = epoch + 1;
       state.learning_rate = learning_rate();
       const double current = logs.at(checkpoint_monitor);

@@ -7,6 +7,7 @@
 //   bind-shapes  the graph inputs' concrete types (the batch bound), shapes re-inferred
 //   <objective>  the model's loss and targets input (evaluate, train; GraphStages::objective)
 //   autodiff     gradients of the loss for every trainable parameter, then the updates (train)
+//                (data-parallel: the gradients averaged in buckets first, data_parallel.h)
 //   <finalize>   what must come last (stateful layers' state assigns; GraphStages::finalize)
 //   dce          nodes that reach no output and have no side effects removed
 // Plan stages (a plan dump after each with RILL_DUMP_IR=after-each):

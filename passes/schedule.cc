@@ -45,6 +45,64 @@ std::vector<int> ListSchedule(const Plan& plan, const std::vector<std::vector<in
   return order;
 }
 
+// Collectives overlap compute. Every step that depends on an all_reduce_wait (the slices of
+// the reduced bucket, the optimizer updates, what follows them) moves after every step that
+// does not, each group keeping its order: no step of the second group feeds the first, so
+// the order stays valid, and the whole backward pass runs before the first wait. Then each
+// all_reduce, with the steps that only feed all_reduces (a bucket's reshapes and concat), moves
+// up to right after the last step it depends on, and each all_reduce_wait down to right
+// before the first step that depends on it.
+std::vector<int> OverlapCollectives(const Plan& plan, const std::vector<std::vector<int>>& preds,
+                                    std::vector<int> order) {
+  const int n = static_cast<int>(order.size());
+  std::vector<bool> after_wait(n, false);
+  for (int s : order) {  // a topological order: predecessors are decided first
+    after_wait[s] = plan.steps[s].op == OpKind::kAllReduceWait;
+    for (int p : preds[s]) after_wait[s] = after_wait[s] || after_wait[p];
+  }
+  std::stable_partition(order.begin(), order.end(), [&](int s) { return !after_wait[s]; });
+  auto move = [&](int from, int to) {
+    const int s = order[from];
+    order.erase(order.begin() + from);
+    order.insert(order.begin() + to, s);
+  };
+  auto position_of = [&](int step) {
+    return static_cast<int>(std::find(order.begin(), order.end(), step) - order.begin());
+  };
+  std::vector<std::vector<int>> succs(n);
+  for (int s = 0; s < n; ++s) {
+    for (int p : preds[s]) succs[p].push_back(s);
+  }
+  std::vector<bool> hoisted(n, false);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int s = *it;
+    bool feeds_only_reductions = !succs[s].empty() && plan.steps[s].writes_inputs == 0;
+    for (int t : succs[s]) {
+      feeds_only_reductions =
+          feeds_only_reductions && (plan.steps[t].op == OpKind::kAllReduce || hoisted[t]);
+    }
+    hoisted[s] = plan.steps[s].op == OpKind::kAllReduce || feeds_only_reductions;
+  }
+  for (const int s : std::vector<int>(order)) {  // in order, so predecessors move first
+    if (!hoisted[s]) continue;
+    int after = -1;
+    for (int p : preds[s]) after = std::max(after, position_of(p));
+    const int at = position_of(s);
+    if (after + 1 < at) move(at, after + 1);
+  }
+  for (int s = 0; s < n; ++s) {
+    if (plan.steps[s].op != OpKind::kAllReduceWait) continue;
+    int before = n;
+    for (int t = 0; t < n; ++t) {
+      if (std::find(preds[t].begin(), preds[t].end(), s) != preds[t].end())
+        before = std::min(before, position_of(t));
+    }
+    const int at = position_of(s);
+    if (before - 1 > at) move(at, before - 1);
+  }
+  return order;
+}
+
 }  // namespace
 
 std::vector<std::vector<int>> StepPredecessors(const Plan& plan) {
@@ -166,6 +224,7 @@ std::vector<ScheduleCandidate> ScheduleCandidates(const Plan& plan) {
                                [&](int s) {
                                  for (int b : distinct_arena_inputs(s)) --readers_left[b];
                                })});
+  for (ScheduleCandidate& c : out) c.order = OverlapCollectives(plan, preds, std::move(c.order));
   return out;
 }
 

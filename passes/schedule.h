@@ -38,6 +38,10 @@ struct ScheduleCandidate {
 //    fewest live bytes (its outputs minus the inputs it is the last reader of), ties by
 //    original position: values are computed close to their first use and big activations
 //    are freed early in the backward pass.
+// In every candidate the steps that depend on an all_reduce_wait (optimizer updates) run
+// after all the others, each all_reduce (with the reshapes and concat that assemble its
+// bucket) as early and each all_reduce_wait as late as the constraints allow, so gradient
+// exchanges overlap the rest of the backward pass.
 std::vector<ScheduleCandidate> ScheduleCandidates(const Plan& plan);
 
 // Reorders plan.steps by `order` (a valid order: CheckStepOrder).

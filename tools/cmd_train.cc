@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "frontend/data_parallel.h"
 #include "frontend/keras_model.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
@@ -248,7 +249,25 @@ absl::Status TrainDefaultExperiment(const std::string& device) {
   return RunDefaultExperiment(options, stdout);
 }
 
+absl::Status TrainModel(ProcessGroup* group);
+
+// Under mpirun (several processes) every rank trains its shard of each batch
+// (docs/distributed.md); a rank that fails makes the whole job end.
 absl::Status Train() {
+  if (LaunchedProcessCount() == 1) return TrainModel(nullptr);
+  absl::StatusOr<ProcessGroup*> group = ProcessGroup::World();
+  if (!group.ok()) return group.status();
+  absl::Status st = TrainModel(*group);
+  if (!st.ok()) {
+    (*group)->set_failed();
+    return absl::Status(st.code(), absl::StrCat("rank ", (*group)->rank(), ": ", st.message()));
+  }
+  return st;
+}
+
+absl::Status TrainModel(ProcessGroup* group) {
+  // Only rank 0 writes files and reports.
+  const bool writer = group == nullptr || group->rank() == 0;
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   const std::string model_path = absl::GetFlag(FLAGS_model);
@@ -256,15 +275,19 @@ absl::Status Train() {
   RILL_RETURN_IF_ERROR(CheckTrainingFlags());
   FitOptions fit;
   RILL_RETURN_IF_ERROR(ScheduleFlags(absl::GetFlag(FLAGS_validation_split) > 0, fit));
-  if (model_path.empty()) return TrainDefaultExperiment(*device);
+  if (model_path.empty()) {
+    if (group != nullptr)
+      return absl::InvalidArgumentError("rill train under mpirun needs --model");
+    return TrainDefaultExperiment(*device);
+  }
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
     return absl::InvalidArgumentError("--x and --y are required with --model");
-  const std::string save = absl::GetFlag(FLAGS_save_weights);
+  const std::string save = writer ? absl::GetFlag(FLAGS_save_weights) : "";
   // Refused now rather than after the training it would have thrown away.
   if (!save.empty()) RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(save));
-  const std::string csv_path = absl::GetFlag(FLAGS_metrics_csv);
+  const std::string csv_path = writer ? absl::GetFlag(FLAGS_metrics_csv) : "";
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(csv_path));
-  const std::string plot_path = absl::GetFlag(FLAGS_plot);
+  const std::string plot_path = writer ? absl::GetFlag(FLAGS_plot) : "";
   if (!plot_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(plot_path));
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
@@ -291,7 +314,8 @@ absl::Status Train() {
                             .optimizer = *optimizer,
                             .metrics = absl::GetFlag(FLAGS_metrics),
                             .device = *device,
-                            .check_numerics = absl::GetFlag(FLAGS_check_numerics)});
+                            .check_numerics = absl::GetFlag(FLAGS_check_numerics),
+                            .data_parallel = group != nullptr});
   if (!trainer.ok()) return trainer.status();
   const double split = absl::GetFlag(FLAGS_validation_split);
   MetricsCsv csv;
@@ -313,6 +337,7 @@ absl::Status Train() {
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Commit());
+  if (!writer) return absl::OkStatus();
   if (history->epochs.empty()) {
     std::printf("nothing to train: the checkpoint has all %d epochs\n", epochs);
   } else {

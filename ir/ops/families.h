@@ -10,6 +10,7 @@ void RegisterShapeOps();
 void RegisterNnOps();
 void RegisterOptimOps();
 void RegisterRnnOps();
+void RegisterCollectiveOps();
 
 inline void RegisterAllOpFamilies() {
   RegisterElementwiseOps();
@@ -19,6 +20,7 @@ inline void RegisterAllOpFamilies() {
   RegisterNnOps();
   RegisterOptimOps();
   RegisterRnnOps();
+  RegisterCollectiveOps();
 }
 
 }  // namespace rill

@@ -10,6 +10,7 @@ void RegisterShapeKernels();
 void RegisterNnKernels();
 void RegisterOptimKernels();
 void RegisterRnnKernels();
+void RegisterCollectiveKernels();
 
 inline void RegisterAllCpuKernels() {
   RegisterElementwiseKernels();
@@ -19,6 +20,7 @@ inline void RegisterAllCpuKernels() {
   RegisterNnKernels();
   RegisterOptimKernels();
   RegisterRnnKernels();
+  RegisterCollectiveKernels();
 }
 
 }  // namespace rill::cpu

@@ -11,5 +11,6 @@ void RegisterShapeCudaKernels();        // shape_ops.cc
 void RegisterReduceCudaKernels();       // reduce_ops.cc
 void RegisterMatMulCudaKernels();       // matmul_ops.cc
 void RegisterRnnCudaKernels();          // rnn_ops.cc
+void RegisterCollectiveCudaKernels();   // collective_ops.cc
 
 }  // namespace rill::gpu

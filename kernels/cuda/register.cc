@@ -16,6 +16,7 @@ void RegisterCudaKernels() {
     gpu::RegisterReduceCudaKernels();
     gpu::RegisterMatMulCudaKernels();
     gpu::RegisterRnnCudaKernels();
+    gpu::RegisterCollectiveCudaKernels();
   });
 }
 

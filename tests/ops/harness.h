@@ -59,11 +59,12 @@ std::vector<OpCase> ShapeCases();
 std::vector<OpCase> NnCases();
 std::vector<OpCase> OptimCases();
 std::vector<OpCase> RnnCases();
+std::vector<OpCase> CollectiveCases();
 
 inline std::vector<OpCase> AllCases() {
   std::vector<OpCase> all;
-  for (auto family :
-       {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases, RnnCases}) {
+  for (auto family : {ElementwiseCases, MatMulCases, ReduceCases, ShapeCases, NnCases, OptimCases,
+                      RnnCases, CollectiveCases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

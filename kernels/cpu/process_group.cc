@@ -1,0 +1,280 @@
+// ProcessGroup: this process alone, or MPI's world with a communication thread for the
+// gradient all-reduces (process_group.h).
+#include "kernels/cpu/process_group.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "rill_config.h"
+
+#if RILL_HAVE_MPI
+// The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
+
+namespace rill {
+
+int LaunchedProcessCount() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
+    const char* value = std::getenv(var);
+    if (value != nullptr && std::atoi(value) > 0) return std::atoi(value);
+  }
+  return 1;
+}
+
+namespace {
+
+// out = in (the sum over one rank).
+void CopyIfApart(const TensorView& in, const TensorView& out) {
+  if (in.data != out.data) std::memcpy(out.data, in.data, static_cast<size_t>(in.bytes()));
+}
+
+class LocalGroup final : public ProcessGroup {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  absl::Status StartAllReduce(const TensorView&) override { return absl::OkStatus(); }
+  absl::Status FinishAllReduce(const TensorView& in, const TensorView& out) override {
+    CopyIfApart(in, out);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<double>> AllGather(const std::vector<double>& local) override {
+    return local;
+  }
+  absl::Status Broadcast(const TensorView&) override { return absl::OkStatus(); }
+};
+
+#if RILL_HAVE_MPI
+
+absl::Status MpiError(int code, const char* call) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return absl::UnavailableError(absl::StrCat(call, " failed: ", std::string(text, length),
+                                             " (another rank has probably died; see its output)"));
+}
+
+// How long a rank waits for the others in one gradient all-reduce before it gives up:
+// RILL_COLLECTIVE_TIMEOUT seconds, 600 by default.
+std::chrono::seconds CollectiveTimeout() {
+  const char* value = std::getenv("RILL_COLLECTIVE_TIMEOUT");
+  const int seconds = value == nullptr ? 0 : std::atoi(value);
+  return std::chrono::seconds(seconds > 0 ? seconds : 600);
+}
+
+// One gradient bucket in flight: every rank's bytes, gathered on the communication thread.
+struct Reduction {
+  const void* data = nullptr;
+  int64_t bytes = 0;
+  std::vector<std::byte> gathered;
+  bool done = false;
+  absl::Status status;
+};
+
+class MpiGroup final : public ProcessGroup {
+ public:
+  static absl::StatusOr<MpiGroup*> Create() {
+    int provided = 0;
+    int code = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+    if (code != MPI_SUCCESS) return MpiError(code, "MPI_Init_thread");
+    if (provided < MPI_THREAD_MULTIPLE) {
+      return absl::FailedPreconditionError(
+          "data parallelism: this MPI library lacks MPI_THREAD_MULTIPLE, which the gradient "
+          "all-reduce's communication thread needs");
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    auto* group = new MpiGroup();
+    MPI_Comm_rank(MPI_COMM_WORLD, &group->rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &group->size_);
+    // The communication thread's collectives run on a communicator of their own, so they
+    // never interleave with the main thread's (losses, broadcasts).
+    MPI_Comm_dup(MPI_COMM_WORLD, &group->gradient_comm_);
+    MPI_Comm_set_errhandler(group->gradient_comm_, MPI_ERRORS_RETURN);
+    group->share_ = 1.0 / group->size_;
+    group->thread_ = std::thread([group] { group->CommunicationLoop(); });
+    std::atexit([] { Shutdown(); });
+    instance_ = group;
+    return group;
+  }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  absl::Status StartAllReduce(const TensorView& buffer) override {
+    auto r = std::make_shared<Reduction>();
+    r->data = buffer.data;
+    r->bytes = buffer.bytes();
+    r->gathered.resize(static_cast<size_t>(buffer.bytes()) * size_);
+    pending_[buffer.data] = r;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(r);
+    }
+    wake_.notify_all();
+    return absl::OkStatus();
+  }
+
+  absl::Status FinishAllReduce(const TensorView& in, const TensorView& out) override {
+    auto it = pending_.find(in.data);
+    if (it == pending_.end()) {
+      return absl::InternalError("all_reduce_wait: no all-reduce in flight on this buffer");
+    }
+    std::shared_ptr<Reduction> r = it->second;
+    pending_.erase(it);
+    const auto wait_start = std::chrono::steady_clock::now();
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!done_.wait_for(lock, CollectiveTimeout(), [&] { return r->done; })) {
+        failed_ = true;
+        return absl::DeadlineExceededError(absl::StrCat(
+            "gradient all-reduce: rank ", rank_, " waited ", CollectiveTimeout().count(),
+            " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stats_.wait_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+      ++stats_.reductions;
+    }
+    if (!r->status.ok()) {
+      failed_ = true;
+      return r->status;
+    }
+    const int64_t n = out.shape.NumElements();
+    auto sum = [&](auto* dst) {
+      using T = std::remove_pointer_t<decltype(dst)>;
+      const T* parts = reinterpret_cast<const T*>(r->gathered.data());
+      for (int64_t i = 0; i < n; ++i) {
+        T acc = parts[i];
+        for (int k = 1; k < size_; ++k) acc += parts[k * n + i];
+        dst[i] = acc;
+      }
+    };
+    if (out.dtype == DType::kF64)
+      sum(static_cast<double*>(out.data));
+    else
+      sum(static_cast<float*>(out.data));
+    return absl::OkStatus();
+  }
+
+  Stats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+
+  absl::StatusOr<std::vector<double>> AllGather(const std::vector<double>& local) override {
+    std::vector<double> all(local.size() * size_);
+    int code = MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(),
+                             static_cast<int>(local.size()), MPI_DOUBLE, MPI_COMM_WORLD);
+    if (code != MPI_SUCCESS) {
+      failed_ = true;
+      return MpiError(code, "MPI_Allgather");
+    }
+    return all;
+  }
+
+  absl::Status Broadcast(const TensorView& t) override {
+    int code = MPI_Bcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (code != MPI_SUCCESS) {
+      failed_ = true;
+      return MpiError(code, "MPI_Bcast");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  MpiGroup() = default;
+
+  void CommunicationLoop() {
+    for (;;) {
+      std::shared_ptr<Reduction> r;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        r = queue_.front();
+        queue_.pop_front();
+      }
+      // Gathering every rank's bytes and summing them in rank order (FinishAllReduce) gives
+      // the same bits on every rank whatever algorithm MPI picks for the exchange.
+      const auto start = std::chrono::steady_clock::now();
+      int code = MPI_Allgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
+                               static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (code != MPI_SUCCESS) r->status = MpiError(code, "MPI_Allgather (gradients)");
+        stats_.exchange_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        r->done = true;
+      }
+      done_.notify_all();
+    }
+  }
+
+  // At exit: a clean finish, or — after a failed collective, or with one still in flight —
+  // MPI_Abort, which ends the other ranks too instead of leaving them waiting.
+  static void Shutdown() {
+    MpiGroup* g = instance_;
+    if (g == nullptr) return;
+    bool busy;
+    {
+      std::lock_guard<std::mutex> lock(g->mutex_);
+      g->stop_ = true;
+      busy = !g->queue_.empty() || !g->pending_.empty();
+    }
+    g->wake_.notify_all();
+    if (g->failed_ || busy) {
+      std::fflush(nullptr);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    g->thread_.join();
+    MPI_Comm_free(&g->gradient_comm_);
+    MPI_Finalize();
+  }
+
+  static inline MpiGroup* instance_ = nullptr;
+  int rank_ = 0;
+  int size_ = 1;
+  MPI_Comm gradient_comm_ = MPI_COMM_NULL;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  Stats stats_;
+  std::condition_variable wake_, done_;
+  std::deque<std::shared_ptr<Reduction>> queue_;
+  bool stop_ = false;
+  // Main thread only: the reductions started and not yet finished, by buffer.
+  std::map<const void*, std::shared_ptr<Reduction>> pending_;
+};
+
+#endif  // RILL_HAVE_MPI
+
+}  // namespace
+
+absl::StatusOr<ProcessGroup*> ProcessGroup::World() {
+  static absl::StatusOr<ProcessGroup*> world = []() -> absl::StatusOr<ProcessGroup*> {
+    const int launched = LaunchedProcessCount();
+    if (launched <= 1) return new LocalGroup();
+#if RILL_HAVE_MPI
+    return MpiGroup::Create();
+#else
+    return absl::FailedPreconditionError(absl::StrCat(
+        "launched as one of ", launched,
+        " processes, but this rill was built without MPI: install libopenmpi-dev and rebuild "
+        "(meson setup -Dmpi=enabled), or run a single process"));
+#endif
+  }();
+  return world;
+}
+
+}  // namespace rill

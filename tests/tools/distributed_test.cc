@@ -1,0 +1,225 @@
+// Data-parallel training end to end: `mpirun -np N rill train` on the Keras-made training
+// golden (tests/golden/keras/train_sgd: 8 samples, batch 4, so 3 ranks get uneven shards)
+// with SGD and Adam. N = 1, 2, 3 ranks give the single process's weights (and, for SGD,
+// Keras's), the same bytes on a second run with the same N, and only rank 0 writes; a rank
+// killed mid-run ends the job with an error. Skipped, saying why, where mpirun or MPI is
+// missing.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "rill_config.h"
+#include "runtime/npy.h"
+#include "tests/temp_dir.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result Shell(const std::string& command) {
+  Result r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string Golden(const std::string& rel) {
+  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/train_sgd/" + rel;
+}
+
+std::string Mpirun(int ranks) {
+  return std::string(RILL_MPIRUN) + " --oversubscribe --allow-run-as-root -np " +
+         std::to_string(ranks) + " ";
+}
+
+// `rill train` on the golden data with `optimizer` at the golden's learning rate (SGD) or
+// Keras's default (Adam), weights saved to `out`.
+std::string Train(const std::string& optimizer, const std::string& out) {
+  const std::string lr = optimizer == "adam" ? "0.001" : "0.1";
+  return std::string(RILL_BINARY) + " train --model " + Golden("model.json") + " --weights " +
+         Golden("weights") + " --x " + Golden("x.npy") + " --y " + Golden("y_train.npy") +
+         " --loss mse --optimizer " + optimizer + " --lr " + lr +
+         " --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
+}
+
+double MaxRelDiff(const Tensor& a, const Tensor& b) {
+  double scale = 1e-30, diff = 0;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
+  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
+  return diff / scale;
+}
+
+class DistributedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string(RILL_MPIRUN).empty()) GTEST_SKIP() << "mpirun is not installed";
+    if (!RILL_HAVE_MPI) GTEST_SKIP() << "rill is built without MPI (-Dmpi)";
+    dir_ = testing::CurrentTestTempDir("rill_dist_");
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
+  for (const std::string optimizer : {"sgd", "adam"}) {
+    Result single = Shell(Train(optimizer, Path(optimizer + "_single")));
+    ASSERT_EQ(single.status, 0) << single.out;
+    for (int ranks : {1, 2, 3}) {
+      const std::string tag = optimizer + "_np" + std::to_string(ranks);
+      Result a = Shell(Mpirun(ranks) + Train(optimizer, Path(tag + "_a")));
+      ASSERT_EQ(a.status, 0) << a.out;
+      Result b = Shell(Mpirun(ranks) + Train(optimizer, Path(tag + "_b")));
+      ASSERT_EQ(b.status, 0) << b.out;
+      // Rank 0 alone reports: one line per epoch, one "weights saved".
+      size_t saved = 0;
+      for (size_t at = a.out.find("weights saved"); at != std::string::npos;
+           at = a.out.find("weights saved", at + 1))
+        ++saved;
+      EXPECT_EQ(saved, 1u) << a.out;
+      EXPECT_THAT(a.out, HasSubstr("Epoch 2/2"));
+      for (int i = 0; i < 8; ++i) {
+        const std::string file = "/" + std::to_string(i) + ".npy";
+        auto one = ReadNpy(Path(optimizer + "_single") + file);
+        auto got = ReadNpy(Path(tag + "_a") + file);
+        auto again = ReadNpy(Path(tag + "_b") + file);
+        ASSERT_TRUE(one.ok() && got.ok() && again.ok()) << tag << " weight " << i;
+        EXPECT_LT(MaxRelDiff(*got, *one), 1e-6) << tag << " weight " << i;
+        ASSERT_EQ(got->bytes(), again->bytes());
+        EXPECT_EQ(std::memcmp(got->raw(), again->raw(), got->bytes()), 0)
+            << tag << " weight " << i << " differs between two runs";
+        if (optimizer == "sgd") {
+          auto keras = ReadNpy(Golden("final_weights") + file);
+          ASSERT_TRUE(keras.ok());
+          EXPECT_LT(MaxRelDiff(*got, *keras), 1e-5) << tag << " weight " << i << " vs keras";
+        }
+      }
+    }
+  }
+}
+
+// Each rank runs in a directory of its own with relative output paths: only rank 0's
+// directory receives the weights, the metrics CSV and the checkpoints.
+TEST_F(DistributedTest, OnlyRankZeroWritesWeightsCsvAndCheckpoints) {
+  for (int rank = 0; rank < 3; ++rank) fs::create_directories(Path("rank" + std::to_string(rank)));
+  const std::string script = Path("rank.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\ncd " << dir_.string() << "/rank$OMPI_COMM_WORLD_RANK || exit 1\nexec "
+      << Train("sgd", "w") << " --metrics-csv m.csv --checkpoint-dir ckpt\n";
+  }
+  Result r = Shell(Mpirun(3) + "sh " + script);
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream csv(Path("rank0/m.csv"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 3);  // the header and two epochs
+  EXPECT_TRUE(fs::exists(Path("rank0/w/0.npy")));
+  EXPECT_TRUE(fs::exists(Path("rank0/ckpt/epoch-000002")));
+  for (int rank : {1, 2}) {
+    const fs::path mine = Path("rank" + std::to_string(rank));
+    EXPECT_TRUE(fs::is_empty(mine))
+        << "rank " << rank << " wrote " << fs::directory_iterator(mine)->path().string();
+  }
+}
+
+// On a GPU: one rank under mpirun gives the single process's weights bit for bit. Skipped,
+// with the single run's error line, where no GPU is usable.
+TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
+  Result single = Shell(Train("adam", Path("gpu_single")) + " --device cuda");
+  if (single.status != 0) GTEST_SKIP() << "no usable GPU: " << single.out;
+  Result one = Shell(Mpirun(1) + Train("adam", Path("gpu_np1")) + " --device cuda");
+  ASSERT_EQ(one.status, 0) << one.out;
+  for (int i = 0; i < 8; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    auto a = ReadNpy(Path("gpu_single") + file);
+    auto b = ReadNpy(Path("gpu_np1") + file);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->bytes(), b->bytes());
+    EXPECT_EQ(std::memcmp(a->raw(), b->raw(), a->bytes()), 0) << "weight " << i;
+  }
+}
+
+TEST_F(DistributedTest, AKilledRankEndsTheJobWithAnError) {
+  // Rank 1 is killed (SIGKILL) a second into a long run; the job must end, not hang.
+  const std::string train = std::string(RILL_BINARY) + " train --model " + Golden("model.json") +
+                            " --x " + Golden("x.npy") + " --y " + Golden("y_train.npy") +
+                            " --optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0";
+  const std::string script = Path("rank.sh");
+  {
+    FILE* f = std::fopen(script.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fprintf(f,
+                 "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -9 $$) & "
+                 "fi\nexec %s\n",
+                 train.c_str());
+    std::fclose(f);
+  }
+  Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 124) << "the job hung after a rank died:\n" << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 1")) << r.out;
+}
+
+// Rank 1 is stopped (SIGSTOP), not killed: mpirun sees nothing wrong, so rank 0's watchdog
+// (RILL_COLLECTIVE_TIMEOUT) gives up on the gradient exchange, names itself and the wait, and
+// MPI_Abort ends the job.
+TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
+  const std::string script = Path("stall.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -STOP $$) & "
+         "fi\nexec "
+      << RILL_BINARY << " train --model " << Golden("model.json") << " --x " << Golden("x.npy")
+      << " --y " << Golden("y_train.npy")
+      << " --optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0\n";
+  }
+  Result r = Shell("timeout 120 " + Mpirun(2) + "-x RILL_COLLECTIVE_TIMEOUT=3 sh " + script);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 124) << "the job hung after a rank stalled:\n" << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 0 waited 3 s for the other ranks")) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("MPI_ABORT")) << r.out;
+}
+
+// Ranks given different options would pair different exchanges: refused before training,
+// naming the option, the rank and both values.
+TEST_F(DistributedTest, RanksThatDisagreeAreRefused) {
+  const std::string script = Path("disagree.sh");
+  {
+    std::ofstream f(script);
+    f << "#!/bin/sh\nexec " << RILL_BINARY << " train --model " << Golden("model.json") << " --x "
+      << Golden("x.npy") << " --y " << Golden("y_train.npy")
+      << " --optimizer sgd --epochs 2 --verbose 0 --batch-size $((4 - 2 * "
+         "OMPI_COMM_WORLD_RANK))\n";
+  }
+  Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 124) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rank 1 has batch size 2, rank 0 has 4")) << r.out;
+}
+
+}  // namespace
+}  // namespace rill
