@@ -88,8 +88,8 @@ absl::Status StartT(const KernelArgs& a, const StepContext& gpu) {
   RILL_ASSIGN_OR_RETURN(NcclWorld * world, World());
   if (world != nullptr && a.attrs.GetString("reduction") == "mean") weight = 1.0 / world->size;
 #endif
-  RILL_RETURN_IF_ERROR(Launched(LaunchUnary(UnaryOp::kAffine, n, static_cast<T>(weight), T(0),
-                                            a.inputs[0].as<const T>(), out.as<T>(), gpu.stream),
+  RILL_RETURN_IF_ERROR(Launched(LaunchAffine(n, static_cast<T>(weight), T(0),
+                                             a.inputs[0].as<const T>(), out.as<T>(), gpu.stream),
                                 OpKind::kAllReduce, "weighting"));
 #if RILL_HAVE_NCCL
   if (world == nullptr) return absl::OkStatus();
