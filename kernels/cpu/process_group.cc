@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "ir/status.h"
 #include "rill_config.h"
 
 #if RILL_HAVE_MPI
@@ -175,26 +176,53 @@ class MpiGroup final : public ProcessGroup {
 
   absl::StatusOr<std::vector<double>> AllGather(const std::vector<double>& local) override {
     std::vector<double> all(local.size() * size_);
-    int code = MPI_Allgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(),
-                             static_cast<int>(local.size()), MPI_DOUBLE, MPI_COMM_WORLD);
+    MPI_Request request;
+    int code = MPI_Iallgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE,
+                              all.data(), static_cast<int>(local.size()), MPI_DOUBLE,
+                              MPI_COMM_WORLD, &request);
     if (code != MPI_SUCCESS) {
       failed_ = true;
-      return MpiError(code, "MPI_Allgather");
+      return MpiError(code, "MPI_Iallgather");
     }
+    RILL_RETURN_IF_ERROR(Wait(&request, "loss and metric exchange (MPI_Iallgather)"));
     return all;
   }
 
   absl::Status Broadcast(const TensorView& t) override {
-    int code = MPI_Bcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD);
+    MPI_Request request;
+    int code = MPI_Ibcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD,
+                          &request);
     if (code != MPI_SUCCESS) {
       failed_ = true;
-      return MpiError(code, "MPI_Bcast");
+      return MpiError(code, "MPI_Ibcast");
     }
-    return absl::OkStatus();
+    return Wait(&request, "broadcast from rank 0 (MPI_Ibcast)");
   }
 
  private:
   MpiGroup() = default;
+
+  // Waits for the main thread's collective `request` no longer than CollectiveTimeout(), as the
+  // gradient all-reduce does: a rank that stalls there must not hang the others forever.
+  absl::Status Wait(MPI_Request* request, const char* what) {
+    const auto deadline = std::chrono::steady_clock::now() + CollectiveTimeout();
+    for (;;) {
+      int finished = 0;
+      const int code = MPI_Test(request, &finished, MPI_STATUS_IGNORE);
+      if (code != MPI_SUCCESS) {
+        failed_ = true;
+        return MpiError(code, what);
+      }
+      if (finished) return absl::OkStatus();
+      if (std::chrono::steady_clock::now() > deadline) {
+        failed_ = true;
+        return absl::DeadlineExceededError(absl::StrCat(
+            what, ": rank ", rank_, " waited ", CollectiveTimeout().count(),
+            " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
 
   void CommunicationLoop() {
     for (;;) {
