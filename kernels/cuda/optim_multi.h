@@ -1,8 +1,8 @@
 // Multi-tensor optimizer updates: one launch updates many parameters of one optimizer (same
-// hyperparameters), instead of one launch per parameter. Not wired into anything yet; meant
-// for the CUDA executor, which would build the table once per plan (arena and parameter
-// pointers are fixed after lowering), upload it before capturing the step into a CUDA graph,
-// and replace the step's update nodes of one optimizer by one call. Each element is updated
+// hyperparameters), instead of one launch per parameter. The CUDA executor builds the table once
+// per plan (arena and parameter pointers are fixed after lowering) and uploads it before it
+// captures the step into a CUDA graph; a group of updates that the compiler's update grouping
+// made (passes/group_updates.h) then runs as one call (optim_fusion.h). Each element is updated
 // exactly as by the one-parameter kernels (optim_kernels.h), so results are bit-identical.
 #pragma once
 
