@@ -35,14 +35,6 @@ Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows) {
 
 namespace {
 
-int64_t ArgMax(const Tensor& t, int64_t offset, int64_t n) {
-  int64_t best = 0;
-  for (int64_t j = 1; j < n; ++j) {
-    if (t.at(offset + j) > t.at(offset + best)) best = j;
-  }
-  return best;
-}
-
 // " - name: value" as Keras prints it: four decimals, or four significant digits in
 // exponent form for small values.
 std::string FormatValue(const std::string& name, double v) {
@@ -62,19 +54,7 @@ std::string ProgressLine(int64_t seen, int64_t n, const std::string& time,
                          static_cast<long long>(n), bar, time, values);
 }
 
-std::string MetricDisplayName(const std::string& name) { return name == "acc" ? "accuracy" : name; }
-
 }  // namespace
-
-absl::Status CheckMetricNames(const std::vector<std::string>& names) try {
-  Tensor probe_pred(DType::kF32, Shape{1, 2});
-  Tensor probe_true(DType::kF32, Shape{1, 2});
-  for (const std::string& m : names)
-    RILL_RETURN_IF_ERROR(ComputeMetric(m, probe_pred, probe_true).status());
-  return absl::OkStatus();
-} catch (...) {
-  return CurrentExceptionStatus("CheckMetricNames");
-}
 
 std::vector<std::string> Trainer::LogNames(bool validation) const {
   std::vector<std::string> names = {"loss"};
@@ -83,79 +63,6 @@ std::vector<std::string> Trainer::LogNames(bool validation) const {
   const size_t n = names.size();
   for (size_t i = 0; i < n; ++i) names.push_back("val_" + names[i]);
   return names;
-}
-
-absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
-                                          const Tensor& y_true) try {
-  const Shape& ps = y_pred.shape();
-  const Shape& ts = y_true.shape();
-  int64_t last = ps.rank() == 0 ? 1 : ps.dim(ps.rank() - 1);
-  std::string kind = name;
-  if (name == "accuracy" || name == "acc") {
-    int64_t t_last = ts.rank() == 0 ? 1 : ts.dim(ts.rank() - 1);
-    bool binary = last == 1;
-    bool sparse = ts.rank() < ps.rank() || (t_last == 1 && last > 1);
-    kind = binary   ? "binary_accuracy"
-           : sparse ? "sparse_categorical_accuracy"
-                    : "categorical_accuracy";
-  }
-  MetricTotal total{MetricDisplayName(name), 0, 0};
-  if (kind == "mse" || kind == "mean_squared_error" || kind == "mae" ||
-      kind == "mean_absolute_error") {
-    if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
-                                                     ", targets ", ts.ToString()));
-    }
-    bool squared = kind == "mse" || kind == "mean_squared_error";
-    // Mean over the last axis per sample, then the per-sample values are averaged.
-    for (int64_t i = 0; i < y_pred.size(); i += last) {
-      double s = 0;
-      for (int64_t j = 0; j < last; ++j) {
-        double d = y_pred.at(i + j) - y_true.at(i + j);
-        s += squared ? d * d : std::abs(d);
-      }
-      total.sum += s / last;
-      ++total.count;
-    }
-  } else if (kind == "binary_accuracy") {
-    if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
-                                                     ", targets ", ts.ToString()));
-    }
-    for (int64_t i = 0; i < y_pred.size(); i += last) {
-      double s = 0;
-      for (int64_t j = 0; j < last; ++j)
-        s += (y_pred.at(i + j) > 0.5) == (y_true.at(i + j) > 0.5) ? 1 : 0;
-      total.sum += s / last;
-      ++total.count;
-    }
-  } else if (kind == "categorical_accuracy") {
-    if (y_pred.size() != y_true.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
-                                                     ", targets ", ts.ToString()));
-    }
-    for (int64_t i = 0; i < y_pred.size(); i += last) {
-      total.sum += ArgMax(y_pred, i, last) == ArgMax(y_true, i, last) ? 1 : 0;
-      ++total.count;
-    }
-  } else if (kind == "sparse_categorical_accuracy") {
-    if (y_true.size() * last != y_pred.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", labels ", ts.ToString()));
-    }
-    for (int64_t i = 0; i < y_true.size(); ++i) {
-      total.sum += ArgMax(y_pred, i * last, last) == static_cast<int64_t>(y_true.at(i)) ? 1 : 0;
-      ++total.count;
-    }
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown metric '", name,
-                     "' (known: accuracy, binary_accuracy, categorical_accuracy, "
-                     "sparse_categorical_accuracy, mse, mae)"));
-  }
-  return total;
-} catch (...) {
-  return CurrentExceptionStatus("ComputeMetric");
 }
 
 absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) try {
@@ -244,9 +151,9 @@ absl::Status Trainer::CheckSparseLabels(const Tensor& y) const {
     const double label = y.at(i);
     if (label >= 0 && label < static_cast<double>(classes)) continue;
     return absl::InvalidArgumentError(absl::StrCat(
-        "loss 'sparse_categorical_crossentropy': received a label value of ", label,
-        " (sample ", i / per_sample, " of the targets) which is outside the valid range of [0, ",
-        classes, ") (layer '", out.layer, "' outputs ", s.ToString(), ")"));
+        "loss 'sparse_categorical_crossentropy': received a label value of ", label, " (sample ",
+        i / per_sample, " of the targets) which is outside the valid range of [0, ", classes,
+        ") (layer '", out.layer, "' outputs ", s.ToString(), ")"));
   }
   return absl::OkStatus();
 }
@@ -495,14 +402,13 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
-    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size,
-                                              verbose, epoch, options.epochs, log));
+    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size, verbose,
+                                              epoch, options.epochs, log));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
-      RILL_ASSIGN_OR_RETURN(
-          auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, batch_size, 0,
-                               epoch, options.epochs, log));
+      RILL_ASSIGN_OR_RETURN(auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows,
+                                                 batch_size, 0, epoch, options.epochs, log));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }
     const std::string time = absl::StrFormat(
