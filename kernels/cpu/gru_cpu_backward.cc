@@ -166,6 +166,45 @@ struct Backward {
     }
   }
 
+  // The whole recurrence, in reverse: runs of steps by rows (one call, no synchronisation per
+  // step; `pack(part)` runs in the first) and steps split by units (a call for the gates and one
+  // for the product: the product needs every unit's gates). acc_all: [threads, 4u] bias sums;
+  // gather_all: each part's gather scratch at its slice's first row, or (split) at part · batch.
+  template <typename Pack>
+  void Recurrence(const std::vector<Slice>& slices, const std::vector<char>& split, int threads,
+                  const StateGrads& g, T* acc_all, T* gather_all, Pack&& pack) const {
+    const int64_t u = s.units, batch = s.batch;
+    const int parts = static_cast<int>(slices.size());
+    bool packed = false;
+    for (int64_t end = s.time; end > 0;) {
+      if (packed && split[end - 1]) {
+        const int64_t step = end - 1;
+        Workers::Get().Run(threads, [&](int part) {
+          const UnitShare units(u, part, threads);
+          std::vector<ActiveRun> runs;
+          Gates({0, batch, units.u0, units.u1}, step, g, acc_all + part * 4 * u, runs);
+        });
+        Workers::Get().Run(threads, [&](int part) {
+          const UnitShare units(u, part, threads);
+          std::vector<ActiveRun> runs;
+          StateProduct({0, batch, units.u0, units.u1}, step, g, gather_all + part * batch * 4 * u,
+                       runs);
+        });
+        end = step;
+        continue;
+      }
+      int64_t begin = end;
+      while (begin > 0 && !split[begin - 1]) --begin;
+      Workers::Get().Run(parts, [&](int part) {
+        if (!packed) pack(part);
+        SliceSteps(slices[part], begin, end, g, acc_all + part * 4 * u,
+                   gather_all + slices[part].first * 4 * u);
+      });
+      packed = true;
+      end = begin;
+    }
+  }
+
   // x's path: dx = [dn | dz | dr] · ain (W = wdx), over the slice's rows; with lengths a
   // product per sample over its valid rows, and zeros at its padded ones.
   void InputGradient(const Slice& slice, const StepWeights<T>& wdx, T* dx) const {
@@ -216,6 +255,24 @@ void ToKerasGradients(const GruShape& s, const T* dain, const T* drt, T* acc_all
   }
 }
 
+// With lengths, the rows the weight gradients sum over: the valid ones, sample by sample (sample
+// b's from offsets[b], each at x's row source[i]). Without lengths, nothing: all rows, in order.
+struct ValidRows {
+  std::vector<int64_t> offsets, source;
+};
+ValidRows SampleMajorRows(const GruShape& s) {
+  ValidRows out;
+  if (s.lengths == nullptr) return out;
+  const Rows rows{s};
+  out.offsets.resize(s.batch);
+  for (int64_t b = 0; b < s.batch; ++b) {
+    out.offsets[b] = static_cast<int64_t>(out.source.size());
+    for (int64_t t = 0; t < s.lengths[b]; ++t)
+      out.source.push_back(rows.Base(t) + b * rows.stride());
+  }
+  return out;
+}
+
 }  // namespace
 
 template <typename T>
@@ -254,18 +311,10 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   const Rows rows{s};
   const Valid valid{s};
   const int64_t rs = rows.stride();
-  // With lengths, the rows the weight gradients sum over are the valid ones, sample by sample:
-  // sample b's from offsets[b], each at x's row source_row[i].
-  std::vector<int64_t> offsets, source_row;
-  if (s.lengths != nullptr) {
-    offsets.resize(batch);
-    for (int64_t b = 0; b < batch; ++b) {
-      offsets[b] = static_cast<int64_t>(source_row.size());
-      for (int64_t t = 0; t < valid.Length(b); ++t) source_row.push_back(rows.Base(t) + b * rs);
-    }
-  }
-  const int64_t grad_rows = s.lengths != nullptr ? static_cast<int64_t>(source_row.size()) : n_rows;
-  auto source = [&](int64_t i) { return s.lengths != nullptr ? source_row[i] : i; };
+  const ValidRows valid_rows = SampleMajorRows(s);
+  const int64_t grad_rows =
+      s.lengths != nullptr ? static_cast<int64_t>(valid_rows.source.size()) : n_rows;
+  auto source = [&](int64_t i) { return s.lengths != nullptr ? valid_rows.source[i] : i; };
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
   // started from) as W [grad_rows, d] and [grad_rows, u].
@@ -280,7 +329,7 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
                          .reserve = reserve,
                          .dy = dy,
                          .dbuf = dbuf,
-                         .offsets = s.lengths != nullptr ? offsets.data() : nullptr,
+                         .offsets = s.lengths != nullptr ? valid_rows.offsets.data() : nullptr,
                          .wd = wd};
   auto x_row = [&](int64_t i) { return x + source(i) * d; };
   auto h_row = [&](int64_t i) {
@@ -291,40 +340,11 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   };
   std::memcpy(grads.dh(time - 1), dh_last, batch * u * sizeof(T));
   std::fill(acc_all, acc_all + threads * 4 * u, T(0));
-  // In reverse: the packing of x and the states for the weight gradients with the last steps by
-  // rows, then runs of steps by rows (one call, no synchronisation per step) and split steps (a
-  // call for the gates and one for the product: the product needs every unit's gates).
-  bool packed = false;
-  for (int64_t end = time; end > 0;) {
-    if (packed && split[end - 1]) {
-      const int64_t step = end - 1;
-      Workers::Get().Run(threads, [&](int part) {
-        const UnitShare units(u, part, threads);
-        std::vector<ActiveRun> runs;
-        call.Gates({0, batch, units.u0, units.u1}, step, grads, acc_all + part * 4 * u, runs);
-      });
-      Workers::Get().Run(threads, [&](int part) {
-        const UnitShare units(u, part, threads);
-        std::vector<ActiveRun> runs;
-        call.StateProduct({0, batch, units.u0, units.u1}, step, grads,
-                          gather_all + part * batch * 4 * u, runs);
-      });
-      end = step;
-      continue;
-    }
-    int64_t begin = end;
-    while (begin > 0 && !split[begin - 1]) --begin;
-    Workers::Get().Run(parts, [&](int part) {
-      if (!packed) {
-        for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
-        for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
-      }
-      call.SliceSteps(slices[part], begin, end, grads, acc_all + part * 4 * u,
-                      gather_all + slices[part].first * 4 * u);
-    });
-    packed = true;
-    end = begin;
-  }
+  // The packing of x and the states for the weight gradients runs with the last steps.
+  call.Recurrence(slices, split, threads, grads, acc_all, gather_all, [&](int part) {
+    for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
+    for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
+  });
   std::memcpy(dh0, grads.dh_prev(0), batch * u * sizeof(T));
   // x's path, then the weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
