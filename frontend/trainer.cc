@@ -54,6 +54,134 @@ std::string ProgressLine(int64_t seen, int64_t n, const std::string& time,
                          static_cast<long long>(n), bar, time, values);
 }
 
+// The epoch's line: the progress bar's last state (verbose 1) or "Epoch e/E - time values"
+// (verbose 2), flushed: on a pipe the lines would otherwise wait for exit (or be lost to Ctrl-C).
+void ReportEpoch(std::FILE* log, int verbose, int epoch, int epochs, int64_t samples,
+                 std::chrono::steady_clock::time_point start, const std::vector<std::string>& names,
+                 const std::map<std::string, double>& logs) {
+  if (verbose <= 0) return;
+  const std::string time = absl::StrFormat(
+      "%.1fs", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  std::string values;
+  for (const std::string& name : names) {
+    if (auto it = logs.find(name); it != logs.end()) values += FormatValue(name, it->second);
+  }
+  if (verbose == 1) {
+    std::fprintf(log, "%s\n", ProgressLine(samples, samples, time, values).c_str());
+  } else if (verbose == 2) {
+    std::fprintf(log, "Epoch %d/%d - %s%s\n", epoch + 1, epochs, time.c_str(), values.c_str());
+  }
+  std::fflush(log);
+}
+
+// The held-out data: options.validation_x/y, or Keras's validation_split taken from the end of
+// x and y before shuffling. Returns how many samples remain for training.
+int64_t HoldOutValidation(const std::vector<Tensor>& x, const Tensor& y, const FitOptions& options,
+                          std::vector<Tensor>& val_x, Tensor& val_y) {
+  const int64_t total = x[0].shape().dim(0);
+  val_x = options.validation_x;
+  val_y = options.validation_y;
+  if (!val_x.empty() || options.validation_split <= 0) return total;
+  const int64_t train_n = static_cast<int64_t>(
+      std::floor(static_cast<double>(total) * (1.0 - options.validation_split)));
+  std::vector<int64_t> val_rows(total - train_n);
+  std::iota(val_rows.begin(), val_rows.end(), train_n);
+  for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
+  val_y = TakeRows(y, val_rows);
+  return train_n;
+}
+
+// What the callbacks watch, checked against the epoch's results `names`: whether each monitor
+// is maximized, and the checkpoints' monitor.
+struct FitMonitors {
+  bool plateau_max = false, early_max = false, checkpoint_max = false;
+  std::string checkpoint;
+};
+absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
+                                          const std::vector<std::string>& names, bool validation) {
+  auto maximizes = [&](const std::string& monitor, const std::string& mode,
+                       const char* what) -> absl::StatusOr<bool> {
+    if (std::find(names.begin(), names.end(), monitor) == names.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": monitor '", monitor,
+                                                     "' is not among the epoch's results (",
+                                                     absl::StrJoin(names, ", "), ")"));
+    }
+    return MonitorMaximizes(monitor, mode);
+  };
+  FitMonitors m;
+  if (const auto& plateau = options.reduce_lr_on_plateau) {
+    RILL_RETURN_IF_ERROR(CheckReduceLROnPlateau(*plateau));
+    RILL_ASSIGN_OR_RETURN(m.plateau_max,
+                          maximizes(plateau->monitor, plateau->mode, "reduce_lr_on_plateau"));
+  }
+  if (const auto& early = options.early_stopping) {
+    RILL_RETURN_IF_ERROR(CheckEarlyStopping(*early));
+    RILL_ASSIGN_OR_RETURN(m.early_max, maximizes(early->monitor, early->mode, "early_stopping"));
+  }
+  m.checkpoint = !options.checkpoint_monitor.empty() ? options.checkpoint_monitor
+                 : validation                        ? "val_loss"
+                                                     : "loss";
+  if (!options.checkpoint_dir.empty()) {
+    RILL_ASSIGN_OR_RETURN(m.checkpoint_max, maximizes(m.checkpoint, "auto", "checkpoint"));
+  }
+  return m;
+}
+
+// A data-parallel Fit's start: the ranks agree on the data's size and the options (ranks that
+// disagree would pair different exchanges and hang) and take rank 0's weights. True on the rank
+// that reports and writes (rank 0).
+absl::StatusOr<bool> JoinRanks(const std::vector<Tensor>& x, const FitOptions& options,
+                               Model& model) {
+  RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
+  RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
+      *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
+               {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
+               {"epochs", static_cast<double>(options.epochs)},
+               {"validation split", options.validation_split},
+               {"shuffle", options.shuffle ? 1.0 : 0.0},
+               {"seed", static_cast<double>(options.seed)}}));
+  RILL_RETURN_IF_ERROR(BroadcastParameters(*group, model.params()));
+  return group->rank() == 0;
+}
+
+// The checkpoints in `dir` at the start: another run's are neither continued nor replaced
+// unasked; with `resume` the latest is restored into `state` and the model; what interrupted
+// runs left (temporaries, older checkpoints) is removed by the writing rank.
+absl::Status StartCheckpoints(const std::string& dir, bool resume, bool writer, FitState& state,
+                              Model& model) {
+  const std::optional<std::string> latest = LatestCheckpointDir(dir);
+  if (latest && !resume) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, " holds a checkpoint of an earlier run (",
+                                                   *latest,
+                                                   "): resume it, or choose another directory"));
+  }
+  if (writer) RemoveStaleCheckpoints(dir, latest.value_or(""));
+  if (latest && resume) {
+    RILL_ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(*latest));
+    RILL_RETURN_IF_ERROR(RestoreCheckpoint(c, *latest, state, model));
+  }
+  return absl::OkStatus();
+}
+
+// After an epoch: the checkpoint of the state so far in `dir` (and as dir/best when the monitor
+// improved), replacing the previous epoch's.
+absl::Status WriteEpochCheckpoint(const std::string& dir, const FitMonitors& monitors,
+                                  const std::map<std::string, double>& logs, int epoch,
+                                  double learning_rate, FitState& state, Model& model) {
+  state.epoch = epoch + 1;
+  state.learning_rate = learning_rate;
+  const double current = logs.at(monitors.checkpoint);
+  const bool best =
+      monitors.checkpoint_max ? current > state.checkpoint_best : current < state.checkpoint_best;
+  if (best) state.checkpoint_best = current;
+  const Checkpoint c = ToCheckpoint(state, model);
+  if (best) RILL_RETURN_IF_ERROR(WriteCheckpoint(dir + "/best", c));
+  const std::string path = EpochCheckpointDir(dir, state.epoch);
+  RILL_RETURN_IF_ERROR(WriteCheckpoint(path, c));
+  RemoveStaleCheckpoints(dir, path);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> Trainer::LogNames(bool validation) const {
@@ -308,32 +436,12 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   // writes checkpoints.
   bool writer = true;
   if (options_.data_parallel) {
-    RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
-    // Ranks that disagree would pair different exchanges and hang: refused up front.
-    RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
-        *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
-                 {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
-                 {"epochs", static_cast<double>(options.epochs)},
-                 {"validation split", options.validation_split},
-                 {"shuffle", options.shuffle ? 1.0 : 0.0},
-                 {"seed", static_cast<double>(options.seed)}}));
-    RILL_RETURN_IF_ERROR(BroadcastParameters(*group, model_->params()));
-    writer = group->rank() == 0;
+    RILL_ASSIGN_OR_RETURN(writer, JoinRanks(x, options, *model_));
     if (!writer) verbose = 0;
   }
-  const int64_t total = x[0].shape().dim(0);
-  // Keras takes the validation split from the end, before shuffling.
-  int64_t train_n = total;
-  std::vector<Tensor> val_x = options.validation_x;
-  Tensor val_y = options.validation_y;
-  if (val_x.empty() && options.validation_split > 0) {
-    train_n = static_cast<int64_t>(
-        std::floor(static_cast<double>(total) * (1.0 - options.validation_split)));
-    std::vector<int64_t> val_rows(total - train_n);
-    std::iota(val_rows.begin(), val_rows.end(), train_n);
-    for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
-    val_y = TakeRows(y, val_rows);
-  }
+  std::vector<Tensor> val_x;
+  Tensor val_y;
+  const int64_t train_n = HoldOutValidation(x, y, options, val_x, val_y);
   RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
                         ResolveBatchSize(*model_, options.batch_size, train_n));
   if (!val_x.empty()) {
@@ -343,59 +451,22 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   if (train_n < 1)
     return absl::InvalidArgumentError("no training samples left after the validation split");
   const std::vector<std::string> names = LogNames(!val_x.empty());
-  auto monitored = [&](const std::string& monitor, const std::string& mode,
-                       const char* what) -> absl::StatusOr<bool> {
-    if (std::find(names.begin(), names.end(), monitor) == names.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": monitor '", monitor,
-                                                     "' is not among the epoch's results (",
-                                                     absl::StrJoin(names, ", "), ")"));
-    }
-    return MonitorMaximizes(monitor, mode);
-  };
+  RILL_ASSIGN_OR_RETURN(const FitMonitors monitors, CheckMonitors(options, names, !val_x.empty()));
   const auto& plateau = options.reduce_lr_on_plateau;
   const auto& early = options.early_stopping;
-  bool plateau_max = false, early_max = false, checkpoint_max = false;
-  if (plateau) {
-    RILL_RETURN_IF_ERROR(CheckReduceLROnPlateau(*plateau));
-    RILL_ASSIGN_OR_RETURN(plateau_max,
-                          monitored(plateau->monitor, plateau->mode, "reduce_lr_on_plateau"));
-  }
-  if (early) {
-    RILL_RETURN_IF_ERROR(CheckEarlyStopping(*early));
-    RILL_ASSIGN_OR_RETURN(early_max, monitored(early->monitor, early->mode, "early_stopping"));
-  }
   const std::string& dir = options.checkpoint_dir;
-  const std::string checkpoint_monitor = !options.checkpoint_monitor.empty()
-                                             ? options.checkpoint_monitor
-                                         : val_x.empty() ? "loss"
-                                                         : "val_loss";
-  if (!dir.empty()) {
-    RILL_ASSIGN_OR_RETURN(checkpoint_max, monitored(checkpoint_monitor, "auto", "checkpoint"));
-    if (writer) RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
-  }
+  if (!dir.empty() && writer) RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
   FitState state;
   state.learning_rate = learning_rate();
   state.rng.seed(options.seed);
   state.order.resize(train_n);
   std::iota(state.order.begin(), state.order.end(), 0);
-  state.plateau = StartPlateau(plateau_max);
-  state.early_stopping = StartEarlyStopping(early_max);
-  state.checkpoint_best = checkpoint_max ? -INFINITY : INFINITY;
+  state.plateau = StartPlateau(monitors.plateau_max);
+  state.early_stopping = StartEarlyStopping(monitors.early_max);
+  state.checkpoint_best = monitors.checkpoint_max ? -INFINITY : INFINITY;
   if (!dir.empty()) {
-    const std::optional<std::string> latest = LatestCheckpointDir(dir);
-    // Another run's checkpoints are neither continued nor replaced unasked.
-    if (latest && !options.resume) {
-      return absl::InvalidArgumentError(absl::StrCat(dir, " holds a checkpoint of an earlier run (",
-                                                     *latest,
-                                                     "): resume it, or choose another directory"));
-    }
-    // What interrupted runs left: temporaries and older checkpoints.
-    if (writer) RemoveStaleCheckpoints(dir, latest.value_or(""));
-    if (latest && options.resume) {
-      RILL_ASSIGN_OR_RETURN(Checkpoint c, ReadCheckpoint(*latest));
-      RILL_RETURN_IF_ERROR(RestoreCheckpoint(c, *latest, state, *model_));
-      if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);
-    }
+    RILL_RETURN_IF_ERROR(StartCheckpoints(dir, options.resume, writer, state, *model_));
+    if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);
   }
   std::vector<int64_t>& rows = state.order;
   History history;
@@ -411,47 +482,24 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
                                                  batch_size, 0, epoch, options.epochs, log));
       for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
     }
-    const std::string time = absl::StrFormat(
-        "%.1fs", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    std::string values;
-    for (const std::string& name : names) {
-      if (auto it = logs.find(name); it != logs.end()) values += FormatValue(name, it->second);
-    }
-    if (verbose == 1) {
-      std::fprintf(log, "%s\n", ProgressLine(train_n, train_n, time, values).c_str());
-    } else if (verbose == 2) {
-      std::fprintf(log, "Epoch %d/%d - %s%s\n", epoch + 1, options.epochs, time.c_str(),
-                   values.c_str());
-    }
-    // Flushed per epoch: on a pipe the lines would otherwise wait for exit (or be lost to
-    // Ctrl-C).
-    if (verbose > 0) std::fflush(log);
+    ReportEpoch(log, verbose, epoch, options.epochs, train_n, start, names, logs);
     if (options.on_epoch_end) RILL_RETURN_IF_ERROR(options.on_epoch_end(epoch, logs));
     bool stop = false;
     if (plateau) {
-      const double lr = PlateauStep(*plateau, plateau_max, logs.at(plateau->monitor),
+      const double lr = PlateauStep(*plateau, monitors.plateau_max, logs.at(plateau->monitor),
                                     learning_rate(), state.plateau);
       if (lr != learning_rate()) SetLearningRate(lr);
     }
     if (early) {
-      EarlyStoppingStep step = StepEarlyStopping(*early, early_max, epoch, logs.at(early->monitor),
-                                                 state.early_stopping);
+      EarlyStoppingStep step = StepEarlyStopping(*early, monitors.early_max, epoch,
+                                                 logs.at(early->monitor), state.early_stopping);
       if (step.keep_weights && early->restore_best_weights)
         state.best_weights = model_->GetWeights();
       stop = step.stop;
     }
     if (!dir.empty() && writer) {
-      state.epoch = epoch + 1;
-      state.learning_rate = learning_rate();
-      const double current = logs.at(checkpoint_monitor);
-      const bool best =
-          checkpoint_max ? current > state.checkpoint_best : current < state.checkpoint_best;
-      if (best) state.checkpoint_best = current;
-      const Checkpoint c = ToCheckpoint(state, *model_);
-      if (best) RILL_RETURN_IF_ERROR(WriteCheckpoint(dir + "/best", c));
-      const std::string path = EpochCheckpointDir(dir, state.epoch);
-      RILL_RETURN_IF_ERROR(WriteCheckpoint(path, c));
-      RemoveStaleCheckpoints(dir, path);
+      RILL_RETURN_IF_ERROR(
+          WriteEpochCheckpoint(dir, monitors, logs, epoch, learning_rate(), state, *model_));
     }
     history.epochs.push_back(std::move(logs));
     if (stop) break;
