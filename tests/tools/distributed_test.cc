@@ -6,9 +6,7 @@
 // missing.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +17,7 @@
 #include "rill_config.h"
 #include "runtime/npy.h"
 #include "tests/temp_dir.h"
+#include "tests/tools/run_process.h"
 
 namespace rill {
 namespace {
@@ -26,22 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int status = -1;
-  std::string out;
-};
+using testing::Result;
 
-Result Shell(const std::string& command) {
-  Result r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+Result Shell(const std::string& command) { return testing::RunShell(command); }
 
 std::string Golden(const std::string& rel) {
   return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/train_sgd/" + rel;
