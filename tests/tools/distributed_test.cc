@@ -187,7 +187,9 @@ TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << "the job hung after a rank stalled:\n" << r.out;
   EXPECT_THAT(r.out, HasSubstr("rank 0 waited 3 s for the other ranks")) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("MPI_ABORT")) << r.out;
+  // (Open MPI's own MPI_ABORT message is not checked: under load its help printer sometimes
+  // fails with "ORTE_ERROR_LOG: Data unpack would read past end of buffer", the job ending all
+  // the same.)
 }
 
 // Ranks given different options would pair different exchanges: refused before training,
