@@ -27,6 +27,7 @@
 #include "kernels/register.h"
 #include "passes/compiler.h"
 #include "passes/lower.h"
+#include "tests/test_models.h"
 
 namespace rill {
 namespace {
@@ -50,13 +51,7 @@ Tensor Random(Shape shape, uint64_t seed) {
   return t;
 }
 
-std::unique_ptr<Model> DenseMlp() {
-  auto m = std::make_unique<Model>("mlp", 7);
-  auto x = m->Input({kBatch, 6});
-  auto h = layers::Dense({.units = 16, .activation = "tanh"})(x);
-  m->SetOutputs({layers::Dense({.units = 3})(h)});
-  return m;
-}
+using testing::DenseMlp;
 
 std::unique_ptr<Model> GruModel() {
   auto m = std::make_unique<Model>("gru", 7);

@@ -21,19 +21,14 @@
 #include "kernels/register.h"
 #include "passes/compiler.h"
 #include "runtime/memory_check.h"
+#include "tests/test_models.h"
 
 namespace rill {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::unique_ptr<Model> DenseMlp() {
-  auto m = std::make_unique<Model>("mlp", 7);
-  auto x = m->Input({kBatch, 6});
-  auto h = layers::Dense({.units = 16, .activation = "tanh"})(x);
-  m->SetOutputs({layers::Dense({.units = 3})(h)});
-  return m;
-}
+using testing::DenseMlp;
 
 CompileOptions DataParallel(int64_t bucket_bytes) {
   return {.loss = "mse",

@@ -13,17 +13,12 @@
 #include "kernels/register.h"
 #include "passes/compiler.h"
 #include "runtime/memory_check.h"
+#include "tests/test_models.h"
 
 namespace rill {
 namespace {
 
-std::unique_ptr<Model> DenseMlp() {
-  auto m = std::make_unique<Model>("mlp", 7);
-  auto x = m->Input({kBatch, 6});
-  auto h = layers::Dense({.units = 16, .activation = "tanh"})(x);
-  m->SetOutputs({layers::Dense({.units = 3})(h)});
-  return m;
-}
+using testing::DenseMlp;
 
 struct UpdateRun {
   int first = 0;
