@@ -53,6 +53,16 @@ Tensor Random(Shape shape, uint64_t seed) {
 
 using testing::DenseMlp;
 
+// The plan `g` compiles to for `session`: its step context (the GRU's prepare hooks need the
+// handles) and the backend plan passes it asks for.
+absl::StatusOr<Plan> CompileForSession(Graph& g, bool training, const gpu::CudaSession& session) {
+  return CompilePlan(g, training,
+                     {.device = DeviceKind::kCuda,
+                      .gpu = session.step_context(),
+                      .backend = session.plan_passes(),
+                      .memory = MemoryPlanOptions{}});
+}
+
 std::unique_ptr<Model> GruModel() {
   auto m = std::make_unique<Model>("gru", 7);
   auto x = m->Input({kBatch, 5, 3});
@@ -426,11 +436,7 @@ TEST(CudaExecutorDevice, ResidentLayersNeedNoPackedWeightSpace) {
   for (bool on : {true, false}) {
     auto session = gpu::CudaSession::Create({.resident_gru_weights = on});
     ASSERT_TRUE(session.ok()) << session.status();
-    auto plan = CompilePlan(**g, true,
-                            {.device = DeviceKind::kCuda,
-                             .gpu = (*session)->step_context(),
-                             .backend = (*session)->plan_passes(),
-                             .memory = MemoryPlanOptions{}});
+    auto plan = CompileForSession(**g, true, **session);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(has_buffer(*plan, "/weight_space"), !on);
     EXPECT_TRUE(has_buffer(*plan, "/dweight_space"));
@@ -551,11 +557,7 @@ TEST(CudaExecutorDevice, RegularizedClippedGruTrainingMatchesTheCpu) {
     const TensorType y_type = y.type();
     auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {x.type()}, &y_type);
     ASSERT_TRUE(g.ok()) << g.status();
-    auto plan = CompilePlan(**g, true,
-                            {.device = DeviceKind::kCuda,
-                             .gpu = (*session)->step_context(),
-                             .backend = (*session)->plan_passes(),
-                             .memory = MemoryPlanOptions{}});
+    auto plan = CompileForSession(**g, true, **session);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(plan->gru_residency.layers.size(), 1u);
   }
@@ -602,11 +604,7 @@ TEST(CudaExecutorDevice, TheRunIsCapturedAfterAWarmUpAndReplaysTheSameResult) {
   ASSERT_TRUE(g.ok()) << g.status();
   auto session = gpu::CudaSession::Create({.cuda_graphs = true});
   ASSERT_TRUE(session.ok()) << session.status();
-  auto plan = CompilePlan(**g, false,
-                          {.device = DeviceKind::kCuda,
-                           .gpu = (*session)->step_context(),
-                           .backend = (*session)->plan_passes(),
-                           .memory = MemoryPlanOptions{}});
+  auto plan = CompileForSession(**g, false, **session);
   ASSERT_TRUE(plan.ok()) << plan.status();
   auto cpu_plan = CompilePlan(**g, false, {});
   auto cpu = Executor::Create(*std::move(cpu_plan), &m->params());
