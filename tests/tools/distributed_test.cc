@@ -66,6 +66,18 @@ class DistributedTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  // A shell script `name` that runs `rill train` on the golden data with `flags` on every rank,
+  // after starting `rank1` in the background on rank 1 ($$ is the rank's process). Its path.
+  std::string RankScript(const std::string& name, const std::string& flags,
+                         const std::string& rank1 = "") const {
+    const std::string script = Path(name);
+    std::ofstream f(script);
+    f << "#!/bin/sh\n";
+    if (!rank1.empty()) f << "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (" << rank1 << ") & fi\n";
+    f << "exec " << RILL_BINARY << " train --model " << Golden("model.json") << " --x "
+      << Golden("x.npy") << " --y " << Golden("y_train.npy") << " " << flags << "\n";
+    return script;
+  }
   fs::path dir_;
 };
 
@@ -150,20 +162,10 @@ TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
 }
 
 TEST_F(DistributedTest, AKilledRankEndsTheJobWithAnError) {
-  // Rank 1 is killed (SIGKILL) a second into a long run; the job must end, not hang.
-  const std::string train = std::string(RILL_BINARY) + " train --model " + Golden("model.json") +
-                            " --x " + Golden("x.npy") + " --y " + Golden("y_train.npy") +
-                            " --optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0";
-  const std::string script = Path("rank.sh");
-  {
-    FILE* f = std::fopen(script.c_str(), "w");
-    ASSERT_NE(f, nullptr);
-    std::fprintf(f,
-                 "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -9 $$) & "
-                 "fi\nexec %s\n",
-                 train.c_str());
-    std::fclose(f);
-  }
+  // Rank 1 is killed (SIGKILL) two seconds into a long run; the job must end, not hang.
+  const std::string script =
+      RankScript("rank.sh", "--optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0",
+                 "sleep 2; kill -9 $$");
   Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << "the job hung after a rank died:\n" << r.out;
@@ -174,15 +176,9 @@ TEST_F(DistributedTest, AKilledRankEndsTheJobWithAnError) {
 // (RILL_COLLECTIVE_TIMEOUT) gives up on the gradient exchange, names itself and the wait, and
 // MPI_Abort ends the job.
 TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
-  const std::string script = Path("stall.sh");
-  {
-    std::ofstream f(script);
-    f << "#!/bin/sh\nif [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 2; kill -STOP $$) & "
-         "fi\nexec "
-      << RILL_BINARY << " train --model " << Golden("model.json") << " --x " << Golden("x.npy")
-      << " --y " << Golden("y_train.npy")
-      << " --optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0\n";
-  }
+  const std::string script =
+      RankScript("stall.sh", "--optimizer sgd --batch-size 2 --epochs 1000000 --verbose 0",
+                 "sleep 2; kill -STOP $$");
   Result r = Shell("timeout 120 " + Mpirun(2) + "-x RILL_COLLECTIVE_TIMEOUT=3 sh " + script);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << "the job hung after a rank stalled:\n" << r.out;
@@ -195,14 +191,10 @@ TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
 // Ranks given different options would pair different exchanges: refused before training,
 // naming the option, the rank and both values.
 TEST_F(DistributedTest, RanksThatDisagreeAreRefused) {
-  const std::string script = Path("disagree.sh");
-  {
-    std::ofstream f(script);
-    f << "#!/bin/sh\nexec " << RILL_BINARY << " train --model " << Golden("model.json") << " --x "
-      << Golden("x.npy") << " --y " << Golden("y_train.npy")
-      << " --optimizer sgd --epochs 2 --verbose 0 --batch-size $((4 - 2 * "
-         "OMPI_COMM_WORLD_RANK))\n";
-  }
+  const std::string script =
+      RankScript("disagree.sh",
+                 "--optimizer sgd --epochs 2 --verbose 0 --batch-size $((4 - 2 * "
+                 "OMPI_COMM_WORLD_RANK))");
   Result r = Shell("timeout 120 " + Mpirun(2) + "sh " + script);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << r.out;
