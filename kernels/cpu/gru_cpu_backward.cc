@@ -281,15 +281,15 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
                  T* dkernel, T* drecurrent, T* dbias) {
   const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   const int64_t n_rows = batch * time;
-  std::fill(dkernel, dkernel + d * 3 * u, T(0));
-  std::fill(drecurrent, drecurrent + u * 3 * u, T(0));
-  std::fill(dbias, dbias + 6 * u, T(0));
-  if (batch == 0 || u == 0) {
-    std::fill(dx, dx + n_rows * d, T(0));
-    return;
-  }
-  if (time == 0) {
-    std::memcpy(dh0, dh_last, batch * u * sizeof(T));
+  if (batch == 0 || u == 0 || time == 0) {  // no step: zero weight gradients
+    std::fill(dkernel, dkernel + d * 3 * u, T(0));
+    std::fill(drecurrent, drecurrent + u * 3 * u, T(0));
+    std::fill(dbias, dbias + 6 * u, T(0));
+    if (batch == 0 || u == 0) {
+      std::fill(dx, dx + n_rows * d, T(0));
+    } else {
+      std::memcpy(dh0, dh_last, batch * u * sizeof(T));
+    }
     return;
   }
   const int parts = Parts<T>(s), threads = Threads<T>(s);
@@ -299,15 +299,14 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // Scratch rows for the gathers: by rows a slice's at its first row, split by units the whole
   // batch per thread.
   const int64_t gather_rows = s.lengths == nullptr ? 0 : any_split ? threads * batch : batch;
-  Scratch<T> mem({3 * u * d, 3 * u * u, StepWeights<T>::Size(3 * u, u),
-                  StepWeights<T>::Size(3 * u, d), StepWeights<T>::Size(n_rows, d),
-                  StepWeights<T>::Size(n_rows, u), n_rows * 4 * u, batch * u, batch * u,
-                  threads * 4 * u, 3 * u * d, 3 * u * u, parts * kTransposedScratch,
-                  gather_rows * 4 * u});
-  T *ain = mem[0], *rt = mem[1], *dbuf = mem[6], *acc_all = mem[9];
+  Scratch<T> mem({3 * u * d, 0, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
+                  StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
+                  batch * u, batch * u, threads * 4 * u, 3 * u * d, 3 * u * u,
+                  parts * kTransposedScratch, gather_rows * 4 * u});
+  T *ain = mem[0], *dbuf = mem[6], *acc_all = mem[9];
   T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
   const typename Backward<T>::StateGrads grads{time, {mem[7], mem[8]}};
-  RelayoutWeights(s, kernel, recurrent, ain, rt);
+  RelayoutKernel(s, kernel, ain);
   const Rows rows{s};
   const Valid valid{s};
   const int64_t rs = rows.stride();
@@ -320,7 +319,9 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // started from) as W [grad_rows, d] and [grad_rows, u].
   StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{grad_rows, d, mem[4]},
       hs{grad_rows, u, mem[5]};
-  wd.Fill(rt, u, 1);
+  // rt's rows straight from the recurrent kernel, as the forward packs them.
+  for (int64_t p = 0; p < wd.panels(); ++p)
+    wd.FillPanel(p, [&](int64_t row) { return RtRow(recurrent, u, row); });
   wdx.Fill(ain, d, 1);
 
   const Backward<T> call{.s = s,

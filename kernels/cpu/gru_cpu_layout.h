@@ -249,14 +249,6 @@ const T* RtRow(const T* recurrent, int64_t u, int64_t row) {
   return recurrent + row % u * 3 * u + row / u * u;
 }
 
-template <typename T>
-void RelayoutWeights(const GruShape& s, const T* kernel, const T* recurrent, T* ain, T* rt) {
-  const int64_t u = s.units;
-  RelayoutKernel(s, kernel, ain);
-  for (int64_t row = 0; row < 3 * u; ++row)
-    std::memcpy(rt + row * u, RtRow(recurrent, u, row), u * sizeof(T));
-}
-
 // Row indexing of x, y, reserve and the backward buffers: the rows of time (or step) t are
 // Base(t) + b·stride for b in [0, batch).
 struct Rows {
