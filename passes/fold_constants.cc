@@ -79,8 +79,8 @@ absl::StatusOr<bool> FoldConstantSteps(Plan& plan, ParamStore& params) {
     }
     absl::Status st = step.fn(KernelArgs{step.attrs, ins, outs, ctx, work});
     if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat("fold-constants: ", std::string(OpName(step.op)),
-                                                  " '", step.node_name, "': ", st.message()));
+      return Annotate(st, absl::StrCat("fold-constants: ", std::string(OpName(step.op)), " '",
+                                       step.node_name, "'"));
     }
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       PlanBuffer& b = plan.buffers[step.outputs[k]];

@@ -24,11 +24,10 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
                                                                    PlanLocation where) {
   RegisterCpuBackend();
   RILL_ASSIGN_OR_RETURN(LoadedPlan loaded, ReadPlanFile(path, where));
-  auto fail = [&](const absl::Status& st) {
-    return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
-  };
-  // What the executor allocates: the arena and one buffer per input.
-  int64_t needed = loaded.plan.arena_bytes;
+  auto fail = [&](const absl::Status& st) { return Annotate(st, path); };
+  // What the CPU executor allocates in host memory: the arena and one buffer per input (a CUDA
+  // plan's arena is device memory, whose shortage cudaMalloc reports).
+  int64_t needed = loaded.plan.device == DeviceKind::kCpu ? loaded.plan.arena_bytes : 0;
   for (const NamedType& in : loaded.header.inputs)
     needed += in.type.shape.NumElements() * DTypeSize(in.type.dtype);
   const int64_t memory = PhysicalMemoryBytes();

@@ -335,9 +335,7 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
 
 absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where) {
   const uint64_t offset = where.offset;
-  auto fail = [&](const absl::Status& st) {
-    return absl::Status(st.code(), absl::StrCat(path, ": ", st.message()));
-  };
+  auto fail = [&](const absl::Status& st) { return Annotate(st, path); };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;

@@ -114,10 +114,7 @@ absl::Status Compile() {
   compiler.fold_constants = &params;
   absl::StatusOr<Plan> plan =
       CompileModePlan(*model, nullptr, GraphMode::kPredict, {input}, nullptr, compiler);
-  if (!plan.ok()) {
-    return absl::Status(plan.status().code(),
-                        absl::StrCat(model_path, ": ", plan.status().message()));
-  }
+  if (!plan.ok()) return Annotate(plan.status(), model_path);
   if (emit == "plan") {
     RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
   } else {

@@ -182,8 +182,7 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
   RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));
   absl::StatusOr<std::vector<Tensor>> y =
       args.stream > 0 ? RunStream(*model, x, args.stream) : RunBatches(*model, x);
-  if (!y.ok())
-    return absl::Status(y.status().code(), absl::StrCat(args.input, ": ", y.status().message()));
+  if (!y.ok()) return Annotate(y.status(), args.input);
   return WriteNpyFiles(paths, *y);
 }
 
