@@ -112,10 +112,23 @@ class MpiGroup final : public ProcessGroup {
   int size() const override { return size_; }
 
   absl::Status StartAllReduce(const TensorView& buffer) override {
-    auto r = std::make_shared<Reduction>();
+    if (pending_.count(buffer.data) != 0) {
+      return absl::InternalError("all_reduce: an all-reduce is already in flight on this buffer");
+    }
+    // A bucket's reduction (and its gathered bytes, size × the bucket) is kept from one step to
+    // the next: allocating and zeroing it per step would cost more than the exchange on a
+    // fast network.
+    std::shared_ptr<Reduction>& r = reductions_[buffer.data];
+    if (r == nullptr) r = std::make_shared<Reduction>();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);  // done and status are the thread's
+      r->done = false;
+      r->status = absl::OkStatus();
+    }
     r->data = buffer.data;
     r->bytes = buffer.bytes();
-    r->gathered.resize(static_cast<size_t>(buffer.bytes()) * size_);
+    const size_t gathered = static_cast<size_t>(buffer.bytes()) * size_;
+    if (r->gathered.size() < gathered) r->gathered.resize(gathered);
     pending_[buffer.data] = r;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -177,9 +190,8 @@ class MpiGroup final : public ProcessGroup {
   absl::StatusOr<std::vector<double>> AllGather(const std::vector<double>& local) override {
     std::vector<double> all(local.size() * size_);
     MPI_Request request;
-    int code = MPI_Iallgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE,
-                              all.data(), static_cast<int>(local.size()), MPI_DOUBLE,
-                              MPI_COMM_WORLD, &request);
+    int code = MPI_Iallgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(),
+                              static_cast<int>(local.size()), MPI_DOUBLE, MPI_COMM_WORLD, &request);
     if (code != MPI_SUCCESS) {
       failed_ = true;
       return MpiError(code, "MPI_Iallgather");
@@ -190,8 +202,8 @@ class MpiGroup final : public ProcessGroup {
 
   absl::Status Broadcast(const TensorView& t) override {
     MPI_Request request;
-    int code = MPI_Ibcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD,
-                          &request);
+    int code =
+        MPI_Ibcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD, &request);
     if (code != MPI_SUCCESS) {
       failed_ = true;
       return MpiError(code, "MPI_Ibcast");
@@ -283,6 +295,7 @@ class MpiGroup final : public ProcessGroup {
   bool stop_ = false;
   // Main thread only: the reductions started and not yet finished, by buffer.
   std::map<const void*, std::shared_ptr<Reduction>> pending_;
+  std::map<const void*, std::shared_ptr<Reduction>> reductions_;  // by bucket, kept
 };
 
 #endif  // RILL_HAVE_MPI
