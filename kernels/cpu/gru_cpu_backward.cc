@@ -120,13 +120,14 @@ struct Backward {
   // The state's path through the recurrent products at `step`, for the share's rows and units:
   // dh_prev += [dz | dr | dhh] · rt over the active rows, as one product; with lengths gathered
   // through `gather` (3u + u per row of the share), so that the sum's rounding does not depend
-  // on how the rows fall into runs, hence on the slicing.
+  // on how the rows fall into runs, hence on the slicing. `runs`: the step's active runs among
+  // the share's rows, as Runs (or Gates) found them.
   void StateProduct(const Share& share, int64_t step, const StateGrads& g, T* gather,
-                    std::vector<ActiveRun>& runs) const {
+                    const std::vector<ActiveRun>& runs) const {
     const int64_t u = s.units, rs = rows.stride(), t = rows.InputTime(step);
     const int64_t u0 = share.u0, width = share.u1 - share.u0;
-    const int64_t active = Runs(share, step, runs, [](int64_t, int64_t, int) {});
-    if (active == 0) return;
+    if (runs.empty()) return;
+    const int64_t active = runs.back().offset + (runs.back().e - runs.back().b);
     T* dh_prev = g.dh_prev(step);
     // C (+)= A · rt[:, u0:u1) for the A rows at `a` (row stride a_rs).
     auto product = [&](const T* a, int64_t a_rs, T* c, int64_t ldc, bool accumulate) {
@@ -184,9 +185,11 @@ struct Backward {
           std::vector<ActiveRun> runs;
           Gates({0, batch, units.u0, units.u1}, step, g, acc_all + part * 4 * u, runs);
         });
+        // The step's active runs over the whole batch, found once for every part's product.
+        std::vector<ActiveRun> runs;
+        Runs({0, batch, 0, u}, step, runs, [](int64_t, int64_t, int) {});
         Workers::Get().Run(threads, [&](int part) {
           const UnitShare units(u, part, threads);
-          std::vector<ActiveRun> runs;
           StateProduct({0, batch, units.u0, units.u1}, step, g, gather_all + part * batch * 4 * u,
                        runs);
         });
