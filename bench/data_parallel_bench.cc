@@ -1,19 +1,29 @@
 // Data-parallel CPU scaling of one training step: CuDNNGRU(H) -> Dense(1), MSE, SGD, on a
 // global batch of config a (T=100, B=64, I=128, H=256), with CompileOptions::data_parallel.
 // Run alone it is one process; under `mpirun -np N` each rank trains B/N rows and the
-// gradients are averaged. Prints, from rank 0, the median step time and, with several ranks,
-// the gradient exchange time per step and the share of it hidden under the backward pass
-// (1 - time blocked in all_reduce_wait / exchange time). bench/data_parallel.sh runs the
-// comparison 1 process x 2 threads vs 2 processes x 1 thread. Not a test: asserts nothing.
-// --layers=2 stacks two GRUs, so that the top one's gradients travel while the lower one's
-// backward runs (with one GRU every weight gradient comes from the last backward op).
+// gradients are averaged. Prints, from rank 0, the median step time and, with several ranks:
+//   - the exchanges per step (the buckets, and the GRU kernels' pieces: a GRU's weight
+//     gradients are exchanged by its own backward kernel, piece by piece as it computes them)
+//     and their bytes;
+//   - exchange: the communication thread's time per step, from each start to its sum, waiting
+//     for the other ranks to reach the same exchange included; blocked: the time the step
+//     waited for exchanges; hidden = 1 - blocked / exchange;
+//   - the same bytes alone: one all-reduce right after the ranks meet, so only the transfer
+//     and the sum are timed; and, per step, the time the rank that reached its last exchange
+//     latest blocked (the others also waited for that rank: imbalance, not communication),
+//     with the share of the alone time the step did not pay (1 - that / alone), the stricter
+//     measure.
+// bench/data_parallel.sh runs the comparison 1 process x 2 threads vs 2 processes x 1 thread.
+// Not a test: asserts nothing. --layers=2 stacks two GRUs.
 //   data_parallel_bench [--reps=10] [--bucket-kib=1024] [--config=T:B:I:H] [--layers=1]
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <vector>
 
-#include "bench/timing.h"
 #include "frontend/data_parallel.h"
 #include "frontend/rill.h"
 
@@ -25,6 +35,12 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
     if (arg.rfind("--" + name + "=", 0) == 0) return arg.substr(name.size() + 3);
   }
   return fallback;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 [[noreturn]] void Fail(const absl::Status& s) {
@@ -68,23 +84,69 @@ int main(int argc, char** argv) {
   auto once = [&] { return trainer->TrainOnBatch({x}, y).status(); };
   if (absl::Status st = once(); !st.ok()) Fail(st);  // compiles the plan
   const rill::ProcessGroup::Stats before = (*group)->stats();
-  auto ms = rill::bench::MedianMsOrError(reps, once);
-  if (!ms.ok()) Fail(ms.status());
+  // Exactly `reps` steps on every rank (a rank that ran more would wait for the others forever).
+  std::vector<double> step_ms, blocked_ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const double waited = (*group)->stats().wait_seconds;
+    if (absl::Status st = once(); !st.ok()) Fail(st);
+    step_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+    blocked_ms.push_back(1e3 * ((*group)->stats().wait_seconds - waited));
+  }
+  const double ms = Median(step_ms);
   const rill::ProcessGroup::Stats after = (*group)->stats();
+  // Per step, the rank that reached the last exchange latest blocked only for what was left
+  // of the exchanges; the others also waited for it (an imbalance, not communication).
+  auto all_blocked = (*group)->AllGather(blocked_ms);
+  if (!all_blocked.ok()) Fail(all_blocked.status());
+  double latest_blocked = 0;
+  for (int i = 0; i < reps; ++i) {
+    double least = blocked_ms[i];
+    for (int r = 0; r < (*group)->size(); ++r) least = std::min(least, (*all_blocked)[r * reps + i]);
+    latest_blocked += least / reps;
+  }
+  // The exchange's own cost, with nothing to hide it under: one step's bytes in one all-reduce,
+  // right after the ranks meet (so no waiting for a late rank is counted).
+  double alone_ms = 0;
+  if ((*group)->size() > 1) {
+    const int64_t floats = (after.bytes - before.bytes) / reps / 4;
+    rill::Tensor buffer(rill::DType::kF32, rill::Shape{floats});
+    std::vector<double> ms;
+    for (int i = 0; i < reps; ++i) {
+      absl::Status st = (*group)->AllGather({0.0}).status();
+      const auto start = std::chrono::steady_clock::now();
+      if (st.ok()) st = (*group)->StartAllReduce(buffer.view());
+      if (st.ok()) st = (*group)->FinishAllReduce(buffer.view(), buffer.view());
+      if (!st.ok()) Fail(st);
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    alone_ms = Median(ms);
+  }
   if ((*group)->rank() != 0) return 0;
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");
   std::printf(
       "%d GRU(s) T=%ld B=%ld I=%ld H=%ld | %d process(es) x %s thread(s) | step %.1f ms (median of "
       "%d)",
-      layers, t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, *ms, reps);
+      layers, t, b, in, h, (*group)->size(), threads == nullptr ? "?" : threads, ms, reps);
   const int64_t n = after.reductions - before.reductions;
   if (n > 0) {
-    const int steps = reps + 1;  // the warm-up of MedianMsOrError counts too
-    const double exchange = after.exchange_seconds - before.exchange_seconds;
-    const double wait = after.wait_seconds - before.wait_seconds;
-    std::printf(" | %ld buckets/step, exchange %.2f ms/step, blocked %.2f ms/step, hidden %.0f%%",
-                n / steps, 1e3 * exchange / steps, 1e3 * wait / steps,
-                exchange > 0 ? 100.0 * (1.0 - wait / exchange) : 100.0);
+    const int steps = reps;
+    const double exchange = 1e3 * (after.exchange_seconds - before.exchange_seconds) / steps;
+    const double wait = 1e3 * (after.wait_seconds - before.wait_seconds) / steps;
+    std::printf(
+        " | %ld exchanges/step, %.2f MB/step, exchange %.2f ms/step, blocked %.2f ms/step, "
+        "hidden %.0f%%",
+        n / steps, 1e-6 * static_cast<double>(after.bytes - before.bytes) / steps, exchange, wait,
+        exchange > 0 ? 100.0 * (1.0 - wait / exchange) : 100.0);
+    if (alone_ms > 0) {
+      std::printf(
+          " | the step's bytes alone %.2f ms; the latest rank blocked %.2f ms/step: hidden %.0f%%",
+          alone_ms, latest_blocked, 100.0 * std::max(0.0, 1.0 - latest_blocked / alone_ms));
+    }
   }
   std::printf("\n");
   return 0;

@@ -144,7 +144,7 @@ struct ModeGraph {
 // Checks the request against the model (the errors a caller can act on, before any stage runs).
 absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* options,
                                            GraphMode mode, const std::vector<TensorType>& inputs,
-                                           const TensorType* target) {
+                                           const TensorType* target, DeviceKind device) {
   RILL_RETURN_IF_ERROR(model.status());
   if (model.outputs().empty()) {
     return absl::FailedPreconditionError(
@@ -186,11 +186,14 @@ absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* o
   out.objective = std::make_unique<ObjectivePass>(model, spec, *target);
   out.stages.objective = out.objective.get();
   if (mode == GraphMode::kTrain) {
-    out.stages.updates = [&model, options](Graph& g, const std::vector<Value*>& weights,
-                                           const std::vector<Value*>& grads) {
+    out.stages.updates = [&model, options, device](Graph& g, const std::vector<Value*>& weights,
+                                                   const std::vector<Value*>& grads) {
       if (!options->data_parallel) return AppendUpdates(model, *options, g, weights, grads);
-      RILL_ASSIGN_OR_RETURN(std::vector<Value*> averaged,
-                            AllReduceGradients(g, grads, options->bucket_bytes));
+      RILL_ASSIGN_OR_RETURN(
+          std::vector<Value*> averaged,
+          AllReduceGradients(g, grads,
+                             {.bucket_bytes = options->bucket_bytes,
+                              .gru_kernels_exchange = device == DeviceKind::kCpu}));
       return AppendUpdates(model, *options, g, weights, averaged);
     };
   }
@@ -202,8 +205,9 @@ absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* o
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
                                                       GraphMode mode,
                                                       const std::vector<TensorType>& inputs,
-                                                      const TensorType* target) {
-  RILL_ASSIGN_OR_RETURN(ModeGraph m, PrepareModeGraph(model, options, mode, inputs, target));
+                                                      const TensorType* target, DeviceKind device) {
+  RILL_ASSIGN_OR_RETURN(ModeGraph m,
+                        PrepareModeGraph(model, options, mode, inputs, target, device));
   RILL_RETURN_IF_ERROR(RunGraphStages(*m.graph, m.stages));
   return std::move(m.graph);
 }
@@ -211,7 +215,8 @@ absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const Compil
 absl::StatusOr<Plan> CompileModePlan(Model& model, const CompileOptions* options, GraphMode mode,
                                      const std::vector<TensorType>& inputs,
                                      const TensorType* target, const CompilerOptions& compiler) {
-  RILL_ASSIGN_OR_RETURN(ModeGraph m, PrepareModeGraph(model, options, mode, inputs, target));
+  RILL_ASSIGN_OR_RETURN(ModeGraph m,
+                        PrepareModeGraph(model, options, mode, inputs, target, compiler.device));
   return CompileForDevice(*m.graph, m.stages, compiler);
 }
 

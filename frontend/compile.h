@@ -49,13 +49,15 @@ struct CompileOptions {
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };
 
-// Builds the graph for `mode` (the compiler's graph stages, passes/compiler.h). Inputs: the model inputs with the batch bound, then (evaluate,
-// train) "y_true" of `target`. Outputs: predict: the model outputs; evaluate and train:
-// [loss, prediction]. Training creates optimizer slots in the model's ParamStore on first use.
+// Builds the graph for `mode` (the compiler's graph stages, passes/compiler.h) for a plan on
+// `device`. Inputs: the model inputs with the batch bound, then (evaluate, train) "y_true" of
+// `target`. Outputs: predict: the model outputs; evaluate and train: [loss, prediction].
+// Training creates optimizer slots in the model's ParamStore on first use.
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
                                                       GraphMode mode,
                                                       const std::vector<TensorType>& inputs,
-                                                      const TensorType* target);
+                                                      const TensorType* target,
+                                                      DeviceKind device = DeviceKind::kCpu);
 
 // The plan an executor runs for `mode` (inputs and target as for BuildModeGraph) on
 // compiler.device: the model's graph stages and every compiler stage (passes/compiler.h).

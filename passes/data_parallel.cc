@@ -3,17 +3,39 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "ir/ops/collective.h"
 #include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
 #include "ir/ops/shape.h"
 
 namespace rill {
 
+namespace {
+
+// The cudnn_gru_grad nodes whose three weight gradients (outputs 2, 3, 4) are all in `grads`.
+std::set<Node*> GruGradsWithAllWeights(const std::vector<Value*>& grads) {
+  std::map<Node*, int> found;
+  for (Value* g : grads) {
+    Node* p = g->producer;
+    if (p == nullptr || p->op() != OpKind::kCuDNNGRUGrad) continue;
+    for (int k = 2; k < 5; ++k) found[p] += p->output(k) == g;
+  }
+  std::set<Node*> out;
+  for (const auto& [node, count] : found) {
+    if (count == 3) out.insert(node);
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Value*>> AllReduceGradients(Graph& graph,
                                                        const std::vector<Value*>& grads,
-                                                       int64_t bucket_bytes) {
+                                                       const GradientReduction& options) {
+  const int64_t bucket_bytes = options.bucket_bytes;
   if (bucket_bytes <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("data parallelism: bucket size ", bucket_bytes, " bytes, expected > 0"));
@@ -33,6 +55,9 @@ absl::StatusOr<std::vector<Value*>> AllReduceGradients(Graph& graph,
                    [&](int a, int b) { return completed_at(a) < completed_at(b); });
 
   std::vector<Value*> reduced(grads.size(), nullptr);
+  std::set<Node*> gru_kernels;
+  if (options.gru_kernels_exchange) gru_kernels = GruGradsWithAllWeights(grads);
+  for (Node* n : gru_kernels) n->mutable_attrs().Set(ops::kWeightGradReductionAttr, std::string("mean"));
   absl::Status error;
   std::vector<int> bucket;
   int64_t bytes = 0;
@@ -56,6 +81,10 @@ absl::StatusOr<std::vector<Value*>> AllReduceGradients(Graph& graph,
     bytes = 0;
   };
   for (int i : order) {
+    if (gru_kernels.count(grads[i]->producer) != 0) {
+      reduced[i] = grads[i];
+      continue;
+    }
     const TensorType& t = grads[i]->type;
     if (t.dtype != DType::kF32 && t.dtype != DType::kF64) {
       return absl::InvalidArgumentError(absl::StrCat("data parallelism: gradient '", grads[i]->name,

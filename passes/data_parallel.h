@@ -17,11 +17,21 @@ namespace rill {
 // Buckets close once they hold at least this many bytes (the last one may hold less).
 inline constexpr int64_t kDefaultBucketBytes = int64_t{1} << 20;
 
+struct GradientReduction {
+  int64_t bucket_bytes = kDefaultBucketBytes;  // must be positive
+  // A GRU's three weight gradients, when all of them are wanted, are reduced by its
+  // cudnn_gru_grad kernel itself (the op's weight_grad_reduction, ir/ops/rnn.h), which starts
+  // each piece's exchange as soon as it has computed it. This is what hides the exchange of
+  // the last layer the backward reaches (the GRU next to the input), which a bucket cannot: it
+  // is complete only when the backward is over. Only the CPU kernel does it.
+  bool gru_kernels_exchange = false;
+};
+
 // Returns, for each of `grads` (same order), its all-reduced mean: per bucket
 // reshape + concat into one flat value, all_reduce(mean) + all_reduce_wait, then slice +
-// reshape back. bucket_bytes must be positive.
+// reshape back; a GRU's gradients reduced by its kernel are returned as they are.
 absl::StatusOr<std::vector<Value*>> AllReduceGradients(Graph& graph,
                                                        const std::vector<Value*>& grads,
-                                                       int64_t bucket_bytes);
+                                                       const GradientReduction& options);
 
 }  // namespace rill

@@ -163,6 +163,13 @@ absl::StatusOr<std::vector<TensorType>> SequenceLengthsRule(const Attrs&,
   return std::vector<TensorType>{{DType::kI32, Shape{x.dim(0)}}};
 }
 
+absl::Status VerifyWeightGradReduction(const Node& node) {
+  const std::string& r = node.attrs().GetString(kWeightGradReductionAttr);
+  if (r.empty() || r == "sum" || r == "mean") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(kWeightGradReductionAttr, " '", r,
+                                                 "' is not one of \"\", \"sum\", \"mean\""));
+}
+
 // Lengths are integers: nothing flows back to the mask's source.
 std::vector<Value*> NoGradient(GradContext&) { return {nullptr}; }
 
@@ -207,12 +214,15 @@ void RegisterRnnOps() {
               .attrs = attrs,
               .shape = GruRule,
               .grad = GruGrad});
+  std::vector<AttrSpec> grad_attrs = attrs;
+  grad_attrs.push_back({kWeightGradReductionAttr, AttrKind::kString, std::string()});
   RegisterOp({.kind = OpKind::kCuDNNGRUGrad,
               .min_inputs = 9,
               .max_inputs = 10,
-              .attrs = attrs,
+              .attrs = grad_attrs,
               .shape = GruGradRule,
-              .not_differentiable = true});
+              .not_differentiable = true,
+              .verify = VerifyWeightGradReduction});
   RegisterOp({.kind = OpKind::kSequenceLengths,
               .min_inputs = 1,
               .max_inputs = 1,

@@ -7,6 +7,8 @@
 
 namespace rill::ops {
 
+inline constexpr char kWeightGradReductionAttr[] = "weight_grad_reduction";
+
 struct CuDNNGRUOptions {
   // x is [time, batch, features] instead of [batch, time, features]; y follows x's layout.
   bool time_major = false;
@@ -49,6 +51,10 @@ struct CuDNNGRUGradOutputs {
 // The fused backward of CuDNNGRU: given the forward's inputs, its y and reserve, and the
 // gradients dy (y's shape) and dh_last ([B, u]), all five input gradients in the inputs'
 // (Keras) layouts; `lengths` as the forward's. Not differentiable.
+// Its attribute weight_grad_reduction ("" by default; "sum" or "mean", set by the data
+// parallelism pass, passes/data_parallel.h) makes its three weight gradients reduced over
+// the process group, as the all_reduce op would: the kernel exchanges them piece by piece as it
+// computes them, so that the exchange overlaps its own remaining work (the CPU kernel only).
 CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
                                  Value* recurrent_kernel, Value* bias, Value* y, Value* reserve,
                                  Value* dy, Value* dh_last, CuDNNGRUOptions options = {},

@@ -11,7 +11,7 @@ namespace {
 
 template <typename T>
 absl::Status AllReduceStartT(const KernelArgs& a, ProcessGroup& group) {
-  const T weight = a.attrs.GetString("reduction") == "mean" ? static_cast<T>(group.share()) : T(1);
+  const T weight = static_cast<T>(group.weight(a.attrs.GetString("reduction")));
   const T* x = a.inputs[0].as<T>();
   T* out = a.outputs[0].as<T>();
   const int64_t n = a.outputs[0].size();

@@ -34,6 +34,9 @@ inline constexpr char kCpuGruAlgoAttr[] = "cpu_gru_algo";
 // On a forward step run by oneDNN: whether it runs oneDNN's training forward (its reserve then
 // holds oneDNN's workspace for the grad step).
 inline constexpr char kCpuGruTrainingAttr[] = "cpu_gru_training";
+// On a grad step whose dx no step reads and the plan does not output (the GRU's input is
+// data): false, and rill's kernel skips that product.
+inline constexpr char kCpuGruInputGradientAttr[] = "cpu_gru_input_gradient";
 
 // What the user asked for: the fastest (kAuto), the exact one (kExact: rill's kernel, which the
 // golden tests hold to 1e-5 and which is deterministic), or one algorithm (kForced).

@@ -64,12 +64,28 @@ template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
                 const T* bias, T* y, T* h_last, T* reserve);
 
+// With data parallelism, where the weight gradients' pieces go as soon as they are computed:
+// the exchange of each piece between processes then overlaps the products still to come.
+template <typename T>
+class GradientExchange {
+ public:
+  virtual ~GradientExchange() = default;
+  // Starts the reduction of the `n` values at `data`, which stay untouched until Finish().
+  virtual void Start(T* data, int64_t n) = 0;
+  // Waits for every piece started and writes each one's reduced values in place.
+  virtual absl::Status Finish() = 0;
+};
+
 // All gradients are written (not accumulated), in the inputs' layouts. dy has y's layout.
 // With lengths, dx is zero at padded steps and dy at a padded step that repeats the last
-// valid output adds to that output's gradient.
+// valid output adds to that output's gradient. A null dx skips the input gradient (nothing
+// reads it). With `exchange`, the weight gradients written are the reduced ones: their
+// pieces go through it in the kernel's own layouts, then come back to Keras's; its error
+// (a rank that died) is returned.
 template <typename T>
-void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
-                 const T* y, const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0,
-                 T* dkernel, T* drecurrent, T* dbias);
+absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel,
+                         const T* recurrent, const T* y, const T* reserve, const T* dy,
+                         const T* dh_last, T* dx, T* dh0, T* dkernel, T* drecurrent, T* dbias,
+                         GradientExchange<T>* exchange = nullptr);
 
 }  // namespace rill::cpu

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ir/status.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_cpu_isa.h"
 #include "kernels/cpu/gru_cpu_layout.h"
@@ -230,10 +231,10 @@ struct Backward {
 };
 
 // The weight gradients from ain's and rt's layouts back to Keras's, and the bias gradient
-// [b_Wz b_Wr b_Wh | b_Rz b_Rr b_Rh] from the parts' sums of [dn | dz | dr | dhh].
+// [b_Wz b_Wr b_Wh | b_Rz b_Rr b_Rh] from the sums of [dn | dz | dr | dhh] (acc).
 template <typename T>
-void ToKerasGradients(const GruShape& s, const T* dain, const T* drt, T* acc_all, int parts,
-                      T* dkernel, T* drecurrent, T* dbias) {
+void ToKerasGradients(const GruShape& s, const T* dain, const T* drt, const T* acc, T* dkernel,
+                      T* drecurrent, T* dbias) {
   const int64_t d = s.input, u = s.units;
   for (int k = 0; k < 3; ++k) {
     const int64_t g = kAinGate[k];
@@ -244,10 +245,6 @@ void ToKerasGradients(const GruShape& s, const T* dain, const T* drt, T* acc_all
     for (int64_t p = 0; p < u; ++p)
       std::memcpy(drecurrent + p * 3 * u + g * u, drt + (g * u + p) * u, u * sizeof(T));
   }
-  for (int part = 1; part < parts; ++part) {
-    for (int64_t j = 0; j < 4 * u; ++j) acc_all[j] += acc_all[part * 4 * u + j];
-  }
-  const T* acc = acc_all;
   for (int64_t j = 0; j < u; ++j) {
     dbias[j] = acc[u + j];
     dbias[u + j] = acc[2 * u + j];
@@ -278,22 +275,49 @@ ValidRows SampleMajorRows(const GruShape& s) {
 
 }  // namespace
 
+// The bounds of the weight products' rounds over the 3u gate rows: one round, or, when each
+// round's rows are exchanged as soon as they are computed, rounds of 1/2, 1/4, 1/8 and 1/8 of
+// the rows, so that the last exchange, the one nothing hides, is small.
+std::vector<int64_t> ProductRounds(int64_t rows, bool exchanged) {
+  if (!exchanged) return {0, rows};
+  std::vector<int64_t> bounds = {0};
+  for (int64_t eighths : {4, 6, 7, 8}) {
+    const int64_t bound = rows * eighths / 8;
+    if (bound > bounds.back()) bounds.push_back(bound);
+  }
+  return bounds;
+}
+
+// The weight gradients of a call with no step: zeros (still exchanged: the other processes
+// may have steps).
 template <typename T>
-void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
-                 const T* y, const T* reserve, const T* dy, const T* dh_last, T* dx, T* dh0,
-                 T* dkernel, T* drecurrent, T* dbias) {
+absl::Status ZeroWeightGradients(const GruShape& s, T* dkernel, T* drecurrent, T* dbias,
+                                 GradientExchange<T>* exchange) {
+  const int64_t d = s.input, u = s.units;
+  std::fill(dkernel, dkernel + d * 3 * u, T(0));
+  std::fill(drecurrent, drecurrent + u * 3 * u, T(0));
+  std::fill(dbias, dbias + 6 * u, T(0));
+  if (exchange == nullptr) return absl::OkStatus();
+  exchange->Start(dkernel, d * 3 * u);
+  exchange->Start(drecurrent, u * 3 * u);
+  exchange->Start(dbias, 6 * u);
+  return exchange->Finish();
+}
+
+template <typename T>
+absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel,
+                         const T* recurrent, const T* y, const T* reserve, const T* dy,
+                         const T* dh_last, T* dx, T* dh0, T* dkernel, T* drecurrent, T* dbias,
+                         GradientExchange<T>* exchange) {
   const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   const int64_t n_rows = batch * time;
-  if (batch == 0 || u == 0 || time == 0) {  // no step: zero weight gradients
-    std::fill(dkernel, dkernel + d * 3 * u, T(0));
-    std::fill(drecurrent, drecurrent + u * 3 * u, T(0));
-    std::fill(dbias, dbias + 6 * u, T(0));
+  if (batch == 0 || u == 0 || time == 0) {  // no step
     if (batch == 0 || u == 0) {
-      std::fill(dx, dx + n_rows * d, T(0));
+      if (dx != nullptr) std::fill(dx, dx + n_rows * d, T(0));
     } else {
       std::memcpy(dh0, dh_last, batch * u * sizeof(T));
     }
-    return;
+    return ZeroWeightGradients(s, dkernel, drecurrent, dbias, exchange);
   }
   const int parts = Parts<T>(s), threads = Threads<T>(s);
   const std::vector<char> split = SplitSteps<T>(s, threads);
@@ -309,7 +333,7 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   T *ain = mem[0], *dbuf = mem[6], *acc_all = mem[9];
   T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
   const typename Backward<T>::StateGrads grads{time, {mem[7], mem[8]}};
-  RelayoutKernel(s, kernel, ain);
+  if (dx != nullptr) RelayoutKernel(s, kernel, ain);
   const Rows rows{s};
   const Valid valid{s};
   const int64_t rs = rows.stride();
@@ -325,7 +349,7 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
   // rt's rows straight from the recurrent kernel, as the forward packs them.
   for (int64_t p = 0; p < wd.panels(); ++p)
     wd.FillPanel(p, [&](int64_t row) { return RtRow(recurrent, u, row); });
-  wdx.Fill(ain, d, 1);
+  if (dx != nullptr) wdx.Fill(ain, d, 1);
 
   const Backward<T> call{.s = s,
                          .h0 = h0,
@@ -350,23 +374,46 @@ void GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel, co
     for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
   });
   std::memcpy(dh0, grads.dh_prev(0), batch * u * sizeof(T));
+  for (int part = 1; part < threads; ++part) {
+    for (int64_t j = 0; j < 4 * u; ++j) acc_all[j] += acc_all[part * 4 * u + j];
+  }
+  if (exchange != nullptr) exchange->Start(acc_all, 4 * u);
   // x's path, then the weights, one product each over the rows: [dn | dz | dr]ᵀ · x and
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
-  Workers::Get().Run(parts, [&](int part) {
-    call.InputGradient(slices[part], wdx, dx);
-    const int64_t r0 = 3 * u * part / parts, r1 = 3 * u * (part + 1) / parts;
-    T* scratch = transposed_all + part * kTransposedScratch;
-    xs.MultiplyTransposed(r1 - r0, dbuf + r0, 4 * u, dain + r0 * d, d, scratch);
-    hs.MultiplyTransposed(r1 - r0, dbuf + u + r0, 4 * u, drt + r0 * u, u, scratch);
-  });
-  ToKerasGradients(s, dain, drt, acc_all, threads, dkernel, drecurrent, dbias);
+  // With an exchange, x's path runs last, under the last round's exchange.
+  const std::vector<int64_t> bounds = ProductRounds(3 * u, exchange != nullptr);
+  const bool dx_with_weights = dx != nullptr && exchange == nullptr;
+  for (size_t round = 0; round + 1 < bounds.size(); ++round) {
+    const int64_t lo = bounds[round], rows = bounds[round + 1] - lo;
+    Workers::Get().Run(parts, [&](int part) {
+      if (dx_with_weights) call.InputGradient(slices[part], wdx, dx);
+      const int64_t r0 = lo + rows * part / parts, r1 = lo + rows * (part + 1) / parts;
+      if (r1 == r0) return;
+      T* scratch = transposed_all + part * kTransposedScratch;
+      xs.MultiplyTransposed(r1 - r0, dbuf + r0, 4 * u, dain + r0 * d, d, scratch);
+      hs.MultiplyTransposed(r1 - r0, dbuf + u + r0, 4 * u, drt + r0 * u, u, scratch);
+    });
+    if (exchange != nullptr) {
+      exchange->Start(dain + lo * d, rows * d);
+      exchange->Start(drt + lo * u, rows * u);
+    }
+  }
+  if (dx != nullptr && !dx_with_weights) {
+    Workers::Get().Run(parts, [&](int part) { call.InputGradient(slices[part], wdx, dx); });
+  }
+  if (exchange != nullptr) RILL_RETURN_IF_ERROR(exchange->Finish());
+  ToKerasGradients(s, dain, drt, acc_all, dkernel, drecurrent, dbias);
+  return absl::OkStatus();
 }
 
-template void GruBackward<float>(const GruShape&, const float*, const float*, const float*,
-                                 const float*, const float*, const float*, const float*,
-                                 const float*, float*, float*, float*, float*, float*);
-template void GruBackward<double>(const GruShape&, const double*, const double*, const double*,
-                                  const double*, const double*, const double*, const double*,
-                                  const double*, double*, double*, double*, double*, double*);
+template absl::Status GruBackward<float>(const GruShape&, const float*, const float*,
+                                         const float*, const float*, const float*, const float*,
+                                         const float*, const float*, float*, float*, float*,
+                                         float*, float*, GradientExchange<float>*);
+template absl::Status GruBackward<double>(const GruShape&, const double*, const double*,
+                                          const double*, const double*, const double*,
+                                          const double*, const double*, const double*, double*,
+                                          double*, double*, double*, double*,
+                                          GradientExchange<double>*);
 
 }  // namespace rill::cpu

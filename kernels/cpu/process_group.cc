@@ -2,6 +2,7 @@
 // gradient all-reduces (process_group.h).
 #include "kernels/cpu/process_group.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -73,9 +74,14 @@ std::chrono::seconds CollectiveTimeout() {
   return std::chrono::seconds(seconds > 0 ? seconds : 600);
 }
 
-// One gradient bucket in flight: every rank's bytes, gathered on the communication thread.
+// Between two polls of a collective in flight.
+constexpr std::chrono::microseconds kPollPause(20);
+
+// One gradient bucket in flight: every rank's bytes, gathered on the communication thread,
+// which then writes their rank-ordered sum over `data`.
 struct Reduction {
-  const void* data = nullptr;
+  void* data = nullptr;
+  DType dtype = DType::kF32;
   int64_t bytes = 0;
   std::vector<std::byte> gathered;
   bool done = false;
@@ -126,6 +132,7 @@ class MpiGroup final : public ProcessGroup {
       r->status = absl::OkStatus();
     }
     r->data = buffer.data;
+    r->dtype = buffer.dtype;
     r->bytes = buffer.bytes();
     const size_t gathered = static_cast<size_t>(buffer.bytes()) * size_;
     if (r->gathered.size() < gathered) r->gathered.resize(gathered);
@@ -148,7 +155,10 @@ class MpiGroup final : public ProcessGroup {
     const auto wait_start = std::chrono::steady_clock::now();
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      if (!done_.wait_for(lock, CollectiveTimeout(), [&] { return r->done; })) {
+      waiting_.fetch_add(1, std::memory_order_relaxed);
+      const bool done = done_.wait_for(lock, CollectiveTimeout(), [&] { return r->done; });
+      waiting_.fetch_sub(1, std::memory_order_relaxed);
+      if (!done) {
         failed_ = true;
         return absl::DeadlineExceededError(absl::StrCat(
             "gradient all-reduce: rank ", rank_, " waited ", CollectiveTimeout().count(),
@@ -160,25 +170,13 @@ class MpiGroup final : public ProcessGroup {
       stats_.wait_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
       ++stats_.reductions;
+      stats_.bytes += r->bytes;
     }
     if (!r->status.ok()) {
       failed_ = true;
       return r->status;
     }
-    const int64_t n = out.shape.NumElements();
-    auto sum = [&](auto* dst) {
-      using T = std::remove_pointer_t<decltype(dst)>;
-      const T* parts = reinterpret_cast<const T*>(r->gathered.data());
-      for (int64_t i = 0; i < n; ++i) {
-        T acc = parts[i];
-        for (int k = 1; k < size_; ++k) acc += parts[k * n + i];
-        dst[i] = acc;
-      }
-    };
-    if (out.dtype == DType::kF64)
-      sum(static_cast<double*>(out.data));
-    else
-      sum(static_cast<float*>(out.data));
+    CopyIfApart(in, out);
     return absl::OkStatus();
   }
 
@@ -232,7 +230,7 @@ class MpiGroup final : public ProcessGroup {
             what, ": rank ", rank_, " waited ", CollectiveTimeout().count(),
             " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
       }
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      std::this_thread::sleep_for(kPollPause);
     }
   }
 
@@ -246,19 +244,47 @@ class MpiGroup final : public ProcessGroup {
         r = queue_.front();
         queue_.pop_front();
       }
-      // Gathering every rank's bytes and summing them in rank order (FinishAllReduce) gives
-      // the same bits on every rank whatever algorithm MPI picks for the exchange.
+      // Gathering every rank's bytes and summing them in rank order gives the same bits on
+      // every rank whatever algorithm MPI picks for the exchange. The sum runs here too, off
+      // the backward's thread.
       const auto start = std::chrono::steady_clock::now();
-      int code = MPI_Allgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
-                               static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_);
+      // Polled with pauses while the backward runs, rather than blocking: MPI's blocking calls
+      // spin while they wait for the other ranks, which would take a core from the backward
+      // this thread overlaps. Once the backward waits for an exchange, without pauses.
+      MPI_Request request;
+      int code = MPI_Iallgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
+                                static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_, &request);
+      for (int finished = 0; code == MPI_SUCCESS && !finished;) {
+        code = MPI_Test(&request, &finished, MPI_STATUS_IGNORE);
+        if (!finished && waiting_.load(std::memory_order_relaxed) == 0) {
+          std::this_thread::sleep_for(kPollPause);
+        }
+      }
+      if (code == MPI_SUCCESS) {
+        if (r->dtype == DType::kF64)
+          SumInRankOrder(*r, static_cast<double*>(r->data));
+        else
+          SumInRankOrder(*r, static_cast<float*>(r->data));
+      }
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (code != MPI_SUCCESS) r->status = MpiError(code, "MPI_Allgather (gradients)");
+        if (code != MPI_SUCCESS) r->status = MpiError(code, "MPI_Iallgather (gradients)");
         stats_.exchange_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r->done = true;
       }
       done_.notify_all();
+    }
+  }
+
+  template <typename T>
+  void SumInRankOrder(const Reduction& r, T* out) const {
+    const int64_t n = r.bytes / static_cast<int64_t>(sizeof(T));
+    const T* parts = reinterpret_cast<const T*>(r.gathered.data());
+    for (int64_t i = 0; i < n; ++i) {
+      T acc = parts[i];
+      for (int k = 1; k < size_; ++k) acc += parts[k * n + i];
+      out[i] = acc;
     }
   }
 
@@ -293,6 +319,7 @@ class MpiGroup final : public ProcessGroup {
   std::condition_variable wake_, done_;
   std::deque<std::shared_ptr<Reduction>> queue_;
   bool stop_ = false;
+  std::atomic<int> waiting_{0};  // FinishAllReduce calls blocked now
   // Main thread only: the reductions started and not yet finished, by buffer.
   std::map<const void*, std::shared_ptr<Reduction>> pending_;
   std::map<const void*, std::shared_ptr<Reduction>> reductions_;  // by bucket, kept

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,8 @@ class ProcessGroup {
   // (its samples / the batch's samples). 1/size until set; the trainer sets it per batch.
   double share() const { return share_; }
   void set_share(double share) { share_ = share; }
+  // What this rank's values are multiplied by before a reduction ("sum" or "mean").
+  double weight(std::string_view reduction) const { return reduction == "mean" ? share_ : 1.0; }
 
   // Starts the sum over ranks of `buffer` (f32 or f64; the caller has already weighted it).
   // `buffer` must stay untouched until FinishAllReduce(buffer, ...) returns.
@@ -48,10 +51,12 @@ class ProcessGroup {
   // (MPI_Abort) instead of waiting for ranks that wait for it.
   void set_failed() { failed_ = true; }
 
-  // Gradient all-reduces so far: seconds the exchanges took on the communication thread, and
-  // seconds FinishAllReduce blocked waiting for them (the part the backward did not hide).
+  // Gradient all-reduces so far: how many and their bytes, seconds the exchanges took on the
+  // communication thread (from the start to the sum, waiting for the other ranks included),
+  // and seconds FinishAllReduce blocked waiting for them (the part the backward did not hide).
   struct Stats {
     int64_t reductions = 0;
+    int64_t bytes = 0;
     double exchange_seconds = 0;
     double wait_seconds = 0;
   };

@@ -17,12 +17,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_onednn.h"
+#include "kernels/cpu/process_group.h"
 #include "runtime/plan.h"
 
 namespace rill::cpu {
@@ -99,12 +101,10 @@ absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlg
     if (algo == CpuGruAlgo::kRill) {
       GruForward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
                         y.data(), h_last.data(), reserve.data());
-      if (training) {
-        GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), y.data(),
-                           reserve.data(), dy.data(), dh_last.data(), dx.data(), dh0.data(),
-                           dkernel.data(), drecurrent.data(), dbias.data());
-      }
-      return absl::OkStatus();
+      if (!training) return absl::OkStatus();
+      return GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                                y.data(), reserve.data(), dy.data(), dh_last.data(), dx.data(),
+                                dh0.data(), dkernel.data(), drecurrent.data(), dbias.data());
     }
     RILL_RETURN_IF_ERROR(OneDnnGruForward(s, training, x.data(), h0.data(), kernel.data(),
                                           recurrent.data(), bias.data(), y.data(), h_last.data(),
@@ -132,6 +132,10 @@ bool IsRead(const Plan& plan, int buffer) {
     if (std::find(s.inputs.begin(), s.inputs.end(), buffer) != s.inputs.end()) return true;
   }
   return false;
+}
+bool IsUsed(const Plan& plan, int buffer) {
+  return IsRead(plan, buffer) ||
+         std::find(plan.outputs.begin(), plan.outputs.end(), buffer) != plan.outputs.end();
 }
 
 absl::Status PrepareGru(const PrepareArgs& p) {
@@ -176,6 +180,7 @@ absl::Status PrepareGru(const PrepareArgs& p) {
 // The grad runs the algorithm of the forward step that writes its reserve.
 absl::Status PrepareGruGrad(const PrepareArgs& p) {
   PlanStep& step = p.plan.steps[p.step];
+  if (!IsUsed(p.plan, step.outputs[0])) step.attrs.Set(kCpuGruInputGradientAttr, false);
   const int reserve = step.inputs[6];
   for (const PlanStep& s : p.plan.steps) {
     if (s.op != OpKind::kCuDNNGRU || s.outputs[2] != reserve) continue;
@@ -234,18 +239,70 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
   return absl::OkStatus();
 }
 
+// The weight gradients' reduction over the process group (data parallelism), piece by piece:
+// each piece weighted by this rank's share, then summed over the ranks in place.
+template <typename T>
+class GroupExchange final : public GradientExchange<T> {
+ public:
+  GroupExchange(ProcessGroup& group, const std::string& reduction)
+      : group_(group), weight_(static_cast<T>(group.weight(reduction))) {}
+
+  void Start(T* data, int64_t n) override {
+    if (!status_.ok()) return;
+    for (int64_t i = 0; i < n; ++i) data[i] *= weight_;
+    TensorView piece{.data = data,
+                     .dtype = std::is_same_v<T, double> ? DType::kF64 : DType::kF32,
+                     .shape = Shape{n}};
+    status_ = group_.StartAllReduce(piece);
+    if (status_.ok()) started_.push_back(piece);
+  }
+  absl::Status Finish() override {
+    for (const TensorView& piece : started_) {
+      RILL_RETURN_IF_ERROR(group_.FinishAllReduce(piece, piece));
+    }
+    started_.clear();
+    return status_;
+  }
+
+ private:
+  ProcessGroup& group_;
+  const T weight_;
+  std::vector<TensorView> started_;
+  absl::Status status_;
+};
+
+// The grad step's reduction of its weight gradients (the op's weight_grad_reduction), or none.
+template <typename T>
+absl::StatusOr<std::optional<GroupExchange<T>>> ExchangeOf(const KernelArgs& a) {
+  if (!a.attrs.Has(ops::kWeightGradReductionAttr)) return std::nullopt;
+  const std::string reduction = a.attrs.GetString(ops::kWeightGradReductionAttr);
+  if (reduction.empty()) return std::nullopt;
+  RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
+  return std::optional<GroupExchange<T>>(std::in_place, *group, reduction);
+}
+
 template <typename T>
 absl::Status CuDNNGRUGradT(const KernelArgs& a) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (RunsOneDnn(a.attrs)) return OneDnnBackward(a);
-  }
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
+  RILL_ASSIGN_OR_RETURN(std::optional<GroupExchange<T>> exchange, ExchangeOf<T>(a));
+  if constexpr (std::is_same_v<T, float>) {
+    if (RunsOneDnn(a.attrs)) {
+      RILL_RETURN_IF_ERROR(OneDnnBackward(a));
+      if (!exchange.has_value()) return absl::OkStatus();
+      for (int k = 2; k < 5; ++k) exchange->Start(out[k].as<T>(), out[k].size());
+      return Annotate(exchange->Finish(), "cudnn_gru_grad");
+    }
+  }
   RILL_ASSIGN_OR_RETURN(const GruShape s, ShapeWithLengths(a, 9));
-  GruBackward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[5].as<T>(),
-                 in[6].as<T>(), in[7].as<T>(), in[8].as<T>(), out[0].as<T>(), out[1].as<T>(),
-                 out[2].as<T>(), out[3].as<T>(), out[4].as<T>());
-  return absl::OkStatus();
+  const bool input_gradient =
+      !a.attrs.Has(kCpuGruInputGradientAttr) || a.attrs.GetBool(kCpuGruInputGradientAttr);
+  return Annotate(
+      GruBackward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[5].as<T>(),
+                     in[6].as<T>(), in[7].as<T>(), in[8].as<T>(),
+                     input_gradient ? out[0].as<T>() : nullptr, out[1].as<T>(), out[2].as<T>(),
+                     out[3].as<T>(), out[4].as<T>(), exchange ? &*exchange : nullptr),
+      "cudnn_gru_grad");
 }
 
 absl::Status CuDNNGRU(const KernelArgs& a) {

@@ -533,6 +533,45 @@ TEST(GruLengths, errors_name_the_node_and_the_shapes) {
   EXPECT_TRUE(ex->Run(inputs).ok());
 }
 
+// A stand-in for the process group's exchange: "reduces" each piece by doubling it, and
+// records the pieces.
+class DoublingExchange final : public cpu::GradientExchange<float> {
+ public:
+  void Start(float* data, int64_t n) override { pieces_.push_back({data, n}); }
+  absl::Status Finish() override {
+    for (auto [data, n] : pieces_) {
+      for (int64_t i = 0; i < n; ++i) data[i] *= 2;
+    }
+    finished_ = true;
+    return absl::OkStatus();
+  }
+  int64_t values() const {
+    int64_t total = 0;
+    for (auto [data, n] : pieces_) total += n;
+    return finished_ ? total : -1;
+  }
+  int pieces() const { return static_cast<int>(pieces_.size()); }
+  bool disjoint() const {
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        const auto [a, n] = pieces_[i];
+        const auto [b, m] = pieces_[j];
+        if (a < b + m && b < a + n) return false;
+      }
+    }
+    return true;
+  }
+
+ private:
+  std::vector<std::pair<float*, int64_t>> pieces_;
+  bool finished_ = false;
+};
+
+std::vector<float> Doubled(std::vector<float> v) {
+  for (float& e : v) e *= 2;
+  return v;
+}
+
 // The float kernels cut the batch into slices that run in parallel; the slicing must not
 // change any result: every sequence's arithmetic is the same whichever slice holds it (the
 // bias gradient sums per slice first, so it may differ in the last bits).
@@ -540,7 +579,8 @@ TEST(GruLengths, errors_name_the_node_and_the_shapes) {
 // either.
 // With 32 units and the split threshold lowered, the forward's steps run split by units on 2
 // threads (each takes one 16-unit panel of every gate) and by rows on 1: the same products and
-// gates element by element, so the same bits.
+// gates element by element, so the same bits. Skipping dx, or handing the weight gradients'
+// pieces to an exchange as they are computed, changes none of the other results either.
 TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
   const std::vector<int32_t> ragged = {3, 0, 6, 1, 4, 6, 2};
   for (bool time_major : {false, true}) {
@@ -573,7 +613,8 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
           struct Result {
             std::vector<float> y, h_last, reserve, dx, dh0, dkernel, drecurrent, dbias;
           };
-          auto run = [&](int threads) {
+          auto run = [&](int threads, bool input_gradient = true,
+                         cpu::GradientExchange<float>* exchange = nullptr) {
             cpu::GruShape t = s;
             t.threads = threads;
             Result r{std::vector<float>(n * u),       std::vector<float>(s.batch * u),
@@ -582,13 +623,34 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
                      std::vector<float>(u * 3 * u),   std::vector<float>(6 * u)};
             cpu::GruForward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
                                    bias.data(), r.y.data(), r.h_last.data(), r.reserve.data());
-            cpu::GruBackward<float>(t, x.data(), h0.data(), kernel.data(), recurrent.data(),
-                                    r.y.data(), r.reserve.data(), dy.data(), dh_last.data(),
-                                    r.dx.data(), r.dh0.data(), r.dkernel.data(),
-                                    r.drecurrent.data(), r.dbias.data());
+            EXPECT_TRUE(cpu::GruBackward<float>(
+                            t, x.data(), h0.data(), kernel.data(), recurrent.data(), r.y.data(),
+                            r.reserve.data(), dy.data(), dh_last.data(),
+                            input_gradient ? r.dx.data() : nullptr, r.dh0.data(),
+                            r.dkernel.data(), r.drecurrent.data(), r.dbias.data(), exchange)
+                            .ok());
             return r;
           };
           const Result one = run(1);
+          for (int threads : {1, 2, 3}) {
+            // Without dx: the other gradients as with it. Through an exchange that doubles every
+            // piece: every weight gradient doubled, each value sent once, in several pieces.
+            const Result plain = run(threads), no_dx = run(threads, false);
+            DoublingExchange doubling;
+            const Result exchanged = run(threads, true, &doubling);
+            EXPECT_EQ(no_dx.dh0, plain.dh0);
+            EXPECT_EQ(no_dx.dkernel, plain.dkernel);
+            EXPECT_EQ(no_dx.drecurrent, plain.drecurrent);
+            EXPECT_EQ(no_dx.dbias, plain.dbias);
+            EXPECT_EQ(exchanged.dx, plain.dx);
+            EXPECT_EQ(exchanged.dh0, plain.dh0);
+            EXPECT_EQ(exchanged.dkernel, Doubled(plain.dkernel));
+            EXPECT_EQ(exchanged.drecurrent, Doubled(plain.drecurrent));
+            EXPECT_EQ(exchanged.dbias, Doubled(plain.dbias));
+            EXPECT_EQ(doubling.values(), 3 * u * d + 3 * u * u + 4 * u);
+            EXPECT_GT(doubling.pieces(), 3);
+            EXPECT_TRUE(doubling.disjoint());
+          }
           for (int threads : {2, 3, 7}) {
             const Result many = run(threads);
             EXPECT_EQ(many.y, one.y) << threads << " slices";

@@ -18,6 +18,8 @@
 #include "frontend/layers.h"
 #include "frontend/optimizers.h"
 #include "frontend/trainer.h"
+#include "ir/ops/rnn.h"
+#include "kernels/cpu/gru_choice.h"
 #include "kernels/register.h"
 #include "passes/compiler.h"
 #include "runtime/memory_check.h"
@@ -140,6 +142,62 @@ TEST(DataParallelPass, OneProcessTrainsBitForBitAsWithout) {
     EXPECT_EQ(std::memcmp(weights[0][i].raw(), weights[1][i].raw(), weights[0][i].bytes()), 0)
         << "weight " << i;
   }
+}
+
+// Two stacked GRUs and a Dense layer: x [4, 5, 3].
+std::unique_ptr<Model> StackedGrus() {
+  auto m = std::make_unique<Model>("stacked", 1);
+  auto x = m->Input({kBatch, 5, 3});
+  auto h = layers::CuDNNGRU({.units = 4, .return_sequences = true})(x);
+  h = layers::CuDNNGRU({.units = 4})(h);
+  m->SetOutputs({layers::Dense({.units = 2})(h)});
+  return m;
+}
+const TensorType kSeqX{DType::kF32, Shape{4, 5, 3}}, kSeqY{DType::kF32, Shape{4, 2}};
+
+// On the CPU each GRU's kernel reduces its own weight gradients (weight_grad_reduction):
+// only the Dense layer's are bucketed. On CUDA every gradient is bucketed.
+TEST(DataParallelPass, GruKernelsReduceTheirWeightGradientsOnTheCpu) {
+  RegisterCpuKernels();
+  auto m = StackedGrus();
+  CompileOptions options = DataParallel(1 << 20);
+  for (DeviceKind device : {DeviceKind::kCpu, DeviceKind::kCuda}) {
+    auto g = BuildModeGraph(*m, &options, GraphMode::kTrain, {kSeqX}, &kSeqY, device);
+    ASSERT_TRUE(g.ok()) << g.status();
+    int grads = 0;
+    for (const Node* node : (*g)->nodes()) {
+      if (node->op() != OpKind::kCuDNNGRUGrad) continue;
+      ++grads;
+      EXPECT_EQ(node->attrs().GetString(ops::kWeightGradReductionAttr),
+                device == DeviceKind::kCpu ? "mean" : "");
+    }
+    EXPECT_EQ(grads, 2);
+    int64_t reduced = 0;
+    for (const Node* node : (*g)->nodes()) {
+      if (node->op() == OpKind::kAllReduce) reduced += node->input(0)->type.shape.NumElements();
+    }
+    const int64_t dense = 4 * 2 + 2, gru1 = 3 * 12 + 4 * 12 + 24, gru2 = 4 * 12 + 4 * 12 + 24;
+    EXPECT_EQ(reduced, device == DeviceKind::kCpu ? dense : dense + gru1 + gru2);
+  }
+}
+
+// The first GRU's dx (its input is data) is read by nothing: its grad step skips it. The
+// second GRU's dx flows into the first GRU's grad.
+TEST(DataParallelPass, AGruGradWhoseInputIsDataSkipsDx) {
+  RegisterCpuKernels();
+  auto m = StackedGrus();
+  CompileOptions options = DataParallel(1 << 20);
+  options.data_parallel = false;
+  auto plan = CompileModePlan(*m, &options, GraphMode::kTrain, {kSeqX}, &kSeqY, {});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::vector<bool> skips;
+  for (const PlanStep& step : plan->steps) {
+    if (step.op != OpKind::kCuDNNGRUGrad) continue;
+    skips.push_back(step.attrs.Has(cpu::kCpuGruInputGradientAttr) &&
+                    !step.attrs.GetBool(cpu::kCpuGruInputGradientAttr));
+  }
+  // The backward runs the top GRU's grad first.
+  EXPECT_EQ(skips, (std::vector<bool>{false, true})) << plan->ToString();
 }
 
 TEST(DataParallelPass, StatefulModelsAreRefused) {
