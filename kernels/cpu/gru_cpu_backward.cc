@@ -288,8 +288,9 @@ std::vector<int64_t> ProductRounds(int64_t rows, bool exchanged) {
   return bounds;
 }
 
-// The weight gradients of a call with no step: zeros (still exchanged: the other processes
-// may have steps).
+// The weight gradients of a call with no step: zeros, still exchanged. (Every process then
+// takes this path: T and u are the same everywhere, and data parallelism leaves no process
+// with an empty batch, so the pieces match.)
 template <typename T>
 absl::Status ZeroWeightGradients(const GruShape& s, T* dkernel, T* drecurrent, T* dbias,
                                  GradientExchange<T>* exchange) {
