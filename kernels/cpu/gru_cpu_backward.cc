@@ -273,8 +273,6 @@ ValidRows SampleMajorRows(const GruShape& s) {
   return out;
 }
 
-}  // namespace
-
 // The bounds of the weight products' rounds over the 3u gate rows: one round, or, when each
 // round's rows are exchanged as soon as they are computed, rounds of 1/2, 1/4, 1/8 and 1/8 of
 // the rows, so that the last exchange, the one nothing hides, is small.
@@ -304,6 +302,8 @@ absl::Status ZeroWeightGradients(const GruShape& s, T* dkernel, T* drecurrent, T
   exchange->Start(dbias, 6 * u);
   return exchange->Finish();
 }
+
+}  // namespace
 
 template <typename T>
 absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* kernel,
