@@ -1,0 +1,259 @@
+// cudnn_gru and cudnn_gru_grad with per-sample sequence lengths on CUDA (docs/gru.md, "Sequence
+// lengths"). Host tests (every CUDA build): the lengths check's messages, and that a plan with
+// lengths is no longer refused for cuda (it needs a GPU like any GRU plan). Device tests (skipped,
+// saying why, without a GPU): the forward and every gradient against the CPU kernels, which
+// implement tf-keras's masked GRU exactly (tests/ops/gru_golden_test.cc holds them to tf-keras),
+// on ragged unsorted batches with lengths 0 and T, in both layouts, both directions, with and
+// without zero_output_for_mask; and bad lengths refused with the CPU kernel's message.
+//
+// Tolerance: max |cpu - cuda| / max(1, max |cpu|) <= 1e-5 per tensor, the bound the parity test
+// holds every float32 CUDA kernel to (cuda_parity_test.cc) and the one STANDARD meets against the
+// float64 oracle on every golden case (docs/gru.md, "Precision"); cuDNN's STANDARD is the only
+// algorithm that runs steps with lengths. The padded steps' y and dx are exact copies or zeros,
+// so they add no error of their own.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "kernels/cuda/cudnn_gru.h"
+#include "kernels/cuda/register.h"
+#include "kernels/register.h"
+#include "passes/lower.h"
+#include "tests/kernels/cuda_parity.h"
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr double kTolerance = 1e-5;
+
+// ---- Host ------------------------------------------------------------------------------------
+
+TEST(GruLengthsHost, CheckNamesTheSampleTheValueAndTheInput) {
+  gpu::CudnnGruConfig c{.batch = 2, .time = 7, .input_size = 3, .hidden_size = 4};
+  EXPECT_TRUE(gpu::CheckGruLengths(c, std::vector<int32_t>{0, 7}).ok());
+  absl::Status over = gpu::CheckGruLengths(c, std::vector<int32_t>{2, 8});
+  EXPECT_EQ(over.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(over.message(), "lengths[1] = 8 is outside [0, 7] (input [2, 7, 3])");
+  c.time_major = true;
+  absl::Status negative = gpu::CheckGruLengths(c, std::vector<int32_t>{-1, 3});
+  EXPECT_EQ(negative.message(), "lengths[0] = -1 is outside [0, 7] (input [7, 2, 3])");
+  absl::Status count = gpu::CheckGruLengths(c, std::vector<int32_t>{1});
+  EXPECT_EQ(count.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(count.message()), HasSubstr("1 lengths for input [7, 2, 3]"));
+}
+
+// A descriptor with lengths is built on the host like any other (cuDNN's host-side checks).
+TEST(GruLengthsHost, DescriptorsWithLengthsAreBuiltOnTheHost) {
+  absl::StatusOr<gpu::CudnnGru> gru = gpu::CudnnGru::Create(
+      {.batch = 3, .time = 5, .input_size = 2, .hidden_size = 4, .lengths = true});
+  ASSERT_TRUE(gru.ok()) << gru.status();
+  EXPECT_TRUE(gru->config().lengths);
+  // Without a handle the calls say what they need, lengths or not.
+  const std::vector<int32_t> lengths = {5, 0, 2};
+  absl::Status forward = gru->Forward(nullptr, nullptr, gpu::GruForwardMode::kInference,
+                                      {.lengths = {.host = lengths}});
+  EXPECT_EQ(forward.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// ---- The graphs ------------------------------------------------------------------------------
+
+struct Case {
+  std::string name;
+  bool time_major = false;
+  bool go_backwards = false;
+  bool zero_output_for_mask = false;
+};
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) { return info.param.name; }
+
+std::vector<Case> Cases() {
+  std::vector<Case> out;
+  for (bool time_major : {false, true}) {
+    for (bool go_backwards : {false, true}) {
+      for (bool zero : {false, true}) {
+        out.push_back({absl::StrCat(time_major ? "time_major" : "batch_major",
+                                    go_backwards ? "_backwards" : "_forward",
+                                    zero ? "_zero_output" : ""),
+                       time_major, go_backwards, zero});
+      }
+    }
+  }
+  return out;
+}
+
+constexpr int64_t kB = 5, kT = 7, kD = 3, kU = 6;
+
+// x, h0, kernel, recurrent_kernel, bias, dy, dh_last, lengths -> the training forward and its
+// grad: y, h_last, dx, dh0, dkernel, drecurrent_kernel, dbias. With `grad` false, the forward
+// alone (y, h_last).
+struct GruGraph {
+  std::unique_ptr<Graph> graph;
+  std::vector<TensorType> input_types;
+};
+
+GruGraph MakeGraph(const Case& c, bool grad) {
+  GruGraph g;
+  g.graph = std::make_unique<Graph>("gru_lengths");
+  const Shape x = c.time_major ? Shape{kT, kB, kD} : Shape{kB, kT, kD};
+  const Shape y = c.time_major ? Shape{kT, kB, kU} : Shape{kB, kT, kU};
+  g.input_types = {{DType::kF32, x},          {DType::kF32, Shape{kB, kU}},
+                   {DType::kF32, {kD, 3 * kU}}, {DType::kF32, {kU, 3 * kU}},
+                   {DType::kF32, {6 * kU}},     {DType::kF32, y},
+                   {DType::kF32, {kB, kU}},     {DType::kI32, {kB}}};
+  std::vector<Value*> in;
+  for (size_t k = 0; k < g.input_types.size(); ++k) {
+    in.push_back(g.graph->AddInput(absl::StrCat("in", k), g.input_types[k]));
+  }
+  const Attrs attrs{{"time_major", c.time_major},
+                    {"go_backwards", c.go_backwards},
+                    {"zero_output_for_mask", c.zero_output_for_mask}};
+  auto fwd = g.graph->AddNode(OpKind::kCuDNNGRU, {in[0], in[1], in[2], in[3], in[4], in[7]},
+                              attrs, "gru");
+  EXPECT_TRUE(fwd.ok()) << fwd.status();
+  if (!grad) {
+    g.graph->SetOutputs({(*fwd)->output(0), (*fwd)->output(1)});
+    return g;
+  }
+  auto back = g.graph->AddNode(OpKind::kCuDNNGRUGrad,
+                               {in[0], in[1], in[2], in[3], in[4], (*fwd)->output(0),
+                                (*fwd)->output(2), in[5], in[6], in[7]},
+                               attrs, "gru_grad");
+  EXPECT_TRUE(back.ok()) << back.status();
+  std::vector<Value*> outputs = {(*fwd)->output(0), (*fwd)->output(1)};
+  for (Value* v : (*back)->outputs()) outputs.push_back(v);
+  g.graph->SetOutputs(outputs);
+  return g;
+}
+
+std::vector<Tensor> Inputs(const GruGraph& g, const std::vector<int32_t>& lengths) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<Tensor> out;
+  for (size_t k = 0; k + 1 < g.input_types.size(); ++k) {
+    Tensor t(g.input_types[k].dtype, g.input_types[k].shape);
+    for (int64_t i = 0; i < t.size(); ++i) t.data<float>()[i] = dist(rng);
+    out.push_back(std::move(t));
+  }
+  Tensor len(DType::kI32, Shape{kB});
+  for (int64_t b = 0; b < kB; ++b) len.data<int32_t>()[b] = lengths[b];
+  out.push_back(std::move(len));
+  return out;
+}
+
+double Error(const Tensor& cpu, const Tensor& cuda) {
+  double scale = 1.0, worst = 0.0;
+  for (int64_t i = 0; i < cpu.size(); ++i) scale = std::max(scale, std::abs(cpu.at(i)));
+  for (int64_t i = 0; i < cpu.size(); ++i) {
+    const double e = std::abs(cpu.at(i) - cuda.at(i)) / scale;
+    worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+  }
+  return worst;
+}
+
+// Lengths no longer stop a plan for cuda: lowering it asks for a GPU, as for any GRU.
+TEST(GruLengthsHost, APlanWithLengthsIsLoweredForCudaLikeAnyGruPlan) {
+  RegisterCpuKernels();
+  RegisterCudaKernels();
+  GruGraph g = MakeGraph({"batch_major_forward"}, /*grad=*/true);
+  absl::StatusOr<Plan> plan = LowerToPlan(*g.graph, DeviceKind::kCuda, true, nullptr);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("needs a GPU when the plan is made"));
+}
+
+// ---- Device ----------------------------------------------------------------------------------
+
+parity::GpuContext* SharedGpu(std::string* why) {
+  static absl::StatusOr<std::unique_ptr<parity::GpuContext>>* gpu =
+      new absl::StatusOr<std::unique_ptr<parity::GpuContext>>(parity::GpuContext::Create());
+  if (gpu->ok()) return gpu->value().get();
+  *why = std::string(gpu->status().message());
+  return nullptr;
+}
+
+class GruLengthsDevice : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    RegisterCpuKernels();
+    RegisterCudaKernels();
+    std::string why;
+    gpu_ = SharedGpu(&why);
+    if (gpu_ == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
+  }
+
+  // Runs the case's graph on both backends and compares every output.
+  void Compare(const std::vector<int32_t>& lengths, bool grad) {
+    const std::string what = absl::StrCat(GetParam().name, grad ? " training" : " inference",
+                                          " lengths {", absl::StrJoin(lengths, ", "), "}");
+    SCOPED_TRACE(what);
+    GruGraph g = MakeGraph(GetParam(), grad);
+    const std::vector<Tensor> inputs = Inputs(g, lengths);
+    absl::StatusOr<Plan> cpu_plan = LowerToPlan(*g.graph, DeviceKind::kCpu, grad);
+    ASSERT_TRUE(cpu_plan.ok()) << cpu_plan.status();
+    absl::StatusOr<parity::PlanResult> cpu = parity::RunOnCpu(*cpu_plan, inputs, 0);
+    ASSERT_TRUE(cpu.ok()) << cpu.status();
+    absl::StatusOr<Plan> plan = LowerToPlan(*g.graph, DeviceKind::kCuda, grad, &gpu_->step());
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    absl::StatusOr<parity::PlanResult> cuda = parity::RunOnCuda(*plan, inputs, *gpu_, 0);
+    ASSERT_TRUE(cuda.ok()) << cuda.status();
+    const char* names[] = {"y", "h_last", "dx", "dh0", "dkernel", "drecurrent_kernel", "dbias"};
+    ASSERT_EQ(cpu->outputs.size(), cuda->outputs.size());
+    for (size_t k = 0; k < cpu->outputs.size(); ++k) {
+      const double e = Error(cpu->outputs[k], cuda->outputs[k]);
+      RecordProperty(absl::StrCat(names[k], "_error"), absl::StrFormat("%.3g", e));
+      EXPECT_LE(e, kTolerance) << what << ": " << names[k];
+    }
+  }
+
+  parity::GpuContext* gpu_ = nullptr;
+};
+
+// Unsorted, with 0 and T among them; then every sample empty, then every sample full.
+const std::vector<std::vector<int32_t>> kLengthSets = {
+    {3, 0, 7, 1, 5}, {0, 0, 0, 0, 0}, {7, 7, 7, 7, 7}, {2, 6, 0, 7, 4}};
+
+TEST_P(GruLengthsDevice, ForwardMatchesTheCpu) {
+  for (const std::vector<int32_t>& lengths : kLengthSets) Compare(lengths, /*grad=*/false);
+}
+
+TEST_P(GruLengthsDevice, ForwardAndEveryGradientMatchTheCpu) {
+  for (const std::vector<int32_t>& lengths : kLengthSets) Compare(lengths, /*grad=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, GruLengthsDevice, ::testing::ValuesIn(Cases()), CaseName);
+
+// Values outside [0, T] are found after the lengths reach the host, with the CPU's message.
+TEST(GruLengthsErrors, BadLengthsAreRefusedWithTheCpuMessage) {
+  RegisterCpuKernels();
+  RegisterCudaKernels();
+  std::string why;
+  parity::GpuContext* gpu = SharedGpu(&why);
+  if (gpu == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
+  GruGraph g = MakeGraph({"batch_major_forward"}, /*grad=*/false);
+  absl::StatusOr<Plan> plan = LowerToPlan(*g.graph, DeviceKind::kCuda, false, &gpu->step());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (const std::vector<int32_t>& bad :
+       {std::vector<int32_t>{1, 8, 0, 0, 0}, std::vector<int32_t>{1, 2, -1, 0, 0}}) {
+    absl::StatusOr<parity::PlanResult> got = parity::RunOnCuda(*plan, Inputs(g, bad), *gpu, 0);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << got.status();
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr("cudnn_gru 'gru'"));
+    const int b = bad[1] == 8 ? 1 : 2;
+    EXPECT_THAT(std::string(got.status().message()),
+                HasSubstr(absl::StrCat("lengths[", b, "] = ", bad[b],
+                                       " is outside [0, 7] (input [5, 7, 3])")));
+  }
+}
+
+}  // namespace
+}  // namespace rill
