@@ -1,6 +1,6 @@
 // cudnn_gru and cudnn_gru_grad with per-sample sequence lengths on CUDA (docs/gru.md, "Sequence
-// lengths"). Host tests (every CUDA build): the lengths check's messages, and that a plan with
-// lengths is no longer refused for cuda (it needs a GPU like any GRU plan). Device tests (skipped,
+// lengths"). Host tests (every CUDA build): the lengths check's messages and descriptors with
+// lengths (cuda_executor_test lowers a plan with lengths for cuda). Device tests (skipped,
 // saying why, without a GPU): the forward and every gradient against the CPU kernels, which
 // implement tf-keras's masked GRU exactly (tests/ops/gru_golden_test.cc holds them to tf-keras),
 // on ragged unsorted batches with lengths 0 and T, in both layouts, both directions, with and
@@ -158,17 +158,6 @@ double Error(const Tensor& cpu, const Tensor& cuda) {
     worst = std::isnan(e) ? INFINITY : std::max(worst, e);
   }
   return worst;
-}
-
-// Lengths no longer stop a plan for cuda: lowering it asks for a GPU, as for any GRU.
-TEST(GruLengthsHost, APlanWithLengthsIsLoweredForCudaLikeAnyGruPlan) {
-  RegisterCpuKernels();
-  RegisterCudaKernels();
-  GruGraph g = MakeGraph({"batch_major_forward"}, /*grad=*/true);
-  absl::StatusOr<Plan> plan = LowerToPlan(*g.graph, DeviceKind::kCuda, true, nullptr);
-  ASSERT_FALSE(plan.ok());
-  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << plan.status();
-  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("needs a GPU when the plan is made"));
 }
 
 // ---- Device ----------------------------------------------------------------------------------
