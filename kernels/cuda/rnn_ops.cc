@@ -332,8 +332,18 @@ absl::StatusOr<std::vector<int32_t>> HostLengths(const TensorView& lengths,
       "sequence lengths: copy to the host"));
   RILL_RETURN_IF_ERROR(
       FromCuda(cudaStreamSynchronize(stream), "sequence lengths: waiting for their copy"));
-  RILL_RETURN_IF_ERROR(CheckGruLengths(config, host));
-  return host;
+  const absl::Status checked = CheckGruLengths(config, host);
+  if (checked.ok()) return host;
+  // sequence_lengths on cuda marks a mask with a hole -1 (its kernel cannot fail the step).
+  for (size_t b = 0; b < host.size(); ++b) {
+    if (host[b] >= 0 && host[b] <= config.time) continue;
+    if (host[b] != -1) break;
+    return absl::InvalidArgumentError(absl::StrCat(
+        checked.message(), ": the mask of sample ", b,
+        " has a hole (sequence_lengths gives -1 when a masked step comes before an unmasked "
+        "one); only right-padded sequences can be lengths"));
+  }
+  return checked;
 }
 
 // Checks the step's buffers against cuDNN's sizes, then finds or packs the weight space.
