@@ -230,16 +230,6 @@ bool Check(const std::string& what, const Tensor& cpu, const Tensor& cuda, bool 
 
 // ---- The device test ---------------------------------------------------------------------------
 
-// One GPU context for the whole binary (handle creation is slow); null with the reason when no
-// device is usable.
-GpuContext* SharedGpu(std::string* why) {
-  static absl::StatusOr<std::unique_ptr<GpuContext>>* gpu =
-      new absl::StatusOr<std::unique_ptr<GpuContext>>(GpuContext::Create());
-  if (gpu->ok()) return gpu->value().get();
-  *why = std::string(gpu->status().message());
-  return nullptr;
-}
-
 // The backend under test: lowers the graph for itself and runs it on `inputs`.
 using Runner = std::function<absl::StatusOr<PlanResult>(const Graph& graph, bool training,
                                                         const std::vector<Tensor>& inputs)>;
@@ -357,7 +347,7 @@ class CudaParity : public ::testing::TestWithParam<OpCase> {
     RecordProperty("op", Name(GetParam().op));
     RecordProperty("dtype", dtype);
     std::string why;
-    GpuContext* gpu = SharedGpu(&why);
+    GpuContext* gpu = SharedGpuContext(&why);
     if (gpu == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
     unsupported = !CompareCase(
         GetParam(), float_type,

@@ -162,21 +162,13 @@ double Error(const Tensor& cpu, const Tensor& cuda) {
 
 // ---- Device ----------------------------------------------------------------------------------
 
-parity::GpuContext* SharedGpu(std::string* why) {
-  static absl::StatusOr<std::unique_ptr<parity::GpuContext>>* gpu =
-      new absl::StatusOr<std::unique_ptr<parity::GpuContext>>(parity::GpuContext::Create());
-  if (gpu->ok()) return gpu->value().get();
-  *why = std::string(gpu->status().message());
-  return nullptr;
-}
-
 class GruLengthsDevice : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
     RegisterCpuKernels();
     RegisterCudaKernels();
     std::string why;
-    gpu_ = SharedGpu(&why);
+    gpu_ = parity::SharedGpuContext(&why);
     if (gpu_ == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
   }
 
@@ -226,7 +218,7 @@ TEST(GruLengthsErrors, BadLengthsAreRefusedWithTheCpuMessage) {
   RegisterCpuKernels();
   RegisterCudaKernels();
   std::string why;
-  parity::GpuContext* gpu = SharedGpu(&why);
+  parity::GpuContext* gpu = parity::SharedGpuContext(&why);
   if (gpu == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
   GruGraph g = MakeGraph({"batch_major_forward"}, /*grad=*/false);
   absl::StatusOr<Plan> plan = LowerToPlan(*g.graph, DeviceKind::kCuda, false, &gpu->step());
