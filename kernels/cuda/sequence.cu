@@ -94,8 +94,8 @@ __global__ void CopyValidPrefixKernel(SeqLayout l, const int32_t* __restrict__ l
   const int64_t total = l.batch * l.time * l.features;
   for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
     const SeqIndex e = IndexOf(l, i);
-    const int64_t n = lengths[e.b];
-    out[i] = e.t < n ? in[RowAt(l, e.b, reverse ? n - 1 - e.t : e.t) + e.k] : 0.0f;
+    const int64_t from = ValidPrefixSource(reverse, e.t, lengths[e.b]);
+    out[i] = from >= 0 ? in[RowAt(l, e.b, from) + e.k] : 0.0f;
   }
 }
 
@@ -105,19 +105,7 @@ __global__ void MaskedGruOutputKernel(SeqLayout l, const int32_t* __restrict__ l
   const int64_t total = l.batch * l.time * l.features;
   for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
     const SeqIndex e = IndexOf(l, i);
-    const int64_t n = lengths[e.b];
-    int64_t from = -1;  // the step of cudnn_y that y[b, t] repeats; -1: zero
-    switch (mode) {
-      case MaskedOutput::kRepeatLast:
-        from = e.t < n ? e.t : n - 1;
-        break;
-      case MaskedOutput::kZero:
-        from = e.t < n ? e.t : -1;
-        break;
-      case MaskedOutput::kBackwards:
-        from = e.t >= l.time - n ? e.t - (l.time - n) : -1;
-        break;
-    }
+    const int64_t from = MaskedOutputSource(mode, e.t, lengths[e.b], l.time);
     y[i] = from >= 0 ? cudnn_y[RowAt(l, e.b, from) + e.k] : 0.0f;
   }
 }
@@ -128,9 +116,8 @@ __global__ void MaskedGruOutputGradKernel(SeqLayout l, const int32_t* __restrict
   const int64_t total = l.batch * l.time * l.features;
   for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
     const SeqIndex e = IndexOf(l, i);
-    const int64_t n = lengths[e.b];
-    const int64_t to = mode == MaskedOutput::kBackwards ? e.t + (l.time - n) : e.t;
-    cudnn_dy[i] = e.t < n ? dy[RowAt(l, e.b, to) + e.k] : 0.0f;
+    const int64_t from = MaskedOutputGradSource(mode, e.t, lengths[e.b], l.time);
+    cudnn_dy[i] = from >= 0 ? dy[RowAt(l, e.b, from) + e.k] : 0.0f;
   }
 }
 
@@ -146,8 +133,8 @@ __global__ void MaskedGruStateGradKernel(SeqLayout l, const int32_t* __restrict_
     float g = 0.0f;
     if (n > 0) {
       g = dh_last != nullptr ? dh_last[i] : 0.0f;
-      if (mode == MaskedOutput::kRepeatLast) {
-        for (int64_t t = n; t < l.time; ++t) g = AddRn(g, dy[RowAt(l, b, t) + k]);
+      for (int64_t t = n; t < l.time; ++t) {
+        if (RepeatsLastState(mode, t, n)) g = AddRn(g, dy[RowAt(l, b, t) + k]);
       }
     }
     cudnn_dh_last[i] = g;

@@ -58,6 +58,50 @@ enum class MaskedOutput {
   kBackwards,   // go_backwards: y[b, s] = 0 for s < T-n, the n outputs at s >= T-n
 };
 
+#if defined(__CUDACC__)
+#define RILL_SEQ_HOST_DEVICE __host__ __device__
+#else
+#define RILL_SEQ_HOST_DEVICE
+#endif
+
+// The index maps of the kernels below, for one sample with n valid steps of `time`, on the host
+// and the device (the host tests emulate cuDNN's padded sequences with them). Each gives a step,
+// or -1 for a zero.
+
+// LaunchCopyValidPrefixF32: the step of `in` that step t of `out` copies.
+RILL_SEQ_HOST_DEVICE inline int64_t ValidPrefixSource(bool reverse, int64_t t, int64_t n) {
+  if (t >= n) return -1;
+  return reverse ? n - 1 - t : t;
+}
+
+// LaunchMaskedGruOutputF32: the step of cuDNN's y that step s of y repeats.
+RILL_SEQ_HOST_DEVICE inline int64_t MaskedOutputSource(MaskedOutput mode, int64_t s, int64_t n,
+                                                      int64_t time) {
+  switch (mode) {
+    case MaskedOutput::kRepeatLast:
+      return s < n ? s : n - 1;
+    case MaskedOutput::kZero:
+      return s < n ? s : -1;
+    case MaskedOutput::kBackwards:
+      return s >= time - n ? s - (time - n) : -1;
+  }
+  return -1;
+}
+
+// LaunchMaskedGruOutputGradF32: the step of dy that step t of cuDNN's dy takes (the y element
+// cuDNN's y[t] became).
+RILL_SEQ_HOST_DEVICE inline int64_t MaskedOutputGradSource(MaskedOutput mode, int64_t t, int64_t n,
+                                                          int64_t time) {
+  if (t >= n) return -1;
+  return mode == MaskedOutput::kBackwards ? t + (time - n) : t;
+}
+
+// LaunchMaskedGruStateGradF32: whether dy at step s adds to the last state's gradient (s is a
+// padded step that repeats it).
+RILL_SEQ_HOST_DEVICE inline bool RepeatsLastState(MaskedOutput mode, int64_t s, int64_t n) {
+  return mode == MaskedOutput::kRepeatLast && n > 0 && s >= n;
+}
+
 // y (layout `l`, features = units) from cuDNN's padded y, which holds the state after each
 // valid step processed at t < n (what it holds at t >= n is not read):
 //   kRepeatLast: y[b, s] = s < n ? cudnn_y[b, s] : (n > 0 ? cudnn_y[b, n-1] : 0)
