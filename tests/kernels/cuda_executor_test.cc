@@ -3,7 +3,8 @@
 // "cuda" in the frontend are FailedPrecondition (never a crash) while "auto" runs on the CPU
 // bit for bit. Device tests (skipped with the reason when there is no GPU): training on cuda
 // matches the CPU within 1e-5 relative (Dense and CuDNNGRU models), CUDA graphs on and off
-// are bit-identical, and parameters go back and forth between host and device correctly.
+// are bit-identical, a plan with GRU sequence lengths is never captured and follows each run's
+// lengths, and parameters go back and forth between host and device correctly.
 #include "kernels/cuda/cuda_executor.h"
 
 #include <gmock/gmock.h>
