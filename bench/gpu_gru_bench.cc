@@ -12,8 +12,12 @@
 // them as Markdown with --markdown=PATH); never asserts anything. Without a GPU it says so,
 // prints the tables with every rill and cuDNN cell "not measured" (torch's from --torch if
 // given) and exits 0. rill's step: RunRillStep (what is timed, how memory is counted).
+// A third table times sequence lengths uniform in [T/4, T] against the same batch padded to T
+// (rill's kernels, like bench/gru_bench's last table on the CPU), on the --lengths-configs
+// (default a,b,e,g; "none" skips it): RunLengths.
 //
-//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--markdown=PATH] [--torch=PATH]
+//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--lengths-configs=a,b,...] [--markdown=PATH]
+//                 [--torch=PATH]
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
@@ -131,22 +135,39 @@ absl::StatusOr<Activations> MakeActivations(const Config& c) {
   return a;
 }
 
+// How RunRill calls the layer: under the algorithms rill chooses (the default policy: timed per
+// shape) or under `forced`, and with per-sample lengths (which always run STANDARD, as the
+// prepare hooks decide) or none.
+struct RillCall {
+  std::optional<GruAlgo> forced;
+  std::vector<int32_t> lengths;  // empty: none
+};
+
 // rill's layer as its executor runs it: the registered cudnn_gru and cudnn_gru_grad CUDA kernels
 // with the weights resident (kernel, recurrent_kernel and bias back to back in cuDNN's weight
 // space: no packing), the workspace and reserve the prepare hooks plan, and the grad's copy of
-// dW into the three weight gradients included.
+// dW into the three weight gradients included. With lengths, each call's copy of them to the
+// host (and its stream synchronisation) is part of what is timed.
 absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
-                               int reps) {
+                               int reps, const RillCall& how = {}) {
   StepContext step;
   step.stream = stream;
   step.cudnn = handle;
-  const CudnnGruConfig config{
-      .batch = c.batch, .time = c.time, .input_size = c.input, .hidden_size = c.hidden};
-  // The algorithms the prepare hooks choose (the default policy: timed per shape).
-  RILL_ASSIGN_OR_RETURN(GruAlgoChoice fwd_choice,
-                        ChooseCudnnGruAlgorithm(step, config, /*training=*/false));
-  RILL_ASSIGN_OR_RETURN(GruAlgoChoice train_choice,
-                        ChooseCudnnGruAlgorithm(step, config, /*training=*/true));
+  const bool with_lengths = !how.lengths.empty();
+  const CudnnGruConfig config{.batch = c.batch,
+                              .time = c.time,
+                              .input_size = c.input,
+                              .hidden_size = c.hidden,
+                              .lengths = with_lengths};
+  std::optional<GruAlgo> forced = how.forced;
+  if (with_lengths) forced = GruAlgo::kStandard;
+  GruAlgoChoice fwd_choice{}, train_choice{};
+  if (forced.has_value()) {
+    fwd_choice.algo = train_choice.algo = *forced;
+  } else {
+    RILL_ASSIGN_OR_RETURN(fwd_choice, ChooseCudnnGruAlgorithm(step, config, /*training=*/false));
+    RILL_ASSIGN_OR_RETURN(train_choice, ChooseCudnnGruAlgorithm(step, config, /*training=*/true));
+  }
   CudnnGruConfig fwd_config = config, train_config = config;
   fwd_config.algo = fwd_choice.algo;
   train_config.algo = train_choice.algo;
@@ -184,6 +205,12 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
                    bias = f32(w, Shape{6 * u}, b_at);
   const TensorView dkernel = f32(dw, Shape{d, 3 * u}), drecurrent = f32(dw, Shape{u, 3 * u}, r_at),
                    dbias = f32(dw, Shape{6 * u}, b_at);
+  DeviceBuffer lengths;
+  if (with_lengths) {
+    RILL_ASSIGN_OR_RETURN(lengths, DeviceBuffer::Allocate(how.lengths.size() * sizeof(int32_t)));
+    RILL_RETURN_IF_ERROR(lengths.Upload(how.lengths.data(), lengths.bytes()));
+  }
+  const TensorView lengths_view{lengths.get(), DType::kI32, Shape{b}};
   // Workspace and reserve as the plan types them: i64 words covering the bytes cuDNN needs.
   auto words = [](const DeviceBuffer& buf, size_t bytes) {
     return TensorView{buf.get(), DType::kI64, Shape{static_cast<int64_t>((bytes + 7) / 8)}};
@@ -202,9 +229,13 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
                     {kGruAlgoAttr, std::string(GruAlgoName(train_choice.algo))}};
   KernelContext inference{.training = false, .gpu = &step};
   KernelContext training{.training = true, .gpu = &step};
-  const std::vector<TensorView> fwd_in = {x, h0, kernel, recurrent, bias};
+  std::vector<TensorView> fwd_in = {x, h0, kernel, recurrent, bias};
   const std::vector<TensorView> fwd_out = {y, h_last, reserve_view};
-  const std::vector<TensorView> bwd_in = {x, h0, kernel, recurrent, bias, y, reserve_view, dy, dhl};
+  std::vector<TensorView> bwd_in = {x, h0, kernel, recurrent, bias, y, reserve_view, dy, dhl};
+  if (with_lengths) {
+    fwd_in.push_back(lengths_view);
+    bwd_in.push_back(lengths_view);
+  }
   const std::vector<TensorView> bwd_out = {dx, dh0, dkernel, drecurrent, dbias};
   const std::vector<TensorView> ws_inf_list = {ws_inf_view}, ws_list = {ws_view},
                                 bwd_ws_list = {ws_view, dw_view};
@@ -212,7 +243,7 @@ absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream
   timing.forward_algo = fwd_choice.algo;
   timing.train_algo = train_choice.algo;
   timing.bytes = a.bytes() + w.bytes() + dw.bytes() + dw_work.bytes() + dh_last.bytes() +
-                 std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes();
+                 std::max(ws_inf.bytes(), ws.bytes()) + reserve.bytes() + lengths.bytes();
   RILL_ASSIGN_OR_RETURN(timing.forward_ms, TimeMs(stream, reps, [&] {
                           return forward->fn({fwd_attrs, fwd_in, fwd_out, inference, ws_inf_list});
                         }));
@@ -449,6 +480,30 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
   return fallback;
 }
 
+// The same batch padded to T against its sequence lengths, uniform in [T/4, T] (a fixed seed,
+// bench/gru_bench's): rill's calls padded under STANDARD (what lengths run) and under its own
+// choice, and ragged; the valid steps' share of the padded batch (sum of lengths / (B·T)).
+struct LengthTimes {
+  absl::StatusOr<Timing> padded_standard = absl::UnknownError("not run");
+  absl::StatusOr<Timing> padded_chosen = absl::UnknownError("not run");
+  absl::StatusOr<Timing> ragged = absl::UnknownError("not run");
+  double valid_share = 0;
+};
+
+LengthTimes RunLengths(const Config& c, cudnnHandle_t handle, cudaStream_t stream, int reps) {
+  LengthTimes t;
+  std::mt19937 rng(2);
+  std::uniform_int_distribution<int32_t> len(std::max(1, c.time / 4), c.time);
+  RillCall ragged;
+  int64_t valid = 0;
+  for (int b = 0; b < c.batch; ++b) valid += ragged.lengths.emplace_back(len(rng));
+  t.valid_share = static_cast<double>(valid) / (static_cast<double>(c.batch) * c.time);
+  t.padded_standard = RunRill(c, handle, stream, reps, {.forced = GruAlgo::kStandard});
+  t.padded_chosen = RunRill(c, handle, stream, reps);
+  t.ragged = RunRill(c, handle, stream, reps, ragged);
+  return t;
+}
+
 // A cell: the value, "refused" (cuDNN does not take the algorithm for the shape), "failed", or
 // "not measured" when there is no GPU.
 std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field) {
@@ -476,6 +531,7 @@ std::optional<GruAlgo> Fastest(const std::map<GruAlgo, absl::StatusOr<Timing>>& 
 int Main(int argc, char** argv) {
   const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "10").c_str()));
   const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f,g");
+  const std::string lengths_wanted = Flag(argc, argv, "lengths-configs", "a,b,e,g");
   const std::string markdown_path = Flag(argc, argv, "markdown", "");
   const std::string torch_path = Flag(argc, argv, "torch", "");
   // Both tables run the registered CUDA kernels: register them before either.
@@ -638,6 +694,55 @@ int Main(int argc, char** argv) {
                     "replayed from a CUDA graph): ", arena_note, ".\n");
   }
   if (!step_note.empty()) absl::StrAppend(&md, "\nrill's step: not measured (", step_note, ").\n");
+  if (lengths_wanted != "none") {
+    absl::StrAppend(
+        &md, "\n### Sequence lengths against the same batch padded to T\n\n",
+        "Lengths uniform in [T/4, T] (fixed seed), batch-major, FP32 strict, rill's cudnn_gru / "
+        "cudnn_gru_grad kernels as above; each cell inference forward ms / training ms. Ragged: "
+        "with the lengths (always STANDARD; each call copies the lengths to the host and "
+        "synchronises, included). Saved = 1 - ragged / padded STANDARD; ragged/ideal = ragged / "
+        "(valid share x padded STANDARD). Padded chosen: the same batch without lengths under "
+        "rill's own choice of algorithm.\n\n",
+        "| cfg | valid | padded STANDARD ms | padded chosen ms | ragged ms | saved fwd / train | "
+        "ragged/ideal fwd / train |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    const std::vector<std::string> lengths_names = absl::StrSplit(lengths_wanted, ',');
+    for (const Config& c : kConfigs) {
+      if (std::find(lengths_names.begin(), lengths_names.end(), c.name) == lengths_names.end()) {
+        continue;
+      }
+      LengthTimes l;
+      if (gpu) {
+        l = RunLengths(c, handle->get(), stream->get(), reps);
+      } else {
+        l.padded_standard = l.padded_chosen = l.ragged = available;
+      }
+      for (const auto* t : {&l.padded_standard, &l.padded_chosen, &l.ragged}) {
+        if (gpu && !t->ok()) {
+          ++failures;
+          std::fprintf(stderr, "gpu_gru_bench: lengths, config %s: %s\n", c.name.c_str(),
+                       std::string(t->status().message()).c_str());
+        }
+      }
+      auto cell = [](const absl::StatusOr<Timing>& t) {
+        return absl::StrCat(Ms(t, &Timing::forward_ms), " / ", Ms(t, &Timing::train_ms));
+      };
+      auto saved = [&](double Timing::*field) {
+        if (!l.padded_standard.ok() || !l.ragged.ok()) return std::string("-");
+        return absl::StrFormat("%.0f%%", 100 * (1 - (*l.ragged).*field /
+                                                        (*l.padded_standard).*field));
+      };
+      auto ideal = [&](double Timing::*field) {
+        if (!l.padded_standard.ok() || !l.ragged.ok()) return std::string("-");
+        return Ratio((*l.ragged).*field, l.valid_share * (*l.padded_standard).*field);
+      };
+      absl::StrAppend(&md, "| ", c.name, " | ",
+                      gpu ? absl::StrFormat("%.0f%%", 100 * l.valid_share) : std::string("-"),
+                      " | ", cell(l.padded_standard), " | ", cell(l.padded_chosen), " | ",
+                      cell(l.ragged), " | ", saved(&Timing::forward_ms), " / ",
+                      saved(&Timing::train_ms), " | ", ideal(&Timing::forward_ms), " / ",
+                      ideal(&Timing::train_ms), " |\n");
+    }
+  }
   std::printf("%s", md.c_str());
   if (!markdown_path.empty()) {
     if (std::FILE* f = std::fopen(markdown_path.c_str(), "w")) {

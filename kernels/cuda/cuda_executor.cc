@@ -95,6 +95,9 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
   // The plan runs as it was compiled: its runs of updates (the group-optimizer-updates pass)
   // go out as one launch each unless the session has fusion off.
   ex->run_at_step_.assign(ex->plan_.steps.size(), -1);
+  for (const PlanStep& s : ex->plan_.steps) {
+    if (s.attrs.Has(kHostSyncAttr) && s.attrs.GetBool(kHostSyncAttr)) ex->capturable_ = false;
+  }
   if (session->options().fuse_optimizer && ex->plan_.training) {
     RILL_RETURN_IF_ERROR(ex->UploadUpdateTables());
   }
@@ -277,7 +280,7 @@ absl::StatusOr<std::vector<Tensor>> CudaExecutor::RunOnce(const std::vector<Tens
                         static_cast<size_t>(inputs[i].bytes()), cudaMemcpyHostToDevice, stream),
         absl::StrCat("copy of input '", b.name, "' to the device")));
   }
-  if (graph_exec_ == nullptr && session_->options().cuda_graphs && runs_ > 0) {
+  if (graph_exec_ == nullptr && session_->options().cuda_graphs && capturable_ && runs_ > 0) {
     RILL_RETURN_IF_ERROR(CaptureGraph());
   }
   queued_ = true;

@@ -50,13 +50,17 @@ class CudaExecutor final : public PlanExecutor {
   ~CudaExecutor() override;
 
   // The first run executes the steps one by one, synchronising after each so that a device
-  // error names its step; with CUDA graphs on, the second run captures the steps into a graph
-  // and every run from then on launches it. Errors name the step's node.
+  // error names its step; with CUDA graphs on and a capturable plan, the second run captures the
+  // steps into a graph and every run from then on launches it (otherwise every run queues the
+  // steps again). Errors name the step's node.
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override;
   const Plan& plan() const override { return plan_; }
 
   // Whether the run is now replayed from a captured CUDA graph.
   bool graph_captured() const { return graph_exec_ != nullptr; }
+  // Whether the plan can be captured: no step is marked kHostSyncAttr (e.g. a GRU with sequence
+  // lengths, which reads them on the host each run, so that each run follows its own lengths).
+  bool graph_capturable() const { return capturable_; }
   // How many runs of optimizer updates go out as one multi-tensor launch each.
   int fused_update_runs() const { return static_cast<int>(fused_runs_.size()); }
   // How many GRU layers keep their weights in cuDNN's weight-space order.
@@ -102,6 +106,7 @@ class CudaExecutor final : public PlanExecutor {
   KernelContext ctx_;
   int64_t runs_ = 0;
   bool queued_ = false;  // this run's steps were queued (a failure may leave partial writes)
+  bool capturable_ = true;
   cudaGraphExec_t graph_exec_ = nullptr;
 };
 

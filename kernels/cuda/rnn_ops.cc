@@ -1,7 +1,14 @@
 // CUDA kernels of cudnn_gru and cudnn_gru_grad (float32) over gpu::CudnnGru, with the CPU op's
 // inputs, outputs and attributes (kernels/cpu/rnn.cc): x [B, T, d] (time_major: [T, B, d]),
-// h0 [B, u], Keras kernel [d, 3u], recurrent_kernel [u, 3u], bias [6u]; y in x's layout in
-// processed order, h_last [B, u]; go_backwards as Keras.
+// h0 [B, u], Keras kernel [d, 3u], recurrent_kernel [u, 3u], bias [6u], optional lengths i32
+// [B] (the forward's input 5, the grad's input 9); y in x's layout in processed order, h_last
+// [B, u]; go_backwards, zero_output_for_mask and the lengths as Keras (docs/gru.md).
+//
+// Lengths: cuDNN's data descriptors need them on the host, so each call with lengths copies them
+// from the device and synchronises the stream first (the values are checked there, as the CPU
+// kernel checks them). Such a step is marked kHostSyncAttr when the plan is made, and the
+// executor does not capture its plan into a CUDA graph. A step with lengths always runs cuDNN's
+// STANDARD algorithm.
 //
 // Plan time (prepare hooks, a GPU needed): the cuDNN algorithm of the call (gru_algorithm.h:
 // timed or forced, recorded on the step as kGruAlgoAttr; the grad takes its forward's), the
@@ -25,8 +32,10 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "ir/status.h"
+#include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/cudnn_gru.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/gru_residency.h"
@@ -61,11 +70,20 @@ std::string Prefix(OpKind op, const std::string& node) {
                       : absl::StrCat(std::string(OpName(op)), " '", node, "'");
 }
 
+// Whether the step takes lengths: the forward's input 5, the grad's input 9.
+bool HasLengths(OpKind op, size_t inputs) {
+  return inputs > (op == OpKind::kCuDNNGRU ? 5u : 9u);
+}
+
 // The call's sizes from x's and kernel's shapes and the step's attributes (the algorithm the
 // prepare hook recorded, else STANDARD).
 absl::StatusOr<CudnnGruConfig> ConfigOf(const Attrs& attrs, const Shape& x, const Shape& kernel,
-                                        bool tf32, const std::string& prefix) {
+                                        bool lengths, bool tf32, const std::string& prefix) {
   CudnnGruConfig c;
+  c.lengths = lengths;
+  // (Steps made by hand, as the benchmarks do, may leave it out.)
+  c.zero_output_for_mask =
+      attrs.Has("zero_output_for_mask") && attrs.GetBool("zero_output_for_mask");
   if (attrs.Has(kGruAlgoAttr)) {
     absl::StatusOr<GruAlgo> algo = ParseGruAlgo(attrs.GetString(kGruAlgoAttr));
     if (!algo.ok()) return Annotate(algo.status(), prefix);
@@ -112,15 +130,16 @@ absl::Status CheckClosedFormLayout(const CudnnGru& gru, cudnnHandle_t handle) {
 // first time a prepare hook (`plan_time`) asks for the entry.
 absl::StatusOr<const CudnnGru*> CachedGru(cudnnHandle_t handle, const CudnnGruConfig& c,
                                           bool plan_time) {
-  using Key = std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath, GruAlgo>;
+  using Key =
+      std::tuple<cudnnHandle_t, int, int, int, int, bool, bool, GruMath, GruAlgo, bool, bool>;
   struct Entry {
     std::unique_ptr<CudnnGru> gru;
     bool layout_checked = false;
   };
   static std::mutex mu;
   static std::map<Key, Entry>* cache = new std::map<Key, Entry>();
-  const Key key{handle,       c.batch,        c.time, c.input_size, c.hidden_size,
-                c.time_major, c.go_backwards, c.math, c.algo};
+  const Key key{handle, c.batch, c.time, c.input_size, c.hidden_size, c.time_major,
+                c.go_backwards, c.math, c.algo, c.lengths, c.zero_output_for_mask};
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache->find(key);
   if (it == cache->end()) {
@@ -214,12 +233,7 @@ bool MarkResidentSteps(const PrepareArgs& p) {
 absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer, bool training) {
   PlanStep& step = p.plan.steps[p.step];
   const std::string prefix = Prefix(op, step.node_name);
-  if (step.inputs.size() > (op == OpKind::kCuDNNGRU ? 5u : 9u)) {
-    return absl::UnimplementedError(
-        absl::StrCat(prefix,
-                     ": sequence lengths are not supported on cuda yet (docs/gru.md, \"Sequence "
-                     "lengths\"); run this model on the cpu"));
-  }
+  const bool lengths = HasLengths(op, step.inputs.size());
   if (p.gpu == nullptr || p.gpu->cudnn == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         prefix,
@@ -234,10 +248,16 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
         absl::StrCat(prefix, ": input is ", x.ToString(), "; the cuDNN GRU runs float32 only"));
   }
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
-                        ConfigOf(step.attrs, x.shape, kernel.shape, p.gpu->tf32, prefix));
+                        ConfigOf(step.attrs, x.shape, kernel.shape, lengths, p.gpu->tf32, prefix));
   const std::optional<GruAlgo> forward_algo =
       op == OpKind::kCuDNNGRUGrad ? ForwardAlgorithm(p.plan, reserve_buffer) : std::nullopt;
-  if (forward_algo.has_value()) {
+  if (lengths) {
+    // Lengths that vary within the batch are STANDARD's: PyTorch saw PERSIST_STATIC_SMALL_H
+    // refuse them, and the persistent algorithms were not checked with them (docs/gru.md).
+    config.algo = GruAlgo::kStandard;
+    // The call reads the lengths on the host (a stream synchronisation): no CUDA graph.
+    step.attrs.Set(kHostSyncAttr, true);
+  } else if (forward_algo.has_value()) {
     config.algo = *forward_algo;
   } else {
     absl::StatusOr<GruAlgoChoice> choice = ChooseCudnnGruAlgorithm(*p.gpu, config, training);
@@ -279,13 +299,52 @@ absl::Status PrepareGruGrad(const PrepareArgs& p) {
 
 // ---- Run time ----------------------------------------------------------------------------------
 
-// What one call works with: the descriptors and the weight space cuDNN reads.
+// What one call works with: the descriptors, the weight space cuDNN reads and the lengths.
 struct GruCall {
   const CudnnGru* gru = nullptr;
   GruWorkspace workspace;
   bool resident = false;
   const float* weights = nullptr;
+  const int32_t* device_lengths = nullptr;  // the step's lengths input, or null
+  std::vector<int32_t> host_lengths;        // their values, copied to the host
+
+  GruLengths lengths() const { return {.device = device_lengths, .host = host_lengths}; }
 };
+
+// The step's lengths on the host, checked: the copy waits for everything queued on the stream
+// before it (the lengths may be made by an earlier step), so a call with lengths cannot be
+// captured into a CUDA graph (refused here by name rather than by CUDA's capture error).
+absl::StatusOr<std::vector<int32_t>> HostLengths(const TensorView& lengths,
+                                                 const CudnnGruConfig& config,
+                                                 cudaStream_t stream) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaStreamIsCapturing(stream, &capture), "sequence lengths: cudaStreamIsCapturing"));
+  if (capture != cudaStreamCaptureStatusNone) {
+    return absl::FailedPreconditionError(
+        "sequence lengths are read on the host (cuDNN's data descriptors need them there), which "
+        "a CUDA graph capture cannot do: run this plan without capturing it");
+  }
+  std::vector<int32_t> host(static_cast<size_t>(lengths.size()));
+  const size_t bytes = host.size() * sizeof(int32_t);
+  RILL_RETURN_IF_ERROR(FromCuda(
+      cudaMemcpyAsync(host.data(), lengths.data, bytes, cudaMemcpyDeviceToHost, stream),
+      "sequence lengths: copy to the host"));
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaStreamSynchronize(stream), "sequence lengths: waiting for their copy"));
+  const absl::Status checked = CheckGruLengths(config, host);
+  if (checked.ok()) return host;
+  // sequence_lengths on cuda marks a mask with a hole -1 (its kernel cannot fail the step).
+  for (size_t b = 0; b < host.size(); ++b) {
+    if (host[b] >= 0 && host[b] <= config.time) continue;
+    if (host[b] != -1) break;
+    return absl::InvalidArgumentError(absl::StrCat(
+        checked.message(), ": the mask of sample ", b,
+        " has a hole (sequence_lengths gives -1 when a masked step comes before an unmasked "
+        "one); only right-padded sequences can be lengths"));
+  }
+  return checked;
+}
 
 // Checks the step's buffers against cuDNN's sizes, then finds or packs the weight space.
 absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepContext& gpu,
@@ -297,11 +356,17 @@ absl::StatusOr<GruCall> StartGruCall(const KernelArgs& a, OpKind op, const StepC
         absl::StrCat(prefix, ": the step context has no cuDNN handle"));
   }
   RILL_ASSIGN_OR_RETURN(CudnnGruConfig config,
-                        ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape, gpu.tf32, prefix));
+                        ConfigOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape,
+                                 HasLengths(op, a.inputs.size()), gpu.tf32, prefix));
   absl::StatusOr<const CudnnGru*> gru = CachedGru(gpu.cudnn, config, /*plan_time=*/false);
   if (!gru.ok()) return Annotate(gru.status(), prefix);
   const bool resident = MarkedResident(a.attrs);
   GruCall call{*gru, WorkspaceOf(op, resident), resident, nullptr};
+  if (config.lengths) {
+    const TensorView& lengths = a.inputs[op == OpKind::kCuDNNGRU ? 5 : 9];
+    RILL_ASSIGN_OR_RETURN(call.host_lengths, HostLengths(lengths, config, gpu.stream));
+    call.device_lengths = lengths.as<const int32_t>();
+  }
   const CudnnGruSizes& s = call.gru->sizes();
   const size_t workspace = training ? s.training_workspace_bytes : s.inference_workspace_bytes;
   auto holds = [&a](int index, size_t bytes) {
@@ -357,6 +422,7 @@ absl::Status CuDNNGRU(const KernelArgs& a) {
   b.h_last = a.outputs[1].as<float>();
   b.workspace = a.workspace[kCudnnWorkspace].data;
   b.reserve = training ? reserve.data : nullptr;
+  b.lengths = call.lengths();
   return Annotate(
       call.gru->Forward(gpu->cudnn, gpu->stream,
                         training ? GruForwardMode::kTraining : GruForwardMode::kInference, b),
@@ -397,6 +463,7 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   d.dh0 = a.outputs[1].as<float>();
   d.workspace = a.workspace[kCudnnWorkspace].data;
   d.reserve = reserve.data;
+  d.lengths = call.lengths();
   RILL_RETURN_IF_ERROR(Annotate(call.gru->BackwardData(gpu->cudnn, gpu->stream, d), prefix));
   GruBackwardWeightsBuffers w;
   w.x = a.inputs[0].as<const float>();
@@ -405,6 +472,7 @@ absl::Status CuDNNGRUGrad(const KernelArgs& a) {
   w.dweights = dweights;
   w.workspace = a.workspace[kCudnnWorkspace].data;
   w.reserve = reserve.data;
+  w.lengths = call.lengths();
   RILL_RETURN_IF_ERROR(Annotate(call.gru->BackwardWeights(gpu->cudnn, gpu->stream, w), prefix));
   if (call.resident) return CopyResidentGradients(a, dweights, gpu->stream);
   return Launched(

@@ -1,5 +1,5 @@
-// Sequence kernels for the cuDNN GRU call (see sequence.h): time reversal, length fills and the
-// lengths of a mask.
+// Sequence kernels for the cuDNN GRU call (see sequence.h): time reversal, length fills, the
+// lengths of a mask, and the per-sample-lengths mapping around cuDNN's padded sequences.
 // Memory-bound copies; grid-stride loops so any size runs with a capped grid.
 #include "kernels/cuda/pointwise.cuh"
 #include "kernels/cuda/sequence.h"
@@ -67,6 +67,89 @@ __global__ void SequenceLengthsKernel(int64_t batch, int64_t time, int64_t step,
   }
 }
 
+// Row (sample b, step t) of a sequence tensor in layout l, in elements.
+__device__ __forceinline__ int64_t RowAt(const SeqLayout& l, int64_t b, int64_t t) {
+  return (l.time_major ? t * l.batch + b : b * l.time + t) * l.features;
+}
+
+// The (b, t, k) of element i of a tensor in layout l.
+struct SeqIndex {
+  int64_t b, t, k;
+};
+__device__ __forceinline__ SeqIndex IndexOf(const SeqLayout& l, int64_t i) {
+  const int64_t row = i / l.features;
+  const int64_t k = i % l.features;
+  if (l.time_major) return {row % l.batch, row / l.batch, k};
+  return {row / l.time, row % l.time, k};
+}
+
+__global__ void ClampLengthsKernel(int64_t n, const int32_t* __restrict__ in,
+                                   int32_t* __restrict__ out) {
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) out[i] = in[i] < 1 ? 1 : in[i];
+}
+
+__global__ void CopyValidPrefixKernel(SeqLayout l, const int32_t* __restrict__ lengths,
+                                      bool reverse, const float* __restrict__ in,
+                                      float* __restrict__ out) {
+  const int64_t total = l.batch * l.time * l.features;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    const SeqIndex e = IndexOf(l, i);
+    const int64_t from = ValidPrefixSource(reverse, e.t, lengths[e.b]);
+    out[i] = from >= 0 ? in[RowAt(l, e.b, from) + e.k] : 0.0f;
+  }
+}
+
+__global__ void MaskedGruOutputKernel(SeqLayout l, const int32_t* __restrict__ lengths,
+                                      MaskedOutput mode, const float* __restrict__ cudnn_y,
+                                      float* __restrict__ y) {
+  const int64_t total = l.batch * l.time * l.features;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    const SeqIndex e = IndexOf(l, i);
+    const int64_t from = MaskedOutputSource(mode, e.t, lengths[e.b], l.time);
+    y[i] = from >= 0 ? cudnn_y[RowAt(l, e.b, from) + e.k] : 0.0f;
+  }
+}
+
+__global__ void MaskedGruOutputGradKernel(SeqLayout l, const int32_t* __restrict__ lengths,
+                                          MaskedOutput mode, const float* __restrict__ dy,
+                                          float* __restrict__ cudnn_dy) {
+  const int64_t total = l.batch * l.time * l.features;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    const SeqIndex e = IndexOf(l, i);
+    const int64_t from = MaskedOutputGradSource(mode, e.t, lengths[e.b], l.time);
+    cudnn_dy[i] = from >= 0 ? dy[RowAt(l, e.b, from) + e.k] : 0.0f;
+  }
+}
+
+// One thread per (b, k): its padded steps' dy in time order (the CPU kernel's order too).
+__global__ void MaskedGruStateGradKernel(SeqLayout l, const int32_t* __restrict__ lengths,
+                                         MaskedOutput mode, const float* __restrict__ dy,
+                                         const float* __restrict__ dh_last,
+                                         float* __restrict__ cudnn_dh_last) {
+  const int64_t total = l.batch * l.features;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    const int64_t b = i / l.features, k = i % l.features;
+    const int64_t n = lengths[b];
+    float g = 0.0f;
+    if (n > 0) {
+      g = dh_last != nullptr ? dh_last[i] : 0.0f;
+      for (int64_t t = n; t < l.time; ++t) {
+        if (RepeatsLastState(mode, t, n)) g = AddRn(g, dy[RowAt(l, b, t) + k]);
+      }
+    }
+    cudnn_dh_last[i] = g;
+  }
+}
+
+__global__ void CopyEmptyRowsKernel(int64_t batch, int64_t width,
+                                    const int32_t* __restrict__ lengths,
+                                    const float* __restrict__ from, float* __restrict__ to) {
+  const int64_t total = batch * width;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    if (lengths[i / width] == 0) to[i] = from != nullptr ? from[i] : 0.0f;
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -109,6 +192,72 @@ cudaError_t LaunchFillI32(int64_t n, int32_t value, int32_t* out, cudaStream_t s
   if (n < 0) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   FillI32Kernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, value, out);
+  return cudaGetLastError();
+}
+
+namespace {
+
+bool Valid(const SeqLayout& l) { return l.batch >= 0 && l.time >= 0 && l.features >= 0; }
+int64_t Elements(const SeqLayout& l) { return l.batch * l.time * l.features; }
+
+}  // namespace
+
+cudaError_t LaunchClampLengthsI32(int64_t n, const int32_t* in, int32_t* out, cudaStream_t stream) {
+  if (n < 0) return cudaErrorInvalidValue;
+  if (n == 0) return cudaSuccess;
+  ClampLengthsKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, in, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchCopyValidPrefixF32(const SeqLayout& l, const int32_t* lengths, bool reverse,
+                                     const float* in, float* out, cudaStream_t stream) {
+  if (!Valid(l)) return cudaErrorInvalidValue;
+  const int64_t n = Elements(l);
+  if (n == 0) return cudaSuccess;
+  CopyValidPrefixKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, reverse,
+                                                                             in, out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchMaskedGruOutputF32(const SeqLayout& l, const int32_t* lengths, MaskedOutput mode,
+                                     const float* cudnn_y, float* y, cudaStream_t stream) {
+  if (!Valid(l)) return cudaErrorInvalidValue;
+  const int64_t n = Elements(l);
+  if (n == 0) return cudaSuccess;
+  MaskedGruOutputKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, mode,
+                                                                             cudnn_y, y);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchMaskedGruOutputGradF32(const SeqLayout& l, const int32_t* lengths,
+                                         MaskedOutput mode, const float* dy, float* cudnn_dy,
+                                         cudaStream_t stream) {
+  if (!Valid(l)) return cudaErrorInvalidValue;
+  const int64_t n = Elements(l);
+  if (n == 0) return cudaSuccess;
+  MaskedGruOutputGradKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, mode,
+                                                                                 dy, cudnn_dy);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchMaskedGruStateGradF32(const SeqLayout& l, const int32_t* lengths,
+                                        MaskedOutput mode, const float* dy, const float* dh_last,
+                                        float* cudnn_dh_last, cudaStream_t stream) {
+  if (!Valid(l)) return cudaErrorInvalidValue;
+  const int64_t n = l.batch * l.features;
+  if (n == 0) return cudaSuccess;
+  MaskedGruStateGradKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(
+      l, lengths, mode, dy, dh_last, cudnn_dh_last);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchCopyEmptyRowsF32(int64_t batch, int64_t width, const int32_t* lengths,
+                                   const float* from, float* to, cudaStream_t stream) {
+  if (batch < 0 || width < 0) return cudaErrorInvalidValue;
+  const int64_t n = batch * width;
+  if (n == 0) return cudaSuccess;
+  CopyEmptyRowsKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(batch, width, lengths,
+                                                                           from, to);
   return cudaGetLastError();
 }
 

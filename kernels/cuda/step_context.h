@@ -1,7 +1,8 @@
 // What a CUDA kernel needs to queue its work: one stream and the library handles bound to it.
 // The CUDA executor owns them (one set per model runner) and passes a pointer through
-// KernelContext::gpu and PrepareArgs::gpu; kernels never synchronise, allocate device memory or
-// create handles, so a whole step can be captured into a CUDA graph.
+// KernelContext::gpu and PrepareArgs::gpu; kernels never allocate device memory or create
+// handles, and never synchronise except those of steps marked kHostSyncAttr, so a whole step can
+// be captured into a CUDA graph.
 #pragma once
 
 #include <cublasLt.h>
@@ -15,6 +16,12 @@
 #include "kernels/cuda/gru_algorithm.h"
 
 namespace rill::gpu {
+
+// Set (true) by the prepare hook of a step whose kernel must read device values on the host
+// while it runs, synchronising the stream (a GRU with sequence lengths: cuDNN's data
+// descriptors take the lengths on the host). A captured stream cannot be synchronised, so the
+// CUDA executor never captures a plan with such a step (CudaExecutor::graph_capturable).
+inline constexpr char kHostSyncAttr[] = "host_sync";
 
 // How the float Dense kernel ran, counted per session (each time its host side runs: once per
 // captured graph): through cublasLtMatmul with the fused epilogue, or through the fallback

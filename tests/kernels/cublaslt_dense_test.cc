@@ -305,21 +305,13 @@ TEST(CublasLtDenseHost, DeviceCasesBuildAndRunOnTheCpu) {
 
 // ---- Device ------------------------------------------------------------------------------------
 
-parity::GpuContext* SharedGpu(std::string* why) {
-  static absl::StatusOr<std::unique_ptr<parity::GpuContext>>* gpu =
-      new absl::StatusOr<std::unique_ptr<parity::GpuContext>>(parity::GpuContext::Create());
-  if (gpu->ok()) return gpu->value().get();
-  *why = std::string(gpu->status().message());
-  return nullptr;
-}
-
 class CublasLtDenseDevice : public ::testing::Test {
  protected:
   void SetUp() override {
     RegisterCpuKernels();
     RegisterCudaKernels();
     std::string why;
-    gpu_ = SharedGpu(&why);
+    gpu_ = parity::SharedGpuContext(&why);
     if (gpu_ == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
   }
 

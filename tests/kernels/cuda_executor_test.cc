@@ -3,7 +3,8 @@
 // "cuda" in the frontend are FailedPrecondition (never a crash) while "auto" runs on the CPU
 // bit for bit. Device tests (skipped with the reason when there is no GPU): training on cuda
 // matches the CPU within 1e-5 relative (Dense and CuDNNGRU models), CUDA graphs on and off
-// are bit-identical, and parameters go back and forth between host and device correctly.
+// are bit-identical, a plan with GRU sequence lengths is never captured and follows each run's
+// lengths, and parameters go back and forth between host and device correctly.
 #include "kernels/cuda/cuda_executor.h"
 
 #include <gmock/gmock.h>
@@ -24,6 +25,7 @@
 #include "kernels/cuda/cuda_session.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/optim_fusion.h"
+#include "kernels/cuda/step_context.h"
 #include "kernels/register.h"
 #include "passes/compiler.h"
 #include "passes/lower.h"
@@ -179,9 +181,9 @@ TEST(CudaSessionOptions, GruAlgorithmFromThePolicyOrForcedByTheEnvironment) {
   SetGruAlgorithmPolicy(GruAlgorithmPolicy::kExact);  // as the rest of this file runs
 }
 
-// Sequence lengths (docs/gru.md) run on the CPU only: lowering a cudnn_gru or cudnn_gru_grad
-// with them for cuda is Unimplemented naming the node, with or without a GPU.
-TEST(CudaPlan, GruSequenceLengthsAreRefusedNamingTheNode) {
+// Sequence lengths (docs/gru.md) are no reason to refuse a plan for cuda: without a GPU, lowering
+// a cudnn_gru with them fails as any GRU does, naming the node (needs a GPU at plan time).
+TEST(CudaPlan, GruSequenceLengthsLowerLikeAnyGruNamingTheNodeWithoutAGpu) {
   gpu::RegisterCudaBackend();
   Graph g("lengths");
   auto f32 = [](Shape s) { return TensorType{DType::kF32, std::move(s)}; };
@@ -197,9 +199,8 @@ TEST(CudaPlan, GruSequenceLengthsAreRefusedNamingTheNode) {
   g.SetOutputs({o.y, o.h_last});
   auto plan = LowerToPlan(g, DeviceKind::kCuda, /*training=*/false, nullptr);
   ASSERT_FALSE(plan.ok());
-  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented) << plan.status();
-  EXPECT_THAT(std::string(plan.status().message()),
-              HasSubstr("sequence lengths are not supported on cuda yet"));
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("needs a GPU when the plan is made"));
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cudnn_gru 'encoder"));
 }
 
@@ -622,6 +623,56 @@ TEST(CudaExecutorDevice, TheRunIsCapturedAfterAWarmUpAndReplaysTheSameResult) {
     EXPECT_LT(MaxRelDiff((*want)[0], (*got)[0]), 1e-5);
     if (run == 0) first = *got;
     EXPECT_TRUE(BitIdentical(first, *got)) << "run " << run;
+  }
+}
+
+// A GRU with sequence lengths reads them on the host each run (cuDNN's descriptors need them
+// there), so its plan is never captured: every run queues its steps again and follows that
+// run's lengths, here changed between runs of the same compiled plan (docs/cuda-backend.md).
+TEST(CudaExecutorDevice, AGruWithLengthsIsNeverCapturedAndEachRunFollowsItsLengths) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  RegisterCpuKernels();
+  constexpr int64_t kB = 4, kT = 6, kD = 3;
+  Model m("lengths");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor len = m.Input({kBatch}, DType::kI32, "len");
+  m.SetOutputs(
+      {layers::CuDNNGRU({.units = 5, .return_sequences = true})(x, {.lengths = len})[0]});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  auto g = BuildModeGraph(m, nullptr, GraphMode::kPredict,
+                          {{DType::kF32, Shape{kB, kT, kD}}, {DType::kI32, Shape{kB}}}, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto session = gpu::CudaSession::Create({.cuda_graphs = true});
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto plan = CompileForSession(**g, false, **session);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  bool marked = false;
+  for (const PlanStep& s : plan->steps) {
+    if (s.op == OpKind::kCuDNNGRU) marked = s.attrs.GetBool(gpu::kHostSyncAttr);
+  }
+  EXPECT_TRUE(marked) << "the GRU step with lengths is marked host_sync";
+  auto cpu = Executor::Create(*CompilePlan(**g, false, {}), &m.params());
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  auto ex = gpu::CudaExecutor::Create(*std::move(plan), &m.params(), {}, session->get());
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  EXPECT_FALSE((*ex)->graph_capturable());
+  const Tensor data = Random(Shape{kB, kT, kD}, 21);
+  std::vector<Tensor> previous;
+  for (const std::vector<int32_t>& lengths : std::vector<std::vector<int32_t>>{
+           {6, 2, 0, 4}, {1, 6, 3, 0}, {6, 2, 0, 4}, {0, 0, 0, 0}, {6, 6, 6, 6}}) {
+    Tensor l(DType::kI32, Shape{kB});
+    for (int64_t b = 0; b < kB; ++b) l.data<int32_t>()[b] = lengths[b];
+    auto want = cpu->Run({data, l});
+    auto got = (*ex)->Run({data, l});
+    ASSERT_TRUE(want.ok() && got.ok()) << want.status() << got.status();
+    EXPECT_LT(MaxRelDiff((*want)[0], (*got)[0]), 1e-5) << "lengths " << lengths[0] << " ...";
+    EXPECT_FALSE((*ex)->graph_captured());
+    // The lengths change what the same plan computes.
+    if (!previous.empty()) {
+      EXPECT_FALSE(BitIdentical(previous, *got));
+    }
+    previous = *got;
   }
 }
 

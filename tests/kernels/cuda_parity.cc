@@ -33,6 +33,14 @@ GpuContext::~GpuContext() {
   if (session_ != nullptr) cudaStreamSynchronize(session_->stream());
 }
 
+GpuContext* SharedGpuContext(std::string* why) {
+  static absl::StatusOr<std::unique_ptr<GpuContext>>* gpu =
+      new absl::StatusOr<std::unique_ptr<GpuContext>>(GpuContext::Create());
+  if (gpu->ok()) return gpu->value().get();
+  *why = std::string(gpu->status().message());
+  return nullptr;
+}
+
 absl::Status GpuContext::SetRunIndex(uint64_t run_index) {
   const unsigned long long value = run_index;
   return run_index_.Upload(&value, sizeof(value));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -38,6 +39,10 @@ class GpuContext {
   gpu::DeviceBuffer run_index_;
   gpu::StepContext step_;
 };
+
+// One GpuContext for the whole test binary (creating a session's handles is slow), made on
+// first use; null, with the reason in *why, when no CUDA device is usable.
+GpuContext* SharedGpuContext(std::string* why);
 
 struct PlanResult {
   std::vector<Tensor> outputs;       // the plan's outputs, in graph order

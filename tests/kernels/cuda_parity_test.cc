@@ -8,8 +8,7 @@
 // against 1e-5 in float32 (FP32 strict) and 1e-10 in float64. NaN must meet NaN; integer
 // outputs and dropout masks must be identical bit for bit. float64 is checked where the CUDA
 // kernel supports it: a kernel (or prepare hook) that answers Unimplemented for f64 is recorded
-// as "f64 unsupported", not failed; so is a GRU case with sequence lengths, which run on the CPU
-// only for now (docs/gru.md, "Sequence lengths"). Every test records its op as a GoogleTest property
+// as "f64 unsupported", not failed. Every test records its op as a GoogleTest property
 // (scripts/gpu-check groups the XML by it), and the binary ends with one summary line per dtype.
 #include "tests/kernels/cuda_parity.h"
 
@@ -231,16 +230,6 @@ bool Check(const std::string& what, const Tensor& cpu, const Tensor& cuda, bool 
 
 // ---- The device test ---------------------------------------------------------------------------
 
-// One GPU context for the whole binary (handle creation is slow); null with the reason when no
-// device is usable.
-GpuContext* SharedGpu(std::string* why) {
-  static absl::StatusOr<std::unique_ptr<GpuContext>>* gpu =
-      new absl::StatusOr<std::unique_ptr<GpuContext>>(GpuContext::Create());
-  if (gpu->ok()) return gpu->value().get();
-  *why = std::string(gpu->status().message());
-  return nullptr;
-}
-
 // The backend under test: lowers the graph for itself and runs it on `inputs`.
 using Runner = std::function<absl::StatusOr<PlanResult>(const Graph& graph, bool training,
                                                         const std::vector<Tensor>& inputs)>;
@@ -282,16 +271,9 @@ std::vector<std::vector<double>> CaseValues(const OpCase& c, Poison poison) {
   return values;
 }
 
-// Whether a GRU case has sequence lengths, which the CUDA kernels do not take yet
-// (docs/gru.md, "Sequence lengths").
-bool HasGruLengths(const OpCase& c) {
-  return (c.op == OpKind::kCuDNNGRU && c.inputs.size() > 5) ||
-         (c.op == OpKind::kCuDNNGRUGrad && c.inputs.size() > 9);
-}
-
 // Runs case `c` in `float_type` on the CPU and through `other`, in each training mode, and
 // compares. Returns false (and records why) when `other` answers Unimplemented in float64 (the
-// kernel takes float32 only) or for a GRU with sequence lengths.
+// kernel takes float32 only).
 bool CompareCase(const OpCase& c, DType float_type, const Runner& other,
                  Poison poison = Poison::kNone) {
   const bool f64 = float_type == DType::kF64;
@@ -313,7 +295,7 @@ bool CompareCase(const OpCase& c, DType float_type, const Runner& other,
     absl::StatusOr<PlanResult> cpu = RunCpu(*b.graph, training, inputs);
     EXPECT_TRUE(cpu.ok()) << cpu.status();
     absl::StatusOr<PlanResult> got = other(*b.graph, training, inputs);
-    if ((f64 || HasGruLengths(c)) && got.status().code() == absl::StatusCode::kUnimplemented) {
+    if (f64 && got.status().code() == absl::StatusCode::kUnimplemented) {
       ::testing::Test::RecordProperty(dtype, absl::StrCat("unsupported: ", got.status().message()));
       std::printf("%s: %s unsupported by the CUDA kernel: %s\n", c.label.c_str(), dtype.c_str(),
                   std::string(got.status().message()).c_str());
@@ -365,7 +347,7 @@ class CudaParity : public ::testing::TestWithParam<OpCase> {
     RecordProperty("op", Name(GetParam().op));
     RecordProperty("dtype", dtype);
     std::string why;
-    GpuContext* gpu = SharedGpu(&why);
+    GpuContext* gpu = SharedGpuContext(&why);
     if (gpu == nullptr) GTEST_SKIP() << "no usable CUDA device: " << why;
     unsupported = !CompareCase(
         GetParam(), float_type,
