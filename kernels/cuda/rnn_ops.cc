@@ -34,6 +34,7 @@
 #include <tuple>
 #include <vector>
 
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/cudnn_gru.h"
@@ -234,6 +235,13 @@ absl::Status PrepareGruStep(const PrepareArgs& p, OpKind op, int reserve_buffer,
   PlanStep& step = p.plan.steps[p.step];
   const std::string prefix = Prefix(op, step.node_name);
   const bool lengths = HasLengths(op, step.inputs.size());
+  if (step.attrs.Has(ops::kWeightGradReductionAttr) &&
+      !step.attrs.GetString(ops::kWeightGradReductionAttr).empty()) {
+    // Data parallelism on cuda reduces every gradient in buckets (passes/data_parallel.h).
+    return absl::UnimplementedError(absl::StrCat(
+        prefix, ": weight_grad_reduction is the CPU kernel's; a graph for cuda buckets the GRU's "
+                "gradients instead (build it for its device)"));
+  }
   if (p.gpu == nullptr || p.gpu->cudnn == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         prefix,
