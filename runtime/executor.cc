@@ -154,7 +154,9 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
     if (check_numerics_) RILL_RETURN_IF_ERROR(CheckStepFinite(i));
   }
   ++ctx_.run_index;
-  if (params_ != nullptr && params_->has_devices()) {
+  // Bumps the versions of what the plan wrote: device copies upload them again, and plans
+  // folded from them (frontend/compile.h) fold again.
+  if (params_ != nullptr) {
     for (const std::string& name : written_params_) params_->MarkWritten(name);
   }
   std::vector<Tensor> outputs;

@@ -49,7 +49,7 @@ class Executor final : public PlanExecutor {
   // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
   // copies of the outputs.
   // When a device holds newer parameter values (param_store.h), they are downloaded first;
-  // when any device keeps copies, the parameters this plan writes are marked written after.
+  // the parameters this plan writes are marked written after (ParamStore::MarkWritten).
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override;
 
   const Plan& plan() const override { return plan_; }
