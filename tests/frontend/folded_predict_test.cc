@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -94,37 +95,37 @@ TEST(FoldedPredictTest, GruWeightConversionIsFoldedAndTheOutputsKeepTheirBits) {
   EXPECT_TRUE(SameBits((*y)[0], UnfoldedPredict(*model, x)));
 }
 
+// Model::Predict before and after `change`, which writes the model's weights: the predictions
+// differ, and the one after is bit for bit the unfolded plan's on the new weights.
+void ExpectPredictFollows(Model& model, const Tensor& x, const std::function<void()>& change) {
+  auto before = model.Predict({x});
+  ASSERT_TRUE(before.ok()) << before.status();
+  change();
+  auto after = model.Predict({x});
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_FALSE(SameBits((*before)[0], (*after)[0]));
+  EXPECT_TRUE(SameBits((*after)[0], UnfoldedPredict(model, x)));
+}
+
 TEST(FoldedPredictTest, PredictFoldsAgainAfterSetWeights) {
   RegisterCpuBackend();
   auto model = GruModel();
   ASSERT_NE(model, nullptr);
-  const Tensor x = Npy("gru_to_cudnn/x.npy");
-  auto before = model->Predict({x});
-  ASSERT_TRUE(before.ok()) << before.status();
-  std::vector<Tensor> weights = model->GetWeights();
-  // The first GRU's kernel, halved: only its folded conversion sees it.
-  for (int64_t i = 0; i < weights[0].size(); ++i) weights[0].data<float>()[i] *= 0.5f;
-  ASSERT_TRUE(model->SetWeights(weights).ok());
-  auto after = model->Predict({x});
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_FALSE(SameBits((*before)[0], (*after)[0]));
-  EXPECT_TRUE(SameBits((*after)[0], UnfoldedPredict(*model, x)));
+  ExpectPredictFollows(*model, Npy("gru_to_cudnn/x.npy"), [&] {
+    std::vector<Tensor> weights = model->GetWeights();
+    // The first GRU's kernel, halved: only its folded conversion sees it.
+    for (int64_t i = 0; i < weights[0].size(); ++i) weights[0].data<float>()[i] *= 0.5f;
+    EXPECT_TRUE(model->SetWeights(weights).ok());
+  });
 }
 
 TEST(FoldedPredictTest, PredictFoldsAgainAfterAWriteThroughFind) {
   RegisterCpuBackend();
   auto model = GruModel();
   ASSERT_NE(model, nullptr);
-  const Tensor x = Npy("gru_to_cudnn/x.npy");
-  auto before = model->Predict({x});
-  ASSERT_TRUE(before.ok()) << before.status();
-  Tensor* kernel = model->params().Find(model->Weights()[1].name);  // a recurrent kernel
-  ASSERT_NE(kernel, nullptr);
-  kernel->data<float>()[0] += 1.0f;
-  auto after = model->Predict({x});
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_FALSE(SameBits((*before)[0], (*after)[0]));
-  EXPECT_TRUE(SameBits((*after)[0], UnfoldedPredict(*model, x)));
+  ExpectPredictFollows(*model, Npy("gru_to_cudnn/x.npy"), [&] {
+    model->params().Find(model->Weights()[1].name)->data<float>()[0] += 1.0f;  // a recurrent kernel
+  });
 }
 
 TEST(FoldedPredictTest, PredictFoldsAgainAfterTrainingOnTheCpu) {
@@ -133,26 +134,19 @@ TEST(FoldedPredictTest, PredictFoldsAgainAfterTrainingOnTheCpu) {
   ASSERT_NE(model, nullptr);
   const Tensor x = Npy("gru_to_cudnn/x.npy");
   const Tensor y = Npy("gru_to_cudnn/y.npy");
-  auto before = model->Predict({x});
-  ASSERT_TRUE(before.ok()) << before.status();
   CompileOptions options;
   options.optimizer.name = "sgd";
   options.optimizer.learning_rate = 0.5;
   auto trainer = model->Compile(options);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
-  auto loss = trainer->TrainOnBatch({x}, y);
-  ASSERT_TRUE(loss.ok()) << loss.status();
-  auto middle = model->Predict({x});
-  ASSERT_TRUE(middle.ok()) << middle.status();
-  EXPECT_FALSE(SameBits((*before)[0], (*middle)[0]));
+  auto step = [&] {
+    auto loss = trainer->TrainOnBatch({x}, y);
+    EXPECT_TRUE(loss.ok()) << loss.status();
+  };
+  ExpectPredictFollows(*model, x, step);
   // The second step runs the cached training executor, which writes the weights in place:
   // only its marking them written tells the predict plan to fold again.
-  loss = trainer->TrainOnBatch({x}, y);
-  ASSERT_TRUE(loss.ok()) << loss.status();
-  auto after = model->Predict({x});
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_FALSE(SameBits((*middle)[0], (*after)[0]));
-  EXPECT_TRUE(SameBits((*after)[0], UnfoldedPredict(*model, x)));
+  ExpectPredictFollows(*model, x, step);
 }
 
 }  // namespace
