@@ -101,7 +101,8 @@ absl::Status WriteCheckpoint(const std::string& dir, const Checkpoint& c) {
       const std::string path = absl::StrCat(tmp, "/", file);
       RILL_RETURN_IF_ERROR(WriteNpy(path, tensor));
       RILL_ASSIGN_OR_RETURN(std::string bytes, ReadBytes(path));
-      absl::StrAppendFormat(&manifest, "tensor %s %08x %s\n", file, Crc32(bytes.data(), bytes.size()), name);
+      absl::StrAppendFormat(&manifest, "tensor %s %08x %s\n", file,
+                            Crc32(bytes.data(), bytes.size()), name);
     }
     absl::StrAppendFormat(&manifest, "crc32 %08x\n", Crc32(manifest.data(), manifest.size()));
     const std::string path = absl::StrCat(tmp, "/", kManifest);

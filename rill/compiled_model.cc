@@ -87,10 +87,9 @@ absl::Status CompiledModel::RunInto(const std::vector<TensorView>& inputs,
     for (size_t i = 0; i < got.size(); ++i) {
       const TensorType type{got[i].dtype, got[i].shape};
       if (type != want[i].type) {
-        return absl::InvalidArgumentError(absl::StrCat(what, " '", want[i].name,
-                                                       "' was compiled for ",
-                                                       want[i].type.ToString(), ", got ",
-                                                       type.ToString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " '", want[i].name, "' was compiled for ", want[i].type.ToString(),
+                         ", got ", type.ToString()));
       }
     }
     return absl::OkStatus();

@@ -143,8 +143,8 @@ absl::Status Executor::RunInto(const std::vector<TensorView>& inputs,
     const TensorView& slot = views_[plan_.inputs[i]];
     std::memcpy(slot.data, inputs[i].data, static_cast<size_t>(slot.bytes()));
     if (check_numerics_) {
-      RILL_RETURN_IF_ERROR(CheckFinite(
-          slot, absl::StrCat("input '", plan_.buffers[plan_.inputs[i]].name, "'")));
+      RILL_RETURN_IF_ERROR(
+          CheckFinite(slot, absl::StrCat("input '", plan_.buffers[plan_.inputs[i]].name, "'")));
     }
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {

@@ -109,8 +109,7 @@ absl::Status Compile() {
   ParamStore params;
   absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(
       *model, {input},
-      {.device = kind, .gpu = session->step_context(), .backend = session->plan_passes()},
-      params);
+      {.device = kind, .gpu = session->step_context(), .backend = session->plan_passes()}, params);
   if (!plan.ok()) return Annotate(plan.status(), model_path);
   if (emit == "plan") {
     RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
