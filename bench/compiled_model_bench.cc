@@ -2,7 +2,8 @@
 // over 100 steps of 8 features, saved as a Keras model and compiled to a plan file. Prints
 //   - the plan file's load time (CompiledModel::Load: map, checksums, decode, executor);
 //   - in this process: the first call (load + run, or Model::Predict's compile + run) and the
-//     steady per-call latency (median) of CompiledModel::Run and Model::Predict;
+//     steady per-call latency (median) of CompiledModel::Run, the C interface's rill_model_run
+//     and Model::Predict;
 //   - as processes: start to first output of `rill-run` and of `rill predict` (the median of
 //     a few runs of each command, its output written);
 //   - the size of the rill-run executable.
@@ -26,6 +27,7 @@
 #include "frontend/model.h"
 #include "kernels/register.h"
 #include "rill/compiled_model.h"
+#include "rill/rill_rt_c.h"
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
 
@@ -74,9 +76,9 @@ int Run() {
 
   // The plan `rill compile --input-shape 1,100,8` writes.
   const auto t_compile = std::chrono::steady_clock::now();
-  absl::StatusOr<Plan> plan =
-      CompileModePlan(model, nullptr, GraphMode::kPredict, {input.type()}, nullptr, {});
-  if (!plan.ok() || !WritePlanFile(plan_path, *plan, model.params()).ok()) return 1;
+  ParamStore params;
+  absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(model, {input.type()}, {}, params);
+  if (!plan.ok() || !WritePlanFile(plan_path, *plan, params).ok()) return 1;
   const double compile_ms = Ms(t_compile);
 
   const double load_ms =
@@ -87,6 +89,18 @@ int Run() {
   const double compiled_first_ms = Ms(t_first);
   const double compiled_steady_ms =
       *bench::MedianMsOrError(200, [&] { return (*compiled)->Run({input}).status(); });
+  // The C interface: the caller's input and output memory, no tensors made per call.
+  rill_model* c_model = rill_model_load(plan_path.c_str());
+  if (c_model == nullptr) return 1;
+  float c_output[1];
+  const void* c_inputs[] = {input.raw()};
+  void* c_outputs[] = {c_output};
+  const double c_steady_ms = *bench::MedianMsOrError(200, [&] {
+    return rill_model_run(c_model, c_inputs, c_outputs) == 0
+               ? absl::OkStatus()
+               : absl::InternalError(rill_last_error());
+  });
+  rill_model_free(c_model);
 
   const auto t_predict = std::chrono::steady_clock::now();
   if (!model.Predict({input}, 1).ok()) return 1;
@@ -123,6 +137,7 @@ int Run() {
               predict_first_ms);
   std::printf("  steady call: CompiledModel::Run    %8.3f ms (median of 200)\n",
               compiled_steady_ms);
+  std::printf("  steady call: rill_model_run (C)    %8.3f ms (median of 200)\n", c_steady_ms);
   std::printf("  steady call: Model::Predict        %8.3f ms (median of 200)\n", predict_steady_ms);
   std::printf("  process: rill-run start to output  %8.1f ms (median of 7)\n", run_process_ms);
   std::printf("  process: rill predict              %8.1f ms (median of 7)\n", predict_process_ms);

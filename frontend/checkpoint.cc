@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "ir/status.h"
+#include "runtime/byte_io.h"
 #include "runtime/npy.h"
 #include "runtime/output_path.h"
 
@@ -27,17 +27,6 @@ namespace fs = std::filesystem;
 constexpr char kManifest[] = "manifest.txt";
 constexpr char kMagic[] = "rill checkpoint 1";
 constexpr char kEpochPrefix[] = "epoch-";
-
-uint32_t Crc32(const std::string& bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes sizes as uInt: feed large files in pieces.
-  for (size_t at = 0; at < bytes.size();) {
-    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 absl::StatusOr<std::string> ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -112,9 +101,10 @@ absl::Status WriteCheckpoint(const std::string& dir, const Checkpoint& c) {
       const std::string path = absl::StrCat(tmp, "/", file);
       RILL_RETURN_IF_ERROR(WriteNpy(path, tensor));
       RILL_ASSIGN_OR_RETURN(std::string bytes, ReadBytes(path));
-      absl::StrAppendFormat(&manifest, "tensor %s %08x %s\n", file, Crc32(bytes), name);
+      absl::StrAppendFormat(&manifest, "tensor %s %08x %s\n", file,
+                            Crc32(bytes.data(), bytes.size()), name);
     }
-    absl::StrAppendFormat(&manifest, "crc32 %08x\n", Crc32(manifest));
+    absl::StrAppendFormat(&manifest, "crc32 %08x\n", Crc32(manifest.data(), manifest.size()));
     const std::string path = absl::StrCat(tmp, "/", kManifest);
     std::FILE* f = std::fopen(path.c_str(), "wx");
     if (f == nullptr) return PathErrno(path, "create", errno);
@@ -143,7 +133,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
       !absl::SimpleHexAtoi(absl::StripSuffix(manifest.substr(last + 6), "\n"), &want)) {
     return Malformed(manifest_path, "no checksum line (incomplete or not a checkpoint)");
   }
-  if (Crc32(manifest.substr(0, last)) != want)
+  if (Crc32(manifest.data(), last) != want)
     return Malformed(manifest_path, "checksum mismatch (corrupt)");
   std::vector<std::string> lines =
       absl::StrSplit(manifest.substr(0, last), '\n', absl::SkipEmpty());
@@ -161,7 +151,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
       const std::string path = absl::StrCat(dir, "/", f[1]);
       RILL_ASSIGN_OR_RETURN(std::string bytes, ReadBytes(path));
       uint32_t crc = 0;
-      if (!absl::SimpleHexAtoi(f[2], &crc) || Crc32(bytes) != crc)
+      if (!absl::SimpleHexAtoi(f[2], &crc) || Crc32(bytes.data(), bytes.size()) != crc)
         return Malformed(path, "checksum mismatch (corrupt)");
       RILL_ASSIGN_OR_RETURN(c.tensors[f[3]], ReadNpy(path));
     } else {

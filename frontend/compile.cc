@@ -1,5 +1,8 @@
 #include "frontend/compile.h"
 
+#include <set>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "frontend/layer.h"
 #include "ir/ops/elementwise.h"
@@ -220,6 +223,14 @@ absl::StatusOr<Plan> CompileModePlan(Model& model, const CompileOptions* options
   return CompileForDevice(*m.graph, m.stages, compiler);
 }
 
+absl::StatusOr<Plan> CompileFoldedPredictPlan(Model& model, const std::vector<TensorType>& inputs,
+                                              CompilerOptions compiler, ParamStore& folded) {
+  // Copies of the Tensor handles: the storage is the model's.
+  for (const auto& [name, value] : model.params().tensors()) folded.Set(name, value);
+  compiler.fold_constants = &folded;
+  return CompileModePlan(model, nullptr, GraphMode::kPredict, inputs, nullptr, compiler);
+}
+
 absl::StatusOr<DeviceKind> ModelRunner::device() {
   if (device_.has_value()) return *device_;
   RILL_ASSIGN_OR_RETURN(DeviceChoice choice, ParseDeviceChoice(device_name_));
@@ -241,19 +252,46 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
                                                const TensorType* target) {
   std::string key = CacheKey(mode, inputs, target);
   auto it = cache_.find(key);
-  if (it != cache_.end()) return it->second.get();
+  if (it != cache_.end() && !Stale(it->second)) return it->second.executor.get();
+  if (it != cache_.end()) cache_.erase(it);
   RILL_ASSIGN_OR_RETURN(DeviceKind kind, device());
-  RILL_ASSIGN_OR_RETURN(
-      Plan plan, CompileModePlan(*model_, options_ ? &*options_ : nullptr, mode, inputs, target,
-                                 {.device = kind,
-                                  .gpu = session_->step_context(),
-                                  .backend = session_->plan_passes()}));
+  const CompilerOptions compiler{
+      .device = kind, .gpu = session_->step_context(), .backend = session_->plan_passes()};
+  Cached cached;
+  Plan plan;
+  if (fold_predict_plans_ && mode == GraphMode::kPredict && kind == DeviceKind::kCpu) {
+    cached.folded = std::make_unique<ParamStore>();
+    RILL_ASSIGN_OR_RETURN(plan,
+                          CompileFoldedPredictPlan(*model_, inputs, compiler, *cached.folded));
+    std::vector<bool> written(plan.buffers.size(), false);
+    for (int i : WrittenParamBuffers(plan)) written[i] = true;
+    std::set<std::string> written_names;
+    for (size_t i = 0; i < plan.buffers.size(); ++i)
+      if (written[i]) written_names.insert(plan.buffers[i].name);
+    const ParamStore& model_params = model_->params();
+    for (const auto& [name, value] : model_params.tensors()) {
+      if (written_names.count(name) == 0)
+        cached.folded_from.emplace_back(name, model_params.version(name));
+    }
+  } else {
+    RILL_ASSIGN_OR_RETURN(plan, CompileModePlan(*model_, options_ ? &*options_ : nullptr, mode,
+                                                inputs, target, compiler));
+  }
   ExecutorOptions exec_options;
   exec_options.check_numerics = options_ && options_->check_numerics;
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<PlanExecutor> ex,
-                        session_->CreateExecutor(std::move(plan), &model_->params(), exec_options));
-  auto [pos, inserted] = cache_.emplace(key, std::move(ex));
-  return pos->second.get();
+  ParamStore* params = cached.folded != nullptr ? cached.folded.get() : &model_->params();
+  RILL_ASSIGN_OR_RETURN(cached.executor,
+                        session_->CreateExecutor(std::move(plan), params, exec_options));
+  auto [pos, inserted] = cache_.emplace(key, std::move(cached));
+  return pos->second.executor.get();
+}
+
+bool ModelRunner::Stale(const Cached& cached) const {
+  const ParamStore& params = std::as_const(*model_).params();
+  for (const auto& [name, version] : cached.folded_from) {
+    if (params.version(name) != version) return true;
+  }
+  return false;
 }
 
 }  // namespace rill

@@ -1,7 +1,8 @@
 // Turns a Model into concrete graphs and cached executors: the model graph (unknown batch)
 // is cloned, its batch bound, and — for evaluation and training — the loss, regularization,
 // gradients (autodiff), optimizer updates and constraints appended. Plans are cached per mode
-// and input types.
+// and input types; folded predict plans (FoldedPredictPlan) as long as the weights they were
+// folded from are unchanged.
 #pragma once
 
 #include <map>
@@ -66,13 +67,33 @@ absl::StatusOr<Plan> CompileModePlan(Model& model, const CompileOptions* options
                                      const std::vector<TensorType>& inputs,
                                      const TensorType* target, const CompilerOptions& compiler);
 
+// A predict plan with constant folding (passes/fold_constants.h): the steps that depend on the
+// model's weights alone (a Keras GRU's weight conversion) are run now and `folded` receives
+// their outputs. `folded` starts empty and ends holding the model's tensors (shared with
+// model.params(), not copied: the plan's states and unfolded weights stay the model's) and the
+// folded values; run the plan on it. The folded values are a snapshot of the weights as they
+// are now. Non-CPU plans are not folded (`folded` still holds the model's tensors).
+// ModelRunner (with fold_predict_plans), `rill inspect` and `rill compile` compile through it.
+absl::StatusOr<Plan> CompileFoldedPredictPlan(Model& model, const std::vector<TensorType>& inputs,
+                                              CompilerOptions compiler, ParamStore& folded);
+
 // Compiles and caches executors for one model on one device. The device ("cpu", "cuda",
 // "auto"; see CompileOptions::device) is resolved at the first Get; on CUDA the runner owns
 // the model's device session (stream, handles, device parameters), shared by its plans.
+//
+// With `fold_predict_plans`, predict plans on the CPU are compiled by CompileFoldedPredictPlan
+// and kept while every model tensor the plan does not write keeps the version it had then
+// (ParamStore::version): SetWeights, Set, a non-const Find, a checkpoint load or a training
+// step (the executor marks what it writes) all make the next Get fold again. A write through
+// a Tensor* kept from an earlier Find is not seen: Find the tensor again to write it.
 class ModelRunner {
  public:
-  ModelRunner(Model& model, std::optional<CompileOptions> options, std::string device = "cpu")
-      : model_(&model), options_(std::move(options)), device_name_(std::move(device)) {}
+  ModelRunner(Model& model, std::optional<CompileOptions> options, std::string device = "cpu",
+              bool fold_predict_plans = false)
+      : model_(&model),
+        options_(std::move(options)),
+        device_name_(std::move(device)),
+        fold_predict_plans_(fold_predict_plans) {}
 
   absl::StatusOr<PlanExecutor*> Get(GraphMode mode, const std::vector<TensorType>& inputs,
                                     const TensorType* target);
@@ -80,13 +101,25 @@ class ModelRunner {
   absl::StatusOr<DeviceKind> device();
 
  private:
+  struct Cached {
+    // A folded plan's store (CompileFoldedPredictPlan); null for the others, which run on
+    // the model's store. Declared before the executor, which is destroyed first.
+    std::unique_ptr<ParamStore> folded;
+    // A folded plan's inputs: the model tensors it does not write, with their versions then.
+    std::vector<std::pair<std::string, uint64_t>> folded_from;
+    std::unique_ptr<PlanExecutor> executor;
+  };
+  // Whether a folded plan's model tensors have changed since it was folded.
+  bool Stale(const Cached& cached) const;
+
   Model* model_;
   std::optional<CompileOptions> options_;
   std::string device_name_;
+  bool fold_predict_plans_ = false;
   std::optional<DeviceKind> device_;
   // Declared before the cache: executors are destroyed before their session.
   std::unique_ptr<DeviceSession> session_;
-  std::map<std::string, std::unique_ptr<PlanExecutor>> cache_;
+  std::map<std::string, Cached> cache_;
 };
 
 }  // namespace rill

@@ -330,7 +330,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
   if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes() ||
       predict_runner_device_ != device) {
     predict_runner_.reset();  // its device session first hands its parameters back
-    predict_runner_ = std::make_unique<ModelRunner>(*this, std::nullopt, device);
+    predict_runner_ =
+        std::make_unique<ModelRunner>(*this, std::nullopt, device, /*fold_predict_plans=*/true);
     predict_runner_nodes_ = graph_.num_nodes();
     predict_runner_device_ = device;
   }

@@ -118,6 +118,10 @@ class Model {
   // CompileOptions::device). `batch_size` unset: the inputs' fixed batch size when they have
   // one (a stateful model), else 32, as Keras chooses; a batch size that differs from a fixed
   // one is an InvalidArgument saying so (ResolveBatchSize).
+  // On the CPU the plans are compiled with constant folding: what depends on the weights alone
+  // (a GRU's weight conversion) runs once, not per batch, and again after any weight changes
+  // (SetWeights, training, params().Set or a non-const params().Find; frontend/compile.h,
+  // ModelRunner). Write a weight through a pointer from a Find made after the last Predict.
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& inputs,
                                               std::optional<int64_t> batch_size = std::nullopt,
                                               const std::string& device = "cpu");

@@ -62,18 +62,41 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
 }
 
 absl::StatusOr<std::vector<Tensor>> CompiledModel::Run(const std::vector<Tensor>& inputs) {
-  if (inputs.size() != header_.inputs.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the model takes ", header_.inputs.size(), " inputs, got ", inputs.size()));
+  std::vector<TensorView> in;
+  for (const Tensor& t : inputs)  // read only
+    in.push_back({const_cast<void*>(t.raw()), t.dtype(), t.shape()});
+  std::vector<Tensor> outputs;
+  std::vector<TensorView> out;
+  for (const NamedType& o : header_.outputs) {
+    outputs.emplace_back(o.type.dtype, o.type.shape);
+    out.push_back(outputs.back().view());
   }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].type() != header_.inputs[i].type) {
+  RILL_RETURN_IF_ERROR(RunInto(in, out));
+  return outputs;
+}
+
+absl::Status CompiledModel::RunInto(const std::vector<TensorView>& inputs,
+                                    const std::vector<TensorView>& outputs) {
+  auto check = [](const std::vector<NamedType>& want, const std::vector<TensorView>& got,
+                  const char* what) {
+    if (got.size() != want.size()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("input '", header_.inputs[i].name, "' was compiled for ",
-                       header_.inputs[i].type.ToString(), ", got ", inputs[i].type().ToString()));
+          absl::StrCat("the model ", std::strcmp(what, "input") == 0 ? "takes " : "makes ",
+                       want.size(), " ", what, "s, got ", got.size()));
     }
-  }
-  return executor_->Run(inputs);
+    for (size_t i = 0; i < got.size(); ++i) {
+      const TensorType type{got[i].dtype, got[i].shape};
+      if (type != want[i].type) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, " '", want[i].name, "' was compiled for ", want[i].type.ToString(),
+                         ", got ", type.ToString()));
+      }
+    }
+    return absl::OkStatus();
+  };
+  RILL_RETURN_IF_ERROR(check(header_.inputs, inputs, "input"));
+  RILL_RETURN_IF_ERROR(check(header_.outputs, outputs, "output"));
+  return executor_->RunInto(inputs, outputs);
 }
 
 absl::Status CompiledModel::ResetStates() {

@@ -35,6 +35,12 @@ class CompiledModel {
   // One tensor per input, of exactly the compiled types (InvalidArgument naming the input and
   // both types otherwise); returns one tensor per output. A stateful model's states advance.
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
+  // Run with the caller's memory: inputs[i] (only read) of input i's compiled type, outputs[k]
+  // of output k's, which receives it; InvalidArgument naming the input or output and both
+  // types otherwise. Each input is copied once into the model and each output once out of it
+  // (on the CPU); the C interface and rill-run run through it.
+  absl::Status RunInto(const std::vector<TensorView>& inputs,
+                       const std::vector<TensorView>& outputs);
 
   // Sets every state the plan carries between runs (stateful layers) to zeros, as Keras's
   // reset_states() does. A model without states has nothing to reset.

@@ -73,17 +73,15 @@ int rill_model_output_info(const rill_model* model, int index, rill_tensor_info*
 }
 
 int rill_model_run(rill_model* model, const void* const* inputs, void* const* outputs) {
-  std::vector<rill::Tensor> in;
-  for (const rill::NamedType& t : model->model->inputs()) {
-    rill::Tensor x(t.type.dtype, t.type.shape);
-    std::memcpy(x.raw(), inputs[in.size()], static_cast<size_t>(x.bytes()));
-    in.push_back(std::move(x));
-  }
-  auto out = model->model->Run(in);
-  if (!out.ok()) return Fail(out.status());
-  for (size_t k = 0; k < out->size(); ++k)
-    std::memcpy(outputs[k], (*out)[k].raw(), static_cast<size_t>((*out)[k].bytes()));
-  return 0;
+  // Views of the caller's memory: each input is copied once into the model, each output once
+  // out of it (CompiledModel::RunInto).
+  std::vector<rill::TensorView> in, out;
+  for (const rill::NamedType& t : model->model->inputs())
+    in.push_back({const_cast<void*>(inputs[in.size()]), t.type.dtype, t.type.shape});
+  for (const rill::NamedType& t : model->model->outputs())
+    out.push_back({outputs[out.size()], t.type.dtype, t.type.shape});
+  const absl::Status st = model->model->RunInto(in, out);
+  return st.ok() ? 0 : Fail(st);
 }
 
 int rill_model_reset_states(rill_model* model) {

@@ -51,8 +51,9 @@ int rill_model_input_info(const rill_model* model, int index, rill_tensor_info* 
 int rill_model_output_info(const rill_model* model, int index, rill_tensor_info* info);
 
 /* Runs the model: inputs[i] points to input i's data (info.bytes bytes, C order), outputs[k]
- * to room for output k's. Returns 0, or nonzero with rill_last_error() set (outputs then
- * unspecified). A stateful model's states advance. */
+ * to room for output k's. Each input is copied once into the model and each output once into
+ * outputs[k]. Returns 0, or nonzero with rill_last_error() set (outputs then unspecified).
+ * A stateful model's states advance. */
 int rill_model_run(rill_model* model, const void* const* inputs, void* const* outputs);
 /* Sets the states a stateful model carries between runs to zeros. Returns 0 or nonzero. */
 int rill_model_reset_states(rill_model* model);

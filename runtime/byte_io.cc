@@ -1,5 +1,7 @@
 #include "runtime/byte_io.h"
 
+#include <zlib.h>
+
 #include <cstring>
 #include <limits>
 
@@ -7,6 +9,11 @@
 #include "ir/tensor_size.h"
 
 namespace rill {
+
+uint32_t Crc32(const void* data, size_t size) {
+  return static_cast<uint32_t>(
+      crc32_z(0, static_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
+}
 
 void ByteWriter::U32(uint32_t v) {
   for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));

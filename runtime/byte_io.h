@@ -13,6 +13,10 @@
 
 namespace rill {
 
+// The CRC-32 (zlib's, as `zlib.crc32` and `cksum -a crc32b`) of `size` bytes at `data`: the
+// checksum of the plan file's sections and of a checkpoint's files.
+uint32_t Crc32(const void* data, size_t size);
+
 class ByteWriter {
  public:
   void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "ir/status.h"
 
 namespace rill {
 namespace {
@@ -25,6 +26,40 @@ std::array<std::optional<DeviceBackend>, 2>& Slots() {
 }
 
 }  // namespace
+
+absl::Status CheckViewTypes(const Plan& plan, const std::vector<int>& buffers,
+                            const std::vector<TensorView>& views, const char* what) {
+  if (views.size() != buffers.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("got ", views.size(), " ", what, "s, the plan ",
+                     std::strcmp(what, "input") == 0 ? "takes " : "makes ", buffers.size()));
+  }
+  for (size_t i = 0; i < views.size(); ++i) {
+    const PlanBuffer& b = plan.buffers[buffers[i]];
+    const TensorType got{views[i].dtype, views[i].shape};
+    if (got != b.type) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " '", b.name, "' is ", got.ToString(),
+                                                     ", expected ", b.type.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PlanExecutor::RunInto(const std::vector<TensorView>& inputs,
+                                   const std::vector<TensorView>& outputs) {
+  RILL_RETURN_IF_ERROR(CheckViewTypes(plan(), plan().inputs, inputs, "input"));
+  RILL_RETURN_IF_ERROR(CheckViewTypes(plan(), plan().outputs, outputs, "output"));
+  std::vector<Tensor> in;
+  for (const TensorView& v : inputs) {
+    Tensor t(v.dtype, v.shape);
+    std::memcpy(t.raw(), v.data, static_cast<size_t>(v.bytes()));
+    in.push_back(std::move(t));
+  }
+  RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, Run(in));
+  for (size_t k = 0; k < out.size(); ++k)
+    std::memcpy(outputs[k].data, out[k].raw(), static_cast<size_t>(out[k].bytes()));
+  return absl::OkStatus();
+}
 
 void RegisterDeviceBackend(DeviceBackend backend) {
   std::lock_guard<std::mutex> lock(RegistryMutex());

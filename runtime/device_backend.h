@@ -24,8 +24,19 @@ class PlanExecutor {
   // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
   // copies of the outputs. Errors name the step's node.
   virtual absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) = 0;
+  // The same run with the caller's memory: inputs[i] is only read and outputs[k] receives
+  // output k; their types must be the plan's (InvalidArgument naming the input or output and
+  // both types otherwise). The CPU executor copies each input once into the plan's memory and
+  // each output once out of it; this default runs Run and copies its results.
+  virtual absl::Status RunInto(const std::vector<TensorView>& inputs,
+                               const std::vector<TensorView>& outputs);
   virtual const Plan& plan() const = 0;
 };
+
+// InvalidArgument unless `views` has `buffers`' types, one for one: "<what> '<name>' is <type>,
+// expected <type>" (inputs and outputs of a plan, against their buffers).
+absl::Status CheckViewTypes(const Plan& plan, const std::vector<int>& buffers,
+                            const std::vector<TensorView>& views, const char* what);
 
 struct ExecutorOptions;
 

@@ -120,22 +120,31 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
 }
 
 absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inputs) {
-  if (inputs.size() != plan_.inputs.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
+  std::vector<TensorView> in;
+  for (const Tensor& t : inputs)  // read only: RunInto copies them into the plan's memory
+    in.push_back({const_cast<void*>(t.raw()), t.dtype(), t.shape()});
+  std::vector<Tensor> outputs;
+  std::vector<TensorView> out;
+  for (int index : plan_.outputs) {
+    const TensorType& type = plan_.buffers[index].type;
+    outputs.emplace_back(type.dtype, type.shape);
+    out.push_back(outputs.back().view());
   }
+  RILL_RETURN_IF_ERROR(RunInto(in, out));
+  return outputs;
+}
+
+absl::Status Executor::RunInto(const std::vector<TensorView>& inputs,
+                               const std::vector<TensorView>& outputs) {
+  RILL_RETURN_IF_ERROR(CheckViewTypes(plan_, plan_.inputs, inputs, "input"));
+  RILL_RETURN_IF_ERROR(CheckViewTypes(plan_, plan_.outputs, outputs, "output"));
   if (params_ != nullptr && !params_->host_current()) RILL_RETURN_IF_ERROR(params_->SyncToHost());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const PlanBuffer& b = plan_.buffers[plan_.inputs[i]];
-    if (inputs[i].type() != b.type) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", b.name, "' is ",
-                                                     inputs[i].type().ToString(), ", expected ",
-                                                     b.type.ToString()));
-    }
-    std::memcpy(views_[plan_.inputs[i]].data, inputs[i].raw(), inputs[i].bytes());
+    const TensorView& slot = views_[plan_.inputs[i]];
+    std::memcpy(slot.data, inputs[i].data, static_cast<size_t>(slot.bytes()));
     if (check_numerics_) {
       RILL_RETURN_IF_ERROR(
-          CheckFinite(views_[plan_.inputs[i]], absl::StrCat("input '", b.name, "'")));
+          CheckFinite(slot, absl::StrCat("input '", plan_.buffers[plan_.inputs[i]].name, "'")));
     }
   }
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
@@ -154,17 +163,16 @@ absl::StatusOr<std::vector<Tensor>> Executor::Run(const std::vector<Tensor>& inp
     if (check_numerics_) RILL_RETURN_IF_ERROR(CheckStepFinite(i));
   }
   ++ctx_.run_index;
-  if (params_ != nullptr && params_->has_devices()) {
+  // Bumps the versions of what the plan wrote: device copies upload them again, and plans
+  // folded from them (frontend/compile.h) fold again.
+  if (params_ != nullptr) {
     for (const std::string& name : written_params_) params_->MarkWritten(name);
   }
-  std::vector<Tensor> outputs;
-  for (int index : plan_.outputs) {
-    const TensorView& v = views_[index];
-    Tensor t(v.dtype, v.shape);
-    std::memcpy(t.raw(), v.data, v.bytes());
-    outputs.push_back(std::move(t));
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const TensorView& v = views_[plan_.outputs[k]];
+    std::memcpy(outputs[k].data, v.data, static_cast<size_t>(v.bytes()));
   }
-  return outputs;
+  return absl::OkStatus();
 }
 
 }  // namespace rill

@@ -49,8 +49,12 @@ class Executor final : public PlanExecutor {
   // Copies `inputs` (types must match the plan's input buffers), runs every step and returns
   // copies of the outputs.
   // When a device holds newer parameter values (param_store.h), they are downloaded first;
-  // when any device keeps copies, the parameters this plan writes are marked written after.
+  // the parameters this plan writes are marked written after (ParamStore::MarkWritten).
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override;
+  // Run with the caller's memory (PlanExecutor::RunInto): each input copied once into its
+  // input buffer, each output once out of the arena; Run is this into new tensors.
+  absl::Status RunInto(const std::vector<TensorView>& inputs,
+                       const std::vector<TensorView>& outputs) override;
 
   const Plan& plan() const override { return plan_; }
   // A view of any buffer after a run (tests, debugging).

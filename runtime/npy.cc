@@ -356,25 +356,8 @@ absl::StatusOr<std::string> WriteNpyTemp(const std::string& path, const Tensor& 
   out.append(header_len - dict.size() - 1, ' ');
   out += '\n';
 
-  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
-  File f(fdopen(tmp.fd, "wb"));
-  auto fail = [&](int err) {
-    f.reset();
-    std::remove(tmp.name.c_str());
-    return PathErrno(path, "cannot write", err);
-  };
-  if (f == nullptr) {
-    const int err = errno;
-    ::close(tmp.fd);
-    return fail(err);
-  }
-  if (std::fwrite(out.data(), 1, out.size(), f.get()) != out.size()) return fail(errno);
-  const size_t data_bytes = static_cast<size_t>(t.bytes());
-  if (data_bytes > 0 && std::fwrite(t.raw(), 1, data_bytes, f.get()) != data_bytes)
-    return fail(errno);
-  if (std::fflush(f.get()) != 0 || fsync(fileno(f.get())) != 0) return fail(errno);
-  if (std::fclose(f.release()) != 0) return fail(errno);
-  return tmp.name;
+  const std::string_view data(static_cast<const char*>(t.raw()), static_cast<size_t>(t.bytes()));
+  return WriteTempFileBeside(path, {out, data});
 }
 
 }  // namespace

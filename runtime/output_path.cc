@@ -165,6 +165,44 @@ absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path) {
   return tmp;
 }
 
+absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
+                                                const std::vector<std::string_view>& pieces,
+                                                std::optional<mode_t> permissions) {
+  absl::StatusOr<TempFile> tmp = CreateTempFileBeside(path);
+  if (!tmp.ok()) return tmp.status();
+  auto fail = [&](int err) {
+    ::close(tmp->fd);
+    std::remove(tmp->name.c_str());
+    return PathErrno(path, "cannot write", err);
+  };
+  for (std::string_view piece : pieces) {
+    while (!piece.empty()) {
+      const ssize_t n = ::write(tmp->fd, piece.data(), piece.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(n < 0 ? errno : EIO);
+      piece.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  if (permissions.has_value() && ::fchmod(tmp->fd, *permissions) != 0) return fail(errno);
+  if (::fsync(tmp->fd) != 0) return fail(errno);
+  if (::close(tmp->fd) != 0) {
+    const int err = errno;
+    std::remove(tmp->name.c_str());
+    return PathErrno(path, "cannot write", err);
+  }
+  return tmp->name;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::vector<std::string_view>& pieces,
+                                 std::optional<mode_t> permissions) {
+  absl::StatusOr<std::string> tmp = WriteTempFileBeside(path, pieces, permissions);
+  if (!tmp.ok()) return tmp.status();
+  absl::Status moved = MoveIntoPlace(*tmp, path);
+  if (!moved.ok()) std::remove(tmp->c_str());
+  return moved;
+}
+
 absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path) {
   return CreateBeside(
       path, [](const std::string& candidate) { return ::mkdir(candidate.c_str(), 0777) == 0; });

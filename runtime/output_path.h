@@ -5,7 +5,11 @@
 // link would be a surprise, and writing through it would put the file somewhere else).
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -47,6 +51,21 @@ absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
 // with it (anything else found there by then is left, in the temporary's name). Fails, leaving
 // both in place, when something appeared at `path` that is not of the kind checked before.
 absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path);
+
+// Writes `pieces`, one after another, into a new temporary beside `path` (CreateTempFileBeside;
+// with `permissions` when given, else 0666 less the umask), flushed to disk (fsync) and closed:
+// returns its name, for MoveIntoPlace. On failure the temporary is removed and the error is
+// "<path>: cannot write: <reason>" (PathErrno).
+absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
+                                                const std::vector<std::string_view>& pieces,
+                                                std::optional<mode_t> permissions = std::nullopt);
+
+// The one way rill writes a file: WriteTempFileBeside, then MoveIntoPlace, so `path` holds
+// either what it held before or all of `pieces`, on disk, never a part (the temporary is
+// removed when the move fails).
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::vector<std::string_view>& pieces,
+                                 std::optional<mode_t> permissions = std::nullopt);
 
 // An error for `path` from errno: ResourceExhausted for a full disk or quota, else
 // InvalidArgument; "<path>: <action>: <strerror>".

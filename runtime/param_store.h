@@ -28,8 +28,10 @@ class ParamDeviceCopies {
 // shape), so training in one is seen by the others.
 //
 // Coherence: every tensor has a version, bumped by each host access that may write it (Set,
-// the non-const Find, MarkWritten). A device copy records the version it last uploaded and
-// uploads again when it differs. After a device run writes tensors, the device bumps their
+// the non-const Find, MarkWritten; the CPU executor marks what its plans write). A device
+// copy records the version it last uploaded and uploads again when it differs; a folded
+// predict plan (frontend/compile.h) is folded again when a tensor it was folded from has a
+// new version. After a device run writes tensors, the device bumps their
 // versions (MarkWritten) and marks itself as holding the newest values (MarkDeviceNewer); the
 // next host read (any Find, tensors(), Set, SyncToHost) first downloads them. A failed
 // download is kept in sync_status() (and returned by SyncToHost) instead of crashing.
@@ -64,7 +66,7 @@ class ParamStore {
   // destroyed: its newer values are downloaded first).
   void Attach(ParamDeviceCopies* device) { ++num_devices_; }
   void Detach(ParamDeviceCopies* device);
-  // Whether any device keeps copies: host-side writers then call MarkWritten.
+  // Whether any device keeps copies.
   bool has_devices() const { return num_devices_ > 0; }
   bool host_current() const { return newer_ == nullptr; }
   const ParamDeviceCopies* newer_device() const { return newer_; }

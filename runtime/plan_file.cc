@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,14 +26,6 @@ enum SectionId : uint32_t { kHeader = 1, kPlan = 2, kParamIndex = 3, kParamData 
 constexpr uint32_t kNumSections = 4;
 constexpr size_t kPreambleBytes = 32;
 constexpr size_t kTableEntryBytes = 24;
-
-uint32_t Crc32(const std::byte* data, size_t size) {
-  return static_cast<uint32_t>(
-      crc32_z(0, reinterpret_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
-}
-uint32_t Crc32(const std::string& s) {
-  return Crc32(reinterpret_cast<const std::byte*>(s.data()), s.size());
-}
 
 absl::Status Bad(const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("plan file ", why));
@@ -143,32 +134,6 @@ absl::StatusOr<PlanFileHeader> DecodeHeader(const std::byte* data, const Section
   return h;
 }
 
-// `bytes` to a temporary beside `path` with `mode`, synced, then renamed over `path`.
-absl::Status WriteFileInPlace(const std::string& path, const std::string& bytes, mode_t mode) {
-  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
-  auto fail = [&](int err) {
-    ::close(tmp.fd);
-    std::remove(tmp.name.c_str());
-    return PathErrno(path, "cannot write", err);
-  };
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n = ::write(tmp.fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(n < 0 ? errno : EIO);
-    written += static_cast<size_t>(n);
-  }
-  if (::fchmod(tmp.fd, mode) != 0 || ::fsync(tmp.fd) != 0) return fail(errno);
-  if (::close(tmp.fd) != 0) {
-    const int err = errno;
-    std::remove(tmp.name.c_str());
-    return PathErrno(path, "cannot write", err);
-  }
-  absl::Status moved = MoveIntoPlace(tmp.name, path);
-  if (!moved.ok()) std::remove(tmp.name.c_str());
-  return moved;
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& params) {
@@ -216,7 +181,7 @@ absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& p
     }
     offsets.push_back(offset);
     table.U32(i + 1);
-    table.U32(Crc32(*bodies[i]));
+    table.U32(Crc32(bodies[i]->data(), bodies[i]->size()));
     table.U64(offset);
     table.U64(bodies[i]->size());
     offset += bodies[i]->size();
@@ -226,8 +191,8 @@ absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& p
   file.U32(kPlanFormatVersion);
   file.U32(kNumSections);
   file.U64(offset);
-  file.U32(Crc32(table.bytes()));
-  file.U32(Crc32(file.bytes()));
+  file.U32(Crc32(table.bytes().data(), table.bytes().size()));
+  file.U32(Crc32(file.bytes().data(), file.bytes().size()));
   file.bytes() += table.bytes();
   for (uint32_t i = 0; i < kNumSections; ++i) {
     file.bytes().resize(offsets[i], '\0');
@@ -239,7 +204,7 @@ absl::StatusOr<std::string> EncodePlanFile(const Plan& plan, const ParamStore& p
 absl::Status WritePlanFile(const std::string& path, const Plan& plan, const ParamStore& params) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(plan, params));
-  return WriteFileInPlace(path, bytes, 0644);
+  return WriteFileAtomically(path, {bytes}, 0644);
 }
 
 absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
@@ -254,7 +219,7 @@ absl::Status WriteExecutableWithPlan(const std::string& path, const std::string&
   trailer.bytes().append(kEmbeddedPlanMagic, sizeof(kEmbeddedPlanMagic));
   bytes += plan;
   bytes += trailer.bytes();
-  return WriteFileInPlace(path, bytes, 0755);
+  return WriteFileAtomically(path, {bytes}, 0755);
 }
 
 absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path) {

@@ -104,16 +104,12 @@ absl::Status Compile() {
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session());
-  // The compilation ModelRunner does for `rill predict` (frontend/compile.cc), with the steps
-  // that depend on the weights alone run now (passes/fold_constants.h): the file's weights are
-  // fixed. The folded values join the model's weights in a store of this plan's own.
+  // The compilation `rill predict` runs (frontend/compile.h): the steps that depend on the
+  // weights alone run now; the folded values join the model's weights in a store of its own.
   ParamStore params;
-  for (const auto& [name, value] : model->params().tensors()) params.Set(name, value);
-  CompilerOptions compiler{
-      .device = kind, .gpu = session->step_context(), .backend = session->plan_passes()};
-  compiler.fold_constants = &params;
-  absl::StatusOr<Plan> plan =
-      CompileModePlan(*model, nullptr, GraphMode::kPredict, {input}, nullptr, compiler);
+  absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(
+      *model, {input},
+      {.device = kind, .gpu = session->step_context(), .backend = session->plan_passes()}, params);
   if (!plan.ok()) return Annotate(plan.status(), model_path);
   if (emit == "plan") {
     RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));

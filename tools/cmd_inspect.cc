@@ -67,12 +67,15 @@ struct Target {
 absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
                        const std::vector<TensorType>& inputs, const TensorType* target,
                        const char* label, const Target& where) {
-  // The same compilation as ModelRunner's: what is printed is what runs.
-  auto plan = CompileModePlan(
-      m, options, mode, inputs, target,
-      {.device = where.device,
-       .gpu = where.session->step_context(),
-       .backend = where.session->plan_passes()});
+  // The same compilation as ModelRunner's: what is printed is what runs (predict plans folded,
+  // as Model::Predict's are).
+  const CompilerOptions compiler{.device = where.device,
+                                 .gpu = where.session->step_context(),
+                                 .backend = where.session->plan_passes()};
+  ParamStore folded;
+  auto plan = mode == GraphMode::kPredict
+                  ? CompileFoldedPredictPlan(m, inputs, compiler, folded)
+                  : CompileModePlan(m, options, mode, inputs, target, compiler);
   if (!plan.ok()) return plan.status();
   if (absl::GetFlag(FLAGS_memory)) {
     std::printf("%s: %s\n", label, plan->memory.ToString().c_str());

@@ -169,55 +169,27 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
   return absl::OkStatus();
 }
 
-// --metrics-csv: a temporary file beside the target that receives a row per epoch, flushed, and
-// is renamed over the target once training completes. Removed if training fails.
+// --metrics-csv: a row per epoch, kept until training completes and then written at the target
+// in one piece (WriteFileAtomically); nothing is written if training fails.
 class MetricsCsv {
  public:
-  ~MetricsCsv() {
-    if (file_ == nullptr) return;
-    std::fclose(file_);
-    std::remove(tmp_.c_str());
-  }
-  absl::Status Open(const std::string& path, std::vector<std::string> names) {
-    RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
-    file_ = fdopen(tmp.fd, "w");
-    if (file_ == nullptr) {
-      close(tmp.fd);
-      std::remove(tmp.name.c_str());
-      return PathErrno(tmp.name, "open", errno);
-    }
+  void Open(const std::string& path, std::vector<std::string> names) {
     path_ = path;
-    tmp_ = tmp.name;
     names_ = std::move(names);
-    return Write(absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n"));
+    text_ = absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n");
   }
-  absl::Status Append(int epoch, const std::map<std::string, double>& logs) {
-    std::string row = absl::StrCat(epoch);
+  void Append(int epoch, const std::map<std::string, double>& logs) {
+    absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      absl::StrAppend(&row, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
+      absl::StrAppend(&text_, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
     }
-    return Write(row + "\n");
+    text_ += "\n";
   }
-  absl::Status Commit() {
-    std::FILE* file = std::exchange(file_, nullptr);
-    if (std::fclose(file) != 0) {
-      std::remove(tmp_.c_str());
-      return PathErrno(tmp_, "write", errno);
-    }
-    absl::Status st = MoveIntoPlace(tmp_, path_);
-    if (!st.ok()) std::remove(tmp_.c_str());
-    return st;
-  }
+  absl::Status Commit() const { return WriteFileAtomically(path_, {text_}); }
 
  private:
-  absl::Status Write(const std::string& text) {
-    if (std::fputs(text.c_str(), file_) < 0 || std::fflush(file_) != 0)
-      return PathErrno(tmp_, "write", errno);
-    return absl::OkStatus();
-  }
-  std::FILE* file_ = nullptr;
-  std::string path_, tmp_;
+  std::string path_, text_;
   std::vector<std::string> names_;
 };
 
@@ -319,7 +291,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   if (!trainer.ok()) return trainer.status();
   const double split = absl::GetFlag(FLAGS_validation_split);
   MetricsCsv csv;
-  if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Open(csv_path, trainer->LogNames(split > 0)));
+  if (!csv_path.empty()) csv.Open(csv_path, trainer->LogNames(split > 0));
   fit.epochs = epochs;
   fit.batch_size = absl::GetFlag(FLAGS_batch_size);
   fit.shuffle = absl::GetFlag(FLAGS_shuffle);
@@ -327,7 +299,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   fit.validation_split = split;
   fit.verbose = Verbosity();
   fit.on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
-    return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
+    if (!csv_path.empty()) csv.Append(epoch, logs);
+    return absl::OkStatus();
   };
   fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   fit.resume = absl::GetFlag(FLAGS_resume);

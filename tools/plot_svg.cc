@@ -2,17 +2,12 @@
 // tick values, axis labels, a polyline with markers per series and a legend.
 #include "tools/plot_svg.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ir/status.h"
 #include "runtime/output_path.h"
 
 namespace rill::cli {
@@ -229,23 +224,7 @@ std::string HistorySvg(const History& history, const std::string& title) {
 absl::Status WriteHistorySvg(const History& history, const std::string& title,
                              const std::string& path) {
   const std::string svg = HistorySvg(history, title);
-  RILL_ASSIGN_OR_RETURN(TempFile tmp, CreateTempFileBeside(path));
-  std::FILE* file = fdopen(tmp.fd, "w");
-  if (file == nullptr) {
-    const int err = errno;
-    close(tmp.fd);
-    std::remove(tmp.name.c_str());
-    return PathErrno(tmp.name, "open", err);
-  }
-  const bool written = std::fwrite(svg.data(), 1, svg.size(), file) == svg.size();
-  const int err = errno;
-  if (std::fclose(file) != 0 || !written) {
-    std::remove(tmp.name.c_str());
-    return PathErrno(tmp.name, "write", written ? errno : err);
-  }
-  absl::Status st = MoveIntoPlace(tmp.name, path);
-  if (!st.ok()) std::remove(tmp.name.c_str());
-  return st;
+  return WriteFileAtomically(path, {svg});
 }
 
 }  // namespace rill::cli

@@ -124,13 +124,32 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
         absl::StrCat("input ", x.type().ToString(), " does not fit the compiled ", want.ToString(),
                      " (the rows must be a multiple of ", batch, ", the other dimensions equal)"));
   }
-  std::vector<std::vector<Tensor>> parts(model.outputs().size());
-  for (int64_t start = 0; start < x.shape().dim(0); start += batch) {
-    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> y, model.Run({Slice(x, 0, start, batch)}));
-    for (size_t k = 0; k < y.size(); ++k) parts[k].push_back(std::move(y[k]));
-  }
+  // Each batch is read in place from `x` and its outputs written in place into the joined
+  // outputs (rows are contiguous): one copy in and one out per batch (CompiledModel::RunInto).
+  const int64_t batches = x.shape().dim(0) / batch;
   std::vector<Tensor> out;
-  for (const auto& p : parts) out.push_back(p.size() == 1 ? p[0] : Concat(p, 0));
+  for (const NamedType& o : model.outputs()) {
+    std::vector<int64_t> dims = o.type.shape.dims();
+    if (dims.empty() && batches > 1) {
+      return absl::InvalidArgumentError(absl::StrCat("output '", o.name, "' ", o.type.ToString(),
+                                                     " has no rows to join batches along"));
+    }
+    if (!dims.empty()) dims[0] *= batches;
+    out.emplace_back(o.type.dtype, Shape(dims));
+  }
+  const int64_t in_bytes = x.bytes() / batches;
+  for (int64_t b = 0; b < batches; ++b) {
+    std::vector<TensorView> in_view = {
+        {static_cast<std::byte*>(const_cast<void*>(x.raw())) + b * in_bytes, want.dtype,
+         want.shape}};
+    std::vector<TensorView> out_views;
+    for (size_t k = 0; k < out.size(); ++k) {
+      const TensorType& type = model.outputs()[k].type;
+      out_views.push_back({static_cast<std::byte*>(out[k].raw()) + b * (out[k].bytes() / batches),
+                           type.dtype, type.shape});
+    }
+    RILL_RETURN_IF_ERROR(model.RunInto(in_view, out_views));
+  }
   return out;
 }
 

@@ -23,6 +23,41 @@ TEST(DeviceBackendTest, ChoicesWithoutACudaBackend) {
   EXPECT_THAT(std::string(cuda.status().message()), HasSubstr("no CUDA backend"));
 }
 
+// An executor with Run only (as the CUDA one): out = in + 1 over a plan with input buffer 0
+// (f32[2]) and output buffer 1 (f32[2]).
+class PlusOneExecutor final : public PlanExecutor {
+ public:
+  PlusOneExecutor() {
+    const TensorType t{DType::kF32, Shape{2}};
+    plan_.buffers = {{"x", t, BufferKind::kInput}, {"y", t, BufferKind::kArena}};
+    plan_.inputs = {0};
+    plan_.outputs = {1};
+  }
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override {
+    Tensor y(DType::kF32, Shape{2});
+    for (int i = 0; i < 2; ++i) y.data<float>()[i] = inputs[0].data<float>()[i] + 1.0f;
+    return std::vector<Tensor>{y};
+  }
+  const Plan& plan() const override { return plan_; }
+
+ private:
+  Plan plan_;
+};
+
+TEST(DeviceBackendTest, DefaultRunIntoRunsAndCopiesIntoTheCallersMemory) {
+  PlusOneExecutor ex;
+  float x[2] = {1.5f, -2.0f}, y[2] = {0, 0};
+  const Shape two{2};
+  ASSERT_TRUE(ex.RunInto({{x, DType::kF32, two}}, {{y, DType::kF32, two}}).ok());
+  EXPECT_EQ(y[0], 2.5f);
+  EXPECT_EQ(y[1], -1.0f);
+  double wide[2];
+  absl::Status st = ex.RunInto({{x, DType::kF32, two}}, {{wide, DType::kF64, two}});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "output 'y' is f64[2], expected f32[2]");
+  EXPECT_EQ(ex.RunInto({{x, DType::kF32, two}}, {}).message(), "got 0 outputs, the plan makes 1");
+}
+
 // One test, in order: the environment counts only until the switch is set.
 TEST(DeviceBackendTest, Tf32IsOffUnlessAskedFor) {
   ASSERT_EQ(unsetenv("RILL_CUDA_TF32"), 0);

@@ -1,6 +1,7 @@
 // .npy reading and writing: round trips, files written by numpy (testdata/make_npy.py), and
 // every way a file can be wrong.
 #include "runtime/npy.h"
+#include "runtime/output_path.h"
 #include "tests/temp_dir.h"
 
 #include <gmock/gmock.h>
@@ -148,6 +149,27 @@ TEST_F(NpyTest, WriteReplacesAtomicallyAndLeavesNoTemporaryFile) {
     EXPECT_EQ(entry.path().filename(), "t.npy");
   }
   EXPECT_EQ(files, 1);
+}
+
+// The writer under every output (runtime/output_path.h): the pieces in order, the mode asked
+// for, the old file replaced whole, no temporary left, and a failure that leaves the old file.
+TEST_F(NpyTest, WriteFileAtomicallyJoinsThePiecesAndReplacesWhole) {
+  const std::string path = WriteBytes("f.txt", "old");
+  ASSERT_TRUE(WriteFileAtomically(path, {"ab", "", "cde"}, 0600).ok());
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "abcde");
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+  // A directory appeared at the target: the move fails, and the temporary is gone.
+  fs::create_directories(Path("d"));
+  absl::Status moved = WriteFileAtomically(Path("d"), {"x"});
+  EXPECT_FALSE(moved.ok());
+  EXPECT_THAT(std::string(moved.message()), HasSubstr(Path("d")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 2);
+  absl::Status missing = WriteFileAtomically(Path("no/such/dir/f"), {"x"});
+  EXPECT_THAT(std::string(missing.message()), HasSubstr(Path("no/such/dir/f") + ": "));
 }
 
 TEST_F(NpyTest, WriteNeverReplacesWhatIsNotARegularFile) {

@@ -167,7 +167,8 @@ TEST_F(CompiledModelTest, TheModelSuiteRunsBitIdenticalToPredictEveryWay) {
 
 TEST_F(CompiledModelTest, WeightOnlyStepsAreFoldedAtCompileTime) {
   // gru_embedding's GRU(reset_after=True) converts its Keras-layout weights to the CuDNN layout
-  // through slices, transposes and concats (22 steps in `rill inspect --plan`): all of them
+  // through slices, transposes and concats (22 steps unfolded; `rill predict` folds them too):
+  // all of them
   // depend on the weights alone, so the file holds their results and the four steps that read
   // the input (the outputs stay bit for bit predict's: the test above).
   const std::string c = "gru_embedding";
@@ -196,6 +197,35 @@ TEST_F(CompiledModelTest, RowsRunInBatchesOfTheCompiledSize) {
                        ": input f32[4, 6, 3] does not fit the compiled f32[3, 6, 3] (the rows "
                        "must be a multiple of 3, the other dimensions equal)\n");
   EXPECT_FALSE(fs::exists(Path("z.npy")));
+}
+
+// RunInto reads the caller's input and writes the caller's output memory, with the bits Run
+// returns; outputs of another type or count are refused naming them.
+TEST_F(CompiledModelTest, RunIntoUsesTheCallersMemory) {
+  const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, Shape{4, 6, 3}, Path("m.rillc")));
+  auto m = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  absl::StatusOr<Tensor> x = ReadNpy(Golden("seq_stack/x.npy"));
+  ASSERT_TRUE(x.ok()) << x.status();
+  auto want = (*m)->Run({*x});
+  ASSERT_TRUE(want.ok()) << want.status();
+  const TensorType out_type = (*m)->outputs()[0].type;
+  Tensor y(out_type.dtype, out_type.shape);
+  const TensorView in{x->raw(), x->dtype(), x->shape()};
+  ASSERT_TRUE((*m)->RunInto({in}, {y.view()}).ok());
+  EXPECT_TRUE(SameBits(y, (*want)[0]));
+
+  Tensor wrong(DType::kF64, out_type.shape);
+  absl::Status st = (*m)->RunInto({in}, {wrong.view()});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("output '" + (*m)->outputs()[0].name + "' was compiled for " +
+                        out_type.ToString() + ", got " + wrong.type().ToString()));
+  st = (*m)->RunInto({in}, {});
+  EXPECT_EQ(st.message(), "the model makes 1 outputs, got 0");
+  st = (*m)->RunInto({}, {y.view()});
+  EXPECT_EQ(st.message(), "the model takes 1 inputs, got 0");
 }
 
 // seq_stack made stateful for batches of 2 and `steps` time steps, every GRU returning its
