@@ -51,8 +51,7 @@ ABSL_FLAG(
     "on a terminal, 2 otherwise)");
 ABSL_FLAG(std::string, metrics_csv, "",
           "a CSV file of the epochs' results (epoch,loss,<metrics>,val_loss,...; epochs from 0, "
-          "as Keras's CSVLogger), a row flushed as each epoch ends, put in place when training "
-          "completes");
+          "as Keras's CSVLogger), written whole again as each epoch ends (never half-written)");
 
 ABSL_FLAG(std::string, plot, "",
           "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
@@ -169,8 +168,9 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
   return absl::OkStatus();
 }
 
-// --metrics-csv: a row per epoch, kept until training completes and then written at the target
-// in one piece (WriteFileAtomically); nothing is written if training fails.
+// --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
+// (WriteFileAtomically), so the target always holds every finished epoch, as Keras's CSVLogger
+// does, and is never seen half-written.
 class MetricsCsv {
  public:
   void Open(const std::string& path, std::vector<std::string> names) {
@@ -178,15 +178,15 @@ class MetricsCsv {
     names_ = std::move(names);
     text_ = absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n");
   }
-  void Append(int epoch, const std::map<std::string, double>& logs) {
+  absl::Status Append(int epoch, const std::map<std::string, double>& logs) {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
       absl::StrAppend(&text_, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
     }
     text_ += "\n";
+    return WriteFileAtomically(path_, {text_});
   }
-  absl::Status Commit() const { return WriteFileAtomically(path_, {text_}); }
 
  private:
   std::string path_, text_;
@@ -299,8 +299,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   fit.validation_split = split;
   fit.verbose = Verbosity();
   fit.on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
-    if (!csv_path.empty()) csv.Append(epoch, logs);
-    return absl::OkStatus();
+    return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
   };
   fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   fit.resume = absl::GetFlag(FLAGS_resume);
@@ -309,7 +308,6 @@ absl::Status TrainModel(ProcessGroup* group) {
     return absl::Status(history.status().code(),
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
-  if (!csv_path.empty()) RILL_RETURN_IF_ERROR(csv.Commit());
   if (!writer) return absl::OkStatus();
   if (history->epochs.empty()) {
     std::printf("nothing to train: the checkpoint has all %d epochs\n", epochs);

@@ -513,6 +513,28 @@ TEST_F(CliTest, MetricsCsvHasARowPerEpochAndNeverReplacesWhatItShouldNot) {
   EXPECT_EQ(left, (std::vector<std::string>{"d.csv", "m.csv", "old.csv"}));
 }
 
+// The file holds every finished epoch while training runs: a run killed mid-way leaves its
+// finished epochs, each row whole (the file is replaced whole, never appended in place).
+TEST_F(CliTest, MetricsCsvHoldsTheFinishedEpochsOfAKilledRun) {
+  const std::string csv = Path("k.csv");
+  Result r = testing::RunShell("(" + std::string(RILL_BINARY) + " " +
+                   TrainSgd("--epochs 100000000 --verbose 0 --metrics mae --metrics-csv " + csv) +
+                   " & pid=$!; for i in $(seq 600); do [ -s " + csv +
+                   " ] && break; sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid) 2>&1");
+  ASSERT_TRUE(fs::exists(csv)) << r.out;
+  const std::string text = ReadText(csv);
+  ASSERT_THAT(text, ::testing::StartsWith("epoch,loss,mae\n0,"));
+  EXPECT_EQ(text.back(), '\n');
+  const int lines = Lines(text);
+  EXPECT_GE(lines, 2) << text;
+  std::istringstream rows(text);
+  std::string row;
+  for (int i = -1; std::getline(rows, row); ++i) {
+    if (i < 0) continue;  // the header
+    EXPECT_THAT(row, ::testing::MatchesRegex(std::to_string(i) + ",[-0-9.e]+,[-0-9.e]+")) << text;
+  }
+}
+
 // The elements of an XML document by name, or an empty map when its tags do not nest (an
 // element closed that is not the open one, or one left open) or a tag is not closed.
 std::map<std::string, int> XmlElementCounts(const std::string& xml) {
