@@ -205,6 +205,7 @@ absl::Status CudaExecutor::QueueSteps(bool check_each) {
     const PlanStep& s = plan_.steps[i];
     absl::Status st;
     const int r = run_at_step_[i];
+    if (s.writes_inputs != 0) writes_queued_ = true;
     if (r >= 0) {
       const FusedRun& f = fused_runs_[r];
       st = LaunchUpdateRun(s, step_inputs_[i], f.table.as<const OptimTensor>(), f.run.count,
@@ -234,6 +235,7 @@ absl::Status CudaExecutor::CaptureGraph() {
   RILL_RETURN_IF_ERROR(FromCuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal),
                                 "cudaStreamBeginCapture"));
   absl::Status queued = QueueSteps(/*check_each=*/false);
+  writes_queued_ = false;  // captured, not run
   cudaGraph_t graph = nullptr;
   absl::Status ended = FromCuda(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
   if (!queued.ok() || !ended.ok()) {
@@ -251,13 +253,15 @@ absl::Status CudaExecutor::CaptureGraph() {
 
 absl::StatusOr<std::vector<Tensor>> CudaExecutor::Run(const std::vector<Tensor>& inputs) {
   absl::StatusOr<std::vector<Tensor>> outputs = RunOnce(inputs);
-  // A run that failed after its steps were queued may have written part of the parameters.
-  if (!outputs.ok() && queued_) session_->Invalidate(written_ids_);
+  // A run that failed after a step that writes parameters was queued may have written part of
+  // them. One that failed before (a GRU step refusing its lengths, say) left them as they were:
+  // the device copies stay the current ones.
+  if (!outputs.ok() && writes_queued_) session_->Invalidate(written_ids_);
   return outputs;
 }
 
 absl::StatusOr<std::vector<Tensor>> CudaExecutor::RunOnce(const std::vector<Tensor>& inputs) {
-  queued_ = false;
+  writes_queued_ = false;
   if (inputs.size() != plan_.inputs.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("got ", inputs.size(), " inputs, the plan takes ", plan_.inputs.size()));
@@ -283,8 +287,8 @@ absl::StatusOr<std::vector<Tensor>> CudaExecutor::RunOnce(const std::vector<Tens
   if (graph_exec_ == nullptr && session_->options().cuda_graphs && capturable_ && runs_ > 0) {
     RILL_RETURN_IF_ERROR(CaptureGraph());
   }
-  queued_ = true;
   if (graph_exec_ != nullptr) {
+    writes_queued_ = true;
     RILL_RETURN_IF_ERROR(FromCuda(cudaGraphLaunch(graph_exec_, stream), "cudaGraphLaunch"));
   } else {
     RILL_RETURN_IF_ERROR(QueueSteps(/*check_each=*/runs_ == 0));

@@ -105,7 +105,8 @@ class CudaExecutor final : public PlanExecutor {
   StepContext context_;           // the session's, with this executor's run_index
   KernelContext ctx_;
   int64_t runs_ = 0;
-  bool queued_ = false;  // this run's steps were queued (a failure may leave partial writes)
+  // This run queued a step that writes parameters (a failure may leave partial writes).
+  bool writes_queued_ = false;
   bool capturable_ = true;
   cudaGraphExec_t graph_exec_ = nullptr;
 };

@@ -22,8 +22,10 @@
 // with x, y, dx, dy in x's layout ([B, T, ·] or, time_major, [T, B, ·]), h0, h_last, dh0,
 // dh_last [B, u], the weights in cuDNN's weight space (gru_weight_layout.h converts Keras
 // weights). The calls only queue work on the stream; nothing is allocated or synchronised, so a
-// step made of them can be captured into a CUDA graph once QuerySizes has run (with lengths, the
-// host lengths of the captured call are part of what is queued: a replay would run with them).
+// step made of them can be captured into a CUDA graph once QuerySizes has run. Not with lengths:
+// their descriptors hold the call's host copy of the lengths, while the kernels around cuDNN
+// and cuDNN's devSeqLengths read the device ones, so a replay with other lengths would mix the
+// two (the executor never captures such steps).
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -665,6 +667,70 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
                   << threads << " slices";
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// docs/gru.md: values of x at padded steps, NaN and Inf included, change nothing: no product
+// reads them. Every output and gradient is the same bits as with zeros there.
+TEST(GruLengths, PaddedStepsOfXAreNeverRead) {
+  const std::vector<int32_t> lengths = {5, 2, 0, 3};
+  for (bool time_major : {false, true}) {
+    for (bool go_backwards : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "time_major " << time_major << ", go_backwards "
+                                        << go_backwards);
+      const cpu::GruShape s{.batch = 4,
+                            .time = 5,
+                            .input = 3,
+                            .units = 4,
+                            .time_major = time_major,
+                            .go_backwards = go_backwards,
+                            .lengths = lengths.data()};
+      const int64_t n = s.batch * s.time, u = s.units, d = s.input;
+      std::mt19937 rng(5);
+      std::uniform_real_distribution<float> dist(-1, 1);
+      auto random = [&](int64_t size) {
+        std::vector<float> v(size);
+        for (float& e : v) e = dist(rng);
+        return v;
+      };
+      std::vector<float> x = random(n * d);
+      const std::vector<float> h0 = random(s.batch * u), kernel = random(d * 3 * u),
+                               recurrent = random(u * 3 * u), bias = random(6 * u),
+                               dy = random(n * u), dh_last = random(s.batch * u);
+      auto run = [&](float padding) {
+        for (int64_t b = 0; b < s.batch; ++b) {
+          for (int64_t t = lengths[b]; t < s.time; ++t) {
+            const int64_t row = time_major ? t * s.batch + b : b * s.time + t;
+            for (int64_t k = 0; k < d; ++k) x[row * d + k] = padding;
+          }
+        }
+        std::vector<std::vector<float>> out = {
+            std::vector<float>(n * u),     std::vector<float>(s.batch * u),
+            std::vector<float>(n * 4 * u), std::vector<float>(n * d),
+            std::vector<float>(s.batch * u), std::vector<float>(d * 3 * u),
+            std::vector<float>(u * 3 * u), std::vector<float>(6 * u)};
+        cpu::GruForward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(),
+                               bias.data(), out[0].data(), out[1].data(), out[2].data());
+        EXPECT_TRUE(cpu::GruBackward<float>(s, x.data(), h0.data(), kernel.data(),
+                                            recurrent.data(), out[0].data(), out[2].data(),
+                                            dy.data(), dh_last.data(), out[3].data(),
+                                            out[4].data(), out[5].data(), out[6].data(),
+                                            out[7].data())
+                        .ok());
+        return out;
+      };
+      const auto zeros = run(0.0f);
+      for (float padding : {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(), 1e30f}) {
+        const auto other = run(padding);
+        for (size_t k = 0; k < zeros.size(); ++k) {
+          ASSERT_EQ(other[k].size(), zeros[k].size());
+          EXPECT_EQ(std::memcmp(other[k].data(), zeros[k].data(), zeros[k].size() * sizeof(float)),
+                    0)
+              << "output " << k << " with padding " << padding;
         }
       }
     }
