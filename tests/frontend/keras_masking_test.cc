@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -271,6 +272,44 @@ TEST(MaskErrors, AMaskWithAHoleIsRefusedWhenItRunsNamingTheLayer) {
   data.data<float>()[(1 * 4 + 3) * 2 + 0] = -1.0f;
   data.data<float>()[(1 * 4 + 3) * 2 + 1] = -1.0f;
   EXPECT_TRUE(m.Predict({data}, std::nullopt, kDevice).ok());
+}
+
+// A batch refused when it runs (a mask with a hole) leaves the weights as the steps before it
+// trained them; on cuda the device copies, newer than the host's, stay the current ones.
+TEST(MaskErrors, ARefusedBatchKeepsWhatTheStepsBeforeItTrained) {
+  ON_THE_DEVICE();
+  auto build = [](Model& m) {
+    SymbolicTensor x = m.Input({kBatch, 4, 2});
+    SymbolicTensor h = layers::Masking({.mask_value = -1.0})(x);
+    h = layers::GRU({.units = 3, .name = "encoder"})(h);
+    m.SetOutputs({layers::Dense({.units = 1})(h)});
+    return m.Compile({.loss = "mse", .optimizer = optim::SGD(0.5), .device = kDevice});
+  };
+  Model once("keep", 7), refused("keep", 7);
+  auto a = build(once), b = build(refused);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  const std::vector<Tensor> initial = once.GetWeights();
+  Tensor good(DType::kF32, Shape{2, 4, 2}), y(DType::kF32, Shape{2, 1});
+  for (int64_t i = 0; i < good.size(); ++i) good.data<float>()[i] = 0.25f * (i % 5);
+  good.data<float>()[(1 * 4 + 3) * 2 + 0] = -1.0f;  // sample 1: 3 steps
+  good.data<float>()[(1 * 4 + 3) * 2 + 1] = -1.0f;
+  y.data<float>()[0] = 1.0f;
+  y.data<float>()[1] = -1.0f;
+  Tensor holes = good.Clone();
+  holes.data<float>()[(0 * 4 + 1) * 2 + 0] = -1.0f;  // sample 0: step 1 masked, step 2 not
+  holes.data<float>()[(0 * 4 + 1) * 2 + 1] = -1.0f;
+  auto first = a->TrainOnBatch({good}, y);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(b->TrainOnBatch({good}, y).ok());
+  auto failed = b->TrainOnBatch({holes}, y);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kInvalidArgument) << failed.status();
+  const std::vector<Tensor> want = once.GetWeights(), got = refused.GetWeights();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), want[i].bytes()), 0) << "weight " << i;
+  }
+  EXPECT_NE(std::memcmp(want[0].raw(), initial[0].raw(), want[0].bytes()), 0);
 }
 
 #ifndef RILL_MASKING_CUDA
