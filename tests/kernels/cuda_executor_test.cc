@@ -204,6 +204,34 @@ TEST(CudaPlan, GruSequenceLengthsLowerLikeAnyGruNamingTheNodeWithoutAGpu) {
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cudnn_gru 'encoder"));
 }
 
+// The CPU kernel's in-kernel gradient exchange (weight_grad_reduction, set by the data
+// parallelism pass for CPU plans) has no CUDA kernel: such a grad step is refused, named.
+TEST(CudaPlan, AGruGradThatReducesItsOwnGradientsIsRefused) {
+  gpu::RegisterCudaBackend();
+  Graph g("exchange");
+  auto f32 = [](Shape s) { return TensorType{DType::kF32, std::move(s)}; };
+  Value* x = g.AddInput("x", f32({2, 5, 3}));
+  Value* h0 = g.AddInput("h0", f32({2, 4}));
+  Value* kernel = g.AddInput("kernel", f32({3, 12}));
+  Value* recurrent = g.AddInput("recurrent", f32({4, 12}));
+  Value* bias = g.AddInput("bias", f32({24}));
+  Value* y = g.AddInput("y", f32({2, 5, 4}));
+  Value* reserve = g.AddInput("reserve", f32({2, 5, 16}));
+  Value* dy = g.AddInput("dy", f32({2, 5, 4}));
+  Value* dh = g.AddInput("dh", f32({2, 4}));
+  Builder b(g, "encoder");
+  ops::CuDNNGRUGradOutputs d =
+      ops::CuDNNGRUGrad(b, x, h0, kernel, recurrent, bias, y, reserve, dy, dh);
+  ASSERT_TRUE(b.ok()) << b.status();
+  d.dkernel->producer->mutable_attrs().Set(ops::kWeightGradReductionAttr, std::string("mean"));
+  g.SetOutputs({d.dkernel, d.drecurrent_kernel, d.dbias});
+  auto plan = LowerToPlan(g, DeviceKind::kCuda, /*training=*/true, nullptr);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kUnimplemented) << plan.status();
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("cudnn_gru_grad 'encoder"));
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("weight_grad_reduction"));
+}
+
 // Without a GPU: FailedPrecondition from the executor and the session. With one: what the
 // executor refuses (a missing session, a plan for the CPU) is InvalidArgument, and
 // check_numerics (CPU only) Unimplemented.
