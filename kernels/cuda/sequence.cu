@@ -88,38 +88,39 @@ __global__ void ClampLengthsKernel(int64_t n, const int32_t* __restrict__ in,
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) out[i] = in[i] < 1 ? 1 : in[i];
 }
 
-__global__ void CopyValidPrefixKernel(SeqLayout l, const int32_t* __restrict__ lengths,
-                                      bool reverse, const float* __restrict__ in,
-                                      float* __restrict__ out) {
+// out[b, t, k] = in[b, source(t, len[b]), k], or 0 where the source is -1: the three maps
+// between Keras's masked layout and cuDNN's padded one (sequence.h) are gathers of steps.
+template <typename Source>
+__global__ void GatherStepsKernel(SeqLayout l, const int32_t* __restrict__ lengths, Source source,
+                                  const float* __restrict__ in, float* __restrict__ out) {
   const int64_t total = l.batch * l.time * l.features;
   for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
     const SeqIndex e = IndexOf(l, i);
-    const int64_t from = ValidPrefixSource(reverse, e.t, lengths[e.b]);
+    const int64_t from = source(e.t, lengths[e.b]);
     out[i] = from >= 0 ? in[RowAt(l, e.b, from) + e.k] : 0.0f;
   }
 }
 
-__global__ void MaskedGruOutputKernel(SeqLayout l, const int32_t* __restrict__ lengths,
-                                      MaskedOutput mode, const float* __restrict__ cudnn_y,
-                                      float* __restrict__ y) {
-  const int64_t total = l.batch * l.time * l.features;
-  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
-    const SeqIndex e = IndexOf(l, i);
-    const int64_t from = MaskedOutputSource(mode, e.t, lengths[e.b], l.time);
-    y[i] = from >= 0 ? cudnn_y[RowAt(l, e.b, from) + e.k] : 0.0f;
+struct ValidPrefix {
+  bool reverse;
+  __device__ int64_t operator()(int64_t t, int64_t n) const {
+    return ValidPrefixSource(reverse, t, n);
   }
-}
-
-__global__ void MaskedGruOutputGradKernel(SeqLayout l, const int32_t* __restrict__ lengths,
-                                          MaskedOutput mode, const float* __restrict__ dy,
-                                          float* __restrict__ cudnn_dy) {
-  const int64_t total = l.batch * l.time * l.features;
-  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
-    const SeqIndex e = IndexOf(l, i);
-    const int64_t from = MaskedOutputGradSource(mode, e.t, lengths[e.b], l.time);
-    cudnn_dy[i] = from >= 0 ? dy[RowAt(l, e.b, from) + e.k] : 0.0f;
+};
+struct MaskedOutputOf {
+  MaskedOutput mode;
+  int64_t time;
+  __device__ int64_t operator()(int64_t t, int64_t n) const {
+    return MaskedOutputSource(mode, t, n, time);
   }
-}
+};
+struct MaskedOutputGradOf {
+  MaskedOutput mode;
+  int64_t time;
+  __device__ int64_t operator()(int64_t t, int64_t n) const {
+    return MaskedOutputGradSource(mode, t, n, time);
+  }
+};
 
 // One thread per (b, k): its padded steps' dy in time order (the CPU kernel's order too).
 __global__ void MaskedGruStateGradKernel(SeqLayout l, const int32_t* __restrict__ lengths,
@@ -200,6 +201,17 @@ namespace {
 bool Valid(const SeqLayout& l) { return l.batch >= 0 && l.time >= 0 && l.features >= 0; }
 int64_t Elements(const SeqLayout& l) { return l.batch * l.time * l.features; }
 
+template <typename Source>
+cudaError_t LaunchGatherSteps(const SeqLayout& l, const int32_t* lengths, Source source,
+                              const float* in, float* out, cudaStream_t stream) {
+  if (!Valid(l)) return cudaErrorInvalidValue;
+  const int64_t n = Elements(l);
+  if (n == 0) return cudaSuccess;
+  GatherStepsKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, source, in,
+                                                                         out);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 cudaError_t LaunchClampLengthsI32(int64_t n, const int32_t* in, int32_t* out, cudaStream_t stream) {
@@ -211,33 +223,18 @@ cudaError_t LaunchClampLengthsI32(int64_t n, const int32_t* in, int32_t* out, cu
 
 cudaError_t LaunchCopyValidPrefixF32(const SeqLayout& l, const int32_t* lengths, bool reverse,
                                      const float* in, float* out, cudaStream_t stream) {
-  if (!Valid(l)) return cudaErrorInvalidValue;
-  const int64_t n = Elements(l);
-  if (n == 0) return cudaSuccess;
-  CopyValidPrefixKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, reverse,
-                                                                             in, out);
-  return cudaGetLastError();
+  return LaunchGatherSteps(l, lengths, ValidPrefix{reverse}, in, out, stream);
 }
 
 cudaError_t LaunchMaskedGruOutputF32(const SeqLayout& l, const int32_t* lengths, MaskedOutput mode,
                                      const float* cudnn_y, float* y, cudaStream_t stream) {
-  if (!Valid(l)) return cudaErrorInvalidValue;
-  const int64_t n = Elements(l);
-  if (n == 0) return cudaSuccess;
-  MaskedGruOutputKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, mode,
-                                                                             cudnn_y, y);
-  return cudaGetLastError();
+  return LaunchGatherSteps(l, lengths, MaskedOutputOf{mode, l.time}, cudnn_y, y, stream);
 }
 
 cudaError_t LaunchMaskedGruOutputGradF32(const SeqLayout& l, const int32_t* lengths,
                                          MaskedOutput mode, const float* dy, float* cudnn_dy,
                                          cudaStream_t stream) {
-  if (!Valid(l)) return cudaErrorInvalidValue;
-  const int64_t n = Elements(l);
-  if (n == 0) return cudaSuccess;
-  MaskedGruOutputGradKernel<<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(l, lengths, mode,
-                                                                                 dy, cudnn_dy);
-  return cudaGetLastError();
+  return LaunchGatherSteps(l, lengths, MaskedOutputGradOf{mode, l.time}, dy, cudnn_dy, stream);
 }
 
 cudaError_t LaunchMaskedGruStateGradF32(const SeqLayout& l, const int32_t* lengths,
