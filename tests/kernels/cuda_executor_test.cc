@@ -181,20 +181,29 @@ TEST(CudaSessionOptions, GruAlgorithmFromThePolicyOrForcedByTheEnvironment) {
   SetGruAlgorithmPolicy(GruAlgorithmPolicy::kExact);  // as the rest of this file runs
 }
 
+TensorType F32(Shape s) { return TensorType{DType::kF32, std::move(s)}; }
+
+// A GRU's inputs as graph inputs: x [2, 5, 3], 4 units.
+struct GruGraphInputs {
+  explicit GruGraphInputs(Graph& g)
+      : x(g.AddInput("x", F32({2, 5, 3}))),
+        h0(g.AddInput("h0", F32({2, 4}))),
+        kernel(g.AddInput("kernel", F32({3, 12}))),
+        recurrent(g.AddInput("recurrent", F32({4, 12}))),
+        bias(g.AddInput("bias", F32({24}))) {}
+  Value *x, *h0, *kernel, *recurrent, *bias;
+};
+
 // Sequence lengths (docs/gru.md) are no reason to refuse a plan for cuda: without a GPU, lowering
 // a cudnn_gru with them fails as any GRU does, naming the node (needs a GPU at plan time).
 TEST(CudaPlan, GruSequenceLengthsLowerLikeAnyGruNamingTheNodeWithoutAGpu) {
   gpu::RegisterCudaBackend();
   Graph g("lengths");
-  auto f32 = [](Shape s) { return TensorType{DType::kF32, std::move(s)}; };
-  Value* x = g.AddInput("x", f32({2, 5, 3}));
-  Value* h0 = g.AddInput("h0", f32({2, 4}));
-  Value* kernel = g.AddInput("kernel", f32({3, 12}));
-  Value* recurrent = g.AddInput("recurrent", f32({4, 12}));
-  Value* bias = g.AddInput("bias", f32({24}));
+  const GruGraphInputs in(g);
   Value* lengths = g.AddInput("lengths", {DType::kI32, Shape{2}});
   Builder b(g, "encoder");
-  ops::CuDNNGRUOutputs o = ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias, {}, lengths);
+  ops::CuDNNGRUOutputs o =
+      ops::CuDNNGRU(b, in.x, in.h0, in.kernel, in.recurrent, in.bias, {}, lengths);
   ASSERT_TRUE(b.ok()) << b.status();
   g.SetOutputs({o.y, o.h_last});
   auto plan = LowerToPlan(g, DeviceKind::kCuda, /*training=*/false, nullptr);
@@ -209,19 +218,14 @@ TEST(CudaPlan, GruSequenceLengthsLowerLikeAnyGruNamingTheNodeWithoutAGpu) {
 TEST(CudaPlan, AGruGradThatReducesItsOwnGradientsIsRefused) {
   gpu::RegisterCudaBackend();
   Graph g("exchange");
-  auto f32 = [](Shape s) { return TensorType{DType::kF32, std::move(s)}; };
-  Value* x = g.AddInput("x", f32({2, 5, 3}));
-  Value* h0 = g.AddInput("h0", f32({2, 4}));
-  Value* kernel = g.AddInput("kernel", f32({3, 12}));
-  Value* recurrent = g.AddInput("recurrent", f32({4, 12}));
-  Value* bias = g.AddInput("bias", f32({24}));
-  Value* y = g.AddInput("y", f32({2, 5, 4}));
-  Value* reserve = g.AddInput("reserve", f32({2, 5, 16}));
-  Value* dy = g.AddInput("dy", f32({2, 5, 4}));
-  Value* dh = g.AddInput("dh", f32({2, 4}));
+  const GruGraphInputs in(g);
+  Value* y = g.AddInput("y", F32({2, 5, 4}));
+  Value* reserve = g.AddInput("reserve", F32({2, 5, 16}));
+  Value* dy = g.AddInput("dy", F32({2, 5, 4}));
+  Value* dh = g.AddInput("dh", F32({2, 4}));
   Builder b(g, "encoder");
-  ops::CuDNNGRUGradOutputs d =
-      ops::CuDNNGRUGrad(b, x, h0, kernel, recurrent, bias, y, reserve, dy, dh);
+  ops::CuDNNGRUGradOutputs d = ops::CuDNNGRUGrad(b, in.x, in.h0, in.kernel, in.recurrent,
+                                                 in.bias, y, reserve, dy, dh);
   ASSERT_TRUE(b.ok()) << b.status();
   d.dkernel->producer->mutable_attrs().Set(ops::kWeightGradReductionAttr, std::string("mean"));
   g.SetOutputs({d.dkernel, d.drecurrent_kernel, d.dbias});

@@ -535,6 +535,14 @@ TEST(GruLengths, errors_name_the_node_and_the_shapes) {
   EXPECT_TRUE(ex->Run(inputs).ok());
 }
 
+// `n` floats uniform in [-1, 1).
+std::vector<float> UniformFloats(std::mt19937& rng, int64_t n) {
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> v(n);
+  for (float& e : v) e = dist(rng);
+  return v;
+}
+
 // A stand-in for the process group's exchange: "reduces" each piece by doubling it, and
 // records the pieces.
 class DoublingExchange final : public cpu::GradientExchange<float> {
@@ -602,12 +610,7 @@ TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
                           .lengths = with_lengths ? ragged.data() : nullptr};
           const int64_t n = s.batch * s.time, u = s.units, d = s.input;
           std::mt19937 rng(3);
-          std::uniform_real_distribution<float> dist(-1, 1);
-          auto random = [&](int64_t size) {
-            std::vector<float> v(size);
-            for (float& e : v) e = dist(rng);
-            return v;
-          };
+          auto random = [&](int64_t size) { return UniformFloats(rng, size); };
           const std::vector<float> x = random(n * d), h0 = random(s.batch * u),
                                    kernel = random(d * 3 * u), recurrent = random(u * 3 * u),
                                    bias = random(6 * u), dy = random(n * u),
@@ -690,12 +693,7 @@ TEST(GruLengths, PaddedStepsOfXAreNeverRead) {
                             .lengths = lengths.data()};
       const int64_t n = s.batch * s.time, u = s.units, d = s.input;
       std::mt19937 rng(5);
-      std::uniform_real_distribution<float> dist(-1, 1);
-      auto random = [&](int64_t size) {
-        std::vector<float> v(size);
-        for (float& e : v) e = dist(rng);
-        return v;
-      };
+      auto random = [&](int64_t size) { return UniformFloats(rng, size); };
       std::vector<float> x = random(n * d);
       const std::vector<float> h0 = random(s.batch * u), kernel = random(d * 3 * u),
                                recurrent = random(u * 3 * u), bias = random(6 * u),
