@@ -12,19 +12,16 @@
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
 #include "kernels/register.h"
+#include "tests/golden_files.h"
 
 namespace rill {
 namespace {
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+  return testing::GoldenPath("keras/" + rel);
 }
 
-Tensor Npy(const std::string& rel) {
-  auto t = ReadNpy(Golden(rel));
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : Tensor();
-}
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras/" + rel); }
 
 // Keras GRU(6, return_sequences) -> GRU(4) -> Dense(2) with Keras's weights.
 std::unique_ptr<Model> GruModel() {

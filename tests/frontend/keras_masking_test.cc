@@ -20,6 +20,7 @@
 #include "frontend/gru_weights.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/golden_files.h"
 #ifdef RILL_MASKING_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device.h"
@@ -51,14 +52,10 @@ constexpr int64_t kB = 5, kT = 6, kD = 3;
 constexpr double kTol = 1e-5;
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_masking/" + rel;
+  return testing::GoldenPath("keras_masking/" + rel);
 }
 
-Tensor Npy(const std::string& rel) {
-  auto t = ReadNpy(Golden(rel));
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : Tensor();
-}
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_masking/" + rel); }
 
 std::vector<Tensor> NpyList(const std::string& dir, size_t n) {
   std::vector<Tensor> out;

@@ -16,6 +16,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 
 namespace rill {
@@ -25,14 +26,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+  return testing::GoldenPath("keras/" + rel);
 }
 
-Tensor Npy(const std::string& rel) {
-  auto t = ReadNpy(Golden(rel));
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : Tensor();
-}
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras/" + rel); }
 
 double MaxRelDiff(const Tensor& a, const Tensor& b) {
   double scale = 1e-30, diff = 0;

@@ -25,6 +25,7 @@
 
 #include "frontend/checkpoint.h"
 #include "runtime/npy.h"
+#include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 #include "tests/tools/run_process.h"
 
@@ -46,7 +47,7 @@ int Lines(const std::string& out) {
 }
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+  return testing::GoldenPath("keras/" + rel);
 }
 
 class CliTest : public ::testing::Test {

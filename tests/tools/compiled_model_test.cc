@@ -23,6 +23,7 @@
 #include "rill/rill_rt_c.h"
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
+#include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 #include "tests/tools/run_process.h"
 
@@ -42,7 +43,7 @@ Result Rill(const std::string& args) { return Shell(std::string(RILL_BINARY) + "
 Result RillRun(const std::string& args) { return Shell(std::string(RILL_RUN_BINARY) + " " + args); }
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/" + rel;
+  return testing::GoldenPath("keras/" + rel);
 }
 
 std::string FileBytes(const std::string& path) {

@@ -16,6 +16,7 @@
 
 #include "rill_config.h"
 #include "runtime/npy.h"
+#include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 #include "tests/tools/run_process.h"
 
@@ -30,7 +31,7 @@ using testing::Result;
 Result Shell(const std::string& command) { return testing::RunShell(command); }
 
 std::string Golden(const std::string& rel) {
-  return std::string(RILL_SOURCE_DIR) + "/tests/golden/keras/train_sgd/" + rel;
+  return testing::GoldenPath("keras/train_sgd/" + rel);
 }
 
 // The build's mpirun, or RILL_MPIRUN's (a machine the tests were carried to has its own).
