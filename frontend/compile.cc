@@ -263,11 +263,8 @@ absl::StatusOr<PlanExecutor*> ModelRunner::Get(GraphMode mode,
     cached.folded = std::make_unique<ParamStore>();
     RILL_ASSIGN_OR_RETURN(plan,
                           CompileFoldedPredictPlan(*model_, inputs, compiler, *cached.folded));
-    std::vector<bool> written(plan.buffers.size(), false);
-    for (int i : WrittenParamBuffers(plan)) written[i] = true;
     std::set<std::string> written_names;
-    for (size_t i = 0; i < plan.buffers.size(); ++i)
-      if (written[i]) written_names.insert(plan.buffers[i].name);
+    for (int i : WrittenParamBuffers(plan)) written_names.insert(plan.buffers[i].name);
     const ParamStore& model_params = model_->params();
     for (const auto& [name, value] : model_params.tensors()) {
       if (written_names.count(name) == 0)
