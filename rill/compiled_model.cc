@@ -18,6 +18,26 @@ int64_t PhysicalMemoryBytes() {
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : -1;
 }
 
+// The caller's inputs or outputs against the file's, named in the error.
+absl::Status CheckViews(const std::vector<NamedType>& want, const std::vector<TensorView>& got,
+                        const char* what) {
+  if (got.size() != want.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the model ", std::strcmp(what, "input") == 0 ? "takes " : "makes ",
+                     want.size(), " ", what, "s, got ", got.size()));
+  }
+  for (size_t i = 0; i < got.size(); ++i) {
+    const TensorType type{got[i].dtype, got[i].shape};
+    if (type != want[i].type) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " '", want[i].name,
+                                                     "' was compiled for ",
+                                                     want[i].type.ToString(), ", got ",
+                                                     type.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::string& path,
@@ -65,37 +85,14 @@ absl::StatusOr<std::vector<Tensor>> CompiledModel::Run(const std::vector<Tensor>
   std::vector<TensorView> in;
   for (const Tensor& t : inputs)  // read only
     in.push_back({const_cast<void*>(t.raw()), t.dtype(), t.shape()});
-  std::vector<Tensor> outputs;
-  std::vector<TensorView> out;
-  for (const NamedType& o : header_.outputs) {
-    outputs.emplace_back(o.type.dtype, o.type.shape);
-    out.push_back(outputs.back().view());
-  }
-  RILL_RETURN_IF_ERROR(RunInto(in, out));
-  return outputs;
+  RILL_RETURN_IF_ERROR(CheckViews(header_.inputs, in, "input"));
+  return executor_->Run(inputs);
 }
 
 absl::Status CompiledModel::RunInto(const std::vector<TensorView>& inputs,
                                     const std::vector<TensorView>& outputs) {
-  auto check = [](const std::vector<NamedType>& want, const std::vector<TensorView>& got,
-                  const char* what) {
-    if (got.size() != want.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the model ", std::strcmp(what, "input") == 0 ? "takes " : "makes ",
-                       want.size(), " ", what, "s, got ", got.size()));
-    }
-    for (size_t i = 0; i < got.size(); ++i) {
-      const TensorType type{got[i].dtype, got[i].shape};
-      if (type != want[i].type) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, " '", want[i].name, "' was compiled for ", want[i].type.ToString(),
-                         ", got ", type.ToString()));
-      }
-    }
-    return absl::OkStatus();
-  };
-  RILL_RETURN_IF_ERROR(check(header_.inputs, inputs, "input"));
-  RILL_RETURN_IF_ERROR(check(header_.outputs, outputs, "output"));
+  RILL_RETURN_IF_ERROR(CheckViews(header_.inputs, inputs, "input"));
+  RILL_RETURN_IF_ERROR(CheckViews(header_.outputs, outputs, "output"));
   return executor_->RunInto(inputs, outputs);
 }
 
