@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
 #include "kernels/register.h"
+#include "rill/cuda_module.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -30,9 +31,8 @@ absl::Status CheckViews(const std::vector<NamedType>& want, const std::vector<Te
     const TensorType type{got[i].dtype, got[i].shape};
     if (type != want[i].type) {
       return absl::InvalidArgumentError(absl::StrCat(what, " '", want[i].name,
-                                                     "' was compiled for ",
-                                                     want[i].type.ToString(), ", got ",
-                                                     type.ToString()));
+                                                     "' was compiled for ", want[i].type.ToString(),
+                                                     ", got ", type.ToString()));
     }
   }
   return absl::OkStatus();
@@ -43,6 +43,9 @@ absl::Status CheckViews(const std::vector<NamedType>& want, const std::vector<Te
 absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::string& path,
                                                                    PlanLocation where) {
   RegisterCpuBackend();
+  // Without a CUDA backend linked in, a cuda plan loads the CUDA backend module (cuda_module.h)
+  // while it is read.
+  SetDeviceBackendLoader(DeviceKind::kCuda, &LoadCudaModule);
   RILL_ASSIGN_OR_RETURN(LoadedPlan loaded, ReadPlanFile(path, where));
   auto fail = [&](const absl::Status& st) { return Annotate(st, path); };
   // What the CPU executor allocates in host memory: the arena and one buffer per input (a CUDA

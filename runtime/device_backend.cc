@@ -25,6 +25,11 @@ std::array<std::optional<DeviceBackend>, 2>& Slots() {
   return slots;
 }
 
+std::array<DeviceBackendLoader, 2>& Loaders() {
+  static std::array<DeviceBackendLoader, 2> loaders{};
+  return loaders;
+}
+
 }  // namespace
 
 absl::Status CheckViewTypes(const Plan& plan, const std::vector<int>& buffers,
@@ -70,6 +75,22 @@ const DeviceBackend* FindDeviceBackend(DeviceKind device) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   std::optional<DeviceBackend>& slot = Slots().at(static_cast<size_t>(device));
   return slot.has_value() ? &*slot : nullptr;
+}
+
+void SetDeviceBackendLoader(DeviceKind device, DeviceBackendLoader load) {
+  std::lock_guard<std::mutex> lock(RegistryMutex());
+  Loaders().at(static_cast<size_t>(device)) = load;
+}
+
+absl::Status EnsureDeviceBackend(DeviceKind device) {
+  if (FindDeviceBackend(device) != nullptr) return absl::OkStatus();
+  DeviceBackendLoader load;
+  {
+    std::lock_guard<std::mutex> lock(RegistryMutex());
+    load = Loaders().at(static_cast<size_t>(device));
+  }
+  // The loader registers through RegisterDeviceBackend, so it runs without the lock.
+  return load == nullptr ? absl::OkStatus() : load();
 }
 
 namespace {

@@ -81,6 +81,15 @@ void RegisterDeviceBackend(DeviceBackend backend);
 // nullptr when no backend is registered for `device`.
 const DeviceBackend* FindDeviceBackend(DeviceKind device);
 
+// Registers a device's backend on demand (the CUDA backend module of programs on the runtime
+// alone, rill/cuda_module.h): OK once it is registered, FailedPrecondition saying why not.
+using DeviceBackendLoader = absl::Status (*)();
+// The loader EnsureDeviceBackend calls for `device`; replaces any earlier one.
+void SetDeviceBackendLoader(DeviceKind device, DeviceBackendLoader load);
+// OK when `device` has a backend, or has none and no loader to ask; else the loader's result.
+// Reading a plan file calls it before looking up the plan's kernels.
+absl::Status EnsureDeviceBackend(DeviceKind device);
+
 // TF32 tensor-core math for the matrix products (cuBLAS, cuBLASLt, cuDNN) of the CUDA sessions
 // created from now on — process-wide, like PyTorch's torch.backends.cuda.matmul.allow_tf32 and
 // TensorFlow's enable_tensor_float_32_execution. Off by default: FP32 strict, the numbers the

@@ -16,6 +16,7 @@
 #include "ir/status.h"
 #include "rill/version.h"
 #include "runtime/byte_io.h"
+#include "runtime/device_backend.h"
 #include "runtime/output_path.h"
 #include "runtime/plan_codec.h"
 
@@ -247,6 +248,12 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
   RILL_ASSIGN_OR_RETURN(std::vector<Section> sections, CheckContainer(data, size));
   LoadedPlan out;
   RILL_ASSIGN_OR_RETURN(out.header, DecodeHeader(data, sections[kHeader - 1]));
+  // The plan's kernels are looked up below: a program may load their backend now.
+  if (absl::Status st = EnsureDeviceBackend(out.header.device); !st.ok()) {
+    const std::string device(DeviceName(out.header.device));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "compiled for ", device, "; this program has no ", device, " backend: ", st.message()));
+  }
   ByteReader plan_in(data + sections[kPlan - 1].offset, sections[kPlan - 1].bytes);
   RILL_ASSIGN_OR_RETURN(out.plan, DecodePlan(plan_in));
   if (!plan_in.at_end()) return Bad("plan section: bytes after the plan");

@@ -1,22 +1,15 @@
-// rill-run: the runner of compiled models (run_plan.h), linked against librill_rt alone (and,
-// in a CUDA build, the CUDA backend, so that plans compiled for cuda run too). A copy of it with
-// a plan inside (`rill compile --emit executable`) runs that plan.
+// rill-run: the runner of compiled models (run_plan.h), linked against librill_rt alone; plans
+// compiled for cuda load the CUDA backend module (rill/cuda_module.h). A copy of it with a plan
+// inside (`rill compile --emit executable`) runs that plan.
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
-#include "rill_config.h"
 #include "runtime/plan_file.h"
 #include "tools/run_plan.h"
-#if RILL_HAVE_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#endif
 
 int main(int argc, char** argv) {
-#if RILL_HAVE_CUDA
-  rill::gpu::RegisterCudaBackend();
-#endif
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   absl::StatusOr<rill::PlanLocation> embedded = rill::PlanLocation{};

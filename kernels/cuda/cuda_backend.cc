@@ -1,4 +1,6 @@
-// RegisterCudaBackend: the CUDA entry in runtime's device backend registry (cuda_backend.h).
+// RegisterCudaComputeBackend: the CUDA entry in runtime's device backend registry
+// (cuda_backend.h). RegisterCudaBackend, which adds the collectives, is in
+// cuda_backend_collectives.cc, so that this file's object links no NCCL.
 #include "kernels/cuda/cuda_backend.h"
 
 #include "ir/status.h"
@@ -20,8 +22,8 @@ absl::StatusOr<std::unique_ptr<DeviceSession>> CreateSession() {
 
 }  // namespace
 
-void RegisterCudaBackend() {
-  RegisterCudaKernels();
+void RegisterCudaComputeBackend() {
+  RegisterCudaComputeKernels();
   RegisterDeviceBackend(DeviceBackend{DeviceKind::kCuda, &CudaDeviceAvailable, &CreateSession});
 }
 

@@ -9,4 +9,9 @@ namespace rill::gpu {
 // usable is asked when a model picks its device). Repeated calls are free.
 void RegisterCudaBackend();
 
+// The same without the NCCL collectives (RegisterCudaComputeKernels): what runs compiled plans,
+// which hold no all_reduce. The runtime's CUDA backend module (librill_rt_cuda) calls it, and
+// links neither NCCL nor MPI.
+void RegisterCudaComputeBackend();
+
 }  // namespace rill::gpu

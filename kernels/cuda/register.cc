@@ -6,7 +6,7 @@
 
 namespace rill {
 
-void RegisterCudaKernels() {
+void RegisterCudaComputeKernels() {
   static std::once_flag once;
   std::call_once(once, [] {
     gpu::RegisterElementwiseCudaKernels();
@@ -16,7 +16,6 @@ void RegisterCudaKernels() {
     gpu::RegisterReduceCudaKernels();
     gpu::RegisterMatMulCudaKernels();
     gpu::RegisterRnnCudaKernels();
-    gpu::RegisterCollectiveCudaKernels();
   });
 }
 

@@ -68,7 +68,7 @@ check_cuda_library() {
   local root=$1 libdir=$2 label=$3 cuda=$4 file needed
   local files=("$libdir/librill_cuda.a" "$libdir/librill_cuda.so.$version"
                "$libdir/pkgconfig/rill_cuda.pc" include/rill/cuda.h
-               include/rill/kernels/cuda/cuda_backend.h)
+               include/rill/kernels/cuda/cuda_backend.h "$libdir/librill_rt_cuda.so")
   for file in "${files[@]}"; do
     if [[ $cuda == 1 && ! -f $root/$file ]]; then
       fail "$label: $file is not installed"
@@ -84,6 +84,18 @@ check_cuda_library() {
   if nm -D --defined-only "$root/$libdir/librill_cuda.so.$version" | c++filt |
       grep -E 'rill::(RegisterDeviceBackend|FindDeviceBackend|FindKernel)\('; then
     fail "$label: librill_cuda.so defines rill's registries (they belong to librill.so)"
+  fi
+  # The runtime's CUDA backend module takes them from the program that loads it (rill-run or
+  # librill_rt.so), and NCCL is not its business; rill-run itself loads no CUDA library.
+  if nm -D --defined-only "$root/$libdir/librill_rt_cuda.so" | c++filt |
+      grep -E 'rill::(RegisterDeviceBackend|FindDeviceBackend|FindKernel)\('; then
+    fail "$label: librill_rt_cuda.so defines rill's registries (they belong to its loader)"
+  fi
+  if readelf -d "$root/$libdir/librill_rt_cuda.so" | grep -E 'NEEDED.*(libnccl|libmpi)'; then
+    fail "$label: librill_rt_cuda.so links NCCL or MPI"
+  fi
+  if readelf -d "$root/bin/rill-run" | grep -E 'NEEDED.*(libcudart|libcublas|libcudnn|libnccl)'; then
+    fail "$label: rill-run links CUDA libraries (only librill_rt_cuda.so may)"
   fi
 }
 

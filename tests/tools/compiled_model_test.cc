@@ -21,6 +21,7 @@
 #include "kernels/register.h"
 #include "nlohmann/json.hpp"
 #include "rill/rill_rt_c.h"
+#include "rill_config.h"
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
 #include "tests/golden_files.h"
@@ -40,11 +41,12 @@ using testing::RunShell;
 Result Shell(const std::string& command) { return RunShell(command); }
 
 Result Rill(const std::string& args) { return Shell(std::string(RILL_BINARY) + " " + args); }
-Result RillRun(const std::string& args) { return Shell(std::string(RILL_RUN_BINARY) + " " + args); }
-
-std::string Golden(const std::string& rel) {
-  return testing::GoldenPath("keras/" + rel);
+// `env`: assignments put before the command.
+Result RillRun(const std::string& args, const std::string& env = "") {
+  return Shell(env + (env.empty() ? "" : " ") + RILL_RUN_BINARY + " " + args);
 }
+
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras/" + rel); }
 
 std::string FileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -75,6 +77,8 @@ class CompiledModelTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  // Writes the CPU plan of seq_stack (as cpu.rillc) and, at `path`, that plan relabelled for cuda.
+  void WriteCudaRelabelledPlan(const std::string& path);
 
   // Compiles `model` for `shape` into `plan`; returns rill compile's output.
   void Compile(const std::string& model, const std::string& weights, const Shape& shape,
@@ -417,9 +421,11 @@ TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
   EXPECT_FALSE(fs::exists(Path("z.npy")));
 }
 
-TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
-  if (fs::exists("/dev/nvidiactl")) GTEST_SKIP() << "a GPU driver is present";
-  // The CPU plan relabelled for cuda, checksums recomputed: without a GPU it must not start.
+// Run with this before the command, a program sees no GPU even where there is one.
+constexpr char kHideGpus[] = "CUDA_VISIBLE_DEVICES=";
+
+// A cuda plan that needs no GPU to make: the CPU plan relabelled, checksums recomputed.
+void CompiledModelTest::WriteCudaRelabelledPlan(const std::string& path) {
   ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
                                   Shape{4, 6, 3}, Path("cpu.rillc")));
   const std::string good = FileBytes(Path("cpu.rillc"));
@@ -436,14 +442,76 @@ TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
   for (auto& [name, value] : loaded->params) params.Set(name, value);
   absl::StatusOr<std::string> cuda = EncodePlanFile(loaded->plan, params);
   ASSERT_TRUE(cuda.ok()) << cuda.status();
-  WriteBytes(Path("cuda.rillc"), *cuda);
-  Result r = RillRun(Path("cuda.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
-                     Path("y.npy"));
+  WriteBytes(path, *cuda);
+}
+
+TEST_F(CompiledModelTest, ACudaPlanWithoutAGpuIsRefusedInOneLine) {
+  ASSERT_NO_FATAL_FAILURE(WriteCudaRelabelledPlan(Path("cuda.rillc")));
+  Result r = RillRun(
+      Path("cuda.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"),
+      kHideGpus);
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out, StartsWith("rill-run: " + Path("cuda.rillc") + ": "));
-  EXPECT_THAT(r.out, HasSubstr("cuda"));
+  EXPECT_THAT(r.out, StartsWith("rill-run: " + Path("cuda.rillc") + ": compiled for cuda"));
+  // With CUDA the runner loaded its CUDA backend module (every symbol it needs resolved against
+  // rill-run) and that backend found no usable device.
+  EXPECT_THAT(r.out, HasSubstr(RILL_HAVE_CUDA ? "which is not usable here" : "built without CUDA"));
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+
+#if RILL_HAVE_CUDA
+// rill-run and the module laid out as an install lays them out (bin/, and the configured library
+// directory beside it), moved elsewhere: the runner finds the module relative to itself.
+TEST_F(CompiledModelTest, AnInstalledRunnerFindsItsCudaBackendModuleWhereverTheInstallLies) {
+  if (fs::path(RILL_INSTALL_LIBDIR).is_absolute() || fs::path(RILL_INSTALL_BINDIR).is_absolute())
+    GTEST_SKIP() << "configured with an absolute libdir or bindir: no relative place to find";
+  ASSERT_NO_FATAL_FAILURE(WriteCudaRelabelledPlan(Path("cuda.rillc")));
+  const fs::path root = Path("moved");
+  fs::create_directories(root / RILL_INSTALL_BINDIR);
+  fs::create_directories(root / RILL_INSTALL_LIBDIR);
+  fs::copy_file(RILL_RUN_BINARY, root / RILL_INSTALL_BINDIR / "rill-run");
+  fs::copy_file(RILL_RT_CUDA_MODULE_PATH, root / RILL_INSTALL_LIBDIR / "librill_rt_cuda.so");
+  Result r = Shell(std::string(kHideGpus) + " " +
+                   (root / RILL_INSTALL_BINDIR / "rill-run").string() + " " + Path("cuda.rillc") +
+                   " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("which is not usable here")) << r.out;
+  // Without the module there (nor installed on this machine), the runner names where it looked.
+  if (fs::exists(fs::path(RILL_INSTALL_PREFIX) / RILL_INSTALL_LIBDIR / "librill_rt_cuda.so"))
+    return;
+  fs::remove(root / RILL_INSTALL_LIBDIR / "librill_rt_cuda.so");
+  r = Shell((root / RILL_INSTALL_BINDIR / "rill-run").string() + " " + Path("cuda.rillc") +
+            " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("no librill_rt_cuda.so in " + (root / RILL_INSTALL_BINDIR).string() +
+                               " or " + (root / RILL_INSTALL_LIBDIR).lexically_normal().string()))
+      << r.out;
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+#endif
+
+TEST_F(CompiledModelTest, ACudaBackendModuleThatDoesNotLoadIsNamedInOneLine) {
+  if (!RILL_HAVE_CUDA) GTEST_SKIP() << "built without CUDA: no module to name";
+  ASSERT_NO_FATAL_FAILURE(WriteCudaRelabelledPlan(Path("cuda.rillc")));
+  const std::string run =
+      Path("cuda.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy");
+  // A module that is not there, and a file that is not a shared object.
+  for (const std::string& module : {Path("nowhere/librill_rt_cuda.so"), Path("cpu.rillc")}) {
+    Result r = RillRun(run, "RILL_RT_CUDA_MODULE=" + module);
+    EXPECT_EQ(r.status, 1) << module;
+    EXPECT_THAT(r.out, StartsWith("rill-run: " + Path("cuda.rillc") +
+                                  ": compiled for cuda; this program has no cuda backend: the "
+                                  "CUDA backend module: " +
+                                  module));
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    EXPECT_FALSE(fs::exists(Path("y.npy")));
+  }
+  // A CPU plan never looks for it.
+  Result r = RillRun(
+      Path("cpu.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy"),
+      "RILL_RT_CUDA_MODULE=" + Path("nowhere/librill_rt_cuda.so"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(Path("y.npy")));
 }
 
 // The examples' made-up input (examples/run_compiled.cc): element i is (i % 7) / 4 - 0.75.
