@@ -223,10 +223,10 @@ absl::Status TrainDefaultExperiment(const std::string& device) {
 
 absl::Status TrainModel(ProcessGroup* group);
 
-// Under mpirun (several processes) every rank trains its shard of each batch
+// Under mpirun (one process or several) every rank trains its shard of each batch
 // (docs/distributed.md); a rank that fails makes the whole job end.
 absl::Status Train() {
-  if (LaunchedProcessCount() == 1) return TrainModel(nullptr);
+  if (LaunchedProcessCount() == 0) return TrainModel(nullptr);
   absl::StatusOr<ProcessGroup*> group = ProcessGroup::World();
   if (!group.ok()) return group.status();
   absl::Status st = TrainModel(*group);

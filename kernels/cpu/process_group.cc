@@ -31,7 +31,7 @@ int LaunchedProcessCount() {
     const char* value = std::getenv(var);
     if (value != nullptr && std::atoi(value) > 0) return std::atoi(value);
   }
-  return 1;
+  return 0;
 }
 
 namespace {
@@ -332,10 +332,11 @@ class MpiGroup final : public ProcessGroup {
 absl::StatusOr<ProcessGroup*> ProcessGroup::World() {
   static absl::StatusOr<ProcessGroup*> world = []() -> absl::StatusOr<ProcessGroup*> {
     const int launched = LaunchedProcessCount();
-    if (launched <= 1) return new LocalGroup();
 #if RILL_HAVE_MPI
+    if (launched == 0) return new LocalGroup();
     return MpiGroup::Create();
 #else
+    if (launched <= 1) return new LocalGroup();
     return absl::FailedPreconditionError(absl::StrCat(
         "launched as one of ", launched,
         " processes, but this rill was built without MPI: install libopenmpi-dev and rebuild "

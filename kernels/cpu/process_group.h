@@ -1,6 +1,6 @@
 // The processes that train one model together (data parallelism, docs/distributed.md): MPI's
-// world when the program was launched by mpirun with several processes, else this process
-// alone. Gradient all-reduces run on a communication thread of their own so that they overlap
+// world when the program was launched by mpirun (with one process or several), else this
+// process alone. Gradient all-reduces run on a communication thread of their own so that they overlap
 // the rest of the backward pass; every reduction sums the ranks' contributions in rank order,
 // so the result is the same bits on every rank and on every run with the same process count.
 #pragma once
@@ -15,14 +15,16 @@
 namespace rill {
 
 // The number of processes of this launch as the launcher announces it in the environment
-// (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE; 1 when none is set).
+// (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE); 0 when the program was not started by one.
 int LaunchedProcessCount();
 
 class ProcessGroup {
  public:
-  // The group of this launch, created on first use (MPI_Init with thread support, errors
-  // returned rather than aborting). FailedPrecondition, in one line, when the launch has
-  // several processes and this build has no MPI, or MPI's thread support is too weak.
+  // The group of this launch, created on first use: under a launcher, MPI's world (MPI_Init
+  // with thread support, errors returned rather than aborting), even of one process, whose
+  // collectives then run as they do with more; else this process alone. FailedPrecondition, in
+  // one line, when the launch has several processes and this build has no MPI, or MPI's thread
+  // support is too weak.
   static absl::StatusOr<ProcessGroup*> World();
 
   virtual ~ProcessGroup() = default;

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "ir/status.h"
+#include "kernels/cuda/device.h"
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
@@ -59,7 +60,13 @@ absl::StatusOr<NcclWorld*> World() {
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
-    if (w->size == 1) return nullptr;
+    // A world of one rank runs NCCL too (a communicator of one): under mpirun every launch
+    // exchanges as it would with more ranks. NCCL refuses two ranks on one GPU; say so first.
+    if (const int local = LocalRankCount(), gpus = CudaDeviceCount(); local > gpus) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "all_reduce (cuda): ", local, " ranks on this machine share its ", gpus,
+          " GPU(s); NCCL needs one GPU per rank: launch at most ", gpus, " per machine"));
+    }
     ncclUniqueId id;
     if (rank == 0) RILL_RETURN_IF_ERROR(FromNccl(ncclGetUniqueId(&id), "ncclGetUniqueId"));
     if (MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)

@@ -163,15 +163,6 @@ std::optional<LtDenseAlgorithm> PrepareLtDense(cublasLtHandle_t handle,
   return it->second.algorithm;
 }
 
-std::optional<LtDenseAlgorithm> FindLtDense(cublasLtHandle_t handle,
-                                            const LtDenseProblem& problem) {
-  const Key key = KeyOf(handle, problem);
-  std::lock_guard<std::mutex> lock(CacheMutex());
-  auto it = Cache().find(key);
-  if (it == Cache().end()) return std::nullopt;
-  return it->second.algorithm;
-}
-
 bool LtDenseBuffersFit(const LtDenseBuffers& b, const LtDenseAlgorithm& algorithm) {
   return Aligned(b.x) && Aligned(b.w) && Aligned(b.bias) && Aligned(b.out) &&
          Aligned(b.workspace) && b.workspace_bytes >= algorithm.workspace_bytes;

@@ -64,17 +64,15 @@ struct LtDenseAlgorithm {
   size_t workspace_bytes = 0;
 };
 
-// Plan time: the algorithm for (handle, problem), asking cuBLASLt's heuristic the first time and
-// caching the outcome. nullopt when cuBLASLt has none (or an Lt call failed: `why`, if given,
+// The algorithm for (handle, problem), asking cuBLASLt's heuristic the first time and caching the
+// outcome: at plan time (the prepare hook), and at the first run of a plan read from a file; then
+// a lock and a map lookup, no allocation. nullopt when cuBLASLt has none (or an Lt call failed: `why`, if given,
 // receives the reason); the dense kernel then falls back to cublasSgemm + its epilogue kernel.
 // Never an error: the fallback works wherever the plain GEMM does.
 std::optional<LtDenseAlgorithm> PrepareLtDense(cublasLtHandle_t handle,
                                                const LtDenseProblem& problem,
                                                absl::Status* why = nullptr);
 
-// Run time: what PrepareLtDense cached for (handle, problem); nullopt when it was never asked (a
-// plan lowered without a GPU) or found nothing. A lock and a map lookup: no allocation.
-std::optional<LtDenseAlgorithm> FindLtDense(cublasLtHandle_t handle, const LtDenseProblem& problem);
 
 struct LtDenseBuffers {
   const float* x = nullptr;

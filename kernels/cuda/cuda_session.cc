@@ -8,6 +8,7 @@
 #include "ir/status.h"
 #include "kernels/cuda/cuda_executor.h"
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/device.h"
 #include "kernels/cuda/optim_fusion.h"
 
 namespace rill::gpu {
@@ -51,6 +52,8 @@ absl::StatusOr<GruAlgoRequest> GruAlgoRequestFromEnv() {
 
 absl::StatusOr<std::unique_ptr<CudaSession>> CudaSession::Create(
     const CudaSessionOptions& options) {
+  // Under mpirun each rank of a machine on a GPU of its own, before anything is created.
+  RILL_RETURN_IF_ERROR(UseTheLocalRanksDevice());
   RILL_ASSIGN_OR_RETURN(CudaStream stream, CudaStream::Create());
   RILL_ASSIGN_OR_RETURN(CublasHandle cublas, CublasHandle::Create());
   RILL_ASSIGN_OR_RETURN(CublasLtHandle cublas_lt, CublasLtHandle::Create());

@@ -166,7 +166,10 @@ absl::StatusOr<bool> LtDense(const KernelArgs& a, const StepContext& gpu, DenseA
   const LtDenseProblem problem =
       DenseProblem(a.inputs[1].shape, out.size(), act, has_bias, gpu.tf32);
   if (problem.m < 1 || problem.n < 1 || problem.k < 1) return false;
-  const std::optional<LtDenseAlgorithm> algorithm = FindLtDense(gpu.cublas_lt, problem);
+  // Cached by the prepare hook when the plan was lowered here; a plan read from a file
+  // (rill-run) asks the heuristic at its first, uncaptured run, and gets the algorithm (and
+  // workspace) its compilation got on the same GPU and cuBLASLt.
+  const std::optional<LtDenseAlgorithm> algorithm = PrepareLtDense(gpu.cublas_lt, problem);
   if (!algorithm) return false;
   LtDenseBuffers b;
   b.x = a.inputs[0].as<const float>();

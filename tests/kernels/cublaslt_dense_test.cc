@@ -180,7 +180,9 @@ TEST(CublasLtDenseHost, WithoutAHandleNothingIsCachedAndTheKernelFallsBack) {
   absl::Status why;
   EXPECT_FALSE(gpu::PrepareLtDense(nullptr, p, &why).has_value());
   EXPECT_EQ(why.code(), absl::StatusCode::kFailedPrecondition) << why;
-  EXPECT_FALSE(gpu::FindLtDense(nullptr, p).has_value());
+  // The outcome is cached: asked again, the same answer.
+  EXPECT_FALSE(gpu::PrepareLtDense(nullptr, p, &why).has_value());
+  EXPECT_EQ(why.code(), absl::StatusCode::kFailedPrecondition) << why;
 }
 
 TEST(CublasLtDenseHost, BuffersMustBeAlignedAndTheWorkspaceLargeEnough) {

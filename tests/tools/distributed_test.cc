@@ -147,13 +147,19 @@ TEST_F(DistributedTest, OnlyRankZeroWritesWeightsCsvAndCheckpoints) {
   }
 }
 
-// On a GPU: one rank under mpirun gives the single process's weights bit for bit. Skipped,
-// with the single run's error line, where no GPU is usable.
+// On a GPU: one rank under mpirun trains data-parallel through NCCL (a communicator of one
+// rank, its all-reduces on a side stream inside the CUDA graph) and gives the single process's
+// weights bit for bit. The cuDNN algorithm is fixed (exact), so both runs pick the same one.
+// Skipped, with the single run's error line, where no GPU is usable.
 TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
-  Result single = Shell(Train("adam", Path("gpu_single")) + " --device cuda");
+  Result single = Shell(Train("adam", Path("gpu_single")) + " --device cuda --gru-algo exact");
   if (single.status != 0) GTEST_SKIP() << "no usable GPU: " << single.out;
-  Result one = Shell(Mpirun(1) + Train("adam", Path("gpu_np1")) + " --device cuda");
+  // NCCL's own log says that the communicator was made.
+  Result one = Shell("NCCL_DEBUG=INFO " + Mpirun(1) + Train("adam", Path("gpu_np1")) +
+                     " --device cuda --gru-algo exact");
   ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_THAT(one.out, HasSubstr("nranks 1")) << one.out;
+  EXPECT_THAT(one.out, HasSubstr("Init COMPLETE")) << one.out;
   for (int i = 0; i < 8; ++i) {
     const std::string file = "/" + std::to_string(i) + ".npy";
     auto a = ReadNpy(Path("gpu_single") + file);
