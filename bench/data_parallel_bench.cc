@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "data_parallel_bench: --config=T:B:I:H, got '%s'\n", config.c_str());
     return 2;
   }
-  auto group = rill::ProcessGroup::World();
+  auto group = rill::LaunchGroup();
   if (!group.ok()) Fail(group.status());
   rill::Model model("step", 3);
   auto x_in = model.Input({rill::kBatch, t, in});

@@ -1,5 +1,5 @@
-// Batch shards, rank sums and the initial broadcast of data-parallel training
-// (data_parallel.h).
+// The launch's group, batch shards, rank sums and the initial broadcast of data-parallel
+// training (data_parallel.h).
 #include "frontend/data_parallel.h"
 
 #include <algorithm>
@@ -7,8 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "kernels/cpu/mpi_group.h"
 
 namespace rill {
+
+absl::StatusOr<ProcessGroup*> LaunchGroup() {
+  RegisterMpiProcessGroup();
+  return ProcessGroup::World();
+}
 
 BatchShard ShardOfBatch(const std::vector<int64_t>& batch, int rank, int size) {
   const int64_t n = static_cast<int64_t>(batch.size());

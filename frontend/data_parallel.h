@@ -15,6 +15,10 @@
 
 namespace rill {
 
+// The group of this launch (ProcessGroup::World), MPI's world registered first (mpi_group.h):
+// how the trainer, the rill command and programs on librill ask for it.
+absl::StatusOr<ProcessGroup*> LaunchGroup();
+
 struct BatchShard {
   // Rank r takes the r-th of `size` contiguous, nearly equal parts of the batch (the first
   // batch.size() % size ranks one row more). A rank left without a row (a last batch smaller

@@ -132,7 +132,7 @@ absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
 // that reports and writes (rank 0).
 absl::StatusOr<bool> JoinRanks(const std::vector<Tensor>& x, const FitOptions& options,
                                Model& model) {
-  RILL_ASSIGN_OR_RETURN(ProcessGroup * group, ProcessGroup::World());
+  RILL_ASSIGN_OR_RETURN(ProcessGroup * group, LaunchGroup());
   RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
       *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
                {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
@@ -223,7 +223,7 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
           "data-parallel training of model '", model.name(), "': stateful layers (state '",
           model.state_updates()[0].first, "') are not supported; train them in one process"));
     }
-    RILL_RETURN_IF_ERROR(ProcessGroup::World().status());
+    RILL_RETURN_IF_ERROR(LaunchGroup().status());
   }
   return Trainer(model, std::move(options));
 } catch (...) {
@@ -295,7 +295,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   // summed over the ranks.
   ProcessGroup* group = nullptr;
   if (mode == GraphMode::kTrain && options_.data_parallel) {
-    RILL_ASSIGN_OR_RETURN(group, ProcessGroup::World());
+    RILL_ASSIGN_OR_RETURN(group, LaunchGroup());
     if (group->size() == 1) group = nullptr;
   }
   double loss_sum = 0;

@@ -227,7 +227,7 @@ absl::Status TrainModel(ProcessGroup* group);
 // (docs/distributed.md); a rank that fails makes the whole job end.
 absl::Status Train() {
   if (LaunchedProcessCount() == 0) return TrainModel(nullptr);
-  absl::StatusOr<ProcessGroup*> group = ProcessGroup::World();
+  absl::StatusOr<ProcessGroup*> group = LaunchGroup();
   if (!group.ok()) return group.status();
   absl::Status st = TrainModel(*group);
   if (!st.ok()) {

@@ -18,12 +18,23 @@ namespace rill {
 // (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE); 0 when the program was not started by one.
 int LaunchedProcessCount();
 
+class ProcessGroup;
+
+// Makes the group of a launch by mpirun (MPI's world: RegisterMpiProcessGroup, mpi_group.h).
+using ProcessGroupFactory = absl::StatusOr<ProcessGroup*> (*)();
+// Set before the first World(); without one, a launch of several processes is refused.
+void SetProcessGroupFactory(ProcessGroupFactory make);
+
+// out = in unless they are one buffer: the sum over one rank (FinishAllReduce of a group of one).
+void CopyIfApart(const TensorView& in, const TensorView& out);
+
 class ProcessGroup {
  public:
-  // The group of this launch, created on first use: under a launcher, MPI's world (MPI_Init
-  // with thread support, errors returned rather than aborting), even of one process, whose
-  // collectives then run as they do with more; else this process alone. FailedPrecondition, in
-  // one line, when the launch has several processes and this build has no MPI, or MPI's thread
+  // The group of this launch, created on first use: under a launcher, what the registered
+  // factory makes — MPI's world (MPI_Init with thread support, errors returned rather than
+  // aborting), even of one process, whose collectives then run as they do with more; else this
+  // process alone. FailedPrecondition, in one line, when the launch has several processes and
+  // there is no factory (a build without MPI, a program on the runtime alone), or MPI's thread
   // support is too weak.
   static absl::StatusOr<ProcessGroup*> World();
 
