@@ -242,7 +242,7 @@ absl::StatusOr<DeviceKind> ModelRunner::device() {
     return absl::FailedPreconditionError(absl::StrCat(
         "device ", std::string(DeviceName(kind)), ": no backend is registered for it"));
   }
-  RILL_ASSIGN_OR_RETURN(session_, backend->create_session());
+  RILL_ASSIGN_OR_RETURN(session_, backend->create_session(ProcessSessionSettings()));
   device_ = kind;
   return kind;
 }

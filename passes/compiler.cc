@@ -57,6 +57,7 @@ absl::StatusOr<Plan> CompilePlan(const Graph& graph, bool training,
     }
   };
   RILL_ASSIGN_OR_RETURN(Plan plan, LowerGraph(graph, options.device, training));
+  plan.tf32 = options.backend.tf32;
   dumped(plan, "lower");
   if (options.backend.gru_residency) {
     RILL_RETURN_IF_ERROR(MarkResidentGruWeights(plan).status());

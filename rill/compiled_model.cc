@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
   for (auto& [name, value] : loaded.params) model->params_.Set(name, std::move(value));
   for (int i : WrittenParamBuffers(loaded.plan))
     model->states_.push_back(loaded.plan.buffers[i].name);
-  auto session = backend->create_session();
+  // The math the plan's steps were prepared for (`rill compile --tf32`), whatever this process's.
+  auto session = backend->create_session({.tf32 = loaded.plan.tf32});
   if (!session.ok()) return fail(session.status());
   model->session_ = std::move(*session);
   auto executor =

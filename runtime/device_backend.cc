@@ -103,6 +103,8 @@ std::atomic<int>& Tf32Setting() {
 
 }  // namespace
 
+SessionSettings ProcessSessionSettings() { return {.tf32 = Tf32Enabled()}; }
+
 void SetTf32Enabled(bool enabled) { Tf32Setting().store(enabled ? 1 : 0); }
 
 bool Tf32Enabled() {

@@ -49,6 +49,9 @@ struct BackendPlanPasses {
   // The GRU layers whose weights can stay in cuDNN's weight-space order found, recorded on the
   // plan and marked on its GRU steps (passes/gru_residency.h), before the prepare hooks.
   bool gru_residency = false;
+  // Not a pass: the math the session's prepare hooks ask in (TF32 on CUDA), recorded on the plan
+  // (Plan::tf32) so that a plan read from a file runs in it.
+  bool tf32 = false;
 };
 
 // One model's use of a device: it owns what the model's plans share there (a CUDA stream and
@@ -67,13 +70,23 @@ class DeviceSession {
       Plan plan, ParamStore* params, const ExecutorOptions& options) = 0;
 };
 
+// What a session is created for: the math of its matrix products and GRUs (CUDA: TF32 tensor
+// cores or FP32 strict; the CPU has one math).
+struct SessionSettings {
+  bool tf32 = false;
+};
+// The process-wide settings (SetTf32Enabled below), for sessions that compile their own plans; a
+// session for a plan read from a file takes the plan's (Plan::tf32).
+SessionSettings ProcessSessionSettings();
+
 // A backend: whether its device is usable here, and a session factory. Registering also
 // registers the backend's kernels.
 struct DeviceBackend {
   DeviceKind device;
   // OK when a device is usable; FailedPrecondition saying why not (no driver, no device).
   absl::Status (*available)() = nullptr;
-  absl::StatusOr<std::unique_ptr<DeviceSession>> (*create_session)() = nullptr;
+  absl::StatusOr<std::unique_ptr<DeviceSession>> (*create_session)(const SessionSettings&) =
+      nullptr;
 };
 
 // Replaces any backend registered for the same device.

@@ -123,6 +123,9 @@ struct GruResidency {
 struct Plan {
   DeviceKind device = DeviceKind::kCpu;
   bool training = false;
+  // CUDA: the math its steps were prepared for (cuDNN's GRU descriptors and algorithms, the
+  // cuBLASLt heuristic): TF32 tensor cores, or FP32 strict. Its executor's session must match.
+  bool tf32 = false;
   std::vector<PlanBuffer> buffers;
   std::vector<PlanStep> steps;
   std::vector<int> inputs;   // buffer index of each graph input, in graph order

@@ -119,6 +119,7 @@ int DecodeOptionalIndex(ByteReader& in, size_t limit) {
 void EncodePlan(const Plan& plan, ByteWriter& out) {
   out.U8(static_cast<uint8_t>(plan.device));
   out.U8(plan.training ? 1 : 0);
+  out.U8(plan.tf32 ? 1 : 0);
   out.I64(plan.arena_bytes);
   out.U32(static_cast<uint32_t>(plan.buffers.size()));
   for (const PlanBuffer& b : plan.buffers) {
@@ -177,6 +178,9 @@ absl::StatusOr<Plan> DecodePlan(ByteReader& in) {
     in.Fail(absl::StrCat("unknown device code ", device));
   plan.device = static_cast<DeviceKind>(device);
   plan.training = in.U8() != 0;
+  const uint8_t tf32 = in.U8();
+  if (in.ok() && tf32 > 1) in.Fail(absl::StrCat("tf32 flag ", tf32));
+  plan.tf32 = tf32 == 1;
   plan.arena_bytes = in.I64();
   if (in.ok() && plan.arena_bytes < 0)
     in.Fail(absl::StrCat("arena of ", plan.arena_bytes, " bytes"));

@@ -103,7 +103,7 @@ absl::Status Compile() {
                         CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
-                        FindDeviceBackend(kind)->create_session());
+                        FindDeviceBackend(kind)->create_session(ProcessSessionSettings()));
   // The compilation `rill predict` runs (frontend/compile.h): the steps that depend on the
   // weights alone run now; the folded values join the model's weights in a store of its own.
   ParamStore params;

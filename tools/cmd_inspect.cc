@@ -111,7 +111,7 @@ absl::Status Inspect() {
   if (!device.ok()) return device.status();
   Target where;
   where.device = *device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
-  auto session = FindDeviceBackend(where.device)->create_session();
+  auto session = FindDeviceBackend(where.device)->create_session(ProcessSessionSettings());
   if (!session.ok()) return session.status();
   where.session = std::move(*session);
   auto inputs = InputTypes(m, batch);

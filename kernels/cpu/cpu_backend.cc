@@ -23,7 +23,7 @@ class CpuSession final : public DeviceSession {
 
 absl::Status CpuAvailable() { return absl::OkStatus(); }
 
-absl::StatusOr<std::unique_ptr<DeviceSession>> CreateCpuSession() {
+absl::StatusOr<std::unique_ptr<DeviceSession>> CreateCpuSession(const SessionSettings&) {
   return std::unique_ptr<DeviceSession>(std::make_unique<CpuSession>());
 }
 

@@ -12,11 +12,12 @@
 namespace rill::gpu {
 namespace {
 
-absl::StatusOr<std::unique_ptr<DeviceSession>> CreateSession() {
+absl::StatusOr<std::unique_ptr<DeviceSession>> CreateSession(const SessionSettings& settings) {
   // A mistyped RILL_CUDA_GRU_ALGO is an error, not silently auto.
   RILL_RETURN_IF_ERROR(GruAlgoRequestFromEnv().status());
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<CudaSession> session,
-                        CudaSession::Create(CudaSessionOptionsFromEnv()));
+  CudaSessionOptions options = CudaSessionOptionsFromEnv();
+  options.tf32 = settings.tf32;
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<CudaSession> session, CudaSession::Create(options));
   return std::unique_ptr<DeviceSession>(std::move(session));
 }
 

@@ -78,6 +78,13 @@ absl::Status CheckRunnable(const Plan& plan, const ExecutorOptions& options,
     return absl::InvalidArgumentError(absl::StrCat("the cuda executor got a plan lowered for ",
                                                    std::string(DeviceName(plan.device))));
   }
+  // cuDNN's GRU descriptors and algorithms and the cuBLASLt heuristic were asked in that math.
+  if (plan.tf32 != session->options().tf32) {
+    auto math = [](bool tf32) { return tf32 ? "TF32" : "FP32 strict"; };
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the plan was prepared for ", math(plan.tf32), " math, this CUDA session runs ",
+        math(session->options().tf32)));
+  }
   return CheckPlanArena(plan, options);
 }
 

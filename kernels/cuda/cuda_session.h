@@ -65,7 +65,8 @@ class CudaSession final : public DeviceSession, public ParamDeviceCopies {
   // Optimizer-update grouping with fuse_optimizer, GRU residency with resident_gru_weights.
   BackendPlanPasses plan_passes() const override {
     return {.group_optimizer_updates = options_.fuse_optimizer,
-            .gru_residency = options_.resident_gru_weights};
+            .gru_residency = options_.resident_gru_weights,
+            .tf32 = options_.tf32};
   }
   // A CudaExecutor (cuda_executor.h) on this session.
   absl::StatusOr<std::unique_ptr<PlanExecutor>> CreateExecutor(

@@ -125,6 +125,47 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
   }
 }
 
+// The compiler records the math its session prepares in (the backend's word, plan_passes()).
+TEST(CudaPlan, APlanRecordsTheMathItWasPreparedFor) {
+  RegisterCpuKernels();
+  gpu::RegisterCudaBackend();
+  auto m = DenseMlp();
+  const TensorType x{DType::kF32, Shape{4, 6}};
+  auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {x}, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status();
+  for (bool tf32 : {false, true}) {
+    auto plan = CompilePlan(**g, /*training=*/false,
+                            {.device = DeviceKind::kCuda,
+                             .backend = {.tf32 = tf32},
+                             .memory = MemoryPlanOptions{}});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_EQ(plan->tf32, tf32);
+  }
+}
+
+// A plan prepared in one math does not run in a session of the other (a plan file's session takes
+// the plan's math: CompiledModel::Load).
+TEST(CudaExecutorDevice, APlanPreparedForOtherMathIsRefused) {
+  SKIP_WITHOUT_GPU();
+  gpu::RegisterCudaBackend();
+  auto m = DenseMlp();
+  const TensorType x{DType::kF32, Shape{4, 6}};
+  auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {x}, nullptr);
+  ASSERT_TRUE(g.ok()) << g.status();
+  auto session = FindDeviceBackend(DeviceKind::kCuda)->create_session({.tf32 = false});
+  ASSERT_TRUE(session.ok()) << session.status();
+  auto plan = CompilePlan(**g, /*training=*/false,
+                          {.device = DeviceKind::kCuda,
+                           .gpu = (*session)->step_context(),
+                           .backend = {.tf32 = true},
+                           .memory = MemoryPlanOptions{}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto executor = (*session)->CreateExecutor(std::move(*plan), &m->params(), ExecutorOptions{});
+  ASSERT_FALSE(executor.ok());
+  EXPECT_THAT(std::string(executor.status().message()),
+              HasSubstr("prepared for TF32 math, this CUDA session runs FP32 strict"));
+}
+
 TEST(CudaFusedUpdates, TheEnvironmentTurnsFusionOff) {
   ASSERT_EQ(unsetenv("RILL_CUDA_FUSE_OPTIM"), 0);
   EXPECT_TRUE(gpu::CudaSessionOptionsFromEnv().fuse_optimizer);

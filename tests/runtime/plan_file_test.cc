@@ -68,6 +68,23 @@ TEST_F(PlanFileTest, DecodesTheCompiledPlanAndReencodesToTheSameBytes) {
   EXPECT_TRUE(*again == bytes_);
 }
 
+// The math a CUDA plan's steps were prepared for (TF32 or FP32 strict) is part of the plan: a
+// session for a plan read from a file takes it from there.
+TEST_F(PlanFileTest, TheMathThePlanWasPreparedForSurvivesTheFile) {
+  absl::StatusOr<LoadedPlan> loaded = Decode(bytes_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->plan.tf32);  // compiled for the CPU
+  ParamStore params;
+  for (auto& [name, value] : loaded->params) params.Set(name, value);
+  loaded->plan.tf32 = true;
+  absl::StatusOr<std::string> tf32 = EncodePlanFile(loaded->plan, params);
+  ASSERT_TRUE(tf32.ok()) << tf32.status();
+  EXPECT_NE(*tf32, bytes_);
+  absl::StatusOr<LoadedPlan> again = Decode(*tf32);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->plan.tf32);
+}
+
 TEST_F(PlanFileTest, WeightsAreUsedInPlaceAndAligned) {
   std::shared_ptr<std::byte> data = Aligned(bytes_);
   absl::StatusOr<LoadedPlan> loaded = DecodePlanFile(data, bytes_.size());

@@ -323,7 +323,7 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
                                   Shape{4, 6, 3}, Path("good.rillc")));
   const std::string good = FileBytes(Path("good.rillc"));
   std::string flipped_version = good, flipped_plan = good, flipped_weight = good;
-  flipped_version[8] ^= 0x02;  // format version 1 -> 3
+  flipped_version[8] ^= 0x01;  // format version 2 -> 3
   flipped_plan[300] ^= 0x40;
   flipped_weight[good.size() - 5] ^= 0x01;
   std::vector<std::pair<std::string, std::string>> cases = {
