@@ -303,6 +303,10 @@ absl::Status TrainModel(ProcessGroup* group) {
   };
   fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   fit.resume = absl::GetFlag(FLAGS_resume);
+  if (group != nullptr && writer && fit.verbose != 0) {
+    std::printf("data-parallel training on %d rank%s (MPI%s)\n", group->size(),
+                group->size() == 1 ? "" : "s", *device == "cuda" ? ", NCCL" : "");
+  }
   auto history = trainer->Fit(*x, *y_raw, fit);
   if (!history.ok()) {
     return absl::Status(history.status().code(),

@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using testing::Result;
 
@@ -88,6 +89,7 @@ TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
   for (const std::string optimizer : {"sgd", "adam"}) {
     Result single = Shell(Train(optimizer, Path(optimizer + "_single")));
     ASSERT_EQ(single.status, 0) << single.out;
+    EXPECT_THAT(single.out, Not(HasSubstr("data-parallel"))) << single.out;
     for (int ranks : {1, 2, 3}) {
       const std::string tag = optimizer + "_np" + std::to_string(ranks);
       Result a = Shell(Mpirun(ranks) + Train(optimizer, Path(tag + "_a")));
@@ -101,6 +103,10 @@ TEST_F(DistributedTest, RanksGiveTheSingleProcessWeightsBitForBitAcrossRuns) {
         ++saved;
       EXPECT_EQ(saved, 1u) << a.out;
       EXPECT_THAT(a.out, HasSubstr("Epoch 2/2"));
+      // One rank too trains data-parallel, through the same exchanges.
+      EXPECT_THAT(a.out, HasSubstr("data-parallel training on " + std::to_string(ranks) +
+                                   (ranks == 1 ? " rank (MPI)" : " ranks (MPI)")))
+          << a.out;
       for (int i = 0; i < 8; ++i) {
         const std::string file = "/" + std::to_string(i) + ".npy";
         auto one = ReadNpy(Path(optimizer + "_single") + file);
@@ -158,6 +164,7 @@ TEST_F(DistributedTest, OneRankOnTheGpuMatchesTheSingleProcess) {
   Result one = Shell("NCCL_DEBUG=INFO " + Mpirun(1) + Train("adam", Path("gpu_np1")) +
                      " --device cuda --gru-algo exact");
   ASSERT_EQ(one.status, 0) << one.out;
+  EXPECT_THAT(one.out, HasSubstr("data-parallel training on 1 rank (MPI, NCCL)")) << one.out;
   EXPECT_THAT(one.out, HasSubstr("nranks 1")) << one.out;
   EXPECT_THAT(one.out, HasSubstr("Init COMPLETE")) << one.out;
   for (int i = 0; i < 8; ++i) {
