@@ -21,6 +21,7 @@
 #include "frontend/optimizers.h"
 #include "frontend/trainer.h"
 #include "ir/status.h"
+#include "runtime/launch.h"
 #include "runtime/output_path.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"

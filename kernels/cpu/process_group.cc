@@ -3,21 +3,12 @@
 #include "kernels/cpu/process_group.h"
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "rill_config.h"
 
 namespace rill {
-
-int LaunchedProcessCount() {
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"}) {
-    const char* value = std::getenv(var);
-    if (value != nullptr && std::atoi(value) > 0) return std::atoi(value);
-  }
-  return 0;
-}
 
 void CopyIfApart(const TensorView& in, const TensorView& out) {
   if (in.data != out.data) std::memcpy(out.data, in.data, static_cast<size_t>(in.bytes()));

@@ -1,8 +1,8 @@
 // The processes that train one model together (data parallelism, docs/distributed.md): MPI's
 // world when the program was launched by mpirun (with one process or several), else this
-// process alone. Gradient all-reduces run on a communication thread of their own so that they overlap
-// the rest of the backward pass; every reduction sums the ranks' contributions in rank order,
-// so the result is the same bits on every rank and on every run with the same process count.
+// process alone. Gradient all-reduces run on a communication thread of their own so that they
+// overlap the rest of the backward pass; every reduction sums the ranks' contributions in rank
+// order, so the result is the same bits on every rank and on every run with the same process count.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +10,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/launch.h"
 #include "runtime/tensor.h"
 
 namespace rill {
-
-// The number of processes of this launch as the launcher announces it in the environment
-// (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_SIZE); 0 when the program was not started by one.
-int LaunchedProcessCount();
 
 class ProcessGroup;
 

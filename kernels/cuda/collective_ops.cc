@@ -15,6 +15,7 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
 #include "rill_config.h"
+#include "runtime/launch.h"
 
 #if RILL_HAVE_NCCL
 // The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
@@ -62,7 +63,7 @@ absl::StatusOr<NcclWorld*> World() {
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
     // A world of one rank runs NCCL too (a communicator of one): under mpirun every launch
     // exchanges as it would with more ranks. NCCL refuses two ranks on one GPU; say so first.
-    if (const int local = LocalRankCount(), gpus = CudaDeviceCount(); local > gpus) {
+    if (const int local = LaunchedLocalProcessCount(), gpus = CudaDeviceCount(); local > gpus) {
       return absl::FailedPreconditionError(absl::StrCat(
           "all_reduce (cuda): ", local, " ranks on this machine share its ", gpus,
           " GPU(s); NCCL needs one GPU per rank: launch at most ", gpus, " per machine"));

@@ -3,10 +3,9 @@
 
 #include <cuda_runtime_api.h>
 
-#include <cstdlib>
-
 #include "ir/status.h"
 #include "kernels/cuda/cuda_status.h"
+#include "runtime/launch.h"
 
 namespace rill::gpu {
 namespace {
@@ -42,24 +41,8 @@ absl::Status CudaDeviceAvailable() {
   return QueryDeviceCount(&count);
 }
 
-namespace {
-
-int FirstEnvInt(const char* a, const char* b, int otherwise) {
-  for (const char* var : {a, b}) {
-    const char* value = std::getenv(var);
-    if (value != nullptr && value[0] != '\0') return std::atoi(value);
-  }
-  return otherwise;
-}
-
-}  // namespace
-
-int LocalRankCount() { return FirstEnvInt("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", 0); }
-
-int LocalRank() { return FirstEnvInt("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", -1); }
-
 absl::Status UseTheLocalRanksDevice() {
-  const int rank = LocalRank();
+  const int rank = LaunchedLocalRank();
   if (rank < 0) return absl::OkStatus();
   int count = 0;
   RILL_RETURN_IF_ERROR(QueryDeviceCount(&count));

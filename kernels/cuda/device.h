@@ -15,15 +15,9 @@ int CudaDeviceCount();
 // 35)" on a machine with the toolkit but no driver.
 absl::Status CudaDeviceAvailable();
 
-// Under a launcher (mpirun), the ranks on this machine: their number and this process's index
-// among them (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE/_RANK, MPICH's
-// MPI_LOCALNRANKS/MPI_LOCALRANKID); 0 and -1 otherwise.
-int LocalRankCount();
-int LocalRank();
-
-// Under a launcher, makes GPU LocalRank() % CudaDeviceCount() this thread's device, so that the
-// ranks of a machine take one GPU each (NCCL refuses two ranks on one GPU); otherwise nothing.
-// A CUDA session calls it before it creates anything on a device.
+// Under a launcher, makes GPU LaunchedLocalRank() % CudaDeviceCount() (runtime/launch.h) this
+// thread's device, so that the ranks of a machine take one GPU each (NCCL refuses two ranks on one
+// GPU); otherwise nothing. A CUDA session calls it before it creates anything on a device.
 absl::Status UseTheLocalRanksDevice();
 
 }  // namespace rill::gpu
