@@ -21,6 +21,7 @@
 #include "frontend/trainer.h"
 #include "ir/ops/optim.h"
 #include "ir/ops/rnn.h"
+#include "ir/status.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_session.h"
 #include "kernels/cuda/device.h"
@@ -125,19 +126,26 @@ TEST(CudaPlan, ADenseMlpTrainingStepLowersAndPlansForCuda) {
   }
 }
 
+// `m`'s predict plan for a batch of 4, compiled for cuda as a session preparing in `tf32` math
+// would (with its step context `gpu`, or none).
+absl::StatusOr<Plan> CudaPredictPlan(Model& m, const gpu::StepContext* gpu, bool tf32) {
+  const TensorType x{DType::kF32, Shape{4, 6}};
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Graph> g,
+                        BuildModeGraph(m, nullptr, GraphMode::kPredict, {x}, nullptr));
+  return CompilePlan(*g, /*training=*/false,
+                     {.device = DeviceKind::kCuda,
+                      .gpu = gpu,
+                      .backend = {.tf32 = tf32},
+                      .memory = MemoryPlanOptions{}});
+}
+
 // The compiler records the math its session prepares in (the backend's word, plan_passes()).
 TEST(CudaPlan, APlanRecordsTheMathItWasPreparedFor) {
   RegisterCpuKernels();
   gpu::RegisterCudaBackend();
   auto m = DenseMlp();
-  const TensorType x{DType::kF32, Shape{4, 6}};
-  auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {x}, nullptr);
-  ASSERT_TRUE(g.ok()) << g.status();
   for (bool tf32 : {false, true}) {
-    auto plan = CompilePlan(**g, /*training=*/false,
-                            {.device = DeviceKind::kCuda,
-                             .backend = {.tf32 = tf32},
-                             .memory = MemoryPlanOptions{}});
+    absl::StatusOr<Plan> plan = CudaPredictPlan(*m, nullptr, tf32);
     ASSERT_TRUE(plan.ok()) << plan.status();
     EXPECT_EQ(plan->tf32, tf32);
   }
@@ -149,16 +157,9 @@ TEST(CudaExecutorDevice, APlanPreparedForOtherMathIsRefused) {
   SKIP_WITHOUT_GPU();
   gpu::RegisterCudaBackend();
   auto m = DenseMlp();
-  const TensorType x{DType::kF32, Shape{4, 6}};
-  auto g = BuildModeGraph(*m, nullptr, GraphMode::kPredict, {x}, nullptr);
-  ASSERT_TRUE(g.ok()) << g.status();
   auto session = FindDeviceBackend(DeviceKind::kCuda)->create_session({.tf32 = false});
   ASSERT_TRUE(session.ok()) << session.status();
-  auto plan = CompilePlan(**g, /*training=*/false,
-                          {.device = DeviceKind::kCuda,
-                           .gpu = (*session)->step_context(),
-                           .backend = {.tf32 = true},
-                           .memory = MemoryPlanOptions{}});
+  absl::StatusOr<Plan> plan = CudaPredictPlan(*m, (*session)->step_context(), /*tf32=*/true);
   ASSERT_TRUE(plan.ok()) << plan.status();
   auto executor = (*session)->CreateExecutor(std::move(*plan), &m->params(), ExecutorOptions{});
   ASSERT_FALSE(executor.ok());
