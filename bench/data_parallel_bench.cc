@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
   double latest_blocked = 0;
   for (int i = 0; i < reps; ++i) {
     double least = blocked_ms[i];
-    for (int r = 0; r < (*group)->size(); ++r) least = std::min(least, (*all_blocked)[r * reps + i]);
+    for (int r = 0; r < (*group)->size(); ++r)
+      least = std::min(least, (*all_blocked)[r * reps + i]);
     latest_blocked += least / reps;
   }
   // The exchange's own cost, with nothing to hide it under: one step's bytes in one all-reduce,

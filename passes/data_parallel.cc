@@ -57,7 +57,8 @@ absl::StatusOr<std::vector<Value*>> AllReduceGradients(Graph& graph,
   std::vector<Value*> reduced(grads.size(), nullptr);
   std::set<Node*> gru_kernels;
   if (options.gru_kernels_exchange) gru_kernels = GruGradsWithAllWeights(grads);
-  for (Node* n : gru_kernels) n->mutable_attrs().Set(ops::kWeightGradReductionAttr, std::string("mean"));
+  for (Node* n : gru_kernels)
+    n->mutable_attrs().Set(ops::kWeightGradReductionAttr, std::string("mean"));
   absl::Status error;
   std::vector<int> bucket;
   int64_t bytes = 0;

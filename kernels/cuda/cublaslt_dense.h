@@ -66,8 +66,9 @@ struct LtDenseAlgorithm {
 
 // The algorithm for (handle, problem), asking cuBLASLt's heuristic the first time and caching the
 // outcome: at plan time (the prepare hook), and at the first run of a plan read from a file; then
-// a lock and a map lookup, no allocation. nullopt when cuBLASLt has none (or an Lt call failed: `why`, if given,
-// receives the reason); the dense kernel then falls back to cublasSgemm + its epilogue kernel.
+// a lock and a map lookup, no allocation. nullopt when cuBLASLt has none (or an Lt call failed:
+// `why`, if given, receives the reason); the dense kernel then falls back to cublasSgemm + its
+// epilogue kernel.
 // Never an error: the fallback works wherever the plain GEMM does.
 std::optional<LtDenseAlgorithm> PrepareLtDense(cublasLtHandle_t handle,
                                                const LtDenseProblem& problem,

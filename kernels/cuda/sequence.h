@@ -2,8 +2,8 @@
 // (Keras's go_backwards), filling cuDNN's device array of sequence lengths, the lengths of a
 // Keras mask (sequence_lengths), and, for a batch with per-sample lengths, the mapping between
 // cuDNN's padded sequences and Keras's masked-GRU outputs (docs/gru.md, "Sequence lengths").
-// Plain C++ interface, no CUDA syntax for callers; the .cu side includes neither fmt nor abseil. Errors
-// come back as the launch's cudaError_t (cuda_status.h turns them into absl::Status).
+// Plain C++ interface, no CUDA syntax for callers; the .cu side includes neither fmt nor abseil.
+// Errors come back as the launch's cudaError_t (cuda_status.h turns them into absl::Status).
 #pragma once
 
 #include <cuda_runtime_api.h>
