@@ -327,14 +327,17 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
   // Scratch rows for the gathers: by rows a slice's at its first row, split by units the whole
   // batch per thread.
   const int64_t gather_rows = s.lengths == nullptr ? 0 : any_split ? threads * batch : batch;
-  Scratch<T> mem({3 * u * d, 0, StepWeights<T>::Size(3 * u, u), StepWeights<T>::Size(3 * u, d),
+  // ain and its packed copy only for dx.
+  const bool input_gradient = dx != nullptr;
+  Scratch<T> mem({input_gradient ? 3 * u * d : 0, StepWeights<T>::Size(3 * u, u),
+                  input_gradient ? StepWeights<T>::Size(3 * u, d) : 0,
                   StepWeights<T>::Size(n_rows, d), StepWeights<T>::Size(n_rows, u), n_rows * 4 * u,
                   batch * u, batch * u, threads * 4 * u, 3 * u * d, 3 * u * u,
                   parts * kTransposedScratch, gather_rows * 4 * u});
-  T *ain = mem[0], *dbuf = mem[6], *acc_all = mem[9];
-  T *dain = mem[10], *drt = mem[11], *transposed_all = mem[12], *gather_all = mem[13];
-  const typename Backward<T>::StateGrads grads{time, {mem[7], mem[8]}};
-  if (dx != nullptr) RelayoutKernel(s, kernel, ain);
+  T *ain = mem[0], *dbuf = mem[5], *acc_all = mem[8];
+  T *dain = mem[9], *drt = mem[10], *transposed_all = mem[11], *gather_all = mem[12];
+  const typename Backward<T>::StateGrads grads{time, {mem[6], mem[7]}};
+  if (input_gradient) RelayoutKernel(s, kernel, ain);
   const Rows rows{s};
   const Valid valid{s};
   const int64_t rs = rows.stride();
@@ -345,12 +348,12 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
   // [dz | dr | dhh] · rt (W = rt [3u, u]) and [dn | dz | dr] · ain (W = ain [3u, d]); for the
   // weight gradients, x and the previous states (row i: the state the step of x's row i
   // started from) as W [grad_rows, d] and [grad_rows, u].
-  StepWeights<T> wd{3 * u, u, mem[2]}, wdx{3 * u, d, mem[3]}, xs{grad_rows, d, mem[4]},
-      hs{grad_rows, u, mem[5]};
+  StepWeights<T> wd{3 * u, u, mem[1]}, wdx{3 * u, d, mem[2]}, xs{grad_rows, d, mem[3]},
+      hs{grad_rows, u, mem[4]};
   // rt's rows straight from the recurrent kernel, as the forward packs them.
   for (int64_t p = 0; p < wd.panels(); ++p)
     wd.FillPanel(p, [&](int64_t row) { return RtRow(recurrent, u, row); });
-  if (dx != nullptr) wdx.Fill(ain, d, 1);
+  if (input_gradient) wdx.Fill(ain, d, 1);
 
   const Backward<T> call{.s = s,
                          .h0 = h0,
@@ -383,7 +386,7 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
   // [dz | dr | dhh]ᵀ · (previous states), the threads taking slices of their output rows.
   // With an exchange, x's path runs last, under the last round's exchange.
   const std::vector<int64_t> bounds = ProductRounds(3 * u, exchange != nullptr);
-  const bool dx_with_weights = dx != nullptr && exchange == nullptr;
+  const bool dx_with_weights = input_gradient && exchange == nullptr;
   for (size_t round = 0; round + 1 < bounds.size(); ++round) {
     const int64_t lo = bounds[round], rows = bounds[round + 1] - lo;
     Workers::Get().Run(parts, [&](int part) {
@@ -399,7 +402,7 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
       exchange->Start(drt + lo * u, rows * u);
     }
   }
-  if (dx != nullptr && !dx_with_weights) {
+  if (input_gradient && !dx_with_weights) {
     Workers::Get().Run(parts, [&](int part) { call.InputGradient(slices[part], wdx, dx); });
   }
   if (exchange != nullptr) RILL_RETURN_IF_ERROR(exchange->Finish());
