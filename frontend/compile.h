@@ -1,8 +1,8 @@
 // Turns a Model into concrete graphs and cached executors: the model graph (unknown batch)
 // is cloned, its batch bound, and — for evaluation and training — the loss, regularization,
 // gradients (autodiff), optimizer updates and constraints appended. Plans are cached per mode
-// and input types; folded predict plans (FoldedPredictPlan) as long as the weights they were
-// folded from are unchanged.
+// and input types; folded predict plans (CompileFoldedPredictPlan) as long as the weights they
+// were folded from are unchanged.
 #pragma once
 
 #include <map>
