@@ -50,8 +50,7 @@ double ProcessMs(const std::string& command) {
 double MedianProcessMs(const std::string& command, int reps) {
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) ms.push_back(ProcessMs(command));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return bench::Median(std::move(ms));
 }
 
 int Run() {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "frontend/data_parallel.h"
 #include "frontend/rill.h"
 
@@ -35,12 +36,6 @@ std::string Flag(int argc, char** argv, const std::string& name, const std::stri
     if (arg.rfind("--" + name + "=", 0) == 0) return arg.substr(name.size() + 3);
   }
   return fallback;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 [[noreturn]] void Fail(const absl::Status& s) {
@@ -95,7 +90,7 @@ int main(int argc, char** argv) {
             .count());
     blocked_ms.push_back(1e3 * ((*group)->stats().wait_seconds - waited));
   }
-  const double ms = Median(step_ms);
+  const double ms = rill::bench::Median(step_ms);
   const rill::ProcessGroup::Stats after = (*group)->stats();
   // Per step, the rank that reached the last exchange latest blocked only for what was left
   // of the exchanges; the others also waited for it (an imbalance, not communication).
@@ -125,7 +120,7 @@ int main(int argc, char** argv) {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count());
     }
-    alone_ms = Median(ms);
+    alone_ms = rill::bench::Median(ms);
   }
   if ((*group)->rank() != 0) return 0;
   const char* threads = std::getenv("OPENBLAS_NUM_THREADS");

@@ -8,11 +8,19 @@
 #include <chrono>
 #include <functional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace rill::bench {
+
+// The median of `v` (the mean of the two middle values when their number is even).
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 // The first error `run` returns stops the timing and is returned. A pause first lets the threads
 // of what ran before go to sleep: libgomp's threads (oneDNN's) spin for milliseconds after their
@@ -31,9 +39,7 @@ inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     total += ms.back();
   }
-  std::sort(ms.begin(), ms.end());
-  const size_t n = ms.size();
-  return n % 2 == 1 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
+  return Median(std::move(ms));
 }
 
 // For calls that cannot fail (or leave the program themselves).
