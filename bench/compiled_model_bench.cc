@@ -6,9 +6,16 @@
 //     and Model::Predict;
 //   - as processes: start to first output of `rill-run` and of `rill predict` (the median of
 //     a few runs of each command, its output written);
-//   - the size of the rill-run executable.
-// Timings only: nothing is asserted. PyTorch eager for the same model:
+//   - the size of the rill-run executable;
+//   - streaming: a stateful CuDNNGRU(512) over 256 features at batch 1, fed chunks of 1 and 10
+//     steps: the per-chunk latency of the compiled model, whose GRU reads its weights packed
+//     at compile time, against the same plan packing them on every call (not folded) and
+//     against PyTorch eager (bench/torch_gru_stream.py, torch.nn.GRU carrying its state, on
+//     1 thread or rill's count, whichever is faster).
+// Timings only: nothing is asserted. PyTorch eager for the first model:
 // bench/torch_stacked_gru.py.
+//   compiled_model_bench [--python=/usr/bin/python3] [--no-torch]
+#include <cblas.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +24,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bench/timing.h"
 #include "frontend/compile.h"
 #include "frontend/keras_model.h"
@@ -53,7 +63,84 @@ double MedianProcessMs(const std::string& command, int reps) {
   return bench::Median(std::move(ms));
 }
 
-int Run() {
+// torch's per-call latency for each chunk (bench/torch_gru_stream.py), in ms; 0 where it did
+// not run.
+std::map<int64_t, double> TorchStreamMs(const std::string& python, int64_t features, int64_t units,
+                                        int threads, int reps, const std::vector<int64_t>& chunks) {
+  std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_gru_stream.py ", features,
+                                 " ", units, " ", threads, " ", reps);
+  for (int64_t c : chunks) absl::StrAppend(&cmd, " ", c);
+  std::map<int64_t, double> out;
+  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (pipe == nullptr) return out;
+  char line[256];
+  long long chunk = 0;
+  double ms = 0;
+  while (std::fgets(line, sizeof line, pipe) != nullptr) {
+    if (std::sscanf(line, "chunk %lld: %lf ms", &chunk, &ms) == 2) out[chunk] = ms;
+  }
+  pclose(pipe);
+  return out;
+}
+
+// The streaming table (see the top of the file).
+int Streaming(const std::filesystem::path& dir, const std::string& python) {
+  constexpr int64_t kStreamFeatures = 256, kStreamUnits = 512;
+  constexpr int kReps = 500;
+  const std::vector<int64_t> chunks = {1, 10};
+  const int threads = openblas_get_num_threads();
+  std::printf(
+      "\nstreaming: stateful CuDNNGRU(%lld) over %lld features, batch 1, a chunk of steps per "
+      "call, CPU (%d threads); per-call latency, median of %d calls\n",
+      static_cast<long long>(kStreamUnits), static_cast<long long>(kStreamFeatures), threads,
+      kReps);
+  std::printf("  chunk | packed at compile | packed per call       x |  torch eager       x\n");
+  // torch on 1 thread and on rill's count, the faster of the two per chunk.
+  std::map<int64_t, double> torch;
+  for (int torch_threads : {1, threads}) {
+    if (python.empty()) break;
+    for (const auto& [chunk, ms] :
+         TorchStreamMs(python, kStreamFeatures, kStreamUnits, torch_threads, kReps, chunks)) {
+      if (torch.count(chunk) == 0 || ms < torch[chunk]) torch[chunk] = ms;
+    }
+  }
+  for (int64_t chunk : chunks) {
+    Model model("stream", /*seed=*/1);
+    SymbolicTensor x = model.Input({1, chunk, kStreamFeatures});
+    model.SetOutputs(
+        {layers::CuDNNGRU({.units = kStreamUnits, .return_sequences = true, .stateful = true})(x)});
+    std::vector<float> values(chunk * kStreamFeatures);
+    for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) / 7.0f;
+    const Tensor input = Tensor::FromVector(values, Shape{1, chunk, kStreamFeatures});
+    // Packed at compile time: the compiled model, as `rill compile` writes and rill-run runs it.
+    ParamStore folded;
+    absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(model, {input.type()}, {}, folded);
+    const std::string path = (dir / absl::StrCat("stream", chunk, ".rillc")).string();
+    if (!plan.ok() || !WritePlanFile(path, *plan, folded).ok()) return 1;
+    auto compiled = CompiledModel::Load(path);
+    if (!compiled.ok()) return 1;
+    const double packed_ms =
+        *bench::MedianMsOrError(kReps, [&] { return (*compiled)->Run({input}).status(); });
+    // Packed per call: the same plan, not folded, on the model's weights.
+    absl::StatusOr<Plan> unfolded =
+        CompileModePlan(model, nullptr, GraphMode::kPredict, {input.type()}, nullptr, {});
+    if (!unfolded.ok()) return 1;
+    auto executor = Executor::Create(*unfolded, &model.params());
+    if (!executor.ok()) return 1;
+    const double per_call_ms =
+        *bench::MedianMsOrError(kReps, [&] { return executor->Run({input}).status(); });
+    const auto found = torch.find(chunk);
+    const double torch_ms = found == torch.end() ? 0 : found->second;
+    std::printf("  %5lld | %14.3f ms | %12.3f ms %6.2fx | %8s ms %6s\n",
+                static_cast<long long>(chunk), packed_ms, per_call_ms, per_call_ms / packed_ms,
+                torch_ms > 0 ? absl::StrFormat("%.3f", torch_ms).c_str() : "-",
+                torch_ms > 0 ? absl::StrFormat("%.2fx", torch_ms / packed_ms).c_str() : "-");
+  }
+  std::printf("  x: that time over the compiled model's (> 1: the compiled model is faster)\n");
+  return 0;
+}
+
+int Run(const std::string& python) {
   RegisterCpuBackend();
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("rill_compiled_bench-" + std::to_string(getpid()));
@@ -118,8 +205,6 @@ int Run() {
   const double startup_ms = MedianProcessMs(std::string(RILL_RUN_BINARY) + " --version", 7);
   struct stat runner;
   const long long runner_bytes = stat(RILL_RUN_BINARY, &runner) == 0 ? runner.st_size : -1;
-  std::error_code ignored;
-  if (std::getenv("RILL_BENCH_KEEP") == nullptr) std::filesystem::remove_all(dir, ignored);
 
   std::printf(
       "compiled model vs rill predict: CuDNNGRU(%lld) x2 + Dense(1), batch 1, %lld steps, "
@@ -144,10 +229,28 @@ int Run() {
               startup_ms);
   std::printf("  rill-run executable                %8.2f MiB (as built, with symbols)\n",
               runner_bytes / 1048576.0);
-  return 0;
+  const int status = Streaming(dir, python);
+  std::error_code ignored;
+  if (std::getenv("RILL_BENCH_KEEP") == nullptr) std::filesystem::remove_all(dir, ignored);
+  return status;
 }
 
 }  // namespace
 }  // namespace rill
 
-int main() { return rill::Run(); }
+int main(int argc, char** argv) {
+  std::string python = "/usr/bin/python3";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--no-torch") {
+      python.clear();
+    } else if (arg.rfind("--python=", 0) == 0) {
+      python = arg.substr(9);
+    } else {
+      std::fprintf(stderr,
+                   "usage: compiled_model_bench [--python=/usr/bin/python3] [--no-torch]\n");
+      return 2;
+    }
+  }
+  return rill::Run(python);
+}

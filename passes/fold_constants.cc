@@ -1,6 +1,8 @@
 // Constant folding of inference plans (fold_constants.h).
 #include "passes/fold_constants.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +41,46 @@ void RemoveUnusedBuffers(Plan& plan) {
   remap(plan.outputs);
 }
 
+// What an error of `step`'s kernel is annotated with.
+std::string StepLabel(const PlanStep& step) {
+  return absl::StrCat("fold-constants: ", std::string(OpName(step.op)), " '", step.node_name, "'");
+}
+
+// The constant inputs of `step`, a step that stays, replaced by what its kernel's fold hook
+// prepares from them (KernelDef::fold_inputs), each added to the plan once: two steps that
+// read the same weights share what is prepared from them. Returns whether anything changed.
+absl::StatusOr<bool> PrepareConstantInputs(Plan& plan, ParamStore& params, PlanStep& step,
+                                           std::vector<bool>& constant,
+                                           std::map<std::string, int>& prepared) {
+  const KernelDef* kernel = FindKernel(step.op, plan.device);
+  if (kernel == nullptr || kernel->fold_inputs == nullptr) return false;
+  std::vector<const Tensor*> values(step.inputs.size(), nullptr);
+  bool any = false;
+  for (size_t k = 0; k < step.inputs.size(); ++k) {
+    if (!constant[step.inputs[k]]) continue;
+    values[k] = params.Find(plan.buffers[step.inputs[k]].name);
+    any = any || values[k] != nullptr;
+  }
+  if (!any) return false;
+  absl::StatusOr<std::vector<PreparedInput>> replaced = kernel->fold_inputs({step, values});
+  if (!replaced.ok()) {
+    return Annotate(replaced.status(), StepLabel(step));
+  }
+  for (PreparedInput& input : *replaced) {
+    const std::string name = plan.buffers[step.inputs[input.input]].name + input.suffix;
+    auto [it, added] = prepared.try_emplace(name, static_cast<int>(plan.buffers.size()));
+    if (added) {
+      plan.buffers.push_back(PlanBuffer{.name = name,
+                                        .type = {input.value.dtype(), input.value.shape()},
+                                        .kind = BufferKind::kParam});
+      constant.push_back(true);
+      params.Set(name, std::move(input.value));
+    }
+    step.inputs[input.input] = it->second;
+  }
+  return !replaced->empty();
+}
+
 }  // namespace
 
 absl::StatusOr<bool> FoldConstantSteps(Plan& plan, ParamStore& params) {
@@ -51,11 +93,17 @@ absl::StatusOr<bool> FoldConstantSteps(Plan& plan, ParamStore& params) {
 
   const KernelContext ctx;  // inference, run 0, no device
   std::vector<PlanStep> kept;
+  std::map<std::string, int> prepared;
   bool changed = false;
   for (PlanStep& step : plan.steps) {
     bool foldable = !step.inputs.empty() && step.writes_inputs == 0 && step.fn != nullptr;
     for (int i : step.inputs) foldable = foldable && constant[i];
     if (!foldable) {
+      if (step.writes_inputs == 0) {
+        RILL_ASSIGN_OR_RETURN(const bool replaced,
+                              PrepareConstantInputs(plan, params, step, constant, prepared));
+        changed = changed || replaced;
+      }
       kept.push_back(std::move(step));
       continue;
     }
@@ -79,8 +127,7 @@ absl::StatusOr<bool> FoldConstantSteps(Plan& plan, ParamStore& params) {
     }
     absl::Status st = step.fn(KernelArgs{step.attrs, ins, outs, ctx, work});
     if (!st.ok()) {
-      return Annotate(st, absl::StrCat("fold-constants: ", std::string(OpName(step.op)), " '",
-                                       step.node_name, "'"));
+      return Annotate(st, StepLabel(step));
     }
     for (size_t k = 0; k < step.outputs.size(); ++k) {
       PlanBuffer& b = plan.buffers[step.outputs[k]];

@@ -3,7 +3,9 @@
 // its own kernel, and its outputs become parameters holding the values. What is left are the
 // steps that depend on the plan's inputs or states: e.g. a Keras GRU's weight conversion to
 // the CuDNN layout (slices, transposes, concats) is done at compile time. The same kernels on
-// the same values give the same bits, so results do not change.
+// the same values give the same bits, so results do not change. A step that stays may have
+// its constant inputs replaced by values its kernel prepares from them once, here
+// (KernelDef::fold_inputs, runtime/kernel.h: the CPU GRU's packed weights).
 //
 // The values are those in `params` when the pass runs: the folded plan holds a snapshot, right
 // for a plan that is written to a file (`rill compile`), wrong for one that runs while its

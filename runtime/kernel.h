@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "ir/attr.h"
 #include "ir/op.h"
 #include "runtime/tensor.h"
@@ -18,6 +19,7 @@ namespace gpu {
 struct StepContext;  // kernels/cuda/step_context.h: the stream and library handles
 }  // namespace gpu
 struct Plan;
+struct PlanStep;
 
 enum class DeviceKind : uint8_t { kCpu, kCuda };
 std::string_view DeviceName(DeviceKind device);
@@ -58,6 +60,23 @@ struct PrepareArgs {
 };
 using PrepareFn = absl::Status (*)(const PrepareArgs& args);
 
+// A kernel's hook for plans whose weights are constants, run by constant folding
+// (FoldConstantSteps, passes/fold_constants.h) once for each of its steps that stays in the
+// plan. Given the values of the step's constant inputs (null for the others), it may replace
+// some of them by values computed once for it, such as weights packed into the layout its
+// products read, and record on the step's attributes that its kernel now reads them so. The
+// plan then holds the prepared values instead of the originals that no other step reads.
+struct FoldInputsArgs {
+  PlanStep& step;
+  const std::vector<const Tensor*>& constants;  // per input: its value, or null
+};
+struct PreparedInput {
+  size_t input = 0;    // the input it replaces
+  std::string suffix;  // its buffer is named after the replaced one, with this appended
+  Tensor value;
+};
+using FoldInputsFn = absl::StatusOr<std::vector<PreparedInput>> (*)(const FoldInputsArgs& args);
+
 // Output buffers hold whatever the arena held before (memory is reused): a kernel writes
 // every element of every output. It must be alias-safe for the inputs its op may be computed
 // over (OpDef::in_place_inputs).
@@ -67,6 +86,8 @@ struct KernelDef {
   KernelFn fn = nullptr;
   // Optional (see PrepareFn).
   PrepareFn prepare = nullptr;
+  // Optional (see FoldInputsFn).
+  FoldInputsFn fold_inputs = nullptr;
 };
 
 void RegisterKernel(KernelDef def);

@@ -30,7 +30,7 @@
 namespace rill {
 
 // Bumped whenever the layout of any part of the file changes (docs/plan-format.md).
-inline constexpr uint32_t kPlanFormatVersion = 2;
+inline constexpr uint32_t kPlanFormatVersion = 3;
 inline constexpr char kPlanMagic[8] = {'R', 'I', 'L', 'L', 'P', 'L', 'A', 'N'};
 // Parameter data starts on a page boundary of the file (mmap offsets), each tensor on 64 bytes.
 inline constexpr size_t kPlanPageAlignment = 4096;

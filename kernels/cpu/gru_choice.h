@@ -37,6 +37,11 @@ inline constexpr char kCpuGruTrainingAttr[] = "cpu_gru_training";
 // On a grad step whose dx no step reads and the plan does not output (the GRU's input is
 // data): false, and rill's kernel skips that product.
 inline constexpr char kCpuGruInputGradientAttr[] = "cpu_gru_input_gradient";
+// On a forward step of rill's kernel whose weights constant folding packed at compile time
+// (kernels/cpu/gru_cpu.h, GruPackedWeights): the packed layout's version. Its inputs 2 and 3
+// are then the packed input and recurrent weights instead of Keras's kernel and recurrent
+// kernel.
+inline constexpr char kCpuGruPackedAttr[] = "cpu_gru_packed_weights";
 
 // What the user asked for: the fastest (kAuto), the exact one (kExact: rill's kernel, which the
 // golden tests hold to 1e-5 and which is deterministic), or one algorithm (kForced).

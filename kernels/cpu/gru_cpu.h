@@ -52,6 +52,34 @@ struct GruShape {
   bool zero_output_for_mask = false;
 };
 
+// The forward's two products read their weights packed: the input projection's ainᵀ [d, 3u]
+// and the recurrent product's rtᵀ [u, 3u] (kernels/cpu/gru_cpu_layout.h), for float in column
+// panels of 16 floats whatever the instruction set, for double row-major. GruForward packs
+// them from Keras's kernel and recurrent kernel on every call, unless they come packed: an
+// inference plan whose weights are constants packs them once, at compile time (the kernel's
+// fold hook, kernels/cpu/rnn.cc), which saves each call reading and rewriting all the weights
+// (most of a short call's time: 0.4 ms at 512 units).
+template <typename T>
+struct GruPackedWeights {
+  const T* input = nullptr;      // GruPackedSizes<T>(s).input values
+  const T* recurrent = nullptr;  // GruPackedSizes<T>(s).recurrent values
+};
+// The version of that layout, recorded with packed weights where a plan keeps them: a plan
+// packed in another one is refused rather than misread.
+constexpr int64_t kGruPackedLayoutVersion = 1;
+
+struct GruPackedSize {
+  int64_t input = 0, recurrent = 0;
+};
+template <typename T>
+GruPackedSize GruPackedSizes(const GruShape& s);
+
+// Packs the kernel [d, 3u] and recurrent kernel [u, 3u] into `packed_input` and
+// `packed_recurrent` (GruPackedSizes' counts), on the calling thread.
+template <typename T>
+void PackGruWeights(const GruShape& s, const T* kernel, const T* recurrent, T* packed_input,
+                    T* packed_recurrent);
+
 // The reserve holds 4u values per (batch, time) element, in x's row order (x's layout,
 // indexed by input time): [n | z | r | R_h·h + b_Rh] of the step that consumed that input.
 // That is the op's declared reserve shape: x's layout with 4u features.
@@ -59,10 +87,12 @@ struct GruShape {
 // x: x's layout; h0: [B, u]; kernel [d, 3u]; recurrent [u, 3u]; bias [6u] (Keras layouts);
 // y: x's layout with u features, processed order; h_last: [B, u]. With lengths, the reserve
 // rows of padded steps are zeros, y there is the sample's last valid output (steps after its
-// valid ones) or zero (steps before them, or a length of 0).
+// valid ones) or zero (steps before them, or a length of 0). With `packed`, kernel and
+// recurrent are not read (they may be null): the products read the packed weights.
 template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
-                const T* bias, T* y, T* h_last, T* reserve);
+                const T* bias, T* y, T* h_last, T* reserve,
+                const GruPackedWeights<T>* packed = nullptr);
 
 // With data parallelism, where the weight gradients' pieces go as soon as they are computed:
 // the exchange of each piece between processes then overlaps the products still to come.

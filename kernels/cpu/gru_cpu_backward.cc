@@ -352,8 +352,8 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
       hs{grad_rows, u, mem[4]};
   // rt's rows straight from the recurrent kernel, as the forward packs them.
   for (int64_t p = 0; p < wd.panels(); ++p)
-    wd.FillPanel(p, [&](int64_t row) { return RtRow(recurrent, u, row); });
-  if (input_gradient) wdx.Fill(ain, d, 1);
+    wd.FillPanel(mem[1], p, [&](int64_t row) { return RtRow(recurrent, u, row); });
+  if (input_gradient) wdx.Fill(mem[2], ain, d, 1);
 
   const Backward<T> call{.s = s,
                          .h0 = h0,
@@ -374,8 +374,8 @@ absl::Status GruBackward(const GruShape& s, const T* x, const T* h0, const T* ke
   std::fill(acc_all, acc_all + threads * 4 * u, T(0));
   // The packing of x and the states for the weight gradients runs with the last steps.
   call.Recurrence(slices, split, threads, grads, acc_all, gather_all, [&](int part) {
-    for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(p, x_row);
-    for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(p, h_row);
+    for (int64_t p = part; p < xs.panels(); p += parts) xs.FillPanel(mem[3], p, x_row);
+    for (int64_t p = part; p < hs.panels(); p += parts) hs.FillPanel(mem[4], p, h_row);
   });
   std::memcpy(dh0, grads.dh_prev(0), batch * u * sizeof(T));
   for (int part = 1; part < threads; ++part) {

@@ -161,8 +161,42 @@ struct Forward {
 }  // namespace
 
 template <typename T>
+GruPackedSize GruPackedSizes(const GruShape& s) {
+  return {.input = StepWeights<T>::Size(s.input, 3 * s.units),
+          .recurrent = StepWeights<T>::Size(s.units, 3 * s.units)};
+}
+
+namespace {
+
+// x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] into `input` from ain (the kernel relaid out,
+// RelayoutKernel) and rtᵀ [u, 3u] into `packed_recurrent` with rt's rows straight from the
+// recurrent kernel; the panels p with p % parts == part (threads share the packing: for 512
+// units it is 4% of a 200-step call on one thread).
+template <typename T>
+void PackPart(const GruShape& s, const T* ain, const T* recurrent, T* input, T* packed_recurrent,
+              int part, int parts) {
+  const int64_t d = s.input, u = s.units;
+  const StepWeights<T> wx{d, 3 * u}, wh{u, 3 * u};
+  for (int64_t p = part; p < wx.panels(); p += parts)
+    wx.FillPanelFromColumns(input, p, [&](int64_t j) { return ain + j * d; });
+  for (int64_t p = part; p < wh.panels(); p += parts) {
+    wh.FillPanelFromColumns(packed_recurrent, p, [&](int64_t j) { return RtRow(recurrent, u, j); });
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void PackGruWeights(const GruShape& s, const T* kernel, const T* recurrent, T* packed_input,
+                    T* packed_recurrent) {
+  std::vector<T> ain(3 * s.units * s.input);
+  RelayoutKernel(s, kernel, ain.data());
+  PackPart(s, ain.data(), recurrent, packed_input, packed_recurrent, 0, 1);
+}
+
+template <typename T>
 void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, const T* recurrent,
-                const T* bias, T* y, T* h_last, T* reserve) {
+                const T* bias, T* y, T* h_last, T* reserve, const GruPackedWeights<T>* packed) {
   const int64_t batch = s.batch, time = s.time, d = s.input, u = s.units;
   if (batch == 0 || u == 0) return;
   if (time == 0) {
@@ -177,19 +211,23 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   // whole batch per thread.
   const int64_t gh_rows = any_split ? threads * batch : batch;
   const int64_t gather_rows = s.lengths == nullptr ? 0 : gh_rows;
-  Scratch<T> mem({3 * u * d, 0, StepWeights<T>::Size(d, 3 * u), StepWeights<T>::Size(u, 3 * u),
-                  2 * u, gh_rows * 3 * u, gather_rows * u});
-  T *ain = mem[0], *bzr = mem[4], *gh_all = mem[5], *hgather_all = mem[6];
-  RelayoutKernel(s, kernel, ain);
-  // x · ainᵀ and h · rtᵀ: W = ainᵀ [d, 3u] and rtᵀ [u, 3u], packed by the threads together
-  // (for 512 units, 4% of a call on one thread); rt's rows straight from the recurrent kernel.
-  StepWeights<T> wx{d, 3 * u, mem[2]}, wh{u, 3 * u, mem[3]};
-  Workers::Get().Run(threads, [&](int part) {
-    for (int64_t p = part; p < wx.panels(); p += threads)
-      wx.FillPanelFromColumns(p, [&](int64_t j) { return ain + j * d; });
-    for (int64_t p = part; p < wh.panels(); p += threads)
-      wh.FillPanelFromColumns(p, [&](int64_t j) { return RtRow(recurrent, u, j); });
-  });
+  const GruPackedSize sizes = packed != nullptr ? GruPackedSize{} : GruPackedSizes<T>(s);
+  Scratch<T> mem({packed != nullptr ? 0 : 3 * u * d, sizes.input, sizes.recurrent, 2 * u,
+                  gh_rows * 3 * u, gather_rows * u});
+  T *bzr = mem[3], *gh_all = mem[4], *hgather_all = mem[5];
+  StepWeights<T> wx{d, 3 * u}, wh{u, 3 * u};
+  if (packed != nullptr) {
+    wx.data = packed->input;
+    wh.data = packed->recurrent;
+  } else {
+    T *ain = mem[0], *input = mem[1], *packed_recurrent = mem[2];
+    RelayoutKernel(s, kernel, ain);
+    Workers::Get().Run(threads, [&](int part) {
+      PackPart(s, ain, recurrent, input, packed_recurrent, part, threads);
+    });
+    wx.data = input;
+    wh.data = packed_recurrent;
+  }
   for (int64_t j = 0; j < 2 * u; ++j) bzr[j] = bias[j] + bias[3 * u + j];
 
   const Forward<T> call{.s = s,
@@ -227,9 +265,16 @@ void GruForward(const GruShape& s, const T* x, const T* h0, const T* kernel, con
   call.LastStates(h_last);
 }
 
+template GruPackedSize GruPackedSizes<float>(const GruShape&);
+template GruPackedSize GruPackedSizes<double>(const GruShape&);
+template void PackGruWeights<float>(const GruShape&, const float*, const float*, float*, float*);
+template void PackGruWeights<double>(const GruShape&, const double*, const double*, double*,
+                                     double*);
 template void GruForward<float>(const GruShape&, const float*, const float*, const float*,
-                                const float*, const float*, float*, float*, float*);
+                                const float*, const float*, float*, float*, float*,
+                                const GruPackedWeights<float>*);
 template void GruForward<double>(const GruShape&, const double*, const double*, const double*,
-                                 const double*, const double*, double*, double*, double*);
+                                 const double*, const double*, double*, double*, double*,
+                                 const GruPackedWeights<double>*);
 
 }  // namespace rill::cpu

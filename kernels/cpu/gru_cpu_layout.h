@@ -63,26 +63,28 @@ void Mm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t l
 }
 
 // A weight matrix W [k, n] prepared for the products C (+)= A·W: for float in panels of
-// kPanel columns (see PanelGemm), for double row-major. Filled from a strided source, or
-// from one pointer per row of W (panel by panel, so that threads can share the work).
+// kPanel columns (see PanelGemm), for double row-major. The products read `data`; the Fill
+// functions write that layout to `out` (where `data` will point), from a strided source or
+// from one pointer per row or column of W (panel by panel, so that threads can share the work).
 template <typename T>
 struct StepWeights {
   static constexpr bool kPanels = std::is_same_v<T, float>;
   int64_t k = 0;
   int64_t n = 0;
-  T* data = nullptr;
+  const T* data = nullptr;
 
   static int64_t Size(int64_t k, int64_t n) {
     return kPanels ? (n + kPanel - 1) / kPanel * kPanel * k : k * n;
   }
+  int64_t size() const { return Size(k, n); }
   int64_t panels() const { return kPanels ? (n + kPanel - 1) / kPanel : 1; }
 
   // Panel p from rows row(i) (n contiguous values each), i in [0, k).
   template <typename RowFn>
-  void FillPanel(int64_t p, RowFn&& row) {
+  void FillPanel(T* out, int64_t p, RowFn&& row) const {
     const int64_t width = kPanels ? kPanel : n;
     const int64_t first = p * width, count = std::min(width, n - first);
-    T* out = data + p * k * width;
+    out += p * k * width;
     for (int64_t i = 0; i < k; ++i, out += width) {
       std::memcpy(out, row(i) + first, count * sizeof(T));
       std::fill(out + count, out + width, T(0));
@@ -91,24 +93,24 @@ struct StepWeights {
   // Panel p from columns column(j) (k contiguous values each), j in [0, n): W given
   // transposed, read in place.
   template <typename ColumnFn>
-  void FillPanelFromColumns(int64_t p, ColumnFn&& column) {
+  void FillPanelFromColumns(T* out, int64_t p, ColumnFn&& column) const {
     const int64_t width = kPanels ? kPanel : n;
     const int64_t first = p * width, count = std::min(width, n - first);
-    T* out = data + p * k * width;
+    out += p * k * width;
     for (int64_t j = 0; j < width; ++j) {
       const T* src = j < count ? column(first + j) : nullptr;
       for (int64_t i = 0; i < k; ++i) out[i * width + j] = src != nullptr ? src[i] : T(0);
     }
   }
   // All of W, element (i, j) from src[i·row_stride + j·col_stride].
-  void Fill(const T* src, int64_t row_stride, int64_t col_stride) {
+  void Fill(T* out, const T* src, int64_t row_stride, int64_t col_stride) const {
     const int64_t width = kPanels ? kPanel : n;
     for (int64_t p = 0; p < panels(); ++p) {
       for (int64_t i = 0; i < k; ++i) {
-        T* out = data + (p * k + i) * width;
+        T* row = out + (p * k + i) * width;
         for (int64_t j = 0; j < width; ++j) {
           const int64_t col = p * width + j;
-          out[j] = col < n ? src[i * row_stride + col * col_stride] : T(0);
+          row[j] = col < n ? src[i * row_stride + col * col_stride] : T(0);
         }
       }
     }

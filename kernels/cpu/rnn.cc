@@ -6,6 +6,8 @@
 // workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
 // GRU has no sequence lengths: a step with lengths always runs rill's kernel.
 // Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
+#include "ir/ops/rnn.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -17,7 +19,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
@@ -30,8 +31,11 @@
 namespace rill::cpu {
 namespace {
 
-// Sizes from the (shape-checked) x and kernel shapes and the node's attributes.
-GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
+// Whether a forward step reads weights packed at compile time (kCpuGruPackedAttr).
+bool ReadsPackedWeights(const Attrs& attrs) { return attrs.Has(kCpuGruPackedAttr); }
+
+// Sizes from the (shape-checked) x and h0 shapes and the node's attributes.
+GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& h0) {
   GruShape s;
   s.time_major = attrs.GetBool("time_major");
   s.go_backwards = attrs.GetBool("go_backwards");
@@ -41,11 +45,11 @@ GruShape ShapeOf(const Attrs& attrs, const Shape& x, const Shape& kernel) {
   s.batch = x.dim(s.time_major ? 1 : 0);
   s.time = x.dim(s.time_major ? 0 : 1);
   s.input = x.dim(2);
-  s.units = kernel.dim(1) / 3;
+  s.units = h0.dim(1);
   return s;
 }
 GruShape ShapeOf(const KernelArgs& a) {
-  return ShapeOf(a.attrs, a.inputs[0].shape, a.inputs[2].shape);
+  return ShapeOf(a.attrs, a.inputs[0].shape, a.inputs[1].shape);
 }
 
 // The shape with the step's optional lengths (input `index`: 5 on the forward, 9 on the grad),
@@ -102,9 +106,9 @@ absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlg
       GruForward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
                         y.data(), h_last.data(), reserve.data());
       if (!training) return absl::OkStatus();
-      return GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(),
-                                y.data(), reserve.data(), dy.data(), dh_last.data(), dx.data(),
-                                dh0.data(), dkernel.data(), drecurrent.data(), dbias.data());
+      return GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), y.data(),
+                                reserve.data(), dy.data(), dh_last.data(), dx.data(), dh0.data(),
+                                dkernel.data(), drecurrent.data(), dbias.data());
     }
     RILL_RETURN_IF_ERROR(OneDnnGruForward(s, training, x.data(), h0.data(), kernel.data(),
                                           recurrent.data(), bias.data(), y.data(), h_last.data(),
@@ -142,7 +146,7 @@ absl::Status PrepareGru(const PrepareArgs& p) {
   PlanStep& step = p.plan.steps[p.step];
   const TensorType& x = p.plan.buffers[step.inputs[0]].type;
   if (x.dtype != DType::kF32) return absl::OkStatus();  // float64: rill's kernel
-  const GruShape s = ShapeOf(step.attrs, x.shape, p.plan.buffers[step.inputs[2]].type.shape);
+  const GruShape s = ShapeOf(step.attrs, x.shape, p.plan.buffers[step.inputs[1]].type.shape);
   const int reserve = step.outputs[2];
   const bool training = IsRead(p.plan, reserve);
   const CpuGruKey key{.time = s.time,
@@ -191,6 +195,28 @@ absl::Status PrepareGruGrad(const PrepareArgs& p) {
   return absl::OkStatus();
 }
 
+// An inference step of rill's float kernel whose kernel and recurrent kernel are constants
+// reads them packed (GruPackedWeights), packed here once instead of on every call.
+absl::StatusOr<std::vector<PreparedInput>> FoldGruInputs(const FoldInputsArgs& f) {
+  PlanStep& step = f.step;
+  const Tensor *kernel = f.constants[2], *recurrent = f.constants[3];
+  if (kernel == nullptr || recurrent == nullptr || kernel->dtype() != DType::kF32 ||
+      RunsOneDnn(step.attrs) || ReadsPackedWeights(step.attrs)) {
+    return std::vector<PreparedInput>{};
+  }
+  GruShape s;
+  s.input = kernel->shape().dim(0);
+  s.units = recurrent->shape().dim(0);
+  const GruPackedSize sizes = GruPackedSizes<float>(s);
+  std::vector<PreparedInput> packed(2);
+  packed[0] = {.input = 2, .suffix = "/packed", .value = Tensor(DType::kF32, {sizes.input})};
+  packed[1] = {.input = 3, .suffix = "/packed", .value = Tensor(DType::kF32, {sizes.recurrent})};
+  PackGruWeights(s, kernel->data<float>(), recurrent->data<float>(), packed[0].value.data<float>(),
+                 packed[1].value.data<float>());
+  step.attrs.Set(kCpuGruPackedAttr, kGruPackedLayoutVersion);
+  return packed;
+}
+
 // ---- Run time ----------------------------------------------------------------------------------
 
 absl::Status OneDnnForward(const KernelArgs& a) {
@@ -226,6 +252,27 @@ absl::Status OneDnnBackward(const KernelArgs& a) {
                   "cudnn_gru_grad");
 }
 
+// Packed weights (from a plan file, perhaps of another rill) in the layout and sizes this
+// kernel reads.
+template <typename T>
+absl::Status CheckPackedWeights(const KernelArgs& a, const GruShape& s) {
+  const int64_t version = a.attrs.GetInt(kCpuGruPackedAttr);
+  if (version != kGruPackedLayoutVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cudnn_gru: the plan holds its weights packed in layout version ", version,
+        ", this rill reads version ", kGruPackedLayoutVersion, "; compile the plan again"));
+  }
+  const GruPackedSize sizes = GruPackedSizes<T>(s);
+  const Shape want_input{sizes.input}, want_recurrent{sizes.recurrent};
+  if (a.inputs[2].shape != want_input || a.inputs[3].shape != want_recurrent) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cudnn_gru: packed weights ", a.inputs[2].shape.ToString(), " and ",
+        a.inputs[3].shape.ToString(), " for ", s.input, " features and ", s.units,
+        " units, which need ", want_input.ToString(), " and ", want_recurrent.ToString()));
+  }
+  return absl::OkStatus();
+}
+
 template <typename T>
 absl::Status CuDNNGRUT(const KernelArgs& a) {
   if constexpr (std::is_same_v<T, float>) {
@@ -234,8 +281,15 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
   const std::vector<TensorView>& in = a.inputs;
   const std::vector<TensorView>& out = a.outputs;
   RILL_ASSIGN_OR_RETURN(const GruShape s, ShapeWithLengths(a, 5));
-  GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[4].as<T>(),
-                out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
+  if (!ReadsPackedWeights(a.attrs)) {
+    GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), in[2].as<T>(), in[3].as<T>(), in[4].as<T>(),
+                  out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
+    return absl::OkStatus();
+  }
+  RILL_RETURN_IF_ERROR(CheckPackedWeights<T>(a, s));
+  const GruPackedWeights<T> packed{.input = in[2].as<T>(), .recurrent = in[3].as<T>()};
+  GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), nullptr, nullptr, in[4].as<T>(), out[0].as<T>(),
+                out[1].as<T>(), out[2].as<T>(), &packed);
   return absl::OkStatus();
 }
 
@@ -361,8 +415,11 @@ absl::Status SequenceLengths(const KernelArgs& a) {
 }  // namespace
 
 void RegisterRnnKernels() {
-  RegisterKernel(
-      {.op = OpKind::kCuDNNGRU, .device = DeviceKind::kCpu, .fn = CuDNNGRU, .prepare = PrepareGru});
+  RegisterKernel({.op = OpKind::kCuDNNGRU,
+                  .device = DeviceKind::kCpu,
+                  .fn = CuDNNGRU,
+                  .prepare = PrepareGru,
+                  .fold_inputs = FoldGruInputs});
   RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
                   .device = DeviceKind::kCpu,
                   .fn = CuDNNGRUGrad,

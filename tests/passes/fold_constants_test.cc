@@ -7,11 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/optim.h"
+#include "ir/ops/rnn.h"
+#include "kernels/cpu/gru_choice.h"
+#include "kernels/cpu/gru_cpu.h"
 #include "kernels/register.h"
 #include "passes/lower.h"
 #include "runtime/executor.h"
@@ -113,6 +118,146 @@ TEST(FoldConstantsTest, TrainingPlansAreNotFolded) {
   ASSERT_TRUE(folded.ok());
   EXPECT_FALSE(*folded);
   EXPECT_EQ(plan->steps.size(), 5u);
+}
+
+// Two CuDNNGRU layers over the same weights (20 units: the packed panels end in padding), one
+// reading x forwards, the other backwards with per-sample lengths: y = [y1, y2, h1].
+struct GruFixture {
+  static constexpr int64_t kB = 3, kT = 4, kD = 5, kU = 20;
+  Graph g{"gru"};
+  ParamStore params;
+  GruFixture() {
+    RegisterCpuKernels();
+    Value* x = g.AddInput("x", {DType::kF32, Shape{kB, kT, kD}});
+    Value* lengths = g.AddInput("lengths", {DType::kI32, Shape{kB}});
+    Value* h0 = g.AddParam("h0", {DType::kF32, Shape{kB, kU}}, Initializer{}, false);
+    Value* kernel = g.AddParam("kernel", {DType::kF32, Shape{kD, 3 * kU}}, Initializer{}, true);
+    Value* recurrent =
+        g.AddParam("recurrent", {DType::kF32, Shape{kU, 3 * kU}}, Initializer{}, true);
+    Value* bias = g.AddParam("bias", {DType::kF32, Shape{6 * kU}}, Initializer{}, true);
+    Builder b(g, "");
+    const ops::CuDNNGRUOutputs first = ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias);
+    const ops::CuDNNGRUOutputs second =
+        ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias, {.go_backwards = true}, lengths);
+    EXPECT_TRUE(b.status().ok()) << b.status();
+    g.SetOutputs({first.y, second.y, first.h_last});
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
+    for (const char* name : {"h0", "kernel", "recurrent", "bias"}) {
+      const TensorType& t = g.FindValue(name)->type;
+      Tensor value(t.dtype, t.shape);
+      for (int64_t i = 0; i < value.size(); ++i) value.data<float>()[i] = dist(rng);
+      params.Set(name, std::move(value));
+    }
+  }
+  std::vector<Tensor> Inputs() const {
+    Tensor x(DType::kF32, Shape{kB, kT, kD});
+    for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = 0.05f * static_cast<float>(i % 17);
+    return {x, Tensor::FromVector(std::vector<int32_t>{4, 0, 2}, Shape{kB})};
+  }
+};
+
+const PlanBuffer* FindBuffer(const Plan& plan, const std::string& name) {
+  for (const PlanBuffer& b : plan.buffers) {
+    if (b.name == name) return &b;
+  }
+  return nullptr;
+}
+
+TEST(FoldConstantsTest, GruStepsReadTheirWeightsPackedOnceAndGiveTheSameBits) {
+  GruFixture plain, folded;
+  absl::StatusOr<Plan> p = LowerToPlan(plain.g, DeviceKind::kCpu, false);
+  absl::StatusOr<Plan> q = LowerToPlan(folded.g, DeviceKind::kCpu, false);
+  ASSERT_TRUE(p.ok() && q.ok()) << p.status() << q.status();
+  absl::StatusOr<bool> changed = FoldConstantSteps(*q, folded.params);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_TRUE(*changed);
+  // Both steps read the same packed copies, sized in whole panels of 16 of the 60 gate units;
+  // Keras's kernel and recurrent kernel are read by no step any more and are gone.
+  const PlanBuffer* input = FindBuffer(*q, "kernel/packed");
+  const PlanBuffer* recurrent = FindBuffer(*q, "recurrent/packed");
+  ASSERT_NE(input, nullptr);
+  ASSERT_NE(recurrent, nullptr);
+  EXPECT_EQ(input->kind, BufferKind::kParam);
+  EXPECT_EQ(input->type, (TensorType{DType::kF32, Shape{64 * GruFixture::kD}}));
+  EXPECT_EQ(recurrent->type, (TensorType{DType::kF32, Shape{64 * GruFixture::kU}}));
+  EXPECT_EQ(FindBuffer(*q, "kernel"), nullptr);
+  EXPECT_EQ(FindBuffer(*q, "recurrent"), nullptr);
+  int gru_steps = 0;
+  for (const PlanStep& s : q->steps) {
+    if (s.op != OpKind::kCuDNNGRU) continue;
+    ++gru_steps;
+    EXPECT_EQ(s.attrs.GetInt(cpu::kCpuGruPackedAttr), cpu::kGruPackedLayoutVersion);
+    EXPECT_EQ(q->buffers[s.inputs[2]].name, "kernel/packed");
+    EXPECT_EQ(q->buffers[s.inputs[3]].name, "recurrent/packed");
+  }
+  EXPECT_EQ(gru_steps, 2);
+  // Folding the folded plan again packs nothing twice.
+  const std::string printed = q->ToString();
+  changed = FoldConstantSteps(*q, folded.params);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(*changed);
+  EXPECT_EQ(q->ToString(), printed);
+
+  ASSERT_TRUE(AssignDistinctOffsets(*q).ok());
+  auto run_p = Executor::Create(*p, &plain.params);
+  auto run_q = Executor::Create(*q, &folded.params);
+  ASSERT_TRUE(run_p.ok() && run_q.ok()) << run_p.status() << run_q.status();
+  auto yp = run_p->Run(plain.Inputs());
+  auto yq = run_q->Run(folded.Inputs());
+  ASSERT_TRUE(yp.ok() && yq.ok()) << yp.status() << yq.status();
+  ASSERT_EQ(yp->size(), 3u);
+  for (size_t k = 0; k < yp->size(); ++k) {
+    ASSERT_EQ((*yp)[k].type(), (*yq)[k].type());
+    EXPECT_EQ(std::memcmp((*yp)[k].raw(), (*yq)[k].raw(), (*yp)[k].bytes()), 0) << k;
+  }
+}
+
+TEST(FoldConstantsTest, AGruStepRunByOneDnnKeepsKerasWeights) {
+  GruFixture f;
+  absl::StatusOr<Plan> plan = LowerToPlan(f.g, DeviceKind::kCpu, false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  for (PlanStep& s : plan->steps) {
+    if (s.op == OpKind::kCuDNNGRU) s.attrs.Set(cpu::kCpuGruAlgoAttr, std::string("onednn"));
+  }
+  ASSERT_TRUE(FoldConstantSteps(*plan, f.params).ok());
+  EXPECT_EQ(FindBuffer(*plan, "kernel/packed"), nullptr);
+  for (const PlanStep& s : plan->steps) {
+    if (s.op != OpKind::kCuDNNGRU) continue;
+    EXPECT_FALSE(s.attrs.Has(cpu::kCpuGruPackedAttr));
+    EXPECT_EQ(plan->buffers[s.inputs[2]].name, "kernel");
+  }
+}
+
+TEST(FoldConstantsTest, WeightsPackedInAnotherLayoutOrSizeAreRefusedNamingBoth) {
+  GruFixture f;
+  absl::StatusOr<Plan> plan = LowerToPlan(f.g, DeviceKind::kCpu, false);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_TRUE(FoldConstantSteps(*plan, f.params).ok());
+  ASSERT_TRUE(AssignDistinctOffsets(*plan).ok());
+  PlanStep* gru = nullptr;
+  for (PlanStep& s : plan->steps) gru = s.op == OpKind::kCuDNNGRU && gru == nullptr ? &s : gru;
+  ASSERT_NE(gru, nullptr);
+  gru->attrs.Set(cpu::kCpuGruPackedAttr, cpu::kGruPackedLayoutVersion + 1);
+  auto run = Executor::Create(*plan, &f.params);
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto y = run->Run(f.Inputs());
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()),
+              ::testing::HasSubstr(
+                  absl::StrCat("packed in layout version ", cpu::kGruPackedLayoutVersion + 1,
+                               ", this rill reads version ", cpu::kGruPackedLayoutVersion)));
+  // The right version over weights packed for another size (the recurrent copy read as the
+  // input's).
+  gru->attrs.Set(cpu::kCpuGruPackedAttr, cpu::kGruPackedLayoutVersion);
+  gru->inputs[2] = gru->inputs[3];
+  run = Executor::Create(*plan, &f.params);
+  ASSERT_TRUE(run.ok()) << run.status();
+  y = run->Run(f.Inputs());
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()),
+              ::testing::HasSubstr("packed weights [1280] and [1280] for 5 features and 20 units, "
+                                   "which need [320] and [1280]"));
 }
 
 }  // namespace

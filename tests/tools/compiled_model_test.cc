@@ -323,11 +323,11 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
                                   Shape{4, 6, 3}, Path("good.rillc")));
   const std::string good = FileBytes(Path("good.rillc"));
   std::string flipped_version = good, flipped_plan = good, flipped_weight = good;
-  flipped_version[8] ^= 0x01;  // format version 2 -> 3
+  flipped_version[8] ^= 0x01;  // format version 3 -> 2
   flipped_plan[300] ^= 0x40;
   flipped_weight[good.size() - 5] ^= 0x01;
   std::vector<std::pair<std::string, std::string>> cases = {
-      {flipped_version, "plan file format version 3: this rill ("},
+      {flipped_version, "plan file format version 2: this rill ("},
       {flipped_plan, "checksum mismatch"},
       {flipped_weight, "section 4 checksum mismatch"},
       {good.substr(0, good.size() / 2), "plan file truncated: "},
