@@ -4,10 +4,9 @@
 // record the choice on the step (kCpuGruAlgoAttr); the grad takes its forward's, since the
 // reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
 // workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
-// GRU has no sequence lengths: a step with lengths always runs rill's kernel.
+// GRU has no sequence lengths: a step with lengths always runs rill's kernel. In a folded
+// inference plan rill's forward reads its weights packed at compile time (the fold hook).
 // Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
-#include "ir/ops/rnn.h"
-
 #include <cblas.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
