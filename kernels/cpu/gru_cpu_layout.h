@@ -335,9 +335,12 @@ struct ActiveRun {
 
 // A thread's product over few rows streams all the recurrent weights [u, 3u] per step; once they
 // outgrow its L2 cache, that costs the same for 1, 2 or 4 rows (measured with 512 units: 41, 42
-// and 53 µs a step). Steps with at most kSplitRows active rows per thread then run split by
-// units instead: each thread takes all rows and a share of the weights.
-constexpr int64_t kSplitRows = 4;
+// and 53 µs a step), and the FMAs take longer than the stream only from about 7 rows (2 FLOPs
+// per weight byte against a core's FLOP/s over its L3 bandwidth). Steps with at most kSplitRows
+// active rows per thread then run split by units instead: each thread takes all rows and a
+// share of the weights. 8 rather than 4 made ragged batches of 12 and 16 sequences 5–8% faster
+// (docs/cpu-backend.md), full ones as fast.
+constexpr int64_t kSplitRows = 8;
 
 inline int64_t L2Bytes() {
   static const int64_t bytes = [] {

@@ -589,18 +589,22 @@ std::vector<float> Doubled(std::vector<float> v) {
 // either.
 // With 32 units and the split threshold lowered, the forward's steps run split by units on 2
 // threads (each takes one 16-unit panel of every gate) and by rows on 1: the same products and
-// gates element by element, so the same bits. Skipping dx, or handing the weight gradients'
-// pieces to an exchange as they are computed, changes none of the other results either.
+// gates element by element, so the same bits. Batches of 7 split every step. The batch of 19
+// runs by rows the steps with more than 8 active rows per thread: every step without lengths;
+// with them only the one with 18 (the first forwards, the last backwards), the others split.
+// Skipping dx, or handing the weight gradients' pieces to an exchange as they are
+// computed, changes none of the other results either.
 TEST(GruSlices, gru_any_number_of_slices_gives_the_same_result) {
-  const std::vector<int32_t> ragged = {3, 0, 6, 1, 4, 6, 2};
+  const std::vector<int32_t> ragged = {3, 0, 6, 1, 4, 6, 2, 6, 6, 5, 6, 2, 6, 6, 1, 6, 3, 6, 5};
   for (bool time_major : {false, true}) {
     for (bool go_backwards : {false, true}) {
       for (bool with_lengths : {false, true}) {
-        for (bool split_by_units : {false, true}) {
+        for (auto [split_by_units, batch] : {std::pair{false, 7}, {true, 7}, {true, 19}}) {
           SCOPED_TRACE(::testing::Message()
                        << "time_major " << time_major << ", go_backwards " << go_backwards
-                       << ", lengths " << with_lengths << ", split by units " << split_by_units);
-          cpu::GruShape s{.batch = 7,
+                       << ", lengths " << with_lengths << ", split by units " << split_by_units
+                       << ", batch " << batch);
+          cpu::GruShape s{.batch = batch,
                           .time = 6,
                           .input = 5,
                           .units = split_by_units ? 32 : 20,
