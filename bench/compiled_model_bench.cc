@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -63,76 +62,81 @@ double MedianProcessMs(const std::string& command, int reps) {
   return bench::Median(std::move(ms));
 }
 
-// torch's per-call latency for each chunk (bench/torch_gru_stream.py), in ms; 0 where it did
+// torch's per-call latency (bench/torch_gru_stream.py) for chunks of `chunk` steps, each call
+// `between` after the previous one, on 1 thread and on `threads`, the faster; 0 when it did
 // not run.
-std::map<int64_t, double> TorchStreamMs(const std::string& python, int64_t features, int64_t units,
-                                        int threads, int reps, const std::vector<int64_t>& chunks) {
-  std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_gru_stream.py ", features,
-                                 " ", units, " ", threads, " ", reps);
-  for (int64_t c : chunks) absl::StrAppend(&cmd, " ", c);
-  std::map<int64_t, double> out;
-  FILE* pipe = popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char line[256];
-  long long chunk = 0;
-  double ms = 0;
-  while (std::fgets(line, sizeof line, pipe) != nullptr) {
-    if (std::sscanf(line, "chunk %lld: %lf ms", &chunk, &ms) == 2) out[chunk] = ms;
+double TorchStreamMs(const std::string& python, int64_t features, int64_t units, int threads,
+                     int reps, int64_t chunk, std::chrono::microseconds between) {
+  double best = 0;
+  for (int torch_threads : {1, threads}) {
+    const std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_gru_stream.py ",
+                                         features, " ", units, " ", torch_threads, " ", reps, " ",
+                                         between.count() / 1e3, " ", chunk, " 2>/dev/null");
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr) continue;
+    char line[256];
+    long long got = 0;
+    double ms = 0;
+    while (std::fgets(line, sizeof line, pipe) != nullptr) {
+      if (std::sscanf(line, "chunk %lld: %lf ms", &got, &ms) == 2 && got == chunk &&
+          (best == 0 || ms < best)) {
+        best = ms;
+      }
+    }
+    pclose(pipe);
   }
-  pclose(pipe);
-  return out;
+  return best;
 }
 
 // The streaming table (see the top of the file).
 int Streaming(const std::filesystem::path& dir, const std::string& python) {
   constexpr int64_t kStreamFeatures = 256, kStreamUnits = 512;
   constexpr int kReps = 500;
-  const std::vector<int64_t> chunks = {1, 10};
+  struct Case {
+    int64_t chunk;
+    std::chrono::microseconds between;
+  };
+  const Case cases[] = {{1, {}}, {10, {}}, {1, std::chrono::milliseconds(1)}};
   const int threads = openblas_get_num_threads();
   std::printf(
       "\nstreaming: stateful CuDNNGRU(%lld) over %lld features, batch 1, a chunk of steps per "
-      "call, CPU (%d threads); per-call latency, median of %d calls\n",
+      "call, CPU (%d threads); per-call latency, median of %d or more calls, each right after "
+      "the previous one or 1 ms later\n",
       static_cast<long long>(kStreamUnits), static_cast<long long>(kStreamFeatures), threads,
       kReps);
-  std::printf("  chunk | packed at compile | packed per call       x |  torch eager       x\n");
-  // torch on 1 thread and on rill's count, the faster of the two per chunk.
-  std::map<int64_t, double> torch;
-  for (int torch_threads : {1, threads}) {
-    if (python.empty()) break;
-    for (const auto& [chunk, ms] :
-         TorchStreamMs(python, kStreamFeatures, kStreamUnits, torch_threads, kReps, chunks)) {
-      if (torch.count(chunk) == 0 || ms < torch[chunk]) torch[chunk] = ms;
-    }
-  }
-  for (int64_t chunk : chunks) {
+  std::printf(
+      "  chunk    between | packed at compile | packed per call       x |  torch eager       x\n");
+  for (const Case& c : cases) {
     Model model("stream", /*seed=*/1);
-    SymbolicTensor x = model.Input({1, chunk, kStreamFeatures});
+    SymbolicTensor x = model.Input({1, c.chunk, kStreamFeatures});
     model.SetOutputs(
         {layers::CuDNNGRU({.units = kStreamUnits, .return_sequences = true, .stateful = true})(x)});
-    std::vector<float> values(chunk * kStreamFeatures);
+    std::vector<float> values(c.chunk * kStreamFeatures);
     for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) / 7.0f;
-    const Tensor input = Tensor::FromVector(values, Shape{1, chunk, kStreamFeatures});
+    const Tensor input = Tensor::FromVector(values, Shape{1, c.chunk, kStreamFeatures});
     // Packed at compile time: the compiled model, as `rill compile` writes and rill-run runs it.
     ParamStore folded;
     absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(model, {input.type()}, {}, folded);
-    const std::string path = (dir / absl::StrCat("stream", chunk, ".rillc")).string();
+    const std::string path = (dir / absl::StrCat("stream", c.chunk, ".rillc")).string();
     if (!plan.ok() || !WritePlanFile(path, *plan, folded).ok()) return 1;
     auto compiled = CompiledModel::Load(path);
     if (!compiled.ok()) return 1;
-    const double packed_ms =
-        *bench::MedianMsOrError(kReps, [&] { return (*compiled)->Run({input}).status(); });
+    const double packed_ms = *bench::MedianMsOrError(
+        kReps, [&] { return (*compiled)->Run({input}).status(); }, c.between);
     // Packed per call: the same plan, not folded, on the model's weights.
     absl::StatusOr<Plan> unfolded =
         CompileModePlan(model, nullptr, GraphMode::kPredict, {input.type()}, nullptr, {});
     if (!unfolded.ok()) return 1;
     auto executor = Executor::Create(*unfolded, &model.params());
     if (!executor.ok()) return 1;
-    const double per_call_ms =
-        *bench::MedianMsOrError(kReps, [&] { return executor->Run({input}).status(); });
-    const auto found = torch.find(chunk);
-    const double torch_ms = found == torch.end() ? 0 : found->second;
-    std::printf("  %5lld | %14.3f ms | %12.3f ms %6.2fx | %8s ms %6s\n",
-                static_cast<long long>(chunk), packed_ms, per_call_ms, per_call_ms / packed_ms,
+    const double per_call_ms = *bench::MedianMsOrError(
+        kReps, [&] { return executor->Run({input}).status(); }, c.between);
+    const double torch_ms = python.empty() ? 0
+                                           : TorchStreamMs(python, kStreamFeatures, kStreamUnits,
+                                                           threads, kReps, c.chunk, c.between);
+    std::printf("  %5lld %7.1f ms | %14.3f ms | %12.3f ms %6.2fx | %8s ms %6s\n",
+                static_cast<long long>(c.chunk), c.between.count() / 1e3, packed_ms, per_call_ms,
+                per_call_ms / packed_ms,
                 torch_ms > 0 ? absl::StrFormat("%.3f", torch_ms).c_str() : "-",
                 torch_ms > 0 ? absl::StrFormat("%.2fx", torch_ms / packed_ms).c_str() : "-");
   }

@@ -24,8 +24,12 @@ inline double Median(std::vector<double> v) {
 
 // The first error `run` returns stops the timing and is returned. A pause first lets the threads
 // of what ran before go to sleep: libgomp's threads (oneDNN's) spin for milliseconds after their
-// last parallel region and would take the cores from the first calls timed here.
-inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl::Status()>& run) {
+// last parallel region and would take the cores from the first calls timed here. With `between`,
+// each timed call comes that long after the previous one (a server or a stream answering
+// requests as they come, caches and threads gone cold), instead of right after it.
+inline absl::StatusOr<double> MedianMsOrError(
+    int reps, const std::function<absl::Status()>& run,
+    std::chrono::microseconds between = std::chrono::microseconds(0)) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (absl::Status st = run(); !st.ok()) return st;
   constexpr double kMinTotalMs = 250;
@@ -33,6 +37,7 @@ inline absl::StatusOr<double> MedianMsOrError(int reps, const std::function<absl
   std::vector<double> ms;
   double total = 0;
   for (int i = 0; i < reps || (total < kMinTotalMs && i < kMaxReps); ++i) {
+    if (between.count() > 0) std::this_thread::sleep_for(between);
     const auto t0 = std::chrono::steady_clock::now();
     if (absl::Status st = run(); !st.ok()) return st;
     ms.push_back(
