@@ -210,25 +210,49 @@ Times RunRill(const Config& c, int reps, bool onednn) {
 }
 
 // The same batch padded to T against its sequence lengths, uniform in [T/4, T] (a fixed
-// seed), with rill's kernel: forward and forward+backward times, and the valid steps' share
-// of the padded batch (sum of lengths / (B·T)).
+// seed), with rill's kernel: forward and forward+backward times, the valid steps' share of the
+// padded batch (sum of lengths / (B·T)), and ragged/ideal: the ragged time over that share of
+// the padded time. The two are timed in turn, five rounds of each (a third of `reps` calls a
+// round, at least 3), and each figure is the median over the rounds, the ratios of each round's
+// pair included: a burst of load on the machine then moves one round, not one side.
 struct LengthTimes {
   double padded_forward_ms = 0, padded_train_ms = 0, ragged_forward_ms = 0, ragged_train_ms = 0;
+  double forward_over_ideal = 0, train_over_ideal = 0;
   double valid_share = 0;
 };
 
 LengthTimes RunLengths(const Config& c, int reps) {
+  constexpr int kRounds = 5;
+  const int round_reps = std::max(3, reps / 3);
   GruKernelCall call(c);
-  LengthTimes t;
-  std::tie(t.padded_forward_ms, t.padded_train_ms) = call.Time(reps);
   std::mt19937 rng(2);
   std::uniform_int_distribution<int32_t> len(static_cast<int32_t>(std::max<int64_t>(1, c.time / 4)),
                                              static_cast<int32_t>(c.time));
-  call.lengths = Tensor(DType::kI32, {c.batch});
+  Tensor lengths(DType::kI32, {c.batch});
   int64_t valid = 0;
-  for (int64_t b = 0; b < c.batch; ++b) valid += call.lengths->data<int32_t>()[b] = len(rng);
+  for (int64_t b = 0; b < c.batch; ++b) valid += lengths.data<int32_t>()[b] = len(rng);
+  LengthTimes t;
   t.valid_share = static_cast<double>(valid) / static_cast<double>(c.batch * c.time);
-  std::tie(t.ragged_forward_ms, t.ragged_train_ms) = call.Time(reps);
+  std::vector<double> padded_forward, padded_train, ragged_forward, ragged_train, forward_ratio,
+      train_ratio;
+  for (int round = 0; round < kRounds; ++round) {
+    call.lengths.reset();
+    const auto [pf, pt] = call.Time(round_reps);
+    call.lengths = lengths;
+    const auto [rf, rt] = call.Time(round_reps);
+    padded_forward.push_back(pf);
+    padded_train.push_back(pt);
+    ragged_forward.push_back(rf);
+    ragged_train.push_back(rt);
+    forward_ratio.push_back(rf / (t.valid_share * pf));
+    train_ratio.push_back(rt / (t.valid_share * pt));
+  }
+  t.padded_forward_ms = rill::bench::Median(padded_forward);
+  t.padded_train_ms = rill::bench::Median(padded_train);
+  t.ragged_forward_ms = rill::bench::Median(ragged_forward);
+  t.ragged_train_ms = rill::bench::Median(ragged_train);
+  t.forward_over_ideal = rill::bench::Median(forward_ratio);
+  t.train_over_ideal = rill::bench::Median(train_ratio);
   return t;
 }
 
@@ -484,7 +508,8 @@ int main(int argc, char** argv) {
   if (Flag(argc, argv, "no-lengths", "false") != "true") {
     std::printf(
         "\nSequence lengths uniform in [T/4, T] against the same batch padded to T (rill's kernel; "
-        "ragged/ideal: the ragged time over the valid steps' share of the padded time)\n");
+        "ragged/ideal: the ragged time over the valid steps' share of the padded time; medians of "
+        "5 rounds timing the two in turn)\n");
     std::printf("%-3s | %6s | %9s %9s %7s %11s | %9s %9s %7s %11s\n", "cfg", "valid", "pad fwd",
                 "rag fwd", "saved", "rag/ideal", "pad f+b", "rag f+b", "saved", "rag/ideal");
     for (const Config& c : SelectedConfigs(wanted)) {
@@ -494,10 +519,9 @@ int main(int argc, char** argv) {
       };
       std::printf("%-3s | %5.0f%% | %9.2f %9.2f %7s %10.2fx | %9.2f %9.2f %7s %10.2fx\n",
                   c.name.c_str(), 100 * l.valid_share, l.padded_forward_ms, l.ragged_forward_ms,
-                  saved(l.padded_forward_ms, l.ragged_forward_ms).c_str(),
-                  l.ragged_forward_ms / (l.valid_share * l.padded_forward_ms), l.padded_train_ms,
-                  l.ragged_train_ms, saved(l.padded_train_ms, l.ragged_train_ms).c_str(),
-                  l.ragged_train_ms / (l.valid_share * l.padded_train_ms));
+                  saved(l.padded_forward_ms, l.ragged_forward_ms).c_str(), l.forward_over_ideal,
+                  l.padded_train_ms, l.ragged_train_ms,
+                  saved(l.padded_train_ms, l.ragged_train_ms).c_str(), l.train_over_ideal);
       std::fflush(stdout);
     }
   }
