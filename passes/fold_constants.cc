@@ -1,12 +1,14 @@
 // Constant folding of inference plans (fold_constants.h).
 #include "passes/fold_constants.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "passes/lower.h"
 #include "runtime/executor.h"
 
 namespace rill {
@@ -46,9 +48,23 @@ std::string StepLabel(const PlanStep& step) {
   return absl::StrCat("fold-constants: ", std::string(OpName(step.op)), " '", step.node_name, "'");
 }
 
+// `name`, or `name` with a number appended when a buffer of the plan or a tensor of `params`
+// already has that name.
+std::string UnusedName(const Plan& plan, const ParamStore& params, const std::string& name) {
+  auto taken = [&](const std::string& n) {
+    return params.Find(n) != nullptr ||
+           std::any_of(plan.buffers.begin(), plan.buffers.end(),
+                       [&](const PlanBuffer& b) { return b.name == n; });
+  };
+  std::string out = name;
+  for (int k = 2; taken(out); ++k) out = absl::StrCat(name, "_", k);
+  return out;
+}
+
 // The constant inputs of `step`, a step that stays, replaced by what its kernel's fold hook
-// prepares from them (KernelDef::fold_inputs), each added to the plan once: two steps that
-// read the same weights share what is prepared from them. Returns whether anything changed.
+// prepares from them (KernelDef::fold_inputs), each added to the plan once: what is prepared
+// from the same buffer with the same suffix (the same layout) is shared between steps. Returns
+// whether anything changed.
 absl::StatusOr<bool> PrepareConstantInputs(Plan& plan, ParamStore& params, PlanStep& step,
                                            std::vector<bool>& constant,
                                            std::map<std::string, int>& prepared) {
@@ -67,17 +83,18 @@ absl::StatusOr<bool> PrepareConstantInputs(Plan& plan, ParamStore& params, PlanS
     return Annotate(replaced.status(), StepLabel(step));
   }
   for (PreparedInput& input : *replaced) {
-    const std::string name = plan.buffers[step.inputs[input.input]].name + input.suffix;
-    auto [it, added] = prepared.try_emplace(name, static_cast<int>(plan.buffers.size()));
+    const std::string key = plan.buffers[step.inputs[input.input]].name + input.suffix;
+    auto [it, added] = prepared.try_emplace(key, static_cast<int>(plan.buffers.size()));
     if (added) {
-      plan.buffers.push_back(PlanBuffer{.name = name,
+      plan.buffers.push_back(PlanBuffer{.name = UnusedName(plan, params, key),
                                         .type = {input.value.dtype(), input.value.shape()},
                                         .kind = BufferKind::kParam});
       constant.push_back(true);
-      params.Set(name, std::move(input.value));
+      params.Set(plan.buffers.back().name, std::move(input.value));
     }
     step.inputs[input.input] = it->second;
   }
+  step.notes = StepNotes(step);  // the hook's attributes, for dumps and `rill inspect`
   return !replaced->empty();
 }
 

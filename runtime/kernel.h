@@ -71,8 +71,11 @@ struct FoldInputsArgs {
   const std::vector<const Tensor*>& constants;  // per input: its value, or null
 };
 struct PreparedInput {
-  size_t input = 0;    // the input it replaces
-  std::string suffix;  // its buffer is named after the replaced one, with this appended
+  size_t input = 0;  // the input it replaces
+  // Its buffer is named after the replaced one, with this appended. Values prepared from one
+  // buffer with one suffix are taken to be the same (steps share them): the suffix names what
+  // was computed, so that one buffer prepared in two ways gets two suffixes.
+  std::string suffix;
   Tensor value;
 };
 using FoldInputsFn = absl::StatusOr<std::vector<PreparedInput>> (*)(const FoldInputsArgs& args);

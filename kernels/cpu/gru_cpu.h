@@ -2,13 +2,15 @@
 // Forward: one GEMM projects every time step's input at once, then per step one GEMM with
 // the recurrent matrix and a fused gate kernel. Backward: per step (in reverse) a fused
 // gate-gradient kernel and one GEMM through the recurrent matrix, then one GEMM each for dx,
-// the input weights and the recurrent weights. Weights are re-laid out once per call.
+// the input weights and the recurrent weights. Weights are re-laid out once per call, or for
+// the forward once per plan (GruPackedWeights, below).
 //
 // Threads (float): the sequences of a batch are independent, so the batch is cut into
 // slices that run the whole recurrence in parallel with no synchronisation per step; as many
 // slices as OpenBLAS's thread count (OPENBLAS_NUM_THREADS) by default. The per-step products
-// use our own GEMM on weights packed once per call (a BLAS call per step would pack them
-// every step); the two weight-gradient GEMMs go to OpenBLAS. double runs on one thread.
+// use our own GEMM on weights packed once per call or per plan (a BLAS call per step would
+// pack them every step); the two weight-gradient GEMMs go to OpenBLAS. double runs on one
+// thread.
 #pragma once
 
 #include <cstdint>

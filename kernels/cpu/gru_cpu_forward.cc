@@ -1,4 +1,5 @@
-// The CPU GRU's forward (kernels/cpu/gru_cpu.h): the weights packed once per call, then each
+// The CPU GRU's forward (kernels/cpu/gru_cpu.h): the weights packed once per call (or at compile
+// time, PackGruWeights), then each
 // batch slice's recurrence on its own thread (layouts and schedule: gru_cpu_layout.h), except
 // steps with few active rows and large weights, which the threads share by units.
 #include <algorithm>

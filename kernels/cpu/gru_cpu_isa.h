@@ -48,8 +48,8 @@ struct BwdRows {
   T* dbias = nullptr;    // [4u] running column sums of d
 };
 
-// Per-step products C[m, n] (+)= A[m, k]·W take W prepared once per call: for float in
-// kPanel-column panels for PanelGemm (gru_cpu.inc), for double row-major for BLAS.
+// Per-step products C[m, n] (+)= A[m, k]·W take W prepared once per call (or per plan): for
+// float in kPanel-column panels for PanelGemm (gru_cpu.inc), for double row-major for BLAS.
 constexpr int kPanel = 16;
 // Floats of scratch per thread for PanelGemmTransposedA's copies of A.
 constexpr int64_t kTransposedScratch = 96 * 512;

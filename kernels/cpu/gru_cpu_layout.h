@@ -2,7 +2,7 @@
 // (gru_cpu_backward.cc) share: weight layouts and their packing, the batch slices, per-thread
 // scratch memory, and the row indexing of time steps and sequence lengths.
 //
-// float: our own products on weights packed once per call (PanelGemm, gru_cpu.inc) and
+// float: our own products on weights packed once per call or per plan (PanelGemm, gru_cpu.inc) and
 // vectorized gates, on OpenBLAS's number of threads; double (gradient checks): BLAS products
 // and scalar gates with the accurate std::exp and std::tanh, on one thread.
 //

@@ -209,8 +209,10 @@ absl::StatusOr<std::vector<PreparedInput>> FoldGruInputs(const FoldInputsArgs& f
   s.units = recurrent->shape().dim(0);
   const GruPackedSize sizes = GruPackedSizes<float>(s);
   std::vector<PreparedInput> packed(2);
-  packed[0] = {.input = 2, .suffix = "/packed", .value = Tensor(DType::kF32, {sizes.input})};
-  packed[1] = {.input = 3, .suffix = "/packed", .value = Tensor(DType::kF32, {sizes.recurrent})};
+  // Two layouts: one buffer given as both weights is packed twice.
+  packed[0] = {.input = 2, .suffix = "/packed_input", .value = Tensor(DType::kF32, {sizes.input})};
+  packed[1] = {
+      .input = 3, .suffix = "/packed_recurrent", .value = Tensor(DType::kF32, {sizes.recurrent})};
   PackGruWeights(s, kernel->data<float>(), recurrent->data<float>(), packed[0].value.data<float>(),
                  packed[1].value.data<float>());
   step.attrs.Set(kCpuGruPackedAttr, kGruPackedLayoutVersion);

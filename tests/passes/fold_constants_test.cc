@@ -174,8 +174,8 @@ TEST(FoldConstantsTest, GruStepsReadTheirWeightsPackedOnceAndGiveTheSameBits) {
   EXPECT_TRUE(*changed);
   // Both steps read the same packed copies, sized in whole panels of 16 of the 60 gate units;
   // Keras's kernel and recurrent kernel are read by no step any more and are gone.
-  const PlanBuffer* input = FindBuffer(*q, "kernel/packed");
-  const PlanBuffer* recurrent = FindBuffer(*q, "recurrent/packed");
+  const PlanBuffer* input = FindBuffer(*q, "kernel/packed_input");
+  const PlanBuffer* recurrent = FindBuffer(*q, "recurrent/packed_recurrent");
   ASSERT_NE(input, nullptr);
   ASSERT_NE(recurrent, nullptr);
   EXPECT_EQ(input->kind, BufferKind::kParam);
@@ -188,8 +188,10 @@ TEST(FoldConstantsTest, GruStepsReadTheirWeightsPackedOnceAndGiveTheSameBits) {
     if (s.op != OpKind::kCuDNNGRU) continue;
     ++gru_steps;
     EXPECT_EQ(s.attrs.GetInt(cpu::kCpuGruPackedAttr), cpu::kGruPackedLayoutVersion);
-    EXPECT_EQ(q->buffers[s.inputs[2]].name, "kernel/packed");
-    EXPECT_EQ(q->buffers[s.inputs[3]].name, "recurrent/packed");
+    EXPECT_THAT(s.notes, ::testing::HasSubstr(absl::StrCat(cpu::kCpuGruPackedAttr, "=",
+                                                           cpu::kGruPackedLayoutVersion)));
+    EXPECT_EQ(q->buffers[s.inputs[2]].name, "kernel/packed_input");
+    EXPECT_EQ(q->buffers[s.inputs[3]].name, "recurrent/packed_recurrent");
   }
   EXPECT_EQ(gru_steps, 2);
   // Folding the folded plan again packs nothing twice.
@@ -213,6 +215,75 @@ TEST(FoldConstantsTest, GruStepsReadTheirWeightsPackedOnceAndGiveTheSameBits) {
   }
 }
 
+// Runs the plan of `g` unfolded on `plain` and folded on `folded` (the same values) with the
+// same inputs and expects the same bits.
+void ExpectFoldedGivesTheSameBits(const Graph& g, ParamStore& plain, ParamStore& folded,
+                                  const std::vector<Tensor>& inputs, Plan* folded_out = nullptr) {
+  absl::StatusOr<Plan> p = LowerToPlan(g, DeviceKind::kCpu, false);
+  absl::StatusOr<Plan> q = LowerToPlan(g, DeviceKind::kCpu, false);
+  ASSERT_TRUE(p.ok() && q.ok()) << p.status() << q.status();
+  ASSERT_TRUE(FoldConstantSteps(*q, folded).ok());
+  ASSERT_TRUE(AssignDistinctOffsets(*q).ok());
+  auto run_p = Executor::Create(*p, &plain);
+  auto run_q = Executor::Create(*q, &folded);
+  ASSERT_TRUE(run_p.ok() && run_q.ok()) << run_p.status() << run_q.status();
+  auto yp = run_p->Run(inputs);
+  auto yq = run_q->Run(inputs);
+  ASSERT_TRUE(yp.ok() && yq.ok()) << yp.status() << yq.status();
+  for (size_t k = 0; k < yp->size(); ++k) {
+    ASSERT_EQ((*yp)[k].type(), (*yq)[k].type());
+    EXPECT_EQ(std::memcmp((*yp)[k].raw(), (*yq)[k].raw(), (*yp)[k].bytes()), 0) << k;
+  }
+  if (folded_out != nullptr) *folded_out = std::move(*q);
+}
+
+// One buffer given as both the kernel and the recurrent kernel (as many features as units) is
+// packed in both layouts, not shared between them.
+TEST(FoldConstantsTest, OneBufferAsBothGruWeightsIsPackedInEachLayout) {
+  RegisterCpuKernels();
+  constexpr int64_t kB = 2, kT = 3, kU = 20;
+  Graph g("gru");
+  Value* x = g.AddInput("x", {DType::kF32, Shape{kB, kT, kU}});
+  Value* h0 = g.AddParam("h0", {DType::kF32, Shape{kB, kU}}, Initializer{}, false);
+  Value* w = g.AddParam("w", {DType::kF32, Shape{kU, 3 * kU}}, Initializer{}, true);
+  Value* bias = g.AddParam("bias", {DType::kF32, Shape{6 * kU}}, Initializer{}, true);
+  Builder b(g, "");
+  g.SetOutputs({ops::CuDNNGRU(b, x, h0, w, w, bias).y});
+  ASSERT_TRUE(b.status().ok()) << b.status();
+  ParamStore plain, folded_params;
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
+  for (Value* v : {h0, w, bias}) {
+    Tensor value(v->type.dtype, v->type.shape);
+    for (int64_t i = 0; i < value.size(); ++i) value.data<float>()[i] = dist(rng);
+    plain.Set(v->name, value);
+    folded_params.Set(v->name, std::move(value));
+  }
+  Tensor in(DType::kF32, Shape{kB, kT, kU});
+  for (int64_t i = 0; i < in.size(); ++i) in.data<float>()[i] = 0.03f * static_cast<float>(i % 11);
+  Plan folded;
+  ExpectFoldedGivesTheSameBits(g, plain, folded_params, {in}, &folded);
+  for (const PlanStep& s : folded.steps) {
+    if (s.op != OpKind::kCuDNNGRU) continue;
+    EXPECT_EQ(folded.buffers[s.inputs[2]].name, "w/packed_input");
+    EXPECT_EQ(folded.buffers[s.inputs[3]].name, "w/packed_recurrent");
+  }
+}
+
+// A name the store already holds is not taken over: the packed copy gets another.
+TEST(FoldConstantsTest, PackedWeightsTakeANameNoTensorHas) {
+  GruFixture plain, f;
+  const Tensor mine = Tensor::FromVector(std::vector<float>{1, 2, 3}, Shape{3});
+  f.params.Set("kernel/packed_input", mine);
+  Plan folded;
+  ExpectFoldedGivesTheSameBits(f.g, plain.params, f.params, f.Inputs(), &folded);
+  ASSERT_NE(FindBuffer(folded, "kernel/packed_input_2"), nullptr);
+  EXPECT_EQ(FindBuffer(folded, "kernel/packed_input"), nullptr);
+  const Tensor* kept = f.params.Find("kernel/packed_input");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->type(), mine.type());
+}
+
 TEST(FoldConstantsTest, AGruStepRunByOneDnnKeepsKerasWeights) {
   GruFixture f;
   absl::StatusOr<Plan> plan = LowerToPlan(f.g, DeviceKind::kCpu, false);
@@ -221,7 +292,7 @@ TEST(FoldConstantsTest, AGruStepRunByOneDnnKeepsKerasWeights) {
     if (s.op == OpKind::kCuDNNGRU) s.attrs.Set(cpu::kCpuGruAlgoAttr, std::string("onednn"));
   }
   ASSERT_TRUE(FoldConstantSteps(*plan, f.params).ok());
-  EXPECT_EQ(FindBuffer(*plan, "kernel/packed"), nullptr);
+  EXPECT_EQ(FindBuffer(*plan, "kernel/packed_input"), nullptr);
   for (const PlanStep& s : plan->steps) {
     if (s.op != OpKind::kCuDNNGRU) continue;
     EXPECT_FALSE(s.attrs.Has(cpu::kCpuGruPackedAttr));
