@@ -68,7 +68,7 @@ double MedianProcessMs(const std::string& command, int reps) {
 double TorchStreamMs(const std::string& python, int64_t features, int64_t units, int threads,
                      int reps, int64_t chunk, std::chrono::microseconds between) {
   double best = 0;
-  for (int torch_threads : {1, threads}) {
+  for (int torch_threads : threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1}) {
     const std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_gru_stream.py ",
                                          features, " ", units, " ", torch_threads, " ", reps, " ",
                                          between.count() / 1e3, " ", chunk, " 2>/dev/null");

@@ -1,7 +1,7 @@
 // The CPU GRU's forward (kernels/cpu/gru_cpu.h): the weights packed once per call (or at compile
-// time, PackGruWeights), then each
-// batch slice's recurrence on its own thread (layouts and schedule: gru_cpu_layout.h), except
-// steps with few active rows and large weights, which the threads share by units.
+// time, PackGruWeights), then each batch slice's recurrence on its own thread (layouts and
+// schedule: gru_cpu_layout.h), except steps with few active rows and large weights, which the
+// threads share by units.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -76,7 +76,6 @@ struct StepWeights {
   static int64_t Size(int64_t k, int64_t n) {
     return kPanels ? (n + kPanel - 1) / kPanel * kPanel * k : k * n;
   }
-  int64_t size() const { return Size(k, n); }
   int64_t panels() const { return kPanels ? (n + kPanel - 1) / kPanel : 1; }
 
   // Panel p from rows row(i) (n contiguous values each), i in [0, k).
