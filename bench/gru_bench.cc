@@ -3,7 +3,8 @@
 // (bench/torch_gru.py as a subprocess, at its fastest of 1..--threads intra-op threads). One
 // table row per configuration:
 // rill's forward and forward+backward times (the registered cudnn_gru and cudnn_gru_grad
-// kernels, float32, on --threads threads), their GFLOP/s and share of the machine's sgemm
+// kernels, float32, on --threads threads; the forward on weights packed beforehand, as a folded
+// inference plan runs it), their GFLOP/s and share of the machine's sgemm
 // ceiling, the anchors' times and the ratios. The ceiling is the best large sgemm the machine
 // runs on the same threads: OpenBLAS as loaded and oneDNN's. Not a test: it asserts nothing.
 //
@@ -124,6 +125,7 @@ struct Times {
 struct GruKernelCall {
   Tensor x, h0, kernel, recurrent, bias, y, h_last, reserve, dy, dh_last;
   Tensor dx, dh0, dkernel, drecurrent, dbias;
+  Tensor packed_input, packed_recurrent;  // the weights as a folded inference plan holds them
   std::optional<Tensor> lengths;
 
   explicit GruKernelCall(const Config& c) {
@@ -144,11 +146,20 @@ struct GruKernelCall {
     dkernel = Tensor(DType::kF32, kernel.shape());
     drecurrent = Tensor(DType::kF32, recurrent.shape());
     dbias = Tensor(DType::kF32, bias.shape());
+    const rill::cpu::GruShape s{.input = d, .units = u};
+    const rill::cpu::GruPackedSize sizes = rill::cpu::GruPackedSizes<float>(s);
+    packed_input = Tensor(DType::kF32, {sizes.input});
+    packed_recurrent = Tensor(DType::kF32, {sizes.recurrent});
+    rill::cpu::PackGruWeights(s, kernel.data<float>(), recurrent.data<float>(),
+                              packed_input.data<float>(), packed_recurrent.data<float>());
   }
 
-  // {forward ms, forward+backward ms}.
+  // {forward ms, forward+backward ms}: the inference forward as a folded plan runs it, on the
+  // packed weights; training, as a training plan runs it, on Keras's weights.
   std::pair<double, double> Time(int reps) {
     const rill::Attrs attrs = {{"time_major", false}, {"go_backwards", false}};
+    rill::Attrs packed_attrs = attrs;
+    packed_attrs.Set(rill::cpu::kCpuGruPackedAttr, rill::cpu::kGruPackedLayoutVersion);
     const rill::KernelContext ctx;
     std::vector<TensorView> fwd_in = {x.view(), h0.view(), kernel.view(), recurrent.view(),
                                       bias.view()};
@@ -158,6 +169,9 @@ struct GruKernelCall {
       fwd_in.push_back(lengths->view());
       bwd_in.push_back(lengths->view());
     }
+    std::vector<TensorView> packed_in = fwd_in;
+    packed_in[2] = packed_input.view();
+    packed_in[3] = packed_recurrent.view();
     const std::vector<TensorView> fwd_out = {y.view(), h_last.view(), reserve.view()};
     const std::vector<TensorView> bwd_out = {dx.view(), dh0.view(), dkernel.view(),
                                              drecurrent.view(), dbias.view()};
@@ -171,7 +185,8 @@ struct GruKernelCall {
         std::exit(1);
       }
     };
-    const double fwd = MedianMs(reps, [&] { check(forward({attrs, fwd_in, fwd_out, ctx})); });
+    const double fwd =
+        MedianMs(reps, [&] { check(forward({packed_attrs, packed_in, fwd_out, ctx})); });
     const double train = MedianMs(reps, [&] {
       check(forward({attrs, fwd_in, fwd_out, ctx}));
       check(backward({attrs, bwd_in, bwd_out, ctx}));

@@ -111,8 +111,7 @@ absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGru
 }
 
 bool OneDnnByRule(const CpuGruKey& key) {
-  return key.rill_isa != CpuIsa::kAvx512 && !key.training && key.batch >= 16 &&
-         key.hidden_size >= 256;
+  return key.rill_isa == CpuIsa::kSse2 && key.batch >= (key.training ? 8 : 4);
 }
 
 namespace {

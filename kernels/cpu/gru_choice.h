@@ -102,13 +102,13 @@ struct CpuGruChoice {
 // fails is skipped (rill's failing is an error).
 absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGruRequest& request,
                                               const CpuGruProbe& probe);
-// The shape rule of kAuto, from side-by-side measurements on a 2-thread AVX-512 CPU (bench/
-// gru_bench): with its AVX-512 kernels rill's kernel is level with oneDNN or faster on every
-// measured shape, forward and training, so it runs everything. Narrower, it measured 1.5–2x
-// slower than oneDNN's inference forward from 16 sequences of 256 units up, which oneDNN then
-// takes; training stays on rill's kernel (level or faster, without the 4.7x larger reserve
-// oneDNN's training needs; 4x faster at batch 1). Deterministic: the same shapes give the same
-// kernels, hence the same bits, in every process.
+// The shape rule of kAuto, from side-by-side measurements with 2 threads (bench/gru_bench, the
+// CPU's instruction set capped for oneDNN too with ONEDNN_MAX_CPU_ISA): rill's kernel is level
+// with oneDNN's or faster on every measured shape, forward and training, with AVX-512 kernels
+// and with AVX2 ones, so it runs everything there. With SSE2 kernels (a CPU without AVX2) it
+// measured up to 2.6x slower than oneDNN's from batches of 4 (inference) or 8 (training), which
+// oneDNN then takes (docs/cpu-backend.md has the table). Deterministic: the same shapes give the same kernels, hence the same bits,
+// in every process.
 bool OneDnnByRule(const CpuGruKey& key);
 
 // The process-wide cache per (key, request); thread-safe; the probe runs only on a miss.

@@ -81,7 +81,8 @@ std::string Prefix(const PlanStep& step) {
 }
 
 // Milliseconds of one call of `algo` on `s` (the inference forward, or the training forward
-// and the backward): one warm-up, then the median of three, on random inputs.
+// and the backward): one warm-up, then the median of three, on random inputs. rill's inference
+// forward is timed as a folded plan runs it, on weights packed beforehand.
 absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlgo algo) {
   const int64_t n = s.batch * s.time, d = s.input, u = s.units;
   std::mt19937 rng(1);
@@ -101,10 +102,21 @@ absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlg
     RILL_ASSIGN_OR_RETURN(reserve_bytes, OneDnnGruWorkspaceBytes(s));
   }
   std::vector<float> reserve((reserve_bytes + sizeof(float) - 1) / sizeof(float));
+  const GruPackedSize sizes = GruPackedSizes<float>(s);
+  std::vector<float> packed_input, packed_recurrent;
+  std::optional<GruPackedWeights<float>> packed;
+  if (algo == CpuGruAlgo::kRill && !training) {
+    packed_input.resize(sizes.input);
+    packed_recurrent.resize(sizes.recurrent);
+    PackGruWeights(s, kernel.data(), recurrent.data(), packed_input.data(),
+                   packed_recurrent.data());
+    packed = GruPackedWeights<float>{.input = packed_input.data(),
+                                     .recurrent = packed_recurrent.data()};
+  }
   auto call = [&]() -> absl::Status {
     if (algo == CpuGruAlgo::kRill) {
       GruForward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), bias.data(),
-                        y.data(), h_last.data(), reserve.data());
+                        y.data(), h_last.data(), reserve.data(), packed ? &*packed : nullptr);
       if (!training) return absl::OkStatus();
       return GruBackward<float>(s, x.data(), h0.data(), kernel.data(), recurrent.data(), y.data(),
                                 reserve.data(), dy.data(), dh_last.data(), dx.data(), dh0.data(),

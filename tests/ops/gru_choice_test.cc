@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <tuple>
 
 #include "ir/graph.h"
 #include "ir/ops/rnn.h"
@@ -72,7 +73,7 @@ TEST(CpuGruChoice, LengthsAlwaysRunRill) {
                                      .batch = 64,
                                      .input_size = 128,
                                      .hidden_size = 256,
-                                     .rill_isa = CpuIsa::kAvx2}));
+                                     .rill_isa = CpuIsa::kSse2}));
   for (const CpuGruRequest& request : {kAuto, kTimed, kExact, Forced(CpuGruAlgo::kOneDnn)}) {
     SCOPED_TRACE(CpuGruRequestName(request));
     int calls = 0;
@@ -120,28 +121,38 @@ TEST(CpuGruChoice, TimedPicksTheFasterAndExactIsRill) {
 TEST(CpuGruChoice, AutoFollowsTheShapeRuleWithoutTiming) {
   int calls = 0;
   const CpuGruProbe probe = Timed({{CpuGruAlgo::kRill, 9.0}, {CpuGruAlgo::kOneDnn, 1.0}}, &calls);
-  // With AVX-512 rill's kernel runs every shape; narrower, oneDNN takes large inference
-  // forwards.
+  // With AVX-512 or AVX2 rill's kernel runs every shape; with SSE2, oneDNN takes inference
+  // from batch 4 and training from batch 8.
   CpuGruKey large{.time = 100, .batch = 64, .input_size = 128, .hidden_size = 256};
+  for (CpuIsa isa : {CpuIsa::kAvx512, CpuIsa::kAvx2}) {
+    for (bool training : {false, true}) {
+      large.rill_isa = isa;
+      large.training = training;
+      absl::StatusOr<CpuGruChoice> c = ChooseCpuGruAlgo(large, kAuto, probe);
+      ASSERT_TRUE(c.ok()) << c.status();
+      EXPECT_EQ(c->algo, CpuGruAlgo::kRill) << DescribeCpuGruKey(large);
+      EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
+    }
+  }
+  large.rill_isa = CpuIsa::kSse2;
+  large.training = false;
   absl::StatusOr<CpuGruChoice> c = ChooseCpuGruAlgo(large, kAuto, probe);
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->algo, CpuGruAlgo::kRill);
-  EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
-  large.rill_isa = CpuIsa::kAvx2;
-  c = ChooseCpuGruAlgo(large, kAuto, probe);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->algo, CpuGruAlgo::kOneDnn);
   EXPECT_EQ(c->how, CpuGruChoice::How::kRule);
   CpuGruKey training = large;
   training.training = true;
-  EXPECT_EQ(ChooseCpuGruAlgo(training, kAuto, probe)->algo, CpuGruAlgo::kRill);
-  for (CpuGruKey small :
-       {CpuGruKey{.time = 1000, .batch = 1, .input_size = 32, .hidden_size = 64},
-        CpuGruKey{.time = 50, .batch = 32, .input_size = 64, .hidden_size = 128},
-        CpuGruKey{.time = 50, .batch = 8, .input_size = 64, .hidden_size = 512}}) {
-    small.rill_isa = CpuIsa::kAvx2;
-    EXPECT_EQ(ChooseCpuGruAlgo(small, kAuto, probe)->algo, CpuGruAlgo::kRill)
-        << DescribeCpuGruKey(small);
+  EXPECT_EQ(ChooseCpuGruAlgo(training, kAuto, probe)->algo, CpuGruAlgo::kOneDnn);
+  // At the thresholds' edges: batch 4 runs oneDNN for inference, rill for training; batch 8
+  // oneDNN for both; batch 2 rill for both.
+  for (auto [batch, is_training, want] :
+       {std::tuple{4, false, CpuGruAlgo::kOneDnn}, std::tuple{4, true, CpuGruAlgo::kRill},
+        std::tuple{8, true, CpuGruAlgo::kOneDnn}, std::tuple{2, false, CpuGruAlgo::kRill},
+        std::tuple{3, false, CpuGruAlgo::kRill}}) {
+    CpuGruKey edge{.time = 100, .batch = batch, .input_size = 128, .hidden_size = 256};
+    edge.rill_isa = CpuIsa::kSse2;
+    edge.training = is_training;
+    EXPECT_EQ(ChooseCpuGruAlgo(edge, kAuto, probe)->algo, want) << DescribeCpuGruKey(edge);
   }
   EXPECT_EQ(calls, 0);
   CpuGruProbe without = probe;
