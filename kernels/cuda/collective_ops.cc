@@ -31,8 +31,13 @@ namespace {
 #if RILL_HAVE_NCCL
 absl::Status FromNccl(ncclResult_t result, const char* what) {
   if (result == ncclSuccess) return absl::OkStatus();
-  return absl::UnavailableError(
-      absl::StrCat("all_reduce (cuda): ", what, ": ", ncclGetErrorString(result)));
+  // The last error's own words (which peer, which call) say more than the result code's.
+  const char* detail = ncclGetLastError(nullptr);
+  return absl::UnavailableError(absl::StrCat("all_reduce (cuda): ", what, ": ",
+                                             ncclGetErrorString(result),
+                                             detail != nullptr && *detail != '\0' ? " (" : "",
+                                             detail != nullptr ? detail : "",
+                                             detail != nullptr && *detail != '\0' ? ")" : ""));
 }
 
 // A bucket's two events: its data is ready on the compute stream; its reduction finished on
@@ -63,13 +68,24 @@ absl::StatusOr<NcclWorld*> World() {
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
     // A world of one rank runs NCCL too (a communicator of one): under mpirun every launch
     // exchanges as it would with more ranks. NCCL refuses two ranks on one GPU; say so first.
+    absl::Status mine = absl::OkStatus();
     if (const int local = LaunchedLocalProcessCount(), gpus = CudaDeviceCount(); local > gpus) {
-      return absl::FailedPreconditionError(absl::StrCat(
+      mine = absl::FailedPreconditionError(absl::StrCat(
           "all_reduce (cuda): ", local, " ranks on this machine share its ", gpus,
           " GPU(s); NCCL needs one GPU per rank: launch at most ", gpus, " per machine"));
     }
-    ncclUniqueId id;
-    if (rank == 0) RILL_RETURN_IF_ERROR(FromNccl(ncclGetUniqueId(&id), "ncclGetUniqueId"));
+    ncclUniqueId id{};
+    if (rank == 0 && mine.ok()) mine = FromNccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    // Every rank learns whether all of them can go on before any waits for the id, so a rank
+    // that fails here does not leave the others waiting for it.
+    int ok = mine.ok() ? 1 : 0, all_ok = 0;
+    if (MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+      return absl::UnavailableError("all_reduce (cuda): MPI_Allreduce before NCCL's set-up failed");
+    if (!mine.ok()) return mine;
+    if (all_ok == 0) {
+      return absl::UnavailableError(
+          "all_reduce (cuda): another rank could not set up NCCL (its own error names why)");
+    }
     if (MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
       return absl::UnavailableError("all_reduce (cuda): MPI_Bcast of the NCCL unique id failed");
     RILL_RETURN_IF_ERROR(
