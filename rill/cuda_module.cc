@@ -1,9 +1,12 @@
 #include "rill/cuda_module.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,9 +16,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ir/status.h"
 #include "rill/version.h"
 #include "rill_config.h"
+#include "runtime/byte_io.h"
 #include "runtime/device_backend.h"
+#include "runtime/plan_file.h"
 
 namespace rill {
 namespace {
@@ -43,58 +49,121 @@ absl::Status Fail(const std::string& why) {
   return absl::FailedPreconditionError(absl::StrCat("the CUDA backend module: ", why));
 }
 
-absl::Status LoadFrom(const std::string& path) {
+// `shown`: how errors name the file.
+absl::Status LoadFrom(const std::string& path, const std::string& shown) {
   // RTLD_NOW: a symbol the program does not export is named here, not at the first call.
   void* module = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (module == nullptr) return Fail(::dlerror());
+  if (module == nullptr) {
+    // dlerror names the file it opened, which is `shown` unless that is an in-memory copy.
+    return Fail(shown == path ? std::string(::dlerror()) : absl::StrCat(shown, ": ", ::dlerror()));
+  }
   using VersionFn = const char* (*)();
   using RegisterFn = void (*)();
   auto version = reinterpret_cast<VersionFn>(::dlsym(module, kCudaModuleVersionSymbol));
   auto register_backend = reinterpret_cast<RegisterFn>(::dlsym(module, kCudaModuleRegisterSymbol));
   if (version == nullptr || register_backend == nullptr) {
     ::dlclose(module);
-    return Fail(absl::StrCat(path, " is not a rill CUDA backend module (no ",
+    return Fail(absl::StrCat(shown, " is not a rill CUDA backend module (no ",
                              kCudaModuleRegisterSymbol, ")"));
   }
   if (std::strcmp(version(), RILL_VERSION_STRING) != 0) {
     const std::string theirs = version();
     ::dlclose(module);
-    return Fail(
-        absl::StrCat(path, " is of rill ", theirs, ", this program of rill ", RILL_VERSION_STRING));
+    return Fail(absl::StrCat(shown, " is of rill ", theirs, ", this program of rill ",
+                             RILL_VERSION_STRING));
   }
   register_backend();
   if (FindDeviceBackend(DeviceKind::kCuda) == nullptr)
-    return Fail(absl::StrCat(path, " registered no CUDA backend"));
+    return Fail(absl::StrCat(shown, " registered no CUDA backend"));
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status LoadCudaModule() {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  if (FindDeviceBackend(DeviceKind::kCuda) != nullptr) return absl::OkStatus();
-  if (!RILL_HAVE_CUDA) return Fail("this rill was built without CUDA");
-  if (const char* named = std::getenv(kCudaModuleEnv); named != nullptr && named[0] != '\0') {
-    if (::access(named, R_OK) != 0)
-      return Fail(absl::StrCat(named, " (", kCudaModuleEnv, ") cannot be read"));
-    return LoadFrom(named);
+// The module inside the executable `exe` (`rill compile --emit executable` from a cuda plan),
+// checked against its CRC-32, copied into an anonymous in-memory file that dlopen maps like any
+// other.
+absl::Status LoadEmbedded(const std::string& exe, const PlanLocation& where, uint32_t crc) {
+  const std::string shown = absl::StrCat("the module inside ", exe);
+  auto errno_fail = [&](const char* what) {
+    return Fail(absl::StrCat(shown, ": ", what, ": ", std::strerror(errno)));
+  };
+  const int in = ::open(exe.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno_fail("cannot open");
+  void* bytes =
+      ::mmap(nullptr, where.size, PROT_READ, MAP_PRIVATE, in, static_cast<off_t>(where.offset));
+  ::close(in);
+  if (bytes == MAP_FAILED) return errno_fail("cannot map");
+  absl::Status st = absl::OkStatus();
+  const int fd = ::memfd_create(kCudaModuleFile, MFD_CLOEXEC);
+  if (Crc32(bytes, where.size) != crc) {
+    st = Fail(absl::StrCat(shown, ": checksum mismatch (the file is damaged)"));
+  } else if (fd < 0) {
+    st = errno_fail("cannot make an in-memory file");
+  } else {
+    for (uint64_t done = 0; done < where.size && st.ok();) {
+      const ssize_t n = ::write(fd, static_cast<const char*>(bytes) + done, where.size - done);
+      if (n <= 0) st = errno_fail("cannot copy");
+      done += n > 0 ? static_cast<uint64_t>(n) : 0;
+    }
   }
-  // Beside the runtime (librill_rt.so, or rill-run in the build tree), then where an install
-  // puts the module relative to rill-run in its bin directory (an install may move), then where
-  // the configured install put it.
+  ::munmap(bytes, where.size);
+  if (st.ok()) st = LoadFrom(absl::StrCat("/proc/self/fd/", fd), shown);
+  if (fd >= 0) ::close(fd);  // the loader keeps its own mapping
+  return st;
+}
+
+// The places searched for the module file: beside the runtime (librill_rt.so, or rill-run in
+// the build tree), then where an install puts it relative to rill-run in its bin directory (an
+// install may move), then where the configured install put it.
+std::vector<std::string> ModulePlaces() {
   namespace fs = std::filesystem;
   const fs::path own = OwnDirectory(), libdir = RILL_INSTALL_LIBDIR, bindir = RILL_INSTALL_BINDIR;
   std::vector<std::string> places = {own.string()};
   if (libdir.is_relative() && bindir.is_relative())
     places.push_back((own / libdir.lexically_relative(bindir)).lexically_normal().string());
   places.push_back((fs::path(RILL_INSTALL_PREFIX) / libdir).string());
+  return places;
+}
+
+const char* NamedModule() {
+  const char* named = std::getenv(kCudaModuleEnv);
+  return named != nullptr && named[0] != '\0' ? named : nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindCudaModuleFile() {
+  if (!RILL_HAVE_CUDA) return Fail("this rill was built without CUDA");
+  if (const char* named = NamedModule(); named != nullptr) {
+    if (::access(named, R_OK) != 0)
+      return Fail(absl::StrCat(named, " (", kCudaModuleEnv, ") cannot be read"));
+    return std::string(named);
+  }
+  const std::vector<std::string> places = ModulePlaces();
   for (const std::string& dir : places) {
     const std::string path = absl::StrCat(dir, "/", kCudaModuleFile);
-    if (::access(path.c_str(), R_OK) == 0) return LoadFrom(path);
+    if (::access(path.c_str(), R_OK) == 0) return path;
   }
   return Fail(absl::StrCat("no ", kCudaModuleFile, " in ", absl::StrJoin(places, " or "), " (",
                            kCudaModuleEnv, " names one)"));
+}
+
+absl::Status LoadCudaModule() {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  if (FindDeviceBackend(DeviceKind::kCuda) != nullptr) return absl::OkStatus();
+  if (!RILL_HAVE_CUDA) return Fail("this rill was built without CUDA");
+  if (NamedModule() == nullptr) {
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      const std::string exe(self, static_cast<size_t>(n));
+      absl::StatusOr<EmbeddedPayload> inside = FindEmbeddedPayload(exe);
+      if (inside.ok() && inside->module.size > 0)
+        return LoadEmbedded(exe, inside->module, inside->module_crc);
+    }
+  }
+  RILL_ASSIGN_OR_RETURN(const std::string path, FindCudaModuleFile());
+  return LoadFrom(path, path);
 }
 
 }  // namespace rill

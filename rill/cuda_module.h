@@ -10,7 +10,10 @@
 // librill_rt.so exports them.
 #pragma once
 
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace rill {
 
@@ -28,6 +31,13 @@ inline constexpr char kCudaModuleRegisterSymbol[] = "rill_rt_cuda_module_registe
 // into. FailedPrecondition naming the file and the loader's reason when it cannot be loaded, is
 // of another rill version, or is nowhere; in a build without CUDA, saying so. Thread-safe; a
 // module once loaded stays.
+// An executable made by `rill compile --emit executable` from a cuda plan carries its module
+// inside (runtime/plan_file.h), which it loads unless $RILL_RT_CUDA_MODULE names another.
 absl::Status LoadCudaModule();
+
+// The module file that a program without one inside would load: $RILL_RT_CUDA_MODULE's, else
+// the first found by the search above (what `rill compile --emit executable` puts inside a
+// cuda executable). FailedPrecondition as above when there is none.
+absl::StatusOr<std::string> FindCudaModuleFile();
 
 }  // namespace rill

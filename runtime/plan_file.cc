@@ -208,39 +208,72 @@ absl::Status WritePlanFile(const std::string& path, const Plan& plan, const Para
   return WriteFileAtomically(path, {bytes}, 0644);
 }
 
+namespace {
+uint64_t PageAligned(uint64_t n) {
+  return (n + kPlanPageAlignment - 1) / kPlanPageAlignment * kPlanPageAlignment;
+}
+}  // namespace
+
 absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
-                                     const std::string& plan) {
+                                     const std::string& plan, const std::string& module) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(path));
-  std::string bytes = program;
-  bytes.resize((bytes.size() + kPlanPageAlignment - 1) / kPlanPageAlignment * kPlanPageAlignment,
-               '\0');
+  const std::string pad_program(PageAligned(program.size()) - program.size(), '\0');
+  const uint64_t plan_offset = program.size() + pad_program.size();
+  std::string pad_plan;
+  uint64_t module_offset = 0;
+  if (!module.empty()) {
+    const uint64_t plan_end = plan_offset + plan.size();
+    pad_plan.assign(PageAligned(plan_end) - plan_end, '\0');
+    module_offset = plan_end + pad_plan.size();
+  }
   ByteWriter trailer;
-  trailer.U64(bytes.size());
+  trailer.U64(plan_offset);
   trailer.U64(plan.size());
+  trailer.U64(module_offset);
+  trailer.U64(module.size());
+  trailer.U32(module.empty() ? 0 : Crc32(module.data(), module.size()));
+  trailer.U32(0);
   trailer.bytes().append(kEmbeddedPlanMagic, sizeof(kEmbeddedPlanMagic));
-  bytes += plan;
-  bytes += trailer.bytes();
-  return WriteFileAtomically(path, {bytes}, 0755);
+  return WriteFileAtomically(path, {program, pad_program, plan, pad_plan, module, trailer.bytes()},
+                             0755);
 }
 
-absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path) {
+absl::StatusOr<EmbeddedPayload> FindEmbeddedPayload(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PathErrno(path, "cannot open", errno);
   struct stat st;
-  std::byte trailer[24];
-  const bool read_ok = ::fstat(fd, &st) == 0 && st.st_size >= 24 &&
-                       ::pread(fd, trailer, sizeof trailer, st.st_size - 24) == 24;
+  std::byte trailer[kEmbeddedTrailerBytes];
+  const bool read_ok =
+      ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof trailer) &&
+      ::pread(fd, trailer, sizeof trailer, st.st_size - static_cast<off_t>(sizeof trailer)) ==
+          static_cast<ssize_t>(sizeof trailer);
   ::close(fd);
-  if (!read_ok || std::memcmp(trailer + 16, kEmbeddedPlanMagic, 8) != 0) return PlanLocation{};
-  ByteReader in(trailer, 16);
-  PlanLocation where{in.U64(), in.U64()};
-  const auto file_size = static_cast<uint64_t>(st.st_size);
-  if (where.offset > file_size - 24 || where.size != file_size - 24 - where.offset ||
-      where.size == 0) {
+  EmbeddedPayload out;
+  if (!read_ok || std::memcmp(trailer + 40, kEmbeddedPlanMagic, 8) != 0) return out;
+  ByteReader in(trailer, 40);
+  out.plan = {in.U64(), in.U64()};
+  out.module = {in.U64(), in.U64()};
+  out.module_crc = in.U32();
+  const uint32_t zero = in.U32();
+  // Every offset and size checked before any is added to another (no wrap-around): the plan,
+  // then the module, end to end up to the trailer.
+  const uint64_t end = static_cast<uint64_t>(st.st_size) - sizeof trailer;
+  const PlanLocation &plan = out.plan, &module = out.module;
+  const uint64_t plan_end =
+      plan.offset <= end && plan.size <= end - plan.offset ? plan.offset + plan.size : ~uint64_t{0};
+  bool fits =
+      zero == 0 && plan.size > 0 && plan.offset % kPlanPageAlignment == 0 && plan_end <= end;
+  if (fits && module.size == 0) {
+    fits = module.offset == 0 && out.module_crc == 0 && plan_end == end;
+  } else if (fits) {
+    fits = module.offset == PageAligned(plan_end) && module.offset <= end &&
+           module.size == end - module.offset;
+  }
+  if (!fits) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": the embedded plan's trailer does not fit the file"));
   }
-  return where;
+  return out;
 }
 
 absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_t size) {

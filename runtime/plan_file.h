@@ -85,16 +85,30 @@ struct PlanLocation {
 // preamble says 4096".
 absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where = {});
 
-// An executable with a plan inside: the program's bytes, zeros up to a page boundary, the
-// plan file, then a 24-byte trailer: u64 plan offset, u64 plan size, "RILLEXE1".
-inline constexpr char kEmbeddedPlanMagic[8] = {'R', 'I', 'L', 'L', 'E', 'X', 'E', '1'};
+// An executable with a plan inside: the program's bytes, zeros up to a page boundary, the plan
+// file, then, for a plan compiled for cuda, zeros up to a page boundary and the CUDA backend
+// module (rill/cuda_module.h), then a 48-byte trailer: u64 plan offset, u64 plan size, u64
+// module offset, u64 module size (0, 0 without one), u32 CRC-32 of the module, 4 zero bytes,
+// "RILLEXE2".
+inline constexpr char kEmbeddedPlanMagic[8] = {'R', 'I', 'L', 'L', 'E', 'X', 'E', '2'};
+inline constexpr size_t kEmbeddedTrailerBytes = 48;
 
-// Writes `program` (an executable's bytes) with `plan` (a plan file's bytes) inside to `path`
-// as an executable file (mode 0755), through a temporary beside it.
+// Writes `program` (an executable's bytes) with `plan` (a plan file's bytes) and `module` (a
+// CUDA backend module's bytes, or empty) inside to `path` as an executable file (mode 0755),
+// through a temporary beside it.
 absl::Status WriteExecutableWithPlan(const std::string& path, const std::string& program,
-                                     const std::string& plan);
+                                     const std::string& plan, const std::string& module = "");
 
-// The plan inside the executable at `path`, or size 0 when it has none (no trailer).
-absl::StatusOr<PlanLocation> FindEmbeddedPlan(const std::string& path);
+// What an executable holds: its plan (size 0 when the file has no trailer) and its CUDA backend
+// module (size 0 when none).
+struct EmbeddedPayload {
+  PlanLocation plan;
+  PlanLocation module;
+  uint32_t module_crc = 0;
+};
+
+// The payload inside the executable at `path`. InvalidArgument naming the file when a trailer's
+// offsets and sizes do not fit it.
+absl::StatusOr<EmbeddedPayload> FindEmbeddedPayload(const std::string& path);
 
 }  // namespace rill

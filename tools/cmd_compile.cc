@@ -18,6 +18,7 @@
 #include "frontend/compile.h"
 #include "ir/status.h"
 #include "kernels/register.h"
+#include "rill/cuda_module.h"
 #include "runtime/device_backend.h"
 #include "runtime/output_path.h"
 #include "runtime/plan_file.h"
@@ -63,19 +64,23 @@ absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& 
   return type;
 }
 
+// The bytes of the file at `path`, which --emit executable copies (`what` names it).
+absl::StatusOr<std::string> CopiedBytes(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--emit executable copies ", what, " ", path, ", which is not there"));
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // The bytes of the rill-run beside this program (both are installed to the same directory).
 absl::StatusOr<std::string> RunnerBytes() {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return absl::FailedPreconditionError("cannot find this program (/proc/self/exe)");
   std::string path(self, static_cast<size_t>(n));
-  path = path.substr(0, path.rfind('/') + 1) + "rill-run";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--emit executable copies the runner ", path, ", which is not there"));
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return CopiedBytes(path.substr(0, path.rfind('/') + 1) + "rill-run", "the runner");
 }
 
 absl::Status Compile() {
@@ -115,7 +120,13 @@ absl::Status Compile() {
     RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
   } else {
     RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, params));
-    RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes));
+    // A cuda executable carries the CUDA backend module, so that it too runs as one file.
+    std::string module;
+    if (kind == DeviceKind::kCuda) {
+      RILL_ASSIGN_OR_RETURN(const std::string module_path, FindCudaModuleFile());
+      RILL_ASSIGN_OR_RETURN(module, CopiedBytes(module_path, "the CUDA backend module"));
+    }
+    RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes, module));
   }
   std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
               input.ToString().c_str(), plan->steps.size(), FormatBytes(plan->arena_bytes).c_str());

@@ -1,6 +1,6 @@
 // rill-run: the runner of compiled models (run_plan.h), linked against librill_rt alone; plans
 // compiled for cuda load the CUDA backend module (rill/cuda_module.h). A copy of it with a plan
-// inside (`rill compile --emit executable`) runs that plan.
+// inside (`rill compile --emit executable`), and for a cuda plan the module too, runs that plan.
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,11 +12,11 @@
 int main(int argc, char** argv) {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  absl::StatusOr<rill::PlanLocation> embedded = rill::PlanLocation{};
-  if (n > 0) embedded = rill::FindEmbeddedPlan(std::string(self, static_cast<size_t>(n)));
+  absl::StatusOr<rill::EmbeddedPayload> embedded = rill::EmbeddedPayload{};
+  if (n > 0) embedded = rill::FindEmbeddedPayload(std::string(self, static_cast<size_t>(n)));
   // Errors name the program as users type it, whatever path started it.
   std::string name = "rill-run";
-  if (embedded.ok() && embedded->size > 0) {
+  if (embedded.ok() && embedded->plan.size > 0) {
     name = argv[0];
     name = name.substr(name.rfind('/') + 1);
   }
@@ -26,9 +26,9 @@ int main(int argc, char** argv) {
                  std::string(embedded.status().message()).c_str());
     return 1;
   }
-  if (embedded->size > 0) {
+  if (embedded->plan.size > 0) {
     return rill::cli::RunCompiledModelMain(argc, argv, std::string(self, static_cast<size_t>(n)),
-                                           *embedded);
+                                           embedded->plan);
   }
   return rill::cli::RunCompiledModelMain(argc, argv);
 }

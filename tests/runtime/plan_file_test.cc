@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -151,6 +152,72 @@ TEST_F(PlanFileTest, ReadingAFileNamesItAndMissingFilesAreNotFound) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("/nonexistent/m.rillc"));
+}
+
+// An executable's payload: the plan after the program and the module after the plan, each on
+// a page boundary, found through the trailer; a trailer whose numbers do not fit the file is
+// refused naming it, and a file without one holds nothing.
+TEST(EmbeddedPayloadTest, ThePlanAndTheModuleAreFoundAndABadTrailerIsRefused) {
+  const std::string dir = ::testing::TempDir() + "/embedded_payload";
+  std::filesystem::create_directories(dir);
+  const std::string program(5000, 'x'), plan(3000, 'p'), module(7000, 'm');
+  const std::string with_module = dir + "/with", without = dir + "/without";
+  ASSERT_TRUE(WriteExecutableWithPlan(with_module, program, plan, module).ok());
+  ASSERT_TRUE(WriteExecutableWithPlan(without, program, plan).ok());
+
+  absl::StatusOr<EmbeddedPayload> p = FindEmbeddedPayload(with_module);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->plan.offset, 8192u);
+  EXPECT_EQ(p->plan.size, 3000u);
+  EXPECT_EQ(p->module.offset, 12288u);  // 8192 + 3000, rounded up to a page
+  EXPECT_EQ(p->module.size, 7000u);
+  EXPECT_EQ(p->module_crc, static_cast<uint32_t>(crc32(
+                               0, reinterpret_cast<const Bytef*>(module.data()), module.size())));
+  const std::string bytes = FileBytes(with_module);
+  ASSERT_EQ(bytes.size(), 12288u + 7000u + kEmbeddedTrailerBytes);
+  EXPECT_EQ(bytes.substr(0, 5000), program);
+  EXPECT_EQ(bytes.substr(8192, 3000), plan);
+  EXPECT_EQ(bytes.substr(12288, 7000), module);
+  p = FindEmbeddedPayload(without);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->plan.offset, 8192u);
+  EXPECT_EQ(p->plan.size, 3000u);
+  EXPECT_EQ(p->module.size, 0u);
+  p = FindEmbeddedPayload(dir + "/../embedded_payload/with");  // any path to it
+  EXPECT_TRUE(p.ok());
+
+  // Each of the trailer's four offsets and sizes moved by a page either way or far beyond the
+  // file: refused. (A plan size moved within the padding passes here; the plan's own preamble,
+  // which holds its size, refuses it when it is decoded.)
+  const size_t trailer = bytes.size() - kEmbeddedTrailerBytes;
+  for (size_t field = 0; field < 4; ++field) {
+    for (uint64_t delta : {uint64_t{4096}, uint64_t{0} - 4096, uint64_t{1} << 40}) {
+      std::string bad = bytes;
+      uint64_t value;
+      std::memcpy(&value, bad.data() + trailer + 8 * field, 8);
+      value += delta;
+      std::memcpy(bad.data() + trailer + 8 * field, &value, 8);
+      const std::string path = dir + "/bad";
+      std::ofstream(path, std::ios::binary) << bad;
+      p = FindEmbeddedPayload(path);
+      ASSERT_FALSE(p.ok()) << "field " << field << " + " << delta;
+      EXPECT_THAT(p.status().message(), HasSubstr(path + ": the embedded plan's"));
+    }
+  }
+  std::string bad = bytes;
+  bad[trailer + 36] = 1;  // the zero word
+  std::ofstream(dir + "/bad", std::ios::binary) << bad;
+  EXPECT_FALSE(FindEmbeddedPayload(dir + "/bad").ok());
+  // No trailer (a plain program, or one shorter than a trailer): nothing inside.
+  std::ofstream(dir + "/plain", std::ios::binary) << program;
+  p = FindEmbeddedPayload(dir + "/plain");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->plan.size, 0u);
+  std::ofstream(dir + "/tiny", std::ios::binary) << "RILLEXE2";
+  p = FindEmbeddedPayload(dir + "/tiny");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->plan.size, 0u);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ByteReaderTest, ACountLargerThanTheBytesLeftFailsBeforeAnythingIsAllocated) {

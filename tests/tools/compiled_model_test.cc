@@ -490,6 +490,45 @@ TEST_F(CompiledModelTest, AnInstalledRunnerFindsItsCudaBackendModuleWhereverTheI
 }
 #endif
 
+#if RILL_HAVE_CUDA
+// An executable made from a cuda plan carries the CUDA backend module: alone in a directory, it
+// loads the module from inside itself (and that backend finds no usable device here); a damaged
+// module is refused by its checksum before it is loaded; $RILL_RT_CUDA_MODULE still wins.
+TEST_F(CompiledModelTest, ACudaExecutableCarriesItsCudaBackendModule) {
+  ASSERT_NO_FATAL_FAILURE(WriteCudaRelabelledPlan(Path("cuda.rillc")));
+  fs::create_directories(Path("alone"));
+  const std::string exe = Path("alone/cudamodel");
+  const std::string module = FileBytes(RILL_RT_CUDA_MODULE_PATH);
+  ASSERT_FALSE(module.empty()) << RILL_RT_CUDA_MODULE_PATH;
+  ASSERT_TRUE(WriteExecutableWithPlan(exe, FileBytes(RILL_RUN_BINARY),
+                                      FileBytes(Path("cuda.rillc")), module)
+                  .ok());
+  const std::string io = " --input " + Golden("seq_stack/x.npy") + " --output " + Path("y.npy");
+  Result r = Shell(std::string(kHideGpus) + " " + exe + io);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out,
+              StartsWith("cudamodel: " + exe + ": compiled for cuda, which is not usable here"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+
+  std::string damaged = FileBytes(exe);
+  damaged[damaged.size() - kEmbeddedTrailerBytes - 1000] ^= 0x10;  // inside the module
+  WriteBytes(Path("alone/damaged"), damaged);
+  fs::permissions(Path("alone/damaged"), fs::perms::owner_all);
+  r = Shell(std::string(kHideGpus) + " " + Path("alone/damaged") + io);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out,
+              HasSubstr("the module inside " + Path("alone/damaged") + ": checksum mismatch"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+
+  r = Shell(std::string(kHideGpus) + " RILL_RT_CUDA_MODULE=" + Path("nowhere.so") + " " +
+            Path("alone/damaged") + io);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("the CUDA backend module: " + Path("nowhere.so")));
+}
+#endif
+
 TEST_F(CompiledModelTest, ACudaBackendModuleThatDoesNotLoadIsNamedInOneLine) {
   if (!RILL_HAVE_CUDA) GTEST_SKIP() << "built without CUDA: no module to name";
   ASSERT_NO_FATAL_FAILURE(WriteCudaRelabelledPlan(Path("cuda.rillc")));
@@ -585,11 +624,11 @@ TEST_F(CompiledModelTest, ThreadsEachRunTheirOwnModel) {
 }
 
 // On a GPU: a plan compiled for cuda runs through rill-run and gives `rill predict --device
-// cuda`'s outputs bit for bit, with the same cuDNN algorithms (--gru-algo exact on both). Both
-// run a plan of batch 1 once per sample, so each process runs it eagerly (the first run),
-// captures it into a CUDA graph (the second) and replays the graph (the rest). Without a GPU,
-// `rill compile --device cuda` cannot ask cuDNN for its sizes; the runner's own refusal of a
-// cuda plan is the test above.
+// cuda`'s outputs bit for bit, with the same cuDNN algorithms (--gru-algo exact on both), and so
+// does the executable form, carrying its CUDA backend module. Each runs a plan of batch 1 once
+// per sample, so each process runs it eagerly (the first run), captures it into a CUDA graph (the
+// second) and replays the graph (the rest). Without a GPU, `rill compile --device cuda` cannot
+// ask cuDNN for its sizes; the runner's own refusal of a cuda plan is tested above.
 TEST_F(CompiledModelTest, ACudaPlanRunsThroughRillRunBitIdenticalToPredictOnTheGpu) {
   if (!fs::exists("/dev/nvidiactl")) GTEST_SKIP() << "no GPU driver (/dev/nvidiactl)";
   for (const std::string c : {"seq_stack", "functional_bidir", "gru_embedding"}) {
@@ -613,6 +652,15 @@ TEST_F(CompiledModelTest, ACudaPlanRunsThroughRillRunBitIdenticalToPredictOnTheG
       ASSERT_EQ(r.status, 0) << r.out;
       EXPECT_TRUE(FileBytes(Path("run.npy")) == FileBytes(Path("want.npy"))) << "call " << call;
     }
+    // The executable form, alone in a directory: its CUDA backend module comes from inside it.
+    const std::string exe = Path("alone_" + c + "/model");
+    fs::create_directories(Path("alone_" + c));
+    r = Rill("compile --device cuda --gru-algo exact --model " + model + " --weights " + weights +
+             " --input-shape " + ShapeFlag(Shape(one_sample)) + " --emit executable -o " + exe);
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = Shell(exe + " --input " + x + " --output " + Path("exe.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("exe.npy")) == FileBytes(Path("want.npy")));
   }
 }
 
