@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
@@ -82,7 +83,28 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
       model->session_->CreateExecutor(std::move(loaded.plan), &model->params_, ExecutorOptions{});
   if (!executor.ok()) return fail(executor.status());
   model->executor_ = std::move(*executor);
+  if (model->header_.device == DeviceKind::kCuda) {
+    if (absl::Status st = model->WarmUp(); !st.ok()) {
+      return fail(Annotate(st, "the warm-up run on zero inputs"));
+    }
+  }
   return model;
+}
+
+absl::Status CompiledModel::WarmUp() {
+  std::vector<Tensor> saved, zeros;
+  for (const std::string& name : states_) {
+    const Tensor* state = std::as_const(params_).Find(name);
+    if (state == nullptr) return absl::InternalError(absl::StrCat("state '", name, "' is gone"));
+    saved.push_back(state->Clone());
+  }
+  for (const NamedType& in : header_.inputs) zeros.emplace_back(in.type.dtype, in.type.shape);
+  RILL_RETURN_IF_ERROR(executor_->Run(zeros).status());
+  for (size_t i = 0; i < states_.size(); ++i) {
+    Tensor* state = params_.Find(states_[i]);  // non-const: the device copy is brought back too
+    std::memcpy(state->raw(), saved[i].raw(), static_cast<size_t>(saved[i].bytes()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<Tensor>> CompiledModel::Run(const std::vector<Tensor>& inputs) {

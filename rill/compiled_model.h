@@ -24,11 +24,14 @@ namespace rill {
 class CompiledModel {
  public:
   // Maps the plan at `where` in the file at `path` (all of it by default; a plan inside an
-  // executable: FindEmbeddedPlan, runtime/plan_file.h) and prepares its executor; the weights are
-  // used in place. Errors start with the path: NotFound; InvalidArgument for a file that is not a
-  // valid plan (another format version, truncated, corrupted: plan_file.h); FailedPrecondition when
-  // the plan's device is not usable here (a cuda plan on a machine without a GPU);
-  // ResourceExhausted when its arena exceeds this machine's memory.
+  // executable: FindEmbeddedPayload, runtime/plan_file.h) and prepares its executor; the weights
+  // are used in place. A cuda plan also runs once here on zero inputs, its states put back after
+  // it: that run is the CUDA executor's warm-up (docs/cuda-backend.md), so the first Run is
+  // captured into a CUDA graph and every later one replays it. Errors start with the path:
+  // NotFound; InvalidArgument for a file that is not a valid plan (another format version,
+  // truncated, corrupted: plan_file.h); FailedPrecondition when the plan's device is not usable
+  // here (a cuda plan on a machine without a GPU); ResourceExhausted when its arena exceeds this
+  // machine's memory.
   static absl::StatusOr<std::unique_ptr<CompiledModel>> Load(const std::string& path,
                                                              PlanLocation where = {});
 
@@ -55,6 +58,8 @@ class CompiledModel {
 
  private:
   CompiledModel() = default;
+  // The run on zero inputs described at Load, leaving the states as they were.
+  absl::Status WarmUp();
   PlanFileHeader header_;
   std::vector<std::string> states_;
   ParamStore params_;
