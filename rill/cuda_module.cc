@@ -82,32 +82,48 @@ absl::Status LoadFrom(const std::string& path, const std::string& shown) {
 // checked against its CRC-32, copied into an anonymous in-memory file that dlopen maps like any
 // other.
 absl::Status LoadEmbedded(const std::string& exe, const PlanLocation& where, uint32_t crc) {
-  const std::string shown = absl::StrCat("the module inside ", exe);
-  auto errno_fail = [&](const char* what) {
-    return Fail(absl::StrCat(shown, ": ", what, ": ", std::strerror(errno)));
+  const std::string shown = "the module this executable carries";
+  auto errno_fail = [&](const char* what, int err) {
+    return Fail(absl::StrCat(shown, ": ", what, ": ", std::strerror(err)));
   };
   const int in = ::open(exe.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return errno_fail("cannot open");
+  if (in < 0) return errno_fail("cannot open it", errno);
   void* bytes =
       ::mmap(nullptr, where.size, PROT_READ, MAP_PRIVATE, in, static_cast<off_t>(where.offset));
+  const int map_errno = errno;
   ::close(in);
-  if (bytes == MAP_FAILED) return errno_fail("cannot map");
-  absl::Status st = absl::OkStatus();
-  const int fd = ::memfd_create(kCudaModuleFile, MFD_CLOEXEC);
-  if (Crc32(bytes, where.size) != crc) {
-    st = Fail(absl::StrCat(shown, ": checksum mismatch (the file is damaged)"));
-  } else if (fd < 0) {
-    st = errno_fail("cannot make an in-memory file");
-  } else {
-    for (uint64_t done = 0; done < where.size && st.ok();) {
+  if (bytes == MAP_FAILED) return errno_fail("cannot map it", map_errno);
+  auto copy = [&]() -> absl::StatusOr<int> {
+    if (Crc32(bytes, where.size) != crc)
+      return Fail(absl::StrCat(shown, ": checksum mismatch (the file is damaged)"));
+    const int fd = ::memfd_create(kCudaModuleFile, MFD_CLOEXEC);
+    if (fd < 0) return errno_fail("cannot make an in-memory file", errno);
+    for (uint64_t done = 0; done < where.size;) {
       const ssize_t n = ::write(fd, static_cast<const char*>(bytes) + done, where.size - done);
-      if (n <= 0) st = errno_fail("cannot copy");
-      done += n > 0 ? static_cast<uint64_t>(n) : 0;
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = n < 0 ? errno : EIO;
+        ::close(fd);
+        return errno_fail("cannot copy it", err);
+      }
+      done += static_cast<uint64_t>(n);
     }
-  }
+    return fd;
+  };
+  absl::StatusOr<int> fd = copy();
   ::munmap(bytes, where.size);
-  if (st.ok()) st = LoadFrom(absl::StrCat("/proc/self/fd/", fd), shown);
-  if (fd >= 0) ::close(fd);  // the loader keeps its own mapping
+  if (!fd.ok()) return fd.status();
+  // glibc knows a loaded library by the path it was opened by: refuse a number another library
+  // of this process was loaded through rather than be handed that one.
+  const std::string path = absl::StrCat("/proc/self/fd/", *fd);
+  absl::Status st = absl::OkStatus();
+  if (void* other = ::dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD); other != nullptr) {
+    ::dlclose(other);
+    st = Fail(absl::StrCat(shown, ": ", path, " already names another library of this program"));
+  } else {
+    st = LoadFrom(path, shown);
+  }
+  ::close(*fd);  // the loader keeps its own mapping
   return st;
 }
 

@@ -101,6 +101,16 @@ absl::Status Compile() {
   }
   RegisterCpuBackend();
   RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
+  // A cuda executable carries the CUDA backend module, so that it too runs as one file.
+  std::string module;
+  if (emit == "executable" && device == "cuda") {
+    absl::StatusOr<std::string> module_path = FindCudaModuleFile();
+    if (!module_path.ok()) {
+      return Annotate(module_path.status(),
+                      "--emit executable for cuda carries the CUDA backend module");
+    }
+    RILL_ASSIGN_OR_RETURN(module, CopiedBytes(*module_path, "the CUDA backend module"));
+  }
   RILL_ASSIGN_OR_RETURN(
       std::unique_ptr<Model> model,
       LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed)));
@@ -120,12 +130,6 @@ absl::Status Compile() {
     RILL_RETURN_IF_ERROR(WritePlanFile(out, *plan, params));
   } else {
     RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, params));
-    // A cuda executable carries the CUDA backend module, so that it too runs as one file.
-    std::string module;
-    if (kind == DeviceKind::kCuda) {
-      RILL_ASSIGN_OR_RETURN(const std::string module_path, FindCudaModuleFile());
-      RILL_ASSIGN_OR_RETURN(module, CopiedBytes(module_path, "the CUDA backend module"));
-    }
     RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes, module));
   }
   std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),

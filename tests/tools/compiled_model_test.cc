@@ -4,9 +4,11 @@
 // damaged or mismatched files refused in one line with no output file left behind.
 #include "rill/compiled_model.h"
 
+#include <dlfcn.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -519,8 +521,7 @@ TEST_F(CompiledModelTest, ACudaExecutableCarriesItsCudaBackendModule) {
   fs::permissions(Path("alone/damaged"), fs::perms::owner_all);
   r = Shell(std::string(kHideGpus) + " " + Path("alone/damaged") + io);
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out,
-              HasSubstr("the module inside " + Path("alone/damaged") + ": checksum mismatch"));
+  EXPECT_THAT(r.out, HasSubstr("the module this executable carries: checksum mismatch"));
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_FALSE(fs::exists(Path("y.npy")));
 
@@ -528,6 +529,19 @@ TEST_F(CompiledModelTest, ACudaExecutableCarriesItsCudaBackendModule) {
             Path("alone/damaged") + io);
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.out, HasSubstr("the CUDA backend module: " + Path("nowhere.so")));
+
+  // What is loaded is what the executable carries: another shared library (zlib, which this
+  // test links) carried instead is loaded and named as not a module, wherever a real one lies.
+  Dl_info zlib;
+  ASSERT_NE(::dladdr(reinterpret_cast<void*>(&zlibVersion), &zlib), 0);
+  ASSERT_TRUE(WriteExecutableWithPlan(Path("alone/zlib"), FileBytes(RILL_RUN_BINARY),
+                                      FileBytes(Path("cuda.rillc")), FileBytes(zlib.dli_fname))
+                  .ok());
+  r = Shell(std::string(kHideGpus) + " " + Path("alone/zlib") + io);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("the module this executable carries is not a rill CUDA backend "
+                               "module"));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 #endif
 
