@@ -148,8 +148,8 @@ struct RillCall {
 // space: no packing), the workspace and reserve the prepare hooks plan, and the grad's copy of
 // dW into the three weight gradients included. With lengths, each call's copy of them to the
 // host (and its stream synchronisation) is part of what is timed.
-absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream,
-                               int reps, const RillCall& how = {}) {
+absl::StatusOr<Timing> RunRill(const Config& c, cudnnHandle_t handle, cudaStream_t stream, int reps,
+                               const RillCall& how = {}) {
   StepContext step;
   step.stream = stream;
   step.cudnn = handle;
@@ -505,17 +505,11 @@ LengthTimes RunLengths(const Config& c, cudnnHandle_t handle, cudaStream_t strea
 }
 
 // A cell: the value, "refused" (cuDNN does not take the algorithm for the shape), "failed", or
-// "not measured" when there is no GPU.
-std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field) {
+// "not measured" when there is no GPU (the status is then CudaDeviceAvailable's).
+std::string Ms(const absl::StatusOr<Timing>& t, double Timing::*field, bool gpu) {
   if (t.ok()) return absl::StrFormat("%.3f", (*t).*field);
-  switch (t.status().code()) {
-    case absl::StatusCode::kFailedPrecondition:
-      return "not measured";
-    case absl::StatusCode::kUnimplemented:
-      return "refused";
-    default:
-      return "failed";
-  }
+  if (!gpu) return "not measured";
+  return t.status().code() == absl::StatusCode::kUnimplemented ? "refused" : "failed";
 }
 
 // The fastest of the direct calls for `field`: nullopt when none ran.
@@ -579,6 +573,21 @@ int Main(int argc, char** argv) {
   for (int i = 0; i < 9 + static_cast<int>(std::size(kAllGruAlgos)); ++i) md += " --- |";
   md += "\n";
   int failures = 0;
+  // The tables so far, after every row: printed (what is new), and the markdown file rewritten
+  // whole (beside, then renamed), so that a run stopped from outside keeps what it measured.
+  size_t printed = 0;
+  auto publish = [&] {
+    std::fputs(md.c_str() + printed, stdout);
+    std::fflush(stdout);
+    printed = md.size();
+    if (markdown_path.empty()) return true;
+    const std::string tmp = markdown_path + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    const bool ok = f != nullptr && std::fputs(md.c_str(), f) >= 0 && std::fclose(f) == 0 &&
+                    std::rename(tmp.c_str(), markdown_path.c_str()) == 0;
+    if (!ok) std::fprintf(stderr, "gpu_gru_bench: cannot write %s\n", markdown_path.c_str());
+    return ok;
+  };
   const std::vector<std::string> names = absl::StrSplit(wanted, ',');
   auto selected = [&names](const Config& c) {
     return std::find(names.begin(), names.end(), c.name) != names.end();
@@ -609,13 +618,13 @@ int Main(int argc, char** argv) {
     };
     const std::string algos = rill.ok() ? absl::StrCat(GruAlgoName(rill->forward_algo), " / ",
                                                        GruAlgoName(rill->train_algo))
-                                        : Ms(rill, &Timing::forward_ms);
+                                        : Ms(rill, &Timing::forward_ms, gpu);
     absl::StrAppend(&md, "| ", c.name, " | ", c.time, " | ", c.batch, " | ", c.input, " | ",
-                    c.hidden, " | ", algos, " | ", Ms(rill, &Timing::forward_ms), " / ",
-                    Ms(rill, &Timing::train_ms), " |");
+                    c.hidden, " | ", algos, " | ", Ms(rill, &Timing::forward_ms, gpu), " / ",
+                    Ms(rill, &Timing::train_ms, gpu), " |");
     for (const auto& [algo, t] : direct) {
       auto mark = [&](double Timing::*field, const std::optional<GruAlgo>& best) {
-        const std::string cell = Ms(t, field);
+        const std::string cell = Ms(t, field, gpu);
         return best == algo ? absl::StrCat("**", cell, "**") : cell;
       };
       absl::StrAppend(&md, " ", mark(&Timing::forward_ms, fastest_fwd), " / ",
@@ -625,6 +634,7 @@ int Main(int argc, char** argv) {
                     ratio(&Timing::train_ms, fastest_train), " | ",
                     rill.ok() ? absl::StrFormat("%.1f", rill->bytes / 1048576.0) : std::string("-"),
                     " |\n");
+    publish();
   }
   absl::StrAppend(
       &md, "\n### Training step GRU→Dense→MSE→Adam: rill vs PyTorch eager and CUDA-graphed\n\n",
@@ -688,6 +698,7 @@ int Main(int argc, char** argv) {
         num(rill.ok(), rill.ok() ? rill->peak_mib : 0, "%.1f"), " | ",
         num(have_torch, have_torch ? torch->second.peak_mib : 0, "%.1f"), " | ",
         num(have_graphed, have_graphed ? torch->second.graphed_peak_mib : 0, "%.1f"), " |\n");
+    publish();
   }
   if (!arena_note.empty()) {
     absl::StrAppend(&md, "\nrill's arena MiB (part of its peak; \"no graph\": the steps were not ",
@@ -723,13 +734,13 @@ int Main(int argc, char** argv) {
                        std::string(t->status().message()).c_str());
         }
       }
-      auto cell = [](const absl::StatusOr<Timing>& t) {
-        return absl::StrCat(Ms(t, &Timing::forward_ms), " / ", Ms(t, &Timing::train_ms));
+      auto cell = [gpu](const absl::StatusOr<Timing>& t) {
+        return absl::StrCat(Ms(t, &Timing::forward_ms, gpu), " / ", Ms(t, &Timing::train_ms, gpu));
       };
       auto saved = [&](double Timing::*field) {
         if (!l.padded_standard.ok() || !l.ragged.ok()) return std::string("-");
-        return absl::StrFormat("%.0f%%", 100 * (1 - (*l.ragged).*field /
-                                                        (*l.padded_standard).*field));
+        return absl::StrFormat("%.0f%%",
+                               100 * (1 - (*l.ragged).*field / (*l.padded_standard).*field));
       };
       auto ideal = [&](double Timing::*field) {
         if (!l.padded_standard.ok() || !l.ragged.ok()) return std::string("-");
@@ -741,18 +752,10 @@ int Main(int argc, char** argv) {
                       cell(l.ragged), " | ", saved(&Timing::forward_ms), " / ",
                       saved(&Timing::train_ms), " | ", ideal(&Timing::forward_ms), " / ",
                       ideal(&Timing::train_ms), " |\n");
+      publish();
     }
   }
-  std::printf("%s", md.c_str());
-  if (!markdown_path.empty()) {
-    if (std::FILE* f = std::fopen(markdown_path.c_str(), "w")) {
-      std::fputs(md.c_str(), f);
-      std::fclose(f);
-    } else {
-      std::fprintf(stderr, "gpu_gru_bench: cannot write %s\n", markdown_path.c_str());
-      ++failures;
-    }
-  }
+  if (!publish()) ++failures;
   return failures == 0 ? 0 : 1;
 }
 
