@@ -107,8 +107,8 @@ absl::StatusOr<CpuGruChoice> ChooseCpuGruAlgo(const CpuGruKey& key, const CpuGru
 // with oneDNN's or faster on every measured shape, forward and training, with AVX-512 kernels
 // and with AVX2 ones, so it runs everything there. With SSE2 kernels (a CPU without AVX2) it
 // measured up to 2.6x slower than oneDNN's from batches of 4 (inference) or 8 (training), which
-// oneDNN then takes (docs/cpu-backend.md has the table). Deterministic: the same shapes give the same kernels, hence the same bits,
-// in every process.
+// oneDNN then takes (docs/cpu-backend.md has the table). Deterministic: the same shapes give the
+// same kernels, hence the same bits, in every process.
 bool OneDnnByRule(const CpuGruKey& key);
 
 // The process-wide cache per (key, request); thread-safe; the probe runs only on a miss.

@@ -8,6 +8,7 @@
 // (FindEmbeddedPayload) and, when the trailer fits, the plan it points to. Every input must
 // give a plan or an error status. The seed is a compiled plan (scripts/fuzz copies the main
 // build's tests/runtime/seq_stack.rillc).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,7 +43,8 @@ void Put(std::string& b, size_t at, T v) {
 void FixChecksums(std::string& b) {
   if (b.size() < kPreamble) return;
   Put<uint64_t>(b, 16, b.size());
-  const uint64_t entries = std::min<uint64_t>(Get<uint32_t>(b, 12), (b.size() - kPreamble) / kEntry);
+  const uint64_t entries =
+      std::min<uint64_t>(Get<uint32_t>(b, 12), (b.size() - kPreamble) / kEntry);
   for (uint64_t i = 0; i < entries; ++i) {
     const size_t at = kPreamble + i * kEntry;
     const uint64_t offset = Get<uint64_t>(b, at + 8), bytes = Get<uint64_t>(b, at + 16);
