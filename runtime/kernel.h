@@ -80,6 +80,13 @@ struct PreparedInput {
 };
 using FoldInputsFn = absl::StatusOr<std::vector<PreparedInput>> (*)(const FoldInputsArgs& args);
 
+// A kernel's check of a step read from a plan file (DecodePlanFile, runtime/plan_file.h), run
+// before anything runs the step: what the kernel reads and the file could get wrong, since a
+// file whose checksums match may still have been made by hand (the attributes it reads, of
+// their kinds; its buffers' types; values prepared at compile time, such as packed weights, in
+// this rill's layout). InvalidArgument naming the problem; the decoder adds the op and node.
+using CheckLoadedFn = absl::Status (*)(const Plan& plan, const PlanStep& step);
+
 // Output buffers hold whatever the arena held before (memory is reused): a kernel writes
 // every element of every output. It must be alias-safe for the inputs its op may be computed
 // over (OpDef::in_place_inputs).
@@ -91,6 +98,8 @@ struct KernelDef {
   PrepareFn prepare = nullptr;
   // Optional (see FoldInputsFn).
   FoldInputsFn fold_inputs = nullptr;
+  // Optional (see CheckLoadedFn).
+  CheckLoadedFn check_loaded = nullptr;
 };
 
 void RegisterKernel(KernelDef def);

@@ -224,6 +224,12 @@ absl::StatusOr<Plan> DecodePlan(ByteReader& in) {
                        std::string(DeviceName(plan.device)), " kernel for it"));
     }
     s.fn = kernel->fn;
+    if (kernel->check_loaded != nullptr) {
+      if (absl::Status st = kernel->check_loaded(plan, s); !st.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(op_name, " '", s.node_name, "': ", st.message()));
+      }
+    }
   }
   plan.inputs = DecodeIndices(in, nb);
   plan.outputs = DecodeIndices(in, nb);

@@ -5,7 +5,8 @@
 // reserve the forward writes is the grad's input. With oneDNN the reserve holds oneDNN's
 // workspace, so the hook retypes it to that many bytes (8-byte words, as on the GPU). oneDNN's
 // GRU has no sequence lengths: a step with lengths always runs rill's kernel. In a folded
-// inference plan rill's forward reads its weights packed at compile time (the fold hook).
+// inference plan rill's forward reads its weights packed at compile time (the fold hook). A step
+// read from a plan file is checked first against what the kernel reads (CheckLoadedGru).
 // Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
 #include <cblas.h>
 
@@ -110,8 +111,8 @@ absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlg
     packed_recurrent.resize(sizes.recurrent);
     PackGruWeights(s, kernel.data(), recurrent.data(), packed_input.data(),
                    packed_recurrent.data());
-    packed = GruPackedWeights<float>{.input = packed_input.data(),
-                                     .recurrent = packed_recurrent.data()};
+    packed =
+        GruPackedWeights<float>{.input = packed_input.data(), .recurrent = packed_recurrent.data()};
   }
   auto call = [&]() -> absl::Status {
     if (algo == CpuGruAlgo::kRill) {
@@ -231,6 +232,121 @@ absl::StatusOr<std::vector<PreparedInput>> FoldGruInputs(const FoldInputsArgs& f
   return packed;
 }
 
+// ---- Load time ---------------------------------------------------------------------------------
+
+// `name` of kind `kind` on the step (absent: an error only when `required`).
+absl::Status CheckAttr(const Attrs& attrs, const char* name, AttrKind kind, bool required) {
+  const AttrValue* value = attrs.Find(name);
+  if (value == nullptr) {
+    return required ? absl::InvalidArgumentError(absl::StrCat("no attribute '", name, "'"))
+                    : absl::OkStatus();
+  }
+  if (KindOf(*value) == kind) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("attribute '", name, "' is a ", std::string(AttrKindName(KindOf(*value))),
+                   ", the kernel reads a ", std::string(AttrKindName(kind))));
+}
+
+// Buffer `index` of the plan has type `want` (`what` names it in the error).
+absl::Status CheckBuffer(const Plan& plan, int index, const TensorType& want, const char* what) {
+  const TensorType& got = plan.buffers[index].type;
+  if (got == want) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " is ", got.ToString(), ", the kernel reads ", want.ToString()));
+}
+
+// Packed weights (compiled by some rill, perhaps another) of the layout and sizes this kernel
+// reads, for `s`'s features and units.
+absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape& recurrent,
+                               const GruShape& s, DType dtype) {
+  if (version != kGruPackedLayoutVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cudnn_gru: the plan holds its weights packed in layout version ", version,
+        ", this rill reads version ", kGruPackedLayoutVersion, "; compile the plan again"));
+  }
+  const GruPackedSize sizes =
+      dtype == DType::kF64 ? GruPackedSizes<double>(s) : GruPackedSizes<float>(s);
+  const Shape want_input{sizes.input}, want_recurrent{sizes.recurrent};
+  if (input != want_input || recurrent != want_recurrent) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cudnn_gru: packed weights ", input.ToString(), " and ", recurrent.ToString(),
+                     " for ", s.input, " features and ", s.units, " units, which need ",
+                     want_input.ToString(), " and ", want_recurrent.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+// A cudnn_gru step read from a plan file (a forward: files hold inference plans): its
+// attributes, and every buffer of the type the shape rule gives from x and h0, with packed
+// weights of this rill's layout (a oneDNN step's reserve is its own, checked when it runs).
+absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
+  const Attrs& attrs = step.attrs;
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "time_major", AttrKind::kBool, true));
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "go_backwards", AttrKind::kBool, true));
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "zero_output_for_mask", AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruTrainingAttr, AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruPackedAttr, AttrKind::kInt, false));
+  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruAlgoAttr, AttrKind::kString, false));
+  if (attrs.Has(kCpuGruAlgoAttr))
+    RILL_RETURN_IF_ERROR(ParseCpuGruAlgo(attrs.GetString(kCpuGruAlgoAttr)).status());
+  if (step.inputs.size() < 5 || step.inputs.size() > 6 || step.outputs.size() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(step.inputs.size(), " inputs and ",
+                                                   step.outputs.size(),
+                                                   " outputs, the kernel reads 5 or 6 and 3"));
+  }
+  const TensorType& x = plan.buffers[step.inputs[0]].type;
+  const TensorType& h0 = plan.buffers[step.inputs[1]].type;
+  if ((x.dtype != DType::kF32 && x.dtype != DType::kF64) || x.shape.rank() != 3 ||
+      h0.shape.rank() != 2 || !x.shape.IsKnown() || !h0.shape.IsKnown()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x ", x.ToString(), " and h0 ", h0.ToString(),
+                     ": the kernel reads a float x [batch, time, features] and h0 [batch, units]"));
+  }
+  const GruShape s = ShapeOf(attrs, x.shape, h0.shape);
+  // Far beyond any real layer, and small enough that the sizes below (6u, (d + 16) · 3u, ...)
+  // cannot overflow.
+  constexpr int64_t kMaxSize = int64_t{1} << 28;
+  if (s.units > kMaxSize || s.input > kMaxSize) {
+    return absl::InvalidArgumentError(absl::StrCat(s.input, " features and ", s.units,
+                                                   " units: the kernel reads at most 2^28"));
+  }
+  const DType t = x.dtype;
+  const int64_t b = s.batch, u = s.units;
+  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[1], {t, {b, u}}, "h0"));
+  if (ReadsPackedWeights(attrs)) {
+    RILL_RETURN_IF_ERROR(CheckPackedLayout(attrs.GetInt(kCpuGruPackedAttr),
+                                           plan.buffers[step.inputs[2]].type.shape,
+                                           plan.buffers[step.inputs[3]].type.shape, s, t));
+  } else {
+    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[2], {t, {s.input, 3 * u}}, "kernel"));
+    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[3], {t, {u, 3 * u}}, "recurrent kernel"));
+  }
+  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[4], {t, {6 * u}}, "bias"));
+  if (step.inputs.size() == 6)
+    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[5], {DType::kI32, {b}}, "lengths"));
+  const Shape y = s.time_major ? Shape{s.time, b, u} : Shape{b, s.time, u};
+  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[0], {t, y}, "y"));
+  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[1], {t, {b, u}}, "h_last"));
+  if (RunsOneDnn(attrs)) return absl::OkStatus();
+  const Shape reserve = s.time_major ? Shape{s.time, b, 4 * u} : Shape{b, s.time, 4 * u};
+  return CheckBuffer(plan, step.outputs[2], {t, reserve}, "reserve");
+}
+
+// A sequence_lengths step read from a plan file: its mask value, an x with a batch and a time
+// axis, and lengths i32 [batch].
+absl::Status CheckLoadedSequenceLengths(const Plan& plan, const PlanStep& step) {
+  RILL_RETURN_IF_ERROR(CheckAttr(step.attrs, "mask_value", AttrKind::kFloat, true));
+  if (step.inputs.size() != 1 || step.outputs.size() != 1) {
+    return absl::InvalidArgumentError("the kernel reads one input and writes one output");
+  }
+  const TensorType& x = plan.buffers[step.inputs[0]].type;
+  if (x.shape.rank() < 2 || !x.shape.IsKnown()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("x ", x.ToString(), ": the kernel reads [batch, time, ...]"));
+  }
+  return CheckBuffer(plan, step.outputs[0], {DType::kI32, {x.shape.dim(0)}}, "lengths");
+}
+
 // ---- Run time ----------------------------------------------------------------------------------
 
 absl::Status OneDnnForward(const KernelArgs& a) {
@@ -266,27 +382,6 @@ absl::Status OneDnnBackward(const KernelArgs& a) {
                   "cudnn_gru_grad");
 }
 
-// Packed weights (from a plan file, perhaps of another rill) in the layout and sizes this
-// kernel reads.
-template <typename T>
-absl::Status CheckPackedWeights(const KernelArgs& a, const GruShape& s) {
-  const int64_t version = a.attrs.GetInt(kCpuGruPackedAttr);
-  if (version != kGruPackedLayoutVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cudnn_gru: the plan holds its weights packed in layout version ", version,
-        ", this rill reads version ", kGruPackedLayoutVersion, "; compile the plan again"));
-  }
-  const GruPackedSize sizes = GruPackedSizes<T>(s);
-  const Shape want_input{sizes.input}, want_recurrent{sizes.recurrent};
-  if (a.inputs[2].shape != want_input || a.inputs[3].shape != want_recurrent) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cudnn_gru: packed weights ", a.inputs[2].shape.ToString(), " and ",
-        a.inputs[3].shape.ToString(), " for ", s.input, " features and ", s.units,
-        " units, which need ", want_input.ToString(), " and ", want_recurrent.ToString()));
-  }
-  return absl::OkStatus();
-}
-
 template <typename T>
 absl::Status CuDNNGRUT(const KernelArgs& a) {
   if constexpr (std::is_same_v<T, float>) {
@@ -300,7 +395,8 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
                   out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
     return absl::OkStatus();
   }
-  RILL_RETURN_IF_ERROR(CheckPackedWeights<T>(a, s));
+  RILL_RETURN_IF_ERROR(CheckPackedLayout(a.attrs.GetInt(kCpuGruPackedAttr), in[2].shape,
+                                         in[3].shape, s, a.inputs[0].dtype));
   const GruPackedWeights<T> packed{.input = in[2].as<T>(), .recurrent = in[3].as<T>()};
   GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), nullptr, nullptr, in[4].as<T>(), out[0].as<T>(),
                 out[1].as<T>(), out[2].as<T>(), &packed);
@@ -433,13 +529,16 @@ void RegisterRnnKernels() {
                   .device = DeviceKind::kCpu,
                   .fn = CuDNNGRU,
                   .prepare = PrepareGru,
-                  .fold_inputs = FoldGruInputs});
+                  .fold_inputs = FoldGruInputs,
+                  .check_loaded = CheckLoadedGru});
   RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
                   .device = DeviceKind::kCpu,
                   .fn = CuDNNGRUGrad,
                   .prepare = PrepareGruGrad});
-  RegisterKernel(
-      {.op = OpKind::kSequenceLengths, .device = DeviceKind::kCpu, .fn = SequenceLengths});
+  RegisterKernel({.op = OpKind::kSequenceLengths,
+                  .device = DeviceKind::kCpu,
+                  .fn = SequenceLengths,
+                  .check_loaded = CheckLoadedSequenceLengths});
 }
 
 }  // namespace rill::cpu

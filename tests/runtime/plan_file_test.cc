@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/register.h"
 #include "rill/version.h"
 #include "runtime/byte_io.h"
@@ -67,6 +68,71 @@ TEST_F(PlanFileTest, DecodesTheCompiledPlanAndReencodesToTheSameBytes) {
   absl::StatusOr<std::string> again = EncodePlanFile(loaded->plan, params);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(*again == bytes_);
+}
+
+// A file whose checksums match can still have been made by hand: what the CPU GRU kernel reads
+// from a step (its attributes, its buffers' types, packed weights of this rill's layout) is
+// checked when the file is read, and each forgery is one error naming the step, before
+// anything runs.
+TEST_F(PlanFileTest, AGruStepThatIsNotWhatTheKernelReadsIsRefusedWhenRead) {
+  absl::StatusOr<LoadedPlan> good = Decode(bytes_);
+  ASSERT_TRUE(good.ok()) << good.status();
+  ParamStore params;
+  for (auto& [name, value] : good->params) params.Set(name, value);
+  int gru = -1;
+  for (size_t i = 0; i < good->plan.steps.size() && gru < 0; ++i) {
+    if (good->plan.steps[i].op == OpKind::kCuDNNGRU) gru = static_cast<int>(i);
+  }
+  ASSERT_GE(gru, 0) << "the small plan has no cudnn_gru step";
+  ASSERT_TRUE(good->plan.steps[gru].attrs.Has("cpu_gru_packed_weights"))
+      << "the small plan's GRU weights are not packed";
+  const std::string prefix = absl::StrCat("cudnn_gru '", good->plan.steps[gru].node_name, "': ");
+  struct Forgery {
+    const char* what;
+    void (*forge)(Plan& plan, PlanStep& step);
+    std::string error;
+  };
+  const Forgery forgeries[] = {
+      {"no time_major",
+       [](Plan&, PlanStep& s) {
+         Attrs attrs;
+         for (const auto& [name, value] : s.attrs.values()) {
+           if (name != "time_major") attrs.Set(name, value);
+         }
+         s.attrs = attrs;
+       },
+       "no attribute 'time_major'"},
+      {"go_backwards an int", [](Plan&, PlanStep& s) { s.attrs.Set("go_backwards", int64_t{1}); },
+       "attribute 'go_backwards' is a int, the kernel reads a bool"},
+      {"another packed layout",
+       [](Plan&, PlanStep& s) { s.attrs.Set("cpu_gru_packed_weights", int64_t{2}); },
+       "packed in layout version 2, this rill reads version 1"},
+      {"an unknown algorithm",
+       [](Plan&, PlanStep& s) { s.attrs.Set("cpu_gru_algo", std::string("fastest")); },
+       "cpu gru algorithm 'fastest' is not one of rill, onednn"},
+      {"a smaller reserve",
+       [](Plan& p, PlanStep& s) { p.buffers[s.outputs[2]].type.shape.dim(2) -= 1; },
+       "reserve is f32["},
+      {"h0 of other units",
+       [](Plan& p, PlanStep& s) { p.buffers[s.inputs[1]].type.shape.dim(1) += 1; },
+       "packed weights"},
+      // (Found by the plan fuzz target: sizes computed from such units overflowed.)
+      {"h0 of 2^40 units",
+       [](Plan& p, PlanStep& s) { p.buffers[s.inputs[1]].type.shape.dim(1) = int64_t{1} << 40; },
+       "units: the kernel reads at most 2^28"},
+  };
+  for (const Forgery& f : forgeries) {
+    SCOPED_TRACE(f.what);
+    Plan plan = good->plan;
+    f.forge(plan, plan.steps[gru]);
+    absl::StatusOr<std::string> forged = EncodePlanFile(plan, params);
+    ASSERT_TRUE(forged.ok()) << forged.status();
+    absl::StatusOr<LoadedPlan> loaded = Decode(*forged);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(loaded.status().message()), ::testing::StartsWith(prefix));
+    EXPECT_THAT(loaded.status().message(), HasSubstr(f.error));
+  }
 }
 
 // The math a CUDA plan's steps were prepared for (TF32 or FP32 strict) is part of the plan: a
