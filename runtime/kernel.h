@@ -84,7 +84,8 @@ using FoldInputsFn = absl::StatusOr<std::vector<PreparedInput>> (*)(const FoldIn
 // before anything runs the step: what the kernel reads and the file could get wrong, since a
 // file whose checksums match may still have been made by hand (the attributes it reads, of
 // their kinds; its buffers' types; values prepared at compile time, such as packed weights, in
-// this rill's layout). InvalidArgument naming the problem; the decoder adds the op and node.
+// this rill's layout). An error naming the problem, which the decoder reports as InvalidArgument
+// with the op and node in front.
 using CheckLoadedFn = absl::Status (*)(const Plan& plan, const PlanStep& step);
 
 // Output buffers hold whatever the arena held before (memory is reused): a kernel writes

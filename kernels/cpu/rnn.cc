@@ -243,8 +243,8 @@ absl::Status CheckAttr(const Attrs& attrs, const char* name, AttrKind kind, bool
   }
   if (KindOf(*value) == kind) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat("attribute '", name, "' is a ", std::string(AttrKindName(KindOf(*value))),
-                   ", the kernel reads a ", std::string(AttrKindName(kind))));
+      absl::StrCat("attribute '", name, "' is of kind ", std::string(AttrKindName(KindOf(*value))),
+                   ", the kernel reads kind ", std::string(AttrKindName(kind))));
 }
 
 // Buffer `index` of the plan has type `want` (`what` names it in the error).
@@ -261,7 +261,7 @@ absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape&
                                const GruShape& s, DType dtype) {
   if (version != kGruPackedLayoutVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "cudnn_gru: the plan holds its weights packed in layout version ", version,
+        "the plan holds its weights packed in layout version ", version,
         ", this rill reads version ", kGruPackedLayoutVersion, "; compile the plan again"));
   }
   const GruPackedSize sizes =
@@ -269,8 +269,8 @@ absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape&
   const Shape want_input{sizes.input}, want_recurrent{sizes.recurrent};
   if (input != want_input || recurrent != want_recurrent) {
     return absl::InvalidArgumentError(
-        absl::StrCat("cudnn_gru: packed weights ", input.ToString(), " and ", recurrent.ToString(),
-                     " for ", s.input, " features and ", s.units, " units, which need ",
+        absl::StrCat("packed weights ", input.ToString(), " and ", recurrent.ToString(), " for ",
+                     s.input, " features and ", s.units, " units, which need ",
                      want_input.ToString(), " and ", want_recurrent.ToString()));
   }
   return absl::OkStatus();
@@ -303,12 +303,12 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
                      ": the kernel reads a float x [batch, time, features] and h0 [batch, units]"));
   }
   const GruShape s = ShapeOf(attrs, x.shape, h0.shape);
-  // Far beyond any real layer, and small enough that the sizes below (6u, (d + 16) · 3u, ...)
-  // cannot overflow.
+  // Far beyond any real layer, and small enough that no size below (6u, the packed weights'
+  // d · 3u rounded up to panels of 16, ...) can overflow.
   constexpr int64_t kMaxSize = int64_t{1} << 28;
   if (s.units > kMaxSize || s.input > kMaxSize) {
-    return absl::InvalidArgumentError(absl::StrCat(s.input, " features and ", s.units,
-                                                   " units: the kernel reads at most 2^28"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(s.input, " features and ", s.units, " units: the kernel reads at most 2^28"));
   }
   const DType t = x.dtype;
   const int64_t b = s.batch, u = s.units;
@@ -327,7 +327,7 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   const Shape y = s.time_major ? Shape{s.time, b, u} : Shape{b, s.time, u};
   RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[0], {t, y}, "y"));
   RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[1], {t, {b, u}}, "h_last"));
-  if (RunsOneDnn(attrs)) return absl::OkStatus();
+  if (RunsOneDnn(attrs) && t == DType::kF32) return absl::OkStatus();  // f64 never runs oneDNN
   const Shape reserve = s.time_major ? Shape{s.time, b, 4 * u} : Shape{b, s.time, 4 * u};
   return CheckBuffer(plan, step.outputs[2], {t, reserve}, "reserve");
 }
@@ -395,8 +395,9 @@ absl::Status CuDNNGRUT(const KernelArgs& a) {
                   out[0].as<T>(), out[1].as<T>(), out[2].as<T>());
     return absl::OkStatus();
   }
-  RILL_RETURN_IF_ERROR(CheckPackedLayout(a.attrs.GetInt(kCpuGruPackedAttr), in[2].shape,
-                                         in[3].shape, s, a.inputs[0].dtype));
+  RILL_RETURN_IF_ERROR(Annotate(CheckPackedLayout(a.attrs.GetInt(kCpuGruPackedAttr), in[2].shape,
+                                                  in[3].shape, s, a.inputs[0].dtype),
+                                "cudnn_gru"));
   const GruPackedWeights<T> packed{.input = in[2].as<T>(), .recurrent = in[3].as<T>()};
   GruForward<T>(s, in[0].as<T>(), in[1].as<T>(), nullptr, nullptr, in[4].as<T>(), out[0].as<T>(),
                 out[1].as<T>(), out[2].as<T>(), &packed);
@@ -481,7 +482,8 @@ template <typename T>
 absl::Status SequenceLengthsT(const KernelArgs& a) {
   const Shape& x = a.inputs[0].shape;
   const int64_t batch = x.dim(0), time = x.dim(1);
-  const int64_t step = time == 0 ? 0 : x.NumElements() / (batch * time);
+  int64_t step = 1;  // the elements of one time step of one sample
+  for (int i = 2; i < x.rank(); ++i) step *= x.dim(i);
   const T value = static_cast<T>(a.attrs.GetFloat("mask_value"));
   const T* data = a.inputs[0].as<T>();
   int32_t* lengths = a.outputs[0].as<int32_t>();

@@ -103,7 +103,7 @@ TEST_F(PlanFileTest, AGruStepThatIsNotWhatTheKernelReadsIsRefusedWhenRead) {
        },
        "no attribute 'time_major'"},
       {"go_backwards an int", [](Plan&, PlanStep& s) { s.attrs.Set("go_backwards", int64_t{1}); },
-       "attribute 'go_backwards' is a int, the kernel reads a bool"},
+       "attribute 'go_backwards' is of kind int, the kernel reads kind bool"},
       {"another packed layout",
        [](Plan&, PlanStep& s) { s.attrs.Set("cpu_gru_packed_weights", int64_t{2}); },
        "packed in layout version 2, this rill reads version 1"},
