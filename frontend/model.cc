@@ -348,6 +348,20 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     RILL_ASSIGN_OR_RETURN(PlanExecutor * ex,
                           predict_runner_->Get(GraphMode::kPredict, types, nullptr));
     RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
+    if (batch_size >= n) return out;  // one batch: nothing to join
+    // The batches' outputs are joined along axis 0, which must be the batch's rows. It is not
+    // for a model with time-major layers (axis 0 is time there); joining would mix samples.
+    for (size_t k = 0; k < out.size(); ++k) {
+      const Shape& shape = out[k].shape();
+      if (shape.rank() == 0 || shape.dim(0) != static_cast<int64_t>(rows.size())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("model '", name_, "': output '", outputs_[k].layer, "' is ",
+                         shape.ToString(), " for a batch of ", rows.size(),
+                         " input rows, so batches cannot be joined along its "
+                         "axis 0 (a time-major layer?); predict the ",
+                         n, " rows in one batch (batch size ", n, ")"));
+      }
+    }
     if (results.empty()) {
       for (const Tensor& o : out) {
         std::vector<int64_t> dims = o.shape().dims();

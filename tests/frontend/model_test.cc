@@ -259,5 +259,24 @@ TEST(ModelErrors, BadDataToFitAndPredict) {
               HasSubstr("batch size 0 < 1"));
 }
 
+// Predicting in batches joins the batches' outputs along axis 0. A time-major GRU's model has
+// time there (its input [time, batch, features]), so its outputs have the batch's samples on
+// axis 0 instead: joining them would overflow the joined output and mix samples. Several
+// batches are refused naming the output and its shape; one batch is predicted as it is.
+TEST(ModelErrors, PredictingATimeMajorModelInSeveralBatchesIsRefused) {
+  Model m;
+  auto x = m.Input({-1, 5, 3});  // [time, batch 5, features 3]
+  m.SetOutputs(
+      {layers::Dense({.units = 2})(layers::CuDNNGRU({.units = 4, .time_major = true})(x))});
+  const Tensor steps(DType::kF32, Shape{4, 5, 3});  // 4 time steps
+  absl::StatusOr<std::vector<Tensor>> y = m.Predict({steps}, 2);
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()),
+              HasSubstr("is [5, 2] for a batch of 2 input rows, so batches cannot be joined"));
+  y = m.Predict({steps}, 4);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ((*y)[0].shape(), (Shape{5, 2}));
+}
+
 }  // namespace
 }  // namespace rill
