@@ -117,7 +117,9 @@ class Model {
   // (shape (0, ...)) for inputs with none. `device`: "cpu", "cuda" or "auto" (see
   // CompileOptions::device). `batch_size` unset: the inputs' fixed batch size when they have
   // one (a stateful model), else 32, as Keras chooses; a batch size that differs from a fixed
-  // one is an InvalidArgument saying so (ResolveBatchSize).
+  // one is an InvalidArgument saying so (ResolveBatchSize). The batches' outputs are joined along
+  // axis 0, which must then hold each batch's rows: a model with time-major layers (axis 0 is
+  // time) is predicted in one batch, and several are an InvalidArgument naming the output.
   // On the CPU the plans are compiled with constant folding: what depends on the weights alone
   // (a GRU's weight conversion) runs once, not per batch, and again after any weight changes
   // (SetWeights, training, params().Set or a non-const params().Find; frontend/compile.h,
