@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,29 +66,40 @@ double MedianProcessMs(const std::string& command, int reps) {
   return bench::Median(std::move(ms));
 }
 
+// Runs bench/`script` with the arguments `args` gives for a thread count, on 1 thread and on
+// `threads` (when more), handing every line it prints to `line` (stderr dropped).
+void RunTorchScript(const std::string& python, const char* script,
+                    const std::function<std::string(int threads)>& args, int threads,
+                    const std::function<void(const char*)>& line) {
+  for (int torch_threads : threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1}) {
+    const std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/", script, " ",
+                                         args(torch_threads), " 2>/dev/null");
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr) continue;
+    char text[512];
+    while (std::fgets(text, sizeof text, pipe) != nullptr) line(text);
+    pclose(pipe);
+  }
+}
+
 // torch's per-call latency (bench/torch_gru_stream.py) for chunks of `chunk` steps, each call
 // `between` after the previous one, on 1 thread and on `threads`, the faster; 0 when it did
 // not run.
 double TorchStreamMs(const std::string& python, int64_t features, int64_t units, int threads,
                      int reps, int64_t chunk, std::chrono::microseconds between) {
   double best = 0;
-  for (int torch_threads : threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1}) {
-    const std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_gru_stream.py ",
-                                         features, " ", units, " ", torch_threads, " ", reps, " ",
-                                         between.count() / 1e3, " ", chunk, " 2>/dev/null");
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (pipe == nullptr) continue;
-    char line[256];
+  auto args = [&](int torch_threads) {
+    return absl::StrCat(features, " ", units, " ", torch_threads, " ", reps, " ",
+                        between.count() / 1e3, " ", chunk);
+  };
+  RunTorchScript(python, "torch_gru_stream.py", args, threads, [&](const char* line) {
     long long got = 0;
     double ms = 0;
-    while (std::fgets(line, sizeof line, pipe) != nullptr) {
-      if (std::sscanf(line, "chunk %lld: %lf ms", &got, &ms) == 2 && got == chunk &&
-          (best == 0 || ms < best)) {
-        best = ms;
-      }
+    if (std::sscanf(line, "chunk %lld: %lf ms", &got, &ms) == 2 && got == chunk &&
+        (best == 0 || ms < best)) {
+      best = ms;
     }
-    pclose(pipe);
-  }
+  });
   return best;
 }
 
@@ -101,27 +113,20 @@ struct TorchModelTimes {
 TorchModelTimes TorchModel(const std::string& python, const std::string& weights,
                            const std::string& x, int threads) {
   TorchModelTimes best;
-  for (int torch_threads : threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1}) {
-    const std::string cmd = absl::StrCat(python, " ", RILL_BENCH_DIR, "/torch_stacked_gru.py ",
-                                         weights, " ", x, " ", torch_threads, " 2>/dev/null");
-    FILE* pipe = popen(cmd.c_str(), "r");
-    if (pipe == nullptr) continue;
-    char line[512];
-    while (std::fgets(line, sizeof line, pipe) != nullptr) {
-      TorchModelTimes t;
-      char version[64];
-      if (std::sscanf(line,
-                      "torch %63s threads %d: first %lf ms, steady %lf ms, start to output %lf "
-                      "ms, output %lf",
-                      version, &t.threads, &t.first_ms, &t.steady_ms, &t.start_to_output_ms,
-                      &t.output) == 6 &&
-          (!best.ok || t.steady_ms < best.steady_ms)) {
-        t.ok = true;
-        best = t;
-      }
+  auto args = [&](int torch_threads) { return absl::StrCat(weights, " ", x, " ", torch_threads); };
+  RunTorchScript(python, "torch_stacked_gru.py", args, threads, [&](const char* line) {
+    TorchModelTimes t;
+    char version[64];
+    if (std::sscanf(line,
+                    "torch %63s threads %d: first %lf ms, steady %lf ms, start to "
+                    "output %lf ms, output %lf",
+                    version, &t.threads, &t.first_ms, &t.steady_ms, &t.start_to_output_ms,
+                    &t.output) == 6 &&
+        (!best.ok || t.steady_ms < best.steady_ms)) {
+      t.ok = true;
+      best = t;
     }
-    pclose(pipe);
-  }
+  });
   return best;
 }
 
@@ -247,10 +252,9 @@ int Run(const std::string& python) {
           " --batch-size 1",
       7);
   const double startup_ms = MedianProcessMs(std::string(RILL_RUN_BINARY) + " --version", 7);
-  const TorchModelTimes torch =
-      python.empty() ? TorchModelTimes{}
-                     : TorchModel(python, (dir / "weights").string(), x_path,
-                                  openblas_get_num_threads());
+  const TorchModelTimes torch = python.empty() ? TorchModelTimes{}
+                                               : TorchModel(python, (dir / "weights").string(),
+                                                            x_path, openblas_get_num_threads());
   struct stat runner;
   const long long runner_bytes = stat(RILL_RUN_BINARY, &runner) == 0 ? runner.st_size : -1;
 
@@ -282,9 +286,10 @@ int Run(const std::string& python) {
     std::printf("  PyTorch eager, same weights (bench/torch_stacked_gru.py, %d thread(s)):\n",
                 torch.threads);
     std::printf("    first call                       %8.3f ms\n", torch.first_ms);
-    std::printf("    steady call                      %8.3f ms (median of 200): %.1fx the "
-                "compiled model's\n",
-                torch.steady_ms, torch.steady_ms / compiled_steady_ms);
+    std::printf(
+        "    steady call                      %8.3f ms (median of 200): %.1fx the "
+        "compiled model's\n",
+        torch.steady_ms, torch.steady_ms / compiled_steady_ms);
     std::printf("    process start to output          %8.1f ms (python and the torch import)\n",
                 torch.start_to_output_ms);
     std::printf("    output %.9g, the compiled model's %.9g: |difference| %.2g\n", torch.output,
