@@ -103,10 +103,10 @@ absl::StatusOr<double> TimeCandidate(const GruShape& s, bool training, CpuGruAlg
     RILL_ASSIGN_OR_RETURN(reserve_bytes, OneDnnGruWorkspaceBytes(s));
   }
   std::vector<float> reserve((reserve_bytes + sizeof(float) - 1) / sizeof(float));
-  const GruPackedSize sizes = GruPackedSizes<float>(s);
   std::vector<float> packed_input, packed_recurrent;
   std::optional<GruPackedWeights<float>> packed;
   if (algo == CpuGruAlgo::kRill && !training) {
+    const GruPackedSize sizes = GruPackedSizes<float>(s);
     packed_input.resize(sizes.input);
     packed_recurrent.resize(sizes.recurrent);
     PackGruWeights(s, kernel.data(), recurrent.data(), packed_input.data(),
