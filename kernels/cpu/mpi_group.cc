@@ -222,14 +222,18 @@ class MpiGroup final : public ProcessGroup {
       const auto start = std::chrono::steady_clock::now();
       // Polled with pauses while the backward runs, rather than blocking: MPI's blocking calls
       // spin while they wait for the other ranks, which would take a core from the backward
-      // this thread overlaps. Once the backward waits for an exchange, without pauses.
+      // this thread overlaps. Once the backward waits for an exchange, without pauses but
+      // yielding: where ranks share cores, the rank still computing is what this one waits for.
       MPI_Request request;
       int code = MPI_Iallgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
                                 static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_, &request);
       for (int finished = 0; code == MPI_SUCCESS && !finished;) {
         code = MPI_Test(&request, &finished, MPI_STATUS_IGNORE);
-        if (!finished && waiting_.load(std::memory_order_relaxed) == 0) {
+        if (finished) break;
+        if (waiting_.load(std::memory_order_relaxed) == 0) {
           std::this_thread::sleep_for(kPollPause);
+        } else {
+          std::this_thread::yield();
         }
       }
       if (code == MPI_SUCCESS) {
