@@ -301,7 +301,6 @@ class MpiGroup final : public ProcessGroup {
   std::map<const void*, std::shared_ptr<Reduction>> reductions_;  // by bucket, kept
 };
 
-
 absl::StatusOr<ProcessGroup*> CreateMpiWorld() {
   RILL_ASSIGN_OR_RETURN(MpiGroup * group, MpiGroup::Create());
   return group;
