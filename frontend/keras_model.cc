@@ -55,9 +55,12 @@ absl::Status CheckInputLayerConfig(const json& config, const std::string& name,
   return absl::OkStatus();
 }
 
-// An InputLayer's (or a first layer's) batch_input_shape -> the input's shape and dtype.
+// An InputLayer's (or a first layer's) batch_input_shape -> the input's shape and dtype; a
+// dimension after the batch that it leaves open takes its length from `bind` (the shapes of the
+// model's inputs, in order: ModelFromKerasJson).
 absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const std::string& name,
-                                         bool integer_ids, const std::string& source) {
+                                         bool integer_ids, const std::vector<Shape>& bind,
+                                         const std::string& source) {
   const json* shape = nullptr;
   for (const char* key : {"batch_input_shape", "batch_shape"}) {
     if (config.contains(key)) shape = &config[key];
@@ -65,16 +68,38 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
   if (shape == nullptr || !shape->is_array() || shape->empty()) {
     return Bad(source, absl::StrCat("input '", name, "' has no batch_input_shape"));
   }
+  // The data's shape is read only where the file leaves a dimension open: elsewhere a shape
+  // that does not fit is for the run to report against the input's type.
+  bool open_after_batch = false;
+  for (size_t i = 1; i < shape->size(); ++i) open_after_batch |= (*shape)[i].is_null();
+  const size_t index = model.inputs().size();
+  const Shape* bound = open_after_batch && index < bind.size() ? &bind[index] : nullptr;
+  if (bound != nullptr && bound->rank() != static_cast<int>(shape->size())) {
+    return Bad(source, absl::StrCat("input '", name, "' has ", shape->size(),
+                                    " dimensions (batch_input_shape ", shape->dump(),
+                                    "), its data's shape ", bound->ToString(), " has ",
+                                    bound->rank()));
+  }
   std::vector<int64_t> dims;
+  std::vector<int> open;
   for (size_t i = 0; i < shape->size(); ++i) {
     const json& d = (*shape)[i];
     if (d.is_null() && i == 0) {
       dims.push_back(kBatch);
+    } else if (d.is_null() && bound != nullptr && bound->dim(static_cast<int>(i)) > 0) {
+      dims.push_back(bound->dim(static_cast<int>(i)));
+      open.push_back(static_cast<int>(i));
     } else if (d.is_number_integer() && d.get<int64_t>() > 0) {
       dims.push_back(d.get<int64_t>());
+    } else if (d.is_null()) {
+      return Bad(source,
+                 absl::StrCat("input '", name, "': dimension ", i, " is null (None) and ",
+                              bound == nullptr ? "no length was given for it"
+                                               : "the length given for it is not positive",
+                              " (the shape of the data, or --input-shape, binds it)"));
     } else {
       return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is ", d.dump(),
-                                      "; only the batch dimension may be unknown"));
+                                      ", not a positive size or null"));
     }
   }
   std::string dtype = "float32";
@@ -91,6 +116,7 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
   if (dtype == "int64") dt = DType::kI64;
   SymbolicTensor t = model.Input(std::move(dims), dt, name);
   if (!t.valid()) return model.status();
+  if (!open.empty()) model.set_open_dims(t.layer, std::move(open));
   return t;
 }
 
@@ -106,7 +132,8 @@ absl::Status CallLayer(Model& model, const LayerRef& layer,
   return absl::OkStatus();
 }
 
-absl::Status ReadSequential(Model& model, const json& layers, const std::string& source) {
+absl::Status ReadSequential(Model& model, const json& layers, const std::vector<Shape>& bind,
+                            const std::string& source) {
   if (!layers.is_array() || layers.empty()) return Bad(source, "a Sequential model with no layers");
   std::vector<SymbolicTensor> current;
   size_t first = 0;
@@ -115,7 +142,7 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::string&
     RILL_RETURN_IF_ERROR(CheckInputLayerConfig(c, c.value("name", "input_1"), source));
     RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
                           MakeInput(model, c, c.value("name", "input_1"),
-                                    layers.size() > 1 && FeedsEmbedding(layers[1]), source));
+                                    layers.size() > 1 && FeedsEmbedding(layers[1]), bind, source));
     current = {in};
     first = 1;
   }
@@ -124,7 +151,7 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::string&
       const json& c = layers[i].value("config", json::object());
       RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
                             MakeInput(model, c, absl::StrCat(c.value("name", "layer"), "_input"),
-                                      FeedsEmbedding(layers[i]), source));
+                                      FeedsEmbedding(layers[i]), bind, source));
       current = {in};
     }
     RILL_ASSIGN_OR_RETURN(LayerRef layer, LayerFromKeras(layers[i]));
@@ -163,7 +190,8 @@ absl::StatusOr<SymbolicTensor> Resolve(const NodeOutputs& nodes, const json& ref
   return it->second[node][tensor];
 }
 
-absl::Status ReadFunctional(Model& model, const json& config, const std::string& source) {
+absl::Status ReadFunctional(Model& model, const json& config, const std::vector<Shape>& bind,
+                             const std::string& source) {
   const json& layers = config.value("layers", json::array());
   NodeOutputs nodes;
   std::map<std::string, LayerRef> made;
@@ -182,7 +210,8 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::string&
     if (l.value("class_name", "") == "InputLayer") {
       RILL_RETURN_IF_ERROR(CheckInputLayerConfig(l.value("config", json::object()), name, source));
       RILL_ASSIGN_OR_RETURN(SymbolicTensor in, MakeInput(model, l.value("config", json::object()),
-                                                         name, feeds_embedding[name], source));
+                                                         name, feeds_embedding[name], bind,
+                                                         source));
       nodes[name].push_back({in});
       continue;
     }
@@ -389,7 +418,8 @@ absl::Status LoadH5(Model& model, const std::string& path, bool by_name) {
 }
 
 absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
-                                                     const std::string& source, uint64_t seed) {
+                                                     const std::string& source, uint64_t seed,
+                                                     const std::vector<Shape>& bind) {
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) return Bad(source, "not valid JSON");
   if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
@@ -401,9 +431,9 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
     model->set_sequential(true);
-    RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), source));
+    RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), bind, source));
   } else if (kind == "Functional" || kind == "Model") {
-    RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, source));
+    RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, bind, source));
   } else {
     return Bad(source, absl::StrCat("model class '", kind,
                                     "' is not supported (Sequential, Functional, Model)"));
@@ -415,20 +445,22 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
 
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
                                                           const std::string& source,
-                                                          uint64_t seed) {
+                                                          uint64_t seed,
+                                                          const std::vector<Shape>& input_shapes) {
   // nlohmann's accessors (value(), get<T>()) throw when a field has another type than the one
   // asked for, e.g. a null where a name or a layer config belongs; every such field the
   // readers do not check by themselves becomes an error here, never an exception.
   try {
-    return ReadKerasJson(text, source, seed);
+    return ReadKerasJson(text, source, seed, input_shapes);
   } catch (const json::exception& e) {
     return Bad(source, absl::StrCat("a field has the wrong type (", e.what(), ")"));
   }
 }
 
-absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed) try {
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed,
+                                                      const std::vector<Shape>& input_shapes) try {
   RILL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  return ModelFromKerasJson(text, path, seed);
+  return ModelFromKerasJson(text, path, seed, input_shapes);
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

@@ -17,11 +17,18 @@ namespace rill {
 // A model from the text of a Keras model JSON; `source` names it in errors (a file name),
 // `seed` seeds the weights' initializers. InvalidArgument for text that is not a model rill
 // supports, a field of the wrong type (a null name, a string for a list) included.
-absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
-                                                          const std::string& source,
-                                                          uint64_t seed = 0);
+// rill's plans have fixed shapes but the batch: a dimension after the batch that the JSON
+// leaves open (None, e.g. `Input(shape=(None, 8))`'s time axis) takes its length from
+// `input_shapes`, the shapes of the data for the model's inputs in order (their batch and
+// fixed dimensions are not read here). Without a length it is an InvalidArgument naming the
+// input and the dimension. The model remembers the dimensions it bound (Model::open_dims), and
+// ModelToKerasJson writes them as None again.
+absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(
+    const std::string& text, const std::string& source, uint64_t seed = 0,
+    const std::vector<Shape>& input_shapes = {});
 // The same from a file.
-absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0);
+absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0,
+                                                      const std::vector<Shape>& input_shapes = {});
 
 // How an .h5 file's layers are matched to the model's.
 struct LoadWeightsOptions {
@@ -62,8 +69,9 @@ absl::StatusOr<std::string> ModelToKerasJson(const Model& model);
 // there is refused before anything is written.
 absl::Status SaveModel(const Model& model, const std::string& dir);
 // The model SaveModel wrote to `dir`, with its weights. `seed` seeds the initializers that the
-// loaded weights then replace.
-absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed = 0);
+// loaded weights then replace; `input_shapes` binds open dimensions as in ModelFromKerasJson.
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed = 0,
+                                                 const std::vector<Shape>& input_shapes = {});
 
 // Per layer, the weight arrays of a Keras HDF5 weights file in each layer's weight_names
 // order (implemented in keras_h5.cc; Unimplemented when built without libhdf5).

@@ -45,9 +45,10 @@ absl::StatusOr<std::string> KerasDType(DType dtype, const std::string& input) {
   }
 }
 
-absl::StatusOr<json> InputLayerToKeras(const SymbolicTensor& in) {
+absl::StatusOr<json> InputLayerToKeras(const Model& model, const SymbolicTensor& in) {
   json shape = json::array();
   for (int64_t d : in.shape().dims()) shape.push_back(d == kUnknownDim ? json() : json(d));
+  for (int d : model.open_dims(in.layer)) shape[d] = json();
   RILL_ASSIGN_OR_RETURN(std::string dtype, KerasDType(in.value->type.dtype, in.layer));
   return json{{"module", "keras.layers"},
               {"class_name", "InputLayer"},
@@ -84,7 +85,7 @@ absl::StatusOr<json> ModelToKeras(const Model& model) {
       return absl::InvalidArgumentError(absl::StrCat(
           "model '", model.name(), "' is Sequential but has ", model.inputs().size(), " inputs"));
     }
-    RILL_ASSIGN_OR_RETURN(json input, InputLayerToKeras(model.inputs()[0]));
+    RILL_ASSIGN_OR_RETURN(json input, InputLayerToKeras(model, model.inputs()[0]));
     layers.push_back(std::move(input));
     for (const auto& layer : model.layers()) layers.push_back(LayerToKeras(*layer));
     return json{{"class_name", "Sequential"},
@@ -93,7 +94,7 @@ absl::StatusOr<json> ModelToKeras(const Model& model) {
   }
   json input_layers = json::array(), output_layers = json::array();
   for (const SymbolicTensor& in : model.inputs()) {
-    RILL_ASSIGN_OR_RETURN(json input, InputLayerToKeras(in));
+    RILL_ASSIGN_OR_RETURN(json input, InputLayerToKeras(model, in));
     input["name"] = in.layer;
     input["inbound_nodes"] = json::array();
     layers.push_back(std::move(input));
@@ -211,14 +212,15 @@ absl::Status SaveModel(const Model& model, const std::string& dir) try {
   return CurrentExceptionStatus(absl::StrCat("SaveModel ", dir));
 }
 
-absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed) try {
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed,
+                                                 const std::vector<Shape>& input_shapes) try {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(
         absl::StrCat(dir, ": no such directory (a model saved by SaveModel is a directory)"));
   }
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                        LoadKerasModel(absl::StrCat(dir, "/", kModelJson), seed));
+                        LoadKerasModel(absl::StrCat(dir, "/", kModelJson), seed, input_shapes));
   RILL_RETURN_IF_ERROR(LoadWeights(*model, absl::StrCat(dir, "/", kWeightsDir)));
   return model;
 } catch (...) {

@@ -112,6 +112,12 @@ std::optional<int64_t> Model::fixed_batch_size() const {
   return std::nullopt;
 }
 
+const std::vector<int>& Model::open_dims(const std::string& input) const {
+  static const std::vector<int> kNone;
+  auto it = open_dims_.find(input);
+  return it == open_dims_.end() ? kNone : it->second;
+}
+
 absl::StatusOr<int64_t> ResolveBatchSize(const Model& model, std::optional<int64_t> requested,
                                          int64_t samples) {
   if (requested.has_value() && *requested < 1)

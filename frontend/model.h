@@ -109,6 +109,13 @@ class Model {
   // Whether the model is a Keras Sequential one (its summary has no InputLayer row).
   bool sequential() const { return sequential_; }
   void set_sequential(bool sequential) { sequential_ = sequential; }
+  // The dimensions after the batch that the model's source left open (a Keras JSON's None
+  // time axis) and that were bound to a length when the model was built, per input (by its
+  // layer name): ModelToKerasJson writes them as None again.
+  const std::vector<int>& open_dims(const std::string& input) const;
+  void set_open_dims(const std::string& input, std::vector<int> dims) {
+    open_dims_[input] = std::move(dims);
+  }
 
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
@@ -164,6 +171,7 @@ class Model {
   std::vector<SymbolicTensor> outputs_;
   ParamStore params_;
   std::map<std::string, Constraint> constraints_;
+  std::map<std::string, std::vector<int>> open_dims_;
   std::vector<std::pair<std::string, std::string>> state_updates_;
   int64_t weight_counter_ = 0;
   std::unique_ptr<ModelRunner> predict_runner_;

@@ -401,6 +401,10 @@ absl::Status WriteNpy(const std::string& path, const Tensor& t) {
 
 absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype) {
   RILL_ASSIGN_OR_RETURN(Tensor t, ReadNpy(path));
+  return ConvertNpyData(std::move(t), dtype, path);
+}
+
+absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path) {
   if (t.dtype() == dtype) return t;
   if (IsFloating(t.dtype()) != IsFloating(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),

@@ -26,6 +26,8 @@ absl::StatusOr<Tensor> ReadNpy(const std::string& path);
 // hold is an error with its value); a float array where integers are expected, or the
 // reverse, is an InvalidArgument naming the file.
 absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype);
+// ReadNpyAs's conversion, of an array ReadNpy read from `path` (which errors name).
+absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path);
 
 // Writes `t` as a version 1.0 C-order .npy file that numpy.load reads (an array with no rows,
 // shape (0, ...), included). Atomic: the data goes to a new temporary file beside `path`

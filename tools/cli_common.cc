@@ -5,7 +5,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "frontend/keras_model.h"
 #include "ir/status.h"
@@ -30,8 +32,12 @@ ABSL_FLAG(bool, tf32, false,
 ABSL_FLAG(std::string, gru_algo, "",
           "on the GPU, the cuDNN GRU algorithm: auto (the fastest, timed per shape; the default) "
           "or exact (STANDARD, the CPU's numbers within 1e-5); ignored on the CPU");
-ABSL_FLAG(int64_t, batch_size, 32, "samples per batch");
+ABSL_FLAG(int64_t, batch_size, 32,
+          "samples per batch (when not given: 32, or the batch a stateful model fixes)");
 ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
+ABSL_FLAG(std::string, input_shape, "",
+          "the input's shape, batch first, comma-separated (e.g. 1,100,8); it also binds the "
+          "dimensions the model leaves open (a None time axis)");
 
 namespace rill::cli {
 namespace {
@@ -91,9 +97,45 @@ absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
   return ReadNpyAs(path, dtype);
 }
 
+std::optional<int64_t> GivenBatchSize() {
+  if (!FlagGiven("batch_size")) return std::nullopt;
+  return absl::GetFlag(FLAGS_batch_size);
+}
+
+absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag) {
+  std::vector<int64_t> dims;
+  for (absl::string_view part : absl::StrSplit(flag, ',')) {
+    int64_t d = 0;
+    if (!absl::SimpleAtoi(part, &d) || d < 1) {
+      return UsageError(absl::StrCat("--input-shape='", flag,
+                                     "' is not a list of positive sizes such as 1,100,8"));
+    }
+    dims.push_back(d);
+  }
+  return dims;
+}
+
+absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
+                                              const std::string& weights, uint64_t seed,
+                                              const std::string& data_path, const char* command) {
+  RILL_ASSIGN_OR_RETURN(Tensor data, ReadNpy(data_path));
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                        LoadModel(json_path, weights, seed, {data.shape()}));
+  if (model->inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(json_path, ": the model has ",
+                                                   model->inputs().size(), " inputs; rill ",
+                                                   command, " feeds one"));
+  }
+  RILL_ASSIGN_OR_RETURN(Tensor x, ConvertNpyData(std::move(data),
+                                                 model->inputs()[0].value->type.dtype, data_path));
+  return ModelAndData{std::move(model), std::move(x)};
+}
+
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
-                                                 const std::string& weights, uint64_t seed) {
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadKerasModel(json_path, seed));
+                                                 const std::string& weights, uint64_t seed,
+                                                 const std::vector<Shape>& input_shapes) {
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                        LoadKerasModel(json_path, seed, input_shapes));
   const bool by_name = absl::GetFlag(FLAGS_weights_by_name);
   if (by_name && weights.empty()) return UsageError("--weights-by-name needs --weights");
   if (!weights.empty()) RILL_RETURN_IF_ERROR(LoadWeights(*model, weights, {.by_name = by_name}));

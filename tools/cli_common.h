@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
@@ -19,6 +21,7 @@ ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(bool, tf32);
 ABSL_DECLARE_FLAG(int64_t, batch_size);
 ABSL_DECLARE_FLAG(uint64_t, seed);
+ABSL_DECLARE_FLAG(std::string, input_shape);
 
 namespace rill::cli {
 
@@ -41,8 +44,29 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device);
 // The array in `path` converted to `dtype` (ReadNpyAs, runtime/npy.h).
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
 
-// A Keras model JSON with (optionally) its weights; `seed` seeds the initializers.
+// --batch-size when the command line gives it; else unset: 32, or the batch a stateful model
+// fixes (ResolveBatchSize, frontend/model.h).
+std::optional<int64_t> GivenBatchSize();
+
+// --input-shape's sizes, batch first (e.g. 1,100,8), or a UsageError naming the flag.
+absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);
+
+// A Keras model JSON with (optionally) its weights; `seed` seeds the initializers and
+// `input_shapes` binds the dimensions the JSON leaves open (a None time axis:
+// ModelFromKerasJson, frontend/keras_model.h).
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
-                                                 const std::string& weights, uint64_t seed);
+                                                 const std::string& weights, uint64_t seed,
+                                                 const std::vector<Shape>& input_shapes = {});
+
+// The model of a command that feeds it one array (`command`: predict, train) and that array:
+// the one in `data_path`, whose shape binds the dimensions the model's JSON leaves open,
+// converted to the input's dtype. InvalidArgument for a model with several inputs.
+struct ModelAndData {
+  std::unique_ptr<Model> model;
+  Tensor x;
+};
+absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
+                                              const std::string& weights, uint64_t seed,
+                                              const std::string& data_path, const char* command);
 
 }  // namespace rill::cli

@@ -12,9 +12,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "frontend/compile.h"
 #include "ir/status.h"
 #include "kernels/register.h"
@@ -26,8 +24,6 @@
 #include "tools/command.h"
 #include "tools/run_plan.h"
 
-ABSL_FLAG(std::string, input_shape, "",
-          "the input's shape, batch first, comma-separated (e.g. 1,100,8)");
 ABSL_FLAG(std::string, o, "", "where to write the compiled model (.rillc) or the executable");
 ABSL_FLAG(std::string, emit, "plan",
           "what to write: plan (a .rillc file for rill-run) or executable (rill-run with the plan "
@@ -36,29 +32,23 @@ ABSL_FLAG(std::string, emit, "plan",
 namespace rill::cli {
 namespace {
 
+// The type the plan is compiled for: the model's one input with --input-shape's sizes, which
+// must keep every size the model fixes.
 absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& model_path,
-                                             const std::string& shape_flag) {
+                                             const std::vector<int64_t>& dims) {
   if (m.inputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         model_path, ": the model has ", m.inputs().size(), " inputs; rill compile takes one"));
   }
   const TensorType& model_type = m.inputs()[0].value->type;
-  std::vector<int64_t> dims;
-  for (absl::string_view part : absl::StrSplit(shape_flag, ',')) {
-    int64_t d = 0;
-    if (!absl::SimpleAtoi(part, &d) || d < 1) {
-      return UsageError(absl::StrCat("--input-shape='", shape_flag,
-                                     "' is not a list of positive sizes such as 1,100,8"));
-    }
-    dims.push_back(d);
-  }
   const TensorType type{model_type.dtype, Shape(dims)};
   bool ok = type.shape.rank() == model_type.shape.rank();
   for (int d = 0; ok && d < type.shape.rank(); ++d)
     ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=", shape_flag,
-                                                   ": input '", m.inputs()[0].value->name, "' is ",
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=",
+                                                   absl::GetFlag(FLAGS_input_shape), ": input '",
+                                                   m.inputs()[0].value->name, "' is ",
                                                    model_type.ToString()));
   }
   return type;
@@ -111,11 +101,12 @@ absl::Status Compile() {
     }
     RILL_ASSIGN_OR_RETURN(module, CopiedBytes(*module_path, "the CUDA backend module"));
   }
-  RILL_ASSIGN_OR_RETURN(
-      std::unique_ptr<Model> model,
-      LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed)));
-  RILL_ASSIGN_OR_RETURN(const TensorType input,
-                        CompiledInputType(*model, model_path, absl::GetFlag(FLAGS_input_shape)));
+  RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims,
+                        ParseInputShape(absl::GetFlag(FLAGS_input_shape)));
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                        LoadModel(model_path, absl::GetFlag(FLAGS_weights), /*seed=*/0,
+                                  {Shape(dims)}));  // the weights replace every initial value
+  RILL_ASSIGN_OR_RETURN(const TensorType input, CompiledInputType(*model, model_path, dims));
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session(ProcessSessionSettings()));

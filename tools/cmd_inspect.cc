@@ -93,9 +93,21 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
 absl::Status Inspect() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
-  const int64_t batch = absl::GetFlag(FLAGS_batch_size);
+  int64_t batch = absl::GetFlag(FLAGS_batch_size);
+  // --input-shape binds what the model leaves open (a None time axis) and gives the batch.
+  std::vector<Shape> input_shapes;
+  if (const std::string flag = absl::GetFlag(FLAGS_input_shape); !flag.empty()) {
+    RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, ParseInputShape(flag));
+    if (FlagGiven("batch_size") && batch != dims[0]) {
+      return UsageError(absl::StrCat("--batch-size=", batch, " and --input-shape=", flag,
+                                     " give two batch sizes"));
+    }
+    batch = dims[0];
+    input_shapes.push_back(Shape(dims));
+  }
   if (batch < 1) return absl::InvalidArgumentError(absl::StrCat("--batch-size=", batch, " < 1"));
-  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed));
+  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed),
+                         input_shapes);
   if (!model.ok()) return model.status();
   Model& m = **model;
   std::printf("%s", m.Summary().c_str());

@@ -33,18 +33,13 @@ absl::Status Predict() {
   }
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
-  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed));
-  if (!model.ok()) return model.status();
-  if ((*model)->inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
-                                                   (*model)->inputs().size(),
-                                                   " inputs; rill predict feeds one"));
-  }
-  const std::vector<std::string> paths = NumberedOutputPaths(output, (*model)->outputs().size());
+  auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights),
+                                 absl::GetFlag(FLAGS_seed), input, "predict");
+  if (!loaded.ok()) return loaded.status();
+  Model& model = *loaded->model;
+  const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
-  auto x = ReadArray(input, (*model)->inputs()[0].value->type.dtype);
-  if (!x.ok()) return x.status();
-  auto y = (*model)->Predict({*x}, absl::GetFlag(FLAGS_batch_size), *device);
+  auto y = model.Predict({loaded->x}, GivenBatchSize(), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
   return WriteNpyFiles(paths, *y);
 }

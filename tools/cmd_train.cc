@@ -265,17 +265,16 @@ absl::Status TrainModel(ProcessGroup* group) {
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
-  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), seed);
-  if (!model.ok()) return model.status();
-  Model& m = **model;
-  if (m.inputs().size() != 1 || m.outputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path,
-                                                   ": rill train needs one input and "
-                                                   "one output, the model has ",
-                                                   m.inputs().size(), " and ", m.outputs().size()));
+  auto loaded =
+      LoadModelForData(model_path, absl::GetFlag(FLAGS_weights), seed, absl::GetFlag(FLAGS_x),
+                       "train");
+  if (!loaded.ok()) return loaded.status();
+  Model& m = *loaded->model;
+  if (m.outputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        model_path, ": rill train needs one output, the model has ", m.outputs().size()));
   }
-  auto x = ReadArray(absl::GetFlag(FLAGS_x), m.inputs()[0].value->type.dtype);
-  if (!x.ok()) return x.status();
+  const Tensor& x = loaded->x;
   auto y_raw = ReadArray(absl::GetFlag(FLAGS_y), m.outputs()[0].value->type.dtype);
   // Integer class labels stay integers (sparse losses and metrics).
   if (!y_raw.ok()) {
@@ -294,7 +293,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   MetricsCsv csv;
   if (!csv_path.empty()) csv.Open(csv_path, trainer->LogNames(split > 0));
   fit.epochs = epochs;
-  fit.batch_size = absl::GetFlag(FLAGS_batch_size);
+  fit.batch_size = GivenBatchSize();
   fit.shuffle = absl::GetFlag(FLAGS_shuffle);
   fit.seed = seed;
   fit.validation_split = split;
@@ -308,7 +307,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     std::printf("data-parallel training on %d rank%s (MPI%s)\n", group->size(),
                 group->size() == 1 ? "" : "s", *device == "cuda" ? ", NCCL" : "");
   }
-  auto history = trainer->Fit(*x, *y_raw, fit);
+  auto history = trainer->Fit(x, *y_raw, fit);
   if (!history.ok()) {
     return absl::Status(history.status().code(),
                         absl::StrCat(model_path, ": ", history.status().message()));

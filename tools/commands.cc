@@ -51,11 +51,12 @@ constexpr std::string_view kPredictFlags[] = {
     "batch_size", "seed",    "device",          "tf32",  "gru_algo"};
 
 constexpr std::string_view kInspectFlags[] = {
-    "model",     "weights", "weights_by_name", "memory", "training", "plan", "loss",
-    "optimizer", "lr",      "batch_size",      "seed",   "device",   "tf32", "gru_algo"};
+    "model",     "weights", "weights_by_name", "memory",      "training", "plan",   "loss",
+    "optimizer", "lr",      "batch_size",      "input_shape", "seed",     "device", "tf32",
+    "gru_algo"};
 
 constexpr std::string_view kCompileFlags[] = {
-    "model", "weights", "weights_by_name", "input_shape", "o", "emit", "seed", "device", "tf32",
+    "model", "weights", "weights_by_name", "input_shape", "o", "emit", "device", "tf32",
     "gru_algo"};
 
 constexpr std::array kCommands = {
@@ -75,20 +76,21 @@ constexpr std::array kCommands = {
     Command{
         "predict", "run a trained model on inputs and write its outputs",
         "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
-        "[--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
+        "[--batch-size N] [--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
         &RunPredict, kPredictFlags},
     Command{"compile",
             "compile a model for one input shape into a file that rill run (the runtime alone) runs",
             "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
-            "-o model.rillc [--emit plan|executable] [--device cpu|cuda [--tf32] "
+            "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunCompile, kCompileFlags},
     Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
-            "rill run model.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
+            "rill run PLAN.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
     Command{"inspect", "print a model summary, its plans and their memory reports",
             "rill inspect --model M.json [--weights W [--weights-by-name]] [--memory] [--training "
             "[--loss L "
-            "--optimizer O --lr F]] [--plan] [--batch-size N] [--device cpu|cuda|auto [--tf32] "
+            "--optimizer O --lr F]] [--plan] [--batch-size N | --input-shape B,T,F] "
+            "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunInspect, kInspectFlags},
     Command{"help", "list the commands, or show one command's flags", "rill help [command]",

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -91,6 +93,59 @@ TEST_P(KerasCase, ConfigsRoundTripWithKerasKeys) {
 INSTANTIATE_TEST_SUITE_P(Golden, KerasCase,
                          ::testing::Values("seq_stack", "functional_bidir", "functional_bidir_sum",
                                            "gru_embedding", "gru_to_cudnn"));
+
+// Keras's file with every fixed time length written as None (`Input(shape=(None, F))`).
+std::string WithOpenTime(const std::string& rel, const std::string& fixed) {
+  std::ifstream in(Golden(rel));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  for (size_t at = text.find(fixed); at != std::string::npos; at = text.find(fixed, at))
+    text.replace(at, fixed.size(), "[null, null, 3]");
+  return text;
+}
+
+TEST_P(KerasCase, ANoneTimeAxisTakesTheDataLengthAndIsSavedAsNone) {
+  const std::string c = GetParam();
+  if (c == "gru_embedding") GTEST_SKIP() << "its input is [None, 6] ids, not [None, 6, 3]";
+  const std::string text = WithOpenTime(c + "/model.json", "[null, 6, 3]");
+  ASSERT_EQ(text.find("[null, 6, 3]"), std::string::npos);
+  const Tensor x = Npy(c + "/x.npy");
+  auto unbound = ModelFromKerasJson(text, "open.json");
+  ASSERT_FALSE(unbound.ok());
+  EXPECT_THAT(unbound.status().message(),
+              HasSubstr("dimension 1 is null (None) and no length was given for it"));
+  auto open = ModelFromKerasJson(text, "open.json", 0, {x.shape()});
+  ASSERT_TRUE(open.ok()) << open.status();
+  ASSERT_TRUE(LoadWeights(**open, Golden(c + "/weights")).ok());
+  EXPECT_EQ((*open)->inputs()[0].shape(), Shape({kUnknownDim, x.shape().dim(1), 3}));
+  auto fixed = Load(c + "/model.json", c + "/weights");
+  ASSERT_NE(fixed, nullptr);
+  auto y_open = (*open)->Predict({x});
+  auto y_fixed = fixed->Predict({x});
+  ASSERT_TRUE(y_open.ok()) << y_open.status();
+  ASSERT_TRUE(y_fixed.ok()) << y_fixed.status();
+  EXPECT_EQ(std::memcmp((*y_open)[0].raw(), (*y_fixed)[0].raw(), (*y_fixed)[0].bytes()), 0);
+  EXPECT_LT(MaxRelDiff((*y_open)[0], Npy(c + "/y.npy")), 1e-5);  // Keras's own output
+  // Written back, the input's time axis is None again; the fixed file's stays 6.
+  auto written = ModelToKerasJson(**open);
+  ASSERT_TRUE(written.ok()) << written.status();
+  auto input_shape = [](const std::string& text) {
+    const nlohmann::json model = nlohmann::json::parse(text);
+    for (const nlohmann::json& layer : model["config"]["layers"])
+      if (layer["class_name"] == "InputLayer") return layer["config"]["batch_input_shape"].dump();
+    return std::string("no InputLayer");
+  };
+  EXPECT_EQ(input_shape(*written), "[null,null,3]");
+  EXPECT_EQ(input_shape(*ModelToKerasJson(*fixed)), "[null,6,3]");
+  // Another length binds another model from the same file.
+  auto longer = ModelFromKerasJson(*written, "written.json", 0, {Shape({2, 11, 3})});
+  ASSERT_TRUE(longer.ok()) << longer.status();
+  EXPECT_EQ((*longer)->inputs()[0].shape(), Shape({kUnknownDim, 11, 3}));
+  // Data of another rank is named with both.
+  auto rank = ModelFromKerasJson(text, "open.json", 0, {Shape({2, 6})});
+  ASSERT_FALSE(rank.ok());
+  EXPECT_THAT(rank.status().message(), HasSubstr("has 3 dimensions"));
+  EXPECT_THAT(rank.status().message(), HasSubstr("its data's shape [2, 6] has 2"));
+}
 
 TEST(KerasInterop, GruWeightsConvertToCuDNNGRUAsKerasDoes) {
   // GRU(reset_after=True) weights, as .npy and as HDF5, into the CuDNNGRU model: Keras's

@@ -441,6 +441,60 @@ std::string ReadText(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// A Keras file whose input leaves its time axis open (`Input(shape=(None, 3))`): predict and
+// train bind it to the data's length and give Keras's numbers (those of the golden made with a
+// fixed length); compile and inspect bind it with --input-shape, and without it the error
+// names the input, the dimension and the flag.
+TEST_F(CliTest, ANoneTimeAxisIsBoundByTheDataOrByInputShape) {
+  const std::string c = "masking_bidir";
+  std::string text = ReadText(MaskingGolden(c + "/model.json"));
+  const std::string fixed = "[null, 6, 3]";
+  ASSERT_NE(text.find(fixed), std::string::npos);
+  for (size_t at = text.find(fixed); at != std::string::npos; at = text.find(fixed, at))
+    text.replace(at, fixed.size(), "[null, null, 3]");
+  std::ofstream(Path("open.json")) << text;
+  const std::string model = " --model " + Path("open.json") + " --weights " +
+                            MaskingGolden(c + "/weights"),
+                    x = MaskingGolden(c + "/x.npy");
+  Result r = Rill("predict" + model + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto y = ReadNpy(Path("y.npy"));
+  auto want = ReadNpy(MaskingGolden(c + "/y.npy"));
+  ASSERT_TRUE(y.ok() && want.ok());
+  EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
+  r = Rill("train" + model + " --x " + x + " --y " + MaskingGolden(c + "/y_train.npy") +
+           " --loss mse --optimizer sgd --lr 0.1 --batch-size 5 --epochs 3 --shuffle=false "
+           "--save-weights " + Path("w"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (int i = 0; fs::exists(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
+       ++i) {
+    auto got = ReadNpy(Path("w/" + std::to_string(i) + ".npy"));
+    auto w = ReadNpy(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
+    ASSERT_TRUE(got.ok() && w.ok()) << i;
+    EXPECT_LT(MaxRelDiff(*got, *w), 1e-5) << "weight " << i;
+  }
+  r = Rill("inspect" + model);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("dimension 1 is null (None) and no length was given for it"));
+  EXPECT_THAT(r.out, HasSubstr("--input-shape"));
+  r = Rill("inspect" + model + " --input-shape 5,6,3 --memory");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("plans for batch 5"));
+  r = Rill("inspect" + model + " --input-shape 5,6,3 --batch-size 4");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.out, HasSubstr("give two batch sizes"));
+  r = Rill("compile" + model + " --input-shape 5,6,3 -o " + Path("open.rillc"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("open.rillc") + " --input " +
+                        x + " --output " + Path("run.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = Rill("predict" + model + " --input " + x + " --output " + Path("y5.npy") +
+           " --batch-size 5");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ReadText(Path("run.npy")), ReadText(Path("y5.npy")));
+}
+
 // `rill train` on the golden SGD data with `flags` added.
 std::string TrainSgd(const std::string& flags) {
   return "train --model " + Golden("train_sgd/model.json") + " --weights " +

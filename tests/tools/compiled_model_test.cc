@@ -237,14 +237,17 @@ TEST_F(CompiledModelTest, RunIntoUsesTheCallersMemory) {
   EXPECT_EQ(st.message(), "the model takes 1 inputs, got 0");
 }
 
-// seq_stack made stateful for batches of 2 and `steps` time steps, every GRU returning its
-// sequence, so its output is [2, steps, 1] and its states carry over from one call to the next.
+// seq_stack made stateful for batches of 2 and `steps` time steps (0: the time axis left open,
+// None), every GRU returning its sequence, so its output is [2, steps, 1] and its states carry
+// over from one call to the next.
 std::string StatefulModel(const std::string& dir, int steps) {
   std::ifstream in(Golden("seq_stack/model.json"));
   nlohmann::json m = nlohmann::json::parse(in);
   for (nlohmann::json& layer : m["config"]["layers"]) {
     nlohmann::json& config = layer["config"];
-    if (config.contains("batch_input_shape")) config["batch_input_shape"] = {2, steps, 3};
+    if (config.contains("batch_input_shape")) {
+      config["batch_input_shape"] = {2, steps > 0 ? nlohmann::json(steps) : nlohmann::json(), 3};
+    }
     if (layer["class_name"] == "CuDNNGRU") {
       config["stateful"] = true;
       config["return_sequences"] = true;
@@ -283,6 +286,17 @@ TEST_F(CompiledModelTest, AStatefulModelMatchesPredictAndStreamsChunkByChunk) {
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_TRUE(FileBytes(Path("s.npy")) == want);
   }
+  // The model as a streaming one is usually written, its time axis open: --input-shape gives
+  // the chunk. `rill predict` needs no --batch-size for it: the model fixes the batch.
+  const std::string open = StatefulModel(dir_.string(), 0);
+  ASSERT_NO_FATAL_FAILURE(Compile(open, weights, Shape{2, 7, 3}, Path("open7.rillc")));
+  r = RillRun(Path("open7.rillc") + " --input " + x + " --output " + Path("s.npy") + " --stream 7");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("s.npy")) == want);
+  r = Rill("predict --model " + open + " --weights " + weights + " --input " + x + " --output " +
+           Path("p.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("p.npy")) == want);
   // A chunk length the plan was not compiled for, and streaming a model without states.
   r = RillRun(Path("chunk7.rillc") + " --input " + x + " --output " + Path("t.npy") +
               " --stream 2");
