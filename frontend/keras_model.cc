@@ -75,10 +75,10 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
   const size_t index = model.inputs().size();
   const Shape* bound = open_after_batch && index < bind.size() ? &bind[index] : nullptr;
   if (bound != nullptr && bound->rank() != static_cast<int>(shape->size())) {
-    return Bad(source, absl::StrCat("input '", name, "' has ", shape->size(),
-                                    " dimensions (batch_input_shape ", shape->dump(),
-                                    "), its data's shape ", bound->ToString(), " has ",
-                                    bound->rank()));
+    return Bad(source,
+               absl::StrCat("input '", name, "' has ", shape->size(),
+                            " dimensions (batch_input_shape ", shape->dump(),
+                            "), its data's shape ", bound->ToString(), " has ", bound->rank()));
   }
   std::vector<int64_t> dims;
   std::vector<int> open;
@@ -92,11 +92,10 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
     } else if (d.is_number_integer() && d.get<int64_t>() > 0) {
       dims.push_back(d.get<int64_t>());
     } else if (d.is_null()) {
-      return Bad(source,
-                 absl::StrCat("input '", name, "': dimension ", i, " is null (None) and ",
-                              bound == nullptr ? "no length was given for it"
-                                               : "the length given for it is not positive",
-                              " (the shape of the data, or --input-shape, binds it)"));
+      return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is null (None) and ",
+                                      bound == nullptr ? "no length was given for it"
+                                                       : "the length given for it is not positive",
+                                      " (the shape of the data, or --input-shape, binds it)"));
     } else {
       return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is ", d.dump(),
                                       ", not a positive size or null"));
@@ -191,7 +190,7 @@ absl::StatusOr<SymbolicTensor> Resolve(const NodeOutputs& nodes, const json& ref
 }
 
 absl::Status ReadFunctional(Model& model, const json& config, const std::vector<Shape>& bind,
-                             const std::string& source) {
+                            const std::string& source) {
   const json& layers = config.value("layers", json::array());
   NodeOutputs nodes;
   std::map<std::string, LayerRef> made;
@@ -209,9 +208,9 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
     const std::string where = absl::StrCat(source, ": layer '", name, "'");
     if (l.value("class_name", "") == "InputLayer") {
       RILL_RETURN_IF_ERROR(CheckInputLayerConfig(l.value("config", json::object()), name, source));
-      RILL_ASSIGN_OR_RETURN(SymbolicTensor in, MakeInput(model, l.value("config", json::object()),
-                                                         name, feeds_embedding[name], bind,
-                                                         source));
+      RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
+                            MakeInput(model, l.value("config", json::object()), name,
+                                      feeds_embedding[name], bind, source));
       nodes[name].push_back({in});
       continue;
     }
@@ -431,7 +430,8 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
     model->set_sequential(true);
-    RILL_RETURN_IF_ERROR(ReadSequential(*model, config.value("layers", json::array()), bind, source));
+    RILL_RETURN_IF_ERROR(
+        ReadSequential(*model, config.value("layers", json::array()), bind, source));
   } else if (kind == "Functional" || kind == "Model") {
     RILL_RETURN_IF_ERROR(ReadFunctional(*model, config, bind, source));
   } else {
@@ -444,8 +444,7 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& text,
-                                                          const std::string& source,
-                                                          uint64_t seed,
+                                                          const std::string& source, uint64_t seed,
                                                           const std::vector<Shape>& input_shapes) {
   // nlohmann's accessors (value(), get<T>()) throw when a field has another type than the one
   // asked for, e.g. a null where a name or a layer config belongs; every such field the

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <random>
 
@@ -127,19 +128,32 @@ absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
   return m;
 }
 
+// The optimizer's name and every argument, as a number that the ranks compare (52 bits, held
+// exactly by a double).
+double OptimizerFingerprint(const OptimizerConfig& o) {
+  const std::string text = absl::StrCat(
+      o.name, " ", o.learning_rate, " ", o.momentum, " ", o.nesterov, " ", o.beta_1, " ", o.beta_2,
+      " ", o.amsgrad, " ", o.rho, " ", o.centered, " ", o.initial_accumulator_value, " ", o.epsilon,
+      " ", o.clipnorm.value_or(-1), " ", o.clipvalue.value_or(-1));
+  return static_cast<double>(std::hash<std::string>()(text) & ((uint64_t{1} << 52) - 1));
+}
+
 // A data-parallel Fit's start: the ranks agree on the data's size and the options (ranks that
-// disagree would pair different exchanges and hang) and take rank 0's weights. True on the rank
-// that reports and writes (rank 0).
+// disagree would pair different exchanges and hang, or apply different updates to the same
+// sums) and take rank 0's weights. True on the rank that reports and writes (rank 0).
 absl::StatusOr<bool> JoinRanks(const std::vector<Tensor>& x, const FitOptions& options,
-                               Model& model) {
+                               const OptimizerConfig& optimizer, Model& model) {
   RILL_ASSIGN_OR_RETURN(ProcessGroup * group, LaunchGroup());
   RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
-      *group, {{"samples", static_cast<double>(x[0].shape().dim(0))},
-               {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
-               {"epochs", static_cast<double>(options.epochs)},
-               {"validation split", options.validation_split},
-               {"shuffle", options.shuffle ? 1.0 : 0.0},
-               {"seed", static_cast<double>(options.seed)}}));
+      *group,
+      {{"samples", static_cast<double>(x[0].shape().dim(0))},
+       {"batch size", static_cast<double>(options.batch_size.value_or(-1))},
+       {"epochs", static_cast<double>(options.epochs)},
+       {"validation split", options.validation_split},
+       {"shuffle", options.shuffle ? 1.0 : 0.0},
+       {"seed", static_cast<double>(options.seed)},
+       {"learning rate", optimizer.learning_rate},
+       {"optimizer (a fingerprint of its name and arguments)", OptimizerFingerprint(optimizer)}}));
   RILL_RETURN_IF_ERROR(BroadcastParameters(*group, model.params()));
   return group->rank() == 0;
 }
@@ -436,7 +450,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   // writes checkpoints.
   bool writer = true;
   if (options_.data_parallel) {
-    RILL_ASSIGN_OR_RETURN(writer, JoinRanks(x, options, *model_));
+    RILL_ASSIGN_OR_RETURN(writer, JoinRanks(x, options, options_.optimizer, *model_));
     if (!writer) verbose = 0;
   }
   std::vector<Tensor> val_x;
@@ -467,6 +481,15 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   if (!dir.empty()) {
     RILL_RETURN_IF_ERROR(StartCheckpoints(dir, options.resume, writer, state, *model_));
     if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);
+  }
+  if (options_.data_parallel) {
+    // A resumed run goes on from the same epoch everywhere only if every rank read the same
+    // checkpoint.
+    RILL_ASSIGN_OR_RETURN(ProcessGroup * group, LaunchGroup());
+    RILL_RETURN_IF_ERROR(CheckSameOnEveryRank(
+        *group, {{"epochs done at the start (with --resume, every rank must read the same "
+                  "checkpoint directory)",
+                  static_cast<double>(state.epoch)}}));
   }
   std::vector<int64_t>& rows = state.order;
   History history;

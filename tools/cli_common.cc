@@ -126,8 +126,8 @@ absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                                    model->inputs().size(), " inputs; rill ",
                                                    command, " feeds one"));
   }
-  RILL_ASSIGN_OR_RETURN(Tensor x, ConvertNpyData(std::move(data),
-                                                 model->inputs()[0].value->type.dtype, data_path));
+  RILL_ASSIGN_OR_RETURN(
+      Tensor x, ConvertNpyData(std::move(data), model->inputs()[0].value->type.dtype, data_path));
   return ModelAndData{std::move(model), std::move(x)};
 }
 

@@ -46,10 +46,9 @@ absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& 
   for (int d = 0; ok && d < type.shape.rank(); ++d)
     ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": --input-shape=",
-                                                   absl::GetFlag(FLAGS_input_shape), ": input '",
-                                                   m.inputs()[0].value->name, "' is ",
-                                                   model_type.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": --input-shape=", absl::GetFlag(FLAGS_input_shape), ": input '",
+                     m.inputs()[0].value->name, "' is ", model_type.ToString()));
   }
   return type;
 }

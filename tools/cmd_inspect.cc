@@ -106,8 +106,8 @@ absl::Status Inspect() {
     input_shapes.push_back(Shape(dims));
   }
   if (batch < 1) return absl::InvalidArgumentError(absl::StrCat("--batch-size=", batch, " < 1"));
-  auto model = LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed),
-                         input_shapes);
+  auto model =
+      LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed), input_shapes);
   if (!model.ok()) return model.status();
   Model& m = **model;
   std::printf("%s", m.Summary().c_str());

@@ -49,7 +49,7 @@ ABSL_FLAG(std::vector<std::string>, metrics, {},
 ABSL_FLAG(
     std::optional<int>, verbose, std::nullopt,
     "0: only the final result; 1: a progress bar per epoch; 2: one line per epoch (default: 1 "
-    "on a terminal, 2 otherwise)");
+    "on a terminal, 2 otherwise and under mpirun)");
 ABSL_FLAG(std::string, metrics_csv, "",
           "a CSV file of the epochs' results (epoch,loss,<metrics>,val_loss,...; epochs from 0, "
           "as Keras's CSVLogger), written whole again as each epoch ends (never half-written)");
@@ -86,8 +86,12 @@ namespace rill::cli {
 namespace {
 
 // --verbose, or Keras's choice when it is not given: a progress bar on a terminal, a line per
-// epoch on a pipe or file.
-int Verbosity() { return absl::GetFlag(FLAGS_verbose).value_or(isatty(STDOUT_FILENO) ? 1 : 2); }
+// epoch on a pipe or file. Under a launcher, a line per epoch: mpirun gives each rank a
+// terminal of its own whatever its own output goes to (a cluster job's log, mostly).
+int Verbosity() {
+  const bool terminal = isatty(STDOUT_FILENO) && LaunchedProcessCount() == 0;
+  return absl::GetFlag(FLAGS_verbose).value_or(terminal ? 1 : 2);
+}
 
 // The values the flags' types admit but training cannot run with.
 absl::Status CheckTrainingFlags() {
@@ -265,9 +269,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
-  auto loaded =
-      LoadModelForData(model_path, absl::GetFlag(FLAGS_weights), seed, absl::GetFlag(FLAGS_x),
-                       "train");
+  auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights), seed,
+                                 absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {

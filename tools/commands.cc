@@ -51,13 +51,12 @@ constexpr std::string_view kPredictFlags[] = {
     "batch_size", "seed",    "device",          "tf32",  "gru_algo"};
 
 constexpr std::string_view kInspectFlags[] = {
-    "model",     "weights", "weights_by_name", "memory",      "training", "plan",   "loss",
-    "optimizer", "lr",      "batch_size",      "input_shape", "seed",     "device", "tf32",
-    "gru_algo"};
+    "model", "weights",    "weights_by_name", "memory", "training", "plan", "loss",    "optimizer",
+    "lr",    "batch_size", "input_shape",     "seed",   "device",   "tf32", "gru_algo"};
 
-constexpr std::string_view kCompileFlags[] = {
-    "model", "weights", "weights_by_name", "input_shape", "o", "emit", "device", "tf32",
-    "gru_algo"};
+constexpr std::string_view kCompileFlags[] = {"model",       "weights", "weights_by_name",
+                                              "input_shape", "o",       "emit",
+                                              "device",      "tf32",    "gru_algo"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
@@ -78,12 +77,13 @@ constexpr std::array kCommands = {
         "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
         "[--batch-size N] [--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
         &RunPredict, kPredictFlags},
-    Command{"compile",
-            "compile a model for one input shape into a file that rill run (the runtime alone) runs",
-            "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
-            "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
-            "[--gru-algo auto|exact]]",
-            &RunCompile, kCompileFlags},
+    Command{
+        "compile",
+        "compile a model for one input shape into a file that rill run (the runtime alone) runs",
+        "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
+        "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
+        "[--gru-algo auto|exact]]",
+        &RunCompile, kCompileFlags},
     Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
             "rill run PLAN.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
     Command{"inspect", "print a model summary, its plans and their memory reports",

@@ -38,12 +38,18 @@ absl::Status MpiError(int code, const char* call) {
                                              " (another rank has probably died; see its output)"));
 }
 
-// How long a rank waits for the others in one gradient all-reduce before it gives up:
-// RILL_COLLECTIVE_TIMEOUT seconds, 600 by default.
-std::chrono::seconds CollectiveTimeout() {
+// How long a rank waits for the others in one collective before it gives up:
+// RILL_COLLECTIVE_TIMEOUT seconds (fractions allowed), 600 by default.
+std::chrono::duration<double> CollectiveTimeout() {
   const char* value = std::getenv("RILL_COLLECTIVE_TIMEOUT");
-  const int seconds = value == nullptr ? 0 : std::atoi(value);
-  return std::chrono::seconds(seconds > 0 ? seconds : 600);
+  const double seconds = value == nullptr ? 0 : std::strtod(value, nullptr);
+  return std::chrono::duration<double>(seconds > 0 ? seconds : 600);
+}
+
+std::string Stalled(const char* what, int rank) {
+  return absl::StrCat(what, ": rank ", rank, " waited ", CollectiveTimeout().count(),
+                      " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or "
+                      "stalled");
 }
 
 // Between two polls of a collective in flight.
@@ -131,10 +137,8 @@ class MpiGroup final : public ProcessGroup {
       const bool done = done_.wait_for(lock, CollectiveTimeout(), [&] { return r->done; });
       waiting_.fetch_sub(1, std::memory_order_relaxed);
       if (!done) {
-        failed_ = true;
-        return absl::DeadlineExceededError(absl::StrCat(
-            "gradient all-reduce: rank ", rank_, " waited ", CollectiveTimeout().count(),
-            " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
+        lock.unlock();
+        return Abandon(absl::DeadlineExceededError(Stalled("gradient all-reduce", rank_)));
       }
     }
     {
@@ -144,10 +148,7 @@ class MpiGroup final : public ProcessGroup {
       ++stats_.reductions;
       stats_.bytes += r->bytes;
     }
-    if (!r->status.ok()) {
-      failed_ = true;
-      return r->status;
-    }
+    if (!r->status.ok()) return Abandon(r->status);
     CopyIfApart(in, out);
     return absl::OkStatus();
   }
@@ -162,10 +163,7 @@ class MpiGroup final : public ProcessGroup {
     MPI_Request request;
     int code = MPI_Iallgather(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, all.data(),
                               static_cast<int>(local.size()), MPI_DOUBLE, MPI_COMM_WORLD, &request);
-    if (code != MPI_SUCCESS) {
-      failed_ = true;
-      return MpiError(code, "MPI_Iallgather");
-    }
+    if (code != MPI_SUCCESS) return Abandon(MpiError(code, "MPI_Iallgather"));
     RILL_RETURN_IF_ERROR(Wait(&request, "loss and metric exchange (MPI_Iallgather)"));
     return all;
   }
@@ -174,10 +172,7 @@ class MpiGroup final : public ProcessGroup {
     MPI_Request request;
     int code =
         MPI_Ibcast(t.data, static_cast<int>(t.bytes()), MPI_BYTE, 0, MPI_COMM_WORLD, &request);
-    if (code != MPI_SUCCESS) {
-      failed_ = true;
-      return MpiError(code, "MPI_Ibcast");
-    }
+    if (code != MPI_SUCCESS) return Abandon(MpiError(code, "MPI_Ibcast"));
     return Wait(&request, "broadcast from rank 0 (MPI_Ibcast)");
   }
 
@@ -191,19 +186,28 @@ class MpiGroup final : public ProcessGroup {
     for (;;) {
       int finished = 0;
       const int code = MPI_Test(request, &finished, MPI_STATUS_IGNORE);
-      if (code != MPI_SUCCESS) {
-        failed_ = true;
-        return MpiError(code, what);
-      }
+      if (code != MPI_SUCCESS) return Abandon(MpiError(code, what));
       if (finished) return absl::OkStatus();
       if (std::chrono::steady_clock::now() > deadline) {
-        failed_ = true;
-        return absl::DeadlineExceededError(absl::StrCat(
-            what, ": rank ", rank_, " waited ", CollectiveTimeout().count(),
-            " s for the other ranks (RILL_COLLECTIVE_TIMEOUT); a rank has died or stalled"));
+        return Abandon(absl::DeadlineExceededError(Stalled(what, rank_)));
       }
       std::this_thread::sleep_for(kPollPause);
     }
+  }
+
+  // Ends the communication thread for good and marks this rank failed, before `error` goes
+  // up to code that may free the buckets: the thread starts no further exchange and touches
+  // no bucket again (one in flight is left unfinished; the job then ends with MPI_Abort at
+  // exit). Returns `error`.
+  absl::Status Abandon(absl::Status error) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      abandoned_ = true;
+      failed_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return error;
   }
 
   void CommunicationLoop() {
@@ -211,8 +215,8 @@ class MpiGroup final : public ProcessGroup {
       std::shared_ptr<Reduction> r;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
+        wake_.wait(lock, [&] { return stop_ || abandoned_ || !queue_.empty(); });
+        if (abandoned_ || queue_.empty()) return;
         r = queue_.front();
         queue_.pop_front();
       }
@@ -228,6 +232,7 @@ class MpiGroup final : public ProcessGroup {
       int code = MPI_Iallgather(r->data, static_cast<int>(r->bytes), MPI_BYTE, r->gathered.data(),
                                 static_cast<int>(r->bytes), MPI_BYTE, gradient_comm_, &request);
       for (int finished = 0; code == MPI_SUCCESS && !finished;) {
+        if (abandoned_.load(std::memory_order_relaxed)) return;
         code = MPI_Test(&request, &finished, MPI_STATUS_IGNORE);
         if (finished) break;
         if (waiting_.load(std::memory_order_relaxed) == 0) {
@@ -244,12 +249,23 @@ class MpiGroup final : public ProcessGroup {
       }
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (code != MPI_SUCCESS) r->status = MpiError(code, "MPI_Iallgather (gradients)");
         stats_.exchange_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r->done = true;
+        if (code != MPI_SUCCESS) {
+          // The other reductions would fail as this one did (a rank is gone); they end with its
+          // error, and this thread stops before the backward's error frees their buckets.
+          r->status = MpiError(code, "MPI_Iallgather (gradients)");
+          for (const std::shared_ptr<Reduction>& queued : queue_) {
+            queued->status = r->status;
+            queued->done = true;
+          }
+          queue_.clear();
+          abandoned_ = true;
+        }
       }
       done_.notify_all();
+      if (code != MPI_SUCCESS) return;
     }
   }
 
@@ -273,14 +289,14 @@ class MpiGroup final : public ProcessGroup {
     {
       std::lock_guard<std::mutex> lock(g->mutex_);
       g->stop_ = true;
-      busy = !g->queue_.empty() || !g->pending_.empty();
+      busy = !g->queue_.empty() || !g->pending_.empty() || g->abandoned_;
     }
     g->wake_.notify_all();
     if (g->failed_ || busy) {
       std::fflush(nullptr);
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    g->thread_.join();
+    if (g->thread_.joinable()) g->thread_.join();
     MPI_Comm_free(&g->gradient_comm_);
     MPI_Finalize();
   }
@@ -295,6 +311,9 @@ class MpiGroup final : public ProcessGroup {
   std::condition_variable wake_, done_;
   std::deque<std::shared_ptr<Reduction>> queue_;
   bool stop_ = false;
+  // The communication thread has ended or is to end at once (Abandon); set under mutex_, read
+  // without it by the thread's polls.
+  std::atomic<bool> abandoned_{false};
   std::atomic<int> waiting_{0};  // FinishAllReduce calls blocked now
   // Main thread only: the reductions started and not yet finished, by buffer.
   std::map<const void*, std::shared_ptr<Reduction>> pending_;

@@ -27,9 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-std::string Golden(const std::string& rel) {
-  return testing::GoldenPath("keras/" + rel);
-}
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras/" + rel); }
 
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras/" + rel); }
 
@@ -333,7 +331,8 @@ TEST(KerasInterop, Errors) {
   fs::remove(dir / "7.npy");
   fs::copy_file(Golden("seq_stack/weights/6.npy"), dir / "7.npy");
   EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
-              HasSubstr("weight 7 'dense/bias' of layer 'dense' (Dense, 2 units): got shape [6, 2], expected [2]"));
+              HasSubstr("weight 7 'dense/bias' of layer 'dense' (Dense, 2 units): got shape [6, "
+                        "2], expected [2]"));
   ASSERT_TRUE(WriteNpy((dir / "2.npy").string(), Tensor(DType::kF32, Shape{3 * 8})).ok());
   EXPECT_THAT(std::string(LoadWeights(**m, dir.string()).message()),
               HasSubstr("layer 'cudnn_gru_1': bias [24] is from a GRU with reset_after=False"));

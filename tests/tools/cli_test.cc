@@ -46,9 +46,7 @@ int Lines(const std::string& out) {
   return static_cast<int>(std::count(out.begin(), out.end(), '\n'));
 }
 
-std::string Golden(const std::string& rel) {
-  return testing::GoldenPath("keras/" + rel);
-}
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras/" + rel); }
 
 class CliTest : public ::testing::Test {
  protected:
@@ -464,7 +462,8 @@ TEST_F(CliTest, ANoneTimeAxisIsBoundByTheDataOrByInputShape) {
   EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
   r = Rill("train" + model + " --x " + x + " --y " + MaskingGolden(c + "/y_train.npy") +
            " --loss mse --optimizer sgd --lr 0.1 --batch-size 5 --epochs 3 --shuffle=false "
-           "--save-weights " + Path("w"));
+           "--save-weights " +
+           Path("w"));
   ASSERT_EQ(r.status, 0) << r.out;
   for (int i = 0; fs::exists(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
        ++i) {
@@ -486,11 +485,10 @@ TEST_F(CliTest, ANoneTimeAxisIsBoundByTheDataOrByInputShape) {
   EXPECT_THAT(r.out, HasSubstr("give two batch sizes"));
   r = Rill("compile" + model + " --input-shape 5,6,3 -o " + Path("open.rillc"));
   ASSERT_EQ(r.status, 0) << r.out;
-  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("open.rillc") + " --input " +
-                        x + " --output " + Path("run.npy"));
+  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("open.rillc") + " --input " + x +
+                        " --output " + Path("run.npy"));
   ASSERT_EQ(r.status, 0) << r.out;
-  r = Rill("predict" + model + " --input " + x + " --output " + Path("y5.npy") +
-           " --batch-size 5");
+  r = Rill("predict" + model + " --input " + x + " --output " + Path("y5.npy") + " --batch-size 5");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(ReadText(Path("run.npy")), ReadText(Path("y5.npy")));
 }
@@ -572,10 +570,11 @@ TEST_F(CliTest, MetricsCsvHasARowPerEpochAndNeverReplacesWhatItShouldNot) {
 // finished epochs, each row whole (the file is replaced whole, never appended in place).
 TEST_F(CliTest, MetricsCsvHoldsTheFinishedEpochsOfAKilledRun) {
   const std::string csv = Path("k.csv");
-  Result r = testing::RunShell("(" + std::string(RILL_BINARY) + " " +
-                   TrainSgd("--epochs 100000000 --verbose 0 --metrics mae --metrics-csv " + csv) +
-                   " & pid=$!; for i in $(seq 600); do [ -s " + csv +
-                   " ] && break; sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid) 2>&1");
+  Result r = testing::RunShell(
+      "(" + std::string(RILL_BINARY) + " " +
+      TrainSgd("--epochs 100000000 --verbose 0 --metrics mae --metrics-csv " + csv) +
+      " & pid=$!; for i in $(seq 600); do [ -s " + csv +
+      " ] && break; sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid) 2>&1");
   ASSERT_TRUE(fs::exists(csv)) << r.out;
   const std::string text = ReadText(csv);
   ASSERT_THAT(text, ::testing::StartsWith("epoch,loss,mae\n0,"));
