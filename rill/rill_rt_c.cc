@@ -37,6 +37,13 @@ int Info(const std::vector<rill::NamedType>& list, int index, const char* what,
   return 0;
 }
 
+// A null argument of `function` where a model, an info or an array is needed: nonzero, with
+// the error naming the function and the argument.
+int Null(const char* function, const char* argument) {
+  last_error = std::string(function) + ": " + argument + " is NULL";
+  return 1;
+}
+
 }  // namespace
 
 extern "C" {
@@ -57,34 +64,52 @@ rill_model* rill_model_load(const char* path) {
 void rill_model_free(rill_model* model) { delete model; }
 
 int rill_model_num_inputs(const rill_model* model) {
+  if (model == nullptr) return -Null("rill_model_num_inputs", "model");
   return static_cast<int>(model->model->inputs().size());
 }
 
 int rill_model_num_outputs(const rill_model* model) {
+  if (model == nullptr) return -Null("rill_model_num_outputs", "model");
   return static_cast<int>(model->model->outputs().size());
 }
 
 int rill_model_input_info(const rill_model* model, int index, rill_tensor_info* info) {
+  if (model == nullptr) return Null("rill_model_input_info", "model");
+  if (info == nullptr) return Null("rill_model_input_info", "info");
   return Info(model->model->inputs(), index, "input", info);
 }
 
 int rill_model_output_info(const rill_model* model, int index, rill_tensor_info* info) {
+  if (model == nullptr) return Null("rill_model_output_info", "model");
+  if (info == nullptr) return Null("rill_model_output_info", "info");
   return Info(model->model->outputs(), index, "output", info);
 }
 
 int rill_model_run(rill_model* model, const void* const* inputs, void* const* outputs) {
+  if (model == nullptr) return Null("rill_model_run", "model");
+  if (inputs == nullptr) return Null("rill_model_run", "inputs");
+  if (outputs == nullptr) return Null("rill_model_run", "outputs");
   // Views of the caller's memory: each input is copied once into the model, each output once
   // out of it (CompiledModel::RunInto).
   std::vector<rill::TensorView> in, out;
-  for (const rill::NamedType& t : model->model->inputs())
+  for (const rill::NamedType& t : model->model->inputs()) {
+    if (inputs[in.size()] == nullptr) {
+      return Null("rill_model_run", ("inputs[" + std::to_string(in.size()) + "]").c_str());
+    }
     in.push_back({const_cast<void*>(inputs[in.size()]), t.type.dtype, t.type.shape});
-  for (const rill::NamedType& t : model->model->outputs())
+  }
+  for (const rill::NamedType& t : model->model->outputs()) {
+    if (outputs[out.size()] == nullptr) {
+      return Null("rill_model_run", ("outputs[" + std::to_string(out.size()) + "]").c_str());
+    }
     out.push_back({outputs[out.size()], t.type.dtype, t.type.shape});
+  }
   const absl::Status st = model->model->RunInto(in, out);
   return st.ok() ? 0 : Fail(st);
 }
 
 int rill_model_reset_states(rill_model* model) {
+  if (model == nullptr) return Null("rill_model_reset_states", "model");
   const absl::Status st = model->model->ResetStates();
   return st.ok() ? 0 : Fail(st);
 }

@@ -3,7 +3,9 @@
  * (pkg-config rill_rt).
  *
  * Errors: a function that fails returns NULL or a nonzero status and leaves one line in
- * rill_last_error(), which belongs to the calling thread.
+ * rill_last_error(), which belongs to the calling thread. A NULL model, info or array (or
+ * array element) is such an error, naming the function and the argument; a pointer to too
+ * little memory is not detected.
  * Threads: a model runs one call at a time; several threads may each load and run their own
  * models (docs/cpp-api.md, "Compiled models"). */
 #ifndef RILL_RILL_RT_C_H_
@@ -44,6 +46,7 @@ rill_model* rill_model_load(const char* path);
 /* Frees a model (NULL is ignored). */
 void rill_model_free(rill_model* model);
 
+/* The numbers of inputs and outputs; -1 for a NULL model. */
 int rill_model_num_inputs(const rill_model* model);
 int rill_model_num_outputs(const rill_model* model);
 /* Fills `info` for input / output `index`; nonzero when the index is out of range. */

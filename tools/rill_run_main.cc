@@ -14,12 +14,10 @@ int main(int argc, char** argv) {
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   absl::StatusOr<rill::EmbeddedPayload> embedded = rill::EmbeddedPayload{};
   if (n > 0) embedded = rill::FindEmbeddedPayload(std::string(self, static_cast<size_t>(n)));
-  // Errors name the program as users type it, whatever path started it.
-  std::string name = "rill-run";
-  if (embedded.ok() && embedded->plan.size > 0) {
-    name = argv[0];
-    name = name.substr(name.rfind('/') + 1);
-  }
+  // Errors name the program as users type it, whatever path started it (rill-run, or an
+  // executable with a plan inside, damaged or not).
+  std::string name = argc > 0 ? argv[0] : "rill-run";
+  name = name.substr(name.rfind('/') + 1);
   argv[0] = name.data();
   if (!embedded.ok()) {
     std::fprintf(stderr, "%s: %s\n", name.c_str(),

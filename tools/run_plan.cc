@@ -112,12 +112,13 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
 }
 
 // Whole sequences: the input's rows in batches of the compiled batch size, each output's
-// batches joined (rows stay in order; a stateful model's states advance batch by batch).
+// batches joined (rows stay in order; a stateful model's states advance batch by batch). An
+// input with no rows gives outputs with none, as `rill predict` does.
 absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tensor& x) {
   const TensorType& want = model.inputs()[0].type;
   const int64_t batch = want.shape.rank() > 0 ? want.shape.dim(0) : 1;
   bool ok = x.shape().rank() == want.shape.rank() && want.shape.rank() > 0 && batch > 0 &&
-            x.shape().dim(0) > 0 && x.shape().dim(0) % batch == 0;
+            x.shape().dim(0) % batch == 0;
   for (int d = 1; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
   if (!ok) {
     return absl::InvalidArgumentError(
@@ -130,14 +131,14 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
   std::vector<Tensor> out;
   for (const NamedType& o : model.outputs()) {
     std::vector<int64_t> dims = o.type.shape.dims();
-    if (dims.empty() && batches > 1) {
+    if (dims.empty() && batches != 1) {
       return absl::InvalidArgumentError(absl::StrCat("output '", o.name, "' ", o.type.ToString(),
                                                      " has no rows to join batches along"));
     }
     if (!dims.empty()) dims[0] *= batches;
     out.emplace_back(o.type.dtype, Shape(dims));
   }
-  const int64_t in_bytes = x.bytes() / batches;
+  const int64_t in_bytes = batches > 0 ? x.bytes() / batches : 0;
   for (int64_t b = 0; b < batches; ++b) {
     std::vector<TensorView> in_view = {
         {static_cast<std::byte*>(const_cast<void*>(x.raw())) + b * in_bytes, want.dtype,
@@ -156,7 +157,8 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
 // --stream N: the sequence in chunks of N time steps through a stateful model compiled for
 // N steps. Sequence outputs (rank 3 or more: [batch, N, ...]) are joined along time; the
 // others (the last step's output, a final state) are the last chunk's.
-absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor& x, int64_t n) {
+// Whether the plan streams in chunks of `n` steps (errors are the plan's, not the input's).
+absl::Status CheckStreams(const CompiledModel& model, int64_t n) {
   const TensorType& want = model.inputs()[0].type;
   if (model.states().empty()) {
     return absl::InvalidArgumentError(
@@ -167,6 +169,11 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
                                                    want.ToString(), "; compile it with ", n,
                                                    " time steps"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor& x, int64_t n) {
+  const TensorType& want = model.inputs()[0].type;
   bool ok = x.shape().rank() == want.shape.rank() && x.shape().dim(0) == want.shape.dim(0) &&
             x.shape().dim(1) > 0 && x.shape().dim(1) % n == 0;
   for (int d = 2; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
@@ -196,6 +203,7 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
     return absl::InvalidArgumentError(absl::StrCat(
         args.plan, ": the model has ", model->inputs().size(), " inputs; this runner feeds one"));
   }
+  if (args.stream > 0) RILL_RETURN_IF_ERROR(Annotate(CheckStreams(*model, args.stream), args.plan));
   const std::vector<std::string> paths = NumberedOutputPaths(args.output, model->outputs().size());
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));

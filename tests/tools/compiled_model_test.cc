@@ -170,6 +170,17 @@ TEST_F(CompiledModelTest, TheModelSuiteRunsBitIdenticalToPredictEveryWay) {
     EXPECT_EQ(rill_model_run(cm, inputs, output_ptrs.data()), 0) << rill_last_error();
     ASSERT_EQ(out.bytes, static_cast<size_t>(want->bytes()));
     EXPECT_EQ(std::memcmp(outputs[0].data(), want->raw(), out.bytes), 0);
+    // NULLs are errors naming the function and the argument, never a crash.
+    EXPECT_NE(rill_model_run(cm, nullptr, output_ptrs.data()), 0);
+    EXPECT_STREQ(rill_last_error(), "rill_model_run: inputs is NULL");
+    const void* no_input[1] = {nullptr};
+    EXPECT_NE(rill_model_run(cm, no_input, output_ptrs.data()), 0);
+    EXPECT_STREQ(rill_last_error(), "rill_model_run: inputs[0] is NULL");
+    EXPECT_NE(rill_model_run(nullptr, inputs, output_ptrs.data()), 0);
+    EXPECT_EQ(rill_model_num_inputs(nullptr), -1);
+    EXPECT_NE(rill_model_output_info(cm, 0, nullptr), 0);
+    EXPECT_STREQ(rill_last_error(), "rill_model_output_info: info is NULL");
+    EXPECT_NE(rill_model_reset_states(nullptr), 0);
     rill_model_free(cm);
   }
 }
@@ -206,6 +217,15 @@ TEST_F(CompiledModelTest, RowsRunInBatchesOfTheCompiledSize) {
                        ": input f32[4, 6, 3] does not fit the compiled f32[3, 6, 3] (the rows "
                        "must be a multiple of 3, the other dimensions equal)\n");
   EXPECT_FALSE(fs::exists(Path("z.npy")));
+  // No rows give outputs with none, as `rill predict` writes them.
+  ASSERT_TRUE(WriteNpy(Path("empty.npy"), Tensor(DType::kF32, Shape{0, 6, 3})).ok());
+  ASSERT_NO_FATAL_FAILURE(Predict(model, weights, Path("empty.npy"), 3, Path("want0.npy")));
+  r = RillRun(Path("b3.rillc") + " --input " + Path("empty.npy") + " --output " + Path("y0.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("y0.npy")) == FileBytes(Path("want0.npy")));
+  auto y0 = ReadNpy(Path("y0.npy"));
+  ASSERT_TRUE(y0.ok()) << y0.status();
+  EXPECT_EQ(y0->shape().dim(0), 0);
 }
 
 // RunInto reads the caller's input and writes the caller's output memory, with the bits Run
@@ -301,13 +321,14 @@ TEST_F(CompiledModelTest, AStatefulModelMatchesPredictAndStreamsChunkByChunk) {
   r = RillRun(Path("chunk7.rillc") + " --input " + x + " --output " + Path("t.npy") +
               " --stream 2");
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out, HasSubstr("--stream=2: the plan was compiled for f32[2, 7, 3]"));
+  EXPECT_THAT(r.out,
+              HasSubstr(Path("chunk7.rillc") + ": --stream=2: the plan was compiled for f32[2, 7, 3]"));
   ASSERT_NO_FATAL_FAILURE(
       Compile(Golden("seq_stack/model.json"), weights, Shape{4, 6, 3}, Path("plain.rillc")));
   r = RillRun(Path("plain.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
               Path("t.npy") + " --stream 6");
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out, HasSubstr("--stream needs a stateful model"));
+  EXPECT_THAT(r.out, HasSubstr(Path("plain.rillc") + ": --stream needs a stateful model"));
   EXPECT_FALSE(fs::exists(Path("t.npy")));
 }
 
@@ -436,6 +457,16 @@ TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.out, HasSubstr("checksum mismatch"));
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+  // So is a trailer whose plan size runs past the file, naming the program too.
+  bytes = FileBytes(Path("elsewhere/mymodel"));
+  bytes[bytes.size() - 48 + 8 + 7] ^= 0x01;  // the plan size's top byte
+  WriteBytes(Path("cut"), bytes);
+  fs::permissions(Path("cut"), fs::perms::owner_all);
+  r = Shell(Path("cut") + " --input " + x + " --output " + Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, StartsWith("cut: "));
+  EXPECT_THAT(r.out, HasSubstr("the embedded plan's trailer does not fit the file"));
   EXPECT_FALSE(fs::exists(Path("z.npy")));
 }
 
