@@ -319,10 +319,12 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' takes ", inputs_.size(),
                                                    " inputs, got ", inputs.size(), " arrays"));
   }
+  // Inputs that all fix their first dimension, given at exactly their shapes, run in one call
+  // and need not share a first dimension (a time-major [T, B, F] beside its lengths [B]).
+  bool whole = !requested_batch.has_value();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorType& want = inputs_[i].value->type;
-    bool ok = inputs[i].dtype() == want.dtype && inputs[i].shape().rank() == want.shape.rank() &&
-              inputs[i].shape().dim(0) == inputs[0].shape().dim(0);
+    bool ok = inputs[i].dtype() == want.dtype && inputs[i].shape().rank() == want.shape.rank();
     for (int d = 1; ok && d < want.shape.rank(); ++d)
       ok = inputs[i].shape().dim(d) == want.shape.dim(d);
     if (!ok) {
@@ -330,9 +332,19 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
                                                      want.ToString(), ", got data ",
                                                      inputs[i].type().ToString()));
     }
+    whole = whole && want.shape.rank() > 0 && want.shape.dim(0) == inputs[i].shape().dim(0);
+  }
+  for (size_t i = 1; i < inputs.size() && !whole; ++i) {
+    if (inputs[i].shape().dim(0) != inputs[0].shape().dim(0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "inputs '", inputs_[0].layer, "' and '", inputs_[i].layer, "' have ",
+          inputs[0].shape().dim(0), " and ", inputs[i].shape().dim(0),
+          " samples (rows along axis 0); only inputs at exactly their fixed shapes may differ"));
+    }
   }
   const int64_t n = inputs.empty() ? 0 : inputs[0].shape().dim(0);
-  RILL_ASSIGN_OR_RETURN(const int64_t batch_size, ResolveBatchSize(*this, requested_batch, n));
+  RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
+                        whole ? n : ResolveBatchSize(*this, requested_batch, n));
   if (predict_runner_ == nullptr || predict_runner_nodes_ != graph_.num_nodes() ||
       predict_runner_device_ != device) {
     predict_runner_.reset();  // its device session first hands its parameters back
@@ -340,6 +352,13 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
         std::make_unique<ModelRunner>(*this, std::nullopt, device, /*fold_predict_plans=*/true);
     predict_runner_nodes_ = graph_.num_nodes();
     predict_runner_device_ = device;
+  }
+  if (whole) {
+    std::vector<TensorType> types;
+    for (const Tensor& t : inputs) types.push_back(t.type());
+    RILL_ASSIGN_OR_RETURN(PlanExecutor * ex,
+                          predict_runner_->Get(GraphMode::kPredict, types, nullptr));
+    return ex->Run(inputs);
   }
   std::vector<Tensor> results;
   for (int64_t start = 0; start < n; start += batch_size) {

@@ -51,9 +51,7 @@ constexpr char kDevice[] = "cpu";
 constexpr int64_t kB = 5, kT = 6, kD = 3;
 constexpr double kTol = 1e-5;
 
-std::string Golden(const std::string& rel) {
-  return testing::GoldenPath("keras_masking/" + rel);
-}
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_masking/" + rel); }
 
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_masking/" + rel); }
 
@@ -216,6 +214,39 @@ TEST(CallLengths, LengthsGivenInTheCallEqualTheMask) {
   auto json = ModelToKerasJson(m);
   ASSERT_FALSE(json.ok());
   EXPECT_THAT(json.status().message(), HasSubstr("called with lengths or a mask ('len')"));
+}
+
+// A time-major GRU takes its lengths the same way: its input [T, B, D] and lengths [B] do not
+// share a first dimension, and Predict runs them, at exactly the model's shapes, in one call.
+TEST(CallLengths, ATimeMajorGruWithLengthsGivesKerasNumbers) {
+  ON_THE_DEVICE();
+  Model m("time_major");
+  SymbolicTensor x = m.Input({kT, kB, kD});
+  SymbolicTensor len = m.Input({kB}, DType::kI32, "len");
+  m.SetOutputs({layers::Dense({.units = 2})(
+      layers::CuDNNGRU({.units = 4, .time_major = true})(x, {.lengths = len})[0])});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  ASSERT_TRUE(m.SetWeights(Convert(NpyList("masking_gru/weights", 5), "masking_gru",
+                                   GruLayout::kGRU, GruLayout::kCuDNNGRU))
+                  .ok());
+  const Tensor batch_major = Npy("masking_gru/x.npy");  // [B, T, D]
+  Tensor x_data(DType::kF32, Shape{kT, kB, kD});
+  for (int64_t b = 0; b < kB; ++b)
+    for (int64_t t = 0; t < kT; ++t)
+      for (int64_t k = 0; k < kD; ++k)
+        x_data.data<float>()[(t * kB + b) * kD + k] =
+            batch_major.data<float>()[(b * kT + t) * kD + k];
+  auto y = m.Predict({x_data, GoldenLengths()}, std::nullopt, kDevice);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy("masking_gru/y.npy")), kTol);
+  // Inputs of free first dimensions must still agree on it, and the error says so.
+  Model free("free");
+  SymbolicTensor fx = free.Input({kBatch, kT, kD});
+  SymbolicTensor flen = free.Input({kBatch}, DType::kI32, "len");
+  free.SetOutputs({layers::CuDNNGRU({.units = 4})(fx, {.lengths = flen})[0]});
+  auto bad = free.Predict({batch_major, Tensor(DType::kI32, Shape{kB - 1})}, std::nullopt, kDevice);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("have 5 and 4 samples (rows along axis 0)"));
 }
 
 TEST(CallLengths, AMaskTensorGivenInTheCallIsHonoured) {
