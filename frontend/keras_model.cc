@@ -153,7 +153,9 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::vector<
                                       FeedsEmbedding(layers[i]), bind, source));
       current = {in};
     }
-    RILL_ASSIGN_OR_RETURN(LayerRef layer, LayerFromKeras(layers[i]));
+    absl::StatusOr<LayerRef> made = LayerFromKeras(layers[i]);
+    if (!made.ok()) return Annotate(made.status(), source);
+    LayerRef layer = *made;
     std::vector<SymbolicTensor> out;
     RILL_RETURN_IF_ERROR(CallLayer(model, layer, current, &out));
     if (out.size() != 1) {
@@ -216,8 +218,9 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
     }
     auto found = made.find(name);
     if (found == made.end()) {
-      RILL_ASSIGN_OR_RETURN(LayerRef layer, LayerFromKeras(l));
-      found = made.emplace(name, layer).first;
+      absl::StatusOr<LayerRef> layer = LayerFromKeras(l);
+      if (!layer.ok()) return Annotate(layer.status(), source);
+      found = made.emplace(name, *layer).first;
     }
     const json& inbound = l.value("inbound_nodes", json::array());
     if (!inbound.is_array()) return Bad(where, "inbound_nodes must be a list");

@@ -117,16 +117,16 @@ std::vector<SymbolicTensor> Layer::Apply(const std::vector<SymbolicTensor>& inpu
   for (size_t i = 0; i < inputs.size(); ++i) {
     const SymbolicTensor& t = inputs[i];
     if (!t.valid()) {
-      model.SetError(absl::InvalidArgumentError(absl::StrCat(
-          class_name(), " '", name_, "': input ", i,
-          " is invalid (an earlier layer call failed, or it was never made)")));
+      model.SetError(absl::InvalidArgumentError(
+          absl::StrCat(class_name(), " '", name_, "': input ", i,
+                       " is invalid (an earlier layer call failed, or it was never made)")));
       return {SymbolicTensor{}};
     }
     if (t.model != &model) {
-      model.SetError(absl::InvalidArgumentError(absl::StrCat(
-          class_name(), " '", name_, "': input ", i, " is layer '", t.layer, "' tensor '",
-          t.value->name, "' ", t.value->type.ToString(), " of model '", t.model->name(),
-          "', but input 0 is of model '", model.name(), "'")));
+      model.SetError(absl::InvalidArgumentError(
+          absl::StrCat(class_name(), " '", name_, "': input ", i, " is layer '", t.layer,
+                       "' tensor '", t.value->name, "' ", t.value->type.ToString(), " of model '",
+                       t.model->name(), "', but input 0 is of model '", model.name(), "'")));
       return {SymbolicTensor{}};
     }
   }
@@ -201,9 +201,15 @@ std::vector<SymbolicTensor> LayerRef::operator()(const SymbolicTensor& x,
   if (foreign(args.mask)) error = "mask is invalid or of another model";
   if (args.lengths.has_value() && args.mask.has_value()) error = "give lengths or mask, not both";
   if (!error.empty()) {
+    // The layer by its name where it has one yet (given, or from an earlier call).
+    std::string who = "layer";
+    if (layer_ != nullptr) {
+      const std::string& name = layer_->name_.empty() ? layer_->requested_name_ : layer_->name_;
+      who =
+          name.empty() ? layer_->class_name() : absl::StrCat(layer_->class_name(), " '", name, "'");
+    }
     x.model->SetError(absl::InvalidArgumentError(
-        absl::StrCat(layer_ == nullptr ? std::string("layer") : layer_->class_name(),
-                     " called on '", x.layer, "' ", x.shape().ToString(), ": ", error)));
+        absl::StrCat(who, " called on '", x.layer, "' ", x.shape().ToString(), ": ", error)));
     return {SymbolicTensor{}};
   }
   SymbolicTensor masked = x;
