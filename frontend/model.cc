@@ -147,6 +147,7 @@ void Model::SetError(absl::Status status) {
 }
 
 SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string name) try {
+  if (name.empty()) name = inputs_.empty() ? "input_1" : absl::StrCat("input_", inputs_.size() + 1);
   if (shape.empty()) {
     SetError(absl::InvalidArgumentError(absl::StrCat(
         "input '", name, "': the shape is empty; it starts with the batch dimension (kBatch)")));
@@ -156,11 +157,10 @@ SymbolicTensor Model::Input(std::vector<int64_t> shape, DType dtype, std::string
     if (shape[i] < 0 && !(i == 0 && shape[i] == kBatch)) {
       SetError(absl::InvalidArgumentError(
           absl::StrCat("input '", name, "': dimension ", i, " is ", shape[i],
-                       "; only the batch dimension may be unknown")));
+                       "; only the batch dimension (the first) may be unknown")));
       return {};
     }
   }
-  if (name.empty()) name = inputs_.empty() ? "input_1" : absl::StrCat("input_", inputs_.size() + 1);
   if (graph_.FindValue(name) != nullptr) {
     SetError(absl::InvalidArgumentError(absl::StrCat("input '", name, "': name already used")));
     return {};
@@ -372,8 +372,13 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     }
     RILL_ASSIGN_OR_RETURN(PlanExecutor * ex,
                           predict_runner_->Get(GraphMode::kPredict, types, nullptr));
-    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> out, ex->Run(xb));
-    if (batch_size >= n) return out;  // one batch: nothing to join
+    absl::StatusOr<std::vector<Tensor>> run = ex->Run(xb);
+    if (batch_size >= n) return run;  // one batch: nothing to join
+    if (!run.ok()) {                  // the error's sample numbers count from the batch's first row
+      return Annotate(run.status(), absl::StrCat("rows ", start, " to ", rows.back(),
+                                                 " of the data (batch size ", batch_size, ")"));
+    }
+    std::vector<Tensor>& out = *run;
     // The batches' outputs are joined along axis 0, which must be the batch's rows. It is not
     // for a model with time-major layers (axis 0 is time there); joining would mix samples.
     for (size_t k = 0; k < out.size(); ++k) {

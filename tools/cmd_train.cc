@@ -291,7 +291,7 @@ absl::Status TrainModel(ProcessGroup* group) {
                             .device = *device,
                             .check_numerics = absl::GetFlag(FLAGS_check_numerics),
                             .data_parallel = group != nullptr});
-  if (!trainer.ok()) return trainer.status();
+  if (!trainer.ok()) return Annotate(trainer.status(), model_path);
   const double split = absl::GetFlag(FLAGS_validation_split);
   MetricsCsv csv;
   if (!csv_path.empty()) csv.Open(csv_path, trainer->LogNames(split > 0));
@@ -307,8 +307,9 @@ absl::Status TrainModel(ProcessGroup* group) {
   fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   fit.resume = absl::GetFlag(FLAGS_resume);
   if (group != nullptr && writer && fit.verbose != 0) {
-    std::printf("data-parallel training on %d rank%s (MPI%s)\n", group->size(),
-                group->size() == 1 ? "" : "s", *device == "cuda" ? ", NCCL" : "");
+    std::printf("data-parallel training on %d rank%s (%s%s)\n", group->size(),
+                group->size() == 1 ? "" : "s", group->transport(),
+                *device == "cuda" ? ", NCCL" : "");
   }
   auto history = trainer->Fit(x, *y_raw, fit);
   if (!history.ok()) {

@@ -94,6 +94,7 @@ class MpiGroup final : public ProcessGroup {
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  const char* transport() const override { return "MPI"; }
 
   absl::Status StartAllReduce(const TensorView& buffer) override {
     if (pending_.count(buffer.data) != 0) {

@@ -38,6 +38,8 @@ class ProcessGroup {
   virtual ~ProcessGroup() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // What carries the exchanges, for reports: "MPI", or "this process alone".
+  virtual const char* transport() const = 0;
 
   // This rank's weight in a "mean" reduction: its share of the current global batch
   // (its samples / the batch's samples). 1/size until set; the trainer sets it per batch.

@@ -295,6 +295,11 @@ TEST(MaskErrors, AMaskWithAHoleIsRefusedWhenItRunsNamingTheLayer) {
   EXPECT_THAT(y.status().message(),
               HasSubstr("the mask of sample 1 has a hole: step 1 is masked and step 2 is not"));
 #endif
+  // In batches of one, the error says where the failing batch starts.
+  y = m.Predict({data}, 1, kDevice);
+  ASSERT_FALSE(y.ok());
+  EXPECT_THAT(std::string(y.status().message()),
+              ::testing::StartsWith("rows 1 to 1 of the data (batch size 1): "));
   // Right-padded, the same model runs.
   data.data<float>()[(1 * 4 + 1) * 2 + 0] = 0.5f;
   data.data<float>()[(1 * 4 + 3) * 2 + 0] = -1.0f;
