@@ -2,6 +2,7 @@
 // gradient all-reduces (mpi_group.h, process_group.h).
 #include "kernels/cpu/mpi_group.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include "ir/status.h"
 #include "kernels/cpu/process_group.h"
 #include "rill_config.h"
+#include "runtime/launch.h"
 
 #if RILL_HAVE_MPI
 // The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
@@ -52,6 +54,15 @@ std::string Stalled(const char* what, int rank) {
                       "stalled");
 }
 
+// The MPI library this build links, as MPI_Get_library_version names it (its first line).
+std::string MpiLibraryName() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(text, &length);
+  std::string name(text, static_cast<size_t>(length));
+  return name.substr(0, std::min(name.find_first_of(",\n"), name.size()));
+}
+
 // Between two polls of a collective in flight.
 constexpr std::chrono::microseconds kPollPause(20);
 
@@ -78,9 +89,21 @@ class MpiGroup final : public ProcessGroup {
           "all-reduce's communication thread needs");
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    // A launcher of another MPI library (MPICH's mpiexec for an Open MPI build, say) starts
+    // processes that each find a world of one: every one would train alone and write.
+    if (const int launched = LaunchedProcessCount(); launched > 1 && size != launched) {
+      const std::string library = MpiLibraryName();
+      MPI_Finalize();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data parallelism: the launcher started ", launched, " processes, but MPI's world has ",
+          size, "; launch with the mpirun of the MPI library rill was built with (", library, ")"));
+    }
     auto* group = new MpiGroup();
-    MPI_Comm_rank(MPI_COMM_WORLD, &group->rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &group->size_);
+    group->rank_ = rank;
+    group->size_ = size;
     // The communication thread's collectives run on a communicator of their own, so they
     // never interleave with the main thread's (losses, broadcasts).
     MPI_Comm_dup(MPI_COMM_WORLD, &group->gradient_comm_);

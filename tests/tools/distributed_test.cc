@@ -208,6 +208,18 @@ TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
   // the same.)
 }
 
+// A launcher of another MPI library starts processes that each find a world of one; each would
+// train alone and write. The launcher's count against MPI's world shows it (here the launcher's
+// variable is set by hand, with no launcher at all).
+TEST_F(DistributedTest, AWorldSmallerThanTheLaunchIsRefused) {
+  Result r = Shell("OMPI_COMM_WORLD_SIZE=2 " + Train("sgd", Path("w")));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("the launcher started 2 processes, but MPI's world has 1; launch "
+                               "with the mpirun of the MPI library rill was built with"))
+      << r.out;
+  EXPECT_FALSE(fs::exists(Path("w")));
+}
+
 // Ranks given different options would pair different exchanges: refused before training,
 // naming the option, the rank and both values.
 TEST_F(DistributedTest, RanksThatDisagreeAreRefused) {
