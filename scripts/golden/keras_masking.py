@@ -17,6 +17,10 @@ Cases (batch 5, T 6, float32; padded steps are all zeros, lengths 6, 3, 1, 0, 4)
                          -> GRU(3) -> Dense(2)
   embedding_mask_zero    Input(6) ids -> Embedding(10, 4, mask_zero) -> GRU(5) -> Dense(2);
                          ids right-padded with 0 (lengths 6, 3, 1, 0, 4; no 0 before them)
+  open_time              masking_bidir with its time axis left open, Input((None, 3)), as
+                         Keras writes it ("batch_input_shape": [null, null, 3]), predicted at
+                         two lengths: x.npy/y.npy at T 6 (lengths as above) and x9.npy/y9.npy
+                         at T 9 (lengths 9, 3, 1, 0, 7); no training files
 
 Writes tests/golden/keras_masking/<case>/:
   model.json          model.to_json()
@@ -26,8 +30,9 @@ Writes tests/golden/keras_masking/<case>/:
   final_weights/N.npy the weights after Keras's fit(x, y_train, batch_size=5, epochs=3,
                       shuffle=False) with loss mse and SGD(learning_rate=0.1): three steps
 
-Regenerate from the repository root (writes only tests/golden/keras_masking/):
-  python3 scripts/golden/keras_masking.py
+Regenerate from the repository root (writes only tests/golden/keras_masking/; name cases to
+make only those):
+  python3 scripts/golden/keras_masking.py [CASE...]
 Made with tensorflow-cpu 2.21.0, tf-keras 2.21.0, numpy 2.x.
 """
 import os
@@ -105,13 +110,13 @@ def reference(name, x, ws):
 
 
 # ------------------------------------------------------------------ models and data
-def build(name):
+def build(name, time=T):
     if name == "embedding_mask_zero":
-        ids = keras.Input((T,), dtype="int32", name="ids")
+        ids = keras.Input((time,), dtype="int32", name="ids")
         h = L.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
         h = gru(5, name="gru")(h)
         return keras.Model(ids, L.Dense(2, name="dense")(h), name=name)
-    x = keras.Input((T, D), name="x")
+    x = keras.Input((time, D), name="x")
     h = L.Masking(0.0, name="masking")(x)
     if name == "masking_bidir":
         h = L.Bidirectional(gru(4, return_sequences=True, name="gru"), name="bidirectional")(h)
@@ -121,11 +126,11 @@ def build(name):
     return keras.Model(x, L.Dense(2, name="dense")(h), name=name)
 
 
-def padded_batch(name, rng):
-    steps = np.arange(T)[None, :] < np.asarray(LENGTHS)[:, None]
+def padded_batch(name, rng, time=T, lengths=LENGTHS):
+    steps = np.arange(time)[None, :] < np.asarray(lengths)[:, None]
     if name == "embedding_mask_zero":
-        return np.where(steps, rng.integers(1, 10, size=(B, T)), 0).astype(np.int32)
-    x = rng.uniform(-1, 1, size=(B, T, D))
+        return np.where(steps, rng.integers(1, 10, size=(B, time)), 0).astype(np.int32)
+    x = rng.uniform(-1, 1, size=(B, time, D))
     return np.where(steps[..., None], x, 0.0).astype(np.float32)
 
 
@@ -166,11 +171,47 @@ def make_case(name, seed):
     print(f"{name}: Keras vs float64 reference {err:.2e}")
 
 
+def make_open_time_case(name, seed):
+    """masking_bidir built with a None time axis, predicted at two lengths."""
+    out = os.path.join(OUT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    rng = np.random.default_rng(seed)
+    keras.backend.clear_session()
+    m = build("masking_bidir", time=None)
+    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in m.get_weights()]
+    m.set_weights(ws)
+    with open(os.path.join(out, "model.json"), "w") as f:
+        f.write(m.to_json())
+    save_list(os.path.join(out, "weights"), ws)
+    for time, lengths, suffix in ((T, LENGTHS, ""), (9, [9, 3, 1, 0, 7], "9")):
+        x = padded_batch("masking_bidir", rng, time, lengths)
+        y = m.predict(x, verbose=0)
+        err = float(np.max(np.abs(y - reference("masking_bidir", x, ws))))
+        if err > TOL:
+            raise SystemExit(f"{name} T={time}: Keras and the float64 reference differ by {err}")
+        save_npy(os.path.join(out, f"x{suffix}.npy"), x)
+        save_npy(os.path.join(out, f"y{suffix}.npy"), y)
+        print(f"{name} T={time}: Keras vs float64 reference {err:.2e}")
+
+
+CASES = ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero",
+         "open_time"]
+
+
 def main():
     print(f"tensorflow {tf.__version__}, tf-keras {keras.__version__}, numpy {np.__version__}")
-    for seed, name in enumerate(
-            ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero"]):
-        make_case(name, 1000 + seed)
+    wanted = sys.argv[1:] or CASES
+    for name in wanted:
+        if name not in CASES:
+            raise SystemExit(f"unknown case {name}; the cases: {' '.join(CASES)}")
+    for seed, name in enumerate(CASES):
+        if name not in wanted:
+            continue
+        if name == "open_time":
+            make_open_time_case(name, 1000 + seed)
+        else:
+            make_case(name, 1000 + seed)
     return 0
 
 

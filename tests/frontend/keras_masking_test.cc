@@ -14,6 +14,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -150,6 +152,25 @@ INSTANTIATE_TEST_SUITE_P(Keras, MaskedCase,
                                            "embedding_mask_zero"));
 
 #ifndef RILL_MASKING_CUDA
+// Keras's own file for a model whose time axis is open (`Input((None, 3))`): read with the
+// data's length, at two lengths, it gives Keras's predictions at each.
+TEST(OpenTime, KerasFileWithANoneTimeAxisRunsAtEachLength) {
+  ON_THE_DEVICE();
+  std::ifstream in(Golden("open_time/model.json"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_NE(text.find("\"batch_input_shape\": [null, null, 3]"), std::string::npos);
+  for (const std::string suffix : {"", "9"}) {
+    SCOPED_TRACE(suffix);
+    const Tensor x = Npy("open_time/x" + suffix + ".npy");
+    auto m = ModelFromKerasJson(text, "open_time/model.json", 0, {x.shape()});
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(LoadWeights(**m, Golden("open_time/weights")).ok());
+    auto y = (*m)->Predict({x}, std::nullopt, kDevice);
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_LT(MaxAbsDiff((*y)[0], Npy("open_time/y" + suffix + ".npy")), kTol);
+  }
+}
+
 TEST(MaskPropagation, MasksTravelAsInKeras) {
   Model m("propagation");
   SymbolicTensor x = m.Input({kBatch, kT, kD});
