@@ -249,6 +249,7 @@ absl::StatusOr<LayerRef> ReadGRU(ConfigReader& r, const std::string& name) {
   RILL_RETURN_IF_ERROR(r.Double("recurrent_dropout", &o.recurrent_dropout));
   RILL_RETURN_IF_ERROR(r.Bool("unroll", &o.unroll));
   RILL_RETURN_IF_ERROR(r.Bool("reset_after", &o.reset_after));
+  RILL_RETURN_IF_ERROR(r.Bool("zero_output_for_mask", &o.zero_output_for_mask));
   int64_t implementation = 2;  // a speed hint in Keras: no effect on the result
   RILL_RETURN_IF_ERROR(r.Int("implementation", &implementation));
   return layers::GRU(o);

@@ -119,6 +119,9 @@ struct GRUOptions {
   bool unroll = false;  // no effect on the result
   bool time_major = false;
   bool reset_after = true;
+  // With a mask, the sequence output is zero at padded steps instead of repeating the last
+  // valid one (Keras's RNN option; docs/gru.md). Bidirectional sets it as Keras does.
+  bool zero_output_for_mask = false;
   std::string name;
 };
 LayerRef GRU(GRUOptions options);

@@ -101,6 +101,8 @@ nlohmann::json GruConfig(const GRUOptions& o, bool cudnn, const std::string& nam
     c["recurrent_dropout"] = o.recurrent_dropout;
     c["implementation"] = 2;
     c["reset_after"] = o.reset_after;
+    // Keras writes it only when it is set.
+    if (o.zero_output_for_mask) c["zero_output_for_mask"] = true;
   }
   return c;
 }
@@ -109,6 +111,7 @@ class GruLayer : public Layer {
  public:
   GruLayer(GRUOptions o, bool cudnn) : o_(std::move(o)), cudnn_(cudnn) {
     requested_name_ = o_.name;
+    zero_output_for_mask_ = o_.zero_output_for_mask;
   }
   std::string class_name() const override { return cudnn_ ? "CuDNNGRU" : "GRU"; }
   nlohmann::json GetConfig() const override { return GruConfig(o_, cudnn_, config_name()); }

@@ -21,6 +21,9 @@ Cases (batch 5, T 6, float32; padded steps are all zeros, lengths 6, 3, 1, 0, 4)
                          Keras writes it ("batch_input_shape": [null, null, 3]), predicted at
                          two lengths: x.npy/y.npy at T 6 (lengths as above) and x9.npy/y9.npy
                          at T 9 (lengths 9, 3, 1, 0, 7); no training files
+  zero_output            Input(6, 3) -> Masking(0) -> GRU(4, return_sequences,
+                         zero_output_for_mask) -> Dense(2): zeros, not the last output, at
+                         padded steps (then Dense's bias); no training files
 
 Writes tests/golden/keras_masking/<case>/:
   model.json          model.to_json()
@@ -171,23 +174,22 @@ def make_case(name, seed):
     print(f"{name}: Keras vs float64 reference {err:.2e}")
 
 
-def make_open_time_case(name, seed):
-    """masking_bidir built with a None time axis, predicted at two lengths."""
+def make_prediction_case(name, seed, model, reference_of, batches):
+    """`model` (built by Keras) predicted on each (time, lengths, file suffix) of `batches`,
+    each prediction checked against `reference_of(x, weights)`; no training files."""
     out = os.path.join(OUT, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     rng = np.random.default_rng(seed)
-    keras.backend.clear_session()
-    m = build("masking_bidir", time=None)
-    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in m.get_weights()]
-    m.set_weights(ws)
+    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(ws)
     with open(os.path.join(out, "model.json"), "w") as f:
-        f.write(m.to_json())
+        f.write(model.to_json())
     save_list(os.path.join(out, "weights"), ws)
-    for time, lengths, suffix in ((T, LENGTHS, ""), (9, [9, 3, 1, 0, 7], "9")):
-        x = padded_batch("masking_bidir", rng, time, lengths)
-        y = m.predict(x, verbose=0)
-        err = float(np.max(np.abs(y - reference("masking_bidir", x, ws))))
+    for time, lengths, suffix in batches:
+        x = padded_batch(name, rng, time, lengths)
+        y = model.predict(x, verbose=0)
+        err = float(np.max(np.abs(y - reference_of(x, ws))))
         if err > TOL:
             raise SystemExit(f"{name} T={time}: Keras and the float64 reference differ by {err}")
         save_npy(os.path.join(out, f"x{suffix}.npy"), x)
@@ -195,8 +197,33 @@ def make_open_time_case(name, seed):
         print(f"{name} T={time}: Keras vs float64 reference {err:.2e}")
 
 
+def make_open_time_case(name, seed):
+    """masking_bidir built with a None time axis, predicted at two lengths."""
+    keras.backend.clear_session()
+    make_prediction_case(name, seed, build("masking_bidir", time=None),
+                         lambda x, ws: reference("masking_bidir", x, ws),
+                         [(T, LENGTHS, ""), (9, [9, 3, 1, 0, 7], "9")])
+
+
+def make_zero_output_case(name, seed):
+    """Masking -> GRU(4, return_sequences, zero_output_for_mask) -> Dense(2) per step."""
+    keras.backend.clear_session()
+    x = keras.Input((T, D), name="x")
+    h = L.Masking(0.0, name="masking")(x)
+    h = gru(4, return_sequences=True, zero_output_for_mask=True, name="gru")(h)
+    model = keras.Model(x, L.Dense(2, name="dense")(h), name=name)
+
+    def reference_of(x, ws):
+        mask = np.any(x != 0, axis=-1)
+        seq = masked_gru(x * mask[..., None], mask, *ws[0:3], return_sequences=True,
+                         zero_output_for_mask=True)
+        return dense(seq, *ws[3:5])
+
+    make_prediction_case(name, seed, model, reference_of, [(T, LENGTHS, "")])
+
+
 CASES = ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero",
-         "open_time"]
+         "open_time", "zero_output"]
 
 
 def main():
@@ -210,6 +237,8 @@ def main():
             continue
         if name == "open_time":
             make_open_time_case(name, 1000 + seed)
+        elif name == "zero_output":
+            make_zero_output_case(name, 1000 + seed)
         else:
             make_case(name, 1000 + seed)
     return 0

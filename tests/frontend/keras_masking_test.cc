@@ -32,6 +32,7 @@ namespace rill {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 #ifdef RILL_MASKING_CUDA
 constexpr char kDevice[] = "cuda";
@@ -169,6 +170,36 @@ TEST(OpenTime, KerasFileWithANoneTimeAxisRunsAtEachLength) {
     ASSERT_TRUE(y.ok()) << y.status();
     EXPECT_LT(MaxAbsDiff((*y)[0], Npy("open_time/y" + suffix + ".npy")), kTol);
   }
+}
+
+// Keras's GRU(zero_output_for_mask=True): zeros at padded steps, where the option's absence
+// repeats the last output; written back as Keras writes it (only when set).
+TEST(ZeroOutputForMask, AGruWithTheOptionGivesKerasNumbers) {
+  ON_THE_DEVICE();
+  std::ifstream in(Golden("zero_output/model.json"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  const std::string key = "\"zero_output_for_mask\": true";
+  ASSERT_NE(text.find(key), std::string::npos);
+  const Tensor x = Npy("zero_output/x.npy");
+  auto m = ModelFromKerasJson(text, "zero_output/model.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(LoadWeights(**m, Golden("zero_output/weights")).ok());
+  auto y = (*m)->Predict({x}, std::nullopt, kDevice);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy("zero_output/y.npy")), kTol);
+  auto written = ModelToKerasJson(**m);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_THAT(*written, HasSubstr(key));
+  // Without the option the padded steps differ (sample 1 has 3 of 6 steps).
+  std::string without = text;
+  without.replace(without.find(key), key.size(), "\"zero_output_for_mask\": false");
+  auto plain = ModelFromKerasJson(without, "plain.json");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  ASSERT_TRUE(LoadWeights(**plain, Golden("zero_output/weights")).ok());
+  auto y_plain = (*plain)->Predict({x}, std::nullopt, kDevice);
+  ASSERT_TRUE(y_plain.ok()) << y_plain.status();
+  EXPECT_GT(MaxAbsDiff((*y_plain)[0], (*y)[0]), 1e-3);
+  EXPECT_THAT(*ModelToKerasJson(**plain), Not(HasSubstr("zero_output_for_mask")));
 }
 
 TEST(MaskPropagation, MasksTravelAsInKeras) {
