@@ -321,7 +321,7 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
   }
   // Inputs that all fix their first dimension, given at exactly their shapes, run in one call
   // and need not share a first dimension (a time-major [T, B, F] beside its lengths [B]).
-  bool whole = !requested_batch.has_value();
+  bool whole = !requested_batch.has_value() && !inputs.empty();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorType& want = inputs_[i].value->type;
     bool ok = inputs[i].dtype() == want.dtype && inputs[i].shape().rank() == want.shape.rank();
@@ -339,7 +339,8 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
       return absl::InvalidArgumentError(absl::StrCat(
           "inputs '", inputs_[0].layer, "' and '", inputs_[i].layer, "' have ",
           inputs[0].shape().dim(0), " and ", inputs[i].shape().dim(0),
-          " samples (rows along axis 0); only inputs at exactly their fixed shapes may differ"));
+          " samples (rows along axis 0); only inputs at exactly their fixed shapes, with no "
+          "batch size given, may differ"));
     }
   }
   const int64_t n = inputs.empty() ? 0 : inputs[0].shape().dim(0);

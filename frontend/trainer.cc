@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -128,13 +129,31 @@ absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
   return m;
 }
 
+// Marks `group` failed when the scope ends before Done(): see RunEpoch.
+class FailGroupUnlessDone {
+ public:
+  explicit FailGroupUnlessDone(ProcessGroup* group) : group_(group) {}
+  FailGroupUnlessDone(const FailGroupUnlessDone&) = delete;
+  FailGroupUnlessDone& operator=(const FailGroupUnlessDone&) = delete;
+  ~FailGroupUnlessDone() {
+    if (group_ != nullptr) group_->set_failed();
+  }
+  void Done() { group_ = nullptr; }
+
+ private:
+  ProcessGroup* group_;
+};
+
 // The optimizer's name and every argument, as a number that the ranks compare (52 bits, held
 // exactly by a double).
 double OptimizerFingerprint(const OptimizerConfig& o) {
-  const std::string text = absl::StrCat(
-      o.name, " ", o.learning_rate, " ", o.momentum, " ", o.nesterov, " ", o.beta_1, " ", o.beta_2,
-      " ", o.amsgrad, " ", o.rho, " ", o.centered, " ", o.initial_accumulator_value, " ", o.epsilon,
-      " ", o.clipnorm.value_or(-1), " ", o.clipvalue.value_or(-1));
+  // Each number by its bits: printed, 0.9 and 0.9000001 would look the same.
+  auto bits = [](double v) { return std::bit_cast<uint64_t>(v); };
+  const std::string text =
+      absl::StrCat(o.name, " ", bits(o.learning_rate), " ", bits(o.momentum), " ", o.nesterov, " ",
+                   bits(o.beta_1), " ", bits(o.beta_2), " ", o.amsgrad, " ", bits(o.rho), " ",
+                   o.centered, " ", bits(o.initial_accumulator_value), " ", bits(o.epsilon), " ",
+                   bits(o.clipnorm.value_or(-1)), " ", bits(o.clipvalue.value_or(-1)));
   return static_cast<double>(std::hash<std::string>()(text) & ((uint64_t{1} << 52) - 1));
 }
 
@@ -310,8 +329,11 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   ProcessGroup* group = nullptr;
   if (mode == GraphMode::kTrain && options_.data_parallel) {
     RILL_ASSIGN_OR_RETURN(group, LaunchGroup());
-    if (group->size() == 1) group = nullptr;
   }
+  // A step that fails leaves exchanges in flight on buckets in this trainer's plans: the group
+  // stops them before anyone can free the plans (ProcessGroup::set_failed).
+  FailGroupUnlessDone guard(group);
+  if (group != nullptr && group->size() == 1) group = nullptr;
   double loss_sum = 0;
   std::vector<MetricTotal> metrics;
   auto start = std::chrono::steady_clock::now();
@@ -399,6 +421,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   logs["loss"] = n == 0 ? 0.0 : loss_sum / static_cast<double>(n);
   for (const MetricTotal& m : metrics)
     logs[m.name] = m.count == 0 ? 0.0 : m.sum / static_cast<double>(m.count);
+  guard.Done();
   return logs;
 }
 

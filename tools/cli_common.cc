@@ -115,6 +115,26 @@ absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag) {
   return dims;
 }
 
+absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& model_path,
+                                            const std::vector<int64_t>& dims, const char* command) {
+  if (m.inputs().size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
+                                                   m.inputs().size(), " inputs; rill ", command,
+                                                   " takes one"));
+  }
+  const TensorType& model_type = m.inputs()[0].value->type;
+  const TensorType type{model_type.dtype, Shape(dims)};
+  bool ok = type.shape.rank() == model_type.shape.rank();
+  for (int d = 0; ok && d < type.shape.rank(); ++d)
+    ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_path, ": --input-shape=", absl::GetFlag(FLAGS_input_shape), ": input '",
+                     m.inputs()[0].value->name, "' is ", model_type.ToString()));
+  }
+  return type;
+}
+
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
                                               const std::string& data_path, const char* command) {

@@ -51,6 +51,11 @@ std::optional<int64_t> GivenBatchSize();
 // --input-shape's sizes, batch first (e.g. 1,100,8), or a UsageError naming the flag.
 absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);
 
+// The model's one input (InvalidArgument naming `command` for several) with --input-shape's
+// `dims`, which must keep every size the model fixes.
+absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& model_path,
+                                            const std::vector<int64_t>& dims, const char* command);
+
 // A Keras model JSON with (optionally) its weights; `seed` seeds the initializers and
 // `input_shapes` binds the dimensions the JSON leaves open (a None time axis:
 // ModelFromKerasJson, frontend/keras_model.h).

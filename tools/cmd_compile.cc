@@ -32,27 +32,6 @@ ABSL_FLAG(std::string, emit, "plan",
 namespace rill::cli {
 namespace {
 
-// The type the plan is compiled for: the model's one input with --input-shape's sizes, which
-// must keep every size the model fixes.
-absl::StatusOr<TensorType> CompiledInputType(const Model& m, const std::string& model_path,
-                                             const std::vector<int64_t>& dims) {
-  if (m.inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        model_path, ": the model has ", m.inputs().size(), " inputs; rill compile takes one"));
-  }
-  const TensorType& model_type = m.inputs()[0].value->type;
-  const TensorType type{model_type.dtype, Shape(dims)};
-  bool ok = type.shape.rank() == model_type.shape.rank();
-  for (int d = 0; ok && d < type.shape.rank(); ++d)
-    ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": --input-shape=", absl::GetFlag(FLAGS_input_shape), ": input '",
-                     m.inputs()[0].value->name, "' is ", model_type.ToString()));
-  }
-  return type;
-}
-
 // The bytes of the file at `path`, which --emit executable copies (`what` names it).
 absl::StatusOr<std::string> CopiedBytes(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
@@ -105,7 +84,8 @@ absl::Status Compile() {
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                         LoadModel(model_path, absl::GetFlag(FLAGS_weights), /*seed=*/0,
                                   {Shape(dims)}));  // the weights replace every initial value
-  RILL_ASSIGN_OR_RETURN(const TensorType input, CompiledInputType(*model, model_path, dims));
+  RILL_ASSIGN_OR_RETURN(const TensorType input,
+                        InputTypeOfShape(*model, model_path, dims, "compile"));
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session(ProcessSessionSettings()));

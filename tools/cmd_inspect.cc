@@ -110,6 +110,10 @@ absl::Status Inspect() {
       LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed), input_shapes);
   if (!model.ok()) return model.status();
   Model& m = **model;
+  if (!input_shapes.empty()) {
+    RILL_RETURN_IF_ERROR(
+        InputTypeOfShape(m, model_path, input_shapes[0].dims(), "inspect --input-shape").status());
+  }
   std::printf("%s", m.Summary().c_str());
   const bool memory = absl::GetFlag(FLAGS_memory), plan = absl::GetFlag(FLAGS_plan);
   if (!memory && !plan) {

@@ -54,9 +54,10 @@ constexpr std::string_view kInspectFlags[] = {
     "model", "weights",    "weights_by_name", "memory", "training", "plan", "loss",    "optimizer",
     "lr",    "batch_size", "input_shape",     "seed",   "device",   "tf32", "gru_algo"};
 
-constexpr std::string_view kCompileFlags[] = {"model",       "weights", "weights_by_name",
-                                              "input_shape", "o",       "emit",
-                                              "device",      "tf32",    "gru_algo"};
+// --seed is accepted as before, though the weights replace every value it would seed.
+constexpr std::string_view kCompileFlags[] = {
+    "model",  "weights", "weights_by_name", "input_shape", "o", "emit",
+    "device", "tf32",    "gru_algo",        "seed"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",

@@ -171,6 +171,14 @@ class GruLayer : public Layer {
     }
     RILL_ASSIGN_OR_RETURN(Value * h0, InitialState(b, inputs, in));
     RILL_ASSIGN_OR_RETURN(lengths_, MaskLengths(b, inputs[0], in));
+    if (zero_output_for_mask_ && !o_.return_sequences && lengths_ != nullptr) {
+      // tf-keras itself disagrees there: zeros on the CPU for a sample shorter than the
+      // batch, its last state on the GPU.
+      return absl::UnimplementedError(
+          "zero_output_for_mask=True with return_sequences=False on a masked input is not "
+          "supported (tf-keras gives zeros on the CPU and the last state on the GPU for a "
+          "sample shorter than the batch); use return_sequences=True or drop the option");
+    }
     const int64_t u = o_.units;
     Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);
     Value* recurrent = cudnn_ ? recurrent_ : GruRecurrentAsCuDNN(b, recurrent_, u);

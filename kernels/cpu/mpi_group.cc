@@ -45,7 +45,9 @@ absl::Status MpiError(int code, const char* call) {
 std::chrono::duration<double> CollectiveTimeout() {
   const char* value = std::getenv("RILL_COLLECTIVE_TIMEOUT");
   const double seconds = value == nullptr ? 0 : std::strtod(value, nullptr);
-  return std::chrono::duration<double>(seconds > 0 ? seconds : 600);
+  // At most about 115 days: a wait is given in nanoseconds of 64 bits, which overflow (and
+  // would give up at once) past 292 years; NaN and non-positive values take the default.
+  return std::chrono::duration<double>(seconds > 0 ? std::min(seconds, 1e7) : 600);
 }
 
 std::string Stalled(const char* what, int rank) {
@@ -118,6 +120,7 @@ class MpiGroup final : public ProcessGroup {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* transport() const override { return "MPI"; }
+  void set_failed() override { Abandon(absl::OkStatus()).IgnoreError(); }
 
   absl::Status StartAllReduce(const TensorView& buffer) override {
     if (pending_.count(buffer.data) != 0) {
@@ -132,6 +135,12 @@ class MpiGroup final : public ProcessGroup {
       std::lock_guard<std::mutex> lock(mutex_);  // done and status are the thread's
       r->done = false;
       r->status = absl::OkStatus();
+      if (abandoned_) {  // the thread has ended: this exchange fails as the earlier one did
+        r->done = true;
+        r->status = absl::UnavailableError(
+            "gradient all-reduce: an earlier exchange failed (another rank has probably died; "
+            "see its output)");
+      }
     }
     r->data = buffer.data;
     r->dtype = buffer.dtype;
@@ -141,7 +150,7 @@ class MpiGroup final : public ProcessGroup {
     pending_[buffer.data] = r;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(r);
+      if (!r->done) queue_.push_back(r);
     }
     wake_.notify_all();
     return absl::OkStatus();

@@ -60,8 +60,9 @@ class ProcessGroup {
   virtual absl::Status Broadcast(const TensorView& t) = 0;
 
   // This rank is giving up (an error it reports): at exit it then ends the whole job
-  // (MPI_Abort) instead of waiting for ranks that wait for it.
-  void set_failed() { failed_ = true; }
+  // (MPI_Abort) instead of waiting for ranks that wait for it. Call it before the buffers of
+  // exchanges in flight can be freed: from then on no exchange touches them.
+  virtual void set_failed() { failed_ = true; }
 
   // Gradient all-reduces so far: how many and their bytes, seconds the exchanges took on the
   // communication thread (from the start to the sum, waiting for the other ranks included),

@@ -480,6 +480,9 @@ TEST_F(CliTest, ANoneTimeAxisIsBoundByTheDataOrByInputShape) {
   r = Rill("inspect" + model + " --input-shape 5,6,3 --memory");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("plans for batch 5"));
+  r = Rill("inspect" + model + " --input-shape 5,6,4");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("--input-shape=5,6,4: input"));
   r = Rill("inspect" + model + " --input-shape 5,6,3 --batch-size 4");
   EXPECT_EQ(r.status, 2);
   EXPECT_THAT(r.out, HasSubstr("give two batch sizes"));

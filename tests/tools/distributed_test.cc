@@ -201,7 +201,8 @@ TEST_F(DistributedTest, AStalledRankIsGivenUpAfterTheTimeout) {
   Result r = Shell("timeout 120 " + Mpirun(2) + "-x RILL_COLLECTIVE_TIMEOUT=1.5 sh " + script);
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_NE(r.status, 124) << "the job hung after a rank stalled:\n" << r.out;
-  EXPECT_THAT(r.out, HasSubstr("rank 0 waited 1.5 s for the other ranks")) << r.out;
+  // (Rank 0 gives up first unless start-up skew on a loaded machine lets rank 1 do so.)
+  EXPECT_THAT(r.out, HasSubstr("waited 1.5 s for the other ranks")) << r.out;
   EXPECT_THAT(r.out, Not(HasSubstr("Segmentation fault"))) << r.out;
   // (Open MPI's own MPI_ABORT message is not checked: under load its help printer sometimes
   // fails with "ORTE_ERROR_LOG: Data unpack would read past end of buffer", the job ending all
