@@ -32,7 +32,7 @@ ABSL_FLAG(bool, tf32, false,
 ABSL_FLAG(std::string, gru_algo, "",
           "on the GPU, the cuDNN GRU algorithm: auto (the fastest, timed per shape; the default) "
           "or exact (STANDARD, the CPU's numbers within 1e-5); ignored on the CPU");
-ABSL_FLAG(int64_t, batch_size, 32,
+ABSL_FLAG(std::optional<int64_t>, batch_size, std::nullopt,
           "samples per batch (when not given: 32, or the batch a stateful model fixes)");
 ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
 ABSL_FLAG(std::string, input_shape, "",
@@ -95,11 +95,6 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device) {
 
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
   return ReadNpyAs(path, dtype);
-}
-
-std::optional<int64_t> GivenBatchSize() {
-  if (!FlagGiven("batch_size")) return std::nullopt;
-  return absl::GetFlag(FLAGS_batch_size);
 }
 
 absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag) {

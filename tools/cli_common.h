@@ -19,7 +19,8 @@ ABSL_DECLARE_FLAG(std::string, model);
 ABSL_DECLARE_FLAG(std::string, weights);
 ABSL_DECLARE_FLAG(std::string, device);
 ABSL_DECLARE_FLAG(bool, tf32);
-ABSL_DECLARE_FLAG(int64_t, batch_size);
+// Unset unless given: 32, or the batch a stateful model fixes (ResolveBatchSize, frontend/model.h).
+ABSL_DECLARE_FLAG(std::optional<int64_t>, batch_size);
 ABSL_DECLARE_FLAG(uint64_t, seed);
 ABSL_DECLARE_FLAG(std::string, input_shape);
 
@@ -43,10 +44,6 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device);
 
 // The array in `path` converted to `dtype` (ReadNpyAs, runtime/npy.h).
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
-
-// --batch-size when the command line gives it; else unset: 32, or the batch a stateful model
-// fixes (ResolveBatchSize, frontend/model.h).
-std::optional<int64_t> GivenBatchSize();
 
 // --input-shape's sizes, batch first (e.g. 1,100,8), or a UsageError naming the flag.
 absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);

@@ -93,12 +93,13 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
 absl::Status Inspect() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
-  int64_t batch = absl::GetFlag(FLAGS_batch_size);
+  const std::optional<int64_t> given_batch = absl::GetFlag(FLAGS_batch_size);
+  int64_t batch = given_batch.value_or(kDefaultBatchSize);
   // --input-shape binds what the model leaves open (a None time axis) and gives the batch.
   std::vector<Shape> input_shapes;
   if (const std::string flag = absl::GetFlag(FLAGS_input_shape); !flag.empty()) {
     RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, ParseInputShape(flag));
-    if (FlagGiven("batch_size") && batch != dims[0]) {
+    if (given_batch && batch != dims[0]) {
       return UsageError(absl::StrCat("--batch-size=", batch, " and --input-shape=", flag,
                                      " give two batch sizes"));
     }

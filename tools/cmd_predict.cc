@@ -39,7 +39,7 @@ absl::Status Predict() {
   Model& model = *loaded->model;
   const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
-  auto y = model.Predict({loaded->x}, GivenBatchSize(), *device);
+  auto y = model.Predict({loaded->x}, absl::GetFlag(FLAGS_batch_size), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
   return WriteNpyFiles(paths, *y);
 }

@@ -99,8 +99,8 @@ absl::Status CheckTrainingFlags() {
     return UsageError(absl::StrCat("--verbose=", *v, " is not one of 0, 1, 2"));
   if (const int epochs = absl::GetFlag(FLAGS_epochs); epochs < 1)
     return UsageError(absl::StrCat("--epochs=", epochs, " must be at least 1"));
-  if (const int64_t batch = absl::GetFlag(FLAGS_batch_size); batch < 1)
-    return UsageError(absl::StrCat("--batch-size=", batch, " must be at least 1"));
+  if (const std::optional<int64_t> batch = absl::GetFlag(FLAGS_batch_size); batch && *batch < 1)
+    return UsageError(absl::StrCat("--batch-size=", *batch, " must be at least 1"));
   if (auto lr = absl::GetFlag(FLAGS_lr); lr && !(*lr > 0))
     return UsageError(absl::StrCat("--lr=", *lr, " must be greater than 0"));
   if (const double split = absl::GetFlag(FLAGS_validation_split); !(split >= 0 && split < 1))
@@ -211,7 +211,7 @@ absl::Status TrainDefaultExperiment(const std::string& device) {
   }
   ExperimentOptions options;
   if (FlagGiven("epochs")) options.epochs = absl::GetFlag(FLAGS_epochs);
-  if (FlagGiven("batch_size")) options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  if (auto batch = absl::GetFlag(FLAGS_batch_size)) options.batch_size = *batch;
   if (FlagGiven("optimizer")) options.optimizer = absl::GetFlag(FLAGS_optimizer);
   options.lr = absl::GetFlag(FLAGS_lr).value_or(options.lr);
   options.loss = absl::GetFlag(FLAGS_loss);
@@ -296,7 +296,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   MetricsCsv csv;
   if (!csv_path.empty()) csv.Open(csv_path, trainer->LogNames(split > 0));
   fit.epochs = epochs;
-  fit.batch_size = GivenBatchSize();
+  fit.batch_size = absl::GetFlag(FLAGS_batch_size);
   fit.shuffle = absl::GetFlag(FLAGS_shuffle);
   fit.seed = seed;
   fit.validation_split = split;
