@@ -34,7 +34,9 @@ ABSL_FLAG(std::string, gru_algo, "",
           "or exact (STANDARD, the CPU's numbers within 1e-5); ignored on the CPU");
 ABSL_FLAG(std::optional<int64_t>, batch_size, std::nullopt,
           "samples per batch (when not given: 32, or the batch a stateful model fixes)");
-ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
+ABSL_FLAG(uint64_t, seed, 0,
+          "seed for weight initialization, shuffling and dropout (no effect in rill compile, "
+          "where --weights gives every weight)");
 ABSL_FLAG(std::string, input_shape, "",
           "the input's shape, batch first, comma-separated (e.g. 1,100,8); it also binds the "
           "dimensions the model leaves open (a None time axis)");
