@@ -131,17 +131,6 @@ class MpiGroup final : public ProcessGroup {
     // fast network.
     std::shared_ptr<Reduction>& r = reductions_[buffer.data];
     if (r == nullptr) r = std::make_shared<Reduction>();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);  // done and status are the thread's
-      r->done = false;
-      r->status = absl::OkStatus();
-      if (abandoned_) {  // the thread has ended: this exchange fails as the earlier one did
-        r->done = true;
-        r->status = absl::UnavailableError(
-            "gradient all-reduce: an earlier exchange failed (another rank has probably died; "
-            "see its output)");
-      }
-    }
     r->data = buffer.data;
     r->dtype = buffer.dtype;
     r->bytes = buffer.bytes();
@@ -149,8 +138,16 @@ class MpiGroup final : public ProcessGroup {
     if (r->gathered.size() < gathered) r->gathered.resize(gathered);
     pending_[buffer.data] = r;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!r->done) queue_.push_back(r);
+      std::lock_guard<std::mutex> lock(mutex_);  // done and status are the thread's
+      r->done = abandoned_;
+      r->status = absl::OkStatus();
+      if (abandoned_) {  // the thread has ended: this exchange fails as the earlier one did
+        r->status = absl::UnavailableError(
+            "gradient all-reduce: an earlier exchange failed (another rank has probably died; "
+            "see its output)");
+      } else {
+        queue_.push_back(r);
+      }
     }
     wake_.notify_all();
     return absl::OkStatus();

@@ -32,12 +32,10 @@ namespace {
 absl::Status FromNccl(ncclResult_t result, const char* what) {
   if (result == ncclSuccess) return absl::OkStatus();
   // The last error's own words (which peer, which call) say more than the result code's.
+  std::string message = absl::StrCat("all_reduce (cuda): ", what, ": ", ncclGetErrorString(result));
   const char* detail = ncclGetLastError(nullptr);
-  return absl::UnavailableError(absl::StrCat("all_reduce (cuda): ", what, ": ",
-                                             ncclGetErrorString(result),
-                                             detail != nullptr && *detail != '\0' ? " (" : "",
-                                             detail != nullptr ? detail : "",
-                                             detail != nullptr && *detail != '\0' ? ")" : ""));
+  if (detail != nullptr && *detail != '\0') absl::StrAppend(&message, " (", detail, ")");
+  return absl::UnavailableError(message);
 }
 
 // A bucket's two events: its data is ready on the compute stream; its reduction finished on
