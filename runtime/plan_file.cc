@@ -17,6 +17,7 @@
 #include "rill/version.h"
 #include "runtime/byte_io.h"
 #include "runtime/device_backend.h"
+#include "runtime/memory_check.h"
 #include "runtime/output_path.h"
 #include "runtime/plan_codec.h"
 
@@ -292,6 +293,10 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
   if (!plan_in.at_end()) return Bad("plan section: bytes after the plan");
   const Plan& plan = out.plan;
   if (plan.training) return Bad("holds a training plan");
+  // Its arena layout is proved safe from the steps alone, as the planner's own check does in
+  // debug builds: here in every build, since the file may have been made by hand.
+  if (absl::Status st = CheckPlanMemory(plan); !st.ok())
+    return Bad(absl::StrCat("memory layout: ", st.message()));
   if (out.header.device != plan.device || out.header.arena_bytes != plan.arena_bytes ||
       out.header.inputs != BufferTypes(plan, plan.inputs) ||
       out.header.outputs != BufferTypes(plan, plan.outputs)) {

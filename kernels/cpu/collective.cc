@@ -4,6 +4,7 @@
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/cpu/load_check.h"
 #include "kernels/cpu/process_group.h"
 
 namespace rill::cpu {
@@ -32,8 +33,15 @@ absl::Status AllReduceWait(const KernelArgs& a) {
 }  // namespace
 
 void RegisterCollectiveKernels() {
-  RegisterKernel({OpKind::kAllReduce, DeviceKind::kCpu, AllReduceStart});
-  RegisterKernel({OpKind::kAllReduceWait, DeviceKind::kCpu, AllReduceWait});
+  // Collectives are in data-parallel training plans only: a plan file refuses them.
+  RegisterKernel({.op = OpKind::kAllReduce,
+                  .device = DeviceKind::kCpu,
+                  .fn = AllReduceStart,
+                  .check_loaded = RefusedInPlanFiles});
+  RegisterKernel({.op = OpKind::kAllReduceWait,
+                  .device = DeviceKind::kCpu,
+                  .fn = AllReduceWait,
+                  .check_loaded = RefusedInPlanFiles});
 }
 
 }  // namespace rill::cpu

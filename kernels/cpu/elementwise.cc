@@ -1,8 +1,12 @@
 // CPU kernels of the elementwise family: broadcasting binary arithmetic, unary math and
 // activations, and the fused activation-gradient kernels, one per line of ir/op_list.def, each
 // applying its formula from kernels/elementwise_formulas.h.
+#include <tuple>
+
+#include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/cpu/load_check.h"
 #include "kernels/elementwise_formulas.h"
 
 namespace rill::cpu {
@@ -73,18 +77,46 @@ absl::Status AffineKernel(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, AffineT, a);
 }
 
+// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
+
+// Binary: x and y broadcast to the float output. Unary and grad: every input of the output's
+// type.
+absl::Status CheckLoadedBinary(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
+  RILL_RETURN_IF_ERROR(NeedFloat(s.out(0), "the output"));
+  RILL_RETURN_IF_ERROR(NeedBroadcastsTo(s.in(0), s.out(0), "x"));
+  return NeedBroadcastsTo(s.in(1), s.out(0), "y");
+}
+absl::Status CheckLoadedUnary(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  return NeedInputsLikeOutput(s);
+}
+absl::Status CheckLoadedGrad(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
+  return NeedInputsLikeOutput(s);
+}
+absl::Status CheckLoadedAffine(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Attr("scale", AttrKind::kFloat));
+  RILL_RETURN_IF_ERROR(s.Attr("shift", AttrKind::kFloat));
+  return CheckLoadedUnary(plan, step);
+}
+
 }  // namespace
 
 void RegisterElementwiseKernels() {
-  for (auto [op, fn] : std::initializer_list<std::pair<OpKind, KernelFn>>{
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
 #define RILL_OP(id, text)
-#define RILL_BINARY_OP(id, text) {OpKind::k##id, BinaryKernel<formula::id>},
-#define RILL_UNARY_OP(id, text, keras) {OpKind::k##id, UnaryKernel<formula::id>},
-#define RILL_GRAD_OP(id, text) {OpKind::k##id, GradKernel<formula::id>},
+#define RILL_BINARY_OP(id, text) {OpKind::k##id, BinaryKernel<formula::id>, CheckLoadedBinary},
+#define RILL_UNARY_OP(id, text, keras) {OpKind::k##id, UnaryKernel<formula::id>, CheckLoadedUnary},
+#define RILL_GRAD_OP(id, text) {OpKind::k##id, GradKernel<formula::id>, CheckLoadedGrad},
 #include "ir/op_list.def"
 #undef RILL_OP
-           {OpKind::kAffine, AffineKernel}}) {
-    RegisterKernel({op, DeviceKind::kCpu, fn});
+           {OpKind::kAffine, AffineKernel, CheckLoadedAffine}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCpu, .fn = fn, .check_loaded = check});
   }
 }
 

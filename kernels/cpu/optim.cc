@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/cpu/load_check.h"
 #include "kernels/elementwise_formulas.h"
 
 namespace rill::cpu {
@@ -212,19 +214,27 @@ RILL_INPUT_FLOAT_KERNEL(ClipByNorm)
 RILL_INPUT_FLOAT_KERNEL(Constrain)
 #undef RILL_INPUT_FLOAT_KERNEL
 
+// A stateful layer's assign: the state and its new value of one type.
+absl::Status CheckLoadedAssign(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  if (absl::Status st = s.Counts(2, 2, 0); !st.ok()) return st;
+  return NeedType(s.in(1), s.in(0), "the value");
+}
+
 }  // namespace
 
+// Weight updates are in training plans only: a plan file refuses them (load_check.h).
 void RegisterOptimKernels() {
-  for (auto [op, fn] :
-       std::initializer_list<std::pair<OpKind, KernelFn>>{{OpKind::kSgdUpdate, SgdUpdate},
-                                                          {OpKind::kAdamUpdate, AdamUpdate},
-                                                          {OpKind::kRmspropUpdate, RmspropUpdate},
-                                                          {OpKind::kAdagradUpdate, AdagradUpdate},
-                                                          {OpKind::kAssignAdd, AssignAdd},
-                                                          {OpKind::kAssign, Assign},
-                                                          {OpKind::kClipByNorm, ClipByNorm},
-                                                          {OpKind::kConstrain, Constrain}}) {
-    RegisterKernel({op, DeviceKind::kCpu, fn});
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kSgdUpdate, SgdUpdate, RefusedInPlanFiles},
+           {OpKind::kAdamUpdate, AdamUpdate, RefusedInPlanFiles},
+           {OpKind::kRmspropUpdate, RmspropUpdate, RefusedInPlanFiles},
+           {OpKind::kAdagradUpdate, AdagradUpdate, RefusedInPlanFiles},
+           {OpKind::kAssignAdd, AssignAdd, RefusedInPlanFiles},
+           {OpKind::kAssign, Assign, CheckLoadedAssign},
+           {OpKind::kClipByNorm, ClipByNorm, RefusedInPlanFiles},
+           {OpKind::kConstrain, Constrain, RefusedInPlanFiles}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCpu, .fn = fn, .check_loaded = check});
   }
 }
 

@@ -1,9 +1,12 @@
 // CPU kernels of the reduce family: reduce_sum, broadcast_to, reshape.
 #include <cstring>
+#include <tuple>
+#include <vector>
 
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
+#include "kernels/cpu/load_check.h"
 
 namespace rill::cpu {
 namespace {
@@ -84,14 +87,72 @@ absl::Status Reshape(const KernelArgs& a) {
   return absl::OkStatus();
 }
 
+// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
+
+absl::Status CheckLoadedFill(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(0, 1, 1));
+  RILL_RETURN_IF_ERROR(s.Attr("value", AttrKind::kFloat));
+  return NeedFloat(s.out(0), "the output");
+}
+
+// x and the output of one float dtype, the output holding one element per combination of the
+// axes of x not in "axes" (kept as 1 or dropped).
+absl::Status CheckLoadedReduce(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  RILL_RETURN_IF_ERROR(s.Attr("axes", AttrKind::kInts));
+  const TensorType &x = s.in(0), &out = s.out(0);
+  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
+  const int rank = x.shape.rank();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t axis : step.attrs.GetInts("axes")) {
+    if (axis < -rank || axis >= rank) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("axis ", axis, " outside [", -rank, ", ", rank, ") for x ", x.ToString()));
+    }
+    reduced[axis < 0 ? axis + rank : axis] = true;
+  }
+  int64_t kept = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (!reduced[i]) kept *= x.shape.dim(i);
+  }
+  if (x.dtype != out.dtype || out.shape.NumElements() != kept) {
+    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), " reduced to the output ",
+                                                   out.ToString(), ": the kernel writes ", kept,
+                                                   " elements"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLoadedBroadcastTo(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  RILL_RETURN_IF_ERROR(NeedFloat(s.out(0), "the output"));
+  return NeedBroadcastsTo(s.in(0), s.out(0), "x");
+}
+
+absl::Status CheckLoadedReshape(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  const TensorType &x = s.in(0), &out = s.out(0);
+  if (x.dtype == out.dtype && x.shape.NumElements() == out.shape.NumElements())
+    return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "x ", x.ToString(), " and the output ", out.ToString(), ": the kernel copies every element"));
+}
+
 }  // namespace
 
 void RegisterReduceKernels() {
-  RegisterKernel({OpKind::kFill, DeviceKind::kCpu, Fill});
-  RegisterKernel({OpKind::kReduceSum, DeviceKind::kCpu, ReduceSum});
-  RegisterKernel({OpKind::kReduceMean, DeviceKind::kCpu, ReduceMean});
-  RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCpu, BroadcastTo});
-  RegisterKernel({OpKind::kReshape, DeviceKind::kCpu, Reshape});
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kFill, Fill, CheckLoadedFill},
+           {OpKind::kReduceSum, ReduceSum, CheckLoadedReduce},
+           {OpKind::kReduceMean, ReduceMean, CheckLoadedReduce},
+           {OpKind::kBroadcastTo, BroadcastTo, CheckLoadedBroadcastTo},
+           {OpKind::kReshape, Reshape, CheckLoadedReshape}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCpu, .fn = fn, .check_loaded = check});
+  }
 }
 
 }  // namespace rill::cpu

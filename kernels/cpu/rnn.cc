@@ -26,6 +26,7 @@
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_onednn.h"
+#include "kernels/cpu/load_check.h"
 #include "kernels/cpu/process_group.h"
 #include "runtime/plan.h"
 
@@ -234,27 +235,6 @@ absl::StatusOr<std::vector<PreparedInput>> FoldGruInputs(const FoldInputsArgs& f
 
 // ---- Load time ---------------------------------------------------------------------------------
 
-// `name` of kind `kind` on the step (absent: an error only when `required`).
-absl::Status CheckAttr(const Attrs& attrs, const char* name, AttrKind kind, bool required) {
-  const AttrValue* value = attrs.Find(name);
-  if (value == nullptr) {
-    return required ? absl::InvalidArgumentError(absl::StrCat("no attribute '", name, "'"))
-                    : absl::OkStatus();
-  }
-  if (KindOf(*value) == kind) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("attribute '", name, "' is of kind ", std::string(AttrKindName(KindOf(*value))),
-                   ", the kernel reads kind ", std::string(AttrKindName(kind))));
-}
-
-// Buffer `index` of the plan has type `want` (`what` names it in the error).
-absl::Status CheckBuffer(const Plan& plan, int index, const TensorType& want, const char* what) {
-  const TensorType& got = plan.buffers[index].type;
-  if (got == want) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " is ", got.ToString(), ", the kernel reads ", want.ToString()));
-}
-
 // Packed weights (compiled by some rill, perhaps another) of the layout and sizes this kernel
 // reads, for `s`'s features and units.
 absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape& recurrent,
@@ -280,22 +260,19 @@ absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape&
 // attributes, and every buffer of the type the shape rule gives from x and h0, with packed
 // weights of this rill's layout (a oneDNN step's reserve is its own, checked when it runs).
 absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
+  const LoadedStep loaded(plan, step);
   const Attrs& attrs = step.attrs;
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "time_major", AttrKind::kBool, true));
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "go_backwards", AttrKind::kBool, true));
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, "zero_output_for_mask", AttrKind::kBool, false));
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruTrainingAttr, AttrKind::kBool, false));
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruPackedAttr, AttrKind::kInt, false));
-  RILL_RETURN_IF_ERROR(CheckAttr(attrs, kCpuGruAlgoAttr, AttrKind::kString, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr("time_major", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(loaded.Attr("go_backwards", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(loaded.Attr("zero_output_for_mask", AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruTrainingAttr, AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruPackedAttr, AttrKind::kInt, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruAlgoAttr, AttrKind::kString, false));
   if (attrs.Has(kCpuGruAlgoAttr))
     RILL_RETURN_IF_ERROR(ParseCpuGruAlgo(attrs.GetString(kCpuGruAlgoAttr)).status());
-  if (step.inputs.size() < 5 || step.inputs.size() > 6 || step.outputs.size() != 3) {
-    return absl::InvalidArgumentError(absl::StrCat(step.inputs.size(), " inputs and ",
-                                                   step.outputs.size(),
-                                                   " outputs, the kernel reads 5 or 6 and 3"));
-  }
-  const TensorType& x = plan.buffers[step.inputs[0]].type;
-  const TensorType& h0 = plan.buffers[step.inputs[1]].type;
+  RILL_RETURN_IF_ERROR(loaded.Counts(5, 6, 3));
+  const TensorType& x = loaded.in(0);
+  const TensorType& h0 = loaded.in(1);
   if ((x.dtype != DType::kF32 && x.dtype != DType::kF64) || x.shape.rank() != 3 ||
       h0.shape.rank() != 2 || !x.shape.IsKnown() || !h0.shape.IsKnown()) {
     return absl::InvalidArgumentError(
@@ -312,39 +289,37 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   }
   const DType t = x.dtype;
   const int64_t b = s.batch, u = s.units;
-  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[1], {t, {b, u}}, "h0"));
+  RILL_RETURN_IF_ERROR(NeedType(h0, {t, {b, u}}, "h0"));
   if (ReadsPackedWeights(attrs)) {
-    RILL_RETURN_IF_ERROR(CheckPackedLayout(attrs.GetInt(kCpuGruPackedAttr),
-                                           plan.buffers[step.inputs[2]].type.shape,
-                                           plan.buffers[step.inputs[3]].type.shape, s, t));
+    RILL_RETURN_IF_ERROR(CheckPackedLayout(attrs.GetInt(kCpuGruPackedAttr), loaded.in(2).shape,
+                                           loaded.in(3).shape, s, t));
   } else {
-    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[2], {t, {s.input, 3 * u}}, "kernel"));
-    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[3], {t, {u, 3 * u}}, "recurrent kernel"));
+    RILL_RETURN_IF_ERROR(NeedType(loaded.in(2), {t, {s.input, 3 * u}}, "kernel"));
+    RILL_RETURN_IF_ERROR(NeedType(loaded.in(3), {t, {u, 3 * u}}, "recurrent kernel"));
   }
-  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[4], {t, {6 * u}}, "bias"));
-  if (step.inputs.size() == 6)
-    RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.inputs[5], {DType::kI32, {b}}, "lengths"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.in(4), {t, {6 * u}}, "bias"));
+  if (loaded.num_inputs() == 6)
+    RILL_RETURN_IF_ERROR(NeedType(loaded.in(5), {DType::kI32, {b}}, "lengths"));
   const Shape y = s.time_major ? Shape{s.time, b, u} : Shape{b, s.time, u};
-  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[0], {t, y}, "y"));
-  RILL_RETURN_IF_ERROR(CheckBuffer(plan, step.outputs[1], {t, {b, u}}, "h_last"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.out(0), {t, y}, "y"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.out(1), {t, {b, u}}, "h_last"));
   if (RunsOneDnn(attrs) && t == DType::kF32) return absl::OkStatus();  // f64 never runs oneDNN
   const Shape reserve = s.time_major ? Shape{s.time, b, 4 * u} : Shape{b, s.time, 4 * u};
-  return CheckBuffer(plan, step.outputs[2], {t, reserve}, "reserve");
+  return NeedType(loaded.out(2), {t, reserve}, "reserve");
 }
 
 // A sequence_lengths step read from a plan file: its mask value, an x with a batch and a time
 // axis, and lengths i32 [batch].
 absl::Status CheckLoadedSequenceLengths(const Plan& plan, const PlanStep& step) {
-  RILL_RETURN_IF_ERROR(CheckAttr(step.attrs, "mask_value", AttrKind::kFloat, true));
-  if (step.inputs.size() != 1 || step.outputs.size() != 1) {
-    return absl::InvalidArgumentError("the kernel reads one input and writes one output");
-  }
-  const TensorType& x = plan.buffers[step.inputs[0]].type;
+  const LoadedStep loaded(plan, step);
+  RILL_RETURN_IF_ERROR(loaded.Attr("mask_value", AttrKind::kFloat));
+  RILL_RETURN_IF_ERROR(loaded.Counts(1, 1, 1));
+  const TensorType& x = loaded.in(0);
   if (x.shape.rank() < 2 || !x.shape.IsKnown()) {
     return absl::InvalidArgumentError(
         absl::StrCat("x ", x.ToString(), ": the kernel reads [batch, time, ...]"));
   }
-  return CheckBuffer(plan, step.outputs[0], {DType::kI32, {x.shape.dim(0)}}, "lengths");
+  return NeedType(loaded.out(0), {DType::kI32, {x.shape.dim(0)}}, "lengths");
 }
 
 // ---- Run time ----------------------------------------------------------------------------------
@@ -536,7 +511,8 @@ void RegisterRnnKernels() {
   RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
                   .device = DeviceKind::kCpu,
                   .fn = CuDNNGRUGrad,
-                  .prepare = PrepareGruGrad});
+                  .prepare = PrepareGruGrad,
+                  .check_loaded = RefusedInPlanFiles});
   RegisterKernel({.op = OpKind::kSequenceLengths,
                   .device = DeviceKind::kCpu,
                   .fn = SequenceLengths,

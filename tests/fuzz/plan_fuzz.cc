@@ -4,7 +4,9 @@
 // wherever the entry's bytes lie inside the input, then the table's and the preamble's, with
 // the preamble's file size set to the input's. So what runs is the decoding behind the
 // checksums: the header, the plan (buffers, steps, attributes, schedule), the parameter index
-// and the parameter data. The same bytes are also read as an executable's payload: its trailer
+// and the parameter data. A plan that decodes is then run, as a loaded model runs it, on inputs
+// of zeros (zero is a valid index and length), unless its memory exceeds kMaxRunBytes: so every
+// kernel meets the steps a hand-made file can give it. The same bytes are also read as an executable's payload: its trailer
 // (FindEmbeddedPayload) and, when the trailer fits, the plan it points to. Every input must
 // give a plan or an error status. The seed is a compiled plan (scripts/fuzz copies the main
 // build's tests/runtime/seq_stack.rillc).
@@ -18,6 +20,8 @@
 
 #include "kernels/register.h"
 #include "runtime/byte_io.h"
+#include "runtime/executor.h"
+#include "runtime/param_store.h"
 #include "runtime/plan_file.h"
 #include "tests/fuzz/input_file.h"
 
@@ -55,6 +59,28 @@ void FixChecksums(std::string& b) {
   Put<uint32_t>(b, 28, rill::Crc32(b.data(), kPreamble - 4));
 }
 
+// Runs a decoded plan with CompiledModel::Load's executor options, on zero inputs, when its
+// arena and inputs fit in kMaxRunBytes. Any status is fine: what is checked is that it returns.
+constexpr int64_t kMaxRunBytes = int64_t{64} << 20;
+void RunOnZeros(rill::LoadedPlan& loaded) {
+  int64_t bytes = loaded.plan.arena_bytes;
+  std::vector<rill::Tensor> inputs;
+  for (int i : loaded.plan.inputs) {
+    const rill::TensorType& type = loaded.plan.buffers[i].type;
+    bytes += type.shape.NumElements() * rill::DTypeSize(type.dtype);
+    if (bytes > kMaxRunBytes) return;
+  }
+  for (int i : loaded.plan.inputs) {
+    const rill::TensorType& type = loaded.plan.buffers[i].type;
+    inputs.emplace_back(type.dtype, type.shape);
+    if (inputs.back().bytes() > 0) std::memset(inputs.back().raw(), 0, inputs.back().bytes());
+  }
+  rill::ParamStore params;
+  for (auto& [name, value] : loaded.params) params.Set(name, std::move(value));
+  auto executor = rill::Executor::Create(std::move(loaded.plan), &params, rill::ExecutorOptions{});
+  if (executor.ok()) (void)executor->Run(inputs);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -68,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(buffer, bytes.data(), bytes.size());
   std::shared_ptr<std::byte> keep(buffer, [](std::byte* p) { std::free(p); });
   auto plan = rill::DecodePlanFile(keep, bytes.size());
-  if (plan.ok()) (void)plan->plan.steps.size();
+  if (plan.ok()) RunOnZeros(*plan);
 
   const std::string& path = rill::fuzz::WriteInputFile(data, size, ".rillc", /*in_memory=*/true);
   auto payload = rill::FindEmbeddedPayload(path);

@@ -20,6 +20,7 @@
 #include "kernels/register.h"
 #include "rill/version.h"
 #include "runtime/byte_io.h"
+#include "runtime/kernel.h"
 
 namespace rill {
 namespace {
@@ -68,6 +69,44 @@ TEST_F(PlanFileTest, DecodesTheCompiledPlanAndReencodesToTheSameBytes) {
   absl::StatusOr<std::string> again = EncodePlanFile(loaded->plan, params);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(*again == bytes_);
+}
+
+// Every CPU kernel checks a step read from a file before it runs (the model suite's forgeries are
+// in tests/tools/compiled_model_test.cc): a kernel added without its check fails here.
+TEST_F(PlanFileTest, EveryCpuKernelChecksTheStepsReadFromFiles) {
+  int kernels = 0;
+  for (int i = 0; i < kNumOps; ++i) {
+    const auto op = static_cast<OpKind>(i);
+    const KernelDef* kernel = FindKernel(op, DeviceKind::kCpu);
+    if (kernel == nullptr) continue;
+    ++kernels;
+    EXPECT_NE(kernel->check_loaded, nullptr) << OpName(op);
+  }
+  EXPECT_EQ(kernels, kNumOps);
+}
+
+// A hand-made layout whose buffers overlap while both are live (a gather's indices under its own
+// output, say) is refused when the file is read: the arena check runs in every build.
+TEST_F(PlanFileTest, AnArenaLayoutWhoseLiveBuffersOverlapIsRefusedWhenRead) {
+  absl::StatusOr<LoadedPlan> good = Decode(bytes_);
+  ASSERT_TRUE(good.ok()) << good.status();
+  ParamStore params;
+  for (auto& [name, value] : good->params) params.Set(name, value);
+  Plan plan = good->plan;
+  int moved = 0;
+  for (PlanBuffer& b : plan.buffers) {
+    if (b.kind != BufferKind::kArena) continue;
+    b.offset = 0;
+    ++moved;
+  }
+  ASSERT_GT(moved, 2);
+  absl::StatusOr<std::string> forged = EncodePlanFile(plan, params);
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  absl::StatusOr<LoadedPlan> loaded = Decode(*forged);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(loaded.status().message()),
+              ::testing::StartsWith("plan file memory layout: "));
 }
 
 // A file whose checksums match can still have been made by hand: what the CPU GRU kernel reads

@@ -17,7 +17,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -321,8 +323,8 @@ TEST_F(CompiledModelTest, AStatefulModelMatchesPredictAndStreamsChunkByChunk) {
   r = RillRun(Path("chunk7.rillc") + " --input " + x + " --output " + Path("t.npy") +
               " --stream 2");
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out,
-              HasSubstr(Path("chunk7.rillc") + ": --stream=2: the plan was compiled for f32[2, 7, 3]"));
+  EXPECT_THAT(r.out, HasSubstr(Path("chunk7.rillc") +
+                               ": --stream=2: the plan was compiled for f32[2, 7, 3]"));
   ASSERT_NO_FATAL_FAILURE(
       Compile(Golden("seq_stack/model.json"), weights, Shape{4, 6, 3}, Path("plain.rillc")));
   r = RillRun(Path("plain.rillc") + " --input " + Golden("seq_stack/x.npy") + " --output " +
@@ -384,7 +386,7 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
     absl::StatusOr<LoadedPlan> loaded =
         DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
-    loaded->plan.arena_bytes = int64_t{1} << 56;
+    loaded->plan.arena_bytes = loaded->plan.memory.arena_bytes = int64_t{1} << 56;
     ParamStore params;
     for (auto& [name, value] : loaded->params) params.Set(name, value);
     absl::StatusOr<std::string> huge = EncodePlanFile(loaded->plan, params);
@@ -403,6 +405,86 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
     EXPECT_FALSE(fs::exists(Path("y.npy")));
   }
+}
+
+// A plan file whose checksums are right may still have been made by hand. Before anything
+// runs, each step's kernel checks what it reads (KernelDef::check_loaded): so for every step of
+// every plan of the model suite, a step whose buffers or arity its kernel would misread is
+// refused when the file is read, whichever step's check sees it first.
+TEST_F(CompiledModelTest, StepsMadeByHandThatTheirKernelsWouldMisreadAreRefusedWhenRead) {
+  struct Forgery {
+    std::string what;
+    std::function<bool(Plan&, PlanStep&)> forge;  // false: not applicable to the step
+  };
+  const Forgery forgeries[] = {
+      {"output 0 with a trailing dimension of 7",
+       [](Plan& p, PlanStep& s) {
+         if (s.outputs.empty()) return false;
+         std::vector<int64_t> dims = p.buffers[s.outputs[0]].type.shape.dims();
+         dims.push_back(7);
+         p.buffers[s.outputs[0]].type.shape = Shape(std::move(dims));
+         return true;
+       }},
+      {"output 0 of another dtype",
+       [](Plan& p, PlanStep& s) {
+         if (s.outputs.empty()) return false;
+         DType& dtype = p.buffers[s.outputs[0]].type.dtype;
+         dtype = dtype == DType::kF32 ? DType::kF64 : DType::kF32;
+         return true;
+       }},
+      // The first: the last may be optional (dense's bias, the GRU's lengths). Fill only orders
+      // itself after its input: it reads none.
+      {"input 0 left out",
+       [](Plan&, PlanStep& s) {
+         if (s.inputs.empty() || s.op == OpKind::kFill) return false;
+         s.inputs.erase(s.inputs.begin());
+         return true;
+       }},
+      {"one output fewer",
+       [](Plan&, PlanStep& s) {
+         if (s.outputs.empty()) return false;
+         s.outputs.pop_back();
+         return true;
+       }},
+  };
+  std::set<std::string> ops;
+  int forged = 0;
+  // The suite, and the masked models (sequence lengths from a mask).
+  for (const std::string c :
+       {"keras/seq_stack", "keras/functional_bidir", "keras/functional_bidir_sum",
+        "keras/gru_embedding", "keras/gru_to_cudnn", "keras_masking/masking_bidir",
+        "keras_masking/embedding_mask_zero"}) {
+    SCOPED_TRACE(c);
+    const std::string golden = testing::GoldenPath(c);
+    absl::StatusOr<Tensor> x = ReadNpy(golden + "/x.npy");
+    ASSERT_TRUE(x.ok()) << x.status();
+    const std::string path = Path("plan.rillc");
+    ASSERT_NO_FATAL_FAILURE(Compile(golden + "/model.json", golden + "/weights", x->shape(), path));
+    absl::StatusOr<LoadedPlan> good = ReadPlanFile(path);
+    ASSERT_TRUE(good.ok()) << good.status();
+    ParamStore params;
+    for (auto& [name, value] : good->params) params.Set(name, value);
+    for (size_t i = 0; i < good->plan.steps.size(); ++i) {
+      const std::string step = absl::StrCat(std::string(OpName(good->plan.steps[i].op)), " '",
+                                            good->plan.steps[i].node_name, "'");
+      ops.insert(std::string(OpName(good->plan.steps[i].op)));
+      for (const Forgery& f : forgeries) {
+        SCOPED_TRACE(step + ": " + f.what);
+        Plan plan = good->plan;
+        if (!f.forge(plan, plan.steps[i])) continue;
+        absl::StatusOr<std::string> bytes = EncodePlanFile(plan, params);
+        ASSERT_TRUE(bytes.ok()) << bytes.status();
+        WriteBytes(Path("forged.rillc"), *bytes);
+        absl::StatusOr<LoadedPlan> loaded = ReadPlanFile(Path("forged.rillc"));
+        ASSERT_FALSE(loaded.ok());
+        EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument) << loaded.status();
+        ++forged;
+      }
+    }
+  }
+  EXPECT_THAT(ops, ::testing::IsSupersetOf({"cudnn_gru", "dense", "gather", "concat", "reverse",
+                                            "add", "fill", "sequence_lengths"}));
+  EXPECT_GT(forged, 50);
 }
 
 TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
