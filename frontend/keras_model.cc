@@ -191,22 +191,37 @@ absl::StatusOr<SymbolicTensor> Resolve(const NodeOutputs& nodes, const json& ref
   return it->second[node][tensor];
 }
 
+// A functional model's layer's name: its own, or its config's.
+std::string LayerName(const json& layer) {
+  return layer.value("name", layer.value("config", json::object()).value("name", ""));
+}
+
 absl::Status ReadFunctional(Model& model, const json& config, const std::vector<Shape>& bind,
                             const std::string& source) {
   const json& layers = config.value("layers", json::array());
   NodeOutputs nodes;
   std::map<std::string, LayerRef> made;
-  // Inputs that feed an Embedding hold integer ids.
+  // Inputs that feed an Embedding hold integer ids. A mask passed as a call argument is refused
+  // here, before its input (of dtype bool, say) is refused for another reason.
   std::map<std::string, bool> feeds_embedding;
   for (const json& l : layers) {
-    if (!FeedsEmbedding(l)) continue;
-    for (const json& node : l.value("inbound_nodes", json::array()))
-      for (const json& ref : node)
-        if (ref.is_array() && !ref.empty() && ref[0].is_string())
-          feeds_embedding[ref[0].get<std::string>()] = true;
+    if (!l.is_object()) continue;  // refused below
+    const bool embedding = FeedsEmbedding(l);
+    for (const json& node : l.value("inbound_nodes", json::array())) {
+      if (!node.is_array()) continue;  // refused below, naming the layer
+      for (const json& ref : node) {
+        if (!ref.is_array() || ref.empty() || !ref[0].is_string()) continue;
+        if (embedding) feeds_embedding[ref[0].get<std::string>()] = true;
+        if (ref.size() > 3 && ref[3].is_object() && ref[3].contains("mask")) {
+          return Bad(absl::StrCat(source, ": layer '", LayerName(l), "'"),
+                     "a mask call argument is not supported (masks from Masking and "
+                     "Embedding(mask_zero=True) layers are)");
+        }
+      }
+    }
   }
   for (const json& l : layers) {
-    const std::string name = l.value("name", l.value("config", json::object()).value("name", ""));
+    const std::string name = LayerName(l);
     const std::string where = absl::StrCat(source, ": layer '", name, "'");
     if (l.value("class_name", "") == "InputLayer") {
       RILL_RETURN_IF_ERROR(CheckInputLayerConfig(l.value("config", json::object()), name, source));
@@ -235,11 +250,6 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
         inputs.push_back(t);
         const json kwargs = ref.size() > 3 ? ref[3] : json::object();
         for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-          if (it.key() == "mask") {
-            return Bad(where,
-                       "a mask call argument is not supported (masks from Masking and "
-                       "Embedding(mask_zero=True) layers are)");
-          }
           if (it.key() == "training") continue;
           if (it.key() == "initial_state") {
             json states = it.value();

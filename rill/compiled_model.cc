@@ -79,8 +79,9 @@ absl::StatusOr<std::unique_ptr<CompiledModel>> CompiledModel::Load(const std::st
   auto session = backend->create_session({.tf32 = loaded.plan.tf32});
   if (!session.ok()) return fail(session.status());
   model->session_ = std::move(*session);
-  auto executor =
-      model->session_->CreateExecutor(std::move(loaded.plan), &model->params_, ExecutorOptions{});
+  // Reading the file proved the arena layout (CheckPlanMemory): the executor need not again.
+  auto executor = model->session_->CreateExecutor(std::move(loaded.plan), &model->params_,
+                                                  ExecutorOptions{.check_memory = false});
   if (!executor.ok()) return fail(executor.status());
   model->executor_ = std::move(*executor);
   if (model->header_.device == DeviceKind::kCuda) {

@@ -323,6 +323,15 @@ TEST(KerasInterop, Errors) {
           R"({"class_name": "CuDNNGRU", "name": "g", "config": {"name": "g", "units": 4}, "inbound_nodes": [[["in", 0, 0, {"mask": [["in", 0, 0]]}]]]}],)"
           R"("input_layers": [["in", 0, 0]], "output_layers": [["g", 0, 0]]}})"),
       HasSubstr("m.json: layer 'g': a mask call argument is not supported"));
+  // The mask's own input (bool, which no rill input is) is not what the error names.
+  EXPECT_THAT(
+      JsonError(
+          R"({"class_name": "Functional", "config": {"layers": [)"
+          R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 5, 3], "name": "in"}, "inbound_nodes": []},)"
+          R"({"class_name": "InputLayer", "name": "m", "config": {"batch_input_shape": [null, 5], "dtype": "bool", "name": "m"}, "inbound_nodes": []},)"
+          R"({"class_name": "CuDNNGRU", "name": "g", "config": {"name": "g", "units": 4}, "inbound_nodes": [[["in", 0, 0, {"mask": ["m", 0, 0]}]]]}],)"
+          R"("input_layers": [["in", 0, 0], ["m", 0, 0]], "output_layers": [["g", 0, 0]]}})"),
+      HasSubstr("m.json: layer 'g': a mask call argument is not supported"));
   EXPECT_THAT(
       JsonError(
           R"({"class_name": "Functional", "config": {"layers": [)"
