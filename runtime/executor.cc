@@ -52,8 +52,10 @@ absl::Status CheckFinite(const TensorView& v, const std::string& what) {
 absl::Status Executor::CheckStepFinite(size_t i) const {
   const PlanStep& s = plan_.steps[i];
   const std::string node = absl::StrCat(std::string(OpName(s.op)), " '", s.node_name, "'");
-  for (size_t k = 0; k < step_outputs_[i].size(); ++k)
+  for (size_t k = 0; k < step_outputs_[i].size(); ++k) {
+    if (!read_[s.outputs[k]]) continue;
     RILL_RETURN_IF_ERROR(CheckFinite(step_outputs_[i][k], absl::StrCat(node, " output ", k)));
+  }
   for (size_t k = 0; k < step_inputs_[i].size(); ++k) {
     if (WritesInput(s, static_cast<int>(k))) {
       RILL_RETURN_IF_ERROR(
@@ -75,6 +77,10 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
   }
   ex.ctx_.training = ex.plan_.training;
   ex.check_numerics_ = options.check_numerics;
+  ex.read_.assign(ex.plan_.buffers.size(), false);
+  for (const PlanStep& s : ex.plan_.steps)
+    for (int i : s.inputs) ex.read_[i] = true;
+  for (int i : ex.plan_.outputs) ex.read_[i] = true;
   if (options.profile) ex.step_seconds_.assign(ex.plan_.steps.size(), 0.0);
   auto* base = static_cast<std::byte*>(ex.arena_.raw());
   for (const PlanBuffer& b : ex.plan_.buffers) {

@@ -64,7 +64,8 @@ class Executor final : public PlanExecutor {
 
  private:
   Executor() = default;
-  // ExecutorOptions::check_numerics after step i: its outputs and the inputs it writes.
+  // ExecutorOptions::check_numerics after step i: its outputs that a later step or the caller
+  // reads, and the inputs it writes.
   absl::Status CheckStepFinite(size_t i) const;
   Plan plan_;
   ParamStore* params_ = nullptr;
@@ -77,6 +78,9 @@ class Executor final : public PlanExecutor {
   std::vector<std::string> written_params_;
   KernelContext ctx_;
   bool check_numerics_ = false;
+  // Per buffer: read by a step or a graph output. An output nobody reads may be left unwritten
+  // (the GRU gradient's dx where no gradient flows to x): check_numerics skips it.
+  std::vector<bool> read_;
   std::vector<double> step_seconds_;  // empty unless profiling
 };
 
