@@ -15,8 +15,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "ir/status.h"
+#include "ir/tensor_size.h"
 #include "runtime/byte_io.h"
 #include "runtime/npy.h"
+#include "runtime/input_file.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -29,13 +31,13 @@ constexpr char kMagic[] = "rill checkpoint 1";
 constexpr char kEpochPrefix[] = "epoch-";
 
 absl::StatusOr<std::string> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": missing"));
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad())
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": unreadable"));
-  return s.str();
+  // A checkpoint's files are its manifest and the weights and slots it lists.
+  absl::StatusOr<std::string> bytes =
+      ReadRegularFile(path, kMaxTensorBytes, "checkpoint file");
+  if (bytes.ok()) return bytes;
+  if (absl::IsNotFound(bytes.status()))
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": missing"));
+  return absl::InvalidArgumentError(absl::StrCat("checkpoint ", bytes.status().message()));
 }
 
 absl::Status SyncPath(const std::string& path) {

@@ -16,6 +16,7 @@
 #include "frontend/layer.h"
 #include "ir/status.h"
 #include "runtime/npy.h"
+#include "runtime/input_file.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -282,13 +283,8 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
   return model.status();
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// Far beyond any model's JSON (a model of a thousand layers is a few MiB).
+constexpr int64_t kMaxModelJsonBytes = int64_t{256} << 20;
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
@@ -471,7 +467,8 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
 
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed,
                                                       const std::vector<Shape>& input_shapes) try {
-  RILL_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  RILL_ASSIGN_OR_RETURN(std::string text,
+                        ReadRegularFile(path, kMaxModelJsonBytes, "Keras model file"));
   return ModelFromKerasJson(text, path, seed, input_shapes);
 } catch (...) {
   return CurrentExceptionStatus(path);

@@ -35,6 +35,10 @@ absl::Status CheckViews(const std::vector<NamedType>& want, const std::vector<Te
                                                      "' was compiled for ", want[i].type.ToString(),
                                                      ", got ", type.ToString()));
     }
+    if (got[i].data == nullptr && got[i].bytes() > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " '", want[i].name, "' ", type.ToString(), ": its data is null"));
+    }
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "runtime/input_file.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -233,15 +234,15 @@ std::string ShapeTuple(const Shape& shape) {
 }  // namespace
 
 absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
-  File f(std::fopen(path.c_str(), "rb"));
+  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
+  File f(::fdopen(fd, "rb"));
   if (f == nullptr) {
-    int err = errno;
-    if (err == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    const int err = errno;
+    ::close(fd);
     return PathErrno(path, "cannot open", err);
   }
   struct stat st;
   if (fstat(fileno(f.get()), &st) != 0) return PathErrno(path, "cannot stat", errno);
-  if (!S_ISREG(st.st_mode)) return Bad(path, "not a regular file");
   const int64_t file_size = st.st_size;
 
   unsigned char prefix[12];

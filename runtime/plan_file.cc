@@ -17,6 +17,7 @@
 #include "rill/version.h"
 #include "runtime/byte_io.h"
 #include "runtime/device_backend.h"
+#include "runtime/input_file.h"
 #include "runtime/memory_check.h"
 #include "runtime/output_path.h"
 #include "runtime/plan_codec.h"
@@ -240,8 +241,7 @@ absl::Status WriteExecutableWithPlan(const std::string& path, const std::string&
 }
 
 absl::StatusOr<EmbeddedPayload> FindEmbeddedPayload(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PathErrno(path, "cannot open", errno);
+  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
   struct stat st;
   std::byte trailer[kEmbeddedTrailerBytes];
   const bool read_ok =
@@ -346,21 +346,12 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
 absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where) {
   const uint64_t offset = where.offset;
   auto fail = [&](const absl::Status& st) { return Annotate(st, path); };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
-    return err == ENOENT ? absl::NotFoundError(absl::StrCat(path, ": no such file"))
-                         : PathErrno(path, "cannot open", err);
-  }
+  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
     ::close(fd);
     return PathErrno(path, "cannot stat", err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
   }
   const auto file_size = static_cast<uint64_t>(st.st_size);
   if (offset > file_size || offset % kPlanPageAlignment != 0) {

@@ -1,10 +1,14 @@
 #include "runtime/tensor.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "ir/tensor_size.h"
 
 namespace rill {
 
@@ -37,14 +41,24 @@ const char* NonFiniteName(double v) { return std::isnan(v) ? "NaN" : (v > 0 ? "I
 
 void Tensor::Free::operator()(std::byte* p) const { std::free(p); }
 
+namespace {
+// A constructor's precondition broken by its caller: it has no status to return, so it stops
+// the program with one line saying what was asked.
+[[noreturn]] void Misuse(std::string_view what) {
+  std::fprintf(stderr, "rill: %.*s\n", static_cast<int>(what.size()), what.data());
+  std::abort();
+}
+}  // namespace
+
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  RILL_CHECK(shape_.IsKnown());
+  if (absl::Status st = CheckTensorSize(type(), "Tensor"); !st.ok())
+    Misuse(std::string(st.message()));
   // 64-byte alignment for vector loads; at least one byte so empty tensors are distinct.
   size_t n = static_cast<size_t>(bytes());
   size_t rounded = (n + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   auto* p = static_cast<std::byte*>(std::aligned_alloc(64, rounded));
-  RILL_CHECK(p != nullptr);
+  if (p == nullptr) Misuse(absl::StrCat("Tensor ", type().ToString(), ": out of memory"));
   std::memset(p, 0, rounded);
   data_ = std::shared_ptr<std::byte>(p, Free{});
 }
@@ -61,7 +75,10 @@ Tensor Tensor::Borrow(const TensorType& type, std::shared_ptr<std::byte> data) {
 template <typename T>
 static Tensor FromValues(DType dtype, const std::vector<T>& values, Shape shape) {
   Tensor t(dtype, std::move(shape));
-  RILL_CHECK(static_cast<int64_t>(values.size()) == t.size());
+  if (static_cast<int64_t>(values.size()) != t.size()) {
+    Misuse(absl::StrCat("Tensor::FromVector: ", values.size(), " values for ", t.type().ToString(),
+                        ", which holds ", t.size()));
+  }
   // memcpy from an empty vector's null data() is undefined even for 0 bytes.
   if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
   return t;

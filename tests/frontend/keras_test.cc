@@ -5,6 +5,7 @@
 // loader, a short SGD run, get_config/from_config round trips, and the errors.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -462,6 +463,20 @@ TEST(KerasH5, DamagedFilesAreOneErrorNotAHangOrACrash) {
     ASSERT_FALSE(layers.ok()) << file;
     EXPECT_EQ(std::string(layers.status().message()), regressions + file + error);
   }
+}
+
+// A FIFO would block the loaders' open until a writer came and a device would be read without
+// end: only regular files are read (runtime/input_file.h), each refusal one line.
+TEST(KerasInterop, ModelAndWeightFilesThatAreNotRegularFilesAreRefusedAtOnce) {
+  const std::filesystem::path dir = testing::CurrentTestTempDir("rill_keras_fifo_");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string fifo = (dir / "model.json").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(LoadKerasModel(fifo).status().message(), fifo + ": not a regular file");
+  EXPECT_EQ(LoadKerasModel("/dev/urandom").status().message(), "/dev/urandom: not a regular file");
+  EXPECT_EQ(ReadKerasH5Weights(fifo).status().message(), fifo + ": not a regular file");
+  std::filesystem::remove_all(dir);
 }
 
 // The global heap checks on a Keras-written file, whose strings' collection is the only one.

@@ -257,6 +257,13 @@ TEST_F(CompiledModelTest, RunIntoUsesTheCallersMemory) {
   EXPECT_EQ(st.message(), "the model makes 1 outputs, got 0");
   st = (*m)->RunInto({}, {y.view()});
   EXPECT_EQ(st.message(), "the model takes 1 inputs, got 0");
+  // Views without data are refused, as the C interface refuses NULL arrays.
+  st = (*m)->RunInto({{nullptr, in.dtype, in.shape}}, {y.view()});
+  EXPECT_EQ(st.message(), "input '" + (*m)->inputs()[0].name + "' " + x->type().ToString() +
+                              ": its data is null");
+  st = (*m)->RunInto({in}, {{nullptr, out_type.dtype, out_type.shape}});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr(": its data is null"));
 }
 
 // seq_stack made stateful for batches of 2 and `steps` time steps (0: the time axis left open,
