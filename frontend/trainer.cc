@@ -44,36 +44,107 @@ std::string FormatValue(const std::string& name, double v) {
                                        : absl::StrFormat(" - %s: %.4e", name, v);
 }
 
-// "\r<seen>/<n> [=====>....] - <time> - loss: ..." (`values` as FormatValue writes them).
-std::string ProgressLine(int64_t seen, int64_t n, const std::string& time,
+// "<done>/<steps> [====>.....]" as tf-keras's Progbar draws it: the count right-aligned to the
+// width of `steps`, '=' for the steps done and '>' at the head until the last.
+std::string ProgressLine(int64_t done, int64_t steps, const std::string& time,
                          const std::string& values) {
-  constexpr int kWidth = 30;
-  const int filled = n == 0 ? kWidth : static_cast<int>(kWidth * seen / n);
-  std::string bar(filled, '=');
-  if (filled < kWidth) bar += '>';
+  constexpr int64_t kWidth = 30;
+  const int64_t filled = steps == 0 ? kWidth : kWidth * done / steps;
+  std::string bar;
+  if (filled > 0) bar = std::string(filled - 1, '=') + (done < steps ? '>' : '=');
   bar.resize(kWidth, '.');
-  return absl::StrFormat("\r%lld/%lld [%s] - %s%s", static_cast<long long>(seen),
-                         static_cast<long long>(n), bar, time, values);
+  const int digits = static_cast<int>(absl::StrCat(steps).size());
+  return absl::StrFormat("%*d/%d [%s] - %s%s", digits, done, steps, bar, time, values);
 }
+
+// Keras's ETA: "42s", "3:07" past a minute, "1:02:03" past an hour (whole seconds, truncated).
+std::string EtaText(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  if (seconds > 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60);
+  if (seconds > 60) return absl::StrFormat("%d:%02d", s / 60, s % 60);
+  return absl::StrFormat("%ds", s);
+}
+
+}  // namespace
+
+// One epoch's progress bar (verbose 1) on `log`, as tf-keras's Progbar: a step's line replaces
+// the last one ('\r', padded with spaces over what a longer one left) at most every
+// kInterval, so that thousands of steps do not write megabytes; the first step's line and the
+// epoch's last (Finish) are always drawn.
+class ProgressBar {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::duration<double> kInterval{0.05};  // Progbar's `interval`
+
+  ProgressBar(std::FILE* log, int64_t steps, Clock::time_point start)
+      : log_(log), steps_(steps), start_(start) {}
+
+  // Whether a step ending now would be drawn.
+  bool Due() const { return !drawn_ || Clock::now() - last_draw_ >= kInterval; }
+  // After `done` of the steps (fewer than all): the bar, the ETA and the running `values`.
+  void Step(int64_t done, const std::string& values) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const double eta = elapsed / static_cast<double>(done) * static_cast<double>(steps_ - done);
+    Draw(ProgressLine(done, steps_, "ETA: " + EtaText(eta), values), false);
+  }
+  // The epoch's line: every step, the epoch's time and its results `values`, then a newline.
+  void Finish(const std::string& values) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    Draw(ProgressLine(steps_, steps_, absl::StrFormat("%.1fs", elapsed), values), true);
+  }
+
+ private:
+  void Draw(std::string line, bool last) {
+    const size_t width = line.size();
+    if (width < width_) line.append(width_ - width, ' ');
+    width_ = width;
+    std::fprintf(log_, "\r%s%s", line.c_str(), last ? "\n" : "");
+    std::fflush(log_);
+    drawn_ = true;
+    last_draw_ = Clock::now();
+  }
+
+  std::FILE* log_;
+  int64_t steps_;
+  Clock::time_point start_;
+  bool drawn_ = false;
+  Clock::time_point last_draw_;
+  size_t width_ = 0;  // of the line on the terminal now
+};
+
+namespace {
 
 // The epoch's line: the progress bar's last state (verbose 1) or "Epoch e/E - time values"
 // (verbose 2), flushed: on a pipe the lines would otherwise wait for exit (or be lost to Ctrl-C).
-void ReportEpoch(std::FILE* log, int verbose, int epoch, int epochs, int64_t samples,
+void ReportEpoch(std::FILE* log, int verbose, int epoch, int epochs, ProgressBar* bar,
                  std::chrono::steady_clock::time_point start, const std::vector<std::string>& names,
                  const std::map<std::string, double>& logs) {
   if (verbose <= 0) return;
-  const std::string time = absl::StrFormat(
-      "%.1fs", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   std::string values;
   for (const std::string& name : names) {
     if (auto it = logs.find(name); it != logs.end()) values += FormatValue(name, it->second);
   }
-  if (verbose == 1) {
-    std::fprintf(log, "%s\n", ProgressLine(samples, samples, time, values).c_str());
+  if (verbose == 1 && bar != nullptr) {
+    bar->Finish(values);
   } else if (verbose == 2) {
-    std::fprintf(log, "Epoch %d/%d - %s%s\n", epoch + 1, epochs, time.c_str(), values.c_str());
+    const double time =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(log, "Epoch %d/%d - %.1fs%s\n", epoch + 1, epochs, time, values.c_str());
+    std::fflush(log);
   }
-  std::fflush(log);
+}
+
+// Keras's rule for a learning rate, shared by Compile and SetLearningRate.
+absl::Status CheckLearningRate(const OptimizerConfig& optimizer, double learning_rate) {
+  if (learning_rate > 0 && std::isfinite(learning_rate)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("optimizer '", optimizer.name, "': learning rate ", learning_rate,
+                   learning_rate > 0 ? " must be finite" : " must be > 0"));
+}
+
+// Keras's split point: the first floor(total * (1 - split)) samples train.
+int64_t SplitAt(int64_t total, double split) {
+  return static_cast<int64_t>(std::floor(static_cast<double>(total) * (1.0 - split)));
 }
 
 // The held-out data: options.validation_x/y, or Keras's validation_split taken from the end of
@@ -84,8 +155,7 @@ int64_t HoldOutValidation(const std::vector<Tensor>& x, const Tensor& y, const F
   val_x = options.validation_x;
   val_y = options.validation_y;
   if (!val_x.empty() || options.validation_split <= 0) return total;
-  const int64_t train_n = static_cast<int64_t>(
-      std::floor(static_cast<double>(total) * (1.0 - options.validation_split)));
+  const int64_t train_n = SplitAt(total, options.validation_split);
   std::vector<int64_t> val_rows(total - train_n);
   std::iota(val_rows.begin(), val_rows.end(), train_n);
   for (const Tensor& t : x) val_x.push_back(TakeRows(t, val_rows));
@@ -233,11 +303,7 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   RILL_ASSIGN_OR_RETURN(DeviceChoice device, ParseDeviceChoice(options.device));
   // A device this program or machine lacks is refused now, not at the first Fit.
   RILL_RETURN_IF_ERROR(ResolveDevice(device).status());
-  if (!(options.optimizer.learning_rate > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("optimizer '", options.optimizer.name, "': learning rate ",
-                     options.optimizer.learning_rate, " must be > 0"));
-  }
+  RILL_RETURN_IF_ERROR(CheckLearningRate(options.optimizer, options.optimizer.learning_rate));
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
   for (const SymbolicTensor& out : model.outputs()) {
     // Keras would weight the loss by the mask at every step; rill's losses take no weights.
@@ -319,10 +385,21 @@ absl::Status Trainer::CheckSparseLabels(const Tensor& y) const {
   return absl::OkStatus();
 }
 
+std::string Trainer::NoSamples(const std::vector<Tensor>& x) const {
+  const auto& inputs = model_->inputs();
+  return absl::StrCat("input '", inputs.empty() ? "?" : inputs[0].layer, "' is ",
+                      x.empty() ? "missing" : x[0].type().ToString());
+}
+
 absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     GraphMode mode, const std::vector<Tensor>& x, const Tensor& y, const std::vector<int64_t>& rows,
-    int64_t batch_size, int verbose, int epoch, int epochs, std::FILE* log) {
+    int64_t batch_size, int epoch, ProgressBar* progress) {
   const int64_t n = static_cast<int64_t>(rows.size());
+  // The callers refuse data without samples and batch sizes below 1, each with its message.
+  if (n == 0 || batch_size < 1) {
+    return absl::InternalError(
+        absl::StrCat("RunEpoch: ", n, " samples in batches of ", batch_size));
+  }
   const int64_t steps = (n + batch_size - 1) / batch_size;
   // Data parallelism: this rank trains on its shard of each batch; losses and metrics are
   // summed over the ranks.
@@ -336,9 +413,6 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
   if (group != nullptr && group->size() == 1) group = nullptr;
   double loss_sum = 0;
   std::vector<MetricTotal> metrics;
-  auto start = std::chrono::steady_clock::now();
-  if (verbose == 1 && mode == GraphMode::kTrain)
-    std::fprintf(log, "Epoch %d/%d\n", epoch + 1, epochs);
   for (int64_t step = 0; step < steps; ++step) {
     std::vector<int64_t> batch(rows.begin() + step * batch_size,
                                rows.begin() + std::min(n, (step + 1) * batch_size));
@@ -372,10 +446,14 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     TensorType yt = yb.type();
     RILL_ASSIGN_OR_RETURN(PlanExecutor * ex, runner_->Get(mode, types, &yt));
     xb.push_back(yb);
-    const std::string where = absl::StrCat("epoch ", epoch + 1, ", batch ", step + 1);
+    const bool training = mode == GraphMode::kTrain;
+    const std::string where = training && epoch >= 0
+                                  ? absl::StrCat("epoch ", epoch + 1, ", batch ", step + 1)
+                                  : absl::StrCat("batch ", step + 1);
     // A NaN or Inf in the data cannot train anything (its gradient spoils every weight it
-    // reaches, even where the forward pass saturates): stop before the step.
-    if (mode == GraphMode::kTrain) {
+    // reaches, even where the forward pass saturates): stop before the step. Evaluation, as
+    // Keras's, reports the NaN or Inf loss it gives.
+    if (training) {
       if (std::string bad = FirstNonFiniteInput(xb, batch); !bad.empty()) {
         return absl::InvalidArgumentError(absl::StrCat(where, ": ", bad));
       }
@@ -384,7 +462,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     if (!run.ok()) return Annotate(run.status(), where);
     std::vector<Tensor> out = *std::move(run);
     double loss = out[0].at(0);
-    if (!std::isfinite(loss)) {
+    if (training && !std::isfinite(loss)) {
       return absl::InvalidArgumentError(
           absl::StrCat("loss became ", NonFiniteName(loss), " at ", where,
                        ": the inputs and targets are finite; train with check_numerics (rill train "
@@ -406,19 +484,15 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
       metrics[m].count += static_cast<int64_t>(std::llround(totals[2 + 2 * m]));
     }
     // The last step's line is Fit's, with the epoch's time and the validation results.
-    if (verbose == 1 && mode == GraphMode::kTrain && step + 1 < steps) {
-      double elapsed =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      double eta = elapsed / static_cast<double>(step + 1) * static_cast<double>(steps - step - 1);
+    if (progress != nullptr && step + 1 < steps && progress->Due()) {
       const int64_t seen = std::min(n, (step + 1) * batch_size);
       std::string values = FormatValue("loss", loss_sum / static_cast<double>(seen));
       for (const MetricTotal& m : metrics) values += FormatValue(m.name, m.sum / m.count);
-      std::fputs(ProgressLine(seen, n, absl::StrFormat("ETA: %.0fs", eta), values).c_str(), log);
-      std::fflush(log);
+      progress->Step(step + 1, values);
     }
   }
   std::map<std::string, double> logs;
-  logs["loss"] = n == 0 ? 0.0 : loss_sum / static_cast<double>(n);
+  logs["loss"] = loss_sum / static_cast<double>(n);
   for (const MetricTotal& m : metrics)
     logs[m.name] = m.count == 0 ? 0.0 : m.sum / static_cast<double>(m.count);
   guard.Done();
@@ -466,6 +540,21 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     return absl::InvalidArgumentError(
         absl::StrCat("validation_split ", options.validation_split, " not in [0, 1)"));
   }
+  // -1 is the default (a bar on a terminal); the command line refuses the same values.
+  if (options.verbose < -1 || options.verbose > 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "verbose ", options.verbose,
+        " not in 0..2 (0: silent, 1: a progress bar, 2: one line per epoch; -1: 1 on a "
+        "terminal, else 0)"));
+  }
+  if (options.validation_x.empty() != options.validation_y.empty()) {
+    return absl::InvalidArgumentError(
+        options.validation_x.empty()
+            ? absl::StrCat("validation_y ", options.validation_y.type().ToString(),
+                           " is given without validation_x: give both, or neither")
+            : absl::StrCat("validation_x (", options.validation_x.size(),
+                           " arrays) is given without validation_y: give both, or neither"));
+  }
   std::FILE* log = options.log == nullptr ? stdout : options.log;
   int verbose = options.verbose;
   if (verbose < 0) verbose = isatty(fileno(log)) ? 1 : 0;
@@ -478,15 +567,29 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   }
   std::vector<Tensor> val_x;
   Tensor val_y;
+  const int64_t total = x[0].shape().dim(0);
+  if (total == 0)
+    return absl::InvalidArgumentError(absl::StrCat("no training samples: ", NoSamples(x)));
   const int64_t train_n = HoldOutValidation(x, y, options, val_x, val_y);
+  if (options.validation_x.empty() && options.validation_split > 0 &&
+      (train_n == 0 || train_n == total)) {
+    // Keras refuses both ends too ("not sufficient to split it into a validation and training
+    // set").
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split ", options.validation_split, " of ", total,
+                     " samples leaves no ", train_n == 0 ? "training" : "validation", " samples (",
+                     NoSamples(x), "): give more samples or another validation_split"));
+  }
   RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
                         ResolveBatchSize(*model_, options.batch_size, train_n));
   if (!val_x.empty()) {
     absl::Status st = CheckData(val_x, &val_y, batch_size);
     if (!st.ok()) return Annotate(st, "validation data");
+    if (val_x[0].shape().dim(0) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("validation data has no samples: ", NoSamples(val_x)));
+    }
   }
-  if (train_n < 1)
-    return absl::InvalidArgumentError("no training samples left after the validation split");
   const std::vector<std::string> names = LogNames(!val_x.empty());
   RILL_ASSIGN_OR_RETURN(const FitMonitors monitors, CheckMonitors(options, names, !val_x.empty()));
   const auto& plateau = options.reduce_lr_on_plateau;
@@ -503,7 +606,9 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   state.checkpoint_best = monitors.checkpoint_max ? -INFINITY : INFINITY;
   if (!dir.empty()) {
     RILL_RETURN_IF_ERROR(StartCheckpoints(dir, options.resume, writer, state, *model_));
-    if (state.learning_rate != learning_rate()) SetLearningRate(state.learning_rate);
+    if (state.learning_rate != learning_rate()) {
+      RILL_RETURN_IF_ERROR(Annotate(SetLearningRate(state.learning_rate), dir));
+    }
   }
   if (options_.data_parallel) {
     // A resumed run goes on from the same epoch everywhere only if every rank read the same
@@ -519,22 +624,30 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
-    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size, verbose,
-                                              epoch, options.epochs, log));
+    std::optional<ProgressBar> bar;
+    if (verbose == 1) {
+      std::fprintf(log, "Epoch %d/%d\n", epoch + 1, options.epochs);
+      bar.emplace(log, (train_n + batch_size - 1) / batch_size, start);
+    }
+    RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows, batch_size, epoch,
+                                              bar ? &*bar : nullptr));
     if (!val_x.empty()) {
       std::vector<int64_t> vrows(val_x[0].shape().dim(0));
       std::iota(vrows.begin(), vrows.end(), 0);
-      RILL_ASSIGN_OR_RETURN(auto vlogs, RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows,
-                                                 batch_size, 0, epoch, options.epochs, log));
-      for (const auto& [k, v] : vlogs) logs["val_" + k] = v;
+      absl::StatusOr<std::map<std::string, double>> vlogs =
+          RunEpoch(GraphMode::kEvaluate, val_x, val_y, vrows, batch_size, epoch, nullptr);
+      if (!vlogs.ok()) {
+        return Annotate(vlogs.status(), absl::StrCat("epoch ", epoch + 1, ", validation data"));
+      }
+      for (const auto& [k, v] : *vlogs) logs["val_" + k] = v;
     }
-    ReportEpoch(log, verbose, epoch, options.epochs, train_n, start, names, logs);
+    ReportEpoch(log, verbose, epoch, options.epochs, bar ? &*bar : nullptr, start, names, logs);
     if (options.on_epoch_end) RILL_RETURN_IF_ERROR(options.on_epoch_end(epoch, logs));
     bool stop = false;
     if (plateau) {
       const double lr = PlateauStep(*plateau, monitors.plateau_max, logs.at(plateau->monitor),
                                     learning_rate(), state.plateau);
-      if (lr != learning_rate()) SetLearningRate(lr);
+      if (lr != learning_rate()) RILL_RETURN_IF_ERROR(SetLearningRate(lr));
     }
     if (early) {
       EarlyStoppingStep step = StepEarlyStopping(*early, monitors.early_max, epoch,
@@ -557,31 +670,37 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   return CurrentExceptionStatus("Trainer::Fit");
 }
 
-void Trainer::SetLearningRate(double learning_rate) {
+absl::Status Trainer::SetLearningRate(double learning_rate) {
+  RILL_RETURN_IF_ERROR(CheckLearningRate(options_.optimizer, learning_rate));
   options_.optimizer.learning_rate = learning_rate;
   // The executors go before their device session; parameters live in the model's store.
   runner_.reset();
   runner_ = std::make_unique<ModelRunner>(*model_, options_, options_.device);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<std::string, double>> Trainer::Evaluate(
     const std::vector<Tensor>& x, const Tensor& y, std::optional<int64_t> requested_batch) try {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, requested_batch.value_or(1)));
+  if (x[0].shape().dim(0) == 0)
+    return absl::InvalidArgumentError(absl::StrCat("no samples to evaluate: ", NoSamples(x)));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
   RILL_ASSIGN_OR_RETURN(const int64_t batch_size,
                         ResolveBatchSize(*model_, requested_batch, x[0].shape().dim(0)));
-  return RunEpoch(GraphMode::kEvaluate, x, y, rows, batch_size, 0, 0, 1, stdout);
+  return RunEpoch(GraphMode::kEvaluate, x, y, rows, batch_size, -1, nullptr);
 } catch (...) {
   return CurrentExceptionStatus("Trainer::Evaluate");
 }
 
 absl::StatusOr<double> Trainer::TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y) try {
   RILL_RETURN_IF_ERROR(CheckData(x, &y, 1));
+  if (x[0].shape().dim(0) == 0)
+    return absl::InvalidArgumentError(absl::StrCat("the batch has no samples: ", NoSamples(x)));
   std::vector<int64_t> rows(x[0].shape().dim(0));
   std::iota(rows.begin(), rows.end(), 0);
   RILL_ASSIGN_OR_RETURN(auto logs, RunEpoch(GraphMode::kTrain, x, y, rows,
-                                            static_cast<int64_t>(rows.size()), 0, 0, 1, stdout));
+                                            static_cast<int64_t>(rows.size()), -1, nullptr));
   return logs["loss"];
 } catch (...) {
   return CurrentExceptionStatus("Trainer::TrainOnBatch");

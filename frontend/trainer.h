@@ -34,12 +34,16 @@ struct FitOptions {
   bool shuffle = true;
   uint64_t seed = 0;
   double validation_split = 0.0;
-  std::vector<Tensor> validation_x;  // validation data (overrides validation_split)
+  // Validation data (overrides validation_split): both or neither (one alone is an
+  // InvalidArgument), with at least one sample.
+  std::vector<Tensor> validation_x;
   Tensor validation_y;
   // -1: a progress bar when `log` is a terminal, nothing otherwise; 0: silent; 1: a progress
   // bar per epoch (steps, ETA, loss, metrics), ending with the epoch's time and validation
   // results; 2: one line per epoch ("Epoch 3/10 - 1.2s - loss: 0.0123 - mae: 0.0456 -
-  // val_loss: ..."). Each epoch's last line is flushed as the epoch ends.
+  // val_loss: ..."). Each epoch's last line is flushed as the epoch ends. As tf-keras's
+  // Progbar, the bar counts steps ("  7/563 [...") and is redrawn at most every 0.05 s (its
+  // first step and the epoch's end always). Another value is an InvalidArgument.
   int verbose = -1;
   std::FILE* log = stdout;  // where verbose 1 and 2 write
   // Called as each epoch ends (0-based `epoch`) with its results; an error stops Fit with it.
@@ -63,6 +67,8 @@ struct FitOptions {
   bool resume = false;
 };
 
+class ProgressBar;  // Fit's bar (verbose 1), in trainer.cc
+
 // Per epoch: "loss", each metric, and "val_" versions with validation data.
 struct History {
   std::vector<std::map<std::string, double>> epochs;
@@ -84,7 +90,9 @@ class Trainer {
     return Fit(std::vector<Tensor>{x}, y, options);
   }
   // "loss" and each metric over the whole data. `batch_size` unset: as for Model::Predict
-  // (the model's fixed batch size, else 32).
+  // (the model's fixed batch size, else 32). As Keras's evaluate, data without samples is an
+  // InvalidArgument, and a NaN or Inf in the data (or an overflow) gives a NaN or Inf loss
+  // rather than an error; Fit's validation results follow the same rule.
   absl::StatusOr<std::map<std::string, double>> Evaluate(
       const std::vector<Tensor>& x, const Tensor& y,
       std::optional<int64_t> batch_size = std::nullopt);
@@ -94,14 +102,16 @@ class Trainer {
   }
   absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x,
                                               std::optional<int64_t> batch_size = std::nullopt);
-  // One optimizer step on one batch; returns the loss before the update.
+  // One optimizer step on one batch; returns the loss before the update. A batch without
+  // samples, or holding NaN or Inf, is an InvalidArgument.
   absl::StatusOr<double> TrainOnBatch(const std::vector<Tensor>& x, const Tensor& y);
 
   const CompileOptions& options() const { return options_; }
   // The optimizer's learning rate; setting it rebuilds the training plans (it is an attribute
-  // of their update ops), keeping every parameter and optimizer slot.
+  // of their update ops), keeping every parameter and optimizer slot. A rate that Compile
+  // refuses (not finite, or not > 0) is an InvalidArgument, and the rate stays as it was.
   double learning_rate() const { return options_.optimizer.learning_rate; }
-  void SetLearningRate(double learning_rate);
+  [[nodiscard]] absl::Status SetLearningRate(double learning_rate);
   // The names of an epoch's results in Keras's order: "loss", then each metric as Keras shows
   // it ("acc" is "accuracy"), then (with `validation`) the same names prefixed "val_".
   std::vector<std::string> LogNames(bool validation) const;
@@ -112,13 +122,15 @@ class Trainer {
         options_(options),
         runner_(std::make_unique<ModelRunner>(model, options, options.device)) {}
 
-  // Runs `mode` over rows [begin, end) of `order`, accumulating sample-weighted loss/metrics.
-  absl::StatusOr<std::map<std::string, double>> RunEpoch(GraphMode mode,
-                                                         const std::vector<Tensor>& x,
-                                                         const Tensor& y,
-                                                         const std::vector<int64_t>& rows,
-                                                         int64_t batch_size, int verbose, int epoch,
-                                                         int epochs, std::FILE* log);
+  // Runs `mode` over `rows` (at least one) in batches, accumulating sample-weighted
+  // loss/metrics; `progress` (verbose 1 in training, else null) draws the bar as it goes.
+  // Errors name the batch, and in Fit's training the epoch (`epoch` is -1 outside Fit).
+  // Only training refuses non-finite data and losses; evaluation returns them as values.
+  absl::StatusOr<std::map<std::string, double>> RunEpoch(
+      GraphMode mode, const std::vector<Tensor>& x, const Tensor& y,
+      const std::vector<int64_t>& rows, int64_t batch_size, int epoch, ProgressBar* progress);
+  // "input 'x' is f32[0, 3]": what an error about data without samples names.
+  std::string NoSamples(const std::vector<Tensor>& x) const;
   absl::Status CheckData(const std::vector<Tensor>& x, const Tensor* y, int64_t batch_size) const;
   // With a sparse categorical loss, every label must be a class of the output, as Keras
   // checks: InvalidArgument naming the first label outside [0, classes) and its sample.

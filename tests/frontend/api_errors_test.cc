@@ -205,6 +205,16 @@ TEST(ApiErrors, FitEvaluatePredict) {
               HasSubstr("batch size 0 < 1"));
   EXPECT_THAT(Message(t->Fit(x, labels, {.validation_split = 1.5, .verbose = 0})),
               HasSubstr("validation_split 1.5"));
+  EXPECT_THAT(Message(t->Fit(x, labels, {.verbose = 3})), HasSubstr("verbose 3 not in 0..2"));
+  EXPECT_THAT(Message(t->Fit(x, labels, {.validation_y = labels, .verbose = 0})),
+              HasSubstr("validation_y i32[4] is given without validation_x"));
+  EXPECT_THAT(Message(t->Fit(F32({0, 3}), Tensor(DType::kI32, Shape{0}), {.verbose = 0})),
+              HasSubstr("no training samples: input 'input_1' is f32[0, 3]"));
+  EXPECT_THAT(Message(t->Evaluate(F32({0, 3}), Tensor(DType::kI32, Shape{0}))),
+              HasSubstr("no samples to evaluate"));
+  EXPECT_THAT(Message(t->TrainOnBatch({F32({0, 3})}, Tensor(DType::kI32, Shape{0}))),
+              HasSubstr("the batch has no samples"));
+  EXPECT_THAT(Message(t->SetLearningRate(-1)), HasSubstr("learning rate -1 must be > 0"));
   EXPECT_THAT(Message(t->Fit(x, labels, {.verbose = 0, .early_stopping = EarlyStopping{
                                                            .monitor = "val_f1"}})),
               HasSubstr("monitor 'val_f1' is not among"));
