@@ -100,6 +100,8 @@ class ObjectivePass : public Pass {
   ObjectivePass(const Model& model, LossSpec spec, TensorType target)
       : model_(model), spec_(spec), target_(std::move(target)) {}
   std::string_view name() const override { return "loss"; }
+  // Its errors are about the targets against the model's output, naming the loss and layer.
+  bool errors_name_the_pass() const override { return false; }
   absl::StatusOr<bool> Run(Graph& g) const override {
     Value* y_pred = g.outputs()[0];
     Value* y_true = g.AddInput("y_true", target_);

@@ -24,6 +24,7 @@ class StagePass : public Pass {
   explicit StagePass(const Pass& pass) : pass_(pass) {}
   std::string_view name() const override { return pass_.name(); }
   absl::StatusOr<bool> Run(Graph& g) const override { return pass_.Run(g); }
+  bool errors_name_the_pass() const override { return pass_.errors_name_the_pass(); }
 
  private:
   const Pass& pass_;

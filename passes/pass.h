@@ -22,6 +22,11 @@ class Pass {
   // graph (InvalidArgument for the user's graph, Unimplemented, Internal for our bugs); the
   // graph may be left half rewritten then.
   virtual absl::StatusOr<bool> Run(Graph& g) const = 0;
+
+  // Whether the pipeline prefixes the pass's errors with "pass '<name>': ". A pass whose errors
+  // are about what the caller gave (the loss against the targets), each already naming it,
+  // leaves them as they are.
+  virtual bool errors_name_the_pass() const { return true; }
 };
 
 }  // namespace rill

@@ -56,7 +56,10 @@ absl::StatusOr<bool> PassPipeline::Run(Graph& g) const {
   for (const auto& pass : passes_) {
     const std::string name(pass->name());
     absl::StatusOr<bool> changed = pass->Run(g);
-    if (!changed.ok()) return Annotate(changed.status(), absl::StrCat("pass '", name, "'"));
+    if (!changed.ok()) {
+      if (!pass->errors_name_the_pass()) return changed.status();
+      return Annotate(changed.status(), absl::StrCat("pass '", name, "'"));
+    }
     any_changed = any_changed || *changed;
     if (dump) {
       std::string text = HasDanglingValues(g)
