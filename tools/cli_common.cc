@@ -1,6 +1,10 @@
 #include "tools/cli_common.h"
 
+#include <unistd.h>
+
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "absl/flags/flag.h"
@@ -14,6 +18,7 @@
 #include "rill_config.h"
 #include "runtime/device_backend.h"
 #include "runtime/npy.h"
+#include "runtime/output_path.h"
 #if RILL_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #endif
@@ -34,9 +39,7 @@ ABSL_FLAG(std::string, gru_algo, "",
           "or exact (STANDARD, the CPU's numbers within 1e-5); ignored on the CPU");
 ABSL_FLAG(std::optional<int64_t>, batch_size, std::nullopt,
           "samples per batch (when not given: 32, or the batch a stateful model fixes)");
-ABSL_FLAG(uint64_t, seed, 0,
-          "seed for weight initialization, shuffling and dropout (no effect in rill compile, "
-          "where --weights gives every weight)");
+ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
 ABSL_FLAG(std::string, input_shape, "",
           "the input's shape, batch first, comma-separated (e.g. 1,100,8); it also binds the "
           "dimensions the model leaves open (a None time axis)");
@@ -70,8 +73,7 @@ int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*
 absl::StatusOr<std::string> SelectDevice(const std::string& device) {
   auto choice = ParseDeviceChoice(device);
   if (!choice.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
+    return UsageError(absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
   }
 #if RILL_HAVE_CUDA
   gpu::RegisterCudaBackend();
@@ -82,8 +84,7 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device) {
     SetGruAlgorithmPolicy(gru_algo == "auto" ? GruAlgorithmPolicy::kAuto
                                              : GruAlgorithmPolicy::kExact);
   } else if (!gru_algo.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--gru-algo='", gru_algo, "' is not one of auto, exact"));
+    return UsageError(absl::StrCat("--gru-algo='", gru_algo, "' is not one of auto, exact"));
   }
   auto kind = ResolveDevice(*choice);
   if (!kind.ok()) {
@@ -95,8 +96,88 @@ absl::StatusOr<std::string> SelectDevice(const std::string& device) {
   return std::string(DeviceName(*kind));
 }
 
+absl::Status CheckDeviceFlags() {
+  const std::string device = absl::GetFlag(FLAGS_device);
+  if (!ParseDeviceChoice(device).ok())
+    return UsageError(absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
+  const std::string gru_algo = absl::GetFlag(FLAGS_gru_algo);
+  if (!gru_algo.empty() && gru_algo != "auto" && gru_algo != "exact")
+    return UsageError(absl::StrCat("--gru-algo='", gru_algo, "' is not one of auto, exact"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
   return ReadNpyAs(path, dtype);
+}
+
+absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& path,
+                                   const std::string& what) {
+  if (!IsFloating(t.dtype()) || IsFloating(dtype)) {
+    absl::StatusOr<Tensor> converted = ConvertNpyData(std::move(t), dtype, path);
+    if (converted.ok() || IsFloating(dtype)) return converted;
+    return absl::InvalidArgumentError(absl::StrCat(converted.status().message(), " for ", what));
+  }
+  Tensor out(dtype, t.shape());
+  for (int64_t i = 0; i < t.size(); ++i) {
+    const double v = t.at(i);
+    if (!(v == std::floor(v) && v >= std::numeric_limits<int32_t>::min() &&
+          v <= std::numeric_limits<int32_t>::max())) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
+                                                     " and element ", i, " is ", v,
+                                                     ", not a whole number; ", what,
+                                                     " must be integers (np.save(path, "
+                                                     "a.astype('int32')) converts them)"));
+    }
+    if (dtype == DType::kI64) {
+      out.data<int64_t>()[i] = static_cast<int64_t>(v);
+    } else {
+      out.data<int32_t>()[i] = static_cast<int32_t>(v);
+    }
+  }
+  return out;
+}
+
+absl::Status CheckDistinctFiles(const std::vector<FlagPath>& outputs,
+                                const std::vector<FlagPath>& inputs) {
+  namespace fs = std::filesystem;
+  auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+    const fs::path pa = fs::weakly_canonical(fs::absolute(a, ec), ec);
+    const fs::path pb = fs::weakly_canonical(fs::absolute(b, ec), ec);
+    return pa.lexically_normal() == pb.lexically_normal();
+  };
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].path.empty()) continue;
+    for (size_t j = 0; j < i; ++j) {
+      if (outputs[j].path.empty() || !same(outputs[i].path, outputs[j].path)) continue;
+      return UsageError(absl::StrCat(outputs[j].flag, "=", outputs[j].path, " and ",
+                                     outputs[i].flag, "=", outputs[i].path,
+                                     " are one file; give each output its own"));
+    }
+    for (const FlagPath& in : inputs) {
+      if (in.path.empty() || !same(outputs[i].path, in.path)) continue;
+      return UsageError(absl::StrCat(outputs[i].flag, "=", outputs[i].path, " is the file ",
+                                     in.flag, "=", in.path,
+                                     " reads; rill does not write over its inputs"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOutputFile(const std::string& path) {
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  RILL_ASSIGN_OR_RETURN(const TempFile probe, CreateTempFileBeside(path));
+  ::close(probe.fd);
+  std::remove(probe.name.c_str());
+  return absl::OkStatus();
+}
+
+absl::Status CheckOutputDir(const std::string& path) {
+  RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(path));
+  RILL_ASSIGN_OR_RETURN(const std::string probe, CreateTempDirBeside(path));
+  ::rmdir(probe.c_str());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag) {
@@ -144,13 +225,20 @@ absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                                    command, " feeds one"));
   }
   RILL_ASSIGN_OR_RETURN(
-      Tensor x, ConvertNpyData(std::move(data), model->inputs()[0].value->type.dtype, data_path));
+      Tensor x,
+      ConvertData(std::move(data), model->inputs()[0].value->type.dtype, data_path,
+                  absl::StrCat("the model's input '", model->inputs()[0].value->name, "'")));
   return ModelAndData{std::move(model), std::move(x)};
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
                                                  const std::string& weights, uint64_t seed,
                                                  const std::vector<Shape>& input_shapes) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(json_path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        json_path, ": is a directory; --model takes a Keras model JSON file (model.to_json())"));
+  }
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                         LoadKerasModel(json_path, seed, input_shapes));
   const bool by_name = absl::GetFlag(FLAGS_weights_by_name);

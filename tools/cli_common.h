@@ -42,8 +42,38 @@ absl::Status UsageError(absl::string_view message);
 // or exact) for the sessions the command creates.
 absl::StatusOr<std::string> SelectDevice(const std::string& device);
 
+// --device and --gru-algo checked without selecting anything: a UsageError naming the flag for
+// a value neither takes, so that a command can refuse it before any output.
+absl::Status CheckDeviceFlags();
+
 // The array in `path` converted to `dtype` (ReadNpyAs, runtime/npy.h).
 absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
+
+// `t`, read from `path`, converted to `dtype` as ConvertNpyData (runtime/npy.h) does, and, as
+// Keras casts them, floats where integers are expected (token ids, class labels) when every
+// value is a whole number in int32's range; otherwise InvalidArgument naming the file, its
+// shape and the first value that is not, and how to convert. `what` names the data for the
+// message ("the model's input 'x'", "the labels of loss sparse_categorical_crossentropy").
+absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& path,
+                                   const std::string& what);
+
+// A file or directory a flag names: `flag` as the user writes it ("--output", "-o").
+struct FlagPath {
+  std::string flag;
+  std::string path;
+};
+// A UsageError when two of `outputs` are one file, or an output is one of `inputs`: the same
+// file when both exist (device and inode), else the same normalized absolute path. Empty paths
+// are skipped.
+absl::Status CheckDistinctFiles(const std::vector<FlagPath>& outputs,
+                                const std::vector<FlagPath>& inputs);
+
+// CheckFileTarget (runtime/output_path.h), then a temporary actually created beside `path` and
+// removed: a directory that passes the permission check but takes no new file (/proc, a
+// read-only mount seen by root) is refused before the work starts, not after it.
+absl::Status CheckOutputFile(const std::string& path);
+// The same for a directory of weights (CheckWeightsDirTarget).
+absl::Status CheckOutputDir(const std::string& path);
 
 // --input-shape's sizes, batch first (e.g. 1,100,8), or a UsageError naming the flag.
 absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);

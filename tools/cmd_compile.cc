@@ -62,7 +62,10 @@ absl::Status Compile() {
   const std::string emit = absl::GetFlag(FLAGS_emit);
   if (emit != "plan" && emit != "executable")
     return UsageError(absl::StrCat("--emit='", emit, "' is not plan or executable"));
-  RILL_RETURN_IF_ERROR(CheckFileTarget(out));
+  RILL_RETURN_IF_ERROR(CheckDeviceFlags());
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles(
+      {{"-o", out}}, {{"--model", model_path}, {"--weights", absl::GetFlag(FLAGS_weights)}}));
+  RILL_RETURN_IF_ERROR(CheckOutputFile(out));
   std::string runner;
   if (emit == "executable") {
     RILL_ASSIGN_OR_RETURN(runner, RunnerBytes());

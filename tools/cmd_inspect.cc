@@ -2,6 +2,7 @@
 // plan and (with --training) of its training step, compiled for --batch-size on --device (the CPU
 // by default), one line per plan ("predict: arena 1.23 MiB = 1.02x of lower bound ...",
 // docs/memory-planner.md); with --plan, the plans themselves (steps, buffers, arena offsets).
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "frontend/compile.h"
+#include "frontend/losses.h"
 #include "frontend/optimizers.h"
 #include "ir/status.h"
 #include "kernels/register.h"
@@ -90,11 +92,43 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
   return absl::OkStatus();
 }
 
+// The flag combinations, checked before anything is printed: flags that would have no effect
+// are refused rather than ignored.
+absl::Status CheckInspectFlags() {
+  const bool plans = absl::GetFlag(FLAGS_memory) || absl::GetFlag(FLAGS_plan);
+  if (absl::GetFlag(FLAGS_training) && !plans)
+    return UsageError("--training goes with --memory or --plan");
+  for (const char* name : {"loss", "optimizer", "lr"}) {
+    if (FlagGiven(name) && !absl::GetFlag(FLAGS_training))
+      return UsageError(absl::StrCat("--", name, " goes with --training (and --memory or --plan)"));
+  }
+  for (const char* name : {"device", "tf32", "gru_algo"}) {
+    if (FlagGiven(name) && !plans) {
+      std::string shown = name;
+      std::replace(shown.begin(), shown.end(), '_', '-');
+      return UsageError(absl::StrCat("--", shown, " goes with --memory or --plan"));
+    }
+  }
+  RILL_RETURN_IF_ERROR(CheckDeviceFlags());
+  if (auto lr = absl::GetFlag(FLAGS_lr); lr && !(*lr > 0))
+    return UsageError(absl::StrCat("--lr=", *lr, " must be greater than 0"));
+  if (absl::Status st = ParseLoss(absl::GetFlag(FLAGS_loss)).status(); !st.ok())
+    return UsageError(absl::StrCat("--loss: ", st.message()));
+  if (absl::Status st =
+          optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr)).status();
+      !st.ok()) {
+    return UsageError(absl::StrCat("--optimizer: ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Inspect() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
-  if (model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  if (model_path.empty()) return UsageError("--model is required");
+  RILL_RETURN_IF_ERROR(CheckInspectFlags());
   const std::optional<int64_t> given_batch = absl::GetFlag(FLAGS_batch_size);
   int64_t batch = given_batch.value_or(kDefaultBatchSize);
+  if (batch < 1) return UsageError(absl::StrCat("--batch-size=", batch, " must be at least 1"));
   // --input-shape binds what the model leaves open (a None time axis) and gives the batch.
   std::vector<Shape> input_shapes;
   if (const std::string flag = absl::GetFlag(FLAGS_input_shape); !flag.empty()) {
@@ -106,7 +140,8 @@ absl::Status Inspect() {
     batch = dims[0];
     input_shapes.push_back(Shape(dims));
   }
-  if (batch < 1) return absl::InvalidArgumentError(absl::StrCat("--batch-size=", batch, " < 1"));
+  if (given_batch && !absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan))
+    return UsageError("--batch-size goes with --memory or --plan");
   auto model =
       LoadModel(model_path, absl::GetFlag(FLAGS_weights), absl::GetFlag(FLAGS_seed), input_shapes);
   if (!model.ok()) return model.status();
@@ -116,13 +151,7 @@ absl::Status Inspect() {
         InputTypeOfShape(m, model_path, input_shapes[0].dims(), "inspect --input-shape").status());
   }
   std::printf("%s", m.Summary().c_str());
-  const bool memory = absl::GetFlag(FLAGS_memory), plan = absl::GetFlag(FLAGS_plan);
-  if (!memory && !plan) {
-    if (absl::GetFlag(FLAGS_training)) {
-      return absl::InvalidArgumentError("--training goes with --memory or --plan");
-    }
-    return absl::OkStatus();
-  }
+  if (!absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan)) return absl::OkStatus();
   RegisterCpuBackend();
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();

@@ -3,7 +3,9 @@
 // the targets are checked before the model runs, each output is written to a temporary file,
 // and they are renamed into place only once all are complete.
 #include <cstdio>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -25,12 +27,21 @@ absl::Status Predict() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const std::string input = absl::GetFlag(FLAGS_input);
   const std::string output = absl::GetFlag(FLAGS_output);
-  if (model_path.empty() || input.empty() || output.empty())
-    return absl::InvalidArgumentError("--model, --input and --output are required");
-  if (absl::GetFlag(FLAGS_weights).empty()) {
-    return absl::InvalidArgumentError(
-        "--weights is required (a directory of .npy files or a Keras .h5 file)");
+  for (const auto& [flag, value] :
+       {std::pair{"--model", model_path}, {"--input", input}, {"--output", output}}) {
+    if (value.empty() && FlagGiven(flag + 2))
+      return UsageError(absl::StrCat(flag, "='' names no file"));
   }
+  if (model_path.empty() || input.empty() || output.empty())
+    return UsageError("--model, --input and --output are required");
+  if (absl::GetFlag(FLAGS_weights).empty())
+    return UsageError("--weights is required (a directory of .npy files or a Keras .h5 file)");
+  if (const std::optional<int64_t> batch = absl::GetFlag(FLAGS_batch_size); batch && *batch < 1)
+    return UsageError(absl::StrCat("--batch-size=", *batch, " must be at least 1"));
+  RILL_RETURN_IF_ERROR(CheckDeviceFlags());
+  const std::vector<FlagPath> inputs = {
+      {"--input", input}, {"--model", model_path}, {"--weights", absl::GetFlag(FLAGS_weights)}};
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--output", output}}, inputs));
   auto device = SelectDevice(absl::GetFlag(FLAGS_device));
   if (!device.ok()) return device.status();
   auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights),
@@ -38,7 +49,13 @@ absl::Status Predict() {
   if (!loaded.ok()) return loaded.status();
   Model& model = *loaded->model;
   const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());
-  for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  std::vector<FlagPath> outputs;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    outputs.push_back(
+        {i == 0 ? "--output" : absl::StrCat("output ", i + 1, " of --output"), paths[i]});
+  }
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles(outputs, inputs));
+  for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckOutputFile(path));
   auto y = model.Predict({loaded->x}, absl::GetFlag(FLAGS_batch_size), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
   return WriteNpyFiles(paths, *y);

@@ -3,9 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "frontend/checkpoint.h"
 #include "frontend/data_parallel.h"
 #include "frontend/keras_model.h"
 #include "frontend/losses.h"
@@ -22,6 +27,7 @@
 #include "frontend/trainer.h"
 #include "ir/status.h"
 #include "runtime/launch.h"
+#include "runtime/npy.h"
 #include "runtime/output_path.h"
 #include "tools/cli_common.h"
 #include "tools/command.h"
@@ -175,28 +181,151 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
 
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
 // (WriteFileAtomically), so the target always holds every finished epoch, as Keras's CSVLogger
-// does, and is never seen half-written.
+// does, and is never seen half-written. A resumed run starts with the rows of the epochs its
+// checkpoint holds. Each value is written with `digits` significant digits.
 class MetricsCsv {
  public:
-  void Open(const std::string& path, std::vector<std::string> names) {
+  void Open(const std::string& path, std::vector<std::string> names, int digits = 9) {
     path_ = path;
     names_ = std::move(names);
+    digits_ = digits;
     text_ = absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n");
   }
-  absl::Status Append(int epoch, const std::map<std::string, double>& logs) {
+  void Add(int epoch, const std::map<std::string, double>& logs) {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      absl::StrAppend(&text_, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
+      absl::StrAppend(&text_, ",",
+                      it == logs.end() ? "" : absl::StrFormat("%.*g", digits_, it->second));
     }
     text_ += "\n";
-    return WriteFileAtomically(path_, {text_});
+  }
+  absl::Status Write() const { return WriteFileAtomically(path_, {text_}); }
+  absl::Status Append(int epoch, const std::map<std::string, double>& logs) {
+    Add(epoch, logs);
+    return Write();
   }
 
  private:
   std::string path_, text_;
   std::vector<std::string> names_;
+  int digits_ = 9;
 };
+
+// The results of every finished epoch, kept beside the checkpoints (rank 0 writes it as each
+// epoch ends, before the epoch's checkpoint) so that a resumed run's --metrics-csv and --plot
+// hold the epochs before it too: the checkpoint itself (frontend/checkpoint.h) keeps no
+// history. Written exactly (17 digits); a row of an epoch after the checkpoint (a run killed
+// between the two writes) is dropped on resume.
+constexpr char kHistoryFile[] = "history.csv";
+
+std::string HistoryPath(const std::string& dir) { return absl::StrCat(dir, "/", kHistoryFile); }
+
+// What an interrupted write of the history left (a temporary beside it) is removed; only
+// our own name pattern is touched.
+void RemoveHistoryTemporaries(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> stale;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename();
+    if (name.starts_with(absl::StrCat(kHistoryFile, ".tmp-")) && e.is_regular_file(ec))
+      stale.push_back(e.path());
+  }
+  for (const auto& path : stale) std::filesystem::remove(path, ec);
+}
+
+// The rows of epochs 0 .. `epochs`-1 of the history in `dir`, or nullopt when the file is
+// missing or lacks one of them (made by an older rill, or removed).
+std::optional<std::vector<std::map<std::string, double>>> ReadHistory(const std::string& dir,
+                                                                      int epochs) {
+  std::FILE* f = std::fopen(HistoryPath(dir).c_str(), "r");
+  if (f == nullptr) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+  std::fclose(f);
+  std::vector<std::string> names;
+  std::vector<std::map<std::string, double>> rows;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    if (names.empty()) {
+      if (cells.empty() || cells[0] != "epoch") return std::nullopt;
+      names = std::move(cells);
+      continue;
+    }
+    int epoch = -1;
+    if (cells.size() != names.size() || !absl::SimpleAtoi(cells[0], &epoch)) return std::nullopt;
+    if (epoch >= epochs) break;
+    if (epoch != static_cast<int>(rows.size())) return std::nullopt;
+    std::map<std::string, double>& row = rows.emplace_back();
+    for (size_t i = 1; i < cells.size(); ++i) {
+      double v = 0;
+      if (!cells[i].empty() && absl::SimpleAtod(cells[i], &v)) row[names[i]] = v;
+    }
+  }
+  if (static_cast<int>(rows.size()) != epochs) return std::nullopt;
+  return rows;
+}
+
+// The latest checkpoint of --checkpoint-dir that --resume continues, read before anything else
+// so that flags it contradicts are refused up front.
+struct ResumePoint {
+  std::string where;  // its directory
+  int epoch = 0;      // epochs done
+  double learning_rate = 0;
+  std::string optimizer;  // "" when its slots name none
+};
+
+// The optimizer whose slots the checkpoint holds ("param/optimizer/<weight>/<slot>", the names
+// frontend/compile.cc gives them): the checkpoint does not name it.
+std::string OptimizerOfSlots(const Checkpoint& c) {
+  std::set<std::string> slots;
+  for (const auto& [key, tensor] : c.tensors) {
+    if (key.starts_with("param/optimizer/")) slots.insert(key.substr(key.rfind('/') + 1));
+  }
+  if (slots.contains("m") || slots.contains("v") || slots.contains("vhat")) return "adam";
+  if (slots.contains("rms") || slots.contains("mg")) return "rmsprop";
+  if (slots.contains("accumulator")) return "adagrad";
+  if (slots.contains("momentum")) return "sgd";
+  return "";
+}
+
+absl::StatusOr<std::optional<ResumePoint>> FindResumePoint(const std::string& dir) {
+  const std::optional<std::string> latest = LatestCheckpointDir(dir);
+  if (!latest) return std::nullopt;
+  RILL_ASSIGN_OR_RETURN(const Checkpoint c, ReadCheckpoint(*latest));
+  ResumePoint p{.where = *latest, .epoch = c.epoch, .optimizer = OptimizerOfSlots(c)};
+  auto lr = c.values.find("learning_rate");
+  if (lr == c.values.end() || !absl::SimpleAtod(lr->second, &p.learning_rate)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", *latest, ": value 'learning_rate' missing or malformed"));
+  }
+  return p;
+}
+
+// --optimizer and --lr against the checkpoint a run resumes, as Keras's BackupAndRestore
+// restores the optimizer with its state: the run goes on with the checkpoint's optimizer and
+// learning rate, and a flag that says otherwise is refused rather than silently overridden.
+// The learning rate may have been lowered by --reduce-lr-on-plateau since the run began.
+absl::Status CheckResumeFlags(const ResumePoint& p, const OptimizerConfig& optimizer,
+                              const FitOptions& fit) {
+  const std::string optimizer_flag = absl::GetFlag(FLAGS_optimizer);
+  if (!p.optimizer.empty() && optimizer.name != p.optimizer) {
+    return UsageError(
+        absl::StrCat("--optimizer=", optimizer_flag, FlagGiven("optimizer") ? "" : " (the default)",
+                     " disagrees with the checkpoint ", p.where, ", made with ", p.optimizer,
+                     ": --resume continues its optimizer; give --optimizer ", p.optimizer,
+                     ", or another --checkpoint-dir for a new run"));
+  }
+  const std::optional<double> lr = absl::GetFlag(FLAGS_lr);
+  if (!lr || *lr == p.learning_rate) return absl::OkStatus();
+  if (fit.reduce_lr_on_plateau && p.learning_rate < *lr) return absl::OkStatus();
+  return UsageError(absl::StrCat(
+      "--lr=", *lr, " disagrees with the checkpoint ", p.where, ", whose learning rate is ",
+      absl::StrFormat("%.9g", p.learning_rate),
+      ": --resume continues with it; leave --lr out, or give another --checkpoint-dir for a new "
+      "run"));
+}
 
 // The default experiment with the flags that apply to it; the ones that need a model are
 // usage errors rather than silently ignored.
@@ -205,8 +334,10 @@ absl::Status TrainDefaultExperiment(const std::string& device) {
                            "plot", "weights_by_name", "monitor", "reduce_lr_on_plateau",
                            "early_stopping", "restore_best_weights", "checkpoint_dir", "resume"}) {
     if (FlagGiven(name)) {
+      std::string shown = name;
+      std::replace(shown.begin(), shown.end(), '_', '-');
       return UsageError(absl::StrCat(
-          "--", name, " needs --model (the default experiment makes its own data and weights)"));
+          "--", shown, " needs --model (the default experiment makes its own data and weights)"));
     }
   }
   ExperimentOptions options;
@@ -245,30 +376,49 @@ absl::Status Train() {
 absl::Status TrainModel(ProcessGroup* group) {
   // Only rank 0 writes files and reports.
   const bool writer = group == nullptr || group->rank() == 0;
-  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
-  if (!device.ok()) return device.status();
+  RILL_RETURN_IF_ERROR(CheckDeviceFlags());
   const std::string model_path = absl::GetFlag(FLAGS_model);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   RILL_RETURN_IF_ERROR(CheckTrainingFlags());
   FitOptions fit;
   RILL_RETURN_IF_ERROR(ScheduleFlags(absl::GetFlag(FLAGS_validation_split) > 0, fit));
+  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) return device.status();
   if (model_path.empty()) {
     if (group != nullptr)
       return absl::InvalidArgumentError("rill train under mpirun needs --model");
     return TrainDefaultExperiment(*device);
   }
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
-    return absl::InvalidArgumentError("--x and --y are required with --model");
+    return UsageError("--x and --y are required with --model");
   const std::string save = writer ? absl::GetFlag(FLAGS_save_weights) : "";
-  // Refused now rather than after the training it would have thrown away.
-  if (!save.empty()) RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(save));
   const std::string csv_path = writer ? absl::GetFlag(FLAGS_metrics_csv) : "";
-  if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(csv_path));
   const std::string plot_path = writer ? absl::GetFlag(FLAGS_plot) : "";
-  if (!plot_path.empty()) RILL_RETURN_IF_ERROR(CheckFileTarget(plot_path));
+  const std::string checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  // --save-weights may replace the --weights directory it started from (the weights are read
+  // first, and the directory is exchanged whole): Keras's load_weights, fit, save_weights.
+  const std::vector<FlagPath> inputs = {
+      {"--model", model_path}, {"--x", absl::GetFlag(FLAGS_x)}, {"--y", absl::GetFlag(FLAGS_y)}};
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--metrics-csv", csv_path},
+                                           {"--plot", plot_path},
+                                           {"--save-weights", save},
+                                           {"--checkpoint-dir", checkpoint_dir}},
+                                          inputs));
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles(
+      {{"--metrics-csv", csv_path}, {"--plot", plot_path}, {"--checkpoint-dir", checkpoint_dir}},
+      {{"--weights", absl::GetFlag(FLAGS_weights)}}));
+  // Refused now rather than after the training it would have thrown away.
+  if (!save.empty()) RILL_RETURN_IF_ERROR(CheckOutputDir(save));
+  if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(csv_path));
+  if (!plot_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(plot_path));
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
+  std::optional<ResumePoint> resume_point;
+  if (absl::GetFlag(FLAGS_resume)) {
+    RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
+    if (resume_point) RILL_RETURN_IF_ERROR(CheckResumeFlags(*resume_point, *optimizer, fit));
+  }
   auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights), seed,
                                  absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
@@ -278,13 +428,21 @@ absl::Status TrainModel(ProcessGroup* group) {
         model_path, ": rill train needs one output, the model has ", m.outputs().size()));
   }
   const Tensor& x = loaded->x;
-  auto y_raw = ReadArray(absl::GetFlag(FLAGS_y), m.outputs()[0].value->type.dtype);
-  // Integer class labels stay integers (sparse losses and metrics).
-  if (!y_raw.ok()) {
-    auto labels = ReadArray(absl::GetFlag(FLAGS_y), DType::kI32);
-    if (!labels.ok()) return y_raw.status();
-    y_raw = std::move(labels);
+  const std::string y_path = absl::GetFlag(FLAGS_y);
+  RILL_ASSIGN_OR_RETURN(Tensor y_data, ReadNpy(y_path));
+  absl::StatusOr<Tensor> y_raw;
+  if (auto loss = ParseLoss(absl::GetFlag(FLAGS_loss));
+      loss.ok() && loss->name == "sparse_categorical_crossentropy") {
+    // Class indices; whole-number floats are converted, as Keras casts them.
+    y_raw = ConvertData(std::move(y_data), DType::kI32, y_path,
+                        "the labels of loss sparse_categorical_crossentropy");
+  } else {
+    // Integer class labels stay integers (sparse metrics).
+    const DType want = m.outputs()[0].value->type.dtype;
+    const bool labels = !IsFloating(y_data.dtype()) && IsFloating(want);
+    y_raw = ConvertNpyData(std::move(y_data), labels ? DType::kI32 : want, y_path);
   }
+  if (!y_raw.ok()) return y_raw.status();
   auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss),
                             .optimizer = *optimizer,
                             .metrics = absl::GetFlag(FLAGS_metrics),
@@ -293,8 +451,33 @@ absl::Status TrainModel(ProcessGroup* group) {
                             .data_parallel = group != nullptr});
   if (!trainer.ok()) return Annotate(trainer.status(), model_path);
   const double split = absl::GetFlag(FLAGS_validation_split);
-  MetricsCsv csv;
-  if (!csv_path.empty()) csv.Open(csv_path, trainer->LogNames(split > 0));
+  const std::vector<std::string> names = trainer->LogNames(split > 0);
+  // The epochs before a resumed run's, from the history beside the checkpoints; without it,
+  // the CSV and the plot start at the resumed epoch (still numbered as in one run).
+  std::vector<std::map<std::string, double>> earlier;
+  const bool keep_history = writer && !checkpoint_dir.empty();
+  if (keep_history) RemoveHistoryTemporaries(checkpoint_dir);
+  if (resume_point && resume_point->epoch > 0) {
+    if (auto rows = ReadHistory(checkpoint_dir, resume_point->epoch)) {
+      earlier = *std::move(rows);
+    } else if (writer && (!csv_path.empty() || !plot_path.empty()) &&
+               resume_point->epoch < epochs) {
+      const int done = resume_point->epoch;
+      std::printf("note: %s lacks the results of %s; --metrics-csv and --plot start at epoch %d\n",
+                  HistoryPath(checkpoint_dir).c_str(),
+                  (done == 1 ? std::string("epoch 1") : absl::StrCat("epochs 1 to ", done)).c_str(),
+                  done + 1);
+    }
+  }
+  MetricsCsv csv, history_file;
+  if (!csv_path.empty()) {
+    csv.Open(csv_path, names);
+    for (size_t e = 0; e < earlier.size(); ++e) csv.Add(static_cast<int>(e), earlier[e]);
+  }
+  if (keep_history) {
+    history_file.Open(HistoryPath(checkpoint_dir), names, 17);
+    for (size_t e = 0; e < earlier.size(); ++e) history_file.Add(static_cast<int>(e), earlier[e]);
+  }
   fit.epochs = epochs;
   fit.batch_size = absl::GetFlag(FLAGS_batch_size);
   fit.shuffle = absl::GetFlag(FLAGS_shuffle);
@@ -302,9 +485,10 @@ absl::Status TrainModel(ProcessGroup* group) {
   fit.validation_split = split;
   fit.verbose = Verbosity();
   fit.on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
+    if (keep_history) RILL_RETURN_IF_ERROR(history_file.Append(epoch, logs));
     return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
   };
-  fit.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  fit.checkpoint_dir = checkpoint_dir;
   fit.resume = absl::GetFlag(FLAGS_resume);
   if (group != nullptr && writer && fit.verbose != 0) {
     std::printf("data-parallel training on %d rank%s (%s%s)\n", group->size(),
@@ -317,16 +501,33 @@ absl::Status TrainModel(ProcessGroup* group) {
                         absl::StrCat(model_path, ": ", history.status().message()));
   }
   if (!writer) return absl::OkStatus();
+  // Every finished epoch, numbered as in one uninterrupted run: the earlier ones, the epochs
+  // whose results are missing (left out of the curves), then this run's.
+  History whole;
+  whole.epochs = earlier;
+  if (resume_point && !history->epochs.empty()) {
+    std::map<std::string, double> unknown;
+    for (const std::string& name : names) unknown[name] = NAN;
+    whole.epochs.resize(std::max<size_t>(whole.epochs.size(), resume_point->epoch), unknown);
+  }
+  whole.epochs.insert(whole.epochs.end(), history->epochs.begin(), history->epochs.end());
   if (history->epochs.empty()) {
-    std::printf("nothing to train: the checkpoint has all %d epochs\n", epochs);
-  } else {
-    if (!plot_path.empty()) {
-      RILL_RETURN_IF_ERROR(WriteHistorySvg(
-          *history,
-          absl::StrCat("rill train ", std::filesystem::path(model_path).filename().string()),
-          plot_path));
+    if (resume_point) {
+      std::printf("nothing to train: the checkpoint %s holds %d epoch%s, --epochs asks for %d\n",
+                  resume_point->where.c_str(), resume_point->epoch,
+                  resume_point->epoch == 1 ? "" : "s", epochs);
+    } else {
+      std::printf("nothing to train\n");
     }
+    // The CSV and the plot still show the run so far.
+    if (!csv_path.empty() && !earlier.empty()) RILL_RETURN_IF_ERROR(csv.Write());
+  } else {
     std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
+  }
+  if (!plot_path.empty() && !whole.epochs.empty()) {
+    RILL_RETURN_IF_ERROR(WriteHistorySvg(
+        whole, absl::StrCat("rill train ", std::filesystem::path(model_path).filename().string()),
+        plot_path));
   }
   if (!save.empty()) {
     absl::Status st = SaveWeightsDir(m, save);

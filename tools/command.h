@@ -27,6 +27,9 @@ struct Command {
   std::string_view usage;    // e.g. "rill predict --model M.json --input X.npy --output Y.npy"
   CommandFn run;
   std::span<const std::string_view> flags = {};  // names of the absl flags it accepts
+  // Flags accepted so that older command lines still run, though they have no effect in this
+  // command; its help does not list them.
+  std::span<const std::string_view> unlisted_flags = {};
 };
 
 // Every command, in the order `rill help` lists them.
@@ -38,7 +41,9 @@ const Command* FindCommand(std::string_view name);
 // Parses `command`'s flags with absl and returns the positional arguments (argv[0] dropped).
 // --help (any -help form) prints the command's help and exits 0; --version prints the version
 // and exits 0; a flag of another command, an unknown flag, a missing value or one the flag's
-// type cannot hold is a usage error: one line naming the flag, exit 2.
+// type cannot hold is a usage error: one line naming the flag as the user spelled it, exit 2.
+// A true/false flag takes its value after '=' or as the next argument when that is exactly
+// "true" or "false" (--shuffle false).
 std::vector<std::string> ParseCommandFlags(const Command& command, int argc, char** argv);
 
 // Whether the command line given to ParseCommandFlags set the flag `name` (absl's flags cannot

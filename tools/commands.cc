@@ -46,18 +46,21 @@ constexpr std::string_view kTrainFlags[] = {"model",
                                             "restore_best_weights",
                                             "checkpoint_dir",
                                             "resume"};
-constexpr std::string_view kPredictFlags[] = {
-    "model",      "weights", "weights_by_name", "input", "output",
-    "batch_size", "seed",    "device",          "tf32",  "gru_algo"};
+constexpr std::string_view kPredictFlags[] = {"model",  "weights", "weights_by_name",
+                                              "input",  "output",  "batch_size",
+                                              "device", "tf32",    "gru_algo"};
 
 constexpr std::string_view kInspectFlags[] = {
-    "model", "weights",    "weights_by_name", "memory", "training", "plan", "loss",    "optimizer",
-    "lr",    "batch_size", "input_shape",     "seed",   "device",   "tf32", "gru_algo"};
+    "model",     "weights", "weights_by_name", "memory",      "training", "plan", "loss",
+    "optimizer", "lr",      "batch_size",      "input_shape", "device",   "tf32", "gru_algo"};
 
-// --seed is accepted as before, though the weights replace every value it would seed.
-constexpr std::string_view kCompileFlags[] = {
-    "model",  "weights", "weights_by_name", "input_shape", "o", "emit",
-    "device", "tf32",    "gru_algo",        "seed"};
+constexpr std::string_view kCompileFlags[] = {"model",       "weights", "weights_by_name",
+                                              "input_shape", "o",       "emit",
+                                              "device",      "tf32",    "gru_algo"};
+
+// --seed is accepted as before by the commands whose --weights give every weight (predict and
+// compile require them; inspect prints no value), where it has no effect.
+constexpr std::string_view kSeedOnly[] = {"seed"};
 
 constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
@@ -77,14 +80,14 @@ constexpr std::array kCommands = {
         "predict", "run a trained model on inputs and write its outputs",
         "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
         "[--batch-size N] [--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
-        &RunPredict, kPredictFlags},
+        &RunPredict, kPredictFlags, kSeedOnly},
     Command{
         "compile",
         "compile a model for one input shape into a file that rill run (the runtime alone) runs",
         "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
         "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
         "[--gru-algo auto|exact]]",
-        &RunCompile, kCompileFlags},
+        &RunCompile, kCompileFlags, kSeedOnly},
     Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
             "rill run PLAN.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
     Command{"inspect", "print a model summary, its plans and their memory reports",
@@ -93,7 +96,7 @@ constexpr std::array kCommands = {
             "--optimizer O --lr F]] [--plan] [--batch-size N | --input-shape B,T,F] "
             "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
-            &RunInspect, kInspectFlags},
+            &RunInspect, kInspectFlags, kSeedOnly},
     Command{"help", "list the commands, or show one command's flags", "rill help [command]",
             &RunHelp},
     Command{"version", "print the version and whether the CUDA backend is built in", "rill version",
@@ -113,8 +116,10 @@ const absl::CommandLineFlag* FlagOfArgument(std::string_view arg) {
 }
 
 bool Accepts(const Command& command, absl::string_view flag_name) {
-  for (std::string_view name : command.flags) {
-    if (AbslView(name) == flag_name) return true;
+  for (std::span<const std::string_view> names : {command.flags, command.unlisted_flags}) {
+    for (std::string_view name : names) {
+      if (AbslView(name) == flag_name) return true;
+    }
   }
   return false;
 }
@@ -128,7 +133,8 @@ bool IsRillFlag(const absl::CommandLineFlag& flag) {
 std::string ValueKind(const absl::CommandLineFlag& flag) {
   if (flag.IsOfType<bool>()) return "true or false";
   if (flag.IsOfType<uint64_t>()) return "a non-negative integer";
-  if (flag.IsOfType<int>() || flag.IsOfType<int64_t>() || flag.IsOfType<std::optional<int>>())
+  if (flag.IsOfType<int>() || flag.IsOfType<int64_t>() || flag.IsOfType<std::optional<int>>() ||
+      flag.IsOfType<std::optional<int64_t>>())
     return "an integer";
   if (flag.IsOfType<double>() || flag.IsOfType<std::optional<double>>()) return "a number";
   return "a valid value";
@@ -149,7 +155,13 @@ std::string ValueName(std::string_view usage, const std::string& shown_flag) {
   for (size_t at = usage.find(key); at != std::string_view::npos; at = usage.find(key, at + 1)) {
     const size_t after = at + key.size();
     if (after >= usage.size() || (usage[after] != ' ' && usage[after] != '=')) continue;
-    const size_t end = usage.find_first_of(" ]\n", after + 1);
+    // The name ends at a space, or at the ']' closing an optional flag: one it opened itself
+    // ("FACTOR,PATIENCE[,MIN_LR]") is part of it.
+    size_t end = after + 1;
+    for (int depth = 0; end < usage.size() && usage[end] != ' ' && usage[end] != '\n'; ++end) {
+      if (usage[end] == '[') ++depth;
+      if (usage[end] == ']' && depth-- == 0) break;
+    }
     std::string_view name = usage.substr(after + 1, end - after - 1);
     if (!name.empty() && !name.starts_with("-")) return std::string(name);
   }
@@ -188,21 +200,48 @@ std::string NormalizeFlagSpelling(std::string_view arg) {
   return out;
 }
 
+// The flag of an argument "--name" written without a value when it is a true/false flag, else
+// nullptr.
+const absl::CommandLineFlag* BoolFlagWithoutValue(std::string_view arg) {
+  if (arg.size() < 2 || arg[0] != '-' || arg.find('=') != std::string_view::npos) return nullptr;
+  arg.remove_prefix(arg.starts_with("--") ? 2 : 1);
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(AbslView(arg));
+  return flag != nullptr && flag->IsOfType<bool>() ? flag : nullptr;
+}
+
 std::vector<std::string> ParseCommandFlags(const Command& command, int original_argc,
                                            char** original_argv) {
   static std::vector<std::string> storage;
   static std::vector<char*> normalized;
   storage.clear();
+  // Each argument as the user wrote it, for the messages: they name a flag as it was typed
+  // (--batch-size, -o), not as absl spells it.
+  std::vector<std::string> typed;
   bool after_terminator = false;
   for (int i = 0; i < original_argc; ++i) {
     std::string_view arg = original_argv[i];
-    storage.push_back(i == 0 || after_terminator ? std::string(arg) : NormalizeFlagSpelling(arg));
-    after_terminator = after_terminator || arg == "--";
+    if (i == 0 || after_terminator) {
+      storage.emplace_back(arg);
+      typed.emplace_back(arg);
+      continue;
+    }
+    after_terminator = arg == "--";
+    storage.push_back(NormalizeFlagSpelling(arg));
+    typed.emplace_back(arg);
+    // absl takes a bool's value only after '='; "--shuffle false" means the same here.
+    if (i + 1 < original_argc && BoolFlagWithoutValue(storage.back()) != nullptr) {
+      const std::string_view next = original_argv[i + 1];
+      if (next == "true" || next == "false") {
+        absl::StrAppend(&storage.back(), "=", AbslView(next));
+        absl::StrAppend(&typed.back(), "=", AbslView(next));
+        ++i;
+      }
+    }
   }
   normalized.clear();
   GivenFlags().clear();
   for (std::string& s : storage) normalized.push_back(s.data());
-  const int argc = original_argc;
+  const int argc = static_cast<int>(normalized.size());
   char** argv = normalized.data();
   // Looked at before absl parses: absl's --help lists every flag of the binary and exits 1, and
   // since flags are global, absl alone would let `rill predict --epochs 3` through.
@@ -218,19 +257,12 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
       PrintVersion(stdout);
       std::exit(kExitOk);
     }
+    const std::string spelled = typed[i].substr(0, typed[i].find('='));
     const absl::CommandLineFlag* flag = FlagOfArgument(arg);
-    if (flag == nullptr) {
-      UsageExit(command, absl::StrCat("unknown flag ", AbslView(arg.substr(0, arg.find('=')))));
-    }
+    if (flag == nullptr) UsageExit(command, absl::StrCat("unknown flag ", spelled));
     GivenFlags().insert(std::string(flag->Name()));
-    if (flag != nullptr && IsRillFlag(*flag) && !Accepts(command, flag->Name())) {
-      std::fprintf(stderr,
-                   "rill %.*s: --%.*s is not a flag of this command; see 'rill %.*s --help'\n",
-                   static_cast<int>(command.name.size()), command.name.data(),
-                   static_cast<int>(flag->Name().size()), flag->Name().data(),
-                   static_cast<int>(command.name.size()), command.name.data());
-      std::exit(kExitUsage);
-    }
+    if (IsRillFlag(*flag) && !Accepts(command, flag->Name()))
+      UsageExit(command, absl::StrCat(spelled, " is not a flag of this command"));
     if (!IsRillFlag(*flag)) continue;
     // Values are checked here so that a bad one is our usage error (exit 2), not absl's.
     std::string_view value;
@@ -241,12 +273,12 @@ std::vector<std::string> ParseCommandFlags(const Command& command, int original_
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
-      UsageExit(command, absl::StrCat("--", flag->Name(), " needs a value"));
+      UsageExit(command, absl::StrCat(spelled, " needs a value"));
     }
     std::string error;
     if (!absl::FindCommandLineFlag(flag->Name())->ParseFrom(AbslView(value), &error)) {
-      UsageExit(command, absl::StrCat("--", flag->Name(), "='", AbslView(value), "' is not ",
-                                      ValueKind(*flag)));
+      UsageExit(command,
+                absl::StrCat(spelled, "='", AbslView(value), "' is not ", ValueKind(*flag)));
     }
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
@@ -264,7 +296,8 @@ void PrintHelp(std::FILE* out) {
   }
   std::fprintf(out,
                "\n'rill <command> --help' shows a command's flags. Flags are written --name=value "
-               "or --name value.\n");
+               "or --name value;\na true/false flag alone means true (--shuffle), or takes "
+               "--shuffle=false or --shuffle false.\n");
 }
 
 void PrintCommandHelp(const Command& command, std::FILE* out) {
@@ -280,8 +313,15 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
     std::replace(shown.begin(), shown.end(), '_', '-');
     // One-letter flags (-o) are shown as they are usually written.
     std::string line = absl::StrCat(shown.size() == 1 ? "  -" : "  --", shown);
-    if (!flag->IsOfType<bool>()) absl::StrAppend(&line, " ", ValueName(command.usage, shown));
-    absl::StrAppend(&line, "  ", flag->Help());
+    std::string help = flag->Help();
+    if (!flag->IsOfType<bool>()) {
+      const std::string value = ValueName(command.usage, shown);
+      absl::StrAppend(&line, " ", value);
+      // A help that opens with the value's form ("FACTOR,PATIENCE[,MIN_LR]: multiply ...")
+      // would show it twice.
+      if (help.starts_with(value + ": ")) help.erase(0, value.size() + 2);
+    }
+    absl::StrAppend(&line, "  ", help);
     // One default each: the flag's own, unless its help already says what it is.
     const std::string default_value = flag->DefaultValue();
     if (flag->Help().find("default") == std::string::npos && !default_value.empty())

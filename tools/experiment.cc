@@ -11,6 +11,7 @@
 #include "frontend/rill.h"
 #include "ir/status.h"
 #include "runtime/output_path.h"
+#include "tools/cli_common.h"
 
 namespace rill::cli {
 namespace {
@@ -60,8 +61,7 @@ absl::Status RunDefaultExperiment(const ExperimentOptions& options, std::FILE* o
   RILL_ASSIGN_OR_RETURN(const OptimizerConfig optimizer,
                         optim::FromName(options.optimizer, options.lr));
   // Refused now rather than after the training it would have thrown away.
-  if (!options.save_weights.empty())
-    RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(options.save_weights));
+  if (!options.save_weights.empty()) RILL_RETURN_IF_ERROR(CheckOutputDir(options.save_weights));
   const auto start = std::chrono::steady_clock::now();
   std::mt19937_64 rng(options.seed);
   AddingData train = MakeAddingProblem(kTrain, rng);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -195,6 +196,16 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
   return out;
 }
 
+// Whether `a` and `b` name one file: the same inode when both exist, else the same normalized
+// absolute path (as CheckDistinctFiles in tools/cli_common.h, which rill-run does not link).
+bool SameFile(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+  return fs::weakly_canonical(fs::absolute(a, ec), ec).lexically_normal() ==
+         fs::weakly_canonical(fs::absolute(b, ec), ec).lexically_normal();
+}
+
 absl::Status Run(const RunArgs& args, PlanLocation where) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(args.output));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<CompiledModel> model,
@@ -232,6 +243,15 @@ int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path, Pl
     }
   }
   absl::StatusOr<RunArgs> args = ParseArgs(argc, argv, plan_path);
+  if (args.ok() && SameFile(args->output, args->input)) {
+    args = absl::InvalidArgumentError(
+        absl::StrCat("--output=", args->output,
+                     " is the file --input reads; rill does not write over its inputs"));
+  } else if (args.ok() && !args->plan.empty() && SameFile(args->output, args->plan)) {
+    args = absl::InvalidArgumentError(absl::StrCat("--output=", args->output,
+                                                   " is the plan it runs; rill does not write over "
+                                                   "its inputs"));
+  }
   if (!args.ok()) {
     std::fprintf(stderr, "%s: %s; usage: %s %s\n", program.c_str(),
                  std::string(args.status().message()).c_str(), program.c_str(),

@@ -401,10 +401,10 @@ TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {
     EXPECT_FALSE(fs::exists(Path("y.npy")));
   };
   expect_error("predict --model " + model + " --input x.npy --output " + Path("y.npy"),
-               "rill predict: --weights is required");
+               "rill predict: --weights is required", 2);
   expect_error("predict --model " + Path("none.json") + " --weights " + weights + " --input " +
                    Golden("seq_stack/x.npy") + " --output " + Path("y.npy"),
-               "none.json: cannot open");
+               "none.json: no such file");
   // The input of another model: the shape names the input layer.
   expect_error("predict --model " + model + " --weights " + weights + " --input " +
                    Golden("gru_embedding/x.npy") + " --output " + Path("y.npy"),
@@ -419,9 +419,9 @@ TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {
       "has 8 weights)");
   expect_error("predict --model " + model + " --weights " + weights + " --device tpu --input " +
                    Golden("seq_stack/x.npy") + " --output " + Path("y.npy"),
-               "--device='tpu' is not one of cpu, cuda, auto");
+               "--device='tpu' is not one of cpu, cuda, auto", 2);
   expect_error("train --model " + model + " --x " + Golden("seq_stack/x.npy"),
-               "rill train: --x and --y are required with --model");
+               "rill train: --x and --y are required with --model", 2);
   expect_error("train --model " + model + " --x " + Golden("seq_stack/x.npy") + " --y " +
                    Golden("seq_stack/x.npy") + " --epochs 1",
                "target");
@@ -516,8 +516,9 @@ TEST_F(CliTest, TrainReportsEpochsWithTimeValidationAndMetricsAsVerboseSays) {
   // 1: a progress bar redrawn in place, ending with the epoch's time and validation results.
   r = Rill(TrainSgd("--epochs 1 --validation-split 0.25 --verbose 1"));
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("\r6/6 \\[=+\\] - [0-9.]+s - loss: " + value +
-                                              " - val_loss: " + value + "\n"));
+  // (6 training samples in batches of 2: 3 steps, as Keras counts them.)
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\r3/3 \\[=+\\] - [0-9.]+s - loss: " + value +
+                                              " - val_loss: " + value + " *\n"));
   // 0: the final result only.
   r = Rill(TrainSgd("--epochs 2 --verbose 0"));
   ASSERT_EQ(r.status, 0) << r.out;
@@ -752,7 +753,7 @@ TEST_F(CliTest, ScheduleAndCheckpointFlagsAreCheckedBeforeAnyWork) {
   }
   Result r = Rill("train --checkpoint-dir " + Path("c"));
   EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("--checkpoint_dir needs --model"));
+  EXPECT_THAT(r.out, HasSubstr("rill train: --checkpoint-dir needs --model"));
 }
 
 TEST_F(CliTest, EarlyStoppingAndPlateauRunFromTheCommandLine) {
@@ -883,6 +884,293 @@ TEST_F(CliTest, HelpListsOnlyCommandsThatWork) {
   r = Rill("bench");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("rill: unknown command 'bench'"));
+}
+
+// An interrupted run resumed with --resume leaves the CSV and the chart of one uninterrupted
+// run: every finished epoch, numbered from the first (the earlier rows come from the history
+// kept beside the checkpoints), byte for byte.
+TEST_F(CliTest, AResumedRunsCsvAndPlotHoldEveryEpochAsOneRunsDo) {
+  const std::string common =
+      " --seed 3 --validation-split 0.25 --metrics mae --verbose 0 --checkpoint-dir ";
+  Result whole = Rill(TrainSgd("--epochs 4" + common + Path("cw") + " --metrics-csv " +
+                               Path("whole.csv") + " --plot " + Path("whole.svg")));
+  ASSERT_EQ(whole.status, 0) << whole.out;
+  Result first = Rill(TrainSgd("--epochs 2" + common + Path("cp") + " --metrics-csv " +
+                               Path("part.csv") + " --plot " + Path("part.svg")));
+  ASSERT_EQ(first.status, 0) << first.out;
+  Result rest = Rill(TrainSgd("--epochs 4 --resume" + common + Path("cp") + " --metrics-csv " +
+                              Path("part.csv") + " --plot " + Path("part.svg")));
+  ASSERT_EQ(rest.status, 0) << rest.out;
+  const std::string csv = ReadText(Path("whole.csv"));
+  EXPECT_EQ(Lines(csv), 5) << csv;
+  EXPECT_THAT(csv, ::testing::ContainsRegex("\n3,[^\n]*\n$"));
+  EXPECT_EQ(ReadText(Path("part.csv")), csv);
+  EXPECT_EQ(ReadText(Path("part.svg")), ReadText(Path("whole.svg")));
+  // A checkpoint run with other outputs, resumed with new ones: they too start at epoch 0.
+  Result more = Rill(
+      TrainSgd("--epochs 5 --resume" + common + Path("cp") + " --metrics-csv " + Path("more.csv")));
+  ASSERT_EQ(more.status, 0) << more.out;
+  const std::string five = ReadText(Path("more.csv"));
+  EXPECT_EQ(five.substr(0, csv.size()), csv);
+  EXPECT_THAT(five.substr(csv.size()), ::testing::MatchesRegex("4,[^\n]*\n"));
+}
+
+// Without the history beside the checkpoint (another program's), the CSV starts at the resumed
+// epoch, still numbered as in one run, and a note says what is missing.
+TEST_F(CliTest, AResumeWithoutTheHistorySaysSoAndNumbersEpochsAsOneRun) {
+  const std::string ckpt = " --verbose 0 --checkpoint-dir " + Path("c");
+  ASSERT_EQ(Rill(TrainSgd("--epochs 2" + ckpt)).status, 0);
+  ASSERT_TRUE(fs::remove(Path("c/history.csv")));
+  Result r = Rill(TrainSgd("--resume --epochs 3 --metrics-csv " + Path("m.csv") + ckpt));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("note: " + Path("c") + "/history.csv lacks the results of epochs 1 "
+                               "to 2; --metrics-csv and --plot start at epoch 3\n"));
+  EXPECT_THAT(ReadText(Path("m.csv")), ::testing::MatchesRegex("epoch,loss\n2,[-0-9.e]+\n"));
+}
+
+TEST_F(CliTest, NothingToTrainNamesTheEpochsTheCheckpointHolds) {
+  const std::string ckpt = " --verbose 0 --checkpoint-dir " + Path("c");
+  ASSERT_EQ(Rill(TrainSgd("--epochs 3" + ckpt)).status, 0);
+  for (const std::string epochs : {"2", "3"}) {
+    Result r = Rill(TrainSgd("--resume --epochs " + epochs + ckpt));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("nothing to train: the checkpoint " + Path("c") +
+                                 "/epoch-000003 holds 3 epochs, --epochs asks for " + epochs));
+  }
+}
+
+// --resume continues the checkpoint's optimizer and learning rate, as Keras's BackupAndRestore:
+// a flag that says otherwise is a usage error before any work, not silently overridden.
+TEST_F(CliTest, ResumeRefusesAnOptimizerOrLearningRateTheCheckpointContradicts) {
+  const std::string data = Golden("train_sgd/");
+  const std::string base = "train --model " + data + "model.json --weights " + data +
+                           "weights --x " + data + "x.npy --y " + data +
+                           "y_train.npy --batch-size 2 --verbose 0 ";
+  const std::string adam = " --checkpoint-dir " + Path("adam");
+  const std::string sgd = " --checkpoint-dir " + Path("sgd");
+  ASSERT_EQ(Rill(base + "--optimizer adam --epochs 1" + adam).status, 0);
+  ASSERT_EQ(Rill(base + "--optimizer sgd --lr 0.1 --epochs 1" + sgd).status, 0);
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--optimizer sgd" + adam, "--optimizer=sgd disagrees with the checkpoint"},
+           {"--optimizer rmsprop" + sgd, "made with sgd"},
+           {"--lr 0.1" + sgd, "--optimizer=adam (the default) disagrees"},
+           {"--optimizer sgd --lr 0.5" + sgd, "--lr=0.5 disagrees with the checkpoint"},
+           {"--lr 0.5" + adam, "whose learning rate is 0.001"}}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(base + "--resume --epochs 2 --save-weights " + Path("w") + " " + args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+    EXPECT_FALSE(fs::exists(Path("w")));
+  }
+  // The run's own values go on; with --reduce-lr-on-plateau, the first rate the checkpoint's
+  // may have been lowered from too.
+  for (const std::string args :
+       {"--optimizer sgd --lr 0.1" + sgd, "--optimizer sgd" + sgd, adam,
+        "--optimizer adam --lr 0.01 --reduce-lr-on-plateau 0.5,1" + adam}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(base + "--resume --epochs 2 " + args);
+    EXPECT_EQ(r.status, 0) << r.out;
+  }
+}
+
+// README: usage errors exit 2, other errors 1; either way one line, before any other output.
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLineBeforeAnyOutput) {
+  const std::string model = " --model " + Golden("seq_stack/model.json");
+  const std::string run =
+      model + " --weights " + Golden("seq_stack/weights") + " --input " + Golden("seq_stack/x.npy");
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"predict", "rill predict: --model, --input and --output are required"},
+           {"predict" + run + " --output ''", "rill predict: --output='' names no file"},
+           {"predict" + model + " --input x.npy --output y.npy", "--weights is required"},
+           {"predict" + run + " --output y.npy --batch-size -3", "--batch-size=-3 must be at"},
+           {"predict" + run + " --output y.npy --batch-size 0", "--batch-size=0 must be at least"},
+           {"predict" + run + " --output y.npy --device tpu", "--device='tpu' is not one of"},
+           {"predict" + run + " --output y.npy --gru-algo fast", "--gru-algo='fast' is not one"},
+           {"train" + model + " --y y.npy", "rill train: --x and --y are required with --model"},
+           {"train" + model + " --x x.npy --y y.npy --device tpu", "--device='tpu'"},
+           {"inspect" + model + " --training", "rill inspect: --training goes with --memory"},
+           {"inspect" + model + " --memory --training --loss foo", "unknown loss 'foo'"},
+           {"inspect" + model + " --plan --training --optimizer foo", "unknown optimizer 'foo'"},
+           {"inspect" + model + " --loss mse", "--loss goes with --training"},
+           {"inspect" + model + " --memory --lr 0.1", "--lr goes with --training"},
+           {"inspect" + model + " --device cpu", "--device goes with --memory or --plan"},
+           {"inspect" + model + " --batch-size 8", "--batch-size goes with --memory or --plan"},
+           {"inspect" + model + " --memory --device tpu", "--device='tpu'"},
+           {"inspect" + model + " --memory --batch-size 0", "--batch-size=0 must be at least 1"},
+           {"inspect", "rill inspect: --model is required"}}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
+  // Not a usage error: a directory given as the model is a bad file, named as one.
+  Result r = Rill("inspect --model " + Golden("seq_stack"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("seq_stack: is a directory; --model takes a Keras model JSON"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+}
+
+// Messages name a flag as the user wrote it (dashes, -o), with what its value must be.
+TEST_F(CliTest, FlagErrorsSpellTheFlagAsTyped) {
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"train --batch-size abc", "rill train: --batch-size='abc' is not an integer; "},
+           {"train --batch_size abc", "rill train: --batch_size='abc' is not an integer; "},
+           {"train --validation-split x", "rill train: --validation-split='x' is not a number"},
+           {"train --epochs abc", "rill train: --epochs='abc' is not an integer; "},
+           {"predict -o y.npy", "rill predict: -o is not a flag of this command"},
+           {"predict --save-weights w", "rill predict: --save-weights is not a flag of this"},
+           {"train --no-such-flag 3", "rill train: unknown flag --no-such-flag"},
+           {"train --metrics-csv", "rill train: --metrics-csv needs a value"}}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith(message));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
+}
+
+// `rill help` says how a true/false flag is written, and each way works.
+TEST_F(CliTest, BooleanFlagsTakeFalseAfterAnEqualsSignOrASpace) {
+  Result help = Rill("help");
+  EXPECT_THAT(help.out, HasSubstr("--shuffle=false or --shuffle false"));
+  Result spaced =
+      Rill(TrainSgd("--epochs 2 --verbose 0 --shuffle false --save-weights " + Path("a")));
+  ASSERT_EQ(spaced.status, 0) << spaced.out;
+  Result joined =
+      Rill(TrainSgd("--epochs 2 --verbose 0 --shuffle=false --save-weights " + Path("b")));
+  ASSERT_EQ(joined.status, 0) << joined.out;
+  EXPECT_EQ(ReadText(Path("a/0.npy")), ReadText(Path("b/0.npy")));
+  // "--shuffle true" is the default's way too; any other word after it is still an argument.
+  EXPECT_EQ(Rill(TrainSgd("--epochs 1 --verbose 0 --shuffle true")).status, 0);
+  Result other = Rill(TrainSgd("--epochs 1 --verbose 0 --shuffle no"));
+  EXPECT_EQ(other.status, 2) << other.out;
+  EXPECT_THAT(other.out, HasSubstr("unexpected argument 'no'"));
+}
+
+TEST_F(CliTest, HelpShowsEachValueOnceAndSeedOnlyWhereItActs) {
+  Result train = Rill("train --help");
+  ASSERT_EQ(train.status, 0) << train.out;
+  EXPECT_THAT(train.out,
+              HasSubstr("\n  --reduce-lr-on-plateau FACTOR,PATIENCE[,MIN_LR]  multiply the "));
+  EXPECT_THAT(train.out, HasSubstr("\n  --early-stopping PATIENCE[,MIN_DELTA]  stop after "));
+  EXPECT_THAT(train.out, HasSubstr("\n  --seed S  seed for weight initialization"));
+  EXPECT_THAT(train.out, Not(HasSubstr("compile")));
+  for (const std::string command : {"predict", "inspect", "compile"}) {
+    SCOPED_TRACE(command);
+    Result r = Rill(command + " --help");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, Not(HasSubstr("--seed")));
+  }
+  // Still accepted there, as before, with no effect.
+  Result predict = Rill("predict --seed 3 --model " + Golden("seq_stack/model.json") +
+                        " --weights " + Golden("seq_stack/weights") + " --input " +
+                        Golden("seq_stack/x.npy") + " --output " + Path("y.npy"));
+  EXPECT_EQ(predict.status, 0) << predict.out;
+}
+
+// Two outputs of one run in one file, or an output over an input, are refused before any work
+// (the file is compared by identity, so another spelling of the path is caught too).
+TEST_F(CliTest, OutputsThatAreOneFileOrAnInputAreRefused) {
+  const std::string x = Path("x.npy");
+  fs::copy_file(Golden("seq_stack/x.npy"), x);
+  const std::string before = ReadText(x);
+  const std::string run = "predict --model " + Golden("seq_stack/model.json") + " --weights " +
+                          Golden("seq_stack/weights") + " --input " + x;
+  const std::string other_spelling = (dir_ / "." / "x.npy").string();
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {run + " --output " + other_spelling, "is the file --input=" + x + " reads"},
+           {run + " --output " + Golden("seq_stack/model.json"), "is the file --model="},
+           {TrainSgd("--epochs 1 --metrics-csv " + Path("same.out") + " --plot " +
+                     Path("same.out")),
+            "--metrics-csv=" + Path("same.out") + " and --plot=" + Path("same.out") +
+                " are one file"},
+           {TrainSgd("--epochs 1 --plot " + Golden("train_sgd/x.npy")), "is the file --x="},
+           {TrainSgd("--epochs 1 --metrics-csv " + Path("c") + " --checkpoint-dir " + Path("c")),
+            "are one file"},
+           {"compile --model " + Golden("seq_stack/model.json") + " --weights " +
+                Golden("seq_stack/weights") + " --input-shape 2,6,3 -o " +
+                Golden("seq_stack/model.json"),
+            "-o=" + Golden("seq_stack/model.json") + " is the file --model="}}) {
+    SCOPED_TRACE(args);
+    Result r = Rill(args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(message));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
+  EXPECT_EQ(ReadText(x), before);
+  EXPECT_FALSE(fs::exists(Path("same.out")));
+  Result rill_run = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("p.rillc") +
+                                      " --input " + x + " --output " + other_spelling + " 2>&1");
+  EXPECT_EQ(rill_run.status, 2) << rill_run.out;
+  EXPECT_THAT(rill_run.out, HasSubstr("is the file --input reads"));
+  EXPECT_EQ(ReadText(x), before);
+  // Saving over the weights a run started from is what Keras's load, fit, save does.
+  fs::copy(Golden("train_sgd/weights"), Path("w"));
+  Result update =
+      Rill("train --model " + Golden("train_sgd/model.json") + " --weights " + Path("w") + " --x " +
+           Golden("train_sgd/x.npy") + " --y " + Golden("train_sgd/y_train.npy") +
+           " --optimizer sgd --batch-size 2 --epochs 1 --verbose 0 --save-weights " + Path("w"));
+  EXPECT_EQ(update.status, 0) << update.out;
+}
+
+// A target whose directory passes the permission check but takes no file (/proc, even for
+// root) is refused before training, not after it.
+TEST_F(CliTest, AnOutputThatCannotBeCreatedIsRefusedBeforeTraining) {
+  if (!fs::is_directory("/proc/self")) GTEST_SKIP() << "no /proc here";
+  for (const std::string flag : {"--save-weights", "--metrics-csv", "--plot"}) {
+    SCOPED_TRACE(flag);
+    Result r = Rill(TrainSgd("--epochs 1 --verbose 2 " + flag + " /proc/rill_target"));
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("/proc/rill_target"));
+    EXPECT_THAT(r.out, Not(HasSubstr("Epoch 1/")));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
+}
+
+// Floats where a model takes integers (token ids, sparse class labels) are converted when they
+// are whole numbers, as Keras casts them; any other value is named with the file and shape.
+TEST_F(CliTest, WholeNumberFloatsAreTakenAsTokenIdsAndClassLabels) {
+  const std::string c = "gru_embedding";
+  auto ids = ReadNpy(Golden(c + "/x.npy"));
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->dtype(), DType::kI32);
+  Tensor as_float(DType::kF32, ids->shape());
+  for (int64_t i = 0; i < ids->size(); ++i)
+    as_float.data<float>()[i] = static_cast<float>(ids->data<int32_t>()[i]);
+  ASSERT_TRUE(WriteNpy(Path("xf.npy"), as_float).ok());
+  const std::string model =
+      " --model " + Golden(c + "/model.json") + " --weights " + Golden(c + "/weights");
+  Result ints =
+      Rill("predict" + model + " --input " + Golden(c + "/x.npy") + " --output " + Path("yi.npy"));
+  ASSERT_EQ(ints.status, 0) << ints.out;
+  Result floats =
+      Rill("predict" + model + " --input " + Path("xf.npy") + " --output " + Path("yf.npy"));
+  ASSERT_EQ(floats.status, 0) << floats.out;
+  EXPECT_EQ(ReadText(Path("yf.npy")), ReadText(Path("yi.npy")));
+  as_float.data<float>()[8] = 1.5f;
+  ASSERT_TRUE(WriteNpy(Path("xh.npy"), as_float).ok());
+  Result half =
+      Rill("predict" + model + " --input " + Path("xh.npy") + " --output " + Path("yh.npy"));
+  EXPECT_EQ(half.status, 1) << half.out;
+  EXPECT_THAT(half.out, HasSubstr("xh.npy: holds f32[4, 6] and element 8 is 1.5, not a whole "
+                                  "number; the model's input 'embedding_input' must be integers"));
+  EXPECT_EQ(Lines(half.out), 1) << half.out;
+  // The model has one class: every label is 0.
+  ASSERT_TRUE(WriteNpy(Path("labels.npy"), Tensor(DType::kF32, Shape{4})).ok());
+  const std::string train = "train" + model + " --x " + Path("xf.npy") +
+                            " --loss sparse_categorical_crossentropy --epochs 1 --verbose 0 --y ";
+  Result labels = Rill(train + Path("labels.npy"));
+  EXPECT_EQ(labels.status, 0) << labels.out;
+  ASSERT_TRUE(
+      WriteNpy(Path("bad.npy"), Tensor::FromVector(std::vector<float>{0, 0, 0.5f, 0}, Shape{4}))
+          .ok());
+  Result bad = Rill(train + Path("bad.npy"));
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr("bad.npy: holds f32[4] and element 2 is 0.5, not a whole number; "
+                                 "the labels of loss sparse_categorical_crossentropy must be"));
+  EXPECT_EQ(Lines(bad.out), 1) << bad.out;
 }
 
 }  // namespace
