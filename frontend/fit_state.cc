@@ -15,6 +15,9 @@ namespace {
 constexpr char kParam[] = "param/";
 constexpr char kBestWeight[] = "best_weights/";
 constexpr char kOrder[] = "fit/order";
+constexpr char kOptimizer[] = "optimizer";
+// "history/<epoch>/<name>": one value per result of each completed epoch.
+constexpr char kHistory[] = "history/";
 
 // Exact round trip, infinities included.
 std::string Exact(double v) { return absl::StrFormat("%.17g", v); }
@@ -70,7 +73,12 @@ Checkpoint ToCheckpoint(const FitState& s, const Model& model) {
               {"early_stopping.best", Exact(s.early_stopping.best)},
               {"early_stopping.wait", absl::StrCat(s.early_stopping.wait)},
               {"early_stopping.best_epoch", absl::StrCat(s.early_stopping.best_epoch)},
-              {"checkpoint.best", Exact(s.checkpoint_best)}};
+              {"checkpoint.best", Exact(s.checkpoint_best)},
+              {kOptimizer, s.optimizer}};
+  for (size_t e = 0; e < s.history.size(); ++e) {
+    for (const auto& [name, value] : s.history[e])
+      c.values[absl::StrFormat("%s%06d/%s", kHistory, e, name)] = Exact(value);
+  }
   for (const auto& [name, tensor] : model.params().tensors()) c.tensors[kParam + name] = tensor;
   Tensor order(DType::kI64, Shape{static_cast<int64_t>(s.order.size())});
   std::copy(s.order.begin(), s.order.end(), order.data<int64_t>());
@@ -87,6 +95,12 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
   };
   FitState r = s;
   r.epoch = c.epoch;
+  if (const std::string made_with = CheckpointOptimizer(c);
+      !made_with.empty() && !s.optimizer.empty() && made_with != s.optimizer) {
+    return invalid(absl::StrCat("made with optimizer ", made_with, ", this run's is ", s.optimizer,
+                                ": a resumed run goes on with its checkpoint's optimizer"));
+  }
+  r.history = CheckpointHistory(c);
   Values v(c, where);
   r.learning_rate = v.Double("learning_rate");
   r.plateau = {v.Double("plateau.best"), v.Int("plateau.wait"), v.Int("plateau.cooldown_counter")};
@@ -135,6 +149,38 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
   }
   s = std::move(r);
   return absl::OkStatus();
+}
+
+std::string CheckpointOptimizer(const Checkpoint& c) {
+  auto it = c.values.find(kOptimizer);
+  return it == c.values.end() ? "" : it->second;
+}
+
+std::vector<std::map<std::string, double>> CheckpointHistory(const Checkpoint& c) {
+  // Each epoch has at least one value: fewer values than epochs is no history (and the epoch
+  // count, read from the file, sizes nothing before the values bound it).
+  int64_t values = 0;
+  for (const auto& [key, text] : c.values) values += key.starts_with(kHistory) ? 1 : 0;
+  if (c.epoch == 0 || values < c.epoch) return {};
+  std::vector<std::map<std::string, double>> history(static_cast<size_t>(c.epoch));
+  for (const auto& [key, text] : c.values) {
+    if (!key.starts_with(kHistory)) continue;
+    // "history/000003/loss"
+    const size_t slash = key.find('/', sizeof(kHistory) - 1);
+    int epoch = -1;
+    double value = 0;
+    if (slash == std::string::npos ||
+        !absl::SimpleAtoi(key.substr(sizeof(kHistory) - 1, slash - (sizeof(kHistory) - 1)),
+                          &epoch) ||
+        epoch < 0 || epoch >= c.epoch || !absl::SimpleAtod(text, &value)) {
+      return {};
+    }
+    history[epoch][key.substr(slash + 1)] = value;
+  }
+  for (const auto& row : history) {
+    if (row.empty()) return {};
+  }
+  return history;
 }
 
 }  // namespace rill

@@ -3,6 +3,7 @@
 // stateful RNN states) it is all a resumed run needs to continue bit for bit.
 #pragma once
 
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -23,14 +24,25 @@ struct FitState {
   EarlyStoppingState early_stopping;
   std::vector<Tensor> best_weights;  // EarlyStopping's, with restore_best_weights
   double checkpoint_best = 0;        // the best monitored value saved in <dir>/best
+  std::string optimizer;             // its name: a checkpoint resumes with the same optimizer
+  // The results of the epochs completed, in order (Trainer::Fit's History of every epoch).
+  std::vector<std::map<std::string, double>> history;
 };
 
 // The state and every tensor of `model`'s ParamStore.
 Checkpoint ToCheckpoint(const FitState& s, const Model& model);
 // Restores `s` and the model's ParamStore from `c` (read from `where`). InvalidArgument naming
-// `where` when the checkpoint lacks a weight of the model, holds one of another type, or was
-// made for another number of training samples; nothing is changed then.
+// `where` when the checkpoint lacks a weight of the model, holds one of another type, was made
+// with another optimizer than s.optimizer, or for another number of training samples; nothing
+// is changed then.
 absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, FitState& s,
                                Model& model);
+
+// The name of the optimizer a checkpoint was made with ("" for one written before checkpoints
+// named it).
+std::string CheckpointOptimizer(const Checkpoint& c);
+// The results of the epochs a checkpoint holds, epoch 0 first; empty for one written before
+// checkpoints kept them.
+std::vector<std::map<std::string, double>> CheckpointHistory(const Checkpoint& c);
 
 }  // namespace rill

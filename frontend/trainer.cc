@@ -604,6 +604,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   state.plateau = StartPlateau(monitors.plateau_max);
   state.early_stopping = StartEarlyStopping(monitors.early_max);
   state.checkpoint_best = monitors.checkpoint_max ? -INFINITY : INFINITY;
+  state.optimizer = options_.optimizer.name;
   if (!dir.empty()) {
     RILL_RETURN_IF_ERROR(StartCheckpoints(dir, options.resume, writer, state, *model_));
     if (state.learning_rate != learning_rate()) {
@@ -656,6 +657,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
         state.best_weights = model_->GetWeights();
       stop = step.stop;
     }
+    state.history.push_back(logs);
     if (!dir.empty() && writer) {
       RILL_RETURN_IF_ERROR(
           WriteEpochCheckpoint(dir, monitors, logs, epoch, learning_rate(), state, *model_));

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "frontend/checkpoint.h"
 #include "frontend/data_parallel.h"
+#include "frontend/fit_state.h"
 #include "frontend/keras_model.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
@@ -182,21 +182,19 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
 // (WriteFileAtomically), so the target always holds every finished epoch, as Keras's CSVLogger
 // does, and is never seen half-written. A resumed run starts with the rows of the epochs its
-// checkpoint holds. Each value is written with `digits` significant digits.
+// checkpoint holds.
 class MetricsCsv {
  public:
-  void Open(const std::string& path, std::vector<std::string> names, int digits = 9) {
+  void Open(const std::string& path, std::vector<std::string> names) {
     path_ = path;
     names_ = std::move(names);
-    digits_ = digits;
     text_ = absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n");
   }
   void Add(int epoch, const std::map<std::string, double>& logs) {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      absl::StrAppend(&text_, ",",
-                      it == logs.end() ? "" : absl::StrFormat("%.*g", digits_, it->second));
+      absl::StrAppend(&text_, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
     }
     text_ += "\n";
   }
@@ -209,63 +207,7 @@ class MetricsCsv {
  private:
   std::string path_, text_;
   std::vector<std::string> names_;
-  int digits_ = 9;
 };
-
-// The results of every finished epoch, kept beside the checkpoints (rank 0 writes it as each
-// epoch ends, before the epoch's checkpoint) so that a resumed run's --metrics-csv and --plot
-// hold the epochs before it too: the checkpoint itself (frontend/checkpoint.h) keeps no
-// history. Written exactly (17 digits); a row of an epoch after the checkpoint (a run killed
-// between the two writes) is dropped on resume.
-constexpr char kHistoryFile[] = "history.csv";
-
-std::string HistoryPath(const std::string& dir) { return absl::StrCat(dir, "/", kHistoryFile); }
-
-// What an interrupted write of the history left (a temporary beside it) is removed; only
-// our own name pattern is touched.
-void RemoveHistoryTemporaries(const std::string& dir) {
-  std::error_code ec;
-  std::vector<std::filesystem::path> stale;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename();
-    if (name.starts_with(absl::StrCat(kHistoryFile, ".tmp-")) && e.is_regular_file(ec))
-      stale.push_back(e.path());
-  }
-  for (const auto& path : stale) std::filesystem::remove(path, ec);
-}
-
-// The rows of epochs 0 .. `epochs`-1 of the history in `dir`, or nullopt when the file is
-// missing or lacks one of them (made by an older rill, or removed).
-std::optional<std::vector<std::map<std::string, double>>> ReadHistory(const std::string& dir,
-                                                                      int epochs) {
-  std::FILE* f = std::fopen(HistoryPath(dir).c_str(), "r");
-  if (f == nullptr) return std::nullopt;
-  std::string text;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-  std::fclose(f);
-  std::vector<std::string> names;
-  std::vector<std::map<std::string, double>> rows;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> cells = absl::StrSplit(line, ',');
-    if (names.empty()) {
-      if (cells.empty() || cells[0] != "epoch") return std::nullopt;
-      names = std::move(cells);
-      continue;
-    }
-    int epoch = -1;
-    if (cells.size() != names.size() || !absl::SimpleAtoi(cells[0], &epoch)) return std::nullopt;
-    if (epoch >= epochs) break;
-    if (epoch != static_cast<int>(rows.size())) return std::nullopt;
-    std::map<std::string, double>& row = rows.emplace_back();
-    for (size_t i = 1; i < cells.size(); ++i) {
-      double v = 0;
-      if (!cells[i].empty() && absl::SimpleAtod(cells[i], &v)) row[names[i]] = v;
-    }
-  }
-  if (static_cast<int>(rows.size()) != epochs) return std::nullopt;
-  return rows;
-}
 
 // The latest checkpoint of --checkpoint-dir that --resume continues, read before anything else
 // so that flags it contradicts are refused up front.
@@ -273,28 +215,19 @@ struct ResumePoint {
   std::string where;  // its directory
   int epoch = 0;      // epochs done
   double learning_rate = 0;
-  std::string optimizer;  // "" when its slots name none
+  std::string optimizer;  // "" for a checkpoint that does not name it
+  // The results of its epochs (empty for a checkpoint that does not keep them).
+  std::vector<std::map<std::string, double>> history;
 };
-
-// The optimizer whose slots the checkpoint holds ("param/optimizer/<weight>/<slot>", the names
-// frontend/compile.cc gives them): the checkpoint does not name it.
-std::string OptimizerOfSlots(const Checkpoint& c) {
-  std::set<std::string> slots;
-  for (const auto& [key, tensor] : c.tensors) {
-    if (key.starts_with("param/optimizer/")) slots.insert(key.substr(key.rfind('/') + 1));
-  }
-  if (slots.contains("m") || slots.contains("v") || slots.contains("vhat")) return "adam";
-  if (slots.contains("rms") || slots.contains("mg")) return "rmsprop";
-  if (slots.contains("accumulator")) return "adagrad";
-  if (slots.contains("momentum")) return "sgd";
-  return "";
-}
 
 absl::StatusOr<std::optional<ResumePoint>> FindResumePoint(const std::string& dir) {
   const std::optional<std::string> latest = LatestCheckpointDir(dir);
   if (!latest) return std::nullopt;
   RILL_ASSIGN_OR_RETURN(const Checkpoint c, ReadCheckpoint(*latest));
-  ResumePoint p{.where = *latest, .epoch = c.epoch, .optimizer = OptimizerOfSlots(c)};
+  ResumePoint p{.where = *latest,
+                .epoch = c.epoch,
+                .optimizer = CheckpointOptimizer(c),
+                .history = CheckpointHistory(c)};
   auto lr = c.values.find("learning_rate");
   if (lr == c.values.end() || !absl::SimpleAtod(lr->second, &p.learning_rate)) {
     return absl::InvalidArgumentError(
@@ -452,31 +385,28 @@ absl::Status TrainModel(ProcessGroup* group) {
   if (!trainer.ok()) return Annotate(trainer.status(), model_path);
   const double split = absl::GetFlag(FLAGS_validation_split);
   const std::vector<std::string> names = trainer->LogNames(split > 0);
-  // The epochs before a resumed run's, from the history beside the checkpoints; without it,
-  // the CSV and the plot start at the resumed epoch (still numbered as in one run).
+  // The epochs before a resumed run's, from its checkpoint; without them (a checkpoint that
+  // does not keep them), the CSV and the plot start at the resumed epoch, still numbered as in
+  // one run.
   std::vector<std::map<std::string, double>> earlier;
-  const bool keep_history = writer && !checkpoint_dir.empty();
-  if (keep_history) RemoveHistoryTemporaries(checkpoint_dir);
   if (resume_point && resume_point->epoch > 0) {
-    if (auto rows = ReadHistory(checkpoint_dir, resume_point->epoch)) {
-      earlier = *std::move(rows);
+    if (static_cast<int>(resume_point->history.size()) == resume_point->epoch) {
+      earlier = resume_point->history;
     } else if (writer && (!csv_path.empty() || !plot_path.empty()) &&
                resume_point->epoch < epochs) {
       const int done = resume_point->epoch;
-      std::printf("note: %s lacks the results of %s; --metrics-csv and --plot start at epoch %d\n",
-                  HistoryPath(checkpoint_dir).c_str(),
-                  (done == 1 ? std::string("epoch 1") : absl::StrCat("epochs 1 to ", done)).c_str(),
-                  done + 1);
+      std::printf(
+          "note: the checkpoint %s lacks the results of %s; --metrics-csv and --plot "
+          "start at epoch %d\n",
+          resume_point->where.c_str(),
+          (done == 1 ? std::string("epoch 1") : absl::StrCat("epochs 1 to ", done)).c_str(),
+          done + 1);
     }
   }
-  MetricsCsv csv, history_file;
+  MetricsCsv csv;
   if (!csv_path.empty()) {
     csv.Open(csv_path, names);
     for (size_t e = 0; e < earlier.size(); ++e) csv.Add(static_cast<int>(e), earlier[e]);
-  }
-  if (keep_history) {
-    history_file.Open(HistoryPath(checkpoint_dir), names, 17);
-    for (size_t e = 0; e < earlier.size(); ++e) history_file.Add(static_cast<int>(e), earlier[e]);
   }
   fit.epochs = epochs;
   fit.batch_size = absl::GetFlag(FLAGS_batch_size);
@@ -485,7 +415,6 @@ absl::Status TrainModel(ProcessGroup* group) {
   fit.validation_split = split;
   fit.verbose = Verbosity();
   fit.on_epoch_end = [&](int epoch, const std::map<std::string, double>& logs) {
-    if (keep_history) RILL_RETURN_IF_ERROR(history_file.Append(epoch, logs));
     return csv_path.empty() ? absl::OkStatus() : csv.Append(epoch, logs);
   };
   fit.checkpoint_dir = checkpoint_dir;

@@ -6,12 +6,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 
 #include "frontend/callbacks.h"
+#include "frontend/fit_state.h"
 #include "frontend/rill.h"
 #include "tests/temp_dir.h"
 
@@ -143,6 +145,11 @@ TEST_F(CheckpointTest, ResumingGivesTheBitsOfAnUninterruptedRun) {
     for (const auto& [name, t] : rest->params().tensors())
       EXPECT_TRUE(SameBits(t, want.at(name))) << name;
   }
+  // Each checkpoint keeps the results of every epoch so far, bit for bit, and its optimizer.
+  auto three = ReadCheckpoint(Path("whole/epoch-000003"));
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(CheckpointHistory(*three), all->epochs);
+  EXPECT_EQ(CheckpointOptimizer(*three), "adam");
   // Another run's checkpoints are not replaced unasked.
   auto again = Train(whole, 1, Path("whole"), false);
   ASSERT_FALSE(again.ok());
@@ -158,6 +165,45 @@ TEST_F(CheckpointTest, ResumingGivesTheBitsOfAnUninterruptedRun) {
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ(std::stod(last->values.at("learning_rate")),
             static_cast<float>(static_cast<float>(0.01 * 0.5) * 0.5));
+}
+
+// A resumed run goes on with its checkpoint's optimizer (Keras's BackupAndRestore restores it):
+// one made with another is refused, naming both, before anything changes.
+TEST_F(CheckpointTest, ResumingWithAnotherOptimizerIsRefused) {
+  std::unique_ptr<Model> m;
+  ASSERT_TRUE(Train(m, 1, Path("c"), false).ok());
+  m = MakeModel();
+  auto t = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.01)});
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto r = t->Fit(
+      x_, y_,
+      {.epochs = 2, .batch_size = 4, .verbose = 0, .checkpoint_dir = Path("c"), .resume = true});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "checkpoint " + Path("c/epoch-000001") +
+                ": made with optimizer adam, this run's is sgd: a resumed run goes on with its "
+                "checkpoint's optimizer");
+}
+
+// A checkpoint's results are read only when every epoch has them (a checkpoint from before
+// they were kept has none); its epoch count sizes nothing by itself.
+TEST(CheckpointHistoryTest, IsEmptyUnlessEveryEpochHasItsResults) {
+  Checkpoint c;
+  c.epoch = 2;
+  EXPECT_TRUE(CheckpointHistory(c).empty());
+  c.values["history/000000/loss"] = "0.5";
+  EXPECT_TRUE(CheckpointHistory(c).empty());
+  c.values["history/000001/loss"] = "0.25";
+  c.values["history/000001/val_loss"] = "nan";
+  const auto history = CheckpointHistory(c);
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[1].at("loss"), 0.25);
+  EXPECT_TRUE(std::isnan(history[1].at("val_loss")));
+  c.epoch = 1 << 30;  // more epochs than values
+  EXPECT_TRUE(CheckpointHistory(c).empty());
+  c.epoch = 2;
+  c.values["history/000007/loss"] = "1";  // past the epochs done
+  EXPECT_TRUE(CheckpointHistory(c).empty());
 }
 
 TEST_F(CheckpointTest, CorruptOrIncompleteCheckpointsAreRefusedNamingTheFile) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "frontend/checkpoint.h"
+#include "frontend/fit_state.h"
 #include "runtime/npy.h"
 #include "tests/golden_files.h"
 #include "tests/temp_dir.h"
@@ -915,16 +916,22 @@ TEST_F(CliTest, AResumedRunsCsvAndPlotHoldEveryEpochAsOneRunsDo) {
   EXPECT_THAT(five.substr(csv.size()), ::testing::MatchesRegex("4,[^\n]*\n"));
 }
 
-// Without the history beside the checkpoint (another program's), the CSV starts at the resumed
-// epoch, still numbered as in one run, and a note says what is missing.
+// A checkpoint without the epochs' results (written before checkpoints kept them): the CSV
+// starts at the resumed epoch, still numbered as in one run, and a note says what is missing.
 TEST_F(CliTest, AResumeWithoutTheHistorySaysSoAndNumbersEpochsAsOneRun) {
   const std::string ckpt = " --verbose 0 --checkpoint-dir " + Path("c");
   ASSERT_EQ(Rill(TrainSgd("--epochs 2" + ckpt)).status, 0);
-  ASSERT_TRUE(fs::remove(Path("c/history.csv")));
+  const std::string latest = Path("c") + "/epoch-000002";
+  absl::StatusOr<Checkpoint> c = ReadCheckpoint(latest);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(CheckpointHistory(*c).size(), 2u);
+  std::erase_if(c->values, [](const auto& v) { return v.first.starts_with("history/"); });
+  ASSERT_TRUE(WriteCheckpoint(latest, *c).ok());
   Result r = Rill(TrainSgd("--resume --epochs 3 --metrics-csv " + Path("m.csv") + ckpt));
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("note: " + Path("c") + "/history.csv lacks the results of epochs 1 "
-                               "to 2; --metrics-csv and --plot start at epoch 3\n"));
+  EXPECT_THAT(r.out, HasSubstr("note: the checkpoint " + latest +
+                               " lacks the results of epochs 1 to 2; --metrics-csv and --plot "
+                               "start at epoch 3\n"));
   EXPECT_THAT(ReadText(Path("m.csv")), ::testing::MatchesRegex("epoch,loss\n2,[-0-9.e]+\n"));
 }
 
