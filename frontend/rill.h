@@ -4,6 +4,7 @@
 #pragma once
 
 #include "frontend/compile.h"
+#include "frontend/gru_weights.h"
 #include "frontend/keras_model.h"
 #include "frontend/layer.h"
 #include "frontend/layers.h"

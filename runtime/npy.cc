@@ -373,7 +373,7 @@ absl::Status WriteNpyFiles(const std::vector<std::string>& paths,
   }
   std::vector<std::string> temps;
   auto discard_from = [&](size_t first) {
-    for (size_t i = first; i < temps.size(); ++i) std::remove(temps[i].c_str());
+    for (size_t i = first; i < temps.size(); ++i) RemoveTempFile(temps[i]);
   };
   for (size_t i = 0; i < paths.size(); ++i) {
     absl::StatusOr<std::string> tmp = WriteNpyTemp(paths[i], tensors[i]);

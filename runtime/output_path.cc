@@ -2,18 +2,61 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
 namespace rill {
 namespace {
+
+// The temporary files of this process that are not yet moved into place or removed, for the
+// signal handler (RemoveTempFilesOnSignals): fixed slots, so that the handler only reads memory
+// and calls unlink. A slot's name is written before it is marked live; with every slot live a
+// temporary is simply not tracked.
+constexpr int kTrackedTemps = 64;
+char tracked_names[kTrackedTemps][PATH_MAX];
+std::atomic<bool> tracked_live[kTrackedTemps];
+std::mutex tracked_mutex;  // between writers; the handler takes no lock
+
+void Track(const std::string& name) {
+  if (name.size() >= PATH_MAX) return;
+  std::lock_guard<std::mutex> lock(tracked_mutex);
+  for (int i = 0; i < kTrackedTemps; ++i) {
+    if (tracked_live[i].load(std::memory_order_relaxed)) continue;
+    std::memcpy(tracked_names[i], name.c_str(), name.size() + 1);
+    tracked_live[i].store(true, std::memory_order_release);
+    return;
+  }
+}
+
+void Untrack(const std::string& name) {
+  std::lock_guard<std::mutex> lock(tracked_mutex);
+  for (int i = 0; i < kTrackedTemps; ++i) {
+    if (tracked_live[i].load(std::memory_order_relaxed) && name == tracked_names[i]) {
+      tracked_live[i].store(false, std::memory_order_release);
+      return;
+    }
+  }
+}
+
+extern "C" void RemoveTempFilesAndReraise(int sig) {
+  for (int i = 0; i < kTrackedTemps; ++i) {
+    if (tracked_live[i].load(std::memory_order_acquire)) ::unlink(tracked_names[i]);
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
 
 absl::Status Refuse(const std::string& path, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
@@ -162,7 +205,24 @@ absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path) {
   });
   if (!name.ok()) return name.status();
   tmp.name = *std::move(name);
+  Track(tmp.name);
   return tmp;
+}
+
+void RemoveTempFile(const std::string& name) {
+  std::remove(name.c_str());
+  Untrack(name);
+}
+
+void RemoveTempFilesOnSignals() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old {};
+    if (::sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+    struct sigaction action {};
+    action.sa_handler = RemoveTempFilesAndReraise;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(sig, &action, nullptr);
+  }
 }
 
 absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
@@ -172,7 +232,7 @@ absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
   if (!tmp.ok()) return tmp.status();
   auto fail = [&](int err) {
     ::close(tmp->fd);
-    std::remove(tmp->name.c_str());
+    RemoveTempFile(tmp->name);
     return PathErrno(path, "cannot write", err);
   };
   for (std::string_view piece : pieces) {
@@ -187,7 +247,7 @@ absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
   if (::fsync(tmp->fd) != 0) return fail(errno);
   if (::close(tmp->fd) != 0) {
     const int err = errno;
-    std::remove(tmp->name.c_str());
+    RemoveTempFile(tmp->name);
     return PathErrno(path, "cannot write", err);
   }
   return tmp->name;
@@ -199,7 +259,7 @@ absl::Status WriteFileAtomically(const std::string& path,
   absl::StatusOr<std::string> tmp = WriteTempFileBeside(path, pieces, permissions);
   if (!tmp.ok()) return tmp.status();
   absl::Status moved = MoveIntoPlace(*tmp, path);
-  if (!moved.ok()) std::remove(tmp->c_str());
+  if (!moved.ok()) RemoveTempFile(*tmp);
   return moved;
 }
 
@@ -222,6 +282,7 @@ absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
     }
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       return PathErrno(path, "cannot rename the temporary into place", errno);
+    Untrack(tmp);
     return absl::OkStatus();
   }
   if (!S_ISDIR(st.st_mode)) {

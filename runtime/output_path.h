@@ -43,6 +43,15 @@ struct TempFile {
   std::string name;
 };
 absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path);
+// Removes a temporary file that will not be moved into place.
+void RemoveTempFile(const std::string& name);
+
+// Makes SIGINT, SIGTERM and SIGHUP (where their action is the default one) first remove this
+// process's temporary files not yet moved into place or removed, then end the process as the
+// signal would have: Ctrl-C during a long write leaves no "<path>.tmp-<pid>-<n>" behind. For
+// programs (rill, rill-run); a library leaves signals to its host. A kill that cannot be
+// caught (SIGKILL) still leaves the temporary, which no rill command reads.
+void RemoveTempFilesOnSignals();
 // The same for a new empty directory beside `path`; returns its name.
 absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
 

@@ -169,7 +169,7 @@ absl::Status CheckOutputFile(const std::string& path) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(const TempFile probe, CreateTempFileBeside(path));
   ::close(probe.fd);
-  std::remove(probe.name.c_str());
+  RemoveTempFile(probe.name);
   return absl::OkStatus();
 }
 

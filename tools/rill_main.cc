@@ -8,6 +8,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "rill/version.h"
+#include "runtime/output_path.h"
 #include "tools/command.h"
 
 namespace {
@@ -15,6 +16,7 @@ namespace {
 using ::rill::cli::Command;
 
 int Main(int argc, char** argv) {
+  rill::RemoveTempFilesOnSignals();
   absl::SetProgramUsageMessage("rill <command> [flags] [arguments]; 'rill help' lists commands");
   absl::FlagsUsageConfig config;
   config.version_string = [] { return std::string("rill ") + RILL_VERSION_STRING + "\n"; };

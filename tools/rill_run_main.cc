@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <string>
 
+#include "runtime/output_path.h"
 #include "runtime/plan_file.h"
 #include "tools/run_plan.h"
 
 int main(int argc, char** argv) {
+  rill::RemoveTempFilesOnSignals();
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   absl::StatusOr<rill::EmbeddedPayload> embedded = rill::EmbeddedPayload{};
