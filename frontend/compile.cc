@@ -159,9 +159,9 @@ absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* o
   out.graph = model.graph().Clone();
   const std::vector<Value*>& graph_inputs = out.graph->inputs();
   if (inputs.size() != graph_inputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "' takes ",
-                                                   graph_inputs.size(), " inputs, got ",
-                                                   inputs.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", model.name(), "' takes ", graph_inputs.size(),
+                     graph_inputs.size() == 1 ? " input, got " : " inputs, got ", inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Value* in = graph_inputs[i];
@@ -241,8 +241,8 @@ absl::StatusOr<DeviceKind> ModelRunner::device() {
   RegisterCpuBackend();
   const DeviceBackend* backend = FindDeviceBackend(kind);
   if (backend == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "device ", std::string(DeviceName(kind)), ": no backend is registered for it"));
+    return absl::FailedPreconditionError(absl::StrCat("device ", std::string(DeviceName(kind)),
+                                                      ": no backend is registered for it"));
   }
   RILL_ASSIGN_OR_RETURN(session_, backend->create_session(ProcessSessionSettings()));
   device_ = kind;

@@ -316,8 +316,9 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
   RILL_ASSIGN_OR_RETURN(DeviceChoice choice, ParseDeviceChoice(device));
   RILL_RETURN_IF_ERROR(ResolveDevice(choice).status());
   if (inputs.size() != inputs_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", name_, "' takes ", inputs_.size(),
-                                                   " inputs, got ", inputs.size(), " arrays"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model '", name_, "' takes ", inputs_.size(), inputs_.size() == 1 ? " input" : " inputs",
+        ", got ", inputs.size(), inputs.size() == 1 ? " array" : " arrays"));
   }
   // Inputs that all fix their first dimension, given at exactly their shapes, run in one call
   // and need not share a first dimension (a time-major [T, B, F] beside its lengths [B]).

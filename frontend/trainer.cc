@@ -336,9 +336,10 @@ absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
     return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
   const auto& inputs = model_->inputs();
   if (x.size() != inputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("model '", model_->name(), "' takes ",
-                                                   inputs.size(), " inputs, got ", x.size(),
-                                                   " arrays"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", model_->name(), "' takes ", inputs.size(),
+                     inputs.size() == 1 ? " input" : " inputs", ", got ", x.size(),
+                     x.size() == 1 ? " array" : " arrays"));
   }
   for (size_t i = 0; i < x.size(); ++i) {
     const TensorType& want = inputs[i].value->type;

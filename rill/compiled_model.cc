@@ -26,7 +26,7 @@ absl::Status CheckViews(const std::vector<NamedType>& want, const std::vector<Te
   if (got.size() != want.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the model ", std::strcmp(what, "input") == 0 ? "takes " : "makes ",
-                     want.size(), " ", what, "s, got ", got.size()));
+                     want.size(), " ", what, want.size() == 1 ? "" : "s", ", got ", got.size()));
   }
   for (size_t i = 0; i < got.size(); ++i) {
     const TensorType type{got[i].dtype, got[i].shape};

@@ -164,6 +164,7 @@ absl::Status PathErrno(const std::string& path, const char* action, int err) {
 }
 
 absl::Status CheckFileTarget(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("the output file's path is empty");
   struct stat st;
   absl::StatusOr<bool> exists = Lstat(path, &st);
   if (!exists.ok()) return exists.status();
@@ -178,6 +179,7 @@ absl::Status CheckFileTarget(const std::string& path) {
 }
 
 absl::Status CheckWeightsDirTarget(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("the weights directory's path is empty");
   struct stat st;
   absl::StatusOr<bool> exists = Lstat(dir, &st);
   if (!exists.ok()) return exists.status();

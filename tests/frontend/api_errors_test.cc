@@ -195,7 +195,7 @@ TEST(ApiErrors, FitEvaluatePredict) {
   const Tensor x = F32({4, 3});
   Tensor labels(DType::kI32, Shape{4});
   EXPECT_THAT(Message(t->Fit(std::vector<Tensor>{}, labels, {.verbose = 0})),
-              HasSubstr("takes 1 inputs, got 0 arrays"));
+              HasSubstr("takes 1 input, got 0 arrays"));
   EXPECT_THAT(Message(t->Fit(F32({4, 5}), labels, {.verbose = 0})),
               HasSubstr("input 'input_1' expects f32[?, 3], got data f32[4, 5]"));
   EXPECT_THAT(Message(t->Fit(x, Tensor(DType::kI32, Shape{3}), {.verbose = 0})),
@@ -233,7 +233,7 @@ TEST(ApiErrors, FitEvaluatePredict) {
   labels.data<int32_t>()[2] = -1;
   EXPECT_THAT(Message(t->Evaluate(x, labels)), HasSubstr("label value of -1 (sample 2"));
   EXPECT_THAT(Message(t->Evaluate(x, good, 0)), HasSubstr("batch size 0 < 1"));
-  EXPECT_THAT(Message(t->Predict({x, x})), HasSubstr("takes 1 inputs, got 2 arrays"));
+  EXPECT_THAT(Message(t->Predict({x, x})), HasSubstr("takes 1 input, got 2 arrays"));
   EXPECT_THAT(Message(m->Predict({Tensor(DType::kF64, Shape{4, 3})})),
               HasSubstr("input 'input_1' expects f32[?, 3], got data f64[4, 3]"));
   EXPECT_THAT(Message(m->Predict({x}, 0)), HasSubstr("batch size 0 < 1"));

@@ -45,5 +45,10 @@ TEST(OutputPathTest, ASignalRemovesTheTemporariesNotYetInPlace) {
   fs::remove_all(dir);
 }
 
+TEST(OutputPathTest, AnEmptyPathIsRefusedSayingSo) {
+  EXPECT_EQ(CheckFileTarget("").message(), "the output file's path is empty");
+  EXPECT_EQ(CheckWeightsDirTarget("").message(), "the weights directory's path is empty");
+}
+
 }  // namespace
 }  // namespace rill

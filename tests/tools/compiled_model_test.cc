@@ -254,9 +254,9 @@ TEST_F(CompiledModelTest, RunIntoUsesTheCallersMemory) {
               HasSubstr("output '" + (*m)->outputs()[0].name + "' was compiled for " +
                         out_type.ToString() + ", got " + wrong.type().ToString()));
   st = (*m)->RunInto({in}, {});
-  EXPECT_EQ(st.message(), "the model makes 1 outputs, got 0");
+  EXPECT_EQ(st.message(), "the model makes 1 output, got 0");
   st = (*m)->RunInto({}, {y.view()});
-  EXPECT_EQ(st.message(), "the model takes 1 inputs, got 0");
+  EXPECT_EQ(st.message(), "the model takes 1 input, got 0");
   // Views without data are refused, as the C interface refuses NULL arrays.
   st = (*m)->RunInto({{nullptr, in.dtype, in.shape}}, {y.view()});
   EXPECT_EQ(st.message(), "input '" + (*m)->inputs()[0].name + "' " + x->type().ToString() +
