@@ -258,8 +258,8 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
 absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) try {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as statuses, not prints
   // libhdf5 would wait on a FIFO and read a device: only regular files go to it.
-  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
-  ::close(fd);
+  RILL_ASSIGN_OR_RETURN(const RegularFile regular, OpenRegularFile(path));
+  ::close(regular.fd);
   if (H5Fis_hdf5(path.c_str()) <= 0) return Bad(path, "not an HDF5 file");
   if (const auto root = h5::RootFromSuperblock(path))
     RILL_RETURN_IF_ERROR(CheckObject(root->first, root->second, /*group=*/false, path));

@@ -13,7 +13,7 @@
 
 namespace rill {
 
-absl::StatusOr<int> OpenRegularFile(const std::string& path) {
+absl::StatusOr<RegularFile> OpenRegularFile(const std::string& path) {
   // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
@@ -38,25 +38,20 @@ absl::StatusOr<int> OpenRegularFile(const std::string& path) {
     ::close(fd);
     return PathErrno(path, "cannot open", err);
   }
-  return fd;
+  return RegularFile{fd, static_cast<int64_t>(st.st_size)};
 }
 
 absl::StatusOr<std::string> ReadRegularFile(const std::string& path, int64_t max_bytes,
                                             const std::string& what) {
-  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
+  RILL_ASSIGN_OR_RETURN(const RegularFile file, OpenRegularFile(path));
+  const int fd = file.fd;
+  if (file.size > max_bytes) {
     ::close(fd);
-    return PathErrno(path, "cannot stat", err);
-  }
-  if (st.st_size > max_bytes) {
-    ::close(fd);
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", FormatBytes(st.st_size),
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", FormatBytes(file.size),
                                                    ", more than the ", FormatBytes(max_bytes),
                                                    " a ", what, " may hold"));
   }
-  std::string out(static_cast<size_t>(st.st_size), '\0');
+  std::string out(static_cast<size_t>(file.size), '\0');
   size_t done = 0;
   while (done < out.size()) {
     const ssize_t n = ::read(fd, out.data() + done, out.size() - done);

@@ -10,10 +10,14 @@
 
 namespace rill {
 
-// A descriptor of `path` open for reading (O_CLOEXEC; the caller closes it) when `path` is a
-// regular file or a link to one. NotFound "<path>: no such file"; InvalidArgument "<path>: not
-// a regular file" or "<path>: cannot open: <reason>".
-absl::StatusOr<int> OpenRegularFile(const std::string& path);
+// `path` open for reading (O_CLOEXEC; the caller closes `fd`) when it is a regular file or a
+// link to one, with its size. NotFound "<path>: no such file"; InvalidArgument "<path>: not a
+// regular file" or "<path>: cannot open: <reason>".
+struct RegularFile {
+  int fd = -1;
+  int64_t size = 0;
+};
+absl::StatusOr<RegularFile> OpenRegularFile(const std::string& path);
 
 // The whole of the regular file `path`, refused past `max_bytes` ("<path>: 300 MiB, more than
 // the 256 MiB a <what> may hold").

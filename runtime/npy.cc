@@ -234,16 +234,14 @@ std::string ShapeTuple(const Shape& shape) {
 }  // namespace
 
 absl::StatusOr<Tensor> ReadNpy(const std::string& path) {
-  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
-  File f(::fdopen(fd, "rb"));
+  RILL_ASSIGN_OR_RETURN(const RegularFile file, OpenRegularFile(path));
+  File f(::fdopen(file.fd, "rb"));
   if (f == nullptr) {
     const int err = errno;
-    ::close(fd);
+    ::close(file.fd);
     return PathErrno(path, "cannot open", err);
   }
-  struct stat st;
-  if (fstat(fileno(f.get()), &st) != 0) return PathErrno(path, "cannot stat", errno);
-  const int64_t file_size = st.st_size;
+  const int64_t file_size = file.size;
 
   unsigned char prefix[12];
   if (file_size < 10 || !ReadExact(f.get(), prefix, 8)) {

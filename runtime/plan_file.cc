@@ -241,14 +241,13 @@ absl::Status WriteExecutableWithPlan(const std::string& path, const std::string&
 }
 
 absl::StatusOr<EmbeddedPayload> FindEmbeddedPayload(const std::string& path) {
-  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
-  struct stat st;
+  RILL_ASSIGN_OR_RETURN(const RegularFile file, OpenRegularFile(path));
   std::byte trailer[kEmbeddedTrailerBytes];
   const bool read_ok =
-      ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof trailer) &&
-      ::pread(fd, trailer, sizeof trailer, st.st_size - static_cast<off_t>(sizeof trailer)) ==
+      file.size >= static_cast<int64_t>(sizeof trailer) &&
+      ::pread(file.fd, trailer, sizeof trailer, file.size - static_cast<off_t>(sizeof trailer)) ==
           static_cast<ssize_t>(sizeof trailer);
-  ::close(fd);
+  ::close(file.fd);
   EmbeddedPayload out;
   if (!read_ok || std::memcmp(trailer + 40, kEmbeddedPlanMagic, 8) != 0) return out;
   ByteReader in(trailer, 40);
@@ -258,7 +257,7 @@ absl::StatusOr<EmbeddedPayload> FindEmbeddedPayload(const std::string& path) {
   const uint32_t zero = in.U32();
   // Every offset and size checked before any is added to another (no wrap-around): the plan,
   // then the module, end to end up to the trailer.
-  const uint64_t end = static_cast<uint64_t>(st.st_size) - sizeof trailer;
+  const uint64_t end = static_cast<uint64_t>(file.size) - sizeof trailer;
   const PlanLocation &plan = out.plan, &module = out.module;
   const uint64_t plan_end =
       plan.offset <= end && plan.size <= end - plan.offset ? plan.offset + plan.size : ~uint64_t{0};
@@ -346,14 +345,9 @@ absl::StatusOr<LoadedPlan> DecodePlanFile(std::shared_ptr<std::byte> keep, size_
 absl::StatusOr<LoadedPlan> ReadPlanFile(const std::string& path, PlanLocation where) {
   const uint64_t offset = where.offset;
   auto fail = [&](const absl::Status& st) { return Annotate(st, path); };
-  RILL_ASSIGN_OR_RETURN(const int fd, OpenRegularFile(path));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return PathErrno(path, "cannot stat", err);
-  }
-  const auto file_size = static_cast<uint64_t>(st.st_size);
+  RILL_ASSIGN_OR_RETURN(const RegularFile file, OpenRegularFile(path));
+  const int fd = file.fd;
+  const auto file_size = static_cast<uint64_t>(file.size);
   if (offset > file_size || offset % kPlanPageAlignment != 0) {
     ::close(fd);
     return absl::InvalidArgumentError(

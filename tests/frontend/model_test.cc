@@ -8,6 +8,7 @@
 #include <random>
 
 #include "frontend/rill.h"
+#include "tests/file_contents.h"
 
 namespace rill {
 namespace {
@@ -116,14 +117,7 @@ TEST(ModelTest, MlpTrainsWithAdam) {
   for (int i = 0; i < 3; ++i) EXPECT_NEAR((*pred)[0].at(i), (*whole)[0].at(i), 1e-6);
 }
 
-// What a file holds, read back from the start.
-std::string Contents(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string text;
-  for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
-  return text;
-}
+using testing::Contents;
 
 TEST(ModelTest, FitReportsEachEpochWithItsTimeInKerasOrder) {
   Tensor x, y;

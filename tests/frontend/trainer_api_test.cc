@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "frontend/rill.h"
+#include "tests/file_contents.h"
 
 namespace rill {
 namespace {
@@ -41,13 +42,7 @@ struct SumModel {
   Model model;
 };
 
-std::string Contents(std::FILE* f) {
-  std::fflush(f);
-  std::rewind(f);
-  std::string text;
-  for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
-  return text;
-}
+using testing::Contents;
 
 TEST(TrainerApi, TrainOnBatchRefusesABatchWithoutSamples) {
   SumModel m;

@@ -35,9 +35,9 @@ class InputFileTest : public ::testing::Test {
 };
 
 TEST_F(InputFileTest, AFifoIsRefusedWithoutWaitingForAWriter) {
-  absl::StatusOr<int> fd = OpenRegularFile(fifo_);
-  ASSERT_FALSE(fd.ok());
-  EXPECT_EQ(fd.status().message(), fifo_ + ": not a regular file");
+  absl::StatusOr<RegularFile> file = OpenRegularFile(fifo_);
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().message(), fifo_ + ": not a regular file");
   EXPECT_EQ(ReadNpy(fifo_).status().message(), fifo_ + ": not a regular file");
   EXPECT_EQ(ReadPlanFile(fifo_).status().message(), fifo_ + ": not a regular file");
   EXPECT_EQ(FindEmbeddedPayload(fifo_).status().message(), fifo_ + ": not a regular file");
