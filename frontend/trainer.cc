@@ -19,6 +19,7 @@
 #include "frontend/checkpoint.h"
 #include "frontend/data_parallel.h"
 #include "frontend/fit_state.h"
+#include "frontend/progress_bar.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -43,76 +44,6 @@ std::string FormatValue(const std::string& name, double v) {
   return std::abs(v) >= 1e-3 || v == 0 ? absl::StrFormat(" - %s: %.4f", name, v)
                                        : absl::StrFormat(" - %s: %.4e", name, v);
 }
-
-// "<done>/<steps> [====>.....]" as tf-keras's Progbar draws it: the count right-aligned to the
-// width of `steps`, '=' for the steps done and '>' at the head until the last.
-std::string ProgressLine(int64_t done, int64_t steps, const std::string& time,
-                         const std::string& values) {
-  constexpr int64_t kWidth = 30;
-  const int64_t filled = steps == 0 ? kWidth : kWidth * done / steps;
-  std::string bar;
-  if (filled > 0) bar = std::string(filled - 1, '=') + (done < steps ? '>' : '=');
-  bar.resize(kWidth, '.');
-  const int digits = static_cast<int>(absl::StrCat(steps).size());
-  return absl::StrFormat("%*d/%d [%s] - %s%s", digits, done, steps, bar, time, values);
-}
-
-// Keras's ETA: "42s", "3:07" past a minute, "1:02:03" past an hour (whole seconds, truncated).
-std::string EtaText(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  if (seconds > 3600) return absl::StrFormat("%d:%02d:%02d", s / 3600, s % 3600 / 60, s % 60);
-  if (seconds > 60) return absl::StrFormat("%d:%02d", s / 60, s % 60);
-  return absl::StrFormat("%ds", s);
-}
-
-}  // namespace
-
-// One epoch's progress bar (verbose 1) on `log`, as tf-keras's Progbar: a step's line replaces
-// the last one ('\r', padded with spaces over what a longer one left) at most every
-// kInterval, so that thousands of steps do not write megabytes; the first step's line and the
-// epoch's last (Finish) are always drawn.
-class ProgressBar {
- public:
-  using Clock = std::chrono::steady_clock;
-  static constexpr std::chrono::duration<double> kInterval{0.05};  // Progbar's `interval`
-
-  ProgressBar(std::FILE* log, int64_t steps, Clock::time_point start)
-      : log_(log), steps_(steps), start_(start) {}
-
-  // Whether a step ending now would be drawn.
-  bool Due() const { return !drawn_ || Clock::now() - last_draw_ >= kInterval; }
-  // After `done` of the steps (fewer than all): the bar, the ETA and the running `values`.
-  void Step(int64_t done, const std::string& values) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double eta = elapsed / static_cast<double>(done) * static_cast<double>(steps_ - done);
-    Draw(ProgressLine(done, steps_, "ETA: " + EtaText(eta), values), false);
-  }
-  // The epoch's line: every step, the epoch's time and its results `values`, then a newline.
-  void Finish(const std::string& values) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    Draw(ProgressLine(steps_, steps_, absl::StrFormat("%.1fs", elapsed), values), true);
-  }
-
- private:
-  void Draw(std::string line, bool last) {
-    const size_t width = line.size();
-    if (width < width_) line.append(width_ - width, ' ');
-    width_ = width;
-    std::fprintf(log_, "\r%s%s", line.c_str(), last ? "\n" : "");
-    std::fflush(log_);
-    drawn_ = true;
-    last_draw_ = Clock::now();
-  }
-
-  std::FILE* log_;
-  int64_t steps_;
-  Clock::time_point start_;
-  bool drawn_ = false;
-  Clock::time_point last_draw_;
-  size_t width_ = 0;  // of the line on the terminal now
-};
-
-namespace {
 
 // The epoch's line: the progress bar's last state (verbose 1) or "Epoch e/E - time values"
 // (verbose 2), flushed: on a pipe the lines would otherwise wait for exit (or be lost to Ctrl-C).

@@ -67,7 +67,7 @@ struct FitOptions {
   bool resume = false;
 };
 
-class ProgressBar;  // Fit's bar (verbose 1), in trainer.cc
+class ProgressBar;  // Fit's bar (verbose 1): frontend/progress_bar.h
 
 // Per epoch: "loss", each metric, and "val_" versions with validation data.
 struct History {
