@@ -2,7 +2,11 @@
 // ops, softmax's lanes), broadcast to an output shape, and row-major strides.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
 #include "runtime/kernel.h"
@@ -42,6 +46,24 @@ inline std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out) 
     stride *= in.dim(i);
   }
   return strides;
+}
+
+// sequence_lengths' mask value in x's dtype T, as Keras casts it, or nullopt when no value of T
+// equals it: an integer T and a fraction, NaN or a value past T's range (whose cast would be
+// undefined), which masks nothing. A float past T's range is T's infinity of its sign.
+template <typename T>
+std::optional<T> MaskValueAs(double mask_value) {
+  if constexpr (std::is_integral_v<T>) {
+    constexpr double kLow = static_cast<double>(std::numeric_limits<T>::min());
+    if (!(mask_value == std::trunc(mask_value) && mask_value >= kLow && mask_value < -kLow))
+      return std::nullopt;
+    return static_cast<T>(mask_value);
+  } else {
+    if (std::isfinite(mask_value) && std::abs(mask_value) > std::numeric_limits<T>::max())
+      return mask_value > 0 ? std::numeric_limits<T>::infinity()
+                            : -std::numeric_limits<T>::infinity();
+    return static_cast<T>(mask_value);
+  }
 }
 
 // Row-major element strides of `s`.

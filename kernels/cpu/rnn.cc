@@ -459,14 +459,18 @@ absl::Status SequenceLengthsT(const KernelArgs& a) {
   const int64_t batch = x.dim(0), time = x.dim(1);
   int64_t step = 1;  // the elements of one time step of one sample
   for (int i = 2; i < x.rank(); ++i) step *= x.dim(i);
-  const T value = static_cast<T>(a.attrs.GetFloat("mask_value"));
+  // Without a mask value of x's dtype (kernels/layout.h), no step is masked.
+  const std::optional<T> mask = MaskValueAs<T>(a.attrs.GetFloat("mask_value"));
+  const bool can_match = mask.has_value();
+  const T value = mask.value_or(T{});
   const T* data = a.inputs[0].as<T>();
   int32_t* lengths = a.outputs[0].as<int32_t>();
   for (int64_t b = 0; b < batch; ++b) {
     int64_t length = 0;
     for (int64_t t = 0; t < time; ++t) {
       const T* first = data + (b * time + t) * step;
-      const bool masked = std::all_of(first, first + step, [&](T v) { return v == value; });
+      const bool masked =
+          can_match && std::all_of(first, first + step, [&](T v) { return v == value; });
       if (masked) continue;
       if (length != t) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -45,6 +45,7 @@
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/rnn_kernels.h"
 #include "kernels/cuda/sequence.h"
+#include "kernels/layout.h"
 #include "runtime/plan.h"
 
 namespace rill::gpu {
@@ -503,19 +504,19 @@ absl::Status SequenceLengths(const KernelArgs& a) {
   switch (x.dtype) {
     case DType::kF32:
       error = LaunchSequenceLengths(batch, time, step, x.as<const float>(),
-                                    static_cast<float>(value), lengths, gpu->stream);
+                                    MaskValueAs<float>(value), lengths, gpu->stream);
       break;
     case DType::kF64:
-      error = LaunchSequenceLengths(batch, time, step, x.as<const double>(), value, lengths,
-                                    gpu->stream);
+      error = LaunchSequenceLengths(batch, time, step, x.as<const double>(),
+                                    MaskValueAs<double>(value), lengths, gpu->stream);
       break;
     case DType::kI32:
       error = LaunchSequenceLengths(batch, time, step, x.as<const int32_t>(),
-                                    static_cast<int32_t>(value), lengths, gpu->stream);
+                                    MaskValueAs<int32_t>(value), lengths, gpu->stream);
       break;
     case DType::kI64:
       error = LaunchSequenceLengths(batch, time, step, x.as<const int64_t>(),
-                                    static_cast<int64_t>(value), lengths, gpu->stream);
+                                    MaskValueAs<int64_t>(value), lengths, gpu->stream);
       break;
     case DType::kF16:
     case DType::kBF16:

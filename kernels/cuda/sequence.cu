@@ -49,7 +49,8 @@ __global__ void FillI32Kernel(int64_t n, int32_t value, int32_t* out) {
 // One thread per sample: its steps in order, each masked when all its elements equal the value.
 template <typename T>
 __global__ void SequenceLengthsKernel(int64_t batch, int64_t time, int64_t step,
-                                      const T* __restrict__ x, T value, int32_t* lengths) {
+                                      const T* __restrict__ x, bool can_match, T value,
+                                      int32_t* lengths) {
   const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t b = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; b < batch;
        b += stride) {
@@ -57,7 +58,7 @@ __global__ void SequenceLengthsKernel(int64_t batch, int64_t time, int64_t step,
     bool hole = false;
     for (int64_t t = 0; t < time; ++t) {
       const T* first = x + (b * time + t) * step;
-      bool masked = true;
+      bool masked = can_match;
       for (int64_t k = 0; k < step && masked; ++k) masked = first[k] == value;
       if (masked) continue;
       hole = hole || length != t;
@@ -155,17 +156,18 @@ __global__ void CopyEmptyRowsKernel(int64_t batch, int64_t width,
 
 template <typename T>
 cudaError_t LaunchSequenceLengths(int64_t batch, int64_t time, int64_t step, const T* x,
-                                  T mask_value, int32_t* lengths, cudaStream_t stream) {
+                                  std::optional<T> mask_value, int32_t* lengths,
+                                  cudaStream_t stream) {
   if (batch < 0 || time < 0 || step < 0) return cudaErrorInvalidValue;
   if (batch == 0) return cudaSuccess;
   SequenceLengthsKernel<T><<<PointwiseBlocks(batch), kPointwiseThreads, 0, stream>>>(
-      batch, time, step, x, mask_value, lengths);
+      batch, time, step, x, mask_value.has_value(), mask_value.value_or(T{}), lengths);
   return cudaGetLastError();
 }
 
 #define RILL_SEQUENCE_LENGTHS(T)                                                                  \
-  template cudaError_t LaunchSequenceLengths<T>(int64_t, int64_t, int64_t, const T*, T, int32_t*, \
-                                                cudaStream_t);
+  template cudaError_t LaunchSequenceLengths<T>(int64_t, int64_t, int64_t, const T*, \
+                                                std::optional<T>, int32_t*, cudaStream_t);
 RILL_SEQUENCE_LENGTHS(float)
 RILL_SEQUENCE_LENGTHS(double)
 RILL_SEQUENCE_LENGTHS(int32_t)

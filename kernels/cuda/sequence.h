@@ -9,6 +9,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <optional>
 
 namespace rill::gpu {
 
@@ -26,10 +27,12 @@ cudaError_t LaunchFillI32(int64_t n, int32_t value, int32_t* out, cudaStream_t s
 
 // sequence_lengths (ir/ops/rnn.h) over x viewed as [batch, time, step]: lengths[b] = the number of
 // steps of sample b with an element != mask_value, or -1 when those are not the first ones (a
-// mask with holes). T is float, double, int32_t or int64_t.
+// mask with holes); without a mask value (MaskValueAs, kernels/layout.h) no step is masked. T is
+// float, double, int32_t or int64_t.
 template <typename T>
 cudaError_t LaunchSequenceLengths(int64_t batch, int64_t time, int64_t step, const T* x,
-                                  T mask_value, int32_t* lengths, cudaStream_t stream);
+                                  std::optional<T> mask_value, int32_t* lengths,
+                                  cudaStream_t stream);
 
 // ---- Per-sample lengths (every `lengths` below: int32 [batch] on the device, each in [0, time])
 

@@ -3,8 +3,10 @@
 // float32 agreement; its values are checked through cudnn_gru's gradient check and the
 // golden test, tests/ops/gru_golden_test.cc).
 #include <cmath>
+#include <limits>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "tests/ops/harness.h"
 
 namespace rill::harness {
@@ -193,6 +195,20 @@ std::vector<OpCase> RnnCases() {
                    .expected = {{2, 0, 4}},
                    .output_shapes = {Shape{3}},
                    .gradcheck = false});
+  // Integer ids equal no fraction, NaN or value past their range: such a mask value masks
+  // nothing (a plan file could hold one; casting it would be undefined).
+  for (const auto& [name, mask] :
+       {std::pair{"half", 0.5}, std::pair{"nan", std::numeric_limits<double>::quiet_NaN()},
+        std::pair{"huge", 1e30}}) {
+    cases.push_back({.label = absl::StrCat("sequence_lengths_ids_mask_", name),
+                     .op = OpKind::kSequenceLengths,
+                     .inputs = {{DType::kI32, Shape{2, 3}}},
+                     .attrs = {{"mask_value", mask}},
+                     .values = {{0, 0, 0, /**/ 1, 0, 0}},
+                     .expected = {{3, 3}},
+                     .output_shapes = {Shape{2}},
+                     .gradcheck = false});
+  }
   cases.push_back({.label = "sequence_lengths_rank4",
                    .op = OpKind::kSequenceLengths,
                    .inputs = {F64({2, 2, 1, 2})},
