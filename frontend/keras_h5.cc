@@ -245,6 +245,13 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
     return Bad(where, absl::StrCat("dataset '", name, "' claims ", bytes,
                                    " bytes of data, more than the file's ", file.size));
   }
+  // Data kept in the object header (compact layout) is read from a buffer of the size its
+  // layout message gives: libhdf5 copies the dataspace's bytes from it unchecked.
+  if (create.ok() && H5Pget_layout(create.get()) == H5D_COMPACT &&
+      H5Dget_storage_size(set.get()) != bytes) {
+    return Bad(where, absl::StrCat("dataset '", name, "' keeps ", H5Dget_storage_size(set.get()),
+                                   " bytes in its header for ", bytes, " bytes of data"));
+  }
   Tensor t(size == 4 ? DType::kF32 : DType::kF64, Shape(shape));
   hid_t mem = size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   if (elements > 0 && H5Dread(set.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0) {

@@ -455,6 +455,9 @@ TEST(KerasH5, DamagedFilesAreOneErrorNotAHangOrACrash) {
            std::pair{"root_header_past_file.h5",
                      std::string(": object header at byte 96: 4294967280 bytes at byte 112 run "
                                  "past the end of the file")},
+           std::pair{"compact_data_shorter_than_dataspace.h5",
+                     std::string(": layer 'rnn_1': dataset 'rnn_1/gru_cell/recurrent_kernel:0' "
+                                 "keeps 0 bytes in its header for 432 bytes of data")},
            std::pair{"dataset_extent_past_file.h5",
                      std::string(": layer 'dense': dataset 'dense/kernel:0' claims 4294967296 "
                                  "bytes of data, more than the file's 8208")},
