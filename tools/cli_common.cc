@@ -70,32 +70,6 @@ int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*
   return status.GetPayload(kUsagePayload).has_value() ? kExitUsage : kExitFailure;
 }
 
-absl::StatusOr<std::string> SelectDevice(const std::string& device) {
-  auto choice = ParseDeviceChoice(device);
-  if (!choice.ok()) {
-    return UsageError(absl::StrCat("--device='", device, "' is not one of cpu, cuda, auto"));
-  }
-#if RILL_HAVE_CUDA
-  gpu::RegisterCudaBackend();
-#endif
-  if (absl::GetFlag(FLAGS_tf32)) SetTf32Enabled(true);
-  const std::string gru_algo = absl::GetFlag(FLAGS_gru_algo);
-  if (gru_algo == "auto" || gru_algo == "exact") {
-    SetGruAlgorithmPolicy(gru_algo == "auto" ? GruAlgorithmPolicy::kAuto
-                                             : GruAlgorithmPolicy::kExact);
-  } else if (!gru_algo.empty()) {
-    return UsageError(absl::StrCat("--gru-algo='", gru_algo, "' is not one of auto, exact"));
-  }
-  auto kind = ResolveDevice(*choice);
-  if (!kind.ok()) {
-    absl::string_view why = kind.status().message();
-    absl::ConsumePrefix(&why, "device cuda: ");
-    return absl::Status(kind.status().code(), absl::StrCat("--device=", device, ": ", why,
-                                                           "; use --device=cpu (or auto)"));
-  }
-  return std::string(DeviceName(*kind));
-}
-
 absl::Status CheckDeviceFlags() {
   const std::string device = absl::GetFlag(FLAGS_device);
   if (!ParseDeviceChoice(device).ok())
@@ -106,8 +80,31 @@ absl::Status CheckDeviceFlags() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype) {
-  return ReadNpyAs(path, dtype);
+absl::Status CheckBatchSizeFlag() {
+  if (const std::optional<int64_t> batch = absl::GetFlag(FLAGS_batch_size); batch && *batch < 1)
+    return UsageError(absl::StrCat("--batch-size=", *batch, " must be at least 1"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SelectDevice() {
+  RILL_RETURN_IF_ERROR(CheckDeviceFlags());
+  const std::string device = absl::GetFlag(FLAGS_device);
+#if RILL_HAVE_CUDA
+  gpu::RegisterCudaBackend();
+#endif
+  if (absl::GetFlag(FLAGS_tf32)) SetTf32Enabled(true);
+  if (const std::string gru_algo = absl::GetFlag(FLAGS_gru_algo); !gru_algo.empty()) {
+    SetGruAlgorithmPolicy(gru_algo == "auto" ? GruAlgorithmPolicy::kAuto
+                                             : GruAlgorithmPolicy::kExact);
+  }
+  auto kind = ResolveDevice(*ParseDeviceChoice(device));
+  if (!kind.ok()) {
+    absl::string_view why = kind.status().message();
+    absl::ConsumePrefix(&why, "device cuda: ");
+    return absl::Status(kind.status().code(), absl::StrCat("--device=", device, ": ", why,
+                                                           "; use --device=cpu (or auto)"));
+  }
+  return std::string(DeviceName(*kind));
 }
 
 absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& path,

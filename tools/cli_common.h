@@ -35,19 +35,19 @@ int RunFlagsOnlyCommand(const char* name, int argc, char** argv, absl::Status (*
 // status 2 for it (kExitUsage) instead of 1.
 absl::Status UsageError(absl::string_view message);
 
-// --device: the device the command runs on, "cpu" or "cuda". "auto" is cuda when this build
-// has CUDA and a GPU is usable, else cpu; "cuda" without either is a FailedPrecondition
-// saying which ("--device=cuda: ..."). Registers the CUDA backend in CUDA builds, and applies
-// --tf32 (SetTf32Enabled) and --gru-algo (SetGruAlgorithmPolicy; InvalidArgument unless auto
-// or exact) for the sessions the command creates.
-absl::StatusOr<std::string> SelectDevice(const std::string& device);
-
 // --device and --gru-algo checked without selecting anything: a UsageError naming the flag for
 // a value neither takes, so that a command can refuse it before any output.
 absl::Status CheckDeviceFlags();
 
-// The array in `path` converted to `dtype` (ReadNpyAs, runtime/npy.h).
-absl::StatusOr<Tensor> ReadArray(const std::string& path, DType dtype);
+// --device: the device the command runs on, "cpu" or "cuda". "auto" is cuda when this build
+// has CUDA and a GPU is usable, else cpu; "cuda" without either is a FailedPrecondition
+// saying which ("--device=cuda: ..."). Checks the flags first (CheckDeviceFlags), registers
+// the CUDA backend in CUDA builds, and applies --tf32 (SetTf32Enabled) and --gru-algo
+// (SetGruAlgorithmPolicy) for the sessions the command creates.
+absl::StatusOr<std::string> SelectDevice();
+
+// --batch-size, when given, at least 1: a UsageError naming it otherwise.
+absl::Status CheckBatchSizeFlag();
 
 // `t`, read from `path`, converted to `dtype` as ConvertNpyData (runtime/npy.h) does, and, as
 // Keras casts them, floats where integers are expected (token ids, class labels) when every

@@ -71,7 +71,7 @@ absl::Status Compile() {
     RILL_ASSIGN_OR_RETURN(runner, RunnerBytes());
   }
   RegisterCpuBackend();
-  RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice(absl::GetFlag(FLAGS_device)));
+  RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice());
   // A cuda executable carries the CUDA backend module, so that it too runs as one file.
   std::string module;
   if (emit == "executable" && device == "cuda") {

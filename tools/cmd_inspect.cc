@@ -126,9 +126,9 @@ absl::Status Inspect() {
   const std::string model_path = absl::GetFlag(FLAGS_model);
   if (model_path.empty()) return UsageError("--model is required");
   RILL_RETURN_IF_ERROR(CheckInspectFlags());
+  RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   const std::optional<int64_t> given_batch = absl::GetFlag(FLAGS_batch_size);
   int64_t batch = given_batch.value_or(kDefaultBatchSize);
-  if (batch < 1) return UsageError(absl::StrCat("--batch-size=", batch, " must be at least 1"));
   // --input-shape binds what the model leaves open (a None time axis) and gives the batch.
   std::vector<Shape> input_shapes;
   if (const std::string flag = absl::GetFlag(FLAGS_input_shape); !flag.empty()) {
@@ -153,7 +153,7 @@ absl::Status Inspect() {
   std::printf("%s", m.Summary().c_str());
   if (!absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan)) return absl::OkStatus();
   RegisterCpuBackend();
-  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  auto device = SelectDevice();
   if (!device.ok()) return device.status();
   Target where;
   where.device = *device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;

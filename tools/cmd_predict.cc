@@ -36,13 +36,12 @@ absl::Status Predict() {
     return UsageError("--model, --input and --output are required");
   if (absl::GetFlag(FLAGS_weights).empty())
     return UsageError("--weights is required (a directory of .npy files or a Keras .h5 file)");
-  if (const std::optional<int64_t> batch = absl::GetFlag(FLAGS_batch_size); batch && *batch < 1)
-    return UsageError(absl::StrCat("--batch-size=", *batch, " must be at least 1"));
+  RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
   const std::vector<FlagPath> inputs = {
       {"--input", input}, {"--model", model_path}, {"--weights", absl::GetFlag(FLAGS_weights)}};
   RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--output", output}}, inputs));
-  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  auto device = SelectDevice();
   if (!device.ok()) return device.status();
   auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights),
                                  absl::GetFlag(FLAGS_seed), input, "predict");
