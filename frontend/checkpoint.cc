@@ -17,8 +17,8 @@
 #include "ir/status.h"
 #include "ir/tensor_size.h"
 #include "runtime/byte_io.h"
-#include "runtime/npy.h"
 #include "runtime/input_file.h"
+#include "runtime/npy.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -32,8 +32,7 @@ constexpr char kEpochPrefix[] = "epoch-";
 
 absl::StatusOr<std::string> ReadBytes(const std::string& path) {
   // A checkpoint's files are its manifest and the weights and slots it lists.
-  absl::StatusOr<std::string> bytes =
-      ReadRegularFile(path, kMaxTensorBytes, "checkpoint file");
+  absl::StatusOr<std::string> bytes = ReadRegularFile(path, kMaxTensorBytes, "checkpoint file");
   if (bytes.ok()) return bytes;
   if (absl::IsNotFound(bytes.status()))
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": missing"));
@@ -125,7 +124,7 @@ absl::Status WriteCheckpoint(const std::string& dir, const Checkpoint& c) {
   return st;
 }
 
-absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
+absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir, CheckpointParts parts) {
   const std::string manifest_path = absl::StrCat(dir, "/", kManifest);
   RILL_ASSIGN_OR_RETURN(std::string manifest, ReadBytes(manifest_path));
   // The last line is the CRC of everything before it.
@@ -150,6 +149,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir) {
       const size_t value_at = lines[i].find(' ', 6);
       c.values[f[1]] = value_at == std::string::npos ? "" : lines[i].substr(value_at + 1);
     } else if (f.size() == 4 && f[0] == "tensor" && IsWeightFileName(f[1])) {
+      if (parts == CheckpointParts::kValues) continue;
       const std::string path = absl::StrCat(dir, "/", f[1]);
       RILL_ASSIGN_OR_RETURN(std::string bytes, ReadBytes(path));
       uint32_t crc = 0;

@@ -30,7 +30,11 @@ absl::Status WriteCheckpoint(const std::string& dir, const Checkpoint& c);
 
 // Reads and verifies a checkpoint directory: every file's CRC-32 against the manifest, the
 // manifest's own. InvalidArgument naming the file that is missing, malformed or corrupt.
-absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir);
+// kValues reads the manifest alone (the epoch and the values, no tensor): what a caller needs
+// to look at a checkpoint before restoring it.
+enum class CheckpointParts { kAll, kValues };
+absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir,
+                                          CheckpointParts parts = CheckpointParts::kAll);
 
 // Creates the directory `root` of a run's checkpoints if it is missing. InvalidArgument when
 // something else is there or it cannot be created.

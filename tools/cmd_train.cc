@@ -105,8 +105,7 @@ absl::Status CheckTrainingFlags() {
     return UsageError(absl::StrCat("--verbose=", *v, " is not one of 0, 1, 2"));
   if (const int epochs = absl::GetFlag(FLAGS_epochs); epochs < 1)
     return UsageError(absl::StrCat("--epochs=", epochs, " must be at least 1"));
-  if (const std::optional<int64_t> batch = absl::GetFlag(FLAGS_batch_size); batch && *batch < 1)
-    return UsageError(absl::StrCat("--batch-size=", *batch, " must be at least 1"));
+  RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   if (auto lr = absl::GetFlag(FLAGS_lr); lr && !(*lr > 0))
     return UsageError(absl::StrCat("--lr=", *lr, " must be greater than 0"));
   if (const double split = absl::GetFlag(FLAGS_validation_split); !(split >= 0 && split < 1))
@@ -223,7 +222,8 @@ struct ResumePoint {
 absl::StatusOr<std::optional<ResumePoint>> FindResumePoint(const std::string& dir) {
   const std::optional<std::string> latest = LatestCheckpointDir(dir);
   if (!latest) return std::nullopt;
-  RILL_ASSIGN_OR_RETURN(const Checkpoint c, ReadCheckpoint(*latest));
+  // Its manifest: the tensors are read (and checked) once, when Fit restores them.
+  RILL_ASSIGN_OR_RETURN(const Checkpoint c, ReadCheckpoint(*latest, CheckpointParts::kValues));
   ResumePoint p{.where = *latest,
                 .epoch = c.epoch,
                 .optimizer = CheckpointOptimizer(c),
@@ -315,7 +315,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   RILL_RETURN_IF_ERROR(CheckTrainingFlags());
   FitOptions fit;
   RILL_RETURN_IF_ERROR(ScheduleFlags(absl::GetFlag(FLAGS_validation_split) > 0, fit));
-  auto device = SelectDevice(absl::GetFlag(FLAGS_device));
+  auto device = SelectDevice();
   if (!device.ok()) return device.status();
   if (model_path.empty()) {
     if (group != nullptr)

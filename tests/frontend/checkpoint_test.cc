@@ -150,6 +150,13 @@ TEST_F(CheckpointTest, ResumingGivesTheBitsOfAnUninterruptedRun) {
   ASSERT_TRUE(three.ok()) << three.status();
   EXPECT_EQ(CheckpointHistory(*three), all->epochs);
   EXPECT_EQ(CheckpointOptimizer(*three), "adam");
+  // Its manifest alone: the same epoch and values, no tensor read.
+  auto manifest = ReadCheckpoint(Path("whole/epoch-000003"), CheckpointParts::kValues);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->epoch, 3);
+  EXPECT_EQ(manifest->values, three->values);
+  EXPECT_TRUE(manifest->tensors.empty());
+  EXPECT_FALSE(three->tensors.empty());
   // Another run's checkpoints are not replaced unasked.
   auto again = Train(whole, 1, Path("whole"), false);
   ASSERT_FALSE(again.ok());
