@@ -553,7 +553,9 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
                   static_cast<double>(state.epoch)}}));
   }
   std::vector<int64_t>& rows = state.order;
-  History history;
+  // This call's results are state.history's from here on (a resumed run's hold the epochs its
+  // checkpoint kept before them).
+  const size_t first = state.history.size();
   for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
@@ -589,17 +591,16 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
         state.best_weights = model_->GetWeights();
       stop = step.stop;
     }
-    state.history.push_back(logs);
+    state.history.push_back(std::move(logs));
     if (!dir.empty() && writer) {
-      RILL_RETURN_IF_ERROR(
-          WriteEpochCheckpoint(dir, monitors, logs, epoch, learning_rate(), state, *model_));
+      RILL_RETURN_IF_ERROR(WriteEpochCheckpoint(dir, monitors, state.history.back(), epoch,
+                                                learning_rate(), state, *model_));
     }
-    history.epochs.push_back(std::move(logs));
     if (stop) break;
   }
   if (early && early->restore_best_weights && !state.best_weights.empty())
     RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));
-  return history;
+  return History{{state.history.begin() + static_cast<std::ptrdiff_t>(first), state.history.end()}};
 } catch (...) {
   return CurrentExceptionStatus("Trainer::Fit");
 }
