@@ -247,10 +247,11 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
   }
   // Data kept in the object header (compact layout) is read from a buffer of the size its
   // layout message gives: libhdf5 copies the dataspace's bytes from it unchecked.
-  if (create.ok() && H5Pget_layout(create.get()) == H5D_COMPACT &&
-      H5Dget_storage_size(set.get()) != bytes) {
-    return Bad(where, absl::StrCat("dataset '", name, "' keeps ", H5Dget_storage_size(set.get()),
-                                   " bytes in its header for ", bytes, " bytes of data"));
+  if (create.ok() && H5Pget_layout(create.get()) == H5D_COMPACT) {
+    if (const hsize_t stored = H5Dget_storage_size(set.get()); stored != bytes) {
+      return Bad(where, absl::StrCat("dataset '", name, "' keeps ", stored,
+                                     " bytes in its header for ", bytes, " bytes of data"));
+    }
   }
   Tensor t(size == 4 ? DType::kF32 : DType::kF64, Shape(shape));
   hid_t mem = size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;

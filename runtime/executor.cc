@@ -77,10 +77,12 @@ absl::StatusOr<Executor> Executor::Create(Plan plan, ParamStore* params,
   }
   ex.ctx_.training = ex.plan_.training;
   ex.check_numerics_ = options.check_numerics;
-  ex.read_.assign(ex.plan_.buffers.size(), false);
-  for (const PlanStep& s : ex.plan_.steps)
-    for (int i : s.inputs) ex.read_[i] = true;
-  for (int i : ex.plan_.outputs) ex.read_[i] = true;
+  if (ex.check_numerics_) {
+    ex.read_.assign(ex.plan_.buffers.size(), false);
+    for (const PlanStep& s : ex.plan_.steps)
+      for (int i : s.inputs) ex.read_[i] = true;
+    for (int i : ex.plan_.outputs) ex.read_[i] = true;
+  }
   if (options.profile) ex.step_seconds_.assign(ex.plan_.steps.size(), 0.0);
   auto* base = static_cast<std::byte*>(ex.arena_.raw());
   for (const PlanBuffer& b : ex.plan_.buffers) {

@@ -78,8 +78,9 @@ class Executor final : public PlanExecutor {
   std::vector<std::string> written_params_;
   KernelContext ctx_;
   bool check_numerics_ = false;
-  // Per buffer: read by a step or a graph output. An output nobody reads may be left unwritten
-  // (the GRU gradient's dx where no gradient flows to x): check_numerics skips it.
+  // With check_numerics, per buffer: read by a step or a graph output. An output nobody reads
+  // may be left unwritten (the GRU gradient's dx where no gradient flows to x): the check skips
+  // it.
   std::vector<bool> read_;
   std::vector<double> step_seconds_;  // empty unless profiling
 };

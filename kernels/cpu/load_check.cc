@@ -16,7 +16,9 @@ absl::Status LoadedStep::Counts(size_t min_inputs, size_t max_inputs, size_t out
   if (n >= min_inputs && n <= max_inputs && m == outputs) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       n, " inputs and ", m, " outputs, the kernel reads ", min_inputs,
-      max_inputs == min_inputs ? "" : absl::StrCat(" to ", max_inputs), " and writes ", outputs));
+      max_inputs == kAny ? " or more"
+                         : (max_inputs == min_inputs ? "" : absl::StrCat(" to ", max_inputs)),
+      " and writes ", outputs));
 }
 
 absl::Status LoadedStep::Attr(std::string_view name, AttrKind kind, bool required) const {

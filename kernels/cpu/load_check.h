@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -26,7 +27,8 @@ class LoadedStep {
   const TensorType& in(size_t k) const { return plan_.buffers[step_.inputs[k]].type; }
   const TensorType& out(size_t k) const { return plan_.buffers[step_.outputs[k]].type; }
 
-  // min_inputs to max_inputs inputs and `outputs` outputs.
+  // min_inputs to max_inputs (kAny: no limit) inputs and `outputs` outputs.
+  static constexpr size_t kAny = SIZE_MAX;
   absl::Status Counts(size_t min_inputs, size_t max_inputs, size_t outputs) const;
   // Attribute `name` present and of kind `kind` (absent: an error only when `required`).
   absl::Status Attr(std::string_view name, AttrKind kind, bool required = true) const;

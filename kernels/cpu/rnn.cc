@@ -461,8 +461,6 @@ absl::Status SequenceLengthsT(const KernelArgs& a) {
   for (int i = 2; i < x.rank(); ++i) step *= x.dim(i);
   // Without a mask value of x's dtype (kernels/layout.h), no step is masked.
   const std::optional<T> mask = MaskValueAs<T>(a.attrs.GetFloat("mask_value"));
-  const bool can_match = mask.has_value();
-  const T value = mask.value_or(T{});
   const T* data = a.inputs[0].as<T>();
   int32_t* lengths = a.outputs[0].as<int32_t>();
   for (int64_t b = 0; b < batch; ++b) {
@@ -470,7 +468,7 @@ absl::Status SequenceLengthsT(const KernelArgs& a) {
     for (int64_t t = 0; t < time; ++t) {
       const T* first = data + (b * time + t) * step;
       const bool masked =
-          can_match && std::all_of(first, first + step, [&](T v) { return v == value; });
+          mask && std::all_of(first, first + step, [&](T v) { return v == *mask; });
       if (masked) continue;
       if (length != t) {
         return absl::InvalidArgumentError(absl::StrCat(

@@ -257,14 +257,16 @@ absl::Status CheckLoadedTranspose(const Plan& plan, const PlanStep& step) {
   const TensorType& x = s.in(0);
   const int rank = x.shape.rank();
   const std::vector<int64_t>& perm = step.attrs.GetInts("perm");
+  auto not_a_permutation = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("perm [", absl::StrJoin(perm, ", "),
+                                                   "] is not a permutation of x ", x.ToString()));
+  };
+  if (static_cast<int64_t>(perm.size()) != rank) return not_a_permutation();
   std::vector<bool> seen(rank, false);
   std::vector<int64_t> dims;
   for (int64_t p : perm) {
     const int64_t axis = p < 0 ? p + rank : p;
-    if (static_cast<int64_t>(perm.size()) != rank || axis < 0 || axis >= rank || seen[axis]) {
-      return absl::InvalidArgumentError(absl::StrCat("perm [", absl::StrJoin(perm, ", "),
-                                                     "] is not a permutation of x ", x.ToString()));
-    }
+    if (axis < 0 || axis >= rank || seen[axis]) return not_a_permutation();
     seen[axis] = true;
     dims.push_back(x.shape.dim(static_cast<int>(axis)));
   }
@@ -304,7 +306,7 @@ absl::Status CheckLoadedPad(const Plan& plan, const PlanStep& step) {
 
 absl::Status CheckLoadedConcat(const Plan& plan, const PlanStep& step) {
   const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, s.num_inputs(), 1));
+  RILL_RETURN_IF_ERROR(s.Counts(1, LoadedStep::kAny, 1));
   const TensorType& out = s.out(0);
   RILL_ASSIGN_OR_RETURN(const int axis, s.Axis("axis", out.shape.rank()));
   int64_t total = 0;
