@@ -4,8 +4,8 @@
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/cpu/process_group.h"
+#include "kernels/load_check.h"
 
 namespace rill::cpu {
 namespace {

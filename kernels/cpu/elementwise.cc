@@ -6,8 +6,8 @@
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/elementwise_formulas.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
@@ -75,34 +75,6 @@ absl::Status GradKernel(const KernelArgs& a) {
 }
 absl::Status AffineKernel(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, AffineT, a);
-}
-
-// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
-
-// Binary: x and y broadcast to the float output. Unary and grad: every input of the output's
-// type.
-absl::Status CheckLoadedBinary(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  RILL_RETURN_IF_ERROR(NeedFloat(s.out(0), "the output"));
-  RILL_RETURN_IF_ERROR(NeedBroadcastsTo(s.in(0), s.out(0), "x"));
-  return NeedBroadcastsTo(s.in(1), s.out(0), "y");
-}
-absl::Status CheckLoadedUnary(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  return NeedInputsLikeOutput(s);
-}
-absl::Status CheckLoadedGrad(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  return NeedInputsLikeOutput(s);
-}
-absl::Status CheckLoadedAffine(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Attr("scale", AttrKind::kFloat));
-  RILL_RETURN_IF_ERROR(s.Attr("shift", AttrKind::kFloat));
-  return CheckLoadedUnary(plan, step);
 }
 
 }  // namespace

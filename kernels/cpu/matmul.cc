@@ -4,7 +4,7 @@
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/load_check.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 
@@ -31,27 +31,6 @@ absl::Status MatMulT(const KernelArgs& a) {
 
 absl::Status MatMul(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, MatMulT, a);
-}
-
-// out [m, n] = op(x) · op(y) of one float dtype: x [m, k] ([k, m] transposed), y [k, n]
-// ([n, k] transposed).
-absl::Status CheckLoadedMatMul(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  RILL_RETURN_IF_ERROR(s.Attr("transpose_a", AttrKind::kBool));
-  RILL_RETURN_IF_ERROR(s.Attr("transpose_b", AttrKind::kBool));
-  const TensorType &x = s.in(0), &y = s.in(1), &out = s.out(0);
-  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
-  if (out.shape.rank() != 2 || x.shape.rank() != 2 || y.shape.rank() != 2) {
-    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), ", y ", y.ToString(),
-                                                   " and the output ", out.ToString(),
-                                                   ": the kernel reads matrices"));
-  }
-  const bool ta = step.attrs.GetBool("transpose_a"), tb = step.attrs.GetBool("transpose_b");
-  const int64_t m = out.shape.dim(0), n = out.shape.dim(1), k = x.shape.dim(ta ? 0 : 1);
-  const Shape want_x = ta ? Shape{k, m} : Shape{m, k}, want_y = tb ? Shape{n, k} : Shape{k, n};
-  RILL_RETURN_IF_ERROR(NeedType(x, {out.dtype, want_x}, "x"));
-  return NeedType(y, {out.dtype, want_y}, "y");
 }
 
 }  // namespace

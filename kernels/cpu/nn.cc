@@ -12,8 +12,8 @@
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/elementwise_formulas.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
@@ -255,85 +255,6 @@ RILL_FLOAT_KERNEL(Clip)
 RILL_FLOAT_KERNEL(ClipGrad)
 RILL_FLOAT_KERNEL(SigmoidBceLogits)
 #undef RILL_FLOAT_KERNEL
-
-// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
-
-// `inputs` inputs and one output, all of one float type, with the float attributes `floats`
-// (clip's bounds) and, when `axis`, a valid "axis" (the softmax family's lanes).
-absl::Status CheckLoadedMapOf(const Plan& plan, const PlanStep& step, size_t inputs,
-                              std::initializer_list<const char*> floats, bool axis) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(inputs, inputs, 1));
-  for (const char* name : floats) RILL_RETURN_IF_ERROR(s.Attr(name, AttrKind::kFloat));
-  if (axis) RILL_RETURN_IF_ERROR(s.Axis("axis", s.out(0).shape.rank()).status());
-  return NeedInputsLikeOutput(s);
-}
-absl::Status CheckLoadedSoftmax(const Plan& plan, const PlanStep& step) {
-  return CheckLoadedMapOf(plan, step, 1, {}, true);
-}
-absl::Status CheckLoadedSoftmaxGrad(const Plan& plan, const PlanStep& step) {
-  return CheckLoadedMapOf(plan, step, 2, {}, true);
-}
-absl::Status CheckLoadedClip(const Plan& plan, const PlanStep& step) {
-  return CheckLoadedMapOf(plan, step, 1, {"min", "max"}, false);
-}
-absl::Status CheckLoadedClipGrad(const Plan& plan, const PlanStep& step) {
-  return CheckLoadedMapOf(plan, step, 2, {"min", "max"}, false);
-}
-absl::Status CheckLoadedSigmoidBceLogits(const Plan& plan, const PlanStep& step) {
-  return CheckLoadedMapOf(plan, step, 2, {}, false);
-}
-
-// x and the output of one type, the bias one row of its last dimension.
-absl::Status CheckLoadedBiasAdd(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  const TensorType& out = s.out(0);
-  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
-  RILL_RETURN_IF_ERROR(NeedType(s.in(0), out, "x"));
-  if (out.shape.rank() == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the output is ", out.ToString(), ", the kernel reads rows of it"));
-  }
-  return NeedType(s.in(1), {out.dtype, {out.shape.dim(out.shape.rank() - 1)}}, "the bias");
-}
-
-// x [..., k] · w [k, n] (+ b [n]) into the output [..., n], all of one float type.
-absl::Status CheckLoadedDense(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 3, 1));
-  RILL_RETURN_IF_ERROR(s.Attr("activation", AttrKind::kString));
-  const TensorType &x = s.in(0), &w = s.in(1), &out = s.out(0);
-  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
-  if (w.shape.rank() != 2 || x.shape.rank() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), " and the kernel ",
-                                                   w.ToString(),
-                                                   ": the kernel reads x [..., k] and w [k, n]"));
-  }
-  const int64_t k = w.shape.dim(0), n = w.shape.dim(1);
-  RILL_RETURN_IF_ERROR(NeedType(w, {out.dtype, {k, n}}, "the kernel"));
-  std::vector<int64_t> dims = x.shape.dims();
-  RILL_RETURN_IF_ERROR(NeedType(x, {out.dtype, Shape(dims)}, "x"));
-  if (dims.back() != k) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("x ", x.ToString(), " and the kernel ", w.ToString(), " do not multiply"));
-  }
-  dims.back() = n;
-  RILL_RETURN_IF_ERROR(NeedType(out, {out.dtype, Shape(std::move(dims))}, "the output"));
-  if (s.num_inputs() == 3) RILL_RETURN_IF_ERROR(NeedType(s.in(2), {out.dtype, {n}}, "the bias"));
-  return absl::OkStatus();
-}
-
-// y and the mask, both of x's float type.
-absl::Status CheckLoadedDropout(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 2));
-  RILL_RETURN_IF_ERROR(s.Attr("rate", AttrKind::kFloat));
-  RILL_RETURN_IF_ERROR(s.Attr("seed", AttrKind::kInt));
-  RILL_RETURN_IF_ERROR(NeedFloat(s.in(0), "x"));
-  RILL_RETURN_IF_ERROR(NeedType(s.out(0), s.in(0), "the output"));
-  return NeedType(s.out(1), s.in(0), "the mask");
-}
 
 }  // namespace
 

@@ -9,8 +9,9 @@
 
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/elementwise_formulas.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
@@ -214,16 +215,9 @@ RILL_INPUT_FLOAT_KERNEL(ClipByNorm)
 RILL_INPUT_FLOAT_KERNEL(Constrain)
 #undef RILL_INPUT_FLOAT_KERNEL
 
-// A stateful layer's assign: the state and its new value of one type.
-absl::Status CheckLoadedAssign(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  if (absl::Status st = s.Counts(2, 2, 0); !st.ok()) return st;
-  return NeedType(s.in(1), s.in(0), "the value");
-}
-
 }  // namespace
 
-// Weight updates are in training plans only: a plan file refuses them (load_check.h).
+// Weight updates are in training plans only: a plan file refuses them (kernels/load_check.h).
 void RegisterOptimKernels() {
   for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
            {OpKind::kSgdUpdate, SgdUpdate, RefusedInPlanFiles},

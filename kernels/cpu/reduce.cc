@@ -6,7 +6,8 @@
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "kernels/cpu/load_check.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
@@ -87,7 +88,7 @@ absl::Status Reshape(const KernelArgs& a) {
   return absl::OkStatus();
 }
 
-// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
+// ---- Load time (kernels/load_check.h) ---------------------------------------------------------
 
 absl::Status CheckLoadedFill(const Plan& plan, const PlanStep& step) {
   const LoadedStep s(plan, step);
@@ -96,50 +97,11 @@ absl::Status CheckLoadedFill(const Plan& plan, const PlanStep& step) {
   return NeedFloat(s.out(0), "the output");
 }
 
-// x and the output of one float dtype, the output holding one element per combination of the
-// axes of x not in "axes" (kept as 1 or dropped).
-absl::Status CheckLoadedReduce(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  RILL_RETURN_IF_ERROR(s.Attr("axes", AttrKind::kInts));
-  const TensorType &x = s.in(0), &out = s.out(0);
-  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
-  const int rank = x.shape.rank();
-  std::vector<bool> reduced(rank, false);
-  for (int64_t axis : step.attrs.GetInts("axes")) {
-    if (axis < -rank || axis >= rank) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("axis ", axis, " outside [", -rank, ", ", rank, ") for x ", x.ToString()));
-    }
-    reduced[axis < 0 ? axis + rank : axis] = true;
-  }
-  int64_t kept = 1;
-  for (int i = 0; i < rank; ++i) {
-    if (!reduced[i]) kept *= x.shape.dim(i);
-  }
-  if (x.dtype != out.dtype || out.shape.NumElements() != kept) {
-    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), " reduced to the output ",
-                                                   out.ToString(), ": the kernel writes ", kept,
-                                                   " elements"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckLoadedBroadcastTo(const Plan& plan, const PlanStep& step) {
   const LoadedStep s(plan, step);
   RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
   RILL_RETURN_IF_ERROR(NeedFloat(s.out(0), "the output"));
   return NeedBroadcastsTo(s.in(0), s.out(0), "x");
-}
-
-absl::Status CheckLoadedReshape(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  const TensorType &x = s.in(0), &out = s.out(0);
-  if (x.dtype == out.dtype && x.shape.NumElements() == out.shape.NumElements())
-    return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "x ", x.ToString(), " and the output ", out.ToString(), ": the kernel copies every element"));
 }
 
 }  // namespace

@@ -26,8 +26,9 @@
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
 #include "kernels/cpu/gru_onednn.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/cpu/process_group.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 #include "runtime/plan.h"
 
 namespace rill::cpu {
@@ -308,19 +309,6 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   return NeedType(loaded.out(2), {t, reserve}, "reserve");
 }
 
-// A sequence_lengths step read from a plan file: its mask value, an x with a batch and a time
-// axis, and lengths i32 [batch].
-absl::Status CheckLoadedSequenceLengths(const Plan& plan, const PlanStep& step) {
-  const LoadedStep loaded(plan, step);
-  RILL_RETURN_IF_ERROR(loaded.Attr("mask_value", AttrKind::kFloat));
-  RILL_RETURN_IF_ERROR(loaded.Counts(1, 1, 1));
-  const TensorType& x = loaded.in(0);
-  if (x.shape.rank() < 2 || !x.shape.IsKnown()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("x ", x.ToString(), ": the kernel reads [batch, time, ...]"));
-  }
-  return NeedType(loaded.out(0), {DType::kI32, {x.shape.dim(0)}}, "lengths");
-}
 
 // ---- Run time ----------------------------------------------------------------------------------
 

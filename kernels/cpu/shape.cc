@@ -12,8 +12,8 @@
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
-#include "kernels/cpu/load_check.h"
 #include "kernels/layout.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
@@ -224,139 +224,6 @@ absl::Status OneHot(const KernelArgs& a) {
   }
   return absl::UnimplementedError(absl::StrCat(
       "cpu kernel: dtype ", std::string(DTypeName(a.outputs[0].dtype)), " not supported"));
-}
-
-// ---- Load time (kernels/cpu/load_check.h) -----------------------------------------------------
-
-// `x`'s shape with dimension `axis` set to `dim`.
-Shape WithDim(const Shape& x, int axis, int64_t dim) {
-  std::vector<int64_t> dims = x.dims();
-  dims[axis] = dim;
-  return Shape(std::move(dims));
-}
-
-// `leading`'s dimensions followed by `rest`'s from the second on (gather's and scatter_add's
-// rows of [indices..., row...]).
-Shape RowsOf(const Shape& leading, const Shape& rest) {
-  std::vector<int64_t> dims = leading.dims();
-  for (int i = 1; i < rest.rank(); ++i) dims.push_back(rest.dim(i));
-  return Shape(std::move(dims));
-}
-
-absl::Status NeedRows(const TensorType& t, std::string_view what) {
-  if (t.shape.rank() >= 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(absl::string_view(what.data(), what.size()),
-                                                 " is ", t.ToString(),
-                                                 ", the kernel reads rows of it"));
-}
-
-absl::Status CheckLoadedTranspose(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  RILL_RETURN_IF_ERROR(s.Attr("perm", AttrKind::kInts));
-  const TensorType& x = s.in(0);
-  const int rank = x.shape.rank();
-  const std::vector<int64_t>& perm = step.attrs.GetInts("perm");
-  auto not_a_permutation = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("perm [", absl::StrJoin(perm, ", "),
-                                                   "] is not a permutation of x ", x.ToString()));
-  };
-  if (static_cast<int64_t>(perm.size()) != rank) return not_a_permutation();
-  std::vector<bool> seen(rank, false);
-  std::vector<int64_t> dims;
-  for (int64_t p : perm) {
-    const int64_t axis = p < 0 ? p + rank : p;
-    if (axis < 0 || axis >= rank || seen[axis]) return not_a_permutation();
-    seen[axis] = true;
-    dims.push_back(x.shape.dim(static_cast<int>(axis)));
-  }
-  return NeedType(s.out(0), {x.dtype, Shape(std::move(dims))}, "the output");
-}
-
-absl::Status CheckLoadedSlice(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  const TensorType& x = s.in(0);
-  RILL_ASSIGN_OR_RETURN(const int axis, s.Axis("axis", x.shape.rank()));
-  RILL_RETURN_IF_ERROR(s.Attr("begin", AttrKind::kInt));
-  RILL_RETURN_IF_ERROR(s.Attr("end", AttrKind::kInt));
-  const int64_t begin = step.attrs.GetInt("begin"), end = step.attrs.GetInt("end");
-  if (begin < 0 || begin > end || end > x.shape.dim(axis)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slice [", begin, ", ", end, ") of axis ", axis, " of x ", x.ToString()));
-  }
-  return NeedType(s.out(0), {x.dtype, WithDim(x.shape, axis, end - begin)}, "the output");
-}
-
-absl::Status CheckLoadedPad(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  const TensorType &x = s.in(0), &out = s.out(0);
-  RILL_ASSIGN_OR_RETURN(const int axis, s.Axis("axis", x.shape.rank()));
-  RILL_RETURN_IF_ERROR(s.Attr("before", AttrKind::kInt));
-  const int64_t before = step.attrs.GetInt("before");
-  const int64_t padded = out.shape.rank() == x.shape.rank() ? out.shape.dim(axis) : -1;
-  if (before < 0 || padded - before < x.shape.dim(axis)) {
-    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), " padded by ", before,
-                                                   " before axis ", axis, " does not fit in ",
-                                                   out.ToString()));
-  }
-  return NeedType(out, {x.dtype, WithDim(x.shape, axis, padded)}, "the output");
-}
-
-absl::Status CheckLoadedConcat(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, LoadedStep::kAny, 1));
-  const TensorType& out = s.out(0);
-  RILL_ASSIGN_OR_RETURN(const int axis, s.Axis("axis", out.shape.rank()));
-  int64_t total = 0;
-  for (size_t k = 0; k < s.num_inputs(); ++k) {
-    const TensorType& x = s.in(k);
-    const int64_t d = x.shape.rank() == out.shape.rank() ? x.shape.dim(axis) : -1;
-    RILL_RETURN_IF_ERROR(
-        NeedType(x, {out.dtype, WithDim(out.shape, axis, d)}, absl::StrCat("input ", k)));
-    total += d;
-  }
-  return NeedType(out, {out.dtype, WithDim(out.shape, axis, total)}, "the output");
-}
-
-absl::Status CheckLoadedReverse(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  RILL_RETURN_IF_ERROR(s.Axis("axis", s.in(0).shape.rank()).status());
-  return NeedType(s.out(0), s.in(0), "the output");
-}
-
-// out [indices..., row...] from params [rows, row...].
-absl::Status CheckLoadedGather(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  const TensorType &params = s.in(0), &indices = s.in(1);
-  RILL_RETURN_IF_ERROR(NeedRows(params, "params"));
-  RILL_RETURN_IF_ERROR(NeedIndices(indices, "indices"));
-  return NeedType(s.out(0), {params.dtype, RowsOf(indices.shape, params.shape)}, "the output");
-}
-
-// updates [indices..., row...] summed into out [rows, row...].
-absl::Status CheckLoadedScatterAdd(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(2, 2, 1));
-  const TensorType &indices = s.in(0), &out = s.out(0);
-  RILL_RETURN_IF_ERROR(NeedIndices(indices, "indices"));
-  RILL_RETURN_IF_ERROR(NeedFloat(out, "the output"));
-  RILL_RETURN_IF_ERROR(NeedRows(out, "the output"));
-  return NeedType(s.in(1), {out.dtype, RowsOf(indices.shape, out.shape)}, "updates");
-}
-
-absl::Status CheckLoadedOneHot(const Plan& plan, const PlanStep& step) {
-  const LoadedStep s(plan, step);
-  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
-  RILL_RETURN_IF_ERROR(s.Attr("depth", AttrKind::kInt));
-  const TensorType& indices = s.in(0);
-  RILL_RETURN_IF_ERROR(NeedIndices(indices, "indices"));
-  std::vector<int64_t> dims = indices.shape.dims();
-  dims.push_back(step.attrs.GetInt("depth"));
-  return NeedType(s.out(0), {s.out(0).dtype, Shape(std::move(dims))}, "the output");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
+#include "kernels/load_check.h"
 #include "rill_config.h"
 #include "runtime/launch.h"
 
@@ -164,8 +165,15 @@ absl::Status AllReduceWait(const KernelArgs& a) {
 }  // namespace
 
 void RegisterCollectiveCudaKernels() {
-  RegisterKernel({OpKind::kAllReduce, DeviceKind::kCuda, AllReduceStart});
-  RegisterKernel({OpKind::kAllReduceWait, DeviceKind::kCuda, AllReduceWait});
+  // Data-parallel training steps: a plan file refuses them (kernels/load_check.h).
+  RegisterKernel({.op = OpKind::kAllReduce,
+                  .device = DeviceKind::kCuda,
+                  .fn = AllReduceStart,
+                  .check_loaded = RefusedInPlanFiles});
+  RegisterKernel({.op = OpKind::kAllReduceWait,
+                  .device = DeviceKind::kCuda,
+                  .fn = AllReduceWait,
+                  .check_loaded = RefusedInPlanFiles});
 }
 
 }  // namespace rill::gpu

@@ -103,7 +103,9 @@ absl::StatusOr<std::unique_ptr<CudaExecutor>> CudaExecutor::Create(Plan plan, Pa
   // go out as one launch each unless the session has fusion off.
   ex->run_at_step_.assign(ex->plan_.steps.size(), -1);
   for (const PlanStep& s : ex->plan_.steps) {
-    if (s.attrs.Has(kHostSyncAttr) && s.attrs.GetBool(kHostSyncAttr)) ex->capturable_ = false;
+    // Anything but false (a plan file's step may carry any attribute) forgoes the capture.
+    const AttrValue* host_sync = s.attrs.Find(kHostSyncAttr);
+    if (host_sync != nullptr && *host_sync != AttrValue(false)) ex->capturable_ = false;
   }
   if (session->options().fuse_optimizer && ex->plan_.training) {
     RILL_RETURN_IF_ERROR(ex->UploadUpdateTables());

@@ -9,6 +9,7 @@
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/op_util.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::gpu {
 namespace {
@@ -106,15 +107,27 @@ absl::Status Grad(const KernelArgs& a) {
 void RegisterElementwiseCudaKernels() {
   for (const KernelDef& def : std::initializer_list<KernelDef>{
 #define RILL_OP(id, text)
-#define RILL_BINARY_OP(id, text) \
-  {OpKind::k##id, DeviceKind::kCuda, Binary<OpKind::k##id, BinaryOp::k##id>},
-#define RILL_UNARY_OP(id, text, keras) \
-  {OpKind::k##id, DeviceKind::kCuda, Unary<OpKind::k##id, UnaryOp::k##id>},
-#define RILL_GRAD_OP(id, text) \
-  {OpKind::k##id, DeviceKind::kCuda, Grad<OpKind::k##id, GradOp::k##id>},
+#define RILL_BINARY_OP(id, text)                 \
+  {.op = OpKind::k##id,                          \
+   .device = DeviceKind::kCuda,                  \
+   .fn = Binary<OpKind::k##id, BinaryOp::k##id>, \
+   .check_loaded = CheckLoadedBinary},
+#define RILL_UNARY_OP(id, text, keras)         \
+  {.op = OpKind::k##id,                        \
+   .device = DeviceKind::kCuda,                \
+   .fn = Unary<OpKind::k##id, UnaryOp::k##id>, \
+   .check_loaded = CheckLoadedUnary},
+#define RILL_GRAD_OP(id, text)               \
+  {.op = OpKind::k##id,                      \
+   .device = DeviceKind::kCuda,              \
+   .fn = Grad<OpKind::k##id, GradOp::k##id>, \
+   .check_loaded = CheckLoadedGrad},
 #include "ir/op_list.def"
 #undef RILL_OP
-           {OpKind::kAffine, DeviceKind::kCuda, Affine}}) {
+           {.op = OpKind::kAffine,
+            .device = DeviceKind::kCuda,
+            .fn = Affine,
+            .check_loaded = CheckLoadedAffine}}) {
     RegisterKernel(def);
   }
 }

@@ -33,6 +33,7 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/matmul_kernels.h"
 #include "kernels/cuda/op_util.h"
+#include "kernels/op_load_checks.h"
 #include "runtime/plan.h"
 
 namespace rill::gpu {
@@ -231,9 +232,16 @@ absl::Status Dense(const KernelArgs& a) {
 }  // namespace
 
 void RegisterMatMulCudaKernels() {
-  RegisterKernel({OpKind::kMatMul, DeviceKind::kCuda, MatMul});
-  RegisterKernel(
-      {.op = OpKind::kDense, .device = DeviceKind::kCuda, .fn = Dense, .prepare = PrepareDense});
+  RegisterKernel({.op = OpKind::kMatMul,
+                  .device = DeviceKind::kCuda,
+                  .fn = MatMul,
+                  .check_loaded = CheckLoadedMatMul});
+  // The workspace the prepare hook may add is checked by the kernel, which falls back without it.
+  RegisterKernel({.op = OpKind::kDense,
+                  .device = DeviceKind::kCuda,
+                  .fn = Dense,
+                  .prepare = PrepareDense,
+                  .check_loaded = CheckLoadedDense});
 }
 
 }  // namespace rill::gpu

@@ -2,10 +2,12 @@
 // gradients along any axis, bias_add, dropout with the CPU's exact mask, clip, clip_grad and
 // sigmoid_bce_logits, for f32 and f64. dense is a GEMM and lives with the matmul kernels.
 #include <initializer_list>
+#include <tuple>
 
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/nn_kernels.h"
 #include "kernels/cuda/op_util.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::gpu {
 namespace {
@@ -99,21 +101,22 @@ absl::Status SigmoidBceLogits(const KernelArgs& a) {
 }  // namespace
 
 void RegisterNnCudaKernels() {
-  for (const KernelDef& def : std::initializer_list<KernelDef>{
-           {OpKind::kSoftmax, DeviceKind::kCuda, Softmax<OpKind::kSoftmax, SoftmaxOp::kSoftmax>},
-           {OpKind::kLogSoftmax, DeviceKind::kCuda,
-            Softmax<OpKind::kLogSoftmax, SoftmaxOp::kLogSoftmax>},
-           {OpKind::kSoftmaxGrad, DeviceKind::kCuda,
-            SoftmaxGrad<OpKind::kSoftmaxGrad, SoftmaxGradOp::kSoftmaxGrad>},
-           {OpKind::kLogSoftmaxGrad, DeviceKind::kCuda,
-            SoftmaxGrad<OpKind::kLogSoftmaxGrad, SoftmaxGradOp::kLogSoftmaxGrad>},
-           {OpKind::kBiasAdd, DeviceKind::kCuda, BiasAdd},
-           {OpKind::kDropout, DeviceKind::kCuda, Dropout},
-           {OpKind::kClip, DeviceKind::kCuda, Clip},
-           {OpKind::kClipGrad, DeviceKind::kCuda, ClipGrad},
-           {OpKind::kSigmoidBceLogits, DeviceKind::kCuda, SigmoidBceLogits},
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kSoftmax, Softmax<OpKind::kSoftmax, SoftmaxOp::kSoftmax>, CheckLoadedSoftmax},
+           {OpKind::kLogSoftmax, Softmax<OpKind::kLogSoftmax, SoftmaxOp::kLogSoftmax>,
+            CheckLoadedSoftmax},
+           {OpKind::kSoftmaxGrad, SoftmaxGrad<OpKind::kSoftmaxGrad, SoftmaxGradOp::kSoftmaxGrad>,
+            CheckLoadedSoftmaxGrad},
+           {OpKind::kLogSoftmaxGrad,
+            SoftmaxGrad<OpKind::kLogSoftmaxGrad, SoftmaxGradOp::kLogSoftmaxGrad>,
+            CheckLoadedSoftmaxGrad},
+           {OpKind::kBiasAdd, BiasAdd, CheckLoadedBiasAdd},
+           {OpKind::kDropout, Dropout, CheckLoadedDropout},
+           {OpKind::kClip, Clip, CheckLoadedClip},
+           {OpKind::kClipGrad, ClipGrad, CheckLoadedClipGrad},
+           {OpKind::kSigmoidBceLogits, SigmoidBceLogits, CheckLoadedSigmoidBceLogits},
        }) {
-    RegisterKernel(def);
+    RegisterKernel({.op = op, .device = DeviceKind::kCuda, .fn = fn, .check_loaded = check});
   }
 }
 

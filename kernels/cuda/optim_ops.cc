@@ -4,6 +4,7 @@
 // to the host (adam's iteration count and clip_by_norm's norm stay on the device).
 #include <initializer_list>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -12,6 +13,8 @@
 #include "kernels/cuda/optim_kernels.h"
 #include "kernels/cuda/optim_params.h"
 #include "kernels/cuda/step_context.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 #include "runtime/plan.h"
 
 namespace rill::gpu {
@@ -168,19 +171,23 @@ absl::Status Constrain(const KernelArgs& a) {
 
 }  // namespace
 
+// Weight updates are in training plans only: a plan file refuses them (kernels/load_check.h).
 void RegisterOptimCudaKernels() {
-  for (const KernelDef& def : std::initializer_list<KernelDef>{
-           {OpKind::kSgdUpdate, DeviceKind::kCuda, SgdUpdate},
-           {OpKind::kAdamUpdate, DeviceKind::kCuda, AdamUpdate},
-           {OpKind::kRmspropUpdate, DeviceKind::kCuda, RmspropUpdate},
-           {OpKind::kAdagradUpdate, DeviceKind::kCuda, AdagradUpdate},
-           {OpKind::kAssignAdd, DeviceKind::kCuda, AssignAdd},
-           {OpKind::kAssign, DeviceKind::kCuda, Assign},
-           {OpKind::kClipByNorm, DeviceKind::kCuda, ClipByNorm, PrepareClipByNorm},
-           {OpKind::kConstrain, DeviceKind::kCuda, Constrain},
-       }) {
-    RegisterKernel(def);
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kSgdUpdate, SgdUpdate, RefusedInPlanFiles},
+           {OpKind::kAdamUpdate, AdamUpdate, RefusedInPlanFiles},
+           {OpKind::kRmspropUpdate, RmspropUpdate, RefusedInPlanFiles},
+           {OpKind::kAdagradUpdate, AdagradUpdate, RefusedInPlanFiles},
+           {OpKind::kAssignAdd, AssignAdd, RefusedInPlanFiles},
+           {OpKind::kAssign, Assign, CheckLoadedAssign},
+           {OpKind::kConstrain, Constrain, RefusedInPlanFiles}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCuda, .fn = fn, .check_loaded = check});
   }
+  RegisterKernel({.op = OpKind::kClipByNorm,
+                  .device = DeviceKind::kCuda,
+                  .fn = ClipByNorm,
+                  .prepare = PrepareClipByNorm,
+                  .check_loaded = RefusedInPlanFiles});
 }
 
 }  // namespace rill::gpu

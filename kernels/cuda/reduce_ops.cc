@@ -2,7 +2,10 @@
 // reduce_mean (float, double), broadcast_to (any dtype: a strided copy), reshape (any dtype: a
 // device copy, skipped when the planner aliased it) and fill (f32, f64, i32, i64; an optional
 // batch-source input gives only the shape, its values are never read).
+#include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <tuple>
 #include <vector>
 
 #include "ir/status.h"
@@ -10,6 +13,8 @@
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/reduce_kernels.h"
 #include "kernels/cuda/shape_kernels.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::gpu {
 namespace {
@@ -106,15 +111,46 @@ absl::Status Fill(const KernelArgs& a) {
   return Launched(error, OpKind::kFill, "fill");
 }
 
+// ---- Load time (kernels/load_check.h) ---------------------------------------------------------
+
+// The value cast to the output's dtype: for an integer output, a value that no integer of that
+// dtype equals is refused (its cast would be undefined).
+absl::Status CheckLoadedFill(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(0, 1, 1));
+  RILL_RETURN_IF_ERROR(s.Attr("value", AttrKind::kFloat));
+  const TensorType& out = s.out(0);
+  if (out.dtype == DType::kF32 || out.dtype == DType::kF64) return absl::OkStatus();
+  if (out.dtype != DType::kI32 && out.dtype != DType::kI64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the output is ", out.ToString(), ", the kernel writes f32, f64, i32 or i64"));
+  }
+  const double value = step.attrs.GetFloat("value");
+  const double limit = std::ldexp(1.0, out.dtype == DType::kI32 ? 31 : 63);
+  if (value >= -limit && value < limit) return absl::OkStatus();  // NaN fails both
+  return absl::InvalidArgumentError(
+      absl::StrCat("value ", value, " does not fit the output ", out.ToString()));
+}
+
+// Any dtype: x's elements copied.
+absl::Status CheckLoadedBroadcastTo(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  return NeedBroadcastsTo(s.in(0), s.out(0), "x");
+}
+
 }  // namespace
 
 void RegisterReduceCudaKernels() {
-  RegisterKernel({OpKind::kFill, DeviceKind::kCuda, Fill});
-  RegisterKernel({OpKind::kReduceSum, DeviceKind::kCuda, ReduceSum});
-  RegisterKernel({OpKind::kReduceMean, DeviceKind::kCuda, ReduceMean});
-  // In place (OpDef::in_place_inputs), both skip the copy.
-  RegisterKernel({OpKind::kBroadcastTo, DeviceKind::kCuda, BroadcastTo});
-  RegisterKernel({OpKind::kReshape, DeviceKind::kCuda, Reshape});
+  // broadcast_to and reshape may run in place (OpDef::in_place_inputs): both skip the copy then.
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kFill, Fill, CheckLoadedFill},
+           {OpKind::kReduceSum, ReduceSum, CheckLoadedReduce},
+           {OpKind::kReduceMean, ReduceMean, CheckLoadedReduce},
+           {OpKind::kBroadcastTo, BroadcastTo, CheckLoadedBroadcastTo},
+           {OpKind::kReshape, Reshape, CheckLoadedReshape}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCuda, .fn = fn, .check_loaded = check});
+  }
 }
 
 }  // namespace rill::gpu

@@ -46,6 +46,8 @@
 #include "kernels/cuda/rnn_kernels.h"
 #include "kernels/cuda/sequence.h"
 #include "kernels/layout.h"
+#include "kernels/load_check.h"
+#include "kernels/op_load_checks.h"
 #include "runtime/plan.h"
 
 namespace rill::gpu {
@@ -306,6 +308,57 @@ absl::Status PrepareGruGrad(const PrepareArgs& p) {
   return PrepareGruStep(p, OpKind::kCuDNNGRUGrad, step.inputs[6], /*training=*/true);
 }
 
+// ---- Load time (kernels/load_check.h) ---------------------------------------------------------
+
+// A cudnn_gru step read from a plan file (a forward: files hold inference plans): the attributes
+// that the kernel and the executor read, of their kinds, and every buffer of the type the op
+// gives from x and the kernel. The workspace and the reserve are checked against cuDNN's sizes
+// by every call (StartGruCall).
+absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
+  const LoadedStep loaded(plan, step);
+  const Attrs& attrs = step.attrs;
+  RILL_RETURN_IF_ERROR(loaded.Attr("time_major", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(loaded.Attr("go_backwards", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(loaded.Attr("zero_output_for_mask", AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kResidentWeightsAttr, AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kHostSyncAttr, AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(loaded.Attr(kGruAlgoAttr, AttrKind::kString, false));
+  if (attrs.Has(kGruAlgoAttr))
+    RILL_RETURN_IF_ERROR(ParseGruAlgo(attrs.GetString(kGruAlgoAttr)).status());
+  RILL_RETURN_IF_ERROR(loaded.Counts(5, 6, 3));
+  const TensorType& x = loaded.in(0);
+  const TensorType& kernel = loaded.in(2);
+  if (x.dtype != DType::kF32 || x.shape.rank() != 3 || !x.shape.IsKnown() ||
+      kernel.shape.rank() != 2 || kernel.shape.dim(1) % 3 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "x ", x.ToString(), " and the kernel ", kernel.ToString(),
+        ": the kernel reads a float32 x [batch, time, features] and a kernel [features, 3 units]"));
+  }
+  const bool time_major = attrs.GetBool("time_major");
+  const int64_t b = x.shape.dim(time_major ? 1 : 0), t = x.shape.dim(time_major ? 0 : 1);
+  const int64_t d = x.shape.dim(2), u = kernel.shape.dim(1) / 3;
+  if (u > INT32_MAX || d > INT32_MAX || b > INT32_MAX || t > INT32_MAX) {
+    return absl::InvalidArgumentError(absl::StrCat("x ", x.ToString(), " and the kernel ",
+                                                   kernel.ToString(),
+                                                   ": cuDNN reads sizes below 2^31"));
+  }
+  constexpr DType f = DType::kF32;
+  RILL_RETURN_IF_ERROR(NeedType(kernel, {f, {d, 3 * u}}, "the kernel"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.in(1), {f, {b, u}}, "h0"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.in(3), {f, {u, 3 * u}}, "the recurrent kernel"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.in(4), {f, {6 * u}}, "the bias"));
+  if (loaded.num_inputs() == 6)
+    RILL_RETURN_IF_ERROR(NeedType(loaded.in(5), {DType::kI32, {b}}, "lengths"));
+  const Shape y = time_major ? Shape{t, b, u} : Shape{b, t, u};
+  RILL_RETURN_IF_ERROR(NeedType(loaded.out(0), {f, y}, "y"));
+  RILL_RETURN_IF_ERROR(NeedType(loaded.out(1), {f, {b, u}}, "h_last"));
+  // cuDNN's reserve, in 8-byte words (PrepareGruStep).
+  const TensorType& reserve = loaded.out(2);
+  if (reserve.dtype == DType::kI64 && reserve.shape.rank() == 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("the reserve is ", reserve.ToString(), ", the kernel writes i64 words"));
+}
+
 // ---- Run time ----------------------------------------------------------------------------------
 
 // What one call works with: the descriptors, the weight space cuDNN reads and the lengths.
@@ -336,9 +389,9 @@ absl::StatusOr<std::vector<int32_t>> HostLengths(const TensorView& lengths,
   }
   std::vector<int32_t> host(static_cast<size_t>(lengths.size()));
   const size_t bytes = host.size() * sizeof(int32_t);
-  RILL_RETURN_IF_ERROR(FromCuda(
-      cudaMemcpyAsync(host.data(), lengths.data, bytes, cudaMemcpyDeviceToHost, stream),
-      "sequence lengths: copy to the host"));
+  RILL_RETURN_IF_ERROR(
+      FromCuda(cudaMemcpyAsync(host.data(), lengths.data, bytes, cudaMemcpyDeviceToHost, stream),
+               "sequence lengths: copy to the host"));
   RILL_RETURN_IF_ERROR(
       FromCuda(cudaStreamSynchronize(stream), "sequence lengths: waiting for their copy"));
   const absl::Status checked = CheckGruLengths(config, host);
@@ -531,13 +584,17 @@ void RegisterRnnCudaKernels() {
   RegisterKernel({.op = OpKind::kCuDNNGRU,
                   .device = DeviceKind::kCuda,
                   .fn = CuDNNGRU,
-                  .prepare = PrepareGru});
+                  .prepare = PrepareGru,
+                  .check_loaded = CheckLoadedGru});
   RegisterKernel({.op = OpKind::kCuDNNGRUGrad,
                   .device = DeviceKind::kCuda,
                   .fn = CuDNNGRUGrad,
-                  .prepare = PrepareGruGrad});
-  RegisterKernel(
-      {.op = OpKind::kSequenceLengths, .device = DeviceKind::kCuda, .fn = SequenceLengths});
+                  .prepare = PrepareGruGrad,
+                  .check_loaded = RefusedInPlanFiles});
+  RegisterKernel({.op = OpKind::kSequenceLengths,
+                  .device = DeviceKind::kCuda,
+                  .fn = SequenceLengths,
+                  .check_loaded = CheckLoadedSequenceLengths});
 }
 
 }  // namespace rill::gpu

@@ -4,7 +4,9 @@
 // are i32 or i64. Differences forced by the device (no host synchronisation in a step): gather
 // writes zeros for an out-of-range index and scatter_add skips it, where the CPU refuses both.
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/status.h"
@@ -12,6 +14,7 @@
 #include "kernels/cuda/op_util.h"
 #include "kernels/cuda/shape_kernels.h"
 #include "kernels/layout.h"
+#include "kernels/op_load_checks.h"
 
 namespace rill::gpu {
 namespace {
@@ -214,14 +217,17 @@ absl::Status OneHot(const KernelArgs& a) {
 }  // namespace
 
 void RegisterShapeCudaKernels() {
-  RegisterKernel({OpKind::kTranspose, DeviceKind::kCuda, Transpose});
-  RegisterKernel({OpKind::kSlice, DeviceKind::kCuda, Slice});
-  RegisterKernel({OpKind::kPad, DeviceKind::kCuda, Pad});
-  RegisterKernel({OpKind::kConcat, DeviceKind::kCuda, Concat});
-  RegisterKernel({OpKind::kReverse, DeviceKind::kCuda, Reverse});
-  RegisterKernel({OpKind::kGather, DeviceKind::kCuda, Gather});
-  RegisterKernel({OpKind::kScatterAdd, DeviceKind::kCuda, ScatterAdd});
-  RegisterKernel({OpKind::kOneHot, DeviceKind::kCuda, OneHot});
+  for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
+           {OpKind::kTranspose, Transpose, CheckLoadedTranspose},
+           {OpKind::kSlice, Slice, CheckLoadedSlice},
+           {OpKind::kPad, Pad, CheckLoadedPad},
+           {OpKind::kConcat, Concat, CheckLoadedConcat},
+           {OpKind::kReverse, Reverse, CheckLoadedReverse},
+           {OpKind::kGather, Gather, CheckLoadedGather},
+           {OpKind::kScatterAdd, ScatterAdd, CheckLoadedScatterAdd},
+           {OpKind::kOneHot, OneHot, CheckLoadedOneHot}}) {
+    RegisterKernel({.op = op, .device = DeviceKind::kCuda, .fn = fn, .check_loaded = check});
+  }
 }
 
 }  // namespace rill::gpu

@@ -3,6 +3,7 @@
 // re-encodes to the same bytes, and every corruption — each byte flipped in turn, each
 // truncation, bytes appended, another format version — is refused with one clear line.
 #include "runtime/plan_file.h"
+#include "tests/runtime/plan_file_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -32,16 +33,10 @@ std::string FileBytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// `bytes` in a fresh 4 KiB-aligned buffer, as a mapping would hold them.
-std::shared_ptr<std::byte> Aligned(const std::string& bytes) {
-  const size_t rounded = (bytes.size() / 4096 + 1) * 4096;
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(4096, rounded));
-  std::memcpy(p, bytes.data(), bytes.size());
-  return std::shared_ptr<std::byte>(p, [](std::byte* q) { std::free(q); });
-}
+using testing::AlignedCopy;
 
 absl::StatusOr<LoadedPlan> Decode(const std::string& bytes) {
-  return DecodePlanFile(Aligned(bytes), bytes.size());
+  return testing::DecodePlanBytes(bytes);
 }
 
 class PlanFileTest : public ::testing::Test {
@@ -192,7 +187,7 @@ TEST_F(PlanFileTest, TheMathThePlanWasPreparedForSurvivesTheFile) {
 }
 
 TEST_F(PlanFileTest, WeightsAreUsedInPlaceAndAligned) {
-  std::shared_ptr<std::byte> data = Aligned(bytes_);
+  std::shared_ptr<std::byte> data = AlignedCopy(bytes_);
   absl::StatusOr<LoadedPlan> loaded = DecodePlanFile(data, bytes_.size());
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_FALSE(loaded->params.empty());

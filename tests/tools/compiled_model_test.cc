@@ -31,6 +31,7 @@
 #include "runtime/npy.h"
 #include "runtime/plan_file.h"
 #include "tests/golden_files.h"
+#include "tests/runtime/plan_file_testing.h"
 #include "tests/temp_dir.h"
 #include "tests/tools/run_process.h"
 
@@ -83,7 +84,8 @@ class CompiledModelTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-  // Writes the CPU plan of seq_stack (as cpu.rillc) and, at `path`, that plan relabelled for cuda.
+  // Writes the CPU plan of a Dense layer over seq_stack's input (as cpu.rillc) and, at `path`,
+  // that plan relabelled for cuda.
   void WriteCudaRelabelledPlan(const std::string& path);
 
   // Compiles `model` for `shape` into `plan`; returns rill compile's output.
@@ -419,41 +421,7 @@ TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
 // every plan of the model suite, a step whose buffers or arity its kernel would misread is
 // refused when the file is read, whichever step's check sees it first.
 TEST_F(CompiledModelTest, StepsMadeByHandThatTheirKernelsWouldMisreadAreRefusedWhenRead) {
-  struct Forgery {
-    std::string what;
-    std::function<bool(Plan&, PlanStep&)> forge;  // false: not applicable to the step
-  };
-  const Forgery forgeries[] = {
-      {"output 0 with a trailing dimension of 7",
-       [](Plan& p, PlanStep& s) {
-         if (s.outputs.empty()) return false;
-         std::vector<int64_t> dims = p.buffers[s.outputs[0]].type.shape.dims();
-         dims.push_back(7);
-         p.buffers[s.outputs[0]].type.shape = Shape(std::move(dims));
-         return true;
-       }},
-      {"output 0 of another dtype",
-       [](Plan& p, PlanStep& s) {
-         if (s.outputs.empty()) return false;
-         DType& dtype = p.buffers[s.outputs[0]].type.dtype;
-         dtype = dtype == DType::kF32 ? DType::kF64 : DType::kF32;
-         return true;
-       }},
-      // The first: the last may be optional (dense's bias, the GRU's lengths). Fill only orders
-      // itself after its input: it reads none.
-      {"input 0 left out",
-       [](Plan&, PlanStep& s) {
-         if (s.inputs.empty() || s.op == OpKind::kFill) return false;
-         s.inputs.erase(s.inputs.begin());
-         return true;
-       }},
-      {"one output fewer",
-       [](Plan&, PlanStep& s) {
-         if (s.outputs.empty()) return false;
-         s.outputs.pop_back();
-         return true;
-       }},
-  };
+  const std::vector<testing::StepForgery> forgeries = testing::StepForgeries();
   std::set<std::string> ops;
   int forged = 0;
   // The suite, and the masked models (sequence lengths from a mask).
@@ -475,7 +443,7 @@ TEST_F(CompiledModelTest, StepsMadeByHandThatTheirKernelsWouldMisreadAreRefusedW
       const std::string step = absl::StrCat(std::string(OpName(good->plan.steps[i].op)), " '",
                                             good->plan.steps[i].node_name, "'");
       ops.insert(std::string(OpName(good->plan.steps[i].op)));
-      for (const Forgery& f : forgeries) {
+      for (const testing::StepForgery& f : forgeries) {
         SCOPED_TRACE(step + ": " + f.what);
         Plan plan = good->plan;
         if (!f.forge(plan, plan.steps[i])) continue;
@@ -562,18 +530,28 @@ TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
 // Run with this before the command, a program sees no GPU even where there is one.
 constexpr char kHideGpus[] = "CUDA_VISIBLE_DEVICES=";
 
-// A cuda plan that needs no GPU to make: the CPU plan relabelled, checksums recomputed.
+// A cuda plan that needs no GPU to make: a CPU plan relabelled, checksums recomputed. Its model
+// has no GRU: a GRU's steps are lowered for each device differently (lowering one for cuda asks
+// cuDNN on a GPU), while a Dense layer's read alike on both, so the relabelled plan passes the
+// CUDA kernels' load checks.
 void CompiledModelTest::WriteCudaRelabelledPlan(const std::string& path) {
-  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
-                                  Shape{4, 6, 3}, Path("cpu.rillc")));
-  const std::string good = FileBytes(Path("cpu.rillc"));
-  std::shared_ptr<std::byte> data(new std::byte[good.size() + 4096],
-                                  std::default_delete<std::byte[]>());
-  auto* aligned =
-      reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data.get()) + 4095) / 4096 * 4096);
-  std::memcpy(aligned, good.data(), good.size());
-  absl::StatusOr<LoadedPlan> loaded =
-      DecodePlanFile(std::shared_ptr<std::byte>(data, aligned), good.size());
+  std::ifstream in(Golden("seq_stack/model.json"));
+  nlohmann::json m = nlohmann::json::parse(in);
+  nlohmann::json& layers = m["config"]["layers"];
+  layers.erase(std::remove_if(layers.begin(), layers.end(),
+                              [](const nlohmann::json& l) { return l["class_name"] == "CuDNNGRU"; }),
+               layers.end());
+  std::ofstream(Path("dense.json")) << m.dump();
+  fs::create_directories(Path("dense_weights"));
+  Tensor kernel(DType::kF32, Shape{3, 2}), bias(DType::kF32, Shape{2});
+  for (int64_t i = 0; i < kernel.size(); ++i) kernel.data<float>()[i] = 0.25f * static_cast<float>(i);
+  bias.data<float>()[0] = 1.0f;
+  bias.data<float>()[1] = -1.0f;
+  ASSERT_TRUE(WriteNpy(Path("dense_weights/0.npy"), kernel).ok());
+  ASSERT_TRUE(WriteNpy(Path("dense_weights/1.npy"), bias).ok());
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Path("dense.json"), Path("dense_weights"), Shape{4, 6, 3}, Path("cpu.rillc")));
+  absl::StatusOr<LoadedPlan> loaded = testing::DecodePlanBytes(FileBytes(Path("cpu.rillc")));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   loaded->plan.device = DeviceKind::kCuda;
   ParamStore params;

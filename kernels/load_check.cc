@@ -1,10 +1,10 @@
-#include "kernels/cpu/load_check.h"
+#include "kernels/load_check.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 
-namespace rill::cpu {
+namespace rill {
 namespace {
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -74,6 +74,12 @@ absl::Status NeedBroadcastsTo(const TensorType& in, const TensorType& out, std::
       Sv(what), " ", in.ToString(), " does not broadcast to the output ", out.ToString()));
 }
 
+absl::Status NeedRows(const TensorType& t, std::string_view what) {
+  if (t.shape.rank() >= 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Sv(what), " is ", t.ToString(), ", the kernel reads rows of it"));
+}
+
 absl::Status NeedInputsLikeOutput(const LoadedStep& s) {
   if (absl::Status st = NeedFloat(s.out(0), "the output"); !st.ok()) return st;
   for (size_t k = 0; k < s.num_inputs(); ++k) {
@@ -88,4 +94,4 @@ absl::Status RefusedInPlanFiles(const Plan&, const PlanStep&) {
       "a step of training plans only; a plan file holds an inference plan");
 }
 
-}  // namespace rill::cpu
+}  // namespace rill

@@ -1,8 +1,9 @@
-// What the CPU kernels' load-time checks (KernelDef::check_loaded, runtime/kernel.h) share. A
-// step read from a plan file may have been made by hand with matching checksums, so before it
-// runs its kernel's check proves what the kernel relies on: the attributes it reads, of their
-// kinds, and buffers whose types agree with each other as the kernel indexes them. Each helper
-// names the problem in the step's own terms; the decoder puts the op and node in front.
+// What the kernels' load-time checks (KernelDef::check_loaded, runtime/kernel.h) share, on every
+// device. A step read from a plan file may have been made by hand with matching checksums, so
+// before it runs its kernel's check proves what the kernel relies on: the attributes it reads,
+// of their kinds, and buffers whose types agree with each other as the kernel indexes them. Each
+// helper names the problem in the step's own terms; the decoder puts the op and node in front.
+// The checks of ops whose CPU and CUDA kernels read a step alike are in op_load_checks.h.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +16,7 @@
 #include "ir/types.h"
 #include "runtime/plan.h"
 
-namespace rill::cpu {
+namespace rill {
 
 // The types of a step's buffers, as its kernel's views will have them.
 class LoadedStep {
@@ -48,6 +49,8 @@ absl::Status NeedFloat(const TensorType& t, std::string_view what);
 absl::Status NeedIndices(const TensorType& t, std::string_view what);
 // `in` broadcasts to `out` as NumPy does (trailing dimensions equal or 1), same dtype.
 absl::Status NeedBroadcastsTo(const TensorType& in, const TensorType& out, std::string_view what);
+// Rank 1 or more: a tensor the kernel walks row by row.
+absl::Status NeedRows(const TensorType& t, std::string_view what);
 
 // Output 0 float, and every input of its type (the maps: unary math, activation gradients).
 absl::Status NeedInputsLikeOutput(const LoadedStep& s);
@@ -56,4 +59,4 @@ absl::Status NeedInputsLikeOutput(const LoadedStep& s);
 // backward has, the collectives of data-parallel steps): a plan file holds an inference plan.
 absl::Status RefusedInPlanFiles(const Plan& plan, const PlanStep& step);
 
-}  // namespace rill::cpu
+}  // namespace rill
