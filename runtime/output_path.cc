@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -225,11 +226,40 @@ void RemoveTempFilesOnSignals() {
     sigemptyset(&action.sa_mask);
     ::sigaction(sig, &action, nullptr);
   }
+  // A write past the file-size limit (ulimit -f) then fails with EFBIG, which the writer reports
+  // and cleans up after, instead of killing the process mid-write.
+  struct sigaction old {};
+  if (::sigaction(SIGXFSZ, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
+    std::signal(SIGXFSZ, SIG_IGN);
+}
+
+bool SameFile(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+  return fs::weakly_canonical(fs::absolute(a, ec), ec).lexically_normal() ==
+         fs::weakly_canonical(fs::absolute(b, ec), ec).lexically_normal();
+}
+
+bool LiesInside(const std::string& path, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  const fs::path d = fs::canonical(dir, ec);
+  if (ec) return false;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec).lexically_normal();
+  if (ec) return false;
+  const fs::path rel = p.lexically_relative(d);
+  return !rel.empty() && rel != "." && *rel.begin() != "..";
 }
 
 absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
                                                 const std::vector<std::string_view>& pieces,
                                                 std::optional<mode_t> permissions) {
+  // A file replaced keeps its permissions: a private output stays private.
+  struct stat st;
+  if (!permissions.has_value() && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+    permissions = st.st_mode & 07777;
   absl::StatusOr<TempFile> tmp = CreateTempFileBeside(path);
   if (!tmp.ok()) return tmp.status();
   auto fail = [&](int err) {

@@ -46,13 +46,7 @@ absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path);
 // Removes a temporary file that will not be moved into place.
 void RemoveTempFile(const std::string& name);
 
-// Makes SIGINT, SIGTERM and SIGHUP (where their action is the default one) first remove this
-// process's temporary files not yet moved into place or removed, then end the process as the
-// signal would have: Ctrl-C during a long write leaves no "<path>.tmp-<pid>-<n>" behind. For
-// programs (rill, rill-run); a library leaves signals to its host. A kill that cannot be
-// caught (SIGKILL) still leaves the temporary, which no rill command reads.
-void RemoveTempFilesOnSignals();
-// The same for a new empty directory beside `path`; returns its name.
+// A new empty directory beside `path`, as CreateTempFileBeside makes a file; returns its name.
 absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
 
 // Puts the complete temporary `tmp` at `path`. A file replaces a regular file atomically. A
@@ -62,7 +56,8 @@ absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
 absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path);
 
 // Writes `pieces`, one after another, into a new temporary beside `path` (CreateTempFileBeside;
-// with `permissions` when given, else 0666 less the umask), flushed to disk (fsync) and closed:
+// with `permissions` when given, else those of the regular file at `path` when there is one, so
+// that a file replaced keeps its mode, else 0666 less the umask), flushed to disk and closed:
 // returns its name, for MoveIntoPlace. On failure the temporary is removed and the error is
 // "<path>: cannot write: <reason>" (PathErrno).
 absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
@@ -75,6 +70,22 @@ absl::StatusOr<std::string> WriteTempFileBeside(const std::string& path,
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::vector<std::string_view>& pieces,
                                  std::optional<mode_t> permissions = std::nullopt);
+
+// Makes SIGINT, SIGTERM and SIGHUP (where their action is the default one) first remove this
+// process's temporary files not yet moved into place or removed, then end the process as the
+// signal would have: Ctrl-C during a long write leaves no "<path>.tmp-<pid>-<n>" behind. For
+// programs (rill, rill-run); a library leaves signals to its host. A kill that cannot be
+// caught (SIGKILL) still leaves the temporary, which no rill command reads.
+// A file-size limit exceeded (SIGXFSZ, ulimit -f) then fails the write instead of ending the
+// process, so its temporary is removed too.
+void RemoveTempFilesOnSignals();
+
+// Whether `a` and `b` name one file: the same device and inode when both exist, else the same
+// normalized absolute path (a file yet to be written).
+bool SameFile(const std::string& a, const std::string& b);
+// Whether `path` names something inside the existing directory `dir` (at any depth, links
+// resolved): writing it would change what a run reading `dir` reads.
+bool LiesInside(const std::string& path, const std::string& dir);
 
 // An error for `path` from errno: ResourceExhausted for a full disk or quota, else
 // InvalidArgument; "<path>: <action>: <strerror>".

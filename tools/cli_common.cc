@@ -136,27 +136,31 @@ absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& pat
 
 absl::Status CheckDistinctFiles(const std::vector<FlagPath>& outputs,
                                 const std::vector<FlagPath>& inputs) {
-  namespace fs = std::filesystem;
-  auto same = [](const std::string& a, const std::string& b) {
-    std::error_code ec;
-    if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
-    const fs::path pa = fs::weakly_canonical(fs::absolute(a, ec), ec);
-    const fs::path pb = fs::weakly_canonical(fs::absolute(b, ec), ec);
-    return pa.lexically_normal() == pb.lexically_normal();
-  };
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (outputs[i].path.empty()) continue;
     for (size_t j = 0; j < i; ++j) {
-      if (outputs[j].path.empty() || !same(outputs[i].path, outputs[j].path)) continue;
+      if (outputs[j].path.empty() || !SameFile(outputs[i].path, outputs[j].path)) continue;
       return UsageError(absl::StrCat(outputs[j].flag, "=", outputs[j].path, " and ",
                                      outputs[i].flag, "=", outputs[i].path,
                                      " are one file; give each output its own"));
     }
     for (const FlagPath& in : inputs) {
-      if (in.path.empty() || !same(outputs[i].path, in.path)) continue;
-      return UsageError(absl::StrCat(outputs[i].flag, "=", outputs[i].path, " is the file ",
-                                     in.flag, "=", in.path,
-                                     " reads; rill does not write over its inputs"));
+      if (in.path.empty()) continue;
+      if (SameFile(outputs[i].path, in.path)) {
+        return UsageError(absl::StrCat(outputs[i].flag, "=", outputs[i].path, " is the file ",
+                                       in.flag, "=", in.path,
+                                       " reads; rill does not write over its inputs"));
+      }
+      // A file written inside a directory the run reads (--weights), or an input inside a
+      // directory an output replaces (--save-weights).
+      const bool output_inside = LiesInside(outputs[i].path, in.path);
+      if (output_inside || LiesInside(in.path, outputs[i].path)) {
+        const FlagPath& inner = output_inside ? outputs[i] : in;
+        const FlagPath& outer = output_inside ? in : outputs[i];
+        return UsageError(absl::StrCat(inner.flag, "=", inner.path, " lies inside the directory ",
+                                       outer.flag, "=", outer.path,
+                                       "; rill does not write over its inputs"));
+      }
     }
   }
   return absl::OkStatus();

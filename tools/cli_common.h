@@ -62,9 +62,9 @@ struct FlagPath {
   std::string flag;
   std::string path;
 };
-// A UsageError when two of `outputs` are one file, or an output is one of `inputs`: the same
-// file when both exist (device and inode), else the same normalized absolute path. Empty paths
-// are skipped.
+// A UsageError when two of `outputs` are one file, or an output is one of `inputs` (SameFile,
+// runtime/output_path.h), lies inside a directory that is one, or holds one inside it (a
+// directory an output replaces). Empty paths are skipped.
 absl::Status CheckDistinctFiles(const std::vector<FlagPath>& outputs,
                                 const std::vector<FlagPath>& inputs);
 

@@ -43,12 +43,13 @@ absl::StatusOr<std::string> CopiedBytes(const std::string& path, const char* wha
 }
 
 // The bytes of the rill-run beside this program (both are installed to the same directory).
-absl::StatusOr<std::string> RunnerBytes() {
+// The runner an executable is made of: rill-run beside this program.
+absl::StatusOr<std::string> RunnerPath() {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return absl::FailedPreconditionError("cannot find this program (/proc/self/exe)");
-  std::string path(self, static_cast<size_t>(n));
-  return CopiedBytes(path.substr(0, path.rfind('/') + 1) + "rill-run", "the runner");
+  const std::string path(self, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/') + 1) + "rill-run";
 }
 
 absl::Status Compile() {
@@ -63,12 +64,18 @@ absl::Status Compile() {
   if (emit != "plan" && emit != "executable")
     return UsageError(absl::StrCat("--emit='", emit, "' is not plan or executable"));
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
-  RILL_RETURN_IF_ERROR(CheckDistinctFiles(
-      {{"-o", out}}, {{"--model", model_path}, {"--weights", absl::GetFlag(FLAGS_weights)}}));
+  std::string runner_path;
+  if (emit == "executable") {
+    RILL_ASSIGN_OR_RETURN(runner_path, RunnerPath());
+  }
+  RILL_RETURN_IF_ERROR(
+      CheckDistinctFiles({{"-o", out}}, {{"--model", model_path},
+                                         {"--weights", absl::GetFlag(FLAGS_weights)},
+                                         {"the runner of --emit executable", runner_path}}));
   RILL_RETURN_IF_ERROR(CheckOutputFile(out));
   std::string runner;
   if (emit == "executable") {
-    RILL_ASSIGN_OR_RETURN(runner, RunnerBytes());
+    RILL_ASSIGN_OR_RETURN(runner, CopiedBytes(runner_path, "the runner"));
   }
   RegisterCpuBackend();
   RILL_ASSIGN_OR_RETURN(const std::string device, SelectDevice());

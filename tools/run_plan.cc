@@ -181,7 +181,10 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
         "input ", x.type().ToString(), " does not stream through the compiled ", want.ToString(),
-        " (the time steps must be a multiple of ", n, ", the other dimensions equal)"));
+        " (a stream carries the state of the compiled ", want.shape.dim(0),
+        " rows: the rows and the dimensions after time must be the plan's, the time steps a "
+        "positive multiple of ",
+        n, ")"));
   }
   std::vector<std::vector<Tensor>> parts(model.outputs().size());
   for (int64_t t = 0; t < x.shape().dim(1); t += n) {
@@ -196,14 +199,18 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
   return out;
 }
 
-// Whether `a` and `b` name one file: the same inode when both exist, else the same normalized
-// absolute path (as CheckDistinctFiles in tools/cli_common.h, which rill-run does not link).
-bool SameFile(const std::string& a, const std::string& b) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
-  return fs::weakly_canonical(fs::absolute(a, ec), ec).lexically_normal() ==
-         fs::weakly_canonical(fs::absolute(b, ec), ec).lexically_normal();
+// InvalidArgument when the output `path` (`what`: "--output=y.npy") is the input or the plan
+// (an executable's own file): writing it would destroy what the run reads.
+absl::Status CheckNotRead(const RunArgs& args, const std::string& what, const std::string& path) {
+  if (SameFile(path, args.input)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is the file --input reads; rill does not write over its inputs"));
+  }
+  if (!args.plan.empty() && SameFile(path, args.plan)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is the plan it runs; rill does not write over its inputs"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Run(const RunArgs& args, PlanLocation where) {
@@ -216,6 +223,10 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
   }
   if (args.stream > 0) RILL_RETURN_IF_ERROR(Annotate(CheckStreams(*model, args.stream), args.plan));
   const std::vector<std::string> paths = NumberedOutputPaths(args.output, model->outputs().size());
+  for (size_t i = 1; i < paths.size(); ++i) {
+    RILL_RETURN_IF_ERROR(
+        CheckNotRead(args, absl::StrCat("output ", i + 1, " of --output=", paths[i]), paths[i]));
+  }
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));
   absl::StatusOr<std::vector<Tensor>> y =
@@ -243,14 +254,9 @@ int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path, Pl
     }
   }
   absl::StatusOr<RunArgs> args = ParseArgs(argc, argv, plan_path);
-  if (args.ok() && SameFile(args->output, args->input)) {
-    args = absl::InvalidArgumentError(
-        absl::StrCat("--output=", args->output,
-                     " is the file --input reads; rill does not write over its inputs"));
-  } else if (args.ok() && !args->plan.empty() && SameFile(args->output, args->plan)) {
-    args = absl::InvalidArgumentError(absl::StrCat("--output=", args->output,
-                                                   " is the plan it runs; rill does not write over "
-                                                   "its inputs"));
+  if (args.ok()) {
+    if (absl::Status st = CheckNotRead(*args, "--output=" + args->output, args->output); !st.ok())
+      args = st;
   }
   if (!args.ok()) {
     std::fprintf(stderr, "%s: %s; usage: %s %s\n", program.c_str(),

@@ -58,6 +58,26 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  // two.json, a Dense(2) and a Dense(1) over one input of 3 features, with its weights in w/.
+  void WriteTwoOutputModel() {
+    std::ofstream(Path("two.json"))
+        << R"({"class_name": "Functional", "config": {"name": "two", "layers": [)"
+           R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "in"}, "inbound_nodes": []},)"
+           R"({"class_name": "Dense", "name": "a", "config": {"name": "a", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},)"
+           R"({"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 1}, "inbound_nodes": [[["in", 0, 0, {}]]]}],)"
+           R"("input_layers": [["in", 0, 0]], "output_layers": [["a", 0, 0], ["b", 0, 0]]}})";
+    fs::create_directories(Path("w"));
+    ASSERT_TRUE(
+        WriteNpy(Path("w/0.npy"), Tensor::FromVector(std::vector<float>(6, 1.0f), Shape{3, 2}))
+            .ok());
+    ASSERT_TRUE(
+        WriteNpy(Path("w/1.npy"), Tensor::FromVector(std::vector<float>{0, 1}, Shape{2})).ok());
+    ASSERT_TRUE(
+        WriteNpy(Path("w/2.npy"), Tensor::FromVector(std::vector<float>(3, 2.0f), Shape{3, 1}))
+            .ok());
+    ASSERT_TRUE(
+        WriteNpy(Path("w/3.npy"), Tensor::FromVector(std::vector<float>{0}, Shape{1})).ok());
+  }
   fs::path dir_;
 };
 
@@ -305,20 +325,7 @@ TEST_F(CliTest, PredictWritesEveryOutputOrNone) {
   EXPECT_EQ(y0->shape(), (Shape{0, 2}));
 
   // Two outputs: y.npy and y_1.npy.
-  std::ofstream(Path("two.json"))
-      << R"({"class_name": "Functional", "config": {"name": "two", "layers": [)"
-         R"({"class_name": "InputLayer", "name": "in", "config": {"batch_input_shape": [null, 3], "dtype": "float32", "name": "in"}, "inbound_nodes": []},)"
-         R"({"class_name": "Dense", "name": "a", "config": {"name": "a", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},)"
-         R"({"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 1}, "inbound_nodes": [[["in", 0, 0, {}]]]}],)"
-         R"("input_layers": [["in", 0, 0]], "output_layers": [["a", 0, 0], ["b", 0, 0]]}})";
-  fs::create_directories(Path("w"));
-  ASSERT_TRUE(
-      WriteNpy(Path("w/0.npy"), Tensor::FromVector(std::vector<float>(6, 1.0f), Shape{3, 2})).ok());
-  ASSERT_TRUE(
-      WriteNpy(Path("w/1.npy"), Tensor::FromVector(std::vector<float>{0, 1}, Shape{2})).ok());
-  ASSERT_TRUE(
-      WriteNpy(Path("w/2.npy"), Tensor::FromVector(std::vector<float>(3, 2.0f), Shape{3, 1})).ok());
-  ASSERT_TRUE(WriteNpy(Path("w/3.npy"), Tensor::FromVector(std::vector<float>{0}, Shape{1})).ok());
+  ASSERT_NO_FATAL_FAILURE(WriteTwoOutputModel());
   ASSERT_TRUE(
       WriteNpy(Path("x.npy"), Tensor::FromVector(std::vector<float>{1, 2, 3, 0, 0, 1}, Shape{2, 3}))
           .ok());
@@ -1120,6 +1127,83 @@ TEST_F(CliTest, OutputsThatAreOneFileOrAnInputAreRefused) {
            Golden("train_sgd/x.npy") + " --y " + Golden("train_sgd/y_train.npy") +
            " --optimizer sgd --batch-size 2 --epochs 1 --verbose 0 --save-weights " + Path("w"));
   EXPECT_EQ(update.status, 0) << update.out;
+}
+
+// What a run reads is also inside the directories it reads, and inside a directory an output
+// replaces; a runner's second output is checked once the plan says it has one; an executable is
+// never written over the runner it is made of.
+TEST_F(CliTest, OutputsOverWhatTheRunReadsAreRefusedWhereverTheyLie) {
+  ASSERT_NO_FATAL_FAILURE(WriteTwoOutputModel());
+  ASSERT_TRUE(
+      WriteNpy(Path("x.npy"), Tensor::FromVector(std::vector<float>(12, 0.5f), Shape{4, 3})).ok());
+  const std::string weight = ReadText(Path("w/1.npy")), x = ReadText(Path("x.npy"));
+  Result r = Rill("predict --model " + Path("two.json") + " --weights " + Path("w") + " --input " +
+                  Path("x.npy") + " --output " + Path("w/1.npy"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--output=" + Path("w/1.npy") +
+                               " lies inside the directory --weights=" + Path("w")));
+  EXPECT_EQ(ReadText(Path("w/1.npy")), weight);
+  fs::create_directories(Path("d"));
+  fs::copy_file(Golden("train_sgd/x.npy"), Path("d/0.npy"));
+  r = Rill("train --model " + Golden("train_sgd/model.json") + " --weights " +
+           Golden("train_sgd/weights") + " --x " + Path("d/0.npy") + " --y " +
+           Golden("train_sgd/y_train.npy") + " --epochs 1 --save-weights " + Path("d"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out,
+              HasSubstr("--x=" + Path("d/0.npy") + " lies inside the directory --save-weights="));
+  EXPECT_EQ(ReadText(Path("d/0.npy")), ReadText(Golden("train_sgd/x.npy")));
+
+  // rill-run learns of y_1.npy from the plan: here it is the input.
+  ASSERT_EQ(Rill("compile --model " + Path("two.json") + " --weights " + Path("w") +
+                 " --input-shape 4,3 -o " + Path("two.rillc"))
+                .status,
+            0);
+  fs::copy_file(Path("x.npy"), Path("y_1.npy"));
+  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("two.rillc") + " --input " +
+                        Path("y_1.npy") + " --output " + Path("y.npy") + " 2>&1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out,
+              HasSubstr("output 2 of --output=" + Path("y_1.npy") + " is the file --input reads"));
+  EXPECT_EQ(ReadText(Path("y_1.npy")), x);
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+
+  // A copy of rill beside a copy of rill-run, asked to make an executable over that rill-run.
+  fs::create_directories(Path("bin"));
+  fs::copy_file(RILL_BINARY, Path("bin/rill"));
+  fs::copy_file(RILL_RUN_BINARY, Path("bin/rill-run"));
+  const std::string runner = ReadText(Path("bin/rill-run"));
+  r = testing::RunShell(Path("bin/rill") + " compile --model " + Path("two.json") + " --weights " +
+                        Path("w") + " --input-shape 4,3 --emit executable -o " +
+                        Path("bin/rill-run") + " 2>&1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("is the file the runner of --emit executable="));
+  EXPECT_TRUE(ReadText(Path("bin/rill-run")) == runner);
+}
+
+// A file replaced keeps its permissions, and a write past the file-size limit fails in one
+// line, leaving the file that was there and no temporary.
+TEST_F(CliTest, AReplacedOutputKeepsItsModeAndAFileSizeLimitIsOneError) {
+  ASSERT_NO_FATAL_FAILURE(WriteTwoOutputModel());
+  ASSERT_TRUE(
+      WriteNpy(Path("x.npy"), Tensor::FromVector(std::vector<float>(3000, 0.5f), Shape{1000, 3}))
+          .ok());
+  const std::string predict = "predict --model " + Path("two.json") + " --weights " + Path("w") +
+                              " --input " + Path("x.npy") + " --output " + Path("y.npy");
+  std::ofstream(Path("y.npy")) << "old";
+  fs::permissions(Path("y.npy"), fs::perms::owner_read | fs::perms::owner_write);
+  Result r = Rill(predict);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(fs::status(Path("y.npy")).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  const std::string before = ReadText(Path("y.npy"));
+  // 8 KB of y against a limit of 4 KiB.
+  r = testing::RunShell("ulimit -f 4; " + std::string(RILL_BINARY) + " " + predict + " 2>&1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("File too large"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  EXPECT_EQ(ReadText(Path("y.npy")), before);
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
 
 // A target whose directory passes the permission check but takes no file (/proc, even for
