@@ -10,6 +10,7 @@
 
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -403,15 +404,33 @@ absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype) {
   return ConvertNpyData(std::move(t), dtype, path);
 }
 
-absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path) {
+absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path,
+                                      std::string_view what) {
   if (t.dtype() == dtype) return t;
-  if (IsFloating(t.dtype()) != IsFloating(dtype)) {
+  if (!IsFloating(t.dtype()) && IsFloating(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
                                                    ", the model expects ",
                                                    std::string(DTypeName(dtype)), " data"));
   }
+  const absl::string_view named(what.data(), what.size());
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
+    if (IsFloating(t.dtype()) && !IsFloating(dtype)) {
+      const double v = t.at(i);
+      if (!(v == std::floor(v) && v >= std::numeric_limits<int32_t>::min() &&
+            v <= std::numeric_limits<int32_t>::max())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": holds ", t.type().ToString(), " and element ", i, " is ", v,
+                         ", not a whole number; ", named,
+                         " must be integers (np.save(path, a.astype('int32')) converts them)"));
+      }
+      if (dtype == DType::kI64) {
+        out.data<int64_t>()[i] = static_cast<int64_t>(v);
+      } else {
+        out.data<int32_t>()[i] = static_cast<int32_t>(v);
+      }
+      continue;
+    }
     if (IsFloating(dtype)) {
       if (dtype == DType::kF32) {
         out.data<float>()[i] = static_cast<float>(t.at(i));
@@ -430,8 +449,7 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
     } else if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": element ", i, " of ",
                                                      t.type().ToString(), " is ", v,
-                                                     ", outside the int32 range of the model's "
-                                                     "input"));
+                                                     ", outside the int32 range of ", named));
     } else {
       out.data<int32_t>()[i] = static_cast<int32_t>(v);
     }

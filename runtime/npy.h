@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,11 +24,15 @@ namespace rill {
 absl::StatusOr<Tensor> ReadNpy(const std::string& path);
 
 // ReadNpy, converted to `dtype`: float <-> float, int32 <-> int64 (an int64 that int32 cannot
-// hold is an error with its value); a float array where integers are expected, or the
-// reverse, is an InvalidArgument naming the file.
+// hold is an error with its value), and, as Keras casts them, floats where integers are
+// expected (token ids, class labels) when every value is a whole number in int32's range.
+// Anything else (a fraction where integers are expected, integers where floats are) is an
+// InvalidArgument naming the file, its shape and the first value that does not convert.
 absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype);
-// ReadNpyAs's conversion, of an array ReadNpy read from `path` (which errors name).
-absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path);
+// ReadNpyAs's conversion, of an array ReadNpy read from `path` (which errors name); `what` names
+// the data in them ("the model's input 'x'", "the labels of loss ...").
+absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path,
+                                      std::string_view what = "the model's input");
 
 // Writes `t` as a version 1.0 C-order .npy file that numpy.load reads (an array with no rows,
 // shape (0, ...), included). Atomic: the data goes to a new temporary file beside `path`

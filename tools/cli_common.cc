@@ -107,33 +107,6 @@ absl::StatusOr<std::string> SelectDevice() {
   return std::string(DeviceName(*kind));
 }
 
-absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& path,
-                                   const std::string& what) {
-  if (!IsFloating(t.dtype()) || IsFloating(dtype)) {
-    absl::StatusOr<Tensor> converted = ConvertNpyData(std::move(t), dtype, path);
-    if (converted.ok() || IsFloating(dtype)) return converted;
-    return absl::InvalidArgumentError(absl::StrCat(converted.status().message(), " for ", what));
-  }
-  Tensor out(dtype, t.shape());
-  for (int64_t i = 0; i < t.size(); ++i) {
-    const double v = t.at(i);
-    if (!(v == std::floor(v) && v >= std::numeric_limits<int32_t>::min() &&
-          v <= std::numeric_limits<int32_t>::max())) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
-                                                     " and element ", i, " is ", v,
-                                                     ", not a whole number; ", what,
-                                                     " must be integers (np.save(path, "
-                                                     "a.astype('int32')) converts them)"));
-    }
-    if (dtype == DType::kI64) {
-      out.data<int64_t>()[i] = static_cast<int64_t>(v);
-    } else {
-      out.data<int32_t>()[i] = static_cast<int32_t>(v);
-    }
-  }
-  return out;
-}
-
 absl::Status CheckDistinctFiles(const std::vector<FlagPath>& outputs,
                                 const std::vector<FlagPath>& inputs) {
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -227,8 +200,8 @@ absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
   }
   RILL_ASSIGN_OR_RETURN(
       Tensor x,
-      ConvertData(std::move(data), model->inputs()[0].value->type.dtype, data_path,
-                  absl::StrCat("the model's input '", model->inputs()[0].value->name, "'")));
+      ConvertNpyData(std::move(data), model->inputs()[0].value->type.dtype, data_path,
+                     absl::StrCat("the model's input '", model->inputs()[0].value->name, "'")));
   return ModelAndData{std::move(model), std::move(x)};
 }
 

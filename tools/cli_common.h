@@ -49,14 +49,6 @@ absl::StatusOr<std::string> SelectDevice();
 // --batch-size, when given, at least 1: a UsageError naming it otherwise.
 absl::Status CheckBatchSizeFlag();
 
-// `t`, read from `path`, converted to `dtype` as ConvertNpyData (runtime/npy.h) does, and, as
-// Keras casts them, floats where integers are expected (token ids, class labels) when every
-// value is a whole number in int32's range; otherwise InvalidArgument naming the file, its
-// shape and the first value that is not, and how to convert. `what` names the data for the
-// message ("the model's input 'x'", "the labels of loss sparse_categorical_crossentropy").
-absl::StatusOr<Tensor> ConvertData(Tensor t, DType dtype, const std::string& path,
-                                   const std::string& what);
-
 // A file or directory a flag names: `flag` as the user writes it ("--output", "-o").
 struct FlagPath {
   std::string flag;

@@ -367,8 +367,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   if (auto loss = ParseLoss(absl::GetFlag(FLAGS_loss));
       loss.ok() && loss->name == "sparse_categorical_crossentropy") {
     // Class indices; whole-number floats are converted, as Keras casts them.
-    y_raw = ConvertData(std::move(y_data), DType::kI32, y_path,
-                        "the labels of loss sparse_categorical_crossentropy");
+    y_raw = ConvertNpyData(std::move(y_data), DType::kI32, y_path,
+                           "the labels of loss sparse_categorical_crossentropy");
   } else {
     // Integer class labels stay integers (sparse metrics).
     const DType want = m.outputs()[0].value->type.dtype;

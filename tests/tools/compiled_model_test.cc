@@ -487,6 +487,33 @@ TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
   EXPECT_FALSE(fs::exists(Path("y.npy")));
 }
 
+// Token ids saved as floats are what rill predict takes too (as Keras casts them): whole numbers
+// run as the integers they are; a fraction is one error naming the element.
+TEST_F(CompiledModelTest, WholeNumberFloatTokenIdsRunAsIntegers) {
+  const std::string model = Golden("gru_embedding/model.json"),
+                    weights = Golden("gru_embedding/weights"), x = Golden("gru_embedding/x.npy");
+  absl::StatusOr<Tensor> ids = ReadNpy(x);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  ASSERT_EQ(ids->dtype(), DType::kI32);
+  Tensor floats(DType::kF64, ids->shape());
+  for (int64_t i = 0; i < ids->size(); ++i) floats.data<double>()[i] = ids->data<int32_t>()[i];
+  ASSERT_TRUE(WriteNpy(Path("ids_f64.npy"), floats).ok());
+  ASSERT_NO_FATAL_FAILURE(Compile(model, weights, ids->shape(), Path("m.rillc")));
+  Result r = RillRun(Path("m.rillc") + " --input " + x + " --output " + Path("int.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = RillRun(Path("m.rillc") + " --input " + Path("ids_f64.npy") + " --output " +
+              Path("float.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("int.npy")) == FileBytes(Path("float.npy")));
+  floats.data<double>()[5] += 0.5;
+  ASSERT_TRUE(WriteNpy(Path("half.npy"), floats).ok());
+  r = RillRun(Path("m.rillc") + " --input " + Path("half.npy") + " --output " + Path("h.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("half.npy: holds f64[4, 6] and element 5 is "));
+  EXPECT_THAT(r.out, HasSubstr("not a whole number; the model's input must be integers"));
+  EXPECT_FALSE(fs::exists(Path("h.npy")));
+}
+
 TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
   const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
   const std::string x = Golden("seq_stack/x.npy");
