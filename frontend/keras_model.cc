@@ -15,8 +15,8 @@
 #include "frontend/keras_config.h"
 #include "frontend/layer.h"
 #include "ir/status.h"
-#include "runtime/npy.h"
 #include "runtime/input_file.h"
+#include "runtime/npy.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -158,7 +158,7 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::vector<
     if (!made.ok()) return Annotate(made.status(), source);
     LayerRef layer = *made;
     std::vector<SymbolicTensor> out;
-    RILL_RETURN_IF_ERROR(CallLayer(model, layer, current, &out));
+    RILL_RETURN_IF_ERROR(Annotate(CallLayer(model, layer, current, &out), source));
     if (out.size() != 1) {
       return Bad(source, absl::StrCat("layer '", layer->name(), "' has ", out.size(),
                                       " outputs; a Sequential layer must have one"));
@@ -166,7 +166,7 @@ absl::Status ReadSequential(Model& model, const json& layers, const std::vector<
     current = out;
   }
   model.SetOutputs(current);
-  return model.status();
+  return Annotate(model.status(), source);
 }
 
 // [layer_name, node_index, tensor_index(, kwargs)] -> the tensor.
@@ -266,7 +266,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
         }
       }
       std::vector<SymbolicTensor> out;
-      RILL_RETURN_IF_ERROR(CallLayer(model, found->second, inputs, &out));
+      RILL_RETURN_IF_ERROR(Annotate(CallLayer(model, found->second, inputs, &out), source));
       nodes[name].push_back(out);
     }
   }
@@ -280,7 +280,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
   }
   if (outputs.empty()) return Bad(source, "the model has no output_layers");
   model.SetOutputs(outputs);
-  return model.status();
+  return Annotate(model.status(), source);
 }
 
 // Far beyond any model's JSON (a model of a thousand layers is a few MiB).

@@ -148,10 +148,22 @@ std::string ValueKind(const absl::CommandLineFlag& flag) {
   std::exit(kExitUsage);
 }
 
+// A flag as the command's usage line writes it: "--epochs"; a one-letter flag with one dash
+// ("-o") unless the usage line gives it two ("--x").
+std::string Dashed(std::string_view usage, const std::string& shown_flag) {
+  const std::string two = "--" + shown_flag;
+  if (shown_flag.size() > 1) return two;
+  for (size_t at = usage.find(two); at != std::string_view::npos; at = usage.find(two, at + 1)) {
+    const size_t after = at + two.size();
+    if (after == usage.size() || usage[after] == ' ' || usage[after] == '=') return two;
+  }
+  return "-" + shown_flag;
+}
+
 // The name of a flag's value as the command's usage line writes it ("--epochs E": "E"), or
 // VALUE when the usage line does not show one.
 std::string ValueName(std::string_view usage, const std::string& shown_flag) {
-  const std::string key = (shown_flag.size() == 1 ? "-" : "--") + shown_flag;
+  const std::string key = Dashed(usage, shown_flag);
   for (size_t at = usage.find(key); at != std::string_view::npos; at = usage.find(key, at + 1)) {
     const size_t after = at + key.size();
     if (after >= usage.size() || (usage[after] != ' ' && usage[after] != '=')) continue;
@@ -311,8 +323,7 @@ void PrintCommandHelp(const Command& command, std::FILE* out) {
     if (flag == nullptr) continue;  // a row naming a flag its file does not define yet
     std::string shown(name);
     std::replace(shown.begin(), shown.end(), '_', '-');
-    // One-letter flags (-o) are shown as they are usually written.
-    std::string line = absl::StrCat(shown.size() == 1 ? "  -" : "  --", shown);
+    std::string line = "  " + Dashed(command.usage, shown);
     std::string help = flag->Help();
     if (!flag->IsOfType<bool>()) {
       const std::string value = ValueName(command.usage, shown);

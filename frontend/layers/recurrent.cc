@@ -325,8 +325,9 @@ class GruLayer : public Layer {
     const Shape& s = m.source->type.shape;
     if (o_.time_major) {
       return absl::UnimplementedError(absl::StrCat(
-          "the mask of '", m.layer, "' on a time-major input is not supported (give the lengths: ",
-          "layer(x, {.lengths = ...}))"));
+          "the mask of '", m.layer, "' on a time-major input is not supported (a model built in ",
+          "C++ can give the lengths: layer(x, {.lengths = ...}); a Keras model, "
+          "time_major=False)"));
     }
     if (s.rank() < 2 || !fits(s.dim(0), in.batch) || s.dim(1) != in.time) {
       return absl::InvalidArgumentError(

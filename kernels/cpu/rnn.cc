@@ -462,7 +462,8 @@ absl::Status SequenceLengthsT(const KernelArgs& a) {
         return absl::InvalidArgumentError(absl::StrCat(
             "the mask of sample ", b, " has a hole: step ", length, " is masked and step ", t,
             " is not (input ", x.ToString(), ", mask value ", a.attrs.GetFloat("mask_value"),
-            "); only right-padded sequences can be lengths"));
+            "); only right-padded sequences can be lengths (Keras's pad_sequences pads on the "
+            "left unless given padding='post')"));
       }
       length = t + 1;
     }

@@ -403,7 +403,8 @@ absl::StatusOr<std::vector<int32_t>> HostLengths(const TensorView& lengths,
     return absl::InvalidArgumentError(absl::StrCat(
         checked.message(), ": the mask of sample ", b,
         " has a hole (sequence_lengths gives -1 when a masked step comes before an unmasked "
-        "one); only right-padded sequences can be lengths"));
+        "one); only right-padded sequences can be lengths (Keras's pad_sequences pads on the "
+        "left unless given padding='post')"));
   }
   return checked;
 }
