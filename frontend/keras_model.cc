@@ -13,6 +13,7 @@
 #include "frontend/api_status.h"
 #include "frontend/gru_weights.h"
 #include "frontend/keras_config.h"
+#include "frontend/keras_json.h"
 #include "frontend/layer.h"
 #include "ir/status.h"
 #include "runtime/input_file.h"
@@ -428,7 +429,7 @@ absl::Status LoadH5(Model& model, const std::string& path, bool by_name) {
 absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
                                                      const std::string& source, uint64_t seed,
                                                      const std::vector<Shape>& bind) {
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json root = ParseKerasJson(text);
   if (root.is_discarded()) return Bad(source, "not valid JSON");
   if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
     return Bad(source, "not a Keras model JSON (no class_name)");

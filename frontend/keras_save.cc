@@ -6,10 +6,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "frontend/api_status.h"
 #include "frontend/keras_config.h"
+#include "frontend/keras_json.h"
 #include "frontend/keras_model.h"
 #include "frontend/layer.h"
 #include "ir/status.h"
@@ -192,7 +194,7 @@ absl::Status WriteTextFile(const std::string& path, const std::string& text) {
 
 absl::StatusOr<std::string> ModelToKerasJson(const Model& model) try {
   RILL_ASSIGN_OR_RETURN(json j, ModelToKeras(model));
-  return j.dump(1);
+  return DumpKerasJson(std::move(j), 1);
 } catch (...) {
   return CurrentExceptionStatus("ModelToKerasJson");
 }

@@ -1,6 +1,9 @@
 // The core Keras layers: Dense, Activation, Embedding, Dropout, Masking, TimeDistributed. Those
 // that support masking in Keras pass their input's mask on; Embedding(mask_zero) and Masking
 // make one.
+#include <cmath>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
@@ -245,7 +248,8 @@ class TimeDistributedLayer : public Layer {
 };
 
 // Keras Masking: a step whose features all equal mask_value is masked; the output is the input
-// with masked steps zeroed, x · [any(x != mask_value) over the last axis].
+// with masked steps zeroed, x · [any(x != mask_value) over the last axis]. No value equals NaN,
+// so Masking(NaN) masks nothing and passes x through, as Keras's does.
 class MaskingLayer : public Layer {
  public:
   explicit MaskingLayer(MaskingOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
@@ -264,13 +268,16 @@ class MaskingLayer : public Layer {
       return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
                                                      ", expected floats [batch, time, features]"));
     }
-    // 1 where some feature differs from mask_value, else 0 (|x - v| summed is 0 only then).
+    if (std::isnan(o_.mask_value)) return std::vector<Value*>{x};
+    // 1 where some feature differs from mask_value, else 0 (|x - v| summed is 0 only then; for
+    // an infinite v, NaN where v is one feature among others).
     Value* differs = ops::ReduceSum(b, ops::Abs(b, ops::Affine(b, x, 1.0, -o_.mask_value)),
                                     {x->type.shape.rank() - 1}, /*keepdims=*/true);
     return std::vector<Value*>{ops::Mul(b, x, ops::Sign(b, differs))};
   }
   std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
                                          int) const override {
+    if (std::isnan(o_.mask_value)) return std::nullopt;
     return SequenceMask{.source = inputs[0].value, .value = o_.mask_value, .layer = name()};
   }
 

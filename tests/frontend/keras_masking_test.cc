@@ -12,10 +12,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
 #include "tests/golden_files.h"
+#include "tests/temp_dir.h"
 #ifdef RILL_MASKING_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device.h"
@@ -31,6 +35,7 @@
 namespace rill {
 namespace {
 
+namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -440,6 +445,66 @@ TEST(MaskErrors, AMaskingModelIsWrittenBackAsKerasJson) {
   auto json = ModelToKerasJson(**m);
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, HasSubstr("\"class_name\": \"Masking\""));
+}
+
+// Keras writes a non-finite mask_value as Python's json does, a bare -Infinity or NaN, and reads
+// it back. Masking(-inf) masks the steps whose features are all -inf: on the golden batch with
+// its zero padding made -inf, the model gives Keras's predictions of the zero-padded batch (the
+// padding never reaches the GRU), and it is written back the same way. Masking(NaN) masks
+// nothing (no value equals NaN), as a mask value the data never holds.
+TEST(NonFiniteMaskValues, AreReadAndWrittenAsKerasWritesThemAndMaskAsKerasDoes) {
+  const fs::path dir = testing::CurrentTestTempDir("rill_nonfinite_mask_");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ifstream in(Golden("masking_gru/model.json"));
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto with_mask_value = [&](const std::string& value) {
+    const std::string path = (dir / (value + ".json")).string();
+    std::string changed = text;
+    const std::string key = "\"mask_value\": 0.0";
+    EXPECT_NE(changed.find(key), std::string::npos);
+    changed.replace(changed.find(key), key.size(), "\"mask_value\": " + value);
+    std::ofstream(path) << changed;
+    return path;
+  };
+  auto predict = [&](const std::string& json_path, const Tensor& x) -> Tensor {
+    auto m = LoadKerasModel(json_path);
+    EXPECT_TRUE(m.ok()) << m.status();
+    if (!m.ok()) return Tensor();
+    EXPECT_TRUE(LoadWeights(**m, Golden("masking_gru/weights")).ok());
+    auto y = (*m)->Predict({x}, std::nullopt, kDevice);
+    EXPECT_TRUE(y.ok()) << y.status();
+    return y.ok() ? (*y)[0] : Tensor();
+  };
+  const Tensor x = Npy("masking_gru/x.npy");
+  Tensor x_inf = x.Clone();
+  const int64_t d = x.shape().dim(2);
+  for (int64_t step = 0; step < x.size() / d; ++step) {
+    float* f = x_inf.data<float>() + step * d;
+    if (std::all_of(f, f + d, [](float v) { return v == 0.0f; }))
+      std::fill(f, f + d, -std::numeric_limits<float>::infinity());
+  }
+  const std::string inf_json = with_mask_value("-Infinity");
+  const Tensor y = predict(inf_json, x_inf);
+  EXPECT_LT(MaxAbsDiff(y, Npy("masking_gru/y.npy")), kTol);
+
+  auto m = LoadKerasModel(inf_json);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto written = ModelToKerasJson(**m);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_THAT(*written, HasSubstr("\"mask_value\": -Infinity"));
+  const std::string again = (dir / "again.json").string();
+  std::ofstream(again) << *written;
+  const Tensor y_again = predict(again, x_inf);
+  ASSERT_EQ(y_again.bytes(), y.bytes());
+  EXPECT_EQ(std::memcmp(y_again.raw(), y.raw(), y.bytes()), 0);
+
+  const Tensor y_nan = predict(with_mask_value("NaN"), x);
+  const Tensor y_none = predict(with_mask_value("12345.0"), x);
+  ASSERT_EQ(y_nan.bytes(), y_none.bytes());
+  EXPECT_EQ(std::memcmp(y_nan.raw(), y_none.raw(), y_nan.bytes()), 0);
+  EXPECT_GT(MaxAbsDiff(y_nan, Npy("masking_gru/y.npy")), 1e-3);  // the padding was read
+  fs::remove_all(dir);
 }
 #endif
 
