@@ -377,8 +377,9 @@ absl::StatusOr<std::vector<Tensor>> Model::Predict(const std::vector<Tensor>& in
     absl::StatusOr<std::vector<Tensor>> run = ex->Run(xb);
     if (batch_size >= n) return run;  // one batch: nothing to join
     if (!run.ok()) {                  // the error's sample numbers count from the batch's first row
-      return Annotate(run.status(), absl::StrCat("rows ", start, " to ", rows.back(),
-                                                 " of the data (batch size ", batch_size, ")"));
+      return Annotate(NameDataSample(run.status(), rows),
+                      absl::StrCat("rows ", start, " to ", rows.back(), " of the data (batch size ",
+                                   batch_size, ")"));
     }
     std::vector<Tensor>& out = *run;
     // The batches' outputs are joined along axis 0, which must be the batch's rows. It is not

@@ -36,6 +36,15 @@ Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows) {
   return out;
 }
 
+absl::Status NameDataSample(const absl::Status& status, const std::vector<int64_t>& rows) {
+  const int64_t row = BatchRowOf(status);
+  if (row < 0 || row >= static_cast<int64_t>(rows.size())) return status;
+  absl::Status out(status.code(),
+                   absl::StrCat(status.message(), " (sample ", row, " of the batch is sample ",
+                                rows[row], " of the data)"));
+  return out;
+}
+
 namespace {
 
 // " - name: value" as Keras prints it: four decimals, or four significant digits in
@@ -391,7 +400,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
       }
     }
     absl::StatusOr<std::vector<Tensor>> run = ex->Run(xb);
-    if (!run.ok()) return Annotate(run.status(), where);
+    if (!run.ok()) return Annotate(NameDataSample(run.status(), batch), where);
     std::vector<Tensor> out = *std::move(run);
     double loss = out[0].at(0);
     if (training && !std::isfinite(loss)) {

@@ -2,6 +2,7 @@
 // macros and no absl/log. Everything a user, a file or a device can cause is an absl::Status.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -38,7 +39,13 @@
 
 namespace rill {
 
-// Prefixes a non-OK status's message with `context: `, keeping its code.
+// Prefixes a non-OK status's message with `context: `, keeping its code and payloads.
 absl::Status Annotate(const absl::Status& status, std::string_view context);
+
+// An error about one sample of a batch (a row of a kernel's input: "the mask of sample 3 has a
+// hole") carries that row, so that whoever made the batch can name the sample in its data.
+absl::Status WithBatchRow(absl::Status status, int64_t row);
+// The row an error carries, or -1.
+int64_t BatchRowOf(const absl::Status& status);
 
 }  // namespace rill

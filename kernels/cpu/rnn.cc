@@ -459,11 +459,11 @@ absl::Status SequenceLengthsT(const KernelArgs& a) {
           mask && std::all_of(first, first + step, [&](T v) { return v == *mask; });
       if (masked) continue;
       if (length != t) {
-        return absl::InvalidArgumentError(absl::StrCat(
+        return WithBatchRow(absl::InvalidArgumentError(absl::StrCat(
             "the mask of sample ", b, " has a hole: step ", length, " is masked and step ", t,
             " is not (input ", x.ToString(), ", mask value ", a.attrs.GetFloat("mask_value"),
             "); only right-padded sequences can be lengths (Keras's pad_sequences pads on the "
-            "left unless given padding='post')"));
+            "left unless given padding='post')")), b);
       }
       length = t + 1;
     }

@@ -400,11 +400,13 @@ absl::StatusOr<std::vector<int32_t>> HostLengths(const TensorView& lengths,
   for (size_t b = 0; b < host.size(); ++b) {
     if (host[b] >= 0 && host[b] <= config.time) continue;
     if (host[b] != -1) break;
-    return absl::InvalidArgumentError(absl::StrCat(
-        checked.message(), ": the mask of sample ", b,
-        " has a hole (sequence_lengths gives -1 when a masked step comes before an unmasked "
-        "one); only right-padded sequences can be lengths (Keras's pad_sequences pads on the "
-        "left unless given padding='post')"));
+    return WithBatchRow(
+        absl::InvalidArgumentError(absl::StrCat(
+            checked.message(), ": the mask of sample ", b,
+            " has a hole (sequence_lengths gives -1 when a masked step comes before an unmasked "
+            "one); only right-padded sequences can be lengths (Keras's pad_sequences pads on the "
+            "left unless given padding='post')")),
+        static_cast<int64_t>(b));
   }
   return checked;
 }

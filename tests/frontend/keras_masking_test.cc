@@ -364,11 +364,27 @@ TEST(MaskErrors, AMaskWithAHoleIsRefusedWhenItRunsNamingTheLayer) {
   EXPECT_THAT(y.status().message(),
               HasSubstr("the mask of sample 1 has a hole: step 1 is masked and step 2 is not"));
 #endif
-  // In batches of one, the error says where the failing batch starts.
+  // In batches of one, the error says where the failing batch starts, and which sample of the
+  // data it is.
   y = m.Predict({data}, 1, kDevice);
   ASSERT_FALSE(y.ok());
   EXPECT_THAT(std::string(y.status().message()),
               ::testing::StartsWith("rows 1 to 1 of the data (batch size 1): "));
+  EXPECT_THAT(std::string(y.status().message()),
+              ::testing::EndsWith(" (sample 0 of the batch is sample 1 of the data)"));
+  // Shuffled batches of training name it in the data too: sample 1 of 6 identical others.
+  Tensor many(DType::kF32, Shape{6, 4, 2});
+  for (int64_t r = 0; r < 6; ++r)
+    std::memcpy(many.data<float>() + r * 8, data.data<float>() + (r == 1 ? 8 : 0), 8 * 4);
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .device = kDevice});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto fit = trainer->Fit(many, Tensor(DType::kF32, Shape{6, 3}),
+                          {.epochs = 1, .batch_size = 4, .shuffle = true, .verbose = 0});
+  ASSERT_FALSE(fit.ok());
+  EXPECT_THAT(
+      std::string(fit.status().message()),
+      ::testing::MatchesRegex("epoch 1, batch [12]: .*the mask of sample [0-3] has a hole.* "
+                              "\\(sample [0-3] of the batch is sample 1 of the data\\)"));
   // Right-padded, the same model runs.
   data.data<float>()[(1 * 4 + 1) * 2 + 0] = 0.5f;
   data.data<float>()[(1 * 4 + 3) * 2 + 0] = -1.0f;
