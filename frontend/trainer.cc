@@ -36,15 +36,6 @@ Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows) {
   return out;
 }
 
-absl::Status NameDataSample(const absl::Status& status, const std::vector<int64_t>& rows) {
-  const int64_t row = BatchRowOf(status);
-  if (row < 0 || row >= static_cast<int64_t>(rows.size())) return status;
-  absl::Status out(status.code(),
-                   absl::StrCat(status.message(), " (sample ", row, " of the batch is sample ",
-                                rows[row], " of the data)"));
-  return out;
-}
-
 namespace {
 
 // " - name: value" as Keras prints it: four decimals, or four significant digits in

@@ -150,10 +150,6 @@ class Trainer {
 // Host-side helpers (also used by the command line).
 // Rows `rows` of `t` (along axis 0) as a new tensor.
 Tensor TakeRows(const Tensor& t, const std::vector<int64_t>& rows);
-// A run's error about one sample of a batch made of the data's rows `rows` (BatchRowOf,
-// ir/status.h), with the sample's row in the data appended: "... (sample 3 of the batch is
-// sample 9 of the data)". Other errors as they are.
-absl::Status NameDataSample(const absl::Status& status, const std::vector<int64_t>& rows);
 struct MetricTotal {
   std::string name;  // as Keras displays it ("accuracy", "mse", ...)
   double sum = 0;    // over the per-sample values

@@ -34,4 +34,12 @@ int64_t BatchRowOf(const absl::Status& status) {
   return row;
 }
 
+absl::Status NameDataSample(const absl::Status& status, const std::vector<int64_t>& rows) {
+  const int64_t row = BatchRowOf(status);
+  if (row < 0 || row >= static_cast<int64_t>(rows.size())) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(status.message(), " (sample ", row, " of the batch is sample ",
+                                   rows[row], " of the data)"));
+}
+
 }  // namespace rill

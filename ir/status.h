@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,5 +48,9 @@ absl::Status Annotate(const absl::Status& status, std::string_view context);
 absl::Status WithBatchRow(absl::Status status, int64_t row);
 // The row an error carries, or -1.
 int64_t BatchRowOf(const absl::Status& status);
+// An error that carries a row of a batch made of the data's rows `rows`, with the sample's row
+// in the data appended: "... (sample 3 of the batch is sample 9 of the data)". Other errors as
+// they are.
+absl::Status NameDataSample(const absl::Status& status, const std::vector<int64_t>& rows);
 
 }  // namespace rill

@@ -150,7 +150,11 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
       out_views.push_back({static_cast<std::byte*>(out[k].raw()) + b * (out[k].bytes() / batches),
                            type.dtype, type.shape});
     }
-    RILL_RETURN_IF_ERROR(model.RunInto(in_view, out_views));
+    if (absl::Status st = model.RunInto(in_view, out_views); !st.ok()) {
+      std::vector<int64_t> rows(static_cast<size_t>(batch));
+      for (int64_t r = 0; r < batch; ++r) rows[r] = b * batch + r;
+      return NameDataSample(st, rows);
+    }
   }
   return out;
 }

@@ -514,6 +514,29 @@ TEST_F(CompiledModelTest, WholeNumberFloatTokenIdsRunAsIntegers) {
   EXPECT_FALSE(fs::exists(Path("h.npy")));
 }
 
+// A plan compiled for one sample runs the data a sample at a time: an error about a sample (a
+// mask with a hole) names it in the data.
+TEST_F(CompiledModelTest, AnErrorAboutOneSampleNamesItInTheData) {
+  const std::string golden = testing::GoldenPath("keras_masking/masking_gru");
+  absl::StatusOr<Tensor> x = ReadNpy(golden + "/x.npy");
+  ASSERT_TRUE(x.ok()) << x.status();
+  const int64_t t = x->shape().dim(1), d = x->shape().dim(2);
+  ASSERT_GE(x->shape().dim(0), 4);
+  float* sample3 = x->data<float>() + 3 * t * d;
+  std::fill(sample3, sample3 + d, 0.0f);          // step 0 masked (mask value 0)
+  std::fill(sample3 + d, sample3 + 2 * d, 1.0f);  // step 1 not
+  ASSERT_TRUE(WriteNpy(Path("holes.npy"), *x).ok());
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(golden + "/model.json", golden + "/weights", Shape{1, t, d}, Path("one.rillc")));
+  Result r =
+      RillRun(Path("one.rillc") + " --input " + Path("holes.npy") + " --output " + Path("y.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("the mask of sample 0 has a hole: step 0 is masked and step 1 is "
+                               "not"));
+  EXPECT_THAT(r.out, HasSubstr("(sample 0 of the batch is sample 3 of the data)"));
+  EXPECT_FALSE(fs::exists(Path("y.npy")));
+}
+
 TEST_F(CompiledModelTest, AnExecutableWithThePlanInsideRunsAlone) {
   const std::string model = Golden("seq_stack/model.json"), weights = Golden("seq_stack/weights");
   const std::string x = Golden("seq_stack/x.npy");
@@ -565,13 +588,15 @@ void CompiledModelTest::WriteCudaRelabelledPlan(const std::string& path) {
   std::ifstream in(Golden("seq_stack/model.json"));
   nlohmann::json m = nlohmann::json::parse(in);
   nlohmann::json& layers = m["config"]["layers"];
-  layers.erase(std::remove_if(layers.begin(), layers.end(),
-                              [](const nlohmann::json& l) { return l["class_name"] == "CuDNNGRU"; }),
-               layers.end());
+  layers.erase(
+      std::remove_if(layers.begin(), layers.end(),
+                     [](const nlohmann::json& l) { return l["class_name"] == "CuDNNGRU"; }),
+      layers.end());
   std::ofstream(Path("dense.json")) << m.dump();
   fs::create_directories(Path("dense_weights"));
   Tensor kernel(DType::kF32, Shape{3, 2}), bias(DType::kF32, Shape{2});
-  for (int64_t i = 0; i < kernel.size(); ++i) kernel.data<float>()[i] = 0.25f * static_cast<float>(i);
+  for (int64_t i = 0; i < kernel.size(); ++i)
+    kernel.data<float>()[i] = 0.25f * static_cast<float>(i);
   bias.data<float>()[0] = 1.0f;
   bias.data<float>()[1] = -1.0f;
   ASSERT_TRUE(WriteNpy(Path("dense_weights/0.npy"), kernel).ok());
