@@ -70,6 +70,10 @@ class Layer {
   std::vector<Value*> GetLossesFor(const std::vector<SymbolicTensor>& inputs) const;
   bool built() const { return built_; }
 
+  // OK when training the layer computes what Keras's training does; else Unimplemented naming
+  // the option that only training would read (a GRU's dropout, which inference ignores).
+  virtual absl::Status CheckTrainable() const { return absl::OkStatus(); }
+
   // Keras supports_masking: the layer passes its input's mask on to its output unchanged.
   virtual bool supports_masking() const { return false; }
   // Keras compute_mask: the mask of output `index` of a call on `inputs`. The default passes

@@ -93,8 +93,9 @@ struct CuDNNGRUOptions {
 LayerRef CuDNNGRU(CuDNNGRUOptions options);
 
 // Keras GRU. Only the configuration CuDNNGRU's formula computes is accepted: reset_after=True,
-// activation tanh, recurrent_activation sigmoid, no dropout; anything else is refused naming
-// the option. Weights kernel [d, 3u], recurrent_kernel [u, 3u], bias [2, 3u] (x·K, h·R).
+// activation tanh, recurrent_activation sigmoid; anything else is refused naming the option.
+// dropout and recurrent_dropout, which Keras's inference ignores, are kept for predict (and the
+// model's JSON); training a model that has them is refused. Weights kernel [d, 3u], recurrent_kernel [u, 3u], bias [2, 3u] (x·K, h·R).
 struct GRUOptions {
   int64_t units = 0;
   std::string activation = "tanh";

@@ -19,6 +19,7 @@
 #include "frontend/checkpoint.h"
 #include "frontend/data_parallel.h"
 #include "frontend/fit_state.h"
+#include "frontend/layer.h"
 #include "frontend/progress_bar.h"
 #include "ir/status.h"
 
@@ -236,6 +237,8 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   RILL_RETURN_IF_ERROR(ResolveDevice(device).status());
   RILL_RETURN_IF_ERROR(CheckLearningRate(options.optimizer, options.optimizer.learning_rate));
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
+  for (const std::shared_ptr<Layer>& layer : model.layers())
+    RILL_RETURN_IF_ERROR(layer->CheckTrainable());
   for (const SymbolicTensor& out : model.outputs()) {
     // Keras would weight the loss by the mask at every step; rill's losses take no weights.
     if (out.mask.has_value()) {

@@ -48,9 +48,20 @@ absl::Status CheckGruSupported(const GRUOptions& o) {
   if (o.activation != "tanh") return refuse(absl::StrCat("activation='", o.activation, "'"));
   if (o.recurrent_activation != "sigmoid")
     return refuse(absl::StrCat("recurrent_activation='", o.recurrent_activation, "'"));
-  if (o.dropout != 0.0) return refuse(absl::StrCat("dropout=", o.dropout));
-  if (o.recurrent_dropout != 0.0)
-    return refuse(absl::StrCat("recurrent_dropout=", o.recurrent_dropout));
+  return absl::OkStatus();
+}
+
+// GRU's dropout and recurrent_dropout act in training alone: Keras's inference ignores them, so
+// a model trained with them predicts here, and training it is refused.
+absl::Status CheckGruTrainable(const GRUOptions& o, const std::string& layer) {
+  for (const auto& [name, rate] : {std::pair{"dropout", o.dropout},
+                                   std::pair{"recurrent_dropout", o.recurrent_dropout}}) {
+    if (rate == 0.0) continue;
+    return absl::UnimplementedError(absl::StrCat(
+        "GRU '", layer, "': ", name, "=", rate,
+        " is not supported in training (inference ignores it, as Keras's does: predict and "
+        "compile run the model; set it to 0 to train here)"));
+  }
   return absl::OkStatus();
 }
 
@@ -115,6 +126,7 @@ class GruLayer : public Layer {
   }
   std::string class_name() const override { return cudnn_ ? "CuDNNGRU" : "GRU"; }
   nlohmann::json GetConfig() const override { return GruConfig(o_, cudnn_, config_name()); }
+  absl::Status CheckTrainable() const override { return CheckGruTrainable(o_, name()); }
   const GRUOptions& options() const { return o_; }
   bool cudnn() const { return cudnn_; }
 
@@ -361,6 +373,7 @@ class BidirectionalLayer : public Layer {
     backward_->set_zero_output_for_mask(sequences);
   }
   std::string class_name() const override { return "Bidirectional"; }
+  absl::Status CheckTrainable() const override { return forward_->CheckTrainable(); }
   nlohmann::json GetConfig() const override {
     nlohmann::json c = BaseLayerConfig(config_name());
     nlohmann::json inner = GruConfig(forward_->options(), forward_->cudnn(), inner_name_);

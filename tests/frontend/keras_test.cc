@@ -186,6 +186,28 @@ TEST(KerasInterop, GruWeightsConvertToCuDNNGRUAsKerasDoes) {
   EXPECT_LT(MaxRelDiff((*y)[0], Npy("gru_to_cudnn/y.npy")), 1e-5);
 }
 
+// A GRU trained with dropout (tests/golden/keras_dropout, scripts/golden/keras_gru_dropout.py):
+// its inference is Keras's, the options stay in the JSON written back, and training it is
+// refused naming the option (Keras's dropout masks are not computed here).
+TEST(KerasInterop, AGruTrainedWithDropoutPredictsAsKerasAndIsNotTrained) {
+  const std::string dir = testing::GoldenPath("keras_dropout");
+  auto m = LoadKerasModel(dir + "/model.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(LoadWeights(**m, dir + "/weights").ok());
+  auto y = (*m)->Predict({testing::GoldenNpy("keras_dropout/x.npy")});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxRelDiff((*y)[0], testing::GoldenNpy("keras_dropout/y.npy")), 1e-5);
+  auto json = ModelToKerasJson(**m);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr("\"recurrent_dropout\": 0.1"));
+  EXPECT_THAT(*json, HasSubstr("\"dropout\": 0.3"));
+  auto trainer = (*m)->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_EQ(trainer.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(trainer.status().message(),
+              HasSubstr("GRU 'gru_1': dropout=0.2 is not supported in training"));
+}
+
 TEST(KerasInterop, SgdStepsMatchKerasFit) {
   auto m = Load("train_sgd/model.json", "train_sgd/weights");
   ASSERT_NE(m, nullptr);

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Keras-produced golden data for GRU layers trained with dropout (docs/user-guide.md): Keras's
+GRU applies dropout and recurrent_dropout in training alone, so a model that has them predicts
+as the same model without them. rill keeps the options, predicts the model and refuses to train
+it (tests/frontend/keras_test.cc).
+
+The case (batch 4, T 6, float32):
+  Input(6, 3) -> GRU(4, dropout=0.2, recurrent_dropout=0.1, return_sequences)
+              -> Bidirectional(GRU(3, dropout=0.3)) -> Dense(2)
+
+Keras's prediction is checked here against the same model rebuilt without dropout, with the
+same weights, so the golden rests on the inference formula, not on dropout's.
+
+Writes tests/golden/keras_dropout/:
+  model.json     model.to_json()
+  weights/N.npy  model.get_weights() (random uniform(-0.5, 0.5)), Keras GRU layout
+  x.npy, y.npy   the batch and Keras's prediction
+
+Regenerate from the repository root:
+  python3 scripts/golden/keras_gru_dropout.py
+Made with tensorflow-cpu 2.21.0, tf-keras 2.21.0, numpy 2.x.
+"""
+import os
+import shutil
+
+import numpy as np
+
+from tf_keras_env import ROOT, keras, tf  # noqa: E402  (first: sets TensorFlow's environment)
+
+OUT = os.path.join(ROOT, "tests", "golden", "keras_dropout")
+L = keras.layers
+B, T, D = 4, 6, 3
+
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def build(dropout):
+    rate = (lambda r: r) if dropout else (lambda r: 0.0)
+    inp = keras.Input((T, D), name="input")
+    h = L.GRU(4, dropout=rate(0.2), recurrent_dropout=rate(0.1), return_sequences=True,
+              reset_after=True, name="gru_1")(inp)
+    h = L.Bidirectional(L.GRU(3, dropout=rate(0.3), reset_after=True, name="gru_2"),
+                        name="bidirectional")(h)
+    return keras.Model(inp, L.Dense(2, name="dense")(h), name="gru_dropout")
+
+
+def main():
+    rng = np.random.default_rng(7)
+    model = build(dropout=True)
+    weights = [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    plain = build(dropout=False)
+    plain.set_weights(weights)
+    np.testing.assert_array_equal(y, plain.predict(x, verbose=0))
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(os.path.join(OUT, "weights"))
+    with open(os.path.join(OUT, "model.json"), "w") as f:
+        f.write(model.to_json())
+    for i, w in enumerate(weights):
+        np.save(os.path.join(OUT, "weights", f"{i}.npy"), w, allow_pickle=False)
+    np.save(os.path.join(OUT, "x.npy"), x, allow_pickle=False)
+    np.save(os.path.join(OUT, "y.npy"), y.astype(np.float32), allow_pickle=False)
+    print(f"wrote {OUT}: y {y.shape}")
+
+
+if __name__ == "__main__":
+    main()
