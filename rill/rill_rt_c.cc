@@ -21,11 +21,13 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
-// Fills `info` with list[index] ("no input 3" when there is none).
+// Fills `info` with list[index] ("rill_model_input_info: no input 3 (the model has 1)" when
+// there is none).
 int Info(const std::vector<rill::NamedType>& list, int index, const char* what,
          rill_tensor_info* info) {
   if (index < 0 || index >= static_cast<int>(list.size())) {
-    last_error = std::string("no ") + what + " " + std::to_string(index);
+    last_error = std::string("rill_model_") + what + "_info: no " + what + " " +
+                 std::to_string(index) + " (the model has " + std::to_string(list.size()) + ")";
     return 1;
   }
   const rill::NamedType& t = list[index];

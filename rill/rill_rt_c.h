@@ -61,7 +61,8 @@ int rill_model_run(rill_model* model, const void* const* inputs, void* const* ou
 /* Sets the states a stateful model carries between runs to zeros. Returns 0 or nonzero. */
 int rill_model_reset_states(rill_model* model);
 
-/* The calling thread's last error ("" when none). */
+/* The calling thread's last error ("" when none): as errno, a later call that succeeds leaves
+ * it as it was. */
 const char* rill_last_error(void);
 
 #ifdef __cplusplus

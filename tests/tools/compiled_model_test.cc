@@ -184,6 +184,8 @@ TEST_F(CompiledModelTest, TheModelSuiteRunsBitIdenticalToPredictEveryWay) {
     EXPECT_EQ(rill_model_num_inputs(nullptr), -1);
     EXPECT_NE(rill_model_output_info(cm, 0, nullptr), 0);
     EXPECT_STREQ(rill_last_error(), "rill_model_output_info: info is NULL");
+    EXPECT_NE(rill_model_input_info(cm, 5, &out), 0);
+    EXPECT_STREQ(rill_last_error(), "rill_model_input_info: no input 5 (the model has 1)");
     EXPECT_NE(rill_model_reset_states(nullptr), 0);
     rill_model_free(cm);
   }
