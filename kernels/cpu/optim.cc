@@ -93,13 +93,13 @@ absl::Status RmspropUpdateT(const KernelArgs& a) {
       mg[i] = rho * mg[i] + one_minus_rho * g[i];
       denom -= mg[i] * mg[i];
     }
-    // Keras puts epsilon inside the square root only on the momentum path (the fused
-    // ResourceApplyRMSProp kernels).
+    // tf-keras 2.x's RMSprop: epsilon inside the square root, with momentum or without.
+    const T step = lr * g[i] / std::sqrt(denom + eps);
     if (momentum_d > 0.0) {
-      mom[i] = momentum * mom[i] + lr * g[i] / std::sqrt(denom + eps);
+      mom[i] = momentum * mom[i] + step;
       w[i] -= mom[i];
     } else {
-      w[i] -= lr * g[i] / (std::sqrt(denom) + eps);
+      w[i] -= step;
     }
   }
   return absl::OkStatus();

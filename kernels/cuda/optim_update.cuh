@@ -62,14 +62,14 @@ __device__ __forceinline__ void RmspropStep(int64_t i, const RmspropParams<T>& p
     mg[i] = mgi;
     denom = SubRn(denom, MulRn(mgi, mgi));
   }
-  // Keras puts epsilon inside the square root only on the momentum path.
+  // tf-keras 2.x's RMSprop: epsilon inside the square root, with momentum or without.
+  const T step = MulRn(p.lr, gi) / sqrt(AddRn(denom, p.epsilon));
   if (p.use_momentum) {
-    const T momi =
-        AddRn(MulRn(p.momentum, mom[i]), MulRn(p.lr, gi) / sqrt(AddRn(denom, p.epsilon)));
+    const T momi = AddRn(MulRn(p.momentum, mom[i]), step);
     mom[i] = momi;
     w[i] = SubRn(w[i], momi);
   } else {
-    w[i] = SubRn(w[i], MulRn(p.lr, gi) / AddRn(sqrt(denom), p.epsilon));
+    w[i] = SubRn(w[i], step);
   }
 }
 

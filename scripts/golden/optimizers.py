@@ -4,8 +4,10 @@
 Model (Keras layout): Dense(3 -> 4, relu) -> Dense(4 -> 2, linear), kernels [in, out], loss
 mse (Keras: mean over the last axis, then over the batch). Every step uses the whole fixed
 batch x [8, 3], y [8, 2]. Gradients come from torch autograd in float64; the updates are this
-file's NumPy transcription of the tf.keras 2.x (OptimizerV2, "legacy") rules, which rill's
-sgd_update / adam_update / rmsprop_update / adagrad_update ops implement, not torch.optim.
+file's NumPy transcription of tf-keras 2.x's rules (the optimizers of tf-keras 2.11 and later,
+keras.optimizers.*), which rill's sgd_update / adam_update / rmsprop_update / adagrad_update
+ops implement, not torch.optim. They are the legacy (OptimizerV2) rules but for RMSprop
+without momentum, where the legacy optimizer added epsilon outside the square root.
 
 Run with Debian's python (python3-torch 1.13, python3-numpy):
     /usr/bin/python3 scripts/golden/optimizers.py [output dir]
@@ -131,11 +133,12 @@ class Optimizer:
         if self.hp["centered"]:
             mg[...] = rho * mg + (1 - rho) * g
             denom = ms - mg * mg
+        step = lr * g / np.sqrt(denom + eps)
         if momentum > 0:
-            mom[...] = momentum * mom + lr * g / np.sqrt(denom + eps)
+            mom[...] = momentum * mom + step
             w -= mom
         else:
-            w -= lr * g / (np.sqrt(denom) + eps)
+            w -= step
 
     def adagrad(self, i, w, g):
         acc = self.acc[i]
