@@ -83,6 +83,36 @@ TEST(Metrics, AccuracyResolvesLikeKeras) {
                               Tensor::FromVector(std::vector<float>{0, 1, 0}, Shape{3, 1}));
   ASSERT_TRUE(binary.ok());
   EXPECT_DOUBLE_EQ(binary->sum / binary->count, 2.0 / 3.0);
+  // Keras compares the label with the thresholded prediction: soft labels never equal it
+  // (tf-keras 2.21's binary_accuracy([[0.1], [0.9]], [[0.2], [0.95]]) is 0).
+  auto soft = ComputeMetric("binary_accuracy",
+                            Tensor::FromVector(std::vector<float>{0.2f, 0.95f}, Shape{2, 1}),
+                            Tensor::FromVector(std::vector<float>{0.1f, 0.9f}, Shape{2, 1}));
+  ASSERT_TRUE(soft.ok());
+  EXPECT_DOUBLE_EQ(soft->sum / soft->count, 0.0);
+}
+
+// Every metric name Keras gives is taken when the model is compiled, whatever the shapes its
+// data will have (sparse_categorical_accuracy's labels have one dimension fewer).
+TEST(Metrics, EveryKnownNameIsAcceptedByCompile) {
+  Model m;
+  auto x = m.Input({kBatch, 2});
+  m.SetOutputs({layers::Dense({.units = 3, .activation = "softmax"})(x)});
+  for (const std::string name :
+       {"accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+        "mse", "mean_squared_error", "mae", "mean_absolute_error"}) {
+    auto t = m.Compile({.loss = "sparse_categorical_crossentropy", .metrics = {name}});
+    EXPECT_TRUE(t.ok()) << name << ": " << t.status();
+  }
+  auto t = m.Compile(
+      {.loss = "sparse_categorical_crossentropy", .metrics = {"sparse_categorical_accuracy"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  Tensor xs = Tensor::FromVector(std::vector<float>{1, 0, 0, 1}, Shape{2, 2});
+  auto h = t->Fit(xs, Tensor::FromVector(std::vector<int32_t>{0, 2}, Shape{2}),
+                  {.epochs = 1, .batch_size = 2, .verbose = 0});
+  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_EQ(h->epochs.size(), 1u);
+  EXPECT_EQ(h->epochs[0].count("sparse_categorical_accuracy"), 1u);
 }
 
 TEST(Regularizers, AddTheirTermsToTheLoss) {
