@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -72,6 +73,29 @@ absl::Status CheckLearningRate(const OptimizerConfig& optimizer, double learning
   return absl::InvalidArgumentError(
       absl::StrCat("optimizer '", optimizer.name, "': learning rate ", learning_rate,
                    learning_rate > 0 ? " must be finite" : " must be > 0"));
+}
+
+// The optimizer's other settings in the ranges their rules need (Keras refuses a momentum
+// outside [0, 1] too): InvalidArgument naming the optimizer and the setting.
+absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
+  auto in = [&o](const char* name, double v, double lo, double hi, bool hi_open) -> absl::Status {
+    if (v >= lo && (hi_open ? v < hi : v <= hi)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", v,
+                                                   " is outside [", lo, ", ", hi,
+                                                   hi_open ? ")" : "]"));
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  RILL_RETURN_IF_ERROR(in("momentum", o.momentum, 0, 1, false));
+  RILL_RETURN_IF_ERROR(in("beta_1", o.beta_1, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("beta_2", o.beta_2, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("rho", o.rho, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("epsilon", o.epsilon, 0, inf, true));
+  RILL_RETURN_IF_ERROR(in("initial_accumulator_value", o.initial_accumulator_value, 0, inf, true));
+  if (o.clipnorm.has_value() && !(*o.clipnorm > 0 && *o.clipnorm < inf))
+    return in("clipnorm", *o.clipnorm, 0, inf, true);
+  if (o.clipvalue.has_value() && !(*o.clipvalue > 0 && *o.clipvalue < inf))
+    return in("clipvalue", *o.clipvalue, 0, inf, true);
+  return absl::OkStatus();
 }
 
 // Keras's split point: the first floor(total * (1 - split)) samples train.
@@ -236,7 +260,14 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   // A device this program or machine lacks is refused now, not at the first Fit.
   RILL_RETURN_IF_ERROR(ResolveDevice(device).status());
   RILL_RETURN_IF_ERROR(CheckLearningRate(options.optimizer, options.optimizer.learning_rate));
+  RILL_RETURN_IF_ERROR(CheckOptimizerSettings(options.optimizer));
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
+  if (model.outputs().size() != 1) {
+    return absl::UnimplementedError(
+        absl::StrCat("model '", model.name(), "' has ", model.outputs().size(),
+                     " outputs: training or evaluating a model with several is not supported "
+                     "(predicting is); use one output"));
+  }
   for (const std::shared_ptr<Layer>& layer : model.layers())
     RILL_RETURN_IF_ERROR(layer->CheckTrainable());
   for (const SymbolicTensor& out : model.outputs()) {

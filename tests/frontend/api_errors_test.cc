@@ -165,8 +165,7 @@ TEST(ApiErrors, Weights) {
   EXPECT_THAT(Message(LoadWeights(b, dir.string(), {.by_name = true})),
               HasSubstr("matched by name only in .h5 files"));
   EXPECT_TRUE(absl::IsNotFound(LoadWeights(b, (dir / "missing").string())));
-  EXPECT_THAT(Message(ConvertGruWeights({F32({3, 6})}, GruLayout::kCuDNNGRU, GruLayout::kGRU,
-                                        "g")),
+  EXPECT_THAT(Message(ConvertGruWeights({F32({3, 6})}, GruLayout::kCuDNNGRU, GruLayout::kGRU, "g")),
               HasSubstr("layer 'g'"));
   fs::remove_all(dir);
 }
@@ -178,6 +177,25 @@ TEST(ApiErrors, Compile) {
               HasSubstr("unknown optimizer 'adamw'"));
   EXPECT_THAT(Message(m->Compile({.metrics = {"f1"}})), HasSubstr("unknown metric 'f1'"));
   EXPECT_THAT(Message(m->Compile({.optimizer = optim::SGD(0)})), HasSubstr("must be > 0"));
+  // Settings outside their rules' ranges, each named.
+  OptimizerConfig clipped = optim::SGD(0.1);
+  clipped.clipnorm = -1;
+  for (const auto& [config, setting] : std::vector<std::pair<OptimizerConfig, std::string>>{
+           {optim::SGD(0.1, -1), "optimizer 'sgd': momentum -1 is outside [0, 1]"},
+           {optim::Adam(0.1, 2), "optimizer 'adam': beta_1 2 is outside [0, 1)"},
+           {optim::Adam(0.1, 0.9, 0.999, -1), "optimizer 'adam': epsilon -1 is outside [0, inf)"},
+           {optim::RMSprop(0.1, std::nan("")), "optimizer 'rmsprop': rho nan is outside [0, 1)"},
+           {clipped, "optimizer 'sgd': clipnorm -1 is outside [0, inf)"}}) {
+    EXPECT_THAT(Message(m->Compile({.optimizer = config})), HasSubstr(setting));
+  }
+  // Two outputs predict, and are refused for training when compiled, not at the first Fit.
+  Model two("two");
+  SymbolicTensor x = two.Input({kBatch, 3});
+  two.SetOutputs({layers::Dense({.units = 2})(x), layers::Dense({.units = 1})(x)});
+  EXPECT_TRUE(two.Predict({F32({4, 3})}).ok());
+  absl::StatusOr<Trainer> both = two.Compile({.loss = "mse"});
+  EXPECT_TRUE(absl::IsUnimplemented(both.status())) << both.status();
+  EXPECT_THAT(Message(both), HasSubstr("model 'two' has 2 outputs: training or evaluating"));
   EXPECT_THAT(Message(m->Compile({.device = "tpu"})), HasSubstr("tpu"));
   // No CUDA backend is registered in this program: refused at Compile, not at the first Fit.
   absl::StatusOr<Trainer> cuda = m->Compile({.device = "cuda"});
@@ -215,8 +233,8 @@ TEST(ApiErrors, FitEvaluatePredict) {
   EXPECT_THAT(Message(t->TrainOnBatch({F32({0, 3})}, Tensor(DType::kI32, Shape{0}))),
               HasSubstr("the batch has no samples"));
   EXPECT_THAT(Message(t->SetLearningRate(-1)), HasSubstr("learning rate -1 must be > 0"));
-  EXPECT_THAT(Message(t->Fit(x, labels, {.verbose = 0, .early_stopping = EarlyStopping{
-                                                           .monitor = "val_f1"}})),
+  EXPECT_THAT(Message(t->Fit(x, labels,
+                             {.verbose = 0, .early_stopping = EarlyStopping{.monitor = "val_f1"}})),
               HasSubstr("monitor 'val_f1' is not among"));
   // Sparse labels outside [0, classes), as Keras checks them: the value, the sample, the range.
   labels.data<int32_t>()[2] = 5;
@@ -227,8 +245,7 @@ TEST(ApiErrors, FitEvaluatePredict) {
   EXPECT_THAT(Message(t->Evaluate(x, labels)), HasSubstr(keras_like));
   EXPECT_THAT(Message(t->TrainOnBatch({x}, labels)), HasSubstr(keras_like));
   Tensor good(DType::kI32, Shape{4});
-  EXPECT_THAT(Message(t->Fit(x, good, {.validation_x = {x}, .validation_y = labels,
-                                       .verbose = 0})),
+  EXPECT_THAT(Message(t->Fit(x, good, {.validation_x = {x}, .validation_y = labels, .verbose = 0})),
               AllOf(HasSubstr("validation data"), HasSubstr(keras_like)));
   labels.data<int32_t>()[2] = -1;
   EXPECT_THAT(Message(t->Evaluate(x, labels)), HasSubstr("label value of -1 (sample 2"));
@@ -284,9 +301,9 @@ TEST(ApiErrors, KerasFilesAndSaving) {
                   "m.json")),
               HasSubstr("m.json"));
   EXPECT_THAT(Message(LayerFromKeras(nlohmann::json::array())), HasSubstr("a layer must be"));
-  EXPECT_THAT(Message(LayerFromKeras({{"class_name", "Bidirectional"},
-                                      {"config", {{"layer", 5}}}})),
-              HasSubstr("a layer must be {\"class_name\", \"config\"}, got 5"));
+  EXPECT_THAT(
+      Message(LayerFromKeras({{"class_name", "Bidirectional"}, {"config", {{"layer", 5}}}})),
+      HasSubstr("a layer must be {\"class_name\", \"config\"}, got 5"));
   EXPECT_TRUE(absl::IsNotFound(LoadKerasModel("/nonexistent/m.json").status()));
   const fs::path root = Scratch("files");
   fs::create_directories(root);
