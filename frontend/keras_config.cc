@@ -418,8 +418,33 @@ json KerasRegisteredName(const std::string& class_name) {
   return class_name == "CuDNNGRU" ? json(class_name) : json(nullptr);
 }
 
+namespace {
+
+// The dtype Keras names in a layer's config: the one it computes in, its weights' (else its
+// first input's) when that is float64, else float32.
+const char* LayerDType(const Layer& layer) {
+  for (const Value* w : layer.weights()) {
+    if (IsFloating(w->type.dtype)) return w->type.dtype == DType::kF64 ? "float64" : "float32";
+  }
+  for (const auto& inputs : layer.call_inputs()) {
+    if (!inputs.empty() && inputs[0].value->type.dtype == DType::kF64) return "float64";
+  }
+  return "float32";
+}
+
+// Sets "dtype" in `config` and in the config of the layer it wraps, if any.
+void SetDType(json& config, const char* dtype) {
+  if (config.contains("dtype")) config["dtype"] = dtype;
+  if (config.contains("layer") && config["layer"].contains("config"))
+    SetDType(config["layer"]["config"], dtype);
+}
+
+}  // namespace
+
 json LayerToKeras(const Layer& layer) {
-  json entry = Serialized("keras.layers", layer.class_name(), layer.GetConfig());
+  json config = layer.GetConfig();
+  SetDType(config, LayerDType(layer));
+  json entry = Serialized("keras.layers", layer.class_name(), std::move(config));
   entry["registered_name"] = KerasRegisteredName(layer.class_name());
   return entry;
 }

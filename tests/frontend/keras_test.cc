@@ -208,6 +208,32 @@ TEST(KerasInterop, AGruTrainedWithDropoutPredictsAsKerasAndIsNotTrained) {
               HasSubstr("GRU 'gru_1': dropout=0.2 is not supported in training"));
 }
 
+// A float64 model is written as Keras writes one: every layer's config names float64 (tf-keras
+// builds a layer in the dtype its config names, so float32 there would run the model in float32).
+TEST(KerasInterop, AFloat64ModelIsWrittenWithFloat64Layers) {
+  Model m("f64");
+  SymbolicTensor x = m.Input({kBatch, 5, 3}, DType::kF64);
+  SymbolicTensor h = layers::Bidirectional(layers::GRU({.units = 4, .return_sequences = true}))(x);
+  h = layers::GRU({.units = 3})(h);
+  m.SetOutputs({layers::Dense({.units = 2})(h)});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  auto text = ModelToKerasJson(m);
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  int layers_seen = 0;
+  for (const nlohmann::json& layer : j["config"]["layers"]) {
+    EXPECT_EQ(layer["config"]["dtype"], "float64") << layer["class_name"];
+    if (layer["config"].contains("layer"))
+      EXPECT_EQ(layer["config"]["layer"]["config"]["dtype"], "float64");
+    ++layers_seen;
+  }
+  EXPECT_EQ(layers_seen, 4);
+  // And read back, the model is float64 still.
+  auto back = ModelFromKerasJson(*text, "f64.json", 0, {});
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->outputs()[0].value->type.dtype, DType::kF64);
+}
+
 TEST(KerasInterop, SgdStepsMatchKerasFit) {
   auto m = Load("train_sgd/model.json", "train_sgd/weights");
   ASSERT_NE(m, nullptr);
