@@ -1,7 +1,9 @@
 #include "frontend/fit_state.h"
 
 #include <cstdlib>
+#include <optional>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -74,7 +76,11 @@ Checkpoint ToCheckpoint(const FitState& s, const Model& model) {
               {"early_stopping.wait", absl::StrCat(s.early_stopping.wait)},
               {"early_stopping.best_epoch", absl::StrCat(s.early_stopping.best_epoch)},
               {"checkpoint.best", Exact(s.checkpoint_best)},
-              {kOptimizer, s.optimizer}};
+              {kOptimizer, s.optimizer},
+              {"plateau.monitor", s.plateau_monitor},
+              {"early_stopping.monitor", s.early_stopping_monitor},
+              {"checkpoint.monitor", s.checkpoint_monitor},
+              {"stopped", s.stopped ? "1" : "0"}};
   for (size_t e = 0; e < s.history.size(); ++e) {
     for (const auto& [name, value] : s.history[e])
       c.values[absl::StrFormat("%s%06d/%s", kHistory, e, name)] = Exact(value);
@@ -100,12 +106,34 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
     return invalid(absl::StrCat("made with optimizer ", made_with, ", this run's is ", s.optimizer,
                                 ": a resumed run goes on with its checkpoint's optimizer"));
   }
+  // A callback's state is its monitor's: a resumed run's callback watches what the checkpoint's
+  // did, or starts afresh where the checkpoint's run had none (a checkpoint written before
+  // monitors were named has no names).
+  auto recorded = [&c](const char* key) -> std::optional<std::string> {
+    auto it = c.values.find(key);
+    return it == c.values.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  for (const auto& [key, mine] : {std::pair{"plateau.monitor", s.plateau_monitor},
+                                  std::pair{"early_stopping.monitor", s.early_stopping_monitor},
+                                  std::pair{"checkpoint.monitor", s.checkpoint_monitor}}) {
+    const std::optional<std::string> theirs = recorded(key);
+    if (!theirs || theirs->empty() || mine.empty() || *theirs == mine) continue;
+    const std::string callback(key, std::string_view(key).find('.'));
+    return invalid(absl::StrCat(callback, " watches ", mine, " in this run, ", *theirs,
+                                " in the checkpoint's: a resumed run goes on watching what its "
+                                "checkpoint's did"));
+  }
+  const bool fresh_plateau = recorded("plateau.monitor") == std::string();
+  const bool fresh_early = recorded("early_stopping.monitor") == std::string();
+  r.stopped = CheckpointStopped(c);
   r.history = CheckpointHistory(c);
   Values v(c, where);
   r.learning_rate = v.Double("learning_rate");
   r.plateau = {v.Double("plateau.best"), v.Int("plateau.wait"), v.Int("plateau.cooldown_counter")};
   r.early_stopping = {v.Double("early_stopping.best"), v.Int("early_stopping.wait"),
                       v.Int("early_stopping.best_epoch")};
+  if (fresh_plateau) r.plateau = s.plateau;
+  if (fresh_early) r.early_stopping = s.early_stopping;
   r.checkpoint_best = v.Double("checkpoint.best");
   std::istringstream rng(v.Find("rng"));
   RILL_RETURN_IF_ERROR(v.status());
@@ -149,6 +177,11 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
   }
   s = std::move(r);
   return absl::OkStatus();
+}
+
+bool CheckpointStopped(const Checkpoint& c) {
+  auto it = c.values.find("stopped");
+  return it != c.values.end() && it->second == "1";
 }
 
 std::string CheckpointOptimizer(const Checkpoint& c) {

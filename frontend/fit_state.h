@@ -25,6 +25,10 @@ struct FitState {
   std::vector<Tensor> best_weights;  // EarlyStopping's, with restore_best_weights
   double checkpoint_best = 0;        // the best monitored value saved in <dir>/best
   std::string optimizer;             // its name: a checkpoint resumes with the same optimizer
+  // What ReduceLROnPlateau, EarlyStopping and the best checkpoint watch ("" when off): their
+  // states are kept for these, so a resumed run must watch the same.
+  std::string plateau_monitor, early_stopping_monitor, checkpoint_monitor;
+  bool stopped = false;  // early stopping ended the run: resuming it trains nothing
   // The results of the epochs completed, in order (Trainer::Fit's History of every epoch).
   std::vector<std::map<std::string, double>> history;
 };
@@ -33,14 +37,16 @@ struct FitState {
 Checkpoint ToCheckpoint(const FitState& s, const Model& model);
 // Restores `s` and the model's ParamStore from `c` (read from `where`). InvalidArgument naming
 // `where` when the checkpoint lacks a weight of the model, holds one of another type, was made
-// with another optimizer than s.optimizer, or for another number of training samples; nothing
-// is changed then.
+// with another optimizer than s.optimizer, for another number of training samples, or watching
+// another value with a callback this run has; nothing is changed then.
 absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, FitState& s,
                                Model& model);
 
 // The name of the optimizer a checkpoint was made with ("" for one written before checkpoints
 // named it).
 std::string CheckpointOptimizer(const Checkpoint& c);
+// Whether early stopping ended the run whose last checkpoint `c` is.
+bool CheckpointStopped(const Checkpoint& c);
 // The results of the epochs a checkpoint holds, epoch 0 first; empty for one written before
 // checkpoints kept them.
 std::vector<std::map<std::string, double>> CheckpointHistory(const Checkpoint& c);

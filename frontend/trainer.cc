@@ -571,6 +571,9 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   state.early_stopping = StartEarlyStopping(monitors.early_max);
   state.checkpoint_best = monitors.checkpoint_max ? -INFINITY : INFINITY;
   state.optimizer = options_.optimizer.name;
+  state.plateau_monitor = plateau ? plateau->monitor : "";
+  state.early_stopping_monitor = early ? early->monitor : "";
+  state.checkpoint_monitor = dir.empty() ? "" : monitors.checkpoint;
   if (!dir.empty()) {
     RILL_RETURN_IF_ERROR(StartCheckpoints(dir, options.resume, writer, state, *model_));
     if (state.learning_rate != learning_rate()) {
@@ -590,7 +593,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   // This call's results are state.history's from here on (a resumed run's hold the epochs its
   // checkpoint kept before them).
   const size_t first = state.history.size();
-  for (int epoch = state.epoch; epoch < options.epochs; ++epoch) {
+  for (int epoch = state.epoch; !state.stopped && epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
     std::optional<ProgressBar> bar;
@@ -625,12 +628,12 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
         state.best_weights = model_->GetWeights();
       stop = step.stop;
     }
+    state.stopped = stop;
     state.history.push_back(std::move(logs));
     if (!dir.empty() && writer) {
       RILL_RETURN_IF_ERROR(WriteEpochCheckpoint(dir, monitors, state.history.back(), epoch,
                                                 learning_rate(), state, *model_));
     }
-    if (stop) break;
   }
   if (early && early->restore_best_weights && !state.best_weights.empty())
     RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));

@@ -215,6 +215,7 @@ struct ResumePoint {
   int epoch = 0;      // epochs done
   double learning_rate = 0;
   std::string optimizer;  // "" for a checkpoint that does not name it
+  bool stopped = false;   // early stopping ended its run
   // The results of its epochs (empty for a checkpoint that does not keep them).
   std::vector<std::map<std::string, double>> history;
 };
@@ -227,6 +228,7 @@ absl::StatusOr<std::optional<ResumePoint>> FindResumePoint(const std::string& di
   ResumePoint p{.where = *latest,
                 .epoch = c.epoch,
                 .optimizer = CheckpointOptimizer(c),
+                .stopped = CheckpointStopped(c),
                 .history = CheckpointHistory(c)};
   auto lr = c.values.find("learning_rate");
   if (lr == c.values.end() || !absl::SimpleAtod(lr->second, &p.learning_rate)) {
@@ -441,7 +443,12 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   whole.epochs.insert(whole.epochs.end(), history->epochs.begin(), history->epochs.end());
   if (history->epochs.empty()) {
-    if (resume_point) {
+    if (resume_point && resume_point->stopped) {
+      std::printf(
+          "nothing to train: early stopping ended the run of the checkpoint %s after %d "
+          "epoch%s\n",
+          resume_point->where.c_str(), resume_point->epoch, resume_point->epoch == 1 ? "" : "s");
+    } else if (resume_point) {
       std::printf("nothing to train: the checkpoint %s holds %d epoch%s, --epochs asks for %d\n",
                   resume_point->where.c_str(), resume_point->epoch,
                   resume_point->epoch == 1 ? "" : "s", epochs);

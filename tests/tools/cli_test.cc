@@ -988,6 +988,41 @@ TEST_F(CliTest, ResumeRefusesAnOptimizerOrLearningRateTheCheckpointContradicts) 
   }
 }
 
+// A callback's state goes on with what it watched: a resumed run that watches another value is
+// refused, a callback the checkpoint's run did not have starts afresh, and a run that early
+// stopping ended trains nothing when resumed (the weights stay what it saved).
+TEST_F(CliTest, ResumeKeepsWhatTheCallbacksWatchedAndWhetherTheRunStopped) {
+  const std::string common = " --seed 3 --validation-split 0.25 --verbose 0 --checkpoint-dir ";
+  ASSERT_EQ(
+      Rill(TrainSgd("--epochs 1 --early-stopping 5 --monitor val_loss" + common + Path("watch")))
+          .status,
+      0);
+  Result r = Rill(
+      TrainSgd("--epochs 2 --resume --early-stopping 5 --monitor loss" + common + Path("watch")));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("early_stopping watches loss in this run, val_loss in the "
+                               "checkpoint's"));
+  r = Rill(TrainSgd("--epochs 2 --resume --reduce-lr-on-plateau 0.5,1 --monitor val_loss" + common +
+                    Path("watch")));
+  EXPECT_EQ(r.status, 0) << r.out;
+  // A minimum improvement no epoch makes: the second epoch stops the run.
+  const std::string stop = "--epochs 5 --early-stopping 1,1e9 --metrics-csv ";
+  r = Rill(
+      TrainSgd(stop + Path("stop.csv") + common + Path("stop") + " --save-weights " + Path("w1")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string csv = ReadText(Path("stop.csv"));
+  EXPECT_EQ(Lines(csv), 3) << csv;  // the header and epochs 1 and 2
+  r = Rill(TrainSgd(stop + Path("stop.csv") + " --resume" + common + Path("stop") +
+                    " --save-weights " + Path("w2")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("nothing to train: early stopping ended the run of the checkpoint"));
+  EXPECT_EQ(ReadText(Path("stop.csv")), csv);
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(ReadText(Path("w1/" + std::to_string(i) + ".npy")),
+              ReadText(Path("w2/" + std::to_string(i) + ".npy")))
+        << i;
+}
+
 // README: usage errors exit 2, other errors 1; either way one line, before any other output.
 TEST_F(CliTest, UsageErrorsExitTwoWithOneLineBeforeAnyOutput) {
   const std::string model = " --model " + Golden("seq_stack/model.json");
