@@ -42,8 +42,6 @@ absl::Status UnknownMetric(const std::string& name) {
 
 }  // namespace
 
-std::string MetricDisplayName(const std::string& name) { return name == "acc" ? "accuracy" : name; }
-
 absl::Status CheckMetricNames(const std::vector<std::string>& names) {
   for (const std::string& m : names) {
     if (std::find(std::begin(kMetricNames), std::end(kMetricNames), m) == std::end(kMetricNames))
@@ -66,7 +64,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
            : sparse ? "sparse_categorical_accuracy"
                     : "categorical_accuracy";
   }
-  MetricTotal total{MetricDisplayName(name), 0, 0};
+  MetricTotal total{name, 0, 0};  // named as given, as Keras's History does ("acc")
   if (kind == "mse" || kind == "mean_squared_error" || kind == "mae" ||
       kind == "mean_absolute_error") {
     if (y_pred.size() != y_true.size()) {

@@ -43,6 +43,7 @@ namespace {
 // " - name: value" as Keras prints it: four decimals, or four significant digits in
 // exponent form for small values.
 std::string FormatValue(const std::string& name, double v) {
+  if (std::isnan(v)) return absl::StrFormat(" - %s: nan", name);  // never "-nan"
   return std::abs(v) >= 1e-3 || v == 0 ? absl::StrFormat(" - %s: %.4f", name, v)
                                        : absl::StrFormat(" - %s: %.4e", name, v);
 }
@@ -245,7 +246,7 @@ absl::Status WriteEpochCheckpoint(const std::string& dir, const FitMonitors& mon
 
 std::vector<std::string> Trainer::LogNames(bool validation) const {
   std::vector<std::string> names = {"loss"};
-  for (const std::string& m : options_.metrics) names.push_back(MetricDisplayName(m));
+  for (const std::string& m : options_.metrics) names.push_back(m);
   if (!validation) return names;
   const size_t n = names.size();
   for (size_t i = 0; i < n; ++i) names.push_back("val_" + names[i]);

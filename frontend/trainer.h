@@ -155,8 +155,6 @@ struct MetricTotal {
   double sum = 0;    // over the per-sample values
   int64_t count = 0;
 };
-// A metric's name as Keras displays it ("acc" is "accuracy").
-std::string MetricDisplayName(const std::string& name);
 // OK when every name is a metric ComputeMetric knows; InvalidArgument naming the first that is
 // not, listing the known ones (frontend/metrics.cc).
 absl::Status CheckMetricNames(const std::vector<std::string>& names);

@@ -193,7 +193,11 @@ class MetricsCsv {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      absl::StrAppend(&text_, ",", it == logs.end() ? "" : absl::StrFormat("%.9g", it->second));
+      // NaN as Keras's CSVLogger writes it, never "-nan".
+      absl::StrAppend(&text_, ",",
+                      it == logs.end()         ? ""
+                      : std::isnan(it->second) ? "nan"
+                                               : absl::StrFormat("%.9g", it->second));
     }
     text_ += "\n";
   }
@@ -253,7 +257,9 @@ absl::Status CheckResumeFlags(const ResumePoint& p, const OptimizerConfig& optim
                      ", or another --checkpoint-dir for a new run"));
   }
   const std::optional<double> lr = absl::GetFlag(FLAGS_lr);
-  if (!lr || *lr == p.learning_rate) return absl::OkStatus();
+  // The checkpoint keeps the rate the optimizer ran, a float32: --lr 0.0025 is 0.00249999994.
+  if (!lr || static_cast<float>(*lr) == static_cast<float>(p.learning_rate))
+    return absl::OkStatus();
   if (fit.reduce_lr_on_plateau && p.learning_rate < *lr) return absl::OkStatus();
   return UsageError(absl::StrCat(
       "--lr=", *lr, " disagrees with the checkpoint ", p.where, ", whose learning rate is ",

@@ -979,9 +979,12 @@ TEST_F(CliTest, ResumeRefusesAnOptimizerOrLearningRateTheCheckpointContradicts) 
   }
   // The run's own values go on; with --reduce-lr-on-plateau, the first rate the checkpoint's
   // may have been lowered from too.
+  // A rate that float32 rounds (0.0025: 0.00249999994) is the same rate.
+  const std::string adam_0025 = " --optimizer adam --lr 0.0025 --checkpoint-dir " + Path("a25");
+  ASSERT_EQ(Rill(base + "--epochs 1" + adam_0025).status, 0);
   for (const std::string args :
        {"--optimizer sgd --lr 0.1" + sgd, "--optimizer sgd" + sgd, adam,
-        "--optimizer adam --lr 0.01 --reduce-lr-on-plateau 0.5,1" + adam}) {
+        "--optimizer adam --lr 0.01 --reduce-lr-on-plateau 0.5,1" + adam, adam_0025}) {
     SCOPED_TRACE(args);
     Result r = Rill(base + "--resume --epochs 2 " + args);
     EXPECT_EQ(r.status, 0) << r.out;
