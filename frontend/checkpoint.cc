@@ -1,6 +1,7 @@
 #include "frontend/checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,8 +83,31 @@ absl::Status CreateCheckpointRoot(const std::string& root) {
     return absl::InvalidArgumentError(
         absl::StrCat(root, ": not a directory; checkpoints need a directory"));
   }
-  if (::mkdir(root.c_str(), 0777) != 0) return PathErrno(root, "cannot create", errno);
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) return PathErrno(root, "cannot create", ec.value());
   return absl::OkStatus();
+}
+
+absl::StatusOr<CheckpointRootLock> CheckpointRootLock::Acquire(const std::string& root) {
+  const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return PathErrno(root, "cannot open", errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(root,
+                       ": another run is writing its checkpoints here; give each run its own "
+                       "--checkpoint-dir"));
+    }
+    return PathErrno(root, "cannot lock", err);
+  }
+  return CheckpointRootLock(fd);
+}
+
+CheckpointRootLock::~CheckpointRootLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the lock
 }
 
 std::string EpochCheckpointDir(const std::string& root, int epoch) {

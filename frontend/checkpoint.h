@@ -36,9 +36,26 @@ enum class CheckpointParts { kAll, kValues };
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& dir,
                                           CheckpointParts parts = CheckpointParts::kAll);
 
-// Creates the directory `root` of a run's checkpoints if it is missing. InvalidArgument when
-// something else is there or it cannot be created.
+// Creates the directory `root` of a run's checkpoints if it is missing, with its missing parents
+// (as Keras's BackupAndRestore). InvalidArgument when something else is there or it cannot be
+// created.
 absl::Status CreateCheckpointRoot(const std::string& root);
+
+// A run's hold on its checkpoint directory (an exclusive flock on the directory, released when
+// the object goes or the process ends, however it ends), so that two runs never write, and
+// delete, each other's checkpoints in one directory.
+class CheckpointRootLock {
+ public:
+  // FailedPrecondition naming `root` when another run holds it.
+  static absl::StatusOr<CheckpointRootLock> Acquire(const std::string& root);
+  CheckpointRootLock(CheckpointRootLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  CheckpointRootLock& operator=(CheckpointRootLock&&) = delete;
+  ~CheckpointRootLock();
+
+ private:
+  explicit CheckpointRootLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
 
 // "<root>/epoch-000012" for `epoch` 12: the names of the per-epoch checkpoints.
 std::string EpochCheckpointDir(const std::string& root, int epoch);

@@ -562,7 +562,12 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   const auto& plateau = options.reduce_lr_on_plateau;
   const auto& early = options.early_stopping;
   const std::string& dir = options.checkpoint_dir;
-  if (!dir.empty() && writer) RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
+  std::optional<CheckpointRootLock> hold;
+  if (!dir.empty() && writer) {
+    RILL_RETURN_IF_ERROR(CreateCheckpointRoot(dir));
+    RILL_ASSIGN_OR_RETURN(CheckpointRootLock lock, CheckpointRootLock::Acquire(dir));
+    hold.emplace(std::move(lock));
+  }
   FitState state;
   state.learning_rate = learning_rate();
   state.rng.seed(options.seed);

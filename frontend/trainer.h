@@ -57,7 +57,8 @@ struct FitOptions {
   // improved (Keras's ModelCheckpoint(save_best_only=True)), to "<dir>/best": the model's
   // ParamStore (weights, optimizer slots, stateful RNN states), the shuffle generator and
   // order, the epoch, the learning rate and the schedules' counters. The directory is created
-  // if missing; one that holds a checkpoint already needs `resume`.
+  // (with its parents) if missing, and held by this Fit (CheckpointRootLock: another Fit given it
+  // meanwhile fails); one that holds a checkpoint already needs `resume`.
   std::string checkpoint_dir;
   std::string checkpoint_monitor;  // empty: "val_loss" with validation data, else "loss"
   // With checkpoint_dir: continue from its latest per-epoch checkpoint, as Keras's

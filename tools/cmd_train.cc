@@ -78,7 +78,7 @@ ABSL_FLAG(bool, restore_best_weights, false,
           "with --early-stopping: end with the weights of the best epoch");
 ABSL_FLAG(std::string, checkpoint_dir, "",
           "directory for a checkpoint after every epoch (DIR/epoch-NNNNNN, the previous one "
-          "removed) and the best by --monitor (DIR/best); created if missing, and one holding "
+          "removed) and the best by --monitor (DIR/best); created (with its parents) if missing, held by one run at a time, and one holding "
           "a checkpoint needs --resume");
 ABSL_FLAG(bool, resume, false,
           "with --checkpoint-dir: continue from its latest checkpoint up to --epochs in all; a "

@@ -1026,6 +1026,24 @@ TEST_F(CliTest, ResumeKeepsWhatTheCallbacksWatchedAndWhetherTheRunStopped) {
         << i;
 }
 
+// Two runs never share a checkpoint directory (each would delete the other's checkpoints): one
+// finds it held (here by flock(1), as a running rill holds it) and stops in one line, before
+// any epoch. A missing directory is made with its missing parents.
+TEST_F(CliTest, ARunNeverWritesIntoACheckpointDirectoryAnotherHolds) {
+  if (testing::RunShell("command -v flock").status != 0) GTEST_SKIP() << "no flock(1) here";
+  fs::create_directories(Path("held"));
+  const std::string train = TrainSgd("--epochs 1 --verbose 0 --checkpoint-dir ");
+  Result r = testing::RunShell("flock " + Path("held") + " " + std::string(RILL_BINARY) + " " +
+                               train + Path("held") + " 2>&1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr(Path("held") + ": another run is writing its checkpoints here"));
+  EXPECT_EQ(Lines(r.out), 1) << r.out;
+  EXPECT_TRUE(fs::is_empty(Path("held")));
+  r = Rill(train + Path("new/parents/ck"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(Path("new/parents/ck/epoch-000001")));
+}
+
 // README: usage errors exit 2, other errors 1; either way one line, before any other output.
 TEST_F(CliTest, UsageErrorsExitTwoWithOneLineBeforeAnyOutput) {
   const std::string model = " --model " + Golden("seq_stack/model.json");
