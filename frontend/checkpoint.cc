@@ -145,6 +145,7 @@ absl::Status WriteCheckpoint(const std::string& dir, const Checkpoint& c) {
   // After an exchange, the temporary's name holds the replaced checkpoint; after a failure,
   // the partial new one.
   RemoveCheckpointDir(tmp);
+  ForgetTempDir(tmp);
   return st;
 }
 

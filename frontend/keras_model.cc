@@ -504,6 +504,7 @@ absl::Status SaveWeightsDir(const Model& model, const std::string& dir) try {
     if (!st.ok()) {
       std::error_code ec;
       fs::remove_all(tmp, ec);  // holds only what this call wrote
+      ForgetTempDir(tmp);
       return st;
     }
   }
@@ -512,6 +513,7 @@ absl::Status SaveWeightsDir(const Model& model, const std::string& dir) try {
   if (!st.ok()) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
+    ForgetTempDir(tmp);
   }
   return st;
 } catch (...) {

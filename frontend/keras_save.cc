@@ -209,6 +209,7 @@ absl::Status SaveModel(const Model& model, const std::string& dir) try {
   // temporary's name holds the old model, removed here.
   if (st.ok()) st = MoveIntoPlace(tmp, dir);
   RemoveSavedModelDir(tmp);
+  ForgetTempDir(tmp);
   return st;
 } catch (...) {
   return CurrentExceptionStatus(absl::StrCat("SaveModel ", dir));

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,21 +22,23 @@
 namespace rill {
 namespace {
 
-// The temporary files of this process that are not yet moved into place or removed, for the
-// signal handler (RemoveTempFilesOnSignals): fixed slots, so that the handler only reads memory
-// and calls unlink. A slot's name is written before it is marked live; with every slot live a
-// temporary is simply not tracked.
+// The temporary files and directories of this process that are not yet moved into place or
+// removed, for the signal handler (RemoveTempFilesOnSignals): fixed slots, so that the handler
+// only reads memory and makes system calls. A slot's name is written before it is marked live;
+// with every slot live a temporary is simply not tracked.
 constexpr int kTrackedTemps = 64;
 char tracked_names[kTrackedTemps][PATH_MAX];
 std::atomic<bool> tracked_live[kTrackedTemps];
+std::atomic<bool> tracked_dir[kTrackedTemps];
 std::mutex tracked_mutex;  // between writers; the handler takes no lock
 
-void Track(const std::string& name) {
+void Track(const std::string& name, bool dir = false) {
   if (name.size() >= PATH_MAX) return;
   std::lock_guard<std::mutex> lock(tracked_mutex);
   for (int i = 0; i < kTrackedTemps; ++i) {
     if (tracked_live[i].load(std::memory_order_relaxed)) continue;
     std::memcpy(tracked_names[i], name.c_str(), name.size() + 1);
+    tracked_dir[i].store(dir, std::memory_order_relaxed);
     tracked_live[i].store(true, std::memory_order_release);
     return;
   }
@@ -51,10 +54,54 @@ void Untrack(const std::string& name) {
   }
 }
 
-extern "C" void RemoveTempFilesAndReraise(int sig) {
-  for (int i = 0; i < kTrackedTemps; ++i) {
-    if (tracked_live[i].load(std::memory_order_acquire)) ::unlink(tracked_names[i]);
+// getdents64's record (the kernel's; glibc declares none).
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+// Removes what the directory `path` holds, `depth` levels down (a saved model's weights/ is one),
+// then the directory, with system calls alone: the signal handler's removal of a temporary
+// directory (what rill wrote into it, or the directory it replaced).
+void RemoveTreeFromHandler(const char* path, int depth) {
+  const int fd = ::open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  alignas(LinuxDirent64) char buf[4096];
+  for (long n; (n = ::syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0;) {
+    for (long at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const LinuxDirent64*>(buf + at);
+      at += e->d_reclen;
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
+      if (::unlinkat(fd, name, 0) == 0 || errno != EISDIR || depth == 0) continue;
+      char child[PATH_MAX];
+      const size_t a = std::strlen(path), b = std::strlen(name);
+      if (a + 1 + b >= sizeof child) continue;
+      std::memcpy(child, path, a);
+      child[a] = '/';
+      std::memcpy(child + a + 1, name, b + 1);
+      RemoveTreeFromHandler(child, depth - 1);
+    }
   }
+  ::close(fd);
+  ::rmdir(path);
+}
+
+extern "C" void RemoveTempFilesAndReraise(int sig) {
+  const int saved = errno;
+  // Files first: a temporary file may lie inside a temporary directory.
+  for (int i = 0; i < kTrackedTemps; ++i) {
+    if (tracked_live[i].load(std::memory_order_acquire) && !tracked_dir[i].load())
+      ::unlink(tracked_names[i]);
+  }
+  for (int i = 0; i < kTrackedTemps; ++i) {
+    if (tracked_live[i].load(std::memory_order_acquire) && tracked_dir[i].load())
+      RemoveTreeFromHandler(tracked_names[i], 1);
+  }
+  errno = saved;
   ::signal(sig, SIG_DFL);
   ::raise(sig);
 }
@@ -295,10 +342,20 @@ absl::Status WriteFileAtomically(const std::string& path,
   return moved;
 }
 
-absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path) {
+namespace {
+absl::StatusOr<std::string> CreateUntrackedDirBeside(const std::string& path) {
   return CreateBeside(
       path, [](const std::string& candidate) { return ::mkdir(candidate.c_str(), 0777) == 0; });
 }
+}  // namespace
+
+absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path) {
+  absl::StatusOr<std::string> name = CreateUntrackedDirBeside(path);
+  if (name.ok()) Track(*name, /*dir=*/true);
+  return name;
+}
+
+void ForgetTempDir(const std::string& name) { Untrack(name); }
 
 absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
   struct stat tmp_st, st;
@@ -322,13 +379,15 @@ absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
   }
   if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
     RemoveWeightDir(tmp);  // now the old directory
+    Untrack(tmp);
     return absl::OkStatus();
   }
   if (errno != EINVAL && errno != ENOSYS)
     return PathErrno(path, "cannot exchange it with the new directory", errno);
   // A file system without atomic exchange: move the old directory aside under a new name,
-  // then the new one into place.
-  absl::StatusOr<std::string> aside = CreateTempDirBeside(path);
+  // then the new one into place. The aside directory is not a tracked temporary: until the new
+  // one is in place it holds what was there, which an interrupted run must leave.
+  absl::StatusOr<std::string> aside = CreateUntrackedDirBeside(path);
   if (!aside.ok()) return aside.status();
   if (std::rename(path.c_str(), aside->c_str()) != 0) {
     const int err = errno;
@@ -340,6 +399,7 @@ absl::Status MoveIntoPlace(const std::string& tmp, const std::string& path) {
     std::rename(aside->c_str(), path.c_str());
     return PathErrno(path, "cannot rename the temporary into place", err);
   }
+  Untrack(tmp);
   RemoveWeightDir(*aside);
   return absl::OkStatus();
 }

@@ -47,7 +47,11 @@ absl::StatusOr<TempFile> CreateTempFileBeside(const std::string& path);
 void RemoveTempFile(const std::string& name);
 
 // A new empty directory beside `path`, as CreateTempFileBeside makes a file; returns its name.
+// Until MoveIntoPlace puts it in place, or ForgetTempDir after the caller removed it, an
+// interrupting signal removes it with what it holds (RemoveTempFilesOnSignals).
 absl::StatusOr<std::string> CreateTempDirBeside(const std::string& path);
+// Stops tracking a temporary directory its caller removed.
+void ForgetTempDir(const std::string& name);
 
 // Puts the complete temporary `tmp` at `path`. A file replaces a regular file atomically. A
 // directory is exchanged atomically with an existing one, whose N.npy files are then removed
@@ -72,7 +76,8 @@ absl::Status WriteFileAtomically(const std::string& path,
                                  std::optional<mode_t> permissions = std::nullopt);
 
 // Makes SIGINT, SIGTERM and SIGHUP (where their action is the default one) first remove this
-// process's temporary files not yet moved into place or removed, then end the process as the
+// process's temporary files and directories not yet moved into place or removed (a directory
+// with the files in it, one level of directories down), then end the process as the
 // signal would have: Ctrl-C during a long write leaves no "<path>.tmp-<pid>-<n>" behind. For
 // programs (rill, rill-run); a library leaves signals to its host. A kill that cannot be
 // caught (SIGKILL) still leaves the temporary, which no rill command reads.

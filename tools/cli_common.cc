@@ -151,6 +151,7 @@ absl::Status CheckOutputDir(const std::string& path) {
   RILL_RETURN_IF_ERROR(CheckWeightsDirTarget(path));
   RILL_ASSIGN_OR_RETURN(const std::string probe, CreateTempDirBeside(path));
   ::rmdir(probe.c_str());
+  ForgetTempDir(probe);
   return absl::OkStatus();
 }
 
