@@ -21,6 +21,13 @@ constexpr char kOptimizer[] = "optimizer";
 // "history/<epoch>/<name>": one value per result of each completed epoch.
 constexpr char kHistory[] = "history/";
 
+// The value `key` of `c`, if it has one (an older rill's checkpoint may not).
+std::optional<std::string> Recorded(const Checkpoint& c, const std::string& key) {
+  auto it = c.values.find(key);
+  if (it == c.values.end()) return std::nullopt;
+  return it->second;
+}
+
 // Exact round trip, infinities included.
 std::string Exact(double v) { return absl::StrFormat("%.17g", v); }
 
@@ -109,22 +116,18 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
   // A callback's state is its monitor's: a resumed run's callback watches what the checkpoint's
   // did, or starts afresh where the checkpoint's run had none (a checkpoint written before
   // monitors were named has no names).
-  auto recorded = [&c](const char* key) -> std::optional<std::string> {
-    auto it = c.values.find(key);
-    return it == c.values.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
   for (const auto& [key, mine] : {std::pair{"plateau.monitor", s.plateau_monitor},
                                   std::pair{"early_stopping.monitor", s.early_stopping_monitor},
                                   std::pair{"checkpoint.monitor", s.checkpoint_monitor}}) {
-    const std::optional<std::string> theirs = recorded(key);
+    const std::optional<std::string> theirs = Recorded(c, key);
     if (!theirs || theirs->empty() || mine.empty() || *theirs == mine) continue;
     const std::string callback(key, std::string_view(key).find('.'));
     return invalid(absl::StrCat(callback, " watches ", mine, " in this run, ", *theirs,
                                 " in the checkpoint's: a resumed run goes on watching what its "
                                 "checkpoint's did"));
   }
-  const bool fresh_plateau = recorded("plateau.monitor") == std::string();
-  const bool fresh_early = recorded("early_stopping.monitor") == std::string();
+  const bool fresh_plateau = Recorded(c, "plateau.monitor") == std::string();
+  const bool fresh_early = Recorded(c, "early_stopping.monitor") == std::string();
   r.stopped = CheckpointStopped(c);
   r.history = CheckpointHistory(c);
   Values v(c, where);
@@ -179,14 +182,10 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
   return absl::OkStatus();
 }
 
-bool CheckpointStopped(const Checkpoint& c) {
-  auto it = c.values.find("stopped");
-  return it != c.values.end() && it->second == "1";
-}
+bool CheckpointStopped(const Checkpoint& c) { return Recorded(c, "stopped") == std::string("1"); }
 
 std::string CheckpointOptimizer(const Checkpoint& c) {
-  auto it = c.values.find(kOptimizer);
-  return it == c.values.end() ? "" : it->second;
+  return Recorded(c, kOptimizer).value_or("");
 }
 
 std::vector<std::map<std::string, double>> CheckpointHistory(const Checkpoint& c) {

@@ -313,6 +313,26 @@ absl::Status CheckLoadedOneHot(const Plan& plan, const PlanStep& step) {
   return NeedType(s.out(0), {s.out(0).dtype, Shape(std::move(dims))}, "the output");
 }
 
+// ---- cudnn_gru -----------------------------------------------------------------------------
+
+absl::Status CheckLoadedGruAttrs(const LoadedStep& s) {
+  RILL_RETURN_IF_ERROR(s.Attr("time_major", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(s.Attr("go_backwards", AttrKind::kBool));
+  RILL_RETURN_IF_ERROR(s.Attr("zero_output_for_mask", AttrKind::kBool, false));
+  return s.Counts(5, 6, 3);
+}
+
+absl::Status CheckLoadedGruOperands(const LoadedStep& s, DType t, int64_t b, int64_t time,
+                                    int64_t u) {
+  RILL_RETURN_IF_ERROR(NeedType(s.in(1), {t, {b, u}}, "h0"));
+  RILL_RETURN_IF_ERROR(NeedType(s.in(4), {t, {6 * u}}, "the bias"));
+  if (s.num_inputs() == 6) RILL_RETURN_IF_ERROR(NeedType(s.in(5), {DType::kI32, {b}}, "lengths"));
+  const bool time_major = s.attrs().GetBool("time_major");
+  RILL_RETURN_IF_ERROR(
+      NeedType(s.out(0), {t, time_major ? Shape{time, b, u} : Shape{b, time, u}}, "y"));
+  return NeedType(s.out(1), {t, {b, u}}, "h_last");
+}
+
 // ---- A stateful layer's assign ------------------------------------------------------------------
 
 // A stateful layer's assign: the state and its new value of one type.

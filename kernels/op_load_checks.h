@@ -5,7 +5,11 @@
 // (load_check.h).
 #pragma once
 
+#include <cstdint>
+
 #include "absl/status/status.h"
+#include "ir/types.h"
+#include "kernels/load_check.h"
 #include "runtime/plan.h"
 
 namespace rill {
@@ -42,6 +46,15 @@ absl::Status CheckLoadedReverse(const Plan& plan, const PlanStep& step);
 absl::Status CheckLoadedGather(const Plan& plan, const PlanStep& step);
 absl::Status CheckLoadedScatterAdd(const Plan& plan, const PlanStep& step);
 absl::Status CheckLoadedOneHot(const Plan& plan, const PlanStep& step);
+
+// What every device's cudnn_gru kernel reads the same way, the op's own contract; the weights'
+// form, the reserve and the attributes the backend adds are each kernel's. Attributes:
+// time_major and go_backwards, zero_output_for_mask if present, 5 or 6 inputs and 3 outputs.
+// Operands, from the sizes the kernel derives (batch, time, units) in dtype `t`: h0 [b, u],
+// bias [6u], lengths i32 [b], y [b, time, u] (time-major: [time, b, u]) and h_last [b, u].
+absl::Status CheckLoadedGruAttrs(const LoadedStep& s);
+absl::Status CheckLoadedGruOperands(const LoadedStep& s, DType t, int64_t b, int64_t time,
+                                    int64_t u);
 
 // A stateful layer's assign of its new state.
 absl::Status CheckLoadedAssign(const Plan& plan, const PlanStep& step);

@@ -407,7 +407,8 @@ absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype) {
 absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& path,
                                       std::string_view what) {
   if (t.dtype() == dtype) return t;
-  if (!IsFloating(t.dtype()) && IsFloating(dtype)) {
+  const bool from_float = IsFloating(t.dtype()), to_float = IsFloating(dtype);
+  if (!from_float && to_float) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
                                                    ", the model expects ",
                                                    std::string(DTypeName(dtype)), " data"));
@@ -415,7 +416,7 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
   const absl::string_view named(what.data(), what.size());
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
-    if (IsFloating(t.dtype()) && !IsFloating(dtype)) {
+    if (from_float && !to_float) {
       const double v = t.at(i);
       if (!(v == std::floor(v) && v >= std::numeric_limits<int32_t>::min() &&
             v <= std::numeric_limits<int32_t>::max())) {
@@ -431,7 +432,7 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
       }
       continue;
     }
-    if (IsFloating(dtype)) {
+    if (to_float) {
       if (dtype == DType::kF32) {
         out.data<float>()[i] = static_cast<float>(t.at(i));
       } else if (dtype == DType::kF64) {

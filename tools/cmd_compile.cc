@@ -42,8 +42,8 @@ absl::StatusOr<std::string> CopiedBytes(const std::string& path, const char* wha
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// The bytes of the rill-run beside this program (both are installed to the same directory).
-// The runner an executable is made of: rill-run beside this program.
+// The runner an executable is made of: the rill-run beside this program (both are installed
+// to the same directory).
 absl::StatusOr<std::string> RunnerPath() {
   char self[4096];
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);

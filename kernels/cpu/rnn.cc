@@ -263,15 +263,12 @@ absl::Status CheckPackedLayout(int64_t version, const Shape& input, const Shape&
 absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   const LoadedStep loaded(plan, step);
   const Attrs& attrs = step.attrs;
-  RILL_RETURN_IF_ERROR(loaded.Attr("time_major", AttrKind::kBool));
-  RILL_RETURN_IF_ERROR(loaded.Attr("go_backwards", AttrKind::kBool));
-  RILL_RETURN_IF_ERROR(loaded.Attr("zero_output_for_mask", AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(CheckLoadedGruAttrs(loaded));
   RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruTrainingAttr, AttrKind::kBool, false));
   RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruPackedAttr, AttrKind::kInt, false));
   RILL_RETURN_IF_ERROR(loaded.Attr(kCpuGruAlgoAttr, AttrKind::kString, false));
   if (attrs.Has(kCpuGruAlgoAttr))
     RILL_RETURN_IF_ERROR(ParseCpuGruAlgo(attrs.GetString(kCpuGruAlgoAttr)).status());
-  RILL_RETURN_IF_ERROR(loaded.Counts(5, 6, 3));
   const TensorType& x = loaded.in(0);
   const TensorType& h0 = loaded.in(1);
   if ((x.dtype != DType::kF32 && x.dtype != DType::kF64) || x.shape.rank() != 3 ||
@@ -290,7 +287,6 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   }
   const DType t = x.dtype;
   const int64_t b = s.batch, u = s.units;
-  RILL_RETURN_IF_ERROR(NeedType(h0, {t, {b, u}}, "h0"));
   if (ReadsPackedWeights(attrs)) {
     RILL_RETURN_IF_ERROR(CheckPackedLayout(attrs.GetInt(kCpuGruPackedAttr), loaded.in(2).shape,
                                            loaded.in(3).shape, s, t));
@@ -298,12 +294,7 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
     RILL_RETURN_IF_ERROR(NeedType(loaded.in(2), {t, {s.input, 3 * u}}, "kernel"));
     RILL_RETURN_IF_ERROR(NeedType(loaded.in(3), {t, {u, 3 * u}}, "recurrent kernel"));
   }
-  RILL_RETURN_IF_ERROR(NeedType(loaded.in(4), {t, {6 * u}}, "bias"));
-  if (loaded.num_inputs() == 6)
-    RILL_RETURN_IF_ERROR(NeedType(loaded.in(5), {DType::kI32, {b}}, "lengths"));
-  const Shape y = s.time_major ? Shape{s.time, b, u} : Shape{b, s.time, u};
-  RILL_RETURN_IF_ERROR(NeedType(loaded.out(0), {t, y}, "y"));
-  RILL_RETURN_IF_ERROR(NeedType(loaded.out(1), {t, {b, u}}, "h_last"));
+  RILL_RETURN_IF_ERROR(CheckLoadedGruOperands(loaded, t, b, s.time, u));
   if (RunsOneDnn(attrs) && t == DType::kF32) return absl::OkStatus();  // f64 never runs oneDNN
   const Shape reserve = s.time_major ? Shape{s.time, b, 4 * u} : Shape{b, s.time, 4 * u};
   return NeedType(loaded.out(2), {t, reserve}, "reserve");

@@ -317,15 +317,12 @@ absl::Status PrepareGruGrad(const PrepareArgs& p) {
 absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   const LoadedStep loaded(plan, step);
   const Attrs& attrs = step.attrs;
-  RILL_RETURN_IF_ERROR(loaded.Attr("time_major", AttrKind::kBool));
-  RILL_RETURN_IF_ERROR(loaded.Attr("go_backwards", AttrKind::kBool));
-  RILL_RETURN_IF_ERROR(loaded.Attr("zero_output_for_mask", AttrKind::kBool, false));
+  RILL_RETURN_IF_ERROR(CheckLoadedGruAttrs(loaded));
   RILL_RETURN_IF_ERROR(loaded.Attr(kResidentWeightsAttr, AttrKind::kBool, false));
   RILL_RETURN_IF_ERROR(loaded.Attr(kHostSyncAttr, AttrKind::kBool, false));
   RILL_RETURN_IF_ERROR(loaded.Attr(kGruAlgoAttr, AttrKind::kString, false));
   if (attrs.Has(kGruAlgoAttr))
     RILL_RETURN_IF_ERROR(ParseGruAlgo(attrs.GetString(kGruAlgoAttr)).status());
-  RILL_RETURN_IF_ERROR(loaded.Counts(5, 6, 3));
   const TensorType& x = loaded.in(0);
   const TensorType& kernel = loaded.in(2);
   if (x.dtype != DType::kF32 || x.shape.rank() != 3 || !x.shape.IsKnown() ||
@@ -344,14 +341,8 @@ absl::Status CheckLoadedGru(const Plan& plan, const PlanStep& step) {
   }
   constexpr DType f = DType::kF32;
   RILL_RETURN_IF_ERROR(NeedType(kernel, {f, {d, 3 * u}}, "the kernel"));
-  RILL_RETURN_IF_ERROR(NeedType(loaded.in(1), {f, {b, u}}, "h0"));
   RILL_RETURN_IF_ERROR(NeedType(loaded.in(3), {f, {u, 3 * u}}, "the recurrent kernel"));
-  RILL_RETURN_IF_ERROR(NeedType(loaded.in(4), {f, {6 * u}}, "the bias"));
-  if (loaded.num_inputs() == 6)
-    RILL_RETURN_IF_ERROR(NeedType(loaded.in(5), {DType::kI32, {b}}, "lengths"));
-  const Shape y = time_major ? Shape{t, b, u} : Shape{b, t, u};
-  RILL_RETURN_IF_ERROR(NeedType(loaded.out(0), {f, y}, "y"));
-  RILL_RETURN_IF_ERROR(NeedType(loaded.out(1), {f, {b, u}}, "h_last"));
+  RILL_RETURN_IF_ERROR(CheckLoadedGruOperands(loaded, f, b, t, u));
   // cuDNN's reserve, in 8-byte words (PrepareGruStep).
   const TensorType& reserve = loaded.out(2);
   if (reserve.dtype == DType::kI64 && reserve.shape.rank() == 1) return absl::OkStatus();
