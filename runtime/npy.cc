@@ -408,11 +408,6 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
                                       std::string_view what) {
   if (t.dtype() == dtype) return t;
   const bool from_float = IsFloating(t.dtype()), to_float = IsFloating(dtype);
-  if (!from_float && to_float) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(),
-                                                   ", the model expects ",
-                                                   std::string(DTypeName(dtype)), " data"));
-  }
   const absl::string_view named(what.data(), what.size());
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
@@ -433,12 +428,19 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
       continue;
     }
     if (to_float) {
-      if (dtype == DType::kF32) {
+      // Integers are cast as numpy's astype and Keras's tf.cast round them: int64 straight to
+      // float32, never through a double (two roundings).
+      if (t.dtype() == DType::kI64) {
+        const int64_t v = t.data<int64_t>()[i];
+        if (dtype == DType::kF32) {
+          out.data<float>()[i] = static_cast<float>(v);
+        } else {
+          out.data<double>()[i] = static_cast<double>(v);
+        }
+      } else if (dtype == DType::kF32) {
         out.data<float>()[i] = static_cast<float>(t.at(i));
-      } else if (dtype == DType::kF64) {
-        out.data<double>()[i] = t.at(i);
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": unsupported dtype"));
+        out.data<double>()[i] = t.at(i);
       }
       continue;
     }

@@ -24,10 +24,10 @@ namespace rill {
 absl::StatusOr<Tensor> ReadNpy(const std::string& path);
 
 // ReadNpy, converted to `dtype`: float <-> float, int32 <-> int64 (an int64 that int32 cannot
-// hold is an error with its value), and, as Keras casts them, floats where integers are
-// expected (token ids, class labels) when every value is a whole number in int32's range.
-// Anything else (a fraction where integers are expected, integers where floats are) is an
-// InvalidArgument naming the file, its shape and the first value that does not convert.
+// hold is an error with its value), and, as Keras casts them, integers where floats are expected
+// (rounded as numpy's astype rounds them) and floats where integers are expected (token ids,
+// class labels) when every value is a whole number in int32's range. A fraction where integers
+// are expected is an InvalidArgument naming the file, its shape and the first such value.
 absl::StatusOr<Tensor> ReadNpyAs(const std::string& path, DType dtype);
 // ReadNpyAs's conversion, of an array ReadNpy read from `path` (which errors name); `what` names
 // the data in them ("the model's input 'x'", "the labels of loss ...").

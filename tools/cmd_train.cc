@@ -378,10 +378,10 @@ absl::Status TrainModel(ProcessGroup* group) {
     y_raw = ConvertNpyData(std::move(y_data), DType::kI32, y_path,
                            "the labels of loss sparse_categorical_crossentropy");
   } else {
-    // Integer class labels stay integers (sparse metrics).
-    const DType want = m.outputs()[0].value->type.dtype;
-    const bool labels = !IsFloating(y_data.dtype()) && IsFloating(want);
-    y_raw = ConvertNpyData(std::move(y_data), labels ? DType::kI32 : want, y_path);
+    // Other losses compare the targets with the output, so integer targets are cast to the
+    // output's dtype, as Keras's losses cast y_true.
+    y_raw = ConvertNpyData(std::move(y_data), m.outputs()[0].value->type.dtype, y_path,
+                           "the targets");
   }
   if (!y_raw.ok()) return y_raw.status();
   auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss),

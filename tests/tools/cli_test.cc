@@ -416,7 +416,8 @@ TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {
   // The input of another model: the shape names the input layer.
   expect_error("predict --model " + model + " --weights " + weights + " --input " +
                    Golden("gru_embedding/x.npy") + " --output " + Path("y.npy"),
-               "gru_embedding/x.npy: holds i32[4, 6], the model expects f32 data");
+               "gru_embedding/x.npy: input 'cudnn_gru_1_input' expects f32[?, 6, 3], got data "
+               "f32[4, 6]");
   expect_error("predict --model " + model + " --weights " + weights + " --input " +
                    Golden("train_sgd/y_train.npy") + " --output " + Path("y.npy"),
                "input 'cudnn_gru_1_input' expects f32[?, 6, 3], got data f32[8, 2]");
@@ -1318,6 +1319,50 @@ TEST_F(CliTest, WholeNumberFloatsAreTakenAsTokenIdsAndClassLabels) {
   EXPECT_THAT(bad.out, HasSubstr("bad.npy: holds f32[4] and element 2 is 0.5, not a whole number; "
                                  "the labels of loss sparse_categorical_crossentropy must be"));
   EXPECT_EQ(Lines(bad.out), 1) << bad.out;
+}
+
+// Integers where a model takes floats (inputs, regression targets) are cast, as Keras casts them:
+// int32 and int64 files run and train exactly as the float32 file holding the same values.
+TEST_F(CliTest, IntegerDataIsCastForAFloatModel) {
+  const std::string c = "train_sgd";
+  auto x = ReadNpy(Golden(c + "/x.npy"));
+  auto y = ReadNpy(Golden(c + "/y_train.npy"));
+  ASSERT_TRUE(x.ok() && y.ok());
+  ASSERT_EQ(x->dtype(), DType::kF32);
+  // Whole numbers in a few units, as integer data would hold; the float copy is the reference.
+  auto whole = [](const Tensor& t, DType dtype) {
+    Tensor out(dtype, t.shape());
+    for (int64_t i = 0; i < t.size(); ++i) {
+      const double v = std::round(t.at(i) * 4);
+      if (dtype == DType::kF32) out.data<float>()[i] = static_cast<float>(v);
+      if (dtype == DType::kI32) out.data<int32_t>()[i] = static_cast<int32_t>(v);
+      if (dtype == DType::kI64) out.data<int64_t>()[i] = static_cast<int64_t>(v);
+    }
+    return out;
+  };
+  for (const DType dtype : {DType::kF32, DType::kI32, DType::kI64}) {
+    const std::string name(DTypeName(dtype));
+    ASSERT_TRUE(WriteNpy(Path("x_" + name + ".npy"), whole(*x, dtype)).ok());
+    ASSERT_TRUE(WriteNpy(Path("y_" + name + ".npy"), whole(*y, dtype)).ok());
+  }
+  const std::string model =
+      " --model " + Golden(c + "/model.json") + " --weights " + Golden(c + "/weights");
+  for (const std::string name : {"f32", "i32", "i64"}) {
+    SCOPED_TRACE(name);
+    Result p = Rill("predict" + model + " --input " + Path("x_" + name + ".npy") + " --output " +
+                    Path("p_" + name + ".npy"));
+    ASSERT_EQ(p.status, 0) << p.out;
+    Result t = Rill("train" + model + " --x " + Path("x_" + name + ".npy") + " --y " +
+                    Path("y_" + name + ".npy") + " --optimizer sgd --batch-size 2 --epochs 2 " +
+                    "--verbose 0 --save-weights " + Path("w_" + name));
+    ASSERT_EQ(t.status, 0) << t.out;
+    if (name == "f32") continue;
+    EXPECT_EQ(ReadText(Path("p_" + name + ".npy")), ReadText(Path("p_f32.npy")));
+    for (int i = 0; i < 8; ++i) {
+      const std::string file = "/" + std::to_string(i) + ".npy";
+      EXPECT_EQ(ReadText(Path("w_" + name + file)), ReadText(Path("w_f32" + file))) << i;
+    }
+  }
 }
 
 }  // namespace

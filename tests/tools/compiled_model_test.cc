@@ -485,7 +485,8 @@ TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
   r = RillRun(Path("m.rillc") + " --input " + Golden("gru_embedding/x.npy") + " --output " +
               Path("y.npy"));
   EXPECT_EQ(r.status, 1);
-  EXPECT_THAT(r.out, HasSubstr("gru_embedding/x.npy: holds i32[4, 6], the model expects f32 data"));
+  EXPECT_THAT(r.out, HasSubstr("gru_embedding/x.npy: input f32[4, 6] does not fit the compiled "
+                               "f32[4, 6, 3]"));
   EXPECT_FALSE(fs::exists(Path("y.npy")));
 }
 
