@@ -244,12 +244,14 @@ absl::Status WriteEpochCheckpoint(const std::string& dir, const FitMonitors& mon
 
 }  // namespace
 
-std::vector<std::string> Trainer::LogNames(bool validation) const {
+std::vector<std::string> Trainer::LogNames(bool validation, bool learning_rate) const {
   std::vector<std::string> names = {"loss"};
   for (const std::string& m : options_.metrics) names.push_back(m);
-  if (!validation) return names;
-  const size_t n = names.size();
-  for (size_t i = 0; i < n; ++i) names.push_back("val_" + names[i]);
+  if (validation) {
+    const size_t n = names.size();
+    for (size_t i = 0; i < n; ++i) names.push_back("val_" + names[i]);
+  }
+  if (learning_rate) names.push_back("lr");
   return names;
 }
 
@@ -557,9 +559,10 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
           absl::StrCat("validation data has no samples: ", NoSamples(val_x)));
     }
   }
-  const std::vector<std::string> names = LogNames(!val_x.empty());
-  RILL_ASSIGN_OR_RETURN(const FitMonitors monitors, CheckMonitors(options, names, !val_x.empty()));
+  RILL_ASSIGN_OR_RETURN(const FitMonitors monitors,
+                        CheckMonitors(options, LogNames(!val_x.empty()), !val_x.empty()));
   const auto& plateau = options.reduce_lr_on_plateau;
+  const std::vector<std::string> names = LogNames(!val_x.empty(), plateau.has_value());
   const auto& early = options.early_stopping;
   const std::string& dir = options.checkpoint_dir;
   std::optional<CheckpointRootLock> hold;
@@ -619,6 +622,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
       }
       for (const auto& [k, v] : *vlogs) logs["val_" + k] = v;
     }
+    if (plateau) logs["lr"] = learning_rate();
     ReportEpoch(log, verbose, epoch, options.epochs, bar ? &*bar : nullptr, start, names, logs);
     if (options.on_epoch_end) RILL_RETURN_IF_ERROR(options.on_epoch_end(epoch, logs));
     bool stop = false;

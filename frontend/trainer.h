@@ -114,8 +114,10 @@ class Trainer {
   double learning_rate() const { return options_.optimizer.learning_rate; }
   [[nodiscard]] absl::Status SetLearningRate(double learning_rate);
   // The names of an epoch's results in Keras's order: "loss", then each metric as Keras shows
-  // it ("acc" is "accuracy"), then (with `validation`) the same names prefixed "val_".
-  std::vector<std::string> LogNames(bool validation) const;
+  // it ("acc" is "accuracy"), then (with `validation`) the same names prefixed "val_", then
+  // (with `learning_rate`, as Fit records under reduce_lr_on_plateau, which Keras's
+  // ReduceLROnPlateau adds to its logs) "lr": the rate the epoch trained with.
+  std::vector<std::string> LogNames(bool validation, bool learning_rate = false) const;
 
  private:
   Trainer(Model& model, CompileOptions options)

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -57,8 +58,8 @@ ABSL_FLAG(
     "0: only the final result; 1: a progress bar per epoch; 2: one line per epoch (default: 1 "
     "on a terminal, 2 otherwise and under mpirun)");
 ABSL_FLAG(std::string, metrics_csv, "",
-          "a CSV file of the epochs' results (epoch,loss,<metrics>,val_loss,...; epochs from 0, "
-          "as Keras's CSVLogger), written whole again as each epoch ends (never half-written)");
+          "a CSV file of the epochs' results (epoch, then the results' names sorted: "
+          "epoch,loss,lr,mae,val_loss,...; epochs from 0, as Keras's CSVLogger), written whole again as each epoch ends (never half-written)");
 
 ABSL_FLAG(std::string, plot, "",
           "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
@@ -178,6 +179,12 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
   return absl::OkStatus();
 }
 
+std::string ShortestFloat32(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof(text), static_cast<float>(value)).ptr;
+  return std::string(text, end);
+}
+
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
 // (WriteFileAtomically), so the target always holds every finished epoch, as Keras's CSVLogger
 // does, and is never seen half-written. A resumed run starts with the rows of the epochs its
@@ -186,6 +193,8 @@ class MetricsCsv {
  public:
   void Open(const std::string& path, std::vector<std::string> names) {
     path_ = path;
+    // Keras's CSVLogger writes the columns in sorted order.
+    std::sort(names.begin(), names.end());
     names_ = std::move(names);
     text_ = absl::StrCat("epoch,", absl::StrJoin(names_, ","), "\n");
   }
@@ -193,10 +202,12 @@ class MetricsCsv {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      // NaN as Keras's CSVLogger writes it, never "-nan".
+      // NaN as Keras's CSVLogger writes it, never "-nan"; the learning rate, a float32, as
+      // Keras writes a float32 (the shortest text that reads back to it: 0.005).
       absl::StrAppend(&text_, ",",
                       it == logs.end()         ? ""
                       : std::isnan(it->second) ? "nan"
+                      : name == "lr"           ? ShortestFloat32(it->second)
                                                : absl::StrFormat("%.9g", it->second));
     }
     text_ += "\n";
@@ -392,7 +403,8 @@ absl::Status TrainModel(ProcessGroup* group) {
                             .data_parallel = group != nullptr});
   if (!trainer.ok()) return Annotate(trainer.status(), model_path);
   const double split = absl::GetFlag(FLAGS_validation_split);
-  const std::vector<std::string> names = trainer->LogNames(split > 0);
+  const std::vector<std::string> names =
+      trainer->LogNames(split > 0, fit.reduce_lr_on_plateau.has_value());
   // The epochs before a resumed run's, from its checkpoint; without them (a checkpoint that
   // does not keep them), the CSV and the plot start at the resumed epoch, still numbered as in
   // one run.

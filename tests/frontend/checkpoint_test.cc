@@ -238,19 +238,24 @@ TEST(FitScheduleTest, ReducedLearningRateReachesTheUpdates) {
   auto a = MakeModel();
   auto ta = a->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
   ASSERT_TRUE(ta.ok());
-  ASSERT_TRUE(ta->Fit(x, y,
-                      {.epochs = 3,
-                       .batch_size = 4,
-                       .shuffle = false,
-                       .verbose = 0,
-                       .reduce_lr_on_plateau =
-                           ReduceLROnPlateau{
-                               .monitor = "loss", .factor = 0.5, .patience = 0, .min_delta = 100}})
-                  .ok());
-  // ... are three epochs at 0.1, 0.1 and 0.05 (float32, as Keras keeps it).
+  absl::StatusOr<History> history =
+      ta->Fit(x, y,
+              {.epochs = 3,
+               .batch_size = 4,
+               .shuffle = false,
+               .verbose = 0,
+               .reduce_lr_on_plateau = ReduceLROnPlateau{
+                   .monitor = "loss", .factor = 0.5, .patience = 0, .min_delta = 100}});
+  ASSERT_TRUE(history.ok()) << history.status();
+  // ... are three epochs at 0.1, 0.1 and 0.05 (float32, as Keras keeps it), which the history
+  // records as "lr", the rate each epoch trained with (tf-keras's ReduceLROnPlateau logs it so).
+  EXPECT_EQ(ta->LogNames(false, true), (std::vector<std::string>{"loss", "lr"}));
+  ASSERT_EQ(history->epochs.size(), 3u);
+  const std::vector<double> rates = {0.1, 0.1, static_cast<double>(static_cast<float>(0.05))};
+  for (size_t e = 0; e < 3; ++e) EXPECT_EQ(history->epochs[e].at("lr"), rates[e]) << e;
   // SGD has no slots: a new trainer per epoch continues the same training.
   auto b = MakeModel();
-  for (double lr : {0.1, 0.1, static_cast<double>(static_cast<float>(0.05))}) {
+  for (double lr : rates) {
     auto tb = b->Compile({.loss = "mse", .optimizer = optim::SGD(lr)});
     ASSERT_TRUE(tb.ok());
     ASSERT_TRUE(tb->Fit(x, y, {.epochs = 1, .batch_size = 4, .shuffle = false, .verbose = 0}).ok());

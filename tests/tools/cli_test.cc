@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "frontend/checkpoint.h"
 #include "frontend/fit_state.h"
 #include "runtime/npy.h"
@@ -773,6 +774,40 @@ TEST_F(CliTest, EarlyStoppingAndPlateauRunFromTheCommandLine) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("Epoch 3/10"));
   EXPECT_THAT(r.out, Not(HasSubstr("Epoch 4/10")));
+}
+
+// With --reduce-lr-on-plateau each epoch's results hold "lr", the rate it trained with, as
+// tf-keras's ReduceLROnPlateau adds it to the logs: at the end of the epoch line, and in the
+// CSV, whose columns are sorted as Keras's CSVLogger sorts them. Against tf-keras's History of
+// the same run (scripts/golden/keras_plateau.py).
+TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
+  Result r = Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 2 --metrics accuracy --monitor "
+                           "accuracy --reduce-lr-on-plateau 0.5,0 --lr 0.01 --metrics-csv " +
+                           Path("log.csv")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr(" - accuracy: 0.6250 - lr: 0.0100\nEpoch 2/4"));
+  EXPECT_THAT(r.out, HasSubstr(" - lr: 0.0025\nfinal loss"));
+  const std::vector<std::string> rows = absl::StrSplit(ReadText(Path("log.csv")), '\n');
+  ASSERT_EQ(rows.size(), 6u) << ReadText(Path("log.csv"));
+  EXPECT_EQ(rows[0], "epoch,accuracy,loss,lr");
+  const std::string golden = testing::GoldenPath("keras_plateau/");
+  auto loss = ReadNpy(golden + "loss.npy");
+  auto accuracy = ReadNpy(golden + "accuracy.npy");
+  auto lr = ReadNpy(golden + "lr.npy");
+  ASSERT_TRUE(loss.ok() && accuracy.ok() && lr.ok());
+  ASSERT_EQ(lr->size(), 4);
+  for (int e = 0; e < 4; ++e) {
+    SCOPED_TRACE(e);
+    const std::vector<std::string> cells = absl::StrSplit(rows[e + 1], ',');
+    ASSERT_EQ(cells.size(), 4u);
+    EXPECT_EQ(cells[0], std::to_string(e));
+    EXPECT_EQ(std::stod(cells[1]), accuracy->at(e));
+    EXPECT_NEAR(std::stod(cells[2]), loss->at(e), 1e-5 * loss->at(e));
+    // The rate is a float32, written as Keras writes one: the same float32, shortest text.
+    EXPECT_EQ(static_cast<float>(std::stod(cells[3])), static_cast<float>(lr->at(e)));
+    EXPECT_LE(cells[3].size(), 6u) << cells[3];
+  }
+  EXPECT_EQ(rows[5], "");
 }
 
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
