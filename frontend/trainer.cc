@@ -602,6 +602,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   // This call's results are state.history's from here on (a resumed run's hold the epochs its
   // checkpoint kept before them).
   const size_t first = state.history.size();
+  std::optional<int> stopped_epoch;
   for (int epoch = state.epoch; !state.stopped && epoch < options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     if (options.shuffle) std::shuffle(rows.begin(), rows.end(), state.rng);
@@ -639,15 +640,20 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
       stop = step.stop;
     }
     state.stopped = stop;
+    if (stop) stopped_epoch = epoch;
     state.history.push_back(std::move(logs));
     if (!dir.empty() && writer) {
       RILL_RETURN_IF_ERROR(WriteEpochCheckpoint(dir, monitors, state.history.back(), epoch,
                                                 learning_rate(), state, *model_));
     }
   }
-  if (early && early->restore_best_weights && !state.best_weights.empty())
+  History history{{state.history.begin() + static_cast<std::ptrdiff_t>(first), state.history.end()}};
+  history.stopped_epoch = stopped_epoch;
+  if (early && early->restore_best_weights && !state.best_weights.empty()) {
     RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));
-  return History{{state.history.begin() + static_cast<std::ptrdiff_t>(first), state.history.end()}};
+    history.restored_epoch = state.early_stopping.best_epoch;
+  }
+  return history;
 } catch (...) {
   return CurrentExceptionStatus("Trainer::Fit");
 }

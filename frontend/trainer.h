@@ -70,9 +70,16 @@ struct FitOptions {
 
 class ProgressBar;  // Fit's bar (verbose 1): frontend/progress_bar.h
 
-// Per epoch: "loss", each metric, and "val_" versions with validation data.
+// Per epoch of this Fit: "loss", each metric, "val_" versions with validation data, and "lr"
+// under reduce_lr_on_plateau (LogNames).
 struct History {
   std::vector<std::map<std::string, double>> epochs;
+  // Set by early_stopping: the epoch (0-based, counted from the first of the whole run, as
+  // Keras's EarlyStopping.stopped_epoch) after which it stopped training, and, with
+  // restore_best_weights, the epoch whose weights the model was given back at the end (its
+  // best_epoch).
+  std::optional<int> stopped_epoch;
+  std::optional<int> restored_epoch;
 };
 
 // A compiled model: its loss, optimizer and cached plans. Like the Model it trains (and with

@@ -476,7 +476,27 @@ absl::Status TrainModel(ProcessGroup* group) {
     // The CSV and the plot still show the run so far.
     if (!csv_path.empty() && !earlier.empty()) RILL_RETURN_IF_ERROR(csv.Write());
   } else {
-    std::printf("final loss %.6g\n", history->epochs.back().at("loss"));
+    // EarlyStopping's own lines (Keras prints them with its verbose=1).
+    if (history->stopped_epoch && fit.verbose != 0)
+      std::printf("Epoch %d: early stopping\n", *history->stopped_epoch + 1);
+    const int last = resume_point ? resume_point->epoch + static_cast<int>(history->epochs.size())
+                                  : static_cast<int>(history->epochs.size());
+    std::string restored;
+    const std::optional<int> best = history->restored_epoch;
+    if (best && fit.verbose != 0)
+      std::printf("Restoring model weights from the end of the best epoch: %d.\n", *best + 1);
+    if (best && *best + 1 != last) {
+      restored = absl::StrFormat(" (epoch %d; the weights kept are epoch %d's", last, *best + 1);
+      // With their loss, when the results at hand hold it (a resumed run's may not).
+      const auto& epochs = whole.epochs;
+      if (static_cast<size_t>(*best) < epochs.size()) {
+        const auto loss = epochs[*best].find("loss");
+        if (loss != epochs[*best].end() && !std::isnan(loss->second))
+          restored += absl::StrFormat(", loss %.6g", loss->second);
+      }
+      restored += ")";
+    }
+    std::printf("final loss %.6g%s\n", history->epochs.back().at("loss"), restored.c_str());
   }
   if (!plot_path.empty() && !whole.epochs.empty()) {
     RILL_RETURN_IF_ERROR(WriteHistorySvg(

@@ -247,6 +247,8 @@ TEST(FitScheduleTest, ReducedLearningRateReachesTheUpdates) {
                .reduce_lr_on_plateau = ReduceLROnPlateau{
                    .monitor = "loss", .factor = 0.5, .patience = 0, .min_delta = 100}});
   ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_FALSE(history->stopped_epoch.has_value());
+  EXPECT_FALSE(history->restored_epoch.has_value());
   // ... are three epochs at 0.1, 0.1 and 0.05 (float32, as Keras keeps it), which the history
   // records as "lr", the rate each epoch trained with (tf-keras's ReduceLROnPlateau logs it so).
   EXPECT_EQ(ta->LogNames(false, true), (std::vector<std::string>{"loss", "lr"}));
@@ -291,6 +293,9 @@ TEST(FitScheduleTest, EarlyStoppingStopsAndRestoresTheBestWeights) {
            .monitor = "loss", .min_delta = 1e9, .patience = 2, .restore_best_weights = true}});
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->epochs.size(), 3u);
+  // Stopped after the third epoch (0-based 2, Keras's stopped_epoch), the first's weights back.
+  EXPECT_EQ(h->stopped_epoch, 2);
+  EXPECT_EQ(h->restored_epoch, 0);
   std::vector<Tensor> w = m->GetWeights();
   for (size_t i = 0; i < w.size(); ++i) {
     EXPECT_TRUE(SameBits(w[i], seen[0][i])) << i;

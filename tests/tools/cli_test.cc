@@ -810,6 +810,35 @@ TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
   EXPECT_EQ(rows[5], "");
 }
 
+// Early stopping says, as Keras's EarlyStopping(verbose=1) does, when it stopped and which epoch's
+// weights it restored; the final loss then says whose it is. A rate of 3 diverges: the first
+// epoch is the best.
+TEST_F(CliTest, EarlyStoppingSaysWhichEpochsWeightsItKept) {
+  Result r = Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 2 --early-stopping 2 "
+                           "--restore-best-weights --save-weights " +
+                           Path("w")));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 4/8")));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "\nEpoch 3: early stopping\nRestoring model weights from the end of "
+                         "the best epoch: 1\\.\nfinal loss [-0-9.e+]+ \\(epoch 3; the weights "
+                         "kept are epoch 1's, loss [0-9.]+\\)\nweights saved to "));
+  // The weights saved are the first epoch's: the same as a run of one epoch.
+  Result one = Rill(TrainSgd("--epochs 1 --lr 3 --shuffle=false --verbose 0 --save-weights " +
+                             Path("w1")));
+  ASSERT_EQ(one.status, 0) << one.out;
+  for (int i = 0; i < 8; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    EXPECT_EQ(ReadText(Path("w" + file)), ReadText(Path("w1" + file))) << i;
+  }
+  // Quiet, the final line alone.
+  Result quiet = Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 0 --early-stopping 2 "
+                               "--restore-best-weights"));
+  ASSERT_EQ(quiet.status, 0) << quiet.out;
+  EXPECT_THAT(quiet.out, ::testing::MatchesRegex("final loss [-0-9.e+]+ \\(epoch 3; the weights "
+                                                 "kept are epoch 1's, loss [0-9.]+\\)\n"));
+}
+
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
   const std::string common =
       " --seed 3 --validation-split 0.25 --reduce-lr-on-plateau 0.5,0 --verbose 2 ";
@@ -1018,7 +1047,7 @@ TEST_F(CliTest, ResumeRefusesAnOptimizerOrLearningRateTheCheckpointContradicts) 
   // A rate that float32 rounds (0.0025: 0.00249999994) is the same rate.
   const std::string adam_0025 = " --optimizer adam --lr 0.0025 --checkpoint-dir " + Path("a25");
   ASSERT_EQ(Rill(base + "--epochs 1" + adam_0025).status, 0);
-  for (const std::string args :
+  for (const std::string& args :
        {"--optimizer sgd --lr 0.1" + sgd, "--optimizer sgd" + sgd, adam,
         "--optimizer adam --lr 0.01 --reduce-lr-on-plateau 0.5,1" + adam, adam_0025}) {
     SCOPED_TRACE(args);
