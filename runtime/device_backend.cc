@@ -19,9 +19,11 @@ std::mutex& RegistryMutex() {
   return mu;
 }
 
-// One slot per DeviceKind.
-std::array<std::optional<DeviceBackend>, 2>& Slots() {
-  static std::array<std::optional<DeviceBackend>, 2> slots;
+// One slot per DeviceKind. A registered backend is never freed or changed: FindDeviceBackend's
+// callers use it without the lock, while other threads may register again (each load of a
+// compiled model and each first predict registers the CPU's).
+std::array<const DeviceBackend*, 2>& Slots() {
+  static std::array<const DeviceBackend*, 2> slots{};
   return slots;
 }
 
@@ -68,13 +70,18 @@ absl::Status PlanExecutor::RunInto(const std::vector<TensorView>& inputs,
 
 void RegisterDeviceBackend(DeviceBackend backend) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
-  Slots().at(static_cast<size_t>(backend.device)) = backend;
+  const DeviceBackend*& slot = Slots().at(static_cast<size_t>(backend.device));
+  if (slot != nullptr && slot->available == backend.available &&
+      slot->create_session == backend.create_session) {
+    return;
+  }
+  // A replaced backend stays alive (a few words) for whoever still holds it.
+  slot = new DeviceBackend(backend);
 }
 
 const DeviceBackend* FindDeviceBackend(DeviceKind device) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
-  std::optional<DeviceBackend>& slot = Slots().at(static_cast<size_t>(device));
-  return slot.has_value() ? &*slot : nullptr;
+  return Slots().at(static_cast<size_t>(device));
 }
 
 void SetDeviceBackendLoader(DeviceKind device, DeviceBackendLoader load) {

@@ -89,9 +89,11 @@ struct DeviceBackend {
       nullptr;
 };
 
-// Replaces any backend registered for the same device.
+// Replaces any other backend registered for the same device (registering the same one again
+// changes nothing). Thread-safe.
 void RegisterDeviceBackend(DeviceBackend backend);
-// nullptr when no backend is registered for `device`.
+// nullptr when no backend is registered for `device`. The backend returned stays valid for the
+// life of the process, also when another is registered for the device later. Thread-safe.
 const DeviceBackend* FindDeviceBackend(DeviceKind device);
 
 // Registers a device's backend on demand (the CUDA backend module of programs on the runtime

@@ -1,6 +1,7 @@
 // RegisterCpuBackend: the CPU entry in runtime's device backend registry (kernels/register.h).
 // Its sessions own nothing device-side: each executor is the runtime's Executor.
 #include <memory>
+#include <mutex>
 
 #include "ir/status.h"
 #include "kernels/register.h"
@@ -30,8 +31,13 @@ absl::StatusOr<std::unique_ptr<DeviceSession>> CreateCpuSession(const SessionSet
 }  // namespace
 
 void RegisterCpuBackend() {
-  RegisterCpuKernels();
-  RegisterDeviceBackend(DeviceBackend{DeviceKind::kCpu, &CpuAvailable, &CreateCpuSession});
+  // Once per process: every load and first predict calls this, and rewriting the registry's
+  // slot while another thread uses the backend it holds would be a data race.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    RegisterCpuKernels();
+    RegisterDeviceBackend(DeviceBackend{DeviceKind::kCpu, &CpuAvailable, &CreateCpuSession});
+  });
 }
 
 }  // namespace rill

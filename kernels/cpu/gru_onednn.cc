@@ -15,6 +15,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -156,6 +157,39 @@ struct Primitives {
   dnnl::lbr_gru_backward backward;
 };
 
+// The primitives are cached for every thread, so each call passes its own scratchpad: in
+// oneDNN's default (library) mode a primitive's scratchpad belongs to the thread that created
+// it, and running the primitive on another thread (a model loaded on one thread and run on
+// another) writes through a null pointer.
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// The calling thread's scratchpad, grown to the largest a call has asked for and kept, as
+// library mode keeps its own (a training shape's can be tens of MB: allocating it per call
+// would fault its pages in every time).
+memory Scratchpad(const memory::desc& md) {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, Free> buffer;
+  thread_local size_t capacity = 0;
+  const size_t bytes = md.get_size();
+  if (bytes > capacity) {
+    constexpr size_t kAlign = 64;  // a cache line, as oneDNN aligns its own
+    const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+    buffer.reset(std::aligned_alloc(kAlign, rounded));
+    if (buffer == nullptr) {
+      capacity = 0;
+      throw std::bad_alloc();
+    }
+    capacity = rounded;
+  }
+  return memory(md, Engine(), buffer.get());
+}
+
 const Primitives& PrimitivesFor(const GruShape& s, bool training) {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, bool>;
   static std::mutex mu;
@@ -172,13 +206,13 @@ const Primitives& PrimitivesFor(const GruShape& s, bool training) {
   made->forward_pd = dnnl::lbr_gru_forward::primitive_desc(
       {training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, l2r, d.x,
        d.state, d.w_layer_any, d.w_iter_any, d.bias, d.y, d.state},
-      Engine());
+      UserScratchpad(), Engine());
   made->forward = dnnl::lbr_gru_forward(made->forward_pd);
   if (training) {
     made->backward_pd = dnnl::lbr_gru_backward::primitive_desc(
         {dnnl::prop_kind::backward, l2r, d.x, d.state, d.w_layer_any, d.w_iter_any, d.bias, d.y,
          d.state, d.x, d.state, d.w_layer_user, d.w_iter_user, d.bias, d.y, d.state},
-        Engine(), made->forward_pd);
+        UserScratchpad(), Engine(), made->forward_pd);
     made->backward = dnnl::lbr_gru_backward(made->backward_pd);
   }
   p = std::move(made);
@@ -270,6 +304,7 @@ absl::Status OneDnnGruForward(const GruShape& s, bool training, const float* x, 
         {DNNL_ARG_DST_ITER, Wrap(d.state, h_last)},
     };
     if (training) args.insert({DNNL_ARG_WORKSPACE, Wrap(p.forward_pd.workspace_desc(), workspace)});
+    args.insert({DNNL_ARG_SCRATCHPAD, Scratchpad(p.forward_pd.scratchpad_desc())});
     p.forward.execute(stream, args);
     stream.wait();
   });
@@ -325,6 +360,7 @@ absl::Status OneDnnGruBackward(const GruShape& s, const float* x, const float* h
         {DNNL_ARG_DIFF_WEIGHTS_LAYER, Wrap(d.w_layer_user, dw_layer.data())},
         {DNNL_ARG_DIFF_WEIGHTS_ITER, Wrap(d.w_iter_user, dw_iter.data())},
         {DNNL_ARG_DIFF_BIAS, Wrap(d.bias, db.data())},
+        {DNNL_ARG_SCRATCHPAD, Scratchpad(pd.scratchpad_desc())},
     };
     p.backward.execute(stream, args);
     stream.wait();

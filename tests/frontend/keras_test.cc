@@ -223,8 +223,9 @@ TEST(KerasInterop, AFloat64ModelIsWrittenWithFloat64Layers) {
   int layers_seen = 0;
   for (const nlohmann::json& layer : j["config"]["layers"]) {
     EXPECT_EQ(layer["config"]["dtype"], "float64") << layer["class_name"];
-    if (layer["config"].contains("layer"))
+    if (layer["config"].contains("layer")) {
       EXPECT_EQ(layer["config"]["layer"]["config"]["dtype"], "float64");
+    }
     ++layers_seen;
   }
   EXPECT_EQ(layers_seen, 4);

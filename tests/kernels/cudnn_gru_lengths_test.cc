@@ -275,7 +275,9 @@ TEST_P(GruLengthsEmulation, CudnnPaddedSequencesAndTheMapsGiveTheMaskedGru) {
       for (int w = 4; w <= 6; ++w) {
         for (int64_t i = 0; i < got[w].size(); ++i) {
           // An empty sample's one step gets no gradient at all.
-          if (n == 0) EXPECT_EQ(r->outputs[w].at(i), 0.0) << "weight gradient " << w;
+          if (n == 0) {
+            EXPECT_EQ(r->outputs[w].at(i), 0.0) << "weight gradient " << w;
+          }
           Set(got[w], i, got[w].at(i) + r->outputs[w].at(i));
         }
       }

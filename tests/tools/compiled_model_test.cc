@@ -806,6 +806,46 @@ TEST_F(CompiledModelTest, ThreadsEachRunTheirOwnModel) {
   }
 }
 
+// oneDNN's GRU primitives are made once per process and shape; each call brings its own
+// scratchpad, so a model loaded and first run on one thread runs on others (oneDNN's own
+// scratchpad belongs to the thread that made the primitive: this crashed).
+TEST_F(CompiledModelTest, AOneDnnGruPlanRunsOnThreadsOtherThanTheOneThatMadeIt) {
+  if (!RILL_HAVE_ONEDNN) GTEST_SKIP() << "rill was built without oneDNN";
+  ASSERT_EQ(::setenv("RILL_CPU_GRU_ALGO", "onednn", 1), 0);
+  Result r = Rill("inspect --memory --model " + Golden("seq_stack/model.json") + " --weights " +
+                  Golden("seq_stack/weights") + " --input-shape 4,6,3");
+  ASSERT_NO_FATAL_FAILURE(
+      Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"), Shape{4, 6, 3},
+              Path("m.rillc")));
+  ASSERT_EQ(::unsetenv("RILL_CPU_GRU_ALGO"), 0);
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_THAT(r.out, HasSubstr("onednn")) << "the plan must run oneDNN's GRU";
+  absl::StatusOr<Tensor> x = ReadNpy(Golden("seq_stack/x.npy"));
+  ASSERT_TRUE(x.ok());
+  auto model = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto want = (*model)->Run({*x});
+  ASSERT_TRUE(want.ok()) << want.status();
+  // The same model on another thread, then a model of its own on each of two more.
+  absl::StatusOr<std::vector<Tensor>> same;
+  std::thread([&] { same = (*model)->Run({*x}); }).join();
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_TRUE(SameBits((*same)[0], (*want)[0]));
+  std::vector<absl::StatusOr<std::vector<Tensor>>> own(2, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (auto& o : own) {
+    threads.emplace_back([&] {
+      auto m = CompiledModel::Load(Path("m.rillc"));
+      o = m.ok() ? (*m)->Run({*x}) : m.status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& o : own) {
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_TRUE(SameBits((*o)[0], (*want)[0]));
+  }
+}
+
 // On a GPU: a plan compiled for cuda runs through rill-run and gives `rill predict --device
 // cuda`'s outputs bit for bit, with the same cuDNN algorithms (--gru-algo exact on both), and so
 // does the executable form, carrying its CUDA backend module. Each runs a plan of batch 1 once
