@@ -242,7 +242,7 @@ absl::StatusOr<Value*> Model::AddWeight(const std::string& name, const TensorTyp
   uint64_t seed = seed_ * 1000003ULL + static_cast<uint64_t>(weight_counter_++);
   RILL_ASSIGN_OR_RETURN(Tensor value, MakeInitialValue(init, type, seed));
   Value* v = graph_.AddParam(name, type, init, trainable);
-  params_.Set(name, std::move(value));
+  params_->Set(name, std::move(value));
   return v;
 }
 
@@ -259,12 +259,12 @@ std::vector<WeightInfo> Model::Weights() const {
 
 std::vector<Tensor> Model::GetWeights() const {
   std::vector<Tensor> out;
-  for (const WeightInfo& w : Weights()) out.push_back(params_.Find(w.name)->Clone());
+  for (const WeightInfo& w : Weights()) out.push_back(params_->Find(w.name)->Clone());
   return out;
 }
 
 absl::Status Model::SetWeights(const std::vector<Tensor>& weights) try {
-  RILL_RETURN_IF_ERROR(params_.SyncToHost());
+  RILL_RETURN_IF_ERROR(params_->SyncToHost());
   std::vector<WeightInfo> infos = Weights();
   if (weights.size() != infos.size()) {
     return absl::InvalidArgumentError(absl::StrCat("model '", name_, "': set_weights got ",
@@ -287,7 +287,7 @@ absl::Status Model::SetWeights(const std::vector<Tensor>& weights) try {
     }
   }
   for (size_t i = 0; i < weights.size(); ++i) {
-    Tensor* dst = params_.Find(infos[i].name);
+    Tensor* dst = params_->Find(infos[i].name);
     for (int64_t k = 0; k < dst->size(); ++k) {
       double v = weights[i].at(k);
       if (dst->dtype() == DType::kF32)

@@ -156,11 +156,13 @@ class Model {
     return state_updates_;
   }
   void SetError(absl::Status status);
-  ParamStore& params() { return params_; }
-  const ParamStore& params() const { return params_; }
+  ParamStore& params() { return *params_; }
+  const ParamStore& params() const { return *params_; }
   uint64_t seed() const { return seed_; }
 
  private:
+  friend class Trainer;  // its lifetime checks: alive_, params_
+
   std::string name_;
   uint64_t seed_;
   bool sequential_ = false;
@@ -169,7 +171,11 @@ class Model {
   std::vector<std::shared_ptr<Layer>> layers_;
   std::vector<SymbolicTensor> inputs_;
   std::vector<SymbolicTensor> outputs_;
-  ParamStore params_;
+  // Shared with the model's trainers, which tear their device sessions down against it even
+  // when the model is gone.
+  std::shared_ptr<ParamStore> params_ = std::make_shared<ParamStore>();
+  // Expires with the model: a Trainer used after its model is destroyed says so.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   std::map<std::string, Constraint> constraints_;
   std::map<std::string, std::vector<int>> open_dims_;
   std::vector<std::pair<std::string, std::string>> state_updates_;

@@ -297,8 +297,21 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   return CurrentExceptionStatus("Model::Compile");
 }
 
+absl::Status Trainer::CheckUsable() const {
+  if (runner_ == nullptr) {
+    return absl::FailedPreconditionError("this Trainer was moved from: use the one it moved to");
+  }
+  if (model_alive_.expired()) {
+    return absl::FailedPreconditionError(
+        "the Model this Trainer was compiled from has been destroyed: keep the Model alive "
+        "while its Trainer is used");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Trainer::CheckData(const std::vector<Tensor>& x, const Tensor* y,
                                 int64_t batch_size) const {
+  RILL_RETURN_IF_ERROR(CheckUsable());
   RILL_RETURN_IF_ERROR(model_->Validate());
   if (batch_size < 1)
     return absl::InvalidArgumentError(absl::StrCat("batch size ", batch_size, " < 1"));
@@ -659,6 +672,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
 }
 
 absl::Status Trainer::SetLearningRate(double learning_rate) {
+  RILL_RETURN_IF_ERROR(CheckUsable());
   RILL_RETURN_IF_ERROR(CheckLearningRate(options_.optimizer, learning_rate));
   options_.optimizer.learning_rate = learning_rate;
   // The executors go before their device session; parameters live in the model's store.

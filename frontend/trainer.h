@@ -87,7 +87,8 @@ struct History {
 // weights and must not run at once.
 class Trainer {
  public:
-  // The model must outlive the trainer. Checks everything that can be checked before data
+  // A trainer used after its model was destroyed (or after it was moved from) refuses, with a
+  // FailedPrecondition; destroying it then is safe. Checks everything that can be checked before data
   // arrives: the model (Model::Validate), the loss, optimizer, metrics, and that the device is
   // known and usable here (ResolveDevice).
   static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
@@ -129,6 +130,8 @@ class Trainer {
  private:
   Trainer(Model& model, CompileOptions options)
       : model_(&model),
+        model_alive_(model.alive_),
+        params_(model.params_),
         options_(options),
         runner_(std::make_unique<ModelRunner>(model, options, options.device)) {}
 
@@ -152,7 +155,14 @@ class Trainer {
   // Training from non-finite weights is refused, naming the first such weight.
   absl::Status CheckParametersFinite();
 
+  // FailedPrecondition for a Trainer moved from, or whose Model was destroyed.
+  absl::Status CheckUsable() const;
+
   Model* model_;
+  std::weak_ptr<const int> model_alive_;
+  // The model's store, kept until runner_'s device sessions have let go of it (declared first:
+  // destroyed last).
+  std::shared_ptr<ParamStore> params_;
   CompileOptions options_;
   std::unique_ptr<ModelRunner> runner_;
 };
