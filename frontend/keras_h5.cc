@@ -1,4 +1,6 @@
-// Reading Keras HDF5 weight files (the legacy `save_weights('w.h5')` layout): the root
+// Reading Keras HDF5 files: a whole model (`model.save('m.h5')`) keeps its model JSON in the
+// root attribute model_config and its weights below /model_weights in the layout of a weights
+// file (`save_weights('w.h5')`), where the root
 // attribute layer_names (split into layer_names0, layer_names1, ... when large) lists the
 // layers; each layer's group has a weight_names attribute, and each weight is the dataset at
 // <layer>/<weight name>. Strings may be variable- or fixed-length.
@@ -19,6 +21,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <utility>
@@ -28,11 +31,21 @@ namespace rill {
 
 #ifndef RILL_HAVE_HDF5
 
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) {
+namespace {
+absl::Status NoHdf5(const std::string& path) {
   return absl::UnimplementedError(absl::StrCat(
       path,
       ": this rill was built without libhdf5; install libhdf5-dev and rebuild, or pass "
-      "the weights as a directory of .npy files"));
+      "the model as its JSON and the weights as a directory of .npy files"));
+}
+}  // namespace
+
+absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) {
+  return NoHdf5(path);
+}
+
+absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) {
+  return NoHdf5(path);
 }
 
 #else
@@ -261,9 +274,10 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
   return t;
 }
 
-}  // namespace
-
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) try {
+// Opens the HDF5 file `path` read-only, checks its superblock and root group, and calls `read`
+// with the file and its layout while the raw string conversion is registered.
+absl::Status ReadCheckedFile(const std::string& path,
+                             const std::function<absl::Status(hid_t, const FileLayout&)>& read) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors come back as statuses, not prints
   // libhdf5 would wait on a FIFO and read a device: only regular files go to it.
   RILL_ASSIGN_OR_RETURN(const RegularFile regular, OpenRegularFile(path));
@@ -279,8 +293,14 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   if (H5Oget_info2(file.get(), &root_info, H5O_INFO_BASIC) < 0)
     return Bad(path, "cannot read the root group's object header");
   RILL_RETURN_IF_ERROR(CheckObject(layout, root_info.addr, /*group=*/true, path));
+  return read(file.get(), layout);
+}
+
+// The layers' weights of a weights file, or of a whole-model file's /model_weights.
+absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerWeights(const std::string& path, hid_t file,
+                                                             const FileLayout& layout) {
   // A whole-model file keeps the weights under /model_weights.
-  hid_t root = file.get();
+  hid_t root = file;
   std::optional<Handle> model_weights;
   RILL_ASSIGN_OR_RETURN(const hid_t weights_group,
                         OpenChecked(layout, root, "model_weights", /*dataset=*/false, path));
@@ -306,6 +326,39 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
     }
     out.push_back(std::move(l));
   }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) try {
+  std::string config;
+  RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
+    if (H5Aexists(file, "model_config") <= 0) {
+      return absl::NotFoundError(absl::StrCat(
+          path, ": holds no model (no model_config attribute: a file of weights alone, as "
+                "Keras's save_weights writes; model.save('m.h5') writes the model too)"));
+    }
+    RILL_ASSIGN_OR_RETURN(std::vector<std::string> strings,
+                          ReadStrings(layout, file, "model_config", path));
+    if (strings.size() != 1) {
+      return Bad(path, absl::StrCat("attribute 'model_config' holds ", strings.size(),
+                                    " strings, not one model JSON"));
+    }
+    config = std::move(strings[0]);
+    return absl::OkStatus();
+  }));
+  return config;
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) try {
+  std::vector<H5LayerWeights> out;
+  RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
+    RILL_ASSIGN_OR_RETURN(out, ReadLayerWeights(path, file, layout));
+    return absl::OkStatus();
+  }));
   return out;
 } catch (...) {
   return CurrentExceptionStatus(path);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -466,10 +467,26 @@ absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(const std::string& tex
   }
 }
 
+bool IsHdf5File(const std::string& path) {
+  absl::StatusOr<RegularFile> file = OpenRegularFile(path);
+  if (!file.ok()) return false;
+  // The format signature; libhdf5 also looks after a user block, which Keras never writes.
+  constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  char head[sizeof(kSignature)] = {};
+  const bool hdf5 = ::pread(file->fd, head, sizeof(head), 0) == sizeof(head) &&
+                    std::memcmp(head, kSignature, sizeof(head)) == 0;
+  ::close(file->fd);
+  return hdf5;
+}
+
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed,
                                                       const std::vector<Shape>& input_shapes) try {
-  RILL_ASSIGN_OR_RETURN(std::string text,
-                        ReadRegularFile(path, kMaxModelJsonBytes, "Keras model file"));
+  std::string text;
+  if (IsHdf5File(path)) {
+    RILL_ASSIGN_OR_RETURN(text, ReadKerasH5ModelConfig(path));
+  } else {
+    RILL_ASSIGN_OR_RETURN(text, ReadRegularFile(path, kMaxModelJsonBytes, "Keras model file"));
+  }
   return ModelFromKerasJson(text, path, seed, input_shapes);
 } catch (...) {
   return CurrentExceptionStatus(path);
@@ -488,7 +505,7 @@ absl::Status LoadWeights(Model& model, const std::string& path,
     return LoadNpyDir(model, path);
   }
   if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-  if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || EndsWith(path, ".keras.h5"))
+  if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || IsHdf5File(path))
     return LoadH5(model, path, options.by_name);
   return Bad(path, "weights must be a directory of .npy files or an .h5 file");
 } catch (...) {

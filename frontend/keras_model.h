@@ -26,7 +26,8 @@ namespace rill {
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(
     const std::string& text, const std::string& source, uint64_t seed = 0,
     const std::vector<Shape>& input_shapes = {});
-// The same from a file.
+// The same from a file: a model JSON, or a whole-model HDF5 file (`model.save('m.h5')`), whose
+// model JSON is read here (its weights by LoadWeights).
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0,
                                                       const std::vector<Shape>& input_shapes = {});
 
@@ -80,5 +81,11 @@ struct H5LayerWeights {
   std::vector<Tensor> weights;
 };
 absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path);
+// The model JSON of a whole-model HDF5 file (Keras's `model.save('m.h5')`): its root attribute
+// model_config. NotFound for an HDF5 file without one (weights alone, `save_weights`).
+absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path);
+// Whether `path` is an HDF5 file (its signature at the start; a missing or unreadable file is
+// not): LoadKerasModel then reads the model from it, and the command line its weights too.
+bool IsHdf5File(const std::string& path);
 
 }  // namespace rill

@@ -24,9 +24,11 @@
 #endif
 #include "tools/command.h"
 
-ABSL_FLAG(std::string, model, "", "Keras model JSON (model.to_json())");
+ABSL_FLAG(std::string, model, "",
+          "Keras model JSON (model.to_json()), or a whole Keras model in HDF5 (model.save('m.h5'))");
 ABSL_FLAG(std::string, weights, "",
-          "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file");
+          "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file "
+          "(default with an .h5 --model: its own)");
 ABSL_FLAG(bool, weights_by_name, false,
           "match an .h5 file's layers to the model's by name (Keras's by_name=True) instead of by "
           "order (its default)");
@@ -186,6 +188,13 @@ absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& m
                      m.inputs()[0].value->name, "' is ", model_type.ToString()));
   }
   return type;
+}
+
+std::string WeightsFlag() {
+  const std::string weights = absl::GetFlag(FLAGS_weights);
+  if (!weights.empty()) return weights;
+  const std::string model = absl::GetFlag(FLAGS_model);
+  return !model.empty() && IsHdf5File(model) ? model : "";
 }
 
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,

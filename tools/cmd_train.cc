@@ -358,7 +358,7 @@ absl::Status TrainModel(ProcessGroup* group) {
                                           inputs));
   RILL_RETURN_IF_ERROR(CheckDistinctFiles(
       {{"--metrics-csv", csv_path}, {"--plot", plot_path}, {"--checkpoint-dir", checkpoint_dir}},
-      {{"--weights", absl::GetFlag(FLAGS_weights)}}));
+      {{"--weights", WeightsFlag()}}));
   // Refused now rather than after the training it would have thrown away.
   if (!save.empty()) RILL_RETURN_IF_ERROR(CheckOutputDir(save));
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(csv_path));
@@ -371,7 +371,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
     if (resume_point) RILL_RETURN_IF_ERROR(CheckResumeFlags(*resume_point, *optimizer, fit));
   }
-  auto loaded = LoadModelForData(model_path, absl::GetFlag(FLAGS_weights), seed,
+  auto loaded = LoadModelForData(model_path, WeightsFlag(), seed,
                                  absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
   Model& m = *loaded->model;

@@ -1,14 +1,18 @@
-// libFuzzer target: a Keras HDF5 weights file (frontend/keras_h5) from arbitrary bytes.
-// Every input must give the layers' weights or an error status.
+// libFuzzer target: a Keras HDF5 file (frontend/keras_h5) from arbitrary bytes, read as a
+// weights file and as a whole model's file. Every input must give the layers' weights (the
+// model JSON) or an error status.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "frontend/keras_model.h"
 #include "tests/fuzz/input_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto layers =
-      rill::ReadKerasH5Weights(rill::fuzz::WriteInputFile(data, size, ".h5", /*in_memory=*/false));
+  const std::string path = rill::fuzz::WriteInputFile(data, size, ".h5", /*in_memory=*/false);
+  auto layers = rill::ReadKerasH5Weights(path);
   if (layers.ok()) (void)layers->size();
+  auto config = rill::ReadKerasH5ModelConfig(path);
+  if (config.ok()) (void)config->size();
   return 0;
 }

@@ -839,6 +839,56 @@ TEST_F(CliTest, EarlyStoppingSaysWhichEpochsWeightsItKept) {
                                                  "kept are epoch 1's, loss [0-9.]+\\)\n"));
 }
 
+// A whole Keras model in HDF5 (model.save('m.h5')) is a --model with its weights: rill predict,
+// compile, inspect and train read both from it, as keras.models.load_model does
+// (scripts/golden/keras_h5_model.py). A file of weights alone is refused as a model in one line.
+TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
+  const std::string dir = testing::GoldenPath("keras_h5_model/");
+  const std::string h5 = dir + "model.h5", x = dir + "x.npy";
+  Result r = Rill("predict --model " + h5 + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto got = ReadNpy(Path("y.npy"));
+  auto want = ReadNpy(dir + "y.npy");
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_LT(MaxRelDiff(*got, *want), 1e-5);
+  // The same as the model's JSON with the file as its weights.
+  r = Rill("predict --model " + dir + "model.json --weights " + h5 + " --input " + x +
+           " --output " + Path("y_json.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ReadText(Path("y_json.npy")), ReadText(Path("y.npy")));
+  r = Rill("compile --model " + h5 + " --input-shape 4,6,3 -o " + Path("m.rillc"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("m.rillc") + " --input " + x +
+                        " --output " + Path("y_run.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ReadText(Path("y_run.npy")), ReadText(Path("y.npy")));
+  r = Rill("inspect --model " + h5);
+  ASSERT_EQ(r.status, 0) << r.out;
+  // 2 x (3*12 + 4*12 + 2*12) + (8*9 + 3*9 + 2*9) + (3*2 + 2), as Keras's count_params().
+  EXPECT_THAT(r.out, HasSubstr("Total params: 341"));
+  // Training starts from the saved weights, as from the JSON and the file.
+  const std::string train = " --x " + x + " --y " + dir + "y.npy --epochs 2 --shuffle=false "
+                            "--verbose 0 --save-weights ";
+  ASSERT_EQ(Rill("train --model " + h5 + train + Path("w_h5")).status, 0);
+  ASSERT_EQ(Rill("train --model " + dir + "model.json --weights " + h5 + train + Path("w_json"))
+                .status,
+            0);
+  for (int i = 0; i < 11; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    EXPECT_EQ(ReadText(Path("w_h5" + file)), ReadText(Path("w_json" + file))) << i;
+  }
+  r = Rill("predict --model " + dir + "weights.h5 --input " + x + " --output " + Path("n.npy"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(r.out, "rill predict: " + dir +
+                       "weights.h5: holds no model (no model_config attribute: a file of weights "
+                       "alone, as Keras's save_weights writes; model.save('m.h5') writes the "
+                       "model too)\n");
+  EXPECT_FALSE(fs::exists(Path("n.npy")));
+  r = Rill("predict --model " + dir + "model.json --input " + x + " --output " + Path("n.npy"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--weights is required with a model JSON"));
+}
+
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
   const std::string common =
       " --seed 3 --validation-split 0.25 --reduce-lr-on-plateau 0.5,0 --verbose 2 ";
