@@ -92,6 +92,18 @@ class Trainer {
   // arrives: the model (Model::Validate), the loss, optimizer, metrics, and that the device is
   // known and usable here (ResolveDevice).
   static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
+  Trainer(Trainer&&) noexcept = default;
+  // By hand: this trainer's runner lets go of its parameter store before the store may go.
+  Trainer& operator=(Trainer&& other) noexcept {
+    if (this == &other) return *this;
+    runner_.reset();
+    model_ = other.model_;
+    model_alive_ = std::move(other.model_alive_);
+    params_ = std::move(other.params_);
+    options_ = std::move(other.options_);
+    runner_ = std::move(other.runner_);
+    return *this;
+  }
 
   absl::StatusOr<History> Fit(const std::vector<Tensor>& x, const Tensor& y,
                               const FitOptions& options);

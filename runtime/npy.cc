@@ -409,6 +409,11 @@ absl::StatusOr<Tensor> ConvertNpyData(Tensor t, DType dtype, const std::string& 
   if (t.dtype() == dtype) return t;
   const bool from_float = IsFloating(t.dtype()), to_float = IsFloating(dtype);
   const absl::string_view named(what.data(), what.size());
+  if (to_float && dtype != DType::kF32 && dtype != DType::kF64) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": holds ", t.type().ToString(), ", ",
+                                                   named, " is ", std::string(DTypeName(dtype)),
+                                                   ", which .npy data cannot be converted to"));
+  }
   Tensor out(dtype, t.shape());
   for (int64_t i = 0; i < t.size(); ++i) {
     if (from_float && !to_float) {

@@ -194,7 +194,11 @@ std::string WeightsFlag() {
   const std::string weights = absl::GetFlag(FLAGS_weights);
   if (!weights.empty()) return weights;
   const std::string model = absl::GetFlag(FLAGS_model);
-  return !model.empty() && IsHdf5File(model) ? model : "";
+  // A missing .h5 too, so that loading it says that it is missing.
+  const bool h5_name = model.ends_with(".h5") || model.ends_with(".hdf5");
+  return !model.empty() && (IsHdf5File(model) || (h5_name && !std::filesystem::exists(model)))
+             ? model
+             : "";
 }
 
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
@@ -221,7 +225,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
   std::error_code ec;
   if (std::filesystem::is_directory(json_path, ec)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        json_path, ": is a directory; --model takes a Keras model JSON file (model.to_json())"));
+        json_path, ": is a directory; --model takes a Keras model JSON file (model.to_json()) or a whole "
+        "Keras model in HDF5 (model.save('m.h5'))"));
   }
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                         LoadKerasModel(json_path, seed, input_shapes));

@@ -59,7 +59,7 @@ ABSL_FLAG(
     "on a terminal, 2 otherwise and under mpirun)");
 ABSL_FLAG(std::string, metrics_csv, "",
           "a CSV file of the epochs' results (epoch, then the results' names sorted: "
-          "epoch,loss,lr,mae,val_loss,...; epochs from 0, as Keras's CSVLogger), written whole again as each epoch ends (never half-written)");
+          "epoch,loss,lr,mae,val_loss,...; epochs from 0, in Keras's CSVLogger's order), written whole again as each epoch ends (never half-written)");
 
 ABSL_FLAG(std::string, plot, "",
           "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
@@ -179,10 +179,20 @@ absl::Status ScheduleFlags(bool validation, FitOptions& fit) {
   return absl::OkStatus();
 }
 
-std::string ShortestFloat32(double value) {
-  char text[32];
-  const auto end = std::to_chars(text, text + sizeof(text), static_cast<float>(value)).ptr;
-  return std::string(text, end);
+// A float32 as Keras's CSVLogger writes one (str of a numpy float32): the fewest digits that
+// read back to it, positional from 1e-4 to below 1e6 ("0.0005", "1.0"), scientific outside
+// ("5e-05", "1e+06").
+std::string NumpyFloat32Text(double value) {
+  const float f = static_cast<float>(value);
+  const double magnitude = std::fabs(static_cast<double>(f));
+  const bool positional = f == 0 || (magnitude >= 1e-4 && magnitude < 1e6);
+  char text[64];
+  char* end = std::to_chars(text, text + sizeof(text), f,
+                            positional ? std::chars_format::fixed : std::chars_format::scientific)
+                  .ptr;
+  std::string out(text, end);
+  if (positional && out.find('.') == std::string::npos) out += ".0";
+  return out;
 }
 
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
@@ -203,11 +213,11 @@ class MetricsCsv {
     for (const std::string& name : names_) {
       auto it = logs.find(name);
       // NaN as Keras's CSVLogger writes it, never "-nan"; the learning rate, a float32, as
-      // Keras writes a float32 (the shortest text that reads back to it: 0.005).
+      // Keras writes a float32.
       absl::StrAppend(&text_, ",",
                       it == logs.end()         ? ""
                       : std::isnan(it->second) ? "nan"
-                      : name == "lr"           ? ShortestFloat32(it->second)
+                      : name == "lr"           ? NumpyFloat32Text(it->second)
                                                : absl::StrFormat("%.9g", it->second));
     }
     text_ += "\n";

@@ -58,8 +58,9 @@ constexpr std::string_view kCompileFlags[] = {"model",       "weights", "weights
                                               "input_shape", "o",       "emit",
                                               "device",      "tf32",    "gru_algo"};
 
-// --seed is accepted as before by the commands whose --weights give every weight (predict and
-// compile require them; inspect prints no value), where it has no effect.
+// --seed is accepted as before by the commands whose weights are all given (predict and compile
+// require them, from --weights or a whole-model .h5; inspect prints no value), where it has no
+// effect.
 constexpr std::string_view kSeedOnly[] = {"seed"};
 
 constexpr std::array kCommands = {
@@ -78,13 +79,15 @@ constexpr std::array kCommands = {
             &RunTrain, kTrainFlags},
     Command{
         "predict", "run a trained model on inputs and write its outputs",
-        "rill predict --model M.json --weights W [--weights-by-name] --input X.npy --output Y.npy "
+        "rill predict (--model M.json --weights W | --model M.h5) [--weights-by-name] --input X.npy "
+        "--output Y.npy "
         "[--batch-size N] [--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]",
         &RunPredict, kPredictFlags, kSeedOnly},
     Command{
         "compile",
         "compile a model for one input shape into a file that rill run (the runtime alone) runs",
-        "rill compile --model M.json --weights W [--weights-by-name] --input-shape B,T,F "
+        "rill compile (--model M.json --weights W | --model M.h5) [--weights-by-name] "
+        "--input-shape B,T,F "
         "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
         "[--gru-algo auto|exact]]",
         &RunCompile, kCompileFlags, kSeedOnly},

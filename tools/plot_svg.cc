@@ -184,12 +184,17 @@ void AppendPanel(std::string& svg, double top, const std::string& quantity,
 }  // namespace
 
 std::string HistorySvg(const History& history, const std::string& title) {
-  // Quantities in the order of the first epoch's results, "loss" first; "val_x" joins "x".
+  // Quantities in the order the epochs' results first name them, "loss" first; "val_x" joins
+  // "x". Every epoch counts: a resumed run may record one (lr) that earlier epochs lack.
   std::vector<std::string> quantities;
-  if (!history.epochs.empty()) {
-    quantities.push_back("loss");
-    for (const auto& [name, value] : history.epochs.front()) {
-      if (name != "loss" && !name.starts_with("val_")) quantities.push_back(name);
+  if (!history.epochs.empty()) quantities.push_back("loss");
+  for (const auto& epoch : history.epochs) {
+    for (const auto& [name, value] : epoch) {
+      if (name.starts_with("val_") ||
+          std::find(quantities.begin(), quantities.end(), name) != quantities.end()) {
+        continue;
+      }
+      quantities.push_back(name);
     }
   }
   const int epochs = static_cast<int>(history.epochs.size());

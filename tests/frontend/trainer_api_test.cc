@@ -272,6 +272,24 @@ TEST(TrainerApiTest, AMovedFromTrainerOrOneWhoseModelIsGoneRefusesToRun) {
   EXPECT_EQ(from_moved.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(from_moved.status().message()), HasSubstr("was moved from"));
   ASSERT_TRUE(moved.Fit(x, y, {.verbose = 0}).ok());
+  // Assigned another model's trainer, it trains that model.
+  SumModel other;
+  absl::StatusOr<Trainer> t2 = other.Compile();
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  Trainer assigned = std::move(*t);  // the moved-from one
+  assigned = std::move(*t2);
+  const std::vector<Tensor> before = other.model.GetWeights(), kept = m->model.GetWeights();
+  ASSERT_TRUE(assigned.Fit(x, Fill({4, 1}, 5), {.verbose = 0}).ok());  // a loss to descend
+  auto same = [](const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      for (int64_t e = 0; e < a[i].size(); ++e) {
+        if (a[i].at(e) != b[i].at(e)) return false;
+      }
+    }
+    return a.size() == b.size();
+  };
+  EXPECT_FALSE(same(other.model.GetWeights(), before));
+  EXPECT_TRUE(same(m->model.GetWeights(), kept));
   m.reset();
   const std::string gone = "the Model this Trainer was compiled from has been destroyed";
   std::vector<absl::Status> calls = {moved.Fit(x, y, {.verbose = 0}).status(),
@@ -283,7 +301,6 @@ TEST(TrainerApiTest, AMovedFromTrainerOrOneWhoseModelIsGoneRefusesToRun) {
     EXPECT_THAT(std::string(st.message()), HasSubstr(gone));
   }
 }
-
 
 }  // namespace
 }  // namespace rill

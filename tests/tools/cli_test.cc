@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "frontend/checkpoint.h"
 #include "frontend/fit_state.h"
@@ -803,11 +804,29 @@ TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
     EXPECT_EQ(cells[0], std::to_string(e));
     EXPECT_EQ(std::stod(cells[1]), accuracy->at(e));
     EXPECT_NEAR(std::stod(cells[2]), loss->at(e), 1e-5 * loss->at(e));
-    // The rate is a float32, written as Keras writes one: the same float32, shortest text.
     EXPECT_EQ(static_cast<float>(std::stod(cells[3])), static_cast<float>(lr->at(e)));
-    EXPECT_LE(cells[3].size(), 6u) << cells[3];
   }
   EXPECT_EQ(rows[5], "");
+  // The rate is a float32, written as Keras's CSVLogger writes one (str(numpy.float32)): these
+  // texts are tf-keras's for the same runs.
+  for (const auto& [rate, texts] :
+       std::vector<std::pair<std::string, std::string>>{{"0.01", "0.01 0.01 0.005 0.0025"},
+                                                        {"1", "1.0 1.0 0.5 0.25"},
+                                                        {"0.001", "0.001 0.001 0.0005 0.00025"},
+                                                        {"0.0002", "0.0002 0.0002 1e-04 5e-05"}}) {
+    SCOPED_TRACE(rate);
+    Result run = Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 0 --metrics accuracy "
+                               "--monitor accuracy --reduce-lr-on-plateau 0.5,0 --lr " +
+                               rate + " --metrics-csv " + Path("rates.csv")));
+    ASSERT_EQ(run.status, 0) << run.out;
+    std::vector<std::string> got;
+    const std::vector<std::string> lines = absl::StrSplit(ReadText(Path("rates.csv")), '\n');
+    for (size_t i = 1; i + 1 < lines.size(); ++i) {
+      const std::vector<std::string> cells = absl::StrSplit(lines[i], ',');
+      got.push_back(cells.back());
+    }
+    EXPECT_EQ(absl::StrJoin(got, " "), texts);
+  }
 }
 
 // Early stopping says, as Keras's EarlyStopping(verbose=1) does, when it stopped and which epoch's
@@ -1036,6 +1055,13 @@ TEST_F(CliTest, AResumedRunsCsvAndPlotHoldEveryEpochAsOneRunsDo) {
   const std::string five = ReadText(Path("more.csv"));
   EXPECT_EQ(five.substr(0, csv.size()), csv);
   EXPECT_THAT(five.substr(csv.size()), ::testing::MatchesRegex("4,[^\n]*\n"));
+  // Resumed with a schedule the earlier epochs lacked, the chart gains its lr panel.
+  Result scheduled = Rill(TrainSgd("--epochs 6 --resume --reduce-lr-on-plateau 0.5,1" + common +
+                                   Path("cp") + " --plot " + Path("lr.svg")));
+  ASSERT_EQ(scheduled.status, 0) << scheduled.out;
+  const std::vector<std::string> texts = SvgTexts(ReadText(Path("lr.svg")));
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "lr"), 2) << "a y label and a legend";
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "epoch"), 3) << "loss, mae and lr";
 }
 
 // A checkpoint without the epochs' results (written before checkpoints kept them): the CSV
