@@ -44,9 +44,7 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
   return NoHdf5(path);
 }
 
-absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) {
-  return NoHdf5(path);
-}
+absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) { return NoHdf5(path); }
 
 #else
 
@@ -335,9 +333,10 @@ absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) try 
   std::string config;
   RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
     if (H5Aexists(file, "model_config") <= 0) {
-      return absl::NotFoundError(absl::StrCat(
-          path, ": holds no model (no model_config attribute: a file of weights alone, as "
-                "Keras's save_weights writes; model.save('m.h5') writes the model too)"));
+      return absl::NotFoundError(
+          absl::StrCat(path,
+                       ": holds no model (no model_config attribute: a file of weights alone, as "
+                       "Keras's save_weights writes; model.save('m.h5') writes the model too)"));
     }
     RILL_ASSIGN_OR_RETURN(std::vector<std::string> strings,
                           ReadStrings(layout, file, "model_config", path));

@@ -660,7 +660,8 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
                                                 learning_rate(), state, *model_));
     }
   }
-  History history{{state.history.begin() + static_cast<std::ptrdiff_t>(first), state.history.end()}};
+  History history{
+      {state.history.begin() + static_cast<std::ptrdiff_t>(first), state.history.end()}};
   history.stopped_epoch = stopped_epoch;
   if (early && early->restore_best_weights && !state.best_weights.empty()) {
     RILL_RETURN_IF_ERROR(model_->SetWeights(state.best_weights));

@@ -88,8 +88,8 @@ struct History {
 class Trainer {
  public:
   // A trainer used after its model was destroyed (or after it was moved from) refuses, with a
-  // FailedPrecondition; destroying it then is safe. Checks everything that can be checked before data
-  // arrives: the model (Model::Validate), the loss, optimizer, metrics, and that the device is
+  // FailedPrecondition; destroying it then is safe. Checks everything that can be checked before
+  // data arrives: the model (Model::Validate), the loss, optimizer, metrics, and that the device is
   // known and usable here (ResolveDevice).
   static absl::StatusOr<Trainer> Create(Model& model, CompileOptions options);
   Trainer(Trainer&&) noexcept = default;

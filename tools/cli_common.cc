@@ -24,8 +24,9 @@
 #endif
 #include "tools/command.h"
 
-ABSL_FLAG(std::string, model, "",
-          "Keras model JSON (model.to_json()), or a whole Keras model in HDF5 (model.save('m.h5'))");
+ABSL_FLAG(
+    std::string, model, "",
+    "Keras model JSON (model.to_json()), or a whole Keras model in HDF5 (model.save('m.h5'))");
 ABSL_FLAG(std::string, weights, "",
           "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file "
           "(default with an .h5 --model: its own)");
@@ -225,7 +226,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
   std::error_code ec;
   if (std::filesystem::is_directory(json_path, ec)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        json_path, ": is a directory; --model takes a Keras model JSON file (model.to_json()) or a whole "
+        json_path,
+        ": is a directory; --model takes a Keras model JSON file (model.to_json()) or a whole "
         "Keras model in HDF5 (model.save('m.h5'))"));
   }
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,

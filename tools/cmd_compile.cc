@@ -58,7 +58,8 @@ absl::Status Compile() {
   if (model_path.empty() || out.empty() || absl::GetFlag(FLAGS_input_shape).empty())
     return UsageError("--model, --input-shape and -o are required");
   if (WeightsFlag().empty()) {
-    return UsageError("--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
+    return UsageError(
+        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
         "file)");
   }
   const std::string emit = absl::GetFlag(FLAGS_emit);

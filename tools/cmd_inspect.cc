@@ -142,8 +142,7 @@ absl::Status Inspect() {
   }
   if (given_batch && !absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan))
     return UsageError("--batch-size goes with --memory or --plan");
-  auto model =
-      LoadModel(model_path, WeightsFlag(), absl::GetFlag(FLAGS_seed), input_shapes);
+  auto model = LoadModel(model_path, WeightsFlag(), absl::GetFlag(FLAGS_seed), input_shapes);
   if (!model.ok()) return model.status();
   Model& m = **model;
   if (!input_shapes.empty()) {

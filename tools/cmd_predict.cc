@@ -35,7 +35,8 @@ absl::Status Predict() {
   if (model_path.empty() || input.empty() || output.empty())
     return UsageError("--model, --input and --output are required");
   if (WeightsFlag().empty())
-    return UsageError("--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
+    return UsageError(
+        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
         "file)");
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
@@ -44,8 +45,8 @@ absl::Status Predict() {
   RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--output", output}}, inputs));
   auto device = SelectDevice();
   if (!device.ok()) return device.status();
-  auto loaded = LoadModelForData(model_path, WeightsFlag(),
-                                 absl::GetFlag(FLAGS_seed), input, "predict");
+  auto loaded =
+      LoadModelForData(model_path, WeightsFlag(), absl::GetFlag(FLAGS_seed), input, "predict");
   if (!loaded.ok()) return loaded.status();
   Model& model = *loaded->model;
   const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());

@@ -59,7 +59,8 @@ ABSL_FLAG(
     "on a terminal, 2 otherwise and under mpirun)");
 ABSL_FLAG(std::string, metrics_csv, "",
           "a CSV file of the epochs' results (epoch, then the results' names sorted: "
-          "epoch,loss,lr,mae,val_loss,...; epochs from 0, in Keras's CSVLogger's order), written whole again as each epoch ends (never half-written)");
+          "epoch,loss,lr,mae,val_loss,...; epochs from 0, in Keras's CSVLogger's order), written "
+          "whole again as each epoch ends (never half-written)");
 
 ABSL_FLAG(std::string, plot, "",
           "an SVG chart of the loss and metrics (and their val_ series) per epoch, written when "
@@ -381,8 +382,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
     if (resume_point) RILL_RETURN_IF_ERROR(CheckResumeFlags(*resume_point, *optimizer, fit));
   }
-  auto loaded = LoadModelForData(model_path, WeightsFlag(), seed,
-                                 absl::GetFlag(FLAGS_x), "train");
+  auto loaded = LoadModelForData(model_path, WeightsFlag(), seed, absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
@@ -401,8 +401,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   } else {
     // Other losses compare the targets with the output, so integer targets are cast to the
     // output's dtype, as Keras's losses cast y_true.
-    y_raw = ConvertNpyData(std::move(y_data), m.outputs()[0].value->type.dtype, y_path,
-                           "the targets");
+    y_raw =
+        ConvertNpyData(std::move(y_data), m.outputs()[0].value->type.dtype, y_path, "the targets");
   }
   if (!y_raw.ok()) return y_raw.status();
   auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss),

@@ -268,7 +268,8 @@ TEST(TrainerApiTest, AMovedFromTrainerOrOneWhoseModelIsGoneRefusesToRun) {
   const Tensor x = Fill({4, 3}, 1), y = Fill({4, 1}, 3);
   ASSERT_TRUE(t->Fit(x, y, {.verbose = 0}).ok());
   Trainer moved = std::move(*t);
-  absl::StatusOr<History> from_moved = t->Fit(x, y, {.verbose = 0});  // NOLINT(bugprone-use-after-move)
+  absl::StatusOr<History> from_moved =
+      t->Fit(x, y, {.verbose = 0});  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(from_moved.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(from_moved.status().message()), HasSubstr("was moved from"));
   ASSERT_TRUE(moved.Fit(x, y, {.verbose = 0}).ok());
@@ -292,10 +293,9 @@ TEST(TrainerApiTest, AMovedFromTrainerOrOneWhoseModelIsGoneRefusesToRun) {
   EXPECT_TRUE(same(m->model.GetWeights(), kept));
   m.reset();
   const std::string gone = "the Model this Trainer was compiled from has been destroyed";
-  std::vector<absl::Status> calls = {moved.Fit(x, y, {.verbose = 0}).status(),
-                                     moved.Evaluate(x, y).status(),
-                                     moved.TrainOnBatch({x}, y).status(),
-                                     moved.Predict({x}).status(), moved.SetLearningRate(0.1)};
+  std::vector<absl::Status> calls = {
+      moved.Fit(x, y, {.verbose = 0}).status(), moved.Evaluate(x, y).status(),
+      moved.TrainOnBatch({x}, y).status(), moved.Predict({x}).status(), moved.SetLearningRate(0.1)};
   for (const absl::Status& st : calls) {
     EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
     EXPECT_THAT(std::string(st.message()), HasSubstr(gone));

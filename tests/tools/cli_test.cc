@@ -782,9 +782,10 @@ TEST_F(CliTest, EarlyStoppingAndPlateauRunFromTheCommandLine) {
 // CSV, whose columns are sorted as Keras's CSVLogger sorts them. Against tf-keras's History of
 // the same run (scripts/golden/keras_plateau.py).
 TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
-  Result r = Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 2 --metrics accuracy --monitor "
-                           "accuracy --reduce-lr-on-plateau 0.5,0 --lr 0.01 --metrics-csv " +
-                           Path("log.csv")));
+  Result r =
+      Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 2 --metrics accuracy --monitor "
+                    "accuracy --reduce-lr-on-plateau 0.5,0 --lr 0.01 --metrics-csv " +
+                    Path("log.csv")));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr(" - accuracy: 0.6250 - lr: 0.0100\nEpoch 2/4"));
   EXPECT_THAT(r.out, HasSubstr(" - lr: 0.0025\nfinal loss"));
@@ -815,9 +816,10 @@ TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
                                                         {"0.001", "0.001 0.001 0.0005 0.00025"},
                                                         {"0.0002", "0.0002 0.0002 1e-04 5e-05"}}) {
     SCOPED_TRACE(rate);
-    Result run = Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 0 --metrics accuracy "
-                               "--monitor accuracy --reduce-lr-on-plateau 0.5,0 --lr " +
-                               rate + " --metrics-csv " + Path("rates.csv")));
+    Result run =
+        Rill(TrainSgd("--epochs 4 --shuffle=false --verbose 0 --metrics accuracy "
+                      "--monitor accuracy --reduce-lr-on-plateau 0.5,0 --lr " +
+                      rate + " --metrics-csv " + Path("rates.csv")));
     ASSERT_EQ(run.status, 0) << run.out;
     std::vector<std::string> got;
     const std::vector<std::string> lines = absl::StrSplit(ReadText(Path("rates.csv")), '\n');
@@ -833,9 +835,10 @@ TEST_F(CliTest, PlateauRecordsTheLearningRateOfEachEpochAsKerasDoes) {
 // weights it restored; the final loss then says whose it is. A rate of 3 diverges: the first
 // epoch is the best.
 TEST_F(CliTest, EarlyStoppingSaysWhichEpochsWeightsItKept) {
-  Result r = Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 2 --early-stopping 2 "
-                           "--restore-best-weights --save-weights " +
-                           Path("w")));
+  Result r =
+      Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 2 --early-stopping 2 "
+                    "--restore-best-weights --save-weights " +
+                    Path("w")));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, Not(HasSubstr("Epoch 4/8")));
   EXPECT_THAT(r.out, ::testing::ContainsRegex(
@@ -843,16 +846,17 @@ TEST_F(CliTest, EarlyStoppingSaysWhichEpochsWeightsItKept) {
                          "the best epoch: 1\\.\nfinal loss [-0-9.e+]+ \\(epoch 3; the weights "
                          "kept are epoch 1's, loss [0-9.]+\\)\nweights saved to "));
   // The weights saved are the first epoch's: the same as a run of one epoch.
-  Result one = Rill(TrainSgd("--epochs 1 --lr 3 --shuffle=false --verbose 0 --save-weights " +
-                             Path("w1")));
+  Result one =
+      Rill(TrainSgd("--epochs 1 --lr 3 --shuffle=false --verbose 0 --save-weights " + Path("w1")));
   ASSERT_EQ(one.status, 0) << one.out;
   for (int i = 0; i < 8; ++i) {
     const std::string file = "/" + std::to_string(i) + ".npy";
     EXPECT_EQ(ReadText(Path("w" + file)), ReadText(Path("w1" + file))) << i;
   }
   // Quiet, the final line alone.
-  Result quiet = Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 0 --early-stopping 2 "
-                               "--restore-best-weights"));
+  Result quiet =
+      Rill(TrainSgd("--epochs 8 --lr 3 --shuffle=false --verbose 0 --early-stopping 2 "
+                    "--restore-best-weights"));
   ASSERT_EQ(quiet.status, 0) << quiet.out;
   EXPECT_THAT(quiet.out, ::testing::MatchesRegex("final loss [-0-9.e+]+ \\(epoch 3; the weights "
                                                  "kept are epoch 1's, loss [0-9.]+\\)\n"));
@@ -886,12 +890,13 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   // 2 x (3*12 + 4*12 + 2*12) + (8*9 + 3*9 + 2*9) + (3*2 + 2), as Keras's count_params().
   EXPECT_THAT(r.out, HasSubstr("Total params: 341"));
   // Training starts from the saved weights, as from the JSON and the file.
-  const std::string train = " --x " + x + " --y " + dir + "y.npy --epochs 2 --shuffle=false "
+  const std::string train = " --x " + x + " --y " + dir +
+                            "y.npy --epochs 2 --shuffle=false "
                             "--verbose 0 --save-weights ";
   ASSERT_EQ(Rill("train --model " + h5 + train + Path("w_h5")).status, 0);
-  ASSERT_EQ(Rill("train --model " + dir + "model.json --weights " + h5 + train + Path("w_json"))
-                .status,
-            0);
+  ASSERT_EQ(
+      Rill("train --model " + dir + "model.json --weights " + h5 + train + Path("w_json")).status,
+      0);
   for (int i = 0; i < 11; ++i) {
     const std::string file = "/" + std::to_string(i) + ".npy";
     EXPECT_EQ(ReadText(Path("w_h5" + file)), ReadText(Path("w_json" + file))) << i;

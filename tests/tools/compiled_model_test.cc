@@ -814,9 +814,8 @@ TEST_F(CompiledModelTest, AOneDnnGruPlanRunsOnThreadsOtherThanTheOneThatMadeIt) 
   ASSERT_EQ(::setenv("RILL_CPU_GRU_ALGO", "onednn", 1), 0);
   Result r = Rill("inspect --memory --model " + Golden("seq_stack/model.json") + " --weights " +
                   Golden("seq_stack/weights") + " --input-shape 4,6,3");
-  ASSERT_NO_FATAL_FAILURE(
-      Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"), Shape{4, 6, 3},
-              Path("m.rillc")));
+  ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
+                                  Shape{4, 6, 3}, Path("m.rillc")));
   ASSERT_EQ(::unsetenv("RILL_CPU_GRU_ALGO"), 0);
   ASSERT_EQ(r.status, 0) << r.out;
   ASSERT_THAT(r.out, HasSubstr("onednn")) << "the plan must run oneDNN's GRU";
