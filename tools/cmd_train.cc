@@ -213,10 +213,10 @@ class MetricsCsv {
     absl::StrAppend(&text_, epoch);
     for (const std::string& name : names_) {
       auto it = logs.find(name);
-      // NaN as Keras's CSVLogger writes it, never "-nan"; the learning rate, a float32, as
-      // Keras writes a float32.
+      // As Keras's CSVLogger writes them: NA for a result the epoch lacks (an lr added on
+      // resume), nan (never "-nan"), and the learning rate, a float32, as a numpy float32.
       absl::StrAppend(&text_, ",",
-                      it == logs.end()         ? ""
+                      it == logs.end()         ? "NA"
                       : std::isnan(it->second) ? "nan"
                       : name == "lr"           ? NumpyFloat32Text(it->second)
                                                : absl::StrFormat("%.9g", it->second));

@@ -1062,8 +1062,13 @@ TEST_F(CliTest, AResumedRunsCsvAndPlotHoldEveryEpochAsOneRunsDo) {
   EXPECT_THAT(five.substr(csv.size()), ::testing::MatchesRegex("4,[^\n]*\n"));
   // Resumed with a schedule the earlier epochs lacked, the chart gains its lr panel.
   Result scheduled = Rill(TrainSgd("--epochs 6 --resume --reduce-lr-on-plateau 0.5,1" + common +
-                                   Path("cp") + " --plot " + Path("lr.svg")));
+                                   Path("cp") + " --plot " + Path("lr.svg") + " --metrics-csv " +
+                                   Path("lr.csv")));
   ASSERT_EQ(scheduled.status, 0) << scheduled.out;
+  // In the CSV the epochs before it have NA for lr, as Keras's CSVLogger writes a missing value.
+  EXPECT_THAT(ReadText(Path("lr.csv")),
+              ::testing::ContainsRegex("^epoch,loss,lr,mae,val_loss,val_mae\n0,[-0-9.e]+,NA,"
+                                       "[^\n]*\n(.*\n)*5,[-0-9.e]+,0\\.01,[^\n]*\n$"));
   const std::vector<std::string> texts = SvgTexts(ReadText(Path("lr.svg")));
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "lr"), 2) << "a y label and a legend";
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "epoch"), 3) << "loss, mae and lr";
