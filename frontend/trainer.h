@@ -172,8 +172,8 @@ class Trainer {
 
   Model* model_;
   std::weak_ptr<const int> model_alive_;
-  // The model's store, kept until runner_'s device sessions have let go of it (declared first:
-  // destroyed last).
+  // The model's store, kept until runner_'s device sessions have let go of it (declared before
+  // runner_: destroyed after it).
   std::shared_ptr<ParamStore> params_;
   CompileOptions options_;
   std::unique_ptr<ModelRunner> runner_;
