@@ -46,6 +46,10 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
 
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) { return NoHdf5(path); }
 
+absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path) {
+  return NoHdf5(path);
+}
+
 #else
 
 namespace {
@@ -327,27 +331,40 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerWeights(const std::string& 
   return out;
 }
 
+// The root's string attribute `name` (a JSON document Keras wrote), or nullopt without one.
+absl::StatusOr<std::optional<std::string>> ReadRootJson(const std::string& path,
+                                                        const char* name) {
+  std::optional<std::string> text;
+  RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
+    if (H5Aexists(file, name) <= 0) return absl::OkStatus();
+    RILL_ASSIGN_OR_RETURN(std::vector<std::string> strings, ReadStrings(layout, file, name, path));
+    if (strings.size() != 1) {
+      return Bad(path, absl::StrCat("attribute '", name, "' holds ", strings.size(),
+                                    " strings, not one JSON document"));
+    }
+    text = std::move(strings[0]);
+    return absl::OkStatus();
+  }));
+  return text;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) try {
-  std::string config;
-  RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
-    if (H5Aexists(file, "model_config") <= 0) {
-      return absl::NotFoundError(
-          absl::StrCat(path,
-                       ": holds no model (no model_config attribute: a file of weights alone, as "
-                       "Keras's save_weights writes; model.save('m.h5') writes the model too)"));
-    }
-    RILL_ASSIGN_OR_RETURN(std::vector<std::string> strings,
-                          ReadStrings(layout, file, "model_config", path));
-    if (strings.size() != 1) {
-      return Bad(path, absl::StrCat("attribute 'model_config' holds ", strings.size(),
-                                    " strings, not one model JSON"));
-    }
-    config = std::move(strings[0]);
-    return absl::OkStatus();
-  }));
-  return config;
+  RILL_ASSIGN_OR_RETURN(std::optional<std::string> config, ReadRootJson(path, "model_config"));
+  if (!config) {
+    return absl::NotFoundError(
+        absl::StrCat(path,
+                     ": holds no model (no model_config attribute: a file of weights alone, as "
+                     "Keras's save_weights writes; model.save('m.h5') writes the model too)"));
+  }
+  return *std::move(config);
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path) try {
+  return ReadRootJson(path, "training_config");
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

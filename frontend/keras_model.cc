@@ -479,6 +479,37 @@ bool IsHdf5File(const std::string& path) {
   return hdf5;
 }
 
+absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::string& path) try {
+  RILL_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadKerasH5TrainingConfig(path));
+  KerasTrainingConfig out;
+  if (!text) return out;
+  const nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return out;
+  // A name, or an object's class name ("Custom>Adam" for tf-keras's own optimizers).
+  auto name = [](const nlohmann::json& j) -> std::optional<std::string> {
+    if (j.is_string()) return j.get<std::string>();
+    if (j.is_object() && j.contains("class_name") && j["class_name"].is_string()) {
+      std::string n = j["class_name"].get<std::string>();
+      if (n.starts_with("Custom>")) n = n.substr(7);
+      return n;
+    }
+    return std::nullopt;
+  };
+  if (config.contains("loss")) out.loss = name(config["loss"]);
+  if (config.contains("optimizer_config")) {
+    const nlohmann::json& optimizer = config["optimizer_config"];
+    out.optimizer = name(optimizer);
+    if (optimizer.is_object() && optimizer.contains("config") &&
+        optimizer["config"].is_object() && optimizer["config"].contains("learning_rate") &&
+        optimizer["config"]["learning_rate"].is_number()) {
+      out.learning_rate = optimizer["config"]["learning_rate"].get<double>();
+    }
+  }
+  return out;
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed,
                                                       const std::vector<Shape>& input_shapes) try {
   std::string text;

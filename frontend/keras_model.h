@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,18 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string
 // The model JSON of a whole-model HDF5 file (Keras's `model.save('m.h5')`): its root attribute
 // model_config. NotFound for an HDF5 file without one (weights alone, `save_weights`).
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path);
+// The training config of such a file (root attribute training_config: the loss, metrics and
+// optimizer model.compile was given, as JSON), or nullopt when it holds none.
+absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path);
+// What that training config names, each unset when the file does not say: the loss as Keras
+// wrote it (a name such as "binary_crossentropy", or a loss object's class name), the
+// optimizer's class ("Adam", "SGD") and its learning rate.
+struct KerasTrainingConfig {
+  std::optional<std::string> loss;
+  std::optional<std::string> optimizer;
+  std::optional<double> learning_rate;
+};
+absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::string& path);
 // Whether `path` is an HDF5 file (its signature at the start; a missing or unreadable file is
 // not): LoadKerasModel then reads the model from it, and the command line its weights too.
 bool IsHdf5File(const std::string& path);

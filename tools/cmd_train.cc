@@ -196,6 +196,38 @@ std::string NumpyFloat32Text(double value) {
   return out;
 }
 
+// A model saved whole in Keras keeps the loss and optimizer it was compiled with, which Keras's
+// load_model would train with. rill train does not read them: rather than train with another
+// loss or optimizer unasked, it asks for the flags where the file's differ from the defaults.
+absl::Status CheckKerasTrainingConfig(const std::string& model_path) {
+  RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasH5TrainingSettings(model_path));
+  std::vector<std::string> differ;
+  if (keras.loss && !FlagGiven("loss")) {
+    absl::StatusOr<LossSpec> theirs = ParseLoss(*keras.loss);
+    absl::StatusOr<LossSpec> ours = ParseLoss(absl::GetFlag(FLAGS_loss));
+    if (!theirs.ok() || !ours.ok() || theirs->name != ours->name)
+      differ.push_back(absl::StrCat("loss ", *keras.loss, " (--loss)"));
+  }
+  if (keras.optimizer) {
+    absl::StatusOr<OptimizerConfig> theirs = optim::FromName(*keras.optimizer);
+    absl::StatusOr<OptimizerConfig> ours = optim::FromName(absl::GetFlag(FLAGS_optimizer));
+    const bool same = theirs.ok() && ours.ok() && theirs->name == ours->name;
+    if (!same && !FlagGiven("optimizer")) {
+      differ.push_back(absl::StrCat("optimizer ", *keras.optimizer, " (--optimizer)"));
+    } else if (same && keras.learning_rate && !FlagGiven("lr") &&
+               static_cast<float>(*keras.learning_rate) !=
+                   static_cast<float>(ours->learning_rate)) {
+      // The rate as Keras keeps it, a float32.
+      differ.push_back(absl::StrCat("learning rate ", static_cast<float>(*keras.learning_rate),
+                                    " (--lr)"));
+    }
+  }
+  if (differ.empty()) return absl::OkStatus();
+  return UsageError(absl::StrCat(
+      model_path, ": was compiled in Keras with ", absl::StrJoin(differ, ", "),
+      ", which rill train does not read from the file: give the flags named to train with them"));
+}
+
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
 // (WriteFileAtomically), so the target always holds every finished epoch, as Keras's CSVLogger
 // does, and is never seen half-written. A resumed run starts with the rows of the epochs its
@@ -384,6 +416,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   auto loaded = LoadModelForData(model_path, WeightsFlag(), seed, absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
+  if (IsHdf5File(model_path)) RILL_RETURN_IF_ERROR(CheckKerasTrainingConfig(model_path));
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(

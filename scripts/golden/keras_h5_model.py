@@ -14,6 +14,8 @@ Writes tests/golden/keras_h5_model/:
   model.h5        model.save(..., save_format="h5")
   model.json      model.to_json(), the same model
   weights.h5      model.save_weights(...): weights alone, no model
+  model_mae_sgd.h5  the same model compiled with loss mae and SGD(0.05): a training config
+                  that differs from rill train's defaults (mse, Adam at Keras's rate)
   x.npy, y.npy    a batch and Keras's prediction of it
 
 Regenerate from the repository root:
@@ -52,6 +54,9 @@ def main():
     os.makedirs(OUT)
     model.save(os.path.join(OUT, "model.h5"), save_format="h5")
     model.save_weights(os.path.join(OUT, "weights.h5"))
+    model.compile(loss="mae", optimizer=keras.optimizers.SGD(learning_rate=0.05))
+    model.save(os.path.join(OUT, "model_mae_sgd.h5"), save_format="h5")
+    model.compile(loss="mse", optimizer="adam")
     with open(os.path.join(OUT, "model.json"), "w") as f:
         f.write(model.to_json())
     np.save(os.path.join(OUT, "x.npy"), x, allow_pickle=False)

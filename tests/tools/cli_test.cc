@@ -911,6 +911,22 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   r = Rill("predict --model " + dir + "model.json --input " + x + " --output " + Path("n.npy"));
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--weights is required with a model JSON"));
+  // The file's training config is not read: where it differs from rill train's defaults (here
+  // mae and SGD(0.05) against mse and Adam), rill train asks for the flags instead of training
+  // with another loss or optimizer than Keras's load_model would.
+  const std::string sgd = "train --model " + dir + "model_mae_sgd.h5 --x " + x + " --y " + dir +
+                          "y.npy --epochs 1 --verbose 0";
+  r = Rill(sgd);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.out, "rill train: " + dir +
+                       "model_mae_sgd.h5: was compiled in Keras with loss mae (--loss), optimizer "
+                       "SGD (--optimizer), which rill train does not read from the file: give the "
+                       "flags named to train with them\n");
+  r = Rill(sgd + " --loss mae --optimizer sgd");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("with learning rate 0.05 (--lr)"));
+  EXPECT_EQ(Rill(sgd + " --loss mae --optimizer sgd --lr 0.05").status, 0);
+  EXPECT_EQ(Rill(sgd + " --loss mse --optimizer adam").status, 0);  // other flags, other run
 }
 
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
