@@ -332,8 +332,7 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerWeights(const std::string& 
 }
 
 // The root's string attribute `name` (a JSON document Keras wrote), or nullopt without one.
-absl::StatusOr<std::optional<std::string>> ReadRootJson(const std::string& path,
-                                                        const char* name) {
+absl::StatusOr<std::optional<std::string>> ReadRootJson(const std::string& path, const char* name) {
   std::optional<std::string> text;
   RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
     if (H5Aexists(file, name) <= 0) return absl::OkStatus();

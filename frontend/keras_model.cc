@@ -499,8 +499,8 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::strin
   if (config.contains("optimizer_config")) {
     const nlohmann::json& optimizer = config["optimizer_config"];
     out.optimizer = name(optimizer);
-    if (optimizer.is_object() && optimizer.contains("config") &&
-        optimizer["config"].is_object() && optimizer["config"].contains("learning_rate") &&
+    if (optimizer.is_object() && optimizer.contains("config") && optimizer["config"].is_object() &&
+        optimizer["config"].contains("learning_rate") &&
         optimizer["config"]["learning_rate"].is_number()) {
       out.learning_rate = optimizer["config"]["learning_rate"].get<double>();
     }

@@ -218,8 +218,8 @@ absl::Status CheckKerasTrainingConfig(const std::string& model_path) {
                static_cast<float>(*keras.learning_rate) !=
                    static_cast<float>(ours->learning_rate)) {
       // The rate as Keras keeps it, a float32.
-      differ.push_back(absl::StrCat("learning rate ", static_cast<float>(*keras.learning_rate),
-                                    " (--lr)"));
+      differ.push_back(
+          absl::StrCat("learning rate ", static_cast<float>(*keras.learning_rate), " (--lr)"));
     }
   }
   if (differ.empty()) return absl::OkStatus();
