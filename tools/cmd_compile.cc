@@ -57,7 +57,8 @@ absl::Status Compile() {
   const std::string out = absl::GetFlag(FLAGS_o);
   if (model_path.empty() || out.empty() || absl::GetFlag(FLAGS_input_shape).empty())
     return UsageError("--model, --input-shape and -o are required");
-  if (WeightsFlag().empty()) {
+  const std::string weights = WeightsFlag();
+  if (weights.empty()) {
     return UsageError(
         "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
         "file)");
@@ -72,7 +73,7 @@ absl::Status Compile() {
   }
   RILL_RETURN_IF_ERROR(
       CheckDistinctFiles({{"-o", out}}, {{"--model", model_path},
-                                         {"--weights", WeightsFlag()},
+                                         {"--weights", weights},
                                          {"the runner of --emit executable", runner_path}}));
   RILL_RETURN_IF_ERROR(CheckOutputFile(out));
   std::string runner;
@@ -94,7 +95,7 @@ absl::Status Compile() {
   RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims,
                         ParseInputShape(absl::GetFlag(FLAGS_input_shape)));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                        LoadModel(model_path, WeightsFlag(), /*seed=*/0,
+                        LoadModel(model_path, weights, /*seed=*/0,
                                   {Shape(dims)}));  // the weights replace every initial value
   RILL_ASSIGN_OR_RETURN(const TensorType input,
                         InputTypeOfShape(*model, model_path, dims, "compile"));

@@ -34,19 +34,20 @@ absl::Status Predict() {
   }
   if (model_path.empty() || input.empty() || output.empty())
     return UsageError("--model, --input and --output are required");
-  if (WeightsFlag().empty())
+  const std::string weights = WeightsFlag();
+  if (weights.empty())
     return UsageError(
         "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
         "file)");
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
   const std::vector<FlagPath> inputs = {
-      {"--input", input}, {"--model", model_path}, {"--weights", WeightsFlag()}};
+      {"--input", input}, {"--model", model_path}, {"--weights", weights}};
   RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--output", output}}, inputs));
   auto device = SelectDevice();
   if (!device.ok()) return device.status();
   auto loaded =
-      LoadModelForData(model_path, WeightsFlag(), absl::GetFlag(FLAGS_seed), input, "predict");
+      LoadModelForData(model_path, weights, absl::GetFlag(FLAGS_seed), input, "predict");
   if (!loaded.ok()) return loaded.status();
   Model& model = *loaded->model;
   const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());

@@ -390,6 +390,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   const std::string csv_path = writer ? absl::GetFlag(FLAGS_metrics_csv) : "";
   const std::string plot_path = writer ? absl::GetFlag(FLAGS_plot) : "";
   const std::string checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  const std::string weights = WeightsFlag();
   // --save-weights may replace the --weights directory it started from (the weights are read
   // first, and the directory is exchanged whole): Keras's load_weights, fit, save_weights.
   const std::vector<FlagPath> inputs = {
@@ -401,7 +402,7 @@ absl::Status TrainModel(ProcessGroup* group) {
                                           inputs));
   RILL_RETURN_IF_ERROR(CheckDistinctFiles(
       {{"--metrics-csv", csv_path}, {"--plot", plot_path}, {"--checkpoint-dir", checkpoint_dir}},
-      {{"--weights", WeightsFlag()}}));
+      {{"--weights", weights}}));
   // Refused now rather than after the training it would have thrown away.
   if (!save.empty()) RILL_RETURN_IF_ERROR(CheckOutputDir(save));
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(csv_path));
@@ -414,7 +415,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
     if (resume_point) RILL_RETURN_IF_ERROR(CheckResumeFlags(*resume_point, *optimizer, fit));
   }
-  auto loaded = LoadModelForData(model_path, WeightsFlag(), seed, absl::GetFlag(FLAGS_x), "train");
+  auto loaded = LoadModelForData(model_path, weights, seed, absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
   if (IsHdf5File(model_path)) RILL_RETURN_IF_ERROR(CheckKerasTrainingConfig(model_path));
   Model& m = *loaded->model;
@@ -522,8 +523,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     // EarlyStopping's own lines (Keras prints them with its verbose=1).
     if (history->stopped_epoch && fit.verbose != 0)
       std::printf("Epoch %d: early stopping\n", *history->stopped_epoch + 1);
-    const int last = resume_point ? resume_point->epoch + static_cast<int>(history->epochs.size())
-                                  : static_cast<int>(history->epochs.size());
+    const int last = static_cast<int>(whole.epochs.size());
     std::string restored;
     const std::optional<int> best = history->restored_epoch;
     if (best && fit.verbose != 0)
