@@ -27,14 +27,12 @@ import shutil
 
 import numpy as np
 
-from tf_keras_env import ROOT, keras, tf  # noqa: E402  (first: sets TensorFlow's environment)
+from tf_keras_env import ROOT, keras  # noqa: E402  (first: sets TensorFlow's environment)
 
 OUT = os.path.join(ROOT, "tests", "golden", "keras_h5_model")
 L = keras.layers
 B, T, D = 4, 6, 3
 
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def main():

@@ -53,8 +53,6 @@ LENGTHS = [6, 3, 1, 0, 4]
 LR, EPOCHS = 0.1, 3
 TOL = 1e-5
 
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def gru(units, **kw):

@@ -56,8 +56,6 @@ L = keras.layers
 TOL = 1e-5
 Z, R, H = 0, 1, 2  # Keras gate blocks
 
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
 

@@ -21,13 +21,11 @@ import os
 
 import numpy as np
 
-from tf_keras_env import ROOT, keras, tf  # noqa: E402  (first: sets TensorFlow's environment)
+from tf_keras_env import ROOT, keras  # noqa: E402  (first: sets TensorFlow's environment)
 
 CASE = os.path.join(ROOT, "tests", "golden", "keras", "train_sgd")
 OUT = os.path.join(ROOT, "tests", "golden", "keras_plateau")
 
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def as_gru(config):

@@ -43,8 +43,6 @@ OUT = os.path.join(ROOT, "tests", "golden", "saved_model")
 CASES = ["gru_stack", "embedding_gru"]
 TOL = 1e-5
 
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
 def numbered(directory, pattern):

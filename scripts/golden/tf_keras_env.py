@@ -1,6 +1,6 @@
 """tf-keras (the Keras 2 API on tensorflow-cpu) as the golden scripts use it: quiet, on the
-CPU, with Keras's CuDNNGRU class for model_from_json. Import this before anything else that
-imports TensorFlow: the environment variables take effect only then.
+CPU, on one thread, with Keras's CuDNNGRU class for model_from_json. Import this before
+anything else that imports TensorFlow: the environment variables take effect only then.
 """
 import os
 
@@ -15,6 +15,11 @@ try:
     from tf_keras.src.layers.rnn.cudnn_gru import CuDNNGRU  # noqa: E402
 except ImportError:  # older tf-keras layouts
     from tf_keras.layers import CuDNNGRU  # noqa: E402
+
+# One thread each: TensorFlow's reductions then sum in one order, so the goldens regenerate
+# bit for bit.
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
 
 # The repository's root (scripts/golden/ is two levels down).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
