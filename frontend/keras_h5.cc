@@ -4,6 +4,10 @@
 // attribute layer_names (split into layer_names0, layer_names1, ... when large) lists the
 // layers; each layer's group has a weight_names attribute, and each weight is the dataset at
 // <layer>/<weight name>. Strings may be variable- or fixed-length.
+// Keras's newer layout (`save_weights('w.weights.h5')`, and the model.weights.h5 of a `.keras`
+// archive) has no names but paths: each layer's weights are the datasets vars/0, vars/1, ... of
+// the group /layers/<path>, followed by those of the layers it wraps, in sub-groups (a GRU's
+// "cell", a Bidirectional's "forward_layer" and "backward_layer", a TimeDistributed's "layer").
 //
 // libhdf5 1.10 trusts the sizes and offsets it reads, so every structure it is about to read is
 // checked first (frontend/h5_checks.h).
@@ -40,9 +44,7 @@ absl::Status NoHdf5(const std::string& path) {
 }
 }  // namespace
 
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) {
-  return NoHdf5(path);
-}
+absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path) { return NoHdf5(path); }
 
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) { return NoHdf5(path); }
 
@@ -331,6 +333,63 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerWeights(const std::string& 
   return out;
 }
 
+// The weights of the group at `group` and of the layers it wraps (Keras's newer layout):
+// vars/0, vars/1, ... then each wrapped layer's, `depth` levels down at most.
+absl::Status ReadPathWeights(const FileLayout& layout, hid_t group, const std::string& where,
+                             int depth, std::vector<Tensor>* out) {
+  RILL_ASSIGN_OR_RETURN(const hid_t vars_id,
+                        OpenChecked(layout, group, "vars", /*dataset=*/false, where));
+  if (vars_id >= 0) {
+    Handle vars(vars_id, H5Gclose);
+    for (int i = 0;; ++i) {
+      const std::string name = std::to_string(i);
+      if (H5Lexists(vars.get(), name.c_str(), H5P_DEFAULT) <= 0) break;
+      if (i == 4096) return Bad(where, "more than 4096 weights in one layer");
+      RILL_ASSIGN_OR_RETURN(Tensor t, ReadDataset(layout, vars.get(), name, where + "/vars"));
+      out->push_back(std::move(t));
+    }
+  }
+  if (depth == 0) return absl::OkStatus();
+  for (const char* wrapped : {"cell", "forward_layer", "backward_layer", "layer"}) {
+    RILL_ASSIGN_OR_RETURN(const hid_t child,
+                          OpenChecked(layout, group, wrapped, /*dataset=*/false, where));
+    if (child < 0) continue;
+    Handle g(child, H5Gclose);
+    RILL_RETURN_IF_ERROR(
+        ReadPathWeights(layout, g.get(), absl::StrCat(where, "/", wrapped), depth - 1, out));
+  }
+  return absl::OkStatus();
+}
+
+// Each layer's weights under /layers (Keras's newer layout), named by its path there.
+absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerPathWeights(const std::string& path,
+                                                                 const FileLayout& layout,
+                                                                 hid_t layers) {
+  H5G_info_t info;
+  if (H5Gget_info(layers, &info) < 0) return Bad(path, "cannot read the group 'layers'");
+  if (info.nlinks > 100000)
+    return Bad(path, absl::StrCat("the group 'layers' has ", info.nlinks, " members"));
+  std::vector<H5LayerWeights> out;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256];
+    const ssize_t length = H5Lget_name_by_idx(layers, ".", H5_INDEX_NAME, H5_ITER_INC, i, name,
+                                              sizeof(name), H5P_DEFAULT);
+    if (length < 0) return Bad(path, absl::StrCat("cannot read member ", i, " of 'layers'"));
+    if (static_cast<size_t>(length) >= sizeof(name))
+      return Bad(path, absl::StrCat("member ", i, " of 'layers' has a name of ", length, " bytes"));
+    const std::string where = absl::StrCat(path, ": layers/", name);
+    RILL_ASSIGN_OR_RETURN(const hid_t id,
+                          OpenChecked(layout, layers, name, /*dataset=*/false, where));
+    if (id < 0) return Bad(where, "is not a group");
+    Handle group(id, H5Gclose);
+    H5LayerWeights l{name, {}};
+    // A layer inside a wrapper inside a wrapper (Bidirectional(GRU)'s cell) is the deepest.
+    RILL_RETURN_IF_ERROR(ReadPathWeights(layout, group.get(), where, /*depth=*/2, &l.weights));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 // The root's string attribute `name` (a JSON document Keras wrote), or nullopt without one.
 absl::StatusOr<std::optional<std::string>> ReadRootJson(const std::string& path, const char* name) {
   std::optional<std::string> text;
@@ -368,10 +427,24 @@ absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::
   return CurrentExceptionStatus(path);
 }
 
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path) try {
-  std::vector<H5LayerWeights> out;
+absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path) try {
+  KerasH5Weights out;
   RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
-    RILL_ASSIGN_OR_RETURN(out, ReadLayerWeights(path, file, layout));
+    // The newer layout has a group 'layers' and neither the root attribute layer_names (or its
+    // chunks) nor a group 'model_weights'.
+    const bool legacy = H5Aexists(file, "layer_names") > 0 || H5Aexists(file, "layer_names0") > 0 ||
+                        H5Lexists(file, "model_weights", H5P_DEFAULT) > 0;
+    if (!legacy) {
+      RILL_ASSIGN_OR_RETURN(const hid_t layers,
+                            OpenChecked(layout, file, "layers", /*dataset=*/false, path));
+      if (layers >= 0) {
+        Handle group(layers, H5Gclose);
+        out.by_path = true;
+        RILL_ASSIGN_OR_RETURN(out.layers, ReadLayerPathWeights(path, layout, group.get()));
+        return absl::OkStatus();
+      }
+    }
+    RILL_ASSIGN_OR_RETURN(out.layers, ReadLayerWeights(path, file, layout));
     return absl::OkStatus();
   }));
   return out;

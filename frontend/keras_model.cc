@@ -383,38 +383,54 @@ std::string QuotedList(const std::vector<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
-// Keras's two ways: by topology, the file's layers that have weights taken in order for the
+// Keras's ways: by topology, the file's layers that have weights taken in order for the
 // model's layers that have weights (load_weights' default for HDF5); by name, each model layer
-// from the file's layer of the same name.
-absl::Status LoadH5(Model& model, const std::string& path, bool by_name) {
-  RILL_ASSIGN_OR_RETURN(std::vector<H5LayerWeights> file, ReadKerasH5Weights(path));
-  std::erase_if(file, [](const H5LayerWeights& l) { return l.weights.empty(); });
-  std::vector<const Layer*> layers;
-  for (const auto& layer : model.layers()) {
-    if (!layer->weights().empty()) layers.push_back(layer.get());
+// from the file's layer of the same name; and for the newer layout, each model layer from the
+// file's layer at its path (KerasLayerPaths), as Keras loads that layout. With a name or a
+// path, the file may hold more layers than the model, as Keras allows.
+absl::Status SetH5Weights(Model& model, KerasH5Weights read, const std::string& path,
+                          bool by_name) {
+  if (read.by_path && by_name) {
+    return Bad(path,
+               "holds weights in Keras's newer layout (layers/<class>/vars, as "
+               "save_weights('w.weights.h5') and model.save('m.keras') write), which Keras "
+               "matches to the model's layers by their classes and order, not by name: "
+               "leave out --weights-by-name");
   }
+  std::vector<H5LayerWeights>& file = read.layers;
+  std::erase_if(file, [](const H5LayerWeights& l) { return l.weights.empty(); });
   std::vector<std::string> file_names, model_names;
+  const std::vector<std::string> paths = KerasLayerPaths(model);
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    const Layer* layer = model.layers()[i].get();
+    if (layer->weights().empty()) continue;
+    model_names.push_back(read.by_path ? paths[i] : layer->name());
+  }
   for (const H5LayerWeights& l : file) file_names.push_back(l.layer);
-  for (const Layer* layer : layers) model_names.push_back(layer->name());
   const std::string lists =
       absl::StrCat("; the file's layers with weights: ", QuotedList(file_names),
                    "; the model's: ", QuotedList(model_names));
-  if (!by_name && file.size() != layers.size()) {
+  if (!by_name && !read.by_path && file.size() != model_names.size()) {
     return Bad(path, absl::StrCat("the file has ", file.size(), " layers with weights, the model ",
-                                  layers.size(), lists));
+                                  model_names.size(), lists));
   }
   std::map<std::string, std::vector<Tensor>*> named;
   for (H5LayerWeights& l : file) named[l.layer] = &l.weights;
   std::vector<std::vector<Tensor>> per_layer;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const Layer& layer = *layers[i];
-    std::vector<Tensor>* weights = by_name ? nullptr : &file[i].weights;
-    const std::string from =
-        by_name ? "" : absl::StrCat(" (from the file's '", file[i].layer, "')");
-    if (by_name) {
-      auto it = named.find(layer.name());
-      if (it == named.end())
-        return Bad(path, absl::StrCat("no weights for layer '", layer.name(), "'", lists));
+  for (size_t i = 0, l = 0; i < model.layers().size(); ++i) {
+    const Layer& layer = *model.layers()[i];
+    if (layer.weights().empty()) continue;
+    const bool keyed = by_name || read.by_path;
+    const std::string key = read.by_path ? paths[i] : layer.name();
+    std::vector<Tensor>* weights = keyed ? nullptr : &file[l].weights;
+    const std::string from = keyed ? (read.by_path ? absl::StrCat(" (at ", key, ")") : "")
+                                   : absl::StrCat(" (from the file's '", file[l].layer, "')");
+    ++l;
+    if (keyed) {
+      auto it = named.find(key);
+      if (it == named.end()) {
+        return Bad(path, absl::StrCat("no weights for layer '", layer.name(), "'", from, lists));
+      }
       weights = it->second;
     }
     if (weights->size() != layer.weights().size()) {
@@ -479,11 +495,21 @@ bool IsHdf5File(const std::string& path) {
   return hdf5;
 }
 
-absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::string& path) try {
-  RILL_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadKerasH5TrainingConfig(path));
+absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path) try {
+  // An HDF5 file's training_config names the optimizer "optimizer_config"; a .keras archive's
+  // compile_config, inside its model JSON, "optimizer".
+  const char* optimizer_key = "optimizer_config";
+  nlohmann::json config;
+  if (IsKerasArchive(path)) {
+    RILL_ASSIGN_OR_RETURN(const std::string model, ReadKerasArchiveConfig(path));
+    const nlohmann::json root = nlohmann::json::parse(model, nullptr, /*allow_exceptions=*/false);
+    if (root.is_object() && root.contains("compile_config")) config = root["compile_config"];
+    optimizer_key = "optimizer";
+  } else {
+    RILL_ASSIGN_OR_RETURN(const std::optional<std::string> text, ReadKerasH5TrainingConfig(path));
+    if (text) config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  }
   KerasTrainingConfig out;
-  if (!text) return out;
-  const nlohmann::json config = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object()) return out;
   // A name, or an object's class name ("Custom>Adam" for tf-keras's own optimizers).
   auto name = [](const nlohmann::json& j) -> std::optional<std::string> {
@@ -496,8 +522,8 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::strin
     return std::nullopt;
   };
   if (config.contains("loss")) out.loss = name(config["loss"]);
-  if (config.contains("optimizer_config")) {
-    const nlohmann::json& optimizer = config["optimizer_config"];
+  if (config.contains(optimizer_key)) {
+    const nlohmann::json& optimizer = config[optimizer_key];
     out.optimizer = name(optimizer);
     if (optimizer.is_object() && optimizer.contains("config") && optimizer["config"].is_object() &&
         optimizer["config"].contains("learning_rate") &&
@@ -515,6 +541,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, u
   std::string text;
   if (IsHdf5File(path)) {
     RILL_ASSIGN_OR_RETURN(text, ReadKerasH5ModelConfig(path));
+  } else if (IsKerasArchive(path)) {
+    RILL_ASSIGN_OR_RETURN(text, ReadKerasArchiveConfig(path));
   } else {
     RILL_ASSIGN_OR_RETURN(text, ReadRegularFile(path, kMaxModelJsonBytes, "Keras model file"));
   }
@@ -536,9 +564,15 @@ absl::Status LoadWeights(Model& model, const std::string& path,
     return LoadNpyDir(model, path);
   }
   if (!fs::exists(path, ec)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-  if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || IsHdf5File(path))
-    return LoadH5(model, path, options.by_name);
-  return Bad(path, "weights must be a directory of .npy files or an .h5 file");
+  if (EndsWith(path, ".h5") || EndsWith(path, ".hdf5") || IsHdf5File(path)) {
+    RILL_ASSIGN_OR_RETURN(KerasH5Weights read, ReadKerasH5Weights(path));
+    return SetH5Weights(model, std::move(read), path, options.by_name);
+  }
+  if (IsKerasArchive(path)) {
+    RILL_ASSIGN_OR_RETURN(KerasH5Weights read, ReadKerasArchiveWeights(path));
+    return SetH5Weights(model, std::move(read), path, options.by_name);
+  }
+  return Bad(path, "weights must be a directory of .npy files, an .h5 file or a .keras archive");
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

@@ -1,7 +1,8 @@
 // Keras model interop (docs/user-guide.md): a model from Keras's `model.to_json()` (Sequential and
-// functional forms), weights from a directory of .npy files (0.npy, 1.npy, ... in
-// get_weights() order) or a Keras HDF5 weights file (`model.save_weights('w.h5')`), and
-// weights written back as .npy files. Errors name the file, the layer and the shapes.
+// functional forms) or a whole-model file (`model.save('m.h5')`, `model.save('m.keras')`),
+// weights from a directory of .npy files (0.npy, 1.npy, ... in get_weights() order), a Keras
+// HDF5 weights file (`model.save_weights('w.h5')` or `'w.weights.h5'`) or a whole-model file,
+// and weights written back as .npy files. Errors name the file, the layer and the shapes.
 #pragma once
 
 #include <memory>
@@ -27,8 +28,8 @@ namespace rill {
 absl::StatusOr<std::unique_ptr<Model>> ModelFromKerasJson(
     const std::string& text, const std::string& source, uint64_t seed = 0,
     const std::vector<Shape>& input_shapes = {});
-// The same from a file: a model JSON, or a whole-model HDF5 file (`model.save('m.h5')`), whose
-// model JSON is read here (its weights by LoadWeights).
+// The same from a file: a model JSON, a whole-model HDF5 file (`model.save('m.h5')`) or a Keras
+// archive (`model.save('m.keras')`), whose model JSON is read here (its weights by LoadWeights).
 absl::StatusOr<std::unique_ptr<Model>> LoadKerasModel(const std::string& path, uint64_t seed = 0,
                                                       const std::vector<Shape>& input_shapes = {});
 
@@ -40,7 +41,9 @@ struct LoadWeightsOptions {
   // by_name=True); the file may hold more layers. A .npy directory with by_name is refused.
   bool by_name = false;
 };
-// Loads weights from `path`: a directory of .npy files, or an .h5/.hdf5 Keras weights file.
+// Loads weights from `path`: a directory of .npy files, an .h5/.hdf5 Keras weights file (either
+// layout; one in the newer layout is matched by KerasLayerPaths, as Keras loads it, and refused
+// with by_name), or a Keras archive (`.keras`, its weights likewise).
 // CuDNNGRU weights given to a GRU(reset_after=True) layer, or the reverse, are converted as
 // Keras's loader does (frontend/gru_weights.h); GRU(reset_after=False) weights are refused.
 // When an .h5 file's layers do not fit (their count, a missing name, a layer's number of
@@ -75,20 +78,35 @@ absl::Status SaveModel(const Model& model, const std::string& dir);
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& dir, uint64_t seed = 0,
                                                  const std::vector<Shape>& input_shapes = {});
 
-// Per layer, the weight arrays of a Keras HDF5 weights file in each layer's weight_names
-// order (implemented in keras_h5.cc; Unimplemented when built without libhdf5).
+// Per layer, the weight arrays of a Keras HDF5 weights file (implemented in keras_h5.cc;
+// Unimplemented when built without libhdf5). Its layout is one of two:
+// - `save_weights('w.h5')` and `model.save('m.h5')`: the layers in the file's order, each named
+//   by its layer's name, with its weights in weight_names order;
+// - Keras's newer layout, `save_weights('w.weights.h5')` and the weights of a `.keras` archive
+//   (by_path): each layer named by the path Keras saved it under (its class in snake case,
+//   numbered from the second of a class on: "gru", "gru_1", "bidirectional"; KerasLayerPaths),
+//   with its weights in Layer.weights order, the layers in name order.
 struct H5LayerWeights {
   std::string layer;
   std::vector<Tensor> weights;
 };
-absl::StatusOr<std::vector<H5LayerWeights>> ReadKerasH5Weights(const std::string& path);
+struct KerasH5Weights {
+  bool by_path = false;
+  std::vector<H5LayerWeights> layers;
+};
+absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path);
+// The path under which Keras's newer formats keep each of the model's layers' weights, in
+// model.layers() order: the layer's class in snake case (Keras's to_snake_case: "CuDNNGRU" is
+// "cu_dnngru"), with "_1", "_2", ... for the second, third, ... layer of that class.
+std::vector<std::string> KerasLayerPaths(const Model& model);
 // The model JSON of a whole-model HDF5 file (Keras's `model.save('m.h5')`): its root attribute
 // model_config. NotFound for an HDF5 file without one (weights alone, `save_weights`).
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path);
 // The training config of such a file (root attribute training_config: the loss, metrics and
 // optimizer model.compile was given, as JSON), or nullopt when it holds none.
 absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path);
-// What that training config names, each unset when the file does not say: the loss as Keras
+// What the training config of a whole-model file (an HDF5 file's training_config, a `.keras`
+// archive's compile_config) names, each unset when the file does not say: the loss as Keras
 // wrote it (a name such as "binary_crossentropy", or a loss object's class name), the
 // optimizer's class ("Adam", "SGD") and its learning rate.
 struct KerasTrainingConfig {
@@ -96,9 +114,22 @@ struct KerasTrainingConfig {
   std::optional<std::string> optimizer;
   std::optional<double> learning_rate;
 };
-absl::StatusOr<KerasTrainingConfig> ReadKerasH5TrainingSettings(const std::string& path);
+absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path);
 // Whether `path` is an HDF5 file (its signature at the start; a missing or unreadable file is
 // not): LoadKerasModel then reads the model from it, and the command line its weights too.
 bool IsHdf5File(const std::string& path);
+
+// A Keras archive (`model.save('m.keras')`, implemented in keras_archive.cc): a ZIP file holding
+// config.json (the model JSON, with its compile_config) and model.weights.h5 (the weights in
+// Keras's newer layout). Whether `path` is a ZIP file (its signature at the start).
+bool IsKerasArchive(const std::string& path);
+// The model JSON of the archive: its config.json.
+absl::StatusOr<std::string> ReadKerasArchiveConfig(const std::string& path);
+// The weights of the archive: its model.weights.h5, read from a temporary copy (libhdf5 reads
+// files) that is removed before this returns; errors name "<path>: model.weights.h5".
+absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path);
+// A whole-model file, HDF5 or `.keras`: LoadKerasModel reads the model from it, and the command
+// line its weights too.
+bool IsKerasModelFile(const std::string& path);
 
 }  // namespace rill

@@ -195,9 +195,11 @@ std::string WeightsFlag() {
   const std::string weights = absl::GetFlag(FLAGS_weights);
   if (!weights.empty()) return weights;
   const std::string model = absl::GetFlag(FLAGS_model);
-  // A missing .h5 too, so that loading it says that it is missing.
-  const bool h5_name = model.ends_with(".h5") || model.ends_with(".hdf5");
-  return !model.empty() && (IsHdf5File(model) || (h5_name && !std::filesystem::exists(model)))
+  // A missing .h5 or .keras too, so that loading it says that it is missing.
+  const bool whole_model_name =
+      model.ends_with(".h5") || model.ends_with(".hdf5") || model.ends_with(".keras");
+  return !model.empty() &&
+                 (IsKerasModelFile(model) || (whole_model_name && !std::filesystem::exists(model)))
              ? model
              : "";
 }

@@ -75,8 +75,9 @@ absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);
 absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& model_path,
                                             const std::vector<int64_t>& dims, const char* command);
 
-// --weights, or, when it is not given and --model is an HDF5 file (a whole Keras model,
-// model.save('m.h5')), the model's file: Keras's load_model takes both from it.
+// --weights, or, when it is not given and --model is a whole Keras model (an HDF5 file,
+// model.save('m.h5'), or a .keras archive), the model's file: Keras's load_model takes both
+// from it.
 std::string WeightsFlag();
 
 // A Keras model JSON with (optionally) its weights; `seed` seeds the initializers and

@@ -200,7 +200,7 @@ std::string NumpyFloat32Text(double value) {
 // load_model would train with. rill train does not read them: rather than train with another
 // loss or optimizer unasked, it asks for the flags where the file's differ from the defaults.
 absl::Status CheckKerasTrainingConfig(const std::string& model_path) {
-  RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasH5TrainingSettings(model_path));
+  RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> differ;
   if (keras.loss && !FlagGiven("loss")) {
     absl::StatusOr<LossSpec> theirs = ParseLoss(*keras.loss);
@@ -417,7 +417,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   auto loaded = LoadModelForData(model_path, weights, seed, absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
-  if (IsHdf5File(model_path)) RILL_RETURN_IF_ERROR(CheckKerasTrainingConfig(model_path));
+  if (IsKerasModelFile(model_path)) RILL_RETURN_IF_ERROR(CheckKerasTrainingConfig(model_path));
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -313,8 +313,9 @@ TEST(ApiErrors, KerasFilesAndSaving) {
               HasSubstr("is a file, not a directory of weights"));
   EXPECT_THAT(Message(SaveModel(*m, (root / "file").string())),
               HasSubstr("is a file, not a saved model directory"));
-  EXPECT_THAT(Message(LoadWeights(*m, (root / "file").string())),
-              HasSubstr("weights must be a directory of .npy files or an .h5 file"));
+  EXPECT_THAT(
+      Message(LoadWeights(*m, (root / "file").string())),
+      HasSubstr("weights must be a directory of .npy files, an .h5 file or a .keras archive"));
   EXPECT_TRUE(absl::IsNotFound(LoadModel((root / "none").string()).status()));
   fs::create_directories(root / "half");
   std::ofstream(root / "half" / "model.json") << "{";

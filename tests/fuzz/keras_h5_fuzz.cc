@@ -11,7 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = rill::fuzz::WriteInputFile(data, size, ".h5", /*in_memory=*/false);
   auto layers = rill::ReadKerasH5Weights(path);
-  if (layers.ok()) (void)layers->size();
+  if (layers.ok()) (void)layers->layers.size();
   auto config = rill::ReadKerasH5ModelConfig(path);
   if (config.ok()) (void)config->size();
   return 0;

@@ -12,6 +12,7 @@
 #include "frontend/keras_model.h"
 #include "gtest/gtest.h"
 #include "ir/parser.h"
+#include "ir/status.h"
 #include "runtime/npy.h"
 
 namespace rill {
@@ -42,6 +43,10 @@ absl::Status LoadJson(const std::string& path) {
 }
 absl::Status LoadNpy(const std::string& path) { return ReadNpy(path).status(); }
 absl::Status LoadH5(const std::string& path) { return ReadKerasH5Weights(path).status(); }
+absl::Status LoadArchive(const std::string& path) {
+  RILL_RETURN_IF_ERROR(ReadKerasArchiveConfig(path).status());
+  return ReadKerasArchiveWeights(path).status();
+}
 absl::Status LoadIr(const std::string& path) { return ParseGraph(Text(path)).status(); }
 
 struct Target {
@@ -49,8 +54,11 @@ struct Target {
   absl::Status (*load)(const std::string& path);
 };
 
-const Target kTargets[] = {
-    {"keras_json", LoadJson}, {"npy", LoadNpy}, {"keras_h5", LoadH5}, {"ir_text", LoadIr}};
+const Target kTargets[] = {{"keras_json", LoadJson},
+                           {"npy", LoadNpy},
+                           {"keras_h5", LoadH5},
+                           {"ir_text", LoadIr},
+                           {"keras_archive", LoadArchive}};
 
 TEST(FuzzRegressionsTest, EveryCrashingInputIsACleanError) {
   for (const Target& target : kTargets) {

@@ -929,6 +929,60 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   EXPECT_EQ(Rill(sgd + " --loss mse --optimizer adam").status, 0);  // other flags, other run
 }
 
+// A Keras archive (model.save('m.keras')) is a --model with its weights too, and a weights
+// file in Keras's newer layout (save_weights('w.weights.h5')) a --weights
+// (scripts/golden/keras_archive.py). Its compile_config is checked as an HDF5 file's
+// training config is.
+TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
+  const std::string dir = testing::GoldenPath("keras_archive/");
+  const std::string archive = dir + "model.keras", x = dir + "x.npy";
+  Result r = Rill("predict --model " + archive + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto got = ReadNpy(Path("y.npy"));
+  auto want = ReadNpy(dir + "y.npy");
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_LT(MaxRelDiff(*got, *want), 1e-5);
+  r = Rill("predict --model " + dir + "model.json --weights " + dir + "model.weights.h5 --input " +
+           x + " --output " + Path("y_json.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ReadText(Path("y_json.npy")), ReadText(Path("y.npy")));
+  r = Rill("compile --model " + archive + " --input-shape 4,6,3 -o " + Path("m.rillc"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("m.rillc") + " --input " + x +
+                        " --output " + Path("y_run.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(ReadText(Path("y_run.npy")), ReadText(Path("y.npy")));
+  r = Rill("inspect --model " + archive);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("Total params: 539"));  // Keras's count_params()
+  const std::string train = " --x " + x + " --y " + dir +
+                            "y.npy --epochs 2 --shuffle=false --lr 0.05 "
+                            "--verbose 0 --save-weights ";
+  ASSERT_EQ(Rill("train --model " + archive + train + Path("w_archive")).status, 0);
+  ASSERT_EQ(Rill("train --model " + dir + "model.json --weights " + dir + "model.weights.h5" +
+                 train + Path("w_json"))
+                .status,
+            0);
+  for (int i = 0; i < 14; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    EXPECT_EQ(ReadText(Path("w_archive" + file)), ReadText(Path("w_json" + file))) << i;
+  }
+  const std::string sgd = "train --model " + dir + "model_mae_sgd.keras --x " + x + " --y " + dir +
+                          "y.npy --epochs 1 --verbose 0";
+  r = Rill(sgd);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.out, "rill train: " + dir +
+                       "model_mae_sgd.keras: was compiled in Keras with loss mae (--loss), "
+                       "optimizer SGD (--optimizer), which rill train does not read from the "
+                       "file: give the flags named to train with them\n");
+  EXPECT_EQ(Rill(sgd + " --loss mae --optimizer sgd --lr 0.05").status, 0);
+  r = Rill("predict --model " + Path("missing.keras") + " --input " + x + " --output " +
+           Path("n.npy"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(r.out, "rill predict: " + Path("missing.keras") + ": no such file\n");
+  EXPECT_FALSE(fs::exists(Path("n.npy")));
+}
+
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
   const std::string common =
       " --seed 3 --validation-split 0.25 --reduce-lr-on-plateau 0.5,0 --verbose 2 ";

@@ -1,0 +1,244 @@
+// Keras's newer formats against Keras itself (tests/golden/keras_archive, made by
+// scripts/golden/keras_archive.py with tf-keras 2.21): `.keras` archives (model.save('m.keras'))
+// and `save_weights('w.weights.h5')` files, whose weights are found at paths made of the layers'
+// classes; and damaged archives, each a one-line error.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "frontend/keras_model.h"
+#include "frontend/rill.h"
+#include "tests/golden_files.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_archive/" + rel); }
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_archive/" + rel); }
+
+std::string Bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+double MaxRelDiff(const Tensor& a, const Tensor& b) {
+  double scale = 1e-30, diff = 0;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
+  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
+  return diff / scale;
+}
+
+// The model of a whole-model file with the file's weights, as keras.models.load_model reads it.
+std::unique_ptr<Model> LoadWhole(const std::string& path) {
+  auto m = LoadKerasModel(path);
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return nullptr;
+  const absl::Status st = LoadWeights(**m, path);
+  EXPECT_TRUE(st.ok()) << st;
+  return st.ok() ? std::move(*m) : nullptr;
+}
+
+void ExpectSameWeights(const Model& a, const Model& b) {
+  const std::vector<Tensor> wa = a.GetWeights(), wb = b.GetWeights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(wa[i].shape(), wb[i].shape());
+    EXPECT_EQ(std::memcmp(wa[i].raw(), wb[i].raw(), wa[i].bytes()), 0);
+  }
+}
+
+TEST(KerasArchive, PredictsAsKeras) {
+  for (const auto& [archive, x, y] :
+       {std::tuple{"model.keras", "x.npy", "y.npy"},
+        std::tuple{"embedding.keras", "embedding_x.npy", "embedding_y.npy"},
+        std::tuple{"embedding_deflated.keras", "embedding_x.npy", "embedding_y.npy"}}) {
+    SCOPED_TRACE(archive);
+    EXPECT_TRUE(IsKerasArchive(Golden(archive)));
+    EXPECT_TRUE(IsKerasModelFile(Golden(archive)));
+    auto m = LoadWhole(Golden(archive));
+    ASSERT_NE(m, nullptr);
+    auto got = m->Predict({Npy(x)});
+    ASSERT_TRUE(got.ok()) << got.status();
+    const Tensor want = Npy(y);
+    ASSERT_EQ((*got)[0].shape(), want.shape());
+    EXPECT_LT(MaxRelDiff((*got)[0], want), 1e-5);
+  }
+  EXPECT_FALSE(IsKerasArchive(Golden("model.weights.h5")));
+  EXPECT_FALSE(IsKerasArchive(Golden("model.json")));
+}
+
+// Keras keeps each layer at its class in snake case, numbered from the second of a class on:
+// what the files hold (read with h5py when the goldens were made) and what rill looks for.
+TEST(KerasArchive, WeightsAreFoundAtThePathsKerasGivesTheLayers) {
+  auto functional = LoadKerasModel(Golden("model.json"));
+  auto cudnn = LoadKerasModel(Golden("cudnn.json"));
+  ASSERT_TRUE(functional.ok() && cudnn.ok());
+  EXPECT_THAT(KerasLayerPaths(**functional), ElementsAre("gru", "bidirectional", "gru_1", "dense"));
+  EXPECT_THAT(KerasLayerPaths(**cudnn), ElementsAre("cu_dnngru", "bidirectional", "dense"));
+
+  auto read = ReadKerasH5Weights(Golden("model.weights.h5"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->by_path);
+  std::vector<std::string> names;
+  std::vector<size_t> counts;
+  for (const H5LayerWeights& l : read->layers) {
+    names.push_back(l.layer);
+    counts.push_back(l.weights.size());
+  }
+  // Bidirectional: its forward GRU's 3, then its backward GRU's 3. A functional model's input
+  // is a layer too in Keras, with no weights.
+  EXPECT_THAT(names, ElementsAre("bidirectional", "dense", "gru", "gru_1", "input_layer"));
+  EXPECT_THAT(counts, ElementsAre(6, 2, 3, 3, 0));
+
+  // The same weights from the archive, from save_weights and, for the CuDNNGRU model, from
+  // Keras's get_weights() as .npy files.
+  auto from_archive = LoadWhole(Golden("model.keras"));
+  ASSERT_NE(from_archive, nullptr);
+  ASSERT_TRUE(LoadWeights(**functional, Golden("model.weights.h5")).ok());
+  ExpectSameWeights(*from_archive, **functional);
+  auto cudnn_archive = LoadWhole(Golden("cudnn.keras"));
+  ASSERT_NE(cudnn_archive, nullptr);
+  ASSERT_TRUE(LoadWeights(**cudnn, Golden("cudnn_weights")).ok());
+  ExpectSameWeights(*cudnn_archive, **cudnn);
+}
+
+// As Keras's loader of this layout: a model layer with no weights in the file is an error; a
+// file's layer the model lacks is not read; names do not matter, so by-name matching is refused.
+TEST(KerasArchive, MissingLayersAreRefusedExtraOnesIgnored) {
+  auto functional = LoadKerasModel(Golden("model.json"));
+  ASSERT_TRUE(functional.ok());
+  const absl::Status missing = LoadWeights(**functional, Golden("cudnn.keras"));
+  EXPECT_EQ(missing.message(),
+            Golden("cudnn.keras") +
+                ": no weights for layer 'first' (at gru); the file's layers with weights: "
+                "'bidirectional', 'cu_dnngru', 'dense'; the model's: 'gru', 'bidirectional', "
+                "'gru_1', 'dense'");
+  const absl::Status by_name =
+      LoadWeights(**functional, Golden("model.weights.h5"), {.by_name = true});
+  EXPECT_THAT(std::string(by_name.message()),
+              HasSubstr("holds weights in Keras's newer layout (layers/<class>/vars"));
+
+  // The CuDNNGRU model without its Dense layer takes the rest of the file's weights.
+  nlohmann::json config = nlohmann::json::parse(Bytes(Golden("cudnn.json")));
+  config["config"]["layers"].erase(config["config"]["layers"].size() - 1);
+  auto shorter = ModelFromKerasJson(config.dump(), "shorter.json");
+  ASSERT_TRUE(shorter.ok()) << shorter.status();
+  ASSERT_TRUE(LoadWeights(**shorter, Golden("cudnn.keras")).ok());
+  const std::vector<Tensor> got = (*shorter)->GetWeights();
+  ASSERT_EQ(got.size(), 9u);  // CuDNNGRU 3, Bidirectional(CuDNNGRU) 6
+  for (size_t i = 0; i < got.size(); ++i) {
+    const Tensor want = Npy(absl::StrCat("cudnn_weights/", i, ".npy"));
+    ASSERT_EQ(got[i].bytes(), want.bytes());
+    EXPECT_EQ(std::memcmp(got[i].raw(), want.raw(), want.bytes()), 0) << i;
+  }
+}
+
+TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
+  auto adam = ReadKerasTrainingSettings(Golden("model.keras"));
+  ASSERT_TRUE(adam.ok()) << adam.status();
+  EXPECT_EQ(adam->loss, "mse");
+  EXPECT_EQ(adam->optimizer, "adam");  // compile(optimizer="adam"): the name, no rate
+  EXPECT_FALSE(adam->learning_rate.has_value());
+  auto sgd = ReadKerasTrainingSettings(Golden("model_mae_sgd.keras"));
+  ASSERT_TRUE(sgd.ok()) << sgd.status();
+  EXPECT_EQ(sgd->loss, "mae");
+  EXPECT_EQ(sgd->optimizer, "SGD");
+  ASSERT_TRUE(sgd->learning_rate.has_value());
+  EXPECT_EQ(static_cast<float>(*sgd->learning_rate), 0.05f);
+  auto none = ReadKerasTrainingSettings(Golden("cudnn.keras"));  // never compiled
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->loss || none->optimizer || none->learning_rate);
+}
+
+// Whatever byte of an archive is damaged, and wherever the file is cut, reading it ends in one
+// line naming the file, never a crash: the members' CRC-32s catch damage to their bytes before
+// the model JSON is parsed or libhdf5 opens the weights. Every byte of the deflated archive is
+// flipped in turn; of the stored one (18 KB, mostly the weights' bytes, each copied out before
+// its CRC-32 is known) every byte of its last 400 (the central directory) and every 13th.
+TEST(KerasArchive, DamagedArchivesAreOneLineErrors) {
+  for (const auto& [name, every] :
+       {std::pair{"embedding_deflated.keras", 1}, std::pair{"embedding.keras", 13}}) {
+    SCOPED_TRACE(name);
+    const std::string good = Bytes(Golden(name));
+    const fs::path damaged = fs::path(::testing::TempDir()) / "rill_damaged.keras";
+    // How many of the two reads (model JSON, weights) refuse the bytes.
+    auto refusals = [&](const std::string& bytes) {
+      std::ofstream(damaged, std::ios::binary | std::ios::trunc) << bytes;
+      int refused = 0;
+      for (const absl::Status& st : {ReadKerasArchiveConfig(damaged.string()).status(),
+                                     ReadKerasArchiveWeights(damaged.string()).status()}) {
+        if (st.ok()) continue;
+        ++refused;
+        const std::string message(st.message());
+        EXPECT_THAT(message, StartsWith(damaged.string() + ": "));
+        EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      }
+      return refused;
+    };
+    int flips = 0, unnoticed = 0;
+    for (size_t at = 0; at < good.size(); ++at) {
+      if (at % every != 0 && at + 400 < good.size()) continue;
+      std::string bytes = good;
+      bytes[at] = static_cast<char>(bytes[at] ^ 0xff);
+      ++flips;
+      if (refusals(bytes) == 0) ++unnoticed;
+    }
+    // Unnoticed: metadata.json, which nothing reads (106 bytes with its local header), and the
+    // fields no reader needs (times, versions, attributes, the local headers' copies of what
+    // the central directory says), about 50 bytes a member: 251 of the deflated archive's.
+    EXPECT_LT(unnoticed, 300) << "of " << flips;
+    for (size_t length = 0; length < good.size(); ++length)
+      EXPECT_EQ(refusals(good.substr(0, length)), 2) << length;
+    fs::remove(damaged);
+  }
+}
+
+TEST(KerasArchive, DamageIsNamed) {
+  const std::string good = Bytes(Golden("embedding.keras"));
+  const fs::path path = fs::path(::testing::TempDir()) / "rill_named_damage.keras";
+  auto config_error = [&](const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    auto st = ReadKerasArchiveConfig(path.string()).status();
+    return std::string(st.message());
+  };
+  const std::string p = path.string() + ": ";
+  EXPECT_EQ(config_error(good.substr(0, good.size() - 1)),
+            p + "not a ZIP archive (no end of central directory record)");
+  // The first byte of config.json's text (after its local header and name).
+  std::string bytes = good;
+  const size_t text = good.find("{\"module\"");
+  ASSERT_NE(text, std::string::npos);
+  bytes[text] = '[';
+  EXPECT_THAT(config_error(bytes), HasSubstr("member 'config.json' is damaged: its CRC-32 is"));
+  // The central directory's record of config.json: its method (bzip2), then its name.
+  const size_t central = good.rfind(std::string("PK\1\2", 4), good.rfind("config.json"));
+  ASSERT_NE(central, std::string::npos);
+  bytes = good;
+  bytes[central + 10] = 12;
+  EXPECT_EQ(config_error(bytes), p + "member 'config.json' is compressed with method 12, which "
+                                     "rill does not read (stored or deflated only)");
+  bytes = good;
+  bytes[central + 46] = 'k';
+  EXPECT_EQ(config_error(bytes), p + "not a Keras model archive (no config.json; "
+                                     "model.save('m.keras') writes config.json and "
+                                     "model.weights.h5)");
+  fs::remove(path);
+}
+
+}  // namespace
+}  // namespace rill
