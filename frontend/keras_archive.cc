@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
-#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "frontend/api_status.h"
 #include "frontend/keras_model.h"
 #include "frontend/layer.h"
+#include "frontend/model.h"
 #include "frontend/zip_archive.h"
 #include "ir/status.h"
 #include "runtime/output_path.h"
@@ -26,15 +26,6 @@ namespace {
 constexpr uint64_t kMaxConfigBytes = 64 << 20;
 constexpr char kConfig[] = "config.json";
 constexpr char kWeights[] = "model.weights.h5";
-
-// Keras's to_snake_case, for a class name.
-std::string SnakeCase(const std::string& name) {
-  static const std::regex words("(.)([A-Z][a-z0-9]+)");
-  static const std::regex humps("([a-z])([A-Z])");
-  std::string out = std::regex_replace(std::regex_replace(name, words, "$1_$2"), humps, "$1_$2");
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out.starts_with("_") ? "private" + out : out;
-}
 
 absl::StatusOr<const zip::Member*> FindMember(const zip::Archive& archive, const char* name) {
   const zip::Member* member = archive.Find(name);
@@ -89,7 +80,7 @@ std::vector<std::string> KerasLayerPaths(const Model& model) {
   std::map<std::string, int> seen;
   std::vector<std::string> paths;
   for (const auto& layer : model.layers()) {
-    const std::string name = SnakeCase(layer->class_name());
+    const std::string name = KerasSnakeCase(layer->class_name());
     const int n = seen[name]++;
     paths.push_back(n == 0 ? name : absl::StrCat(name, "_", n));
   }
