@@ -95,10 +95,26 @@ class ConfigReader {
     RILL_RETURN_IF_ERROR(Bool("trainable", &trainable));
     if (!trainable) return Error("trainable", "= false is not supported");
     std::string dtype = "float32";
-    RILL_RETURN_IF_ERROR(String("dtype", &dtype));
+    // Keras 3 writes a dtype policy, {"class_name": "DTypePolicy", "config": {"name": ...}}.
+    if (const json* policy = Find("dtype"); policy != nullptr && policy->is_object()) {
+      const json name = policy->value("config", json::object()).value("name", json());
+      if (!name.is_string())
+        return Error("dtype", absl::StrCat("must name a dtype, got ", Describe(*policy)));
+      dtype = name.get<std::string>();
+    } else {
+      RILL_RETURN_IF_ERROR(String("dtype", &dtype));
+    }
     if (dtype != "float32" && dtype != "float64")
       return Error("dtype", absl::StrCat("'", dtype, "' is not supported (float32, float64)"));
     for (const char* key : {"batch_input_shape", "batch_size", "input_shape"}) Find(key);
+    return absl::OkStatus();
+  }
+  // Keys Keras 3 writes that rill supports only at their default, null (quantization, LoRA).
+  absl::Status NullOnly(std::initializer_list<const char*> keys) {
+    for (const char* key : keys) {
+      const json* v = Find(key);
+      if (v != nullptr && !v->is_null()) return Error(key, "is not supported (only null)");
+    }
     return absl::OkStatus();
   }
   absl::Status Finish() const {
@@ -252,6 +268,11 @@ absl::StatusOr<LayerRef> ReadGRU(ConfigReader& r, const std::string& name) {
   RILL_RETURN_IF_ERROR(r.Bool("zero_output_for_mask", &o.zero_output_for_mask));
   int64_t implementation = 2;  // a speed hint in Keras: no effect on the result
   RILL_RETURN_IF_ERROR(r.Int("implementation", &implementation));
+  // Keras 3's seed of the dropout masks: rill draws its masks from the model's seed (Keras's
+  // random streams are not reproduced either way).
+  if (const json* seed = r.Find("seed");
+      seed != nullptr && !seed->is_null() && !seed->is_number_integer())
+    return r.Error("seed", "must be an integer or null");
   return layers::GRU(o);
 }
 
@@ -267,6 +288,7 @@ absl::StatusOr<LayerRef> ReadDense(ConfigReader& r, const std::string& name) {
   RILL_RETURN_IF_ERROR(r.Reg("activity_regularizer", &o.activity_regularizer));
   RILL_RETURN_IF_ERROR(r.Con("kernel_constraint", &o.kernel_constraint));
   RILL_RETURN_IF_ERROR(r.Con("bias_constraint", &o.bias_constraint));
+  RILL_RETURN_IF_ERROR(r.NullOnly({"quantization_config", "lora_rank", "lora_alpha"}));
   return layers::Dense(o);
 }
 
@@ -280,6 +302,7 @@ absl::StatusOr<LayerRef> ReadEmbedding(ConfigReader& r, const std::string& name)
   RILL_RETURN_IF_ERROR(r.Con("embeddings_constraint", &o.embeddings_constraint));
   RILL_RETURN_IF_ERROR(r.Bool("mask_zero", &o.mask_zero));
   r.Find("input_length");  // only fixes the input's shape, which the input layer gives
+  RILL_RETURN_IF_ERROR(r.NullOnly({"quantization_config", "lora_rank", "lora_alpha"}));
   return layers::Embedding(o);
 }
 
@@ -314,6 +337,34 @@ absl::StatusOr<LayerRef> ReadWrapped(ConfigReader& r) {
   return LayerFromKeras(*inner);
 }
 
+// `v` without the shared_object_id keys Keras's saving adds to every serialized object (ids
+// of the Python objects, which differ between copies).
+json WithoutObjectIds(json v) {
+  if (v.is_object()) v.erase("shared_object_id");
+  if (v.is_object() || v.is_array()) {
+    for (auto& e : v) e = WithoutObjectIds(e);
+  }
+  return v;
+}
+
+// Whether a Bidirectional's backward_layer is the copy of its forward `layer` that Keras
+// makes: the same class and config but for the name, go_backwards flipped.
+bool IsBackwardCopy(const json& backward, const json& layer) {
+  if (!backward.is_object() || !layer.is_object() ||
+      backward.value("class_name", json()) != layer.value("class_name", json()))
+    return false;
+  json a = WithoutObjectIds(backward.value("config", json::object()));
+  json b = WithoutObjectIds(layer.value("config", json::object()));
+  if (!a.is_object() || !b.is_object()) return false;
+  const bool forward_backwards = b.value("go_backwards", false);
+  if (a.value("go_backwards", false) == forward_backwards) return false;
+  for (json* c : {&a, &b}) {
+    c->erase("name");
+    c->erase("go_backwards");
+  }
+  return a == b;
+}
+
 absl::StatusOr<LayerRef> ReadBidirectional(ConfigReader& r, const std::string& name) {
   RILL_ASSIGN_OR_RETURN(LayerRef wrapped, ReadWrapped(r));
   layers::BidirectionalOptions o{.name = name};
@@ -323,8 +374,10 @@ absl::StatusOr<LayerRef> ReadBidirectional(ConfigReader& r, const std::string& n
   } else {
     RILL_RETURN_IF_ERROR(r.String("merge_mode", &o.merge_mode));
   }
+  // Keras 3 writes the backward layer even when it is the copy Bidirectional makes (the
+  // wrapped layer's config, go_backwards flipped, another name): that one is accepted.
   const json* backward = r.Find("backward_layer");
-  if (backward != nullptr && !backward->is_null())
+  if (backward != nullptr && !backward->is_null() && !IsBackwardCopy(*backward, *r.Find("layer")))
     return r.Error("backward_layer", "is not supported (the backward copy is made)");
   return layers::Bidirectional(wrapped, o);
 }

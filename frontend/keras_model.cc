@@ -199,39 +199,141 @@ std::string LayerName(const json& layer) {
   return layer.value("name", layer.value("config", json::object()).value("name", ""));
 }
 
+// Keras 3's form of a tensor in a call: {"class_name": "__keras_tensor__", "config":
+// {"keras_history": [layer, node, tensor], ...}}.
+bool IsKerasTensor(const json& v) {
+  return v.is_object() && v.value("class_name", json()) == "__keras_tensor__";
+}
+
+// `v` with each Keras 3 tensor in it replaced by its [layer, node, tensor] reference (Keras 2's
+// form), so that one reader serves both.
+json TensorsAsReferences(const json& v) {
+  if (IsKerasTensor(v)) return v.value("config", json::object()).value("keras_history", json());
+  if (v.is_array() || v.is_object()) {
+    json out = v;
+    for (auto& e : out) e = TensorsAsReferences(e);
+    return out;
+  }
+  return v;
+}
+
+// One call of a layer in a functional model's JSON, in either form Keras writes: Keras 2's list
+// of [layer, node, tensor, kwargs] references, or Keras 3's {"args": [...], "kwargs": {...}}.
+struct InboundCall {
+  std::vector<json> inputs;      // [layer, node, tensor] references, in order
+  std::vector<json> constants;   // positional arguments that are not tensors (NotEqual's value)
+  json kwargs = json::object();  // tensors in it as references
+};
+
+absl::StatusOr<InboundCall> ReadInboundCall(const json& node, const std::string& where) {
+  InboundCall call;
+  if (node.is_array()) {
+    for (const json& ref : node) {
+      call.inputs.push_back(ref);
+      if (ref.is_array() && ref.size() > 3 && ref[3].is_object()) call.kwargs.update(ref[3]);
+    }
+    return call;
+  }
+  if (!node.is_object() || !node.contains("args")) {
+    return Bad(where, absl::StrCat("inbound node ", node.dump().substr(0, 60),
+                                   " is neither Keras 2's list nor Keras 3's {args, kwargs}"));
+  }
+  const json& args = node["args"];
+  if (!args.is_array()) return Bad(where, "an inbound node's args must be a list");
+  for (const json& arg : args) {
+    if (IsKerasTensor(arg)) {
+      call.inputs.push_back(TensorsAsReferences(arg));
+    } else if (arg.is_array() && !arg.empty() && IsKerasTensor(arg[0])) {
+      for (const json& t : arg) call.inputs.push_back(TensorsAsReferences(t));  // a list input
+    } else {
+      call.constants.push_back(arg);
+    }
+  }
+  const json kwargs = node.value("kwargs", json::object());
+  if (!kwargs.is_object()) return Bad(where, "an inbound node's kwargs must be an object");
+  call.kwargs = TensorsAsReferences(kwargs);
+  return call;
+}
+
+// The mask Keras 3 computes as operations of its own in a functional model's JSON, and passes
+// to the layers that take one: NotEqual(x, value), then Any(axis=-1) after a Masking layer (a
+// step is masked when all its features equal the value), alone after an Embedding(mask_zero)
+// (its ids against 0). rill's masks travel with the tensors as Keras 2's do (SequenceMask:
+// source and value), so such a mask is read as a check that the layer's input carries it.
+struct KerasMaskOp {
+  Value* source = nullptr;
+  double value = 0;
+  bool any = false;  // reduced over the last axis
+};
+
+absl::Status ReadMaskOp(const json& layer, const InboundCall& call, const NodeOutputs& nodes,
+                        std::map<std::string, KerasMaskOp>& ops, const std::string& where) {
+  const std::string kind = layer.value("class_name", "");
+  const json config = layer.value("config", json::object());
+  if (kind == "NotEqual") {
+    if (call.inputs.size() != 1 || call.constants.size() != 1 || !call.constants[0].is_number())
+      return Bad(where, "NotEqual is read only as a mask: a tensor against a number");
+    RILL_ASSIGN_OR_RETURN(SymbolicTensor x, Resolve(nodes, call.inputs[0], where));
+    ops[LayerName(layer)] = {x.value, call.constants[0].get<double>(), false};
+    return absl::OkStatus();
+  }
+  // Any over the last axis of a NotEqual.
+  const json& axis = config.value("axis", json());
+  const bool last_axis = axis == -1 || (axis.is_array() && axis.size() == 1 && axis[0] == -1);
+  auto source = call.inputs.size() == 1 && call.inputs[0].is_array() && !call.inputs[0].empty() &&
+                        call.inputs[0][0].is_string()
+                    ? ops.find(call.inputs[0][0].get<std::string>())
+                    : ops.end();
+  if (!last_axis || config.value("keepdims", false) || source == ops.end() || source->second.any)
+    return Bad(where, "Any is read only as a mask: of a NotEqual, over the last axis");
+  ops[LayerName(layer)] = {source->second.source, source->second.value, true};
+  return absl::OkStatus();
+}
+
 absl::Status ReadFunctional(Model& model, const json& config, const std::vector<Shape>& bind,
                             const std::string& source) {
   const json& layers = config.value("layers", json::array());
   NodeOutputs nodes;
   std::map<std::string, LayerRef> made;
-  // Inputs that feed an Embedding hold integer ids. A mask passed as a call argument is refused
-  // here, before its input (of dtype bool, say) is refused for another reason.
+  std::map<std::string, KerasMaskOp> mask_ops;
+  // Inputs that feed an Embedding hold integer ids. A mask passed as a call argument in Keras 2's
+  // form is refused here, before its input (of dtype bool, say) is refused for another reason.
   std::map<std::string, bool> feeds_embedding;
   for (const json& l : layers) {
     if (!l.is_object()) continue;  // refused below
     const bool embedding = FeedsEmbedding(l);
     for (const json& node : l.value("inbound_nodes", json::array())) {
-      if (!node.is_array()) continue;  // refused below, naming the layer
-      for (const json& ref : node) {
+      absl::StatusOr<InboundCall> call = ReadInboundCall(node, "");
+      if (!call.ok()) continue;  // refused below, naming the layer
+      for (const json& ref : call->inputs) {
         if (!ref.is_array() || ref.empty() || !ref[0].is_string()) continue;
         if (embedding) feeds_embedding[ref[0].get<std::string>()] = true;
-        if (ref.size() > 3 && ref[3].is_object() && ref[3].contains("mask")) {
-          return Bad(absl::StrCat(source, ": layer '", LayerName(l), "'"),
-                     "a mask call argument is not supported (masks from Masking and "
-                     "Embedding(mask_zero=True) layers are)");
-        }
+      }
+      if (node.is_array() && call->kwargs.contains("mask")) {
+        return Bad(absl::StrCat(source, ": layer '", LayerName(l), "'"),
+                   "a mask call argument is not supported (masks from Masking and "
+                   "Embedding(mask_zero=True) layers are)");
       }
     }
   }
   for (const json& l : layers) {
     const std::string name = LayerName(l);
     const std::string where = absl::StrCat(source, ": layer '", name, "'");
-    if (l.value("class_name", "") == "InputLayer") {
+    const std::string kind = l.value("class_name", "");
+    if (kind == "InputLayer") {
       RILL_RETURN_IF_ERROR(CheckInputLayerConfig(l.value("config", json::object()), name, source));
       RILL_ASSIGN_OR_RETURN(SymbolicTensor in,
                             MakeInput(model, l.value("config", json::object()), name,
                                       feeds_embedding[name], bind, source));
       nodes[name].push_back({in});
+      continue;
+    }
+    const json& inbound = l.value("inbound_nodes", json::array());
+    if (!inbound.is_array()) return Bad(where, "inbound_nodes must be a list");
+    if (kind == "NotEqual" || kind == "Any") {
+      if (inbound.size() != 1) return Bad(where, absl::StrCat(kind, " is read only as a mask"));
+      RILL_ASSIGN_OR_RETURN(const InboundCall call, ReadInboundCall(inbound[0], where));
+      RILL_RETURN_IF_ERROR(ReadMaskOp(l, call, nodes, mask_ops, where));
       continue;
     }
     auto found = made.find(name);
@@ -240,32 +342,51 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
       if (!layer.ok()) return Annotate(layer.status(), source);
       found = made.emplace(name, *layer).first;
     }
-    const json& inbound = l.value("inbound_nodes", json::array());
-    if (!inbound.is_array()) return Bad(where, "inbound_nodes must be a list");
     for (const json& node : inbound) {
-      if (!node.is_array()) {
-        return Bad(where, absl::StrCat("inbound node ", node.dump().substr(0, 60),
-                                       " is not in the Keras 2 list form"));
+      RILL_ASSIGN_OR_RETURN(const InboundCall call, ReadInboundCall(node, where));
+      if (!call.constants.empty()) {
+        return Bad(where, absl::StrCat("call argument ", call.constants[0].dump().substr(0, 40),
+                                       " is not supported"));
       }
       std::vector<SymbolicTensor> inputs;
-      for (const json& ref : node) {
+      for (const json& ref : call.inputs) {
         RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, where));
         inputs.push_back(t);
-        const json kwargs = ref.size() > 3 ? ref[3] : json::object();
-        for (auto it = kwargs.begin(); it != kwargs.end(); ++it) {
-          if (it.key() == "training") continue;
-          if (it.key() == "initial_state") {
-            json states = it.value();
-            // One reference [name, node, tensor] or a list of them.
-            if (!states.empty() && states[0].is_string()) states = json::array({states});
-            for (const json& s : states) {
-              RILL_ASSIGN_OR_RETURN(SymbolicTensor st, Resolve(nodes, s, where));
-              inputs.push_back(st);
-            }
-            continue;
+      }
+      for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
+        if (it.key() == "training") continue;
+        if (it.key() == "initial_state") {
+          json states = it.value();
+          // One reference [name, node, tensor] or a list of them.
+          if (!states.empty() && states[0].is_string()) states = json::array({states});
+          for (const json& s : states) {
+            RILL_ASSIGN_OR_RETURN(SymbolicTensor st, Resolve(nodes, s, where));
+            inputs.push_back(st);
           }
-          return Bad(where, absl::StrCat("call argument '", it.key(), "' is not supported"));
+          continue;
         }
+        if (it.key() == "mask") {
+          // Keras 3's mask ops: the mask the input carries already, or refused. Keras 3 writes
+          // a null mask for an input without one.
+          const json& ref = it.value();
+          if (ref.is_null() && (inputs.empty() || !inputs[0].mask)) continue;
+          auto op = ref.is_array() && !ref.empty() && ref[0].is_string()
+                        ? mask_ops.find(ref[0].get<std::string>())
+                        : mask_ops.end();
+          const std::optional<SequenceMask>& carried =
+              inputs.empty() ? std::nullopt : inputs[0].mask;
+          const bool same = op != mask_ops.end() && carried &&
+                            carried->source == op->second.source &&
+                            carried->value == op->second.value &&
+                            op->second.any == (op->second.source->type.shape.rank() > 2);
+          if (!same) {
+            return Bad(where,
+                       "its mask call argument is not the mask its input carries from a Masking "
+                       "or Embedding(mask_zero=True) layer, the masks rill reads");
+          }
+          continue;
+        }
+        return Bad(where, absl::StrCat("call argument '", it.key(), "' is not supported"));
       }
       std::vector<SymbolicTensor> out;
       RILL_RETURN_IF_ERROR(Annotate(CallLayer(model, found->second, inputs, &out), source));
