@@ -564,6 +564,38 @@ absl::Status SetH5Weights(Model& model, KerasH5Weights read, const std::string& 
   return SetLayerWeights(model, std::move(per_layer), path);
 }
 
+// Whether a layer anywhere in `v` (a wrapped one too) is stateful.
+bool HasStatefulLayer(const json& v) {
+  if (v.is_object()) {
+    auto it = v.find("stateful");
+    if (it != v.end() && *it == true) return true;
+  }
+  if (v.is_object() || v.is_array()) {
+    for (const json& e : v) {
+      if (HasStatefulLayer(e)) return true;
+    }
+  }
+  return false;
+}
+
+// Opens the batch dimension of the inputs' shapes (the InputLayers', a Sequential model's first
+// layer's): Keras runs a model without stateful layers at any batch size, even where its input
+// records one (Keras 3 records the batch of the first call of a Sequential model built by it).
+void OpenFixedBatches(json& layers) {
+  if (!layers.is_array()) return;
+  for (json& layer : layers) {
+    if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object()) continue;
+    for (const char* key : {"batch_input_shape", "batch_shape"}) {
+      json& shape = layer["config"][key];
+      if (shape.is_array() && !shape.empty()) {
+        shape[0] = nullptr;
+      } else if (shape.is_null()) {
+        layer["config"].erase(key);  // not there: operator[] added it
+      }
+    }
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
                                                      const std::string& source, uint64_t seed,
                                                      const std::vector<Shape>& bind) {
@@ -572,8 +604,9 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
   if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string())
     return Bad(source, "not a Keras model JSON (no class_name)");
   const std::string kind = root["class_name"].get<std::string>();
-  const json config = root.value("config", json::object());
+  json config = root.value("config", json::object());
   if (!config.is_object()) return Bad(source, "config must be an object");
+  if (!HasStatefulLayer(config) && config.contains("layers")) OpenFixedBatches(config["layers"]);
   auto model = std::make_unique<Model>(config.value("name", "model"), seed);
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.

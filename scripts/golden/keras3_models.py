@@ -15,6 +15,9 @@ Cases (float32, weights uniform(-0.5, 0.5), every GRU reset_after=True as Keras 
   ids         functional: Input(6, int32) -> Embedding(10, 4, mask_zero=True) -> GRU(3) ->
               Dense(2), the same ids
   state       functional, two inputs: GRU(3)(x, initial_state=h0) -> Dense(2)
+  built       Sequential([GRU(3), Dense(2)]) with no Input, built by a first call on 2
+              samples (Keras 3 then records the batch size 2 in its input shape), predicting
+              state_x.npy (4 samples)
 
 Writes tests/golden/keras3/:
   <case>.keras, <case>_x.npy (state: state_h0.npy too), <case>_y.npy: the model
@@ -108,6 +111,11 @@ def main():
     np.save(os.path.join(OUT, "state_x.npy"), x, allow_pickle=False)
     np.save(os.path.join(OUT, "state_h0.npy"), h0, allow_pickle=False)
     save("state", state, [x, h0])
+
+    built = keras.Sequential([L.GRU(3), L.Dense(2)], name="built")
+    built.predict(x[:2], verbose=0)
+    set_uniform(built, rng)
+    save("built", built, x)
     print(f"wrote {OUT}")
 
 

@@ -65,6 +65,9 @@ TEST(Keras3, PredictsAsKeras3) {
   // A GRU's initial state as a second input.
   ExpectKerasPrediction("state.keras", "state.keras", {"state_x.npy", "state_h0.npy"},
                         "state_y.npy");
+  // A Sequential model built by its first call, on 2 samples, whose input records that batch
+  // size: without stateful layers Keras runs it at any batch size, here 4 samples.
+  ExpectKerasPrediction("built.keras", "built.keras", {"state_x.npy"}, "built_y.npy");
 }
 
 // Keras 3 passes a Masking layer's mask to the layers after it as NotEqual(x, 0.0) then Any:
