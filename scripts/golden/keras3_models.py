@@ -24,6 +24,8 @@ Writes tests/golden/keras3/:
               (model.save), its input and Keras's prediction
   masked.h5, masked.json, masked.weights.h5: the masked model saved in HDF5 (model.save),
               its to_json() and its save_weights()
+  masked_sgd/N.npy: the masked model's get_weights() after fit(masked_x, state_y, epochs=2,
+              batch_size=4, shuffle=False) with loss mse and SGD(0.1)
 
 Regenerate from the repository root (the archives differ from run to run only in the date
 Keras writes into them):
@@ -111,6 +113,14 @@ def main():
     np.save(os.path.join(OUT, "state_x.npy"), x, allow_pickle=False)
     np.save(os.path.join(OUT, "state_h0.npy"), h0, allow_pickle=False)
     save("state", state, [x, h0])
+
+    trained = keras.models.load_model(os.path.join(OUT, "masked.keras"))
+    trained.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    trained.fit(np.load(os.path.join(OUT, "masked_x.npy")), np.load(os.path.join(OUT, "state_y.npy")),
+                epochs=2, batch_size=4, shuffle=False, verbose=0)
+    os.makedirs(os.path.join(OUT, "masked_sgd"))
+    for i, w in enumerate(trained.get_weights()):
+        np.save(os.path.join(OUT, "masked_sgd", f"{i}.npy"), w, allow_pickle=False)
 
     built = keras.Sequential([L.GRU(3), L.Dense(2)], name="built")
     built.predict(x[:2], verbose=0)

@@ -983,6 +983,38 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   EXPECT_FALSE(fs::exists(Path("n.npy")));
 }
 
+// Models saved by Keras 3 (scripts/golden/keras3_models.py) run and train from the command
+// line as in Keras 3, their masks included.
+TEST_F(CliTest, Keras3ModelsPredictAndTrain) {
+  const std::string dir = testing::GoldenPath("keras3/");
+  const std::string x = dir + "masked_x.npy";
+  Result r =
+      Rill("predict --model " + dir + "masked.keras --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto got = ReadNpy(Path("y.npy"));
+  auto want = ReadNpy(dir + "masked_y.npy");
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_LT(MaxRelDiff(*got, *want), 1e-5);
+  // Training from the archive starts from its weights, as from the JSON and the weights file.
+  const std::string train = " --x " + x + " --y " + dir +
+                            "state_y.npy --epochs 2 --batch-size 4 --shuffle=false --optimizer sgd "
+                            "--lr 0.1 --verbose 0 --save-weights ";
+  ASSERT_EQ(Rill("train --model " + dir + "masked.keras" + train + Path("w_archive")).status, 0);
+  ASSERT_EQ(Rill("train --model " + dir + "masked.json --weights " + dir + "masked.weights.h5" +
+                 train + Path("w_json"))
+                .status,
+            0);
+  for (int i = 0; i < 11; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    EXPECT_EQ(ReadText(Path("w_archive" + file)), ReadText(Path("w_json" + file))) << i;
+    // Keras 3's fit with the same settings (batch 4: one step an epoch).
+    auto rill_weights = ReadNpy(Path("w_archive" + file));
+    auto keras_weights = ReadNpy(dir + "masked_sgd" + file);
+    ASSERT_TRUE(rill_weights.ok() && keras_weights.ok());
+    EXPECT_LT(MaxRelDiff(*rill_weights, *keras_weights), 1e-5) << i;
+  }
+}
+
 TEST_F(CliTest, TwoEpochsAreOneEpochAndAResumedOneBitForBit) {
   const std::string common =
       " --seed 3 --validation-split 0.25 --reduce-lr-on-plateau 0.5,0 --verbose 2 ";
