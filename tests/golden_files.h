@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "runtime/npy.h"
@@ -21,6 +23,15 @@ inline Tensor GoldenNpy(const std::string& rel) {
   absl::StatusOr<Tensor> t = ReadNpy(GoldenPath(rel));
   EXPECT_TRUE(t.ok()) << t.status();
   return t.ok() ? *t : Tensor();
+}
+
+// The largest difference between `a` and `b` over the largest magnitude in `b` (the reference):
+// the tolerance the golden comparisons state (1e-5 for float32).
+inline double MaxRelDiff(const Tensor& a, const Tensor& b) {
+  double scale = 1e-30, diff = 0;
+  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
+  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
+  return diff / scale;
 }
 
 }  // namespace rill::testing

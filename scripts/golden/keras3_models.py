@@ -37,17 +37,12 @@ import shutil
 
 import numpy as np
 
-from tf_keras_env import ROOT  # noqa: E402  (first: sets TensorFlow's environment)
+from tf_keras_env import ROOT, set_uniform_weights  # noqa: E402  (first: sets TensorFlow's environment)
 import keras  # noqa: E402  (Keras 3, whatever TF_USE_LEGACY_KERAS says of tf.keras)
 
 OUT = os.path.join(ROOT, "tests", "golden", "keras3")
 L = keras.layers
 B, T, D = 4, 6, 3
-
-
-def set_uniform(model, rng):
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
 
 
 def save(name, model, inputs):
@@ -76,7 +71,7 @@ def main():
     h = L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum")(h)
     h = L.GRU(3)(h)
     masked = keras.Model(x_in, L.Dense(2)(h), name="masked")
-    set_uniform(masked, rng)
+    set_uniform_weights(masked, rng)
     x = padded(rng, [6, 4, 2, 5], (T, D),
                lambda r, s: r.normal(size=s).astype(np.float32))
     np.save(os.path.join(OUT, "masked_x.npy"), x, allow_pickle=False)
@@ -94,20 +89,20 @@ def main():
                                    L.GRU(3, return_sequences=True), L.Dropout(0.1),
                                    L.TimeDistributed(L.Dense(2)), L.Activation("softmax")],
                                   name="sequential")
-    set_uniform(sequential, rng)
+    set_uniform_weights(sequential, rng)
     save("sequential", sequential, ids)
 
     ids_in = keras.Input((T,), dtype="int32", name="ids")
     h = L.Embedding(10, 4, mask_zero=True)(ids_in)
     functional_ids = keras.Model(ids_in, L.Dense(2)(L.GRU(3)(h)), name="ids")
-    set_uniform(functional_ids, rng)
+    set_uniform_weights(functional_ids, rng)
     save("ids", functional_ids, ids)
 
     x_in = keras.Input((T, D), name="x")
     h0_in = keras.Input((3,), name="h0")
     state = keras.Model([x_in, h0_in], L.Dense(2)(L.GRU(3)(x_in, initial_state=h0_in)),
                         name="state")
-    set_uniform(state, rng)
+    set_uniform_weights(state, rng)
     x = rng.normal(size=(B, T, D)).astype(np.float32)
     h0 = rng.normal(size=(B, 3)).astype(np.float32)
     np.save(os.path.join(OUT, "state_x.npy"), x, allow_pickle=False)
@@ -124,7 +119,7 @@ def main():
 
     built = keras.Sequential([L.GRU(3), L.Dense(2)], name="built")
     built.predict(x[:2], verbose=0)
-    set_uniform(built, rng)
+    set_uniform_weights(built, rng)
     save("built", built, x)
     print(f"wrote {OUT}")
 

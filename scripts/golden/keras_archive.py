@@ -37,16 +37,11 @@ import zipfile
 
 import numpy as np
 
-from tf_keras_env import ROOT, CuDNNGRU, keras  # noqa: E402  (first: sets TensorFlow's environment)
+from tf_keras_env import ROOT, CuDNNGRU, keras, set_uniform_weights  # noqa: E402  (first: sets TensorFlow's environment)
 
 OUT = os.path.join(ROOT, "tests", "golden", "keras_archive")
 L = keras.layers
 B, T, D = 4, 6, 3
-
-
-def set_uniform(model, rng):
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
 
 
 def save_npy(name, array):
@@ -64,7 +59,7 @@ def main():
                         name="both_ways")(h)
     h = L.GRU(3, reset_after=True, name="last")(h)
     model = keras.Model(inp, L.Dense(2, name="out")(h), name="archive_model")
-    set_uniform(model, rng)
+    set_uniform_weights(model, rng)
     model.compile(loss="mse", optimizer="adam")
     x = rng.normal(size=(B, T, D)).astype(np.float32)
     y = model.predict(x, verbose=0)
@@ -81,7 +76,7 @@ def main():
 
     cudnn = keras.Sequential([keras.Input((T, D)), CuDNNGRU(4, return_sequences=True),
                               L.Bidirectional(CuDNNGRU(3)), L.Dense(2)], name="cudnn")
-    set_uniform(cudnn, rng)
+    set_uniform_weights(cudnn, rng)
     cudnn.save(os.path.join(OUT, "cudnn.keras"))
     with open(os.path.join(OUT, "cudnn.json"), "w") as f:
         f.write(cudnn.to_json())
@@ -92,7 +87,7 @@ def main():
     embedding = keras.Sequential([keras.Input((T,)), L.Embedding(10, 4, mask_zero=True),
                                   L.GRU(3, reset_after=True, return_sequences=True),
                                   L.TimeDistributed(L.Dense(2))], name="embedding")
-    set_uniform(embedding, rng)
+    set_uniform_weights(embedding, rng)
     ids = rng.integers(1, 10, size=(B, T))
     for b, length in enumerate([6, 4, 1, 3]):
         ids[b, length:] = 0

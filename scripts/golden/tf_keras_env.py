@@ -23,3 +23,10 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 
 # The repository's root (scripts/golden/ is two levels down).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def set_uniform_weights(model, rng, low=-0.5, high=0.5):
+    """Gives every weight of a Keras model (tf-keras or Keras 3) float32 values drawn
+    uniformly from [low, high) by the numpy generator `rng`, in get_weights() order."""
+    model.set_weights([rng.uniform(low, high, w.shape).astype("float32")
+                       for w in model.get_weights()])

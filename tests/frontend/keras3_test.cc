@@ -25,12 +25,7 @@ using json = nlohmann::json;
 std::string Golden(const std::string& rel) { return testing::GoldenPath("keras3/" + rel); }
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras3/" + rel); }
 
-double MaxRelDiff(const Tensor& a, const Tensor& b) {
-  double scale = 1e-30, diff = 0;
-  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
-  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
-  return diff / scale;
-}
+using testing::MaxRelDiff;
 
 json Json(const std::string& rel) {
   std::ifstream in(Golden(rel));

@@ -35,12 +35,7 @@ std::string Bytes(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-double MaxRelDiff(const Tensor& a, const Tensor& b) {
-  double scale = 1e-30, diff = 0;
-  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
-  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
-  return diff / scale;
-}
+using testing::MaxRelDiff;
 
 // The model of a whole-model file with the file's weights, as keras.models.load_model reads it.
 std::unique_ptr<Model> LoadWhole(const std::string& path) {

@@ -34,12 +34,7 @@ std::string Golden(const std::string& rel) { return testing::GoldenPath("keras/"
 
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras/" + rel); }
 
-double MaxRelDiff(const Tensor& a, const Tensor& b) {
-  double scale = 1e-30, diff = 0;
-  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
-  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
-  return diff / scale;
-}
+using testing::MaxRelDiff;
 
 std::unique_ptr<Model> Load(const std::string& json, const std::string& weights) {
   auto m = LoadKerasModel(Golden(json));

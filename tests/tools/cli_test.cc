@@ -83,12 +83,7 @@ class CliTest : public ::testing::Test {
   fs::path dir_;
 };
 
-double MaxRelDiff(const Tensor& a, const Tensor& b) {
-  double scale = 1e-30, diff = 0;
-  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
-  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
-  return diff / scale;
-}
+using testing::MaxRelDiff;
 
 TEST_F(CliTest, PredictGivesTheOraclesOutputs) {
   for (const std::string c : {"seq_stack", "functional_bidir", "gru_embedding"}) {

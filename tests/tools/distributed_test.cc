@@ -50,12 +50,7 @@ std::string Train(const std::string& optimizer, const std::string& out) {
          " --batch-size 4 --epochs 2 --shuffle=false --verbose 2 --save-weights " + out;
 }
 
-double MaxRelDiff(const Tensor& a, const Tensor& b) {
-  double scale = 1e-30, diff = 0;
-  for (int64_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.at(i)));
-  for (int64_t i = 0; i < b.size(); ++i) diff = std::max(diff, std::abs(a.at(i) - b.at(i)));
-  return diff / scale;
-}
+using testing::MaxRelDiff;
 
 class DistributedTest : public ::testing::Test {
  protected:
