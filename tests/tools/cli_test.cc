@@ -51,6 +51,11 @@ int Lines(const std::string& out) {
 
 std::string Golden(const std::string& rel) { return testing::GoldenPath("keras/" + rel); }
 
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,6 +84,33 @@ class CliTest : public ::testing::Test {
             .ok());
     ASSERT_TRUE(
         WriteNpy(Path("w/3.npy"), Tensor::FromVector(std::vector<float>{0}, Shape{1})).ok());
+  }
+  // A whole Keras model file `whole` (model.save) as a --model: rill predict gives Keras's `y`
+  // (within 1e-5) and the same bytes as `json` with `weights`; rill compile's plan of it, run by
+  // rill-run, gives those bytes again; rill inspect counts Keras's count_params(), `params`.
+  void ExpectWholeModelRuns(const std::string& whole, const std::string& json,
+                            const std::string& weights, const std::string& x, const std::string& y,
+                            const std::string& input_shape, int params) {
+    Result r = Rill("predict --model " + whole + " --input " + x + " --output " + Path("y.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    auto got = ReadNpy(Path("y.npy"));
+    auto want = ReadNpy(y);
+    ASSERT_TRUE(got.ok() && want.ok());
+    EXPECT_LT(testing::MaxRelDiff(*got, *want), 1e-5);
+    r = Rill("predict --model " + json + " --weights " + weights + " --input " + x + " --output " +
+             Path("y_json.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(ReadText(Path("y_json.npy")), ReadText(Path("y.npy")));
+    r = Rill("compile --model " + whole + " --input-shape " + input_shape + " -o " +
+             Path("m.rillc"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("m.rillc") + " --input " + x +
+                          " --output " + Path("y_run.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(ReadText(Path("y_run.npy")), ReadText(Path("y.npy")));
+    r = Rill("inspect --model " + whole);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat("Total params: ", params)));
   }
   fs::path dir_;
 };
@@ -438,11 +470,6 @@ TEST_F(CliTest, ErrorsAreOneLineWithNonZeroStatusAndNoOutput) {
   expect_error("predict --model " + model + " --weights " + weights + " --input " +
                    Golden("seq_stack/x.npy") + " --output " + Path("missing_dir/y.npy"),
                "missing_dir/y.npy");
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // A Keras file whose input leaves its time axis open (`Input(shape=(None, 3))`): predict and
@@ -863,27 +890,8 @@ TEST_F(CliTest, EarlyStoppingSaysWhichEpochsWeightsItKept) {
 TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   const std::string dir = testing::GoldenPath("keras_h5_model/");
   const std::string h5 = dir + "model.h5", x = dir + "x.npy";
-  Result r = Rill("predict --model " + h5 + " --input " + x + " --output " + Path("y.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  auto got = ReadNpy(Path("y.npy"));
-  auto want = ReadNpy(dir + "y.npy");
-  ASSERT_TRUE(got.ok() && want.ok());
-  EXPECT_LT(MaxRelDiff(*got, *want), 1e-5);
-  // The same as the model's JSON with the file as its weights.
-  r = Rill("predict --model " + dir + "model.json --weights " + h5 + " --input " + x +
-           " --output " + Path("y_json.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(ReadText(Path("y_json.npy")), ReadText(Path("y.npy")));
-  r = Rill("compile --model " + h5 + " --input-shape 4,6,3 -o " + Path("m.rillc"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("m.rillc") + " --input " + x +
-                        " --output " + Path("y_run.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(ReadText(Path("y_run.npy")), ReadText(Path("y.npy")));
-  r = Rill("inspect --model " + h5);
-  ASSERT_EQ(r.status, 0) << r.out;
   // 2 x (3*12 + 4*12 + 2*12) + (8*9 + 3*9 + 2*9) + (3*2 + 2), as Keras's count_params().
-  EXPECT_THAT(r.out, HasSubstr("Total params: 341"));
+  ExpectWholeModelRuns(h5, dir + "model.json", h5, x, dir + "y.npy", "4,6,3", 341);
   // Training starts from the saved weights, as from the JSON and the file.
   const std::string train = " --x " + x + " --y " + dir +
                             "y.npy --epochs 2 --shuffle=false "
@@ -896,7 +904,8 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
     const std::string file = "/" + std::to_string(i) + ".npy";
     EXPECT_EQ(ReadText(Path("w_h5" + file)), ReadText(Path("w_json" + file))) << i;
   }
-  r = Rill("predict --model " + dir + "weights.h5 --input " + x + " --output " + Path("n.npy"));
+  Result r =
+      Rill("predict --model " + dir + "weights.h5 --input " + x + " --output " + Path("n.npy"));
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_EQ(r.out, "rill predict: " + dir +
                        "weights.h5: holds no model (no model_config attribute: a file of weights "
@@ -931,25 +940,8 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
 TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   const std::string dir = testing::GoldenPath("keras_archive/");
   const std::string archive = dir + "model.keras", x = dir + "x.npy";
-  Result r = Rill("predict --model " + archive + " --input " + x + " --output " + Path("y.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  auto got = ReadNpy(Path("y.npy"));
-  auto want = ReadNpy(dir + "y.npy");
-  ASSERT_TRUE(got.ok() && want.ok());
-  EXPECT_LT(MaxRelDiff(*got, *want), 1e-5);
-  r = Rill("predict --model " + dir + "model.json --weights " + dir + "model.weights.h5 --input " +
-           x + " --output " + Path("y_json.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(ReadText(Path("y_json.npy")), ReadText(Path("y.npy")));
-  r = Rill("compile --model " + archive + " --input-shape 4,6,3 -o " + Path("m.rillc"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  r = testing::RunShell(std::string(RILL_RUN_BINARY) + " " + Path("m.rillc") + " --input " + x +
-                        " --output " + Path("y_run.npy"));
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(ReadText(Path("y_run.npy")), ReadText(Path("y.npy")));
-  r = Rill("inspect --model " + archive);
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("Total params: 539"));  // Keras's count_params()
+  ExpectWholeModelRuns(archive, dir + "model.json", dir + "model.weights.h5", x, dir + "y.npy",
+                       "4,6,3", 539);  // Keras's count_params()
   const std::string train = " --x " + x + " --y " + dir +
                             "y.npy --epochs 2 --shuffle=false --lr 0.05 "
                             "--verbose 0 --save-weights ";
@@ -964,7 +956,7 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   }
   const std::string sgd = "train --model " + dir + "model_mae_sgd.keras --x " + x + " --y " + dir +
                           "y.npy --epochs 1 --verbose 0";
-  r = Rill(sgd);
+  Result r = Rill(sgd);
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_EQ(r.out, "rill train: " + dir +
                        "model_mae_sgd.keras: was compiled in Keras with loss mae (--loss), "
