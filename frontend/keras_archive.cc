@@ -5,17 +5,21 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "frontend/api_status.h"
+#include "frontend/h5_write.h"
 #include "frontend/keras_model.h"
 #include "frontend/layer.h"
 #include "frontend/model.h"
 #include "frontend/zip_archive.h"
 #include "ir/status.h"
+#include "runtime/input_file.h"
 #include "runtime/output_path.h"
 
 namespace rill {
@@ -74,7 +78,116 @@ class ArchiveMemberCopy {
   int fd_ = -1;
 };
 
+// Where Keras keeps the weights of a layer of class `class_name` (get_config() `config`) below
+// the layer's path, in its weights' order: {sub-path ending in "/" or "", count}. A GRU's are
+// its cell's, a Bidirectional's its two copies', a TimeDistributed's its wrapped layer's.
+void KerasVarGroups(const std::string& class_name, const nlohmann::json& config, size_t count,
+                    const std::string& prefix, std::vector<std::pair<std::string, size_t>>* out) {
+  if (class_name == "GRU") {
+    out->push_back({prefix + "cell/", count});
+    return;
+  }
+  if (class_name == "Bidirectional" || class_name == "TimeDistributed") {
+    const nlohmann::json wrapped = config.value("layer", nlohmann::json::object());
+    const std::string wrapped_class = wrapped.value("class_name", "");
+    const nlohmann::json wrapped_config = wrapped.value("config", nlohmann::json::object());
+    if (class_name == "TimeDistributed") {
+      KerasVarGroups(wrapped_class, wrapped_config, count, prefix + "layer/", out);
+    } else {
+      KerasVarGroups(wrapped_class, wrapped_config, count / 2, prefix + "forward_layer/", out);
+      KerasVarGroups(wrapped_class, wrapped_config, count / 2, prefix + "backward_layer/", out);
+    }
+    return;
+  }
+  out->push_back({prefix, count});
+}
+
+// The model's weights in Keras's newer layout, into the new HDF5 file `file`.
+absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file) {
+  const std::vector<Tensor> weights = model.GetWeights();
+  const std::vector<std::string> paths = KerasLayerPaths(model);
+  std::vector<std::pair<std::string, const Tensor*>> datasets;
+  size_t next = 0;
+  for (size_t i = 0; i < model.layers().size(); ++i) {
+    const Layer& layer = *model.layers()[i];
+    std::vector<std::pair<std::string, size_t>> groups;
+    KerasVarGroups(layer.class_name(), layer.GetConfig(), layer.weights().size(), "", &groups);
+    for (const auto& [sub, count] : groups) {
+      for (size_t k = 0; k < count && next < weights.size(); ++k)
+        datasets.push_back(
+            {absl::StrCat("layers/", paths[i], "/", sub, "vars/", k), &weights[next++]});
+    }
+  }
+  if (next != weights.size()) {
+    return absl::InternalError(absl::StrCat("model '", model.name(), "': ", next, " of its ",
+                                            weights.size(), " weights have a Keras path"));
+  }
+  // Keras's loader reads the model's own variables from the root's "vars" (it has none).
+  return WriteH5File(file, {"vars"}, datasets);
+}
+
+// Runs `write` on a new temporary file beside `path`, then puts it at `path`; on failure the
+// temporary is removed and `path` is as it was.
+absl::Status WriteBeside(const std::string& path,
+                         const std::function<absl::Status(const std::string&)>& write) {
+  RILL_ASSIGN_OR_RETURN(const TempFile tmp, CreateTempFileBeside(path));
+  ::close(tmp.fd);
+  absl::Status st = write(tmp.name);
+  if (st.ok()) st = MoveIntoPlace(tmp.name, path);
+  if (!st.ok()) RemoveTempFile(tmp.name);
+  return st;
+}
+
 }  // namespace
+
+absl::Status SaveKerasWeights(const Model& model, const std::string& path) try {
+  RILL_RETURN_IF_ERROR(model.Validate());
+  return WriteBeside(path, [&](const std::string& tmp) { return WriteKerasWeightsH5(model, tmp); });
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::Status SaveKerasArchive(const Model& model, const std::string& path) try {
+  RILL_RETURN_IF_ERROR(model.Validate());
+  RILL_ASSIGN_OR_RETURN(const std::string model_json, ModelToKerasJson(model));
+  // The archive's form of the model JSON names the module of the model's class, as Keras's
+  // deserializer of archives needs; a functional model is a keras.Model there (tf-keras finds
+  // no public class "Functional").
+  nlohmann::json root = nlohmann::json::parse(model_json);
+  if (root.value("class_name", "") == "Functional") root["class_name"] = "Model";
+  root["module"] = "keras";
+  root["registered_name"] = nullptr;
+  const std::string config = root.dump();
+  // libhdf5 writes files: the weights go to a temporary one first.
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
+  if (ec) dir = "/tmp";
+  RILL_ASSIGN_OR_RETURN(const TempFile h5, CreateTempFileBeside((dir / "rill-keras.h5").string()));
+  ::close(h5.fd);
+  const absl::Status written = WriteKerasWeightsH5(model, h5.name);
+  absl::StatusOr<std::string> weights =
+      written.ok() ? ReadRegularFile(h5.name, int64_t{1} << 32, "Keras weights file")
+                   : absl::StatusOr<std::string>(written);
+  RemoveTempFile(h5.name);
+  if (!weights.ok()) return weights.status();
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  char date[32] = "";
+  const time_t t = static_cast<time_t>(now);
+  struct tm local {};
+  if (localtime_r(&t, &local) != nullptr)
+    std::strftime(date, sizeof(date), "%Y-%m-%d@%H:%M:%S", &local);
+  // As tf-keras 2.21 writes it, whose model JSON config.json holds (ModelToKerasJson).
+  const std::string metadata =
+      nlohmann::json{{"keras_version", "2.21.0"}, {"date_saved", date}}.dump();
+  RILL_ASSIGN_OR_RETURN(const std::string archive,
+                        zip::StoredZip({{"metadata.json", metadata},
+                                        {std::string(kConfig), config},
+                                        {std::string(kWeights), *weights}},
+                                       now));
+  return WriteFileAtomically(path, {archive});
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
 
 std::vector<std::string> KerasLayerPaths(const Model& model) {
   std::map<std::string, int> seen;

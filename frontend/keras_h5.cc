@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "frontend/api_status.h"
 #include "frontend/h5_checks.h"
+#include "frontend/h5_write.h"
 #include "frontend/keras_model.h"
 #include "ir/status.h"
 #include "runtime/input_file.h"
@@ -47,6 +48,11 @@ absl::Status NoHdf5(const std::string& path) {
 absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path) { return NoHdf5(path); }
 
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) { return NoHdf5(path); }
+
+absl::Status WriteH5File(const std::string& path, const std::vector<std::string>&,
+                         const std::vector<std::pair<std::string, const Tensor*>>&) {
+  return NoHdf5(path);
+}
 
 absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path) {
   return NoHdf5(path);
@@ -423,6 +429,40 @@ absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) try 
 
 absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::string& path) try {
   return ReadRootJson(path, "training_config");
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::Status WriteH5File(const std::string& path, const std::vector<std::string>& groups,
+                         const std::vector<std::pair<std::string, const Tensor*>>& datasets) try {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) return Bad(path, "cannot create the HDF5 file");
+  Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(links.get(), 1);
+  for (const std::string& group : groups) {
+    Handle g(H5Gcreate2(file.get(), group.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT),
+             H5Gclose);
+    if (!g.ok()) return Bad(path, absl::StrCat("cannot create the group '", group, "'"));
+  }
+  for (const auto& [name, tensor] : datasets) {
+    const bool f64 = tensor->dtype() == DType::kF64;
+    if (!f64 && tensor->dtype() != DType::kF32)
+      return Bad(path, absl::StrCat("dataset '", name, "': only float32 and float64 are written"));
+    std::vector<hsize_t> dims;
+    for (int64_t d : tensor->shape().dims()) dims.push_back(static_cast<hsize_t>(d));
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+    Handle set(H5Dcreate2(file.get(), name.c_str(), f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE,
+                          space.get(), links.get(), H5P_DEFAULT, H5P_DEFAULT),
+               H5Dclose);
+    if (!space.ok() || !set.ok() ||
+        (tensor->size() > 0 && H5Dwrite(set.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT,
+                                        H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor->raw()) < 0)) {
+      return Bad(path, absl::StrCat("cannot write the dataset '", name, "'"));
+    }
+  }
+  if (H5Fclose(file.release()) < 0) return Bad(path, "cannot write the HDF5 file");
+  return absl::OkStatus();
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

@@ -132,4 +132,14 @@ absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path);
 // line its weights too.
 bool IsKerasModelFile(const std::string& path);
 
+// Writes the model's weights as Keras's save_weights('w.weights.h5') does (the newer layout,
+// each layer at its KerasLayerPaths path): Keras's load_weights reads them (tf-keras 2.13 on,
+// Keras 3), and so does LoadWeights. Written beside `path`, then moved into place whole.
+absl::Status SaveKerasWeights(const Model& model, const std::string& path);
+// Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
+// (ModelToKerasJson) and model.weights.h5 (SaveKerasWeights's layout), members stored.
+// keras.models.load_model reads it (uncompiled: it holds no training config), and so do
+// LoadKerasModel and LoadWeights. Written beside `path`, then moved into place whole.
+absl::Status SaveKerasArchive(const Model& model, const std::string& path);
+
 }  // namespace rill

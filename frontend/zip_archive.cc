@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -263,6 +264,79 @@ bool IsZipFile(const std::string& path) {
       ::pread(file->fd, head, sizeof(head), 0) == sizeof(head) && Le(head, 4) == kLocalHeader;
   ::close(file->fd);
   return zip;
+}
+
+namespace {
+
+void PutLe(std::string& out, uint32_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// MS-DOS time and date, as ZIP keeps them (2-second resolution, from 1980).
+std::pair<uint32_t, uint32_t> DosTimeDate(int64_t unix_time) {
+  const time_t t = static_cast<time_t>(unix_time);
+  struct tm local {};
+  if (localtime_r(&t, &local) == nullptr || local.tm_year < 80) return {0, (1 << 5) | 1};
+  const uint32_t time = (local.tm_hour << 11) | (local.tm_min << 5) | (local.tm_sec / 2);
+  const uint32_t date = ((local.tm_year - 80) << 9) | ((local.tm_mon + 1) << 5) | local.tm_mday;
+  return {time, date};
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> StoredZip(
+    const std::vector<std::pair<std::string, std::string_view>>& members, int64_t unix_time) {
+  const auto [time, date] = DosTimeDate(unix_time);
+  std::string out, directory;
+  for (const auto& [name, bytes] : members) {
+    if (bytes.size() >= 0xffffffffu || out.size() + bytes.size() >= 0xffffffffu ||
+        name.size() > 0xffff) {
+      return absl::InvalidArgumentError(absl::StrCat("member '", name, "' (", bytes.size(),
+                                                     " bytes) would need a ZIP64 archive"));
+    }
+    const uint32_t crc = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0),
+                                                     reinterpret_cast<const Bytef*>(bytes.data()),
+                                                     static_cast<uInt>(bytes.size())));
+    const uint32_t offset = static_cast<uint32_t>(out.size());
+    // The fields a local header and a central directory entry share, from the version needed.
+    std::string common;
+    PutLe(common, 20, 2);  // version needed: 2.0
+    PutLe(common, 0, 2);   // flags
+    PutLe(common, 0, 2);   // method: stored
+    PutLe(common, time, 2);
+    PutLe(common, date, 2);
+    PutLe(common, crc, 4);
+    PutLe(common, static_cast<uint32_t>(bytes.size()), 4);  // compressed
+    PutLe(common, static_cast<uint32_t>(bytes.size()), 4);
+    PutLe(common, static_cast<uint32_t>(name.size()), 2);
+    PutLe(common, 0, 2);  // extra field
+    PutLe(out, kLocalHeader, 4);
+    out += common;
+    out += name;
+    out.append(bytes.data(), bytes.size());
+    PutLe(directory, kCentralHeader, 4);
+    PutLe(directory, (3 << 8) | 20, 2);  // made by: Unix, 2.0
+    directory += common;
+    PutLe(directory, 0, 2);               // comment
+    PutLe(directory, 0, 2);               // disk
+    PutLe(directory, 0, 2);               // internal attributes
+    PutLe(directory, 0100644u << 16, 4);  // external: a regular file, rw-r--r--
+    PutLe(directory, offset, 4);
+    directory += name;
+  }
+  if (out.size() + directory.size() >= 0xffffffffu || members.size() >= 0xffff)
+    return absl::InvalidArgumentError("the archive would need ZIP64");
+  const uint32_t directory_offset = static_cast<uint32_t>(out.size());
+  out += directory;
+  PutLe(out, kEndOfDirectory, 4);
+  PutLe(out, 0, 2);
+  PutLe(out, 0, 2);
+  PutLe(out, static_cast<uint32_t>(members.size()), 2);
+  PutLe(out, static_cast<uint32_t>(members.size()), 2);
+  PutLe(out, static_cast<uint32_t>(directory.size()), 4);
+  PutLe(out, directory_offset, 4);
+  PutLe(out, 0, 2);  // comment
+  return out;
 }
 
 }  // namespace rill::zip

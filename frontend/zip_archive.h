@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -65,5 +66,11 @@ class Archive {
 // Whether `path` is a regular file that starts as a ZIP archive does (a local header's
 // signature, "PK\3\4").
 bool IsZipFile(const std::string& path);
+
+// The bytes of a ZIP archive holding `members` ({name, bytes}) in order, stored (not
+// compressed, as Keras writes its archives), each with its CRC-32, dated `unix_time` (as local
+// time). InvalidArgument when a member or the archive reaches 4 GiB (ZIP64, not written here).
+absl::StatusOr<std::string> StoredZip(
+    const std::vector<std::pair<std::string, std::string_view>>& members, int64_t unix_time);
 
 }  // namespace rill::zip

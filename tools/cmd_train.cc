@@ -44,8 +44,12 @@ ABSL_FLAG(std::optional<double>, lr, std::nullopt,
 ABSL_FLAG(int, epochs, 1, "passes over the data");
 ABSL_FLAG(bool, shuffle, true, "shuffle the samples every epoch (seeded by --seed)");
 ABSL_FLAG(std::string, save_weights, "",
-          "directory to write the trained weights to (0.npy, 1.npy, ...): a new one, an empty one "
-          "or one holding only such files");
+          "where to write the trained weights: a directory of 0.npy, 1.npy, ... (a new one, an "
+          "empty one or one holding only such files), or a file ending in .weights.h5 (Keras's "
+          "save_weights layout, for model.load_weights)");
+ABSL_FLAG(std::string, save_model, "",
+          "a .keras file to write the trained model to, as Keras's model.save (for "
+          "keras.models.load_model)");
 
 ABSL_FLAG(double, validation_split, 0.0,
           "the last fraction of the samples (taken before shuffling) held out and evaluated after "
@@ -387,6 +391,12 @@ absl::Status TrainModel(ProcessGroup* group) {
   if (absl::GetFlag(FLAGS_x).empty() || absl::GetFlag(FLAGS_y).empty())
     return UsageError("--x and --y are required with --model");
   const std::string save = writer ? absl::GetFlag(FLAGS_save_weights) : "";
+  const std::string save_model = writer ? absl::GetFlag(FLAGS_save_model) : "";
+  const bool save_h5 = save.ends_with(".weights.h5");
+  if (!save_model.empty() && !save_model.ends_with(".keras")) {
+    return UsageError(absl::StrCat("--save-model=", save_model,
+                                   ": writes a Keras archive, whose name ends in .keras"));
+  }
   const std::string csv_path = writer ? absl::GetFlag(FLAGS_metrics_csv) : "";
   const std::string plot_path = writer ? absl::GetFlag(FLAGS_plot) : "";
   const std::string checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
@@ -400,11 +410,20 @@ absl::Status TrainModel(ProcessGroup* group) {
                                            {"--save-weights", save},
                                            {"--checkpoint-dir", checkpoint_dir}},
                                           inputs));
+  // --save-model may replace the --model archive it started from, as Keras's load_model, fit,
+  // save does (the archive is read first, and written whole).
+  RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--save-model", save_model},
+                                           {"--metrics-csv", csv_path},
+                                           {"--plot", plot_path},
+                                           {"--save-weights", save},
+                                           {"--checkpoint-dir", checkpoint_dir}},
+                                          {inputs[1], inputs[2]}));
   RILL_RETURN_IF_ERROR(CheckDistinctFiles(
       {{"--metrics-csv", csv_path}, {"--plot", plot_path}, {"--checkpoint-dir", checkpoint_dir}},
       {{"--weights", weights}}));
   // Refused now rather than after the training it would have thrown away.
-  if (!save.empty()) RILL_RETURN_IF_ERROR(CheckOutputDir(save));
+  if (!save.empty()) RILL_RETURN_IF_ERROR(save_h5 ? CheckOutputFile(save) : CheckOutputDir(save));
+  if (!save_model.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(save_model));
   if (!csv_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(csv_path));
   if (!plot_path.empty()) RILL_RETURN_IF_ERROR(CheckOutputFile(plot_path));
   const int epochs = absl::GetFlag(FLAGS_epochs);
@@ -547,9 +566,12 @@ absl::Status TrainModel(ProcessGroup* group) {
         plot_path));
   }
   if (!save.empty()) {
-    absl::Status st = SaveWeightsDir(m, save);
-    if (!st.ok()) return st;
+    RILL_RETURN_IF_ERROR(save_h5 ? SaveKerasWeights(m, save) : SaveWeightsDir(m, save));
     std::printf("weights saved to %s (%zu arrays)\n", save.c_str(), m.Weights().size());
+  }
+  if (!save_model.empty()) {
+    RILL_RETURN_IF_ERROR(SaveKerasArchive(m, save_model));
+    std::printf("model saved to %s\n", save_model.c_str());
   }
   return absl::OkStatus();
 }

@@ -235,5 +235,50 @@ TEST(KerasArchive, DamageIsNamed) {
   fs::remove(path);
 }
 
+// What SaveKerasArchive and SaveKerasWeights write reads back bit for bit, with Keras's layout:
+// the same layers at the same paths, with the same numbers of weights, as Keras's own files of
+// the same models (tf-keras 2.21 loads rill's files too: docs/user-guide.md).
+TEST(KerasArchive, SavedArchivesAndWeightsReadBackWithKerasLayout) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "rill_saved_archives";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto layout = [](const std::string& path) {
+    std::vector<std::pair<std::string, size_t>> out;
+    auto read = IsKerasArchive(path) ? ReadKerasArchiveWeights(path) : ReadKerasH5Weights(path);
+    EXPECT_TRUE(read.ok()) << read.status();
+    if (!read.ok()) return out;
+    EXPECT_TRUE(read->by_path);
+    for (const H5LayerWeights& l : read->layers) {
+      if (!l.weights.empty()) out.push_back({l.layer, l.weights.size()});
+    }
+    return out;
+  };
+  for (const std::string name : {"model", "cudnn", "embedding"}) {
+    SCOPED_TRACE(name);
+    auto original = LoadWhole(Golden(name + ".keras"));
+    ASSERT_NE(original, nullptr);
+    const std::string archive = (dir / (name + ".keras")).string();
+    const std::string weights = (dir / (name + ".weights.h5")).string();
+    ASSERT_TRUE(SaveKerasArchive(*original, archive).ok());
+    ASSERT_TRUE(SaveKerasWeights(*original, weights).ok());
+    EXPECT_EQ(layout(archive), layout(Golden(name + ".keras")));
+    EXPECT_EQ(layout(weights), layout(Golden(name + ".keras")));
+    auto again = LoadWhole(archive);
+    ASSERT_NE(again, nullptr);
+    ExpectSameWeights(*again, *original);
+    auto from_weights = LoadKerasModel(archive);
+    ASSERT_TRUE(from_weights.ok());
+    ASSERT_TRUE(LoadWeights(**from_weights, weights).ok());
+    ExpectSameWeights(**from_weights, *original);
+  }
+  // A functional model's archive names it keras.Model, which Keras's archive loader finds.
+  auto config = ReadKerasArchiveConfig((dir / "model.keras").string());
+  ASSERT_TRUE(config.ok());
+  const nlohmann::json root = nlohmann::json::parse(*config);
+  EXPECT_EQ(root["class_name"], "Model");
+  EXPECT_EQ(root["module"], "keras");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace rill

@@ -963,6 +963,29 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
                        "optimizer SGD (--optimizer), which rill train does not read from the "
                        "file: give the flags named to train with them\n");
   EXPECT_EQ(Rill(sgd + " --loss mae --optimizer sgd --lr 0.05").status, 0);
+  // The trained model as Keras saves it: a .keras archive and a .weights.h5 file, which read
+  // back as the trained weights.
+  r = Rill("train --model " + archive + train + Path("w_npy") + " --save-model " +
+           Path("trained.keras"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("model saved to " + Path("trained.keras")));
+  ASSERT_EQ(Rill("train --model " + archive + train + Path("trained.weights.h5")).status, 0);
+  for (const std::string& args :
+       {"--model " + Path("trained.keras"),
+        "--model " + dir + "model.json --weights " + Path("w_npy"),
+        "--model " + dir + "model.json --weights " + Path("trained.weights.h5")}) {
+    r = Rill("predict " + args + " --input " + x + " --output " + Path("y_trained.npy"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    if (args == "--model " + Path("trained.keras")) {
+      fs::copy_file(Path("y_trained.npy"), Path("y_first.npy"));
+    } else {
+      EXPECT_EQ(ReadText(Path("y_trained.npy")), ReadText(Path("y_first.npy"))) << args;
+    }
+  }
+  r = Rill("train --model " + archive + train + Path("w2") + " --save-model " + Path("m.json"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.out, "rill train: --save-model=" + Path("m.json") +
+                       ": writes a Keras archive, whose name ends in .keras\n");
   r = Rill("predict --model " + Path("missing.keras") + " --input " + x + " --output " +
            Path("n.npy"));
   EXPECT_EQ(r.status, 1) << r.out;
