@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "frontend/api_status.h"
@@ -649,6 +650,59 @@ bool IsHdf5File(const std::string& path) {
   return hdf5;
 }
 
+// A training config's optimizer (a name, or {"class_name", "config"}) as rill's, or why rill
+// cannot run it as it is.
+absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
+  if (j.is_string()) return optim::FromName(j.get<std::string>());
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string())
+    return absl::InvalidArgumentError("an optimizer written neither as a name nor as a class");
+  std::string name = j["class_name"].get<std::string>();
+  if (name.starts_with("Custom>")) name = name.substr(7);
+  RILL_ASSIGN_OR_RETURN(OptimizerConfig o, optim::FromName(name));
+  const json config = j.value("config", json::object());
+  if (!config.is_object()) return absl::InvalidArgumentError("its config is not an object");
+  // The settings of each optimizer rill has, beyond the learning rate and clipping.
+  std::map<std::string, std::variant<double*, bool*>> own = {{"epsilon", &o.epsilon}};
+  if (o.name == "sgd") own.insert({{"momentum", &o.momentum}, {"nesterov", &o.nesterov}});
+  if (o.name == "adam") {
+    own.insert({{"beta_1", &o.beta_1}, {"beta_2", &o.beta_2}, {"amsgrad", &o.amsgrad}});
+  }
+  if (o.name == "rmsprop") {
+    own.insert({{"rho", &o.rho}, {"momentum", &o.momentum}, {"centered", &o.centered}});
+  }
+  if (o.name == "adagrad") own.insert({"initial_accumulator_value", &o.initial_accumulator_value});
+  // Keys that change nothing here: names, compilation, and what use_ema (checked) would use.
+  static const std::set<std::string> kInert = {"name", "jit_compile", "is_legacy_optimizer",
+                                               "ema_momentum", "ema_overwrite_frequency"};
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (v.is_null() || kInert.count(key) > 0) continue;
+    const std::string setting = absl::StrCat(key, " ", v.dump().substr(0, 40));
+    if (key == "learning_rate" || key == "lr") {
+      if (!v.is_number()) return absl::InvalidArgumentError("a learning-rate schedule");
+      o.learning_rate = v.get<double>();
+    } else if ((key == "clipnorm" || key == "clipvalue") && v.is_number()) {
+      (key == "clipnorm" ? o.clipnorm : o.clipvalue) = v.get<double>();
+    } else if ((key == "weight_decay" || key == "decay") && v.is_number() && v == 0) {
+      continue;
+    } else if (key == "use_ema" && v == false) {
+      continue;
+    } else if (auto field = own.find(key); field != own.end()) {
+      if (double** d = std::get_if<double*>(&field->second); d != nullptr && v.is_number()) {
+        **d = v.get<double>();
+      } else if (bool** b = std::get_if<bool*>(&field->second); b != nullptr && v.is_boolean()) {
+        **b = v.get<bool>();
+      } else {
+        return absl::InvalidArgumentError(setting);
+      }
+    } else {
+      return absl::InvalidArgumentError(setting);
+    }
+  }
+  return o;
+}
+
 absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path) try {
   // An HDF5 file's training_config names the optimizer "optimizer_config"; a .keras archive's
   // compile_config, inside its model JSON, "optimizer".
@@ -679,6 +733,12 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string&
   if (config.contains(optimizer_key)) {
     const nlohmann::json& optimizer = config[optimizer_key];
     out.optimizer = name(optimizer);
+    absl::StatusOr<OptimizerConfig> ours = OptimizerFromKeras(optimizer);
+    if (ours.ok()) {
+      out.optimizer_config = *ours;
+    } else {
+      out.optimizer_unsupported = std::string(ours.status().message());
+    }
     if (optimizer.is_object() && optimizer.contains("config") && optimizer["config"].is_object() &&
         optimizer["config"].contains("learning_rate") &&
         optimizer["config"]["learning_rate"].is_number()) {

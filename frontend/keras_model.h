@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "frontend/model.h"
+#include "frontend/optimizers.h"
 #include "runtime/tensor.h"
 
 namespace rill {
@@ -113,6 +114,11 @@ struct KerasTrainingConfig {
   std::optional<std::string> loss;
   std::optional<std::string> optimizer;
   std::optional<double> learning_rate;
+  // The optimizer as rill's, every setting the file gives carried over (Keras's defaults for
+  // the others): unset where the file names none, or one rill cannot run as it is, which
+  // `optimizer_unsupported` then says ("a learning-rate schedule", "weight_decay 0.01", ...).
+  std::optional<OptimizerConfig> optimizer_config;
+  std::string optimizer_unsupported;
 };
 absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path);
 // Whether `path` is an HDF5 file (its signature at the start; a missing or unreadable file is

@@ -200,36 +200,39 @@ std::string NumpyFloat32Text(double value) {
   return out;
 }
 
-// A model saved whole in Keras keeps the loss and optimizer it was compiled with, which Keras's
-// load_model would train with. rill train does not read them: rather than train with another
-// loss or optimizer unasked, it asks for the flags where the file's differ from the defaults.
-absl::Status CheckKerasTrainingConfig(const std::string& model_path) {
+// A model saved whole in Keras keeps the loss and optimizer it was compiled with, and Keras's
+// load_model, then fit, trains with them: so does rill train where --loss and --optimizer are
+// not given (--lr still sets the rate of the file's optimizer). A loss or an optimizer rill
+// cannot run as the file says (one rill lacks, a learning-rate schedule, weight decay) asks for
+// the flag instead. Returns what was taken from the file, for the run's first line.
+absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
+                                                     std::string* loss,
+                                                     OptimizerConfig* optimizer) {
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
-  std::vector<std::string> differ;
+  std::vector<std::string> adopted;
   if (keras.loss && !FlagGiven("loss")) {
-    absl::StatusOr<LossSpec> theirs = ParseLoss(*keras.loss);
-    absl::StatusOr<LossSpec> ours = ParseLoss(absl::GetFlag(FLAGS_loss));
-    if (!theirs.ok() || !ours.ok() || theirs->name != ours->name)
-      differ.push_back(absl::StrCat("loss ", *keras.loss, " (--loss)"));
-  }
-  if (keras.optimizer) {
-    absl::StatusOr<OptimizerConfig> theirs = optim::FromName(*keras.optimizer);
-    absl::StatusOr<OptimizerConfig> ours = optim::FromName(absl::GetFlag(FLAGS_optimizer));
-    const bool same = theirs.ok() && ours.ok() && theirs->name == ours->name;
-    if (!same && !FlagGiven("optimizer")) {
-      differ.push_back(absl::StrCat("optimizer ", *keras.optimizer, " (--optimizer)"));
-    } else if (same && keras.learning_rate && !FlagGiven("lr") &&
-               static_cast<float>(*keras.learning_rate) !=
-                   static_cast<float>(ours->learning_rate)) {
-      // The rate as Keras keeps it, a float32.
-      differ.push_back(
-          absl::StrCat("learning rate ", static_cast<float>(*keras.learning_rate), " (--lr)"));
+    if (!ParseLoss(*keras.loss).ok()) {
+      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
+                                     ", which rill does not have: give --loss"));
     }
+    *loss = *keras.loss;
+    adopted.push_back(absl::StrCat("loss ", *keras.loss));
   }
-  if (differ.empty()) return absl::OkStatus();
-  return UsageError(absl::StrCat(
-      model_path, ": was compiled in Keras with ", absl::StrJoin(differ, ", "),
-      ", which rill train does not read from the file: give the flags named to train with them"));
+  if (keras.optimizer && !FlagGiven("optimizer")) {
+    if (!keras.optimizer_config) {
+      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with optimizer ",
+                                     *keras.optimizer, " (", keras.optimizer_unsupported,
+                                     "), which rill cannot run as it is: give --optimizer"));
+    }
+    const double rate =
+        FlagGiven("lr") ? optimizer->learning_rate : keras.optimizer_config->learning_rate;
+    *optimizer = *keras.optimizer_config;
+    optimizer->learning_rate = rate;
+    // The rate as Keras keeps it, a float32.
+    adopted.push_back(absl::StrCat("optimizer ", *keras.optimizer, " at learning rate ",
+                                   static_cast<float>(rate)));
+  }
+  return absl::StrJoin(adopted, ", ");
 }
 
 // --metrics-csv: a row per epoch. As each epoch ends the whole file is written again
@@ -429,6 +432,13 @@ absl::Status TrainModel(ProcessGroup* group) {
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
+  std::string loss_name = absl::GetFlag(FLAGS_loss);
+  if (IsKerasModelFile(model_path)) {
+    RILL_ASSIGN_OR_RETURN(const std::string adopted,
+                          AdoptKerasTrainingConfig(model_path, &loss_name, &*optimizer));
+    if (!adopted.empty() && Verbosity() != 0 && writer)
+      std::printf("training with what the model was compiled with in Keras: %s\n", adopted.c_str());
+  }
   std::optional<ResumePoint> resume_point;
   if (absl::GetFlag(FLAGS_resume)) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
@@ -436,7 +446,6 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   auto loaded = LoadModelForData(model_path, weights, seed, absl::GetFlag(FLAGS_x), "train");
   if (!loaded.ok()) return loaded.status();
-  if (IsKerasModelFile(model_path)) RILL_RETURN_IF_ERROR(CheckKerasTrainingConfig(model_path));
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -446,7 +455,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   const std::string y_path = absl::GetFlag(FLAGS_y);
   RILL_ASSIGN_OR_RETURN(Tensor y_data, ReadNpy(y_path));
   absl::StatusOr<Tensor> y_raw;
-  if (auto loss = ParseLoss(absl::GetFlag(FLAGS_loss));
+  if (auto loss = ParseLoss(loss_name);
       loss.ok() && loss->name == "sparse_categorical_crossentropy") {
     // Class indices; whole-number floats are converted, as Keras casts them.
     y_raw = ConvertNpyData(std::move(y_data), DType::kI32, y_path,
@@ -458,7 +467,7 @@ absl::Status TrainModel(ProcessGroup* group) {
         ConvertNpyData(std::move(y_data), m.outputs()[0].value->type.dtype, y_path, "the targets");
   }
   if (!y_raw.ok()) return y_raw.status();
-  auto trainer = m.Compile({.loss = absl::GetFlag(FLAGS_loss),
+  auto trainer = m.Compile({.loss = loss_name,
                             .optimizer = *optimizer,
                             .metrics = absl::GetFlag(FLAGS_metrics),
                             .device = *device,

@@ -20,6 +20,11 @@ Writes tests/golden/keras_archive/:
   model.keras, model.json, model.weights.h5, x.npy, y.npy     the model, its to_json() and
                 save_weights('*.weights.h5'), a batch and Keras's prediction of it
   model_mae_sgd.keras   the model compiled with loss mae and SGD(0.05)
+  model_adam.keras      the model compiled with loss mse and Adam(0.01, beta_1=0.8,
+                amsgrad=True)
+  y_fit.npy, fit_mae_sgd/N.npy, fit_adam/N.npy: targets, and the weights keras.models.load_model
+                of each of those two, then fit(x, y_fit, epochs=2, batch_size=4,
+                shuffle=False), ends with: the training config the archive holds at work
   cudnn.keras, cudnn.json, cudnn_weights/N.npy                 the model, its JSON and
                 get_weights()
   embedding.keras, embedding_x.npy, embedding_y.npy
@@ -99,6 +104,17 @@ def main():
             deflated.writestr(member.filename, stored.read(member.filename))
     save_npy("embedding_x.npy", ids.astype(np.int32))
     save_npy("embedding_y.npy", embedding.predict(ids, verbose=0).astype(np.float32))
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=0.01, beta_1=0.8,
+                                                              amsgrad=True))
+    model.save(os.path.join(OUT, "model_adam.keras"))
+    y_fit = rng.normal(size=(B, 2)).astype(np.float32)
+    save_npy("y_fit.npy", y_fit)
+    for name in ("mae_sgd", "adam"):
+        trained = keras.models.load_model(os.path.join(OUT, f"model_{name}.keras"))
+        trained.fit(x, y_fit, epochs=2, batch_size=4, shuffle=False, verbose=0)
+        os.makedirs(os.path.join(OUT, f"fit_{name}"))
+        for i, w in enumerate(trained.get_weights()):
+            save_npy(os.path.join(f"fit_{name}", f"{i}.npy"), w)
     print(f"wrote {OUT}: y {y.shape}")
 
 

@@ -12,11 +12,15 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "frontend/zip_archive.h"
 #include "tests/golden_files.h"
 
 namespace rill {
@@ -155,9 +159,63 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
   EXPECT_EQ(sgd->optimizer, "SGD");
   ASSERT_TRUE(sgd->learning_rate.has_value());
   EXPECT_EQ(static_cast<float>(*sgd->learning_rate), 0.05f);
+  ASSERT_TRUE(sgd->optimizer_config.has_value()) << sgd->optimizer_unsupported;
+  EXPECT_EQ(sgd->optimizer_config->name, "sgd");
+  EXPECT_EQ(static_cast<float>(sgd->optimizer_config->learning_rate), 0.05f);
+  EXPECT_EQ(sgd->optimizer_config->momentum, 0.0);
+  // Adam(0.01, beta_1=0.8, amsgrad=True): every setting the file gives.
+  auto adam_settings = ReadKerasTrainingSettings(Golden("model_adam.keras"));
+  ASSERT_TRUE(adam_settings.ok()) << adam_settings.status();
+  ASSERT_TRUE(adam_settings->optimizer_config.has_value());
+  const OptimizerConfig& o = *adam_settings->optimizer_config;
+  EXPECT_EQ(o.name, "adam");
+  EXPECT_EQ(static_cast<float>(o.learning_rate), 0.01f);
+  EXPECT_EQ(static_cast<float>(o.beta_1), 0.8f);
+  EXPECT_EQ(static_cast<float>(o.beta_2), 0.999f);
+  EXPECT_TRUE(o.amsgrad);
+  EXPECT_FALSE(o.clipnorm || o.clipvalue);
   auto none = ReadKerasTrainingSettings(Golden("cudnn.keras"));  // never compiled
   ASSERT_TRUE(none.ok()) << none.status();
-  EXPECT_FALSE(none->loss || none->optimizer || none->learning_rate);
+  EXPECT_FALSE(none->loss || none->optimizer || none->learning_rate || none->optimizer_config);
+
+  // A setting rill does not have makes the optimizer one it cannot run as it is.
+  auto archive = zip::Archive::Open(Golden("model_adam.keras"));
+  ASSERT_TRUE(archive.ok());
+  std::vector<std::string> bytes;
+  for (const zip::Member& m : archive->members()) {
+    auto member = archive->ReadAll(m, 1 << 20, "member");
+    ASSERT_TRUE(member.ok());
+    bytes.push_back(*member);
+  }
+  const fs::path changed = fs::path(::testing::TempDir()) / "rill_weight_decay.keras";
+  for (const auto& [key, value, why] :
+       {std::tuple{"weight_decay", nlohmann::json(0.004), "weight_decay 0.004"},
+        std::tuple{"learning_rate",
+                   nlohmann::json{{"class_name", "ExponentialDecay"}, {"config", {}}},
+                   "a learning-rate schedule"},
+        std::tuple{"global_clipnorm", nlohmann::json(1.0), "global_clipnorm 1.0"}}) {
+    std::vector<std::pair<std::string, std::string_view>> members;
+    std::string config_text;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      const std::string& name = archive->members()[i].name;
+      if (name == "config.json") {
+        nlohmann::json config = nlohmann::json::parse(bytes[i]);
+        config["compile_config"]["optimizer"]["config"][key] = value;
+        config_text = config.dump();
+        members.push_back({name, config_text});
+      } else {
+        members.push_back({name, bytes[i]});
+      }
+    }
+    auto zipped = zip::StoredZip(members, 0);
+    ASSERT_TRUE(zipped.ok());
+    std::ofstream(changed, std::ios::binary | std::ios::trunc) << *zipped;
+    auto settings = ReadKerasTrainingSettings(changed.string());
+    ASSERT_TRUE(settings.ok()) << settings.status();
+    EXPECT_FALSE(settings->optimizer_config.has_value()) << key;
+    EXPECT_EQ(settings->optimizer_unsupported, why);
+  }
+  fs::remove(changed);
 }
 
 // Whatever byte of an archive is damaged, and wherever the file is cut, reading it ends in one

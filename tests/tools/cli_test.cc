@@ -915,28 +915,28 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   r = Rill("predict --model " + dir + "model.json --input " + x + " --output " + Path("n.npy"));
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--weights is required with a model JSON"));
-  // The file's training config is not read: where it differs from rill train's defaults (here
-  // mae and SGD(0.05) against mse and Adam), rill train asks for the flags instead of training
-  // with another loss or optimizer than Keras's load_model would.
+  // The file's training config (mae and SGD(0.05)) is what rill train trains with where the
+  // flags do not say otherwise, as Keras's load_model then fit does.
   const std::string sgd = "train --model " + dir + "model_mae_sgd.h5 --x " + x + " --y " + dir +
-                          "y.npy --epochs 1 --verbose 0";
-  r = Rill(sgd);
-  EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_EQ(r.out, "rill train: " + dir +
-                       "model_mae_sgd.h5: was compiled in Keras with loss mae (--loss), optimizer "
-                       "SGD (--optimizer), which rill train does not read from the file: give the "
-                       "flags named to train with them\n");
-  r = Rill(sgd + " --loss mae --optimizer sgd");
-  EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("with learning rate 0.05 (--lr)"));
-  EXPECT_EQ(Rill(sgd + " --loss mae --optimizer sgd --lr 0.05").status, 0);
-  EXPECT_EQ(Rill(sgd + " --loss mse --optimizer adam").status, 0);  // other flags, other run
+                          "y.npy --epochs 1 --shuffle=false --verbose 2 --save-weights ";
+  r = Rill(sgd + Path("adopted"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
+                                           "Keras: loss mae, optimizer SGD at learning rate "
+                                           "0.05\nEpoch 1/1"));
+  ASSERT_EQ(Rill(sgd + Path("flags") + " --loss mae --optimizer sgd --lr 0.05").status, 0);
+  ASSERT_EQ(Rill(sgd + Path("other") + " --loss mse --optimizer adam").status, 0);
+  for (int i = 0; i < 11; ++i) {
+    const std::string file = "/" + std::to_string(i) + ".npy";
+    EXPECT_EQ(ReadText(Path("adopted" + file)), ReadText(Path("flags" + file))) << i;
+  }
+  EXPECT_NE(ReadText(Path("adopted/0.npy")), ReadText(Path("other/0.npy")));
 }
 
 // A Keras archive (model.save('m.keras')) is a --model with its weights too, and a weights
 // file in Keras's newer layout (save_weights('w.weights.h5')) a --weights
-// (scripts/golden/keras_archive.py). Its compile_config is checked as an HDF5 file's
-// training config is.
+// (scripts/golden/keras_archive.py). Its compile_config is what rill train trains with, as an
+// HDF5 file's training config is.
 TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   const std::string dir = testing::GoldenPath("keras_archive/");
   const std::string archive = dir + "model.keras", x = dir + "x.npy";
@@ -954,19 +954,27 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
     const std::string file = "/" + std::to_string(i) + ".npy";
     EXPECT_EQ(ReadText(Path("w_archive" + file)), ReadText(Path("w_json" + file))) << i;
   }
-  const std::string sgd = "train --model " + dir + "model_mae_sgd.keras --x " + x + " --y " + dir +
-                          "y.npy --epochs 1 --verbose 0";
-  Result r = Rill(sgd);
-  EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_EQ(r.out, "rill train: " + dir +
-                       "model_mae_sgd.keras: was compiled in Keras with loss mae (--loss), "
-                       "optimizer SGD (--optimizer), which rill train does not read from the "
-                       "file: give the flags named to train with them\n");
-  EXPECT_EQ(Rill(sgd + " --loss mae --optimizer sgd --lr 0.05").status, 0);
+  // Trained with the loss and optimizer each archive was compiled with, as Keras's load_model
+  // then fit(x, y_fit, epochs=2, batch_size=4, shuffle=False) trains: mae with SGD(0.05), and
+  // Adam(0.01, beta_1=0.8, amsgrad=True), whose settings other than the rate matter here.
+  for (const std::string name : {"mae_sgd", "adam"}) {
+    Result r = Rill("train --model " + dir + "model_" + name + ".keras --x " + x + " --y " + dir +
+                    "y_fit.npy --epochs 2 --batch-size 4 --shuffle=false --verbose 0 "
+                    "--save-weights " +
+                    Path("fit_" + name));
+    ASSERT_EQ(r.status, 0) << r.out;
+    for (int i = 0; i < 14; ++i) {
+      const std::string file = "/" + std::to_string(i) + ".npy";
+      auto ours = ReadNpy(Path("fit_" + name + file));
+      auto keras = ReadNpy(dir + "fit_" + name + file);
+      ASSERT_TRUE(ours.ok() && keras.ok());
+      EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << name << " " << i;
+    }
+  }
   // The trained model as Keras saves it: a .keras archive and a .weights.h5 file, which read
   // back as the trained weights.
-  r = Rill("train --model " + archive + train + Path("w_npy") + " --save-model " +
-           Path("trained.keras"));
+  Result r = Rill("train --model " + archive + train + Path("w_npy") + " --save-model " +
+                  Path("trained.keras"));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("model saved to " + Path("trained.keras")));
   ASSERT_EQ(Rill("train --model " + archive + train + Path("trained.weights.h5")).status, 0);
