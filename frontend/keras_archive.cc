@@ -16,6 +16,7 @@
 #include "frontend/h5_write.h"
 #include "frontend/keras_model.h"
 #include "frontend/layer.h"
+#include "frontend/losses.h"
 #include "frontend/model.h"
 #include "frontend/zip_archive.h"
 #include "ir/status.h"
@@ -147,7 +148,50 @@ absl::Status SaveKerasWeights(const Model& model, const std::string& path) try {
   return CurrentExceptionStatus(path);
 }
 
-absl::Status SaveKerasArchive(const Model& model, const std::string& path) try {
+namespace {
+
+// A compile_config as tf-keras writes it: the loss by name, the optimizer as a class with the
+// settings rill runs (Keras takes its defaults for the others).
+absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& compile) {
+  RILL_ASSIGN_OR_RETURN(const LossSpec loss, ParseLoss(compile.loss));
+  const OptimizerConfig& o = compile.optimizer;
+  static const std::map<std::string, std::string> kClass = {
+      {"sgd", "SGD"}, {"adam", "Adam"}, {"rmsprop", "RMSprop"}, {"adagrad", "Adagrad"}};
+  auto cls = kClass.find(o.name);
+  if (cls == kClass.end())
+    return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "' has no Keras form"));
+  nlohmann::json config = {{"name", cls->second}, {"learning_rate", o.learning_rate}};
+  if (o.name == "sgd") {
+    config.update({{"momentum", o.momentum}, {"nesterov", o.nesterov}});
+  } else if (o.name == "adam") {
+    config.update({{"beta_1", o.beta_1},
+                   {"beta_2", o.beta_2},
+                   {"epsilon", o.epsilon},
+                   {"amsgrad", o.amsgrad}});
+  } else if (o.name == "rmsprop") {
+    config.update({{"rho", o.rho},
+                   {"momentum", o.momentum},
+                   {"epsilon", o.epsilon},
+                   {"centered", o.centered}});
+  } else {
+    config.update(
+        {{"initial_accumulator_value", o.initial_accumulator_value}, {"epsilon", o.epsilon}});
+  }
+  config["clipnorm"] = o.clipnorm ? nlohmann::json(*o.clipnorm) : nlohmann::json();
+  config["clipvalue"] = o.clipvalue ? nlohmann::json(*o.clipvalue) : nlohmann::json();
+  return nlohmann::json{{"optimizer",
+                         {{"module", "keras.optimizers"},
+                          {"class_name", cls->second},
+                          {"config", config},
+                          {"registered_name", nullptr}}},
+                        {"loss", loss.name},
+                        {"metrics", nullptr}};
+}
+
+}  // namespace
+
+absl::Status SaveKerasArchive(const Model& model, const std::string& path,
+                              const std::optional<KerasCompileConfig>& compile) try {
   RILL_RETURN_IF_ERROR(model.Validate());
   RILL_ASSIGN_OR_RETURN(const std::string model_json, ModelToKerasJson(model));
   // The archive's form of the model JSON names the module of the model's class, as Keras's
@@ -157,6 +201,9 @@ absl::Status SaveKerasArchive(const Model& model, const std::string& path) try {
   if (root.value("class_name", "") == "Functional") root["class_name"] = "Model";
   root["module"] = "keras";
   root["registered_name"] = nullptr;
+  if (compile) {
+    RILL_ASSIGN_OR_RETURN(root["compile_config"], CompileConfigToKeras(*compile));
+  }
   const std::string config = root.dump();
   // libhdf5 writes files: the weights go to a temporary one first.
   std::error_code ec;

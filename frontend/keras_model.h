@@ -142,10 +142,18 @@ bool IsKerasModelFile(const std::string& path);
 // each layer at its KerasLayerPaths path): Keras's load_weights reads them (tf-keras 2.13 on,
 // Keras 3), and so does LoadWeights. Written beside `path`, then moved into place whole.
 absl::Status SaveKerasWeights(const Model& model, const std::string& path);
+// The loss and optimizer an archive names as its compile_config, which keras.models.load_model
+// compiles the model with (and rill train trains with): a loss ParseLoss knows, by name.
+struct KerasCompileConfig {
+  std::string loss;
+  OptimizerConfig optimizer;
+};
 // Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
-// (ModelToKerasJson) and model.weights.h5 (SaveKerasWeights's layout), members stored.
-// keras.models.load_model reads it (uncompiled: it holds no training config), and so do
-// LoadKerasModel and LoadWeights. Written beside `path`, then moved into place whole.
-absl::Status SaveKerasArchive(const Model& model, const std::string& path);
+// (ModelToKerasJson, with `compile` as its compile_config when given) and model.weights.h5
+// (SaveKerasWeights's layout), members stored. keras.models.load_model reads it (compiled with
+// `compile`, else uncompiled; the optimizer's moments are not saved), and so do LoadKerasModel,
+// LoadWeights and ReadKerasTrainingSettings. Written beside `path`, then moved into place.
+absl::Status SaveKerasArchive(const Model& model, const std::string& path,
+                              const std::optional<KerasCompileConfig>& compile = std::nullopt);
 
 }  // namespace rill

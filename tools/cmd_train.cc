@@ -579,7 +579,8 @@ absl::Status TrainModel(ProcessGroup* group) {
     std::printf("weights saved to %s (%zu arrays)\n", save.c_str(), m.Weights().size());
   }
   if (!save_model.empty()) {
-    RILL_RETURN_IF_ERROR(SaveKerasArchive(m, save_model));
+    RILL_RETURN_IF_ERROR(
+        SaveKerasArchive(m, save_model, KerasCompileConfig{loss_name, *optimizer}));
     std::printf("model saved to %s\n", save_model.c_str());
   }
   return absl::OkStatus();

@@ -2,7 +2,8 @@
 """Checks that Keras reads the files rill writes: trains three golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
-and compares their weights with rill's and, for the models tf-keras runs on the CPU, their
+and compares their weights with rill's, the loss and optimizer M.keras is compiled with
+with those rill trained with, and, for the models tf-keras runs on the CPU, their
 predictions with `rill predict`'s (float32: within 1e-5 of the largest output).
 
 Not a golden (it writes nothing under tests/): a check of rill's writers against Keras, run
@@ -67,6 +68,12 @@ def main():
                        for m in (model, from_json))
             line = f"{name}: weights {'equal' if same else 'DIFFER'}"
             failed |= not same
+            # Compiled with what rill trained with: SGD at 0.5, and mse.
+            compiled = (model.optimizer.__class__.__name__ == "SGD" and
+                        abs(float(model.optimizer.learning_rate) - 0.5) < 1e-7 and
+                        model.loss == "mse")
+            line += f", compiled {'as trained' if compiled else 'OTHERWISE'}"
+            failed |= not compiled
             if runs_on_cpu:
                 out = os.path.join(tmp, f"{name}_out.npy")
                 rill(binary, "predict", "--model", archive, "--input", x, "--output", out)

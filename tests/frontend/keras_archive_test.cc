@@ -329,6 +329,24 @@ TEST(KerasArchive, SavedArchivesAndWeightsReadBackWithKerasLayout) {
     ASSERT_TRUE(LoadWeights(**from_weights, weights).ok());
     ExpectSameWeights(**from_weights, *original);
   }
+  // The loss and optimizer given become the archive's compile_config, read back whole.
+  auto model = LoadWhole(Golden("model.keras"));
+  ASSERT_NE(model, nullptr);
+  const std::string compiled = (dir / "compiled.keras").string();
+  OptimizerConfig sgd = optim::SGD(0.05, 0.5, true);
+  sgd.clipnorm = 2.0;
+  ASSERT_TRUE(
+      SaveKerasArchive(*model, compiled, KerasCompileConfig{"mean_absolute_error", sgd}).ok());
+  auto settings = ReadKerasTrainingSettings(compiled);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->loss, "mae");
+  EXPECT_EQ(settings->optimizer, "SGD");
+  ASSERT_TRUE(settings->optimizer_config.has_value()) << settings->optimizer_unsupported;
+  EXPECT_EQ(settings->optimizer_config->learning_rate, 0.05);
+  EXPECT_EQ(settings->optimizer_config->momentum, 0.5);
+  EXPECT_TRUE(settings->optimizer_config->nesterov);
+  EXPECT_EQ(settings->optimizer_config->clipnorm, 2.0);
+  EXPECT_FALSE(settings->optimizer_config->clipvalue.has_value());
   // A functional model's archive names it keras.Model, which Keras's archive loader finds.
   auto config = ReadKerasArchiveConfig((dir / "model.keras").string());
   ASSERT_TRUE(config.ok());

@@ -977,6 +977,12 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
                   Path("trained.keras"));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("model saved to " + Path("trained.keras")));
+  // It was compiled with what it trained with (here mse and Adam at 0.05).
+  r = Rill("train --model " + Path("trained.keras") + train + Path("again") + " --verbose 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
+                                           "Keras: loss mse, optimizer Adam at learning rate "
+                                           "0.05\n"));
   ASSERT_EQ(Rill("train --model " + archive + train + Path("trained.weights.h5")).status, 0);
   for (const std::string& args :
        {"--model " + Path("trained.keras"),
