@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -29,6 +30,8 @@ namespace {
 
 // A model JSON is text; Keras's config.json of the largest model rill reads is a few KB.
 constexpr uint64_t kMaxConfigBytes = 64 << 20;
+// The weights are copied to a temporary file for libhdf5: at most this much (2 GiB).
+constexpr uint64_t kMaxWeightsBytes = uint64_t{1} << 31;
 constexpr char kConfig[] = "config.json";
 constexpr char kWeights[] = "model.weights.h5";
 
@@ -43,21 +46,22 @@ absl::StatusOr<const zip::Member*> FindMember(const zip::Archive& archive, const
 }
 
 // A new file in the temporary directory, removed when this goes (and by an interrupting
-// signal: CreateTempFileBeside tracks it). libhdf5 reads files by name, resolving links, so the
-// copy needs a name for as long as it is read.
-class ArchiveMemberCopy {
+// signal: CreateTempFileBeside tracks it): libhdf5 reads and writes files by name, resolving
+// links, so an archive's weights pass through one. Its name means nothing to the user:
+// Renamed() puts the file the user named in its place in an error.
+class ScratchFile {
  public:
-  static absl::StatusOr<ArchiveMemberCopy> Create() {
+  static absl::StatusOr<ScratchFile> Create() {
     std::error_code ec;
     std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
     if (ec) dir = "/tmp";
     RILL_ASSIGN_OR_RETURN(TempFile file, CreateTempFileBeside((dir / "rill-keras.h5").string()));
-    return ArchiveMemberCopy(std::move(file.name), file.fd);
+    return ScratchFile(std::move(file.name), file.fd);
   }
-  ArchiveMemberCopy(ArchiveMemberCopy&& other) noexcept
+  ScratchFile(ScratchFile&& other) noexcept
       : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
-  ArchiveMemberCopy& operator=(ArchiveMemberCopy&&) = delete;
-  ~ArchiveMemberCopy() {
+  ScratchFile& operator=(ScratchFile&&) = delete;
+  ~ScratchFile() {
     if (fd_ < 0) return;
     ::close(fd_);
     RemoveTempFile(path_);
@@ -72,9 +76,13 @@ class ArchiveMemberCopy {
     }
     return absl::OkStatus();
   }
+  absl::Status Renamed(const absl::Status& status, const std::string& name) const {
+    if (status.ok()) return status;
+    return absl::Status(status.code(), absl::StrReplaceAll(status.message(), {{path_, name}}));
+  }
 
  private:
-  ArchiveMemberCopy(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ScratchFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   std::string path_;
   int fd_ = -1;
 };
@@ -127,23 +135,24 @@ absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file) {
   return WriteH5File(file, {"vars"}, datasets);
 }
 
-// Runs `write` on a new temporary file beside `path`, then puts it at `path`; on failure the
-// temporary is removed and `path` is as it was.
-absl::Status WriteBeside(const std::string& path,
-                         const std::function<absl::Status(const std::string&)>& write) {
-  RILL_ASSIGN_OR_RETURN(const TempFile tmp, CreateTempFileBeside(path));
-  ::close(tmp.fd);
-  absl::Status st = write(tmp.name);
-  if (st.ok()) st = MoveIntoPlace(tmp.name, path);
-  if (!st.ok()) RemoveTempFile(tmp.name);
-  return st;
+// The bytes of the model's weights in Keras's newer layout (an HDF5 file); errors name
+// `target`, the file they are for.
+absl::StatusOr<std::string> KerasWeightsH5Bytes(const Model& model, const std::string& target) {
+  RILL_ASSIGN_OR_RETURN(const ScratchFile scratch, ScratchFile::Create());
+  RILL_RETURN_IF_ERROR(scratch.Renamed(WriteKerasWeightsH5(model, scratch.path()), target));
+  absl::StatusOr<std::string> bytes =
+      ReadRegularFile(scratch.path(), int64_t{1} << 40, "Keras weights file");
+  if (!bytes.ok()) return scratch.Renamed(bytes.status(), target);
+  return bytes;
 }
 
 }  // namespace
 
 absl::Status SaveKerasWeights(const Model& model, const std::string& path) try {
   RILL_RETURN_IF_ERROR(model.Validate());
-  return WriteBeside(path, [&](const std::string& tmp) { return WriteKerasWeightsH5(model, tmp); });
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
+  RILL_ASSIGN_OR_RETURN(const std::string bytes, KerasWeightsH5Bytes(model, path));
+  return WriteFileAtomically(path, {bytes});
 } catch (...) {
   return CurrentExceptionStatus(path);
 }
@@ -179,12 +188,25 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
   }
   config["clipnorm"] = o.clipnorm ? nlohmann::json(*o.clipnorm) : nlohmann::json();
   config["clipvalue"] = o.clipvalue ? nlohmann::json(*o.clipvalue) : nlohmann::json();
+  // A loss from logits is a loss object: BinaryCrossentropy(from_logits=True), ...
+  static const std::map<std::string, std::string> kLossClass = {
+      {"mse", "MeanSquaredError"},
+      {"mae", "MeanAbsoluteError"},
+      {"binary_crossentropy", "BinaryCrossentropy"},
+      {"categorical_crossentropy", "CategoricalCrossentropy"},
+      {"sparse_categorical_crossentropy", "SparseCategoricalCrossentropy"}};
+  const nlohmann::json loss_json = compile.from_logits
+                                       ? nlohmann::json{{"module", "keras.losses"},
+                                                        {"class_name", kLossClass.at(loss.name)},
+                                                        {"config", {{"from_logits", true}}},
+                                                        {"registered_name", nullptr}}
+                                       : nlohmann::json(loss.name);
   return nlohmann::json{{"optimizer",
                          {{"module", "keras.optimizers"},
                           {"class_name", cls->second},
                           {"config", config},
                           {"registered_name", nullptr}}},
-                        {"loss", loss.name},
+                        {"loss", loss_json},
                         {"metrics", nullptr}};
 }
 
@@ -193,6 +215,7 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
 absl::Status SaveKerasArchive(const Model& model, const std::string& path,
                               const std::optional<KerasCompileConfig>& compile) try {
   RILL_RETURN_IF_ERROR(model.Validate());
+  RILL_RETURN_IF_ERROR(CheckFileTarget(path));
   RILL_ASSIGN_OR_RETURN(const std::string model_json, ModelToKerasJson(model));
   // The archive's form of the model JSON names the module of the model's class, as Keras's
   // deserializer of archives needs; a functional model is a keras.Model there (tf-keras finds
@@ -205,18 +228,8 @@ absl::Status SaveKerasArchive(const Model& model, const std::string& path,
     RILL_ASSIGN_OR_RETURN(root["compile_config"], CompileConfigToKeras(*compile));
   }
   const std::string config = root.dump();
-  // libhdf5 writes files: the weights go to a temporary one first.
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
-  if (ec) dir = "/tmp";
-  RILL_ASSIGN_OR_RETURN(const TempFile h5, CreateTempFileBeside((dir / "rill-keras.h5").string()));
-  ::close(h5.fd);
-  const absl::Status written = WriteKerasWeightsH5(model, h5.name);
-  absl::StatusOr<std::string> weights =
-      written.ok() ? ReadRegularFile(h5.name, int64_t{1} << 32, "Keras weights file")
-                   : absl::StatusOr<std::string>(written);
-  RemoveTempFile(h5.name);
-  if (!weights.ok()) return weights.status();
+  RILL_ASSIGN_OR_RETURN(const std::string weights,
+                        KerasWeightsH5Bytes(model, absl::StrCat(path, ": ", kWeights)));
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   char date[32] = "";
   const time_t t = static_cast<time_t>(now);
@@ -229,7 +242,7 @@ absl::Status SaveKerasArchive(const Model& model, const std::string& path,
   RILL_ASSIGN_OR_RETURN(const std::string archive,
                         zip::StoredZip({{"metadata.json", metadata},
                                         {std::string(kConfig), config},
-                                        {std::string(kWeights), *weights}},
+                                        {std::string(kWeights), weights}},
                                        now));
   return WriteFileAtomically(path, {archive});
 } catch (...) {
@@ -262,15 +275,20 @@ absl::StatusOr<std::string> ReadKerasArchiveConfig(const std::string& path) try 
 absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path) try {
   RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
   RILL_ASSIGN_OR_RETURN(const zip::Member* weights, FindMember(archive, kWeights));
-  RILL_ASSIGN_OR_RETURN(ArchiveMemberCopy copy, ArchiveMemberCopy::Create());
-  RILL_RETURN_IF_ERROR(
-      archive.Read(*weights, [&](std::string_view piece) { return copy.Write(piece); }));
+  if (weights->bytes > kMaxWeightsBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", kWeights, " claims ", weights->bytes, " bytes, more than the ",
+                     kMaxWeightsBytes,
+                     " rill copies out of an archive (save_weights('w.weights.h5') "
+                     "writes them to a file of their own)"));
+  }
+  RILL_ASSIGN_OR_RETURN(ScratchFile copy, ScratchFile::Create());
+  const std::string name = absl::StrCat(path, ": ", kWeights);
+  RILL_RETURN_IF_ERROR(copy.Renamed(
+      archive.Read(*weights, [&](std::string_view piece) { return copy.Write(piece); }), name));
   absl::StatusOr<KerasH5Weights> read = ReadKerasH5Weights(copy.path());
   if (read.ok()) return read;
-  // The copy's name means nothing to the user: the errors name the archive's member instead.
-  return absl::Status(read.status().code(),
-                      absl::StrReplaceAll(read.status().message(),
-                                          {{copy.path(), absl::StrCat(path, ": ", kWeights)}}));
+  return copy.Renamed(read.status(), name);
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

@@ -97,7 +97,8 @@ class ConfigReader {
     std::string dtype = "float32";
     // Keras 3 writes a dtype policy, {"class_name": "DTypePolicy", "config": {"name": ...}}.
     if (const json* policy = Find("dtype"); policy != nullptr && policy->is_object()) {
-      const json name = policy->value("config", json::object()).value("name", json());
+      const json config = policy->value("config", json::object());
+      const json name = config.is_object() ? config.value("name", json()) : json();
       if (!name.is_string())
         return Error("dtype", absl::StrCat("must name a dtype, got ", Describe(*policy)));
       dtype = name.get<std::string>();
@@ -356,8 +357,13 @@ bool IsBackwardCopy(const json& backward, const json& layer) {
   json a = WithoutObjectIds(backward.value("config", json::object()));
   json b = WithoutObjectIds(layer.value("config", json::object()));
   if (!a.is_object() || !b.is_object()) return false;
-  const bool forward_backwards = b.value("go_backwards", false);
-  if (a.value("go_backwards", false) == forward_backwards) return false;
+  // go_backwards is a flag, false when left out.
+  auto backwards = [](const json& c) {
+    auto it = c.find("go_backwards");
+    return it == c.end() ? json(false) : *it;
+  };
+  if (!backwards(a).is_boolean() || !backwards(b).is_boolean() || backwards(a) == backwards(b))
+    return false;
   for (json* c : {&a, &b}) {
     c->erase("name");
     c->erase("go_backwards");

@@ -582,19 +582,29 @@ bool HasStatefulLayer(const json& v) {
 // Opens the batch dimension of the inputs' shapes (the InputLayers', a Sequential model's first
 // layer's): Keras runs a model without stateful layers at any batch size, even where its input
 // records one (Keras 3 records the batch of the first call of a Sequential model built by it).
-void OpenFixedBatches(json& layers) {
-  if (!layers.is_array()) return;
-  for (json& layer : layers) {
+// Returns the batch sizes opened, by the input's name, for the model to write them again.
+std::map<std::string, int64_t> OpenFixedBatches(json& layers, bool sequential) {
+  std::map<std::string, int64_t> opened;
+  if (!layers.is_array()) return opened;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    json& layer = layers[i];
     if (!layer.is_object() || !layer.contains("config") || !layer["config"].is_object()) continue;
+    json& config = layer["config"];
+    const bool input_layer = layer.value("class_name", json()) == "InputLayer";
+    // The name MakeInput gives the input: the InputLayer's, or "<first layer>_input".
+    const json name = config.value("name", json());
+    std::string input;
+    if (name.is_string())
+      input = input_layer ? name.get<std::string>() : name.get<std::string>() + "_input";
+    if (!input_layer && !(sequential && i == 0)) continue;
     for (const char* key : {"batch_input_shape", "batch_shape"}) {
-      json& shape = layer["config"][key];
-      if (shape.is_array() && !shape.empty()) {
-        shape[0] = nullptr;
-      } else if (shape.is_null()) {
-        layer["config"].erase(key);  // not there: operator[] added it
-      }
+      auto it = config.find(key);
+      if (it == config.end() || !it->is_array() || it->empty()) continue;
+      if ((*it)[0].is_number_integer()) opened[input] = (*it)[0].get<int64_t>();
+      (*it)[0] = nullptr;
     }
   }
+  return opened;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
@@ -607,8 +617,11 @@ absl::StatusOr<std::unique_ptr<Model>> ReadKerasJson(const std::string& text,
   const std::string kind = root["class_name"].get<std::string>();
   json config = root.value("config", json::object());
   if (!config.is_object()) return Bad(source, "config must be an object");
-  if (!HasStatefulLayer(config) && config.contains("layers")) OpenFixedBatches(config["layers"]);
+  std::map<std::string, int64_t> opened;
+  if (!HasStatefulLayer(config) && config.contains("layers"))
+    opened = OpenFixedBatches(config["layers"], kind == "Sequential");
   auto model = std::make_unique<Model>(config.value("name", "model"), seed);
+  for (const auto& [input, batch] : opened) model->set_recorded_batch(input, batch);
   if (kind == "Sequential") {
     // Keras 2.x writes {"name", "layers"}; very old files wrote the layer list itself.
     model->set_sequential(true);
@@ -729,7 +742,30 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string&
     }
     return std::nullopt;
   };
-  if (config.contains("loss")) out.loss = name(config["loss"]);
+  if (config.contains("loss")) {
+    const json& loss = config["loss"];
+    const json loss_config = loss.is_object() ? loss.value("config", json()) : json();
+    if (loss.is_object() && loss.value("class_name", json()) == "function" &&
+        loss_config.is_string()) {
+      out.loss = loss_config.get<std::string>();  // Keras 3's form of a loss function
+    } else {
+      out.loss = name(loss);
+      // A loss object's settings: those at their defaults change nothing.
+      const json settings = loss_config.is_object() ? loss_config : json::object();
+      for (auto it = settings.begin(); it != settings.end(); ++it) {
+        const json& v = it.value();
+        const bool inert =
+            it.key() == "name" || it.key() == "fn" || v.is_null() ||
+            (it.key() == "reduction" && (v == "auto" || v == "sum_over_batch_size")) ||
+            (it.key() == "label_smoothing" && v == 0) || (it.key() == "axis" && v == -1);
+        if (it.key() == "from_logits" && v.is_boolean()) {
+          out.loss_from_logits = v.get<bool>();
+        } else if (!inert && out.loss_unsupported.empty()) {
+          out.loss_unsupported = absl::StrCat(it.key(), " ", v.dump().substr(0, 40));
+        }
+      }
+    }
+  }
   if (config.contains(optimizer_key)) {
     const nlohmann::json& optimizer = config[optimizer_key];
     out.optimizer = name(optimizer);

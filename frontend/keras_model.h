@@ -112,6 +112,10 @@ absl::StatusOr<std::optional<std::string>> ReadKerasH5TrainingConfig(const std::
 // optimizer's class ("Adam", "SGD") and its learning rate.
 struct KerasTrainingConfig {
   std::optional<std::string> loss;
+  // A loss object's from_logits, and what else in its config rill cannot run as it is
+  // ("label_smoothing 0.1", "reduction \"sum\"").
+  bool loss_from_logits = false;
+  std::string loss_unsupported;
   std::optional<std::string> optimizer;
   std::optional<double> learning_rate;
   // The optimizer as rill's, every setting the file gives carried over (Keras's defaults for
@@ -143,10 +147,12 @@ bool IsKerasModelFile(const std::string& path);
 // Keras 3), and so does LoadWeights. Written beside `path`, then moved into place whole.
 absl::Status SaveKerasWeights(const Model& model, const std::string& path);
 // The loss and optimizer an archive names as its compile_config, which keras.models.load_model
-// compiles the model with (and rill train trains with): a loss ParseLoss knows, by name.
+// compiles the model with (and rill train trains with): a loss ParseLoss knows, by name
+// (written as a loss object when from_logits), and an optimizer.
 struct KerasCompileConfig {
   std::string loss;
   OptimizerConfig optimizer;
+  bool from_logits = false;
 };
 // Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
 // (ModelToKerasJson, with `compile` as its compile_config when given) and model.weights.h5

@@ -51,6 +51,7 @@ absl::StatusOr<json> InputLayerToKeras(const Model& model, const SymbolicTensor&
   json shape = json::array();
   for (int64_t d : in.shape().dims()) shape.push_back(d == kUnknownDim ? json() : json(d));
   for (int d : model.open_dims(in.layer)) shape[d] = json();
+  if (const std::optional<int64_t> batch = model.recorded_batch(in.layer)) shape[0] = *batch;
   RILL_ASSIGN_OR_RETURN(std::string dtype, KerasDType(in.value->type.dtype, in.layer));
   return json{{"module", "keras.layers"},
               {"class_name", "InputLayer"},

@@ -116,6 +116,16 @@ class Model {
   void set_open_dims(const std::string& input, std::vector<int> dims) {
     open_dims_[input] = std::move(dims);
   }
+  // The batch size the model's source recorded for an input whose batch the model leaves open
+  // (a Keras JSON's fixed batch in a model without stateful layers, which Keras runs at any
+  // batch size): ModelToKerasJson writes it again.
+  std::optional<int64_t> recorded_batch(const std::string& input) const {
+    auto it = recorded_batch_.find(input);
+    return it == recorded_batch_.end() ? std::nullopt : std::optional<int64_t>(it->second);
+  }
+  void set_recorded_batch(const std::string& input, int64_t batch) {
+    recorded_batch_[input] = batch;
+  }
 
   // A trainer for this model with the loss, optimizer and metrics (frontend/trainer.h).
   absl::StatusOr<Trainer> Compile(const CompileOptions& options);
@@ -178,6 +188,7 @@ class Model {
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
   std::map<std::string, Constraint> constraints_;
   std::map<std::string, std::vector<int>> open_dims_;
+  std::map<std::string, int64_t> recorded_batch_;
   std::vector<std::pair<std::string, std::string>> state_updates_;
   int64_t weight_counter_ = 0;
   std::unique_ptr<ModelRunner> predict_runner_;

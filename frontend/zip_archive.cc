@@ -8,6 +8,7 @@
 #include <ctime>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
 #include "runtime/input_file.h"
@@ -136,13 +137,19 @@ absl::Status Archive::ReadDirectory() {
     m.compressed_bytes = Le(p + 20, 4);
     m.bytes = Le(p + 24, 4);
     m.local_header = Le(p + 42, 4);
-    const std::string member = absl::StrCat("member '", m.name, "'");
+    const std::string member = absl::StrCat("member '", absl::CHexEscape(m.name), "'");
     if (m.compressed_bytes == 0xffffffff || m.bytes == 0xffffffff || m.local_header == 0xffffffff)
       return Bad(path_, absl::StrCat(member, " is in ZIP64 form, which rill does not read"));
     if (flags & 1) return Bad(path_, absl::StrCat(member, " is encrypted"));
     if (m.method != 0 && m.method != 8) {
       return Bad(path_, absl::StrCat(member, " is compressed with method ", m.method,
                                      ", which rill does not read (stored or deflated only)"));
+    }
+    // Deflate gives at most 1032 bytes a byte (258 from a 2-bit code): a member that claims
+    // more is refused before anything is inflated.
+    if (m.method == 8 && m.bytes > 1032 * m.compressed_bytes + 64) {
+      return Bad(path_, absl::StrCat(member, " claims ", m.bytes, " bytes from ",
+                                     m.compressed_bytes, " deflated, more than deflate gives"));
     }
     if (m.local_header + kLocalHeaderBytes + m.compressed_bytes > directory_start_) {
       return Bad(path_,
@@ -156,15 +163,16 @@ absl::Status Archive::ReadDirectory() {
 }
 
 const Member* Archive::Find(std::string_view name) const {
-  for (const Member& m : members_) {
-    if (m.name == name) return &m;
+  // The last of several members of one name, as Python's zipfile (Keras's) finds it.
+  for (auto m = members_.rbegin(); m != members_.rend(); ++m) {
+    if (m->name == name) return &*m;
   }
   return nullptr;
 }
 
 absl::Status Archive::Read(const Member& m,
                            const std::function<absl::Status(std::string_view)>& sink) const {
-  const std::string where = absl::StrCat("member '", m.name, "'");
+  const std::string where = absl::StrCat("member '", absl::CHexEscape(m.name), "'");
   unsigned char local[kLocalHeaderBytes];
   RILL_RETURN_IF_ERROR(ReadAt(m.local_header, sizeof(local), local));
   if (Le(local, 4) != kLocalHeader)
@@ -243,9 +251,10 @@ absl::Status Archive::Read(const Member& m,
 absl::StatusOr<std::string> Archive::ReadAll(const Member& m, uint64_t max_bytes,
                                              const std::string& what) const {
   if (m.bytes > max_bytes) {
-    return Bad(path_, absl::StrCat(m.name, ": ", FormatBytes(static_cast<int64_t>(m.bytes)),
-                                   ", more than the ", FormatBytes(static_cast<int64_t>(max_bytes)),
-                                   " a ", what, " may hold"));
+    return Bad(path_, absl::StrCat(absl::CHexEscape(m.name), ": ",
+                                   FormatBytes(static_cast<int64_t>(m.bytes)), ", more than the ",
+                                   FormatBytes(static_cast<int64_t>(max_bytes)), " a ", what,
+                                   " may hold"));
   }
   std::string out;
   out.reserve(static_cast<size_t>(m.bytes));

@@ -40,7 +40,7 @@ class Archive {
 
   const std::string& path() const { return path_; }
   const std::vector<Member>& members() const { return members_; }
-  // The member called `name`, or nullptr.
+  // The member called `name` (the last, when several are), or nullptr.
   const Member* Find(std::string_view name) const;
   // Hands the member's bytes to `sink` in pieces of at most 64 KiB, then checks that they are
   // the member's size and CRC-32. A sink's error ends the read and is returned.

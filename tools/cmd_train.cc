@@ -206,7 +206,7 @@ std::string NumpyFloat32Text(double value) {
 // cannot run as the file says (one rill lacks, a learning-rate schedule, weight decay) asks for
 // the flag instead. Returns what was taken from the file, for the run's first line.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
-                                                     std::string* loss,
+                                                     std::string* loss, bool* from_logits,
                                                      OptimizerConfig* optimizer) {
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> adopted;
@@ -215,13 +215,21 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
       return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
                                      ", which rill does not have: give --loss"));
     }
+    if (!keras.loss_unsupported.empty()) {
+      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
+                                     " (", keras.loss_unsupported,
+                                     "), which rill cannot run as it is: give --loss"));
+    }
     *loss = *keras.loss;
-    adopted.push_back(absl::StrCat("loss ", *keras.loss));
+    *from_logits = keras.loss_from_logits;
+    adopted.push_back(
+        absl::StrCat("loss ", *keras.loss, keras.loss_from_logits ? " from logits" : ""));
   }
-  if (keras.optimizer && !FlagGiven("optimizer")) {
+  if ((keras.optimizer || !keras.optimizer_unsupported.empty()) && !FlagGiven("optimizer")) {
     if (!keras.optimizer_config) {
       return UsageError(absl::StrCat(model_path, ": was compiled in Keras with optimizer ",
-                                     *keras.optimizer, " (", keras.optimizer_unsupported,
+                                     keras.optimizer.value_or("(unnamed)"), " (",
+                                     keras.optimizer_unsupported,
                                      "), which rill cannot run as it is: give --optimizer"));
     }
     const double rate =
@@ -396,6 +404,12 @@ absl::Status TrainModel(ProcessGroup* group) {
   const std::string save = writer ? absl::GetFlag(FLAGS_save_weights) : "";
   const std::string save_model = writer ? absl::GetFlag(FLAGS_save_model) : "";
   const bool save_h5 = save.ends_with(".weights.h5");
+  if (!save_h5 && (save.ends_with(".h5") || save.ends_with(".hdf5") || save.ends_with(".keras"))) {
+    return UsageError(absl::StrCat("--save-weights=", save,
+                                   ": writes a directory of .npy files, or Keras's save_weights "
+                                   "layout to a name ending in .weights.h5 (a whole model: "
+                                   "--save-model M.keras)"));
+  }
   if (!save_model.empty() && !save_model.ends_with(".keras")) {
     return UsageError(absl::StrCat("--save-model=", save_model,
                                    ": writes a Keras archive, whose name ends in .keras"));
@@ -433,9 +447,11 @@ absl::Status TrainModel(ProcessGroup* group) {
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
   std::string loss_name = absl::GetFlag(FLAGS_loss);
+  bool from_logits = false;
   if (IsKerasModelFile(model_path)) {
-    RILL_ASSIGN_OR_RETURN(const std::string adopted,
-                          AdoptKerasTrainingConfig(model_path, &loss_name, &*optimizer));
+    RILL_ASSIGN_OR_RETURN(
+        const std::string adopted,
+        AdoptKerasTrainingConfig(model_path, &loss_name, &from_logits, &*optimizer));
     if (!adopted.empty() && Verbosity() != 0 && writer)
       std::printf("training with what the model was compiled with in Keras: %s\n", adopted.c_str());
   }
@@ -468,6 +484,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   if (!y_raw.ok()) return y_raw.status();
   auto trainer = m.Compile({.loss = loss_name,
+                            .from_logits = from_logits,
                             .optimizer = *optimizer,
                             .metrics = absl::GetFlag(FLAGS_metrics),
                             .device = *device,
@@ -580,7 +597,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   if (!save_model.empty()) {
     RILL_RETURN_IF_ERROR(
-        SaveKerasArchive(m, save_model, KerasCompileConfig{loss_name, *optimizer}));
+        SaveKerasArchive(m, save_model, KerasCompileConfig{loss_name, *optimizer, from_logits}));
     std::printf("model saved to %s\n", save_model.c_str());
   }
   return absl::OkStatus();

@@ -63,6 +63,13 @@ TEST(Keras3, PredictsAsKeras3) {
   // A Sequential model built by its first call, on 2 samples, whose input records that batch
   // size: without stateful layers Keras runs it at any batch size, here 4 samples.
   ExpectKerasPrediction("built.keras", "built.keras", {"state_x.npy"}, "built_y.npy");
+  // The batch size it records is written again, as Keras writes it.
+  auto built = LoadKerasModel(Golden("built.keras"));
+  ASSERT_TRUE(built.ok()) << built.status();
+  auto written = ModelToKerasJson(**built);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(json::parse(*written)["config"]["layers"][0]["config"]["batch_input_shape"],
+            json::array({2, 6, 3}));
 }
 
 // Keras 3 passes a Masking layer's mask to the layers after it as NotEqual(x, 0.0) then Any:

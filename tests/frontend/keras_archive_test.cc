@@ -215,6 +215,39 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
     EXPECT_FALSE(settings->optimizer_config.has_value()) << key;
     EXPECT_EQ(settings->optimizer_unsupported, why);
   }
+  // A loss object's settings: from_logits is carried, another non-default setting is named;
+  // Keras 3 writes a loss function as {"class_name": "function", "config": its name}.
+  for (const auto& [loss, name, from_logits, why] :
+       {std::tuple{nlohmann::json{{"class_name", "BinaryCrossentropy"},
+                                  {"config", {{"from_logits", true}, {"label_smoothing", 0.1}}}},
+                   "BinaryCrossentropy", true, "label_smoothing 0.1"},
+        std::tuple{nlohmann::json{{"class_name", "MeanSquaredError"},
+                                  {"config", {{"reduction", "sum_over_batch_size"}}}},
+                   "MeanSquaredError", false, ""},
+        std::tuple{nlohmann::json{{"class_name", "function"}, {"config", "mean_squared_error"}},
+                   "mean_squared_error", false, ""}}) {
+    std::vector<std::pair<std::string, std::string_view>> members;
+    std::string config_text;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      const std::string& member = archive->members()[i].name;
+      if (member == "config.json") {
+        nlohmann::json config = nlohmann::json::parse(bytes[i]);
+        config["compile_config"]["loss"] = loss;
+        config_text = config.dump();
+        members.push_back({member, config_text});
+      } else {
+        members.push_back({member, bytes[i]});
+      }
+    }
+    auto zipped = zip::StoredZip(members, 0);
+    ASSERT_TRUE(zipped.ok());
+    std::ofstream(changed, std::ios::binary | std::ios::trunc) << *zipped;
+    auto settings = ReadKerasTrainingSettings(changed.string());
+    ASSERT_TRUE(settings.ok()) << settings.status();
+    EXPECT_EQ(settings->loss, name);
+    EXPECT_EQ(settings->loss_from_logits, from_logits) << name;
+    EXPECT_EQ(settings->loss_unsupported, why);
+  }
   fs::remove(changed);
 }
 
@@ -285,11 +318,27 @@ TEST(KerasArchive, DamageIsNamed) {
   bytes[central + 10] = 12;
   EXPECT_EQ(config_error(bytes), p + "member 'config.json' is compressed with method 12, which "
                                      "rill does not read (stored or deflated only)");
+  // A member name that is not text is escaped in the one line.
+  bytes = good;
+  bytes[central + 10] = 12;
+  bytes[central + 46] = '\n';
+  EXPECT_EQ(config_error(bytes), p + "member '\\nonfig.json' is compressed with method 12, "
+                                     "which rill does not read (stored or deflated only)");
   bytes = good;
   bytes[central + 46] = 'k';
   EXPECT_EQ(config_error(bytes), p + "not a Keras model archive (no config.json; "
                                      "model.save('m.keras') writes config.json and "
                                      "model.weights.h5)");
+  // A deflated member that claims more bytes than deflate can give from its own.
+  const std::string deflated = Bytes(Golden("embedding_deflated.keras"));
+  bytes = deflated;
+  const size_t deflated_central =
+      deflated.rfind(std::string("PK\1\2", 4), deflated.rfind("config.json"));
+  ASSERT_NE(deflated_central, std::string::npos);
+  bytes.replace(deflated_central + 24, 4, std::string("\0\0\0\x40", 4));  // 1 GiB
+  EXPECT_THAT(config_error(bytes),
+              HasSubstr("member 'config.json' claims 1073741824 bytes from 674 deflated, more "
+                        "than deflate gives"));
   fs::remove(path);
 }
 
@@ -347,6 +396,13 @@ TEST(KerasArchive, SavedArchivesAndWeightsReadBackWithKerasLayout) {
   EXPECT_TRUE(settings->optimizer_config->nesterov);
   EXPECT_EQ(settings->optimizer_config->clipnorm, 2.0);
   EXPECT_FALSE(settings->optimizer_config->clipvalue.has_value());
+  // A target rill does not write through is refused before anything is written.
+  const fs::path link = dir / "link.keras";
+  fs::create_symlink(dir / "elsewhere.keras", link);
+  EXPECT_THAT(std::string(SaveKerasArchive(*model, link.string()).message()),
+              HasSubstr("link.keras"));
+  EXPECT_FALSE(SaveKerasWeights(*model, (dir / "missing" / "w.weights.h5").string()).ok());
+  EXPECT_FALSE(fs::exists(dir / "elsewhere.keras"));
   // A functional model's archive names it keras.Model, which Keras's archive loader finds.
   auto config = ReadKerasArchiveConfig((dir / "model.keras").string());
   ASSERT_TRUE(config.ok());

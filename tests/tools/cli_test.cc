@@ -996,6 +996,10 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
       EXPECT_EQ(ReadText(Path("y_trained.npy")), ReadText(Path("y_first.npy"))) << args;
     }
   }
+  r = Rill("train --model " + archive + train + Path("w.h5"));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("to a name ending in .weights.h5"));
+  EXPECT_FALSE(fs::exists(Path("w.h5")));
   r = Rill("train --model " + archive + train + Path("w2") + " --save-model " + Path("m.json"));
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_EQ(r.out, "rill train: --save-model=" + Path("m.json") +
