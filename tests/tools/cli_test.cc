@@ -112,6 +112,18 @@ class CliTest : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("Total params: ", params)));
   }
+  // `rill train <first><train>` and `rill train <second><train>`, where `train` ends in
+  // --save-weights, save the same bytes for each of the `count` weights (in w_first/).
+  void ExpectSameTraining(const std::string& first, const std::string& second,
+                          const std::string& train, int count) {
+    ASSERT_EQ(Rill("train " + first + train + Path("w_first")).status, 0);
+    ASSERT_EQ(Rill("train " + second + train + Path("w_second")).status, 0);
+    for (int i = 0; i < count; ++i) {
+      const std::string file = "/" + std::to_string(i) + ".npy";
+      EXPECT_EQ(ReadText(Path("w_first" + file)), ReadText(Path("w_second" + file))) << i;
+    }
+    EXPECT_FALSE(fs::exists(Path("w_first/" + std::to_string(count) + ".npy")));
+  }
   fs::path dir_;
 };
 
@@ -896,14 +908,7 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   const std::string train = " --x " + x + " --y " + dir +
                             "y.npy --epochs 2 --shuffle=false "
                             "--verbose 0 --save-weights ";
-  ASSERT_EQ(Rill("train --model " + h5 + train + Path("w_h5")).status, 0);
-  ASSERT_EQ(
-      Rill("train --model " + dir + "model.json --weights " + h5 + train + Path("w_json")).status,
-      0);
-  for (int i = 0; i < 11; ++i) {
-    const std::string file = "/" + std::to_string(i) + ".npy";
-    EXPECT_EQ(ReadText(Path("w_h5" + file)), ReadText(Path("w_json" + file))) << i;
-  }
+  ExpectSameTraining("--model " + h5, "--model " + dir + "model.json --weights " + h5, train, 11);
   Result r =
       Rill("predict --model " + dir + "weights.h5 --input " + x + " --output " + Path("n.npy"));
   EXPECT_EQ(r.status, 1) << r.out;
@@ -945,15 +950,9 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   const std::string train = " --x " + x + " --y " + dir +
                             "y.npy --epochs 2 --shuffle=false --lr 0.05 "
                             "--verbose 0 --save-weights ";
-  ASSERT_EQ(Rill("train --model " + archive + train + Path("w_archive")).status, 0);
-  ASSERT_EQ(Rill("train --model " + dir + "model.json --weights " + dir + "model.weights.h5" +
-                 train + Path("w_json"))
-                .status,
-            0);
-  for (int i = 0; i < 14; ++i) {
-    const std::string file = "/" + std::to_string(i) + ".npy";
-    EXPECT_EQ(ReadText(Path("w_archive" + file)), ReadText(Path("w_json" + file))) << i;
-  }
+  ExpectSameTraining("--model " + archive,
+                     "--model " + dir + "model.json --weights " + dir + "model.weights.h5", train,
+                     14);
   // Trained with the loss and optimizer each archive was compiled with, as Keras's load_model
   // then fit(x, y_fit, epochs=2, batch_size=4, shuffle=False) trains: mae with SGD(0.05), and
   // Adam(0.01, beta_1=0.8, amsgrad=True), whose settings other than the rate matter here.
@@ -1027,16 +1026,13 @@ TEST_F(CliTest, Keras3ModelsPredictAndTrain) {
   const std::string train = " --x " + x + " --y " + dir +
                             "state_y.npy --epochs 2 --batch-size 4 --shuffle=false --optimizer sgd "
                             "--lr 0.1 --verbose 0 --save-weights ";
-  ASSERT_EQ(Rill("train --model " + dir + "masked.keras" + train + Path("w_archive")).status, 0);
-  ASSERT_EQ(Rill("train --model " + dir + "masked.json --weights " + dir + "masked.weights.h5" +
-                 train + Path("w_json"))
-                .status,
-            0);
+  ExpectSameTraining("--model " + dir + "masked.keras",
+                     "--model " + dir + "masked.json --weights " + dir + "masked.weights.h5", train,
+                     11);
+  // Keras 3's fit with the same settings (batch 4: one step an epoch).
   for (int i = 0; i < 11; ++i) {
     const std::string file = "/" + std::to_string(i) + ".npy";
-    EXPECT_EQ(ReadText(Path("w_archive" + file)), ReadText(Path("w_json" + file))) << i;
-    // Keras 3's fit with the same settings (batch 4: one step an epoch).
-    auto rill_weights = ReadNpy(Path("w_archive" + file));
+    auto rill_weights = ReadNpy(Path("w_first" + file));
     auto keras_weights = ReadNpy(dir + "masked_sgd" + file);
     ASSERT_TRUE(rill_weights.ok() && keras_weights.ok());
     EXPECT_LT(MaxRelDiff(*rill_weights, *keras_weights), 1e-5) << i;
