@@ -237,8 +237,8 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
     *optimizer = *keras.optimizer_config;
     optimizer->learning_rate = rate;
     // The rate as Keras keeps it, a float32.
-    adopted.push_back(absl::StrCat("optimizer ", *keras.optimizer, " at learning rate ",
-                                   static_cast<float>(rate)));
+    adopted.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(optimizer->name),
+                                   " at learning rate ", static_cast<float>(rate)));
   }
   return absl::StrJoin(adopted, ", ");
 }
