@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ir/status.h"
+#include "runtime/byte_io.h"
 #include "runtime/input_file.h"
 #include "runtime/output_path.h"
 #include "runtime/plan.h"
@@ -151,11 +152,7 @@ absl::Status Archive::ReadDirectory() {
       return Bad(path_, absl::StrCat(member, " claims ", m.bytes, " bytes from ",
                                      m.compressed_bytes, " deflated, more than deflate gives"));
     }
-    if (m.local_header + kLocalHeaderBytes + m.compressed_bytes > directory_start_) {
-      return Bad(path_,
-                 absl::StrCat(member, ": ", m.compressed_bytes, " bytes at byte ", m.local_header,
-                              " run into the central directory at byte ", directory_start_));
-    }
+    // Where its data lies depends on its local header: Read checks it there.
     members_.push_back(std::move(m));
     pos += entry;
   }
@@ -277,18 +274,14 @@ bool IsZipFile(const std::string& path) {
 
 namespace {
 
-void PutLe(std::string& out, uint32_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // MS-DOS time and date, as ZIP keeps them (2-second resolution, from 1980).
-std::pair<uint32_t, uint32_t> DosTimeDate(int64_t unix_time) {
+std::pair<uint16_t, uint16_t> DosTimeDate(int64_t unix_time) {
   const time_t t = static_cast<time_t>(unix_time);
   struct tm local {};
   if (localtime_r(&t, &local) == nullptr || local.tm_year < 80) return {0, (1 << 5) | 1};
-  const uint32_t time = (local.tm_hour << 11) | (local.tm_min << 5) | (local.tm_sec / 2);
-  const uint32_t date = ((local.tm_year - 80) << 9) | ((local.tm_mon + 1) << 5) | local.tm_mday;
-  return {time, date};
+  const int time = (local.tm_hour << 11) | (local.tm_min << 5) | (local.tm_sec / 2);
+  const int date = ((local.tm_year - 80) << 9) | ((local.tm_mon + 1) << 5) | local.tm_mday;
+  return {static_cast<uint16_t>(time), static_cast<uint16_t>(date)};
 }
 
 }  // namespace
@@ -296,56 +289,54 @@ std::pair<uint32_t, uint32_t> DosTimeDate(int64_t unix_time) {
 absl::StatusOr<std::string> StoredZip(
     const std::vector<std::pair<std::string, std::string_view>>& members, int64_t unix_time) {
   const auto [time, date] = DosTimeDate(unix_time);
-  std::string out, directory;
+  ByteWriter out, directory;
   for (const auto& [name, bytes] : members) {
-    if (bytes.size() >= 0xffffffffu || out.size() + bytes.size() >= 0xffffffffu ||
+    if (bytes.size() >= 0xffffffffu || out.bytes().size() + bytes.size() >= 0xffffffffu ||
         name.size() > 0xffff) {
       return absl::InvalidArgumentError(absl::StrCat("member '", name, "' (", bytes.size(),
                                                      " bytes) would need a ZIP64 archive"));
     }
-    const uint32_t crc = static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0),
-                                                     reinterpret_cast<const Bytef*>(bytes.data()),
-                                                     static_cast<uInt>(bytes.size())));
-    const uint32_t offset = static_cast<uint32_t>(out.size());
+    const uint32_t offset = static_cast<uint32_t>(out.bytes().size());
     // The fields a local header and a central directory entry share, from the version needed.
-    std::string common;
-    PutLe(common, 20, 2);  // version needed: 2.0
-    PutLe(common, 0, 2);   // flags
-    PutLe(common, 0, 2);   // method: stored
-    PutLe(common, time, 2);
-    PutLe(common, date, 2);
-    PutLe(common, crc, 4);
-    PutLe(common, static_cast<uint32_t>(bytes.size()), 4);  // compressed
-    PutLe(common, static_cast<uint32_t>(bytes.size()), 4);
-    PutLe(common, static_cast<uint32_t>(name.size()), 2);
-    PutLe(common, 0, 2);  // extra field
-    PutLe(out, kLocalHeader, 4);
-    out += common;
-    out += name;
-    out.append(bytes.data(), bytes.size());
-    PutLe(directory, kCentralHeader, 4);
-    PutLe(directory, (3 << 8) | 20, 2);  // made by: Unix, 2.0
-    directory += common;
-    PutLe(directory, 0, 2);               // comment
-    PutLe(directory, 0, 2);               // disk
-    PutLe(directory, 0, 2);               // internal attributes
-    PutLe(directory, 0100644u << 16, 4);  // external: a regular file, rw-r--r--
-    PutLe(directory, offset, 4);
-    directory += name;
+    ByteWriter common;
+    common.U16(20);  // version needed: 2.0
+    common.U16(0);   // flags
+    common.U16(0);   // method: stored
+    common.U16(time);
+    common.U16(date);
+    common.U32(Crc32(bytes.data(), bytes.size()));
+    common.U32(static_cast<uint32_t>(bytes.size()));  // compressed
+    common.U32(static_cast<uint32_t>(bytes.size()));
+    common.U16(static_cast<uint16_t>(name.size()));
+    common.U16(0);  // extra field
+    out.U32(kLocalHeader);
+    out.bytes() += common.bytes();
+    out.bytes() += name;
+    out.bytes().append(bytes.data(), bytes.size());
+    directory.U32(kCentralHeader);
+    directory.U16((3 << 8) | 20);  // made by: Unix, 2.0
+    directory.bytes() += common.bytes();
+    directory.U16(0);               // comment
+    directory.U16(0);               // disk
+    directory.U16(0);               // internal attributes
+    directory.U32(0100644u << 16);  // external: a regular file, rw-r--r--
+    directory.U32(offset);
+    directory.bytes() += name;
   }
-  if (out.size() + directory.size() >= 0xffffffffu || members.size() >= 0xffff)
+  const size_t directory_bytes = directory.bytes().size();
+  if (out.bytes().size() + directory_bytes >= 0xffffffffu || members.size() >= 0xffff)
     return absl::InvalidArgumentError("the archive would need ZIP64");
-  const uint32_t directory_offset = static_cast<uint32_t>(out.size());
-  out += directory;
-  PutLe(out, kEndOfDirectory, 4);
-  PutLe(out, 0, 2);
-  PutLe(out, 0, 2);
-  PutLe(out, static_cast<uint32_t>(members.size()), 2);
-  PutLe(out, static_cast<uint32_t>(members.size()), 2);
-  PutLe(out, static_cast<uint32_t>(directory.size()), 4);
-  PutLe(out, directory_offset, 4);
-  PutLe(out, 0, 2);  // comment
-  return out;
+  const uint32_t directory_offset = static_cast<uint32_t>(out.bytes().size());
+  out.bytes() += directory.bytes();
+  out.U32(kEndOfDirectory);
+  out.U16(0);  // this disk
+  out.U16(0);  // the directory's disk
+  out.U16(static_cast<uint16_t>(members.size()));
+  out.U16(static_cast<uint16_t>(members.size()));
+  out.U32(static_cast<uint32_t>(directory_bytes));
+  out.U32(directory_offset);
+  out.U16(0);  // comment
+  return std::move(out.bytes());
 }
 
 }  // namespace rill::zip

@@ -15,6 +15,10 @@ uint32_t Crc32(const void* data, size_t size) {
       crc32_z(0, static_cast<const Bytef*>(data), static_cast<z_size_t>(size)));
 }
 
+void ByteWriter::U16(uint16_t v) {
+  for (int i = 0; i < 2; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
+}
+
 void ByteWriter::U32(uint32_t v) {
   for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
 }
