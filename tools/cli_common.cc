@@ -24,12 +24,12 @@
 #endif
 #include "tools/command.h"
 
-ABSL_FLAG(
-    std::string, model, "",
-    "Keras model JSON (model.to_json()), or a whole Keras model in HDF5 (model.save('m.h5'))");
+ABSL_FLAG(std::string, model, "",
+          "Keras model JSON (model.to_json()), or a whole Keras model (model.save('m.keras') or "
+          "model.save('m.h5'))");
 ABSL_FLAG(std::string, weights, "",
-          "weights: a directory of 0.npy, 1.npy, ... (get_weights() order) or a Keras .h5 file "
-          "(default with an .h5 --model: its own)");
+          "weights: a directory of 0.npy, 1.npy, ... (get_weights() order), a Keras .h5 or "
+          ".weights.h5 file, or a .keras archive (default with a whole-model --model: its own)");
 ABSL_FLAG(bool, weights_by_name, false,
           "match an .h5 file's layers to the model's by name (Keras's by_name=True) instead of by "
           "order (its default)");
@@ -230,7 +230,7 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
     return absl::InvalidArgumentError(absl::StrCat(
         json_path,
         ": is a directory; --model takes a Keras model JSON file (model.to_json()) or a whole "
-        "Keras model in HDF5 (model.save('m.h5'))"));
+        "Keras model (model.save('m.keras') or model.save('m.h5'))"));
   }
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                         LoadKerasModel(json_path, seed, input_shapes));
