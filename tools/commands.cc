@@ -79,14 +79,14 @@ constexpr std::array kCommands = {
             "size 64, adam, lr 0.01, loss mse or mae)",
             &RunTrain, kTrainFlags},
     Command{"predict", "run a trained model on inputs and write its outputs",
-            "rill predict (--model M.json --weights W | --model M.h5) [--weights-by-name] "
+            "rill predict (--model M.json --weights W | --model M.keras|M.h5) [--weights-by-name] "
             "--input X.npy --output Y.npy [--batch-size N] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunPredict, kPredictFlags, kSeedOnly},
     Command{
         "compile",
         "compile a model for one input shape into a file that rill run (the runtime alone) runs",
-        "rill compile (--model M.json --weights W | --model M.h5) [--weights-by-name] "
+        "rill compile (--model M.json --weights W | --model M.keras|M.h5) [--weights-by-name] "
         "--input-shape B,T,F "
         "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
         "[--gru-algo auto|exact]]",
