@@ -16,20 +16,16 @@
 namespace rill {
 namespace {
 
-// A persistent slot for `weight` ("optimizer/<weight>/<slot>"), created filled with `init`.
-Value* Slot(Model& model, Graph& g, const Value* weight, const std::string& slot, double init) {
+// A persistent slot for `weight` ("optimizer/<weight>/<slot>"), created filled with its
+// initial value (OptimizerSlotInit) unless the store holds it (restored, or kept from earlier
+// training).
+Value* Slot(Model& model, Graph& g, const OptimizerConfig& o, const Value* weight,
+            const std::string& slot) {
   std::string name = absl::StrCat("optimizer/", weight->name, "/", slot);
-  if (model.params().Find(name) == nullptr) {
-    Tensor t(weight->type.dtype, weight->type.shape);
-    for (int64_t i = 0; i < t.size(); ++i) {
-      if (t.dtype() == DType::kF32)
-        t.data<float>()[i] = static_cast<float>(init);
-      else
-        t.data<double>()[i] = init;
-    }
-    model.params().Set(name, std::move(t));
-  }
-  return g.AddParam(name, weight->type, Initializer{"constant", {{"value", init}}},
+  if (model.params().Find(name) == nullptr)
+    model.params().Set(name, NewOptimizerSlot(o, slot, weight->type));
+  return g.AddParam(name, weight->type,
+                    Initializer{"constant", {{"value", OptimizerSlotInit(o, slot)}}},
                     /*trainable=*/false);
 }
 
@@ -50,19 +46,19 @@ absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g
     if (o.clipnorm.has_value()) grad = ops::ClipByNorm(b, grad, *o.clipnorm);
     if (o.clipvalue.has_value()) grad = ops::Clip(b, grad, -*o.clipvalue, *o.clipvalue);
     if (o.name == "sgd") {
-      ops::SgdUpdate(b, w, grad, Slot(model, g, w, "momentum", 0.0), o.learning_rate, o.momentum,
+      ops::SgdUpdate(b, w, grad, Slot(model, g, o, w, "momentum"), o.learning_rate, o.momentum,
                      o.nesterov);
     } else if (o.name == "adam") {
-      ops::AdamUpdate(b, w, grad, Slot(model, g, w, "m", 0.0), Slot(model, g, w, "v", 0.0),
-                      Slot(model, g, w, "vhat", 0.0), iterations, o.learning_rate, o.beta_1,
-                      o.beta_2, o.epsilon, o.amsgrad);
+      ops::AdamUpdate(b, w, grad, Slot(model, g, o, w, "m"), Slot(model, g, o, w, "v"),
+                      Slot(model, g, o, w, "vhat"), iterations, o.learning_rate, o.beta_1, o.beta_2,
+                      o.epsilon, o.amsgrad);
     } else if (o.name == "rmsprop") {
-      ops::RmspropUpdate(b, w, grad, Slot(model, g, w, "rms", 0.0),
-                         Slot(model, g, w, "momentum", 0.0), Slot(model, g, w, "mg", 0.0),
-                         o.learning_rate, o.rho, o.momentum, o.epsilon, o.centered);
+      ops::RmspropUpdate(b, w, grad, Slot(model, g, o, w, "rms"), Slot(model, g, o, w, "momentum"),
+                         Slot(model, g, o, w, "mg"), o.learning_rate, o.rho, o.momentum, o.epsilon,
+                         o.centered);
     } else if (o.name == "adagrad") {
-      ops::AdagradUpdate(b, w, grad, Slot(model, g, w, "accumulator", o.initial_accumulator_value),
-                         o.learning_rate, o.epsilon);
+      ops::AdagradUpdate(b, w, grad, Slot(model, g, o, w, "accumulator"), o.learning_rate,
+                         o.epsilon);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown optimizer '", o.name, "'"));
     }

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "frontend/api_status.h"
 #include "frontend/h5_write.h"
 #include "frontend/keras_model.h"
+#include "frontend/keras_optimizer.h"
 #include "frontend/layer.h"
 #include "frontend/losses.h"
 #include "frontend/model.h"
@@ -111,8 +113,10 @@ void KerasVarGroups(const std::string& class_name, const nlohmann::json& config,
   out->push_back({prefix, count});
 }
 
-// The model's weights in Keras's newer layout, into the new HDF5 file `file`.
-absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file) {
+// The model's weights in Keras's newer layout, into the new HDF5 file `file`, with the state of
+// `optimizer` when given (a compiled model's archive).
+absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file,
+                                 const OptimizerConfig* optimizer) {
   const std::vector<Tensor> weights = model.GetWeights();
   const std::vector<std::string> paths = KerasLayerPaths(model);
   std::vector<std::pair<std::string, const Tensor*>> datasets;
@@ -131,15 +135,22 @@ absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file) {
     return absl::InternalError(absl::StrCat("model '", model.name(), "': ", next, " of its ",
                                             weights.size(), " weights have a Keras path"));
   }
+  // The optimizer's own variables, as its save_own_variables numbers them.
+  const std::vector<Tensor> optimizer_variables =
+      optimizer == nullptr ? std::vector<Tensor>() : KerasOptimizerVariables(model, *optimizer);
+  for (size_t i = 0; i < optimizer_variables.size(); ++i)
+    datasets.push_back({absl::StrCat("optimizer/vars/", i), &optimizer_variables[i]});
   // Keras's loader reads the model's own variables from the root's "vars" (it has none).
   return WriteH5File(file, {"vars"}, datasets);
 }
 
-// The bytes of the model's weights in Keras's newer layout (an HDF5 file); errors name
-// `target`, the file they are for.
-absl::StatusOr<std::string> KerasWeightsH5Bytes(const Model& model, const std::string& target) {
+// The bytes of the model's weights in Keras's newer layout (an HDF5 file), with the state of
+// `optimizer` when given; errors name `target`, the file they are for.
+absl::StatusOr<std::string> KerasWeightsH5Bytes(const Model& model, const std::string& target,
+                                                const OptimizerConfig* optimizer = nullptr) {
   RILL_ASSIGN_OR_RETURN(const ScratchFile scratch, ScratchFile::Create());
-  RILL_RETURN_IF_ERROR(scratch.Renamed(WriteKerasWeightsH5(model, scratch.path()), target));
+  RILL_RETURN_IF_ERROR(
+      scratch.Renamed(WriteKerasWeightsH5(model, scratch.path(), optimizer), target));
   absl::StatusOr<std::string> bytes =
       ReadRegularFile(scratch.path(), int64_t{1} << 40, "Keras weights file");
   if (!bytes.ok()) return scratch.Renamed(bytes.status(), target);
@@ -148,10 +159,12 @@ absl::StatusOr<std::string> KerasWeightsH5Bytes(const Model& model, const std::s
 
 }  // namespace
 
-absl::Status SaveKerasWeights(const Model& model, const std::string& path) try {
+absl::Status SaveKerasWeights(const Model& model, const std::string& path,
+                              const std::optional<OptimizerConfig>& optimizer) try {
   RILL_RETURN_IF_ERROR(model.Validate());
   RILL_RETURN_IF_ERROR(CheckFileTarget(path));
-  RILL_ASSIGN_OR_RETURN(const std::string bytes, KerasWeightsH5Bytes(model, path));
+  RILL_ASSIGN_OR_RETURN(const std::string bytes,
+                        KerasWeightsH5Bytes(model, path, optimizer ? &*optimizer : nullptr));
   return WriteFileAtomically(path, {bytes});
 } catch (...) {
   return CurrentExceptionStatus(path);
@@ -210,6 +223,21 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
                         {"metrics", nullptr}};
 }
 
+// Drops GRU's `time_major: false` (wrapped layers' too): tf-keras takes false when the key is
+// missing, and Keras 3, whose GRU has no such argument, refuses the key.
+void DropDefaultTimeMajor(nlohmann::json& j) {
+  if (j.is_array()) {
+    for (nlohmann::json& e : j) DropDefaultTimeMajor(e);
+    return;
+  }
+  if (!j.is_object()) return;
+  if (j.value("class_name", "") == "GRU" && j.contains("config") && j["config"].is_object() &&
+      j["config"].value("time_major", true) == false) {
+    j["config"].erase("time_major");
+  }
+  for (auto& [key, value] : j.items()) DropDefaultTimeMajor(value);
+}
+
 }  // namespace
 
 absl::Status SaveKerasArchive(const Model& model, const std::string& path,
@@ -224,12 +252,14 @@ absl::Status SaveKerasArchive(const Model& model, const std::string& path,
   if (root.value("class_name", "") == "Functional") root["class_name"] = "Model";
   root["module"] = "keras";
   root["registered_name"] = nullptr;
+  DropDefaultTimeMajor(root);
   if (compile) {
     RILL_ASSIGN_OR_RETURN(root["compile_config"], CompileConfigToKeras(*compile));
   }
   const std::string config = root.dump();
   RILL_ASSIGN_OR_RETURN(const std::string weights,
-                        KerasWeightsH5Bytes(model, absl::StrCat(path, ": ", kWeights)));
+                        KerasWeightsH5Bytes(model, absl::StrCat(path, ": ", kWeights),
+                                            compile ? &compile->optimizer : nullptr));
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   char date[32] = "";
   const time_t t = static_cast<time_t>(now);
@@ -272,7 +302,13 @@ absl::StatusOr<std::string> ReadKerasArchiveConfig(const std::string& path) try 
   return CurrentExceptionStatus(path);
 }
 
-absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path) try {
+namespace {
+
+// `read` of a temporary copy of the archive's model.weights.h5 (libhdf5 reads files), with the
+// copy's name in its errors replaced by "<path>: model.weights.h5".
+template <typename T>
+absl::StatusOr<T> ReadArchiveWeightsFile(
+    const std::string& path, const std::function<absl::StatusOr<T>(const std::string&)>& read) {
   RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
   RILL_ASSIGN_OR_RETURN(const zip::Member* weights, FindMember(archive, kWeights));
   if (weights->bytes > kMaxWeightsBytes) {
@@ -286,9 +322,40 @@ absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path) 
   const std::string name = absl::StrCat(path, ": ", kWeights);
   RILL_RETURN_IF_ERROR(copy.Renamed(
       archive.Read(*weights, [&](std::string_view piece) { return copy.Write(piece); }), name));
-  absl::StatusOr<KerasH5Weights> read = ReadKerasH5Weights(copy.path());
-  if (read.ok()) return read;
-  return copy.Renamed(read.status(), name);
+  absl::StatusOr<T> read_status = read(copy.path());
+  if (read_status.ok()) return read_status;
+  return copy.Renamed(read_status.status(), name);
+}
+
+// The keras_version of the archive's metadata.json ("" when it names none).
+absl::StatusOr<std::string> ArchiveKerasVersion(const std::string& path) {
+  RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
+  const zip::Member* member = archive.Find("metadata.json");
+  if (member == nullptr) return std::string();
+  RILL_ASSIGN_OR_RETURN(const std::string text,
+                        archive.ReadAll(*member, kMaxConfigBytes, "Keras metadata"));
+  const nlohmann::json metadata = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!metadata.is_object() || !metadata.contains("keras_version") ||
+      !metadata["keras_version"].is_string()) {
+    return std::string();
+  }
+  return metadata["keras_version"].get<std::string>();
+}
+
+}  // namespace
+
+absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path) try {
+  return ReadArchiveWeightsFile<KerasH5Weights>(path, ReadKerasH5Weights);
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::StatusOr<KerasOptimizerState> ReadKerasOptimizerState(const std::string& path) try {
+  if (!IsKerasArchive(path)) return ReadKerasH5OptimizerState(path);
+  RILL_ASSIGN_OR_RETURN(KerasOptimizerState state, ReadArchiveWeightsFile<KerasOptimizerState>(
+                                                       path, ReadKerasH5OptimizerState));
+  RILL_ASSIGN_OR_RETURN(state.keras_version, ArchiveKerasVersion(path));
+  return state;
 } catch (...) {
   return CurrentExceptionStatus(path);
 }

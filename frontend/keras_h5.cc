@@ -47,6 +47,10 @@ absl::Status NoHdf5(const std::string& path) {
 
 absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path) { return NoHdf5(path); }
 
+absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string& path) {
+  return NoHdf5(path);
+}
+
 absl::StatusOr<std::string> ReadKerasH5ModelConfig(const std::string& path) { return NoHdf5(path); }
 
 absl::Status WriteH5File(const std::string& path, const std::vector<std::string>&,
@@ -237,8 +241,10 @@ absl::StatusOr<std::vector<std::string>> ReadChunkedStrings(const FileLayout& fi
   return all;
 }
 
+// A float32 or float64 dataset; with `integers`, also an integer one (an optimizer's iteration
+// count), read as float64.
 absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const std::string& name,
-                                   const std::string& where) {
+                                   const std::string& where, bool integers = false) {
   RILL_ASSIGN_OR_RETURN(const hid_t id, OpenChecked(file, group, name, /*dataset=*/true, where));
   Handle set(id, H5Dclose);
   if (!set.ok()) return Bad(where, absl::StrCat("no dataset '", name, "'"));
@@ -257,9 +263,12 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
     shape.push_back(static_cast<int64_t>(d));
     elements *= static_cast<int64_t>(d);
   }
-  const size_t size = H5Tget_size(type.get());
-  if (H5Tget_class(type.get()) != H5T_FLOAT || (size != 4 && size != 8)) {
-    return Bad(where, absl::StrCat("dataset '", name, "' is not float32 or float64 data"));
+  size_t size = H5Tget_size(type.get());
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  const bool integer = integers && type_class == H5T_INTEGER;
+  if (!(integer || type_class == H5T_FLOAT) || (size != 4 && size != 8)) {
+    return Bad(where, absl::StrCat("dataset '", name, "' is not float32 or float64",
+                                   integers ? " or integer" : "", " data"));
   }
   // Unfiltered data is stored as it is read: a dataset cannot hold more bytes than the file.
   Handle create(H5Dget_create_plist(set.get()), H5Pclose);
@@ -276,6 +285,7 @@ absl::StatusOr<Tensor> ReadDataset(const FileLayout& file, hid_t group, const st
                                      " bytes in its header for ", bytes, " bytes of data"));
     }
   }
+  if (integer) size = 8;  // converted to float64 by libhdf5
   Tensor t(size == 4 ? DType::kF32 : DType::kF64, Shape(shape));
   hid_t mem = size == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE;
   if (elements > 0 && H5Dread(set.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw()) < 0) {
@@ -446,18 +456,30 @@ absl::Status WriteH5File(const std::string& path, const std::vector<std::string>
     if (!g.ok()) return Bad(path, absl::StrCat("cannot create the group '", group, "'"));
   }
   for (const auto& [name, tensor] : datasets) {
-    const bool f64 = tensor->dtype() == DType::kF64;
-    if (!f64 && tensor->dtype() != DType::kF32)
-      return Bad(path, absl::StrCat("dataset '", name, "': only float32 and float64 are written"));
+    hid_t stored, memory;
+    switch (tensor->dtype()) {
+      case DType::kF32:
+        stored = H5T_IEEE_F32LE, memory = H5T_NATIVE_FLOAT;
+        break;
+      case DType::kF64:
+        stored = H5T_IEEE_F64LE, memory = H5T_NATIVE_DOUBLE;
+        break;
+      case DType::kI64:
+        stored = H5T_STD_I64LE, memory = H5T_NATIVE_INT64;
+        break;
+      default:
+        return Bad(path, absl::StrCat("dataset '", name,
+                                      "': only float32, float64 and int64 are written"));
+    }
     std::vector<hsize_t> dims;
     for (int64_t d : tensor->shape().dims()) dims.push_back(static_cast<hsize_t>(d));
     Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-    Handle set(H5Dcreate2(file.get(), name.c_str(), f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE,
-                          space.get(), links.get(), H5P_DEFAULT, H5P_DEFAULT),
+    Handle set(H5Dcreate2(file.get(), name.c_str(), stored, space.get(), links.get(), H5P_DEFAULT,
+                          H5P_DEFAULT),
                H5Dclose);
     if (!space.ok() || !set.ok() ||
-        (tensor->size() > 0 && H5Dwrite(set.get(), f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT,
-                                        H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor->raw()) < 0)) {
+        (tensor->size() > 0 &&
+         H5Dwrite(set.get(), memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor->raw()) < 0)) {
       return Bad(path, absl::StrCat("cannot write the dataset '", name, "'"));
     }
   }
@@ -485,6 +507,54 @@ absl::StatusOr<KerasH5Weights> ReadKerasH5Weights(const std::string& path) try {
       }
     }
     RILL_ASSIGN_OR_RETURN(out.layers, ReadLayerWeights(path, file, layout));
+    return absl::OkStatus();
+  }));
+  return out;
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string& path) try {
+  KerasOptimizerState out;
+  RILL_RETURN_IF_ERROR(ReadCheckedFile(path, [&](hid_t file, const FileLayout& layout) {
+    if (H5Aexists(file, "keras_version") > 0) {
+      RILL_ASSIGN_OR_RETURN(std::vector<std::string> version,
+                            ReadStrings(layout, file, "keras_version", path));
+      if (version.size() == 1) out.keras_version = version[0];
+    }
+    // A whole model in HDF5 lists its optimizer's variables by name.
+    RILL_ASSIGN_OR_RETURN(const hid_t legacy,
+                          OpenChecked(layout, file, "optimizer_weights", /*dataset=*/false, path));
+    if (legacy >= 0) {
+      Handle group(legacy, H5Gclose);
+      const std::string where = absl::StrCat(path, ": optimizer_weights");
+      RILL_ASSIGN_OR_RETURN(std::vector<std::string> names,
+                            ReadChunkedStrings(layout, group.get(), "weight_names", where));
+      for (const std::string& name : names) {
+        RILL_ASSIGN_OR_RETURN(Tensor t,
+                              ReadDataset(layout, group.get(), name, where, /*integers=*/true));
+        out.variables.push_back(std::move(t));
+      }
+      return absl::OkStatus();
+    }
+    // The newer layout numbers them under optimizer/vars.
+    RILL_ASSIGN_OR_RETURN(const hid_t newer,
+                          OpenChecked(layout, file, "optimizer", /*dataset=*/false, path));
+    if (newer < 0) return absl::OkStatus();
+    Handle group(newer, H5Gclose);
+    RILL_ASSIGN_OR_RETURN(const hid_t vars_id,
+                          OpenChecked(layout, group.get(), "vars", /*dataset=*/false, path));
+    if (vars_id < 0) return absl::OkStatus();
+    Handle vars(vars_id, H5Gclose);
+    const std::string where = absl::StrCat(path, ": optimizer/vars");
+    for (int i = 0;; ++i) {
+      const std::string name = std::to_string(i);
+      if (H5Lexists(vars.get(), name.c_str(), H5P_DEFAULT) <= 0) break;
+      if (i == 100000) return Bad(where, "more than 100000 optimizer variables");
+      RILL_ASSIGN_OR_RETURN(Tensor t,
+                            ReadDataset(layout, vars.get(), name, where, /*integers=*/true));
+      out.variables.push_back(std::move(t));
+    }
     return absl::OkStatus();
   }));
   return out;

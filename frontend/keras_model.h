@@ -125,6 +125,34 @@ struct KerasTrainingConfig {
   std::string optimizer_unsupported;
 };
 absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path);
+// The state of the optimizer a whole-model file keeps beside the weights (Keras saves it with a
+// compiled model): Keras's optimizer variables in their order (optimizer.variables: the iteration
+// count first, read as float64), and the version of the Keras that wrote them ("2.21.0",
+// "3.15.1"; empty when the file does not say). No variables when the file keeps none.
+struct KerasOptimizerState {
+  std::string keras_version;
+  std::vector<Tensor> variables;
+};
+// Of a whole-model file, HDF5 (its /optimizer_weights, listed by weight_names, and its
+// keras_version attribute) or `.keras` archive (model.weights.h5's optimizer/vars/0, 1, ...,
+// and metadata.json's keras_version).
+absl::StatusOr<KerasOptimizerState> ReadKerasOptimizerState(const std::string& path);
+// The same of an HDF5 file alone, in either layout.
+absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string& path);
+// Gives `model` the optimizer state that `state`, read from `path`, holds for `optimizer` (the
+// optimizer of the file's training config, ReadKerasTrainingSettings), so that training goes on
+// as Keras's fit after load_model does: the iteration count and every slot (SGD's momentum,
+// Adam's m, v and vhat, RMSprop's velocity, momentum and average gradient, Adagrad's
+// accumulator) for each trainable weight, in the order of Keras's optimizer.variables in that
+// Keras version (tf-keras 2.x or Keras 3, which keeps the learning rate second and SGD's
+// momentum only with a momentum). A state of the iteration count alone (an optimizer never
+// built: compiled, not trained) sets that count. Call it before training; a Trainer already
+// made sees the new values. Returns the iteration count. Nothing is set when the variables are
+// not that optimizer's for this model (their number or a shape differs), or one is not finite:
+// an InvalidArgument naming `path`, the variable and the shapes.
+absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConfig& optimizer,
+                                               const KerasOptimizerState& state,
+                                               const std::string& path);
 // Whether `path` is an HDF5 file (its signature at the start; a missing or unreadable file is
 // not): LoadKerasModel then reads the model from it, and the command line its weights too.
 bool IsHdf5File(const std::string& path);
@@ -145,7 +173,11 @@ bool IsKerasModelFile(const std::string& path);
 // Writes the model's weights as Keras's save_weights('w.weights.h5') does (the newer layout,
 // each layer at its KerasLayerPaths path): Keras's load_weights reads them (tf-keras 2.13 on,
 // Keras 3), and so does LoadWeights. Written beside `path`, then moved into place whole.
-absl::Status SaveKerasWeights(const Model& model, const std::string& path);
+// Given `optimizer` (the model's is compiled with it), the file holds that optimizer's state
+// too, as Keras's save_weights of a compiled model writes it (SaveKerasArchive's), which
+// Keras's load_weights restores into a compiled model whose optimizer is built.
+absl::Status SaveKerasWeights(const Model& model, const std::string& path,
+                              const std::optional<OptimizerConfig>& optimizer = std::nullopt);
 // The loss and optimizer an archive names as its compile_config, which keras.models.load_model
 // compiles the model with (and rill train trains with): a loss ParseLoss knows, by name
 // (written as a loss object when from_logits), and an optimizer.
@@ -156,9 +188,12 @@ struct KerasCompileConfig {
 };
 // Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
 // (ModelToKerasJson, with `compile` as its compile_config when given) and model.weights.h5
-// (SaveKerasWeights's layout), members stored. keras.models.load_model reads it (compiled with
-// `compile`, else uncompiled; the optimizer's moments are not saved), and so do LoadKerasModel,
-// LoadWeights and ReadKerasTrainingSettings. Written beside `path`, then moved into place.
+// (SaveKerasWeights's layout, with, given `compile`, the state of its optimizer as tf-keras
+// keeps it: the model's iteration count and slots for that optimizer, as training with it
+// left them, initial values where it has not trained), members stored. keras.models.load_model
+// reads it (compiled with `compile` and its optimizer's state, else uncompiled), and so do
+// LoadKerasModel, LoadWeights, ReadKerasTrainingSettings and ReadKerasOptimizerState. Written
+// beside `path`, then moved into place.
 absl::Status SaveKerasArchive(const Model& model, const std::string& path,
                               const std::optional<KerasCompileConfig>& compile = std::nullopt);
 

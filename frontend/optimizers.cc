@@ -5,7 +5,27 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace rill::optim {
+namespace rill {
+
+double OptimizerSlotInit(const OptimizerConfig& optimizer, const std::string& slot) {
+  return optimizer.name == "adagrad" && slot == "accumulator" ? optimizer.initial_accumulator_value
+                                                              : 0.0;
+}
+
+Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slot,
+                        const TensorType& weight) {
+  const double init = OptimizerSlotInit(optimizer, slot);
+  Tensor t(weight.dtype, weight.shape);
+  for (int64_t i = 0; i < t.size(); ++i) {
+    if (t.dtype() == DType::kF32)
+      t.data<float>()[i] = static_cast<float>(init);
+    else
+      t.data<double>()[i] = init;
+  }
+  return t;
+}
+
+namespace optim {
 
 OptimizerConfig SGD(double learning_rate, double momentum, bool nesterov) {
   return {
@@ -67,4 +87,5 @@ absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
   return config;
 }
 
-}  // namespace rill::optim
+}  // namespace optim
+}  // namespace rill

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/tensor.h"
 
 namespace rill {
 
@@ -25,6 +26,15 @@ struct OptimizerConfig {
   std::optional<double> clipnorm;   // per gradient, tf.clip_by_norm
   std::optional<double> clipvalue;  // per element
 };
+
+// The value a new optimizer slot (frontend/compile.cc: "optimizer/<weight>/<slot>") starts
+// from, as Keras creates it: Adagrad's "accumulator" at initial_accumulator_value, every other
+// slot at zero.
+double OptimizerSlotInit(const OptimizerConfig& optimizer, const std::string& slot);
+// A new slot of `optimizer` for a weight of type `weight` (float32 or float64), filled with
+// OptimizerSlotInit.
+Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slot,
+                        const TensorType& weight);
 
 namespace optim {
 

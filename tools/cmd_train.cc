@@ -200,14 +200,17 @@ std::string NumpyFloat32Text(double value) {
   return out;
 }
 
-// A model saved whole in Keras keeps the loss and optimizer it was compiled with, and Keras's
-// load_model, then fit, trains with them: so does rill train where --loss and --optimizer are
-// not given (--lr still sets the rate of the file's optimizer). A loss or an optimizer rill
-// cannot run as the file says (one rill lacks, a learning-rate schedule, weight decay) asks for
-// the flag instead. Returns what was taken from the file, for the run's first line.
+// A model saved whole in Keras keeps the loss and optimizer it was compiled with, and the
+// optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
+// where --loss and --optimizer are not given (--lr still sets the rate of the file's optimizer;
+// the state is the file's only when the weights are too, without --weights). A loss or an
+// optimizer rill cannot run as the file says (one rill lacks, a learning-rate schedule, weight
+// decay) asks for the flag instead. Returns what was taken from the file, for the run's first
+// line; `state` receives the optimizer's state when it is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
-                                                     std::string* loss, bool* from_logits,
-                                                     OptimizerConfig* optimizer) {
+                                                     bool weights_from_file, std::string* loss,
+                                                     bool* from_logits, OptimizerConfig* optimizer,
+                                                     std::optional<KerasOptimizerState>* state) {
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> adopted;
   if (keras.loss && !FlagGiven("loss")) {
@@ -239,6 +242,14 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
     // The rate as Keras keeps it, a float32.
     adopted.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(optimizer->name),
                                    " at learning rate ", static_cast<float>(rate)));
+    if (weights_from_file) {
+      RILL_ASSIGN_OR_RETURN(*state, ReadKerasOptimizerState(model_path));
+      if (const std::vector<Tensor>& v = (*state)->variables; !v.empty() && v[0].at(0) > 0) {
+        const auto steps = static_cast<int64_t>(v[0].at(0));
+        adopted.back() +=
+            absl::StrCat(" and its state after ", steps, steps == 1 ? " step" : " steps");
+      }
+    }
   }
   return absl::StrJoin(adopted, ", ");
 }
@@ -448,10 +459,11 @@ absl::Status TrainModel(ProcessGroup* group) {
   if (!optimizer.ok()) return optimizer.status();
   std::string loss_name = absl::GetFlag(FLAGS_loss);
   bool from_logits = false;
+  std::optional<KerasOptimizerState> optimizer_state;
   if (IsKerasModelFile(model_path)) {
-    RILL_ASSIGN_OR_RETURN(
-        const std::string adopted,
-        AdoptKerasTrainingConfig(model_path, &loss_name, &from_logits, &*optimizer));
+    RILL_ASSIGN_OR_RETURN(const std::string adopted,
+                          AdoptKerasTrainingConfig(model_path, weights == model_path, &loss_name,
+                                                   &from_logits, &*optimizer, &optimizer_state));
     if (!adopted.empty() && Verbosity() != 0 && writer)
       std::printf("training with what the model was compiled with in Keras: %s\n", adopted.c_str());
   }
@@ -467,6 +479,9 @@ absl::Status TrainModel(ProcessGroup* group) {
     return absl::InvalidArgumentError(absl::StrCat(
         model_path, ": rill train needs one output, the model has ", m.outputs().size()));
   }
+  if (optimizer_state)
+    RILL_RETURN_IF_ERROR(
+        SetKerasOptimizerState(m, *optimizer, *optimizer_state, model_path).status());
   const Tensor& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
   RILL_ASSIGN_OR_RETURN(Tensor y_data, ReadNpy(y_path));
@@ -592,7 +607,7 @@ absl::Status TrainModel(ProcessGroup* group) {
         plot_path));
   }
   if (!save.empty()) {
-    RILL_RETURN_IF_ERROR(save_h5 ? SaveKerasWeights(m, save) : SaveWeightsDir(m, save));
+    RILL_RETURN_IF_ERROR(save_h5 ? SaveKerasWeights(m, save, *optimizer) : SaveWeightsDir(m, save));
     std::printf("weights saved to %s (%zu arrays)\n", save.c_str(), m.Weights().size());
   }
   if (!save_model.empty()) {

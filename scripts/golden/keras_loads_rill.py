@@ -4,22 +4,27 @@ with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
 with those rill trained with, and, for the models tf-keras runs on the CPU, their
-predictions with `rill predict`'s (float32: within 1e-5 of the largest output).
+predictions with `rill predict`'s (float32: within 1e-5 of the largest output), and those of
+Keras 3's load_model of the same archive. Then checks
+that an archive rill saved after training holds its optimizer's state: Keras's fit after
+load_model goes on as rill does (check_training_goes_on).
 
 Not a golden (it writes nothing under tests/): a check of rill's writers against Keras, run
 from the repository root after building:
   python3 scripts/golden/keras_loads_rill.py [build/tools/rill]
 Prints one line per model and exits 1 when any differs. Checked with tensorflow-cpu 2.21.0,
-tf-keras 2.21.0.
+tf-keras 2.21.0, keras 3.15.1.
 """
 import os
 import subprocess
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
 from tf_keras_env import ROOT, CuDNNGRU, keras  # noqa: E402  (first: sets TensorFlow's environment)
+import keras as keras3  # noqa: E402  (Keras 3, whatever TF_USE_LEGACY_KERAS says of tf.keras)
 
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 # golden archive, input, whether tf-keras can run it on the CPU (CuDNNGRU needs a GPU there).
@@ -82,8 +87,44 @@ def main():
                            for m in (model, from_json)) / float(np.abs(ours).max())
                 line += f", predictions within {diff:.2g}"
                 failed |= diff > 1e-5
+                # Keras 3 reads the archive too (it has no CuDNNGRU), with its weights.
+                with warnings.catch_warnings():
+                    # It skips the optimizer's state: tf-keras's layout has no learning rate.
+                    warnings.simplefilter("ignore")
+                    model3 = keras3.models.load_model(archive)
+                diff3 = float(np.abs(model3.predict(np.load(x), verbose=0) - ours).max()
+                              / np.abs(ours).max())
+                line += f", Keras 3's within {diff3:.2g}"
+                failed |= diff3 > 1e-5
             print(line)
+        failed |= not check_training_goes_on(binary, tmp)
     sys.exit(1 if failed else 0)
+
+
+def check_training_goes_on(binary, tmp):
+    """rill trains keras_archive/model_adam.keras (compiled with Adam(0.01, beta_1=0.8,
+    amsgrad=True)) for 4 steps and saves it; Keras's load_model, then fit for 4 more, must end
+    where rill training on from the saved archive ends: the archive holds the optimizer's state."""
+    golden = os.path.join(GOLDEN, "keras_archive")
+    x, y = os.path.join(golden, "x.npy"), os.path.join(golden, "y_fit.npy")
+    data = ["--x", x, "--y", y, "--epochs", "2", "--batch-size", "2", "--shuffle=false",
+            "--verbose", "0"]
+    archive = os.path.join(tmp, "adam_trained.keras")
+    rill(binary, "train", "--model", os.path.join(golden, "model_adam.keras"), *data,
+         "--save-model", archive)
+    npy = os.path.join(tmp, "adam_on")
+    rill(binary, "train", "--model", archive, *data, "--save-weights", npy)
+    want = [np.load(os.path.join(npy, f"{i}.npy")) for i in range(len(os.listdir(npy)))]
+    model = keras.models.load_model(archive)
+    steps = int(model.optimizer.iterations.numpy())
+    model.fit(np.load(x), np.load(y), epochs=2, batch_size=2, shuffle=False, verbose=0)
+    got = model.get_weights()
+    diff = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+               for a, b in zip(got, want)) if len(got) == len(want) else np.inf
+    ok = steps == 4 and diff < 1e-5
+    print(f"adam_trained: Keras continues from step {steps}, its weights after 4 more steps "
+          f"within {diff:.2g} of rill's")
+    return ok
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 // libFuzzer target: a Keras archive (`.keras`, frontend/zip_archive and frontend/keras_archive)
-// from arbitrary bytes: its model JSON and its weights. Every input must give them or an error
-// status.
+// from arbitrary bytes: its model JSON, its weights and its optimizer's state. Every input must
+// give them or an error status.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,5 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (config.ok()) (void)config->size();
   auto weights = rill::ReadKerasArchiveWeights(path);
   if (weights.ok()) (void)weights->layers.size();
+  auto optimizer = rill::ReadKerasOptimizerState(path);
+  if (optimizer.ok()) (void)optimizer->variables.size();
   return 0;
 }

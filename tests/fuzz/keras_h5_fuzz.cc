@@ -1,6 +1,6 @@
 // libFuzzer target: a Keras HDF5 file (frontend/keras_h5) from arbitrary bytes, read as a
 // weights file and as a whole model's file. Every input must give the layers' weights (the
-// model JSON) or an error status.
+// model JSON, the optimizer's state) or an error status.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,5 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (layers.ok()) (void)layers->layers.size();
   auto config = rill::ReadKerasH5ModelConfig(path);
   if (config.ok()) (void)config->size();
+  auto optimizer = rill::ReadKerasH5OptimizerState(path);
+  if (optimizer.ok()) (void)optimizer->variables.size();
   return 0;
 }

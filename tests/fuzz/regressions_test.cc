@@ -42,10 +42,14 @@ absl::Status LoadJson(const std::string& path) {
   return ModelFromKerasJson(Text(path), path, /*seed=*/1).status();
 }
 absl::Status LoadNpy(const std::string& path) { return ReadNpy(path).status(); }
-absl::Status LoadH5(const std::string& path) { return ReadKerasH5Weights(path).status(); }
+absl::Status LoadH5(const std::string& path) {
+  RILL_RETURN_IF_ERROR(ReadKerasH5Weights(path).status());
+  return ReadKerasH5OptimizerState(path).status();
+}
 absl::Status LoadArchive(const std::string& path) {
   RILL_RETURN_IF_ERROR(ReadKerasArchiveConfig(path).status());
-  return ReadKerasArchiveWeights(path).status();
+  RILL_RETURN_IF_ERROR(ReadKerasArchiveWeights(path).status());
+  return ReadKerasOptimizerState(path).status();
 }
 absl::Status LoadIr(const std::string& path) { return ParseGraph(Text(path)).status(); }
 

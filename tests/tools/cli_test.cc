@@ -938,6 +938,39 @@ TEST_F(CliTest, AWholeKerasModelInHdf5IsAModelWithItsWeights) {
   EXPECT_NE(ReadText(Path("adopted/0.npy")), ReadText(Path("other/0.npy")));
 }
 
+// A model Keras trained and saved trains on from its optimizer's state, as Keras's load_model
+// then fit does (scripts/golden/keras_optimizer_state.py): the step count and Adam's moments.
+TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
+  const std::string dir = testing::GoldenPath("keras_optimizer/");
+  const std::string data = " --x " + dir + "x.npy --y " + dir +
+                           "y.npy --epochs 2 --batch-size 4 --shuffle=false --verbose 2 "
+                           "--save-weights ";
+  for (const std::string file : {"adam.keras", "adam.h5", "keras3_adam.keras"}) {
+    SCOPED_TRACE(file);
+    Result r = Rill("train --model " + dir + file + data + Path("fit"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
+                                             "Keras: loss mse, optimizer Adam at learning rate "
+                                             "0.01 and its state after 4 steps\n"));
+    const std::string name = file.substr(0, file.find('.'));
+    for (int i = 0; i < 5; ++i) {
+      const std::string npy = "/" + std::to_string(i) + ".npy";
+      auto ours = ReadNpy(Path("fit" + npy));
+      auto keras = ReadNpy(dir + name + "_fit" + npy);
+      ASSERT_TRUE(ours.ok() && keras.ok());
+      EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
+    }
+  }
+  // Other weights than the file's start a new state: the moments belong to the file's weights.
+  ASSERT_EQ(Rill("train --model " + dir + "adam.keras" + data + Path("keras_weights")).status, 0);
+  Result r = Rill("train --model " + dir + "adam.keras --weights " + Path("keras_weights") + data +
+                  Path("fit_other"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
+                                           "Keras: loss mse, optimizer Adam at learning rate "
+                                           "0.01\n"));
+}
+
 // A Keras archive (model.save('m.keras')) is a --model with its weights too, and a weights
 // file in Keras's newer layout (save_weights('w.weights.h5')) a --weights
 // (scripts/golden/keras_archive.py). Its compile_config is what rill train trains with, as an
@@ -981,7 +1014,7 @@ TEST_F(CliTest, AKerasArchiveIsAModelWithItsWeights) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
                                            "Keras: loss mse, optimizer Adam at learning rate "
-                                           "0.05\n"));
+                                           "0.05 and its state after 2 steps\n"));
   ASSERT_EQ(Rill("train --model " + archive + train + Path("trained.weights.h5")).status, 0);
   for (const std::string& args :
        {"--model " + Path("trained.keras"),

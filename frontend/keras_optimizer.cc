@@ -1,0 +1,168 @@
+// Keras's optimizer variables and rill's optimizer slots. rill keeps one slot per trainable
+// weight and kind ("optimizer/<weight>/<slot>", frontend/compile.cc) and the step count
+// ("optimizer/iterations"); Keras keeps optimizer.variables: the iteration count, in Keras 3
+// the learning rate, then the slots group by group, each group weight by weight in the order of
+// model.trainable_variables (rill's Model::Weights order), the slots of a group alternating
+// (Adam's m and v).
+#include "frontend/keras_optimizer.h"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "frontend/api_status.h"
+#include "frontend/keras_model.h"
+#include "ir/status.h"
+
+namespace rill {
+namespace {
+
+constexpr char kIterations[] = "optimizer/iterations";
+
+// Keras's slot groups of `o`, by rill's slot names. tf-keras 2.x always keeps SGD's momentum
+// slot; Keras 3 only when there is a momentum.
+std::vector<std::vector<std::string>> SlotGroups(const OptimizerConfig& o, bool keras3) {
+  if (o.name == "sgd") {
+    if (keras3 && o.momentum == 0) return {};
+    return {{"momentum"}};
+  }
+  if (o.name == "adam") {
+    std::vector<std::vector<std::string>> groups = {{"m", "v"}};
+    if (o.amsgrad) groups.push_back({"vhat"});
+    return groups;
+  }
+  if (o.name == "rmsprop") {
+    std::vector<std::vector<std::string>> groups = {{"rms"}};
+    if (o.momentum > 0) groups.push_back({"momentum"});
+    if (o.centered) groups.push_back({"mg"});
+    return groups;
+  }
+  if (o.name == "adagrad") return {{"accumulator"}};
+  return {};
+}
+
+// One of Keras's optimizer variables: the store's name for it ("" for Keras 3's learning rate,
+// which rill keeps as the optimizer's setting) and its type.
+struct KerasVariable {
+  std::string name;
+  TensorType type;
+};
+
+std::vector<KerasVariable> KerasVariableLayout(const Model& model, const OptimizerConfig& o,
+                                               bool keras3) {
+  std::vector<WeightInfo> trainable;
+  for (WeightInfo& w : model.Weights()) {
+    if (w.trainable) trainable.push_back(std::move(w));
+  }
+  const DType dtype = trainable.empty() ? DType::kF32 : trainable[0].type.dtype;
+  std::vector<KerasVariable> out = {{kIterations, {dtype, Shape{}}}};
+  if (keras3) out.push_back({"", {dtype, Shape{}}});
+  for (const std::vector<std::string>& group : SlotGroups(o, keras3)) {
+    for (const WeightInfo& w : trainable) {
+      for (const std::string& slot : group)
+        out.push_back({absl::StrCat("optimizer/", w.name, "/", slot), w.type});
+    }
+  }
+  return out;
+}
+
+// Keras 3 and later: a version whose major number is 3 or more.
+bool IsKeras3(const std::string& version) {
+  int major = 0;
+  for (char c : version) {
+    if (c < '0' || c > '9') break;
+    major = major * 10 + (c - '0');
+    if (major > 1000) break;
+  }
+  return major >= 3;
+}
+
+// `t` as float32 or float64.
+Tensor Converted(const Tensor& t, DType dtype) {
+  Tensor out(dtype, t.shape());
+  for (int64_t k = 0; k < t.size(); ++k) {
+    if (dtype == DType::kF32)
+      out.data<float>()[k] = static_cast<float>(t.at(k));
+    else
+      out.data<double>()[k] = t.at(k);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConfig& optimizer,
+                                               const KerasOptimizerState& state,
+                                               const std::string& path) try {
+  if (state.variables.empty()) return 0;
+  RILL_RETURN_IF_ERROR(model.params().SyncToHost());
+  const bool keras3 = IsKeras3(state.keras_version);
+  const std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, keras3);
+  const size_t scalars = keras3 ? 2 : 1;
+  // An optimizer never built keeps its scalars alone.
+  const size_t count = state.variables.size() == scalars ? scalars : layout.size();
+  const std::string keras =
+      state.keras_version.empty() ? "Keras" : absl::StrCat("Keras ", state.keras_version);
+  if (state.variables.size() != count) {
+    std::vector<std::string> groups;
+    for (const std::vector<std::string>& group : SlotGroups(optimizer, keras3))
+      groups.push_back(absl::StrJoin(group, " and "));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": its optimizer keeps ", state.variables.size(), " variables; ", keras, "'s ",
+        optimizer.name, " over this model's ", (layout.size() - scalars), " slot variables keeps ",
+        layout.size(), " (the iteration count", keras3 ? ", the learning rate" : "",
+        groups.empty() ? "" : ", then ", absl::StrJoin(groups, ", then "),
+        groups.empty() ? "" : " per trainable weight", "): not this model's optimizer state"));
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const Tensor& v = state.variables[i];
+    const std::string which =
+        absl::StrCat(path, ": optimizer variable ", i, " (",
+                     i == 0                   ? std::string("the iteration count")
+                     : layout[i].name.empty() ? std::string("the learning rate")
+                                              : layout[i].name,
+                     ")");
+    if (v.shape() != layout[i].type.shape) {
+      return absl::InvalidArgumentError(absl::StrCat(which, " has shape ", v.shape().ToString(),
+                                                     ", expected ",
+                                                     layout[i].type.shape.ToString()));
+    }
+    for (int64_t k = 0; k < v.size(); ++k) {
+      if (!std::isfinite(v.at(k))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(which, " holds ", NonFiniteName(v.at(k)), " at element ", k));
+      }
+    }
+    if (i == 0 && (v.at(0) < 0 || v.at(0) != std::floor(v.at(0)) || v.at(0) > 9.0e15)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(which, " is ", v.at(0), ", not a count of steps"));
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    if (layout[i].name.empty()) continue;
+    model.params().Set(layout[i].name, Converted(state.variables[i], layout[i].type.dtype));
+  }
+  return static_cast<int64_t>(state.variables[0].at(0));
+} catch (...) {
+  return CurrentExceptionStatus(path);
+}
+
+std::vector<Tensor> KerasOptimizerVariables(const Model& model, const OptimizerConfig& optimizer) {
+  std::vector<Tensor> out;
+  for (const KerasVariable& v : KerasVariableLayout(model, optimizer, /*keras3=*/false)) {
+    const Tensor* kept = model.params().Find(v.name);
+    if (v.name == kIterations) {
+      out.push_back(Tensor::FromVector(
+          std::vector<int64_t>{kept == nullptr ? 0 : static_cast<int64_t>(kept->at(0))}, Shape{}));
+    } else if (kept != nullptr && kept->shape() == v.type.shape) {
+      out.push_back(Converted(*kept, v.type.dtype));
+    } else {
+      out.push_back(NewOptimizerSlot(optimizer, v.name.substr(v.name.rfind('/') + 1), v.type));
+    }
+  }
+  return out;
+}
+
+}  // namespace rill

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Keras-produced golden data for the optimizer state Keras saves with a compiled model: a
+model trained in Keras, saved whole, then loaded by keras.models.load_model and trained on
+goes on from its optimizer's state (the iteration count and the slots: momentum, Adam's m, v
+and vhat, RMSprop's velocity, momentum and average gradient, Adagrad's accumulator). rill
+train, and SetKerasOptimizerState, go on from it too (tests/frontend/keras_optimizer_test.cc,
+tests/tools/cli_test.cc).
+
+The model (float32, weights uniform(-0.5, 0.5)): Sequential Input(4, 2) -> GRU(3,
+reset_after=True) -> Dense(2), loss mse. Each case compiles it with its optimizer, fits
+(x, y, epochs=2, batch_size=4, shuffle=False): 4 steps, saves it, loads it back, and fits the
+same 4 steps again.
+
+Cases:
+  sgd        tf-keras SGD(0.1, momentum=0.9, nesterov=True)
+  adam       tf-keras Adam(0.01, beta_1=0.8, amsgrad=True), saved as adam.h5 too (HDF5 keeps
+             the state under optimizer_weights, by name)
+  rmsprop    tf-keras RMSprop(0.01, momentum=0.5, centered=True)
+  adagrad    tf-keras Adagrad(0.1)
+  keras3_sgd, keras3_adam   the SGD and Adam cases in Keras 3, which keeps the learning rate
+             among the variables and SGD's momentum only with a momentum
+
+Writes tests/golden/keras_optimizer/:
+  x.npy, y.npy          the data (8 samples)
+  <case>.keras          the model after the first fit (model.save)
+  <case>_fit/N.npy      get_weights() after load_model and the second fit
+
+Regenerate from the repository root (the archives differ from run to run only in the date
+Keras writes into them):
+  python3 scripts/golden/keras_optimizer_state.py
+Made with tensorflow-cpu 2.21.0, tf-keras 2.21.0, keras 3.15.1, numpy 2.x.
+"""
+import os
+import shutil
+
+import numpy as np
+
+from tf_keras_env import ROOT, keras, set_uniform_weights  # noqa: E402  (first: sets TensorFlow's environment)
+import keras as keras3  # noqa: E402  (Keras 3, whatever TF_USE_LEGACY_KERAS says of tf.keras)
+
+OUT = os.path.join(ROOT, "tests", "golden", "keras_optimizer")
+B, T, D = 8, 4, 2
+FIT = dict(epochs=2, batch_size=4, shuffle=False, verbose=0)
+
+
+def model_of(k, rng):
+    if k is keras3:
+        layers = [k.Input((T, D)), k.layers.GRU(3), k.layers.Dense(2)]
+    else:
+        layers = [k.Input((T, D)), k.layers.GRU(3, reset_after=True), k.layers.Dense(2)]
+    model = k.Sequential(layers, name="state_model")
+    set_uniform_weights(model, rng)
+    return model
+
+
+def case(name, k, optimizer, x, y, rng, h5=False):
+    model = model_of(k, rng)
+    model.compile(loss="mse", optimizer=optimizer)
+    model.fit(x, y, **FIT)
+    path = os.path.join(OUT, f"{name}.keras")
+    model.save(path)
+    again = k.models.load_model(path)
+    again.fit(x, y, **FIT)
+    os.makedirs(os.path.join(OUT, f"{name}_fit"))
+    for i, w in enumerate(again.get_weights()):
+        np.save(os.path.join(OUT, f"{name}_fit", f"{i}.npy"), w, allow_pickle=False)
+    # The state is what makes the difference: a fresh optimizer trains elsewhere.
+    fresh = k.models.load_model(path, compile=False)
+    fresh.compile(loss="mse", optimizer=optimizer.__class__.from_config(optimizer.get_config()))
+    fresh.fit(x, y, **FIT)
+    gap = max(np.max(np.abs(a - b)) for a, b in zip(fresh.get_weights(), again.get_weights()))
+    assert gap > 1e-3, f"{name}: the state changes the weights by only {gap}"
+    if h5:
+        model.save(os.path.join(OUT, f"{name}.h5"))
+        from_h5 = k.models.load_model(os.path.join(OUT, f"{name}.h5"))
+        from_h5.fit(x, y, **FIT)
+        for a, b in zip(from_h5.get_weights(), again.get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def main():
+    rng = np.random.default_rng(41)
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    y = rng.normal(size=(B, 2)).astype(np.float32)
+    np.save(os.path.join(OUT, "x.npy"), x, allow_pickle=False)
+    np.save(os.path.join(OUT, "y.npy"), y, allow_pickle=False)
+    opt = keras.optimizers
+    case("sgd", keras, opt.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng)
+    case("adam", keras, opt.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng, h5=True)
+    case("rmsprop", keras, opt.RMSprop(0.01, momentum=0.5, centered=True), x, y, rng)
+    case("adagrad", keras, opt.Adagrad(0.1), x, y, rng)
+    opt3 = keras3.optimizers
+    case("keras3_sgd", keras3, opt3.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng)
+    case("keras3_adam", keras3, opt3.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+// The optimizer state Keras saves with a compiled model, against Keras itself
+// (tests/golden/keras_optimizer, made by scripts/golden/keras_optimizer_state.py with tf-keras
+// 2.21 and Keras 3.15): a model trained in Keras, saved, loaded and trained on in rill ends
+// where Keras's load_model and fit end; and rill's own archives carry the state exactly.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "frontend/keras_model.h"
+#include "frontend/rill.h"
+#include "tests/golden_files.h"
+
+namespace rill {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using testing::MaxRelDiff;
+
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_optimizer/" + rel); }
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_optimizer/" + rel); }
+
+std::unique_ptr<Model> LoadWhole(const std::string& path) {
+  auto m = LoadKerasModel(path);
+  EXPECT_TRUE(m.ok()) << m.status();
+  if (!m.ok()) return nullptr;
+  const absl::Status st = LoadWeights(**m, path);
+  EXPECT_TRUE(st.ok()) << st;
+  return st.ok() ? std::move(*m) : nullptr;
+}
+
+OptimizerConfig FileOptimizer(const std::string& path) {
+  auto settings = ReadKerasTrainingSettings(path);
+  EXPECT_TRUE(settings.ok()) << settings.status();
+  if (!settings.ok() || !settings->optimizer_config) {
+    ADD_FAILURE() << path << ": no optimizer rill runs";
+    return {};
+  }
+  return *settings->optimizer_config;
+}
+
+// Keras's second fit of the goldens: two epochs of batches of 4, in order.
+void FitAsKeras(Model& m, const OptimizerConfig& optimizer, int epochs = 2) {
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optimizer});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto history = trainer->Fit(Npy("x.npy"), Npy("y.npy"),
+                              {.epochs = epochs, .batch_size = 4, .shuffle = false, .verbose = 0});
+  ASSERT_TRUE(history.ok()) << history.status();
+}
+
+// The largest MaxRelDiff of the model's weights from Keras's after its second fit.
+double GapFromKeras(const Model& m, const std::string& name) {
+  const std::vector<Tensor> got = m.GetWeights();
+  double gap = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const Tensor want = Npy(name + "_fit/" + std::to_string(i) + ".npy");
+    EXPECT_EQ(got[i].shape(), want.shape()) << i;
+    if (got[i].shape() == want.shape()) gap = std::max(gap, MaxRelDiff(got[i], want));
+  }
+  return gap;
+}
+
+TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
+  for (const auto& [file, name] :
+       {std::pair{"sgd.keras", "sgd"}, std::pair{"adam.keras", "adam"},
+        std::pair{"adam.h5", "adam"}, std::pair{"rmsprop.keras", "rmsprop"},
+        std::pair{"adagrad.keras", "adagrad"}, std::pair{"keras3_sgd.keras", "keras3_sgd"},
+        std::pair{"keras3_adam.keras", "keras3_adam"}}) {
+    SCOPED_TRACE(file);
+    const std::string path = Golden(file);
+    const OptimizerConfig optimizer = FileOptimizer(path);
+    auto state = ReadKerasOptimizerState(path);
+    ASSERT_TRUE(state.ok()) << state.status();
+    auto m = LoadWhole(path);
+    ASSERT_NE(m, nullptr);
+    auto steps = SetKerasOptimizerState(*m, optimizer, *state, path);
+    ASSERT_TRUE(steps.ok()) << steps.status();
+    EXPECT_EQ(*steps, 4);  // Keras's first fit: 2 epochs of 2 batches
+    FitAsKeras(*m, optimizer);
+    EXPECT_LT(GapFromKeras(*m, name), 1e-5);
+
+    // Without the state, the same training ends elsewhere: the comparison above sees it.
+    auto fresh = LoadWhole(path);
+    ASSERT_NE(fresh, nullptr);
+    FitAsKeras(*fresh, optimizer);
+    EXPECT_GT(GapFromKeras(*fresh, name), 1e-3);
+  }
+}
+
+TEST(KerasOptimizerState, VersionsAndLayouts) {
+  auto tf_keras = ReadKerasOptimizerState(Golden("adam.keras"));
+  ASSERT_TRUE(tf_keras.ok()) << tf_keras.status();
+  EXPECT_EQ(tf_keras->keras_version, "2.21.0");
+  // The iteration count, then m and v for each of the 5 weights, then vhat for each.
+  ASSERT_EQ(tf_keras->variables.size(), 16u);
+  EXPECT_EQ(tf_keras->variables[0].at(0), 4);
+  auto h5 = ReadKerasOptimizerState(Golden("adam.h5"));
+  ASSERT_TRUE(h5.ok()) << h5.status();
+  EXPECT_EQ(h5->keras_version, "2.21.0");
+  ASSERT_EQ(h5->variables.size(), 16u);
+  for (size_t i = 0; i < 16; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(h5->variables[i].shape(), tf_keras->variables[i].shape());
+    EXPECT_EQ(MaxRelDiff(h5->variables[i], tf_keras->variables[i]), 0);
+  }
+  // Keras 3: the learning rate second; SGD's momentum slots with a momentum.
+  auto keras3 = ReadKerasOptimizerState(Golden("keras3_sgd.keras"));
+  ASSERT_TRUE(keras3.ok()) << keras3.status();
+  EXPECT_EQ(keras3->keras_version.substr(0, 2), "3.");
+  ASSERT_EQ(keras3->variables.size(), 7u);
+  EXPECT_FLOAT_EQ(static_cast<float>(keras3->variables[1].at(0)), 0.1f);
+  // A model saved uncompiled keeps no optimizer.
+  auto none = ReadKerasOptimizerState(testing::GoldenPath("keras_archive/cudnn.keras"));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->variables.empty());
+  auto m = LoadWhole(Golden("sgd.keras"));
+  ASSERT_NE(m, nullptr);
+  auto steps = SetKerasOptimizerState(*m, optim::SGD(), *none, "cudnn.keras");
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  EXPECT_EQ(*steps, 0);
+  EXPECT_EQ(m->params().Find("optimizer/iterations"), nullptr);
+}
+
+TEST(KerasOptimizerState, AnotherOptimizersStateIsRefusedAndNothingSet) {
+  const std::string path = Golden("sgd.keras");
+  auto state = ReadKerasOptimizerState(path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  auto m = LoadWhole(path);
+  ASSERT_NE(m, nullptr);
+  auto steps = SetKerasOptimizerState(*m, optim::Adam(0.01, 0.9, 0.999, 1e-7, true), *state, path);
+  ASSERT_FALSE(steps.ok());
+  EXPECT_EQ(steps.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(steps.status().message(),
+            path +
+                ": its optimizer keeps 6 variables; Keras 2.21.0's adam over this model's 15 "
+                "slot variables keeps 16 (the iteration count, then m and v, then vhat per "
+                "trainable weight): not this model's optimizer state");
+
+  // A slot of another shape, a NaN moment, a fractional step count: each refused, naming the
+  // variable, before anything is set.
+  const OptimizerConfig sgd = FileOptimizer(path);
+  KerasOptimizerState reshaped = *state;
+  reshaped.variables[2] = Tensor(DType::kF32, Shape{9, 3});
+  auto bad = SetKerasOptimizerState(*m, sgd, reshaped, path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            path +
+                ": optimizer variable 2 (optimizer/gru/recurrent_kernel/momentum) has shape "
+                "[9, 3], expected [3, 9]");
+  KerasOptimizerState nan = *state;
+  nan.variables[5] = nan.variables[5].Clone();
+  nan.variables[5].data<float>()[1] = NAN;
+  bad = SetKerasOptimizerState(*m, sgd, nan, path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("optimizer variable 5 (optimizer/dense/bias/"
+                                                "momentum) holds NaN at element 1"));
+  KerasOptimizerState fraction = *state;
+  fraction.variables[0] = Tensor::FromVector(std::vector<double>{2.5}, Shape{});
+  bad = SetKerasOptimizerState(*m, sgd, fraction, path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("optimizer variable 0 (the iteration count) is 2.5, not a count of steps"));
+  EXPECT_EQ(m->params().Find("optimizer/iterations"), nullptr);
+  EXPECT_EQ(m->params().Find("optimizer/dense/bias/momentum"), nullptr);
+}
+
+// rill's archive keeps the state its training left, so that training on from it is training on.
+TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("rill_keras_optimizer_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string saved = (dir / "trained.keras").string();
+  const std::string weights = (dir / "trained.weights.h5").string();
+  for (const OptimizerConfig& optimizer :
+       {optim::Adam(0.01, 0.8, 0.999, 1e-7, true), optim::RMSprop(0.01, 0.9, 0.5, 1e-7, true),
+        optim::SGD(0.1, 0.9, true), optim::Adagrad(0.1)}) {
+    SCOPED_TRACE(optimizer.name);
+    auto trained = LoadWhole(Golden("sgd.keras"));
+    ASSERT_NE(trained, nullptr);
+    FitAsKeras(*trained, optimizer, 1);
+    ASSERT_TRUE(SaveKerasArchive(*trained, saved, KerasCompileConfig{"mse", optimizer}).ok());
+    // save_weights of a compiled model keeps the same state.
+    ASSERT_TRUE(SaveKerasWeights(*trained, weights, optimizer).ok());
+    auto archive_state = ReadKerasOptimizerState(saved);
+    auto weights_state = ReadKerasOptimizerState(weights);
+    ASSERT_TRUE(archive_state.ok() && weights_state.ok());
+    ASSERT_EQ(weights_state->variables.size(), archive_state->variables.size());
+    for (size_t i = 0; i < archive_state->variables.size(); ++i)
+      EXPECT_EQ(MaxRelDiff(weights_state->variables[i], archive_state->variables[i]), 0) << i;
+    FitAsKeras(*trained, optimizer, 1);
+
+    auto again = LoadWhole(saved);
+    ASSERT_NE(again, nullptr);
+    auto state = ReadKerasOptimizerState(saved);
+    ASSERT_TRUE(state.ok()) << state.status();
+    auto steps = SetKerasOptimizerState(*again, FileOptimizer(saved), *state, saved);
+    ASSERT_TRUE(steps.ok()) << steps.status();
+    EXPECT_EQ(*steps, 2);
+    FitAsKeras(*again, optimizer, 1);
+    const std::vector<Tensor> want = trained->GetWeights(), got = again->GetWeights();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << i;
+  }
+  // A model not trained yet keeps its optimizer's initial state: Adagrad's accumulators start at
+  // initial_accumulator_value.
+  auto untrained = LoadWhole(Golden("sgd.keras"));
+  ASSERT_NE(untrained, nullptr);
+  ASSERT_TRUE(
+      SaveKerasArchive(*untrained, saved, KerasCompileConfig{"mse", optim::Adagrad(0.1, 0.25)})
+          .ok());
+  auto state = ReadKerasOptimizerState(saved);
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->variables.size(), 6u);
+  EXPECT_EQ(state->variables[0].at(0), 0);
+  for (size_t i = 1; i < 6; ++i) EXPECT_EQ(state->variables[i].at(0), 0.25) << i;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace rill
