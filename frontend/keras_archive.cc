@@ -21,6 +21,7 @@
 #include "frontend/layer.h"
 #include "frontend/losses.h"
 #include "frontend/model.h"
+#include "frontend/trainer.h"
 #include "frontend/zip_archive.h"
 #include "ir/status.h"
 #include "runtime/input_file.h"
@@ -176,6 +177,7 @@ namespace {
 // settings rill runs (Keras takes its defaults for the others).
 absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& compile) {
   RILL_ASSIGN_OR_RETURN(const LossSpec loss, ParseLoss(compile.loss));
+  RILL_RETURN_IF_ERROR(CheckMetricNames(compile.metrics));
   const OptimizerConfig& o = compile.optimizer;
   static const std::map<std::string, std::string> kClass = {
       {"sgd", "SGD"}, {"adam", "Adam"}, {"rmsprop", "RMSprop"}, {"adagrad", "Adagrad"}};
@@ -214,13 +216,14 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
                                                         {"config", {{"from_logits", true}}},
                                                         {"registered_name", nullptr}}
                                        : nlohmann::json(loss.name);
-  return nlohmann::json{{"optimizer",
-                         {{"module", "keras.optimizers"},
-                          {"class_name", cls->second},
-                          {"config", config},
-                          {"registered_name", nullptr}}},
-                        {"loss", loss_json},
-                        {"metrics", nullptr}};
+  return nlohmann::json{
+      {"optimizer",
+       {{"module", "keras.optimizers"},
+        {"class_name", cls->second},
+        {"config", config},
+        {"registered_name", nullptr}}},
+      {"loss", loss_json},
+      {"metrics", compile.metrics.empty() ? nlohmann::json() : nlohmann::json(compile.metrics)}};
 }
 
 // Drops GRU's `time_major: false` (wrapped layers' too): tf-keras takes false when the key is

@@ -17,6 +17,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/keras_json.h"
 #include "frontend/layer.h"
+#include "frontend/trainer.h"
 #include "ir/status.h"
 #include "runtime/input_file.h"
 #include "runtime/npy.h"
@@ -716,6 +717,45 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
   return o;
 }
 
+namespace {
+
+// The metrics of a training config into `out`: names, or metric objects (a MeanMetricWrapper's
+// name, else its function's; a metric class's name in snake case), in a list, a list per
+// output (tf-keras's HDF5 form) or an object by output.
+void ReadKerasMetrics(const json& metrics, KerasTrainingConfig* out) {
+  const bool one_object = metrics.is_object() && metrics.contains("class_name");
+  if (metrics.is_array() || (metrics.is_object() && !one_object)) {
+    for (const json& m : metrics) ReadKerasMetrics(m, out);
+    return;
+  }
+  if (metrics.is_null()) return;
+  // A string member of `j`, or "".
+  auto text = [](const json& j, const char* key) {
+    return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>()
+                                                                  : std::string();
+  };
+  std::string name = metrics.is_string() ? metrics.get<std::string>() : "";
+  if (one_object) {
+    const std::string cls = text(metrics, "class_name");
+    const json config = metrics.value("config", json::object());
+    if (cls == "MeanMetricWrapper") {
+      name = text(config, "name");
+      if (!CheckMetricNames({name}).ok() && !text(config, "fn").empty()) name = text(config, "fn");
+    } else if (cls != "Accuracy") {  // Keras's Accuracy is exact equality, not rill's accuracy
+      name = KerasSnakeCase(cls);
+    }
+    if (name.empty()) name = cls;
+  }
+  if (name.empty()) name = metrics.dump().substr(0, 40);
+  if (CheckMetricNames({name}).ok()) {
+    out->metrics.push_back(name);
+  } else {
+    out->metrics_unsupported.push_back(name);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path) try {
   // An HDF5 file's training_config names the optimizer "optimizer_config"; a .keras archive's
   // compile_config, inside its model JSON, "optimizer".
@@ -766,6 +806,7 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string&
       }
     }
   }
+  if (config.contains("metrics")) ReadKerasMetrics(config["metrics"], &out);
   if (config.contains(optimizer_key)) {
     const nlohmann::json& optimizer = config[optimizer_key];
     out.optimizer = name(optimizer);

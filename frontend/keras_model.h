@@ -123,6 +123,10 @@ struct KerasTrainingConfig {
   // `optimizer_unsupported` then says ("a learning-rate schedule", "weight_decay 0.01", ...).
   std::optional<OptimizerConfig> optimizer_config;
   std::string optimizer_unsupported;
+  // The metrics rill has, by the names Trainer::Compile takes ("mae", "acc",
+  // "mean_absolute_error" for a MeanAbsoluteError object), and the others' names.
+  std::vector<std::string> metrics;
+  std::vector<std::string> metrics_unsupported;
 };
 absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string& path);
 // The state of the optimizer a whole-model file keeps beside the weights (Keras saves it with a
@@ -178,13 +182,15 @@ bool IsKerasModelFile(const std::string& path);
 // Keras's load_weights restores into a compiled model whose optimizer is built.
 absl::Status SaveKerasWeights(const Model& model, const std::string& path,
                               const std::optional<OptimizerConfig>& optimizer = std::nullopt);
-// The loss and optimizer an archive names as its compile_config, which keras.models.load_model
-// compiles the model with (and rill train trains with): a loss ParseLoss knows, by name
-// (written as a loss object when from_logits), and an optimizer.
+// The loss, optimizer and metrics an archive names as its compile_config, which
+// keras.models.load_model compiles the model with (and rill train trains with): a loss
+// ParseLoss knows, by name (written as a loss object when from_logits), an optimizer, and
+// metrics CheckMetricNames knows.
 struct KerasCompileConfig {
   std::string loss;
   OptimizerConfig optimizer;
   bool from_logits = false;
+  std::vector<std::string> metrics;  // by name, as Trainer::Compile takes them
 };
 // Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
 // (ModelToKerasJson, with `compile` as its compile_config when given) and model.weights.h5

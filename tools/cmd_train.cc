@@ -200,17 +200,18 @@ std::string NumpyFloat32Text(double value) {
   return out;
 }
 
-// A model saved whole in Keras keeps the loss and optimizer it was compiled with, and the
-// optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
-// where --loss and --optimizer are not given (--lr still sets the rate of the file's optimizer;
-// the state is the file's only when the weights are too, without --weights). A loss or an
-// optimizer rill cannot run as the file says (one rill lacks, a learning-rate schedule, weight
-// decay) asks for the flag instead. Returns what was taken from the file, for the run's first
-// line; `state` receives the optimizer's state when it is taken.
+// A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
+// the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
+// where --loss, --optimizer and --metrics are not given (--lr still sets the rate of the file's
+// optimizer; the state is the file's only when the weights are too, without --weights). A loss
+// or an optimizer rill cannot run as the file says (one rill lacks, a learning-rate schedule,
+// weight decay) asks for the flag instead. Returns what was taken from the file, for the run's
+// first line; `state` receives the optimizer's state when it is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
                                                      bool weights_from_file, std::string* loss,
                                                      bool* from_logits, OptimizerConfig* optimizer,
-                                                     std::optional<KerasOptimizerState>* state) {
+                                                     std::optional<KerasOptimizerState>* state,
+                                                     std::vector<std::string>* metrics) {
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> adopted;
   if (keras.loss && !FlagGiven("loss")) {
@@ -250,6 +251,20 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
             absl::StrCat(" and its state after ", steps, steps == 1 ? " step" : " steps");
       }
     }
+  }
+  // Metrics change nothing in training: those rill lacks are left out, saying so.
+  if (!FlagGiven("metrics")) {
+    std::string taken;
+    if (!keras.metrics.empty()) {
+      *metrics = keras.metrics;
+      taken = absl::StrCat("metrics ", absl::StrJoin(keras.metrics, ", "));
+    }
+    if (!keras.metrics_unsupported.empty()) {
+      absl::StrAppend(&taken, taken.empty() ? "not metrics " : " (not ",
+                      absl::StrJoin(keras.metrics_unsupported, ", "), ", which rill does not have",
+                      taken.empty() ? "" : ")");
+    }
+    if (!taken.empty()) adopted.push_back(taken);
   }
   return absl::StrJoin(adopted, ", ");
 }
@@ -460,10 +475,12 @@ absl::Status TrainModel(ProcessGroup* group) {
   std::string loss_name = absl::GetFlag(FLAGS_loss);
   bool from_logits = false;
   std::optional<KerasOptimizerState> optimizer_state;
+  std::vector<std::string> metrics = absl::GetFlag(FLAGS_metrics);
   if (IsKerasModelFile(model_path)) {
-    RILL_ASSIGN_OR_RETURN(const std::string adopted,
-                          AdoptKerasTrainingConfig(model_path, weights == model_path, &loss_name,
-                                                   &from_logits, &*optimizer, &optimizer_state));
+    RILL_ASSIGN_OR_RETURN(
+        const std::string adopted,
+        AdoptKerasTrainingConfig(model_path, weights == model_path, &loss_name, &from_logits,
+                                 &*optimizer, &optimizer_state, &metrics));
     if (!adopted.empty() && Verbosity() != 0 && writer)
       std::printf("training with what the model was compiled with in Keras: %s\n", adopted.c_str());
   }
@@ -501,7 +518,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   auto trainer = m.Compile({.loss = loss_name,
                             .from_logits = from_logits,
                             .optimizer = *optimizer,
-                            .metrics = absl::GetFlag(FLAGS_metrics),
+                            .metrics = metrics,
                             .device = *device,
                             .check_numerics = absl::GetFlag(FLAGS_check_numerics),
                             .data_parallel = group != nullptr});
@@ -611,8 +628,8 @@ absl::Status TrainModel(ProcessGroup* group) {
     std::printf("weights saved to %s (%zu arrays)\n", save.c_str(), m.Weights().size());
   }
   if (!save_model.empty()) {
-    RILL_RETURN_IF_ERROR(
-        SaveKerasArchive(m, save_model, KerasCompileConfig{loss_name, *optimizer, from_logits}));
+    RILL_RETURN_IF_ERROR(SaveKerasArchive(
+        m, save_model, KerasCompileConfig{loss_name, *optimizer, from_logits, metrics}));
     std::printf("model saved to %s\n", save_model.c_str());
   }
   return absl::OkStatus();

@@ -6,8 +6,8 @@ and compares their weights with rill's, the loss and optimizer M.keras is compil
 with those rill trained with, and, for the models tf-keras runs on the CPU, their
 predictions with `rill predict`'s (float32: within 1e-5 of the largest output), and those of
 Keras 3's load_model of the same archive. Then checks
-that an archive rill saved after training holds its optimizer's state: Keras's fit after
-load_model goes on as rill does (check_training_goes_on).
+that an archive rill saved after training holds its optimizer's state and metrics: Keras's fit
+after load_model goes on as rill does (check_training_goes_on).
 
 Not a golden (it writes nothing under tests/): a check of rill's writers against Keras, run
 from the repository root after building:
@@ -111,19 +111,21 @@ def check_training_goes_on(binary, tmp):
             "--verbose", "0"]
     archive = os.path.join(tmp, "adam_trained.keras")
     rill(binary, "train", "--model", os.path.join(golden, "model_adam.keras"), *data,
-         "--save-model", archive)
+         "--metrics", "mae", "--save-model", archive)
     npy = os.path.join(tmp, "adam_on")
     rill(binary, "train", "--model", archive, *data, "--save-weights", npy)
     want = [np.load(os.path.join(npy, f"{i}.npy")) for i in range(len(os.listdir(npy)))]
     model = keras.models.load_model(archive)
     steps = int(model.optimizer.iterations.numpy())
+    # Compiled with the metrics rill trained with too (evaluate does not train).
+    metrics = sorted(model.evaluate(np.load(x), np.load(y), verbose=0, return_dict=True))
     model.fit(np.load(x), np.load(y), epochs=2, batch_size=2, shuffle=False, verbose=0)
     got = model.get_weights()
     diff = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
                for a, b in zip(got, want)) if len(got) == len(want) else np.inf
-    ok = steps == 4 and diff < 1e-5
-    print(f"adam_trained: Keras continues from step {steps}, its weights after 4 more steps "
-          f"within {diff:.2g} of rill's")
+    ok = steps == 4 and diff < 1e-5 and metrics == ["loss", "mae"]
+    print(f"adam_trained: Keras continues from step {steps} with metrics {metrics}, its weights "
+          f"after 4 more steps within {diff:.2g} of rill's")
     return ok
 
 

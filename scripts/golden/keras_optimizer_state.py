@@ -13,12 +13,15 @@ same 4 steps again.
 
 Cases:
   sgd        tf-keras SGD(0.1, momentum=0.9, nesterov=True)
-  adam       tf-keras Adam(0.01, beta_1=0.8, amsgrad=True), saved as adam.h5 too (HDF5 keeps
-             the state under optimizer_weights, by name)
-  rmsprop    tf-keras RMSprop(0.01, momentum=0.5, centered=True)
+  adam       tf-keras Adam(0.01, beta_1=0.8, amsgrad=True), metrics ["mae"], saved as adam.h5
+             too (HDF5 keeps the state under optimizer_weights, by name, and the metrics as
+             MeanMetricWrapper objects)
+  rmsprop    tf-keras RMSprop(0.01, momentum=0.5, centered=True), metrics
+             [MeanSquaredError()]
   adagrad    tf-keras Adagrad(0.1)
   keras3_sgd, keras3_adam   the SGD and Adam cases in Keras 3, which keeps the learning rate
-             among the variables and SGD's momentum only with a momentum
+             among the variables and SGD's momentum only with a momentum; keras3_sgd with
+             metrics ["mae", "mape"] (rill has no mape)
 
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
@@ -53,9 +56,9 @@ def model_of(k, rng):
     return model
 
 
-def case(name, k, optimizer, x, y, rng, h5=False):
+def case(name, k, optimizer, x, y, rng, h5=False, metrics=None):
     model = model_of(k, rng)
-    model.compile(loss="mse", optimizer=optimizer)
+    model.compile(loss="mse", optimizer=optimizer, metrics=metrics)
     model.fit(x, y, **FIT)
     path = os.path.join(OUT, f"{name}.keras")
     model.save(path)
@@ -88,11 +91,14 @@ def main():
     np.save(os.path.join(OUT, "y.npy"), y, allow_pickle=False)
     opt = keras.optimizers
     case("sgd", keras, opt.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng)
-    case("adam", keras, opt.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng, h5=True)
-    case("rmsprop", keras, opt.RMSprop(0.01, momentum=0.5, centered=True), x, y, rng)
+    case("adam", keras, opt.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng, h5=True,
+         metrics=["mae"])
+    case("rmsprop", keras, opt.RMSprop(0.01, momentum=0.5, centered=True), x, y, rng,
+         metrics=[keras.metrics.MeanSquaredError()])
     case("adagrad", keras, opt.Adagrad(0.1), x, y, rng)
     opt3 = keras3.optimizers
-    case("keras3_sgd", keras3, opt3.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng)
+    case("keras3_sgd", keras3, opt3.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng,
+         metrics=["mae", "mape"])
     case("keras3_adam", keras3, opt3.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng)
     print(f"wrote {OUT}")
 

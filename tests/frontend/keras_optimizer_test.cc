@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "frontend/keras_model.h"
@@ -90,6 +91,25 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
     ASSERT_NE(fresh, nullptr);
     FitAsKeras(*fresh, optimizer);
     EXPECT_GT(GapFromKeras(*fresh, name), 1e-3);
+  }
+}
+
+// The metrics a model was compiled with, in each form Keras writes them: names (archives),
+// MeanMetricWrapper objects (tf-keras's HDF5), metric objects; those rill lacks apart.
+TEST(KerasOptimizerState, MetricsOfTheTrainingConfig) {
+  for (const auto& [file, metrics, unsupported] :
+       {std::tuple{"adam.keras", std::vector<std::string>{"mae"}, std::vector<std::string>{}},
+        std::tuple{"adam.h5", std::vector<std::string>{"mae"}, std::vector<std::string>{}},
+        std::tuple{"rmsprop.keras", std::vector<std::string>{"mean_squared_error"},
+                   std::vector<std::string>{}},
+        std::tuple{"keras3_sgd.keras", std::vector<std::string>{"mae"},
+                   std::vector<std::string>{"mape"}},
+        std::tuple{"sgd.keras", std::vector<std::string>{}, std::vector<std::string>{}}}) {
+    SCOPED_TRACE(file);
+    auto settings = ReadKerasTrainingSettings(Golden(file));
+    ASSERT_TRUE(settings.ok()) << settings.status();
+    EXPECT_EQ(settings->metrics, metrics);
+    EXPECT_EQ(settings->metrics_unsupported, unsupported);
   }
 }
 
@@ -184,7 +204,12 @@ TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
     auto trained = LoadWhole(Golden("sgd.keras"));
     ASSERT_NE(trained, nullptr);
     FitAsKeras(*trained, optimizer, 1);
-    ASSERT_TRUE(SaveKerasArchive(*trained, saved, KerasCompileConfig{"mse", optimizer}).ok());
+    ASSERT_TRUE(
+        SaveKerasArchive(*trained, saved, KerasCompileConfig{"mse", optimizer, false, {"mae"}})
+            .ok());
+    auto settings = ReadKerasTrainingSettings(saved);
+    ASSERT_TRUE(settings.ok()) << settings.status();
+    EXPECT_EQ(settings->metrics, std::vector<std::string>{"mae"});
     // save_weights of a compiled model keeps the same state.
     ASSERT_TRUE(SaveKerasWeights(*trained, weights, optimizer).ok());
     auto archive_state = ReadKerasOptimizerState(saved);

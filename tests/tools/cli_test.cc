@@ -949,9 +949,12 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
     SCOPED_TRACE(file);
     Result r = Rill("train --model " + dir + file + data + Path("fit"));
     ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
-                                             "Keras: loss mse, optimizer Adam at learning rate "
-                                             "0.01 and its state after 4 steps\n"));
+    EXPECT_THAT(r.out, ::testing::StartsWith(
+                           "training with what the model was compiled with in Keras: loss mse, "
+                           "optimizer Adam at learning rate 0.01 and its state after 4 steps" +
+                           std::string(file == "keras3_adam.keras" ? "" : ", metrics mae") + "\n"));
+    // The metrics of its epochs, as Keras's fit reports them.
+    if (file != "keras3_adam.keras") EXPECT_THAT(r.out, HasSubstr(" - mae: "));
     const std::string name = file.substr(0, file.find('.'));
     for (int i = 0; i < 5; ++i) {
       const std::string npy = "/" + std::to_string(i) + ".npy";
@@ -968,7 +971,19 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, ::testing::StartsWith("training with what the model was compiled with in "
                                            "Keras: loss mse, optimizer Adam at learning rate "
-                                           "0.01\n"));
+                                           "0.01, metrics mae\n"));
+  // A metric rill lacks is left out, saying so; --metrics replaces the file's.
+  r = Rill("train --model " + dir + "keras3_sgd.keras" + data + Path("fit_sgd"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith(
+                         "training with what the model was compiled with in Keras: loss mse, "
+                         "optimizer SGD at learning rate 0.1 and its state after 4 steps, metrics "
+                         "mae (not mape, which rill does not have)\n"));
+  r = Rill("train --model " + dir + "keras3_sgd.keras --metrics mse" + data + Path("fit_sgd"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("state after 4 steps\nEpoch 1/2 - "));
+  EXPECT_THAT(r.out, HasSubstr(" - mse: "));
+  EXPECT_THAT(r.out, Not(HasSubstr(" - mae: ")));
 }
 
 // A Keras archive (model.save('m.keras')) is a --model with its weights too, and a weights
