@@ -14,6 +14,7 @@
 
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 
 namespace rill {
@@ -35,13 +36,11 @@ json Json(const std::string& rel) {
 void ExpectKerasPrediction(const std::string& model, const std::string& weights,
                            const std::vector<std::string>& inputs, const std::string& y) {
   SCOPED_TRACE(model + " with " + weights);
-  auto m = LoadKerasModel(Golden(model));
-  ASSERT_TRUE(m.ok()) << m.status();
-  const absl::Status loaded = LoadWeights(**m, Golden(weights));
-  ASSERT_TRUE(loaded.ok()) << loaded;
+  const std::unique_ptr<Model> m = testing::LoadWithWeights(Golden(model), Golden(weights));
+  ASSERT_NE(m, nullptr);
   std::vector<Tensor> x;
   for (const std::string& input : inputs) x.push_back(Npy(input));
-  auto got = (*m)->Predict(x);
+  auto got = m->Predict(x);
   ASSERT_TRUE(got.ok()) << got.status();
   const Tensor want = Npy(y);
   ASSERT_EQ((*got)[0].shape(), want.shape());

@@ -22,6 +22,7 @@
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
 #include "frontend/zip_archive.h"
+#include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 
 namespace rill {
@@ -44,12 +45,7 @@ using testing::MaxRelDiff;
 
 // The model of a whole-model file with the file's weights, as keras.models.load_model reads it.
 std::unique_ptr<Model> LoadWhole(const std::string& path) {
-  auto m = LoadKerasModel(path);
-  EXPECT_TRUE(m.ok()) << m.status();
-  if (!m.ok()) return nullptr;
-  const absl::Status st = LoadWeights(**m, path);
-  EXPECT_TRUE(st.ok()) << st;
-  return st.ok() ? std::move(*m) : nullptr;
+  return testing::LoadWithWeights(path, path);
 }
 
 void ExpectSameWeights(const Model& a, const Model& b) {

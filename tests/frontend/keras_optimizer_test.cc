@@ -15,6 +15,7 @@
 
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 
 namespace rill {
@@ -28,12 +29,7 @@ std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_o
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_optimizer/" + rel); }
 
 std::unique_ptr<Model> LoadWhole(const std::string& path) {
-  auto m = LoadKerasModel(path);
-  EXPECT_TRUE(m.ok()) << m.status();
-  if (!m.ok()) return nullptr;
-  const absl::Status st = LoadWeights(**m, path);
-  EXPECT_TRUE(st.ok()) << st;
-  return st.ok() ? std::move(*m) : nullptr;
+  return testing::LoadWithWeights(path, path);
 }
 
 OptimizerConfig FileOptimizer(const std::string& path) {

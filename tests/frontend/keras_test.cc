@@ -21,6 +21,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 
@@ -37,12 +38,7 @@ Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras/" + rel); 
 using testing::MaxRelDiff;
 
 std::unique_ptr<Model> Load(const std::string& json, const std::string& weights) {
-  auto m = LoadKerasModel(Golden(json));
-  EXPECT_TRUE(m.ok()) << m.status();
-  if (!m.ok()) return nullptr;
-  absl::Status st = LoadWeights(**m, Golden(weights));
-  EXPECT_TRUE(st.ok()) << st;
-  return std::move(*m);
+  return testing::LoadWithWeights(Golden(json), Golden(weights));
 }
 
 class KerasCase : public ::testing::TestWithParam<std::string> {};
