@@ -204,7 +204,7 @@ class GruLayer : public Layer {
                                            lengths_);
     RILL_RETURN_IF_ERROR(b.status());
     if (state_ != nullptr && inputs.size() == 1) model.AddStateUpdate(state_, r.h_last);
-    std::vector<Value*> outputs = {o_.return_sequences ? r.y : r.h_last};
+    std::vector<Value*> outputs = {o_.return_sequences ? r.y : LastOutput(b, r, in, inputs)};
     if (o_.return_state) outputs.push_back(r.h_last);
     // Keras applies the activity regularizer to every output.
     for (Value* out : outputs) AddActivityLoss(b, o_.activity_regularizer, out, inputs);
@@ -287,6 +287,20 @@ class GruLayer : public Layer {
                                   Initializer{"zeros"}, /*trainable=*/false));
     }
     return absl::OkStatus();
+  }
+
+  // The output without return_sequences: the last state, except that Keras's is its last
+  // output, which starts at zeros, not at the initial state: a sample that is all padding
+  // outputs zeros while its state stays the initial state. Only a masked call from a state
+  // that may not be zero (given, or a stateful layer's) can tell them apart; it takes y's last
+  // step in processed order, which is the last state or, for length 0, zero (docs/gru.md).
+  Value* LastOutput(Builder& b, const ops::CuDNNGRUOutputs& r, const GruInput& in,
+                    const std::vector<SymbolicTensor>& inputs) const {
+    if (lengths_ == nullptr || (inputs.size() == 1 && state_ == nullptr)) return r.h_last;
+    const int64_t time_axis = o_.time_major ? 0 : 1;
+    // Reversed first: the time axis may be open.
+    Value* last = ops::Slice(b, ops::Reverse(b, r.y, time_axis), time_axis, 0, 1);
+    return ops::Reshape(b, last, {in.batch == kUnknownDim ? -1 : in.batch, o_.units});
   }
 
   // The given initial state, else the stateful layer's state, else zeros.

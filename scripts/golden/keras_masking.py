@@ -24,6 +24,15 @@ Cases (batch 5, T 6, float32; padded steps are all zeros, lengths 6, 3, 1, 0, 4)
   zero_output            Input(6, 3) -> Masking(0) -> GRU(4, return_sequences,
                          zero_output_for_mask) -> Dense(2): zeros, not the last output, at
                          padded steps (then Dense's bias); no training files
+  initial_state          [x, h0 (5, 4)] -> Masking(0) -> GRU(4)(initial_state=h0) -> Dense(2):
+                         the sample of length 0 outputs zeros, not h0 (Keras's last output
+                         starts at zeros), and gives h0 no gradient through it; x.npy,
+                         h0.npy, y.npy, and the training files
+  stateful               Input(batch (5, 6, 3)) -> Masking(0) -> GRU(4, stateful) -> Dense(2),
+                         predicting x1.npy (lengths as above), then x2.npy (lengths 2, 0, 6,
+                         0, 3) with the state carried: y1.npy, y2.npy; a sample all padding in
+                         the second chunk outputs zeros though its state is carried on; no
+                         training files
 
 Writes tests/golden/keras_masking/<case>/:
   model.json          model.to_json()
@@ -65,14 +74,17 @@ def sigmoid(v):
 
 
 def masked_gru(x, mask, K, Rk, bias, go_backwards=False, return_sequences=False,
-               zero_output_for_mask=False):
-    """Keras GRU(reset_after=True) on x [B, T, d] with mask [B, T] (bool), float64."""
+               zero_output_for_mask=False, h0=None, return_state=False):
+    """Keras GRU(reset_after=True) on x [B, T, d] with mask [B, T] (bool), float64, from the
+    state h0 (zeros by default). Its output without return_sequences is its last output, which
+    starts at zeros, not at h0: a sample that is all padding outputs zeros, its state stays h0.
+    With return_state, (output, state)."""
     x, K, Rk, bias = (np.asarray(a, np.float64) for a in (x, K, Rk, bias))
     u = Rk.shape[0]
     steps = list(range(x.shape[1]))
     if go_backwards:
         steps.reverse()
-    h = np.zeros((x.shape[0], u))
+    h = np.zeros((x.shape[0], u)) if h0 is None else np.asarray(h0, np.float64)
     out = np.zeros((x.shape[0], u))
     ys = []
     for t in steps:
@@ -86,7 +98,8 @@ def masked_gru(x, mask, K, Rk, bias, go_backwards=False, return_sequences=False,
         h = np.where(m, h_new, h)
         out = np.where(m, h_new, 0.0 if zero_output_for_mask else out)
         ys.append(out)
-    return np.stack(ys, axis=1) if return_sequences else h
+    result = np.stack(ys, axis=1) if return_sequences else out
+    return (result, h) if return_state else result
 
 
 def dense(v, W, b):
@@ -220,8 +233,77 @@ def make_zero_output_case(name, seed):
     make_prediction_case(name, seed, model, reference_of, [(T, LENGTHS, "")])
 
 
+def make_initial_state_case(name, seed):
+    """[x, h0] -> Masking -> GRU(4)(initial_state=h0) -> Dense(2), predicted: the sample of
+    length 0 outputs zeros (then Dense's bias), not h0."""
+    keras.backend.clear_session()
+    x_in, h0_in = keras.Input((T, D), name="x"), keras.Input((4,), name="h0")
+    h = L.Masking(0.0, name="masking")(x_in)
+    h = gru(4, name="gru")(h, initial_state=h0_in)
+    model = keras.Model([x_in, h0_in], L.Dense(2, name="dense")(h), name=name)
+    out = os.path.join(OUT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    rng = np.random.default_rng(seed)
+    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(ws)
+    x = padded_batch(name, rng)
+    h0 = rng.uniform(-1, 1, size=(B, 4)).astype(np.float32)
+    y = model.predict([x, h0], verbose=0)
+    mask = np.any(x != 0, axis=-1)
+    want = dense(masked_gru(x, mask, *ws[0:3], h0=h0), *ws[3:5])
+    err = float(np.max(np.abs(y - want)))
+    if err > TOL:
+        raise SystemExit(f"{name}: Keras and the float64 reference differ by {err}")
+    with open(os.path.join(out, "model.json"), "w") as f:
+        f.write(model.to_json())
+    save_list(os.path.join(out, "weights"), ws)
+    save_npy(os.path.join(out, "x.npy"), x)
+    save_npy(os.path.join(out, "h0.npy"), h0)
+    save_npy(os.path.join(out, "y.npy"), y)
+    y_train = rng.uniform(-1, 1, size=(B, 2)).astype(np.float32)
+    save_npy(os.path.join(out, "y_train.npy"), y_train)
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(learning_rate=LR))
+    model.fit([x, h0], y_train, batch_size=B, epochs=EPOCHS, shuffle=False, verbose=0)
+    save_list(os.path.join(out, "final_weights"), model.get_weights())
+    print(f"{name}: Keras vs float64 reference {err:.2e}")
+
+
+def make_stateful_case(name, seed):
+    """Input(batch (5, 6, 3)) -> Masking -> GRU(4, stateful) -> Dense(2), predicting two
+    chunks in turn: a sample that is all padding in the second chunk outputs zeros while its
+    state goes on to the next chunk."""
+    keras.backend.clear_session()
+    x_in = keras.Input(batch_shape=(B, T, D), name="x")
+    h = L.Masking(0.0, name="masking")(x_in)
+    h = gru(4, stateful=True, name="gru")(h)
+    model = keras.Model(x_in, L.Dense(2, name="dense")(h), name=name)
+    out = os.path.join(OUT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    rng = np.random.default_rng(seed)
+    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(ws)
+    with open(os.path.join(out, "model.json"), "w") as f:
+        f.write(model.to_json())
+    save_list(os.path.join(out, "weights"), ws)
+    state = None
+    for chunk, lengths in ((1, LENGTHS), (2, [2, 0, 6, 0, 3])):
+        x = padded_batch(name, rng, T, lengths)
+        y = model.predict(x, batch_size=B, verbose=0)
+        mask = np.any(x != 0, axis=-1)
+        last, state = masked_gru(x, mask, *ws[0:3], h0=state, return_state=True)
+        err = float(np.max(np.abs(y - dense(last, *ws[3:5]))))
+        if err > TOL:
+            raise SystemExit(f"{name} chunk {chunk}: Keras and the float64 reference differ by "
+                             f"{err}")
+        save_npy(os.path.join(out, f"x{chunk}.npy"), x)
+        save_npy(os.path.join(out, f"y{chunk}.npy"), y)
+        print(f"{name} chunk {chunk}: Keras vs float64 reference {err:.2e}")
+
+
 CASES = ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero",
-         "open_time", "zero_output"]
+         "open_time", "zero_output", "initial_state", "stateful"]
 
 
 def main():
@@ -237,6 +319,10 @@ def main():
             make_open_time_case(name, 1000 + seed)
         elif name == "zero_output":
             make_zero_output_case(name, 1000 + seed)
+        elif name == "initial_state":
+            make_initial_state_case(name, 1000 + seed)
+        elif name == "stateful":
+            make_stateful_case(name, 1000 + seed)
         else:
             make_case(name, 1000 + seed)
     return 0

@@ -256,6 +256,46 @@ Tensor GoldenLengths() {
   return len;
 }
 
+// A sample that is all padding outputs what Keras's GRU outputs: its last output, which starts
+// at zeros, not at the initial state (given, or a stateful layer's), which its state keeps.
+TEST(LengthZero, OutputsZerosFromAnInitialState) {
+  ON_THE_DEVICE();
+  std::ifstream in(Golden("initial_state/model.json"));
+  auto m = ModelFromKerasJson(std::string((std::istreambuf_iterator<char>(in)), {}),
+                              "initial_state/model.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(LoadWeights(**m, Golden("initial_state/weights")).ok());
+  auto y = (*m)->Predict({Npy("initial_state/x.npy"), Npy("initial_state/h0.npy")}, std::nullopt,
+                         kDevice);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy("initial_state/y.npy")), kTol);
+  // Trained as Keras trains it: three full-batch SGD steps.
+  auto trainer = (*m)->Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .device = kDevice});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto history = trainer->Fit({Npy("initial_state/x.npy"), Npy("initial_state/h0.npy")},
+                              Npy("initial_state/y_train.npy"),
+                              {.epochs = 3, .batch_size = kB, .shuffle = false, .verbose = 0});
+  ASSERT_TRUE(history.ok()) << history.status();
+  const std::vector<Tensor> got = (*m)->GetWeights(),
+                            want = NpyList("initial_state/final_weights", got.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_LT(MaxAbsDiff(got[i], want[i]), kTol) << i;
+}
+
+TEST(LengthZero, AStatefulChunkOfPaddingOutputsZerosAndCarriesTheState) {
+  ON_THE_DEVICE();
+  std::ifstream in(Golden("stateful/model.json"));
+  auto m = ModelFromKerasJson(std::string((std::istreambuf_iterator<char>(in)), {}),
+                              "stateful/model.json");
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(LoadWeights(**m, Golden("stateful/weights")).ok());
+  for (const std::string chunk : {"1", "2"}) {
+    SCOPED_TRACE(chunk);
+    auto y = (*m)->Predict({Npy("stateful/x" + chunk + ".npy")}, std::nullopt, kDevice);
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_LT(MaxAbsDiff((*y)[0], Npy("stateful/y" + chunk + ".npy")), kTol);
+  }
+}
+
 TEST(CallLengths, LengthsGivenInTheCallEqualTheMask) {
   ON_THE_DEVICE();
   Model m("lengths");
