@@ -185,9 +185,10 @@ def make_case(name, seed):
     print(f"{name}: Keras vs float64 reference {err:.2e}")
 
 
-def make_prediction_case(name, seed, model, reference_of, batches):
-    """`model` (built by Keras) predicted on each (time, lengths, file suffix) of `batches`,
-    each prediction checked against `reference_of(x, weights)`; no training files."""
+def start_case(name, seed, model):
+    """A fresh tests/golden/keras_masking/<name>/ holding `model`'s JSON and its new weights
+    (uniform(-0.5, 0.5) from the generator seeded with `seed`): (the folder, the generator,
+    the weights)."""
     out = os.path.join(OUT, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
@@ -197,6 +198,13 @@ def make_prediction_case(name, seed, model, reference_of, batches):
     with open(os.path.join(out, "model.json"), "w") as f:
         f.write(model.to_json())
     save_list(os.path.join(out, "weights"), ws)
+    return out, rng, ws
+
+
+def make_prediction_case(name, seed, model, reference_of, batches):
+    """`model` (built by Keras) predicted on each (time, lengths, file suffix) of `batches`,
+    each prediction checked against `reference_of(x, weights)`; no training files."""
+    out, rng, ws = start_case(name, seed, model)
     for time, lengths, suffix in batches:
         x = padded_batch(name, rng, time, lengths)
         y = model.predict(x, verbose=0)
@@ -241,12 +249,7 @@ def make_initial_state_case(name, seed):
     h = L.Masking(0.0, name="masking")(x_in)
     h = gru(4, name="gru")(h, initial_state=h0_in)
     model = keras.Model([x_in, h0_in], L.Dense(2, name="dense")(h), name=name)
-    out = os.path.join(OUT, name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    rng = np.random.default_rng(seed)
-    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
-    model.set_weights(ws)
+    out, rng, ws = start_case(name, seed, model)
     x = padded_batch(name, rng)
     h0 = rng.uniform(-1, 1, size=(B, 4)).astype(np.float32)
     y = model.predict([x, h0], verbose=0)
@@ -255,9 +258,6 @@ def make_initial_state_case(name, seed):
     err = float(np.max(np.abs(y - want)))
     if err > TOL:
         raise SystemExit(f"{name}: Keras and the float64 reference differ by {err}")
-    with open(os.path.join(out, "model.json"), "w") as f:
-        f.write(model.to_json())
-    save_list(os.path.join(out, "weights"), ws)
     save_npy(os.path.join(out, "x.npy"), x)
     save_npy(os.path.join(out, "h0.npy"), h0)
     save_npy(os.path.join(out, "y.npy"), y)
@@ -278,15 +278,7 @@ def make_stateful_case(name, seed):
     h = L.Masking(0.0, name="masking")(x_in)
     h = gru(4, stateful=True, name="gru")(h)
     model = keras.Model(x_in, L.Dense(2, name="dense")(h), name=name)
-    out = os.path.join(OUT, name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    rng = np.random.default_rng(seed)
-    ws = [rng.uniform(-0.5, 0.5, size=w.shape).astype(np.float32) for w in model.get_weights()]
-    model.set_weights(ws)
-    with open(os.path.join(out, "model.json"), "w") as f:
-        f.write(model.to_json())
-    save_list(os.path.join(out, "weights"), ws)
+    out, rng, ws = start_case(name, seed, model)
     state = None
     for chunk, lengths in ((1, LENGTHS), (2, [2, 0, 6, 0, 3])):
         x = padded_batch(name, rng, T, lengths)

@@ -25,6 +25,7 @@
 #include "frontend/gru_weights.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 #include "tests/temp_dir.h"
 #ifdef RILL_MASKING_CUDA
@@ -260,37 +261,33 @@ Tensor GoldenLengths() {
 // at zeros, not at the initial state (given, or a stateful layer's), which its state keeps.
 TEST(LengthZero, OutputsZerosFromAnInitialState) {
   ON_THE_DEVICE();
-  std::ifstream in(Golden("initial_state/model.json"));
-  auto m = ModelFromKerasJson(std::string((std::istreambuf_iterator<char>(in)), {}),
-                              "initial_state/model.json");
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(LoadWeights(**m, Golden("initial_state/weights")).ok());
-  auto y = (*m)->Predict({Npy("initial_state/x.npy"), Npy("initial_state/h0.npy")}, std::nullopt,
-                         kDevice);
+  const std::unique_ptr<Model> m =
+      testing::LoadWithWeights(Golden("initial_state/model.json"), Golden("initial_state/weights"));
+  ASSERT_NE(m, nullptr);
+  auto y =
+      m->Predict({Npy("initial_state/x.npy"), Npy("initial_state/h0.npy")}, std::nullopt, kDevice);
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_LT(MaxAbsDiff((*y)[0], Npy("initial_state/y.npy")), kTol);
   // Trained as Keras trains it: three full-batch SGD steps.
-  auto trainer = (*m)->Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .device = kDevice});
+  auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .device = kDevice});
   ASSERT_TRUE(trainer.ok()) << trainer.status();
   auto history = trainer->Fit({Npy("initial_state/x.npy"), Npy("initial_state/h0.npy")},
                               Npy("initial_state/y_train.npy"),
                               {.epochs = 3, .batch_size = kB, .shuffle = false, .verbose = 0});
   ASSERT_TRUE(history.ok()) << history.status();
-  const std::vector<Tensor> got = (*m)->GetWeights(),
+  const std::vector<Tensor> got = m->GetWeights(),
                             want = NpyList("initial_state/final_weights", got.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_LT(MaxAbsDiff(got[i], want[i]), kTol) << i;
 }
 
 TEST(LengthZero, AStatefulChunkOfPaddingOutputsZerosAndCarriesTheState) {
   ON_THE_DEVICE();
-  std::ifstream in(Golden("stateful/model.json"));
-  auto m = ModelFromKerasJson(std::string((std::istreambuf_iterator<char>(in)), {}),
-                              "stateful/model.json");
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(LoadWeights(**m, Golden("stateful/weights")).ok());
+  const std::unique_ptr<Model> m =
+      testing::LoadWithWeights(Golden("stateful/model.json"), Golden("stateful/weights"));
+  ASSERT_NE(m, nullptr);
   for (const std::string chunk : {"1", "2"}) {
     SCOPED_TRACE(chunk);
-    auto y = (*m)->Predict({Npy("stateful/x" + chunk + ".npy")}, std::nullopt, kDevice);
+    auto y = m->Predict({Npy("stateful/x" + chunk + ".npy")}, std::nullopt, kDevice);
     ASSERT_TRUE(y.ok()) << y.status();
     EXPECT_LT(MaxAbsDiff((*y)[0], Npy("stateful/y" + chunk + ".npy")), kTol);
   }
