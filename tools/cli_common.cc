@@ -11,9 +11,11 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "frontend/keras_model.h"
+#include "frontend/losses.h"
 #include "ir/status.h"
 #include "rill_config.h"
 #include "runtime/device_backend.h"
@@ -238,6 +240,52 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
   if (by_name && weights.empty()) return UsageError("--weights-by-name needs --weights");
   if (!weights.empty()) RILL_RETURN_IF_ERROR(LoadWeights(*model, weights, {.by_name = by_name}));
   return model;
+}
+
+absl::StatusOr<Tensor> ReadTargets(const std::string& path, const std::string& loss,
+                                   const Model& model) {
+  RILL_ASSIGN_OR_RETURN(Tensor y, ReadNpy(path));
+  if (auto spec = ParseLoss(loss); spec.ok() && spec->name == "sparse_categorical_crossentropy") {
+    return ConvertNpyData(std::move(y), DType::kI32, path,
+                          "the labels of loss sparse_categorical_crossentropy");
+  }
+  return ConvertNpyData(std::move(y), model.outputs()[0].value->type.dtype, path, "the targets");
+}
+
+absl::Status AdoptKerasLoss(const KerasTrainingConfig& keras, const std::string& model_path,
+                            std::string* loss, bool* from_logits, std::vector<std::string>* taken) {
+  if (!keras.loss || FlagGiven("loss")) return absl::OkStatus();
+  if (!ParseLoss(*keras.loss).ok()) {
+    return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
+                                   ", which rill does not have: give --loss"));
+  }
+  if (!keras.loss_unsupported.empty()) {
+    return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
+                                   " (", keras.loss_unsupported,
+                                   "), which rill cannot run as it is: give --loss"));
+  }
+  *loss = *keras.loss;
+  *from_logits = keras.loss_from_logits;
+  taken->push_back(
+      absl::StrCat("loss ", *keras.loss, keras.loss_from_logits ? " from logits" : ""));
+  return absl::OkStatus();
+}
+
+void AdoptKerasMetrics(const KerasTrainingConfig& keras, std::vector<std::string>* metrics,
+                       std::vector<std::string>* taken) {
+  if (FlagGiven("metrics")) return;
+  std::string said;
+  if (!keras.metrics.empty()) {
+    *metrics = keras.metrics;
+    said = absl::StrCat("metrics ", absl::StrJoin(keras.metrics, ", "));
+  }
+  // Metrics change no number the model computes: those rill lacks are left out, saying so.
+  if (!keras.metrics_unsupported.empty()) {
+    absl::StrAppend(&said, said.empty() ? "not metrics " : " (not ",
+                    absl::StrJoin(keras.metrics_unsupported, ", "), ", which rill does not have",
+                    said.empty() ? "" : ")");
+  }
+  if (!said.empty()) taken->push_back(said);
 }
 
 }  // namespace rill::cli

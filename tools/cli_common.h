@@ -12,6 +12,7 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "frontend/keras_model.h"
 #include "frontend/model.h"
 #include "runtime/tensor.h"
 
@@ -97,5 +98,22 @@ struct ModelAndData {
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
                                               const std::string& data_path, const char* command);
+
+// The targets of --y (`path`) for the model's output under `loss`: class indices (int32) for
+// sparse_categorical_crossentropy, whole-number floats converted, as Keras casts them; else
+// the output's dtype, integers cast, as Keras's losses cast y_true.
+absl::StatusOr<Tensor> ReadTargets(const std::string& path, const std::string& loss,
+                                   const Model& model);
+
+// A model saved whole in Keras keeps the loss and metrics it was compiled with, and Keras's
+// load_model compiles the model with them. Where --loss is not given, AdoptKerasLoss takes the
+// file's loss (`keras`, read from `model_path`) into `loss` and `from_logits`, and says so in
+// `taken` ("loss mse"); one rill cannot run as the file says is a UsageError asking for --loss.
+// Where --metrics is not given, AdoptKerasMetrics takes the file's metrics rill has into
+// `metrics`, and says which it took and which it left out.
+absl::Status AdoptKerasLoss(const KerasTrainingConfig& keras, const std::string& model_path,
+                            std::string* loss, bool* from_logits, std::vector<std::string>* taken);
+void AdoptKerasMetrics(const KerasTrainingConfig& keras, std::vector<std::string>* metrics,
+                       std::vector<std::string>* taken);
 
 }  // namespace rill::cli

@@ -35,8 +35,8 @@
 #include "tools/experiment.h"
 #include "tools/plot_svg.h"
 
-ABSL_FLAG(std::string, x, "", "training inputs (.npy)");
-ABSL_FLAG(std::string, y, "", "training targets (.npy)");
+ABSL_FLAG(std::string, x, "", "the inputs (.npy)");
+ABSL_FLAG(std::string, y, "", "the targets (.npy)");
 ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
 ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, rmsprop, adagrad");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt,
@@ -202,11 +202,12 @@ std::string NumpyFloat32Text(double value) {
 
 // A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
 // the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
-// where --loss, --optimizer and --metrics are not given (--lr still sets the rate of the file's
-// optimizer; the state is the file's only when the weights are too, without --weights). A loss
-// or an optimizer rill cannot run as the file says (one rill lacks, a learning-rate schedule,
-// weight decay) asks for the flag instead. Returns what was taken from the file, for the run's
-// first line; `state` receives the optimizer's state when it is taken.
+// where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
+// --lr still sets the rate of the file's optimizer; the state is the file's only when the
+// weights are too, without --weights). An optimizer rill cannot run as the file says (one rill
+// lacks, a learning-rate schedule, weight decay) asks for --optimizer instead. Returns what was
+// taken from the file, for the run's first line; `state` receives the optimizer's state when it
+// is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
                                                      bool weights_from_file, std::string* loss,
                                                      bool* from_logits, OptimizerConfig* optimizer,
@@ -214,21 +215,7 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
                                                      std::vector<std::string>* metrics) {
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> adopted;
-  if (keras.loss && !FlagGiven("loss")) {
-    if (!ParseLoss(*keras.loss).ok()) {
-      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
-                                     ", which rill does not have: give --loss"));
-    }
-    if (!keras.loss_unsupported.empty()) {
-      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with loss ", *keras.loss,
-                                     " (", keras.loss_unsupported,
-                                     "), which rill cannot run as it is: give --loss"));
-    }
-    *loss = *keras.loss;
-    *from_logits = keras.loss_from_logits;
-    adopted.push_back(
-        absl::StrCat("loss ", *keras.loss, keras.loss_from_logits ? " from logits" : ""));
-  }
+  RILL_RETURN_IF_ERROR(AdoptKerasLoss(keras, model_path, loss, from_logits, &adopted));
   if ((keras.optimizer || !keras.optimizer_unsupported.empty()) && !FlagGiven("optimizer")) {
     if (!keras.optimizer_config) {
       return UsageError(absl::StrCat(model_path, ": was compiled in Keras with optimizer ",
@@ -252,20 +239,7 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
       }
     }
   }
-  // Metrics change nothing in training: those rill lacks are left out, saying so.
-  if (!FlagGiven("metrics")) {
-    std::string taken;
-    if (!keras.metrics.empty()) {
-      *metrics = keras.metrics;
-      taken = absl::StrCat("metrics ", absl::StrJoin(keras.metrics, ", "));
-    }
-    if (!keras.metrics_unsupported.empty()) {
-      absl::StrAppend(&taken, taken.empty() ? "not metrics " : " (not ",
-                      absl::StrJoin(keras.metrics_unsupported, ", "), ", which rill does not have",
-                      taken.empty() ? "" : ")");
-    }
-    if (!taken.empty()) adopted.push_back(taken);
-  }
+  AdoptKerasMetrics(keras, metrics, &adopted);
   return absl::StrJoin(adopted, ", ");
 }
 
@@ -501,19 +475,7 @@ absl::Status TrainModel(ProcessGroup* group) {
         SetKerasOptimizerState(m, *optimizer, *optimizer_state, model_path).status());
   const Tensor& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
-  RILL_ASSIGN_OR_RETURN(Tensor y_data, ReadNpy(y_path));
-  absl::StatusOr<Tensor> y_raw;
-  if (auto loss = ParseLoss(loss_name);
-      loss.ok() && loss->name == "sparse_categorical_crossentropy") {
-    // Class indices; whole-number floats are converted, as Keras casts them.
-    y_raw = ConvertNpyData(std::move(y_data), DType::kI32, y_path,
-                           "the labels of loss sparse_categorical_crossentropy");
-  } else {
-    // Other losses compare the targets with the output, so integer targets are cast to the
-    // output's dtype, as Keras's losses cast y_true.
-    y_raw =
-        ConvertNpyData(std::move(y_data), m.outputs()[0].value->type.dtype, y_path, "the targets");
-  }
+  absl::StatusOr<Tensor> y_raw = ReadTargets(y_path, loss_name, m);
   if (!y_raw.ok()) return y_raw.status();
   auto trainer = m.Compile({.loss = loss_name,
                             .from_logits = from_logits,

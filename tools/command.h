@@ -61,6 +61,7 @@ int RunHelp(int argc, char** argv);
 int RunVersion(int argc, char** argv);
 int RunTrain(int argc, char** argv);
 int RunPredict(int argc, char** argv);
+int RunEvaluate(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunCompile(int argc, char** argv);
 int RunRun(int argc, char** argv);

@@ -51,6 +51,10 @@ constexpr std::string_view kPredictFlags[] = {"model",  "weights", "weights_by_n
                                               "input",  "output",  "batch_size",
                                               "device", "tf32",    "gru_algo"};
 
+constexpr std::string_view kEvaluateFlags[] = {"model",  "weights", "weights_by_name", "x",
+                                               "y",      "loss",    "metrics",         "batch_size",
+                                               "device", "tf32",    "gru_algo"};
+
 constexpr std::string_view kInspectFlags[] = {
     "model",     "weights", "weights_by_name", "memory",      "training", "plan", "loss",
     "optimizer", "lr",      "batch_size",      "input_shape", "device",   "tf32", "gru_algo"};
@@ -83,6 +87,12 @@ constexpr std::array kCommands = {
             "--input X.npy --output Y.npy [--batch-size N] [--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunPredict, kPredictFlags, kSeedOnly},
+    Command{"evaluate", "a model's loss and metrics over data, as Keras's evaluate",
+            "rill evaluate (--model M.json --weights W | --model M.keras|M.h5) "
+            "[--weights-by-name] --x X.npy --y Y.npy [--loss L] [--metrics M1,M2] "
+            "[--batch-size N] [--device cpu|cuda|auto [--tf32] [--gru-algo auto|exact]]\n"
+            "(a whole Keras model: the loss and metrics it was compiled with, unless given)",
+            &RunEvaluate, kEvaluateFlags, kSeedOnly},
     Command{
         "compile",
         "compile a model for one input shape into a file that rill run (the runtime alone) runs",

@@ -27,6 +27,8 @@ Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
   <case>.keras          the model after the first fit (model.save)
   <case>_fit/N.npy      get_weights() after load_model and the second fit
+  <case>_evaluate.npy   for the cases with metrics: [loss, metrics...] of Keras's
+                        evaluate(x, y, batch_size=3) after load_model
 
 Regenerate from the repository root (the archives differ from run to run only in the date
 Keras writes into them):
@@ -63,6 +65,11 @@ def case(name, k, optimizer, x, y, rng, h5=False, metrics=None):
     path = os.path.join(OUT, f"{name}.keras")
     model.save(path)
     again = k.models.load_model(path)
+    if metrics:
+        # Keras's evaluate of the model as saved: [loss, metrics...].
+        results = again.evaluate(x, y, batch_size=3, verbose=0)
+        np.save(os.path.join(OUT, f"{name}_evaluate.npy"), np.asarray(results, np.float64),
+                allow_pickle=False)
     again.fit(x, y, **FIT)
     os.makedirs(os.path.join(OUT, f"{name}_fit"))
     for i, w in enumerate(again.get_weights()):

@@ -986,6 +986,47 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   EXPECT_THAT(r.out, Not(HasSubstr(" - mae: ")));
 }
 
+// rill evaluate gives Keras's evaluate after load_model: the loss and metrics the model was
+// compiled with, over batches (scripts/golden/keras_optimizer_state.py).
+TEST_F(CliTest, EvaluateGivesKerasEvaluate) {
+  const std::string dir = testing::GoldenPath("keras_optimizer/");
+  const std::string data = " --x " + dir + "x.npy --y " + dir + "y.npy --batch-size 3";
+  for (const auto& [name, line] :
+       {std::pair{"adam", "loss mse, metrics mae"},
+        std::pair{"rmsprop", "loss mse, metrics mean_squared_error"},
+        std::pair{"keras3_sgd", "loss mse, metrics mae (not mape, which rill does not have)"}}) {
+    SCOPED_TRACE(name);
+    Result r = Rill("evaluate --model " + dir + name + ".keras" + data);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith(
+                           std::string("evaluating with what the model was compiled with in "
+                                       "Keras: ") +
+                           line + "\n"));
+    // "loss: V - metric: V": Keras's values, in its order.
+    auto keras = ReadNpy(dir + name + "_evaluate.npy");
+    ASSERT_TRUE(keras.ok());
+    const std::string results = r.out.substr(r.out.find('\n') + 1);
+    std::vector<double> values;
+    for (const std::string& part : std::vector<std::string>(absl::StrSplit(results, " - ")))
+      values.push_back(std::stod(part.substr(part.find(": ") + 2)));
+    ASSERT_GE(static_cast<int64_t>(values.size()), 2);
+    for (size_t i = 0; i < values.size(); ++i)
+      EXPECT_NEAR(values[i], keras->at(static_cast<int64_t>(i)), 1e-6 * keras->at(0)) << i;
+  }
+  // --loss and --metrics replace the file's; a model JSON needs its weights; no --y is a usage
+  // error.
+  Result r = Rill("evaluate --model " + dir + "adam.h5" + data + " --loss mae --metrics mse");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("loss: 0.7326"));
+  EXPECT_THAT(r.out, HasSubstr(" - mse: 0.7642"));
+  r = Rill("evaluate --model " + dir + "adam.keras --x " + dir + "x.npy");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rill evaluate: --model, --x and --y are required"));
+  r = Rill("evaluate --model " + dir + "adam.keras --x " + dir + "x.npy --y " + dir + "x.npy");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("rill evaluate: "));
+}
+
 // A Keras archive (model.save('m.keras')) is a --model with its weights too, and a weights
 // file in Keras's newer layout (save_weights('w.weights.h5')) a --weights
 // (scripts/golden/keras_archive.py). Its compile_config is what rill train trains with, as an
