@@ -206,6 +206,16 @@ std::string WeightsFlag() {
              : "";
 }
 
+absl::StatusOr<std::string> RequiredWeightsFlag() {
+  std::string weights = WeightsFlag();
+  if (weights.empty()) {
+    return UsageError(
+        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
+        "file)");
+  }
+  return weights;
+}
+
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
                                               const std::string& data_path, const char* command) {

@@ -80,6 +80,9 @@ absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& m
 // model.save('m.h5'), or a .keras archive), the model's file: Keras's load_model takes both
 // from it.
 std::string WeightsFlag();
+// WeightsFlag for a command that needs weights: a UsageError when there are none (a model JSON
+// without --weights).
+absl::StatusOr<std::string> RequiredWeightsFlag();
 
 // A Keras model JSON with (optionally) its weights; `seed` seeds the initializers and
 // `input_shapes` binds the dimensions the JSON leaves open (a None time axis:

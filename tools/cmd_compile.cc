@@ -57,12 +57,7 @@ absl::Status Compile() {
   const std::string out = absl::GetFlag(FLAGS_o);
   if (model_path.empty() || out.empty() || absl::GetFlag(FLAGS_input_shape).empty())
     return UsageError("--model, --input-shape and -o are required");
-  const std::string weights = WeightsFlag();
-  if (weights.empty()) {
-    return UsageError(
-        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
-        "file)");
-  }
+  RILL_ASSIGN_OR_RETURN(const std::string weights, RequiredWeightsFlag());
   const std::string emit = absl::GetFlag(FLAGS_emit);
   if (emit != "plan" && emit != "executable")
     return UsageError(absl::StrCat("--emit='", emit, "' is not plan or executable"));

@@ -32,12 +32,7 @@ absl::Status Evaluate() {
   const std::string x_path = absl::GetFlag(FLAGS_x), y_path = absl::GetFlag(FLAGS_y);
   if (model_path.empty() || x_path.empty() || y_path.empty())
     return UsageError("--model, --x and --y are required");
-  const std::string weights = WeightsFlag();
-  if (weights.empty()) {
-    return UsageError(
-        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
-        "file)");
-  }
+  RILL_ASSIGN_OR_RETURN(const std::string weights, RequiredWeightsFlag());
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
   std::string loss = absl::GetFlag(FLAGS_loss);

@@ -34,11 +34,7 @@ absl::Status Predict() {
   }
   if (model_path.empty() || input.empty() || output.empty())
     return UsageError("--model, --input and --output are required");
-  const std::string weights = WeightsFlag();
-  if (weights.empty())
-    return UsageError(
-        "--weights is required with a model JSON (a directory of .npy files or a Keras .h5 "
-        "file)");
+  RILL_ASSIGN_OR_RETURN(const std::string weights, RequiredWeightsFlag());
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
   const std::vector<FlagPath> inputs = {
