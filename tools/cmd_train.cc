@@ -470,9 +470,14 @@ absl::Status TrainModel(ProcessGroup* group) {
     return absl::InvalidArgumentError(absl::StrCat(
         model_path, ": rill train needs one output, the model has ", m.outputs().size()));
   }
-  if (optimizer_state)
-    RILL_RETURN_IF_ERROR(
-        SetKerasOptimizerState(m, *optimizer, *optimizer_state, model_path).status());
+  if (optimizer_state) {
+    if (absl::Status st =
+            SetKerasOptimizerState(m, *optimizer, *optimizer_state, model_path).status();
+        !st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat(st.message(), "; --optimizer trains from a new state"));
+    }
+  }
   const Tensor& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
   absl::StatusOr<Tensor> y_raw = ReadTargets(y_path, loss_name, m);
