@@ -55,8 +55,8 @@ ABSL_FLAG(double, validation_split, 0.0,
           "the last fraction of the samples (taken before shuffling) held out and evaluated after "
           "each epoch, as Keras's validation_split");
 ABSL_FLAG(std::vector<std::string>, metrics, {},
-          "metrics reported each epoch, comma separated: accuracy, binary_accuracy, "
-          "categorical_accuracy, sparse_categorical_accuracy, mse, mae");
+          "metrics reported (by train, each epoch), comma separated: accuracy, "
+          "binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mse, mae");
 ABSL_FLAG(
     std::optional<int>, verbose, std::nullopt,
     "0: only the final result; 1: a progress bar per epoch; 2: one line per epoch (default: 1 "
