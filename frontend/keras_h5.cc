@@ -350,9 +350,10 @@ absl::StatusOr<std::vector<H5LayerWeights>> ReadLayerWeights(const std::string& 
 }
 
 // The weights of the group at `group` and of the layers it wraps (Keras's newer layout):
-// vars/0, vars/1, ... then each wrapped layer's, `depth` levels down at most.
+// vars/0, vars/1, ... then each wrapped layer's, `depth` levels down at most. With `integers`
+// (an optimizer's variables), integer datasets too, as ReadDataset reads them.
 absl::Status ReadPathWeights(const FileLayout& layout, hid_t group, const std::string& where,
-                             int depth, std::vector<Tensor>* out) {
+                             int depth, std::vector<Tensor>* out, bool integers = false) {
   RILL_ASSIGN_OR_RETURN(const hid_t vars_id,
                         OpenChecked(layout, group, "vars", /*dataset=*/false, where));
   if (vars_id >= 0) {
@@ -361,7 +362,8 @@ absl::Status ReadPathWeights(const FileLayout& layout, hid_t group, const std::s
       const std::string name = std::to_string(i);
       if (H5Lexists(vars.get(), name.c_str(), H5P_DEFAULT) <= 0) break;
       if (i == 4096) return Bad(where, "more than 4096 weights in one layer");
-      RILL_ASSIGN_OR_RETURN(Tensor t, ReadDataset(layout, vars.get(), name, where + "/vars"));
+      RILL_ASSIGN_OR_RETURN(Tensor t,
+                            ReadDataset(layout, vars.get(), name, where + "/vars", integers));
       out->push_back(std::move(t));
     }
   }
@@ -542,20 +544,8 @@ absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string&
                           OpenChecked(layout, file, "optimizer", /*dataset=*/false, path));
     if (newer < 0) return absl::OkStatus();
     Handle group(newer, H5Gclose);
-    RILL_ASSIGN_OR_RETURN(const hid_t vars_id,
-                          OpenChecked(layout, group.get(), "vars", /*dataset=*/false, path));
-    if (vars_id < 0) return absl::OkStatus();
-    Handle vars(vars_id, H5Gclose);
-    const std::string where = absl::StrCat(path, ": optimizer/vars");
-    for (int i = 0;; ++i) {
-      const std::string name = std::to_string(i);
-      if (H5Lexists(vars.get(), name.c_str(), H5P_DEFAULT) <= 0) break;
-      if (i == 100000) return Bad(where, "more than 100000 optimizer variables");
-      RILL_ASSIGN_OR_RETURN(Tensor t,
-                            ReadDataset(layout, vars.get(), name, where, /*integers=*/true));
-      out.variables.push_back(std::move(t));
-    }
-    return absl::OkStatus();
+    return ReadPathWeights(layout, group.get(), absl::StrCat(path, ": optimizer"), /*depth=*/0,
+                           &out.variables, /*integers=*/true);
   }));
   return out;
 } catch (...) {
