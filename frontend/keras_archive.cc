@@ -311,8 +311,8 @@ namespace {
 // copy's name in its errors replaced by "<path>: model.weights.h5".
 template <typename T>
 absl::StatusOr<T> ReadArchiveWeightsFile(
-    const std::string& path, const std::function<absl::StatusOr<T>(const std::string&)>& read) {
-  RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
+    const zip::Archive& archive, const std::function<absl::StatusOr<T>(const std::string&)>& read) {
+  const std::string& path = archive.path();
   RILL_ASSIGN_OR_RETURN(const zip::Member* weights, FindMember(archive, kWeights));
   if (weights->bytes > kMaxWeightsBytes) {
     return absl::InvalidArgumentError(
@@ -331,8 +331,7 @@ absl::StatusOr<T> ReadArchiveWeightsFile(
 }
 
 // The keras_version of the archive's metadata.json ("" when it names none).
-absl::StatusOr<std::string> ArchiveKerasVersion(const std::string& path) {
-  RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
+absl::StatusOr<std::string> ArchiveKerasVersion(const zip::Archive& archive) {
   const zip::Member* member = archive.Find("metadata.json");
   if (member == nullptr) return std::string();
   RILL_ASSIGN_OR_RETURN(const std::string text,
@@ -348,16 +347,18 @@ absl::StatusOr<std::string> ArchiveKerasVersion(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<KerasH5Weights> ReadKerasArchiveWeights(const std::string& path) try {
-  return ReadArchiveWeightsFile<KerasH5Weights>(path, ReadKerasH5Weights);
+  RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
+  return ReadArchiveWeightsFile<KerasH5Weights>(archive, ReadKerasH5Weights);
 } catch (...) {
   return CurrentExceptionStatus(path);
 }
 
 absl::StatusOr<KerasOptimizerState> ReadKerasOptimizerState(const std::string& path) try {
   if (!IsKerasArchive(path)) return ReadKerasH5OptimizerState(path);
+  RILL_ASSIGN_OR_RETURN(const zip::Archive archive, zip::Archive::Open(path));
   RILL_ASSIGN_OR_RETURN(KerasOptimizerState state, ReadArchiveWeightsFile<KerasOptimizerState>(
-                                                       path, ReadKerasH5OptimizerState));
-  RILL_ASSIGN_OR_RETURN(state.keras_version, ArchiveKerasVersion(path));
+                                                       archive, ReadKerasH5OptimizerState));
+  RILL_ASSIGN_OR_RETURN(state.keras_version, ArchiveKerasVersion(archive));
   return state;
 } catch (...) {
   return CurrentExceptionStatus(path);
