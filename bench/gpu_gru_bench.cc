@@ -15,9 +15,9 @@
 // A third table times sequence lengths uniform in [T/4, T] against the same batch padded to T
 // (rill's kernels, like bench/gru_bench's last table on the CPU), on the --lengths-configs
 // (default a,b,e,g; "none" skips it): RunLengths.
-//
-//   gpu_gru_bench [--reps=N] [--configs=a,b,...] [--lengths-configs=a,b,...] [--markdown=PATH]
-//                 [--torch=PATH]
+// Run by bench/gpu_gru_bench (bench/gpu_gru_bench_main.cc) and by `rill bench --device cuda`.
+#include "bench/gpu_gru_bench.h"
+
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
@@ -472,14 +472,6 @@ std::string Ratio(double num, double den) {
   return den > 0 ? absl::StrFormat("%.3fx", num / den) : std::string("-");
 }
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) return argv[i] + prefix.size();
-  }
-  return fallback;
-}
-
 // The same batch padded to T against its sequence lengths, uniform in [T/4, T] (a fixed seed,
 // bench/gru_bench's): rill's calls padded under STANDARD (what lengths run) and under its own
 // choice, and ragged; the valid steps' share of the padded batch (sum of lengths / (B·T)).
@@ -522,12 +514,42 @@ std::optional<GruAlgo> Fastest(const std::map<GruAlgo, absl::StatusOr<Timing>>& 
   return best;
 }
 
-int Main(int argc, char** argv) {
-  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "10").c_str()));
-  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d,e,f,g");
-  const std::string lengths_wanted = Flag(argc, argv, "lengths-configs", "a,b,e,g");
-  const std::string markdown_path = Flag(argc, argv, "markdown", "");
-  const std::string torch_path = Flag(argc, argv, "torch", "");
+// Whether every name of `list` (comma-separated) is one of kConfigs': an InvalidArgument naming
+// `flag` and the unknown one otherwise.
+absl::Status CheckConfigNames(const std::string& flag, const std::string& list) {
+  for (absl::string_view name : absl::StrSplit(list, ',')) {
+    if (std::none_of(kConfigs.begin(), kConfigs.end(),
+                     [&](const Config& c) { return c.name == name; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": '", name, "' is none of a, b, c, d, e, f, g"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckGpuGruBenchOptions(const GpuGruBenchOptions& options) {
+  if (options.reps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reps=", options.reps, ": must be at least 1"));
+  }
+  RILL_RETURN_IF_ERROR(CheckConfigNames("--configs", options.configs));
+  if (options.lengths_configs == "none") return absl::OkStatus();
+  return CheckConfigNames("--lengths-configs", options.lengths_configs);
+}
+
+int RunGpuGruBench(const GpuGruBenchOptions& options) {
+  if (absl::Status st = CheckGpuGruBenchOptions(options); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", options.program.c_str(), std::string(st.message()).c_str());
+    return 2;
+  }
+  const int reps = options.reps;
+  const std::string& wanted = options.configs;
+  const std::string& lengths_wanted = options.lengths_configs;
+  const std::string& markdown_path = options.markdown;
+  const std::string& torch_path = options.torch;
+  const char* program = options.program.c_str();
   // Both tables run the registered CUDA kernels: register them before either.
   RegisterCpuKernels();
   RegisterCudaBackend();
@@ -535,7 +557,7 @@ int Main(int argc, char** argv) {
   const absl::Status available = CudaDeviceAvailable();
   const bool gpu = available.ok();
   if (!gpu) {
-    std::printf("gpu_gru_bench: no CUDA device (%s): not measured\n",
+    std::printf("%s: no CUDA device (%s): not measured\n", program,
                 std::string(available.message()).c_str());
   }
   // The stream outlives the handle bound to it (locals are destroyed in reverse order).
@@ -550,7 +572,7 @@ int Main(int argc, char** argv) {
     handle = CudnnHandle::Create();
     if (!handle.ok() || !stream.ok()) {
       std::fprintf(
-          stderr, "gpu_gru_bench: %s\n",
+          stderr, "%s: %s\n", program,
           std::string((handle.ok() ? stream.status() : handle.status()).message()).c_str());
       return 1;
     }
@@ -585,7 +607,7 @@ int Main(int argc, char** argv) {
     std::FILE* f = std::fopen(tmp.c_str(), "w");
     const bool ok = f != nullptr && std::fputs(md.c_str(), f) >= 0 && std::fclose(f) == 0 &&
                     std::rename(tmp.c_str(), markdown_path.c_str()) == 0;
-    if (!ok) std::fprintf(stderr, "gpu_gru_bench: cannot write %s\n", markdown_path.c_str());
+    if (!ok) std::fprintf(stderr, "%s: cannot write %s\n", program, markdown_path.c_str());
     return ok;
   };
   const std::vector<std::string> names = absl::StrSplit(wanted, ',');
@@ -605,7 +627,7 @@ int Main(int argc, char** argv) {
       const absl::StatusCode code = t.status().code();
       if (!gpu || t.ok() || code == absl::StatusCode::kUnimplemented) return;
       ++failures;
-      std::fprintf(stderr, "gpu_gru_bench: config %s, %s: %s\n", c.name.c_str(), what.c_str(),
+      std::fprintf(stderr, "%s: config %s, %s: %s\n", program, c.name.c_str(), what.c_str(),
                    std::string(t.status().message()).c_str());
     };
     report(rill, "rill");
@@ -675,7 +697,7 @@ int Main(int argc, char** argv) {
       step_note = std::string(rill.status().message());
       if (gpu) {
         ++failures;
-        std::fprintf(stderr, "gpu_gru_bench: step, config %s: %s\n", c.name.c_str(),
+        std::fprintf(stderr, "%s: step, config %s: %s\n", program, c.name.c_str(),
                      step_note.c_str());
       }
     } else {
@@ -730,7 +752,7 @@ int Main(int argc, char** argv) {
       for (const auto* t : {&l.padded_standard, &l.padded_chosen, &l.ragged}) {
         if (gpu && !t->ok()) {
           ++failures;
-          std::fprintf(stderr, "gpu_gru_bench: lengths, config %s: %s\n", c.name.c_str(),
+          std::fprintf(stderr, "%s: lengths, config %s: %s\n", program, c.name.c_str(),
                        std::string(t->status().message()).c_str());
         }
       }
@@ -759,7 +781,4 @@ int Main(int argc, char** argv) {
   return failures == 0 ? 0 : 1;
 }
 
-}  // namespace
 }  // namespace rill::gpu
-
-int main(int argc, char** argv) { return rill::gpu::Main(argc, argv); }

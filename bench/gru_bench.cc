@@ -1,20 +1,19 @@
 // CuDNNGRU on the CPU against its anchors, measured in the same run: oneDNN's lbr_gru
 // computing the same function (bench/onednn_gru.h, when oneDNN is built in) and torch.nn.GRU
-// (bench/torch_gru.py as a subprocess, at its fastest of 1..--threads intra-op threads). One
+// (bench/torch_gru.py as a subprocess, at its fastest of 1..threads intra-op threads). One
 // table row per configuration:
 // rill's forward and forward+backward times (the registered cudnn_gru and cudnn_gru_grad
-// kernels, float32, on --threads threads; the forward on weights packed beforehand, as a folded
+// kernels, float32, on the given threads; the forward on weights packed beforehand, as a folded
 // inference plan runs it), their GFLOP/s and share of the machine's sgemm
 // ceiling, the anchors' times and the ratios. The ceiling is the best large sgemm the machine
 // runs on the same threads: OpenBLAS as loaded and oneDNN's. Not a test: it asserts nothing.
-//
-//   gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] [--isa=avx512|avx2|sse2]
-//             [--no-torch] [--no-onednn] [--no-lengths] [--python=/usr/bin/python3]
-//
 // A last table times sequence lengths (uniform in [T/4, T]) against the same batch padded.
+// Run by bench/gru_bench (bench/gru_bench_main.cc) and by `rill bench`.
 //
-// Times are medians of --reps runs (more for calls under ~17 ms: bench/timing.h) after a warm-up
+// Times are medians of `reps` runs (more for calls under ~17 ms: bench/timing.h) after a warm-up
 // (the load average is printed before and after: a busy machine shows there).
+#include "bench/gru_bench.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -32,9 +31,13 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "bench/timing.h"
 #include "frontend/rill.h"
+#include "ir/status.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gru_choice.h"
 #include "kernels/cpu/gru_cpu.h"
@@ -52,17 +55,19 @@
 #include "bench/onednn_gru.h"
 #endif
 
-#ifndef RILL_BENCH_DIR
-#define RILL_BENCH_DIR "bench"
-#endif
-
+namespace rill::bench {
 namespace {
 
 using rill::DType;
 using rill::Shape;
 using rill::Tensor;
 using rill::TensorView;
-using rill::bench::MedianMs;
+
+// The name this run's messages start with (CpuGruBenchOptions::program).
+std::string& Program() {
+  static std::string program = "gru_bench";
+  return program;
+}
 
 struct Config {
   std::string name;
@@ -181,7 +186,7 @@ struct GruKernelCall {
         rill::FindKernel(rill::OpKind::kCuDNNGRUGrad, rill::DeviceKind::kCpu)->fn;
     auto check = [](const absl::Status& s) {
       if (!s.ok()) {
-        std::fprintf(stderr, "gru_bench: %s\n", std::string(s.message()).c_str());
+        std::fprintf(stderr, "%s: %s\n", Program().c_str(), std::string(s.message()).c_str());
         std::exit(1);
       }
     };
@@ -203,18 +208,19 @@ Times RunRill(const Config& c, int reps, bool onednn) {
   std::tie(t.forward_ms, t.train_ms) = call.Time(reps);
 #if RILL_HAVE_ONEDNN
   if (onednn) {
-    rill::bench::GruProblem p{.time = c.time,
-                              .batch = c.batch,
-                              .input = d,
-                              .units = u,
-                              .x = call.x.data<float>(),
-                              .kernel = call.kernel.data<float>(),
-                              .recurrent = call.recurrent.data<float>(),
-                              .bias = call.bias.data<float>(),
-                              .dy = call.dy.data<float>()};
-    rill::bench::OneDnnGruResult r = rill::bench::RunOneDnnGru(p, reps);
+    GruProblem p{.time = c.time,
+                 .batch = c.batch,
+                 .input = d,
+                 .units = u,
+                 .x = call.x.data<float>(),
+                 .kernel = call.kernel.data<float>(),
+                 .recurrent = call.recurrent.data<float>(),
+                 .bias = call.bias.data<float>(),
+                 .dy = call.dy.data<float>()};
+    OneDnnGruResult r = RunOneDnnGru(p, reps);
     if (!r.error.empty()) {
-      std::fprintf(stderr, "gru_bench: onednn config %s: %s\n", c.name.c_str(), r.error.c_str());
+      std::fprintf(stderr, "%s: onednn config %s: %s\n", Program().c_str(), c.name.c_str(),
+                   r.error.c_str());
     } else {
       t.onednn_forward_ms = r.forward_ms;
       t.onednn_train_ms = r.train_ms;
@@ -262,12 +268,12 @@ LengthTimes RunLengths(const Config& c, int reps) {
     forward_ratio.push_back(rf / (t.valid_share * pf));
     train_ratio.push_back(rt / (t.valid_share * pt));
   }
-  t.padded_forward_ms = rill::bench::Median(padded_forward);
-  t.padded_train_ms = rill::bench::Median(padded_train);
-  t.ragged_forward_ms = rill::bench::Median(ragged_forward);
-  t.ragged_train_ms = rill::bench::Median(ragged_train);
-  t.forward_over_ideal = rill::bench::Median(forward_ratio);
-  t.train_over_ideal = rill::bench::Median(train_ratio);
+  t.padded_forward_ms = Median(padded_forward);
+  t.padded_train_ms = Median(padded_train);
+  t.ragged_forward_ms = Median(ragged_forward);
+  t.ragged_train_ms = Median(ragged_train);
+  t.forward_over_ideal = Median(forward_ratio);
+  t.train_over_ideal = Median(train_ratio);
   return t;
 }
 
@@ -276,12 +282,21 @@ struct TorchTimes {
   int forward_threads = 0, train_threads = 0, step_threads = 0;  // the fastest counts
 };
 
-// torch's times from bench/torch_gru.py, or zeros when it cannot run.
-TorchTimes RunTorch(const Config& c, int reps, int threads, const std::string& python) {
+// Why torch cannot be measured with this python and script, or "" when it can.
+std::string TorchUnavailable(const std::string& python, const std::string& script) {
+  if (script.empty() || !std::ifstream(script)) return "no bench/torch_gru.py";
+  const std::string probe = "'" + python + "' -c 'import torch' >/dev/null 2>&1";
+  if (std::system(probe.c_str()) != 0) return python + " cannot import torch";
+  return "";
+}
+
+// torch's times from bench/torch_gru.py (`script`), or zeros when it cannot run.
+TorchTimes RunTorch(const Config& c, int reps, int threads, const std::string& python,
+                    const std::string& script) {
   std::ostringstream cmd;
-  cmd << "OMP_NUM_THREADS=" << threads << " MKL_NUM_THREADS=" << threads << " " << python << " "
-      << RILL_BENCH_DIR << "/torch_gru.py --threads " << threads << " --reps " << reps << " "
-      << c.name << ":" << c.time << ":" << c.batch << ":" << c.input << ":" << c.units << " 2>&1";
+  cmd << "OMP_NUM_THREADS=" << threads << " MKL_NUM_THREADS=" << threads << " '" << python << "' '"
+      << script << "' --threads " << threads << " --reps " << reps << " " << c.name << ":" << c.time
+      << ":" << c.batch << ":" << c.input << ":" << c.units << " 2>&1";
   FILE* pipe = popen(cmd.str().c_str(), "r");
   if (pipe == nullptr) return {};
   std::string out;
@@ -295,8 +310,8 @@ TorchTimes RunTorch(const Config& c, int reps, int threads, const std::string& p
       !(in >> name >> t.forward_ms >> t.train_ms >> t.step_ms >> t.forward_threads >>
         t.train_threads >> t.step_threads) ||
       name != c.name) {
-    std::fprintf(stderr, "gru_bench: torch run failed for config %s:\n%s\n", c.name.c_str(),
-                 out.c_str());
+    std::fprintf(stderr, "%s: torch run failed for config %s:\n%s\n", Program().c_str(),
+                 c.name.c_str(), out.c_str());
     return {};
   }
   return t;
@@ -312,7 +327,7 @@ struct StepTimes {
 
 StepTimes RunRillStep(const Config& c, int reps) {
   auto fail = [&](const absl::Status& s) {
-    std::fprintf(stderr, "gru_bench: step %s: %s\n", c.name.c_str(),
+    std::fprintf(stderr, "%s: step %s: %s\n", Program().c_str(), c.name.c_str(),
                  std::string(s.message()).c_str());
     std::exit(1);
   };
@@ -351,34 +366,36 @@ StepTimes RunRillStep(const Config& c, int reps) {
   return t;
 }
 
-std::string Flag(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--" + name + "=", 0) == 0) return arg.substr(name.size() + 3);
-    if (arg == "--" + name) return "true";
-  }
-  return fallback;
-}
-
 // The configurations named in `wanted` (comma-separated): a, b, c, d, or T:B:I:H for another.
-std::vector<Config> SelectedConfigs(const std::string& wanted) {
+absl::StatusOr<std::vector<Config>> SelectedConfigs(const std::string& wanted) {
   std::vector<Config> out;
-  std::istringstream in(wanted);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    for (const Config& c : kConfigs) {
-      if (c.name == item) out.push_back(c);
+  for (absl::string_view item : absl::StrSplit(wanted, ',')) {
+    const auto known = std::find_if(std::begin(kConfigs), std::end(kConfigs),
+                                    [&](const Config& c) { return c.name == item; });
+    if (known != std::end(kConfigs)) {
+      out.push_back(*known);
+      continue;
     }
     Config custom{"x"};
-    char colon[3];
-    std::istringstream dims(item);
-    if (dims >> custom.time >> colon[0] >> custom.batch >> colon[1] >> custom.input >> colon[2] >>
-            custom.units &&
-        custom.time > 0 && custom.batch > 0 && custom.input > 0 && custom.units > 0) {
-      out.push_back(custom);
+    const std::vector<absl::string_view> dims = absl::StrSplit(item, ':');
+    if (dims.size() != 4 || !absl::SimpleAtoi(dims[0], &custom.time) ||
+        !absl::SimpleAtoi(dims[1], &custom.batch) || !absl::SimpleAtoi(dims[2], &custom.input) ||
+        !absl::SimpleAtoi(dims[3], &custom.units) || custom.time <= 0 || custom.batch <= 0 ||
+        custom.input <= 0 || custom.units <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--configs: '", item, "' is none of a, b, c, d nor T:B:I:H with positive sizes"));
     }
+    out.push_back(custom);
   }
   return out;
+}
+
+// The ISA named `name` (avx512, avx2, sse2), or nullopt.
+std::optional<cpu::CpuIsa> NamedIsa(const std::string& name) {
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kSse2, cpu::CpuIsa::kAvx2, cpu::CpuIsa::kAvx512}) {
+    if (name == cpu::CpuIsaName(isa)) return isa;
+  }
+  return std::nullopt;
 }
 
 // What the CPU GRU's default choice (kernels/cpu/gru_choice.h) runs for this shape, for the
@@ -408,36 +425,44 @@ std::string Speedup(double anchor_ms, double rill_ms) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf(
-          "gru_bench [--threads=2] [--reps=15] [--configs=a,b,c,d|T:B:I:H,...] "
-          "[--isa=avx512|avx2|sse2] "
-          "[--no-torch] [--no-onednn] [--no-lengths] [--python=/usr/bin/python3]\n");
-      return 0;
-    }
+absl::Status CheckCpuGruBenchOptions(const CpuGruBenchOptions& options) {
+  if (options.threads < 1 || options.reps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--threads=", options.threads, " and --reps=", options.reps, ": each must be at least 1"));
   }
-  const int threads = std::atoi(Flag(argc, argv, "threads", "2").c_str());
-  const int reps = std::max(1, std::atoi(Flag(argc, argv, "reps", "15").c_str()));
-  const std::string wanted = Flag(argc, argv, "configs", "a,b,c,d");
-  const bool torch = Flag(argc, argv, "no-torch", "false") != "true";
-  const bool onednn = RILL_HAVE_ONEDNN && Flag(argc, argv, "no-onednn", "false") != "true";
-  const std::string python = Flag(argc, argv, "python", "/usr/bin/python3");
+  RILL_RETURN_IF_ERROR(SelectedConfigs(options.configs).status());
+  if (options.isa.empty()) return absl::OkStatus();
+  const std::optional<cpu::CpuIsa> isa = NamedIsa(options.isa);
+  if (!isa) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--isa='", options.isa, "' is none of avx512, avx2, sse2"));
+  }
+  if (*isa > cpu::BestCpuIsa()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--isa=", options.isa, ": this cpu runs at most ", cpu::CpuIsaName(cpu::BestCpuIsa())));
+  }
+  return absl::OkStatus();
+}
+
+int RunCpuGruBench(const CpuGruBenchOptions& options) {
+  Program() = options.program;
+  if (absl::Status st = CheckCpuGruBenchOptions(options); !st.ok()) {
+    std::fprintf(stderr, "%s: %s\n", options.program.c_str(), std::string(st.message()).c_str());
+    return 2;
+  }
+  const std::vector<Config> configs = *SelectedConfigs(options.configs);
+  const int threads = options.threads;
+  const int reps = options.reps;
+  const bool onednn = RILL_HAVE_ONEDNN && options.onednn;
+  const std::string torch_unavailable =
+      options.torch ? TorchUnavailable(options.python, options.torch_script) : "";
+  const bool torch = options.torch && torch_unavailable.empty();
   openblas_set_num_threads(threads);
 #if RILL_HAVE_ONEDNN
   omp_set_num_threads(threads);
 #endif
-  rill::RegisterCpuKernels();
-  const std::string isa = Flag(argc, argv, "isa", "");
-  for (rill::cpu::CpuIsa i :
-       {rill::cpu::CpuIsa::kSse2, rill::cpu::CpuIsa::kAvx2, rill::cpu::CpuIsa::kAvx512}) {
-    if (isa == rill::cpu::CpuIsaName(i) && !rill::cpu::ForceGruKernelIsa(i).ok()) {
-      std::fprintf(stderr, "gru_bench: this cpu cannot run %s\n", isa.c_str());
-      return 2;
-    }
-  }
-
+  RegisterCpuKernels();
+  if (!options.isa.empty()) (void)cpu::ForceGruKernelIsa(NamedIsa(options.isa));
   std::printf(
       "CuDNNGRU float32, batch-major, %d thread(s); medians of %d runs (more for short calls: "
       "0.25 s of them) after a warm-up\n",
@@ -447,12 +472,15 @@ int main(int argc, char** argv) {
               rill::cpu::CpuIsaName(rill::cpu::BestCpuIsa()), rill::cpu::SgemmReport().c_str());
 #if RILL_HAVE_ONEDNN
   std::printf("oneDNN lbr_gru: %s (isa %s)\n", onednn ? "measured" : "skipped",
-              rill::bench::OneDnnIsa().c_str());
+              OneDnnIsa().c_str());
 #else
   std::printf("oneDNN lbr_gru: not built (no oneDNN)\n");
 #endif
+  const std::string torch_state = torch                       ? "measured"
+                                  : torch_unavailable.empty() ? "skipped"
+                                                              : "skipped: " + torch_unavailable;
   std::printf("torch.nn.GRU (the fastest of 1..%d intra-op threads, per measure): %s\n", threads,
-              torch ? "measured" : "skipped");
+              torch_state.c_str());
   std::printf("load average before: %s\n", LoadAverage().c_str());
   const auto [openblas_gf, onednn_gf] = SgemmGflops(reps);
   const double ceiling = std::max(openblas_gf, onednn_gf);
@@ -470,10 +498,11 @@ int main(int argc, char** argv) {
     TorchTimes torch;
   };
   std::vector<StepRow> steps;
-  for (const Config& c : SelectedConfigs(wanted)) {
+  for (const Config& c : configs) {
     const double flops = 6.0 * c.batch * c.time * c.units * (c.input + c.units);
     const Times r = RunRill(c, reps, onednn);
-    const TorchTimes torch_times = torch ? RunTorch(c, reps, threads, python) : TorchTimes{};
+    const TorchTimes torch_times =
+        torch ? RunTorch(c, reps, threads, options.python, options.torch_script) : TorchTimes{};
     const double tf = torch_times.forward_ms, tt = torch_times.train_ms;
     steps.push_back({c, r, RunRillStep(c, reps), torch_times});
     const double fwd_gflops = flops / (r.forward_ms * 1e6);
@@ -520,14 +549,14 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
-  if (Flag(argc, argv, "no-lengths", "false") != "true") {
+  if (options.lengths) {
     std::printf(
         "\nSequence lengths uniform in [T/4, T] against the same batch padded to T (rill's kernel; "
         "ragged/ideal: the ragged time over the valid steps' share of the padded time; medians of "
         "5 rounds timing the two in turn)\n");
     std::printf("%-3s | %6s | %9s %9s %7s %11s | %9s %9s %7s %11s\n", "cfg", "valid", "pad fwd",
                 "rag fwd", "saved", "rag/ideal", "pad f+b", "rag f+b", "saved", "rag/ideal");
-    for (const Config& c : SelectedConfigs(wanted)) {
+    for (const Config& c : configs) {
       const LengthTimes l = RunLengths(c, reps);
       auto saved = [](double padded, double ragged) {
         return absl::StrFormat("%5.0f%%", 100 * (1 - ragged / padded));
@@ -546,5 +575,8 @@ int main(int argc, char** argv) {
       "what the default CPU GRU choice runs for the inference forward / training (rill's kernel "
       "or oneDNN's, the two columns before).\n");
   std::printf("load average after: %s\n", LoadAverage().c_str());
+  if (!options.isa.empty()) (void)cpu::ForceGruKernelIsa(std::nullopt);
   return 0;
 }
+
+}  // namespace rill::bench

@@ -65,5 +65,6 @@ int RunEvaluate(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunCompile(int argc, char** argv);
 int RunRun(int argc, char** argv);
+int RunBench(int argc, char** argv);
 
 }  // namespace rill::cli

@@ -59,6 +59,9 @@ constexpr std::string_view kInspectFlags[] = {
     "model",     "weights", "weights_by_name", "memory",      "training", "plan", "loss",
     "optimizer", "lr",      "batch_size",      "input_shape", "device",   "tf32", "gru_algo"};
 
+constexpr std::string_view kBenchFlags[] = {"device", "threads", "reps",   "configs", "lengths",
+                                            "onednn", "torch",   "python", "isa"};
+
 constexpr std::string_view kCompileFlags[] = {"model",       "weights", "weights_by_name",
                                               "input_shape", "o",       "emit",
                                               "device",      "tf32",    "gru_algo"};
@@ -110,6 +113,14 @@ constexpr std::array kCommands = {
             "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunInspect, kInspectFlags, kSeedOnly},
+    Command{"bench", "time rill's GRU against the machine's best kernels and other libraries' GRUs",
+            "rill bench [--device cpu|cuda|auto] [--threads N] [--reps N] "
+            "[--configs a,b,...|T:B:I:H,...] [--lengths=false] [--onednn=false] [--torch=false] "
+            "[--python P] [--isa avx512|avx2|sse2]\n(prints tables; cpu: rill's CuDNNGRU kernels "
+            "against the sgemm ceiling, oneDNN's GRU and torch.nn.GRU; cuda: rill's cuDNN calls "
+            "against every cuDNN algorithm called directly, and its training step against "
+            "PyTorch's)",
+            &RunBench, kBenchFlags},
     Command{"help", "list the commands, or show one command's flags", "rill help [command]",
             &RunHelp},
     Command{"version", "print the version and whether the CUDA backend is built in", "rill version",

@@ -1239,13 +1239,46 @@ TEST_F(CliTest, HelpListsOnlyCommandsThatWork) {
   Result r = Rill("help");
   ASSERT_EQ(r.status, 0) << r.out;
   for (const std::string listed :
-       {"train", "predict", "compile", "run", "inspect", "help", "version"})
+       {"train", "predict", "evaluate", "compile", "run", "inspect", "bench", "help", "version"})
     EXPECT_THAT(r.out, HasSubstr("\n  " + listed + " ")) << listed;
-  for (const std::string absent : {"\n  bench", "not built"})
-    EXPECT_THAT(r.out, Not(HasSubstr(absent))) << absent;
-  r = Rill("bench");
+  EXPECT_THAT(r.out, Not(HasSubstr("not built")));
+  r = Rill("profile");
   EXPECT_EQ(r.status, 2) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("rill: unknown command 'bench'"));
+  EXPECT_THAT(r.out, HasSubstr("rill: unknown command 'profile'"));
+}
+
+// rill bench prints its tables for the shapes asked (values are timings: only their form is
+// checked), with the anchors it could not run marked as such; bad options are usage errors
+// before any measuring.
+TEST_F(CliTest, BenchPrintsItsTablesForTheShapesAsked) {
+  Result r = Rill("bench --configs 6:2:3:4,5:1:2:3 --reps 1 --torch=false --threads 1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("1 thread(s); medians of 1 runs"));
+  EXPECT_THAT(r.out, HasSubstr("torch.nn.GRU (the fastest of 1..1 intra-op threads, per "
+                               "measure): skipped\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\nsgemm 2048\\^3: OpenBLAS [0-9.]+ GFLOP/s"));
+  // One row per shape in each of the three tables: the layer, the training step, the lengths.
+  for (const std::string row : {"\nx       6    2    3    4 | ", "\nx       5    1    2    3 | "})
+    EXPECT_THAT(r.out, HasSubstr(row)) << row;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\nx   \\|  +[0-9.]+  +[0-9.]+  +[0-9.]+x \\|"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("\nx   \\|  +[0-9]+% \\|"));
+  r = Rill("bench --configs 6:2:3:4 --reps 1 --torch=false --lengths=false --threads 1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr("Sequence lengths")));
+  // Without a python that imports torch, the torch columns say why they are empty.
+  r = Rill("bench --configs 6:2:3:4 --reps 1 --lengths=false --threads 1 --python " +
+           Path("no-such-python"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("skipped: " + Path("no-such-python") + " cannot import torch"));
+  for (const std::string args :
+       {"--configs e", "--configs 1:2:3", "--configs 1:2:3:0", "--configs a,", "--reps 0",
+        "--threads 0", "--isa avx9", "--device tpu", "--input x.npy"}) {
+    SCOPED_TRACE(args);
+    r = Rill("bench " + args);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_THAT(r.out, ::testing::StartsWith("rill bench: "));
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
 }
 
 // An interrupted run resumed with --resume leaves the CSV and the chart of one uninterrupted
