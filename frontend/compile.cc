@@ -47,18 +47,18 @@ absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g
     if (o.clipvalue.has_value()) grad = ops::Clip(b, grad, -*o.clipvalue, *o.clipvalue);
     if (o.name == "sgd") {
       ops::SgdUpdate(b, w, grad, Slot(model, g, o, w, "momentum"), o.learning_rate, o.momentum,
-                     o.nesterov);
+                     o.nesterov, o.weight_decay);
     } else if (o.name == "adam") {
       ops::AdamUpdate(b, w, grad, Slot(model, g, o, w, "m"), Slot(model, g, o, w, "v"),
                       Slot(model, g, o, w, "vhat"), iterations, o.learning_rate, o.beta_1, o.beta_2,
-                      o.epsilon, o.amsgrad);
+                      o.epsilon, o.amsgrad, o.weight_decay);
     } else if (o.name == "rmsprop") {
       ops::RmspropUpdate(b, w, grad, Slot(model, g, o, w, "rms"), Slot(model, g, o, w, "momentum"),
                          Slot(model, g, o, w, "mg"), o.learning_rate, o.rho, o.momentum, o.epsilon,
-                         o.centered);
+                         o.centered, o.weight_decay);
     } else if (o.name == "adagrad") {
       ops::AdagradUpdate(b, w, grad, Slot(model, g, o, w, "accumulator"), o.learning_rate,
-                         o.epsilon);
+                         o.epsilon, o.weight_decay);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown optimizer '", o.name, "'"));
     }

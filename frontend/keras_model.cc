@@ -698,7 +698,9 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
       o.learning_rate = v.get<double>();
     } else if ((key == "clipnorm" || key == "clipvalue") && v.is_number()) {
       (key == "clipnorm" ? o.clipnorm : o.clipvalue) = v.get<double>();
-    } else if ((key == "weight_decay" || key == "decay") && v.is_number() && v == 0) {
+    } else if (key == "weight_decay" && v.is_number()) {
+      o.weight_decay = v.get<double>();
+    } else if (key == "decay" && v.is_number() && v == 0) {  // tf-keras 2.x's legacy lr decay
       continue;
     } else if (key == "use_ema" && v == false) {
       continue;

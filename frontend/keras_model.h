@@ -120,7 +120,7 @@ struct KerasTrainingConfig {
   std::optional<double> learning_rate;
   // The optimizer as rill's, every setting the file gives carried over (Keras's defaults for
   // the others): unset where the file names none, or one rill cannot run as it is, which
-  // `optimizer_unsupported` then says ("a learning-rate schedule", "weight_decay 0.01", ...).
+  // `optimizer_unsupported` then says ("a learning-rate schedule", "global_clipnorm 1.0", ...).
   std::optional<OptimizerConfig> optimizer_config;
   std::string optimizer_unsupported;
   // The metrics rill has, by the names Trainer::Compile takes ("mae", "acc",

@@ -59,6 +59,13 @@ OptimizerConfig Adagrad(double learning_rate, double initial_accumulator_value, 
           .epsilon = epsilon};
 }
 
+OptimizerConfig AdamW(double learning_rate, double weight_decay, double beta_1, double beta_2,
+                      double epsilon, bool amsgrad) {
+  OptimizerConfig config = Adam(learning_rate, beta_1, beta_2, epsilon, amsgrad);
+  config.weight_decay = weight_decay;
+  return config;
+}
+
 absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
                                          std::optional<double> learning_rate) {
   std::string lower = name;
@@ -69,13 +76,15 @@ absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
     config = SGD();
   } else if (lower == "adam") {
     config = Adam();
+  } else if (lower == "adamw") {
+    config = AdamW();
   } else if (lower == "rmsprop") {
     config = RMSprop();
   } else if (lower == "adagrad") {
     config = Adagrad();
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown optimizer '", name, "' (known: sgd, adam, rmsprop, adagrad)"));
+        absl::StrCat("unknown optimizer '", name, "' (known: sgd, adam, adamw, rmsprop, adagrad)"));
   }
   if (learning_rate.has_value()) {
     if (!(*learning_rate > 0)) {

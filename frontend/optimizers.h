@@ -12,7 +12,7 @@
 namespace rill {
 
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd, adam, rmsprop, adagrad
+  std::string name = "sgd";  // sgd, adam (AdamW: adam with a weight decay), rmsprop, adagrad
   double learning_rate = 0.01;
   double momentum = 0.0;                   // sgd, rmsprop
   bool nesterov = false;                   // sgd
@@ -25,6 +25,8 @@ struct OptimizerConfig {
   double epsilon = 1e-7;
   std::optional<double> clipnorm;   // per gradient, tf.clip_by_norm
   std::optional<double> clipvalue;  // per element
+  // Keras's weight_decay (every optimizer): before each update, w -= w * weight_decay * lr.
+  double weight_decay = 0.0;
 };
 
 // The value a new optimizer slot (frontend/compile.cc: "optimizer/<weight>/<slot>") starts
@@ -45,7 +47,11 @@ OptimizerConfig RMSprop(double learning_rate = 0.001, double rho = 0.9, double m
                         double epsilon = 1e-7, bool centered = false);
 OptimizerConfig Adagrad(double learning_rate = 0.001, double initial_accumulator_value = 0.1,
                         double epsilon = 1e-7);
-// By Keras name ("sgd", "Adam", "rmsprop", "adagrad") with Keras's default learning rate, or
+// Keras's AdamW: Adam with a weight decay (Keras's defaults).
+OptimizerConfig AdamW(double learning_rate = 0.001, double weight_decay = 0.004,
+                      double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
+                      bool amsgrad = false);
+// By Keras name ("sgd", "Adam", "AdamW", "rmsprop", "adagrad") with Keras's defaults, or
 // `learning_rate` when given. Unknown names are an error listing the known ones.
 absl::StatusOr<OptimizerConfig> FromName(const std::string& name,
                                          std::optional<double> learning_rate = std::nullopt);

@@ -38,7 +38,7 @@
 ABSL_FLAG(std::string, x, "", "the inputs (.npy)");
 ABSL_FLAG(std::string, y, "", "the targets (.npy)");
 ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
-ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, rmsprop, adagrad");
+ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, adamw, rmsprop, adagrad");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt,
           "learning rate (default: the optimizer's Keras default)");
 ABSL_FLAG(int, epochs, 1, "passes over the data");
@@ -205,7 +205,7 @@ std::string NumpyFloat32Text(double value) {
 // where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
 // --lr still sets the rate of the file's optimizer; the state is the file's only when the
 // weights are too, without --weights). An optimizer rill cannot run as the file says (one rill
-// lacks, a learning-rate schedule, weight decay) asks for --optimizer instead. Returns what was
+// lacks, a learning-rate schedule) asks for --optimizer instead. Returns what was
 // taken from the file, for the run's first line; `state` receives the optimizer's state when it
 // is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
@@ -230,6 +230,10 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
     // The rate as Keras keeps it, a float32.
     adopted.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(optimizer->name),
                                    " at learning rate ", static_cast<float>(rate)));
+    if (optimizer->weight_decay != 0) {
+      absl::StrAppend(&adopted.back(), " with weight decay ",
+                      static_cast<float>(optimizer->weight_decay));
+    }
     if (weights_from_file) {
       RILL_ASSIGN_OR_RETURN(*state, ReadKerasOptimizerState(model_path));
       if (const std::vector<Tensor>& v = (*state)->variables; !v.empty() && v[0].at(0) > 0) {

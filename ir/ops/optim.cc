@@ -49,9 +49,16 @@ absl::Status CheckFinite(const Attrs& attrs, const std::string& name) {
 
 constexpr double kInf = HUGE_VAL;
 
+// Every update's weight decay (Keras's weight_decay: param -= param * weight_decay * lr before
+// the update): finite and >= 0.
+absl::Status CheckWeightDecay(const Attrs& attrs) {
+  return CheckRange(attrs, "weight_decay", 0.0, kInf, true);
+}
+
 absl::StatusOr<Types> SgdRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckLikeParam(in, {"param", "grad", "velocity"}));
   RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
+  RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "momentum", 0.0, 1.0, false));
   return Types{};
 }
@@ -67,6 +74,7 @@ absl::StatusOr<Types> AdamRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "beta_1", 0.0, 1.0, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "beta_2", 0.0, 1.0, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
+  RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   return Types{};
 }
 
@@ -76,6 +84,7 @@ absl::StatusOr<Types> RmspropRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "rho", 0.0, 1.0, false));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "momentum", 0.0, kInf, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
+  RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   return Types{};
 }
 
@@ -83,6 +92,7 @@ absl::StatusOr<Types> AdagradRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckLikeParam(in, {"param", "grad", "acc"}));
   RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
+  RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   return Types{};
 }
 
@@ -153,34 +163,40 @@ absl::StatusOr<Types> ConstrainRule(const Attrs& attrs, const Types& in) {
 }  // namespace
 
 Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
-                bool nesterov) {
-  return b.AddNode(OpKind::kSgdUpdate, {param, grad, velocity},
-                   {{"lr", lr}, {"momentum", momentum}, {"nesterov", nesterov}});
+                bool nesterov, double weight_decay) {
+  return b.AddNode(
+      OpKind::kSgdUpdate, {param, grad, velocity},
+      {{"lr", lr}, {"momentum", momentum}, {"nesterov", nesterov}, {"weight_decay", weight_decay}});
 }
 
 Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Value* vhat,
                  Value* iterations, double lr, double beta_1, double beta_2, double epsilon,
-                 bool amsgrad) {
+                 bool amsgrad, double weight_decay) {
   return b.AddNode(OpKind::kAdamUpdate, {param, grad, m, v, vhat, iterations},
                    {{"lr", lr},
                     {"beta_1", beta_1},
                     {"beta_2", beta_2},
                     {"epsilon", epsilon},
-                    {"amsgrad", amsgrad}});
+                    {"amsgrad", amsgrad},
+                    {"weight_decay", weight_decay}});
 }
 
 Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom, Value* mg,
-                    double lr, double rho, double momentum, double epsilon, bool centered) {
+                    double lr, double rho, double momentum, double epsilon, bool centered,
+                    double weight_decay) {
   return b.AddNode(OpKind::kRmspropUpdate, {param, grad, ms, mom, mg},
                    {{"lr", lr},
                     {"rho", rho},
                     {"momentum", momentum},
                     {"epsilon", epsilon},
-                    {"centered", centered}});
+                    {"centered", centered},
+                    {"weight_decay", weight_decay}});
 }
 
-Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon) {
-  return b.AddNode(OpKind::kAdagradUpdate, {param, grad, acc}, {{"lr", lr}, {"epsilon", epsilon}});
+Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon,
+                    double weight_decay) {
+  return b.AddNode(OpKind::kAdagradUpdate, {param, grad, acc},
+                   {{"lr", lr}, {"epsilon", epsilon}, {"weight_decay", weight_decay}});
 }
 
 Node* AssignAdd(Builder& b, Value* x, double value) {
@@ -226,25 +242,30 @@ void RegisterOptimOps() {
   update(OpKind::kSgdUpdate, 3,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"momentum", AttrKind::kFloat, 0.0},
-          {"nesterov", AttrKind::kBool, false}},
+          {"nesterov", AttrKind::kBool, false},
+          {"weight_decay", AttrKind::kFloat, 0.0}},
          SgdRule, 0b101);
   update(OpKind::kAdamUpdate, 6,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"beta_1", AttrKind::kFloat, 0.9},
           {"beta_2", AttrKind::kFloat, 0.999},
           {"epsilon", AttrKind::kFloat, 1e-7},
-          {"amsgrad", AttrKind::kBool, false}},
+          {"amsgrad", AttrKind::kBool, false},
+          {"weight_decay", AttrKind::kFloat, 0.0}},
          AdamRule, 0b11101);
   update(OpKind::kRmspropUpdate, 5,
          {{"lr", AttrKind::kFloat, std::nullopt},
           {"rho", AttrKind::kFloat, 0.9},
           {"momentum", AttrKind::kFloat, 0.0},
           {"epsilon", AttrKind::kFloat, 1e-7},
-          {"centered", AttrKind::kBool, false}},
+          {"centered", AttrKind::kBool, false},
+          {"weight_decay", AttrKind::kFloat, 0.0}},
          RmspropRule, 0b11101);
   update(OpKind::kAdagradUpdate, 3,
-         {{"lr", AttrKind::kFloat, std::nullopt}, {"epsilon", AttrKind::kFloat, 1e-7}}, AdagradRule,
-         0b101);
+         {{"lr", AttrKind::kFloat, std::nullopt},
+          {"epsilon", AttrKind::kFloat, 1e-7},
+          {"weight_decay", AttrKind::kFloat, 0.0}},
+         AdagradRule, 0b101);
   update(OpKind::kAssignAdd, 1, {{"value", AttrKind::kFloat, std::nullopt}}, AssignAddRule, 0b1);
   update(OpKind::kAssign, 2, {}, AssignRule, 0b1);
   update(OpKind::kConstrain, 1,

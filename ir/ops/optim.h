@@ -13,7 +13,9 @@ namespace rill::ops {
 
 // The element-wise optimizer updates (sgd, adam, rmsprop, adagrad): input 0 the parameter,
 // input 1 its gradient, then slots of the parameter's type (adam's last input, its iteration
-// count, is a scalar).
+// count, is a scalar). Each takes a `weight_decay` >= 0 (default 0): before its update the
+// parameter decays as Keras's optimizers decay it, param -= (param * weight_decay) * lr, in the
+// parameter's dtype with the plain learning rate (adam's too).
 inline bool IsOptimizerUpdate(OpKind op) {
   return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
          op == OpKind::kAdagradUpdate;
@@ -23,23 +25,25 @@ inline bool IsOptimizerUpdate(OpKind op) {
 // velocity = momentum * velocity - lr * grad; param += velocity, or with nesterov
 // param += momentum * velocity - lr * grad (with the new velocity). momentum in [0, 1].
 Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
-                bool nesterov);
+                bool nesterov, double weight_decay = 0.0);
 
 // `iterations` is a scalar of the param's dtype holding the number of steps already done; the
 // op uses t = iterations + 1 and does not increment it (an AssignAdd after all updates does).
 // `vhat` is read and written only when amsgrad. beta_1 and beta_2 in [0, 1).
 Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Value* vhat,
                  Value* iterations, double lr, double beta_1, double beta_2, double epsilon,
-                 bool amsgrad);
+                 bool amsgrad, double weight_decay = 0.0);
 
 // ms: mean square; mom: momentum buffer (used when momentum > 0); mg: mean gradient (used
 // when centered). rho in [0, 1], momentum >= 0.
 Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom, Value* mg,
-                    double lr, double rho, double momentum, double epsilon, bool centered);
+                    double lr, double rho, double momentum, double epsilon, bool centered,
+                    double weight_decay = 0.0);
 
 // acc += grad^2; param -= lr * grad / (sqrt(acc) + epsilon). (Keras starts acc at 0.1: that
 // is the slot's initializer, not this op's business.)
-Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon);
+Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon,
+                    double weight_decay = 0.0);
 
 // x += value, in place (the optimizer's iteration counter).
 Node* AssignAdd(Builder& b, Value* x, double value);

@@ -16,12 +16,23 @@
 namespace rill::cpu {
 namespace {
 
+// An update's weight decay, before its update, as Keras's optimizers apply it:
+// w -= (w * weight_decay) * lr, in T with the plain learning rate.
+template <typename T>
+void DecayWeights(const KernelArgs& a, T* w, int64_t n) {
+  const double weight_decay = a.attrs.GetFloat("weight_decay");
+  if (weight_decay == 0.0) return;
+  const T wd = static_cast<T>(weight_decay), lr = static_cast<T>(a.attrs.GetFloat("lr"));
+  for (int64_t i = 0; i < n; ++i) w[i] -= (w[i] * wd) * lr;
+}
+
 template <typename T>
 absl::Status SgdUpdateT(const KernelArgs& a) {
   T* w = a.inputs[0].as<T>();
   const T* g = a.inputs[1].as<T>();
   T* vel = a.inputs[2].as<T>();
   const int64_t n = a.inputs[0].size();
+  DecayWeights(a, w, n);
   const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
   const double momentum_d = a.attrs.GetFloat("momentum");
   const T momentum = static_cast<T>(momentum_d);
@@ -50,6 +61,7 @@ absl::Status AdamUpdateT(const KernelArgs& a) {
   T* vhat = a.inputs[4].as<T>();
   const double t = static_cast<double>(a.inputs[5].as<T>()[0]) + 1.0;
   const int64_t n = a.inputs[0].size();
+  DecayWeights(a, w, n);
   const double b1 = a.attrs.GetFloat("beta_1");
   const double b2 = a.attrs.GetFloat("beta_2");
   const T lr_t = static_cast<T>(a.attrs.GetFloat("lr") * std::sqrt(1.0 - std::pow(b2, t)) /
@@ -79,6 +91,7 @@ absl::Status RmspropUpdateT(const KernelArgs& a) {
   T* mom = a.inputs[3].as<T>();
   T* mg = a.inputs[4].as<T>();
   const int64_t n = a.inputs[0].size();
+  DecayWeights(a, w, n);
   const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
   const double rho_d = a.attrs.GetFloat("rho");
   const T rho = static_cast<T>(rho_d), one_minus_rho = static_cast<T>(1.0 - rho_d);
@@ -111,6 +124,7 @@ absl::Status AdagradUpdateT(const KernelArgs& a) {
   const T* g = a.inputs[1].as<T>();
   T* acc = a.inputs[2].as<T>();
   const int64_t n = a.inputs[0].size();
+  DecayWeights(a, w, n);
   const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
   const T eps = static_cast<T>(a.attrs.GetFloat("epsilon"));
   for (int64_t i = 0; i < n; ++i) {

@@ -54,6 +54,12 @@ absl::Status LaunchUpdateRun(const PlanStep& first, const std::vector<TensorView
   return DispatchFloat(first_inputs[0].dtype, op, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
     cudaError_t error = cudaSuccess;
+    if (const double weight_decay = attrs.GetFloat("weight_decay"); weight_decay != 0.0) {
+      error = LaunchWeightDecayMulti(device_table, count, max_size,
+                                     static_cast<T>(attrs.GetFloat("lr")),
+                                     static_cast<T>(weight_decay), stream);
+      if (error != cudaSuccess) return Launched(error, op, "fused weight decay launch");
+    }
     if (op == OpKind::kSgdUpdate) {
       const double momentum = attrs.GetFloat("momentum");
       error = LaunchSgdUpdateMulti(device_table, count, max_size,

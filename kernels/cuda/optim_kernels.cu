@@ -9,6 +9,11 @@ namespace rill::gpu {
 namespace {
 
 template <typename T>
+__global__ void WeightDecayKernel(int64_t n, T lr, T weight_decay, T* w) {
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) DecayStep(i, lr, weight_decay, w);
+}
+
+template <typename T>
 __global__ void SgdKernel(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w,
                           const T* g, T* vel) {
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
@@ -164,6 +169,13 @@ __global__ void NormConstraintKernel(NormConstraint kind, ConstrainIndex ix, dou
   if ((n) == 0) return cudaSuccess
 
 template <typename T>
+cudaError_t WeightDecay(int64_t n, T lr, T weight_decay, T* w, cudaStream_t stream) {
+  RILL_CHECK_N(n);
+  WeightDecayKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, weight_decay, w);
+  return cudaGetLastError();
+}
+
+template <typename T>
 cudaError_t Sgd(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w, const T* g,
                 T* vel, cudaStream_t stream) {
   RILL_CHECK_N(n);
@@ -257,6 +269,9 @@ cudaError_t LaunchCopyBytes(int64_t bytes, void* dst, const void* src, cudaStrea
 }
 
 #define RILL_OPTIM_LAUNCHERS(T)                                                                    \
+  cudaError_t LaunchWeightDecay(int64_t n, T lr, T weight_decay, T* w, cudaStream_t stream) {      \
+    return WeightDecay<T>(n, lr, weight_decay, w, stream);                                         \
+  }                                                                                                \
   cudaError_t LaunchSgdUpdate(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w, \
                               const T* g, T* vel, cudaStream_t stream) {                           \
     return Sgd<T>(n, lr, momentum, use_momentum, nesterov, w, g, vel, stream);                     \

@@ -12,6 +12,13 @@
 
 namespace rill::gpu {
 
+// An update's weight decay (its attribute weight_decay != 0), queued before the update itself:
+// w -= (w * weight_decay) * lr.
+cudaError_t LaunchWeightDecay(int64_t n, float lr, float weight_decay, float* w,
+                              cudaStream_t stream);
+cudaError_t LaunchWeightDecay(int64_t n, double lr, double weight_decay, double* w,
+                              cudaStream_t stream);
+
 // sgd_update. momentum == 0: w -= lr g (velocity untouched); else v = momentum v - lr g and
 // w += v, or with nesterov w += momentum v - lr g.
 cudaError_t LaunchSgdUpdate(int64_t n, float lr, float momentum, bool use_momentum, bool nesterov,

@@ -29,6 +29,11 @@ struct OptimTensor {
 // `table` is a DEVICE array of `count` entries; `max_size` the largest entry's size (sizes the
 // grid). All entries must have the dtype of the overload. count == 0 or max_size == 0 queues
 // nothing. Parameters must not overlap one another.
+// The weight decay of a run of updates (their weight_decay != 0), queued before the run's update.
+cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, float lr,
+                                   float weight_decay, cudaStream_t stream);
+cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, double lr,
+                                   double weight_decay, cudaStream_t stream);
 cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, float lr,
                                  float momentum, bool use_momentum, bool nesterov,
                                  cudaStream_t stream);

@@ -20,6 +20,13 @@ __device__ __forceinline__ void ForEachTableElement(const OptimTensor* table, in
 }
 
 template <typename T>
+__global__ void WeightDecayMultiKernel(const OptimTensor* table, int count, T lr, T weight_decay) {
+  ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
+    DecayStep(i, lr, weight_decay, static_cast<T*>(e.param));
+  });
+}
+
+template <typename T>
 __global__ void SgdMultiKernel(const OptimTensor* table, int count, T lr, T momentum,
                                bool use_momentum, bool nesterov) {
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
@@ -73,6 +80,14 @@ dim3 MultiGrid(int count, int64_t max_size) {
   const dim3 grid = MultiGrid(count, max_size)
 
 template <typename T>
+cudaError_t WeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, T lr,
+                             T weight_decay, cudaStream_t stream) {
+  RILL_MULTI_CHECK(table, count, max_size);
+  WeightDecayMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, weight_decay);
+  return cudaGetLastError();
+}
+
+template <typename T>
 cudaError_t SgdMulti(const OptimTensor* table, int count, int64_t max_size, T lr, T momentum,
                      bool use_momentum, bool nesterov, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
@@ -110,6 +125,10 @@ cudaError_t AdagradMulti(const OptimTensor* table, int count, int64_t max_size, 
 }  // namespace
 
 #define RILL_MULTI_LAUNCHERS(T)                                                                 \
+  cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, T lr, \
+                                     T weight_decay, cudaStream_t stream) {                       \
+    return WeightDecayMulti<T>(table, count, max_size, lr, weight_decay, stream);                 \
+  }                                                                                               \
   cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, T lr, \
                                    T momentum, bool use_momentum, bool nesterov,                \
                                    cudaStream_t stream) {                                       \

@@ -20,10 +20,20 @@
 namespace rill::gpu {
 namespace {
 
+// The update's weight decay (when its weight_decay != 0), queued before the update's launch.
+template <typename T>
+cudaError_t DecayWeights(const KernelArgs& a, cudaStream_t stream) {
+  const double weight_decay = a.attrs.GetFloat("weight_decay");
+  if (weight_decay == 0.0) return cudaSuccess;
+  return LaunchWeightDecay(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                           static_cast<T>(weight_decay), a.inputs[0].as<T>(), stream);
+}
+
 absl::Status SgdUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kSgdUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
+    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
     const double momentum = a.attrs.GetFloat("momentum");
     return LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
                            static_cast<T>(momentum), momentum != 0.0, a.attrs.GetBool("nesterov"),
@@ -35,6 +45,7 @@ absl::Status AdamUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdamUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
+    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
     const AdamParams<T> p = MakeAdamParams<T>(a.attrs);
     return LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                             a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
@@ -46,6 +57,7 @@ absl::Status RmspropUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kRmspropUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
+    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
     const RmspropParams<T> p = MakeRmspropParams<T>(a.attrs);
     return LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
                                a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
@@ -57,6 +69,7 @@ absl::Status AdagradUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdagradUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
+    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
     return LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
                                static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
                                a.inputs[1].as<T>(), a.inputs[2].as<T>(), stream);

@@ -9,6 +9,13 @@
 
 namespace rill::gpu {
 
+// An update's weight decay, before its update step (a launch of its own): as Keras's
+// optimizers and kernels/cpu/optim.cc, w -= (w * weight_decay) * lr.
+template <typename T>
+__device__ __forceinline__ void DecayStep(int64_t i, T lr, T weight_decay, T* w) {
+  w[i] = SubRn(w[i], MulRn(MulRn(w[i], weight_decay), lr));
+}
+
 template <typename T>
 __device__ __forceinline__ void SgdStep(int64_t i, T lr, T momentum, bool use_momentum,
                                         bool nesterov, T* w, const T* g, T* vel) {

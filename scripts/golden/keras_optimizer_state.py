@@ -22,6 +22,10 @@ Cases:
   keras3_sgd, keras3_adam   the SGD and Adam cases in Keras 3, which keeps the learning rate
              among the variables and SGD's momentum only with a momentum; keras3_sgd with
              metrics ["mae", "mape"] (rill has no mape)
+  adamw, keras3_adamw   AdamW(0.01, weight_decay=0.2) in tf-keras and in Keras 3: each
+             update first decays the weights (w -= w * weight_decay * lr)
+  sgd_weight_decay      tf-keras SGD(0.1, momentum=0.5, weight_decay=0.3): any optimizer's
+             weight_decay
 
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
@@ -107,6 +111,9 @@ def main():
     case("keras3_sgd", keras3, opt3.SGD(0.1, momentum=0.9, nesterov=True), x, y, rng,
          metrics=["mae", "mape"])
     case("keras3_adam", keras3, opt3.Adam(0.01, beta_1=0.8, amsgrad=True), x, y, rng)
+    case("adamw", keras, opt.AdamW(0.01, weight_decay=0.2), x, y, rng)
+    case("sgd_weight_decay", keras, opt.SGD(0.1, momentum=0.5, weight_decay=0.3), x, y, rng)
+    case("keras3_adamw", keras3, opt3.AdamW(0.01, weight_decay=0.2), x, y, rng)
     print(f"wrote {OUT}")
 
 

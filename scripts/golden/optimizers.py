@@ -35,6 +35,9 @@ CONFIGS = {
     "adagrad": ("adagrad", dict(lr=0.1)),
     "sgd_clipnorm": ("sgd", dict(lr=0.1, clipnorm=0.5)),
     "adam_clipvalue": ("adam", dict(lr=0.01, clipvalue=0.05)),
+    # Keras's weight_decay (AdamW; any optimizer of tf-keras 2.11+ and Keras 3).
+    "adamw": ("adam", dict(lr=0.01, weight_decay=0.5)),
+    "rmsprop_weight_decay": ("rmsprop", dict(lr=0.01, weight_decay=0.5, clipnorm=0.5)),
 }
 DEFAULTS = {
     "sgd": dict(momentum=0.0, nesterov=False),
@@ -100,6 +103,8 @@ class Optimizer:
 
     def apply(self, weights, grads):
         for i, (w, g) in enumerate(zip(weights, clip(grads, self.hp))):
+            # Optimizer._apply_weight_decay: after clipping, before the update, plain lr.
+            w -= w * self.hp.get("weight_decay", 0.0) * self.hp["lr"]
             getattr(self, self.kind)(i, w, g)
         self.iterations += 1
 

@@ -173,8 +173,8 @@ TEST(ApiErrors, Weights) {
 TEST(ApiErrors, Compile) {
   auto m = Mlp();
   EXPECT_THAT(Message(m->Compile({.loss = "hinge"})), HasSubstr("hinge"));
-  EXPECT_THAT(Message(m->Compile({.optimizer = {.name = "adamw"}})),
-              HasSubstr("unknown optimizer 'adamw'"));
+  EXPECT_THAT(Message(m->Compile({.optimizer = {.name = "nadam"}})),
+              HasSubstr("unknown optimizer 'nadam'"));
   EXPECT_THAT(Message(m->Compile({.metrics = {"f1"}})), HasSubstr("unknown metric 'f1'"));
   EXPECT_THAT(Message(m->Compile({.optimizer = optim::SGD(0)})), HasSubstr("must be > 0"));
   // Settings outside their rules' ranges, each named.
@@ -327,7 +327,7 @@ TEST(ApiErrors, KerasFilesAndSaving) {
 
 TEST(ApiErrors, HelpersRefuseBadArguments) {
   EXPECT_THAT(Message(ParseLoss("hinge")), HasSubstr("hinge"));
-  EXPECT_THAT(Message(optim::FromName("adamw")), HasSubstr("unknown optimizer 'adamw'"));
+  EXPECT_THAT(Message(optim::FromName("nadam")), HasSubstr("unknown optimizer 'nadam'"));
   EXPECT_THAT(Message(CheckMetricNames({"f1"})), HasSubstr("unknown metric 'f1'"));
   EXPECT_THAT(Message(ComputeMetric("mse", F32({2, 3}), F32({2, 4}))),
               HasSubstr("metric 'mse': outputs [2, 3], targets [2, 4]"));

@@ -206,7 +206,7 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
     return ReadKerasTrainingSettings(changed.string());
   };
   for (const auto& [key, value, why] :
-       {std::tuple{"weight_decay", nlohmann::json(0.004), "weight_decay 0.004"},
+       {std::tuple{"decay", nlohmann::json(0.01), "decay 0.01"},
         std::tuple{"learning_rate",
                    nlohmann::json{{"class_name", "ExponentialDecay"}, {"config", {}}},
                    "a learning-rate schedule"},
@@ -217,6 +217,13 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
     EXPECT_FALSE(settings->optimizer_config.has_value()) << key;
     EXPECT_EQ(settings->optimizer_unsupported, why);
   }
+  // Keras's weight decay (AdamW's, or any optimizer's weight_decay) is carried.
+  auto decayed =
+      settings_with([&](nlohmann::json& c) { c["optimizer"]["config"]["weight_decay"] = 0.004; });
+  ASSERT_TRUE(decayed.ok()) << decayed.status();
+  ASSERT_TRUE(decayed->optimizer_config.has_value()) << decayed->optimizer_unsupported;
+  EXPECT_EQ(decayed->optimizer_config->weight_decay, 0.004);
+  EXPECT_EQ(decayed->optimizer_config->name, "adam");
   // A loss object's settings: from_logits is carried, another non-default setting is named;
   // Keras 3 writes a loss function as {"class_name": "function", "config": its name}.
   for (const auto& [loss, name, from_logits, why] :

@@ -68,7 +68,9 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
        {std::pair{"sgd.keras", "sgd"}, std::pair{"adam.keras", "adam"},
         std::pair{"adam.h5", "adam"}, std::pair{"rmsprop.keras", "rmsprop"},
         std::pair{"adagrad.keras", "adagrad"}, std::pair{"keras3_sgd.keras", "keras3_sgd"},
-        std::pair{"keras3_adam.keras", "keras3_adam"}}) {
+        std::pair{"keras3_adam.keras", "keras3_adam"}, std::pair{"adamw.keras", "adamw"},
+        std::pair{"sgd_weight_decay.keras", "sgd_weight_decay"},
+        std::pair{"keras3_adamw.keras", "keras3_adamw"}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     const OptimizerConfig optimizer = FileOptimizer(path);
@@ -87,6 +89,28 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
     ASSERT_NE(fresh, nullptr);
     FitAsKeras(*fresh, optimizer);
     EXPECT_GT(GapFromKeras(*fresh, name), 1e-3);
+  }
+}
+
+// Keras's weight decay (AdamW, or any optimizer's weight_decay) is read and applied: without
+// it, the same state and steps end measurably elsewhere.
+TEST(KerasOptimizerState, WeightDecayIsKerasOwn) {
+  for (const auto& [file, name, weight_decay] :
+       {std::tuple{"adamw.keras", "adamw", 0.2},
+        std::tuple{"sgd_weight_decay.keras", "sgd_weight_decay", 0.3},
+        std::tuple{"keras3_adamw.keras", "keras3_adamw", 0.2}}) {
+    SCOPED_TRACE(file);
+    const std::string path = Golden(file);
+    OptimizerConfig optimizer = FileOptimizer(path);
+    EXPECT_NEAR(optimizer.weight_decay, weight_decay, 1e-7);  // a float32 in tf-keras's config
+    optimizer.weight_decay = 0;
+    auto state = ReadKerasOptimizerState(path);
+    ASSERT_TRUE(state.ok()) << state.status();
+    auto m = LoadWhole(path);
+    ASSERT_NE(m, nullptr);
+    ASSERT_TRUE(SetKerasOptimizerState(*m, optimizer, *state, path).ok());
+    FitAsKeras(*m, optimizer);
+    EXPECT_GT(GapFromKeras(*m, name), 1e-4);
   }
 }
 

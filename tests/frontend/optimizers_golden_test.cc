@@ -82,6 +82,10 @@ OptimizerConfig WithClipValue(OptimizerConfig c, double v) {
   c.clipvalue = v;
   return c;
 }
+OptimizerConfig WithWeightDecay(OptimizerConfig c, double v) {
+  c.weight_decay = v;
+  return c;
+}
 
 const Config kConfigs[] = {
     {"sgd", optim::SGD(0.1)},
@@ -94,6 +98,8 @@ const Config kConfigs[] = {
     {"adagrad", optim::Adagrad(0.1)},
     {"sgd_clipnorm", WithClipNorm(optim::SGD(0.1), 0.5)},
     {"adam_clipvalue", WithClipValue(optim::Adam(0.01), 0.05)},
+    {"adamw", optim::AdamW(0.01, 0.5)},
+    {"rmsprop_weight_decay", WithWeightDecay(WithClipNorm(optim::RMSprop(0.01), 0.5), 0.5)},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllOptimizers, OptimizerGolden,

@@ -3,6 +3,8 @@
 // ir/ops/optim.h (never by the kernels).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "ir/ops/optim.h"
 #include "tests/ops/harness.h"
 
@@ -44,6 +46,15 @@ std::vector<OpCase> OptimCases() {
                    .attrs = {{"lr", 0.1}, {"momentum", 0.9}, {"nesterov", true}},
                    .values = {kW, kG, vel},
                    .expected_inputs_after = {{0.4891, -0.9458, 1.9187, 0.2064}, kG, vel_new}});
+
+  // Keras's weight decay first (w -= w * 0.5 * 0.1), then the momentum update.
+  cases.push_back({.label = "sgd_update_weight_decay",
+                   .op = OpKind::kSgdUpdate,
+                   .inputs = {F64(p), F64(p), F64(p)},
+                   .attrs = {{"lr", 0.1}, {"momentum", 0.9}, {"weight_decay", 0.5}},
+                   .values = {kW, kG, vel},
+                   .expected_inputs_after = {
+                       {0.474, -0.9119999999999999, 1.843, 0.23349999999999999}, kG, vel_new}});
 
   // --- adam_update(param, grad, m, v, vhat, iterations) ---
   const std::vector<double> m = {0.05, -0.1, 0.0, 0.2};
@@ -93,6 +104,20 @@ std::vector<OpCase> OptimCases() {
            {0.00109, 0.00436, 0.0009000000000000007, 0.011500000000000003},
            vhat,
            {0}}});
+
+  // AdamW: the decay takes the plain learning rate, not adam's lr_t.
+  cases.push_back({.label = "adam_update_weight_decay",
+                   .op = OpKind::kAdamUpdate,
+                   .inputs = adam_inputs,
+                   .attrs = {{"lr", 0.01}, {"weight_decay", 0.2}},
+                   .values = {kW, kG, m, v, vhat, {2}},
+                   .expected_inputs_after = {{0.49550224092370204, -0.9945022354179883,
+                                              1.989611931342171, 0.245088732627875},
+                                             kG,
+                                             m_new,
+                                             v_new,
+                                             vhat,
+                                             {2}}});
 
   // --- rmsprop_update(param, grad, ms, mom, mg) ---
   const std::vector<double> ms = {0.02, 0.01, 0.05, 0.03};
@@ -149,6 +174,18 @@ std::vector<OpCase> OptimCases() {
                                              mom,
                                              mg_new}});
 
+  cases.push_back({.label = "rmsprop_update_weight_decay",
+                   .op = OpKind::kRmspropUpdate,
+                   .inputs = rms_inputs,
+                   .attrs = {{"lr", 0.01}, {"weight_decay", 0.3}},
+                   .values = {kW, kG, ms, mom, mg},
+                   .expected_inputs_after = {{0.49124525659030477, -0.9794589070794717,
+                                              1.9810900674662777, 0.22996030954304308},
+                                             kG,
+                                             ms_new,
+                                             mom,
+                                             mg}});
+
   // --- adagrad_update(param, grad, acc) ---
   cases.push_back(
       {.label = "adagrad_update",
@@ -158,6 +195,17 @@ std::vector<OpCase> OptimCases() {
        .values = {kW, kG, {0.1, 0.1, 0.2, 0.0}},
        .expected_inputs_after = {
            {0.46984887463312996, -0.9465477659032255, 1.94429140889171, 0.15000002499999374},
+           kG,
+           {0.11000000000000001, 0.14, 0.29000000000000004, 0.16000000000000003}}});
+
+  cases.push_back(
+      {.label = "adagrad_update_weight_decay",
+       .op = OpKind::kAdagradUpdate,
+       .inputs = {F64(p), F64(p), F64(p)},
+       .attrs = {{"lr", 0.1}, {"weight_decay", 0.25}},
+       .values = {kW, kG, {0.1, 0.1, 0.2, 0.0}},
+       .expected_inputs_after = {
+           {0.45734887463312995, -0.9215477659032255, 1.89429140889171, 0.14375002499999373},
            kG,
            {0.11000000000000001, 0.14, 0.29000000000000004, 0.16000000000000003}}});
 
@@ -318,6 +366,11 @@ TEST_F(OptimBuilderErrors, HyperparameterRanges) {
   Builder b2(g_);
   EXPECT_EQ(ops::ClipByNorm(b2, grad, 0.0), nullptr);
   EXPECT_NE(b2.status().message().find("clipnorm = 0"), std::string::npos) << b2.status();
+  for (double weight_decay : {-0.1, HUGE_VAL, std::nan("")}) {
+    Builder b3(g_);
+    EXPECT_EQ(ops::AdagradUpdate(b3, w_, grad, grad, 0.1, 1e-7, weight_decay), nullptr);
+    EXPECT_NE(b3.status().message().find("weight_decay = "), std::string::npos) << b3.status();
+  }
 }
 
 TEST_F(OptimBuilderErrors, UnknownConstraintKind) {
