@@ -8,6 +8,7 @@
 #include "ir/ops/elementwise.h"
 #include "ir/ops/nn.h"
 #include "ir/ops/optim.h"
+#include "ir/ops/reduce.h"
 #include "ir/status.h"
 #include "ir/tensor_size.h"
 #include "kernels/register.h"
@@ -29,6 +30,45 @@ Value* Slot(Model& model, Graph& g, const OptimizerConfig& o, const Value* weigh
                     /*trainable=*/false);
 }
 
+// tf.clip_by_global_norm as Keras's global_clipnorm applies it: every gradient times
+// clip * min(1 / norm, 1 / clip) + (norm - norm), the norm taken over all of them (the last
+// term makes every gradient NaN when the norm is not finite, as there).
+std::vector<Value*> ClipByGlobalNorm(Builder& b, const std::vector<Value*>& grads, double clip) {
+  if (grads.empty()) return grads;
+  Value* sum = nullptr;
+  for (Value* g : grads) {
+    std::vector<int64_t> all(g->type.shape.rank());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    Value* squares = ops::Square(b, g);
+    Value* s = all.empty() ? squares : ops::ReduceSum(b, squares, all, false);
+    sum = sum == nullptr ? s : ops::Add(b, sum, s);
+  }
+  const TensorType scalar{grads[0]->type.dtype, Shape{}};
+  Value* norm = ops::Sqrt(b, sum);
+  Value* inv_norm = ops::Div(b, ops::Fill(b, scalar, 1.0), norm);
+  // min(a, b) = -max(-a, -b), exactly.
+  Value* smaller = ops::Neg(
+      b, ops::Maximum(b, ops::Neg(b, inv_norm), ops::Neg(b, ops::Fill(b, scalar, 1.0 / clip))));
+  Value* scale =
+      ops::Add(b, ops::Mul(b, ops::Fill(b, scalar, clip), smaller), ops::Sub(b, norm, norm));
+  std::vector<Value*> out;
+  for (Value* g : grads) out.push_back(ops::Mul(b, g, scale));
+  return out;
+}
+
+// The gradients clipped as Keras's optimizers clip them: by clipnorm, else by global_clipnorm,
+// else by clipvalue.
+std::vector<Value*> ClipGradients(Builder& b, const OptimizerConfig& o, std::vector<Value*> grads) {
+  if (o.clipnorm.has_value()) {
+    for (Value*& g : grads) g = ops::ClipByNorm(b, g, *o.clipnorm);
+  } else if (o.global_clipnorm.has_value()) {
+    grads = ClipByGlobalNorm(b, grads, *o.global_clipnorm);
+  } else if (o.clipvalue.has_value()) {
+    for (Value*& g : grads) g = ops::Clip(b, g, -*o.clipvalue, *o.clipvalue);
+  }
+  return grads;
+}
+
 // The optimizer's updates of `weights` from `grads`, the constraints after them and the
 // iteration counter: the training graph's update rule (passes/autodiff.h).
 absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g,
@@ -40,11 +80,10 @@ absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g
   if (model.params().Find(iter_name) == nullptr)
     model.params().Set(iter_name, Tensor(dtype, Shape{}));
   Value* iterations = g.AddParam(iter_name, {dtype, Shape{}}, Initializer{"zeros", {}}, false);
+  const std::vector<Value*> clipped = ClipGradients(b, o, grads);
   for (size_t i = 0; i < weights.size(); ++i) {
     Value* w = weights[i];
-    Value* grad = grads[i];
-    if (o.clipnorm.has_value()) grad = ops::ClipByNorm(b, grad, *o.clipnorm);
-    if (o.clipvalue.has_value()) grad = ops::Clip(b, grad, -*o.clipvalue, *o.clipvalue);
+    Value* grad = clipped[i];
     if (o.name == "sgd") {
       ops::SgdUpdate(b, w, grad, Slot(model, g, o, w, "momentum"), o.learning_rate, o.momentum,
                      o.nesterov, o.weight_decay);

@@ -203,6 +203,8 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
   }
   config["clipnorm"] = o.clipnorm ? nlohmann::json(*o.clipnorm) : nlohmann::json();
   config["clipvalue"] = o.clipvalue ? nlohmann::json(*o.clipvalue) : nlohmann::json();
+  config["global_clipnorm"] =
+      o.global_clipnorm ? nlohmann::json(*o.global_clipnorm) : nlohmann::json();
   config["weight_decay"] = o.weight_decay != 0 ? nlohmann::json(o.weight_decay) : nlohmann::json();
   // A loss from logits is a loss object: BinaryCrossentropy(from_logits=True), ...
   static const std::map<std::string, std::string> kLossClass = {

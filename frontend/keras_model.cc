@@ -696,8 +696,12 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
     if (key == "learning_rate" || key == "lr") {
       if (!v.is_number()) return absl::InvalidArgumentError("a learning-rate schedule");
       o.learning_rate = v.get<double>();
-    } else if ((key == "clipnorm" || key == "clipvalue") && v.is_number()) {
-      (key == "clipnorm" ? o.clipnorm : o.clipvalue) = v.get<double>();
+    } else if (key == "clipnorm" && v.is_number()) {
+      o.clipnorm = v.get<double>();
+    } else if (key == "global_clipnorm" && v.is_number()) {
+      o.global_clipnorm = v.get<double>();
+    } else if (key == "clipvalue" && v.is_number()) {
+      o.clipvalue = v.get<double>();
     } else if (key == "weight_decay" && v.is_number()) {
       o.weight_decay = v.get<double>();
     } else if (key == "decay" && v.is_number() && v == 0) {  // tf-keras 2.x's legacy lr decay

@@ -23,8 +23,11 @@ struct OptimizerConfig {
   bool centered = false;                   // rmsprop
   double initial_accumulator_value = 0.1;  // adagrad
   double epsilon = 1e-7;
-  std::optional<double> clipnorm;   // per gradient, tf.clip_by_norm
-  std::optional<double> clipvalue;  // per element
+  // Gradient clipping, as Keras's optimizers clip: by the first of these that is set (Keras
+  // refuses clipnorm with global_clipnorm, and ignores clipvalue beside either).
+  std::optional<double> clipnorm;         // per gradient, tf.clip_by_norm
+  std::optional<double> global_clipnorm;  // all gradients together, tf.clip_by_global_norm
+  std::optional<double> clipvalue;        // per element
   // Keras's weight_decay (every optimizer): before each update, w -= w * weight_decay * lr.
   double weight_decay = 0.0;
 };

@@ -93,10 +93,18 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
   RILL_RETURN_IF_ERROR(in("epsilon", o.epsilon, 0, inf, true));
   RILL_RETURN_IF_ERROR(in("initial_accumulator_value", o.initial_accumulator_value, 0, inf, true));
   RILL_RETURN_IF_ERROR(in("weight_decay", o.weight_decay, 0, inf, true));
-  if (o.clipnorm.has_value() && !(*o.clipnorm > 0 && *o.clipnorm < inf))
-    return in("clipnorm", *o.clipnorm, 0, inf, true);
-  if (o.clipvalue.has_value() && !(*o.clipvalue > 0 && *o.clipvalue < inf))
-    return in("clipvalue", *o.clipvalue, 0, inf, true);
+  for (const auto& [name, clip] :
+       {std::pair{"clipnorm", o.clipnorm}, std::pair{"global_clipnorm", o.global_clipnorm},
+        std::pair{"clipvalue", o.clipvalue}}) {
+    if (clip.has_value() && !(*clip > 0 && *clip < inf)) {
+      return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", *clip,
+                                                     " must be positive and finite"));
+    }
+  }
+  if (o.clipnorm.has_value() && o.global_clipnorm.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "optimizer '", o.name, "': clipnorm and global_clipnorm are both set; Keras takes one"));
+  }
   return absl::OkStatus();
 }
 
@@ -177,11 +185,12 @@ class FailGroupUnlessDone {
 double OptimizerFingerprint(const OptimizerConfig& o) {
   // Each number by its bits: printed, 0.9 and 0.9000001 would look the same.
   auto bits = [](double v) { return std::bit_cast<uint64_t>(v); };
-  const std::string text = absl::StrCat(
-      o.name, " ", bits(o.learning_rate), " ", bits(o.momentum), " ", o.nesterov, " ",
-      bits(o.beta_1), " ", bits(o.beta_2), " ", o.amsgrad, " ", bits(o.rho), " ", o.centered, " ",
-      bits(o.initial_accumulator_value), " ", bits(o.epsilon), " ", bits(o.clipnorm.value_or(-1)),
-      " ", bits(o.clipvalue.value_or(-1)), " ", bits(o.weight_decay));
+  const std::string text =
+      absl::StrCat(o.name, " ", bits(o.learning_rate), " ", bits(o.momentum), " ", o.nesterov, " ",
+                   bits(o.beta_1), " ", bits(o.beta_2), " ", o.amsgrad, " ", bits(o.rho), " ",
+                   o.centered, " ", bits(o.initial_accumulator_value), " ", bits(o.epsilon), " ",
+                   bits(o.clipnorm.value_or(-1)), " ", bits(o.clipvalue.value_or(-1)), " ",
+                   bits(o.weight_decay), " ", bits(o.global_clipnorm.value_or(-1)));
   return static_cast<double>(std::hash<std::string>()(text) & ((uint64_t{1} << 52) - 1));
 }
 

@@ -26,6 +26,11 @@ Cases:
              update first decays the weights (w -= w * weight_decay * lr)
   sgd_weight_decay      tf-keras SGD(0.1, momentum=0.5, weight_decay=0.3): any optimizer's
              weight_decay
+  adam_global_clipnorm, keras3_sgd_global_clipnorm   tf-keras Adam(0.01, global_clipnorm=0.05)
+             and Keras 3 SGD(0.1, momentum=0.5, global_clipnorm=0.05): the gradients clipped
+             together by their global norm
+  rmsprop_clipnorm_clipvalue   tf-keras RMSprop(0.01, clipnorm=0.05, clipvalue=0.001): Keras
+             clips by clipnorm alone when both are given
 
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
@@ -114,6 +119,11 @@ def main():
     case("adamw", keras, opt.AdamW(0.01, weight_decay=0.2), x, y, rng)
     case("sgd_weight_decay", keras, opt.SGD(0.1, momentum=0.5, weight_decay=0.3), x, y, rng)
     case("keras3_adamw", keras3, opt3.AdamW(0.01, weight_decay=0.2), x, y, rng)
+    case("adam_global_clipnorm", keras, opt.Adam(0.01, global_clipnorm=0.05), x, y, rng)
+    case("keras3_sgd_global_clipnorm", keras3, opt3.SGD(0.1, momentum=0.5, global_clipnorm=0.05),
+         x, y, rng)
+    case("rmsprop_clipnorm_clipvalue", keras, opt.RMSprop(0.01, clipnorm=0.05, clipvalue=0.001),
+         x, y, rng)
     print(f"wrote {OUT}")
 
 

@@ -38,6 +38,9 @@ CONFIGS = {
     # Keras's weight_decay (AdamW; any optimizer of tf-keras 2.11+ and Keras 3).
     "adamw": ("adam", dict(lr=0.01, weight_decay=0.5)),
     "rmsprop_weight_decay": ("rmsprop", dict(lr=0.01, weight_decay=0.5, clipnorm=0.5)),
+    "sgd_global_clipnorm": ("sgd", dict(lr=0.1, momentum=0.5, global_clipnorm=1.0)),
+    # Keras clips by clipnorm alone when clipvalue is given too.
+    "adam_clipnorm_clipvalue": ("adam", dict(lr=0.01, clipnorm=0.5, clipvalue=0.05)),
 }
 DEFAULTS = {
     "sgd": dict(momentum=0.0, nesterov=False),
@@ -78,12 +81,17 @@ def loss_and_grads(x, y, weights):
 
 
 def clip(grads, hp):
-    """OptimizerV2._transform_gradients: per-tensor tf.clip_by_norm, then clip_by_value."""
+    """Optimizer._clip_gradients (tf-keras 2.11+, Keras 3): per-tensor tf.clip_by_norm, else
+    tf.clip_by_global_norm, else clip_by_value; one of them only."""
     if "clipnorm" in hp:
         c = hp["clipnorm"]
-        grads = [g * c / max(np.sqrt(np.sum(g * g)), c) for g in grads]
+        return [g * c / max(np.sqrt(np.sum(g * g)), c) for g in grads]
+    if "global_clipnorm" in hp:
+        c = hp["global_clipnorm"]
+        norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+        return [g * (c * min(1.0 / norm, 1.0 / c)) for g in grads]
     if "clipvalue" in hp:
-        grads = [np.clip(g, -hp["clipvalue"], hp["clipvalue"]) for g in grads]
+        return [np.clip(g, -hp["clipvalue"], hp["clipvalue"]) for g in grads]
     return grads
 
 
@@ -167,6 +175,8 @@ def check_coverage(x, y, initial, final):
     clipvalue = CONFIGS["adam_clipvalue"][1]["clipvalue"]
     assert any(n > clipnorm for n in norms) and any(n < clipnorm for n in norms), norms
     assert any(np.any(np.abs(g) > clipvalue) for g in grads)
+    global_clipnorm = CONFIGS["sgd_global_clipnorm"][1]["global_clipnorm"]
+    assert np.sqrt(sum(n * n for n in norms)) > global_clipnorm, norms
     amsgrad_effect = max(np.abs(a - b).max() for a, b in zip(final["adam"], final["adam_amsgrad"]))
     assert amsgrad_effect > 1e-6, amsgrad_effect
 

@@ -180,12 +180,19 @@ TEST(ApiErrors, Compile) {
   // Settings outside their rules' ranges, each named.
   OptimizerConfig clipped = optim::SGD(0.1);
   clipped.clipnorm = -1;
+  OptimizerConfig global = optim::SGD(0.1);
+  global.global_clipnorm = 0;
+  OptimizerConfig both_norms = optim::SGD(0.1);
+  both_norms.clipnorm = both_norms.global_clipnorm = 1.0;
   for (const auto& [config, setting] : std::vector<std::pair<OptimizerConfig, std::string>>{
+           {global, "optimizer 'sgd': global_clipnorm 0 must be positive and finite"},
+           {both_norms, "optimizer 'sgd': clipnorm and global_clipnorm are both set"},
+           {optim::AdamW(0.1, -0.5), "optimizer 'adam': weight_decay -0.5 is outside [0, inf)"},
            {optim::SGD(0.1, -1), "optimizer 'sgd': momentum -1 is outside [0, 1]"},
            {optim::Adam(0.1, 2), "optimizer 'adam': beta_1 2 is outside [0, 1)"},
            {optim::Adam(0.1, 0.9, 0.999, -1), "optimizer 'adam': epsilon -1 is outside [0, inf)"},
            {optim::RMSprop(0.1, std::nan("")), "optimizer 'rmsprop': rho nan is outside [0, 1)"},
-           {clipped, "optimizer 'sgd': clipnorm -1 is outside [0, inf)"}}) {
+           {clipped, "optimizer 'sgd': clipnorm -1 must be positive and finite"}}) {
     EXPECT_THAT(Message(m->Compile({.optimizer = config})), HasSubstr(setting));
   }
   // Two outputs predict, and are refused for training when compiled, not at the first Fit.

@@ -210,7 +210,7 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
         std::tuple{"learning_rate",
                    nlohmann::json{{"class_name", "ExponentialDecay"}, {"config", {}}},
                    "a learning-rate schedule"},
-        std::tuple{"global_clipnorm", nlohmann::json(1.0), "global_clipnorm 1.0"}}) {
+        std::tuple{"use_ema", nlohmann::json(true), "use_ema true"}}) {
     auto settings =
         settings_with([&](nlohmann::json& c) { c["optimizer"]["config"][key] = value; });
     ASSERT_TRUE(settings.ok()) << settings.status();

@@ -70,7 +70,10 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
         std::pair{"adagrad.keras", "adagrad"}, std::pair{"keras3_sgd.keras", "keras3_sgd"},
         std::pair{"keras3_adam.keras", "keras3_adam"}, std::pair{"adamw.keras", "adamw"},
         std::pair{"sgd_weight_decay.keras", "sgd_weight_decay"},
-        std::pair{"keras3_adamw.keras", "keras3_adamw"}}) {
+        std::pair{"keras3_adamw.keras", "keras3_adamw"},
+        std::pair{"adam_global_clipnorm.keras", "adam_global_clipnorm"},
+        std::pair{"keras3_sgd_global_clipnorm.keras", "keras3_sgd_global_clipnorm"},
+        std::pair{"rmsprop_clipnorm_clipvalue.keras", "rmsprop_clipnorm_clipvalue"}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     const OptimizerConfig optimizer = FileOptimizer(path);
@@ -92,18 +95,23 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
   }
 }
 
-// Keras's weight decay (AdamW, or any optimizer's weight_decay) is read and applied: without
-// it, the same state and steps end measurably elsewhere.
-TEST(KerasOptimizerState, WeightDecayIsKerasOwn) {
-  for (const auto& [file, name, weight_decay] :
-       {std::tuple{"adamw.keras", "adamw", 0.2},
-        std::tuple{"sgd_weight_decay.keras", "sgd_weight_decay", 0.3},
-        std::tuple{"keras3_adamw.keras", "keras3_adamw", 0.2}}) {
+// Keras's weight decay (AdamW, or any optimizer's weight_decay) and global_clipnorm are read
+// and applied: without them, the same state and steps end measurably elsewhere.
+TEST(KerasOptimizerState, WeightDecayAndGlobalClipNormAreKerasOwn) {
+  for (const auto& [file, name, weight_decay, global_clipnorm] :
+       {std::tuple{"adamw.keras", "adamw", 0.2, 0.0},
+        std::tuple{"sgd_weight_decay.keras", "sgd_weight_decay", 0.3, 0.0},
+        std::tuple{"keras3_adamw.keras", "keras3_adamw", 0.2, 0.0},
+        std::tuple{"adam_global_clipnorm.keras", "adam_global_clipnorm", 0.0, 0.05},
+        std::tuple{"keras3_sgd_global_clipnorm.keras", "keras3_sgd_global_clipnorm", 0.0, 0.05}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     OptimizerConfig optimizer = FileOptimizer(path);
-    EXPECT_NEAR(optimizer.weight_decay, weight_decay, 1e-7);  // a float32 in tf-keras's config
+    // Read as Keras wrote them: float32 values in tf-keras's config.
+    EXPECT_NEAR(optimizer.weight_decay, weight_decay, 1e-7);
+    EXPECT_NEAR(optimizer.global_clipnorm.value_or(0), global_clipnorm, 1e-7);
     optimizer.weight_decay = 0;
+    optimizer.global_clipnorm.reset();
     auto state = ReadKerasOptimizerState(path);
     ASSERT_TRUE(state.ok()) << state.status();
     auto m = LoadWhole(path);

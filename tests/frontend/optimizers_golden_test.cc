@@ -82,6 +82,10 @@ OptimizerConfig WithClipValue(OptimizerConfig c, double v) {
   c.clipvalue = v;
   return c;
 }
+OptimizerConfig WithGlobalClipNorm(OptimizerConfig c, double v) {
+  c.global_clipnorm = v;
+  return c;
+}
 OptimizerConfig WithWeightDecay(OptimizerConfig c, double v) {
   c.weight_decay = v;
   return c;
@@ -100,6 +104,8 @@ const Config kConfigs[] = {
     {"adam_clipvalue", WithClipValue(optim::Adam(0.01), 0.05)},
     {"adamw", optim::AdamW(0.01, 0.5)},
     {"rmsprop_weight_decay", WithWeightDecay(WithClipNorm(optim::RMSprop(0.01), 0.5), 0.5)},
+    {"sgd_global_clipnorm", WithGlobalClipNorm(optim::SGD(0.1, 0.5), 1.0)},
+    {"adam_clipnorm_clipvalue", WithClipValue(WithClipNorm(optim::Adam(0.01), 0.5), 0.05)},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllOptimizers, OptimizerGolden,

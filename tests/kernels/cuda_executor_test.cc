@@ -459,15 +459,18 @@ TEST(CudaExecutorDevice, FusedAndPerParameterUpdatesAreBitIdentical) {
   }
 }
 
-// Keras's weight decay: a launch of its own before each update, or before each fused run of
-// updates; the CPU's numbers within 1e-5, fused and per-parameter bit for bit.
-TEST(CudaExecutorDevice, WeightDecayedTrainingMatchesTheCpuFusedOrNot) {
+// Keras's weight decay (a launch of its own before each update, or before each fused run of
+// updates) and global_clipnorm (generic ops over every gradient, the GRU's resident ones
+// included): the CPU's numbers within 1e-5, fused and per-parameter bit for bit.
+TEST(CudaExecutorDevice, WeightDecayedClippedTrainingMatchesTheCpuFusedOrNot) {
   SKIP_WITHOUT_GPU();
   gpu::RegisterCudaBackend();
   OptimizerConfig sgd = optim::SGD(0.1, 0.9);
   sgd.weight_decay = 0.2;
+  OptimizerConfig clipped = optim::AdamW(0.01, 0.1);
+  clipped.global_clipnorm = 0.1;
   const Tensor x = Random(Shape{4, 5, 3}, 9), y = Random(Shape{4, 2}, 10);
-  for (const OptimizerConfig& optimizer : {optim::AdamW(0.01, 0.1), sgd}) {
+  for (const OptimizerConfig& optimizer : {optim::AdamW(0.01, 0.1), sgd, clipped}) {
     SCOPED_TRACE(optimizer.name);
     std::vector<double> cpu_losses, fused_losses, plain_losses;
     auto cpu = Train(&GruModel, "cpu", 5, x, y, &cpu_losses, optimizer);
