@@ -74,20 +74,10 @@ TEST_P(OptimizerGolden, ThreeStepsMatchKerasRules) {
   }
 }
 
-OptimizerConfig WithClipNorm(OptimizerConfig c, double v) {
-  c.clipnorm = v;
-  return c;
-}
-OptimizerConfig WithClipValue(OptimizerConfig c, double v) {
-  c.clipvalue = v;
-  return c;
-}
-OptimizerConfig WithGlobalClipNorm(OptimizerConfig c, double v) {
-  c.global_clipnorm = v;
-  return c;
-}
-OptimizerConfig WithWeightDecay(OptimizerConfig c, double v) {
-  c.weight_decay = v;
+// `c` with one setting (clipnorm, weight_decay...) set to `v`.
+template <typename Setting>
+OptimizerConfig With(OptimizerConfig c, Setting OptimizerConfig::*setting, double v) {
+  c.*setting = v;
   return c;
 }
 
@@ -100,12 +90,14 @@ const Config kConfigs[] = {
     {"rmsprop", optim::RMSprop(0.01)},
     {"rmsprop_centered_momentum", optim::RMSprop(0.01, 0.9, 0.5, 1e-7, true)},
     {"adagrad", optim::Adagrad(0.1)},
-    {"sgd_clipnorm", WithClipNorm(optim::SGD(0.1), 0.5)},
-    {"adam_clipvalue", WithClipValue(optim::Adam(0.01), 0.05)},
+    {"sgd_clipnorm", With(optim::SGD(0.1), &OptimizerConfig::clipnorm, 0.5)},
+    {"adam_clipvalue", With(optim::Adam(0.01), &OptimizerConfig::clipvalue, 0.05)},
     {"adamw", optim::AdamW(0.01, 0.5)},
-    {"rmsprop_weight_decay", WithWeightDecay(WithClipNorm(optim::RMSprop(0.01), 0.5), 0.5)},
-    {"sgd_global_clipnorm", WithGlobalClipNorm(optim::SGD(0.1, 0.5), 1.0)},
-    {"adam_clipnorm_clipvalue", WithClipValue(WithClipNorm(optim::Adam(0.01), 0.5), 0.05)},
+    {"rmsprop_weight_decay", With(With(optim::RMSprop(0.01), &OptimizerConfig::clipnorm, 0.5),
+                                  &OptimizerConfig::weight_decay, 0.5)},
+    {"sgd_global_clipnorm", With(optim::SGD(0.1, 0.5), &OptimizerConfig::global_clipnorm, 1.0)},
+    {"adam_clipnorm_clipvalue", With(With(optim::Adam(0.01), &OptimizerConfig::clipnorm, 0.5),
+                                     &OptimizerConfig::clipvalue, 0.05)},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllOptimizers, OptimizerGolden,
