@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -608,6 +609,36 @@ absl::Status TrainModel(ProcessGroup* group) {
 
 }  // namespace
 
-int RunTrain(int argc, char** argv) { return RunFlagsOnlyCommand("train", argc, argv, &Train); }
+// The command line with `--metrics F.csv` (one value ending in .csv, which no metric's name
+// does) written `--metrics-csv=F.csv`: the command line's documented form of the CSV of the
+// epochs' results, beside Keras's sense of --metrics (the metrics' names).
+std::vector<std::string> MetricsCsvSpelledOut(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  auto csv_file = [](std::string_view value) {
+    return value.ends_with(".csv") && value.find(',') == std::string_view::npos;
+  };
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--") break;
+    const size_t dashes = arg.starts_with("--") ? 2 : arg.starts_with("-") ? 1 : 0;
+    if (dashes == 0) continue;
+    std::string_view name = arg.substr(dashes);
+    if (name.starts_with("metrics=") && csv_file(name.substr(8))) {
+      args[i] = "--metrics-csv=" + std::string(name.substr(8));
+    } else if (name == "metrics" && i + 1 < args.size() && csv_file(args[i + 1])) {
+      args[i] = "--metrics-csv=" + args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+  }
+  return args;
+}
+
+int RunTrain(int argc, char** argv) {
+  std::vector<std::string> args = MetricsCsvSpelledOut(argc, argv);
+  std::vector<char*> pointers;
+  for (std::string& arg : args) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  return RunFlagsOnlyCommand("train", static_cast<int>(args.size()), pointers.data(), &Train);
+}
 
 }  // namespace rill::cli

@@ -83,7 +83,8 @@ constexpr std::array kCommands = {
             "[--restore-best-weights]] [--checkpoint-dir DIR [--resume]] [--check-numerics] "
             "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]\n(without --model: the default experiment, epochs 8, batch "
-            "size 64, adam, lr 0.01, loss mse or mae)",
+            "size 64, adam, lr 0.01, loss mse or mae; --metrics F.csv, one name ending in .csv, "
+            "is --metrics-csv F.csv)",
             &RunTrain, kTrainFlags},
     Command{"predict", "run a trained model on inputs and write its outputs",
             "rill predict (--model M.json --weights W | --model M.keras|M.h5) [--weights-by-name] "

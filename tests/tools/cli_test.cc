@@ -596,6 +596,18 @@ TEST_F(CliTest, MetricsCsvHasARowPerEpochAndNeverReplacesWhatItShouldNot) {
   EXPECT_THAT(csv, ::testing::StartsWith("epoch,loss,mae,val_loss,val_mae\n0,"));
   EXPECT_THAT(csv, ::testing::ContainsRegex("\n2,[-0-9.e]+,[-0-9.e]+,[-0-9.e]+,[-0-9.e]+\n$"));
   EXPECT_EQ(Lines(csv), 4) << csv;
+  // The command line's other spelling of it, --metrics F.csv (as --metrics-csv), beside the
+  // metrics' names.
+  for (const std::string spelling : {"--metrics-csv=", "--metrics ", "--metrics="}) {
+    SCOPED_TRACE(spelling);
+    fs::remove(Path("n.csv"));
+    r = Rill(TrainSgd("--epochs 3 --validation-split 0.25 --verbose 0 --metrics mae " + spelling +
+                      Path("n.csv")));
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(ReadText(Path("n.csv")).substr(0, 32), csv.substr(0, 32));
+    EXPECT_EQ(Lines(ReadText(Path("n.csv"))), 4);
+  }
+  fs::remove(Path("n.csv"));
   // A directory at the target is refused before training starts.
   fs::create_directories(Path("d.csv"));
   r = Rill(TrainSgd("--epochs 3 --verbose 2 --metrics-csv " + Path("d.csv")));
