@@ -13,6 +13,7 @@
 #include "frontend/compile.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
+#include "ir/printer.h"
 #include "ir/status.h"
 #include "kernels/register.h"
 #include "runtime/device_backend.h"
@@ -22,6 +23,9 @@
 ABSL_FLAG(bool, memory, false, "print the memory report of each plan (arena, lower bound, naive)");
 ABSL_FLAG(bool, training, false, "also plan the training step (with --loss and --optimizer)");
 ABSL_FLAG(bool, plan, false, "print each plan: steps, buffers and arena offsets");
+ABSL_FLAG(bool, ir, false,
+          "print each plan's graph in the text IR, after the graph passes (the training graph "
+          "with its backward and updates), before lowering");
 // Defined with `rill train`.
 ABSL_DECLARE_FLAG(std::string, loss);
 ABSL_DECLARE_FLAG(std::string, optimizer);
@@ -71,6 +75,12 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
                        const char* label, const Target& where) {
   // The same compilation as ModelRunner's: what is printed is what runs (predict plans folded,
   // as Model::Predict's are).
+  if (absl::GetFlag(FLAGS_ir)) {
+    auto graph = BuildModeGraph(m, options, mode, inputs, target, where.device);
+    if (!graph.ok()) return graph.status();
+    std::printf("%s graph:\n%s", label, PrintGraph(**graph).c_str());
+  }
+  if (!absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan)) return absl::OkStatus();
   const CompilerOptions compiler{.device = where.device,
                                  .gpu = where.session->step_context(),
                                  .backend = where.session->plan_passes()};
@@ -94,19 +104,25 @@ absl::Status PrintPlan(Model& m, const CompileOptions* options, GraphMode mode,
 
 // The flag combinations, checked before anything is printed: flags that would have no effect
 // are refused rather than ignored.
+bool PlansAsked() {
+  return absl::GetFlag(FLAGS_memory) || absl::GetFlag(FLAGS_plan) || absl::GetFlag(FLAGS_ir);
+}
+
 absl::Status CheckInspectFlags() {
-  const bool plans = absl::GetFlag(FLAGS_memory) || absl::GetFlag(FLAGS_plan);
+  const bool plans = PlansAsked();
   if (absl::GetFlag(FLAGS_training) && !plans)
-    return UsageError("--training goes with --memory or --plan");
+    return UsageError("--training goes with --memory, --plan or --ir");
   for (const char* name : {"loss", "optimizer", "lr"}) {
-    if (FlagGiven(name) && !absl::GetFlag(FLAGS_training))
-      return UsageError(absl::StrCat("--", name, " goes with --training (and --memory or --plan)"));
+    if (FlagGiven(name) && !absl::GetFlag(FLAGS_training)) {
+      return UsageError(
+          absl::StrCat("--", name, " goes with --training (and --memory, --plan or --ir)"));
+    }
   }
   for (const char* name : {"device", "tf32", "gru_algo"}) {
     if (FlagGiven(name) && !plans) {
       std::string shown = name;
       std::replace(shown.begin(), shown.end(), '_', '-');
-      return UsageError(absl::StrCat("--", shown, " goes with --memory or --plan"));
+      return UsageError(absl::StrCat("--", shown, " goes with --memory, --plan or --ir"));
     }
   }
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
@@ -140,8 +156,8 @@ absl::Status Inspect() {
     batch = dims[0];
     input_shapes.push_back(Shape(dims));
   }
-  if (given_batch && !absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan))
-    return UsageError("--batch-size goes with --memory or --plan");
+  if (given_batch && !PlansAsked())
+    return UsageError("--batch-size goes with --memory, --plan or --ir");
   auto model = LoadModel(model_path, WeightsFlag(), absl::GetFlag(FLAGS_seed), input_shapes);
   if (!model.ok()) return model.status();
   Model& m = **model;
@@ -150,7 +166,7 @@ absl::Status Inspect() {
         InputTypeOfShape(m, model_path, input_shapes[0].dims(), "inspect --input-shape").status());
   }
   std::printf("%s", m.Summary().c_str());
-  if (!absl::GetFlag(FLAGS_memory) && !absl::GetFlag(FLAGS_plan)) return absl::OkStatus();
+  if (!PlansAsked()) return absl::OkStatus();
   RegisterCpuBackend();
   auto device = SelectDevice();
   if (!device.ok()) return device.status();

@@ -56,7 +56,7 @@ constexpr std::string_view kEvaluateFlags[] = {"model",  "weights", "weights_by_
                                                "device", "tf32",    "gru_algo"};
 
 constexpr std::string_view kInspectFlags[] = {
-    "model",     "weights", "weights_by_name", "memory",      "training", "plan", "loss",
+    "model",     "weights", "weights_by_name", "memory",      "training", "plan", "ir",      "loss",
     "optimizer", "lr",      "batch_size",      "input_shape", "device",   "tf32", "gru_algo"};
 
 constexpr std::string_view kBenchFlags[] = {"device", "threads", "reps",   "configs", "lengths",
@@ -107,10 +107,10 @@ constexpr std::array kCommands = {
         &RunCompile, kCompileFlags, kSeedOnly},
     Command{"run", "run a compiled model (rill compile) on inputs and write its outputs",
             "rill run PLAN.rillc --input X.npy --output Y.npy [--stream N]", &RunRun},
-    Command{"inspect", "print a model summary, its plans and their memory reports",
+    Command{"inspect", "print a model summary, its IR, its plans and their memory reports",
             "rill inspect --model M.json [--weights W [--weights-by-name]] [--memory] [--training "
             "[--loss L "
-            "--optimizer O --lr F]] [--plan] [--batch-size N | --input-shape B,T,F] "
+            "--optimizer O --lr F]] [--plan] [--ir] [--batch-size N | --input-shape B,T,F] "
             "[--device cpu|cuda|auto [--tf32] "
             "[--gru-algo auto|exact]]",
             &RunInspect, kInspectFlags, kSeedOnly},

@@ -1481,8 +1481,9 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLineBeforeAnyOutput) {
            {"inspect" + model + " --plan --training --optimizer foo", "unknown optimizer 'foo'"},
            {"inspect" + model + " --loss mse", "--loss goes with --training"},
            {"inspect" + model + " --memory --lr 0.1", "--lr goes with --training"},
-           {"inspect" + model + " --device cpu", "--device goes with --memory or --plan"},
-           {"inspect" + model + " --batch-size 8", "--batch-size goes with --memory or --plan"},
+           {"inspect" + model + " --device cpu", "--device goes with --memory, --plan or --ir"},
+           {"inspect" + model + " --batch-size 8",
+            "--batch-size goes with --memory, --plan or --ir"},
            {"inspect" + model + " --memory --device tpu", "--device='tpu'"},
            {"inspect" + model + " --memory --batch-size 0", "--batch-size=0 must be at least 1"},
            {"inspect", "rill inspect: --model is required"}}) {

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "ir/parser.h"
+#include "ir/printer.h"
 #include "tests/tools/run_process.h"
 
 namespace rill {
@@ -71,6 +73,32 @@ TEST(InspectTest, PlanPrintsStepsAndOffsets) {
   EXPECT_TRUE(ReportLines(r.out, "predict").empty());  // --plan alone: no bare report line
 }
 
+// --ir prints each plan's graph after the graph passes, in the text IR that the IR reader
+// reads back to the same graph: the predict graph, and with --training the training graph with
+// its backward, loss and updates.
+TEST(InspectTest, IrPrintsEachGraphInTheTextIr) {
+  Result r = Inspect("--model " + Model("functional_bidir") +
+                     " --ir --training --optimizer adamw --batch-size 4");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const size_t predict = r.out.find("predict graph:\n");
+  const size_t train = r.out.find("train graph:\n");
+  ASSERT_NE(predict, std::string::npos) << r.out;
+  ASSERT_NE(train, std::string::npos) << r.out;
+  const std::string predict_ir = r.out.substr(predict + 15, train - predict - 15);
+  const std::string train_ir = r.out.substr(train + 13);
+  EXPECT_THAT(predict_ir, HasSubstr(" = cudnn_gru("));
+  EXPECT_THAT(predict_ir, ::testing::Not(HasSubstr("cudnn_gru_grad")));
+  EXPECT_THAT(train_ir, HasSubstr(" = cudnn_gru_grad("));
+  EXPECT_THAT(train_ir, HasSubstr("adam_update("));
+  EXPECT_THAT(train_ir, HasSubstr("weight_decay=0.004"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("arena")));  // --ir alone: no plan, no report
+  for (const std::string& text : {predict_ir, train_ir}) {
+    auto graph = ParseGraph(text);
+    ASSERT_TRUE(graph.ok()) << graph.status() << "\n" << text;
+    EXPECT_EQ(PrintGraph(**graph), text);
+  }
+}
+
 TEST(InspectTest, SummaryAloneAndErrors) {
   Result r = Inspect("--model " + Model("seq_stack"));
   ASSERT_EQ(r.status, 0) << r.out;
@@ -83,7 +111,7 @@ TEST(InspectTest, SummaryAloneAndErrors) {
   EXPECT_THAT(no_model.out, HasSubstr("--model is required"));
   Result training_alone = Inspect("--model " + Model("seq_stack") + " --training");
   EXPECT_NE(training_alone.status, 0);
-  EXPECT_THAT(training_alone.out, HasSubstr("--training goes with --memory or --plan"));
+  EXPECT_THAT(training_alone.out, HasSubstr("--training goes with --memory, --plan or --ir"));
   Result bad_loss = Inspect("--model " + Model("seq_stack") + " --memory --training --loss hinge");
   EXPECT_NE(bad_loss.status, 0);
   EXPECT_THAT(bad_loss.out, HasSubstr("unknown loss 'hinge'"));
