@@ -42,6 +42,17 @@ ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
 ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, adamw, rmsprop, adagrad");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt,
           "learning rate (default: the optimizer's Keras default)");
+ABSL_FLAG(std::optional<double>, weight_decay, std::nullopt,
+          "Keras's weight_decay: before each update w -= w * weight_decay * lr (default: the "
+          "optimizer's: 0, AdamW's 0.004, or the Keras file's)");
+ABSL_FLAG(std::optional<double>, clipnorm, std::nullopt,
+          "clip each gradient to this norm (Keras's clipnorm); replaces the file's clipping");
+ABSL_FLAG(std::optional<double>, global_clipnorm, std::nullopt,
+          "clip all gradients together to this global norm (Keras's global_clipnorm); replaces "
+          "the file's clipping");
+ABSL_FLAG(std::optional<double>, clipvalue, std::nullopt,
+          "clip each gradient element to [-v, v] (Keras's clipvalue; Keras applies it only "
+          "without clipnorm and global_clipnorm); replaces the file's clipping");
 ABSL_FLAG(int, epochs, 1, "passes over the data");
 ABSL_FLAG(bool, shuffle, true, "shuffle the samples every epoch (seeded by --seed)");
 ABSL_FLAG(std::string, save_weights, "",
@@ -115,6 +126,17 @@ absl::Status CheckTrainingFlags() {
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   if (auto lr = absl::GetFlag(FLAGS_lr); lr && !(*lr > 0))
     return UsageError(absl::StrCat("--lr=", *lr, " must be greater than 0"));
+  if (auto wd = absl::GetFlag(FLAGS_weight_decay); wd && !(*wd >= 0 && std::isfinite(*wd)))
+    return UsageError(absl::StrCat("--weight-decay=", *wd, " must be finite and at least 0"));
+  for (const auto& [flag, value] :
+       {std::pair{"--clipnorm", absl::GetFlag(FLAGS_clipnorm)},
+        std::pair{"--global-clipnorm", absl::GetFlag(FLAGS_global_clipnorm)},
+        std::pair{"--clipvalue", absl::GetFlag(FLAGS_clipvalue)}}) {
+    if (value && !(*value > 0 && std::isfinite(*value)))
+      return UsageError(absl::StrCat(flag, "=", *value, " must be finite and greater than 0"));
+  }
+  if (absl::GetFlag(FLAGS_clipnorm) && absl::GetFlag(FLAGS_global_clipnorm))
+    return UsageError("--clipnorm and --global-clipnorm: Keras takes one of them");
   if (const double split = absl::GetFlag(FLAGS_validation_split); !(split >= 0 && split < 1))
     return UsageError(absl::StrCat("--validation-split=", split, " is not in [0, 1)"));
   if (absl::Status st = CheckMetricNames(absl::GetFlag(FLAGS_metrics)); !st.ok())
@@ -203,6 +225,19 @@ std::string NumpyFloat32Text(double value) {
 
 // A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
 // the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
+// --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras file's): a
+// clipping flag replaces the optimizer's clipping.
+void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
+  if (auto wd = absl::GetFlag(FLAGS_weight_decay)) optimizer->weight_decay = *wd;
+  const std::optional<double> clipnorm = absl::GetFlag(FLAGS_clipnorm);
+  const std::optional<double> global = absl::GetFlag(FLAGS_global_clipnorm);
+  const std::optional<double> clipvalue = absl::GetFlag(FLAGS_clipvalue);
+  if (!clipnorm && !global && !clipvalue) return;
+  optimizer->clipnorm = clipnorm;
+  optimizer->global_clipnorm = global;
+  optimizer->clipvalue = clipvalue;
+}
+
 // where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
 // --lr still sets the rate of the file's optimizer; the state is the file's only when the
 // weights are too, without --weights). An optimizer rill cannot run as the file says (one rill
@@ -228,13 +263,25 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
         FlagGiven("lr") ? optimizer->learning_rate : keras.optimizer_config->learning_rate;
     *optimizer = *keras.optimizer_config;
     optimizer->learning_rate = rate;
+    ApplyOptimizerSettingFlags(optimizer);
     // The rate as Keras keeps it, a float32.
     adopted.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(optimizer->name),
                                    " at learning rate ", static_cast<float>(rate)));
+    // Its settings beyond the rule's own, as Keras keeps them (float32).
+    std::vector<std::string> settings;
     if (optimizer->weight_decay != 0) {
-      absl::StrAppend(&adopted.back(), " with weight decay ",
-                      static_cast<float>(optimizer->weight_decay));
+      settings.push_back(
+          absl::StrCat("weight decay ", static_cast<float>(optimizer->weight_decay)));
     }
+    for (const auto& [name, clip] : {std::pair{"clipnorm", optimizer->clipnorm},
+                                     std::pair{"global_clipnorm", optimizer->global_clipnorm},
+                                     std::pair{"clipvalue", optimizer->clipvalue}}) {
+      if (clip) settings.push_back(absl::StrCat(name, " ", static_cast<float>(*clip)));
+    }
+    if (optimizer->clipvalue && (optimizer->clipnorm || optimizer->global_clipnorm))
+      settings.back() += " (unused beside the norm, as in Keras)";
+    if (!settings.empty())
+      absl::StrAppend(&adopted.back(), " with ", absl::StrJoin(settings, ", "));
     if (weights_from_file) {
       RILL_ASSIGN_OR_RETURN(*state, ReadKerasOptimizerState(model_path));
       if (const std::vector<Tensor>& v = (*state)->variables; !v.empty() && v[0].at(0) > 0) {
@@ -347,7 +394,8 @@ absl::Status CheckResumeFlags(const ResumePoint& p, const OptimizerConfig& optim
 absl::Status TrainDefaultExperiment(const std::string& device) {
   for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv",
                            "plot", "weights_by_name", "monitor", "reduce_lr_on_plateau",
-                           "early_stopping", "restore_best_weights", "checkpoint_dir", "resume"}) {
+                           "early_stopping", "restore_best_weights", "checkpoint_dir", "resume",
+                           "weight_decay", "clipnorm", "global_clipnorm", "clipvalue"}) {
     if (FlagGiven(name)) {
       std::string shown = name;
       std::replace(shown.begin(), shown.end(), '_', '-');
@@ -451,6 +499,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
+  ApplyOptimizerSettingFlags(&*optimizer);
   std::string loss_name = absl::GetFlag(FLAGS_loss);
   bool from_logits = false;
   std::optional<KerasOptimizerState> optimizer_state;

@@ -26,6 +26,10 @@ constexpr std::string_view kTrainFlags[] = {"model",
                                             "loss",
                                             "optimizer",
                                             "lr",
+                                            "weight_decay",
+                                            "clipnorm",
+                                            "global_clipnorm",
+                                            "clipvalue",
                                             "batch_size",
                                             "epochs",
                                             "shuffle",
@@ -75,7 +79,8 @@ constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W [--weights-by-name]] --x X.npy --y Y.npy] "
             "[--loss L] "
-            "[--optimizer O] [--lr F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
+            "[--optimizer O] [--lr F] [--weight-decay F] [--clipnorm F | --global-clipnorm F | "
+            "--clipvalue F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
             "[--plot F.svg] "
             "[--save-weights DIR] [--monitor val_loss|loss|M] [--reduce-lr-on-plateau "

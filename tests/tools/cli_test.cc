@@ -982,6 +982,32 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
       EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
     }
   }
+  // --weight-decay and the clipping flags set the file's optimizer's settings: the file's own
+  // weight decay again changes nothing, another changes the weights, and the first line says
+  // what runs.
+  const std::string adamw = "train --model " + dir + "adamw.keras" + data;
+  ASSERT_EQ(Rill(adamw + Path("as_file")).status, 0);
+  Result same = Rill(adamw + Path("same") + " --weight-decay 0.2");
+  ASSERT_EQ(same.status, 0) << same.out;
+  Result other = Rill(adamw + Path("other") + " --weight-decay 0.6 --global-clipnorm 0.05");
+  ASSERT_EQ(other.status, 0) << other.out;
+  EXPECT_THAT(other.out, HasSubstr("optimizer AdamW at learning rate 0.01 with weight decay 0.6, "
+                                   "global_clipnorm 0.05 and its state after 4 steps\n"));
+  for (int i = 0; i < 5; ++i) {
+    const std::string npy = "/" + std::to_string(i) + ".npy";
+    auto file = ReadNpy(Path("as_file" + npy));
+    auto flag = ReadNpy(Path("same" + npy));
+    auto changed = ReadNpy(Path("other" + npy));
+    ASSERT_TRUE(file.ok() && flag.ok() && changed.ok());
+    EXPECT_EQ(MaxRelDiff(*file, *flag), 0.0) << i;
+    EXPECT_GT(MaxRelDiff(*file, *changed), 1e-5) << i;
+  }
+  for (const std::string& bad : {std::string(" --weight-decay -1"), std::string(" --clipvalue 0"),
+                                 std::string(" --clipnorm 1 --global-clipnorm 1")}) {
+    Result r = Rill(adamw + Path("bad") + bad);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
   // Other weights than the file's start a new state: the moments belong to the file's weights.
   ASSERT_EQ(Rill("train --model " + dir + "adam.keras" + data + Path("keras_weights")).status, 0);
   Result r = Rill("train --model " + dir + "adam.keras --weights " + Path("keras_weights") + data +
