@@ -41,15 +41,16 @@ ABSL_FLAG(std::string, isa, "", "force rill's CPU GRU kernels onto avx512, avx2 
 namespace rill::cli {
 namespace {
 
-// The torch benchmark script `name` (bench/torch_gru.py, ...): where `meson install` puts it,
-// else in the source tree this rill was built from; "" when neither has it.
+// The torch benchmark script `name` (bench/torch_gru.py, ...): in the source tree this rill was
+// built from, where that is (a build tree's rill), else where `meson install` puts it; "" when
+// neither has it.
 std::string BenchScript(const std::string& name) {
-  const std::filesystem::path installed =
-      std::filesystem::path(RILL_INSTALL_PREFIX) / RILL_INSTALL_DATADIR / "rill" / "bench" / name;
   std::error_code ec;
-  if (std::filesystem::is_regular_file(installed, ec)) return installed.string();
-  const std::filesystem::path source = std::filesystem::path(RILL_BENCH_DIR) / name;
-  if (std::filesystem::is_regular_file(source, ec)) return source.string();
+  for (const std::filesystem::path& dir :
+       {std::filesystem::path(RILL_BENCH_DIR),
+        std::filesystem::path(RILL_INSTALL_PREFIX) / RILL_INSTALL_DATADIR / "rill" / "bench"}) {
+    if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
+  }
   return "";
 }
 
