@@ -223,8 +223,6 @@ std::string NumpyFloat32Text(double value) {
   return out;
 }
 
-// A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
-// the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
 // --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras file's): a
 // clipping flag replaces the optimizer's clipping.
 void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
@@ -238,6 +236,8 @@ void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
   optimizer->clipvalue = clipvalue;
 }
 
+// A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
+// the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
 // where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
 // --lr still sets the rate of the file's optimizer; the state is the file's only when the
 // weights are too, without --weights). An optimizer rill cannot run as the file says (one rill
@@ -656,8 +656,6 @@ absl::Status TrainModel(ProcessGroup* group) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 // The command line with `--metrics F.csv` (one value ending in .csv, which no metric's name
 // does) written `--metrics-csv=F.csv`: the command line's documented form of the CSV of the
 // epochs' results, beside Keras's sense of --metrics (the metrics' names).
@@ -681,6 +679,8 @@ std::vector<std::string> MetricsCsvSpelledOut(int argc, char** argv) {
   }
   return args;
 }
+
+}  // namespace
 
 int RunTrain(int argc, char** argv) {
   std::vector<std::string> args = MetricsCsvSpelledOut(argc, argv);
