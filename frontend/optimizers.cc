@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ir/status.h"
 
 namespace rill {
 
@@ -23,6 +27,36 @@ Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slo
       t.data<double>()[i] = init;
   }
   return t;
+}
+
+absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
+  auto in = [&o](const char* name, double v, double lo, double hi, bool hi_open) -> absl::Status {
+    if (v >= lo && (hi_open ? v < hi : v <= hi)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", v,
+                                                   " is outside [", lo, ", ", hi,
+                                                   hi_open ? ")" : "]"));
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  RILL_RETURN_IF_ERROR(in("momentum", o.momentum, 0, 1, false));
+  RILL_RETURN_IF_ERROR(in("beta_1", o.beta_1, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("beta_2", o.beta_2, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("rho", o.rho, 0, 1, true));
+  RILL_RETURN_IF_ERROR(in("epsilon", o.epsilon, 0, inf, true));
+  RILL_RETURN_IF_ERROR(in("initial_accumulator_value", o.initial_accumulator_value, 0, inf, true));
+  RILL_RETURN_IF_ERROR(in("weight_decay", o.weight_decay, 0, inf, true));
+  for (const auto& [name, clip] :
+       {std::pair{"clipnorm", o.clipnorm}, std::pair{"global_clipnorm", o.global_clipnorm},
+        std::pair{"clipvalue", o.clipvalue}}) {
+    if (clip.has_value() && !(*clip > 0 && *clip < inf)) {
+      return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", *clip,
+                                                     " must be positive and finite"));
+    }
+  }
+  if (o.clipnorm.has_value() && o.global_clipnorm.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "optimizer '", o.name, "': clipnorm and global_clipnorm are both set; Keras takes one"));
+  }
+  return absl::OkStatus();
 }
 
 namespace optim {

@@ -41,6 +41,11 @@ double OptimizerSlotInit(const OptimizerConfig& optimizer, const std::string& sl
 Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slot,
                         const TensorType& weight);
 
+// The optimizer's settings in the ranges their rules need (Keras refuses a momentum outside
+// [0, 1] too; clipnorm and global_clipnorm not both, as Keras): InvalidArgument naming the
+// optimizer and the setting. The learning rate is checked apart (Trainer's).
+absl::Status CheckOptimizerSettings(const OptimizerConfig& optimizer);
+
 namespace optim {
 
 OptimizerConfig SGD(double learning_rate = 0.01, double momentum = 0.0, bool nesterov = false);

@@ -76,38 +76,6 @@ absl::Status CheckLearningRate(const OptimizerConfig& optimizer, double learning
                    learning_rate > 0 ? " must be finite" : " must be > 0"));
 }
 
-// The optimizer's other settings in the ranges their rules need (Keras refuses a momentum
-// outside [0, 1] too): InvalidArgument naming the optimizer and the setting.
-absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
-  auto in = [&o](const char* name, double v, double lo, double hi, bool hi_open) -> absl::Status {
-    if (v >= lo && (hi_open ? v < hi : v <= hi)) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", v,
-                                                   " is outside [", lo, ", ", hi,
-                                                   hi_open ? ")" : "]"));
-  };
-  const double inf = std::numeric_limits<double>::infinity();
-  RILL_RETURN_IF_ERROR(in("momentum", o.momentum, 0, 1, false));
-  RILL_RETURN_IF_ERROR(in("beta_1", o.beta_1, 0, 1, true));
-  RILL_RETURN_IF_ERROR(in("beta_2", o.beta_2, 0, 1, true));
-  RILL_RETURN_IF_ERROR(in("rho", o.rho, 0, 1, true));
-  RILL_RETURN_IF_ERROR(in("epsilon", o.epsilon, 0, inf, true));
-  RILL_RETURN_IF_ERROR(in("initial_accumulator_value", o.initial_accumulator_value, 0, inf, true));
-  RILL_RETURN_IF_ERROR(in("weight_decay", o.weight_decay, 0, inf, true));
-  for (const auto& [name, clip] :
-       {std::pair{"clipnorm", o.clipnorm}, std::pair{"global_clipnorm", o.global_clipnorm},
-        std::pair{"clipvalue", o.clipvalue}}) {
-    if (clip.has_value() && !(*clip > 0 && *clip < inf)) {
-      return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "': ", name, " ", *clip,
-                                                     " must be positive and finite"));
-    }
-  }
-  if (o.clipnorm.has_value() && o.global_clipnorm.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "optimizer '", o.name, "': clipnorm and global_clipnorm are both set; Keras takes one"));
-  }
-  return absl::OkStatus();
-}
-
 // Keras's split point: the first floor(total * (1 - split)) samples train.
 int64_t SplitAt(int64_t total, double split) {
   return static_cast<int64_t>(std::floor(static_cast<double>(total) * (1.0 - split)));

@@ -117,6 +117,19 @@ int Verbosity() {
   return absl::GetFlag(FLAGS_verbose).value_or(terminal ? 1 : 2);
 }
 
+// --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras file's): a
+// clipping flag replaces the optimizer's clipping.
+void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
+  if (auto wd = absl::GetFlag(FLAGS_weight_decay)) optimizer->weight_decay = *wd;
+  const std::optional<double> clipnorm = absl::GetFlag(FLAGS_clipnorm);
+  const std::optional<double> global = absl::GetFlag(FLAGS_global_clipnorm);
+  const std::optional<double> clipvalue = absl::GetFlag(FLAGS_clipvalue);
+  if (!clipnorm && !global && !clipvalue) return;
+  optimizer->clipnorm = clipnorm;
+  optimizer->global_clipnorm = global;
+  optimizer->clipvalue = clipvalue;
+}
+
 // The values the flags' types admit but training cannot run with.
 absl::Status CheckTrainingFlags() {
   if (auto v = absl::GetFlag(FLAGS_verbose); v && (*v < 0 || *v > 2))
@@ -126,23 +139,17 @@ absl::Status CheckTrainingFlags() {
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   if (auto lr = absl::GetFlag(FLAGS_lr); lr && !(*lr > 0))
     return UsageError(absl::StrCat("--lr=", *lr, " must be greater than 0"));
-  if (auto wd = absl::GetFlag(FLAGS_weight_decay); wd && !(*wd >= 0 && std::isfinite(*wd)))
-    return UsageError(absl::StrCat("--weight-decay=", *wd, " must be finite and at least 0"));
-  for (const auto& [flag, value] :
-       {std::pair{"--clipnorm", absl::GetFlag(FLAGS_clipnorm)},
-        std::pair{"--global-clipnorm", absl::GetFlag(FLAGS_global_clipnorm)},
-        std::pair{"--clipvalue", absl::GetFlag(FLAGS_clipvalue)}}) {
-    if (value && !(*value > 0 && std::isfinite(*value)))
-      return UsageError(absl::StrCat(flag, "=", *value, " must be finite and greater than 0"));
-  }
-  if (absl::GetFlag(FLAGS_clipnorm) && absl::GetFlag(FLAGS_global_clipnorm))
-    return UsageError("--clipnorm and --global-clipnorm: Keras takes one of them");
   if (const double split = absl::GetFlag(FLAGS_validation_split); !(split >= 0 && split < 1))
     return UsageError(absl::StrCat("--validation-split=", split, " is not in [0, 1)"));
   if (absl::Status st = CheckMetricNames(absl::GetFlag(FLAGS_metrics)); !st.ok())
     return UsageError(absl::StrCat("--metrics: ", st.message()));
-  if (absl::Status st = optim::FromName(absl::GetFlag(FLAGS_optimizer)).status(); !st.ok())
-    return UsageError(absl::StrCat("--optimizer: ", st.message()));
+  absl::StatusOr<OptimizerConfig> optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer));
+  if (!optimizer.ok())
+    return UsageError(absl::StrCat("--optimizer: ", optimizer.status().message()));
+  // --weight-decay and the clipping flags, by the optimizer's own rules.
+  ApplyOptimizerSettingFlags(&*optimizer);
+  if (absl::Status st = CheckOptimizerSettings(*optimizer); !st.ok())
+    return UsageError(st.message());
   if (absl::Status st = ParseLoss(absl::GetFlag(FLAGS_loss)).status(); !st.ok())
     return UsageError(absl::StrCat("--loss: ", st.message()));
   if (absl::GetFlag(FLAGS_resume) && absl::GetFlag(FLAGS_checkpoint_dir).empty())
@@ -221,19 +228,6 @@ std::string NumpyFloat32Text(double value) {
   std::string out(text, end);
   if (positional && out.find('.') == std::string::npos) out += ".0";
   return out;
-}
-
-// --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras file's): a
-// clipping flag replaces the optimizer's clipping.
-void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
-  if (auto wd = absl::GetFlag(FLAGS_weight_decay)) optimizer->weight_decay = *wd;
-  const std::optional<double> clipnorm = absl::GetFlag(FLAGS_clipnorm);
-  const std::optional<double> global = absl::GetFlag(FLAGS_global_clipnorm);
-  const std::optional<double> clipvalue = absl::GetFlag(FLAGS_clipvalue);
-  if (!clipnorm && !global && !clipvalue) return;
-  optimizer->clipnorm = clipnorm;
-  optimizer->global_clipnorm = global;
-  optimizer->clipvalue = clipvalue;
 }
 
 // A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
