@@ -81,23 +81,26 @@ absl::Status AppendUpdates(Model& model, const CompileOptions& options, Graph& g
     model.params().Set(iter_name, Tensor(dtype, Shape{}));
   Value* iterations = g.AddParam(iter_name, {dtype, Shape{}}, Initializer{"zeros", {}}, false);
   const std::vector<Value*> clipped = ClipGradients(b, o, grads);
+  // A schedule's rate, computed from the iteration count at every step, replaces the constant.
+  Value* lr_input = o.schedule ? ops::LrSchedule(b, iterations, *o.schedule) : nullptr;
+  const double lr = o.schedule ? 0.0 : o.learning_rate;
   for (size_t i = 0; i < weights.size(); ++i) {
     Value* w = weights[i];
     Value* grad = clipped[i];
     if (o.name == "sgd") {
-      ops::SgdUpdate(b, w, grad, Slot(model, g, o, w, "momentum"), o.learning_rate, o.momentum,
-                     o.nesterov, o.weight_decay);
+      ops::SgdUpdate(b, w, grad, Slot(model, g, o, w, "momentum"), lr, o.momentum, o.nesterov,
+                     o.weight_decay, lr_input);
     } else if (o.name == "adam") {
       ops::AdamUpdate(b, w, grad, Slot(model, g, o, w, "m"), Slot(model, g, o, w, "v"),
-                      Slot(model, g, o, w, "vhat"), iterations, o.learning_rate, o.beta_1, o.beta_2,
-                      o.epsilon, o.amsgrad, o.weight_decay);
+                      Slot(model, g, o, w, "vhat"), iterations, lr, o.beta_1, o.beta_2, o.epsilon,
+                      o.amsgrad, o.weight_decay, lr_input);
     } else if (o.name == "rmsprop") {
       ops::RmspropUpdate(b, w, grad, Slot(model, g, o, w, "rms"), Slot(model, g, o, w, "momentum"),
-                         Slot(model, g, o, w, "mg"), o.learning_rate, o.rho, o.momentum, o.epsilon,
-                         o.centered, o.weight_decay);
+                         Slot(model, g, o, w, "mg"), lr, o.rho, o.momentum, o.epsilon, o.centered,
+                         o.weight_decay, lr_input);
     } else if (o.name == "adagrad") {
-      ops::AdagradUpdate(b, w, grad, Slot(model, g, o, w, "accumulator"), o.learning_rate,
-                         o.epsilon, o.weight_decay);
+      ops::AdagradUpdate(b, w, grad, Slot(model, g, o, w, "accumulator"), lr, o.epsilon,
+                         o.weight_decay, lr_input);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("unknown optimizer '", o.name, "'"));
     }

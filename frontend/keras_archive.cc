@@ -173,6 +173,31 @@ absl::Status SaveKerasWeights(const Model& model, const std::string& path,
 
 namespace {
 
+// A learning-rate schedule as tf-keras serializes it in an optimizer's config.
+nlohmann::json ScheduleToKeras(const LearningRateSchedule& s) {
+  nlohmann::json config = {{"name", s.kind}};
+  if (s.kind == "PiecewiseConstantDecay") {
+    config.update({{"boundaries", s.boundaries}, {"values", s.values}});
+  } else {
+    config.update(
+        {{"initial_learning_rate", s.initial_learning_rate}, {"decay_steps", s.decay_steps}});
+  }
+  if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
+    config.update({{"decay_rate", s.decay_rate}, {"staircase", s.staircase}});
+  } else if (s.kind == "PolynomialDecay") {
+    config.update(
+        {{"end_learning_rate", s.end_learning_rate}, {"power", s.power}, {"cycle", s.cycle}});
+  } else if (s.kind == "CosineDecay") {
+    config.update({{"alpha", s.alpha},
+                   {"warmup_target", s.warmup ? nlohmann::json(s.warmup_target) : nlohmann::json()},
+                   {"warmup_steps", s.warmup_steps}});
+  }
+  return {{"module", "keras.optimizers.schedules"},
+          {"class_name", s.kind},
+          {"config", config},
+          {"registered_name", nullptr}};
+}
+
 // A compile_config as tf-keras writes it: the loss by name, the optimizer as a class with the
 // settings rill runs (Keras takes its defaults for the others).
 absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& compile) {
@@ -184,7 +209,9 @@ absl::StatusOr<nlohmann::json> CompileConfigToKeras(const KerasCompileConfig& co
   auto cls = kClass.find(o.name);
   if (cls == kClass.end())
     return absl::InvalidArgumentError(absl::StrCat("optimizer '", o.name, "' has no Keras form"));
-  nlohmann::json config = {{"name", cls->second}, {"learning_rate", o.learning_rate}};
+  nlohmann::json config = {{"name", cls->second},
+                           {"learning_rate", o.schedule ? ScheduleToKeras(*o.schedule)
+                                                        : nlohmann::json(o.learning_rate)}};
   if (o.name == "sgd") {
     config.update({{"momentum", o.momentum}, {"nesterov", o.nesterov}});
   } else if (o.name == "adam") {

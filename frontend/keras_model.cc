@@ -664,6 +664,65 @@ bool IsHdf5File(const std::string& path) {
   return hdf5;
 }
 
+// A Keras LearningRateSchedule as written in an optimizer's config ({"class_name", "config"},
+// with "module" in Keras 3), or why rill cannot run it: another class, or a setting it lacks.
+absl::StatusOr<LearningRateSchedule> ScheduleFromKeras(const json& j) {
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string())
+    return absl::InvalidArgumentError("a learning rate neither a number nor a schedule");
+  const std::string cls = j["class_name"].get<std::string>();
+  static const std::set<std::string> kKnown = {"ExponentialDecay", "InverseTimeDecay",
+                                               "PolynomialDecay", "PiecewiseConstantDecay",
+                                               "CosineDecay"};
+  if (kKnown.count(cls) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a learning-rate schedule ", cls,
+                     " (rill has ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
+                     "PiecewiseConstantDecay and CosineDecay)"));
+  }
+  LearningRateSchedule s{.kind = cls};
+  const std::map<std::string, double*> numbers = {
+      {"initial_learning_rate", &s.initial_learning_rate},
+      {"decay_steps", &s.decay_steps},
+      {"decay_rate", &s.decay_rate},
+      {"end_learning_rate", &s.end_learning_rate},
+      {"power", &s.power},
+      {"alpha", &s.alpha},
+      {"warmup_target", &s.warmup_target},
+      {"warmup_steps", &s.warmup_steps}};
+  const std::map<std::string, bool*> flags = {{"staircase", &s.staircase}, {"cycle", &s.cycle}};
+  const std::map<std::string, std::vector<double>*> lists = {{"boundaries", &s.boundaries},
+                                                             {"values", &s.values}};
+  const json config = j.value("config", json::object());
+  if (!config.is_object())
+    return absl::InvalidArgumentError("a schedule whose config is not an object");
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (key == "name" || v.is_null()) continue;
+    const auto number = numbers.find(key);
+    const auto flag = flags.find(key);
+    const auto list = lists.find(key);
+    if (number != numbers.end() && v.is_number()) {
+      *number->second = v.get<double>();
+      if (key == "warmup_target") s.warmup = true;
+    } else if (flag != flags.end() && v.is_boolean()) {
+      *flag->second = v.get<bool>();
+    } else if (list != lists.end() && v.is_array()) {
+      for (const json& e : v) {
+        if (!e.is_number())
+          return absl::InvalidArgumentError(
+              absl::StrCat(cls, " ", key, " ", v.dump().substr(0, 40)));
+        list->second->push_back(e.get<double>());
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("a learning-rate schedule ", cls, " with ",
+                                                     key, " ", v.dump().substr(0, 40)));
+    }
+  }
+  if (cls == "PiecewiseConstantDecay" && !s.values.empty()) s.initial_learning_rate = s.values[0];
+  return s;
+}
+
 // A training config's optimizer (a name, or {"class_name", "config"}) as rill's, or why rill
 // cannot run it as it is.
 absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
@@ -694,8 +753,12 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
     if (v.is_null() || kInert.count(key) > 0) continue;
     const std::string setting = absl::StrCat(key, " ", v.dump().substr(0, 40));
     if (key == "learning_rate" || key == "lr") {
-      if (!v.is_number()) return absl::InvalidArgumentError("a learning-rate schedule");
-      o.learning_rate = v.get<double>();
+      if (v.is_number()) {
+        o.learning_rate = v.get<double>();
+      } else {
+        RILL_ASSIGN_OR_RETURN(LearningRateSchedule schedule, ScheduleFromKeras(v));
+        o = optim::WithSchedule(std::move(o), schedule);
+      }
     } else if (key == "clipnorm" && v.is_number()) {
       o.clipnorm = v.get<double>();
     } else if (key == "global_clipnorm" && v.is_number()) {

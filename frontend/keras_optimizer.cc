@@ -50,6 +50,11 @@ struct KerasVariable {
   TensorType type;
 };
 
+// Keras 3 keeps a constant learning rate among the variables, not a schedule.
+bool KeepsLearningRateVariable(const OptimizerConfig& o, bool keras3) {
+  return keras3 && !o.schedule;
+}
+
 std::vector<KerasVariable> KerasVariableLayout(const Model& model, const OptimizerConfig& o,
                                                bool keras3) {
   std::vector<WeightInfo> trainable;
@@ -58,7 +63,7 @@ std::vector<KerasVariable> KerasVariableLayout(const Model& model, const Optimiz
   }
   const DType dtype = trainable.empty() ? DType::kF32 : trainable[0].type.dtype;
   std::vector<KerasVariable> out = {{kIterations, {dtype, Shape{}}}};
-  if (keras3) out.push_back({"", {dtype, Shape{}}});
+  if (KeepsLearningRateVariable(o, keras3)) out.push_back({"", {dtype, Shape{}}});
   for (const std::vector<std::string>& group : SlotGroups(o, keras3)) {
     for (const WeightInfo& w : trainable) {
       for (const std::string& slot : group)
@@ -100,7 +105,8 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
   RILL_RETURN_IF_ERROR(model.params().SyncToHost());
   const bool keras3 = IsKeras3(state.keras_version);
   const std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, keras3);
-  const size_t scalars = keras3 ? 2 : 1;
+  const bool lr_variable = KeepsLearningRateVariable(optimizer, keras3);
+  const size_t scalars = lr_variable ? 2 : 1;
   // An optimizer never built keeps its scalars alone.
   const size_t count = state.variables.size() == scalars ? scalars : layout.size();
   const std::string keras =
@@ -112,7 +118,7 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": its optimizer keeps ", state.variables.size(), " variables; ", keras, "'s ",
         optimizer.name, " over this model's ", (layout.size() - scalars), " slot variables keeps ",
-        layout.size(), " (the iteration count", keras3 ? ", the learning rate" : "",
+        layout.size(), " (the iteration count", lr_variable ? ", the learning rate" : "",
         groups.empty() ? "" : ", then ", absl::StrJoin(groups, ", then "),
         groups.empty() ? "" : " per trainable weight", "): not this model's optimizer state"));
   }

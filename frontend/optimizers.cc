@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -56,7 +57,39 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
     return absl::InvalidArgumentError(absl::StrCat(
         "optimizer '", o.name, "': clipnorm and global_clipnorm are both set; Keras takes one"));
   }
+  if (o.schedule.has_value()) {
+    if (absl::Status s = ops::CheckLrSchedule(*o.schedule); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer '", o.name, "': learning-rate schedule: ", s.message()));
+    }
+  }
   return absl::OkStatus();
+}
+
+std::string ScheduleDescription(const LearningRateSchedule& s) {
+  auto flag = [](bool b) { return b ? "True" : "False"; };
+  auto list = [](const std::vector<double>& v) {
+    return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+  };
+  const std::string start = absl::StrCat(s.kind, "(initial_learning_rate=", s.initial_learning_rate,
+                                         ", decay_steps=", s.decay_steps);
+  if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
+    return absl::StrCat(start, ", decay_rate=", s.decay_rate, ", staircase=", flag(s.staircase),
+                        ")");
+  }
+  if (s.kind == "PolynomialDecay") {
+    return absl::StrCat(start, ", end_learning_rate=", s.end_learning_rate, ", power=", s.power,
+                        ", cycle=", flag(s.cycle), ")");
+  }
+  if (s.kind == "PiecewiseConstantDecay") {
+    return absl::StrCat(s.kind, "(boundaries=", list(s.boundaries), ", values=", list(s.values),
+                        ")");
+  }
+  if (s.kind == "CosineDecay" && s.warmup) {
+    return absl::StrCat(start, ", alpha=", s.alpha, ", warmup_target=", s.warmup_target,
+                        ", warmup_steps=", s.warmup_steps, ")");
+  }
+  return absl::StrCat(start, ", alpha=", s.alpha, ")");
 }
 
 namespace optim {
@@ -98,6 +131,58 @@ OptimizerConfig AdamW(double learning_rate, double weight_decay, double beta_1, 
   OptimizerConfig config = Adam(learning_rate, beta_1, beta_2, epsilon, amsgrad);
   config.weight_decay = weight_decay;
   return config;
+}
+
+LearningRateSchedule ExponentialDecay(double initial_learning_rate, double decay_steps,
+                                      double decay_rate, bool staircase) {
+  return {.kind = "ExponentialDecay",
+          .initial_learning_rate = initial_learning_rate,
+          .decay_steps = decay_steps,
+          .decay_rate = decay_rate,
+          .staircase = staircase};
+}
+
+LearningRateSchedule InverseTimeDecay(double initial_learning_rate, double decay_steps,
+                                      double decay_rate, bool staircase) {
+  LearningRateSchedule s =
+      ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase);
+  s.kind = "InverseTimeDecay";
+  return s;
+}
+
+LearningRateSchedule PolynomialDecay(double initial_learning_rate, double decay_steps,
+                                     double end_learning_rate, double power, bool cycle) {
+  return {.kind = "PolynomialDecay",
+          .initial_learning_rate = initial_learning_rate,
+          .decay_steps = decay_steps,
+          .end_learning_rate = end_learning_rate,
+          .power = power,
+          .cycle = cycle};
+}
+
+LearningRateSchedule PiecewiseConstantDecay(std::vector<double> boundaries,
+                                            std::vector<double> values) {
+  return {.kind = "PiecewiseConstantDecay",
+          .initial_learning_rate = values.empty() ? 0.0 : values[0],
+          .boundaries = std::move(boundaries),
+          .values = std::move(values)};
+}
+
+LearningRateSchedule CosineDecay(double initial_learning_rate, double decay_steps, double alpha,
+                                 std::optional<double> warmup_target, double warmup_steps) {
+  return {.kind = "CosineDecay",
+          .initial_learning_rate = initial_learning_rate,
+          .decay_steps = decay_steps,
+          .alpha = alpha,
+          .warmup = warmup_target.has_value(),
+          .warmup_target = warmup_target.value_or(0.0),
+          .warmup_steps = warmup_steps};
+}
+
+OptimizerConfig WithSchedule(OptimizerConfig optimizer, const LearningRateSchedule& schedule) {
+  optimizer.schedule = schedule;
+  optimizer.learning_rate = schedule.initial_learning_rate;
+  return optimizer;
 }
 
 absl::StatusOr<OptimizerConfig> FromName(const std::string& name,

@@ -7,13 +7,23 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ir/ops/optim.h"
 #include "runtime/tensor.h"
 
 namespace rill {
 
+// A Keras LearningRateSchedule (ExponentialDecay, InverseTimeDecay, PolynomialDecay,
+// PiecewiseConstantDecay, CosineDecay) with Keras's arguments: made by the optim:: functions
+// below or read from a Keras file. The rate of each step is the schedule's at the optimizer's
+// iteration count, computed in float32 in the training graph (the lr_schedule op).
+using LearningRateSchedule = ops::LrScheduleSpec;
+
 struct OptimizerConfig {
   std::string name = "sgd";  // sgd, adam (AdamW: adam with a weight decay), rmsprop, adagrad
   double learning_rate = 0.01;
+  // With a schedule, the rate of each step is the schedule's, and learning_rate is its first
+  // (at step 0) for reports; Keras's optimizers take one or the other the same way.
+  std::optional<LearningRateSchedule> schedule;
   double momentum = 0.0;                   // sgd, rmsprop
   bool nesterov = false;                   // sgd
   double beta_1 = 0.9;                     // adam
@@ -42,9 +52,14 @@ Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slo
                         const TensorType& weight);
 
 // The optimizer's settings in the ranges their rules need (Keras refuses a momentum outside
-// [0, 1] too; clipnorm and global_clipnorm not both, as Keras): InvalidArgument naming the
-// optimizer and the setting. The learning rate is checked apart (Trainer's).
+// [0, 1] too; clipnorm and global_clipnorm not both, as Keras), and its schedule's:
+// InvalidArgument naming the optimizer and the setting. The learning rate is checked apart
+// (Trainer's).
 absl::Status CheckOptimizerSettings(const OptimizerConfig& optimizer);
+
+// How Keras would print the schedule's construction: "ExponentialDecay(initial_learning_rate=0.1,
+// decay_steps=1000, decay_rate=0.96, staircase=False)".
+std::string ScheduleDescription(const LearningRateSchedule& schedule);
 
 namespace optim {
 
@@ -59,6 +74,26 @@ OptimizerConfig Adagrad(double learning_rate = 0.001, double initial_accumulator
 OptimizerConfig AdamW(double learning_rate = 0.001, double weight_decay = 0.004,
                       double beta_1 = 0.9, double beta_2 = 0.999, double epsilon = 1e-7,
                       bool amsgrad = false);
+// Keras's schedules with Keras's defaults (keras.optimizers.schedules).
+LearningRateSchedule ExponentialDecay(double initial_learning_rate, double decay_steps,
+                                      double decay_rate, bool staircase = false);
+LearningRateSchedule InverseTimeDecay(double initial_learning_rate, double decay_steps,
+                                      double decay_rate, bool staircase = false);
+LearningRateSchedule PolynomialDecay(double initial_learning_rate, double decay_steps,
+                                     double end_learning_rate = 0.0001, double power = 1.0,
+                                     bool cycle = false);
+// values[k] for steps in (boundaries[k-1], boundaries[k]]: one value more than boundaries.
+LearningRateSchedule PiecewiseConstantDecay(std::vector<double> boundaries,
+                                            std::vector<double> values);
+// With a warmup_target, the rate first rises linearly from initial_learning_rate to it over
+// warmup_steps, then decays from it.
+LearningRateSchedule CosineDecay(double initial_learning_rate, double decay_steps,
+                                 double alpha = 0.0,
+                                 std::optional<double> warmup_target = std::nullopt,
+                                 double warmup_steps = 0.0);
+// `optimizer` with its rate given by `schedule` (learning_rate: the schedule's first).
+OptimizerConfig WithSchedule(OptimizerConfig optimizer, const LearningRateSchedule& schedule);
+
 // By Keras name ("sgd", "Adam", "AdamW", "rmsprop", "adagrad") with Keras's defaults, or
 // `learning_rate` when given. Unknown names are an error listing the known ones.
 absl::StatusOr<OptimizerConfig> FromName(const std::string& name,

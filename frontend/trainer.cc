@@ -104,7 +104,8 @@ struct FitMonitors {
   std::string checkpoint;
 };
 absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
-                                          const std::vector<std::string>& names, bool validation) {
+                                          const std::vector<std::string>& names, bool validation,
+                                          const std::optional<LearningRateSchedule>& schedule) {
   auto maximizes = [&](const std::string& monitor, const std::string& mode,
                        const char* what) -> absl::StatusOr<bool> {
     if (std::find(names.begin(), names.end(), monitor) == names.end()) {
@@ -117,6 +118,12 @@ absl::StatusOr<FitMonitors> CheckMonitors(const FitOptions& options,
   FitMonitors m;
   if (const auto& plateau = options.reduce_lr_on_plateau) {
     RILL_RETURN_IF_ERROR(CheckReduceLROnPlateau(*plateau));
+    if (schedule) {
+      // Keras's ReduceLROnPlateau cannot set a schedule's rate either.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reduce_lr_on_plateau: the learning rate is a schedule (", ScheduleDescription(*schedule),
+          "), which it cannot lower; use one or the other"));
+    }
     RILL_ASSIGN_OR_RETURN(m.plateau_max,
                           maximizes(plateau->monitor, plateau->mode, "reduce_lr_on_plateau"));
   }
@@ -158,7 +165,8 @@ double OptimizerFingerprint(const OptimizerConfig& o) {
                    bits(o.beta_1), " ", bits(o.beta_2), " ", o.amsgrad, " ", bits(o.rho), " ",
                    o.centered, " ", bits(o.initial_accumulator_value), " ", bits(o.epsilon), " ",
                    bits(o.clipnorm.value_or(-1)), " ", bits(o.clipvalue.value_or(-1)), " ",
-                   bits(o.weight_decay), " ", bits(o.global_clipnorm.value_or(-1)));
+                   bits(o.weight_decay), " ", bits(o.global_clipnorm.value_or(-1)), " ",
+                   o.schedule ? ScheduleDescription(*o.schedule) : "");
   return static_cast<double>(std::hash<std::string>()(text) & ((uint64_t{1} << 52) - 1));
 }
 
@@ -240,7 +248,10 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   RILL_ASSIGN_OR_RETURN(DeviceChoice device, ParseDeviceChoice(options.device));
   // A device this program or machine lacks is refused now, not at the first Fit.
   RILL_RETURN_IF_ERROR(ResolveDevice(device).status());
-  RILL_RETURN_IF_ERROR(CheckLearningRate(options.optimizer, options.optimizer.learning_rate));
+  // A schedule's rates are checked with its settings.
+  if (!options.optimizer.schedule) {
+    RILL_RETURN_IF_ERROR(CheckLearningRate(options.optimizer, options.optimizer.learning_rate));
+  }
   RILL_RETURN_IF_ERROR(CheckOptimizerSettings(options.optimizer));
   RILL_RETURN_IF_ERROR(CheckMetricNames(options.metrics));
   if (model.outputs().size() != 1) {
@@ -551,7 +562,8 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
     }
   }
   RILL_ASSIGN_OR_RETURN(const FitMonitors monitors,
-                        CheckMonitors(options, LogNames(!val_x.empty()), !val_x.empty()));
+                        CheckMonitors(options, LogNames(!val_x.empty()), !val_x.empty(),
+                                      options_.optimizer.schedule));
   const auto& plateau = options.reduce_lr_on_plateau;
   const std::vector<std::string> names = LogNames(!val_x.empty(), plateau.has_value());
   const auto& early = options.early_stopping;
@@ -652,6 +664,12 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
 
 absl::Status Trainer::SetLearningRate(double learning_rate) {
   RILL_RETURN_IF_ERROR(CheckUsable());
+  if (const auto& schedule = options_.optimizer.schedule) {
+    // As Keras's optimizers: a schedule's rate is not settable.
+    return absl::FailedPreconditionError(absl::StrCat("the learning rate is a schedule (",
+                                                      ScheduleDescription(*schedule),
+                                                      "): it cannot be set to ", learning_rate));
+  }
   RILL_RETURN_IF_ERROR(CheckLearningRate(options_.optimizer, learning_rate));
   options_.optimizer.learning_rate = learning_rate;
   // The executors go before their device session; parameters live in the model's store.

@@ -57,6 +57,16 @@ RILL_FORMULA float Log1p(float x) {
   return RILL_HOST_OR_DEVICE(std::log1p(x), static_cast<float>(::log1p(static_cast<double>(x))));
 }
 RILL_FORMULA double Log1p(double x) { return RILL_HOST_OR_DEVICE(std::log1p(x), ::log1p(x)); }
+// pow and cos as exp and log above: float in double on the device, rounded once.
+RILL_FORMULA float Pow(float x, float y) {
+  return RILL_HOST_OR_DEVICE(
+      std::pow(x, y), static_cast<float>(::pow(static_cast<double>(x), static_cast<double>(y))));
+}
+RILL_FORMULA float Cos(float x) {
+  return RILL_HOST_OR_DEVICE(std::cos(x), static_cast<float>(::cos(static_cast<double>(x))));
+}
+RILL_FORMULA float Floor(float x) { return RILL_HOST_OR_DEVICE(std::floor(x), ::floorf(x)); }
+RILL_FORMULA float Ceil(float x) { return RILL_HOST_OR_DEVICE(std::ceil(x), ::ceilf(x)); }
 template <typename T>
 RILL_FORMULA T Sqrt(T x) {
   return RILL_HOST_OR_DEVICE(std::sqrt(x), ::sqrt(x));

@@ -18,7 +18,11 @@ bool Compatible(const Plan& plan, const PlanStep& a, const PlanStep& b) {
   const DType dtype = plan.buffers[a.inputs[0]].type.dtype;
   if (dtype != plan.buffers[b.inputs[0]].type.dtype) return false;
   if (dtype != DType::kF32 && dtype != DType::kF64) return false;
-  return a.op != OpKind::kAdamUpdate || a.inputs[5] == b.inputs[5];
+  // Adam's iteration count and a learning-rate input are one buffer for the whole launch.
+  if (a.inputs.size() != b.inputs.size()) return false;
+  const bool same_lr =
+      !ops::UpdateReadsLrInput(a.op, a.inputs.size()) || a.inputs.back() == b.inputs.back();
+  return same_lr && (a.op != OpKind::kAdamUpdate || a.inputs[5] == b.inputs[5]);
 }
 
 // Moves the updates; true when any moved.

@@ -224,8 +224,9 @@ void Tagger::ElementwiseStep(const PlanStep& s, const Tag& first) {
 
 void Tagger::UpdateStep(const PlanStep& s, const Tag& first) {
   // Input 0 the parameter, 1 the gradient, then slots; adam's last input is its iteration
-  // count (a scalar).
-  const size_t like_param = s.op == OpKind::kAdamUpdate ? 5 : s.inputs.size();
+  // count (a scalar), and a learning-rate input (a scalar) may follow the last.
+  const size_t like_param =
+      s.op == OpKind::kAdamUpdate ? 5 : static_cast<size_t>(ops::UpdateArity(s.op));
   if (!SameOrder(s.inputs[0], first.block) || !SameOrder(s.inputs[1], first.block)) {
     RefuseInputs(s, "updates a parameter and a gradient in different orders");
     return;

@@ -233,11 +233,11 @@ std::string NumpyFloat32Text(double value) {
 // A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
 // the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
 // where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
-// --lr still sets the rate of the file's optimizer; the state is the file's only when the
-// weights are too, without --weights). An optimizer rill cannot run as the file says (one rill
-// lacks, a learning-rate schedule) asks for --optimizer instead. Returns what was
-// taken from the file, for the run's first line; `state` receives the optimizer's state when it
-// is taken.
+// --lr still sets the rate of the file's optimizer, in place of its schedule; the state is the
+// file's only when the weights are too, without --weights). An optimizer rill cannot run as the
+// file says (one rill lacks, a schedule Keras has and rill not) asks for --optimizer instead.
+// Returns what was taken from the file, for the run's first line; `state` receives the optimizer's
+// state when it is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
                                                      bool weights_from_file, std::string* loss,
                                                      bool* from_logits, OptimizerConfig* optimizer,
@@ -258,9 +258,13 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
     *optimizer = *keras.optimizer_config;
     optimizer->learning_rate = rate;
     ApplyOptimizerSettingFlags(optimizer);
-    // The rate as Keras keeps it, a float32.
-    adopted.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(optimizer->name),
-                                   " at learning rate ", static_cast<float>(rate)));
+    // The rate as Keras keeps it, a float32, or the schedule (which --lr's rate replaces once
+    // the file's state, laid out for the schedule, is set: TrainModel).
+    adopted.push_back(absl::StrCat(
+        "optimizer ", keras.optimizer.value_or(optimizer->name),
+        optimizer->schedule && !FlagGiven("lr")
+            ? absl::StrCat(" with learning rate ", ScheduleDescription(*optimizer->schedule))
+            : absl::StrCat(" at learning rate ", static_cast<float>(rate))));
     // Its settings beyond the rule's own, as Keras keeps them (float32).
     std::vector<std::string> settings;
     if (optimizer->weight_decay != 0) {
@@ -526,6 +530,7 @@ absl::Status TrainModel(ProcessGroup* group) {
                           absl::StrCat(st.message(), "; --optimizer trains from a new state"));
     }
   }
+  if (FlagGiven("lr")) optimizer->schedule.reset();  // --lr's constant rate replaces it
   const Tensor& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
   absl::StatusOr<Tensor> y_raw = ReadTargets(y_path, loss_name, m);

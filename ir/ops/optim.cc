@@ -49,6 +49,22 @@ absl::Status CheckFinite(const Attrs& attrs, const std::string& name) {
 
 constexpr double kInf = HUGE_VAL;
 
+// The learning rate: the attribute, finite, or the last input (UpdateReadsLrInput), a scalar
+// of the parameter's type, with the attribute 0.
+absl::Status CheckLr(OpKind op, const Attrs& attrs, const Types& in) {
+  if (!UpdateReadsLrInput(op, in.size())) return CheckFinite(attrs, "lr");
+  const TensorType scalar{in[0].dtype, Shape{}};
+  if (in.back() != scalar) {
+    return absl::InvalidArgumentError(absl::StrCat("learning rate input is ", in.back().ToString(),
+                                                   ", expected a scalar ", scalar.ToString()));
+  }
+  if (attrs.GetFloat("lr") != 0.0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lr = ", attrs.GetFloat("lr"), " beside a learning rate input, expected 0 (one rate)"));
+  }
+  return absl::OkStatus();
+}
+
 // Every update's weight decay (Keras's weight_decay: param -= param * weight_decay * lr before
 // the update): finite and >= 0.
 absl::Status CheckWeightDecay(const Attrs& attrs) {
@@ -57,7 +73,7 @@ absl::Status CheckWeightDecay(const Attrs& attrs) {
 
 absl::StatusOr<Types> SgdRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckLikeParam(in, {"param", "grad", "velocity"}));
-  RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
+  RILL_RETURN_IF_ERROR(CheckLr(OpKind::kSgdUpdate, attrs, in));
   RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "momentum", 0.0, 1.0, false));
   return Types{};
@@ -70,7 +86,7 @@ absl::StatusOr<Types> AdamRule(const Attrs& attrs, const Types& in) {
     return absl::InvalidArgumentError(absl::StrCat("iterations is ", in[5].ToString(),
                                                    ", expected a scalar ", scalar.ToString()));
   }
-  RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
+  RILL_RETURN_IF_ERROR(CheckLr(OpKind::kAdamUpdate, attrs, in));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "beta_1", 0.0, 1.0, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "beta_2", 0.0, 1.0, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
@@ -80,7 +96,7 @@ absl::StatusOr<Types> AdamRule(const Attrs& attrs, const Types& in) {
 
 absl::StatusOr<Types> RmspropRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckLikeParam(in, {"param", "grad", "ms", "mom", "mg"}));
-  RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
+  RILL_RETURN_IF_ERROR(CheckLr(OpKind::kRmspropUpdate, attrs, in));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "rho", 0.0, 1.0, false));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "momentum", 0.0, kInf, true));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
@@ -90,7 +106,7 @@ absl::StatusOr<Types> RmspropRule(const Attrs& attrs, const Types& in) {
 
 absl::StatusOr<Types> AdagradRule(const Attrs& attrs, const Types& in) {
   RILL_RETURN_IF_ERROR(CheckLikeParam(in, {"param", "grad", "acc"}));
-  RILL_RETURN_IF_ERROR(CheckFinite(attrs, "lr"));
+  RILL_RETURN_IF_ERROR(CheckLr(OpKind::kAdagradUpdate, attrs, in));
   RILL_RETURN_IF_ERROR(CheckRange(attrs, "epsilon", 0.0, kInf, true));
   RILL_RETURN_IF_ERROR(CheckWeightDecay(attrs));
   return Types{};
@@ -111,6 +127,62 @@ absl::StatusOr<Types> AssignRule(const Attrs&, const Types& in) {
         absl::StrCat("assigning ", in[1].ToString(), " to ", in[0].ToString(), ": types differ"));
   }
   return Types{};
+}
+
+constexpr std::array<std::string_view, 5> kScheduleKinds = {
+    "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstantDecay",
+    "CosineDecay"};
+
+absl::StatusOr<Types> LrScheduleRule(const Attrs& attrs, const Types& in) {
+  if (!IsFloating(in[0].dtype) || in[0].shape.rank() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("iterations is ", in[0].ToString(), ", expected a float scalar"));
+  }
+  const std::string& kind = attrs.GetString("kind");
+  if (std::find(kScheduleKinds.begin(), kScheduleKinds.end(), kind) == kScheduleKinds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown schedule kind '", kind,
+                     "' (expected ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
+                     "PiecewiseConstantDecay or CosineDecay)"));
+  }
+  for (const char* name : {"initial_learning_rate", "decay_rate", "end_learning_rate", "power",
+                           "alpha", "warmup_target", "warmup_steps"}) {
+    RILL_RETURN_IF_ERROR(CheckFinite(attrs, name));
+  }
+  if (kind == "PiecewiseConstantDecay") {
+    const std::vector<double>& boundaries = attrs.GetFloats("boundaries");
+    const std::vector<double>& values = attrs.GetFloats("values");
+    if (values.size() != boundaries.size() + 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("PiecewiseConstantDecay: ", values.size(), " values for ", boundaries.size(),
+                       " boundaries, expected one value more than boundaries"));
+    }
+    if (boundaries.empty() || boundaries.size() > kMaxLrScheduleBoundaries) {
+      return absl::InvalidArgumentError(absl::StrCat("PiecewiseConstantDecay: ", boundaries.size(),
+                                                     " boundaries, expected 1 to ",
+                                                     kMaxLrScheduleBoundaries));
+    }
+    for (size_t k = 0; k < boundaries.size(); ++k) {
+      // Compared with the integer step as Keras compares them: truncated to integers.
+      if (!std::isfinite(boundaries[k]) ||
+          (k > 0 && !(std::trunc(boundaries[k - 1]) < std::trunc(boundaries[k])))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("PiecewiseConstantDecay: boundaries ", AttrValueToString(boundaries),
+                         ", expected finite values increasing as integers"));
+      }
+    }
+    for (double v : values) {
+      if (!std::isfinite(v)) return absl::InvalidArgumentError("a value is not finite");
+    }
+  } else {
+    // Keras refuses decay_steps <= 0 too (its rates would divide by it).
+    const double steps = attrs.GetFloat("decay_steps");
+    if (!(steps > 0) || !std::isfinite(steps)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kind, ": decay_steps = ", steps, ", expected a positive finite value"));
+    }
+  }
+  return Types{in[0]};
 }
 
 absl::StatusOr<Types> ClipByNormRule(const Attrs& attrs, const Types& in) {
@@ -162,17 +234,41 @@ absl::StatusOr<Types> ConstrainRule(const Attrs& attrs, const Types& in) {
 
 }  // namespace
 
+namespace {
+
+// The update's inputs, with the learning-rate input last when there is one.
+std::vector<Value*> WithLr(std::vector<Value*> inputs, Value* lr_input) {
+  if (lr_input != nullptr) inputs.push_back(lr_input);
+  return inputs;
+}
+
+}  // namespace
+
+int UpdateArity(OpKind op) {
+  switch (op) {
+    case OpKind::kSgdUpdate:
+    case OpKind::kAdagradUpdate:
+      return 3;
+    case OpKind::kAdamUpdate:
+      return 6;
+    case OpKind::kRmspropUpdate:
+      return 5;
+    default:
+      return -2;  // not an update: no input count matches
+  }
+}
+
 Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
-                bool nesterov, double weight_decay) {
+                bool nesterov, double weight_decay, Value* lr_input) {
   return b.AddNode(
-      OpKind::kSgdUpdate, {param, grad, velocity},
+      OpKind::kSgdUpdate, WithLr({param, grad, velocity}, lr_input),
       {{"lr", lr}, {"momentum", momentum}, {"nesterov", nesterov}, {"weight_decay", weight_decay}});
 }
 
 Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Value* vhat,
                  Value* iterations, double lr, double beta_1, double beta_2, double epsilon,
-                 bool amsgrad, double weight_decay) {
-  return b.AddNode(OpKind::kAdamUpdate, {param, grad, m, v, vhat, iterations},
+                 bool amsgrad, double weight_decay, Value* lr_input) {
+  return b.AddNode(OpKind::kAdamUpdate, WithLr({param, grad, m, v, vhat, iterations}, lr_input),
                    {{"lr", lr},
                     {"beta_1", beta_1},
                     {"beta_2", beta_2},
@@ -183,8 +279,8 @@ Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Valu
 
 Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom, Value* mg,
                     double lr, double rho, double momentum, double epsilon, bool centered,
-                    double weight_decay) {
-  return b.AddNode(OpKind::kRmspropUpdate, {param, grad, ms, mom, mg},
+                    double weight_decay, Value* lr_input) {
+  return b.AddNode(OpKind::kRmspropUpdate, WithLr({param, grad, ms, mom, mg}, lr_input),
                    {{"lr", lr},
                     {"rho", rho},
                     {"momentum", momentum},
@@ -194,9 +290,55 @@ Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom
 }
 
 Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon,
-                    double weight_decay) {
-  return b.AddNode(OpKind::kAdagradUpdate, {param, grad, acc},
+                    double weight_decay, Value* lr_input) {
+  return b.AddNode(OpKind::kAdagradUpdate, WithLr({param, grad, acc}, lr_input),
                    {{"lr", lr}, {"epsilon", epsilon}, {"weight_decay", weight_decay}});
+}
+
+namespace {
+
+Attrs LrScheduleAttrs(const LrScheduleSpec& spec) {
+  return {{"kind", spec.kind},
+          {"initial_learning_rate", spec.initial_learning_rate},
+          {"decay_steps", spec.decay_steps},
+          {"decay_rate", spec.decay_rate},
+          {"staircase", spec.staircase},
+          {"end_learning_rate", spec.end_learning_rate},
+          {"power", spec.power},
+          {"cycle", spec.cycle},
+          {"alpha", spec.alpha},
+          {"warmup", spec.warmup},
+          {"warmup_target", spec.warmup_target},
+          {"warmup_steps", spec.warmup_steps},
+          {"boundaries", spec.boundaries},
+          {"values", spec.values}};
+}
+
+}  // namespace
+
+Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec) {
+  return b.Op(OpKind::kLrSchedule, {iterations}, LrScheduleAttrs(spec));
+}
+
+absl::Status CheckLrSchedule(const LrScheduleSpec& spec) {
+  return LrScheduleRule(LrScheduleAttrs(spec), {TensorType{DType::kF32, Shape{}}}).status();
+}
+
+LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs) {
+  return {.kind = attrs.GetString("kind"),
+          .initial_learning_rate = attrs.GetFloat("initial_learning_rate"),
+          .decay_steps = attrs.GetFloat("decay_steps"),
+          .decay_rate = attrs.GetFloat("decay_rate"),
+          .staircase = attrs.GetBool("staircase"),
+          .end_learning_rate = attrs.GetFloat("end_learning_rate"),
+          .power = attrs.GetFloat("power"),
+          .cycle = attrs.GetBool("cycle"),
+          .alpha = attrs.GetFloat("alpha"),
+          .warmup = attrs.GetBool("warmup"),
+          .warmup_target = attrs.GetFloat("warmup_target"),
+          .warmup_steps = attrs.GetFloat("warmup_steps"),
+          .boundaries = attrs.GetFloats("boundaries"),
+          .values = attrs.GetFloats("values")};
 }
 
 Node* AssignAdd(Builder& b, Value* x, double value) {
@@ -228,11 +370,13 @@ void RegisterOptimOps() {
   using namespace ops;
   // `writes`: the inputs written in place (the weight and the slots, not the gradient or
   // the iteration count).
+  // The updates take one input more, their learning rate, where a schedule gives it.
   auto update = [](OpKind kind, int inputs, std::vector<AttrSpec> attrs, ShapeFn shape,
                    uint32_t writes) {
+    const bool has_lr = IsOptimizerUpdate(kind);
     RegisterOp({.kind = kind,
                 .min_inputs = inputs,
-                .max_inputs = inputs,
+                .max_inputs = has_lr ? inputs + 1 : inputs,
                 .attrs = std::move(attrs),
                 .shape = shape,
                 .not_differentiable = true,
@@ -240,13 +384,13 @@ void RegisterOptimOps() {
                 .writes_inputs = writes});
   };
   update(OpKind::kSgdUpdate, 3,
-         {{"lr", AttrKind::kFloat, std::nullopt},
+         {{"lr", AttrKind::kFloat, 0.0},
           {"momentum", AttrKind::kFloat, 0.0},
           {"nesterov", AttrKind::kBool, false},
           {"weight_decay", AttrKind::kFloat, 0.0}},
          SgdRule, 0b101);
   update(OpKind::kAdamUpdate, 6,
-         {{"lr", AttrKind::kFloat, std::nullopt},
+         {{"lr", AttrKind::kFloat, 0.0},
           {"beta_1", AttrKind::kFloat, 0.9},
           {"beta_2", AttrKind::kFloat, 0.999},
           {"epsilon", AttrKind::kFloat, 1e-7},
@@ -254,7 +398,7 @@ void RegisterOptimOps() {
           {"weight_decay", AttrKind::kFloat, 0.0}},
          AdamRule, 0b11101);
   update(OpKind::kRmspropUpdate, 5,
-         {{"lr", AttrKind::kFloat, std::nullopt},
+         {{"lr", AttrKind::kFloat, 0.0},
           {"rho", AttrKind::kFloat, 0.9},
           {"momentum", AttrKind::kFloat, 0.0},
           {"epsilon", AttrKind::kFloat, 1e-7},
@@ -262,7 +406,7 @@ void RegisterOptimOps() {
           {"weight_decay", AttrKind::kFloat, 0.0}},
          RmspropRule, 0b11101);
   update(OpKind::kAdagradUpdate, 3,
-         {{"lr", AttrKind::kFloat, std::nullopt},
+         {{"lr", AttrKind::kFloat, 0.0},
           {"epsilon", AttrKind::kFloat, 1e-7},
           {"weight_decay", AttrKind::kFloat, 0.0}},
          AdagradRule, 0b101);
@@ -275,6 +419,25 @@ void RegisterOptimOps() {
           {"rate", AttrKind::kFloat, 1.0},
           {"axis", AttrKind::kInts, std::vector<int64_t>{0}}},
          ConstrainRule, 0b1);
+  RegisterOp({.kind = OpKind::kLrSchedule,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"kind", AttrKind::kString, std::nullopt},
+                        {"initial_learning_rate", AttrKind::kFloat, std::nullopt},
+                        {"decay_steps", AttrKind::kFloat, 1.0},
+                        {"decay_rate", AttrKind::kFloat, 0.0},
+                        {"staircase", AttrKind::kBool, false},
+                        {"end_learning_rate", AttrKind::kFloat, 0.0001},
+                        {"power", AttrKind::kFloat, 1.0},
+                        {"cycle", AttrKind::kBool, false},
+                        {"alpha", AttrKind::kFloat, 0.0},
+                        {"warmup", AttrKind::kBool, false},
+                        {"warmup_target", AttrKind::kFloat, 0.0},
+                        {"warmup_steps", AttrKind::kFloat, 0.0},
+                        {"boundaries", AttrKind::kFloats, std::vector<double>{}},
+                        {"values", AttrKind::kFloats, std::vector<double>{}}},
+              .shape = LrScheduleRule,
+              .not_differentiable = true});
   RegisterOp({.kind = OpKind::kClipByNorm,
               .min_inputs = 1,
               .max_inputs = 1,

@@ -16,34 +16,74 @@ namespace rill::ops {
 // count, is a scalar). Each takes a `weight_decay` >= 0 (default 0): before its update the
 // parameter decays as Keras's optimizers decay it, param -= (param * weight_decay) * lr, in the
 // parameter's dtype with the plain learning rate (adam's too).
+//
+// The learning rate is the attribute `lr`, or, when the update has one input more than its
+// arity below, that last input: a scalar of the parameter's dtype read when the step runs (a
+// schedule's rate, lr_schedule's output); the attribute is then 0.
 inline bool IsOptimizerUpdate(OpKind op) {
   return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
          op == OpKind::kAdagradUpdate;
+}
+// The inputs of an update without a learning-rate input: sgd 3, adam 6, rmsprop 5, adagrad 3.
+int UpdateArity(OpKind op);
+// Whether an update step with `num_inputs` inputs reads its learning rate from the last.
+inline bool UpdateReadsLrInput(OpKind op, size_t num_inputs) {
+  return static_cast<int>(num_inputs) == UpdateArity(op) + 1;
 }
 
 // momentum == 0: param -= lr * grad (velocity untouched). Otherwise
 // velocity = momentum * velocity - lr * grad; param += velocity, or with nesterov
 // param += momentum * velocity - lr * grad (with the new velocity). momentum in [0, 1].
+// `lr` is the attribute's value, or nullptr; `lr_input` the learning-rate input, or nullptr.
 Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
-                bool nesterov, double weight_decay = 0.0);
+                bool nesterov, double weight_decay = 0.0, Value* lr_input = nullptr);
 
 // `iterations` is a scalar of the param's dtype holding the number of steps already done; the
 // op uses t = iterations + 1 and does not increment it (an AssignAdd after all updates does).
 // `vhat` is read and written only when amsgrad. beta_1 and beta_2 in [0, 1).
 Node* AdamUpdate(Builder& b, Value* param, Value* grad, Value* m, Value* v, Value* vhat,
                  Value* iterations, double lr, double beta_1, double beta_2, double epsilon,
-                 bool amsgrad, double weight_decay = 0.0);
+                 bool amsgrad, double weight_decay = 0.0, Value* lr_input = nullptr);
 
 // ms: mean square; mom: momentum buffer (used when momentum > 0); mg: mean gradient (used
 // when centered). rho in [0, 1], momentum >= 0.
 Node* RmspropUpdate(Builder& b, Value* param, Value* grad, Value* ms, Value* mom, Value* mg,
                     double lr, double rho, double momentum, double epsilon, bool centered,
-                    double weight_decay = 0.0);
+                    double weight_decay = 0.0, Value* lr_input = nullptr);
 
 // acc += grad^2; param -= lr * grad / (sqrt(acc) + epsilon). (Keras starts acc at 0.1: that
 // is the slot's initializer, not this op's business.)
 Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr, double epsilon,
-                    double weight_decay = 0.0);
+                    double weight_decay = 0.0, Value* lr_input = nullptr);
+
+// A Keras LearningRateSchedule: the learning rate of the step after `iterations` steps (a
+// scalar; the output has its type), computed in float32 as Keras computes it and converted.
+// `kind` is the Keras class: ExponentialDecay, InverseTimeDecay, PolynomialDecay,
+// PiecewiseConstantDecay or CosineDecay (kernels/lr_schedule.h has the formulas); the fields
+// each uses are Keras's arguments of the same names.
+constexpr size_t kMaxLrScheduleBoundaries = 16;  // PiecewiseConstantDecay's, at most
+struct LrScheduleSpec {
+  std::string kind;
+  double initial_learning_rate = 0.0;
+  double decay_steps = 1.0;
+  double decay_rate = 0.0;            // ExponentialDecay, InverseTimeDecay
+  bool staircase = false;             // ExponentialDecay, InverseTimeDecay
+  double end_learning_rate = 0.0001;  // PolynomialDecay
+  double power = 1.0;                 // PolynomialDecay
+  bool cycle = false;                 // PolynomialDecay
+  double alpha = 0.0;                 // CosineDecay
+  bool warmup = false;                // CosineDecay: warmup_target given
+  double warmup_target = 0.0;         // CosineDecay
+  double warmup_steps = 0.0;          // CosineDecay
+  std::vector<double> boundaries;     // PiecewiseConstantDecay
+  std::vector<double> values;         // PiecewiseConstantDecay: one more than boundaries
+  bool operator==(const LrScheduleSpec&) const = default;
+};
+Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec);
+// The op's checks of `spec` alone (the kind, the ranges, the boundaries and values).
+absl::Status CheckLrSchedule(const LrScheduleSpec& spec);
+// The spec an lr_schedule node's attributes hold.
+LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs);
 
 // x += value, in place (the optimizer's iteration counter).
 Node* AssignAdd(Builder& b, Value* x, double value);

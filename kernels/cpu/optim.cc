@@ -1,5 +1,7 @@
 // CPU kernels of the optim family. The updates and constrain write their inputs in place
 // (parameters and slots are persistent buffers); scalar coefficients are computed in double.
+#include "ir/ops/optim.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,18 +13,29 @@
 #include "kernels/cpu/families.h"
 #include "kernels/elementwise_formulas.h"
 #include "kernels/load_check.h"
+#include "kernels/lr_schedule_params.h"
 #include "kernels/op_load_checks.h"
 
 namespace rill::cpu {
 namespace {
 
+// An update step's learning rate: its last input where it has one (a schedule's rate, read
+// now), else its attribute.
+template <typename T>
+double LearningRate(const KernelArgs& a, OpKind op) {
+  if (ops::UpdateReadsLrInput(op, a.inputs.size())) {
+    return static_cast<double>(a.inputs.back().as<T>()[0]);
+  }
+  return a.attrs.GetFloat("lr");
+}
+
 // An update's weight decay, before its update, as Keras's optimizers apply it:
 // w -= (w * weight_decay) * lr, in T with the plain learning rate.
 template <typename T>
-void DecayWeights(const KernelArgs& a, T* w, int64_t n) {
+void DecayWeights(const KernelArgs& a, double learning_rate, T* w, int64_t n) {
   const double weight_decay = a.attrs.GetFloat("weight_decay");
   if (weight_decay == 0.0) return;
-  const T wd = static_cast<T>(weight_decay), lr = static_cast<T>(a.attrs.GetFloat("lr"));
+  const T wd = static_cast<T>(weight_decay), lr = static_cast<T>(learning_rate);
   for (int64_t i = 0; i < n; ++i) w[i] -= (w[i] * wd) * lr;
 }
 
@@ -32,8 +45,9 @@ absl::Status SgdUpdateT(const KernelArgs& a) {
   const T* g = a.inputs[1].as<T>();
   T* vel = a.inputs[2].as<T>();
   const int64_t n = a.inputs[0].size();
-  DecayWeights(a, w, n);
-  const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
+  const double learning_rate = LearningRate<T>(a, OpKind::kSgdUpdate);
+  DecayWeights(a, learning_rate, w, n);
+  const T lr = static_cast<T>(learning_rate);
   const double momentum_d = a.attrs.GetFloat("momentum");
   const T momentum = static_cast<T>(momentum_d);
   if (momentum_d == 0.0) {
@@ -61,11 +75,12 @@ absl::Status AdamUpdateT(const KernelArgs& a) {
   T* vhat = a.inputs[4].as<T>();
   const double t = static_cast<double>(a.inputs[5].as<T>()[0]) + 1.0;
   const int64_t n = a.inputs[0].size();
-  DecayWeights(a, w, n);
+  const double learning_rate = LearningRate<T>(a, OpKind::kAdamUpdate);
+  DecayWeights(a, learning_rate, w, n);
   const double b1 = a.attrs.GetFloat("beta_1");
   const double b2 = a.attrs.GetFloat("beta_2");
-  const T lr_t = static_cast<T>(a.attrs.GetFloat("lr") * std::sqrt(1.0 - std::pow(b2, t)) /
-                                (1.0 - std::pow(b1, t)));
+  const T lr_t =
+      static_cast<T>(learning_rate * std::sqrt(1.0 - std::pow(b2, t)) / (1.0 - std::pow(b1, t)));
   const T beta_1 = static_cast<T>(b1), beta_2 = static_cast<T>(b2);
   const T one_minus_b1 = static_cast<T>(1.0 - b1), one_minus_b2 = static_cast<T>(1.0 - b2);
   const T eps = static_cast<T>(a.attrs.GetFloat("epsilon"));
@@ -91,8 +106,9 @@ absl::Status RmspropUpdateT(const KernelArgs& a) {
   T* mom = a.inputs[3].as<T>();
   T* mg = a.inputs[4].as<T>();
   const int64_t n = a.inputs[0].size();
-  DecayWeights(a, w, n);
-  const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
+  const double learning_rate = LearningRate<T>(a, OpKind::kRmspropUpdate);
+  DecayWeights(a, learning_rate, w, n);
+  const T lr = static_cast<T>(learning_rate);
   const double rho_d = a.attrs.GetFloat("rho");
   const T rho = static_cast<T>(rho_d), one_minus_rho = static_cast<T>(1.0 - rho_d);
   const double momentum_d = a.attrs.GetFloat("momentum");
@@ -124,13 +140,23 @@ absl::Status AdagradUpdateT(const KernelArgs& a) {
   const T* g = a.inputs[1].as<T>();
   T* acc = a.inputs[2].as<T>();
   const int64_t n = a.inputs[0].size();
-  DecayWeights(a, w, n);
-  const T lr = static_cast<T>(a.attrs.GetFloat("lr"));
+  const double learning_rate = LearningRate<T>(a, OpKind::kAdagradUpdate);
+  DecayWeights(a, learning_rate, w, n);
+  const T lr = static_cast<T>(learning_rate);
   const T eps = static_cast<T>(a.attrs.GetFloat("epsilon"));
   for (int64_t i = 0; i < n; ++i) {
     acc[i] += g[i] * g[i];
     w[i] -= lr * g[i] / (std::sqrt(acc[i]) + eps);
   }
+  return absl::OkStatus();
+}
+
+// Keras's schedule at the step count (kernels/lr_schedule.h), in float32 like Keras's.
+template <typename T>
+absl::Status LrScheduleT(const KernelArgs& a) {
+  const float step = static_cast<float>(a.inputs[0].as<T>()[0]);
+  a.outputs[0].as<T>()[0] =
+      static_cast<T>(formula::LearningRateAt(MakeLrScheduleParams(a.attrs), step));
   return absl::OkStatus();
 }
 
@@ -224,6 +250,7 @@ RILL_INPUT_FLOAT_KERNEL(SgdUpdate)
 RILL_INPUT_FLOAT_KERNEL(AdamUpdate)
 RILL_INPUT_FLOAT_KERNEL(RmspropUpdate)
 RILL_INPUT_FLOAT_KERNEL(AdagradUpdate)
+RILL_INPUT_FLOAT_KERNEL(LrSchedule)
 RILL_INPUT_FLOAT_KERNEL(AssignAdd)
 RILL_INPUT_FLOAT_KERNEL(ClipByNorm)
 RILL_INPUT_FLOAT_KERNEL(Constrain)
@@ -238,6 +265,7 @@ void RegisterOptimKernels() {
            {OpKind::kAdamUpdate, AdamUpdate, RefusedInPlanFiles},
            {OpKind::kRmspropUpdate, RmspropUpdate, RefusedInPlanFiles},
            {OpKind::kAdagradUpdate, AdagradUpdate, RefusedInPlanFiles},
+           {OpKind::kLrSchedule, LrSchedule, RefusedInPlanFiles},
            {OpKind::kAssignAdd, AssignAdd, RefusedInPlanFiles},
            {OpKind::kAssign, Assign, CheckLoadedAssign},
            {OpKind::kClipByNorm, ClipByNorm, RefusedInPlanFiles},

@@ -31,6 +31,20 @@ Cases:
              together by their global norm
   rmsprop_clipnorm_clipvalue   tf-keras RMSprop(0.01, clipnorm=0.05, clipvalue=0.001): Keras
              clips by clipnorm alone when both are given
+  Learning-rate schedules (keras.optimizers.schedules; the rate of each step is the schedule's
+  at the iteration count, 0 to 7 over the two fits):
+    sgd_exponential_decay   tf-keras SGD(ExponentialDecay(0.1, 3, 0.5, staircase=True),
+                            momentum=0.5)
+    adam_piecewise          tf-keras Adam(PiecewiseConstantDecay([2, 5], [0.02, 0.01, 0.005]))
+    rmsprop_polynomial      tf-keras RMSprop(PolynomialDecay(0.01, 3, 0.001, power=2.0,
+                            cycle=True))
+    adagrad_inverse_time    tf-keras Adagrad(InverseTimeDecay(0.1, 2, 0.5))
+    adam_cosine             tf-keras Adam(CosineDecay(0.01, 6, alpha=0.2))
+    keras3_sgd_exponential_decay  Keras 3 SGD(ExponentialDecay(0.1, 4, 0.9)), which keeps no
+                            learning-rate variable with a schedule
+    keras3_adamw_cosine_warmup    Keras 3 AdamW(CosineDecay(0.0, 4, alpha=0.1,
+                            warmup_target=0.01, warmup_steps=3), weight_decay=0.2): the decay
+                            takes the schedule's rate too
 
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
@@ -124,6 +138,22 @@ def main():
          x, y, rng)
     case("rmsprop_clipnorm_clipvalue", keras, opt.RMSprop(0.01, clipnorm=0.05, clipvalue=0.001),
          x, y, rng)
+    sched = keras.optimizers.schedules
+    sched3 = keras3.optimizers.schedules
+    case("sgd_exponential_decay", keras,
+         opt.SGD(sched.ExponentialDecay(0.1, 3, 0.5, staircase=True), momentum=0.5), x, y, rng)
+    case("adam_piecewise", keras,
+         opt.Adam(sched.PiecewiseConstantDecay([2, 5], [0.02, 0.01, 0.005])), x, y, rng)
+    case("rmsprop_polynomial", keras,
+         opt.RMSprop(sched.PolynomialDecay(0.01, 3, 0.001, power=2.0, cycle=True)), x, y, rng)
+    case("adagrad_inverse_time", keras, opt.Adagrad(sched.InverseTimeDecay(0.1, 2, 0.5)), x, y,
+         rng)
+    case("adam_cosine", keras, opt.Adam(sched.CosineDecay(0.01, 6, alpha=0.2)), x, y, rng)
+    case("keras3_sgd_exponential_decay", keras3, opt3.SGD(sched3.ExponentialDecay(0.1, 4, 0.9)),
+         x, y, rng)
+    case("keras3_adamw_cosine_warmup", keras3,
+         opt3.AdamW(sched3.CosineDecay(0.0, 4, alpha=0.1, warmup_target=0.01, warmup_steps=3),
+                    weight_decay=0.2), x, y, rng)
     print(f"wrote {OUT}")
 
 

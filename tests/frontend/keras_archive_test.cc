@@ -208,8 +208,14 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
   for (const auto& [key, value, why] :
        {std::tuple{"decay", nlohmann::json(0.01), "decay 0.01"},
         std::tuple{"learning_rate",
-                   nlohmann::json{{"class_name", "ExponentialDecay"}, {"config", {}}},
-                   "a learning-rate schedule"},
+                   nlohmann::json{{"class_name", "CosineDecayRestarts"},
+                                  {"config", {{"initial_learning_rate", 0.1}}}},
+                   "a learning-rate schedule CosineDecayRestarts (rill has ExponentialDecay, "
+                   "InverseTimeDecay, PolynomialDecay, PiecewiseConstantDecay and CosineDecay)"},
+        std::tuple{"learning_rate",
+                   nlohmann::json{{"class_name", "ExponentialDecay"},
+                                  {"config", {{"initial_learning_rate", 0.1}, {"decay", 2}}}},
+                   "a learning-rate schedule ExponentialDecay with decay 2"},
         std::tuple{"use_ema", nlohmann::json(true), "use_ema true"}}) {
     auto settings =
         settings_with([&](nlohmann::json& c) { c["optimizer"]["config"][key] = value; });
@@ -217,6 +223,24 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
     EXPECT_FALSE(settings->optimizer_config.has_value()) << key;
     EXPECT_EQ(settings->optimizer_unsupported, why);
   }
+  // A schedule Keras 3 wrote is carried, every setting of it.
+  auto scheduled = settings_with([&](nlohmann::json& c) {
+    c["optimizer"]["config"]["learning_rate"] = {{"module", "keras.optimizers.schedules"},
+                                                 {"class_name", "PolynomialDecay"},
+                                                 {"config",
+                                                  {{"initial_learning_rate", 0.1},
+                                                   {"decay_steps", 10},
+                                                   {"end_learning_rate", 0.01},
+                                                   {"power", 2.0},
+                                                   {"cycle", true},
+                                                   {"name", "PolynomialDecay"}}},
+                                                 {"registered_name", nullptr}};
+  });
+  ASSERT_TRUE(scheduled.ok()) << scheduled.status();
+  ASSERT_TRUE(scheduled->optimizer_config.has_value()) << scheduled->optimizer_unsupported;
+  EXPECT_EQ(scheduled->optimizer_config->schedule,
+            optim::PolynomialDecay(0.1, 10, 0.01, 2.0, /*cycle=*/true));
+  EXPECT_EQ(scheduled->optimizer_config->learning_rate, 0.1);
   // Keras's weight decay (AdamW's, or any optimizer's weight_decay) is carried.
   auto decayed =
       settings_with([&](nlohmann::json& c) { c["optimizer"]["config"]["weight_decay"] = 0.004; });

@@ -65,15 +65,26 @@ double GapFromKeras(const Model& m, const std::string& name) {
 
 TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
   for (const auto& [file, name] :
-       {std::pair{"sgd.keras", "sgd"}, std::pair{"adam.keras", "adam"},
-        std::pair{"adam.h5", "adam"}, std::pair{"rmsprop.keras", "rmsprop"},
-        std::pair{"adagrad.keras", "adagrad"}, std::pair{"keras3_sgd.keras", "keras3_sgd"},
-        std::pair{"keras3_adam.keras", "keras3_adam"}, std::pair{"adamw.keras", "adamw"},
+       {std::pair{"sgd.keras", "sgd"},
+        std::pair{"adam.keras", "adam"},
+        std::pair{"adam.h5", "adam"},
+        std::pair{"rmsprop.keras", "rmsprop"},
+        std::pair{"adagrad.keras", "adagrad"},
+        std::pair{"keras3_sgd.keras", "keras3_sgd"},
+        std::pair{"keras3_adam.keras", "keras3_adam"},
+        std::pair{"adamw.keras", "adamw"},
         std::pair{"sgd_weight_decay.keras", "sgd_weight_decay"},
         std::pair{"keras3_adamw.keras", "keras3_adamw"},
         std::pair{"adam_global_clipnorm.keras", "adam_global_clipnorm"},
         std::pair{"keras3_sgd_global_clipnorm.keras", "keras3_sgd_global_clipnorm"},
-        std::pair{"rmsprop_clipnorm_clipvalue.keras", "rmsprop_clipnorm_clipvalue"}}) {
+        std::pair{"rmsprop_clipnorm_clipvalue.keras", "rmsprop_clipnorm_clipvalue"},
+        std::pair{"sgd_exponential_decay.keras", "sgd_exponential_decay"},
+        std::pair{"adam_piecewise.keras", "adam_piecewise"},
+        std::pair{"rmsprop_polynomial.keras", "rmsprop_polynomial"},
+        std::pair{"adagrad_inverse_time.keras", "adagrad_inverse_time"},
+        std::pair{"adam_cosine.keras", "adam_cosine"},
+        std::pair{"keras3_sgd_exponential_decay.keras", "keras3_sgd_exponential_decay"},
+        std::pair{"keras3_adamw_cosine_warmup.keras", "keras3_adamw_cosine_warmup"}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     const OptimizerConfig optimizer = FileOptimizer(path);
@@ -120,6 +131,67 @@ TEST(KerasOptimizerState, WeightDecayAndGlobalClipNormAreKerasOwn) {
     FitAsKeras(*m, optimizer);
     EXPECT_GT(GapFromKeras(*m, name), 1e-4);
   }
+}
+
+// Keras's learning-rate schedules are read and followed step by step: the same optimizer at the
+// schedule's first rate throughout ends measurably elsewhere.
+TEST(KerasOptimizerState, SchedulesAreKerasOwn) {
+  for (const auto& [name, schedule] :
+       {std::pair{"sgd_exponential_decay", optim::ExponentialDecay(0.1, 3, 0.5, true)},
+        std::pair{"adam_piecewise", optim::PiecewiseConstantDecay({2, 5}, {0.02, 0.01, 0.005})},
+        std::pair{"rmsprop_polynomial", optim::PolynomialDecay(0.01, 3, 0.001, 2.0, true)},
+        std::pair{"adagrad_inverse_time", optim::InverseTimeDecay(0.1, 2, 0.5)},
+        std::pair{"adam_cosine", optim::CosineDecay(0.01, 6, 0.2)},
+        std::pair{"keras3_sgd_exponential_decay", optim::ExponentialDecay(0.1, 4, 0.9)},
+        std::pair{"keras3_adamw_cosine_warmup", optim::CosineDecay(0.0, 4, 0.1, 0.01, 3)}}) {
+    SCOPED_TRACE(name);
+    const std::string path = Golden(std::string(name) + ".keras");
+    OptimizerConfig optimizer = FileOptimizer(path);
+    ASSERT_TRUE(optimizer.schedule.has_value());
+    EXPECT_EQ(*optimizer.schedule, schedule) << ScheduleDescription(*optimizer.schedule);
+    EXPECT_EQ(optimizer.learning_rate, schedule.initial_learning_rate);
+    // The state after the first fit is read as Keras 3 keeps it with a schedule (no
+    // learning-rate variable) too.
+    auto state = ReadKerasOptimizerState(path);
+    ASSERT_TRUE(state.ok()) << state.status();
+    auto m = LoadWhole(path);
+    ASSERT_NE(m, nullptr);
+    optimizer.schedule.reset();
+    if (optimizer.learning_rate == 0) optimizer.learning_rate = 0.01;  // the warmup's target
+    ASSERT_TRUE(SetKerasOptimizerState(*m, FileOptimizer(path), *state, path).ok());
+    FitAsKeras(*m, optimizer);
+    EXPECT_GT(GapFromKeras(*m, name), 1e-4);
+  }
+}
+
+// A schedule's rate cannot be set or lowered, as in Keras.
+TEST(KerasOptimizerState, AScheduleIsNotSettable) {
+  auto m = LoadWhole(Golden("adam_cosine.keras"));
+  ASSERT_NE(m, nullptr);
+  auto trainer =
+      m->Compile({.loss = "mse", .optimizer = FileOptimizer(Golden("adam_cosine.keras"))});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  const absl::Status set = trainer->SetLearningRate(0.5);
+  EXPECT_EQ(set.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(set.message(),
+            "the learning rate is a schedule (CosineDecay(initial_learning_rate=0.01, "
+            "decay_steps=6, alpha=0.2)): it cannot be set to 0.5");
+  auto history =
+      trainer->Fit(Npy("x.npy"), Npy("y.npy"),
+                   {.epochs = 1, .verbose = 0, .reduce_lr_on_plateau = ReduceLROnPlateau{}});
+  ASSERT_FALSE(history.ok());
+  EXPECT_NE(history.status().message().find(
+                "reduce_lr_on_plateau: the learning rate is a schedule (CosineDecay("),
+            std::string::npos)
+      << history.status();
+  // A bad schedule is refused when the trainer is made, naming the setting.
+  auto bad = m->Compile(
+      {.loss = "mse",
+       .optimizer = optim::WithSchedule(optim::SGD(), optim::ExponentialDecay(0.1, 0, 0.5))});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "optimizer 'sgd': learning-rate schedule: ExponentialDecay: decay_steps = 0, expected "
+            "a positive finite value");
 }
 
 // The metrics a model was compiled with, in each form Keras writes them: names (archives),

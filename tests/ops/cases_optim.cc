@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "ir/ops/optim.h"
 #include "tests/ops/harness.h"
 
@@ -209,6 +211,134 @@ std::vector<OpCase> OptimCases() {
            kG,
            {0.11000000000000001, 0.14, 0.29000000000000004, 0.16000000000000003}}});
 
+  // The weight-decay cases again with the learning rate as an input (a schedule's rate) in
+  // place of the attribute: the same values.
+  const size_t with_attr_lr = cases.size();
+  for (size_t k = 0; k < with_attr_lr; ++k) {
+    if (!absl::EndsWith(cases[k].label, "_weight_decay")) continue;
+    OpCase c = cases[k];
+    c.label += "_lr_input";
+    const double lr = c.attrs.GetFloat("lr");
+    c.attrs.Set("lr", 0.0);
+    c.inputs.push_back(F64({}));
+    c.values.push_back({lr});
+    c.expected_inputs_after.push_back({lr});
+    cases.push_back(std::move(c));
+  }
+
+  // --- lr_schedule(iterations) ---
+  // Expected: Keras's own schedules (tf-keras 2.21's keras.optimizers.schedules, float32) at
+  // the step, e.g. ExponentialDecay(0.1, 3, 0.5, staircase=True)(7) for the first.
+  struct ScheduleCase {
+    const char* label;
+    ops::LrScheduleSpec spec;
+    double step;
+    double keras;
+  };
+  const std::vector<ScheduleCase> schedules = {
+      {"exponential_staircase",
+       {.kind = "ExponentialDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 3,
+        .decay_rate = 0.5,
+        .staircase = true},
+       7,
+       0.02500000037252903},
+      {"exponential_smooth",
+       {.kind = "ExponentialDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 4,
+        .decay_rate = 0.9},
+       6,
+       0.08538150042295456},
+      {"inverse_time",
+       {.kind = "InverseTimeDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 2,
+        .decay_rate = 0.5},
+       5,
+       0.04444444552063942},
+      {"inverse_time_staircase",
+       {.kind = "InverseTimeDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 2,
+        .decay_rate = 0.5,
+        .staircase = true},
+       5,
+       0.05000000074505806},
+      {"polynomial",
+       {.kind = "PolynomialDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 10,
+        .end_learning_rate = 0.01,
+        .power = 2},
+       4,
+       0.04240000247955322},
+      {"polynomial_past_the_end",
+       {.kind = "PolynomialDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 10,
+        .end_learning_rate = 0.01,
+        .power = 2},
+       15,
+       0.009999999776482582},
+      {"polynomial_cycle",
+       {.kind = "PolynomialDecay",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 10,
+        .end_learning_rate = 0.01,
+        .power = 2,
+        .cycle = true},
+       15,
+       0.015625},
+      {"piecewise_on_a_boundary",
+       {.kind = "PiecewiseConstantDecay", .boundaries = {2, 5}, .values = {0.1, 0.05, 0.01}},
+       5,
+       0.05000000074505806},
+      {"piecewise_past_the_last",
+       {.kind = "PiecewiseConstantDecay", .boundaries = {2, 5}, .values = {0.1, 0.05, 0.01}},
+       6,
+       0.009999999776482582},
+      {"cosine",
+       {.kind = "CosineDecay", .initial_learning_rate = 0.1, .decay_steps = 8, .alpha = 0.1},
+       3,
+       0.07222075760364532},
+      {"cosine_warming_up",
+       {.kind = "CosineDecay",
+        .initial_learning_rate = 0.0,
+        .decay_steps = 8,
+        .alpha = 0.1,
+        .warmup = true,
+        .warmup_target = 0.1,
+        .warmup_steps = 4},
+       2,
+       0.05000000074505806},
+      {"cosine_after_warmup",
+       {.kind = "CosineDecay",
+        .initial_learning_rate = 0.0,
+        .decay_steps = 8,
+        .alpha = 0.1,
+        .warmup = true,
+        .warmup_target = 0.1,
+        .warmup_steps = 4},
+       6,
+       0.08681981265544891},
+  };
+  for (const ScheduleCase& sc : schedules) {
+    Graph g;
+    Builder b(g, "case");
+    ops::LrSchedule(b, g.AddInput("iterations", F64({})), sc.spec);
+    cases.push_back({.label = absl::StrCat("lr_schedule_", sc.label),
+                     .op = OpKind::kLrSchedule,
+                     .inputs = {F64({})},
+                     .attrs = g.nodes().back()->attrs(),
+                     .values = {{sc.step}},
+                     .expected = {{sc.keras}},
+                     .output_shapes = {Shape{}},
+                     // Keras compares the step with the boundaries: a NaN step matches none.
+                     .compared_inputs = {sc.spec.kind == "PiecewiseConstantDecay" ? 0 : -1}});
+  }
+
   // --- assign_add(x) ---
   cases.push_back({.label = "assign_add_counter",
                    .op = OpKind::kAssignAdd,
@@ -371,6 +501,53 @@ TEST_F(OptimBuilderErrors, HyperparameterRanges) {
     EXPECT_EQ(ops::AdagradUpdate(b3, w_, grad, grad, 0.1, 1e-7, weight_decay), nullptr);
     EXPECT_NE(b3.status().message().find("weight_decay = "), std::string::npos) << b3.status();
   }
+}
+
+TEST_F(OptimBuilderErrors, LearningRateInputIsAScalarAndTheOnlyRate) {
+  Value* grad = g_.AddInput("g", F64({3, 4}));
+  EXPECT_EQ(ops::SgdUpdate(b_, w_, grad, grad, 0.0, 0.0, false, 0.0, g_.AddInput("lr", F64({1}))),
+            nullptr);
+  EXPECT_NE(b_.status().message().find("learning rate input is f64[1], expected a scalar f64[]"),
+            std::string::npos)
+      << b_.status();
+  Builder b2(g_);
+  EXPECT_EQ(ops::AdagradUpdate(b2, w_, grad, grad, 0.1, 1e-7, 0.0, g_.AddInput("lr2", F64({}))),
+            nullptr);
+  EXPECT_NE(b2.status().message().find("lr = 0.1 beside a learning rate input, expected 0"),
+            std::string::npos)
+      << b2.status();
+}
+
+TEST_F(OptimBuilderErrors, ScheduleSettings) {
+  Value* it = g_.AddInput("it", F64({}));
+  const std::vector<std::pair<ops::LrScheduleSpec, std::string>> bad = {
+      {{.kind = "StepDecay", .initial_learning_rate = 0.1}, "unknown schedule kind 'StepDecay'"},
+      {{.kind = "ExponentialDecay", .initial_learning_rate = 0.1, .decay_steps = 0},
+       "ExponentialDecay: decay_steps = 0, expected a positive finite value"},
+      {{.kind = "CosineDecay", .initial_learning_rate = std::nan("")},
+       "initial_learning_rate = nan, expected a finite value"},
+      {{.kind = "PiecewiseConstantDecay", .boundaries = {2, 5}, .values = {0.1, 0.05}},
+       "PiecewiseConstantDecay: 2 values for 2 boundaries, expected one value more"},
+      {{.kind = "PiecewiseConstantDecay", .boundaries = {5, 5.5}, .values = {0.1, 0.05, 0.01}},
+       "PiecewiseConstantDecay: boundaries [5.0, 5.5], expected finite values increasing as "
+       "integers"},
+      {{.kind = "PiecewiseConstantDecay",
+        .boundaries = std::vector<double>(17, 1.0),
+        .values = std::vector<double>(18, 0.1)},
+       "PiecewiseConstantDecay: 17 boundaries, expected 1 to 16"},
+  };
+  for (const auto& [spec, message] : bad) {
+    Builder b(g_);
+    EXPECT_EQ(ops::LrSchedule(b, it, spec), nullptr) << message;
+    EXPECT_NE(b.status().message().find(message), std::string::npos) << b.status();
+  }
+  Builder b(g_);
+  EXPECT_EQ(ops::LrSchedule(b, g_.AddInput("it32", {DType::kF32, Shape{2}}),
+                            {.kind = "ExponentialDecay", .initial_learning_rate = 0.1}),
+            nullptr);
+  EXPECT_NE(b.status().message().find("iterations is f32[2], expected a float scalar"),
+            std::string::npos)
+      << b.status();
 }
 
 TEST_F(OptimBuilderErrors, UnknownConstraintKind) {

@@ -982,6 +982,34 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
       EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
     }
   }
+  // A learning-rate schedule is followed step by step from the file's iteration count; --lr
+  // replaces it with a constant rate (the file's state, kept for the schedule, still read).
+  const std::string cosine = "train --model " + dir + "keras3_adamw_cosine_warmup.keras" + data;
+  Result scheduled = Rill(cosine + Path("cosine"));
+  ASSERT_EQ(scheduled.status, 0) << scheduled.out;
+  EXPECT_THAT(scheduled.out,
+              ::testing::StartsWith(
+                  "training with what the model was compiled with in Keras: loss mse, optimizer "
+                  "AdamW with learning rate CosineDecay(initial_learning_rate=0, decay_steps=4, "
+                  "alpha=0.1, warmup_target=0.01, warmup_steps=3) with weight decay 0.2 and its "
+                  "state after 4 steps\n"));
+  Result constant = Rill(cosine + Path("constant") + " --lr 0.01");
+  ASSERT_EQ(constant.status, 0) << constant.out;
+  EXPECT_THAT(constant.out, HasSubstr("optimizer AdamW at learning rate 0.01 with weight decay 0.2 "
+                                      "and its state after 4 steps\n"));
+  for (int i = 0; i < 5; ++i) {
+    const std::string npy = "/" + std::to_string(i) + ".npy";
+    auto ours = ReadNpy(Path("cosine" + npy));
+    auto keras = ReadNpy(dir + "keras3_adamw_cosine_warmup_fit" + npy);
+    auto flat = ReadNpy(Path("constant" + npy));
+    ASSERT_TRUE(ours.ok() && keras.ok() && flat.ok());
+    EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
+    EXPECT_GT(MaxRelDiff(*flat, *keras), 1e-4) << i;
+  }
+  Result plateau = Rill(cosine + Path("plateau") + " --reduce-lr-on-plateau 0.5,1");
+  EXPECT_NE(plateau.status, 0);
+  EXPECT_THAT(plateau.out, HasSubstr("reduce_lr_on_plateau: the learning rate is a schedule "
+                                     "(CosineDecay(initial_learning_rate=0, decay_steps=4, "));
   // --weight-decay and the clipping flags set the file's optimizer's settings: the file's own
   // weight decay again changes nothing, another changes the weights, and the first line says
   // what runs.
