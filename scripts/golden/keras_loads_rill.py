@@ -6,8 +6,8 @@ and compares their weights with rill's, the loss and optimizer M.keras is compil
 with those rill trained with, and, for the models tf-keras runs on the CPU, their
 predictions with `rill predict`'s (float32: within 1e-5 of the largest output), and those of
 Keras 3's load_model of the same archive. Then checks
-that an archive rill saved after training holds its optimizer's state and metrics: Keras's fit
-after load_model goes on as rill does (check_training_goes_on).
+that an archive rill saved after training holds its optimizer's state, learning-rate schedule
+and metrics: Keras's fit after load_model goes on as rill does (check_training_goes_on).
 
 Not a golden (it writes nothing under tests/): a check of rill's writers against Keras, run
 from the repository root after building:
@@ -97,34 +97,46 @@ def main():
                 line += f", Keras 3's within {diff3:.2g}"
                 failed |= diff3 > 1e-5
             print(line)
-        failed |= not check_training_goes_on(binary, tmp)
+        archive = os.path.join(GOLDEN, "keras_archive")
+        failed |= not check_training_goes_on(
+            binary, tmp, os.path.join(archive, "model_adam.keras"),
+            os.path.join(archive, "x.npy"), os.path.join(archive, "y_fit.npy"), 2,
+            ["--metrics", "mae"])
+        # Compiled with Adam(PiecewiseConstantDecay([2, 5], [0.02, 0.01, 0.005])): the rate
+        # changes within the second 4 steps.
+        optimizer = os.path.join(GOLDEN, "keras_optimizer")
+        failed |= not check_training_goes_on(
+            binary, tmp, os.path.join(optimizer, "adam_piecewise.keras"),
+            os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
+            steps_before=4)
     sys.exit(1 if failed else 0)
 
 
-def check_training_goes_on(binary, tmp):
-    """rill trains keras_archive/model_adam.keras (compiled with Adam(0.01, beta_1=0.8,
-    amsgrad=True)) for 4 steps and saves it; Keras's load_model, then fit for 4 more, must end
-    where rill training on from the saved archive ends: the archive holds the optimizer's state."""
-    golden = os.path.join(GOLDEN, "keras_archive")
-    x, y = os.path.join(golden, "x.npy"), os.path.join(golden, "y_fit.npy")
-    data = ["--x", x, "--y", y, "--epochs", "2", "--batch-size", "2", "--shuffle=false",
-            "--verbose", "0"]
-    archive = os.path.join(tmp, "adam_trained.keras")
-    rill(binary, "train", "--model", os.path.join(golden, "model_adam.keras"), *data,
-         "--metrics", "mae", "--save-model", archive)
-    npy = os.path.join(tmp, "adam_on")
+def check_training_goes_on(binary, tmp, model_path, x, y, batch_size, metrics_flag,
+                           steps_before=0):
+    """rill trains the Keras model at model_path for 4 steps (2 epochs) and saves it; Keras's
+    load_model, then fit for 4 more, must end where rill training on from the saved archive
+    ends: the archive holds the optimizer's state (and its learning-rate schedule, if any).
+    steps_before: the steps the model at model_path was trained in Keras."""
+    name = os.path.splitext(os.path.basename(model_path))[0]
+    data = ["--x", x, "--y", y, "--epochs", "2", "--batch-size", str(batch_size),
+            "--shuffle=false", "--verbose", "0"]
+    archive = os.path.join(tmp, f"{name}_trained.keras")
+    rill(binary, "train", "--model", model_path, *data, *metrics_flag, "--save-model", archive)
+    npy = os.path.join(tmp, f"{name}_on")
     rill(binary, "train", "--model", archive, *data, "--save-weights", npy)
     want = [np.load(os.path.join(npy, f"{i}.npy")) for i in range(len(os.listdir(npy)))]
     model = keras.models.load_model(archive)
     steps = int(model.optimizer.iterations.numpy())
     # Compiled with the metrics rill trained with too (evaluate does not train).
     metrics = sorted(model.evaluate(np.load(x), np.load(y), verbose=0, return_dict=True))
-    model.fit(np.load(x), np.load(y), epochs=2, batch_size=2, shuffle=False, verbose=0)
+    model.fit(np.load(x), np.load(y), epochs=2, batch_size=batch_size, shuffle=False, verbose=0)
     got = model.get_weights()
     diff = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
                for a, b in zip(got, want)) if len(got) == len(want) else np.inf
-    ok = steps == 4 and diff < 1e-5 and metrics == ["loss", "mae"]
-    print(f"adam_trained: Keras continues from step {steps} with metrics {metrics}, its weights "
+    want_metrics = ["loss"] + [m for m in metrics_flag[1:]]
+    ok = steps == steps_before + 4 and diff < 1e-5 and metrics == want_metrics
+    print(f"{name}_trained: Keras continues from step {steps} with metrics {metrics}, its weights "
           f"after 4 more steps within {diff:.2g} of rill's")
     return ok
 

@@ -299,7 +299,10 @@ TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
   const std::string weights = (dir / "trained.weights.h5").string();
   for (const OptimizerConfig& optimizer :
        {optim::Adam(0.01, 0.8, 0.999, 1e-7, true), optim::RMSprop(0.01, 0.9, 0.5, 1e-7, true),
-        optim::SGD(0.1, 0.9, true), optim::Adagrad(0.1)}) {
+        optim::SGD(0.1, 0.9, true), optim::Adagrad(0.1),
+        // A schedule whose rate changes between the two fits: written as Keras writes it.
+        optim::WithSchedule(optim::Adam(),
+                            optim::PiecewiseConstantDecay({1, 2}, {0.02, 0.01, 0.005}))}) {
     SCOPED_TRACE(optimizer.name);
     auto trained = LoadWhole(Golden("sgd.keras"));
     ASSERT_NE(trained, nullptr);
@@ -310,6 +313,8 @@ TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
     auto settings = ReadKerasTrainingSettings(saved);
     ASSERT_TRUE(settings.ok()) << settings.status();
     EXPECT_EQ(settings->metrics, std::vector<std::string>{"mae"});
+    ASSERT_TRUE(settings->optimizer_config.has_value()) << settings->optimizer_unsupported;
+    EXPECT_EQ(settings->optimizer_config->schedule, optimizer.schedule);
     // save_weights of a compiled model keeps the same state.
     ASSERT_TRUE(SaveKerasWeights(*trained, weights, optimizer).ok());
     auto archive_state = ReadKerasOptimizerState(saved);
