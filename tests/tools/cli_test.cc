@@ -957,6 +957,17 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   const std::string data = " --x " + dir + "x.npy --y " + dir +
                            "y.npy --epochs 2 --batch-size 4 --shuffle=false --verbose 2 "
                            "--save-weights ";
+  // The largest MaxRelDiff between the five weights saved in two directories.
+  auto gap = [](const std::string& a, const std::string& b) {
+    double most = 0;
+    for (int i = 0; i < 5; ++i) {
+      const std::string npy = "/" + std::to_string(i) + ".npy";
+      auto x = ReadNpy(a + npy), y = ReadNpy(b + npy);
+      EXPECT_TRUE(x.ok() && y.ok()) << a << " " << b << " " << i;
+      if (x.ok() && y.ok()) most = std::max(most, MaxRelDiff(*x, *y));
+    }
+    return most;
+  };
   for (const std::string file :
        {"adam.keras", "adam.h5", "keras3_adam.keras", "adamw.keras", "keras3_adamw.keras"}) {
     SCOPED_TRACE(file);
@@ -974,13 +985,7 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
     // The metrics of its epochs, as Keras's fit reports them.
     if (with_mae) EXPECT_THAT(r.out, HasSubstr(" - mae: "));
     const std::string name = file.substr(0, file.find('.'));
-    for (int i = 0; i < 5; ++i) {
-      const std::string npy = "/" + std::to_string(i) + ".npy";
-      auto ours = ReadNpy(Path("fit" + npy));
-      auto keras = ReadNpy(dir + name + "_fit" + npy);
-      ASSERT_TRUE(ours.ok() && keras.ok());
-      EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
-    }
+    EXPECT_LT(gap(Path("fit"), dir + name + "_fit"), 1e-5);
   }
   // A learning-rate schedule is followed step by step from the file's iteration count; --lr
   // replaces it with a constant rate (the file's state, kept for the schedule, still read).
@@ -997,15 +1002,8 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   ASSERT_EQ(constant.status, 0) << constant.out;
   EXPECT_THAT(constant.out, HasSubstr("optimizer AdamW at learning rate 0.01 with weight decay 0.2 "
                                       "and its state after 4 steps\n"));
-  for (int i = 0; i < 5; ++i) {
-    const std::string npy = "/" + std::to_string(i) + ".npy";
-    auto ours = ReadNpy(Path("cosine" + npy));
-    auto keras = ReadNpy(dir + "keras3_adamw_cosine_warmup_fit" + npy);
-    auto flat = ReadNpy(Path("constant" + npy));
-    ASSERT_TRUE(ours.ok() && keras.ok() && flat.ok());
-    EXPECT_LT(MaxRelDiff(*ours, *keras), 1e-5) << i;
-    EXPECT_GT(MaxRelDiff(*flat, *keras), 1e-4) << i;
-  }
+  EXPECT_LT(gap(Path("cosine"), dir + "keras3_adamw_cosine_warmup_fit"), 1e-5);
+  EXPECT_GT(gap(Path("constant"), dir + "keras3_adamw_cosine_warmup_fit"), 1e-4);
   Result plateau = Rill(cosine + Path("plateau") + " --reduce-lr-on-plateau 0.5,1");
   EXPECT_NE(plateau.status, 0);
   EXPECT_THAT(plateau.out, HasSubstr("reduce_lr_on_plateau: the learning rate is a schedule "
@@ -1021,15 +1019,8 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   ASSERT_EQ(other.status, 0) << other.out;
   EXPECT_THAT(other.out, HasSubstr("optimizer AdamW at learning rate 0.01 with weight decay 0.6, "
                                    "global_clipnorm 0.05 and its state after 4 steps\n"));
-  for (int i = 0; i < 5; ++i) {
-    const std::string npy = "/" + std::to_string(i) + ".npy";
-    auto file = ReadNpy(Path("as_file" + npy));
-    auto flag = ReadNpy(Path("same" + npy));
-    auto changed = ReadNpy(Path("other" + npy));
-    ASSERT_TRUE(file.ok() && flag.ok() && changed.ok());
-    EXPECT_EQ(MaxRelDiff(*file, *flag), 0.0) << i;
-    EXPECT_GT(MaxRelDiff(*file, *changed), 1e-5) << i;
-  }
+  EXPECT_EQ(gap(Path("as_file"), Path("same")), 0.0);
+  EXPECT_GT(gap(Path("as_file"), Path("other")), 1e-5);
   for (const std::string& bad : {std::string(" --weight-decay -1"), std::string(" --clipvalue 0"),
                                  std::string(" --clipnorm 1 --global-clipnorm 1")}) {
     Result r = Rill(adamw + Path("bad") + bad);
