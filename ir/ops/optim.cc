@@ -232,31 +232,30 @@ absl::StatusOr<Types> ConstrainRule(const Attrs& attrs, const Types& in) {
   return Types{};
 }
 
-}  // namespace
-
-namespace {
-
 // The update's inputs, with the learning-rate input last when there is one.
 std::vector<Value*> WithLr(std::vector<Value*> inputs, Value* lr_input) {
   if (lr_input != nullptr) inputs.push_back(lr_input);
   return inputs;
 }
 
-}  // namespace
-
-int UpdateArity(OpKind op) {
-  switch (op) {
-    case OpKind::kSgdUpdate:
-    case OpKind::kAdagradUpdate:
-      return 3;
-    case OpKind::kAdamUpdate:
-      return 6;
-    case OpKind::kRmspropUpdate:
-      return 5;
-    default:
-      return -2;  // not an update: no input count matches
-  }
+Attrs LrScheduleAttrs(const LrScheduleSpec& spec) {
+  return {{"kind", spec.kind},
+          {"initial_learning_rate", spec.initial_learning_rate},
+          {"decay_steps", spec.decay_steps},
+          {"decay_rate", spec.decay_rate},
+          {"staircase", spec.staircase},
+          {"end_learning_rate", spec.end_learning_rate},
+          {"power", spec.power},
+          {"cycle", spec.cycle},
+          {"alpha", spec.alpha},
+          {"warmup", spec.warmup},
+          {"warmup_target", spec.warmup_target},
+          {"warmup_steps", spec.warmup_steps},
+          {"boundaries", spec.boundaries},
+          {"values", spec.values}};
 }
+
+}  // namespace
 
 Node* SgdUpdate(Builder& b, Value* param, Value* grad, Value* velocity, double lr, double momentum,
                 bool nesterov, double weight_decay, Value* lr_input) {
@@ -295,50 +294,12 @@ Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr
                    {{"lr", lr}, {"epsilon", epsilon}, {"weight_decay", weight_decay}});
 }
 
-namespace {
-
-Attrs LrScheduleAttrs(const LrScheduleSpec& spec) {
-  return {{"kind", spec.kind},
-          {"initial_learning_rate", spec.initial_learning_rate},
-          {"decay_steps", spec.decay_steps},
-          {"decay_rate", spec.decay_rate},
-          {"staircase", spec.staircase},
-          {"end_learning_rate", spec.end_learning_rate},
-          {"power", spec.power},
-          {"cycle", spec.cycle},
-          {"alpha", spec.alpha},
-          {"warmup", spec.warmup},
-          {"warmup_target", spec.warmup_target},
-          {"warmup_steps", spec.warmup_steps},
-          {"boundaries", spec.boundaries},
-          {"values", spec.values}};
-}
-
-}  // namespace
-
 Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec) {
   return b.Op(OpKind::kLrSchedule, {iterations}, LrScheduleAttrs(spec));
 }
 
 absl::Status CheckLrSchedule(const LrScheduleSpec& spec) {
   return LrScheduleRule(LrScheduleAttrs(spec), {TensorType{DType::kF32, Shape{}}}).status();
-}
-
-LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs) {
-  return {.kind = attrs.GetString("kind"),
-          .initial_learning_rate = attrs.GetFloat("initial_learning_rate"),
-          .decay_steps = attrs.GetFloat("decay_steps"),
-          .decay_rate = attrs.GetFloat("decay_rate"),
-          .staircase = attrs.GetBool("staircase"),
-          .end_learning_rate = attrs.GetFloat("end_learning_rate"),
-          .power = attrs.GetFloat("power"),
-          .cycle = attrs.GetBool("cycle"),
-          .alpha = attrs.GetFloat("alpha"),
-          .warmup = attrs.GetBool("warmup"),
-          .warmup_target = attrs.GetFloat("warmup_target"),
-          .warmup_steps = attrs.GetFloat("warmup_steps"),
-          .boundaries = attrs.GetFloats("boundaries"),
-          .values = attrs.GetFloats("values")};
 }
 
 Node* AssignAdd(Builder& b, Value* x, double value) {

@@ -24,8 +24,21 @@ inline bool IsOptimizerUpdate(OpKind op) {
   return op == OpKind::kSgdUpdate || op == OpKind::kAdamUpdate || op == OpKind::kRmspropUpdate ||
          op == OpKind::kAdagradUpdate;
 }
-// The inputs of an update without a learning-rate input: sgd 3, adam 6, rmsprop 5, adagrad 3.
-int UpdateArity(OpKind op);
+// The inputs of an update without a learning-rate input: sgd 3, adam 6, rmsprop 5, adagrad 3
+// (inline, as the next two: the kernels read steps with them and link no op rules).
+inline int UpdateArity(OpKind op) {
+  switch (op) {
+    case OpKind::kSgdUpdate:
+    case OpKind::kAdagradUpdate:
+      return 3;
+    case OpKind::kAdamUpdate:
+      return 6;
+    case OpKind::kRmspropUpdate:
+      return 5;
+    default:
+      return -2;  // not an update: no input count matches
+  }
+}
 // Whether an update step with `num_inputs` inputs reads its learning rate from the last.
 inline bool UpdateReadsLrInput(OpKind op, size_t num_inputs) {
   return static_cast<int>(num_inputs) == UpdateArity(op) + 1;
@@ -83,7 +96,22 @@ Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec);
 // The op's checks of `spec` alone (the kind, the ranges, the boundaries and values).
 absl::Status CheckLrSchedule(const LrScheduleSpec& spec);
 // The spec an lr_schedule node's attributes hold.
-LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs);
+inline LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs) {
+  return {.kind = attrs.GetString("kind"),
+          .initial_learning_rate = attrs.GetFloat("initial_learning_rate"),
+          .decay_steps = attrs.GetFloat("decay_steps"),
+          .decay_rate = attrs.GetFloat("decay_rate"),
+          .staircase = attrs.GetBool("staircase"),
+          .end_learning_rate = attrs.GetFloat("end_learning_rate"),
+          .power = attrs.GetFloat("power"),
+          .cycle = attrs.GetBool("cycle"),
+          .alpha = attrs.GetFloat("alpha"),
+          .warmup = attrs.GetBool("warmup"),
+          .warmup_target = attrs.GetFloat("warmup_target"),
+          .warmup_steps = attrs.GetFloat("warmup_steps"),
+          .boundaries = attrs.GetFloats("boundaries"),
+          .values = attrs.GetFloats("values")};
+}
 
 // x += value, in place (the optimizer's iteration counter).
 Node* AssignAdd(Builder& b, Value* x, double value);

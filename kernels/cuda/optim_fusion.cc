@@ -53,27 +53,28 @@ absl::Status LaunchUpdateRun(const PlanStep& first, const std::vector<TensorView
   const cudaStream_t stream = ctx.gpu->stream;
   return DispatchFloat(first_inputs[0].dtype, op, [&](auto zero) -> absl::Status {
     using T = decltype(zero);
+    // The run's steps share one learning-rate input buffer (passes/group_updates.cc).
+    const T lr = static_cast<T>(attrs.GetFloat("lr"));
+    const T* lr_input = LrInput<T>(op, first_inputs);
     cudaError_t error = cudaSuccess;
     if (const double weight_decay = attrs.GetFloat("weight_decay"); weight_decay != 0.0) {
-      error = LaunchWeightDecayMulti(device_table, count, max_size,
-                                     static_cast<T>(attrs.GetFloat("lr")),
+      error = LaunchWeightDecayMulti(device_table, count, max_size, lr, lr_input,
                                      static_cast<T>(weight_decay), stream);
       if (error != cudaSuccess) return Launched(error, op, "fused weight decay launch");
     }
     if (op == OpKind::kSgdUpdate) {
       const double momentum = attrs.GetFloat("momentum");
-      error = LaunchSgdUpdateMulti(device_table, count, max_size,
-                                   static_cast<T>(attrs.GetFloat("lr")), static_cast<T>(momentum),
-                                   momentum != 0.0, attrs.GetBool("nesterov"), stream);
+      error = LaunchSgdUpdateMulti(device_table, count, max_size, lr, lr_input,
+                                   static_cast<T>(momentum), momentum != 0.0,
+                                   attrs.GetBool("nesterov"), stream);
     } else if (op == OpKind::kAdamUpdate) {
       error = LaunchAdamUpdateMulti(device_table, count, max_size, MakeAdamParams<T>(attrs),
-                                    first_inputs[5].as<T>(), stream);
+                                    lr_input, first_inputs[5].as<T>(), stream);
     } else if (op == OpKind::kRmspropUpdate) {
       error = LaunchRmspropUpdateMulti(device_table, count, max_size, MakeRmspropParams<T>(attrs),
-                                       stream);
+                                       lr_input, stream);
     } else if (op == OpKind::kAdagradUpdate) {
-      error = LaunchAdagradUpdateMulti(device_table, count, max_size,
-                                       static_cast<T>(attrs.GetFloat("lr")),
+      error = LaunchAdagradUpdateMulti(device_table, count, max_size, lr, lr_input,
                                        static_cast<T>(attrs.GetFloat("epsilon")), stream);
     } else {
       return absl::InternalError(

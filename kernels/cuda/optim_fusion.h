@@ -33,7 +33,8 @@ std::vector<OptimTensor> MakeUpdateTable(const Plan& plan, const UpdateRun& run,
                                          const std::vector<std::vector<TensorView>>& step_inputs);
 
 // Queues the run's one launch over `device_table` (MakeUpdateTable's entries, on the device).
-// `first_inputs` are the run's first step's input views (dtype, adam's iteration count).
+// `first_inputs` are the run's first step's input views (dtype, adam's iteration count, the
+// run's learning-rate input).
 absl::Status LaunchUpdateRun(const PlanStep& first, const std::vector<TensorView>& first_inputs,
                              const OptimTensor* device_table, int count, int64_t max_size,
                              const KernelContext& ctx);

@@ -1,6 +1,7 @@
 // Device code of the optim family. The updates are grid-stride maps over the parameter (each
-// element's parameter and slots are read and written by one thread); clip_by_norm is a single
-// block that reduces, then scales; the norm constraints run one thread per group.
+// element's parameter and slots are read and written by one thread); lr_schedule is one thread;
+// clip_by_norm is a single block that reduces, then scales; the norm constraints run one thread
+// per group.
 #include "kernels/cuda/optim_kernels.h"
 #include "kernels/cuda/optim_update.cuh"
 #include "kernels/cuda/pointwise.cuh"
@@ -9,34 +10,46 @@ namespace rill::gpu {
 namespace {
 
 template <typename T>
-__global__ void WeightDecayKernel(int64_t n, T lr, T weight_decay, T* w) {
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) DecayStep(i, lr, weight_decay, w);
+__global__ void WeightDecayKernel(int64_t n, T lr, const T* lr_input, T weight_decay, T* w) {
+  const T rate = LearningRate(lr, lr_input);
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) DecayStep(i, rate, weight_decay, w);
 }
 
 template <typename T>
-__global__ void SgdKernel(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w,
-                          const T* g, T* vel) {
+__global__ void SgdKernel(int64_t n, T lr, const T* lr_input, T momentum, bool use_momentum,
+                          bool nesterov, T* w, const T* g, T* vel) {
+  const T rate = LearningRate(lr, lr_input);
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
-    SgdStep(i, lr, momentum, use_momentum, nesterov, w, g, vel);
+    SgdStep(i, rate, momentum, use_momentum, nesterov, w, g, vel);
   }
 }
 
 template <typename T>
-__global__ void AdamKernel(int64_t n, AdamParams<T> p, T* w, const T* g, T* m, T* v, T* vhat,
-                           const T* iterations) {
-  const T lr_t = AdamLearningRate(p, iterations);
+__global__ void AdamKernel(int64_t n, AdamParams<T> p, const T* lr_input, T* w, const T* g, T* m,
+                           T* v, T* vhat, const T* iterations) {
+  const T lr_t = AdamLearningRate(p, iterations, lr_input);
   for (int64_t i = FirstIndex(); i < n; i += GridStride()) AdamStep(i, p, lr_t, w, g, m, v, vhat);
 }
 
 template <typename T>
-__global__ void RmspropKernel(int64_t n, RmspropParams<T> p, T* w, const T* g, T* ms, T* mom,
-                              T* mg) {
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) RmspropStep(i, p, w, g, ms, mom, mg);
+__global__ void RmspropKernel(int64_t n, RmspropParams<T> p, const T* lr_input, T* w, const T* g,
+                              T* ms, T* mom, T* mg) {
+  const T rate = LearningRate(p.lr, lr_input);
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) {
+    RmspropStep(i, p, rate, w, g, ms, mom, mg);
+  }
 }
 
 template <typename T>
-__global__ void AdagradKernel(int64_t n, T lr, T epsilon, T* w, const T* g, T* acc) {
-  for (int64_t i = FirstIndex(); i < n; i += GridStride()) AdagradStep(i, lr, epsilon, w, g, acc);
+__global__ void AdagradKernel(int64_t n, T lr, const T* lr_input, T epsilon, T* w, const T* g,
+                              T* acc) {
+  const T rate = LearningRate(lr, lr_input);
+  for (int64_t i = FirstIndex(); i < n; i += GridStride()) AdagradStep(i, rate, epsilon, w, g, acc);
+}
+
+template <typename T>
+__global__ void LrScheduleKernel(formula::LrScheduleParams p, const T* iterations, T* out) {
+  *out = static_cast<T>(formula::LearningRateAt(p, static_cast<float>(*iterations)));
 }
 
 template <typename T>
@@ -169,42 +182,54 @@ __global__ void NormConstraintKernel(NormConstraint kind, ConstrainIndex ix, dou
   if ((n) == 0) return cudaSuccess
 
 template <typename T>
-cudaError_t WeightDecay(int64_t n, T lr, T weight_decay, T* w, cudaStream_t stream) {
+cudaError_t WeightDecay(int64_t n, T lr, const T* lr_input, T weight_decay, T* w,
+                        cudaStream_t stream) {
   RILL_CHECK_N(n);
-  WeightDecayKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, weight_decay, w);
+  WeightDecayKernel<T>
+      <<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, lr_input, weight_decay, w);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t Sgd(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w, const T* g,
-                T* vel, cudaStream_t stream) {
+cudaError_t Sgd(int64_t n, T lr, const T* lr_input, T momentum, bool use_momentum, bool nesterov,
+                T* w, const T* g, T* vel, cudaStream_t stream) {
   RILL_CHECK_N(n);
-  SgdKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, momentum, use_momentum,
-                                                                     nesterov, w, g, vel);
+  SgdKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(
+      n, lr, lr_input, momentum, use_momentum, nesterov, w, g, vel);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t Adam(int64_t n, const AdamParams<T>& p, T* w, const T* g, T* m, T* v, T* vhat,
-                 const T* iterations, cudaStream_t stream) {
+cudaError_t Adam(int64_t n, const AdamParams<T>& p, const T* lr_input, T* w, const T* g, T* m, T* v,
+                 T* vhat, const T* iterations, cudaStream_t stream) {
   RILL_CHECK_N(n);
-  AdamKernel<T>
-      <<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, p, w, g, m, v, vhat, iterations);
+  AdamKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, p, lr_input, w, g, m, v,
+                                                                      vhat, iterations);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t Rmsprop(int64_t n, const RmspropParams<T>& p, T* w, const T* g, T* ms, T* mom, T* mg,
+cudaError_t Rmsprop(int64_t n, const RmspropParams<T>& p, const T* lr_input, T* w, const T* g,
+                    T* ms, T* mom, T* mg, cudaStream_t stream) {
+  RILL_CHECK_N(n);
+  RmspropKernel<T>
+      <<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, p, lr_input, w, g, ms, mom, mg);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t Adagrad(int64_t n, T lr, const T* lr_input, T epsilon, T* w, const T* g, T* acc,
                     cudaStream_t stream) {
   RILL_CHECK_N(n);
-  RmspropKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, p, w, g, ms, mom, mg);
+  AdagradKernel<T>
+      <<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, lr_input, epsilon, w, g, acc);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t Adagrad(int64_t n, T lr, T epsilon, T* w, const T* g, T* acc, cudaStream_t stream) {
-  RILL_CHECK_N(n);
-  AdagradKernel<T><<<PointwiseBlocks(n), kPointwiseThreads, 0, stream>>>(n, lr, epsilon, w, g, acc);
+cudaError_t LrSchedule(const formula::LrScheduleParams& p, const T* iterations, T* out,
+                       cudaStream_t stream) {
+  LrScheduleKernel<T><<<1, 1, 0, stream>>>(p, iterations, out);
   return cudaGetLastError();
 }
 
@@ -269,24 +294,30 @@ cudaError_t LaunchCopyBytes(int64_t bytes, void* dst, const void* src, cudaStrea
 }
 
 #define RILL_OPTIM_LAUNCHERS(T)                                                                    \
-  cudaError_t LaunchWeightDecay(int64_t n, T lr, T weight_decay, T* w, cudaStream_t stream) {      \
-    return WeightDecay<T>(n, lr, weight_decay, w, stream);                                         \
+  cudaError_t LaunchWeightDecay(int64_t n, T lr, const T* lr_input, T weight_decay, T* w,          \
+                                cudaStream_t stream) {                                             \
+    return WeightDecay<T>(n, lr, lr_input, weight_decay, w, stream);                               \
   }                                                                                                \
-  cudaError_t LaunchSgdUpdate(int64_t n, T lr, T momentum, bool use_momentum, bool nesterov, T* w, \
-                              const T* g, T* vel, cudaStream_t stream) {                           \
-    return Sgd<T>(n, lr, momentum, use_momentum, nesterov, w, g, vel, stream);                     \
+  cudaError_t LaunchSgdUpdate(int64_t n, T lr, const T* lr_input, T momentum, bool use_momentum,   \
+                              bool nesterov, T* w, const T* g, T* vel, cudaStream_t stream) {      \
+    return Sgd<T>(n, lr, lr_input, momentum, use_momentum, nesterov, w, g, vel, stream);           \
   }                                                                                                \
-  cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<T>& p, T* w, const T* g, T* m, T* v,    \
-                               T* vhat, const T* iterations, cudaStream_t stream) {                \
-    return Adam<T>(n, p, w, g, m, v, vhat, iterations, stream);                                    \
+  cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<T>& p, const T* lr_input, T* w,         \
+                               const T* g, T* m, T* v, T* vhat, const T* iterations,               \
+                               cudaStream_t stream) {                                              \
+    return Adam<T>(n, p, lr_input, w, g, m, v, vhat, iterations, stream);                          \
   }                                                                                                \
-  cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<T>& p, T* w, const T* g, T* ms,   \
-                                  T* mom, T* mg, cudaStream_t stream) {                            \
-    return Rmsprop<T>(n, p, w, g, ms, mom, mg, stream);                                            \
+  cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<T>& p, const T* lr_input, T* w,   \
+                                  const T* g, T* ms, T* mom, T* mg, cudaStream_t stream) {         \
+    return Rmsprop<T>(n, p, lr_input, w, g, ms, mom, mg, stream);                                  \
   }                                                                                                \
-  cudaError_t LaunchAdagradUpdate(int64_t n, T lr, T epsilon, T* w, const T* g, T* acc,            \
-                                  cudaStream_t stream) {                                           \
-    return Adagrad<T>(n, lr, epsilon, w, g, acc, stream);                                          \
+  cudaError_t LaunchAdagradUpdate(int64_t n, T lr, const T* lr_input, T epsilon, T* w, const T* g, \
+                                  T* acc, cudaStream_t stream) {                                   \
+    return Adagrad<T>(n, lr, lr_input, epsilon, w, g, acc, stream);                                \
+  }                                                                                                \
+  cudaError_t LaunchLrSchedule(const formula::LrScheduleParams& p, const T* iterations, T* out,    \
+                               cudaStream_t stream) {                                              \
+    return LrSchedule<T>(p, iterations, out, stream);                                              \
   }                                                                                                \
   cudaError_t LaunchAssignAdd(int64_t n, T value, T* x, cudaStream_t stream) {                     \
     return AssignAdd<T>(n, value, x, stream);                                                      \

@@ -1,32 +1,41 @@
-// Launch functions of the optim family on the GPU: the four optimizer updates, assign_add,
-// assign (a device-to-device copy), clip_by_norm (global norm computed on the device) and the
-// weight constraints. Plain C++ over device pointers; each queues its work on `stream` and
-// returns the launch error, and none reads anything back to the host, so a whole training step
-// can be captured into a CUDA graph. Updates write the parameter and slots in place. Results
-// follow kernels/cpu/optim.cc operation by operation, without FMA contraction.
+// Launch functions of the optim family on the GPU: the four optimizer updates, lr_schedule,
+// assign_add, assign (a device-to-device copy), clip_by_norm (global norm computed on the
+// device) and the weight constraints. Plain C++ over device pointers; each queues its work on
+// `stream` and returns the launch error, and none reads anything back to the host, so a whole
+// training step can be captured into a CUDA graph. Updates write the parameter and slots in place.
+// Results follow kernels/cpu/optim.cc operation by operation, without FMA contraction.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
+#include "kernels/lr_schedule.h"
+
 namespace rill::gpu {
+
+// Every update takes its learning rate as `lr`, the attribute's value, and `lr_input`: null, or
+// the step's learning-rate input (a device scalar of the parameter's dtype, ir/ops/optim.h),
+// which the kernels then read when they run, in place of `lr`.
 
 // An update's weight decay (its attribute weight_decay != 0), queued before the update itself:
 // w -= (w * weight_decay) * lr.
-cudaError_t LaunchWeightDecay(int64_t n, float lr, float weight_decay, float* w,
-                              cudaStream_t stream);
-cudaError_t LaunchWeightDecay(int64_t n, double lr, double weight_decay, double* w,
-                              cudaStream_t stream);
+cudaError_t LaunchWeightDecay(int64_t n, float lr, const float* lr_input, float weight_decay,
+                              float* w, cudaStream_t stream);
+cudaError_t LaunchWeightDecay(int64_t n, double lr, const double* lr_input, double weight_decay,
+                              double* w, cudaStream_t stream);
 
 // sgd_update. momentum == 0: w -= lr g (velocity untouched); else v = momentum v - lr g and
 // w += v, or with nesterov w += momentum v - lr g.
-cudaError_t LaunchSgdUpdate(int64_t n, float lr, float momentum, bool use_momentum, bool nesterov,
-                            float* w, const float* g, float* vel, cudaStream_t stream);
-cudaError_t LaunchSgdUpdate(int64_t n, double lr, double momentum, bool use_momentum, bool nesterov,
-                            double* w, const double* g, double* vel, cudaStream_t stream);
+cudaError_t LaunchSgdUpdate(int64_t n, float lr, const float* lr_input, float momentum,
+                            bool use_momentum, bool nesterov, float* w, const float* g, float* vel,
+                            cudaStream_t stream);
+cudaError_t LaunchSgdUpdate(int64_t n, double lr, const double* lr_input, double momentum,
+                            bool use_momentum, bool nesterov, double* w, const double* g,
+                            double* vel, cudaStream_t stream);
 
 // adam_update's attributes; the T-typed ones are cast on the host as the CPU casts them.
+// `lr` is the attribute's (the rate without a learning-rate input).
 template <typename T>
 struct AdamParams {
   double lr = 0.0, beta_1_d = 0.0, beta_2_d = 0.0;  // for lr_t, in double
@@ -35,29 +44,38 @@ struct AdamParams {
 };
 // `iterations` is the device scalar (the parameter's dtype) read on the device before the
 // update: t = iterations + 1, lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) in double.
-cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<float>& p, float* w, const float* g,
-                             float* m, float* v, float* vhat, const float* iterations,
-                             cudaStream_t stream);
-cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<double>& p, double* w, const double* g,
-                             double* m, double* v, double* vhat, const double* iterations,
-                             cudaStream_t stream);
+cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<float>& p, const float* lr_input, float* w,
+                             const float* g, float* m, float* v, float* vhat,
+                             const float* iterations, cudaStream_t stream);
+cudaError_t LaunchAdamUpdate(int64_t n, const AdamParams<double>& p, const double* lr_input,
+                             double* w, const double* g, double* m, double* v, double* vhat,
+                             const double* iterations, cudaStream_t stream);
 
+// `lr` is the attribute's (the rate without a learning-rate input).
 template <typename T>
 struct RmspropParams {
   T lr = 0, rho = 0, one_minus_rho = 0, momentum = 0, epsilon = 0;
   bool use_momentum = false;  // momentum > 0 (in double): Keras's epsilon inside the root
   bool centered = false;
 };
-cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<float>& p, float* w, const float* g,
-                                float* ms, float* mom, float* mg, cudaStream_t stream);
-cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<double>& p, double* w,
-                                const double* g, double* ms, double* mom, double* mg,
+cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<float>& p, const float* lr_input,
+                                float* w, const float* g, float* ms, float* mom, float* mg,
+                                cudaStream_t stream);
+cudaError_t LaunchRmspropUpdate(int64_t n, const RmspropParams<double>& p, const double* lr_input,
+                                double* w, const double* g, double* ms, double* mom, double* mg,
                                 cudaStream_t stream);
 
-cudaError_t LaunchAdagradUpdate(int64_t n, float lr, float epsilon, float* w, const float* g,
-                                float* acc, cudaStream_t stream);
-cudaError_t LaunchAdagradUpdate(int64_t n, double lr, double epsilon, double* w, const double* g,
-                                double* acc, cudaStream_t stream);
+cudaError_t LaunchAdagradUpdate(int64_t n, float lr, const float* lr_input, float epsilon, float* w,
+                                const float* g, float* acc, cudaStream_t stream);
+cudaError_t LaunchAdagradUpdate(int64_t n, double lr, const double* lr_input, double epsilon,
+                                double* w, const double* g, double* acc, cudaStream_t stream);
+
+// lr_schedule: out = T(LearningRateAt(p, float(iterations))) (kernels/lr_schedule.h), one
+// thread reading the device scalar `iterations` when it runs.
+cudaError_t LaunchLrSchedule(const formula::LrScheduleParams& p, const float* iterations,
+                             float* out, cudaStream_t stream);
+cudaError_t LaunchLrSchedule(const formula::LrScheduleParams& p, const double* iterations,
+                             double* out, cudaStream_t stream);
 
 // x[i] += value.
 cudaError_t LaunchAssignAdd(int64_t n, float value, float* x, cudaStream_t stream);

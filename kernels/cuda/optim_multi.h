@@ -28,32 +28,39 @@ struct OptimTensor {
 
 // `table` is a DEVICE array of `count` entries; `max_size` the largest entry's size (sizes the
 // grid). All entries must have the dtype of the overload. count == 0 or max_size == 0 queues
-// nothing. Parameters must not overlap one another.
+// nothing. Parameters must not overlap one another. `lr` and `lr_input` are the learning rate
+// as the one-parameter launches take it (optim_kernels.h): `lr_input`, when not null, is the
+// run's one learning-rate input, shared by all its updates.
 // The weight decay of a run of updates (their weight_decay != 0), queued before the run's update.
 cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, float lr,
-                                   float weight_decay, cudaStream_t stream);
+                                   const float* lr_input, float weight_decay, cudaStream_t stream);
 cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, double lr,
-                                   double weight_decay, cudaStream_t stream);
+                                   const double* lr_input, double weight_decay,
+                                   cudaStream_t stream);
 cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, float lr,
-                                 float momentum, bool use_momentum, bool nesterov,
-                                 cudaStream_t stream);
+                                 const float* lr_input, float momentum, bool use_momentum,
+                                 bool nesterov, cudaStream_t stream);
 cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, double lr,
-                                 double momentum, bool use_momentum, bool nesterov,
-                                 cudaStream_t stream);
-// `iterations`: the optimizer's one device scalar, read once per block.
+                                 const double* lr_input, double momentum, bool use_momentum,
+                                 bool nesterov, cudaStream_t stream);
+// `iterations`: the optimizer's one device scalar, read once per thread.
 cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                  const AdamParams<float>& p, const float* iterations,
-                                  cudaStream_t stream);
+                                  const AdamParams<float>& p, const float* lr_input,
+                                  const float* iterations, cudaStream_t stream);
 cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                  const AdamParams<double>& p, const double* iterations,
-                                  cudaStream_t stream);
+                                  const AdamParams<double>& p, const double* lr_input,
+                                  const double* iterations, cudaStream_t stream);
 cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                     const RmspropParams<float>& p, cudaStream_t stream);
+                                     const RmspropParams<float>& p, const float* lr_input,
+                                     cudaStream_t stream);
 cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                     const RmspropParams<double>& p, cudaStream_t stream);
+                                     const RmspropParams<double>& p, const double* lr_input,
+                                     cudaStream_t stream);
 cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                     float lr, float epsilon, cudaStream_t stream);
+                                     float lr, const float* lr_input, float epsilon,
+                                     cudaStream_t stream);
 cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,
-                                     double lr, double epsilon, cudaStream_t stream);
+                                     double lr, const double* lr_input, double epsilon,
+                                     cudaStream_t stream);
 
 }  // namespace rill::gpu

@@ -20,25 +20,28 @@ __device__ __forceinline__ void ForEachTableElement(const OptimTensor* table, in
 }
 
 template <typename T>
-__global__ void WeightDecayMultiKernel(const OptimTensor* table, int count, T lr, T weight_decay) {
+__global__ void WeightDecayMultiKernel(const OptimTensor* table, int count, T lr, const T* lr_input,
+                                       T weight_decay) {
+  const T rate = LearningRate(lr, lr_input);
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
-    DecayStep(i, lr, weight_decay, static_cast<T*>(e.param));
+    DecayStep(i, rate, weight_decay, static_cast<T*>(e.param));
   });
 }
 
 template <typename T>
-__global__ void SgdMultiKernel(const OptimTensor* table, int count, T lr, T momentum,
-                               bool use_momentum, bool nesterov) {
+__global__ void SgdMultiKernel(const OptimTensor* table, int count, T lr, const T* lr_input,
+                               T momentum, bool use_momentum, bool nesterov) {
+  const T rate = LearningRate(lr, lr_input);
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
-    SgdStep(i, lr, momentum, use_momentum, nesterov, static_cast<T*>(e.param),
+    SgdStep(i, rate, momentum, use_momentum, nesterov, static_cast<T*>(e.param),
             static_cast<const T*>(e.grad), static_cast<T*>(e.slot0));
   });
 }
 
 template <typename T>
 __global__ void AdamMultiKernel(const OptimTensor* table, int count, AdamParams<T> p,
-                                const T* iterations) {
-  const T lr_t = AdamLearningRate(p, iterations);
+                                const T* lr_input, const T* iterations) {
+  const T lr_t = AdamLearningRate(p, iterations, lr_input);
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
     AdamStep(i, p, lr_t, static_cast<T*>(e.param), static_cast<const T*>(e.grad),
              static_cast<T*>(e.slot0), static_cast<T*>(e.slot1), static_cast<T*>(e.slot2));
@@ -46,17 +49,21 @@ __global__ void AdamMultiKernel(const OptimTensor* table, int count, AdamParams<
 }
 
 template <typename T>
-__global__ void RmspropMultiKernel(const OptimTensor* table, int count, RmspropParams<T> p) {
+__global__ void RmspropMultiKernel(const OptimTensor* table, int count, RmspropParams<T> p,
+                                   const T* lr_input) {
+  const T rate = LearningRate(p.lr, lr_input);
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
-    RmspropStep(i, p, static_cast<T*>(e.param), static_cast<const T*>(e.grad),
+    RmspropStep(i, p, rate, static_cast<T*>(e.param), static_cast<const T*>(e.grad),
                 static_cast<T*>(e.slot0), static_cast<T*>(e.slot1), static_cast<T*>(e.slot2));
   });
 }
 
 template <typename T>
-__global__ void AdagradMultiKernel(const OptimTensor* table, int count, T lr, T epsilon) {
+__global__ void AdagradMultiKernel(const OptimTensor* table, int count, T lr, const T* lr_input,
+                                   T epsilon) {
+  const T rate = LearningRate(lr, lr_input);
   ForEachTableElement(table, count, [&](const OptimTensor& e, int64_t i) {
-    AdagradStep(i, lr, epsilon, static_cast<T*>(e.param), static_cast<const T*>(e.grad),
+    AdagradStep(i, rate, epsilon, static_cast<T*>(e.param), static_cast<const T*>(e.grad),
                 static_cast<T*>(e.slot0));
   });
 }
@@ -81,42 +88,44 @@ dim3 MultiGrid(int count, int64_t max_size) {
 
 template <typename T>
 cudaError_t WeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, T lr,
-                             T weight_decay, cudaStream_t stream) {
+                             const T* lr_input, T weight_decay, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
-  WeightDecayMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, weight_decay);
+  WeightDecayMultiKernel<T>
+      <<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, lr_input, weight_decay);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t SgdMulti(const OptimTensor* table, int count, int64_t max_size, T lr, T momentum,
-                     bool use_momentum, bool nesterov, cudaStream_t stream) {
+cudaError_t SgdMulti(const OptimTensor* table, int count, int64_t max_size, T lr, const T* lr_input,
+                     T momentum, bool use_momentum, bool nesterov, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
-  SgdMultiKernel<T>
-      <<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, momentum, use_momentum, nesterov);
+  SgdMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, lr_input, momentum,
+                                                            use_momentum, nesterov);
   return cudaGetLastError();
 }
 
 template <typename T>
 cudaError_t AdamMulti(const OptimTensor* table, int count, int64_t max_size, const AdamParams<T>& p,
-                      const T* iterations, cudaStream_t stream) {
+                      const T* lr_input, const T* iterations, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
-  AdamMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, p, iterations);
+  AdamMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, p, lr_input, iterations);
   return cudaGetLastError();
 }
 
 template <typename T>
 cudaError_t RmspropMulti(const OptimTensor* table, int count, int64_t max_size,
-                         const RmspropParams<T>& p, cudaStream_t stream) {
+                         const RmspropParams<T>& p, const T* lr_input, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
-  RmspropMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, p);
+  RmspropMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, p, lr_input);
   return cudaGetLastError();
 }
 
 template <typename T>
-cudaError_t AdagradMulti(const OptimTensor* table, int count, int64_t max_size, T lr, T epsilon,
-                         cudaStream_t stream) {
+cudaError_t AdagradMulti(const OptimTensor* table, int count, int64_t max_size, T lr,
+                         const T* lr_input, T epsilon, cudaStream_t stream) {
   RILL_MULTI_CHECK(table, count, max_size);
-  AdagradMultiKernel<T><<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, epsilon);
+  AdagradMultiKernel<T>
+      <<<grid, kPointwiseThreads, 0, stream>>>(table, count, lr, lr_input, epsilon);
   return cudaGetLastError();
 }
 
@@ -124,28 +133,30 @@ cudaError_t AdagradMulti(const OptimTensor* table, int count, int64_t max_size, 
 
 }  // namespace
 
-#define RILL_MULTI_LAUNCHERS(T)                                                                 \
+#define RILL_MULTI_LAUNCHERS(T)                                                                   \
   cudaError_t LaunchWeightDecayMulti(const OptimTensor* table, int count, int64_t max_size, T lr, \
-                                     T weight_decay, cudaStream_t stream) {                       \
-    return WeightDecayMulti<T>(table, count, max_size, lr, weight_decay, stream);                 \
+                                     const T* lr_input, T weight_decay, cudaStream_t stream) {    \
+    return WeightDecayMulti<T>(table, count, max_size, lr, lr_input, weight_decay, stream);       \
   }                                                                                               \
-  cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, T lr, \
-                                   T momentum, bool use_momentum, bool nesterov,                \
-                                   cudaStream_t stream) {                                       \
-    return SgdMulti<T>(table, count, max_size, lr, momentum, use_momentum, nesterov, stream);   \
-  }                                                                                             \
-  cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,      \
-                                    const AdamParams<T>& p, const T* iterations,                \
-                                    cudaStream_t stream) {                                      \
-    return AdamMulti<T>(table, count, max_size, p, iterations, stream);                         \
-  }                                                                                             \
-  cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,   \
-                                       const RmspropParams<T>& p, cudaStream_t stream) {        \
-    return RmspropMulti<T>(table, count, max_size, p, stream);                                  \
-  }                                                                                             \
-  cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,   \
-                                       T lr, T epsilon, cudaStream_t stream) {                  \
-    return AdagradMulti<T>(table, count, max_size, lr, epsilon, stream);                        \
+  cudaError_t LaunchSgdUpdateMulti(const OptimTensor* table, int count, int64_t max_size, T lr,   \
+                                   const T* lr_input, T momentum, bool use_momentum,              \
+                                   bool nesterov, cudaStream_t stream) {                          \
+    return SgdMulti<T>(table, count, max_size, lr, lr_input, momentum, use_momentum, nesterov,    \
+                       stream);                                                                   \
+  }                                                                                               \
+  cudaError_t LaunchAdamUpdateMulti(const OptimTensor* table, int count, int64_t max_size,        \
+                                    const AdamParams<T>& p, const T* lr_input,                    \
+                                    const T* iterations, cudaStream_t stream) {                   \
+    return AdamMulti<T>(table, count, max_size, p, lr_input, iterations, stream);                 \
+  }                                                                                               \
+  cudaError_t LaunchRmspropUpdateMulti(const OptimTensor* table, int count, int64_t max_size,     \
+                                       const RmspropParams<T>& p, const T* lr_input,              \
+                                       cudaStream_t stream) {                                     \
+    return RmspropMulti<T>(table, count, max_size, p, lr_input, stream);                          \
+  }                                                                                               \
+  cudaError_t LaunchAdagradUpdateMulti(const OptimTensor* table, int count, int64_t max_size,     \
+                                       T lr, const T* lr_input, T epsilon, cudaStream_t stream) { \
+    return AdagradMulti<T>(table, count, max_size, lr, lr_input, epsilon, stream);                \
   }
 RILL_MULTI_LAUNCHERS(float)
 RILL_MULTI_LAUNCHERS(double)

@@ -1,7 +1,8 @@
 // CUDA kernels of the optim family (device code in optim_kernels.cu): sgd, adam, rmsprop and
-// adagrad updates, assign_add, assign, clip_by_norm and constrain, for f32 and f64 (assign: any
-// dtype) like the CPU kernels. The updates write their inputs in place; nothing is read back
-// to the host (adam's iteration count and clip_by_norm's norm stay on the device).
+// adagrad updates, lr_schedule, assign_add, assign, clip_by_norm and constrain, for f32 and f64
+// (assign: any dtype) like the CPU kernels. The updates write their inputs in place; nothing
+// is read back to the host (adam's iteration count, a learning-rate input and clip_by_norm's
+// norm stay on the device).
 #include <initializer_list>
 #include <string>
 #include <tuple>
@@ -14,6 +15,7 @@
 #include "kernels/cuda/optim_params.h"
 #include "kernels/cuda/step_context.h"
 #include "kernels/load_check.h"
+#include "kernels/lr_schedule_params.h"
 #include "kernels/op_load_checks.h"
 #include "runtime/plan.h"
 
@@ -22,22 +24,24 @@ namespace {
 
 // The update's weight decay (when its weight_decay != 0), queued before the update's launch.
 template <typename T>
-cudaError_t DecayWeights(const KernelArgs& a, cudaStream_t stream) {
+cudaError_t DecayWeights(const KernelArgs& a, OpKind op, cudaStream_t stream) {
   const double weight_decay = a.attrs.GetFloat("weight_decay");
   if (weight_decay == 0.0) return cudaSuccess;
   return LaunchWeightDecay(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
-                           static_cast<T>(weight_decay), a.inputs[0].as<T>(), stream);
+                           LrInput<T>(op, a.inputs), static_cast<T>(weight_decay),
+                           a.inputs[0].as<T>(), stream);
 }
 
 absl::Status SgdUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kSgdUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
+    if (cudaError_t e = DecayWeights<T>(a, kOp, stream); e != cudaSuccess) return e;
     const double momentum = a.attrs.GetFloat("momentum");
     return LaunchSgdUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
-                           static_cast<T>(momentum), momentum != 0.0, a.attrs.GetBool("nesterov"),
-                           a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.inputs[2].as<T>(), stream);
+                           LrInput<T>(kOp, a.inputs), static_cast<T>(momentum), momentum != 0.0,
+                           a.attrs.GetBool("nesterov"), a.inputs[0].as<T>(), a.inputs[1].as<T>(),
+                           a.inputs[2].as<T>(), stream);
   });
 }
 
@@ -45,11 +49,11 @@ absl::Status AdamUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdamUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
+    if (cudaError_t e = DecayWeights<T>(a, kOp, stream); e != cudaSuccess) return e;
     const AdamParams<T> p = MakeAdamParams<T>(a.attrs);
-    return LaunchAdamUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                            a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
-                            a.inputs[5].as<T>(), stream);
+    return LaunchAdamUpdate(a.inputs[0].size(), p, LrInput<T>(kOp, a.inputs), a.inputs[0].as<T>(),
+                            a.inputs[1].as<T>(), a.inputs[2].as<T>(), a.inputs[3].as<T>(),
+                            a.inputs[4].as<T>(), a.inputs[5].as<T>(), stream);
   });
 }
 
@@ -57,11 +61,11 @@ absl::Status RmspropUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kRmspropUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
+    if (cudaError_t e = DecayWeights<T>(a, kOp, stream); e != cudaSuccess) return e;
     const RmspropParams<T> p = MakeRmspropParams<T>(a.attrs);
-    return LaunchRmspropUpdate(a.inputs[0].size(), p, a.inputs[0].as<T>(), a.inputs[1].as<T>(),
-                               a.inputs[2].as<T>(), a.inputs[3].as<T>(), a.inputs[4].as<T>(),
-                               stream);
+    return LaunchRmspropUpdate(a.inputs[0].size(), p, LrInput<T>(kOp, a.inputs),
+                               a.inputs[0].as<T>(), a.inputs[1].as<T>(), a.inputs[2].as<T>(),
+                               a.inputs[3].as<T>(), a.inputs[4].as<T>(), stream);
   });
 }
 
@@ -69,10 +73,21 @@ absl::Status AdagradUpdate(const KernelArgs& a) {
   constexpr OpKind kOp = OpKind::kAdagradUpdate;
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
-    if (cudaError_t e = DecayWeights<T>(a, stream); e != cudaSuccess) return e;
+    if (cudaError_t e = DecayWeights<T>(a, kOp, stream); e != cudaSuccess) return e;
     return LaunchAdagradUpdate(a.inputs[0].size(), static_cast<T>(a.attrs.GetFloat("lr")),
+                               LrInput<T>(kOp, a.inputs),
                                static_cast<T>(a.attrs.GetFloat("epsilon")), a.inputs[0].as<T>(),
                                a.inputs[1].as<T>(), a.inputs[2].as<T>(), stream);
+  });
+}
+
+// The kernel cannot read Attrs: the schedule's parameters go to it as a plain struct.
+absl::Status LrSchedule(const KernelArgs& a) {
+  constexpr OpKind kOp = OpKind::kLrSchedule;
+  return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
+    using T = decltype(zero);
+    return LaunchLrSchedule(MakeLrScheduleParams(a.attrs), a.inputs[0].as<T>(),
+                            a.outputs[0].as<T>(), stream);
   });
 }
 
@@ -184,13 +199,15 @@ absl::Status Constrain(const KernelArgs& a) {
 
 }  // namespace
 
-// Weight updates are in training plans only: a plan file refuses them (kernels/load_check.h).
+// Weight updates (and the schedules that feed them) are in training plans only: a plan file
+// refuses them (kernels/load_check.h).
 void RegisterOptimCudaKernels() {
   for (auto [op, fn, check] : std::initializer_list<std::tuple<OpKind, KernelFn, CheckLoadedFn>>{
            {OpKind::kSgdUpdate, SgdUpdate, RefusedInPlanFiles},
            {OpKind::kAdamUpdate, AdamUpdate, RefusedInPlanFiles},
            {OpKind::kRmspropUpdate, RmspropUpdate, RefusedInPlanFiles},
            {OpKind::kAdagradUpdate, AdagradUpdate, RefusedInPlanFiles},
+           {OpKind::kLrSchedule, LrSchedule, RefusedInPlanFiles},
            {OpKind::kAssignAdd, AssignAdd, RefusedInPlanFiles},
            {OpKind::kAssign, Assign, CheckLoadedAssign},
            {OpKind::kConstrain, Constrain, RefusedInPlanFiles}}) {

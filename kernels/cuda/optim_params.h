@@ -1,12 +1,24 @@
-// The optimizer updates' attributes as the device kernels take them, built in one place so
-// that the one-parameter kernels (optim_ops.cc) and the fused multi-tensor launches
-// (optim_fusion.cc) cast every hyperparameter identically: bit-identical results.
+// The optimizer updates' attributes and learning-rate input as the device kernels take them,
+// built in one place so that the one-parameter kernels (optim_ops.cc) and the fused
+// multi-tensor launches (optim_fusion.cc) cast every hyperparameter identically: bit-identical
+// results.
 #pragma once
 
+#include <vector>
+
 #include "ir/attr.h"
+#include "ir/ops/optim.h"
 #include "kernels/cuda/optim_kernels.h"
+#include "runtime/tensor.h"
 
 namespace rill::gpu {
+
+// The update step's learning-rate input (its last input, a device scalar that the kernels read
+// when they run), or null when the attribute `lr` holds the rate.
+template <typename T>
+const T* LrInput(OpKind op, const std::vector<TensorView>& inputs) {
+  return ops::UpdateReadsLrInput(op, inputs.size()) ? inputs.back().as<T>() : nullptr;
+}
 
 template <typename T>
 AdamParams<T> MakeAdamParams(const Attrs& attrs) {

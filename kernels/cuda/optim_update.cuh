@@ -9,6 +9,14 @@
 
 namespace rill::gpu {
 
+// An update's learning rate: its learning-rate input (a schedule's rate, a device scalar read
+// when the kernel runs, so a captured graph sees each step's value) or, when that is null, the
+// attribute's.
+template <typename T>
+__device__ __forceinline__ T LearningRate(T lr, const T* lr_input) {
+  return lr_input != nullptr ? *lr_input : lr;
+}
+
 // An update's weight decay, before its update step (a launch of its own): as Keras's
 // optimizers and kernels/cpu/optim.cc, w -= (w * weight_decay) * lr.
 template <typename T>
@@ -34,11 +42,14 @@ __device__ __forceinline__ void SgdStep(int64_t i, T lr, T momentum, bool use_mo
 }
 
 // lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t) with t = iterations + 1, in double, read from
-// the device scalar when the kernel runs (as the CPU reads it when its kernel runs).
+// the device scalars when the kernel runs (as the CPU reads them when its kernel runs); lr is
+// the T learning-rate input widened to double, or the attribute's double.
 template <typename T>
-__device__ __forceinline__ T AdamLearningRate(const AdamParams<T>& p, const T* iterations) {
+__device__ __forceinline__ T AdamLearningRate(const AdamParams<T>& p, const T* iterations,
+                                              const T* lr_input) {
+  const double lr = lr_input != nullptr ? static_cast<double>(*lr_input) : p.lr;
   const double t = static_cast<double>(*iterations) + 1.0;
-  return static_cast<T>(MulRn(p.lr, sqrt(1.0 - pow(p.beta_2_d, t))) / (1.0 - pow(p.beta_1_d, t)));
+  return static_cast<T>(MulRn(lr, sqrt(1.0 - pow(p.beta_2_d, t))) / (1.0 - pow(p.beta_1_d, t)));
 }
 
 template <typename T>
@@ -58,8 +69,8 @@ __device__ __forceinline__ void AdamStep(int64_t i, const AdamParams<T>& p, T lr
 }
 
 template <typename T>
-__device__ __forceinline__ void RmspropStep(int64_t i, const RmspropParams<T>& p, T* w, const T* g,
-                                            T* ms, T* mom, T* mg) {
+__device__ __forceinline__ void RmspropStep(int64_t i, const RmspropParams<T>& p, T lr, T* w,
+                                            const T* g, T* ms, T* mom, T* mg) {
   const T gi = g[i];
   const T msi = AddRn(MulRn(p.rho, ms[i]), MulRn(MulRn(p.one_minus_rho, gi), gi));
   ms[i] = msi;
@@ -70,7 +81,7 @@ __device__ __forceinline__ void RmspropStep(int64_t i, const RmspropParams<T>& p
     denom = SubRn(denom, MulRn(mgi, mgi));
   }
   // tf-keras 2.x's RMSprop: epsilon inside the square root, with momentum or without.
-  const T step = MulRn(p.lr, gi) / sqrt(AddRn(denom, p.epsilon));
+  const T step = MulRn(lr, gi) / sqrt(AddRn(denom, p.epsilon));
   if (p.use_momentum) {
     const T momi = AddRn(MulRn(p.momentum, mom[i]), step);
     mom[i] = momi;

@@ -423,7 +423,7 @@ TEST_F(CudaFamilyDeviceTest, MultiTensorAdamEqualsOneLaunchPerParameter) {
   ASSERT_TRUE(dev_iter->Upload(iterations.raw(), sizeof(float)).ok());
   ASSERT_EQ(
       gpu::LaunchAdamUpdateMulti(dev_table->as<gpu::OptimTensor>(), static_cast<int>(table.size()),
-                                 max_size, p, dev_iter->as<float>(), nullptr),
+                                 max_size, p, nullptr, dev_iter->as<float>(), nullptr),
       cudaSuccess);
   for (size_t k = 0; k < params.size(); ++k) {
     std::vector<Tensor> inputs = params[k];
