@@ -460,8 +460,9 @@ TEST(CudaExecutorDevice, FusedAndPerParameterUpdatesAreBitIdentical) {
 }
 
 // Keras's weight decay (a launch of its own before each update, or before each fused run of
-// updates) and global_clipnorm (generic ops over every gradient, the GRU's resident ones
-// included): the CPU's numbers within 1e-5, fused and per-parameter bit for bit.
+// updates), global_clipnorm (generic ops over every gradient, the GRU's resident ones
+// included) and learning-rate schedules: the CPU's numbers within 1e-5, fused and
+// per-parameter bit for bit.
 TEST(CudaExecutorDevice, WeightDecayedClippedTrainingMatchesTheCpuFusedOrNot) {
   SKIP_WITHOUT_GPU();
   gpu::RegisterCudaBackend();
@@ -470,7 +471,13 @@ TEST(CudaExecutorDevice, WeightDecayedClippedTrainingMatchesTheCpuFusedOrNot) {
   OptimizerConfig clipped = optim::AdamW(0.01, 0.1);
   clipped.global_clipnorm = 0.1;
   const Tensor x = Random(Shape{4, 5, 3}, 9), y = Random(Shape{4, 2}, 10);
-  for (const OptimizerConfig& optimizer : {optim::AdamW(0.01, 0.1), sgd, clipped}) {
+  // Schedules: the rate every update kernel reads from the device changes between the steps.
+  const OptimizerConfig piecewise =
+      optim::WithSchedule(sgd, optim::PiecewiseConstantDecay({1, 3}, {0.1, 0.05, 0.02}));
+  const OptimizerConfig warmup =
+      optim::WithSchedule(optim::AdamW(0.01, 0.1), optim::CosineDecay(0.0, 3, 0.1, 0.01, 2));
+  for (const OptimizerConfig& optimizer :
+       {optim::AdamW(0.01, 0.1), sgd, clipped, piecewise, warmup}) {
     SCOPED_TRACE(optimizer.name);
     std::vector<double> cpu_losses, fused_losses, plain_losses;
     auto cpu = Train(&GruModel, "cpu", 5, x, y, &cpu_losses, optimizer);

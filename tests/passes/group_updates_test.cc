@@ -91,6 +91,26 @@ TEST(GroupUpdatesTest, SgdWithMomentumRmspropAndAdagradToo) {
   ExpectOneFusedRun(clipped, MemoryPlanOptions{});
 }
 
+// With a learning-rate schedule every update reads the same lr_schedule output: still one run,
+// and that buffer lives until it.
+TEST(GroupUpdatesTest, UpdatesReadingOneScheduleToo) {
+  for (const OptimizerConfig& optimizer :
+       {optim::WithSchedule(optim::Adam(), optim::ExponentialDecay(0.1, 3, 0.5)),
+        optim::WithSchedule(optim::SGD(0.1, 0.9), optim::CosineDecay(0.1, 4))}) {
+    ExpectOneFusedRun(optimizer, MemoryPlanOptions{});
+    auto plan = DenseTrainingPlan(optimizer, MemoryPlanOptions{});
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    ASSERT_TRUE(GroupOptimizerUpdates(*plan).ok());
+    const std::vector<UpdateRun> runs = UpdateRuns(*plan);
+    ASSERT_EQ(runs.size(), 1u);
+    const PlanStep& first = plan->steps[runs[0].first];
+    ASSERT_TRUE(ops::UpdateReadsLrInput(first.op, first.inputs.size()));
+    auto live = ComputeLiveness(*plan);
+    ASSERT_TRUE(live.ok()) << live.status();
+    EXPECT_GE((*live)[first.inputs.back()].last, runs[0].first + runs[0].count - 1);
+  }
+}
+
 TEST(GroupUpdatesTest, NoReuseAndUnscheduledPlansToo) {
   ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{.mode = MemoryMode::kNoReuse});
   ExpectOneFusedRun(optim::Adam(0.01), MemoryPlanOptions{.schedule = false});

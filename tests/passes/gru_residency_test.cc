@@ -88,6 +88,21 @@ TEST(GruResidencyTest, AdamTrainingKeepsBothLayersAndTheirSlotsResident) {
   EXPECT_EQ(gru_steps, 4);
 }
 
+// A schedule's rate is one scalar every update reads: the slots stay resident beside it.
+TEST(GruResidencyTest, ScheduledUpdatesKeepTheirSlotsResident) {
+  for (const OptimizerConfig& optimizer :
+       {optim::WithSchedule(optim::SGD(0.1, 0.9), optim::ExponentialDecay(0.1, 3, 0.5)),
+        optim::WithSchedule(optim::RMSprop(), optim::CosineDecay(0.01, 4))}) {
+    SCOPED_TRACE(optimizer.name);
+    const Plan p = LowerModel(GruStack, {.loss = "mse", .optimizer = optimizer}, GraphMode::kTrain);
+    const GruResidency r = FindResidentGruWeights(p);
+    EXPECT_TRUE(r.refused.empty()) << r.refused[0];
+    EXPECT_EQ(r.layers.size(), 2u);
+    // 6 parameters with sgd's momentum, or rmsprop's three slots.
+    EXPECT_EQ(CountResident(p, r, BufferKind::kParam), 6 * (optimizer.name == "sgd" ? 2 : 4));
+  }
+}
+
 TEST(GruResidencyTest, PredictPlanIsResident) {
   const Plan p = LowerModel(GruStack, {}, GraphMode::kPredict);
   const GruResidency r = FindResidentGruWeights(p);
