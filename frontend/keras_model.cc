@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -670,57 +671,27 @@ absl::StatusOr<LearningRateSchedule> ScheduleFromKeras(const json& j) {
   if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string())
     return absl::InvalidArgumentError("a learning rate neither a number nor a schedule");
   const std::string cls = j["class_name"].get<std::string>();
-  static const std::set<std::string> kKnown = {"ExponentialDecay", "InverseTimeDecay",
-                                               "PolynomialDecay", "PiecewiseConstantDecay",
-                                               "CosineDecay"};
-  if (kKnown.count(cls) == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a learning-rate schedule ", cls,
-                     " (rill has ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
-                     "PiecewiseConstantDecay and CosineDecay)"));
-  }
-  LearningRateSchedule s{.kind = cls};
-  const std::map<std::string, double*> numbers = {
-      {"initial_learning_rate", &s.initial_learning_rate},
-      {"decay_steps", &s.decay_steps},
-      {"decay_rate", &s.decay_rate},
-      {"end_learning_rate", &s.end_learning_rate},
-      {"power", &s.power},
-      {"alpha", &s.alpha},
-      {"warmup_target", &s.warmup_target},
-      {"warmup_steps", &s.warmup_steps}};
-  const std::map<std::string, bool*> flags = {{"staircase", &s.staircase}, {"cycle", &s.cycle}};
-  const std::map<std::string, std::vector<double>*> lists = {{"boundaries", &s.boundaries},
-                                                             {"values", &s.values}};
   const json config = j.value("config", json::object());
   if (!config.is_object())
-    return absl::InvalidArgumentError("a schedule whose config is not an object");
+    return absl::InvalidArgumentError(
+        absl::StrCat("a learning-rate schedule ", cls, " whose config is not an object"));
+  std::map<std::string, ScheduleArgument> arguments;
   for (auto it = config.begin(); it != config.end(); ++it) {
-    const std::string& key = it.key();
     const json& v = it.value();
-    if (key == "name" || v.is_null()) continue;
-    const auto number = numbers.find(key);
-    const auto flag = flags.find(key);
-    const auto list = lists.find(key);
-    if (number != numbers.end() && v.is_number()) {
-      *number->second = v.get<double>();
-      if (key == "warmup_target") s.warmup = true;
-    } else if (flag != flags.end() && v.is_boolean()) {
-      *flag->second = v.get<bool>();
-    } else if (list != lists.end() && v.is_array()) {
-      for (const json& e : v) {
-        if (!e.is_number())
-          return absl::InvalidArgumentError(
-              absl::StrCat(cls, " ", key, " ", v.dump().substr(0, 40)));
-        list->second->push_back(e.get<double>());
-      }
-    } else {
+    if (v.is_null()) continue;
+    if (v.is_number()) {
+      arguments[it.key()] = v.get<double>();
+    } else if (v.is_boolean()) {
+      arguments[it.key()] = v.get<bool>();
+    } else if (v.is_array() &&
+               std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_number(); })) {
+      arguments[it.key()] = v.get<std::vector<double>>();
+    } else if (it.key() != "name") {
       return absl::InvalidArgumentError(absl::StrCat("a learning-rate schedule ", cls, " with ",
-                                                     key, " ", v.dump().substr(0, 40)));
+                                                     it.key(), " ", v.dump().substr(0, 40)));
     }
   }
-  if (cls == "PiecewiseConstantDecay" && !s.values.empty()) s.initial_learning_rate = s.values[0];
-  return s;
+  return MakeSchedule(cls, arguments);
 }
 
 // A training config's optimizer (a name, or {"class_name", "config"}) as rill's, or why rill

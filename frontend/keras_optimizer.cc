@@ -50,11 +50,6 @@ struct KerasVariable {
   TensorType type;
 };
 
-// Keras 3 keeps a constant learning rate among the variables, not a schedule.
-bool KeepsLearningRateVariable(const OptimizerConfig& o, bool keras3) {
-  return keras3 && !o.schedule;
-}
-
 std::vector<KerasVariable> KerasVariableLayout(const Model& model, const OptimizerConfig& o,
                                                bool keras3) {
   std::vector<WeightInfo> trainable;
@@ -63,7 +58,7 @@ std::vector<KerasVariable> KerasVariableLayout(const Model& model, const Optimiz
   }
   const DType dtype = trainable.empty() ? DType::kF32 : trainable[0].type.dtype;
   std::vector<KerasVariable> out = {{kIterations, {dtype, Shape{}}}};
-  if (KeepsLearningRateVariable(o, keras3)) out.push_back({"", {dtype, Shape{}}});
+  if (keras3) out.push_back({"", {dtype, Shape{}}});
   for (const std::vector<std::string>& group : SlotGroups(o, keras3)) {
     for (const WeightInfo& w : trainable) {
       for (const std::string& slot : group)
@@ -104,8 +99,12 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
   if (state.variables.empty()) return 0;
   RILL_RETURN_IF_ERROR(model.params().SyncToHost());
   const bool keras3 = IsKeras3(state.keras_version);
-  const std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, keras3);
-  const bool lr_variable = KeepsLearningRateVariable(optimizer, keras3);
+  std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, keras3);
+  // Keras 3 keeps a constant learning rate second, and no variable for a schedule's: one
+  // variable fewer, whatever the schedule the run itself takes.
+  const size_t n = state.variables.size();
+  const bool lr_variable = keras3 && !(n + 1 == layout.size() || n == 1);
+  if (keras3 && !lr_variable) layout.erase(layout.begin() + 1);
   const size_t scalars = lr_variable ? 2 : 1;
   // An optimizer never built keeps its scalars alone.
   const size_t count = state.variables.size() == scalars ? scalars : layout.size();

@@ -4,13 +4,27 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "ir/status.h"
 
 namespace rill {
+namespace {
+
+// An argument as Python would write it.
+std::string ArgumentText(double v) { return absl::StrCat(v); }
+std::string ArgumentText(bool v) { return v ? "True" : "False"; }
+std::string ArgumentText(const std::vector<double>& v) {
+  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+}
+
+}  // namespace
 
 double OptimizerSlotInit(const OptimizerConfig& optimizer, const std::string& slot) {
   return optimizer.name == "adagrad" && slot == "accumulator" ? optimizer.initial_accumulator_value
@@ -66,6 +80,108 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<LearningRateSchedule> MakeSchedule(
+    const std::string& kind, const std::map<std::string, ScheduleArgument>& arguments) {
+  static const std::set<std::string> kKnown = {"ExponentialDecay", "InverseTimeDecay",
+                                               "PolynomialDecay", "PiecewiseConstantDecay",
+                                               "CosineDecay"};
+  if (kKnown.count(kind) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a learning-rate schedule ", kind,
+                     " (rill has ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
+                     "PiecewiseConstantDecay and CosineDecay)"));
+  }
+  LearningRateSchedule s{.kind = kind};
+  const std::map<std::string, double*> numbers = {
+      {"initial_learning_rate", &s.initial_learning_rate},
+      {"decay_steps", &s.decay_steps},
+      {"decay_rate", &s.decay_rate},
+      {"end_learning_rate", &s.end_learning_rate},
+      {"power", &s.power},
+      {"alpha", &s.alpha},
+      {"warmup_target", &s.warmup_target},
+      {"warmup_steps", &s.warmup_steps}};
+  const std::map<std::string, bool*> flags = {{"staircase", &s.staircase}, {"cycle", &s.cycle}};
+  const std::map<std::string, std::vector<double>*> lists = {{"boundaries", &s.boundaries},
+                                                             {"values", &s.values}};
+  for (const auto& [key, value] : arguments) {
+    if (key == "name") continue;
+    const auto number = numbers.find(key);
+    const auto flag = flags.find(key);
+    const auto list = lists.find(key);
+    if (number != numbers.end() && std::holds_alternative<double>(value)) {
+      *number->second = std::get<double>(value);
+      if (key == "warmup_target") s.warmup = true;
+    } else if (flag != flags.end() && std::holds_alternative<bool>(value)) {
+      *flag->second = std::get<bool>(value);
+    } else if (list != lists.end() && std::holds_alternative<std::vector<double>>(value)) {
+      *list->second = std::get<std::vector<double>>(value);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a learning-rate schedule ", kind, " with ", key, " ",
+                       std::visit([](const auto& v) { return ArgumentText(v); }, value)));
+    }
+  }
+  if (kind == "PiecewiseConstantDecay" && !s.values.empty()) s.initial_learning_rate = s.values[0];
+  return s;
+}
+
+absl::StatusOr<LearningRateSchedule> ParseSchedule(const std::string& text_in,
+                                                   double initial_learning_rate) {
+  const absl::string_view text = text_in;
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("learning-rate schedule '", text, "': ", why,
+                     " (expected e.g. ExponentialDecay(decay_steps=1000, decay_rate=0.96))"));
+  };
+  const size_t open = text.find('(');
+  if (open == absl::string_view::npos || text.empty() || text.back() != ')')
+    return bad("not Name(argument=value, ...)");
+  const std::string kind(absl::StripAsciiWhitespace(text.substr(0, open)));
+  std::map<std::string, ScheduleArgument> arguments;
+  if (kind != "PiecewiseConstantDecay") arguments["initial_learning_rate"] = initial_learning_rate;
+  // Arguments split at the commas outside brackets.
+  std::vector<absl::string_view> parts;
+  const absl::string_view inside = text.substr(open + 1, text.size() - open - 2);
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= inside.size(); ++i) {
+    if (i < inside.size() && inside[i] == '[') ++depth;
+    if (i < inside.size() && inside[i] == ']') --depth;
+    if (i == inside.size() || (inside[i] == ',' && depth == 0)) {
+      parts.push_back(absl::StripAsciiWhitespace(inside.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (parts.size() == 1 && parts[0].empty()) parts.clear();
+  auto number = [](absl::string_view t, double* v) {
+    return absl::SimpleAtod(t, v) && std::isfinite(*v);
+  };
+  for (absl::string_view part : parts) {
+    const size_t eq = part.find('=');
+    if (eq == absl::string_view::npos) return bad(absl::StrCat("'", part, "' is not name=value"));
+    const std::string key(absl::StripAsciiWhitespace(part.substr(0, eq)));
+    const absl::string_view value = absl::StripAsciiWhitespace(part.substr(eq + 1));
+    double v = 0;
+    if (value == "True" || value == "true" || value == "False" || value == "false") {
+      arguments[key] = value[0] == 'T' || value[0] == 't';
+    } else if (value.size() >= 2 && value.front() == '[' && value.back() == ']') {
+      std::vector<double> list;
+      for (absl::string_view e : absl::StrSplit(value.substr(1, value.size() - 2), ',')) {
+        e = absl::StripAsciiWhitespace(e);
+        if (!number(e, &v)) return bad(absl::StrCat(key, ": '", e, "' is not a finite number"));
+        list.push_back(v);
+      }
+      arguments[key] = std::move(list);
+    } else if (number(value, &v)) {
+      arguments[key] = v;
+    } else {
+      return bad(absl::StrCat(key, ": '", value, "' is not a number, True, False or a list"));
+    }
+  }
+  return MakeSchedule(kind, arguments);
+}
+
 std::string ScheduleDescription(const LearningRateSchedule& s) {
   auto flag = [](bool b) { return b ? "True" : "False"; };
   auto list = [](const std::vector<double>& v) {
@@ -74,16 +190,16 @@ std::string ScheduleDescription(const LearningRateSchedule& s) {
   const std::string start = absl::StrCat(s.kind, "(initial_learning_rate=", s.initial_learning_rate,
                                          ", decay_steps=", s.decay_steps);
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
-    return absl::StrCat(start, ", decay_rate=", s.decay_rate, ", staircase=", flag(s.staircase),
-                        ")");
+    return absl::StrCat(start, ", decay_rate=", s.decay_rate,
+                        ", staircase=", ArgumentText(s.staircase), ")");
   }
   if (s.kind == "PolynomialDecay") {
     return absl::StrCat(start, ", end_learning_rate=", s.end_learning_rate, ", power=", s.power,
-                        ", cycle=", flag(s.cycle), ")");
+                        ", cycle=", ArgumentText(s.cycle), ")");
   }
   if (s.kind == "PiecewiseConstantDecay") {
-    return absl::StrCat(s.kind, "(boundaries=", list(s.boundaries), ", values=", list(s.values),
-                        ")");
+    return absl::StrCat(s.kind, "(boundaries=", ArgumentText(s.boundaries),
+                        ", values=", ArgumentText(s.values), ")");
   }
   if (s.kind == "CosineDecay" && s.warmup) {
     return absl::StrCat(start, ", alpha=", s.alpha, ", warmup_target=", s.warmup_target,

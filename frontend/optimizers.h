@@ -2,8 +2,10 @@
 // are ops (ir/ops/optim.h) appended to the training graph.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,6 +58,21 @@ Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slo
 // InvalidArgument naming the optimizer and the setting. The learning rate is checked apart
 // (Trainer's).
 absl::Status CheckOptimizerSettings(const OptimizerConfig& optimizer);
+
+// A schedule's argument as Keras gives it: a number, a bool or a list of numbers.
+using ScheduleArgument = std::variant<double, bool, std::vector<double>>;
+// The schedule of Keras class `kind` (ExponentialDecay, ...) with Keras's `arguments` (its
+// config; Keras's defaults for the others; "name" is ignored), or InvalidArgument naming the
+// class rill lacks ("a learning-rate schedule CosineDecayRestarts (rill has ...)") or the
+// argument it has not ("... ExponentialDecay with decay 2"). The values are checked apart
+// (CheckOptimizerSettings).
+absl::StatusOr<LearningRateSchedule> MakeSchedule(
+    const std::string& kind, const std::map<std::string, ScheduleArgument>& arguments);
+// A schedule written as ScheduleDescription writes it, as Python would construct it:
+// "CosineDecay(decay_steps=1000, alpha=0.1)"; an initial_learning_rate not given is
+// `initial_learning_rate` (PiecewiseConstantDecay has none). Errors name what is malformed.
+absl::StatusOr<LearningRateSchedule> ParseSchedule(const std::string& text,
+                                                   double initial_learning_rate);
 
 // How Keras would print the schedule's construction: "ExponentialDecay(initial_learning_rate=0.1,
 // decay_steps=1000, decay_rate=0.96, staircase=False)".

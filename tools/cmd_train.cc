@@ -42,6 +42,10 @@ ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
 ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, adamw, rmsprop, adagrad");
 ABSL_FLAG(std::optional<double>, lr, std::nullopt,
           "learning rate (default: the optimizer's Keras default)");
+ABSL_FLAG(std::string, lr_schedule, "",
+          "a Keras learning-rate schedule, e.g. 'ExponentialDecay(decay_steps=1000, "
+          "decay_rate=0.96)' (initial_learning_rate, when not given: --lr or the optimizer's "
+          "rate); replaces the Keras file's rate or schedule");
 ABSL_FLAG(std::optional<double>, weight_decay, std::nullopt,
           "Keras's weight_decay: before each update w -= w * weight_decay * lr (default: the "
           "optimizer's: 0, AdamW's 0.004, or the Keras file's)");
@@ -117,17 +121,26 @@ int Verbosity() {
   return absl::GetFlag(FLAGS_verbose).value_or(terminal ? 1 : 2);
 }
 
-// --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras file's): a
-// clipping flag replaces the optimizer's clipping.
-void ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
+// --lr-schedule, --weight-decay and the clipping flags on `optimizer` (the flag's or the Keras
+// file's): the schedule starts from the optimizer's rate unless it says otherwise, and a
+// clipping flag replaces the optimizer's clipping. A malformed schedule is a usage error.
+absl::Status ApplyOptimizerSettingFlags(OptimizerConfig* optimizer) {
+  if (const std::string text = absl::GetFlag(FLAGS_lr_schedule); !text.empty()) {
+    absl::StatusOr<LearningRateSchedule> schedule = ParseSchedule(text, optimizer->learning_rate);
+    if (!schedule.ok())
+      return UsageError(absl::StrCat("--lr-schedule: ", schedule.status().message()));
+    *optimizer = optim::WithSchedule(std::move(*optimizer), *schedule);
+  }
   if (auto wd = absl::GetFlag(FLAGS_weight_decay)) optimizer->weight_decay = *wd;
   const std::optional<double> clipnorm = absl::GetFlag(FLAGS_clipnorm);
   const std::optional<double> global = absl::GetFlag(FLAGS_global_clipnorm);
   const std::optional<double> clipvalue = absl::GetFlag(FLAGS_clipvalue);
-  if (!clipnorm && !global && !clipvalue) return;
-  optimizer->clipnorm = clipnorm;
-  optimizer->global_clipnorm = global;
-  optimizer->clipvalue = clipvalue;
+  if (clipnorm || global || clipvalue) {
+    optimizer->clipnorm = clipnorm;
+    optimizer->global_clipnorm = global;
+    optimizer->clipvalue = clipvalue;
+  }
+  return absl::OkStatus();
 }
 
 // The values the flags' types admit but training cannot run with.
@@ -146,10 +159,15 @@ absl::Status CheckTrainingFlags() {
   absl::StatusOr<OptimizerConfig> optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer));
   if (!optimizer.ok())
     return UsageError(absl::StrCat("--optimizer: ", optimizer.status().message()));
-  // --weight-decay and the clipping flags, by the optimizer's own rules.
-  ApplyOptimizerSettingFlags(&*optimizer);
+  // --lr-schedule, --weight-decay and the clipping flags, by the optimizer's own rules.
+  RILL_RETURN_IF_ERROR(ApplyOptimizerSettingFlags(&*optimizer));
   if (absl::Status st = CheckOptimizerSettings(*optimizer); !st.ok())
     return UsageError(st.message());
+  if (FlagGiven("lr_schedule") && FlagGiven("reduce_lr_on_plateau")) {
+    return UsageError(
+        "--reduce-lr-on-plateau cannot lower the rate of --lr-schedule (nor can Keras's "
+        "ReduceLROnPlateau a schedule's): give one or the other");
+  }
   if (absl::Status st = ParseLoss(absl::GetFlag(FLAGS_loss)).status(); !st.ok())
     return UsageError(absl::StrCat("--loss: ", st.message()));
   if (absl::GetFlag(FLAGS_resume) && absl::GetFlag(FLAGS_checkpoint_dir).empty())
@@ -233,11 +251,11 @@ std::string NumpyFloat32Text(double value) {
 // A model saved whole in Keras keeps the loss, optimizer and metrics it was compiled with, and
 // the optimizer's state; Keras's load_model, then fit, trains on with them: so does rill train
 // where --loss, --optimizer and --metrics are not given (AdoptKerasLoss, AdoptKerasMetrics;
-// --lr still sets the rate of the file's optimizer, in place of its schedule; the state is the
-// file's only when the weights are too, without --weights). An optimizer rill cannot run as the
-// file says (one rill lacks, a schedule Keras has and rill not) asks for --optimizer instead.
-// Returns what was taken from the file, for the run's first line; `state` receives the optimizer's
-// state when it is taken.
+// --lr still sets the rate of the file's optimizer, in place of its schedule, and --lr-schedule
+// its schedule; the state is the file's only when the weights are too, without --weights). An
+// optimizer rill cannot run as the file says (one rill lacks, a schedule Keras has and rill not)
+// asks for --optimizer instead. Returns what was taken from the file, for the run's first line;
+// `state` receives the optimizer's state when it is taken.
 absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_path,
                                                      bool weights_from_file, std::string* loss,
                                                      bool* from_logits, OptimizerConfig* optimizer,
@@ -257,12 +275,12 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
         FlagGiven("lr") ? optimizer->learning_rate : keras.optimizer_config->learning_rate;
     *optimizer = *keras.optimizer_config;
     optimizer->learning_rate = rate;
-    ApplyOptimizerSettingFlags(optimizer);
-    // The rate as Keras keeps it, a float32, or the schedule (which --lr's rate replaces once
-    // the file's state, laid out for the schedule, is set: TrainModel).
+    if (FlagGiven("lr")) optimizer->schedule.reset();  // the flag's constant rate replaces it
+    RILL_RETURN_IF_ERROR(ApplyOptimizerSettingFlags(optimizer));
+    // The rate as Keras keeps it, a float32, or the schedule.
     adopted.push_back(absl::StrCat(
         "optimizer ", keras.optimizer.value_or(optimizer->name),
-        optimizer->schedule && !FlagGiven("lr")
+        optimizer->schedule
             ? absl::StrCat(" with learning rate ", ScheduleDescription(*optimizer->schedule))
             : absl::StrCat(" at learning rate ", static_cast<float>(rate))));
     // Its settings beyond the rule's own, as Keras keeps them (float32).
@@ -390,10 +408,11 @@ absl::Status CheckResumeFlags(const ResumePoint& p, const OptimizerConfig& optim
 // The default experiment with the flags that apply to it; the ones that need a model are
 // usage errors rather than silently ignored.
 absl::Status TrainDefaultExperiment(const std::string& device) {
-  for (const char* name : {"x", "y", "weights", "validation_split", "metrics", "metrics_csv",
-                           "plot", "weights_by_name", "monitor", "reduce_lr_on_plateau",
-                           "early_stopping", "restore_best_weights", "checkpoint_dir", "resume",
-                           "weight_decay", "clipnorm", "global_clipnorm", "clipvalue"}) {
+  for (const char* name :
+       {"x", "y", "weights", "validation_split", "metrics", "metrics_csv", "plot",
+        "weights_by_name", "monitor", "reduce_lr_on_plateau", "early_stopping",
+        "restore_best_weights", "checkpoint_dir", "resume", "lr_schedule", "weight_decay",
+        "clipnorm", "global_clipnorm", "clipvalue"}) {
     if (FlagGiven(name)) {
       std::string shown = name;
       std::replace(shown.begin(), shown.end(), '_', '-');
@@ -497,7 +516,7 @@ absl::Status TrainModel(ProcessGroup* group) {
   const int epochs = absl::GetFlag(FLAGS_epochs);
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
-  ApplyOptimizerSettingFlags(&*optimizer);
+  RILL_RETURN_IF_ERROR(ApplyOptimizerSettingFlags(&*optimizer));
   std::string loss_name = absl::GetFlag(FLAGS_loss);
   bool from_logits = false;
   std::optional<KerasOptimizerState> optimizer_state;
@@ -530,7 +549,6 @@ absl::Status TrainModel(ProcessGroup* group) {
                           absl::StrCat(st.message(), "; --optimizer trains from a new state"));
     }
   }
-  if (FlagGiven("lr")) optimizer->schedule.reset();  // --lr's constant rate replaces it
   const Tensor& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
   absl::StatusOr<Tensor> y_raw = ReadTargets(y_path, loss_name, m);

@@ -26,6 +26,7 @@ constexpr std::string_view kTrainFlags[] = {"model",
                                             "loss",
                                             "optimizer",
                                             "lr",
+                                            "lr_schedule",
                                             "weight_decay",
                                             "clipnorm",
                                             "global_clipnorm",
@@ -79,7 +80,8 @@ constexpr std::array kCommands = {
     Command{"train", "train a model; with no model, the built-in default experiment",
             "rill train [--model M.json [--weights W [--weights-by-name]] --x X.npy --y Y.npy] "
             "[--loss L] "
-            "[--optimizer O] [--lr F] [--weight-decay F] [--clipnorm F | --global-clipnorm F | "
+            "[--optimizer O] [--lr F] [--lr-schedule 'Name(arg=v, ...)'] [--weight-decay F] "
+            "[--clipnorm F | --global-clipnorm F | "
             "--clipvalue F] [--batch-size N] [--epochs E] [--shuffle=false] [--seed S] "
             "[--validation-split F] [--metrics M1,M2] [--verbose 0|1|2] [--metrics-csv F.csv] "
             "[--plot F.svg] "

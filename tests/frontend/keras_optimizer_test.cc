@@ -164,6 +164,41 @@ TEST(KerasOptimizerState, SchedulesAreKerasOwn) {
   }
 }
 
+// A schedule reads back from its description, as Python would construct it; what is not a
+// schedule rill has is refused naming it.
+TEST(KerasOptimizerState, SchedulesReadBackFromTheirDescriptions) {
+  for (const LearningRateSchedule& s :
+       {optim::ExponentialDecay(0.1, 3, 0.5, true), optim::InverseTimeDecay(0.2, 2, 0.25),
+        optim::PolynomialDecay(0.01, 3, 0.001, 2.0, true),
+        optim::PiecewiseConstantDecay({2, 5}, {0.02, 0.01, 0.005}),
+        optim::CosineDecay(0.01, 6, 0.2), optim::CosineDecay(0.0, 4, 0.1, 0.01, 3)}) {
+    const std::string text = ScheduleDescription(s);
+    auto back = ParseSchedule(text, 0.5);
+    ASSERT_TRUE(back.ok()) << text << ": " << back.status();
+    EXPECT_EQ(*back, s) << text;
+  }
+  // An initial rate not given is the one passed.
+  auto started = ParseSchedule("ExponentialDecay(decay_steps=1000, decay_rate=0.96)", 0.05);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(*started, optim::ExponentialDecay(0.05, 1000, 0.96));
+  for (const auto& [text, message] :
+       {std::pair{"StepDecay(step=2)", "a learning-rate schedule StepDecay (rill has"},
+        std::pair{"ExponentialDecay(decay_steps=3, decay=0.5)",
+                  "a learning-rate schedule ExponentialDecay with decay 0.5"},
+        std::pair{"ExponentialDecay(decay_steps=3, staircase=0.5)",
+                  "a learning-rate schedule ExponentialDecay with staircase 0.5"},
+        std::pair{"ExponentialDecay(decay_steps=3", "not Name(argument=value, ...)"},
+        std::pair{"ExponentialDecay(decay_steps)", "'decay_steps' is not name=value"},
+        std::pair{"ExponentialDecay(decay_steps=abc)",
+                  "decay_steps: 'abc' is not a number, True, False or a list"},
+        std::pair{"PiecewiseConstantDecay(boundaries=[1, x], values=[1, 2, 3])",
+                  "boundaries: 'x' is not a finite number"}}) {
+    auto parsed = ParseSchedule(text, 0.1);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_NE(parsed.status().message().find(message), std::string::npos) << parsed.status();
+  }
+}
+
 // A schedule's rate cannot be set or lowered, as in Keras.
 TEST(KerasOptimizerState, AScheduleIsNotSettable) {
   auto m = LoadWhole(Golden("adam_cosine.keras"));

@@ -1008,6 +1008,44 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   EXPECT_NE(plateau.status, 0);
   EXPECT_THAT(plateau.out, HasSubstr("reduce_lr_on_plateau: the learning rate is a schedule "
                                      "(CosineDecay(initial_learning_rate=0, decay_steps=4, "));
+  // --lr-schedule gives the schedule as Python would construct it: the file's own schedule
+  // again changes no bit (its initial rate from --lr, or written out), and it replaces a
+  // constant rate too (Keras 3 then keeps one variable more: the state is still read).
+  const std::string exponential = "train --model " + dir + "sgd_exponential_decay.keras" + data;
+  ASSERT_EQ(Rill(exponential + Path("exp_file")).status, 0);
+  Result written =
+      Rill(exponential + Path("exp_flag") +
+           " --lr-schedule 'ExponentialDecay(initial_learning_rate=0.1, decay_steps=3, "
+           "decay_rate=0.5, staircase=True)'");
+  ASSERT_EQ(written.status, 0) << written.out;
+  EXPECT_THAT(written.out, HasSubstr("optimizer SGD with learning rate ExponentialDecay("
+                                     "initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5, "
+                                     "staircase=True) and its state after 4 steps\n"));
+  Result from_lr = Rill(exponential + Path("exp_lr") +
+                        " --lr 0.1 --lr-schedule 'ExponentialDecay(decay_steps=3, "
+                        "decay_rate=0.5, staircase=True)'");
+  ASSERT_EQ(from_lr.status, 0) << from_lr.out;
+  EXPECT_EQ(gap(Path("exp_file"), Path("exp_flag")), 0.0);
+  EXPECT_EQ(gap(Path("exp_file"), Path("exp_lr")), 0.0);
+  Result on_constant =
+      Rill("train --model " + dir + "keras3_adamw.keras" + data + Path("adamw_scheduled") +
+           " --lr-schedule 'CosineDecay(decay_steps=4, alpha=0.1)'");
+  ASSERT_EQ(on_constant.status, 0) << on_constant.out;
+  EXPECT_THAT(
+      on_constant.out,
+      HasSubstr("optimizer AdamW with learning rate CosineDecay(initial_learning_rate=0.01, "
+                "decay_steps=4, alpha=0.1) with weight decay 0.2 and its state after 4 "
+                "steps\n"));
+  EXPECT_GT(gap(Path("adamw_scheduled"), dir + "keras3_adamw_fit"), 1e-4);
+  for (const std::string& bad :
+       {std::string(" --lr-schedule 'StepDecay(step_size=2)'"),
+        std::string(" --lr-schedule 'ExponentialDecay(decay_steps=0, decay_rate=0.5)'"),
+        std::string(" --lr-schedule 'ExponentialDecay(decay_steps=3'"),
+        std::string(" --lr-schedule 'CosineDecay(decay_steps=3)' --reduce-lr-on-plateau 0.5,1")}) {
+    Result r = Rill(exponential + Path("bad") + bad);
+    EXPECT_EQ(r.status, 2) << bad << ": " << r.out;
+    EXPECT_EQ(Lines(r.out), 1) << r.out;
+  }
   // --weight-decay and the clipping flags set the file's optimizer's settings: the file's own
   // weight decay again changes nothing, another changes the weights, and the first line says
   // what runs.
