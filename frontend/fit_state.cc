@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -18,10 +19,40 @@ constexpr char kParam[] = "param/";
 constexpr char kBestWeight[] = "best_weights/";
 constexpr char kOrder[] = "fit/order";
 constexpr char kOptimizer[] = "optimizer";
+constexpr char kOptimizerSettings[] = "optimizer.settings";
 // "history/<epoch>/<name>": one value per result of each completed epoch.
 constexpr char kHistory[] = "history/";
 
 // The value `key` of `c`, if it has one (an older rill's checkpoint may not).
+// The "name=value" items of an OptimizerSettingsText, split at the commas outside brackets.
+std::vector<std::string> SettingsItems(const std::string& text) {
+  std::vector<std::string> items(1);
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    depth += (ch == '(' || ch == '[') - (ch == ')' || ch == ']');
+    if (ch == ',' && depth == 0 && i + 1 < text.size() && text[i + 1] == ' ') {
+      items.emplace_back();
+      ++i;
+    } else {
+      items.back() += ch;
+    }
+  }
+  return items;
+}
+
+// The checkpoint's settings that differ from this run's: "weight_decay=0.2 (this run's
+// weight_decay=0)", ...
+std::string SettingsDifference(const std::string& checkpoint, const std::string& run) {
+  const std::vector<std::string> theirs = SettingsItems(checkpoint), mine = SettingsItems(run);
+  std::vector<std::string> differ;
+  for (size_t i = 0; i < theirs.size(); ++i) {
+    const std::string other = i < mine.size() ? mine[i] : "nothing";
+    if (theirs[i] != other) differ.push_back(absl::StrCat(theirs[i], " (this run's ", other, ")"));
+  }
+  return differ.empty() ? checkpoint : absl::StrJoin(differ, ", ");
+}
+
 std::optional<std::string> Recorded(const Checkpoint& c, const std::string& key) {
   auto it = c.values.find(key);
   if (it == c.values.end()) return std::nullopt;
@@ -84,6 +115,7 @@ Checkpoint ToCheckpoint(const FitState& s, const Model& model) {
               {"early_stopping.best_epoch", absl::StrCat(s.early_stopping.best_epoch)},
               {"checkpoint.best", Exact(s.checkpoint_best)},
               {kOptimizer, s.optimizer},
+              {kOptimizerSettings, s.optimizer_settings},
               {"plateau.monitor", s.plateau_monitor},
               {"early_stopping.monitor", s.early_stopping_monitor},
               {"checkpoint.monitor", s.checkpoint_monitor},
@@ -112,6 +144,14 @@ absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, Fi
       !made_with.empty() && !s.optimizer.empty() && made_with != s.optimizer) {
     return invalid(absl::StrCat("made with optimizer ", made_with, ", this run's is ", s.optimizer,
                                 ": a resumed run goes on with its checkpoint's optimizer"));
+  }
+  // Its settings too (a checkpoint written before they were recorded has none).
+  if (const std::optional<std::string> made_with = Recorded(c, kOptimizerSettings);
+      made_with && !made_with->empty() && !s.optimizer_settings.empty() &&
+      *made_with != s.optimizer_settings) {
+    return invalid(absl::StrCat("made with optimizer settings ",
+                                SettingsDifference(*made_with, s.optimizer_settings),
+                                ": a resumed run goes on with its checkpoint's settings"));
   }
   // A callback's state is its monitor's: a resumed run's callback watches what the checkpoint's
   // did, or starts afresh where the checkpoint's run had none (a checkpoint written before

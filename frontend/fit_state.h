@@ -25,6 +25,7 @@ struct FitState {
   std::vector<Tensor> best_weights;  // EarlyStopping's, with restore_best_weights
   double checkpoint_best = 0;        // the best monitored value saved in <dir>/best
   std::string optimizer;             // its name: a checkpoint resumes with the same optimizer
+  std::string optimizer_settings;    // and the same settings (OptimizerSettingsText)
   // What ReduceLROnPlateau, EarlyStopping and the best checkpoint watch ("" when off): their
   // states are kept for these, so a resumed run must watch the same.
   std::string plateau_monitor, early_stopping_monitor, checkpoint_monitor;
@@ -37,7 +38,8 @@ struct FitState {
 Checkpoint ToCheckpoint(const FitState& s, const Model& model);
 // Restores `s` and the model's ParamStore from `c` (read from `where`). InvalidArgument naming
 // `where` when the checkpoint lacks a weight of the model, holds one of another type, was made
-// with another optimizer than s.optimizer, for another number of training samples, or watching
+// with another optimizer than s.optimizer or other settings of it (a schedule, a weight decay,
+// clipping...: s.optimizer_settings), for another number of training samples, or watching
 // another value with a callback this run has; nothing is changed then.
 absl::Status RestoreCheckpoint(const Checkpoint& c, const std::string& where, FitState& s,
                                Model& model);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -17,11 +18,16 @@
 namespace rill {
 namespace {
 
-// An argument as Python would write it.
-std::string ArgumentText(double v) { return absl::StrCat(v); }
+// An argument as Python would write it: a number with the fewest digits that read back to it.
+std::string ArgumentText(double v) {
+  char text[32];
+  return std::string(text, std::to_chars(text, text + sizeof(text), v).ptr);
+}
 std::string ArgumentText(bool v) { return v ? "True" : "False"; }
 std::string ArgumentText(const std::vector<double>& v) {
-  return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+  std::vector<std::string> parts;
+  for (double e : v) parts.push_back(ArgumentText(e));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
 }
 
 }  // namespace
@@ -182,30 +188,44 @@ absl::StatusOr<LearningRateSchedule> ParseSchedule(const std::string& text_in,
   return MakeSchedule(kind, arguments);
 }
 
-std::string ScheduleDescription(const LearningRateSchedule& s) {
-  auto flag = [](bool b) { return b ? "True" : "False"; };
-  auto list = [](const std::vector<double>& v) {
-    return absl::StrCat("[", absl::StrJoin(v, ", "), "]");
+std::string OptimizerSettingsText(const OptimizerConfig& o) {
+  auto optional = [](const std::optional<double>& v) {
+    return v ? ArgumentText(*v) : std::string("None");
   };
-  const std::string start = absl::StrCat(s.kind, "(initial_learning_rate=", s.initial_learning_rate,
-                                         ", decay_steps=", s.decay_steps);
+  return absl::StrCat(
+      "momentum=", ArgumentText(o.momentum), ", nesterov=", ArgumentText(o.nesterov),
+      ", beta_1=", ArgumentText(o.beta_1), ", beta_2=", ArgumentText(o.beta_2),
+      ", amsgrad=", ArgumentText(o.amsgrad), ", rho=", ArgumentText(o.rho),
+      ", centered=", ArgumentText(o.centered),
+      ", initial_accumulator_value=", ArgumentText(o.initial_accumulator_value),
+      ", epsilon=", ArgumentText(o.epsilon), ", clipnorm=", optional(o.clipnorm),
+      ", global_clipnorm=", optional(o.global_clipnorm), ", clipvalue=", optional(o.clipvalue),
+      ", weight_decay=", ArgumentText(o.weight_decay),
+      ", learning_rate=", o.schedule ? ScheduleDescription(*o.schedule) : "constant");
+}
+
+std::string ScheduleDescription(const LearningRateSchedule& s) {
+  const std::string start =
+      absl::StrCat(s.kind, "(initial_learning_rate=", ArgumentText(s.initial_learning_rate),
+                   ", decay_steps=", ArgumentText(s.decay_steps));
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
-    return absl::StrCat(start, ", decay_rate=", s.decay_rate,
+    return absl::StrCat(start, ", decay_rate=", ArgumentText(s.decay_rate),
                         ", staircase=", ArgumentText(s.staircase), ")");
   }
   if (s.kind == "PolynomialDecay") {
-    return absl::StrCat(start, ", end_learning_rate=", s.end_learning_rate, ", power=", s.power,
-                        ", cycle=", ArgumentText(s.cycle), ")");
+    return absl::StrCat(start, ", end_learning_rate=", ArgumentText(s.end_learning_rate),
+                        ", power=", ArgumentText(s.power), ", cycle=", ArgumentText(s.cycle), ")");
   }
   if (s.kind == "PiecewiseConstantDecay") {
     return absl::StrCat(s.kind, "(boundaries=", ArgumentText(s.boundaries),
                         ", values=", ArgumentText(s.values), ")");
   }
   if (s.kind == "CosineDecay" && s.warmup) {
-    return absl::StrCat(start, ", alpha=", s.alpha, ", warmup_target=", s.warmup_target,
-                        ", warmup_steps=", s.warmup_steps, ")");
+    return absl::StrCat(start, ", alpha=", ArgumentText(s.alpha),
+                        ", warmup_target=", ArgumentText(s.warmup_target),
+                        ", warmup_steps=", ArgumentText(s.warmup_steps), ")");
   }
-  return absl::StrCat(start, ", alpha=", s.alpha, ")");
+  return absl::StrCat(start, ", alpha=", ArgumentText(s.alpha), ")");
 }
 
 namespace optim {

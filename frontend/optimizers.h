@@ -74,6 +74,12 @@ absl::StatusOr<LearningRateSchedule> MakeSchedule(
 absl::StatusOr<LearningRateSchedule> ParseSchedule(const std::string& text,
                                                    double initial_learning_rate);
 
+// Every setting of `optimizer` but its name and constant rate, each number exactly (the fewest
+// digits that read back to it): "momentum=0.9, nesterov=False, ..., weight_decay=0,
+// learning_rate=ExponentialDecay(...)" ("learning_rate=constant" without a schedule). What a
+// checkpoint records and data-parallel ranks compare.
+std::string OptimizerSettingsText(const OptimizerConfig& optimizer);
+
 // How Keras would print the schedule's construction: "ExponentialDecay(initial_learning_rate=0.1,
 // decay_steps=1000, decay_rate=0.96, staircase=False)".
 std::string ScheduleDescription(const LearningRateSchedule& schedule);

@@ -158,15 +158,8 @@ class FailGroupUnlessDone {
 // The optimizer's name and every argument, as a number that the ranks compare (52 bits, held
 // exactly by a double).
 double OptimizerFingerprint(const OptimizerConfig& o) {
-  // Each number by its bits: printed, 0.9 and 0.9000001 would look the same.
-  auto bits = [](double v) { return std::bit_cast<uint64_t>(v); };
-  const std::string text =
-      absl::StrCat(o.name, " ", bits(o.learning_rate), " ", bits(o.momentum), " ", o.nesterov, " ",
-                   bits(o.beta_1), " ", bits(o.beta_2), " ", o.amsgrad, " ", bits(o.rho), " ",
-                   o.centered, " ", bits(o.initial_accumulator_value), " ", bits(o.epsilon), " ",
-                   bits(o.clipnorm.value_or(-1)), " ", bits(o.clipvalue.value_or(-1)), " ",
-                   bits(o.weight_decay), " ", bits(o.global_clipnorm.value_or(-1)), " ",
-                   o.schedule ? ScheduleDescription(*o.schedule) : "");
+  const std::string text = absl::StrCat(o.name, " ", std::bit_cast<uint64_t>(o.learning_rate), " ",
+                                        OptimizerSettingsText(o));
   return static_cast<double>(std::hash<std::string>()(text) & ((uint64_t{1} << 52) - 1));
 }
 
@@ -583,6 +576,7 @@ absl::StatusOr<History> Trainer::Fit(const std::vector<Tensor>& x, const Tensor&
   state.early_stopping = StartEarlyStopping(monitors.early_max);
   state.checkpoint_best = monitors.checkpoint_max ? -INFINITY : INFINITY;
   state.optimizer = options_.optimizer.name;
+  state.optimizer_settings = OptimizerSettingsText(options_.optimizer);
   state.plateau_monitor = plateau ? plateau->monitor : "";
   state.early_stopping_monitor = early ? early->monitor : "";
   state.checkpoint_monitor = dir.empty() ? "" : monitors.checkpoint;

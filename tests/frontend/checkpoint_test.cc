@@ -192,6 +192,48 @@ TEST_F(CheckpointTest, ResumingWithAnotherOptimizerIsRefused) {
                 "checkpoint's optimizer");
 }
 
+// And with its settings: a schedule, a weight decay, clipping. One made with others is refused,
+// naming the settings that differ; the same schedule goes on from the checkpoint's step.
+TEST_F(CheckpointTest, ResumingWithOtherOptimizerSettingsIsRefused) {
+  const OptimizerConfig scheduled =
+      optim::WithSchedule(optim::SGD(), optim::PiecewiseConstantDecay({2}, {0.05, 0.01}));
+  auto fit = [&](const OptimizerConfig& optimizer, int epochs, bool resume) {
+    auto m = MakeModel();
+    auto t = m->Compile({.loss = "mse", .optimizer = optimizer});
+    EXPECT_TRUE(t.ok()) << t.status();
+    if (!t.ok()) return std::pair{t.status(), std::vector<Tensor>{}};
+    auto r = t->Fit(x_, y_,
+                    {.epochs = epochs,
+                     .batch_size = 4,
+                     .shuffle = false,
+                     .verbose = 0,
+                     .checkpoint_dir = Path(resume ? "s" : absl::StrCat("whole", epochs)),
+                     .resume = resume});
+    return std::pair{r.status(), m->GetWeights()};
+  };
+  ASSERT_TRUE(fit(scheduled, 1, false).first.ok());
+  fs::rename(Path("whole1"), Path("s"));
+  OptimizerConfig decayed = scheduled;
+  decayed.weight_decay = 0.1;
+  EXPECT_EQ(fit(decayed, 2, true).first.message(),
+            "checkpoint " + Path("s/epoch-000001") +
+                ": made with optimizer settings weight_decay=0 (this run's weight_decay=0.1): a "
+                "resumed run goes on with its checkpoint's settings");
+  EXPECT_EQ(fit(optim::SGD(0.05), 2, true).first.message(),
+            "checkpoint " + Path("s/epoch-000001") +
+                ": made with optimizer settings learning_rate=PiecewiseConstantDecay("
+                "boundaries=[2], values=[0.05, 0.01]) (this run's learning_rate=constant): a "
+                "resumed run goes on with its checkpoint's settings");
+  // Nothing was changed by the refusals: the run resumes, and ends as the uninterrupted one.
+  auto resumed = fit(scheduled, 2, true);
+  ASSERT_TRUE(resumed.first.ok()) << resumed.first;
+  auto whole = fit(scheduled, 2, false);
+  ASSERT_TRUE(whole.first.ok()) << whole.first;
+  ASSERT_EQ(resumed.second.size(), whole.second.size());
+  for (size_t i = 0; i < whole.second.size(); ++i)
+    EXPECT_TRUE(SameBits(resumed.second[i], whole.second[i])) << i;
+}
+
 // A checkpoint's results are read only when every epoch has them (a checkpoint from before
 // they were kept has none); its epoch count sizes nothing by itself.
 TEST(CheckpointHistoryTest, IsEmptyUnlessEveryEpochHasItsResults) {
