@@ -1031,11 +1031,11 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
       Rill("train --model " + dir + "keras3_adamw.keras" + data + Path("adamw_scheduled") +
            " --lr-schedule 'CosineDecay(decay_steps=4, alpha=0.1)'");
   ASSERT_EQ(on_constant.status, 0) << on_constant.out;
-  EXPECT_THAT(
-      on_constant.out,
-      HasSubstr("optimizer AdamW with learning rate CosineDecay(initial_learning_rate=0.01, "
-                "decay_steps=4, alpha=0.1) with weight decay 0.2 and its state after 4 "
-                "steps\n"));
+  EXPECT_THAT(on_constant.out,
+              HasSubstr("optimizer AdamW with learning rate CosineDecay(initial_learning_rate="
+                        "0.009999999776482582, "
+                        "decay_steps=4, alpha=0.1) with weight decay 0.2 and its state after 4 "
+                        "steps\n"));
   EXPECT_GT(gap(Path("adamw_scheduled"), dir + "keras3_adamw_fit"), 1e-4);
   for (const std::string& bad :
        {std::string(" --lr-schedule 'StepDecay(step_size=2)'"),
