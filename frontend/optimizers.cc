@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <set>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -88,14 +87,10 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
 
 absl::StatusOr<LearningRateSchedule> MakeSchedule(
     const std::string& kind, const std::map<std::string, ScheduleArgument>& arguments) {
-  static const std::set<std::string> kKnown = {"ExponentialDecay", "InverseTimeDecay",
-                                               "PolynomialDecay", "PiecewiseConstantDecay",
-                                               "CosineDecay"};
-  if (kKnown.count(kind) == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a learning-rate schedule ", kind,
-                     " (rill has ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
-                     "PiecewiseConstantDecay and CosineDecay)"));
+  if (std::find(ops::kLrScheduleKinds.begin(), ops::kLrScheduleKinds.end(), kind) ==
+      ops::kLrScheduleKinds.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("a learning-rate schedule ", kind, " (rill has ",
+                                                   ops::LrScheduleKindList(), ")"));
   }
   LearningRateSchedule s{.kind = kind};
   const std::map<std::string, double*> numbers = {

@@ -129,21 +129,15 @@ absl::StatusOr<Types> AssignRule(const Attrs&, const Types& in) {
   return Types{};
 }
 
-constexpr std::array<std::string_view, 5> kScheduleKinds = {
-    "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstantDecay",
-    "CosineDecay"};
-
 absl::StatusOr<Types> LrScheduleRule(const Attrs& attrs, const Types& in) {
   if (!IsFloating(in[0].dtype) || in[0].shape.rank() != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("iterations is ", in[0].ToString(), ", expected a float scalar"));
   }
   const std::string& kind = attrs.GetString("kind");
-  if (std::find(kScheduleKinds.begin(), kScheduleKinds.end(), kind) == kScheduleKinds.end()) {
+  if (std::find(kLrScheduleKinds.begin(), kLrScheduleKinds.end(), kind) == kLrScheduleKinds.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown schedule kind '", kind,
-                     "' (expected ExponentialDecay, InverseTimeDecay, PolynomialDecay, "
-                     "PiecewiseConstantDecay or CosineDecay)"));
+        absl::StrCat("unknown schedule kind '", kind, "' (expected ", LrScheduleKindList(), ")"));
   }
   for (const char* name : {"initial_learning_rate", "decay_rate", "end_learning_rate", "power",
                            "alpha", "warmup_target", "warmup_steps"}) {
@@ -292,6 +286,15 @@ Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr
                     double weight_decay, Value* lr_input) {
   return b.AddNode(OpKind::kAdagradUpdate, WithLr({param, grad, acc}, lr_input),
                    {{"lr", lr}, {"epsilon", epsilon}, {"weight_decay", weight_decay}});
+}
+
+std::string LrScheduleKindList() {
+  std::string list;
+  for (size_t k = 0; k < kLrScheduleKinds.size(); ++k) {
+    list += k == 0 ? "" : k + 1 == kLrScheduleKinds.size() ? " and " : ", ";
+    list += kLrScheduleKinds[k];
+  }
+  return list;
 }
 
 Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec) {

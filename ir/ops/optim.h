@@ -4,7 +4,9 @@
 // (tf.keras 2.x OptimizerV2). Builders return nullptr after an error (see Builder).
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/graph.h"
@@ -74,6 +76,13 @@ Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr
 // `kind` is the Keras class: ExponentialDecay, InverseTimeDecay, PolynomialDecay,
 // PiecewiseConstantDecay or CosineDecay (kernels/lr_schedule.h has the formulas); the fields
 // each uses are Keras's arguments of the same names.
+// The Keras schedule classes lr_schedule computes, in the order messages list them.
+inline constexpr std::array<std::string_view, 5> kLrScheduleKinds = {
+    "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstantDecay",
+    "CosineDecay"};
+// "ExponentialDecay, InverseTimeDecay, PolynomialDecay, PiecewiseConstantDecay and
+// CosineDecay".
+std::string LrScheduleKindList();
 constexpr size_t kMaxLrScheduleBoundaries = 16;  // PiecewiseConstantDecay's, at most
 struct LrScheduleSpec {
   std::string kind;
