@@ -21,6 +21,7 @@
 #include "frontend/layer.h"
 #include "frontend/losses.h"
 #include "frontend/model.h"
+#include "frontend/optimizers.h"
 #include "frontend/trainer.h"
 #include "frontend/zip_archive.h"
 #include "ir/status.h"
@@ -179,8 +180,8 @@ nlohmann::json ScheduleToKeras(const LearningRateSchedule& s) {
   if (s.kind == "PiecewiseConstantDecay") {
     config.update({{"boundaries", s.boundaries}, {"values", s.values}});
   } else {
-    config.update(
-        {{"initial_learning_rate", s.initial_learning_rate}, {"decay_steps", s.decay_steps}});
+    config.update({{"initial_learning_rate", s.initial_learning_rate},
+                   {ScheduleDecayStepsName(s.kind), s.decay_steps}});
   }
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
     config.update({{"decay_rate", s.decay_rate}, {"staircase", s.staircase}});
@@ -191,6 +192,8 @@ nlohmann::json ScheduleToKeras(const LearningRateSchedule& s) {
     config.update({{"alpha", s.alpha},
                    {"warmup_target", s.warmup ? nlohmann::json(s.warmup_target) : nlohmann::json()},
                    {"warmup_steps", s.warmup_steps}});
+  } else if (s.kind == "CosineDecayRestarts") {
+    config.update({{"t_mul", s.t_mul}, {"m_mul", s.m_mul}, {"alpha", s.alpha}});
   }
   return {{"module", "keras.optimizers.schedules"},
           {"class_name", s.kind},

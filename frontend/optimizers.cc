@@ -85,6 +85,10 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
   return absl::OkStatus();
 }
 
+const char* ScheduleDecayStepsName(const std::string& kind) {
+  return kind == "CosineDecayRestarts" ? "first_decay_steps" : "decay_steps";
+}
+
 absl::StatusOr<LearningRateSchedule> MakeSchedule(
     const std::string& kind, const std::map<std::string, ScheduleArgument>& arguments) {
   if (std::find(ops::kLrScheduleKinds.begin(), ops::kLrScheduleKinds.end(), kind) ==
@@ -95,13 +99,15 @@ absl::StatusOr<LearningRateSchedule> MakeSchedule(
   LearningRateSchedule s{.kind = kind};
   const std::map<std::string, double*> numbers = {
       {"initial_learning_rate", &s.initial_learning_rate},
-      {"decay_steps", &s.decay_steps},
+      {ScheduleDecayStepsName(kind), &s.decay_steps},
       {"decay_rate", &s.decay_rate},
       {"end_learning_rate", &s.end_learning_rate},
       {"power", &s.power},
       {"alpha", &s.alpha},
       {"warmup_target", &s.warmup_target},
-      {"warmup_steps", &s.warmup_steps}};
+      {"warmup_steps", &s.warmup_steps},
+      {"t_mul", &s.t_mul},
+      {"m_mul", &s.m_mul}};
   const std::map<std::string, bool*> flags = {{"staircase", &s.staircase}, {"cycle", &s.cycle}};
   const std::map<std::string, std::vector<double>*> lists = {{"boundaries", &s.boundaries},
                                                              {"values", &s.values}};
@@ -201,8 +207,8 @@ std::string OptimizerSettingsText(const OptimizerConfig& o) {
 
 std::string ScheduleDescription(const LearningRateSchedule& s) {
   const std::string start =
-      absl::StrCat(s.kind, "(initial_learning_rate=", ArgumentText(s.initial_learning_rate),
-                   ", decay_steps=", ArgumentText(s.decay_steps));
+      absl::StrCat(s.kind, "(initial_learning_rate=", ArgumentText(s.initial_learning_rate), ", ",
+                   ScheduleDecayStepsName(s.kind), "=", ArgumentText(s.decay_steps));
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
     return absl::StrCat(start, ", decay_rate=", ArgumentText(s.decay_rate),
                         ", staircase=", ArgumentText(s.staircase), ")");
@@ -214,6 +220,10 @@ std::string ScheduleDescription(const LearningRateSchedule& s) {
   if (s.kind == "PiecewiseConstantDecay") {
     return absl::StrCat(s.kind, "(boundaries=", ArgumentText(s.boundaries),
                         ", values=", ArgumentText(s.values), ")");
+  }
+  if (s.kind == "CosineDecayRestarts") {
+    return absl::StrCat(start, ", t_mul=", ArgumentText(s.t_mul), ", m_mul=", ArgumentText(s.m_mul),
+                        ", alpha=", ArgumentText(s.alpha), ")");
   }
   if (s.kind == "CosineDecay" && s.warmup) {
     return absl::StrCat(start, ", alpha=", ArgumentText(s.alpha),
@@ -308,6 +318,16 @@ LearningRateSchedule CosineDecay(double initial_learning_rate, double decay_step
           .warmup = warmup_target.has_value(),
           .warmup_target = warmup_target.value_or(0.0),
           .warmup_steps = warmup_steps};
+}
+
+LearningRateSchedule CosineDecayRestarts(double initial_learning_rate, double first_decay_steps,
+                                         double t_mul, double m_mul, double alpha) {
+  return {.kind = "CosineDecayRestarts",
+          .initial_learning_rate = initial_learning_rate,
+          .decay_steps = first_decay_steps,
+          .alpha = alpha,
+          .t_mul = t_mul,
+          .m_mul = m_mul};
 }
 
 OptimizerConfig WithSchedule(OptimizerConfig optimizer, const LearningRateSchedule& schedule) {

@@ -15,9 +15,9 @@
 namespace rill {
 
 // A Keras LearningRateSchedule (ExponentialDecay, InverseTimeDecay, PolynomialDecay,
-// PiecewiseConstantDecay, CosineDecay) with Keras's arguments: made by the optim:: functions
-// below or read from a Keras file. The rate of each step is the schedule's at the optimizer's
-// iteration count, computed in float32 in the training graph (the lr_schedule op).
+// PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts) with Keras's arguments: made by the
+// optim:: functions below or read from a Keras file. The rate of each step is the schedule's at the
+// optimizer's iteration count, computed in float32 in the training graph (the lr_schedule op).
 using LearningRateSchedule = ops::LrScheduleSpec;
 
 struct OptimizerConfig {
@@ -59,11 +59,14 @@ Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slo
 // (Trainer's).
 absl::Status CheckOptimizerSettings(const OptimizerConfig& optimizer);
 
+// The Keras argument that a schedule's decay_steps is: first_decay_steps for
+// CosineDecayRestarts, decay_steps for the others.
+const char* ScheduleDecayStepsName(const std::string& kind);
 // A schedule's argument as Keras gives it: a number, a bool or a list of numbers.
 using ScheduleArgument = std::variant<double, bool, std::vector<double>>;
 // The schedule of Keras class `kind` (ExponentialDecay, ...) with Keras's `arguments` (its
 // config; Keras's defaults for the others; "name" is ignored), or InvalidArgument naming the
-// class rill lacks ("a learning-rate schedule CosineDecayRestarts (rill has ...)") or the
+// class rill lacks ("a learning-rate schedule MySchedule (rill has ...)") or the
 // argument it has not ("... ExponentialDecay with decay 2"). The values are checked apart
 // (CheckOptimizerSettings).
 absl::StatusOr<LearningRateSchedule> MakeSchedule(
@@ -114,6 +117,11 @@ LearningRateSchedule CosineDecay(double initial_learning_rate, double decay_step
                                  double alpha = 0.0,
                                  std::optional<double> warmup_target = std::nullopt,
                                  double warmup_steps = 0.0);
+// SGDR: period i lasts first_decay_steps * t_mul^i steps and decays from m_mul^i times the
+// initial rate to alpha times that.
+LearningRateSchedule CosineDecayRestarts(double initial_learning_rate, double first_decay_steps,
+                                         double t_mul = 2.0, double m_mul = 1.0,
+                                         double alpha = 0.0);
 // `optimizer` with its rate given by `schedule` (learning_rate: the schedule's first).
 OptimizerConfig WithSchedule(OptimizerConfig optimizer, const LearningRateSchedule& schedule);
 

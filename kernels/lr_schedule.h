@@ -14,16 +14,20 @@ enum class LrScheduleKind : int {
   kPolynomialDecay,
   kPiecewiseConstantDecay,
   kCosineDecay,
+  kCosineDecayRestarts,
 };
 
 constexpr int kMaxLrBoundaries = 16;
 
 // The schedule's arguments as float32, as Keras converts them (python floats to float32
-// tensors); one_minus_alpha is CosineDecay's (1 - alpha), which Keras computes in double.
+// tensors); one_minus_alpha is CosineDecay's (1 - alpha), which Keras computes in double
+// (CosineDecayRestarts computes it in float32). CosineDecayRestarts's first_decay_steps is
+// decay_steps.
 struct LrScheduleParams {
   LrScheduleKind kind = LrScheduleKind::kExponentialDecay;
   float initial = 0, decay_steps = 1, decay_rate = 0, end = 0, power = 1;
   float alpha = 0, one_minus_alpha = 1, warmup_target = 0, warmup_steps = 0;
+  float t_mul = 2, m_mul = 1;
   bool staircase = false, cycle = false, warmup = false;
   int num_boundaries = 0;
   float boundaries[kMaxLrBoundaries] = {};  // truncated to integers, as Keras casts them
@@ -35,6 +39,28 @@ RILL_FORMULA float CosineDecayed(const LrScheduleParams& p, float step, float de
   const float pi = 3.14159265358979323846f;
   const float cosine = 0.5f * (1.0f + math::Cos(math::MulRn(pi, fraction)));
   return math::MulRn(decay_from, math::AddRn(math::MulRn(p.one_minus_alpha, cosine), p.alpha));
+}
+
+// CosineDecayRestarts (SGDR): period i lasts decay_steps * t_mul^i steps and starts from
+// m_mul^i times the rate.
+RILL_FORMULA float CosineDecayRestarted(const LrScheduleParams& p, float step) {
+  float fraction = step / p.decay_steps;
+  float restart;
+  if (p.t_mul == 1.0f) {
+    restart = math::Floor(fraction);
+    fraction = fraction - restart;
+  } else {
+    const float one_minus_t = 1.0f - p.t_mul;
+    restart =
+        math::Floor(math::Log(1.0f - math::MulRn(fraction, one_minus_t)) / math::Log(p.t_mul));
+    const float t_pow = math::Pow(p.t_mul, restart);
+    const float sum = (1.0f - t_pow) / one_minus_t;
+    fraction = (fraction - sum) / t_pow;
+  }
+  const float pi = 3.14159265358979323846f;
+  const float cosine =
+      math::MulRn(0.5f * math::Pow(p.m_mul, restart), 1.0f + math::Cos(math::MulRn(pi, fraction)));
+  return math::MulRn(p.initial, math::AddRn(math::MulRn(1.0f - p.alpha, cosine), p.alpha));
 }
 
 RILL_FORMULA float LearningRateAt(const LrScheduleParams& p, float step) {
@@ -78,6 +104,8 @@ RILL_FORMULA float LearningRateAt(const LrScheduleParams& p, float step) {
       }
       return CosineDecayed(p, step - p.warmup_steps, p.warmup_target);
     }
+    case LrScheduleKind::kCosineDecayRestarts:
+      return CosineDecayRestarted(p, step);
   }
   return p.initial;
 }

@@ -21,6 +21,7 @@ inline formula::LrScheduleParams MakeLrScheduleParams(const Attrs& attrs) {
   if (spec.kind == "PolynomialDecay") p.kind = LrScheduleKind::kPolynomialDecay;
   if (spec.kind == "PiecewiseConstantDecay") p.kind = LrScheduleKind::kPiecewiseConstantDecay;
   if (spec.kind == "CosineDecay") p.kind = LrScheduleKind::kCosineDecay;
+  if (spec.kind == "CosineDecayRestarts") p.kind = LrScheduleKind::kCosineDecayRestarts;
   p.initial = static_cast<float>(spec.initial_learning_rate);
   p.decay_steps = static_cast<float>(spec.decay_steps);
   p.decay_rate = static_cast<float>(spec.decay_rate);
@@ -30,6 +31,8 @@ inline formula::LrScheduleParams MakeLrScheduleParams(const Attrs& attrs) {
   p.one_minus_alpha = static_cast<float>(1.0 - spec.alpha);
   p.warmup_target = static_cast<float>(spec.warmup_target);
   p.warmup_steps = static_cast<float>(spec.warmup_steps);
+  p.t_mul = static_cast<float>(spec.t_mul);
+  p.m_mul = static_cast<float>(spec.m_mul);
   p.staircase = spec.staircase;
   p.cycle = spec.cycle;
   p.warmup = spec.warmup;

@@ -140,7 +140,7 @@ absl::StatusOr<Types> LrScheduleRule(const Attrs& attrs, const Types& in) {
         absl::StrCat("unknown schedule kind '", kind, "' (expected ", LrScheduleKindList(), ")"));
   }
   for (const char* name : {"initial_learning_rate", "decay_rate", "end_learning_rate", "power",
-                           "alpha", "warmup_target", "warmup_steps"}) {
+                           "alpha", "warmup_target", "warmup_steps", "t_mul", "m_mul"}) {
     RILL_RETURN_IF_ERROR(CheckFinite(attrs, name));
   }
   if (kind == "PiecewiseConstantDecay") {
@@ -172,8 +172,14 @@ absl::StatusOr<Types> LrScheduleRule(const Attrs& attrs, const Types& in) {
     // Keras refuses decay_steps <= 0 too (its rates would divide by it).
     const double steps = attrs.GetFloat("decay_steps");
     if (!(steps > 0) || !std::isfinite(steps)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kind, kind == "CosineDecayRestarts" ? ": first_decay_steps = " : ": decay_steps = ",
+          steps, ", expected a positive finite value"));
+    }
+    // Keras takes log(t_mul): its rates are NaN for t_mul <= 0.
+    if (kind == "CosineDecayRestarts" && !(attrs.GetFloat("t_mul") > 0)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kind, ": decay_steps = ", steps, ", expected a positive finite value"));
+          absl::StrCat(kind, ": t_mul = ", attrs.GetFloat("t_mul"), ", expected a positive value"));
     }
   }
   return Types{in[0]};
@@ -245,8 +251,22 @@ Attrs LrScheduleAttrs(const LrScheduleSpec& spec) {
           {"warmup", spec.warmup},
           {"warmup_target", spec.warmup_target},
           {"warmup_steps", spec.warmup_steps},
+          {"t_mul", spec.t_mul},
+          {"m_mul", spec.m_mul},
           {"boundaries", spec.boundaries},
           {"values", spec.values}};
+}
+
+// The op's attributes: kind and initial_learning_rate required, the others defaulting to
+// LrScheduleSpec's (Keras's defaults).
+std::vector<AttrSpec> LrScheduleAttrSpecs() {
+  std::vector<AttrSpec> specs;
+  const Attrs defaults = LrScheduleAttrs(LrScheduleSpec{});
+  for (const auto& [name, value] : defaults.values()) {
+    const bool required = name == "kind" || name == "initial_learning_rate";
+    specs.push_back({name, KindOf(value), required ? std::nullopt : std::optional(value)});
+  }
+  return specs;
 }
 
 }  // namespace
@@ -386,20 +406,7 @@ void RegisterOptimOps() {
   RegisterOp({.kind = OpKind::kLrSchedule,
               .min_inputs = 1,
               .max_inputs = 1,
-              .attrs = {{"kind", AttrKind::kString, std::nullopt},
-                        {"initial_learning_rate", AttrKind::kFloat, std::nullopt},
-                        {"decay_steps", AttrKind::kFloat, 1.0},
-                        {"decay_rate", AttrKind::kFloat, 0.0},
-                        {"staircase", AttrKind::kBool, false},
-                        {"end_learning_rate", AttrKind::kFloat, 0.0001},
-                        {"power", AttrKind::kFloat, 1.0},
-                        {"cycle", AttrKind::kBool, false},
-                        {"alpha", AttrKind::kFloat, 0.0},
-                        {"warmup", AttrKind::kBool, false},
-                        {"warmup_target", AttrKind::kFloat, 0.0},
-                        {"warmup_steps", AttrKind::kFloat, 0.0},
-                        {"boundaries", AttrKind::kFloats, std::vector<double>{}},
-                        {"values", AttrKind::kFloats, std::vector<double>{}}},
+              .attrs = LrScheduleAttrSpecs(),
               .shape = LrScheduleRule,
               .not_differentiable = true});
   RegisterOp({.kind = OpKind::kClipByNorm,

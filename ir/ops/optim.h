@@ -73,15 +73,14 @@ Node* AdagradUpdate(Builder& b, Value* param, Value* grad, Value* acc, double lr
 
 // A Keras LearningRateSchedule: the learning rate of the step after `iterations` steps (a
 // scalar; the output has its type), computed in float32 as Keras computes it and converted.
-// `kind` is the Keras class: ExponentialDecay, InverseTimeDecay, PolynomialDecay,
-// PiecewiseConstantDecay or CosineDecay (kernels/lr_schedule.h has the formulas); the fields
-// each uses are Keras's arguments of the same names.
+// `kind` is the Keras class, one of kLrScheduleKinds (kernels/lr_schedule.h has the
+// formulas); the fields each uses are Keras's arguments of the same names, but for
+// CosineDecayRestarts's first_decay_steps, which is decay_steps.
 // The Keras schedule classes lr_schedule computes, in the order messages list them.
-inline constexpr std::array<std::string_view, 5> kLrScheduleKinds = {
-    "ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstantDecay",
-    "CosineDecay"};
-// "ExponentialDecay, InverseTimeDecay, PolynomialDecay, PiecewiseConstantDecay and
-// CosineDecay".
+inline constexpr std::array<std::string_view, 6> kLrScheduleKinds = {
+    "ExponentialDecay",       "InverseTimeDecay", "PolynomialDecay",
+    "PiecewiseConstantDecay", "CosineDecay",      "CosineDecayRestarts"};
+// "ExponentialDecay, InverseTimeDecay, ..., CosineDecay and CosineDecayRestarts".
 std::string LrScheduleKindList();
 constexpr size_t kMaxLrScheduleBoundaries = 16;  // PiecewiseConstantDecay's, at most
 struct LrScheduleSpec {
@@ -93,10 +92,12 @@ struct LrScheduleSpec {
   double end_learning_rate = 0.0001;  // PolynomialDecay
   double power = 1.0;                 // PolynomialDecay
   bool cycle = false;                 // PolynomialDecay
-  double alpha = 0.0;                 // CosineDecay
+  double alpha = 0.0;                 // CosineDecay, CosineDecayRestarts
   bool warmup = false;                // CosineDecay: warmup_target given
   double warmup_target = 0.0;         // CosineDecay
   double warmup_steps = 0.0;          // CosineDecay
+  double t_mul = 2.0;                 // CosineDecayRestarts: each period's length factor
+  double m_mul = 1.0;                 // CosineDecayRestarts: each period's rate factor
   std::vector<double> boundaries;     // PiecewiseConstantDecay
   std::vector<double> values;         // PiecewiseConstantDecay: one more than boundaries
   bool operator==(const LrScheduleSpec&) const = default;
@@ -118,6 +119,8 @@ inline LrScheduleSpec LrScheduleSpecOf(const Attrs& attrs) {
           .warmup = attrs.GetBool("warmup"),
           .warmup_target = attrs.GetFloat("warmup_target"),
           .warmup_steps = attrs.GetFloat("warmup_steps"),
+          .t_mul = attrs.GetFloat("t_mul"),
+          .m_mul = attrs.GetFloat("m_mul"),
           .boundaries = attrs.GetFloats("boundaries"),
           .values = attrs.GetFloats("values")};
 }

@@ -109,6 +109,12 @@ def main():
             binary, tmp, os.path.join(optimizer, "adam_piecewise.keras"),
             os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
             steps_before=4)
+        # SGD(CosineDecayRestarts(0.1, 2, t_mul=2.0, m_mul=0.8, alpha=0.1)): rill's steps 4 to
+        # 7 restart at 6, Keras's 8 to 11 decay within the period [6, 14).
+        failed |= not check_training_goes_on(
+            binary, tmp, os.path.join(optimizer, "sgd_cosine_restarts.keras"),
+            os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
+            steps_before=4)
     sys.exit(1 if failed else 0)
 
 

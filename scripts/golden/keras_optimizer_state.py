@@ -45,6 +45,10 @@ Cases:
     keras3_adamw_cosine_warmup    Keras 3 AdamW(CosineDecay(0.0, 4, alpha=0.1,
                             warmup_target=0.01, warmup_steps=3), weight_decay=0.2): the decay
                             takes the schedule's rate too
+    sgd_cosine_restarts     tf-keras SGD(CosineDecayRestarts(0.1, 2, t_mul=2.0, m_mul=0.8,
+                            alpha=0.1), momentum=0.5): restarts at steps 2 and 6
+    keras3_rmsprop_cosine_restarts  Keras 3 RMSprop(CosineDecayRestarts(0.01, 3, t_mul=1.0,
+                            m_mul=0.5)): restarts at steps 3 and 6
 
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
@@ -154,6 +158,11 @@ def main():
     case("keras3_adamw_cosine_warmup", keras3,
          opt3.AdamW(sched3.CosineDecay(0.0, 4, alpha=0.1, warmup_target=0.01, warmup_steps=3),
                     weight_decay=0.2), x, y, rng)
+    case("sgd_cosine_restarts", keras,
+         opt.SGD(sched.CosineDecayRestarts(0.1, 2, t_mul=2.0, m_mul=0.8, alpha=0.1), momentum=0.5),
+         x, y, rng)
+    case("keras3_rmsprop_cosine_restarts", keras3,
+         opt3.RMSprop(sched3.CosineDecayRestarts(0.01, 3, t_mul=1.0, m_mul=0.5)), x, y, rng)
     print(f"wrote {OUT}")
 
 

@@ -208,10 +208,11 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
   for (const auto& [key, value, why] :
        {std::tuple{"decay", nlohmann::json(0.01), "decay 0.01"},
         std::tuple{"learning_rate",
-                   nlohmann::json{{"class_name", "CosineDecayRestarts"},
+                   nlohmann::json{{"class_name", "WarmupThenDecay"},
                                   {"config", {{"initial_learning_rate", 0.1}}}},
-                   "a learning-rate schedule CosineDecayRestarts (rill has ExponentialDecay, "
-                   "InverseTimeDecay, PolynomialDecay, PiecewiseConstantDecay and CosineDecay)"},
+                   "a learning-rate schedule WarmupThenDecay (rill has ExponentialDecay, "
+                   "InverseTimeDecay, PolynomialDecay, PiecewiseConstantDecay, CosineDecay and "
+                   "CosineDecayRestarts)"},
         std::tuple{"learning_rate",
                    nlohmann::json{{"class_name", "ExponentialDecay"},
                                   {"config", {{"initial_learning_rate", 0.1}, {"decay", 2}}}},

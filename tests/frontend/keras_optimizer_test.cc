@@ -84,7 +84,9 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
         std::pair{"adagrad_inverse_time.keras", "adagrad_inverse_time"},
         std::pair{"adam_cosine.keras", "adam_cosine"},
         std::pair{"keras3_sgd_exponential_decay.keras", "keras3_sgd_exponential_decay"},
-        std::pair{"keras3_adamw_cosine_warmup.keras", "keras3_adamw_cosine_warmup"}}) {
+        std::pair{"keras3_adamw_cosine_warmup.keras", "keras3_adamw_cosine_warmup"},
+        std::pair{"sgd_cosine_restarts.keras", "sgd_cosine_restarts"},
+        std::pair{"keras3_rmsprop_cosine_restarts.keras", "keras3_rmsprop_cosine_restarts"}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     const OptimizerConfig optimizer = FileOptimizer(path);
@@ -143,7 +145,10 @@ TEST(KerasOptimizerState, SchedulesAreKerasOwn) {
         std::pair{"adagrad_inverse_time", optim::InverseTimeDecay(0.1, 2, 0.5)},
         std::pair{"adam_cosine", optim::CosineDecay(0.01, 6, 0.2)},
         std::pair{"keras3_sgd_exponential_decay", optim::ExponentialDecay(0.1, 4, 0.9)},
-        std::pair{"keras3_adamw_cosine_warmup", optim::CosineDecay(0.0, 4, 0.1, 0.01, 3)}}) {
+        std::pair{"keras3_adamw_cosine_warmup", optim::CosineDecay(0.0, 4, 0.1, 0.01, 3)},
+        std::pair{"sgd_cosine_restarts", optim::CosineDecayRestarts(0.1, 2, 2.0, 0.8, 0.1)},
+        std::pair{"keras3_rmsprop_cosine_restarts",
+                  optim::CosineDecayRestarts(0.01, 3, 1.0, 0.5)}}) {
     SCOPED_TRACE(name);
     const std::string path = Golden(std::string(name) + ".keras");
     OptimizerConfig optimizer = FileOptimizer(path);
@@ -171,7 +176,8 @@ TEST(KerasOptimizerState, SchedulesReadBackFromTheirDescriptions) {
        {optim::ExponentialDecay(0.1, 3, 0.5, true), optim::InverseTimeDecay(0.2, 2, 0.25),
         optim::PolynomialDecay(0.01, 3, 0.001, 2.0, true),
         optim::PiecewiseConstantDecay({2, 5}, {0.02, 0.01, 0.005}),
-        optim::CosineDecay(0.01, 6, 0.2), optim::CosineDecay(0.0, 4, 0.1, 0.01, 3)}) {
+        optim::CosineDecay(0.01, 6, 0.2), optim::CosineDecay(0.0, 4, 0.1, 0.01, 3),
+        optim::CosineDecayRestarts(0.1, 2, 2.0, 0.8, 0.1)}) {
     const std::string text = ScheduleDescription(s);
     auto back = ParseSchedule(text, 0.5);
     ASSERT_TRUE(back.ok()) << text << ": " << back.status();

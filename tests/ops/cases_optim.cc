@@ -228,7 +228,8 @@ std::vector<OpCase> OptimCases() {
 
   // --- lr_schedule(iterations) ---
   // Expected: Keras's own schedules (tf-keras 2.21's keras.optimizers.schedules, float32) at
-  // the step, e.g. ExponentialDecay(0.1, 3, 0.5, staircase=True)(7) for the first.
+  // the step, e.g. ExponentialDecay(0.1, 3, 0.5, staircase=True)(7) for the first; Keras
+  // 3.15's give the same values.
   struct ScheduleCase {
     const char* label;
     ops::LrScheduleSpec spec;
@@ -323,6 +324,52 @@ std::vector<OpCase> OptimCases() {
         .warmup_steps = 4},
        6,
        0.08681981265544891},
+      // CosineDecayRestarts(0.1, 2, t_mul=2.0, m_mul=0.8, alpha=0.1): periods [0, 2), [2, 6),
+      // [6, 14), ...
+      {"cosine_restarts_in_the_second_period",
+       {.kind = "CosineDecayRestarts",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 2,
+        .alpha = 0.1,
+        .t_mul = 2,
+        .m_mul = 0.8},
+       5,
+       0.020544156432151794},
+      {"cosine_restarts_at_a_restart",
+       {.kind = "CosineDecayRestarts",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 2,
+        .alpha = 0.1,
+        .t_mul = 2,
+        .m_mul = 0.8},
+       6,
+       0.06760000437498093},
+      {"cosine_restarts_late",
+       {.kind = "CosineDecayRestarts",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 2,
+        .alpha = 0.1,
+        .t_mul = 2,
+        .m_mul = 0.8},
+       100,
+       0.020465178415179253},
+      {"cosine_restarts_fractional_t_mul",
+       {.kind = "CosineDecayRestarts",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 4,
+        .alpha = 0.05,
+        .t_mul = 1.5,
+        .m_mul = 0.9},
+       23,
+       0.060305606573820114},
+      {"cosine_restarts_equal_periods",
+       {.kind = "CosineDecayRestarts",
+        .initial_learning_rate = 0.1,
+        .decay_steps = 3,
+        .t_mul = 1,
+        .m_mul = 0.5},
+       7,
+       0.01875000260770321},
   };
   for (const ScheduleCase& sc : schedules) {
     Graph g;
@@ -535,6 +582,12 @@ TEST_F(OptimBuilderErrors, ScheduleSettings) {
         .boundaries = std::vector<double>(17, 1.0),
         .values = std::vector<double>(18, 0.1)},
        "PiecewiseConstantDecay: 17 boundaries, expected 1 to 16"},
+      {{.kind = "CosineDecayRestarts", .initial_learning_rate = 0.1, .decay_steps = -1},
+       "CosineDecayRestarts: first_decay_steps = -1, expected a positive finite value"},
+      {{.kind = "CosineDecayRestarts", .initial_learning_rate = 0.1, .t_mul = 0},
+       "CosineDecayRestarts: t_mul = 0, expected a positive value"},
+      {{.kind = "CosineDecayRestarts", .initial_learning_rate = 0.1, .m_mul = INFINITY},
+       "m_mul = inf, expected a finite value"},
   };
   for (const auto& [spec, message] : bad) {
     Builder b(g_);

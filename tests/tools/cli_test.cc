@@ -983,7 +983,9 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
                     (adamw ? " with weight decay 0.2" : "") + " and its state after 4 steps" +
                     (with_mae ? ", metrics mae" : "") + "\n"));
     // The metrics of its epochs, as Keras's fit reports them.
-    if (with_mae) EXPECT_THAT(r.out, HasSubstr(" - mae: "));
+    if (with_mae) {
+      EXPECT_THAT(r.out, HasSubstr(" - mae: "));
+    }
     const std::string name = file.substr(0, file.find('.'));
     EXPECT_LT(gap(Path("fit"), dir + name + "_fit"), 1e-5);
   }
