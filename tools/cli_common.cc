@@ -281,6 +281,25 @@ absl::Status AdoptKerasLoss(const KerasTrainingConfig& keras, const std::string&
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<OptimizerConfig>> KerasFileOptimizer(const KerasTrainingConfig& keras,
+                                                                  const std::string& model_path,
+                                                                  std::optional<double> lr) {
+  if ((!keras.optimizer && keras.optimizer_unsupported.empty()) || FlagGiven("optimizer"))
+    return std::nullopt;
+  if (!keras.optimizer_config) {
+    return UsageError(absl::StrCat(model_path, ": was compiled in Keras with optimizer ",
+                                   keras.optimizer.value_or("(unnamed)"), " (",
+                                   keras.optimizer_unsupported,
+                                   "), which rill cannot run as it is: give --optimizer"));
+  }
+  OptimizerConfig optimizer = *keras.optimizer_config;
+  if (lr) {
+    optimizer.learning_rate = *lr;
+    optimizer.schedule.reset();
+  }
+  return optimizer;
+}
+
 void AdoptKerasMetrics(const KerasTrainingConfig& keras, std::vector<std::string>* metrics,
                        std::vector<std::string>* taken) {
   if (FlagGiven("metrics")) return;

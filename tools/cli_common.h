@@ -118,5 +118,12 @@ absl::Status AdoptKerasLoss(const KerasTrainingConfig& keras, const std::string&
                             std::string* loss, bool* from_logits, std::vector<std::string>* taken);
 void AdoptKerasMetrics(const KerasTrainingConfig& keras, std::vector<std::string>* metrics,
                        std::vector<std::string>* taken);
+// The optimizer the file was compiled with, as Keras's load_model compiles the model with it,
+// where --optimizer is not given: with `lr` (--lr), when given, as a constant rate in place of
+// the file's rate or schedule. nullopt where the file names no optimizer or --optimizer is
+// given; one rill cannot run as the file says is a UsageError asking for --optimizer.
+absl::StatusOr<std::optional<OptimizerConfig>> KerasFileOptimizer(const KerasTrainingConfig& keras,
+                                                                  const std::string& model_path,
+                                                                  std::optional<double> lr);
 
 }  // namespace rill::cli

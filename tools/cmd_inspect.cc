@@ -10,6 +10,7 @@
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "frontend/compile.h"
 #include "frontend/losses.h"
 #include "frontend/optimizers.h"
@@ -184,6 +185,22 @@ absl::Status Inspect() {
   auto optimizer = optim::FromName(absl::GetFlag(FLAGS_optimizer), absl::GetFlag(FLAGS_lr));
   if (!optimizer.ok()) return optimizer.status();
   CompileOptions options{.loss = absl::GetFlag(FLAGS_loss), .optimizer = *optimizer};
+  // A Keras file's step is planned as rill train runs it: with the loss and optimizer the
+  // file was compiled with, where the flags do not replace them.
+  if (IsKerasModelFile(model_path)) {
+    RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
+    std::vector<std::string> taken;
+    RILL_RETURN_IF_ERROR(
+        AdoptKerasLoss(keras, model_path, &options.loss, &options.from_logits, &taken));
+    RILL_ASSIGN_OR_RETURN(const std::optional<OptimizerConfig> file_optimizer,
+                          KerasFileOptimizer(keras, model_path, absl::GetFlag(FLAGS_lr)));
+    if (file_optimizer) {
+      options.optimizer = *file_optimizer;
+      taken.push_back(absl::StrCat("optimizer ", keras.optimizer.value_or(file_optimizer->name)));
+    }
+    if (!taken.empty())
+      std::printf("train as compiled in Keras: %s\n", absl::StrJoin(taken, ", ").c_str());
+  }
   if (m.outputs().size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         model_path, ": --training needs a model with one output, it has ", m.outputs().size()));

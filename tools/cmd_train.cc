@@ -264,18 +264,13 @@ absl::StatusOr<std::string> AdoptKerasTrainingConfig(const std::string& model_pa
   RILL_ASSIGN_OR_RETURN(const KerasTrainingConfig keras, ReadKerasTrainingSettings(model_path));
   std::vector<std::string> adopted;
   RILL_RETURN_IF_ERROR(AdoptKerasLoss(keras, model_path, loss, from_logits, &adopted));
-  if ((keras.optimizer || !keras.optimizer_unsupported.empty()) && !FlagGiven("optimizer")) {
-    if (!keras.optimizer_config) {
-      return UsageError(absl::StrCat(model_path, ": was compiled in Keras with optimizer ",
-                                     keras.optimizer.value_or("(unnamed)"), " (",
-                                     keras.optimizer_unsupported,
-                                     "), which rill cannot run as it is: give --optimizer"));
-    }
-    const double rate =
-        FlagGiven("lr") ? optimizer->learning_rate : keras.optimizer_config->learning_rate;
-    *optimizer = *keras.optimizer_config;
-    optimizer->learning_rate = rate;
-    if (FlagGiven("lr")) optimizer->schedule.reset();  // the flag's constant rate replaces it
+  RILL_ASSIGN_OR_RETURN(
+      std::optional<OptimizerConfig> file_optimizer,
+      KerasFileOptimizer(keras, model_path,
+                         FlagGiven("lr") ? std::optional(optimizer->learning_rate) : std::nullopt));
+  if (file_optimizer) {
+    *optimizer = std::move(*file_optimizer);
+    const double rate = optimizer->learning_rate;
     RILL_RETURN_IF_ERROR(ApplyOptimizerSettingFlags(optimizer));
     // The rate as Keras keeps it, a float32, or the schedule.
     adopted.push_back(absl::StrCat(

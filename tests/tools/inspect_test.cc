@@ -99,6 +99,31 @@ TEST(InspectTest, IrPrintsEachGraphInTheTextIr) {
   }
 }
 
+// A Keras file's training step is planned with the loss and optimizer it was compiled with, as
+// rill train runs it: here SGD with momentum and a CosineDecayRestarts schedule; the flags
+// replace them.
+TEST(InspectTest, AKerasFilesStepIsPlannedAsCompiled) {
+  const std::string model =
+      std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_optimizer/sgd_cosine_restarts.keras";
+  Result r = Inspect("--model " + model + " --ir --training --batch-size 4");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("train as compiled in Keras: loss mse, optimizer SGD\n"));
+  EXPECT_THAT(r.out, HasSubstr("kind=\"CosineDecayRestarts\""));
+  EXPECT_THAT(r.out, HasSubstr("m_mul=0.8"));
+  EXPECT_THAT(r.out, HasSubstr("sgd_update("));
+  EXPECT_THAT(r.out, HasSubstr("momentum=0.5"));
+  Result constant = Inspect("--model " + model + " --ir --training --batch-size 4 --lr 0.1");
+  ASSERT_EQ(constant.status, 0) << constant.out;
+  EXPECT_THAT(constant.out, HasSubstr("sgd_update("));
+  EXPECT_THAT(constant.out, ::testing::Not(HasSubstr("lr_schedule")));
+  Result flags =
+      Inspect("--model " + model + " --ir --training --batch-size 4 --optimizer adam --loss mae");
+  ASSERT_EQ(flags.status, 0) << flags.out;
+  EXPECT_THAT(flags.out, ::testing::Not(HasSubstr("as compiled in Keras")));
+  EXPECT_THAT(flags.out, HasSubstr("adam_update("));
+  EXPECT_THAT(flags.out, ::testing::Not(HasSubstr("lr_schedule")));
+}
+
 TEST(InspectTest, SummaryAloneAndErrors) {
   Result r = Inspect("--model " + Model("seq_stack"));
   ASSERT_EQ(r.status, 0) << r.out;
