@@ -537,6 +537,8 @@ absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string&
                               ReadDataset(layout, group.get(), name, where, /*integers=*/true));
         out.variables.push_back(std::move(t));
       }
+      // The legacy optimizers name their count "<optimizer>/iter", the others "iteration".
+      out.legacy = !names.empty() && names[0].ends_with("/iter:0");
       return absl::OkStatus();
     }
     // The newer layout numbers them under optimizer/vars.

@@ -718,6 +718,24 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
   // Keys that change nothing here: names, compilation, and what use_ema (checked) would use.
   static const std::set<std::string> kInert = {"name", "jit_compile", "is_legacy_optimizer",
                                                "ema_momentum", "ema_overwrite_frequency"};
+  // tf.keras's optimizers before 2.11 (tf-keras's optimizers.legacy) say so, or have a decay:
+  // the rate of each step divided by 1 + decay * iterations.
+  auto member = [&](const char* key) { return config.contains(key) ? config[key] : json(); };
+  const bool legacy = member("is_legacy_optimizer").is_boolean()
+                          ? member("is_legacy_optimizer").get<bool>()
+                          : config.contains("decay");
+  double decay = 0.0;
+  if (legacy && o.name == "adagrad") {
+    return absl::InvalidArgumentError(
+        "the legacy Adagrad, which adds epsilon to the accumulator's square root (Keras's "
+        "Adagrad, and rill's, add it under the root)");
+  }
+  if (legacy && o.name == "rmsprop" &&
+      !(member("momentum").is_number() && member("momentum") > 0)) {
+    return absl::InvalidArgumentError(
+        "the legacy RMSprop without momentum, which adds epsilon to the square root (Keras's "
+        "RMSprop, and rill's, add it under the root)");
+  }
   for (auto it = config.begin(); it != config.end(); ++it) {
     const std::string& key = it.key();
     const json& v = it.value();
@@ -738,8 +756,8 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
       o.clipvalue = v.get<double>();
     } else if (key == "weight_decay" && v.is_number()) {
       o.weight_decay = v.get<double>();
-    } else if (key == "decay" && v.is_number() && v == 0) {  // tf-keras 2.x's legacy lr decay
-      continue;
+    } else if (key == "decay" && v.is_number() && v >= 0 && legacy) {
+      decay = v.get<double>();
     } else if (key == "use_ema" && v == false) {
       continue;
     } else if (auto field = own.find(key); field != own.end()) {
@@ -753,6 +771,14 @@ absl::StatusOr<OptimizerConfig> OptimizerFromKeras(const json& j) {
     } else {
       return absl::InvalidArgumentError(setting);
     }
+  }
+  if (decay > 0) {
+    // lr / (1 + decay * iterations) in float32 is InverseTimeDecay(lr, 1, decay) exactly.
+    if (o.schedule) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("decay ", decay, " beside a learning-rate schedule"));
+    }
+    o = optim::WithSchedule(std::move(o), optim::InverseTimeDecay(o.learning_rate, 1.0, decay));
   }
   return o;
 }

@@ -136,6 +136,10 @@ absl::StatusOr<KerasTrainingConfig> ReadKerasTrainingSettings(const std::string&
 struct KerasOptimizerState {
   std::string keras_version;
   std::vector<Tensor> variables;
+  // tf.keras's optimizers before 2.11 (tf-keras's optimizers.legacy), which HDF5 files name
+  // "<optimizer>/iter", keep each slot for every weight in turn (Adam's m of every weight, then
+  // its v), and SGD's momentum only with a momentum.
+  bool legacy = false;
 };
 // Of a whole-model file, HDF5 (its /optimizer_weights, listed by weight_names, and its
 // keras_version attribute) or `.keras` archive (model.weights.h5's optimizer/vars/0, 1, ...,
@@ -149,10 +153,10 @@ absl::StatusOr<KerasOptimizerState> ReadKerasH5OptimizerState(const std::string&
 // Adam's m, v and vhat, RMSprop's velocity, momentum and average gradient, Adagrad's
 // accumulator) for each trainable weight, in the order of Keras's optimizer.variables in that
 // Keras version (tf-keras 2.x or Keras 3, which keeps the learning rate second and SGD's
-// momentum only with a momentum). A state of the iteration count alone (an optimizer never
-// built: compiled, not trained) sets that count. Call it before training; a Trainer already
-// made sees the new values. Returns the iteration count. Nothing is set when the variables are
-// not that optimizer's for this model (their number or a shape differs), or one is not finite:
+// momentum only with a momentum) or legacy optimizer. A state of the iteration count alone (an
+// optimizer never built: compiled, not trained) sets that count. Call it before training; a Trainer
+// already made sees the new values. Returns the iteration count. Nothing is set when the variables
+// are not that optimizer's for this model (their number or a shape differs), or one is not finite:
 // an InvalidArgument naming `path`, the variable and the shapes.
 absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConfig& optimizer,
                                                const KerasOptimizerState& state,

@@ -21,15 +21,22 @@ namespace {
 
 constexpr char kIterations[] = "optimizer/iterations";
 
+// Whose optimizer.variables a file keeps: tf-keras 2.x's, Keras 3's, or a legacy optimizer's
+// (KerasOptimizerState::legacy).
+enum class Layout { kTfKeras, kKeras3, kLegacy };
+
 // Keras's slot groups of `o`, by rill's slot names. tf-keras 2.x always keeps SGD's momentum
-// slot; Keras 3 only when there is a momentum.
-std::vector<std::vector<std::string>> SlotGroups(const OptimizerConfig& o, bool keras3) {
+// slot; Keras 3 and the legacy optimizers only when there is a momentum. The legacy Adam keeps
+// m, v and vhat each in a group of its own.
+std::vector<std::vector<std::string>> SlotGroups(const OptimizerConfig& o, Layout layout) {
   if (o.name == "sgd") {
-    if (keras3 && o.momentum == 0) return {};
+    if (layout != Layout::kTfKeras && o.momentum == 0) return {};
     return {{"momentum"}};
   }
   if (o.name == "adam") {
-    std::vector<std::vector<std::string>> groups = {{"m", "v"}};
+    std::vector<std::vector<std::string>> groups =
+        layout == Layout::kLegacy ? std::vector<std::vector<std::string>>{{"m"}, {"v"}}
+                                  : std::vector<std::vector<std::string>>{{"m", "v"}};
     if (o.amsgrad) groups.push_back({"vhat"});
     return groups;
   }
@@ -51,15 +58,15 @@ struct KerasVariable {
 };
 
 std::vector<KerasVariable> KerasVariableLayout(const Model& model, const OptimizerConfig& o,
-                                               bool keras3) {
+                                               Layout layout) {
   std::vector<WeightInfo> trainable;
   for (WeightInfo& w : model.Weights()) {
     if (w.trainable) trainable.push_back(std::move(w));
   }
   const DType dtype = trainable.empty() ? DType::kF32 : trainable[0].type.dtype;
   std::vector<KerasVariable> out = {{kIterations, {dtype, Shape{}}}};
-  if (keras3) out.push_back({"", {dtype, Shape{}}});
-  for (const std::vector<std::string>& group : SlotGroups(o, keras3)) {
+  if (layout == Layout::kKeras3) out.push_back({"", {dtype, Shape{}}});
+  for (const std::vector<std::string>& group : SlotGroups(o, layout)) {
     for (const WeightInfo& w : trainable) {
       for (const std::string& slot : group)
         out.push_back({absl::StrCat("optimizer/", w.name, "/", slot), w.type});
@@ -98,8 +105,11 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
                                                const std::string& path) try {
   if (state.variables.empty()) return 0;
   RILL_RETURN_IF_ERROR(model.params().SyncToHost());
-  const bool keras3 = IsKeras3(state.keras_version);
-  std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, keras3);
+  const Layout kind = state.legacy                    ? Layout::kLegacy
+                      : IsKeras3(state.keras_version) ? Layout::kKeras3
+                                                      : Layout::kTfKeras;
+  const bool keras3 = kind == Layout::kKeras3;
+  std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, kind);
   // Keras 3 keeps a constant learning rate second, and no variable for a schedule's: one
   // variable fewer, whatever the schedule the run itself takes.
   const size_t n = state.variables.size();
@@ -112,7 +122,7 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
       state.keras_version.empty() ? "Keras" : absl::StrCat("Keras ", state.keras_version);
   if (state.variables.size() != count) {
     std::vector<std::string> groups;
-    for (const std::vector<std::string>& group : SlotGroups(optimizer, keras3))
+    for (const std::vector<std::string>& group : SlotGroups(optimizer, kind))
       groups.push_back(absl::StrJoin(group, " and "));
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": its optimizer keeps ", state.variables.size(), " variables; ", keras, "'s ",
@@ -156,7 +166,7 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
 
 std::vector<Tensor> KerasOptimizerVariables(const Model& model, const OptimizerConfig& optimizer) {
   std::vector<Tensor> out;
-  for (const KerasVariable& v : KerasVariableLayout(model, optimizer, /*keras3=*/false)) {
+  for (const KerasVariable& v : KerasVariableLayout(model, optimizer, Layout::kTfKeras)) {
     const Tensor* kept = model.params().Find(v.name);
     if (v.name == kIterations) {
       out.push_back(Tensor::FromVector(

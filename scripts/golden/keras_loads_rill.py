@@ -115,6 +115,12 @@ def main():
             binary, tmp, os.path.join(optimizer, "sgd_cosine_restarts.keras"),
             os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
             steps_before=4)
+        # A legacy Adam(0.01, amsgrad=True, decay=0.05) saved as HDF5: rill's archive holds
+        # Keras's Adam with InverseTimeDecay(0.01, 1, 0.05), the same rates.
+        failed |= not check_training_goes_on(
+            binary, tmp, os.path.join(optimizer, "legacy_adam_decay.h5"),
+            os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
+            steps_before=4)
     sys.exit(1 if failed else 0)
 
 

@@ -50,6 +50,14 @@ Cases:
     keras3_rmsprop_cosine_restarts  Keras 3 RMSprop(CosineDecayRestarts(0.01, 3, t_mul=1.0,
                             m_mul=0.5)): restarts at steps 3 and 6
 
+  tf.keras's optimizers before 2.11 (tf-keras's optimizers.legacy), saved as HDF5 (<case>.h5),
+  which keeps their state as they lay it out (the iteration count, then each slot for every
+  weight in turn); their decay divides the rate by 1 + decay * iterations:
+    legacy_sgd_decay          SGD(0.1, decay=0.2): no slot
+    legacy_sgd_momentum_decay SGD(0.1, momentum=0.5, nesterov=True, decay=0.1)
+    legacy_adam_decay         Adam(0.01, beta_1=0.8, amsgrad=True, decay=0.05)
+    legacy_rmsprop_momentum   RMSprop(0.01, momentum=0.5, centered=True)
+
 Writes tests/golden/keras_optimizer/:
   x.npy, y.npy          the data (8 samples)
   <case>.keras          the model after the first fit (model.save)
@@ -85,11 +93,11 @@ def model_of(k, rng):
     return model
 
 
-def case(name, k, optimizer, x, y, rng, h5=False, metrics=None):
+def case(name, k, optimizer, x, y, rng, h5=False, metrics=None, ext="keras"):
     model = model_of(k, rng)
     model.compile(loss="mse", optimizer=optimizer, metrics=metrics)
     model.fit(x, y, **FIT)
-    path = os.path.join(OUT, f"{name}.keras")
+    path = os.path.join(OUT, f"{name}.{ext}")
     model.save(path)
     again = k.models.load_model(path)
     if metrics:
@@ -163,6 +171,16 @@ def main():
          x, y, rng)
     case("keras3_rmsprop_cosine_restarts", keras3,
          opt3.RMSprop(sched3.CosineDecayRestarts(0.01, 3, t_mul=1.0, m_mul=0.5)), x, y, rng)
+    # tf.keras's optimizers before 2.11 (optimizers.legacy since): HDF5 keeps their state (a
+    # .keras archive keeps none), and their decay divides the rate by 1 + decay * iterations.
+    legacy = keras.optimizers.legacy
+    case("legacy_sgd_decay", keras, legacy.SGD(0.1, decay=0.2), x, y, rng, ext="h5")
+    case("legacy_sgd_momentum_decay", keras,
+         legacy.SGD(0.1, momentum=0.5, nesterov=True, decay=0.1), x, y, rng, ext="h5")
+    case("legacy_adam_decay", keras, legacy.Adam(0.01, beta_1=0.8, amsgrad=True, decay=0.05),
+         x, y, rng, ext="h5")
+    case("legacy_rmsprop_momentum", keras,
+         legacy.RMSprop(0.01, momentum=0.5, centered=True), x, y, rng, ext="h5")
     print(f"wrote {OUT}")
 
 

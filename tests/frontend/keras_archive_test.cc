@@ -249,6 +249,42 @@ TEST(KerasArchive, TrainingConfigIsReadFromCompileConfig) {
   ASSERT_TRUE(decayed->optimizer_config.has_value()) << decayed->optimizer_unsupported;
   EXPECT_EQ(decayed->optimizer_config->weight_decay, 0.004);
   EXPECT_EQ(decayed->optimizer_config->name, "adam");
+  // tf.keras's optimizers before 2.11 (optimizers.legacy since) have a decay, which divides the
+  // rate by 1 + decay * iterations: Keras's InverseTimeDecay(lr, 1, decay). Those whose update
+  // is not Keras's current one are refused naming why.
+  auto legacy = [&](const std::string& cls, nlohmann::json config) {
+    return settings_with([&](nlohmann::json& c) {
+      c["optimizer"] = {{"class_name", cls}, {"config", std::move(config)}};
+    });
+  };
+  auto legacy_adam = legacy("Adam", {{"name", "Adam"},
+                                     {"learning_rate", 0.01},
+                                     {"decay", 0.05},
+                                     {"beta_1", 0.9},
+                                     {"is_legacy_optimizer", true}});
+  ASSERT_TRUE(legacy_adam.ok()) << legacy_adam.status();
+  ASSERT_TRUE(legacy_adam->optimizer_config.has_value()) << legacy_adam->optimizer_unsupported;
+  EXPECT_EQ(legacy_adam->optimizer_config->schedule, optim::InverseTimeDecay(0.01, 1, 0.05));
+  for (const auto& [cls, config, why] :
+       {std::tuple{"Adagrad", nlohmann::json{{"learning_rate", 0.01}, {"decay", 0.0}},
+                   "the legacy Adagrad, which adds epsilon to the accumulator's square root "
+                   "(Keras's Adagrad, and rill's, add it under the root)"},
+        std::tuple{"RMSprop",
+                   nlohmann::json{{"learning_rate", 0.01}, {"decay", 0.0}, {"momentum", 0.0}},
+                   "the legacy RMSprop without momentum, which adds epsilon to the square root "
+                   "(Keras's RMSprop, and rill's, add it under the root)"},
+        std::tuple{"SGD",
+                   nlohmann::json{{"learning_rate",
+                                   {{"class_name", "ExponentialDecay"},
+                                    {"config", {{"initial_learning_rate", 0.1}}}}},
+                                  {"decay", 0.1}},
+                   "decay 0.1 beside a learning-rate schedule"},
+        std::tuple{"SGD", nlohmann::json{{"learning_rate", 0.1}, {"decay", -0.1}}, "decay -0.1"}}) {
+    auto settings = legacy(cls, config);
+    ASSERT_TRUE(settings.ok()) << settings.status();
+    EXPECT_FALSE(settings->optimizer_config.has_value()) << cls;
+    EXPECT_EQ(settings->optimizer_unsupported, why);
+  }
   // A loss object's settings: from_logits is carried, another non-default setting is named;
   // Keras 3 writes a loss function as {"class_name": "function", "config": its name}.
   for (const auto& [loss, name, from_logits, why] :

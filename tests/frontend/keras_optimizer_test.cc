@@ -86,7 +86,11 @@ TEST(KerasOptimizerState, TrainsOnAsKerasFitAfterLoadModel) {
         std::pair{"keras3_sgd_exponential_decay.keras", "keras3_sgd_exponential_decay"},
         std::pair{"keras3_adamw_cosine_warmup.keras", "keras3_adamw_cosine_warmup"},
         std::pair{"sgd_cosine_restarts.keras", "sgd_cosine_restarts"},
-        std::pair{"keras3_rmsprop_cosine_restarts.keras", "keras3_rmsprop_cosine_restarts"}}) {
+        std::pair{"keras3_rmsprop_cosine_restarts.keras", "keras3_rmsprop_cosine_restarts"},
+        std::pair{"legacy_sgd_decay.h5", "legacy_sgd_decay"},
+        std::pair{"legacy_sgd_momentum_decay.h5", "legacy_sgd_momentum_decay"},
+        std::pair{"legacy_adam_decay.h5", "legacy_adam_decay"},
+        std::pair{"legacy_rmsprop_momentum.h5", "legacy_rmsprop_momentum"}}) {
     SCOPED_TRACE(file);
     const std::string path = Golden(file);
     const OptimizerConfig optimizer = FileOptimizer(path);
@@ -167,6 +171,31 @@ TEST(KerasOptimizerState, SchedulesAreKerasOwn) {
     FitAsKeras(*m, optimizer);
     EXPECT_GT(GapFromKeras(*m, name), 1e-4);
   }
+}
+
+// tf.keras's optimizers before 2.11 keep each slot for every weight in turn (Adam's m of every
+// weight, then its v, then its vhat), and their decay is Keras's InverseTimeDecay(lr, 1, decay):
+// read as another optimizer's layout, the same variables do not fit the model.
+TEST(KerasOptimizerState, LegacyOptimizersKeepTheirOwnLayoutAndDecay) {
+  const std::string path = Golden("legacy_adam_decay.h5");
+  const OptimizerConfig optimizer = FileOptimizer(path);
+  ASSERT_TRUE(optimizer.schedule.has_value());
+  EXPECT_EQ(*optimizer.schedule, optim::InverseTimeDecay(static_cast<double>(0.01f), 1, 0.05))
+      << ScheduleDescription(*optimizer.schedule);
+  auto state = ReadKerasOptimizerState(path);
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_TRUE(state->legacy);
+  EXPECT_EQ(state->variables.size(), 16u);  // the count, then m, v and vhat of 5 weights
+  auto m = LoadWhole(path);
+  ASSERT_NE(m, nullptr);
+  KerasOptimizerState as_current = *state;
+  as_current.legacy = false;
+  auto refused = SetKerasOptimizerState(*m, optimizer, as_current, path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("has shape"), std::string::npos) << refused.status();
+  auto current = ReadKerasOptimizerState(Golden("adam.h5"));
+  ASSERT_TRUE(current.ok()) << current.status();
+  EXPECT_FALSE(current->legacy);
 }
 
 // A schedule reads back from its description, as Python would construct it; what is not a
