@@ -118,7 +118,7 @@ void KerasVarGroups(const std::string& class_name, const nlohmann::json& config,
 // The model's weights in Keras's newer layout, into the new HDF5 file `file`, with the state of
 // `optimizer` when given (a compiled model's archive).
 absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file,
-                                 const OptimizerConfig* optimizer) {
+                                 const OptimizerConfig* optimizer, bool keras3) {
   const std::vector<Tensor> weights = model.GetWeights();
   const std::vector<std::string> paths = KerasLayerPaths(model);
   std::vector<std::pair<std::string, const Tensor*>> datasets;
@@ -139,7 +139,8 @@ absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file,
   }
   // The optimizer's own variables, as its save_own_variables numbers them.
   const std::vector<Tensor> optimizer_variables =
-      optimizer == nullptr ? std::vector<Tensor>() : KerasOptimizerVariables(model, *optimizer);
+      optimizer == nullptr ? std::vector<Tensor>()
+                           : KerasOptimizerVariables(model, *optimizer, keras3);
   for (size_t i = 0; i < optimizer_variables.size(); ++i)
     datasets.push_back({absl::StrCat("optimizer/vars/", i), &optimizer_variables[i]});
   // Keras's loader reads the model's own variables from the root's "vars" (it has none).
@@ -147,12 +148,14 @@ absl::Status WriteKerasWeightsH5(const Model& model, const std::string& file,
 }
 
 // The bytes of the model's weights in Keras's newer layout (an HDF5 file), with the state of
-// `optimizer` when given; errors name `target`, the file they are for.
+// `optimizer` when given (in Keras 3's layout with `keras3`); errors name `target`, the file
+// they are for.
 absl::StatusOr<std::string> KerasWeightsH5Bytes(const Model& model, const std::string& target,
-                                                const OptimizerConfig* optimizer = nullptr) {
+                                                const OptimizerConfig* optimizer = nullptr,
+                                                bool keras3 = false) {
   RILL_ASSIGN_OR_RETURN(const ScratchFile scratch, ScratchFile::Create());
   RILL_RETURN_IF_ERROR(
-      scratch.Renamed(WriteKerasWeightsH5(model, scratch.path(), optimizer), target));
+      scratch.Renamed(WriteKerasWeightsH5(model, scratch.path(), optimizer, keras3), target));
   absl::StatusOr<std::string> bytes =
       ReadRegularFile(scratch.path(), int64_t{1} << 40, "Keras weights file");
   if (!bytes.ok()) return scratch.Renamed(bytes.status(), target);
@@ -293,18 +296,21 @@ absl::Status SaveKerasArchive(const Model& model, const std::string& path,
     RILL_ASSIGN_OR_RETURN(root["compile_config"], CompileConfigToKeras(*compile));
   }
   const std::string config = root.dump();
+  const bool keras3 = compile && IsKeras3Version(compile->keras_version);
   RILL_ASSIGN_OR_RETURN(const std::string weights,
                         KerasWeightsH5Bytes(model, absl::StrCat(path, ": ", kWeights),
-                                            compile ? &compile->optimizer : nullptr));
+                                            compile ? &compile->optimizer : nullptr, keras3));
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   char date[32] = "";
   const time_t t = static_cast<time_t>(now);
   struct tm local {};
   if (localtime_r(&t, &local) != nullptr)
     std::strftime(date, sizeof(date), "%Y-%m-%d@%H:%M:%S", &local);
-  // As tf-keras 2.21 writes it, whose model JSON config.json holds (ModelToKerasJson).
-  const std::string metadata =
-      nlohmann::json{{"keras_version", "2.21.0"}, {"date_saved", date}}.dump();
+  // As tf-keras 2.21 writes it, whose model JSON config.json holds (ModelToKerasJson); the
+  // version names the optimizer state's layout, which Keras 3's is for a Keras 3 file.
+  const std::string metadata = nlohmann::json{
+      {"keras_version", keras3 ? compile->keras_version : "2.21.0"},
+      {"date_saved", date}}.dump();
   RILL_ASSIGN_OR_RETURN(const std::string archive,
                         zip::StoredZip({{"metadata.json", metadata},
                                         {std::string(kConfig), config},

@@ -195,12 +195,17 @@ struct KerasCompileConfig {
   OptimizerConfig optimizer;
   bool from_logits = false;
   std::vector<std::string> metrics;  // by name, as Trainer::Compile takes them
+  // The Keras whose loader the archive is for: empty or 2.x, tf-keras 2.21's layout of the
+  // optimizer's state; 3.x (a Keras 3 file's version, KerasOptimizerState::keras_version),
+  // Keras 3's, whose load_model drops a state of another layout. metadata.json says which.
+  std::string keras_version;
 };
 // Writes the model as model.save('m.keras') does: a ZIP archive of metadata.json, config.json
 // (ModelToKerasJson, with `compile` as its compile_config when given) and model.weights.h5
-// (SaveKerasWeights's layout, with, given `compile`, the state of its optimizer as tf-keras
-// keeps it: the model's iteration count and slots for that optimizer, as training with it
-// left them, initial values where it has not trained), members stored. keras.models.load_model
+// (SaveKerasWeights's layout, with, given `compile`, the state of its optimizer as tf-keras,
+// or Keras 3 for a Keras 3 keras_version, keeps it: the model's iteration count and slots for
+// that optimizer, as training with it left them, initial values where it has not trained),
+// members stored. keras.models.load_model
 // reads it (compiled with `compile` and its optimizer's state, else uncompiled), and so do
 // LoadKerasModel, LoadWeights, ReadKerasTrainingSettings and ReadKerasOptimizerState. Written
 // beside `path`, then moved into place.

@@ -75,17 +75,6 @@ std::vector<KerasVariable> KerasVariableLayout(const Model& model, const Optimiz
   return out;
 }
 
-// Keras 3 and later: a version whose major number is 3 or more.
-bool IsKeras3(const std::string& version) {
-  int major = 0;
-  for (char c : version) {
-    if (c < '0' || c > '9') break;
-    major = major * 10 + (c - '0');
-    if (major > 1000) break;
-  }
-  return major >= 3;
-}
-
 // `t` as float32 or float64.
 Tensor Converted(const Tensor& t, DType dtype) {
   Tensor out(dtype, t.shape());
@@ -100,14 +89,24 @@ Tensor Converted(const Tensor& t, DType dtype) {
 
 }  // namespace
 
+bool IsKeras3Version(const std::string& version) {
+  int major = 0;
+  for (char c : version) {
+    if (c < '0' || c > '9') break;
+    major = major * 10 + (c - '0');
+    if (major > 1000) break;
+  }
+  return major >= 3;
+}
+
 absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConfig& optimizer,
                                                const KerasOptimizerState& state,
                                                const std::string& path) try {
   if (state.variables.empty()) return 0;
   RILL_RETURN_IF_ERROR(model.params().SyncToHost());
-  const Layout kind = state.legacy                    ? Layout::kLegacy
-                      : IsKeras3(state.keras_version) ? Layout::kKeras3
-                                                      : Layout::kTfKeras;
+  const Layout kind = state.legacy                           ? Layout::kLegacy
+                      : IsKeras3Version(state.keras_version) ? Layout::kKeras3
+                                                             : Layout::kTfKeras;
   const bool keras3 = kind == Layout::kKeras3;
   std::vector<KerasVariable> layout = KerasVariableLayout(model, optimizer, kind);
   // Keras 3 keeps a constant learning rate second, and no variable for a schedule's: one
@@ -164,11 +163,18 @@ absl::StatusOr<int64_t> SetKerasOptimizerState(Model& model, const OptimizerConf
   return CurrentExceptionStatus(path);
 }
 
-std::vector<Tensor> KerasOptimizerVariables(const Model& model, const OptimizerConfig& optimizer) {
+std::vector<Tensor> KerasOptimizerVariables(const Model& model, const OptimizerConfig& optimizer,
+                                            bool keras3) {
   std::vector<Tensor> out;
-  for (const KerasVariable& v : KerasVariableLayout(model, optimizer, Layout::kTfKeras)) {
+  for (const KerasVariable& v :
+       KerasVariableLayout(model, optimizer, keras3 ? Layout::kKeras3 : Layout::kTfKeras)) {
     const Tensor* kept = model.params().Find(v.name);
-    if (v.name == kIterations) {
+    if (v.name.empty()) {  // Keras 3's learning rate: a variable only for a constant one
+      if (!optimizer.schedule) {
+        out.push_back(Tensor::FromVector(
+            std::vector<float>{static_cast<float>(optimizer.learning_rate)}, Shape{}));
+      }
+    } else if (v.name == kIterations) {
       out.push_back(Tensor::FromVector(
           std::vector<int64_t>{kept == nullptr ? 0 : static_cast<int64_t>(kept->at(0))}, Shape{}));
     } else if (kept != nullptr && kept->shape() == v.type.shape) {

@@ -524,6 +524,16 @@ absl::Status TrainModel(ProcessGroup* group) {
     if (!adopted.empty() && Verbosity() != 0 && writer)
       std::printf("training with what the model was compiled with in Keras: %s\n", adopted.c_str());
   }
+  // The Keras whose load_model --save-model's archive is for: the --model file's (Keras 3 keeps
+  // its optimizer's state in a layout of its own).
+  std::string keras_version;
+  if (optimizer_state) {
+    keras_version = optimizer_state->keras_version;
+  } else if (!save_model.empty() && IsKerasModelFile(model_path)) {
+    RILL_ASSIGN_OR_RETURN(const KerasOptimizerState file_state,
+                          ReadKerasOptimizerState(model_path));
+    keras_version = file_state.keras_version;
+  }
   std::optional<ResumePoint> resume_point;
   if (absl::GetFlag(FLAGS_resume)) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
@@ -662,7 +672,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   }
   if (!save_model.empty()) {
     RILL_RETURN_IF_ERROR(SaveKerasArchive(
-        m, save_model, KerasCompileConfig{loss_name, *optimizer, from_logits, metrics}));
+        m, save_model,
+        KerasCompileConfig{loss_name, *optimizer, from_logits, metrics, keras_version}));
     std::printf("model saved to %s\n", save_model.c_str());
   }
   return absl::OkStatus();

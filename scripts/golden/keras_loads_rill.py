@@ -115,6 +115,12 @@ def main():
             binary, tmp, os.path.join(optimizer, "sgd_cosine_restarts.keras"),
             os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
             steps_before=4)
+        # Keras 3's Adam(0.01, beta_1=0.8, amsgrad=True): rill's archive keeps the state in
+        # Keras 3's layout (the learning rate second), which Keras 3's load_model restores.
+        failed |= not check_training_goes_on(
+            binary, tmp, os.path.join(optimizer, "keras3_adam.keras"),
+            os.path.join(optimizer, "x.npy"), os.path.join(optimizer, "y.npy"), 4, [],
+            steps_before=4, k=keras3)
         # A legacy Adam(0.01, amsgrad=True, decay=0.05) saved as HDF5: rill's archive holds
         # Keras's Adam with InverseTimeDecay(0.01, 1, 0.05), the same rates.
         failed |= not check_training_goes_on(
@@ -125,11 +131,12 @@ def main():
 
 
 def check_training_goes_on(binary, tmp, model_path, x, y, batch_size, metrics_flag,
-                           steps_before=0):
+                           steps_before=0, k=keras):
     """rill trains the Keras model at model_path for 4 steps (2 epochs) and saves it; Keras's
     load_model, then fit for 4 more, must end where rill training on from the saved archive
     ends: the archive holds the optimizer's state (and its learning-rate schedule, if any).
-    steps_before: the steps the model at model_path was trained in Keras."""
+    steps_before: the steps the model at model_path was trained in Keras; k: the Keras that
+    loads rill's archive (Keras 3 for a model Keras 3 saved)."""
     name = os.path.splitext(os.path.basename(model_path))[0]
     data = ["--x", x, "--y", y, "--epochs", "2", "--batch-size", str(batch_size),
             "--shuffle=false", "--verbose", "0"]
@@ -138,8 +145,8 @@ def check_training_goes_on(binary, tmp, model_path, x, y, batch_size, metrics_fl
     npy = os.path.join(tmp, f"{name}_on")
     rill(binary, "train", "--model", archive, *data, "--save-weights", npy)
     want = [np.load(os.path.join(npy, f"{i}.npy")) for i in range(len(os.listdir(npy)))]
-    model = keras.models.load_model(archive)
-    steps = int(model.optimizer.iterations.numpy())
+    model = k.models.load_model(archive)
+    steps = int(np.asarray(model.optimizer.iterations))
     # Compiled with the metrics rill trained with too (evaluate does not train).
     metrics = sorted(model.evaluate(np.load(x), np.load(y), verbose=0, return_dict=True))
     model.fit(np.load(x), np.load(y), epochs=2, batch_size=batch_size, shuffle=False, verbose=0)

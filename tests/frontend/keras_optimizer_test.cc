@@ -374,39 +374,52 @@ TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
         optim::WithSchedule(optim::Adam(),
                             optim::PiecewiseConstantDecay({1, 2}, {0.02, 0.01, 0.005}))}) {
     SCOPED_TRACE(optimizer.name);
-    auto trained = LoadWhole(Golden("sgd.keras"));
-    ASSERT_NE(trained, nullptr);
-    FitAsKeras(*trained, optimizer, 1);
-    ASSERT_TRUE(
-        SaveKerasArchive(*trained, saved, KerasCompileConfig{"mse", optimizer, false, {"mae"}})
-            .ok());
-    auto settings = ReadKerasTrainingSettings(saved);
-    ASSERT_TRUE(settings.ok()) << settings.status();
-    EXPECT_EQ(settings->metrics, std::vector<std::string>{"mae"});
-    ASSERT_TRUE(settings->optimizer_config.has_value()) << settings->optimizer_unsupported;
-    EXPECT_EQ(settings->optimizer_config->schedule, optimizer.schedule);
-    // save_weights of a compiled model keeps the same state.
-    ASSERT_TRUE(SaveKerasWeights(*trained, weights, optimizer).ok());
-    auto archive_state = ReadKerasOptimizerState(saved);
-    auto weights_state = ReadKerasOptimizerState(weights);
-    ASSERT_TRUE(archive_state.ok() && weights_state.ok());
-    ASSERT_EQ(weights_state->variables.size(), archive_state->variables.size());
-    for (size_t i = 0; i < archive_state->variables.size(); ++i)
-      EXPECT_EQ(MaxRelDiff(weights_state->variables[i], archive_state->variables[i]), 0) << i;
-    FitAsKeras(*trained, optimizer, 1);
+    // tf-keras's layout of the state, and Keras 3's (the learning rate second, a variable only
+    // for a constant one).
+    for (const std::string keras_version : {"", "3.15.1"}) {
+      SCOPED_TRACE(keras_version);
+      auto trained = LoadWhole(Golden("sgd.keras"));
+      ASSERT_NE(trained, nullptr);
+      FitAsKeras(*trained, optimizer, 1);
+      ASSERT_TRUE(
+          SaveKerasArchive(*trained, saved,
+                           KerasCompileConfig{"mse", optimizer, false, {"mae"}, keras_version})
+              .ok());
+      auto settings = ReadKerasTrainingSettings(saved);
+      ASSERT_TRUE(settings.ok()) << settings.status();
+      EXPECT_EQ(settings->metrics, std::vector<std::string>{"mae"});
+      ASSERT_TRUE(settings->optimizer_config.has_value()) << settings->optimizer_unsupported;
+      EXPECT_EQ(settings->optimizer_config->schedule, optimizer.schedule);
+      // save_weights of a compiled model keeps the same state.
+      ASSERT_TRUE(SaveKerasWeights(*trained, weights, optimizer).ok());
+      auto archive_state = ReadKerasOptimizerState(saved);
+      auto weights_state = ReadKerasOptimizerState(weights);
+      ASSERT_TRUE(archive_state.ok() && weights_state.ok());
+      EXPECT_EQ(archive_state->keras_version, keras_version.empty() ? "2.21.0" : keras_version);
+      // Keras 3's learning-rate variable, the schedule's first rate here, is the one more.
+      const size_t more = !keras_version.empty() && !optimizer.schedule ? 1 : 0;
+      ASSERT_EQ(archive_state->variables.size(), weights_state->variables.size() + more);
+      if (more == 1)
+        EXPECT_EQ(archive_state->variables[1].at(0), static_cast<float>(optimizer.learning_rate));
+      for (size_t i = 0; i < weights_state->variables.size(); ++i) {
+        const size_t at = i == 0 ? 0 : i + more;
+        EXPECT_EQ(MaxRelDiff(weights_state->variables[i], archive_state->variables[at]), 0) << i;
+      }
+      FitAsKeras(*trained, optimizer, 1);
 
-    auto again = LoadWhole(saved);
-    ASSERT_NE(again, nullptr);
-    auto state = ReadKerasOptimizerState(saved);
-    ASSERT_TRUE(state.ok()) << state.status();
-    auto steps = SetKerasOptimizerState(*again, FileOptimizer(saved), *state, saved);
-    ASSERT_TRUE(steps.ok()) << steps.status();
-    EXPECT_EQ(*steps, 2);
-    FitAsKeras(*again, optimizer, 1);
-    const std::vector<Tensor> want = trained->GetWeights(), got = again->GetWeights();
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << i;
+      auto again = LoadWhole(saved);
+      ASSERT_NE(again, nullptr);
+      auto state = ReadKerasOptimizerState(saved);
+      ASSERT_TRUE(state.ok()) << state.status();
+      auto steps = SetKerasOptimizerState(*again, FileOptimizer(saved), *state, saved);
+      ASSERT_TRUE(steps.ok()) << steps.status();
+      EXPECT_EQ(*steps, 2);
+      FitAsKeras(*again, optimizer, 1);
+      const std::vector<Tensor> want = trained->GetWeights(), got = again->GetWeights();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << i;
+    }
   }
   // A model not trained yet keeps its optimizer's initial state: Adagrad's accumulators start at
   // initial_accumulator_value.

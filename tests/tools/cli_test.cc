@@ -27,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "frontend/checkpoint.h"
 #include "frontend/fit_state.h"
+#include "frontend/keras_model.h"
 #include "runtime/npy.h"
 #include "tests/golden_files.h"
 #include "tests/temp_dir.h"
@@ -1087,6 +1088,24 @@ TEST_F(CliTest, AKerasModelTrainsOnFromItsOptimizerState) {
   EXPECT_THAT(r.out, HasSubstr("state after 4 steps\nEpoch 1/2 - "));
   EXPECT_THAT(r.out, HasSubstr(" - mse: "));
   EXPECT_THAT(r.out, Not(HasSubstr(" - mae: ")));
+  // --save-model writes for the Keras of the --model file: a Keras 3 file's optimizer state in
+  // Keras 3's layout (the learning rate second), a legacy HDF5 file's in tf-keras's.
+  for (const auto& [file, version, variables] :
+       {std::tuple{"keras3_sgd.keras", "3.15.1", 7u},
+        std::tuple{"keras3_adam.keras", "3.15.1", 17u},
+        // Keras 3's SGD without momentum and with a schedule keeps the count alone.
+        std::tuple{"keras3_sgd_exponential_decay.keras", "3.15.1", 1u},
+        std::tuple{"legacy_adam_decay.h5", "2.21.0", 16u}}) {
+    SCOPED_TRACE(file);
+    const std::string saved = Path(std::string(file) + ".saved.keras");
+    r = Rill("train --model " + dir + file + data + Path("fit_saved") + " --save-model " + saved);
+    ASSERT_EQ(r.status, 0) << r.out;
+    auto state = ReadKerasOptimizerState(saved);
+    ASSERT_TRUE(state.ok()) << state.status();
+    EXPECT_EQ(state->keras_version, version);
+    EXPECT_EQ(state->variables.size(), variables);
+    EXPECT_EQ(state->variables[0].at(0), 8);  // 4 steps in Keras, 4 here
+  }
 }
 
 // rill evaluate gives Keras's evaluate after load_model: the loss and metrics the model was
