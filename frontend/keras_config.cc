@@ -332,6 +332,34 @@ absl::StatusOr<LayerRef> ReadMasking(ConfigReader& r, const std::string& name) {
   return layers::Masking(o);
 }
 
+absl::StatusOr<LayerRef> ReadRepeatVector(ConfigReader& r, const std::string& name) {
+  layers::RepeatVectorOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Int("n", &o.n));
+  if (o.n < 1) return r.Error("n", absl::StrCat("must be at least 1, got ", o.n));
+  return layers::RepeatVector(o);
+}
+
+// The layers rill has take channels_last data alone (Keras's default).
+absl::Status ChannelsLast(ConfigReader& r) {
+  std::string format = "channels_last";
+  RILL_RETURN_IF_ERROR(r.String("data_format", &format));
+  if (format != "channels_last")
+    return r.Error("data_format", absl::StrCat("'", format, "' is not supported"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LayerRef> ReadFlatten(ConfigReader& r, const std::string& name) {
+  RILL_RETURN_IF_ERROR(ChannelsLast(r));
+  return layers::Flatten({.name = name});
+}
+
+absl::StatusOr<LayerRef> ReadGlobalAveragePooling1D(ConfigReader& r, const std::string& name) {
+  RILL_RETURN_IF_ERROR(ChannelsLast(r));
+  layers::GlobalAveragePooling1DOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Bool("keepdims", &o.keepdims));
+  return layers::GlobalAveragePooling1D(o);
+}
+
 absl::StatusOr<LayerRef> ReadWrapped(ConfigReader& r) {
   const json* inner = r.Find("layer");
   if (inner == nullptr) return r.Error("layer", "is missing");
@@ -404,7 +432,10 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"Activation", ReadActivation},
       {"Masking", ReadMasking},
       {"Bidirectional", ReadBidirectional},
-      {"TimeDistributed", ReadTimeDistributed}};
+      {"TimeDistributed", ReadTimeDistributed},
+      {"RepeatVector", ReadRepeatVector},
+      {"Flatten", ReadFlatten},
+      {"GlobalAveragePooling1D", ReadGlobalAveragePooling1D}};
   ConfigReader r(config, where);
   RILL_RETURN_IF_ERROR(r.Common());
   std::string name;
@@ -414,7 +445,8 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
     return absl::UnimplementedError(absl::StrCat(
         where, ": layer class '", c,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
-        "Masking, Bidirectional, TimeDistributed)"));
+        "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, "
+        "GlobalAveragePooling1D)"));
   }
   RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));
   RILL_RETURN_IF_ERROR(r.Finish());

@@ -145,6 +145,30 @@ struct TimeDistributedOptions {
 };
 LayerRef TimeDistributed(const LayerRef& layer, TimeDistributedOptions options = {});
 
+// Keras RepeatVector: [batch, features] -> [batch, n, features], the input repeated n times
+// (a sequence decoder's input from an encoder's last state).
+struct RepeatVectorOptions {
+  int64_t n = 1;
+  std::string name;
+};
+LayerRef RepeatVector(RepeatVectorOptions options);
+
+// Keras Flatten: [batch, d1, d2, ...] -> [batch, d1 * d2 * ...], every dimension after the
+// batch known.
+struct FlattenOptions {
+  std::string name;
+};
+LayerRef Flatten(FlattenOptions options = {});
+
+// Keras GlobalAveragePooling1D: [batch, steps, features] -> [batch, features] (with keepdims,
+// [batch, 1, features]), the mean over the steps. A masked input is refused, naming the layer
+// that made the mask (Keras would average the unmasked steps alone).
+struct GlobalAveragePooling1DOptions {
+  bool keepdims = false;
+  std::string name;
+};
+LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions options = {});
+
 // Applies a named activation: "linear", "softmax", or the text name of a unary op declared a
 // Keras activation (OpDef::keras_activation: "relu", "tanh"...). InvalidArgument naming the known
 // ones for others.

@@ -225,6 +225,13 @@ class TimeDistributedLayer : public Layer {
   nlohmann::json GetConfig() const override {
     nlohmann::json c = BaseLayerConfig(config_name());
     c["layer"] = LayerToKeras(*inner_);
+    // The wrapped layer's own name, as Keras writes it ("dense"), not its path inside this one
+    // ("time_distributed/dense"): Keras 3 refuses a name with a '/'.
+    nlohmann::json& inner_name = c["layer"]["config"]["name"];
+    if (inner_name.is_string()) {
+      const std::string path = inner_name.get<std::string>();
+      inner_name = path.substr(path.rfind('/') + 1);
+    }
     return c;
   }
   const Layer& inner() const { return *inner_; }

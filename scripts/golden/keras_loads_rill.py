@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that Keras reads the files rill writes: trains three golden Keras models one SGD epoch
+"""Checks that Keras reads the files rill writes: trains six golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
@@ -32,7 +32,11 @@ GOLDEN = os.path.join(ROOT, "tests", "golden")
 # writes it in tf-keras's form.
 CASES = [("keras_archive/model.keras", "keras_archive/x.npy", True),
          ("keras_archive/cudnn.keras", "keras_archive/x.npy", False),
-         ("keras3/ids.keras", "keras3/ids_x.npy", True)]
+         ("keras3/ids.keras", "keras3/ids_x.npy", True),
+         ("keras_shapes/repeat_vector.keras", "keras_shapes/repeat_vector_x.npy", True),
+         ("keras_shapes/flatten.keras", "keras_shapes/flatten_x.npy", True),
+         ("keras_shapes/average_pooling_keepdims.keras",
+          "keras_shapes/average_pooling_keepdims_x.npy", True)]
 
 
 def rill(binary, *args):

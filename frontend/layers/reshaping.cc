@@ -1,0 +1,140 @@
+// The Keras layers that reshape or pool without weights: RepeatVector, Flatten,
+// GlobalAveragePooling1D.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "frontend/keras_config.h"
+#include "frontend/layers.h"
+#include "ir/ops/elementwise.h"
+#include "ir/ops/reduce.h"
+#include "ir/status.h"
+
+namespace rill::layers {
+namespace {
+
+absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
+  if (inputs.size() == 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+}
+
+// Keras's Flatten refuses a masked input; its GlobalAveragePooling1D averages the unmasked
+// steps alone, which rill does not.
+absl::Status RefuseMask(const SymbolicTensor& input) {
+  if (!input.mask) return absl::OkStatus();
+  return absl::UnimplementedError(
+      absl::StrCat("its input is masked (by '", input.mask->layer, "'), which is not supported"));
+}
+
+// The product of x's dimensions after the batch, or an error naming the shape when one is not
+// known.
+absl::StatusOr<int64_t> KnownSizePerSample(const Value* x) {
+  int64_t size = 1;
+  const std::vector<int64_t>& dims = x->type.shape.dims();
+  for (size_t i = 1; i < dims.size(); ++i) {
+    if (dims[i] < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("input ", x->type.shape.ToString(),
+                                                     " has an unknown dimension after the batch"));
+    }
+    size *= dims[i];
+  }
+  return size;
+}
+
+class RepeatVectorLayer : public Layer {
+ public:
+  explicit RepeatVectorLayer(RepeatVectorOptions o) : o_(std::move(o)) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return "RepeatVector"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["n"] = o_.n;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    Value* x = inputs[0].value;
+    if (o_.n < 1) return absl::InvalidArgumentError(absl::StrCat("n = ", o_.n, ", expected >= 1"));
+    if (x->type.shape.rank() != 2 || x->type.shape.dims()[1] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", x->type.shape.ToString(), ", expected [batch, features]"));
+    }
+    const int64_t features = x->type.shape.dims()[1];
+    // x [batch, 1, features] times ones [batch, n, features]: the same values (x * 1 is x), and
+    // the gradient sums over the copies.
+    Value* ones = ops::FillBatchOf(b, x, 0, {x->type.dtype, Shape{-1, o_.n, features}}, 1.0);
+    return std::vector<Value*>{ops::Mul(b, ops::Reshape(b, x, {-1, 1, features}), ones)};
+  }
+
+ private:
+  RepeatVectorOptions o_;
+};
+
+class FlattenLayer : public Layer {
+ public:
+  explicit FlattenLayer(FlattenOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
+  std::string class_name() const override { return "Flatten"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["data_format"] = "channels_last";
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    RILL_RETURN_IF_ERROR(RefuseMask(inputs[0]));
+    Value* x = inputs[0].value;
+    if (x->type.shape.rank() < 2) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", x->type.shape.ToString(), ", expected [batch, ...]"));
+    }
+    RILL_ASSIGN_OR_RETURN(const int64_t size, KnownSizePerSample(x));
+    return std::vector<Value*>{ops::Reshape(b, x, {-1, size})};
+  }
+
+ private:
+  FlattenOptions o_;
+};
+
+class GlobalAveragePooling1DLayer : public Layer {
+ public:
+  explicit GlobalAveragePooling1DLayer(GlobalAveragePooling1DOptions o) : o_(std::move(o)) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return "GlobalAveragePooling1D"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["data_format"] = "channels_last";
+    c["keepdims"] = o_.keepdims;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    Value* x = inputs[0].value;
+    if (!IsFloating(x->type.dtype) || x->type.shape.rank() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
+                                                     ", expected floats [batch, steps, features]"));
+    }
+    RILL_RETURN_IF_ERROR(RefuseMask(inputs[0]));
+    return std::vector<Value*>{ops::ReduceMean(b, x, {1}, o_.keepdims)};
+  }
+
+ private:
+  GlobalAveragePooling1DOptions o_;
+};
+
+}  // namespace
+
+LayerRef RepeatVector(RepeatVectorOptions o) {
+  return LayerRef(std::make_shared<RepeatVectorLayer>(std::move(o)));
+}
+LayerRef Flatten(FlattenOptions o) {
+  return LayerRef(std::make_shared<FlattenLayer>(std::move(o)));
+}
+LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions o) {
+  return LayerRef(std::make_shared<GlobalAveragePooling1DLayer>(std::move(o)));
+}
+
+}  // namespace rill::layers

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Keras-produced golden data for the layers that reshape or pool without weights:
+RepeatVector, Flatten and GlobalAveragePooling1D, each in a GRU model that tf-keras builds,
+predicts with and trains (float32, weights uniform(-0.5, 0.5), GRU(reset_after=True)).
+
+Cases:
+  repeat_vector   a sequence autoencoder: Input(5, 2) -> GRU(4) -> RepeatVector(5)
+                  -> GRU(3, return_sequences=True) -> TimeDistributed(Dense(2))
+  flatten         Input(4, 3) -> GRU(3, return_sequences=True) -> Flatten -> Dense(2)
+  average_pooling Input(6, 2) -> GRU(4, return_sequences=True) -> GlobalAveragePooling1D
+                  -> Dense(1, sigmoid), binary_crossentropy
+  average_pooling_keepdims  Input(6, 2) -> GRU(3, return_sequences=True)
+                  -> GlobalAveragePooling1D(keepdims=True) -> Dense(2)
+
+Each model's layer output is checked against NumPy's float64 formula on Keras's own input to
+that layer (repeat, reshape, mean) before anything is written.
+
+Writes tests/golden/keras_shapes/:
+  <case>.keras        the model compiled with SGD(0.1) and its loss, untrained (model.save)
+  <case>_x.npy, <case>_y.npy   an input batch (8 samples) and Keras's prediction of it
+  <case>_t.npy        training targets
+  <case>_fit/N.npy    get_weights() after fit(x, t, epochs=2, batch_size=4, shuffle=False)
+
+Regenerate from the repository root (the archives differ from run to run only in the date
+Keras writes into them):
+  python3 scripts/golden/keras_shape_layers.py
+Made with tensorflow-cpu 2.21.0, tf-keras 2.21.0, numpy 2.x.
+"""
+import os
+import shutil
+
+import numpy as np
+
+from tf_keras_env import ROOT, keras, set_uniform_weights  # noqa: E402  (first: sets TensorFlow's environment)
+
+OUT = os.path.join(ROOT, "tests", "golden", "keras_shapes")
+L = keras.layers
+B = 8
+
+
+def case(name, layers, loss, x, t, rng, layer_name, formula):
+    model = keras.Sequential(layers, name=name)
+    set_uniform_weights(model, rng)
+    model.compile(loss=loss, optimizer=keras.optimizers.SGD(0.1))
+    layer = model.get_layer(layer_name)
+    probe = keras.Model(model.inputs, [layer.input, layer.output])
+    before, after = probe.predict(x, verbose=0)
+    gap = np.abs(after.astype(np.float64) - formula(before.astype(np.float64))).max()
+    assert gap < 1e-6, f"{name}: {layer_name} is {gap} off its formula"
+    model.save(os.path.join(OUT, f"{name}.keras"))
+    np.save(os.path.join(OUT, f"{name}_x.npy"), x, allow_pickle=False)
+    np.save(os.path.join(OUT, f"{name}_y.npy"), model.predict(x, verbose=0), allow_pickle=False)
+    np.save(os.path.join(OUT, f"{name}_t.npy"), t, allow_pickle=False)
+    model.fit(x, t, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    os.makedirs(os.path.join(OUT, f"{name}_fit"))
+    for i, w in enumerate(model.get_weights()):
+        np.save(os.path.join(OUT, f"{name}_fit", f"{i}.npy"), w, allow_pickle=False)
+    print(f"{name}: {layer_name} within {gap:.2g} of its formula")
+
+
+def main():
+    rng = np.random.default_rng(7)
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    normal = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    x = normal(B, 5, 2)
+    case("repeat_vector",
+         [keras.Input((5, 2)), L.GRU(4, reset_after=True), L.RepeatVector(5, name="repeat"),
+          L.GRU(3, reset_after=True, return_sequences=True), L.TimeDistributed(L.Dense(2))],
+         "mse", x, x, rng, "repeat", lambda v: np.repeat(v[:, None, :], 5, axis=1))
+    case("flatten",
+         [keras.Input((4, 3)), L.GRU(3, reset_after=True, return_sequences=True),
+          L.Flatten(name="flat"), L.Dense(2)],
+         "mse", normal(B, 4, 3), normal(B, 2), rng, "flat", lambda v: v.reshape(len(v), -1))
+    case("average_pooling",
+         [keras.Input((6, 2)), L.GRU(4, reset_after=True, return_sequences=True),
+          L.GlobalAveragePooling1D(name="pool"), L.Dense(1, activation="sigmoid")],
+         "binary_crossentropy", normal(B, 6, 2),
+         (rng.random((B, 1)) < 0.5).astype(np.float32), rng, "pool", lambda v: v.mean(axis=1))
+    case("average_pooling_keepdims",
+         [keras.Input((6, 2)), L.GRU(3, reset_after=True, return_sequences=True),
+          L.GlobalAveragePooling1D(keepdims=True, name="pool"), L.Dense(2)],
+         "mse", normal(B, 6, 2), normal(B, 1, 2), rng, "pool",
+         lambda v: v.mean(axis=1, keepdims=True))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
