@@ -161,8 +161,8 @@ struct FlattenOptions {
 LayerRef Flatten(FlattenOptions options = {});
 
 // Keras GlobalAveragePooling1D: [batch, steps, features] -> [batch, features] (with keepdims,
-// [batch, 1, features]), the mean over the steps. A masked input is refused, naming the layer
-// that made the mask (Keras would average the unmasked steps alone).
+// [batch, 1, features]), the mean over the steps; of a masked input, as Keras, over each
+// sample's unmasked steps (which come first, as for a recurrent layer).
 struct GlobalAveragePooling1DOptions {
   bool keepdims = false;
   std::string name;

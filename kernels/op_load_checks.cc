@@ -358,4 +358,24 @@ absl::Status CheckLoadedSequenceLengths(const Plan& plan, const PlanStep& step) 
   return NeedType(loaded.out(0), {DType::kI32, {x.shape.dim(0)}}, "lengths");
 }
 
+// ---- sequence_mask -----------------------------------------------------------------------------
+
+// A sequence_mask step read from a plan file: lengths i32 [batch] and a float mask [batch, steps]
+// of the step's dtype.
+absl::Status CheckLoadedSequenceMask(const Plan& plan, const PlanStep& step) {
+  const LoadedStep s(plan, step);
+  RILL_RETURN_IF_ERROR(s.Counts(1, 1, 1));
+  RILL_RETURN_IF_ERROR(s.Attr("steps", AttrKind::kInt));
+  RILL_RETURN_IF_ERROR(s.Attr("dtype", AttrKind::kDType));
+  const TensorType& lengths = s.in(0);
+  if (lengths.dtype != DType::kI32 || lengths.shape.rank() != 1 || !lengths.shape.IsKnown()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lengths ", lengths.ToString(), ": the kernel reads int32 [batch]"));
+  }
+  RILL_RETURN_IF_ERROR(NeedFloat(s.out(0), "the mask"));
+  return NeedType(
+      s.out(0), {step.attrs.GetDType("dtype"), {lengths.shape.dim(0), step.attrs.GetInt("steps")}},
+      "the mask");
+}
+
 }  // namespace rill

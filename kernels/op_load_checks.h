@@ -60,5 +60,7 @@ absl::Status CheckLoadedGruOperands(const LoadedStep& s, DType t, int64_t b, int
 absl::Status CheckLoadedAssign(const Plan& plan, const PlanStep& step);
 // sequence_lengths: the lengths of a masked input.
 absl::Status CheckLoadedSequenceLengths(const Plan& plan, const PlanStep& step);
+// sequence_mask: the mask of lengths.
+absl::Status CheckLoadedSequenceMask(const Plan& plan, const PlanStep& step);
 
 }  // namespace rill

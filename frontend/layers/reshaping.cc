@@ -7,6 +7,7 @@
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 
 namespace rill::layers {
@@ -17,8 +18,7 @@ absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
   return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
 }
 
-// Keras's Flatten refuses a masked input; its GlobalAveragePooling1D averages the unmasked
-// steps alone, which rill does not.
+// Keras's Flatten refuses a masked input.
 absl::Status RefuseMask(const SymbolicTensor& input) {
   if (!input.mask) return absl::OkStatus();
   return absl::UnimplementedError(
@@ -117,8 +117,21 @@ class GlobalAveragePooling1DLayer : public Layer {
       return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
                                                      ", expected floats [batch, steps, features]"));
     }
-    RILL_RETURN_IF_ERROR(RefuseMask(inputs[0]));
-    return std::vector<Value*>{ops::ReduceMean(b, x, {1}, o_.keepdims)};
+    if (!inputs[0].mask) return std::vector<Value*>{ops::ReduceMean(b, x, {1}, o_.keepdims)};
+    // Keras's masked mean: sum(x * mask) / sum(mask) over the steps, with mask [batch, steps, 1]
+    // 1 at the unmasked steps (a sample without any is 0 / 0, NaN, there too). The mask's steps
+    // come first, as for a recurrent layer: a mask with holes is refused.
+    const SequenceMask& mask = *inputs[0].mask;
+    const int64_t steps = x->type.shape.dim(1);
+    if (steps < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", x->type.shape.ToString(), ": a masked mean needs known steps"));
+    }
+    Value* lengths =
+        mask.lengths != nullptr ? mask.lengths : ops::SequenceLengths(b, mask.source, mask.value);
+    Value* m = ops::Reshape(b, ops::SequenceMask(b, lengths, steps, x->type.dtype), {-1, steps, 1});
+    Value* sum = ops::ReduceSum(b, ops::Mul(b, x, m), {1}, o_.keepdims);
+    return std::vector<Value*>{ops::Div(b, sum, ops::ReduceSum(b, m, {1}, o_.keepdims))};
   }
 
  private:

@@ -163,6 +163,23 @@ absl::StatusOr<std::vector<TensorType>> SequenceLengthsRule(const Attrs&,
   return std::vector<TensorType>{{DType::kI32, Shape{x.dim(0)}}};
 }
 
+absl::StatusOr<std::vector<TensorType>> SequenceMaskRule(const Attrs& attrs,
+                                                         const std::vector<TensorType>& in) {
+  if (in[0].dtype != DType::kI32 || in[0].shape.rank() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lengths ", in[0].ToString(), ", expected int32 [batch]"));
+  }
+  const int64_t steps = attrs.GetInt("steps");
+  const DType dtype = attrs.GetDType("dtype");
+  if (steps < 0)
+    return absl::InvalidArgumentError(absl::StrCat("steps = ", steps, ", expected >= 0"));
+  if (!IsFloating(dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype ", std::string(DTypeName(dtype)), ", expected a float type"));
+  }
+  return std::vector<TensorType>{{dtype, Shape{in[0].shape.dim(0), steps}}};
+}
+
 absl::Status VerifyWeightGradReduction(const Node& node) {
   const std::string& r = node.attrs().GetString(kWeightGradReductionAttr);
   if (r.empty() || r == "sum" || r == "mean") return absl::OkStatus();
@@ -199,6 +216,10 @@ Value* SequenceLengths(Builder& b, Value* x, double mask_value) {
   return b.Op(OpKind::kSequenceLengths, {x}, {{"mask_value", mask_value}});
 }
 
+Value* SequenceMask(Builder& b, Value* lengths, int64_t steps, DType dtype) {
+  return b.Op(OpKind::kSequenceMask, {lengths}, {{"steps", steps}, {"dtype", dtype}});
+}
+
 }  // namespace rill::ops
 
 namespace rill {
@@ -229,6 +250,13 @@ void RegisterRnnOps() {
               .attrs = {{"mask_value", AttrKind::kFloat, 0.0}},
               .shape = SequenceLengthsRule,
               .grad = NoGradient});
+  RegisterOp(
+      {.kind = OpKind::kSequenceMask,
+       .min_inputs = 1,
+       .max_inputs = 1,
+       .attrs = {{"steps", AttrKind::kInt, std::nullopt}, {"dtype", AttrKind::kDType, DType::kF32}},
+       .shape = SequenceMaskRule,
+       .grad = NoGradient});
 }
 
 }  // namespace rill

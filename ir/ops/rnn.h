@@ -68,4 +68,10 @@ CuDNNGRUGradOutputs CuDNNGRUGrad(Builder& b, Value* x, Value* h0, Value* kernel,
 // the sample and the steps), the CUDA kernel writes -1, which the consumer refuses. No gradient.
 Value* SequenceLengths(Builder& b, Value* x, double mask_value);
 
+// A right-padded batch's mask from its lengths (int32 [B]): `dtype` [B, steps], 1 at the steps
+// t < lengths[b] and 0 after (a length beyond `steps` covers them all); a negative length (a
+// mask with holes, as sequence_lengths writes it on cuda) makes its sample's row NaN, so that
+// no plausible number comes of it. No gradient.
+Value* SequenceMask(Builder& b, Value* lengths, int64_t steps, DType dtype);
+
 }  // namespace rill::ops

@@ -8,18 +8,20 @@
 // inference plan rill's forward reads its weights packed at compile time (the fold hook). A step
 // read from a plan file is checked first against what the kernel reads (CheckLoadedGru).
 // Also sequence_lengths, the lengths of a Keras mask (ir/ops/rnn.h).
+#include "ir/ops/rnn.h"
+
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
@@ -481,6 +483,27 @@ absl::Status SequenceLengths(const KernelArgs& a) {
       "cpu kernel: dtype ", std::string(DTypeName(a.inputs[0].dtype)), " not supported"));
 }
 
+// sequence_mask: 1 before each sample's length, 0 from it on; NaN for a negative length.
+template <typename T>
+absl::Status SequenceMaskT(const KernelArgs& a) {
+  const int64_t batch = a.outputs[0].shape.dim(0), steps = a.outputs[0].shape.dim(1);
+  const int32_t* lengths = a.inputs[0].as<int32_t>();
+  T* mask = a.outputs[0].as<T>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t length = lengths[b];
+    for (int64_t t = 0; t < steps; ++t) {
+      mask[b * steps + t] = length < 0   ? std::numeric_limits<T>::quiet_NaN()
+                            : t < length ? T(1)
+                                         : T(0);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SequenceMask(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, SequenceMaskT, a);
+}
+
 }  // namespace
 
 void RegisterRnnKernels() {
@@ -499,6 +522,10 @@ void RegisterRnnKernels() {
                   .device = DeviceKind::kCpu,
                   .fn = SequenceLengths,
                   .check_loaded = CheckLoadedSequenceLengths});
+  RegisterKernel({.op = OpKind::kSequenceMask,
+                  .device = DeviceKind::kCpu,
+                  .fn = SequenceMask,
+                  .check_loaded = CheckLoadedSequenceMask});
 }
 
 }  // namespace rill::cpu

@@ -572,6 +572,27 @@ absl::Status SequenceLengths(const KernelArgs& a) {
   return Launched(error, op, "sequence lengths");
 }
 
+// sequence_mask: the mask of each sample's length (NaN rows for negative ones).
+absl::Status SequenceMask(const KernelArgs& a) {
+  constexpr OpKind op = OpKind::kSequenceMask;
+  RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
+  const TensorView& mask = a.outputs[0];
+  const int64_t batch = mask.shape.dim(0), steps = mask.shape.dim(1);
+  const int32_t* lengths = a.inputs[0].as<const int32_t>();
+  cudaError_t error = cudaErrorInvalidValue;
+  switch (mask.dtype) {
+    case DType::kF32:
+      error = LaunchSequenceMask(batch, steps, lengths, mask.as<float>(), gpu->stream);
+      break;
+    case DType::kF64:
+      error = LaunchSequenceMask(batch, steps, lengths, mask.as<double>(), gpu->stream);
+      break;
+    default:
+      return UnsupportedDType(op, mask.dtype);
+  }
+  return Launched(error, op, "sequence mask");
+}
+
 }  // namespace
 
 void RegisterRnnCudaKernels() {
@@ -589,6 +610,10 @@ void RegisterRnnCudaKernels() {
                   .device = DeviceKind::kCuda,
                   .fn = SequenceLengths,
                   .check_loaded = CheckLoadedSequenceLengths});
+  RegisterKernel({.op = OpKind::kSequenceMask,
+                  .device = DeviceKind::kCuda,
+                  .fn = SequenceMask,
+                  .check_loaded = CheckLoadedSequenceMask});
 }
 
 }  // namespace rill::gpu

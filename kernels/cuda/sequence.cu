@@ -152,7 +152,31 @@ __global__ void CopyEmptyRowsKernel(int64_t batch, int64_t width,
   }
 }
 
+template <typename T>
+__global__ void SequenceMaskKernel(int64_t batch, int64_t steps,
+                                   const int32_t* __restrict__ lengths, T* __restrict__ mask) {
+  const int64_t total = batch * steps;
+  for (int64_t i = FirstIndex(); i < total; i += GridStride()) {
+    const int64_t length = lengths[i / steps];
+    mask[i] = length < 0 ? static_cast<T>(NAN) : i % steps < length ? T(1) : T(0);
+  }
+}
+
 }  // namespace
+
+template <typename T>
+cudaError_t LaunchSequenceMask(int64_t batch, int64_t steps, const int32_t* lengths, T* mask,
+                               cudaStream_t stream) {
+  if (batch < 0 || steps < 0) return cudaErrorInvalidValue;
+  if (batch * steps == 0) return cudaSuccess;
+  SequenceMaskKernel<T><<<PointwiseBlocks(batch * steps), kPointwiseThreads, 0, stream>>>(
+      batch, steps, lengths, mask);
+  return cudaGetLastError();
+}
+template cudaError_t LaunchSequenceMask<float>(int64_t, int64_t, const int32_t*, float*,
+                                               cudaStream_t);
+template cudaError_t LaunchSequenceMask<double>(int64_t, int64_t, const int32_t*, double*,
+                                                cudaStream_t);
 
 template <typename T>
 cudaError_t LaunchSequenceLengths(int64_t batch, int64_t time, int64_t step, const T* x,

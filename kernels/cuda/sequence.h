@@ -34,6 +34,12 @@ cudaError_t LaunchSequenceLengths(int64_t batch, int64_t time, int64_t step, con
                                   std::optional<T> mask_value, int32_t* lengths,
                                   cudaStream_t stream);
 
+// sequence_mask (ir/ops/rnn.h): mask[b, t] = 1 for t < lengths[b], else 0; NaN for the whole row
+// of a negative length. T is float or double.
+template <typename T>
+cudaError_t LaunchSequenceMask(int64_t batch, int64_t steps, const int32_t* lengths, T* mask,
+                               cudaStream_t stream);
+
 // ---- Per-sample lengths (every `lengths` below: int32 [batch] on the device, each in [0, time])
 
 // A sequence tensor of the GRU: [batch, time, features], or time-major [time, batch, features].

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that Keras reads the files rill writes: trains six golden Keras models one SGD epoch
+"""Checks that Keras reads the files rill writes: trains seven golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
@@ -36,7 +36,9 @@ CASES = [("keras_archive/model.keras", "keras_archive/x.npy", True),
          ("keras_shapes/repeat_vector.keras", "keras_shapes/repeat_vector_x.npy", True),
          ("keras_shapes/flatten.keras", "keras_shapes/flatten_x.npy", True),
          ("keras_shapes/average_pooling_keepdims.keras",
-          "keras_shapes/average_pooling_keepdims_x.npy", True)]
+          "keras_shapes/average_pooling_keepdims_x.npy", True),
+         ("keras_shapes/average_pooling_masking.keras",
+          "keras_shapes/average_pooling_masking_x.npy", True)]
 
 
 def rill(binary, *args):

@@ -11,6 +11,14 @@ Cases:
                   -> Dense(1, sigmoid), binary_crossentropy
   average_pooling_keepdims  Input(6, 2) -> GRU(3, return_sequences=True)
                   -> GlobalAveragePooling1D(keepdims=True) -> Dense(2)
+  Masked (right-padded samples of lengths 1 to 6; Keras averages each sample's unmasked steps):
+  average_pooling_ids      int32 ids Input(6) -> Embedding(9, 4, mask_zero=True)
+                  -> GRU(4, return_sequences=True) -> GlobalAveragePooling1D
+                  -> Dense(1, sigmoid), binary_crossentropy
+  average_pooling_masking  Input(6, 2) -> Masking(0.0) -> Bidirectional(GRU(3,
+                  return_sequences=True)) -> GlobalAveragePooling1D -> Dense(2)
+  embedding_average        int32 ids Input(6) -> Embedding(9, 3, mask_zero=True)
+                  -> GlobalAveragePooling1D -> Dense(1, sigmoid): the mean of the embeddings
 
 Each model's layer output is checked against NumPy's float64 formula on Keras's own input to
 that layer (repeat, reshape, mean) before anything is written.
@@ -82,6 +90,32 @@ def main():
           L.GlobalAveragePooling1D(keepdims=True, name="pool"), L.Dense(2)],
          "mse", normal(B, 6, 2), normal(B, 1, 2), rng, "pool",
          lambda v: v.mean(axis=1, keepdims=True))
+    # Right-padded samples of lengths 1 to 6 (one without any step averages 0 / 0, NaN, in Keras
+    # as in rill).
+    lengths = np.array([6, 1, 3, 5, 2, 6, 4, 3])
+    valid = (np.arange(6)[None, :] < lengths[:, None])
+    ids = np.where(valid, rng.integers(1, 9, size=(B, 6)), 0).astype(np.int32)
+    labels = (rng.random((B, 1)) < 0.5).astype(np.float32)
+
+    def masked_mean(v):
+        m = valid[:, :, None].astype(np.float64)
+        return (v * m).sum(axis=1) / m.sum(axis=1)
+
+    case("average_pooling_ids",
+         [keras.Input((6,), dtype="int32"), L.Embedding(9, 4, mask_zero=True),
+          L.GRU(4, reset_after=True, return_sequences=True),
+          L.GlobalAveragePooling1D(name="pool"), L.Dense(1, activation="sigmoid")],
+         "binary_crossentropy", ids, labels, rng, "pool", masked_mean)
+    padded = np.where(valid[:, :, None], normal(B, 6, 2), 0).astype(np.float32)
+    case("average_pooling_masking",
+         [keras.Input((6, 2)), L.Masking(0.0),
+          L.Bidirectional(L.GRU(3, reset_after=True, return_sequences=True)),
+          L.GlobalAveragePooling1D(name="pool"), L.Dense(2)],
+         "mse", padded, normal(B, 2), rng, "pool", masked_mean)
+    case("embedding_average",
+         [keras.Input((6,), dtype="int32"), L.Embedding(9, 3, mask_zero=True),
+          L.GlobalAveragePooling1D(name="pool"), L.Dense(1, activation="sigmoid")],
+         "binary_crossentropy", ids, labels, rng, "pool", masked_mean)
     print(f"wrote {OUT}")
 
 

@@ -24,8 +24,10 @@ using testing::MaxRelDiff;
 std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_shapes/" + rel); }
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_shapes/" + rel); }
 
-constexpr const char* kCases[] = {"repeat_vector", "flatten", "average_pooling",
-                                  "average_pooling_keepdims"};
+constexpr const char* kCases[] = {"repeat_vector",       "flatten",
+                                  "average_pooling",     "average_pooling_keepdims",
+                                  "average_pooling_ids", "average_pooling_masking",
+                                  "embedding_average"};
 
 TEST(KerasShapeLayers, PredictAndTrainAsKeras) {
   for (const std::string name : kCases) {
@@ -106,7 +108,7 @@ TEST(KerasShapeLayers, ShapesAndErrors) {
                     auto ids = model.Input({-1, 6}, DType::kI32);
                     auto e = layers::Embedding(
                         {.input_dim = 9, .output_dim = 4, .mask_zero = true, .name = "emb"})(ids);
-                    layers::GlobalAveragePooling1D()(e);
+                    layers::Flatten()(e);
                   },
                   "its input is masked (by 'emb'), which is not supported"}}) {
     Model model("bad");
@@ -114,6 +116,20 @@ TEST(KerasShapeLayers, ShapesAndErrors) {
     EXPECT_FALSE(model.status().ok()) << message;
     EXPECT_THAT(std::string(model.status().message()), HasSubstr(message));
   }
+  // A masked mean takes each sample's first steps, as a recurrent layer does: a mask with a
+  // hole is refused when the batch comes, naming the sample.
+  Model masked("masked");
+  auto ids = masked.Input({-1, 4}, DType::kI32);
+  masked.SetOutputs({layers::GlobalAveragePooling1D()(
+      layers::Embedding({.input_dim = 5, .output_dim = 2, .mask_zero = true})(ids))});
+  ASSERT_TRUE(masked.status().ok()) << masked.status();
+  auto right_padded =
+      masked.Predict({Tensor::FromVector(std::vector<int32_t>{1, 2, 0, 0}, {1, 4})});
+  ASSERT_TRUE(right_padded.ok()) << right_padded.status();
+  auto holed = masked.Predict({Tensor::FromVector(std::vector<int32_t>{1, 0, 2, 0}, {1, 4})});
+  ASSERT_FALSE(holed.ok());
+  EXPECT_THAT(std::string(holed.status().message()), HasSubstr("the mask of sample 0 has a hole"));
+
   // Keras's configs: what rill's layers do not take is named.
   for (const auto& [entry, message] :
        {std::pair{R"({"class_name": "RepeatVector", "config": {"name": "r", "n": 0}})",

@@ -176,6 +176,24 @@ std::vector<OpCase> RnnCases() {
          .output_shapes = {in[0].shape, in[1].shape, in[2].shape, in[3].shape, in[4].shape}});
   }
 
+  // sequence_mask, by hand: 1 at the steps before each length; a length past the steps covers
+  // them all.
+  cases.push_back({.label = "sequence_mask_hand",
+                   .op = OpKind::kSequenceMask,
+                   .inputs = {{DType::kI32, Shape{4}}},
+                   .attrs = {{"steps", int64_t{4}}},
+                   .values = {{0, 2, 5, 3}},
+                   .expected = {{0, 0, 0, 0, /**/ 1, 1, 0, 0, /**/ 1, 1, 1, 1, /**/ 1, 1, 1, 0}},
+                   .output_shapes = {Shape{4, 4}},
+                   .gradcheck = false});
+  cases.push_back({.label = "sequence_mask_f64",
+                   .op = OpKind::kSequenceMask,
+                   .inputs = {{DType::kI32, Shape{3}}},
+                   .attrs = {{"steps", int64_t{5}}, {"dtype", DType::kF64}},
+                   .domains = {Domain{0, 5, true}},
+                   .output_shapes = {Shape{3, 5}},
+                   .gradcheck = false});
+
   // sequence_lengths, by hand: a step is masked when all its features equal the mask value.
   //   sample 0: [1, 0], [0, 0], [0, 0] -> 1;  sample 1: [0, 2], [3, 0], [0, 0] -> 2;
   //   sample 2: [0, 0] three times -> 0;      sample 3: all valid -> 3.
