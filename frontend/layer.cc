@@ -69,6 +69,11 @@ std::string Layer::config_name() const {
   return requested_name_.empty() ? KerasSnakeCase(class_name()) : requested_name_;
 }
 
+absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
+  if (inputs.size() == 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+}
+
 nlohmann::json InvalidLayer::GetConfig() const { return BaseLayerConfig(config_name()); }
 
 absl::Status Layer::ResetStates(const std::vector<Tensor>*) {

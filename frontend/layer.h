@@ -131,6 +131,10 @@ class Layer {
   std::vector<LayerLoss> losses_;
 };
 
+// OK for a call on one input, else InvalidArgument saying how many it got: the check of every
+// single-input layer's Call.
+absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs);
+
 // A layer that could not be made (a factory's arguments were invalid): calling it reports
 // the error, naming the layer.
 class InvalidLayer : public Layer {

@@ -58,8 +58,7 @@ class DenseLayer : public Layer {
 
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     Value* x = inputs[0].value;
     const Shape& s = x->type.shape;
     if (o_.units < 1)
@@ -125,8 +124,7 @@ class ActivationLayer : public Layer {
   }
   absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     RILL_ASSIGN_OR_RETURN(Value * y, ApplyActivation(b, o_.activation, inputs[0].value));
     return std::vector<Value*>{y};
   }
@@ -154,8 +152,7 @@ class EmbeddingLayer : public Layer {
   }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     if (o_.input_dim < 1 || o_.output_dim < 1) {
       return absl::InvalidArgumentError(absl::StrCat("input_dim ", o_.input_dim, " and output_dim ",
                                                      o_.output_dim, " must be >= 1"));
@@ -200,8 +197,7 @@ class DropoutLayer : public Layer {
   }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     if (!(o_.rate >= 0.0 && o_.rate < 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("rate ", o_.rate, " must be in [0, 1)"));
     }
@@ -237,8 +233,7 @@ class TimeDistributedLayer : public Layer {
   const Layer& inner() const { return *inner_; }
   absl::StatusOr<std::vector<Value*>> Call(Model& model, Builder&,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     if (inputs[0].shape().rank() < 3) {
       return absl::InvalidArgumentError(absl::StrCat("input ", inputs[0].shape().ToString(),
                                                      " needs rank >= 3 [batch, time, ...]"));
@@ -268,8 +263,7 @@ class MaskingLayer : public Layer {
   }
   absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
-    if (inputs.size() != 1)
-      return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
     Value* x = inputs[0].value;
     if (!IsFloating(x->type.dtype) || x->type.shape.rank() < 3) {
       return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),

@@ -13,11 +13,6 @@
 namespace rill::layers {
 namespace {
 
-absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
-  if (inputs.size() == 1) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
-}
-
 // Keras's Flatten refuses a masked input.
 absl::Status RefuseMask(const SymbolicTensor& input) {
   if (!input.mask) return absl::OkStatus();
