@@ -7,6 +7,7 @@
 #include "frontend/keras_config.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 
 namespace rill {
@@ -72,6 +73,27 @@ std::string Layer::config_name() const {
 absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
   if (inputs.size() == 1) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
+}
+
+absl::StatusOr<Value*> MaskLengths(Builder& b, const SequenceMask& mask, int64_t batch,
+                                   int64_t time, const Shape& input) {
+  auto fits = [](int64_t a, int64_t b) { return a == b || a == kUnknownDim || b == kUnknownDim; };
+  if (mask.lengths != nullptr) {
+    const TensorType& t = mask.lengths->type;
+    if (t.dtype != DType::kI32 || t.shape.rank() != 1 || !fits(t.shape.dim(0), batch)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "lengths ('", mask.layer, "') are ", t.ToString(), ", expected ",
+          TensorType{DType::kI32, Shape{batch}}.ToString(), " for input ", input.ToString()));
+    }
+    return mask.lengths;
+  }
+  const Shape& s = mask.source->type.shape;
+  if (s.rank() < 2 || !fits(s.dim(0), batch) || s.dim(1) != time) {
+    return absl::InvalidArgumentError(absl::StrCat("the mask of '", mask.layer, "' ", s.ToString(),
+                                                   " does not match input ", input.ToString(),
+                                                   " ([batch, time, ...] expected)"));
+  }
+  return ops::SequenceLengths(b, mask.source, mask.value);
 }
 
 nlohmann::json InvalidLayer::GetConfig() const { return BaseLayerConfig(config_name()); }

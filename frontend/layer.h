@@ -135,6 +135,12 @@ class Layer {
 // single-input layer's Call.
 absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs);
 
+// The lengths of `mask` for an input of `batch` samples of `time` steps (`input`, its shape for
+// messages): the mask's own lengths, checked to be int32 [batch], or a sequence_lengths node over
+// its source [batch, time, ...], which refuses a mask with holes when it runs.
+absl::StatusOr<Value*> MaskLengths(Builder& b, const SequenceMask& mask, int64_t batch,
+                                   int64_t time, const Shape& input);
+
 // A layer that could not be made (a factory's arguments were invalid): calling it reports
 // the error, naming the layer.
 class InvalidLayer : public Layer {

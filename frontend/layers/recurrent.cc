@@ -332,35 +332,17 @@ class GruLayer : public Layer {
   }
 
   // The lengths of x's mask (nullptr when it has none): given, or derived from the mask's
-  // source by a sequence_lengths node, which refuses a mask with holes when it runs.
+  // source (MaskLengths).
   absl::StatusOr<Value*> MaskLengths(Builder& b, const SymbolicTensor& x,
                                      const GruInput& in) const {
     if (!x.mask.has_value()) return nullptr;
-    const SequenceMask& m = *x.mask;
-    auto fits = [](int64_t a, int64_t b) { return a == b || a == kUnknownDim || b == kUnknownDim; };
-    if (m.lengths != nullptr) {
-      const TensorType& t = m.lengths->type;
-      if (t.dtype != DType::kI32 || t.shape.rank() != 1 || !fits(t.shape.dim(0), in.batch)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("lengths ('", m.layer, "') are ", t.ToString(), ", expected ",
-                         TensorType{DType::kI32, Shape{in.batch}}.ToString(), " for input ",
-                         in.x->type.shape.ToString()));
-      }
-      return m.lengths;
-    }
-    const Shape& s = m.source->type.shape;
-    if (o_.time_major) {
+    if (x.mask->lengths == nullptr && o_.time_major) {
       return absl::UnimplementedError(absl::StrCat(
-          "the mask of '", m.layer, "' on a time-major input is not supported (a model built in ",
-          "C++ can give the lengths: layer(x, {.lengths = ...}); a Keras model, "
+          "the mask of '", x.mask->layer, "' on a time-major input is not supported (a model ",
+          "built in C++ can give the lengths: layer(x, {.lengths = ...}); a Keras model, "
           "time_major=False)"));
     }
-    if (s.rank() < 2 || !fits(s.dim(0), in.batch) || s.dim(1) != in.time) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the mask of '", m.layer, "' ", s.ToString(), " does not match input ",
-                       in.x->type.shape.ToString(), " ([batch, time, ...] expected)"));
-    }
-    return ops::SequenceLengths(b, m.source, m.value);
+    return rill::MaskLengths(b, *x.mask, in.batch, in.time, in.x->type.shape);
   }
 
   GRUOptions o_;

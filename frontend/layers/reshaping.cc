@@ -122,8 +122,8 @@ class GlobalAveragePooling1DLayer : public Layer {
       return absl::InvalidArgumentError(
           absl::StrCat("input ", x->type.shape.ToString(), ": a masked mean needs known steps"));
     }
-    Value* lengths =
-        mask.lengths != nullptr ? mask.lengths : ops::SequenceLengths(b, mask.source, mask.value);
+    RILL_ASSIGN_OR_RETURN(Value * lengths,
+                          MaskLengths(b, mask, x->type.shape.dim(0), steps, x->type.shape));
     Value* m = ops::Reshape(b, ops::SequenceMask(b, lengths, steps, x->type.dtype), {-1, steps, 1});
     Value* sum = ops::ReduceSum(b, ops::Mul(b, x, m), {1}, o_.keepdims);
     return std::vector<Value*>{ops::Div(b, sum, ops::ReduceSum(b, m, {1}, o_.keepdims))};
