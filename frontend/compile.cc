@@ -9,6 +9,7 @@
 #include "ir/ops/nn.h"
 #include "ir/ops/optim.h"
 #include "ir/ops/reduce.h"
+#include "ir/ops/rnn.h"
 #include "ir/status.h"
 #include "ir/tensor_size.h"
 #include "kernels/register.h"
@@ -132,7 +133,25 @@ std::string CacheKey(GraphMode mode, const std::vector<TensorType>& inputs,
   return key;
 }
 
-// The loss and its targets input: graph outputs [loss, prediction].
+// The step weights of `out`, a masked model output, in `g` (a clone of the model graph, whose
+// values have the model's names): 1 at each sample's steps and 0 at its padding, [batch, time].
+absl::StatusOr<Value*> OutputStepWeights(Builder& b, const Graph& g, const SymbolicTensor& out) {
+  SequenceMask mask = *out.mask;
+  if (mask.lengths != nullptr) mask.lengths = g.FindValue(mask.lengths->name);
+  if (mask.source != nullptr) mask.source = g.FindValue(mask.source->name);
+  Value* y_pred = g.FindValue(out.value->name);
+  if (y_pred == nullptr || (mask.lengths == nullptr && mask.source == nullptr)) {
+    return absl::InternalError(
+        absl::StrCat("the mask of output '", out.layer, "' is not in the training graph"));
+  }
+  const Shape& s = y_pred->type.shape;
+  RILL_RETURN_IF_ERROR(CheckMaskedOutput(out.layer, *out.mask, s));
+  RILL_ASSIGN_OR_RETURN(Value * lengths, MaskLengths(b, mask, s.dim(0), s.dim(1), s));
+  return ops::SequenceMask(b, lengths, s.dim(1), y_pred->type.dtype);
+}
+
+// The loss and its targets input: graph outputs [loss, prediction], then a masked output's step
+// weights.
 class ObjectivePass : public Pass {
  public:
   ObjectivePass(const Model& model, LossSpec spec, TensorType target)
@@ -144,15 +163,24 @@ class ObjectivePass : public Pass {
     Value* y_pred = g.outputs()[0];
     Value* y_true = g.AddInput("y_true", target_);
     Builder b(g, "loss");
+    const SymbolicTensor& out = model_.outputs()[0];
+    Value* step_weights = nullptr;
+    if (out.mask) {
+      RILL_ASSIGN_OR_RETURN(step_weights, OutputStepWeights(b, g, out));
+    }
     RILL_ASSIGN_OR_RETURN(Value * loss,
-                          BuildLoss(b, spec_, y_pred, y_true, model_.outputs()[0].layer));
+                          BuildLoss(b, spec_, y_pred, y_true, out.layer, step_weights));
     // Layer losses (regularizers) are values of the model graph, cloned by name.
     for (const auto& layer : model_.layers()) {
       for (const LayerLoss& term : layer->losses())
         loss = ops::Add(b, loss, g.FindValue(term.value->name));
     }
     RILL_RETURN_IF_ERROR(b.status());
-    g.SetOutputs({loss, y_pred});
+    if (step_weights != nullptr) {
+      g.SetOutputs({loss, y_pred, step_weights});
+    } else {
+      g.SetOutputs({loss, y_pred});
+    }
     return true;
   }
 
@@ -244,6 +272,14 @@ absl::StatusOr<ModeGraph> PrepareModeGraph(Model& model, const CompileOptions* o
 }
 
 }  // namespace
+
+absl::Status CheckMaskedOutput(const std::string& layer, const SequenceMask& mask,
+                               const Shape& shape) {
+  if (shape.rank() == 3) return absl::OkStatus();
+  return absl::UnimplementedError(
+      absl::StrCat("output '", layer, "' ", shape.ToString(), " carries the mask of '", mask.layer,
+                   "': a masked loss needs a sequence [batch, time, features] (or drop the mask)"));
+}
 
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
                                                       GraphMode mode,

@@ -50,9 +50,16 @@ struct CompileOptions {
 
 enum class GraphMode { kPredict, kEvaluate, kTrain };
 
+// OK when an output of `shape` from layer `layer` that carries `mask` can be trained and
+// evaluated (a masked loss): a sequence [batch, time, features]; else Unimplemented naming both.
+absl::Status CheckMaskedOutput(const std::string& layer, const SequenceMask& mask,
+                               const Shape& shape);
+
 // Builds the graph for `mode` (the compiler's graph stages, passes/compiler.h) for a plan on
 // `device`. Inputs: the model inputs with the batch bound, then (evaluate, train) "y_true" of
-// `target`. Outputs: predict: the model outputs; evaluate and train: [loss, prediction].
+// `target`. Outputs: predict: the model outputs; evaluate and train: [loss, prediction], then
+// for an output that carries a mask its step weights ([batch, time]: 1 at the sequence's steps,
+// 0 at the padding; the loss and metrics count only those steps, as Keras's do).
 // Training creates optimizer slots in the model's ParamStore on first use.
 absl::StatusOr<std::unique_ptr<Graph>> BuildModeGraph(Model& model, const CompileOptions* options,
                                                       GraphMode mode,

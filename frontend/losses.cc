@@ -27,6 +27,27 @@ Value* MeanAll(Builder& b, Value* v) {
   return axes.empty() ? v : ops::ReduceMean(b, v, axes, false);
 }
 
+Value* SumAll(Builder& b, Value* v) {
+  std::vector<int64_t> axes = AllAxes(v);
+  return axes.empty() ? v : ops::ReduceSum(b, v, axes, false);
+}
+
+// The per-sample losses reduced to the batch's loss: their mean, or with step weights their
+// weighted sum over the count of weighted steps (at least 1).
+absl::StatusOr<Value*> Reduce(Builder& b, Value* per_sample, Value* step_weights,
+                              const std::string& output_layer) {
+  if (step_weights == nullptr) return MeanAll(b, per_sample);
+  if (step_weights->type.shape != per_sample->type.shape) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "output of layer '", output_layer, "' is masked, with step weights ",
+        step_weights->type.shape.ToString(), " for per-step losses ",
+        per_sample->type.shape.ToString(), " (a masked loss needs outputs [batch, time, ...])"));
+  }
+  Value* steps = SumAll(b, step_weights);
+  Value* one = ops::Fill(b, steps->type, 1.0);
+  return ops::Div(b, SumAll(b, ops::Mul(b, per_sample, step_weights)), ops::Maximum(b, steps, one));
+}
+
 Value* MeanLast(Builder& b, Value* v) { return ops::ReduceMean(b, v, {-1}, false); }
 Value* SumLast(Builder& b, Value* v) { return ops::ReduceSum(b, v, {-1}, false); }
 
@@ -56,7 +77,7 @@ absl::StatusOr<LossSpec> ParseLoss(const std::string& name, bool from_logits) {
 }
 
 absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred, Value* y_true,
-                                 const std::string& output_layer) {
+                                 const std::string& output_layer, Value* step_weights) {
   const Shape& ps = y_pred->type.shape;
   const Shape& ts = y_true->type.shape;
   auto mismatch = [&]() {
@@ -83,7 +104,7 @@ absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred
         spec.from_logits ? y_pred : ops::Log(b, ops::Clip(b, y_pred, kEpsilon, 1.0 - kEpsilon));
     Value* per_sample =
         ops::Neg(b, SumLast(b, ops::Mul(b, one_hot, ops::LogSoftmax(b, logits, -1))));
-    return MeanAll(b, per_sample);
+    return Reduce(b, per_sample, step_weights, output_layer);
   }
   if (y_true->type.dtype != y_pred->type.dtype) {
     return absl::InvalidArgumentError(absl::StrCat("loss '", spec.name, "': targets are ",
@@ -128,7 +149,7 @@ absl::StatusOr<Value*> BuildLoss(Builder& b, const LossSpec& spec, Value* y_pred
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unknown loss '", spec.name, "'"));
   }
-  return MeanAll(b, per_sample);
+  return Reduce(b, per_sample, step_weights, output_layer);
 }
 
 }  // namespace rill

@@ -51,10 +51,17 @@ absl::Status CheckMetricNames(const std::vector<std::string>& names) {
 }
 
 absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
-                                          const Tensor& y_true) try {
+                                          const Tensor& y_true, const Tensor* step_weights) try {
   const Shape& ps = y_pred.shape();
   const Shape& ts = y_true.shape();
   int64_t last = ps.rank() == 0 ? 1 : ps.dim(ps.rank() - 1);
+  if (step_weights != nullptr && step_weights->size() * last != y_pred.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("metric '", name, "': outputs ", ps.ToString(),
+                                                   ", step weights ",
+                                                   step_weights->shape().ToString()));
+  }
+  // Whether the value of row `row` (the metric's values, one per row of the last axis) counts.
+  auto counts = [&](int64_t row) { return step_weights == nullptr || step_weights->at(row) != 0; };
   std::string kind = name;
   if (name == "accuracy" || name == "acc") {
     int64_t t_last = ts.rank() == 0 ? 1 : ts.dim(ts.rank() - 1);
@@ -74,6 +81,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
     bool squared = kind == "mse" || kind == "mean_squared_error";
     // Mean over the last axis per sample, then the per-sample values are averaged.
     for (int64_t i = 0; i < y_pred.size(); i += last) {
+      if (!counts(i / last)) continue;
       double s = 0;
       for (int64_t j = 0; j < last; ++j) {
         double d = y_pred.at(i + j) - y_true.at(i + j);
@@ -88,6 +96,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
                                                      ", targets ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_pred.size(); i += last) {
+      if (!counts(i / last)) continue;
       double s = 0;
       // Keras's: the label equals the thresholded prediction (a soft label 0.9 never does).
       for (int64_t j = 0; j < last; ++j)
@@ -101,6 +110,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
                                                      ", targets ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_pred.size(); i += last) {
+      if (!counts(i / last)) continue;
       total.sum += ArgMax(y_pred, i, last) == ArgMax(y_true, i, last) ? 1 : 0;
       ++total.count;
     }
@@ -110,6 +120,7 @@ absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor&
           absl::StrCat("metric '", name, "': outputs ", ps.ToString(), ", labels ", ts.ToString()));
     }
     for (int64_t i = 0; i < y_true.size(); ++i) {
+      if (!counts(i)) continue;
       total.sum += ArgMax(y_pred, i * last, last) == static_cast<int64_t>(y_true.at(i)) ? 1 : 0;
       ++total.count;
     }

@@ -256,13 +256,15 @@ absl::StatusOr<Trainer> Trainer::Create(Model& model, CompileOptions options) tr
   for (const std::shared_ptr<Layer>& layer : model.layers())
     RILL_RETURN_IF_ERROR(layer->CheckTrainable());
   for (const SymbolicTensor& out : model.outputs()) {
-    // Keras would weight the loss by the mask at every step; rill's losses take no weights.
-    if (out.mask.has_value()) {
-      return absl::UnimplementedError(absl::StrCat(
-          "output '", out.layer, "' ", out.shape().ToString(), " carries the mask of '",
-          out.mask->layer,
-          "' (a sequence after masking): a masked loss is not supported; return the last state "
-          "(return_sequences=False) or drop the mask"));
+    if (!out.mask) continue;
+    RILL_RETURN_IF_ERROR(CheckMaskedOutput(out.layer, *out.mask, out.shape()));
+    // Each rank's loss would be the mean over its own shard's steps, and the gradients' average
+    // over the ranks not the global batch's.
+    if (options.data_parallel) {
+      return absl::UnimplementedError(
+          absl::StrCat("data-parallel training of model '", model.name(), "': output '", out.layer,
+                       "' carries the mask of '", out.mask->layer,
+                       "' (a masked loss) which is not supported; train it in one process"));
     }
   }
   if (options.data_parallel) {
@@ -434,7 +436,8 @@ absl::StatusOr<std::map<std::string, double>> Trainer::RunEpoch(
     }
     std::vector<double> totals = {loss * static_cast<double>(batch.size()) * weight};
     for (size_t m = 0; m < options_.metrics.size(); ++m) {
-      RILL_ASSIGN_OR_RETURN(MetricTotal t, ComputeMetric(options_.metrics[m], out[1], yb));
+      RILL_ASSIGN_OR_RETURN(MetricTotal t, ComputeMetric(options_.metrics[m], out[1], yb,
+                                                         out.size() > 2 ? &out[2] : nullptr));
       if (metrics.size() <= m) metrics.push_back({t.name, 0, 0});
       totals.push_back(t.sum * weight);
       totals.push_back(static_cast<double>(t.count) * weight);

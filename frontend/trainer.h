@@ -192,8 +192,10 @@ struct MetricTotal {
 absl::Status CheckMetricNames(const std::vector<std::string>& names);
 // Keras metric `name` on one batch. "accuracy"/"acc" resolve like Keras: binary when the
 // output's last dimension is 1, sparse categorical when the targets lack the class axis,
-// categorical otherwise.
+// categorical otherwise. `step_weights` (optional, a masked output's: one per value of the
+// metric, 0 or 1) leaves out the values of weight 0, as Keras's masked metrics do.
 absl::StatusOr<MetricTotal> ComputeMetric(const std::string& name, const Tensor& y_pred,
-                                          const Tensor& y_true);
+                                          const Tensor& y_true,
+                                          const Tensor* step_weights = nullptr);
 
 }  // namespace rill

@@ -33,6 +33,12 @@ Cases (batch 5, T 6, float32; padded steps are all zeros, lengths 6, 3, 1, 0, 4)
                          0, 3) with the state carried: y1.npy, y2.npy; a sample all padding in
                          the second chunk outputs zeros though its state is carried on; no
                          training files
+  tagger_mse             Input(6) ids -> Embedding(10, 4, mask_zero) -> GRU(5,
+                         return_sequences) -> Dense(2): a masked output, trained with loss mse
+                         and metric mae, whose padded steps count for neither
+  tagger_sparse          Input(6, 3) -> Masking(0) -> Bidirectional(GRU(4, return_sequences))
+                         -> Dense(3, softmax): loss sparse_categorical_crossentropy and metric
+                         accuracy on int32 labels [5, 6]
 
 Writes tests/golden/keras_masking/<case>/:
   model.json          model.to_json()
@@ -41,6 +47,12 @@ Writes tests/golden/keras_masking/<case>/:
   y_train.npy         regression targets
   final_weights/N.npy the weights after Keras's fit(x, y_train, batch_size=5, epochs=3,
                       shuffle=False) with loss mse and SGD(learning_rate=0.1): three steps
+
+The tagger cases also write (their y_train.npy is per step: [5, 6, 2] floats, or labels):
+  history.npy         the fit's loss per epoch, then its metric per epoch (float64 [2, 3])
+  evaluate.npy        evaluate(x, y_train, batch_size=2) after the fit: [loss, metric]
+Keras's masked loss there is the per-step losses' sum over the unmasked steps divided by their
+count; the script checks Keras's evaluate against that, computed from Keras's predictions.
 
 Regenerate from the repository root (writes only tests/golden/keras_masking/; name cases to
 make only those):
@@ -294,8 +306,66 @@ def make_stateful_case(name, seed):
         print(f"{name} chunk {chunk}: Keras vs float64 reference {err:.2e}")
 
 
+def make_tagger_case(name, seed):
+    """A per-step output that carries its input's mask: Keras's loss and metric count only the
+    unmasked steps (each batch's loss is its mean over them)."""
+    keras.backend.clear_session()
+    if name == "tagger_mse":
+        ids = keras.Input((T,), dtype="int32", name="ids")
+        h = L.Embedding(10, 4, mask_zero=True, name="embedding")(ids)
+        h = gru(5, return_sequences=True, name="gru")(h)
+        model = keras.Model(ids, L.Dense(2, name="dense")(h), name=name)
+        loss, metric = "mse", "mae"
+    else:
+        x_in = keras.Input((T, D), name="x")
+        h = L.Masking(0.0, name="masking")(x_in)
+        h = L.Bidirectional(gru(4, return_sequences=True, name="gru"), name="bidirectional")(h)
+        model = keras.Model(x_in, L.Dense(3, activation="softmax", name="dense")(h), name=name)
+        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+    out, rng, ws = start_case(name, seed, model)
+    x = padded_batch("embedding_mask_zero" if name == "tagger_mse" else name, rng)
+    mask = x != 0 if name == "tagger_mse" else np.any(x != 0, axis=-1)
+    if name == "tagger_mse":
+        seq = masked_gru(ws[0][x], mask, *ws[1:4], return_sequences=True)
+        want = dense(seq, *ws[4:6])
+        y_train = rng.uniform(-1, 1, size=(B, T, 2)).astype(np.float32)
+    else:
+        xm = x * mask[..., None]
+        f = masked_gru(xm, mask, *ws[0:3], return_sequences=True, zero_output_for_mask=True)
+        bw = masked_gru(xm, mask, *ws[3:6], go_backwards=True, return_sequences=True,
+                        zero_output_for_mask=True)
+        logits = dense(np.concatenate([f, bw[:, ::-1]], axis=-1), *ws[6:8])
+        want = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+        y_train = rng.integers(0, 3, size=(B, T)).astype(np.int32)
+    y = model.predict(x, verbose=0)
+    # Only the unmasked steps: the padded ones are not part of the contract.
+    err = float(np.max(np.abs(y - want)[mask]))
+    if err > TOL:
+        raise SystemExit(f"{name}: Keras and the float64 reference differ by {err}")
+    model.compile(loss=loss, metrics=[metric], optimizer=keras.optimizers.SGD(learning_rate=LR))
+    got = model.evaluate(x, y_train, batch_size=B, verbose=0)[0]
+    if name == "tagger_mse":
+        per_step = ((y.astype(np.float64) - y_train) ** 2).mean(-1)
+    else:
+        per_step = -np.log(np.take_along_axis(y.astype(np.float64), y_train[..., None], -1)[..., 0])
+    masked_mean = float((per_step * mask).sum() / mask.sum())
+    if abs(got - masked_mean) > TOL * max(1.0, abs(masked_mean)):
+        raise SystemExit(f"{name}: Keras's loss {got} is not the masked mean {masked_mean}")
+    history = model.fit(x, y_train, batch_size=B, epochs=EPOCHS, shuffle=False, verbose=0)
+    save_npy(os.path.join(out, "x.npy"), x)
+    save_npy(os.path.join(out, "y.npy"), y)
+    save_npy(os.path.join(out, "y_train.npy"), y_train)
+    save_list(os.path.join(out, "final_weights"), model.get_weights())
+    save_npy(os.path.join(out, "history.npy"),
+             np.array([history.history["loss"], history.history[metric]], np.float64))
+    save_npy(os.path.join(out, "evaluate.npy"),
+             np.array(model.evaluate(x, y_train, batch_size=2, verbose=0), np.float64))
+    print(f"{name}: Keras vs float64 reference {err:.2e}; loss {got:.6f} = masked mean "
+          f"{masked_mean:.6f}")
+
+
 CASES = ["masking_gru", "masking_gru_backwards", "masking_bidir", "embedding_mask_zero",
-         "open_time", "zero_output", "initial_state", "stateful"]
+         "open_time", "zero_output", "initial_state", "stateful", "tagger_mse", "tagger_sparse"]
 
 
 def main():
@@ -315,6 +385,8 @@ def main():
             make_initial_state_case(name, 1000 + seed)
         elif name == "stateful":
             make_stateful_case(name, 1000 + seed)
+        elif name.startswith("tagger"):
+            make_tagger_case(name, 1000 + seed)
         else:
             make_case(name, 1000 + seed)
     return 0

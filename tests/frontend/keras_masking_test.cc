@@ -81,7 +81,8 @@ double MaxAbsDiff(const Tensor& a, const Tensor& b) {
 // Where each case's GRU weight triples start in Keras's get_weights() order.
 std::vector<size_t> GruSlots(const std::string& c) {
   if (c == "masking_bidir") return {0, 3, 6};
-  if (c == "embedding_mask_zero") return {1};
+  if (c == "tagger_sparse") return {0, 3};
+  if (c == "embedding_mask_zero" || c == "tagger_mse") return {1};
   return {0};
 }
 
@@ -161,6 +162,81 @@ INSTANTIATE_TEST_SUITE_P(Keras, MaskedCase,
 #ifndef RILL_MASKING_CUDA
 // Keras's own file for a model whose time axis is open (`Input((None, 3))`): read with the
 // data's length, at two lengths, it gives Keras's predictions at each.
+// A tagger case's model with CuDNNGRU layers where Keras has GRU(reset_after=True).
+std::unique_ptr<Model> CudnnTaggerTwin(const std::string& c) {
+  auto m = std::make_unique<Model>(c);
+  if (c == "tagger_mse") {
+    SymbolicTensor ids = m->Input({kBatch, kT}, DType::kI32);
+    SymbolicTensor h =
+        layers::Embedding({.input_dim = 10, .output_dim = 4, .mask_zero = true})(ids);
+    h = layers::CuDNNGRU({.units = 5, .return_sequences = true})(h);
+    m->SetOutputs({layers::Dense({.units = 2})(h)});
+    return m;
+  }
+  SymbolicTensor x = m->Input({kBatch, kT, kD});
+  SymbolicTensor h = layers::Masking({.mask_value = 0.0})(x);
+  h = layers::Bidirectional(layers::CuDNNGRU({.units = 4, .return_sequences = true}))(h);
+  m->SetOutputs({layers::Dense({.units = 3, .activation = "softmax"})(h)});
+  return m;
+}
+
+// A masked per-step output: predictions, then three full-batch SGD steps whose loss and metric
+// count only the unmasked steps (Keras's history), the weights after them, and an evaluation in
+// batches of 2, all against Keras.
+void ExpectKerasTaggerNumbers(Model& m, const std::string& c, GruLayout layout) {
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  const size_t n = m.Weights().size();
+  ASSERT_TRUE(m.SetWeights(Convert(NpyList(c + "/weights", n), c, GruLayout::kGRU, layout)).ok());
+  const Tensor x = Npy(c + "/x.npy"), y_train = Npy(c + "/y_train.npy");
+  auto y = m.Predict({x}, std::nullopt, kDevice);
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxAbsDiff((*y)[0], Npy(c + "/y.npy")), kTol);
+
+  const bool sparse = c == "tagger_sparse";
+  const std::string metric = sparse ? "accuracy" : "mae";
+  auto trainer = m.Compile({.loss = sparse ? "sparse_categorical_crossentropy" : "mse",
+                            .optimizer = optim::SGD(0.1),
+                            .metrics = {metric},
+                            .device = kDevice});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto h =
+      trainer->Fit(x, y_train, {.epochs = 3, .batch_size = kB, .shuffle = false, .verbose = 0});
+  ASSERT_TRUE(h.ok()) << h.status();
+  const Tensor history = Npy(c + "/history.npy");
+  ASSERT_EQ(h->epochs.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_NEAR(h->epochs[e].at("loss"), history.at(e), kTol) << "epoch " << e;
+    EXPECT_NEAR(h->epochs[e].at(metric), history.at(3 + e), kTol) << "epoch " << e;
+  }
+  std::vector<Tensor> got = Convert(m.GetWeights(), c, layout, GruLayout::kGRU);
+  std::vector<Tensor> want = NpyList(c + "/final_weights", n);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < n; ++i) EXPECT_LT(MaxAbsDiff(got[i], want[i]), kTol) << "weight " << i;
+
+  auto eval = trainer->Evaluate(x, y_train, 2);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  const Tensor evaluate = Npy(c + "/evaluate.npy");
+  EXPECT_NEAR(eval->at("loss"), evaluate.at(0), kTol);
+  EXPECT_NEAR(eval->at(metric), evaluate.at(1), kTol);
+}
+
+class MaskedLossCase : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MaskedLossCase, KerasJsonTrainsAndEvaluatesAsKeras) {
+  ON_THE_DEVICE();
+  auto m = LoadKerasModel(Golden(GetParam() + "/model.json"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  ExpectKerasTaggerNumbers(**m, GetParam(), GruLayout::kGRU);
+}
+
+TEST_P(MaskedLossCase, CudnnGruTwinTrainsAndEvaluatesAsKeras) {
+  ON_THE_DEVICE();
+  auto m = CudnnTaggerTwin(GetParam());
+  ExpectKerasTaggerNumbers(*m, GetParam(), GruLayout::kCuDNNGRU);
+}
+
+INSTANTIATE_TEST_SUITE_P(Keras, MaskedLossCase, ::testing::Values("tagger_mse", "tagger_sparse"));
+
 TEST(OpenTime, KerasFileWithANoneTimeAxisRunsAtEachLength) {
   ON_THE_DEVICE();
   std::ifstream in(Golden("open_time/model.json"));
@@ -468,18 +544,55 @@ TEST(MaskErrors, ARefusedBatchKeepsWhatTheStepsBeforeItTrained) {
 }
 
 #ifndef RILL_MASKING_CUDA
-TEST(MaskErrors, AMaskedOutputCannotBeTrained) {
+TEST(MaskErrors, AMaskedOutputMustBeASequenceToTrain) {
+  // An Embedding(mask_zero) of ids [batch, time, 2] makes a mask over a rank-4 output, which a
+  // masked loss cannot weigh per step.
   Model m("masked_out");
-  SymbolicTensor x = m.Input({kBatch, kT, kD});
-  SymbolicTensor h = layers::Masking({})(x);
-  m.SetOutputs({layers::CuDNNGRU({.units = 2, .return_sequences = true})(h)});
+  SymbolicTensor ids = m.Input({kBatch, kT, 2}, DType::kI32);
+  m.SetOutputs({layers::Embedding(
+      {.input_dim = 4, .output_dim = 3, .mask_zero = true, .name = "emb"})(ids)});
   ASSERT_TRUE(m.status().ok()) << m.status();
   auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
   ASSERT_FALSE(trainer.ok());
-  EXPECT_THAT(trainer.status().message(), HasSubstr("carries the mask of 'masking'"));
+  EXPECT_THAT(
+      trainer.status().message(),
+      HasSubstr("output 'emb' [?, 6, 2, 3] carries the mask of 'emb': a masked loss needs a "
+                "sequence [batch, time, features]"));
   // Predicting is fine: Keras's predictions ignore output masks too.
-  Tensor data(DType::kF32, Shape{2, kT, kD});
+  Tensor data(DType::kI32, Shape{2, kT, 2});
   EXPECT_TRUE(m.Predict({data}).ok());
+}
+
+TEST(MaskedLoss, ABatchWithoutAnyStepHasLossZeroAndLeavesTheWeights) {
+  // Keras 3's masked mean divides with divide_no_nan: 0 for a batch that is all padding
+  // (tf-keras gives NaN there).
+  Model m("all_padding");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor h = layers::Masking({})(x);
+  m.SetOutputs({layers::CuDNNGRU({.units = 2, .return_sequences = true})(h)});
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .metrics = {"mae"}});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  const std::vector<Tensor> before = m.GetWeights();
+  Tensor zeros(DType::kF32, Shape{2, kT, kD});
+  Tensor y = Tensor::FromVector(std::vector<float>(2 * kT * 2, 1.0f), Shape{2, kT, 2});
+  auto eval = trainer->Evaluate(zeros, y, 2);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_EQ(eval->at("loss"), 0.0);
+  EXPECT_EQ(eval->at("mae"), 0.0);  // no step counted, as Keras's metrics report it
+  auto fit = trainer->Fit(zeros, y, {.epochs = 1, .batch_size = 2, .verbose = 0});
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  const std::vector<Tensor> after = m.GetWeights();
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(MaxAbsDiff(after[i], before[i]), 0) << i;
+}
+
+TEST(MaskedLoss, DataParallelTrainingOfAMaskedOutputIsRefused) {
+  Model m("masked_dp");
+  SymbolicTensor x = m.Input({kBatch, kT, kD});
+  SymbolicTensor h = layers::Masking({.name = "masking"})(x);
+  m.SetOutputs({layers::CuDNNGRU({.units = 2, .return_sequences = true})(h)});
+  auto trainer = m.Compile({.loss = "mse", .optimizer = optim::SGD(0.1), .data_parallel = true});
+  ASSERT_FALSE(trainer.ok());
+  EXPECT_THAT(trainer.status().message(), HasSubstr("carries the mask of 'masking'"));
 }
 
 TEST(MaskErrors, BadLengthsAreRefusedWhenTheLayerIsCalled) {

@@ -399,8 +399,9 @@ TEST(KerasOptimizerState, RillArchivesCarryTheStateExactly) {
       // Keras 3's learning-rate variable, the schedule's first rate here, is the one more.
       const size_t more = !keras_version.empty() && !optimizer.schedule ? 1 : 0;
       ASSERT_EQ(archive_state->variables.size(), weights_state->variables.size() + more);
-      if (more == 1)
+      if (more == 1) {
         EXPECT_EQ(archive_state->variables[1].at(0), static_cast<float>(optimizer.learning_rate));
+      }
       for (size_t i = 0; i < weights_state->variables.size(); ++i) {
         const size_t at = i == 0 ? 0 : i + more;
         EXPECT_EQ(MaxRelDiff(weights_state->variables[i], archive_state->variables[at]), 0) << i;
