@@ -1,6 +1,7 @@
 #include "frontend/keras_config.h"
 
 #include <cctype>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -248,7 +249,8 @@ absl::Status ReadGruCommon(ConfigReader& r, Options& o) {
 }
 
 // One reader per layer class: the class's keys from `r` (the common ones are read already).
-using LayerReader = absl::StatusOr<LayerRef> (*)(ConfigReader& r, const std::string& name);
+using LayerReader =
+    std::function<absl::StatusOr<LayerRef>(ConfigReader& r, const std::string& name)>;
 
 absl::StatusOr<LayerRef> ReadCuDNNGRU(ConfigReader& r, const std::string& name) {
   layers::CuDNNGRUOptions o{.name = name};
@@ -421,6 +423,18 @@ absl::StatusOr<LayerRef> ReadTimeDistributed(ConfigReader& r, const std::string&
   return layers::TimeDistributed(wrapped, {.name = name});
 }
 
+LayerReader MergeReader(layers::MergeKind kind) {
+  return [kind](ConfigReader&, const std::string& name) -> absl::StatusOr<LayerRef> {
+    return layers::Merge(kind, {.name = name});
+  };
+}
+
+absl::StatusOr<LayerRef> ReadConcatenate(ConfigReader& r, const std::string& name) {
+  layers::ConcatenateOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Int("axis", &o.axis));
+  return layers::Concatenate(o);
+}
+
 absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
                                    const std::string& where) {
   static const std::map<std::string, LayerReader> readers = {
@@ -435,7 +449,14 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"TimeDistributed", ReadTimeDistributed},
       {"RepeatVector", ReadRepeatVector},
       {"Flatten", ReadFlatten},
-      {"GlobalAveragePooling1D", ReadGlobalAveragePooling1D}};
+      {"GlobalAveragePooling1D", ReadGlobalAveragePooling1D},
+      {"Add", MergeReader(layers::MergeKind::kAdd)},
+      {"Subtract", MergeReader(layers::MergeKind::kSubtract)},
+      {"Multiply", MergeReader(layers::MergeKind::kMultiply)},
+      {"Average", MergeReader(layers::MergeKind::kAverage)},
+      {"Maximum", MergeReader(layers::MergeKind::kMaximum)},
+      {"Minimum", MergeReader(layers::MergeKind::kMinimum)},
+      {"Concatenate", ReadConcatenate}};
   ConfigReader r(config, where);
   RILL_RETURN_IF_ERROR(r.Common());
   std::string name;
@@ -446,7 +467,8 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
         where, ": layer class '", c,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
         "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, "
-        "GlobalAveragePooling1D)"));
+        "GlobalAveragePooling1D, Add, Subtract, Multiply, Average, Maximum, Minimum, "
+        "Concatenate)"));
   }
   RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));
   RILL_RETURN_IF_ERROR(r.Finish());
@@ -546,6 +568,15 @@ absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) try {
         absl::StrCat("a layer must be {\"class_name\", \"config\"}, got ", Describe(entry)));
   }
   const std::string c = entry["class_name"].get<std::string>();
+  // Keras 3 writes the operations it computes masks with as entries of their own, some named
+  // like layers (keras.src.ops.numpy's Concatenate).
+  const json module = entry.value("module", json());
+  if (module.is_string() && module.get<std::string>().rfind("keras.src.ops", 0) == 0) {
+    return absl::UnimplementedError(
+        absl::StrCat("Keras 3 operation '", c, "' (", module.get<std::string>(),
+                     ") is not supported; rill reads a Masking or Embedding(mask_zero=True) "
+                     "layer's mask, passed on unchanged"));
+  }
   json config = entry.value("config", json::object());
   if (!config.is_object())
     return absl::InvalidArgumentError(absl::StrCat(c, ": config must be an object"));

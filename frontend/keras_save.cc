@@ -66,9 +66,19 @@ absl::StatusOr<json> InputLayerToKeras(const Model& model, const SymbolicTensor&
 
 json TensorRef(const SymbolicTensor& t) { return json::array({t.layer, t.node, t.index}); }
 
-// One call's inputs as Keras 2 writes a node: the first tensor, with the others as the
-// initial_state call argument (rill's layers take no other extra inputs).
-json InboundNode(const std::vector<SymbolicTensor>& inputs) {
+// One call's inputs as Keras 2 writes a node: every tensor for a layer that takes a list, else
+// the first tensor, with the others as the initial_state call argument (rill's layers take no
+// other extra inputs).
+json InboundNode(const Layer& layer, const std::vector<SymbolicTensor>& inputs) {
+  if (layer.takes_input_list()) {
+    json node = json::array();
+    for (const SymbolicTensor& t : inputs) {
+      json ref = TensorRef(t);
+      ref.push_back(json::object());
+      node.push_back(std::move(ref));
+    }
+    return node;
+  }
   json kwargs = json::object();
   if (inputs.size() > 1) {
     json states = json::array();
@@ -115,7 +125,7 @@ absl::StatusOr<json> ModelToKeras(const Model& model) {
                          "'), which a Keras model JSON cannot hold (use a Masking layer "
                          "or Embedding(mask_zero=True))"));
       }
-      nodes.push_back(InboundNode(inputs));
+      nodes.push_back(InboundNode(*layer, inputs));
     }
     entry["inbound_nodes"] = std::move(nodes);
     layers.push_back(std::move(entry));

@@ -74,6 +74,10 @@ class Layer {
   // the option that only training would read (a GRU's dropout, which inference ignores).
   virtual absl::Status CheckTrainable() const { return absl::OkStatus(); }
 
+  // Keras's merge layers take their inputs as one list (a model JSON's node of several
+  // tensors); other layers take one input, then their initial state.
+  virtual bool takes_input_list() const { return false; }
+
   // Keras supports_masking: the layer passes its input's mask on to its output unchanged.
   virtual bool supports_masking() const { return false; }
   // Keras compute_mask: the mask of output `index` of a call on `inputs`. The default passes

@@ -169,6 +169,33 @@ struct GlobalAveragePooling1DOptions {
 };
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions options = {});
 
+// Keras's merge layers, called on a list of tensors of one float dtype and rank, the same mask
+// or none (the output keeps it; tf-keras and Keras 3 merge different masks differently, so rill
+// refuses them): `layers::Add()({a, b})`. Add, Subtract (two inputs: x0 - x1), Multiply,
+// Average, Maximum and Minimum work elementwise, folded from the left, dimensions of 1
+// broadcasting as in NumPy.
+enum class MergeKind { kAdd, kSubtract, kMultiply, kAverage, kMaximum, kMinimum };
+struct MergeOptions {
+  std::string name;
+};
+// "Add", "Subtract", ...: the Keras class of each kind.
+std::string MergeClassName(MergeKind kind);
+LayerRef Merge(MergeKind kind, MergeOptions options = {});
+LayerRef Add(MergeOptions options = {});
+LayerRef Subtract(MergeOptions options = {});
+LayerRef Multiply(MergeOptions options = {});
+LayerRef Average(MergeOptions options = {});
+LayerRef Maximum(MergeOptions options = {});
+LayerRef Minimum(MergeOptions options = {});
+
+// Keras Concatenate: the inputs joined along `axis` (any after the batch; the other dimensions
+// equal). Masked inputs join along their features, not their steps.
+struct ConcatenateOptions {
+  int64_t axis = -1;
+  std::string name;
+};
+LayerRef Concatenate(ConcatenateOptions options = {});
+
 // Applies a named activation: "linear", "softmax", or the text name of a unary op declared a
 // Keras activation (OpDef::keras_activation: "relu", "tanh"...). InvalidArgument naming the known
 // ones for others.

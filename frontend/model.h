@@ -33,7 +33,8 @@ struct CompileOptions;
 // Keras's mask of a sequence [batch, time, ...], as rill keeps it: the lengths of a right-padded
 // batch, given (`lengths`, int32 [batch]) or derived by a layer that needs them from `source`:
 // step (b, t) is masked when every element of source[b, t, ...] equals `value` (Masking's
-// input and mask_value; Embedding(mask_zero=True)'s ids and 0). Masks travel with the tensors
+// input and mask_value; Embedding(mask_zero=True)'s ids and 0). A recurrent layer's sequence
+// output keeps both: the source, and the lengths it computed from it. Masks travel with the tensors
 // as Keras's do (docs/user-guide.md, "Masks and sequence lengths").
 struct SequenceMask {
   Value* lengths = nullptr;

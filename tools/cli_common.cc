@@ -216,22 +216,40 @@ absl::StatusOr<std::string> RequiredWeightsFlag() {
   return weights;
 }
 
+std::vector<std::string> DataPaths(const std::string& flag_value) {
+  return absl::StrSplit(flag_value, ',');
+}
+
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
-                                              const std::string& data_path, const char* command) {
-  RILL_ASSIGN_OR_RETURN(Tensor data, ReadNpy(data_path));
-  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                        LoadModel(json_path, weights, seed, {data.shape()}));
-  if (model->inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(json_path, ": the model has ",
-                                                   model->inputs().size(), " inputs; rill ",
-                                                   command, " feeds one"));
+                                              const std::string& data_paths, const char* flag) {
+  const std::vector<std::string> paths = DataPaths(data_paths);
+  std::vector<Tensor> data;
+  std::vector<Shape> shapes;
+  for (const std::string& path : paths) {
+    RILL_ASSIGN_OR_RETURN(Tensor array, ReadNpy(path));
+    shapes.push_back(array.shape());
+    data.push_back(std::move(array));
   }
-  RILL_ASSIGN_OR_RETURN(
-      Tensor x,
-      ConvertNpyData(std::move(data), model->inputs()[0].value->type.dtype, data_path,
-                     absl::StrCat("the model's input '", model->inputs()[0].value->name, "'")));
-  return ModelAndData{std::move(model), std::move(x)};
+  RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, LoadModel(json_path, weights, seed, shapes));
+  const std::vector<SymbolicTensor>& inputs = model->inputs();
+  if (inputs.size() != data.size()) {
+    std::vector<std::string> names;
+    for (const SymbolicTensor& in : inputs) names.push_back(absl::StrCat("'", in.layer, "'"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        json_path, ": the model has ", inputs.size(), inputs.size() == 1 ? " input (" : " inputs (",
+        absl::StrJoin(names, ", "), "), ", flag, " gives ", data.size(),
+        data.size() == 1 ? " array" : " arrays", ": give one .npy per input, comma separated"));
+  }
+  ModelAndData out{std::move(model), {}};
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Value* in = out.model->inputs()[i].value;
+    RILL_ASSIGN_OR_RETURN(Tensor x,
+                          ConvertNpyData(std::move(data[i]), in->type.dtype, paths[i],
+                                         absl::StrCat("the model's input '", in->name, "'")));
+    out.x.push_back(std::move(x));
+  }
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,

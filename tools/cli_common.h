@@ -91,16 +91,21 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
                                                  const std::string& weights, uint64_t seed,
                                                  const std::vector<Shape>& input_shapes = {});
 
-// The model of a command that feeds it one array (`command`: predict, train) and that array:
-// the one in `data_path`, whose shape binds the dimensions the model's JSON leaves open,
-// converted to the input's dtype. InvalidArgument for a model with several inputs.
+// The .npy files of a data flag (--input, --x): one per model input, comma separated, in the
+// order of the model's inputs.
+std::vector<std::string> DataPaths(const std::string& flag_value);
+
+// The model of a command that feeds it data (`command`: predict, train, evaluate) and that data:
+// the arrays of `data_paths` (DataPaths), one per model input, whose shapes bind the dimensions
+// the model's JSON leaves open, each converted to its input's dtype. InvalidArgument, naming the
+// inputs and `flag`, when the counts differ.
 struct ModelAndData {
   std::unique_ptr<Model> model;
-  Tensor x;
+  std::vector<Tensor> x;
 };
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
-                                              const std::string& data_path, const char* command);
+                                              const std::string& data_paths, const char* flag);
 
 // The targets of --y (`path`) for the model's output under `loss`: class indices (int32) for
 // sparse_categorical_crossentropy, whole-number floats converted, as Keras casts them; else

@@ -50,8 +50,7 @@ absl::Status Evaluate() {
   }
   auto device = SelectDevice();
   if (!device.ok()) return device.status();
-  auto loaded =
-      LoadModelForData(model_path, weights, absl::GetFlag(FLAGS_seed), x_path, "evaluate");
+  auto loaded = LoadModelForData(model_path, weights, absl::GetFlag(FLAGS_seed), x_path, "--x");
   if (!loaded.ok()) return loaded.status();
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
@@ -62,7 +61,7 @@ absl::Status Evaluate() {
   auto trainer =
       m.Compile({.loss = loss, .from_logits = from_logits, .metrics = metrics, .device = *device});
   if (!trainer.ok()) return Annotate(trainer.status(), model_path);
-  auto results = trainer->Evaluate({loaded->x}, y, absl::GetFlag(FLAGS_batch_size));
+  auto results = trainer->Evaluate(loaded->x, y, absl::GetFlag(FLAGS_batch_size));
   if (!results.ok()) {
     return absl::Status(results.status().code(),
                         absl::StrCat(model_path, ": ", results.status().message()));

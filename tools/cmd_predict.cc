@@ -16,7 +16,9 @@
 #include "tools/cli_common.h"
 #include "tools/command.h"
 
-ABSL_FLAG(std::string, input, "", "input array (.npy)");
+ABSL_FLAG(std::string, input, "",
+          "input array (.npy); a model of several inputs takes one per input, comma separated, in "
+          "the order of its inputs");
 ABSL_FLAG(std::string, output, "",
           "where to write the output array (.npy); a second output goes to <output>_1.npy, ...");
 
@@ -37,13 +39,12 @@ absl::Status Predict() {
   RILL_ASSIGN_OR_RETURN(const std::string weights, RequiredWeightsFlag());
   RILL_RETURN_IF_ERROR(CheckBatchSizeFlag());
   RILL_RETURN_IF_ERROR(CheckDeviceFlags());
-  const std::vector<FlagPath> inputs = {
-      {"--input", input}, {"--model", model_path}, {"--weights", weights}};
+  std::vector<FlagPath> inputs = {{"--model", model_path}, {"--weights", weights}};
+  for (const std::string& path : DataPaths(input)) inputs.push_back({"--input", path});
   RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--output", output}}, inputs));
   auto device = SelectDevice();
   if (!device.ok()) return device.status();
-  auto loaded =
-      LoadModelForData(model_path, weights, absl::GetFlag(FLAGS_seed), input, "predict");
+  auto loaded = LoadModelForData(model_path, weights, absl::GetFlag(FLAGS_seed), input, "--input");
   if (!loaded.ok()) return loaded.status();
   Model& model = *loaded->model;
   const std::vector<std::string> paths = NumberedOutputPaths(output, model.outputs().size());
@@ -54,7 +55,7 @@ absl::Status Predict() {
   }
   RILL_RETURN_IF_ERROR(CheckDistinctFiles(outputs, inputs));
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckOutputFile(path));
-  auto y = model.Predict({loaded->x}, absl::GetFlag(FLAGS_batch_size), *device);
+  auto y = model.Predict(loaded->x, absl::GetFlag(FLAGS_batch_size), *device);
   if (!y.ok()) return absl::InvalidArgumentError(absl::StrCat(input, ": ", y.status().message()));
   return WriteNpyFiles(paths, *y);
 }

@@ -36,7 +36,9 @@
 #include "tools/experiment.h"
 #include "tools/plot_svg.h"
 
-ABSL_FLAG(std::string, x, "", "the inputs (.npy)");
+ABSL_FLAG(std::string, x, "",
+          "the inputs (.npy); a model of several inputs takes one per input, comma separated, in "
+          "the order of its inputs");
 ABSL_FLAG(std::string, y, "", "the targets (.npy)");
 ABSL_FLAG(std::string, loss, "mse", "loss: mse, mae, binary_crossentropy, ...");
 ABSL_FLAG(std::string, optimizer, "adam", "optimizer: sgd, adam, adamw, rmsprop, adagrad");
@@ -485,8 +487,8 @@ absl::Status TrainModel(ProcessGroup* group) {
   const std::string weights = WeightsFlag();
   // --save-weights may replace the --weights directory it started from (the weights are read
   // first, and the directory is exchanged whole): Keras's load_weights, fit, save_weights.
-  const std::vector<FlagPath> inputs = {
-      {"--model", model_path}, {"--x", absl::GetFlag(FLAGS_x)}, {"--y", absl::GetFlag(FLAGS_y)}};
+  std::vector<FlagPath> inputs = {{"--model", model_path}, {"--y", absl::GetFlag(FLAGS_y)}};
+  for (const std::string& path : DataPaths(absl::GetFlag(FLAGS_x))) inputs.push_back({"--x", path});
   RILL_RETURN_IF_ERROR(CheckDistinctFiles({{"--metrics-csv", csv_path},
                                            {"--plot", plot_path},
                                            {"--save-weights", save},
@@ -539,7 +541,7 @@ absl::Status TrainModel(ProcessGroup* group) {
     RILL_ASSIGN_OR_RETURN(resume_point, FindResumePoint(checkpoint_dir));
     if (resume_point) RILL_RETURN_IF_ERROR(CheckResumeFlags(*resume_point, *optimizer, fit));
   }
-  auto loaded = LoadModelForData(model_path, weights, seed, absl::GetFlag(FLAGS_x), "train");
+  auto loaded = LoadModelForData(model_path, weights, seed, absl::GetFlag(FLAGS_x), "--x");
   if (!loaded.ok()) return loaded.status();
   Model& m = *loaded->model;
   if (m.outputs().size() != 1) {
@@ -554,7 +556,7 @@ absl::Status TrainModel(ProcessGroup* group) {
                           absl::StrCat(st.message(), "; --optimizer trains from a new state"));
     }
   }
-  const Tensor& x = loaded->x;
+  const std::vector<Tensor>& x = loaded->x;
   const std::string y_path = absl::GetFlag(FLAGS_y);
   absl::StatusOr<Tensor> y_raw = ReadTargets(y_path, loss_name, m);
   if (!y_raw.ok()) return y_raw.status();

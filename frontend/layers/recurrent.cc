@@ -211,11 +211,13 @@ class GruLayer : public Layer {
     return outputs;
   }
 
-  // Keras: the sequence keeps the input's mask, as the lengths of the last call; states none.
+  // Keras: the sequence keeps the input's mask, with the lengths of the last call; states none.
   std::optional<SequenceMask> OutputMask(const std::vector<SymbolicTensor>& inputs,
                                          int index) const override {
     if (index != 0 || !o_.return_sequences || lengths_ == nullptr) return std::nullopt;
-    return SequenceMask{.lengths = lengths_, .layer = inputs[0].mask->layer};
+    SequenceMask mask = *inputs[0].mask;
+    mask.lengths = lengths_;
+    return mask;
   }
 
   // Keras's Bidirectional sets it on both of its layers when they return sequences.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that Keras reads the files rill writes: trains seven golden Keras models one SGD epoch
+"""Checks that Keras reads the files rill writes: trains ten golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
@@ -15,11 +15,13 @@ from the repository root after building:
 Prints one line per model and exits 1 when any differs. Checked with tensorflow-cpu 2.21.0,
 tf-keras 2.21.0, keras 3.15.1.
 """
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import warnings
+import zipfile
 
 import numpy as np
 
@@ -38,7 +40,17 @@ CASES = [("keras_archive/model.keras", "keras_archive/x.npy", True),
          ("keras_shapes/average_pooling_keepdims.keras",
           "keras_shapes/average_pooling_keepdims_x.npy", True),
          ("keras_shapes/average_pooling_masking.keras",
-          "keras_shapes/average_pooling_masking_x.npy", True)]
+          "keras_shapes/average_pooling_masking_x.npy", True),
+         ("keras_merge/residual.keras", "keras_merge/residual_x0.npy", True),
+         ("keras_merge/elementwise.keras", "keras_merge/elementwise_x0.npy", True),
+         ("keras_merge/masked.keras", "keras_merge/masked_x0.npy", True)]
+
+
+def compiled_loss(archive):
+    """The loss a .keras archive was compiled with, as its config.json names it (None when it
+    was not compiled)."""
+    with zipfile.ZipFile(archive) as z:
+        return json.loads(z.read("config.json")).get("compile_config", {}).get("loss")
 
 
 def rill(binary, *args):
@@ -79,10 +91,11 @@ def main():
                        for m in (model, from_json))
             line = f"{name}: weights {'equal' if same else 'DIFFER'}"
             failed |= not same
-            # Compiled with what rill trained with: SGD at 0.5, and mse.
+            # Compiled with what rill trained with: SGD at 0.5, and the source's loss.
+            source_loss = compiled_loss(source) or "mse"  # rill train's default
             compiled = (model.optimizer.__class__.__name__ == "SGD" and
                         abs(float(model.optimizer.learning_rate) - 0.5) < 1e-7 and
-                        model.loss == "mse")
+                        model.loss == source_loss)
             line += f", compiled {'as trained' if compiled else 'OTHERWISE'}"
             failed |= not compiled
             if runs_on_cpu:

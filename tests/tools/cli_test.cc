@@ -182,6 +182,65 @@ TEST_F(CliTest, PredictAndTrainMaskedKerasModelsAsKeras) {
   }
 }
 
+// A masked sequence output (a tagger): its loss and accuracy count the unmasked steps only, as
+// Keras's fit (tests/golden/keras_masking/tagger_sparse).
+TEST_F(CliTest, TrainAMaskedTaggerAsKeras) {
+  const std::string c = "tagger_sparse";
+  Result t = Rill("train --model " + MaskingGolden(c + "/model.json") + " --weights " +
+                  MaskingGolden(c + "/weights") + " --x " + MaskingGolden(c + "/x.npy") + " --y " +
+                  MaskingGolden(c + "/y_train.npy") +
+                  " --loss sparse_categorical_crossentropy --metrics accuracy --optimizer sgd "
+                  "--lr 0.1 --batch-size 5 --epochs 3 --shuffle=false --verbose 2 "
+                  "--save-weights " +
+                  Path("w_tagger"));
+  ASSERT_EQ(t.status, 0) << t.out;
+  // Keras's history: loss 1.17734277, 1.15733957, 1.14004934; accuracy 3/14, 3/14, 4/14.
+  EXPECT_THAT(t.out, HasSubstr("Epoch 3/3"));
+  EXPECT_THAT(t.out, HasSubstr("loss: 1.1400 - accuracy: 0.2857"));
+  for (int i = 0; i < 8; ++i) {
+    auto got = ReadNpy(Path("w_tagger/" + std::to_string(i) + ".npy"));
+    auto w = ReadNpy(MaskingGolden(c + "/final_weights/" + std::to_string(i) + ".npy"));
+    ASSERT_TRUE(got.ok() && w.ok()) << i;
+    EXPECT_LT(MaxRelDiff(*got, *w), 1e-5) << "weight " << i;
+  }
+}
+
+// A model of two inputs (tests/golden/keras_merge/two_inputs.keras: two GRUs joined by
+// Concatenate) takes one .npy per input, comma separated, in predict, train and evaluate.
+TEST_F(CliTest, AModelOfTwoInputsTakesOneArrayPerInput) {
+  const std::string golden = std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_merge/";
+  const std::string model = " --model " + golden + "two_inputs.keras";
+  const std::string x = golden + "two_inputs_x0.npy," + golden + "two_inputs_x1.npy";
+  Result r = Rill("predict" + model + " --input " + x + " --output " + Path("y.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto y = ReadNpy(Path("y.npy"));
+  auto want = ReadNpy(golden + "two_inputs_y.npy");
+  ASSERT_TRUE(y.ok() && want.ok());
+  EXPECT_LT(MaxRelDiff(*y, *want), 1e-5);
+
+  r = Rill("train" + model + " --x " + x + " --y " + golden +
+           "two_inputs_t.npy --epochs 2 --batch-size 4 --shuffle=false --verbose 0 "
+           "--save-weights " +
+           Path("w_two"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (int i = 0; i < 11; ++i) {
+    auto got = ReadNpy(Path("w_two/" + std::to_string(i) + ".npy"));
+    auto w = ReadNpy(golden + "two_inputs_fit/" + std::to_string(i) + ".npy");
+    ASSERT_TRUE(got.ok() && w.ok()) << i;
+    EXPECT_LT(MaxRelDiff(*got, *w), 1e-5) << "weight " << i;
+  }
+  r = Rill("evaluate" + model + " --x " + x + " --y " + golden + "two_inputs_t.npy");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("loss: "));
+
+  r = Rill("predict" + model + " --input " + golden + "two_inputs_x0.npy --output " +
+           Path("y1.npy"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("the model has 2 inputs ('a', 'b'), --input gives 1 array: give "
+                               "one .npy per input, comma separated"));
+  EXPECT_FALSE(fs::exists(Path("y1.npy")));
+}
+
 TEST_F(CliTest, DeviceCudaRunsOnAGpuOrFailsInOneLineAndAutoFallsBackToTheCpu) {
   const std::string c = "seq_stack";
   const std::string args = "predict --model " + Golden(c + "/model.json") + " --weights " +
