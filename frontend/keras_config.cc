@@ -423,6 +423,34 @@ absl::StatusOr<LayerRef> ReadTimeDistributed(ConfigReader& r, const std::string&
   return layers::TimeDistributed(wrapped, {.name = name});
 }
 
+absl::StatusOr<LayerRef> ReadLayerNormalization(ConfigReader& r, const std::string& name) {
+  layers::LayerNormalizationOptions o{.name = name};
+  // One axis, or a list of them (tf-keras writes the list it built, [2]; Keras 3 the given one).
+  if (const json* axis = r.Find("axis"); axis != nullptr) {
+    const json list = axis->is_array() ? *axis : json::array({*axis});
+    o.axis.clear();
+    for (const json& a : list) {
+      if (!a.is_number_integer())
+        return r.Error("axis",
+                       absl::StrCat("must be an integer or a list of them, got ", Describe(*axis)));
+      o.axis.push_back(a.get<int64_t>());
+    }
+  }
+  RILL_RETURN_IF_ERROR(r.Double("epsilon", &o.epsilon));
+  RILL_RETURN_IF_ERROR(r.Bool("center", &o.center));
+  RILL_RETURN_IF_ERROR(r.Bool("scale", &o.scale));
+  bool rms_scaling = false;
+  RILL_RETURN_IF_ERROR(r.Bool("rms_scaling", &rms_scaling));
+  if (rms_scaling) return r.Error("rms_scaling", "= true is not supported");
+  RILL_RETURN_IF_ERROR(r.Init("beta_initializer", &o.beta_initializer));
+  RILL_RETURN_IF_ERROR(r.Init("gamma_initializer", &o.gamma_initializer));
+  RILL_RETURN_IF_ERROR(r.Reg("beta_regularizer", &o.beta_regularizer));
+  RILL_RETURN_IF_ERROR(r.Reg("gamma_regularizer", &o.gamma_regularizer));
+  RILL_RETURN_IF_ERROR(r.Con("beta_constraint", &o.beta_constraint));
+  RILL_RETURN_IF_ERROR(r.Con("gamma_constraint", &o.gamma_constraint));
+  return layers::LayerNormalization(o);
+}
+
 LayerReader MergeReader(layers::MergeKind kind) {
   return [kind](ConfigReader&, const std::string& name) -> absl::StatusOr<LayerRef> {
     return layers::Merge(kind, {.name = name});
@@ -456,7 +484,8 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"Average", MergeReader(layers::MergeKind::kAverage)},
       {"Maximum", MergeReader(layers::MergeKind::kMaximum)},
       {"Minimum", MergeReader(layers::MergeKind::kMinimum)},
-      {"Concatenate", ReadConcatenate}};
+      {"Concatenate", ReadConcatenate},
+      {"LayerNormalization", ReadLayerNormalization}};
   ConfigReader r(config, where);
   RILL_RETURN_IF_ERROR(r.Common());
   std::string name;
@@ -468,7 +497,7 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
         "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, "
         "GlobalAveragePooling1D, Add, Subtract, Multiply, Average, Maximum, Minimum, "
-        "Concatenate)"));
+        "Concatenate, LayerNormalization)"));
   }
   RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));
   RILL_RETURN_IF_ERROR(r.Finish());

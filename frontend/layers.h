@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "frontend/layer.h"
 #include "frontend/regularizers.h"
@@ -168,6 +169,24 @@ struct GlobalAveragePooling1DOptions {
   std::string name;
 };
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions options = {});
+
+// Keras LayerNormalization: (x - mean) / sqrt(variance + epsilon) * gamma + beta, the moments
+// of each sample over `axis` (one or more axes after the batch); weights gamma (with `scale`)
+// then beta (with `center`), of the axes' sizes. Passes a mask on.
+struct LayerNormalizationOptions {
+  std::vector<int64_t> axis = {-1};
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+  Initializer beta_initializer{"zeros", {}};
+  Initializer gamma_initializer{"ones", {}};
+  std::optional<Regularizer> beta_regularizer;
+  std::optional<Regularizer> gamma_regularizer;
+  std::optional<Constraint> beta_constraint;
+  std::optional<Constraint> gamma_constraint;
+  std::string name;
+};
+LayerRef LayerNormalization(LayerNormalizationOptions options = {});
 
 // Keras's merge layers, called on a list of tensors of one float dtype and rank, the same mask
 // or none (the output keeps it; tf-keras and Keras 3 merge different masks differently, so rill

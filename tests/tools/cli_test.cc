@@ -205,10 +205,10 @@ TEST_F(CliTest, TrainAMaskedTaggerAsKeras) {
   }
 }
 
-// A model of two inputs (tests/golden/keras_merge/two_inputs.keras: two GRUs joined by
+// A model of two inputs (tests/golden/keras_layers/two_inputs.keras: two GRUs joined by
 // Concatenate) takes one .npy per input, comma separated, in predict, train and evaluate.
 TEST_F(CliTest, AModelOfTwoInputsTakesOneArrayPerInput) {
-  const std::string golden = std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_merge/";
+  const std::string golden = std::string(RILL_SOURCE_DIR) + "/tests/golden/keras_layers/";
   const std::string model = " --model " + golden + "two_inputs.keras";
   const std::string x = golden + "two_inputs_x0.npy," + golden + "two_inputs_x1.npy";
   Result r = Rill("predict" + model + " --input " + x + " --output " + Path("y.npy"));

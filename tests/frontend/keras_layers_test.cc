@@ -1,0 +1,227 @@
+// The merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate) and
+// LayerNormalization: Keras's files of models using them predict and train as tf-keras and
+// Keras 3 do (scripts/golden/keras_layers.py), rill's archives of them read back, masks pass
+// through them as in Keras where the two agree, and what they do not take is refused naming the
+// layer.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "frontend/keras_config.h"
+#include "frontend/keras_model.h"
+#include "frontend/rill.h"
+#include "tests/frontend/keras_files.h"
+#include "tests/golden_files.h"
+
+namespace rill {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MaxRelDiff;
+
+std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_layers/" + rel); }
+Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_layers/" + rel); }
+
+// Each case and its number of inputs.
+constexpr std::pair<const char*, int> kCases[] = {{"two_inputs", 2},
+                                                  {"residual", 1},
+                                                  {"elementwise", 1},
+                                                  {"broadcast", 2},
+                                                  {"masked", 1},
+                                                  {"layer_norm", 1},
+                                                  {"layer_norm_axes", 1},
+                                                  {"layer_norm_masked", 1},
+                                                  {"keras3_two_inputs", 2},
+                                                  {"keras3_elementwise", 1},
+                                                  {"keras3_layer_norm", 1}};
+
+std::vector<Tensor> Inputs(const std::string& name, int n) {
+  std::vector<Tensor> xs;
+  for (int i = 0; i < n; ++i) xs.push_back(Npy(name + "_x" + std::to_string(i) + ".npy"));
+  return xs;
+}
+
+TEST(KerasLayers, PredictAndTrainAsKeras) {
+  for (const auto& [case_name, inputs] : kCases) {
+    const std::string name = case_name;
+    SCOPED_TRACE(name);
+    const std::string path = Golden(name + ".keras");
+    auto m = testing::LoadWithWeights(path, path);
+    ASSERT_NE(m, nullptr);
+    const std::vector<Tensor> x = Inputs(name, inputs);
+    auto got = m->Predict(x);
+    ASSERT_TRUE(got.ok()) << got.status();
+    const Tensor want = Npy(name + "_y.npy");
+    ASSERT_EQ((*got)[0].shape(), want.shape());
+    EXPECT_LT(MaxRelDiff((*got)[0], want), 1e-5);
+
+    // Keras's fit: SGD(0.1), the file's loss, two epochs of batches of 4 in order.
+    auto settings = ReadKerasTrainingSettings(path);
+    ASSERT_TRUE(settings.ok() && settings->loss && settings->optimizer_config) << settings.status();
+    auto trainer = m->Compile({.loss = *settings->loss, .optimizer = *settings->optimizer_config});
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    auto fit = trainer->Fit(x, Npy(name + "_t.npy"),
+                            {.epochs = 2, .batch_size = 4, .shuffle = false, .verbose = 0});
+    ASSERT_TRUE(fit.ok()) << fit.status();
+    const std::vector<Tensor> weights = m->GetWeights();
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const Tensor trained = Npy(name + "_fit/" + std::to_string(i) + ".npy");
+      EXPECT_LT(MaxRelDiff(weights[i], trained), 1e-5) << i;
+    }
+  }
+}
+
+// rill's archive of each model holds the layers as Keras writes them (a merge's node of several
+// tensors): read back, the same predictions bit for bit.
+TEST(KerasLayers, RillArchivesReadBack) {
+  const std::filesystem::path saved =
+      std::filesystem::path(::testing::TempDir()) / "rill_layers.keras";
+  for (const auto& [case_name, inputs] : kCases) {
+    const std::string name = case_name;
+    SCOPED_TRACE(name);
+    const std::string path = Golden(name + ".keras");
+    auto m = testing::LoadWithWeights(path, path);
+    ASSERT_NE(m, nullptr);
+    ASSERT_TRUE(SaveKerasArchive(*m, saved.string()).ok());
+    auto again = testing::LoadWithWeights(saved.string(), saved.string());
+    ASSERT_NE(again, nullptr);
+    auto a = m->Predict(Inputs(name, inputs));
+    auto b = again->Predict(Inputs(name, inputs));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(MaxRelDiff((*a)[0], (*b)[0]), 0);
+    EXPECT_EQ(m->Summary(), again->Summary());
+  }
+  std::filesystem::remove(saved);
+}
+
+// Built in C++: values by hand, shapes, masks, and the errors.
+TEST(KerasLayers, MergeValuesShapesMasksAndErrors) {
+  Model m("merges");
+  auto a = m.Input({-1, 2}, DType::kF32, "a");
+  auto b = m.Input({-1, 2}, DType::kF32, "b");
+  auto c = m.Input({-1, 1}, DType::kF32, "c");
+  // A layer called on a list returns the list of its outputs: a merge's one is [0].
+  m.SetOutputs({layers::Add()({a, b, c})[0], layers::Subtract()({a, b})[0],
+                layers::Multiply()({a, b})[0], layers::Average()({a, b, c})[0],
+                layers::Maximum()({a, b})[0], layers::Minimum()({a, b})[0],
+                layers::Concatenate()({a, c, b})[0]});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  auto out = m.Predict({Tensor::FromVector(std::vector<float>{1, -2}, {1, 2}),
+                        Tensor::FromVector(std::vector<float>{3, -5}, {1, 2}),
+                        Tensor::FromVector(std::vector<float>{0.5f}, {1, 1})});
+  ASSERT_TRUE(out.ok()) << out.status();
+  const std::vector<std::vector<double>> want = {
+      {4.5, -6.5}, {-2, 3}, {3, 10}, {4.5 / 3, -6.5 / 3}, {3, -2}, {1, -5}, {1, -2, 0.5, 3, -5}};
+  ASSERT_EQ(out->size(), want.size());
+  for (size_t o = 0; o < want.size(); ++o) {
+    ASSERT_EQ((*out)[o].size(), static_cast<int64_t>(want[o].size())) << o;
+    for (size_t i = 0; i < want[o].size(); ++i)
+      EXPECT_FLOAT_EQ((*out)[o].at(i), want[o][i]) << "output " << o << " element " << i;
+  }
+
+  // One mask on every input passes through; a GRU after the merge reads it.
+  Model masked("masked");
+  auto ids = masked.Input({-1, 4}, DType::kI32);
+  auto e =
+      layers::Embedding({.input_dim = 5, .output_dim = 2, .mask_zero = true, .name = "emb"})(ids);
+  auto sum = layers::Add()({e, layers::Dense({.units = 2})(e)})[0];
+  auto joined = layers::Concatenate()({sum, e})[0];
+  ASSERT_TRUE(joined.mask.has_value());
+  EXPECT_EQ(joined.mask->layer, "emb");
+  EXPECT_EQ(joined.shape(), Shape({-1, 4, 4}));
+
+  for (const auto& [build, message] :
+       {std::pair{+[](Model& model) {
+                    auto x = model.Input({-1, 3});
+                    layers::Subtract()({x, x, x});
+                  },
+                  "Subtract 'subtract' called on 'input_1' [?, 3], 'input_1' [?, 3], 'input_1' "
+                  "[?, 3]: called on 3 inputs, expected 2"},
+        std::pair{+[](Model& model) {
+                    layers::Add()({model.Input({-1, 3})});
+                  },
+                  "called on 1 input, expected a list of at least 2"},
+        std::pair{+[](Model& model) {
+                    layers::Multiply()({model.Input({-1, 3}), model.Input({-1, 2, 3})});
+                  },
+                  "input 1 is f32[?, 2, 3], input 0 f32[?, 3]: expected floats of one dtype and "
+                  "rank"},
+        std::pair{+[](Model& model) {
+                    layers::Concatenate({.axis = 0})({model.Input({-1, 3}), model.Input({-1, 3})});
+                  },
+                  "axis 0 for inputs of rank 2: expected an axis after the batch"},
+        std::pair{+[](Model& model) {
+                    auto ids = model.Input({-1, 6}, DType::kI32);
+                    auto e = layers::Embedding(
+                        {.input_dim = 9, .output_dim = 4, .mask_zero = true, .name = "emb"})(ids);
+                    layers::Add()({e, model.Input({-1, 6, 4}, DType::kF32, "plain")});
+                  },
+                  "inputs 0 ('emb') and 1 ('plain') carry different masks ('emb' and none), which "
+                  "tf-keras and Keras 3 merge differently"},
+        std::pair{
+            +[](Model& model) {
+              auto ids = model.Input({-1, 6}, DType::kI32);
+              auto e = layers::Embedding(
+                  {.input_dim = 9, .output_dim = 4, .mask_zero = true, .name = "emb"})(ids);
+              layers::Concatenate({.axis = 1})({e, e});
+            },
+            "joining masked inputs (by 'emb') along their steps (axis 1) is not supported"}}) {
+    Model model("bad");
+    build(model);
+    EXPECT_FALSE(model.status().ok()) << message;
+    EXPECT_THAT(std::string(model.status().message()), HasSubstr(message));
+  }
+
+  // Keras 3's mask operations, some named like layers, are refused as operations.
+  auto op = LayerFromKeras(nlohmann::json::parse(
+      R"({"module": "keras.src.ops.numpy", "class_name": "Concatenate",
+          "config": {"name": "concatenate", "axis": -1}})"));
+  ASSERT_FALSE(op.ok());
+  EXPECT_THAT(std::string(op.status().message()),
+              HasSubstr("Keras 3 operation 'Concatenate' (keras.src.ops.numpy) is not supported"));
+}
+
+// LayerNormalization by hand: x = [1, 2, 3, 6] has mean 3 and variance 3.5.
+TEST(KerasLayers, LayerNormalizationValuesAndErrors) {
+  Model m("norm");
+  auto x = m.Input({-1, 4});
+  m.SetOutputs({layers::LayerNormalization({.epsilon = 0.5})(x)});
+  ASSERT_TRUE(m.status().ok()) << m.status();
+  ASSERT_EQ(m.Weights().size(), 2u);  // gamma (ones), beta (zeros)
+  auto y = m.Predict({Tensor::FromVector(std::vector<float>{1, 2, 3, 6}, {1, 4})});
+  ASSERT_TRUE(y.ok()) << y.status();
+  const double scale = 1.0 / 2.0;  // 1 / sqrt(3.5 + 0.5)
+  const double want[] = {-2 * scale, -1 * scale, 0, 3 * scale};
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ((*y)[0].at(i), want[i]) << i;
+
+  for (const auto& [build, message] :
+       {std::pair{+[](Model& model) {
+                    layers::LayerNormalization({.axis = {0}})(model.Input({-1, 3}));
+                  },
+                  "axis 0 for input [?, 3]: expected distinct axes after the batch"},
+        std::pair{+[](Model& model) {
+                    layers::LayerNormalization({.axis = {1, -1}})(model.Input({-1, 3}));
+                  },
+                  "axis -1 for input [?, 3]: expected distinct axes after the batch"},
+        std::pair{+[](Model& model) {
+                    layers::LayerNormalization({.epsilon = 0})(model.Input({-1, 3}));
+                  },
+                  "epsilon 0, expected > 0"}}) {
+    Model model("bad");
+    build(model);
+    EXPECT_FALSE(model.status().ok()) << message;
+    EXPECT_THAT(std::string(model.status().message()), HasSubstr(message));
+  }
+  auto rms = LayerFromKeras(nlohmann::json::parse(
+      R"({"class_name": "LayerNormalization", "config": {"name": "n", "rms_scaling": true}})"));
+  ASSERT_FALSE(rms.ok());
+  EXPECT_THAT(std::string(rms.status().message()),
+              HasSubstr("rms_scaling = true is not supported"));
+}
+
+}  // namespace
+}  // namespace rill
