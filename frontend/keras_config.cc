@@ -362,6 +362,13 @@ absl::StatusOr<LayerRef> ReadGlobalAveragePooling1D(ConfigReader& r, const std::
   return layers::GlobalAveragePooling1D(o);
 }
 
+absl::StatusOr<LayerRef> ReadGlobalMaxPooling1D(ConfigReader& r, const std::string& name) {
+  RILL_RETURN_IF_ERROR(ChannelsLast(r));
+  layers::GlobalMaxPooling1DOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(r.Bool("keepdims", &o.keepdims));
+  return layers::GlobalMaxPooling1D(o);
+}
+
 absl::StatusOr<LayerRef> ReadWrapped(ConfigReader& r) {
   const json* inner = r.Find("layer");
   if (inner == nullptr) return r.Error("layer", "is missing");
@@ -478,6 +485,7 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"RepeatVector", ReadRepeatVector},
       {"Flatten", ReadFlatten},
       {"GlobalAveragePooling1D", ReadGlobalAveragePooling1D},
+      {"GlobalMaxPooling1D", ReadGlobalMaxPooling1D},
       {"Add", MergeReader(layers::MergeKind::kAdd)},
       {"Subtract", MergeReader(layers::MergeKind::kSubtract)},
       {"Multiply", MergeReader(layers::MergeKind::kMultiply)},
@@ -496,7 +504,8 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
         where, ": layer class '", c,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
         "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, "
-        "GlobalAveragePooling1D, Add, Subtract, Multiply, Average, Maximum, Minimum, "
+        "GlobalAveragePooling1D, GlobalMaxPooling1D, Add, Subtract, Multiply, Average, Maximum, "
+        "Minimum, "
         "Concatenate, LayerNormalization)"));
   }
   RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));

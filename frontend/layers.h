@@ -170,6 +170,15 @@ struct GlobalAveragePooling1DOptions {
 };
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions options = {});
 
+// Keras GlobalMaxPooling1D: [batch, steps, features] -> [batch, features] (with keepdims,
+// [batch, 1, features]), the maximum over the steps. A masked input's padded steps count too,
+// as in Keras (tf-keras and Keras 3 both ignore the mask there), and the output has no mask.
+struct GlobalMaxPooling1DOptions {
+  bool keepdims = false;
+  std::string name;
+};
+LayerRef GlobalMaxPooling1D(GlobalMaxPooling1DOptions options = {});
+
 // Keras LayerNormalization: (x - mean) / sqrt(variance + epsilon) * gamma + beta, the moments
 // of each sample over `axis` (one or more axes after the batch); weights gamma (with `scale`)
 // then beta (with `center`), of the axes' sizes. Passes a mask on.

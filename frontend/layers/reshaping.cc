@@ -1,5 +1,5 @@
 // The Keras layers that reshape or pool without weights: RepeatVector, Flatten,
-// GlobalAveragePooling1D.
+// GlobalAveragePooling1D, GlobalMaxPooling1D.
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -133,6 +133,33 @@ class GlobalAveragePooling1DLayer : public Layer {
   GlobalAveragePooling1DOptions o_;
 };
 
+class GlobalMaxPooling1DLayer : public Layer {
+ public:
+  explicit GlobalMaxPooling1DLayer(GlobalMaxPooling1DOptions o) : o_(std::move(o)) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return "GlobalMaxPooling1D"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["data_format"] = "channels_last";
+    c["keepdims"] = o_.keepdims;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    Value* x = inputs[0].value;
+    if (!IsFloating(x->type.dtype) || x->type.shape.rank() != 3) {
+      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
+                                                     ", expected floats [batch, steps, features]"));
+    }
+    return std::vector<Value*>{ops::ReduceMax(b, x, {1}, o_.keepdims)};
+  }
+
+ private:
+  GlobalMaxPooling1DOptions o_;
+};
+
 }  // namespace
 
 LayerRef RepeatVector(RepeatVectorOptions o) {
@@ -143,6 +170,9 @@ LayerRef Flatten(FlattenOptions o) {
 }
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions o) {
   return LayerRef(std::make_shared<GlobalAveragePooling1DLayer>(std::move(o)));
+}
+LayerRef GlobalMaxPooling1D(GlobalMaxPooling1DOptions o) {
+  return LayerRef(std::make_shared<GlobalMaxPooling1DLayer>(std::move(o)));
 }
 
 }  // namespace rill::layers

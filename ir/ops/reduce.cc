@@ -1,4 +1,5 @@
-// Reductions and shape changes: reduce_sum, broadcast_to, reshape.
+// Reductions and shape changes: reduce_sum, reduce_mean, reduce_max, fill, broadcast_to,
+// reshape.
 #include "ir/ops/reduce.h"
 
 #include <algorithm>
@@ -60,6 +61,22 @@ std::vector<Value*> ReduceMeanGrad(GradContext& c) {
   Value* sum_grad = ReduceSumGrad(c)[0];
   int64_t n = ReducedCount(c.node.input(0)->type.shape, c.node.attrs().GetInts("axes"));
   return {Affine(c.b, sum_grad, n == 0 ? 0.0 : 1.0 / static_cast<double>(n), 0.0)};
+}
+
+// The gradient goes to the elements equal to their maximum, split evenly among ties (as
+// TensorFlow's reduce_max gradient): dy / count · [x == max]. An infinite maximum gives NaN
+// (x - max is inf - inf there).
+std::vector<Value*> ReduceMaxGrad(GradContext& c) {
+  Value* x = c.node.input(0);
+  const Shape& s = x->type.shape;
+  const std::vector<int> axes = *NormalizeAxes(c.node.attrs().GetInts("axes"), s.rank());
+  std::vector<int64_t> kept = s.dims(), reduced(axes.begin(), axes.end());
+  for (int a : axes) kept[a] = 1;
+  Value* max = Reshape(c.b, c.node.output(0), kept);
+  // 1 where x - max is 0, else 0 (x - max < 0 there).
+  Value* at_max = Affine(c.b, Sign(c.b, Abs(c.b, Sub(c.b, x, max))), -1.0, 1.0);
+  Value* count = ReduceSum(c.b, at_max, reduced, true);
+  return {Mul(c.b, at_max, Div(c.b, Reshape(c.b, c.output_grads[0], kept), count))};
 }
 
 absl::StatusOr<std::vector<TensorType>> BroadcastToRule(const Attrs& attrs,
@@ -148,6 +165,9 @@ Value* ReduceSum(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims)
 Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
   return b.Op(OpKind::kReduceMean, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
 }
+Value* ReduceMax(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims) {
+  return b.Op(OpKind::kReduceMax, {x}, {{"axes", std::move(axes)}, {"keepdims", keepdims}});
+}
 Value* Fill(Builder& b, const TensorType& type, double value) {
   return b.Op(OpKind::kFill, {},
               {{"value", value}, {"shape", type.shape.dims()}, {"dtype", type.dtype}});
@@ -187,6 +207,13 @@ void RegisterReduceOps() {
        .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
        .shape = ReduceRule,
        .grad = ReduceMeanGrad});
+  RegisterOp(
+      {.kind = OpKind::kReduceMax,
+       .min_inputs = 1,
+       .max_inputs = 1,
+       .attrs = {{"axes", AttrKind::kInts, std::nullopt}, {"keepdims", AttrKind::kBool, false}},
+       .shape = ReduceRule,
+       .grad = ReduceMaxGrad});
   RegisterOp({.kind = OpKind::kFill,
               .min_inputs = 0,
               .max_inputs = 1,

@@ -18,6 +18,9 @@ Value* FillBatchOf(Builder& b, Value* like, int64_t batch_axis, const TensorType
                    double value);
 // Mean over `axes`.
 Value* ReduceMean(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
+// Maximum over `axes` (NaN when any element is; -inf over no elements). The gradient is split
+// evenly among the elements equal to the maximum, as TensorFlow's.
+Value* ReduceMax(Builder& b, Value* x, std::vector<int64_t> axes, bool keepdims);
 // Broadcasts x (NumPy rules) to `shape`.
 Value* BroadcastTo(Builder& b, Value* x, std::vector<int64_t> shape);
 // Same elements, new shape; one dimension may be -1 (inferred when the input is known).

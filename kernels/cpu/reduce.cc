@@ -1,5 +1,8 @@
-// CPU kernels of the reduce family: reduce_sum, broadcast_to, reshape.
+// CPU kernels of the reduce family: reduce_sum, reduce_mean, reduce_max, fill, broadcast_to,
+// reshape.
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -36,6 +39,32 @@ absl::Status ReduceSumT(const KernelArgs& a) {
   std::fill(o, o + out.size(), T(0));
   // x is contiguous: its own offset is the running index.
   ForEachBroadcast(x.shape, ostride, zero, [&](int64_t i, int64_t oi, int64_t) { o[oi] += xp[i]; });
+  return absl::OkStatus();
+}
+
+// The same walk as ReduceSumT, keeping the largest element; a NaN stays (nothing compares
+// greater than it), as TensorFlow's reduce_max propagates it.
+template <typename T>
+absl::Status ReduceMaxT(const KernelArgs& a) {
+  const TensorView& x = a.inputs[0];
+  const TensorView& out = a.outputs[0];
+  const int rank = x.shape.rank();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t axis : a.attrs.GetInts("axes")) reduced[axis < 0 ? axis + rank : axis] = true;
+  std::vector<int64_t> ostride(rank, 0);
+  int64_t stride = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    if (reduced[i]) continue;
+    ostride[i] = stride;
+    stride *= x.shape.dim(i);
+  }
+  std::vector<int64_t> zero(rank, 0);
+  T* o = out.as<T>();
+  const T* xp = x.as<T>();
+  std::fill(o, o + out.size(), -std::numeric_limits<T>::infinity());
+  ForEachBroadcast(x.shape, ostride, zero, [&](int64_t i, int64_t oi, int64_t) {
+    if (!std::isnan(o[oi]) && (xp[i] > o[oi] || std::isnan(xp[i]))) o[oi] = xp[i];
+  });
   return absl::OkStatus();
 }
 
@@ -76,6 +105,9 @@ absl::Status ReduceSum(const KernelArgs& a) {
 absl::Status ReduceMean(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceMeanT, a);
 }
+absl::Status ReduceMax(const KernelArgs& a) {
+  return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, ReduceMaxT, a);
+}
 absl::Status BroadcastTo(const KernelArgs& a) {
   return RILL_DISPATCH_FLOAT(a.outputs[0].dtype, BroadcastToT, a);
 }
@@ -111,6 +143,7 @@ void RegisterReduceKernels() {
            {OpKind::kFill, Fill, CheckLoadedFill},
            {OpKind::kReduceSum, ReduceSum, CheckLoadedReduce},
            {OpKind::kReduceMean, ReduceMean, CheckLoadedReduce},
+           {OpKind::kReduceMax, ReduceMax, CheckLoadedReduce},
            {OpKind::kBroadcastTo, BroadcastTo, CheckLoadedBroadcastTo},
            {OpKind::kReshape, Reshape, CheckLoadedReshape}}) {
     RegisterKernel({.op = op, .device = DeviceKind::kCpu, .fn = fn, .check_loaded = check});

@@ -32,6 +32,23 @@ __global__ void SequentialReduceKernel(StridedMap kept, StridedMap reduced, int6
 }
 
 template <typename T>
+__global__ void SequentialMaxKernel(StridedMap kept, StridedMap reduced, int64_t n_out,
+                                    int64_t n_reduced, const T* __restrict__ in,
+                                    T* __restrict__ out) {
+  const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < n_out;
+       o += stride) {
+    const T* base = in + Offset(kept, o);
+    T acc = -INFINITY;
+    for (int64_t r = 0; r < n_reduced && !isnan(acc); ++r) {
+      const T v = base[Offset(reduced, r)];
+      if (v > acc || isnan(v)) acc = v;
+    }
+    out[o] = acc;
+  }
+}
+
+template <typename T>
 __global__ void BlockReduceKernel(StridedMap kept, StridedMap reduced, int64_t n_out,
                                   int64_t n_reduced, T scale, const T* __restrict__ in,
                                   T* __restrict__ out) {
@@ -80,6 +97,26 @@ cudaError_t LaunchReduceSum(const StridedMap& kept, const StridedMap& reduced, T
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t LaunchReduceMax(const StridedMap& kept, const StridedMap& reduced, const T* in, T* out,
+                            cudaStream_t stream) {
+  if (kept.rank < 0 || kept.rank > kMaxCudaRank || reduced.rank < 0 ||
+      reduced.rank > kMaxCudaRank) {
+    return cudaErrorInvalidValue;
+  }
+  int64_t n_out = 1, n_reduced = 1;
+  for (int d = 0; d < kept.rank; ++d) n_out *= kept.dims[d];
+  for (int d = 0; d < reduced.rank; ++d) n_reduced *= reduced.dims[d];
+  if (n_out <= 0) return cudaSuccess;
+  SequentialMaxKernel<T><<<PointwiseBlocks(n_out), kPointwiseThreads, 0, stream>>>(
+      kept, reduced, n_out, n_reduced, in, out);
+  return cudaGetLastError();
+}
+
+template cudaError_t LaunchReduceMax<float>(const StridedMap&, const StridedMap&, const float*,
+                                            float*, cudaStream_t);
+template cudaError_t LaunchReduceMax<double>(const StridedMap&, const StridedMap&, const double*,
+                                             double*, cudaStream_t);
 template cudaError_t LaunchReduceSum<float>(const StridedMap&, const StridedMap&, float,
                                             const float*, float*, cudaStream_t);
 template cudaError_t LaunchReduceSum<double>(const StridedMap&, const StridedMap&, double,

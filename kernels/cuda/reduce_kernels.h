@@ -1,5 +1,5 @@
-// Device kernels of reduce_sum / reduce_mean (reduce_ops.cc wraps them). Plain C++ interface:
-// device pointers, queued on `stream`, returns the launch's cudaError_t.
+// Device kernels of reduce_sum / reduce_mean / reduce_max (reduce_ops.cc wraps them). Plain C++
+// interface: device pointers, queued on `stream`, returns the launch's cudaError_t.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -25,5 +25,11 @@ inline constexpr int64_t kSequentialReduceLimit = 4096;
 template <typename T>
 cudaError_t LaunchReduceSum(const StridedMap& kept, const StridedMap& reduced, T scale, const T* in,
                             T* out, cudaStream_t stream);
+
+// out[o] = max_r in[kept(o) + reduced(r)] (maps as above): one thread per output, in input
+// order, NaN kept once met and -inf over no elements, as on the CPU (the same values exactly).
+template <typename T>
+cudaError_t LaunchReduceMax(const StridedMap& kept, const StridedMap& reduced, const T* in, T* out,
+                            cudaStream_t stream);
 
 }  // namespace rill::gpu

@@ -1,7 +1,7 @@
 // CUDA kernels of the reduce family (kernels/cpu/reduce.cc's semantics): reduce_sum,
-// reduce_mean (float, double), broadcast_to (any dtype: a strided copy), reshape (any dtype: a
-// device copy, skipped when the planner aliased it) and fill (f32, f64, i32, i64; an optional
-// batch-source input gives only the shape, its values are never read).
+// reduce_mean, reduce_max (float, double), broadcast_to (any dtype: a strided copy), reshape (any
+// dtype: a device copy, skipped when the planner aliased it) and fill (f32, f64, i32, i64; an
+// optional batch-source input gives only the shape, its values are never read).
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -20,7 +20,7 @@ namespace rill::gpu {
 namespace {
 
 template <typename T>
-absl::Status ReduceT(const KernelArgs& a, OpKind op, bool mean, cudaStream_t stream) {
+absl::Status ReduceT(const KernelArgs& a, OpKind op, cudaStream_t stream) {
   const TensorView& x = a.inputs[0];
   const TensorView& out = a.outputs[0];
   const int rank = x.shape.rank();
@@ -34,6 +34,11 @@ absl::Status ReduceT(const KernelArgs& a, OpKind op, bool mean, cudaStream_t str
   }
   RILL_ASSIGN_OR_RETURN(StridedMap kept, MakeStridedMap(op, kept_dims, kept_strides));
   RILL_ASSIGN_OR_RETURN(StridedMap red, MakeStridedMap(op, red_dims, red_strides));
+  if (op == OpKind::kReduceMax) {
+    return Launched(LaunchReduceMax<T>(kept, red, x.as<const T>(), out.as<T>(), stream), op,
+                    "reduction");
+  }
+  const bool mean = op == OpKind::kReduceMean;
   // The CPU's mean: the sum times T(out) / T(in), left alone when either is empty.
   T scale = T(1);
   if (mean && out.size() > 0 && x.size() > 0) {
@@ -43,15 +48,15 @@ absl::Status ReduceT(const KernelArgs& a, OpKind op, bool mean, cudaStream_t str
                   "reduction");
 }
 
-absl::Status Reduce(const KernelArgs& a, OpKind op, bool mean) {
+absl::Status Reduce(const KernelArgs& a, OpKind op) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, op));
-  return DispatchFloat(a.outputs[0].dtype, op, [&](auto zero) {
-    return ReduceT<decltype(zero)>(a, op, mean, gpu->stream);
-  });
+  return DispatchFloat(a.outputs[0].dtype, op,
+                       [&](auto zero) { return ReduceT<decltype(zero)>(a, op, gpu->stream); });
 }
 
-absl::Status ReduceSum(const KernelArgs& a) { return Reduce(a, OpKind::kReduceSum, false); }
-absl::Status ReduceMean(const KernelArgs& a) { return Reduce(a, OpKind::kReduceMean, true); }
+absl::Status ReduceSum(const KernelArgs& a) { return Reduce(a, OpKind::kReduceSum); }
+absl::Status ReduceMean(const KernelArgs& a) { return Reduce(a, OpKind::kReduceMean); }
+absl::Status ReduceMax(const KernelArgs& a) { return Reduce(a, OpKind::kReduceMax); }
 
 absl::Status BroadcastTo(const KernelArgs& a) {
   RILL_ASSIGN_OR_RETURN(const StepContext* gpu, GpuContext(a, OpKind::kBroadcastTo));
@@ -147,6 +152,7 @@ void RegisterReduceCudaKernels() {
            {OpKind::kFill, Fill, CheckLoadedFill},
            {OpKind::kReduceSum, ReduceSum, CheckLoadedReduce},
            {OpKind::kReduceMean, ReduceMean, CheckLoadedReduce},
+           {OpKind::kReduceMax, ReduceMax, CheckLoadedReduce},
            {OpKind::kBroadcastTo, BroadcastTo, CheckLoadedBroadcastTo},
            {OpKind::kReshape, Reshape, CheckLoadedReshape}}) {
     RegisterKernel({.op = op, .device = DeviceKind::kCuda, .fn = fn, .check_loaded = check});

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Keras-produced golden data for the layers that reshape or pool without weights:
-RepeatVector, Flatten and GlobalAveragePooling1D, each in a GRU model that tf-keras builds,
+RepeatVector, Flatten, GlobalAveragePooling1D and GlobalMaxPooling1D, each in a GRU model that tf-keras builds,
 predicts with and trains (float32, weights uniform(-0.5, 0.5), GRU(reset_after=True)).
 
 Cases:
@@ -19,9 +19,15 @@ Cases:
                   return_sequences=True)) -> GlobalAveragePooling1D -> Dense(2)
   embedding_average        int32 ids Input(6) -> Embedding(9, 3, mask_zero=True)
                   -> GlobalAveragePooling1D -> Dense(1, sigmoid): the mean of the embeddings
+  max_pooling     Input(6, 2) -> GRU(4, return_sequences=True) -> GlobalMaxPooling1D
+                  -> Dense(2)
+  max_pooling_keepdims_ids  int32 ids Input(6) -> Embedding(9, 4, mask_zero=True)
+                  -> GRU(3, return_sequences=True) -> GlobalMaxPooling1D(keepdims=True)
+                  -> Dense(1, sigmoid), binary_crossentropy: Keras's maximum takes the padded
+                  steps too (it ignores the mask)
 
 Each model's layer output is checked against NumPy's float64 formula on Keras's own input to
-that layer (repeat, reshape, mean) before anything is written.
+that layer (repeat, reshape, mean, max) before anything is written.
 
 Writes tests/golden/keras_shapes/:
   <case>.keras        the model compiled with SGD(0.1) and its loss, untrained (model.save)
@@ -116,6 +122,16 @@ def main():
          [keras.Input((6,), dtype="int32"), L.Embedding(9, 3, mask_zero=True),
           L.GlobalAveragePooling1D(name="pool"), L.Dense(1, activation="sigmoid")],
          "binary_crossentropy", ids, labels, rng, "pool", masked_mean)
+    case("max_pooling",
+         [keras.Input((6, 2)), L.GRU(4, reset_after=True, return_sequences=True),
+          L.GlobalMaxPooling1D(name="pool"), L.Dense(2)],
+         "mse", normal(B, 6, 2), normal(B, 2), rng, "pool", lambda v: v.max(axis=1))
+    case("max_pooling_keepdims_ids",
+         [keras.Input((6,), dtype="int32"), L.Embedding(9, 4, mask_zero=True),
+          L.GRU(3, reset_after=True, return_sequences=True),
+          L.GlobalMaxPooling1D(keepdims=True, name="pool"), L.Dense(1, activation="sigmoid")],
+         "binary_crossentropy", ids, labels[:, :, None], rng, "pool",
+         lambda v: v.max(axis=1, keepdims=True))
     print(f"wrote {OUT}")
 
 

@@ -1,6 +1,6 @@
-// RepeatVector, Flatten and GlobalAveragePooling1D: Keras's files of models using them predict
-// and train as tf-keras does (scripts/golden/keras_shape_layers.py), rill's archives of them
-// read back, and what Keras's layers do not take is refused naming the layer.
+// RepeatVector, Flatten, GlobalAveragePooling1D and GlobalMaxPooling1D: Keras's files of models
+// using them predict and train as tf-keras does (scripts/golden/keras_shape_layers.py), rill's
+// archives of them read back, and what Keras's layers do not take is refused naming the layer.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -24,10 +24,11 @@ using testing::MaxRelDiff;
 std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_shapes/" + rel); }
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_shapes/" + rel); }
 
-constexpr const char* kCases[] = {"repeat_vector",       "flatten",
-                                  "average_pooling",     "average_pooling_keepdims",
-                                  "average_pooling_ids", "average_pooling_masking",
-                                  "embedding_average"};
+constexpr const char* kCases[] = {"repeat_vector",           "flatten",
+                                  "average_pooling",         "average_pooling_keepdims",
+                                  "average_pooling_ids",     "average_pooling_masking",
+                                  "embedding_average",       "max_pooling",
+                                  "max_pooling_keepdims_ids"};
 
 TEST(KerasShapeLayers, PredictAndTrainAsKeras) {
   for (const std::string name : kCases) {
@@ -92,6 +93,8 @@ TEST(KerasShapeLayers, ShapesAndErrors) {
   EXPECT_EQ(repeated.shape(), Shape({-1, 4, 3}));
   auto flat = layers::Flatten()(repeated);
   EXPECT_EQ(flat.shape(), Shape({-1, 12}));
+  auto max = layers::GlobalMaxPooling1D({.keepdims = true})(x);
+  EXPECT_EQ(max.shape(), Shape({-1, 1, 3}));
   ASSERT_TRUE(m.status().ok()) << m.status();
 
   for (const auto& [build, message] :

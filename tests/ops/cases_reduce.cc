@@ -47,6 +47,20 @@ std::vector<OpCase> ReduceCases() {
                    .inputs = {f64({3, 2, 4})},
                    .attrs = {{"axes", std::vector<int64_t>{0, 2}}, {"keepdims", true}},
                    .output_shapes = {Shape{1, 2, 1}}});
+  // The largest of each row. The last row's tie 2, 2 splits the gradient evenly, as central
+  // differences also see it (d max(a, b) = 1/2 each at a == b).
+  cases.push_back({.label = "reduce_max_hand",
+                   .op = OpKind::kReduceMax,
+                   .inputs = {f64({3, 3})},
+                   .attrs = {{"axes", std::vector<int64_t>{1}}},
+                   .values = {{1, -2, 3, -4, -5, -6, 0.5, 2, 2}},
+                   .expected = {{3, -4, 2}},
+                   .output_shapes = {Shape{3}}});
+  cases.push_back({.label = "reduce_max_two_axes",
+                   .op = OpKind::kReduceMax,
+                   .inputs = {f64({3, 2, 4})},
+                   .attrs = {{"axes", std::vector<int64_t>{0, 2}}, {"keepdims", true}},
+                   .output_shapes = {Shape{1, 2, 1}}});
   cases.push_back({.label = "broadcast_to_hand",
                    .op = OpKind::kBroadcastTo,
                    .inputs = {f64({3, 1})},
