@@ -92,72 +92,77 @@ class FlattenLayer : public Layer {
   FlattenOptions o_;
 };
 
-class GlobalAveragePooling1DLayer : public Layer {
+// Keras's GlobalAveragePooling1D and GlobalMaxPooling1D: [batch, steps, features] pooled over
+// the steps (Pool), with their config and input check.
+class GlobalPooling1DLayer : public Layer {
  public:
-  explicit GlobalAveragePooling1DLayer(GlobalAveragePooling1DOptions o) : o_(std::move(o)) {
-    requested_name_ = o_.name;
+  GlobalPooling1DLayer(std::string class_name, bool keepdims, const std::string& name)
+      : class_name_(std::move(class_name)), keepdims_(keepdims) {
+    requested_name_ = name;
   }
-  std::string class_name() const override { return "GlobalAveragePooling1D"; }
+  std::string class_name() const override { return class_name_; }
   nlohmann::json GetConfig() const override {
     nlohmann::json c = BaseLayerConfig(config_name());
     c["data_format"] = "channels_last";
-    c["keepdims"] = o_.keepdims;
+    c["keepdims"] = keepdims_;
     return c;
   }
   absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
                                            const std::vector<SymbolicTensor>& inputs) override {
     RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
-    Value* x = inputs[0].value;
+    const Value* x = inputs[0].value;
     if (!IsFloating(x->type.dtype) || x->type.shape.rank() != 3) {
       return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
                                                      ", expected floats [batch, steps, features]"));
     }
-    if (!inputs[0].mask) return std::vector<Value*>{ops::ReduceMean(b, x, {1}, o_.keepdims)};
+    RILL_ASSIGN_OR_RETURN(Value * pooled, Pool(b, inputs[0]));
+    return std::vector<Value*>{pooled};
+  }
+
+ protected:
+  virtual absl::StatusOr<Value*> Pool(Builder& b, const SymbolicTensor& input) const = 0;
+  bool keepdims() const { return keepdims_; }
+
+ private:
+  std::string class_name_;
+  bool keepdims_;
+};
+
+class GlobalAveragePooling1DLayer : public GlobalPooling1DLayer {
+ public:
+  explicit GlobalAveragePooling1DLayer(const GlobalAveragePooling1DOptions& o)
+      : GlobalPooling1DLayer("GlobalAveragePooling1D", o.keepdims, o.name) {}
+
+ protected:
+  absl::StatusOr<Value*> Pool(Builder& b, const SymbolicTensor& input) const override {
+    Value* x = input.value;
+    if (!input.mask) return ops::ReduceMean(b, x, {1}, keepdims());
     // Keras's masked mean: sum(x * mask) / sum(mask) over the steps, with mask [batch, steps, 1]
     // 1 at the unmasked steps (a sample without any is 0 / 0, NaN, there too). The mask's steps
     // come first, as for a recurrent layer: a mask with holes is refused.
-    const SequenceMask& mask = *inputs[0].mask;
     const int64_t steps = x->type.shape.dim(1);
     if (steps < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("input ", x->type.shape.ToString(), ": a masked mean needs known steps"));
     }
     RILL_ASSIGN_OR_RETURN(Value * lengths,
-                          MaskLengths(b, mask, x->type.shape.dim(0), steps, x->type.shape));
+                          MaskLengths(b, *input.mask, x->type.shape.dim(0), steps, x->type.shape));
     Value* m = ops::Reshape(b, ops::SequenceMask(b, lengths, steps, x->type.dtype), {-1, steps, 1});
-    Value* sum = ops::ReduceSum(b, ops::Mul(b, x, m), {1}, o_.keepdims);
-    return std::vector<Value*>{ops::Div(b, sum, ops::ReduceSum(b, m, {1}, o_.keepdims))};
+    Value* sum = ops::ReduceSum(b, ops::Mul(b, x, m), {1}, keepdims());
+    return ops::Div(b, sum, ops::ReduceSum(b, m, {1}, keepdims()));
   }
-
- private:
-  GlobalAveragePooling1DOptions o_;
 };
 
-class GlobalMaxPooling1DLayer : public Layer {
+class GlobalMaxPooling1DLayer : public GlobalPooling1DLayer {
  public:
-  explicit GlobalMaxPooling1DLayer(GlobalMaxPooling1DOptions o) : o_(std::move(o)) {
-    requested_name_ = o_.name;
-  }
-  std::string class_name() const override { return "GlobalMaxPooling1D"; }
-  nlohmann::json GetConfig() const override {
-    nlohmann::json c = BaseLayerConfig(config_name());
-    c["data_format"] = "channels_last";
-    c["keepdims"] = o_.keepdims;
-    return c;
-  }
-  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
-                                           const std::vector<SymbolicTensor>& inputs) override {
-    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
-    Value* x = inputs[0].value;
-    if (!IsFloating(x->type.dtype) || x->type.shape.rank() != 3) {
-      return absl::InvalidArgumentError(absl::StrCat("input is ", x->type.ToString(),
-                                                     ", expected floats [batch, steps, features]"));
-    }
-    return std::vector<Value*>{ops::ReduceMax(b, x, {1}, o_.keepdims)};
-  }
+  explicit GlobalMaxPooling1DLayer(const GlobalMaxPooling1DOptions& o)
+      : GlobalPooling1DLayer("GlobalMaxPooling1D", o.keepdims, o.name) {}
 
- private:
-  GlobalMaxPooling1DOptions o_;
+ protected:
+  // Keras's maximum ignores a mask.
+  absl::StatusOr<Value*> Pool(Builder& b, const SymbolicTensor& input) const override {
+    return ops::ReduceMax(b, input.value, {1}, keepdims());
+  }
 };
 
 }  // namespace
@@ -169,10 +174,10 @@ LayerRef Flatten(FlattenOptions o) {
   return LayerRef(std::make_shared<FlattenLayer>(std::move(o)));
 }
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions o) {
-  return LayerRef(std::make_shared<GlobalAveragePooling1DLayer>(std::move(o)));
+  return LayerRef(std::make_shared<GlobalAveragePooling1DLayer>(o));
 }
 LayerRef GlobalMaxPooling1D(GlobalMaxPooling1DOptions o) {
-  return LayerRef(std::make_shared<GlobalMaxPooling1DLayer>(std::move(o)));
+  return LayerRef(std::make_shared<GlobalMaxPooling1DLayer>(o));
 }
 
 }  // namespace rill::layers

@@ -15,55 +15,49 @@
 namespace rill::cpu {
 namespace {
 
-// Sums over the given axes by viewing the input as [outer, reduced, inner] blocks one axis at
-// a time would need temporaries; instead walk the input once and accumulate into the output
-// index obtained with zero strides along the reduced axes.
-template <typename T>
-absl::Status ReduceSumT(const KernelArgs& a) {
-  const TensorView& x = a.inputs[0];
-  const TensorView& out = a.outputs[0];
-  const int rank = x.shape.rank();
+// Reductions walk the input once and accumulate into the output index obtained with zero
+// strides along the reduced axes (no temporaries, unlike reducing one axis at a time).
+// The output's strides over the input's axes (0 along the reduced axes of attribute "axes").
+std::vector<int64_t> OutputStridesOverInput(const KernelArgs& a) {
+  const Shape& s = a.inputs[0].shape;
+  const int rank = s.rank();
   std::vector<bool> reduced(rank, false);
   for (int64_t axis : a.attrs.GetInts("axes")) reduced[axis < 0 ? axis + rank : axis] = true;
-  // Output strides expressed over the input's axes (0 along reduced axes).
   std::vector<int64_t> ostride(rank, 0);
   int64_t stride = 1;
   for (int i = rank - 1; i >= 0; --i) {
     if (reduced[i]) continue;
     ostride[i] = stride;
-    stride *= x.shape.dim(i);
+    stride *= s.dim(i);
   }
-  std::vector<int64_t> zero(rank, 0);
-  T* o = out.as<T>();
+  return ostride;
+}
+
+// Folds every input element into its output element with `fold(acc, x)`, from `init`, in input
+// order (x is contiguous: its own offset is the running index).
+template <typename T, typename Fold>
+void ReduceInto(const KernelArgs& a, T init, Fold fold) {
+  const TensorView& x = a.inputs[0];
+  T* o = a.outputs[0].as<T>();
   const T* xp = x.as<T>();
-  std::fill(o, o + out.size(), T(0));
-  // x is contiguous: its own offset is the running index.
-  ForEachBroadcast(x.shape, ostride, zero, [&](int64_t i, int64_t oi, int64_t) { o[oi] += xp[i]; });
+  std::fill(o, o + a.outputs[0].size(), init);
+  std::vector<int64_t> zero(x.shape.rank(), 0);
+  ForEachBroadcast(x.shape, OutputStridesOverInput(a), zero,
+                   [&](int64_t i, int64_t oi, int64_t) { o[oi] = fold(o[oi], xp[i]); });
+}
+
+template <typename T>
+absl::Status ReduceSumT(const KernelArgs& a) {
+  ReduceInto<T>(a, T(0), [](T acc, T v) { return acc + v; });
   return absl::OkStatus();
 }
 
-// The same walk as ReduceSumT, keeping the largest element; a NaN stays (nothing compares
-// greater than it), as TensorFlow's reduce_max propagates it.
+// The largest element; a NaN stays (nothing compares greater than it), as TensorFlow's
+// reduce_max propagates it.
 template <typename T>
 absl::Status ReduceMaxT(const KernelArgs& a) {
-  const TensorView& x = a.inputs[0];
-  const TensorView& out = a.outputs[0];
-  const int rank = x.shape.rank();
-  std::vector<bool> reduced(rank, false);
-  for (int64_t axis : a.attrs.GetInts("axes")) reduced[axis < 0 ? axis + rank : axis] = true;
-  std::vector<int64_t> ostride(rank, 0);
-  int64_t stride = 1;
-  for (int i = rank - 1; i >= 0; --i) {
-    if (reduced[i]) continue;
-    ostride[i] = stride;
-    stride *= x.shape.dim(i);
-  }
-  std::vector<int64_t> zero(rank, 0);
-  T* o = out.as<T>();
-  const T* xp = x.as<T>();
-  std::fill(o, o + out.size(), -std::numeric_limits<T>::infinity());
-  ForEachBroadcast(x.shape, ostride, zero, [&](int64_t i, int64_t oi, int64_t) {
-    if (!std::isnan(o[oi]) && (xp[i] > o[oi] || std::isnan(xp[i]))) o[oi] = xp[i];
+  ReduceInto<T>(a, -std::numeric_limits<T>::infinity(), [](T acc, T v) {
+    return !std::isnan(acc) && (v > acc || std::isnan(v)) ? v : acc;
   });
   return absl::OkStatus();
 }

@@ -73,18 +73,27 @@ __global__ void BlockReduceKernel(StridedMap kept, StridedMap reduced, int64_t n
   }
 }
 
+// The number of outputs and of elements reduced into each; false for maps of a bad rank.
+bool ReductionSizes(const StridedMap& kept, const StridedMap& reduced, int64_t* n_out,
+                    int64_t* n_reduced) {
+  if (kept.rank < 0 || kept.rank > kMaxCudaRank || reduced.rank < 0 ||
+      reduced.rank > kMaxCudaRank) {
+    return false;
+  }
+  *n_out = 1;
+  *n_reduced = 1;
+  for (int d = 0; d < kept.rank; ++d) *n_out *= kept.dims[d];
+  for (int d = 0; d < reduced.rank; ++d) *n_reduced *= reduced.dims[d];
+  return true;
+}
+
 }  // namespace
 
 template <typename T>
 cudaError_t LaunchReduceSum(const StridedMap& kept, const StridedMap& reduced, T scale, const T* in,
                             T* out, cudaStream_t stream) {
-  if (kept.rank < 0 || kept.rank > kMaxCudaRank || reduced.rank < 0 ||
-      reduced.rank > kMaxCudaRank) {
-    return cudaErrorInvalidValue;
-  }
-  int64_t n_out = 1, n_reduced = 1;
-  for (int d = 0; d < kept.rank; ++d) n_out *= kept.dims[d];
-  for (int d = 0; d < reduced.rank; ++d) n_reduced *= reduced.dims[d];
+  int64_t n_out = 0, n_reduced = 0;
+  if (!ReductionSizes(kept, reduced, &n_out, &n_reduced)) return cudaErrorInvalidValue;
   if (n_out <= 0) return cudaSuccess;
   if (n_reduced <= kSequentialReduceLimit) {
     SequentialReduceKernel<T><<<PointwiseBlocks(n_out), kPointwiseThreads, 0, stream>>>(
@@ -100,13 +109,8 @@ cudaError_t LaunchReduceSum(const StridedMap& kept, const StridedMap& reduced, T
 template <typename T>
 cudaError_t LaunchReduceMax(const StridedMap& kept, const StridedMap& reduced, const T* in, T* out,
                             cudaStream_t stream) {
-  if (kept.rank < 0 || kept.rank > kMaxCudaRank || reduced.rank < 0 ||
-      reduced.rank > kMaxCudaRank) {
-    return cudaErrorInvalidValue;
-  }
-  int64_t n_out = 1, n_reduced = 1;
-  for (int d = 0; d < kept.rank; ++d) n_out *= kept.dims[d];
-  for (int d = 0; d < reduced.rank; ++d) n_reduced *= reduced.dims[d];
+  int64_t n_out = 0, n_reduced = 0;
+  if (!ReductionSizes(kept, reduced, &n_out, &n_reduced)) return cudaErrorInvalidValue;
   if (n_out <= 0) return cudaSuccess;
   SequentialMaxKernel<T><<<PointwiseBlocks(n_out), kPointwiseThreads, 0, stream>>>(
       kept, reduced, n_out, n_reduced, in, out);

@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +23,6 @@ namespace {
 using ::testing::HasSubstr;
 using testing::MaxRelDiff;
 
-std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_layers/" + rel); }
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_layers/" + rel); }
 
 // Each case and its number of inputs.
@@ -46,56 +45,19 @@ std::vector<Tensor> Inputs(const std::string& name, int n) {
 }
 
 TEST(KerasLayers, PredictAndTrainAsKeras) {
-  for (const auto& [case_name, inputs] : kCases) {
-    const std::string name = case_name;
+  for (const auto& [name, inputs] : kCases) {
     SCOPED_TRACE(name);
-    const std::string path = Golden(name + ".keras");
-    auto m = testing::LoadWithWeights(path, path);
-    ASSERT_NE(m, nullptr);
-    const std::vector<Tensor> x = Inputs(name, inputs);
-    auto got = m->Predict(x);
-    ASSERT_TRUE(got.ok()) << got.status();
-    const Tensor want = Npy(name + "_y.npy");
-    ASSERT_EQ((*got)[0].shape(), want.shape());
-    EXPECT_LT(MaxRelDiff((*got)[0], want), 1e-5);
-
-    // Keras's fit: SGD(0.1), the file's loss, two epochs of batches of 4 in order.
-    auto settings = ReadKerasTrainingSettings(path);
-    ASSERT_TRUE(settings.ok() && settings->loss && settings->optimizer_config) << settings.status();
-    auto trainer = m->Compile({.loss = *settings->loss, .optimizer = *settings->optimizer_config});
-    ASSERT_TRUE(trainer.ok()) << trainer.status();
-    auto fit = trainer->Fit(x, Npy(name + "_t.npy"),
-                            {.epochs = 2, .batch_size = 4, .shuffle = false, .verbose = 0});
-    ASSERT_TRUE(fit.ok()) << fit.status();
-    const std::vector<Tensor> weights = m->GetWeights();
-    for (size_t i = 0; i < weights.size(); ++i) {
-      const Tensor trained = Npy(name + "_fit/" + std::to_string(i) + ".npy");
-      EXPECT_LT(MaxRelDiff(weights[i], trained), 1e-5) << i;
-    }
+    testing::ExpectKerasPredictionAndFit(std::string("keras_layers/") + name, Inputs(name, inputs));
   }
 }
 
 // rill's archive of each model holds the layers as Keras writes them (a merge's node of several
 // tensors): read back, the same predictions bit for bit.
 TEST(KerasLayers, RillArchivesReadBack) {
-  const std::filesystem::path saved =
-      std::filesystem::path(::testing::TempDir()) / "rill_layers.keras";
-  for (const auto& [case_name, inputs] : kCases) {
-    const std::string name = case_name;
+  for (const auto& [name, inputs] : kCases) {
     SCOPED_TRACE(name);
-    const std::string path = Golden(name + ".keras");
-    auto m = testing::LoadWithWeights(path, path);
-    ASSERT_NE(m, nullptr);
-    ASSERT_TRUE(SaveKerasArchive(*m, saved.string()).ok());
-    auto again = testing::LoadWithWeights(saved.string(), saved.string());
-    ASSERT_NE(again, nullptr);
-    auto a = m->Predict(Inputs(name, inputs));
-    auto b = again->Predict(Inputs(name, inputs));
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(MaxRelDiff((*a)[0], (*b)[0]), 0);
-    EXPECT_EQ(m->Summary(), again->Summary());
+    testing::ExpectArchiveReadsBack(std::string("keras_layers/") + name, Inputs(name, inputs));
   }
-  std::filesystem::remove(saved);
 }
 
 // Built in C++: values by hand, shapes, masks, and the errors.

@@ -4,7 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <tuple>
@@ -21,7 +20,6 @@ namespace {
 using ::testing::HasSubstr;
 using testing::MaxRelDiff;
 
-std::string Golden(const std::string& rel) { return testing::GoldenPath("keras_shapes/" + rel); }
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_shapes/" + rel); }
 
 constexpr const char* kCases[] = {"repeat_vector",           "flatten",
@@ -33,52 +31,17 @@ constexpr const char* kCases[] = {"repeat_vector",           "flatten",
 TEST(KerasShapeLayers, PredictAndTrainAsKeras) {
   for (const std::string name : kCases) {
     SCOPED_TRACE(name);
-    const std::string path = Golden(name + ".keras");
-    auto m = testing::LoadWithWeights(path, path);
-    ASSERT_NE(m, nullptr);
-    auto got = m->Predict({Npy(name + "_x.npy")});
-    ASSERT_TRUE(got.ok()) << got.status();
-    const Tensor want = Npy(name + "_y.npy");
-    ASSERT_EQ((*got)[0].shape(), want.shape());
-    EXPECT_LT(MaxRelDiff((*got)[0], want), 1e-5);
-
-    // Keras's fit: SGD(0.1), the file's loss, two epochs of batches of 4 in order.
-    auto settings = ReadKerasTrainingSettings(path);
-    ASSERT_TRUE(settings.ok() && settings->loss && settings->optimizer_config) << settings.status();
-    auto trainer = m->Compile({.loss = *settings->loss, .optimizer = *settings->optimizer_config});
-    ASSERT_TRUE(trainer.ok()) << trainer.status();
-    ASSERT_TRUE(trainer
-                    ->Fit(Npy(name + "_x.npy"), Npy(name + "_t.npy"),
-                          {.epochs = 2, .batch_size = 4, .shuffle = false, .verbose = 0})
-                    .ok());
-    const std::vector<Tensor> weights = m->GetWeights();
-    for (size_t i = 0; i < weights.size(); ++i) {
-      const Tensor fit = Npy(name + "_fit/" + std::to_string(i) + ".npy");
-      EXPECT_LT(MaxRelDiff(weights[i], fit), 1e-5) << i;
-    }
+    testing::ExpectKerasPredictionAndFit("keras_shapes/" + name, {Npy(name + "_x.npy")});
   }
 }
 
 // rill's archive of each model holds the layers as Keras writes them: read back, the same
 // predictions bit for bit.
 TEST(KerasShapeLayers, RillArchivesReadBack) {
-  const std::filesystem::path saved =
-      std::filesystem::path(::testing::TempDir()) / "rill_shape_layers.keras";
   for (const std::string name : kCases) {
     SCOPED_TRACE(name);
-    const std::string path = Golden(name + ".keras");
-    auto m = testing::LoadWithWeights(path, path);
-    ASSERT_NE(m, nullptr);
-    ASSERT_TRUE(SaveKerasArchive(*m, saved.string()).ok());
-    auto again = testing::LoadWithWeights(saved.string(), saved.string());
-    ASSERT_NE(again, nullptr);
-    auto a = m->Predict({Npy(name + "_x.npy")});
-    auto b = again->Predict({Npy(name + "_x.npy")});
-    ASSERT_TRUE(a.ok() && b.ok());
-    EXPECT_EQ(MaxRelDiff((*a)[0], (*b)[0]), 0);
-    EXPECT_EQ(m->Summary(), again->Summary());
+    testing::ExpectArchiveReadsBack("keras_shapes/" + name, {Npy(name + "_x.npy")});
   }
-  std::filesystem::remove(saved);
 }
 
 // Built in C++: the shapes Keras gives, and the errors.
