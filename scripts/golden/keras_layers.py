@@ -27,6 +27,10 @@ Cases:
                binary_crossentropy: the mask passes through
   keras3_two_inputs, keras3_elementwise, keras3_layer_norm: the two_inputs, elementwise and
                layer_norm models built and trained by Keras 3
+  keras3_tagger  Keras 3: Input (6) int32 ids -> Embedding(9, 4, mask_zero=True) -> GRU(4,
+               return_sequences) -> TimeDistributed(Dense(3, softmax)),
+               sparse_categorical_crossentropy on labels [8, 6]: a masked output, whose loss
+               counts only the unmasked steps (no merge or normalization layer)
 
 Each merge and normalization layer's output is checked against NumPy's float64 formula on
 Keras's own inputs to that layer before anything is written.
@@ -216,6 +220,13 @@ def main():
               rng, keras3)
     save_case("keras3_layer_norm", layer_norm_model(keras3), "mse", [normal(B, 6, 3)],
               normal(B, 2), rng, keras3)
+    tokens = keras3.Input((6,), dtype="int32", name="ids")
+    h = keras3.layers.Embedding(9, 4, mask_zero=True, name="embedding")(tokens)
+    h = gru(keras3, 4, return_sequences=True)(h)
+    out = keras3.layers.TimeDistributed(keras3.layers.Dense(3, activation="softmax"))(h)
+    save_case("keras3_tagger", keras3.Model(tokens, out, name="keras3_tagger"),
+              "sparse_categorical_crossentropy", [ids],
+              rng.integers(0, 3, size=(B, 6)).astype(np.int32), rng, keras3)
     print(f"wrote {OUT}")
 
 

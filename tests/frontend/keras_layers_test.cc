@@ -36,7 +36,8 @@ constexpr std::pair<const char*, int> kCases[] = {{"two_inputs", 2},
                                                   {"layer_norm_masked", 1},
                                                   {"keras3_two_inputs", 2},
                                                   {"keras3_elementwise", 1},
-                                                  {"keras3_layer_norm", 1}};
+                                                  {"keras3_layer_norm", 1},
+                                                  {"keras3_tagger", 1}};
 
 std::vector<Tensor> Inputs(const std::string& name, int n) {
   std::vector<Tensor> xs;
