@@ -355,6 +355,33 @@ absl::StatusOr<LayerRef> ReadFlatten(ConfigReader& r, const std::string& name) {
   return layers::Flatten({.name = name});
 }
 
+// A list of integers under `key` into `out`.
+absl::Status ReadInts(ConfigReader& r, const char* key, std::vector<int64_t>* out) {
+  const json* v = r.Find(key);
+  if (v == nullptr) return r.Error(key, "is missing");
+  if (!v->is_array())
+    return r.Error(key, absl::StrCat("must be a list of integers, got ", Describe(*v)));
+  out->clear();
+  for (const json& e : *v) {
+    if (!e.is_number_integer())
+      return r.Error(key, absl::StrCat("must be a list of integers, got ", Describe(*v)));
+    out->push_back(e.get<int64_t>());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LayerRef> ReadReshape(ConfigReader& r, const std::string& name) {
+  layers::ReshapeOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(ReadInts(r, "target_shape", &o.target_shape));
+  return layers::Reshape(o);
+}
+
+absl::StatusOr<LayerRef> ReadPermute(ConfigReader& r, const std::string& name) {
+  layers::PermuteOptions o{.name = name};
+  RILL_RETURN_IF_ERROR(ReadInts(r, "dims", &o.dims));
+  return layers::Permute(o);
+}
+
 absl::StatusOr<LayerRef> ReadGlobalAveragePooling1D(ConfigReader& r, const std::string& name) {
   RILL_RETURN_IF_ERROR(ChannelsLast(r));
   layers::GlobalAveragePooling1DOptions o{.name = name};
@@ -486,6 +513,8 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"Flatten", ReadFlatten},
       {"GlobalAveragePooling1D", ReadGlobalAveragePooling1D},
       {"GlobalMaxPooling1D", ReadGlobalMaxPooling1D},
+      {"Reshape", ReadReshape},
+      {"Permute", ReadPermute},
       {"Add", MergeReader(layers::MergeKind::kAdd)},
       {"Subtract", MergeReader(layers::MergeKind::kSubtract)},
       {"Multiply", MergeReader(layers::MergeKind::kMultiply)},
@@ -503,7 +532,7 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
     return absl::UnimplementedError(absl::StrCat(
         where, ": layer class '", c,
         "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
-        "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, "
+        "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, Reshape, Permute, "
         "GlobalAveragePooling1D, GlobalMaxPooling1D, Add, Subtract, Multiply, Average, Maximum, "
         "Minimum, "
         "Concatenate, LayerNormalization)"));

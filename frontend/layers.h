@@ -161,6 +161,24 @@ struct FlattenOptions {
 };
 LayerRef Flatten(FlattenOptions options = {});
 
+// Keras Reshape: [batch, ...] -> [batch, target_shape...], the values in order; one size of
+// target_shape may be -1 (what the others leave). Every dimension after the batch must be known;
+// a masked input is refused, as Flatten refuses it.
+struct ReshapeOptions {
+  std::vector<int64_t> target_shape;
+  std::string name;
+};
+LayerRef Reshape(ReshapeOptions options);
+
+// Keras Permute: the axes after the batch in the order `dims` (counted from 1):
+// Permute({.dims = {2, 1}}) turns [batch, steps, features] into [batch, features, steps]. A
+// masked input is refused.
+struct PermuteOptions {
+  std::vector<int64_t> dims;
+  std::string name;
+};
+LayerRef Permute(PermuteOptions options);
+
 // Keras GlobalAveragePooling1D: [batch, steps, features] -> [batch, features] (with keepdims,
 // [batch, 1, features]), the mean over the steps; of a masked input, as Keras, over each
 // sample's unmasked steps (which come first, as for a recurrent layer).

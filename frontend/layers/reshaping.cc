@@ -1,13 +1,15 @@
-// The Keras layers that reshape or pool without weights: RepeatVector, Flatten,
-// GlobalAveragePooling1D, GlobalMaxPooling1D.
+// The Keras layers that reshape or pool without weights: RepeatVector, Flatten, Reshape,
+// Permute, GlobalAveragePooling1D, GlobalMaxPooling1D.
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
+#include "ir/ops/shape.h"
 #include "ir/status.h"
 
 namespace rill::layers {
@@ -90,6 +92,90 @@ class FlattenLayer : public Layer {
 
  private:
   FlattenOptions o_;
+};
+
+class ReshapeLayer : public Layer {
+ public:
+  explicit ReshapeLayer(ReshapeOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
+  std::string class_name() const override { return "Reshape"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["target_shape"] = o_.target_shape;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    RILL_RETURN_IF_ERROR(RefuseMask(inputs[0]));
+    Value* x = inputs[0].value;
+    if (x->type.shape.rank() < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", x->type.shape.ToString(), ", expected [batch, ...]"));
+    }
+    RILL_ASSIGN_OR_RETURN(const int64_t size, KnownSizePerSample(x));
+    // The target's one -1 takes what the others leave of each sample's size.
+    std::vector<int64_t> dims = {-1};
+    int64_t known = 1, open = -1;
+    for (size_t i = 0; i < o_.target_shape.size(); ++i) {
+      const int64_t d = o_.target_shape[i];
+      if (d == -1 && open < 0) {
+        open = static_cast<int64_t>(i) + 1;
+      } else if (d < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("target_shape has ", d, ": expected sizes >= 1 and at most one -1"));
+      } else {
+        known *= d;
+      }
+      dims.push_back(d);
+    }
+    if (open > 0 && size % known == 0) dims[open] = size / known;
+    if ((open > 0 && size % known != 0) || (open < 0 && known != size)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", x->type.shape.ToString(), " (", size,
+                       " values per sample) does not fit target_shape ", "[",
+                       absl::StrJoin(o_.target_shape, ", "), "]"));
+    }
+    return std::vector<Value*>{ops::Reshape(b, x, dims)};
+  }
+
+ private:
+  ReshapeOptions o_;
+};
+
+class PermuteLayer : public Layer {
+ public:
+  explicit PermuteLayer(PermuteOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
+  std::string class_name() const override { return "Permute"; }
+  nlohmann::json GetConfig() const override {
+    nlohmann::json c = BaseLayerConfig(config_name());
+    c["dims"] = o_.dims;
+    return c;
+  }
+  absl::StatusOr<std::vector<Value*>> Call(Model&, Builder& b,
+                                           const std::vector<SymbolicTensor>& inputs) override {
+    RILL_RETURN_IF_ERROR(ExpectOneInput(inputs));
+    RILL_RETURN_IF_ERROR(RefuseMask(inputs[0]));
+    Value* x = inputs[0].value;
+    const int64_t rank = x->type.shape.rank();
+    // dims: 1, ..., rank - 1 in some order (Keras counts the axes after the batch from 1).
+    std::vector<int64_t> perm = {0};
+    std::vector<bool> seen(rank, false);
+    for (int64_t d : o_.dims) {
+      if (d < 1 || d >= rank || seen[d]) break;
+      seen[d] = true;
+      perm.push_back(d);
+    }
+    if (static_cast<int64_t>(perm.size()) != rank ||
+        static_cast<int64_t>(o_.dims.size()) != rank - 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dims [", absl::StrJoin(o_.dims, ", "), "] for input ",
+                       x->type.shape.ToString(), ": expected a permutation of 1 to ", rank - 1));
+    }
+    return std::vector<Value*>{ops::Transpose(b, x, perm)};
+  }
+
+ private:
+  PermuteOptions o_;
 };
 
 // Keras's GlobalAveragePooling1D and GlobalMaxPooling1D: [batch, steps, features] pooled over
@@ -175,6 +261,12 @@ LayerRef Flatten(FlattenOptions o) {
 }
 LayerRef GlobalAveragePooling1D(GlobalAveragePooling1DOptions o) {
   return LayerRef(std::make_shared<GlobalAveragePooling1DLayer>(o));
+}
+LayerRef Reshape(ReshapeOptions o) {
+  return LayerRef(std::make_shared<ReshapeLayer>(std::move(o)));
+}
+LayerRef Permute(PermuteOptions o) {
+  return LayerRef(std::make_shared<PermuteLayer>(std::move(o)));
 }
 LayerRef GlobalMaxPooling1D(GlobalMaxPooling1DOptions o) {
   return LayerRef(std::make_shared<GlobalMaxPooling1DLayer>(o));

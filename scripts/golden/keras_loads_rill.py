@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that Keras reads the files rill writes: trains thirteen golden Keras models one SGD epoch
+"""Checks that Keras reads the files rill writes: trains fifteen golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
@@ -43,6 +43,8 @@ CASES = [("keras_archive/model.keras", "keras_archive/x.npy", True),
           "keras_shapes/average_pooling_masking_x.npy", True),
          ("keras_shapes/max_pooling_keepdims_ids.keras",
           "keras_shapes/max_pooling_keepdims_ids_x.npy", True),
+         ("keras_shapes/permute.keras", "keras_shapes/permute_x.npy", True),
+         ("keras_shapes/reshape.keras", "keras_shapes/reshape_x.npy", True),
          ("keras_layers/residual.keras", "keras_layers/residual_x0.npy", True),
          ("keras_layers/elementwise.keras", "keras_layers/elementwise_x0.npy", True),
          ("keras_layers/masked.keras", "keras_layers/masked_x0.npy", True),

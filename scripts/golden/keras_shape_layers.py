@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Keras-produced golden data for the layers that reshape or pool without weights:
-RepeatVector, Flatten, GlobalAveragePooling1D and GlobalMaxPooling1D, each in a GRU model that tf-keras builds,
+RepeatVector, Flatten, Reshape, Permute, GlobalAveragePooling1D and GlobalMaxPooling1D, each in a GRU model that tf-keras builds,
 predicts with and trains (float32, weights uniform(-0.5, 0.5), GRU(reset_after=True)).
 
 Cases:
@@ -25,9 +25,13 @@ Cases:
                   -> GRU(3, return_sequences=True) -> GlobalMaxPooling1D(keepdims=True)
                   -> Dense(1, sigmoid), binary_crossentropy: Keras's maximum takes the padded
                   steps too (it ignores the mask)
+  permute         Input(6, 4) -> Permute((2, 1)) -> GRU(3, return_sequences=True)
+                  -> Reshape((-1,)) -> Dense(2): a GRU over the 4 features as steps
+  reshape         Input(6, 4) -> Reshape((3, -1)) -> GRU(2) -> Dense(1): pairs of steps
+                  joined into one of 8 features
 
 Each model's layer output is checked against NumPy's float64 formula on Keras's own input to
-that layer (repeat, reshape, mean, max) before anything is written.
+that layer (repeat, reshape, mean, max, transpose) before anything is written.
 
 Writes tests/golden/keras_shapes/:
   <case>.keras        the model compiled with SGD(0.1) and its loss, untrained (model.save)
@@ -132,6 +136,15 @@ def main():
           L.GlobalMaxPooling1D(keepdims=True, name="pool"), L.Dense(1, activation="sigmoid")],
          "binary_crossentropy", ids, labels[:, :, None], rng, "pool",
          lambda v: v.max(axis=1, keepdims=True))
+    case("permute",
+         [keras.Input((6, 4)), L.Permute((2, 1), name="permute"),
+          L.GRU(3, reset_after=True, return_sequences=True), L.Reshape((-1,)), L.Dense(2)],
+         "mse", normal(B, 6, 4), normal(B, 2), rng, "permute",
+         lambda v: v.transpose(0, 2, 1))
+    case("reshape",
+         [keras.Input((6, 4)), L.Reshape((3, -1), name="reshape"), L.GRU(2, reset_after=True),
+          L.Dense(1)],
+         "mse", normal(B, 6, 4), normal(B, 1), rng, "reshape", lambda v: v.reshape(B, 3, 8))
     print(f"wrote {OUT}")
 
 

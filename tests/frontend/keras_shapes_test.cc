@@ -22,11 +22,17 @@ using testing::MaxRelDiff;
 
 Tensor Npy(const std::string& rel) { return testing::GoldenNpy("keras_shapes/" + rel); }
 
-constexpr const char* kCases[] = {"repeat_vector",           "flatten",
-                                  "average_pooling",         "average_pooling_keepdims",
-                                  "average_pooling_ids",     "average_pooling_masking",
-                                  "embedding_average",       "max_pooling",
-                                  "max_pooling_keepdims_ids"};
+constexpr const char* kCases[] = {"repeat_vector",
+                                  "flatten",
+                                  "average_pooling",
+                                  "average_pooling_keepdims",
+                                  "average_pooling_ids",
+                                  "average_pooling_masking",
+                                  "embedding_average",
+                                  "max_pooling",
+                                  "max_pooling_keepdims_ids",
+                                  "permute",
+                                  "reshape"};
 
 TEST(KerasShapeLayers, PredictAndTrainAsKeras) {
   for (const std::string name : kCases) {
@@ -58,6 +64,10 @@ TEST(KerasShapeLayers, ShapesAndErrors) {
   EXPECT_EQ(flat.shape(), Shape({-1, 12}));
   auto max = layers::GlobalMaxPooling1D({.keepdims = true})(x);
   EXPECT_EQ(max.shape(), Shape({-1, 1, 3}));
+  auto permuted = layers::Permute({.dims = {2, 1}})(x);
+  EXPECT_EQ(permuted.shape(), Shape({-1, 3, 5}));
+  auto reshaped = layers::Reshape({.target_shape = {-1, 5}})(permuted);
+  EXPECT_EQ(reshaped.shape(), Shape({-1, 3, 5}));
   ASSERT_TRUE(m.status().ok()) << m.status();
 
   for (const auto& [build, message] :
@@ -76,7 +86,19 @@ TEST(KerasShapeLayers, ShapesAndErrors) {
                         {.input_dim = 9, .output_dim = 4, .mask_zero = true, .name = "emb"})(ids);
                     layers::Flatten()(e);
                   },
-                  "its input is masked (by 'emb'), which is not supported"}}) {
+                  "its input is masked (by 'emb'), which is not supported"},
+        std::pair{+[](Model& model) {
+                    layers::Reshape({.target_shape = {4, -1}})(model.Input({-1, 5, 3}));
+                  },
+                  "input [?, 5, 3] (15 values per sample) does not fit target_shape [4, -1]"},
+        std::pair{+[](Model& model) {
+                    layers::Reshape({.target_shape = {-1, -1}})(model.Input({-1, 5, 3}));
+                  },
+                  "target_shape has -1: expected sizes >= 1 and at most one -1"},
+        std::pair{+[](Model& model) {
+                    layers::Permute({.dims = {1, 1}})(model.Input({-1, 5, 3}));
+                  },
+                  "dims [1, 1] for input [?, 5, 3]: expected a permutation of 1 to 2"}}) {
     Model model("bad");
     build(model);
     EXPECT_FALSE(model.status().ok()) << message;
