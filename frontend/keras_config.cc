@@ -1,7 +1,6 @@
 #include "frontend/keras_config.h"
 
 #include <cctype>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -249,8 +248,7 @@ absl::Status ReadGruCommon(ConfigReader& r, Options& o) {
 }
 
 // One reader per layer class: the class's keys from `r` (the common ones are read already).
-using LayerReader =
-    std::function<absl::StatusOr<LayerRef>(ConfigReader& r, const std::string& name)>;
+using LayerReader = absl::StatusOr<LayerRef> (*)(ConfigReader& r, const std::string& name);
 
 absl::StatusOr<LayerRef> ReadCuDNNGRU(ConfigReader& r, const std::string& name) {
   layers::CuDNNGRUOptions o{.name = name};
@@ -485,10 +483,9 @@ absl::StatusOr<LayerRef> ReadLayerNormalization(ConfigReader& r, const std::stri
   return layers::LayerNormalization(o);
 }
 
-LayerReader MergeReader(layers::MergeKind kind) {
-  return [kind](ConfigReader&, const std::string& name) -> absl::StatusOr<LayerRef> {
-    return layers::Merge(kind, {.name = name});
-  };
+template <layers::MergeKind kKind>
+absl::StatusOr<LayerRef> ReadMerge(ConfigReader&, const std::string& name) {
+  return layers::Merge(kKind, {.name = name});
 }
 
 absl::StatusOr<LayerRef> ReadConcatenate(ConfigReader& r, const std::string& name) {
@@ -515,12 +512,12 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"GlobalMaxPooling1D", ReadGlobalMaxPooling1D},
       {"Reshape", ReadReshape},
       {"Permute", ReadPermute},
-      {"Add", MergeReader(layers::MergeKind::kAdd)},
-      {"Subtract", MergeReader(layers::MergeKind::kSubtract)},
-      {"Multiply", MergeReader(layers::MergeKind::kMultiply)},
-      {"Average", MergeReader(layers::MergeKind::kAverage)},
-      {"Maximum", MergeReader(layers::MergeKind::kMaximum)},
-      {"Minimum", MergeReader(layers::MergeKind::kMinimum)},
+      {"Add", ReadMerge<layers::MergeKind::kAdd>},
+      {"Subtract", ReadMerge<layers::MergeKind::kSubtract>},
+      {"Multiply", ReadMerge<layers::MergeKind::kMultiply>},
+      {"Average", ReadMerge<layers::MergeKind::kAverage>},
+      {"Maximum", ReadMerge<layers::MergeKind::kMaximum>},
+      {"Minimum", ReadMerge<layers::MergeKind::kMinimum>},
       {"Concatenate", ReadConcatenate},
       {"LayerNormalization", ReadLayerNormalization}};
   ConfigReader r(config, where);
@@ -529,13 +526,11 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
   RILL_RETURN_IF_ERROR(r.String("name", &name));
   auto reader = readers.find(c);
   if (reader == readers.end()) {
-    return absl::UnimplementedError(absl::StrCat(
-        where, ": layer class '", c,
-        "' is not supported (InputLayer, CuDNNGRU, GRU, Dense, Embedding, Dropout, Activation, "
-        "Masking, Bidirectional, TimeDistributed, RepeatVector, Flatten, Reshape, Permute, "
-        "GlobalAveragePooling1D, GlobalMaxPooling1D, Add, Subtract, Multiply, Average, Maximum, "
-        "Minimum, "
-        "Concatenate, LayerNormalization)"));
+    // The classes read, as the readers name them (InputLayer is the model reader's).
+    std::string known = "InputLayer";
+    for (const auto& [name, read] : readers) absl::StrAppend(&known, ", ", name);
+    return absl::UnimplementedError(
+        absl::StrCat(where, ": layer class '", c, "' is not supported (", known, ")"));
   }
   RILL_ASSIGN_OR_RETURN(LayerRef layer, reader->second(r, name));
   RILL_RETURN_IF_ERROR(r.Finish());
