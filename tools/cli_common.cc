@@ -46,8 +46,9 @@ ABSL_FLAG(std::optional<int64_t>, batch_size, std::nullopt,
           "samples per batch (when not given: 32, or the batch a stateful model fixes)");
 ABSL_FLAG(uint64_t, seed, 0, "seed for weight initialization, shuffling and dropout");
 ABSL_FLAG(std::string, input_shape, "",
-          "the input's shape, batch first, comma-separated (e.g. 1,100,8); it also binds the "
-          "dimensions the model leaves open (a None time axis)");
+          "the input's shape, batch first, comma-separated (e.g. 1,100,8); one per input, ':' "
+          "between (4,6,3:4,6,2); it also binds the dimensions the model leaves open (a None "
+          "time axis)");
 
 namespace rill::cli {
 namespace {
@@ -160,37 +161,57 @@ absl::Status CheckOutputDir(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag) {
-  std::vector<int64_t> dims;
-  for (absl::string_view part : absl::StrSplit(flag, ',')) {
-    int64_t d = 0;
-    if (!absl::SimpleAtoi(part, &d) || d < 1) {
-      return UsageError(absl::StrCat("--input-shape='", flag,
-                                     "' is not a list of positive sizes such as 1,100,8"));
+absl::StatusOr<std::vector<Shape>> ParseInputShapes(const std::string& flag) {
+  std::vector<Shape> shapes;
+  for (absl::string_view one : absl::StrSplit(flag, ':')) {
+    std::vector<int64_t> dims;
+    for (absl::string_view part : absl::StrSplit(one, ',')) {
+      int64_t d = 0;
+      if (!absl::SimpleAtoi(part, &d) || d < 1) {
+        return UsageError(absl::StrCat(
+            "--input-shape='", flag,
+            "' is not a list of positive sizes such as 1,100,8 (one per input, ':' between)"));
+      }
+      dims.push_back(d);
     }
-    dims.push_back(d);
+    shapes.push_back(Shape(dims));
   }
-  return dims;
+  return shapes;
 }
 
-absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& model_path,
-                                            const std::vector<int64_t>& dims, const char* command) {
-  if (m.inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(model_path, ": the model has ",
-                                                   m.inputs().size(), " inputs; rill ", command,
-                                                   " takes one"));
+absl::StatusOr<std::vector<TensorType>> InputTypesOfShapes(const Model& m,
+                                                           const std::string& model_path,
+                                                           const std::vector<Shape>& shapes) {
+  const std::string flag =
+      absl::StrCat(model_path, ": --input-shape=", absl::GetFlag(FLAGS_input_shape), ": ");
+  const std::vector<SymbolicTensor>& inputs = m.inputs();
+  if (inputs.size() != shapes.size()) {
+    std::vector<std::string> names;
+    for (const SymbolicTensor& in : inputs) names.push_back(in.value->name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, "the model has ", inputs.size(), inputs.size() == 1 ? " input ('" : " inputs ('",
+        absl::StrJoin(names, "', '"), "'), the flag gives ", shapes.size(),
+        shapes.size() == 1 ? " shape" : " shapes", ": give one per input, ':' between"));
   }
-  const TensorType& model_type = m.inputs()[0].value->type;
-  const TensorType type{model_type.dtype, Shape(dims)};
-  bool ok = type.shape.rank() == model_type.shape.rank();
-  for (int d = 0; ok && d < type.shape.rank(); ++d)
-    ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == dims[d];
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(model_path, ": --input-shape=", absl::GetFlag(FLAGS_input_shape), ": input '",
-                     m.inputs()[0].value->name, "' is ", model_type.ToString()));
+  std::vector<TensorType> types;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorType& model_type = inputs[i].value->type;
+    const TensorType type{model_type.dtype, shapes[i]};
+    bool ok = type.shape.rank() == model_type.shape.rank();
+    for (int d = 0; ok && d < type.shape.rank(); ++d)
+      ok = model_type.shape.dim(d) == kUnknownDim || model_type.shape.dim(d) == shapes[i].dim(d);
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, "input '", inputs[i].value->name, "' is ", model_type.ToString()));
+    }
+    if (shapes[i].dim(0) != shapes[0].dim(0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          flag, "input '", inputs[i].value->name, "' has batch ", shapes[i].dim(0), ", input '",
+          inputs[0].value->name, "' ", shapes[0].dim(0), ": the inputs share one batch size"));
+    }
+    types.push_back(type);
   }
-  return type;
+  return types;
 }
 
 std::string WeightsFlag() {
@@ -216,10 +237,6 @@ absl::StatusOr<std::string> RequiredWeightsFlag() {
   return weights;
 }
 
-std::vector<std::string> DataPaths(const std::string& flag_value) {
-  return absl::StrSplit(flag_value, ',');
-}
-
 absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
                                               const std::string& weights, uint64_t seed,
                                               const std::string& data_paths, const char* flag) {
@@ -235,11 +252,9 @@ absl::StatusOr<ModelAndData> LoadModelForData(const std::string& json_path,
   const std::vector<SymbolicTensor>& inputs = model->inputs();
   if (inputs.size() != data.size()) {
     std::vector<std::string> names;
-    for (const SymbolicTensor& in : inputs) names.push_back(absl::StrCat("'", in.layer, "'"));
-    return absl::InvalidArgumentError(absl::StrCat(
-        json_path, ": the model has ", inputs.size(), inputs.size() == 1 ? " input (" : " inputs (",
-        absl::StrJoin(names, ", "), "), ", flag, " gives ", data.size(),
-        data.size() == 1 ? " array" : " arrays", ": give one .npy per input, comma separated"));
+    for (const SymbolicTensor& in : inputs) names.push_back(in.layer);
+    return absl::InvalidArgumentError(
+        absl::StrCat(json_path, ": ", InputCountMismatch(names, flag, data.size())));
   }
   ModelAndData out{std::move(model), {}};
   for (size_t i = 0; i < data.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "frontend/keras_model.h"
 #include "frontend/model.h"
 #include "runtime/tensor.h"
+#include "tools/data_paths.h"
 
 ABSL_DECLARE_FLAG(std::string, model);
 ABSL_DECLARE_FLAG(std::string, weights);
@@ -68,13 +69,16 @@ absl::Status CheckOutputFile(const std::string& path);
 // The same for a directory of weights (CheckWeightsDirTarget).
 absl::Status CheckOutputDir(const std::string& path);
 
-// --input-shape's sizes, batch first (e.g. 1,100,8), or a UsageError naming the flag.
-absl::StatusOr<std::vector<int64_t>> ParseInputShape(const std::string& flag);
+// --input-shape's shapes, one per model input, separated by ':' (e.g. 1,100,8 or
+// 4,6,3:4,6,2), each its sizes batch first, or a UsageError naming the flag.
+absl::StatusOr<std::vector<Shape>> ParseInputShapes(const std::string& flag);
 
-// The model's one input (InvalidArgument naming `command` for several) with --input-shape's
-// `dims`, which must keep every size the model fixes.
-absl::StatusOr<TensorType> InputTypeOfShape(const Model& m, const std::string& model_path,
-                                            const std::vector<int64_t>& dims, const char* command);
+// The model's inputs with --input-shape's `shapes`: one per input, all of one batch size, each
+// keeping every size the model fixes; InvalidArgument naming the model file and the input
+// otherwise.
+absl::StatusOr<std::vector<TensorType>> InputTypesOfShapes(const Model& m,
+                                                           const std::string& model_path,
+                                                           const std::vector<Shape>& shapes);
 
 // --weights, or, when it is not given and --model is a whole Keras model (an HDF5 file,
 // model.save('m.h5'), or a .keras archive), the model's file: Keras's load_model takes both
@@ -90,10 +94,6 @@ absl::StatusOr<std::string> RequiredWeightsFlag();
 absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& json_path,
                                                  const std::string& weights, uint64_t seed,
                                                  const std::vector<Shape>& input_shapes = {});
-
-// The .npy files of a data flag (--input, --x): one per model input, comma separated, in the
-// order of the model's inputs.
-std::vector<std::string> DataPaths(const std::string& flag_value);
 
 // The model of a command that feeds it data (`command`: predict, train, evaluate) and that data:
 // the arrays of `data_paths` (DataPaths), one per model input, whose shapes bind the dimensions

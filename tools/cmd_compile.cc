@@ -1,4 +1,4 @@
-// `rill compile`: a Keras model (JSON + weights) compiled for one input shape and device into
+// `rill compile`: a Keras model (JSON + weights) compiled for its input shapes and a device into
 // a compiled model file (runtime/plan_file.h, docs/plan-format.md) that `rill-run` and the
 // runtime library (rill/compiled_model.h) run without the compiler. The plan is the one
 // `rill predict` runs for that batch: the same compilation (frontend/compile.h). With
@@ -13,6 +13,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "frontend/compile.h"
 #include "ir/status.h"
 #include "kernels/register.h"
@@ -87,13 +88,13 @@ absl::Status Compile() {
     }
     RILL_ASSIGN_OR_RETURN(module, CopiedBytes(*module_path, "the CUDA backend module"));
   }
-  RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims,
-                        ParseInputShape(absl::GetFlag(FLAGS_input_shape)));
+  RILL_ASSIGN_OR_RETURN(const std::vector<Shape> shapes,
+                        ParseInputShapes(absl::GetFlag(FLAGS_input_shape)));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                         LoadModel(model_path, weights, /*seed=*/0,
-                                  {Shape(dims)}));  // the weights replace every initial value
-  RILL_ASSIGN_OR_RETURN(const TensorType input,
-                        InputTypeOfShape(*model, model_path, dims, "compile"));
+                                  shapes));  // the weights replace every initial value
+  RILL_ASSIGN_OR_RETURN(const std::vector<TensorType> inputs,
+                        InputTypesOfShapes(*model, model_path, shapes));
   const DeviceKind kind = device == "cuda" ? DeviceKind::kCuda : DeviceKind::kCpu;
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<DeviceSession> session,
                         FindDeviceBackend(kind)->create_session(ProcessSessionSettings()));
@@ -101,7 +102,7 @@ absl::Status Compile() {
   // weights alone run now; the folded values join the model's weights in a store of its own.
   ParamStore params;
   absl::StatusOr<Plan> plan = CompileFoldedPredictPlan(
-      *model, {input},
+      *model, inputs,
       {.device = kind, .gpu = session->step_context(), .backend = session->plan_passes()}, params);
   if (!plan.ok()) return Annotate(plan.status(), model_path);
   if (emit == "plan") {
@@ -110,8 +111,11 @@ absl::Status Compile() {
     RILL_ASSIGN_OR_RETURN(const std::string bytes, EncodePlanFile(*plan, params));
     RILL_RETURN_IF_ERROR(WriteExecutableWithPlan(out, runner, bytes, module));
   }
-  std::printf("%s: %s input %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
-              input.ToString().c_str(), plan->steps.size(), FormatBytes(plan->arena_bytes).c_str());
+  std::vector<std::string> types;
+  for (const TensorType& t : inputs) types.push_back(t.ToString());
+  std::printf("%s: %s input%s %s, %zu steps, arena %s\n", out.c_str(), device.c_str(),
+              inputs.size() == 1 ? "" : "s", absl::StrJoin(types, ", ").c_str(), plan->steps.size(),
+              FormatBytes(plan->arena_bytes).c_str());
   return absl::OkStatus();
 }
 

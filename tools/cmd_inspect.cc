@@ -149,13 +149,12 @@ absl::Status Inspect() {
   // --input-shape binds what the model leaves open (a None time axis) and gives the batch.
   std::vector<Shape> input_shapes;
   if (const std::string flag = absl::GetFlag(FLAGS_input_shape); !flag.empty()) {
-    RILL_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, ParseInputShape(flag));
-    if (given_batch && batch != dims[0]) {
+    RILL_ASSIGN_OR_RETURN(input_shapes, ParseInputShapes(flag));
+    if (given_batch && batch != input_shapes[0].dim(0)) {
       return UsageError(absl::StrCat("--batch-size=", batch, " and --input-shape=", flag,
                                      " give two batch sizes"));
     }
-    batch = dims[0];
-    input_shapes.push_back(Shape(dims));
+    batch = input_shapes[0].dim(0);
   }
   if (given_batch && !PlansAsked())
     return UsageError("--batch-size goes with --memory, --plan or --ir");
@@ -163,8 +162,7 @@ absl::Status Inspect() {
   if (!model.ok()) return model.status();
   Model& m = **model;
   if (!input_shapes.empty()) {
-    RILL_RETURN_IF_ERROR(
-        InputTypeOfShape(m, model_path, input_shapes[0].dims(), "inspect --input-shape").status());
+    RILL_RETURN_IF_ERROR(InputTypesOfShapes(m, model_path, input_shapes).status());
   }
   std::printf("%s", m.Summary().c_str());
   if (!PlansAsked()) return absl::OkStatus();

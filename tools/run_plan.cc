@@ -16,13 +16,15 @@
 #include "rill/version.h"
 #include "runtime/npy.h"
 #include "runtime/output_path.h"
+#include "tools/data_paths.h"
 
 namespace rill::cli {
 namespace {
 
 struct RunArgs {
   std::string plan;
-  std::string input;
+  std::string input;  // the flag's value: one .npy per model input, comma separated
+  std::vector<std::string> inputs;
   std::string output;
   int64_t stream = 0;  // time steps per chunk; 0: whole sequences
 };
@@ -94,6 +96,7 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
     }
     if (name == "input") {
       args.input = value;
+      args.inputs = DataPaths(value);
     } else if (name == "output") {
       args.output = value;
     } else if (name == "stream") {
@@ -112,23 +115,45 @@ absl::StatusOr<RunArgs> ParseArgs(int argc, char** argv, const std::string& plan
   return args;
 }
 
-// Whole sequences: the input's rows in batches of the compiled batch size, each output's
-// batches joined (rows stay in order; a stateful model's states advance batch by batch). An
-// input with no rows gives outputs with none, as `rill predict` does.
-absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tensor& x) {
-  const TensorType& want = model.inputs()[0].type;
-  const int64_t batch = want.shape.rank() > 0 ? want.shape.dim(0) : 1;
-  bool ok = x.shape().rank() == want.shape.rank() && want.shape.rank() > 0 && batch > 0 &&
-            x.shape().dim(0) % batch == 0;
-  for (int d = 1; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input ", x.type().ToString(), " does not fit the compiled ", want.ToString(),
-                     " (the rows must be a multiple of ", batch, ", the other dimensions equal)"));
+// The inputs' arrays, in the model's order, with their paths and --input's value (`flag`),
+// which errors name: a shape the path of its array, a run all of them.
+struct Inputs {
+  std::string flag;
+  std::vector<std::string> paths;
+  std::vector<Tensor> arrays;
+};
+
+// Whole sequences: the inputs' rows in batches of the compiled batch size, each output's
+// batches joined (rows stay in order; a stateful model's states advance batch by batch). Inputs
+// with no rows give outputs with none, as `rill predict` does.
+absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Inputs& x) {
+  int64_t batches = 0;
+  for (size_t i = 0; i < x.arrays.size(); ++i) {
+    const TensorType& want = model.inputs()[i].type;
+    const Tensor& xi = x.arrays[i];
+    const int64_t batch = want.shape.rank() > 0 ? want.shape.dim(0) : 1;
+    bool ok = xi.shape().rank() == want.shape.rank() && want.shape.rank() > 0 && batch > 0 &&
+              xi.shape().dim(0) % batch == 0;
+    for (int d = 1; ok && d < want.shape.rank(); ++d) ok = xi.shape().dim(d) == want.shape.dim(d);
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(x.paths[i], ": input ", xi.type().ToString(),
+                                                     " does not fit the compiled ", want.ToString(),
+                                                     " (the rows must be a multiple of ", batch,
+                                                     ", the other dimensions equal)"));
+    }
+    if (i == 0) {
+      batches = xi.shape().dim(0) / batch;
+    } else if (xi.shape().dim(0) / batch != batches) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(x.paths[i], ": input '", model.inputs()[i].name, "' has ", xi.shape().dim(0),
+                       " rows, input '", model.inputs()[0].name, "' (", x.paths[0], ") ",
+                       x.arrays[0].shape().dim(0), ": every input gives one row per sample"));
+    }
   }
-  // Each batch is read in place from `x` and its outputs written in place into the joined
-  // outputs (rows are contiguous): one copy in and one out per batch (CompiledModel::RunInto).
-  const int64_t batches = x.shape().dim(0) / batch;
+  const int64_t batch = model.inputs()[0].type.shape.dim(0);
+  // Each batch is read in place from the inputs and its outputs written in place into the
+  // joined outputs (rows are contiguous): one copy in and one out per batch
+  // (CompiledModel::RunInto).
   std::vector<Tensor> out;
   for (const NamedType& o : model.outputs()) {
     std::vector<int64_t> dims = o.type.shape.dims();
@@ -139,21 +164,24 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
     if (!dims.empty()) dims[0] *= batches;
     out.emplace_back(o.type.dtype, Shape(dims));
   }
-  const int64_t in_bytes = batches > 0 ? x.bytes() / batches : 0;
   for (int64_t b = 0; b < batches; ++b) {
-    std::vector<TensorView> in_view = {
-        {static_cast<std::byte*>(const_cast<void*>(x.raw())) + b * in_bytes, want.dtype,
-         want.shape}};
+    std::vector<TensorView> in_views;
+    for (size_t i = 0; i < x.arrays.size(); ++i) {
+      const TensorType& type = model.inputs()[i].type;
+      in_views.push_back({static_cast<std::byte*>(const_cast<void*>(x.arrays[i].raw())) +
+                              b * (x.arrays[i].bytes() / batches),
+                          type.dtype, type.shape});
+    }
     std::vector<TensorView> out_views;
     for (size_t k = 0; k < out.size(); ++k) {
       const TensorType& type = model.outputs()[k].type;
       out_views.push_back({static_cast<std::byte*>(out[k].raw()) + b * (out[k].bytes() / batches),
                            type.dtype, type.shape});
     }
-    if (absl::Status st = model.RunInto(in_view, out_views); !st.ok()) {
+    if (absl::Status st = model.RunInto(in_views, out_views); !st.ok()) {
       std::vector<int64_t> rows(static_cast<size_t>(batch));
       for (int64_t r = 0; r < batch; ++r) rows[r] = b * batch + r;
-      return NameDataSample(st, rows);
+      return Annotate(NameDataSample(st, rows), x.flag);
     }
   }
   return out;
@@ -162,40 +190,57 @@ absl::StatusOr<std::vector<Tensor>> RunBatches(CompiledModel& model, const Tenso
 // --stream N: the sequence in chunks of N time steps through a stateful model compiled for
 // N steps. Sequence outputs (rank 3 or more: [batch, N, ...]) are joined along time; the
 // others (the last step's output, a final state) are the last chunk's.
-// Whether the plan streams in chunks of `n` steps (errors are the plan's, not the input's).
+// Whether the plan streams in chunks of `n` steps: every input a sequence of `n` steps (errors
+// are the plan's, not the input's).
 absl::Status CheckStreams(const CompiledModel& model, int64_t n) {
-  const TensorType& want = model.inputs()[0].type;
   if (model.states().empty()) {
     return absl::InvalidArgumentError(
         "--stream needs a stateful model: this plan carries no state between runs");
   }
-  if (want.shape.rank() < 2 || want.shape.dim(1) != n) {
-    return absl::InvalidArgumentError(absl::StrCat("--stream=", n, ": the plan was compiled for ",
-                                                   want.ToString(), "; compile it with ", n,
-                                                   " time steps"));
+  for (const NamedType& in : model.inputs()) {
+    if (in.type.shape.rank() < 2 || in.type.shape.dim(1) != n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--stream=", n, ": the plan was compiled for ",
+                       model.inputs().size() == 1 ? "" : absl::StrCat("input '", in.name, "' "),
+                       in.type.ToString(), "; compile it with ", n, " time steps"));
+    }
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor& x, int64_t n) {
-  const TensorType& want = model.inputs()[0].type;
-  bool ok = x.shape().rank() == want.shape.rank() && x.shape().dim(0) == want.shape.dim(0) &&
-            x.shape().dim(1) > 0 && x.shape().dim(1) % n == 0;
-  for (int d = 2; ok && d < want.shape.rank(); ++d) ok = x.shape().dim(d) == want.shape.dim(d);
-  if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input ", x.type().ToString(), " does not stream through the compiled ", want.ToString(),
-        " (a stream carries the state of the compiled ", want.shape.dim(0),
-        " rows: the rows and the dimensions after time must be the plan's, the time steps a "
-        "positive multiple of ",
-        n, ")"));
+// Every input is cut into chunks along time: input i's steps [t, t + n) feed the run at t.
+absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Inputs& x, int64_t n) {
+  const int64_t steps = x.arrays[0].shape().dim(1);
+  for (size_t i = 0; i < x.arrays.size(); ++i) {
+    const TensorType& want = model.inputs()[i].type;
+    const Tensor& xi = x.arrays[i];
+    bool ok = xi.shape().rank() == want.shape.rank() && xi.shape().dim(0) == want.shape.dim(0) &&
+              xi.shape().dim(1) > 0 && xi.shape().dim(1) % n == 0;
+    for (int d = 2; ok && d < want.shape.rank(); ++d) ok = xi.shape().dim(d) == want.shape.dim(d);
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          x.paths[i], ": input ", xi.type().ToString(), " does not stream through the compiled ",
+          want.ToString(), " (a stream carries the state of the compiled ", want.shape.dim(0),
+          " rows: the rows and the dimensions after time must be the plan's, the time steps a "
+          "positive multiple of ",
+          n, ")"));
+    }
+    if (xi.shape().dim(1) != steps) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(x.paths[i], ": input '", model.inputs()[i].name, "' has ", xi.shape().dim(1),
+                       " time steps, input '", model.inputs()[0].name, "' (", x.paths[0], ") ",
+                       steps, ": the inputs of a stream advance together"));
+    }
   }
   std::vector<std::vector<Tensor>> parts(model.outputs().size());
-  for (int64_t t = 0; t < x.shape().dim(1); t += n) {
-    RILL_ASSIGN_OR_RETURN(std::vector<Tensor> y, model.Run({Slice(x, 1, t, n)}));
-    for (size_t k = 0; k < y.size(); ++k) {
-      if (y[k].shape().rank() < 3) parts[k].clear();
-      parts[k].push_back(std::move(y[k]));
+  for (int64_t t = 0; t < steps; t += n) {
+    std::vector<Tensor> chunk;
+    for (const Tensor& xi : x.arrays) chunk.push_back(Slice(xi, 1, t, n));
+    absl::StatusOr<std::vector<Tensor>> y = model.Run(chunk);
+    if (!y.ok()) return Annotate(y.status(), x.flag);
+    for (size_t k = 0; k < y->size(); ++k) {
+      if ((*y)[k].shape().rank() < 3) parts[k].clear();
+      parts[k].push_back(std::move((*y)[k]));
     }
   }
   std::vector<Tensor> out;
@@ -206,9 +251,11 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Tensor
 // InvalidArgument when the output `path` (`what`: "--output=y.npy") is the input or the plan
 // (an executable's own file): writing it would destroy what the run reads.
 absl::Status CheckNotRead(const RunArgs& args, const std::string& what, const std::string& path) {
-  if (SameFile(path, args.input)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " is the file --input reads; rill does not write over its inputs"));
+  for (const std::string& input : args.inputs) {
+    if (SameFile(path, input)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " is the file --input reads; rill does not write over its inputs"));
+    }
   }
   if (!args.plan.empty() && SameFile(path, args.plan)) {
     return absl::InvalidArgumentError(
@@ -221,9 +268,11 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
   RILL_RETURN_IF_ERROR(CheckFileTarget(args.output));
   RILL_ASSIGN_OR_RETURN(std::unique_ptr<CompiledModel> model,
                         CompiledModel::Load(args.plan, where));
-  if (model->inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        args.plan, ": the model has ", model->inputs().size(), " inputs; this runner feeds one"));
+  if (model->inputs().size() != args.inputs.size()) {
+    std::vector<std::string> names;
+    for (const NamedType& in : model->inputs()) names.push_back(in.name);
+    return absl::InvalidArgumentError(
+        absl::StrCat(args.plan, ": ", InputCountMismatch(names, "--input", args.inputs.size())));
   }
   if (args.stream > 0) RILL_RETURN_IF_ERROR(Annotate(CheckStreams(*model, args.stream), args.plan));
   const std::vector<std::string> paths = NumberedOutputPaths(args.output, model->outputs().size());
@@ -232,10 +281,14 @@ absl::Status Run(const RunArgs& args, PlanLocation where) {
         CheckNotRead(args, absl::StrCat("output ", i + 1, " of --output=", paths[i]), paths[i]));
   }
   for (const std::string& path : paths) RILL_RETURN_IF_ERROR(CheckFileTarget(path));
-  RILL_ASSIGN_OR_RETURN(Tensor x, ReadNpyAs(args.input, model->inputs()[0].type.dtype));
+  Inputs x{args.input, args.inputs, {}};
+  for (size_t i = 0; i < x.paths.size(); ++i) {
+    RILL_ASSIGN_OR_RETURN(Tensor xi, ReadNpyAs(x.paths[i], model->inputs()[i].type.dtype));
+    x.arrays.push_back(std::move(xi));
+  }
   absl::StatusOr<std::vector<Tensor>> y =
       args.stream > 0 ? RunStream(*model, x, args.stream) : RunBatches(*model, x);
-  if (!y.ok()) return Annotate(y.status(), args.input);
+  if (!y.ok()) return y.status();
   return WriteNpyFiles(paths, *y);
 }
 
@@ -248,7 +301,8 @@ int RunCompiledModelMain(int argc, char** argv, const std::string& plan_path, Pl
     if (arg == "--help" || arg == "-h") {
       std::printf(
           "usage: %s %s\n\nruns a compiled model (rill compile) with the runtime alone; "
-          "a second output goes to <output>_1.npy, ...\n",
+          "a model of several inputs takes one .npy per input (--input a.npy,b.npy), a second "
+          "output goes to <output>_1.npy, ...\n",
           program.c_str(), plan_path.empty() ? kUsage : kUsage + 11);
       return 0;
     }

@@ -370,6 +370,186 @@ TEST_F(CompiledModelTest, ResetStatesStartsAStatefulModelAfresh) {
   EXPECT_TRUE(SameBits((*first)[0], (*fresh)[0]));
 }
 
+// A model of two inputs (tf-keras's two_inputs golden: two GRUs joined) compiled with one shape
+// per input runs through rill-run, `rill run`, the executable form, the C++ API and the C API,
+// bit for bit what `rill predict` gives; a wrong number of arrays or of rows is one line.
+TEST_F(CompiledModelTest, AModelOfSeveralInputsRunsEveryWayBitIdenticalToPredict) {
+  const std::string golden = testing::GoldenPath("keras_layers/");
+  const std::string model = golden + "two_inputs.keras";
+  const std::string x0 = golden + "two_inputs_x0.npy", x1 = golden + "two_inputs_x1.npy";
+  const std::string x = x0 + "," + x1;  // [8, 6, 3] and [8, 6, 2]
+  Result r = Rill("compile --model " + model + " --input-shape 4,6,3:4,6,2 -o " + Path("m.rillc"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("cpu inputs f32[4, 6, 3], f32[4, 6, 2], "));
+  r = Rill("compile --model " + model + " --input-shape 4,6,3:4,6,2 --emit executable -o " +
+           Path("exe"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  r = Rill("predict --model " + model + " --input " + x + " --batch-size 4 --output " +
+           Path("want.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string want_bytes = FileBytes(Path("want.npy"));
+  r = RillRun(Path("m.rillc") + " --input " + x + " --output " + Path("run.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("run.npy")) == want_bytes);
+  r = Rill("run " + Path("m.rillc") + " --input=" + x + " --output=" + Path("rill_run.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("rill_run.npy")) == want_bytes);
+  r = Shell(Path("exe") + " --input " + x + " --output " + Path("exe.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(FileBytes(Path("exe.npy")) == want_bytes);
+
+  // The APIs on the first batch of 4 rows.
+  absl::StatusOr<Tensor> want = ReadNpy(Path("want.npy"));
+  absl::StatusOr<Tensor> a = ReadNpy(x0), b = ReadNpy(x1);
+  ASSERT_TRUE(want.ok() && a.ok() && b.ok());
+  const Tensor a4 = Tensor::FromVector(std::vector<float>(a->data<float>(), a->data<float>() + 72),
+                                       Shape{4, 6, 3});
+  const Tensor b4 = Tensor::FromVector(std::vector<float>(b->data<float>(), b->data<float>() + 48),
+                                       Shape{4, 6, 2});
+  const size_t want_bytes4 = static_cast<size_t>(want->bytes() / 2);
+  absl::StatusOr<std::unique_ptr<CompiledModel>> loaded = CompiledModel::Load(Path("m.rillc"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ((*loaded)->inputs().size(), 2u);
+  EXPECT_EQ((*loaded)->inputs()[0].name, "a");
+  EXPECT_EQ((*loaded)->inputs()[1].name, "b");
+  absl::StatusOr<std::vector<Tensor>> y = (*loaded)->Run({a4, b4});
+  ASSERT_TRUE(y.ok()) << y.status();
+  ASSERT_EQ(static_cast<size_t>((*y)[0].bytes()), want_bytes4);
+  EXPECT_EQ(std::memcmp((*y)[0].raw(), want->raw(), want_bytes4), 0);
+  y = (*loaded)->Run({b4, a4});
+  EXPECT_FALSE(y.ok());
+  rill_model* cm = rill_model_load(Path("m.rillc").c_str());
+  ASSERT_NE(cm, nullptr) << rill_last_error();
+  EXPECT_EQ(rill_model_num_inputs(cm), 2);
+  rill_tensor_info info;
+  ASSERT_EQ(rill_model_input_info(cm, 1, &info), 0);
+  EXPECT_STREQ(info.name, "b");
+  EXPECT_EQ(info.bytes, static_cast<size_t>(b4.bytes()));
+  std::vector<std::byte> out(want_bytes4);
+  const void* inputs[2] = {a4.raw(), b4.raw()};
+  void* outputs[1] = {out.data()};
+  EXPECT_EQ(rill_model_run(cm, inputs, outputs), 0) << rill_last_error();
+  EXPECT_EQ(std::memcmp(out.data(), want->raw(), want_bytes4), 0);
+  const void* second_missing[2] = {a4.raw(), nullptr};
+  EXPECT_NE(rill_model_run(cm, second_missing, outputs), 0);
+  EXPECT_STREQ(rill_last_error(), "rill_model_run: inputs[1] is NULL");
+  rill_model_free(cm);
+
+  // One array for two inputs, or inputs of different numbers of rows.
+  r = RillRun(Path("m.rillc") + " --input " + x0 + " --output " + Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill-run: " + Path("m.rillc") +
+                       ": the model has 2 inputs ('a', 'b'), --input gives 1 array: give one .npy "
+                       "per input, comma separated\n");
+  ASSERT_TRUE(WriteNpy(Path("b12.npy"), Tensor(DType::kF32, Shape{12, 6, 2})).ok());
+  r = RillRun(Path("m.rillc") + " --input " + x0 + "," + Path("b12.npy") + " --output " +
+              Path("z.npy"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill-run: " + Path("b12.npy") + ": input 'b' has 12 rows, input 'a' (" + x0 +
+                       ") 8: every input gives one row per sample\n");
+  EXPECT_FALSE(fs::exists(Path("z.npy")));
+  // The output may be none of the inputs.
+  r = RillRun(Path("m.rillc") + " --input " + x0 + "," + Path("b12.npy") + " --output " +
+              Path("b12.npy"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.out, HasSubstr("is the file --input reads"));
+  // --input-shape gives one shape per input, of one batch size.
+  r = Rill("compile --model " + model + " --input-shape 4,6,3 -o " + Path("z.rillc"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill compile: " + model +
+                       ": --input-shape=4,6,3: the model has 2 inputs ('a', 'b'), the flag gives "
+                       "1 shape: give one per input, ':' between\n");
+  r = Rill("compile --model " + model + " --input-shape 4,6,3:2,6,2 -o " + Path("z.rillc"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr(": input 'b' has batch 2, input 'a' 4: the inputs share one batch "
+                               "size\n"));
+  r = Rill("compile --model " + model + " --input-shape 4,6,3:4,6,5 -o " + Path("z.rillc"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr(": --input-shape=4,6,3:4,6,5: input 'b' is f32[?, 6, 2]\n"));
+  EXPECT_FALSE(fs::exists(Path("z.rillc")));
+  r = Rill("inspect --model " + model + " --input-shape 4,6,3:4,6,2 --plan");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("plans for batch 4"));
+}
+
+// A stateful model of two sequence inputs, for batches of 2 and `steps` time steps:
+// a [2, T, 3] -> CuDNNGRU(8) -> Add with b [2, T, 8] -> CuDNNGRU(6) -> Dense(2), every GRU
+// stateful and returning its sequence, with seq_stack's weights (whose layers these are).
+std::string StatefulTwoInputModel(const std::string& dir, int steps) {
+  std::ifstream in(Golden("seq_stack/model.json"));
+  const nlohmann::json seq = nlohmann::json::parse(in);
+  const nlohmann::json& layers = seq["config"]["layers"];
+  auto input = [&](const std::string& name, int features) {
+    nlohmann::json layer = layers[0];
+    layer["config"]["name"] = name;
+    layer["config"]["batch_input_shape"] = {2, steps, features};
+    layer["name"] = name;
+    layer["inbound_nodes"] = nlohmann::json::array();
+    return layer;
+  };
+  auto called = [](nlohmann::json layer, const std::vector<std::string>& from) {
+    const std::string name = layer["config"]["name"];
+    layer["name"] = name;
+    layer["config"].erase("batch_input_shape");
+    if (layer["class_name"] == "CuDNNGRU") {
+      layer["config"]["stateful"] = true;
+      layer["config"]["return_sequences"] = true;
+    }
+    nlohmann::json node = nlohmann::json::array();
+    for (const std::string& f : from) node.push_back({f, 0, 0, nlohmann::json::object()});
+    layer["inbound_nodes"] = {node};
+    return layer;
+  };
+  const nlohmann::json add = {{"class_name", "Add"},
+                              {"config", {{"name", "add"}, {"trainable", true}}}};
+  nlohmann::json m = {
+      {"class_name", "Functional"},
+      {"config",
+       {{"name", "stateful_two_inputs"},
+        {"layers",
+         {input("a", 3), input("b", 8), called(layers[1], {"a"}), called(add, {"cudnn_gru_1", "b"}),
+          called(layers[2], {"add"}), called(layers[3], {"cudnn_gru_2"})}},
+        {"input_layers", {{"a", 0, 0}, {"b", 0, 0}}},
+        {"output_layers", {{"dense", 0, 0}}}}}};
+  const std::string path = dir + "/stateful_two" + std::to_string(steps) + ".json";
+  std::ofstream(path) << m.dump();
+  return path;
+}
+
+// A stateful model of two inputs streams both chunk by chunk, as it runs them whole.
+TEST_F(CompiledModelTest, AStatefulModelOfTwoInputsStreamsBothInputsTogether) {
+  const std::string weights = Golden("seq_stack/weights");
+  const std::string a = StatefulInput(dir_.string());  // [2, 14, 3]
+  std::vector<float> v(2 * 14 * 8);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 29 % 17) - 8) / 16.0f;
+  const std::string b = Path("b.npy");
+  ASSERT_TRUE(WriteNpy(b, Tensor::FromVector(v, Shape{2, 14, 8})).ok());
+  const std::string whole = StatefulTwoInputModel(dir_.string(), 14);
+  Result r = Rill("predict --model " + whole + " --weights " + weights + " --input " + a + "," + b +
+                  " --output " + Path("want.npy"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::string want = FileBytes(Path("want.npy"));
+  for (int chunk : {1, 7, 14}) {
+    SCOPED_TRACE(chunk);
+    const std::string plan = Path("chunk" + std::to_string(chunk) + ".rillc");
+    const std::string n = std::to_string(chunk);
+    r = Rill("compile --model " + StatefulTwoInputModel(dir_.string(), chunk) + " --weights " +
+             weights + " --input-shape 2," + n + ",3:2," + n + ",8 -o " + plan);
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = RillRun(plan + " --input " + a + "," + b + " --output " + Path("s.npy") + " --stream " + n);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_TRUE(FileBytes(Path("s.npy")) == want);
+  }
+  // The inputs of a stream advance together: one of 7 steps beside one of 14 is refused.
+  ASSERT_TRUE(WriteNpy(Path("b7.npy"), Tensor(DType::kF32, Shape{2, 7, 8})).ok());
+  r = RillRun(Path("chunk7.rillc") + " --input " + a + "," + Path("b7.npy") + " --output " +
+              Path("t.npy") + " --stream 7");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "rill-run: " + Path("b7.npy") + ": input 'b' has 7 time steps, input 'a' (" + a +
+                       ") 14: the inputs of a stream advance together\n");
+  EXPECT_FALSE(fs::exists(Path("t.npy")));
+}
+
 TEST_F(CompiledModelTest, DamagedFilesAreRefusedInOneLineWithNoOutput) {
   ASSERT_NO_FATAL_FAILURE(Compile(Golden("seq_stack/model.json"), Golden("seq_stack/weights"),
                                   Shape{4, 6, 3}, Path("good.rillc")));
@@ -471,7 +651,7 @@ TEST_F(CompiledModelTest, CommandLineMistakesAreOneLine) {
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.out,
             "rill compile: --input-shape='4,x,3' is not a list of positive sizes such as "
-            "1,100,8\n");
+            "1,100,8 (one per input, ':' between)\n");
   r = Rill("compile --model " + model + " --weights " + weights + " --input-shape 4,7,3 -o " +
            Path("m.rillc"));
   EXPECT_EQ(r.status, 1);
