@@ -624,21 +624,27 @@ json LayerToKeras(const Layer& layer) {
   return entry;
 }
 
+std::string KerasOperationModule(const json& entry) {
+  const json module = entry.is_object() ? entry.value("module", json()) : json();
+  return module.is_string() && module.get<std::string>().starts_with("keras.src.ops")
+             ? module.get<std::string>()
+             : "";
+}
+
+std::string UnreadKerasOperation(const std::string& kind, const std::string& module) {
+  return absl::StrCat("Keras 3 operation '", kind, "' (", module,
+                      ") is not supported; rill reads Keras 3's operations where they compute a "
+                      "Masking or Embedding(mask_zero=True) layer's mask");
+}
+
 absl::StatusOr<LayerRef> LayerFromKeras(const json& entry) try {
   if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string()) {
     return absl::InvalidArgumentError(
         absl::StrCat("a layer must be {\"class_name\", \"config\"}, got ", Describe(entry)));
   }
   const std::string c = entry["class_name"].get<std::string>();
-  // Keras 3 writes the operations it computes masks with as entries of their own, some named
-  // like layers (keras.src.ops.numpy's Concatenate).
-  const json module = entry.value("module", json());
-  if (module.is_string() && module.get<std::string>().rfind("keras.src.ops", 0) == 0) {
-    return absl::UnimplementedError(
-        absl::StrCat("Keras 3 operation '", c, "' (", module.get<std::string>(),
-                     ") is not supported; rill reads a Masking or Embedding(mask_zero=True) "
-                     "layer's mask, passed on unchanged"));
-  }
+  if (const std::string module = KerasOperationModule(entry); !module.empty())
+    return absl::UnimplementedError(UnreadKerasOperation(c, module));
   json config = entry.value("config", json::object());
   if (!config.is_object())
     return absl::InvalidArgumentError(absl::StrCat(c, ": config must be an object"));

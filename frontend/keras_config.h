@@ -32,4 +32,11 @@ nlohmann::json KerasRegisteredName(const std::string& class_name);
 // classes and arguments, values of the wrong type, unsupported options.
 absl::StatusOr<LayerRef> LayerFromKeras(const nlohmann::json& entry);
 
+// Keras 3 writes the operations it computes masks with (keras.src.ops...) as entries of their
+// own, some named like layers (keras.src.ops.numpy's Concatenate): the module of `entry` when it
+// is one, else empty.
+std::string KerasOperationModule(const nlohmann::json& entry);
+// The refusal of such an operation (`kind`, `module`) where rill does not read it as a mask.
+std::string UnreadKerasOperation(const std::string& kind, const std::string& module);
+
 }  // namespace rill

@@ -261,36 +261,114 @@ absl::StatusOr<InboundCall> ReadInboundCall(const json& node, const std::string&
 // The mask Keras 3 computes as operations of its own in a functional model's JSON, and passes
 // to the layers that take one: NotEqual(x, value), then Any(axis=-1) after a Masking layer (a
 // step is masked when all its features equal the value), alone after an Embedding(mask_zero)
-// (its ids against 0). rill's masks travel with the tensors as Keras 2's do (SequenceMask:
-// source and value), so such a mask is read as a check that the layer's input carries it.
+// (its ids against 0). A merge layer joins its inputs' masks with LogicalOr; Concatenate spreads
+// each over its input's features (ExpandDims(axis=-1), LogicalOr with ZerosLike), joins them
+// (the operation Concatenate) and takes Any over the features again. rill's masks travel with
+// the tensors as Keras 2's do (SequenceMask: source and value), and its merges take one mask
+// shared by every input (where tf-keras and Keras 3 agree), so such operations are read as a
+// check that the layer's input carries that mask.
 struct KerasMaskOp {
-  Value* source = nullptr;
+  Value* source = nullptr;  // the tensor NotEqual compares; none for ZerosLike's all-false
   double value = 0;
-  bool any = false;  // reduced over the last axis
+  bool any = false;     // reduced over the last axis
+  bool spread = false;  // a step mask spread over the features: [B, T, 1] or [B, T, F]
+  // An operation rill does not read as a mask: refused where a layer takes it as one.
+  absl::Status unread;
+
+  bool SameMask(const KerasMaskOp& o) const {
+    return source == o.source && value == o.value && any == o.any && spread == o.spread;
+  }
+  // A mask of steps ([B, T]) of the kind a layer's input carries.
+  bool IsStepMask() const {
+    return source != nullptr && !spread && any == (source->type.shape.rank() > 2);
+  }
 };
 
-absl::Status ReadMaskOp(const json& layer, const InboundCall& call, const NodeOutputs& nodes,
-                        std::map<std::string, KerasMaskOp>& ops, const std::string& where) {
+// Whether a functional model's entry is one of Keras 3's operations.
+bool IsKerasOperation(const json& layer) {
+  const std::string kind = layer.value("class_name", "");
+  return kind == "NotEqual" || kind == "Any" || !KerasOperationModule(layer).empty();
+}
+
+// The mask operation `ref` ([name, node, tensor]) names, or null when it names none.
+const KerasMaskOp* FindMaskOp(const std::map<std::string, KerasMaskOp>& ops, const json& ref) {
+  if (!ref.is_array() || ref.empty() || !ref[0].is_string()) return nullptr;
+  auto it = ops.find(ref[0].get<std::string>());
+  return it == ops.end() ? nullptr : &it->second;
+}
+
+KerasMaskOp ReadMaskOp(const json& layer, const InboundCall& call, const NodeOutputs& nodes,
+                       const std::map<std::string, KerasMaskOp>& ops, const std::string& where) {
   const std::string kind = layer.value("class_name", "");
   const json config = layer.value("config", json::object());
-  if (kind == "NotEqual") {
-    if (call.inputs.size() != 1 || call.constants.size() != 1 || !call.constants[0].is_number())
-      return Bad(where, "NotEqual is read only as a mask: a tensor against a number");
-    RILL_ASSIGN_OR_RETURN(SymbolicTensor x, Resolve(nodes, call.inputs[0], where));
-    ops[LayerName(layer)] = {x.value, call.constants[0].get<double>(), false};
-    return absl::OkStatus();
+  auto unread = [&](absl::string_view what) {
+    return KerasMaskOp{.unread = Bad(where, absl::StrCat(kind, " is read only as ", what))};
+  };
+  // The masks it combines; an unread one makes this one unread too.
+  std::vector<const KerasMaskOp*> in;
+  for (const json& ref : call.inputs) {
+    const KerasMaskOp* op = FindMaskOp(ops, ref);
+    if (op != nullptr && !op->unread.ok()) return *op;
+    in.push_back(op);
   }
-  // Any over the last axis of a NotEqual.
+  auto all_read = [&] {
+    return !in.empty() && std::all_of(in.begin(), in.end(), [](auto* op) { return op; });
+  };
   const json& axis = config.value("axis", json());
   const bool last_axis = axis == -1 || (axis.is_array() && axis.size() == 1 && axis[0] == -1);
-  auto source = call.inputs.size() == 1 && call.inputs[0].is_array() && !call.inputs[0].empty() &&
-                        call.inputs[0][0].is_string()
-                    ? ops.find(call.inputs[0][0].get<std::string>())
-                    : ops.end();
-  if (!last_axis || config.value("keepdims", false) || source == ops.end() || source->second.any)
-    return Bad(where, "Any is read only as a mask: of a NotEqual, over the last axis");
-  ops[LayerName(layer)] = {source->second.source, source->second.value, true};
-  return absl::OkStatus();
+  if (kind == "NotEqual") {
+    if (call.inputs.size() != 1 || call.constants.size() != 1 || !call.constants[0].is_number())
+      return unread("a mask: a tensor against a number");
+    absl::StatusOr<SymbolicTensor> x = Resolve(nodes, call.inputs[0], where);
+    if (!x.ok()) return KerasMaskOp{.unread = x.status()};
+    return {.source = x->value, .value = call.constants[0].get<double>()};
+  }
+  if (kind == "Any") {
+    // Over the features: of a NotEqual (a Masking layer's mask) or of a spread step mask.
+    if (!last_axis || config.value("keepdims", false) || in.size() != 1 || !all_read() ||
+        in[0]->any || in[0]->source == nullptr)
+      return unread("a mask: of a NotEqual or of joined masks, over the last axis");
+    KerasMaskOp out = *in[0];
+    if (out.spread) {
+      out.spread = false;
+    } else {
+      out.any = true;
+    }
+    return out;
+  }
+  if (kind == "LogicalOr") {
+    // A merge's masks (one shared by its inputs), or a mask spread by ZerosLike's false.
+    if (in.size() != 2 || !all_read())
+      return unread("a mask: of the masks of a merge layer's inputs");
+    if (in[0]->source == nullptr) return *in[1];
+    if (in[1]->source == nullptr) return *in[0];
+    if (!in[0]->SameMask(*in[1]))
+      return unread("a mask of inputs that share one mask (these inputs' masks differ)");
+    return *in[0];
+  }
+  if (kind == "ExpandDims") {
+    if (!last_axis || in.size() != 1 || !all_read() || !in[0]->IsStepMask())
+      return unread("a mask: a step mask spread over the last axis");
+    KerasMaskOp out = *in[0];
+    out.spread = true;
+    return out;
+  }
+  if (kind == "ZerosLike") {
+    if (call.inputs.size() != 1 || config.value("dtype", json()) != "bool")
+      return unread("a mask: all false of a tensor's shape");
+    return {};
+  }
+  if (kind == "Concatenate") {
+    // A Concatenate layer's inputs' spread masks, joined along the features.
+    if (!last_axis || in.size() < 2 || !all_read())
+      return unread("a mask: of a Concatenate layer's inputs' masks, over the last axis");
+    for (const KerasMaskOp* op : in) {
+      if (!op->spread || !op->SameMask(*in[0]))
+        return unread("a mask of inputs that share one mask (these inputs' masks differ)");
+    }
+    return *in[0];
+  }
+  return {.unread = Bad(where, UnreadKerasOperation(kind, KerasOperationModule(layer)))};
 }
 
 absl::Status ReadFunctional(Model& model, const json& config, const std::vector<Shape>& bind,
@@ -333,10 +411,10 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
     }
     const json& inbound = l.value("inbound_nodes", json::array());
     if (!inbound.is_array()) return Bad(where, "inbound_nodes must be a list");
-    if (kind == "NotEqual" || kind == "Any") {
+    if (IsKerasOperation(l)) {
       if (inbound.size() != 1) return Bad(where, absl::StrCat(kind, " is read only as a mask"));
       RILL_ASSIGN_OR_RETURN(const InboundCall call, ReadInboundCall(inbound[0], where));
-      RILL_RETURN_IF_ERROR(ReadMaskOp(l, call, nodes, mask_ops, where));
+      mask_ops[name] = ReadMaskOp(l, call, nodes, mask_ops, where);
       continue;
     }
     auto found = made.find(name);
@@ -353,6 +431,12 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
       }
       std::vector<SymbolicTensor> inputs;
       for (const json& ref : call.inputs) {
+        if (const KerasMaskOp* op = FindMaskOp(mask_ops, ref)) {
+          RILL_RETURN_IF_ERROR(op->unread);
+          return Bad(where, absl::StrCat("its input '", ref[0].get<std::string>(),
+                                         "' is a mask: rill reads Keras 3's operations only as "
+                                         "the masks layers take"));
+        }
         RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, where));
         inputs.push_back(t);
       }
@@ -373,15 +457,12 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
           // a null mask for an input without one.
           const json& ref = it.value();
           if (ref.is_null() && (inputs.empty() || !inputs[0].mask)) continue;
-          auto op = ref.is_array() && !ref.empty() && ref[0].is_string()
-                        ? mask_ops.find(ref[0].get<std::string>())
-                        : mask_ops.end();
+          const KerasMaskOp* op = FindMaskOp(mask_ops, ref);
+          if (op != nullptr) RILL_RETURN_IF_ERROR(op->unread);
           const std::optional<SequenceMask>& carried =
               inputs.empty() ? std::nullopt : inputs[0].mask;
-          const bool same = op != mask_ops.end() && carried &&
-                            carried->source == op->second.source &&
-                            carried->value == op->second.value &&
-                            op->second.any == (op->second.source->type.shape.rank() > 2);
+          const bool same = op != nullptr && op->IsStepMask() && carried &&
+                            carried->source == op->source && carried->value == op->value;
           if (!same) {
             return Bad(where,
                        "its mask call argument is not the mask its input carries from a Masking "

@@ -31,6 +31,12 @@ Cases:
                return_sequences) -> TimeDistributed(Dense(3, softmax)),
                sparse_categorical_crossentropy on labels [8, 6]: a masked output, whose loss
                counts only the unmasked steps (no merge or normalization layer)
+  masking_residual  Input (6, 3) -> Masking(0.0) m -> GRU(3, return_sequences) g;
+               Add([m, g, m]) -> LayerNormalization -> GRU(2) -> Dense(1), mse, on right-padded
+               steps (lengths 1 to 6): one mask through a merge of three
+  keras3_masking_residual, keras3_masked: masking_residual and masked built and trained by
+               Keras 3, which writes the merges' masks as operations (LogicalOr; ExpandDims,
+               ZerosLike, Concatenate and Any for a Concatenate layer)
 
 Each merge and normalization layer's output is checked against NumPy's float64 formula on
 Keras's own inputs to that layer before anything is written.
@@ -152,6 +158,24 @@ def elementwise(k):
     return k.Model(x, L.Dense(2)(gru(k, 3)(h)), name="elementwise")
 
 
+def masked_model(k):
+    L = k.layers
+    tokens = k.Input((6,), dtype="int32", name="ids")
+    e = L.Embedding(9, 4, mask_zero=True, name="embedding")(tokens)
+    g = gru(k, 4, return_sequences=True)(e)
+    h = L.Concatenate(name="cat")([L.Add(name="add")([e, g]), e])
+    return k.Model(tokens, L.Dense(1, activation="sigmoid")(gru(k, 3)(h)), name="masked")
+
+
+def masking_residual(k):
+    L = k.layers
+    x = k.Input((6, 3), name="x")
+    m = L.Masking(0.0, name="masking")(x)
+    h = L.Add(name="add")([m, gru(k, 3, return_sequences=True)(m), m])
+    h = L.LayerNormalization(name="norm")(h)
+    return k.Model(x, L.Dense(1)(gru(k, 2)(h)), name="masking_residual")
+
+
 def layer_norm_model(k):
     L = k.layers
     x = k.Input((6, 3), name="x")
@@ -189,12 +213,7 @@ def main():
     lengths = np.array([6, 1, 3, 5, 2, 6, 4, 3])
     valid = np.arange(6)[None, :] < lengths[:, None]
     ids = np.where(valid, rng.integers(1, 9, size=(B, 6)), 0).astype(np.int32)
-    tokens = keras.Input((6,), dtype="int32", name="ids")
-    e = L.Embedding(9, 4, mask_zero=True, name="embedding")(tokens)
-    g = gru(keras, 4, return_sequences=True)(e)
-    h = L.Concatenate(name="cat")([L.Add(name="add")([e, g]), e])
-    model = keras.Model(tokens, L.Dense(1, activation="sigmoid")(gru(keras, 3)(h)), name="masked")
-    save_case("masked", model, "binary_crossentropy", [ids],
+    save_case("masked", masked_model(keras), "binary_crossentropy", [ids],
               (rng.random((B, 1)) < 0.5).astype(np.float32), rng, keras)
 
     save_case("layer_norm", layer_norm_model(keras), "mse", [normal(B, 6, 3)], normal(B, 2), rng,
@@ -227,6 +246,16 @@ def main():
     save_case("keras3_tagger", keras3.Model(tokens, out, name="keras3_tagger"),
               "sparse_categorical_crossentropy", [ids],
               rng.integers(0, 3, size=(B, 6)).astype(np.int32), rng, keras3)
+
+    # Masks through merges in Keras 3's files: operations of their own (LogicalOr; for
+    # Concatenate, ExpandDims, ZerosLike, Concatenate and Any).
+    padded = normal(B, 6, 3) * valid[:, :, None]
+    save_case("masking_residual", masking_residual(keras), "mse", [padded], normal(B, 1), rng,
+              keras)
+    save_case("keras3_masking_residual", masking_residual(keras3), "mse", [padded], normal(B, 1),
+              rng, keras3)
+    save_case("keras3_masked", masked_model(keras3), "binary_crossentropy", [ids],
+              (rng.random((B, 1)) < 0.5).astype(np.float32), rng, keras3)
     print(f"wrote {OUT}")
 
 

@@ -14,6 +14,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/keras_model.h"
 #include "frontend/rill.h"
+#include "frontend/zip_archive.h"
 #include "tests/frontend/keras_files.h"
 #include "tests/golden_files.h"
 
@@ -37,7 +38,10 @@ constexpr std::pair<const char*, int> kCases[] = {{"two_inputs", 2},
                                                   {"keras3_two_inputs", 2},
                                                   {"keras3_elementwise", 1},
                                                   {"keras3_layer_norm", 1},
-                                                  {"keras3_tagger", 1}};
+                                                  {"keras3_tagger", 1},
+                                                  {"masking_residual", 1},
+                                                  {"keras3_masking_residual", 1},
+                                                  {"keras3_masked", 1}};
 
 std::vector<Tensor> Inputs(const std::string& name, int n) {
   std::vector<Tensor> xs;
@@ -146,6 +150,78 @@ TEST(KerasLayers, MergeValuesShapesMasksAndErrors) {
   ASSERT_FALSE(op.ok());
   EXPECT_THAT(std::string(op.status().message()),
               HasSubstr("Keras 3 operation 'Concatenate' (keras.src.ops.numpy) is not supported"));
+}
+
+// Keras 3 writes the masks of a merge's inputs as operations of their own (LogicalOr; for a
+// Concatenate, ExpandDims, ZerosLike, the operation Concatenate and Any), which rill reads as the
+// one mask its inputs share (keras3_masked predicts and trains as Keras 3, above). Masks that
+// differ, operations read otherwise, and a mask given as a layer's data are refused in one line.
+TEST(KerasLayers, Keras3MaskOperationsAreReadOnlyAsTheMaskTheInputsShare) {
+  const std::string path = testing::GoldenPath("keras_layers/keras3_masked.keras");
+  absl::StatusOr<zip::Archive> archive = zip::Archive::Open(path);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  const zip::Member* member = archive->Find("config.json");
+  ASSERT_NE(member, nullptr);
+  absl::StatusOr<std::string> text = archive->ReadAll(*member, 1 << 20, "config");
+  ASSERT_TRUE(text.ok()) << text.status();
+  const nlohmann::json config = nlohmann::json::parse(*text);
+  ASSERT_TRUE(ModelFromKerasJson(config.dump(), "masked.json").ok());
+  // The model read after `change` to the first entry of class `kind`.
+  auto changed = [&](const std::string& kind, const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json c = config;
+    for (nlohmann::json& layer : c["config"]["layers"]) {
+      if (layer["class_name"] == kind) {
+        change(layer);
+        return ModelFromKerasJson(c.dump(), "masked.json").status();
+      }
+    }
+    ADD_FAILURE() << "no " << kind;
+    return absl::OkStatus();
+  };
+  auto history = [](nlohmann::json& layer, int arg) -> nlohmann::json& {
+    return layer["inbound_nodes"][0]["args"][arg]["config"]["keras_history"];
+  };
+  // The embedding's mask joined with another (ids not 1, an entry before it) by the Add's
+  // LogicalOr.
+  nlohmann::json other;
+  for (const nlohmann::json& layer : config["config"]["layers"]) {
+    if (layer["class_name"] == "NotEqual") other = layer;
+  }
+  other["name"] = other["config"]["name"] = "not_one";
+  other["inbound_nodes"][0]["args"][1] = 1;
+  nlohmann::json with_other = config;
+  auto& layers = with_other["config"]["layers"];
+  layers.insert(layers.begin() + 3, other);
+  for (nlohmann::json& layer : layers) {
+    if (layer["class_name"] == "LogicalOr") {
+      history(layer, 1) = {"not_one", 0, 0};
+      break;
+    }
+  }
+  absl::Status st = ModelFromKerasJson(with_other.dump(), "masked.json").status();
+  EXPECT_EQ(st.message(),
+            "masked.json: layer 'logical_or_2': LogicalOr is read only as a mask of inputs that "
+            "share one mask (these inputs' masks differ)");
+  // A mask other than the one the input carries.
+  st = changed("NotEqual", [](nlohmann::json& layer) { layer["inbound_nodes"][0]["args"][1] = 1; });
+  EXPECT_EQ(st.message(),
+            "masked.json: layer 'gru_9': its mask call argument is not the mask its input carries "
+            "from a Masking or Embedding(mask_zero=True) layer, the masks rill reads");
+  // Operations read otherwise, named where their mask is taken (operations later).
+  st = changed("LogicalOr", [&](nlohmann::json& layer) { history(layer, 1) = {"ids", 0, 0}; });
+  EXPECT_EQ(st.message(),
+            "masked.json: layer 'logical_or_2': LogicalOr is read only as a mask: of the masks of "
+            "a merge layer's inputs");
+  st = changed("LogicalOr", [](nlohmann::json& layer) { layer["class_name"] = "LogicalXor"; });
+  EXPECT_EQ(st.message(),
+            "masked.json: layer 'logical_or_2': Keras 3 operation 'LogicalXor' "
+            "(keras.src.ops.numpy) is not supported; rill reads Keras 3's operations where they "
+            "compute a Masking or Embedding(mask_zero=True) layer's mask");
+  // A mask as a layer's data.
+  st = changed("Dense", [&](nlohmann::json& layer) { history(layer, 0) = {"any_1", 0, 0}; });
+  EXPECT_EQ(st.message(),
+            "masked.json: layer 'dense_5': its input 'any_1' is a mask: rill reads Keras 3's "
+            "operations only as the masks layers take");
 }
 
 // LayerNormalization by hand: x = [1, 2, 3, 6] has mean 3 and variance 3.5.
