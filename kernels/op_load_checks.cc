@@ -156,6 +156,16 @@ absl::Status CheckLoadedDropout(const Plan& plan, const PlanStep& step) {
   RILL_RETURN_IF_ERROR(s.Counts(1, 1, 2));
   RILL_RETURN_IF_ERROR(s.Attr("rate", AttrKind::kFloat));
   RILL_RETURN_IF_ERROR(s.Attr("seed", AttrKind::kInt));
+  RILL_RETURN_IF_ERROR(s.Attr("shared_axes", AttrKind::kInts, /*required=*/false));
+  if (step.attrs.Has("shared_axes")) {
+    const std::vector<int64_t>& shared = step.attrs.GetInts("shared_axes");
+    for (size_t i = 0; i < shared.size(); ++i) {
+      if (shared[i] < 0 || shared[i] >= s.in(0).shape.rank() ||
+          (i > 0 && shared[i] <= shared[i - 1]))
+        return absl::InvalidArgumentError(
+            absl::StrCat("shared_axes is not ascending axes of x ", s.in(0).ToString()));
+    }
+  }
   RILL_RETURN_IF_ERROR(NeedFloat(s.in(0), "x"));
   RILL_RETURN_IF_ERROR(NeedType(s.out(0), s.in(0), "the output"));
   return NeedType(s.out(1), s.in(0), "the mask");

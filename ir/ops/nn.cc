@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 
+#include "absl/strings/str_join.h"
 #include "ir/ops/common.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/families.h"
@@ -142,6 +143,13 @@ absl::StatusOr<std::vector<TensorType>> DropoutRule(const Attrs& attrs,
     return absl::InvalidArgumentError(absl::StrCat("rate ", rate, " is not in [0, 1)"));
   }
   RILL_RETURN_IF_ERROR(CheckFloat(in));
+  const std::vector<int64_t>& shared = attrs.GetInts("shared_axes");
+  for (size_t i = 0; i < shared.size(); ++i) {
+    if (shared[i] < 0 || shared[i] >= in[0].shape.rank() || (i > 0 && shared[i] <= shared[i - 1]))
+      return absl::InvalidArgumentError(absl::StrCat("shared_axes [", absl::StrJoin(shared, ", "),
+                                                     "] for x ", in[0].ToString(),
+                                                     ": expected ascending axes of x"));
+  }
   return std::vector<TensorType>{in[0], in[0]};
 }
 
@@ -291,8 +299,10 @@ Value* Dense(Builder& b, Value* x, Value* w, Value* bias, std::string_view activ
   if (bias != nullptr) inputs.push_back(bias);
   return b.Op(OpKind::kDense, std::move(inputs), {{"activation", std::string(activation)}});
 }
-DropoutOutputs Dropout(Builder& b, Value* x, double rate, int64_t seed) {
-  Node* n = b.AddNode(OpKind::kDropout, {x}, {{"rate", rate}, {"seed", seed}});
+DropoutOutputs Dropout(Builder& b, Value* x, double rate, int64_t seed,
+                       std::vector<int64_t> shared_axes) {
+  Node* n = b.AddNode(OpKind::kDropout, {x},
+                      {{"rate", rate}, {"seed", seed}, {"shared_axes", std::move(shared_axes)}});
   if (n == nullptr) return {};
   return {n->output(0), n->output(1)};
 }
@@ -351,14 +361,15 @@ void RegisterNnOps() {
               .attrs = {{"activation", AttrKind::kString, std::string("linear")}},
               .shape = DenseRule,
               .grad = DenseGrad});
-  RegisterOp(
-      {.kind = OpKind::kDropout,
-       .min_inputs = 1,
-       .max_inputs = 1,
-       .attrs = {{"rate", AttrKind::kFloat, std::nullopt}, {"seed", AttrKind::kInt, int64_t{0}}},
-       .shape = DropoutRule,
-       .grad = DropoutGrad,
-       .in_place_inputs = 0b1});
+  RegisterOp({.kind = OpKind::kDropout,
+              .min_inputs = 1,
+              .max_inputs = 1,
+              .attrs = {{"rate", AttrKind::kFloat, std::nullopt},
+                        {"seed", AttrKind::kInt, int64_t{0}},
+                        {"shared_axes", AttrKind::kInts, std::vector<int64_t>{}}},
+              .shape = DropoutRule,
+              .grad = DropoutGrad,
+              .in_place_inputs = 0b1});
   RegisterOp({.kind = OpKind::kClip,
               .min_inputs = 1,
               .max_inputs = 1,

@@ -30,11 +30,15 @@ Value* Dense(Builder& b, Value* x, Value* w, Value* bias, std::string_view activ
 // Inverted dropout. In a training plan mask = (u >= rate) / (1 - rate) with u uniform from a
 // hash of (seed, run index, element index), and y = x * mask; otherwise y = x and mask = 1.
 // rate must be in [0, 1). The mask is an explicit output so the backward pass reuses it.
+// `shared_axes` (ascending, each in [0, rank)): along these axes one draw serves every element,
+// as Keras's noise_shape with 1 there (SpatialDropout1D: {1}, one draw per sample and feature
+// for all the steps); u then hashes the element's index in that smaller noise shape.
 struct DropoutOutputs {
   Value* y = nullptr;
   Value* mask = nullptr;
 };
-DropoutOutputs Dropout(Builder& b, Value* x, double rate, int64_t seed = 0);
+DropoutOutputs Dropout(Builder& b, Value* x, double rate, int64_t seed = 0,
+                       std::vector<int64_t> shared_axes = {});
 
 // min(max(x, min), max); requires min <= max.
 Value* Clip(Builder& b, Value* x, double min, double max);

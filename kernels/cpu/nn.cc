@@ -181,6 +181,36 @@ double Uniform(uint64_t stream, int64_t i) {
   return static_cast<double>(Mix(stream ^ Mix(static_cast<uint64_t>(i))) >> 11) * 0x1p-53;
 }
 
+// The index a dropout element draws its u at: its own, or with shared axes its index in the
+// noise shape (those axes of size 1).
+class NoiseIndex {
+ public:
+  NoiseIndex(const Shape& shape, const Attrs& attrs) {
+    if (!attrs.Has("shared_axes") || attrs.GetInts("shared_axes").empty()) return;
+    const std::vector<int64_t>& shared = attrs.GetInts("shared_axes");
+    dims_ = shape.dims();
+    strides_.assign(dims_.size(), 0);
+    int64_t stride = 1;
+    for (int d = static_cast<int>(dims_.size()) - 1; d >= 0; --d) {
+      if (std::find(shared.begin(), shared.end(), d) != shared.end()) continue;
+      strides_[d] = stride;
+      stride *= dims_[d];
+    }
+  }
+  int64_t operator()(int64_t i) const {
+    if (dims_.empty()) return i;
+    int64_t n = 0;
+    for (int d = static_cast<int>(dims_.size()) - 1; d >= 0; --d) {
+      n += i % dims_[d] * strides_[d];
+      i /= dims_[d];
+    }
+    return n;
+  }
+
+ private:
+  std::vector<int64_t> dims_, strides_;  // none: the element's own index
+};
+
 template <typename T>
 absl::Status DropoutT(const KernelArgs& a) {
   const T* x = a.inputs[0].as<T>();
@@ -197,8 +227,9 @@ absl::Status DropoutT(const KernelArgs& a) {
   }
   const uint64_t stream = Mix(Mix(static_cast<uint64_t>(a.attrs.GetInt("seed"))) ^ a.ctx.run_index);
   const T scale = static_cast<T>(1.0 / (1.0 - rate));
+  const NoiseIndex noise(a.outputs[0].shape, a.attrs);
   for (int64_t i = 0; i < size; ++i) {
-    mask[i] = Uniform(stream, i) >= rate ? scale : T(0);
+    mask[i] = Uniform(stream, noise(i)) >= rate ? scale : T(0);
     y[i] = x[i] * mask[i];
   }
   return absl::OkStatus();

@@ -158,7 +158,7 @@ __global__ void BiasAddKernel(int64_t size, int64_t n, const T* x, const T* b, T
 template <typename T>
 __global__ void DropoutKernel(bool active, int64_t size, double rate, T scale, uint64_t seed_mix,
                               const unsigned long long* run_index_device, uint64_t run_index_host,
-                              const T* x, T* y, T* mask) {
+                              DropoutNoise noise, const T* x, T* y, T* mask) {
   if (!active) {
     for (int64_t i = FirstIndex(); i < size; i += GridStride()) {
       y[i] = x[i];
@@ -170,9 +170,17 @@ __global__ void DropoutKernel(bool active, int64_t size, double rate, T scale, u
       run_index_device != nullptr ? static_cast<uint64_t>(*run_index_device) : run_index_host;
   const uint64_t stream = Mix(seed_mix ^ run);
   for (int64_t i = FirstIndex(); i < size; i += GridStride()) {
-    // Uniform in [0, 1) from (stream, i) alone, bit for bit the CPU's.
+    int64_t n = i;
+    if (noise.rank > 0) {
+      n = 0;
+      for (int64_t d = noise.rank - 1, rest = i; d >= 0; --d) {
+        n += rest % noise.dims[d] * noise.strides[d];
+        rest /= noise.dims[d];
+      }
+    }
+    // Uniform in [0, 1) from (stream, n) alone, bit for bit the CPU's.
     const double u =
-        static_cast<double>(Mix(stream ^ Mix(static_cast<uint64_t>(i))) >> 11) * 0x1p-53;
+        static_cast<double>(Mix(stream ^ Mix(static_cast<uint64_t>(n))) >> 11) * 0x1p-53;
     const T m = u >= rate ? scale : T(0);
     mask[i] = m;
     y[i] = x[i] * m;
@@ -238,12 +246,12 @@ cudaError_t BiasAdd(int64_t size, int64_t n, const T* x, const T* b, T* out, cud
 
 template <typename T>
 cudaError_t Dropout(bool active, int64_t size, double rate, T scale, uint64_t seed_mix,
-                    const unsigned long long* run_index_device, uint64_t run_index_host, const T* x,
-                    T* y, T* mask, cudaStream_t stream) {
-  if (size < 0) return cudaErrorInvalidValue;
+                    const unsigned long long* run_index_device, uint64_t run_index_host,
+                    const DropoutNoise& noise, const T* x, T* y, T* mask, cudaStream_t stream) {
+  if (size < 0 || noise.rank < 0 || noise.rank > kMaxDropoutRank) return cudaErrorInvalidValue;
   if (size == 0) return cudaSuccess;
   DropoutKernel<T><<<PointwiseBlocks(size), kPointwiseThreads, 0, stream>>>(
-      active, size, rate, scale, seed_mix, run_index_device, run_index_host, x, y, mask);
+      active, size, rate, scale, seed_mix, run_index_device, run_index_host, noise, x, y, mask);
   return cudaGetLastError();
 }
 
@@ -293,9 +301,10 @@ uint64_t DropoutSeedMix(int64_t seed) { return Mix(static_cast<uint64_t>(seed));
   }                                                                                                \
   cudaError_t LaunchDropout(bool active, int64_t size, double rate, T scale, uint64_t seed_mix,    \
                             const unsigned long long* run_index_device, uint64_t run_index_host,   \
-                            const T* x, T* y, T* mask, cudaStream_t stream) {                      \
-    return Dropout<T>(active, size, rate, scale, seed_mix, run_index_device, run_index_host, x, y, \
-                      mask, stream);                                                               \
+                            const DropoutNoise& noise, const T* x, T* y, T* mask,                  \
+                            cudaStream_t stream) {                                                 \
+    return Dropout<T>(active, size, rate, scale, seed_mix, run_index_device, run_index_host,       \
+                      noise, x, y, mask, stream);                                                  \
   }                                                                                                \
   cudaError_t LaunchClip(int64_t size, T lo, T hi, const T* x, T* y, cudaStream_t stream) {        \
     return Clip<T>(size, lo, hi, x, y, stream);                                                    \

@@ -45,15 +45,25 @@ cudaError_t LaunchBiasAdd(int64_t size, int64_t n, const double* x, const double
 // `run_index_device` when it is non-null (so CUDA-graph replays see each run's value), else
 // `run_index_host` is used.
 uint64_t DropoutSeedMix(int64_t seed);
-// Training with rate > 0: mask[i] = uniform(stream, i) >= rate ? scale : 0, y[i] = x[i] *
+// The index element i draws its u at, as kernels/cpu/nn.cc's NoiseIndex: rank 0, i itself;
+// else, over x's `dims`, the sum of its coordinates times `strides` (0 on the shared axes).
+constexpr int kMaxDropoutRank = 16;
+struct DropoutNoise {
+  int rank = 0;
+  int64_t dims[kMaxDropoutRank] = {};
+  int64_t strides[kMaxDropoutRank] = {};
+};
+// Training with rate > 0: mask[i] = uniform(stream, noise(i)) >= rate ? scale : 0, y[i] = x[i] *
 // mask[i]; `scale` is 1 / (1 - rate) cast to T on the host. Otherwise (`active` false):
 // y = x, mask = 1. y may alias x; mask may not.
 cudaError_t LaunchDropout(bool active, int64_t size, double rate, float scale, uint64_t seed_mix,
                           const unsigned long long* run_index_device, uint64_t run_index_host,
-                          const float* x, float* y, float* mask, cudaStream_t stream);
+                          const DropoutNoise& noise, const float* x, float* y, float* mask,
+                          cudaStream_t stream);
 cudaError_t LaunchDropout(bool active, int64_t size, double rate, double scale, uint64_t seed_mix,
                           const unsigned long long* run_index_device, uint64_t run_index_host,
-                          const double* x, double* y, double* mask, cudaStream_t stream);
+                          const DropoutNoise& noise, const double* x, double* y, double* mask,
+                          cudaStream_t stream);
 
 // clip: min(max(x, lo), hi); clip_grad: x in [lo, hi] ? dy : 0 (inclusive).
 cudaError_t LaunchClip(int64_t size, float lo, float hi, const float* x, float* y,

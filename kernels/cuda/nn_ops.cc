@@ -1,9 +1,12 @@
 // CUDA kernels of the nn family (device code in nn_kernels.cu): softmax, log_softmax and their
 // gradients along any axis, bias_add, dropout with the CPU's exact mask, clip, clip_grad and
 // sigmoid_bce_logits, for f32 and f64. dense is a GEMM and lives with the matmul kernels.
+#include <algorithm>
 #include <initializer_list>
 #include <tuple>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/nn_kernels.h"
 #include "kernels/cuda/op_util.h"
@@ -63,11 +66,30 @@ absl::Status Dropout(const KernelArgs& a) {
           "device run index); every replay would reuse the mask of the capture");
     }
   }
+  DropoutNoise noise;
+  if (a.attrs.Has("shared_axes") && !a.attrs.GetInts("shared_axes").empty()) {
+    const std::vector<int64_t>& shared = a.attrs.GetInts("shared_axes");
+    const std::vector<int64_t>& dims = a.outputs[0].shape.dims();
+    if (dims.size() > static_cast<size_t>(kMaxDropoutRank)) {
+      return absl::UnimplementedError(
+          absl::StrCat("dropout: cuda kernel with shared_axes takes x of "
+                       "rank <= ",
+                       kMaxDropoutRank));
+    }
+    noise.rank = static_cast<int>(dims.size());
+    int64_t stride = 1;
+    for (int d = noise.rank - 1; d >= 0; --d) {
+      noise.dims[d] = dims[d];
+      if (std::find(shared.begin(), shared.end(), d) != shared.end()) continue;
+      noise.strides[d] = stride;
+      stride *= dims[d];
+    }
+  }
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
     const T scale = static_cast<T>(1.0 / (1.0 - rate));
     return LaunchDropout(active, a.outputs[0].size(), rate, scale, seed_mix, a.ctx.gpu->run_index,
-                         a.ctx.run_index, a.inputs[0].as<T>(), a.outputs[0].as<T>(),
+                         a.ctx.run_index, noise, a.inputs[0].as<T>(), a.outputs[0].as<T>(),
                          a.outputs[1].as<T>(), stream);
   });
 }

@@ -182,6 +182,13 @@ std::vector<OpCase> NnCases() {
                    .op = OpKind::kDropout,
                    .inputs = {F64({2, 3, 4})},
                    .attrs = {{"rate", 0.25}}});
+  // One draw per sample and feature for every step (SpatialDropout1D, a GRU's input dropout);
+  // the CUDA parity test draws it in training too, bit for bit the CPU's.
+  cases.push_back(
+      {.label = "dropout_shared_steps",
+       .op = OpKind::kDropout,
+       .inputs = {F64({3, 5, 4})},
+       .attrs = {{"rate", 0.4}, {"seed", int64_t{9}}, {"shared_axes", std::vector<int64_t>{1}}}});
 
   // clip to [-1, 1]. Random points land on a bound with probability zero; the hand case
   // with points on the bounds checks values only (the derivative jumps there).
@@ -300,6 +307,13 @@ TEST(NnShapeRules, ErrorsNameTheNodeAndShapes) {
             "\"sigmoid\"");
   EXPECT_EQ(ErrorOf([](Builder& b, Graph&, Value* x) { ops::Dropout(b, x, 1.0); }),
             "dropout 'nn/dropout': rate 1 is not in [0, 1)");
+  EXPECT_EQ(ErrorOf([](Builder& b, Graph&, Value* x) {
+              ops::Dropout(b, x, 0.5, 0, {1, 1});
+            }),
+            "dropout 'nn/dropout': shared_axes [1, 1] for x f32[?, 4]: expected ascending axes "
+            "of x");
+  EXPECT_EQ(ErrorOf([](Builder& b, Graph&, Value* x) { ops::Dropout(b, x, 0.5, 0, {2}); }),
+            "dropout 'nn/dropout': shared_axes [2] for x f32[?, 4]: expected ascending axes of x");
   EXPECT_EQ(ErrorOf([](Builder& b, Graph&, Value* x) { ops::Clip(b, x, 2, 1); }),
             "clip 'nn/clip': min 2 is not <= max 1");
   EXPECT_EQ(ErrorOf([](Builder& b, Graph& g, Value* x) {

@@ -129,6 +129,41 @@ TEST(DropoutTraining, RateZeroAndInferenceAreTheIdentity) {
   }
 }
 
+// With shared axes one draw serves every element along them: dropout of [B, T, F] sharing axis
+// 1 (Keras's noise_shape (B, 1, F), a mask per sample and feature for all the steps) draws what
+// dropout of [B, 1, F] draws, repeated over the steps; sharing {0, 2}, a mask per step.
+TEST(DropoutTraining, SharedAxesDrawOneMaskAlongThem) {
+  constexpr int64_t kB = 40, kT = 25, kF = 20;
+  auto mask_of = [](const Shape& shape, std::vector<int64_t> shared) {
+    Graph g("dropout_shared");
+    Builder b(g);
+    Value* x = g.AddInput("x", {DType::kF64, shape});
+    ops::DropoutOutputs d = ops::Dropout(b, x, 0.3, 5, std::move(shared));
+    EXPECT_TRUE(b.ok()) << b.status();
+    g.SetOutputs({d.mask});
+    Executor ex = MakeExecutor(g, true);
+    auto out = ex.Run({Tensor::FromVector(std::vector<double>(shape.NumElements(), 1.0), shape)});
+    EXPECT_TRUE(out.ok()) << out.status();
+    return (*out)[0];
+  };
+  const Tensor over_time = mask_of(Shape{kB, kT, kF}, {1});
+  const Tensor one_step = mask_of(Shape{kB, 1, kF}, {});
+  int64_t dropped = 0;
+  for (int64_t b = 0; b < kB; ++b) {
+    for (int64_t f = 0; f < kF; ++f) {
+      const double m = one_step.at(b * kF + f);
+      dropped += m == 0.0;
+      for (int64_t t = 0; t < kT; ++t)
+        ASSERT_EQ(over_time.at((b * kT + t) * kF + f), m) << b << " " << t << " " << f;
+    }
+  }
+  const double sigma = std::sqrt(0.3 * 0.7 / (kB * kF));
+  EXPECT_NEAR(static_cast<double>(dropped) / (kB * kF), 0.3, 3 * sigma);
+  const Tensor per_step = mask_of(Shape{kB, kT, kF}, {0, 2});
+  const Tensor steps = mask_of(Shape{1, kT, 1}, {});
+  for (int64_t i = 0; i < kB * kT * kF; ++i) ASSERT_EQ(per_step.at(i), steps.at(i / kF % kT)) << i;
+}
+
 // d sum(dropout(x) * w) / dx = w * mask, with the mask of the same run.
 TEST(DropoutTraining, GradientUsesTheMask) {
   Graph g("dropout_grad");
