@@ -307,17 +307,37 @@ absl::StatusOr<LayerRef> ReadEmbedding(ConfigReader& r, const std::string& name)
   return layers::Embedding(o);
 }
 
-absl::StatusOr<LayerRef> ReadDropout(ConfigReader& r, const std::string& name) {
+// Dropout, or SpatialDropout1D (`spatial`), which has no noise_shape of its own.
+absl::StatusOr<LayerRef> ReadDropoutOf(ConfigReader& r, const std::string& name, bool spatial) {
   layers::DropoutOptions o{.name = name};
   RILL_RETURN_IF_ERROR(r.Double("rate", &o.rate));
   const json* noise = r.Find("noise_shape");
-  if (noise != nullptr && !noise->is_null()) return r.Error("noise_shape", "is not supported");
+  if (noise != nullptr && !noise->is_null()) {
+    if (spatial) return r.Error("noise_shape", "must be null");
+    if (!noise->is_array() || noise->empty())
+      return r.Error("noise_shape", absl::StrCat("must be a list, got ", Describe(*noise)));
+    for (const json& e : *noise) {
+      if (!e.is_null() && !(e.is_number_integer() && e.get<int64_t>() >= 1)) {
+        return r.Error("noise_shape",
+                       absl::StrCat("must hold sizes >= 1 or null, got ", Describe(*noise)));
+      }
+      o.noise_shape.push_back(e.is_null() ? -1 : e.get<int64_t>());
+    }
+  }
   const json* seed = r.Find("seed");
   if (seed != nullptr && !seed->is_null()) {
     if (!seed->is_number_integer()) return r.Error("seed", "must be an integer");
     o.seed = seed->get<int64_t>();
   }
-  return layers::Dropout(o);
+  return spatial ? layers::SpatialDropout1D(o) : layers::Dropout(o);
+}
+
+absl::StatusOr<LayerRef> ReadDropout(ConfigReader& r, const std::string& name) {
+  return ReadDropoutOf(r, name, /*spatial=*/false);
+}
+
+absl::StatusOr<LayerRef> ReadSpatialDropout1D(ConfigReader& r, const std::string& name) {
+  return ReadDropoutOf(r, name, /*spatial=*/true);
 }
 
 absl::StatusOr<LayerRef> ReadActivation(ConfigReader& r, const std::string& name) {
@@ -502,6 +522,7 @@ absl::StatusOr<LayerRef> FromClass(const std::string& c, const json& config,
       {"Dense", ReadDense},
       {"Embedding", ReadEmbedding},
       {"Dropout", ReadDropout},
+      {"SpatialDropout1D", ReadSpatialDropout1D},
       {"Activation", ReadActivation},
       {"Masking", ReadMasking},
       {"Bidirectional", ReadBidirectional},

@@ -56,12 +56,20 @@ struct MaskingOptions {
 };
 LayerRef Masking(MaskingOptions options);
 
+// Keras Dropout: in training, each element is zeroed with probability `rate` and the others
+// scaled by 1 / (1 - rate); the identity otherwise. `noise_shape` (Keras's; empty: none) has one
+// entry per input dimension: -1 (None) or the input's size draws along it, 1 shares one draw
+// along it ((-1, 1, -1): one per sample and feature for every step).
 struct DropoutOptions {
   double rate = 0.0;
   int64_t seed = 0;
+  std::vector<int64_t> noise_shape;
   std::string name;
 };
 LayerRef Dropout(DropoutOptions options);
+// Keras SpatialDropout1D: Dropout of [batch, steps, features] with one draw per sample and
+// feature shared by every step (noise_shape (batch, 1, features)); `noise_shape` must be empty.
+LayerRef SpatialDropout1D(DropoutOptions options);
 
 // Keras tf.compat.v1.keras.layers.CuDNNGRU (docs/gru.md): weights kernel [d, 3u],
 // recurrent_kernel [u, 3u], bias [6u], gate blocks z, r, h. Input [batch, time, d]

@@ -1,10 +1,11 @@
-// The core Keras layers: Dense, Activation, Embedding, Dropout, Masking, TimeDistributed. Those
-// that support masking in Keras pass their input's mask on; Embedding(mask_zero) and Masking
-// make one.
+// The core Keras layers: Dense, Activation, Embedding, Dropout, SpatialDropout1D, Masking,
+// TimeDistributed. Those that support masking in Keras pass their input's mask on;
+// Embedding(mask_zero) and Masking make one.
 #include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
@@ -184,14 +185,29 @@ class EmbeddingLayer : public Layer {
   Value* table_ = nullptr;
 };
 
+// Dropout and SpatialDropout1D (`spatial`): the axes their draws are shared along come from
+// noise_shape, or are the steps.
 class DropoutLayer : public Layer {
  public:
-  explicit DropoutLayer(DropoutOptions o) : o_(std::move(o)) { requested_name_ = o_.name; }
-  std::string class_name() const override { return "Dropout"; }
+  DropoutLayer(DropoutOptions o, bool spatial) : o_(std::move(o)), spatial_(spatial) {
+    requested_name_ = o_.name;
+  }
+  std::string class_name() const override { return spatial_ ? "SpatialDropout1D" : "Dropout"; }
   nlohmann::json GetConfig() const override {
     nlohmann::json c = BaseLayerConfig(config_name());
     c["rate"] = o_.rate;
-    c["noise_shape"] = nullptr;
+    // Keras 3's SpatialDropout1D takes neither of these keys, which tf-keras writes (and
+    // reads as optional): a weightless layer's trainable changes nothing.
+    if (spatial_) {
+      c.erase("trainable");
+    } else {
+      c["noise_shape"] = nullptr;
+    }
+    if (!o_.noise_shape.empty()) {
+      c["noise_shape"] = nlohmann::json::array();
+      for (int64_t d : o_.noise_shape)
+        c["noise_shape"].push_back(d < 0 ? nlohmann::json() : nlohmann::json(d));
+    }
     c["seed"] = o_.seed;
     return c;
   }
@@ -201,14 +217,46 @@ class DropoutLayer : public Layer {
     if (!(o_.rate >= 0.0 && o_.rate < 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat("rate ", o_.rate, " must be in [0, 1)"));
     }
+    RILL_ASSIGN_OR_RETURN(std::vector<int64_t> shared, SharedAxes(inputs[0].value->type.shape));
     // Distinct layers draw distinct masks even with the same seed.
     int64_t seed = o_.seed * 7919 + static_cast<int64_t>(model.layers().size());
-    return std::vector<Value*>{ops::Dropout(b, inputs[0].value, o_.rate, seed).y};
+    return std::vector<Value*>{ops::Dropout(b, inputs[0].value, o_.rate, seed, shared).y};
   }
   bool supports_masking() const override { return true; }
 
  private:
+  absl::StatusOr<std::vector<int64_t>> SharedAxes(const Shape& x) const {
+    if (spatial_) {
+      if (!o_.noise_shape.empty()) return absl::InvalidArgumentError("noise_shape must be empty");
+      if (x.rank() != 3) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("input ", x.ToString(), ", expected [batch, steps, features]"));
+      }
+      return std::vector<int64_t>{1};
+    }
+    if (o_.noise_shape.empty()) return std::vector<int64_t>{};
+    std::vector<int64_t> shared;
+    bool ok = static_cast<int64_t>(o_.noise_shape.size()) == x.rank();
+    for (int d = 0; ok && d < x.rank(); ++d) {
+      const int64_t n = o_.noise_shape[d];
+      if (n == 1 && x.dim(d) != 1) {
+        shared.push_back(d);
+      } else {
+        ok = n == -1 || n == x.dim(d);
+      }
+    }
+    if (!ok) {
+      std::vector<std::string> entries;
+      for (int64_t n : o_.noise_shape) entries.push_back(n < 0 ? "None" : absl::StrCat(n));
+      return absl::InvalidArgumentError(
+          absl::StrCat("noise_shape (", absl::StrJoin(entries, ", "), ") for input ", x.ToString(),
+                       ": expected one entry per dimension, each None, 1 or the input's size"));
+    }
+    return shared;
+  }
+
   DropoutOptions o_;
+  bool spatial_;
 };
 
 class TimeDistributedLayer : public Layer {
@@ -312,7 +360,10 @@ LayerRef Embedding(EmbeddingOptions o) {
   return LayerRef(std::make_shared<EmbeddingLayer>(std::move(o)));
 }
 LayerRef Dropout(DropoutOptions o) {
-  return LayerRef(std::make_shared<DropoutLayer>(std::move(o)));
+  return LayerRef(std::make_shared<DropoutLayer>(std::move(o), /*spatial=*/false));
+}
+LayerRef SpatialDropout1D(DropoutOptions o) {
+  return LayerRef(std::make_shared<DropoutLayer>(std::move(o), /*spatial=*/true));
 }
 
 }  // namespace rill::layers

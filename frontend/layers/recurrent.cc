@@ -8,6 +8,7 @@
 #include "frontend/keras_config.h"
 #include "frontend/layers.h"
 #include "ir/ops/elementwise.h"
+#include "ir/ops/nn.h"
 #include "ir/ops/reduce.h"
 #include "ir/ops/rnn.h"
 #include "ir/ops/shape.h"
@@ -51,18 +52,14 @@ absl::Status CheckGruSupported(const GRUOptions& o) {
   return absl::OkStatus();
 }
 
-// GRU's dropout and recurrent_dropout act in training alone: Keras's inference ignores them, so
-// a model trained with them predicts here, and training it is refused.
+// GRU's recurrent_dropout acts in training alone: Keras's inference ignores it, so a model
+// trained with it predicts here, and training it is refused. (dropout trains: GruLayer::Call.)
 absl::Status CheckGruTrainable(const GRUOptions& o, const std::string& layer) {
-  for (const auto& [name, rate] : {std::pair{"dropout", o.dropout},
-                                   std::pair{"recurrent_dropout", o.recurrent_dropout}}) {
-    if (rate == 0.0) continue;
-    return absl::UnimplementedError(absl::StrCat(
-        "GRU '", layer, "': ", name, "=", rate,
-        " is not supported in training (inference ignores it, as Keras's does: predict and "
-        "compile run the model; set it to 0 to train here)"));
-  }
-  return absl::OkStatus();
+  if (o.recurrent_dropout == 0.0) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat(
+      "GRU '", layer, "': recurrent_dropout=", o.recurrent_dropout,
+      " is not supported in training (inference ignores it, as Keras's does: predict and "
+      "compile run the model; set it to 0 to train here)"));
 }
 
 // Keras GRU weights (x·K_g, h·Rk_g) as the cudnn_gru op's (A_g = K_gᵀ written row-major into
@@ -192,12 +189,24 @@ class GruLayer : public Layer {
           "sample shorter than the batch); use return_sequences=True or drop the option");
     }
     const int64_t u = o_.units;
+    Value* x = in.x;
+    if (o_.dropout > 0.0) {
+      // Keras 3's GRU (and tf-keras's GRUCell): in training, one draw per sample and input
+      // feature, used at every step; the identity otherwise. The seed is this layer's own,
+      // negative so that it is no Dropout layer's, and the backward copy of a Bidirectional
+      // draws another mask.
+      if (!(o_.dropout < 1.0))
+        return absl::InvalidArgumentError(absl::StrCat("dropout ", o_.dropout, " must be < 1"));
+      const int64_t seed =
+          -(2 * static_cast<int64_t>(model.layers().size()) + (o_.go_backwards ? 2 : 1));
+      x = ops::Dropout(b, x, o_.dropout, seed, {o_.time_major ? 0 : 1}).y;
+    }
     Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);
     Value* recurrent = cudnn_ ? recurrent_ : GruRecurrentAsCuDNN(b, recurrent_, u);
     Value* bias = bias_ == nullptr                ? ops::Fill(b, {in.dtype, Shape{6 * u}}, 0.0)
                   : bias_->type.shape.rank() == 2 ? ops::Reshape(b, bias_, {6 * u})
                                                   : bias_;
-    ops::CuDNNGRUOutputs r = ops::CuDNNGRU(b, in.x, h0, kernel, recurrent, bias,
+    ops::CuDNNGRUOutputs r = ops::CuDNNGRU(b, x, h0, kernel, recurrent, bias,
                                            {.time_major = o_.time_major,
                                             .go_backwards = o_.go_backwards,
                                             .zero_output_for_mask = zero_output_for_mask_},

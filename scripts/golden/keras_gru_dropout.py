@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Keras-produced golden data for GRU layers trained with dropout (docs/user-guide.md): Keras's
 GRU applies dropout and recurrent_dropout in training alone, so a model that has them predicts
-as the same model without them. rill keeps the options, predicts the model and refuses to train
-it (tests/frontend/keras_test.cc).
+as the same model without them. rill keeps the options and predicts the model as Keras does; it
+trains a GRU's dropout (with draws of its own) and refuses to train a recurrent_dropout
+(tests/frontend/keras_test.cc).
 
 The case (batch 4, T 6, float32):
   Input(6, 3) -> GRU(4, dropout=0.2, recurrent_dropout=0.1, return_sequences)
@@ -11,10 +12,16 @@ The case (batch 4, T 6, float32):
 Keras's prediction is checked here against the same model rebuilt without dropout, with the
 same weights, so the golden rests on the inference formula, not on dropout's.
 
+A second case, spatial (compiled with mse and SGD(0.1), saved whole): Input (6) int32 ids
+  -> Embedding(9, 4, mask_zero=True) -> SpatialDropout1D(0.3) -> GRU(5, dropout=0.25,
+  return_sequences) -> Dropout(0.2, noise_shape=(None, 1, 5)) -> GRU(3, dropout=0.1) -> Dense(1),
+  on right-padded ids; checked the same way.
+
 Writes tests/golden/keras_dropout/:
   model.json     model.to_json()
   weights/N.npy  model.get_weights() (random uniform(-0.5, 0.5)), Keras GRU layout
   x.npy, y.npy   the batch and Keras's prediction
+  spatial.keras, spatial_x.npy, spatial_y.npy  the second case, its ids and Keras's prediction
 
 Regenerate from the repository root:
   python3 scripts/golden/keras_gru_dropout.py
@@ -43,6 +50,19 @@ def build(dropout):
     return keras.Model(inp, L.Dense(2, name="dense")(h), name="gru_dropout")
 
 
+def build_spatial(dropout):
+    rate = (lambda r: r) if dropout else (lambda r: 0.0)
+    ids = keras.Input((T,), dtype="int32", name="ids")
+    h = L.Embedding(9, 4, mask_zero=True, name="embedding")(ids)
+    h = L.SpatialDropout1D(rate(0.3), name="spatial")(h)
+    h = L.GRU(5, dropout=rate(0.25), return_sequences=True, reset_after=True, name="gru_1")(h)
+    h = L.Dropout(rate(0.2), noise_shape=(None, 1, 5), name="steps")(h)
+    h = L.GRU(3, dropout=rate(0.1), reset_after=True, name="gru_2")(h)
+    model = keras.Model(ids, L.Dense(1, name="dense")(h), name="spatial_dropout")
+    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.1))
+    return model
+
+
 def main():
     rng = np.random.default_rng(7)
     model = build(dropout=True)
@@ -62,6 +82,20 @@ def main():
         np.save(os.path.join(OUT, "weights", f"{i}.npy"), w, allow_pickle=False)
     np.save(os.path.join(OUT, "x.npy"), x, allow_pickle=False)
     np.save(os.path.join(OUT, "y.npy"), y.astype(np.float32), allow_pickle=False)
+
+    model = build_spatial(dropout=True)
+    weights = [rng.uniform(-0.5, 0.5, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    lengths = np.array([6, 2, 4, 5])
+    ids = np.where(np.arange(T)[None, :] < lengths[:, None], rng.integers(1, 9, size=(B, T)), 0)
+    ids = ids.astype(np.int32)
+    y = model.predict(ids, verbose=0)
+    plain = build_spatial(dropout=False)
+    plain.set_weights(weights)
+    np.testing.assert_array_equal(y, plain.predict(ids, verbose=0))
+    model.save(os.path.join(OUT, "spatial.keras"))
+    np.save(os.path.join(OUT, "spatial_x.npy"), ids, allow_pickle=False)
+    np.save(os.path.join(OUT, "spatial_y.npy"), y.astype(np.float32), allow_pickle=False)
     print(f"wrote {OUT}: y {y.shape}")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks that Keras reads the files rill writes: trains seventeen golden Keras models one SGD epoch
+"""Checks that Keras reads the files rill writes: trains eighteen golden Keras models one SGD epoch
 with `rill train --save-model M.keras --save-weights W.weights.h5`, then loads M.keras with
 tf-keras's keras.models.load_model and W.weights.h5 with load_weights into that model (its weights zeroed first),
 and compares their weights with rill's, the loss and optimizer M.keras is compiled with
@@ -51,7 +51,8 @@ CASES = [("keras_archive/model.keras", "keras_archive/x.npy", True),
          ("keras_layers/layer_norm_axes.keras", "keras_layers/layer_norm_axes_x0.npy", True),
          ("keras_layers/layer_norm_masked.keras", "keras_layers/layer_norm_masked_x0.npy", True),
          ("keras_layers/masking_residual.keras", "keras_layers/masking_residual_x0.npy", True),
-         ("keras_layers/keras3_masked.keras", "keras_layers/keras3_masked_x0.npy", True)]
+         ("keras_layers/keras3_masked.keras", "keras_layers/keras3_masked_x0.npy", True),
+         ("keras_dropout/spatial.keras", "keras_dropout/spatial_x.npy", True)]
 
 
 def compiled_loss(archive):

@@ -178,8 +178,8 @@ TEST(KerasInterop, GruWeightsConvertToCuDNNGRUAsKerasDoes) {
 }
 
 // A GRU trained with dropout (tests/golden/keras_dropout, scripts/golden/keras_gru_dropout.py):
-// its inference is Keras's, the options stay in the JSON written back, and training it is
-// refused naming the option (Keras's dropout masks are not computed here).
+// its inference is Keras's, the options stay in the JSON written back, and training a
+// recurrent_dropout is refused naming the option (the GRU kernels have no recurrent mask).
 TEST(KerasInterop, AGruTrainedWithDropoutPredictsAsKerasAndIsNotTrained) {
   const std::string dir = testing::GoldenPath("keras_dropout");
   auto m = LoadKerasModel(dir + "/model.json");
@@ -196,7 +196,130 @@ TEST(KerasInterop, AGruTrainedWithDropoutPredictsAsKerasAndIsNotTrained) {
   ASSERT_FALSE(trainer.ok());
   EXPECT_EQ(trainer.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(trainer.status().message(),
-              HasSubstr("GRU 'gru_1': dropout=0.2 is not supported in training"));
+              HasSubstr("GRU 'gru_1': recurrent_dropout=0.1 is not supported in training"));
+}
+
+// A GRU's `dropout` trains as Keras 3's GRU (and tf-keras's GRUCell) draws it: one draw per
+// sample and input feature, shared by every step (a dropout sharing the time axis before the
+// GRU; tests/ops/dropout_test.cc checks such draws), and nothing in inference.
+TEST(KerasInterop, AGrusInputDropoutDrawsOneMaskPerSequenceInTraining) {
+  auto build = [](double dropout, bool bidirectional) {
+    auto m = std::make_unique<Model>("gru_dropout");
+    SymbolicTensor x = m->Input({-1, 6, 3});
+    layers::GRUOptions o{.units = 4, .dropout = dropout};
+    SymbolicTensor h = bidirectional ? layers::Bidirectional(layers::GRU(o))(x) : layers::GRU(o)(x);
+    m->SetOutputs({layers::Dense({.units = 1})(h)});
+    EXPECT_TRUE(m->status().ok()) << m->status();
+    return m;
+  };
+  // The graph: a dropout of rate 0.5 sharing axis 1 feeds the GRU; the backward half of a
+  // Bidirectional layer draws with a seed of its own.
+  for (bool bidirectional : {false, true}) {
+    auto m = build(0.5, bidirectional);
+    std::vector<int64_t> seeds;
+    const std::vector<Node*> nodes = m->graph().nodes();
+    for (const Node* n : nodes) {
+      if (n->op() != OpKind::kDropout) continue;
+      EXPECT_EQ(n->attrs().GetFloat("rate"), 0.5);
+      EXPECT_EQ(n->attrs().GetInts("shared_axes"), std::vector<int64_t>{1});
+      seeds.push_back(n->attrs().GetInt("seed"));
+      int gru_inputs = 0;
+      for (const Node* user : nodes) {
+        if (user->op() == OpKind::kCuDNNGRU && user->input(0) == n->output(0)) ++gru_inputs;
+      }
+      EXPECT_EQ(gru_inputs, 1);
+    }
+    EXPECT_EQ(seeds.size(), bidirectional ? 2u : 1u);
+    if (bidirectional) EXPECT_NE(seeds[0], seeds[1]);
+  }
+  // Inference is the model's without dropout, bit for bit; training differs from it, and two
+  // runs of the same seed agree bit for bit.
+  Tensor x(DType::kF32, Shape{8, 6, 3}), y(DType::kF32, Shape{8, 1});
+  for (int64_t i = 0; i < x.size(); ++i) x.data<float>()[i] = std::sin(0.7 * i);
+  for (int64_t i = 0; i < y.size(); ++i) y.data<float>()[i] = std::cos(1.3 * i);
+  std::vector<std::vector<Tensor>> trained;
+  for (double dropout : {0.5, 0.0, 0.5}) {
+    auto m = build(dropout, true);
+    auto plain = build(0.0, true);
+    ASSERT_TRUE(plain->SetWeights(m->GetWeights()).ok());
+    auto with = m->Predict({x});
+    auto without = plain->Predict({x});
+    ASSERT_TRUE(with.ok() && without.ok());
+    EXPECT_EQ(std::memcmp((*with)[0].raw(), (*without)[0].raw(), (*with)[0].bytes()), 0);
+    auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.5)});
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    auto h = trainer->Fit(x, y, {.epochs = 2, .batch_size = 4, .shuffle = false, .verbose = 0});
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_TRUE(std::isfinite(h->epochs.back().at("loss")));
+    trained.push_back(m->GetWeights());
+  }
+  auto same = [](const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::memcmp(a[i].raw(), b[i].raw(), a[i].bytes()) != 0) return false;
+    }
+    return true;
+  };
+  EXPECT_FALSE(same(trained[0], trained[1]));
+  EXPECT_TRUE(same(trained[0], trained[2]));
+}
+
+// A model with SpatialDropout1D, GRU dropouts and a Dropout's noise_shape
+// (tests/golden/keras_dropout/spatial.keras): predicts as Keras, trains, and reads back.
+TEST(KerasInterop, AModelWithEveryDropoutPredictsAsKerasAndTrains) {
+  const std::string path = testing::GoldenPath("keras_dropout/spatial.keras");
+  std::unique_ptr<Model> m = testing::LoadWithWeights(path, path);
+  ASSERT_NE(m, nullptr);
+  const Tensor x = testing::GoldenNpy("keras_dropout/spatial_x.npy");
+  auto y = m->Predict({x});
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_LT(MaxRelDiff((*y)[0], testing::GoldenNpy("keras_dropout/spatial_y.npy")), 1e-5);
+  auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto h = trainer->Fit(x, (*y)[0], {.epochs = 2, .batch_size = 2, .verbose = 0});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_TRUE(std::isfinite(h->epochs.back().at("loss")));
+  testing::ExpectArchiveReadsBack("keras_dropout/spatial", {x});
+}
+
+// Keras's Dropout noise_shape and SpatialDropout1D, read and written as Keras writes them: the
+// axes whose entry is 1 share one draw.
+TEST(KerasInterop, DropoutNoiseShapeAndSpatialDropout1DShareDrawsAlongTheirAxes) {
+  auto shared_axes = [](const nlohmann::json& entry, const std::vector<int64_t>& input) {
+    auto layer = LayerFromKeras(entry);
+    EXPECT_TRUE(layer.ok()) << layer.status();
+    Model m("m");
+    m.SetOutputs({(*layer)(m.Input(input))});
+    EXPECT_TRUE(m.status().ok()) << m.status();
+    for (const Node* n : m.graph().nodes()) {
+      if (n->op() == OpKind::kDropout) return n->attrs().GetInts("shared_axes");
+    }
+    return std::vector<int64_t>{-1};
+  };
+  const nlohmann::json dropout = nlohmann::json::parse(
+      R"({"class_name": "Dropout", "config": {"name": "d", "rate": 0.3,
+          "noise_shape": [null, 1, 4], "seed": null}})");
+  EXPECT_EQ(shared_axes(dropout, {-1, 6, 4}), std::vector<int64_t>{1});
+  const nlohmann::json spatial = nlohmann::json::parse(
+      R"({"class_name": "SpatialDropout1D", "config": {"name": "s", "rate": 0.3, "seed": null}})");
+  EXPECT_EQ(shared_axes(spatial, {-1, 6, 4}), std::vector<int64_t>{1});
+  // Written back as tf-keras writes them.
+  auto layer = LayerFromKeras(dropout);
+  ASSERT_TRUE(layer.ok());
+  EXPECT_EQ((*layer)->GetConfig()["noise_shape"], nlohmann::json::parse("[null, 1, 4]"));
+  layer = LayerFromKeras(spatial);
+  ASSERT_TRUE(layer.ok());
+  EXPECT_EQ((*layer)->class_name(), "SpatialDropout1D");
+  EXPECT_FALSE((*layer)->GetConfig().contains("noise_shape"));  // Keras 3 refuses the key
+  // A noise_shape that does not fit the input, and SpatialDropout1D of another rank.
+  Model bad("bad");
+  (*LayerFromKeras(dropout))(bad.Input({-1, 6, 5}));
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("noise_shape (None, 1, 4) for input [?, 6, 5]: expected one entry per "
+                        "dimension, each None, 1 or the input's size"));
+  Model flat("flat");
+  (*LayerFromKeras(spatial))(flat.Input({-1, 6}));
+  EXPECT_THAT(std::string(flat.status().message()),
+              HasSubstr("input [?, 6], expected [batch, steps, features]"));
 }
 
 // A float64 model is written as Keras writes one: every layer's config names float64 (tf-keras
