@@ -1,6 +1,7 @@
 // Runs a compiled model (`rill compile`) through the C++ API of librill_rt: load, run, and for
-// a stateful model reset its states. The input is made up (element i is (i % 7) / 4 - 0.75) so
-// that the example needs no data file; each output element is printed on its own line.
+// a stateful model reset its states. The inputs are made up (element i of each is
+// (i % 7) / 4 - 0.75) so that the example needs no data file; each output element is printed on
+// its own line.
 //
 //   rill compile --model m.json --weights w --input-shape 1,20,8 -o m.rillc
 //   run_compiled m.rillc

@@ -1,6 +1,6 @@
 /* Runs a compiled model (`rill compile`) through librill_rt's C interface: the same made-up
- * input as run_compiled.cc (element i is (i % 7) / 4 - 0.75), each element of the first output
- * printed on its own line.
+ * inputs as run_compiled.cc (element i of each is (i % 7) / 4 - 0.75), each element of the first
+ * output printed on its own line.
  *
  *   run_compiled_c m.rillc */
 #include <rill/rill_rt_c.h>
@@ -17,13 +17,25 @@ int main(int argc, char** argv) {
     fprintf(stderr, "%s\n", rill_last_error());
     return 1;
   }
-  rill_tensor_info in, out;
-  if (rill_model_num_inputs(model) != 1 || rill_model_input_info(model, 0, &in) != 0 ||
-      rill_model_output_info(model, 0, &out) != 0 || in.dtype != RILL_F32 ||
-      out.dtype != RILL_F32) {
-    fprintf(stderr, "this example runs models with one float32 input and float32 outputs\n");
+  const int num_inputs = rill_model_num_inputs(model);
+  rill_tensor_info out;
+  int float32 = rill_model_output_info(model, 0, &out) == 0 && out.dtype == RILL_F32;
+  for (int i = 0; i < num_inputs; ++i) {
+    rill_tensor_info in;
+    float32 = float32 && rill_model_input_info(model, i, &in) == 0 && in.dtype == RILL_F32;
+  }
+  if (!float32 || num_inputs < 1) {
+    fprintf(stderr, "this example runs models with float32 inputs and outputs\n");
     rill_model_free(model);
     return 1;
+  }
+  /* One made-up array per input. */
+  float** x = calloc((size_t)num_inputs, sizeof(float*));
+  for (int i = 0; i < num_inputs; ++i) {
+    rill_tensor_info in;
+    rill_model_input_info(model, i, &in);
+    x[i] = malloc(in.bytes);
+    for (size_t e = 0; e < in.bytes / sizeof(float); ++e) x[i][e] = (float)(e % 7) / 4.0f - 0.75f;
   }
   const int num_outputs = rill_model_num_outputs(model);
   void** outputs = calloc((size_t)num_outputs, sizeof(void*));
@@ -32,9 +44,7 @@ int main(int argc, char** argv) {
     rill_model_output_info(model, k, &info);
     outputs[k] = malloc(info.bytes);
   }
-  float* x = malloc(in.bytes);
-  for (size_t i = 0; i < in.bytes / sizeof(float); ++i) x[i] = (float)(i % 7) / 4.0f - 0.75f;
-  const void* inputs[1] = {x};
+  const void* const* inputs = (const void* const*)x;
   int status = rill_model_run(model, inputs, outputs);
   /* A stateful model starts afresh after a reset: the same outputs again. */
   if (status == 0) status = rill_model_reset_states(model);
@@ -47,6 +57,7 @@ int main(int argc, char** argv) {
   }
   for (int k = 0; k < num_outputs; ++k) free(outputs[k]);
   free(outputs);
+  for (int i = 0; i < num_inputs; ++i) free(x[i]);
   free(x);
   rill_model_free(model);
   return status == 0 ? 0 : 1;

@@ -928,14 +928,22 @@ TEST_F(CompiledModelTest, TheCppAndCExamplesPrintWhatRillRunWrites) {
   const std::string weights = Golden("seq_stack/weights");
   struct Case {
     std::string model;
-    Shape shape;
+    std::vector<Shape> shapes;
   };
-  for (const Case& c : {Case{Golden("seq_stack/model.json"), Shape{1, 6, 3}},
-                        Case{StatefulModel(dir_.string()), Shape{2, 14, 3}}}) {
+  for (const Case& c :
+       {Case{Golden("seq_stack/model.json"), {Shape{1, 6, 3}}},
+        Case{StatefulModel(dir_.string()), {Shape{2, 14, 3}}},
+        Case{StatefulTwoInputModel(dir_.string(), 14), {Shape{2, 14, 3}, Shape{2, 14, 8}}}}) {
     SCOPED_TRACE(c.model);
-    ASSERT_NO_FATAL_FAILURE(Compile(c.model, weights, c.shape, Path("m.rillc")));
-    const std::string x = ExampleInput(Path("x.npy"), c.shape);
-    Result r = RillRun(Path("m.rillc") + " --input " + x + " --output " + Path("y.npy"));
+    std::string shapes, x;
+    for (size_t i = 0; i < c.shapes.size(); ++i) {
+      shapes += (i > 0 ? ":" : "") + ShapeFlag(c.shapes[i]);
+      x += (i > 0 ? "," : "") + ExampleInput(Path("x" + std::to_string(i) + ".npy"), c.shapes[i]);
+    }
+    Result r = Rill("compile --model " + c.model + " --weights " + weights + " --input-shape " +
+                    shapes + " -o " + Path("m.rillc"));
+    ASSERT_EQ(r.status, 0) << r.out;
+    r = RillRun(Path("m.rillc") + " --input " + x + " --output " + Path("y.npy"));
     ASSERT_EQ(r.status, 0) << r.out;
     absl::StatusOr<Tensor> y = ReadNpy(Path("y.npy"));
     ASSERT_TRUE(y.ok());
