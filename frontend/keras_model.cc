@@ -326,7 +326,7 @@ KerasMaskOp ReadMaskOp(const json& layer, const InboundCall& call, const NodeOut
   if (kind == "Any") {
     // Over the features: of a NotEqual (a Masking layer's mask) or of a spread step mask.
     if (!last_axis || config.value("keepdims", false) || in.size() != 1 || !all_read() ||
-        in[0]->any || in[0]->source == nullptr)
+        in[0]->source == nullptr || (in[0]->any && !in[0]->spread))
       return unread("a mask: of a NotEqual or of joined masks, over the last axis");
     KerasMaskOp out = *in[0];
     if (out.spread) {
@@ -377,6 +377,18 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
   NodeOutputs nodes;
   std::map<std::string, LayerRef> made;
   std::map<std::string, KerasMaskOp> mask_ops;
+  // A tensor that a layer or the model's outputs take as data (`what` names the use): never one
+  // of Keras 3's mask operations.
+  auto data = [&](const json& ref, const std::string& where,
+                  const char* what) -> absl::StatusOr<SymbolicTensor> {
+    if (const KerasMaskOp* op = FindMaskOp(mask_ops, ref)) {
+      RILL_RETURN_IF_ERROR(op->unread);
+      return Bad(where, absl::StrCat(what, " '", ref[0].get<std::string>(),
+                                     "' is a mask: rill reads Keras 3's operations only as the "
+                                     "masks layers take"));
+    }
+    return Resolve(nodes, ref, where);
+  };
   // Inputs that feed an Embedding hold integer ids. A mask passed as a call argument in Keras 2's
   // form is refused here, before its input (of dtype bool, say) is refused for another reason.
   std::map<std::string, bool> feeds_embedding;
@@ -431,13 +443,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
       }
       std::vector<SymbolicTensor> inputs;
       for (const json& ref : call.inputs) {
-        if (const KerasMaskOp* op = FindMaskOp(mask_ops, ref)) {
-          RILL_RETURN_IF_ERROR(op->unread);
-          return Bad(where, absl::StrCat("its input '", ref[0].get<std::string>(),
-                                         "' is a mask: rill reads Keras 3's operations only as "
-                                         "the masks layers take"));
-        }
-        RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, where));
+        RILL_ASSIGN_OR_RETURN(SymbolicTensor t, data(ref, where, "its input"));
         inputs.push_back(t);
       }
       for (auto it = call.kwargs.begin(); it != call.kwargs.end(); ++it) {
@@ -447,7 +453,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
           // One reference [name, node, tensor] or a list of them.
           if (!states.empty() && states[0].is_string()) states = json::array({states});
           for (const json& s : states) {
-            RILL_ASSIGN_OR_RETURN(SymbolicTensor st, Resolve(nodes, s, where));
+            RILL_ASSIGN_OR_RETURN(SymbolicTensor st, data(s, where, "its initial_state"));
             inputs.push_back(st);
           }
           continue;
@@ -482,7 +488,7 @@ absl::Status ReadFunctional(Model& model, const json& config, const std::vector<
   // A single output may be written as one reference instead of a list of them.
   json refs = !outs.empty() && outs[0].is_string() ? json::array({outs}) : outs;
   for (const json& ref : refs) {
-    RILL_ASSIGN_OR_RETURN(SymbolicTensor t, Resolve(nodes, ref, source + ": output_layers"));
+    RILL_ASSIGN_OR_RETURN(SymbolicTensor t, data(ref, source + ": output_layers", "output"));
     outputs.push_back(t);
   }
   if (outputs.empty()) return Bad(source, "the model has no output_layers");

@@ -75,6 +75,13 @@ absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs) {
   return absl::InvalidArgumentError(absl::StrCat("expects 1 input, got ", inputs.size()));
 }
 
+int64_t DropoutSeed(const Model& model, int64_t layer_seed, int64_t draw) {
+  // The layers called before this one number it; at most three draws a layer.
+  const uint64_t layer = model.layers().size() * 3 + static_cast<uint64_t>(draw);
+  return static_cast<int64_t>(
+      (model.seed() * 1000003ULL + static_cast<uint64_t>(layer_seed)) * 7919ULL + layer);
+}
+
 absl::StatusOr<Value*> MaskLengths(Builder& b, const SequenceMask& mask, int64_t batch,
                                    int64_t time, const Shape& input) {
   auto fits = [](int64_t a, int64_t b) { return a == b || a == kUnknownDim || b == kUnknownDim; };

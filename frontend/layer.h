@@ -139,6 +139,11 @@ class Layer {
 // single-input layer's Call.
 absl::Status ExpectOneInput(const std::vector<SymbolicTensor>& inputs);
 
+// The seed of a dropout that the layer being called on `model` draws (`draw`: which of its
+// dropouts: a GRU's input dropout, a Bidirectional layer's backward copy's): distinct for each
+// layer and draw, and changed by the model's seed (`--seed`) and `layer_seed` (Keras's `seed`).
+int64_t DropoutSeed(const Model& model, int64_t layer_seed, int64_t draw);
+
 // The lengths of `mask` for an input of `batch` samples of `time` steps (`input`, its shape for
 // messages): the mask's own lengths, checked to be int32 [batch], or a sequence_lengths node over
 // its source [batch, time, ...], which refuses a mask with holes when it runs.

@@ -210,7 +210,7 @@ absl::Status CheckStreams(const CompiledModel& model, int64_t n) {
 
 // Every input is cut into chunks along time: input i's steps [t, t + n) feed the run at t.
 absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Inputs& x, int64_t n) {
-  const int64_t steps = x.arrays[0].shape().dim(1);
+  int64_t steps = 0;  // input 0's, once it has passed its check
   for (size_t i = 0; i < x.arrays.size(); ++i) {
     const TensorType& want = model.inputs()[i].type;
     const Tensor& xi = x.arrays[i];
@@ -225,6 +225,7 @@ absl::StatusOr<std::vector<Tensor>> RunStream(CompiledModel& model, const Inputs
           "positive multiple of ",
           n, ")"));
     }
+    if (i == 0) steps = xi.shape().dim(1);
     if (xi.shape().dim(1) != steps) {
       return absl::InvalidArgumentError(
           absl::StrCat(x.paths[i], ": input '", model.inputs()[i].name, "' has ", xi.shape().dim(1),

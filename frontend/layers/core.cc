@@ -218,8 +218,7 @@ class DropoutLayer : public Layer {
       return absl::InvalidArgumentError(absl::StrCat("rate ", o_.rate, " must be in [0, 1)"));
     }
     RILL_ASSIGN_OR_RETURN(std::vector<int64_t> shared, SharedAxes(inputs[0].value->type.shape));
-    // Distinct layers draw distinct masks even with the same seed.
-    int64_t seed = o_.seed * 7919 + static_cast<int64_t>(model.layers().size());
+    const int64_t seed = DropoutSeed(model, o_.seed, 0);
     return std::vector<Value*>{ops::Dropout(b, inputs[0].value, o_.rate, seed, shared).y};
   }
   bool supports_masking() const override { return true; }
@@ -238,11 +237,12 @@ class DropoutLayer : public Layer {
     std::vector<int64_t> shared;
     bool ok = static_cast<int64_t>(o_.noise_shape.size()) == x.rank();
     for (int d = 0; ok && d < x.rank(); ++d) {
+      // A size where the input's is open (a batch written into noise_shape) draws along it.
       const int64_t n = o_.noise_shape[d];
       if (n == 1 && x.dim(d) != 1) {
         shared.push_back(d);
       } else {
-        ok = n == -1 || n == x.dim(d);
+        ok = n == -1 || n == x.dim(d) || x.dim(d) == kUnknownDim;
       }
     }
     if (!ok) {

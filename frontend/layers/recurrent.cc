@@ -192,13 +192,11 @@ class GruLayer : public Layer {
     Value* x = in.x;
     if (o_.dropout > 0.0) {
       // Keras 3's GRU (and tf-keras's GRUCell): in training, one draw per sample and input
-      // feature, used at every step; the identity otherwise. The seed is this layer's own,
-      // negative so that it is no Dropout layer's, and the backward copy of a Bidirectional
-      // draws another mask.
+      // feature, used at every step; the identity otherwise. The backward copy of a
+      // Bidirectional layer draws another mask.
       if (!(o_.dropout < 1.0))
         return absl::InvalidArgumentError(absl::StrCat("dropout ", o_.dropout, " must be < 1"));
-      const int64_t seed =
-          -(2 * static_cast<int64_t>(model.layers().size()) + (o_.go_backwards ? 2 : 1));
+      const int64_t seed = DropoutSeed(model, 0, o_.go_backwards ? 2 : 1);
       x = ops::Dropout(b, x, o_.dropout, seed, {o_.time_major ? 0 : 1}).y;
     }
     Value* kernel = cudnn_ ? kernel_ : GruKernelAsCuDNN(b, kernel_, u);

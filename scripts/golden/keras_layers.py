@@ -32,8 +32,9 @@ Cases:
                sparse_categorical_crossentropy on labels [8, 6]: a masked output, whose loss
                counts only the unmasked steps (no merge or normalization layer)
   masking_residual  Input (6, 3) -> Masking(0.0) m -> GRU(3, return_sequences) g;
-               Add([m, g, m]) -> LayerNormalization -> GRU(2) -> Dense(1), mse, on right-padded
-               steps (lengths 1 to 6): one mask through a merge of three
+               Concatenate([LayerNormalization(Add([m, g, m])), m]) -> GRU(2) -> Dense(1), mse,
+               on right-padded steps (lengths 1 to 6): one mask through a merge of three and a
+               Concatenate
   keras3_masking_residual, keras3_masked: masking_residual and masked built and trained by
                Keras 3, which writes the merges' masks as operations (LogicalOr; ExpandDims,
                ZerosLike, Concatenate and Any for a Concatenate layer)
@@ -172,7 +173,7 @@ def masking_residual(k):
     x = k.Input((6, 3), name="x")
     m = L.Masking(0.0, name="masking")(x)
     h = L.Add(name="add")([m, gru(k, 3, return_sequences=True)(m), m])
-    h = L.LayerNormalization(name="norm")(h)
+    h = L.Concatenate(name="cat")([L.LayerNormalization(name="norm")(h), m])
     return k.Model(x, L.Dense(1)(gru(k, 2)(h)), name="masking_residual")
 
 

@@ -181,6 +181,17 @@ TEST(KerasLayers, Keras3MaskOperationsAreReadOnlyAsTheMaskTheInputsShare) {
   auto history = [](nlohmann::json& layer, int arg) -> nlohmann::json& {
     return layer["inbound_nodes"][0]["args"][arg]["config"]["keras_history"];
   };
+  // The names Keras gave the entries (its counters run on in one process): the first of class
+  // `kind`, or the last.
+  auto name_of = [&](const std::string& kind, bool last = false) {
+    std::string name;
+    for (const nlohmann::json& layer : config["config"]["layers"]) {
+      if (layer["class_name"] == kind && (last || name.empty())) name = layer["name"];
+    }
+    EXPECT_FALSE(name.empty()) << kind;
+    return name;
+  };
+  const std::string logical_or = name_of("LogicalOr"), any = name_of("Any", true);
   // The embedding's mask joined with another (ids not 1, an entry before it) by the Add's
   // LogicalOr.
   nlohmann::json other;
@@ -199,29 +210,34 @@ TEST(KerasLayers, Keras3MaskOperationsAreReadOnlyAsTheMaskTheInputsShare) {
     }
   }
   absl::Status st = ModelFromKerasJson(with_other.dump(), "masked.json").status();
-  EXPECT_EQ(st.message(),
-            "masked.json: layer 'logical_or_2': LogicalOr is read only as a mask of inputs that "
-            "share one mask (these inputs' masks differ)");
+  EXPECT_EQ(st.message(), "masked.json: layer '" + logical_or +
+                              "': LogicalOr is read only as a mask of inputs that share one mask "
+                              "(these inputs' masks differ)");
   // A mask other than the one the input carries.
   st = changed("NotEqual", [](nlohmann::json& layer) { layer["inbound_nodes"][0]["args"][1] = 1; });
-  EXPECT_EQ(st.message(),
-            "masked.json: layer 'gru_9': its mask call argument is not the mask its input carries "
-            "from a Masking or Embedding(mask_zero=True) layer, the masks rill reads");
+  EXPECT_EQ(st.message(), "masked.json: layer '" + name_of("GRU") +
+                              "': its mask call argument is not the mask its input carries from a "
+                              "Masking or Embedding(mask_zero=True) layer, the masks rill reads");
   // Operations read otherwise, named where their mask is taken (operations later).
   st = changed("LogicalOr", [&](nlohmann::json& layer) { history(layer, 1) = {"ids", 0, 0}; });
-  EXPECT_EQ(st.message(),
-            "masked.json: layer 'logical_or_2': LogicalOr is read only as a mask: of the masks of "
-            "a merge layer's inputs");
+  EXPECT_EQ(st.message(), "masked.json: layer '" + logical_or +
+                              "': LogicalOr is read only as a mask: of the masks of a merge "
+                              "layer's inputs");
   st = changed("LogicalOr", [](nlohmann::json& layer) { layer["class_name"] = "LogicalXor"; });
-  EXPECT_EQ(st.message(),
-            "masked.json: layer 'logical_or_2': Keras 3 operation 'LogicalXor' "
-            "(keras.src.ops.numpy) is not supported; rill reads Keras 3's operations where they "
-            "compute a Masking or Embedding(mask_zero=True) layer's mask");
-  // A mask as a layer's data.
-  st = changed("Dense", [&](nlohmann::json& layer) { history(layer, 0) = {"any_1", 0, 0}; });
-  EXPECT_EQ(st.message(),
-            "masked.json: layer 'dense_5': its input 'any_1' is a mask: rill reads Keras 3's "
-            "operations only as the masks layers take");
+  EXPECT_EQ(st.message(), "masked.json: layer '" + logical_or +
+                              "': Keras 3 operation 'LogicalXor' (keras.src.ops.numpy) is not "
+                              "supported; rill reads Keras 3's operations where they compute a "
+                              "Masking or Embedding(mask_zero=True) layer's mask");
+  // A mask as a layer's data, or as the model's output.
+  nlohmann::json mask_out = config;
+  mask_out["config"]["output_layers"] = {{any, 0, 0}};
+  EXPECT_EQ(ModelFromKerasJson(mask_out.dump(), "masked.json").status().message(),
+            "masked.json: output_layers: output '" + any +
+                "' is a mask: rill reads Keras 3's operations only as the masks layers take");
+  st = changed("Dense", [&](nlohmann::json& layer) { history(layer, 0) = {any, 0, 0}; });
+  EXPECT_EQ(st.message(), "masked.json: layer '" + name_of("Dense") + "': its input '" + any +
+                              "' is a mask: rill reads Keras 3's operations only as the masks "
+                              "layers take");
 }
 
 // LayerNormalization by hand: x = [1, 2, 3, 6] has mean 3 and variance 3.5.

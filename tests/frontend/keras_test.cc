@@ -230,8 +230,20 @@ TEST(KerasInterop, AGrusInputDropoutDrawsOneMaskPerSequenceInTraining) {
       EXPECT_EQ(gru_inputs, 1);
     }
     EXPECT_EQ(seeds.size(), bidirectional ? 2u : 1u);
-    if (bidirectional) EXPECT_NE(seeds[0], seeds[1]);
+    if (bidirectional) {
+      EXPECT_NE(seeds[0], seeds[1]);
+    }
   }
+  // The model's seed (--seed) changes the draws.
+  auto seed_of = [](uint64_t model_seed) {
+    Model m("seeded", model_seed);
+    m.SetOutputs({layers::GRU({.units = 2, .dropout = 0.5})(m.Input({-1, 6, 3}))});
+    for (const Node* n : m.graph().nodes()) {
+      if (n->op() == OpKind::kDropout) return n->attrs().GetInt("seed");
+    }
+    return int64_t{-1};
+  };
+  EXPECT_NE(seed_of(0), seed_of(7));
   // Inference is the model's without dropout, bit for bit; training differs from it, and two
   // runs of the same seed agree bit for bit.
   Tensor x(DType::kF32, Shape{8, 6, 3}), y(DType::kF32, Shape{8, 1});
@@ -263,22 +275,25 @@ TEST(KerasInterop, AGrusInputDropoutDrawsOneMaskPerSequenceInTraining) {
   EXPECT_TRUE(same(trained[0], trained[2]));
 }
 
-// A model with SpatialDropout1D, GRU dropouts and a Dropout's noise_shape
-// (tests/golden/keras_dropout/spatial.keras): predicts as Keras, trains, and reads back.
+// A model with SpatialDropout1D, GRU dropouts and a Dropout's noise_shape, saved by tf-keras and
+// by Keras 3 (tests/golden/keras_dropout/): predicts as Keras, trains, and reads back.
 TEST(KerasInterop, AModelWithEveryDropoutPredictsAsKerasAndTrains) {
-  const std::string path = testing::GoldenPath("keras_dropout/spatial.keras");
-  std::unique_ptr<Model> m = testing::LoadWithWeights(path, path);
-  ASSERT_NE(m, nullptr);
-  const Tensor x = testing::GoldenNpy("keras_dropout/spatial_x.npy");
-  auto y = m->Predict({x});
-  ASSERT_TRUE(y.ok()) << y.status();
-  EXPECT_LT(MaxRelDiff((*y)[0], testing::GoldenNpy("keras_dropout/spatial_y.npy")), 1e-5);
-  auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
-  ASSERT_TRUE(trainer.ok()) << trainer.status();
-  auto h = trainer->Fit(x, (*y)[0], {.epochs = 2, .batch_size = 2, .verbose = 0});
-  ASSERT_TRUE(h.ok()) << h.status();
-  EXPECT_TRUE(std::isfinite(h->epochs.back().at("loss")));
-  testing::ExpectArchiveReadsBack("keras_dropout/spatial", {x});
+  for (const std::string name : {"spatial", "keras3_spatial"}) {
+    SCOPED_TRACE(name);
+    const std::string path = testing::GoldenPath("keras_dropout/" + name + ".keras");
+    std::unique_ptr<Model> m = testing::LoadWithWeights(path, path);
+    ASSERT_NE(m, nullptr);
+    const Tensor x = testing::GoldenNpy("keras_dropout/" + name + "_x.npy");
+    auto y = m->Predict({x});
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_LT(MaxRelDiff((*y)[0], testing::GoldenNpy("keras_dropout/" + name + "_y.npy")), 1e-5);
+    auto trainer = m->Compile({.loss = "mse", .optimizer = optim::SGD(0.1)});
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    auto h = trainer->Fit(x, (*y)[0], {.epochs = 2, .batch_size = 2, .verbose = 0});
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_TRUE(std::isfinite(h->epochs.back().at("loss")));
+    testing::ExpectArchiveReadsBack("keras_dropout/" + name, {x});
+  }
 }
 
 // Keras's Dropout noise_shape and SpatialDropout1D, read and written as Keras writes them: the
@@ -299,6 +314,10 @@ TEST(KerasInterop, DropoutNoiseShapeAndSpatialDropout1DShareDrawsAlongTheirAxes)
       R"({"class_name": "Dropout", "config": {"name": "d", "rate": 0.3,
           "noise_shape": [null, 1, 4], "seed": null}})");
   EXPECT_EQ(shared_axes(dropout, {-1, 6, 4}), std::vector<int64_t>{1});
+  // A batch written into noise_shape, as older code did: the batch draws.
+  nlohmann::json batch_written = dropout;
+  batch_written["config"]["noise_shape"] = {32, 1, 4};
+  EXPECT_EQ(shared_axes(batch_written, {-1, 6, 4}), std::vector<int64_t>{1});
   const nlohmann::json spatial = nlohmann::json::parse(
       R"({"class_name": "SpatialDropout1D", "config": {"name": "s", "rate": 0.3, "seed": null}})");
   EXPECT_EQ(shared_axes(spatial, {-1, 6, 4}), std::vector<int64_t>{1});

@@ -547,6 +547,12 @@ TEST_F(CompiledModelTest, AStatefulModelOfTwoInputsStreamsBothInputsTogether) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "rill-run: " + Path("b7.npy") + ": input 'b' has 7 time steps, input 'a' (" + a +
                        ") 14: the inputs of a stream advance together\n");
+  // An input with no time axis at all.
+  ASSERT_TRUE(WriteNpy(Path("flat.npy"), Tensor(DType::kF32, Shape{5})).ok());
+  r = RillRun(Path("chunk7.rillc") + " --input " + Path("flat.npy") + "," + b + " --output " +
+              Path("t.npy") + " --stream 7");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr(Path("flat.npy") + ": input f32[5] does not stream through"));
   EXPECT_FALSE(fs::exists(Path("t.npy")));
 }
 
