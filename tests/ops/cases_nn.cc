@@ -189,6 +189,13 @@ std::vector<OpCase> NnCases() {
        .op = OpKind::kDropout,
        .inputs = {F64({3, 5, 4})},
        .attrs = {{"rate", 0.4}, {"seed", int64_t{9}}, {"shared_axes", std::vector<int64_t>{1}}}});
+  // One draw per step, shared by the samples and the features (leading and trailing axes).
+  cases.push_back(
+      {.label = "dropout_shared_outer",
+       .op = OpKind::kDropout,
+       .inputs = {F64({4, 9, 5})},
+       .attrs = {
+           {"rate", 0.3}, {"seed", int64_t{2}}, {"shared_axes", std::vector<int64_t>{0, 2}}}});
 
   // clip to [-1, 1]. Random points land on a bound with probability zero; the hand case
   // with points on the bounds checks values only (the derivative jumps there).
