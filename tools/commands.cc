@@ -106,9 +106,9 @@ constexpr std::array kCommands = {
             &RunEvaluate, kEvaluateFlags, kSeedOnly},
     Command{
         "compile",
-        "compile a model for one input shape into a file that rill run (the runtime alone) runs",
+        "compile a model for its input shapes into a file that rill run (the runtime alone) runs",
         "rill compile (--model M.json --weights W | --model M.keras|M.h5) [--weights-by-name] "
-        "--input-shape B,T,F "
+        "--input-shape B,T,F[:B,T2,F2...] "
         "-o model.rillc [--emit plan|executable] [--device cpu|cuda|auto [--tf32] "
         "[--gru-algo auto|exact]]",
         &RunCompile, kCompileFlags, kSeedOnly},
