@@ -12,6 +12,7 @@
 #include "kernels/cpu/cpu_kernel.h"
 #include "kernels/cpu/families.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/dropout_noise.h"
 #include "kernels/elementwise_formulas.h"
 #include "kernels/op_load_checks.h"
 
@@ -187,15 +188,8 @@ class NoiseIndex {
  public:
   NoiseIndex(const Shape& shape, const Attrs& attrs) {
     if (!attrs.Has("shared_axes") || attrs.GetInts("shared_axes").empty()) return;
-    const std::vector<int64_t>& shared = attrs.GetInts("shared_axes");
     dims_ = shape.dims();
-    strides_.assign(dims_.size(), 0);
-    int64_t stride = 1;
-    for (int d = static_cast<int>(dims_.size()) - 1; d >= 0; --d) {
-      if (std::find(shared.begin(), shared.end(), d) != shared.end()) continue;
-      strides_[d] = stride;
-      stride *= dims_[d];
-    }
+    strides_ = DropoutNoiseStrides(dims_, attrs.GetInts("shared_axes"));
   }
   int64_t operator()(int64_t i) const {
     if (dims_.empty()) return i;

@@ -10,6 +10,7 @@
 #include "kernels/cuda/families.h"
 #include "kernels/cuda/nn_kernels.h"
 #include "kernels/cuda/op_util.h"
+#include "kernels/dropout_noise.h"
 #include "kernels/op_load_checks.h"
 
 namespace rill::gpu {
@@ -77,13 +78,9 @@ absl::Status Dropout(const KernelArgs& a) {
                        kMaxDropoutRank));
     }
     noise.rank = static_cast<int>(dims.size());
-    int64_t stride = 1;
-    for (int d = noise.rank - 1; d >= 0; --d) {
-      noise.dims[d] = dims[d];
-      if (std::find(shared.begin(), shared.end(), d) != shared.end()) continue;
-      noise.strides[d] = stride;
-      stride *= dims[d];
-    }
+    const std::vector<int64_t> strides = DropoutNoiseStrides(dims, shared);
+    std::copy(dims.begin(), dims.end(), noise.dims);
+    std::copy(strides.begin(), strides.end(), noise.strides);
   }
   return LaunchFloat(a, kOp, [&](auto zero, cudaStream_t stream) {
     using T = decltype(zero);
