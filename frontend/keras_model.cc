@@ -98,10 +98,17 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
     } else if (d.is_number_integer() && d.get<int64_t>() > 0) {
       dims.push_back(d.get<int64_t>());
     } else if (d.is_null()) {
-      return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is null (None) and ",
-                                      bound == nullptr ? "no length was given for it"
-                                                       : "the length given for it is not positive",
-                                      " (the shape of the data, or --input-shape, binds it)"));
+      // Shapes given for fewer inputs than the model has: say so, the count is the mistake.
+      const std::string missing =
+          index < bind.size() || bind.empty()
+              ? "no length was given for it"
+              : absl::StrCat("no length was given for it (shapes were given for ", bind.size(),
+                             bind.size() == 1 ? " input" : " inputs", ", this is input ", index + 1,
+                             ")");
+      return Bad(source, absl::StrCat(
+                             "input '", name, "': dimension ", i, " is null (None) and ",
+                             bound == nullptr ? missing : "the length given for it is not positive",
+                             " (the shape of the data, or --input-shape, binds it)"));
     } else {
       return Bad(source, absl::StrCat("input '", name, "': dimension ", i, " is ", d.dump(),
                                       ", not a positive size or null"));

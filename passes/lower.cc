@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,28 @@
 #include "runtime/memory_check.h"
 
 namespace rill {
+namespace {
+
+// The values a node reads, and the graph's outputs.
+std::unordered_set<const Value*> ReadValues(const Graph& graph) {
+  std::unordered_set<const Value*> read(graph.outputs().begin(), graph.outputs().end());
+  for (const Node* node : graph.nodes()) read.insert(node->inputs().begin(), node->inputs().end());
+  return read;
+}
+
+// Outside training a dropout is the identity: when neither of its outputs is a graph output and
+// nothing reads its mask, its output can be its input's buffer, with no step to copy it.
+bool IsInferenceIdentity(const Node& node, bool training,
+                         const std::unordered_set<const Value*>& read,
+                         const std::vector<Value*>& graph_outputs) {
+  if (training || node.op() != OpKind::kDropout) return false;
+  const Value* y = node.outputs()[0];
+  const Value* mask = node.outputs()[1];
+  return read.count(mask) == 0 &&
+         std::find(graph_outputs.begin(), graph_outputs.end(), y) == graph_outputs.end();
+}
+
+}  // namespace
 
 absl::StatusOr<Plan> LowerGraph(const Graph& graph, DeviceKind device, bool training) {
   Plan plan;
@@ -36,7 +59,13 @@ absl::StatusOr<Plan> LowerGraph(const Graph& graph, DeviceKind device, bool trai
   for (const Param& p : graph.params()) {
     RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
   }
+  const std::unordered_set<const Value*> read = ReadValues(graph);
   for (const Node* node : graph.nodes()) {
+    if (IsInferenceIdentity(*node, training, read, graph.outputs()) &&
+        buffer_of.count(node->inputs()[0]) != 0) {
+      buffer_of[node->outputs()[0]] = buffer_of[node->inputs()[0]];
+      continue;
+    }
     const KernelDef* kernel = FindKernel(node->op(), device);
     if (kernel == nullptr) {
       return absl::UnimplementedError(absl::StrCat(std::string(OpName(node->op())), " '",

@@ -1,6 +1,6 @@
 // librill_rt's API in one include: tensors and .npy files, the op and kernel registries, the CPU
 // kernels and the executor that runs a plan. Installed as <rill/rill_rt.h> (docs/cpp-api.md);
-// <rill/rill.h> is the whole API (librill), which includes all of this.
+// <rill/rill.h> is the whole API, in librill, which holds all of this code too.
 #pragma once
 
 #include "ir/op.h"

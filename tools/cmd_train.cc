@@ -405,11 +405,26 @@ absl::Status CheckResumeFlags(const ResumePoint& p, const OptimizerConfig& optim
 // The default experiment with the flags that apply to it; the ones that need a model are
 // usage errors rather than silently ignored.
 absl::Status TrainDefaultExperiment(const std::string& device) {
-  for (const char* name :
-       {"x", "y", "weights", "validation_split", "metrics", "metrics_csv", "plot",
-        "weights_by_name", "monitor", "reduce_lr_on_plateau", "early_stopping",
-        "restore_best_weights", "checkpoint_dir", "resume", "lr_schedule", "weight_decay",
-        "clipnorm", "global_clipnorm", "clipvalue"}) {
+  for (const char* name : {"x",
+                           "y",
+                           "weights",
+                           "validation_split",
+                           "metrics",
+                           "metrics_csv",
+                           "plot",
+                           "weights_by_name",
+                           "monitor",
+                           "reduce_lr_on_plateau",
+                           "early_stopping",
+                           "restore_best_weights",
+                           "checkpoint_dir",
+                           "resume",
+                           "lr_schedule",
+                           "weight_decay",
+                           "clipnorm",
+                           "global_clipnorm",
+                           "clipvalue",
+                           "save_model"}) {
     if (FlagGiven(name)) {
       std::string shown = name;
       std::replace(shown.begin(), shown.end(), '_', '-');

@@ -446,6 +446,24 @@ std::string JsonError(const std::string& text) {
   return m.ok() ? "" : std::string(m.status().message());
 }
 
+// Shapes for fewer inputs than the model's: the open axis of an input past them says how many
+// inputs the shapes were for, since the count is the mistake.
+TEST(KerasErrors, AnOpenAxisPastTheGivenShapesSaysHowManyWereGiven) {
+  const std::string text =
+      R"({"class_name": "Functional", "config": {"layers": [)"
+      R"({"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [null, null, 3], "name": "a"}, "inbound_nodes": []},)"
+      R"({"class_name": "InputLayer", "name": "b", "config": {"batch_input_shape": [null, null, 3], "name": "b"}, "inbound_nodes": []},)"
+      R"({"class_name": "Add", "name": "s", "config": {"name": "s"}, "inbound_nodes": [[["a", 0, 0, {}], ["b", 0, 0, {}]]]}],)"
+      R"("input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["s", 0, 0]]}})";
+  auto one = ModelFromKerasJson(text, "m.json", 0, {Shape{2, 5, 3}});
+  ASSERT_FALSE(one.ok());
+  EXPECT_THAT(std::string(one.status().message()),
+              HasSubstr("input 'b': dimension 1 is null (None) and no length was given for it "
+                        "(shapes were given for 1 input, this is input 2)"));
+  auto two = ModelFromKerasJson(text, "m.json", 0, {Shape{2, 5, 3}, Shape{2, 5, 3}});
+  ASSERT_TRUE(two.ok()) << two.status();
+}
+
 std::string Seq(const std::string& layer) {
   return R"({"class_name": "Sequential", "config": {"name": "s", "layers": [)"
          R"({"class_name": "InputLayer", "config": {"batch_input_shape": [null, 5, 3], "name": "in"}},)" +

@@ -3,6 +3,7 @@
 // index), and the gradient through the mask.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "ir/graph.h"
@@ -11,9 +12,9 @@
 #include "ir/ops/reduce.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
+#include "passes/lower.h"
 #include "runtime/executor.h"
 #include "runtime/plan.h"
-#include "passes/lower.h"
 
 namespace rill {
 namespace {
@@ -126,6 +127,42 @@ TEST(DropoutTraining, RateZeroAndInferenceAreTheIdentity) {
         ASSERT_EQ(out[1].at(i), 1.0) << "rate " << rate << " element " << i;
       }
     }
+  }
+}
+
+// Outside training a dropout whose mask nothing reads is no step: what reads its output reads
+// its input's buffer. In training, or with its mask read, the step stays.
+TEST(DropoutTraining, InferencePlansSkipADropoutWhoseMaskNothingReads) {
+  auto plan_of = [](bool training, bool mask_out) {
+    Graph g("dropout_then_affine");
+    Builder b(g);
+    Value* x = g.AddInput("x", {DType::kF32, Shape{kSize / 100, 100}});
+    ops::DropoutOutputs d = ops::Dropout(b, x, 0.5, 3);
+    Value* y = ops::Affine(b, d.y, 2.0, 1.0);
+    EXPECT_TRUE(b.ok()) << b.status();
+    g.SetOutputs(mask_out ? std::vector<Value*>{y, d.mask} : std::vector<Value*>{y});
+    RegisterCpuKernels();
+    auto plan = LowerToPlan(g, DeviceKind::kCpu, training);
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    return *std::move(plan);
+  };
+  auto has_dropout = [](const Plan& plan) {
+    return std::any_of(plan.steps.begin(), plan.steps.end(),
+                       [](const PlanStep& s) { return s.op == OpKind::kDropout; });
+  };
+  EXPECT_TRUE(has_dropout(plan_of(/*training=*/true, false)));
+  EXPECT_TRUE(has_dropout(plan_of(/*training=*/false, /*mask_out=*/true)));
+  Plan plan = plan_of(/*training=*/false, false);
+  ASSERT_FALSE(has_dropout(plan));
+  ASSERT_EQ(plan.steps.size(), 1u);
+  EXPECT_EQ(plan.steps[0].inputs[0], plan.inputs[0]);
+  auto ex = Executor::Create(std::move(plan), nullptr);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  const Tensor x = Ramp(DType::kF32);
+  auto out = ex->Run({x});
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int64_t i = 0; i < kSize; ++i) {
+    ASSERT_EQ((*out)[0].at(i), static_cast<float>(2.0f * static_cast<float>(x.at(i)) + 1.0f)) << i;
   }
 }
 

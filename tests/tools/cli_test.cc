@@ -473,6 +473,7 @@ TEST_F(CliTest, DefaultExperimentHonoursItsFlagsAndRefusesTheRest) {
         "--loss=binary_crossentropy: the default experiment is a regression");
   usage("train --x " + Golden("seq_stack/x.npy"), "--x needs --model");
   usage("train --weights " + Golden("seq_stack/weights"), "--weights needs --model");
+  usage("train --save-model " + Path("m.keras"), "--save-model needs --model");
   usage("train --epochs 0", "--epochs=0 must be at least 1");
   usage("train --batch-size 0", "--batch-size=0 must be at least 1");
   usage("train --optimizer nadam", "--optimizer: unknown optimizer 'nadam'");
