@@ -15,22 +15,34 @@
 namespace rill {
 namespace {
 
-// The values a node reads, and the graph's outputs.
-std::unordered_set<const Value*> ReadValues(const Graph& graph) {
-  std::unordered_set<const Value*> read(graph.outputs().begin(), graph.outputs().end());
-  for (const Node* node : graph.nodes()) read.insert(node->inputs().begin(), node->inputs().end());
-  return read;
+// How a graph's values are used: read by a node or as a graph output, written in place by one.
+struct ValueUses {
+  std::unordered_set<const Value*> read;
+  std::unordered_set<const Value*> written;
+};
+
+ValueUses UsesOf(const Graph& graph) {
+  ValueUses uses;
+  uses.read.insert(graph.outputs().begin(), graph.outputs().end());
+  for (const Node* node : graph.nodes()) {
+    uses.read.insert(node->inputs().begin(), node->inputs().end());
+    const uint32_t written = WrittenInputs(node->op(), node->num_inputs());
+    for (int k = 0; k < node->num_inputs(); ++k) {
+      if (written >> k & 1u) uses.written.insert(node->inputs()[k]);
+    }
+  }
+  return uses;
 }
 
-// Outside training a dropout is the identity: when neither of its outputs is a graph output and
-// nothing reads its mask, its output can be its input's buffer, with no step to copy it.
-bool IsInferenceIdentity(const Node& node, bool training,
-                         const std::unordered_set<const Value*>& read,
+// Outside training a dropout is the identity: when nothing reads its mask, its output is no
+// graph output and no node writes that output in place (which would write over the input), the
+// output can be its input's buffer, with no step to copy it.
+bool IsInferenceIdentity(const Node& node, bool training, const ValueUses& uses,
                          const std::vector<Value*>& graph_outputs) {
   if (training || node.op() != OpKind::kDropout) return false;
   const Value* y = node.outputs()[0];
   const Value* mask = node.outputs()[1];
-  return read.count(mask) == 0 &&
+  return uses.read.count(mask) == 0 && uses.written.count(y) == 0 &&
          std::find(graph_outputs.begin(), graph_outputs.end(), y) == graph_outputs.end();
 }
 
@@ -59,9 +71,9 @@ absl::StatusOr<Plan> LowerGraph(const Graph& graph, DeviceKind device, bool trai
   for (const Param& p : graph.params()) {
     RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
   }
-  const std::unordered_set<const Value*> read = ReadValues(graph);
+  const ValueUses uses = UsesOf(graph);
   for (const Node* node : graph.nodes()) {
-    if (IsInferenceIdentity(*node, training, read, graph.outputs()) &&
+    if (IsInferenceIdentity(*node, training, uses, graph.outputs()) &&
         buffer_of.count(node->inputs()[0]) != 0) {
       buffer_of[node->outputs()[0]] = buffer_of[node->inputs()[0]];
       continue;

@@ -9,6 +9,7 @@
 #include "ir/graph.h"
 #include "ir/ops/elementwise.h"
 #include "ir/ops/nn.h"
+#include "ir/ops/optim.h"
 #include "ir/ops/reduce.h"
 #include "kernels/register.h"
 #include "passes/autodiff.h"
@@ -152,6 +153,20 @@ TEST(DropoutTraining, InferencePlansSkipADropoutWhoseMaskNothingReads) {
   };
   EXPECT_TRUE(has_dropout(plan_of(/*training=*/true, false)));
   EXPECT_TRUE(has_dropout(plan_of(/*training=*/false, /*mask_out=*/true)));
+  {  // A node that writes the output in place would write over the input: the step stays.
+    Graph g("dropout_then_assign");
+    Builder b(g);
+    Value* x = g.AddInput("x", {DType::kF32, Shape{4, 5}});
+    Value* v = g.AddInput("v", {DType::kF32, Shape{4, 5}});
+    ops::DropoutOutputs d = ops::Dropout(b, x, 0.5, 3);
+    ops::Assign(b, d.y, v);
+    Value* y = ops::Affine(b, d.y, 2.0, 1.0);
+    ASSERT_TRUE(b.ok()) << b.status();
+    g.SetOutputs({y});
+    auto plan = LowerToPlan(g, DeviceKind::kCpu, /*training=*/false);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_TRUE(has_dropout(*plan));
+  }
   Plan plan = plan_of(/*training=*/false, false);
   ASSERT_FALSE(has_dropout(plan));
   ASSERT_EQ(plan.steps.size(), 1u);
