@@ -18,11 +18,9 @@
 // (CUBLAS_TF32_TENSOR_OP_MATH / CUBLAS_COMPUTE_32F_FAST_TF32); the cuBLAS mode is set on the
 // shared handle before every call, the cuBLASLt compute type is part of the descriptor.
 //
-// relu: the CPU computes y > 0 ? y : 0, so relu(NaN) = +0 and relu(-0) = +0; the fallback kernel
-// uses the same expression. cuBLASLt documents its RELU epilogues as x := max(x, 0); if that is
-// fmaxf, NaN also gives 0 (fmaxf returns the non-NaN operand) and -0 gives a zero of either sign
-// (equal to +0 in every comparison; an FP32 GEMM with beta = 0 hardly produces -0 anyway). Not
-// yet checked on a GPU: CublasLtDenseDevice.ReluOfNanIsZeroAsOnTheCpu does.
+// relu: the CPU computes y < 0 ? 0 : y, so relu(NaN) = NaN, as TensorFlow; the fallback kernel
+// uses the same expression. cuBLASLt's RELU epilogues keep NaN too (measured on an H200,
+// docs/gpu-results.md); CublasLtDenseDevice.ReluOfNanIsNan checks both paths on a GPU.
 #include <cstdint>
 #include <optional>
 #include <string>
