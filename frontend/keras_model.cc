@@ -98,13 +98,13 @@ absl::StatusOr<SymbolicTensor> MakeInput(Model& model, const json& config, const
     } else if (d.is_number_integer() && d.get<int64_t>() > 0) {
       dims.push_back(d.get<int64_t>());
     } else if (d.is_null()) {
-      // Shapes given for fewer inputs than the model has: say so, the count is the mistake.
+      // With shapes given (all of them for earlier inputs, so bound is null here only past
+      // them), the count is the mistake: say so.
       const std::string missing =
-          index < bind.size() || bind.empty()
-              ? "no length was given for it"
-              : absl::StrCat("no length was given for it (shapes were given for ", bind.size(),
-                             bind.size() == 1 ? " input" : " inputs", ", this is input ", index + 1,
-                             ")");
+          bind.empty() ? "no length was given for it"
+                       : absl::StrCat("no length was given for it (shapes were given for ",
+                                      bind.size(), bind.size() == 1 ? " input" : " inputs",
+                                      ", this is input ", index + 1, ")");
       return Bad(source, absl::StrCat(
                              "input '", name, "': dimension ", i, " is null (None) and ",
                              bound == nullptr ? missing : "the length given for it is not positive",

@@ -15,15 +15,18 @@
 namespace rill {
 namespace {
 
-// How a graph's values are used: read by a node or as a graph output, written in place by one.
+// How a graph's values are used: read by a node or as a graph output, written in place by a
+// node, a graph output.
 struct ValueUses {
   std::unordered_set<const Value*> read;
   std::unordered_set<const Value*> written;
+  std::unordered_set<const Value*> outputs;
 };
 
 ValueUses UsesOf(const Graph& graph) {
   ValueUses uses;
-  uses.read.insert(graph.outputs().begin(), graph.outputs().end());
+  uses.outputs.insert(graph.outputs().begin(), graph.outputs().end());
+  uses.read = uses.outputs;
   for (const Node* node : graph.nodes()) {
     uses.read.insert(node->inputs().begin(), node->inputs().end());
     const uint32_t written = WrittenInputs(node->op(), node->num_inputs());
@@ -37,13 +40,11 @@ ValueUses UsesOf(const Graph& graph) {
 // Outside training a dropout is the identity: when nothing reads its mask, its output is no
 // graph output and no node writes that output in place (which would write over the input), the
 // output can be its input's buffer, with no step to copy it.
-bool IsInferenceIdentity(const Node& node, bool training, const ValueUses& uses,
-                         const std::vector<Value*>& graph_outputs) {
-  if (training || node.op() != OpKind::kDropout) return false;
+bool IsInferenceIdentity(const Node& node, const ValueUses& uses) {
+  if (node.op() != OpKind::kDropout) return false;
   const Value* y = node.outputs()[0];
   const Value* mask = node.outputs()[1];
-  return uses.read.count(mask) == 0 && uses.written.count(y) == 0 &&
-         std::find(graph_outputs.begin(), graph_outputs.end(), y) == graph_outputs.end();
+  return uses.read.count(mask) == 0 && uses.written.count(y) == 0 && uses.outputs.count(y) == 0;
 }
 
 }  // namespace
@@ -71,10 +72,10 @@ absl::StatusOr<Plan> LowerGraph(const Graph& graph, DeviceKind device, bool trai
   for (const Param& p : graph.params()) {
     RILL_RETURN_IF_ERROR(add_buffer(p.value, BufferKind::kParam).status());
   }
-  const ValueUses uses = UsesOf(graph);
+  // Only inference plans skip steps, so only they need the uses.
+  const ValueUses uses = training ? ValueUses{} : UsesOf(graph);
   for (const Node* node : graph.nodes()) {
-    if (IsInferenceIdentity(*node, training, uses, graph.outputs()) &&
-        buffer_of.count(node->inputs()[0]) != 0) {
+    if (!training && IsInferenceIdentity(*node, uses) && buffer_of.count(node->inputs()[0]) != 0) {
       buffer_of[node->outputs()[0]] = buffer_of[node->inputs()[0]];
       continue;
     }
