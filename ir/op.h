@@ -86,6 +86,9 @@ struct OpDef {
   uint32_t in_place_inputs = 0;
   // A Keras activation of the op's text name (a unary op): the frontend applies it by name.
   bool keras_activation = false;
+  // Outside training output 0 equals input 0 (dropout): lowering gives an inference plan's node
+  // of the op no step when nothing reads its other outputs (passes/lower.cc says when exactly).
+  bool identity_outside_training = false;
 };
 
 // nullptr when the op has no declaration yet (the completeness test catches that).

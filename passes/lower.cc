@@ -37,14 +37,17 @@ ValueUses UsesOf(const Graph& graph) {
   return uses;
 }
 
-// Outside training a dropout is the identity: when nothing reads its mask, its output is no
-// graph output and no node writes that output in place (which would write over the input), the
-// output can be its input's buffer, with no step to copy it.
+// Outside training an op declared identity_outside_training (dropout) copies its input to
+// output 0. When nothing reads its other outputs (the mask), output 0 is no graph output and no
+// node writes output 0 in place (which would write over the input), output 0 can be its input's
+// buffer, with no step to copy it.
 bool IsInferenceIdentity(const Node& node, const ValueUses& uses) {
-  if (node.op() != OpKind::kDropout) return false;
+  if (!GetOpDef(node.op()).identity_outside_training) return false;
   const Value* y = node.outputs()[0];
-  const Value* mask = node.outputs()[1];
-  return uses.read.count(mask) == 0 && uses.written.count(y) == 0 && uses.outputs.count(y) == 0;
+  for (size_t k = 1; k < node.outputs().size(); ++k) {
+    if (uses.read.count(node.outputs()[k]) != 0) return false;
+  }
+  return uses.written.count(y) == 0 && uses.outputs.count(y) == 0;
 }
 
 }  // namespace

@@ -369,7 +369,8 @@ void RegisterNnOps() {
                         {"shared_axes", AttrKind::kInts, std::vector<int64_t>{}}},
               .shape = DropoutRule,
               .grad = DropoutGrad,
-              .in_place_inputs = 0b1});
+              .in_place_inputs = 0b1,
+              .identity_outside_training = true});
   RegisterOp({.kind = OpKind::kClip,
               .min_inputs = 1,
               .max_inputs = 1,
