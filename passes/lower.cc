@@ -15,8 +15,8 @@
 namespace rill {
 namespace {
 
-// How a graph's values are used: read by a node or as a graph output, written in place by a
-// node, a graph output.
+// How a graph's values are used: read (by a node, or as a graph output), written in place by a
+// node, and which are graph outputs.
 struct ValueUses {
   std::unordered_set<const Value*> read;
   std::unordered_set<const Value*> written;

@@ -49,6 +49,14 @@ std::map<OpKind, Case> Cases() {
   return cases;
 }
 
+// A node of `op` in `g`, reading one graph input per input of `c`.
+absl::StatusOr<Node*> NodeOfCase(Graph& g, OpKind op, const Case& c) {
+  std::vector<Value*> ins;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    ins.push_back(g.AddInput("x" + std::to_string(i), c.inputs[i]));
+  return g.AddNode(op, ins, c.attrs, "n");
+}
+
 // Random inputs of `c`'s types, in (-1, 1), or in (0.1, 2) for a positive case.
 std::vector<Tensor> RandomInputs(const Case& c) {
   std::mt19937 rng(11);
@@ -66,10 +74,7 @@ std::vector<Tensor> RandomInputs(const Case& c) {
 // every output is bit-identical.
 void ExpectAliasSafe(OpKind op, const Case& c, int k) {
   Graph g;
-  std::vector<Value*> ins;
-  for (size_t i = 0; i < c.inputs.size(); ++i)
-    ins.push_back(g.AddInput("x" + std::to_string(i), c.inputs[i]));
-  auto node = g.AddNode(op, ins, c.attrs, "n");
+  auto node = NodeOfCase(g, op, c);
   ASSERT_TRUE(node.ok()) << node.status();
   const std::vector<Tensor> inputs = RandomInputs(c);
   const KernelDef* kernel = FindKernel(op, DeviceKind::kCpu);
@@ -138,12 +143,9 @@ TEST(InPlaceKernels, OpsDeclaredIdentityOutsideTrainingCopyTheirInputThere) {
     auto it = cases.find(op);
     ASSERT_NE(it, cases.end()) << "declared identity_outside_training but has no case here";
     Graph g;
-    std::vector<Value*> ins;
-    for (size_t k = 0; k < it->second.inputs.size(); ++k)
-      ins.push_back(g.AddInput("x" + std::to_string(k), it->second.inputs[k]));
-    auto node = g.AddNode(op, ins, it->second.attrs, "n");
+    auto node = NodeOfCase(g, op, it->second);
     ASSERT_TRUE(node.ok()) << node.status();
-    ASSERT_EQ((*node)->outputs()[0]->type, ins[0]->type);
+    ASSERT_EQ((*node)->outputs()[0]->type, (*node)->inputs()[0]->type);
     std::vector<Tensor> inputs = RandomInputs(it->second);
     std::vector<Tensor> outputs;
     for (const Value* v : (*node)->outputs()) outputs.emplace_back(v->type.dtype, v->type.shape);
