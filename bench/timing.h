@@ -4,9 +4,14 @@
 // virtual machine's core cannot move the median of a sub-millisecond call.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -20,6 +25,21 @@ inline double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Seconds the hypervisor has so far run something else while this machine's CPUs had work
+// (steal time, summed over the CPUs: /proc/stat, Linux), or -1 where that cannot be read. Counted
+// in clock ticks (10 ms on Linux): a virtual machine's core taken away for a tick or more shows.
+inline double StolenSeconds() {
+  std::ifstream stat("/proc/stat");
+  std::string line;
+  if (!std::getline(stat, line) || line.rfind("cpu ", 0) != 0) return -1;
+  std::istringstream fields(line.substr(4));
+  long long ticks[8] = {};  // user nice system idle iowait irq softirq steal
+  for (long long& t : ticks) {
+    if (!(fields >> t)) return -1;
+  }
+  return static_cast<double>(ticks[7]) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // The first error `run` returns stops the timing and is returned. A pause first lets the threads

@@ -20,6 +20,10 @@
 #include "rill_config.h"
 #include "runtime/launch.h"
 
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
 #if RILL_HAVE_MPI
 // The C API only: Open MPI's C++ bindings do not compile cleanly with -Wextra.
 #define OMPI_SKIP_MPICXX 1
@@ -241,6 +245,12 @@ class MpiGroup final : public ProcessGroup {
   }
 
   void CommunicationLoop() {
+#if defined(__linux__)
+    // A sleep lasts its time plus the thread's timer slack, 50 µs by default: each kPollPause
+    // would last about 80 µs here, and a finished exchange be seen (and the next one started)
+    // that much later. With a slack of 1 µs the pause lasts about 30 µs.
+    prctl(PR_SET_TIMERSLACK, 1000UL);
+#endif
     for (;;) {
       std::shared_ptr<Reduction> r;
       {
