@@ -184,7 +184,7 @@ nlohmann::json ScheduleToKeras(const LearningRateSchedule& s) {
     config.update({{"boundaries", s.boundaries}, {"values", s.values}});
   } else {
     config.update({{"initial_learning_rate", s.initial_learning_rate},
-                   {ScheduleDecayStepsName(s.kind), s.decay_steps}});
+                   {ops::LrScheduleDecayStepsName(s.kind), s.decay_steps}});
   }
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
     config.update({{"decay_rate", s.decay_rate}, {"staircase", s.staircase}});

@@ -85,10 +85,6 @@ absl::Status CheckOptimizerSettings(const OptimizerConfig& o) {
   return absl::OkStatus();
 }
 
-const char* ScheduleDecayStepsName(const std::string& kind) {
-  return kind == "CosineDecayRestarts" ? "first_decay_steps" : "decay_steps";
-}
-
 absl::StatusOr<LearningRateSchedule> MakeSchedule(
     const std::string& kind, const std::map<std::string, ScheduleArgument>& arguments) {
   if (std::find(ops::kLrScheduleKinds.begin(), ops::kLrScheduleKinds.end(), kind) ==
@@ -99,7 +95,7 @@ absl::StatusOr<LearningRateSchedule> MakeSchedule(
   LearningRateSchedule s{.kind = kind};
   const std::map<std::string, double*> numbers = {
       {"initial_learning_rate", &s.initial_learning_rate},
-      {ScheduleDecayStepsName(kind), &s.decay_steps},
+      {ops::LrScheduleDecayStepsName(kind), &s.decay_steps},
       {"decay_rate", &s.decay_rate},
       {"end_learning_rate", &s.end_learning_rate},
       {"power", &s.power},
@@ -208,7 +204,7 @@ std::string OptimizerSettingsText(const OptimizerConfig& o) {
 std::string ScheduleDescription(const LearningRateSchedule& s) {
   const std::string start =
       absl::StrCat(s.kind, "(initial_learning_rate=", ArgumentText(s.initial_learning_rate), ", ",
-                   ScheduleDecayStepsName(s.kind), "=", ArgumentText(s.decay_steps));
+                   ops::LrScheduleDecayStepsName(s.kind), "=", ArgumentText(s.decay_steps));
   if (s.kind == "ExponentialDecay" || s.kind == "InverseTimeDecay") {
     return absl::StrCat(start, ", decay_rate=", ArgumentText(s.decay_rate),
                         ", staircase=", ArgumentText(s.staircase), ")");

@@ -59,9 +59,6 @@ Tensor NewOptimizerSlot(const OptimizerConfig& optimizer, const std::string& slo
 // (Trainer's).
 absl::Status CheckOptimizerSettings(const OptimizerConfig& optimizer);
 
-// The Keras argument that a schedule's decay_steps is: first_decay_steps for
-// CosineDecayRestarts, decay_steps for the others.
-const char* ScheduleDecayStepsName(const std::string& kind);
 // A schedule's argument as Keras gives it: a number, a bool or a list of numbers.
 using ScheduleArgument = std::variant<double, bool, std::vector<double>>;
 // The schedule of Keras class `kind` (ExponentialDecay, ...) with Keras's `arguments` (its

@@ -172,9 +172,9 @@ absl::StatusOr<Types> LrScheduleRule(const Attrs& attrs, const Types& in) {
     // Keras refuses decay_steps <= 0 too (its rates would divide by it).
     const double steps = attrs.GetFloat("decay_steps");
     if (!(steps > 0) || !std::isfinite(steps)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kind, kind == "CosineDecayRestarts" ? ": first_decay_steps = " : ": decay_steps = ",
-          steps, ", expected a positive finite value"));
+      return absl::InvalidArgumentError(absl::StrCat(kind, ": ", LrScheduleDecayStepsName(kind),
+                                                     " = ", steps,
+                                                     ", expected a positive finite value"));
     }
     // Keras takes log(t_mul): its rates are NaN for t_mul <= 0.
     if (kind == "CosineDecayRestarts" && !(attrs.GetFloat("t_mul") > 0)) {
@@ -315,6 +315,10 @@ std::string LrScheduleKindList() {
     list += kLrScheduleKinds[k];
   }
   return list;
+}
+
+const char* LrScheduleDecayStepsName(std::string_view kind) {
+  return kind == "CosineDecayRestarts" ? "first_decay_steps" : "decay_steps";
 }
 
 Value* LrSchedule(Builder& b, Value* iterations, const LrScheduleSpec& spec) {

@@ -82,6 +82,9 @@ inline constexpr std::array<std::string_view, 6> kLrScheduleKinds = {
     "PiecewiseConstantDecay", "CosineDecay",      "CosineDecayRestarts"};
 // "ExponentialDecay, InverseTimeDecay, ..., CosineDecay and CosineDecayRestarts".
 std::string LrScheduleKindList();
+// The Keras argument that a schedule's decay_steps is: first_decay_steps for
+// CosineDecayRestarts, decay_steps for the others.
+const char* LrScheduleDecayStepsName(std::string_view kind);
 constexpr size_t kMaxLrScheduleBoundaries = 16;  // PiecewiseConstantDecay's, at most
 struct LrScheduleSpec {
   std::string kind;
