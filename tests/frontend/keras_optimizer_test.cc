@@ -262,6 +262,14 @@ TEST(KerasOptimizerState, AScheduleIsNotSettable) {
   EXPECT_EQ(bad.status().message(),
             "optimizer 'sgd': learning-rate schedule: ExponentialDecay: decay_steps = 0, expected "
             "a positive finite value");
+  // Under Keras's name for it.
+  auto bad_restarts = m->Compile(
+      {.loss = "mse",
+       .optimizer = optim::WithSchedule(optim::SGD(), optim::CosineDecayRestarts(0.1, -2))});
+  ASSERT_FALSE(bad_restarts.ok());
+  EXPECT_EQ(bad_restarts.status().message(),
+            "optimizer 'sgd': learning-rate schedule: CosineDecayRestarts: first_decay_steps = -2, "
+            "expected a positive finite value");
 }
 
 // The metrics a model was compiled with, in each form Keras writes them: names (archives),
